@@ -1,0 +1,67 @@
+// swift-tools-version: 6.1
+// AST: an automated swing-trading system run as a supervision tree of processes.
+// The module map is explained in README.md.
+import PackageDescription
+
+let nio: [Target.Dependency] = [
+    .product(name: "NIOCore", package: "swift-nio"),
+    .product(name: "NIOPosix", package: "swift-nio"),
+]
+let log: Target.Dependency = .product(name: "Logging", package: "swift-log")
+let lifecycle: Target.Dependency = .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
+
+/// Worker executables: one per process, each a thin `main` over ASTRuntime.
+let workers = ["ast-marketdata", "ast-strategy", "ast-risk", "ast-broker", "ast-reconciler", "ast-notifier"]
+
+let package = Package(
+    name: "AST",
+    platforms: [.macOS(.v15)],
+    products: (workers + ["astd", "astctl"]).map { .executable(name: $0, targets: [$0]) },
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        // C libraries, one small system-library target each.
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+
+        // Pure cores: no sockets, files or clocks.
+        .target(name: "ASTCore"),
+        .target(name: "ASTWire", dependencies: ["ASTCore", .product(name: "NIOCore", package: "swift-nio")]),
+
+        // Shells: I/O around the cores.
+        .target(name: "ASTJournal", dependencies: ["ASTCore", "CCrypto", log, .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "ASTBus", dependencies: ["ASTCore", "ASTWire", "ASTJournal", log] + nio),
+        .target(name: "ASTRuntime", dependencies: [
+            "ASTCore", "ASTWire", "ASTBus", "ASTJournal", "CSystemd", log, lifecycle,
+            .product(name: "Yams", package: "Yams"),
+        ]),
+
+        // Test support shared by test targets (temporary trees, process harness).
+        .target(name: "ASTTestKit", dependencies: ["ASTCore", "ASTWire", "ASTBus", "ASTJournal", "ASTRuntime", log] + nio),
+
+        // Executables: one per process.
+        .executableTarget(name: "astd", dependencies: ["ASTRuntime"]),
+        .executableTarget(name: "astctl", dependencies: ["ASTRuntime", "ASTBus", "ASTJournal", argumentParser]),
+        // A bus peer used only by integration tests and benchmarks (sends/receives acknowledged messages).
+        .executableTarget(name: "ast-testpeer", dependencies: ["ASTRuntime", "ASTBus", "ASTJournal", argumentParser]),
+    ] + workers.map { .executableTarget(name: $0, dependencies: ["ASTRuntime"]) } + [
+        .testTarget(name: "ASTCoreTests", dependencies: ["ASTCore"]),
+        .testTarget(name: "ASTWireTests", dependencies: [
+            "ASTWire", .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOTestUtils", package: "swift-nio"),
+        ]),
+        .testTarget(name: "ASTJournalTests", dependencies: ["ASTJournal", "ASTTestKit"]),
+        .testTarget(name: "ASTRuntimeTests", dependencies: ["ASTRuntime", "ASTTestKit"]),
+        .testTarget(name: "ASTBusTests", dependencies: ["ASTBus", "ASTTestKit"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["ASTTestKit", "ASTBus", "ASTJournal", "ASTRuntime"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

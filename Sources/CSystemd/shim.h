@@ -1,0 +1,6 @@
+#ifndef AST_CSYSTEMD_SHIM_H
+#define AST_CSYSTEMD_SHIM_H
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-journal.h>
+#include <sys/uio.h>
+#endif
