@@ -1,0 +1,196 @@
+import ASTCore
+
+/// The name of a message kind on the wire (`hello`, `ack`, `intent.submit` ...).
+public struct MessageType: RawRepresentable, Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public var description: String { rawValue }
+    public static func < (a: MessageType, b: MessageType) -> Bool { a.rawValue < b.rawValue }
+
+    public static let hello = MessageType(rawValue: "hello")
+    public static let welcome = MessageType(rawValue: "welcome")
+    public static let refused = MessageType(rawValue: "refused")
+    public static let ack = MessageType(rawValue: "ack")
+    public static let ping = MessageType(rawValue: "ping")
+    public static let pong = MessageType(rawValue: "pong")
+    public static let probe = MessageType(rawValue: "probe")
+}
+
+/// How a message type travels: best effort, or journaled by the sender, re-sent until
+/// acknowledged and deduplicated by the receiver on its message id.
+public enum Delivery: String, Sendable, Codable {
+    case bestEffort = "best_effort"
+    case acknowledged
+}
+
+/// First message on every connection, from the connecting side.
+public struct Hello: Codable, Sendable, Equatable {
+    public var role: Role
+    public var instance: String
+    public var protocolVersion: Int
+    public var pid: Int32
+
+    public init(role: Role, instance: String, protocolVersion: Int = Envelope.protocolVersion, pid: Int32) {
+        self.role = role
+        self.instance = instance
+        self.protocolVersion = protocolVersion
+        self.pid = pid
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case role, instance, pid
+        case protocolVersion = "protocol_version"
+    }
+}
+
+/// The accepting side's answer to an admitted hello.
+public struct Welcome: Codable, Sendable, Equatable {
+    public var role: Role
+    public var instance: String
+    public var pid: Int32
+    public var maxFrameBytes: Int
+
+    public init(role: Role, instance: String, pid: Int32, maxFrameBytes: Int) {
+        self.role = role
+        self.instance = instance
+        self.pid = pid
+        self.maxFrameBytes = maxFrameBytes
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case role, instance, pid
+        case maxFrameBytes = "max_frame_bytes"
+    }
+}
+
+/// Stable reason codes for closing a connection because of what the peer did.
+public enum RefusalCode: String, Codable, Sendable, CaseIterable {
+    case uidNotAllowed = "UID_NOT_ALLOWED"
+    case roleNotAllowed = "ROLE_NOT_ALLOWED"
+    case unsupportedVersion = "UNSUPPORTED_PROTOCOL_VERSION"
+    case malformedFrame = "MALFORMED_FRAME"
+    case oversizedFrame = "OVERSIZED_FRAME"
+    case malformedEnvelope = "MALFORMED_ENVELOPE"
+    case unknownMessageType = "UNKNOWN_MESSAGE_TYPE"
+    case helloExpected = "HELLO_EXPECTED"
+    case helloMismatch = "HELLO_MISMATCH"
+    case messageTypeNotAllowed = "MESSAGE_TYPE_NOT_ALLOWED"
+    case sequenceError = "SEQUENCE_ERROR"
+    case helloTimeout = "HELLO_TIMEOUT"
+}
+
+/// Sent just before a connection is closed for a protocol violation, so the peer can log why.
+public struct Refusal: Codable, Sendable, Equatable, CustomStringConvertible {
+    public var code: RefusalCode
+    public var detail: String
+
+    public init(code: RefusalCode, detail: String) {
+        self.code = code
+        self.detail = detail
+    }
+
+    public var description: String { "\(code.rawValue): \(detail)" }
+}
+
+/// Acknowledges a message of ``Delivery/acknowledged`` delivery by id, once it is journaled.
+public struct Ack: Codable, Sendable, Equatable {
+    /// The id of the acknowledged message.
+    public var id: String
+    /// True when the receiver had already seen this id (a re-send).
+    public var duplicate: Bool
+
+    public init(id: String, duplicate: Bool) {
+        self.id = id
+        self.duplicate = duplicate
+    }
+}
+
+/// Liveness and round-trip check; answered by ``Pong`` with the same nonce.
+public struct Ping: Codable, Sendable, Equatable {
+    public var nonce: UInt64
+    public init(nonce: UInt64) { self.nonce = nonce }
+}
+
+/// The answer to a ``Ping``.
+public struct Pong: Codable, Sendable, Equatable {
+    public var nonce: UInt64
+    public init(nonce: UInt64) { self.nonce = nonce }
+}
+
+/// An acknowledged diagnostic message: exercises the must-not-lose path end to end
+/// (drills, `astctl`, integration tests) without touching trading state.
+public struct Probe: Codable, Sendable, Equatable {
+    public var counter: Int64
+    public var text: String
+    public init(counter: Int64, text: String) {
+        self.counter = counter
+        self.text = text
+    }
+}
+
+/// Every message the bus carries: the message catalog. The case decides the wire
+/// type and its delivery class.
+public enum Message: Sendable, Equatable {
+    case hello(Hello)
+    case welcome(Welcome)
+    case refused(Refusal)
+    case ack(Ack)
+    case ping(Ping)
+    case pong(Pong)
+    case probe(Probe)
+
+    public var type: MessageType {
+        switch self {
+        case .hello: .hello
+        case .welcome: .welcome
+        case .refused: .refused
+        case .ack: .ack
+        case .ping: .ping
+        case .pong: .pong
+        case .probe: .probe
+        }
+    }
+
+    public var delivery: Delivery { MessageCatalog.delivery(of: type) ?? .bestEffort }
+}
+
+/// Lookup of message types: which exist, how each is delivered, and how its body decodes.
+public enum MessageCatalog {
+    /// Every type this protocol version knows, with its delivery class.
+    public static let types: [MessageType: Delivery] = [
+        .hello: .bestEffort, .welcome: .bestEffort, .refused: .bestEffort, .ack: .bestEffort,
+        .ping: .bestEffort, .pong: .bestEffort, .probe: .acknowledged,
+    ]
+
+    /// Types that only the connection protocol itself sends; an endpoint policy never lists them.
+    public static let control: Set<MessageType> = [.hello, .welcome, .refused, .ack]
+
+    public static func delivery(of type: MessageType) -> Delivery? { types[type] }
+
+    static func decodeBody(_ type: MessageType, from container: KeyedDecodingContainer<Envelope.CodingKeys>) throws -> Message {
+        let key = Envelope.CodingKeys.body
+        switch type {
+        case .hello: return .hello(try container.decode(Hello.self, forKey: key))
+        case .welcome: return .welcome(try container.decode(Welcome.self, forKey: key))
+        case .refused: return .refused(try container.decode(Refusal.self, forKey: key))
+        case .ack: return .ack(try container.decode(Ack.self, forKey: key))
+        case .ping: return .ping(try container.decode(Ping.self, forKey: key))
+        case .pong: return .pong(try container.decode(Pong.self, forKey: key))
+        case .probe: return .probe(try container.decode(Probe.self, forKey: key))
+        default: throw EnvelopeError.unknownType(type.rawValue)
+        }
+    }
+
+    static func encodeBody(_ message: Message, into container: inout KeyedEncodingContainer<Envelope.CodingKeys>) throws {
+        let key = Envelope.CodingKeys.body
+        switch message {
+        case .hello(let b): try container.encode(b, forKey: key)
+        case .welcome(let b): try container.encode(b, forKey: key)
+        case .refused(let b): try container.encode(b, forKey: key)
+        case .ack(let b): try container.encode(b, forKey: key)
+        case .ping(let b): try container.encode(b, forKey: key)
+        case .pong(let b): try container.encode(b, forKey: key)
+        case .probe(let b): try container.encode(b, forKey: key)
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import ASTCore
+import Testing
+@testable import ASTWire
+
+@Suite struct EnvelopeTests {
+    static let risk = ProcessIdentity(role: .risk, instance: "main")
+
+    static let samples: [Message] = [
+        .hello(Hello(role: .risk, instance: "main", pid: 42)),
+        .welcome(Welcome(role: .broker, instance: "paper", pid: 7, maxFrameBytes: 1 << 20)),
+        .refused(Refusal(code: .roleNotAllowed, detail: "no")),
+        .ack(Ack(id: "risk@main/o1", duplicate: true)),
+        .ping(Ping(nonce: .max)),
+        .pong(Pong(nonce: 0)),
+        .probe(Probe(counter: -5, text: "ünïcødé \"quoted\" \n newline")),
+    ]
+
+    @Test(arguments: samples)
+    func roundTripsEveryMessageExactly(message: Message) throws {
+        let env = Envelope(sender: Self.risk, seq: 3, id: "risk@main/c1.3", correlationID: "intent-9",
+                           timestamp: Timestamp(nanoseconds: 1_763_700_000_123_456_789), message: message)
+        let decoded = try EnvelopeCodec.decode(EnvelopeCodec.encode(env))
+        #expect(decoded == env)
+    }
+
+    @Test func everyCatalogTypeHasASample() {
+        #expect(Set(Self.samples.map(\.type)) == Set(MessageCatalog.types.keys))
+    }
+
+    @Test func wireFormatIsTheDocumentedJSON() {
+        let env = Envelope(sender: Self.risk, seq: 1, id: "x", timestamp: Timestamp(nanoseconds: 5), message: .ping(Ping(nonce: 9)))
+        #expect(String(decoding: EnvelopeCodec.encode(env), as: UTF8.self)
+            == #"{"body":{"nonce":9},"from":"risk@main","id":"x","seq":1,"ts":5,"type":"ping","v":1}"#)
+    }
+
+    static let bad: [(String, EnvelopeError)] = [
+        ("not json at all", .malformed("not valid JSON")),
+        ("", .malformed("not valid JSON")),
+        ("[1,2]", .malformed("expected Dictionary<String, Any>")),
+        (#"{"v":2,"from":"risk@main","type":"ping","seq":1,"id":"x","ts":5,"body":{"nonce":1}}"#, .unsupportedVersion(2)),
+        (#"{"v":1,"from":"risk@main","type":"launch.missiles","seq":1,"id":"x","ts":5,"body":{}}"#, .unknownType("launch.missiles")),
+        (#"{"v":1,"from":"risk@main","type":"ping","seq":1,"id":"x","ts":5,"body":{"nonce":"one"}}"#,
+         .invalidBody(type: "ping", detail: "expected UInt64 at 'body.nonce'")),
+        (#"{"v":1,"from":"risk@main","type":"ping","seq":1,"id":"x","ts":5}"#, .invalidBody(type: "ping", detail: "missing field 'body'")),
+        (#"{"v":1,"from":"Risk Gate","type":"ping","seq":1,"id":"x","ts":5,"body":{"nonce":1}}"#,
+         .malformed("sender 'Risk Gate' is not role@instance")),
+        (#"{"v":1,"from":"risk@main","type":"ping","id":"x","ts":5,"body":{"nonce":1}}"#, .malformed("missing field 'seq'")),
+        (#"{"v":1,"from":"risk@main","type":"ping","seq":-1,"id":"x","ts":5,"body":{"nonce":1}}"#, .malformed("seq must be a positive integer (got -1)")),
+    ]
+
+    @Test(arguments: bad)
+    func rejectsBadPayloadsWithANamedReason(payload: String, expected: EnvelopeError) {
+        #expect(throws: expected) { try EnvelopeCodec.decode(Array(payload.utf8)) }
+    }
+
+    @Test func rejectsInvalidUTF8() {
+        #expect(throws: EnvelopeError.self) { try EnvelopeCodec.decode([0xFF, 0xFE, 0x7B]) }
+    }
+}
