@@ -53,7 +53,10 @@ final class ConfigDecodingSession {
         } catch {
             abandonedPaths.append(path)
             if let node {
-                report(path, "\(name(of: path)) is not valid: \(Self.reason(error)) (got \(node.shownValue)) in \(node.source)")
+                // A type's own words read best when they are a rule: "must be a power of two".
+                let reason = Self.reason(error)
+                let problem = reason.hasPrefix("must ") ? reason : "is not valid: " + reason
+                report(path, "\(name(of: path)) \(problem) (got \(node.shownValue)) in \(node.source)")
             }
             throw ConfigDecodingAbandoned()
         }

@@ -33,7 +33,9 @@ public struct ConfigLoader: Sendable {
         self.variables = variables
         let fromVariables = variables["AST_ENV"].flatMap { $0.isEmpty ? nil : $0 }
         self.environment = environment ?? fromVariables
-        self.environmentSelector = environment != nil ? "the environment argument" : "AST_ENV"
+        self.environmentSource = environment != nil
+            ? ConfigSource(origin: .other("the environment argument"), line: nil)
+            : .variable("AST_ENV")
     }
 
     /// The loader every process uses: the directory from `AST_CONFIG_DIR` (else `etc`, relative to
@@ -43,8 +45,8 @@ public struct ConfigLoader: Sendable {
         return ConfigLoader(directory: directory, variables: variables)
     }
 
-    /// Who chose `environment`, for issues: `AST_ENV` or `the environment argument`.
-    private let environmentSelector: String
+    /// Who chose `environment`: `AST_ENV` or `the environment argument`.
+    private let environmentSource: ConfigSource
 
     /// The path of a file in `directory`, as shown in issues.
     public func path(of fileName: String) -> String {
@@ -116,10 +118,10 @@ public struct ConfigLoader: Sendable {
         var selection: Selection?
         if let environment {
             if Self.isEnvironmentName(environment) {
-                selection = Selection(name: environment, selector: environmentSelector)
+                selection = Selection(name: environment, selector: environmentSource.description)
             } else {
                 issues.append(ConfigIssue(keyPath: nil, message:
-                    "\(environmentSelector) must be a plain name such as production (lowercase letters, digits, - and _) "
+                    "\(environmentSource) must be a plain name such as production (lowercase letters, digits, - and _) "
                     + "(got \(ConfigNode.show(text: environment)))"))
             }
         } else if let node = layers.nodes.first?.child(at: ["environment"]),
@@ -155,8 +157,9 @@ public struct ConfigLoader: Sendable {
         guard issues.isEmpty else { throw ConfigError(issues: issues) }
 
         layers.nodes += upper
+        // An explicitly chosen environment is also the value of the `environment` key.
         if let selection, environment != nil, layers.nodes.contains(where: { $0.child(at: ["environment"]) != nil }) {
-            let source = ConfigSource(origin: environmentSelector == "AST_ENV" ? .variable("AST_ENV") : .other(environmentSelector), line: nil)
+            let source = environmentSource
             layers.nodes.append(ConfigNode(value: .mapping([
                 ConfigNode.Entry(key: "environment", keySource: source,
                                  value: ConfigNode(value: .scalar(selection.name, plain: false), source: source)),

@@ -66,6 +66,16 @@ public struct ConfigValidator: Sendable {
         path = outer
     }
 
+    /// Validates each section of the list found at `key` (`children[0]`, `children[1]`, ...).
+    public mutating func sections(_ sections: [some ConfigSection], key: some CodingKey) {
+        let outer = path
+        for (index, section) in sections.enumerated() {
+            path = outer.appending(key.stringValue).appending(index: index)
+            section.validate(&self)
+        }
+        path = outer
+    }
+
     private static func show(_ value: Any) -> String {
         if let text = value as? String { return ConfigNode.show(text: text) }
         return String(describing: value)

@@ -36,10 +36,11 @@ struct ConfigTestDirectory {
         ConfigLoader(directory: path, environment: environment, variables: variables)
     }
 
-    /// Loads `ASTConfig` and returns the operator's text of the error, or nil when it loaded.
-    func errorText(environment: String? = nil, variables: [String: String] = [:]) -> String? {
+    /// Loads `type` and returns the operator's text of the error, or nil when it loaded.
+    func errorText<C: ConfigSection>(_ type: C.Type = ASTConfig.self, environment: String? = nil,
+                                     variables: [String: String] = [:]) -> String? {
         do throws(ConfigError) {
-            _ = try loader(environment: environment, variables: variables).load(ASTConfig.self)
+            _ = try loader(environment: environment, variables: variables).load(type)
             return nil
         } catch {
             return error.description
