@@ -1,0 +1,196 @@
+import Logging
+
+/// The configuration every AST process loads at start (`etc/ast.yaml` and its layers).
+///
+/// Each key's value, with a comment on what it does, lives in `etc/ast.yaml`; these types only
+/// say what shape and range a value must have. A later milestone adds a section by adding a
+/// struct and a property here, and the key with its value to `etc/ast.yaml`.
+public struct ASTConfig: ConfigSection, Equatable {
+    /// Which kind of deployment this is.
+    public var environment: DeploymentEnvironment
+    /// Where sockets are created when systemd does not hand them over.
+    public var runtimeDir: String
+    /// Where journals live: `<state_dir>/journal/<role>@<instance>.sqlite`.
+    public var stateDir: String
+    /// How much is logged.
+    public var logging: LoggingConfig
+    /// Framing limits, peers allowed and timers of the message bus.
+    public var bus: BusConfig
+    /// Batching of journal writes.
+    public var journal: JournalConfig
+    /// The secrets file read when `$CREDENTIALS_DIRECTORY` is not set (see `SecretStore`).
+    public var secretsFile: String
+
+    /// Creates a configuration from values; processes load theirs with `ConfigLoader`.
+    public init(environment: DeploymentEnvironment, runtimeDir: String, stateDir: String, logging: LoggingConfig,
+                bus: BusConfig, journal: JournalConfig, secretsFile: String) {
+        self.environment = environment
+        self.runtimeDir = runtimeDir
+        self.stateDir = stateDir
+        self.logging = logging
+        self.bus = bus
+        self.journal = journal
+        self.secretsFile = secretsFile
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case environment
+        case runtimeDir = "runtime_dir"
+        case stateDir = "state_dir"
+        case logging
+        case bus
+        case journal
+        case secretsFile = "secrets_file"
+    }
+
+    /// Longest `runtime_dir` accepted, in bytes: a Unix socket path must fit in the 108 bytes of
+    /// `sockaddr_un.sun_path`, and the socket's own name needs the rest.
+    public static let maximumRuntimeDirBytes = 80
+
+    public func validate(_ v: inout ConfigValidator) {
+        v.check(!runtimeDir.isEmpty, key: CodingKeys.runtimeDir, must: "not be empty", got: runtimeDir)
+        v.check(runtimeDir.utf8.count <= Self.maximumRuntimeDirBytes, key: CodingKeys.runtimeDir,
+                must: "be at most \(Self.maximumRuntimeDirBytes) bytes long so socket paths fit in a Unix socket address",
+                got: runtimeDir)
+        v.check(!stateDir.isEmpty, key: CodingKeys.stateDir, must: "not be empty", got: stateDir)
+        v.check(!secretsFile.isEmpty, key: CodingKeys.secretsFile, must: "not be empty", got: secretsFile)
+        if environment == .production {
+            // Under systemd the working directory is /; a relative path there is a mistake.
+            v.check(runtimeDir.isEmpty || runtimeDir.hasPrefix("/"), key: CodingKeys.runtimeDir,
+                    must: "be an absolute path in production", got: runtimeDir)
+            v.check(stateDir.isEmpty || stateDir.hasPrefix("/"), key: CodingKeys.stateDir,
+                    must: "be an absolute path in production", got: stateDir)
+            v.check(secretsFile.isEmpty || secretsFile.hasPrefix("/"), key: CodingKeys.secretsFile,
+                    must: "be an absolute path in production", got: secretsFile)
+        }
+        v.section(logging, key: CodingKeys.logging)
+        v.section(bus, key: CodingKeys.bus)
+        v.section(journal, key: CodingKeys.journal)
+    }
+}
+
+/// The kind of deployment: it selects `ast.<environment>.yaml` and tightens some checks in
+/// production.
+public enum DeploymentEnvironment: String, ConfigEnum, Equatable {
+    case development
+    case test
+    case production
+}
+
+/// How much a process logs.
+public struct LoggingConfig: ConfigSection, Equatable {
+    /// The lowest level that is written.
+    public var level: Logger.Level
+
+    /// Creates a logging section from values.
+    public init(level: Logger.Level) {
+        self.level = level
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case level
+    }
+
+    public func validate(_ v: inout ConfigValidator) {}
+}
+
+extension Logger.Level: ConfigEnum {}
+
+/// The message bus between processes: framing limits, who may connect, and its timers.
+public struct BusConfig: ConfigSection, Equatable {
+    /// Largest frame payload accepted or sent, in bytes.
+    public var maxFrameBytes: Int
+    /// Uids besides the process's own that may connect; empty means only its own uid.
+    public var allowedUids: [UInt32]
+    /// First reconnect delay, in milliseconds; it doubles up to `connectBackoffMaxMs`.
+    public var connectBackoffInitialMs: Int
+    /// Longest reconnect delay, in milliseconds.
+    public var connectBackoffMaxMs: Int
+    /// After this many milliseconds an unacknowledged must-not-lose message is sent again.
+    public var ackTimeoutMs: Int
+    /// A peer that has not said hello after this many milliseconds is disconnected.
+    public var helloTimeoutMs: Int
+
+    /// Creates a bus section from values.
+    public init(maxFrameBytes: Int, allowedUids: [UInt32], connectBackoffInitialMs: Int, connectBackoffMaxMs: Int,
+                ackTimeoutMs: Int, helloTimeoutMs: Int) {
+        self.maxFrameBytes = maxFrameBytes
+        self.allowedUids = allowedUids
+        self.connectBackoffInitialMs = connectBackoffInitialMs
+        self.connectBackoffMaxMs = connectBackoffMaxMs
+        self.ackTimeoutMs = ackTimeoutMs
+        self.helloTimeoutMs = helloTimeoutMs
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case maxFrameBytes = "max_frame_bytes"
+        case allowedUids = "allowed_uids"
+        case connectBackoffInitialMs = "connect_backoff_initial_ms"
+        case connectBackoffMaxMs = "connect_backoff_max_ms"
+        case ackTimeoutMs = "ack_timeout_ms"
+        case helloTimeoutMs = "hello_timeout_ms"
+    }
+
+    /// Accepted `max_frame_bytes`: 1 KiB ... 64 MiB.
+    public static let maxFrameBytesRange = 1024...(64 * 1024 * 1024)
+    /// Accepted reconnect delays, in milliseconds (up to ten minutes).
+    public static let connectBackoffRangeMs = 1...600_000
+    /// Accepted acknowledgement and hello timeouts, in milliseconds (up to ten minutes).
+    public static let timeoutRangeMs = 1...600_000
+
+    /// `connect_backoff_initial_ms` as a duration.
+    public var connectBackoffInitial: Duration { .milliseconds(connectBackoffInitialMs) }
+    /// `connect_backoff_max_ms` as a duration.
+    public var connectBackoffMax: Duration { .milliseconds(connectBackoffMaxMs) }
+    /// `ack_timeout_ms` as a duration.
+    public var ackTimeout: Duration { .milliseconds(ackTimeoutMs) }
+    /// `hello_timeout_ms` as a duration.
+    public var helloTimeout: Duration { .milliseconds(helloTimeoutMs) }
+
+    public func validate(_ v: inout ConfigValidator) {
+        v.range(maxFrameBytes, Self.maxFrameBytesRange, key: CodingKeys.maxFrameBytes)
+        for (index, uid) in allowedUids.enumerated() {
+            // (uid_t)-1 means "no uid" to the kernel; no peer can have it.
+            v.range(uid, 0...(UInt32.max - 1), key: CodingKeys.allowedUids, index: index)
+        }
+        v.range(connectBackoffInitialMs, Self.connectBackoffRangeMs, key: CodingKeys.connectBackoffInitialMs)
+        v.range(connectBackoffMaxMs, Self.connectBackoffRangeMs, key: CodingKeys.connectBackoffMaxMs)
+        v.atLeast(connectBackoffMaxMs, key: CodingKeys.connectBackoffMaxMs,
+                  connectBackoffInitialMs, minimumKey: CodingKeys.connectBackoffInitialMs)
+        v.range(ackTimeoutMs, Self.timeoutRangeMs, key: CodingKeys.ackTimeoutMs)
+        v.range(helloTimeoutMs, Self.timeoutRangeMs, key: CodingKeys.helloTimeoutMs)
+    }
+}
+
+/// How each process batches writes to its journal (off the order path, where every entry is
+/// written at once).
+public struct JournalConfig: ConfigSection, Equatable {
+    /// Most entries written in one transaction.
+    public var batchLimit: Int
+    /// Longest an entry waits for its batch to be written, in milliseconds.
+    public var flushIntervalMs: Int
+
+    /// Creates a journal section from values.
+    public init(batchLimit: Int, flushIntervalMs: Int) {
+        self.batchLimit = batchLimit
+        self.flushIntervalMs = flushIntervalMs
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case batchLimit = "batch_limit"
+        case flushIntervalMs = "flush_interval_ms"
+    }
+
+    /// Accepted `batch_limit`.
+    public static let batchLimitRange = 1...100_000
+    /// Accepted `flush_interval_ms` (up to a minute).
+    public static let flushIntervalRangeMs = 1...60_000
+
+    /// `flush_interval_ms` as a duration.
+    public var flushInterval: Duration { .milliseconds(flushIntervalMs) }
+
+    public func validate(_ v: inout ConfigValidator) {
+        v.range(batchLimit, Self.batchLimitRange, key: CodingKeys.batchLimit)
+        v.range(flushIntervalMs, Self.flushIntervalRangeMs, key: CodingKeys.flushIntervalMs)
+    }
+}

@@ -1,0 +1,155 @@
+import Foundation
+
+/// A secret value (a bot token, a broker password) that does not show itself.
+///
+/// `description`, `debugDescription`, string interpolation, `dump` and `Mirror` all print
+/// `<redacted NAME>`; the value is reached only through `withValue`, at the one place that sends it.
+public struct Secret: Sendable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    /// The secret's name, such as `telegram_bot_token`; safe to log.
+    public let name: String
+    private let value: String
+
+    /// Wraps `value` under `name`.
+    public init(name: String, value: String) {
+        self.name = name
+        self.value = value
+    }
+
+    /// Gives `body` the value. Keep what it does with it short: pass it to the one call that
+    /// needs it, never to a logger.
+    public func withValue<Result, Failure: Error>(_ body: (String) throws(Failure) -> Result) throws(Failure) -> Result {
+        try body(value)
+    }
+
+    public var description: String { "<redacted \(name)>" }
+    public var debugDescription: String { description }
+    public var customMirror: Mirror { Mirror(self, children: ["name": name], displayStyle: .struct) }
+}
+
+/// Why a secret could not be had. The message names the secret, the file and what to do; it never
+/// contains a secret value.
+public struct SecretError: Error, Sendable, CustomStringConvertible {
+    /// What went wrong, without the `secrets: ` prefix.
+    public let message: String
+
+    /// Creates an error; `message` must not contain a secret value.
+    public init(_ message: String) {
+        self.message = message
+    }
+
+    public var description: String { "secrets: " + message }
+}
+
+/// Where secrets come from: `$CREDENTIALS_DIRECTORY/<name>` when systemd passes credentials
+/// (`LoadCredential=`), otherwise the secrets file, a YAML mapping of names to values that must
+/// be a regular file owned by the process's uid with mode 0600. Secrets never come from the
+/// configuration or from environment variables.
+public struct SecretStore: Sendable {
+    /// The credentials directory systemd gave the process, if any; when set, it is the only source.
+    public let credentialsDirectory: String?
+    /// The secrets file, read only when `credentialsDirectory` is nil.
+    public let secretsFile: String
+
+    /// Creates a store that reads `credentialsDirectory` if given, else `secretsFile`.
+    public init(credentialsDirectory: String?, secretsFile: String) {
+        self.credentialsDirectory = credentialsDirectory.flatMap { $0.isEmpty ? nil : $0 }
+        self.secretsFile = secretsFile
+    }
+
+    /// The store a process uses: `$CREDENTIALS_DIRECTORY` from `variables`, else `secretsFile`
+    /// (the configuration's `secrets_file`).
+    public static func fromEnvironment(secretsFile: String,
+                                       variables: [String: String] = ProcessInfo.processInfo.environment) -> SecretStore {
+        SecretStore(credentialsDirectory: variables["CREDENTIALS_DIRECTORY"], secretsFile: secretsFile)
+    }
+
+    /// Reads the secret called `name` (letters, digits, `_`, `-`, `.`).
+    public func secret(_ name: String) throws(SecretError) -> Secret {
+        guard Self.isSecretName(name) else {
+            throw SecretError("\(ConfigNode.show(text: name)) is not a secret name (letters, digits, _, - and . only)")
+        }
+        if let credentialsDirectory {
+            return try fromCredentials(name, directory: credentialsDirectory)
+        }
+        return try fromSecretsFile(name)
+    }
+
+    private func fromCredentials(_ name: String, directory: String) throws(SecretError) -> Secret {
+        let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
+        switch ConfigFileSystem.readFile(path) {
+        case .missing, .symbolicLink:
+            throw SecretError("\(name) is not in $CREDENTIALS_DIRECTORY (\(path) does not exist); "
+                              + "add LoadCredential=\(name):<file> to the unit")
+        case .failed(let reason):
+            throw SecretError("\(path) \(reason)")
+        case .bytes(let bytes, _):
+            guard var value = String(validating: bytes, as: UTF8.self) else {
+                throw SecretError("\(path) is not UTF-8 text")
+            }
+            while value.hasSuffix("\n") || value.hasSuffix("\r") || value.hasSuffix("\r\n") { value.removeLast() }
+            guard !value.isEmpty else { throw SecretError("\(path) is empty") }
+            return Secret(name: name, value: value)
+        }
+    }
+
+    private func fromSecretsFile(_ name: String) throws(SecretError) -> Secret {
+        let path = secretsFile
+        let uid = ConfigFileSystem.effectiveUID
+        let outcome = ConfigFileSystem.readFile(path, followSymbolicLinks: false) { status in
+            if status.st_uid != uid {
+                return "is owned by uid \(status.st_uid) but this process runs as uid \(uid); run: chown \(uid) \(path)"
+            }
+            let mode = UInt32(status.st_mode) & 0o7777
+            if mode != 0o600 {
+                return "has mode \(Self.octal(mode)) but must have mode 0600 (only its owner may read or write it); run: chmod 600 \(path)"
+            }
+            return nil
+        }
+        let bytes: [UInt8]
+        switch outcome {
+        case .missing:
+            throw SecretError("\(name) is needed but the secrets file \(path) does not exist and $CREDENTIALS_DIRECTORY is not set; "
+                              + "create it with mode 0600 holding \(name): <value>, or pass the secret with LoadCredential=")
+        case .symbolicLink:
+            throw SecretError("\(path) is a symbolic link; secrets_file must name the file itself")
+        case .failed(let reason):
+            throw SecretError("\(path) \(reason)")
+        case .bytes(let read, _):
+            bytes = read
+        }
+
+        let root: ConfigNode?
+        switch ConfigYAML.parse(bytes, file: path) {
+        case .failure(let syntax):
+            // The problem text comes from libyaml and names no content, so no secret leaks here.
+            throw SecretError("\(syntax.line.map { "\(path) line \($0)" } ?? path): \(syntax.problem)")
+        case .success(let node):
+            root = node
+        }
+        guard let root, let entries = root.entries else {
+            throw SecretError("\(path) must hold a mapping of secret names to values (name: value)")
+        }
+        guard let entry = entries.first(where: { $0.key == name }) else {
+            throw SecretError("\(name) is not in \(path); add a line \(name): <value> to it")
+        }
+        switch entry.value.value {
+        case .scalar(let value, _) where !value.isEmpty:
+            return Secret(name: name, value: value)
+        case .scalar, .null:
+            throw SecretError("\(name) in \(entry.keySource) is empty")
+        case .mapping, .sequence:
+            throw SecretError("\(name) in \(entry.keySource) must be a single string value")
+        }
+    }
+
+    private static func octal(_ mode: UInt32) -> String {
+        let digits = String(mode, radix: 8)
+        return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
+    }
+
+    private static func isSecretName(_ name: String) -> Bool {
+        name != "." && name != ".." && !name.isEmpty && name.utf8.allSatisfy {
+            (0x61...0x7A).contains($0) || (0x41...0x5A).contains($0) || (0x30...0x39).contains($0) || "_-.".utf8.contains($0)
+        }
+    }
+}
