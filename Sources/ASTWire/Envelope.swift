@@ -37,7 +37,8 @@ public struct Envelope: Sendable, Equatable, Codable {
 
     public var version: Int
     public var sender: ProcessIdentity
-    /// Per-connection, per-direction sequence number, starting at 1.
+    /// Per-connection, per-direction sequence number, starting at 1. Zero only in a journaled
+    /// outbox copy that has not been given a connection yet; on the wire it is a sequence error.
     public var seq: UInt64
     /// Unique message id; receivers deduplicate acknowledged messages on it.
     public var id: String
@@ -74,7 +75,7 @@ public struct Envelope: Sendable, Equatable, Codable {
         let type = MessageType(rawValue: try c.decode(String.self, forKey: .type))
         guard MessageCatalog.delivery(of: type) != nil else { throw EnvelopeError.unknownType(type.rawValue) }
         let rawSeq = try c.decode(Int64.self, forKey: .seq)
-        guard rawSeq > 0 else { throw EnvelopeError.malformed("seq must be a positive integer (got \(rawSeq))") }
+        guard rawSeq >= 0 else { throw EnvelopeError.malformed("seq must be a non-negative integer (got \(rawSeq))") }
         seq = UInt64(rawSeq)
         id = try c.decode(String.self, forKey: .id)
         correlationID = try c.decodeIfPresent(String.self, forKey: .correlationID)

@@ -1,1 +1,10 @@
-print("not yet wired")
+// ast-broker: the broker worker of the AST supervision tree. Its trading logic arrives with its
+// milestone; until then it runs the shared worker runtime and answers diagnostics probes.
+import ASTCore
+import ASTRuntime
+import Foundation
+
+let definition = WorkerDefinition(role: .broker, permissions: WorkerDefinition.diagnosticPermissions) { context in
+    ProbeInbox(logger: context.logger)
+}
+exit(await WorkerRuntime.main(definition))

@@ -45,7 +45,7 @@ import Testing
         (#"{"v":1,"from":"Risk Gate","type":"ping","seq":1,"id":"x","ts":5,"body":{"nonce":1}}"#,
          .malformed("sender 'Risk Gate' is not role@instance")),
         (#"{"v":1,"from":"risk@main","type":"ping","id":"x","ts":5,"body":{"nonce":1}}"#, .malformed("missing field 'seq'")),
-        (#"{"v":1,"from":"risk@main","type":"ping","seq":-1,"id":"x","ts":5,"body":{"nonce":1}}"#, .malformed("seq must be a positive integer (got -1)")),
+        (#"{"v":1,"from":"risk@main","type":"ping","seq":-1,"id":"x","ts":5,"body":{"nonce":1}}"#, .malformed("seq must be a non-negative integer (got -1)")),
     ]
 
     @Test(arguments: bad)

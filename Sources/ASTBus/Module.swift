@@ -1,1 +1,0 @@
-// ASTBus module.

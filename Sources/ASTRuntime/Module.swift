@@ -1,1 +1,0 @@
-// ASTRuntime module.

@@ -1,0 +1,278 @@
+import ASTBus
+import ASTCore
+import ASTJournal
+import ASTWire
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+/// The real-time clock; the only place a shell reads the time of day.
+public struct SystemClock: WallClock {
+    public init() {}
+    public func now() -> Timestamp {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Timestamp(nanoseconds: Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec))
+    }
+}
+
+/// Exit codes every AST process uses, so that a supervisor and an operator can tell why it stopped.
+public enum ExitCode: Int32, Sendable {
+    case success = 0
+    case failure = 1
+    case usage = 64
+    /// `EX_CONFIG`: the configuration was refused.
+    case config = 78
+}
+
+/// What a worker is, as its `main` declares it: its role, who may talk to it, and what it
+/// does with what it receives.
+public struct WorkerDefinition: Sendable {
+    public var role: Role
+    /// Role -> message types it may send to this worker.
+    public var permissions: [Role: Set<MessageType>]
+    /// Builds the worker's inbox once the runtime is up.
+    public var makeInbox: @Sendable (WorkerContext) throws -> any BusInbox
+
+    public init(role: Role, permissions: [Role: Set<MessageType>], makeInbox: @escaping @Sendable (WorkerContext) throws -> any BusInbox) {
+        self.role = role
+        self.permissions = permissions
+        self.makeInbox = makeInbox
+    }
+
+    /// Permissions every worker grants until its milestone defines its own: `astctl` may
+    /// send probes (acknowledged diagnostics) to check the must-not-lose path end to end.
+    public static let diagnosticPermissions: [Role: Set<MessageType>] = [.control: [.probe], .supervisor: [.probe]]
+}
+
+/// What the runtime hands a worker's logic: identity, configuration, journal, clock, logger.
+public struct WorkerContext: Sendable {
+    public var identity: ProcessIdentity
+    public var config: ASTConfig
+    public var journal: Journal
+    public var clock: any WallClock
+    public var logger: Logger
+}
+
+/// An inbox that acknowledges diagnostics probes and otherwise does nothing: what a worker
+/// runs before its milestone gives it logic.
+public struct ProbeInbox: BusInbox {
+    let logger: Logger
+    public init(logger: Logger) { self.logger = logger }
+    public func receive(_ envelope: Envelope, from peer: PeerInfo) async -> Message? {
+        if case .probe(let p) = envelope.message {
+            logger.debug("probe received", metadata: ["counter": "\(p.counter)", "peer": "\(peer.identity)"])
+        }
+        return nil
+    }
+}
+
+/// The shell every AST process shares: configuration, logging, journal, the listening bus
+/// socket (from `LISTEN_FDS`, or bound by itself when started by hand), `READY=1`/`STATUS=`/
+/// `STOPPING=1`, watchdog pings while healthy, and graceful shutdown on SIGTERM.
+public enum WorkerRuntime {
+    /// Runs a worker until SIGTERM/SIGINT; returns the process exit code.
+    ///
+    /// Command line: `[--instance NAME]`. Environment: `AST_CONFIG_DIR`, `AST_ENV`, `AST_*`
+    /// overrides (see etc/ast.yaml), `LISTEN_FDS`, `NOTIFY_SOCKET`, `WATCHDOG_USEC`.
+    public static func main(_ definition: WorkerDefinition, arguments: [String] = CommandLine.arguments) async -> Int32 {
+        let processName = "ast-\(definition.role.rawValue)"
+        var instance = "main"
+        var args = arguments.dropFirst()
+        while let arg = args.popFirst() {
+            switch arg {
+            case "--instance":
+                guard let v = args.popFirst(), ProcessIdentity.isName(v) else {
+                    FileHandle.standardError.write(Data("\(processName): --instance needs a name of lowercase letters, digits, - and _\n".utf8))
+                    return ExitCode.usage.rawValue
+                }
+                instance = v
+            case "--help", "-h":
+                print("usage: \(processName) [--instance NAME]\n  configuration from $AST_CONFIG_DIR (default ./etc), see etc/ast.yaml")
+                return ExitCode.success.rawValue
+            default:
+                FileHandle.standardError.write(Data("\(processName): unknown argument '\(arg)' (usage: \(processName) [--instance NAME])\n".utf8))
+                return ExitCode.usage.rawValue
+            }
+        }
+        let identity = ProcessIdentity(role: definition.role, instance: instance)
+        let notifier = SystemdNotifier()
+        let config: ASTConfig
+        do {
+            config = try ConfigLoader.fromEnvironment().load(ASTConfig.self)
+        } catch {
+            FileHandle.standardError.write(Data("\(processName): \(error)\n".utf8))
+            notifier.status("configuration refused")
+            return ExitCode.config.rawValue
+        }
+        ASTLogging.bootstrap(processName: processName, level: config.logging.level)
+        var logger = Logger(label: "ast.\(definition.role.rawValue)")
+        logger[metadataKey: "process"] = "\(identity)"
+        do {
+            try await run(definition, identity: identity, config: config, notifier: notifier, logger: logger)
+            return ExitCode.success.rawValue
+        } catch {
+            logger.critical("\(identity) stopped: \(error)")
+            notifier.send([("STATUS", "failed: \(String(describing: error).replacingOccurrences(of: "\n", with: " "))")])
+            return ExitCode.failure.rawValue
+        }
+    }
+
+    /// The socket a worker serves on: the one systemd or astd passed (named `role@instance`,
+    /// or the only one passed), else one bound at `<runtime_dir>/<role>@<instance>.sock`.
+    public static func listeningSocket(identity: ProcessIdentity, runtimeDir: String, logger: Logger) throws -> (fd: Int32, origin: String) {
+        let passed = try ListenFDs.take(unsetEnvironment: true)
+        if let fd = passed.first(named: identity.description) ?? (passed.descriptors.count == 1 ? passed.descriptors.first : nil) {
+            return (fd.fd, "passed by the service manager as '\(fd.name)'")
+        }
+        try FileManager.default.createDirectory(atPath: runtimeDir, withIntermediateDirectories: true)
+        let path = socketPath(identity: identity, runtimeDir: runtimeDir)
+        return (try UnixSocket.listen(path: path), "bound at \(path)")
+    }
+
+    /// Where a worker's bus socket lives when it binds its own.
+    public static func socketPath(identity: ProcessIdentity, runtimeDir: String) -> String {
+        "\(runtimeDir)/\(identity).sock"
+    }
+
+    /// Where a process's journal lives.
+    public static func journalPath(identity: ProcessIdentity, stateDir: String) -> String {
+        "\(stateDir)/journal/\(identity).sqlite"
+    }
+
+    static func run(_ definition: WorkerDefinition, identity: ProcessIdentity, config: ASTConfig,
+                    notifier: SystemdNotifier, logger: Logger) async throws {
+        let clock = SystemClock()
+        let journal = try Journal(path: journalPath(identity: identity, stateDir: config.stateDir), process: identity.description,
+                                  logger: logger, batchLimit: config.journal.batchLimit)
+        defer { try? journal.close() }
+        let (fd, origin) = try listeningSocket(identity: identity, runtimeDir: config.runtimeDir, logger: logger)
+        defer {
+            // A socket we bound ourselves is ours to remove; a passed one belongs to the manager.
+            if origin.hasPrefix("bound at ") { unlink(socketPath(identity: identity, runtimeDir: config.runtimeDir)) }
+        }
+        logger.info("\(identity) starting", metadata: ["socket": "\(origin)", "pid": "\(getpid())"])
+        let context = WorkerContext(identity: identity, config: config, journal: journal, clock: clock, logger: logger)
+        let policy = EndpointPolicy(name: identity.description, allowedUIDs: Set(config.bus.allowedUids), permissions: definition.permissions)
+        let server = try BusServer(identity: identity, policy: policy, settings: BusSettings(config.bus), journal: journal,
+                                   clock: clock, logger: logger, inbox: try definition.makeInbox(context))
+        let health = Health()
+        let services: [any Service] = [
+            BusService(server: server, fd: fd, notifier: notifier, identity: identity),
+            JournalFlushService(journal: journal, interval: config.journal.flushInterval, health: health, logger: logger),
+            WatchdogService(notifier: notifier, health: health, logger: logger),
+        ]
+        let group = ServiceGroup(configuration: .init(
+            services: services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await group.run()
+        notifier.stopping(status: "stopping")
+        try journal.flush()
+        logger.info("\(identity) stopped")
+    }
+}
+
+extension BusSettings {
+    /// The bus settings a configuration asks for.
+    public init(_ c: BusConfig) {
+        self.init(maxFrameBytes: c.maxFrameBytes, helloTimeout: c.helloTimeout, ackTimeout: c.ackTimeout,
+                  backoffInitial: c.connectBackoffInitial, backoffMaximum: c.connectBackoffMax, allowedUIDs: Set(c.allowedUids))
+    }
+}
+
+/// The runtime's view of whether this process's own loop is healthy; the watchdog pings only
+/// while it is.
+final class Health: Sendable {
+    let flushFailure = Mutex<String?>(nil)
+
+    /// Why the process is unhealthy now, or nil: the journal failed, or the event loop did not
+    /// run a task within `limit`.
+    func problem(within limit: Duration) async -> String? {
+        if let failure = flushFailure.withLock({ $0 }) { return "journal: \(failure)" }
+        let answered = await withTaskGroup(of: Bool.self) { group in
+            group.addTask { (try? await MultiThreadedEventLoopGroup.singleton.next().submit {}.get()) != nil }
+            group.addTask { try? await Task.sleep(for: limit); return false }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+        return answered ? nil : "event loop did not answer within \(limit)"
+    }
+}
+
+/// Serves the bus endpoint; reports READY once it accepts connections.
+struct BusService: Service {
+    let server: BusServer
+    let fd: Int32
+    let notifier: SystemdNotifier
+    let identity: ProcessIdentity
+
+    func run() async throws {
+        do {
+            try await withThrowingTaskGroup { tasks in
+                tasks.addTask { try await cancelWhenGracefulShutdown { try await server.run(listeningFD: fd) } }
+                // The socket is already listening: peers that connect now wait in the backlog.
+                notifier.ready(status: "\(identity) serving")
+                try await tasks.next()
+                tasks.cancelAll()
+            }
+        } catch is CancellationError {
+            // Graceful shutdown cancels the endpoint: a clean stop.
+        }
+        notifier.stopping(status: "\(identity) stopping")
+    }
+}
+
+/// Commits batched journal entries every flush interval.
+struct JournalFlushService: Service {
+    let journal: Journal
+    let interval: Duration
+    let health: Health
+    let logger: Logger
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do { try await Task.sleep(for: interval) } catch { return }
+                do {
+                    try journal.flush()
+                    health.flushFailure.withLock { $0 = nil }
+                } catch {
+                    health.flushFailure.withLock { $0 = "\(error)" }
+                    throw error
+                }
+            }
+        }
+    }
+}
+
+/// Pings `WATCHDOG=1` at half the manager's interval, but only while the process's own loop
+/// is healthy: the event loop answers and the journal writes. A hung or stopped process
+/// therefore misses its deadline and is replaced.
+struct WatchdogService: Service {
+    let notifier: SystemdNotifier
+    let health: Health
+    let logger: Logger
+
+    func run() async throws {
+        guard let settings = try WatchdogSettings.current() else {
+            try? await gracefulShutdown()
+            return
+        }
+        logger.info("watchdog enabled", metadata: ["interval": "\(settings.interval)", "ping": "\(settings.pingInterval)"])
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                if let problem = await health.problem(within: settings.pingInterval / 2) {
+                    logger.warning("watchdog ping withheld", metadata: ["reason": "\(problem)"])
+                } else {
+                    notifier.watchdog()
+                }
+                do { try await Task.sleep(for: settings.pingInterval) } catch { return }
+            }
+        }
+    }
+}
