@@ -20,7 +20,7 @@ public struct SystemClock: WallClock {
 }
 
 /// Exit codes every AST process uses, so that a supervisor and an operator can tell why it stopped.
-public enum ExitCode: Int32, Sendable {
+public enum ProcessExitCode: Int32, Sendable {
     case success = 0
     case failure = 1
     case usage = 64
@@ -87,15 +87,15 @@ public enum WorkerRuntime {
             case "--instance":
                 guard let v = args.popFirst(), ProcessIdentity.isName(v) else {
                     FileHandle.standardError.write(Data("\(processName): --instance needs a name of lowercase letters, digits, - and _\n".utf8))
-                    return ExitCode.usage.rawValue
+                    return ProcessExitCode.usage.rawValue
                 }
                 instance = v
             case "--help", "-h":
                 print("usage: \(processName) [--instance NAME]\n  configuration from $AST_CONFIG_DIR (default ./etc), see etc/ast.yaml")
-                return ExitCode.success.rawValue
+                return ProcessExitCode.success.rawValue
             default:
                 FileHandle.standardError.write(Data("\(processName): unknown argument '\(arg)' (usage: \(processName) [--instance NAME])\n".utf8))
-                return ExitCode.usage.rawValue
+                return ProcessExitCode.usage.rawValue
             }
         }
         let identity = ProcessIdentity(role: definition.role, instance: instance)
@@ -106,18 +106,18 @@ public enum WorkerRuntime {
         } catch {
             FileHandle.standardError.write(Data("\(processName): \(error)\n".utf8))
             notifier.status("configuration refused")
-            return ExitCode.config.rawValue
+            return ProcessExitCode.config.rawValue
         }
         ASTLogging.bootstrap(processName: processName, level: config.logging.level)
         var logger = Logger(label: "ast.\(definition.role.rawValue)")
         logger[metadataKey: "process"] = "\(identity)"
         do {
             try await run(definition, identity: identity, config: config, notifier: notifier, logger: logger)
-            return ExitCode.success.rawValue
+            return ProcessExitCode.success.rawValue
         } catch {
             logger.critical("\(identity) stopped: \(error)")
             notifier.send([("STATUS", "failed: \(String(describing: error).replacingOccurrences(of: "\n", with: " "))")])
-            return ExitCode.failure.rawValue
+            return ProcessExitCode.failure.rawValue
         }
     }
 

@@ -1,0 +1,48 @@
+import ASTTestKit
+import Testing
+@testable import ASTBus
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite struct UnixSocketTests {
+    @Test func listenReplacesAStaleSocketButNotALiveOne() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir("x.sock")
+        let first = try UnixSocket.listen(path: path)
+        #expect(UnixSocket.isLive(path: path))
+        #expect(throws: SocketError(operation: "bind", path: path, errno: EADDRINUSE)) { try UnixSocket.listen(path: path) }
+        close(first)   // the file stays behind, as after a crash
+        #expect(!UnixSocket.isLive(path: path))
+        let second = try UnixSocket.listen(path: path)
+        defer { close(second) }
+        #expect(UnixSocket.isLive(path: path))
+    }
+
+    @Test func listenRefusesToReplaceARegularFile() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir("not-a-socket")
+        #expect(FileManager.default.createFile(atPath: path, contents: Data("keep me".utf8)))
+        #expect(throws: SocketError.self) { try UnixSocket.listen(path: path) }
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "keep me")
+    }
+
+    @Test func tooLongAPathIsRefused() {
+        let path = "/tmp/" + String(repeating: "a", count: 120)
+        #expect(throws: SocketError(operation: "bind", path: path, errno: ENAMETOOLONG)) { try UnixSocket.listen(path: path) }
+    }
+
+    @Test func peerCredentialsNameOurOwnUidAndPid() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let listener = try UnixSocket.listen(path: dir("c.sock"))
+        defer { close(listener) }
+        let client = try UnixSocket.connect(path: dir("c.sock"))
+        defer { close(client) }
+        let creds = try #require(UnixSocket.peerCredentials(fd: client))
+        #expect(creds.uid == getuid() && creds.pid == getpid())
+    }
+}
+import Foundation
