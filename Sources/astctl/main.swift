@@ -1,1 +1,94 @@
-print("not yet wired")
+// astctl: the operator's command line for a running AST tree.
+// M1 provides `ping` (a bus round trip to one process) and `journal verify`; status, halt and
+// resume arrive with the supervisor and the risk gate.
+import ASTBus
+import ASTCore
+import ASTJournal
+import ASTRuntime
+import ASTWire
+import ArgumentParser
+import Foundation
+import Logging
+
+@main
+struct AstCtl: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "astctl", abstract: "Operate a running AST tree.",
+        subcommands: [PingCommand.self, JournalCommand.self])
+}
+
+/// Loads the same layered configuration the processes use, or exits with its error.
+func loadConfig() throws -> ASTConfig {
+    do {
+        return try ConfigLoader.fromEnvironment().load(ASTConfig.self)
+    } catch {
+        FileHandle.standardError.write(Data("astctl: \(error)\n".utf8))
+        throw ExitCode(78)
+    }
+}
+
+struct PingCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ping", abstract: "Round trip through the bus to one process (role@instance).")
+    @Argument(help: "The process, e.g. risk or broker@paper.") var process: String
+    @Option var count: Int = 3
+
+    func run() async throws {
+        let config = try loadConfig()
+        guard let target = ProcessIdentity(parsing: process) else {
+            throw ValidationError("'\(process)' is not role or role@instance")
+        }
+        LoggingSystem.bootstrap { StderrLogHandler(label: $0, level: .warning) }
+        let logger = Logger(label: "astctl")
+        let path = WorkerRuntime.socketPath(identity: target, runtimeDir: config.runtimeDir)
+        guard UnixSocket.isLive(path: path) else {
+            FileHandle.standardError.write(Data("astctl: nothing listens at \(path); is \(target) running?\n".utf8))
+            throw ExitCode(1)
+        }
+        let journal = try Journal(path: "\(config.stateDir)/journal/control@astctl.sqlite", process: "control@astctl", logger: logger)
+        defer { try? journal.close() }
+        let client = try BusClient(identity: ProcessIdentity(role: .control, instance: "astctl"), target: target.description, path: path,
+                                   expectedRole: target.role, settings: BusSettings(config.bus), journal: journal,
+                                   clock: SystemClock(), logger: logger)
+        let runner = Task { await client.run() }
+        defer { runner.cancel() }
+        await client.waitUntilConnected()
+        for n in 1...max(1, count) {
+            let start = ContinuousClock.now
+            let reply = try await client.request(.ping(Ping(nonce: UInt64(n))), timeout: .seconds(5))
+            let elapsed = ContinuousClock.now - start
+            print("\(target): pong \(n) from \(reply.sender) in \(elapsed.formatted(.units(allowed: [.milliseconds, .microseconds], width: .narrow)))")
+        }
+    }
+}
+
+struct JournalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "journal", abstract: "Inspect the journals.", subcommands: [Verify.self])
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Verify the hash chain of every journal (exit 1 on any damage).")
+        @Option(help: "Only this process (role@instance).") var process: String?
+        @Option(help: "Journal directory (default: <state_dir>/journal from the configuration).") var directory: String?
+
+        func run() throws {
+            let dir = try directory ?? "\(loadConfig().stateDir)/journal"
+            let files = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [])
+                .filter { $0.hasSuffix(".sqlite") }
+                .filter { process == nil || $0 == "\(process!).sqlite" }
+                .sorted()
+            guard !files.isEmpty else {
+                FileHandle.standardError.write(Data("astctl: no journal\(process.map { " for \($0)" } ?? "") in \(dir)\n".utf8))
+                throw ExitCode(1)
+            }
+            var damaged = 0
+            for file in files {
+                let result = ASTJournal.Journal.verify(path: "\(dir)/\(file)")
+                print(result)
+                if !result.isClean { damaged += 1 }
+            }
+            if damaged > 0 {
+                print("\(damaged) of \(files.count) journals damaged: see runbooks/journal-verification-failed.md")
+                throw ExitCode(1)
+            }
+        }
+    }
+}
