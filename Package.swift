@@ -35,7 +35,13 @@ let package = Package(
         .target(name: "ASTCore"),
         .target(name: "ASTWire", dependencies: ["ASTCore", .product(name: "NIOCore", package: "swift-nio")]),
 
+        .target(name: "ASTSupervision", dependencies: ["ASTCore"]),
+
         // Shells: I/O around the cores.
+        // fork/exec with LISTEN_PID set to the child's own pid and PR_SET_PDEATHSIG, in C because
+        // only async-signal-safe calls are allowed between fork and exec.
+        .target(name: "CSpawn"),
+        .target(name: "ASTProcesses", dependencies: ["ASTCore", "ASTSupervision", "CSpawn", "CSystemd", log]),
         .target(name: "ASTJournal", dependencies: ["ASTCore", "CCrypto", log, .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "ASTBus", dependencies: ["ASTCore", "ASTWire", "ASTJournal", log] + nio),
         .target(name: "ASTRuntime", dependencies: [
@@ -47,7 +53,7 @@ let package = Package(
         .target(name: "ASTTestKit", dependencies: ["ASTCore", "ASTWire", "ASTBus", "ASTJournal", "ASTRuntime", log] + nio),
 
         // Executables: one per process.
-        .executableTarget(name: "astd", dependencies: ["ASTRuntime"]),
+        .executableTarget(name: "astd", dependencies: ["ASTRuntime", "ASTSupervision", "ASTProcesses", "ASTBus", "ASTJournal", "ASTWire", lifecycle] + nio),
         .executableTarget(name: "astctl", dependencies: ["ASTRuntime", "ASTBus", "ASTJournal", argumentParser]),
         // A bus peer used only by integration tests and benchmarks (sends/receives acknowledged messages).
         .executableTarget(name: "ast-testpeer", dependencies: ["ASTRuntime", "ASTBus", "ASTJournal", argumentParser]),
@@ -61,6 +67,8 @@ let package = Package(
         .testTarget(name: "ASTJournalTests", dependencies: ["ASTJournal", "ASTTestKit"]),
         .testTarget(name: "ASTRuntimeTests", dependencies: ["ASTRuntime", "ASTTestKit"]),
         .testTarget(name: "ASTBusTests", dependencies: ["ASTBus", "ASTTestKit"]),
+        .testTarget(name: "ASTSupervisionTests", dependencies: ["ASTSupervision"]),
+        .testTarget(name: "ASTProcessesTests", dependencies: ["ASTProcesses", "ASTTestKit"]),
         .testTarget(name: "IntegrationTests", dependencies: ["ASTTestKit", "ASTBus", "ASTJournal", "ASTRuntime"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,1 @@
+/// Process shell: spawning, reaping and the manager side of sd_notify.

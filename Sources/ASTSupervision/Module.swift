@@ -1,0 +1,1 @@
+/// Pure supervision core: child specs and the restart policy (see RestartPolicy.swift).

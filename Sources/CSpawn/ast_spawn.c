@@ -1,0 +1,1 @@
+#include "ast_spawn.h"
