@@ -14,6 +14,8 @@ public struct MessageType: RawRepresentable, Hashable, Comparable, Sendable, Cod
     public static let ping = MessageType(rawValue: "ping")
     public static let pong = MessageType(rawValue: "pong")
     public static let probe = MessageType(rawValue: "probe")
+    public static let statusRequest = MessageType(rawValue: "status.request")
+    public static let statusReply = MessageType(rawValue: "status.reply")
 }
 
 /// How a message type travels: best effort, or journaled by the sender, re-sent until
@@ -138,6 +140,8 @@ public enum Message: Sendable, Equatable {
     case ping(Ping)
     case pong(Pong)
     case probe(Probe)
+    case statusRequest(StatusRequest)
+    case statusReply(TreeStatus)
 
     public var type: MessageType {
         switch self {
@@ -148,6 +152,8 @@ public enum Message: Sendable, Equatable {
         case .ping: .ping
         case .pong: .pong
         case .probe: .probe
+        case .statusRequest: .statusRequest
+        case .statusReply: .statusReply
         }
     }
 
@@ -160,6 +166,7 @@ public enum MessageCatalog {
     public static let types: [MessageType: Delivery] = [
         .hello: .bestEffort, .welcome: .bestEffort, .refused: .bestEffort, .ack: .bestEffort,
         .ping: .bestEffort, .pong: .bestEffort, .probe: .acknowledged,
+        .statusRequest: .bestEffort, .statusReply: .bestEffort,
     ]
 
     /// Types that only the connection protocol itself sends; an endpoint policy never lists them.
@@ -177,6 +184,8 @@ public enum MessageCatalog {
         case .ping: return .ping(try container.decode(Ping.self, forKey: key))
         case .pong: return .pong(try container.decode(Pong.self, forKey: key))
         case .probe: return .probe(try container.decode(Probe.self, forKey: key))
+        case .statusRequest: return .statusRequest(try container.decode(StatusRequest.self, forKey: key))
+        case .statusReply: return .statusReply(try container.decode(TreeStatus.self, forKey: key))
         default: throw EnvelopeError.unknownType(type.rawValue)
         }
     }
@@ -191,6 +200,8 @@ public enum MessageCatalog {
         case .ping(let b): try container.encode(b, forKey: key)
         case .pong(let b): try container.encode(b, forKey: key)
         case .probe(let b): try container.encode(b, forKey: key)
+        case .statusRequest(let b): try container.encode(b, forKey: key)
+        case .statusReply(let b): try container.encode(b, forKey: key)
         }
     }
 }

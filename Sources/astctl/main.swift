@@ -1,6 +1,7 @@
 // astctl: the operator's command line for a running AST tree.
-// M1 provides `ping` (a bus round trip to one process) and `journal verify`; status, halt and
-// resume arrive with the supervisor and the risk gate.
+// `status` asks astd for the tree over the control socket, `ping` makes a bus round trip to
+// one process, `journal verify` checks every journal's hash chain. Halt and resume arrive with
+// the risk gate.
 import ASTBus
 import ASTCore
 import ASTJournal
@@ -14,7 +15,7 @@ import Logging
 struct AstCtl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "astctl", abstract: "Operate a running AST tree.",
-        subcommands: [PingCommand.self, JournalCommand.self])
+        subcommands: [Status.self, PingCommand.self, JournalCommand.self])
 }
 
 /// Loads the same layered configuration the processes use, or exits with its error.
@@ -37,26 +38,19 @@ struct PingCommand: AsyncParsableCommand {
         guard let target = ProcessIdentity(parsing: process) else {
             throw ValidationError("'\(process)' is not role or role@instance")
         }
-        LoggingSystem.bootstrap { StderrLogHandler(label: $0, level: .warning) }
-        let logger = Logger(label: "astctl")
         let path = WorkerRuntime.socketPath(identity: target, runtimeDir: config.runtimeDir)
         guard UnixSocket.isLive(path: path) else {
             FileHandle.standardError.write(Data("astctl: nothing listens at \(path); is \(target) running?\n".utf8))
             throw ExitCode(1)
         }
-        let journal = try Journal(path: "\(config.stateDir)/journal/control@astctl.sqlite", process: "control@astctl", logger: logger)
-        defer { try? journal.close() }
-        let client = try BusClient(identity: ProcessIdentity(role: .control, instance: "astctl"), target: target.description, path: path,
-                                   expectedRole: target.role, settings: BusSettings(config.bus), journal: journal,
-                                   clock: SystemClock(), logger: logger)
-        let runner = Task { await client.run() }
-        defer { runner.cancel() }
-        await client.waitUntilConnected()
-        for n in 1...max(1, count) {
-            let start = ContinuousClock.now
-            let reply = try await client.request(.ping(Ping(nonce: UInt64(n))), timeout: .seconds(5))
-            let elapsed = ContinuousClock.now - start
-            print("\(target): pong \(n) from \(reply.sender) in \(elapsed.formatted(.units(allowed: [.milliseconds, .microseconds], width: .narrow)))")
+        let count = self.count
+        try await withClient(to: target, path: path, config: config) { client in
+            for n in 1...max(1, count) {
+                let start = ContinuousClock.now
+                let reply = try await client.request(.ping(Ping(nonce: UInt64(n))), timeout: .seconds(5))
+                let elapsed = ContinuousClock.now - start
+                print("\(target): pong \(n) from \(reply.sender) in \(elapsed.formatted(.units(allowed: [.milliseconds, .microseconds], width: .narrow)))")
+            }
         }
     }
 }
@@ -90,5 +84,54 @@ struct JournalCommand: ParsableCommand {
                 throw ExitCode(1)
             }
         }
+    }
+}
+
+/// A short-lived bus client of astctl towards one endpoint.
+func withClient<T: Sendable>(to target: ProcessIdentity, path: String, config: ASTConfig,
+                             _ body: @Sendable (BusClient) async throws -> T) async throws -> T {
+    LoggingSystem.bootstrap { StderrLogHandler(label: $0, level: .warning) }
+    let logger = Logger(label: "astctl")
+    let journal = try Journal(path: "\(config.stateDir)/journal/control@astctl.sqlite", process: "control@astctl", logger: logger)
+    defer { try? journal.close() }
+    let client = try BusClient(identity: ProcessIdentity(role: .control, instance: "astctl"), target: target.description, path: path,
+                               expectedRole: target.role, settings: BusSettings(config.bus), journal: journal,
+                               clock: SystemClock(), logger: logger)
+    let runner = Task { await client.run() }
+    defer { runner.cancel() }
+    await client.waitUntilConnected()
+    return try await body(client)
+}
+
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the supervision tree.",
+        discussion: "Exit status: 0 every permanent process ready, 3 degraded, 1 astd unreachable.")
+    @Flag(help: "Print the documented JSON schema instead of a table.") var json = false
+
+    func run() async throws {
+        let config = try loadConfig()
+        let path = "\(config.runtimeDir)/control.sock"
+        guard UnixSocket.isLive(path: path) else {
+            FileHandle.standardError.write(Data("""
+                astctl: astd is not reachable at \(path).
+                Start it with `systemctl start ast.target` (installed) or `astd --foreground` (from a checkout).
+
+                """.utf8))
+            throw ExitCode(1)
+        }
+        let reply = try await withClient(to: ProcessIdentity(role: .supervisor), path: path, config: config) { client in
+            try await client.request(.statusRequest(StatusRequest()), timeout: .seconds(5))
+        }
+        guard case .statusReply(let status) = reply.message else {
+            FileHandle.standardError.write(Data("astctl: astd answered \(reply.type) instead of a status\n".utf8))
+            throw ExitCode(1)
+        }
+        if json {
+            print(StatusFormat.json(status))
+        } else {
+            print(StatusFormat.table(status))
+        }
+        if status.state != "ok" { throw ExitCode(3) }
     }
 }

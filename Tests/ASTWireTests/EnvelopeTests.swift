@@ -13,6 +13,13 @@ import Testing
         .ping(Ping(nonce: .max)),
         .pong(Pong(nonce: 0)),
         .probe(Probe(counter: -5, text: "ünïcødé \"quoted\" \n newline")),
+        .statusRequest(StatusRequest()),
+        .statusReply(TreeStatus(state: "degraded", supervisorPID: 1, startedAt: Timestamp(nanoseconds: 1), now: Timestamp(nanoseconds: 2),
+                                summary: "5/6 ready", children: [
+                                    ChildStatusReport(name: "broker@paper", pid: nil, state: "restarting", ready: false, uptimeSeconds: nil,
+                                                      restarts: 2, lastWatchdogPing: Timestamp(nanoseconds: 3), statusText: "x",
+                                                      lastExit: "killed by SIGKILL", onCrash: "halt"),
+                                ])),
     ]
 
     @Test(arguments: samples)

@@ -1,0 +1,78 @@
+import ASTCore
+
+/// `astctl status` asks astd for the tree; answered by ``TreeStatus``.
+public struct StatusRequest: Codable, Sendable, Equatable {
+    public init() {}
+}
+
+/// The state of the supervision tree as astd sees it. This is also the documented, stable
+/// JSON schema of `astctl status --json` (see README.md): fields are only ever added.
+public struct TreeStatus: Codable, Sendable, Equatable {
+    /// `ok` when every permanent child is ready, else `degraded`.
+    public var state: String
+    public var supervisorPID: Int32
+    public var startedAt: Timestamp
+    public var now: Timestamp
+    /// One-line summary, as in astd's own STATUS= (`6/6 ready`).
+    public var summary: String
+    public var children: [ChildStatusReport]
+
+    public init(state: String, supervisorPID: Int32, startedAt: Timestamp, now: Timestamp, summary: String, children: [ChildStatusReport]) {
+        self.state = state
+        self.supervisorPID = supervisorPID
+        self.startedAt = startedAt
+        self.now = now
+        self.summary = summary
+        self.children = children
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case state, now, summary, children
+        case supervisorPID = "supervisor_pid"
+        case startedAt = "started_at"
+    }
+}
+
+/// One child of the tree in ``TreeStatus``.
+public struct ChildStatusReport: Codable, Sendable, Equatable {
+    /// `role@instance`.
+    public var name: String
+    public var pid: Int32?
+    /// `starting`, `running`, `stopping`, `restarting`, `stopped` or `failed`.
+    public var state: String
+    public var ready: Bool
+    /// Seconds since the current process started; nil when not running.
+    public var uptimeSeconds: Double?
+    public var restarts: Int
+    /// When the child last sent WATCHDOG=1; nil when it never did or has no watchdog.
+    public var lastWatchdogPing: Timestamp?
+    /// The child's own STATUS= text.
+    public var statusText: String?
+    /// Why the previous process of this child ended (`exited with code 3`, `killed by SIGKILL`, ...).
+    public var lastExit: String?
+    /// What a crash of this child means for trading: `halt`, `reduce` or `none`.
+    public var onCrash: String
+
+    public init(name: String, pid: Int32?, state: String, ready: Bool, uptimeSeconds: Double?, restarts: Int,
+                lastWatchdogPing: Timestamp?, statusText: String?, lastExit: String?, onCrash: String) {
+        self.name = name
+        self.pid = pid
+        self.state = state
+        self.ready = ready
+        self.uptimeSeconds = uptimeSeconds
+        self.restarts = restarts
+        self.lastWatchdogPing = lastWatchdogPing
+        self.statusText = statusText
+        self.lastExit = lastExit
+        self.onCrash = onCrash
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, pid, state, ready, restarts
+        case uptimeSeconds = "uptime_s"
+        case lastWatchdogPing = "last_watchdog_ping"
+        case statusText = "status_text"
+        case lastExit = "last_exit"
+        case onCrash = "on_crash"
+    }
+}
