@@ -225,9 +225,15 @@ public final class Journal: Sendable {
                     try db.cachedStatement(sql: "PRAGMA synchronous = \(mode.rawValue)").execute()
                     w.synchronous = mode
                 }
-                try db.inTransaction(.immediate) {
+                // Prepared once rather than through db.inTransaction, which parses BEGIN and
+                // COMMIT again for every commit: that shows on durable commits.
+                try db.cachedStatement(sql: "BEGIN IMMEDIATE").execute()
+                do {
                     try Schema.write(w.pending, in: db)
-                    return .commit
+                    try db.cachedStatement(sql: "COMMIT").execute()
+                } catch {
+                    if db.isInsideTransaction { try? db.rollback() }
+                    throw error
                 }
             }
             w.pending.removeAll(keepingCapacity: true)

@@ -58,46 +58,72 @@ enum Schema {
     /// transaction.
     static func write(_ entries: [JournalEntry], in db: Database) throws {
         guard let last = entries.last else { return }
-        let statement = try db.cachedStatement(sql: insert)
-        let s = statement.sqliteStatement
-        let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
-
-        func check(_ rc: CInt) throws {
-            guard rc == SQLITE_OK || rc == SQLITE_DONE else {
-                let message = String(cString: sqlite3_errmsg(db.sqliteConnection))
-                sqlite3_reset(s)
-                throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: message, sql: insert)
-            }
+        let row = try Binder(db, sql: insert)
+        for entry in entries {
+            let r = entry.record
+            try row.bind(1, entry.seq)
+            try row.bind(2, r.timestamp.nanoseconds)
+            try row.bind(3, r.kind.rawValue)
+            try row.bind(4, r.type)
+            try row.bind(5, r.messageID)
+            try row.bind(6, r.correlationID)
+            try row.bind(7, r.peer)
+            try row.bind(8, r.body)
+            try row.bind(9, entry.prevHash)
+            try row.bind(10, entry.hash)
+            try row.step()
         }
+        let head = try Binder(db, sql: updateHead)
+        try head.bind(1, last.seq)
+        try head.bind(2, last.hash)
+        try head.step()
+    }
+
+    /// Binds parameters of a cached statement straight through the SQLite API, without the
+    /// per-row argument arrays and `Data` copies of GRDB's `StatementArguments`.
+    private struct Binder {
+        let db: Database
+        let sql: String
+        let s: SQLiteStatement
+        private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+        init(_ db: Database, sql: String) throws {
+            self.db = db
+            self.sql = sql
+            self.s = try db.cachedStatement(sql: sql).sqliteStatement
+        }
+
+        func bind(_ index: CInt, _ value: Int64) throws {
+            try check(sqlite3_bind_int64(s, index, value))
+        }
+
         func bind(_ index: CInt, _ text: String?) throws {
             guard let text else { return try check(sqlite3_bind_null(s, index)) }
-            try check(sqlite3_bind_text64(s, index, text, UInt64(text.utf8.count), transient, UInt8(SQLITE_UTF8)))
+            try check(sqlite3_bind_text64(s, index, text, UInt64(text.utf8.count), Self.transient, UInt8(SQLITE_UTF8)))
         }
+
         func bind(_ index: CInt, _ bytes: [UInt8]) throws {
             try check(bytes.withUnsafeBytes { raw in
                 // A nil pointer would bind NULL; an empty blob is a zero-length blob.
                 raw.isEmpty
                     ? sqlite3_bind_zeroblob(s, index, 0)
-                    : sqlite3_bind_blob64(s, index, raw.baseAddress, UInt64(raw.count), transient)
+                    : sqlite3_bind_blob64(s, index, raw.baseAddress, UInt64(raw.count), Self.transient)
             })
         }
 
-        for entry in entries {
-            let r = entry.record
-            try check(sqlite3_bind_int64(s, 1, entry.seq))
-            try check(sqlite3_bind_int64(s, 2, r.timestamp.nanoseconds))
-            try bind(3, r.kind.rawValue)
-            try bind(4, r.type)
-            try bind(5, r.messageID)
-            try bind(6, r.correlationID)
-            try bind(7, r.peer)
-            try bind(8, r.body)
-            try bind(9, entry.prevHash)
-            try bind(10, entry.hash)
+        /// Runs the statement once and resets it for the next row.
+        func step() throws {
             try check(sqlite3_step(s))
             sqlite3_reset(s)
         }
-        try db.cachedStatement(sql: updateHead).execute(arguments: [last.seq, Data(last.hash)])
+
+        private func check(_ rc: CInt) throws {
+            guard rc == SQLITE_OK || rc == SQLITE_DONE else {
+                let message = String(cString: sqlite3_errmsg(db.sqliteConnection))
+                sqlite3_reset(s)
+                throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: message, sql: sql)
+            }
+        }
     }
 
     /// Runs a `select` query and hands each row, as stored, to `body` until it returns false.
