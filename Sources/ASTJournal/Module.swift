@@ -1,1 +1,0 @@
-// ASTJournal module.

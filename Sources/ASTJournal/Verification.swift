@@ -1,0 +1,182 @@
+import Foundation
+import GRDB
+
+/// The outcome of ``Journal/verify(path:)``.
+public struct JournalVerification: Sendable, Equatable, CustomStringConvertible {
+    public var path: String
+    /// How many entries verified, from entry 1 up to the first damage.
+    public var entries: Int
+    /// The seq of the last entry that verified (0 if none did).
+    public var lastSeq: Int64
+    /// What is wrong, or nil if the journal is clean.
+    public var damage: JournalDamage?
+
+    public var isClean: Bool { damage == nil }
+
+    public init(path: String, entries: Int, lastSeq: Int64, damage: JournalDamage?) {
+        self.path = path
+        self.entries = entries
+        self.lastSeq = lastSeq
+        self.damage = damage
+    }
+
+    public var description: String {
+        guard let damage else { return "journal \(path): clean, \(entries) entries, last seq \(lastSeq)" }
+        return "journal \(path): DAMAGED, \(damage); \(entries) entries verified before it"
+    }
+}
+
+/// The first thing found wrong in a journal.
+public struct JournalDamage: Sendable, Equatable, CustomStringConvertible {
+    /// What kind of damage, named for what happened to the file.
+    public enum Kind: String, Sendable {
+        /// An entry's stored hash does not match its contents, or a column holds the wrong type.
+        case editedEntry
+        /// An entry's previous-hash does not match the entry before it (reordered or replaced
+        /// rows), or the head does not match the last entry.
+        case brokenChain
+        /// A sequence number is missing.
+        case gap
+        /// Entries are missing at the end: the head records a later entry than the last one.
+        case truncatedTail
+        /// SQLite could not read the file (byte-level damage, I/O error, missing file).
+        case unreadable
+        /// The file is not an AST journal (another database, or not SQLite at all).
+        case notAJournal
+    }
+
+    public var kind: Kind
+    /// The first entry that cannot be trusted; 1 when the whole file is affected.
+    public var firstBadSeq: Int64
+    /// What was found, for an operator: `entry 17: stored hash does not match its contents (edited?)`.
+    public var detail: String
+
+    public init(kind: Kind, firstBadSeq: Int64, detail: String) {
+        self.kind = kind
+        self.firstBadSeq = firstBadSeq
+        self.detail = detail
+    }
+
+    public var description: String { "\(kind.rawValue) at entry \(firstBadSeq): \(detail)" }
+
+    static func edited(_ seq: Int64) -> JournalDamage {
+        JournalDamage(kind: .editedEntry, firstBadSeq: seq, detail: "entry \(seq): stored hash does not match its contents (edited?)")
+    }
+
+    static func missingStart(first: Int64) -> JournalDamage {
+        JournalDamage(kind: .gap, firstBadSeq: min(first, 1), detail: "the first entry is \(first), not 1")
+    }
+}
+
+extension Journal {
+    /// Recomputes the whole chain from entry 1 and reports the first damage, if any.
+    ///
+    /// Opens the file read-only and never modifies it (SQLite may create the `-wal` and `-shm`
+    /// files beside it to read a WAL database). Safe while the owning process is running.
+    public static func verify(path: String) -> JournalVerification {
+        func fileDamage(_ kind: JournalDamage.Kind, _ detail: String) -> JournalVerification {
+            JournalVerification(path: path, entries: 0, lastSeq: 0, damage: JournalDamage(kind: kind, firstBadSeq: 1, detail: detail))
+        }
+        func fileDamage(_ error: any Error) -> JournalVerification {
+            switch journalError(error, path: path, operation: "verifying") {
+            case .notAJournal(_, let detail): return fileDamage(.notAJournal, detail)
+            case .damaged(_, let damage): return JournalVerification(path: path, entries: 0, lastSeq: 0, damage: damage)
+            case .storage(_, _, let cause): return fileDamage(.unreadable, cause)
+            case let other: return fileDamage(.unreadable, "\(other)")
+            }
+        }
+
+        guard FileManager.default.fileExists(atPath: path) else { return fileDamage(.unreadable, "no such file") }
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.label = "journal-verify"
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            defer { try? queue.close() }
+            return try queue.read { db in
+                if let problem = try Schema.shapeProblem(in: db) { return fileDamage(.notAJournal, problem) }
+                var verifier = Verifier(path: path)
+                return try verifier.run(db)
+            }
+        } catch {
+            return fileDamage(error)
+        }
+    }
+}
+
+/// Walks the chain of one journal, row by row, in one read transaction.
+struct Verifier {
+    let path: String
+    private let hasher = ChainHasher()
+    private var entries = 0
+    private var lastSeq: Int64 = 0
+    private var lastHash = ChainHasher.zeroHash
+
+    init(path: String) { self.path = path }
+
+    mutating func run(_ db: Database) throws -> JournalVerification {
+        var damage: JournalDamage?
+        do {
+            try Schema.forEachRow(in: db, sql: Schema.select + "ORDER BY seq", arguments: []) { row in
+                damage = check(row)
+                guard damage == nil else { return false }
+                entries += 1
+                lastSeq = row.seq
+                lastHash = row.hash
+                return true
+            }
+            if damage == nil {
+                damage = try Self.headDamage(in: db, lastSeq: lastSeq, lastHash: lastHash)
+            }
+        } catch let malformed as StoredRow.Malformed {
+            damage = malformed.damage
+        } catch let error as DatabaseError {
+            damage = JournalDamage(
+                kind: .unreadable, firstBadSeq: lastSeq + 1, detail: "reading after entry \(lastSeq): \(Journal.cause(error))")
+        }
+        return JournalVerification(path: path, entries: entries, lastSeq: lastSeq, damage: damage)
+    }
+
+    private func check(_ row: StoredRow) -> JournalDamage? {
+        let expected = lastSeq + 1
+        if row.seq != expected {
+            if expected == 1 { return .missingStart(first: row.seq) }
+            return JournalDamage(kind: .gap, firstBadSeq: expected, detail: "entry \(expected) is missing (\(lastSeq) is followed by \(row.seq))")
+        }
+        if row.prevHash != lastHash {
+            return JournalDamage(
+                kind: .brokenChain, firstBadSeq: row.seq,
+                detail: "entry \(row.seq): previous hash does not match entry \(lastSeq) (reordered or replaced?)")
+        }
+        if row.computedHash(with: hasher) != row.hash {
+            return .edited(row.seq)
+        }
+        if EntryKind(rawValue: row.kind) == nil {
+            return JournalDamage(kind: .editedEntry, firstBadSeq: row.seq, detail: "entry \(row.seq): kind \"\(row.kind)\" is not a known entry kind")
+        }
+        return nil
+    }
+
+    /// Compares the head, written in the same transaction as every commit, with the last entry.
+    static func headDamage(in db: Database, lastSeq: Int64, lastHash: [UInt8]) throws -> JournalDamage? {
+        let head = try Row.fetchOne(db, sql: "SELECT seq, hash FROM head WHERE id = 1")
+        guard let head, let headSeq = Int64.fromDatabaseValue(head[0]), let headHash = Data.fromDatabaseValue(head[1]) else {
+            return JournalDamage(
+                kind: .brokenChain, firstBadSeq: lastSeq + 1,
+                detail: "the head record is missing or unreadable, so lost entries after \(lastSeq) cannot be ruled out")
+        }
+        if headSeq > lastSeq {
+            let found = lastSeq == 0 ? "no entries" : "last entry \(lastSeq)"
+            return JournalDamage(kind: .truncatedTail, firstBadSeq: lastSeq + 1, detail: "\(found) does not match head \(headSeq) (truncated tail)")
+        }
+        if headSeq < lastSeq {
+            return JournalDamage(
+                kind: .brokenChain, firstBadSeq: headSeq + 1,
+                detail: "entries \(headSeq + 1)...\(lastSeq) lie beyond head \(headSeq) (written outside the journal?)")
+        }
+        if [UInt8](headHash) != lastHash {
+            return JournalDamage(kind: .brokenChain, firstBadSeq: max(lastSeq, 1), detail: "head hash does not match the hash of entry \(lastSeq)")
+        }
+        return nil
+    }
+}
