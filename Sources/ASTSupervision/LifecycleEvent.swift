@@ -1,0 +1,96 @@
+import ASTCore
+
+/// The kinds of lifecycle event the supervisor reports to the risk gate, the notifier and
+/// its journal. Raw values are the stable JSON spelling.
+public enum LifecycleKind: String, Sendable, Codable, CaseIterable {
+    case spawned
+    case ready
+    /// The child's process ended without the supervisor asking it to (a crash, a normal exit,
+    /// a watchdog kill, a failed spawn).
+    case exited
+    /// The child missed its watchdog deadline and is being killed.
+    case watchdogTimeout = "watchdog_timeout"
+    /// The supervisor is starting the child again.
+    case restarted
+    /// Intensity exceeded: the supervisor stops the tree and exits non-zero.
+    case gaveUp = "gave_up"
+    /// The child's process ended after the supervisor asked it to stop.
+    case stopped
+}
+
+/// One fact about a child's life, as journaled and sent on the bus.
+///
+/// `exitCode` and `signal` are what the kernel reported; `reason` is the supervisor's
+/// reading of it (a SIGKILL after a missed watchdog reads "missed its watchdog deadline").
+/// `onCrash` is set only on events that mean the child is down when it should not be.
+public struct LifecycleEvent: Sendable, Equatable, Codable {
+    public var kind: LifecycleKind
+    /// `nil` for ``LifecycleKind/gaveUp``, which concerns the whole tree.
+    public var child: ProcessIdentity?
+    public var pid: Int32?
+    public var reason: String?
+    public var exitCode: Int32?
+    public var signal: Int32?
+    public var onCrash: CrashImpact?
+    /// The child's restart count; for ``LifecycleKind/gaveUp`` the restarts within the period
+    /// including the refused one.
+    public var restarts: Int
+    public var at: Timestamp
+
+    public init(
+        kind: LifecycleKind, child: ProcessIdentity?, pid: Int32? = nil, reason: String? = nil,
+        exitCode: Int32? = nil, signal: Int32? = nil, onCrash: CrashImpact? = nil,
+        restarts: Int = 0, at: Timestamp
+    ) {
+        self.kind = kind
+        self.child = child
+        self.pid = pid
+        self.reason = reason
+        self.exitCode = exitCode
+        self.signal = signal
+        self.onCrash = onCrash
+        self.restarts = restarts
+        self.at = at
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case kind, child, pid, reason, signal, restarts, at
+        case exitCode = "exit_code"
+        case onCrash = "on_crash"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        kind = try c.decode(LifecycleKind.self, forKey: .kind)
+        if let name = try c.decodeIfPresent(String.self, forKey: .child) {
+            guard let id = ProcessIdentity(parsing: name) else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .child, in: c, debugDescription: "child '\(name)' is not role@instance")
+            }
+            child = id
+        } else {
+            child = nil
+        }
+        pid = try c.decodeIfPresent(Int32.self, forKey: .pid)
+        reason = try c.decodeIfPresent(String.self, forKey: .reason)
+        exitCode = try c.decodeIfPresent(Int32.self, forKey: .exitCode)
+        signal = try c.decodeIfPresent(Int32.self, forKey: .signal)
+        onCrash = try c.decodeIfPresent(CrashImpact.self, forKey: .onCrash)
+        restarts = try c.decode(Int.self, forKey: .restarts)
+        at = try c.decode(Timestamp.self, forKey: .at)
+    }
+
+    /// The child is written as `role@instance`, like everywhere else in journals and logs.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(kind, forKey: .kind)
+        try c.encodeIfPresent(child?.description, forKey: .child)
+        try c.encodeIfPresent(pid, forKey: .pid)
+        try c.encodeIfPresent(reason, forKey: .reason)
+        try c.encodeIfPresent(exitCode, forKey: .exitCode)
+        try c.encodeIfPresent(signal, forKey: .signal)
+        try c.encodeIfPresent(onCrash, forKey: .onCrash)
+        try c.encode(restarts, forKey: .restarts)
+        try c.encode(at, forKey: .at)
+    }
+}

@@ -1,1 +1,0 @@
-/// Pure supervision core: child specs and the restart policy (see RestartPolicy.swift).
