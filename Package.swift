@@ -33,7 +33,7 @@ let package = Package(
 
         // Pure cores: no sockets, files or clocks.
         .target(name: "ASTCore"),
-        .target(name: "ASTWire", dependencies: ["ASTCore", .product(name: "NIOCore", package: "swift-nio")]),
+        .target(name: "ASTWire", dependencies: ["ASTCore", "ASTSupervision", .product(name: "NIOCore", package: "swift-nio")]),
 
         .target(name: "ASTSupervision", dependencies: ["ASTCore"]),
 
@@ -42,10 +42,10 @@ let package = Package(
         // only async-signal-safe calls are allowed between fork and exec.
         .target(name: "CSpawn"),
         .target(name: "ASTProcesses", dependencies: ["ASTCore", "ASTSupervision", "CSpawn", "CSystemd", log]),
-        .target(name: "ASTJournal", dependencies: ["ASTCore", "CCrypto", log, .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "ASTJournal", dependencies: ["ASTCore", "CCrypto", log, .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")]),
         .target(name: "ASTBus", dependencies: ["ASTCore", "ASTWire", "ASTJournal", log] + nio),
         .target(name: "ASTRuntime", dependencies: [
-            "ASTCore", "ASTWire", "ASTBus", "ASTJournal", "CSystemd", log, lifecycle,
+            "ASTCore", "ASTWire", "ASTBus", "ASTJournal", "ASTSupervision", "CSystemd", log, lifecycle,
             .product(name: "Yams", package: "Yams"),
         ]),
 
@@ -60,7 +60,7 @@ let package = Package(
     ] + workers.map { .executableTarget(name: $0, dependencies: ["ASTRuntime"]) } + [
         .testTarget(name: "ASTCoreTests", dependencies: ["ASTCore"]),
         .testTarget(name: "ASTWireTests", dependencies: [
-            "ASTWire", .product(name: "NIOCore", package: "swift-nio"),
+            "ASTWire", "ASTSupervision", .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOTestUtils", package: "swift-nio"),
         ]),

@@ -20,10 +20,12 @@ public struct ASTConfig: ConfigSection, Equatable {
     public var journal: JournalConfig
     /// The secrets file read when `$CREDENTIALS_DIRECTORY` is not set (see `SecretStore`).
     public var secretsFile: String
+    /// astd's children and restart policy.
+    public var supervisor: SupervisorConfig
 
     /// Creates a configuration from values; processes load theirs with `ConfigLoader`.
     public init(environment: DeploymentEnvironment, runtimeDir: String, stateDir: String, logging: LoggingConfig,
-                bus: BusConfig, journal: JournalConfig, secretsFile: String) {
+                bus: BusConfig, journal: JournalConfig, secretsFile: String, supervisor: SupervisorConfig) {
         self.environment = environment
         self.runtimeDir = runtimeDir
         self.stateDir = stateDir
@@ -31,6 +33,7 @@ public struct ASTConfig: ConfigSection, Equatable {
         self.bus = bus
         self.journal = journal
         self.secretsFile = secretsFile
+        self.supervisor = supervisor
     }
 
     enum CodingKeys: String, CodingKey {
@@ -41,6 +44,7 @@ public struct ASTConfig: ConfigSection, Equatable {
         case bus
         case journal
         case secretsFile = "secrets_file"
+        case supervisor
     }
 
     /// Longest `runtime_dir` accepted, in bytes: a Unix socket path must fit in the 108 bytes of
@@ -66,6 +70,7 @@ public struct ASTConfig: ConfigSection, Equatable {
         v.section(logging, key: CodingKeys.logging)
         v.section(bus, key: CodingKeys.bus)
         v.section(journal, key: CodingKeys.journal)
+        v.section(supervisor, key: CodingKeys.supervisor)
     }
 }
 

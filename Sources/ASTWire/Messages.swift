@@ -1,4 +1,5 @@
 import ASTCore
+import ASTSupervision
 
 /// The name of a message kind on the wire (`hello`, `ack`, `intent.submit` ...).
 public struct MessageType: RawRepresentable, Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
@@ -16,6 +17,7 @@ public struct MessageType: RawRepresentable, Hashable, Comparable, Sendable, Cod
     public static let probe = MessageType(rawValue: "probe")
     public static let statusRequest = MessageType(rawValue: "status.request")
     public static let statusReply = MessageType(rawValue: "status.reply")
+    public static let lifecycle = MessageType(rawValue: "lifecycle")
 }
 
 /// How a message type travels: best effort, or journaled by the sender, re-sent until
@@ -142,6 +144,8 @@ public enum Message: Sendable, Equatable {
     case probe(Probe)
     case statusRequest(StatusRequest)
     case statusReply(TreeStatus)
+    /// astd -> risk, notifier: a child spawned, became ready, exited, missed its watchdog ...
+    case lifecycle(LifecycleEvent)
 
     public var type: MessageType {
         switch self {
@@ -154,6 +158,7 @@ public enum Message: Sendable, Equatable {
         case .probe: .probe
         case .statusRequest: .statusRequest
         case .statusReply: .statusReply
+        case .lifecycle: .lifecycle
         }
     }
 
@@ -166,7 +171,7 @@ public enum MessageCatalog {
     public static let types: [MessageType: Delivery] = [
         .hello: .bestEffort, .welcome: .bestEffort, .refused: .bestEffort, .ack: .bestEffort,
         .ping: .bestEffort, .pong: .bestEffort, .probe: .acknowledged,
-        .statusRequest: .bestEffort, .statusReply: .bestEffort,
+        .statusRequest: .bestEffort, .statusReply: .bestEffort, .lifecycle: .acknowledged,
     ]
 
     /// Types that only the connection protocol itself sends; an endpoint policy never lists them.
@@ -186,6 +191,7 @@ public enum MessageCatalog {
         case .probe: return .probe(try container.decode(Probe.self, forKey: key))
         case .statusRequest: return .statusRequest(try container.decode(StatusRequest.self, forKey: key))
         case .statusReply: return .statusReply(try container.decode(TreeStatus.self, forKey: key))
+        case .lifecycle: return .lifecycle(try container.decode(LifecycleEvent.self, forKey: key))
         default: throw EnvelopeError.unknownType(type.rawValue)
         }
     }
@@ -202,6 +208,7 @@ public enum MessageCatalog {
         case .probe(let b): try container.encode(b, forKey: key)
         case .statusRequest(let b): try container.encode(b, forKey: key)
         case .statusReply(let b): try container.encode(b, forKey: key)
+        case .lifecycle(let b): try container.encode(b, forKey: key)
         }
     }
 }

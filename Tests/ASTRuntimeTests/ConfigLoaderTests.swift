@@ -66,6 +66,21 @@ let validBase = """
       batch_limit: 1024
       flush_interval_ms: 100
     secrets_file: /etc/ast/secrets.yaml
+    supervisor:
+      strategy: one_for_one
+      intensity: 5
+      period_ms: 30000
+      restart_backoff_ms: 100
+      restart_backoff_max_ms: 5000
+      watchdog_grace_ms: 2000
+      children:
+        - name: broker@paper
+          executable: ast-broker
+          arguments: []
+          restart: permanent
+          shutdown_timeout_ms: 5000
+          watchdog_ms: 10000
+          on_crash: halt
 
     """
 
@@ -102,7 +117,11 @@ struct ConfigLoaderTests {
             bus: BusConfig(maxFrameBytes: 1_048_576, allowedUids: [], connectBackoffInitialMs: 50,
                            connectBackoffMaxMs: 5000, ackTimeoutMs: 2000, helloTimeoutMs: 2000),
             journal: JournalConfig(batchLimit: 1024, flushIntervalMs: 100),
-            secretsFile: "/etc/ast/secrets.yaml"))
+            secretsFile: "/etc/ast/secrets.yaml",
+            supervisor: config.supervisor))
+        #expect(config.supervisor.children.map(\.name)
+            == ["marketdata@main", "strategy@main", "risk@main", "broker@paper", "reconciler@main", "notifier@main"])
+        #expect(config.supervisor.children.first { $0.name == "broker@paper" }?.onCrash == .halt)
     }
 
     @Test func baseFileAloneGivesEveryValue() throws {

@@ -1,4 +1,5 @@
 import ASTCore
+import ASTSupervision
 import Testing
 @testable import ASTWire
 
@@ -20,6 +21,8 @@ import Testing
                                                       restarts: 2, lastWatchdogPing: Timestamp(nanoseconds: 3), statusText: "x",
                                                       lastExit: "killed by SIGKILL", onCrash: "halt"),
                                 ])),
+        .lifecycle(LifecycleEvent(kind: .exited, child: ProcessIdentity(role: .broker, instance: "paper"), pid: 42, reason: "killed by SIGKILL",
+                                  exitCode: nil, signal: 9, onCrash: .halt, restarts: 1, at: Timestamp(nanoseconds: 7))),
     ]
 
     @Test(arguments: samples)
