@@ -46,6 +46,10 @@ public struct WorkerDefinition: Sendable {
     /// Permissions every worker grants until its milestone defines its own: `astctl` may
     /// send probes (acknowledged diagnostics) to check the must-not-lose path end to end.
     public static let diagnosticPermissions: [Role: Set<MessageType>] = [.control: [.probe], .supervisor: [.probe]]
+
+    /// ``diagnosticPermissions`` plus astd's lifecycle events, for the processes that act on
+    /// them (the risk gate and the notifier).
+    public static let lifecyclePermissions: [Role: Set<MessageType>] = [.control: [.probe], .supervisor: [.probe, .lifecycle]]
 }
 
 /// What the runtime hands a worker's logic: identity, configuration, journal, clock, logger.

@@ -4,7 +4,7 @@ import ASTCore
 import ASTRuntime
 import Foundation
 
-let definition = WorkerDefinition(role: .risk, permissions: WorkerDefinition.diagnosticPermissions) { context in
+let definition = WorkerDefinition(role: .risk, permissions: WorkerDefinition.lifecyclePermissions) { context in
     ProbeInbox(logger: context.logger)
 }
 exit(await WorkerRuntime.main(definition))

@@ -1,0 +1,254 @@
+import ASTBus
+import ASTCore
+import ASTJournal
+import ASTProcesses
+import ASTRuntime
+import ASTSupervision
+import ASTWire
+import Foundation
+import Logging
+
+/// The supervisor shell: owns the restart core and carries out its actions with real
+/// processes, signals, the notify socket and the bus. Every input (an exit, a notification, a
+/// tick, a status request) goes through this actor, one at a time.
+actor Tree {
+    var core: Supervisor
+    let specs: [ProcessIdentity: ChildSpec]
+    let sockets: [ProcessIdentity: Int32]
+    let notifyPath: String
+    let watchdogGrace: Duration
+    let spawner = Spawner()
+    let environment: [String: String]
+    let journal: Journal
+    let clock: any WallClock
+    let logger: Logger
+    let notifier: SystemdNotifier
+    let ownWatchdog: WatchdogSettings?
+    let lifecycleClients: [BusClient]
+    let startedAt: Timestamp
+
+    struct Runtime {
+        var spawnedAt: Timestamp?
+        var lastPing: Timestamp?
+        var statusText: String?
+        var watchdogMissedFor: Int32?
+    }
+
+    var runtime: [ProcessIdentity: Runtime] = [:]
+    /// pid -> when SIGKILL follows if it has not exited (after SIGTERM or SIGABRT).
+    var killDeadlines: [Int32: Timestamp] = [:]
+    /// Exits reaped before `spawn` returned their pid (the child died at once).
+    var unclaimedExits: [Int32: ProcessExit] = [:]
+    var nextRestart: Timestamp?
+    var readySent = false
+    var lastSummary = ""
+    var lastOwnPing: Timestamp?
+    var gaveUpReason: String?
+
+    init(specs: [ChildSpec], policy: SupervisorPolicy, sockets: [ProcessIdentity: Int32], notifyPath: String, watchdogGrace: Duration,
+         environment: [String: String], journal: Journal, clock: any WallClock, logger: Logger, notifier: SystemdNotifier,
+         ownWatchdog: WatchdogSettings?, lifecycleClients: [BusClient]) throws {
+        core = try Supervisor(children: specs, policy: policy)
+        self.specs = Dictionary(uniqueKeysWithValues: specs.map { ($0.id, $0) })
+        self.sockets = sockets
+        self.notifyPath = notifyPath
+        self.watchdogGrace = watchdogGrace
+        self.environment = environment
+        self.journal = journal
+        self.clock = clock
+        self.logger = logger
+        self.notifier = notifier
+        self.ownWatchdog = ownWatchdog
+        self.lifecycleClients = lifecycleClients
+        startedAt = clock.now()
+    }
+
+    /// True once the core has stopped every child after a shutdown or giving up.
+    var isFinished: Bool { core.isFinished }
+    var hasGivenUp: Bool { core.hasGivenUp }
+
+    func start() async {
+        await perform(core.start(now: clock.now()))
+    }
+
+    func shutdown() async {
+        logger.notice("stopping the tree in reverse start order")
+        notifier.stopping(status: "stopping the tree")
+        await perform(core.shutdown(now: clock.now()))
+    }
+
+    func childExited(_ exit: ProcessExit) async {
+        killDeadlines[exit.pid] = nil
+        guard core.children.contains(where: { $0.pid == exit.pid }) else {
+            // Either a grandchild we reaped as subreaper, or a child whose spawn has not returned yet.
+            unclaimedExits[exit.pid] = exit
+            logger.debug("reaped a process that is not a current child", metadata: ["pid": "\(exit.pid)", "exit": "\(exit)"])
+            return
+        }
+        await perform(core.exited(pid: exit.pid, reason: Self.reason(exit), now: clock.now()))
+    }
+
+    static func reason(_ exit: ProcessExit) -> ExitReason {
+        switch exit.termination {
+        case .exited(let code): .exited(code: code)
+        case .signaled(let signal, _): .signaled(signal: signal)
+        }
+    }
+
+    func notified(_ message: NotifyMessage) async {
+        guard let child = core.children.first(where: { $0.pid == message.pid }) else {
+            logger.debug("notification from a process that is not a current child", metadata: ["pid": "\(message.pid)"])
+            return
+        }
+        let now = clock.now()
+        if message.isWatchdogPing { runtime[child.id, default: Runtime()].lastPing = now }
+        if let status = message.status { runtime[child.id, default: Runtime()].statusText = status }
+        if message.isReady { await perform(core.ready(pid: message.pid, now: now)) }
+    }
+
+    /// Periodic work: due restarts, SIGKILL escalations, children's watchdog deadlines, and
+    /// astd's own READY/STATUS/WATCHDOG towards systemd.
+    func tick() async {
+        let now = clock.now()
+        if let due = nextRestart, due <= now {
+            nextRestart = nil
+            await perform(core.tick(now: now))
+        }
+        for (pid, deadline) in killDeadlines where deadline <= now {
+            killDeadlines[pid] = nil
+            logger.warning("process did not exit in time: SIGKILL", metadata: ["pid": "\(pid)"])
+            try? Signals.send(.kill, to: pid)
+        }
+        for child in core.children {
+            guard case .running(let pid, let since) = child.state, let limit = specs[child.id]?.watchdog else { continue }
+            let r = runtime[child.id, default: Runtime()]
+            guard r.watchdogMissedFor != pid else { continue }
+            let last = max(r.lastPing ?? since, since)
+            if now.duration(since: last) > limit {
+                runtime[child.id, default: Runtime()].watchdogMissedFor = pid
+                logger.error("\(child.id) missed its watchdog", metadata: ["pid": "\(pid)", "limit": "\(limit)"])
+                await perform(core.watchdogMissed(pid: pid, now: now))
+            }
+        }
+        reportOwnState(now: now)
+    }
+
+    func reportOwnState(now: Timestamp) {
+        let summary = self.summary
+        if summary != lastSummary {
+            lastSummary = summary
+            notifier.status(summary)
+        }
+        if !readySent, core.allPermanentReady {
+            readySent = true
+            notifier.ready(status: summary)
+            logger.notice("tree ready: \(summary)")
+        }
+        // Ping systemd only while this loop runs and the tree has not been given up.
+        if let w = ownWatchdog, gaveUpReason == nil, lastOwnPing.map({ now.duration(since: $0) >= w.pingInterval }) ?? true {
+            lastOwnPing = now
+            notifier.watchdog()
+        }
+    }
+
+    var summary: String {
+        if let reason = gaveUpReason { return "gave up: \(reason)" }
+        let permanent = core.children.filter { $0.restart == .permanent }
+        let ready = permanent.filter { $0.readySince != nil && $0.pid != nil }.count
+        return "\(ready)/\(permanent.count) ready"
+    }
+
+    func perform(_ actions: [SupervisorAction]) async {
+        for action in actions {
+            let now = clock.now()
+            switch action {
+            case .start(let id):
+                await spawn(id)
+            case .stop(let id, let pid):
+                logger.info("stopping \(id)", metadata: ["pid": "\(pid)"])
+                try? Signals.send(.terminate, to: pid)
+                killDeadlines[pid] = now.advanced(by: specs[id]?.shutdownTimeout ?? .seconds(5))
+            case .abort(let id, let pid):
+                logger.error("aborting \(id) (missed watchdog)", metadata: ["pid": "\(pid)"])
+                try? Signals.send(.abort, to: pid)
+                killDeadlines[pid] = now.advanced(by: watchdogGrace)
+            case .restartScheduled(let id, let at, let attempt):
+                logger.info("restarting \(id) in \(at.duration(since: now))", metadata: ["attempt": "\(attempt)"])
+                nextRestart = min(nextRestart ?? at, at)
+            case .report(let event):
+                record(event)
+            case .giveUp(let reason):
+                gaveUpReason = reason
+                logger.critical("giving up: \(reason); stopping every child")
+                notifier.status("gave up: \(reason)")
+            }
+        }
+    }
+
+    func spawn(_ id: ProcessIdentity) async {
+        guard let spec = specs[id], let fd = sockets[id] else { return }
+        do {
+            let pid = try await spawner.spawn(
+                executable: spec.executable, arguments: spec.arguments + ["--instance", id.instance], environment: environment,
+                listenFDs: [(fd: fd, name: id.description)], notifySocket: notifyPath, watchdog: spec.watchdog)
+            runtime[id] = Runtime(spawnedAt: clock.now())
+            await perform(core.spawned(id, pid: pid, now: clock.now()))
+            if let early = unclaimedExits.removeValue(forKey: pid) { await childExited(early) }
+        } catch {
+            logger.error("could not start \(id): \(error)")
+            await perform(core.spawnFailed(id, error: "\(error)", now: clock.now()))
+        }
+    }
+
+    /// Journals a lifecycle event and sends it (acknowledged) to the risk gate and the notifier.
+    func record(_ event: LifecycleEvent) {
+        let line = "\(event.kind.rawValue) \(event.child?.description ?? "tree")"
+            + (event.pid.map { " pid \($0)" } ?? "") + (event.reason.map { ": \($0)" } ?? "")
+        switch event.kind {
+        case .exited, .watchdogTimeout, .gaveUp: logger.warning("\(line)")
+        default: logger.info("\(line)")
+        }
+        let body = (try? JSONEncoder().encode(event)).map(Array.init) ?? []
+        do {
+            try journal.append(JournalRecord(kind: .event, type: MessageType.lifecycle.rawValue, timestamp: event.at,
+                                             correlationID: event.child?.description, body: body), durability: .durable)
+            for client in lifecycleClients { try client.send(.lifecycle(event), correlationID: event.child?.description) }
+        } catch {
+            logger.critical("could not journal a lifecycle event: \(error)")
+        }
+    }
+
+    func status() -> TreeStatus {
+        let now = clock.now()
+        let children = core.children.map { c -> ChildStatusReport in
+            let r = runtime[c.id] ?? Runtime()
+            let (state, uptime): (String, Double?) = switch c.state {
+            case .starting: ("starting", nil)
+            case .running(_, let since): ("running", Double(now.duration(since: since).totalNanoseconds) / 1e9)
+            case .stopping: ("stopping", nil)
+            case .waitingToRestart: ("restarting", nil)
+            case .stopped: ("stopped", nil)
+            case .failed: ("failed", nil)
+            }
+            return ChildStatusReport(
+                name: c.id.description, pid: c.pid, state: state, ready: c.readySince != nil && c.pid != nil,
+                uptimeSeconds: uptime, restarts: c.restarts, lastWatchdogPing: c.pid == nil ? nil : r.lastPing,
+                statusText: r.statusText, lastExit: c.lastExit?.description, onCrash: specs[c.id]?.onCrash.rawValue ?? "halt")
+        }
+        let allReady = core.allPermanentReady && gaveUpReason == nil
+        return TreeStatus(state: allReady ? "ok" : "degraded", supervisorPID: getpid(), startedAt: startedAt, now: now,
+                          summary: summary, children: children)
+    }
+}
+
+/// Answers `astctl status` on the control socket.
+struct ControlInbox: BusInbox {
+    let tree: Tree
+
+    func receive(_ envelope: Envelope, from peer: PeerInfo) async -> Message? {
+        switch envelope.message {
+        case .statusRequest: .statusReply(await tree.status())
+        default: nil
+        }
+    }
+}
