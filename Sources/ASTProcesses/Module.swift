@@ -1,1 +1,0 @@
-/// Process shell: spawning, reaping and the manager side of sd_notify.
