@@ -41,7 +41,7 @@ let package = Package(
         // fork/exec with LISTEN_PID set to the child's own pid and PR_SET_PDEATHSIG, in C because
         // only async-signal-safe calls are allowed between fork and exec.
         .target(name: "CSpawn"),
-        .target(name: "ASTProcesses", dependencies: ["ASTCore", "ASTSupervision", "CSpawn", "CSystemd", log]),
+        .target(name: "ASTProcesses", dependencies: ["ASTCore", "CSpawn", log]),
         .target(name: "ASTJournal", dependencies: ["ASTCore", "CCrypto", log, .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")]),
         .target(name: "ASTBus", dependencies: ["ASTCore", "ASTWire", "ASTJournal", log] + nio),
         .target(name: "ASTRuntime", dependencies: [
