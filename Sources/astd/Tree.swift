@@ -39,7 +39,6 @@ actor Tree {
     var killDeadlines: [Int32: Timestamp] = [:]
     /// Exits reaped before `spawn` returned their pid (the child died at once).
     var unclaimedExits: [Int32: ProcessExit] = [:]
-    var nextRestart: Timestamp?
     var readySent = false
     var lastSummary = ""
     var lastOwnPing: Timestamp?
@@ -110,10 +109,8 @@ actor Tree {
     /// astd's own READY/STATUS/WATCHDOG towards systemd.
     func tick() async {
         let now = clock.now()
-        if let due = nextRestart, due <= now {
-            nextRestart = nil
-            await perform(core.tick(now: now))
-        }
+        // The core keeps every scheduled restart; asking it each tick performs whichever are due.
+        await perform(core.tick(now: now))
         for (pid, deadline) in killDeadlines where deadline <= now {
             killDeadlines[pid] = nil
             logger.warning("process did not exit in time: SIGKILL", metadata: ["pid": "\(pid)"])
@@ -174,7 +171,6 @@ actor Tree {
                 killDeadlines[pid] = now.advanced(by: watchdogGrace)
             case .restartScheduled(let id, let at, let attempt):
                 logger.info("restarting \(id) in \(at.duration(since: now))", metadata: ["attempt": "\(attempt)"])
-                nextRestart = min(nextRestart ?? at, at)
             case .report(let event):
                 record(event)
             case .giveUp(let reason):

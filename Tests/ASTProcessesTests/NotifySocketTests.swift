@@ -34,8 +34,9 @@ import Testing
     }
 
     /// `systemd-notify` waits (`BARRIER=1`, with a pipe descriptor) until the manager has closed
-    /// the descriptor it passed; it times out after 5 s otherwise. A quick, clean exit shows the
-    /// socket closes passed descriptors.
+    /// the descriptor it passed; otherwise its barrier times out after 5 s and it exits with a
+    /// failure ("Failed to invoke barrier"). A successful exit shows the socket closes passed
+    /// descriptors.
     @Test func systemdNotifyBarrierCompletesBecausePassedDescriptorsAreClosed() async throws {
         let directory = try TemporaryDirectory(prefix: "ast-notify")
         defer { directory.remove() }
@@ -44,7 +45,6 @@ import Testing
         let notify = try NotifySocket(path: directory("notify.sock"), logger: testLogger)
         defer { notify.close() }
 
-        let started = ContinuousClock.now
         let pid = try await Spawner().spawn(
             executable: "/usr/bin/systemd-notify", arguments: ["READY=1", "STATUS=via systemd-notify"],
             environment: minimalPath, notifySocket: notify.path)
@@ -56,7 +56,6 @@ import Testing
         // process), else with its own: either way the kernel's pid, never 0.
         #expect(message.pid == getpid() || message.pid == pid)
         #expect(try await children.reap(pid).isSuccess)
-        #expect(ContinuousClock.now - started < .seconds(4))
     }
 
     @Test func malformedOversizedDatagramsAreCountedAndIgnored() async throws {
