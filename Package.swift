@@ -36,6 +36,7 @@ let package = Package(
         .target(name: "ASTWire", dependencies: ["ASTCore", "ASTSupervision", .product(name: "NIOCore", package: "swift-nio")]),
 
         .target(name: "ASTSupervision", dependencies: ["ASTCore"]),
+        .target(name: "ASTRisk", dependencies: ["ASTCore", "ASTSupervision"]),
 
         // Shells: I/O around the cores.
         // fork/exec with LISTEN_PID set to the child's own pid and PR_SET_PDEATHSIG, in C because
@@ -69,6 +70,7 @@ let package = Package(
         .testTarget(name: "ASTRuntimeTests", dependencies: ["ASTRuntime", "ASTTestKit"]),
         .testTarget(name: "ASTBusTests", dependencies: ["ASTBus", "ASTTestKit"]),
         .testTarget(name: "ASTSupervisionTests", dependencies: ["ASTSupervision"]),
+        .testTarget(name: "ASTRiskTests", dependencies: ["ASTRisk"]),
         .testTarget(name: "ASTProcessesTests", dependencies: ["ASTProcesses", "ASTTestKit"]),
         .testTarget(name: "IntegrationTests", dependencies: ["ASTTestKit", "ASTBus", "ASTJournal", "ASTRuntime"]),
     ],

@@ -1,0 +1,1 @@
+/// The risk gate and Safe Mode (pure core).
