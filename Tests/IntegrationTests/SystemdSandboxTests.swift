@@ -393,7 +393,11 @@ final class SystemdSandbox: Sendable {
     /// Boots a sandbox and waits until its systemd is up.
     static func up() async throws -> SystemdSandbox {
         let shell = try CommandRunner()
-        let result = try await shell.run(harness, ["up"])
+        // The checkout and the built binaries must stay visible inside, also when they lie under
+        // /tmp, which the sandbox replaces with a fresh tmpfs.
+        var keep = [BuildProducts.packageRoot]
+        if !BuildProducts.directory.hasPrefix(BuildProducts.packageRoot + "/") { keep.append(BuildProducts.directory) }
+        let result = try await shell.run(harness, ["up"] + keep.flatMap { ["--keep", $0] })
         guard result.status == 0, let id = Int32(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) else {
             throw HarnessError("sd-harness up failed (exit \(result.status)):\n\(result.stdout)\(result.stderr)")
         }
