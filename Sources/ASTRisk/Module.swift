@@ -1,1 +1,0 @@
-/// The risk gate and Safe Mode (pure core).
