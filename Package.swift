@@ -33,7 +33,7 @@ let package = Package(
 
         // Pure cores: no sockets, files or clocks.
         .target(name: "ASTCore"),
-        .target(name: "ASTWire", dependencies: ["ASTCore", "ASTSupervision", .product(name: "NIOCore", package: "swift-nio")]),
+        .target(name: "ASTWire", dependencies: ["ASTCore", "ASTSupervision", "ASTRisk", .product(name: "NIOCore", package: "swift-nio")]),
 
         .target(name: "ASTSupervision", dependencies: ["ASTCore"]),
         .target(name: "ASTRisk", dependencies: ["ASTCore", "ASTSupervision"]),
@@ -46,7 +46,7 @@ let package = Package(
         .target(name: "ASTJournal", dependencies: ["ASTCore", "CCrypto", log, .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")]),
         .target(name: "ASTBus", dependencies: ["ASTCore", "ASTWire", "ASTJournal", log] + nio),
         .target(name: "ASTRuntime", dependencies: [
-            "ASTCore", "ASTWire", "ASTBus", "ASTJournal", "ASTSupervision", "CSystemd", log, lifecycle,
+            "ASTCore", "ASTWire", "ASTBus", "ASTJournal", "ASTSupervision", "ASTRisk", "CSystemd", log, lifecycle,
             .product(name: "Yams", package: "Yams"),
         ]),
 
@@ -62,7 +62,7 @@ let package = Package(
     ] + workers.map { .executableTarget(name: $0, dependencies: ["ASTRuntime"]) } + [
         .testTarget(name: "ASTCoreTests", dependencies: ["ASTCore"]),
         .testTarget(name: "ASTWireTests", dependencies: [
-            "ASTWire", "ASTSupervision", .product(name: "NIOCore", package: "swift-nio"),
+            "ASTWire", "ASTSupervision", "ASTRisk", .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOTestUtils", package: "swift-nio"),
         ]),

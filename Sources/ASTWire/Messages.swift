@@ -1,4 +1,5 @@
 import ASTCore
+import ASTRisk
 import ASTSupervision
 
 /// The name of a message kind on the wire (`hello`, `ack`, `intent.submit` ...).
@@ -18,6 +19,16 @@ public struct MessageType: RawRepresentable, Hashable, Comparable, Sendable, Cod
     public static let statusRequest = MessageType(rawValue: "status.request")
     public static let statusReply = MessageType(rawValue: "status.reply")
     public static let lifecycle = MessageType(rawValue: "lifecycle")
+    public static let intentSubmit = MessageType(rawValue: "intent.submit")
+    public static let intentDecision = MessageType(rawValue: "intent.decision")
+    public static let orderSubmit = MessageType(rawValue: "order.submit")
+    public static let portfolioSnapshot = MessageType(rawValue: "portfolio.snapshot")
+    public static let mark = MessageType(rawValue: "mark")
+    public static let brokerConnection = MessageType(rawValue: "broker.connection")
+    public static let reconciliationResult = MessageType(rawValue: "reconciliation.result")
+    public static let riskCommand = MessageType(rawValue: "risk.command")
+    public static let riskStatus = MessageType(rawValue: "risk.status")
+    public static let alert = MessageType(rawValue: "alert")
 }
 
 /// How a message type travels: best effort, or journaled by the sender, re-sent until
@@ -146,6 +157,25 @@ public enum Message: Sendable, Equatable {
     case statusReply(TreeStatus)
     /// astd -> risk, notifier: a child spawned, became ready, exited, missed its watchdog ...
     case lifecycle(LifecycleEvent)
+    /// strategy -> risk: a bracket to approve or refuse as a whole.
+    case intentSubmit(IntentGroup)
+    /// risk -> the intent's sender: the decision (a reply).
+    case intentDecision(IntentDecision)
+    /// risk -> broker: an approved (or downgraded) bracket, carrying its journaled approval id.
+    case orderSubmit(Approval)
+    /// reconciler -> risk: the portfolio as derived from fills.
+    case portfolioSnapshot(PortfolioSnapshot)
+    /// marketdata -> risk: the last price of a symbol.
+    case mark(MarketMark)
+    /// broker -> risk: the broker connection came up or went down.
+    case brokerConnection(BrokerConnectionReport)
+    /// reconciler -> risk: the outcome of a reconciliation.
+    case reconciliationResult(ReconciliationResult)
+    /// astctl -> risk: halt, resume or status; answered by ``riskStatus``.
+    case riskCommand(RiskCommand)
+    case riskStatus(RiskStatusReport)
+    /// any process -> notifier: an alert for the operator (P0 now, P1 soon).
+    case alert(Alert)
 
     public var type: MessageType {
         switch self {
@@ -159,6 +189,16 @@ public enum Message: Sendable, Equatable {
         case .statusRequest: .statusRequest
         case .statusReply: .statusReply
         case .lifecycle: .lifecycle
+        case .intentSubmit: .intentSubmit
+        case .intentDecision: .intentDecision
+        case .orderSubmit: .orderSubmit
+        case .portfolioSnapshot: .portfolioSnapshot
+        case .mark: .mark
+        case .brokerConnection: .brokerConnection
+        case .reconciliationResult: .reconciliationResult
+        case .riskCommand: .riskCommand
+        case .riskStatus: .riskStatus
+        case .alert: .alert
         }
     }
 
@@ -172,6 +212,9 @@ public enum MessageCatalog {
         .hello: .bestEffort, .welcome: .bestEffort, .refused: .bestEffort, .ack: .bestEffort,
         .ping: .bestEffort, .pong: .bestEffort, .probe: .acknowledged,
         .statusRequest: .bestEffort, .statusReply: .bestEffort, .lifecycle: .acknowledged,
+        .intentSubmit: .acknowledged, .intentDecision: .bestEffort, .orderSubmit: .acknowledged,
+        .portfolioSnapshot: .acknowledged, .mark: .bestEffort, .brokerConnection: .acknowledged,
+        .reconciliationResult: .acknowledged, .riskCommand: .bestEffort, .riskStatus: .bestEffort, .alert: .acknowledged,
     ]
 
     /// Types that only the connection protocol itself sends; an endpoint policy never lists them.
@@ -192,6 +235,16 @@ public enum MessageCatalog {
         case .statusRequest: return .statusRequest(try container.decode(StatusRequest.self, forKey: key))
         case .statusReply: return .statusReply(try container.decode(TreeStatus.self, forKey: key))
         case .lifecycle: return .lifecycle(try container.decode(LifecycleEvent.self, forKey: key))
+        case .intentSubmit: return .intentSubmit(try container.decode(IntentGroup.self, forKey: key))
+        case .intentDecision: return .intentDecision(try container.decode(IntentDecision.self, forKey: key))
+        case .orderSubmit: return .orderSubmit(try container.decode(Approval.self, forKey: key))
+        case .portfolioSnapshot: return .portfolioSnapshot(try container.decode(PortfolioSnapshot.self, forKey: key))
+        case .mark: return .mark(try container.decode(MarketMark.self, forKey: key))
+        case .brokerConnection: return .brokerConnection(try container.decode(BrokerConnectionReport.self, forKey: key))
+        case .reconciliationResult: return .reconciliationResult(try container.decode(ReconciliationResult.self, forKey: key))
+        case .riskCommand: return .riskCommand(try container.decode(RiskCommand.self, forKey: key))
+        case .riskStatus: return .riskStatus(try container.decode(RiskStatusReport.self, forKey: key))
+        case .alert: return .alert(try container.decode(Alert.self, forKey: key))
         default: throw EnvelopeError.unknownType(type.rawValue)
         }
     }
@@ -209,6 +262,16 @@ public enum MessageCatalog {
         case .statusRequest(let b): try container.encode(b, forKey: key)
         case .statusReply(let b): try container.encode(b, forKey: key)
         case .lifecycle(let b): try container.encode(b, forKey: key)
+        case .intentSubmit(let b): try container.encode(b, forKey: key)
+        case .intentDecision(let b): try container.encode(b, forKey: key)
+        case .orderSubmit(let b): try container.encode(b, forKey: key)
+        case .portfolioSnapshot(let b): try container.encode(b, forKey: key)
+        case .mark(let b): try container.encode(b, forKey: key)
+        case .brokerConnection(let b): try container.encode(b, forKey: key)
+        case .reconciliationResult(let b): try container.encode(b, forKey: key)
+        case .riskCommand(let b): try container.encode(b, forKey: key)
+        case .riskStatus(let b): try container.encode(b, forKey: key)
+        case .alert(let b): try container.encode(b, forKey: key)
         }
     }
 }

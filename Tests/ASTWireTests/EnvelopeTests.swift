@@ -1,4 +1,5 @@
 import ASTCore
+import ASTRisk
 import ASTSupervision
 import Testing
 @testable import ASTWire
@@ -23,7 +24,26 @@ import Testing
                                 ])),
         .lifecycle(LifecycleEvent(kind: .exited, child: ProcessIdentity(role: .broker, instance: "paper"), pid: 42, reason: "killed by SIGKILL",
                                   exitCode: nil, signal: 9, onCrash: .halt, restarts: 1, at: Timestamp(nanoseconds: 7))),
+        .intentSubmit(intent),
+        .intentDecision(IntentDecision(intent: "i-1", decision: .block(.tradingHalted, detail: "HALTED since x"), at: Timestamp(nanoseconds: 9))),
+        .orderSubmit(Approval(id: ApprovalID(for: "i-1"), intent: "i-1", symbol: "AAPL", side: .buy, quantity: 10, requestedQuantity: 20,
+                              entry: .limit(Price("187.2500")!), stopLoss: Price("180.00"), takeProfit: Price("200.1234"),
+                              state: .active, at: Timestamp(nanoseconds: 10))),
+        .portfolioSnapshot(PortfolioSnapshot(asOf: Timestamp(nanoseconds: 11), cash: Money("1000.50")!, equity: Money("2000")!,
+                                             peakEquity: Money("2100")!, startOfDayEquity: Money("1990")!,
+                                             positions: ["MSFT": PositionSnapshot(quantity: -5, averagePrice: Price("400")!, lastMark: Price("401.5")!)],
+                                             openOrders: 2)),
+        .mark(MarketMark(symbol: "AAPL", price: Price("187.31")!, at: Timestamp(nanoseconds: 12))),
+        .brokerConnection(BrokerConnectionReport(broker: ProcessIdentity(role: .broker, instance: "paper"), connected: false, detail: "socket closed")),
+        .reconciliationResult(.mismatch("AAPL: broker 10, us 20")),
+        .riskCommand(.resume(to: .reducing)),
+        .riskStatus(RiskStatusReport(state: .halted, since: Timestamp(nanoseconds: 13), cause: "operator halt", downBrokers: ["broker@paper"],
+                                     disconnectedBrokers: [], cleanReconciliationSinceHalt: false, accepted: false, message: "refused")),
+        .alert(Alert(priority: .p0, key: "k", title: "HALTED", text: "broker@paper exited", at: Timestamp(nanoseconds: 14))),
     ]
+
+    static let intent = IntentGroup(id: "i-1", symbol: "AAPL", sector: "Tech", side: .buy, quantity: 20, entry: .market,
+                                    stopLoss: Price("180.00"), takeProfit: nil, createdAt: Timestamp(nanoseconds: 8))
 
     @Test(arguments: samples)
     func roundTripsEveryMessageExactly(message: Message) throws {
