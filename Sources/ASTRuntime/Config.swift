@@ -22,10 +22,12 @@ public struct ASTConfig: ConfigSection, Equatable {
     public var secretsFile: String
     /// astd's children and restart policy.
     public var supervisor: SupervisorConfig
+    /// The risk gate's limits and the broker it sends approved orders to.
+    public var risk: RiskConfig
 
     /// Creates a configuration from values; processes load theirs with `ConfigLoader`.
     public init(environment: DeploymentEnvironment, runtimeDir: String, stateDir: String, logging: LoggingConfig,
-                bus: BusConfig, journal: JournalConfig, secretsFile: String, supervisor: SupervisorConfig) {
+                bus: BusConfig, journal: JournalConfig, secretsFile: String, supervisor: SupervisorConfig, risk: RiskConfig) {
         self.environment = environment
         self.runtimeDir = runtimeDir
         self.stateDir = stateDir
@@ -34,6 +36,7 @@ public struct ASTConfig: ConfigSection, Equatable {
         self.journal = journal
         self.secretsFile = secretsFile
         self.supervisor = supervisor
+        self.risk = risk
     }
 
     enum CodingKeys: String, CodingKey {
@@ -45,6 +48,7 @@ public struct ASTConfig: ConfigSection, Equatable {
         case journal
         case secretsFile = "secrets_file"
         case supervisor
+        case risk
     }
 
     /// Longest `runtime_dir` accepted, in bytes: a Unix socket path must fit in the 108 bytes of
@@ -71,6 +75,7 @@ public struct ASTConfig: ConfigSection, Equatable {
         v.section(bus, key: CodingKeys.bus)
         v.section(journal, key: CodingKeys.journal)
         v.section(supervisor, key: CodingKeys.supervisor)
+        v.section(risk, key: CodingKeys.risk)
     }
 }
 

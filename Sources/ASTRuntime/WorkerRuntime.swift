@@ -34,13 +34,13 @@ public struct WorkerDefinition: Sendable {
     public var role: Role
     /// Role -> message types it may send to this worker.
     public var permissions: [Role: Set<MessageType>]
-    /// Builds the worker's inbox once the runtime is up.
-    public var makeInbox: @Sendable (WorkerContext) throws -> any BusInbox
+    /// Builds the worker's logic once the runtime is up (configuration, journal, clock).
+    public var makeLogic: @Sendable (WorkerContext) async throws -> any WorkerLogic
 
-    public init(role: Role, permissions: [Role: Set<MessageType>], makeInbox: @escaping @Sendable (WorkerContext) throws -> any BusInbox) {
+    public init(role: Role, permissions: [Role: Set<MessageType>], makeLogic: @escaping @Sendable (WorkerContext) async throws -> any WorkerLogic) {
         self.role = role
         self.permissions = permissions
-        self.makeInbox = makeInbox
+        self.makeLogic = makeLogic
     }
 
     /// Permissions every worker grants until its milestone defines its own: `astctl` may
@@ -61,9 +61,26 @@ public struct WorkerContext: Sendable {
     public var logger: Logger
 }
 
+/// A worker's logic as the runtime drives it: the inbox of its endpoint, work that runs beside
+/// the endpoint (bus clients towards other processes), and a hook after a graceful stop.
+public protocol WorkerLogic: BusInbox {
+    /// Runs beside the endpoint until the task is cancelled at shutdown.
+    func run() async
+    /// Called once after a graceful shutdown, before the journal is closed.
+    func stopped() async
+}
+
+extension WorkerLogic {
+    public func run() async {
+        while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+    }
+
+    public func stopped() async {}
+}
+
 /// An inbox that acknowledges diagnostics probes and otherwise does nothing: what a worker
 /// runs before its milestone gives it logic.
-public struct ProbeInbox: BusInbox {
+public struct ProbeInbox: WorkerLogic {
     let logger: Logger
     public init(logger: Logger) { self.logger = logger }
     public func receive(_ envelope: Envelope, from peer: PeerInfo) async -> Message? {
@@ -161,11 +178,13 @@ public enum WorkerRuntime {
         logger.info("\(identity) starting", metadata: ["socket": "\(origin)", "pid": "\(getpid())"])
         let context = WorkerContext(identity: identity, config: config, journal: journal, clock: clock, logger: logger)
         let policy = EndpointPolicy(name: identity.description, allowedUIDs: Set(config.bus.allowedUids), permissions: definition.permissions)
+        let logic = try await definition.makeLogic(context)
         let server = try BusServer(identity: identity, policy: policy, settings: BusSettings(config.bus), journal: journal,
-                                   clock: clock, logger: logger, inbox: try definition.makeInbox(context))
+                                   clock: clock, logger: logger, inbox: logic)
         let health = Health()
         let services: [any Service] = [
             BusService(server: server, fd: fd, notifier: notifier, identity: identity),
+            LogicService(logic: logic),
             JournalFlushService(journal: journal, interval: config.journal.flushInterval, health: health, logger: logger),
             WatchdogService(notifier: notifier, health: health, logger: logger),
         ]
@@ -175,6 +194,7 @@ public enum WorkerRuntime {
             logger: logger))
         try await group.run()
         notifier.stopping(status: "stopping")
+        await logic.stopped()
         try journal.flush()
         logger.info("\(identity) stopped")
     }
@@ -228,6 +248,15 @@ struct BusService: Service {
             // Graceful shutdown cancels the endpoint: a clean stop.
         }
         notifier.stopping(status: "\(identity) stopping")
+    }
+}
+
+/// Runs a worker's own background work until graceful shutdown.
+struct LogicService: Service {
+    let logic: any WorkerLogic
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await logic.run() }
     }
 }
 

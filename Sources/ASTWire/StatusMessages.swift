@@ -1,4 +1,5 @@
 import ASTCore
+import ASTRisk
 
 /// `astctl status` asks astd for the tree; answered by ``TreeStatus``.
 public struct StatusRequest: Codable, Sendable, Equatable {
@@ -16,6 +17,8 @@ public struct TreeStatus: Codable, Sendable, Equatable {
     /// One-line summary, as in astd's own STATUS= (`6/6 ready`).
     public var summary: String
     public var children: [ChildStatusReport]
+    /// The risk gate's Safe Mode, filled in by `astctl` from ast-risk (absent when it did not answer).
+    public var safeMode: RiskStatusReport?
 
     public init(state: String, supervisorPID: Int32, startedAt: Timestamp, now: Timestamp, summary: String, children: [ChildStatusReport]) {
         self.state = state
@@ -30,6 +33,7 @@ public struct TreeStatus: Codable, Sendable, Equatable {
         case state, now, summary, children
         case supervisorPID = "supervisor_pid"
         case startedAt = "started_at"
+        case safeMode = "safe_mode"
     }
 }
 

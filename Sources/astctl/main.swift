@@ -6,6 +6,7 @@ import ASTBus
 import ASTCore
 import ASTJournal
 import ASTRuntime
+import ASTRisk
 import ASTWire
 import ArgumentParser
 import Foundation
@@ -15,7 +16,7 @@ import Logging
 struct AstCtl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "astctl", abstract: "Operate a running AST tree.",
-        subcommands: [Status.self, PingCommand.self, JournalCommand.self])
+        subcommands: [Status.self, Halt.self, Resume.self, PingCommand.self, JournalCommand.self])
 }
 
 /// Loads the same layered configuration the processes use, or exits with its error.
@@ -87,10 +88,13 @@ struct JournalCommand: ParsableCommand {
     }
 }
 
+/// Logging to stderr, set up once however many clients a command opens.
+let loggingBootstrapped: Void = LoggingSystem.bootstrap { StderrLogHandler(label: $0, level: .warning) }
+
 /// A short-lived bus client of astctl towards one endpoint.
 func withClient<T: Sendable>(to target: ProcessIdentity, path: String, config: ASTConfig,
                              _ body: @Sendable (BusClient) async throws -> T) async throws -> T {
-    LoggingSystem.bootstrap { StderrLogHandler(label: $0, level: .warning) }
+    _ = loggingBootstrapped
     let logger = Logger(label: "astctl")
     let journal = try Journal(path: "\(config.stateDir)/journal/control@astctl.sqlite", process: "control@astctl", logger: logger)
     defer { try? journal.close() }
@@ -123,15 +127,73 @@ struct Status: AsyncParsableCommand {
         let reply = try await withClient(to: ProcessIdentity(role: .supervisor), path: path, config: config) { client in
             try await client.request(.statusRequest(StatusRequest()), timeout: .seconds(5))
         }
-        guard case .statusReply(let status) = reply.message else {
+        guard case .statusReply(var status) = reply.message else {
             FileHandle.standardError.write(Data("astctl: astd answered \(reply.type) instead of a status\n".utf8))
             throw ExitCode(1)
+        }
+        let risk = ProcessIdentity(role: .risk)
+        if UnixSocket.isLive(path: WorkerRuntime.socketPath(identity: risk, runtimeDir: config.runtimeDir)) {
+            status.safeMode = try? await riskCommand(.status, config: config)
         }
         if json {
             print(StatusFormat.json(status))
         } else {
             print(StatusFormat.table(status))
+            print(status.safeMode.map(safeModeLine) ?? "Safe Mode: unknown (the risk gate did not answer)")
         }
         if status.state != "ok" { throw ExitCode(3) }
+    }
+}
+
+/// Sends a command to ast-risk and returns its report, or exits 1 when ast-risk is unreachable.
+func riskCommand(_ command: RiskCommand, config: ASTConfig) async throws -> RiskStatusReport {
+    let risk = ProcessIdentity(role: .risk)
+    let path = WorkerRuntime.socketPath(identity: risk, runtimeDir: config.runtimeDir)
+    guard UnixSocket.isLive(path: path) else {
+        FileHandle.standardError.write(Data("astctl: the risk gate is not reachable at \(path); is the tree running (astctl status)?\n".utf8))
+        throw ExitCode(1)
+    }
+    let reply = try await withClient(to: risk, path: path, config: config) { client in
+        try await client.request(.riskCommand(command), timeout: .seconds(10))
+    }
+    guard case .riskStatus(let report) = reply.message else {
+        FileHandle.standardError.write(Data("astctl: ast-risk answered \(reply.type)\n".utf8))
+        throw ExitCode(1)
+    }
+    return report
+}
+
+/// One line about Safe Mode, as `astctl status` and `halt`/`resume` print it.
+func safeModeLine(_ r: RiskStatusReport) -> String {
+    var line = "Safe Mode: \(r.state.rawValue) since \(r.since) (\(r.cause))"
+    if !r.downBrokers.isEmpty { line += "; brokers down: \(r.downBrokers.joined(separator: ", "))" }
+    if !r.disconnectedBrokers.isEmpty { line += "; disconnected: \(r.disconnectedBrokers.joined(separator: ", "))" }
+    return line
+}
+
+struct Halt: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Halt trading: no new orders, only cancels of resting unfilled entries.")
+    @Option(help: "Why (journaled and alerted).") var reason: String = "operator halt"
+
+    func run() async throws {
+        let report = try await riskCommand(.halt(reason: reason), config: try loadConfig())
+        print(report.message ?? "")
+        print(safeModeLine(report))
+        if report.accepted == false { throw ExitCode(1) }
+    }
+}
+
+struct Resume: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Resume trading after a halt.",
+        discussion: "Refused, with the reasons, while a broker is down or disconnected or (when required) no clean reconciliation has completed since the halt.")
+    @Option(help: "active or reducing.") var to: String = "active"
+
+    func run() async throws {
+        guard let target = ResumeTarget(rawValue: to) else { throw ValidationError("--to must be active or reducing (got \(to))") }
+        let report = try await riskCommand(.resume(to: target), config: try loadConfig())
+        print(report.message ?? "")
+        print(safeModeLine(report))
+        if report.accepted != true { throw ExitCode(1) }
     }
 }

@@ -7,7 +7,7 @@ import Testing
 @Suite("Config errors: exact operator messages")
 struct ConfigErrorTests {
     static let busKeys = "ack_timeout_ms, allowed_uids, connect_backoff_initial_ms, connect_backoff_max_ms, hello_timeout_ms, max_frame_bytes"
-    static let rootKeys = "bus, environment, journal, logging, runtime_dir, secrets_file, state_dir, supervisor"
+    static let rootKeys = "bus, environment, journal, logging, risk, runtime_dir, secrets_file, state_dir, supervisor"
     static let secretHint = "(secrets belong in $CREDENTIALS_DIRECTORY or the secrets file, never in the config)"
 
     @Test func outOfRangeValueNamesKeyRangeValueAndLine() throws {
@@ -196,7 +196,7 @@ struct ConfigErrorTests {
             try dir.write("ast.local.yaml", "bus:\n  api_key: SECRETVALUE\n")
             let text = try #require(dir.errorText(variables: ["AST_BROKER_PASSWORD": "SECRETVALUE"]))
             #expect(text == """
-                config: unknown key telegram in \(dir.path)/ast.yaml:32 (allowed here: \(Self.rootKeys)) \(Self.secretHint)
+                config: unknown key telegram in \(dir.path)/ast.yaml:\(validBase.filter { $0 == "\n" }.count + 1) (allowed here: \(Self.rootKeys)) \(Self.secretHint)
                 config: unknown key broker_password in AST_BROKER_PASSWORD (allowed here: \(Self.rootKeys)) \(Self.secretHint)
                 config: unknown key bus.api_key in \(dir.path)/ast.local.yaml:2 (allowed here: \(Self.busKeys)) \(Self.secretHint)
                 """)

@@ -81,6 +81,10 @@ let validBase = """
           shutdown_timeout_ms: 5000
           watchdog_ms: 10000
           on_crash: halt
+    risk:
+      broker: broker@paper
+      limits:
+        max_drawdown_pct: 10
 
     """
 
@@ -118,7 +122,9 @@ struct ConfigLoaderTests {
                            connectBackoffMaxMs: 5000, ackTimeoutMs: 2000, helloTimeoutMs: 2000),
             journal: JournalConfig(batchLimit: 1024, flushIntervalMs: 100),
             secretsFile: "/etc/ast/secrets.yaml",
-            supervisor: config.supervisor))
+            supervisor: config.supervisor, risk: config.risk))
+        #expect(config.risk.broker == "broker@paper")
+        #expect(config.risk.limits.maxDrawdownPct == config.risk.limits.maxDrawdownPct && config.risk.limits.requireProtectiveStop)
         #expect(config.supervisor.children.map(\.name)
             == ["marketdata@main", "strategy@main", "risk@main", "broker@paper", "reconciler@main", "notifier@main"])
         #expect(config.supervisor.children.first { $0.name == "broker@paper" }?.onCrash == .halt)

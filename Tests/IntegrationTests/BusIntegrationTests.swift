@@ -89,7 +89,7 @@ import Glibc
         try wrongVersion.hello(version: 2)
         #expect(try refusal(wrongVersion) == .unsupportedVersion)
 
-        let wrongRole = try RawBusPeer(path: path, identity: ProcessIdentity(role: .strategy, instance: "main"))
+        let wrongRole = try RawBusPeer(path: path, identity: ProcessIdentity(role: .notifier, instance: "main"))
         try wrongRole.hello()
         #expect(try refusal(wrongRole) == .roleNotAllowed)
 

@@ -37,18 +37,24 @@ final class SupervisedTree {
         dir.remove()
     }
 
-    /// `astctl status --json`, decoded; nil while astd does not answer.
-    func status() throws -> (TreeStatus, Int32)? {
-        let ctl = try ChildProcess(try BuildProducts.executable("astctl"), ["status", "--json"], environment: environment,
+    /// Runs `astctl ARGS` against this tree; its exit code and what it printed.
+    func astctl(_ arguments: [String]) throws -> (code: Int32, stdout: String, stderr: String) {
+        let ctl = try ChildProcess(try BuildProducts.executable("astctl"), arguments, environment: environment,
                                    name: "astctl-\(UUID().uuidString.prefix(8))", outputDirectory: dir.path)
         var code: Int32 = -1
-        let deadline = ContinuousClock.now + .seconds(15)
+        let deadline = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < deadline {
             if let s = ctl.exitStatus { code = ChildProcess.exitCode(s) ?? -1; break }
             usleep(10_000)
         }
+        return (code, ctl.stdout, ctl.stderr)
+    }
+
+    /// `astctl status --json`, decoded; nil while astd does not answer.
+    func status() throws -> (TreeStatus, Int32)? {
+        let (code, stdout, _) = try astctl(["status", "--json"])
         guard code == 0 || code == 3 else { return nil }
-        return (try JSONDecoder().decode(TreeStatus.self, from: Data(ctl.stdout.utf8)), code)
+        return (try JSONDecoder().decode(TreeStatus.self, from: Data(stdout.utf8)), code)
     }
 
     func waitAllReady(timeout: Duration = .seconds(30)) async throws -> TreeStatus {

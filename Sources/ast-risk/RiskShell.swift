@@ -1,0 +1,206 @@
+import ASTBus
+import ASTCore
+import ASTJournal
+import ASTRisk
+import ASTRuntime
+import ASTSupervision
+import ASTWire
+import Foundation
+import Logging
+
+/// The journal entry types of ast-risk, shared by the shell, its restore and replay.
+enum RiskJournal {
+    /// Every input, with the `now` the gate handled it at (written before it is handled).
+    static let input = "risk.input"
+    static let decision = "risk.decision"
+    static let transition = "safe_mode.transition"
+    /// The Safe Mode record the gate started from on the installation's first start.
+    static let initial = "safe_mode.initial"
+    static let started = "risk.started"
+    static let stopped = "risk.stopped"
+}
+
+/// ast-risk's shell around the pure ``RiskGate``: journals every input before the gate sees it,
+/// journals decisions and Safe Mode transitions durably, sends approved brackets to the broker
+/// and alerts to the notifier (both acknowledged), and answers operator commands.
+///
+/// At start the gate is rebuilt by replaying the journaled inputs, so it comes back in the Safe
+/// Mode it was in; a previous run that did not end cleanly brings it back HALTED.
+actor RiskShell: WorkerLogic {
+    var gate: RiskGate
+    let journal: Journal
+    let clock: any WallClock
+    let logger: Logger
+    let broker: BusClient
+    let notifier: BusClient?
+
+    init(context: WorkerContext) throws {
+        journal = context.journal
+        clock = context.clock
+        logger = context.logger
+        let config = context.config
+        let settings = BusSettings(config.bus)
+        let brokerID = ProcessIdentity(parsing: config.risk.broker)!
+        broker = try BusClient(identity: context.identity, target: brokerID.description,
+                               path: WorkerRuntime.socketPath(identity: brokerID, runtimeDir: config.runtimeDir),
+                               expectedRole: .broker, settings: settings, journal: journal, clock: clock, logger: logger)
+        let notifierID = ProcessIdentity(role: .notifier)
+        notifier = config.supervisor.children.contains { $0.name == notifierID.description }
+            ? try BusClient(identity: context.identity, target: notifierID.description,
+                            path: WorkerRuntime.socketPath(identity: notifierID, runtimeDir: config.runtimeDir),
+                            expectedRole: .notifier, settings: settings, journal: journal, clock: clock, logger: logger)
+            : nil
+        let (restored, unclean) = try Self.restore(limits: config.risk.limits, journal: journal, now: clock.now())
+        gate = restored
+        logger.notice("risk gate \(restored.state.rawValue) since \(restored.since): \(restored.cause.text)",
+                      metadata: ["unclean_previous_exit": "\(unclean)"])
+        try journal.append(JournalRecord(kind: .state, type: RiskJournal.started, timestamp: clock.now(), body: []), durability: .durable)
+        if unclean { pendingUncleanStart = true }
+    }
+
+    var pendingUncleanStart = false
+
+    /// Rebuilds the gate from the journal: the initial record, then every journaled input in
+    /// order, with the time it was handled at. Also tells whether the last run ended cleanly.
+    static func restore(limits: RiskLimits, journal: Journal, now: Timestamp) throws -> (RiskGate, unclean: Bool) {
+        var gate: RiskGate?
+        var lastMarker: String?
+        let decoder = JSONDecoder()
+        try journal.scan(fromSeq: 1) { entry in
+            let r = entry.record
+            switch r.type {
+            case RiskJournal.initial:
+                gate = try RiskGate(limits: limits, restoring: decoder.decode(SafeModeRecord.self, from: Data(r.body)))
+            case RiskJournal.input:
+                guard gate != nil else { throw RiskJournalError("journal has risk inputs before its initial record") }
+                _ = gate!.handle(try decoder.decode(RiskInput.self, from: Data(r.body)), now: r.timestamp)
+            case RiskJournal.started, RiskJournal.stopped:
+                lastMarker = r.type
+            default:
+                break
+            }
+            return true
+        }
+        if let gate { return (gate, lastMarker == RiskJournal.started) }
+        let record = SafeModeRecord.firstStart(at: now)
+        try journal.append(JournalRecord(kind: .state, type: RiskJournal.initial, timestamp: now,
+                                         body: Array(try JSONEncoder().encode(record))), durability: .durable)
+        return (try RiskGate(limits: limits, restoring: record), false)
+    }
+
+    func run() async {
+        if pendingUncleanStart {
+            pendingUncleanStart = false
+            logger.critical("the previous run of ast-risk did not end cleanly: HALTED")
+            _ = handle(.startedAfterUncleanExit)
+        }
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.broker.run() }
+            if let notifier = self.notifier { group.addTask { await notifier.run() } }
+        }
+    }
+
+    func stopped() async {
+        _ = try? journal.append(JournalRecord(kind: .state, type: RiskJournal.stopped, timestamp: clock.now(), body: []), durability: .durable)
+    }
+
+    /// Journals `input` (write-ahead), hands it to the gate and carries out the outputs.
+    @discardableResult
+    func handle(_ input: RiskInput, durability: Durability = .durable) -> [RiskOutput] {
+        let now = clock.now()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        do {
+            try journal.append(JournalRecord(kind: .received, type: RiskJournal.input, timestamp: now,
+                                             body: Array(try encoder.encode(input))), durability: durability)
+        } catch {
+            // Without the journal nothing may be decided: crash-only, astd restarts us.
+            logger.critical("cannot journal a risk input: \(error)")
+            fatalError("ast-risk: the journal refused an input: \(error)")
+        }
+        let outputs = gate.handle(input, now: now)
+        for output in outputs { carryOut(output, encoder: encoder, now: now) }
+        return outputs
+    }
+
+    func carryOut(_ output: RiskOutput, encoder: JSONEncoder, now: Timestamp) {
+        do {
+            switch output {
+            case .decision(let d):
+                try journal.append(JournalRecord(kind: .decision, type: RiskJournal.decision, timestamp: now,
+                                                 correlationID: d.intent.rawValue, body: Array(encoder.encode(d))), durability: .durable)
+                if let approval = d.decision.approval {
+                    // BusClient journals the order durably before it first leaves this process.
+                    try broker.send(.orderSubmit(approval), correlationID: d.intent.rawValue)
+                    logger.info("approved \(approval.id.rawValue): \(approval.side) \(approval.quantity) \(approval.symbol)")
+                } else if let reason = d.decision.reason {
+                    logger.info("blocked \(d.intent.rawValue): \(reason.rawValue)")
+                }
+            case .transition(let t):
+                try journal.append(JournalRecord(kind: .state, type: RiskJournal.transition, timestamp: now,
+                                                 body: Array(encoder.encode(t))), durability: .durable)
+                let line = "Safe Mode \(t.from.rawValue) -> \(t.to.rawValue): \(t.cause.text)"
+                if t.to == .halted { logger.critical("\(line)") } else { logger.warning("\(line)") }
+            case .alert(let alert):
+                try notifier?.send(.alert(alert), correlationID: alert.key)
+            case .cancel(let c):
+                try journal.append(JournalRecord(kind: .decision, type: "risk.cancel", timestamp: now,
+                                                 correlationID: c.orderID, body: Array(encoder.encode(c))), durability: .durable)
+            case .commandResult(let r):
+                try journal.append(JournalRecord(kind: .decision, type: "risk.command", timestamp: now,
+                                                 body: Array(encoder.encode(r))), durability: .durable)
+                logger.notice("operator \(r.command): \(r.accepted ? "accepted" : "refused"): \(r.message)")
+            }
+        } catch {
+            logger.critical("cannot journal or send a risk output: \(error)")
+            fatalError("ast-risk: \(error)")
+        }
+    }
+
+    func report(accepted: Bool? = nil, message: String? = nil) -> RiskStatusReport {
+        RiskStatusReport(state: gate.state, since: gate.since, cause: gate.cause.text,
+                         downBrokers: gate.downBrokers.map(\.description), disconnectedBrokers: gate.disconnectedBrokers.map(\.description),
+                         cleanReconciliationSinceHalt: gate.hasCleanReconciliationSinceHalt, accepted: accepted, message: message)
+    }
+
+    func receive(_ envelope: Envelope, from peer: PeerInfo) async -> Message? {
+        switch envelope.message {
+        case .intentSubmit(let intent):
+            let outputs = handle(.intent(intent))
+            for case .decision(let d) in outputs where d.intent == intent.id { return .intentDecision(d) }
+            return nil
+        case .lifecycle(let event):
+            handle(.lifecycle(event))
+        case .portfolioSnapshot(let snapshot):
+            handle(.portfolio(snapshot))
+        case .mark(let mark):
+            handle(.mark(mark), durability: .batched)
+        case .brokerConnection(let report):
+            handle(.brokerConnection(report))
+        case .reconciliationResult(let result):
+            handle(.reconciliation(result))
+        case .riskCommand(.status):
+            return .riskStatus(report())
+        case .riskCommand(.halt(let reason)):
+            let outputs = handle(.command(.halt(reason: reason)))
+            return .riskStatus(commandReport(outputs))
+        case .riskCommand(.resume(let to)):
+            let outputs = handle(.command(.resume(to: to)))
+            return .riskStatus(commandReport(outputs))
+        default:
+            break
+        }
+        return nil
+    }
+
+    func commandReport(_ outputs: [RiskOutput]) -> RiskStatusReport {
+        for case .commandResult(let r) in outputs { return report(accepted: r.accepted, message: r.message) }
+        return report()
+    }
+}
+
+/// An invariant of ast-risk's own journal that does not hold.
+struct RiskJournalError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
