@@ -6,6 +6,8 @@ public enum RiskCommand: Sendable, Equatable, Codable {
     case halt(reason: String)
     case resume(to: ResumeTarget)
     case status
+    /// `astctl journal verify` found a damaged journal: data corruption halts trading.
+    case journalVerificationFailed(detail: String)
 }
 
 /// ast-risk's answer to a ``RiskCommand``: whether a command was accepted, why not, and the

@@ -184,6 +184,9 @@ actor RiskShell: WorkerLogic {
         case .riskCommand(.halt(let reason)):
             let outputs = handle(.command(.halt(reason: reason)))
             return .riskStatus(commandReport(outputs))
+        case .riskCommand(.journalVerificationFailed(let detail)):
+            handle(.journalVerificationFailed(detail: detail))
+            return .riskStatus(report())
         case .riskCommand(.resume(let to)):
             let outputs = handle(.command(.resume(to: to)))
             return .riskStatus(commandReport(outputs))

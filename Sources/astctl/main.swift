@@ -56,6 +56,24 @@ struct PingCommand: AsyncParsableCommand {
     }
 }
 
+/// Data corruption is a critical failure: tell the risk gate (when the tree runs) so that it
+/// halts trading. Waits for the answer; a tree that is not running has nothing to halt.
+func haltForDamage(_ detail: String) {
+    guard let config = try? ConfigLoader.fromEnvironment().load(ASTConfig.self),
+          UnixSocket.isLive(path: WorkerRuntime.socketPath(identity: ProcessIdentity(role: .risk), runtimeDir: config.runtimeDir))
+    else { return }
+    let done = DispatchSemaphore(value: 0)
+    Task {
+        if let report = try? await riskCommand(.journalVerificationFailed(detail: detail), config: config) {
+            print(safeModeLine(report))
+        } else {
+            print("astctl: could not tell the risk gate; halt trading by hand: astctl halt --reason 'journal damaged'")
+        }
+        done.signal()
+    }
+    done.wait()
+}
+
 struct JournalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "journal", abstract: "Inspect the journals.", subcommands: [Verify.self])
 
@@ -75,13 +93,18 @@ struct JournalCommand: ParsableCommand {
                 throw ExitCode(1)
             }
             var damaged = 0
+            var failures: [String] = []
             for file in files {
                 let result = ASTJournal.Journal.verify(path: "\(dir)/\(file)")
                 print(result)
-                if !result.isClean { damaged += 1 }
+                if !result.isClean {
+                    damaged += 1
+                    failures.append(result.description)
+                }
             }
             if damaged > 0 {
                 print("\(damaged) of \(files.count) journals damaged: see runbooks/journal-verification-failed.md")
+                haltForDamage(failures.joined(separator: "; "))
                 throw ExitCode(1)
             }
         }

@@ -54,6 +54,16 @@ import Glibc
             .filter { $0.record.type == "safe_mode.transition" }
             .map { try JSONDecoder().decode(SafeModeTransition.self, from: Data($0.record.body)) }
         #expect(transitions.last?.to == .halted && transitions.last?.cause.process?.description == "broker@paper")
+        // ... and reaches the notifier as a P0 alert, journaled there before it was acknowledged.
+        var alert: Alert?
+        try await eventually(timeout: .seconds(10), "the P0 alert in the notifier's journal") {
+            for e in try WorkerTree.entries(path: tree.dir("state/journal/notifier@main.sqlite"), process: "notifier@main")
+            where e.record.type == "alert" {
+                if case .alert(let a) = try EnvelopeCodec.decode(e.record.body).message { alert = a }
+            }
+            return alert != nil
+        }
+        #expect(alert?.priority == .p0 && alert?.text.contains("broker@paper") == true)
         // An intent now is blocked with TRADING_HALTED.
         let decision = try #require(try submit(Self.intent("after-halt"), to: tree))
         #expect(decision.decision.reason == .tradingHalted)
@@ -149,5 +159,23 @@ import Glibc
         let refusals = try WorkerTree.entries(path: brokerJournal, process: "broker@paper")
             .filter { $0.record.type == BusEvent.protocolError.rawValue }.map { String(decoding: $0.record.body, as: UTF8.self) }
         #expect(refusals.contains { $0.contains("ROLE_NOT_ALLOWED") } && refusals.contains { $0.contains("MESSAGE_TYPE_NOT_ALLOWED") })
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func aJournalFailingVerificationHaltsTrading() async throws {
+        let tree = try await SupervisedTree()
+        _ = try await tree.waitAllReady()
+        #expect(try tree.astctl(["journal", "verify"]).code == 0)
+        // Edit one recorded entry of astd's journal behind its back (with Python's sqlite3).
+        let edit = try ChildProcess("/usr/bin/env", ["python3", "-c", """
+            import sqlite3, sys
+            c = sqlite3.connect(sys.argv[1]); c.execute("UPDATE entries SET body = X'7b7d' WHERE seq = 2"); c.commit()
+            """, tree.dir("state/journal/supervisor@main.sqlite")], environment: tree.environment, name: "edit", outputDirectory: tree.dir.path)
+        #expect(ChildProcess.exitCode(try await edit.waitForExit()) == 0, "\(edit.stderr)")
+        let verify = try tree.astctl(["journal", "verify"])
+        #expect(verify.code == 1)
+        #expect(verify.stdout.contains("supervisor@main.sqlite") && verify.stdout.contains("editedEntry"), "\(verify.stdout)")
+        let report = try #require(try safeMode(tree))
+        #expect(report.state == .halted && report.cause.contains("journal"), "\(report)")
     }
 }
