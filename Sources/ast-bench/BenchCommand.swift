@@ -14,7 +14,7 @@ struct AstBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ast-bench",
         abstract: "Measure the frame codec, bus round trips and journal commits against same-run baselines.",
-        subcommands: [RunBenchmarks.self, RawEchoChild.self],
+        subcommands: [RunBenchmarks.self, RiskBenchmarks.self, RawEchoChild.self],
         defaultSubcommand: RunBenchmarks.self)
 }
 
