@@ -43,6 +43,12 @@ extension RiskGate {
                 symbol: group.symbol, delta: Int128(group.side.signed(a.quantity).shares), reference: Int128(reference.units),
                 sector: group.sector, at: now))
             approvalTimes.append(now)
+            // Forget approvals older than two rate windows, so the list (and the rate rule's
+            // count) stays bounded; the spare window still counts them if the clock steps back.
+            let forgetBefore = now.advanced(by: .seconds(-2 * limits.orderRateWindowSeconds))
+            if let keep = approvalTimes.firstIndex(where: { $0 >= forgetBefore }), keep > 0 {
+                approvalTimes.removeFirst(keep)
+            }
         }
         decided[group.id] = Remembered(intent: group, decision: decision)
         decidedOrder.append(group.id)

@@ -214,6 +214,19 @@ let ruleCases: [RuleCase] = [
         #expect(Verdict(desk.decide(intent("r-12", quantity: 1))) == .approve)
     }
 
+    /// A long session keeps the rate rule's memory to about two windows of approvals, so a
+    /// decision costs the same after a week as after a minute.
+    @Test func theRateLimitForgetsApprovalsOlderThanTwoWindows() throws {
+        var desk = try Desk.ready()
+        for i in 0..<200 {
+            desk.advance(.seconds(30))
+            desk.mark(["AAPL"])
+            #expect(Verdict(desk.decide(intent(IntentID(validating: "long-\(i)")!, quantity: 1))) == .approve)
+            desk.send(.portfolio(snapshot([], asOf: desk.now)))
+        }
+        #expect(desk.gate.approvalTimes.count <= 5, "\(desk.gate.approvalTimes.count) approvals remembered")
+    }
+
     @Test func approvalsCountUntilASnapshotShowsThem() throws {
         var desk = try Desk.ready(.cautiousDefaults, snapshot([Holding("AAPL", 60)]))
         #expect(Verdict(desk.decide(intent("a-1", quantity: 30))) == .approve)
