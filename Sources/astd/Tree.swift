@@ -39,6 +39,8 @@ actor Tree {
     var killDeadlines: [Int32: Timestamp] = [:]
     /// Exits reaped before `spawn` returned their pid (the child died at once).
     var unclaimedExits: [Int32: ProcessExit] = [:]
+    /// Notifications (READY=1 ...) that arrived before `spawn` returned their sender's pid.
+    var unclaimedNotifications: [Int32: [NotifyMessage]] = [:]
     var readySent = false
     var lastSummary = ""
     var lastOwnPing: Timestamp?
@@ -96,7 +98,10 @@ actor Tree {
 
     func notified(_ message: NotifyMessage) async {
         guard let child = core.children.first(where: { $0.pid == message.pid }) else {
-            logger.debug("notification from a process that is not a current child", metadata: ["pid": "\(message.pid)"])
+            // A child can send READY=1 before `spawn` has returned its pid: keep it for then.
+            // (Bounded: messages of pids that never become children are dropped at 64.)
+            if unclaimedNotifications.count < 64 { unclaimedNotifications[message.pid, default: []].append(message) }
+            logger.debug("notification from a process that is not a current child (yet)", metadata: ["pid": "\(message.pid)"])
             return
         }
         let now = clock.now()
@@ -189,6 +194,7 @@ actor Tree {
                 listenFDs: [(fd: fd, name: id.description)], notifySocket: notifyPath, watchdog: spec.watchdog)
             runtime[id] = Runtime(spawnedAt: clock.now())
             await perform(core.spawned(id, pid: pid, now: clock.now()))
+            for message in unclaimedNotifications.removeValue(forKey: pid) ?? [] { await notified(message) }
             if let early = unclaimedExits.removeValue(forKey: pid) { await childExited(early) }
         } catch {
             logger.error("could not start \(id): \(error)")
