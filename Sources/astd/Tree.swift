@@ -83,6 +83,7 @@ actor Tree {
         guard core.children.contains(where: { $0.pid == exit.pid }) else {
             // Either a grandchild we reaped as subreaper, or a child whose spawn has not returned yet.
             unclaimedExits[exit.pid] = exit
+            unclaimedNotifications[exit.pid] = nil
             logger.debug("reaped a process that is not a current child", metadata: ["pid": "\(exit.pid)", "exit": "\(exit)"])
             return
         }
