@@ -1,5 +1,6 @@
-// ast-bench: the M1 benchmarks (frame codec, bus round trips, journal commits), each against a
-// baseline measured in the same run. `scripts/bench` builds it in release mode and runs it;
+// ast-bench: the M1 benchmarks (frame codec, bus round trips, journal commits) and the M2 ones
+// (supervision: crash to READY, cold start, astd's memory), each against a baseline measured in
+// the same run. `scripts/bench` builds it in release mode and runs it;
 // BENCHMARKS.md explains the numbers.
 import ArgumentParser
 import ASTRuntime
@@ -13,21 +14,21 @@ import Glibc
 struct AstBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ast-bench",
-        abstract: "Measure the frame codec, bus round trips and journal commits against same-run baselines.",
+        abstract: "Measure the frame codec, bus round trips, journal commits, supervision and the risk gate against same-run baselines.",
         subcommands: [RunBenchmarks.self, RiskBenchmarks.self, RawEchoChild.self],
         defaultSubcommand: RunBenchmarks.self)
 }
 
 /// Which benchmarks to run.
 enum Suite: String, CaseIterable, ExpressibleByArgument {
-    case codec, bus, journal
+    case codec, bus, journal, supervision
 }
 
 /// Runs the benchmarks and prints a Markdown report on stdout (progress on stderr).
 struct RunBenchmarks: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "run", abstract: "Run the benchmarks (the default).")
 
-    @Option(name: .customLong("only"), help: "Run only this benchmark (repeatable): codec, bus, journal.")
+    @Option(name: .customLong("only"), help: "Run only this benchmark (repeatable): codec, bus, journal, supervision.")
     var only: [Suite] = []
     @Option(help: "Repetitions of every measurement; the report gives their median.")
     var repetitions = 5
@@ -47,12 +48,20 @@ struct RunBenchmarks: AsyncParsableCommand {
     var configDir: String?
     @Option(help: "The ast-risk executable (default: beside this one).")
     var worker: String?
+    @Option(help: "The astd executable, with every worker beside it (default: beside this one).")
+    var astd: String?
+    @Option(help: "Supervision: workers killed with SIGKILL, one at a time, round-robin over the tree's children.")
+    var crashes = 102
+    @Option(name: .customLong("cold-starts"), help: "Supervision: timed cold starts of the tree (and as many of the baseline).")
+    var coldStarts = 20
+    @Option(name: .customLong("restart-backoff-ms"), help: "Supervision: the trees' restart back-off (and its maximum), in ms.")
+    var restartBackoffMs = 1
     @Option(name: .customLong("tmp"), help: "Where the scratch directory goes (journals, sockets).")
     var tmp = "/tmp"
 
     func validate() throws {
         guard repetitions >= 1, roundTrips >= 1, warmUpRoundTrips >= 0, probeRoundTrips >= 1, durableCommits >= 1, batchedRows >= 1,
-              codecSeconds > 0
+              codecSeconds > 0, crashes >= 1, coldStarts >= 1, restartBackoffMs >= 1
         else { throw ValidationError("counts must be positive") }
     }
 
@@ -74,6 +83,11 @@ struct RunBenchmarks: AsyncParsableCommand {
         if suites.contains(.journal) {
             settings.append("journal: \(durableCommits) durable commits and \(batchedRows) batched entries per repetition, fresh files in \(tmp)")
         }
+        if suites.contains(.supervision) {
+            settings.append("supervision: \(crashes) kills (round-robin over the tree's children) and \(coldStarts) cold starts after an untimed one, "
+                            + "each against its baseline, interleaved; restart back-off \(restartBackoffMs) ms; trees in \(tmp). "
+                            + "Its rows give percentiles (nearest rank) over every kill, and medians over every start, not over repetitions")
+        }
         var report = Report(settings: settings)
         if suites.contains(.codec) {
             let summary = try CodecBenchmarks(repetitions: repetitions, minimumSeconds: codecSeconds).run(progress: progress)
@@ -93,6 +107,13 @@ struct RunBenchmarks: AsyncParsableCommand {
             let (c, r) = (durableCommits, batchedRows)
             let summary = try await onDedicatedThread { try benchmarks.run(progress: progress) }
             report.add(journal: summary, commits: c, rows: r)
+        }
+        if suites.contains(.supervision) {
+            let benchmarks = SupervisorBenchmarks(
+                crashes: crashes, coldStarts: coldStarts, backoffMs: restartBackoffMs,
+                astdExecutable: astd ?? (benchExecutable as NSString).deletingLastPathComponent + "/astd",
+                configDirectory: try configDir ?? Self.configDirectory(near: benchExecutable), scratch: scratch)
+            report.add(supervision: try await onDedicatedThread { try benchmarks.run(progress: progress) })
         }
         print(report.markdown(), terminator: "")
     }
