@@ -224,6 +224,10 @@ final class ConnectionWorkQueue: Sendable {
             if head == items.count {
                 items.removeAll(keepingCapacity: true)
                 head = 0
+            } else if head >= 64, head * 2 >= items.count {
+                // Never drained for a while: drop what was taken so the array does not grow.
+                items.removeFirst(head)
+                head = 0
             }
             return item
         }
