@@ -59,7 +59,8 @@ public final class BusClient: Sendable {
         var lastSent: Timestamp?
     }
 
-    /// A request waiting for the reply that names it as correlation.
+    /// A request waiting for the reply that names it as correlation. Resumed exactly once, by
+    /// whoever removes it from `State.requests` under the lock (reply, sweep or disconnection).
     struct Request: Sendable {
         var continuation: CheckedContinuation<Envelope, any Error>
         var deadline: NIODeadline
@@ -84,9 +85,9 @@ public final class BusClient: Sendable {
         /// A sender is writing to `socket` (outside the lock); frames sent meanwhile wait in
         /// `directQueue` and that sender writes them too, in order.
         var writerActive = false
-        var directQueue: [[UInt8]] = []
+        var directQueue: [ByteBuffer] = []
         /// Frames for the event loop to write, in sequence order, once the socket was full.
-        var outbound: [ArraySlice<UInt8>] = []
+        var outbound: [ByteBuffer] = []
         /// A write of `outbound` is scheduled on the event loop.
         var writeScheduled = false
         /// Batches of `outbound` handed to the channel whose last byte is not written yet.
@@ -97,6 +98,7 @@ public final class BusClient: Sendable {
 
     struct State: Sendable {
         let maxFrameBytes: Int
+        let allocator = ByteBufferAllocator()
         var nextCounter: Int64
         var pendingOrder: [String] = []
         var pending: [String: Pending] = [:]
@@ -113,9 +115,9 @@ public final class BusClient: Sendable {
         /// being written, it waits behind an active sender, or behind the event loop's queue.
         mutating func emit(_ envelope: Envelope) -> WriteWork {
             guard live != nil else { return WriteWork() }
-            let frame: [UInt8]
-            do {
-                frame = try HotEnvelopeCodec.frame(envelope, maximum: maxFrameBytes)
+            let frame: ByteBuffer
+            do throws(FrameError) {
+                frame = try HotEnvelopeCodec.frame(envelope, maximum: maxFrameBytes, allocator: allocator)
             } catch {
                 return WriteWork(dropped: [(envelope, error)])
             }
@@ -127,7 +129,7 @@ public final class BusClient: Sendable {
                 live!.writerActive = true
                 return WriteWork(direct: DirectWrite(socket: live!.socket, connection: live!.number, bytes: frame))
             }
-            live!.outbound.append(frame[...])
+            live!.outbound.append(frame)
             deferredWrites += 1
             return scheduleQueueWrite()
         }
@@ -170,7 +172,7 @@ public final class BusClient: Sendable {
     struct DirectWrite: Sendable {
         let socket: Int32
         let connection: UInt64
-        var bytes: [UInt8]
+        var bytes: ByteBuffer
     }
 
     /// A write of the queue by the connection's event loop.
@@ -464,25 +466,27 @@ public final class BusClient: Sendable {
     /// meanwhile, until none is left. If the socket takes only part (its buffer is full) the
     /// rest and everything behind it go to the event loop, which writes when the socket drains.
     func writeDirectly(_ first: DirectWrite) {
-        enum Next { case more([UInt8]), done, handOver(WriteWork), abandoned }
+        enum Next { case more(ByteBuffer), done, handOver(WriteWork), abandoned }
         var bytes = first.bytes
         while true {
             let written = Self.writeNow(bytes, to: first.socket)
             let next = state.withLock { s -> Next in
                 guard s.live?.number == first.connection else { return .abandoned }
-                if written < bytes.count {
-                    s.live!.outbound = [bytes[written...]] + s.live!.directQueue.map { $0[...] } + s.live!.outbound
+                if written < bytes.readableBytes {
+                    bytes.moveReaderIndex(forwardBy: written)
+                    s.live!.outbound = [bytes] + s.live!.directQueue + s.live!.outbound
                     s.live!.directQueue = []
                     s.live!.writerActive = false
                     s.deferredWrites += 1
                     return .handOver(s.scheduleQueueWrite())
                 }
-                guard !s.live!.directQueue.isEmpty else {
+                guard var more = s.live!.directQueue.first else {
                     s.live!.writerActive = false
                     return .done
                 }
-                defer { s.live!.directQueue = [] }
-                return .more(s.live!.directQueue.count == 1 ? s.live!.directQueue[0] : Array(s.live!.directQueue.joined()))
+                for frame in s.live!.directQueue.dropFirst() { more.writeImmutableBuffer(frame) }
+                s.live!.directQueue = []
+                return .more(more)
             }
             switch next {
             case .more(let more):
@@ -502,7 +506,7 @@ public final class BusClient: Sendable {
     /// Writes the queue in order and flushes; on the event loop. Senders queue behind the batch
     /// until its last byte is written.
     func writeQueued(_ write: ScheduledWrite) {
-        let frames = state.withLock { s -> [ArraySlice<UInt8>] in
+        let frames = state.withLock { s -> [ByteBuffer] in
             guard s.live?.number == write.connection else { return [] }
             s.live!.writeScheduled = false
             let frames = s.live!.outbound
@@ -512,11 +516,11 @@ public final class BusClient: Sendable {
         }
         guard let last = frames.last else { return }
         let channel = write.channel
-        for frame in frames.dropLast() { channel.write(channel.allocator.buffer(bytes: frame), promise: nil) }
+        for frame in frames.dropLast() { channel.write(frame, promise: nil) }
         // Writes complete in order: the last one's completion means the whole batch is out.
         let written = channel.eventLoop.makePromise(of: Void.self)
         written.futureResult.whenComplete { _ in self.batchWritten(write.connection) }
-        channel.writeAndFlush(channel.allocator.buffer(bytes: last), promise: written)
+        channel.writeAndFlush(last, promise: written)
     }
 
     func batchWritten(_ connection: UInt64) {
@@ -528,8 +532,8 @@ public final class BusClient: Sendable {
     /// Writes as much of `frame` as the socket takes now, without blocking or raising SIGPIPE;
     /// returns how many bytes it wrote. A full socket buffer (`EAGAIN`) leaves the rest to the
     /// event loop; any other error means the connection is failing, which its event loop sees.
-    static func writeNow(_ frame: [UInt8], to socket: Int32) -> Int {
-        frame.withUnsafeBytes { bytes in
+    static func writeNow(_ frame: ByteBuffer, to socket: Int32) -> Int {
+        frame.withUnsafeReadableBytes { bytes in
             var offset = 0
             while offset < bytes.count {
                 let n = Glibc.send(socket, bytes.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))

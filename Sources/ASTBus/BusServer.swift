@@ -461,8 +461,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     private func write(_ envelope: Envelope) {
         guard let context else { return }
         do {
-            let frame = try HotEnvelopeCodec.frame(envelope, maximum: server.settings.maxFrameBytes)
-            context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: frame)), promise: nil)
+            let frame = try HotEnvelopeCodec.frame(envelope, maximum: server.settings.maxFrameBytes, allocator: context.channel.allocator)
+            context.write(wrapOutboundOut(frame), promise: nil)
             needsFlush = true
         } catch {
             server.logger.error("bus message not sent: \(error)", metadata: ["peer": "\(peer?.description ?? "-")", "type": "\(envelope.type)"])

@@ -25,32 +25,32 @@ enum HotEnvelopeCodec {
 
     /// The canonical bytes written by hand, or nil when the envelope needs the general encoder.
     static func fastEncode(_ envelope: Envelope) -> [UInt8]? {
-        var writer = Writer()
-        return writer.envelope(envelope) ? writer.bytes : nil
+        var writer = Writer(buffer: ByteBufferAllocator().buffer(capacity: 256))
+        return writer.envelope(envelope) ? Array(writer.buffer.readableBytesView) : nil
     }
 
-    /// The envelope as a whole frame: the 4-byte big-endian length, then ``encode(_:)``'s bytes.
-    /// Throws when the payload is longer than `maximum` (``Framing/validate(length:maximum:)``).
-    static func frame(_ envelope: Envelope, maximum: Int) throws(FrameError) -> [UInt8] {
-        var writer = Writer()
-        writer.bytes.append(contentsOf: [0, 0, 0, 0])
+    /// The envelope as a whole frame: the 4-byte big-endian length, then ``encode(_:)``'s bytes,
+    /// in one buffer. Throws when the payload is longer than `maximum`
+    /// (``Framing/validate(length:maximum:)``).
+    static func frame(_ envelope: Envelope, maximum: Int, allocator: ByteBufferAllocator) throws(FrameError) -> ByteBuffer {
+        var writer = Writer(buffer: allocator.buffer(capacity: 256))
+        writer.buffer.writeInteger(UInt32(0))
         guard writer.envelope(envelope) else {
             let payload = EnvelopeCodec.encode(envelope)
             try Framing.validate(length: UInt32(clamping: payload.count), maximum: maximum)
-            return Framing.frame(payload)
+            var frame = allocator.buffer(capacity: Framing.headerSize + payload.count)
+            frame.writeInteger(UInt32(payload.count))
+            frame.writeBytes(payload)
+            return frame
         }
-        let length = writer.bytes.count - Framing.headerSize
+        let length = writer.buffer.readableBytes - Framing.headerSize
         try Framing.validate(length: UInt32(clamping: length), maximum: maximum)
-        withUnsafeBytes(of: UInt32(length).bigEndian) { header in
-            for i in 0..<Framing.headerSize { writer.bytes[i] = header[i] }
-        }
-        return writer.bytes
+        writer.buffer.setInteger(UInt32(length), at: writer.buffer.readerIndex)
+        return writer.buffer
     }
 
     private struct Writer {
-        var bytes: [UInt8] = []
-
-        init() { bytes.reserveCapacity(256) }
+        var buffer: ByteBuffer
 
         /// Writes the canonical JSON; false when the envelope needs the general encoder.
         mutating func envelope(_ e: Envelope) -> Bool {
@@ -80,9 +80,12 @@ enum HotEnvelopeCodec {
                 raw(#","corr":"#)
                 guard string(correlation) else { return false }
             }
-            raw(#","from":"#)
-            guard string(e.sender.description) else { return false }
-            raw(#","id":"#)
+            // `role@instance`, written in parts rather than through `description`.
+            raw(#","from":""#)
+            guard plain(e.sender.role.rawValue) else { return false }
+            raw("@")
+            guard plain(e.sender.instance) else { return false }
+            raw(#"","id":"#)
             guard string(e.id) else { return false }
             raw(#","seq":"#)
             unsigned(e.seq)
@@ -97,41 +100,45 @@ enum HotEnvelopeCodec {
         }
 
         mutating func raw(_ s: StaticString) {
-            s.withUTF8Buffer { bytes.append(contentsOf: $0) }
+            buffer.writeStaticString(s)
         }
 
         /// A quoted string; false if it holds anything but printable ASCII without `"` and `\`.
         mutating func string(_ s: String) -> Bool {
-            var plain = true
-            let done: Void? = s.utf8.withContiguousStorageIfAvailable { utf8 in
-                plain = utf8.allSatisfy(HotEnvelopeCodec.isPlain)
-                if plain {
-                    bytes.append(0x22)
-                    bytes.append(contentsOf: utf8)
-                    bytes.append(0x22)
-                }
+            raw("\"")
+            guard plain(s) else { return false }
+            raw("\"")
+            return true
+        }
+
+        /// The string's bytes unquoted; false (and nothing written) unless they are all plain.
+        mutating func plain(_ s: String) -> Bool {
+            let written: Bool? = s.utf8.withContiguousStorageIfAvailable { utf8 in
+                guard utf8.allSatisfy(HotEnvelopeCodec.isPlain) else { return false }
+                buffer.writeBytes(UnsafeRawBufferPointer(utf8))
+                return true
             }
-            return done != nil && plain
+            return written ?? false
         }
 
         mutating func unsigned(_ value: UInt64) {
             var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
                          UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
                 (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-            withUnsafeMutableBytes(of: &digits) { buffer in
+            withUnsafeMutableBytes(of: &digits) { digits in
                 var v = value
-                var i = buffer.count
+                var i = digits.count
                 repeat {
                     i -= 1
-                    buffer[i] = 0x30 + UInt8(v % 10)
+                    digits[i] = 0x30 + UInt8(v % 10)
                     v /= 10
                 } while v > 0
-                bytes.append(contentsOf: buffer[i...])
+                buffer.writeBytes(UnsafeRawBufferPointer(rebasing: digits[i...]))
             }
         }
 
         mutating func signed(_ value: Int64) {
-            if value < 0 { bytes.append(0x2D) }
+            if value < 0 { raw("-") }
             unsigned(value.magnitude)
         }
     }
