@@ -28,7 +28,8 @@ final class ChainHasher {
     private let context: OpaquePointer
 
     init() {
-        guard let digest = EVP_MD_fetch(nil, "SHA256", nil), let context = EVP_MD_CTX_new() else {
+        guard let digest = EVP_MD_fetch(nil, "SHA256", nil), let context = EVP_MD_CTX_new(),
+              EVP_DigestInit_ex(context, digest, nil) == 1 else {
             fatalError("libcrypto: SHA-256 is not available")
         }
         self.digest = digest
@@ -70,7 +71,9 @@ final class ChainHasher {
         return [UInt8](unsafeUninitializedCapacity: 32) { out, initialized in
             var length: UInt32 = 0
             let ok = body.withUnsafeBytes { body in
-                EVP_DigestInit_ex(context, digest, nil) == 1
+                // The context keeps its SHA-256 between hashes: re-initialising it with nil
+                // skips looking the algorithm up and setting it up again.
+                EVP_DigestInit_ex2(context, nil, nil) == 1
                     && EVP_DigestUpdate(context, scratch, count) == 1
                     && (body.isEmpty || EVP_DigestUpdate(context, body.baseAddress, body.count) == 1)
                     && EVP_DigestFinal_ex(context, out.baseAddress, &length) == 1
