@@ -28,6 +28,17 @@ public enum BusClientError: Error, Sendable, Equatable, CustomStringConvertible 
 /// back-off and jitter, and delivers must-not-lose messages at least once: each is journaled
 /// (durable) before it is first sent, re-sent on every reconnection and after the ack
 /// timeout until acknowledged, and restored from the journal after a restart.
+///
+/// Envelopes get their sequence number and are framed under the client's lock. The sending
+/// thread then writes the frame itself (a non-blocking `send` on a duplicate of the
+/// connection's descriptor, outside the lock), together with whatever other threads framed
+/// meanwhile, which waits for it in order. When the socket's buffer is full, the rest and
+/// everything after it go to the connection's event loop, and senders write directly again once
+/// it has written them. Either way the order on the wire is the sequence order, whichever thread
+/// sent, and a request costs no wake-up of the event loop on the way out. Replies and acks are handled on the
+/// event loop (``ClientConnectionHandler``), which resumes the waiting caller directly. Request
+/// timeouts are enforced by one sweep on the same loop, scheduled for the earliest deadline
+/// (a timer per request, armed from the caller's thread, would wake the loop every time).
 public final class BusClient: Sendable {
     public let identity: ProcessIdentity
     /// Where this client connects, as named in logs and journal entries.
@@ -40,24 +51,134 @@ public final class BusClient: Sendable {
     let logger: Logger
     let state: Mutex<State>
     let connections = Atomic<UInt64>(0)
+    /// `identity>target?`: request ids are this and a process-unique number.
+    let requestPrefix: String
 
     struct Pending: Sendable {
         var envelope: Envelope
         var lastSent: Timestamp?
     }
 
+    /// A request waiting for the reply that names it as correlation. Resumed exactly once, by
+    /// whoever removes it from `State.requests` under the lock (reply, sweep or disconnection).
+    struct Request: Sendable {
+        var continuation: CheckedContinuation<Envelope, any Error>
+        var deadline: NIODeadline
+    }
+
+    /// A caller of ``waitForAck(id:timeout:)``; `token` finds it again when its task is cancelled.
+    struct AckWaiter: Sendable {
+        var token: UInt64
+        var continuation: CheckedContinuation<Void, any Error>
+    }
+
+    /// The current connection.
     struct Live: Sendable {
+        var number: UInt64
         var machine: ClientConnectionMachine
-        var writer: AsyncStream<ByteBuffer>.Continuation
+        var channel: any Channel
+        /// A duplicate of the channel's descriptor that senders write to directly. Closed when
+        /// the connection is over, by whoever touches it last (see ``BusClient/writeDirectly(_:)``),
+        /// so that a sender never writes to a descriptor that names another file.
+        let socket: Int32
+        var established = false
+        /// A sender is writing to `socket` (outside the lock); frames sent meanwhile wait in
+        /// `directQueue` and that sender writes them too, in order.
+        var writerActive = false
+        var directQueue: [ByteBuffer] = []
+        /// Frames for the event loop to write, in sequence order, once the socket was full.
+        var outbound: [ByteBuffer] = []
+        /// A write of `outbound` is scheduled on the event loop.
+        var writeScheduled = false
+        /// Batches of `outbound` handed to the channel whose last byte is not written yet.
+        var batchesInFlight = 0
+        /// When the sweep for timed-out requests runs next, if one is scheduled.
+        var sweepAt: NIODeadline?
     }
 
     struct State: Sendable {
+        let maxFrameBytes: Int
+        let allocator = ByteBufferAllocator()
         var nextCounter: Int64
         var pendingOrder: [String] = []
         var pending: [String: Pending] = [:]
         var live: Live?
-        var requests: [String: CheckedContinuation<Envelope, any Error>] = [:]
+        var requests: [String: Request] = [:]
         var connectedWaiters: [CheckedContinuation<Void, Never>] = []
+        var ackWaiters: [String: [AckWaiter]] = [:]
+        /// Frames the sending thread could not write at once and left to the event loop (for
+        /// tests and diagnostics).
+        var deferredWrites = 0
+
+        /// Frames `envelope` (it has its sequence number) for the live connection, in sequence
+        /// order: the sender writes it itself after releasing the lock when nothing else is
+        /// being written, it waits behind an active sender, or behind the event loop's queue.
+        mutating func emit(_ envelope: Envelope) -> WriteWork {
+            guard live != nil else { return WriteWork() }
+            let frame: ByteBuffer
+            do throws(FrameError) {
+                frame = try HotEnvelopeCodec.frame(envelope, maximum: maxFrameBytes, allocator: allocator)
+            } catch {
+                return WriteWork(dropped: [(envelope, error)])
+            }
+            if live!.writerActive {
+                live!.directQueue.append(frame)
+                return WriteWork()
+            }
+            if live!.outbound.isEmpty, !live!.writeScheduled, live!.batchesInFlight == 0 {
+                live!.writerActive = true
+                return WriteWork(direct: DirectWrite(socket: live!.socket, connection: live!.number, bytes: frame))
+            }
+            live!.outbound.append(frame)
+            deferredWrites += 1
+            return scheduleQueueWrite()
+        }
+
+        /// The event loop's write of `outbound`, unless one is scheduled already.
+        mutating func scheduleQueueWrite() -> WriteWork {
+            guard !live!.writeScheduled else { return WriteWork() }
+            live!.writeScheduled = true
+            return WriteWork(queued: ScheduledWrite(channel: live!.channel, connection: live!.number))
+        }
+
+        /// Sends a pending message on the live connection if it is established.
+        mutating func transmit(_ id: String, now: Timestamp) -> WriteWork {
+            guard live?.machine.isEstablished == true, var p = pending[id] else { return WriteWork() }
+            let env = live!.machine.envelope(p.envelope.message, id: p.envelope.id, correlationID: p.envelope.correlationID,
+                                             now: p.envelope.timestamp)
+            p.lastSent = now
+            pending[id] = p
+            return emit(env)
+        }
+    }
+
+    /// What a sender must do about the connection's socket once it has released the lock.
+    struct WriteWork: Sendable {
+        /// Write these bytes, then what queues behind them.
+        var direct: DirectWrite?
+        /// Have the event loop write the queue.
+        var queued: ScheduledWrite?
+        /// Envelopes too large for a frame: never sent, only logged.
+        var dropped: [(Envelope, FrameError)] = []
+
+        mutating func merge(_ other: WriteWork) {
+            direct = direct ?? other.direct
+            queued = queued ?? other.queued
+            dropped += other.dropped
+        }
+    }
+
+    /// The frame a sender writes to the connection's socket itself.
+    struct DirectWrite: Sendable {
+        let socket: Int32
+        let connection: UInt64
+        var bytes: ByteBuffer
+    }
+
+    /// A write of the queue by the connection's event loop.
+    struct ScheduledWrite: Sendable {
+        let channel: any Channel
+        let connection: UInt64
     }
 
     /// - Parameters:
@@ -73,8 +194,9 @@ public final class BusClient: Sendable {
         self.journal = journal
         self.clock = clock
         self.logger = logger
+        requestPrefix = "\(identity)>\(target)?"
         let restored = try Self.restoreOutbox(journal, target: target, prefix: Self.idPrefix(identity, target))
-        var s = State(nextCounter: restored.maxCounter + 1)
+        var s = State(maxFrameBytes: settings.maxFrameBytes, nextCounter: restored.maxCounter + 1)
         for env in restored.pending {
             s.pendingOrder.append(env.id)
             s.pending[env.id] = Pending(envelope: env, lastSent: nil)
@@ -119,6 +241,9 @@ public final class BusClient: Sendable {
 
     /// Sends a must-not-lose message: journaled durably before this returns, delivered at
     /// least once (the receiver drops duplicates). Returns the message id.
+    ///
+    /// The durable commit (an fsync) runs on the calling thread; ``waitForAck(id:timeout:)`` waits for
+    /// the acknowledgement.
     @discardableResult
     public func send(_ message: Message, correlationID: String? = nil) throws -> String {
         guard message.delivery == .acknowledged else { throw BusClientError.notAcknowledgedDelivery(message.type) }
@@ -130,33 +255,93 @@ public final class BusClient: Sendable {
             return (id, Envelope(sender: identity, seq: 0, id: id, correlationID: correlationID, timestamp: now, message: message))
         }
         try journal.append(BusJournal.message(.sent, envelope, peer: target), durability: .durable)
-        state.withLock { s in
+        let write = state.withLock { s in
             s.pendingOrder.append(id)
             s.pending[id] = Pending(envelope: envelope, lastSent: nil)
-            transmit(id, in: &s, now: now)
+            return s.transmit(id, now: now)
         }
+        perform(write)
         return id
+    }
+
+    /// Sends a must-not-lose message as ``send(_:correlationID:)`` does and returns its id once
+    /// the endpoint has acknowledged it, however many reconnections and re-sends that takes
+    /// (see ``waitForAck(id:timeout:)``). A timeout or cancellation ends the wait, not the delivery.
+    public func sendAndWaitForAck(_ message: Message, correlationID: String? = nil, timeout: Duration? = nil) async throws -> String {
+        let id = try send(message, correlationID: correlationID)
+        try await waitForAck(id: id, timeout: timeout)
+        return id
+    }
+
+    /// Returns once the message `id` (from ``send(_:correlationID:)``) is acknowledged and its
+    /// `acked` entry is in the journal (batched); at once if it is not pending, that is already
+    /// acknowledged or never sent by this client. Throws ``BusClientError/timedOut(_:)`` after
+    /// `timeout` (nil: no limit) and `CancellationError` if the task is cancelled first; either
+    /// way the message stays pending and is still delivered.
+    public func waitForAck(id: String, timeout: Duration? = nil) async throws {
+        guard let timeout else { return try await waitForAckUnbounded(id: id) }
+        try await withThrowingTaskGroup { group in
+            group.addTask { try await self.waitForAckUnbounded(id: id) }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                throw BusClientError.timedOut("the acknowledgement of \(id)")
+            }
+            defer { group.cancelAll() }
+            try await group.next()
+        }
+    }
+
+    /// ``waitForAck(id:timeout:)`` without a time limit.
+    func waitForAckUnbounded(id: String) async throws {
+        let token = UniqueID.nextNumber()
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
+                enum Outcome { case waiting, acknowledged, cancelled }
+                let outcome = state.withLock { s -> Outcome in
+                    guard s.pending[id] != nil else { return .acknowledged }
+                    // Checked under the lock that the cancellation handler takes: either it
+                    // finds this waiter or the task is already seen as cancelled here.
+                    if Task.isCancelled { return .cancelled }
+                    s.ackWaiters[id, default: []].append(AckWaiter(token: token, continuation: c))
+                    return .waiting
+                }
+                switch outcome {
+                case .waiting: break
+                // Behind the journaling of acknowledgements already received (in order).
+                case .acknowledged: BusWorkThread.shared.execute { c.resume() }
+                case .cancelled: c.resume(throwing: CancellationError())
+                }
+            }
+        } onCancel: {
+            let waiter = state.withLock { s -> AckWaiter? in
+                guard var waiters = s.ackWaiters[id], let i = waiters.firstIndex(where: { $0.token == token }) else { return nil }
+                let waiter = waiters.remove(at: i)
+                s.ackWaiters[id] = waiters.isEmpty ? nil : waiters
+                return waiter
+            }
+            waiter?.continuation.resume(throwing: CancellationError())
+        }
     }
 
     /// Sends a best-effort message and waits for the reply that names it as correlation.
     public func request(_ message: Message, timeout: Duration) async throws -> Envelope {
-        let id = "\(identity)>\(target)?\(UniqueID.next())"
-        let timeoutTask = Task {
-            try await Task.sleep(for: timeout)
-            let c = state.withLock { $0.requests.removeValue(forKey: id) }
-            c?.resume(throwing: BusClientError.timedOut("a reply from \(target)"))
-        }
-        defer { timeoutTask.cancel() }
+        let id = requestPrefix + UniqueID.next()
+        let deadline = NIODeadline.now() + .nanoseconds(timeout.totalNanoseconds)
         return try await withCheckedThrowingContinuation { (c: CheckedContinuation<Envelope, any Error>) in
-            let failed: Bool = state.withLock { s in
-                guard var live = s.live, live.machine.isEstablished else { return true }
-                let env = live.machine.envelope(message, id: id, correlationID: nil, now: clock.now())
-                s.live = live
-                s.requests[env.id] = c
-                live.writer.yield(ByteBuffer(bytes: EnvelopeCodec.encode(env)))
-                return false
+            let (connected, write, sweep) = state.withLock { s -> (Bool, WriteWork, ScheduledWrite?) in
+                guard s.live?.machine.isEstablished == true else { return (false, WriteWork(), nil) }
+                let env = s.live!.machine.envelope(message, id: id, correlationID: nil, now: clock.now())
+                s.requests[id] = Request(continuation: c, deadline: deadline)
+                var sweep: ScheduledWrite?
+                if s.live!.sweepAt.map({ deadline < $0 }) ?? true {
+                    s.live!.sweepAt = deadline
+                    sweep = ScheduledWrite(channel: s.live!.channel, connection: s.live!.number)
+                }
+                return (true, s.emit(env), sweep)
             }
-            if failed { c.resume(throwing: BusClientError.notConnected(target)) }
+            guard connected else { return c.resume(throwing: BusClientError.notConnected(target)) }
+            perform(write)
+            if let sweep { sweep.channel.eventLoop.scheduleTask(deadline: deadline) { self.sweepRequests(sweep) } }
         }
     }
 
@@ -170,17 +355,6 @@ public final class BusClient: Sendable {
             }
             if now { c.resume() }
         }
-    }
-
-    /// Writes a pending message on the live connection if there is one. Called with the lock held.
-    func transmit(_ id: String, in s: inout State, now: Timestamp) {
-        guard var live = s.live, live.machine.isEstablished, var p = s.pending[id] else { return }
-        let env = live.machine.envelope(p.envelope.message, id: p.envelope.id, correlationID: p.envelope.correlationID,
-                                        now: p.envelope.timestamp)
-        live.writer.yield(ByteBuffer(bytes: EnvelopeCodec.encode(env)))
-        p.lastSent = now
-        s.pending[id] = p
-        s.live = live
     }
 
     /// Connects, and reconnects after every loss, until the task is cancelled.
@@ -203,6 +377,9 @@ public final class BusClient: Sendable {
             tasks.cancelAll()
         }
         failRequests(BusClientError.notConnected(target))
+        // The acknowledgements received so far are journaled on the work thread: wait for them,
+        // so that the journal may be closed once this returns.
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in BusWorkThread.shared.execute { c.resume() } }
     }
 
     /// Re-sends messages that were not acknowledged within the ack timeout.
@@ -211,12 +388,15 @@ public final class BusClient: Sendable {
         while !Task.isCancelled {
             do { try await Task.sleep(for: timeout / 2) } catch { return }
             let now = clock.now()
-            state.withLock { s in
+            let write = state.withLock { s in
+                var write = WriteWork()
                 for id in s.pendingOrder {
                     guard let sent = s.pending[id]?.lastSent, now.duration(since: sent) >= timeout else { continue }
-                    transmit(id, in: &s, now: now)
+                    write.merge(s.transmit(id, now: now))
                 }
+                return write
             }
+            perform(write)
         }
     }
 
@@ -224,96 +404,268 @@ public final class BusClient: Sendable {
     func connectOnce(group: any EventLoopGroup) async throws -> Bool {
         let number = connections.add(1, ordering: .relaxed).newValue
         let maxFrame = settings.maxFrameBytes
-        let channel = try await ClientBootstrap(group: group)
-            .connect(unixDomainSocketPath: path) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maximumPayload: maxFrame)))
-                    try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder(maximumPayload: maxFrame)))
-                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+        // Our own socket, so that senders can write to a duplicate of it (see `State.emit`).
+        let fd = try UnixSocket.connectNonBlocking(path: path)
+        let socket = fcntl(fd, F_DUPFD_CLOEXEC, 0)
+        guard socket >= 0 else {
+            let e = errno
+            close(fd)
+            throw SocketError(operation: "dup", path: path, errno: e)
+        }
+        let channel: any Channel
+        do {
+            channel = try await ClientBootstrap(group: group)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let pipeline = channel.pipeline.syncOperations
+                        try pipeline.addHandler(ByteToMessageHandler(FrameDecoder(maximumPayload: maxFrame)))
+                        try pipeline.addHandler(ClientConnectionHandler(client: self, connection: number))
+                    }
                 }
-            }
-        let (stream, writer) = AsyncStream<ByteBuffer>.makeStream()
+                .withConnectedSocket(fd).get()
+        } catch {
+            close(socket)
+            throw error
+        }
         var machine = ClientConnectionMachine(local: identity, connection: number, expectedPeer: expectedRole)
         let hello = machine.hello(pid: getpid(), now: clock.now())
-        writer.yield(ByteBuffer(bytes: EnvelopeCodec.encode(hello)))
-        state.withLock { $0.live = Live(machine: machine, writer: writer) }
-        var established = false
-        defer {
-            writer.finish()
-            state.withLock { $0.live = nil }
-            failRequests(BusClientError.notConnected(target))
+        let write = state.withLock { s in
+            s.live = Live(number: number, machine: machine, channel: channel, socket: socket)
+            return s.emit(hello)
         }
-        try await channel.executeThenClose { inbound, outbound in
-            try await withThrowingTaskGroup { tasks in
-                tasks.addTask {
-                    for await buffer in stream { try await outbound.write(buffer) }
-                    outbound.finish()
-                }
-                defer { tasks.cancelAll() }
-                do {
-                    for try await frame in inbound {
-                        let decoded = Result { () throws(EnvelopeError) in try EnvelopeCodec.decode(frame.readableBytesView) }
-                        let actions = state.withLock { s -> [ConnectionAction] in
-                            guard var live = s.live else { return [] }
-                            let a = live.machine.received(decoded, now: clock.now())
-                            s.live = live
-                            return a
-                        }
-                        if try handle(actions, writer: writer, established: &established) { return }
-                    }
-                } catch let error as FrameError {
-                    let actions = state.withLock { s -> [ConnectionAction] in
-                        guard var live = s.live else { return [] }
-                        let a = live.machine.frameError(error, now: clock.now())
-                        s.live = live
-                        return a
-                    }
-                    _ = try handle(actions, writer: writer, established: &established)
-                }
-            }
+        perform(write)
+        await withTaskCancellationHandler {
+            try? await channel.closeFuture.get()
+        } onCancel: {
+            channel.close(promise: nil)
         }
+        // From here no sender starts writing to `socket`; one that is still writing closes it.
+        let (established, writerOwnsSocket) = state.withLock { s in
+            guard let live = s.live, live.number == number else { return (false, false) }
+            s.live = nil
+            return (live.established, live.writerActive)
+        }
+        if !writerOwnsSocket { close(socket) }
+        failRequests(BusClientError.notConnected(target))
         if established {
             logger.info("bus connection to \(target) lost")
         }
         return established
     }
 
-    /// Carries out the machine's actions; returns true when the connection must close.
-    func handle(_ actions: [ConnectionAction], writer: AsyncStream<ByteBuffer>.Continuation, established: inout Bool) throws -> Bool {
+    /// Carries out what a sender must do after releasing the lock.
+    func perform(_ work: WriteWork) {
+        for (envelope, error) in work.dropped {
+            logger.error("bus message not sent: \(error)", metadata: ["target": "\(target)", "id": "\(envelope.id)", "type": "\(envelope.type)"])
+        }
+        if let queued = work.queued { queued.channel.eventLoop.execute { self.writeQueued(queued) } }
+        if let direct = work.direct { writeDirectly(direct) }
+    }
+
+    /// Writes a frame to the socket from this thread, then the frames that queued behind it
+    /// meanwhile, until none is left. If the socket takes only part (its buffer is full) the
+    /// rest and everything behind it go to the event loop, which writes when the socket drains.
+    func writeDirectly(_ first: DirectWrite) {
+        enum Next { case more(ByteBuffer), done, handOver(WriteWork), abandoned }
+        var bytes = first.bytes
+        while true {
+            let written = Self.writeNow(bytes, to: first.socket)
+            let next = state.withLock { s -> Next in
+                guard s.live?.number == first.connection else { return .abandoned }
+                if written < bytes.readableBytes {
+                    bytes.moveReaderIndex(forwardBy: written)
+                    s.live!.outbound = [bytes] + s.live!.directQueue + s.live!.outbound
+                    s.live!.directQueue = []
+                    s.live!.writerActive = false
+                    s.deferredWrites += 1
+                    return .handOver(s.scheduleQueueWrite())
+                }
+                guard var more = s.live!.directQueue.first else {
+                    s.live!.writerActive = false
+                    return .done
+                }
+                for frame in s.live!.directQueue.dropFirst() { more.writeImmutableBuffer(frame) }
+                s.live!.directQueue = []
+                return .more(more)
+            }
+            switch next {
+            case .more(let more):
+                bytes = more
+            case .done:
+                return
+            case .handOver(let work):
+                return perform(work)
+            case .abandoned:
+                // The connection ended while this thread wrote: the socket was left to it.
+                close(first.socket)
+                return
+            }
+        }
+    }
+
+    /// Writes the queue in order and flushes; on the event loop. Senders queue behind the batch
+    /// until its last byte is written.
+    func writeQueued(_ write: ScheduledWrite) {
+        let frames = state.withLock { s -> [ByteBuffer] in
+            guard s.live?.number == write.connection else { return [] }
+            s.live!.writeScheduled = false
+            let frames = s.live!.outbound
+            s.live!.outbound = []
+            if !frames.isEmpty { s.live!.batchesInFlight += 1 }
+            return frames
+        }
+        guard let last = frames.last else { return }
+        let channel = write.channel
+        for frame in frames.dropLast() { channel.write(frame, promise: nil) }
+        // Writes complete in order: the last one's completion means the whole batch is out.
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenComplete { _ in self.batchWritten(write.connection) }
+        channel.writeAndFlush(last, promise: written)
+    }
+
+    func batchWritten(_ connection: UInt64) {
+        state.withLock { s in
+            if s.live?.number == connection { s.live!.batchesInFlight -= 1 }
+        }
+    }
+
+    /// Writes as much of `frame` as the socket takes now, without blocking or raising SIGPIPE;
+    /// returns how many bytes it wrote. A full socket buffer (`EAGAIN`) leaves the rest to the
+    /// event loop; any other error means the connection is failing, which its event loop sees.
+    static func writeNow(_ frame: ByteBuffer, to socket: Int32) -> Int {
+        frame.withUnsafeReadableBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let n = Glibc.send(socket, bytes.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+                if n > 0 {
+                    offset += n
+                } else if n < 0 && errno == EINTR {
+                    continue
+                } else {
+                    break
+                }
+            }
+            return offset
+        }
+    }
+
+    /// What the event loop does after handling a frame, outside the lock.
+    struct Effects {
+        var write = WriteWork()
+        var established: PeerInfo?
+        var connectedWaiters: [CheckedContinuation<Void, Never>] = []
+        var acked: [String] = []
+        var ackWaiters: [AckWaiter] = []
+        var replies: [(Request, Envelope)] = []
+        var unsolicited: [MessageType] = []
+        var close: Refusal?
+    }
+
+    /// A frame arrived on connection `number` (decoded, or not); on its event loop.
+    func received(_ decoded: Result<Envelope, EnvelopeError>, connection number: UInt64) {
+        let now = clock.now()
+        let effects = state.withLock { s -> Effects? in
+            guard s.live?.number == number else { return nil }
+            let actions = s.live!.machine.received(decoded, now: now)
+            return apply(actions, to: &s, now: now)
+        }
+        if let effects { carryOut(effects, channelOf: number, at: now) }
+    }
+
+    /// The frame decoder failed on connection `number`; on its event loop.
+    func frameFailed(_ error: FrameError, connection number: UInt64) {
+        let now = clock.now()
+        let effects = state.withLock { s -> Effects? in
+            guard s.live?.number == number else { return nil }
+            let actions = s.live!.machine.frameError(error, now: now)
+            return apply(actions, to: &s, now: now)
+        }
+        if let effects { carryOut(effects, channelOf: number, at: now) }
+    }
+
+    /// The state changes of a machine's actions, under the lock.
+    func apply(_ actions: [ConnectionAction], to s: inout State, now: Timestamp) -> Effects {
+        var effects = Effects()
         for action in actions {
             switch action {
             case .send(let env):
-                writer.yield(ByteBuffer(bytes: EnvelopeCodec.encode(env)))
+                effects.write.merge(s.emit(env))
             case .established(let peer):
-                established = true
-                logger.info("bus connected to \(target)", metadata: ["peer": "\(peer)"])
-                let now = clock.now()
-                let waiters = state.withLock { s in
-                    for id in s.pendingOrder { transmit(id, in: &s, now: now) }
-                    defer { s.connectedWaiters = [] }
-                    return s.connectedWaiters
-                }
-                waiters.forEach { $0.resume() }
+                s.live!.established = true
+                effects.established = peer
+                for id in s.pendingOrder { effects.write.merge(s.transmit(id, now: now)) }
+                effects.connectedWaiters = s.connectedWaiters
+                s.connectedWaiters = []
             case .acknowledged(let ack):
-                let known = state.withLock { s in
-                    guard s.pending.removeValue(forKey: ack.id) != nil else { return false }
-                    s.pendingOrder.removeAll { $0 == ack.id }
-                    return true
-                }
-                if known { try journal.append(BusJournal.acked(ack.id, peer: target, at: clock.now()), durability: .batched) }
+                guard s.pending.removeValue(forKey: ack.id) != nil else { continue }
+                if let i = s.pendingOrder.firstIndex(of: ack.id) { s.pendingOrder.remove(at: i) }
+                effects.acked.append(ack.id)
+                effects.ackWaiters += s.ackWaiters.removeValue(forKey: ack.id) ?? []
             case .deliver(let env):
-                let waiter = state.withLock { s in env.correlationID.flatMap { s.requests.removeValue(forKey: $0) } }
-                if let waiter {
-                    waiter.resume(returning: env)
+                if let correlation = env.correlationID, let request = s.requests.removeValue(forKey: correlation) {
+                    effects.replies.append((request, env))
                 } else {
-                    logger.debug("unsolicited message from \(target)", metadata: ["type": "\(env.type)"])
+                    effects.unsolicited.append(env.type)
                 }
             case .close(let refusal):
-                logger.warning("bus connection to \(target) closed", metadata: ["code": "\(refusal.code.rawValue)", "detail": "\(refusal.detail)"])
-                return true
+                effects.close = refusal
             }
         }
-        return false
+        return effects
+    }
+
+    /// Everything of `effects` that must not run under the lock.
+    func carryOut(_ effects: Effects, channelOf number: UInt64, at now: Timestamp) {
+        perform(effects.write)
+        if let peer = effects.established {
+            logger.info("bus connected to \(target)", metadata: ["peer": "\(peer)"])
+            effects.connectedWaiters.forEach { $0.resume() }
+        }
+        for (request, reply) in effects.replies {
+            request.continuation.resume(returning: reply)
+        }
+        for type in effects.unsolicited {
+            logger.debug("unsolicited message from \(target)", metadata: ["type": "\(type)"])
+        }
+        if !effects.acked.isEmpty {
+            // The journal may block (a batch commit, or its lock held by a durable commit):
+            // not on the event loop. The waiters resume once the entries are staged.
+            let (ids, waiters) = (effects.acked, effects.ackWaiters)
+            BusWorkThread.shared.execute { [self] in
+                for id in ids {
+                    do {
+                        try journal.append(BusJournal.acked(id, peer: target, at: now), durability: .batched)
+                    } catch {
+                        logger.error("could not journal an acknowledgement", metadata: ["id": "\(id)", "error": "\(error)"])
+                    }
+                }
+                waiters.forEach { $0.continuation.resume() }
+            }
+        }
+        if let refusal = effects.close {
+            logger.warning("bus connection to \(target) closed", metadata: ["code": "\(refusal.code.rawValue)", "detail": "\(refusal.detail)"])
+            // After the queued refusal is written: tasks on an event loop run in order.
+            if let channel = state.withLock({ s in s.live?.number == number ? s.live?.channel : nil }) {
+                channel.eventLoop.execute { channel.close(promise: nil) }
+            }
+        }
+    }
+
+    /// Fails the requests whose deadline has passed and schedules the next sweep for the
+    /// earliest deadline left; on the event loop. Only the sweep whose time it is reschedules.
+    func sweepRequests(_ sweep: ScheduledWrite) {
+        let now = NIODeadline.now()
+        let (expired, next) = state.withLock { s -> ([Request], NIODeadline?) in
+            guard s.live?.number == sweep.connection, let due = s.live!.sweepAt, due <= now else { return ([], nil) }
+            let expired = s.requests.filter { $0.value.deadline <= now }
+            for id in expired.keys { s.requests[id] = nil }
+            s.live!.sweepAt = s.requests.values.map(\.deadline).min()
+            return (Array(expired.values), s.live!.sweepAt)
+        }
+        if let next { sweep.channel.eventLoop.assumeIsolated().scheduleTask(deadline: next) { self.sweepRequests(sweep) } }
+        for request in expired {
+            request.continuation.resume(throwing: BusClientError.timedOut("a reply from \(target)"))
+        }
     }
 
     func failRequests(_ error: BusClientError) {
@@ -321,12 +673,47 @@ public final class BusClient: Sendable {
             defer { s.requests = [:] }
             return Array(s.requests.values)
         }
-        waiting.forEach { $0.resume(throwing: error) }
+        for request in waiting {
+            request.continuation.resume(throwing: error)
+        }
+    }
+}
+
+/// One client connection's inbound side, on its event loop: hands every frame, or the frame
+/// decoder's error, to the ``BusClient`` it belongs to.
+final class ClientConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+
+    private let client: BusClient
+    private let connection: UInt64
+    private var failed = false
+
+    init(client: BusClient, connection: UInt64) {
+        self.client = client
+        self.connection = connection
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !failed else { return }
+        let frame = unwrapInboundIn(data)
+        client.received(Result { () throws(EnvelopeError) in try HotEnvelopeCodec.decode(frame) }, connection: connection)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard !failed else { return }
+        failed = true
+        if let error = error as? FrameError {
+            client.frameFailed(error, connection: connection)
+        } else {
+            client.logger.debug("bus connection to \(client.target) failed", metadata: ["error": "\(error)"])
+            context.close(promise: nil)
+        }
     }
 }
 
 /// Process-unique ids for best-effort requests (never journaled as must-not-lose ids).
 enum UniqueID {
     static let counter = Atomic<UInt64>(0)
-    static func next() -> String { String(counter.add(1, ordering: .relaxed).newValue) }
+    static func nextNumber() -> UInt64 { counter.add(1, ordering: .relaxed).newValue }
+    static func next() -> String { String(nextNumber()) }
 }

@@ -27,7 +27,7 @@ enum BusJournal {
 
     static func message(_ kind: EntryKind, _ envelope: Envelope, peer: String, raw: [UInt8]? = nil) -> JournalRecord {
         JournalRecord(kind: kind, type: envelope.type.rawValue, timestamp: envelope.timestamp, messageID: envelope.id,
-                      correlationID: envelope.correlationID, peer: peer, body: raw ?? EnvelopeCodec.encode(envelope))
+                      correlationID: envelope.correlationID, peer: peer, body: raw ?? HotEnvelopeCodec.encode(envelope))
     }
 
     static func acked(_ id: String, peer: String, at now: Timestamp) -> JournalRecord {

@@ -14,6 +14,9 @@ public protocol BusInbox: Sendable {
     /// Handles one delivered message and returns an optional reply. Messages of one
     /// connection arrive one at a time, in order. An acknowledged message reaches this
     /// method once, after it is journaled; it is acknowledged when this returns.
+    ///
+    /// Called from the bus's work thread (a task executor of its own, not an event loop);
+    /// an inbox that is an actor runs on its own executor as usual.
     func receive(_ envelope: Envelope, from peer: PeerInfo) async -> Message?
 }
 
@@ -22,6 +25,11 @@ public protocol BusInbox: Sendable {
 ///
 /// A bad peer (garbage, oversized frames, a wrong version or role) is refused and
 /// disconnected with a logged and journaled reason; other connections carry on.
+///
+/// Each connection's protocol runs on its event loop (``ServerConnectionHandler``): pings,
+/// the welcome and refusals are answered there without a thread hand-off. Only what must
+/// touch the journal or the inbox goes, in arrival order, to a task on ``BusWorkThread``,
+/// which writes the ack or reply back through the event loop.
 public final class BusServer: Sendable {
     public let identity: ProcessIdentity
     let policy: EndpointPolicy
@@ -63,10 +71,16 @@ public final class BusServer: Sendable {
         return ids
     }
 
+    /// One accepted connection as the accept loop hands it to its task.
+    struct Connection: Sendable {
+        let channel: any Channel
+        let work: ConnectionWorkQueue
+        let handler: NIOLoopBound<ServerConnectionHandler>
+    }
+
     /// Serves connections on an already listening socket (from `LISTEN_FDS` or
     /// ``UnixSocket/listen(path:backlog:mode:)``) until the task is cancelled.
     public func run(listeningFD fd: Int32, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws {
-        let maxFrame = settings.maxFrameBytes
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 128)
             .bind(fd) { channel in
@@ -77,139 +91,401 @@ public final class BusServer: Sendable {
                 } else {
                     channel.eventLoop.makeSucceededFuture(nil)
                 }
-                return credentials.flatMapThrowing { cred in
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maximumPayload: maxFrame)))
-                    try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder(maximumPayload: maxFrame)))
-                    let async = try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                    return (async, cred?.uid)
-                }
+                return credentials.flatMapThrowing { cred in try self.setUp(channel, peerUID: cred?.uid) }
             }
         logger.info("bus endpoint \(identity) listening", metadata: ["fd": "\(fd)"])
         try await withThrowingDiscardingTaskGroup { group in
             try await server.executeThenClose { inbound in
-                for try await (connection, peerUID) in inbound {
-                    group.addTask { try await self.serve(connection, peerUID: peerUID) }
+                for try await connection in inbound {
+                    group.addTask(executorPreference: BusWorkThread.shared) { try await self.serve(connection) }
                 }
             }
         }
     }
 
-    /// One connection: hello, then messages in order until the peer leaves or misbehaves.
-    func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>, peerUID: UInt32?) async throws {
+    /// Builds a new connection's pipeline; runs on its event loop.
+    func setUp(_ channel: any Channel, peerUID: UInt32?) throws -> Connection {
         let number = connectionCounter.add(1, ordering: .relaxed).newValue
-        let machine = Locked(ServerConnectionMachine(local: identity, localPID: getpid(), policy: policy, ownUID: getuid(),
-                                                     peerUID: peerUID, maxFrameBytes: settings.maxFrameBytes, connection: number))
+        let machine = ServerConnectionMachine(local: identity, localPID: getpid(), policy: policy, ownUID: getuid(),
+                                              peerUID: peerUID, maxFrameBytes: settings.maxFrameBytes, connection: number)
+        let work = ConnectionWorkQueue()
+        let handler = ServerConnectionHandler(server: self, machine: machine, work: work)
+        let pipeline = channel.pipeline.syncOperations
+        try pipeline.addHandler(ByteToMessageHandler(FrameDecoder(maximumPayload: settings.maxFrameBytes)))
+        try pipeline.addHandler(handler)
+        return Connection(channel: channel, work: work, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
+    }
+
+    /// One connection's journal entries and deliveries, in the order its handler queued them,
+    /// until the connection has closed and everything it queued is done. Runs on
+    /// ``BusWorkThread``: the journal commits block that thread, never an event loop.
+    func serve(_ connection: Connection) async throws {
         let channel = connection.channel
-        let helloTimeout = settings.helloTimeout
-        let timer = Task {
-            try await Task.sleep(for: helloTimeout)
-            let actions = machine.withLock { $0.helloTimedOut(now: clock.now()) }
-            for case .send(let env) in actions { try? await channel.writeAndFlush(ByteBuffer(bytes: EnvelopeCodec.encode(env))) }
-            for case .close(let r) in actions { self.recordViolation(r, peer: nil); try? await channel.close() }
-        }
-        defer { timer.cancel() }
-        var peer: PeerInfo?
         do {
-            try await connection.executeThenClose { inbound, outbound in
-                do {
-                    for try await frame in inbound {
-                        let payload = Array(frame.readableBytesView)
-                        let decoded = Result { () throws(EnvelopeError) in try EnvelopeCodec.decode(payload) }
-                        let actions = machine.withLock { $0.received(decoded, now: clock.now()) }
-                        if try await perform(actions, raw: payload, peer: &peer, machine: machine, outbound: outbound) { return }
+            try await withTaskCancellationHandler {
+                // Cancellation closes the channel; the handler then queues the disconnection
+                // and ends the queue, so that what was received is still journaled.
+                while let work = await connection.work.next() {
+                    switch work {
+                    case .journal(let record):
+                        try journal.append(record, durability: .batched)
+                    case .journalProtocolError(let record):
+                        do {
+                            try journal.append(record, durability: .batched)
+                        } catch {
+                            logger.error("could not journal a protocol error", metadata: ["error": "\(error)"])
+                        }
+                    case .deliver(let envelope, let raw, let peer):
+                        let outcome = try await deliver(envelope, raw: raw, from: peer)
+                        let handler = connection.handler
+                        handler.eventLoop.execute { handler.value.delivered(envelope, outcome) }
                     }
-                } catch let error as FrameError {
-                    let actions = machine.withLock { $0.frameError(error, now: clock.now()) }
-                    _ = try await perform(actions, raw: nil, peer: &peer, machine: machine, outbound: outbound)
                 }
+            } onCancel: {
+                channel.close(promise: nil)
             }
-        } catch let error as JournalError {
-            // Our own journal failing is a broken invariant: stop the endpoint, let the process restart.
-            throw error
         } catch {
-            logger.debug("bus connection ended", metadata: ["peer": "\(peer?.description ?? "-")", "error": "\(error)"])
-        }
-        if let p = peer {
-            established.subtract(1, ordering: .relaxed)
-            try journal.append(BusJournal.event(.disconnected, endpoint: identity.description, peer: p.identity.description,
-                                                code: nil, detail: "\(p) disconnected", at: clock.now()), durability: .batched)
-            logger.info("bus peer disconnected", metadata: ["peer": "\(p)"])
+            // Our own journal failing is a broken invariant: stop the endpoint, let the process restart.
+            connection.work.abandon()
+            channel.close(promise: nil)
+            throw error
         }
     }
 
-    /// Carries out a machine's actions; returns true when the connection must close.
-    func perform(_ actions: [ConnectionAction], raw: [UInt8]?, peer: inout PeerInfo?, machine: Locked<ServerConnectionMachine>,
-                 outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws -> Bool {
-        for action in actions {
-            switch action {
-            case .send(let env):
-                try await outbound.write(ByteBuffer(bytes: EnvelopeCodec.encode(env)))
-            case .established(let p):
-                peer = p
-                established.add(1, ordering: .relaxed)
-                try journal.append(BusJournal.event(.connected, endpoint: identity.description, peer: p.identity.description,
-                                                    code: nil, detail: "\(p) connected", at: clock.now()), durability: .batched)
-                logger.info("bus peer connected", metadata: ["peer": "\(p)"])
-            case .deliver(let env):
-                guard let p = peer else { continue }
-                try await deliver(env, raw: raw, from: p, machine: machine, outbound: outbound)
-            case .acknowledged:
-                continue
-            case .close(let refusal):
-                recordViolation(refusal, peer: peer)
-                return true
-            }
-        }
-        return false
+    /// What delivering a message produced, for the event loop to answer with.
+    struct Delivered: Sendable {
+        /// The message was acknowledged-delivery: answer with an ack.
+        var acknowledge: Bool
+        /// It had been received before (a re-send): journaled and delivered once already.
+        var duplicate: Bool
+        var reply: Message?
     }
 
-    func deliver(_ env: Envelope, raw: [UInt8]?, from peer: PeerInfo, machine: Locked<ServerConnectionMachine>,
-                 outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws {
+    /// Journals a message as received (durably for acknowledged ones, which are delivered once
+    /// per id, also across restarts) and hands it to the inbox.
+    func deliver(_ env: Envelope, raw: [UInt8], from peer: PeerInfo) async throws -> Delivered {
         let peerName = peer.identity.description
-        let reply: Message?
-        if env.message.delivery == .acknowledged {
-            let fresh = seen.withLock { $0.insert(env.id).inserted }
-            if fresh {
-                do {
-                    try journal.append(BusJournal.message(.received, env, peer: peerName, raw: raw), durability: .durable)
-                } catch {
-                    seen.withLock { _ = $0.remove(env.id) }
-                    throw error
-                }
-                reply = await inbox.receive(env, from: peer)
-            } else {
-                logger.debug("duplicate message acknowledged again", metadata: ["id": "\(env.id)", "peer": "\(peerName)"])
-                reply = nil
-            }
-            if let ack = machine.withLock({ $0.acknowledge(env, duplicate: !fresh, now: clock.now()) }) {
-                try await outbound.write(ByteBuffer(bytes: EnvelopeCodec.encode(ack)))
-            }
-        } else {
+        guard env.message.delivery == .acknowledged else {
             try journal.append(BusJournal.message(.received, env, peer: peerName, raw: raw), durability: .batched)
-            reply = await inbox.receive(env, from: peer)
+            return Delivered(acknowledge: false, duplicate: false, reply: await inbox.receive(env, from: peer))
         }
-        if let reply, let out = machine.withLock({ $0.reply(reply, correlationID: env.id, now: clock.now()) }) {
-            try await outbound.write(ByteBuffer(bytes: EnvelopeCodec.encode(out)))
-            try journal.append(BusJournal.message(.sent, out, peer: peerName), durability: .batched)
+        let fresh = seen.withLock { $0.insert(env.id).inserted }
+        guard fresh else {
+            logger.debug("duplicate message acknowledged again", metadata: ["id": "\(env.id)", "peer": "\(peerName)"])
+            return Delivered(acknowledge: true, duplicate: true, reply: nil)
         }
+        do {
+            try journal.append(BusJournal.message(.received, env, peer: peerName, raw: raw), durability: .durable)
+        } catch {
+            seen.withLock { _ = $0.remove(env.id) }
+            throw error
+        }
+        return Delivered(acknowledge: true, duplicate: false, reply: await inbox.receive(env, from: peer))
     }
 
-    func recordViolation(_ refusal: Refusal, peer: PeerInfo?) {
+    /// Logs a refusal; the caller queues its journal entry (``protocolErrorRecord(_:peer:)``).
+    func logViolation(_ refusal: Refusal, peer: PeerInfo?) {
         logger.warning("bus peer refused", metadata: [
             "peer": "\(peer?.description ?? "unidentified")", "code": "\(refusal.code.rawValue)", "detail": "\(refusal.detail)",
         ])
-        do {
-            try journal.append(BusJournal.event(.protocolError, endpoint: identity.description, peer: peer?.identity.description,
-                                                code: refusal.code.rawValue, detail: refusal.detail, at: clock.now()), durability: .batched)
-        } catch {
-            logger.error("could not journal a protocol error", metadata: ["error": "\(error)"])
+    }
+
+    func protocolErrorRecord(_ refusal: Refusal, peer: PeerInfo?) -> JournalRecord {
+        BusJournal.event(.protocolError, endpoint: identity.description, peer: peer?.identity.description,
+                         code: refusal.code.rawValue, detail: refusal.detail, at: clock.now())
+    }
+}
+
+/// What a connection's event loop hands to its task on ``BusWorkThread``, in order.
+enum ConnectionWork: Sendable {
+    /// A batched journal entry (connected, disconnected, a reply sent); failing to write it
+    /// stops the endpoint.
+    case journal(JournalRecord)
+    /// A refusal's journal entry; failing to write it is logged.
+    case journalProtocolError(JournalRecord)
+    /// A message to journal and deliver; the task answers on the event loop when done.
+    case deliver(Envelope, raw: [UInt8], peer: PeerInfo)
+}
+
+/// A FIFO from one connection's event loop to its task. Unlike an `AsyncStream` it does not
+/// end when the consuming task is cancelled: only ``finish()`` ends it, after everything
+/// queued before, so that a connection closed by a shutdown still journals what it received.
+final class ConnectionWorkQueue: Sendable {
+    private struct State {
+        var items: [ConnectionWork] = []
+        var head = 0
+        var finished = false
+        var waiter: CheckedContinuation<ConnectionWork?, Never>?
+
+        mutating func take() -> ConnectionWork? {
+            guard head < items.count else { return nil }
+            let item = items[head]
+            head += 1
+            if head == items.count {
+                items.removeAll(keepingCapacity: true)
+                head = 0
+            } else if head >= 64, head * 2 >= items.count {
+                // Never drained for a while: drop what was taken so the array does not grow.
+                items.removeFirst(head)
+                head = 0
+            }
+            return item
+        }
+    }
+
+    private let state = Mutex(State())
+
+    /// Queues `work`; ignored once the queue is finished or abandoned.
+    func yield(_ work: ConnectionWork) {
+        let waiter = state.withLock { s -> CheckedContinuation<ConnectionWork?, Never>? in
+            guard !s.finished else { return nil }
+            if let waiter = s.waiter {
+                s.waiter = nil
+                return waiter
+            }
+            s.items.append(work)
+            return nil
+        }
+        waiter?.resume(returning: work)
+    }
+
+    /// Ends the queue once what is queued has been taken.
+    func finish() {
+        let waiter = state.withLock { s -> CheckedContinuation<ConnectionWork?, Never>? in
+            s.finished = true
+            defer { s.waiter = nil }
+            return s.waiter
+        }
+        waiter?.resume(returning: nil)
+    }
+
+    /// Drops what is queued and ignores what comes: the consumer has stopped.
+    func abandon() {
+        state.withLock { s in
+            s.finished = true
+            s.items = []
+            s.head = 0
+        }
+    }
+
+    /// The next item, or nil once the queue is finished and empty.
+    func next() async -> ConnectionWork? {
+        if let ready = state.withLock({ s in s.take() }) { return ready }
+        return await withCheckedContinuation { (c: CheckedContinuation<ConnectionWork?, Never>) in
+            let ready = state.withLock { s -> ConnectionWork?? in
+                if let item = s.take() { return .some(item) }
+                if s.finished { return .some(nil) }
+                s.waiter = c
+                return .none
+            }
+            if let ready { c.resume(returning: ready) }
         }
     }
 }
 
-/// A lock-protected value that escaping closures and tasks can share.
-final class Locked<Value: Sendable>: Sendable {
-    let mutex: Mutex<Value>
-    init(_ value: Value) { mutex = Mutex(value) }
-    func withLock<R>(_ body: (inout sending Value) throws -> sending R) rethrows -> sending R { try mutex.withLock(body) }
+/// One accepted connection's protocol, on its event loop: decodes each frame, feeds the
+/// connection state machine and carries out its actions. Welcomes, pongs and refusals are
+/// written from here; a message to deliver goes to the connection's task and the frames
+/// after it wait, so that messages are delivered one at a time, in order, and every answer
+/// (ack, reply, pong, refusal) goes out in the order of what it answers.
+final class ServerConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private enum Inbound {
+        case frame(ByteBuffer)
+        case frameError(FrameError)
+    }
+
+    /// Frames waiting behind a delivery above which the handler stops reading the socket, and
+    /// below which it reads again.
+    static let readHighWater = 64
+    static let readLowWater = 16
+
+    private let server: BusServer
+    private var machine: ServerConnectionMachine
+    private let work: ConnectionWorkQueue
+    private var context: ChannelHandlerContext?
+    private var peer: PeerInfo?
+    private var waiting = CircularBuffer<Inbound>()
+    private var delivering = false
+    private var refused = false
+    private var inactive = false
+    private var finished = false
+    private var holdingRead = false
+    private var needsFlush = false
+    private var helloTimer: Scheduled<Void>?
+
+    init(server: BusServer, machine: ServerConnectionMachine, work: ConnectionWorkQueue) {
+        self.server = server
+        self.machine = machine
+        self.work = work
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if context.channel.isActive { armHelloTimer(context) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        helloTimer?.cancel()
+        inactive = true
+        finishIfDone()
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        armHelloTimer(context)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        helloTimer?.cancel()
+        inactive = true
+        finishIfDone()
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        arrive(.frame(unwrapInboundIn(data)))
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flushIfNeeded()
+        context.fireChannelReadComplete()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let error = error as? FrameError {
+            arrive(.frameError(error))
+            flushIfNeeded()
+        } else if error is ByteToMessageDecoderError {
+            // Bytes after a frame error: that error is already queued and will refuse the peer.
+            return
+        } else if !refused {
+            server.logger.debug("bus connection ended", metadata: ["peer": "\(peer?.description ?? "-")", "error": "\(error)"])
+            context.close(promise: nil)
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if waiting.count >= Self.readHighWater {
+            holdingRead = true
+        } else {
+            context.read()
+        }
+    }
+
+    /// The connection's task has journaled and delivered `envelope`: answer it, then go on
+    /// with the frames that waited.
+    func delivered(_ envelope: Envelope, _ outcome: BusServer.Delivered) {
+        delivering = false
+        let now = server.clock.now()
+        if outcome.acknowledge, let ack = machine.acknowledge(envelope, duplicate: outcome.duplicate, now: now) {
+            write(ack)
+        }
+        if let reply = outcome.reply, let peer, let out = machine.reply(reply, correlationID: envelope.id, now: now) {
+            write(out)
+            work.yield(.journal(BusJournal.message(.sent, out, peer: peer.identity.description)))
+        }
+        processWaiting()
+        flushIfNeeded()
+    }
+
+    private func armHelloTimer(_ context: ChannelHandlerContext) {
+        guard helloTimer == nil, !inactive else { return }
+        let timeout = TimeAmount.nanoseconds(server.settings.helloTimeout.totalNanoseconds)
+        helloTimer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
+            guard !refused else { return }
+            perform(machine.helloTimedOut(now: server.clock.now()), frame: nil)
+            flushIfNeeded()
+        }
+    }
+
+    private func arrive(_ inbound: Inbound) {
+        guard !refused else { return }
+        waiting.append(inbound)
+        processWaiting()
+    }
+
+    /// Handles waiting frames in order until one is handed over for delivery.
+    private func processWaiting() {
+        while !delivering, !refused, let inbound = waiting.popFirst() {
+            switch inbound {
+            case .frame(let frame):
+                let decoded = Result { () throws(EnvelopeError) in try HotEnvelopeCodec.decode(frame) }
+                perform(machine.received(decoded, now: server.clock.now()), frame: frame)
+            case .frameError(let error):
+                perform(machine.frameError(error, now: server.clock.now()), frame: nil)
+            }
+        }
+        if holdingRead, waiting.count < Self.readLowWater, let context {
+            holdingRead = false
+            context.read()
+        }
+        finishIfDone()
+    }
+
+    private func perform(_ actions: [ConnectionAction], frame: ByteBuffer?) {
+        for action in actions {
+            switch action {
+            case .send(let envelope):
+                write(envelope)
+            case .established(let p):
+                peer = p
+                helloTimer?.cancel()
+                server.established.add(1, ordering: .relaxed)
+                work.yield(.journal(BusJournal.event(.connected, endpoint: server.identity.description, peer: p.identity.description,
+                                                     code: nil, detail: "\(p) connected", at: server.clock.now())))
+                server.logger.info("bus peer connected", metadata: ["peer": "\(p)"])
+            case .deliver(let envelope):
+                guard let peer, let frame else { continue }
+                delivering = true
+                work.yield(.deliver(envelope, raw: Array(frame.readableBytesView), peer: peer))
+            case .acknowledged:
+                continue
+            case .close(let refusal):
+                refused = true
+                waiting.removeAll()
+                server.logViolation(refusal, peer: peer)
+                work.yield(.journalProtocolError(server.protocolErrorRecord(refusal, peer: peer)))
+                flushIfNeeded()
+                context?.close(promise: nil)
+                return
+            }
+        }
+    }
+
+    /// Writes the envelope as one frame (header and payload in one buffer, no encoder handler).
+    private func write(_ envelope: Envelope) {
+        guard let context else { return }
+        do {
+            let frame = try HotEnvelopeCodec.frame(envelope, maximum: server.settings.maxFrameBytes, allocator: context.channel.allocator)
+            context.write(wrapOutboundOut(frame), promise: nil)
+            needsFlush = true
+        } catch {
+            server.logger.error("bus message not sent: \(error)", metadata: ["peer": "\(peer?.description ?? "-")", "type": "\(envelope.type)"])
+        }
+    }
+
+    private func flushIfNeeded() {
+        guard needsFlush, let context else { return }
+        needsFlush = false
+        context.flush()
+    }
+
+    /// Once the connection is closed and nothing waits or is being delivered: the
+    /// disconnection goes to the journal and the connection's task ends.
+    private func finishIfDone() {
+        guard inactive, !finished, !delivering, waiting.isEmpty || refused else { return }
+        finished = true
+        if let peer {
+            server.established.subtract(1, ordering: .relaxed)
+            work.yield(.journal(BusJournal.event(.disconnected, endpoint: server.identity.description, peer: peer.identity.description,
+                                                 code: nil, detail: "\(peer) disconnected", at: server.clock.now())))
+            server.logger.info("bus peer disconnected", metadata: ["peer": "\(peer)"])
+        }
+        work.finish()
+    }
 }

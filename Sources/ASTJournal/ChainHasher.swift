@@ -14,25 +14,32 @@ import CCrypto
 /// and `hash = SHA-256(those bytes)`. Every variable-length field carries its length and every
 /// optional field a presence marker, so no two different entries encode to the same bytes.
 ///
-/// One hasher reuses one buffer and one digest context; it is not thread-safe (the journal's
-/// writer owns one under its lock, each verification makes its own).
+/// One hasher reuses one scratch buffer and one digest context; it is not thread-safe (the
+/// journal's writer owns one under its lock, each verification makes its own). Everything up
+/// to the body's length is copied into the scratch buffer with `memcpy`; the body, the only
+/// field that may be large, goes to the digest straight from its own storage.
 final class ChainHasher {
     static let zeroHash = [UInt8](repeating: 0, count: 32)
 
-    private var buffer: [UInt8] = []
+    private var scratch: UnsafeMutableRawPointer
+    private var capacity: Int
+    private var count = 0
     private let digest: OpaquePointer
     private let context: OpaquePointer
 
     init() {
-        guard let digest = EVP_MD_fetch(nil, "SHA256", nil), let context = EVP_MD_CTX_new() else {
+        guard let digest = EVP_MD_fetch(nil, "SHA256", nil), let context = EVP_MD_CTX_new(),
+              EVP_DigestInit_ex(context, digest, nil) == 1 else {
             fatalError("libcrypto: SHA-256 is not available")
         }
         self.digest = digest
         self.context = context
-        buffer.reserveCapacity(4096)
+        capacity = 1024
+        scratch = .allocate(byteCount: capacity, alignment: 8)
     }
 
     deinit {
+        scratch.deallocate()
         EVP_MD_CTX_free(context)
         EVP_MD_free(digest)
     }
@@ -50,39 +57,81 @@ final class ChainHasher {
         prev: [UInt8], seq: Int64, ts: Int64, kind: String, type: String,
         messageID: String?, correlationID: String?, peer: String?, body: [UInt8]
     ) -> [UInt8] {
-        buffer.removeAll(keepingCapacity: true)
-        buffer.append(contentsOf: prev)
-        appendInteger(seq)
-        appendInteger(ts)
-        appendField(kind.utf8)
-        appendField(type.utf8)
-        appendField(messageID?.utf8)
-        appendField(correlationID?.utf8)
-        appendField(peer?.utf8)
-        appendField(body)
-        return [UInt8](unsafeUninitializedCapacity: 32) { out, count in
+        count = 0
+        prev.withUnsafeBytes { put($0) }
+        putInteger(UInt64(bitPattern: seq))
+        putInteger(UInt64(bitPattern: ts))
+        putText(kind)
+        putText(type)
+        putText(messageID)
+        putText(correlationID)
+        putText(peer)
+        reserve(9)
+        putMarkerAndLength(body.count)
+        return [UInt8](unsafeUninitializedCapacity: 32) { out, initialized in
             var length: UInt32 = 0
-            let ok = buffer.withUnsafeBytes { bytes in
-                EVP_DigestInit_ex(context, digest, nil) == 1
-                    && EVP_DigestUpdate(context, bytes.baseAddress, bytes.count) == 1
+            let ok = body.withUnsafeBytes { body in
+                // The context keeps its SHA-256 between hashes: re-initialising it with nil
+                // skips looking the algorithm up and setting it up again.
+                EVP_DigestInit_ex2(context, nil, nil) == 1
+                    && EVP_DigestUpdate(context, scratch, count) == 1
+                    && (body.isEmpty || EVP_DigestUpdate(context, body.baseAddress, body.count) == 1)
                     && EVP_DigestFinal_ex(context, out.baseAddress, &length) == 1
             }
             precondition(ok && length == 32, "libcrypto: SHA-256 failed")
-            count = 32
+            initialized = 32
         }
     }
 
-    private func appendInteger(_ value: Int64) {
-        withUnsafeBytes(of: value.bigEndian) { buffer.append(contentsOf: $0) }
+    /// Makes room for `more` bytes after the `count` already written.
+    private func reserve(_ more: Int) {
+        guard count + more > capacity else { return }
+        var grown = capacity * 2
+        while grown < count + more { grown *= 2 }
+        let bigger = UnsafeMutableRawPointer.allocate(byteCount: grown, alignment: 8)
+        bigger.copyMemory(from: scratch, byteCount: count)
+        scratch.deallocate()
+        scratch = bigger
+        capacity = grown
     }
 
-    private func appendField<Bytes: Collection<UInt8>>(_ bytes: Bytes?) {
-        guard let bytes else {
-            buffer.append(0)
+    private func put(_ bytes: UnsafeRawBufferPointer) {
+        reserve(bytes.count)
+        if let base = bytes.baseAddress { (scratch + count).copyMemory(from: base, byteCount: bytes.count) }
+        count += bytes.count
+    }
+
+    private func putInteger(_ value: UInt64) {
+        reserve(8)
+        (scratch + count).storeBytes(of: value.bigEndian, as: UInt64.self)
+        count += 8
+    }
+
+    /// The presence marker and the big-endian length of a field; room must be reserved.
+    private func putMarkerAndLength(_ length: Int) {
+        scratch.storeBytes(of: 1, toByteOffset: count, as: UInt8.self)
+        (scratch + count + 1).storeBytes(of: UInt64(length).bigEndian, as: UInt64.self)
+        count += 9
+    }
+
+    private func putText(_ text: String?) {
+        guard let text else {
+            reserve(1)
+            scratch.storeBytes(of: 0, toByteOffset: count, as: UInt8.self)
+            count += 1
             return
         }
-        buffer.append(1)
-        withUnsafeBytes(of: UInt64(bytes.count).bigEndian) { buffer.append(contentsOf: $0) }
-        buffer.append(contentsOf: bytes)
+        let done: Void? = text.utf8.withContiguousStorageIfAvailable { putField(UnsafeRawBufferPointer($0)) }
+        if done == nil {
+            // A bridged or otherwise non-contiguous string: make it native once.
+            var native = text
+            native.withUTF8 { putField(UnsafeRawBufferPointer($0)) }
+        }
+    }
+
+    private func putField(_ bytes: UnsafeRawBufferPointer) {
+        reserve(9 + bytes.count)
+        putMarkerAndLength(bytes.count)
+        put(bytes)
     }
 }

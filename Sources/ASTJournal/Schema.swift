@@ -54,56 +54,93 @@ enum Schema {
         return nil
     }
 
-    /// Writes entries (in seq order) and moves the head to the last one. Runs inside the caller's
-    /// transaction.
-    static func write(_ entries: [JournalEntry], in db: Database) throws {
-        guard let last = entries.last else { return }
-        let row = try Binder(db, sql: insert)
-        for entry in entries {
-            let r = entry.record
-            try row.bind(1, entry.seq)
-            try row.bind(2, r.timestamp.nanoseconds)
-            try row.bind(3, r.kind.rawValue)
-            try row.bind(4, r.type)
-            try row.bind(5, r.messageID)
-            try row.bind(6, r.correlationID)
-            try row.bind(7, r.peer)
-            try row.bind(8, r.body)
-            try row.bind(9, entry.prevHash)
-            try row.bind(10, entry.hash)
-            try row.step()
-        }
-        let head = try Binder(db, sql: updateHead)
-        try head.bind(1, last.seq)
-        try head.bind(2, last.hash)
-        try head.step()
-    }
-
-    /// Binds parameters of a cached statement straight through the SQLite API, without the
-    /// per-row argument arrays and `Data` copies of GRDB's `StatementArguments`.
-    private struct Binder {
-        let db: Database
-        let sql: String
-        let s: SQLiteStatement
+    /// The statements of the commit path, prepared once per connection and stepped straight
+    /// through the SQLite API: no statement cache lookup, no per-row argument arrays or `Data`
+    /// copies (GRDB's `StatementArguments`), no GRDB bookkeeping around `BEGIN` and `COMMIT`.
+    ///
+    /// Used only on the journal's database queue, under the writer's lock. ``finalize()`` must
+    /// run before the connection closes.
+    final class CommitStatements {
+        private let db: Database
+        private var begin: SQLiteStatement?
+        private var commit: SQLiteStatement?
+        private var insert: SQLiteStatement?
+        private var head: SQLiteStatement?
         private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
-        init(_ db: Database, sql: String) throws {
+        init(_ db: Database) throws {
             self.db = db
-            self.sql = sql
-            self.s = try db.cachedStatement(sql: sql).sqliteStatement
+            do {
+                begin = try Self.prepare(db, "BEGIN IMMEDIATE")
+                commit = try Self.prepare(db, "COMMIT")
+                insert = try Self.prepare(db, Schema.insert)
+                head = try Self.prepare(db, Schema.updateHead)
+            } catch {
+                finalize()
+                throw error
+            }
         }
 
-        func bind(_ index: CInt, _ value: Int64) throws {
-            try check(sqlite3_bind_int64(s, index, value))
+        deinit { finalize() }
+
+        /// Releases the statements; the object is unusable afterwards.
+        func finalize() {
+            for statement in [begin, commit, insert, head] { sqlite3_finalize(statement) }
+            (begin, commit, insert, head) = (nil, nil, nil, nil)
         }
 
-        func bind(_ index: CInt, _ text: String?) throws {
-            guard let text else { return try check(sqlite3_bind_null(s, index)) }
-            try check(sqlite3_bind_text64(s, index, text, UInt64(text.utf8.count), Self.transient, UInt8(SQLITE_UTF8)))
+        private static func prepare(_ db: Database, _ sql: String) throws -> SQLiteStatement {
+            var statement: SQLiteStatement?
+            let rc = sqlite3_prepare_v3(db.sqliteConnection, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
+            guard rc == SQLITE_OK, let statement else {
+                let message = String(cString: sqlite3_errmsg(db.sqliteConnection))
+                sqlite3_finalize(statement)
+                throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: message, sql: sql)
+            }
+            return statement
         }
 
-        func bind(_ index: CInt, _ bytes: [UInt8]) throws {
-            try check(bytes.withUnsafeBytes { raw in
+        /// Writes entries (in seq order) and moves the head to the last one, in one
+        /// `BEGIN IMMEDIATE` ... `COMMIT` transaction; rolls back if any step fails.
+        func write(_ entries: [JournalEntry]) throws {
+            guard let last = entries.last, let begin, let commit, let insert, let head else { return }
+            try step(begin, "BEGIN IMMEDIATE")
+            do {
+                for entry in entries {
+                    let r = entry.record
+                    try bind(insert, 1, entry.seq)
+                    try bind(insert, 2, r.timestamp.nanoseconds)
+                    try bind(insert, 3, r.kind.rawValue)
+                    try bind(insert, 4, r.type)
+                    try bind(insert, 5, r.messageID)
+                    try bind(insert, 6, r.correlationID)
+                    try bind(insert, 7, r.peer)
+                    try bind(insert, 8, r.body)
+                    try bind(insert, 9, entry.prevHash)
+                    try bind(insert, 10, entry.hash)
+                    try step(insert, Schema.insert)
+                }
+                try bind(head, 1, last.seq)
+                try bind(head, 2, last.hash)
+                try step(head, Schema.updateHead)
+                try step(commit, "COMMIT")
+            } catch {
+                if sqlite3_get_autocommit(db.sqliteConnection) == 0 { try? db.rollback() }
+                throw error
+            }
+        }
+
+        private func bind(_ s: SQLiteStatement, _ index: CInt, _ value: Int64) throws {
+            try check(s, sqlite3_bind_int64(s, index, value))
+        }
+
+        private func bind(_ s: SQLiteStatement, _ index: CInt, _ text: String?) throws {
+            guard let text else { return try check(s, sqlite3_bind_null(s, index)) }
+            try check(s, sqlite3_bind_text64(s, index, text, UInt64(text.utf8.count), Self.transient, UInt8(SQLITE_UTF8)))
+        }
+
+        private func bind(_ s: SQLiteStatement, _ index: CInt, _ bytes: [UInt8]) throws {
+            try check(s, bytes.withUnsafeBytes { raw in
                 // A nil pointer would bind NULL; an empty blob is a zero-length blob.
                 raw.isEmpty
                     ? sqlite3_bind_zeroblob(s, index, 0)
@@ -111,18 +148,28 @@ enum Schema {
             })
         }
 
-        /// Runs the statement once and resets it for the next row.
-        func step() throws {
-            try check(sqlite3_step(s))
+        /// Runs the statement once and resets it for the next use.
+        private func step(_ s: SQLiteStatement, _ sql: String) throws {
+            let rc = sqlite3_step(s)
+            guard rc == SQLITE_DONE else {
+                let failure = error(rc, sql)
+                sqlite3_reset(s)
+                throw failure
+            }
             sqlite3_reset(s)
         }
 
-        private func check(_ rc: CInt) throws {
-            guard rc == SQLITE_OK || rc == SQLITE_DONE else {
-                let message = String(cString: sqlite3_errmsg(db.sqliteConnection))
+        private func check(_ s: SQLiteStatement, _ rc: CInt) throws {
+            guard rc == SQLITE_OK else {
+                let failure = error(rc, String(cString: sqlite3_sql(s)))
                 sqlite3_reset(s)
-                throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: message, sql: sql)
+                throw failure
             }
+        }
+
+        private func error(_ rc: CInt, _ sql: String) -> DatabaseError {
+            let message = String(cString: sqlite3_errmsg(db.sqliteConnection))
+            return DatabaseError(resultCode: ResultCode(rawValue: rc), message: message, sql: sql)
         }
     }
 

@@ -156,8 +156,8 @@ struct RoundTripBenchmarks {
         return LatencySample(nanoseconds: times, elapsed: Monotonic.now() - start)
     }
 
-    /// `count` acknowledged probes through `BusClient.send`, each timed from the call until the
-    /// client no longer holds it as pending (polled every 20 µs: BusClient has no ack callback).
+    /// `count` acknowledged probes through `BusClient.sendAndWaitForAck`, each timed from the
+    /// call until it returns at the ack.
     func busProbes(_ client: BusClient, count: Int) async throws -> LatencySample {
         var times: [UInt64] = []
         times.reserveCapacity(count)
@@ -165,11 +165,7 @@ struct RoundTripBenchmarks {
         let start = Monotonic.now()
         for i in 0..<count {
             let t0 = Monotonic.now()
-            try client.send(.probe(Probe(counter: Int64(i), text: text)))
-            while client.pendingCount > 0 {
-                try await Task.sleep(for: .microseconds(20))
-                if Monotonic.now() - t0 > 10_000_000_000 { throw BenchError("probe \(i) was not acknowledged within 10 s") }
-            }
+            _ = try await client.sendAndWaitForAck(.probe(Probe(counter: Int64(i), text: text)), timeout: .seconds(10))
             times.append(Monotonic.now() - t0)
         }
         return LatencySample(nanoseconds: times, elapsed: Monotonic.now() - start)

@@ -34,6 +34,31 @@ import Glibc
         #expect(throws: SocketError(operation: "bind", path: path, errno: ENAMETOOLONG)) { try UnixSocket.listen(path: path) }
     }
 
+    @Test func aNonBlockingConnectNeverWaitsForAFullBacklog() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir("full.sock")
+        let listener = try UnixSocket.listen(path: path, backlog: 1)
+        defer { close(listener) }
+        // Nobody accepts: after a connection or two the backlog is full, and a blocking connect
+        // would wait for the listener (as peers of a restarting worker do).
+        var connected: [Int32] = []
+        defer { connected.forEach { close($0) } }
+        var refusal: SocketError?
+        for _ in 0..<8 {
+            do {
+                connected.append(try UnixSocket.connectNonBlocking(path: path))
+            } catch {
+                refusal = error
+                break
+            }
+        }
+        #expect(refusal?.errno == EAGAIN)
+        #expect(throws: SocketError(operation: "connect", path: dir("missing.sock"), errno: ENOENT)) {
+            try UnixSocket.connectNonBlocking(path: dir("missing.sock"))
+        }
+    }
+
     @Test func peerCredentialsNameOurOwnUidAndPid() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
