@@ -17,7 +17,9 @@ public final class ChildProcess: Sendable {
     /// - Parameters:
     ///   - environment: the complete environment of the child.
     ///   - outputDirectory: where `<name>.out` and `<name>.err` are written (appended to).
-    public init(_ executable: String, _ arguments: [String] = [], environment: [String: String], name: String? = nil, outputDirectory: String) throws {
+    ///   - passing: one descriptor of the caller's to hand over, and the number the child sees it as.
+    public init(_ executable: String, _ arguments: [String] = [], environment: [String: String], name: String? = nil, outputDirectory: String,
+                passing: (fd: Int32, as: Int32)? = nil) throws {
         let base = name ?? (executable as NSString).lastPathComponent
         self.name = base
         stdoutPath = "\(outputDirectory)/\(base).out"
@@ -28,6 +30,11 @@ public final class ChildProcess: Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        if let passing {
+            // dup2 onto another number clears FD_CLOEXEC on the copy only.
+            precondition(passing.fd != passing.as, "the passed descriptor must be moved to another number")
+            posix_spawn_file_actions_adddup2(&actions, passing.fd, passing.as)
+        }
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)
         defer { posix_spawnattr_destroy(&attr) }
@@ -91,6 +98,22 @@ public final class ChildProcess: Sendable {
     /// Everything the child wrote to stderr so far.
     public var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
     public var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
+
+    /// The last 2,000 characters the child wrote to stderr, for error messages.
+    public var stderrTail: String { String(stderr.suffix(2_000)) }
+
+    /// Stops the child without suspending (for `defer` blocks): SIGTERM, then SIGKILL after
+    /// `graceSeconds`.
+    public func stop(graceSeconds: Double) {
+        guard isRunning else { return }
+        signal(SIGTERM)
+        let deadline = ContinuousClock.now + .milliseconds(Int64(graceSeconds * 1000))
+        while isRunning, ContinuousClock.now < deadline { usleep(5_000) }
+        if isRunning {
+            signal(SIGKILL)
+            while isRunning { usleep(1_000) }
+        }
+    }
 
     /// Stops the child: SIGTERM, then SIGKILL after `grace`.
     public func stop(grace: Duration = .seconds(5)) async {

@@ -3,13 +3,14 @@ import Foundation
 import Glibc
 #endif
 
-/// A fresh directory under /tmp for one test, removed by ``remove()``. Paths stay short so
-/// that Unix socket paths inside it fit in `sun_path`.
+/// A fresh directory (under /tmp unless told otherwise) for one test or benchmark run, removed
+/// by ``remove()``. Paths stay short so that Unix socket paths inside it fit in `sun_path`.
 public final class TemporaryDirectory: Sendable {
     public let path: String
 
-    public init(prefix: String = "ast-test") throws {
-        var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
+    public init(prefix: String = "ast-test", base: String = "/tmp") throws {
+        // mkdtemp replaces the trailing six X with a unique name.
+        var template = Array("\(base)/\(prefix)-XXXXXX".utf8CString)
         guard let p = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
             throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
         }

@@ -70,7 +70,7 @@ struct RunBenchmarks: AsyncParsableCommand {
         let logger = Logger(label: "ast.bench")
         let suites = only.isEmpty ? Suite.allCases : Suite.allCases.filter(only.contains)
         let benchExecutable = try Self.ownExecutable()
-        let scratch = try ScratchDirectory(base: tmp)
+        let scratch = try ScratchDirectory(prefix: "ast-bench", base: tmp)
         defer { scratch.remove() }
         let progress: @Sendable (String) -> Void = { FileHandle.standardError.write(Data("ast-bench: \($0)\n".utf8)) }
 

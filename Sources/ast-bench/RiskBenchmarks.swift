@@ -72,7 +72,7 @@ struct RiskBenchmarks: AsyncParsableCommand {
             report.add(riskCore: summary, decisions: decisions)
         }
         if suites.contains(.roundtrip) || suites.contains(.halt) {
-            let scratch = try ScratchDirectory(base: tmp)
+            let scratch = try ScratchDirectory(prefix: "ast-bench", base: tmp)
             defer { scratch.remove() }
             let tree = try RiskTree(binDirectory: bin, configDirectory: etc, scratch: scratch)
             defer { tree.stop() }

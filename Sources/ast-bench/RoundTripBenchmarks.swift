@@ -54,7 +54,7 @@ struct RoundTripBenchmarks {
         let echo = try RawEcho(executable: benchExecutable, scratch: scratch)
         defer { echo.stop() }
         let worker = try await startWorker()
-        defer { worker.stop() }
+        defer { worker.stop(graceSeconds: 5) }
 
         let journal = try Journal(path: scratch("client-journal.sqlite"), process: Fixtures.sender.description, logger: logger)
         defer { try? journal.close() }
