@@ -37,6 +37,12 @@ let package = Package(
 
         .target(name: "ASTSupervision", dependencies: ["ASTCore"]),
         .target(name: "ASTRisk", dependencies: ["ASTCore", "ASTSupervision"]),
+        // The order state machine, the portfolio and reconciliation (M4).
+        .target(name: "ASTExecution", dependencies: ["ASTCore", "ASTRisk"]),
+        // The paper broker's simulated exchange (M4).
+        .target(name: "ASTPaperBroker", dependencies: ["ASTCore"]),
+        // Incremental technical indicators and their registry (M5).
+        .target(name: "ASTIndicators", dependencies: ["ASTCore"]),
 
         // Shells: I/O around the cores.
         // fork/exec with LISTEN_PID set to the child's own pid and PR_SET_PDEATHSIG, in C because
@@ -71,6 +77,9 @@ let package = Package(
         .testTarget(name: "ASTBusTests", dependencies: ["ASTBus", "ASTTestKit"]),
         .testTarget(name: "ASTSupervisionTests", dependencies: ["ASTSupervision"]),
         .testTarget(name: "ASTRiskTests", dependencies: ["ASTRisk"]),
+        .testTarget(name: "ASTExecutionTests", dependencies: ["ASTExecution", "ASTCore", "ASTRisk"]),
+        .testTarget(name: "ASTPaperBrokerTests", dependencies: ["ASTPaperBroker", "ASTCore"]),
+        .testTarget(name: "ASTIndicatorsTests", dependencies: ["ASTIndicators", "ASTCore"]),
         .testTarget(name: "ASTProcessesTests", dependencies: ["ASTProcesses", "ASTTestKit"]),
         .testTarget(name: "IntegrationTests", dependencies: ["ASTTestKit", "ASTBus", "ASTJournal", "ASTRuntime"]),
     ],

@@ -1,0 +1,2 @@
+/// ASTExecution: the order state machine, the portfolio and reconciliation. Being built in M4.
+enum ASTExecutionModule {}

@@ -1,0 +1,2 @@
+/// ASTIndicators: incremental technical indicators. Being built in M5.
+enum ASTIndicatorsModule {}

@@ -1,0 +1,3 @@
+import Testing
+@testable import ASTExecution
+@Test func moduleLinks() { _ = ASTExecutionModule.self }

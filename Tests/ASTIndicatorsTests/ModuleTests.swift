@@ -1,0 +1,3 @@
+import Testing
+@testable import ASTIndicators
+@Test func moduleLinks() { _ = ASTIndicatorsModule.self }

@@ -1,0 +1,3 @@
+import Testing
+@testable import ASTPaperBroker
+@Test func moduleLinks() { _ = ASTPaperBrokerModule.self }
