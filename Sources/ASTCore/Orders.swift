@@ -285,9 +285,12 @@ public struct BrokerAccountState: Sendable, Equatable, Codable {
     public var openOrders: [BrokerOrder]
     /// Executions at or after the requested point, in the order they happened.
     public var executions: [Fill]
+    /// The sequence number of the last execution report the broker process had sent when it
+    /// answered: the reconciler compares only once it has applied exactly the reports up to it.
+    public var reportsThrough: Int64?
 
     public init(broker: String, asOf: Timestamp, connected: Bool, account: AccountValues, positions: [BrokerPosition],
-                openOrders: [BrokerOrder], executions: [Fill]) {
+                openOrders: [BrokerOrder], executions: [Fill], reportsThrough: Int64? = nil) {
         self.broker = broker
         self.asOf = asOf
         self.connected = connected
@@ -295,12 +298,14 @@ public struct BrokerAccountState: Sendable, Equatable, Codable {
         self.positions = positions
         self.openOrders = openOrders
         self.executions = executions
+        self.reportsThrough = reportsThrough
     }
 
     enum CodingKeys: String, CodingKey {
         case broker, connected, account, positions, executions
         case asOf = "as_of"
         case openOrders = "open_orders"
+        case reportsThrough = "reports_through"
     }
 }
 
@@ -346,5 +351,40 @@ public struct ExecutionReport: Sendable, Equatable, Codable {
         self.broker = broker
         self.event = event
         self.at = at
+    }
+
+    /// The report's place in its broker's sequence: the number after the last `-r` of ``id``
+    /// (`broker@paper-r42` -> 42), or nil for an id of another form.
+    public var sequence: Int64? {
+        let chars = Array(id.utf8)
+        var i = chars.count - 1
+        while i > 0, chars[i] >= UInt8(ascii: "0"), chars[i] <= UInt8(ascii: "9") { i -= 1 }
+        guard i >= 1, i < chars.count - 1, chars[i] == UInt8(ascii: "r"), chars[i - 1] == UInt8(ascii: "-") else { return nil }
+        return Int64(String(decoding: chars[(i + 1)...], as: UTF8.self))
+    }
+}
+
+/// A broker-side event injected into a simulated broker for drills and tests
+/// (`astctl broker inject ...`); a real broker refuses every injection.
+public enum BrokerInjection: Sendable, Equatable, Codable, CustomStringConvertible {
+    /// The next submitted bracket is rejected, every leg, with `reason`.
+    case rejectNext(reason: String)
+    /// The broker is unreachable for `seconds`: submits are not acknowledged, reports are lost.
+    case disconnect(seconds: Int)
+    /// The next submit reaches the broker but its acknowledgement is lost.
+    case dropNextAcknowledgement
+    /// The broker cancels an order on its own, and reports it.
+    case brokerCancel(ClientOrderID)
+    /// The broker cancels an order on its own and the report is lost (reconciliation must find it).
+    case brokerCancelSilently(ClientOrderID)
+
+    public var description: String {
+        switch self {
+        case .rejectNext(let reason): "reject the next order (\(reason))"
+        case .disconnect(let s): "disconnect for \(s) s"
+        case .dropNextAcknowledgement: "drop the next acknowledgement"
+        case .brokerCancel(let id): "cancel \(id) as the broker"
+        case .brokerCancelSilently(let id): "cancel \(id) as the broker, without a report"
+        }
     }
 }

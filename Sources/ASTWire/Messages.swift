@@ -29,6 +29,16 @@ public struct MessageType: RawRepresentable, Hashable, Comparable, Sendable, Cod
     public static let riskCommand = MessageType(rawValue: "risk.command")
     public static let riskStatus = MessageType(rawValue: "risk.status")
     public static let alert = MessageType(rawValue: "alert")
+    public static let executionReport = MessageType(rawValue: "execution.report")
+    public static let orderCancel = MessageType(rawValue: "order.cancel")
+    public static let bar = MessageType(rawValue: "bar")
+    public static let sessionClose = MessageType(rawValue: "session.close")
+    public static let brokerQuery = MessageType(rawValue: "broker.query")
+    public static let brokerState = MessageType(rawValue: "broker.state")
+    public static let brokerInject = MessageType(rawValue: "broker.inject")
+    public static let commandResult = MessageType(rawValue: "command.result")
+    public static let reconcileRequest = MessageType(rawValue: "reconcile.request")
+    public static let reconciliationReport = MessageType(rawValue: "reconciliation.report")
 }
 
 /// How a message type travels: best effort, or journaled by the sender, re-sent until
@@ -176,6 +186,26 @@ public enum Message: Sendable, Equatable {
     case riskStatus(RiskStatusReport)
     /// any process -> notifier: an alert for the operator (P0 now, P1 soon).
     case alert(Alert)
+    /// broker -> reconciler: something happened to an order (acknowledged, filled, cancelled ...).
+    case executionReport(ExecutionReport)
+    /// risk or reconciler -> broker: cancel one order.
+    case orderCancel(OrderCancel)
+    /// marketdata -> broker (fills), strategy: one bar.
+    case bar(Bar)
+    /// marketdata -> broker: the session ended; DAY orders expire.
+    case sessionClose(SessionClose)
+    /// reconciler or astctl -> broker: a request for ``brokerState``.
+    case brokerQuery(BrokerQuery)
+    /// broker -> the asker: the broker's own account of the truth (a reply).
+    case brokerState(BrokerAccountState)
+    /// astctl -> a simulated broker: a broker-side event for drills and tests.
+    case brokerInject(BrokerInjection)
+    /// The answer to a command such as ``brokerInject`` (a reply).
+    case commandResult(CommandResult)
+    /// astctl -> reconciler: reconcile now, or report the last run.
+    case reconcileRequest(ReconcileRequest)
+    /// reconciler -> astctl: one reconciliation run (a reply).
+    case reconciliationReport(ReconciliationSummary)
 
     public var type: MessageType {
         switch self {
@@ -199,6 +229,16 @@ public enum Message: Sendable, Equatable {
         case .riskCommand: .riskCommand
         case .riskStatus: .riskStatus
         case .alert: .alert
+        case .executionReport: .executionReport
+        case .orderCancel: .orderCancel
+        case .bar: .bar
+        case .sessionClose: .sessionClose
+        case .brokerQuery: .brokerQuery
+        case .brokerState: .brokerState
+        case .brokerInject: .brokerInject
+        case .commandResult: .commandResult
+        case .reconcileRequest: .reconcileRequest
+        case .reconciliationReport: .reconciliationReport
         }
     }
 
@@ -215,6 +255,9 @@ public enum MessageCatalog {
         .intentSubmit: .acknowledged, .intentDecision: .bestEffort, .orderSubmit: .acknowledged,
         .portfolioSnapshot: .acknowledged, .mark: .bestEffort, .brokerConnection: .acknowledged,
         .reconciliationResult: .acknowledged, .riskCommand: .bestEffort, .riskStatus: .bestEffort, .alert: .acknowledged,
+        .executionReport: .acknowledged, .orderCancel: .acknowledged, .bar: .acknowledged, .sessionClose: .acknowledged,
+        .brokerQuery: .bestEffort, .brokerState: .bestEffort, .brokerInject: .bestEffort, .commandResult: .bestEffort,
+        .reconcileRequest: .bestEffort, .reconciliationReport: .bestEffort,
     ]
 
     /// Types that only the connection protocol itself sends; an endpoint policy never lists them.
@@ -245,6 +288,16 @@ public enum MessageCatalog {
         case .riskCommand: return .riskCommand(try container.decode(RiskCommand.self, forKey: key))
         case .riskStatus: return .riskStatus(try container.decode(RiskStatusReport.self, forKey: key))
         case .alert: return .alert(try container.decode(Alert.self, forKey: key))
+        case .executionReport: return .executionReport(try container.decode(ExecutionReport.self, forKey: key))
+        case .orderCancel: return .orderCancel(try container.decode(OrderCancel.self, forKey: key))
+        case .bar: return .bar(try container.decode(Bar.self, forKey: key))
+        case .sessionClose: return .sessionClose(try container.decode(SessionClose.self, forKey: key))
+        case .brokerQuery: return .brokerQuery(try container.decode(BrokerQuery.self, forKey: key))
+        case .brokerState: return .brokerState(try container.decode(BrokerAccountState.self, forKey: key))
+        case .brokerInject: return .brokerInject(try container.decode(BrokerInjection.self, forKey: key))
+        case .commandResult: return .commandResult(try container.decode(CommandResult.self, forKey: key))
+        case .reconcileRequest: return .reconcileRequest(try container.decode(ReconcileRequest.self, forKey: key))
+        case .reconciliationReport: return .reconciliationReport(try container.decode(ReconciliationSummary.self, forKey: key))
         default: throw EnvelopeError.unknownType(type.rawValue)
         }
     }
@@ -272,6 +325,16 @@ public enum MessageCatalog {
         case .riskCommand(let b): try container.encode(b, forKey: key)
         case .riskStatus(let b): try container.encode(b, forKey: key)
         case .alert(let b): try container.encode(b, forKey: key)
+        case .executionReport(let b): try container.encode(b, forKey: key)
+        case .orderCancel(let b): try container.encode(b, forKey: key)
+        case .bar(let b): try container.encode(b, forKey: key)
+        case .sessionClose(let b): try container.encode(b, forKey: key)
+        case .brokerQuery(let b): try container.encode(b, forKey: key)
+        case .brokerState(let b): try container.encode(b, forKey: key)
+        case .brokerInject(let b): try container.encode(b, forKey: key)
+        case .commandResult(let b): try container.encode(b, forKey: key)
+        case .reconcileRequest(let b): try container.encode(b, forKey: key)
+        case .reconciliationReport(let b): try container.encode(b, forKey: key)
         }
     }
 }

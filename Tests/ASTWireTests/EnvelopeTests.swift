@@ -40,7 +40,36 @@ import Testing
         .riskStatus(RiskStatusReport(state: .halted, since: Timestamp(nanoseconds: 13), cause: "operator halt", downBrokers: ["broker@paper"],
                                      disconnectedBrokers: [], cleanReconciliationSinceHalt: false, accepted: false, message: "refused")),
         .alert(Alert(priority: .p0, key: "k", title: "HALTED", text: "broker@paper exited", at: Timestamp(nanoseconds: 14))),
+        .executionReport(ExecutionReport(id: "broker@paper-r7", broker: "broker@paper", event: .fill(fill), at: Timestamp(nanoseconds: 15))),
+        .executionReport(ExecutionReport(id: "broker@paper-r8", broker: "broker@paper", event: .submitting(spec), at: Timestamp(nanoseconds: 15))),
+        .executionReport(ExecutionReport(id: "broker@paper-r9", broker: "broker@paper",
+                                         event: .unacknowledged("i-1.E", detail: "no answer in 5 s"), at: Timestamp(nanoseconds: 15))),
+        .orderCancel(OrderCancel(clientOrderID: "i-1.S", reason: "stop without a position")),
+        .bar(Bar(symbol: "AAPL", start: Timestamp(nanoseconds: 16), open: Price("1.0001")!, high: Price("2")!, low: Price("0.5")!,
+                 close: Price("1.5")!, volume: 1_000_000)),
+        .sessionClose(SessionClose(at: Timestamp(nanoseconds: 17))),
+        .brokerQuery(BrokerQuery(executionsSince: Timestamp(nanoseconds: 0))),
+        .brokerState(BrokerAccountState(broker: "broker@paper", asOf: Timestamp(nanoseconds: 18), connected: true,
+                                        account: AccountValues(cash: Money("99000")!, equity: Money("100010.5")!),
+                                        positions: [BrokerPosition(symbol: "AAPL", quantity: 10, averagePrice: Price("100.01")!)],
+                                        openOrders: [BrokerOrder(spec: spec, brokerOrderID: "p-1", status: .partiallyFilled, filledQuantity: 4,
+                                                                 workingQuantity: 6, averageFillPrice: Price("99.99"))],
+                                        executions: [fill])),
+        .brokerInject(.brokerCancelSilently("i-1.S")),
+        .brokerInject(.disconnect(seconds: 3)),
+        .commandResult(CommandResult(accepted: true, message: "ok")),
+        .reconcileRequest(ReconcileRequest(run: true, reason: "astctl reconcile")),
+        .reconciliationReport(ReconciliationSummary(trigger: "start", at: Timestamp(nanoseconds: 19), broker: "broker@paper", completed: true,
+                                                    clean: false, requiresHalt: true,
+                                                    findings: [ReconciliationFindingLine(kind: "unprotected_position", severity: "critical",
+                                                                                         symbol: "AAPL", detail: "AAPL: 10 shares, no stop")],
+                                                    repairs: ["cancelled i-2.S"], summary: "1 critical", positions: 1, openOrders: 0)),
     ]
+
+    static let spec = OrderSpec(clientOrderID: "i-1.E", intent: "i-1", leg: .entry, symbol: "AAPL", side: .buy, quantity: 10, type: .stopLimit,
+                                limitPrice: Price("101"), stopPrice: Price("100.5"), timeInForce: .day, parent: nil, ocaGroup: nil)
+    static let fill = Fill(executionID: ExecutionID("broker@paper-x3"), clientOrderID: "i-1.E", symbol: "AAPL", side: .buy, quantity: 4,
+                           price: Price("99.99")!, commission: Money("1.00")!, at: Timestamp(nanoseconds: 20))
 
     static let intent = IntentGroup(id: "i-1", symbol: "AAPL", sector: "Tech", side: .buy, quantity: 20, entry: .market,
                                     stopLoss: Price("180.00"), takeProfit: nil, createdAt: Timestamp(nanoseconds: 8))
