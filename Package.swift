@@ -52,7 +52,7 @@ let package = Package(
         .target(name: "ASTJournal", dependencies: ["ASTCore", "CCrypto", log, .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")]),
         .target(name: "ASTBus", dependencies: ["ASTCore", "ASTWire", "ASTJournal", log] + nio),
         .target(name: "ASTRuntime", dependencies: [
-            "ASTCore", "ASTWire", "ASTBus", "ASTJournal", "ASTSupervision", "ASTRisk", "CSystemd", log, lifecycle,
+            "ASTCore", "ASTWire", "ASTBus", "ASTJournal", "ASTSupervision", "ASTRisk", "ASTPaperBroker", "CSystemd", log, lifecycle,
             .product(name: "Yams", package: "Yams"),
         ]),
 
@@ -61,11 +61,11 @@ let package = Package(
 
         // Executables: one per process.
         .executableTarget(name: "astd", dependencies: ["ASTRuntime", "ASTSupervision", "ASTProcesses", "ASTBus", "ASTJournal", "ASTWire", lifecycle] + nio),
-        .executableTarget(name: "astctl", dependencies: ["ASTRuntime", "ASTBus", "ASTJournal", argumentParser]),
+        .executableTarget(name: "astctl", dependencies: ["ASTRuntime", "ASTBus", "ASTJournal", "ASTWire", "ASTCore", argumentParser]),
         // A bus peer used only by integration tests and benchmarks (sends/receives acknowledged messages).
         .executableTarget(name: "ast-testpeer", dependencies: ["ASTRuntime", "ASTBus", "ASTJournal", argumentParser]),
         .executableTarget(name: "ast-bench", dependencies: ["ASTWire", "ASTBus", "ASTJournal", "ASTRuntime", "ASTCore", "ASTRisk", "ASTSupervision", "ASTTestKit", argumentParser, log, .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "GRDBSQLite", package: "GRDB.swift")]),
-    ] + workers.map { .executableTarget(name: $0, dependencies: ["ASTRuntime", "ASTBus", "ASTWire", "ASTJournal", "ASTRisk", "ASTSupervision", log]) } + [
+    ] + workers.map { .executableTarget(name: $0, dependencies: ["ASTRuntime", "ASTBus", "ASTWire", "ASTJournal", "ASTRisk", "ASTSupervision", "ASTExecution", "ASTPaperBroker", log]) } + [
         .testTarget(name: "ASTCoreTests", dependencies: ["ASTCore"]),
         .testTarget(name: "ASTWireTests", dependencies: [
             "ASTWire", "ASTSupervision", "ASTRisk", .product(name: "NIOCore", package: "swift-nio"),
@@ -81,7 +81,7 @@ let package = Package(
         .testTarget(name: "ASTPaperBrokerTests", dependencies: ["ASTPaperBroker", "ASTCore"]),
         .testTarget(name: "ASTIndicatorsTests", dependencies: ["ASTIndicators", "ASTCore"]),
         .testTarget(name: "ASTProcessesTests", dependencies: ["ASTProcesses", "ASTTestKit"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["ASTTestKit", "ASTBus", "ASTJournal", "ASTRuntime"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["ASTTestKit", "ASTBus", "ASTJournal", "ASTRuntime", "ASTExecution"]),
     ],
     swiftLanguageModes: [.v6]
 )

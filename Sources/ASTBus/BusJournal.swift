@@ -34,3 +34,28 @@ enum BusJournal {
         JournalRecord(kind: .acked, type: MessageType.ack.rawValue, timestamp: now, messageID: id, peer: peer, body: [])
     }
 }
+
+/// Finds what a crash left between the bus and a worker's logic.
+public enum UnhandledMessages {
+    /// Acknowledged messages of `types` that the bus journaled as received (and so will drop
+    /// as duplicates when re-sent) but whose handling never reached the worker's own journal:
+    /// no entry of type `handledType` carries the same message id. A crash between the bus's
+    /// journal write and the worker's leaves exactly these; the worker handles them at start.
+    /// Oldest first.
+    public static func find(in journal: Journal, types: Set<MessageType>, handledType: String) throws -> [Envelope] {
+        let typeNames = Set(types.map(\.rawValue))
+        var handled = Set<String>()
+        var received: [(id: String, body: [UInt8])] = []
+        try journal.scan(fromSeq: 1) { entry in
+            let r = entry.record
+            guard r.kind == .received, let id = r.messageID else { return true }
+            if r.type == handledType {
+                handled.insert(id)
+            } else if typeNames.contains(r.type) {
+                received.append((id, r.body))
+            }
+            return true
+        }
+        return try received.filter { !handled.contains($0.id) }.map { try EnvelopeCodec.decode($0.body) }
+    }
+}

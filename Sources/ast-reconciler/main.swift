@@ -1,10 +1,18 @@
-// ast-reconciler: the reconciler worker of the AST supervision tree. Its trading logic arrives with its
-// milestone; until then it runs the shared worker runtime and answers diagnostics probes.
+// ast-reconciler: the order state machine, the portfolio derived from fills, and reconciliation
+// against the broker's own account of the truth. Reports come from the broker process; the
+// portfolio goes to the risk gate and the strategy; a position mismatch or an unprotected
+// position halts trading (through the risk gate) with a P0 alert.
 import ASTCore
 import ASTRuntime
+import ASTWire
 import Foundation
 
-let definition = WorkerDefinition(role: .reconciler, permissions: WorkerDefinition.diagnosticPermissions) { context in
-    ProbeInbox(logger: context.logger)
+var permissions = WorkerDefinition.diagnosticPermissions
+permissions[.broker] = [.executionReport, .brokerConnection]
+permissions[.marketdata] = [.mark]
+permissions[.control, default: []].insert(.reconcileRequest)
+permissions[.strategy] = [.reconcileRequest]
+let definition = WorkerDefinition(role: .reconciler, permissions: permissions) { context in
+    try ReconcilerShell(context: context)
 }
 exit(await WorkerRuntime.main(definition))

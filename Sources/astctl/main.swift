@@ -16,7 +16,7 @@ import Logging
 struct AstCtl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "astctl", abstract: "Operate a running AST tree.",
-        subcommands: [Status.self, Halt.self, Resume.self, PingCommand.self, JournalCommand.self])
+        subcommands: [Status.self, Halt.self, Resume.self, Reconcile.self, BrokerCommand.self, PingCommand.self, JournalCommand.self])
 }
 
 /// Loads the same layered configuration the processes use, or exits with its error.
@@ -158,11 +158,16 @@ struct Status: AsyncParsableCommand {
         if UnixSocket.isLive(path: WorkerRuntime.socketPath(identity: risk, runtimeDir: config.runtimeDir)) {
             status.safeMode = try? await riskCommand(.status, config: config)
         }
+        let reconciler = ProcessIdentity(role: .reconciler)
+        if UnixSocket.isLive(path: WorkerRuntime.socketPath(identity: reconciler, runtimeDir: config.runtimeDir)) {
+            status.reconciliation = try? await reconcilerRequest(ReconcileRequest(run: false, reason: "astctl status"), config: config, quiet: true)
+        }
         if json {
             print(StatusFormat.json(status))
         } else {
             print(StatusFormat.table(status))
             print(status.safeMode.map(safeModeLine) ?? "Safe Mode: unknown (the risk gate did not answer)")
+            print(status.reconciliation.map(reconciliationLine) ?? "Reconciliation: none reported (the reconciler did not answer or has not run one)")
         }
         if status.state != "ok" { throw ExitCode(3) }
     }
@@ -218,5 +223,140 @@ struct Resume: AsyncParsableCommand {
         print(report.message ?? "")
         print(safeModeLine(report))
         if report.accepted != true { throw ExitCode(1) }
+    }
+}
+
+/// One line about a reconciliation run, as `astctl status` prints it.
+func reconciliationLine(_ r: ReconciliationSummary) -> String {
+    let outcome = !r.completed ? "INCOMPLETE" : r.requiresHalt ? "MISMATCH" : r.clean ? "clean" : "repaired"
+    return "Reconciliation: \(outcome) at \(r.at) (\(r.trigger)) against \(r.broker): \(r.summary)"
+}
+
+/// Asks ast-reconciler to reconcile now or for its last run. Nil when it has not run one.
+func reconcilerRequest(_ request: ReconcileRequest, config: ASTConfig, quiet: Bool = false) async throws -> ReconciliationSummary? {
+    let reconciler = ProcessIdentity(role: .reconciler)
+    let path = WorkerRuntime.socketPath(identity: reconciler, runtimeDir: config.runtimeDir)
+    guard UnixSocket.isLive(path: path) else {
+        if !quiet { FileHandle.standardError.write(Data("astctl: the reconciler is not reachable at \(path); is the tree running (astctl status)?\n".utf8)) }
+        throw ExitCode(1)
+    }
+    let reply = try await withClient(to: reconciler, path: path, config: config) { client in
+        try await client.request(.reconcileRequest(request), timeout: .seconds(20))
+    }
+    switch reply.message {
+    case .reconciliationReport(let summary): return summary
+    case .commandResult: return nil
+    default:
+        FileHandle.standardError.write(Data("astctl: ast-reconciler answered \(reply.type)\n".utf8))
+        throw ExitCode(1)
+    }
+}
+
+struct Reconcile: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Reconcile the book against the broker now and print the findings.",
+        discussion: "Exit status: 0 clean (benign differences repaired), 2 mismatch (trading HALTED), 1 not completed.")
+    @Flag(help: "Print the run as JSON.") var json = false
+
+    func run() async throws {
+        guard let r = try await reconcilerRequest(ReconcileRequest(run: true, reason: "astctl reconcile"), config: try loadConfig()) else {
+            print("no reconciliation ran")
+            throw ExitCode(1)
+        }
+        if json {
+            let e = JSONEncoder()
+            e.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try e.encode(r), as: UTF8.self))
+        } else {
+            print(reconciliationLine(r))
+            print("broker: \(r.positions) position(s), \(r.openOrders) open order(s)")
+            for f in r.findings { print("  [\(f.severity)] \(f.kind): \(f.detail)") }
+            for repair in r.repairs { print("  repaired: \(repair)") }
+        }
+        if !r.completed { throw ExitCode(1) }
+        if r.requiresHalt { throw ExitCode(2) }
+    }
+}
+
+struct BrokerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "broker", abstract: "Look at a broker process's account, or inject broker-side events into the paper broker.",
+        subcommands: [State.self, Inject.self])
+
+    struct Target: ParsableArguments {
+        @Option(help: "The broker process.") var broker: String = "broker@paper"
+        func identity() throws -> ProcessIdentity {
+            guard let id = ProcessIdentity(parsing: broker), id.role == .broker else {
+                throw ValidationError("--broker must name a broker process as broker@instance (got \(broker))")
+            }
+            return id
+        }
+    }
+
+    static func ask(_ message: Message, target: ProcessIdentity) async throws -> Envelope {
+        let config = try loadConfig()
+        let path = WorkerRuntime.socketPath(identity: target, runtimeDir: config.runtimeDir)
+        guard UnixSocket.isLive(path: path) else {
+            FileHandle.standardError.write(Data("astctl: \(target) is not reachable at \(path); is the tree running (astctl status)?\n".utf8))
+            throw ExitCode(1)
+        }
+        return try await withClient(to: target, path: path, config: config) { client in
+            try await client.request(message, timeout: .seconds(10))
+        }
+    }
+
+    struct State: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The broker's own account: cash, positions, open orders (JSON).")
+        @OptionGroup var target: Target
+
+        func run() async throws {
+            let reply = try await BrokerCommand.ask(.brokerQuery(BrokerQuery(executionsSince: Timestamp(nanoseconds: 0))), target: target.identity())
+            guard case .brokerState(var state) = reply.message else { throw ExitCode(1) }
+            state.executions = []
+            let e = JSONEncoder()
+            e.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try e.encode(state), as: UTF8.self))
+        }
+    }
+
+    struct Inject: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make the paper broker do something behind the system's back (drills and tests).",
+            discussion: """
+                EVENT is one of:
+                  reject-next [REASON]        the next bracket is rejected
+                  disconnect SECONDS          the broker is unreachable for SECONDS
+                  drop-next-ack               the next submit reaches the broker, its acknowledgement is lost
+                  cancel CLIENT_ORDER_ID      the broker cancels the order and reports it
+                  cancel-silently CLIENT_ORDER_ID   the broker cancels the order, the report is lost
+                """)
+        @OptionGroup var target: Target
+        @Argument(help: "The event (see below).") var event: String
+        @Argument(help: "Its argument.") var argument: String?
+
+        func injection() throws -> BrokerInjection {
+            switch event {
+            case "reject-next": return .rejectNext(reason: argument ?? "rejected by operator injection")
+            case "disconnect":
+                guard let s = argument.flatMap(Int.init), s > 0 else { throw ValidationError("disconnect needs a positive number of seconds") }
+                return .disconnect(seconds: s)
+            case "drop-next-ack": return .dropNextAcknowledgement
+            case "cancel", "cancel-silently":
+                guard let id = argument.flatMap(ClientOrderID.init(validating:)) else { throw ValidationError("\(event) needs a client order id") }
+                return event == "cancel" ? .brokerCancel(id) : .brokerCancelSilently(id)
+            default:
+                throw ValidationError("unknown event '\(event)' (reject-next, disconnect, drop-next-ack, cancel, cancel-silently)")
+            }
+        }
+
+        func run() async throws {
+            let reply = try await BrokerCommand.ask(.brokerInject(try injection()), target: target.identity())
+            guard case .commandResult(let r) = reply.message else {
+                FileHandle.standardError.write(Data("astctl: the broker answered \(reply.type)\n".utf8))
+                throw ExitCode(1)
+            }
+            print(r.message)
+            if !r.accepted { throw ExitCode(1) }
+        }
     }
 }

@@ -1,0 +1,140 @@
+import ASTCore
+import ASTRisk
+
+/// Everything ast-reconciler reacts to. The shell journals each input with the time it was
+/// handled at; replaying them through a new core reproduces the book, the portfolio and
+/// every output.
+public enum ReconcilerInput: Sendable, Equatable, Codable {
+    /// First start: the paper account's (or the broker's) cash is the portfolio's starting cash.
+    case initial(cash: Money)
+    /// A broker process's report about one order.
+    case report(ExecutionReport)
+    /// The last price of a symbol.
+    case mark(MarketMark)
+    /// A reconciliation: what started it and the broker's own account of the truth.
+    case reconciliation(trigger: String, broker: BrokerAccountState)
+    /// A reconciliation that could not compare anything (the broker did not answer or is disconnected).
+    case reconciliationIncomplete(trigger: String, broker: String, detail: String)
+    /// A new trading day starts: start-of-day equity is taken now.
+    case startDay
+}
+
+/// What the reconciler core asks its shell to do.
+public enum ReconcilerOutput: Sendable, Equatable {
+    /// Publish the portfolio to the risk gate and the strategy.
+    case snapshot(PortfolioSnapshot)
+    /// Ask the broker to cancel an order (a reconciliation repair).
+    case cancelAtBroker(OrderCancel)
+    /// Tell the risk gate how the reconciliation came out.
+    case result(ReconciliationResult)
+    /// An alert for the operator.
+    case alert(Alert)
+    /// A reconciliation run finished (journaled, shown by `astctl status`).
+    case summary(ReconciliationSummary)
+    /// Something in a report did not fit the book (logged and journaled, never a crash).
+    case anomaly(String)
+}
+
+/// The reconciler's logic as one value: the order book (order state machines), the portfolio
+/// derived from fills, and reconciliation against the broker. Time is an input.
+public struct ReconcilerCore: Sendable, Equatable {
+    public private(set) var book: OrderBook
+    public private(set) var portfolio: Portfolio
+    public private(set) var initialized: Bool
+    public private(set) var lastSummary: ReconciliationSummary?
+    /// Per broker, the highest report sequence applied (reports carry `<broker>-r<n>` ids).
+    public private(set) var reportsApplied: [String: Int64] = [:]
+
+    public init() {
+        book = OrderBook()
+        portfolio = Portfolio(startingCash: .zero)
+        initialized = false
+    }
+
+    /// Handles one input at `now`.
+    public mutating func handle(_ input: ReconcilerInput, now: Timestamp) -> [ReconcilerOutput] {
+        switch input {
+        case .initial(let cash):
+            guard !initialized else { return [.anomaly("a second initial record was ignored")] }
+            portfolio = Portfolio(startingCash: cash)
+            portfolio.startDay(at: now)
+            initialized = true
+            return [.snapshot(snapshot(now))]
+        case .report(let report):
+            if let seq = report.sequence { reportsApplied[report.broker] = max(reportsApplied[report.broker] ?? 0, seq) }
+            return applyReport(report, now: now)
+        case .mark(let m):
+            portfolio.mark(m.symbol, price: m.price, at: m.at)
+            return []
+        case .startDay:
+            portfolio.startDay(at: now)
+            return [.snapshot(snapshot(now))]
+        case .reconciliationIncomplete(let trigger, let broker, let detail):
+            let s = ReconciliationSummary(trigger: trigger, at: now, broker: broker, completed: false, clean: false, requiresHalt: false,
+                                          findings: [], repairs: [], summary: "not reconciled: \(detail)",
+                                          positions: portfolio.positions.count, openOrders: book.openOrderCount)
+            lastSummary = s
+            return [.summary(s)]
+        case .reconciliation(let trigger, let broker):
+            return reconcile(trigger: trigger, broker: broker, now: now)
+        }
+    }
+
+    func snapshot(_ now: Timestamp) -> PortfolioSnapshot {
+        portfolio.snapshot(asOf: now, openEntryOrders: book.openEntryOrderCount)
+    }
+
+    mutating func applyReport(_ report: ExecutionReport, now: Timestamp) -> [ReconcilerOutput] {
+        var outputs: [ReconcilerOutput] = []
+        var changed = false
+        for o in book.apply(report) {
+            switch o {
+            case .fillApplied(let fill):
+                portfolio.apply(fill)
+                changed = true
+            case .anomaly(let text):
+                outputs.append(.anomaly(text))
+            default:
+                break
+            }
+        }
+        if changed { outputs.append(.snapshot(snapshot(now))) }
+        return outputs
+    }
+
+    mutating func reconcile(trigger: String, broker: BrokerAccountState, now: Timestamp) -> [ReconcilerOutput] {
+        let report = Reconciliation.reconcile(book: book, portfolio: portfolio, broker: broker, now: now)
+        var outputs: [ReconcilerOutput] = []
+        var repairs: [String] = []
+        for repair in report.repairs {
+            switch repair {
+            case .cancelAtBroker(let id, let reason):
+                outputs.append(.cancelAtBroker(OrderCancel(clientOrderID: id, reason: reason)))
+                repairs.append("asked the broker to cancel \(id): \(reason)")
+            default:
+                repairs.append(repair.description)
+            }
+        }
+        book = report.book
+        portfolio = report.portfolio
+        let lines = report.findings.map {
+            ReconciliationFindingLine(kind: $0.kind, severity: $0.severity.rawValue, symbol: $0.symbol, detail: $0.description)
+        }
+        let summary = ReconciliationSummary(
+            trigger: trigger, at: now, broker: broker.broker, completed: true, clean: report.isClean, requiresHalt: report.requiresHalt,
+            findings: lines, repairs: repairs, summary: report.summary, positions: broker.positions.count, openOrders: broker.openOrders.count)
+        lastSummary = summary
+        outputs.append(.summary(summary))
+        outputs.append(.snapshot(snapshot(now)))
+        if report.requiresHalt {
+            let critical = report.findings.filter { $0.severity == .critical }.map(\.description)
+            outputs.append(.result(.mismatch(critical.joined(separator: "; "))))
+            outputs.append(.alert(Alert(priority: .p0, key: "reconciliation:\(now.nanoseconds)", title: "AST reconciliation mismatch: HALTED",
+                                        text: "Reconciliation (\(trigger)) against \(broker.broker) found: " + critical.joined(separator: "; "),
+                                        at: now)))
+        } else {
+            outputs.append(.result(.clean))
+        }
+        return outputs
+    }
+}

@@ -1,0 +1,150 @@
+import ASTBus
+import ASTCore
+import ASTExecution
+import ASTJournal
+import ASTPaperBroker
+import ASTRuntime
+import ASTWire
+import Foundation
+import Logging
+
+/// ast-broker's shell: takes approved brackets (only from the risk gate), cancels, bars and
+/// operator injections off the bus and hands them to the broker adapter; sends execution
+/// reports to the reconciler and connection changes to the risk gate and the reconciler, all
+/// acknowledged (journaled here before they leave).
+actor BrokerShell: WorkerLogic {
+    let identity: ProcessIdentity
+    let adapter: PaperAdapter
+    let reconciler: BusClient
+    let risk: BusClient
+    let logger: Logger
+    let clock: any WallClock
+
+    init(context: WorkerContext) throws {
+        identity = context.identity
+        logger = context.logger
+        clock = context.clock
+        let config = context.config
+        guard context.identity.instance == "paper" else {
+            throw BrokerShellError("no adapter for \(context.identity): this build has the paper broker only (run ast-broker --instance paper)")
+        }
+        let settings = BusSettings(config.bus)
+        func client(_ target: ProcessIdentity) throws -> BusClient {
+            try BusClient(identity: context.identity, target: target.description,
+                          path: WorkerRuntime.socketPath(identity: target, runtimeDir: config.runtimeDir),
+                          expectedRole: target.role, settings: settings, journal: context.journal, clock: context.clock, logger: context.logger)
+        }
+        let reconciler = try client(ProcessIdentity(role: .reconciler))
+        let risk = try client(ProcessIdentity(role: .risk))
+        self.reconciler = reconciler
+        self.risk = risk
+        let me = context.identity
+        let logger = context.logger
+        adapter = try PaperAdapter(
+            name: context.identity.description, config: config.paperBroker, journal: context.journal, clock: context.clock,
+            logger: context.logger,
+            deliver: { reports in
+                for report in reports {
+                    try reconciler.send(.executionReport(report), correlationID: report.event.clientOrderID.rawValue)
+                    logger.info("report \(report.id): \(report.event.summary)")
+                }
+            },
+            connectionChanged: { connected, detail in
+                let report = BrokerConnectionReport(broker: me, connected: connected, detail: detail)
+                try risk.send(.brokerConnection(report))
+                try reconciler.send(.brokerConnection(report))
+            })
+    }
+
+    func run() async {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.reconciler.run() }
+            group.addTask { await self.risk.run() }
+            group.addTask { await self.catchUp() }
+            group.addTask { await self.connectionTimer() }
+        }
+    }
+
+    /// Handles messages the bus journaled before a crash that the adapter never saw.
+    func catchUp() async {
+        do {
+            for env in try await adapter.catchUp() {
+                logger.notice("handling \(env.type) \(env.id), journaled but not handled before the last exit")
+                _ = await receive(env, from: nil)
+            }
+        } catch {
+            fatalError("ast-broker: catching up with the journal failed: \(error)")
+        }
+    }
+
+    /// While an (injected) disconnect lasts, wakes up when it ends so the reconnection is
+    /// noticed and reported without waiting for the next message.
+    func connectionTimer() async {
+        while !Task.isCancelled {
+            if let until = await adapter.reconnectAt(), until > clock.now() {
+                let wait = until.duration(since: clock.now())
+                try? await Task.sleep(for: wait + .milliseconds(5))
+                do { try await adapter.tick() } catch { fatalError("ast-broker: \(error)") }
+            } else {
+                try? await Task.sleep(for: .milliseconds(200))
+            }
+        }
+    }
+
+    func receive(_ envelope: Envelope, from peer: PeerInfo) async -> Message? {
+        await receive(envelope, from: Optional(peer))
+    }
+
+    func receive(_ envelope: Envelope, from peer: PeerInfo?) async -> Message? {
+        do {
+            switch envelope.message {
+            case .orderSubmit(let approval):
+                let bracket = BracketBuilder.bracket(for: approval)
+                let reports = try await adapter.submit(bracket, messageID: envelope.id)
+                logger.info("bracket \(bracket.intent): \(reports.count) report(s)", metadata: ["approval": "\(approval.id)"])
+            case .orderCancel(let c):
+                let answer = try await adapter.cancel(c.clientOrderID, reason: c.reason, messageID: envelope.id)
+                logger.notice("cancel \(c.clientOrderID) (\(c.reason)): \(answer.message)")
+            case .bar(let bar):
+                try await adapter.bar(bar, messageID: envelope.id)
+            case .sessionClose(let close):
+                try await adapter.sessionClose(close.at, messageID: envelope.id)
+            case .brokerQuery(let q):
+                return .brokerState(try await adapter.accountState(executionsSince: q.executionsSince))
+            case .brokerInject(let injection):
+                logger.warning("operator injection: \(injection)", metadata: ["peer": "\(peer?.identity.description ?? "-")"])
+                let reports = try await adapter.inject(injection, messageID: envelope.id)
+                return .commandResult(CommandResult(accepted: true, message: "\(identity): \(injection) (\(reports.count) report(s))"))
+            default:
+                break
+            }
+        } catch {
+            // The journal refused a write: a broken invariant of our own. Crash-only: astd restarts us.
+            logger.critical("ast-broker cannot journal or send: \(error)")
+            fatalError("ast-broker: \(error)")
+        }
+        return nil
+    }
+}
+
+/// ast-broker cannot start as asked.
+struct BrokerShellError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
+
+extension ExecutionEvent {
+    /// One line for the log.
+    var summary: String {
+        switch self {
+        case .submitting(let s): "submitting \(s.clientOrderID) \(s.side) \(s.quantity) \(s.symbol) \(s.type.rawValue)"
+        case .acknowledged(let id, let b): "acknowledged \(id) as \(b)"
+        case .accepted(let id): "accepted \(id)"
+        case .unacknowledged(let id, let d): "UNACKNOWLEDGED \(id): \(d)"
+        case .fill(let f): "fill \(f.executionID) \(f.clientOrderID) \(f.side) \(f.quantity) \(f.symbol) @ \(f.price)"
+        case .cancelled(let id, let r): "cancelled \(id): \(r)"
+        case .rejected(let id, let r): "rejected \(id): \(r)"
+        case .expired(let id): "expired \(id)"
+        }
+    }
+}

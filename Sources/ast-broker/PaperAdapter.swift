@@ -1,0 +1,189 @@
+import ASTBus
+import ASTCore
+import ASTExecution
+import ASTJournal
+import ASTPaperBroker
+import ASTWire
+import Foundation
+import Logging
+
+/// The journal entry types of the paper broker.
+enum PaperJournal {
+    /// Every input to the exchange with the `now` it was handled at, written durably before
+    /// the exchange sees it: the paper account is rebuilt from these at every start.
+    static let input = "paper.input"
+    static let restored = "paper.restored"
+}
+
+/// One journaled input: what the exchange was asked. The bus message that asked for it is the
+/// entry's message id (see ``UnhandledMessages``).
+struct PaperJournalInput: Codable {
+    var input: PaperInput
+}
+
+/// The paper broker: a ``PaperExchange`` made persistent. Every input is journaled durably
+/// (write-ahead) before the exchange handles it, so the account (cash, positions, resting
+/// orders, executions) survives any restart: at start the exchange is rebuilt by replaying the
+/// journaled inputs, reports the previous run produced but never handed to the bus are
+/// delivered now, and messages the bus had journaled but this adapter never handled (a crash
+/// between the two) are handled now.
+actor PaperAdapter: BrokerAdapter {
+    nonisolated let name: String
+    var exchange: PaperExchange
+    let journal: Journal
+    let clock: any WallClock
+    let logger: Logger
+    /// Hands reports to the bus (journaled there before this returns), in order.
+    let deliver: @Sendable ([ExecutionReport]) throws -> Void
+    /// Tells the risk gate and the reconciler that the broker connection changed.
+    let connectionChanged: @Sendable (Bool, String) throws -> Void
+    /// The highest report sequence handed to ``deliver``.
+    var reportsThrough: Int64 = 0
+    var connected: Bool
+    /// Messages found journaled by the bus but never handled, handled by ``catchUp()``.
+    var unhandled: [Envelope] = []
+
+    init(name: String, config: PaperBrokerConfig, journal: Journal, clock: any WallClock, logger: Logger,
+         deliver: @escaping @Sendable ([ExecutionReport]) throws -> Void,
+         connectionChanged: @escaping @Sendable (Bool, String) throws -> Void) throws {
+        self.name = name
+        self.journal = journal
+        self.clock = clock
+        self.logger = logger
+        self.deliver = deliver
+        self.connectionChanged = connectionChanged
+        let restored = try Self.restore(name: name, config: config, journal: journal)
+        exchange = restored.exchange
+        connected = restored.exchange.isConnected(at: clock.now())
+        unhandled = restored.unhandled
+        // Reports of the last run that never reached the bus's outbox (a crash in between).
+        let missing = restored.reports.filter { !restored.sentReportIDs.contains($0.id) }
+        reportsThrough = restored.reports.compactMap(\.sequence).max() ?? 0
+        if !missing.isEmpty {
+            logger.notice("delivering \(missing.count) execution report(s) the previous run produced but did not send")
+            try deliver(missing)
+        }
+        logger.notice("paper account restored", metadata: [
+            "inputs": "\(restored.inputs)", "cash": "\(exchange.cash)", "open_orders": "\(exchange.accountState(executionsSince: Timestamp(nanoseconds: .max), now: clock.now()).openOrders.count)",
+        ])
+    }
+
+    /// Replays the journal: the exchange as it was, every report it produced, the ids of the
+    /// reports already in the bus's outbox, and the messages received but never handled.
+    static func restore(name: String, config: PaperBrokerConfig, journal: Journal) throws
+        -> (exchange: PaperExchange, reports: [ExecutionReport], sentReportIDs: Set<String>, unhandled: [Envelope], inputs: Int)
+    {
+        var exchange = PaperExchange(name: name, config: config)
+        var reports: [ExecutionReport] = []
+        var sent = Set<String>()
+        var inputs = 0
+        let decoder = JSONDecoder()
+        try journal.scan(fromSeq: 1) { entry in
+            let r = entry.record
+            switch (r.kind, r.type) {
+            case (.received, PaperJournal.input):
+                let j = try decoder.decode(PaperJournalInput.self, from: Data(r.body))
+                reports += exchange.handle(j.input, now: r.timestamp).reports
+                inputs += 1
+            case (.sent, MessageType.executionReport.rawValue):
+                if case .executionReport(let report) = try EnvelopeCodec.decode(r.body).message { sent.insert(report.id) }
+            default:
+                break
+            }
+            return true
+        }
+        let unhandled = try UnhandledMessages.find(in: journal, types: [.orderSubmit, .orderCancel, .bar, .sessionClose],
+                                                   handledType: PaperJournal.input)
+        return (exchange, reports, sent, unhandled, inputs)
+    }
+
+    /// Handles what the bus journaled but the previous run never handled.
+    func catchUp() async throws -> [Envelope] {
+        let pending = unhandled
+        unhandled = []
+        return pending
+    }
+
+    /// Journals `input` durably, hands it to the exchange, delivers the reports.
+    @discardableResult
+    func handle(_ input: PaperInput, message: String?) throws -> [ExecutionReport] {
+        let now = clock.now()
+        let body = try JSONEncoder.sorted.encode(PaperJournalInput(input: input))
+        try journal.append(JournalRecord(kind: .received, type: PaperJournal.input, timestamp: now, messageID: message,
+                                         correlationID: input.correlationID, body: Array(body)), durability: .durable)
+        let outcome = exchange.handle(input, now: now)
+        if !outcome.reports.isEmpty {
+            try deliver(outcome.reports)
+            reportsThrough = max(reportsThrough, outcome.reports.compactMap(\.sequence).max() ?? 0)
+        }
+        let nowConnected = exchange.isConnected(at: now)
+        if nowConnected != connected {
+            connected = nowConnected
+            let detail = nowConnected ? "paper broker reachable again" : "paper broker unreachable (injected disconnect)"
+            if nowConnected { logger.notice("\(detail)") } else { logger.critical("\(detail)") }
+            try connectionChanged(nowConnected, detail)
+        }
+        return outcome.reports
+    }
+
+    // MARK: BrokerAdapter
+
+    func submit(_ bracket: BracketOrder, messageID: String?) throws -> [ExecutionReport] {
+        try handle(.submit(bracket), message: messageID)
+    }
+
+    func cancel(_ id: ClientOrderID, reason: String, messageID: String?) throws -> CancelAnswer {
+        let before = exchange.order(id)
+        let reports = try handle(.cancel(id, reason: reason), message: messageID)
+        guard let before else { return CancelAnswer(accepted: false, message: "no order \(id) at the paper broker", reports: reports) }
+        if reports.contains(where: { if case .cancelled(id, _) = $0.event { true } else { false } }) {
+            return CancelAnswer(accepted: true, message: "cancelled \(id)", reports: reports)
+        }
+        return CancelAnswer(accepted: false, message: "\(id) is \(before.status.rawValue): nothing to cancel", reports: reports)
+    }
+
+    func accountState(executionsSince: Timestamp) throws -> BrokerAccountState {
+        var state = exchange.accountState(executionsSince: executionsSince, now: clock.now())
+        state.reportsThrough = reportsThrough
+        return state
+    }
+
+    func isConnected() -> Bool { exchange.isConnected(at: clock.now()) }
+
+    // MARK: The simulated exchange's own inputs
+
+    func bar(_ bar: Bar, messageID: String?) throws { try handle(.bar(bar), message: messageID) }
+    func sessionClose(_ at: Timestamp, messageID: String?) throws { try handle(.sessionClose(at), message: messageID) }
+    func inject(_ injection: BrokerInjection, messageID: String?) throws -> [ExecutionReport] {
+        try handle(.inject(injection), message: messageID)
+    }
+
+    /// When the broker is disconnected: the moment it is reachable again (for the timer).
+    func reconnectAt() -> Timestamp? { exchange.disconnectedUntil }
+
+    /// Lets time pass: a disconnect whose time is up ends.
+    func tick() throws {
+        try handle(.tick, message: nil)
+    }
+}
+
+extension JSONEncoder {
+    /// Sorted keys: journaled bodies are byte-stable.
+    static var sorted: JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = .sortedKeys
+        return e
+    }
+}
+
+extension PaperInput {
+    /// The order or symbol an input concerns, for the journal's correlation index.
+    var correlationID: String? {
+        switch self {
+        case .submit(let b): b.intent.rawValue
+        case .cancel(let id, _): id.rawValue
+        case .bar(let b): b.symbol.rawValue
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,244 @@
+import ASTBus
+import ASTCore
+import ASTExecution
+import ASTJournal
+import ASTRisk
+import ASTRuntime
+import ASTWire
+import Foundation
+import Logging
+
+/// The journal entry types of ast-reconciler.
+enum ReconcilerJournal {
+    /// Every input with the time it was handled at, written before the core sees it; the
+    /// book and the portfolio are rebuilt from these at start.
+    static let input = "reconciler.input"
+    /// A reconciliation run's outcome (what `astctl status` shows).
+    static let summary = "reconciliation.summary"
+    static let anomaly = "reconciler.anomaly"
+}
+
+/// ast-reconciler's shell around the pure ``ReconcilerCore``: journals every input before the
+/// core sees it; publishes the portfolio to the risk gate and the strategy; asks the broker for
+/// its account and reconciles at start, after every (re)connection of the broker and on demand
+/// (`astctl reconcile`); carries out repairs (cancels at the broker), tells the risk gate the
+/// outcome and raises a P0 alert on a mismatch.
+actor ReconcilerShell: WorkerLogic {
+    var core = ReconcilerCore()
+    let identity: ProcessIdentity
+    let journal: Journal
+    let clock: any WallClock
+    let logger: Logger
+    let brokerName: String
+    let broker: BusClient
+    let risk: BusClient
+    let strategy: BusClient?
+    let notifier: BusClient?
+    /// While a reconciliation compares: reports after this broker sequence wait, so that the
+    /// book holds exactly what the broker's answer reflects.
+    var horizon: Int64?
+    var reconciling = false
+    /// Set once start-up caught up with the journal; reports arriving before wait for it.
+    var started = false
+    let queryTimeout: Duration = .seconds(5)
+
+    init(context: WorkerContext) throws {
+        identity = context.identity
+        journal = context.journal
+        clock = context.clock
+        logger = context.logger
+        let config = context.config
+        brokerName = config.risk.broker
+        let settings = BusSettings(config.bus)
+        func client(_ target: ProcessIdentity) throws -> BusClient {
+            try BusClient(identity: context.identity, target: target.description,
+                          path: WorkerRuntime.socketPath(identity: target, runtimeDir: config.runtimeDir),
+                          expectedRole: target.role, settings: settings, journal: context.journal, clock: context.clock, logger: context.logger)
+        }
+        func optional(_ target: ProcessIdentity) throws -> BusClient? {
+            config.supervisor.children.contains { $0.name == target.description } ? try client(target) : nil
+        }
+        broker = try client(ProcessIdentity(parsing: config.risk.broker)!)
+        risk = try client(ProcessIdentity(role: .risk))
+        strategy = try optional(ProcessIdentity(role: .strategy))
+        notifier = try optional(ProcessIdentity(role: .notifier))
+        core = try Self.restore(journal: journal)
+        logger.notice("book restored", metadata: [
+            "orders": "\(core.book.orderCount)", "positions": "\(core.portfolio.positions.count)", "cash": "\(core.portfolio.cash)",
+        ])
+    }
+
+    /// Rebuilds the core by replaying every journaled input with the time it was handled at.
+    static func restore(journal: Journal) throws -> ReconcilerCore {
+        var core = ReconcilerCore()
+        let decoder = JSONDecoder()
+        try journal.scan(fromSeq: 1) { entry in
+            guard entry.record.kind == .received, entry.record.type == ReconcilerJournal.input else { return true }
+            _ = core.handle(try decoder.decode(ReconcilerInput.self, from: Data(entry.record.body)), now: entry.record.timestamp)
+            return true
+        }
+        return core
+    }
+
+    func run() async {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.broker.run() }
+            group.addTask { await self.risk.run() }
+            if let strategy = self.strategy { group.addTask { await strategy.run() } }
+            if let notifier = self.notifier { group.addTask { await notifier.run() } }
+            group.addTask { await self.start() }
+        }
+    }
+
+    /// At start: handle what the bus journaled but we never handled, take the starting cash
+    /// from the broker on the very first start, publish the portfolio, reconcile.
+    func start() async {
+        while !core.initialized && !Task.isCancelled {
+            if let state = await queryBroker(), state.connected {
+                handle(.initial(cash: state.account.cash))
+                logger.notice("first start: the portfolio starts with the broker's cash \(state.account.cash)")
+            } else {
+                try? await Task.sleep(for: .milliseconds(500))
+            }
+        }
+        do {
+            for env in try UnhandledMessages.find(in: journal, types: [.executionReport], handledType: ReconcilerJournal.input) {
+                logger.notice("handling \(env.type) \(env.id), journaled but not handled before the last exit")
+                if case .executionReport(let report) = env.message { handle(.report(report), messageID: env.id) }
+            }
+        } catch {
+            fatalError("ast-reconciler: reading the journal failed: \(error)")
+        }
+        started = true
+        carryOut([.snapshot(core.snapshot(clock.now()))])
+        _ = await reconcile(trigger: "start")
+    }
+
+    func queryBroker() async -> BrokerAccountState? {
+        do {
+            let reply = try await broker.request(.brokerQuery(BrokerQuery(executionsSince: Timestamp(nanoseconds: 0))), timeout: queryTimeout)
+            if case .brokerState(let state) = reply.message { return state }
+            logger.error("the broker answered a query with \(reply.type)")
+        } catch {
+            logger.warning("the broker did not answer its account query: \(error)")
+        }
+        return nil
+    }
+
+    /// One reconciliation against the broker; one at a time.
+    func reconcile(trigger: String) async -> ReconciliationSummary? {
+        while reconciling { try? await Task.sleep(for: .milliseconds(5)) }
+        reconciling = true
+        defer {
+            reconciling = false
+            horizon = nil
+        }
+        guard let state = await queryBroker() else {
+            handle(.reconciliationIncomplete(trigger: trigger, broker: brokerName, detail: "\(brokerName) did not answer"))
+            return core.lastSummary
+        }
+        guard state.connected else {
+            handle(.reconciliationIncomplete(trigger: trigger, broker: brokerName, detail: "\(brokerName) is disconnected from its broker"))
+            return core.lastSummary
+        }
+        // Apply exactly the reports the broker had sent when it answered; hold newer ones.
+        if let through = state.reportsThrough {
+            horizon = through
+            let deadline = clock.now().advanced(by: .seconds(3))
+            while (core.reportsApplied[state.broker] ?? 0) < through, clock.now() < deadline {
+                try? await Task.sleep(for: .milliseconds(5))
+            }
+        }
+        handle(.reconciliation(trigger: trigger, broker: state))
+        return core.lastSummary
+    }
+
+    /// Journals `input` (write-ahead), hands it to the core and carries out the outputs.
+    func handle(_ input: ReconcilerInput, messageID: String? = nil, durability: Durability = .durable) {
+        let now = clock.now()
+        do {
+            try journal.append(JournalRecord(kind: .received, type: ReconcilerJournal.input, timestamp: now, messageID: messageID,
+                                             correlationID: input.correlationID, body: Array(JSONEncoder.sorted.encode(input))),
+                               durability: durability)
+        } catch {
+            logger.critical("cannot journal a reconciler input: \(error)")
+            fatalError("ast-reconciler: the journal refused an input: \(error)")
+        }
+        carryOut(core.handle(input, now: now))
+    }
+
+    func carryOut(_ outputs: [ReconcilerOutput]) {
+        do {
+            for output in outputs {
+                switch output {
+                case .snapshot(let s):
+                    try risk.send(.portfolioSnapshot(s))
+                    try strategy?.send(.portfolioSnapshot(s))
+                case .cancelAtBroker(let c):
+                    try broker.send(.orderCancel(c), correlationID: c.clientOrderID.rawValue)
+                    logger.notice("reconciliation repair: cancel \(c.clientOrderID): \(c.reason)")
+                case .result(let r):
+                    try risk.send(.reconciliationResult(r))
+                case .alert(let a):
+                    logger.critical("\(a.title): \(a.text)")
+                    try notifier?.send(.alert(a), correlationID: a.key)
+                case .summary(let s):
+                    try journal.append(JournalRecord(kind: .decision, type: ReconcilerJournal.summary, timestamp: s.at,
+                                                     body: Array(JSONEncoder.sorted.encode(s))), durability: .durable)
+                    let line = "reconciliation (\(s.trigger)): \(s.summary)"
+                    if s.requiresHalt { logger.critical("\(line)") } else if !s.clean { logger.warning("\(line)") } else { logger.info("\(line)") }
+                case .anomaly(let text):
+                    try journal.append(JournalRecord(kind: .decision, type: ReconcilerJournal.anomaly, timestamp: clock.now(),
+                                                     body: Array(text.utf8)), durability: .batched)
+                    logger.warning("book anomaly: \(text)")
+                }
+            }
+        } catch {
+            logger.critical("cannot journal or send a reconciler output: \(error)")
+            fatalError("ast-reconciler: \(error)")
+        }
+    }
+
+    func receive(_ envelope: Envelope, from peer: PeerInfo) async -> Message? {
+        switch envelope.message {
+        case .executionReport(let report):
+            while !started { try? await Task.sleep(for: .milliseconds(5)) }
+            // Hold a report newer than what a running reconciliation compares against.
+            while let h = horizon, let seq = report.sequence, seq > h, report.broker == brokerName {
+                try? await Task.sleep(for: .milliseconds(2))
+            }
+            handle(.report(report), messageID: envelope.id)
+        case .mark(let mark):
+            handle(.mark(mark), durability: .batched)
+        case .brokerConnection(let report) where report.connected:
+            Task { _ = await self.reconcile(trigger: "\(report.broker) connected") }
+        case .reconcileRequest(let request):
+            let summary = request.run ? await reconcile(trigger: request.reason.isEmpty ? "astctl reconcile" : request.reason) : core.lastSummary
+            if let summary { return .reconciliationReport(summary) }
+            return .commandResult(CommandResult(accepted: false, message: "no reconciliation has run yet"))
+        default:
+            break
+        }
+        return nil
+    }
+}
+
+extension ReconcilerInput {
+    /// The order or symbol an input concerns, for the journal's correlation index.
+    var correlationID: String? {
+        switch self {
+        case .report(let r): r.event.clientOrderID.rawValue
+        case .mark(let m): m.symbol.rawValue
+        default: nil
+        }
+    }
+}
+
+extension JSONEncoder {
+    /// Sorted keys: journaled bodies are byte-stable.
+    static var sorted: JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = .sortedKeys
+        return e
+    }
+}
