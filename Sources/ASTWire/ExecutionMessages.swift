@@ -17,7 +17,7 @@ public struct BrokerQuery: Sendable, Equatable, Codable {
 }
 
 /// The answer to an operator command that is not about Safe Mode (`astctl broker inject`).
-public struct CommandResult: Sendable, Equatable, Codable {
+public struct OperatorReply: Sendable, Equatable, Codable {
     public var accepted: Bool
     public var message: String
     public init(accepted: Bool, message: String) {

@@ -201,7 +201,7 @@ public enum Message: Sendable, Equatable {
     /// astctl -> a simulated broker: a broker-side event for drills and tests.
     case brokerInject(BrokerInjection)
     /// The answer to a command such as ``brokerInject`` (a reply).
-    case commandResult(CommandResult)
+    case commandResult(OperatorReply)
     /// astctl -> reconciler: reconcile now, or report the last run.
     case reconcileRequest(ReconcileRequest)
     /// reconciler -> astctl: one reconciliation run (a reply).
@@ -295,7 +295,7 @@ public enum MessageCatalog {
         case .brokerQuery: return .brokerQuery(try container.decode(BrokerQuery.self, forKey: key))
         case .brokerState: return .brokerState(try container.decode(BrokerAccountState.self, forKey: key))
         case .brokerInject: return .brokerInject(try container.decode(BrokerInjection.self, forKey: key))
-        case .commandResult: return .commandResult(try container.decode(CommandResult.self, forKey: key))
+        case .commandResult: return .commandResult(try container.decode(OperatorReply.self, forKey: key))
         case .reconcileRequest: return .reconcileRequest(try container.decode(ReconcileRequest.self, forKey: key))
         case .reconciliationReport: return .reconciliationReport(try container.decode(ReconciliationSummary.self, forKey: key))
         default: throw EnvelopeError.unknownType(type.rawValue)

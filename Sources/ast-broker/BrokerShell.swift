@@ -57,6 +57,16 @@ actor BrokerShell: WorkerLogic {
     }
 
     func run() async {
+        // Every start is a (re)connection for the risk gate and the reconciler, which reconciles.
+        do {
+            let connected = await adapter.isConnected()
+            let report = BrokerConnectionReport(broker: identity, connected: connected,
+                                                detail: connected ? "broker process started" : "broker process started while its broker is unreachable")
+            try risk.send(.brokerConnection(report))
+            try reconciler.send(.brokerConnection(report))
+        } catch {
+            fatalError("ast-broker: \(error)")
+        }
         await withDiscardingTaskGroup { group in
             group.addTask { await self.reconciler.run() }
             group.addTask { await self.risk.run() }
@@ -114,7 +124,7 @@ actor BrokerShell: WorkerLogic {
             case .brokerInject(let injection):
                 logger.warning("operator injection: \(injection)", metadata: ["peer": "\(peer?.identity.description ?? "-")"])
                 let reports = try await adapter.inject(injection, messageID: envelope.id)
-                return .commandResult(CommandResult(accepted: true, message: "\(identity): \(injection) (\(reports.count) report(s))"))
+                return .commandResult(OperatorReply(accepted: true, message: "\(identity): \(injection) (\(reports.count) report(s))"))
             default:
                 break
             }

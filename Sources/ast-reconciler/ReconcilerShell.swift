@@ -215,7 +215,7 @@ actor ReconcilerShell: WorkerLogic {
         case .reconcileRequest(let request):
             let summary = request.run ? await reconcile(trigger: request.reason.isEmpty ? "astctl reconcile" : request.reason) : core.lastSummary
             if let summary { return .reconciliationReport(summary) }
-            return .commandResult(CommandResult(accepted: false, message: "no reconciliation has run yet"))
+            return .commandResult(OperatorReply(accepted: false, message: "no reconciliation has run yet"))
         default:
             break
         }

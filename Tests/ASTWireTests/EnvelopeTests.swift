@@ -57,7 +57,7 @@ import Testing
                                         executions: [fill])),
         .brokerInject(.brokerCancelSilently("i-1.S")),
         .brokerInject(.disconnect(seconds: 3)),
-        .commandResult(CommandResult(accepted: true, message: "ok")),
+        .commandResult(OperatorReply(accepted: true, message: "ok")),
         .reconcileRequest(ReconcileRequest(run: true, reason: "astctl reconcile")),
         .reconciliationReport(ReconciliationSummary(trigger: "start", at: Timestamp(nanoseconds: 19), broker: "broker@paper", completed: true,
                                                     clean: false, requiresHalt: true,
