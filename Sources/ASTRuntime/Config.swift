@@ -1,3 +1,4 @@
+import ASTPaperBroker
 import Logging
 
 /// The configuration every AST process loads at start (`etc/ast.yaml` and its layers).
@@ -24,10 +25,13 @@ public struct ASTConfig: ConfigSection, Equatable {
     public var supervisor: SupervisorConfig
     /// The risk gate's limits and the broker it sends approved orders to.
     public var risk: RiskConfig
+    /// The simulated exchange of `broker@paper`.
+    public var paperBroker: PaperBrokerConfig
 
     /// Creates a configuration from values; processes load theirs with `ConfigLoader`.
     public init(environment: DeploymentEnvironment, runtimeDir: String, stateDir: String, logging: LoggingConfig,
-                bus: BusConfig, journal: JournalConfig, secretsFile: String, supervisor: SupervisorConfig, risk: RiskConfig) {
+                bus: BusConfig, journal: JournalConfig, secretsFile: String, supervisor: SupervisorConfig, risk: RiskConfig,
+                paperBroker: PaperBrokerConfig = .standard) {
         self.environment = environment
         self.runtimeDir = runtimeDir
         self.stateDir = stateDir
@@ -37,6 +41,7 @@ public struct ASTConfig: ConfigSection, Equatable {
         self.secretsFile = secretsFile
         self.supervisor = supervisor
         self.risk = risk
+        self.paperBroker = paperBroker
     }
 
     enum CodingKeys: String, CodingKey {
@@ -49,6 +54,7 @@ public struct ASTConfig: ConfigSection, Equatable {
         case secretsFile = "secrets_file"
         case supervisor
         case risk
+        case paperBroker = "paper_broker"
     }
 
     /// Longest `runtime_dir` accepted, in bytes: a Unix socket path must fit in the 108 bytes of
@@ -76,6 +82,7 @@ public struct ASTConfig: ConfigSection, Equatable {
         v.section(journal, key: CodingKeys.journal)
         v.section(supervisor, key: CodingKeys.supervisor)
         v.section(risk, key: CodingKeys.risk)
+        v.section(paperBroker, key: CodingKeys.paperBroker)
     }
 }
 
