@@ -79,7 +79,7 @@ let package = Package(
         .testTarget(name: "ASTRiskTests", dependencies: ["ASTRisk"]),
         .testTarget(name: "ASTExecutionTests", dependencies: ["ASTExecution", "ASTCore", "ASTRisk"]),
         .testTarget(name: "ASTPaperBrokerTests", dependencies: ["ASTPaperBroker", "ASTCore"]),
-        .testTarget(name: "ASTIndicatorsTests", dependencies: ["ASTIndicators", "ASTCore"]),
+        .testTarget(name: "ASTIndicatorsTests", dependencies: ["ASTIndicators", "ASTCore"], exclude: ["Fixtures"]),
         .testTarget(name: "ASTProcessesTests", dependencies: ["ASTProcesses", "ASTTestKit"]),
         .testTarget(name: "IntegrationTests", dependencies: ["ASTTestKit", "ASTBus", "ASTJournal", "ASTRuntime"]),
     ],
