@@ -10,7 +10,7 @@ Test oracle only; not part of AST. Produced with Python 3.12 and exactly:
         > Tests/ASTIndicatorsTests/Fixtures/reference.csv
 
 Sources per column (see also the comments in ReferenceTests.swift):
-  sma_20, ema_10, rsi_14, atr_14, bb_*_20_2  TA-Lib 0.6+ (C library bundled in the TA-Lib wheel):
+  sma_20, ema_10, rsi_14, atr_14, bb_*_20_2  TA-Lib (the C library bundled in the TA-Lib 0.8.2 wheel):
                                              SMA, EMA, RSI, ATR, BBANDS(nbdevup=nbdevdn=2, matype=SMA)
   macd_*_12_26_9                             TA-Lib EMA(12) - EMA(26), signal = TA-Lib EMA(9) of that
                                              line (TA-Lib's own MACD() seeds the fast EMA at the slow
