@@ -9,7 +9,7 @@ import Testing
 /// values; `Fixtures/make_reference.py` produced it (the exact command is in its header).
 /// Where each reference comes from:
 ///
-/// - SMA(20), EMA(10), RSI(14), ATR(14), Bollinger(20, 2): TA-Lib 0.6 (the C library, via the
+/// - SMA(20), EMA(10), RSI(14), ATR(14), Bollinger(20, 2): TA-Lib (the C library bundled in the
 ///   TA-Lib 0.8.2 Python wheel): `SMA`, `EMA`, `RSI`, `ATR`, `BBANDS(matype=SMA)`. TA-Lib's EMA
 ///   is seeded with the SMA of the first n values and RSI/ATR use Wilder's smoothing seeded with
 ///   simple averages, the standard definitions. TA-Lib starts the true range on the second bar.
