@@ -43,6 +43,8 @@ let package = Package(
         .target(name: "ASTPaperBroker", dependencies: ["ASTCore"]),
         // Incremental technical indicators and their registry (M5).
         .target(name: "ASTIndicators", dependencies: ["ASTCore"]),
+        // The NYSE trading calendar and the daily schedule in America/New_York (M5).
+        .target(name: "ASTCalendar", dependencies: ["ASTCore"]),
 
         // Shells: I/O around the cores.
         // fork/exec with LISTEN_PID set to the child's own pid and PR_SET_PDEATHSIG, in C because
@@ -79,7 +81,8 @@ let package = Package(
         .testTarget(name: "ASTRiskTests", dependencies: ["ASTRisk"]),
         .testTarget(name: "ASTExecutionTests", dependencies: ["ASTExecution", "ASTCore", "ASTRisk"]),
         .testTarget(name: "ASTPaperBrokerTests", dependencies: ["ASTPaperBroker", "ASTCore"]),
-        .testTarget(name: "ASTIndicatorsTests", dependencies: ["ASTIndicators", "ASTCore"]),
+        .testTarget(name: "ASTIndicatorsTests", dependencies: ["ASTIndicators", "ASTCore"], exclude: ["Fixtures"]),
+        .testTarget(name: "ASTCalendarTests", dependencies: ["ASTCalendar", "ASTCore"]),
         .testTarget(name: "ASTProcessesTests", dependencies: ["ASTProcesses", "ASTTestKit"]),
         .testTarget(name: "IntegrationTests", dependencies: ["ASTTestKit", "ASTBus", "ASTJournal", "ASTRuntime", "ASTExecution"]),
     ],

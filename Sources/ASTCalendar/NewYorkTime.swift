@@ -1,0 +1,52 @@
+import ASTCore
+
+/// America/New_York in pure code, so that the schedule does not depend on the machine's tzdata.
+///
+/// Eastern Standard Time is UTC−5; Eastern Daylight Time (UTC−4) runs from the second Sunday of
+/// March at 02:00 local to the first Sunday of November at 02:00 local: the U.S. rule since 2007
+/// (Energy Policy Act of 2005). Dates before 2007 would need the older rule and are not
+/// supported by the trading calendar anyway.
+public enum NewYorkTime {
+    static let nanosPerSecond: Int64 = 1_000_000_000
+
+    /// Whether daylight saving time is in effect at `t`.
+    public static func isDaylightSaving(at t: Timestamp) -> Bool {
+        let seconds = floorDiv(t.nanoseconds, nanosPerSecond)
+        let year = LocalDate(daysSinceEpoch: Int(floorDiv(seconds, 86_400))).year
+        // 02:00 EST = 07:00 UTC at the start; 02:00 EDT = 06:00 UTC at the end.
+        let start = Int64(LocalDate.nth(2, .sunday, month: 3, year: year).daysSinceEpoch) * 86_400 + 7 * 3600
+        let end = Int64(LocalDate.nth(1, .sunday, month: 11, year: year).daysSinceEpoch) * 86_400 + 6 * 3600
+        return seconds >= start && seconds < end
+    }
+
+    /// The offset from UTC at `t` in seconds: −18,000 (EST) or −14,400 (EDT).
+    public static func utcOffsetSeconds(at t: Timestamp) -> Int {
+        isDaylightSaving(at: t) ? -4 * 3600 : -5 * 3600
+    }
+
+    /// The instant at which New York's wall clock shows `time` on `date`. A wall time skipped by
+    /// the spring-forward gap (02:00–02:59) resolves one hour later; one repeated in November
+    /// (01:00–01:59) resolves to its first, daylight, occurrence.
+    public static func timestamp(_ date: LocalDate, _ time: LocalTime) -> Timestamp {
+        let local = Int64(date.daysSinceEpoch) * 86_400 + Int64(time.minuteOfDay) * 60
+        let daylight = Timestamp(nanoseconds: (local + 4 * 3600) * nanosPerSecond)
+        if isDaylightSaving(at: daylight) { return daylight }
+        return Timestamp(nanoseconds: (local + 5 * 3600) * nanosPerSecond)
+    }
+
+    /// New York's wall-clock date and time at `t` (seconds dropped from the time).
+    public static func local(_ t: Timestamp) -> (date: LocalDate, time: LocalTime) {
+        let seconds = floorDiv(t.nanoseconds, nanosPerSecond) + Int64(utcOffsetSeconds(at: t))
+        let days = floorDiv(seconds, 86_400)
+        let minute = Int((seconds - days * 86_400) / 60)
+        return (LocalDate(daysSinceEpoch: Int(days)), LocalTime(hour: minute / 60, minute: minute % 60))
+    }
+
+    /// `2026-03-09 09:00 EDT`: a timestamp as New York reads it, for tables and logs.
+    public static func format(_ t: Timestamp) -> String {
+        let (d, time) = local(t)
+        return "\(d) \(time) \(isDaylightSaving(at: t) ? "EDT" : "EST")"
+    }
+
+    static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 { a >= 0 ? a / b : (a - b + 1) / b }
+}

@@ -1,2 +1,0 @@
-/// ASTIndicators: incremental technical indicators. Being built in M5.
-enum ASTIndicatorsModule {}

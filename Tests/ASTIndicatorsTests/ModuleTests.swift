@@ -1,3 +1,0 @@
-import Testing
-@testable import ASTIndicators
-@Test func moduleLinks() { _ = ASTIndicatorsModule.self }
