@@ -169,4 +169,18 @@ import Testing
         #expect(out.fills.map(\.price) == [p("105.00")])
         #expect(h.exchange.positions.isEmpty)
     }
+
+    @Test func standaloneOrdersSharingAnOCAGroupCancelEachOtherOnAFullFill() {
+        var h = Harness()
+        var a = entry("a", type: .limit, limit: "99.00", tif: .gtc)
+        a.ocaGroup = "either"
+        var b = entry("b", type: .limit, limit: "95.00", tif: .gtc)
+        b.ocaGroup = "either"
+        h.submit(standalone(a))
+        h.submit(standalone(b))
+        let out = h.deliver(bar(0, "100.00", "101.00", "94.00", "96.00"))
+        // Both limits are reached; worst case buys at the higher price.
+        #expect(out.fills.map(\.clientOrderID) == ["a.E"])
+        #expect(out.events.last == .cancelled("b.E", reason: "OCA: a.E filled"))
+    }
 }
