@@ -1,2 +1,0 @@
-/// ASTPaperBroker: the simulated exchange behind ast-broker@paper. Being built in M4.
-enum ASTPaperBrokerModule {}

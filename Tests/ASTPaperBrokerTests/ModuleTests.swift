@@ -1,3 +1,0 @@
-import Testing
-@testable import ASTPaperBroker
-@Test func moduleLinks() { _ = ASTPaperBrokerModule.self }
