@@ -18,23 +18,10 @@ public enum PaperInput: Sendable, Equatable, Codable {
     case tick
 }
 
-/// Faults and broker-side actions for drills and tests. Each is visible to the operator in the
-/// journal of the broker process.
-public enum PaperInjection: Sendable, Equatable, Codable {
-    /// The next bracket that reaches the exchange is rejected, every leg with this reason.
-    case rejectNext(reason: String)
-    /// The exchange is unreachable for this many seconds: submits do not reach it and every
-    /// report it produces meanwhile (fills from bars included) is lost in transit.
-    case disconnect(seconds: Int)
-    /// The next bracket that reaches the exchange is recorded and works, but its answer is lost:
-    /// each leg is reported `unacknowledged`.
-    case dropNextAcknowledgement
-    /// The broker cancels this order behind the system's back and says so (`cancelled`).
-    case brokerCancel(ClientOrderID)
-    /// The broker cancels this order behind the system's back and says nothing; only
-    /// reconciliation can find out.
-    case brokerCancelSilently(ClientOrderID)
-}
+/// Faults and broker-side actions for drills and tests (``BrokerInjection``, which travels on the
+/// bus from `astctl broker inject`). Each is visible to the operator in the journal of the broker
+/// process.
+public typealias PaperInjection = BrokerInjection
 
 /// A change in the connection between the broker process and the exchange.
 public enum ConnectionChange: Sendable, Equatable, Codable {

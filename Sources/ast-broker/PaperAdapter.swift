@@ -54,7 +54,7 @@ actor PaperAdapter: BrokerAdapter {
         self.connectionChanged = connectionChanged
         let restored = try Self.restore(name: name, config: config, journal: journal)
         exchange = restored.exchange
-        connected = restored.exchange.isConnected(at: clock.now())
+        connected = restored.exchange.disconnectedUntil == nil
         unhandled = restored.unhandled
         // Reports of the last run that never reached the bus's outbox (a crash in between).
         let missing = restored.reports.filter { !restored.sentReportIDs.contains($0.id) }
@@ -64,7 +64,7 @@ actor PaperAdapter: BrokerAdapter {
             try deliver(missing)
         }
         logger.notice("paper account restored", metadata: [
-            "inputs": "\(restored.inputs)", "cash": "\(exchange.cash)", "open_orders": "\(exchange.accountState(executionsSince: Timestamp(nanoseconds: .max), now: clock.now()).openOrders.count)",
+            "inputs": "\(restored.inputs)", "cash": "\(exchange.cash)", "open_orders": "\(exchange.openOrders.count)",
         ])
     }
 
@@ -106,7 +106,7 @@ actor PaperAdapter: BrokerAdapter {
 
     /// Journals `input` durably, hands it to the exchange, delivers the reports.
     @discardableResult
-    func handle(_ input: PaperInput, message: String?) throws -> [ExecutionReport] {
+    func handle(_ input: PaperInput, message: String?) throws -> PaperOutcome {
         let now = clock.now()
         let body = try JSONEncoder.sorted.encode(PaperJournalInput(input: input))
         try journal.append(JournalRecord(kind: .received, type: PaperJournal.input, timestamp: now, messageID: message,
@@ -116,30 +116,34 @@ actor PaperAdapter: BrokerAdapter {
             try deliver(outcome.reports)
             reportsThrough = max(reportsThrough, outcome.reports.compactMap(\.sequence).max() ?? 0)
         }
-        let nowConnected = exchange.isConnected(at: now)
-        if nowConnected != connected {
-            connected = nowConnected
-            let detail = nowConnected ? "paper broker reachable again" : "paper broker unreachable (injected disconnect)"
-            if nowConnected { logger.notice("\(detail)") } else { logger.critical("\(detail)") }
-            try connectionChanged(nowConnected, detail)
+        for notice in outcome.notices { logger.notice("paper broker: \(notice)") }
+        switch outcome.connection {
+        case .lost(let until)?:
+            connected = false
+            logger.critical("the paper broker is unreachable until \(until) (injected disconnect)")
+            try connectionChanged(false, "the paper broker is unreachable until \(until) (injected disconnect)")
+        case .restored?:
+            connected = true
+            logger.notice("the paper broker is reachable again")
+            try connectionChanged(true, "the paper broker is reachable again")
+        case nil:
+            break
         }
-        return outcome.reports
+        return outcome
     }
 
     // MARK: BrokerAdapter
 
     func submit(_ bracket: BracketOrder, messageID: String?) throws -> [ExecutionReport] {
-        try handle(.submit(bracket), message: messageID)
+        try handle(.submit(bracket), message: messageID).reports
     }
 
     func cancel(_ id: ClientOrderID, reason: String, messageID: String?) throws -> CancelAnswer {
-        let before = exchange.order(id)
-        let reports = try handle(.cancel(id, reason: reason), message: messageID)
-        guard let before else { return CancelAnswer(accepted: false, message: "no order \(id) at the paper broker", reports: reports) }
-        if reports.contains(where: { if case .cancelled(id, _) = $0.event { true } else { false } }) {
-            return CancelAnswer(accepted: true, message: "cancelled \(id)", reports: reports)
+        let outcome = try handle(.cancel(id, reason: reason), message: messageID)
+        for case .cancelRefused(id, let why) in outcome.notices {
+            return CancelAnswer(accepted: false, message: "cancel of \(id) refused: \(why)", reports: outcome.reports)
         }
-        return CancelAnswer(accepted: false, message: "\(id) is \(before.status.rawValue): nothing to cancel", reports: reports)
+        return CancelAnswer(accepted: true, message: "cancelled \(id)", reports: outcome.reports)
     }
 
     func accountState(executionsSince: Timestamp) throws -> BrokerAccountState {
@@ -155,7 +159,7 @@ actor PaperAdapter: BrokerAdapter {
     func bar(_ bar: Bar, messageID: String?) throws { try handle(.bar(bar), message: messageID) }
     func sessionClose(_ at: Timestamp, messageID: String?) throws { try handle(.sessionClose(at), message: messageID) }
     func inject(_ injection: BrokerInjection, messageID: String?) throws -> [ExecutionReport] {
-        try handle(.inject(injection), message: messageID)
+        try handle(.inject(injection), message: messageID).reports
     }
 
     /// When the broker is disconnected: the moment it is reachable again (for the timer).
