@@ -171,8 +171,6 @@ public struct OrderBook: Sendable, Equatable, Codable {
                 out.append(.anomaly("\(order.id): fill after \(order.state) (\(fill.quantity) at \(fill.price)); counted"))
             }
             out += transition(order.id, event, at: at)
-            // A parent that is done caps its children: one of them may be complete now.
-            if let done = orders[order.id], done.state.isTerminal { out += recheckChildren(of: done.id, at: at) }
         } else {
             out.append(.anomaly("execution \(fill.executionID): a \(fill.side) of \(fill.quantity) \(fill.symbol) at \(fill.price) for \(fill.clientOrderID), an order the book does not know; counted in the portfolio"))
         }
@@ -273,7 +271,8 @@ public struct OrderBook: Sendable, Equatable, Codable {
         guard next != order.state else { return [] }
         orders[id]?.state = next
         orders[id]?.updatedAt = at
-        return [.orderChanged(id, from: order.state, to: next)]
+        // A parent that is done caps its children: one of them may be complete now.
+        return [.orderChanged(id, from: order.state, to: next)] + (next.isTerminal ? recheckChildren(of: id, at: at) : [])
     }
 
     // Codable with every collection as a sorted array: the bytes never depend on hashing.
