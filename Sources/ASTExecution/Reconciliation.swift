@@ -183,6 +183,8 @@ public struct ReconciliationReport: Sendable, Equatable, Codable {
 /// copies went through — and sends the cancels. Indexed by id and symbol: linear in orders,
 /// positions and executions (plus sorting).
 public enum Reconciliation {
+    /// Compares `book` and `portfolio` (left untouched) with `broker`'s account at `now`. A
+    /// disconnected broker yields one critical finding and no repairs: when in doubt, do nothing.
     public static func reconcile(
         book: OrderBook, portfolio: Portfolio, broker: BrokerAccountState, now: Timestamp,
         tolerance: ReconciliationTolerance = ReconciliationTolerance()
