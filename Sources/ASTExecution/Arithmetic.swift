@@ -30,4 +30,7 @@ extension Quantity {
     var holdingText: String {
         shares > 0 ? "long \(shares)" : shares < 0 ? "short \(-shares)" : "flat"
     }
+
+    /// "long 100 shares", "short 40 shares" or "flat".
+    var sharesText: String { isZero ? "flat" : "\(holdingText) shares" }
 }

@@ -90,11 +90,11 @@ public enum Finding: Sendable, Equatable, Codable, CustomStringConvertible {
         case .stopWithoutPosition(let id, let s):
             "\(s): stop \(id) works at the broker with no position to protect"
         case .positionQuantityMismatch(let s, let ours, let broker):
-            "\(s): we are \(ours.holdingText) shares, the broker \(broker.holdingText)"
+            "\(s): we are \(ours.sharesText), the broker \(broker.holdingText)"
         case .averagePriceMismatch(let s, let ours, let broker):
             "\(s): our average price is \(ours), the broker's \(broker)"
         case .unprotectedPosition(let s, let q, let covered):
-            "\(s): the broker position is \(q.holdingText) shares but working stops cover only \(covered)"
+            "\(s): the broker position is \(q.sharesText) but working stops cover only \(covered)"
         }
     }
 

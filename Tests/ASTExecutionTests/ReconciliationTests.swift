@@ -172,7 +172,7 @@ private func repair(_ l: inout Ledger, _ report: ReconciliationReport) {
     broker.openOrders.append(bracket("m", "MSFT", .sell, 20, stop: "310.00").stopLoss!.atBroker())
     let r = reconcile(l, broker)
     #expect(r.findings.first == .positionQuantityMismatch("MSFT", ours: 0, broker: -20))
-    #expect(r.findings.first?.description == "MSFT: we are flat shares, the broker short 20")
+    #expect(r.findings.first?.description == "MSFT: we are flat, the broker short 20")
     #expect(r.requiresHalt)
 }
 
