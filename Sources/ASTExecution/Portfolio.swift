@@ -1,0 +1,236 @@
+import ASTCore
+import ASTRisk
+
+/// One held position, derived from fills.
+public struct Position: Sendable, Equatable, Codable {
+    public var symbol: Symbol
+    /// Signed shares: long > 0, short < 0; never zero (a flat position is removed).
+    public var quantity: Quantity
+    /// The average entry price. Changes only when the position is increased (or opened, or
+    /// flipped); reducing realises profit and loss at this price and leaves it alone.
+    public var averagePrice: Price
+    /// The exact signed cost of the open shares (`quantity x averagePrice` before rounding;
+    /// negative for a short). Reductions release it pro rata and a close releases all of it,
+    /// so that realised P&L over a position's life is exact to the 1/10,000.
+    public var costBasis: Money
+
+    public init(symbol: Symbol, quantity: Quantity, averagePrice: Price, costBasis: Money) {
+        self.symbol = symbol
+        self.quantity = quantity
+        self.averagePrice = averagePrice
+        self.costBasis = costBasis
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case symbol, quantity
+        case averagePrice = "average_price"
+        case costBasis = "cost_basis"
+    }
+}
+
+/// The last price of a symbol and when it was observed.
+public struct Mark: Sendable, Equatable, Codable {
+    public var price: Price
+    public var at: Timestamp
+
+    public init(price: Price, at: Timestamp) {
+        self.price = price
+        self.at = at
+    }
+}
+
+/// The account as the system derives it from fills alone: cash, positions, commissions,
+/// realised P&L, marks, equity and its peak and start-of-day references.
+///
+/// It does not deduplicate: feed it through ``OrderBook/apply(_:portfolio:)`` (or the book's
+/// repairs), which applies each execution once across any replay.
+public struct Portfolio: Sendable, Equatable, Codable {
+    public private(set) var startingCash: Money
+    /// Starting cash minus what buys cost, plus what sells brought, minus commissions.
+    public private(set) var cash: Money
+    /// Open positions by symbol (never a flat one).
+    public private(set) var positions: [Symbol: Position]
+    /// The last mark of every symbol marked, held or not.
+    public private(set) var marks: [Symbol: Mark]
+    /// Commissions paid, in total.
+    public private(set) var commissions: Money
+    /// Realised profit and loss, gross of commissions (net = realised - commissions).
+    public private(set) var realizedPnL: Money
+    /// The highest equity seen, raised by every fill or mark that takes equity higher.
+    public private(set) var peakEquity: Money
+    /// Equity when ``startDay(at:)`` was last called (starting cash before that).
+    public private(set) var startOfDayEquity: Money
+    public private(set) var dayStartedAt: Timestamp?
+    /// Σ quantity x (mark, or average price without one), kept up to date incrementally so
+    /// that a mark costs O(1) with a thousand positions.
+    private var positionsValue: Money
+
+    public init(startingCash: Money, dayStartedAt: Timestamp? = nil) {
+        self.startingCash = startingCash
+        cash = startingCash
+        positions = [:]
+        marks = [:]
+        commissions = .zero
+        realizedPnL = .zero
+        peakEquity = startingCash
+        startOfDayEquity = startingCash
+        self.dayStartedAt = dayStartedAt
+        positionsValue = .zero
+    }
+
+    /// Cash plus every position at its mark (at its average price when it has no mark).
+    public var equity: Money { cash + positionsValue }
+
+    /// Σ (quantity x mark - cost basis) over the open positions.
+    public var unrealizedPnL: Money {
+        positions.values.reduce(Money.zero) { $0 + unrealizedPnL(of: $1) }
+    }
+
+    /// The unrealised P&L of the position in `symbol` (zero when flat).
+    public func unrealizedPnL(for symbol: Symbol) -> Money {
+        positions[symbol].map(unrealizedPnL(of:)) ?? .zero
+    }
+
+    /// The signed quantity held in `symbol` (zero when flat).
+    public func quantity(of symbol: Symbol) -> Quantity { positions[symbol]?.quantity ?? .zero }
+
+    /// The price a position in `symbol` is valued at: its mark, else its average price.
+    public func valuationPrice(of symbol: Symbol) -> Price? {
+        marks[symbol]?.price ?? positions[symbol]?.averagePrice
+    }
+
+    private func unrealizedPnL(of p: Position) -> Money {
+        Exact.value(p.quantity, at: valuationPrice(of: p.symbol) ?? p.averagePrice) - p.costBasis
+    }
+
+    private func contribution(of symbol: Symbol) -> Money {
+        guard let p = positions[symbol] else { return .zero }
+        return Exact.value(p.quantity, at: marks[symbol]?.price ?? p.averagePrice)
+    }
+
+    /// Books one execution: cash, commission, the position (increase, reduce, close or flip
+    /// through zero) and the realised P&L of any shares it closes.
+    public mutating func apply(_ fill: Fill) {
+        let before = contribution(of: fill.symbol)
+        let notional = Exact.value(fill.quantity, at: fill.price)
+        cash = fill.side == .buy ? cash - notional : cash + notional
+        cash = cash - fill.commission
+        commissions = commissions + fill.commission
+
+        let delta = fill.side.signed(fill.quantity)
+        let sign: Int64 = delta.shares > 0 ? 1 : -1
+        var p = positions[fill.symbol] ?? Position(symbol: fill.symbol, quantity: .zero, averagePrice: .zero, costBasis: .zero)
+        if p.quantity.isZero || (p.quantity.shares > 0) == (delta.shares > 0) {
+            // Opening or increasing: the only case the average price moves.
+            p.costBasis = p.costBasis + Exact.value(delta, at: fill.price)
+            p.quantity = p.quantity + delta
+            p.averagePrice = Exact.averagePrice(cost: p.costBasis, quantity: p.quantity)
+        } else {
+            let held = p.quantity.magnitude.shares
+            let closed = min(fill.quantity.shares, held)
+            let releasedCost =
+                closed == held
+                ? p.costBasis : Money(units: Exact.roundedDivide(Int128(p.costBasis.units) * Int128(closed), Int128(held)))
+            let proceeds = Exact.value(Quantity(-sign * closed), at: fill.price)  // signed like the position
+            realizedPnL = realizedPnL + (proceeds - releasedCost)
+            p.costBasis = p.costBasis - releasedCost
+            p.quantity = p.quantity + Quantity(sign * closed)
+            let remainder = fill.quantity.shares - closed
+            if remainder > 0 {
+                // Flipped through zero: the rest opens a new position at the fill's price.
+                p.quantity = Quantity(sign * remainder)
+                p.costBasis = Exact.value(p.quantity, at: fill.price)
+                p.averagePrice = fill.price
+            }
+        }
+        positions[fill.symbol] = p.quantity.isZero ? nil : p
+        positionsValue = positionsValue - before + contribution(of: fill.symbol)
+        raisePeak()
+    }
+
+    /// Records the last price of `symbol`. A mark older than the one held is ignored; returns
+    /// whether it was taken.
+    @discardableResult
+    public mutating func mark(_ symbol: Symbol, price: Price, at: Timestamp) -> Bool {
+        if let current = marks[symbol], current.at > at { return false }
+        let before = contribution(of: symbol)
+        marks[symbol] = Mark(price: price, at: at)
+        positionsValue = positionsValue - before + contribution(of: symbol)
+        raisePeak()
+        return true
+    }
+
+    /// Starts a trading day: the current equity becomes the start-of-day reference.
+    public mutating func startDay(at: Timestamp) {
+        startOfDayEquity = equity
+        dayStartedAt = at
+    }
+
+    private mutating func raisePeak() {
+        let e = equity
+        if e > peakEquity { peakEquity = e }
+    }
+
+    /// The portfolio as the risk gate consumes it. `openEntryOrders` comes from the book
+    /// (``OrderBook/openEntryOrderCount``); `sectors` labels positions for the sector rule.
+    public func snapshot(asOf: Timestamp, openEntryOrders: Int, sectors: [Symbol: String] = [:]) -> PortfolioSnapshot {
+        var out: [Symbol: PositionSnapshot] = [:]
+        for (symbol, p) in positions {
+            out[symbol] = PositionSnapshot(
+                quantity: p.quantity, averagePrice: p.averagePrice, sector: sectors[symbol],
+                lastMark: valuationPrice(of: symbol) ?? p.averagePrice)
+        }
+        return PortfolioSnapshot(
+            asOf: asOf, cash: cash, equity: equity, peakEquity: peakEquity, startOfDayEquity: startOfDayEquity,
+            positions: out, openOrders: openEntryOrders)
+    }
+
+    // Codable with positions and marks as arrays sorted by symbol, so that the encoded bytes
+    // never depend on hashing order.
+    enum CodingKeys: String, CodingKey {
+        case cash, positions, marks, commissions
+        case startingCash = "starting_cash"
+        case realizedPnL = "realized_pnl"
+        case peakEquity = "peak_equity"
+        case startOfDayEquity = "start_of_day_equity"
+        case dayStartedAt = "day_started_at"
+    }
+
+    private struct SymbolMark: Codable {
+        var symbol: Symbol
+        var price: Price
+        var at: Timestamp
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        startingCash = try c.decode(Money.self, forKey: .startingCash)
+        cash = try c.decode(Money.self, forKey: .cash)
+        commissions = try c.decode(Money.self, forKey: .commissions)
+        realizedPnL = try c.decode(Money.self, forKey: .realizedPnL)
+        peakEquity = try c.decode(Money.self, forKey: .peakEquity)
+        startOfDayEquity = try c.decode(Money.self, forKey: .startOfDayEquity)
+        dayStartedAt = try c.decodeIfPresent(Timestamp.self, forKey: .dayStartedAt)
+        let list = try c.decode([Position].self, forKey: .positions)
+        positions = Dictionary(list.map { ($0.symbol, $0) }, uniquingKeysWith: { _, last in last })
+        let markList = try c.decode([SymbolMark].self, forKey: .marks)
+        marks = Dictionary(markList.map { ($0.symbol, Mark(price: $0.price, at: $0.at)) }, uniquingKeysWith: { _, last in last })
+        positionsValue = .zero
+        positionsValue = positions.keys.reduce(Money.zero) { $0 + contribution(of: $1) }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(startingCash, forKey: .startingCash)
+        try c.encode(cash, forKey: .cash)
+        try c.encode(commissions, forKey: .commissions)
+        try c.encode(realizedPnL, forKey: .realizedPnL)
+        try c.encode(peakEquity, forKey: .peakEquity)
+        try c.encode(startOfDayEquity, forKey: .startOfDayEquity)
+        try c.encodeIfPresent(dayStartedAt, forKey: .dayStartedAt)
+        try c.encode(positions.values.sorted { $0.symbol < $1.symbol }, forKey: .positions)
+        try c.encode(
+            marks.map { SymbolMark(symbol: $0.key, price: $0.value.price, at: $0.value.at) }.sorted { $0.symbol < $1.symbol },
+            forKey: .marks)
+    }
+}

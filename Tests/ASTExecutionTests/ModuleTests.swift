@@ -1,3 +1,0 @@
-import Testing
-@testable import ASTExecution
-@Test func moduleLinks() { _ = ASTExecutionModule.self }
