@@ -72,7 +72,7 @@ public struct ReconcilerCore: Sendable, Equatable {
         case .reconciliationIncomplete(let trigger, let broker, let detail):
             let s = ReconciliationSummary(trigger: trigger, at: now, broker: broker, completed: false, clean: false, requiresHalt: false,
                                           findings: [], repairs: [], summary: "not reconciled: \(detail)",
-                                          positions: portfolio.positions.count, openOrders: book.openOrderCount)
+                                          positions: portfolio.positions.count, openOrders: book.openOrders.count)
             lastSummary = s
             return [.summary(s)]
         case .reconciliation(let trigger, let broker):
@@ -80,17 +80,17 @@ public struct ReconcilerCore: Sendable, Equatable {
         }
     }
 
-    func snapshot(_ now: Timestamp) -> PortfolioSnapshot {
+    /// The portfolio as the risk gate and the strategy receive it.
+    public func snapshot(_ now: Timestamp) -> PortfolioSnapshot {
         portfolio.snapshot(asOf: now, openEntryOrders: book.openEntryOrderCount)
     }
 
     mutating func applyReport(_ report: ExecutionReport, now: Timestamp) -> [ReconcilerOutput] {
         var outputs: [ReconcilerOutput] = []
         var changed = false
-        for o in book.apply(report) {
+        for o in book.apply(report, portfolio: &portfolio) {
             switch o {
-            case .fillApplied(let fill):
-                portfolio.apply(fill)
+            case .fillApplied, .portfolioChanged:
                 changed = true
             case .anomaly(let text):
                 outputs.append(.anomaly(text))
@@ -111,12 +111,17 @@ public struct ReconcilerCore: Sendable, Equatable {
             case .cancelAtBroker(let id, let reason):
                 outputs.append(.cancelAtBroker(OrderCancel(clientOrderID: id, reason: reason)))
                 repairs.append("asked the broker to cancel \(id): \(reason)")
-            default:
-                repairs.append(repair.description)
+            case .applyFill(let f):
+                repairs.append("applied missed fill \(f.executionID): \(f.side) \(f.quantity) \(f.symbol) @ \(f.price)")
+            case .markOrder(let id, let state, let reason):
+                repairs.append("marked \(id) \(state.rawValue): \(reason)")
+            case .adopt(let o):
+                repairs.append("adopted \(o.spec.clientOrderID) (\(o.status.rawValue) at the broker)")
             }
         }
-        book = report.book
-        portfolio = report.portfolio
+        for o in book.apply(repairs: report.repairs, portfolio: &portfolio, at: now) {
+            if case .anomaly(let text) = o { outputs.append(.anomaly(text)) }
+        }
         let lines = report.findings.map {
             ReconciliationFindingLine(kind: $0.kind, severity: $0.severity.rawValue, symbol: $0.symbol, detail: $0.description)
         }
@@ -130,11 +135,29 @@ public struct ReconcilerCore: Sendable, Equatable {
             let critical = report.findings.filter { $0.severity == .critical }.map(\.description)
             outputs.append(.result(.mismatch(critical.joined(separator: "; "))))
             outputs.append(.alert(Alert(priority: .p0, key: "reconciliation:\(now.nanoseconds)", title: "AST reconciliation mismatch: HALTED",
-                                        text: "Reconciliation (\(trigger)) against \(broker.broker) found: " + critical.joined(separator: "; "),
+                                        text: "Reconciliation (\(trigger)) against \(broker.broker) found: " + critical.joined(separator: "; ")
+                                            + ". Trading is HALTED; see runbooks/reconciliation-mismatch.md.",
                                         at: now)))
         } else {
             outputs.append(.result(.clean))
         }
         return outputs
+    }
+}
+
+extension Finding {
+    /// The difference class, as `astctl reconcile` and the journal name it.
+    public var kind: String {
+        switch self {
+        case .brokerUnavailable: "broker_unavailable"
+        case .missedFill: "missed_fill"
+        case .orderAtBrokerOnly: "order_at_broker_only"
+        case .orderMissingAtBroker: "order_missing_at_broker"
+        case .unknownOrderResolved: "unknown_order_resolved"
+        case .stopWithoutPosition: "stop_without_position"
+        case .positionQuantityMismatch: "position_quantity_mismatch"
+        case .averagePriceMismatch: "average_price_mismatch"
+        case .unprotectedPosition: "unprotected_position"
+        }
     }
 }

@@ -51,7 +51,7 @@ public struct PaperBrokerConfig: Sendable, Equatable, Codable {
     /// 1.00 minimum and a 1 % maximum.
     public static let standard = PaperBrokerConfig()
 
-    enum CodingKeys: String, CodingKey {
+    public enum CodingKeys: String, CodingKey {
         case startingCash = "starting_cash"
         case bothTouched = "both_touched"
         case maxVolumeSharePercent = "max_volume_share_percent"

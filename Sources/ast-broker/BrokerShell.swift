@@ -3,6 +3,7 @@ import ASTCore
 import ASTExecution
 import ASTJournal
 import ASTPaperBroker
+import ASTRisk
 import ASTRuntime
 import ASTWire
 import Foundation

@@ -64,7 +64,7 @@ actor PaperAdapter: BrokerAdapter {
             try deliver(missing)
         }
         logger.notice("paper account restored", metadata: [
-            "inputs": "\(restored.inputs)", "cash": "\(exchange.cash)", "open_orders": "\(exchange.openOrders.count)",
+            "inputs": "\(restored.inputs)", "cash": "\(restored.exchange.cash)", "open_orders": "\(restored.exchange.openOrders.count)",
         ])
     }
 

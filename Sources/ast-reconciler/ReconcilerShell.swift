@@ -62,9 +62,10 @@ actor ReconcilerShell: WorkerLogic {
         risk = try client(ProcessIdentity(role: .risk))
         strategy = try optional(ProcessIdentity(role: .strategy))
         notifier = try optional(ProcessIdentity(role: .notifier))
-        core = try Self.restore(journal: journal)
+        let restored = try Self.restore(journal: journal)
+        core = restored
         logger.notice("book restored", metadata: [
-            "orders": "\(core.book.orderCount)", "positions": "\(core.portfolio.positions.count)", "cash": "\(core.portfolio.cash)",
+            "orders": "\(restored.book.orders.count)", "positions": "\(restored.portfolio.positions.count)", "cash": "\(restored.portfolio.cash)",
         ])
     }
 
