@@ -24,10 +24,13 @@ public struct ASTConfig: ConfigSection, Equatable {
     public var supervisor: SupervisorConfig
     /// The risk gate's limits and the broker it sends approved orders to.
     public var risk: RiskConfig
+    /// How ast-notifier delivers alerts (Telegram); ``NotifierConfig/shipped`` when absent.
+    public var notifier: NotifierConfig?
 
     /// Creates a configuration from values; processes load theirs with `ConfigLoader`.
     public init(environment: DeploymentEnvironment, runtimeDir: String, stateDir: String, logging: LoggingConfig,
-                bus: BusConfig, journal: JournalConfig, secretsFile: String, supervisor: SupervisorConfig, risk: RiskConfig) {
+                bus: BusConfig, journal: JournalConfig, secretsFile: String, supervisor: SupervisorConfig, risk: RiskConfig,
+                notifier: NotifierConfig? = nil) {
         self.environment = environment
         self.runtimeDir = runtimeDir
         self.stateDir = stateDir
@@ -37,6 +40,7 @@ public struct ASTConfig: ConfigSection, Equatable {
         self.secretsFile = secretsFile
         self.supervisor = supervisor
         self.risk = risk
+        self.notifier = notifier
     }
 
     enum CodingKeys: String, CodingKey {
@@ -49,6 +53,7 @@ public struct ASTConfig: ConfigSection, Equatable {
         case secretsFile = "secrets_file"
         case supervisor
         case risk
+        case notifier
     }
 
     /// Longest `runtime_dir` accepted, in bytes: a Unix socket path must fit in the 108 bytes of
@@ -76,6 +81,7 @@ public struct ASTConfig: ConfigSection, Equatable {
         v.section(journal, key: CodingKeys.journal)
         v.section(supervisor, key: CodingKeys.supervisor)
         v.section(risk, key: CodingKeys.risk)
+        if let notifier { v.section(notifier, key: CodingKeys.notifier) }
     }
 }
 

@@ -29,6 +29,8 @@ public struct MessageType: RawRepresentable, Hashable, Comparable, Sendable, Cod
     public static let riskCommand = MessageType(rawValue: "risk.command")
     public static let riskStatus = MessageType(rawValue: "risk.status")
     public static let alert = MessageType(rawValue: "alert")
+    public static let notifierStatusRequest = MessageType(rawValue: "notifier.status.request")
+    public static let notifierStatus = MessageType(rawValue: "notifier.status")
 }
 
 /// How a message type travels: best effort, or journaled by the sender, re-sent until
@@ -176,6 +178,9 @@ public enum Message: Sendable, Equatable {
     case riskStatus(RiskStatusReport)
     /// any process -> notifier: an alert for the operator (P0 now, P1 soon).
     case alert(Alert)
+    /// astctl -> notifier: the outbox's backlog; answered by ``notifierStatus``.
+    case notifierStatusRequest(NotifierStatusRequest)
+    case notifierStatus(NotifierStatusReport)
 
     public var type: MessageType {
         switch self {
@@ -199,6 +204,8 @@ public enum Message: Sendable, Equatable {
         case .riskCommand: .riskCommand
         case .riskStatus: .riskStatus
         case .alert: .alert
+        case .notifierStatusRequest: .notifierStatusRequest
+        case .notifierStatus: .notifierStatus
         }
     }
 
@@ -215,6 +222,7 @@ public enum MessageCatalog {
         .intentSubmit: .acknowledged, .intentDecision: .bestEffort, .orderSubmit: .acknowledged,
         .portfolioSnapshot: .acknowledged, .mark: .bestEffort, .brokerConnection: .acknowledged,
         .reconciliationResult: .acknowledged, .riskCommand: .bestEffort, .riskStatus: .bestEffort, .alert: .acknowledged,
+        .notifierStatusRequest: .bestEffort, .notifierStatus: .bestEffort,
     ]
 
     /// Types that only the connection protocol itself sends; an endpoint policy never lists them.
@@ -245,6 +253,8 @@ public enum MessageCatalog {
         case .riskCommand: return .riskCommand(try container.decode(RiskCommand.self, forKey: key))
         case .riskStatus: return .riskStatus(try container.decode(RiskStatusReport.self, forKey: key))
         case .alert: return .alert(try container.decode(Alert.self, forKey: key))
+        case .notifierStatusRequest: return .notifierStatusRequest(try container.decode(NotifierStatusRequest.self, forKey: key))
+        case .notifierStatus: return .notifierStatus(try container.decode(NotifierStatusReport.self, forKey: key))
         default: throw EnvelopeError.unknownType(type.rawValue)
         }
     }
@@ -272,6 +282,8 @@ public enum MessageCatalog {
         case .riskCommand(let b): try container.encode(b, forKey: key)
         case .riskStatus(let b): try container.encode(b, forKey: key)
         case .alert(let b): try container.encode(b, forKey: key)
+        case .notifierStatusRequest(let b): try container.encode(b, forKey: key)
+        case .notifierStatus(let b): try container.encode(b, forKey: key)
         }
     }
 }

@@ -19,6 +19,8 @@ public struct TreeStatus: Codable, Sendable, Equatable {
     public var children: [ChildStatusReport]
     /// The risk gate's Safe Mode, filled in by `astctl` from ast-risk (absent when it did not answer).
     public var safeMode: RiskStatusReport?
+    /// The notifier's outbox, filled in by `astctl` from ast-notifier (absent when it did not answer).
+    public var notifier: NotifierStatusReport?
 
     public init(state: String, supervisorPID: Int32, startedAt: Timestamp, now: Timestamp, summary: String, children: [ChildStatusReport]) {
         self.state = state
@@ -34,6 +36,7 @@ public struct TreeStatus: Codable, Sendable, Equatable {
         case supervisorPID = "supervisor_pid"
         case startedAt = "started_at"
         case safeMode = "safe_mode"
+        case notifier
     }
 }
 
