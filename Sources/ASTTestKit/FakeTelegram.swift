@@ -39,6 +39,12 @@ public final class FakeTelegramServer: Sendable {
         public var chatID: String
         public var text: String
         public var parseMode: String?
+
+        public init(chatID: String, text: String, parseMode: String?) {
+            self.chatID = chatID
+            self.text = text
+            self.parseMode = parseMode
+        }
     }
 
     struct State {
