@@ -40,6 +40,10 @@ import Testing
         .riskStatus(RiskStatusReport(state: .halted, since: Timestamp(nanoseconds: 13), cause: "operator halt", downBrokers: ["broker@paper"],
                                      disconnectedBrokers: [], cleanReconciliationSinceHalt: false, accepted: false, message: "refused")),
         .alert(Alert(priority: .p0, key: "k", title: "HALTED", text: "broker@paper exited", at: Timestamp(nanoseconds: 14))),
+        .notifierStatusRequest(NotifierStatusRequest()),
+        .notifierStatus(NotifierStatusReport(deliveryEnabled: true, pending: 3, pendingP0: 1, oldestPendingP0: Timestamp(nanoseconds: 15),
+                                             delivered: 40, abandoned: 0, lastDeliveryAt: nil, lastError: "Telegram answered HTTP 502",
+                                             nextAttemptAt: Timestamp(nanoseconds: 16))),
     ]
 
     static let intent = IntentGroup(id: "i-1", symbol: "AAPL", sector: "Tech", side: .buy, quantity: 20, entry: .market,
