@@ -13,6 +13,8 @@ let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package
 
 /// Worker executables: one per process, each a thin `main` over ASTRuntime.
 let workers = ["ast-marketdata", "ast-strategy", "ast-risk", "ast-broker", "ast-reconciler", "ast-notifier"]
+/// Dependencies a worker needs beyond the shared ones.
+let workerExtras: [String: [Target.Dependency]] = ["ast-notifier": ["ASTNotify", "ASTTelegram"]]
 
 let package = Package(
     name: "AST",
@@ -25,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // C libraries, one small system-library target each.
@@ -45,6 +49,8 @@ let package = Package(
         .target(name: "ASTIndicators", dependencies: ["ASTCore"]),
         // The NYSE trading calendar and the daily schedule in America/New_York (M5).
         .target(name: "ASTCalendar", dependencies: ["ASTCore"]),
+        // The notifier's outbox: delivery state machine, pacing, coalescing, Telegram text (M6).
+        .target(name: "ASTNotify", dependencies: ["ASTCore", "ASTRisk", "ASTSupervision"]),
 
         // Shells: I/O around the cores.
         // fork/exec with LISTEN_PID set to the child's own pid and PR_SET_PDEATHSIG, in C because
@@ -58,8 +64,17 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ]),
 
-        // Test support shared by test targets (temporary trees, process harness).
-        .target(name: "ASTTestKit", dependencies: ["ASTCore", "ASTWire", "ASTBus", "ASTJournal", "ASTRuntime", log] + nio),
+        // The Telegram Bot API client over HTTPS (async-http-client, certificate verification).
+        .target(name: "ASTTelegram", dependencies: [
+            "ASTNotify", "ASTRuntime", log, .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "NIOCore", package: "swift-nio"),
+        ]),
+
+        // Test support shared by test targets (temporary trees, process harness, fake Telegram).
+        .target(name: "ASTTestKit", dependencies: [
+            "ASTCore", "ASTWire", "ASTBus", "ASTJournal", "ASTRuntime", log,
+            .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "NIOHTTP1", package: "swift-nio"),
+        ] + nio),
 
         // Executables: one per process.
         .executableTarget(name: "astd", dependencies: ["ASTRuntime", "ASTSupervision", "ASTProcesses", "ASTBus", "ASTJournal", "ASTWire", lifecycle] + nio),
@@ -67,7 +82,7 @@ let package = Package(
         // A bus peer used only by integration tests and benchmarks (sends/receives acknowledged messages).
         .executableTarget(name: "ast-testpeer", dependencies: ["ASTRuntime", "ASTBus", "ASTJournal", argumentParser]),
         .executableTarget(name: "ast-bench", dependencies: ["ASTWire", "ASTBus", "ASTJournal", "ASTRuntime", "ASTCore", "ASTRisk", "ASTSupervision", "ASTTestKit", argumentParser, log, .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "GRDBSQLite", package: "GRDB.swift")]),
-    ] + workers.map { .executableTarget(name: $0, dependencies: ["ASTRuntime", "ASTBus", "ASTWire", "ASTJournal", "ASTRisk", "ASTSupervision", "ASTExecution", "ASTPaperBroker", log]) } + [
+    ] + workers.map { .executableTarget(name: $0, dependencies: ["ASTRuntime", "ASTBus", "ASTWire", "ASTJournal", "ASTRisk", "ASTSupervision", "ASTExecution", "ASTPaperBroker", log] + (workerExtras[$0] ?? [])) } + [
         .testTarget(name: "ASTCoreTests", dependencies: ["ASTCore"]),
         .testTarget(name: "ASTWireTests", dependencies: [
             "ASTWire", "ASTSupervision", "ASTRisk", .product(name: "NIOCore", package: "swift-nio"),
@@ -84,7 +99,9 @@ let package = Package(
         .testTarget(name: "ASTIndicatorsTests", dependencies: ["ASTIndicators", "ASTCore"], exclude: ["Fixtures"]),
         .testTarget(name: "ASTCalendarTests", dependencies: ["ASTCalendar", "ASTCore"]),
         .testTarget(name: "ASTProcessesTests", dependencies: ["ASTProcesses", "ASTTestKit"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["ASTTestKit", "ASTBus", "ASTJournal", "ASTRuntime", "ASTExecution"]),
+        .testTarget(name: "ASTNotifyTests", dependencies: ["ASTNotify", "ASTRisk", "ASTSupervision", "ASTCore"]),
+        .testTarget(name: "ASTTelegramTests", dependencies: ["ASTTelegram", "ASTNotify", "ASTTestKit", "ASTRuntime", "ASTRisk", "ASTCore"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["ASTTestKit", "ASTBus", "ASTJournal", "ASTRuntime", "ASTNotify", "ASTExecution"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -142,8 +142,10 @@ public struct SafeModeRecord: Sendable, Equatable, Codable {
 public enum AlertPriority: String, Sendable, Codable, CaseIterable {
     /// Now, to a human: trading is HALTED.
     case p0 = "P0"
-    /// Soon: trading is restricted or back to normal.
+    /// Soon: trading is restricted or back to normal; run summaries, daily reports, fills digests.
     case p1 = "P1"
+    /// Whenever convenient: nothing needs doing.
+    case info = "info"
 }
 
 /// A message for the notifier. `key` is derived from the transition, so a replay or a

@@ -25,13 +25,15 @@ public struct ASTConfig: ConfigSection, Equatable {
     public var supervisor: SupervisorConfig
     /// The risk gate's limits and the broker it sends approved orders to.
     public var risk: RiskConfig
-    /// The simulated exchange of `broker@paper`.
-    public var paperBroker: PaperBrokerConfig
+    /// The simulated exchange of `broker@paper`; ``PaperBrokerConfig/standard`` when absent.
+    public var paperBroker: PaperBrokerConfig?
+    /// How ast-notifier delivers alerts (Telegram); ``NotifierConfig/shipped`` when absent.
+    public var notifier: NotifierConfig?
 
     /// Creates a configuration from values; processes load theirs with `ConfigLoader`.
     public init(environment: DeploymentEnvironment, runtimeDir: String, stateDir: String, logging: LoggingConfig,
                 bus: BusConfig, journal: JournalConfig, secretsFile: String, supervisor: SupervisorConfig, risk: RiskConfig,
-                paperBroker: PaperBrokerConfig = .standard) {
+                paperBroker: PaperBrokerConfig? = nil, notifier: NotifierConfig? = nil) {
         self.environment = environment
         self.runtimeDir = runtimeDir
         self.stateDir = stateDir
@@ -42,6 +44,7 @@ public struct ASTConfig: ConfigSection, Equatable {
         self.supervisor = supervisor
         self.risk = risk
         self.paperBroker = paperBroker
+        self.notifier = notifier
     }
 
     enum CodingKeys: String, CodingKey {
@@ -55,6 +58,7 @@ public struct ASTConfig: ConfigSection, Equatable {
         case supervisor
         case risk
         case paperBroker = "paper_broker"
+        case notifier
     }
 
     /// Longest `runtime_dir` accepted, in bytes: a Unix socket path must fit in the 108 bytes of
@@ -82,7 +86,8 @@ public struct ASTConfig: ConfigSection, Equatable {
         v.section(journal, key: CodingKeys.journal)
         v.section(supervisor, key: CodingKeys.supervisor)
         v.section(risk, key: CodingKeys.risk)
-        v.section(paperBroker, key: CodingKeys.paperBroker)
+        if let paperBroker { v.section(paperBroker, key: CodingKeys.paperBroker) }
+        if let notifier { v.section(notifier, key: CodingKeys.notifier) }
     }
 }
 

@@ -39,6 +39,8 @@ public struct MessageType: RawRepresentable, Hashable, Comparable, Sendable, Cod
     public static let commandResult = MessageType(rawValue: "command.result")
     public static let reconcileRequest = MessageType(rawValue: "reconcile.request")
     public static let reconciliationReport = MessageType(rawValue: "reconciliation.report")
+    public static let notifierStatusRequest = MessageType(rawValue: "notifier.status.request")
+    public static let notifierStatus = MessageType(rawValue: "notifier.status")
 }
 
 /// How a message type travels: best effort, or journaled by the sender, re-sent until
@@ -206,6 +208,9 @@ public enum Message: Sendable, Equatable {
     case reconcileRequest(ReconcileRequest)
     /// reconciler -> astctl: one reconciliation run (a reply).
     case reconciliationReport(ReconciliationSummary)
+    /// astctl -> notifier: the outbox's backlog; answered by ``notifierStatus``.
+    case notifierStatusRequest(NotifierStatusRequest)
+    case notifierStatus(NotifierStatusReport)
 
     public var type: MessageType {
         switch self {
@@ -239,6 +244,8 @@ public enum Message: Sendable, Equatable {
         case .commandResult: .commandResult
         case .reconcileRequest: .reconcileRequest
         case .reconciliationReport: .reconciliationReport
+        case .notifierStatusRequest: .notifierStatusRequest
+        case .notifierStatus: .notifierStatus
         }
     }
 
@@ -258,6 +265,7 @@ public enum MessageCatalog {
         .executionReport: .acknowledged, .orderCancel: .acknowledged, .bar: .acknowledged, .sessionClose: .acknowledged,
         .brokerQuery: .bestEffort, .brokerState: .bestEffort, .brokerInject: .bestEffort, .commandResult: .bestEffort,
         .reconcileRequest: .bestEffort, .reconciliationReport: .bestEffort,
+        .notifierStatusRequest: .bestEffort, .notifierStatus: .bestEffort,
     ]
 
     /// Types that only the connection protocol itself sends; an endpoint policy never lists them.
@@ -298,6 +306,8 @@ public enum MessageCatalog {
         case .commandResult: return .commandResult(try container.decode(OperatorReply.self, forKey: key))
         case .reconcileRequest: return .reconcileRequest(try container.decode(ReconcileRequest.self, forKey: key))
         case .reconciliationReport: return .reconciliationReport(try container.decode(ReconciliationSummary.self, forKey: key))
+        case .notifierStatusRequest: return .notifierStatusRequest(try container.decode(NotifierStatusRequest.self, forKey: key))
+        case .notifierStatus: return .notifierStatus(try container.decode(NotifierStatusReport.self, forKey: key))
         default: throw EnvelopeError.unknownType(type.rawValue)
         }
     }
@@ -335,6 +345,8 @@ public enum MessageCatalog {
         case .commandResult(let b): try container.encode(b, forKey: key)
         case .reconcileRequest(let b): try container.encode(b, forKey: key)
         case .reconciliationReport(let b): try container.encode(b, forKey: key)
+        case .notifierStatusRequest(let b): try container.encode(b, forKey: key)
+        case .notifierStatus(let b): try container.encode(b, forKey: key)
         }
     }
 }

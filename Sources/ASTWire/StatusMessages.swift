@@ -21,6 +21,8 @@ public struct TreeStatus: Codable, Sendable, Equatable {
     public var safeMode: RiskStatusReport?
     /// The reconciler's last reconciliation, filled in by `astctl` (absent when it did not answer).
     public var reconciliation: ReconciliationSummary?
+    /// The notifier's outbox, filled in by `astctl` from ast-notifier (absent when it did not answer).
+    public var notifier: NotifierStatusReport?
 
     public init(state: String, supervisorPID: Int32, startedAt: Timestamp, now: Timestamp, summary: String, children: [ChildStatusReport]) {
         self.state = state
@@ -37,6 +39,7 @@ public struct TreeStatus: Codable, Sendable, Equatable {
         case startedAt = "started_at"
         case safeMode = "safe_mode"
         case reconciliation
+        case notifier
     }
 }
 

@@ -42,7 +42,7 @@ actor BrokerShell: WorkerLogic {
         let me = context.identity
         let logger = context.logger
         adapter = try PaperAdapter(
-            name: context.identity.description, config: config.paperBroker, journal: context.journal, clock: context.clock,
+            name: context.identity.description, config: config.paperBroker ?? .standard, journal: context.journal, clock: context.clock,
             logger: context.logger,
             deliver: { reports in
                 for report in reports {

@@ -1,6 +1,7 @@
-// ast-notifier: receives alerts (P0 now, P1 soon) from every process and astd's lifecycle
-// events; each is journaled durably before it is acknowledged, a durable outbox. Delivery to
-// Telegram arrives with milestone M6; until then alerts wait in this journal.
+// ast-notifier: receives alerts (P0, P1, info) from every process and astd's lifecycle events;
+// each is journaled durably before it is acknowledged, a durable outbox. The pure Outbox
+// (ASTNotify) decides what goes to Telegram when; NotifierShell sends it through the Bot API
+// (ASTTelegram) and journals every delivery, so a restart neither loses nor repeats an alert.
 import ASTCore
 import ASTRuntime
 import ASTWire
@@ -9,7 +10,8 @@ import Foundation
 var permissions = WorkerDefinition.lifecyclePermissions
 for role in [Role.marketdata, .strategy, .risk, .broker, .reconciler] { permissions[role, default: []].insert(.alert) }
 permissions[.supervisor, default: []].insert(.alert)
+permissions[.control, default: []].insert(.notifierStatusRequest)
 let definition = WorkerDefinition(role: .notifier, permissions: permissions) { context in
-    ProbeInbox(logger: context.logger)
+    try NotifierShell(context: context)
 }
 exit(await WorkerRuntime.main(definition))

@@ -162,12 +162,14 @@ struct Status: AsyncParsableCommand {
         if UnixSocket.isLive(path: WorkerRuntime.socketPath(identity: reconciler, runtimeDir: config.runtimeDir)) {
             status.reconciliation = try? await reconcilerRequest(ReconcileRequest(run: false, reason: "astctl status"), config: config, quiet: true)
         }
+        status.notifier = await notifierStatus(config: config)
         if json {
             print(StatusFormat.json(status))
         } else {
             print(StatusFormat.table(status))
             print(status.safeMode.map(safeModeLine) ?? "Safe Mode: unknown (the risk gate did not answer)")
             print(status.reconciliation.map(reconciliationLine) ?? "Reconciliation: none reported (the reconciler did not answer or has not run one)")
+            print(status.notifier.map { notifierLine($0, now: status.now) } ?? "Notifier: unknown (ast-notifier did not answer)")
         }
         if status.state != "ok" { throw ExitCode(3) }
     }
@@ -189,6 +191,33 @@ func riskCommand(_ command: RiskCommand, config: ASTConfig) async throws -> Risk
         throw ExitCode(1)
     }
     return report
+}
+
+/// ast-notifier's outbox, or nil when it does not answer.
+func notifierStatus(config: ASTConfig) async -> NotifierStatusReport? {
+    let notifier = ProcessIdentity(role: .notifier)
+    let path = WorkerRuntime.socketPath(identity: notifier, runtimeDir: config.runtimeDir)
+    guard UnixSocket.isLive(path: path) else { return nil }
+    let reply = try? await withClient(to: notifier, path: path, config: config) { client in
+        try await client.request(.notifierStatusRequest(NotifierStatusRequest()), timeout: .seconds(5))
+    }
+    guard case .notifierStatus(let report)? = reply?.message else { return nil }
+    return report
+}
+
+/// One line about the notifier's backlog, as `astctl status` prints it.
+func notifierLine(_ r: NotifierStatusReport, now: Timestamp) -> String {
+    var line = "Notifier: \(r.pending) alert\(r.pending == 1 ? "" : "s") pending"
+    if r.pendingP0 > 0 {
+        line += " (\(r.pendingP0) P0"
+        if let oldest = r.oldestPendingP0 { line += ", oldest \(StatusFormat.duration(Double(now.duration(since: oldest).totalNanoseconds) / 1e9)) ago" }
+        line += ")"
+    }
+    line += r.deliveryEnabled ? "; Telegram delivery on, \(r.delivered) delivered" : "; Telegram delivery OFF"
+    if r.abandoned > 0 { line += ", \(r.abandoned) refused by Telegram" }
+    if let next = r.nextAttemptAt { line += "; next attempt \(next)" }
+    if let error = r.lastError, r.pending > 0 || !r.deliveryEnabled { line += "; last error: \(error)" }
+    return line
 }
 
 /// One line about Safe Mode, as `astctl status` and `halt`/`resume` print it.

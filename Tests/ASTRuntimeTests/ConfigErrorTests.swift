@@ -7,7 +7,7 @@ import Testing
 @Suite("Config errors: exact operator messages")
 struct ConfigErrorTests {
     static let busKeys = "ack_timeout_ms, allowed_uids, connect_backoff_initial_ms, connect_backoff_max_ms, hello_timeout_ms, max_frame_bytes"
-    static let rootKeys = "bus, environment, journal, logging, risk, runtime_dir, secrets_file, state_dir, supervisor"
+    static let rootKeys = "bus, environment, journal, logging, notifier, paper_broker, risk, runtime_dir, secrets_file, state_dir, supervisor"
     static let secretHint = "(secrets belong in $CREDENTIALS_DIRECTORY or the secrets file, never in the config)"
 
     @Test func outOfRangeValueNamesKeyRangeValueAndLine() throws {
@@ -377,5 +377,41 @@ struct ListProbe: ConfigSection {
 
     func validate(_ v: inout ConfigValidator) {
         v.sections(children, key: CodingKeys.children)
+    }
+}
+
+/// The `notifier:` section: exact operator messages for its values.
+@Suite("Config errors: notifier")
+struct NotifierConfigErrorTests {
+    static let notifier = """
+        notifier:
+          telegram:
+            base_url: http://api.telegram.org
+            ca_file: ""
+            request_timeout_ms: 10000
+            min_interval_ms: 0
+            burst: 3
+            backoff_initial_ms: 5000
+            backoff_max_ms: 1000
+
+        """
+
+    @Test func aPlainHTTPBaseURLAndOutOfRangePacingAreRefusedOneLineEach() throws {
+        try ConfigTestDirectory.with { dir in
+            try dir.write("ast.yaml", validBase)
+            try dir.write("ast.local.yaml", Self.notifier)
+            #expect(dir.errorText() == """
+                config: notifier.telegram.base_url must be an https:// URL (the bot token travels in it) (got "http://api.telegram.org") in \(dir.path)/ast.local.yaml:3
+                config: notifier.telegram.min_interval_ms must be between 1 and 60000 (got 0) in \(dir.path)/ast.local.yaml:6
+                config: notifier.telegram.backoff_max_ms must be at least 5000, the value of notifier.telegram.backoff_initial_ms (got 1000) in \(dir.path)/ast.local.yaml:9
+                """)
+        }
+    }
+
+    @Test func aConfigurationWithoutANotifierSectionUsesTheShippedValues() throws {
+        try ConfigTestDirectory.with { dir in
+            try dir.write("ast.yaml", validBase)
+            #expect(dir.errorText() == nil)
+        }
     }
 }

@@ -64,6 +64,10 @@ import Testing
                                                     findings: [ReconciliationFindingLine(kind: "unprotected_position", severity: "critical",
                                                                                          symbol: "AAPL", detail: "AAPL: 10 shares, no stop")],
                                                     repairs: ["cancelled i-2.S"], summary: "1 critical", positions: 1, openOrders: 0)),
+        .notifierStatusRequest(NotifierStatusRequest()),
+        .notifierStatus(NotifierStatusReport(deliveryEnabled: true, pending: 3, pendingP0: 1, oldestPendingP0: Timestamp(nanoseconds: 15),
+                                             delivered: 40, abandoned: 0, lastDeliveryAt: nil, lastError: "Telegram answered HTTP 502",
+                                             nextAttemptAt: Timestamp(nanoseconds: 16))),
     ]
 
     static let spec = OrderSpec(clientOrderID: "i-1.E", intent: "i-1", leg: .entry, symbol: "AAPL", side: .buy, quantity: 10, type: .stopLimit,

@@ -1,0 +1,386 @@
+import ASTCore
+import ASTRisk
+
+/// How the outbox paces and retries deliveries.
+public struct OutboxSettings: Sendable, Equatable {
+    /// Per chat, the steady pace: one message per interval (Telegram asks for about one a second).
+    public var minimumInterval: Duration
+    /// Per chat, how many messages may leave back to back before the pace applies.
+    public var burst: Int
+    /// First back-off after a server error or a network failure; it doubles per failure.
+    public var backoffInitial: Duration
+    /// Longest back-off; also the wait after Telegram refuses the token or the chat (401/403/404).
+    public var backoffMaximum: Duration
+
+    public init(minimumInterval: Duration = .seconds(1), burst: Int = 3,
+                backoffInitial: Duration = .seconds(1), backoffMaximum: Duration = .seconds(60)) {
+        precondition(burst >= 1, "burst must be at least 1")
+        self.minimumInterval = minimumInterval
+        self.burst = burst
+        self.backoffInitial = backoffInitial
+        self.backoffMaximum = backoffMaximum
+    }
+}
+
+/// One text to send to one chat, and the alerts it carries.
+public struct OutgoingMessage: Sendable, Equatable, Codable {
+    /// Derived from a counter of the outbox (`m<n>`): unique within one run of the notifier.
+    public var id: String
+    public var chat: String
+    public var text: String
+    public var mode: ParseMode
+    /// The alerts this message carries: one, or several for a digest.
+    public var alertKeys: [String]
+    /// For an alert split over several messages: which part (0-based) of how many.
+    public var part: Int
+    public var parts: Int
+
+    public init(id: String, chat: String, text: String, mode: ParseMode, alertKeys: [String], part: Int, parts: Int) {
+        self.id = id
+        self.chat = chat
+        self.text = text
+        self.mode = mode
+        self.alertKeys = alertKeys
+        self.part = part
+        self.parts = parts
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, chat, text, mode, part, parts
+        case alertKeys = "alert_keys"
+    }
+}
+
+/// What became of one attempt to send an ``OutgoingMessage``, as the Telegram client read it.
+public enum DeliveryOutcome: Sendable, Equatable, Codable {
+    /// Telegram answered `ok: true`.
+    case delivered
+    /// HTTP 429: wait `retry_after` (from the error's `parameters`) before the next message.
+    case rateLimited(retryAfter: Duration)
+    /// A 5xx, a network or TLS failure, a timeout, or an answer that is not the Bot API's JSON.
+    case transientFailure(reason: String)
+    /// Another 4xx, with Telegram's description.
+    case refused(status: Int, description: String)
+}
+
+/// A message that left the outbox for good: delivered, or refused by Telegram as it is (the
+/// alert is still in the journal and, for a P0, in journald). The shell journals it durably,
+/// and replaying these records is how the outbox knows, after a restart, what not to send again.
+public struct DeliveryRecord: Sendable, Equatable, Codable {
+    public var chat: String
+    public var alertKeys: [String]
+    public var part: Int
+    public var parts: Int
+    /// True when Telegram refused the message even as plain text, so it was given up.
+    public var abandoned: Bool
+
+    public init(chat: String, alertKeys: [String], part: Int, parts: Int, abandoned: Bool) {
+        self.chat = chat
+        self.alertKeys = alertKeys
+        self.part = part
+        self.parts = parts
+        self.abandoned = abandoned
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case chat, part, parts, abandoned
+        case alertKeys = "alert_keys"
+    }
+}
+
+/// The backlog as `astctl status` shows it.
+public struct OutboxStatus: Sendable, Equatable {
+    /// Alerts not yet delivered to every chat.
+    public var pending: Int
+    public var pendingP0: Int
+    /// When the oldest pending P0 arrived.
+    public var oldestPendingP0: Timestamp?
+    /// Alerts delivered to every chat since the journal began.
+    public var delivered: Int
+    /// Messages Telegram refused as they were (given up; see the journal).
+    public var abandoned: Int
+    public var lastDeliveryAt: Timestamp?
+    /// The last failure, already free of secrets.
+    public var lastError: String?
+    /// The earliest time a chat waits for (a back-off or `retry_after`), when one does.
+    public var nextAttemptAt: Timestamp?
+}
+
+/// The notifier's outbox: which alert goes to which chat when, as a pure state machine.
+///
+/// Every P0 is its own message (split over several when long) and goes before anything else;
+/// P1 and info alerts that wait together are coalesced into one digest message. Nothing is ever
+/// dropped: an alert leaves the outbox only once Telegram accepted it for every chat (or refused
+/// it even as plain text). Per chat one message is in flight at a time, paced by a token bucket
+/// (``OutboxSettings/minimumInterval``, ``OutboxSettings/burst``); a 429 waits its `retry_after`,
+/// server and network errors back off exponentially with jitter from a seeded generator.
+/// Alerts are deduplicated by their key, across restarts since the shell restores the outbox
+/// from its journal (``restore(alert:receivedAt:)``, ``restore(_:)``).
+public struct Outbox: Sendable {
+    /// What the outbox reacts to.
+    public enum Input: Sendable, Equatable {
+        /// An alert arrived (already journaled by the bus).
+        case alert(Alert)
+        /// The outcome of sending the message with this id.
+        case delivery(messageID: String, DeliveryOutcome)
+        /// A wake-up the outbox asked for (``Action/wake(at:)``), or any other moment to look again.
+        case tick
+    }
+
+    /// What the shell carries out.
+    public enum Action: Sendable, Equatable {
+        /// Send this message now; report the outcome as ``Input/delivery(messageID:_:)``.
+        case send(OutgoingMessage)
+        /// Deliver a ``Input/tick`` at (or soon after) this time.
+        case wake(at: Timestamp)
+        /// Journal this durably: the message left the outbox for good.
+        case record(DeliveryRecord)
+        /// Write this at CRIT to the system log at once (every P0, and every alert given up).
+        case logCritical(String)
+    }
+
+    struct Entry: Sendable {
+        var alert: Alert
+        var receivedAt: Timestamp
+        /// Chats this alert still has to reach.
+        var remaining: Int
+    }
+
+    struct ChatState: Sendable {
+        var urgent: [String] = []
+        var routine: [String] = []
+        /// Parts already delivered of an alert split over several messages.
+        var partsDone: [String: Int] = [:]
+        /// Alerts Telegram refused as HTML: sent as plain text from then on.
+        var plain: Set<String> = []
+        var inFlight: OutgoingMessage?
+        /// Token bucket as a theoretical arrival time (GCRA): integer time, no drift.
+        var tat = Timestamp(nanoseconds: .min / 2)
+        var notBefore = Timestamp(nanoseconds: .min / 2)
+        var failures = 0
+
+        var isEmpty: Bool { urgent.isEmpty && routine.isEmpty }
+    }
+
+    public let settings: OutboxSettings
+    /// The chats every alert goes to, in order. Empty: delivery is off and alerts only wait.
+    public let chats: [String]
+    var entries: [String: Entry] = [:]
+    var seen: Set<String> = []
+    var states: [String: ChatState]
+    var counter: UInt64 = 0
+    var random: SplitMix64
+    var delivered = 0
+    var abandoned = 0
+    var lastDeliveryAt: Timestamp?
+    var lastError: String?
+
+    /// - Parameter seed: seeds the jitter of back-offs (journal it to replay the same waits).
+    public init(chats: [String], settings: OutboxSettings, seed: UInt64) {
+        self.chats = chats
+        self.settings = settings
+        self.random = SplitMix64(seed: seed)
+        self.states = Dictionary(uniqueKeysWithValues: chats.map { ($0, ChatState()) })
+    }
+
+    // MARK: Restore
+
+    /// Puts a journaled alert back in the outbox without sending anything (restore at start).
+    /// Returns false for a key seen before.
+    @discardableResult
+    public mutating func restore(alert: Alert, receivedAt: Timestamp) -> Bool {
+        enqueue(alert, now: receivedAt)
+    }
+
+    /// Applies a journaled ``DeliveryRecord`` (restore at start).
+    public mutating func restore(_ record: DeliveryRecord) {
+        apply(record)
+    }
+
+    // MARK: Inputs
+
+    /// Handles one input at time `now` and returns what to do.
+    public mutating func handle(_ input: Input, now: Timestamp) -> [Action] {
+        switch input {
+        case .alert(let alert):
+            guard enqueue(alert, now: now) else { return [] }
+            var actions: [Action] = []
+            if alert.priority == .p0 { actions.append(.logCritical("P0 alert: \(alert.title): \(alert.text)")) }
+            return actions + pumpAll(now: now)
+        case .delivery(let id, let outcome):
+            guard let chat = chats.first(where: { states[$0]?.inFlight?.id == id }) else { return [] }
+            return delivery(outcome, chat: chat, now: now) + pumpAll(now: now)
+        case .tick:
+            return pumpAll(now: now)
+        }
+    }
+
+    /// The backlog at time `now`.
+    public func status(now: Timestamp) -> OutboxStatus {
+        let p0 = entries.values.filter { $0.alert.priority == .p0 }
+        let waits = chats.compactMap { chat -> Timestamp? in
+            guard let s = states[chat], !s.isEmpty, s.inFlight == nil, s.notBefore > now else { return nil }
+            return s.notBefore
+        }
+        return OutboxStatus(pending: entries.count, pendingP0: p0.count, oldestPendingP0: p0.map(\.receivedAt).min(),
+                            delivered: delivered, abandoned: abandoned, lastDeliveryAt: lastDeliveryAt, lastError: lastError,
+                            nextAttemptAt: waits.min())
+    }
+
+    /// Records a failure that happened outside the outbox (for example the client could not be
+    /// built), so that the status shows it.
+    public mutating func noteError(_ text: String) { lastError = text }
+
+    // MARK: Internals
+
+    mutating func enqueue(_ alert: Alert, now: Timestamp) -> Bool {
+        guard seen.insert(alert.key).inserted else { return false }
+        entries[alert.key] = Entry(alert: alert, receivedAt: now, remaining: chats.count)
+        for chat in chats {
+            if alert.priority == .p0 { states[chat]!.urgent.append(alert.key) } else { states[chat]!.routine.append(alert.key) }
+        }
+        return true
+    }
+
+    mutating func apply(_ record: DeliveryRecord) {
+        guard var s = states[record.chat] else { return }
+        var finished: [String] = []
+        if record.alertKeys.count == 1 && record.parts > 1 {
+            let key = record.alertKeys[0]
+            let done = max(s.partsDone[key] ?? 0, record.part + 1)
+            if done >= record.parts { finished = [key]; s.partsDone[key] = nil } else { s.partsDone[key] = done }
+        } else {
+            finished = record.alertKeys
+        }
+        for key in finished {
+            let before = s.urgent.count + s.routine.count
+            s.urgent.removeAll { $0 == key }
+            s.routine.removeAll { $0 == key }
+            s.plain.remove(key)
+            guard s.urgent.count + s.routine.count < before, var e = entries[key] else { continue }
+            e.remaining -= 1
+            if e.remaining <= 0 {
+                entries[key] = nil
+                if record.abandoned { abandoned += 1 } else { delivered += 1 }
+            } else {
+                entries[key] = e
+            }
+        }
+        states[record.chat] = s
+    }
+
+    mutating func delivery(_ outcome: DeliveryOutcome, chat: String, now: Timestamp) -> [Action] {
+        guard let message = states[chat]!.inFlight else { return [] }
+        states[chat]!.inFlight = nil
+        switch outcome {
+        case .delivered:
+            states[chat]!.failures = 0
+            lastDeliveryAt = now
+            let record = DeliveryRecord(chat: chat, alertKeys: message.alertKeys, part: message.part, parts: message.parts, abandoned: false)
+            apply(record)
+            return [.record(record)]
+        case .rateLimited(let retryAfter):
+            states[chat]!.notBefore = now.advanced(by: max(retryAfter, .zero))
+            lastError = "Telegram asked to wait \(retryAfter) (429 Too Many Requests)"
+            return []
+        case .transientFailure(let reason):
+            states[chat]!.failures += 1
+            states[chat]!.notBefore = now.advanced(by: backoff(failures: states[chat]!.failures))
+            lastError = reason
+            return []
+        case .refused(let status, let description) where [401, 403, 404].contains(status):
+            // The token or the chat is refused: nothing to change in the message. Keep it and
+            // try again after the longest back-off; the operator fixes the credentials.
+            states[chat]!.failures += 1
+            states[chat]!.notBefore = now.advanced(by: settings.backoffMaximum)
+            lastError = "Telegram refused the bot token or chat \(chat) (\(status)): \(description)"
+            return [.logCritical("Telegram refused the bot token or chat \(chat) (\(status)): \(description); alerts wait in the outbox")]
+        case .refused(let status, let description):
+            lastError = "Telegram refused a message for chat \(chat) (\(status)): \(description)"
+            if message.mode == .html {
+                // Telegram could not take the HTML: send the same alerts again as plain text.
+                for key in message.alertKeys { states[chat]!.plain.insert(key) }
+                return []
+            }
+            let record = DeliveryRecord(chat: chat, alertKeys: message.alertKeys, part: message.part, parts: message.parts, abandoned: true)
+            let titles = message.alertKeys.compactMap { entries[$0].map { "\($0.alert.priority.rawValue) \($0.alert.title) [\($0.alert.key)]" } }
+            apply(record)
+            return [.record(record), .logCritical("Telegram refused, even as plain text, a message for chat \(chat) (\(status)): \(description); "
+                                                  + "given up for that chat, still in the notifier's journal: \(titles.joined(separator: "; "))")]
+        }
+    }
+
+    /// Exponential back-off with "equal jitter": between half and all of the doubled delay.
+    mutating func backoff(failures: Int) -> Duration {
+        let initial = settings.backoffInitial.totalNanoseconds
+        let maximum = settings.backoffMaximum.totalNanoseconds
+        var delay = max(1, initial)
+        for _ in 1..<max(1, failures) where delay < maximum { delay = delay.multipliedReportingOverflow(by: 2).overflow ? maximum : delay * 2 }
+        delay = min(delay, maximum)
+        let half = delay / 2
+        return .nanoseconds(half + Int64(random.next() % UInt64(max(1, delay - half + 1))))
+    }
+
+    mutating func pumpAll(now: Timestamp) -> [Action] {
+        var actions: [Action] = []
+        for chat in chats { actions += pump(chat: chat, now: now) }
+        return actions
+    }
+
+    mutating func pump(chat: String, now: Timestamp) -> [Action] {
+        var s = states[chat]!
+        guard s.inFlight == nil, !s.isEmpty else { return [] }
+        if now < s.notBefore { return [.wake(at: s.notBefore)] }
+        let interval = settings.minimumInterval.totalNanoseconds
+        let allowedAt = Timestamp(nanoseconds: s.tat.nanoseconds - Int64(settings.burst - 1) * interval)
+        if now < allowedAt { return [.wake(at: allowedAt)] }
+        counter += 1
+        var message = compose(chat: chat, state: s)
+        message.id = "m\(counter)"
+        s.inFlight = message
+        s.tat = Timestamp(nanoseconds: max(s.tat.nanoseconds, now.nanoseconds) + interval)
+        states[chat] = s
+        return [.send(message)]
+    }
+
+    /// The next message for a chat: its first P0, else one routine alert, else a digest of as
+    /// many waiting routine alerts as fit in one message.
+    func compose(chat: String, state s: ChatState) -> OutgoingMessage {
+        if let key = s.urgent.first ?? (s.routine.count == 1 ? s.routine.first : nil) {
+            return single(key, chat: chat, state: s)
+        }
+        let keys = s.routine
+        let mode: ParseMode = keys.contains { s.plain.contains($0) } ? .plain : .html
+        var best: [String] = []
+        var text = ""
+        // Grow the digest while it stays one message; at least the first alert goes.
+        var low = 1, high = keys.count
+        while low <= high {
+            let mid = (low + high) / 2
+            let texts = AlertFormat.digest(keys[..<mid].compactMap { entries[$0]?.alert }, mode: mode)
+            if texts.count == 1 { best = Array(keys[..<mid]); text = texts[0]; low = mid + 1 } else { high = mid - 1 }
+        }
+        if best.count <= 1 { return single(keys[0], chat: chat, state: s) }
+        return OutgoingMessage(id: "", chat: chat, text: text, mode: mode, alertKeys: best, part: 0, parts: 1)
+    }
+
+    func single(_ key: String, chat: String, state s: ChatState) -> OutgoingMessage {
+        let mode: ParseMode = s.plain.contains(key) ? .plain : .html
+        let texts = AlertFormat.texts(entries[key]!.alert, mode: mode)
+        let part = min(s.partsDone[key] ?? 0, texts.count - 1)
+        return OutgoingMessage(id: "", chat: chat, text: texts[part], mode: mode, alertKeys: [key], part: part, parts: texts.count)
+    }
+}
+
+/// A small seedable pseudo-random generator (SplitMix64): the same seed gives the same jitter.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

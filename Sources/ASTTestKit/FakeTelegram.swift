@@ -1,0 +1,315 @@
+import ASTCore
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import Synchronization
+
+/// A fake of an outside service: the Telegram Bot API's `sendMessage`, for tests only.
+///
+/// It is written from the Bot API documentation, not from Telegram's code: HTTPS on loopback with
+/// a certificate made at test time, requests to `/bot<token>/sendMessage` with a JSON body
+/// (`chat_id`, `text`, optional `parse_mode`), answers `{"ok":true,"result":{…Message…}}` or
+/// `{"ok":false,"error_code":N,"description":"…"}` with `"parameters":{"retry_after":S}` on a
+/// 429. With `parse_mode=HTML` it checks the text as the documentation describes: only the
+/// supported tags, balanced; every `<`, `>` and `&` outside a tag or an entity refused; at most
+/// 4,096 characters after entities are parsed. A wrong token is a 401, an unknown chat a 400.
+/// Tests script misbehaviour per request: 429, 5xx, a slow answer, malformed JSON, a closed
+/// connection. It is no evidence of how the real service behaves beyond what those documents say.
+public final class FakeTelegramServer: Sendable {
+    /// How the fake answers one request.
+    public indirect enum Behaviour: Sendable, Equatable {
+        /// As the Bot API does: checks the request and sends the message or refuses it.
+        case normal
+        /// `429 Too Many Requests` with `parameters.retry_after`.
+        case rateLimited(retryAfter: Int)
+        /// A 5xx with the Bot API's error body.
+        case serverError(status: Int)
+        /// Waits, then answers as `then` says.
+        case slow(Duration, then: Behaviour)
+        /// `200 OK` with a body that is not JSON.
+        case malformedJSON
+        /// Closes the connection without answering.
+        case closeConnection
+    }
+
+    /// One message the fake accepted (answered `ok: true`).
+    public struct Message: Sendable, Equatable {
+        public var chatID: String
+        public var text: String
+        public var parseMode: String?
+
+        public init(chatID: String, text: String, parseMode: String?) {
+            self.chatID = chatID
+            self.text = text
+            self.parseMode = parseMode
+        }
+    }
+
+    struct State {
+        var script: [Behaviour] = []
+        var fallback: Behaviour = .normal
+        var accepted: [Message] = []
+        var requests = 0
+        var nextMessageID = 1
+        var refusals: [String] = []
+    }
+
+    let token: String
+    let chats: Set<String>
+    let state = Mutex(State())
+    let channel: any Channel
+    /// The port it listens on (127.0.0.1).
+    public let port: Int
+    /// `https://127.0.0.1:<port>`, for `notifier.telegram.base_url`.
+    public var baseURL: String { "https://127.0.0.1:\(port)" }
+
+    /// Starts listening on 127.0.0.1 (`port` 0: any free port) with `certificate` (PEM chain)
+    /// and `key` (PEM), accepting `token` and messages to `chats`.
+    public init(token: String, chats: Set<String>, certificate: String, key: String, port: Int = 0) async throws {
+        self.token = token
+        self.chats = chats
+        let chain = try NIOSSLCertificate.fromPEMFile(certificate)
+        let context = try NIOSSLContext(configuration: .makeServerConfiguration(
+            certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))))
+        let box = Mutex<FakeTelegramServer?>(nil)
+        channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    guard let server = box.withLock({ $0 }) else { throw HarnessError("fake Telegram not ready") }
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(FakeTelegramHandler(server: server))
+                }
+            }
+            .bind(host: "127.0.0.1", port: port).get()
+        self.port = channel.localAddress?.port ?? port
+        box.withLock { $0 = self }
+    }
+
+    /// Stops listening and closes the listening socket (open connections finish on their own).
+    public func stop() async {
+        try? await channel.close()
+    }
+
+    /// The next requests are answered, in order, as `behaviours` say; then as ``setFallback(_:)``.
+    public func script(_ behaviours: [Behaviour]) { state.withLock { $0.script += behaviours } }
+
+    /// How requests are answered once the script is used up (``Behaviour/normal`` at first).
+    public func setFallback(_ behaviour: Behaviour) { state.withLock { $0.fallback = behaviour } }
+
+    /// Every message accepted so far, in order.
+    public var accepted: [Message] { state.withLock { $0.accepted } }
+    /// Requests received so far (answered or not).
+    public var requests: Int { state.withLock { $0.requests } }
+    /// The descriptions of the refusals sent so far (400s, 401s ...).
+    public var refusals: [String] { state.withLock { $0.refusals } }
+
+    func nextBehaviour() -> Behaviour {
+        state.withLock { s in
+            s.requests += 1
+            return s.script.isEmpty ? s.fallback : s.script.removeFirst()
+        }
+    }
+
+    /// The Bot API's answer to a request that is handled normally: status and JSON body.
+    func answer(method: HTTPMethod, uri: String, body: [UInt8]) -> (HTTPResponseStatus, String) {
+        func error(_ code: Int, _ description: String) -> (HTTPResponseStatus, String) {
+            state.withLock { $0.refusals.append(description) }
+            return (HTTPResponseStatus(statusCode: code), #"{"ok":false,"error_code":\#(code),"description":\#(Self.quote(description))}"#)
+        }
+        let path = uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? uri
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].hasPrefix("bot") else { return error(404, "Not Found") }
+        guard parts[0].dropFirst(3) == token else { return error(401, "Unauthorized") }
+        guard parts[1].lowercased() == "sendmessage" else { return error(404, "Not Found: method not found") }
+        guard method == .POST || method == .GET else { return error(405, "Method Not Allowed") }
+        guard let json = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
+            return error(400, "Bad Request: message text is empty")
+        }
+        let chat: String
+        if let s = json["chat_id"] as? String { chat = s } else if let n = json["chat_id"] as? Int { chat = String(n) } else {
+            return error(400, "Bad Request: chat_id is empty")
+        }
+        guard let text = json["text"] as? String, !text.isEmpty else { return error(400, "Bad Request: message text is empty") }
+        guard chats.contains(chat) else { return error(400, "Bad Request: chat not found") }
+        let mode = json["parse_mode"] as? String
+        let shown: String
+        switch mode?.lowercased() {
+        case nil, "":
+            shown = text
+        case "html":
+            switch Self.parseHTML(text) {
+            case .failure(let problem): return error(400, "Bad Request: can't parse entities: \(problem)")
+            case .success(let parsed): shown = parsed
+            }
+        default:
+            return error(400, "Bad Request: unsupported parse_mode")
+        }
+        if shown.utf16.count > 4096 { return error(400, "Bad Request: message is too long") }
+        if shown.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { return error(400, "Bad Request: message text is empty") }
+        let id = state.withLock { s in
+            s.accepted.append(Message(chatID: chat, text: text, parseMode: mode))
+            defer { s.nextMessageID += 1 }
+            return s.nextMessageID
+        }
+        let result = #"{"message_id":\#(id),"date":\#(Int(Date().timeIntervalSince1970)),"chat":{"id":\#(Self.quote(chat)),"type":"private"},"text":\#(Self.quote(shown))}"#
+        return (.ok, #"{"ok":true,"result":\#(result)}"#)
+    }
+
+    /// Tags the HTML parse mode supports.
+    static let tags: Set<String> = ["b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "code", "pre", "tg-spoiler", "blockquote", "a", "span"]
+
+    /// The text a reader sees for `html`, or what is wrong with it.
+    static func parseHTML(_ html: String) -> Result<String, HarnessError> {
+        var out = ""
+        var open: [String] = []
+        var i = html.startIndex
+        while i < html.endIndex {
+            let c = html[i]
+            if c == "<" {
+                guard let close = html[i...].firstIndex(of: ">") else { return .failure(HarnessError("unclosed start tag at \(html.distance(from: html.startIndex, to: i))")) }
+                var inner = html[html.index(after: i)..<close]
+                let closing = inner.hasPrefix("/")
+                if closing { inner = inner.dropFirst() }
+                let name = String(inner.prefix { $0 != " " }).lowercased()
+                guard tags.contains(name) else { return .failure(HarnessError("unsupported start tag \"\(name)\"")) }
+                if closing {
+                    guard open.last == name else { return .failure(HarnessError("unmatched end tag \"\(name)\"")) }
+                    open.removeLast()
+                } else {
+                    open.append(name)
+                }
+                i = html.index(after: close)
+            } else if c == ">" {
+                return .failure(HarnessError("unescaped > at \(html.distance(from: html.startIndex, to: i))"))
+            } else if c == "&" {
+                guard let semi = html[i...].firstIndex(of: ";"), html.distance(from: i, to: semi) <= 10 else {
+                    return .failure(HarnessError("unescaped & at \(html.distance(from: html.startIndex, to: i))"))
+                }
+                let entity = String(html[html.index(after: i)..<semi])
+                switch entity {
+                case "lt": out += "<"
+                case "gt": out += ">"
+                case "amp": out += "&"
+                case "quot": out += "\""
+                default:
+                    if entity.hasPrefix("#x"), let v = UInt32(entity.dropFirst(2), radix: 16), let s = Unicode.Scalar(v) { out.unicodeScalars.append(s) }
+                    else if entity.hasPrefix("#"), let v = UInt32(entity.dropFirst()), let s = Unicode.Scalar(v) { out.unicodeScalars.append(s) }
+                    else { return .failure(HarnessError("unsupported entity &\(entity);")) }
+                }
+                i = html.index(after: semi)
+            } else {
+                out.append(c)
+                i = html.index(after: i)
+            }
+        }
+        guard open.isEmpty else { return .failure(HarnessError("unclosed tag \"\(open.last!)\"")) }
+        return .success(out)
+    }
+
+    static func quote(_ s: String) -> String {
+        String(decoding: try! JSONEncoder().encode(s), as: UTF8.self)
+    }
+}
+
+/// One HTTPS connection of the fake: collects a request, answers as the server's script says.
+final class FakeTelegramHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+    let server: FakeTelegramServer
+    var head: HTTPRequestHead?
+    var body: [UInt8] = []
+
+    init(server: FakeTelegramServer) { self.server = server }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let h):
+            head = h
+            body = []
+        case .body(let b):
+            body += b.readableBytesView
+        case .end:
+            guard let head else { return }
+            respond(server.nextBehaviour(), head: head, body: body, context: context)
+        }
+    }
+
+    func respond(_ behaviour: FakeTelegramServer.Behaviour, head: HTTPRequestHead, body: [UInt8], context: ChannelHandlerContext) {
+        switch behaviour {
+        case .normal:
+            let (status, json) = server.answer(method: head.method, uri: head.uri, body: body)
+            write(status, json, context: context)
+        case .rateLimited(let seconds):
+            write(.tooManyRequests, #"{"ok":false,"error_code":429,"description":"Too Many Requests: retry after \#(seconds)","parameters":{"retry_after":\#(seconds)}}"#, context: context)
+        case .serverError(let status):
+            write(HTTPResponseStatus(statusCode: status), #"{"ok":false,"error_code":\#(status),"description":"Internal Server Error"}"#, context: context)
+        case .malformedJSON:
+            write(.ok, #"{"ok":tru"#, context: context)
+        case .closeConnection:
+            context.close(promise: nil)
+        case .slow(let delay, let then):
+            let loop = context.eventLoop.assumeIsolated()
+            loop.scheduleTask(in: .nanoseconds(delay.totalNanoseconds)) { [self] in
+                self.respond(then, head: head, body: body, context: context)
+            }
+        }
+    }
+
+    func write(_ status: HTTPResponseStatus, _ json: String, context: ChannelHandlerContext) {
+        guard context.channel.isActive else { return }
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "Content-Length", value: String(json.utf8.count))
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: json)))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    }
+}
+
+/// A test certificate authority and a server certificate for 127.0.0.1 and localhost, made with
+/// `openssl` into a directory at test time; plus a second, unrelated CA.
+public struct TestCertificates: Sendable {
+    /// The CA that signed the server certificate (PEM).
+    public let caFile: String
+    /// A CA that signed nothing here: trusting only it must refuse the server.
+    public let otherCAFile: String
+    public let certificateFile: String
+    public let keyFile: String
+
+    /// Generates everything into `directory` (created if needed).
+    public init(directory: String) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        caFile = "\(directory)/ca.pem"
+        otherCAFile = "\(directory)/other-ca.pem"
+        certificateFile = "\(directory)/server.pem"
+        keyFile = "\(directory)/server.key"
+        try "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n"
+            .write(toFile: "\(directory)/server.ext", atomically: true, encoding: .utf8)
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        let ca = ["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]
+        try Self.openssl(["req", "-x509"] + ec + ["-keyout", "\(directory)/ca.key", "-out", caFile, "-days", "2", "-subj", "/CN=AST test CA"] + ca)
+        try Self.openssl(["req", "-x509"] + ec + ["-keyout", "\(directory)/other-ca.key", "-out", otherCAFile, "-days", "2", "-subj", "/CN=AST other CA"] + ca)
+        try Self.openssl(["req"] + ec + ["-keyout", keyFile, "-out", "\(directory)/server.csr", "-subj", "/CN=localhost"])
+        try Self.openssl(["x509", "-req", "-in", "\(directory)/server.csr", "-CA", caFile, "-CAkey", "\(directory)/ca.key", "-CAcreateserial",
+                          "-out", certificateFile, "-days", "2", "-extfile", "\(directory)/server.ext"])
+    }
+
+    static func openssl(_ arguments: [String]) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        p.arguments = arguments
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        let message = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else {
+            throw HarnessError("openssl \(arguments.prefix(2).joined(separator: " ")) failed: \(String(decoding: message, as: UTF8.self))")
+        }
+    }
+}

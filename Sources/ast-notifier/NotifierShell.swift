@@ -1,0 +1,283 @@
+import ASTBus
+import ASTCore
+import ASTJournal
+import ASTNotify
+import ASTRisk
+import ASTRuntime
+import ASTTelegram
+import ASTWire
+import Foundation
+import Logging
+
+/// The journal entry types of ast-notifier besides the alerts and lifecycle events the bus
+/// journals on arrival (durably, before acknowledging them: those are the outbox's inputs).
+enum NotifierJournal {
+    /// The seed of the back-off jitter, written once on the first start.
+    static let initial = "notifier.initial"
+    /// A message handed to Telegram (batched; for the record).
+    static let sent = "notifier.sent"
+    /// A failed attempt and why (batched; the reason holds no token).
+    static let failed = "notifier.failed"
+    /// A message that left the outbox for good (durable): what restore replays.
+    static let delivered = "notifier.delivered"
+    static let started = "notifier.started"
+    static let stopped = "notifier.stopped"
+}
+
+/// ast-notifier's shell around the pure ``Outbox``: feeds it the alerts the bus journaled
+/// (and the alerts derived from astd's lifecycle events), sends what it says through the
+/// Telegram client, journals every message that left for good durably, wakes it when it asked
+/// to, and answers `astctl status`.
+///
+/// At start the outbox is rebuilt from the journal: every alert received minus every message
+/// recorded as delivered, so that nothing is lost and nothing delivered is sent again.
+actor NotifierShell: WorkerLogic {
+    var outbox: Outbox
+    let client: TelegramClient?
+    /// Why delivery is off, when it is.
+    let offReason: String?
+    let journal: Journal
+    let clock: any WallClock
+    let logger: Logger
+    var wakeAt: Timestamp?
+    let sends: AsyncStream<OutgoingMessage>
+    let sendQueue: AsyncStream<OutgoingMessage>.Continuation
+    let encoder: JSONEncoder
+
+    init(context: WorkerContext) throws {
+        journal = context.journal
+        clock = context.clock
+        logger = context.logger
+        encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        (sends, sendQueue) = AsyncStream.makeStream(of: OutgoingMessage.self)
+        let config = context.config.notifier ?? .shipped
+        let telegram = config.telegram
+        let settings = OutboxSettings(minimumInterval: .milliseconds(telegram.minIntervalMs), burst: telegram.burst,
+                                      backoffInitial: .milliseconds(telegram.backoffInitialMs), backoffMaximum: .milliseconds(telegram.backoffMaxMs))
+        var chats: [String] = []
+        var client: TelegramClient?
+        var offReason: String?
+        do {
+            let store = SecretStore.fromEnvironment(secretsFile: context.config.secretsFile)
+            let token = try store.secret("telegram_bot_token")
+            chats = try Self.chatIDs(try store.secret("telegram_chat_ids"))
+            client = try TelegramClient(token: token, settings: TelegramSettings(
+                baseURL: telegram.baseURL, caFile: telegram.caFile.isEmpty ? nil : telegram.caFile,
+                requestTimeout: .milliseconds(telegram.requestTimeoutMs)))
+        } catch let error as SecretError {
+            offReason = "\(error)"
+        } catch let error as TelegramSetupError {
+            offReason = "\(error)"
+        }
+        if client == nil { chats = [] }
+        self.client = client
+        self.offReason = offReason
+        outbox = try Self.restore(chats: chats, settings: settings, journal: journal, now: clock.now(), encoder: encoder)
+        if let offReason {
+            logger.warning("Telegram delivery is off: \(offReason); alerts wait in the journal and show in astctl status")
+        } else {
+            logger.notice("Telegram delivery on", metadata: ["base_url": "\(telegram.baseURL)", "chats": "\(chats.count)",
+                                                             "trust": "\(telegram.caFile.isEmpty ? "system roots" : telegram.caFile)"])
+        }
+        let status = outbox.status(now: clock.now())
+        if status.pending > 0 {
+            logger.notice("\(status.pending) alerts pending from before this start (\(status.pendingP0) P0)")
+        }
+        try journal.append(JournalRecord(kind: .state, type: NotifierJournal.started, timestamp: clock.now(), body: []), durability: .durable)
+    }
+
+    /// The chats of the `telegram_chat_ids` secret: ids (digits, a leading `-` for groups) or
+    /// `@channel` names, separated by commas, spaces or lines.
+    static func chatIDs(_ secret: Secret) throws(SecretError) -> [String] {
+        let entries = secret.withValue { $0.split { $0 == "," || $0.isWhitespace }.map(String.init) }
+        guard !entries.isEmpty else { throw SecretError("telegram_chat_ids names no chat") }
+        for (i, entry) in entries.enumerated() {
+            let digits = entry.hasPrefix("-") ? entry.dropFirst() : Substring(entry)
+            let isID = !digits.isEmpty && digits.allSatisfy(\.isASCII) && digits.allSatisfy(\.isNumber)
+            let isName = entry.hasPrefix("@") && entry.count > 1 && entry.dropFirst().allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }
+            guard isID || isName else {
+                throw SecretError("telegram_chat_ids entry \(i + 1) is not a chat id (digits, with a leading - for a group) or an @channel name")
+            }
+        }
+        var seen = Set<String>()
+        return entries.filter { seen.insert($0).inserted }
+    }
+
+    /// Rebuilds the outbox: the jitter seed, every alert the bus journaled (and every alert a
+    /// journaled lifecycle event means), minus every message recorded as delivered.
+    static func restore(chats: [String], settings: OutboxSettings, journal: Journal, now: Timestamp, encoder: JSONEncoder) throws -> Outbox {
+        var seed: UInt64?
+        var alerts: [(Alert, Timestamp)] = []
+        var records: [DeliveryRecord] = []
+        // Alerts and records are applied in journal order: a record never precedes its alert.
+        var order: [(isAlert: Bool, index: Int)] = []
+        let decoder = JSONDecoder()
+        try journal.scan(fromSeq: 1) { entry in
+            let r = entry.record
+            switch (r.kind, r.type) {
+            case (.state, NotifierJournal.initial):
+                seed = try decoder.decode(UInt64.self, from: Data(r.body))
+            case (.received, MessageType.alert.rawValue), (.received, MessageType.lifecycle.rawValue):
+                let alert: Alert?
+                switch try? EnvelopeCodec.decode(r.body).message {
+                case .alert(let a): alert = a
+                case .lifecycle(let e): alert = LifecycleAlerts.alert(for: e)
+                default: alert = nil
+                }
+                if let alert {
+                    order.append((true, alerts.count))
+                    alerts.append((alert, r.timestamp))
+                }
+            case (.decision, NotifierJournal.delivered):
+                order.append((false, records.count))
+                records.append(try decoder.decode(DeliveryRecord.self, from: Data(r.body)))
+            default:
+                break
+            }
+            return true
+        }
+        if seed == nil {
+            let fresh = UInt64.random(in: .min ... .max)
+            try journal.append(JournalRecord(kind: .state, type: NotifierJournal.initial, timestamp: now,
+                                             body: Array(try encoder.encode(fresh))), durability: .durable)
+            seed = fresh
+        }
+        var outbox = Outbox(chats: chats, settings: settings, seed: seed!)
+        for step in order {
+            if step.isAlert { outbox.restore(alert: alerts[step.index].0, receivedAt: alerts[step.index].1) } else { outbox.restore(records[step.index]) }
+        }
+        return outbox
+    }
+
+    func run() async {
+        handle(.tick)
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.timer() }
+            guard let client = self.client else { return }
+            for await message in self.sends {
+                group.addTask {
+                    let outcome = await client.send(message)
+                    await self.completed(message, outcome)
+                }
+            }
+        }
+    }
+
+    func stopped() async {
+        sendQueue.finish()
+        await client?.shutdown()
+        _ = try? journal.append(JournalRecord(kind: .state, type: NotifierJournal.stopped, timestamp: clock.now(), body: []), durability: .durable)
+    }
+
+    /// Ticks the outbox when the time it asked for has come.
+    func timer() async {
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: .milliseconds(20)) } catch { return }
+            if let at = wakeAt, clock.now() >= at {
+                wakeAt = nil
+                handle(.tick)
+            }
+        }
+    }
+
+    /// Hands `input` to the outbox and carries out what it says.
+    func handle(_ input: Outbox.Input) {
+        let now = clock.now()
+        for action in outbox.handle(input, now: now) {
+            switch action {
+            case .send(let message):
+                append(NotifierJournal.sent, kind: .sent, message.id, SentBody(message), durability: .batched)
+                sendQueue.yield(message)
+            case .wake(let at):
+                wakeAt = min(wakeAt ?? at, at)
+            case .record(let record):
+                // Durable before anything else happens: a restart must not send it again.
+                append(NotifierJournal.delivered, kind: .decision, record.alertKeys.first, record, durability: .durable)
+                let what = record.alertKeys.count == 1 ? record.alertKeys[0] : "a digest of \(record.alertKeys.count) alerts"
+                let part = record.parts > 1 ? " (part \(record.part + 1)/\(record.parts))" : ""
+                logger.info("\(record.abandoned ? "gave up on" : "delivered") \(what)\(part)", metadata: ["chat": "\(record.chat)"])
+            case .logCritical(let line):
+                logger.critical("\(line)")
+            }
+        }
+    }
+
+    func completed(_ message: OutgoingMessage, _ outcome: DeliveryOutcome) {
+        if outcome != .delivered {
+            append(NotifierJournal.failed, kind: .event, message.id, FailedBody(id: message.id, chat: message.chat, outcome: outcome), durability: .batched)
+            logger.warning("Telegram delivery failed: \(Self.describe(outcome))", metadata: ["message": "\(message.id)", "chat": "\(message.chat)"])
+        }
+        handle(.delivery(messageID: message.id, outcome))
+    }
+
+    static func describe(_ outcome: DeliveryOutcome) -> String {
+        switch outcome {
+        case .delivered: "delivered"
+        case .rateLimited(let after): "429 Too Many Requests: retry after \(after)"
+        case .transientFailure(let reason): reason
+        case .refused(let status, let description): "refused (\(status)): \(description)"
+        }
+    }
+
+    func append(_ type: String, kind: EntryKind, _ correlation: String?, _ body: some Encodable, durability: Durability) {
+        do {
+            try journal.append(JournalRecord(kind: kind, type: type, timestamp: clock.now(), correlationID: correlation,
+                                             body: Array(try encoder.encode(body))), durability: durability)
+        } catch {
+            // Without the journal the outbox cannot promise anything: crash-only, astd restarts us.
+            logger.critical("cannot journal \(type): \(error)")
+            fatalError("ast-notifier: the journal refused \(type): \(error)")
+        }
+    }
+
+    func report() -> NotifierStatusReport {
+        let s = outbox.status(now: clock.now())
+        return NotifierStatusReport(deliveryEnabled: client != nil, pending: s.pending, pendingP0: s.pendingP0, oldestPendingP0: s.oldestPendingP0,
+                                    delivered: s.delivered, abandoned: s.abandoned, lastDeliveryAt: s.lastDeliveryAt,
+                                    lastError: offReason.map { "Telegram delivery is off: \($0)" } ?? s.lastError, nextAttemptAt: s.nextAttemptAt)
+    }
+
+    func receive(_ envelope: Envelope, from peer: PeerInfo) async -> Message? {
+        switch envelope.message {
+        case .alert(let alert):
+            handle(.alert(alert))
+        case .lifecycle(let event):
+            if let alert = LifecycleAlerts.alert(for: event) { handle(.alert(alert)) }
+        case .notifierStatusRequest:
+            return .notifierStatus(report())
+        default:
+            break
+        }
+        return nil
+    }
+}
+
+/// What `notifier.sent` records of a message.
+struct SentBody: Encodable {
+    var id: String
+    var chat: String
+    var alertKeys: [String]
+    var part: Int
+    var parts: Int
+    var mode: String
+    init(_ m: OutgoingMessage) {
+        id = m.id
+        chat = m.chat
+        alertKeys = m.alertKeys
+        part = m.part
+        parts = m.parts
+        mode = m.mode == .html ? "HTML" : "plain"
+    }
+    enum CodingKeys: String, CodingKey {
+        case id, chat, part, parts, mode
+        case alertKeys = "alert_keys"
+    }
+}
+
+/// What `notifier.failed` records of an attempt.
+struct FailedBody: Encodable {
+    var id: String
+    var chat: String
+    var outcome: DeliveryOutcome
+}

@@ -1,0 +1,206 @@
+import ASTBus
+import ASTCore
+import ASTJournal
+import ASTRisk
+import ASTTestKit
+import ASTWire
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A local fake Telegram (HTTPS, test CA made with openssl) and the files ast-notifier needs to
+/// reach it: its secrets file (outside the tree, so that the token grep does not find it there)
+/// and the configuration that points the notifier at the fake.
+final class TelegramFixture {
+    let token = "7000000001:AAtest-\(UUID().uuidString)"
+    let chat = "1001"
+    let secretsDir: TemporaryDirectory
+    let certificates: TestCertificates
+    let server: FakeTelegramServer
+
+    init() async throws {
+        secretsDir = try TemporaryDirectory(prefix: "ast-tgs")
+        certificates = try TestCertificates(directory: secretsDir("tls"))
+        server = try await FakeTelegramServer(token: token, chats: [chat], certificate: certificates.certificateFile, key: certificates.keyFile)
+        try "telegram_bot_token: \"\(token)\"\ntelegram_chat_ids: \"\(chat)\"\n".write(toFile: secretsFile, atomically: true, encoding: .utf8)
+        chmod(secretsFile, 0o600)
+    }
+
+    deinit { secretsDir.remove() }
+
+    var secretsFile: String { secretsDir("secrets.yaml") }
+
+    /// Environment overrides for a notifier started by hand: fast pacing and back-off.
+    func environment(caFile: String? = nil, secretsFile: String? = nil) -> [String: String] {
+        [
+            "AST_SECRETS_FILE": secretsFile ?? self.secretsFile,
+            "AST_NOTIFIER__TELEGRAM__BASE_URL": server.baseURL,
+            "AST_NOTIFIER__TELEGRAM__CA_FILE": caFile ?? certificates.caFile,
+            "AST_NOTIFIER__TELEGRAM__MIN_INTERVAL_MS": "10",
+            "AST_NOTIFIER__TELEGRAM__BURST": "5",
+            "AST_NOTIFIER__TELEGRAM__BACKOFF_INITIAL_MS": "50",
+            "AST_NOTIFIER__TELEGRAM__BACKOFF_MAX_MS": "300",
+            "AST_NOTIFIER__TELEGRAM__REQUEST_TIMEOUT_MS": "3000",
+        ]
+    }
+
+    /// The same as an `ast.test.yaml` overlay, for a tree under astd.
+    var overlay: String {
+        """
+        secrets_file: \(secretsFile)
+        notifier:
+          telegram:
+            base_url: \(server.baseURL)
+            ca_file: \(certificates.caFile)
+            min_interval_ms: 10
+            backoff_initial_ms: 50
+            backoff_max_ms: 300
+
+        """
+    }
+
+    /// How many accepted messages contain `marker`.
+    func count(_ marker: String) -> Int { server.accepted.filter { $0.text.contains(marker) }.count }
+
+    /// Fails when any file under `directory` (logs, journals, astctl output) holds the token.
+    func expectNoToken(in directory: String) throws {
+        let needle = Array(token.utf8)
+        let files = FileManager.default.enumerator(atPath: directory)?.compactMap { $0 as? String } ?? []
+        var checked = 0
+        for file in files {
+            guard let data = FileManager.default.contents(atPath: "\(directory)/\(file)") else { continue }
+            checked += 1
+            let bytes = [UInt8](data)
+            let found = bytes.count >= needle.count && (0...(bytes.count - needle.count)).contains { i in
+                bytes[i] == needle[0] && Array(bytes[i..<(i + needle.count)]) == needle
+            }
+            #expect(!found, "the bot token appears in \(file)")
+        }
+        #expect(checked > 0)
+    }
+}
+
+/// ast-notifier as a real process: the durable outbox survives SIGKILL without losing or
+/// repeating an alert, certificates are verified, the backlog shows, the token never leaks.
+@Suite(.serialized) struct NotifierTests {
+    static let notifier = ProcessIdentity(role: .notifier)
+
+    func alert(_ n: Int, _ priority: AlertPriority = .p0) -> Alert {
+        Alert(priority: priority, key: "test:\(n)", title: String(format: "alert-%03d", n), text: "drill alert number \(n) <&>",
+              at: Timestamp(nanoseconds: Int64(n)))
+    }
+
+    /// Sends alerts as ast-risk would and waits for each acknowledgement (it is then journaled).
+    func send(_ alerts: [Alert], tree: WorkerTree, instance: String) throws {
+        let peer = try RawBusPeer(path: tree.socketPath(Self.notifier), identity: ProcessIdentity(role: .risk, instance: instance))
+        try peer.hello()
+        guard try peer.receive()?.type == .welcome else { throw HarnessError("notifier did not welcome") }
+        for a in alerts {
+            let sent = try peer.send(.alert(a))
+            guard case .ack(let ack)? = try peer.receive(timeoutMs: 10_000)?.message, ack.id == sent.id else {
+                throw HarnessError("no ack for \(a.key)")
+            }
+        }
+    }
+
+    /// The notifier's status as astctl asks for it.
+    func status(_ tree: WorkerTree) throws -> NotifierStatusReport? {
+        let peer = try RawBusPeer(path: tree.socketPath(Self.notifier), identity: ProcessIdentity(role: .control, instance: "st\(UInt32.random(in: 0...999_999))"))
+        try peer.hello()
+        _ = try peer.receive()
+        try peer.send(.notifierStatusRequest(NotifierStatusRequest()))
+        guard case .notifierStatus(let s)? = try peer.receive(timeoutMs: 10_000)?.message else { return nil }
+        return s
+    }
+
+    @Test(.timeLimit(.minutes(3)))
+    func fiftyPendingAlertsSurviveASIGKILLAndEachIsDeliveredExactlyOnce() async throws {
+        let telegram = try await TelegramFixture()
+        let tree = try WorkerTree()
+        var notifier = try await tree.start(Self.notifier, extra: telegram.environment())
+        // Ten go through while Telegram answers.
+        try send((1...10).map { alert($0) }, tree: tree, instance: "a")
+        try await eventually(timeout: .seconds(30), "the first ten alerts at Telegram") { (1...10).allSatisfy { telegram.count(alert($0).title) == 1 } }
+        // Then Telegram fails (503) while forty more arrive, thirty P0 and ten P1.
+        telegram.server.setFallback(.serverError(status: 503))
+        try send((11...50).map { alert($0, $0 > 40 ? .p1 : .p0) }, tree: tree, instance: "b")
+        try await eventually(timeout: .seconds(30), "the backlog to show 40 pending") { try status(tree)?.pending == 40 }
+        let backlog = try #require(try status(tree))
+        #expect(backlog.pendingP0 == 30 && backlog.oldestPendingP0 != nil && backlog.lastError?.contains("503") == true, "\(backlog)")
+        // Every P0 went to the system log at CRIT on arrival, Telegram or not.
+        #expect((11...40).allSatisfy { notifier.stderr.contains("critical") && notifier.stderr.contains(alert($0).title) })
+
+        notifier.signal(SIGKILL)
+        try await notifier.waitForExit()
+        telegram.server.setFallback(.normal)
+        notifier = try await tree.start(Self.notifier, extra: telegram.environment())
+        try await eventually(timeout: .seconds(60), "all 50 alerts at Telegram") { (1...50).allSatisfy { telegram.count(alert($0).title) >= 1 } }
+        try await eventually(timeout: .seconds(10), "an empty outbox") { try status(tree)?.pending == 0 }
+        for n in 1...50 { #expect(telegram.count(alert(n).title) == 1, "alert \(n) delivered \(telegram.count(alert(n).title)) times") }
+        // The ten P1s waited together, so they travelled as one digest.
+        #expect(telegram.server.accepted.contains { $0.text.contains("AST: 10 alerts") })
+        await notifier.stop()
+        try telegram.expectNoToken(in: tree.dir.path)
+        await telegram.server.stop()
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func aCertificateFromAnUnknownCAIsRefusedAndTheP0Waits() async throws {
+        let telegram = try await TelegramFixture()
+        let tree = try WorkerTree()
+        let notifier = try await tree.start(Self.notifier, extra: telegram.environment(caFile: telegram.certificates.otherCAFile))
+        try send([alert(1)], tree: tree, instance: "a")
+        var last: NotifierStatusReport?
+        try await eventually(timeout: .seconds(30), "a certificate failure in the status") {
+            last = try status(tree)
+            return last?.lastError?.localizedCaseInsensitiveContains("certificate") == true
+        }
+        #expect(last?.pendingP0 == 1 && last?.deliveryEnabled == true)
+        #expect(telegram.server.accepted.isEmpty && telegram.server.requests == 0)
+        #expect(notifier.stderr.contains("P0 alert: alert-001"))
+        await notifier.stop()
+        try telegram.expectNoToken(in: tree.dir.path)
+        await telegram.server.stop()
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func withoutATokenDeliveryIsOffAndTheBacklogShows() async throws {
+        let telegram = try await TelegramFixture()
+        let tree = try WorkerTree()
+        let notifier = try await tree.start(Self.notifier, extra: telegram.environment(secretsFile: tree.dir("no-secrets.yaml")))
+        try send([alert(1), alert(2, .p1)], tree: tree, instance: "a")
+        let s = try #require(try status(tree))
+        #expect(!s.deliveryEnabled && s.pending == 2 && s.pendingP0 == 1)
+        #expect(s.lastError?.contains("telegram_bot_token") == true, "\(s)")
+        #expect(notifier.stderr.components(separatedBy: "Telegram delivery is off").count == 2, "one clear line")
+        #expect(telegram.server.requests == 0)
+        await notifier.stop()
+        await telegram.server.stop()
+    }
+
+    @Test(.timeLimit(.minutes(3)))
+    func aKilledBrokerReachesTelegramAsAP0HaltedMessageWithItsCause() async throws {
+        let telegram = try await TelegramFixture()
+        let tree = try await SupervisedTree(overlay: telegram.overlay)
+        let before = try await tree.waitAllReady()
+        let broker = try #require(tree.child("broker@paper", in: before)?.pid)
+        kill(broker, SIGKILL)
+        try await eventually(timeout: .seconds(30), "the HALTED message at Telegram") {
+            telegram.server.accepted.contains { $0.text.contains("HALTED") && $0.text.contains("broker@paper") && $0.text.contains("P0") }
+        }
+        // astd's lifecycle event is alerted too: the process that went down and how.
+        try await eventually(timeout: .seconds(30), "the crash message at Telegram") {
+            telegram.server.accepted.contains { $0.text.contains("AST process down: broker@paper") && $0.text.contains("signal 9") }
+        }
+        // astctl status shows the notifier's outbox, in the table and in JSON.
+        _ = try await tree.waitAllReady()
+        let table = try tree.astctl(["status"])
+        #expect(table.stdout.contains("Notifier: 0 alerts pending") && table.stdout.contains("Telegram delivery on"), "\(table.stdout)")
+        let (json, _) = try #require(try tree.status())
+        #expect(json.notifier?.deliveryEnabled == true && (json.notifier?.delivered ?? 0) >= 2)
+        try telegram.expectNoToken(in: tree.dir.path)
+        await telegram.server.stop()
+    }
+}
