@@ -76,6 +76,7 @@ public struct ReconcilerCore: Sendable, Equatable {
             lastSummary = s
             return [.summary(s)]
         case .reconciliation(let trigger, let broker):
+            guard initialized else { return [.anomaly("a reconciliation before the starting cash was known was ignored")] }
             return reconcile(trigger: trigger, broker: broker, now: now)
         }
     }

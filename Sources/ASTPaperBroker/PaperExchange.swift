@@ -169,7 +169,9 @@ public struct PaperExchange: Sendable, Equatable, Codable {
 
     // MARK: Submit
 
-    /// Submit rules: while disconnected nothing is recorded and every leg is `unacknowledged`.
+    /// Submit rules: every leg not yet known is first reported `submitting` (the broker process
+    /// sends it; from then on the order exists for the reconciler). While disconnected nothing
+    /// is recorded and every leg is `unacknowledged`.
     /// A bracket with a known client order id is a duplicate: nothing is created, the known
     /// legs get no report (their state is unchanged; the notice names them) and any unknown leg
     /// of it is rejected. Otherwise the bracket reaches the exchange and is recorded, accepted
@@ -178,6 +180,8 @@ public struct PaperExchange: Sendable, Equatable, Codable {
     mutating func submit(_ bracket: BracketOrder, _ ctx: inout Context) {
         let legs = bracket.legs
         if let until = disconnectedUntil {
+            // The broker process tells the reconciler what it is sending before it tries.
+            for leg in legs { localReport(.submitting(leg), &ctx) }
             for leg in legs {
                 localReport(.unacknowledged(leg.clientOrderID, detail: "not sent: the broker is unreachable until \(until)"), &ctx)
             }
@@ -195,6 +199,8 @@ public struct PaperExchange: Sendable, Equatable, Codable {
             }
             return
         }
+        // The broker process tells the reconciler what it is sending before it sends it.
+        for leg in legs { localReport(.submitting(leg), &ctx) }
         let ids = legs.map(\.clientOrderID)
         if let repeated = ids.first(where: { id in ids.filter { $0 == id }.count > 1 }) {
             for leg in legs {

@@ -87,4 +87,9 @@ public struct PaperOutcome: Sendable, Equatable, Codable {
 
     /// The events of ``reports``, for tests and logs.
     public var events: [ExecutionEvent] { reports.map(\.event) }
+
+    /// The broker's answers: ``events`` without the broker process's own `submitting` notes.
+    public var answers: [ExecutionEvent] {
+        events.filter { if case .submitting = $0 { false } else { true } }
+    }
 }

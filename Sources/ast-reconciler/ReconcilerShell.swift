@@ -128,6 +128,8 @@ actor ReconcilerShell: WorkerLogic {
 
     /// One reconciliation against the broker; one at a time.
     func reconcile(trigger: String) async -> ReconciliationSummary? {
+        // Nothing to compare before the book is restored and has its starting cash.
+        while !started && !Task.isCancelled { try? await Task.sleep(for: .milliseconds(5)) }
         while reconciling { try? await Task.sleep(for: .milliseconds(5)) }
         reconciling = true
         defer {

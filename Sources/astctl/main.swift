@@ -337,11 +337,12 @@ struct BrokerCommand: AsyncParsableCommand {
     struct State: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The broker's own account: cash, positions, open orders (JSON).")
         @OptionGroup var target: Target
+        @Flag(help: "Include every execution (fill) the broker made.") var executions = false
 
         func run() async throws {
             let reply = try await BrokerCommand.ask(.brokerQuery(BrokerQuery(executionsSince: Timestamp(nanoseconds: 0))), target: target.identity())
             guard case .brokerState(var state) = reply.message else { throw ExitCode(1) }
-            state.executions = []
+            if !executions { state.executions = [] }
             let e = JSONEncoder()
             e.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(decoding: try e.encode(state), as: UTF8.self))

@@ -15,13 +15,16 @@ import Testing
 
     @Test func submitAcknowledgesAndAcceptsEveryLegAndHoldsTheChildren() {
         var h = Harness()
-        let out = h.submit(bracket(entry(), stop: "95.00", target: "110.00"))
-        #expect(out.events == [
+        let b = bracket(entry(), stop: "95.00", target: "110.00")
+        let out = h.submit(b)
+        // First what the broker process sends, then the broker's answers.
+        #expect(Array(out.events.prefix(3)) == b.legs.map { .submitting($0) })
+        #expect(out.answers == [
             .acknowledged(E1, brokerOrderID: "broker@paper-o1"), .accepted(E1),
             .acknowledged(S1, brokerOrderID: "broker@paper-o2"), .accepted(S1),
             .acknowledged(T1, brokerOrderID: "broker@paper-o3"), .accepted(T1),
         ])
-        #expect(out.reports.map(\.id) == (1...6).map { "broker@paper-r\($0)" })
+        #expect(out.reports.map(\.id) == (1...9).map { "broker@paper-r\($0)" })
         #expect(h.status(S1) == .held && h.status(T1) == .held)
         #expect(h.working(S1) == 0)
         #expect(h.exchange.openOrders.map(\.spec.clientOrderID) == [E1, S1, T1])

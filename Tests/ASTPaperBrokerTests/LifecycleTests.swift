@@ -69,7 +69,7 @@ import Testing
         var h = Harness()
         let e = entry()
         let b = BracketOrder(intent: "i1", entry: e, stopLoss: child(of: e, .stopLoss, type: .stop), takeProfit: nil)
-        #expect(h.submit(b).events == [
+        #expect(h.submit(b).answers == [
             .rejected(E1, reason: "the bracket was rejected because of i1.S: a stop order needs a stop price"),
             .rejected(S1, reason: "a stop order needs a stop price"),
         ])
@@ -86,13 +86,13 @@ import Testing
         var h = Harness()
         #expect(h.send(.inject(.rejectNext(reason: "drill: insufficient margin")), at: t(0, preMarket)).reports.isEmpty)
         let out = h.submit(bracket(entry(), stop: "95.00", target: "110.00"))
-        #expect(out.events == [
+        #expect(out.answers == [
             .rejected(E1, reason: "drill: insufficient margin"),
             .rejected(S1, reason: "drill: insufficient margin"),
             .rejected(T1, reason: "drill: insufficient margin"),
         ])
         let next = h.submit(standalone(entry("i2")))
-        #expect(next.events == [.acknowledged("i2.E", brokerOrderID: "broker@paper-o4"), .accepted("i2.E")])
+        #expect(next.answers == [.acknowledged("i2.E", brokerOrderID: "broker@paper-o4"), .accepted("i2.E")])
     }
 
     @Test func disconnectLosesSubmitsAndReportsButNotExecutions() {
@@ -104,8 +104,8 @@ import Testing
 
         // A submit does not reach the exchange.
         let submit = h.submit(standalone(entry("i2")), at: t(0, preMarket + 20))
-        #expect(submit.events.count == 1)
-        guard case .unacknowledged("i2.E", let detail) = submit.events.first else {
+        #expect(submit.answers.count == 1)
+        guard case .unacknowledged("i2.E", let detail) = submit.answers.first else {
             Issue.record("expected unacknowledged, got \(submit.events)")
             return
         }
@@ -132,22 +132,22 @@ import Testing
         #expect(back.connection == .restored)
         #expect(back.reports.isEmpty)
         #expect(h.exchange.isConnected(at: t(1, preMarket + 10)))
-        // Lost reports took no ids: the next report follows the last one delivered (r7, the
-        // unacknowledged submit).
-        #expect(h.send(.cancel(S1, reason: "test"), at: t(1, preMarket + 11)).reports.map(\.id) == ["broker@paper-r8"])
+        // Lost reports took no ids: the next report follows the last one delivered (r11, the
+        // unacknowledged submit after its `submitting` note r10).
+        #expect(h.send(.cancel(S1, reason: "test"), at: t(1, preMarket + 11)).reports.map(\.id) == ["broker@paper-r12"])
     }
 
     @Test func dropNextAcknowledgementRecordsTheOrderButReportsItUnacknowledged() {
         var h = Harness()
         h.send(.inject(.dropNextAcknowledgement), at: t(0, preMarket))
         let out = h.submit(bracket(entry(), stop: "95.00", target: "110.00"))
-        #expect(out.events.map(\.clientOrderID) == [E1, S1, T1])
-        #expect(out.events.allSatisfy { if case .unacknowledged = $0 { true } else { false } })
+        #expect(out.answers.map(\.clientOrderID) == [E1, S1, T1])
+        #expect(out.answers.allSatisfy { if case .unacknowledged = $0 { true } else { false } })
         #expect(h.status(E1) == .working && h.status(S1) == .held)
         // The order works: its fill is reported normally.
         #expect(h.deliver(bar(0, "100.00", "101.00", "99.00", "100.00")).fills.map(\.clientOrderID) == [E1])
         // Only the next submit lost its answer.
-        #expect(h.submit(standalone(entry("i2")), at: t(1, preMarket)).events.first
+        #expect(h.submit(standalone(entry("i2")), at: t(1, preMarket)).answers.first
             == .acknowledged("i2.E", brokerOrderID: "broker@paper-o4"))
     }
 
