@@ -122,8 +122,9 @@ struct ConfigLoaderTests {
                            connectBackoffMaxMs: 5000, ackTimeoutMs: 2000, helloTimeoutMs: 2000),
             journal: JournalConfig(batchLimit: 1024, flushIntervalMs: 100),
             secretsFile: "/etc/ast/secrets.yaml",
-            supervisor: config.supervisor, risk: config.risk, notifier: config.notifier))
+            supervisor: config.supervisor, risk: config.risk, paperBroker: config.paperBroker, notifier: config.notifier))
         #expect(config.notifier == .shipped)
+        #expect(config.paperBroker == .standard, "etc/ast.yaml ships the paper broker's standard values")
         #expect(config.risk.broker == "broker@paper")
         #expect(config.risk.limits.maxDrawdownPct == config.risk.limits.maxDrawdownPct && config.risk.limits.requireProtectiveStop)
         #expect(config.supervisor.children.map(\.name)

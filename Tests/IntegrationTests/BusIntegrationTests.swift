@@ -20,7 +20,7 @@ import Glibc
         let count = 150
         let sender = try ChildProcess(try BuildProducts.executable("ast-testpeer"), [
             "send", "--socket", tree.socketPath(Self.risk), "--journal", tree.dir("testpeer.sqlite"),
-            "--target", Self.risk.description, "--count", "\(count)", "--interval-ms", "4",
+            "--target", Self.risk.description, "--count", "\(count)", "--interval-ms", "10",
         ], environment: tree.environment(), name: "testpeer", outputDirectory: tree.dir.path)
         // Kill the receiver mid-stream, once some probes (but not all) have been journaled.
         try await eventually("some probes to be journaled") { Journal.verify(path: tree.journalPath(Self.risk)).entries > 30 }
