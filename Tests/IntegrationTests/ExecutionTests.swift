@@ -262,6 +262,67 @@ import Glibc
 }
 
 
+
+extension ExecutionTests {
+    @Test(.timeLimit(.minutes(3)))
+    func aBrokerDisconnectHaltsAndTheFillMissedMeanwhileIsFoundByTheReconciliationAfter() async throws {
+        let tree = try await SupervisedTree(overlay: Self.looseLimits)
+        _ = try await tree.waitAllReady()
+        try await Self.markAll(tree)
+        #expect(try Self.submit([Self.intent("dark-1", "NVDA")], to: tree) == ["dark-1"])
+        try await eventually(timeout: .seconds(10), "the bracket at the broker") { try Self.brokerState(tree)?.openOrders.count == 3 }
+
+        let inject = try tree.astctl(["broker", "inject", "disconnect", "3"])
+        #expect(inject.code == 0, "\(inject.stdout)\(inject.stderr)")
+        try await eventually(timeout: .seconds(10), "HALTED by the disconnect") { try tree.status()?.0.safeMode?.state == .halted }
+        #expect(try tree.status()?.0.safeMode?.disconnectedBrokers == ["broker@paper"])
+        // The exchange keeps trading while the connection is down: the entry fills, its report is lost.
+        let md = try Self.peer(tree, "broker@paper", role: .marketdata)
+        try Self.sendAcked(md, .bar(Self.entryBar("NVDA")))
+        #expect(try Self.riskPortfolios(tree).last?.positions["NVDA"] == nil)
+
+        // Reconnected, the broker says so; the reconciliation that follows applies the missed fill.
+        try await eventually(timeout: .seconds(20), "the reconciliation after the reconnection") {
+            guard let r = try tree.status()?.0.reconciliation else { return false }
+            return r.trigger.contains("connected") && r.findings.contains { $0.kind == "missed_fill" }
+        }
+        let r = try #require(try tree.status()?.0.reconciliation)
+        #expect(r.completed && !r.requiresHalt, "\(r.summary)")
+        #expect(r.repairs.contains { $0.contains("applied missed fill") }, "\(r.repairs)")
+        try await eventually(timeout: .seconds(10), "the position at the risk gate") {
+            try Self.riskPortfolios(tree).last?.positions["NVDA"]?.quantity == 10
+        }
+        // A clean reconciliation since the halt: the operator may resume.
+        let resume = try tree.astctl(["resume", "--to", "active"])
+        #expect(resume.code == 0, "\(resume.stdout)\(resume.stderr)")
+    }
+
+    @Test(.timeLimit(.minutes(3)))
+    func anUnacknowledgedSubmitIsResolvedByAskingTheBrokerNeverByResubmitting() async throws {
+        let tree = try await SupervisedTree(overlay: Self.looseLimits)
+        _ = try await tree.waitAllReady()
+        try await Self.markAll(tree)
+        #expect(try tree.astctl(["broker", "inject", "drop-next-ack"]).code == 0)
+        #expect(try Self.submit([Self.intent("lost-ack-1", "KO")], to: tree) == ["lost-ack-1"])
+        try await eventually(timeout: .seconds(10), "the bracket at the broker") { try Self.brokerState(tree)?.openOrders.count == 3 }
+
+        let reconcile = try tree.astctl(["reconcile", "--json"])
+        #expect(reconcile.code == 0, "\(reconcile.stdout)\(reconcile.stderr)")
+        let run = try JSONDecoder().decode(ReconciliationSummary.self, from: Data(reconcile.stdout.utf8))
+        #expect(run.findings.filter { $0.kind == "unknown_order_resolved" }.count == 3, "\(run.findings)")
+        #expect(run.completed && !run.requiresHalt)
+        // Resolved by asking: the broker still holds exactly the one bracket, never a second submit.
+        let state = try #require(try Self.brokerState(tree))
+        #expect(state.openOrders.map(\.spec.clientOrderID) == ["lost-ack-1.E", "lost-ack-1.S", "lost-ack-1.T"])
+        let submits = try WorkerTree.entries(path: tree.dir("state/journal/broker@paper.sqlite"), process: "broker@paper")
+            .filter { $0.record.type == "paper.input" && $0.record.correlationID == "lost-ack-1" }
+        #expect(submits.count == 1)
+        // A second reconciliation finds nothing left to resolve.
+        let again = try JSONDecoder().decode(ReconciliationSummary.self, from: Data(try tree.astctl(["reconcile", "--json"]).stdout.utf8))
+        #expect(again.findings.isEmpty, "\(again.findings)")
+    }
+}
+
 /// The exact moment "between submit and acknowledgement", made deterministic: the bus has
 /// journaled an approved order (so a re-send is a duplicate it acknowledges without delivering)
 /// but the broker died before its adapter handled it.
