@@ -25,6 +25,8 @@ public struct ASTConfig: ConfigSection, Equatable {
     public var supervisor: SupervisorConfig
     /// The risk gate's limits and the broker it sends approved orders to.
     public var risk: RiskConfig
+    /// Where the trading processes take the time from; ``ClockConfig/wall`` when absent.
+    public var clock: ClockConfig?
     /// The simulated exchange of `broker@paper`; ``PaperBrokerConfig/standard`` when absent.
     public var paperBroker: PaperBrokerConfig?
     /// How ast-notifier delivers alerts (Telegram); ``NotifierConfig/shipped`` when absent.
@@ -33,7 +35,8 @@ public struct ASTConfig: ConfigSection, Equatable {
     /// Creates a configuration from values; processes load theirs with `ConfigLoader`.
     public init(environment: DeploymentEnvironment, runtimeDir: String, stateDir: String, logging: LoggingConfig,
                 bus: BusConfig, journal: JournalConfig, secretsFile: String, supervisor: SupervisorConfig, risk: RiskConfig,
-                paperBroker: PaperBrokerConfig? = nil, notifier: NotifierConfig? = nil) {
+                clock: ClockConfig? = nil, paperBroker: PaperBrokerConfig? = nil, notifier: NotifierConfig? = nil) {
+        self.clock = clock
         self.environment = environment
         self.runtimeDir = runtimeDir
         self.stateDir = stateDir
@@ -57,6 +60,7 @@ public struct ASTConfig: ConfigSection, Equatable {
         case secretsFile = "secrets_file"
         case supervisor
         case risk
+        case clock
         case paperBroker = "paper_broker"
         case notifier
     }

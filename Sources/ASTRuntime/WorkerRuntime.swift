@@ -19,6 +19,22 @@ public struct SystemClock: WallClock {
     }
 }
 
+/// Market time as the replay feed publishes it (``ClockMode/replay``): it moves only forward and
+/// only when a `market.time` message says so, so that simulated days pass in seconds and every
+/// journal entry carries the market time it happened at.
+public final class MarketClock: WallClock, Sendable {
+    let current: Mutex<Timestamp>
+
+    public init(start: Timestamp) { current = Mutex(start) }
+
+    public func now() -> Timestamp { current.withLock { $0 } }
+
+    /// Moves the clock to `t`; an earlier time is ignored (the clock never runs backwards).
+    public func advance(to t: Timestamp) {
+        current.withLock { if t > $0 { $0 = t } }
+    }
+}
+
 /// Exit codes every AST process uses, so that a supervisor and an operator can tell why it stopped.
 public enum ProcessExitCode: Int32, Sendable {
     case success = 0
@@ -52,12 +68,16 @@ public struct WorkerDefinition: Sendable {
     public static let lifecyclePermissions: [Role: Set<MessageType>] = [.control: [.probe], .supervisor: [.probe, .lifecycle]]
 }
 
-/// What the runtime hands a worker's logic: identity, configuration, journal, clock, logger.
+/// What the runtime hands a worker's logic: identity, configuration, journal, clocks, logger.
 public struct WorkerContext: Sendable {
     public var identity: ProcessIdentity
     public var config: ASTConfig
     public var journal: Journal
+    /// The trading clock: the system clock, or market time in replay (``ClockMode/replay``).
+    /// Decisions, fills, schedules and journal entries of the logic use it.
     public var clock: any WallClock
+    /// Always the system clock: bus timers, rate limits towards outside services.
+    public var systemClock: any WallClock
     public var logger: Logger
 }
 
@@ -166,21 +186,30 @@ public enum WorkerRuntime {
 
     static func run(_ definition: WorkerDefinition, identity: ProcessIdentity, config: ASTConfig,
                     notifier: SystemdNotifier, logger: Logger) async throws {
-        let clock = SystemClock()
+        let systemClock = SystemClock()
         let journal = try Journal(path: journalPath(identity: identity, stateDir: config.stateDir), process: identity.description,
                                   logger: logger, batchLimit: config.journal.batchLimit)
         defer { try? journal.close() }
+        // In replay the trading clock is market time, restored from the journal's last entry.
+        let marketClock: MarketClock? = (config.clock ?? .wall).mode == .replay && definition.role != .marketdata
+            ? MarketClock(start: try journal.entries(seq: max(journal.lastSeq, 1)...max(journal.lastSeq, 1)).last?.record.timestamp
+                ?? Timestamp(nanoseconds: 0))
+            : nil
+        let clock: any WallClock = marketClock ?? systemClock
         let (fd, origin) = try listeningSocket(identity: identity, runtimeDir: config.runtimeDir, logger: logger)
         defer {
             // A socket we bound ourselves is ours to remove; a passed one belongs to the manager.
             if origin.hasPrefix("bound at ") { unlink(socketPath(identity: identity, runtimeDir: config.runtimeDir)) }
         }
         logger.info("\(identity) starting", metadata: ["socket": "\(origin)", "pid": "\(getpid())"])
-        let context = WorkerContext(identity: identity, config: config, journal: journal, clock: clock, logger: logger)
-        let policy = EndpointPolicy(name: identity.description, allowedUIDs: Set(config.bus.allowedUids), permissions: definition.permissions)
+        let context = WorkerContext(identity: identity, config: config, journal: journal, clock: clock, systemClock: systemClock, logger: logger)
+        var permissions = definition.permissions
+        if marketClock != nil { permissions[.marketdata, default: []].insert(.marketTime) }
+        let policy = EndpointPolicy(name: identity.description, allowedUIDs: Set(config.bus.allowedUids), permissions: permissions)
         let logic = try await definition.makeLogic(context)
+        let inbox: any BusInbox = marketClock.map { MarketClockInbox(clock: $0, logic: logic) } ?? logic
         let server = try BusServer(identity: identity, policy: policy, settings: BusSettings(config.bus), journal: journal,
-                                   clock: clock, logger: logger, inbox: logic)
+                                   clock: systemClock, logger: logger, inbox: inbox)
         let health = Health()
         let services: [any Service] = [
             BusService(server: server, fd: fd, notifier: notifier, identity: identity),
@@ -205,6 +234,18 @@ extension BusSettings {
     public init(_ c: BusConfig) {
         self.init(maxFrameBytes: c.maxFrameBytes, helloTimeout: c.helloTimeout, ackTimeout: c.ackTimeout,
                   backoffInitial: c.connectBackoffInitial, backoffMaximum: c.connectBackoffMax, allowedUIDs: Set(c.allowedUids))
+    }
+}
+
+/// In replay: moves the market clock when a `market.time` arrives, then lets the logic act on it
+/// (its answer acknowledges the time only once what was due is done).
+struct MarketClockInbox: BusInbox {
+    let clock: MarketClock
+    let logic: any WorkerLogic
+
+    func receive(_ envelope: Envelope, from peer: PeerInfo) async -> Message? {
+        if case .marketTime(let t) = envelope.message { clock.advance(to: t.now) }
+        return await logic.receive(envelope, from: peer)
     }
 }
 

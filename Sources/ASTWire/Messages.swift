@@ -39,6 +39,7 @@ public struct MessageType: RawRepresentable, Hashable, Comparable, Sendable, Cod
     public static let commandResult = MessageType(rawValue: "command.result")
     public static let reconcileRequest = MessageType(rawValue: "reconcile.request")
     public static let reconciliationReport = MessageType(rawValue: "reconciliation.report")
+    public static let marketTime = MessageType(rawValue: "market.time")
     public static let notifierStatusRequest = MessageType(rawValue: "notifier.status.request")
     public static let notifierStatus = MessageType(rawValue: "notifier.status")
 }
@@ -208,6 +209,8 @@ public enum Message: Sendable, Equatable {
     case reconcileRequest(ReconcileRequest)
     /// reconciler -> astctl: one reconciliation run (a reply).
     case reconciliationReport(ReconciliationSummary)
+    /// marketdata -> trading processes, in replay: the market time.
+    case marketTime(MarketTime)
     /// astctl -> notifier: the outbox's backlog; answered by ``notifierStatus``.
     case notifierStatusRequest(NotifierStatusRequest)
     case notifierStatus(NotifierStatusReport)
@@ -244,6 +247,7 @@ public enum Message: Sendable, Equatable {
         case .commandResult: .commandResult
         case .reconcileRequest: .reconcileRequest
         case .reconciliationReport: .reconciliationReport
+        case .marketTime: .marketTime
         case .notifierStatusRequest: .notifierStatusRequest
         case .notifierStatus: .notifierStatus
         }
@@ -264,7 +268,7 @@ public enum MessageCatalog {
         .reconciliationResult: .acknowledged, .riskCommand: .bestEffort, .riskStatus: .bestEffort, .alert: .acknowledged,
         .executionReport: .acknowledged, .orderCancel: .acknowledged, .bar: .acknowledged, .sessionClose: .acknowledged,
         .brokerQuery: .bestEffort, .brokerState: .bestEffort, .brokerInject: .bestEffort, .commandResult: .bestEffort,
-        .reconcileRequest: .bestEffort, .reconciliationReport: .bestEffort,
+        .reconcileRequest: .bestEffort, .reconciliationReport: .bestEffort, .marketTime: .acknowledged,
         .notifierStatusRequest: .bestEffort, .notifierStatus: .bestEffort,
     ]
 
@@ -306,6 +310,7 @@ public enum MessageCatalog {
         case .commandResult: return .commandResult(try container.decode(OperatorReply.self, forKey: key))
         case .reconcileRequest: return .reconcileRequest(try container.decode(ReconcileRequest.self, forKey: key))
         case .reconciliationReport: return .reconciliationReport(try container.decode(ReconciliationSummary.self, forKey: key))
+        case .marketTime: return .marketTime(try container.decode(MarketTime.self, forKey: key))
         case .notifierStatusRequest: return .notifierStatusRequest(try container.decode(NotifierStatusRequest.self, forKey: key))
         case .notifierStatus: return .notifierStatus(try container.decode(NotifierStatusReport.self, forKey: key))
         default: throw EnvelopeError.unknownType(type.rawValue)
@@ -345,6 +350,7 @@ public enum MessageCatalog {
         case .commandResult(let b): try container.encode(b, forKey: key)
         case .reconcileRequest(let b): try container.encode(b, forKey: key)
         case .reconciliationReport(let b): try container.encode(b, forKey: key)
+        case .marketTime(let b): try container.encode(b, forKey: key)
         case .notifierStatusRequest(let b): try container.encode(b, forKey: key)
         case .notifierStatus(let b): try container.encode(b, forKey: key)
         }

@@ -33,7 +33,7 @@ actor BrokerShell: WorkerLogic {
         func client(_ target: ProcessIdentity) throws -> BusClient {
             try BusClient(identity: context.identity, target: target.description,
                           path: WorkerRuntime.socketPath(identity: target, runtimeDir: config.runtimeDir),
-                          expectedRole: target.role, settings: settings, journal: context.journal, clock: context.clock, logger: context.logger)
+                          expectedRole: target.role, settings: settings, journal: context.journal, clock: context.systemClock, logger: context.logger)
         }
         let reconciler = try client(ProcessIdentity(role: .reconciler))
         let risk = try client(ProcessIdentity(role: .risk))
@@ -122,6 +122,9 @@ actor BrokerShell: WorkerLogic {
                 try await adapter.sessionClose(close.at, messageID: envelope.id)
             case .brokerQuery(let q):
                 return .brokerState(try await adapter.accountState(executionsSince: q.executionsSince))
+            case .marketTime:
+                // Replay: market time moved; a disconnect whose time is up ends now.
+                if let until = await adapter.reconnectAt(), until <= clock.now() { try await adapter.tick() }
             case .brokerInject(let injection):
                 logger.warning("operator injection: \(injection)", metadata: ["peer": "\(peer?.identity.description ?? "-")"])
                 let reports = try await adapter.inject(injection, messageID: envelope.id)

@@ -46,7 +46,7 @@ actor NotifierShell: WorkerLogic {
 
     init(context: WorkerContext) throws {
         journal = context.journal
-        clock = context.clock
+        clock = context.systemClock
         logger = context.logger
         encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys

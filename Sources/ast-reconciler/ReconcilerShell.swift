@@ -53,7 +53,7 @@ actor ReconcilerShell: WorkerLogic {
         func client(_ target: ProcessIdentity) throws -> BusClient {
             try BusClient(identity: context.identity, target: target.description,
                           path: WorkerRuntime.socketPath(identity: target, runtimeDir: config.runtimeDir),
-                          expectedRole: target.role, settings: settings, journal: context.journal, clock: context.clock, logger: context.logger)
+                          expectedRole: target.role, settings: settings, journal: context.journal, clock: context.systemClock, logger: context.logger)
         }
         func optional(_ target: ProcessIdentity) throws -> BusClient? {
             config.supervisor.children.contains { $0.name == target.description } ? try client(target) : nil

@@ -43,12 +43,12 @@ actor RiskShell: WorkerLogic {
         let brokerID = ProcessIdentity(parsing: config.risk.broker)!
         broker = try BusClient(identity: context.identity, target: brokerID.description,
                                path: WorkerRuntime.socketPath(identity: brokerID, runtimeDir: config.runtimeDir),
-                               expectedRole: .broker, settings: settings, journal: journal, clock: clock, logger: logger)
+                               expectedRole: .broker, settings: settings, journal: journal, clock: context.systemClock, logger: logger)
         let notifierID = ProcessIdentity(role: .notifier)
         notifier = config.supervisor.children.contains { $0.name == notifierID.description }
             ? try BusClient(identity: context.identity, target: notifierID.description,
                             path: WorkerRuntime.socketPath(identity: notifierID, runtimeDir: config.runtimeDir),
-                            expectedRole: .notifier, settings: settings, journal: journal, clock: clock, logger: logger)
+                            expectedRole: .notifier, settings: settings, journal: journal, clock: context.systemClock, logger: logger)
             : nil
         let (restored, unclean) = try Self.restore(limits: config.risk.limits, journal: journal, now: clock.now())
         gate = restored

@@ -59,6 +59,7 @@ import Testing
         .brokerInject(.disconnect(seconds: 3)),
         .commandResult(OperatorReply(accepted: true, message: "ok")),
         .reconcileRequest(ReconcileRequest(run: true, reason: "astctl reconcile")),
+        .marketTime(MarketTime(now: Timestamp(nanoseconds: 1_763_700_000_000_000_000))),
         .reconciliationReport(ReconciliationSummary(trigger: "start", at: Timestamp(nanoseconds: 19), broker: "broker@paper", completed: true,
                                                     clean: false, requiresHalt: true,
                                                     findings: [ReconciliationFindingLine(kind: "unprotected_position", severity: "critical",
