@@ -122,7 +122,8 @@ struct ConfigLoaderTests {
                            connectBackoffMaxMs: 5000, ackTimeoutMs: 2000, helloTimeoutMs: 2000),
             journal: JournalConfig(batchLimit: 1024, flushIntervalMs: 100),
             secretsFile: "/etc/ast/secrets.yaml",
-            supervisor: config.supervisor, risk: config.risk, paperBroker: config.paperBroker, notifier: config.notifier))
+            supervisor: config.supervisor, risk: config.risk, clock: config.clock, paperBroker: config.paperBroker, notifier: config.notifier))
+        #expect(config.clock == .wall, "production runs on the system clock")
         #expect(config.notifier == .shipped)
         #expect(config.paperBroker == .standard, "etc/ast.yaml ships the paper broker's standard values")
         #expect(config.risk.broker == "broker@paper")
