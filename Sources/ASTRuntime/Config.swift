@@ -27,6 +27,12 @@ public struct ASTConfig: ConfigSection, Equatable {
     public var risk: RiskConfig
     /// Where the trading processes take the time from; ``ClockConfig/wall`` when absent.
     public var clock: ClockConfig?
+    /// DRY_RUN, PAPER or LIVE; ``TradingConfig/paper`` when absent.
+    public var trading: TradingConfig?
+    /// The daily pipeline of ast-strategy; its defaults when absent.
+    public var strategy: PipelineConfig?
+    /// Where bars come from and what the replay plays; ``MarketDataConfig/standard`` when absent.
+    public var marketdata: MarketDataConfig?
     /// The simulated exchange of `broker@paper`; ``PaperBrokerConfig/standard`` when absent.
     public var paperBroker: PaperBrokerConfig?
     /// How ast-notifier delivers alerts (Telegram); ``NotifierConfig/shipped`` when absent.
@@ -60,7 +66,7 @@ public struct ASTConfig: ConfigSection, Equatable {
         case secretsFile = "secrets_file"
         case supervisor
         case risk
-        case clock
+        case clock, trading, strategy, marketdata
         case paperBroker = "paper_broker"
         case notifier
     }
@@ -91,6 +97,9 @@ public struct ASTConfig: ConfigSection, Equatable {
         v.section(supervisor, key: CodingKeys.supervisor)
         v.section(risk, key: CodingKeys.risk)
         if let paperBroker { v.section(paperBroker, key: CodingKeys.paperBroker) }
+        if let trading { v.section(trading, key: CodingKeys.trading) }
+        if let strategy { v.section(strategy, key: CodingKeys.strategy) }
+        if let marketdata { v.section(marketdata, key: CodingKeys.marketdata) }
         if let notifier { v.section(notifier, key: CodingKeys.notifier) }
     }
 }

@@ -264,7 +264,7 @@ public enum MessageCatalog {
         .ping: .bestEffort, .pong: .bestEffort, .probe: .acknowledged,
         .statusRequest: .bestEffort, .statusReply: .bestEffort, .lifecycle: .acknowledged,
         .intentSubmit: .acknowledged, .intentDecision: .bestEffort, .orderSubmit: .acknowledged,
-        .portfolioSnapshot: .acknowledged, .mark: .bestEffort, .brokerConnection: .acknowledged,
+        .portfolioSnapshot: .acknowledged, .mark: .acknowledged, .brokerConnection: .acknowledged,
         .reconciliationResult: .acknowledged, .riskCommand: .bestEffort, .riskStatus: .bestEffort, .alert: .acknowledged,
         .executionReport: .acknowledged, .orderCancel: .acknowledged, .bar: .acknowledged, .sessionClose: .acknowledged,
         .brokerQuery: .bestEffort, .brokerState: .bestEffort, .brokerInject: .bestEffort, .commandResult: .bestEffort,

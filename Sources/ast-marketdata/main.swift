@@ -1,10 +1,11 @@
-// ast-marketdata: the marketdata worker of the AST supervision tree. Its trading logic arrives with its
-// milestone; until then it runs the shared worker runtime and answers diagnostics probes.
+// ast-marketdata: the bar store and, with the replay clock, the replay feed that drives the
+// whole tree through simulated trading days (market time, bars, marks, session closes).
 import ASTCore
 import ASTRuntime
+import ASTWire
 import Foundation
 
 let definition = WorkerDefinition(role: .marketdata, permissions: WorkerDefinition.diagnosticPermissions) { context in
-    ProbeInbox(logger: context.logger)
+    try MarketDataShell(context: context)
 }
 exit(await WorkerRuntime.main(definition))

@@ -3,6 +3,7 @@ import ASTCore
 import ASTJournal
 import ASTRisk
 import ASTRuntime
+import ASTStrategy
 import ASTSupervision
 import ASTWire
 import Foundation
@@ -33,12 +34,20 @@ actor RiskShell: WorkerLogic {
     let logger: Logger
     let broker: BusClient
     let notifier: BusClient?
+    /// DRY_RUN: decisions are made and journaled, no order leaves the risk gate.
+    let mode: TradingMode
 
     init(context: WorkerContext) throws {
         journal = context.journal
         clock = context.clock
         logger = context.logger
         let config = context.config
+        let trading = config.trading ?? .paper
+        if case .failure(let refusal) = ModeCheck.validate(mode: trading.mode, liveEnabled: trading.liveEnabled,
+                                                            hasBrokerCredentials: Self.hasBrokerCredentials(config)) {
+            throw refusal
+        }
+        mode = trading.mode
         let settings = BusSettings(config.bus)
         let brokerID = ProcessIdentity(parsing: config.risk.broker)!
         broker = try BusClient(identity: context.identity, target: brokerID.description,
@@ -129,7 +138,11 @@ actor RiskShell: WorkerLogic {
             case .decision(let d):
                 try journal.append(JournalRecord(kind: .decision, type: RiskJournal.decision, timestamp: now,
                                                  correlationID: d.intent.rawValue, body: Array(encoder.encode(d))), durability: .durable)
-                if let approval = d.decision.approval {
+                if let approval = d.decision.approval, !mode.ordersLeaveRiskGate {
+                    try journal.append(JournalRecord(kind: .decision, type: "risk.dry_run", timestamp: now,
+                                                     correlationID: d.intent.rawValue, body: Array(encoder.encode(approval))), durability: .batched)
+                    logger.info("DRY_RUN: approved \(approval.id.rawValue) not sent: \(approval.side) \(approval.quantity) \(approval.symbol)")
+                } else if let approval = d.decision.approval {
                     // BusClient journals the order durably before it first leaves this process.
                     try broker.send(.orderSubmit(approval), correlationID: d.intent.rawValue)
                     logger.info("approved \(approval.id.rawValue): \(approval.side) \(approval.quantity) \(approval.symbol)")
@@ -146,6 +159,10 @@ actor RiskShell: WorkerLogic {
             case .cancel(let c):
                 try journal.append(JournalRecord(kind: .decision, type: "risk.cancel", timestamp: now,
                                                  correlationID: c.orderID, body: Array(encoder.encode(c))), durability: .durable)
+                if mode.ordersLeaveRiskGate, let id = ClientOrderID(validating: c.orderID) {
+                    try broker.send(.orderCancel(OrderCancel(clientOrderID: id, reason: "\(c.kind.rawValue) cancel approved by the risk gate")),
+                                    correlationID: c.orderID)
+                }
             case .commandResult(let r):
                 try journal.append(JournalRecord(kind: .decision, type: "risk.command", timestamp: now,
                                                  body: Array(encoder.encode(r))), durability: .durable)
@@ -179,6 +196,9 @@ actor RiskShell: WorkerLogic {
             handle(.brokerConnection(report))
         case .reconciliationResult(let result):
             handle(.reconciliation(result))
+        case .orderCancel(let c):
+            // Only the strategy's pre-close cleanup asks: cancel an entry still resting.
+            handle(.cancel(CancelRequest(orderID: c.clientOrderID.rawValue, intent: nil, kind: .restingUnfilledEntry)))
         case .riskCommand(.status):
             return .riskStatus(report())
         case .riskCommand(.halt(let reason)):
@@ -199,6 +219,13 @@ actor RiskShell: WorkerLogic {
     func commandReport(_ outputs: [RiskOutput]) -> RiskStatusReport {
         for case .commandResult(let r) in outputs { return report(accepted: r.accepted, message: r.message) }
         return report()
+    }
+}
+
+extension RiskShell {
+    /// Whether the broker process has credentials (a real broker's; the paper broker needs none).
+    static func hasBrokerCredentials(_ config: ASTConfig) -> Bool {
+        (try? SecretStore.fromEnvironment(secretsFile: config.secretsFile).secret("broker_api_key")) != nil
     }
 }
 

@@ -8,7 +8,7 @@ import ASTWire
 import Foundation
 
 let definition = WorkerDefinition(role: .risk, permissions: [
-    .strategy: [.intentSubmit],
+    .strategy: [.intentSubmit, .orderCancel],
     .supervisor: [.probe, .lifecycle],
     .control: [.probe, .riskCommand],
     .reconciler: [.portfolioSnapshot, .reconciliationResult],

@@ -1,6 +1,6 @@
-// ast-strategy: the strategy worker of the AST supervision tree. Its pipeline arrives with M5;
-// until then it answers diagnostics probes and receives (journals) the portfolio the
-// reconciler publishes and the bars market data publishes.
+// ast-strategy: the daily pipeline. On the NYSE schedule (market time in replay) it scans the
+// universe at 09:00 and sends bracket intent groups to the risk gate, asks for reconciliations
+// through the day, cancels the day's resting entries before the close, and journals every scan.
 import ASTCore
 import ASTRuntime
 import ASTWire
@@ -10,6 +10,6 @@ var permissions = WorkerDefinition.diagnosticPermissions
 permissions[.reconciler] = [.portfolioSnapshot]
 permissions[.marketdata] = [.bar]
 let definition = WorkerDefinition(role: .strategy, permissions: permissions) { context in
-    ProbeInbox(logger: context.logger)
+    try StrategyShell(context: context)
 }
 exit(await WorkerRuntime.main(definition))

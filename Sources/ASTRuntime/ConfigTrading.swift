@@ -1,0 +1,102 @@
+import ASTCalendar
+import ASTStrategy
+
+/// The `trading:` section: how far orders go (DRY_RUN, PAPER, LIVE) and the switch that must
+/// be on, with broker credentials present, before LIVE is accepted.
+public struct TradingConfig: ConfigSection, Equatable {
+    public var mode: TradingMode
+    /// LIVE trades real money: refused unless this is true (and credentials are present).
+    public var liveEnabled: Bool
+
+    public init(mode: TradingMode, liveEnabled: Bool) {
+        self.mode = mode
+        self.liveEnabled = liveEnabled
+    }
+
+    /// PAPER, live trading off: what a configuration without the section means.
+    public static let paper = TradingConfig(mode: .paper, liveEnabled: false)
+
+    enum CodingKeys: String, CodingKey {
+        case mode
+        case liveEnabled = "live_enabled"
+    }
+
+    public func validate(_ v: inout ConfigValidator) {}
+}
+
+extension TradingMode: ConfigEnum {}
+
+/// The `strategy:` section: the daily pipeline (universe, regime, detectors, filters, event
+/// guard, strategy, sizing). Every key has a default; see etc/ast.yaml.
+extension PipelineConfig: ConfigSection {
+    public func validate(_ v: inout ConfigValidator) {
+        for problem in problems() {
+            v.check(false, key: ConfigKey("pipeline"), must: "be a pipeline that can run", got: problem)
+        }
+    }
+}
+
+/// The `marketdata:` section: where bars come from and, with the replay clock, which sessions
+/// the replay feed plays.
+public struct MarketDataConfig: ConfigSection, Equatable {
+    /// `bundled` (the generated data set, installed on first start), `csv` (a directory of
+    /// CSV files ingested on first start), or `store` (use the bar store as it is).
+    public var source: MarketDataSource
+    /// The bar store; empty means `<state_dir>/marketdata/bars.sqlite`.
+    public var store: String
+    /// For `source: csv`: the directory (bars/*.csv, metadata.csv, corporate_actions.csv, events.csv).
+    public var csvDirectory: String
+    public var replay: ReplayConfig
+
+    public init(source: MarketDataSource, store: String, csvDirectory: String, replay: ReplayConfig) {
+        self.source = source
+        self.store = store
+        self.csvDirectory = csvDirectory
+        self.replay = replay
+    }
+
+    public static let standard = MarketDataConfig(source: .bundled, store: "", csvDirectory: "", replay: .standard)
+
+    enum CodingKeys: String, CodingKey {
+        case source, store, replay
+        case csvDirectory = "csv_directory"
+    }
+
+    /// The bar store's path for a state directory.
+    public func storePath(stateDir: String) -> String { store.isEmpty ? "\(stateDir)/marketdata/bars.sqlite" : store }
+
+    public func validate(_ v: inout ConfigValidator) {
+        v.check(source != .csv || !csvDirectory.isEmpty, key: CodingKeys.csvDirectory, must: "name a directory when source is csv", got: csvDirectory)
+        v.section(replay, key: CodingKeys.replay)
+    }
+}
+
+/// See ``MarketDataConfig/source``.
+public enum MarketDataSource: String, ConfigEnum, Equatable {
+    case bundled
+    case csv
+    case store
+}
+
+/// Which sessions the replay feed plays (``ClockMode/replay`` only).
+public struct ReplayConfig: ConfigSection, Equatable {
+    /// The first session to play (YYYY-MM-DD); the bars before it are the history the strategy starts with.
+    public var from: String
+    /// How many sessions to play.
+    public var sessions: Int
+
+    public init(from: String, sessions: Int) {
+        self.from = from
+        self.sessions = sessions
+    }
+
+    public static let standard = ReplayConfig(from: "2026-10-01", sessions: 15)
+
+    /// ``from`` as a date (validated).
+    public var fromDate: LocalDate { LocalDate(from) ?? LocalDate(year: 2026, month: 10, day: 1) }
+
+    public func validate(_ v: inout ConfigValidator) {
+        v.check(LocalDate(from) != nil, key: ConfigKey("from"), must: "be a date as YYYY-MM-DD", got: from)
+        v.check((1...2_000).contains(sessions), key: ConfigKey("sessions"), must: "be between 1 and 2000", got: sessions)
+    }
+}

@@ -1,0 +1,191 @@
+import ASTBus
+import ASTCalendar
+import ASTCore
+import ASTJournal
+import ASTMarketData
+import ASTRisk
+import ASTRuntime
+import ASTWire
+import Foundation
+import Logging
+
+/// The journal entry types of ast-marketdata.
+enum MarketDataJournal {
+    /// The replay reached this market time (body: ``ReplayProgress``); a restart resumes after it.
+    static let progress = "marketdata.replay"
+    static let finished = "marketdata.replay_finished"
+    static let installed = "marketdata.installed"
+}
+
+/// Where the replay stands, as journaled.
+struct ReplayProgress: Codable {
+    var time: Timestamp
+    var session: String
+    var index: Int
+    var of: Int
+    var what: String
+}
+
+/// ast-marketdata's shell: keeps the bar store (installs the bundled data set, or ingests a CSV
+/// directory, on the first start) and, with the replay clock, plays the configured sessions:
+/// at each scheduled time it sends `market.time` to the trading processes and waits until each
+/// has done what was due; at each session's close it publishes the session's bars to the broker
+/// (the paper exchange fills against them) and the marks to the risk gate and the reconciler,
+/// then closes the session at the broker. Progress is journaled, so a restart resumes where the
+/// replay stood and nothing is published twice.
+actor MarketDataShell: WorkerLogic {
+    let config: ASTConfig
+    let journal: Journal
+    let logger: Logger
+    let clock: any WallClock
+    let store: BarStore
+    let broker: BusClient
+    let risk: BusClient
+    let reconciler: BusClient
+    let strategy: BusClient
+    let notifier = SystemdNotifier()
+
+    init(context: WorkerContext) throws {
+        config = context.config
+        journal = context.journal
+        logger = context.logger
+        clock = context.clock
+        let md = config.marketdata ?? .standard
+        let path = md.storePath(stateDir: config.stateDir)
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        store = try BarStore(path: path, logger: logger)
+        let settings = BusSettings(config.bus)
+        func client(_ target: ProcessIdentity) throws -> BusClient {
+            try BusClient(identity: context.identity, target: target.description,
+                          path: WorkerRuntime.socketPath(identity: target, runtimeDir: config.runtimeDir),
+                          expectedRole: target.role, settings: settings, journal: context.journal, clock: context.systemClock, logger: context.logger)
+        }
+        broker = try client(ProcessIdentity(parsing: config.risk.broker)!)
+        risk = try client(ProcessIdentity(role: .risk))
+        reconciler = try client(ProcessIdentity(role: .reconciler))
+        strategy = try client(ProcessIdentity(role: .strategy))
+        try installIfEmpty(md)
+    }
+
+    /// The first start fills the store from the configured source; later starts use it as it is.
+    nonisolated func installIfEmpty(_ md: MarketDataConfig) throws {
+        guard try store.barCount() == 0 else { return }
+        switch md.source {
+        case .bundled:
+            let report = try BundledData.install(into: store, logger: logger)
+            logger.notice("installed the bundled data set: \(report.summary)")
+        case .csv:
+            let report = try MarketDataIngest.ingestDirectory(md.csvDirectory, into: store, logger: logger)
+            logger.notice("ingested \(md.csvDirectory): \(report.summary)")
+        case .store:
+            logger.warning("the bar store \(store.path) is empty and marketdata.source is store: nothing to publish")
+        }
+        try journal.append(JournalRecord(kind: .state, type: MarketDataJournal.installed, timestamp: clock.now(),
+                                         body: Array("\(md.source.rawValue)".utf8)), durability: .durable)
+    }
+
+    func run() async {
+        await withDiscardingTaskGroup { group in
+            for c in [broker, risk, reconciler, strategy] { group.addTask { await c.run() } }
+            if (config.clock ?? .wall).mode == .replay {
+                group.addTask {
+                    do { try await self.replay() } catch is CancellationError {} catch {
+                        self.logger.critical("the replay failed: \(error)")
+                        fatalError("ast-marketdata: \(error)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// One point of the replay's timeline.
+    enum Beat {
+        case time(ScheduledTask?)
+        case close
+    }
+
+    /// Plays the configured sessions.
+    func replay() async throws {
+        let md = config.marketdata ?? .standard
+        let feedBars = try store.allBars()
+        var feed = ReplayFeed(bars: feedBars, from: md.replay.fromDate)
+        let sessions = Array(feed.sessions.prefix(md.replay.sessions))
+        guard !sessions.isEmpty else {
+            logger.warning("nothing to replay from \(md.replay.from): the store has no bars from then on")
+            _ = notifier.status("replay: no sessions from \(md.replay.from)")
+            return
+        }
+        var done = Timestamp(nanoseconds: 0)
+        var finished = false
+        try journal.scan(fromSeq: 1) { entry in
+            if entry.record.type == MarketDataJournal.progress, let p = try? JSONDecoder().decode(ReplayProgress.self, from: Data(entry.record.body)) {
+                done = p.time
+            }
+            if entry.record.type == MarketDataJournal.finished { finished = true }
+            return true
+        }
+        if finished {
+            _ = notifier.status("replay finished: \(sessions.count) sessions from \(md.replay.from)")
+            return
+        }
+        // Wait for the trading processes before the first beat.
+        for c in [broker, risk, reconciler, strategy] { await c.waitUntilConnected() }
+        for (i, session) in sessions.enumerated() {
+            var beats: [(Timestamp, Beat)] = DailySchedule.events(for: session).map { ($0.time, .time($0.task)) }
+            beats.append((session.close, .close))
+            beats.sort { $0.0 < $1.0 }
+            for (time, beat) in beats {
+                // Steps of sessions already played are consumed from the feed without publishing.
+                if case .close = beat, time <= done { _ = feed.advance(to: time); continue }
+                guard time > done else { continue }
+                try Task.checkCancellation()
+                try await announce(time)
+                var what = "\(NewYorkTime.format(time))"
+                switch beat {
+                case .time(let task?): what += " \(task.rawValue)"
+                case .time(nil): break
+                case .close:
+                    let steps = feed.advance(to: time)
+                    for step in steps { try await publish(step) }
+                    what += " close: \(steps.map(\.bars.count).reduce(0, +)) bars"
+                }
+                let progress = ReplayProgress(time: time, session: session.date.description, index: i + 1, of: sessions.count, what: what)
+                try journal.append(JournalRecord(kind: .state, type: MarketDataJournal.progress, timestamp: time,
+                                                 body: Array(JSONEncoder().encode(progress))), durability: .batched)
+                _ = notifier.status("replay \(session.date) (\(i + 1)/\(sessions.count)) \(what)")
+                done = time
+            }
+            logger.info("replayed \(session.date) (\(i + 1)/\(sessions.count))")
+        }
+        try journal.append(JournalRecord(kind: .state, type: MarketDataJournal.finished, timestamp: done, body: []), durability: .durable)
+        _ = notifier.status("replay finished: \(sessions.count) sessions from \(md.replay.from)")
+        logger.notice("replay finished: \(sessions.count) sessions")
+    }
+
+    /// Market time is `time`: every trading process hears it and does what is due before the
+    /// replay goes on (the strategy's acknowledgement comes after its scheduled work).
+    func announce(_ time: Timestamp) async throws {
+        let message = Message.marketTime(MarketTime(now: time))
+        let ids = try [broker, risk, reconciler].map { try ($0, $0.send(message)) }
+        for (c, id) in ids { try await c.waitForAck(id: id) }
+        _ = try await strategy.sendAndWaitForAck(message)
+    }
+
+    /// A session's close: bars to the broker (fills), marks to the risk gate and the reconciler,
+    /// then the session's end to the broker (DAY orders expire).
+    func publish(_ step: ReplayStep) async throws {
+        var pending: [(BusClient, String)] = []
+        for bar in step.bars where !(bar.volume == 0) {
+            pending.append((broker, try broker.send(.bar(bar), correlationID: bar.symbol.rawValue)))
+        }
+        for mark in step.marks {
+            let m = MarketMark(symbol: mark.symbol, price: mark.price, at: mark.asOf)
+            pending.append((risk, try risk.send(.mark(m), correlationID: mark.symbol.rawValue)))
+            pending.append((reconciler, try reconciler.send(.mark(m), correlationID: mark.symbol.rawValue)))
+        }
+        for (c, id) in pending { try await c.waitForAck(id: id) }
+        _ = try await broker.sendAndWaitForAck(.sessionClose(SessionClose(at: step.session.close)))
+    }
+
+    func stopped() async { try? store.close() }
+}

@@ -1,0 +1,254 @@
+import ASTBus
+import ASTCalendar
+import ASTCore
+import ASTJournal
+import ASTMarketData
+import ASTRisk
+import ASTRuntime
+import ASTStrategy
+import ASTWire
+import Foundation
+import Logging
+
+/// The journal entry types of ast-strategy.
+enum StrategyJournal {
+    /// A scheduled event fired or skipped (body: the event and the decision).
+    static let schedule = "strategy.schedule"
+    /// The 09:00 scan's full result (``ScanResult``): what the daily report lists.
+    static let scan = "strategy.scan"
+    /// The risk gate's decision for one intent, or why there is none.
+    static let decision = "strategy.decision"
+    /// A pre-close cancel request for an entry still resting.
+    static let cancel = "strategy.cancel"
+}
+
+/// What one scheduled event did, as journaled.
+struct ScheduleRecord: Codable {
+    var task: String
+    var time: Timestamp
+    var fired: Bool
+    var detail: String
+}
+
+/// ast-strategy's shell: on the daily schedule (driven by the trading clock: market time in
+/// replay) it runs the pure pipeline (``PipelineRun``) over the bar store at 09:00 and sends the
+/// intent groups to the risk gate; asks the reconciler to reconcile at 10:30, 12:30, 14:30 and
+/// 16:40; at 15:55 asks the risk gate to cancel the day's entries still resting and has every
+/// position's stop verified. Every scan and decision is journaled.
+actor StrategyShell: WorkerLogic {
+    let journal: Journal
+    let clock: any WallClock
+    let logger: Logger
+    let risk: BusClient
+    let reconciler: BusClient
+    let pipeline: PipelineRun
+    let mode: TradingMode
+    let storePath: String
+    var scheduler: Scheduler
+    var portfolio: PortfolioSnapshot?
+    /// Entries sent today, for the pre-close cleanup.
+    var todaysEntries: [(IntentID, LocalDate)] = []
+
+    init(context: WorkerContext) throws {
+        journal = context.journal
+        clock = context.clock
+        logger = context.logger
+        let config = context.config
+        let settings = BusSettings(config.bus)
+        func client(_ target: ProcessIdentity) throws -> BusClient {
+            try BusClient(identity: context.identity, target: target.description,
+                          path: WorkerRuntime.socketPath(identity: target, runtimeDir: config.runtimeDir),
+                          expectedRole: target.role, settings: settings, journal: context.journal, clock: context.systemClock, logger: context.logger)
+        }
+        risk = try client(ProcessIdentity(role: .risk))
+        reconciler = try client(ProcessIdentity(role: .reconciler))
+        pipeline = PipelineRun(config: config.strategy ?? PipelineConfig())
+        mode = (config.trading ?? .paper).mode
+        storePath = (config.marketdata ?? .standard).storePath(stateDir: config.stateDir)
+        // The schedule resumes after the last event handled before a restart (none twice).
+        var handledThrough = context.clock.now()
+        let decoder = JSONDecoder()
+        try journal.scan(fromSeq: 1) { entry in
+            if entry.record.type == StrategyJournal.schedule, let r = try? decoder.decode(ScheduleRecord.self, from: Data(entry.record.body)) {
+                handledThrough = r.time
+            }
+            return true
+        }
+        scheduler = Scheduler(start: handledThrough)
+        logger.notice("strategy ready", metadata: ["mode": "\(mode)", "store": "\(storePath)", "schedule_from": "\(handledThrough)"])
+    }
+
+    func run() async {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.risk.run() }
+            group.addTask { await self.reconciler.run() }
+            group.addTask { await self.wallClockLoop() }
+        }
+    }
+
+    /// With the wall clock, the schedule runs on its own timer; in replay, `market.time` drives it.
+    func wallClockLoop() async {
+        guard clock is SystemClock else { return }
+        while !Task.isCancelled {
+            await runDue()
+            try? await Task.sleep(for: .seconds(5))
+        }
+    }
+
+    func receive(_ envelope: Envelope, from peer: PeerInfo) async -> Message? {
+        switch envelope.message {
+        case .portfolioSnapshot(let s):
+            if portfolio.map({ s.asOf >= $0.asOf }) ?? true { portfolio = s }
+        case .marketTime:
+            await runDue()
+        default:
+            break
+        }
+        return nil
+    }
+
+    /// Carries out every scheduled event due at the trading clock's now, in order.
+    func runDue() async {
+        let now = clock.now()
+        for decision in scheduler.due(at: now) {
+            switch decision {
+            case .fire(let event):
+                let detail = await perform(event)
+                record(ScheduleRecord(task: event.task.rawValue, time: event.time, fired: true, detail: detail))
+            case .skip(let event, let reason):
+                logger.warning("skipped \(event): \(reason.rawValue)")
+                record(ScheduleRecord(task: event.task.rawValue, time: event.time, fired: false, detail: reason.rawValue))
+            }
+        }
+    }
+
+    func record(_ r: ScheduleRecord) {
+        append(type: StrategyJournal.schedule, r, at: r.time, durability: .durable)
+    }
+
+    func append(type: String, _ value: some Encodable, at: Timestamp, correlation: String? = nil, durability: Durability = .batched) {
+        do {
+            let e = JSONEncoder()
+            e.outputFormatting = .sortedKeys
+            try journal.append(JournalRecord(kind: .decision, type: type, timestamp: at, correlationID: correlation,
+                                             body: Array(e.encode(value))), durability: durability)
+        } catch {
+            logger.critical("cannot journal: \(error)")
+            fatalError("ast-strategy: the journal refused an entry: \(error)")
+        }
+    }
+
+    /// One scheduled event; returns what it did, in words.
+    func perform(_ event: ScheduledEvent) async -> String {
+        switch event.task {
+        case .fullScan:
+            return await scan(event)
+        case .preCloseCleanup:
+            let cancelled = await cancelRestingEntries(event)
+            let check = await reconcile("schedule \(event.task.rawValue): verify every position has its stop")
+            return "asked to cancel \(cancelled) resting entr\(cancelled == 1 ? "y" : "ies"); \(check)"
+        default:
+            return await reconcile("schedule \(event.task.rawValue)")
+        }
+    }
+
+    func reconcile(_ reason: String) async -> String {
+        do {
+            let reply = try await reconciler.request(.reconcileRequest(ReconcileRequest(run: true, reason: reason)), timeout: .seconds(30))
+            if case .reconciliationReport(let s) = reply.message { return "reconciliation: \(s.summary)" }
+            return "reconciliation: the reconciler answered \(reply.type)"
+        } catch {
+            logger.error("reconciliation request failed: \(error)")
+            return "reconciliation not run: \(error)"
+        }
+    }
+
+    /// The 09:00 scan: reads the bar store as of the session (no look-ahead, splits only as far as
+    /// they happened), runs the pipeline, journals the result, sends each intent to the risk gate.
+    func scan(_ event: ScheduledEvent) async -> String {
+        let date = event.session.date
+        todaysEntries.removeAll()
+        guard let portfolio else {
+            logger.warning("09:00 scan of \(date) skipped: no portfolio from the reconciler yet")
+            return "no portfolio yet: no scan (when in doubt, do nothing)"
+        }
+        let input: ScanInput
+        do {
+            input = try Self.loadInput(storePath: storePath, date: date, now: event.time, portfolio: portfolio, logger: logger)
+        } catch {
+            logger.error("09:00 scan of \(date): the bar store cannot be read: \(error)")
+            return "bar store unreadable: no scan (\(error))"
+        }
+        let result = pipeline.scan(input)
+        append(type: StrategyJournal.scan, result, at: event.time, correlation: date.description, durability: .durable)
+        let candidates = result.candidates.map(\.candidates.count).reduce(0, +)
+        logger.info("scan \(date): \(result.universe.included.count) symbols, regime \(result.regime.regime), \(candidates) candidates, \(result.intents.count) intents")
+        var approved = 0
+        for intent in result.intents {
+            let line: String
+            do {
+                let reply = try await risk.request(.intentSubmit(intent), timeout: .seconds(10))
+                if case .intentDecision(let d) = reply.message {
+                    if d.decision.approval != nil {
+                        approved += 1
+                        todaysEntries.append((intent.id, date))
+                    }
+                    append(type: StrategyJournal.decision, d, at: clock.now(), correlation: intent.id.rawValue)
+                    line = "\(intent.id): \(d.decision.reason?.rawValue ?? "approved")"
+                } else {
+                    line = "\(intent.id): the risk gate answered \(reply.type)"
+                }
+            } catch {
+                line = "\(intent.id): no decision (\(error)); nothing was ordered"
+            }
+            logger.info("\(line)")
+        }
+        return "scan \(date): \(candidates) candidates, \(result.intents.count) intents, \(approved) approved (mode \(mode))"
+    }
+
+    /// Asks the risk gate to cancel every entry of today still resting (the broker ignores the
+    /// ones already filled).
+    func cancelRestingEntries(_ event: ScheduledEvent) async -> Int {
+        var n = 0
+        for (intent, date) in todaysEntries where date == event.session.date {
+            let c = OrderCancel(clientOrderID: ClientOrderID(intent: intent, leg: .entry), reason: "pre-close cleanup: entry not filled by 15:55")
+            do {
+                try risk.send(.orderCancel(c), correlationID: intent.rawValue)
+                append(type: StrategyJournal.cancel, c, at: event.time, correlation: intent.rawValue)
+                n += 1
+            } catch {
+                logger.error("cannot send the cancel of \(c.clientOrderID): \(error)")
+            }
+        }
+        todaysEntries.removeAll()
+        return n
+    }
+
+    /// Everything the scan of `date` reads from the bar store.
+    static func loadInput(storePath: String, date: LocalDate, now: Timestamp, portfolio: PortfolioSnapshot, logger: Logger) throws -> ScanInput {
+        let store = try BarStore(path: storePath, logger: logger)
+        defer { try? store.close() }
+        let infos = try store.symbolInfo()
+        let from = date.adding(days: -400)
+        let to = date.adding(days: -1)
+        var universe: [SymbolHistory] = []
+        var index: [Bar] = []
+        var volatility: [Bar] = []
+        for info in infos {
+            // Only what was known before the session: bars before it, corporate actions before it.
+            let raw = try store.bars(info.symbol, from: from, to: to)
+            let actions = try store.corporateActions(info.symbol).filter { $0.date <= date }
+            let bars = BackAdjustment.apply(raw, actions: actions, mode: .splitsOnly)
+            let strategyInfo = ASTStrategy.SymbolInfo(symbol: info.symbol, exchange: info.exchange, sector: info.sector, isIndex: info.isIndex)
+            if info.isIndex {
+                if info.symbol == "VOLX" { volatility = bars } else { index = bars }
+            } else {
+                universe.append(SymbolHistory(info: strategyInfo, bars: bars))
+            }
+        }
+        let events = try store.events(from: date.adding(days: -30), to: date.adding(days: 30)).map {
+            CorporateEvent(symbol: $0.symbol, date: $0.date, kind: CorporateEventKind(rawValue: $0.kind.rawValue) ?? .earnings)
+        }
+        return ScanInput(date: date, now: now, universe: universe, index: index, volatilityIndex: volatility, portfolio: portfolio, events: events)
+    }
+}
