@@ -100,7 +100,7 @@ public enum UniverseGenerator {
         /// The stock that splits, its ratio and the first date on which it may happen.
         public var split: (symbol: Symbol, newShares: Int64, oldShares: Int64, onOrAfter: LocalDate)
 
-        public init(seed: UInt64 = 0x4153_5432_0240_0102, from: LocalDate = LocalDate(year: 2024, month: 1, day: 2)!,
+        public init(seed: UInt64 = 3, from: LocalDate = LocalDate(year: 2024, month: 1, day: 2)!,
                     to: LocalDate = LocalDate(year: 2026, month: 12, day: 31)!,
                     split: (symbol: Symbol, newShares: Int64, oldShares: Int64, onOrAfter: LocalDate) =
                         ("NVX", 2, 1, LocalDate(year: 2025, month: 6, day: 16)!)) {
@@ -115,7 +115,9 @@ public enum UniverseGenerator {
                 && a.split.newShares == b.split.newShares && a.split.oldShares == b.split.oldShares && a.split.onOrAfter == b.split.onOrAfter
         }
 
-        /// Three years, 2024-01-02 through 2026-12-31 (753 sessions).
+        /// Three years, 2024-01-02 through 2026-12-31 (753 sessions), seed 3: of the first
+        /// seeds tried, one whose market both falls about 30 % and recovers, so that the demo
+        /// strategy meets rallies, sell-offs and chop.
         public static let standard = Configuration()
     }
 
@@ -224,7 +226,8 @@ public enum UniverseGenerator {
             }
             var chopLevel = 0.0
             for i in t..<min(n, t + length) {
-                var r = drift + vol * rng.normal()
+                // Plus half the variance: the drift of the price, not of the log price.
+                var r = drift + 0.5 * vol * vol + vol * rng.normal()
                 if regime == .chop {
                     // Mean-reverting: a choppy market gives back what it just gained.
                     r -= 0.25 * chopLevel
@@ -287,7 +290,10 @@ public enum UniverseGenerator {
                     volumeScale *= Double(configuration.split.newShares) / Double(configuration.split.oldShares)
                 }
                 if let d = dividends[i] { basis -= Double(d) }
-                var ret = spec.beta * market[i] + 0.6 * sectorFactor[sector][i] + spec.vol * r.normal()
+                // Volatility drag compensated, plus a small premium: stocks drift with the market.
+                let idio = 0.75 * spec.vol
+                let variance = spec.beta * spec.beta * regimeVol[i] * regimeVol[i] + 0.36 * 0.006 * 0.006 + idio * idio
+                var ret = 0.0001 + 0.5 * variance + spec.beta * market[i] + 0.6 * sectorFactor[sector][i] + idio * r.normal()
                 var gap = 0.3 * ret + 0.003 * r.normal()
                 if earnings.contains(i) {
                     let surprise = 0.045 * r.normal()
