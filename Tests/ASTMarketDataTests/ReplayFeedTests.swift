@@ -56,3 +56,25 @@ import Testing
         #expect(elapsed < .milliseconds(500))
     }
 }
+
+@Suite struct PublisherTests {
+    @Test func everySubscriberGetsBarsThenMarksInOrderUntilFinished() async {
+        let publisher = MarketDataPublisher()
+        let a = publisher.subscribe(), b = publisher.subscribe()
+        var feed = ReplayFeed(bars: ReplayFeedTests.bars)
+        while let step = feed.next() { publisher.publish(step) }
+        publisher.finish()
+        var seenA: [MarketDataUpdate] = [], seenB: [MarketDataUpdate] = []
+        for await u in a { seenA.append(u) }
+        for await u in b { seenB.append(u) }
+        #expect(seenA == seenB && seenA.count == 8)
+        guard case .bars(let day, _, let bars) = seenA[0], case .marks(_, let marks) = seenA[1] else {
+            Issue.record("bars then marks expected")
+            return
+        }
+        #expect(day == date("2024-01-02") && bars.map(\.symbol) == ["AAA", "ZZZ"] && marks.map(\.symbol) == ["AAA", "ZZZ"])
+        var late: [MarketDataUpdate] = []
+        for await u in publisher.subscribe() { late.append(u) }
+        #expect(late.isEmpty && publisher.subscriberCount == 0)
+    }
+}
