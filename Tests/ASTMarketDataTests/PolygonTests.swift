@@ -23,9 +23,10 @@ final class CapturedLog: Sendable {
             get { metadata[key] }
             set { metadata[key] = newValue }
         }
-        func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
-            let all = self.metadata.merging(metadata ?? [:]) { $1 }
-            sink.lines.withLock { $0.append("\(level) \(message) \(all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))") }
+        func log(event: LogEvent) {
+            let all = self.metadata.merging(event.metadata ?? [:]) { $1 }
+            let text = all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            sink.lines.withLock { $0.append("\(event.level) \(event.message) \(text)\(event.error.map { " \($0)" } ?? "")") }
         }
     }
 }
@@ -91,7 +92,9 @@ final class Sleeps: Sendable {
 
         /// Nothing the client said holds the key.
         func expectNoKeyLeaked(_ texts: [String] = [], sourceLocation: SourceLocation = #_sourceLocation) {
-            for line in log.lines.withLock({ $0 }) + texts {
+            let logged = log.lines.withLock { $0 }
+            #expect(!logged.isEmpty, "the client logged nothing to check", sourceLocation: sourceLocation)
+            for line in logged + texts {
                 #expect(!line.contains(PolygonTests.key), "key leaked: \(line)", sourceLocation: sourceLocation)
             }
         }
