@@ -70,6 +70,14 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "NIOCore", package: "swift-nio"),
         ]),
 
+        // Market data (M5): bar store (SQLite), CSV and Polygon ingest, validation, replay feed,
+        // and the bundled, seeded data set.
+        .target(name: "ASTMarketData", dependencies: [
+            "ASTCore", "ASTCalendar", log, .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ]),
+
         // Test support shared by test targets (temporary trees, process harness, fake Telegram).
         .target(name: "ASTTestKit", dependencies: [
             "ASTCore", "ASTWire", "ASTBus", "ASTJournal", "ASTRuntime", log,
@@ -101,6 +109,7 @@ let package = Package(
         .testTarget(name: "ASTProcessesTests", dependencies: ["ASTProcesses", "ASTTestKit"]),
         .testTarget(name: "ASTNotifyTests", dependencies: ["ASTNotify", "ASTRisk", "ASTSupervision", "ASTCore"]),
         .testTarget(name: "ASTTelegramTests", dependencies: ["ASTTelegram", "ASTNotify", "ASTTestKit", "ASTRuntime", "ASTRisk", "ASTCore"]),
+        .testTarget(name: "ASTMarketDataTests", dependencies: ["ASTMarketData", "ASTCalendar", "ASTCore", "ASTTestKit", "CCrypto", log]),
         .testTarget(name: "IntegrationTests", dependencies: ["ASTTestKit", "ASTBus", "ASTJournal", "ASTRuntime", "ASTNotify", "ASTExecution"]),
     ],
     swiftLanguageModes: [.v6]

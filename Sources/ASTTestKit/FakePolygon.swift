@@ -1,0 +1,207 @@
+import ASTCore
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import Synchronization
+
+/// A fake of an outside service: Polygon.io's aggregates REST endpoint, for tests only.
+///
+/// It is written from Polygon's public documentation, not from Polygon's code:
+/// `GET /v2/aggs/ticker/{ticker}/range/{multiplier}/{timespan}/{from}/{to}` with `adjusted`,
+/// `sort`, `limit` and `apiKey` query parameters; answers `{"ticker","queryCount","resultsCount",
+/// "adjusted","results":[{"v","vw","o","c","h","l","t","n"}],"status":"OK","request_id","count"}`
+/// with a `next_url` (which carries a `cursor` and no key, so the client must append its key)
+/// when more results remain than the page size; a missing or wrong key is a 401 with
+/// `{"status":"ERROR","request_id":"…","error":"…"}`. Tests script misbehaviour per request:
+/// 429 (with or without `Retry-After`), 5xx, malformed JSON, an `ERROR` status, a closed
+/// connection. Plain HTTP on loopback, or HTTPS with test certificates. It is no evidence of how
+/// the real service behaves beyond what those documents say.
+public final class FakePolygonServer: Sendable {
+    /// How the fake answers one request.
+    public enum Behaviour: Sendable, Equatable {
+        /// As Polygon documents: checks the key, answers the page of results.
+        case normal
+        /// `429 Too Many Requests`, with a `Retry-After` header when `retryAfter` is set.
+        case rateLimited(retryAfter: Int?)
+        /// A 5xx with Polygon's error body.
+        case serverError(status: Int)
+        /// `200 OK` with a body that is not JSON.
+        case malformedJSON
+        /// `{"status":"ERROR","error":message}` with the given HTTP status.
+        case errorStatus(http: Int, message: String)
+        /// Closes the connection without answering.
+        case closeConnection
+    }
+
+    /// One daily aggregate; numbers are written into the JSON exactly as given.
+    public struct Aggregate: Sendable, Equatable {
+        /// Milliseconds since the epoch: the start of the day in New York, as Polygon sends it.
+        public var t: Int64
+        public var o: String, h: String, l: String, c: String, v: String
+        public init(t: Int64, o: String, h: String, l: String, c: String, v: String) {
+            self.t = t
+            self.o = o
+            self.h = h
+            self.l = l
+            self.c = c
+            self.v = v
+        }
+    }
+
+    struct State {
+        var script: [Behaviour] = []
+        var fallback: Behaviour = .normal
+        var requests: [String] = []
+    }
+
+    let apiKey: String
+    let data: [String: [Aggregate]]
+    let pageSize: Int
+    let state = Mutex(State())
+    let channel: any Channel
+    let tls: Bool
+    /// The port it listens on (127.0.0.1).
+    public let port: Int
+    /// `http(s)://127.0.0.1:<port>`, for the client's base URL.
+    public var baseURL: String { "\(tls ? "https" : "http")://127.0.0.1:\(port)" }
+
+    /// Starts listening on 127.0.0.1 serving `data` (ticker → aggregates in date order), at most
+    /// `pageSize` results per page, to requests with `apiKey`. With `certificate` and `key`
+    /// (PEM files) it speaks HTTPS.
+    public init(apiKey: String, data: [String: [Aggregate]], pageSize: Int = 50_000, certificate: String? = nil, key: String? = nil) async throws {
+        self.apiKey = apiKey
+        self.data = data
+        self.pageSize = pageSize
+        var context: NIOSSLContext?
+        if let certificate, let key {
+            let chain = try NIOSSLCertificate.fromPEMFile(certificate)
+            context = try NIOSSLContext(configuration: .makeServerConfiguration(
+                certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))))
+        }
+        tls = context != nil
+        let box = Mutex<FakePolygonServer?>(nil)
+        channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { [context] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    guard let server = box.withLock({ $0 }) else { throw HarnessError("fake Polygon not ready") }
+                    if let context { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context)) }
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(FakePolygonHandler(server: server))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        self.port = channel.localAddress?.port ?? 0
+        box.withLock { $0 = self }
+    }
+
+    /// Stops listening.
+    public func stop() async {
+        try? await channel.close()
+    }
+
+    /// The next requests are answered, in order, as `behaviours` say; then as the fallback.
+    public func script(_ behaviours: [Behaviour]) { state.withLock { $0.script += behaviours } }
+    /// How requests are answered once the script is used up (``Behaviour/normal`` at first).
+    public func setFallback(_ behaviour: Behaviour) { state.withLock { $0.fallback = behaviour } }
+    /// The request URIs received so far (path and query, key included), in order.
+    public var requests: [String] { state.withLock { $0.requests } }
+
+    func next(uri: String) -> Behaviour {
+        state.withLock { s in
+            s.requests.append(uri)
+            return s.script.isEmpty ? s.fallback : s.script.removeFirst()
+        }
+    }
+
+    static func error(_ status: Int, _ message: String) -> (Int, String) {
+        (status, #"{"status":"ERROR","request_id":"fake-\#(status)","error":\#(quote(message))}"#)
+    }
+
+    /// The documented answer to `uri`.
+    func answer(uri: String) -> (Int, String) {
+        let parts = uri.split(separator: "?", maxSplits: 1)
+        let path = parts.first.map(String.init) ?? uri
+        var query: [String: String] = [:]
+        if parts.count == 2 {
+            for item in parts[1].split(separator: "&") {
+                let kv = item.split(separator: "=", maxSplits: 1)
+                query[String(kv[0])] = kv.count == 2 ? String(kv[1]) : ""
+            }
+        }
+        guard let key = query["apiKey"] else { return Self.error(401, "API Key was not provided") }
+        guard key == apiKey else { return Self.error(401, "Unknown API Key") }
+        let p = path.split(separator: "/")
+        guard p.count == 9, p[0] == "v2", p[1] == "aggs", p[2] == "ticker", p[4] == "range", p[5] == "1", p[6] == "day" else {
+            return Self.error(404, "Not Found")
+        }
+        let ticker = String(p[3])
+        let all = data[ticker] ?? []
+        let offset = query["cursor"].flatMap(Int.init) ?? 0
+        let limit = min(pageSize, query["limit"].flatMap(Int.init) ?? 5_000)
+        let page = Array(all.dropFirst(offset).prefix(limit))
+        let results = page.map { a in
+            #"{"v":\#(a.v),"vw":\#(a.c),"o":\#(a.o),"c":\#(a.c),"h":\#(a.h),"l":\#(a.l),"t":\#(a.t),"n":1}"#
+        }.joined(separator: ",")
+        var body = #"{"ticker":\#(Self.quote(ticker)),"queryCount":\#(page.count),"resultsCount":\#(page.count),"adjusted":\#(query["adjusted"] != "false"),"#
+        if !page.isEmpty { body += #""results":[\#(results)],"# }
+        body += #""status":"OK","request_id":"fake-ok","count":\#(page.count)"#
+        if offset + page.count < all.count {
+            body += #","next_url":"\#(baseURL)/v2/aggs/ticker/\#(ticker)/range/1/day/\#(p[7])/\#(p[8])?cursor=\#(offset + page.count)""#
+        }
+        return (200, body + "}")
+    }
+
+    static func quote(_ s: String) -> String {
+        String(decoding: try! JSONEncoder().encode(s), as: UTF8.self)
+    }
+}
+
+/// One connection of the fake Polygon: collects a request, answers as the server's script says.
+final class FakePolygonHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+    let server: FakePolygonServer
+    var head: HTTPRequestHead?
+
+    init(server: FakePolygonServer) { self.server = server }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let h): head = h
+        case .body: break
+        case .end:
+            guard let head else { return }
+            switch server.next(uri: head.uri) {
+            case .normal:
+                let (status, json) = server.answer(uri: head.uri)
+                write(status, json, context: context)
+            case .rateLimited(let retryAfter):
+                write(429, #"{"status":"ERROR","request_id":"fake-429","error":"You've exceeded the maximum requests per minute, please wait or upgrade your subscription to continue."}"#,
+                      retryAfter: retryAfter, context: context)
+            case .serverError(let status):
+                write(status, #"{"status":"ERROR","request_id":"fake-5xx","error":"Internal Server Error"}"#, context: context)
+            case .malformedJSON:
+                write(200, #"{"ticker":"X","results":[{"o":1.0,"#, context: context)
+            case .errorStatus(let http, let message):
+                let (s, j) = FakePolygonServer.error(http, message)
+                write(s, j, context: context)
+            case .closeConnection:
+                context.close(promise: nil)
+            }
+        }
+    }
+
+    func write(_ status: Int, _ json: String, retryAfter: Int? = nil, context: ChannelHandlerContext) {
+        guard context.channel.isActive else { return }
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "Content-Length", value: String(json.utf8.count))
+        if let retryAfter { headers.add(name: "Retry-After", value: String(retryAfter)) }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: status), headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: json)))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    }
+}
