@@ -49,6 +49,9 @@ let package = Package(
         .target(name: "ASTIndicators", dependencies: ["ASTCore"]),
         // The NYSE trading calendar and the daily schedule in America/New_York (M5).
         .target(name: "ASTCalendar", dependencies: ["ASTCore"]),
+        // The strategy pipeline: universe, regime, scanner and detectors, event guard, sizing,
+        // strategy engine -> intent groups for the risk gate; trading modes (M5).
+        .target(name: "ASTStrategy", dependencies: ["ASTCore", "ASTIndicators", "ASTCalendar", "ASTRisk"]),
         // The notifier's outbox: delivery state machine, pacing, coalescing, Telegram text (M6).
         .target(name: "ASTNotify", dependencies: ["ASTCore", "ASTRisk", "ASTSupervision"]),
 
@@ -98,6 +101,7 @@ let package = Package(
         .testTarget(name: "ASTPaperBrokerTests", dependencies: ["ASTPaperBroker", "ASTCore"]),
         .testTarget(name: "ASTIndicatorsTests", dependencies: ["ASTIndicators", "ASTCore"], exclude: ["Fixtures"]),
         .testTarget(name: "ASTCalendarTests", dependencies: ["ASTCalendar", "ASTCore"]),
+        .testTarget(name: "ASTStrategyTests", dependencies: ["ASTStrategy", "ASTCore", "ASTIndicators", "ASTCalendar", "ASTRisk"]),
         .testTarget(name: "ASTProcessesTests", dependencies: ["ASTProcesses", "ASTTestKit"]),
         .testTarget(name: "ASTNotifyTests", dependencies: ["ASTNotify", "ASTRisk", "ASTSupervision", "ASTCore"]),
         .testTarget(name: "ASTTelegramTests", dependencies: ["ASTTelegram", "ASTNotify", "ASTTestKit", "ASTRuntime", "ASTRisk", "ASTCore"]),
