@@ -73,11 +73,11 @@ public struct EventBlock: Sendable, Equatable, Codable {
 /// No entries for a symbol within the configured windows around its earnings, splits and
 /// dividends, counted in NYSE sessions (a weekend or a holiday in between does not count).
 ///
-/// Distance from the scan date `D` to an event on `E`: for `E ≥ D`, the number of sessions `s`
-/// with `D < s ≤ E` (so an event today is 0 away, tomorrow's session 1); for `E < D`, minus the
-/// number of sessions with `E < s ≤ D` (an event on Friday is −1 from Monday). An entry is refused
-/// when `−after ≤ distance ≤ before`. An event on a non-trading day therefore counts as the next
-/// session's. Beyond the calendar's table no day is a session, which blocks rather than admits.
+/// An event on a day NYSE is closed counts as the next session's (`E`). Distance from the scan
+/// date `D` to it: for `E ≥ D`, the number of sessions `s` with `D < s ≤ E` (an event today is 0
+/// away, on the next session 1); for `E < D`, minus the number of sessions with `E < s ≤ D` (an
+/// event on Friday is −1 from Monday). An entry is refused when `−after ≤ distance ≤ before`.
+/// Beyond the calendar's table no day is a session, so near events block rather than admit.
 public struct EventGuard: Sendable {
     public let config: EventGuardConfig
     public let calendar: TradingCalendar
@@ -114,7 +114,11 @@ public struct EventGuard: Sendable {
 
     /// The signed session distance from `d` to `e` (see the type's documentation) if it lies in
     /// `−limitAfter ... limitBefore`, else `nil`. Walks at most the days in between.
-    static func sessionDistance(from d: LocalDate, to e: LocalDate, calendar: TradingCalendar, limitBefore: Int, limitAfter: Int) -> Int? {
+    static func sessionDistance(from d: LocalDate, to eventDate: LocalDate, calendar: TradingCalendar, limitBefore: Int, limitAfter: Int) -> Int? {
+        // An event on a closed day is the next session's (a Saturday report moves Monday's open).
+        var e = eventDate
+        for _ in 0..<10 where !calendar.isTradingDay(e) { e = e.adding(days: 1) }
+        if !calendar.isTradingDay(e) { e = eventDate }
         if e == d { return 0 }
         let forward = e > d
         let limit = forward ? limitBefore : limitAfter

@@ -64,7 +64,7 @@ public struct SymbolContext: Sendable {
 
     /// The context of `info` on `date`: runs `plan`'s indicators over every bar before `date`
     /// once (O(bars)) and keeps the last `lookback` bars of values. Bars must be in order (the
-    /// universe filter checks it); values stop at the first bar that is not.
+    /// universe filter checks it); if they are not, the window is empty.
     public static func build(date: LocalDate, info: SymbolInfo, bars all: [Bar], plan: IndicatorPlan, lookback: Int,
                              regime: MarketRegime, position: PositionSnapshot? = nil) -> SymbolContext {
         build(date: date, info: info, usable: barsBefore(date, all), plan: plan, lookback: lookback, regime: regime, position: position)
@@ -77,7 +77,10 @@ public struct SymbolContext: Sendable {
         rows.reserveCapacity(max(lookback, 0))
         let keepFrom = usable.count - lookback
         for (j, bar) in usable.enumerated() {
-            guard let v = engine.update(bar) else { break }
+            guard let v = engine.update(bar) else {
+                rows = []  // out of order: no values rather than values of the wrong bars
+                break
+            }
             if j >= keepFrom { rows.append(v) }
         }
         return SymbolContext(date: date, info: info, bars: usable, indicators: IndicatorWindow(rows: rows), regime: regime,
