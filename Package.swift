@@ -49,6 +49,9 @@ let package = Package(
         .target(name: "ASTIndicators", dependencies: ["ASTCore"]),
         // The NYSE trading calendar and the daily schedule in America/New_York (M5).
         .target(name: "ASTCalendar", dependencies: ["ASTCore"]),
+        // The strategy pipeline: universe, regime, scanner and detectors, event guard, sizing,
+        // strategy engine -> intent groups for the risk gate; trading modes (M5).
+        .target(name: "ASTStrategy", dependencies: ["ASTCore", "ASTIndicators", "ASTCalendar", "ASTRisk"]),
         // The notifier's outbox: delivery state machine, pacing, coalescing, Telegram text (M6).
         .target(name: "ASTNotify", dependencies: ["ASTCore", "ASTRisk", "ASTSupervision"]),
 
@@ -60,7 +63,7 @@ let package = Package(
         .target(name: "ASTJournal", dependencies: ["ASTCore", "CCrypto", log, .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")]),
         .target(name: "ASTBus", dependencies: ["ASTCore", "ASTWire", "ASTJournal", log] + nio),
         .target(name: "ASTRuntime", dependencies: [
-            "ASTCore", "ASTWire", "ASTBus", "ASTJournal", "ASTSupervision", "ASTRisk", "ASTPaperBroker", "CSystemd", log, lifecycle,
+            "ASTCore", "ASTWire", "ASTBus", "ASTJournal", "ASTSupervision", "ASTRisk", "ASTPaperBroker", "ASTStrategy", "ASTCalendar", "CSystemd", log, lifecycle,
             .product(name: "Yams", package: "Yams"),
         ]),
 
@@ -90,7 +93,7 @@ let package = Package(
         // A bus peer used only by integration tests and benchmarks (sends/receives acknowledged messages).
         .executableTarget(name: "ast-testpeer", dependencies: ["ASTRuntime", "ASTBus", "ASTJournal", argumentParser]),
         .executableTarget(name: "ast-bench", dependencies: ["ASTWire", "ASTBus", "ASTJournal", "ASTRuntime", "ASTCore", "ASTRisk", "ASTSupervision", "ASTTestKit", argumentParser, log, .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "GRDBSQLite", package: "GRDB.swift")]),
-    ] + workers.map { .executableTarget(name: $0, dependencies: ["ASTRuntime", "ASTBus", "ASTWire", "ASTJournal", "ASTRisk", "ASTSupervision", "ASTExecution", "ASTPaperBroker", log] + (workerExtras[$0] ?? [])) } + [
+    ] + workers.map { .executableTarget(name: $0, dependencies: ["ASTRuntime", "ASTBus", "ASTWire", "ASTJournal", "ASTRisk", "ASTSupervision", "ASTExecution", "ASTPaperBroker", "ASTStrategy", "ASTMarketData", "ASTCalendar", log] + (workerExtras[$0] ?? [])) } + [
         .testTarget(name: "ASTCoreTests", dependencies: ["ASTCore"]),
         .testTarget(name: "ASTWireTests", dependencies: [
             "ASTWire", "ASTSupervision", "ASTRisk", .product(name: "NIOCore", package: "swift-nio"),
@@ -106,6 +109,7 @@ let package = Package(
         .testTarget(name: "ASTPaperBrokerTests", dependencies: ["ASTPaperBroker", "ASTCore"]),
         .testTarget(name: "ASTIndicatorsTests", dependencies: ["ASTIndicators", "ASTCore"], exclude: ["Fixtures"]),
         .testTarget(name: "ASTCalendarTests", dependencies: ["ASTCalendar", "ASTCore"]),
+        .testTarget(name: "ASTStrategyTests", dependencies: ["ASTStrategy", "ASTCore", "ASTIndicators", "ASTCalendar", "ASTRisk"]),
         .testTarget(name: "ASTProcessesTests", dependencies: ["ASTProcesses", "ASTTestKit"]),
         .testTarget(name: "ASTNotifyTests", dependencies: ["ASTNotify", "ASTRisk", "ASTSupervision", "ASTCore"]),
         .testTarget(name: "ASTTelegramTests", dependencies: ["ASTTelegram", "ASTNotify", "ASTTestKit", "ASTRuntime", "ASTRisk", "ASTCore"]),

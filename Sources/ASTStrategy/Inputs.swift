@@ -1,0 +1,89 @@
+import ASTCalendar
+import ASTCore
+import ASTRisk
+
+/// What the pipeline knows about a symbol besides its bars: where it trades, its sector (for the
+/// risk gate's concentration rule) and whether it is an index rather than a tradable share.
+public struct SymbolInfo: Sendable, Equatable, Codable {
+    public var symbol: Symbol
+    /// The listing exchange's code as market data spells it (`NASDAQ`, `NYSE`, `AMEX`, ...).
+    public var exchange: String
+    public var sector: String?
+    /// An index (or a volatility index) is an input of the regime, never a trade.
+    public var isIndex: Bool
+
+    public init(symbol: Symbol, exchange: String, sector: String? = nil, isIndex: Bool = false) {
+        self.symbol = symbol
+        self.exchange = exchange
+        self.sector = sector
+        self.isIndex = isIndex
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case symbol, exchange, sector
+        case isIndex = "is_index"
+    }
+}
+
+/// One symbol's daily bars, oldest first, split- and dividend-adjusted, as market data hands
+/// them to the strategy.
+public struct SymbolHistory: Sendable {
+    public var info: SymbolInfo
+    public var bars: [Bar]
+
+    public init(info: SymbolInfo, bars: [Bar]) {
+        self.info = info
+        self.bars = bars
+    }
+}
+
+/// Everything the 09:00 scan of one trading day reads. Time is an input: `now` is the moment the
+/// scan runs (it becomes every intent's `created_at`), `date` the session the orders are for.
+public struct ScanInput: Sendable {
+    public var date: LocalDate
+    public var now: Timestamp
+    /// The candidates for trading. Bars dated on or after `date` are ignored (no look-ahead).
+    public var universe: [SymbolHistory]
+    /// The market index whose trend sets the regime (e.g. SPY), daily bars oldest first.
+    public var index: [Bar]
+    /// The volatility index (e.g. VIX), daily bars oldest first; its last close is the level.
+    public var volatilityIndex: [Bar]
+    public var portfolio: PortfolioSnapshot
+    /// Earnings, splits and dividends (see ``EventCalendar``).
+    public var events: [CorporateEvent]
+
+    /// `now` defaults to 09:00 New York time on `date`, the scheduled pre-market scan.
+    public init(date: LocalDate, now: Timestamp? = nil, universe: [SymbolHistory], index: [Bar], volatilityIndex: [Bar],
+                portfolio: PortfolioSnapshot, events: [CorporateEvent] = []) {
+        self.date = date
+        self.now = now ?? NewYorkTime.timestamp(date, LocalTime(hour: 9, minute: 0))
+        self.universe = universe
+        self.index = index
+        self.volatilityIndex = volatilityIndex
+        self.portfolio = portfolio
+        self.events = events
+    }
+}
+
+/// The session date of a daily bar (its start in New York time).
+@inline(__always)
+func sessionDate(of bar: Bar) -> LocalDate { NewYorkTime.local(bar.start).date }
+
+/// The bars strictly before `date`: the scan for a session never reads that session's own bar.
+/// Looks only at the tail, so it costs O(bars dropped).
+func barsBefore(_ date: LocalDate, _ bars: [Bar]) -> ArraySlice<Bar> {
+    var end = bars.endIndex
+    while end > bars.startIndex, sessionDate(of: bars[end - 1]) >= date { end -= 1 }
+    return bars[bars.startIndex..<end]
+}
+
+/// The last NYSE session before `date`, or `nil` if the calendar knows none in the previous
+/// three weeks (outside the calendar's table).
+func previousSession(before date: LocalDate, calendar: TradingCalendar) -> LocalDate? {
+    var day = date
+    for _ in 0..<21 {
+        day = day.adding(days: -1)
+        if calendar.isTradingDay(day) { return day }
+    }
+    return nil
+}

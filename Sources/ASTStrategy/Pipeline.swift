@@ -1,0 +1,272 @@
+import ASTCalendar
+import ASTCore
+import ASTIndicators
+import ASTRisk
+
+/// A plugin as the configuration selects it: its registered name and its parameters.
+public struct PluginConfig: Sendable, Equatable, Codable {
+    public var name: String
+    public var params: PluginParameters
+
+    public init(name: String, params: PluginParameters = [:]) {
+        self.name = name
+        self.params = params
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case name, params }
+
+    public init(from decoder: any Decoder) throws {
+        try rejectUnknownKeys(decoder, CodingKeys.self, section: "strategy plugin")
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        params = try c.value(.params, default: [:])
+    }
+}
+
+/// The whole strategy pipeline's configuration (the `strategy:` section of etc/ast.yaml).
+/// Codable with snake_case keys; every key has a default.
+public struct PipelineConfig: Sendable, Equatable, Codable {
+    public var universe = UniverseConfig()
+    public var regime = RegimeConfig()
+    /// The active detectors, in the order their candidates are preferred for the same symbol.
+    public var detectors: [PluginConfig] = [PluginConfig(name: MACrossoverDetector.pluginName)]
+    public var filters = FilterChainConfig()
+    public var eventGuard = EventGuardConfig()
+    public var strategy = PluginConfig(name: BracketStrategy.pluginName)
+    public var sizing = SizingConfig()
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case universe, regime, detectors, filters, strategy, sizing
+        case eventGuard = "event_guard"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try rejectUnknownKeys(decoder, CodingKeys.self, section: "strategy")
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = PipelineConfig()
+        universe = try c.value(.universe, default: d.universe)
+        regime = try c.value(.regime, default: d.regime)
+        detectors = try c.value(.detectors, default: d.detectors)
+        filters = try c.value(.filters, default: d.filters)
+        eventGuard = try c.value(.eventGuard, default: d.eventGuard)
+        strategy = try c.value(.strategy, default: d.strategy)
+        sizing = try c.value(.sizing, default: d.sizing)
+    }
+
+    /// Every problem of the values and of the plugins' parameters (each named plugin is made,
+    /// validated and cleaned up); empty when the pipeline can run.
+    public func problems(registry: PluginRegistry = .builtIn) -> [String] {
+        let p = PluginSet.make(self, registry: registry)
+        p.cleanup()
+        return p.problems
+    }
+
+    func valueProblems() -> [String] {
+        var p = universe.problems() + regime.problems() + filters.problems() + eventGuard.problems() + sizing.problems()
+        if detectors.isEmpty { p.append("strategy.detectors must name at least one detector") }
+        let names = detectors.map(\.name)
+        for (i, n) in names.enumerated() where names[..<i].contains(n) {
+            p.append("strategy.detectors names '\(n)' twice")
+        }
+        return p
+    }
+}
+
+/// The plugins of one run, through their lifecycle.
+struct PluginSet {
+    var detectors: [any PatternDetector] = []
+    var strategy: (any Strategy)?
+    var problems: [String] = []
+
+    static func make(_ config: PipelineConfig, registry: PluginRegistry) -> PluginSet {
+        var set = PluginSet()
+        set.problems = config.valueProblems()
+        for dc in config.detectors {
+            guard var d = registry.makeDetector(dc.name) else {
+                set.problems.append("unknown detector '\(dc.name)' (known: \(registry.detectorNames.joined(separator: ", ")))")
+                continue
+            }
+            do {
+                try d.validate(dc.params)
+            } catch {
+                set.problems.append(contentsOf: error.problems.map { "\(error.plugin): \($0)" })
+            }
+            set.detectors.append(d)
+        }
+        if var s = registry.makeStrategy(config.strategy.name) {
+            do {
+                try s.validate(config.strategy.params)
+            } catch {
+                set.problems.append(contentsOf: error.problems.map { "\(error.plugin): \($0)" })
+            }
+            set.strategy = s
+        } else {
+            set.problems.append("unknown strategy '\(config.strategy.name)' (known: \(registry.strategyNames.joined(separator: ", ")))")
+        }
+        return set
+    }
+
+    /// The lifecycle's last step, for every plugin made (validated or not).
+    func cleanup() {
+        for d in detectors { d.cleanup() }
+        strategy?.cleanup()
+    }
+}
+
+/// Everything one 09:00 scan did, stage by stage: what `ast scan --date D` prints and what the
+/// daily report lists. Codable with stable snake_case keys; every array is sorted.
+public struct ScanResult: Sendable, Equatable, Codable {
+    public var date: LocalDate
+    public var createdAt: Timestamp
+    public var tradingDay: Bool
+    /// The session whose bars the scan reads (the last one before ``date``).
+    public var previousSession: LocalDate?
+    /// Configuration problems; when not empty, nothing else ran and there are no intents.
+    public var configProblems: [String] = []
+    /// Remarks about the run (`not a trading day`).
+    public var notes: [String] = []
+    public var universe = UniverseResult()
+    public var regime = RegimeAssessment(regime: .undetermined, reasons: [])
+    /// Every indicator node computed per bar for each symbol, in evaluation order.
+    public var indicatorPlan: [String] = []
+    /// One entry per configured detector, in configuration order, candidates sorted by symbol.
+    public var candidates: [DetectorCandidates] = []
+    /// Sorted by symbol, then detector.
+    public var filteredOut: [FilterRejection] = []
+    /// Sorted by symbol, detector, then event.
+    public var eventBlocks: [EventBlock] = []
+    /// The intent groups for the risk gate, sorted by id.
+    public var intents: [IntentGroup] = []
+    public var rationales: [IntentRationale] = []
+    public var sizing: [SizingDetail] = []
+    public var skipped: [StrategySkip] = []
+
+    public init(date: LocalDate, createdAt: Timestamp, tradingDay: Bool, previousSession: LocalDate?) {
+        self.date = date
+        self.createdAt = createdAt
+        self.tradingDay = tradingDay
+        self.previousSession = previousSession
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case date, notes, universe, regime, candidates, intents, rationales, sizing, skipped
+        case createdAt = "created_at"
+        case tradingDay = "trading_day"
+        case previousSession = "previous_session"
+        case configProblems = "config_problems"
+        case indicatorPlan = "indicator_plan"
+        case filteredOut = "filtered_out"
+        case eventBlocks = "event_blocks"
+    }
+}
+
+/// The whole pre-market pipeline as one pure function: universe filter -> market regime ->
+/// scanner (detectors, filter chain) -> event guard -> strategy engine -> intent groups for the
+/// risk gate.
+///
+/// Per symbol the work is O(bars): one pass of the incremental indicators of one shared
+/// ``IndicatorPlan`` (the union of what the active detectors, filters and strategy declare), then
+/// constant work per detector over its declared lookback. Nothing is kept of a symbol without a
+/// candidate. Deterministic: the same inputs give the same ``ScanResult``.
+public struct PipelineRun: Sendable {
+    public let config: PipelineConfig
+    public let registry: PluginRegistry
+    public let calendar: TradingCalendar
+    /// Filters run after the configured chain (a user's own).
+    public let extraFilters: [any CandidateFilter]
+
+    public init(config: PipelineConfig = PipelineConfig(), registry: PluginRegistry = .builtIn, calendar: TradingCalendar = .nyse,
+                extraFilters: [any CandidateFilter] = []) {
+        self.config = config
+        self.registry = registry
+        self.calendar = calendar
+        self.extraFilters = extraFilters
+    }
+
+    /// Runs the scan for `input.date`. Plugins go through init -> validate -> execute -> cleanup;
+    /// a configuration problem stops the run before any plugin executes.
+    public func scan(_ input: ScanInput) -> ScanResult {
+        let date = input.date
+        let previous = previousSession(before: date, calendar: calendar)
+        var result = ScanResult(date: date, createdAt: input.now, tradingDay: calendar.isTradingDay(date), previousSession: previous)
+        let plugins = PluginSet.make(config, registry: registry)
+        defer { plugins.cleanup() }
+        guard plugins.problems.isEmpty, let strategy = plugins.strategy else {
+            result.configProblems = plugins.problems
+            result.notes.append("configuration refused: no scan, no intents")
+            return result
+        }
+        guard result.tradingDay else {
+            result.notes.append("\(date) is not an NYSE trading day: no scan")
+            return result
+        }
+
+        // Regime.
+        result.regime = RegimeClassifier.classify(
+            index: barsBefore(date, input.index), volatility: barsBefore(date, input.volatilityIndex),
+            previousSession: previous, config: config.regime)
+
+        // Indicator plan: what the active plugins need, each once.
+        let filters = config.filters.makeFilters() + extraFilters
+        let chain = FilterChain(filters)
+        let specs = plugins.detectors.flatMap(\.indicators) + filters.flatMap(\.indicators) + strategy.indicators
+        let plan = IndicatorPlan(specs)
+        result.indicatorPlan = plan.computedNodes
+        let lookback = max(2, plugins.detectors.map(\.lookback).max() ?? 1)
+
+        // Universe, detectors, filters, event guard, symbol by symbol in symbol order.
+        let universeFilter = UniverseFilter(config: config.universe)
+        let guardian = EventGuard(events: input.events, config: config.eventGuard, calendar: calendar)
+        let histories = input.universe.sorted { $0.info.symbol < $1.info.symbol }
+        var perDetector = [[Candidate]](repeating: [], count: plugins.detectors.count)
+        var survivors: [StrategyEngine.Input] = []
+        result.universe.considered = histories.count
+        for (i, history) in histories.enumerated() {
+            let info = history.info
+            if i > 0, histories[i - 1].info.symbol == info.symbol {
+                result.universe.excluded.append(UniverseExclusion(
+                    symbol: info.symbol, reasons: [.init(code: "DUPLICATE_SYMBOL", detail: "\(info.symbol) appears more than once in the universe")]))
+                continue
+            }
+            let usable = barsBefore(date, history.bars)
+            let reasons = universeFilter.exclusions(info: info, bars: usable, previousSession: previous)
+            guard reasons.isEmpty else {
+                result.universe.excluded.append(UniverseExclusion(symbol: info.symbol, reasons: reasons))
+                continue
+            }
+            result.universe.included.append(info.symbol)
+
+            let context = SymbolContext.build(date: date, info: info, usable: usable, plan: plan, lookback: lookback,
+                                              regime: result.regime.regime, position: input.portfolio.positions[info.symbol])
+            guard let close = usable.last?.close else { continue }
+            for (rank, detector) in plugins.detectors.enumerated() {
+                guard let found = detector.detect(context) else { continue }
+                let candidate = Candidate(symbol: info.symbol, detector: detector.name, close: close, summary: found.summary,
+                                          metrics: found.metrics)
+                perDetector[rank].append(candidate)
+                if let rejection = chain.apply(candidate, context) {
+                    result.filteredOut.append(rejection)
+                    continue
+                }
+                let blocks = guardian.check(candidate, on: date)
+                guard blocks.isEmpty else {
+                    result.eventBlocks.append(contentsOf: blocks)
+                    continue
+                }
+                survivors.append(StrategyEngine.Input(candidate: candidate, context: context, detectorRank: rank))
+            }
+        }
+        result.candidates = zip(plugins.detectors, perDetector).map { DetectorCandidates(detector: $0.name, candidates: $1) }
+
+        // Strategy engine -> intents for the risk gate.
+        let output = StrategyEngine.run(strategy: strategy, inputs: survivors, sizer: PositionSizer(config: config.sizing),
+                                        portfolio: input.portfolio, date: date, now: input.now)
+        result.intents = output.intents
+        result.rationales = output.rationales
+        result.sizing = output.sizing
+        result.skipped = output.skipped
+        return result
+    }
+}

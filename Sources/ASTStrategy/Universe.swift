@@ -1,0 +1,171 @@
+import ASTCalendar
+import ASTCore
+
+/// Which symbols the scanner looks at at all. Codable with snake_case keys; every key has a default.
+public struct UniverseConfig: Sendable, Equatable, Codable {
+    /// Listing exchanges allowed (compared case-insensitively). Empty allows none.
+    public var exchanges: [String] = ["AMEX", "NASDAQ", "NYSE"]
+    /// The last close must be at least this.
+    public var minPrice: Price = Price(dollars: 5)!
+    /// The last close must be at most this; `nil` for no ceiling.
+    public var maxPrice: Price? = nil
+    /// The mean of close × volume over the last ``dollarVolumeSessions`` bars must be at least this.
+    public var minAverageDollarVolume: Money = Money(dollars: 10_000_000)!
+    public var dollarVolumeSessions: Int = 20
+    /// At least this many daily bars before the scan date.
+    public var minHistorySessions: Int = 250
+    /// The last bar must be the previous NYSE session's: stale data is no basis for an entry.
+    public var requireCurrentData: Bool = true
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case exchanges
+        case minPrice = "min_price"
+        case maxPrice = "max_price"
+        case minAverageDollarVolume = "min_average_dollar_volume"
+        case dollarVolumeSessions = "dollar_volume_sessions"
+        case minHistorySessions = "min_history_sessions"
+        case requireCurrentData = "require_current_data"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try rejectUnknownKeys(decoder, CodingKeys.self, section: "strategy.universe")
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = UniverseConfig()
+        exchanges = try c.value(.exchanges, default: d.exchanges)
+        minPrice = try c.amount(.minPrice, default: d.minPrice)
+        maxPrice = try c.optionalAmount(.maxPrice, default: d.maxPrice)
+        minAverageDollarVolume = try c.amount(.minAverageDollarVolume, default: d.minAverageDollarVolume)
+        dollarVolumeSessions = try c.value(.dollarVolumeSessions, default: d.dollarVolumeSessions)
+        minHistorySessions = try c.value(.minHistorySessions, default: d.minHistorySessions)
+        requireCurrentData = try c.value(.requireCurrentData, default: d.requireCurrentData)
+    }
+
+    /// What is wrong with the values, in the words of the configuration file; empty when valid.
+    public func problems() -> [String] {
+        var p: [String] = []
+        if exchanges.isEmpty { p.append("strategy.universe.exchanges must list at least one exchange") }
+        if !minPrice.isPositive { p.append("strategy.universe.min_price must be above 0 (got \(minPrice))") }
+        if let maxPrice, maxPrice < minPrice {
+            p.append("strategy.universe.max_price must be at least min_price (got \(maxPrice) < \(minPrice))")
+        }
+        if minAverageDollarVolume.isNegative {
+            p.append("strategy.universe.min_average_dollar_volume must not be negative (got \(minAverageDollarVolume))")
+        }
+        if !(1...1000).contains(dollarVolumeSessions) {
+            p.append("strategy.universe.dollar_volume_sessions must be between 1 and 1000 (got \(dollarVolumeSessions))")
+        }
+        if !(1...100_000).contains(minHistorySessions) {
+            p.append("strategy.universe.min_history_sessions must be between 1 and 100000 (got \(minHistorySessions))")
+        }
+        return p
+    }
+}
+
+/// Why a symbol is not in today's universe: a stable code and the numbers behind it.
+public struct ExclusionReason: Sendable, Equatable, Codable, CustomStringConvertible {
+    /// `EXCHANGE_NOT_ALLOWED`, `INDEX_NOT_TRADABLE`, `NO_BARS`, `BARS_OUT_OF_ORDER`, `STALE_DATA`,
+    /// `PRICE_BELOW_MIN`, `PRICE_ABOVE_MAX`, `DOLLAR_VOLUME_BELOW_MIN`, `HISTORY_TOO_SHORT`,
+    /// `DUPLICATE_SYMBOL`.
+    public var code: String
+    public var detail: String
+
+    public init(code: String, detail: String) {
+        self.code = code
+        self.detail = detail
+    }
+
+    public var description: String { "\(code): \(detail)" }
+}
+
+/// One excluded symbol with every criterion it failed.
+public struct UniverseExclusion: Sendable, Equatable, Codable {
+    public var symbol: Symbol
+    public var reasons: [ExclusionReason]
+}
+
+/// The universe stage's output: what went in, what stayed, and why the rest did not.
+public struct UniverseResult: Sendable, Equatable, Codable {
+    public var considered: Int
+    /// Sorted by symbol.
+    public var included: [Symbol]
+    /// Sorted by symbol.
+    public var excluded: [UniverseExclusion]
+
+    public init(considered: Int = 0, included: [Symbol] = [], excluded: [UniverseExclusion] = []) {
+        self.considered = considered
+        self.included = included
+        self.excluded = excluded
+    }
+}
+
+/// The universe filter: exchange, price, average dollar volume, history length and fresh data.
+/// O(bars) per symbol (the order check) and O(``UniverseConfig/dollarVolumeSessions``) for
+/// the liquidity.
+public struct UniverseFilter: Sendable {
+    public let config: UniverseConfig
+    private let exchanges: Set<String>
+
+    public init(config: UniverseConfig) {
+        self.config = config
+        exchanges = Set(config.exchanges.map { $0.uppercased() })
+    }
+
+    /// Every criterion `bars` (the symbol's bars before the scan date) fails, in a fixed order;
+    /// empty when the symbol is in. `previousSession` is the session the last bar must be from
+    /// when ``UniverseConfig/requireCurrentData`` is set.
+    public func exclusions(info: SymbolInfo, bars: ArraySlice<Bar>, previousSession: LocalDate?) -> [ExclusionReason] {
+        var r: [ExclusionReason] = []
+        if info.isIndex { r.append(.init(code: "INDEX_NOT_TRADABLE", detail: "\(info.symbol) is an index")) }
+        if !exchanges.contains(info.exchange.uppercased()) {
+            r.append(.init(code: "EXCHANGE_NOT_ALLOWED",
+                           detail: "exchange '\(info.exchange)' is not among \(config.exchanges.joined(separator: ", "))"))
+        }
+        guard let last = bars.last else {
+            r.append(.init(code: "NO_BARS", detail: "no daily bars before the scan date"))
+            return r
+        }
+        var previous: Timestamp?
+        for bar in bars {
+            if let previous, bar.start <= previous {
+                r.append(.init(code: "BARS_OUT_OF_ORDER", detail: "bar at \(bar.start) does not follow the bar at \(previous)"))
+                break
+            }
+            previous = bar.start
+        }
+        if config.requireCurrentData {
+            let lastDate = sessionDate(of: last)
+            if lastDate != previousSession {
+                r.append(.init(code: "STALE_DATA",
+                               detail: "last bar is from \(lastDate), expected the previous session \(previousSession.map(String.init(describing:)) ?? "(unknown)")"))
+            }
+        }
+        if last.close < config.minPrice {
+            r.append(.init(code: "PRICE_BELOW_MIN", detail: "last close \(last.close) is below \(config.minPrice)"))
+        }
+        if let maxPrice = config.maxPrice, last.close > maxPrice {
+            r.append(.init(code: "PRICE_ABOVE_MAX", detail: "last close \(last.close) is above \(maxPrice)"))
+        }
+        let adv = Self.averageDollarVolume(bars, sessions: config.dollarVolumeSessions)
+        if bars.count < config.dollarVolumeSessions || adv < config.minAverageDollarVolume {
+            let over = min(bars.count, config.dollarVolumeSessions)
+            r.append(.init(code: "DOLLAR_VOLUME_BELOW_MIN",
+                           detail: "average dollar volume \(adv) over \(over) of \(config.dollarVolumeSessions) sessions is below \(config.minAverageDollarVolume)"))
+        }
+        if bars.count < config.minHistorySessions {
+            r.append(.init(code: "HISTORY_TOO_SHORT", detail: "\(bars.count) sessions of history, need \(config.minHistorySessions)"))
+        }
+        return r
+    }
+
+    /// The mean of close × volume over the last `sessions` bars (fewer if there are fewer),
+    /// exact and rounded toward zero to 1/10,000 of a dollar.
+    public static func averageDollarVolume(_ bars: ArraySlice<Bar>, sessions: Int) -> Money {
+        let window = bars.suffix(sessions)
+        guard !window.isEmpty else { return .zero }
+        var sum: Int128 = 0
+        for b in window { sum += Int128(b.close.units) * Int128(max(b.volume, 0)) }
+        return Money(units: Int64(clamping: sum / Int128(window.count)))
+    }
+}
