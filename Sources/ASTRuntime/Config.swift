@@ -1,4 +1,5 @@
 import ASTPaperBroker
+import ASTStrategy
 import Logging
 
 /// The configuration every AST process loads at start (`etc/ast.yaml` and its layers).

@@ -90,10 +90,10 @@ public struct ReplayConfig: ConfigSection, Equatable {
         self.sessions = sessions
     }
 
-    public static let standard = ReplayConfig(from: "2026-10-01", sessions: 15)
+    public static let standard = ReplayConfig(from: "2025-07-01", sessions: 15)
 
     /// ``from`` as a date (validated).
-    public var fromDate: LocalDate { LocalDate(from) ?? LocalDate(year: 2026, month: 10, day: 1) }
+    public var fromDate: LocalDate { LocalDate(from) ?? LocalDate(year: 2026, month: 10, day: 1)! }
 
     public func validate(_ v: inout ConfigValidator) {
         v.check(LocalDate(from) != nil, key: ConfigKey("from"), must: "be a date as YYYY-MM-DD", got: from)

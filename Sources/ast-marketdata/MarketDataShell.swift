@@ -46,12 +46,14 @@ actor MarketDataShell: WorkerLogic {
     let notifier = SystemdNotifier()
 
     init(context: WorkerContext) throws {
-        config = context.config
+        let config = context.config
+        self.config = config
         journal = context.journal
         logger = context.logger
         clock = context.clock
         let md = config.marketdata ?? .standard
         let path = md.storePath(stateDir: config.stateDir)
+        let logger = context.logger
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         store = try BarStore(path: path, logger: logger)
         let settings = BusSettings(config.bus)
@@ -73,10 +75,10 @@ actor MarketDataShell: WorkerLogic {
         switch md.source {
         case .bundled:
             let report = try BundledData.install(into: store, logger: logger)
-            logger.notice("installed the bundled data set: \(report.summary)")
+            logger.notice("installed the bundled data set: \(report.storedBars) bars stored")
         case .csv:
             let report = try MarketDataIngest.ingestDirectory(md.csvDirectory, into: store, logger: logger)
-            logger.notice("ingested \(md.csvDirectory): \(report.summary)")
+            logger.notice("ingested \(md.csvDirectory): \(report.storedBars) bars stored")
         case .store:
             logger.warning("the bar store \(store.path) is empty and marketdata.source is store: nothing to publish")
         }
@@ -188,4 +190,7 @@ actor MarketDataShell: WorkerLogic {
     }
 
     func stopped() async { try? store.close() }
+
+    /// Market data takes only diagnostics on its endpoint; it publishes as a client.
+    func receive(_ envelope: Envelope, from peer: PeerInfo) async -> Message? { nil }
 }

@@ -44,7 +44,8 @@ actor StrategyShell: WorkerLogic {
     let pipeline: PipelineRun
     let mode: TradingMode
     let storePath: String
-    var scheduler: Scheduler
+    /// Nil until the trading clock is first read on a first start.
+    var scheduler: Scheduler?
     var portfolio: PortfolioSnapshot?
     /// Entries sent today, for the pre-close cleanup.
     var todaysEntries: [(IntentID, LocalDate)] = []
@@ -65,8 +66,9 @@ actor StrategyShell: WorkerLogic {
         pipeline = PipelineRun(config: config.strategy ?? PipelineConfig())
         mode = (config.trading ?? .paper).mode
         storePath = (config.marketdata ?? .standard).storePath(stateDir: config.stateDir)
-        // The schedule resumes after the last event handled before a restart (none twice).
-        var handledThrough = context.clock.now()
+        // The schedule resumes after the last event handled before a restart (none twice); a
+        // first start begins at the first moment the trading clock shows.
+        var handledThrough: Timestamp?
         let decoder = JSONDecoder()
         try journal.scan(fromSeq: 1) { entry in
             if entry.record.type == StrategyJournal.schedule, let r = try? decoder.decode(ScheduleRecord.self, from: Data(entry.record.body)) {
@@ -74,8 +76,9 @@ actor StrategyShell: WorkerLogic {
             }
             return true
         }
-        scheduler = Scheduler(start: handledThrough)
-        logger.notice("strategy ready", metadata: ["mode": "\(mode)", "store": "\(storePath)", "schedule_from": "\(handledThrough)"])
+        scheduler = handledThrough.map { Scheduler(start: $0) }
+        logger.notice("strategy ready", metadata: ["mode": "\(mode)", "store": "\(storePath)",
+                                                   "schedule_from": "\(handledThrough.map(\.description) ?? "the first market time")"])
     }
 
     func run() async {
@@ -110,7 +113,9 @@ actor StrategyShell: WorkerLogic {
     /// Carries out every scheduled event due at the trading clock's now, in order.
     func runDue() async {
         let now = clock.now()
-        for decision in scheduler.due(at: now) {
+        // First start: events from now on (the event exactly at `now` included).
+        if scheduler == nil { scheduler = Scheduler(start: Timestamp(nanoseconds: now.nanoseconds - 1)) }
+        for decision in scheduler!.due(at: now) {
             switch decision {
             case .fire(let event):
                 let detail = await perform(event)
@@ -237,8 +242,8 @@ actor StrategyShell: WorkerLogic {
         for info in infos {
             // Only what was known before the session: bars before it, corporate actions before it.
             let raw = try store.bars(info.symbol, from: from, to: to)
-            let actions = try store.corporateActions(info.symbol).filter { $0.date <= date }
-            let bars = BackAdjustment.apply(raw, actions: actions, mode: .splitsOnly)
+            let actions = try store.corporateActions(info.symbol).filter { $0.exDate <= date }
+            let bars = BackAdjustment.apply(raw, actions: actions, mode: .splits)
             let strategyInfo = ASTStrategy.SymbolInfo(symbol: info.symbol, exchange: info.exchange, sector: info.sector, isIndex: info.isIndex)
             if info.isIndex {
                 if info.symbol == "VOLX" { volatility = bars } else { index = bars }
