@@ -103,6 +103,11 @@ actor MarketDataShell: WorkerLogic {
     /// One point of the replay's timeline.
     enum Beat {
         case time(ScheduledTask?)
+        /// The session's bars and marks. With daily bars the order of intraday events is unknown;
+        /// the bar goes out one minute before the pre-close cleanup, so that the cleanup sees the
+        /// day's fills (what a live broker would have filled by then).
+        case bars
+        /// The session's end: DAY orders expire.
         case close
     }
 
@@ -133,12 +138,15 @@ actor MarketDataShell: WorkerLogic {
         // Wait for the trading processes before the first beat.
         for c in [broker, risk, reconciler, strategy] { await c.waitUntilConnected() }
         for (i, session) in sessions.enumerated() {
-            var beats: [(Timestamp, Beat)] = DailySchedule.events(for: session).map { ($0.time, .time($0.task)) }
+            let events = DailySchedule.events(for: session)
+            var beats: [(Timestamp, Beat)] = events.map { ($0.time, .time($0.task)) }
+            let cleanup = events.first { $0.task == .preCloseCleanup }?.time ?? session.close
+            beats.append((Timestamp(nanoseconds: cleanup.nanoseconds - 60_000_000_000), .bars))
             beats.append((session.close, .close))
             beats.sort { $0.0 < $1.0 }
             for (time, beat) in beats {
                 // Steps of sessions already played are consumed from the feed without publishing.
-                if case .close = beat, time <= done { _ = feed.advance(to: time); continue }
+                if case .bars = beat, time <= done { _ = feed.advance(to: session.close); continue }
                 guard time > done else { continue }
                 try Task.checkCancellation()
                 try await announce(time)
@@ -146,10 +154,13 @@ actor MarketDataShell: WorkerLogic {
                 switch beat {
                 case .time(let task?): what += " \(task.rawValue)"
                 case .time(nil): break
-                case .close:
-                    let steps = feed.advance(to: time)
+                case .bars:
+                    let steps = feed.advance(to: session.close)
                     for step in steps { try await publish(step) }
-                    what += " close: \(steps.map(\.bars.count).reduce(0, +)) bars"
+                    what += " bars: \(steps.map(\.bars.count).reduce(0, +))"
+                case .close:
+                    _ = try await broker.sendAndWaitForAck(.sessionClose(SessionClose(at: session.close)))
+                    what += " close"
                 }
                 let progress = ReplayProgress(time: time, session: session.date.description, index: i + 1, of: sessions.count, what: what)
                 try journal.append(JournalRecord(kind: .state, type: MarketDataJournal.progress, timestamp: time,
@@ -173,8 +184,7 @@ actor MarketDataShell: WorkerLogic {
         _ = try await strategy.sendAndWaitForAck(message)
     }
 
-    /// A session's close: bars to the broker (fills), marks to the risk gate and the reconciler,
-    /// then the session's end to the broker (DAY orders expire).
+    /// A session's bars to the broker (fills), its marks to the risk gate and the reconciler.
     func publish(_ step: ReplayStep) async throws {
         var pending: [(BusClient, String)] = []
         for bar in step.bars where !(bar.volume == 0) {
@@ -186,7 +196,6 @@ actor MarketDataShell: WorkerLogic {
             pending.append((reconciler, try reconciler.send(.mark(m), correlationID: mark.symbol.rawValue)))
         }
         for (c, id) in pending { try await c.waitForAck(id: id) }
-        _ = try await broker.sendAndWaitForAck(.sessionClose(SessionClose(at: step.session.close)))
     }
 
     func stopped() async { try? store.close() }
