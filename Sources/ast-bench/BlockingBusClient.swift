@@ -45,10 +45,18 @@ final class BlockingBusClient: @unchecked Sendable {
         var header: UInt32 = 0
         guard BlockingIO.readExactly(fd, &header, 4) else { throw BenchError("the bus connection of \(identity) closed") }
         let length = Int(UInt32(bigEndian: header))
-        guard length > 0, length <= buffer.count else { throw BenchError("unexpected frame length \(length)") }
+        guard length > 0, length <= 64 << 20 else { throw BenchError("unexpected frame length \(length)") }
+        if length > buffer.count { buffer = [UInt8](repeating: 0, count: length) }
         let ok = buffer.withUnsafeMutableBytes { BlockingIO.readExactly(fd, $0.baseAddress!, length) }
         guard ok else { throw BenchError("the bus connection of \(identity) closed inside a frame") }
         return try EnvelopeCodec.decode(buffer[0..<length])
+    }
+
+    /// The next frame, or nil if none starts arriving within `timeoutMs`.
+    func receive(timeoutMs: Int32) throws -> Envelope? {
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&p, 1, timeoutMs) > 0 else { return nil }
+        return try receive()
     }
 
     /// Pings and waits for the pong.
