@@ -17,6 +17,9 @@ public enum ReconcilerInput: Sendable, Equatable, Codable {
     case reconciliationIncomplete(trigger: String, broker: String, detail: String)
     /// A new trading day starts: start-of-day equity is taken now.
     case startDay
+    /// The sector of each symbol (from market data's reference data), for the risk gate's
+    /// sector concentration rule.
+    case sectors([String: String])
 }
 
 /// What the reconciler core asks its shell to do.
@@ -42,8 +45,12 @@ public struct ReconcilerCore: Sendable, Equatable {
     public private(set) var portfolio: Portfolio
     public private(set) var initialized: Bool
     public private(set) var lastSummary: ReconciliationSummary?
+    /// When the last reconciliation that compared anything ran.
+    public private(set) var lastCompleted: Timestamp?
     /// Per broker, the highest report sequence applied (reports carry `<broker>-r<n>` ids).
     public private(set) var reportsApplied: [String: Int64] = [:]
+    /// Symbol -> sector, carried into every snapshot.
+    public private(set) var sectors: [Symbol: String] = [:]
 
     public init() {
         book = OrderBook()
@@ -69,6 +76,12 @@ public struct ReconcilerCore: Sendable, Equatable {
         case .startDay:
             portfolio.startDay(at: now)
             return [.snapshot(snapshot(now))]
+        case .sectors(let map):
+            var next: [Symbol: String] = [:]
+            for (k, v) in map { if let s = Symbol(validating: k) { next[s] = v } }
+            guard next != sectors else { return [] }
+            sectors = next
+            return initialized ? [.snapshot(snapshot(now))] : []
         case .reconciliationIncomplete(let trigger, let broker, let detail):
             let s = ReconciliationSummary(trigger: trigger, at: now, broker: broker, completed: false, clean: false, requiresHalt: false,
                                           findings: [], repairs: [], summary: "not reconciled: \(detail)",
@@ -83,7 +96,7 @@ public struct ReconcilerCore: Sendable, Equatable {
 
     /// The portfolio as the risk gate and the strategy receive it.
     public func snapshot(_ now: Timestamp) -> PortfolioSnapshot {
-        portfolio.snapshot(asOf: now, openEntryOrders: book.openEntryOrderCount)
+        portfolio.snapshot(asOf: now, openEntryOrders: book.openEntryOrderCount, sectors: sectors)
     }
 
     mutating func applyReport(_ report: ExecutionReport, now: Timestamp) -> [ReconcilerOutput] {
@@ -130,6 +143,7 @@ public struct ReconcilerCore: Sendable, Equatable {
             trigger: trigger, at: now, broker: broker.broker, completed: true, clean: report.isClean, requiresHalt: report.requiresHalt,
             findings: lines, repairs: repairs, summary: report.summary, positions: broker.positions.count, openOrders: broker.openOrders.count)
         lastSummary = summary
+        lastCompleted = now
         outputs.append(.summary(summary))
         outputs.append(.snapshot(snapshot(now)))
         if report.requiresHalt {

@@ -2,6 +2,7 @@ import ASTBus
 import ASTCore
 import ASTExecution
 import ASTJournal
+import ASTMarketData
 import ASTRisk
 import ASTRuntime
 import ASTWire
@@ -40,7 +41,11 @@ actor ReconcilerShell: WorkerLogic {
     var reconciling = false
     /// Set once start-up caught up with the journal; reports arriving before wait for it.
     var started = false
+    /// The portfolio waiting to be published (see ``publishSnapshot()``).
+    var pendingSnapshot: PortfolioSnapshot?
+    let snapshotCoalescing: Duration = .milliseconds(20)
     let queryTimeout: Duration = .seconds(5)
+    let storePath: String
 
     init(context: WorkerContext) throws {
         identity = context.identity
@@ -49,6 +54,7 @@ actor ReconcilerShell: WorkerLogic {
         logger = context.logger
         let config = context.config
         brokerName = config.risk.broker
+        storePath = (config.marketdata ?? .standard).storePath(stateDir: config.stateDir)
         let settings = BusSettings(config.bus)
         func client(_ target: ProcessIdentity) throws -> BusClient {
             try BusClient(identity: context.identity, target: target.description,
@@ -111,13 +117,25 @@ actor ReconcilerShell: WorkerLogic {
             fatalError("ast-reconciler: reading the journal failed: \(error)")
         }
         started = true
+        // Sectors for the risk gate's concentration rule, from market data's reference data.
+        if let sectors = sectorsFromMarketData() { handle(.sectors(sectors)) }
         carryOut([.snapshot(core.snapshot(clock.now()))])
         _ = await reconcile(trigger: "start")
     }
 
+    /// Symbol -> sector from the bar store's reference data (read-only), or nil without one.
+    func sectorsFromMarketData() -> [String: String]? {
+        guard FileManager.default.fileExists(atPath: storePath), let store = try? BarStore(path: storePath, logger: logger) else { return nil }
+        defer { try? store.close() }
+        guard let infos = try? store.symbolInfo(), !infos.isEmpty else { return nil }
+        return Dictionary(infos.map { ($0.symbol.rawValue, $0.sector) }, uniquingKeysWith: { a, _ in a })
+    }
+
     func queryBroker() async -> BrokerAccountState? {
+        // Executions since a day before the last completed reconciliation: older ones were compared then.
+        let since = core.lastCompleted.map { Timestamp(nanoseconds: $0.nanoseconds - 86_400_000_000_000) } ?? Timestamp(nanoseconds: 0)
         do {
-            let reply = try await broker.request(.brokerQuery(BrokerQuery(executionsSince: Timestamp(nanoseconds: 0))), timeout: queryTimeout)
+            let reply = try await broker.request(.brokerQuery(BrokerQuery(executionsSince: since)), timeout: queryTimeout)
             if case .brokerState(let state) = reply.message { return state }
             logger.error("the broker answered a query with \(reply.type)")
         } catch {
@@ -175,8 +193,15 @@ actor ReconcilerShell: WorkerLogic {
             for output in outputs {
                 switch output {
                 case .snapshot(let s):
-                    try risk.send(.portfolioSnapshot(s))
-                    try strategy?.send(.portfolioSnapshot(s))
+                    // A burst of fills publishes its last portfolio once, not one per fill.
+                    let first = pendingSnapshot == nil
+                    pendingSnapshot = s
+                    if first {
+                        Task {
+                            try? await Task.sleep(for: self.snapshotCoalescing)
+                            await self.publishSnapshot()
+                        }
+                    }
                 case .cancelAtBroker(let c):
                     try broker.send(.orderCancel(c), correlationID: c.clientOrderID.rawValue)
                     logger.notice("reconciliation repair: cancel \(c.clientOrderID): \(c.reason)")
@@ -198,6 +223,19 @@ actor ReconcilerShell: WorkerLogic {
             }
         } catch {
             logger.critical("cannot journal or send a reconciler output: \(error)")
+            fatalError("ast-reconciler: \(error)")
+        }
+    }
+
+    /// Sends the latest portfolio to the risk gate and the strategy (acknowledged, journaled first).
+    func publishSnapshot() {
+        guard let s = pendingSnapshot else { return }
+        pendingSnapshot = nil
+        do {
+            try risk.send(.portfolioSnapshot(s))
+            try strategy?.send(.portfolioSnapshot(s))
+        } catch {
+            logger.critical("cannot journal or send the portfolio: \(error)")
             fatalError("ast-reconciler: \(error)")
         }
     }
