@@ -227,6 +227,8 @@ actor ReconcilerShell: WorkerLogic {
         }
     }
 
+    func stopped() async { publishSnapshot() }
+
     /// Sends the latest portfolio to the risk gate and the strategy (acknowledged, journaled first).
     func publishSnapshot() {
         guard let s = pendingSnapshot else { return }
