@@ -1,4 +1,5 @@
 import ASTBus
+import ASTCalendar
 import ASTCore
 import ASTJournal
 import ASTWire
@@ -190,10 +191,12 @@ public enum WorkerRuntime {
         let journal = try Journal(path: journalPath(identity: identity, stateDir: config.stateDir), process: identity.description,
                                   logger: logger, batchLimit: config.journal.batchLimit)
         defer { try? journal.close() }
-        // In replay the trading clock is market time, restored from the journal's last entry.
+        // In replay the trading clock is market time, restored from the journal's last entry (on
+        // a first start: midnight New York time before the first replayed session).
+        let replayStart = NewYorkTime.timestamp((config.marketdata ?? .standard).replay.fromDate, LocalTime(hour: 0, minute: 0))
         let marketClock: MarketClock? = (config.clock ?? .wall).mode == .replay && definition.role != .marketdata
             ? MarketClock(start: try journal.entries(seq: max(journal.lastSeq, 1)...max(journal.lastSeq, 1)).last?.record.timestamp
-                ?? Timestamp(nanoseconds: 0))
+                ?? replayStart)
             : nil
         let clock: any WallClock = marketClock ?? systemClock
         let (fd, origin) = try listeningSocket(identity: identity, runtimeDir: config.runtimeDir, logger: logger)
