@@ -113,7 +113,7 @@ let package = Package(
         .testTarget(name: "ASTCalendarTests", dependencies: ["ASTCalendar", "ASTCore"]),
         .testTarget(name: "ASTStrategyTests", dependencies: ["ASTStrategy", "ASTCore", "ASTIndicators", "ASTCalendar", "ASTRisk"]),
         .testTarget(name: "ASTProcessesTests", dependencies: ["ASTProcesses", "ASTTestKit"]),
-        .testTarget(name: "ASTReportTests", dependencies: ["ASTReport", "ASTJournal", "ASTExecution", "ASTRisk", "ASTStrategy", "ASTWire", "ASTCore", "ASTCalendar", "ASTTestKit", log]),
+        .testTarget(name: "ASTReportTests", dependencies: ["ASTReport", "ASTJournal", "ASTExecution", "ASTRisk", "ASTStrategy", "ASTWire", "ASTCore", "ASTCalendar", "ASTTestKit", log, .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ASTNotifyTests", dependencies: ["ASTNotify", "ASTRisk", "ASTSupervision", "ASTCore"]),
         .testTarget(name: "ASTTelegramTests", dependencies: ["ASTTelegram", "ASTNotify", "ASTTestKit", "ASTRuntime", "ASTRisk", "ASTCore"]),
         .testTarget(name: "ASTMarketDataTests", dependencies: ["ASTMarketData", "ASTCalendar", "ASTCore", "ASTTestKit", "CCrypto", log]),
