@@ -123,3 +123,21 @@ extension RunReport {
         return out
     }
 }
+
+extension RunReport {
+    /// A few lines for a terminal: sessions, intents, fills, positions, P&L, Safe Mode, the last reconciliation.
+    public var summaryLines: [String] {
+        let t = totals
+        let last = reconciliations.last.map { "\($0.outcome) at \(NewYorkTime.format($0.at)) (\($0.trigger))" } ?? "none"
+        let unprotected = finalPositions.filter { $0.protectedByStop == false }.count
+        return [
+            "sessions: \(t.sessions)\(period.sessions.isEmpty ? "" : " (\(period.sessions.first!) to \(period.sessions.last!))"), mode \(mode ?? "unknown")",
+            "intents: \(t.intents), approved \(t.approved), downgraded \(t.downgraded), blocked \(t.blocked)",
+            "orders: \(t.orders), fills \(t.fills), cancelled \(t.cancelled), expired \(t.expired)",
+            "open positions: \(finalPositions.count)\(unprotected > 0 ? " (\(unprotected) WITHOUT a working stop)" : "")",
+            "P&L: realised \(t.realizedPnL), unrealised \(t.unrealizedPnL), commissions \(t.commissions), equity \(t.equityEnd?.description ?? "?")",
+            "Safe Mode now: \(safeModeNow ?? "unknown")",
+            "last reconciliation: \(last)",
+        ] + (problems.isEmpty ? [] : ["PROBLEMS: \(problems.count) (see the report)"])
+    }
+}
