@@ -52,6 +52,8 @@ let package = Package(
         // The strategy pipeline: universe, regime, scanner and detectors, event guard, sizing,
         // strategy engine -> intent groups for the risk gate; trading modes (M5).
         .target(name: "ASTStrategy", dependencies: ["ASTCore", "ASTIndicators", "ASTCalendar", "ASTRisk"]),
+        // Per-run reports from the journals, JSON and Markdown (M5).
+        .target(name: "ASTReport", dependencies: ["ASTJournal", "ASTWire", "ASTExecution", "ASTRisk", "ASTStrategy", "ASTCore", "ASTCalendar"]),
         // The notifier's outbox: delivery state machine, pacing, coalescing, Telegram text (M6).
         .target(name: "ASTNotify", dependencies: ["ASTCore", "ASTRisk", "ASTSupervision"]),
 
@@ -89,7 +91,7 @@ let package = Package(
 
         // Executables: one per process.
         .executableTarget(name: "astd", dependencies: ["ASTRuntime", "ASTSupervision", "ASTProcesses", "ASTBus", "ASTJournal", "ASTWire", lifecycle] + nio),
-        .executableTarget(name: "astctl", dependencies: ["ASTRuntime", "ASTBus", "ASTJournal", "ASTWire", "ASTCore", argumentParser]),
+        .executableTarget(name: "astctl", dependencies: ["ASTRuntime", "ASTBus", "ASTJournal", "ASTWire", "ASTCore", "ASTReport", argumentParser]),
         // A bus peer used only by integration tests and benchmarks (sends/receives acknowledged messages).
         .executableTarget(name: "ast-testpeer", dependencies: ["ASTRuntime", "ASTBus", "ASTJournal", argumentParser]),
         .executableTarget(name: "ast-bench", dependencies: ["ASTWire", "ASTBus", "ASTJournal", "ASTRuntime", "ASTCore", "ASTRisk", "ASTSupervision", "ASTExecution", "ASTPaperBroker", "ASTTestKit", argumentParser, log, .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "GRDBSQLite", package: "GRDB.swift")]),
@@ -111,6 +113,7 @@ let package = Package(
         .testTarget(name: "ASTCalendarTests", dependencies: ["ASTCalendar", "ASTCore"]),
         .testTarget(name: "ASTStrategyTests", dependencies: ["ASTStrategy", "ASTCore", "ASTIndicators", "ASTCalendar", "ASTRisk"]),
         .testTarget(name: "ASTProcessesTests", dependencies: ["ASTProcesses", "ASTTestKit"]),
+        .testTarget(name: "ASTReportTests", dependencies: ["ASTReport", "ASTJournal", "ASTExecution", "ASTRisk", "ASTStrategy", "ASTWire", "ASTCore", "ASTCalendar", "ASTTestKit", log, .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ASTNotifyTests", dependencies: ["ASTNotify", "ASTRisk", "ASTSupervision", "ASTCore"]),
         .testTarget(name: "ASTTelegramTests", dependencies: ["ASTTelegram", "ASTNotify", "ASTTestKit", "ASTRuntime", "ASTRisk", "ASTCore"]),
         .testTarget(name: "ASTMarketDataTests", dependencies: ["ASTMarketData", "ASTCalendar", "ASTCore", "ASTTestKit", "CCrypto", log]),

@@ -180,3 +180,32 @@ struct Verifier {
         return nil
     }
 }
+
+extension Journal {
+    /// Every committed entry of the journal at `path`, in seq order, read through a read-only
+    /// connection: for reports and tools that must not open a journal for appending. Safe while
+    /// the owning process is running. Throws ``JournalError`` for a missing or unreadable file.
+    public static func readEntries(path: String) throws -> [JournalEntry] {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw JournalError.storage(path: path, operation: "reading", cause: "no such file")
+        }
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.label = "journal-read"
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            defer { try? queue.close() }
+            return try queue.read { db in
+                if let problem = try Schema.shapeProblem(in: db) { throw JournalError.notAJournal(path: path, detail: problem) }
+                var entries: [JournalEntry] = []
+                try Schema.forEachRow(in: db, sql: Schema.select + "ORDER BY seq", arguments: []) { row in
+                    entries.append(try row.entry())
+                    return true
+                }
+                return entries
+            }
+        } catch {
+            throw journalError(error, path: path, operation: "reading")
+        }
+    }
+}

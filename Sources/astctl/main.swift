@@ -5,6 +5,7 @@
 import ASTBus
 import ASTCore
 import ASTJournal
+import ASTReport
 import ASTRuntime
 import ASTRisk
 import ASTWire
@@ -16,7 +17,7 @@ import Logging
 struct AstCtl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "astctl", abstract: "Operate a running AST tree.",
-        subcommands: [Status.self, Halt.self, Resume.self, Reconcile.self, BrokerCommand.self, PingCommand.self, JournalCommand.self])
+        subcommands: [Status.self, Halt.self, Resume.self, Reconcile.self, BrokerCommand.self, PingCommand.self, JournalCommand.self, ReportCommand.self])
 }
 
 /// Loads the same layered configuration the processes use, or exits with its error.
@@ -388,5 +389,34 @@ struct BrokerCommand: AsyncParsableCommand {
             print(r.message)
             if !r.accepted { throw ExitCode(1) }
         }
+    }
+}
+
+/// `astctl report`: the per-run report (JSON and Markdown) from a state directory's journals.
+/// Reads the journals read-only, so it works on a stopped tree and on a running one.
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report", abstract: "Write the run's report (report.json, report.md) from the journals.")
+    @Option(help: "State directory (default: state_dir from the configuration).") var stateDir: String?
+    @Option(help: "Output directory (default: <state_dir>/reports/run-<last market date>/).") var out: String?
+    @Option(help: "Only this New York date (YYYY-MM-DD).") var date: String?
+
+    func run() throws {
+        let config = stateDir == nil ? try loadConfig() : try? ConfigLoader.fromEnvironment().load(ASTConfig.self)
+        let state = stateDir ?? config!.stateDir
+        var report: RunReport
+        do {
+            report = try RunReportBuilder.build(stateDirectory: state, mode: config?.trading?.mode.rawValue)
+        } catch {
+            FileHandle.standardError.write(Data("astctl: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        if let date { report = report.daily(date: date) }
+        let directory = out ?? "\(state)/reports/run-\(report.lastMarketDate ?? "unknown")"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try report.json().write(to: URL(fileURLWithPath: "\(directory)/report.json"))
+        try Data(report.markdown.utf8).write(to: URL(fileURLWithPath: "\(directory)/report.md"))
+        print("report written to \(directory)/report.md and report.json")
+        for line in report.summaryLines { print("  \(line)") }
     }
 }
