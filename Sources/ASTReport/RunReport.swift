@@ -70,6 +70,11 @@ public struct DayReport: Sendable, Equatable, Codable {
 public struct CandidateLine: Sendable, Equatable, Codable {
     public var symbol: String
     public var detector: String
+
+    public init(symbol: String, detector: String) {
+        self.symbol = symbol
+        self.detector = detector
+    }
 }
 
 /// An intent group the risk gate received.
@@ -154,6 +159,15 @@ public struct PositionLine: Sendable, Equatable, Codable {
     /// Whether a working stop loss covers it (nil when not known, as in an end-of-day line).
     public var protectedByStop: Bool?
 
+    public init(symbol: String, quantity: Quantity, averagePrice: Price, mark: Price?, unrealizedPnL: Money?, protectedByStop: Bool?) {
+        self.symbol = symbol
+        self.quantity = quantity
+        self.averagePrice = averagePrice
+        self.mark = mark
+        self.unrealizedPnL = unrealizedPnL
+        self.protectedByStop = protectedByStop
+    }
+
     enum CodingKeys: String, CodingKey {
         case symbol, quantity, mark
         case averagePrice = "average_price"
@@ -187,6 +201,11 @@ public struct ReconciliationLine: Sendable, Equatable, Codable {
 public struct ReasonCount: Sendable, Equatable, Codable {
     public var reason: String
     public var count: Int
+
+    public init(reason: String, count: Int) {
+        self.reason = reason
+        self.count = count
+    }
 }
 
 /// The run in numbers.
