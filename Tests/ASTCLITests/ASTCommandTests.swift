@@ -215,6 +215,15 @@ struct ASTCommandTests {
         }
     }
 
+    @Test func ingestFromPolygonRefusesAPlainHTTPEndpointInTheConfiguration() async throws {
+        let tree = try CLITree()
+        let run = try await tree.ast(["ingest", "--polygon", "ABC", "--from", "2025-01-02", "--to", "2025-01-06", "--store", tree.store],
+                                     environment: ["AST_MARKETDATA__POLYGON__BASE_URL": "http://api.polygon.io"])
+        #expect(run.exitCode == 1)
+        #expect(run.stderr.contains("marketdata.polygon.base_url"), "\(run.stderr)")
+        #expect(run.stderr.contains("https://"))
+    }
+
     // MARK: scan
 
     @Test func scanOfTheBundledDataGivesJSONForATradingDayAndANoteForAHoliday() async throws {
