@@ -47,20 +47,26 @@ public struct MarketDataConfig: ConfigSection, Equatable {
     /// For `source: csv`: the directory (bars/*.csv, metadata.csv, corporate_actions.csv, events.csv).
     public var csvDirectory: String
     public var replay: ReplayConfig
+    /// Polygon's aggregates API for `ast ingest --polygon`; absent: ``PolygonConfig/standard``.
+    public var polygon: PolygonConfig?
 
-    public init(source: MarketDataSource, store: String, csvDirectory: String, replay: ReplayConfig) {
+    public init(source: MarketDataSource, store: String, csvDirectory: String, replay: ReplayConfig, polygon: PolygonConfig? = nil) {
         self.source = source
         self.store = store
         self.csvDirectory = csvDirectory
         self.replay = replay
+        self.polygon = polygon
     }
 
     public static let standard = MarketDataConfig(source: .bundled, store: "", csvDirectory: "", replay: .standard)
 
     enum CodingKeys: String, CodingKey {
-        case source, store, replay
+        case source, store, replay, polygon
         case csvDirectory = "csv_directory"
     }
+
+    /// The Polygon settings in effect (the section's, or the shipped ones).
+    public var polygonSettings: PolygonConfig { polygon ?? .standard }
 
     /// The bar store's path for a state directory.
     public func storePath(stateDir: String) -> String { store.isEmpty ? "\(stateDir)/marketdata/bars.sqlite" : store }
@@ -68,6 +74,33 @@ public struct MarketDataConfig: ConfigSection, Equatable {
     public func validate(_ v: inout ConfigValidator) {
         v.check(source != .csv || !csvDirectory.isEmpty, key: CodingKeys.csvDirectory, must: "name a directory when source is csv", got: csvDirectory)
         v.section(replay, key: CodingKeys.replay)
+        if let polygon { v.section(polygon, key: CodingKeys.polygon) }
+    }
+}
+
+/// `marketdata.polygon`: where Polygon's API is. The API key is the secret `polygon_api_key`
+/// (``SecretStore``), never configuration.
+public struct PolygonConfig: ConfigSection, Equatable {
+    /// The API's base URL: https (http only on loopback, for tests), no trailing slash.
+    public var baseURL: String
+
+    public init(baseURL: String) {
+        self.baseURL = baseURL
+    }
+
+    /// What etc/ast.yaml ships.
+    public static let standard = PolygonConfig(baseURL: "https://api.polygon.io")
+
+    enum CodingKeys: String, CodingKey {
+        case baseURL = "base_url"
+    }
+
+    public func validate(_ v: inout ConfigValidator) {
+        let lower = baseURL.lowercased()
+        let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"].contains { lower == $0 || lower.hasPrefix($0 + ":") || lower.hasPrefix($0 + "/") }
+        v.check((lower.hasPrefix("https://") && lower.count > "https://".count) || loopback, key: CodingKeys.baseURL,
+                must: "be an https:// URL (http:// only on loopback; the API key travels in it)", got: baseURL)
+        v.check(!baseURL.hasSuffix("/"), key: CodingKeys.baseURL, must: "not end with /", got: baseURL)
     }
 }
 

@@ -2,9 +2,9 @@ import ASTBus
 import ASTCalendar
 import ASTCore
 import ASTJournal
-import ASTMarketData
 import ASTRisk
 import ASTRuntime
+import ASTScanInput
 import ASTStrategy
 import ASTWire
 import Foundation
@@ -179,7 +179,7 @@ actor StrategyShell: WorkerLogic {
         }
         let input: ScanInput
         do {
-            input = try Self.loadInput(storePath: storePath, date: date, now: event.time, portfolio: portfolio, logger: logger)
+            input = try ScanInputLoader.load(storePath: storePath, date: date, now: event.time, portfolio: portfolio, logger: logger)
         } catch {
             logger.error("09:00 scan of \(date): the bar store cannot be read: \(error)")
             return "bar store unreadable: no scan (\(error))"
@@ -227,33 +227,5 @@ actor StrategyShell: WorkerLogic {
         }
         todaysEntries.removeAll()
         return n
-    }
-
-    /// Everything the scan of `date` reads from the bar store.
-    static func loadInput(storePath: String, date: LocalDate, now: Timestamp, portfolio: PortfolioSnapshot, logger: Logger) throws -> ScanInput {
-        let store = try BarStore(path: storePath, logger: logger)
-        defer { try? store.close() }
-        let infos = try store.symbolInfo()
-        let from = date.adding(days: -400)
-        let to = date.adding(days: -1)
-        var universe: [SymbolHistory] = []
-        var index: [Bar] = []
-        var volatility: [Bar] = []
-        for info in infos {
-            // Only what was known before the session: bars before it, corporate actions before it.
-            let raw = try store.bars(info.symbol, from: from, to: to)
-            let actions = try store.corporateActions(info.symbol).filter { $0.exDate <= date }
-            let bars = BackAdjustment.apply(raw, actions: actions, mode: .splits)
-            let strategyInfo = ASTStrategy.SymbolInfo(symbol: info.symbol, exchange: info.exchange, sector: info.sector, isIndex: info.isIndex)
-            if info.isIndex {
-                if info.symbol == "VOLX" { volatility = bars } else { index = bars }
-            } else {
-                universe.append(SymbolHistory(info: strategyInfo, bars: bars))
-            }
-        }
-        let events = try store.events(from: date.adding(days: -30), to: date.adding(days: 30)).map {
-            CorporateEvent(symbol: $0.symbol, date: $0.date, kind: CorporateEventKind(rawValue: $0.kind.rawValue) ?? .earnings)
-        }
-        return ScanInput(date: date, now: now, universe: universe, index: index, volatilityIndex: volatility, portfolio: portfolio, events: events)
     }
 }

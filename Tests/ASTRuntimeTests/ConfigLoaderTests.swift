@@ -115,14 +115,21 @@ struct ConfigLoaderTests {
     func shippedBaseFileLoadsAndValidatesIn(_ environment: DeploymentEnvironment) throws {
         let config = try ConfigLoader(directory: Self.shippedDirectory, environment: environment.rawValue, variables: [:])
             .load(ASTConfig.self)
-        #expect(config == ASTConfig(
+        var expected = ASTConfig(
             environment: environment, runtimeDir: "/run/ast", stateDir: "/var/lib/ast",
             logging: LoggingConfig(level: .info),
             bus: BusConfig(maxFrameBytes: 1_048_576, allowedUids: [], connectBackoffInitialMs: 50,
                            connectBackoffMaxMs: 5000, ackTimeoutMs: 2000, helloTimeoutMs: 2000),
             journal: JournalConfig(batchLimit: 1024, flushIntervalMs: 100),
             secretsFile: "/etc/ast/secrets.yaml",
-            supervisor: config.supervisor, risk: config.risk, clock: config.clock, paperBroker: config.paperBroker, notifier: config.notifier))
+            supervisor: config.supervisor, risk: config.risk, clock: config.clock, paperBroker: config.paperBroker, notifier: config.notifier)
+        // The M5 sections have no initializer parameters; they are checked one by one below.
+        expected.trading = config.trading
+        expected.strategy = config.strategy
+        expected.marketdata = config.marketdata
+        #expect(config == expected)
+        #expect(config.trading == .paper)
+        #expect(config.marketdata?.polygon == .standard, "etc/ast.yaml ships Polygon's public endpoint")
         #expect(config.clock == .wall, "production runs on the system clock")
         #expect(config.notifier == .shipped)
         #expect(config.paperBroker == .standard, "etc/ast.yaml ships the paper broker's standard values")

@@ -1,0 +1,55 @@
+import ASTCalendar
+import ASTCore
+import ASTMarketData
+import ASTRisk
+import ASTStrategy
+import Logging
+
+/// Reads what the 09:00 scan of a date may know from the bar store: the one place where
+/// ast-strategy's scheduled scan and `ast scan --date` build their ``ScanInput``.
+///
+/// No look-ahead: bars strictly before the date (about 400 calendar days of them), split
+/// adjustments only for splits with an ex-date on or before the date, and the events calendar
+/// 30 days either side. Symbols flagged as indexes are the regime's inputs (`VOLX` the
+/// volatility index, any other the market index), never part of the tradable universe.
+public enum ScanInputLoader {
+    /// Calendar days of history read before the date (enough for a 200-session SMA and more).
+    public static let historyDays = 400
+    /// Calendar days of events read on each side of the date.
+    public static let eventDays = 30
+    /// The index symbol read as the volatility index.
+    public static let volatilitySymbol: Symbol = "VOLX"
+
+    /// Opens the store at `storePath`, reads the input of the scan of `date`, closes the store.
+    public static func load(storePath: String, date: LocalDate, now: Timestamp, portfolio: PortfolioSnapshot, logger: Logger) throws -> ScanInput {
+        let store = try BarStore(path: storePath, logger: logger)
+        defer { try? store.close() }
+        return try load(from: store, date: date, now: now, portfolio: portfolio)
+    }
+
+    /// Reads the input of the scan of `date` from an open store.
+    public static func load(from store: BarStore, date: LocalDate, now: Timestamp, portfolio: PortfolioSnapshot) throws -> ScanInput {
+        let infos = try store.symbolInfo()
+        let from = date.adding(days: -historyDays)
+        let to = date.adding(days: -1)
+        var universe: [SymbolHistory] = []
+        var index: [Bar] = []
+        var volatility: [Bar] = []
+        for info in infos {
+            // Only what was known before the session: bars before it, corporate actions up to it.
+            let raw = try store.bars(info.symbol, from: from, to: to)
+            let actions = try store.corporateActions(info.symbol).filter { $0.exDate <= date }
+            let bars = BackAdjustment.apply(raw, actions: actions, mode: .splits)
+            let strategyInfo = ASTStrategy.SymbolInfo(symbol: info.symbol, exchange: info.exchange, sector: info.sector, isIndex: info.isIndex)
+            if info.isIndex {
+                if info.symbol == volatilitySymbol { volatility = bars } else { index = bars }
+            } else {
+                universe.append(SymbolHistory(info: strategyInfo, bars: bars))
+            }
+        }
+        let events = try store.events(from: date.adding(days: -eventDays), to: date.adding(days: eventDays)).map {
+            CorporateEvent(symbol: $0.symbol, date: $0.date, kind: CorporateEventKind(rawValue: $0.kind.rawValue) ?? .earnings)
+        }
+        return ScanInput(date: date, now: now, universe: universe, index: index, volatilityIndex: volatility, portfolio: portfolio, events: events)
+    }
+}

@@ -1,0 +1,131 @@
+import ASTCalendar
+import ASTCore
+import ASTMarketData
+import ASTRuntime
+import ArgumentParser
+import Foundation
+import Logging
+
+/// `ast ingest`: CSV files, a data-set directory, the bundled data set or Polygon into the bar
+/// store, validated; prints the ingest report. A refused ingest stores nothing and exits 65.
+struct IngestCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ingest", abstract: "Load daily bars into the bar store (CSV, a directory, the bundled data set, or Polygon).",
+        discussion: """
+            Exactly one source: --csv FILE... (Yahoo, Stooq or Stooq bulk, detected from the header; \
+            the ticker from the file name), --dir DIR (bars/*.csv plus metadata.csv, corporate_actions.csv, \
+            events.csv), --bundled (the generated data set), or --polygon SYMBOL... with --from and --to \
+            (API key: the secret polygon_api_key). Strict by default: any error stores nothing (exit 65); \
+            --lenient drops bad rows and stores the rest. Every issue is printed with its file and line.
+            """)
+
+    @Option(name: .customLong("csv"), parsing: .upToNextOption, help: "CSV files of daily bars, one symbol each.")
+    var csvFiles: [String] = []
+    @Option(name: .customLong("dir"), help: "A data-set directory.")
+    var directory: String?
+    @Flag(help: "The bundled, seeded data set (50 stocks, IDX, VOLX, 2024–2026).")
+    var bundled = false
+    @Option(name: .customLong("polygon"), parsing: .upToNextOption, help: "Symbols to fetch from Polygon.")
+    var polygonSymbols: [String] = []
+    @Option(help: "First date to fetch from Polygon (YYYY-MM-DD).")
+    var from: String?
+    @Option(help: "Last date to fetch from Polygon (YYYY-MM-DD).")
+    var to: String?
+    @Flag(help: "Drop rows with errors (each reported) and store the rest, instead of refusing the whole ingest.")
+    var lenient = false
+    @OptionGroup var options: StoreOptions
+
+    enum Source {
+        case csv([String]), directory(String), bundled, polygon([Symbol], from: LocalDate, to: LocalDate)
+    }
+
+    func validate() throws {
+        let chosen = [!csvFiles.isEmpty, directory != nil, bundled, !polygonSymbols.isEmpty].filter { $0 }.count
+        guard chosen == 1 else { throw ValidationError("give exactly one source: --csv FILE..., --dir DIR, --bundled or --polygon SYMBOL...") }
+        if polygonSymbols.isEmpty {
+            guard from == nil, to == nil else { throw ValidationError("--from and --to go with --polygon only") }
+        } else {
+            guard let from, LocalDate(from) != nil else { throw ValidationError("--polygon needs --from YYYY-MM-DD") }
+            guard let to, LocalDate(to) != nil else { throw ValidationError("--polygon needs --to YYYY-MM-DD") }
+            guard LocalDate(from)! <= LocalDate(to)! else { throw ValidationError("--from \(from) is after --to \(to)") }
+            for s in polygonSymbols where Symbol(validating: s.uppercased()) == nil {
+                throw ValidationError("'\(s)' is not a ticker")
+            }
+        }
+        if bundled, lenient { throw ValidationError("--lenient has no meaning with --bundled") }
+    }
+
+    var source: Source {
+        if !csvFiles.isEmpty { return .csv(csvFiles) }
+        if let directory { return .directory(directory) }
+        if bundled { return .bundled }
+        return .polygon(polygonSymbols.map { Symbol(validating: $0.uppercased())! }, from: LocalDate(from!)!, to: LocalDate(to!)!)
+    }
+
+    func run() async throws {
+        let config = try options.loadConfig()
+        let path = options.storePath(config)
+        let logger = options.logger()
+        let mode: IngestMode = lenient ? .lenient : .strict
+        do {
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        } catch {
+            throw failure("cannot create the directory of the bar store \(path): \(error.localizedDescription)", ExitStatus.other)
+        }
+        let store: BarStore
+        do { store = try BarStore(path: path, logger: logger) } catch {
+            throw failure("cannot open the bar store \(path): \(error)", ExitStatus.other)
+        }
+        defer { try? store.close() }
+        let report: IngestReport
+        do {
+            switch source {
+            case .csv(let files):
+                report = try MarketDataIngest.ingestCSV(files: files, into: store, mode: mode, logger: logger)
+            case .directory(let dir):
+                report = try MarketDataIngest.ingestDirectory(dir, into: store, mode: mode, logger: logger)
+            case .bundled:
+                report = try BundledData.install(into: store, logger: logger)
+            case .polygon(let symbols, let from, let to):
+                let client = try polygonClient(config, logger: logger)
+                do {
+                    report = try await MarketDataIngest.ingestPolygon(client: client, symbols: symbols, from: from, to: to, into: store,
+                                                                      mode: mode, logger: logger)
+                    await client.shutdown()
+                } catch {
+                    await client.shutdown()
+                    throw error
+                }
+            }
+        } catch let error as IngestError {
+            switch error {
+            case .refused(let r):
+                print(r)
+                throw failure("ingest refused: \(r.issues.filter { $0.severity == .error }.count) errors, nothing stored in \(path)", ExitStatus.badData)
+            case .unreadable:
+                throw failure("\(error); nothing stored", ExitStatus.badData)
+            default:
+                throw failure("\(error)", ExitStatus.other)
+            }
+        }
+        print(report)
+        print("store: \(path)")
+    }
+
+    /// The Polygon client from the configuration and the secret `polygon_api_key`; the key is
+    /// never printed.
+    func polygonClient(_ config: ASTConfig, logger: Logger) throws -> PolygonClient {
+        let secret: Secret
+        do {
+            secret = try SecretStore.fromEnvironment(secretsFile: config.secretsFile).secret("polygon_api_key")
+        } catch {
+            throw failure("\(error) (Polygon needs the secret polygon_api_key)", ExitStatus.other)
+        }
+        let settings = PolygonSettings(baseURL: (config.marketdata ?? .standard).polygonSettings.baseURL)
+        do {
+            return try secret.withValue { value throws(PolygonError) in try PolygonClient(apiKey: PolygonAPIKey(value), settings: settings, logger: logger) }
+        } catch {
+            throw failure("\(error)", ExitStatus.other)
+        }
+    }
+}
