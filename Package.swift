@@ -128,7 +128,7 @@ let package = Package(
         .testTarget(name: "ASTMarketDataTests", dependencies: ["ASTMarketData", "ASTCalendar", "ASTCore", "ASTTestKit", "CCrypto", log]),
         .testTarget(name: "ASTScanInputTests", dependencies: ["ASTScanInput", "ASTMarketData", "ASTStrategy", "ASTRisk", "ASTCalendar", "ASTCore", "ASTTestKit", log]),
         .testTarget(name: "ASTCLITests", dependencies: ["ASTTestKit", "ASTIndicators", "ASTMarketData", "ASTCalendar", "ASTCore", log], exclude: ["Fixtures"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["ASTTestKit", "ASTBus", "ASTJournal", "ASTRuntime", "ASTNotify", "ASTExecution"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["ASTTestKit", "ASTBus", "ASTJournal", "ASTRuntime", "ASTNotify", "ASTExecution", "ASTReport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,6 +1,7 @@
 import ASTCore
 import ASTExecution
 import ASTJournal
+import ASTReport
 import ASTRisk
 import ASTTestKit
 import ASTWire
@@ -81,5 +82,16 @@ import Testing
         // Every journal verifies.
         let verify = try tree.astctl(["journal", "verify"])
         #expect(verify.code == 0, "\(verify.stdout)")
+
+        // The run report says the same: intents, approvals, fills, positions protected, no problems.
+        let out = tree.dir("report")
+        let report = try tree.astctl(["report", "--state-dir", tree.dir("state"), "--out", out])
+        #expect(report.code == 0, "\(report.stdout)\(report.stderr)")
+        let run = try decoder.decode(RunReport.self, from: Data(contentsOf: URL(fileURLWithPath: out + "/report.json")))
+        #expect(run.totals.sessions == 15 && run.totals.intents == decisions.count && run.totals.approved == approved.count)
+        #expect(run.totals.fills == fills.count)
+        #expect(run.finalPositions.count == state.positions.count && run.finalPositions.allSatisfy { $0.protectedByStop == true })
+        #expect(run.problems.isEmpty, "\(run.problems)")
+        #expect(try String(contentsOfFile: out + "/report.md", encoding: .utf8).contains("# AST run report"))
     }
 }
