@@ -66,7 +66,6 @@ actor MarketDataShell: WorkerLogic {
         risk = try client(ProcessIdentity(role: .risk))
         reconciler = try client(ProcessIdentity(role: .reconciler))
         strategy = try client(ProcessIdentity(role: .strategy))
-        try installIfEmpty(md)
     }
 
     /// The first start fills the store from the configured source; later starts use it as it is.
@@ -87,6 +86,18 @@ actor MarketDataShell: WorkerLogic {
     }
 
     func run() async {
+        // After READY, on a thread of its own: installing the bundled data takes a few seconds of
+        // CPU, and the process (its event loop, its watchdog) must answer meanwhile.
+        let md = config.marketdata ?? .standard
+        let failure: String? = await withCheckedContinuation { c in
+            Thread.detachNewThread {
+                do { try self.installIfEmpty(md); c.resume(returning: nil) } catch { c.resume(returning: "\(error)") }
+            }
+        }
+        if let failure {
+            logger.critical("cannot fill the bar store: \(failure)")
+            fatalError("ast-marketdata: \(failure)")
+        }
         await withDiscardingTaskGroup { group in
             for c in [broker, risk, reconciler, strategy] { group.addTask { await c.run() } }
             if (config.clock ?? .wall).mode == .replay {

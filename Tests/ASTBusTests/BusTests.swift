@@ -162,7 +162,8 @@ import Testing
         await #expect(throws: BusClientError.timedOut("a reply from \(endpoint)")) {
             try await peer.client.request(.statusRequest(StatusRequest()), timeout: .milliseconds(100))
         }
-        #expect(ContinuousClock.now - start < .seconds(1))
+        // Not held up by the long one's 2 s (a loaded machine may take a while to run it at all).
+        #expect(ContinuousClock.now - start < .milliseconds(1900))
         await #expect(throws: BusClientError.timedOut("a reply from \(endpoint)")) { try await long.value }
         #expect(ContinuousClock.now - start > .milliseconds(1500))
         // The connection is still good.

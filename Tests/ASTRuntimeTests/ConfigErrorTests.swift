@@ -7,7 +7,7 @@ import Testing
 @Suite("Config errors: exact operator messages")
 struct ConfigErrorTests {
     static let busKeys = "ack_timeout_ms, allowed_uids, connect_backoff_initial_ms, connect_backoff_max_ms, hello_timeout_ms, max_frame_bytes"
-    static let rootKeys = "bus, clock, environment, journal, logging, notifier, paper_broker, risk, runtime_dir, secrets_file, state_dir, supervisor"
+    static let rootKeys = "bus, clock, environment, journal, logging, marketdata, notifier, paper_broker, risk, runtime_dir, secrets_file, state_dir, strategy, supervisor, trading"
     static let secretHint = "(secrets belong in $CREDENTIALS_DIRECTORY or the secrets file, never in the config)"
 
     @Test func outOfRangeValueNamesKeyRangeValueAndLine() throws {

@@ -80,7 +80,8 @@ import Glibc
             try !riskPortfolios(tree).isEmpty
         }
         let md = try peer(tree, "risk@main", role: .marketdata)
-        for s in symbols { _ = try md.send(.mark(MarketMark(symbol: s, price: Price("100.00")!, at: SystemClock().now()))) }
+        // Marks are acknowledged once the risk gate has them: wait, so no intent overtakes them.
+        for s in symbols { try sendAcked(md, .mark(MarketMark(symbol: s, price: Price("100.00")!, at: SystemClock().now()))) }
     }
 
     /// Approves intents one by one through the strategy's path; returns the approved ids.

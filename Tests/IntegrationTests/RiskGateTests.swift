@@ -136,11 +136,9 @@ import Glibc
         let marketdata = try RawBusPeer(path: riskSocket, identity: ProcessIdentity(role: .marketdata, instance: "test"))
         try marketdata.hello()
         _ = try marketdata.receive()
-        try marketdata.send(.mark(MarketMark(symbol: "AAPL", price: Price("100.00")!, at: now)))
-        // The mark is best effort (no ack): a ping behind it on the same connection is answered
-        // only after the mark was handled.
-        try marketdata.send(.ping(Ping(nonce: 7)))
-        #expect(try marketdata.receive()?.message == .pong(Pong(nonce: 7)))
+        let mark = try marketdata.send(.mark(MarketMark(symbol: "AAPL", price: Price("100.00")!, at: now)))
+        // The mark is acknowledged once the risk gate has it.
+        #expect(try marketdata.receive()?.message == .ack(Ack(id: mark.id, duplicate: false)))
         let decision = try #require(try submit(Self.intent("ok-1"), to: tree))
         let approval = try #require(decision.decision.approval, "\(decision.decision)")
         #expect(approval.id == ApprovalID(for: "ok-1"))
