@@ -122,3 +122,11 @@ func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async 
         Thread { c.resume(with: Result { try body() }) }.start()
     }
 }
+
+/// A value shared between a test and the tasks it starts.
+final class Shared<Value: Sendable>: Sendable {
+    private let value: Mutex<Value>
+    init(_ initial: Value) { value = Mutex(initial) }
+    func set(_ newValue: Value) { value.withLock { $0 = newValue } }
+    func get() -> Value { value.withLock { $0 } }
+}

@@ -307,7 +307,7 @@ import Testing
             done.wait()
         }
         thread.start()
-        try await eventually("the calling thread to finish") { thread.isFinished }
+        try await eventually(timeout: .seconds(30), "the calling thread to finish") { thread.isFinished }
         let pid = try #require(try spawned.get()?.get())
         children.track(pid)
 

@@ -75,9 +75,15 @@ import Glibc
         for c in before.children where c.name != "broker@paper" {
             #expect(tree.child(c.name, in: during)?.pid == c.pid, "\(c.name) kept its pid")
         }
-        // The broker comes back; then resume is accepted.
+        // The broker comes back; once a reconciliation since the halt is clean (the reconciler runs
+        // one when the broker starts; an operator checks with `astctl reconcile`), resume is accepted.
         _ = try await tree.waitAllReady(timeout: .seconds(30))
         try await eventually(timeout: .seconds(10), "ast-risk to see the broker ready") { try safeMode(tree)?.downBrokers.isEmpty == true }
+        let reconcile = try tree.astctl(["reconcile"])
+        #expect(reconcile.code == 0, "\(reconcile.stdout)\(reconcile.stderr)")
+        try await eventually(timeout: .seconds(10), "the clean reconciliation at the risk gate") {
+            try safeMode(tree)?.cleanReconciliationSinceHalt == true
+        }
         let accepted = try tree.astctl(["resume", "--to", "active"])
         #expect(accepted.code == 0, "\(accepted.stdout)\(accepted.stderr)")
         #expect(try safeMode(tree)?.state == .active)
