@@ -288,9 +288,12 @@ public struct BrokerAccountState: Sendable, Equatable, Codable {
     /// The sequence number of the last execution report the broker process had sent when it
     /// answered: the reconciler compares only once it has applied exactly the reports up to it.
     public var reportsThrough: Int64?
+    /// For an answer in pages: which page of which snapshot this is.
+    public var page: BrokerStatePage?
 
     public init(broker: String, asOf: Timestamp, connected: Bool, account: AccountValues, positions: [BrokerPosition],
-                openOrders: [BrokerOrder], executions: [Fill], reportsThrough: Int64? = nil) {
+                openOrders: [BrokerOrder], executions: [Fill], reportsThrough: Int64? = nil, page: BrokerStatePage? = nil) {
+        self.page = page
         self.broker = broker
         self.asOf = asOf
         self.connected = connected
@@ -306,6 +309,51 @@ public struct BrokerAccountState: Sendable, Equatable, Codable {
         case asOf = "as_of"
         case openOrders = "open_orders"
         case reportsThrough = "reports_through"
+        case page
+    }
+
+    /// Most orders, executions and positions in one page: a page stays far below the bus's
+    /// 1 MiB frame limit (an order is about 400 bytes of JSON).
+    public static let pageSize = 1_000
+
+    /// Page `n` of this state: the n-th slice of each list (the account values on every page).
+    public func page(_ n: Int, snapshot: String) -> BrokerAccountState {
+        func slice<T>(_ a: [T]) -> [T] {
+            let lo = min(a.count, n * Self.pageSize)
+            return Array(a[lo..<min(a.count, lo + Self.pageSize)])
+        }
+        let pages = max(1, [positions.count, openOrders.count, executions.count].map { ($0 + Self.pageSize - 1) / Self.pageSize }.max() ?? 1)
+        var p = self
+        p.positions = slice(positions)
+        p.openOrders = slice(openOrders)
+        p.executions = slice(executions)
+        p.page = BrokerStatePage(snapshot: snapshot, index: n, count: pages)
+        return p
+    }
+
+    /// The pages of one snapshot put back together, in page order.
+    public static func merging(_ pages: [BrokerAccountState]) -> BrokerAccountState? {
+        guard var whole = pages.first else { return nil }
+        for p in pages.dropFirst() {
+            whole.positions += p.positions
+            whole.openOrders += p.openOrders
+            whole.executions += p.executions
+        }
+        whole.page = nil
+        return whole
+    }
+}
+
+/// Which page of which snapshot a ``BrokerAccountState`` is.
+public struct BrokerStatePage: Sendable, Equatable, Codable {
+    public var snapshot: String
+    public var index: Int
+    public var count: Int
+
+    public init(snapshot: String, index: Int, count: Int) {
+        self.snapshot = snapshot
+        self.index = index
+        self.count = count
     }
 }
 

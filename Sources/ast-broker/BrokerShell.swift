@@ -20,6 +20,9 @@ actor BrokerShell: WorkerLogic {
     let risk: BusClient
     let logger: Logger
     let clock: any WallClock
+    /// The last account snapshot, served page by page (see ``BrokerQuery``).
+    var snapshot: (id: String, state: BrokerAccountState)?
+    var snapshotCounter = 0
 
     init(context: WorkerContext) throws {
         identity = context.identity
@@ -121,7 +124,18 @@ actor BrokerShell: WorkerLogic {
             case .sessionClose(let close):
                 try await adapter.sessionClose(close.at, messageID: envelope.id)
             case .brokerQuery(let q):
-                return .brokerState(try await adapter.accountState(executionsSince: q.executionsSince))
+                // Page 0 takes a snapshot; later pages come from that same snapshot, so the pages
+                // of one answer agree with each other.
+                if q.page == 0 {
+                    snapshotCounter += 1
+                    let id = "\(identity)-s\(snapshotCounter)"
+                    snapshot = (id, try await adapter.accountState(executionsSince: q.executionsSince))
+                    return .brokerState(snapshot!.state.page(0, snapshot: id))
+                }
+                guard let snapshot, snapshot.id == q.snapshot else {
+                    return .commandResult(OperatorReply(accepted: false, message: "snapshot \(q.snapshot ?? "-") is gone: ask for page 0 again"))
+                }
+                return .brokerState(snapshot.state.page(q.page, snapshot: snapshot.id))
             case .marketTime:
                 // Replay: market time moved; a disconnect whose time is up ends now.
                 if let until = await adapter.reconnectAt(), until <= clock.now() { try await adapter.tick() }

@@ -135,9 +135,10 @@ actor ReconcilerShell: WorkerLogic {
         // Executions since a day before the last completed reconciliation: older ones were compared then.
         let since = core.lastCompleted.map { Timestamp(nanoseconds: $0.nanoseconds - 86_400_000_000_000) } ?? Timestamp(nanoseconds: 0)
         do {
-            let reply = try await broker.request(.brokerQuery(BrokerQuery(executionsSince: since)), timeout: queryTimeout)
-            if case .brokerState(let state) = reply.message { return state }
-            logger.error("the broker answered a query with \(reply.type)")
+            if let state = try await BrokerPages.fetch(executionsSince: since, timeout: queryTimeout, { try await self.broker.request($0, timeout: $1) }) {
+                return state
+            }
+            logger.error("the broker's answer to an account query did not make sense")
         } catch {
             logger.warning("the broker did not answer its account query: \(error)")
         }

@@ -341,8 +341,20 @@ struct BrokerCommand: AsyncParsableCommand {
         @Flag(help: "Include every execution (fill) the broker made.") var executions = false
 
         func run() async throws {
-            let reply = try await BrokerCommand.ask(.brokerQuery(BrokerQuery(executionsSince: Timestamp(nanoseconds: 0))), target: target.identity())
-            guard case .brokerState(var state) = reply.message else { throw ExitCode(1) }
+            let config = try loadConfig()
+            let id = try target.identity()
+            let path = WorkerRuntime.socketPath(identity: id, runtimeDir: config.runtimeDir)
+            guard UnixSocket.isLive(path: path) else {
+                FileHandle.standardError.write(Data("astctl: \(id) is not reachable at \(path); is the tree running (astctl status)?\n".utf8))
+                throw ExitCode(1)
+            }
+            let answer = try await withClient(to: id, path: path, config: config) { client in
+                try await BrokerPages.fetch(executionsSince: Timestamp(nanoseconds: 0), timeout: .seconds(10)) { try await client.request($0, timeout: $1) }
+            }
+            guard var state = answer else {
+                FileHandle.standardError.write(Data("astctl: \(id) did not answer with its account\n".utf8))
+                throw ExitCode(1)
+            }
             if !executions { state.executions = [] }
             let e = JSONEncoder()
             e.outputFormatting = [.prettyPrinted, .sortedKeys]
