@@ -2,6 +2,7 @@ import ASTBus
 import ASTCalendar
 import ASTCore
 import ASTJournal
+import ASTReport
 import ASTRisk
 import ASTRuntime
 import ASTScanInput
@@ -41,6 +42,8 @@ actor StrategyShell: WorkerLogic {
     let logger: Logger
     let risk: BusClient
     let reconciler: BusClient
+    let notifier: BusClient?
+    let stateDir: String
     let pipeline: PipelineRun
     let mode: TradingMode
     let storePath: String
@@ -63,6 +66,8 @@ actor StrategyShell: WorkerLogic {
         }
         risk = try client(ProcessIdentity(role: .risk))
         reconciler = try client(ProcessIdentity(role: .reconciler))
+        notifier = config.supervisor.children.contains { $0.name == "notifier@main" } ? try client(ProcessIdentity(role: .notifier)) : nil
+        stateDir = config.stateDir
         pipeline = PipelineRun(config: config.strategy ?? PipelineConfig())
         mode = (config.trading ?? .paper).mode
         storePath = (config.marketdata ?? .standard).storePath(stateDir: config.stateDir)
@@ -85,6 +90,7 @@ actor StrategyShell: WorkerLogic {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.risk.run() }
             group.addTask { await self.reconciler.run() }
+            if let notifier = self.notifier { group.addTask { await notifier.run() } }
             group.addTask { await self.wallClockLoop() }
         }
     }
@@ -148,12 +154,39 @@ actor StrategyShell: WorkerLogic {
         switch event.task {
         case .fullScan:
             return await scan(event)
+        case .afterMarket:
+            let check = await reconcile("schedule \(event.task.rawValue)")
+            return check + "; " + dailyReport(event)
         case .preCloseCleanup:
             let cancelled = await cancelRestingEntries(event)
             let check = await reconcile("schedule \(event.task.rawValue): verify every position has its stop")
             return "asked to cancel \(cancelled) resting entr\(cancelled == 1 ? "y" : "ies"); \(check)"
         default:
             return await reconcile("schedule \(event.task.rawValue)")
+        }
+    }
+
+    /// The 16:40 daily report: the day's section of the run report, from every process's
+    /// journal (read-only), as JSON and Markdown under `<state_dir>/reports/daily-<date>/`, and a
+    /// P1 alert that it is there.
+    func dailyReport(_ event: ScheduledEvent) -> String {
+        let date = event.session.date.description
+        do {
+            let report = try RunReportBuilder.build(stateDirectory: stateDir, mode: mode.rawValue).daily(date: date)
+            let dir = "\(stateDir)/reports/daily-\(date)"
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            try report.json().write(to: URL(fileURLWithPath: "\(dir)/report.json"))
+            try Data(report.markdown.utf8).write(to: URL(fileURLWithPath: "\(dir)/report.md"))
+            let summary = report.summaryLines.joined(separator: "\n")
+            if let notifier {
+                try notifier.send(.alert(Alert(priority: .p1, key: "daily-report:\(date)", title: "AST daily report \(date)",
+                                               text: summary + "\n\(dir)/report.md", at: event.time)))
+            }
+            logger.info("daily report \(date): \(dir)/report.md")
+            return "daily report \(dir)/report.md"
+        } catch {
+            logger.error("daily report \(date) failed: \(error)")
+            return "daily report failed: \(error)"
         }
     }
 

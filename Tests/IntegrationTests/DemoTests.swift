@@ -93,5 +93,8 @@ import Testing
         #expect(run.finalPositions.count == state.positions.count && run.finalPositions.allSatisfy { $0.protectedByStop == true })
         #expect(run.problems.isEmpty, "\(run.problems)")
         #expect(try String(contentsOfFile: out + "/report.md", encoding: .utf8).contains("# AST run report"))
+        // The 16:40 daily reports, one per session.
+        let daily = try FileManager.default.contentsOfDirectory(atPath: tree.dir("state/reports")).filter { $0.hasPrefix("daily-") }
+        #expect(daily.count == 15, "\(daily.sorted())")
     }
 }
