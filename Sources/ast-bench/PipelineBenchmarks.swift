@@ -59,7 +59,7 @@ struct PipelineBenchmarks: AsyncParsableCommand {
         let progress: @Sendable (String) -> Void = { FileHandle.standardError.write(Data("ast-bench pipeline: \($0)\n".utf8)) }
         var settings = ["release build, one thread; the table gives medians (a ratio is the median of the per-repetition ratios)"]
         if suites.contains(.indicators) {
-            settings.append("indicators: \(repetitions) repetitions after an untimed warm-up pass, each feeding the same seeded series of \(bars) daily bars "
+            settings.append("indicators: \(repetitions) repetitions after an untimed warm-up pass, each feeding the same seeded series of \(bars) bars one minute apart "
                             + "(seed \(seed)) to every indicator in turn through `update`")
         }
         if suites.contains(.scan) || suites.contains(.load) {
