@@ -1,6 +1,6 @@
 // ast-bench: the M1 benchmarks (frame codec, bus round trips, journal commits) and the M2 ones
 // (supervision: crash to READY, cold start, astd's memory), each against a baseline measured in
-// the same run; `risk` (M3) and `execution` (M4) are subcommands of their own. `scripts/bench` builds it in release mode and runs it;
+// the same run; `risk` (M3), `execution` (M4) and `pipeline` (M5) are subcommands of their own. `scripts/bench` builds it in release mode and runs it;
 // BENCHMARKS.md explains the numbers.
 import ArgumentParser
 import ASTRuntime
@@ -14,8 +14,8 @@ import Glibc
 struct AstBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ast-bench",
-        abstract: "Measure the frame codec, bus round trips, journal commits, supervision, the risk gate and the execution path against same-run baselines.",
-        subcommands: [RunBenchmarks.self, RiskBenchmarks.self, ExecutionBenchmarks.self, RawEchoChild.self],
+        abstract: "Measure the frame codec, bus round trips, journal commits, supervision, the risk gate, the execution path and the strategy pipeline against same-run baselines.",
+        subcommands: [RunBenchmarks.self, RiskBenchmarks.self, ExecutionBenchmarks.self, PipelineBenchmarks.self, RawEchoChild.self],
         defaultSubcommand: RunBenchmarks.self)
 }
 
