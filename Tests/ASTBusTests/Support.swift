@@ -66,7 +66,8 @@ final class TestEndpoint: Sendable {
     let inbox: RecordingInbox
     private let task: Task<Void, any Error>
 
-    init(directory: TemporaryDirectory, inbox: RecordingInbox = RecordingInbox(), settings: BusSettings = BusSettings()) throws {
+    /// A generous hello timeout by default: a loaded CI machine may take seconds to schedule a client.
+    init(directory: TemporaryDirectory, inbox: RecordingInbox = RecordingInbox(), settings: BusSettings = BusSettings(helloTimeout: .seconds(15))) throws {
         self.directory = directory
         self.inbox = inbox
         socketPath = directory("endpoint.sock")
