@@ -81,6 +81,10 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
 
+        // Replay (M7): the merged timeline of every journal and the re-execution of recorded
+        // inputs through the cores (`astctl replay`), and replay bundles (`astctl journal export`).
+        .target(name: "ASTReplay", dependencies: ["ASTCore", "ASTJournal", "ASTWire", "ASTRisk", "ASTExecution", "ASTPaperBroker", "CCrypto"]),
+
         // Test support shared by test targets (temporary trees, process harness, fake Telegram).
         .target(name: "ASTTestKit", dependencies: [
             "ASTCore", "ASTWire", "ASTBus", "ASTJournal", "ASTRuntime", log,
@@ -89,10 +93,10 @@ let package = Package(
 
         // Executables: one per process.
         .executableTarget(name: "astd", dependencies: ["ASTRuntime", "ASTSupervision", "ASTProcesses", "ASTBus", "ASTJournal", "ASTWire", lifecycle] + nio),
-        .executableTarget(name: "astctl", dependencies: ["ASTRuntime", "ASTBus", "ASTJournal", "ASTWire", "ASTCore", argumentParser]),
+        .executableTarget(name: "astctl", dependencies: ["ASTRuntime", "ASTBus", "ASTJournal", "ASTWire", "ASTCore", "ASTReplay", argumentParser]),
         // A bus peer used only by integration tests and benchmarks (sends/receives acknowledged messages).
         .executableTarget(name: "ast-testpeer", dependencies: ["ASTRuntime", "ASTBus", "ASTJournal", argumentParser]),
-        .executableTarget(name: "ast-bench", dependencies: ["ASTWire", "ASTBus", "ASTJournal", "ASTRuntime", "ASTCore", "ASTRisk", "ASTSupervision", "ASTExecution", "ASTPaperBroker", "ASTTestKit", argumentParser, log, .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "GRDBSQLite", package: "GRDB.swift")]),
+        .executableTarget(name: "ast-bench", dependencies: ["ASTWire", "ASTBus", "ASTJournal", "ASTRuntime", "ASTCore", "ASTRisk", "ASTSupervision", "ASTExecution", "ASTPaperBroker", "ASTReplay", "ASTTestKit", argumentParser, log, .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "GRDBSQLite", package: "GRDB.swift")]),
     ] + workers.map { .executableTarget(name: $0, dependencies: ["ASTRuntime", "ASTBus", "ASTWire", "ASTJournal", "ASTRisk", "ASTSupervision", "ASTExecution", "ASTPaperBroker", "ASTStrategy", "ASTMarketData", "ASTCalendar", log] + (workerExtras[$0] ?? [])) } + [
         .testTarget(name: "ASTCoreTests", dependencies: ["ASTCore"]),
         .testTarget(name: "ASTWireTests", dependencies: [
@@ -114,7 +118,8 @@ let package = Package(
         .testTarget(name: "ASTNotifyTests", dependencies: ["ASTNotify", "ASTRisk", "ASTSupervision", "ASTCore"]),
         .testTarget(name: "ASTTelegramTests", dependencies: ["ASTTelegram", "ASTNotify", "ASTTestKit", "ASTRuntime", "ASTRisk", "ASTCore"]),
         .testTarget(name: "ASTMarketDataTests", dependencies: ["ASTMarketData", "ASTCalendar", "ASTCore", "ASTTestKit", "CCrypto", log]),
-        .testTarget(name: "IntegrationTests", dependencies: ["ASTTestKit", "ASTBus", "ASTJournal", "ASTRuntime", "ASTNotify", "ASTExecution"]),
+        .testTarget(name: "ASTReplayTests", dependencies: ["ASTReplay", "ASTJournal", "ASTRisk", "ASTExecution", "ASTPaperBroker", "ASTWire", "ASTCore", "ASTTestKit", log, .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "IntegrationTests", dependencies: ["ASTTestKit", "ASTBus", "ASTJournal", "ASTRuntime", "ASTNotify", "ASTExecution", .product(name: "GRDB", package: "GRDB.swift")]),
     ],
     swiftLanguageModes: [.v6]
 )
