@@ -32,7 +32,7 @@ public enum ReplayBundle {
     /// the configuration texts (`name -> contents`, redacted here), `replayConfig`, `versions`.
     @discardableResult
     public static func export(journalDirectory: String, to out: String, configFiles: [String: String],
-                              replayConfig: ReplayConfig, versions: [String: String]) throws -> Manifest {
+                              replayConfig: ReplaySettings, versions: [String: String]) throws -> Manifest {
         let fm = FileManager.default
         if let existing = try? fm.contentsOfDirectory(atPath: out), !existing.isEmpty {
             throw ReplayError("\(out) is not empty; give a new directory for the bundle")
@@ -73,9 +73,9 @@ public enum ReplayBundle {
     }
 
     /// The replay configuration a bundle carries.
-    public static func replayConfig(in dir: String) throws -> ReplayConfig {
+    public static func replayConfig(in dir: String) throws -> ReplaySettings {
         do {
-            return try JSONDecoder().decode(ReplayConfig.self, from: Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(replayConfigPath)")))
+            return try JSONDecoder().decode(ReplaySettings.self, from: Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(replayConfigPath)")))
         } catch {
             throw ReplayError("the bundle's \(replayConfigPath) cannot be read: \(error)")
         }

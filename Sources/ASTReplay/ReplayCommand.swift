@@ -14,13 +14,13 @@ public enum ReplayCommandRunner {
 
     /// Builds and prints the timeline, or (`verify`) re-executes every journal. A bundle's own
     /// replay configuration wins over `config`; a bundle is checked against its manifest first.
-    public static func run(directory: String, filter: TimelineFilter, json: Bool, verify: Bool, config: ReplayConfig?) -> Outcome {
+    public static func run(directory: String, filter: TimelineFilter, json: Bool, verify: Bool, config: ReplaySettings?) -> Outcome {
         do {
             let journals = try JournalDirectory(path: directory)
             let bundle = ReplayBundle.isBundle(directory)
             if verify {
                 var problems: [String] = []
-                var replayConfig = config ?? ReplayConfig()
+                var replayConfig = config ?? ReplaySettings()
                 if bundle {
                     problems = ReplayBundle.checkManifest(directory)
                     replayConfig = try ReplayBundle.replayConfig(in: directory)

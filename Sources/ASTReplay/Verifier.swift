@@ -8,7 +8,7 @@ import Foundation
 
 /// What replay needs from the configuration the processes ran with (the journals do not
 /// record it): the risk limits and the paper broker's fill rules.
-public struct ReplayConfig: Sendable, Equatable, Codable {
+public struct ReplaySettings: Sendable, Equatable, Codable {
     public var riskLimits: RiskLimits
     public var paperBroker: PaperBrokerConfig
 
@@ -154,7 +154,7 @@ public struct VerificationReport: Sendable, Codable {
 /// Alerts are not compared (they depend on whether a notifier is configured); other processes
 /// get their hash chain checked only.
 public enum ReplayVerifier {
-    public static func verify(_ directory: JournalDirectory, config: ReplayConfig) -> VerificationReport {
+    public static func verify(_ directory: JournalDirectory, config: ReplaySettings) -> VerificationReport {
         let start = ContinuousClock.now
         let results = directory.files.map { replay(path: $0, config: config) }
         let elapsed = ContinuousClock.now - start
@@ -163,7 +163,7 @@ public enum ReplayVerifier {
     }
 
     /// Checks one journal's chain and re-executes it when replay knows its process.
-    public static func replay(path: String, config: ReplayConfig, checkChain: Bool = true) -> ProcessReplay {
+    public static func replay(path: String, config: ReplaySettings, checkChain: Bool = true) -> ProcessReplay {
         var result = ProcessReplay(process: "?", path: path, entries: 0, inputs: 0, outputsCompared: 0, reexecuted: false,
                                    chainDamage: nil, chainDamageSeq: nil, divergence: nil, notes: [])
         if checkChain {

@@ -15,7 +15,7 @@ struct AstBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ast-bench",
         abstract: "Measure the frame codec, bus round trips, journal commits, supervision, the risk gate and the execution path against same-run baselines.",
-        subcommands: [RunBenchmarks.self, RiskBenchmarks.self, ExecutionBenchmarks.self, RawEchoChild.self],
+        subcommands: [RunBenchmarks.self, RiskBenchmarks.self, ExecutionBenchmarks.self, ReplayBenchmarks.self, RawEchoChild.self],
         defaultSubcommand: RunBenchmarks.self)
 }
 
