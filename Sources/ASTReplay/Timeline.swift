@@ -28,6 +28,11 @@ public struct TimelineEvent: Sendable, Equatable, Codable {
     public var chain: String?
     public var symbol: String?
     public var summary: String
+    /// Where the event sorts: its timestamp, except for a bus message stamped by a clock far
+    /// (over an hour) from the process's own entries around it (a replay-clock run stamps its
+    /// entries with market time and its messages with the system's), which sorts at the time of
+    /// the process's last own entry.
+    public var sortTime = Timestamp(nanoseconds: 0)
 
     enum CodingKeys: String, CodingKey {
         case timestamp = "ts", process, seq, entryKind = "entry_kind", type, kind
@@ -62,9 +67,9 @@ public struct TimelineFilter: Sendable {
 
 /// The merged, causal timeline of every journal of a tree.
 ///
-/// Entries are merged by timestamp, then process name, without ever reordering one process's
-/// own entries (its seq order is causal; clocks of processes differ slightly, and a replay-clock
-/// run stamps entries with market time). Each entry is classified (``EventKind``), given its
+/// Entries are merged by timestamp (``TimelineEvent/sortTime``), then process name, without ever
+/// reordering one process's own entries (its seq order is causal; clocks of processes differ
+/// slightly, and a replay-clock run stamps entries with market time). Each entry is classified (``EventKind``), given its
 /// symbol and its chain: bar -> scan candidate (by symbol and date) -> intent -> risk decision
 /// -> orders `<intent>.E|S|T` -> execution reports and fills -> portfolio -> alerts.
 public struct Timeline: Sendable {
@@ -83,12 +88,20 @@ public struct Timeline: Sendable {
             if !filter.processes.isEmpty, !filter.processes.contains(reader.process) { continue }
             var events: [TimelineEvent] = []
             var classifier = Classifier()
+            var lastOwn: Timestamp?
             try reader.scan { entry in
                 read += 1
                 let r = entry.record
+                var sortTime = r.timestamp
+                if r.peer == nil {
+                    lastOwn = r.timestamp
+                } else if let own = lastOwn, abs(r.timestamp.nanoseconds - own.nanoseconds) > 3_600_000_000_000 {
+                    sortTime = own
+                }
                 if let from = filter.from, r.timestamp < from { return true }
                 if let to = filter.to, r.timestamp > to { return true }
-                let event = classifier.classify(entry, process: reader.process)
+                var event = classifier.classify(entry, process: reader.process)
+                event.sortTime = sortTime
                 if event.kind == .bus, !filter.includeBus, !filter.kinds.contains(.bus) { return true }
                 if !filter.kinds.isEmpty, !filter.kinds.contains(event.kind) { return true }
                 if let s = filter.symbol, event.symbol != s { return true }
@@ -111,7 +124,7 @@ public struct Timeline: Sendable {
             for i in lists.indices where heads[i] < lists[i].count {
                 guard best >= 0 else { best = i; continue }
                 let a = lists[i][heads[i]], b = lists[best][heads[best]]
-                if (a.timestamp, a.process) < (b.timestamp, b.process) { best = i }
+                if (a.sortTime, a.process) < (b.sortTime, b.process) { best = i }
             }
             guard best >= 0 else { return out }
             out.append(lists[best][heads[best]])

@@ -283,7 +283,7 @@ struct RiskReplayer: Replayer {
             }
             pending.removeAll()
             pendingStart = 0
-        case _ where Self.outputTypes.contains(r.type):
+        case _ where Self.outputTypes.contains(r.type) && (r.kind == .decision || r.kind == .state):
             guard pendingStart < pending.count else {
                 throw Divergence(process: process, seq: entry.seq, type: r.type, recordedSeq: entry.seq,
                                  what: "the journal records an output replay did not produce",

@@ -2,6 +2,7 @@ import ArgumentParser
 import ASTCore
 import ASTJournal
 import ASTReplay
+import ASTRuntime
 import ASTRisk
 import Foundation
 import Logging

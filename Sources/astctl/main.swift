@@ -432,6 +432,9 @@ struct ReplayCommand: ParsableCommand {
             guard let e = EventKind(rawValue: k) else { throw ValidationError("'\(k)' is not an event kind") }
             filter.kinds.insert(e)
         }
+        if config == nil, verify, !ReplayBundle.isBundle(dir) {
+            FileHandle.standardError.write(Data("astctl replay: no configuration could be loaded: replaying with the default risk limits and paper broker rules\n".utf8))
+        }
         let outcome = ReplayCommandRunner.run(directory: dir, filter: filter, json: json, verify: verify, config: config.map { replaySettings($0) })
         FileHandle.standardOutput.write(Data(outcome.stdout.utf8))
         FileHandle.standardError.write(Data(outcome.stderr.utf8))

@@ -49,7 +49,17 @@ import Testing
         // Edit one recorded intent in a copy: --verify names that entry.
         let copy = tree.dir("edited")
         try FileManager.default.copyItem(atPath: bundle + "/journal", toPath: copy)
-        let queue = try DatabaseQueue(path: copy + "/risk@main.sqlite")
+        let seq = try Self.editFirstIntent(path: copy + "/risk@main.sqlite")
+        let edited = try tree.astctl(["replay", copy, "--verify"])
+        #expect(edited.code == 1, "\(edited.stdout)\(edited.stderr)")
+        #expect(edited.stdout.contains("editedEntry at entry \(seq)"), "the hash chain names it: \(edited.stdout)")
+        #expect(edited.stdout.contains("DIVERGED at risk@main entry \(seq) (risk.input)"), "replay names it: \(edited.stdout)")
+    }
+
+    /// Renames the intent of the first journaled intent input in place (its hash left as it
+    /// was, as an edit by hand would); returns that entry's seq.
+    static func editFirstIntent(path: String) throws -> Int64 {
+        let queue = try DatabaseQueue(path: path)
         let seq: Int64 = try queue.write { db in
             let row = try #require(try Row.fetchOne(db, sql: """
                 SELECT seq, body FROM entries WHERE type = 'risk.input' AND CAST(body AS TEXT) LIKE '{"intent":%' ORDER BY seq LIMIT 1
@@ -64,9 +74,6 @@ import Testing
             return seq
         }
         try queue.close()
-        let edited = try tree.astctl(["replay", copy, "--verify"])
-        #expect(edited.code == 1, "\(edited.stdout)\(edited.stderr)")
-        #expect(edited.stdout.contains("editedEntry at entry \(seq)"), "the hash chain names it: \(edited.stdout)")
-        #expect(edited.stdout.contains("DIVERGED at risk@main entry \(seq) (risk.input)"), "replay names it: \(edited.stdout)")
+        return seq
     }
 }
