@@ -6,6 +6,7 @@ import ASTBus
 import ASTCore
 import ASTJournal
 import ASTReport
+import ASTReplay
 import ASTRuntime
 import ASTRisk
 import ASTWire
@@ -17,7 +18,7 @@ import Logging
 struct AstCtl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "astctl", abstract: "Operate a running AST tree.",
-        subcommands: [Status.self, Halt.self, Resume.self, Reconcile.self, BrokerCommand.self, PingCommand.self, JournalCommand.self, ReportCommand.self])
+        subcommands: [Status.self, Halt.self, Resume.self, Reconcile.self, BrokerCommand.self, PingCommand.self, JournalCommand.self, ReportCommand.self, ReplayCommand.self])
 }
 
 /// Loads the same layered configuration the processes use, or exits with its error.
@@ -76,7 +77,7 @@ func haltForDamage(_ detail: String) {
 }
 
 struct JournalCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "journal", abstract: "Inspect the journals.", subcommands: [Verify.self])
+    static let configuration = CommandConfiguration(commandName: "journal", abstract: "Inspect the journals.", subcommands: [Verify.self, Export.self])
 
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Verify the hash chain of every journal (exit 1 on any damage).")
@@ -430,5 +431,81 @@ struct ReportCommand: ParsableCommand {
         try Data(report.markdown.utf8).write(to: URL(fileURLWithPath: "\(directory)/report.md"))
         print("report written to \(directory)/report.md and report.json")
         for line in report.summaryLines { print("  \(line)") }
+// MARK: Replay (M7). The logic is in ASTReplay; these are the command lines.
+
+/// The replay configuration of the running configuration (risk limits, paper broker rules).
+func replaySettings(_ config: ASTConfig) -> ReplaySettings {
+    ReplaySettings(riskLimits: config.risk.limits, paperBroker: config.paperBroker ?? .standard)
+}
+
+struct ReplayCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "The merged timeline of every journal, or (--verify) re-execute the recorded inputs and compare the outputs.")
+    @Argument(help: "Journal directory or bundle (default: <state_dir>/journal).") var directory: String?
+    @Option(help: "From this time (ns, YYYY-MM-DD or ISO 8601, UTC).") var from: String?
+    @Option(help: "Up to this time.") var to: String?
+    @Option(help: "Only this process (role@instance); repeatable.") var process: [String] = []
+    @Option(help: "Only events of this symbol.") var symbol: String?
+    @Option(help: "Only the chain of this intent, approval, client order id, or any correlation id.") var correlation: String?
+    @Option(help: "Only these kinds (bar, scan, intent, decision, order, fill, position, mark, reconciliation, safe_mode, alert, command, lifecycle, bus, other); repeatable.")
+    var kind: [String] = []
+    @Flag(help: "Include bus plumbing (acks, handshakes).") var all = false
+    @Flag(help: "JSON instead of a table.") var json = false
+    @Flag(help: "Re-execute every process's inputs and compare with its recorded outputs (exit 1 on any divergence or damage).")
+    var verify = false
+
+    func run() throws {
+        let config = try? ConfigLoader.fromEnvironment().load(ASTConfig.self)
+        guard let dir = directory ?? config.map({ "\($0.stateDir)/journal" }) else {
+            _ = try loadConfig()
+            return
+        }
+        var filter = TimelineFilter(processes: Set(process), symbol: symbol, correlation: correlation, includeBus: all)
+        for (text, keyPath) in [(from, \TimelineFilter.from), (to, \TimelineFilter.to)] {
+            guard let text else { continue }
+            guard let t = ReplayCommandRunner.parseTime(text) else { throw ValidationError("'\(text)' is not a time (ns, YYYY-MM-DD or ISO 8601)") }
+            filter[keyPath: keyPath] = t
+        }
+        for k in kind {
+            guard let e = EventKind(rawValue: k) else { throw ValidationError("'\(k)' is not an event kind") }
+            filter.kinds.insert(e)
+        }
+        if config == nil, verify, !ReplayBundle.isBundle(dir) {
+            FileHandle.standardError.write(Data("astctl replay: no configuration could be loaded: replaying with the default risk limits and paper broker rules\n".utf8))
+        }
+        let outcome = ReplayCommandRunner.run(directory: dir, filter: filter, json: json, verify: verify, config: config.map { replaySettings($0) })
+        FileHandle.standardOutput.write(Data(outcome.stdout.utf8))
+        FileHandle.standardError.write(Data(outcome.stderr.utf8))
+        if outcome.exitCode != 0 { throw ExitCode(outcome.exitCode) }
+    }
+}
+
+extension JournalCommand {
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a self-contained replay bundle: journals, redacted configuration, versions, manifest with SHA-256.")
+        @Option(help: "The bundle directory to create.") var out: String
+        @Option(help: "Journal directory (default: <state_dir>/journal from the configuration).") var directory: String?
+
+        func run() throws {
+            let config = try loadConfig()
+            let loader = ConfigLoader.fromEnvironment()
+            var files: [String: String] = [:]
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: loader.directory)) ?? []
+            where name.hasPrefix("ast") && name.hasSuffix(".yaml") {
+                files[name] = try? String(contentsOfFile: loader.path(of: name), encoding: .utf8)
+            }
+            let variables = ProcessInfo.processInfo.environment.filter { $0.key.hasPrefix("AST_") }.sorted { $0.key < $1.key }
+            files["environment.txt"] = variables.map { "\($0.key)=\($0.value)" }.joined(separator: "\n") + "\n"
+            do {
+                let manifest = try ReplayBundle.export(journalDirectory: directory ?? "\(config.stateDir)/journal", to: out, configFiles: files,
+                                                       replayConfig: replaySettings(config), versions: ReplayBundle.versions())
+                print("bundle \(out): \(manifest.files.count) files (\(manifest.files.filter { $0.path.hasPrefix("journal/") }.count) journals); replay it with: astctl replay \(out) --verify")
+            } catch {
+                FileHandle.standardError.write(Data("astctl journal export: \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
     }
 }

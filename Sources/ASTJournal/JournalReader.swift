@@ -1,0 +1,75 @@
+import Foundation
+import GRDB
+
+/// A read-only view of a journal file, for tools (replay, export) that must never append.
+///
+/// Opens the file read-only and does not check the hash chain (``Journal/verify(path:)`` does);
+/// safe while the owning process runs: a scan sees the entries committed when it starts.
+public final class JournalReader {
+    public let path: String
+    /// The process the journal belongs to, from its `meta` table.
+    public let process: String
+    private let queue: DatabaseQueue
+
+    public init(path: String) throws {
+        self.path = path
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw JournalError.storage(path: path, operation: "opening read-only", cause: "no such file")
+        }
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.label = "journal-reader"
+        do {
+            queue = try DatabaseQueue(path: path, configuration: configuration)
+            process = try queue.read { db in
+                if let problem = try Schema.shapeProblem(in: db) { throw JournalError.notAJournal(path: path, detail: problem) }
+                return try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'process'") ?? "(unknown)"
+            }
+        } catch {
+            throw Journal.journalError(error, path: path, operation: "opening read-only")
+        }
+    }
+
+    deinit { try? queue.close() }
+
+    /// Streams every entry in seq order, in one read transaction (constant memory);
+    /// `body` returns false to stop.
+    public func scan(_ body: (JournalEntry) throws -> Bool) throws {
+        do {
+            try queue.read { db in
+                try Schema.forEachRow(in: db, sql: Schema.select + "ORDER BY seq", arguments: []) { row in
+                    try body(try row.entry())
+                }
+            }
+        } catch let error as DatabaseError {
+            throw Journal.journalError(error, path: path, operation: "scanning")
+        } catch let malformed as StoredRow.Malformed {
+            throw Journal.journalError(malformed, path: path, operation: "scanning")
+        }
+    }
+
+    /// Streams the raw columns of every entry, no entry values built: the baseline of replay
+    /// benchmarks. Returns the number of rows.
+    public func rawCount() throws -> Int {
+        try queue.read { db in
+            var n = 0
+            try Schema.forEachRow(in: db, sql: Schema.select + "ORDER BY seq", arguments: []) { _ in
+                n += 1
+                return true
+            }
+            return n
+        }
+    }
+
+    /// Writes a consistent copy of the journal (SQLite's online backup) to `destination`,
+    /// which must not exist yet. The copy is a journal like the original and verifies alike.
+    public func backup(to destination: String) throws {
+        do {
+            let target = try DatabaseQueue(path: destination)
+            try queue.backup(to: target)
+            try target.close()
+        } catch {
+            throw Journal.journalError(error, path: path, operation: "copying to \(destination)")
+        }
+    }
+}
