@@ -5,8 +5,8 @@
 import ASTBus
 import ASTCore
 import ASTJournal
-import ASTReport
 import ASTReplay
+import ASTReport
 import ASTRuntime
 import ASTRisk
 import ASTWire
@@ -431,6 +431,9 @@ struct ReportCommand: ParsableCommand {
         try Data(report.markdown.utf8).write(to: URL(fileURLWithPath: "\(directory)/report.md"))
         print("report written to \(directory)/report.md and report.json")
         for line in report.summaryLines { print("  \(line)") }
+    }
+}
+
 // MARK: Replay (M7). The logic is in ASTReplay; these are the command lines.
 
 /// The replay configuration of the running configuration (risk limits, paper broker rules).
