@@ -180,3 +180,35 @@ struct Verifier {
         return nil
     }
 }
+
+extension Journal {
+    /// Streams the committed entries of a journal from `fromSeq` on, in seq order, only those of
+    /// `types` when given. Opens the file read-only, like ``verify(path:)``, so it is safe on
+    /// another (running) process's journal; for tools such as `astctl drill`.
+    public static func readEntries(path: String, fromSeq: Int64 = 1, types: [String]? = nil,
+                                   _ body: (JournalEntry) throws -> Void) throws {
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.label = "journal-read"
+        var clause = "WHERE seq >= ?"
+        var values: [any DatabaseValueConvertible] = [fromSeq]
+        if let types, !types.isEmpty {
+            clause += " AND type IN (\(types.map { _ in "?" }.joined(separator: ",")))"
+            values += types.map { $0 as any DatabaseValueConvertible }
+        }
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            defer { try? queue.close() }
+            try queue.read { db in
+                try Schema.forEachRow(in: db, sql: Schema.select + clause + " ORDER BY seq", arguments: StatementArguments(values)) { row in
+                    try body(try row.entry())
+                    return true
+                }
+            }
+        } catch let error as JournalError {
+            throw error
+        } catch {
+            throw journalError(error, path: path, operation: "reading")
+        }
+    }
+}
