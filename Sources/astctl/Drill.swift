@@ -239,6 +239,8 @@ final class DrillShell: Sendable {
     /// One round: the signal, HALTED for a broker, recovery, the observations, the resume.
     func play(_ round: PlannedRound, haltBudgetMs: Int) async -> RoundOutcome {
         let isBroker = round.process.hasPrefix("broker@")
+        let roundStart = ContinuousClock.now
+        func ms(since t: ContinuousClock.Instant) -> Int { Int((ContinuousClock.now - t).components.seconds * 1000 + (ContinuousClock.now - t).components.attoseconds / 1_000_000_000_000_000) }
         let before = await treeStatus()
         let victim = before?.children.first { $0.name == round.process }?.pid
         let wasHalted = isBroker ? (await safeMode())?.state == .halted : false
@@ -271,6 +273,8 @@ final class DrillShell: Sendable {
             }
         }
 
+        let recoveredMs = ms(since: roundStart)
+        let checkStart = ContinuousClock.now
         // Fills in flight: give the reconciler a few seconds to catch up with the broker.
         var journals = reader.follow()
         let catchUp = ContinuousClock.now + .seconds(5)
@@ -284,16 +288,20 @@ final class DrillShell: Sendable {
             try? await Task.sleep(for: .seconds(1))
             reconcile = await reconcileOnce()
         }
+        let reconciledMs = ms(since: checkStart)
         var resumeViolations: [DrillViolation] = []
         if let problem = await resumeIfNotActive() {
             resumeViolations.append(DrillViolation(round: round.index, invariant: .treeRecovers, detail: problem))
         }
+        let verifyStart = ContinuousClock.now
+        let journalChecks = verifyJournals()
+        let verifyMs = ms(since: verifyStart)
         let observation = RoundObservation(
             round: round, recovered: recovered != nil, recoveryDetail: recoveryDetail, brokerDied: isBroker && victim != nil && !wasHalted,
             haltedLatencyMs: latencyMs, haltBudgetMs: haltBudgetMs, brokerReports: journals.reports, reconciledExecutionIDs: journals.fills,
-            journals: verifyJournals(), reconcile: reconcile)
+            journals: journalChecks, reconcile: reconcile)
         let fills = Set(journals.reports.compactMap { r -> ExecutionID? in if case .fill(let f) = r.event { f.executionID } else { nil } }).count
-        notes.append("recovered: \(recovered != nil ? "yes" : "NO"); \(fills) fill(s) so far")
+        notes.append("recovered: \(recovered != nil ? "yes" : "NO") in \(recoveredMs) ms; checks \(reconciledMs) ms, verify \(verifyMs) ms; \(fills) fill(s) so far")
         return RoundOutcome(observation: observation, resumeViolations: resumeViolations, status: recovered, summary: notes.joined(separator: "; "))
     }
 
