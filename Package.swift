@@ -56,6 +56,8 @@ let package = Package(
         .target(name: "ASTReport", dependencies: ["ASTJournal", "ASTWire", "ASTExecution", "ASTRisk", "ASTStrategy", "ASTCore", "ASTCalendar"]),
         // The notifier's outbox: delivery state machine, pacing, coalescing, Telegram text (M6).
         .target(name: "ASTNotify", dependencies: ["ASTCore", "ASTRisk", "ASTSupervision"]),
+        // The chaos drill's core: the seeded round planner, the invariant checker, the report (M7).
+        .target(name: "ASTDrill", dependencies: ["ASTCore"]),
 
         // Shells: I/O around the cores.
         // fork/exec with LISTEN_PID set to the child's own pid and PR_SET_PDEATHSIG, in C because
@@ -98,7 +100,7 @@ let package = Package(
 
         // Executables: one per process.
         .executableTarget(name: "astd", dependencies: ["ASTRuntime", "ASTSupervision", "ASTProcesses", "ASTBus", "ASTJournal", "ASTWire", lifecycle] + nio),
-        .executableTarget(name: "astctl", dependencies: ["ASTRuntime", "ASTBus", "ASTJournal", "ASTWire", "ASTCore", "ASTReport", "ASTReplay", argumentParser]),
+        .executableTarget(name: "astctl", dependencies: ["ASTRuntime", "ASTBus", "ASTJournal", "ASTWire", "ASTCore", "ASTReport", "ASTReplay", "ASTDrill", "ASTExecution", argumentParser]),
         // The research command line: ingest, scan a date, compute indicators, print the calendar.
         .executableTarget(name: "ast", dependencies: [
             "ASTRuntime", "ASTMarketData", "ASTScanInput", "ASTStrategy", "ASTIndicators", "ASTCalendar", "ASTCore", "ASTRisk",
@@ -126,13 +128,14 @@ let package = Package(
         .testTarget(name: "ASTStrategyTests", dependencies: ["ASTStrategy", "ASTCore", "ASTIndicators", "ASTCalendar", "ASTRisk"]),
         .testTarget(name: "ASTProcessesTests", dependencies: ["ASTProcesses", "ASTTestKit"]),
         .testTarget(name: "ASTReportTests", dependencies: ["ASTReport", "ASTJournal", "ASTExecution", "ASTRisk", "ASTStrategy", "ASTWire", "ASTCore", "ASTCalendar", "ASTTestKit", log, .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "ASTDrillTests", dependencies: ["ASTDrill", "ASTCore"]),
         .testTarget(name: "ASTNotifyTests", dependencies: ["ASTNotify", "ASTRisk", "ASTSupervision", "ASTCore"]),
         .testTarget(name: "ASTTelegramTests", dependencies: ["ASTTelegram", "ASTNotify", "ASTTestKit", "ASTRuntime", "ASTRisk", "ASTCore"]),
         .testTarget(name: "ASTMarketDataTests", dependencies: ["ASTMarketData", "ASTCalendar", "ASTCore", "ASTTestKit", "CCrypto", log]),
         .testTarget(name: "ASTScanInputTests", dependencies: ["ASTScanInput", "ASTMarketData", "ASTStrategy", "ASTRisk", "ASTCalendar", "ASTCore", "ASTTestKit", log]),
         .testTarget(name: "ASTCLITests", dependencies: ["ASTTestKit", "ASTIndicators", "ASTMarketData", "ASTCalendar", "ASTCore", log], exclude: ["Fixtures"]),
         .testTarget(name: "ASTReplayTests", dependencies: ["ASTReplay", "ASTJournal", "ASTRisk", "ASTExecution", "ASTPaperBroker", "ASTWire", "ASTCore", "ASTTestKit", log, .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "IntegrationTests", dependencies: ["ASTTestKit", "ASTBus", "ASTJournal", "ASTRuntime", "ASTNotify", "ASTExecution", "ASTReport", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "IntegrationTests", dependencies: ["ASTTestKit", "ASTBus", "ASTJournal", "ASTRuntime", "ASTNotify", "ASTExecution", "ASTReport", "ASTDrill", .product(name: "GRDB", package: "GRDB.swift")]),
     ],
     swiftLanguageModes: [.v6]
 )

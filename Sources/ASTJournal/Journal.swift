@@ -172,6 +172,11 @@ public final class Journal: Sendable {
         try read("reading entries by correlation id", "WHERE corr_id = ? ORDER BY seq", [correlationID])
     }
 
+    /// The last committed entry of this type, if any.
+    public func lastEntry(type: String) throws -> JournalEntry? {
+        try read("reading the last \(type) entry", "WHERE type = ? ORDER BY seq DESC LIMIT 1", [type]).first
+    }
+
     /// Streams committed entries from `fromSeq` on, in seq order, reading `batchSize` at a time so
     /// that replaying millions of entries needs constant memory. `body` returns false to stop.
     ///

@@ -182,28 +182,43 @@ struct Verifier {
 }
 
 extension Journal {
-    /// Every committed entry of the journal at `path`, in seq order, read through a read-only
-    /// connection: for reports and tools that must not open a journal for appending. Safe while
-    /// the owning process is running. Throws ``JournalError`` for a missing or unreadable file.
+    /// Every committed entry of the journal at `path`, in seq order (see the streaming form).
     public static func readEntries(path: String) throws -> [JournalEntry] {
+        var entries: [JournalEntry] = []
+        try readEntries(path: path) { entries.append($0) }
+        return entries
+    }
+
+    /// Streams the committed entries of a journal from `fromSeq` on, in seq order, only those of
+    /// `types` when given. Opens the file read-only, like ``verify(path:)``, so it is safe on
+    /// another (running) process's journal and never creates one: for reports, replay and
+    /// `astctl drill`. Throws ``JournalError`` for a missing, unreadable or foreign file.
+    public static func readEntries(path: String, fromSeq: Int64 = 1, types: [String]? = nil,
+                                   _ body: (JournalEntry) throws -> Void) throws {
         guard FileManager.default.fileExists(atPath: path) else {
             throw JournalError.storage(path: path, operation: "reading", cause: "no such file")
         }
         var configuration = Configuration()
         configuration.readonly = true
         configuration.label = "journal-read"
+        var clause = "WHERE seq >= ?"
+        var values: [any DatabaseValueConvertible] = [fromSeq]
+        if let types, !types.isEmpty {
+            clause += " AND type IN (\(types.map { _ in "?" }.joined(separator: ",")))"
+            values += types.map { $0 as any DatabaseValueConvertible }
+        }
         do {
             let queue = try DatabaseQueue(path: path, configuration: configuration)
             defer { try? queue.close() }
-            return try queue.read { db in
+            try queue.read { db in
                 if let problem = try Schema.shapeProblem(in: db) { throw JournalError.notAJournal(path: path, detail: problem) }
-                var entries: [JournalEntry] = []
-                try Schema.forEachRow(in: db, sql: Schema.select + "ORDER BY seq", arguments: []) { row in
-                    entries.append(try row.entry())
+                try Schema.forEachRow(in: db, sql: Schema.select + clause + " ORDER BY seq", arguments: StatementArguments(values)) { row in
+                    try body(try row.entry())
                     return true
                 }
-                return entries
             }
+        } catch let error as JournalError {
+            throw error
         } catch {
             throw journalError(error, path: path, operation: "reading")
         }

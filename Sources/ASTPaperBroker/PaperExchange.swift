@@ -244,6 +244,17 @@ public struct PaperExchange: Sendable, Equatable, Codable {
         }
     }
 
+    // MARK: Fault injection (tests only)
+
+    /// FAULT INJECTION, for the chaos drill's tests only: submits `bracket` as if none of its
+    /// client order ids were known, so the exchange holds a second order under the same id.
+    /// This is the bug the duplicate check exists to prevent; ast-broker calls it only when
+    /// `AST_FAULT_BROKER_RESUBMITS_AFTER_RESTART=1` (refused in LIVE mode).
+    public mutating func faultResubmitIgnoringKnownIDs(_ bracket: BracketOrder, now: Timestamp) -> PaperOutcome {
+        for leg in bracket.legs { index[leg.clientOrderID] = nil }
+        return handle(.submit(bracket), now: now)
+    }
+
     // MARK: Bars
 
     mutating func match(_ bar: Bar, _ ctx: inout Context) {

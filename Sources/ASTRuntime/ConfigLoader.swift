@@ -10,7 +10,8 @@ import Foundation
 /// 3. `<directory>/ast.local.yaml`: optional, for one machine;
 /// 4. `AST_*` environment variables: `AST_BUS__MAX_FRAME_BYTES=2097152` sets `bus.max_frame_bytes`
 ///    (`__` separates levels, names are lowercased, lists are comma-separated). `AST_ENV` and
-///    `AST_CONFIG_DIR` choose what to load and are not keys.
+///    `AST_CONFIG_DIR` choose what to load and are not keys; nor are `AST_FAULT_*` variables,
+///    fault injections that only tests set (each read by the process it concerns).
 ///
 /// An environment chosen by the argument or `AST_ENV` also becomes the value of the
 /// `environment` key, when the configuration has one.
@@ -25,6 +26,8 @@ public struct ConfigLoader: Sendable {
 
     /// Variables that choose what to load rather than set a key.
     public static let loaderVariables: Set<String> = ["AST_ENV", "AST_CONFIG_DIR"]
+    /// Fault injections for tests (`AST_FAULT_BROKER_RESUBMITS_AFTER_RESTART`): not config keys.
+    public static let faultVariablePrefix = "AST_FAULT_"
 
     /// Creates a loader for `directory`. `environment` wins over `AST_ENV` in `variables`.
     public init(directory: String, environment: String? = nil,
@@ -205,7 +208,7 @@ public struct ConfigLoader: Sendable {
         var root = ConfigNode.emptyMapping(ConfigSource(origin: .other("AST_* variables"), line: nil))
         var issues: [ConfigIssue] = []
         for (name, value) in variables.sorted(by: { $0.key < $1.key })
-        where name.hasPrefix("AST_") && !Self.loaderVariables.contains(name) {
+        where name.hasPrefix("AST_") && !Self.loaderVariables.contains(name) && !name.hasPrefix(Self.faultVariablePrefix) {
             let keys = name.dropFirst(4).components(separatedBy: "__").map { $0.lowercased() }
             guard keys.allSatisfy(Self.isKeyName) else {
                 issues.append(ConfigIssue(keyPath: nil, message:

@@ -191,12 +191,13 @@ public enum WorkerRuntime {
         let journal = try Journal(path: journalPath(identity: identity, stateDir: config.stateDir), process: identity.description,
                                   logger: logger, batchLimit: config.journal.batchLimit)
         defer { try? journal.close() }
-        // In replay the trading clock is market time, restored from the journal's last entry (on
-        // a first start: midnight New York time before the first replayed session).
+        // In replay the trading clock is market time, restored from the last `market.time` this
+        // process received (on a first start: midnight New York time before the first replayed
+        // session). Not from the journal's last entry: bus entries carry wall-clock timestamps,
+        // and a restart at wall time would skip every replayed session still to come.
         let replayStart = NewYorkTime.timestamp((config.marketdata ?? .standard).replay.fromDate, LocalTime(hour: 0, minute: 0))
         let marketClock: MarketClock? = (config.clock ?? .wall).mode == .replay && definition.role != .marketdata
-            ? MarketClock(start: try journal.entries(seq: max(journal.lastSeq, 1)...max(journal.lastSeq, 1)).last?.record.timestamp
-                ?? replayStart)
+            ? MarketClock(start: max(replayStart, try lastMarketTime(in: journal) ?? replayStart))
             : nil
         let clock: any WallClock = marketClock ?? systemClock
         let (fd, origin) = try listeningSocket(identity: identity, runtimeDir: config.runtimeDir, logger: logger)
@@ -238,6 +239,13 @@ extension BusSettings {
         self.init(maxFrameBytes: c.maxFrameBytes, helloTimeout: c.helloTimeout, ackTimeout: c.ackTimeout,
                   backoffInitial: c.connectBackoffInitial, backoffMaximum: c.connectBackoffMax, allowedUIDs: Set(c.allowedUids))
     }
+}
+
+/// The market time of the last `market.time` message `journal` holds as received, if any.
+func lastMarketTime(in journal: Journal) throws -> Timestamp? {
+    guard let entry = try journal.lastEntry(type: MessageType.marketTime.rawValue),
+          case .marketTime(let t) = try EnvelopeCodec.decode(entry.record.body).message else { return nil }
+    return t.now
 }
 
 /// In replay: moves the market clock when a `market.time` arrives, then lets the logic act on it

@@ -38,6 +38,13 @@ actor BrokerShell: WorkerLogic {
                           path: WorkerRuntime.socketPath(identity: target, runtimeDir: config.runtimeDir),
                           expectedRole: target.role, settings: settings, journal: context.journal, clock: context.systemClock, logger: context.logger)
         }
+        let fault = FaultInjection.resubmitsAfterRestart
+        if fault {
+            guard (config.trading ?? .paper).mode != .live else {
+                throw BrokerShellError("\(FaultInjection.resubmitsAfterRestartVariable)=1 is a fault injection for tests and is refused with trading.mode LIVE; unset it")
+            }
+            context.logger.critical("FAULT INJECTION ON (\(FaultInjection.resubmitsAfterRestartVariable)=1): this broker re-submits open orders after a restart; for drill tests only, never in production")
+        }
         let reconciler = try client(ProcessIdentity(role: .reconciler))
         let risk = try client(ProcessIdentity(role: .risk))
         self.reconciler = reconciler
@@ -46,7 +53,7 @@ actor BrokerShell: WorkerLogic {
         let logger = context.logger
         adapter = try PaperAdapter(
             name: context.identity.description, config: config.paperBroker ?? .standard, journal: context.journal, clock: context.clock,
-            logger: context.logger,
+            logger: context.logger, faultResubmitAfterRestart: fault,
             deliver: { reports in
                 for report in reports {
                     try reconciler.send(.executionReport(report), correlationID: report.event.clientOrderID.rawValue)

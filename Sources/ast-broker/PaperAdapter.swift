@@ -13,6 +13,22 @@ enum PaperJournal {
     /// the exchange sees it: the paper account is rebuilt from these at every start.
     static let input = "paper.input"
     static let restored = "paper.restored"
+    /// FAULT INJECTION (tests only): a bracket re-submitted past the duplicate check after a
+    /// restart (see ``FaultInjection``). Replayed as such at every start, since it happened.
+    static let faultResubmit = "paper.fault_resubmit"
+}
+
+/// Fault injection for the chaos drill's tests: a deliberately broken broker. Never on in
+/// production: the variable's name says FAULT, ast-broker logs it at CRIT and refuses to start
+/// with it in LIVE mode.
+enum FaultInjection {
+    /// `=1`: after a restart, every bracket with an open leg is submitted again under the same
+    /// client order ids, bypassing the exchange's duplicate check (the bug a drill must catch).
+    static let resubmitsAfterRestartVariable = "AST_FAULT_BROKER_RESUBMITS_AFTER_RESTART"
+
+    static var resubmitsAfterRestart: Bool {
+        ProcessInfo.processInfo.environment[resubmitsAfterRestartVariable] == "1"
+    }
 }
 
 /// One journaled input: what the exchange was asked. The bus message that asked for it is the
@@ -44,6 +60,7 @@ actor PaperAdapter: BrokerAdapter {
     var unhandled: [Envelope] = []
 
     init(name: String, config: PaperBrokerConfig, journal: Journal, clock: any WallClock, logger: Logger,
+         faultResubmitAfterRestart: Bool = false,
          deliver: @escaping @Sendable ([ExecutionReport]) throws -> Void,
          connectionChanged: @escaping @Sendable (Bool, String) throws -> Void) throws {
         self.name = name
@@ -66,17 +83,34 @@ actor PaperAdapter: BrokerAdapter {
         logger.notice("paper account restored", metadata: [
             "inputs": "\(restored.inputs)", "cash": "\(restored.exchange.cash)", "open_orders": "\(restored.exchange.openOrders.count)",
         ])
+        if faultResubmitAfterRestart && restored.inputs > 0 {
+            let open = Set(restored.exchange.openOrders.map(\.spec.clientOrderID))
+            for bracket in restored.brackets where bracket.legs.contains(where: { open.contains($0.clientOrderID) }) {
+                logger.critical("FAULT INJECTION: re-submitting bracket \(bracket.intent) after a restart, past the duplicate check")
+                let now = clock.now()
+                let body = try JSONEncoder.sorted.encode(PaperJournalInput(input: .submit(bracket)))
+                try journal.append(JournalRecord(kind: .received, type: PaperJournal.faultResubmit, timestamp: now,
+                                                 correlationID: bracket.intent.rawValue, body: Array(body)), durability: .durable)
+                let outcome = exchange.faultResubmitIgnoringKnownIDs(bracket, now: now)
+                if !outcome.reports.isEmpty {
+                    try deliver(outcome.reports)
+                    reportsThrough = max(reportsThrough, outcome.reports.compactMap(\.sequence).max() ?? 0)
+                }
+            }
+        }
     }
 
     /// Replays the journal: the exchange as it was, every report it produced, the ids of the
     /// reports already in the bus's outbox, and the messages received but never handled.
     static func restore(name: String, config: PaperBrokerConfig, journal: Journal) throws
-        -> (exchange: PaperExchange, reports: [ExecutionReport], sentReportIDs: Set<String>, unhandled: [Envelope], inputs: Int)
+        -> (exchange: PaperExchange, reports: [ExecutionReport], sentReportIDs: Set<String>, unhandled: [Envelope], inputs: Int,
+            brackets: [BracketOrder])
     {
         var exchange = PaperExchange(name: name, config: config)
         var reports: [ExecutionReport] = []
         var sent = Set<String>()
         var inputs = 0
+        var brackets: [BracketOrder] = []
         let decoder = JSONDecoder()
         try journal.scan(fromSeq: 1) { entry in
             let r = entry.record
@@ -84,7 +118,12 @@ actor PaperAdapter: BrokerAdapter {
             case (.received, PaperJournal.input):
                 let j = try decoder.decode(PaperJournalInput.self, from: Data(r.body))
                 reports += exchange.handle(j.input, now: r.timestamp).reports
+                if case .submit(let b) = j.input { brackets.append(b) }
                 inputs += 1
+            case (.received, PaperJournal.faultResubmit):
+                if case .submit(let b) = try decoder.decode(PaperJournalInput.self, from: Data(r.body)).input {
+                    reports += exchange.faultResubmitIgnoringKnownIDs(b, now: r.timestamp).reports
+                }
             case (.sent, MessageType.executionReport.rawValue):
                 if case .executionReport(let report) = try EnvelopeCodec.decode(r.body).message { sent.insert(report.id) }
             default:
@@ -94,7 +133,7 @@ actor PaperAdapter: BrokerAdapter {
         }
         let unhandled = try UnhandledMessages.find(in: journal, types: [.orderSubmit, .orderCancel, .bar, .sessionClose],
                                                    handledType: PaperJournal.input)
-        return (exchange, reports, sent, unhandled, inputs)
+        return (exchange, reports, sent, unhandled, inputs, brackets)
     }
 
     /// Handles what the bus journaled but the previous run never handled.

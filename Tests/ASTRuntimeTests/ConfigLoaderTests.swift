@@ -111,6 +111,12 @@ struct ConfigLoaderTests {
         #expect(config.bus.maxFrameBytes == 1_048_576) // from ast.yaml
     }
 
+    @Test func faultInjectionVariablesAreNotConfigKeys() throws {
+        let config = try ConfigLoader(directory: Self.shippedDirectory, variables: ["AST_FAULT_BROKER_RESUBMITS_AFTER_RESTART": "1"])
+            .load(ASTConfig.self)
+        #expect(config.bus.maxFrameBytes == 1_048_576)
+    }
+
     @Test(arguments: [DeploymentEnvironment.test, .production])
     func shippedBaseFileLoadsAndValidatesIn(_ environment: DeploymentEnvironment) throws {
         let config = try ConfigLoader(directory: Self.shippedDirectory, environment: environment.rawValue, variables: [:])

@@ -17,8 +17,10 @@ final class SupervisedTree {
     let astd: ChildProcess
     var environment: [String: String]
 
-    /// - Parameter overlay: YAML written as `ast.test.yaml` on top of the shipped configuration.
-    init(overlay: String = "") async throws {
+    /// - Parameters:
+    ///   - overlay: YAML written as `ast.test.yaml` on top of the shipped configuration.
+    ///   - extraEnvironment: added to astd's environment (its children inherit it).
+    init(overlay: String = "", extraEnvironment: [String: String] = [:]) async throws {
         dir = try TemporaryDirectory(prefix: "ast-sup")
         try FileManager.default.createDirectory(atPath: dir("etc"), withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: BuildProducts.packageRoot + "/etc/ast.yaml", toPath: dir("etc/ast.yaml"))
@@ -26,7 +28,7 @@ final class SupervisedTree {
         environment = [
             "PATH": "/usr/local/bin:/usr/bin:/bin", "AST_CONFIG_DIR": dir("etc"), "AST_ENV": "test",
             "AST_RUNTIME_DIR": dir("run"), "AST_STATE_DIR": dir("state"),
-        ]
+        ].merging(extraEnvironment) { _, extra in extra }
         astd = try ChildProcess(try BuildProducts.executable("astd"), ["--foreground"], environment: environment,
                                 name: "astd", outputDirectory: dir.path)
     }
@@ -38,11 +40,11 @@ final class SupervisedTree {
     }
 
     /// Runs `astctl ARGS` against this tree; its exit code and what it printed.
-    func astctl(_ arguments: [String]) throws -> (code: Int32, stdout: String, stderr: String) {
+    func astctl(_ arguments: [String], timeout: Duration = .seconds(20)) throws -> (code: Int32, stdout: String, stderr: String) {
         let ctl = try ChildProcess(try BuildProducts.executable("astctl"), arguments, environment: environment,
                                    name: "astctl-\(UUID().uuidString.prefix(8))", outputDirectory: dir.path)
         var code: Int32 = -1
-        let deadline = ContinuousClock.now + .seconds(20)
+        let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if let s = ctl.exitStatus { code = ChildProcess.exitCode(s) ?? -1; break }
             usleep(10_000)

@@ -1,7 +1,8 @@
 // astctl: the operator's command line for a running AST tree.
 // `status` asks astd for the tree over the control socket, `ping` makes a bus round trip to
-// one process, `journal verify` checks every journal's hash chain. Halt and resume arrive with
-// the risk gate.
+// one process, `journal verify` checks every journal's hash chain; `halt`, `resume` and
+// `reconcile` talk to the risk gate and the reconciler; `drill` (Drill.swift) is the chaos drill;
+// `report` and `replay` read the journals.
 import ASTBus
 import ASTCore
 import ASTJournal
@@ -18,7 +19,7 @@ import Logging
 struct AstCtl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "astctl", abstract: "Operate a running AST tree.",
-        subcommands: [Status.self, Halt.self, Resume.self, Reconcile.self, BrokerCommand.self, PingCommand.self, JournalCommand.self, ReportCommand.self, ReplayCommand.self])
+        subcommands: [Status.self, Halt.self, Resume.self, Reconcile.self, BrokerCommand.self, DrillCommand.self, PingCommand.self, JournalCommand.self, ReportCommand.self, ReplayCommand.self])
 }
 
 /// Loads the same layered configuration the processes use, or exits with its error.

@@ -1,0 +1,395 @@
+// `astctl drill`: the chaos drill's shell. The plan and the invariants are pure (ASTDrill);
+// this file sends the signals, watches the tree through the same sockets as `astctl status`,
+// reads the journals read-only, reconciles and resumes the way an operator does.
+import ASTBus
+import ASTCore
+import ASTDrill
+import ASTExecution
+import ASTJournal
+import ASTRisk
+import ASTRuntime
+import ASTWire
+import ArgumentParser
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct DrillCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "drill",
+        abstract: "Chaos drill against a running paper tree: kill, hang or stop workers and check the invariants after each round.",
+        discussion: """
+            Refused unless trading.mode is PAPER and the broker is broker@paper. Each round waits a random \
+            moment, sends the signal to the worker's pid, waits for the tree to recover, checks the invariants \
+            (recovery, HALTED after a broker death within the budget, no client order id accepted twice, every \
+            fill reconciled, every journal verifies, positions reconcile) and resumes through `astctl resume`. \
+            Exit status: 0 no violation, 1 violations (or the tree never became ready), 2 refused. \
+            See runbooks/running-a-chaos-drill.md.
+            """)
+    @Option(help: "Rounds to run.") var rounds: Int = 50
+    @Option(help: "The worker to hurt (role@instance), or random (every worker, never astd).") var process: String = "random"
+    @Option(help: "Comma-separated signals among kill, stop (a hang), term.") var signals: String = "kill,stop,term"
+    @Option(help: "The seed of the plan (printed; re-run a failing drill with it).") var seed: UInt64?
+    @Option(name: .customLong("halt-budget-ms"), help: "Most milliseconds from a broker's death to HALTED.") var haltBudgetMs: Int = 3000
+    @Option(name: .customLong("max-delay-ms"), help: "Each round waits a random 0...this many ms before the signal.") var maxDelayMs: Int = 500
+    @Option(name: .customLong("recovery-timeout-s"), help: "Seconds the tree has to be all ready again.") var recoveryTimeoutS: Int = 30
+    @Flag(help: "Print the report as JSON.") var json = false
+
+    func validate() throws {
+        guard rounds > 0 else { throw ValidationError("--rounds must be positive (got \(rounds))") }
+        guard haltBudgetMs > 0, maxDelayMs >= 0, recoveryTimeoutS > 0 else { throw ValidationError("budgets and timeouts must be positive") }
+        _ = try parsedSignals()
+        if process != "random" && !DrillPlanner.workers.contains(process) {
+            throw ValidationError("--process must be random or one of \(DrillPlanner.workers.joined(separator: ", ")) (got \(process)); astd is never a target")
+        }
+    }
+
+    func parsedSignals() throws -> [DrillSignal] {
+        let names = signals.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let parsed = names.compactMap(DrillSignal.init(rawValue:))
+        guard !parsed.isEmpty, parsed.count == names.count else {
+            throw ValidationError("--signals takes kill, stop and term, comma-separated (got \(signals))")
+        }
+        return parsed
+    }
+
+    func run() async throws {
+        let config = try loadConfig()
+        // Paper only: a drill kills processes while trading goes on.
+        let mode = (config.trading ?? .paper).mode
+        guard mode == .paper, config.risk.broker == "broker@paper",
+              config.supervisor.children.contains(where: { $0.name == "broker@paper" }) else {
+            FileHandle.standardError.write(Data("astctl: refusing to drill: trading.mode is \(mode) and the broker is \(config.risk.broker); a drill runs only against a paper tree (trading.mode PAPER, broker@paper)\n".utf8))
+            throw ExitCode(2)
+        }
+        let seed = self.seed ?? UInt64.random(in: 1...UInt64(UInt32.max))
+        let workers = DrillPlanner.workers.filter { w in config.supervisor.children.contains { $0.name == w } }
+        var planner = DrillPlanner(seed: seed, processes: process == "random" ? workers : [process], signals: try parsedSignals(),
+                                   maxDelayMs: maxDelayMs)
+        let toStderr = json
+        let shell = DrillShell(config: config, recoveryTimeout: .seconds(recoveryTimeoutS), log: { line in
+            // With --json, stdout holds only the report; progress goes to stderr.
+            if toStderr { FileHandle.standardError.write(Data((line + "\n").utf8)) } else { print(line) }
+        })
+        shell.log("astctl drill: \(rounds) round(s), seed \(seed) (re-run with --seed \(seed)), targets \(planner.processes.joined(separator: ", ")), signals \(planner.signals.map(\.description).joined(separator: ", "))")
+
+        guard let initial = await shell.waitAllReady(notPID: nil, of: nil) else {
+            FileHandle.standardError.write(Data("astctl: the tree is not all ready (or astd is unreachable); start it and check `astctl status`\n".utf8))
+            throw ExitCode(1)
+        }
+        if let s = await shell.safeMode(), s.state != .active {
+            shell.log("Safe Mode is \(s.state.rawValue) (\(s.cause)): resuming before the first round")
+            if let problem = await shell.resumeIfNotActive() { shell.log("  \(problem)") }
+        }
+        let started = ContinuousClock.now
+        var report = DrillReport(seed: seed)
+        var checker = InvariantChecker()
+        let restartsBefore = Dictionary(uniqueKeysWithValues: initial.children.map { ($0.name, $0.restarts) })
+        var lastStatus = initial
+
+        for _ in 0..<rounds {
+            let round = planner.next()
+            report.record(round)
+            shell.log("round \(round.index)/\(rounds): \(round.signal) to \(round.process) after \(round.delayMs) ms")
+            try? await Task.sleep(for: .milliseconds(round.delayMs))
+            let outcome = await shell.play(round, haltBudgetMs: haltBudgetMs)
+            if let latency = outcome.observation.haltedLatencyMs, outcome.observation.brokerDied { report.haltedLatenciesMs.append(latency) }
+            let violations = checker.check(outcome.observation) + outcome.resumeViolations
+            for v in violations { shell.log("  VIOLATION \(v)") }
+            report.violations += violations
+            if let s = outcome.status { lastStatus = s }
+            shell.log("  \(outcome.summary)")
+        }
+        if let s = await shell.treeStatus() { lastStatus = s }
+        for c in lastStatus.children {
+            let delta = c.restarts - (restartsBefore[c.name] ?? 0)
+            if delta > 0 { report.restarts[c.name] = delta }
+        }
+        report.wallSeconds = Double((ContinuousClock.now - started).components.seconds)
+        if json {
+            let e = JSONEncoder()
+            e.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try e.encode(DrillJSON(report)), as: UTF8.self))
+        } else {
+            print(report.text)
+        }
+        if !report.passed { throw ExitCode(1) }
+    }
+}
+
+/// The report as `astctl drill --json` prints it: the report and its percentiles.
+struct DrillJSON: Encodable {
+    var report: DrillReport
+    var haltedLatencyP50Ms: Int?
+    var haltedLatencyP99Ms: Int?
+    var passed: Bool
+    init(_ r: DrillReport) {
+        report = r
+        haltedLatencyP50Ms = r.haltedLatencyMs(percentile: 50)
+        haltedLatencyP99Ms = r.haltedLatencyMs(percentile: 99)
+        passed = r.passed
+    }
+    enum CodingKeys: String, CodingKey {
+        case report, passed
+        case haltedLatencyP50Ms = "halted_latency_p50_ms"
+        case haltedLatencyP99Ms = "halted_latency_p99_ms"
+    }
+}
+
+/// Runs `body`, or gives up with nil after `timeout`.
+func withTimeout<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async -> T? {
+    await withTaskGroup(of: T?.self) { group in
+        group.addTask { try? await body() }
+        group.addTask { try? await Task.sleep(for: timeout); return nil }
+        let first = await group.next() ?? nil
+        group.cancelAll()
+        return first
+    }
+}
+
+/// What one round did and saw.
+struct RoundOutcome {
+    var observation: RoundObservation
+    var resumeViolations: [DrillViolation]
+    var status: TreeStatus?
+    var summary: String
+}
+
+/// The drill's I/O: signals, status, journals, reconcile, resume.
+final class DrillShell: Sendable {
+    let config: ASTConfig
+    let recoveryTimeout: Duration
+    let log: @Sendable (String) -> Void
+    let reader: JournalFollower
+
+    init(config: ASTConfig, recoveryTimeout: Duration, log: @escaping @Sendable (String) -> Void) {
+        self.config = config
+        self.recoveryTimeout = recoveryTimeout
+        self.log = log
+        reader = JournalFollower(directory: "\(config.stateDir)/journal", broker: config.risk.broker)
+    }
+
+    /// astd's view of the tree, or nil when it does not answer within a few seconds.
+    func treeStatus() async -> TreeStatus? {
+        let path = "\(config.runtimeDir)/control.sock"
+        guard UnixSocket.isLive(path: path) else { return nil }
+        let config = self.config
+        let reply = await withTimeout(.seconds(5)) {
+            try await withClient(to: ProcessIdentity(role: .supervisor), path: path, config: config) { client in
+                try await client.request(.statusRequest(StatusRequest()), timeout: .seconds(4))
+            }
+        }
+        if case .statusReply(let s)? = reply?.message { return s }
+        return nil
+    }
+
+    /// The risk gate's Safe Mode, or nil when it does not answer within a few seconds.
+    func safeMode(_ command: RiskCommand = .status) async -> RiskStatusReport? {
+        let config = self.config
+        let risk = ProcessIdentity(role: .risk)
+        let path = WorkerRuntime.socketPath(identity: risk, runtimeDir: config.runtimeDir)
+        let reply = await withTimeout(.seconds(12)) {
+            try await withClient(to: risk, path: path, config: config) { client in
+                try await client.request(.riskCommand(command), timeout: .seconds(10))
+            }
+        }
+        if case .riskStatus(let r)? = reply?.message { return r }
+        return nil
+    }
+
+    /// Waits until every permanent process is ready (and `name`, when given, no longer runs as
+    /// `notPID`); nil on timeout.
+    func waitAllReady(notPID: Int32?, of name: String?) async -> TreeStatus? {
+        let deadline = ContinuousClock.now + recoveryTimeout
+        while ContinuousClock.now < deadline {
+            if let s = await treeStatus(), s.state == "ok", s.children.allSatisfy(\.ready),
+               name == nil || s.children.first(where: { $0.name == name })?.pid != notPID {
+                return s
+            }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return nil
+    }
+
+    /// Polls the risk gate over one connection until it reports HALTED; the time it took.
+    func waitForHalted(within: Duration) async -> Duration? {
+        let start = ContinuousClock.now
+        let config = self.config
+        let risk = ProcessIdentity(role: .risk)
+        let path = WorkerRuntime.socketPath(identity: risk, runtimeDir: config.runtimeDir)
+        while ContinuousClock.now - start < within {
+            let seen = await withTimeout(within) {
+                try await withClient(to: risk, path: path, config: config) { client -> Duration? in
+                    while ContinuousClock.now - start < within {
+                        let reply = try await client.request(.riskCommand(.status), timeout: .seconds(2))
+                        if case .riskStatus(let r) = reply.message, r.state == .halted { return ContinuousClock.now - start }
+                        try await Task.sleep(for: .milliseconds(20))
+                    }
+                    return nil
+                }
+            }
+            if let seen { return seen }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return nil
+    }
+
+    /// One round: the signal, HALTED for a broker, recovery, the observations, the resume.
+    func play(_ round: PlannedRound, haltBudgetMs: Int) async -> RoundOutcome {
+        let isBroker = round.process.hasPrefix("broker@")
+        let roundStart = ContinuousClock.now
+        func ms(since t: ContinuousClock.Instant) -> Int { Int((ContinuousClock.now - t).components.seconds * 1000 + (ContinuousClock.now - t).components.attoseconds / 1_000_000_000_000_000) }
+        let before = await treeStatus()
+        let victim = before?.children.first { $0.name == round.process }?.pid
+        let wasHalted = isBroker ? (await safeMode())?.state == .halted : false
+        var latencyMs: Int?
+        var notes: [String] = []
+        if let victim {
+            kill(victim, round.signal.number)
+            if isBroker && !wasHalted {
+                // A hang is a death once the watchdog declares it: its allowance is not Safe Mode's latency.
+                let allowanceMs = round.signal == .stop
+                    ? (config.supervisor.children.first { $0.name == round.process }?.watchdogMs ?? 0) : 0
+                if let d = await waitForHalted(within: .milliseconds(haltBudgetMs + allowanceMs + 5000)) {
+                    let ms = Int(d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000)
+                    latencyMs = max(0, ms - allowanceMs)
+                    notes.append("HALTED after \(latencyMs!) ms")
+                }
+            } else if isBroker {
+                notes.append("already HALTED before the kill: latency not measured")
+            }
+        } else {
+            notes.append("\(round.process) had no pid: no signal sent")
+        }
+        let recovered = await waitAllReady(notPID: victim, of: round.process)
+        var recoveryDetail = ""
+        if recovered == nil {
+            if let s = await treeStatus() {
+                recoveryDetail = s.children.filter { !$0.ready }.map { "\($0.name) \($0.state)" }.joined(separator: ", ")
+            } else {
+                recoveryDetail = "astd does not answer"
+            }
+        }
+
+        let recoveredMs = ms(since: roundStart)
+        let checkStart = ContinuousClock.now
+        // Fills in flight: give the reconciler a few seconds to catch up with the broker.
+        var journals = reader.follow()
+        let catchUp = ContinuousClock.now + .seconds(5)
+        while !InvariantChecker.unreconciledFills(journals.reports, reconciled: journals.fills).isEmpty, ContinuousClock.now < catchUp {
+            try? await Task.sleep(for: .milliseconds(200))
+            journals = reader.follow()
+        }
+        var reconcile = await reconcileOnce()
+        if reconcile != .clean {
+            // A report in flight can show as a transient difference: once more.
+            try? await Task.sleep(for: .seconds(1))
+            reconcile = await reconcileOnce()
+        }
+        let reconciledMs = ms(since: checkStart)
+        var resumeViolations: [DrillViolation] = []
+        if let problem = await resumeIfNotActive() {
+            resumeViolations.append(DrillViolation(round: round.index, invariant: .treeRecovers, detail: problem))
+        }
+        let verifyStart = ContinuousClock.now
+        let journalChecks = verifyJournals()
+        let verifyMs = ms(since: verifyStart)
+        let observation = RoundObservation(
+            round: round, recovered: recovered != nil, recoveryDetail: recoveryDetail, brokerDied: isBroker && victim != nil && !wasHalted,
+            haltedLatencyMs: latencyMs, haltBudgetMs: haltBudgetMs, brokerReports: journals.reports, reconciledExecutionIDs: journals.fills,
+            journals: journalChecks, reconcile: reconcile)
+        let fills = Set(journals.reports.compactMap { r -> ExecutionID? in if case .fill(let f) = r.event { f.executionID } else { nil } }).count
+        notes.append("recovered: \(recovered != nil ? "yes" : "NO") in \(recoveredMs) ms; checks \(reconciledMs) ms, verify \(verifyMs) ms; \(fills) fill(s) so far")
+        return RoundOutcome(observation: observation, resumeViolations: resumeViolations, status: recovered, summary: notes.joined(separator: "; "))
+    }
+
+    /// `astctl reconcile`, as the drill judges it.
+    func reconcileOnce() async -> ReconcileCheck {
+        let config = self.config
+        let outcome = await withTimeout(.seconds(25)) {
+            try await reconcilerRequest(ReconcileRequest(run: true, reason: "astctl drill"), config: config, quiet: true)
+        }
+        guard let run = outcome ?? nil else { return .incomplete("the reconciler did not answer") }
+        if !run.completed { return .incomplete(run.summary) }
+        if run.requiresHalt { return .mismatch(run.findings.map(\.detail).joined(separator: "; ")) }
+        return .clean
+    }
+
+    /// Brings trading back as an operator does: `astctl resume --to active`, and when a HALTED
+    /// gate refuses (no clean reconciliation since the halt) `astctl reconcile` and resume
+    /// again. SAFE_REDUCING (a worker with `on_crash: reduce` went down) is resumed too; a
+    /// refusal there (a portfolio limit) is the gate doing its job, not a problem. A problem in
+    /// words, or nil.
+    func resumeIfNotActive() async -> String? {
+        var lastRefusal = ""
+        for attempt in 0..<5 {
+            guard let state = await safeMode() else { return "the risk gate did not answer" }
+            if state.state == .active { return nil }
+            if state.state == .safeReducing {
+                let answer = await safeMode(.resume(to: .active))
+                if answer?.accepted != true { log("  SAFE_REDUCING stays: \(answer?.message ?? "no answer")") }
+                return nil
+            }
+            let answer = await safeMode(.resume(to: .active))
+            if answer?.accepted == true { return nil }
+            lastRefusal = answer?.message ?? "the risk gate did not answer"
+            if attempt > 0 { try? await Task.sleep(for: .milliseconds(500)) }
+            _ = await reconcileOnce()
+        }
+        let final = await safeMode()
+        return final?.state == .halted ? "astctl resume was refused after astctl reconcile: \(lastRefusal)" : nil
+    }
+
+    /// `astctl journal verify`: every journal's damage, nil when it verifies.
+    func verifyJournals() -> [String: String?] {
+        let dir = "\(config.stateDir)/journal"
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".sqlite") }.sorted()
+        var out: [String: String?] = [:]
+        for file in files {
+            let result = Journal.verify(path: "\(dir)/\(file)")
+            out.updateValue(result.damage.map(\.description), forKey: String(file.dropLast(".sqlite".count)))
+        }
+        return out
+    }
+}
+
+/// Reads the broker's sent execution reports and the reconciler's applied fills from their
+/// journals, read-only and incrementally (each call reads only the entries added since).
+final class JournalFollower: Sendable {
+    struct Seen: Sendable {
+        var reports: [ExecutionReport] = []
+        var fills: Set<ExecutionID> = []
+        var brokerSeq: Int64 = 1
+        var reconcilerSeq: Int64 = 1
+    }
+
+    let brokerPath: String
+    let reconcilerPath: String
+    let seen = Mutex(Seen())
+
+    init(directory: String, broker: String) {
+        brokerPath = "\(directory)/\(broker).sqlite"
+        reconcilerPath = "\(directory)/reconciler@main.sqlite"
+    }
+
+    /// Everything seen so far.
+    func follow() -> (reports: [ExecutionReport], fills: Set<ExecutionID>) {
+        seen.withLock { s in
+            let decoder = JSONDecoder()
+            try? Journal.readEntries(path: brokerPath, fromSeq: s.brokerSeq, types: [MessageType.executionReport.rawValue]) { e in
+                s.brokerSeq = e.seq + 1
+                guard e.record.kind == .sent, case .executionReport(let r)? = try? EnvelopeCodec.decode(e.record.body).message else { return }
+                s.reports.append(r)
+            }
+            try? Journal.readEntries(path: reconcilerPath, fromSeq: s.reconcilerSeq, types: ["reconciler.input"]) { e in
+                s.reconcilerSeq = e.seq + 1
+                guard e.record.kind == .received, case .report(let r)? = try? decoder.decode(ReconcilerInput.self, from: Data(e.record.body)),
+                      case .fill(let f) = r.event else { return }
+                s.fills.insert(f.executionID)
+            }
+            return (s.reports, s.fills)
+        }
+    }
+}
