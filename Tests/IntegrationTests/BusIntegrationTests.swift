@@ -17,7 +17,7 @@ import Glibc
     func acknowledgedMessagesArriveExactlyOnceAcrossAReceiverKill() async throws {
         let tree = try WorkerTree()
         var receiver = try await tree.start(Self.risk)
-        let count = 150
+        let count = 400
         let sender = try ChildProcess(try BuildProducts.executable("ast-testpeer"), [
             "send", "--socket", tree.socketPath(Self.risk), "--journal", tree.dir("testpeer.sqlite"),
             "--target", Self.risk.description, "--count", "\(count)", "--interval-ms", "10",
