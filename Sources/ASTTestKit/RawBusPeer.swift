@@ -42,7 +42,7 @@ public final class RawBusPeer {
     }
 
     /// Reads one frame and decodes it; nil at end of stream. Throws after `timeoutMs`.
-    public func receive(timeoutMs: Int32 = 5000) throws -> Envelope? {
+    public func receive(timeoutMs: Int32 = 20_000) throws -> Envelope? {
         guard let header = try read(4, timeoutMs: timeoutMs) else { return nil }
         let n = Int(header[0]) << 24 | Int(header[1]) << 16 | Int(header[2]) << 8 | Int(header[3])
         guard let payload = try read(n, timeoutMs: timeoutMs) else { throw HarnessError("stream ended inside a frame") }
