@@ -210,14 +210,6 @@ actor PaperAdapter: BrokerAdapter {
     }
 }
 
-extension JSONEncoder {
-    /// Sorted keys: journaled bodies are byte-stable.
-    static var sorted: JSONEncoder {
-        let e = JSONEncoder()
-        e.outputFormatting = .sortedKeys
-        return e
-    }
-}
 
 extension PaperInput {
     /// The order or symbol an input concerns, for the journal's correlation index.

@@ -278,11 +278,3 @@ extension ReconcilerInput {
     }
 }
 
-extension JSONEncoder {
-    /// Sorted keys: journaled bodies are byte-stable.
-    static var sorted: JSONEncoder {
-        let e = JSONEncoder()
-        e.outputFormatting = .sortedKeys
-        return e
-    }
-}

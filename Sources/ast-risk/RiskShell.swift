@@ -117,8 +117,7 @@ actor RiskShell: WorkerLogic {
     @discardableResult
     func handle(_ input: RiskInput, durability: Durability = .durable) -> [RiskOutput] {
         let now = clock.now()
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
+        let encoder = JSONEncoder.sorted
         do {
             try journal.append(JournalRecord(kind: .received, type: RiskJournal.input, timestamp: now,
                                              body: Array(try encoder.encode(input))), durability: durability)

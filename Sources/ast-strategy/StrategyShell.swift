@@ -139,10 +139,8 @@ actor StrategyShell: WorkerLogic {
 
     func append(type: String, _ value: some Encodable, at: Timestamp, correlation: String? = nil, durability: Durability = .batched) {
         do {
-            let e = JSONEncoder()
-            e.outputFormatting = .sortedKeys
             try journal.append(JournalRecord(kind: .decision, type: type, timestamp: at, correlationID: correlation,
-                                             body: Array(e.encode(value))), durability: durability)
+                                             body: Array(JSONEncoder.sorted.encode(value))), durability: durability)
         } catch {
             logger.critical("cannot journal: \(error)")
             fatalError("ast-strategy: the journal refused an entry: \(error)")
