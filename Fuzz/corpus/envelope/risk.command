@@ -1,0 +1,1 @@
+{"body":{"status":{}},"from":"control@astctl","id":"control@astctl>risk@main?2","seq":2,"ts":1796591697656096808,"type":"risk.command","v":1}

@@ -1,0 +1,254 @@
+import ASTCore
+import ASTExecution
+import ASTMarketData
+import ASTNotify
+import ASTPaperBroker
+import ASTRisk
+import ASTRuntime
+import ASTSupervision
+import ASTWire
+import Foundation
+import NIOCore
+import NIOEmbedded
+
+/// One libFuzzer target: a parser or a core's input handler fed arbitrary bytes. A target must
+/// return normally for every input; a trap, a crash or a broken round trip is a finding.
+///
+/// Core targets read their input as newline-separated JSON values of the core's input type (the
+/// form the shells journal them in), skip lines that do not decode, and feed the rest in order
+/// with a clock that moves forward by a byte-derived step: the seed corpus holds real journaled
+/// inputs, which libFuzzer then mutates.
+public enum FuzzTarget: String, CaseIterable, Sendable {
+    case frame, envelope, catalog, risk, paper, reconciler, supervisor, outbox, config, csv
+
+    /// Runs the target once over `bytes`.
+    public func run(_ bytes: [UInt8]) {
+        switch self {
+        case .frame: FuzzFrame.run(bytes)
+        case .envelope: FuzzEnvelope.run(bytes)
+        case .catalog: FuzzEnvelope.runCatalog(bytes)
+        case .risk: FuzzCores.risk(bytes)
+        case .paper: FuzzCores.paper(bytes)
+        case .reconciler: FuzzCores.reconciler(bytes)
+        case .supervisor: FuzzSupervisor.run(bytes)
+        case .outbox: FuzzOutbox.run(bytes)
+        case .config: FuzzConfig.run(bytes)
+        case .csv: FuzzCSV.run(bytes)
+        }
+    }
+}
+
+/// Splits fuzz input into lines (the journaled-input form of the core targets).
+enum FuzzLines {
+    static func split(_ bytes: [UInt8], limit: Int = 256) -> [[UInt8]] {
+        var lines: [[UInt8]] = []
+        var current: [UInt8] = []
+        for b in bytes {
+            if b == UInt8(ascii: "\n") {
+                if !current.isEmpty { lines.append(current) }
+                current = []
+                if lines.count >= limit { return lines }
+            } else {
+                current.append(b)
+            }
+        }
+        if !current.isEmpty { lines.append(current) }
+        return lines
+    }
+
+    /// A clock for a core target: starts on a fixed weekday and moves forward by a step derived
+    /// from each input line, never past a bound (the shells' clocks are not peer input).
+    struct Clock {
+        var now = Timestamp(nanoseconds: 1_751_464_800_000_000_000)  // 2025-07-02 14:00 UTC
+
+        mutating func advance(by line: [UInt8]) -> Timestamp {
+            let step = Int64(line.first ?? 0) * 60_000_000_000
+            if now.nanoseconds < 4_000_000_000_000_000_000 { now = Timestamp(nanoseconds: now.nanoseconds + step) }
+            return now
+        }
+    }
+}
+
+/// The frame decoder, fed in chunks whose sizes come from the input.
+enum FuzzFrame {
+    static func run(_ bytes: [UInt8]) {
+        let channel = EmbeddedChannel(handler: ByteToMessageHandler(FrameDecoder(maximumPayload: 4096)))
+        var rest = bytes[...]
+        while !rest.isEmpty {
+            let size = max(1, Int(rest.first!) % 64)
+            let chunk = rest.prefix(size)
+            rest = rest.dropFirst(chunk.count)
+            do {
+                try channel.writeInbound(channel.allocator.buffer(bytes: chunk))
+            } catch {
+                break  // a refusal: the connection would be closed
+            }
+            while let frame = try? channel.readInbound(as: ByteBuffer.self) {
+                guard frame.readableBytes <= 4096 else { fatalError("frame over the maximum passed the decoder") }
+            }
+        }
+        _ = try? channel.finish()
+    }
+}
+
+/// The envelope decoder and the message catalog: whatever decodes must encode and decode back
+/// to the same value.
+enum FuzzEnvelope {
+    static func run(_ bytes: [UInt8]) {
+        guard let envelope = try? EnvelopeCodec.decode(bytes) else { return }
+        roundTrip(envelope)
+    }
+
+    /// The first byte picks a message type of the catalog; the rest is that message's body.
+    static func runCatalog(_ bytes: [UInt8]) {
+        guard let first = bytes.first else { return }
+        let types = MessageCatalog.types.keys.sorted()
+        let type = types[Int(first) % types.count]
+        let body = String(decoding: bytes.dropFirst(), as: UTF8.self)
+        let json = #"{"v":\#(Envelope.protocolVersion),"from":"risk@main","type":"\#(type.rawValue)","seq":1,"id":"x","ts":1,"body":\#(body)}"#
+        guard let envelope = try? EnvelopeCodec.decode(Array(json.utf8)) else { return }
+        roundTrip(envelope)
+    }
+
+    static func roundTrip(_ envelope: Envelope) {
+        let encoded = EnvelopeCodec.encode(envelope)
+        guard let again = try? EnvelopeCodec.decode(encoded) else {
+            fatalError("an envelope that decoded does not decode after encoding: \(String(decoding: encoded, as: UTF8.self))")
+        }
+        guard EnvelopeCodec.encode(again) == encoded else {
+            fatalError("an envelope's encoding is not stable: \(String(decoding: encoded, as: UTF8.self))")
+        }
+    }
+}
+
+/// The trading cores' input handlers.
+enum FuzzCores {
+    static let decoder = JSONDecoder()
+
+    static func risk(_ bytes: [UInt8]) {
+        guard var gate = try? RiskGate(restoring: .firstStart(at: Timestamp(nanoseconds: 0))) else { return }
+        var clock = FuzzLines.Clock()
+        for line in FuzzLines.split(bytes) {
+            guard let input = try? decoder.decode(RiskInput.self, from: Data(line)) else { continue }
+            _ = gate.handle(input, now: clock.advance(by: line))
+        }
+    }
+
+    static func paper(_ bytes: [UInt8]) {
+        var exchange = PaperExchange(name: "paper")
+        var clock = FuzzLines.Clock()
+        for line in FuzzLines.split(bytes) {
+            guard let input = try? decoder.decode(PaperInput.self, from: Data(line)) else { continue }
+            _ = exchange.handle(input, now: clock.advance(by: line))
+        }
+    }
+
+    static func reconciler(_ bytes: [UInt8]) {
+        var core = ReconcilerCore()
+        var clock = FuzzLines.Clock()
+        for line in FuzzLines.split(bytes) {
+            guard let input = try? decoder.decode(ReconcilerInput.self, from: Data(line)) else { continue }
+            _ = core.handle(input, now: clock.advance(by: line))
+        }
+    }
+}
+
+/// The supervisor's restart policy, driven by an operation stream: each byte picks an event
+/// (spawned, ready, exited with a code or a signal, watchdog missed, tick, shutdown) and the next
+/// bytes its child, pid and time step.
+enum FuzzSupervisor {
+    static let children = ["risk", "broker", "notifier"].map {
+        ChildSpec(id: ProcessIdentity(role: Role(rawValue: $0), instance: "main"), executable: "/bin/true",
+                  watchdog: .seconds(1))
+    }
+
+    static func run(_ bytes: [UInt8]) {
+        guard var supervisor = try? Supervisor(children: children) else { return }
+        var now = Timestamp(nanoseconds: 1_000_000_000)
+        _ = supervisor.start(now: now)
+        var i = 0
+        func next() -> UInt8 {
+            defer { i += 1 }
+            return i < bytes.count ? bytes[i] : 0
+        }
+        while i < bytes.count {
+            let op = next() % 8
+            let child = children[Int(next()) % children.count].id
+            let pid = Int32(next() % 16) + 100
+            now = Timestamp(nanoseconds: now.nanoseconds + Int64(next()) * 100_000_000)
+            switch op {
+            case 0: _ = supervisor.spawned(child, pid: pid, now: now)
+            case 1: _ = supervisor.spawnFailed(child, error: "exec failed", now: now)
+            case 2: _ = supervisor.ready(pid: pid, now: now)
+            case 3: _ = supervisor.exited(pid: pid, reason: .exited(code: Int32(next() % 3)), now: now)
+            case 4: _ = supervisor.exited(pid: pid, reason: .signaled(signal: Int32(next() % 32)), now: now)
+            case 5: _ = supervisor.watchdogMissed(pid: pid, now: now)
+            case 6: _ = supervisor.tick(now: now)
+            default: _ = supervisor.shutdown(now: now)
+            }
+        }
+    }
+}
+
+/// The notifier's outbox: alerts with byte-derived priorities, keys and texts, delivery outcomes
+/// for the messages it asked to send, and ticks.
+enum FuzzOutbox {
+    static func run(_ bytes: [UInt8]) {
+        var outbox = Outbox(chats: ["1", "@ops"], settings: OutboxSettings(), seed: 7)
+        var now = Timestamp(nanoseconds: 1_000_000_000)
+        var pending: [String] = []
+        var i = 0
+        func next() -> UInt8 {
+            defer { i += 1 }
+            return i < bytes.count ? bytes[i] : 0
+        }
+        while i < bytes.count {
+            let op = next() % 6
+            now = Timestamp(nanoseconds: now.nanoseconds + Int64(next()) * 50_000_000)
+            let actions: [Outbox.Action]
+            switch op {
+            case 0, 1:
+                let priority = AlertPriority.allCases[Int(next()) % AlertPriority.allCases.count]
+                let length = Int(next()) * 40
+                let text = String(repeating: "<&\u{e9}", count: length / 3)
+                let key = "k\(next() % 8)"
+                actions = outbox.handle(.alert(Alert(priority: priority, key: key, title: "t", text: text, at: now)), now: now)
+            case 2, 3:
+                guard !pending.isEmpty else { continue }
+                let id = pending.removeFirst()
+                let outcome: DeliveryOutcome = switch next() % 4 {
+                case 0: .delivered
+                case 1: .rateLimited(retryAfter: .seconds(Int(next() % 30)))
+                case 2: .transientFailure(reason: "network")
+                default: .refused(status: 400, description: "Bad Request: can't parse entities")
+                }
+                actions = outbox.handle(.delivery(messageID: id, outcome), now: now)
+            default:
+                actions = outbox.handle(.tick, now: now)
+            }
+            for case .send(let message) in actions { pending.append(message.id) }
+        }
+    }
+}
+
+/// The configuration loader, on one `ast.yaml` whose text is the input.
+enum FuzzConfig {
+    static let directory: String = {
+        let dir = NSTemporaryDirectory() + "ast-fuzz-config-\(getpid())"
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }()
+
+    static func run(_ bytes: [UInt8]) {
+        let path = directory + "/ast.yaml"
+        guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else { return }
+        _ = try? ConfigLoader(directory: directory, environment: nil, variables: [:]).load(ASTConfig.self)
+    }
+}
+
+/// The CSV bar reader.
+enum FuzzCSV {
+    static func run(_ bytes: [UInt8]) {
+        _ = try? CSVBarParser.parse(String(decoding: bytes, as: UTF8.self), file: "fuzz.csv", symbol: "FUZZ")
+    }
+}
