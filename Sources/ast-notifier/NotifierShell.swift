@@ -40,6 +40,8 @@ actor NotifierShell: WorkerLogic {
     let clock: any WallClock
     let logger: Logger
     var wakeAt: Timestamp?
+    /// The one armed wake-up, for ``wakeAt``.
+    var timerTask: Task<Void, Never>?
     let sends: AsyncStream<OutgoingMessage>
     let sendQueue: AsyncStream<OutgoingMessage>.Continuation
     let encoder: JSONEncoder
@@ -153,8 +155,12 @@ actor NotifierShell: WorkerLogic {
     func run() async {
         handle(.tick)
         await withDiscardingTaskGroup { group in
-            group.addTask { await self.timer() }
-            guard let client = self.client else { return }
+            guard let client = self.client else {
+                // Delivery is off: alerts wait in the journal; stay up until the process stops
+                // (the stream ends in `stopped()`).
+                for await _ in self.sends {}
+                return
+            }
             for await message in self.sends {
                 group.addTask {
                     let outcome = await client.send(message)
@@ -165,20 +171,31 @@ actor NotifierShell: WorkerLogic {
     }
 
     func stopped() async {
+        timerTask?.cancel()
         sendQueue.finish()
         await client?.shutdown()
         _ = try? journal.append(JournalRecord(kind: .state, type: NotifierJournal.stopped, timestamp: clock.now(), body: []), durability: .durable)
     }
 
-    /// Ticks the outbox when the time it asked for has come.
-    func timer() async {
-        while !Task.isCancelled {
-            do { try await Task.sleep(for: .milliseconds(20)) } catch { return }
-            if let at = wakeAt, clock.now() >= at {
-                wakeAt = nil
-                handle(.tick)
-            }
+    /// Arms the one wake-up timer for `at`, unless one is already armed for that time or earlier:
+    /// the shell sleeps until the outbox's next deadline instead of polling.
+    func arm(at: Timestamp) {
+        if let armed = wakeAt, armed <= at { return }
+        wakeAt = at
+        timerTask?.cancel()
+        let delay = max(0, at.nanoseconds - clock.now().nanoseconds)
+        timerTask = Task {
+            do { try await Task.sleep(for: .nanoseconds(delay)) } catch { return }
+            await self.wake(armedFor: at)
         }
+    }
+
+    /// The armed deadline came: tick the outbox (which may ask for the next one).
+    func wake(armedFor at: Timestamp) {
+        guard wakeAt == at else { return }  // re-armed earlier meanwhile
+        wakeAt = nil
+        timerTask = nil
+        handle(.tick)
     }
 
     /// Hands `input` to the outbox and carries out what it says.
@@ -190,7 +207,7 @@ actor NotifierShell: WorkerLogic {
                 append(NotifierJournal.sent, kind: .sent, message.id, SentBody(message), durability: .batched)
                 sendQueue.yield(message)
             case .wake(let at):
-                wakeAt = min(wakeAt ?? at, at)
+                arm(at: at)
             case .record(let record):
                 // Durable before anything else happens: a restart must not send it again.
                 append(NotifierJournal.delivered, kind: .decision, record.alertKeys.first, record, durability: .durable)
