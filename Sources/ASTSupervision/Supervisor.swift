@@ -228,6 +228,22 @@ public struct Supervisor: Sendable {
         advance(now: now)
     }
 
+    /// The earliest time at which ``tick(now:)`` has something to do (a scheduled restart), or
+    /// nil when nothing is scheduled: the shell sleeps until then or until an event arrives.
+    public var nextDeadline: Timestamp? {
+        // While stopping (a shutdown, a give-up, rest_for_one siblings) progress comes from exits.
+        guard drain == nil, stopQueue.isEmpty else { return nil }
+        switch policy.strategy {
+        case .oneForOne:
+            return slots.compactMap { slot -> Timestamp? in
+                if case .waiting(let until) = slot.phase { return until }
+                return nil
+            }.min()
+        case .restForOne:
+            return incident?.due
+        }
+    }
+
     /// Stops every child in reverse start order, one at a time, and restarts nothing any
     /// more. The shell exits once ``isFinished``. Later calls do nothing.
     public mutating func shutdown(now: Timestamp) -> [SupervisorAction] {

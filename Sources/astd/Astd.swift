@@ -78,21 +78,34 @@ struct Astd {
         }
         defer { signalSources.forEach { $0.cancel() } }
 
+        // The loop sleeps until the tree's next deadline or until an event has been handled.
+        let wakeup = Wakeup()
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { for await exit in reaper.exits { await tree.childExited(exit) } }
-            group.addTask { for await message in notify.messages { await tree.notified(message) } }
+            group.addTask {
+                for await exit in reaper.exits {
+                    await tree.childExited(exit)
+                    wakeup.kick()
+                }
+            }
+            group.addTask {
+                for await message in notify.messages {
+                    await tree.notified(message)
+                    wakeup.kick()
+                }
+            }
             group.addTask { try? await control.run(listeningFD: controlFD) }
             for client in lifecycleClients { group.addTask { await client.run() } }
             group.addTask {
                 for await sig in signals {
                     logger.notice("received signal \(sig)")
                     await tree.shutdown()
+                    wakeup.kick()
                 }
             }
             await tree.start()
             while !(await tree.isFinished) {
                 await tree.tick()
-                try? await Task.sleep(for: .milliseconds(20))
+                await wakeup.wait(until: await tree.nextDeadline(), clock: clock)
             }
             group.cancelAll()
         }
