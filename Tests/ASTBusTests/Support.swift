@@ -124,10 +124,3 @@ func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async 
     }
 }
 
-/// A value shared between a test and the tasks it starts.
-final class Shared<Value: Sendable>: Sendable {
-    private let value: Mutex<Value>
-    init(_ initial: Value) { value = Mutex(initial) }
-    func set(_ newValue: Value) { value.withLock { $0 = newValue } }
-    func get() -> Value { value.withLock { $0 } }
-}

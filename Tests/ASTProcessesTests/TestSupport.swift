@@ -142,10 +142,3 @@ func first<Element: Sendable>(
     }
 }
 
-/// A value shared with a thread or task a test starts.
-final class Shared<Value: Sendable>: Sendable {
-    private let value: Mutex<Value>
-    init(_ initial: Value) { value = Mutex(initial) }
-    func set(_ newValue: Value) { value.withLock { $0 = newValue } }
-    func get() -> Value { value.withLock { $0 } }
-}
