@@ -187,3 +187,68 @@ import Testing
         #expect(after.code == 0 && after.out.contains("ACKNOWLEDGED"), "\(after.out)")
     }
 }
+
+/// The same for ast-risk: a journaled input that the gate's validation now refuses brings the
+/// gate up HALTED with the journal and seq in its cause, instead of replaying it.
+@Suite(.serialized) struct RiskQuarantineTests {
+    static let risk = ProcessIdentity(role: .risk)
+
+    static func status(_ peer: RawBusPeer) throws -> RiskStatusReport? {
+        _ = try peer.send(.riskCommand(.status))
+        while let env = try peer.receive(timeoutMs: 10_000) {
+            if case .riskStatus(let r) = env.message { return r }
+        }
+        return nil
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func aJournaledAbsurdMarkBringsTheRiskGateUpHaltedWithTheEntryNamed() async throws {
+        let tree = try WorkerTree()
+        try FileManager.default.createDirectory(atPath: tree.stateDir + "/journal", withIntermediateDirectories: true)
+        let poisonSeq: Int64
+        do {
+            let j = try Journal(path: tree.journalPath(Self.risk), process: Self.risk.description, logger: Logger(label: "test"))
+            let now = SystemClock().now()
+            _ = try j.append(JournalRecord(kind: .state, type: "safe_mode.initial", timestamp: now,
+                                           body: Array(try JSONEncoder().encode(SafeModeRecord.firstStart(at: now)))), durability: .durable)
+            let mark = RiskInput.mark(MarketMark(symbol: "AAPL", price: Price(units: .max), at: now))
+            poisonSeq = try j.append(JournalRecord(kind: .received, type: "risk.input", timestamp: now,
+                                                   body: Array(try JSONEncoder().encode(mark))), durability: .durable)
+            _ = try j.append(JournalRecord(kind: .state, type: "risk.stopped", timestamp: now, body: []), durability: .durable)
+            try j.close()
+        }
+        let process = try await tree.start(Self.risk)
+        defer { process.stop(graceSeconds: 5) }
+        let control = try RawBusPeer(path: tree.socketPath(Self.risk))
+        try control.hello()
+        #expect(try control.receive()?.type == .welcome)
+        var report: RiskStatusReport?
+        try await eventually(timeout: .seconds(10), "the risk gate HALTED by the quarantine") {
+            report = try Self.status(control)
+            return report?.state == .halted
+        }
+        let cause = try #require(report).cause
+        #expect(cause.contains("seq \(poisonSeq)") && cause.contains(tree.journalPath(Self.risk)), "\(cause)")
+
+        _ = try control.send(.quarantineAck(QuarantineAck(process: "risk@main", seq: poisonSeq, reason: "mark from a broken feed")))
+        var answer: OperatorReply?
+        while let env = try control.receive(timeoutMs: 10_000) {
+            if case .commandResult(let r) = env.message { answer = r; break }
+        }
+        #expect(answer?.accepted == true, "\(String(describing: answer))")
+
+        // Restarted, the entry stays skipped and no new quarantine is raised; HALTED stays until resume.
+        process.stop(graceSeconds: 5)
+        let again = try await tree.start(Self.risk)
+        defer { again.stop(graceSeconds: 5) }
+        let control2 = try RawBusPeer(path: tree.socketPath(Self.risk))
+        try control2.hello()
+        #expect(try control2.receive()?.type == .welcome)
+        #expect(try Self.status(control2)?.state == .halted)
+        #expect(try tree.entries(Self.risk).filter { $0.record.type == QuarantineJournal.entryType }.count == 1)
+        let halts = try tree.entries(Self.risk).filter { $0.record.type == "risk.input" }.filter {
+            String(decoding: $0.record.body, as: UTF8.self).contains("quarantined")
+        }
+        #expect(halts.count == 1, "the quarantine halts once, not again after the acknowledgement")
+    }
+}
