@@ -52,9 +52,10 @@ public struct Timestamp: Hashable, Comparable, Sendable, Codable, CustomStringCo
 
     /// ISO 8601 in UTC with millisecond precision, for logs and tables.
     public var description: String {
-        let ns = nanoseconds
-        let secs = ns >= 0 ? ns / 1_000_000_000 : (ns - 999_999_999) / 1_000_000_000
-        let millis = (ns - secs * 1_000_000_000) / 1_000_000
+        // Floor division in 128 bits: near Int64.min, `ns - 999_999_999` would overflow.
+        let wide = Int128(nanoseconds)
+        let secs = Int64(wide >= 0 ? wide / 1_000_000_000 : (wide - 999_999_999) / 1_000_000_000)
+        let millis = Int64((wide - Int128(secs) * 1_000_000_000) / 1_000_000)
         let (y, m, d) = Timestamp.civil(fromDays: secs >= 0 ? secs / 86_400 : (secs - 86_399) / 86_400)
         let sod = secs - (secs >= 0 ? secs / 86_400 : (secs - 86_399) / 86_400) * 86_400
         func pad(_ v: Int64, _ w: Int) -> String {

@@ -82,3 +82,15 @@ extension RiskInput {
         }
     }
 }
+
+extension Alert {
+    /// The longest alert text the notifier accepts (a reconciliation's findings fit well within).
+    public static let maxTextBytes = 64 * 1024
+
+    /// Refuses an alert the notifier must not journal or send: a key, title or text beyond its
+    /// size, a time outside 1970 ... 2200.
+    public func validate() -> InputRefusal? {
+        InputCheck.text(key, "alert key", max: InputCheck.maxIdentifierBytes) ?? InputCheck.text(title, "alert title")
+            ?? InputCheck.text(text, "alert text", max: Self.maxTextBytes) ?? InputCheck.time(at, "alert time")
+    }
+}

@@ -26,6 +26,11 @@ import Testing
         #expect(Duration.milliseconds(1500).totalNanoseconds == 1_500_000_000)
     }
 
+    @Test func theEndsOfTheRangePrintWithoutTrapping() {
+        #expect(Timestamp(nanoseconds: .max).description == "2262-04-11T23:47:16.854Z")
+        #expect(Timestamp(nanoseconds: .min).description == "1677-09-21T00:12:43.145Z")
+    }
+
     @Test func durationBetweenTheEndsOfTheRangeIsExact() {
         let d = Timestamp(nanoseconds: .max).duration(since: Timestamp(nanoseconds: .min))
         #expect(d == .nanoseconds(Int64.max) + .nanoseconds(Int64.max) + .nanoseconds(1))

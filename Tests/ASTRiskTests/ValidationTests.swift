@@ -52,3 +52,19 @@ import Testing
         #expect(RiskInput.journalVerificationFailed(detail: huge).validate()?.code == .tooLarge)
     }
 }
+
+@Suite struct AlertValidationTests {
+    @Test func alertsBeyondTheirSizesOrTimesAreRefused() {
+        let fine = Alert(priority: .p0, key: "halted", title: "AST risk gate HALTED", text: "broker down", at: t0)
+        #expect(fine.validate() == nil)
+        var a = fine
+        a.text = String(repeating: "x", count: Alert.maxTextBytes + 1)
+        #expect(a.validate()?.code == .tooLarge)
+        a = fine
+        a.key = String(repeating: "k", count: 1_000_000)
+        #expect(a.validate()?.code == .tooLarge)
+        a = fine
+        a.at = Timestamp(nanoseconds: .max)
+        #expect(a.validate()?.code == .outOfRange)
+    }
+}
