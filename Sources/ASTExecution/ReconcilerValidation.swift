@@ -5,6 +5,8 @@ extension ReconcilerInput {
     /// The largest share quantity or price a report or a mark may carry (as the paper broker's).
     public static let maxQuantity = Quantity(1_000_000_000)
     public static let maxPrice = Price(units: 1_000_000 * 10_000)
+    /// The largest notional of one fill (10^12 dollars): far below what overflows the portfolio's cash.
+    public static let maxNotional = Money(units: 1_000_000_000_000 * 10_000)
 
     /// Refuses an input the reconciler must never journal or apply: a fill or a mark with a
     /// quantity, price or commission beyond the bounds above or not positive, a time outside
@@ -20,6 +22,10 @@ extension ReconcilerInput {
             }
             switch r.event {
             case .fill(let f):
+                let notional = Int128(f.quantity.shares) * Int128(f.price.units)
+                if notional > Int128(Self.maxNotional.units) {
+                    return InputRefusal(.outOfRange, "fill \(f.executionID): \(f.quantity) x \(f.price) is more than \(Self.maxNotional)")
+                }
                 return InputCheck.time(f.at, "fill time")
                     ?? InputCheck.integer(f.quantity.shares, "fill quantity", in: 1...Self.maxQuantity.shares)
                     ?? InputCheck.price(f.price, "fill price", max: Self.maxPrice)

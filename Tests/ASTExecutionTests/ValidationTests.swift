@@ -21,6 +21,9 @@ import Testing
         f = fill("x1", "i1.E", .buy, 100, "100.00")
         f.quantity = Quantity(.max)
         #expect(Self.report(.fill(f)).validate()?.code == .outOfRange)
+        // Each within its bound, but the product would overflow the portfolio's cash.
+        f = fill("x1", "i1.E", .buy, 1_000_000_000, "1000000.00")
+        #expect(Self.report(.fill(f)).validate()?.code == .outOfRange)
         f = fill("x1", "i1.E", .buy, 100, "100.00")
         f.commission = Money(units: -1)
         #expect(Self.report(.fill(f)).validate()?.code == .outOfRange)
