@@ -8,6 +8,8 @@ public enum BusEvent: String, Sendable, CaseIterable {
     case connected = "bus.connected"
     case disconnected = "bus.disconnected"
     case protocolError = "bus.protocol_error"
+    /// A well-formed message its receiver refused before journaling it (``BusInbox/validate(_:from:)``).
+    case inputRefused = "bus.input_refused"
 }
 
 /// What the bus records in the process journal, in one place so that every reader

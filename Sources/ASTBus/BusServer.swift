@@ -18,6 +18,18 @@ public protocol BusInbox: Sendable {
     /// Called from the bus's work thread (a task executor of its own, not an event loop);
     /// an inbox that is an actor runs on its own executor as usual.
     func receive(_ envelope: Envelope, from peer: PeerInfo) async -> Message?
+
+    /// Checks a message before the bus journals it: ranges, sizes, arithmetic that cannot
+    /// overflow. A refusal is answered to the sender (a `command.result` that is not accepted;
+    /// an acknowledged message is still acknowledged, so that it is not re-sent) and recorded
+    /// as a bounded `bus.input_refused` entry; the message is neither journaled as received nor
+    /// delivered. Called on the bus's work thread, in arrival order, so it must not block.
+    func validate(_ envelope: Envelope, from peer: PeerInfo) -> InputRefusal?
+}
+
+extension BusInbox {
+    /// Accepts every message that decoded (an inbox without checks of its own).
+    public func validate(_ envelope: Envelope, from peer: PeerInfo) -> InputRefusal? { nil }
 }
 
 /// A listening bus endpoint: admits peers by hello, uid and role, journals what arrives,
@@ -165,6 +177,19 @@ public final class BusServer: Sendable {
     /// per id, also across restarts) and hands it to the inbox.
     func deliver(_ env: Envelope, raw: [UInt8], from peer: PeerInfo) async throws -> Delivered {
         let peerName = peer.identity.description
+        if let refusal = inbox.validate(env, from: peer) {
+            // Validate before you journal: nothing of a refused message is recorded as an input.
+            logger.warning("message refused before journaling", metadata: [
+                "peer": "\(peerName)", "type": "\(env.type)", "id": "\(InputRefusal.bounded(env.id, limit: 100))",
+                "code": "\(refusal.code.rawValue)", "detail": "\(refusal.detail)",
+            ])
+            try journal.append(BusJournal.event(.inputRefused, endpoint: identity.description, peer: peerName,
+                                                code: refusal.code.rawValue,
+                                                detail: InputRefusal.bounded("\(env.type) \(env.id) (\(raw.count) bytes): \(refusal.detail)"),
+                                                at: clock.now()), durability: .batched)
+            return Delivered(acknowledge: env.message.delivery == .acknowledged, duplicate: false,
+                             reply: .commandResult(OperatorReply(accepted: false, message: refusal.description)))
+        }
         guard env.message.delivery == .acknowledged else {
             try journal.append(BusJournal.message(.received, env, peer: peerName, raw: raw), durability: .batched)
             return Delivered(acknowledge: false, duplicate: false, reply: await inbox.receive(env, from: peer))

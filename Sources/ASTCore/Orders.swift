@@ -316,10 +316,20 @@ public struct BrokerAccountState: Sendable, Equatable, Codable {
     /// 1 MiB frame limit (an order is about 400 bytes of JSON).
     public static let pageSize = 1_000
 
+    /// The most pages a query may ask for: 10 million orders, executions or positions.
+    public static let maxPageIndex = 10_000
+
+    /// Refuses a page number a query may not ask for (negative, or beyond ``maxPageIndex``).
+    public static func validatePage(_ n: Int) -> InputRefusal? {
+        InputCheck.integer(n, "page", in: 0...maxPageIndex)
+    }
+
     /// Page `n` of this state: the n-th slice of each list (the account values on every page).
+    /// A page past the end (or a negative one) has empty lists; it never traps.
     public func page(_ n: Int, snapshot: String) -> BrokerAccountState {
+        let (start, overflow) = max(0, n).multipliedReportingOverflow(by: Self.pageSize)
         func slice<T>(_ a: [T]) -> [T] {
-            let lo = min(a.count, n * Self.pageSize)
+            let lo = overflow ? a.count : min(a.count, start)
             return Array(a[lo..<min(a.count, lo + Self.pageSize)])
         }
         let pages = max(1, [positions.count, openOrders.count, executions.count].map { ($0 + Self.pageSize - 1) / Self.pageSize }.max() ?? 1)

@@ -10,15 +10,36 @@ public struct Timestamp: Hashable, Comparable, Sendable, Codable, CustomStringCo
 
     public static func < (lhs: Timestamp, rhs: Timestamp) -> Bool { lhs.nanoseconds < rhs.nanoseconds }
 
-    /// The timestamp `duration` later (negative durations go back).
+    /// The timestamp `duration` later (negative durations go back), held at the ends of the
+    /// representable range instead of trapping (about years 1677 and 2262). Where the duration
+    /// comes from outside the process, use ``advancedReportingOverflow(by:)`` and refuse.
     public func advanced(by duration: Duration) -> Timestamp {
-        Timestamp(nanoseconds: nanoseconds + duration.totalNanoseconds)
+        if let t = advancedReportingOverflow(by: duration) { return t }
+        return Timestamp(nanoseconds: duration < .zero ? .min : .max)
     }
 
-    /// The duration from `other` to `self`.
-    public func duration(since other: Timestamp) -> Duration {
-        .nanoseconds(nanoseconds - other.nanoseconds)
+    /// The timestamp `duration` later, or nil if it is not representable.
+    public func advancedReportingOverflow(by duration: Duration) -> Timestamp? {
+        guard let ns = duration.totalNanosecondsReportingOverflow else { return nil }
+        let (sum, overflow) = nanoseconds.addingReportingOverflow(ns)
+        return overflow ? nil : Timestamp(nanoseconds: sum)
     }
+
+    /// The duration from `other` to `self` (exact: a `Duration` holds any difference of two
+    /// timestamps).
+    public func duration(since other: Timestamp) -> Duration {
+        let (diff, overflow) = nanoseconds.subtractingReportingOverflow(other.nanoseconds)
+        guard overflow else { return .nanoseconds(diff) }
+        // The difference needs 65 bits: split it into whole seconds and the rest.
+        let wide = Int128(nanoseconds) - Int128(other.nanoseconds)
+        return .seconds(Int64(wide / 1_000_000_000)) + .nanoseconds(Int64(wide % 1_000_000_000))
+    }
+
+    /// The earliest time a message from outside may carry (the epoch).
+    public static let earliestAccepted = Timestamp(nanoseconds: 0)
+    /// The latest time a message from outside may carry (2200-01-01T00:00:00Z): far beyond any
+    /// session, and far enough below `Int64.max` that adding days or weeks cannot overflow.
+    public static let latestAccepted = Timestamp(nanoseconds: 7_258_118_400 * 1_000_000_000)
 
     public init(from decoder: any Decoder) throws {
         nanoseconds = try decoder.singleValueContainer().decode(Int64.self)
@@ -31,9 +52,10 @@ public struct Timestamp: Hashable, Comparable, Sendable, Codable, CustomStringCo
 
     /// ISO 8601 in UTC with millisecond precision, for logs and tables.
     public var description: String {
-        let ns = nanoseconds
-        let secs = ns >= 0 ? ns / 1_000_000_000 : (ns - 999_999_999) / 1_000_000_000
-        let millis = (ns - secs * 1_000_000_000) / 1_000_000
+        // Floor division in 128 bits: near Int64.min, `ns - 999_999_999` would overflow.
+        let wide = Int128(nanoseconds)
+        let secs = Int64(wide >= 0 ? wide / 1_000_000_000 : (wide - 999_999_999) / 1_000_000_000)
+        let millis = Int64((wide - Int128(secs) * 1_000_000_000) / 1_000_000)
         let (y, m, d) = Timestamp.civil(fromDays: secs >= 0 ? secs / 86_400 : (secs - 86_399) / 86_400)
         let sod = secs - (secs >= 0 ? secs / 86_400 : (secs - 86_399) / 86_400) * 86_400
         func pad(_ v: Int64, _ w: Int) -> String {
@@ -59,10 +81,18 @@ public struct Timestamp: Hashable, Comparable, Sendable, Codable, CustomStringCo
 }
 
 extension Duration {
-    /// The whole duration in nanoseconds (attoseconds below a nanosecond are dropped).
+    /// The whole duration in nanoseconds (attoseconds below a nanosecond are dropped), held at
+    /// `Int64.min`/`Int64.max` for a duration beyond about ±292 years instead of trapping.
     public var totalNanoseconds: Int64 {
+        totalNanosecondsReportingOverflow ?? (self < .zero ? .min : .max)
+    }
+
+    /// The whole duration in nanoseconds, or nil if it does not fit 64 bits.
+    public var totalNanosecondsReportingOverflow: Int64? {
         let (s, atto) = components
-        return s * 1_000_000_000 + atto / 1_000_000_000
+        let (whole, o1) = s.multipliedReportingOverflow(by: 1_000_000_000)
+        let (sum, o2) = whole.addingReportingOverflow(atto / 1_000_000_000)
+        return o1 || o2 ? nil : sum
     }
 }
 

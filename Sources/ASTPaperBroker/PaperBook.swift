@@ -60,16 +60,16 @@ struct PaperPosition: Sendable, Equatable, Codable {
             let removed = Int128(costBasis.units) * closing / held.magnitude.asInt128
             let closeDelta = remaining > 0 ? closing : -closing
             realizedNow = -(closeDelta * Int128(price.units)) - removed
-            costBasis = Money(units: Int64(Int128(costBasis.units) - removed))
-            quantity = Quantity(Int64(held + closeDelta))
+            costBasis = Money(units: Int64(clamping: Int128(costBasis.units) - removed))
+            quantity = Quantity(Int64(clamping: held + closeDelta))
             remaining -= closeDelta
         }
         if remaining != 0 {
             costBasis = Money(units: Int64(clamping: Int128(costBasis.units) + remaining * Int128(price.units)))
-            quantity = Quantity(Int64(Int128(quantity.shares) + remaining))
+            quantity = Quantity(Int64(clamping: Int128(quantity.shares) + remaining))
         }
         let result = Money(units: Int64(clamping: realizedNow))
-        realized = realized + result
+        realized = Money(units: Int64(clamping: Int128(realized.units) + Int128(result.units)))
         return result
     }
 }

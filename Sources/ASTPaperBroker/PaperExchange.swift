@@ -129,6 +129,10 @@ public struct PaperExchange: Sendable, Equatable, Codable {
     /// (``PaperOutcome/connection`` is then `.restored`).
     public mutating func handle(_ input: PaperInput, now: Timestamp) -> PaperOutcome {
         var ctx = Context(now: now, delivering: true)
+        if let refusal = input.validate() {
+            ctx.outcome.notices.append(.inputRefused(refusal))
+            return ctx.outcome
+        }
         if let until = disconnectedUntil, now >= until {
             disconnectedUntil = nil
             ctx.outcome.connection = .restored
@@ -367,14 +371,22 @@ public struct PaperExchange: Sendable, Equatable, Codable {
         guard let notional = try? price.notional(quantity),
               let newFilledNotional = try? orders[i].filledNotional.adding(notional) else { return }
         let commission = FillRules.commission(quantity: quantity, notional: notional, config: config)
+        let cost = try? (spec.side == .buy ? notional.adding(commission) : notional.subtracting(commission))
+        guard let cost, let newCash = try? (spec.side == .buy ? cash.subtracting(cost) : cash.adding(cost)),
+              let newCommissions = try? commissionsPaid.adding(commission),
+              let newFilledQuantity = try? orders[i].filledQuantity.adding(quantity) else {
+            ctx.outcome.notices.append(.fillSkipped(spec.clientOrderID, detail: "cash or commissions would overflow"))
+            return
+        }
         executionCounter += 1
         let fill = Fill(executionID: ExecutionID("\(name)-x\(executionCounter)"), clientOrderID: spec.clientOrderID,
                         symbol: spec.symbol, side: spec.side, quantity: quantity, price: price, commission: commission,
                         at: ctx.now)
-        cash = spec.side == .buy ? cash - notional - commission : cash + notional - commission
-        commissionsPaid = commissionsPaid + commission
-        realizedPnL = realizedPnL + applyToBook(spec.symbol, delta: spec.side.signed(quantity), price: price)
-        orders[i].filledQuantity = orders[i].filledQuantity + quantity
+        cash = newCash
+        commissionsPaid = newCommissions
+        let realized = applyToBook(spec.symbol, delta: spec.side.signed(quantity), price: price)
+        realizedPnL = Money(units: Int64(clamping: Int128(realizedPnL.units) + Int128(realized.units)))
+        orders[i].filledQuantity = newFilledQuantity
         orders[i].filledNotional = newFilledNotional
         orders[i].lastFillSequence = executionCounter
         executions.append(fill)
@@ -501,8 +513,10 @@ public struct PaperExchange: Sendable, Equatable, Codable {
         case .dropNextAcknowledgement:
             pendingDroppedAcknowledgements += 1
         case .disconnect(let seconds):
-            guard seconds > 0 else { return }
-            let until = ctx.now.advanced(by: .seconds(seconds))
+            guard seconds > 0, let until = ctx.now.advancedReportingOverflow(by: .seconds(seconds)) else {
+                ctx.outcome.notices.append(.inputRefused(InputRefusal(.outOfRange, "disconnect of \(seconds) s from \(ctx.now)")))
+                return
+            }
             if disconnectedUntil.map({ until > $0 }) ?? true {
                 disconnectedUntil = until
                 ctx.outcome.connection = .lost(until: until)

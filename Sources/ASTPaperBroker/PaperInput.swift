@@ -59,6 +59,11 @@ public enum PaperNotice: Sendable, Equatable, Codable, CustomStringConvertible {
     case cancelRefused(ClientOrderID, CancelRefusal)
     /// A bar that does not start after the last bar of its symbol was ignored.
     case staleBarIgnored(Symbol, start: Timestamp)
+    /// The input was refused by ``PaperInput/validate()`` and changed nothing (the shell
+    /// refuses such an input before it is journaled; this is the core's own guard).
+    case inputRefused(InputRefusal)
+    /// A fill was not made because the account's numbers would not fit 64 bits.
+    case fillSkipped(ClientOrderID, detail: String)
 
     public var description: String {
         switch self {
@@ -66,6 +71,8 @@ public enum PaperNotice: Sendable, Equatable, Codable, CustomStringConvertible {
             "submit ignored: \(ids.map(\.rawValue).joined(separator: ", ")) already known to the broker"
         case .cancelRefused(let id, let why): "cancel of \(id) refused: \(why)"
         case .staleBarIgnored(let symbol, let start): "bar \(symbol) \(start) ignored: not newer than the last bar"
+        case .inputRefused(let refusal): "input refused: \(refusal)"
+        case .fillSkipped(let id, let detail): "fill of \(id) skipped: \(detail)"
         }
     }
 }

@@ -258,6 +258,10 @@ struct MarketClockInbox: BusInbox {
         if case .marketTime(let t) = envelope.message { clock.advance(to: t.now) }
         return await logic.receive(envelope, from: peer)
     }
+
+    func validate(_ envelope: Envelope, from peer: PeerInfo) -> InputRefusal? {
+        logic.validate(envelope, from: peer)
+    }
 }
 
 /// The runtime's view of whether this process's own loop is healthy; the watchdog pings only

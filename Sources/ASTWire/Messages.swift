@@ -42,6 +42,7 @@ public struct MessageType: RawRepresentable, Hashable, Comparable, Sendable, Cod
     public static let marketTime = MessageType(rawValue: "market.time")
     public static let notifierStatusRequest = MessageType(rawValue: "notifier.status.request")
     public static let notifierStatus = MessageType(rawValue: "notifier.status")
+    public static let quarantineAck = MessageType(rawValue: "quarantine.ack")
 }
 
 /// How a message type travels: best effort, or journaled by the sender, re-sent until
@@ -214,6 +215,9 @@ public enum Message: Sendable, Equatable {
     /// astctl -> notifier: the outbox's backlog; answered by ``notifierStatus``.
     case notifierStatusRequest(NotifierStatusRequest)
     case notifierStatus(NotifierStatusReport)
+    /// astctl -> a worker: the operator acknowledges a quarantined journal entry (answered by
+    /// ``commandResult``).
+    case quarantineAck(QuarantineAck)
 
     public var type: MessageType {
         switch self {
@@ -250,6 +254,7 @@ public enum Message: Sendable, Equatable {
         case .marketTime: .marketTime
         case .notifierStatusRequest: .notifierStatusRequest
         case .notifierStatus: .notifierStatus
+        case .quarantineAck: .quarantineAck
         }
     }
 
@@ -269,7 +274,7 @@ public enum MessageCatalog {
         .executionReport: .acknowledged, .orderCancel: .acknowledged, .bar: .acknowledged, .sessionClose: .acknowledged,
         .brokerQuery: .bestEffort, .brokerState: .bestEffort, .brokerInject: .bestEffort, .commandResult: .bestEffort,
         .reconcileRequest: .bestEffort, .reconciliationReport: .bestEffort, .marketTime: .acknowledged,
-        .notifierStatusRequest: .bestEffort, .notifierStatus: .bestEffort,
+        .notifierStatusRequest: .bestEffort, .notifierStatus: .bestEffort, .quarantineAck: .bestEffort,
     ]
 
     /// Types that only the connection protocol itself sends; an endpoint policy never lists them.
@@ -313,6 +318,7 @@ public enum MessageCatalog {
         case .marketTime: return .marketTime(try container.decode(MarketTime.self, forKey: key))
         case .notifierStatusRequest: return .notifierStatusRequest(try container.decode(NotifierStatusRequest.self, forKey: key))
         case .notifierStatus: return .notifierStatus(try container.decode(NotifierStatusReport.self, forKey: key))
+        case .quarantineAck: return .quarantineAck(try container.decode(QuarantineAck.self, forKey: key))
         default: throw EnvelopeError.unknownType(type.rawValue)
         }
     }
@@ -353,6 +359,7 @@ public enum MessageCatalog {
         case .marketTime(let b): try container.encode(b, forKey: key)
         case .notifierStatusRequest(let b): try container.encode(b, forKey: key)
         case .notifierStatus(let b): try container.encode(b, forKey: key)
+        case .quarantineAck(let b): try container.encode(b, forKey: key)
         }
     }
 }

@@ -71,8 +71,14 @@ actor BrokerShell: WorkerLogic {
         // Every start is a (re)connection for the risk gate and the reconciler, which reconciles.
         do {
             let connected = await adapter.isConnected()
-            let report = BrokerConnectionReport(broker: identity, connected: connected,
-                                                detail: connected ? "broker process started" : "broker process started while its broker is unreachable")
+            let pending = adapter.quarantine.withLock { $0.pending }
+            let detail = if let first = pending.first {
+                "broker process started with \(pending.count) quarantined journal entr\(pending.count == 1 ? "y" : "ies"): \(first); "
+                    + "it refuses new orders until astctl quarantine ack"
+            } else {
+                connected ? "broker process started" : "broker process started while its broker is unreachable"
+            }
+            let report = BrokerConnectionReport(broker: identity, connected: connected && pending.isEmpty, detail: detail)
             try risk.send(.brokerConnection(report))
             try reconciler.send(.brokerConnection(report))
         } catch {
@@ -116,6 +122,38 @@ actor BrokerShell: WorkerLogic {
         await receive(envelope, from: Optional(peer))
     }
 
+    /// Validate before you journal: refuses, before the bus journals it, any message the
+    /// exchange could not take (``PaperInput/validate()``), a query for an impossible page, an
+    /// order while a quarantined journal entry waits for the operator, and an acknowledgement
+    /// of an entry that is not quarantined here.
+    nonisolated func validate(_ envelope: Envelope, from peer: PeerInfo) -> InputRefusal? {
+        switch envelope.message {
+        case .orderSubmit(let approval):
+            if let first = adapter.quarantine.withLock({ $0.pending.first }) {
+                return InputRefusal(.notReady, "\(identity) takes no orders while a journal entry is quarantined (\(first))")
+            }
+            return PaperInput.submit(BracketBuilder.bracket(for: approval)).validate()
+        case .orderCancel(let c):
+            return PaperInput.cancel(c.clientOrderID, reason: c.reason).validate()
+        case .bar(let bar):
+            return PaperInput.bar(bar).validate()
+        case .sessionClose(let close):
+            return PaperInput.sessionClose(close.at).validate()
+        case .brokerInject(let injection):
+            return PaperInput.inject(injection).validate()
+        case .brokerQuery(let q):
+            return BrokerAccountState.validatePage(q.page) ?? InputCheck.time(q.executionsSince, "executions_since")
+                ?? q.snapshot.flatMap { InputCheck.text($0, "snapshot", max: InputCheck.maxIdentifierBytes) }
+        case .marketTime(let t):
+            return InputCheck.time(t.now, "market time")
+        case .quarantineAck(let ack):
+            let state = adapter.quarantine.withLock { $0 }
+            return QuarantineJournal.validate(ack, process: identity.description, state: state)
+        default:
+            return nil
+        }
+    }
+
     func receive(_ envelope: Envelope, from peer: PeerInfo?) async -> Message? {
         do {
             switch envelope.message {
@@ -146,6 +184,13 @@ actor BrokerShell: WorkerLogic {
             case .marketTime:
                 // Replay: market time moved; a disconnect whose time is up ends now.
                 if let until = await adapter.reconnectAt(), until <= clock.now() { try await adapter.tick() }
+            case .quarantineAck(let ack):
+                let pending = try await adapter.acknowledge(ack)
+                logger.notice("operator acknowledged quarantined entry seq \(ack.seq): \(ack.reason)",
+                              metadata: ["peer": "\(peer?.identity.description ?? "-")"])
+                return .commandResult(OperatorReply(accepted: true, message: "\(identity): entry seq \(ack.seq) acknowledged; "
+                                                    + (pending.isEmpty ? "no quarantine pending, the broker takes orders again"
+                                                                       : "\(pending.count) quarantined entr\(pending.count == 1 ? "y" : "ies") still pending")))
             case .brokerInject(let injection):
                 logger.warning("operator injection: \(injection)", metadata: ["peer": "\(peer?.identity.description ?? "-")"])
                 let reports = try await adapter.inject(injection, messageID: envelope.id)

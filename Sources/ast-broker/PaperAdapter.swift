@@ -6,6 +6,7 @@ import ASTPaperBroker
 import ASTWire
 import Foundation
 import Logging
+import Synchronization
 
 /// The journal entry types of the paper broker.
 enum PaperJournal {
@@ -13,6 +14,8 @@ enum PaperJournal {
     /// the exchange sees it: the paper account is rebuilt from these at every start.
     static let input = "paper.input"
     static let restored = "paper.restored"
+    /// An input refused by validation after the bus had journaled its message (bounded).
+    static let refused = "paper.refused"
     /// FAULT INJECTION (tests only): a bracket re-submitted past the duplicate check after a
     /// restart (see ``FaultInjection``). Replayed as such at every start, since it happened.
     static let faultResubmit = "paper.fault_resubmit"
@@ -58,6 +61,9 @@ actor PaperAdapter: BrokerAdapter {
     var connected: Bool
     /// Messages found journaled by the bus but never handled, handled by ``catchUp()``.
     var unhandled: [Envelope] = []
+    /// Journaled inputs the restore could not replay, and the operator's acknowledgements:
+    /// while one is pending the broker reports itself disconnected and refuses new orders.
+    nonisolated let quarantine: Mutex<QuarantineJournal.State>
 
     init(name: String, config: PaperBrokerConfig, journal: Journal, clock: any WallClock, logger: Logger,
          faultResubmitAfterRestart: Bool = false,
@@ -71,6 +77,16 @@ actor PaperAdapter: BrokerAdapter {
         self.connectionChanged = connectionChanged
         let restored = try Self.restore(name: name, config: config, journal: journal)
         exchange = restored.exchange
+        var quarantine = restored.quarantine
+        for entry in restored.quarantined where quarantine.entries[entry.seq] == nil {
+            // The first start that meets this entry records the quarantine, durably.
+            try journal.append(QuarantineJournal.entryRecord(entry, at: clock.now()), durability: .durable)
+            quarantine.entries[entry.seq] = entry
+        }
+        for entry in quarantine.pending {
+            logger.critical("QUARANTINE: \(entry); the broker refuses new orders until an operator runs: astctl quarantine ack --process \(name) --seq \(entry.seq) --reason '...'")
+        }
+        self.quarantine = Mutex(quarantine)
         connected = restored.exchange.disconnectedUntil == nil
         unhandled = restored.unhandled
         // Reports of the last run that never reached the bus's outbox (a crash in between).
@@ -102,10 +118,19 @@ actor PaperAdapter: BrokerAdapter {
 
     /// Replays the journal: the exchange as it was, every report it produced, the ids of the
     /// reports already in the bus's outbox, and the messages received but never handled.
+    ///
+    /// An entry that cannot be replayed (its body does not decode, or ``PaperInput/validate()``
+    /// refuses it: an input an older version journaled unchecked) is skipped and returned in
+    /// `quarantined`, never thrown: a journaled input must not make the broker crash-loop.
     static func restore(name: String, config: PaperBrokerConfig, journal: Journal) throws
         -> (exchange: PaperExchange, reports: [ExecutionReport], sentReportIDs: Set<String>, unhandled: [Envelope], inputs: Int,
-            brackets: [BracketOrder])
+            brackets: [BracketOrder], quarantined: [QuarantinedEntry], quarantine: QuarantineJournal.State)
     {
+        var quarantined: [QuarantinedEntry] = []
+        var quarantine = QuarantineJournal.State()
+        func skip(_ entry: JournalEntry, _ cause: String) {
+            quarantined.append(QuarantinedEntry(process: name, journal: journal.path, seq: entry.seq, type: entry.record.type, cause: cause))
+        }
         var exchange = PaperExchange(name: name, config: config)
         var reports: [ExecutionReport] = []
         var sent = Set<String>()
@@ -116,16 +141,29 @@ actor PaperAdapter: BrokerAdapter {
             let r = entry.record
             switch (r.kind, r.type) {
             case (.received, PaperJournal.input):
-                let j = try decoder.decode(PaperJournalInput.self, from: Data(r.body))
+                guard let j = try? decoder.decode(PaperJournalInput.self, from: Data(r.body)) else {
+                    skip(entry, "the input does not decode")
+                    return true
+                }
+                if let refusal = j.input.validate() {
+                    skip(entry, "the input is refused: \(refusal)")
+                    return true
+                }
                 reports += exchange.handle(j.input, now: r.timestamp).reports
                 if case .submit(let b) = j.input { brackets.append(b) }
                 inputs += 1
             case (.received, PaperJournal.faultResubmit):
-                if case .submit(let b) = try decoder.decode(PaperJournalInput.self, from: Data(r.body)).input {
+                guard let j = try? decoder.decode(PaperJournalInput.self, from: Data(r.body)), j.input.validate() == nil else {
+                    skip(entry, "the fault re-submit does not decode or is refused")
+                    return true
+                }
+                if case .submit(let b) = j.input {
                     reports += exchange.faultResubmitIgnoringKnownIDs(b, now: r.timestamp).reports
                 }
             case (.sent, MessageType.executionReport.rawValue):
-                if case .executionReport(let report) = try EnvelopeCodec.decode(r.body).message { sent.insert(report.id) }
+                if case .executionReport(let report)? = try? EnvelopeCodec.decode(r.body).message { sent.insert(report.id) }
+            case (_, QuarantineJournal.entryType), (_, QuarantineJournal.acknowledgedType):
+                QuarantineJournal.apply(entry, to: &quarantine)
             default:
                 break
             }
@@ -133,7 +171,7 @@ actor PaperAdapter: BrokerAdapter {
         }
         let unhandled = try UnhandledMessages.find(in: journal, types: [.orderSubmit, .orderCancel, .bar, .sessionClose],
                                                    handledType: PaperJournal.input)
-        return (exchange, reports, sent, unhandled, inputs, brackets)
+        return (exchange, reports, sent, unhandled, inputs, brackets, quarantined, quarantine)
     }
 
     /// Handles what the bus journaled but the previous run never handled.
@@ -147,6 +185,14 @@ actor PaperAdapter: BrokerAdapter {
     @discardableResult
     func handle(_ input: PaperInput, message: String?) throws -> PaperOutcome {
         let now = clock.now()
+        if let refusal = input.validate() {
+            // Normally refused by the bus before journaling; this catches a message an older
+            // version journaled on the bus unchecked (found by ``catchUp()``): never an input.
+            logger.error("paper broker: input refused, not journaled: \(refusal)")
+            try journal.append(JournalRecord(kind: .event, type: PaperJournal.refused, timestamp: now, messageID: message,
+                                             body: Array(try JSONEncoder.sorted.encode(refusal))), durability: .batched)
+            return PaperOutcome(notices: [.inputRefused(refusal)])
+        }
         let body = try JSONEncoder.sorted.encode(PaperJournalInput(input: input))
         try journal.append(JournalRecord(kind: .received, type: PaperJournal.input, timestamp: now, messageID: message,
                                          correlationID: input.correlationID, body: Array(body)), durability: .durable)
@@ -199,6 +245,22 @@ actor PaperAdapter: BrokerAdapter {
     func sessionClose(_ at: Timestamp, messageID: String?) throws { try handle(.sessionClose(at), message: messageID) }
     func inject(_ injection: BrokerInjection, messageID: String?) throws -> [ExecutionReport] {
         try handle(.inject(injection), message: messageID).reports
+    }
+
+    /// Records the operator's acknowledgement of a quarantined entry (durably, with the reason);
+    /// returns the entries still pending. The caller has validated `ack` against ``quarantine``.
+    func acknowledge(_ ack: QuarantineAck) throws -> [QuarantinedEntry] {
+        try journal.append(QuarantineJournal.acknowledgedRecord(ack, at: clock.now()), durability: .durable)
+        let pending = quarantine.withLock { state in
+            state.acknowledged[ack.seq] = ack
+            return state.pending
+        }
+        logger.notice("quarantine of \(name) journal entry seq \(ack.seq) acknowledged: \(ack.reason)")
+        if pending.isEmpty && isConnected() {
+            connected = true
+            try connectionChanged(true, "quarantine acknowledged by the operator (seq \(ack.seq): \(ack.reason)); the broker takes orders again")
+        }
+        return pending
     }
 
     /// When the broker is disconnected: the moment it is reachable again (for the timer).

@@ -13,7 +13,7 @@ var permissions = WorkerDefinition.diagnosticPermissions
 permissions[.risk] = [.orderSubmit, .orderCancel]
 permissions[.reconciler] = [.orderCancel, .brokerQuery]
 permissions[.marketdata] = [.bar, .sessionClose]
-permissions[.control, default: []].formUnion([.brokerQuery, .brokerInject])
+permissions[.control, default: []].formUnion([.brokerQuery, .brokerInject, .quarantineAck])
 let definition = WorkerDefinition(role: .broker, permissions: permissions) { context in
     try BrokerShell(context: context)
 }

@@ -255,6 +255,12 @@ actor NotifierShell: WorkerLogic {
                                     lastError: offReason.map { "Telegram delivery is off: \($0)" } ?? s.lastError, nextAttemptAt: s.nextAttemptAt)
     }
 
+    /// Validate before you journal: an alert beyond its sizes is refused (``Alert/validate()``).
+    nonisolated func validate(_ envelope: Envelope, from peer: PeerInfo) -> InputRefusal? {
+        if case .alert(let alert) = envelope.message { return alert.validate() }
+        return nil
+    }
+
     func receive(_ envelope: Envelope, from peer: PeerInfo) async -> Message? {
         switch envelope.message {
         case .alert(let alert):

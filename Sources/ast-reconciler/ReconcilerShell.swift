@@ -8,6 +8,7 @@ import ASTRuntime
 import ASTWire
 import Foundation
 import Logging
+import Synchronization
 
 /// The journal entry types of ast-reconciler.
 enum ReconcilerJournal {
@@ -46,6 +47,8 @@ actor ReconcilerShell: WorkerLogic {
     let snapshotCoalescing: Duration = .milliseconds(20)
     let queryTimeout: Duration = .seconds(5)
     let storePath: String
+    /// Journaled inputs the restore could not replay and the operator's acknowledgements.
+    let quarantine: Mutex<QuarantineJournal.State>
 
     init(context: WorkerContext) throws {
         identity = context.identity
@@ -68,26 +71,70 @@ actor ReconcilerShell: WorkerLogic {
         risk = try client(ProcessIdentity(role: .risk))
         strategy = try optional(ProcessIdentity(role: .strategy))
         notifier = try optional(ProcessIdentity(role: .notifier))
-        let restored = try Self.restore(journal: journal)
+        let (restored, quarantined, known) = try Self.restore(journal: journal)
         core = restored
+        var state = known
+        for entry in quarantined where state.entries[entry.seq] == nil {
+            try journal.append(QuarantineJournal.entryRecord(entry, at: clock.now()), durability: .durable)
+            state.entries[entry.seq] = entry
+        }
+        quarantine = Mutex(state)
+        for entry in state.pending {
+            logger.critical("QUARANTINE: \(entry); acknowledge with: astctl quarantine ack --process \(context.identity) --seq \(entry.seq) --reason '...'")
+        }
         logger.notice("book restored", metadata: [
             "orders": "\(restored.book.orders.count)", "positions": "\(restored.portfolio.positions.count)", "cash": "\(restored.portfolio.cash)",
         ])
     }
 
     /// Rebuilds the core by replaying every journaled input with the time it was handled at.
-    static func restore(journal: Journal) throws -> ReconcilerCore {
+    ///
+    /// An input that does not decode is skipped and returned in `quarantined` (never thrown: a
+    /// journaled input must not make the reconciler crash-loop); `quarantine` is what the
+    /// journal already says about quarantines.
+    static func restore(journal: Journal) throws
+        -> (core: ReconcilerCore, quarantined: [QuarantinedEntry], quarantine: QuarantineJournal.State)
+    {
         var core = ReconcilerCore()
+        var quarantined: [QuarantinedEntry] = []
+        var quarantine = QuarantineJournal.State()
         let decoder = JSONDecoder()
         try journal.scan(fromSeq: 1) { entry in
-            guard entry.record.kind == .received, entry.record.type == ReconcilerJournal.input else { return true }
-            _ = core.handle(try decoder.decode(ReconcilerInput.self, from: Data(entry.record.body)), now: entry.record.timestamp)
+            let r = entry.record
+            if r.type == QuarantineJournal.entryType || r.type == QuarantineJournal.acknowledgedType {
+                QuarantineJournal.apply(entry, to: &quarantine)
+                return true
+            }
+            guard r.kind == .received, r.type == ReconcilerJournal.input else { return true }
+            let input = try? decoder.decode(ReconcilerInput.self, from: Data(r.body))
+            if let problem = input == nil ? "the input does not decode" : input?.validate().map({ "the input is refused: \($0)" }) {
+                quarantined.append(QuarantinedEntry(process: journal.process, journal: journal.path, seq: entry.seq, type: r.type,
+                                                    cause: problem))
+                return true
+            }
+            guard let input else { return true }
+            _ = core.handle(input, now: r.timestamp)
             return true
         }
-        return core
+        return (core, quarantined, quarantine)
+    }
+
+    /// While a quarantined entry waits for the operator the book may be wrong: the risk gate
+    /// hears a mismatch (and halts) at every start until it is acknowledged.
+    func reportQuarantine() {
+        let pending = quarantine.withLock { $0.pending }
+        guard let first = pending.first else { return }
+        do {
+            try risk.send(.reconciliationResult(.mismatch(
+                "\(pending.count) quarantined journal entr\(pending.count == 1 ? "y" : "ies"): \(first); the book may be incomplete")))
+        } catch {
+            logger.critical("cannot tell the risk gate about a quarantine: \(error)")
+            fatalError("ast-reconciler: \(error)")
+        }
     }
 
     func run() async {
+        reportQuarantine()
         await withDiscardingTaskGroup { group in
             group.addTask { await self.broker.run() }
             group.addTask { await self.risk.run() }
@@ -243,6 +290,18 @@ actor ReconcilerShell: WorkerLogic {
         }
     }
 
+    /// Validate before you journal: reports and marks within ``ReconcilerInput/validate()``; a
+    /// quarantine acknowledgement must name an entry pending here.
+    nonisolated func validate(_ envelope: Envelope, from peer: PeerInfo) -> InputRefusal? {
+        switch envelope.message {
+        case .executionReport(let report): ReconcilerInput.report(report).validate()
+        case .mark(let mark): ReconcilerInput.mark(mark).validate()
+        case .reconcileRequest(let request): InputCheck.text(request.reason, "reason")
+        case .quarantineAck(let ack): QuarantineJournal.validate(ack, process: identity.description, state: quarantine.withLock { $0 })
+        default: nil
+        }
+    }
+
     func receive(_ envelope: Envelope, from peer: PeerInfo) async -> Message? {
         switch envelope.message {
         case .executionReport(let report):
@@ -256,6 +315,19 @@ actor ReconcilerShell: WorkerLogic {
             handle(.mark(mark), durability: .batched)
         case .brokerConnection(let report) where report.connected:
             Task { _ = await self.reconcile(trigger: "\(report.broker) connected") }
+        case .quarantineAck(let ack):
+            do {
+                try journal.append(QuarantineJournal.acknowledgedRecord(ack, at: clock.now()), durability: .durable)
+            } catch {
+                logger.critical("cannot journal a quarantine acknowledgement: \(error)")
+                fatalError("ast-reconciler: \(error)")
+            }
+            let pending = quarantine.withLock { state in
+                state.acknowledged[ack.seq] = ack
+                return state.pending.count
+            }
+            logger.notice("operator acknowledged quarantined entry seq \(ack.seq): \(ack.reason)")
+            return .commandResult(OperatorReply(accepted: true, message: "\(identity): entry seq \(ack.seq) acknowledged; \(pending) still pending"))
         case .reconcileRequest(let request):
             let summary = request.run ? await reconcile(trigger: request.reason.isEmpty ? "astctl reconcile" : request.reason) : core.lastSummary
             if let summary { return .reconciliationReport(summary) }

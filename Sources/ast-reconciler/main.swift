@@ -10,7 +10,7 @@ import Foundation
 var permissions = WorkerDefinition.diagnosticPermissions
 permissions[.broker] = [.executionReport, .brokerConnection]
 permissions[.marketdata] = [.mark]
-permissions[.control, default: []].insert(.reconcileRequest)
+permissions[.control, default: []].formUnion([.reconcileRequest, .quarantineAck])
 permissions[.strategy] = [.reconcileRequest]
 let definition = WorkerDefinition(role: .reconciler, permissions: permissions) { context in
     try ReconcilerShell(context: context)

@@ -8,6 +8,7 @@ import ASTSupervision
 import ASTWire
 import Foundation
 import Logging
+import Synchronization
 
 /// The journal entry types of ast-risk, shared by the shell, its restore and replay.
 enum RiskJournal {
@@ -36,6 +37,9 @@ actor RiskShell: WorkerLogic {
     let notifier: BusClient?
     /// DRY_RUN: decisions are made and journaled, no order leaves the risk gate.
     let mode: TradingMode
+    let identity: ProcessIdentity
+    /// Journaled inputs the restore could not replay and the operator's acknowledgements.
+    let quarantine: Mutex<QuarantineJournal.State>
 
     init(context: WorkerContext) throws {
         journal = context.journal
@@ -59,8 +63,18 @@ actor RiskShell: WorkerLogic {
                             path: WorkerRuntime.socketPath(identity: notifierID, runtimeDir: config.runtimeDir),
                             expectedRole: .notifier, settings: settings, journal: journal, clock: context.systemClock, logger: logger)
             : nil
-        let (restored, unclean) = try Self.restore(limits: config.risk.limits, journal: journal, now: clock.now())
+        identity = context.identity
+        let (restored, unclean, quarantined, known) = try Self.restore(limits: config.risk.limits, journal: journal, now: clock.now())
         gate = restored
+        var state = known
+        for entry in quarantined where state.entries[entry.seq] == nil {
+            try journal.append(QuarantineJournal.entryRecord(entry, at: clock.now()), durability: .durable)
+            state.entries[entry.seq] = entry
+        }
+        quarantine = Mutex(state)
+        for entry in state.pending {
+            logger.critical("QUARANTINE: \(entry); acknowledge with: astctl quarantine ack --process \(context.identity) --seq \(entry.seq) --reason '...'")
+        }
         logger.notice("risk gate \(restored.state.rawValue) since \(restored.since): \(restored.cause.text)",
                       metadata: ["unclean_previous_exit": "\(unclean)"])
         try journal.append(JournalRecord(kind: .state, type: RiskJournal.started, timestamp: clock.now(), body: []), durability: .durable)
@@ -71,9 +85,17 @@ actor RiskShell: WorkerLogic {
 
     /// Rebuilds the gate from the journal: the initial record, then every journaled input in
     /// order, with the time it was handled at. Also tells whether the last run ended cleanly.
-    static func restore(limits: RiskLimits, journal: Journal, now: Timestamp) throws -> (RiskGate, unclean: Bool) {
+    ///
+    /// An input that does not decode or that ``RiskInput/validate()`` now refuses is skipped
+    /// and returned in `quarantined` (never thrown: a journaled input must not make ast-risk
+    /// crash-loop); `quarantine` is what the journal already says about quarantines.
+    static func restore(limits: RiskLimits, journal: Journal, now: Timestamp) throws
+        -> (RiskGate, unclean: Bool, quarantined: [QuarantinedEntry], quarantine: QuarantineJournal.State)
+    {
         var gate: RiskGate?
         var lastMarker: String?
+        var quarantined: [QuarantinedEntry] = []
+        var quarantine = QuarantineJournal.State()
         let decoder = JSONDecoder()
         try journal.scan(fromSeq: 1) { entry in
             let r = entry.record
@@ -82,7 +104,15 @@ actor RiskShell: WorkerLogic {
                 gate = try RiskGate(limits: limits, restoring: decoder.decode(SafeModeRecord.self, from: Data(r.body)))
             case RiskJournal.input:
                 guard gate != nil else { throw RiskJournalError("journal has risk inputs before its initial record") }
-                _ = gate!.handle(try decoder.decode(RiskInput.self, from: Data(r.body)), now: r.timestamp)
+                let input = try? decoder.decode(RiskInput.self, from: Data(r.body))
+                if let problem = input == nil ? "the input does not decode" : input?.validate().map({ "the input is refused: \($0)" }) {
+                    quarantined.append(QuarantinedEntry(process: journal.process, journal: journal.path, seq: entry.seq,
+                                                        type: r.type, cause: problem))
+                } else if let input {
+                    _ = gate!.handle(input, now: r.timestamp)
+                }
+            case QuarantineJournal.entryType, QuarantineJournal.acknowledgedType:
+                QuarantineJournal.apply(entry, to: &quarantine)
             case RiskJournal.started, RiskJournal.stopped:
                 lastMarker = r.type
             default:
@@ -90,11 +120,11 @@ actor RiskShell: WorkerLogic {
             }
             return true
         }
-        if let gate { return (gate, lastMarker == RiskJournal.started) }
+        if let gate { return (gate, lastMarker == RiskJournal.started, quarantined, quarantine) }
         let record = SafeModeRecord.firstStart(at: now)
         try journal.append(JournalRecord(kind: .state, type: RiskJournal.initial, timestamp: now,
                                          body: Array(try JSONEncoder().encode(record))), durability: .durable)
-        return (try RiskGate(limits: limits, restoring: record), false)
+        return (try RiskGate(limits: limits, restoring: record), false, quarantined, quarantine)
     }
 
     func run() async {
@@ -102,6 +132,11 @@ actor RiskShell: WorkerLogic {
             pendingUncleanStart = false
             logger.critical("the previous run of ast-risk did not end cleanly: HALTED")
             _ = handle(.startedAfterUncleanExit)
+        }
+        let pending = quarantine.withLock { $0.pending }
+        if let first = pending.first {
+            // Data that cannot be replayed is data corruption: HALTED, with the entry named.
+            handle(.journalVerificationFailed(detail: "\(pending.count) quarantined journal entr\(pending.count == 1 ? "y" : "ies"): \(first)"))
         }
         await withDiscardingTaskGroup { group in
             group.addTask { await self.broker.run() }
@@ -209,10 +244,42 @@ actor RiskShell: WorkerLogic {
         case .riskCommand(.resume(let to)):
             let outputs = handle(.command(.resume(to: to)))
             return .riskStatus(commandReport(outputs))
+        case .quarantineAck(let ack):
+            do {
+                try journal.append(QuarantineJournal.acknowledgedRecord(ack, at: clock.now()), durability: .durable)
+            } catch {
+                logger.critical("cannot journal a quarantine acknowledgement: \(error)")
+                fatalError("ast-risk: \(error)")
+            }
+            let pending = quarantine.withLock { state in
+                state.acknowledged[ack.seq] = ack
+                return state.pending
+            }
+            logger.notice("operator acknowledged quarantined entry seq \(ack.seq): \(ack.reason)")
+            return .commandResult(OperatorReply(accepted: true, message: "\(identity): entry seq \(ack.seq) acknowledged; "
+                                                + "\(pending.count) still pending; the gate stays \(gate.state.rawValue) until astctl resume"))
         default:
             break
         }
         return nil
+    }
+
+    /// Validate before you journal: the bus calls this before it journals a message
+    /// (``RiskInput/validate()``; a quarantine acknowledgement must name a pending entry).
+    nonisolated func validate(_ envelope: Envelope, from peer: PeerInfo) -> InputRefusal? {
+        switch envelope.message {
+        case .intentSubmit(let intent): RiskInput.intent(intent).validate()
+        case .portfolioSnapshot(let p): RiskInput.portfolio(p).validate()
+        case .mark(let m): RiskInput.mark(m).validate()
+        case .brokerConnection(let r): RiskInput.brokerConnection(r).validate()
+        case .reconciliationResult(let r): RiskInput.reconciliation(r).validate()
+        case .orderCancel(let c): InputCheck.text(c.reason, "cancel reason")
+        case .riskCommand(.halt(let reason)): InputCheck.text(reason, "reason")
+        case .riskCommand(.journalVerificationFailed(let detail)): InputCheck.text(detail, "detail")
+        case .quarantineAck(let ack):
+            QuarantineJournal.validate(ack, process: identity.description, state: quarantine.withLock { $0 })
+        default: nil
+        }
     }
 
     func commandReport(_ outputs: [RiskOutput]) -> RiskStatusReport {

@@ -10,7 +10,7 @@ import Foundation
 let definition = WorkerDefinition(role: .risk, permissions: [
     .strategy: [.intentSubmit, .orderCancel],
     .supervisor: [.probe, .lifecycle],
-    .control: [.probe, .riskCommand],
+    .control: [.probe, .riskCommand, .quarantineAck],
     .reconciler: [.portfolioSnapshot, .reconciliationResult],
     .marketdata: [.mark],
     .broker: [.brokerConnection],

@@ -19,7 +19,8 @@ import Logging
 struct AstCtl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "astctl", abstract: "Operate a running AST tree.",
-        subcommands: [Status.self, Halt.self, Resume.self, Reconcile.self, BrokerCommand.self, DrillCommand.self, PingCommand.self, JournalCommand.self, ReportCommand.self, ReplayCommand.self])
+        subcommands: [Status.self, Halt.self, Resume.self, Reconcile.self, BrokerCommand.self, DrillCommand.self, PingCommand.self, JournalCommand.self, ReportCommand.self, ReplayCommand.self,
+                      QuarantineCommand.self])
 }
 
 /// Loads the same layered configuration the processes use, or exits with its error.

@@ -69,6 +69,7 @@ import Testing
         .notifierStatus(NotifierStatusReport(deliveryEnabled: true, pending: 3, pendingP0: 1, oldestPendingP0: Timestamp(nanoseconds: 15),
                                              delivered: 40, abandoned: 0, lastDeliveryAt: nil, lastError: "Telegram answered HTTP 502",
                                              nextAttemptAt: Timestamp(nanoseconds: 16))),
+        .quarantineAck(QuarantineAck(process: "broker@paper", seq: 4, reason: "poison inject from before M9.2")),
     ]
 
     static let spec = OrderSpec(clientOrderID: "i-1.E", intent: "i-1", leg: .entry, symbol: "AAPL", side: .buy, quantity: 10, type: .stopLimit,
