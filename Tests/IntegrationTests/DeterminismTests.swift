@@ -64,9 +64,23 @@ import Glibc
             notes = try await chaos(tree, seed: seed)
         }
         let content = try TradingContent.read(stateDirectory: tree.dir("state"))
+        try checkThePreCloseCleanup(tree, content)
         print("DeterminismTests: \(disturbance.rawValue): \(content.fills.count) fills, \(content.decisions.count) decisions in "
               + "\(ContinuousClock.now - started)\(notes.isEmpty ? "" : "; " + notes.joined(separator: "; "))")
         return content
+    }
+
+    /// The pre-close cleanup never asks to cancel an entry that had filled, and names the time
+    /// it ran at (12:55 on an early close, never "15:55" there).
+    func checkThePreCloseCleanup(_ tree: SupervisedTree, _ content: TradingContent) throws {
+        let filled = Set(content.fills.map { $0.split(separator: " ")[2] })
+        let cancels = try WorkerTree.entries(path: tree.dir("state/journal/strategy@main.sqlite"), process: "strategy@main")
+            .filter { $0.record.type == "strategy.cancel" }
+            .map { try JSONDecoder().decode(OrderCancel.self, from: Data($0.record.body)) }
+        for c in cancels {
+            #expect(!filled.contains(Substring(c.clientOrderID.rawValue)), "the cleanup asked to cancel \(c.clientOrderID), which had filled")
+            if c.clientOrderID.rawValue.hasPrefix("2025-07-03") { #expect(!c.reason.contains("15:55"), "\(c.reason)") }
+        }
     }
 
     func marketData(_ tree: SupervisedTree) throws -> String {
