@@ -273,7 +273,8 @@ actor StrategyShell: WorkerLogic {
     /// working with nothing filled. Without an answer from the reconciler, asks for all of them
     /// (a cancel only reduces risk; the broker refuses the cancel of a filled order).
     func cancelRestingEntries(_ event: ScheduledEvent) async -> Int {
-        let ids = todaysEntries.filter { $0.1 == event.session.date }.map { ClientOrderID(intent: $0.0, leg: .entry) }
+        let entries = todaysEntries.filter { $0.1 == event.session.date }.map { ($0.0, ClientOrderID(intent: $0.0, leg: .entry)) }
+        let ids = entries.map(\.1)
         guard !ids.isEmpty else { return 0 }
         let at = NewYorkTime.local(event.time).time
         var unfilled = ids
@@ -291,8 +292,9 @@ actor StrategyShell: WorkerLogic {
             why += " (fill state unknown: \(error))"
         }
         var n = 0
-        for id in unfilled {
-            let intent = id.rawValue
+        let unfilledIDs = Set(unfilled)
+        for (intentID, id) in entries where unfilledIDs.contains(id) {
+            let intent = intentID.rawValue
             let c = OrderCancel(clientOrderID: id, reason: "pre-close cleanup: \(why)")
             do {
                 try risk.send(.orderCancel(c), correlationID: intent)
