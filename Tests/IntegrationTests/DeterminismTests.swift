@@ -15,9 +15,9 @@ import Glibc
 /// identical intents, decisions, orders, fills, final positions and P&L (``TradingContent``).
 ///
 /// `AST_DETERMINISM_SEED` replays a failing run's disturbances; `AST_DETERMINISM_SESSIONS`
-/// plays more (or fewer) sessions than the default 10.
+/// plays more (or fewer) sessions than the default 15 (the demo's three weeks).
 @Suite(.serialized) struct DeterminismTests {
-    static let sessions = ProcessInfo.processInfo.environment["AST_DETERMINISM_SESSIONS"].flatMap(Int.init) ?? 10
+    static let sessions = ProcessInfo.processInfo.environment["AST_DETERMINISM_SESSIONS"].flatMap(Int.init) ?? 15
     static let workers = ["marketdata@main", "strategy@main", "risk@main", "broker@paper", "reconciler@main"]
 
     enum Disturbance: String { case none, cpuHog = "cpu hog", chaos = "SIGSTOP/SIGCONT + broker SIGKILL" }
