@@ -112,7 +112,9 @@ struct Book: Sendable, Equatable {
         }
         var sectors: [String: Int128] = [:]
         for s in symbols { sectors[holdings[s]!.sector ?? "", default: 0] += exposure(of: s) }
-        for sector in sectors.keys.sorted() where Exact.over(sectors[sector]!, limits.maxSectorConcentrationPct, of: equity) {
+        // Symbols without a sector are not lumped into one "(unknown)" sector: entries are blocked
+        // as REFERENCE_DATA_MISSING until the sectors are known (see RiskGate's rules).
+        for sector in sectors.keys.sorted() where !sector.isEmpty && Exact.over(sectors[sector]!, limits.maxSectorConcentrationPct, of: equity) {
             let e = sectors[sector]!
             return PortfolioViolation(
                 code: .maxSectorConcentration,

@@ -41,6 +41,12 @@ public enum ReasonCode: String, Sendable, Codable, CaseIterable, CustomStringCon
     case noPortfolio = "NO_PORTFOLIO"
     /// A request to cancel a protective stop: the system never touches them.
     case protectiveStopUntouchable = "PROTECTIVE_STOP_UNTOUCHABLE"
+    /// The intent reached the gate at or after the end of the session it was made for
+    /// (``IntentGroup/expiresAt``): a pre-market decision never goes out on another day.
+    case intentExpired = "INTENT_EXPIRED"
+    /// Reference data a rule needs is missing (a symbol's sector, for the sector concentration
+    /// rule): the entry is blocked rather than computed with an "unknown" value (fail closed).
+    case referenceDataMissing = "REFERENCE_DATA_MISSING"
 
     public var description: String { rawValue }
 }

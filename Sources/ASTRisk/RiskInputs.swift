@@ -61,10 +61,13 @@ public struct IntentGroup: Sendable, Equatable, Codable {
     /// The take profit: above the entry for a buy, below it for a sell.
     public var takeProfit: Price?
     public var createdAt: Timestamp
+    /// The end of the session the intent was made for (its close): from then on the gate blocks
+    /// it as ``ReasonCode/intentExpired``. Nil: it does not expire (older journals).
+    public var expiresAt: Timestamp?
 
     public init(
         id: IntentID, symbol: Symbol, sector: String? = nil, side: Side, quantity: Quantity, entry: EntryOrder,
-        stopLoss: Price?, takeProfit: Price? = nil, createdAt: Timestamp
+        stopLoss: Price?, takeProfit: Price? = nil, createdAt: Timestamp, expiresAt: Timestamp? = nil
     ) {
         self.id = id
         self.symbol = symbol
@@ -75,6 +78,7 @@ public struct IntentGroup: Sendable, Equatable, Codable {
         self.stopLoss = stopLoss
         self.takeProfit = takeProfit
         self.createdAt = createdAt
+        self.expiresAt = expiresAt
     }
 
     enum CodingKeys: String, CodingKey {
@@ -82,6 +86,7 @@ public struct IntentGroup: Sendable, Equatable, Codable {
         case stopLoss = "stop_loss"
         case takeProfit = "take_profit"
         case createdAt = "created_at"
+        case expiresAt = "expires_at"
     }
 }
 

@@ -28,8 +28,8 @@ public struct RiskLimits: Sendable, Equatable, Codable {
     public var maxSymbolConcentrationPct: Percent
     /// `max_sector_concentration_pct`: the exposure of all symbols of one sector as a
     /// percentage of equity (`MAX_SECTOR_CONCENTRATION`, downgrade or block; above it in the
-    /// book, SAFE_REDUCING). Symbols with no sector are counted together as one unknown sector,
-    /// the cautious reading of "we do not know".
+    /// book, SAFE_REDUCING). While a sector involved is unknown, entries are
+    /// blocked as REFERENCE_DATA_MISSING (never computed with an "unknown" sector).
     public var maxSectorConcentrationPct: Percent
     /// `max_order_notional_pct`: one entry's quantity x price (the limit price, or the last
     /// mark for a market order) as a percentage of equity. Larger entries are downgraded to the

@@ -18,6 +18,11 @@ extension RiskGate {
     }
 
     mutating func decide(_ group: IntentGroup, now: Timestamp) -> IntentDecision {
+        // Before anything else, also before a remembered approval: an expired intent is never approved.
+        if let expiry = group.expiresAt, now >= expiry {
+            return IntentDecision(intent: group.id, decision: .block(.intentExpired, detail: "intent \(group.id) expired at \(expiry) (its session's end)"),
+                                  at: now)
+        }
         if let earlier = decided[group.id] {
             if earlier.intent == group {
                 // The same answer again, unless the state has become stricter since the
@@ -132,6 +137,19 @@ extension RiskGate {
                 return .block(
                     .maxOpenPositions,
                     detail: "\(open) positions and working entries (max \(limits.maxOpenPositions)); \(g.symbol) would open another")
+            }
+        }
+        // Reference data: the sector rule cannot be computed while a sector involved is unknown
+        // (never computed with "(unknown)"). Only where it can bind: at or above the leverage
+        // limit it never binds before leverage does.
+        if limits.maxSectorConcentrationPct < limits.maxGrossLeveragePct {
+            let sector = book.holdings[g.symbol]?.sector ?? exposures[g.symbol]?.sector ?? g.sector
+            let unknown = exposures.filter { $0.value.quantity != 0 && $0.value.sector == nil }.map(\.key).sorted()
+            if sector == nil || !unknown.isEmpty {
+                let which = sector == nil ? [g.symbol] + unknown.filter { $0 != g.symbol } : unknown
+                return .block(
+                    .referenceDataMissing,
+                    detail: "no sector for \(which.prefix(5).map(\.rawValue).joined(separator: ", "))\(which.count > 5 ? " ..." : ""): the sector concentration rule cannot be checked")
             }
         }
         let caps = entryCaps(g, book: book, exposures: exposures, position: position, price: price)

@@ -89,6 +89,10 @@ public protocol WorkerLogic: BusInbox {
     func run() async
     /// Called once after a graceful shutdown, before the journal is closed.
     func stopped() async
+    /// In replay, the causal clock's settle barrier (`market.settle`): returns once every
+    /// consequence of what this process has received so far is handled downstream (its
+    /// outboxes acknowledged). The default has nothing in flight.
+    func settle() async -> SettleReport
 }
 
 extension WorkerLogic {
@@ -97,6 +101,19 @@ extension WorkerLogic {
     }
 
     public func stopped() async {}
+
+    public func settle() async -> SettleReport { SettleReport(hadPending: false) }
+}
+
+extension BusClient {
+    /// Waits until every message sent through this client is acknowledged (receivers
+    /// acknowledge after handling); returns whether anything was pending when called. Polls:
+    /// the causal clock's settle barrier calls it a few times per schedule point.
+    public func drain() async -> Bool {
+        guard pendingCount > 0 else { return false }
+        while pendingCount > 0 && !Task.isCancelled { try? await Task.sleep(for: .milliseconds(1)) }
+        return true
+    }
 }
 
 /// An inbox that acknowledges diagnostics probes and otherwise does nothing: what a worker
@@ -208,7 +225,7 @@ public enum WorkerRuntime {
         logger.info("\(identity) starting", metadata: ["socket": "\(origin)", "pid": "\(getpid())"])
         let context = WorkerContext(identity: identity, config: config, journal: journal, clock: clock, systemClock: systemClock, logger: logger)
         var permissions = definition.permissions
-        if marketClock != nil { permissions[.marketdata, default: []].insert(.marketTime) }
+        if marketClock != nil { permissions[.marketdata, default: []].formUnion([.marketTime, .marketSettle]) }
         let policy = EndpointPolicy(name: identity.description, allowedUIDs: Set(config.bus.allowedUids), permissions: permissions)
         let logic = try await definition.makeLogic(context)
         let inbox: any BusInbox = marketClock.map { MarketClockInbox(clock: $0, logic: logic) } ?? logic
@@ -255,7 +272,11 @@ struct MarketClockInbox: BusInbox {
     let logic: any WorkerLogic
 
     func receive(_ envelope: Envelope, from peer: PeerInfo) async -> Message? {
-        if case .marketTime(let t) = envelope.message { clock.advance(to: t.now) }
+        switch envelope.message {
+        case .marketTime(let t): clock.advance(to: t.now)
+        case .marketSettle: return .settled(await logic.settle())
+        default: break
+        }
         return await logic.receive(envelope, from: peer)
     }
 

@@ -43,6 +43,10 @@ public struct MessageType: RawRepresentable, Hashable, Comparable, Sendable, Cod
     public static let notifierStatusRequest = MessageType(rawValue: "notifier.status.request")
     public static let notifierStatus = MessageType(rawValue: "notifier.status")
     public static let quarantineAck = MessageType(rawValue: "quarantine.ack")
+    public static let marketSettle = MessageType(rawValue: "market.settle")
+    public static let settled = MessageType(rawValue: "market.settled")
+    public static let openEntriesQuery = MessageType(rawValue: "entries.open.query")
+    public static let openEntries = MessageType(rawValue: "entries.open")
 }
 
 /// How a message type travels: best effort, or journaled by the sender, re-sent until
@@ -218,6 +222,13 @@ public enum Message: Sendable, Equatable {
     /// astctl -> a worker: the operator acknowledges a quarantined journal entry (answered by
     /// ``commandResult``).
     case quarantineAck(QuarantineAck)
+    /// marketdata -> strategy, risk, broker, reconciler, in replay: the causal clock's settle
+    /// barrier; answered by ``settled`` once the process's own consequences are done.
+    case marketSettle(MarketSettle)
+    case settled(SettleReport)
+    /// strategy -> reconciler: which of the day's entries are still unfilled; answered by ``openEntries``.
+    case openEntriesQuery(OpenEntriesQuery)
+    case openEntries(OpenEntriesReport)
 
     public var type: MessageType {
         switch self {
@@ -255,6 +266,10 @@ public enum Message: Sendable, Equatable {
         case .notifierStatusRequest: .notifierStatusRequest
         case .notifierStatus: .notifierStatus
         case .quarantineAck: .quarantineAck
+        case .marketSettle: .marketSettle
+        case .settled: .settled
+        case .openEntriesQuery: .openEntriesQuery
+        case .openEntries: .openEntries
         }
     }
 
@@ -275,6 +290,7 @@ public enum MessageCatalog {
         .brokerQuery: .bestEffort, .brokerState: .bestEffort, .brokerInject: .bestEffort, .commandResult: .bestEffort,
         .reconcileRequest: .bestEffort, .reconciliationReport: .bestEffort, .marketTime: .acknowledged,
         .notifierStatusRequest: .bestEffort, .notifierStatus: .bestEffort, .quarantineAck: .bestEffort,
+        .marketSettle: .bestEffort, .settled: .bestEffort, .openEntriesQuery: .bestEffort, .openEntries: .bestEffort,
     ]
 
     /// Types that only the connection protocol itself sends; an endpoint policy never lists them.
@@ -319,6 +335,10 @@ public enum MessageCatalog {
         case .notifierStatusRequest: return .notifierStatusRequest(try container.decode(NotifierStatusRequest.self, forKey: key))
         case .notifierStatus: return .notifierStatus(try container.decode(NotifierStatusReport.self, forKey: key))
         case .quarantineAck: return .quarantineAck(try container.decode(QuarantineAck.self, forKey: key))
+        case .marketSettle: return .marketSettle(try container.decode(MarketSettle.self, forKey: key))
+        case .settled: return .settled(try container.decode(SettleReport.self, forKey: key))
+        case .openEntriesQuery: return .openEntriesQuery(try container.decode(OpenEntriesQuery.self, forKey: key))
+        case .openEntries: return .openEntries(try container.decode(OpenEntriesReport.self, forKey: key))
         default: throw EnvelopeError.unknownType(type.rawValue)
         }
     }
@@ -360,6 +380,10 @@ public enum MessageCatalog {
         case .notifierStatusRequest(let b): try container.encode(b, forKey: key)
         case .notifierStatus(let b): try container.encode(b, forKey: key)
         case .quarantineAck(let b): try container.encode(b, forKey: key)
+        case .marketSettle(let b): try container.encode(b, forKey: key)
+        case .settled(let b): try container.encode(b, forKey: key)
+        case .openEntriesQuery(let b): try container.encode(b, forKey: key)
+        case .openEntries(let b): try container.encode(b, forKey: key)
         }
     }
 }

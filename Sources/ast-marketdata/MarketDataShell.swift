@@ -27,12 +27,31 @@ struct ReplayProgress: Codable {
 }
 
 /// ast-marketdata's shell: keeps the bar store (installs the bundled data set, or ingests a CSV
-/// directory, on the first start) and, with the replay clock, plays the configured sessions:
-/// at each scheduled time it sends `market.time` to the trading processes and waits until each
-/// has done what was due; at each session's close it publishes the session's bars to the broker
-/// (the paper exchange fills against them) and the marks to the risk gate and the reconciler,
-/// then closes the session at the broker. Progress is journaled, so a restart resumes where the
-/// replay stood and nothing is published twice.
+/// directory, on the first start) and, with the replay clock, plays the configured sessions.
+/// Progress is journaled, so a restart resumes where the replay stood and nothing is published twice.
+///
+/// The replay is a **causal clock**: the next schedule point comes only when every consequence
+/// of the current one has settled. The phases of one session, in this order (the in-process
+/// engine mirrors them; keep the two in step):
+///
+/// 1. `settle` before the first beat of a replay (the reconciler's first portfolio reaches the
+///    risk gate and the strategy, sectors are loaded).
+/// 2. For each event of ``DailySchedule/events(for:)`` in time order (09:00 full scan, 10:30 and
+///    12:30 reconcile, 14:30 reconcile-and-reduce, pre-close cleanup at close − 5 min, after-market
+///    at close + 40 min), plus two replay beats:
+///    - BARS, one minute before the pre-close cleanup: the session's bars to the broker (in the
+///      feed's symbol order; the paper exchange fills resting orders against each), then the
+///      marks to the risk gate and the reconciler;
+///    - CLOSE, at the session's close: `session.close` to the broker (DAY orders expire).
+///    Each beat: `market.time` to broker, risk and reconciler (acknowledged), then to the
+///    strategy (acknowledged after its scheduled work: the scan's intents are decided by then);
+///    then the beat's own publishing; then ``settle(_:)``; then the beat is journaled as done.
+/// 3. ``settle(_:)`` asks, in causal order, strategy (its cancels handled by risk), risk (its
+///    orders and cancels handled by the broker), broker (its reports applied by the reconciler),
+///    reconciler (its portfolio published and handled by risk and strategy), and repeats the pass
+///    until one in which nobody had anything pending. While the risk gate is HALTED, or while a
+///    hold file exists (`<runtime_dir>/replay.hold`, for drills), the replay waits there: a
+///    halt, a crash or a resume never changes which schedule point an intent meets.
 actor MarketDataShell: WorkerLogic {
     let config: ASTConfig
     let journal: Journal
@@ -146,8 +165,9 @@ actor MarketDataShell: WorkerLogic {
             _ = notifier.status("replay finished: \(sessions.count) sessions from \(md.replay.from)")
             return
         }
-        // Wait for the trading processes before the first beat.
+        // Wait for the trading processes before the first beat, and for the tree to settle.
         for c in [broker, risk, reconciler, strategy] { await c.waitUntilConnected() }
+        try await settle(done)
         for (i, session) in sessions.enumerated() {
             let events = DailySchedule.events(for: session)
             var beats: [(Timestamp, Beat)] = events.map { ($0.time, .time($0.task)) }
@@ -161,6 +181,7 @@ actor MarketDataShell: WorkerLogic {
                 guard time > done else { continue }
                 try Task.checkCancellation()
                 try await announce(time)
+                try await settle(time)
                 var what = "\(NewYorkTime.format(time))"
                 switch beat {
                 case .time(let task?): what += " \(task.rawValue)"
@@ -173,6 +194,7 @@ actor MarketDataShell: WorkerLogic {
                     _ = try await broker.sendAndWaitForAck(.sessionClose(SessionClose(at: session.close)))
                     what += " close"
                 }
+                if case .time = beat {} else { try await settle(time) }
                 let progress = ReplayProgress(time: time, session: session.date.description, index: i + 1, of: sessions.count, what: what)
                 try journal.append(JournalRecord(kind: .state, type: MarketDataJournal.progress, timestamp: time,
                                                  body: Array(JSONEncoder().encode(progress))), durability: .batched)
@@ -193,6 +215,63 @@ actor MarketDataShell: WorkerLogic {
         let ids = try [broker, risk, reconciler].map { try ($0, $0.send(message)) }
         for (c, id) in ids { try await c.waitForAck(id: id) }
         _ = try await strategy.sendAndWaitForAck(message)
+    }
+
+    /// The settle barrier of the causal clock (see the type's comment): returns once a full pass
+    /// over strategy, risk, broker and reconciler found nothing pending, the risk gate is not
+    /// HALTED and no hold file exists. Waits as long as that takes (a stopped or restarting
+    /// worker is asked again); what it waits for is in the status line.
+    func settle(_ time: Timestamp) async throws {
+        let chain: [(String, BusClient)] = [("strategy", strategy), ("risk", risk), ("broker", broker), ("reconciler", reconciler)]
+        let hold = "\(config.runtimeDir)/replay.hold"
+        var round = 0
+        var waiting = ""
+        while true {
+            try Task.checkCancellation()
+            round += 1
+            var busy: [String] = []
+            var halted = false
+            for (name, client) in chain {
+                let report = try await settleReport(from: name, client, MarketSettle(at: time, round: round))
+                if report.hadPending { busy.append(name) }
+                if round % 1000 == 0 { logger.warning("settle of \(NewYorkTime.format(time)): \(round) passes; \(name): \(report.detail)") }
+                if report.tradingState == "HALTED" { halted = true }
+            }
+            guard busy.isEmpty else { continue }
+            let held = FileManager.default.fileExists(atPath: hold)
+            if !halted && !held { break }
+            do {
+                let why = halted ? "the risk gate is HALTED (astctl resume after a clean reconciliation)" : "\(hold) exists"
+                if why != waiting {
+                    logger.notice("replay held at \(NewYorkTime.format(time)): \(why)")
+                    waiting = why
+                }
+                _ = notifier.status("replay held at \(NewYorkTime.format(time)): \(why)")
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
+        if !waiting.isEmpty { logger.notice("replay goes on at \(NewYorkTime.format(time))") }
+    }
+
+    /// One process's settle answer; asks again after a timeout or a lost connection.
+    func settleReport(from name: String, _ client: BusClient, _ request: MarketSettle) async throws -> SettleReport {
+        var attempt = 0
+        while true {
+            try Task.checkCancellation()
+            attempt += 1
+            do {
+                if !client.isConnected { await client.waitUntilConnected() }
+                let reply = try await client.request(.marketSettle(request), timeout: .seconds(15))
+                if case .settled(let report) = reply.message { return report }
+                logger.error("\(name) answered market.settle with \(reply.type)")
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                if attempt == 1 || attempt % 10 == 0 { logger.notice("settle: waiting for \(name): \(error)") }
+                _ = notifier.status("replay settling at \(NewYorkTime.format(request.at)): waiting for \(name)")
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
     }
 
     /// A session's bars to the broker (fills), its marks to the risk gate and the reconciler.

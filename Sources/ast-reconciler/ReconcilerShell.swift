@@ -49,6 +49,16 @@ actor ReconcilerShell: WorkerLogic {
     let storePath: String
     /// Journaled inputs the restore could not replay and the operator's acknowledgements.
     let quarantine: Mutex<QuarantineJournal.State>
+    /// Replay's causal clock: portfolios are published at the settle barrier only (one per
+    /// schedule point, whatever the timing), never by the coalescing timer.
+    let causal: Bool
+    /// Message ids of execution reports the start-up scan handled: the live path, which waited
+    /// for the scan, drops them instead of journaling the same report a second time.
+    var takenAtStart: Set<String> = []
+    /// Whether the sectors came from market data's reference data yet (see ``loadSectorsIfMissing()``).
+    var sectorsLoaded = false
+    /// The market time of the last attempt to read them, so that marks do not reopen the store each time.
+    var sectorsTriedAt: Timestamp?
 
     init(context: WorkerContext) throws {
         identity = context.identity
@@ -58,6 +68,7 @@ actor ReconcilerShell: WorkerLogic {
         let config = context.config
         brokerName = config.risk.broker
         storePath = (config.marketdata ?? .standard).storePath(stateDir: config.stateDir)
+        causal = (config.clock ?? .wall).mode == .replay
         let settings = BusSettings(config.bus)
         func client(_ target: ProcessIdentity) throws -> BusClient {
             try BusClient(identity: context.identity, target: target.description,
@@ -158,16 +169,50 @@ actor ReconcilerShell: WorkerLogic {
         do {
             for env in try UnhandledMessages.find(in: journal, types: [.executionReport], handledType: ReconcilerJournal.input) {
                 logger.notice("handling \(env.type) \(env.id), journaled but not handled before the last exit")
-                if case .executionReport(let report) = env.message { handle(.report(report), messageID: env.id) }
+                if case .executionReport(let report) = env.message {
+                    takenAtStart.insert(env.id)
+                    handle(.report(report), messageID: env.id)
+                }
             }
         } catch {
             fatalError("ast-reconciler: reading the journal failed: \(error)")
         }
         started = true
-        // Sectors for the risk gate's concentration rule, from market data's reference data.
-        if let sectors = sectorsFromMarketData() { handle(.sectors(sectors)) }
+        // Sectors for the risk gate's concentration rule, from market data's reference data. On a
+        // first start market data may still be installing them: retried at every settle and mark.
+        loadSectorsIfMissing()
         carryOut([.snapshot(core.snapshot(clock.now()))])
         _ = await reconcile(trigger: "start")
+    }
+
+    /// Reads the sectors from the bar store until it has them (market data installs the store
+    /// after it starts, possibly after this process did). At most once per market time.
+    func loadSectorsIfMissing() {
+        guard !sectorsLoaded, sectorsTriedAt != clock.now() else { return }
+        sectorsTriedAt = clock.now()
+        guard let sectors = sectorsFromMarketData() else { return }
+        sectorsLoaded = true
+        handle(.sectors(sectors))
+        logger.info("sectors of \(sectors.count) symbols loaded from market data's reference data")
+    }
+
+    /// The causal clock's settle barrier (replay): no reconciliation running, sectors loaded,
+    /// the portfolio published, and the portfolio, reconciliation results and repairs
+    /// acknowledged by the risk gate, the strategy and the broker (each after handling them).
+    func settle() async -> SettleReport {
+        while !started && !Task.isCancelled { try? await Task.sleep(for: .milliseconds(2)) }
+        var busy = reconciling
+        while reconciling && !Task.isCancelled { try? await Task.sleep(for: .milliseconds(2)) }
+        loadSectorsIfMissing()
+        if pendingSnapshot != nil {
+            busy = true
+            publishSnapshot()
+        }
+        let toRisk = await risk.drain()
+        let toStrategy = await strategy?.drain() ?? false
+        let toBroker = await broker.drain()
+        return SettleReport(hadPending: busy || toRisk || toStrategy || toBroker,
+                            detail: busy ? "portfolio published" : (toBroker ? "repairs to the broker" : ""))
     }
 
     /// Symbol -> sector from the bar store's reference data (read-only), or nil without one.
@@ -244,7 +289,7 @@ actor ReconcilerShell: WorkerLogic {
                     // A burst of fills publishes its last portfolio once, not one per fill.
                     let first = pendingSnapshot == nil
                     pendingSnapshot = s
-                    if first {
+                    if first && !causal {
                         Task {
                             try? await Task.sleep(for: self.snapshotCoalescing)
                             await self.publishSnapshot()
@@ -306,12 +351,16 @@ actor ReconcilerShell: WorkerLogic {
         switch envelope.message {
         case .executionReport(let report):
             while !started { try? await Task.sleep(for: .milliseconds(5)) }
+            // The start-up scan took it already (it was journaled before this process stopped
+            // handling, and re-delivered): handling it again would journal it twice.
+            if takenAtStart.contains(envelope.id) { return nil }
             // Hold a report newer than what a running reconciliation compares against.
             while let h = horizon, let seq = report.sequence, seq > h, report.broker == brokerName {
                 try? await Task.sleep(for: .milliseconds(2))
             }
             handle(.report(report), messageID: envelope.id)
         case .mark(let mark):
+            loadSectorsIfMissing()
             handle(.mark(mark), durability: .batched)
         case .brokerConnection(let report) where report.connected:
             Task { _ = await self.reconcile(trigger: "\(report.broker) connected") }
@@ -328,6 +377,10 @@ actor ReconcilerShell: WorkerLogic {
             }
             logger.notice("operator acknowledged quarantined entry seq \(ack.seq): \(ack.reason)")
             return .commandResult(OperatorReply(accepted: true, message: "\(identity): entry seq \(ack.seq) acknowledged; \(pending) still pending"))
+        case .openEntriesQuery(let q):
+            // Unknown to the book counts as unfilled: a cancel of it can only reduce risk.
+            let unfilled = q.orders.filter { id in core.book.order(id).map { $0.state.isOpen && $0.filledQuantity == .zero } ?? true }
+            return .openEntries(OpenEntriesReport(unfilled: unfilled))
         case .reconcileRequest(let request):
             let summary = request.run ? await reconcile(trigger: request.reason.isEmpty ? "astctl reconcile" : request.reason) : core.lastSummary
             if let summary { return .reconciliationReport(summary) }

@@ -11,7 +11,7 @@ var permissions = WorkerDefinition.diagnosticPermissions
 permissions[.broker] = [.executionReport, .brokerConnection]
 permissions[.marketdata] = [.mark]
 permissions[.control, default: []].formUnion([.reconcileRequest, .quarantineAck])
-permissions[.strategy] = [.reconcileRequest]
+permissions[.strategy] = [.reconcileRequest, .openEntriesQuery]
 let definition = WorkerDefinition(role: .reconciler, permissions: permissions) { context in
     try ReconcilerShell(context: context)
 }

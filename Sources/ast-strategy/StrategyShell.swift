@@ -50,7 +50,8 @@ actor StrategyShell: WorkerLogic {
     /// Nil until the trading clock is first read on a first start.
     var scheduler: Scheduler?
     var portfolio: PortfolioSnapshot?
-    /// Entries sent today, for the pre-close cleanup.
+    /// Entries approved on the latest scanned session, for the pre-close cleanup; rebuilt from
+    /// the journal's decisions at start, so a restart between the scan and the cleanup loses none.
     var todaysEntries: [(IntentID, LocalDate)] = []
 
     init(context: WorkerContext) throws {
@@ -82,8 +83,32 @@ actor StrategyShell: WorkerLogic {
             return true
         }
         scheduler = handledThrough.map { Scheduler(start: $0) }
+        todaysEntries = try Self.approvedEntries(in: journal)
         logger.notice("strategy ready", metadata: ["mode": "\(mode)", "store": "\(storePath)",
                                                    "schedule_from": "\(handledThrough.map(\.description) ?? "the first market time")"])
+    }
+
+    /// The approved entries of the latest session with decisions, from `strategy.decision`
+    /// entries (journaled at the scan's market time).
+    static func approvedEntries(in journal: Journal) throws -> [(IntentID, LocalDate)] {
+        var entries: [(IntentID, LocalDate)] = []
+        let decoder = JSONDecoder()
+        try journal.scan(fromSeq: 1) { entry in
+            guard entry.record.type == StrategyJournal.decision,
+                  let d = try? decoder.decode(IntentDecision.self, from: Data(entry.record.body)), d.decision.approval != nil else { return true }
+            let date = NewYorkTime.local(entry.record.timestamp).date
+            if let last = entries.last, last.1 != date { entries.removeAll() }
+            entries.append((d.intent, date))
+            return true
+        }
+        return entries
+    }
+
+    /// The causal clock's settle barrier: the cancels sent to the risk gate are acknowledged
+    /// (handled there, and their orders handed to the broker's outbox).
+    func settle() async -> SettleReport {
+        let pending = await risk.drain()
+        return SettleReport(hadPending: pending, detail: pending ? "cancels to the risk gate" : "")
     }
 
     func run() async {
@@ -220,7 +245,9 @@ actor StrategyShell: WorkerLogic {
         let candidates = result.candidates.map(\.candidates.count).reduce(0, +)
         logger.info("scan \(date): \(result.universe.included.count) symbols, regime \(result.regime.regime), \(candidates) candidates, \(result.intents.count) intents")
         var approved = 0
-        for intent in result.intents {
+        for var intent in result.intents {
+            // Decided by the end of its session or never (INTENT_EXPIRED at the gate).
+            intent.expiresAt = event.session.close
             let line: String
             do {
                 let reply = try await risk.request(.intentSubmit(intent), timeout: .seconds(10))
@@ -242,15 +269,36 @@ actor StrategyShell: WorkerLogic {
         return "scan \(date): \(candidates) candidates, \(result.intents.count) intents, \(approved) approved (mode \(mode))"
     }
 
-    /// Asks the risk gate to cancel every entry of today still resting (the broker ignores the
-    /// ones already filled).
+    /// Asks the risk gate to cancel every entry of today that the reconciler's book shows still
+    /// working with nothing filled. Without an answer from the reconciler, asks for all of them
+    /// (a cancel only reduces risk; the broker refuses the cancel of a filled order).
     func cancelRestingEntries(_ event: ScheduledEvent) async -> Int {
+        let entries = todaysEntries.filter { $0.1 == event.session.date }.map { ($0.0, ClientOrderID(intent: $0.0, leg: .entry)) }
+        let ids = entries.map(\.1)
+        guard !ids.isEmpty else { return 0 }
+        let at = NewYorkTime.local(event.time).time
+        var unfilled = ids
+        var why = "entry not filled by \(at)"
+        do {
+            let reply = try await reconciler.request(.openEntriesQuery(OpenEntriesQuery(orders: ids)), timeout: .seconds(30))
+            if case .openEntries(let r) = reply.message {
+                let open = Set(r.unfilled)
+                unfilled = ids.filter { open.contains($0) }
+            } else {
+                why += " (the reconciler answered \(reply.type); fill state unknown)"
+            }
+        } catch {
+            logger.error("the reconciler did not say which entries are unfilled: \(error); asking to cancel all of today's")
+            why += " (fill state unknown: \(error))"
+        }
         var n = 0
-        for (intent, date) in todaysEntries where date == event.session.date {
-            let c = OrderCancel(clientOrderID: ClientOrderID(intent: intent, leg: .entry), reason: "pre-close cleanup: entry not filled by 15:55")
+        let unfilledIDs = Set(unfilled)
+        for (intentID, id) in entries where unfilledIDs.contains(id) {
+            let intent = intentID.rawValue
+            let c = OrderCancel(clientOrderID: id, reason: "pre-close cleanup: \(why)")
             do {
-                try risk.send(.orderCancel(c), correlationID: intent.rawValue)
-                append(type: StrategyJournal.cancel, c, at: event.time, correlation: intent.rawValue)
+                try risk.send(.orderCancel(c), correlationID: intent)
+                append(type: StrategyJournal.cancel, c, at: event.time, correlation: intent)
                 n += 1
             } catch {
                 logger.error("cannot send the cancel of \(c.clientOrderID): \(error)")

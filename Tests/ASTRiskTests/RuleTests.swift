@@ -55,9 +55,12 @@ let ruleCases: [RuleCase] = [
         name: "another sector is not counted", portfolio: snapshot(techBook), intent: intent(quantity: 16, sector: "energy"),
         expected: .approve),
     RuleCase(
-        name: "no sector counts as one unknown sector",
+        name: "a held symbol without a sector blocks entries: never computed as an unknown sector",
         portfolio: snapshot([Holding("MSFT", 95, "100.00", nil), Holding("NVDA", 95, "100.00", nil), Holding("GOOG", 95, "100.00", nil)]),
-        intent: intent(quantity: 16, sector: nil), expected: .downgrade(15, .maxSectorConcentration)),
+        intent: intent(quantity: 16), expected: .block(.referenceDataMissing)),
+    RuleCase(
+        name: "an intent without a sector is blocked as missing reference data",
+        portfolio: snapshot(techBook), intent: intent(quantity: 1, sector: nil), expected: .block(.referenceDataMissing)),
     // MAX_LEVERAGE at 12 %: 10,000 held elsewhere.
     RuleCase(
         name: "leverage up to the limit", limits: RiskLimits.cautiousDefaults.with { $0.maxGrossLeveragePct = 12 },

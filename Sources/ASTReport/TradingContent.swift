@@ -1,0 +1,126 @@
+import ASTCore
+import ASTExecution
+import ASTJournal
+import ASTRisk
+import Foundation
+
+/// The trading content of a run, read from the journals of the risk gate and the reconciler:
+/// what two runs must agree on to have traded the same, with everything that depends on the
+/// wall clock, on process restarts or on bus timing left out (message ids, journal sequence
+/// numbers, the number and timing of portfolio snapshots, journal entry timestamps, reasons'
+/// free text).
+///
+/// ``lines`` is the canonical text form: one fact per line, in five sections and this order,
+/// each section sorted (so two runs compare with `==` and a diff shows the first difference):
+///
+///     intent <intent-id> <side> <qty> <symbol> entry <market|limit P> stop <P|-> target <P|->
+///     decision <intent-id> approved|downgraded <qty> | blocked <REASON_CODE>
+///     order <client-order-id> <side> <qty> <symbol> <type> limit <P|-> stop <P|->
+///     order-end <client-order-id> cancelled|expired|rejected
+///     fill <execution-id> <client-order-id> <side> <qty> <symbol> @ <price> commission <money> at <market time ns>
+///     position <symbol> <signed qty> avg <price>
+///     cash <money>
+///     realized <money>
+///     commissions <money>
+///
+/// Market times (a decision's, a fill's) are the replay's market time, the same in every run;
+/// decisions carry none (a decision is made at the time its scan ran). Quantities, prices and
+/// money are the exact fixed-point values' descriptions. A report re-delivered after a restart
+/// counts once (by report id), as the reconciler core counts it.
+public struct TradingContent: Sendable, Equatable {
+    public var intents: [String]
+    public var decisions: [String]
+    public var orders: [String]
+    public var fills: [String]
+    /// Final positions, then cash, realized P&L and commissions.
+    public var portfolio: [String]
+
+    public init(intents: [String], decisions: [String], orders: [String], fills: [String], portfolio: [String]) {
+        self.intents = intents
+        self.decisions = decisions
+        self.orders = orders
+        self.fills = fills
+        self.portfolio = portfolio
+    }
+
+    /// Every line, section by section (see the type's comment).
+    public var lines: [String] { intents + decisions + orders + fills + portfolio }
+
+    /// The first line where `self` and `other` differ, as `index: mine | theirs`, or nil.
+    public func firstDifference(from other: TradingContent) -> String? {
+        let a = lines, b = other.lines
+        for i in 0..<max(a.count, b.count) {
+            let x = i < a.count ? a[i] : "(nothing)", y = i < b.count ? b[i] : "(nothing)"
+            if x != y { return "line \(i + 1): \(x) | \(y)" }
+        }
+        return nil
+    }
+
+    /// Reads `<stateDirectory>/journal/risk@main.sqlite` and `.../reconciler@main.sqlite`
+    /// (read-only, safe while the processes run).
+    public static func read(stateDirectory: String) throws -> TradingContent {
+        let dir = "\(stateDirectory)/journal"
+        return try read(riskJournal: "\(dir)/risk@main.sqlite", reconcilerJournal: "\(dir)/reconciler@main.sqlite")
+    }
+
+    public static func read(riskJournal: String, reconcilerJournal: String) throws -> TradingContent {
+        let decoder = JSONDecoder()
+        var intents = Set<String>(), decisions = Set<String>()
+        try JournalReader(path: riskJournal).scan { entry in
+            switch entry.record.type {
+            case "risk.input":
+                if case .intent(let g) = try decoder.decode(RiskInput.self, from: Data(entry.record.body)) { intents.insert(line(g)) }
+            case "risk.decision":
+                decisions.insert(line(try decoder.decode(IntentDecision.self, from: Data(entry.record.body))))
+            default:
+                break
+            }
+            return true
+        }
+        var orders = Set<String>(), fills = Set<String>()
+        var core = ReconcilerCore()
+        var seenReports = Set<String>()
+        try JournalReader(path: reconcilerJournal).scan { entry in
+            guard entry.record.kind == .received, entry.record.type == "reconciler.input" else { return true }
+            let input = try decoder.decode(ReconcilerInput.self, from: Data(entry.record.body))
+            _ = core.handle(input, now: entry.record.timestamp)
+            if case .report(let r) = input, seenReports.insert(r.id).inserted {
+                switch r.event {
+                case .submitting(let s):
+                    orders.insert("order \(s.clientOrderID) \(s.side) \(s.quantity) \(s.symbol) \(s.type.rawValue) limit \(s.limitPrice.map { "\($0)" } ?? "-") stop \(s.stopPrice.map { "\($0)" } ?? "-")")
+                case .fill(let f):
+                    fills.insert("fill \(f.executionID) \(f.clientOrderID) \(f.side) \(f.quantity) \(f.symbol) @ \(f.price) commission \(f.commission) at \(f.at.nanoseconds)")
+                case .cancelled(let id, _): orders.insert("order-end \(id) cancelled")
+                case .expired(let id): orders.insert("order-end \(id) expired")
+                case .rejected(let id, _): orders.insert("order-end \(id) rejected")
+                default: break
+                }
+            }
+            return true
+        }
+        let p = core.portfolio
+        var portfolio = p.positions.keys.sorted().compactMap { s -> String? in
+            guard let pos = p.positions[s], pos.quantity != .zero else { return nil }
+            return "position \(s) \(pos.quantity) avg \(pos.averagePrice)"
+        }
+        portfolio += ["cash \(p.cash)", "realized \(p.realizedPnL)", "commissions \(p.commissions)"]
+        return TradingContent(intents: intents.sorted(), decisions: decisions.sorted(), orders: orders.sorted(), fills: fills.sorted(),
+                              portfolio: portfolio)
+    }
+
+    static func line(_ g: IntentGroup) -> String {
+        let entry: String = switch g.entry {
+        case .market: "market"
+        case .limit(let p): "limit \(p)"
+        }
+        return "intent \(g.id) \(g.side) \(g.quantity) \(g.symbol) entry \(entry) stop \(g.stopLoss.map { "\($0)" } ?? "-") target \(g.takeProfit.map { "\($0)" } ?? "-")"
+    }
+
+    static func line(_ d: IntentDecision) -> String {
+        switch d.decision {
+        case .approve(let a): "decision \(d.intent) approved \(a.quantity)"
+        case .downgrade(let a, _, _): "decision \(d.intent) downgraded \(a.quantity)"
+        case .block(let code, _): "decision \(d.intent) blocked \(code.rawValue)"
+        }
+    }
+}
