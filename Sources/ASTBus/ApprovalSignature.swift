@@ -8,12 +8,12 @@ import Glibc
 #endif
 
 /// The tree's approval key: 32 random bytes astd draws at start (getrandom) and hands only to
-/// the risk gate and the brokers, through an inherited sealed memfd (`AST_APPROVAL_KEY_FD`);
+/// the risk gate and the brokers, through an inherited sealed memfd (`ASTD_APPROVAL_KEY_FD`);
 /// never in the environment, never in a file. Risk signs every approval with it, a broker
 /// takes only approvals whose signature verifies.
 public struct ApprovalKey: Sendable {
     /// The environment variable naming the key's descriptor in risk and the brokers.
-    public static let descriptorVariable = "AST_APPROVAL_KEY_FD"
+    public static let descriptorVariable = "ASTD_APPROVAL_KEY_FD"
     public static let length = 32
     let bytes: [UInt8]
 

@@ -25,7 +25,7 @@ public enum PeerTableLayout {
     public static let maximumEntries = 64
     static let allowUnlistedFlag: UInt32 = 1
     /// The environment variable naming the table's descriptor in a worker.
-    public static let descriptorVariable = "AST_PEER_TABLE_FD"
+    public static let descriptorVariable = "ASTD_PEER_TABLE_FD"
 }
 
 /// A peer-table problem: the descriptor is missing, unreadable or malformed.
@@ -158,7 +158,7 @@ public final class PeerTable: SpawnedPeers, @unchecked Sendable {
         self.identities = index.keys.sorted { $0.description < $1.description }
     }
 
-    /// The table astd handed this process (`AST_PEER_TABLE_FD`), nil when started without one.
+    /// The table astd handed this process (`ASTD_PEER_TABLE_FD`), nil when started without one.
     /// The variable is removed from the environment.
     public static func inherited() throws -> PeerTable? {
         guard let value = getenv(PeerTableLayout.descriptorVariable).map({ String(cString: $0) }) else { return nil }

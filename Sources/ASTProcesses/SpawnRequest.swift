@@ -21,7 +21,7 @@ public struct PassedDescriptor: Sendable, Equatable {
 public struct InheritedDescriptor: Sendable, Equatable {
     /// The descriptor in the parent; it stays open there.
     public var fd: Int32
-    /// The environment variable that tells the child its number (`AST_PEER_TABLE_FD`).
+    /// The environment variable that tells the child its number (`ASTD_PEER_TABLE_FD`).
     public var variable: String
 
     /// Creates a descriptor/variable pair.

@@ -24,7 +24,14 @@ public struct EndpointPolicy: Sendable, Equatable {
     /// never trusted.
     public func admit(_ hello: Hello, sender: ProcessIdentity, peerUID: UInt32?, peerPID: Int32?, ownUID: UInt32,
                       identity: PeerIdentityCheck) -> Refusal? {
-        if let refusal = admit(hello, sender: sender, peerUID: peerUID, ownUID: ownUID) { return refusal }
+        if let refusal = admitUID(hello, sender: sender, peerUID: peerUID, ownUID: ownUID) { return refusal }
+        // Identity before role: a process passing for another is refused as such (and alerted)
+        // whatever endpoint it tried.
+        if let refusal = checkIdentity(sender, peerPID: peerPID, identity: identity) { return refusal }
+        return admitRole(hello.role)
+    }
+
+    func checkIdentity(_ sender: ProcessIdentity, peerPID: Int32?, identity: PeerIdentityCheck) -> Refusal? {
         guard case .spawned(let table) = identity, sender.role != .control else { return nil }
         guard let pid = peerPID, pid > 0 else {
             return Refusal(code: .identityNotSpawned, detail: "the kernel reported no pid for a peer claiming \(sender) on \(name)")
@@ -44,6 +51,10 @@ public struct EndpointPolicy: Sendable, Equatable {
 
     /// Checks a hello and the peer's kernel-reported uid (no identity check).
     public func admit(_ hello: Hello, sender: ProcessIdentity, peerUID: UInt32?, ownUID: UInt32) -> Refusal? {
+        admitUID(hello, sender: sender, peerUID: peerUID, ownUID: ownUID) ?? admitRole(hello.role)
+    }
+
+    func admitUID(_ hello: Hello, sender: ProcessIdentity, peerUID: UInt32?, ownUID: UInt32) -> Refusal? {
         guard hello.protocolVersion == Envelope.protocolVersion else {
             return Refusal(code: .unsupportedVersion, detail: "hello speaks protocol version \(hello.protocolVersion); \(name) speaks \(Envelope.protocolVersion)")
         }
@@ -56,9 +67,13 @@ public struct EndpointPolicy: Sendable, Equatable {
         guard uid == ownUID || allowedUIDs.contains(uid) else {
             return Refusal(code: .uidNotAllowed, detail: "uid \(uid) is not allowed on \(name)")
         }
-        guard permissions[hello.role] != nil else {
+        return nil
+    }
+
+    func admitRole(_ role: Role) -> Refusal? {
+        guard permissions[role] != nil else {
             let allowed = permissions.keys.sorted().map(\.rawValue).joined(separator: ", ")
-            return Refusal(code: .roleNotAllowed, detail: "role \(hello.role) may not connect to \(name) (allowed: \(allowed))")
+            return Refusal(code: .roleNotAllowed, detail: "role \(role) may not connect to \(name) (allowed: \(allowed))")
         }
         return nil
     }

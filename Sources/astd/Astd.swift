@@ -14,7 +14,7 @@ import Logging
 struct Astd {
     /// Development trees only (refused in LIVE): identities astd does not run are admitted by
     /// uid, so that tests can speak as `strategy@test` to a supervised tree.
-    static let allowUnspawnedVariable = "AST_DEV_ALLOW_UNSPAWNED_PEERS"
+    static let allowUnspawnedVariable = "AST_FAULT_ADMIT_UNSPAWNED_PEERS"
     let config: ASTConfig
     let identity: ProcessIdentity
     let clock: SystemClock

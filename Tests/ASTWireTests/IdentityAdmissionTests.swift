@@ -69,6 +69,13 @@ struct TablePeers: SpawnedPeers {
         #expect(admit(Self.risk, kernelPID: 777, check: .spawned(dev)) == .some(.pidMismatch))
     }
 
+    @Test func anImpersonationIsRefusedAsSuchEvenWhereTheRoleMayNotConnect() {
+        var table = Self.table
+        table.pids[ProcessIdentity(role: .notifier)] = 4444
+        #expect(admit(ProcessIdentity(role: .notifier), kernelPID: 777, check: .spawned(table)) == .some(.pidMismatch))
+        #expect(admit(ProcessIdentity(role: .notifier), kernelPID: 4444, check: .spawned(table)) == .some(.roleNotAllowed))
+    }
+
     @Test func withoutATableAdmissionIsByUidAndRoleOnly() {
         #expect(admit(Self.risk, kernelPID: 777, check: .uidOnly) == .some(nil))
     }
