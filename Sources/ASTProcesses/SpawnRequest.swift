@@ -109,7 +109,9 @@ public struct ChildEnvironment: Sendable, Equatable {
     /// Builds the environment for `request`, or says which part of it cannot be passed.
     public init(for request: SpawnRequest) throws(SpawnError) {
         var entries: [String] = []
-        for key in request.environment.keys.sorted() where !Self.managedKeys.contains(key) {
+        // An inherited descriptor's variable is the spawner's to set, like the manager's own.
+        let inheritedKeys = Set(request.inheritedFDs.map(\.variable))
+        for key in request.environment.keys.sorted() where !Self.managedKeys.contains(key) && !inheritedKeys.contains(key) {
             let value = request.environment[key]!
             guard !key.isEmpty, !key.utf8.contains(UInt8(ascii: "=")), !key.utf8.contains(0) else {
                 throw .invalidEnvironment(key: key, reason: "a variable name must be non-empty, without '=' or NUL")
@@ -130,7 +132,6 @@ public struct ChildEnvironment: Sendable, Equatable {
             guard !passed.variable.isEmpty, !passed.variable.utf8.contains(UInt8(ascii: "=")), !passed.variable.utf8.contains(0) else {
                 throw .invalidEnvironment(key: passed.variable, reason: "a variable name must be non-empty, without '=' or NUL")
             }
-            entries.removeAll { $0.hasPrefix("\(passed.variable)=") }
             entries.append("\(passed.variable)=\(3 + request.listenFDs.count + offset)")
         }
         if let socket = request.notifySocket {
