@@ -38,20 +38,25 @@ public struct AlertRateLimit: Sendable, Equatable {
 /// notifier itself) the refusal is only logged and journaled by the endpoint.
 public final class SecurityAlarm: Sendable {
     let client: BusClient?
+    let runsClient: Bool
     let clock: any WallClock
     let logger: Logger
     let limit = Mutex(AlertRateLimit())
 
-    /// - Parameter client: a client towards the notifier, run by ``run()``.
-    public init(client: BusClient?, clock: any WallClock, logger: Logger) {
+    /// - Parameters:
+    ///   - client: a client towards the notifier.
+    ///   - runsClient: whether ``run()`` keeps the client's connection (false when the client
+    ///     is already run elsewhere, as astd's lifecycle client is).
+    public init(client: BusClient?, runsClient: Bool = true, clock: any WallClock, logger: Logger) {
         self.client = client
+        self.runsClient = runsClient
         self.clock = clock
         self.logger = logger
     }
 
     /// Keeps the connection to the notifier until cancelled.
     public func run() async {
-        if let client { await client.run() } else { while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) } }
+        if let client, runsClient { await client.run() } else { while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) } }
     }
 
     /// Raises `refusal` (seen at `endpoint`) unless the rate limit holds it back.

@@ -84,7 +84,10 @@ struct Astd {
             identity: identity,
             policy: EndpointPolicy(name: "control", allowedUIDs: Set(config.bus.allowedUids), permissions: [.control: [.statusRequest]]),
             settings: settings, journal: journal, clock: clock, logger: logger, inbox: ControlInbox(tree: tree),
-            identityCheck: .spawned(peerTable))
+            identityCheck: .spawned(peerTable),
+            // Impersonations at the control socket go to the notifier on astd's lifecycle client.
+            alarm: SecurityAlarm(client: lifecycleClients.first { $0.target.hasPrefix("notifier@") }, runsClient: false,
+                                 clock: clock, logger: logger))
 
         // SIGTERM / SIGINT: stop the tree in reverse start order, then exit.
         let (signals, signalContinuation) = AsyncStream<Int32>.makeStream()

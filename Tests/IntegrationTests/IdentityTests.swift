@@ -134,4 +134,37 @@ import Glibc
             throw error
         }
     }
+
+    @Test(.timeLimit(.minutes(2)))
+    func anApprovalIdAlreadyTakenIsRefusedWithOtherContentAndTakenAgainWithTheSame() async throws {
+        // A broker started by hand: no table and no key (uid-only admission, unsigned approvals),
+        // and still no approval id may come back with other content.
+        let tree = try WorkerTree()
+        let broker = ProcessIdentity(role: .broker, instance: "paper")
+        let process = try await tree.start(broker)
+        defer { process.stop(graceSeconds: 5) }
+        #expect(process.stderr.contains("no peer table from astd"), "the fallback is announced")
+        let risk = try RawBusPeer(path: tree.socketPath(broker), identity: ProcessIdentity(role: .risk, instance: "test"))
+        try risk.hello()
+        #expect(try risk.receive()?.type == .welcome)
+        let approval = Approval(id: ApprovalID(for: "reuse-1"), intent: "reuse-1", symbol: "AAPL", side: .buy, quantity: 10, requestedQuantity: 10,
+                                entry: .limit(Price("100")!), stopLoss: Price("95"), takeProfit: Price("110"), state: .active,
+                                at: SystemClock().now())
+        let first = try risk.send(.orderSubmit(approval))
+        #expect(try risk.receive()?.message == .ack(Ack(id: first.id, duplicate: false)))
+        var bigger = approval
+        bigger.quantity = 1000
+        let forged = try risk.send(.orderSubmit(bigger))
+        #expect(try risk.receive()?.message == .ack(Ack(id: forged.id, duplicate: false)))
+        guard case .refused(let refusal)? = try risk.receive()?.message else { Issue.record("no refusal"); return }
+        #expect(refusal.code == .approvalReused, "\(refusal)")
+        let again = try risk.send(.orderSubmit(approval))
+        #expect(try risk.receive()?.message == .ack(Ack(id: again.id, duplicate: false)))
+
+        try await eventually(timeout: .seconds(10), "the refusal in the broker's journal") {
+            try tree.entries(broker).contains { $0.record.type == "bus.protocol_error" && String(decoding: $0.record.body, as: UTF8.self).contains("APPROVAL_REUSED") }
+        }
+        let received = try tree.entries(broker).filter { $0.record.kind == .received && $0.record.type == "order.submit" }
+        #expect(received.map(\.record.messageID) == [first.id, again.id], "the reused approval is not journaled as input")
+    }
 }
