@@ -10,7 +10,12 @@ public enum BusIdentity {
     /// uid and role only, with a warning; with `live` that is refused.
     public static func check(identity: ProcessIdentity, live: Bool, logger: Logger) throws -> PeerIdentityCheck {
         if let problem = ProcessHardening.disableDumping() { throw PeerTableError(problem) }
-        guard let table = try PeerTable.inherited() else {
+        return try check(identity: identity, table: try PeerTable.inherited(), live: live, logger: logger)
+    }
+
+    /// The check for `table` (nil: started without astd); refused in LIVE without a table.
+    public static func check(identity: ProcessIdentity, table: PeerTable?, live: Bool, logger: Logger) throws -> PeerIdentityCheck {
+        guard let table else {
             if live {
                 throw PeerTableError("\(identity) has no peer table from astd (\(PeerTableLayout.descriptorVariable)): "
                     + "with trading.mode LIVE a worker runs only under astd")

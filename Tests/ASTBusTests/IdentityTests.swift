@@ -2,6 +2,7 @@ import ASTCore
 import ASTRisk
 import ASTWire
 import Foundation
+import Logging
 import Testing
 @testable import ASTBus
 
@@ -88,6 +89,20 @@ import Testing
             #expect(pwrite(rw, [UInt8](repeating: 1, count: 4), 4, 64 + 56) < 0)
             #expect(mmap(nil, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, rw, 0) == MAP_FAILED)
             close(rw)
+        }
+    }
+
+    @Test func withoutATableAWorkerFallsBackToUidOnlyExceptInLive() throws {
+        let logger = Logger(label: "test")
+        #expect(throws: PeerTableError.self) { try BusIdentity.check(identity: Self.risk, table: nil, live: true, logger: logger) }
+        guard case .uidOnly = try BusIdentity.check(identity: Self.risk, table: nil, live: false, logger: logger) else {
+            Issue.record("expected uid-only admission without a table")
+            return
+        }
+        let writer = try PeerTableWriter(identities: [Self.risk], allowUnlisted: false)
+        guard case .spawned = try BusIdentity.check(identity: Self.risk, table: try PeerTable(fd: dup(writer.readOnlyFD)), live: true, logger: logger) else {
+            Issue.record("expected the table's check")
+            return
         }
     }
 
