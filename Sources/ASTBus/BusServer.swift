@@ -20,7 +20,8 @@ public protocol BusInbox: Sendable {
     func receive(_ envelope: Envelope, from peer: PeerInfo) async -> Message?
 }
 
-/// A listening bus endpoint: admits peers by hello, uid and role, journals what arrives,
+/// A listening bus endpoint: admits peers by the kernel's uid and pid for the connection
+/// (checked against astd's peer table when there is one) and by role, journals what arrives,
 /// acknowledges must-not-lose messages once journaled and drops their re-sends.
 ///
 /// A bad peer (garbage, oversized frames, a wrong version or role) is refused and
