@@ -66,7 +66,7 @@ let package = Package(
         .target(name: "CSpawn"),
         .target(name: "ASTProcesses", dependencies: ["ASTCore", "CSpawn", log]),
         .target(name: "ASTJournal", dependencies: ["ASTCore", "CCrypto", log, .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")]),
-        .target(name: "ASTBus", dependencies: ["ASTCore", "ASTWire", "ASTJournal", log] + nio),
+        .target(name: "ASTBus", dependencies: ["ASTCore", "ASTWire", "ASTJournal", "ASTRisk", "CSpawn", "CCrypto", log] + nio),
         .target(name: "ASTRuntime", dependencies: [
             "ASTCore", "ASTWire", "ASTBus", "ASTJournal", "ASTSupervision", "ASTRisk", "ASTPaperBroker", "ASTStrategy", "ASTCalendar", "CSystemd", log, lifecycle,
             .product(name: "Yams", package: "Yams"),

@@ -32,7 +32,8 @@ extension BusInbox {
     public func validate(_ envelope: Envelope, from peer: PeerInfo) -> InputRefusal? { nil }
 }
 
-/// A listening bus endpoint: admits peers by hello, uid and role, journals what arrives,
+/// A listening bus endpoint: admits peers by the kernel's uid and pid for the connection
+/// (checked against astd's peer table when there is one) and by role, journals what arrives,
 /// acknowledges must-not-lose messages once journaled and drops their re-sends.
 ///
 /// A bad peer (garbage, oversized frames, a wrong version or role) is refused and
@@ -53,10 +54,20 @@ public final class BusServer: Sendable {
     let seen: Mutex<Set<String>>
     let connectionCounter = Atomic<UInt64>(0)
     let established = Atomic<Int>(0)
+    /// How a peer's claimed identity is checked: astd's peer table, or uid only.
+    let identityCheck: PeerIdentityCheck
+    /// Checks a message before it is journaled as received (the broker's approval signatures).
+    let screen: (any BusMessageScreen)?
+    /// Raises identity and forgery refusals as P0 alerts.
+    let alarm: SecurityAlarm?
 
     public init(identity: ProcessIdentity, policy: EndpointPolicy, settings: BusSettings, journal: Journal,
-                clock: any WallClock, logger: Logger, inbox: any BusInbox) throws {
+                clock: any WallClock, logger: Logger, inbox: any BusInbox, identityCheck: PeerIdentityCheck = .uidOnly,
+                screen: (any BusMessageScreen)? = nil, alarm: SecurityAlarm? = nil) throws {
         self.identity = identity
+        self.identityCheck = identityCheck
+        self.screen = screen
+        self.alarm = alarm
         self.policy = policy
         self.settings = settings
         self.journal = journal
@@ -103,7 +114,7 @@ public final class BusServer: Sendable {
                 } else {
                     channel.eventLoop.makeSucceededFuture(nil)
                 }
-                return credentials.flatMapThrowing { cred in try self.setUp(channel, peerUID: cred?.uid) }
+                return credentials.flatMapThrowing { cred in try self.setUp(channel, peerUID: cred?.uid, peerPID: cred?.pid) }
             }
         logger.info("bus endpoint \(identity) listening", metadata: ["fd": "\(fd)"])
         try await withThrowingDiscardingTaskGroup { group in
@@ -116,10 +127,11 @@ public final class BusServer: Sendable {
     }
 
     /// Builds a new connection's pipeline; runs on its event loop.
-    func setUp(_ channel: any Channel, peerUID: UInt32?) throws -> Connection {
+    func setUp(_ channel: any Channel, peerUID: UInt32?, peerPID: Int32?) throws -> Connection {
         let number = connectionCounter.add(1, ordering: .relaxed).newValue
         let machine = ServerConnectionMachine(local: identity, localPID: getpid(), policy: policy, ownUID: getuid(),
-                                              peerUID: peerUID, maxFrameBytes: settings.maxFrameBytes, connection: number)
+                                              peerUID: peerUID, peerPID: peerPID, identityCheck: identityCheck,
+                                              maxFrameBytes: settings.maxFrameBytes, connection: number)
         let work = ConnectionWorkQueue()
         let handler = ServerConnectionHandler(server: self, machine: machine, work: work)
         let pipeline = channel.pipeline.syncOperations
@@ -199,6 +211,13 @@ public final class BusServer: Sendable {
             logger.debug("duplicate message acknowledged again", metadata: ["id": "\(env.id)", "peer": "\(peerName)"])
             return Delivered(acknowledge: true, duplicate: true, reply: nil)
         }
+        if let screen, let refusal = screen.refusal(for: env, from: peer) {
+            // Not journaled as received, never delivered. Acknowledged, so that the sender's
+            // outbox does not send it forever; the refusal tells the sender why.
+            logViolation(refusal, peer: peer)
+            try journal.append(protocolErrorRecord(refusal, peer: peer), durability: .durable)
+            return Delivered(acknowledge: true, duplicate: false, reply: .refused(refusal))
+        }
         do {
             try journal.append(BusJournal.message(.received, env, peer: peerName, raw: raw), durability: .durable)
         } catch {
@@ -209,7 +228,15 @@ public final class BusServer: Sendable {
     }
 
     /// Logs a refusal; the caller queues its journal entry (``protocolErrorRecord(_:peer:)``).
+    /// An identity or forgery refusal is also raised as a P0 alert (rate-limited).
     func logViolation(_ refusal: Refusal, peer: PeerInfo?) {
+        if refusal.code.isSecurityViolation {
+            logger.error("bus peer refused: security violation", metadata: [
+                "peer": "\(peer?.description ?? "unidentified")", "code": "\(refusal.code.rawValue)", "detail": "\(refusal.detail)",
+            ])
+            alarm?.raise(refusal, endpoint: identity.description, peer: peer)
+            return
+        }
         logger.warning("bus peer refused", metadata: [
             "peer": "\(peer?.description ?? "unidentified")", "code": "\(refusal.code.rawValue)", "detail": "\(refusal.detail)",
         ])
@@ -219,6 +246,13 @@ public final class BusServer: Sendable {
         BusJournal.event(.protocolError, endpoint: identity.description, peer: peer?.identity.description,
                          code: refusal.code.rawValue, detail: refusal.detail, at: clock.now())
     }
+}
+
+/// Checks a delivered message before it is journaled as received; a refusal keeps it out of the
+/// journal and away from the inbox (the broker's check of approval signatures).
+public protocol BusMessageScreen: Sendable {
+    /// Why `envelope` must not be taken, or nil to take it. Called once per message id, in order.
+    func refusal(for envelope: Envelope, from peer: PeerInfo) -> Refusal?
 }
 
 /// What a connection's event loop hands to its task on ``BusWorkThread``, in order.

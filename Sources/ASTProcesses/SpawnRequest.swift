@@ -16,6 +16,32 @@ public struct PassedDescriptor: Sendable, Equatable {
     }
 }
 
+/// A descriptor a child inherits besides its listening sockets (the peer table, the approval
+/// key), found by the child at the number given in the environment variable `variable`.
+public struct InheritedDescriptor: Sendable, Equatable {
+    /// The descriptor in the parent; it stays open there.
+    public var fd: Int32
+    /// The environment variable that tells the child its number (`ASTD_PEER_TABLE_FD`).
+    public var variable: String
+
+    /// Creates a descriptor/variable pair.
+    public init(fd: Int32, variable: String) {
+        self.fd = fd
+        self.variable = variable
+    }
+}
+
+/// A 32-bit word in shared memory that receives a child's pid between fork and exec (astd's
+/// peer table). Holds the address only; whoever creates one keeps the memory mapped.
+public struct IdentitySlot: Sendable, Equatable {
+    let address: UInt
+
+    /// A slot at `pointer`, which must stay mapped for as long as spawns may use it.
+    public init(_ pointer: UnsafeMutablePointer<Int32>) { address = UInt(bitPattern: pointer) }
+
+    var pointer: UnsafeMutablePointer<Int32> { UnsafeMutablePointer(bitPattern: address)! }
+}
+
 /// Everything needed to start one child: what to run, its environment, the sockets it gets, and
 /// the manager protocols (notify socket, watchdog) it should speak to its parent.
 public struct SpawnRequest: Sendable, Equatable {
@@ -35,13 +61,20 @@ public struct SpawnRequest: Sendable, Equatable {
     /// Whether the child leads a process group of its own, so that a terminal's Ctrl-C reaches
     /// only the supervisor (which then stops the tree in order) and not every worker at once.
     public var newProcessGroup: Bool
+    /// Descriptors passed after the listening sockets (3 + listenFDs.count, ...), each named by
+    /// an environment variable holding its number in the child.
+    public var inheritedFDs: [InheritedDescriptor]
+    /// Where the child's pid is stored between fork and exec (see ``IdentitySlot``), if anywhere.
+    public var identitySlot: IdentitySlot?
 
     /// Creates a request; only `executable` is required.
     public init(
         executable: String, arguments: [String] = [], environment: [String: String] = [:],
         listenFDs: [PassedDescriptor] = [], notifySocket: String? = nil, watchdog: Duration? = nil,
-        newProcessGroup: Bool = false
+        newProcessGroup: Bool = false, inheritedFDs: [InheritedDescriptor] = [], identitySlot: IdentitySlot? = nil
     ) {
+        self.inheritedFDs = inheritedFDs
+        self.identitySlot = identitySlot
         self.executable = executable
         self.arguments = arguments
         self.environment = environment
@@ -76,7 +109,9 @@ public struct ChildEnvironment: Sendable, Equatable {
     /// Builds the environment for `request`, or says which part of it cannot be passed.
     public init(for request: SpawnRequest) throws(SpawnError) {
         var entries: [String] = []
-        for key in request.environment.keys.sorted() where !Self.managedKeys.contains(key) {
+        // An inherited descriptor's variable is the spawner's to set, like the manager's own.
+        let inheritedKeys = Set(request.inheritedFDs.map(\.variable))
+        for key in request.environment.keys.sorted() where !Self.managedKeys.contains(key) && !inheritedKeys.contains(key) {
             let value = request.environment[key]!
             guard !key.isEmpty, !key.utf8.contains(UInt8(ascii: "=")), !key.utf8.contains(0) else {
                 throw .invalidEnvironment(key: key, reason: "a variable name must be non-empty, without '=' or NUL")
@@ -92,6 +127,12 @@ public struct ChildEnvironment: Sendable, Equatable {
             entries.append("LISTEN_FDNAMES=\(request.listenFDs.map(\.name).joined(separator: ":"))")
             pidEntries.append(entries.count)
             entries.append("LISTEN_PID=\(Self.pidPlaceholder)")
+        }
+        for (offset, passed) in request.inheritedFDs.enumerated() {
+            guard !passed.variable.isEmpty, !passed.variable.utf8.contains(UInt8(ascii: "=")), !passed.variable.utf8.contains(0) else {
+                throw .invalidEnvironment(key: passed.variable, reason: "a variable name must be non-empty, without '=' or NUL")
+            }
+            entries.append("\(passed.variable)=\(3 + request.listenFDs.count + offset)")
         }
         if let socket = request.notifySocket {
             guard !socket.isEmpty, !socket.utf8.contains(0) else {
@@ -140,8 +181,13 @@ extension SpawnRequest {
         for argument in arguments where argument.utf8.contains(0) {
             throw .invalidArgument(argument)
         }
-        guard listenFDs.count <= Self.maximumListenFDs else {
-            throw .tooManyDescriptors(listenFDs.count)
+        guard listenFDs.count + inheritedFDs.count <= Self.maximumListenFDs else {
+            throw .tooManyDescriptors(listenFDs.count + inheritedFDs.count)
+        }
+        for passed in inheritedFDs {
+            guard passed.fd >= 0, fcntl(passed.fd, F_GETFD) >= 0 else {
+                throw .descriptorNotOpen(fd: passed.fd, name: passed.variable)
+            }
         }
         for passed in listenFDs {
             if let reason = Self.descriptorNameProblem(passed.name) {

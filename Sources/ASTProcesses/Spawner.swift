@@ -37,12 +37,14 @@ public struct Spawner: Sendable {
     public func spawn(
         executable: String, arguments: [String] = [], environment: [String: String],
         listenFDs: [(fd: Int32, name: String)] = [], notifySocket: String? = nil,
-        watchdog: Duration? = nil, newProcessGroup: Bool = false
+        watchdog: Duration? = nil, newProcessGroup: Bool = false,
+        inheritedFDs: [InheritedDescriptor] = [], identitySlot: IdentitySlot? = nil
     ) async throws(SpawnError) -> Int32 {
         try await spawn(SpawnRequest(
             executable: executable, arguments: arguments, environment: environment,
             listenFDs: listenFDs.map { PassedDescriptor(fd: $0.fd, name: $0.name) },
-            notifySocket: notifySocket, watchdog: watchdog, newProcessGroup: newProcessGroup))
+            notifySocket: notifySocket, watchdog: watchdog, newProcessGroup: newProcessGroup,
+            inheritedFDs: inheritedFDs, identitySlot: identitySlot))
     }
 
     /// Forks on the *calling* thread, bypassing the spawn thread. Only for tests that show why
@@ -96,6 +98,7 @@ final class PreparedSpawn: @unchecked Sendable {
     private let fds: [Int32]
     private let pidSlots: [Int32]
     private let flags: Int32
+    private let identitySlot: UnsafeMutablePointer<Int32>?
 
     init(_ request: SpawnRequest) throws(SpawnError) {
         try request.validate()
@@ -103,7 +106,8 @@ final class PreparedSpawn: @unchecked Sendable {
         path = strdup(request.executable)
         argv = ([request.executable] + request.arguments).map { strdup($0) } + [nil]
         envp = environment.entries.map { strdup($0) } + [nil]
-        fds = request.listenFDs.map(\.fd)
+        fds = request.listenFDs.map(\.fd) + request.inheritedFDs.map(\.fd)
+        identitySlot = request.identitySlot?.pointer
         pidSlots = environment.pidEntries.map { Int32($0) }
         flags = request.newProcessGroup ? Int32(AST_SPAWN_NEW_PROCESS_GROUP) : 0
     }
@@ -127,7 +131,7 @@ final class PreparedSpawn: @unchecked Sendable {
                             path, argv.baseAddress, envp.baseAddress,
                             fds.baseAddress, Int32(fds.count),
                             slots.baseAddress, Int32(slots.count),
-                            flags, &stage, &code, &failedPID)
+                            flags, identitySlot, &stage, &code, &failedPID)
                     }
                 }
             }

@@ -18,6 +18,10 @@ public struct Approval: Sendable, Equatable, Codable {
     /// The Safe Mode state the approval was given in.
     public var state: TradingState
     public var at: Timestamp
+    /// HMAC-SHA256 of every other field under the tree's approval key (hex), set by ast-risk
+    /// as it sends the approval to a broker; nil in the risk gate's own decision. Transport
+    /// authentication, not part of the decision: ``==`` ignores it.
+    public var signature: String?
 
     public init(
         id: ApprovalID, intent: IntentID, symbol: Symbol, side: Side, quantity: Quantity, requestedQuantity: Quantity,
@@ -41,6 +45,13 @@ public struct Approval: Sendable, Equatable, Codable {
         case requestedQuantity = "requested_quantity"
         case stopLoss = "stop_loss"
         case takeProfit = "take_profit"
+        case signature
+    }
+
+    public static func == (lhs: Approval, rhs: Approval) -> Bool {
+        lhs.id == rhs.id && lhs.intent == rhs.intent && lhs.symbol == rhs.symbol && lhs.side == rhs.side
+            && lhs.quantity == rhs.quantity && lhs.requestedQuantity == rhs.requestedQuantity && lhs.entry == rhs.entry
+            && lhs.stopLoss == rhs.stopLoss && lhs.takeProfit == rhs.takeProfit && lhs.state == rhs.state && lhs.at == rhs.at
     }
 }
 

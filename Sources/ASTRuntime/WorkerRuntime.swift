@@ -93,9 +93,13 @@ public protocol WorkerLogic: BusInbox {
     /// consequence of what this process has received so far is handled downstream (its
     /// outboxes acknowledged). The default has nothing in flight.
     func settle() async -> SettleReport
+    /// Checks messages before the endpoint journals them (the broker's approval signatures).
+    var messageScreen: (any BusMessageScreen)? { get }
 }
 
 extension WorkerLogic {
+    public var messageScreen: (any BusMessageScreen)? { nil }
+
     public func run() async {
         while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
     }
@@ -227,12 +231,18 @@ public enum WorkerRuntime {
         var permissions = definition.permissions
         if marketClock != nil { permissions[.marketdata, default: []].formUnion([.marketTime, .marketSettle]) }
         let policy = EndpointPolicy(name: identity.description, allowedUIDs: Set(config.bus.allowedUids), permissions: permissions)
+        let identityCheck = try BusIdentity.check(identity: identity, live: config.trading?.mode == .live, logger: logger)
         let logic = try await definition.makeLogic(context)
         let inbox: any BusInbox = marketClock.map { MarketClockInbox(clock: $0, logic: logic) } ?? logic
+        let alarm = try BusIdentity.alarm(identity: identity, notifierConfigured: config.supervisor.children.contains { $0.name == "notifier@main" },
+                                          socketPath: socketPath(identity: ProcessIdentity(role: .notifier), runtimeDir: config.runtimeDir),
+                                          settings: BusSettings(config.bus), journal: journal, clock: systemClock, logger: logger)
         let server = try BusServer(identity: identity, policy: policy, settings: BusSettings(config.bus), journal: journal,
-                                   clock: systemClock, logger: logger, inbox: inbox)
+                                   clock: systemClock, logger: logger, inbox: inbox, identityCheck: identityCheck,
+                                   screen: logic.messageScreen, alarm: alarm)
         let health = Health()
         let services: [any Service] = [
+            SecurityAlarmService(alarm: alarm),
             BusService(server: server, fd: fd, notifier: notifier, identity: identity),
             LogicService(logic: logic),
             JournalFlushService(journal: journal, interval: config.journal.flushInterval, health: health, logger: logger),
@@ -326,6 +336,12 @@ struct BusService: Service {
         }
         notifier.stopping(status: "\(identity) stopping")
     }
+}
+
+/// Keeps the security alarm's connection to the notifier until graceful shutdown.
+struct SecurityAlarmService: Service {
+    let alarm: SecurityAlarm
+    func run() async throws { await cancelWhenGracefulShutdown { await alarm.run() } }
 }
 
 /// Runs a worker's own background work until graceful shutdown.

@@ -1,6 +1,7 @@
 import ASTCore
 
-/// The peer at the other end of an established connection.
+/// The peer at the other end of an established connection. On the accepting side `pid` and
+/// `uid` are the kernel's (`SO_PEERCRED`), never the hello's.
 public struct PeerInfo: Sendable, Equatable, CustomStringConvertible {
     public var identity: ProcessIdentity
     public var pid: Int32
@@ -56,6 +57,8 @@ public struct ServerConnectionMachine: Sendable {
     let policy: EndpointPolicy
     let ownUID: UInt32
     let peerUID: UInt32?
+    let peerPID: Int32?
+    let identityCheck: PeerIdentityCheck
     let localPID: Int32
     let maxFrameBytes: Int
     var out: OutboundSequencer
@@ -64,10 +67,15 @@ public struct ServerConnectionMachine: Sendable {
     /// - Parameters:
     ///   - connection: a number unique among this process's connections, used in reply ids.
     ///   - peerUID: the uid from `SO_PEERCRED`, nil when the kernel did not say.
-    public init(local: ProcessIdentity, localPID: Int32, policy: EndpointPolicy, ownUID: UInt32, peerUID: UInt32?, maxFrameBytes: Int, connection: UInt64) {
+    ///   - peerPID: the pid from `SO_PEERCRED`, nil when the kernel did not say.
+    ///   - identityCheck: astd's peer table, or `.uidOnly` without one.
+    public init(local: ProcessIdentity, localPID: Int32, policy: EndpointPolicy, ownUID: UInt32, peerUID: UInt32?, peerPID: Int32? = nil,
+                identityCheck: PeerIdentityCheck = .uidOnly, maxFrameBytes: Int, connection: UInt64) {
         self.policy = policy
         self.ownUID = ownUID
         self.peerUID = peerUID
+        self.peerPID = peerPID
+        self.identityCheck = identityCheck
         self.localPID = localPID
         self.maxFrameBytes = maxFrameBytes
         self.out = OutboundSequencer(local: local, connection: connection)
@@ -102,10 +110,12 @@ public struct ServerConnectionMachine: Sendable {
             guard case .hello(let hello) = envelope.message else {
                 return refuse(Refusal(code: .helloExpected, detail: "first message must be hello, got \(envelope.type)"), now: now)
             }
-            if let refusal = policy.admit(hello, sender: envelope.sender, peerUID: peerUID, ownUID: ownUID) {
+            if let refusal = policy.admit(hello, sender: envelope.sender, peerUID: peerUID, peerPID: peerPID, ownUID: ownUID,
+                                          identity: identityCheck) {
                 return refuse(refusal, now: now)
             }
-            let peer = PeerInfo(identity: envelope.sender, pid: hello.pid, uid: peerUID)
+            // The kernel's pid; the hello's is only what the peer says about itself.
+            let peer = PeerInfo(identity: envelope.sender, pid: peerPID ?? hello.pid, uid: peerUID)
             state = .established(peer)
             let welcome = Welcome(role: out.local.role, instance: out.local.instance, pid: localPID, maxFrameBytes: maxFrameBytes)
             return [.established(peer), .send(out.envelope(.welcome(welcome), correlationID: envelope.id, now: now))]

@@ -110,6 +110,23 @@ public enum RefusalCode: String, Codable, Sendable, CaseIterable {
     case messageTypeNotAllowed = "MESSAGE_TYPE_NOT_ALLOWED"
     case sequenceError = "SEQUENCE_ERROR"
     case helloTimeout = "HELLO_TIMEOUT"
+    /// The claimed identity is not one astd is running now (not listed, or not running).
+    case identityNotSpawned = "IDENTITY_NOT_SPAWNED"
+    /// The claimed identity runs under another pid than the connecting process's (kernel's) pid.
+    case pidMismatch = "PID_MISMATCH"
+    /// An approval whose signature does not verify under the tree's approval key.
+    case approvalSignatureInvalid = "APPROVAL_SIGNATURE_INVALID"
+    /// An approval id already handled with other content.
+    case approvalReused = "APPROVAL_REUSED"
+
+    /// Whether this refusal means someone tried to pass for another process or forge an
+    /// approval: raised as a P0 alert, not only logged.
+    public var isSecurityViolation: Bool {
+        switch self {
+        case .identityNotSpawned, .pidMismatch, .approvalSignatureInvalid, .approvalReused: true
+        default: false
+        }
+    }
 }
 
 /// Sent just before a connection is closed for a protocol violation, so the peer can log why.

@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include "ast_spawn.h"
+#include "ast_identity.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -61,7 +62,7 @@ static void _Noreturn report_and_exit(int report_fd, int stage, int error) {
 /* Child only. Never returns. */
 static void _Noreturn run_child(const char *path, char *const argv[], char *const envp[],
                                 const int *fds, int nfds, const int *pid_slots, int npid_slots,
-                                int flags, pid_t expected_parent, int report_fd, long max_fd) {
+                                int flags, volatile int *identity_slot, pid_t expected_parent, int report_fd, long max_fd) {
     /* Die with the forking thread (see ast_spawn.h). If the parent already died between fork
      * and this prctl, the signal will never come: getppid() then names a reaper, not the parent. */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
@@ -121,6 +122,9 @@ static void _Noreturn run_child(const char *path, char *const argv[], char *cons
         if (*entry == '=') (void)ast_spawn_format_pid(entry + 1, self);
     }
 
+    /* The supervisor's table names this pid before the program runs (a plain store: async-signal-safe). */
+    if (identity_slot != NULL) ast_store_i32((volatile int32_t *)identity_slot, (int32_t)self);
+
     sigset_t empty;
     sigemptyset(&empty);
     (void)sigprocmask(SIG_SETMASK, &empty, NULL);
@@ -131,7 +135,7 @@ static void _Noreturn run_child(const char *path, char *const argv[], char *cons
 pid_t ast_spawn(const char *path, char *const argv[], char *const envp[],
                 const int *fds, int nfds,
                 const int *pid_slots, int npid_slots,
-                int flags,
+                int flags, volatile int *identity_slot,
                 int *stage_out, int *errno_out, pid_t *failed_pid_out) {
     *stage_out = AST_SPAWN_STAGE_NONE;
     *errno_out = 0;
@@ -155,8 +159,9 @@ pid_t ast_spawn(const char *path, char *const argv[], char *const envp[],
     const pid_t pid = fork();
     if (pid == 0) {
         close(report[0]);
-        run_child(path, argv, envp, fds, nfds, pid_slots, npid_slots, flags, parent, report[1], max_fd);
+        run_child(path, argv, envp, fds, nfds, pid_slots, npid_slots, flags, identity_slot, parent, report[1], max_fd);
     }
+    if (pid > 0 && identity_slot != NULL) ast_store_i32((volatile int32_t *)identity_slot, (int32_t)pid);
     const int fork_errno = errno;
     pthread_sigmask(SIG_SETMASK, &saved, NULL);
     close(report[1]);

@@ -8,6 +8,7 @@ import ASTRuntime
 import ASTWire
 import Foundation
 import Logging
+import Synchronization
 
 /// ast-broker's shell: takes approved brackets (only from the risk gate), cancels, bars and
 /// operator injections off the bus and hands them to the broker adapter; sends execution
@@ -23,9 +24,20 @@ actor BrokerShell: WorkerLogic {
     /// The last account snapshot, served page by page (see ``BrokerQuery``).
     var snapshot: (id: String, state: BrokerAccountState)?
     var snapshotCounter = 0
+    /// Checks every `order.submit` before the endpoint journals it: signature and approval id.
+    let approvals: ApprovalScreen
+    nonisolated var messageScreen: (any BusMessageScreen)? { approvals }
 
     init(context: WorkerContext) throws {
         identity = context.identity
+        let key = try ApprovalKey.inherited()
+        if key == nil {
+            guard (context.config.trading ?? .paper).mode != .live else {
+                throw BrokerShellError("no approval key from astd (\(ApprovalKey.descriptorVariable)): with trading.mode LIVE a broker runs only under astd")
+            }
+            context.logger.warning("no approval key from astd: approvals are taken unsigned (development; refused in LIVE)")
+        }
+        approvals = try ApprovalScreen(key: key, journal: context.journal)
         logger = context.logger
         clock = context.clock
         let config = context.config
@@ -204,6 +216,51 @@ actor BrokerShell: WorkerLogic {
             fatalError("ast-broker: \(error)")
         }
         return nil
+    }
+}
+
+/// The broker's check of approvals, before they are journaled as received: with the tree's
+/// key, an approval must carry a valid signature (``ApprovalSignature``); and an approval id
+/// already handled may come again only with the same content (a re-send), never with other
+/// content. The ids handled are rebuilt from the journal at start.
+final class ApprovalScreen: BusMessageScreen {
+    let key: ApprovalKey?
+    /// approval id -> the digest of the content it was first taken with.
+    let handled: Mutex<[ApprovalID: [UInt8]]>
+
+    init(key: ApprovalKey?, journal: Journal) throws {
+        self.key = key
+        var handled: [ApprovalID: [UInt8]] = [:]
+        try journal.scan(fromSeq: 1) { entry in
+            let r = entry.record
+            if r.kind == .received, r.type == MessageType.orderSubmit.rawValue,
+               case .orderSubmit(let approval)? = try? EnvelopeCodec.decode(r.body).message {
+                handled[approval.id] = Self.digest(approval)
+            }
+            return true
+        }
+        self.handled = Mutex(handled)
+    }
+
+    static func digest(_ approval: Approval) -> [UInt8] {
+        ApprovalSignature.hmacSHA256(key: [], message: ApprovalSignature.canonicalBytes(approval))
+    }
+
+    func refusal(for envelope: Envelope, from peer: PeerInfo) -> Refusal? {
+        guard case .orderSubmit(let approval) = envelope.message else { return nil }
+        if let key, !ApprovalSignature.verify(approval, key: key) {
+            return Refusal(code: .approvalSignatureInvalid,
+                           detail: "pid \(peer.pid): approval \(approval.id.rawValue) from \(peer.identity) does not carry a valid signature")
+        }
+        let digest = Self.digest(approval)
+        return handled.withLock { handled in
+            if let first = handled[approval.id], !ApprovalSignature.constantTimeEqual(first, digest) {
+                return Refusal(code: .approvalReused,
+                               detail: "pid \(peer.pid): approval \(approval.id.rawValue) was already handled with other content")
+            }
+            handled[approval.id] = digest
+            return nil
+        }
     }
 }
 

@@ -40,6 +40,13 @@ actor RiskShell: WorkerLogic {
     let identity: ProcessIdentity
     /// Journaled inputs the restore could not replay and the operator's acknowledgements.
     let quarantine: Mutex<QuarantineJournal.State>
+    /// The tree's approval key (from astd); every approval sent to a broker is signed with it.
+    /// Nil only when started by hand (development): approvals then leave unsigned.
+    let approvalKey: ApprovalKey?
+    /// Fault injection for tests (`AST_FAULT_BAD_APPROVAL_SIGNATURE=1`, refused in LIVE):
+    /// approvals leave with a signature that does not verify.
+    let corruptSignatures: Bool
+    static let badSignatureVariable = "AST_FAULT_BAD_APPROVAL_SIGNATURE"
 
     init(context: WorkerContext) throws {
         journal = context.journal
@@ -52,6 +59,20 @@ actor RiskShell: WorkerLogic {
             throw refusal
         }
         mode = trading.mode
+        approvalKey = try ApprovalKey.inherited()
+        if approvalKey == nil {
+            guard trading.mode != .live else {
+                throw RiskShellError("no approval key from astd (\(ApprovalKey.descriptorVariable)): with trading.mode LIVE risk runs only under astd")
+            }
+            context.logger.warning("no approval key from astd: approvals leave unsigned (development; a broker under astd refuses them)")
+        }
+        corruptSignatures = ProcessInfo.processInfo.environment[Self.badSignatureVariable] == "1"
+        if corruptSignatures {
+            guard trading.mode != .live else {
+                throw RiskShellError("\(Self.badSignatureVariable)=1 is a fault injection for tests and is refused with trading.mode LIVE; unset it")
+            }
+            context.logger.critical("FAULT INJECTION ON (\(Self.badSignatureVariable)=1): approvals leave with a bad signature; for tests only")
+        }
         let settings = BusSettings(config.bus)
         let brokerID = ProcessIdentity(parsing: config.risk.broker)!
         broker = try BusClient(identity: context.identity, target: brokerID.description,
@@ -166,6 +187,16 @@ actor RiskShell: WorkerLogic {
         return outputs
     }
 
+    /// `approval` signed with the tree's key, as a broker will verify it.
+    func signed(_ approval: Approval) -> Approval {
+        guard let approvalKey else { return approval }
+        var signed = ApprovalSignature.signed(approval, key: approvalKey)
+        if corruptSignatures, let s = signed.signature {
+            signed.signature = String(s.dropLast()) + (s.hasSuffix("0") ? "1" : "0")
+        }
+        return signed
+    }
+
     func carryOut(_ output: RiskOutput, encoder: JSONEncoder, now: Timestamp) {
         do {
             switch output {
@@ -178,7 +209,7 @@ actor RiskShell: WorkerLogic {
                     logger.info("DRY_RUN: approved \(approval.id.rawValue) not sent: \(approval.side) \(approval.quantity) \(approval.symbol)")
                 } else if let approval = d.decision.approval {
                     // BusClient journals the order durably before it first leaves this process.
-                    try broker.send(.orderSubmit(approval), correlationID: d.intent.rawValue)
+                    try broker.send(.orderSubmit(signed(approval)), correlationID: d.intent.rawValue)
                     logger.info("approved \(approval.id.rawValue): \(approval.side) \(approval.quantity) \(approval.symbol)")
                 } else if let reason = d.decision.reason {
                     logger.info("blocked \(d.intent.rawValue): \(reason.rawValue)")
@@ -297,6 +328,12 @@ extension RiskShell {
 
 /// An invariant of ast-risk's own journal that does not hold.
 struct RiskJournalError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
+
+/// ast-risk cannot start as configured.
+struct RiskShellError: Error, CustomStringConvertible {
     var description: String
     init(_ d: String) { description = d }
 }

@@ -12,6 +12,9 @@ import Logging
 /// One run of the supervisor: sets up sockets, the notify socket, the journal and the bus, then
 /// drives the ``Tree`` until it has stopped every child.
 struct Astd {
+    /// Development trees only (refused in LIVE): identities astd does not run are admitted by
+    /// uid, so that tests can speak as `strategy@test` to a supervised tree.
+    static let allowUnspawnedVariable = "AST_FAULT_ADMIT_UNSPAWNED_PEERS"
     let config: ASTConfig
     let identity: ProcessIdentity
     let clock: SystemClock
@@ -56,16 +59,35 @@ struct Astd {
         }
 
         var environment = ProcessInfo.processInfo.environment
-        for key in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"] { environment[key] = nil }
+        for key in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES",
+                    PeerTableLayout.descriptorVariable, ApprovalKey.descriptorVariable] { environment[key] = nil }
+
+        // Who is who on the bus: the pid of every identity astd runs, in a sealed memfd only astd
+        // can write, and the approval key for risk and the brokers (see README, "Identity").
+        let allowUnspawned = environment[Self.allowUnspawnedVariable] == "1"
+        if allowUnspawned {
+            guard config.trading?.mode != .live else {
+                throw AstdError("\(Self.allowUnspawnedVariable)=1 is refused with trading.mode LIVE")
+            }
+            logger.warning("\(Self.allowUnspawnedVariable)=1: identities astd does not run are admitted by uid (development only)")
+        }
+        let peerTable = try PeerTableWriter(identities: specs.map(\.id) + [identity], allowUnlisted: allowUnspawned)
+        peerTable.set(identity, pid: getpid())
+        let approvalKeyFD = try ApprovalKey.random().sealedDescriptor()
         let tree = try Tree(specs: specs, policy: config.supervisor.policy, sockets: sockets, notifyPath: notify.path,
                             watchdogGrace: .milliseconds(config.supervisor.watchdogGraceMs), environment: environment,
                             journal: journal, clock: clock, logger: logger, notifier: notifier,
-                            ownWatchdog: try WatchdogSettings.current(), lifecycleClients: lifecycleClients)
+                            ownWatchdog: try WatchdogSettings.current(), lifecycleClients: lifecycleClients,
+                            peerTable: peerTable, approvalKeyFD: approvalKeyFD)
 
         let control = try BusServer(
             identity: identity,
             policy: EndpointPolicy(name: "control", allowedUIDs: Set(config.bus.allowedUids), permissions: [.control: [.statusRequest]]),
-            settings: settings, journal: journal, clock: clock, logger: logger, inbox: ControlInbox(tree: tree))
+            settings: settings, journal: journal, clock: clock, logger: logger, inbox: ControlInbox(tree: tree),
+            identityCheck: .spawned(peerTable),
+            // Impersonations at the control socket go to the notifier on astd's lifecycle client.
+            alarm: SecurityAlarm(client: lifecycleClients.first { $0.target.hasPrefix("notifier@") }, runsClient: false,
+                                 clock: clock, logger: logger))
 
         // SIGTERM / SIGINT: stop the tree in reverse start order, then exit.
         let (signals, signalContinuation) = AsyncStream<Int32>.makeStream()
@@ -118,4 +140,10 @@ struct Astd {
         logger.notice("astd stopped")
         return ProcessExitCode.success.rawValue
     }
+}
+
+/// astd cannot start as configured.
+struct AstdError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
 }

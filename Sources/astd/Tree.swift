@@ -26,6 +26,10 @@ actor Tree {
     let ownWatchdog: WatchdogSettings?
     let lifecycleClients: [BusClient]
     let startedAt: Timestamp
+    /// identity -> current pid, which every child maps read-only and checks peers against.
+    let peerTable: PeerTableWriter
+    /// The approval key's read-only descriptor, passed to risk and the brokers only.
+    let approvalKeyFD: Int32
 
     struct Runtime {
         var spawnedAt: Timestamp?
@@ -48,7 +52,9 @@ actor Tree {
 
     init(specs: [ChildSpec], policy: SupervisorPolicy, sockets: [ProcessIdentity: Int32], notifyPath: String, watchdogGrace: Duration,
          environment: [String: String], journal: Journal, clock: any WallClock, logger: Logger, notifier: SystemdNotifier,
-         ownWatchdog: WatchdogSettings?, lifecycleClients: [BusClient]) throws {
+         ownWatchdog: WatchdogSettings?, lifecycleClients: [BusClient], peerTable: PeerTableWriter, approvalKeyFD: Int32) throws {
+        self.peerTable = peerTable
+        self.approvalKeyFD = approvalKeyFD
         core = try Supervisor(children: specs, policy: policy)
         self.specs = Dictionary(uniqueKeysWithValues: specs.map { ($0.id, $0) })
         self.sockets = sockets
@@ -80,6 +86,10 @@ actor Tree {
 
     func childExited(_ exit: ProcessExit) async {
         killDeadlines[exit.pid] = nil
+        if let child = core.children.first(where: { $0.pid == exit.pid }) {
+            // A dead process's pid may be reused: it no longer names the identity.
+            peerTable.clear(child.id, ifPID: exit.pid)
+        }
         guard core.children.contains(where: { $0.pid == exit.pid }) else {
             // Either a grandchild we reaped as subreaper, or a child whose spawn has not returned yet.
             unclaimedExits[exit.pid] = exit
@@ -189,15 +199,22 @@ actor Tree {
 
     func spawn(_ id: ProcessIdentity) async {
         guard let spec = specs[id], let fd = sockets[id] else { return }
+        var inherited = [InheritedDescriptor(fd: peerTable.readOnlyFD, variable: PeerTableLayout.descriptorVariable)]
+        if id.role == .risk || id.role == .broker {
+            inherited.append(InheritedDescriptor(fd: approvalKeyFD, variable: ApprovalKey.descriptorVariable))
+        }
         do {
+            // The spawner writes the child's pid into its table slot between fork and exec.
             let pid = try await spawner.spawn(
                 executable: spec.executable, arguments: spec.arguments + ["--instance", id.instance], environment: environment,
-                listenFDs: [(fd: fd, name: id.description)], notifySocket: notifyPath, watchdog: spec.watchdog)
+                listenFDs: [(fd: fd, name: id.description)], notifySocket: notifyPath, watchdog: spec.watchdog,
+                inheritedFDs: inherited, identitySlot: peerTable.slot(for: id).map(IdentitySlot.init))
             runtime[id] = Runtime(spawnedAt: clock.now())
             await perform(core.spawned(id, pid: pid, now: clock.now()))
             for message in unclaimedNotifications.removeValue(forKey: pid) ?? [] { await notified(message) }
             if let early = unclaimedExits.removeValue(forKey: pid) { await childExited(early) }
         } catch {
+            peerTable.set(id, pid: 0)
             logger.error("could not start \(id): \(error)")
             await perform(core.spawnFailed(id, error: "\(error)", now: clock.now()))
         }

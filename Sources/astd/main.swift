@@ -39,6 +39,10 @@ while let arg = arguments.popFirst() {
     }
 }
 
+// Other processes of the same uid may not open /proc/<astd>/fd (the peer table's writable
+// descriptor, the approval key) or ptrace astd.
+if let problem = ProcessHardening.disableDumping() { fail(problem, code: .failure) }
+
 let config: ASTConfig
 do {
     config = try ConfigLoader.fromEnvironment().load(ASTConfig.self)

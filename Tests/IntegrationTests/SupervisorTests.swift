@@ -28,6 +28,8 @@ final class SupervisedTree {
         environment = [
             "PATH": "/usr/local/bin:/usr/bin:/bin", "AST_CONFIG_DIR": dir("etc"), "AST_ENV": "test",
             "AST_RUNTIME_DIR": dir("run"), "AST_STATE_DIR": dir("state"),
+            // Tests speak to the tree as identities astd does not run (`strategy@test`).
+            "AST_FAULT_ADMIT_UNSPAWNED_PEERS": "1",
         ].merging(extraEnvironment) { _, extra in extra }
         astd = try ChildProcess(try BuildProducts.executable("astd"), ["--foreground"], environment: environment,
                                 name: "astd", outputDirectory: dir.path)

@@ -54,6 +54,11 @@ enum {
  * PR_SET_PDEATHSIG fires when the *thread* that forked exits, not the process: call this only
  * from a thread that lives as long as the process.
  *
+ * `identity_slot`, when not NULL, is a 32-bit word in memory shared with other processes (astd's
+ * table of the pids it spawned, see ast_identity.h): the parent stores the child's pid there as
+ * soon as fork returns, and the child stores its own pid there before execve, so that the table
+ * names the child before any of the child's own code can run and connect to a peer.
+ *
  * Returns the child's pid once execve succeeded. Returns -1 when it failed, with `*stage_out` and
  * `*errno_out` saying where and why; a child that was forked is reaped before returning (unless
  * another waitpid(-1) got it first), so no zombie is left behind. `*failed_pid_out` is the pid of
@@ -62,7 +67,7 @@ enum {
 pid_t ast_spawn(const char *path, char *const argv[], char *const envp[],
                 const int *fds, int nfds,
                 const int *pid_slots, int npid_slots,
-                int flags,
+                int flags, volatile int *identity_slot,
                 int *stage_out, int *errno_out, pid_t *failed_pid_out);
 
 /* Prepares the calling thread to be the spawn thread: blocks every signal on it (so fork and
