@@ -256,3 +256,42 @@ import Testing
         #expect(text.contains("NOT IDENTICAL (2 divergences)"))
     }
 }
+
+/// The folds as the shells are to call them: over the writer's `Journal.scan`, in place of
+/// their own restore loops.
+@Suite struct RestoreFoldTests {
+    @Test func riskFoldOverTheWritersScanRestoresTheGateAndSeesEveryInput() throws {
+        let dir = try TemporaryDirectory(prefix: "fold")
+        defer { dir.remove() }
+        let path = dir("risk@main.sqlite")
+        try recordRisk(path, VerifierTests().inputs())
+        let journal = try Journal(path: path, process: "risk@main", logger: Logger(label: "test"))
+        defer { try? journal.close() }
+        try journal.append(JournalRecord(kind: .state, type: EntryTypes.Risk.started, timestamp: at(9), body: []), durability: .durable)
+        var observed: [Int64] = []
+        let fold = try RiskJournalFold.fold(limits: .cautiousDefaults, observe: { entry, _ in observed.append(entry.seq) }) {
+            try journal.scan(fromSeq: 1, $0)
+        }
+        #expect(fold.gate?.state == .halted, "the recorded halt command")
+        #expect(observed.count == 5 && fold.inputs == 5)
+        #expect(fold.uncleanPreviousExit, "risk.started with no risk.stopped after it")
+    }
+
+    @Test func anUndecodableInputStopsTheFoldNamingTheEntry() throws {
+        let dir = try TemporaryDirectory(prefix: "fold")
+        defer { dir.remove() }
+        let path = dir("reconciler@main.sqlite")
+        let journal = try Journal(path: path, process: "reconciler@main", logger: Logger(label: "test"))
+        defer { try? journal.close() }
+        try journal.append(JournalRecord(kind: .received, type: EntryTypes.Reconciler.input, timestamp: at(1),
+                                         body: Array(sorted.encode(ReconcilerInput.initial(cash: Money("100.00")!)))), durability: .durable)
+        try journal.append(JournalRecord(kind: .received, type: EntryTypes.Reconciler.input, timestamp: at(2), body: Array("{}".utf8)),
+                           durability: .durable)
+        #expect(throws: FoldError.self) { try ReconcilerJournalFold.fold { try journal.scan(fromSeq: 1, $0) } }
+        do {
+            _ = try ReconcilerJournalFold.fold { try journal.scan(fromSeq: 1, $0) }
+        } catch let error as FoldError {
+            #expect(error.seq == 2 && error.type == EntryTypes.Reconciler.input)
+        }
+    }
+}
