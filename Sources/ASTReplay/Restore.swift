@@ -146,9 +146,22 @@ public struct PaperJournalInput: Codable, Sendable {
 /// The paper broker's journal folded into its ``PaperExchange``: every received `paper.input`
 /// (and `paper.fault_resubmit`, which happened) handled at its recorded time.
 ///
-/// The shell restores with
-/// `let fold = try PaperJournalFold.fold(name: name, config: config, observe: { entry, outcome in ... }) { try journal.scan(fromSeq: 1, $0) }`,
-/// collecting the reports and submitted brackets it needs from `observe`.
+/// The shell (`PaperAdapter.restore`) restores with
+/// ```swift
+/// var reports: [ExecutionReport] = [], brackets: [BracketOrder] = [], sent = Set<String>()
+/// let fold = try PaperJournalFold.fold(name: name, config: config, observe: { entry, step in
+///     reports += step.outcome.reports
+///     if entry.record.type == EntryTypes.Paper.input, case .submit(let b) = step.input { brackets.append(b) }
+/// }) { body in
+///     try journal.scan(fromSeq: 1) { entry in
+///         if entry.record.kind == .sent, entry.record.type == MessageType.executionReport.rawValue,
+///            case .executionReport(let r)? = try EnvelopeCodec.decode(entry.record.body).message { sent.insert(r.id) }
+///         return try body(entry)
+///     }
+/// }
+/// ```
+/// then uses `fold.exchange` and `fold.inputs` (the journaled input format is this module's
+/// ``PaperJournalInput``, the same JSON as the shell's own).
 public struct PaperJournalFold {
     public private(set) var exchange: PaperExchange
     public private(set) var inputs = 0
