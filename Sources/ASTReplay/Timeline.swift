@@ -257,44 +257,45 @@ struct Classifier {
         case _ where Self.busTypes.contains(r.type):
             event.kind = .bus
             event.summary = "\(r.type)\(peer)"
-        case "strategy.scan":
+        case EntryTypes.Strategy.scan:
             event.kind = .scan
             event.summary = scanSummary(r.body)
-        case "strategy.schedule", "risk.started", "risk.stopped", "notifier.started", "notifier.stopped", "paper.restored",
-             "marketdata.replay", "marketdata.replay_finished", "marketdata.installed":
+        case EntryTypes.processStarted, EntryTypes.Strategy.schedule, EntryTypes.Risk.started, EntryTypes.Risk.stopped,
+             EntryTypes.Notifier.started, EntryTypes.Notifier.stopped, EntryTypes.Paper.restored,
+             EntryTypes.MarketData.progress, EntryTypes.MarketData.finished, EntryTypes.MarketData.installed:
             event.kind = .lifecycle
             event.summary = "\(r.type) \(String(decoding: r.body.prefix(120), as: UTF8.self))"
-        case "risk.decision", "strategy.decision":
+        case EntryTypes.Risk.decision, EntryTypes.Strategy.decision:
             event.kind = .decision
             if let d = try? decoder.decode(IntentDecision.self, from: Data(r.body)) { event.summary = "\(r.type): \(describe(d.decision))" }
-        case "risk.cancel", "strategy.cancel":
+        case EntryTypes.Risk.cancel, EntryTypes.Strategy.cancel:
             event.kind = .order
             event.summary = "\(r.type) \(r.correlationID ?? "")"
-        case "risk.command":
+        case EntryTypes.Risk.command:
             event.kind = .command
-        case "risk.dry_run":
+        case EntryTypes.Risk.dryRun:
             event.kind = .decision
             event.summary = "DRY_RUN: approval not sent"
-        case "safe_mode.transition":
+        case EntryTypes.Risk.transition:
             event.kind = .safeMode
             if let t = try? decoder.decode(SafeModeTransition.self, from: Data(r.body)) { event.summary = "Safe Mode \(t.from) -> \(t.to): \(t.cause)" }
-        case "safe_mode.initial":
+        case EntryTypes.Risk.initial:
             event.kind = .safeMode
             event.summary = "Safe Mode initial record"
-        case "reconciliation.summary":
+        case EntryTypes.Reconciler.summary:
             event.kind = .reconciliation
             if let s = try? decoder.decode(ReconciliationSummary.self, from: Data(r.body)) { event.summary = "reconciliation (\(s.trigger)): \(s.summary)" }
-        case "reconciler.anomaly":
+        case EntryTypes.Reconciler.anomaly:
             event.kind = .reconciliation
             event.summary = "anomaly: \(String(decoding: r.body.prefix(160), as: UTF8.self))"
-        case "notifier.sent", "notifier.failed", "notifier.delivered", "notifier.initial":
+        case EntryTypes.Notifier.sent, EntryTypes.Notifier.failed, EntryTypes.Notifier.delivered, EntryTypes.Notifier.initial:
             event.kind = .alert
             event.summary = "\(r.type) \(r.correlationID ?? "")"
-        case "risk.input":
+        case EntryTypes.Risk.input:
             classifyInput(&event, key: Self.firstKey(r.body), body: r.body, prefix: "risk input")
-        case "reconciler.input":
+        case EntryTypes.Reconciler.input:
             classifyInput(&event, key: Self.firstKey(r.body), body: r.body, prefix: "reconciler input")
-        case "paper.input":
+        case EntryTypes.Paper.input, EntryTypes.Paper.faultResubmit:
             classifyInput(&event, key: Self.firstKey(r.body, inside: "input"), body: r.body, prefix: "paper input")
         case MessageType.lifecycle.rawValue where r.kind == .event:
             event.kind = .lifecycle

@@ -75,12 +75,31 @@ public struct ProcessReplay: Sendable, Codable {
     /// The hash-chain damage, described, or nil for a clean chain.
     public var chainDamage: String?
     public var chainDamageSeq: Int64?
-    public var divergence: Divergence?
+    /// Every divergence found, in journal order (the first ``DivergenceLog/limit`` of them).
+    public var divergences: [Divergence]
+    /// How many divergences replay found in all, listed or not.
+    public var divergenceCount: Int
     public var notes: [String]
+
+    /// The first divergence, if any.
+    public var divergence: Divergence? { divergences.first }
 
     enum CodingKeys: String, CodingKey {
         case process, path, entries, inputs, outputsCompared = "outputs_compared", reexecuted
-        case chainDamage = "chain_damage", chainDamageSeq = "chain_damage_seq", divergence, notes
+        case chainDamage = "chain_damage", chainDamageSeq = "chain_damage_seq", divergences, divergenceCount = "divergence_count", notes
+    }
+}
+
+/// The divergences of one journal: all of them counted, the first ``limit`` kept, so that a
+/// journal that diverges at every entry does not hold them all in memory.
+struct DivergenceLog {
+    static let limit = 1_000
+    var kept: [Divergence] = []
+    var count = 0
+
+    mutating func record(_ d: Divergence) {
+        count += 1
+        if kept.count < Self.limit { kept.append(d) }
     }
 }
 
@@ -92,9 +111,14 @@ public struct VerificationReport: Sendable, Codable {
     public var entriesPerSecond: Double
 
     /// Every chain clean and every re-executed process identical.
-    public var identical: Bool { processes.allSatisfy { $0.chainDamage == nil && $0.divergence == nil } }
+    public var identical: Bool { processes.allSatisfy { $0.chainDamage == nil && $0.divergenceCount == 0 } }
 
-    enum CodingKeys: String, CodingKey { case processes, entries, seconds, entriesPerSecond = "entries_per_second", identical }
+    /// Divergences over every journal.
+    public var divergenceCount: Int { processes.map(\.divergenceCount).reduce(0, +) }
+
+    enum CodingKeys: String, CodingKey {
+        case processes, entries, seconds, entriesPerSecond = "entries_per_second", identical, divergenceCount = "divergence_count"
+    }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -103,6 +127,7 @@ public struct VerificationReport: Sendable, Codable {
         try c.encode(seconds, forKey: .seconds)
         try c.encode(entriesPerSecond, forKey: .entriesPerSecond)
         try c.encode(identical, forKey: .identical)
+        try c.encode(divergenceCount, forKey: .divergenceCount)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -120,27 +145,38 @@ public struct VerificationReport: Sendable, Codable {
         entriesPerSecond = seconds > 0 ? Double(entries) / seconds : 0
     }
 
-    /// For an operator: damaged chains first, then one line per process, then the verdict.
+    /// How many divergences ``text()`` prints per process (the JSON form has up to ``DivergenceLog/limit``).
+    public static let printedPerProcess = 50
+
+    /// For an operator: damaged chains first, then per process its counts, every divergence
+    /// (up to ``printedPerProcess``) and its notes, then the verdict.
     public func text() -> String {
         var lines: [String] = []
-        for p in processes where p.chainDamage != nil {
-            lines.append("HASH CHAIN BROKEN: \(p.process): \(p.chainDamage!)")
+        for p in processes {
+            if let damage = p.chainDamage { lines.append("HASH CHAIN BROKEN: \(p.process): \(damage)") }
         }
         for p in processes {
             let what = p.reexecuted ? "\(p.inputs) inputs re-executed, \(p.outputsCompared) outputs identical" : "not re-executed (chain only)"
-            let verdict = p.divergence != nil ? "DIVERGED" : (p.chainDamage != nil ? "DAMAGED" : "ok")
+            let verdict = p.divergenceCount > 0 ? "DIVERGED (\(p.divergenceCount) divergence\(p.divergenceCount == 1 ? "" : "s"))"
+                : (p.chainDamage != nil ? "DAMAGED" : "ok")
             lines.append("\(p.process): \(p.entries) entries, \(what): \(verdict)")
-            if let d = p.divergence { lines.append("  DIVERGED at \(d)") }
+            for (i, d) in p.divergences.prefix(Self.printedPerProcess).enumerated() {
+                lines.append("  [\(i + 1)/\(p.divergenceCount)] DIVERGED at \(d)")
+            }
+            let unprinted = p.divergenceCount - min(p.divergences.count, Self.printedPerProcess)
+            if unprinted > 0 { lines.append("  ... and \(unprinted) more divergence(s) (--json lists up to \(DivergenceLog.limit))") }
             for note in p.notes { lines.append("  note: \(note)") }
         }
         lines.append(String(format: "%d entries in %.3f s (%.0f entries/s)", entries, seconds, entriesPerSecond))
-        lines.append(identical ? "replay: IDENTICAL" : "replay: NOT IDENTICAL")
+        let total = divergenceCount
+        lines.append(identical ? "replay: IDENTICAL" : "replay: NOT IDENTICAL" + (total > 0 ? " (\(total) divergence\(total == 1 ? "" : "s"))" : ""))
         return lines.joined(separator: "\n")
     }
 }
 
 /// Re-executes each process's recorded inputs through the same core state machines the
-/// processes run and compares the outputs with the recorded ones:
+/// processes run, with the same folds the processes restore with (``RiskJournalFold``,
+/// ``ReconcilerJournalFold``, ``PaperJournalFold``), and compares the outputs with the recorded ones:
 /// - `risk@*`: a ``RiskGate`` restored from `safe_mode.initial`, fed every `risk.input` with its
 ///   time; its decisions, transitions, cancel decisions and command results must equal the
 ///   `risk.decision`, `safe_mode.transition`, `risk.cancel`, `risk.command` entries, in order.
@@ -151,6 +187,15 @@ public struct VerificationReport: Sendable, Codable {
 /// - `broker@*` with `paper.input` entries: a ``PaperExchange`` fed every input; the execution
 ///   reports it produces and the sent `execution.report` messages must be the same set (by id,
 ///   and equal), every report sent before the next input is handled.
+///
+/// A start marker (``EntryTypes/startMarkers``) ends a run of the process: outputs of the last
+/// input not recorded before it are a crash between input and output, reported as a note (a
+/// broker's unsent reports are delivered by the next run, so they may still be sent after it).
+/// Verification never stops at a divergence: every journal is re-executed to its end and every
+/// divergence is counted. Memory: one entry at a time plus the core's own state, the outputs of
+/// the input being compared, the ids of messages already sent (re-sends are skipped) and at most
+/// ``DivergenceLog/limit`` divergences; never the journal's entries.
+///
 /// Alerts are not compared (they depend on whether a notifier is configured); other processes
 /// get their hash chain checked only.
 public enum ReplayVerifier {
@@ -165,7 +210,7 @@ public enum ReplayVerifier {
     /// Checks one journal's chain and re-executes it when replay knows its process.
     public static func replay(path: String, config: ReplaySettings, checkChain: Bool = true) -> ProcessReplay {
         var result = ProcessReplay(process: "?", path: path, entries: 0, inputs: 0, outputsCompared: 0, reexecuted: false,
-                                   chainDamage: nil, chainDamageSeq: nil, divergence: nil, notes: [])
+                                   chainDamage: nil, chainDamageSeq: nil, divergences: [], divergenceCount: 0, notes: [])
         if checkChain {
             let chain = Journal.verify(path: path)
             if let damage = chain.damage {
@@ -191,21 +236,21 @@ public enum ReplayVerifier {
         do {
             try reader.scan { entry in
                 entries += 1
-                if replayer != nil { try replayer!.feed(entry) }
+                replayer?.feed(entry)
                 return true
             }
-            if replayer != nil { try replayer!.finish() }
-        } catch let d as Divergence {
-            result.divergence = d
         } catch {
             result.notes.append("reading stopped after \(entries) entries: \(error)")
         }
+        replayer?.finish()
         result.entries = entries
         if let replayer {
             result.reexecuted = replayer.inputs > 0 || role != "broker"
             result.inputs = replayer.inputs
             result.outputsCompared = replayer.compared
             result.notes += replayer.notes
+            result.divergences = replayer.log.kept
+            result.divergenceCount = replayer.log.count
         }
         return result
     }
@@ -213,13 +258,14 @@ public enum ReplayVerifier {
 
 extension Divergence: Error {}
 
-/// Re-executes one process's journal, entry by entry; throws the first ``Divergence``.
+/// Re-executes one process's journal, entry by entry, recording every divergence.
 protocol Replayer {
     var inputs: Int { get }
     var compared: Int { get }
     var notes: [String] { get }
-    mutating func feed(_ entry: JournalEntry) throws
-    mutating func finish() throws
+    var log: DivergenceLog { get }
+    mutating func feed(_ entry: JournalEntry)
+    mutating func finish()
 }
 
 private let sortedEncoder: JSONEncoder = {
@@ -237,293 +283,328 @@ func sameValue<T: Codable & Equatable>(_ produced: T, recorded body: [UInt8], de
     return (value == produced, "\(value)")
 }
 
+/// The outputs replay produced for the last input and has not yet matched with recorded ones.
+struct PendingOutputs<Output> {
+    var items: [(output: Output, input: Int64)] = []
+    var next = 0
+
+    var isEmpty: Bool { next >= items.count }
+    var remaining: Int { items.count - next }
+    var first: (output: Output, input: Int64)? { isEmpty ? nil : items[next] }
+
+    mutating func take() -> (output: Output, input: Int64)? {
+        guard !isEmpty else { return nil }
+        defer { next += 1 }
+        return items[next]
+    }
+
+    mutating func reset() {
+        items.removeAll(keepingCapacity: true)
+        next = 0
+    }
+}
+
+extension Replayer {
+    /// The note for outputs of `input` left unrecorded when the process restarted at `marker`.
+    static func crashNote(_ count: Int, input: Int64, marker: JournalEntry) -> String {
+        "\(count) output(s) of entry \(input) not recorded before the restart at entry \(marker.seq) (\(marker.record.type)):"
+            + " a crash between input and output"
+    }
+}
+
 struct RiskReplayer: Replayer {
     let process: String
-    let limits: RiskLimits
-    var gate: RiskGate?
-    var pending: [(output: RiskOutput, input: Int64)] = []
-    var pendingStart = 0
-    var inputs = 0
+    var fold: RiskJournalFold
+    var pending = PendingOutputs<RiskOutput>()
     var compared = 0
     var notes: [String] = []
+    var log = DivergenceLog()
     let decoder = JSONDecoder()
-    static let outputTypes: Set<String> = ["risk.decision", "safe_mode.transition", "risk.cancel", "risk.command"]
+    static let outputTypes: Set<String> = [EntryTypes.Risk.decision, EntryTypes.Risk.transition, EntryTypes.Risk.cancel, EntryTypes.Risk.command]
+
+    var inputs: Int { fold.inputs }
 
     init(process: String, limits: RiskLimits) {
         self.process = process
-        self.limits = limits
+        fold = RiskJournalFold(limits: limits)
     }
 
-    mutating func feed(_ entry: JournalEntry) throws {
+    mutating func feed(_ entry: JournalEntry) {
         let r = entry.record
-        switch r.type {
-        case "safe_mode.initial":
-            do {
-                gate = try RiskGate(limits: limits, restoring: decoder.decode(SafeModeRecord.self, from: Data(r.body)))
-            } catch {
-                throw Divergence(process: process, seq: entry.seq, type: r.type, what: "cannot restore the gate from the initial record: \(error)")
-            }
-        case "risk.input":
-            try requireNothingPending(before: entry)
-            guard gate != nil else {
-                throw Divergence(process: process, seq: entry.seq, type: r.type, what: "a risk input before the initial Safe Mode record")
-            }
-            let input: RiskInput
-            do { input = try decoder.decode(RiskInput.self, from: Data(r.body)) } catch {
-                throw Divergence(process: process, seq: entry.seq, type: r.type, what: "the recorded input does not decode: \(error)")
-            }
-            inputs += 1
-            for output in gate!.handle(input, now: r.timestamp) {
-                if case .alert = output { continue }
-                pending.append((output, entry.seq))
-            }
-        case "risk.started":
-            if pendingStart < pending.count {
-                notes.append("\(pending.count - pendingStart) output(s) of entry \(pending[pendingStart].input) not recorded before the restart at entry \(entry.seq) (a crash between input and output)")
-            }
-            pending.removeAll()
-            pendingStart = 0
-        case _ where Self.outputTypes.contains(r.type) && (r.kind == .decision || r.kind == .state):
-            guard pendingStart < pending.count else {
-                throw Divergence(process: process, seq: entry.seq, type: r.type, recordedSeq: entry.seq,
-                                 what: "the journal records an output replay did not produce",
-                                 expected: String(decoding: r.body.prefix(600), as: UTF8.self))
-            }
-            let (output, input) = pending[pendingStart]
-            pendingStart += 1
-            let (type, equal, recorded) = compare(output, type: r.type, body: r.body)
-            guard equal else {
-                throw Divergence(process: process, seq: input, type: "risk.input", recordedSeq: entry.seq,
-                                 what: type == r.type ? "replay's \(type) differs from the recorded one"
-                                     : "replay produced \(type) where the journal records \(r.type)",
-                                 expected: recorded.isEmpty ? String(decoding: r.body.prefix(600), as: UTF8.self) : recorded,
-                                 got: "\(output)")
-            }
-            compared += 1
-            if pendingStart == pending.count {
-                pending.removeAll(keepingCapacity: true)
-                pendingStart = 0
-            }
-        default:
-            break
+        if EntryTypes.startMarkers.contains(r.type) {
+            if let first = pending.first { notes.append(Self.crashNote(pending.remaining, input: first.input, marker: entry)) }
+            pending.reset()
         }
+        if r.type == EntryTypes.Risk.input { flushUnrecorded(before: entry) }
+        if Self.outputTypes.contains(r.type) && (r.kind == .decision || r.kind == .state) {
+            compare(entry)
+            return
+        }
+        do throws(FoldError) {
+            guard let outputs = try fold.apply(entry) else { return }
+            for output in outputs {
+                if case .alert = output { continue }
+                pending.items.append((output, entry.seq))
+            }
+        } catch {
+            log.record(Divergence(process: process, seq: error.seq, type: error.type, what: error.reason))
+        }
+    }
+
+    /// Outputs of the previous input that the journal does not record before the next input.
+    mutating func flushUnrecorded(before entry: JournalEntry) {
+        while let (output, input) = pending.take() {
+            log.record(Divergence(process: process, seq: input, type: EntryTypes.Risk.input,
+                                  what: "replay produced an output the journal does not record before the next input (entry \(entry.seq))",
+                                  got: "\(output)"))
+        }
+        pending.reset()
+    }
+
+    mutating func compare(_ entry: JournalEntry) {
+        let r = entry.record
+        guard let (output, input) = pending.take() else {
+            log.record(Divergence(process: process, seq: entry.seq, type: r.type, recordedSeq: entry.seq,
+                                  what: "the journal records an output replay did not produce",
+                                  expected: String(decoding: r.body.prefix(600), as: UTF8.self)))
+            return
+        }
+        let (type, equal, recorded) = compare(output, type: r.type, body: r.body)
+        guard equal else {
+            log.record(Divergence(process: process, seq: input, type: EntryTypes.Risk.input, recordedSeq: entry.seq,
+                                  what: type == r.type ? "replay's \(type) differs from the recorded one"
+                                      : "replay produced \(type) where the journal records \(r.type)",
+                                  expected: recorded.isEmpty ? String(decoding: r.body.prefix(600), as: UTF8.self) : recorded,
+                                  got: "\(output)"))
+            return
+        }
+        compared += 1
+        if pending.isEmpty { pending.reset() }
     }
 
     func compare(_ output: RiskOutput, type: String, body: [UInt8]) -> (String, Bool, String) {
         switch output {
         case .decision(let d):
-            guard type == "risk.decision" else { return ("risk.decision", false, "") }
+            guard type == EntryTypes.Risk.decision else { return (EntryTypes.Risk.decision, false, "") }
             let c = sameValue(d, recorded: body, decoder: decoder)
-            return ("risk.decision", c.equal, c.recorded)
+            return (EntryTypes.Risk.decision, c.equal, c.recorded)
         case .transition(let t):
-            guard type == "safe_mode.transition" else { return ("safe_mode.transition", false, "") }
+            guard type == EntryTypes.Risk.transition else { return (EntryTypes.Risk.transition, false, "") }
             let c = sameValue(t, recorded: body, decoder: decoder)
-            return ("safe_mode.transition", c.equal, c.recorded)
+            return (EntryTypes.Risk.transition, c.equal, c.recorded)
         case .cancel(let x):
-            guard type == "risk.cancel" else { return ("risk.cancel", false, "") }
+            guard type == EntryTypes.Risk.cancel else { return (EntryTypes.Risk.cancel, false, "") }
             let c = sameValue(x, recorded: body, decoder: decoder)
-            return ("risk.cancel", c.equal, c.recorded)
+            return (EntryTypes.Risk.cancel, c.equal, c.recorded)
         case .commandResult(let x):
-            guard type == "risk.command" else { return ("risk.command", false, "") }
+            guard type == EntryTypes.Risk.command else { return (EntryTypes.Risk.command, false, "") }
             let c = sameValue(x, recorded: body, decoder: decoder)
-            return ("risk.command", c.equal, c.recorded)
+            return (EntryTypes.Risk.command, c.equal, c.recorded)
         case .alert:
             return ("alert", false, "")
         }
     }
 
-    func requireNothingPending(before entry: JournalEntry) throws {
-        guard pendingStart < pending.count else { return }
-        let (output, input) = pending[pendingStart]
-        throw Divergence(process: process, seq: input, type: "risk.input",
-                         what: "replay produced an output the journal does not record before the next input (entry \(entry.seq))",
-                         got: "\(output)")
-    }
-
-    mutating func finish() throws {
-        if pendingStart < pending.count {
-            notes.append("\(pending.count - pendingStart) output(s) of the last input not recorded: the journal ends there (live copy or crash)")
+    mutating func finish() {
+        if !pending.isEmpty {
+            notes.append("\(pending.remaining) output(s) of the last input not recorded: the journal ends there (live copy or crash)")
         }
     }
 }
 
 struct ReconcilerReplayer: Replayer {
     let process: String
-    var core = ReconcilerCore()
-    var pending: [(output: ReconcilerOutput, input: Int64)] = []
-    var pendingStart = 0
+    var fold = ReconcilerJournalFold()
+    var pending = PendingOutputs<ReconcilerOutput>()
     /// Snapshots produced since the last publication, and the last one published.
     var produced: [PortfolioSnapshot] = []
     var lastPublished: PortfolioSnapshot?
     var lastInput: Int64 = 0
+    /// Ids of the messages already compared: a re-send of one is skipped.
     var seenMessages = Set<String>()
-    var inputs = 0
     var compared = 0
     var notes: [String] = []
+    var log = DivergenceLog()
     let decoder = JSONDecoder()
+
+    var inputs: Int { fold.inputs }
+    var core: ReconcilerCore { fold.core }
 
     init(process: String) { self.process = process }
 
-    mutating func feed(_ entry: JournalEntry) throws {
+    mutating func feed(_ entry: JournalEntry) {
         let r = entry.record
+        if EntryTypes.startMarkers.contains(r.type) {
+            if let first = pending.first { notes.append(Self.crashNote(pending.remaining, input: first.input, marker: entry)) }
+            pending.reset()
+            return
+        }
         switch (r.kind, r.type) {
-        case (.received, "reconciler.input"):
-            if pendingStart < pending.count {
-                let (output, input) = pending[pendingStart]
-                throw Divergence(process: process, seq: input, type: "reconciler.input",
-                                 what: "replay produced an output the journal does not record before the next input (entry \(entry.seq))",
-                                 got: "\(output)")
+        case (.received, EntryTypes.Reconciler.input):
+            while let (output, input) = pending.take() {
+                log.record(Divergence(process: process, seq: input, type: EntryTypes.Reconciler.input,
+                                      what: "replay produced an output the journal does not record before the next input (entry \(entry.seq))",
+                                      got: "\(output)"))
             }
-            pending.removeAll(keepingCapacity: true)
-            pendingStart = 0
-            let input: ReconcilerInput
-            do { input = try decoder.decode(ReconcilerInput.self, from: Data(r.body)) } catch {
-                throw Divergence(process: process, seq: entry.seq, type: r.type, what: "the recorded input does not decode: \(error)")
-            }
-            inputs += 1
+            pending.reset()
             lastInput = entry.seq
-            for output in core.handle(input, now: r.timestamp) {
-                switch output {
-                case .snapshot(let s): produced.append(s)
-                case .alert: break
-                default: pending.append((output, entry.seq))
+            do throws(FoldError) {
+                guard let step = try fold.apply(entry) else { return }
+                for output in step.outputs {
+                    switch output {
+                    case .snapshot(let s): produced.append(s)
+                    case .alert: break
+                    default: pending.items.append((output, entry.seq))
+                    }
                 }
+            } catch {
+                log.record(Divergence(process: process, seq: error.seq, type: error.type, what: error.reason))
             }
-        case (.decision, "reconciliation.summary"), (.decision, "reconciler.anomaly"):
-            try match(entry)
-        case (.sent, "reconciliation.result"), (.sent, "order.cancel"):
+        case (.decision, EntryTypes.Reconciler.summary), (.decision, EntryTypes.Reconciler.anomaly):
+            match(entry)
+        case (.sent, MessageType.reconciliationResult.rawValue), (.sent, MessageType.orderCancel.rawValue):
             if let id = r.messageID, !seenMessages.insert(id).inserted { return }
-            try match(entry)
-        case (.sent, "portfolio.snapshot"):
-            let snapshot: PortfolioSnapshot
-            guard case .portfolioSnapshot(let s)? = try? EnvelopeCodec.decode(r.body).message else {
-                throw Divergence(process: process, seq: entry.seq, type: r.type, what: "the published portfolio does not decode")
+            match(entry)
+        case (.sent, MessageType.portfolioSnapshot.rawValue):
+            guard case .portfolioSnapshot(let snapshot)? = try? EnvelopeCodec.decode(r.body).message else {
+                log.record(Divergence(process: process, seq: entry.seq, type: r.type, what: "the published portfolio does not decode"))
+                return
             }
-            snapshot = s
             if snapshot == lastPublished || produced.contains(snapshot) || snapshot == core.snapshot(snapshot.asOf) {
-                lastPublished = snapshot
-                produced.removeAll(keepingCapacity: true)
                 compared += 1
             } else {
-                throw Divergence(process: process, seq: lastInput, type: "reconciler.input", recordedSeq: entry.seq,
-                                 what: "the published portfolio is none replay produced since the last publication",
-                                 expected: "\(snapshot)", got: "\(produced.last.map { "\($0)" } ?? "\(core.snapshot(snapshot.asOf))")")
+                log.record(Divergence(process: process, seq: lastInput, type: EntryTypes.Reconciler.input, recordedSeq: entry.seq,
+                                      what: "the published portfolio is none replay produced since the last publication",
+                                      expected: "\(snapshot)", got: "\(produced.last.map { "\($0)" } ?? "\(core.snapshot(snapshot.asOf))")"))
             }
+            lastPublished = snapshot
+            produced.removeAll(keepingCapacity: true)
         default:
             break
         }
     }
 
-    mutating func match(_ entry: JournalEntry) throws {
+    mutating func match(_ entry: JournalEntry) {
         let r = entry.record
-        guard pendingStart < pending.count else {
-            throw Divergence(process: process, seq: entry.seq, type: r.type, recordedSeq: entry.seq,
-                             what: "the journal records an output replay did not produce",
-                             expected: String(decoding: r.body.prefix(600), as: UTF8.self))
+        guard let (output, input) = pending.take() else {
+            log.record(Divergence(process: process, seq: entry.seq, type: r.type, recordedSeq: entry.seq,
+                                  what: "the journal records an output replay did not produce",
+                                  expected: String(decoding: r.body.prefix(600), as: UTF8.self)))
+            return
         }
-        let (output, input) = pending[pendingStart]
-        pendingStart += 1
         var equal = false
         var recorded = ""
         switch (output, r.type) {
-        case (.summary(let s), "reconciliation.summary"):
+        case (.summary(let s), EntryTypes.Reconciler.summary):
             (equal, recorded) = sameValue(s, recorded: r.body, decoder: decoder)
-        case (.anomaly(let text), "reconciler.anomaly"):
+        case (.anomaly(let text), EntryTypes.Reconciler.anomaly):
             equal = Array(text.utf8) == r.body
             recorded = String(decoding: r.body, as: UTF8.self)
-        case (.result(let x), "reconciliation.result"):
+        case (.result(let x), MessageType.reconciliationResult.rawValue):
             let m = try? EnvelopeCodec.decode(r.body).message
             if case .reconciliationResult(let y)? = m { equal = x == y; recorded = "\(y)" }
-        case (.cancelAtBroker(let x), "order.cancel"):
+        case (.cancelAtBroker(let x), MessageType.orderCancel.rawValue):
             let m = try? EnvelopeCodec.decode(r.body).message
             if case .orderCancel(let y)? = m { equal = x == y; recorded = "\(y)" }
         default:
             recorded = "\(r.type): \(String(decoding: r.body.prefix(600), as: UTF8.self))"
         }
         guard equal else {
-            throw Divergence(process: process, seq: input, type: "reconciler.input", recordedSeq: entry.seq,
-                             what: "replay's output differs from the recorded \(r.type)", expected: recorded, got: "\(output)")
+            log.record(Divergence(process: process, seq: input, type: EntryTypes.Reconciler.input, recordedSeq: entry.seq,
+                                  what: "replay's output differs from the recorded \(r.type)", expected: recorded, got: "\(output)"))
+            return
         }
         compared += 1
     }
 
-    mutating func finish() throws {
-        if pendingStart < pending.count {
-            notes.append("\(pending.count - pendingStart) output(s) of the last input not recorded: the journal ends there (live copy or crash)")
+    mutating func finish() {
+        if !pending.isEmpty {
+            notes.append("\(pending.remaining) output(s) of the last input not recorded: the journal ends there (live copy or crash)")
         }
     }
 }
 
-/// One journaled paper broker input (the shell's `PaperJournalInput`).
-struct PaperJournalInput: Codable {
-    var input: PaperInput
-}
-
 struct PaperReplayer: Replayer {
     let process: String
-    var exchange: PaperExchange
-    /// Produced reports by id, with the input that produced them.
-    var produced: [String: (report: ExecutionReport, input: Int64)] = [:]
-    /// Ids produced and not yet seen sent, in production order.
-    var unsent: [String] = []
-    var unsentSet = Set<String>()
-    var inputs = 0
+    var fold: PaperJournalFold
+    /// Produced reports not yet seen sent, by id, with the input that produced them.
+    var unsent: [String: (report: ExecutionReport, input: Int64)] = [:]
+    /// Ids produced by the last input and not yet sent, in production order.
+    var ofLastInput: [String] = []
+    /// Ids of every report produced (a second one with the same id is a divergence) and sent.
+    var producedIDs = Set<String>()
+    var sentIDs = Set<String>()
     var compared = 0
     var notes: [String] = []
-    let decoder = JSONDecoder()
+    var log = DivergenceLog()
+
+    var inputs: Int { fold.inputs }
 
     init(process: String, config: PaperBrokerConfig) {
         self.process = process
-        exchange = PaperExchange(name: process, config: config)
+        fold = PaperJournalFold(name: process, config: config)
     }
 
-    mutating func feed(_ entry: JournalEntry) throws {
+    mutating func feed(_ entry: JournalEntry) {
         let r = entry.record
+        if EntryTypes.startMarkers.contains(r.type) {
+            let left = ofLastInput.filter { unsent[$0] != nil }
+            if let first = left.first.flatMap({ unsent[$0] }) {
+                notes.append(Self.crashNote(left.count, input: first.input, marker: entry) + " (delivered by the next run)")
+            }
+            ofLastInput.removeAll(keepingCapacity: true)
+            return
+        }
         switch (r.kind, r.type) {
-        case (.received, "paper.input"):
-            if let id = unsent.first(where: { unsentSet.contains($0) }), let p = produced[id] {
-                throw Divergence(process: process, seq: p.input, type: "paper.input",
-                                 what: "replay produced execution report \(id), which was not sent before the next input (entry \(entry.seq))",
-                                 got: "\(p.report)")
+        case (.received, EntryTypes.Paper.input), (.received, EntryTypes.Paper.faultResubmit):
+            for id in ofLastInput {
+                guard let p = unsent.removeValue(forKey: id) else { continue }
+                log.record(Divergence(process: process, seq: p.input, type: EntryTypes.Paper.input,
+                                      what: "replay produced execution report \(id), which was not sent before the next input (entry \(entry.seq))",
+                                      got: "\(p.report)"))
             }
-            unsent.removeAll(keepingCapacity: true)
-            let input: PaperJournalInput
-            do { input = try decoder.decode(PaperJournalInput.self, from: Data(r.body)) } catch {
-                throw Divergence(process: process, seq: entry.seq, type: r.type, what: "the recorded input does not decode: \(error)")
-            }
-            inputs += 1
-            for report in exchange.handle(input.input, now: r.timestamp).reports {
-                if let earlier = produced[report.id] {
-                    throw Divergence(process: process, seq: entry.seq, type: r.type,
-                                     what: "replay produced report id \(report.id) twice (first from entry \(earlier.input))", got: "\(report)")
+            ofLastInput.removeAll(keepingCapacity: true)
+            do throws(FoldError) {
+                guard let step = try fold.apply(entry) else { return }
+                for report in step.outcome.reports {
+                    guard producedIDs.insert(report.id).inserted else {
+                        log.record(Divergence(process: process, seq: entry.seq, type: r.type,
+                                              what: "replay produced report id \(report.id) twice", got: "\(report)"))
+                        continue
+                    }
+                    unsent[report.id] = (report, entry.seq)
+                    ofLastInput.append(report.id)
                 }
-                produced[report.id] = (report, entry.seq)
-                unsent.append(report.id)
-                unsentSet.insert(report.id)
+            } catch {
+                log.record(Divergence(process: process, seq: error.seq, type: error.type, what: error.reason))
             }
-        case (.sent, "execution.report"):
+        case (.sent, MessageType.executionReport.rawValue):
             guard case .executionReport(let sent)? = try? EnvelopeCodec.decode(r.body).message else {
-                throw Divergence(process: process, seq: entry.seq, type: r.type, what: "the sent execution report does not decode")
+                log.record(Divergence(process: process, seq: entry.seq, type: r.type, what: "the sent execution report does not decode"))
+                return
             }
-            guard let p = produced[sent.id] else {
-                throw Divergence(process: process, seq: entry.seq, type: r.type, recordedSeq: entry.seq,
-                                 what: "execution report \(sent.id) was sent but replay never produced it", expected: "\(sent)")
+            if sentIDs.contains(sent.id) { return }
+            guard let p = unsent[sent.id] else {
+                log.record(Divergence(process: process, seq: entry.seq, type: r.type, recordedSeq: entry.seq,
+                                      what: "execution report \(sent.id) was sent but replay never produced it", expected: "\(sent)"))
+                return
             }
+            unsent[sent.id] = nil
+            sentIDs.insert(sent.id)
             guard p.report == sent else {
-                throw Divergence(process: process, seq: p.input, type: "paper.input", recordedSeq: entry.seq,
-                                 what: "replay's execution report \(sent.id) differs from the one sent", expected: "\(sent)", got: "\(p.report)")
+                log.record(Divergence(process: process, seq: p.input, type: EntryTypes.Paper.input, recordedSeq: entry.seq,
+                                      what: "replay's execution report \(sent.id) differs from the one sent", expected: "\(sent)", got: "\(p.report)"))
+                return
             }
-            unsentSet.remove(sent.id)
             compared += 1
         default:
             break
         }
     }
 
-    mutating func finish() throws {
-        let left = unsent.filter { unsentSet.contains($0) }
-        if !left.isEmpty {
-            notes.append("\(left.count) report(s) of the last input not sent: the journal ends there (live copy or crash; delivered at the next start)")
+    mutating func finish() {
+        if !unsent.isEmpty {
+            notes.append("\(unsent.count) report(s) produced but never sent: the journal ends there (live copy or crash; delivered at the next start)")
         }
     }
 }

@@ -102,7 +102,8 @@ public struct DecisionLine: Sendable, Equatable, Codable {
     public var at: Timestamp
 }
 
-/// One order leg as the reconciler's book holds it at the end.
+/// One order leg as the reconciler's book held it at the end of a day (in a day's section: every
+/// order submitted or changed that day, in its state as of that day's end).
 public struct OrderLine: Sendable, Equatable, Codable {
     public var id: String
     public var symbol: String
@@ -112,7 +113,7 @@ public struct OrderLine: Sendable, Equatable, Codable {
     public var quantity: Quantity
     public var filledQuantity: Quantity
     public var averageFillPrice: Price?
-    /// The final state (`Filled`, `Cancelled`, `Accepted` ...).
+    /// The state at the end of the day (`Filled`, `Cancelled`, `Accepted` ...).
     public var status: String
     public var submittedAt: Timestamp
 
@@ -217,6 +218,7 @@ public struct ReportTotals: Sendable, Equatable, Codable {
     public var downgraded: Int
     public var blocked: Int
     public var blockedByReason: [ReasonCount]
+    /// Distinct orders (legs) of the run, each counted once in its latest state.
     public var orders: Int
     public var fills: Int
     /// Orders that ended cancelled or expired.
@@ -229,8 +231,12 @@ public struct ReportTotals: Sendable, Equatable, Codable {
     public var commissions: Money
     public var equityStart: Money?
     public var equityEnd: Money?
+    /// Start, end, peak, trough and drawdown all come from one equity series: every portfolio
+    /// snapshot the reconciler produced, then its final portfolio. So
+    /// `equityPeak - equityTrough >= maxDrawdown >= equityPeak - equityEnd`.
     public var equityPeak: Money?
-    /// The largest fall from a running peak over the reconciler's snapshots.
+    public var equityTrough: Money?
+    /// The largest fall from a running peak to a later value of the equity series.
     public var maxDrawdown: Money
     /// ``maxDrawdown`` as a percentage of the peak it fell from (`2.5`), nil without one.
     public var maxDrawdownPct: String?
@@ -243,6 +249,7 @@ public struct ReportTotals: Sendable, Equatable, Codable {
         case equityStart = "equity_start"
         case equityEnd = "equity_end"
         case equityPeak = "equity_peak"
+        case equityTrough = "equity_trough"
         case maxDrawdown = "max_drawdown"
         case maxDrawdownPct = "max_drawdown_pct"
     }

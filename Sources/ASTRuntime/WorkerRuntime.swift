@@ -227,6 +227,10 @@ public enum WorkerRuntime {
             if origin.hasPrefix("bound at ") { unlink(socketPath(identity: identity, runtimeDir: config.runtimeDir)) }
         }
         logger.info("\(identity) starting", metadata: ["socket": "\(origin)", "pid": "\(getpid())"])
+        // Everything after this marker is a new run: replay tells a crash between an input and
+        // its outputs from a divergence by it (see ``EntryTypes/processStarted``).
+        try journal.append(JournalRecord(kind: .state, type: EntryTypes.processStarted, timestamp: clock.now(),
+                                         body: Array("{\"pid\":\(getpid())}".utf8)), durability: .durable)
         let context = WorkerContext(identity: identity, config: config, journal: journal, clock: clock, systemClock: systemClock, logger: logger)
         var permissions = definition.permissions
         if marketClock != nil { permissions[.marketdata, default: []].formUnion([.marketTime, .marketSettle]) }

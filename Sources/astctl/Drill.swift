@@ -383,7 +383,7 @@ final class JournalFollower: Sendable {
                 guard e.record.kind == .sent, case .executionReport(let r)? = try? EnvelopeCodec.decode(e.record.body).message else { return }
                 s.reports.append(r)
             }
-            try? Journal.readEntries(path: reconcilerPath, fromSeq: s.reconcilerSeq, types: ["reconciler.input"]) { e in
+            try? Journal.readEntries(path: reconcilerPath, fromSeq: s.reconcilerSeq, types: [EntryTypes.Reconciler.input]) { e in
                 s.reconcilerSeq = e.seq + 1
                 guard e.record.kind == .received, case .report(let r)? = try? decoder.decode(ReconcilerInput.self, from: Data(e.record.body)),
                       case .fill(let f) = r.event else { return }

@@ -245,16 +245,19 @@ struct Scenario {
         #expect(day1.endOfDay?.positions.map(\.symbol) == ["AAA"])
         let day2 = r.days[1]
         #expect(day2.decisions.map(\.outcome) == ["blocked", "downgraded"])
-        #expect(day2.orders.map(\.status).sorted() == ["Accepted", "Accepted", "Filled"])
+        // Each day shows the orders submitted or changed that day, in their state at its end.
+        #expect(day2.orders.map(\.status).sorted() == ["Accepted", "Accepted", "Cancelled", "Filled", "Filled"])
     }
 
     @Test func markdownShowsSummaryTableAndEachDay() throws {
         let s = try Scenario()
         defer { s.dir.remove() }
         let md = try RunReportBuilder.build(stateDirectory: s.state, mode: "PAPER").markdown
-        for line in ["| Realised P&L (gross) | 200.00 |", "| Unrealised P&L | -10.00 |", "| Approved / downgraded / blocked | 1 / 1 / 1 |",
-                     "| Max drawdown | 10.50", "| Safe Mode now | SAFE_REDUCING |", "## 2026-03-09", "## 2026-03-10",
-                     "| CCC | 10 | 20.00 | 19.00 | -10.00 | working |", "NOTIONAL_EXCEEDS_MAX_PER_ORDER"] {
+        for line in ["| Realised P&L (gross) | $200.00 |", "| Unrealised P&L | -$10.00 |", "| Approved / downgraded / blocked | 1 / 1 / 1 |",
+                     "| Max drawdown | $10.50", "| Equity start / end | $100,000.00 / $100,187.50 |",
+                     "| Equity peak / trough | $100,198.00 / $99,999.00 |", "| Safe Mode now | SAFE_REDUCING |", "## 2026-03-09", "## 2026-03-10",
+                     "| CCC | 10 | 20.00 | 19.00 | -$10.00 | working |", "NOTIONAL_EXCEEDS_MAX_PER_ORDER",
+                     "1 reconciliation: clean 1.", "Every one clean, without findings."] {
             #expect(md.contains(line), "missing: \(line)")
         }
     }
