@@ -141,7 +141,7 @@ let package = Package(
         .testTarget(name: "ASTMarketDataTests", dependencies: ["ASTMarketData", "ASTCalendar", "ASTCore", "ASTTestKit", "CCrypto", log]),
         .testTarget(name: "ASTScanInputTests", dependencies: ["ASTScanInput", "ASTMarketData", "ASTStrategy", "ASTRisk", "ASTCalendar", "ASTCore", "ASTTestKit", log]),
         .testTarget(name: "ASTCLITests", dependencies: ["ASTTestKit", "ASTIndicators", "ASTMarketData", "ASTCalendar", "ASTCore", log], exclude: ["Fixtures"]),
-        .testTarget(name: "ASTEngineTests", dependencies: ["ASTEngine", "ASTEngineData", "ASTStrategy", "ASTRisk", "ASTPaperBroker", "ASTExecution", "ASTCalendar", "ASTCore", "ASTMarketData", log]),
+        .testTarget(name: "ASTEngineTests", dependencies: ["ASTEngine", "ASTEngineData", "ASTRuntime", "ASTStrategy", "ASTRisk", "ASTPaperBroker", "ASTExecution", "ASTCalendar", "ASTCore", "ASTMarketData", log]),
         .testTarget(name: "ASTReplayTests", dependencies: ["ASTReplay", "ASTJournal", "ASTRisk", "ASTExecution", "ASTPaperBroker", "ASTWire", "ASTCore", "ASTTestKit", log, .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "IntegrationTests", dependencies: ["ASTTestKit", "ASTBus", "ASTJournal", "ASTRuntime", "ASTNotify", "ASTExecution", "ASTReport", "ASTDrill", .product(name: "GRDB", package: "GRDB.swift")]),
     ],
