@@ -30,6 +30,8 @@ struct EngineBenchmarks: AsyncParsableCommand {
     var repetitions = 3
     @Option(help: "Seed of the synthetic universe.")
     var seed: UInt64 = 8
+    @Option(name: .customLong("config-dir"), help: "The repository's etc/ (strategy, risk limits, paper broker; default: found above this executable).")
+    var configDir: String?
 
     func validate() throws {
         guard bundledSessions >= 1, symbols >= 1, history >= 30, sessions >= 1, repetitions >= 1, LocalDate(bundledFrom) != nil else {
@@ -40,10 +42,17 @@ struct EngineBenchmarks: AsyncParsableCommand {
     func run() async throws {
         LoggingSystem.bootstrap { StderrLogHandler(label: $0, level: .warning) }
         let progress = { (s: String) in FileHandle.standardError.write(Data("ast-bench engine: \(s)\n".utf8)) }
-        var config = PipelineConfig()
-        config.detectors = [PluginConfig(name: MACrossoverDetector.pluginName), PluginConfig(name: PlatformBreakoutDetector.pluginName)]
-        let engineConfig = EngineConfig(pipeline: config)
-        print("### M8 The in-process engine (release build, one thread; medians of \(repetitions))")
+        // The shipped configuration, as the demo and the tree run it.
+        let etc = try configDir ?? RunBenchmarks.configDirectory(near: RunBenchmarks.ownExecutable())
+        let c = try ConfigLoader(directory: etc, variables: [:]).load(ASTConfig.self)
+        let engineConfig = EngineConfig(pipeline: c.strategy ?? PipelineConfig(), limits: c.risk.limits, paper: c.paperBroker ?? .standard,
+                                        brokerName: c.risk.broker)
+        #if DEBUG
+        let build = "DEBUG build (not a baseline)"
+        #else
+        let build = "release build"
+        #endif
+        print("### M8 The in-process engine (\(build), one thread, configuration \(etc)/ast.yaml; medians of \(repetitions))")
         print()
         print("| Run | Sessions | Bar-symbols | Time | Bar-symbols/s | Sessions/s | Outcome |")
         print("|---|---|---|---|---|---|---|")
