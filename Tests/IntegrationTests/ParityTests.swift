@@ -57,4 +57,35 @@ import Glibc
         #expect(out.contains("engine: \(Self.sessions) sessions"), "\(out.suffix(2000))")
         #expect(!out.contains(" 0 fills"), "\(out.suffix(2000))")
     }
+
+    /// `ast engine` over a bar store: the same JSON twice (a pure function of configuration and
+    /// bars), one line per session, and a clear refusal when there are no journals to compare.
+    @Test(.timeLimit(.minutes(4)))
+    func astEngineIsDeterministicAndRefusesAMissingTreeToCompare() async throws {
+        let dir = try TemporaryDirectory(prefix: "ast-engine")
+        defer { dir.remove() }
+        let env = [
+            "PATH": "/usr/local/bin:/usr/bin:/bin", "AST_CONFIG_DIR": BuildProducts.packageRoot + "/etc", "AST_ENV": "development",
+            "AST_STATE_DIR": dir("state"), "AST_RUNTIME_DIR": dir("run"),
+        ]
+        var n = 0
+        func ast(_ arguments: [String]) async throws -> (code: Int32?, stdout: String, stderr: String) {
+            n += 1
+            let child = try ChildProcess(try BuildProducts.executable("ast"), arguments, environment: env, name: "ast-\(n)",
+                                         outputDirectory: dir.path)
+            let status = try await child.waitForExit(timeout: .seconds(120))
+            return (ChildProcess.exitCode(status), child.stdout, child.stderr)
+        }
+        let store = dir("bars.sqlite")
+        let installed = try await ast(["ingest", "--bundled", "--store", store])
+        #expect(installed.code == 0, "\(installed.stderr)")
+        let a = try await ast(["engine", "--from", "2025-07-01", "--sessions", "12", "--json", "--store", store])
+        let b = try await ast(["engine", "--from", "2025-07-01", "--sessions", "12", "--json", "--store", store])
+        #expect(a.code == 0 && b.code == 0, "\(a.stderr)\(b.stderr)")
+        #expect(a.stdout == b.stdout && a.stdout.contains("\"equity\""))
+        let text = try await ast(["engine", "--from", "2025-07-01", "--sessions", "12", "--store", store])
+        #expect(text.stdout.contains("engine: 12 sessions 2025-07-01.."), "\(text.stdout)")
+        let missing = try await ast(["engine", "--sessions", "2", "--store", store, "--compare-state-dir", dir("nowhere")])
+        #expect(missing.code == 1 && missing.stderr.contains("cannot read the tree's journals"), "\(missing.code.map(String.init) ?? "?") \(missing.stderr)")
+    }
 }
