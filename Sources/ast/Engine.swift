@@ -111,6 +111,8 @@ struct TreeTrading {
     var intents: [IntentGroup] = []
     var decisions: [IntentDecision] = []
     var events: [ExecutionEvent] = []
+    /// When each of ``events`` was reported.
+    var eventTimes: [Timestamp] = []
     var transitions: [SafeModeTransition] = []
 
     init() {}
@@ -119,6 +121,7 @@ struct TreeTrading {
         intents = o.intents
         decisions = o.decisions
         events = o.reports.map(\.event)
+        eventTimes = o.reports.map(\.at)
         transitions = o.transitions
     }
 
@@ -146,11 +149,23 @@ struct TreeTrading {
             guard e.record.kind == .received, e.record.type == "reconciler.input" else { return true }
             if case .report(let r) = try decoder.decode(ReconcilerInput.self, from: Data(e.record.body)), seen.insert(r.id).inserted {
                 t.events.append(r.event)
+                t.eventTimes.append(r.at)
             }
             return true
         }
         return t
     }
+}
+
+/// An execution report's event and the market time it was reported at (the report id is left
+/// out: it numbers reports the broker process may also make for other reasons).
+struct TimedEvent: Encodable, Equatable {
+    var at: Timestamp
+    var event: ExecutionEvent
+}
+
+extension TreeTrading {
+    var timedEvents: [TimedEvent] { zip(eventTimes, events).map { TimedEvent(at: $0, event: $1) } }
 }
 
 /// Engine against tree, item by item.
@@ -165,11 +180,15 @@ struct TradingComparison {
             guard let v else { return "(nothing)" }
             return (try? String(decoding: encoder.encode(v), as: UTF8.self)) ?? "\(v)"
         }
-        func first<T: Encodable & Equatable>(_ name: String, _ a: [T], _ b: [T]) -> String? {
+        /// The first index where the lists differ, when the engine's item there happened, and the text.
+        func first<T: Encodable & Equatable>(_ name: String, _ a: [T], _ b: [T], _ time: (Int) -> Timestamp?)
+            -> (Timestamp, String)?
+        {
             for i in 0..<max(a.count, b.count) {
                 let x = i < a.count ? a[i] : nil, y = i < b.count ? b[i] : nil
                 if x != y {
-                    return "first difference in \(name) #\(i + 1) (engine \(a.count), tree \(b.count)):\n  engine: \(show(x))\n  tree:   \(show(y))"
+                    let text = "first difference in \(name) #\(i + 1) (engine \(a.count), tree \(b.count)):\n  engine: \(show(x))\n  tree:   \(show(y))"
+                    return (time(i) ?? Timestamp(nanoseconds: .max), text)
                 }
             }
             return nil
@@ -177,15 +196,22 @@ struct TradingComparison {
         let fills = { (t: TreeTrading) in t.events.compactMap { if case .fill(let f) = $0 { f } else { nil } } }
         let counts = "\(e.intents.count) intents, \(e.decisions.count) decisions, \(e.events.count) execution reports "
             + "(\(fills(e).count) fills), \(e.transitions.count) Safe Mode transitions"
+        func at<T>(_ a: [T], _ b: [T], _ i: Int, _ f: (T) -> Timestamp) -> Timestamp? {
+            [i < a.count ? f(a[i]) : nil, i < b.count ? f(b[i]) : nil].compactMap { $0 }.min()
+        }
+        let (ef, tf) = (fills(e), fills(t))
+        // The earliest difference in market time is the one that explains the others.
         let diffs = [
-            first("intents", e.intents, t.intents), first("risk decisions", e.decisions, t.decisions),
-            first("fills", fills(e), fills(t)), first("execution reports", e.events, t.events),
-            first("Safe Mode transitions", e.transitions, t.transitions),
-        ].compactMap { $0 }
+            first("intents", e.intents, t.intents) { at(e.intents, t.intents, $0, \.createdAt) },
+            first("risk decisions", e.decisions, t.decisions) { at(e.decisions, t.decisions, $0, \.at) },
+            first("fills", ef, tf) { at(ef, tf, $0, \.at) },
+            first("execution reports", e.timedEvents, t.timedEvents) { at(e.eventTimes, t.eventTimes, $0, { $0 }) },
+            first("Safe Mode transitions", e.transitions, t.transitions) { at(e.transitions, t.transitions, $0, \.at) },
+        ].compactMap { $0 }.sorted { $0.0 < $1.0 }.map(\.1)
         if let d = diffs.first {
             return TradingComparison(matched: false, text: "parity: the tree did NOT match the engine; \(d)")
         }
-        let pnl = fills(e).reduce(Int128(0)) { acc, f in
+        let pnl = ef.reduce(Int128(0)) { acc, f in
             let n = Int128(f.quantity.shares) * Int128(f.price.units)
             return acc + (f.side == .sell ? n : -n) - Int128(f.commission.units)
         }
