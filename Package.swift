@@ -59,6 +59,9 @@ let package = Package(
         .target(name: "ASTNotify", dependencies: ["ASTCore", "ASTRisk", "ASTSupervision"]),
         // The chaos drill's core: the seeded round planner, the invariant checker, the report (M7).
         .target(name: "ASTDrill", dependencies: ["ASTCore"]),
+        // The in-process trading engine (M8): the pure cores composed session by session on the
+        // NYSE calendar, single-threaded and deterministic; the heart of the backtester.
+        .target(name: "ASTEngine", dependencies: ["ASTCore", "ASTCalendar", "ASTStrategy", "ASTIndicators", "ASTRisk", "ASTPaperBroker", "ASTExecution"]),
 
         // Shells: I/O around the cores.
         // fork/exec with LISTEN_PID set to the child's own pid and PR_SET_PDEATHSIG, in C because
@@ -93,6 +96,9 @@ let package = Package(
         // inputs through the cores (`astctl replay`), and replay bundles (`astctl journal export`).
         .target(name: "ASTReplay", dependencies: ["ASTCore", "ASTJournal", "ASTWire", "ASTRisk", "ASTExecution", "ASTPaperBroker", "CCrypto"]),
 
+        // The engine's market from a bar store or a generated universe (for `ast engine`, tests, benchmarks).
+        .target(name: "ASTEngineData", dependencies: ["ASTEngine", "ASTMarketData", "ASTStrategy", "ASTCalendar", "ASTCore"]),
+
         // Test support shared by test targets (temporary trees, process harness, fake Telegram).
         .target(name: "ASTTestKit", dependencies: [
             "ASTCore", "ASTWire", "ASTBus", "ASTJournal", "ASTRuntime", log,
@@ -105,7 +111,7 @@ let package = Package(
         // The research command line: ingest, scan a date, compute indicators, print the calendar.
         .executableTarget(name: "ast", dependencies: [
             "ASTRuntime", "ASTMarketData", "ASTScanInput", "ASTStrategy", "ASTIndicators", "ASTCalendar", "ASTCore", "ASTRisk",
-            "ASTPaperBroker", argumentParser, log,
+            "ASTPaperBroker", "ASTEngine", "ASTEngineData", "ASTExecution", "ASTJournal", argumentParser, log,
         ]),
         // libFuzzer targets (M9): the parsers and every core's input handler, fed arbitrary bytes.
         // `ast-fuzz` is libFuzzer's harness when built by scripts/fuzz (-sanitize=fuzzer), and a
@@ -117,7 +123,7 @@ let package = Package(
         .executableTarget(name: "ast-fuzz", dependencies: ["ASTFuzzTargets"]),
         // A bus peer used only by integration tests and benchmarks (sends/receives acknowledged messages).
         .executableTarget(name: "ast-testpeer", dependencies: ["ASTRuntime", "ASTBus", "ASTJournal", argumentParser]),
-        .executableTarget(name: "ast-bench", dependencies: ["ASTWire", "ASTBus", "ASTJournal", "ASTRuntime", "ASTCore", "ASTRisk", "ASTSupervision", "ASTExecution", "ASTPaperBroker", "ASTReplay", "ASTTestKit", "ASTIndicators", "ASTStrategy", "ASTMarketData", "ASTScanInput", "ASTCalendar", argumentParser, log, .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "GRDBSQLite", package: "GRDB.swift")]),
+        .executableTarget(name: "ast-bench", dependencies: ["ASTWire", "ASTBus", "ASTJournal", "ASTRuntime", "ASTCore", "ASTRisk", "ASTSupervision", "ASTExecution", "ASTPaperBroker", "ASTReplay", "ASTTestKit", "ASTIndicators", "ASTStrategy", "ASTMarketData", "ASTScanInput", "ASTCalendar", "ASTEngine", "ASTEngineData", argumentParser, log, .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "GRDBSQLite", package: "GRDB.swift")]),
     ] + workers.map { .executableTarget(name: $0, dependencies: ["ASTRuntime", "ASTBus", "ASTWire", "ASTJournal", "ASTRisk", "ASTSupervision", "ASTExecution", "ASTPaperBroker", "ASTStrategy", "ASTMarketData", "ASTScanInput", "ASTCalendar", "ASTReport", log] + (workerExtras[$0] ?? [])) } + [
         .testTarget(name: "ASTCoreTests", dependencies: ["ASTCore"]),
         .testTarget(name: "ASTWireTests", dependencies: [
@@ -143,6 +149,7 @@ let package = Package(
         .testTarget(name: "ASTMarketDataTests", dependencies: ["ASTMarketData", "ASTCalendar", "ASTCore", "ASTTestKit", "CCrypto", log]),
         .testTarget(name: "ASTScanInputTests", dependencies: ["ASTScanInput", "ASTMarketData", "ASTStrategy", "ASTRisk", "ASTCalendar", "ASTCore", "ASTTestKit", log]),
         .testTarget(name: "ASTCLITests", dependencies: ["ASTTestKit", "ASTIndicators", "ASTMarketData", "ASTCalendar", "ASTCore", log], exclude: ["Fixtures"]),
+        .testTarget(name: "ASTEngineTests", dependencies: ["ASTEngine", "ASTEngineData", "ASTRuntime", "ASTStrategy", "ASTRisk", "ASTPaperBroker", "ASTExecution", "ASTCalendar", "ASTCore", "ASTMarketData", log]),
         .testTarget(name: "ASTReplayTests", dependencies: ["ASTReplay", "ASTJournal", "ASTRisk", "ASTExecution", "ASTPaperBroker", "ASTWire", "ASTCore", "ASTTestKit", log, .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ASTFuzzTests", dependencies: ["ASTFuzzTargets"]),
         .testTarget(name: "IntegrationTests", dependencies: ["ASTTestKit", "ASTBus", "ASTJournal", "ASTRuntime", "ASTNotify", "ASTExecution", "ASTReport", "ASTDrill", .product(name: "GRDB", package: "GRDB.swift")]),

@@ -15,7 +15,7 @@ struct AstBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ast-bench",
         abstract: "Measure the frame codec, bus round trips, journal commits, supervision, the risk gate, the execution path, the strategy pipeline and replay against same-run baselines.",
-        subcommands: [RunBenchmarks.self, RiskBenchmarks.self, ExecutionBenchmarks.self, PipelineBenchmarks.self, ReplayBenchmarks.self, RawEchoChild.self],
+        subcommands: [RunBenchmarks.self, RiskBenchmarks.self, ExecutionBenchmarks.self, PipelineBenchmarks.self, ReplayBenchmarks.self, EngineBenchmarks.self, RawEchoChild.self],
         defaultSubcommand: RunBenchmarks.self)
 }
 

@@ -1,0 +1,106 @@
+import ASTCalendar
+import ASTCore
+import ASTPaperBroker
+import ASTRisk
+import ASTStrategy
+
+/// What the engine is configured with: the same sections of the configuration the tree's
+/// processes read (`strategy:`, `risk.limits`, `paper_broker:`, the broker's name).
+public struct EngineConfig: Sendable {
+    public var pipeline: PipelineConfig
+    public var limits: RiskLimits
+    public var paper: PaperBrokerConfig
+    /// The broker process's name (`risk.broker`): it prefixes report and execution ids.
+    public var brokerName: String
+
+    public init(pipeline: PipelineConfig = PipelineConfig(), limits: RiskLimits = .cautiousDefaults,
+                paper: PaperBrokerConfig = .standard, brokerName: String = "broker@paper") {
+        self.pipeline = pipeline
+        self.limits = limits
+        self.paper = paper
+        self.brokerName = brokerName
+    }
+}
+
+/// A stock split as the engine's scan back-adjusts for it (splits only, as the tree's 09:00 scan
+/// reads the bar store): `newShares` for every `oldShares` from `exDate` on.
+public struct EngineSplit: Sendable, Equatable {
+    public var symbol: Symbol
+    public var exDate: LocalDate
+    public var newShares: Int64
+    public var oldShares: Int64
+
+    public init(symbol: Symbol, exDate: LocalDate, newShares: Int64, oldShares: Int64) {
+        self.symbol = symbol
+        self.exDate = exDate
+        self.newShares = newShares
+        self.oldShares = oldShares
+    }
+}
+
+/// The market the engine trades: every symbol's raw daily bars (struct of arrays: one array of
+/// bars and one of their session dates per symbol, oldest first), reference data, splits and
+/// the events calendar. Built once; the engine never copies it per bar.
+public struct EngineMarket: Sendable {
+    /// Symbols in the order the bar store lists them (indexes included, flagged).
+    public let symbols: [SymbolInfo]
+    /// `bars[i]`: the raw daily bars of `symbols[i]`, ascending by start.
+    public let bars: [[Bar]]
+    /// `dates[i][j]`: the session date of `bars[i][j]`.
+    public let dates: [[LocalDate]]
+    /// Splits by symbol index, ascending by ex-date.
+    public let splits: [[EngineSplit]]
+    /// Earnings, splits and dividends, in the bar store's order.
+    public let events: [CorporateEvent]
+    /// Symbol -> sector, as the reconciler hands it to the risk gate (from the reference data).
+    public let sectors: [String: String]
+
+    /// Bars of symbols not in `symbols` are dropped; bars are sorted by start per symbol.
+    public init(symbols: [SymbolInfo], bars: [Bar], splits: [EngineSplit] = [], events: [CorporateEvent] = [],
+                sectors: [String: String]? = nil) {
+        self.symbols = symbols
+        var position: [Symbol: Int] = [:]
+        for (i, s) in symbols.enumerated() where position[s.symbol] == nil { position[s.symbol] = i }
+        var grouped = [[Bar]](repeating: [], count: symbols.count)
+        for b in bars where b.resolution == .day {
+            if let i = position[b.symbol] { grouped[i].append(b) }
+        }
+        self.bars = grouped.map { $0.sorted { $0.start < $1.start } }
+        dates = self.bars.map { $0.map { NewYorkTime.local($0.start).date } }
+        var bySymbol = [[EngineSplit]](repeating: [], count: symbols.count)
+        for s in splits {
+            if let i = position[s.symbol] { bySymbol[i].append(s) }
+        }
+        self.splits = bySymbol.map { $0.sorted { $0.exDate < $1.exDate } }
+        self.events = events
+        self.sectors = sectors ?? Dictionary(symbols.map { ($0.symbol.rawValue, $0.sector ?? "") }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// The number of daily bars held.
+    public var barCount: Int { bars.reduce(0) { $0 + $1.count } }
+
+    /// The sessions of `calendar` from `from` on (at most `count`) on which any symbol has a bar:
+    /// what the tree's replay feed plays.
+    public func sessions(from: LocalDate, count: Int, calendar: TradingCalendar = .nyse) -> [Session] {
+        var first: LocalDate?, last: LocalDate?
+        for d in dates {
+            if let a = d.first, first.map({ a < $0 }) ?? true { first = a }
+            if let b = d.last, last.map({ b > $0 }) ?? true { last = b }
+        }
+        guard let first, let last else { return [] }
+        let lo = max(first, from)
+        guard lo <= last else { return [] }
+        return Array(calendar.sessions(from: lo, to: last).prefix(max(0, count)))
+    }
+
+    /// The first index of `symbol i`'s bars dated on or after `date` (binary search).
+    func lowerBound(_ i: Int, _ date: LocalDate) -> Int {
+        let d = dates[i]
+        var lo = 0, hi = d.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if d[mid] < date { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+}

@@ -1,0 +1,91 @@
+import ASTCore
+import ASTTestKit
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// M8.3: the tree (every process, real sockets, the replay clock) and the in-process engine,
+/// given the same configuration and bars, trade the same: intents, risk decisions, execution
+/// reports (orders and fills, hence P&L) and Safe Mode transitions, item by item. The
+/// comparison is `ast engine --compare-state-dir`, the same command scripts/demo ends with; it
+/// prints the first difference.
+@Suite(.serialized) struct ParityTests {
+    static let sessions = 30
+
+    /// Disabled until the tree is causal (H5's settle barrier, M8.2): today the risk gate's
+    /// approvals reach the broker asynchronously, so the replay's next beat (10:30) can advance
+    /// the broker's market clock before it handles a 09:00 approval; that order then misses the
+    /// session's bar (first difference on the bundled data: 2025-07-02's FRTX, GAMR and LUMN
+    /// entries, submitted at 10:30 in the tree, at 09:00 in the engine). Remove this trait when
+    /// the settle barrier is merged.
+    @Test(.timeLimit(.minutes(8)), .disabled("the tree is not causal yet: approvals reach the broker after the next beat (M8.2, H5)"))
+    func theTreeAndTheEngineTradeTheSameOverThirtySessions() async throws {
+        let tree = try await SupervisedTree(overlay: """
+            clock:
+              mode: replay
+            marketdata:
+              replay:
+                sessions: \(Self.sessions)
+            """)
+        _ = try await tree.waitAllReady(timeout: .seconds(60))
+        var seen = ""
+        do {
+            try await eventually(timeout: .seconds(360), every: .milliseconds(500), "the replay to finish") {
+                guard let (s, _) = try tree.status() else { return false }
+                seen = s.children.first { $0.name == "marketdata@main" }?.statusText ?? "-"
+                return seen.hasPrefix("replay finished")
+            }
+        } catch {
+            Issue.record("the replay did not finish; marketdata last said: \(seen)")
+            throw error
+        }
+        // Stop the tree so that every journal is complete on disk.
+        tree.astd.signal(SIGTERM)
+        try await eventually(timeout: .seconds(30), every: .milliseconds(100), "astd to exit") { tree.astd.exitStatus != nil }
+
+        let ast = try ChildProcess(try BuildProducts.executable("ast"),
+                                   ["engine", "--sessions", "\(Self.sessions)", "--compare-state-dir", tree.dir("state")],
+                                   environment: tree.environment, name: "ast-engine", outputDirectory: tree.dir.path)
+        try await eventually(timeout: .seconds(300), every: .milliseconds(200), "ast engine to finish") { ast.exitStatus != nil }
+        let code = ChildProcess.exitCode(ast.exitStatus!)
+        let out = ast.stdout
+        #expect(code == 0, "ast engine --compare-state-dir exited \(code.map(String.init) ?? "?"):\n\(out.suffix(4000))\n\(ast.stderr.suffix(2000))")
+        #expect(out.contains("parity: the tree matched the engine trade for trade"), "\(out.suffix(4000))")
+        // Not a vacuous match: the sessions traded.
+        #expect(out.contains("engine: \(Self.sessions) sessions"), "\(out.suffix(2000))")
+        #expect(!out.contains(" 0 fills"), "\(out.suffix(2000))")
+    }
+
+    /// `ast engine` over a bar store: the same JSON twice (a pure function of configuration and
+    /// bars), one line per session, and a clear refusal when there are no journals to compare.
+    @Test(.timeLimit(.minutes(4)))
+    func astEngineIsDeterministicAndRefusesAMissingTreeToCompare() async throws {
+        let dir = try TemporaryDirectory(prefix: "ast-engine")
+        defer { dir.remove() }
+        let env = [
+            "PATH": "/usr/local/bin:/usr/bin:/bin", "AST_CONFIG_DIR": BuildProducts.packageRoot + "/etc", "AST_ENV": "development",
+            "AST_STATE_DIR": dir("state"), "AST_RUNTIME_DIR": dir("run"),
+        ]
+        var n = 0
+        func ast(_ arguments: [String]) async throws -> (code: Int32?, stdout: String, stderr: String) {
+            n += 1
+            let child = try ChildProcess(try BuildProducts.executable("ast"), arguments, environment: env, name: "ast-\(n)",
+                                         outputDirectory: dir.path)
+            let status = try await child.waitForExit(timeout: .seconds(120))
+            return (ChildProcess.exitCode(status), child.stdout, child.stderr)
+        }
+        let store = dir("bars.sqlite")
+        let installed = try await ast(["ingest", "--bundled", "--store", store])
+        #expect(installed.code == 0, "\(installed.stderr)")
+        let a = try await ast(["engine", "--from", "2025-07-01", "--sessions", "12", "--json", "--store", store])
+        let b = try await ast(["engine", "--from", "2025-07-01", "--sessions", "12", "--json", "--store", store])
+        #expect(a.code == 0 && b.code == 0, "\(a.stderr)\(b.stderr)")
+        #expect(a.stdout == b.stdout && a.stdout.contains("\"equity\""))
+        let text = try await ast(["engine", "--from", "2025-07-01", "--sessions", "12", "--store", store])
+        #expect(text.stdout.contains("engine: 12 sessions 2025-07-01.."), "\(text.stdout)")
+        let missing = try await ast(["engine", "--sessions", "2", "--store", store, "--compare-state-dir", dir("nowhere")])
+        #expect(missing.code == 1 && missing.stderr.contains("cannot read the tree's journals"), "\(missing.code.map(String.init) ?? "?") \(missing.stderr)")
+    }
+}
