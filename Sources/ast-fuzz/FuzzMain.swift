@@ -20,7 +20,23 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     return 0
 }
 
-#if !FUZZING
+#if FUZZING
+@_silgen_name("LLVMFuzzerRunDriver")
+func runFuzzerDriver(
+    _ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32
+) -> Int32
+
+/// With libFuzzer (scripts/fuzz): its driver runs the target named by AST_FUZZ_TARGET.
+@main
+struct FuzzDriver {
+    static func main() {
+        var argc = CommandLine.argc
+        var argv = CommandLine.unsafeArgv
+        exit(runFuzzerDriver(&argc, &argv, { data, size in fuzzOneInput(data, size) }))
+    }
+}
+#else
 /// Without libFuzzer (a plain build): `ast-fuzz TARGET FILE|DIR...` runs the target once over
 /// each file (a corpus, a crash to reproduce) and prints how many it ran.
 @main
