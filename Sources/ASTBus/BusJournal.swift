@@ -8,6 +8,10 @@ public enum BusEvent: String, Sendable, CaseIterable {
     case connected = "bus.connected"
     case disconnected = "bus.disconnected"
     case protocolError = "bus.protocol_error"
+    /// Refusals past the refusal budget, counted over one window (``RefusalBudget``).
+    case refusalSummary = "bus.refusal_summary"
+    /// An established connection closed after sending nothing for the idle timeout.
+    case idleClosed = "bus.idle_closed"
 }
 
 /// What the bus records in the process journal, in one place so that every reader
