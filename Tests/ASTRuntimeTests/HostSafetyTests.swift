@@ -196,7 +196,8 @@ struct NotifySenderTests {
             let notifier = SystemdNotifier()
             let before = NotifySender.shared.openDescriptor
             #expect(before != nil, "the socket is opened when the notifier is made")
-            for n in 0..<50 { #expect(notifier.status("n \(n)") == .sent) }
+            // Few: a datagram receiver queues only net.unix.max_dgram_qlen (10 by default) before senders block.
+            for n in 0..<5 { #expect(notifier.status("n \(n)") == .sent) }
             #expect(NotifySender.shared.openDescriptor == before, "no socket per call")
         }
         var buffer = [UInt8](repeating: 0, count: 256)
