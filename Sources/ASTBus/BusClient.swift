@@ -363,6 +363,7 @@ public final class BusClient: Sendable {
         var rng = SystemRandomNumberGenerator()
         await withDiscardingTaskGroup { tasks in
             tasks.addTask { await self.resendLoop() }
+            tasks.addTask { await self.keepaliveLoop() }
             while !Task.isCancelled {
                 do {
                     if try await connectOnce(group: group) { backoff.reset() }
@@ -397,6 +398,18 @@ public final class BusClient: Sendable {
                 return write
             }
             perform(write)
+        }
+    }
+
+    /// Pings the endpoint every keepalive interval while connected, so that the endpoint's idle
+    /// timeout never closes a live client that has nothing to say (overnight, for instance).
+    func keepaliveLoop() async {
+        var nonce: UInt64 = 0
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: settings.keepaliveInterval) } catch { return }
+            nonce &+= 1
+            // Not connected, or no pong in time: the connection's own loop deals with that.
+            _ = try? await request(.ping(Ping(nonce: nonce)), timeout: settings.keepaliveInterval)
         }
     }
 

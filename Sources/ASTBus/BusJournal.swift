@@ -10,6 +10,10 @@ public enum BusEvent: String, Sendable, CaseIterable {
     case protocolError = "bus.protocol_error"
     /// A well-formed message its receiver refused before journaling it (``BusInbox/validate(_:from:)``).
     case inputRefused = "bus.input_refused"
+    /// Refusals past the refusal budget, counted over one window (``RefusalBudget``).
+    case refusalSummary = "bus.refusal_summary"
+    /// An established connection closed after sending nothing for the idle timeout.
+    case idleClosed = "bus.idle_closed"
 }
 
 /// What the bus records in the process journal, in one place so that every reader

@@ -60,6 +60,10 @@ public final class BusServer: Sendable {
     let screen: (any BusMessageScreen)?
     /// Raises identity and forgery refusals as P0 alerts.
     let alarm: SecurityAlarm?
+    /// Connections accepted and not yet closed (before and after hello), for the connection cap.
+    let openSockets = Atomic<Int>(0)
+    /// What refusals may cost in journal and log (``RefusalBudget``).
+    let refusals: Mutex<RefusalBudget>
 
     public init(identity: ProcessIdentity, policy: EndpointPolicy, settings: BusSettings, journal: Journal,
                 clock: any WallClock, logger: Logger, inbox: any BusInbox, identityCheck: PeerIdentityCheck = .uidOnly,
@@ -75,6 +79,7 @@ public final class BusServer: Sendable {
         self.logger = logger
         self.inbox = inbox
         self.seen = Mutex(try Self.restoreSeen(journal))
+        self.refusals = Mutex(RefusalBudget(perWindow: settings.refusalBudget, interval: settings.refusalInterval))
     }
 
     /// Connections that completed their hello and are open now.
@@ -227,24 +232,91 @@ public final class BusServer: Sendable {
         return Delivered(acknowledge: true, duplicate: false, reply: await inbox.receive(env, from: peer))
     }
 
+    /// Logs a refusal (already truncated) and returns its journal entry, within the refusal
+    /// budget of the peer's uid and the code; past the budget it is only counted, and the count
+    /// is journaled and logged once when the window ends. Runs on `eventLoop`.
+    func refusalRecord(_ refusal: Refusal, peer: PeerInfo?, credentials: (uid: UInt32, pid: Int32)?,
+                       eventLoop: any EventLoop) -> JournalRecord? {
+        let key = RefusalBudget.Key(uid: credentials?.uid, code: refusal.code.rawValue)
+        switch refusals.withLock({ $0.admit(key, now: clock.now()) }) {
+        case .record:
+            logViolation(refusal, peer: peer, pid: credentials?.pid)
+            return protocolErrorRecord(refusal, peer: peer)
+        case .suppress(let first):
+            if first { scheduleRefusalSummary(key, on: eventLoop) }
+            return nil
+        }
+    }
+
+    /// Counts a connection over the cap, closed before anything was read from it.
+    func connectionOverCap(credentials: (uid: UInt32, pid: Int32)?, eventLoop: any EventLoop) {
+        let key = RefusalBudget.Key(uid: credentials?.uid, code: Self.connectionLimitCode)
+        switch refusals.withLock({ $0.admit(key, now: clock.now()) }) {
+        case .record:
+            let detail = "\(settings.maxConnections) connections open, the most this endpoint serves; closed at once"
+            logger.warning("bus connection over the cap closed", metadata: [
+                "uid": "\(credentials.map { String($0.uid) } ?? "unknown")", "pid": "\(credentials.map { String($0.pid) } ?? "unknown")",
+                "limit": "\(settings.maxConnections)",
+            ])
+            let record = BusJournal.event(.protocolError, endpoint: identity.description, peer: nil, code: Self.connectionLimitCode,
+                                          detail: detail, at: clock.now())
+            appendFromWorkThread(record)
+        case .suppress(let first):
+            if first { scheduleRefusalSummary(key, on: eventLoop) }
+        }
+    }
+
+    /// The code journaled for connections closed by the connection cap (not a wire refusal: the
+    /// peer is told nothing).
+    static let connectionLimitCode = "connection_limit"
+
+    private func scheduleRefusalSummary(_ key: RefusalBudget.Key, on eventLoop: any EventLoop) {
+        let interval = TimeAmount.nanoseconds(settings.refusalInterval.totalNanoseconds)
+        eventLoop.scheduleTask(in: interval) { [self] in
+            let count = refusals.withLock { $0.closeWindow(key) }
+            guard count > 0 else { return }
+            let detail = "\(count) more refusals (\(key.code)) from uid \(key.uid.map(String.init) ?? "unknown") in the last "
+                + "\(settings.refusalInterval), beyond the \(settings.refusalBudget) recorded in full"
+            logger.warning("bus refusals summarised", metadata: [
+                "code": "\(key.code)", "uid": "\(key.uid.map(String.init) ?? "unknown")", "count": "\(count)",
+            ])
+            appendFromWorkThread(BusJournal.event(.refusalSummary, endpoint: identity.description, peer: nil, code: key.code,
+                                                  detail: detail, at: clock.now()))
+        }
+    }
+
+    /// Journals an entry that belongs to no connection's queue, on ``BusWorkThread`` like every
+    /// other bus write.
+    private func appendFromWorkThread(_ record: JournalRecord) {
+        BusWorkThread.shared.execute { [self] in
+            do {
+                try journal.append(record, durability: .batched)
+            } catch {
+                logger.error("could not journal a bus refusal", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
     /// Logs a refusal; the caller queues its journal entry (``protocolErrorRecord(_:peer:)``).
     /// An identity or forgery refusal is also raised as a P0 alert (rate-limited).
-    func logViolation(_ refusal: Refusal, peer: PeerInfo?) {
+    func logViolation(_ refusal: Refusal, peer: PeerInfo?, pid: Int32? = nil) {
         if refusal.code.isSecurityViolation {
             logger.error("bus peer refused: security violation", metadata: [
-                "peer": "\(peer?.description ?? "unidentified")", "code": "\(refusal.code.rawValue)", "detail": "\(refusal.detail)",
+                "peer": "\(peer?.description ?? "unidentified")", "code": "\(refusal.code.rawValue)",
+                "detail": "\(RefusalBudget.truncated(refusal.detail))", "pid": "\(pid.map(String.init) ?? "unknown")",
             ])
             alarm?.raise(refusal, endpoint: identity.description, peer: peer)
             return
         }
         logger.warning("bus peer refused", metadata: [
-            "peer": "\(peer?.description ?? "unidentified")", "code": "\(refusal.code.rawValue)", "detail": "\(refusal.detail)",
+            "peer": "\(peer?.description ?? "unidentified")", "code": "\(refusal.code.rawValue)",
+            "detail": "\(RefusalBudget.truncated(refusal.detail))", "pid": "\(pid.map(String.init) ?? "unknown")",
         ])
     }
 
     func protocolErrorRecord(_ refusal: Refusal, peer: PeerInfo?) -> JournalRecord {
         BusJournal.event(.protocolError, endpoint: identity.description, peer: peer?.identity.description,
-                         code: refusal.code.rawValue, detail: refusal.detail, at: clock.now())
+                         code: refusal.code.rawValue, detail: RefusalBudget.truncated(refusal.detail), at: clock.now())
     }
 }
 
@@ -375,6 +447,13 @@ final class ServerConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     private var holdingRead = false
     private var needsFlush = false
     private var helloTimer: Scheduled<Void>?
+    private var idleTimer: Scheduled<Void>?
+    /// When a frame last arrived (or the hello completed); the idle timeout counts from here.
+    private var lastInbound = NIODeadline.now()
+    /// The kernel's uid and pid of the peer (`SO_PEERCRED`), for the refusal budget and the log.
+    private var credentials: (uid: UInt32, pid: Int32)?
+    /// Whether this connection counts towards the server's open connections.
+    private var counted = false
 
     init(server: BusServer, machine: ServerConnectionMachine, work: ConnectionWorkQueue) {
         self.server = server
@@ -384,30 +463,60 @@ final class ServerConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        if context.channel.isActive { armHelloTimer(context) }
+        if context.channel.isActive { opened(context) }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
-        helloTimer?.cancel()
-        inactive = true
+        closed()
         finishIfDone()
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        armHelloTimer(context)
+        opened(context)
         context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        helloTimer?.cancel()
-        inactive = true
+        closed()
         finishIfDone()
         context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        lastInbound = .now()
         arrive(.frame(unwrapInboundIn(data)))
+    }
+
+    /// The connection is open: count it against the cap (closing it at once when over), learn
+    /// the peer's credentials and start the hello timer.
+    private func opened(_ context: ChannelHandlerContext) {
+        guard !counted, !inactive else { return }
+        counted = true
+        if let provider = context.channel as? any SocketOptionProvider {
+            // On the channel's own event loop this completes at once.
+            provider.unsafeGetSocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: SO_PEERCRED))
+                .assumeIsolated().whenSuccess { [self] (cred: PeerCredentials) in credentials = (cred.uid, cred.pid) }
+        }
+        let open = server.openSockets.add(1, ordering: .relaxed).newValue
+        guard open <= server.settings.maxConnections else {
+            // Over the cap: nothing is read, nothing is sent, one counted refusal at most.
+            refused = true
+            server.connectionOverCap(credentials: credentials, eventLoop: context.eventLoop)
+            context.close(promise: nil)
+            return
+        }
+        armHelloTimer(context)
+    }
+
+    private func closed() {
+        helloTimer?.cancel()
+        idleTimer?.cancel()
+        inactive = true
+        if counted {
+            counted = false
+            server.openSockets.subtract(1, ordering: .relaxed)
+        }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -462,6 +571,31 @@ final class ServerConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         }
     }
 
+    /// Closes an established connection that sent nothing for the idle timeout; a delivery
+    /// still running counts as activity.
+    private func armIdleTimer(_ context: ChannelHandlerContext, in delay: Duration) {
+        guard !inactive, !refused else { return }
+        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(delay.totalNanoseconds)) { [self] in
+            guard !inactive, !refused, let context = self.context else { return }
+            let timeout = TimeAmount.nanoseconds(server.settings.idleTimeout.totalNanoseconds)
+            let idle = NIODeadline.now() - lastInbound
+            if delivering || idle < timeout {
+                let rest = delivering ? timeout : timeout - idle
+                armIdleTimer(context, in: .nanoseconds(max(rest.nanoseconds, 1_000_000)))
+                return
+            }
+            refused = true
+            waiting.removeAll()
+            let name = peer?.identity.description
+            server.logger.info("bus peer idle, closed", metadata: ["peer": "\(peer?.description ?? "-")",
+                                                                   "idle_timeout": "\(server.settings.idleTimeout)"])
+            work.yield(.journal(BusJournal.event(.idleClosed, endpoint: server.identity.description, peer: name, code: nil,
+                                                 detail: "nothing received for \(server.settings.idleTimeout); closed",
+                                                 at: server.clock.now())))
+            context.close(promise: nil)
+        }
+    }
+
     private func arrive(_ inbound: Inbound) {
         guard !refused else { return }
         waiting.append(inbound)
@@ -489,11 +623,17 @@ final class ServerConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     private func perform(_ actions: [ConnectionAction], frame: ByteBuffer?) {
         for action in actions {
             switch action {
-            case .send(let envelope):
+            case .send(var envelope):
+                if case .refused(let refusal) = envelope.message {
+                    // Never echo a peer's oversized field back to it.
+                    envelope.message = .refused(RefusalBudget.truncated(refusal))
+                }
                 write(envelope)
             case .established(let p):
                 peer = p
                 helloTimer?.cancel()
+                lastInbound = .now()
+                if let context { armIdleTimer(context, in: server.settings.idleTimeout) }
                 server.established.add(1, ordering: .relaxed)
                 work.yield(.journal(BusJournal.event(.connected, endpoint: server.identity.description, peer: p.identity.description,
                                                      code: nil, detail: "\(p) connected", at: server.clock.now())))
@@ -507,8 +647,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             case .close(let refusal):
                 refused = true
                 waiting.removeAll()
-                server.logViolation(refusal, peer: peer)
-                work.yield(.journalProtocolError(server.protocolErrorRecord(refusal, peer: peer)))
+                if let context, let record = server.refusalRecord(refusal, peer: peer, credentials: credentials,
+                                                                  eventLoop: context.eventLoop) {
+                    work.yield(.journalProtocolError(record))
+                }
                 flushIfNeeded()
                 context?.close(promise: nil)
                 return

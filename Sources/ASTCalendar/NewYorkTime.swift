@@ -27,11 +27,24 @@ public enum NewYorkTime {
     /// The instant at which New York's wall clock shows `time` on `date`. A wall time skipped by
     /// the spring-forward gap (02:00–02:59) resolves one hour later; one repeated in November
     /// (01:00–01:59) resolves to its first, daylight, occurrence.
+    ///
+    /// A date whose instant does not fit in nanoseconds since 1970 (before 1677-09-21 or after
+    /// 2262-04-11) gives the nearest representable instant; input from outside goes through
+    /// ``checkedTimestamp(_:_:)``, which says so instead.
     public static func timestamp(_ date: LocalDate, _ time: LocalTime) -> Timestamp {
+        if let t = checkedTimestamp(date, time) { return t }
+        return Timestamp(nanoseconds: date.daysSinceEpoch < 0 ? .min : .max)
+    }
+
+    /// As ``timestamp(_:_:)``, or nil when the instant does not fit in nanoseconds since 1970.
+    public static func checkedTimestamp(_ date: LocalDate, _ time: LocalTime) -> Timestamp? {
         let local = Int64(date.daysSinceEpoch) * 86_400 + Int64(time.minuteOfDay) * 60
-        let daylight = Timestamp(nanoseconds: (local + 4 * 3600) * nanosPerSecond)
+        let (daylightNanos, overflowD) = (local + 4 * 3600).multipliedReportingOverflow(by: nanosPerSecond)
+        let (standardNanos, overflowS) = (local + 5 * 3600).multipliedReportingOverflow(by: nanosPerSecond)
+        guard !overflowD, !overflowS else { return nil }
+        let daylight = Timestamp(nanoseconds: daylightNanos)
         if isDaylightSaving(at: daylight) { return daylight }
-        return Timestamp(nanoseconds: (local + 5 * 3600) * nanosPerSecond)
+        return Timestamp(nanoseconds: standardNanos)
     }
 
     /// New York's wall-clock date and time at `t` (seconds dropped from the time).

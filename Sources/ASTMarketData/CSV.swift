@@ -169,6 +169,10 @@ public enum CSVBarParser {
                 bad(layout.date, "\"\(f[cDate])\" is not a date (\(layout.dateFormat.rawValue))")
                 continue
             }
+            guard date >= Self.earliestDate, date <= Self.latestDate else {
+                bad(layout.date, "\(date) is outside the dates bars may have (\(Self.earliestDate) ... \(Self.latestDate))", date: date)
+                continue
+            }
             var prices: [Price] = []
             var ok = true
             for (name, c) in [(layout.open, cOpen), (layout.high, cHigh), (layout.low, cLow), (layout.close, cClose)] {
@@ -195,7 +199,10 @@ public enum CSVBarParser {
             guard let s = fileSymbol else {
                 throw CSVError(file: file, reason: "no ticker: the file name is not a ticker and none was given")
             }
-            let start = NewYorkTime.timestamp(date, TradingCalendar.regularOpen)
+            guard let start = NewYorkTime.checkedTimestamp(date, TradingCalendar.regularOpen) else {
+                bad(layout.date, "\(date) has no timestamp (nanoseconds since 1970 overflow)", date: date)
+                continue
+            }
             bars.append(SourcedBar(Bar(symbol: s, resolution: .day, start: start, open: prices[0], high: prices[1], low: prices[2],
                                        close: prices[3], volume: volume), line: lineNumber))
         }
@@ -203,6 +210,12 @@ public enum CSVBarParser {
         for i in issues.indices where issues[i].symbol == nil { issues[i].symbol = s }
         return ParsedCSV(file: file, symbol: s, layout: layout, bars: bars, issues: issues)
     }
+
+    /// The first date a bar may carry: timestamps count from the Unix epoch, and no U.S. equity
+    /// data AST reads is older.
+    public static let earliestDate = LocalDate(year: 1970, month: 1, day: 1)!
+    /// The last date a bar may carry: nanoseconds since 1970 end in April 2262.
+    public static let latestDate = LocalDate(year: 2261, month: 12, day: 31)!
 
     /// The ticker a file's name stands for: the last path component up to its first `.`,
     /// uppercased (`data/aapl.us.txt` → `AAPL`, `BRK-B.csv` → `BRK-B`); nil if that is no ticker.

@@ -102,6 +102,23 @@ public struct ASTConfig: ConfigSection, Equatable {
         if let strategy { v.section(strategy, key: CodingKeys.strategy) }
         if let marketdata { v.section(marketdata, key: CodingKeys.marketdata) }
         if let notifier { v.section(notifier, key: CodingKeys.notifier) }
+        validateAcrossSections(&v)
+    }
+
+    /// Rules that tie sections together, checked at load so that astd refuses (exit 78) before
+    /// it starts anything rather than a child failing after restarts.
+    func validateAcrossSections(_ v: inout ConfigValidator) {
+        let children = supervisor.children.map(\.name)
+        // A risk gate whose broker is not in the tree would approve orders nobody executes.
+        if children.contains(where: { $0.hasPrefix("risk@") }) {
+            v.check(children.contains(risk.broker), keyPath: ["risk", "broker"], related: [["supervisor", "children"]],
+                    must: "name one of supervisor.children (\(children.joined(separator: ", ")))", got: risk.broker)
+        }
+        let trading = self.trading ?? .paper
+        if trading.mode == .live {
+            v.check(trading.liveEnabled, keyPath: ["trading", "live_enabled"], related: [["trading", "mode"]],
+                    must: "be true when trading.mode is LIVE (real money)", got: trading.liveEnabled)
+        }
     }
 }
 
@@ -146,17 +163,45 @@ public struct BusConfig: ConfigSection, Equatable {
     public var ackTimeoutMs: Int
     /// A peer that has not said hello after this many milliseconds is disconnected.
     public var helloTimeoutMs: Int
+    /// Most connections one listening socket serves at once; absent: ``defaultMaxConnections``.
+    public var maxConnections: Int?
+    /// An established connection silent this long is closed; clients ping at a quarter of it.
+    /// Absent: ``defaultIdleTimeoutMs``.
+    public var idleTimeoutMs: Int?
+    /// Refusals journaled and logged in full per peer uid and code per interval; absent: 20.
+    public var refusalBudget: Int?
+    /// The refusal budget's window, in milliseconds; absent: 60000.
+    public var refusalIntervalMs: Int?
 
     /// Creates a bus section from values.
     public init(maxFrameBytes: Int, allowedUids: [UInt32], connectBackoffInitialMs: Int, connectBackoffMaxMs: Int,
-                ackTimeoutMs: Int, helloTimeoutMs: Int) {
+                ackTimeoutMs: Int, helloTimeoutMs: Int, maxConnections: Int? = nil, idleTimeoutMs: Int? = nil,
+                refusalBudget: Int? = nil, refusalIntervalMs: Int? = nil) {
         self.maxFrameBytes = maxFrameBytes
         self.allowedUids = allowedUids
         self.connectBackoffInitialMs = connectBackoffInitialMs
         self.connectBackoffMaxMs = connectBackoffMaxMs
         self.ackTimeoutMs = ackTimeoutMs
         self.helloTimeoutMs = helloTimeoutMs
+        self.maxConnections = maxConnections
+        self.idleTimeoutMs = idleTimeoutMs
+        self.refusalBudget = refusalBudget
+        self.refusalIntervalMs = refusalIntervalMs
     }
+
+    /// `max_connections` when absent: far above the tree's own dozen connections per socket,
+    /// far below the 1,024 descriptors a process gets by default.
+    public static let defaultMaxConnections = 256
+    /// `idle_timeout_ms` when absent: five minutes (clients ping every 75 s).
+    public static let defaultIdleTimeoutMs = 300_000
+    /// Accepted `max_connections`.
+    public static let maxConnectionsRange = 8...65_536
+    /// Accepted `idle_timeout_ms`: 1 s ... 1 day.
+    public static let idleTimeoutRangeMs = 1_000...86_400_000
+    /// Accepted `refusal_budget`.
+    public static let refusalBudgetRange = 0...10_000
+    /// Accepted `refusal_interval_ms`: 1 s ... 1 hour.
+    public static let refusalIntervalRangeMs = 1_000...3_600_000
 
     enum CodingKeys: String, CodingKey {
         case maxFrameBytes = "max_frame_bytes"
@@ -165,6 +210,10 @@ public struct BusConfig: ConfigSection, Equatable {
         case connectBackoffMaxMs = "connect_backoff_max_ms"
         case ackTimeoutMs = "ack_timeout_ms"
         case helloTimeoutMs = "hello_timeout_ms"
+        case maxConnections = "max_connections"
+        case idleTimeoutMs = "idle_timeout_ms"
+        case refusalBudget = "refusal_budget"
+        case refusalIntervalMs = "refusal_interval_ms"
     }
 
     /// Accepted `max_frame_bytes`: 1 KiB ... 64 MiB.
@@ -195,6 +244,10 @@ public struct BusConfig: ConfigSection, Equatable {
                   connectBackoffInitialMs, minimumKey: CodingKeys.connectBackoffInitialMs)
         v.range(ackTimeoutMs, Self.timeoutRangeMs, key: CodingKeys.ackTimeoutMs)
         v.range(helloTimeoutMs, Self.timeoutRangeMs, key: CodingKeys.helloTimeoutMs)
+        if let maxConnections { v.range(maxConnections, Self.maxConnectionsRange, key: CodingKeys.maxConnections) }
+        if let idleTimeoutMs { v.range(idleTimeoutMs, Self.idleTimeoutRangeMs, key: CodingKeys.idleTimeoutMs) }
+        if let refusalBudget { v.range(refusalBudget, Self.refusalBudgetRange, key: CodingKeys.refusalBudget) }
+        if let refusalIntervalMs { v.range(refusalIntervalMs, Self.refusalIntervalRangeMs, key: CodingKeys.refusalIntervalMs) }
     }
 }
 
@@ -205,17 +258,39 @@ public struct JournalConfig: ConfigSection, Equatable {
     public var batchLimit: Int
     /// Longest an entry waits for its batch to be written, in milliseconds.
     public var flushIntervalMs: Int
+    /// A P1 is raised when less than this many MiB are free under `state_dir`; absent: 1024.
+    public var diskMinFreeMb: Int?
+    /// A P1 is raised when the journals take more than this many MiB; absent or 0: no limit.
+    public var diskMaxJournalMb: Int?
+    /// How often the disk budget is checked, in milliseconds; absent: 60000.
+    public var diskCheckIntervalMs: Int?
 
     /// Creates a journal section from values.
-    public init(batchLimit: Int, flushIntervalMs: Int) {
+    public init(batchLimit: Int, flushIntervalMs: Int, diskMinFreeMb: Int? = nil, diskMaxJournalMb: Int? = nil,
+                diskCheckIntervalMs: Int? = nil) {
         self.batchLimit = batchLimit
         self.flushIntervalMs = flushIntervalMs
+        self.diskMinFreeMb = diskMinFreeMb
+        self.diskMaxJournalMb = diskMaxJournalMb
+        self.diskCheckIntervalMs = diskCheckIntervalMs
     }
 
     enum CodingKeys: String, CodingKey {
         case batchLimit = "batch_limit"
         case flushIntervalMs = "flush_interval_ms"
+        case diskMinFreeMb = "disk_min_free_mb"
+        case diskMaxJournalMb = "disk_max_journal_mb"
+        case diskCheckIntervalMs = "disk_check_interval_ms"
     }
+
+    /// `disk_min_free_mb` when absent.
+    public static let defaultDiskMinFreeMb = 1024
+    /// `disk_check_interval_ms` when absent: once a minute.
+    public static let defaultDiskCheckIntervalMs = 60_000
+    /// Accepted `disk_min_free_mb` and `disk_max_journal_mb` (up to 16 TiB).
+    public static let diskMbRange = 0...16_777_216
+    /// Accepted `disk_check_interval_ms`: 10 s ... 1 hour (the check is cheap, but not free).
+    public static let diskCheckIntervalRangeMs = 10_000...3_600_000
 
     /// Accepted `batch_limit`.
     public static let batchLimitRange = 1...100_000
@@ -228,5 +303,8 @@ public struct JournalConfig: ConfigSection, Equatable {
     public func validate(_ v: inout ConfigValidator) {
         v.range(batchLimit, Self.batchLimitRange, key: CodingKeys.batchLimit)
         v.range(flushIntervalMs, Self.flushIntervalRangeMs, key: CodingKeys.flushIntervalMs)
+        if let diskMinFreeMb { v.range(diskMinFreeMb, Self.diskMbRange, key: CodingKeys.diskMinFreeMb) }
+        if let diskMaxJournalMb { v.range(diskMaxJournalMb, Self.diskMbRange, key: CodingKeys.diskMaxJournalMb) }
+        if let diskCheckIntervalMs { v.range(diskCheckIntervalMs, Self.diskCheckIntervalRangeMs, key: CodingKeys.diskCheckIntervalMs) }
     }
 }

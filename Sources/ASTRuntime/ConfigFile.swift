@@ -42,6 +42,11 @@ enum ConfigFileSystem {
         if (status.st_mode & S_IFMT) == S_IFDIR { return .failed("is a directory") }
         if (status.st_mode & S_IFMT) != S_IFREG { return .failed("is not a regular file") }
         if let refusal = check(status) { return .failed(refusal) }
+        // Refused before a byte is read; the loop below still stops at the limit for a file
+        // that grows while it is read.
+        if Int64(status.st_size) > Int64(maximumSize) {
+            return .failed("is \(status.st_size) bytes, larger than the \(maximumSize) bytes a configuration or secrets file may have")
+        }
 
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
@@ -60,7 +65,7 @@ enum ConfigFileSystem {
 
     /// No configuration or secrets file is anywhere near this large; refusing bigger ones keeps a
     /// wrong path (a device, a log) from being read whole.
-    static let maximumSize = 4 * 1024 * 1024
+    static let maximumSize = 1024 * 1024
 
     private static func cannotRead(errno error: Int32) -> String {
         "cannot be read (\(String(cString: strerror(error))))"

@@ -199,6 +199,11 @@ enum ConfigYAML {
             let line = firstReplacementCharacterLine(String(decoding: bytes, as: UTF8.self))
             return .failure(SyntaxProblem(line: line, problem: "not UTF-8 text (is it a binary file?)"))
         }
+        if let line = ConfigAliasBound.lineOverLimit(bytes, limit: maximumNodes) {
+            return .failure(SyntaxProblem(line: line, problem:
+                "more than \(maximumNodes) values once aliases are expanded (an alias bomb?); "
+                + "AST configuration needs a few hundred, write them out or use fewer aliases"))
+        }
         let root: Yams.Node?
         do {
             root = try Yams.compose(yaml: text)
@@ -206,14 +211,26 @@ enum ConfigYAML {
             return .failure(describe(error, in: text))
         }
         guard let root else { return .success(nil) }
+        var budget = maximumNodes
         do {
-            return .success(try convert(root, file: file))
+            return .success(try convert(root, file: file, budget: &budget))
         } catch {
             return .failure(error)
         }
     }
 
-    private static func convert(_ node: Yams.Node, file: String) throws(SyntaxProblem) -> ConfigNode {
+    /// Most values (scalars, lists, mappings, each alias counted as what it stands for) one
+    /// document may hold. AST's whole configuration has a few hundred; the bound stops an alias
+    /// bomb (aliases of aliases, each doubling the tree) long before it costs memory or time.
+    static let maximumNodes = 100_000
+
+    private static func convert(_ node: Yams.Node, file: String, budget: inout Int) throws(SyntaxProblem) -> ConfigNode {
+        budget -= 1
+        guard budget >= 0 else {
+            throw SyntaxProblem(line: node.mark?.line, problem:
+                "more than \(maximumNodes) values once aliases are expanded (an alias bomb?); "
+                + "AST configuration needs a few hundred, write them out or use fewer aliases")
+        }
         let source = ConfigSource.file(file, line: node.mark?.line)
         switch node {
         case .scalar(let scalar):
@@ -222,7 +239,7 @@ enum ConfigYAML {
             return ConfigNode(value: .scalar(scalar.string, plain: plain), source: source)
         case .sequence(let sequence):
             var elements: [ConfigNode] = []
-            for element in sequence { elements.append(try convert(element, file: file)) }
+            for element in sequence { elements.append(try convert(element, file: file, budget: &budget)) }
             return ConfigNode(value: .sequence(elements), source: source)
         case .mapping(let mapping):
             var entries: [ConfigNode.Entry] = []
@@ -232,7 +249,7 @@ enum ConfigYAML {
                 }
                 entries.append(ConfigNode.Entry(key: keyScalar.string,
                                                 keySource: .file(file, line: key.mark?.line),
-                                                value: try convert(value, file: file)))
+                                                value: try convert(value, file: file, budget: &budget)))
             }
             return ConfigNode(value: .mapping(entries), source: source)
         case .alias:

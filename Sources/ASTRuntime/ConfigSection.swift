@@ -58,6 +58,16 @@ public struct ConfigValidator: Sendable {
                                 problem: "must \(rule) (got \(Self.show(value)))"))
     }
 
+    /// Like ``check(_:key:must:got:)`` for a key below the current section (`["risk", "broker"]`),
+    /// for rules that tie sections together; `related` keys (same form) withdraw the finding when
+    /// they were already reported as unusable.
+    public mutating func check(_ condition: Bool, keyPath keys: [String], related: [[String]] = [], must rule: String, got value: Any) {
+        guard !condition else { return }
+        let at = keys.reduce(path) { $0.appending($1) }
+        let others = related.map { $0.reduce(path) { $0.appending($1) } }
+        findings.append(Finding(path: at, related: others, problem: "must \(rule) (got \(Self.show(value)))"))
+    }
+
     /// Validates a nested section found at `key`.
     public mutating func section(_ section: some ConfigSection, key: some CodingKey) {
         let outer = path

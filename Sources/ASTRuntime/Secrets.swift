@@ -1,4 +1,5 @@
 import Foundation
+import ASTStrategy
 
 /// A secret value (a bot token, a broker password) that does not show itself.
 ///
@@ -92,10 +93,35 @@ public struct SecretStore: Sendable {
         }
     }
 
-    private func fromSecretsFile(_ name: String) throws(SecretError) -> Secret {
+    /// Checks, at start, the secrets file the process would read: when `$CREDENTIALS_DIRECTORY`
+    /// is not set and the file exists, it must be a regular file (not a symbolic link) owned by
+    /// the process's uid with mode 0600, and a YAML mapping. A missing file is fine here (a
+    /// secret that is needed and missing is refused where it is read).
+    public func checkSecretsFile() throws(SecretError) {
+        guard credentialsDirectory == nil else { return }
         let path = secretsFile
+        switch ConfigFileSystem.readFile(path, followSymbolicLinks: false, check: ownerAndMode(path)) {
+        case .missing:
+            return
+        case .symbolicLink:
+            throw SecretError("\(path) is a symbolic link; secrets_file must name the file itself")
+        case .failed(let reason):
+            throw SecretError("\(path) \(reason)")
+        case .bytes(let bytes, _):
+            switch ConfigYAML.parse(bytes, file: path) {
+            case .failure(let syntax):
+                throw SecretError("\(syntax.line.map { "\(path) line \($0)" } ?? path): \(syntax.problem)")
+            case .success(let root):
+                guard root == nil || root?.entries != nil else {
+                    throw SecretError("\(path) must hold a mapping of secret names to values (name: value)")
+                }
+            }
+        }
+    }
+
+    private func ownerAndMode(_ path: String) -> (stat) -> String? {
         let uid = ConfigFileSystem.effectiveUID
-        let outcome = ConfigFileSystem.readFile(path, followSymbolicLinks: false) { status in
+        return { status in
             if status.st_uid != uid {
                 return "is owned by uid \(status.st_uid) but this process runs as uid \(uid); run: chown \(uid) \(path)"
             }
@@ -105,6 +131,11 @@ public struct SecretStore: Sendable {
             }
             return nil
         }
+    }
+
+    private func fromSecretsFile(_ name: String) throws(SecretError) -> Secret {
+        let path = secretsFile
+        let outcome = ConfigFileSystem.readFile(path, followSymbolicLinks: false, check: ownerAndMode(path))
         let bytes: [UInt8]
         switch outcome {
         case .missing:
@@ -151,5 +182,28 @@ public struct SecretStore: Sendable {
         name != "." && name != ".." && !name.isEmpty && name.utf8.allSatisfy {
             (0x61...0x7A).contains($0) || (0x41...0x5A).contains($0) || (0x30...0x39).contains($0) || "_-.".utf8.contains($0)
         }
+    }
+}
+
+/// What every process checks once its configuration has loaded, before it starts anything:
+/// the secrets file is as documented, and LIVE trading has its broker credentials.
+public enum StartupChecks {
+    /// Why the process must not start (exit 78), or nil.
+    public static func refusal(_ config: ASTConfig,
+                               variables: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        let store = SecretStore.fromEnvironment(secretsFile: config.secretsFile, variables: variables)
+        do {
+            try store.checkSecretsFile()
+        } catch {
+            return "\(error)"
+        }
+        if (config.trading ?? .paper).mode == .live {
+            do {
+                _ = try store.secret("broker_api_key")
+            } catch {
+                return "trading.mode is LIVE but the broker credentials are missing: \(error)"
+            }
+        }
+        return nil
     }
 }

@@ -1,4 +1,5 @@
 import CSystemd
+import Synchronization
 
 import Glibc
 
@@ -6,11 +7,16 @@ import Glibc
 /// `NOTIFY_SOCKET`, as `sd_notify(3)`. Without `NOTIFY_SOCKET` every call is a no-op, so the same
 /// binary runs under systemd, under astd or by hand.
 ///
-/// `sd_notify` opens a fresh datagram socket per call and blocks while the manager's receive queue
-/// is full: a manager that stops reading stalls the caller.
+/// Unlike `sd_notify`, which opens a fresh datagram socket per call, every notifier of a process
+/// shares one socket, opened when the first notifier is made (at start-up, while descriptors are
+/// plenty): a process whose descriptors a flood of connections used up still sends its watchdog
+/// pings. A send blocks while the manager's receive queue is full, as `sd_notify` does.
 public struct SystemdNotifier: Sendable {
-    /// Creates a notifier; it reads `NOTIFY_SOCKET` at every call, never caches it.
-    public init() {}
+    /// Creates a notifier and opens the process's notify socket if `NOTIFY_SOCKET` is set. It
+    /// reads `NOTIFY_SOCKET` at every call, never caches it.
+    public init() {
+        NotifySender.shared.prepare()
+    }
 
     /// Whether `NOTIFY_SOCKET` is set, that is whether a manager listens for this process's state.
     public var isUnderManager: Bool {
@@ -62,10 +68,7 @@ public struct SystemdNotifier: Sendable {
         case .success(let built): message = built
         case .failure(let refusal): return .refused(refusal)
         }
-        let returned = sd_notify(0, message)
-        if returned > 0 { return .sent }
-        if returned == 0 { return .notUnderManager }
-        return .failed(errno: -returned)
+        return NotifySender.shared.send(message)
     }
 
     /// Builds the `KEY=VALUE\nKEY=VALUE` state string `sd_notify` takes, or says why it refuses to.
@@ -96,6 +99,83 @@ public struct SystemdNotifier: Sendable {
 
     private static func optionalStatus(_ status: String?) -> [(String, String)] {
         status.map { [("STATUS", $0)] } ?? []
+    }
+}
+
+/// The one datagram socket a process sends its notifications from. `NOTIFY_SOCKET` is read at
+/// every send; the socket is reopened only if it could not be made before. Unix socket addresses
+/// (a path, or `@name` for the abstract namespace) are sent to directly; any other kind
+/// (`vsock:`) goes through `sd_notify`.
+final class NotifySender: Sendable {
+    static let shared = NotifySender()
+
+    /// The open descriptor, or nil until one could be made.
+    private let descriptor = Mutex<Int32?>(nil)
+
+    /// The socket's descriptor, once opened.
+    var openDescriptor: Int32? { descriptor.withLock { $0 } }
+
+    /// Opens the socket now if a manager listens, so that it exists before descriptors run short.
+    func prepare() {
+        guard getenv("NOTIFY_SOCKET") != nil else { return }
+        _ = descriptor.withLock { Self.open(&$0) }
+    }
+
+    func send(_ message: String) -> NotifyResult {
+        guard let variable = getenv("NOTIFY_SOCKET") else { return .notUnderManager }
+        let target = String(cString: variable)
+        guard let resolved = Self.address(target) else {
+            let returned = sd_notify(0, message)
+            if returned > 0 { return .sent }
+            if returned == 0 { return .notUnderManager }
+            return .failed(errno: -returned)
+        }
+        let address = resolved.0
+        let length = resolved.1
+        return descriptor.withLock { fd -> NotifyResult in
+            if let failure = Self.open(&fd) { return .failed(errno: failure) }
+            guard let socket = fd else { return .failed(errno: EBADF) }
+            while true {
+                let sent = message.utf8CString.withUnsafeBytes { bytes in
+                    withUnsafePointer(to: address) { pointer in
+                        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                            // Without the C string's NUL, as sd_notify sends it.
+                            sendto(socket, bytes.baseAddress, bytes.count - 1, Int32(MSG_NOSIGNAL), $0, length)
+                        }
+                    }
+                }
+                if sent >= 0 { return .sent }
+                if errno == EINTR { continue }
+                return .failed(errno: errno)
+            }
+        }
+    }
+
+    /// Makes the socket if there is none; the errno when that fails.
+    private static func open(_ fd: inout Int32?) -> Int32? {
+        guard fd == nil else { return nil }
+        let made = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard made >= 0 else { return errno }
+        fd = made
+        return nil
+    }
+
+    /// The Unix socket address `NOTIFY_SOCKET` names, or nil for another kind of address or one
+    /// too long for `sockaddr_un` (left to `sd_notify`, which reports it).
+    static func address(_ target: String) -> (sockaddr_un, socklen_t)? {
+        var bytes = Array(target.utf8)
+        let abstract = bytes.first == UInt8(ascii: "@")
+        guard abstract || bytes.first == UInt8(ascii: "/") else { return nil }
+        if abstract { bytes[0] = 0 }
+        var address = sockaddr_un()
+        let capacity = MemoryLayout.size(ofValue: address.sun_path)
+        // A path needs room for its NUL; an abstract name is counted by the length alone.
+        guard bytes.count + (abstract ? 0 : 1) <= capacity, bytes.count > 1 else { return nil }
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
+        let offset = MemoryLayout<sockaddr_un>.offset(of: \.sun_path) ?? 2
+        let length = offset + bytes.count + (abstract ? 0 : 1)
+        return (address, socklen_t(length))
     }
 }
 

@@ -171,6 +171,11 @@ public enum WorkerRuntime {
             notifier.status("configuration refused")
             return ProcessExitCode.config.rawValue
         }
+        if let refusal = StartupChecks.refusal(config) {
+            FileHandle.standardError.write(Data("\(processName): \(refusal)\n".utf8))
+            notifier.status("configuration refused")
+            return ProcessExitCode.config.rawValue
+        }
         ASTLogging.bootstrap(processName: processName, level: config.logging.level)
         var logger = Logger(label: "ast.\(definition.role.rawValue)")
         logger[metadataKey: "process"] = "\(identity)"
@@ -251,6 +256,7 @@ public enum WorkerRuntime {
             LogicService(logic: logic),
             JournalFlushService(journal: journal, interval: config.journal.flushInterval, health: health, logger: logger),
             WatchdogService(notifier: notifier, health: health, logger: logger),
+            DiskBudgetService(watch: DiskBudgetWatch(config: config, journal: journal, clock: systemClock, logger: logger)),
         ]
         let group = ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup) },
@@ -268,7 +274,10 @@ extension BusSettings {
     /// The bus settings a configuration asks for.
     public init(_ c: BusConfig) {
         self.init(maxFrameBytes: c.maxFrameBytes, helloTimeout: c.helloTimeout, ackTimeout: c.ackTimeout,
-                  backoffInitial: c.connectBackoffInitial, backoffMaximum: c.connectBackoffMax, allowedUIDs: Set(c.allowedUids))
+                  backoffInitial: c.connectBackoffInitial, backoffMaximum: c.connectBackoffMax, allowedUIDs: Set(c.allowedUids),
+                  maxConnections: c.maxConnections ?? BusConfig.defaultMaxConnections,
+                  idleTimeout: .milliseconds(c.idleTimeoutMs ?? BusConfig.defaultIdleTimeoutMs),
+                  refusalBudget: c.refusalBudget ?? 20, refusalInterval: .milliseconds(c.refusalIntervalMs ?? 60_000))
     }
 }
 

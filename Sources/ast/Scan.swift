@@ -21,14 +21,14 @@ struct ScanCommand: AsyncParsableCommand {
 
     @Option(help: "The session to scan (YYYY-MM-DD).")
     var date: String
-    @Option(help: "Cash of the empty portfolio, in dollars (default: paper_broker.starting_cash).")
+    @Option(parsing: .unconditional, help: "Cash of the empty portfolio, in dollars (default: paper_broker.starting_cash).")
     var cash: String?
     @Flag(help: "Print the ScanResult as JSON (sorted keys).")
     var json = false
     @OptionGroup var options: StoreOptions
 
     func validate() throws {
-        guard LocalDate(date) != nil else { throw ValidationError("--date must be a date as YYYY-MM-DD (got '\(date)')") }
+        guard LocalDate(date) != nil else { throw ValidationError("--date must be a date that exists, as YYYY-MM-DD (got '\(date)')") }
         if let cash {
             guard let m = Money(cash), m.isPositive else { throw ValidationError("--cash must be a positive amount in dollars (got '\(cash)')") }
         }

@@ -4,6 +4,7 @@
 // `reconcile` talk to the risk gate and the reconciler; `drill` (Drill.swift) is the chaos drill;
 // `report` and `replay` read the journals.
 import ASTBus
+import ASTCalendar
 import ASTCore
 import ASTJournal
 import ASTReplay
@@ -36,7 +37,11 @@ func loadConfig() throws -> ASTConfig {
 struct PingCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "ping", abstract: "Round trip through the bus to one process (role@instance).")
     @Argument(help: "The process, e.g. risk or broker@paper.") var process: String
-    @Option var count: Int = 3
+    @Option(parsing: .unconditional, help: "Round trips (1 ... 10000).") var count: Int = 3
+
+    func validate() throws {
+        guard (1...10_000).contains(count) else { throw ValidationError("--count must be between 1 and 10000 (got \(count))") }
+    }
 
     func run() async throws {
         let config = try loadConfig()
@@ -416,6 +421,10 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "Output directory (default: <state_dir>/reports/run-<last market date>/).") var out: String?
     @Option(help: "Only this New York date (YYYY-MM-DD).") var date: String?
 
+    func validate() throws {
+        if let date { try CommandLineValues.requireDate(date, option: "--date") }
+    }
+
     func run() throws {
         let config = stateDir == nil ? try loadConfig() : try? ConfigLoader.fromEnvironment().load(ASTConfig.self)
         let state = stateDir ?? config!.stateDir
@@ -428,9 +437,14 @@ struct ReportCommand: ParsableCommand {
         }
         if let date { report = report.daily(date: date) }
         let directory = out ?? "\(state)/reports/run-\(report.lastMarketDate ?? "unknown")"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try report.json().write(to: URL(fileURLWithPath: "\(directory)/report.json"))
-        try Data(report.markdown.utf8).write(to: URL(fileURLWithPath: "\(directory)/report.md"))
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try report.json().write(to: URL(fileURLWithPath: "\(directory)/report.json"))
+            try Data(report.markdown.utf8).write(to: URL(fileURLWithPath: "\(directory)/report.md"))
+        } catch {
+            FileHandle.standardError.write(Data("astctl: cannot write the report to \(directory): \(CommandLineValues.fileProblem(error))\n".utf8))
+            throw ExitCode(CommandLineValues.cannotCreate)
+        }
         print("report written to \(directory)/report.md and report.json")
         for line in report.summaryLines { print("  \(line)") }
     }
@@ -469,6 +483,7 @@ struct ReplayCommand: ParsableCommand {
         var filter = TimelineFilter(processes: Set(process), symbol: symbol, correlation: correlation, includeBus: all)
         for (text, keyPath) in [(from, \TimelineFilter.from), (to, \TimelineFilter.to)] {
             guard let text else { continue }
+            try CommandLineValues.requireRealDate(in: text, option: keyPath == \TimelineFilter.from ? "--from" : "--to")
             guard let t = ReplayCommandRunner.parseTime(text) else { throw ValidationError("'\(text)' is not a time (ns, YYYY-MM-DD or ISO 8601)") }
             filter[keyPath: keyPath] = t
         }
@@ -508,9 +523,54 @@ extension JournalCommand {
                                                        replayConfig: replaySettings(config), versions: ReplayBundle.versions())
                 print("bundle \(out): \(manifest.files.count) files (\(manifest.files.filter { $0.path.hasPrefix("journal/") }.count) journals); replay it with: astctl replay \(out) --verify")
             } catch {
-                FileHandle.standardError.write(Data("astctl journal export: \(error)\n".utf8))
+                FileHandle.standardError.write(Data("astctl journal export: \(CommandLineValues.fileProblem(error))\n".utf8))
                 throw ExitCode(1)
             }
+        }
+    }
+}
+
+/// Checks of command-line values beyond their type, shared by the commands: a clear one-line
+/// error and exit 64 (usage) for a value that cannot be right.
+enum CommandLineValues {
+    /// `EX_CANTCREAT`: an output file or directory could not be created.
+    static let cannotCreate: Int32 = 73
+
+    /// `text` must be a date that exists, as YYYY-MM-DD (2026-02-30 does not).
+    static func requireDate(_ text: String, option: String) throws {
+        guard LocalDate(text) != nil else {
+            throw ValidationError("\(option) must be a date that exists, as YYYY-MM-DD (got '\(text)')")
+        }
+    }
+
+    /// A time given as text that starts like a date (YYYY-MM-DD...) must start with a date that
+    /// exists; other spellings (nanoseconds) are left to the parser.
+    static func requireRealDate(in text: String, option: String) throws {
+        let head = text.prefix(10)
+        let shape = head.count == 10 && head.enumerated().allSatisfy { i, c in (i == 4 || i == 7) ? c == "-" : c.isASCII && c.isNumber }
+        guard shape else { return }
+        guard LocalDate(String(head)) != nil else {
+            throw ValidationError("\(option) must be a time whose date exists (YYYY-MM-DD...; got '\(text)')")
+        }
+    }
+
+    /// What went wrong with a file, in words (`Permission denied`), never Foundation's raw
+    /// NSCocoaErrorDomain text.
+    static func fileProblem(_ error: any Error) -> String {
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
+        guard ns.domain == NSCocoaErrorDomain else { return "\(error)" }
+        let path = (ns.userInfo[NSFilePathErrorKey] as? String).map { " (\($0))" } ?? ""
+        switch ns.code {
+        case NSFileWriteNoPermissionError, NSFileReadNoPermissionError: return "Permission denied" + path
+        case NSFileWriteOutOfSpaceError: return "No space left on device" + path
+        case NSFileWriteVolumeReadOnlyError: return "Read-only file system" + path
+        case NSFileNoSuchFileError, NSFileReadNoSuchFileError: return "No such file or directory" + path
+        case NSFileWriteFileExistsError: return "File exists" + path
+        default: return "cannot be written" + path
         }
     }
 }

@@ -28,18 +28,22 @@ struct DrillCommand: AsyncParsableCommand {
             Exit status: 0 no violation, 1 violations (or the tree never became ready), 2 refused. \
             See runbooks/running-a-chaos-drill.md.
             """)
-    @Option(help: "Rounds to run.") var rounds: Int = 50
+    @Option(parsing: .unconditional, help: "Rounds to run.") var rounds: Int = 50
     @Option(help: "The worker to hurt (role@instance), or random (every worker, never astd).") var process: String = "random"
     @Option(help: "Comma-separated signals among kill, stop (a hang), term.") var signals: String = "kill,stop,term"
     @Option(help: "The seed of the plan (printed; re-run a failing drill with it).") var seed: UInt64?
-    @Option(name: .customLong("halt-budget-ms"), help: "Most milliseconds from a broker's death to HALTED.") var haltBudgetMs: Int = 3000
-    @Option(name: .customLong("max-delay-ms"), help: "Each round waits a random 0...this many ms before the signal.") var maxDelayMs: Int = 500
-    @Option(name: .customLong("recovery-timeout-s"), help: "Seconds the tree has to be all ready again.") var recoveryTimeoutS: Int = 30
+    @Option(name: .customLong("halt-budget-ms"), parsing: .unconditional, help: "Most milliseconds from a broker's death to HALTED.") var haltBudgetMs: Int = 3000
+    @Option(name: .customLong("max-delay-ms"), parsing: .unconditional, help: "Each round waits a random 0...this many ms before the signal.") var maxDelayMs: Int = 500
+    @Option(name: .customLong("recovery-timeout-s"), parsing: .unconditional, help: "Seconds the tree has to be all ready again.") var recoveryTimeoutS: Int = 30
     @Flag(help: "Print the report as JSON.") var json = false
 
     func validate() throws {
-        guard rounds > 0 else { throw ValidationError("--rounds must be positive (got \(rounds))") }
-        guard haltBudgetMs > 0, maxDelayMs >= 0, recoveryTimeoutS > 0 else { throw ValidationError("budgets and timeouts must be positive") }
+        guard (1...100_000).contains(rounds) else { throw ValidationError("--rounds must be between 1 and 100000 (got \(rounds))") }
+        guard (1...600_000).contains(haltBudgetMs) else { throw ValidationError("--halt-budget-ms must be between 1 and 600000 (got \(haltBudgetMs))") }
+        guard (0...600_000).contains(maxDelayMs) else { throw ValidationError("--max-delay-ms must be between 0 and 600000 (got \(maxDelayMs))") }
+        guard (1...3_600).contains(recoveryTimeoutS) else {
+            throw ValidationError("--recovery-timeout-s must be between 1 and 3600 (got \(recoveryTimeoutS))")
+        }
         _ = try parsedSignals()
         if process != "random" && !DrillPlanner.workers.contains(process) {
             throw ValidationError("--process must be random or one of \(DrillPlanner.workers.joined(separator: ", ")) (got \(process)); astd is never a target")

@@ -117,6 +117,13 @@ struct Astd {
             }
             group.addTask { try? await control.run(listeningFD: controlFD) }
             for client in lifecycleClients { group.addTask { await client.run() } }
+            // The disk budget's P1 goes from here, where the notifier client already is.
+            let alerts = lifecycleClients.filter { $0.target.hasPrefix("notifier@") }
+            group.addTask {
+                await DiskBudgetWatch(config: config, journal: journal, clock: clock, logger: logger).run { alert in
+                    for client in alerts { _ = try? client.send(.alert(alert)) }
+                }
+            }
             group.addTask {
                 for await sig in signals {
                     logger.notice("received signal \(sig)")

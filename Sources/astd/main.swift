@@ -49,6 +49,7 @@ do {
 } catch {
     fail("\(error)", code: .config)
 }
+if let refusal = StartupChecks.refusal(config) { fail(refusal, code: .config) }
 ASTLogging.bootstrap(processName: "astd", level: config.logging.level)
 let logger = Logger(label: "ast.supervisor")
 let identity = ProcessIdentity(role: .supervisor, instance: "main")

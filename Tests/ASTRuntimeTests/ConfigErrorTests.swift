@@ -6,7 +6,8 @@ import Testing
 /// Every kind of configuration problem, with the exact text an operator sees.
 @Suite("Config errors: exact operator messages")
 struct ConfigErrorTests {
-    static let busKeys = "ack_timeout_ms, allowed_uids, connect_backoff_initial_ms, connect_backoff_max_ms, hello_timeout_ms, max_frame_bytes"
+    static let busKeys = "ack_timeout_ms, allowed_uids, connect_backoff_initial_ms, connect_backoff_max_ms, hello_timeout_ms, "
+        + "idle_timeout_ms, max_connections, max_frame_bytes, refusal_budget, refusal_interval_ms"
     static let rootKeys = "bus, clock, environment, journal, logging, marketdata, notifier, paper_broker, risk, runtime_dir, secrets_file, state_dir, strategy, supervisor, trading"
     static let secretHint = "(secrets belong in $CREDENTIALS_DIRECTORY or the secrets file, never in the config)"
 
@@ -34,7 +35,7 @@ struct ConfigErrorTests {
         try ConfigTestDirectory.with { dir in
             try dir.write("ast.yaml", validBase)
             #expect(dir.errorText(variables: ["AST_JOURNAL__BATCH": "5"]) == """
-                config: unknown key journal.batch in AST_JOURNAL__BATCH (allowed here: batch_limit, flush_interval_ms)
+                config: unknown key journal.batch in AST_JOURNAL__BATCH (allowed here: batch_limit, disk_check_interval_ms, disk_max_journal_mb, disk_min_free_mb, flush_interval_ms)
                 """)
         }
     }

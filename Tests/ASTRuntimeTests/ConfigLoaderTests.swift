@@ -125,8 +125,10 @@ struct ConfigLoaderTests {
             environment: environment, runtimeDir: "/run/ast", stateDir: "/var/lib/ast",
             logging: LoggingConfig(level: .info),
             bus: BusConfig(maxFrameBytes: 1_048_576, allowedUids: [], connectBackoffInitialMs: 50,
-                           connectBackoffMaxMs: 5000, ackTimeoutMs: 2000, helloTimeoutMs: 2000),
-            journal: JournalConfig(batchLimit: 1024, flushIntervalMs: 100),
+                           connectBackoffMaxMs: 5000, ackTimeoutMs: 2000, helloTimeoutMs: 2000, maxConnections: 256,
+                           idleTimeoutMs: 300_000, refusalBudget: 20, refusalIntervalMs: 60_000),
+            journal: JournalConfig(batchLimit: 1024, flushIntervalMs: 100, diskMinFreeMb: 1024, diskMaxJournalMb: 0,
+                                   diskCheckIntervalMs: 60_000),
             secretsFile: "/etc/ast/secrets.yaml",
             supervisor: config.supervisor, risk: config.risk, clock: config.clock, paperBroker: config.paperBroker, notifier: config.notifier)
         // The M5 sections have no initializer parameters; they are checked one by one below.
