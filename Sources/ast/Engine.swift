@@ -23,8 +23,9 @@ struct EngineCommand: AsyncParsableCommand {
             Plays --sessions NYSE sessions from --from (default: marketdata.replay) through the engine: the 09:00 scan, \
             the risk gate, the paper exchange and the reconciler, as the tree's processes do. Prints one line per session, \
             or the whole output as JSON with --json. With --compare-state-dir DIR it reads the tree's journals under \
-            DIR/journal and compares intents, risk decisions, execution reports (orders and fills) and Safe Mode \
-            transitions; exit 0 when they match, 3 with the first difference when not.
+            DIR/journal and compares the trading content (TradingContent's canonical lines: intents, decisions, orders, fills, \
+            final portfolio), then intents, risk decisions, execution reports with their market times and Safe Mode \
+            transitions item by item; exit 0 when they match, 3 with the first difference when not.
             """)
 
     @Option(help: "The first session (YYYY-MM-DD); default: marketdata.replay.from.")
