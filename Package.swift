@@ -111,7 +111,7 @@ let package = Package(
         // The research command line: ingest, scan a date, compute indicators, print the calendar.
         .executableTarget(name: "ast", dependencies: [
             "ASTRuntime", "ASTMarketData", "ASTScanInput", "ASTStrategy", "ASTIndicators", "ASTCalendar", "ASTCore", "ASTRisk",
-            "ASTPaperBroker", "ASTEngine", "ASTEngineData", "ASTExecution", "ASTJournal", argumentParser, log,
+            "ASTPaperBroker", "ASTEngine", "ASTEngineData", "ASTExecution", "ASTJournal", "ASTReport", argumentParser, log,
         ]),
         // libFuzzer targets (M9): the parsers and every core's input handler, fed arbitrary bytes.
         // `ast-fuzz` is libFuzzer's harness when built by scripts/fuzz (-sanitize=fuzzer), and a

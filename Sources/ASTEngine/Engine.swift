@@ -59,6 +59,8 @@ public struct EngineOutput: Sendable, Equatable, Codable {
     public var expired: [IntentID] = []
     /// Bar-symbols the exchange matched (one per symbol per session with a bar).
     public var barsMatched: Int = 0
+    /// The reconciler's portfolio at the end of the run (nil before a run).
+    public var portfolio: Portfolio?
 
     public init() {}
 
@@ -67,6 +69,7 @@ public struct EngineOutput: Sendable, Equatable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case intents, decisions, cancels, reports, snapshots, transitions, reconciliations, anomalies, sessions, equity, expired
+        case portfolio
         case barsMatched = "bars_matched"
     }
 }
@@ -107,6 +110,7 @@ public struct Engine: Sendable {
         var run = EngineRun(engine: self, gate: gate, exchange: PaperExchange(name: config.brokerName, config: config.paper))
         run.begin(at: start)
         for session in sessions { run.play(session) }
+        run.out.portfolio = run.reconciler.portfolio
         return run.out
     }
 }
@@ -187,7 +191,9 @@ struct EngineRun {
         guard let portfolio = strategyPortfolio else { return }  // when in doubt, do nothing
         let result = engine.pipeline.scan(scanInput(session.date, now: now, portfolio: portfolio))
         var approvals: [Approval] = []
-        for intent in result.intents {
+        for var intent in result.intents {
+            // Decided by the end of its session or never (the tree's strategy sets the same).
+            intent.expiresAt = EngineSemantics.intentExpiry(of: session)
             out.intents.append(intent)
             dayIntents += 1
             if EngineSemantics.isExpired(intentCreatedAt: intent.createdAt, session: session, now: now) {

@@ -54,6 +54,10 @@ public enum EngineSemantics {
     /// never cancelled by the cleanup.
     public static let cleanupCancelsOnlyUnfilledEntries = true
 
+    /// Every intent carries `expiresAt` = its session's close (as the tree's strategy sends it):
+    /// the risk gate blocks it as INTENT_EXPIRED when decided at or after that time.
+    public static func intentExpiry(of session: Session) -> Timestamp { session.close }
+
     /// An intent not decided by the close of the session it was made for expires: it is never
     /// approved afterwards. (In the engine every intent is decided at 09:00, so none expires;
     /// the rule is applied all the same.)

@@ -77,35 +77,61 @@ public struct TradingContent: Sendable, Equatable {
             }
             return true
         }
-        var orders = Set<String>(), fills = Set<String>()
+        var reports = Reports()
         var core = ReconcilerCore()
-        var seenReports = Set<String>()
         try JournalReader(path: reconcilerJournal).scan { entry in
             guard entry.record.kind == .received, entry.record.type == "reconciler.input" else { return true }
             let input = try decoder.decode(ReconcilerInput.self, from: Data(entry.record.body))
             _ = core.handle(input, now: entry.record.timestamp)
-            if case .report(let r) = input, seenReports.insert(r.id).inserted {
-                switch r.event {
-                case .submitting(let s):
-                    orders.insert("order \(s.clientOrderID) \(s.side) \(s.quantity) \(s.symbol) \(s.type.rawValue) limit \(s.limitPrice.map { "\($0)" } ?? "-") stop \(s.stopPrice.map { "\($0)" } ?? "-")")
-                case .fill(let f):
-                    fills.insert("fill \(f.executionID) \(f.clientOrderID) \(f.side) \(f.quantity) \(f.symbol) @ \(f.price) commission \(f.commission) at \(f.at.nanoseconds)")
-                case .cancelled(let id, _): orders.insert("order-end \(id) cancelled")
-                case .expired(let id): orders.insert("order-end \(id) expired")
-                case .rejected(let id, _): orders.insert("order-end \(id) rejected")
-                default: break
-                }
-            }
+            if case .report(let r) = input { reports.add(r) }
             return true
         }
-        let p = core.portfolio
-        var portfolio = p.positions.keys.sorted().compactMap { s -> String? in
+        return TradingContent(intents: intents.sorted(), decisions: decisions.sorted(), orders: reports.orders.sorted(),
+                              fills: reports.fills.sorted(), portfolio: lines(core.portfolio))
+    }
+
+    /// The same content from the values themselves, as an in-process run (the engine) holds
+    /// them: the intents the risk gate received, its decisions, the execution reports in the
+    /// order the reconciler handled them, and the reconciler's final portfolio.
+    public static func make(intents: [IntentGroup], decisions: [IntentDecision], reports: [ExecutionReport], portfolio: Portfolio)
+        -> TradingContent
+    {
+        var r = Reports()
+        for report in reports { r.add(report) }
+        return TradingContent(intents: Set(intents.map(line)).sorted(), decisions: Set(decisions.map(line)).sorted(),
+                              orders: r.orders.sorted(), fills: r.fills.sorted(), portfolio: lines(portfolio))
+    }
+
+    /// Order and fill lines, each report once (by id).
+    struct Reports {
+        var orders = Set<String>(), fills = Set<String>()
+        var seen = Set<String>()
+
+        mutating func add(_ r: ExecutionReport) {
+            guard seen.insert(r.id).inserted else { return }
+            switch r.event {
+            case .submitting(let s):
+                orders.insert("order \(s.clientOrderID) \(s.side) \(s.quantity) \(s.symbol) \(s.type.rawValue) "
+                    + "limit \(s.limitPrice.map { "\($0)" } ?? "-") stop \(s.stopPrice.map { "\($0)" } ?? "-")")
+            case .fill(let f):
+                fills.insert("fill \(f.executionID) \(f.clientOrderID) \(f.side) \(f.quantity) \(f.symbol) @ \(f.price) "
+                    + "commission \(f.commission) at \(f.at.nanoseconds)")
+            case .cancelled(let id, _): orders.insert("order-end \(id) cancelled")
+            case .expired(let id): orders.insert("order-end \(id) expired")
+            case .rejected(let id, _): orders.insert("order-end \(id) rejected")
+            default: break
+            }
+        }
+    }
+
+    /// Final positions (non-zero, by symbol), then cash, realized P&L and commissions.
+    static func lines(_ p: Portfolio) -> [String] {
+        var out = p.positions.keys.sorted().compactMap { s -> String? in
             guard let pos = p.positions[s], pos.quantity != .zero else { return nil }
             return "position \(s) \(pos.quantity) avg \(pos.averagePrice)"
         }
-        portfolio += ["cash \(p.cash)", "realized \(p.realizedPnL)", "commissions \(p.commissions)"]
-        return TradingContent(intents: intents.sorted(), decisions: decisions.sorted(), orders: orders.sorted(), fills: fills.sorted(),
-                              portfolio: portfolio)
+        out += ["cash \(p.cash)", "realized \(p.realizedPnL)", "commissions \(p.commissions)"]
+        return out
     }
 
     static func line(_ g: IntentGroup) -> String {

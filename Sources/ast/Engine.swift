@@ -6,6 +6,7 @@ import ASTExecution
 import ASTJournal
 import ASTMarketData
 import ASTPaperBroker
+import ASTReport
 import ASTRisk
 import ASTRuntime
 import ASTStrategy
@@ -22,8 +23,9 @@ struct EngineCommand: AsyncParsableCommand {
             Plays --sessions NYSE sessions from --from (default: marketdata.replay) through the engine: the 09:00 scan, \
             the risk gate, the paper exchange and the reconciler, as the tree's processes do. Prints one line per session, \
             or the whole output as JSON with --json. With --compare-state-dir DIR it reads the tree's journals under \
-            DIR/journal and compares intents, risk decisions, execution reports (orders and fills) and Safe Mode \
-            transitions; exit 0 when they match, 3 with the first difference when not.
+            DIR/journal and compares the trading content (TradingContent's canonical lines: intents, decisions, orders, fills, \
+            final portfolio), then intents, risk decisions, execution reports with their market times and Safe Mode \
+            transitions item by item; exit 0 when they match, 3 with the first difference when not.
             """)
 
     @Option(help: "The first session (YYYY-MM-DD); default: marketdata.replay.from.")
@@ -76,13 +78,15 @@ struct EngineCommand: AsyncParsableCommand {
             print(EngineText.summary(output, sessions: played, elapsed: elapsed))
         }
         guard let dir = compareStateDir else { return }
-        let tree: TreeTrading
+        let tree: TreeTrading, treeContent: TradingContent
         do {
             tree = try TreeTrading.read(stateDir: dir)
+            treeContent = try TradingContent.read(stateDirectory: dir)
         } catch {
             throw failure("cannot read the tree's journals under \(dir)/journal: \(error)", ExitStatus.other)
         }
-        let comparison = TradingComparison.compare(engine: TreeTrading(output), tree: tree)
+        let comparison = TradingComparison.compare(engine: TreeTrading(output), tree: tree, engineContent: output.tradingContent,
+                                                   treeContent: treeContent)
         print(comparison.text)
         if !comparison.matched { throw ExitCode(3) }
     }
@@ -173,7 +177,14 @@ struct TradingComparison {
     var matched: Bool
     var text: String
 
-    static func compare(engine e: TreeTrading, tree t: TreeTrading) -> TradingComparison {
+    /// Engine against tree: the canonical trading content first (``TradingContent``: intents,
+    /// decisions, orders, fills, final portfolio, line by line, as the determinism test compares
+    /// two tree runs), then, item by item in the order things happened, the intents, decisions,
+    /// execution reports with their market times and Safe Mode transitions; the text names the
+    /// earliest difference in market time (the one that explains the others).
+    static func compare(engine e: TreeTrading, tree t: TreeTrading, engineContent: TradingContent, treeContent: TradingContent)
+        -> TradingComparison
+    {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         func show<T: Encodable>(_ v: T?) -> String {
@@ -208,6 +219,13 @@ struct TradingComparison {
             first("execution reports", e.timedEvents, t.timedEvents) { at(e.eventTimes, t.eventTimes, $0, { $0 }) },
             first("Safe Mode transitions", e.transitions, t.transitions) { at(e.transitions, t.transitions, $0, \.at) },
         ].compactMap { $0 }.sorted { $0.0 < $1.0 }.map(\.1)
+        let a = engineContent.lines, b = treeContent.lines
+        if let i = (0..<max(a.count, b.count)).first(where: { i in (i < a.count ? a[i] : nil) != (i < b.count ? b[i] : nil) }) {
+            let line = "first difference in the trading content, line \(i + 1) (engine \(a.count) lines, tree \(b.count)):\n"
+                + "  engine: \(i < a.count ? a[i] : "(nothing)")\n  tree:   \(i < b.count ? b[i] : "(nothing)")"
+            let earliest = diffs.first.map { "\nearliest in market time: \($0)" } ?? ""
+            return TradingComparison(matched: false, text: "parity: the tree did NOT match the engine; \(line)\(earliest)")
+        }
         if let d = diffs.first {
             return TradingComparison(matched: false, text: "parity: the tree did NOT match the engine; \(d)")
         }
@@ -216,6 +234,15 @@ struct TradingComparison {
             return acc + (f.side == .sell ? n : -n) - Int128(f.commission.units)
         }
         return TradingComparison(matched: true, text: "parity: the tree matched the engine trade for trade: \(counts); "
+            + "\(a.count) lines of trading content equal; "
             + "net cash flow of the fills \(Money(units: Int64(clamping: pnl)))")
+    }
+}
+
+extension EngineOutput {
+    /// The engine's canonical trading content, in the form ``TradingContent/read(stateDirectory:)``
+    /// reads from a tree's journals.
+    var tradingContent: TradingContent {
+        TradingContent.make(intents: intents, decisions: decisions, reports: reports, portfolio: portfolio ?? ReconcilerCore().portfolio)
     }
 }

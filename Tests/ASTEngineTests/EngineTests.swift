@@ -122,6 +122,23 @@ enum Fixture {
         #expect(!EngineSemantics.isExpired(intentCreatedAt: s.open, session: s, now: s.open))
     }
 
+    @Test func everyIntentExpiresAtItsSessionsCloseAsTheTreesStrategySendsIt() throws {
+        let o = Fixture.run30
+        let sessions = Dictionary(Fixture.sessions(30).map { ($0.date, $0) }, uniquingKeysWith: { a, _ in a })
+        #expect(!o.intents.isEmpty)
+        for intent in o.intents {
+            let session = try #require(sessions[NewYorkTime.local(intent.createdAt).date])
+            #expect(intent.expiresAt == session.close, "\(intent.id) expires at \(intent.expiresAt.map { "\($0)" } ?? "never")")
+        }
+    }
+
+    @Test func theRunEndsWithTheReconcilersPortfolio() throws {
+        let o = Fixture.run30
+        let p = try #require(o.portfolio)
+        #expect(p.cash == o.snapshots.last?.cash)
+        #expect(p.commissions == o.fills.reduce(Money.zero) { $0 + $1.commission })
+    }
+
     @Test func theScanSplitAdjustmentIsTheBarStoresBackAdjustment() throws {
         let u = Fixture.universe
         let splits = u.actions.filter { if case .split = $0.kind { true } else { false } }
