@@ -53,7 +53,15 @@ public final class Journal: Sendable {
             queue = try DatabaseQueue(path: path, configuration: configuration)
             opened = try queue.writeWithoutTransaction { db in
                 let created = try Self.prepare(db, path: path, process: process)
-                let (lastSeq, lastHash, damage) = try Self.tail(in: db, hasher: hasher)
+                // One read transaction, one snapshot: another connection (the live writer, when a
+                // reader opens a live journal) may commit between reading the last entry and the
+                // head, which two separate reads would report as a truncated tail.
+                var tail: (Int64, [UInt8], JournalDamage?) = (0, [], nil)
+                try db.inTransaction(.deferred) {
+                    tail = try Self.tail(in: db, hasher: hasher)
+                    return .commit
+                }
+                let (lastSeq, lastHash, damage) = tail
                 if let damage { throw JournalError.damaged(path: path, damage: damage) }
                 let version = try String.fetchOne(db, sql: "SELECT sqlite_version()") ?? "?"
                 return (created, lastSeq, lastHash, version)

@@ -25,6 +25,11 @@ struct Send: AsyncParsableCommand {
     @Option var role: String = "control"
     @Option var instance: String = "testpeer"
     @Option(name: .customLong("timeout-s")) var timeoutS: Int = 60
+    /// After this many probes, wait until `--resume-file` exists before sending the rest: a test
+    /// can then act (kill the receiver) while the stream is certainly not over, however slow
+    /// the machine.
+    @Option(name: .customLong("pause-after")) var pauseAfter: Int?
+    @Option(name: .customLong("resume-file")) var resumeFile: String?
 
     func run() async throws {
         LoggingSystem.bootstrap { StderrLogHandler(label: $0, level: .info) }
@@ -35,10 +40,16 @@ struct Send: AsyncParsableCommand {
         let client = try BusClient(identity: identity, target: target, path: socket, expectedRole: nil, settings: settings,
                                    journal: j, clock: SystemClock(), logger: logger)
         let runner = Task { await client.run() }
-        let start = ContinuousClock.now
+        var start = ContinuousClock.now
         for i in 1...max(count, 1) where count > 0 {
             try client.send(.probe(Probe(counter: Int64(i), text: "probe \(i)")))
             if intervalMs > 0 { try await Task.sleep(for: .milliseconds(intervalMs)) }
+            if i == pauseAfter, let resumeFile {
+                logger.info("paused after \(i) probes until \(resumeFile) exists")
+                while !FileManager.default.fileExists(atPath: resumeFile) { try await Task.sleep(for: .milliseconds(10)) }
+                logger.info("resumed")
+                start = ContinuousClock.now
+            }
         }
         while client.pendingCount > 0 {
             guard ContinuousClock.now - start < .seconds(timeoutS) else {

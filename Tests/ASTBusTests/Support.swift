@@ -17,7 +17,16 @@ struct TestClock: WallClock {
     }
 }
 
-let quietLogger = Logger(label: "ast.bus.test") { _ in SwiftLogNoOpLogHandler() }
+/// Silent, unless `AST_TEST_BUS_LOG=1`: then every level goes to stderr, to find out why a
+/// connection closed in a failing run.
+let quietLogger: Logger = {
+    guard ProcessInfo.processInfo.environment["AST_TEST_BUS_LOG"] == "1" else {
+        return Logger(label: "ast.bus.test") { _ in SwiftLogNoOpLogHandler() }
+    }
+    var logger = Logger(label: "ast.bus.test") { StreamLogHandler.standardError(label: $0) }
+    logger.logLevel = .trace
+    return logger
+}()
 
 let endpoint = ProcessIdentity(role: .risk, instance: "main")
 let sender = ProcessIdentity(role: .control, instance: "test")
