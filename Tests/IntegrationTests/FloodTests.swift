@@ -16,9 +16,11 @@ import Glibc
     /// Journal growth allowed per flooded worker (database and WAL files) for 10,000 refused
     /// connections with 1 MB fields and then 2,000 idle ones: the refusal budget (20 per uid and
     /// code and minute) plus summaries, a few hundred bytes each, and one `bus.connected` entry per
-    /// connection within the cap (256); measured 239 KB and 103 KB, stated in BENCHMARKS.md.
-    /// Without the bounds the refusals alone would be ~10 GB.
-    static let journalBound = 512 * 1024
+    /// connection within the cap (256); measured 239 KB and 103 KB before the identity checks, and
+    /// 626 KB for the broker once identity refusals also raise (rate-limited) P0 alerts that the
+    /// refusing process journals as it sends them; the WAL file's size also depends on when SQLite
+    /// checkpoints. Stated in BENCHMARKS.md. Without the bounds the refusals alone would be ~10 GB.
+    static let journalBound = 1024 * 1024
     /// Log growth allowed for the whole tree over the flood (every process logs to astd's stderr).
     static let logBound = 256 * 1024
     static let refusedConnections = 10_000
