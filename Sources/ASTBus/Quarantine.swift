@@ -1,6 +1,7 @@
 import ASTCore
 import ASTJournal
 import Foundation
+import Synchronization
 
 /// How quarantines live in a process journal, in one place for the processes that write them
 /// and for `astctl quarantine list` that reads them.
@@ -65,6 +66,18 @@ public enum QuarantineJournal {
     /// The record that quarantines `entry`.
     public static func entryRecord(_ entry: QuarantinedEntry, at now: Timestamp) throws -> JournalRecord {
         JournalRecord(kind: .event, type: entryType, timestamp: now, body: Array(try JSONEncoder.quarantine.encode(entry)))
+    }
+
+    /// Journals the operator's acknowledgement durably (with the reason) and marks the entry
+    /// acknowledged in `state`; returns the entries still pending. The caller has validated `ack`.
+    public static func acknowledge(_ ack: QuarantineAck, journal: Journal, state: borrowing Mutex<State>, at now: Timestamp) throws
+        -> [QuarantinedEntry]
+    {
+        try journal.append(acknowledgedRecord(ack, at: now), durability: .durable)
+        return state.withLock { s in
+            s.acknowledged[ack.seq] = ack
+            return s.pending
+        }
     }
 
     /// The record of an operator's acknowledgement.

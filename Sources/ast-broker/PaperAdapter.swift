@@ -250,11 +250,7 @@ actor PaperAdapter: BrokerAdapter {
     /// Records the operator's acknowledgement of a quarantined entry (durably, with the reason);
     /// returns the entries still pending. The caller has validated `ack` against ``quarantine``.
     func acknowledge(_ ack: QuarantineAck) throws -> [QuarantinedEntry] {
-        try journal.append(QuarantineJournal.acknowledgedRecord(ack, at: clock.now()), durability: .durable)
-        let pending = quarantine.withLock { state in
-            state.acknowledged[ack.seq] = ack
-            return state.pending
-        }
+        let pending = try QuarantineJournal.acknowledge(ack, journal: journal, state: quarantine, at: clock.now())
         logger.notice("quarantine of \(name) journal entry seq \(ack.seq) acknowledged: \(ack.reason)")
         if pending.isEmpty && isConnected() {
             connected = true

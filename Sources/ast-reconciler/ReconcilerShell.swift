@@ -365,15 +365,12 @@ actor ReconcilerShell: WorkerLogic {
         case .brokerConnection(let report) where report.connected:
             Task { _ = await self.reconcile(trigger: "\(report.broker) connected") }
         case .quarantineAck(let ack):
+            let pending: Int
             do {
-                try journal.append(QuarantineJournal.acknowledgedRecord(ack, at: clock.now()), durability: .durable)
+                pending = try QuarantineJournal.acknowledge(ack, journal: journal, state: quarantine, at: clock.now()).count
             } catch {
                 logger.critical("cannot journal a quarantine acknowledgement: \(error)")
                 fatalError("ast-reconciler: \(error)")
-            }
-            let pending = quarantine.withLock { state in
-                state.acknowledged[ack.seq] = ack
-                return state.pending.count
             }
             logger.notice("operator acknowledged quarantined entry seq \(ack.seq): \(ack.reason)")
             return .commandResult(OperatorReply(accepted: true, message: "\(identity): entry seq \(ack.seq) acknowledged; \(pending) still pending"))

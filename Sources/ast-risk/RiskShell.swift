@@ -276,15 +276,12 @@ actor RiskShell: WorkerLogic {
             let outputs = handle(.command(.resume(to: to)))
             return .riskStatus(commandReport(outputs))
         case .quarantineAck(let ack):
+            let pending: [QuarantinedEntry]
             do {
-                try journal.append(QuarantineJournal.acknowledgedRecord(ack, at: clock.now()), durability: .durable)
+                pending = try QuarantineJournal.acknowledge(ack, journal: journal, state: quarantine, at: clock.now())
             } catch {
                 logger.critical("cannot journal a quarantine acknowledgement: \(error)")
                 fatalError("ast-risk: \(error)")
-            }
-            let pending = quarantine.withLock { state in
-                state.acknowledged[ack.seq] = ack
-                return state.pending
             }
             logger.notice("operator acknowledged quarantined entry seq \(ack.seq): \(ack.reason)")
             return .commandResult(OperatorReply(accepted: true, message: "\(identity): entry seq \(ack.seq) acknowledged; "
