@@ -155,18 +155,27 @@ import Glibc
         let intents = Self.symbols.enumerated().map { Self.intent("kill-\($0.offset)", $0.element) }
         // The risk gate approves and sends each order on; the broker dies while they arrive.
         // (Intents after the kill are blocked: the broker's crash halts trading.)
+        // The kill follows the first decision: astd reports the exit to risk at once (its loop
+        // wakes on events), so a kill sent before any intent was decided could halt the gate
+        // before it approved one.
         let strategy = try Self.peer(tree, "risk@main", role: .strategy)
-        for (n, i) in intents.enumerated() {
-            _ = try strategy.send(.intentSubmit(i))
-            if n == 3 { kill(brokerPID, SIGKILL) }
-        }
         var approved = Set<IntentID>()
         var decisions = 0
-        while decisions < intents.count, let env = try strategy.receive(timeoutMs: 20_000) {
-            guard case .intentDecision(let d) = env.message else { continue }
-            decisions += 1
-            if d.decision.approval != nil { approved.insert(d.intent) }
+        func collect(until count: Int) throws {
+            while decisions < count, let env = try strategy.receive(timeoutMs: 20_000) {
+                guard case .intentDecision(let d) = env.message else { continue }
+                decisions += 1
+                if d.decision.approval != nil { approved.insert(d.intent) }
+            }
         }
+        for (n, i) in intents.enumerated() {
+            _ = try strategy.send(.intentSubmit(i))
+            if n == 3 {
+                try collect(until: 1)
+                kill(brokerPID, SIGKILL)
+            }
+        }
+        try collect(until: intents.count)
         #expect(decisions == intents.count && !approved.isEmpty)
         // Every approved bracket ends at the restarted broker exactly once: three legs per intent.
         try await eventually(timeout: .seconds(40), "every approved bracket at the restarted broker") {
