@@ -67,19 +67,22 @@ public struct ApprovalKey: Sendable {
 public enum ApprovalSignature {
     static let domain = Array("AST-APPROVAL-v1\n".utf8)
 
-    /// The bytes a signature covers.
-    public static func canonicalBytes(_ approval: Approval) -> [UInt8] {
+    /// The bytes a signature covers; nil if the approval does not encode (then nothing signs or
+    /// verifies it: fail closed).
+    public static func canonicalBytes(_ approval: Approval) -> [UInt8]? {
         var unsigned = approval
         unsigned.signature = nil
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // Encoding plain value types cannot fail; an empty body would only fail verification.
-        return domain + ((try? encoder.encode(unsigned)).map(Array.init) ?? [])
+        guard let body = try? encoder.encode(unsigned) else { return nil }
+        return domain + Array(body)
     }
 
-    /// The lowercase hex signature of `approval` under `key`.
+    /// The lowercase hex signature of `approval` under `key`; empty (never valid) if the approval
+    /// does not encode.
     public static func sign(_ approval: Approval, key: ApprovalKey) -> String {
-        hex(hmacSHA256(key: key.bytes, message: canonicalBytes(approval)))
+        guard let message = canonicalBytes(approval) else { return "" }
+        return hex(hmacSHA256(key: key.bytes, message: message))
     }
 
     /// `approval` with its signature set.
@@ -91,8 +94,8 @@ public enum ApprovalSignature {
 
     /// Whether `approval` carries a valid signature under `key` (constant-time comparison).
     public static func verify(_ approval: Approval, key: ApprovalKey) -> Bool {
-        guard let given = approval.signature, let givenBytes = unhex(given) else { return false }
-        return constantTimeEqual(givenBytes, hmacSHA256(key: key.bytes, message: canonicalBytes(approval)))
+        guard let given = approval.signature, let givenBytes = unhex(given), let message = canonicalBytes(approval) else { return false }
+        return constantTimeEqual(givenBytes, hmacSHA256(key: key.bytes, message: message))
     }
 
     /// HMAC-SHA256 (RFC 2104, block size 64).

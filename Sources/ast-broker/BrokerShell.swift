@@ -242,8 +242,10 @@ final class ApprovalScreen: BusMessageScreen {
         self.handled = Mutex(handled)
     }
 
+    /// The content fingerprint of an approval, to recognise an id re-used with other content. Only
+    /// approvals whose signature verified get here, and those encoded.
     static func digest(_ approval: Approval) -> [UInt8] {
-        ApprovalSignature.hmacSHA256(key: [], message: ApprovalSignature.canonicalBytes(approval))
+        ApprovalSignature.hmacSHA256(key: [], message: ApprovalSignature.canonicalBytes(approval) ?? [])
     }
 
     func refusal(for envelope: Envelope, from peer: PeerInfo) -> Refusal? {
