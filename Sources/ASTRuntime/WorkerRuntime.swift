@@ -237,6 +237,7 @@ public enum WorkerRuntime {
         try journal.append(JournalRecord(kind: .state, type: EntryTypes.processStarted, timestamp: clock.now(),
                                          body: Array("{\"pid\":\(getpid())}".utf8)), durability: .durable)
         let context = WorkerContext(identity: identity, config: config, journal: journal, clock: clock, systemClock: systemClock, logger: logger)
+        try CrashAfterInputFault.arm(config: config, process: identity.description, logger: logger)
         var permissions = definition.permissions
         if marketClock != nil { permissions[.marketdata, default: []].formUnion([.marketTime, .marketSettle]) }
         let policy = EndpointPolicy(name: identity.description, allowedUIDs: Set(config.bus.allowedUids), permissions: permissions)

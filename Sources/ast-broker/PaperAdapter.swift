@@ -3,6 +3,7 @@ import ASTCore
 import ASTExecution
 import ASTJournal
 import ASTPaperBroker
+import ASTRuntime
 import ASTWire
 import Foundation
 import Logging
@@ -197,6 +198,7 @@ actor PaperAdapter: BrokerAdapter {
         try journal.append(JournalRecord(kind: .received, type: PaperJournal.input, timestamp: now, messageID: message,
                                          correlationID: input.correlationID, body: Array(body)), durability: .durable)
         let outcome = exchange.handle(input, now: now)
+        CrashAfterInputFault.point(PaperJournal.input, input, outputs: outcome.reports.count)
         if !outcome.reports.isEmpty {
             try deliver(outcome.reports)
             reportsThrough = max(reportsThrough, outcome.reports.compactMap(\.sequence).max() ?? 0)

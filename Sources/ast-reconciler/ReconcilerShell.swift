@@ -278,7 +278,9 @@ actor ReconcilerShell: WorkerLogic {
             logger.critical("cannot journal a reconciler input: \(error)")
             fatalError("ast-reconciler: the journal refused an input: \(error)")
         }
-        carryOut(core.handle(input, now: now))
+        let outputs = core.handle(input, now: now)
+        CrashAfterInputFault.point(ReconcilerJournal.input, input, outputs: outputs.count)
+        carryOut(outputs)
     }
 
     func carryOut(_ outputs: [ReconcilerOutput]) {

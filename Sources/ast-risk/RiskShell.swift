@@ -183,6 +183,7 @@ actor RiskShell: WorkerLogic {
             fatalError("ast-risk: the journal refused an input: \(error)")
         }
         let outputs = gate.handle(input, now: now)
+        CrashAfterInputFault.point(RiskJournal.input, input, outputs: outputs.count)
         for output in outputs { carryOut(output, encoder: encoder, now: now) }
         return outputs
     }
