@@ -32,6 +32,9 @@ struct EngineBenchmarks: AsyncParsableCommand {
     var seed: UInt64 = 8
     @Option(name: .customLong("config-dir"), help: "The repository's etc/ (strategy, risk limits, paper broker; default: found above this executable).")
     var configDir: String?
+    @Option(name: .customLong("write-store"),
+            help: "Write the synthetic universe (--symbols, --history, --sessions, --seed) into a new bar store at this path, for `ast engine --store`, and exit.")
+    var writeStore: String?
 
     func validate() throws {
         guard bundledSessions >= 1, symbols >= 1, history >= 30, sessions >= 1, repetitions >= 1, LocalDate(bundledFrom) != nil else {
@@ -42,6 +45,10 @@ struct EngineBenchmarks: AsyncParsableCommand {
     func run() async throws {
         LoggingSystem.bootstrap { StderrLogHandler(label: $0, level: .warning) }
         let progress = { (s: String) in FileHandle.standardError.write(Data("ast-bench engine: \(s)\n".utf8)) }
+        if let writeStore {
+            try write(store: writeStore, progress)
+            return
+        }
         // The shipped configuration, as the demo and the tree run it.
         let etc = try configDir ?? RunBenchmarks.configDirectory(near: RunBenchmarks.ownExecutable())
         let c = try ConfigLoader(directory: etc, variables: [:]).load(ASTConfig.self)
@@ -105,6 +112,30 @@ struct EngineBenchmarks: AsyncParsableCommand {
     /// `symbols` seeded random walks driven by the bundled index's daily returns, over the first
     /// `history + sessions` NYSE sessions from 2024-01-02; the last `sessions` are played.
     func synthetic() -> (EngineMarket, [Session]) {
+        let d = syntheticData()
+        return (EngineMarketData.make(symbols: d.infos, bars: d.bars, actions: [], events: d.events), d.played)
+    }
+
+    /// The synthetic universe written as a bar store (reference data, daily bars, earnings
+    /// events), so that `ast engine --store PATH --from <first played> --sessions <sessions>`
+    /// plays exactly what ``synthetic()`` times in process.
+    func write(store path: String, _ progress: (String) -> Void) throws {
+        guard !FileManager.default.fileExists(atPath: path) else { throw ValidationError("\(path) exists; give a new path") }
+        let d = syntheticData()
+        progress("writing \(d.bars.count) bars of \(d.infos.count) symbols to \(path)")
+        let store = try BarStore(path: path, logger: Logger(label: "ast-bench"))
+        defer { try? store.close() }
+        try store.write(StoreBatch(symbols: d.infos, events: d.events))
+        let chunk = 200_000
+        for start in stride(from: 0, to: d.bars.count, by: chunk) {
+            try store.write(StoreBatch(bars: Array(d.bars[start..<min(start + chunk, d.bars.count)])))
+        }
+        let first = d.played.first.map(\.date.description) ?? "-"
+        print("synthetic store \(path): \(d.infos.count) symbols, \(d.bars.count) bars; play it with: "
+            + "ast engine --store \(path) --from \(first) --sessions \(d.played.count)")
+    }
+
+    func syntheticData() -> (infos: [ASTMarketData.SymbolInfo], bars: [Bar], events: [MarketEvent], played: [Session]) {
         let standard = BundledData.universe()
         let all = TradingCalendar.nyse.sessions(from: LocalDate(year: 2024, month: 1, day: 2)!, to: LocalDate(year: 2026, month: 12, day: 31)!)
         let total = min(all.count, history + sessions)
@@ -146,8 +177,7 @@ struct EngineBenchmarks: AsyncParsableCommand {
         }
         let indexes = standard.symbols.filter(\.isIndex)
         for info in indexes { bars += standard.bars(of: info.symbol).filter { $0.start <= days[total - 1].open } }
-        let m = EngineMarketData.make(symbols: infos + indexes, bars: bars, actions: [], events: events.sorted { ($0.date, $0.symbol) < ($1.date, $1.symbol) })
-        return (m, Array(days.suffix(total - history)))
+        return (infos + indexes, bars, events.sorted { ($0.date, $0.symbol) < ($1.date, $1.symbol) }, Array(days.suffix(total - history)))
     }
 
     static func cents(_ dollars: Double) -> Price { Price(units: Int64((dollars * 100).rounded()) * (Price.unitsPerDollar / 100)) }
