@@ -81,3 +81,18 @@ struct PortfolioOverflowTests {
         #expect(core.portfolio.equity == money("100000"))
     }
 }
+
+/// A broker's account with absurd numbers (its answer is outside input): reconciliation compares
+/// without a trap and finds the disagreement.
+@Test func reconciliationSumsABrokersAbsurdNumbersWithoutATrap() {
+    var l = Ledger()
+    l.hold("i-1", "AAPL", .buy, 100, at: "50.00", stop: "45.00")
+    let stop = l.book.order("i-1.S")!.spec
+    var other = stop
+    other.clientOrderID = "i-9.S"
+    let broker = account(positions: [BrokerPosition(symbol: "AAPL", quantity: 100, averagePrice: Price(units: .min))],
+                         open: [stop.atBroker(working: .max - 1), other.atBroker(working: .max - 1)])
+    let report = Reconciliation.reconcile(book: l.book, portfolio: l.portfolio, broker: broker, now: at(600))
+    #expect(!report.isClean)
+    #expect(report.findings.contains { if case .averagePriceMismatch = $0 { true } else { false } }, "\(report.findings)")
+}
