@@ -53,6 +53,21 @@ public final class BusClient: Sendable {
     let connections = Atomic<UInt64>(0)
     /// `identity>target?`: request ids are this and a process-unique number.
     let requestPrefix: String
+    /// Replies the endpoint sent to this client's acknowledged messages (a refusal, a result),
+    /// with the message they answer; nil unless asked for at init (`keepsRepliesToSent`).
+    public let repliesToSent: AsyncStream<SentReply>?
+    let repliesSink: AsyncStream<SentReply>.Continuation?
+
+    /// A reply of the endpoint to an acknowledged message this client sent: the broker's refusal of an
+    /// approval, or a `command.result` that was not accepted.
+    public struct SentReply: Sendable {
+        /// The message as this client journaled and sent it.
+        public var original: Envelope
+        public var reply: Envelope
+    }
+
+    /// How many acknowledged messages are remembered for a reply that follows their ack.
+    static let repliesRemembered = 256
 
     struct Pending: Sendable {
         var envelope: Envelope
@@ -106,6 +121,11 @@ public final class BusClient: Sendable {
         var requests: [String: Request] = [:]
         var connectedWaiters: [CheckedContinuation<Void, Never>] = []
         var ackWaiters: [String: [AckWaiter]] = [:]
+        /// Acknowledged messages whose reply may still come (only with `keepsRepliesToSent`),
+        /// oldest first in `answerableOrder`; at most ``BusClient/repliesRemembered``.
+        var keepsReplies = false
+        var answerable: [String: Envelope] = [:]
+        var answerableOrder: [String] = []
         /// Frames the sending thread could not write at once and left to the event loop (for
         /// tests and diagnostics).
         var deferredWrites = 0
@@ -184,8 +204,9 @@ public final class BusClient: Sendable {
     /// - Parameters:
     ///   - target: the endpoint's name (`broker@paper`); part of every outbox id.
     ///   - expectedRole: the role the endpoint must welcome us as, or nil for any.
+    ///   - keepsRepliesToSent: hand replies to acknowledged messages out on ``repliesToSent``.
     public init(identity: ProcessIdentity, target: String, path: String, expectedRole: Role?, settings: BusSettings,
-                journal: Journal, clock: any WallClock, logger: Logger) throws {
+                journal: Journal, clock: any WallClock, logger: Logger, keepsRepliesToSent: Bool = false) throws {
         self.identity = identity
         self.target = target
         self.path = path
@@ -197,6 +218,15 @@ public final class BusClient: Sendable {
         requestPrefix = "\(identity)>\(target)?"
         let restored = try Self.restoreOutbox(journal, target: target, prefix: Self.idPrefix(identity, target))
         var s = State(maxFrameBytes: settings.maxFrameBytes, nextCounter: restored.maxCounter + 1)
+        s.keepsReplies = keepsRepliesToSent
+        if keepsRepliesToSent {
+            let (stream, sink) = AsyncStream.makeStream(of: SentReply.self)
+            repliesToSent = stream
+            repliesSink = sink
+        } else {
+            repliesToSent = nil
+            repliesSink = nil
+        }
         for env in restored.pending {
             s.pendingOrder.append(env.id)
             s.pending[env.id] = Pending(envelope: env, lastSent: nil)
@@ -570,6 +600,7 @@ public final class BusClient: Sendable {
         var acked: [String] = []
         var ackWaiters: [AckWaiter] = []
         var replies: [(Request, Envelope)] = []
+        var repliesToSent: [SentReply] = []
         var unsolicited: [MessageType] = []
         var close: Refusal?
     }
@@ -610,13 +641,20 @@ public final class BusClient: Sendable {
                 effects.connectedWaiters = s.connectedWaiters
                 s.connectedWaiters = []
             case .acknowledged(let ack):
-                guard s.pending.removeValue(forKey: ack.id) != nil else { continue }
+                guard let answered = s.pending.removeValue(forKey: ack.id) else { continue }
+                if s.keepsReplies {
+                    s.answerable[ack.id] = answered.envelope
+                    s.answerableOrder.append(ack.id)
+                    if s.answerableOrder.count > Self.repliesRemembered { s.answerable[s.answerableOrder.removeFirst()] = nil }
+                }
                 if let i = s.pendingOrder.firstIndex(of: ack.id) { s.pendingOrder.remove(at: i) }
                 effects.acked.append(ack.id)
                 effects.ackWaiters += s.ackWaiters.removeValue(forKey: ack.id) ?? []
             case .deliver(let env):
                 if let correlation = env.correlationID, let request = s.requests.removeValue(forKey: correlation) {
                     effects.replies.append((request, env))
+                } else if let correlation = env.correlationID, let original = s.answerable.removeValue(forKey: correlation) {
+                    effects.repliesToSent.append(SentReply(original: original, reply: env))
                 } else {
                     effects.unsolicited.append(env.type)
                 }
@@ -637,6 +675,7 @@ public final class BusClient: Sendable {
         for (request, reply) in effects.replies {
             request.continuation.resume(returning: reply)
         }
+        for reply in effects.repliesToSent { repliesSink?.yield(reply) }
         for type in effects.unsolicited {
             logger.debug("unsolicited message from \(target)", metadata: ["type": "\(type)"])
         }

@@ -275,14 +275,35 @@ public final class BusServer: Sendable {
         eventLoop.scheduleTask(in: interval) { [self] in
             let count = refusals.withLock { $0.closeWindow(key) }
             guard count > 0 else { return }
-            let detail = "\(count) more refusals (\(key.code)) from uid \(key.uid.map(String.init) ?? "unknown") in the last "
-                + "\(settings.refusalInterval), beyond the \(settings.refusalBudget) recorded in full"
-            logger.warning("bus refusals summarised", metadata: [
-                "code": "\(key.code)", "uid": "\(key.uid.map(String.init) ?? "unknown")", "count": "\(count)",
-            ])
-            appendFromWorkThread(BusJournal.event(.refusalSummary, endpoint: identity.description, peer: nil, code: key.code,
-                                                  detail: detail, at: clock.now()))
+            appendFromWorkThread(refusalSummary(key, count: count, window: "in the last \(settings.refusalInterval)"))
         }
+    }
+
+    /// Logs the summary of `count` refusals of `key` suppressed `window` and returns its journal entry.
+    private func refusalSummary(_ key: RefusalBudget.Key, count: Int, window: String) -> JournalRecord {
+        let detail = "\(count) more refusals (\(key.code)) from uid \(key.uid.map(String.init) ?? "unknown") \(window), "
+            + "beyond the \(settings.refusalBudget) recorded in full"
+        logger.warning("bus refusals summarised", metadata: [
+            "code": "\(key.code)", "uid": "\(key.uid.map(String.init) ?? "unknown")", "count": "\(count)",
+        ])
+        return BusJournal.event(.refusalSummary, endpoint: identity.description, peer: nil, code: key.code,
+                                detail: detail, at: clock.now())
+    }
+
+    /// At an orderly shutdown: journals the summary of every refusal window still open, which
+    /// would otherwise end with the process and its count be lost. A window's scheduled summary
+    /// that fires later finds it closed and writes nothing. Returns how many summaries it wrote.
+    @discardableResult
+    public func flushRefusalSummaries() -> Int {
+        let open = refusals.withLock { $0.closeAll() }
+        for (key, count) in open {
+            do {
+                try journal.append(refusalSummary(key, count: count, window: "in the window still open at shutdown"), durability: .batched)
+            } catch {
+                logger.error("could not journal a bus refusal summary at shutdown", metadata: ["error": "\(error)"])
+            }
+        }
+        return open.count
     }
 
     /// Journals an entry that belongs to no connection's queue, on ``BusWorkThread`` like every

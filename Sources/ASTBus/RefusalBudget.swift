@@ -74,6 +74,14 @@ public struct RefusalBudget: Sendable {
         return window.suppressed
     }
 
+    /// Ends every open window (an orderly shutdown): the keys with refusals suppressed in their
+    /// window and how many, in a stable order. Nothing is lost to a window that never ended.
+    public mutating func closeAll() -> [(key: Key, suppressed: Int)] {
+        let open = windows.filter { $0.value.suppressed > 0 }.map { (key: $0.key, suppressed: $0.value.suppressed) }
+        windows = [:]
+        return open.sorted { ($0.key.uid ?? 0, $0.key.code) < ($1.key.uid ?? 0, $1.key.code) }
+    }
+
     /// Keys with a window open; bounded by uids times codes.
     public var openWindows: Int { windows.count }
 

@@ -53,6 +53,10 @@ public enum BookOutput: Sendable, Equatable, Codable {
     case anomaly(String)
     /// Cash or positions changed: a new ``PortfolioSnapshot`` is due to the risk gate.
     case portfolioChanged
+    /// A fill (a fact at the broker) could not be booked: an amount of the book or the portfolio
+    /// would leave 64 bits. Nothing of it was applied; the book no longer matches the broker, so
+    /// the reconciler fails closed (HALTED, with this text as the reason).
+    case bookOverflow(String)
 }
 
 /// The reconciler's orders: by client order id, with their state, fills and broker id, bracket
@@ -153,14 +157,24 @@ public struct OrderBook: Sendable, Equatable, Codable {
         if let problem = Self.invalidity(of: fill) {
             return [.anomaly("execution \(fill.executionID) of \(fill.clientOrderID) not applied: \(problem)")]
         }
+        // Checked before anything changes: a fill that cannot be booked whole is not booked at all.
+        var filled: (quantity: Quantity, notional: Money)?
+        if let order = orders[fill.clientOrderID] {
+            guard let quantity = try? order.filledQuantity.adding(fill.quantity),
+                  let notional = try? order.filledNotional.adding(Exact.value(fill.quantity, at: fill.price)) else {
+                return Self.overflow(fill, PortfolioOverflow("\(order.id) filled quantity or notional"))
+            }
+            filled = (quantity, notional)
+        }
+        if let overflow = portfolio.apply(fill) { return Self.overflow(fill, overflow) }
         appliedExecutions.insert(fill.executionID)
         var out: [BookOutput] = []
-        if var order = orders[fill.clientOrderID] {
+        if var order = orders[fill.clientOrderID], let filled {
             if order.spec.symbol != fill.symbol || order.spec.side != fill.side {
                 out.append(.anomaly("\(order.id): execution \(fill.executionID) is a \(fill.side) of \(fill.symbol), the order a \(order.spec.side) of \(order.spec.symbol); the portfolio follows the execution"))
             }
-            order.filledQuantity = order.filledQuantity + fill.quantity
-            order.filledNotional = order.filledNotional + Exact.value(fill.quantity, at: fill.price)
+            order.filledQuantity = filled.quantity
+            order.filledNotional = filled.notional
             orders[order.id] = order
             let target = quantityToComplete(order)
             let event: OrderEvent = order.filledQuantity >= target ? .completeFill : .partialFill
@@ -174,10 +188,16 @@ public struct OrderBook: Sendable, Equatable, Codable {
         } else {
             out.append(.anomaly("execution \(fill.executionID): a \(fill.side) of \(fill.quantity) \(fill.symbol) at \(fill.price) for \(fill.clientOrderID), an order the book does not know; counted in the portfolio"))
         }
-        portfolio.apply(fill)
         out.append(.fillApplied(fill))
         out.append(.portfolioChanged)
         return out
+    }
+
+    /// The outputs of a fill that could not be booked (``BookOutput/bookOverflow(_:)``).
+    static func overflow(_ fill: Fill, _ overflow: PortfolioOverflow) -> [BookOutput] {
+        let text = "execution \(fill.executionID) of \(fill.clientOrderID) (\(fill.side) \(fill.quantity) \(fill.symbol) at \(fill.price)) "
+            + "not booked: \(overflow)"
+        return [.anomaly(text), .bookOverflow(text)]
     }
 
     /// Why a fill cannot be booked, or nil.

@@ -81,9 +81,9 @@ public struct Portfolio: Sendable, Equatable, Codable {
     /// Cash plus every position at its mark (at its average price when it has no mark).
     public var equity: Money { cash + positionsValue }
 
-    /// Σ (quantity x mark - cost basis) over the open positions.
+    /// Σ (quantity x mark - cost basis) over the open positions (held at the ends of 64 bits).
     public var unrealizedPnL: Money {
-        positions.values.reduce(Money.zero) { $0 + unrealizedPnL(of: $1) }
+        Money(units: Int64(clamping: positions.values.reduce(Int128(0)) { $0 + Int128(unrealizedPnL(of: $1).units) }))
     }
 
     /// The unrealised P&L of the position in `symbol` (zero when flat).
@@ -100,7 +100,8 @@ public struct Portfolio: Sendable, Equatable, Codable {
     }
 
     private func unrealizedPnL(of p: Position) -> Money {
-        Exact.value(p.quantity, at: valuationPrice(of: p.symbol) ?? p.averagePrice) - p.costBasis
+        let value = Int128(Exact.value(p.quantity, at: valuationPrice(of: p.symbol) ?? p.averagePrice).units)
+        return Money(units: Int64(clamping: value - Int128(p.costBasis.units)))
     }
 
     private func contribution(of symbol: Symbol) -> Money {
@@ -110,41 +111,67 @@ public struct Portfolio: Sendable, Equatable, Codable {
 
     /// Books one execution: cash, commission, the position (increase, reduce, close or flip
     /// through zero) and the realised P&L of any shares it closes.
-    public mutating func apply(_ fill: Fill) {
-        let before = contribution(of: fill.symbol)
-        let notional = Exact.value(fill.quantity, at: fill.price)
-        cash = fill.side == .buy ? cash - notional : cash + notional
-        cash = cash - fill.commission
-        commissions = commissions + fill.commission
+    ///
+    /// Every sum is checked: when cash, commissions, a position's quantity or cost basis, the
+    /// realised P&L, the positions' value or equity would leave 64 bits, nothing changes and the
+    /// overflow is returned (the caller fails closed: the fill is a fact it could not book).
+    @discardableResult
+    public mutating func apply(_ fill: Fill) -> PortfolioOverflow? {
+        do throws(PortfolioOverflow) {
+            try book(fill)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    private mutating func book(_ fill: Fill) throws(PortfolioOverflow) {
+        typealias C = Checked
+        let symbol = fill.symbol
+        let before = contribution(of: symbol)
+        let notional = try C.value(fill.quantity, at: fill.price, "the notional of \(fill.quantity) x \(fill.price)")
+        var newCash = try fill.side == .buy ? C.subtract(cash, notional, "cash") : C.add(cash, notional, "cash")
+        newCash = try C.subtract(newCash, fill.commission, "cash")
+        let newCommissions = try C.add(commissions, fill.commission, "commissions")
+        var newRealized = realizedPnL
 
         let delta = fill.side.signed(fill.quantity)
         let sign: Int64 = delta.shares > 0 ? 1 : -1
-        var p = positions[fill.symbol] ?? Position(symbol: fill.symbol, quantity: .zero, averagePrice: .zero, costBasis: .zero)
+        var p = positions[symbol] ?? Position(symbol: symbol, quantity: .zero, averagePrice: .zero, costBasis: .zero)
         if p.quantity.isZero || (p.quantity.shares > 0) == (delta.shares > 0) {
             // Opening or increasing: the only case the average price moves.
-            p.costBasis = p.costBasis + Exact.value(delta, at: fill.price)
-            p.quantity = p.quantity + delta
+            p.costBasis = try C.add(p.costBasis, C.value(delta, at: fill.price, "\(symbol) cost basis"), "\(symbol) cost basis")
+            p.quantity = try C.add(p.quantity, delta, "\(symbol) quantity")
             p.averagePrice = Exact.averagePrice(cost: p.costBasis, quantity: p.quantity)
         } else {
-            let held = p.quantity.magnitude.shares
+            let held = p.quantity.shares == .min ? Int64.max : p.quantity.magnitude.shares
             let closed = min(fill.quantity.shares, held)
             let releasedCost =
                 closed == held
                 ? p.costBasis : Money(units: Exact.roundedDivide(Int128(p.costBasis.units) * Int128(closed), Int128(held)))
-            let proceeds = Exact.value(Quantity(-sign * closed), at: fill.price)  // signed like the position
-            realizedPnL = realizedPnL + (proceeds - releasedCost)
-            p.costBasis = p.costBasis - releasedCost
-            p.quantity = p.quantity + Quantity(sign * closed)
+            let proceeds = try C.value(Quantity(-sign * closed), at: fill.price, "\(symbol) proceeds")  // signed like the position
+            newRealized = try C.add(realizedPnL, C.subtract(proceeds, releasedCost, "realised P&L"), "realised P&L")
+            p.costBasis = try C.subtract(p.costBasis, releasedCost, "\(symbol) cost basis")
+            p.quantity = try C.add(p.quantity, Quantity(sign * closed), "\(symbol) quantity")
             let remainder = fill.quantity.shares - closed
             if remainder > 0 {
                 // Flipped through zero: the rest opens a new position at the fill's price.
                 p.quantity = Quantity(sign * remainder)
-                p.costBasis = Exact.value(p.quantity, at: fill.price)
+                p.costBasis = try C.value(p.quantity, at: fill.price, "\(symbol) cost basis")
                 p.averagePrice = fill.price
             }
         }
-        positions[fill.symbol] = p.quantity.isZero ? nil : p
-        positionsValue = positionsValue - before + contribution(of: fill.symbol)
+        // Int64.min shares has no magnitude: as good as an overflow.
+        guard p.quantity.shares != .min else { throw PortfolioOverflow("\(symbol) quantity") }
+        let after = try p.quantity.isZero ? Money.zero : C.value(p.quantity, at: marks[symbol]?.price ?? p.averagePrice, "\(symbol) value")
+        let newValue = try C.add(C.subtract(positionsValue, before, "the positions' value"), after, "the positions' value")
+        _ = try C.add(newCash, newValue, "equity")
+
+        cash = newCash
+        commissions = newCommissions
+        realizedPnL = newRealized
+        positions[symbol] = p.quantity.isZero ? nil : p
+        positionsValue = newValue
         raisePeak()
     }
 
@@ -153,9 +180,19 @@ public struct Portfolio: Sendable, Equatable, Codable {
     @discardableResult
     public mutating func mark(_ symbol: Symbol, price: Price, at: Timestamp) -> Bool {
         if let current = marks[symbol], current.at > at { return false }
-        let before = contribution(of: symbol)
+        if let p = positions[symbol] {
+            // A mark that would take the positions' value or equity out of 64 bits is not taken.
+            let before = contribution(of: symbol)
+            do throws(PortfolioOverflow) {
+                let after = try Checked.value(p.quantity, at: price, "\(symbol) value")
+                let value = try Checked.add(Checked.subtract(positionsValue, before, "the positions' value"), after, "the positions' value")
+                _ = try Checked.add(cash, value, "equity")
+                positionsValue = value
+            } catch {
+                return false
+            }
+        }
         marks[symbol] = Mark(price: price, at: at)
-        positionsValue = positionsValue - before + contribution(of: symbol)
         raisePeak()
         return true
     }
@@ -216,7 +253,11 @@ public struct Portfolio: Sendable, Equatable, Codable {
         let markList = try c.decode([SymbolMark].self, forKey: .marks)
         marks = Dictionary(markList.map { ($0.symbol, Mark(price: $0.price, at: $0.at)) }, uniquingKeysWith: { _, last in last })
         positionsValue = .zero
-        positionsValue = positions.keys.reduce(Money.zero) { $0 + contribution(of: $1) }
+        let total = positions.keys.reduce(Int128(0)) { $0 + Int128(contribution(of: $1).units) }
+        guard let value = Int64(exactly: total), Int64(exactly: Int128(cash.units) + total) != nil else {
+            throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath, debugDescription: "the positions' value or equity does not fit 64 bits"))
+        }
+        positionsValue = Money(units: value)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -232,5 +273,42 @@ public struct Portfolio: Sendable, Equatable, Codable {
         try c.encode(
             marks.map { SymbolMark(symbol: $0.key, price: $0.value.price, at: $0.value.at) }.sorted { $0.symbol < $1.symbol },
             forKey: .marks)
+    }
+}
+
+/// An amount of the portfolio that would leave 64 bits: the fill or mark that caused it is not booked.
+public struct PortfolioOverflow: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What would overflow (`cash`, `AAPL quantity`, `realised P&L` ...).
+    public var what: String
+
+    public init(_ what: String) { self.what = what }
+
+    public var description: String { "\(what) would overflow 64 bits" }
+}
+
+/// Checked sums for the portfolio: every accumulation of values that came from outside.
+enum Checked {
+    static func add(_ a: Money, _ b: Money, _ what: @autoclosure () -> String) throws(PortfolioOverflow) -> Money {
+        let (u, o) = a.units.addingReportingOverflow(b.units)
+        if o { throw PortfolioOverflow(what()) }
+        return Money(units: u)
+    }
+
+    static func subtract(_ a: Money, _ b: Money, _ what: @autoclosure () -> String) throws(PortfolioOverflow) -> Money {
+        let (u, o) = a.units.subtractingReportingOverflow(b.units)
+        if o { throw PortfolioOverflow(what()) }
+        return Money(units: u)
+    }
+
+    static func add(_ a: Quantity, _ b: Quantity, _ what: @autoclosure () -> String) throws(PortfolioOverflow) -> Quantity {
+        let (s, o) = a.shares.addingReportingOverflow(b.shares)
+        if o { throw PortfolioOverflow(what()) }
+        return Quantity(s)
+    }
+
+    /// `quantity` x `price`, exactly.
+    static func value(_ quantity: Quantity, at price: Price, _ what: @autoclosure () -> String) throws(PortfolioOverflow) -> Money {
+        guard let units = Int64(exactly: Int128(quantity.shares) * Int128(price.units)) else { throw PortfolioOverflow(what()) }
+        return Money(units: units)
     }
 }

@@ -108,12 +108,23 @@ public struct ReconcilerCore: Sendable, Equatable {
                 changed = true
             case .anomaly(let text):
                 outputs.append(.anomaly(text))
+            case .bookOverflow(let text):
+                outputs += Self.failClosed(text, now: now)
             default:
                 break
             }
         }
         if changed { outputs.append(.snapshot(snapshot(now))) }
         return outputs
+    }
+
+    /// A fact the book could not take (``BookOutput/bookOverflow(_:)``): the book no longer
+    /// matches the broker, so the risk gate goes HALTED with the reason named, and a P0.
+    static func failClosed(_ text: String, now: Timestamp) -> [ReconcilerOutput] {
+        [.result(.mismatch("book overflow: \(text)")),
+         .alert(Alert(priority: .p0, key: "book-overflow:\(now.nanoseconds)", title: "AST book overflow: HALTED",
+                      text: "\(text). The reconciler's book no longer matches the broker; trading is HALTED."
+                          + " See runbooks/reconciliation-mismatch.md.", at: now))]
     }
 
     mutating func reconcile(trigger: String, broker: BrokerAccountState, now: Timestamp) -> [ReconcilerOutput] {
@@ -133,8 +144,10 @@ public struct ReconcilerCore: Sendable, Equatable {
                 repairs.append("adopted \(o.spec.clientOrderID) (\(o.status.rawValue) at the broker)")
             }
         }
+        var overflows: [ReconcilerOutput] = []
         for o in book.apply(repairs: report.repairs, portfolio: &portfolio, at: now) {
             if case .anomaly(let text) = o { outputs.append(.anomaly(text)) }
+            if case .bookOverflow(let text) = o { overflows += Self.failClosed(text, now: now) }
         }
         let lines = report.findings.map {
             ReconciliationFindingLine(kind: $0.kind, severity: $0.severity.rawValue, symbol: $0.symbol, detail: $0.description)
@@ -153,10 +166,10 @@ public struct ReconcilerCore: Sendable, Equatable {
                                         text: "Reconciliation (\(trigger)) against \(broker.broker) found: " + critical.joined(separator: "; ")
                                             + ". Trading is HALTED; see runbooks/reconciliation-mismatch.md.",
                                         at: now)))
-        } else {
+        } else if overflows.isEmpty {
             outputs.append(.result(.clean))
         }
-        return outputs
+        return outputs + overflows
     }
 }
 

@@ -216,7 +216,9 @@ public enum Reconciliation {
         var coverage: [Symbol: Int64] = [:]
         for order in brokerOpen.values where isWorkingStop(order) {
             if let p = brokerPositions[order.spec.symbol], order.spec.side == closingSide(p.quantity) {
-                coverage[order.spec.symbol, default: 0] += order.workingQuantity.shares
+                // The broker's numbers: summed without a trap (more than 2^63 shares of stops is as covered as it gets).
+                let (sum, overflow) = coverage[order.spec.symbol, default: 0].addingReportingOverflow(order.workingQuantity.shares)
+                coverage[order.spec.symbol] = overflow ? (order.workingQuantity.shares > 0 ? .max : .min) : sum
             }
         }
         /// A stop on the closing side of a position either book holds: never cancel it here
@@ -276,7 +278,7 @@ public enum Reconciliation {
             if oursQty != theirsQty {
                 findings.append(.positionQuantityMismatch(symbol, ours: oursQty, broker: theirsQty))
             } else if let ours, let theirs,
-                (ours.averagePrice - theirs.averagePrice).units.magnitude > tolerance.averagePrice.units.magnitude
+                (Int128(ours.averagePrice.units) - Int128(theirs.averagePrice.units)).magnitude > UInt128(tolerance.averagePrice.units.magnitude)
             {
                 findings.append(.averagePriceMismatch(symbol, ours: ours.averagePrice, broker: theirs.averagePrice))
             }

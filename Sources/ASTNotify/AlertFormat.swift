@@ -21,9 +21,27 @@ public enum AlertFormat {
 
     /// The texts of a digest of `alerts`, oldest first. The outbox only sends a digest that is one text.
     public static func digest(_ alerts: [Alert], mode: ParseMode, limit: Int = TelegramText.maximumLength) -> [String] {
-        let body = alerts.map { "• \(marker($0.priority)) \($0.title) (\($0.at))\n\($0.text)" }.joined(separator: "\n\n")
-        return MessageRenderer.render(title: "AST: \(alerts.count) alerts", body: body, mode: mode, limit: limit)
+        let body = alerts.map(digestLine).joined(separator: digestSeparator)
+        return MessageRenderer.render(title: digestTitle(alerts.count), body: body, mode: mode, limit: limit)
     }
+
+    /// What one alert costs in a digest's body, as Telegram counts it in `mode`: with
+    /// ``digestFits(count:linesLength:mode:limit:)`` it tells whether a digest is one text
+    /// without rendering it.
+    public static func digestLineLength(_ alert: Alert, mode: ParseMode) -> Int {
+        MessageRenderer.renderedLength(digestLine(alert), mode: mode)
+    }
+
+    /// Whether the digest of `count` alerts whose ``digestLineLength(_:mode:)`` add up to
+    /// `linesLength` is one text: exactly when ``digest(_:mode:limit:)`` returns one.
+    public static func digestFits(count: Int, linesLength: Int, mode: ParseMode, limit: Int = TelegramText.maximumLength) -> Bool {
+        let separators = max(0, count - 1) * MessageRenderer.renderedLength(digestSeparator, mode: mode)
+        return MessageRenderer.fitsOneText(title: digestTitle(count), bodyLength: linesLength + separators, mode: mode, limit: limit)
+    }
+
+    static let digestSeparator = "\n\n"
+    static func digestTitle(_ count: Int) -> String { "AST: \(count) alerts" }
+    static func digestLine(_ alert: Alert) -> String { "• \(marker(alert.priority)) \(alert.title) (\(alert.at))\n\(alert.text)" }
 }
 
 /// The alerts the notifier derives from astd's lifecycle events: a crash, a missed watchdog

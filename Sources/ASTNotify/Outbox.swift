@@ -174,6 +174,16 @@ public struct Outbox: Sendable {
     var abandoned = 0
     var lastDeliveryAt: Timestamp?
     var lastError: String?
+    /// Each pending alert's texts and digest line length per parse mode, computed once: an
+    /// alert split over several messages, or waiting through many digests, is not rendered
+    /// again for every message (which made the work per message grow with the backlog's size).
+    var rendered: [RenderKey: [String]] = [:]
+    var lineLengths: [RenderKey: Int] = [:]
+
+    struct RenderKey: Hashable, Sendable {
+        var key: String
+        var mode: ParseMode
+    }
 
     /// - Parameter seed: seeds the jitter of back-offs (journal it to replay the same waits).
     public init(chats: [String], settings: OutboxSettings, seed: UInt64) {
@@ -252,15 +262,28 @@ public struct Outbox: Sendable {
         } else {
             finished = record.alertKeys
         }
+        // One pass over the chat's queues for the whole record (a digest carries many keys).
+        let done = Set(finished)
+        var removed = Set<String>()
+        func take(_ key: String) -> Bool {
+            guard done.contains(key) else { return false }
+            removed.insert(key)
+            return true
+        }
+        if !done.isEmpty {
+            s.urgent.removeAll(where: take)
+            s.routine.removeAll(where: take)
+        }
         for key in finished {
-            let before = s.urgent.count + s.routine.count
-            s.urgent.removeAll { $0 == key }
-            s.routine.removeAll { $0 == key }
             s.plain.remove(key)
-            guard s.urgent.count + s.routine.count < before, var e = entries[key] else { continue }
+            guard removed.remove(key) != nil, var e = entries[key] else { continue }
             e.remaining -= 1
             if e.remaining <= 0 {
                 entries[key] = nil
+                for mode in [ParseMode.html, .plain] {
+                    rendered[RenderKey(key: key, mode: mode)] = nil
+                    lineLengths[RenderKey(key: key, mode: mode)] = nil
+                }
                 if record.abandoned { abandoned += 1 } else { delivered += 1 }
             } else {
                 entries[key] = e
@@ -345,30 +368,45 @@ public struct Outbox: Sendable {
 
     /// The next message for a chat: its first P0, else one routine alert, else a digest of as
     /// many waiting routine alerts as fit in one message.
-    func compose(chat: String, state s: ChatState) -> OutgoingMessage {
+    mutating func compose(chat: String, state s: ChatState) -> OutgoingMessage {
         if let key = s.urgent.first ?? (s.routine.count == 1 ? s.routine.first : nil) {
             return single(key, chat: chat, state: s)
         }
         let keys = s.routine
         let mode: ParseMode = keys.contains { s.plain.contains($0) } ? .plain : .html
-        var best: [String] = []
-        var text = ""
-        // Grow the digest while it stays one message; at least the first alert goes.
-        var low = 1, high = keys.count
-        while low <= high {
-            let mid = (low + high) / 2
-            let texts = AlertFormat.digest(keys[..<mid].compactMap { entries[$0]?.alert }, mode: mode)
-            if texts.count == 1 { best = Array(keys[..<mid]); text = texts[0]; low = mid + 1 } else { high = mid - 1 }
+        // Grow the digest while it stays one message (its length only grows with each alert, so
+        // the first that does not fit ends it); at least the first alert goes. Measured from each
+        // alert's cached line length: only the digest that goes is rendered.
+        var count = 0, length = 0, fitting = 0
+        for (i, key) in keys.enumerated() {
+            if let alert = entries[key]?.alert {
+                count += 1
+                length += digestLineLength(key, alert, mode: mode)
+            }
+            guard AlertFormat.digestFits(count: count, linesLength: length, mode: mode) else { break }
+            fitting = i + 1
         }
-        if best.count <= 1 { return single(keys[0], chat: chat, state: s) }
+        if fitting <= 1 { return single(keys[0], chat: chat, state: s) }
+        let best = Array(keys[..<fitting])
+        let text = AlertFormat.digest(best.compactMap { entries[$0]?.alert }, mode: mode)[0]
         return OutgoingMessage(id: "", chat: chat, text: text, mode: mode, alertKeys: best, part: 0, parts: 1)
     }
 
-    func single(_ key: String, chat: String, state s: ChatState) -> OutgoingMessage {
+    mutating func single(_ key: String, chat: String, state s: ChatState) -> OutgoingMessage {
         let mode: ParseMode = s.plain.contains(key) ? .plain : .html
-        let texts = AlertFormat.texts(entries[key]!.alert, mode: mode)
+        let cacheKey = RenderKey(key: key, mode: mode)
+        let texts = rendered[cacheKey] ?? AlertFormat.texts(entries[key]!.alert, mode: mode)
+        rendered[cacheKey] = texts
         let part = min(s.partsDone[key] ?? 0, texts.count - 1)
         return OutgoingMessage(id: "", chat: chat, text: texts[part], mode: mode, alertKeys: [key], part: part, parts: texts.count)
+    }
+
+    mutating func digestLineLength(_ key: String, _ alert: Alert, mode: ParseMode) -> Int {
+        let cacheKey = RenderKey(key: key, mode: mode)
+        if let known = lineLengths[cacheKey] { return known }
+        let length = AlertFormat.digestLineLength(alert, mode: mode)
+        lineLengths[cacheKey] = length
+        return length
     }
 }
 

@@ -95,19 +95,50 @@ public enum MessageRenderer {
     /// A body too long for one message is split; each part repeats the title with `(i/n)`.
     public static func render(title: String, body: String, mode: ParseMode, limit: Int = TelegramText.maximumLength) -> [String] {
         let title = TelegramText.truncate(title, to: maximumTitleLength)
-        let cost: (Character) -> Int = mode == .html
-            ? { TelegramText.length(TelegramText.escapeHTML(String($0))) }
-            : { TelegramText.length(String($0)) }
-        func head(_ marker: String) -> String {
-            mode == .html ? "<b>\(TelegramText.escapeHTML(title + marker))</b>\n" : "\(title + marker)\n"
-        }
+        let cost: (Character) -> Int = { renderedLength(of: $0, mode: mode) }
+        func head(_ marker: String) -> String { Self.head(title, marker, mode: mode) }
         let single = head("")
-        let whole = mode == .html ? TelegramText.escapeHTML(body) : body
-        if TelegramText.length(single) + TelegramText.length(whole) <= limit { return [single + whole] }
+        if TelegramText.length(single) + renderedLength(body, mode: mode) <= limit {
+            return [single + (mode == .html ? TelegramText.escapeHTML(body) : body)]
+        }
         let budget = limit - TelegramText.length(head("")) - partMarkerRoom
         let pieces = TelegramText.split(body, budget: budget, cost: cost)
         return pieces.enumerated().map { i, piece in
             head(" (\(i + 1)/\(pieces.count))") + (mode == .html ? TelegramText.escapeHTML(piece) : piece)
         }
+    }
+
+    /// Whether ``render(title:body:mode:limit:)`` gives one text for a body whose
+    /// ``renderedLength(_:mode:)`` is `bodyLength`.
+    public static func fitsOneText(title: String, bodyLength: Int, mode: ParseMode, limit: Int = TelegramText.maximumLength) -> Bool {
+        TelegramText.length(head(TelegramText.truncate(title, to: maximumTitleLength), "", mode: mode)) + bodyLength <= limit
+    }
+
+    /// The length Telegram counts for `text` once rendered in `mode` (escaped for HTML), without
+    /// building the escaped text: `&` becomes 5 units, `<` and `>` 4, anything else its UTF-16 units.
+    public static func renderedLength(_ text: String, mode: ParseMode) -> Int {
+        guard mode == .html else { return TelegramText.length(text) }
+        var total = 0
+        for scalar in text.unicodeScalars { total += escapedLength(scalar) }
+        return total
+    }
+
+    /// ``renderedLength(_:mode:)`` of one character: the splitter's cost, allocation-free.
+    static func renderedLength(of character: Character, mode: ParseMode) -> Int {
+        var total = 0
+        for scalar in character.unicodeScalars { total += mode == .html ? escapedLength(scalar) : UTF16.width(scalar) }
+        return total
+    }
+
+    static func escapedLength(_ scalar: Unicode.Scalar) -> Int {
+        switch scalar {
+        case "&": 5
+        case "<", ">": 4
+        default: UTF16.width(scalar)
+        }
+    }
+
+    static func head(_ title: String, _ marker: String, mode: ParseMode) -> String {
+        mode == .html ? "<b>\(TelegramText.escapeHTML(title + marker))</b>\n" : "\(title + marker)\n"
     }
 }

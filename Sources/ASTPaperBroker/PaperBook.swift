@@ -48,29 +48,38 @@ struct PaperPosition: Sendable, Equatable, Codable {
                                                                       Int128(quantity.shares).magnitude.asInt128)))
     }
 
-    /// Applies a fill of `delta` shares (signed) at `price`; returns the P&L it realised.
-    /// Reducing removes the average cost of the closed shares (truncated toward zero, the rest
-    /// stays in the basis); a fill past zero closes the position and opens the remainder.
-    mutating func apply(delta: Quantity, price: Price) -> Money {
+    /// The position after a fill of `delta` shares (signed) at `price`, and the P&L it realised;
+    /// nil when the quantity, the cost basis or the realised P&L would leave 64 bits (the fill
+    /// is then not made). Reducing removes the average cost of the closed shares (truncated
+    /// toward zero, the rest stays in the basis); a fill past zero closes the position and opens
+    /// the remainder.
+    func applying(delta: Quantity, price: Price) -> (position: PaperPosition, realized: Money)? {
+        var next = self
         var remaining = Int128(delta.shares)
         var realizedNow: Int128 = 0
-        let held = Int128(quantity.shares)
-        if held != 0 && (held > 0) != (remaining > 0) {
-            let closing = min(remaining.magnitude, held.magnitude).asInt128
-            let removed = Int128(costBasis.units) * closing / held.magnitude.asInt128
+        var costBasis = Int128(self.costBasis.units)
+        var quantity = Int128(self.quantity.shares)
+        if quantity != 0 && (quantity > 0) != (remaining > 0) {
+            let closing = min(remaining.magnitude, quantity.magnitude).asInt128
+            let removed = costBasis * closing / quantity.magnitude.asInt128
             let closeDelta = remaining > 0 ? closing : -closing
             realizedNow = -(closeDelta * Int128(price.units)) - removed
-            costBasis = Money(units: Int64(clamping: Int128(costBasis.units) - removed))
-            quantity = Quantity(Int64(clamping: held + closeDelta))
+            costBasis -= removed
+            quantity += closeDelta
             remaining -= closeDelta
         }
         if remaining != 0 {
-            costBasis = Money(units: Int64(clamping: Int128(costBasis.units) + remaining * Int128(price.units)))
-            quantity = Quantity(Int64(clamping: Int128(quantity.shares) + remaining))
+            costBasis += remaining * Int128(price.units)
+            quantity += remaining
         }
-        let result = Money(units: Int64(clamping: realizedNow))
-        realized = Money(units: Int64(clamping: Int128(realized.units) + Int128(result.units)))
-        return result
+        guard let basis = Int64(exactly: costBasis), let shares = Int64(exactly: quantity), shares != .min,
+              let realized = Int64(exactly: realizedNow), let total = Int64(exactly: Int128(self.realized.units) + realizedNow) else {
+            return nil
+        }
+        next.costBasis = Money(units: basis)
+        next.quantity = Quantity(shares)
+        next.realized = Money(units: total)
+        return (next, Money(units: realized))
     }
 }
 

@@ -378,14 +378,21 @@ public struct PaperExchange: Sendable, Equatable, Codable {
             ctx.outcome.notices.append(.fillSkipped(spec.clientOrderID, detail: "cash or commissions would overflow"))
             return
         }
+        let delta = spec.side.signed(quantity)
+        let current = book.first { $0.symbol == spec.symbol } ?? PaperPosition(symbol: spec.symbol, quantity: .zero, costBasis: .zero, realized: .zero)
+        guard let booked = current.applying(delta: delta, price: price),
+              let newRealized = try? realizedPnL.adding(booked.realized) else {
+            ctx.outcome.notices.append(.fillSkipped(spec.clientOrderID, detail: "the position or the realised P&L would overflow"))
+            return
+        }
         executionCounter += 1
         let fill = Fill(executionID: ExecutionID("\(name)-x\(executionCounter)"), clientOrderID: spec.clientOrderID,
                         symbol: spec.symbol, side: spec.side, quantity: quantity, price: price, commission: commission,
                         at: ctx.now)
         cash = newCash
         commissionsPaid = newCommissions
-        let realized = applyToBook(spec.symbol, delta: spec.side.signed(quantity), price: price)
-        realizedPnL = Money(units: Int64(clamping: Int128(realizedPnL.units) + Int128(realized.units)))
+        store(booked.position)
+        realizedPnL = newRealized
         orders[i].filledQuantity = newFilledQuantity
         orders[i].filledNotional = newFilledNotional
         orders[i].lastFillSequence = executionCounter
@@ -408,14 +415,13 @@ public struct PaperExchange: Sendable, Equatable, Codable {
         }
     }
 
-    mutating func applyToBook(_ symbol: Symbol, delta: Quantity, price: Price) -> Money {
-        if let p = book.firstIndex(where: { $0.symbol == symbol }) {
-            return book[p].apply(delta: delta, price: price)
+    /// Puts `position` in the book, sorted by symbol (a flat one stays: it keeps its realised P&L).
+    mutating func store(_ position: PaperPosition) {
+        if let p = book.firstIndex(where: { $0.symbol == position.symbol }) {
+            book[p] = position
+        } else {
+            book.insert(position, at: book.firstIndex { $0.symbol > position.symbol } ?? book.count)
         }
-        var position = PaperPosition(symbol: symbol, quantity: .zero, costBasis: .zero, realized: .zero)
-        let realized = position.apply(delta: delta, price: price)
-        book.insert(position, at: book.firstIndex { $0.symbol > symbol } ?? book.count)
-        return realized
     }
 
     /// Brings the children of entry `parentID` in line with it: held until it fills, then

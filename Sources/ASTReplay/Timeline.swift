@@ -365,6 +365,12 @@ struct Classifier {
         case "mark": event.kind = .mark; event.symbol = event.correlationID ?? event.symbol
         case "portfolio": event.kind = .position
         case "submit", "cancel": event.kind = .order
+        case "orderRefused":
+            event.kind = .order
+            if let input = try? decoder.decode(RiskInput.self, from: Data(body)), case .orderRefused(let r) = input {
+                event.summary = "\(prefix): \(r.broker) refused \(r.approval): \(r.code)"
+                event.chain = r.intent.rawValue
+            }
         case "report":
             if let input = try? decoder.decode(ReconcilerInput.self, from: Data(body)), case .report(let r) = input {
                 describe(r, into: &event)

@@ -47,6 +47,9 @@ public enum ReasonCode: String, Sendable, Codable, CaseIterable, CustomStringCon
     /// Reference data a rule needs is missing (a symbol's sector, for the sector concentration
     /// rule): the entry is blocked rather than computed with an "unknown" value (fail closed).
     case referenceDataMissing = "REFERENCE_DATA_MISSING"
+    /// The broker refused the approval the gate gave this intent (``RiskInput/orderRefused(_:)``):
+    /// a re-sent intent is not approved again.
+    case orderRefusedByBroker = "ORDER_REFUSED_BY_BROKER"
 
     public var description: String { rawValue }
 }

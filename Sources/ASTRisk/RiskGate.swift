@@ -56,11 +56,14 @@ public struct RiskGate: Sendable {
     var brokersDisconnected: [ProcessIdentity: String] = [:]
     /// The latest critical failure, from which a clean reconciliation is required.
     var lastCriticalFailureAt: Timestamp?
+    /// Approvals a broker refused, most recent last (at most ``rememberedDecisions``).
+    public internal(set) var refusedApprovals: [ApprovalID] = []
 
     /// How many decisions are remembered for re-sent intents; older ids are evaluated afresh.
     public static let rememberedDecisions = 4096
 
     struct PendingApproval: Sendable, Equatable {
+        var approval: ApprovalID
         var symbol: Symbol
         var delta: Int128
         var reference: Int128
@@ -151,6 +154,8 @@ public struct RiskGate: Sendable {
             return [.cancel(cancelDecision(for: request))]
         case .startedAfterUncleanExit:
             return criticalFailure(.uncleanExit, now: now)
+        case .orderRefused(let refusal):
+            return orderRefused(refusal, now: now)
         }
     }
 

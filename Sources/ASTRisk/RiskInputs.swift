@@ -244,4 +244,39 @@ public enum RiskInput: Sendable, Equatable, Codable {
     case cancel(CancelRequest)
     /// The shell found that ast-risk's previous run did not end cleanly.
     case startedAfterUncleanExit
+    /// A broker refused an approval the gate sent (its reply to `order.submit`): no order exists.
+    case orderRefused(OrderRefusal)
+}
+
+/// A broker's refusal of an approval the risk gate sent: the bus's reply to an `order.submit`
+/// that the broker did not take (a signature that does not verify, an approval id re-used, a
+/// bracket its exchange would not accept). Nothing of it reached the exchange.
+public struct OrderRefusal: Sendable, Equatable, Codable {
+    public var approval: ApprovalID
+    public var intent: IntentID
+    /// The broker process that refused (`broker@paper`).
+    public var broker: String
+    /// The broker's stable refusal code (`APPROVAL_SIGNATURE_INVALID`, `INPUT_OUT_OF_RANGE` ...).
+    public var code: String
+    /// The broker's words, bounded by the shell (``InputRefusal/maxDetailBytes``).
+    public var detail: String
+
+    public init(approval: ApprovalID, intent: IntentID, broker: String, code: String, detail: String) {
+        self.approval = approval
+        self.intent = intent
+        self.broker = broker
+        self.code = code
+        self.detail = detail
+    }
+
+    /// Refusal codes that say the tree itself is wrong (the kernel-checked identity or the
+    /// approval signature failed for the gate's own order): a P0, not a P1. The raw values of
+    /// the wire's security refusal codes (`RefusalCode.isSecurityViolation`), which a test keeps equal.
+    public static let identityCodes: Set<String> = ["IDENTITY_NOT_SPAWNED", "PID_MISMATCH", "APPROVAL_SIGNATURE_INVALID", "APPROVAL_REUSED"]
+
+    /// Whether the refusal is one of ``identityCodes``.
+    public var isIdentityRefusal: Bool { Self.identityCodes.contains(code) }
+
+    /// The most bytes of a refusal code kept.
+    public static let maxCodeBytes = 64
 }

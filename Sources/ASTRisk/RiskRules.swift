@@ -45,7 +45,7 @@ extension RiskGate {
         if let a = decision.decision.approval {
             let reference = group.entry.limitPrice ?? quotes[group.symbol]!.price
             pending.append(PendingApproval(
-                symbol: group.symbol, delta: Int128(group.side.signed(a.quantity).shares), reference: Int128(reference.units),
+                approval: a.id, symbol: group.symbol, delta: Int128(group.side.signed(a.quantity).shares), reference: Int128(reference.units),
                 sector: group.sector, at: now))
             approvalTimes.append(now)
             // Forget approvals older than two rate windows, so the list (and the rate rule's

@@ -77,6 +77,10 @@ extension RiskInput {
             return InputCheck.text(reason, "reason")
         case .cancel(let c):
             return InputCheck.text(c.orderID, "order id", max: InputCheck.maxIdentifierBytes)
+        case .orderRefused(let r):
+            return InputCheck.text(r.broker, "broker", max: InputCheck.maxIdentifierBytes)
+                ?? InputCheck.text(r.code, "refusal code", max: OrderRefusal.maxCodeBytes)
+                ?? InputCheck.text(r.detail, "refusal detail", max: InputRefusal.maxDetailBytes)
         case .reconciliation(.clean), .command(.resume), .lifecycle, .startedAfterUncleanExit:
             return nil
         }

@@ -265,6 +265,7 @@ public enum WorkerRuntime {
             logger: logger))
         try await group.run()
         notifier.stopping(status: "stopping")
+        server.flushRefusalSummaries()
         await logic.stopped()
         try journal.flush()
         logger.info("\(identity) stopped")

@@ -215,6 +215,9 @@ public struct ClientConnectionMachine: Sendable {
         }
         expectedSeq += 1
         if case .refused(let refusal) = envelope.message {
+            // A refusal that answers one message (it names it as correlation, like the broker's
+            // refusal of an approval) is a reply; one that names nothing ends the connection.
+            if case .established = state, envelope.correlationID != nil { return [.deliver(envelope)] }
             return close(refusal, tellPeer: false, now: now)
         }
         switch state {

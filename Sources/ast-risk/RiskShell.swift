@@ -77,7 +77,8 @@ actor RiskShell: WorkerLogic {
         let brokerID = ProcessIdentity(parsing: config.risk.broker)!
         broker = try BusClient(identity: context.identity, target: brokerID.description,
                                path: WorkerRuntime.socketPath(identity: brokerID, runtimeDir: config.runtimeDir),
-                               expectedRole: .broker, settings: settings, journal: journal, clock: context.systemClock, logger: logger)
+                               expectedRole: .broker, settings: settings, journal: journal, clock: context.systemClock, logger: logger,
+                               keepsRepliesToSent: true)
         let notifierID = ProcessIdentity(role: .notifier)
         notifier = config.supervisor.children.contains { $0.name == notifierID.description }
             ? try BusClient(identity: context.identity, target: notifierID.description,
@@ -159,8 +160,10 @@ actor RiskShell: WorkerLogic {
             // Data that cannot be replayed is data corruption: HALTED, with the entry named.
             handle(.journalVerificationFailed(detail: "\(pending.count) quarantined journal entr\(pending.count == 1 ? "y" : "ies"): \(first)"))
         }
+        let replies = broker.repliesToSent
         await withDiscardingTaskGroup { group in
             group.addTask { await self.broker.run() }
+            if let replies { group.addTask { for await reply in replies { await self.brokerReplied(reply) } } }
             if let notifier = self.notifier { group.addTask { await notifier.run() } }
         }
     }

@@ -138,6 +138,7 @@ struct Astd {
             }
             group.cancelAll()
         }
+        control.flushRefusalSummaries()
         try journal.flush()
         if await tree.hasGivenUp {
             logger.critical("astd gave up (restart intensity exceeded); exiting non-zero so that systemd sees the failure")
