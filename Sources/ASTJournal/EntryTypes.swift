@@ -37,6 +37,8 @@ public enum EntryTypes {
         /// Every input to the exchange with the `now` it was handled at (write-ahead, durable).
         public static let input = "paper.input"
         public static let restored = "paper.restored"
+        /// An input refused by validation after the bus had journaled its message (bounded).
+        public static let refused = "paper.refused"
         /// FAULT INJECTION (tests only): a bracket re-submitted past the duplicate check.
         public static let faultResubmit = "paper.fault_resubmit"
     }

@@ -1,5 +1,4 @@
 import ASTCore
-import ASTJournal
 import Foundation
 import Synchronization
 
