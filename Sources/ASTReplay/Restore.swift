@@ -127,6 +127,10 @@ public struct RiskJournalFold {
                 quarantine.skip(entry, "the input does not decode")
                 return nil
             }
+            if let refusal = input.validate() {
+                quarantine.skip(entry, "the input is refused: \(refusal)")
+                return nil
+            }
             inputs += 1
             return gate!.handle(input, now: r.timestamp)
         case EntryTypes.Risk.started, EntryTypes.Risk.stopped:
