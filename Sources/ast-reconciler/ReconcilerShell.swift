@@ -63,15 +63,8 @@ actor ReconcilerShell: WorkerLogic {
         brokerName = config.risk.broker
         storePath = (config.marketdata ?? .standard).storePath(stateDir: config.stateDir)
         causal = (config.clock ?? .wall).mode == .replay
-        let settings = BusSettings(config.bus)
-        func client(_ target: ProcessIdentity) throws -> BusClient {
-            try BusClient(identity: context.identity, target: target.description,
-                          path: WorkerRuntime.socketPath(identity: target, runtimeDir: config.runtimeDir),
-                          expectedRole: target.role, settings: settings, journal: context.journal, clock: context.systemClock, logger: context.logger)
-        }
-        func optional(_ target: ProcessIdentity) throws -> BusClient? {
-            config.supervisor.children.contains { $0.name == target.description } ? try client(target) : nil
-        }
+        let client = context.busClient(to:)
+        let optional = context.busClientIfConfigured(to:)
         broker = try client(ProcessIdentity(parsing: config.risk.broker)!)
         risk = try client(ProcessIdentity(role: .risk))
         strategy = try optional(ProcessIdentity(role: .strategy))

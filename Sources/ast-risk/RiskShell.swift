@@ -65,17 +65,8 @@ actor RiskShell: WorkerLogic {
             }
             context.logger.critical("FAULT INJECTION ON (\(Self.badSignatureVariable)=1): approvals leave with a bad signature; for tests only")
         }
-        let settings = BusSettings(config.bus)
-        let brokerID = ProcessIdentity(parsing: config.risk.broker)!
-        broker = try BusClient(identity: context.identity, target: brokerID.description,
-                               path: WorkerRuntime.socketPath(identity: brokerID, runtimeDir: config.runtimeDir),
-                               expectedRole: .broker, settings: settings, journal: journal, clock: context.systemClock, logger: logger)
-        let notifierID = ProcessIdentity(role: .notifier)
-        notifier = config.supervisor.children.contains { $0.name == notifierID.description }
-            ? try BusClient(identity: context.identity, target: notifierID.description,
-                            path: WorkerRuntime.socketPath(identity: notifierID, runtimeDir: config.runtimeDir),
-                            expectedRole: .notifier, settings: settings, journal: journal, clock: context.systemClock, logger: logger)
-            : nil
+        broker = try context.busClient(to: ProcessIdentity(parsing: config.risk.broker)!)
+        notifier = try context.busClientIfConfigured(to: ProcessIdentity(role: .notifier))
         identity = context.identity
         let (restored, unclean, quarantined, known) = try Self.restore(limits: config.risk.limits, journal: journal, now: clock.now())
         gate = restored
