@@ -62,6 +62,17 @@ public enum QuarantineJournal {
         return state
     }
 
+    /// Journals durably, once, each entry a restore skipped that `state` does not record yet (the
+    /// first start that meets an entry records it); returns `state` with them.
+    public static func record(_ skipped: [QuarantinedEntry], into state: State, journal: Journal, clock: any WallClock) throws -> State {
+        var state = state
+        for entry in skipped where state.entries[entry.seq] == nil {
+            try journal.append(entryRecord(entry, at: clock.now()), durability: .durable)
+            state.entries[entry.seq] = entry
+        }
+        return state
+    }
+
     /// The record that quarantines `entry`.
     public static func entryRecord(_ entry: QuarantinedEntry, at now: Timestamp) throws -> JournalRecord {
         JournalRecord(kind: .event, type: entryType, timestamp: now, body: Array(try JSONEncoder.quarantine.encode(entry)))

@@ -69,6 +69,20 @@ public struct FoldQuarantine: Sendable, Equatable {
     /// Skipped entries the journal does not record as quarantined yet (to be journaled once).
     public var newEntries: [QuarantinedEntry] { found.filter { state.entries[$0.seq] == nil } }
 
+    /// `entry`'s body as `T` when it decodes and `validate` accepts it; otherwise the entry is
+    /// skipped (nil).
+    mutating func admit<T: Decodable>(_ type: T.Type, _ entry: JournalEntry, decoder: JSONDecoder, validate: (T) -> InputRefusal?) -> T? {
+        guard let value = try? decoder.decode(T.self, from: Data(entry.record.body)) else {
+            skip(entry, "the input does not decode")
+            return nil
+        }
+        if let refusal = validate(value) {
+            skip(entry, "the input is refused: \(refusal)")
+            return nil
+        }
+        return value
+    }
+
     mutating func skip(_ entry: JournalEntry, _ cause: String) {
         found.append(QuarantinedEntry(process: process, journal: journal, seq: entry.seq, type: entry.record.type, cause: cause))
     }
@@ -123,14 +137,7 @@ public struct RiskJournalFold {
             return nil
         case EntryTypes.Risk.input:
             guard gate != nil else { throw FoldError(seq: entry.seq, type: r.type, reason: "a risk input before the initial Safe Mode record") }
-            guard let input = try? decoder.decode(RiskInput.self, from: Data(r.body)) else {
-                quarantine.skip(entry, "the input does not decode")
-                return nil
-            }
-            if let refusal = input.validate() {
-                quarantine.skip(entry, "the input is refused: \(refusal)")
-                return nil
-            }
+            guard let input = quarantine.admit(RiskInput.self, entry, decoder: decoder, validate: { $0.validate() }) else { return nil }
             inputs += 1
             return gate!.handle(input, now: r.timestamp)
         case EntryTypes.Risk.started, EntryTypes.Risk.stopped:
@@ -179,14 +186,7 @@ public struct ReconcilerJournalFold {
         let r = entry.record
         if quarantine.read(entry) { return nil }
         guard r.kind == .received, r.type == EntryTypes.Reconciler.input else { return nil }
-        guard let input = try? decoder.decode(ReconcilerInput.self, from: Data(r.body)) else {
-            quarantine.skip(entry, "the input does not decode")
-            return nil
-        }
-        if let refusal = input.validate() {
-            quarantine.skip(entry, "the input is refused: \(refusal)")
-            return nil
-        }
+        guard let input = quarantine.admit(ReconcilerInput.self, entry, decoder: decoder, validate: { $0.validate() }) else { return nil }
         inputs += 1
         return (input, core.handle(input, now: r.timestamp))
     }
@@ -258,21 +258,15 @@ public struct PaperJournalFold {
             return nil
         }
         guard r.kind == .received, r.type == EntryTypes.Paper.input || r.type == EntryTypes.Paper.faultResubmit else { return nil }
-        let decoded = try? decoder.decode(PaperJournalInput.self, from: Data(r.body)).input
         if r.type == EntryTypes.Paper.faultResubmit {
-            guard let input = decoded, input.validate() == nil else {
+            guard let input = try? decoder.decode(PaperJournalInput.self, from: Data(r.body)).input, input.validate() == nil else {
                 quarantine.skip(entry, "the fault re-submit does not decode or is refused")
                 return nil
             }
             guard case .submit(let bracket) = input else { return nil }
             return (input, produced(exchange.faultResubmitIgnoringKnownIDs(bracket, now: r.timestamp)))
         }
-        guard let input = decoded else {
-            quarantine.skip(entry, "the input does not decode")
-            return nil
-        }
-        if let refusal = input.validate() {
-            quarantine.skip(entry, "the input is refused: \(refusal)")
+        guard let input = quarantine.admit(PaperJournalInput.self, entry, decoder: decoder, validate: { $0.input.validate() })?.input else {
             return nil
         }
         inputs += 1

@@ -62,12 +62,8 @@ actor PaperAdapter: BrokerAdapter {
         self.connectionChanged = connectionChanged
         let restored = try Self.restore(name: name, config: config, journal: journal, recordsBrackets: faultResubmitAfterRestart)
         exchange = restored.exchange
-        var quarantine = restored.quarantine
-        for entry in restored.quarantined where quarantine.entries[entry.seq] == nil {
-            // The first start that meets this entry records the quarantine, durably.
-            try journal.append(QuarantineJournal.entryRecord(entry, at: clock.now()), durability: .durable)
-            quarantine.entries[entry.seq] = entry
-        }
+        // The first start that meets a skipped entry records the quarantine, durably.
+        let quarantine = try QuarantineJournal.record(restored.quarantined, into: restored.quarantine, journal: journal, clock: clock)
         for entry in quarantine.pending {
             logger.critical("QUARANTINE: \(entry); the broker refuses new orders until an operator runs: astctl quarantine ack --process \(name) --seq \(entry.seq) --reason '...'")
         }

@@ -71,11 +71,7 @@ actor ReconcilerShell: WorkerLogic {
         notifier = try optional(ProcessIdentity(role: .notifier))
         let (restored, quarantined, known) = try Self.restore(journal: journal)
         core = restored
-        var state = known
-        for entry in quarantined where state.entries[entry.seq] == nil {
-            try journal.append(QuarantineJournal.entryRecord(entry, at: clock.now()), durability: .durable)
-            state.entries[entry.seq] = entry
-        }
+        let state = try QuarantineJournal.record(quarantined, into: known, journal: journal, clock: clock)
         quarantine = Mutex(state)
         for entry in state.pending {
             logger.critical("QUARANTINE: \(entry); acknowledge with: astctl quarantine ack --process \(context.identity) --seq \(entry.seq) --reason '...'")

@@ -70,11 +70,7 @@ actor RiskShell: WorkerLogic {
         identity = context.identity
         let (restored, unclean, quarantined, known) = try Self.restore(limits: config.risk.limits, journal: journal, now: clock.now())
         gate = restored
-        var state = known
-        for entry in quarantined where state.entries[entry.seq] == nil {
-            try journal.append(QuarantineJournal.entryRecord(entry, at: clock.now()), durability: .durable)
-            state.entries[entry.seq] = entry
-        }
+        let state = try QuarantineJournal.record(quarantined, into: known, journal: journal, clock: clock)
         quarantine = Mutex(state)
         for entry in state.pending {
             logger.critical("QUARANTINE: \(entry); acknowledge with: astctl quarantine ack --process \(context.identity) --seq \(entry.seq) --reason '...'")
