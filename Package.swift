@@ -14,7 +14,10 @@ let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package
 /// Worker executables: one per process, each a thin `main` over ASTRuntime.
 let workers = ["ast-marketdata", "ast-strategy", "ast-risk", "ast-broker", "ast-reconciler", "ast-notifier"]
 /// Dependencies a worker needs beyond the shared ones.
-let workerExtras: [String: [Target.Dependency]] = ["ast-notifier": ["ASTNotify", "ASTTelegram"]]
+/// ast-risk, ast-reconciler and ast-broker restore their cores with ASTReplay's folds (the same ones replay and reports use).
+let workerExtras: [String: [Target.Dependency]] = [
+    "ast-notifier": ["ASTNotify", "ASTTelegram"], "ast-risk": ["ASTReplay"], "ast-reconciler": ["ASTReplay"], "ast-broker": ["ASTReplay"],
+]
 
 let package = Package(
     name: "AST",
@@ -152,6 +155,11 @@ let package = Package(
         .testTarget(name: "ASTEngineTests", dependencies: ["ASTEngine", "ASTEngineData", "ASTRuntime", "ASTStrategy", "ASTRisk", "ASTPaperBroker", "ASTExecution", "ASTCalendar", "ASTCore", "ASTMarketData", log]),
         .testTarget(name: "ASTReplayTests", dependencies: ["ASTReplay", "ASTJournal", "ASTRisk", "ASTExecution", "ASTPaperBroker", "ASTWire", "ASTCore", "ASTTestKit", log, .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ASTFuzzTests", dependencies: ["ASTFuzzTargets"]),
+        // The shells' own restore (the worker executables' code) against replay's and the report's.
+        .testTarget(name: "ShellRestoreTests", dependencies: [
+            "ast-risk", "ast-reconciler", "ast-broker", "ASTReplay", "ASTReport", "ASTJournal", "ASTRisk", "ASTExecution", "ASTPaperBroker",
+            "ASTWire", "ASTCore", "ASTTestKit", log,
+        ]),
         .testTarget(name: "IntegrationTests", dependencies: ["ASTTestKit", "ASTBus", "ASTJournal", "ASTRuntime", "ASTNotify", "ASTExecution", "ASTReport", "ASTDrill", .product(name: "GRDB", package: "GRDB.swift")]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,3 +1,5 @@
+import ASTCore
+
 /// The journal entry type names of every AST process, declared once: the shells write them and
 /// replay, the reports, the timeline and `astctl drill` read them. A shell that writes a new type
 /// declares it here. Bus messages journaled by ASTBus carry their `MessageType` raw value
@@ -37,6 +39,8 @@ public enum EntryTypes {
         /// Every input to the exchange with the `now` it was handled at (write-ahead, durable).
         public static let input = "paper.input"
         public static let restored = "paper.restored"
+        /// An input refused by validation after the bus had journaled its message (bounded).
+        public static let refused = "paper.refused"
         /// FAULT INJECTION (tests only): a bracket re-submitted past the duplicate check.
         public static let faultResubmit = "paper.fault_resubmit"
     }
@@ -51,10 +55,30 @@ public enum EntryTypes {
 
     /// ast-marketdata.
     public enum MarketData {
-        /// Replay progress: `{time, session}` per schedule point played.
+        /// The replay reached this market time (body: ``Progress``); a restart resumes after it.
         public static let progress = "marketdata.replay"
         public static let finished = "marketdata.replay_finished"
         public static let installed = "marketdata.installed"
+
+        /// The body of `marketdata.replay`: where the replay stands, as ast-marketdata writes it
+        /// and the report reads it.
+        public struct Progress: Codable, Sendable, Equatable {
+            public var time: Timestamp
+            public var session: String
+            /// The session's place among the sessions played (1-based) and their number.
+            public var index: Int
+            public var of: Int
+            /// The schedule point played (`open`, `close` ...).
+            public var what: String
+
+            public init(time: Timestamp, session: String, index: Int, of: Int, what: String) {
+                self.time = time
+                self.session = session
+                self.index = index
+                self.of = of
+                self.what = what
+            }
+        }
     }
 
     /// ast-notifier.

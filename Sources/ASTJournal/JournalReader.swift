@@ -1,24 +1,27 @@
 import Foundation
 import GRDB
 
-/// A read-only view of a journal file, for tools (replay, export) that must never append.
+/// A read-only view of a journal file, the one way every reader opens a journal it must never
+/// append to: replay, export, reports, `astctl drill` (``Journal/readEntries(path:fromSeq:types:_:)``)
+/// and the chain check (``Journal/verify(path:)``).
 ///
-/// Opens the file read-only and does not check the hash chain (``Journal/verify(path:)`` does);
-/// safe while the owning process runs: a scan sees the entries committed when it starts.
+/// Opens the file read-only (never creating one) and refuses a file that is not an AST journal;
+/// does not check the hash chain (``Journal/verify(path:)`` does); safe while the owning process
+/// runs: a scan sees the entries committed when it starts.
 public final class JournalReader {
     public let path: String
     /// The process the journal belongs to, from its `meta` table.
     public let process: String
     private let queue: DatabaseQueue
 
-    public init(path: String) throws {
+    public init(path: String, label: String = "journal-reader") throws {
         self.path = path
         guard FileManager.default.fileExists(atPath: path) else {
             throw JournalError.storage(path: path, operation: "opening read-only", cause: "no such file")
         }
         var configuration = Configuration()
         configuration.readonly = true
-        configuration.label = "journal-reader"
+        configuration.label = label
         do {
             queue = try DatabaseQueue(path: path, configuration: configuration)
             process = try queue.read { db in
@@ -35,17 +38,36 @@ public final class JournalReader {
     /// Streams every entry in seq order, in one read transaction (constant memory);
     /// `body` returns false to stop.
     public func scan(_ body: (JournalEntry) throws -> Bool) throws {
+        try scan(fromSeq: 1, types: nil, body)
+    }
+
+    /// Streams the entries from `fromSeq` on, only those of `types` when given, in seq order, in
+    /// one read transaction; `body` returns false to stop.
+    public func scan(fromSeq: Int64, types: [String]?, _ body: (JournalEntry) throws -> Bool) throws {
+        var clause = fromSeq > 1 ? "WHERE seq >= ?" : ""
+        var values: [any DatabaseValueConvertible] = fromSeq > 1 ? [fromSeq] : []
+        if let types, !types.isEmpty {
+            clause += (clause.isEmpty ? "WHERE " : " AND ") + "type IN (\(types.map { _ in "?" }.joined(separator: ",")))"
+            values += types.map { $0 as any DatabaseValueConvertible }
+        }
         do {
             try queue.read { db in
-                try Schema.forEachRow(in: db, sql: Schema.select + "ORDER BY seq", arguments: []) { row in
+                try Schema.forEachRow(in: db, sql: Schema.select + clause + " ORDER BY seq", arguments: StatementArguments(values)) { row in
                     try body(try row.entry())
                 }
             }
+        } catch let error as JournalError {
+            throw error
         } catch let error as DatabaseError {
             throw Journal.journalError(error, path: path, operation: "scanning")
         } catch let malformed as StoredRow.Malformed {
             throw Journal.journalError(malformed, path: path, operation: "scanning")
         }
+    }
+
+    /// Runs `body` in one read transaction on the file (for ``Journal/verify(path:)``).
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        try queue.read(body)
     }
 
     /// Streams the raw columns of every entry, no entry values built: the baseline of replay

@@ -87,14 +87,9 @@ extension Journal {
         }
 
         guard FileManager.default.fileExists(atPath: path) else { return fileDamage(.unreadable, "no such file") }
-        var configuration = Configuration()
-        configuration.readonly = true
-        configuration.label = "journal-verify"
         do {
-            let queue = try DatabaseQueue(path: path, configuration: configuration)
-            defer { try? queue.close() }
-            return try queue.read { db in
-                if let problem = try Schema.shapeProblem(in: db) { return fileDamage(.notAJournal, problem) }
+            let reader = try JournalReader(path: path, label: "journal-verify")
+            return try reader.read { db in
                 var verifier = Verifier(path: path)
                 return try verifier.run(db)
             }
@@ -198,29 +193,9 @@ extension Journal {
         guard FileManager.default.fileExists(atPath: path) else {
             throw JournalError.storage(path: path, operation: "reading", cause: "no such file")
         }
-        var configuration = Configuration()
-        configuration.readonly = true
-        configuration.label = "journal-read"
-        var clause = "WHERE seq >= ?"
-        var values: [any DatabaseValueConvertible] = [fromSeq]
-        if let types, !types.isEmpty {
-            clause += " AND type IN (\(types.map { _ in "?" }.joined(separator: ",")))"
-            values += types.map { $0 as any DatabaseValueConvertible }
-        }
-        do {
-            let queue = try DatabaseQueue(path: path, configuration: configuration)
-            defer { try? queue.close() }
-            try queue.read { db in
-                if let problem = try Schema.shapeProblem(in: db) { throw JournalError.notAJournal(path: path, detail: problem) }
-                try Schema.forEachRow(in: db, sql: Schema.select + clause + " ORDER BY seq", arguments: StatementArguments(values)) { row in
-                    try body(try row.entry())
-                    return true
-                }
-            }
-        } catch let error as JournalError {
-            throw error
-        } catch {
-            throw journalError(error, path: path, operation: "reading")
+        try JournalReader(path: path, label: "journal-read").scan(fromSeq: fromSeq, types: types) { entry in
+            try body(entry)
+            return true
         }
     }
 }

@@ -45,14 +45,64 @@ func runFold<Outputs>(scan: ((JournalEntry) throws -> Bool) throws -> Void, appl
     }
 }
 
+/// The journal entries one restore could not apply, and what the journal already says about
+/// quarantines: every fold keeps both, the same way for every process.
+///
+/// An input that does not decode, or that its validation now refuses (an input an older version
+/// journaled unchecked), is skipped and listed in ``found``, never thrown: a journaled input must
+/// not make a process crash-loop. The shell journals the new ones (``newEntries``) and stays HALTED
+/// (or not ready) until an operator acknowledges them; replay reports each as a divergence.
+public struct FoldQuarantine: Sendable, Equatable {
+    /// The process and journal path the entries are named with.
+    public let process: String
+    public let journal: String
+    /// Entries this fold skipped, in journal order.
+    public private(set) var found: [QuarantinedEntry] = []
+    /// `quarantine.entry` / `quarantine.acknowledged` records read so far.
+    public private(set) var state = QuarantineJournal.State()
+
+    public init(process: String, journal: String) {
+        self.process = process
+        self.journal = journal
+    }
+
+    /// Skipped entries the journal does not record as quarantined yet (to be journaled once).
+    public var newEntries: [QuarantinedEntry] { found.filter { state.entries[$0.seq] == nil } }
+
+    /// `entry`'s body as `T` when it decodes and `validate` accepts it; otherwise the entry is
+    /// skipped (nil).
+    mutating func admit<T: Decodable>(_ type: T.Type, _ entry: JournalEntry, decoder: JSONDecoder, validate: (T) -> InputRefusal?) -> T? {
+        guard let value = try? decoder.decode(T.self, from: Data(entry.record.body)) else {
+            skip(entry, "the input does not decode")
+            return nil
+        }
+        if let refusal = validate(value) {
+            skip(entry, "the input is refused: \(refusal)")
+            return nil
+        }
+        return value
+    }
+
+    mutating func skip(_ entry: JournalEntry, _ cause: String) {
+        found.append(QuarantinedEntry(process: process, journal: journal, seq: entry.seq, type: entry.record.type, cause: cause))
+    }
+
+    /// Reads a quarantine record; false for any other entry.
+    mutating func read(_ entry: JournalEntry) -> Bool {
+        let type = entry.record.type
+        guard type == QuarantineJournal.entryType || type == QuarantineJournal.acknowledgedType else { return false }
+        QuarantineJournal.apply(entry, to: &state)
+        return true
+    }
+}
+
 /// ast-risk's journal folded into its ``RiskGate``: `safe_mode.initial` makes the gate, every
 /// `risk.input` is handled at its recorded time; `risk.started`/`risk.stopped` tell whether the
-/// last run ended cleanly.
+/// last run ended cleanly; an input that does not decode or that ``RiskInput/validate()`` refuses
+/// is skipped into ``quarantine``.
 ///
-/// The shell restores with
-/// `let fold = try RiskJournalFold.fold(limits: limits) { try journal.scan(fromSeq: 1, $0) }`, then
-/// uses `fold.gate` (nil: a first start; it journals `safe_mode.initial` itself) and
-/// `fold.uncleanPreviousExit`.
+/// The shell restores with ``restore(limits:journal:)``, then uses `fold.gate` (nil: a first
+/// start; it journals `safe_mode.initial` itself), `fold.uncleanPreviousExit` and `fold.quarantine`.
 public struct RiskJournalFold {
     public let limits: RiskLimits
     /// The gate as the entries so far leave it; nil before `safe_mode.initial`.
@@ -61,14 +111,20 @@ public struct RiskJournalFold {
     public private(set) var lastMarker: String?
     /// Inputs applied.
     public private(set) var inputs = 0
+    /// Inputs skipped, and the journal's quarantine records.
+    public private(set) var quarantine: FoldQuarantine
     let decoder = JSONDecoder()
 
-    public init(limits: RiskLimits) { self.limits = limits }
+    public init(limits: RiskLimits, process: String = "risk@main", journal: String = "") {
+        self.limits = limits
+        quarantine = FoldQuarantine(process: process, journal: journal)
+    }
 
     /// A `risk.started` with no `risk.stopped` after it: the previous run did not end cleanly.
     public var uncleanPreviousExit: Bool { lastMarker == EntryTypes.Risk.started }
 
-    /// Applies one entry: the gate's outputs for an input (alerts included), nil for any other entry.
+    /// Applies one entry: the gate's outputs for an input (alerts included), nil for any other
+    /// entry and for a skipped input.
     public mutating func apply(_ entry: JournalEntry) throws(FoldError) -> [RiskOutput]? {
         let r = entry.record
         switch r.type {
@@ -81,116 +137,175 @@ public struct RiskJournalFold {
             return nil
         case EntryTypes.Risk.input:
             guard gate != nil else { throw FoldError(seq: entry.seq, type: r.type, reason: "a risk input before the initial Safe Mode record") }
-            let input: RiskInput
-            do { input = try decoder.decode(RiskInput.self, from: Data(r.body)) } catch {
-                throw FoldError(seq: entry.seq, type: r.type, reason: "the recorded input does not decode: \(error)")
-            }
+            guard let input = quarantine.admit(RiskInput.self, entry, decoder: decoder, validate: { $0.validate() }) else { return nil }
             inputs += 1
             return gate!.handle(input, now: r.timestamp)
         case EntryTypes.Risk.started, EntryTypes.Risk.stopped:
             lastMarker = r.type
             return nil
         default:
+            _ = quarantine.read(entry)
             return nil
         }
     }
 
     /// Folds a whole journal (see the type's documentation).
-    public static func fold(limits: RiskLimits, observe: (JournalEntry, [RiskOutput]) -> Void = { _, _ in },
+    public static func fold(limits: RiskLimits, process: String = "risk@main", journal: String = "",
+                            observe: (JournalEntry, [RiskOutput]) -> Void = { _, _ in },
                             scan: ((JournalEntry) throws -> Bool) throws -> Void) throws -> RiskJournalFold {
-        var fold = RiskJournalFold(limits: limits)
+        var fold = RiskJournalFold(limits: limits, process: process, journal: journal)
         try runFold(scan: scan, apply: { try fold.apply($0) }, observe: observe)
         return fold
+    }
+
+    /// ast-risk's restore: its own journal, from entry 1, through the writer.
+    public static func restore(limits: RiskLimits, journal: Journal) throws -> RiskJournalFold {
+        try fold(limits: limits, process: journal.process, journal: journal.path) { try journal.scan(fromSeq: 1, $0) }
     }
 }
 
 /// ast-reconciler's journal folded into its ``ReconcilerCore``: every received `reconciler.input`
-/// handled at its recorded time (the book, the portfolio, the reconciliations).
+/// handled at its recorded time (the book, the portfolio, the reconciliations); an input that does
+/// not decode or that ``ReconcilerInput/validate()`` refuses is skipped into ``quarantine``.
 ///
-/// The shell restores with
-/// `let core = try ReconcilerJournalFold.fold { try journal.scan(fromSeq: 1, $0) }.core`.
+/// The shell restores with ``restore(journal:)`` and uses `fold.core` and `fold.quarantine`.
 public struct ReconcilerJournalFold {
     public private(set) var core = ReconcilerCore()
     public private(set) var inputs = 0
+    /// Inputs skipped, and the journal's quarantine records.
+    public private(set) var quarantine: FoldQuarantine
     let decoder = JSONDecoder()
 
-    public init() {}
+    public init(process: String = "reconciler@main", journal: String = "") {
+        quarantine = FoldQuarantine(process: process, journal: journal)
+    }
 
-    /// Applies one entry: the decoded input and the core's outputs for a `reconciler.input`, nil otherwise.
+    /// Applies one entry: the decoded input and the core's outputs for a `reconciler.input`, nil
+    /// otherwise (and for a skipped input).
     public mutating func apply(_ entry: JournalEntry) throws(FoldError) -> (input: ReconcilerInput, outputs: [ReconcilerOutput])? {
         let r = entry.record
+        if quarantine.read(entry) { return nil }
         guard r.kind == .received, r.type == EntryTypes.Reconciler.input else { return nil }
-        let input: ReconcilerInput
-        do { input = try decoder.decode(ReconcilerInput.self, from: Data(r.body)) } catch {
-            throw FoldError(seq: entry.seq, type: r.type, reason: "the recorded input does not decode: \(error)")
-        }
+        guard let input = quarantine.admit(ReconcilerInput.self, entry, decoder: decoder, validate: { $0.validate() }) else { return nil }
         inputs += 1
         return (input, core.handle(input, now: r.timestamp))
     }
 
     /// Folds a whole journal (see the type's documentation).
-    public static func fold(observe: (JournalEntry, (input: ReconcilerInput, outputs: [ReconcilerOutput])) -> Void = { _, _ in },
+    public static func fold(process: String = "reconciler@main", journal: String = "",
+                            observe: (JournalEntry, (input: ReconcilerInput, outputs: [ReconcilerOutput])) -> Void = { _, _ in },
                             scan: ((JournalEntry) throws -> Bool) throws -> Void) throws -> ReconcilerJournalFold {
-        var fold = ReconcilerJournalFold()
+        var fold = ReconcilerJournalFold(process: process, journal: journal)
         try runFold(scan: scan, apply: { try fold.apply($0) }, observe: observe)
         return fold
     }
+
+    /// ast-reconciler's restore: its own journal, from entry 1, through the writer.
+    public static func restore(journal: Journal) throws -> ReconcilerJournalFold {
+        try fold(process: journal.process, journal: journal.path) { try journal.scan(fromSeq: 1, $0) }
+    }
 }
 
-/// One journaled paper broker input, as the shell writes it (`{"input": ...}`).
+/// One journaled paper broker input, as the shell writes it (`{"input": ...}`). The bus message
+/// that asked for it is the entry's message id.
 public struct PaperJournalInput: Codable, Sendable {
     public var input: PaperInput
     public init(input: PaperInput) { self.input = input }
 }
 
 /// The paper broker's journal folded into its ``PaperExchange``: every received `paper.input`
-/// (and `paper.fault_resubmit`, which happened) handled at its recorded time.
+/// (and `paper.fault_resubmit`, which happened) handled at its recorded time; an input that does
+/// not decode or that ``PaperInput/validate()`` refuses is skipped into ``quarantine``. It also
+/// follows the reports the exchange produced against the `execution.report` messages sent, so
+/// that a restart delivers those the previous run produced but never handed to the bus.
 ///
-/// The shell (`PaperAdapter.restore`) restores with
-/// ```swift
-/// var reports: [ExecutionReport] = [], brackets: [BracketOrder] = [], sent = Set<String>()
-/// let fold = try PaperJournalFold.fold(name: name, config: config, observe: { entry, step in
-///     reports += step.outcome.reports
-///     if entry.record.type == EntryTypes.Paper.input, case .submit(let b) = step.input { brackets.append(b) }
-/// }) { body in
-///     try journal.scan(fromSeq: 1) { entry in
-///         if entry.record.kind == .sent, entry.record.type == MessageType.executionReport.rawValue,
-///            case .executionReport(let r)? = try EnvelopeCodec.decode(entry.record.body).message { sent.insert(r.id) }
-///         return try body(entry)
-///     }
-/// }
-/// ```
-/// then uses `fold.exchange` and `fold.inputs` (the journaled input format is this module's
-/// ``PaperJournalInput``, the same JSON as the shell's own).
+/// The shell (`PaperAdapter`) restores with ``restore(name:config:journal:recordsBrackets:)``
+/// and uses `fold.exchange`, `fold.unsentReports`, `fold.reportsThrough`, `fold.inputs`,
+/// `fold.brackets` and `fold.quarantine`.
 public struct PaperJournalFold {
     public private(set) var exchange: PaperExchange
     public private(set) var inputs = 0
+    /// Inputs skipped, and the journal's quarantine records.
+    public private(set) var quarantine: FoldQuarantine
+    /// The highest sequence of any report produced.
+    public private(set) var reportsThrough: Int64 = 0
+    /// Submitted brackets, in order, kept only with `recordsBrackets` (the fault injection needs them).
+    public private(set) var brackets: [BracketOrder] = []
+    let recordsBrackets: Bool
+    /// Reports produced and not (yet) seen sent, by id, and their ids in production order.
+    var unsent: [String: ExecutionReport] = [:]
+    var unsentOrder: [String] = []
+    /// Ids of the reports seen sent (a report produced after it was sent is not unsent).
+    var sentIDs = Set<String>()
     let decoder = JSONDecoder()
 
-    public init(name: String, config: PaperBrokerConfig) { exchange = PaperExchange(name: name, config: config) }
+    public init(name: String, config: PaperBrokerConfig, journal: String = "", recordsBrackets: Bool = false) {
+        exchange = PaperExchange(name: name, config: config)
+        quarantine = FoldQuarantine(process: name, journal: journal)
+        self.recordsBrackets = recordsBrackets
+    }
 
-    /// Applies one entry: the input and the exchange's outcome for an input, nil otherwise.
+    /// Reports produced that no `execution.report` sent so far carries, in production order.
+    public var unsentReports: [ExecutionReport] { unsentOrder.compactMap { unsent[$0] } }
+
+    /// Applies one entry: the input and the exchange's outcome for an input, nil otherwise (and
+    /// for a skipped input). A sent `execution.report` marks its report delivered.
     public mutating func apply(_ entry: JournalEntry) throws(FoldError) -> (input: PaperInput, outcome: PaperOutcome)? {
         let r = entry.record
-        guard r.kind == .received, r.type == EntryTypes.Paper.input || r.type == EntryTypes.Paper.faultResubmit else { return nil }
-        let input: PaperInput
-        do { input = try decoder.decode(PaperJournalInput.self, from: Data(r.body)).input } catch {
-            throw FoldError(seq: entry.seq, type: r.type, reason: "the recorded input does not decode: \(error)")
+        if quarantine.read(entry) { return nil }
+        if r.kind == .sent, r.type == MessageType.executionReport.rawValue {
+            if case .executionReport(let report)? = try? EnvelopeCodec.decode(r.body).message { markSent(report.id) }
+            return nil
         }
+        guard r.kind == .received, r.type == EntryTypes.Paper.input || r.type == EntryTypes.Paper.faultResubmit else { return nil }
         if r.type == EntryTypes.Paper.faultResubmit {
+            guard let input = try? decoder.decode(PaperJournalInput.self, from: Data(r.body)).input, input.validate() == nil else {
+                quarantine.skip(entry, "the fault re-submit does not decode or is refused")
+                return nil
+            }
             guard case .submit(let bracket) = input else { return nil }
-            return (input, exchange.faultResubmitIgnoringKnownIDs(bracket, now: r.timestamp))
+            return (input, produced(exchange.faultResubmitIgnoringKnownIDs(bracket, now: r.timestamp)))
+        }
+        guard let input = quarantine.admit(PaperJournalInput.self, entry, decoder: decoder, validate: { $0.input.validate() })?.input else {
+            return nil
         }
         inputs += 1
-        return (input, exchange.handle(input, now: r.timestamp))
+        if recordsBrackets, case .submit(let b) = input { brackets.append(b) }
+        return (input, produced(exchange.handle(input, now: r.timestamp)))
+    }
+
+    mutating func produced(_ outcome: PaperOutcome) -> PaperOutcome {
+        for report in outcome.reports {
+            reportsThrough = max(reportsThrough, report.sequence ?? 0)
+            guard !sentIDs.contains(report.id), unsent.updateValue(report, forKey: report.id) == nil else { continue }
+            unsentOrder.append(report.id)
+        }
+        return outcome
+    }
+
+    mutating func markSent(_ id: String) {
+        sentIDs.insert(id)
+        guard unsent.removeValue(forKey: id) != nil else { return }
+        if unsent.isEmpty {
+            unsentOrder.removeAll(keepingCapacity: true)
+        } else if unsentOrder.count > 64 && unsentOrder.count > 2 * unsent.count {
+            unsentOrder.removeAll { unsent[$0] == nil }
+        }
     }
 
     /// Folds a whole journal (see the type's documentation).
-    public static func fold(name: String, config: PaperBrokerConfig,
+    public static func fold(name: String, config: PaperBrokerConfig, journal: String = "", recordsBrackets: Bool = false,
                             observe: (JournalEntry, (input: PaperInput, outcome: PaperOutcome)) -> Void = { _, _ in },
                             scan: ((JournalEntry) throws -> Bool) throws -> Void) throws -> PaperJournalFold {
-        var fold = PaperJournalFold(name: name, config: config)
+        var fold = PaperJournalFold(name: name, config: config, journal: journal, recordsBrackets: recordsBrackets)
         try runFold(scan: scan, apply: { try fold.apply($0) }, observe: observe)
         return fold
+    }
+
+    /// The paper broker's restore: its own journal, from entry 1, through the writer.
+    public static func restore(name: String, config: PaperBrokerConfig, journal: Journal, recordsBrackets: Bool = false) throws
+        -> PaperJournalFold
+    {
+        try fold(name: name, config: config, journal: journal.path, recordsBrackets: recordsBrackets) { try journal.scan(fromSeq: 1, $0) }
     }
 }

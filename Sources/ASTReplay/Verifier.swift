@@ -209,6 +209,14 @@ public enum ReplayVerifier {
 
     /// Checks one journal's chain and re-executes it when replay knows its process.
     public static func replay(path: String, config: ReplaySettings, checkChain: Bool = true) -> ProcessReplay {
+        replayKeepingState(path: path, config: config, checkChain: checkChain).result
+    }
+
+    /// ``replay(path:config:checkChain:)`` with the replayer it ran, whose fold holds the core as
+    /// the journal leaves it (tests compare it with the shells' restore and the report's).
+    static func replayKeepingState(path: String, config: ReplaySettings, checkChain: Bool = true)
+        -> (result: ProcessReplay, replayer: (any Replayer)?)
+    {
         var result = ProcessReplay(process: "?", path: path, entries: 0, inputs: 0, outputsCompared: 0, reexecuted: false,
                                    chainDamage: nil, chainDamageSeq: nil, divergences: [], divergenceCount: 0, notes: [])
         if checkChain {
@@ -221,15 +229,15 @@ public enum ReplayVerifier {
         let reader: JournalReader
         do { reader = try JournalReader(path: path) } catch {
             result.notes.append("cannot read: \(error)")
-            return result
+            return (result, nil)
         }
         result.process = reader.process
         let role = reader.process.split(separator: "@").first.map(String.init) ?? reader.process
         var replayer: (any Replayer)?
         switch role {
-        case "risk": replayer = RiskReplayer(process: reader.process, limits: config.riskLimits)
-        case "reconciler": replayer = ReconcilerReplayer(process: reader.process)
-        case "broker": replayer = PaperReplayer(process: reader.process, config: config.paperBroker)
+        case "risk": replayer = RiskReplayer(process: reader.process, journal: path, limits: config.riskLimits)
+        case "reconciler": replayer = ReconcilerReplayer(process: reader.process, journal: path)
+        case "broker": replayer = PaperReplayer(process: reader.process, journal: path, config: config.paperBroker)
         default: replayer = nil
         }
         var entries = 0
@@ -252,7 +260,7 @@ public enum ReplayVerifier {
             result.divergences = replayer.log.kept
             result.divergenceCount = replayer.log.count
         }
-        return result
+        return (result, replayer)
     }
 }
 
@@ -304,6 +312,13 @@ struct PendingOutputs<Output> {
     }
 }
 
+/// An input the fold skipped (``FoldQuarantine``) is a divergence: the process did not replay it either.
+func recordSkipped(_ quarantine: FoldQuarantine, after count: Int, process: String, into log: inout DivergenceLog) {
+    for q in quarantine.found.dropFirst(count) {
+        log.record(Divergence(process: process, seq: q.seq, type: q.type, what: "quarantined: \(q.cause)"))
+    }
+}
+
 extension Replayer {
     /// The note for outputs of `input` left unrecorded when the process restarted at `marker`.
     static func crashNote(_ count: Int, input: Int64, marker: JournalEntry) -> String {
@@ -324,9 +339,9 @@ struct RiskReplayer: Replayer {
 
     var inputs: Int { fold.inputs }
 
-    init(process: String, limits: RiskLimits) {
+    init(process: String, journal: String = "", limits: RiskLimits) {
         self.process = process
-        fold = RiskJournalFold(limits: limits)
+        fold = RiskJournalFold(limits: limits, process: process, journal: journal)
     }
 
     mutating func feed(_ entry: JournalEntry) {
@@ -341,7 +356,11 @@ struct RiskReplayer: Replayer {
             return
         }
         do throws(FoldError) {
-            guard let outputs = try fold.apply(entry) else { return }
+            let skipped = fold.quarantine.found.count
+            guard let outputs = try fold.apply(entry) else {
+                recordSkipped(fold.quarantine, after: skipped, process: process, into: &log)
+                return
+            }
             for output in outputs {
                 if case .alert = output { continue }
                 pending.items.append((output, entry.seq))
@@ -414,7 +433,7 @@ struct RiskReplayer: Replayer {
 
 struct ReconcilerReplayer: Replayer {
     let process: String
-    var fold = ReconcilerJournalFold()
+    var fold: ReconcilerJournalFold
     var pending = PendingOutputs<ReconcilerOutput>()
     /// Snapshots produced since the last publication, and the last one published.
     var produced: [PortfolioSnapshot] = []
@@ -430,7 +449,10 @@ struct ReconcilerReplayer: Replayer {
     var inputs: Int { fold.inputs }
     var core: ReconcilerCore { fold.core }
 
-    init(process: String) { self.process = process }
+    init(process: String, journal: String = "") {
+        self.process = process
+        fold = ReconcilerJournalFold(process: process, journal: journal)
+    }
 
     mutating func feed(_ entry: JournalEntry) {
         let r = entry.record
@@ -449,7 +471,11 @@ struct ReconcilerReplayer: Replayer {
             pending.reset()
             lastInput = entry.seq
             do throws(FoldError) {
-                guard let step = try fold.apply(entry) else { return }
+                let skipped = fold.quarantine.found.count
+                guard let step = try fold.apply(entry) else {
+                    recordSkipped(fold.quarantine, after: skipped, process: process, into: &log)
+                    return
+                }
                 for output in step.outputs {
                     switch output {
                     case .snapshot(let s): produced.append(s)
@@ -480,7 +506,7 @@ struct ReconcilerReplayer: Replayer {
             lastPublished = snapshot
             produced.removeAll(keepingCapacity: true)
         default:
-            break
+            _ = try? fold.apply(entry)
         }
     }
 
@@ -540,9 +566,9 @@ struct PaperReplayer: Replayer {
 
     var inputs: Int { fold.inputs }
 
-    init(process: String, config: PaperBrokerConfig) {
+    init(process: String, journal: String = "", config: PaperBrokerConfig) {
         self.process = process
-        fold = PaperJournalFold(name: process, config: config)
+        fold = PaperJournalFold(name: process, config: config, journal: journal)
     }
 
     mutating func feed(_ entry: JournalEntry) {
@@ -565,7 +591,11 @@ struct PaperReplayer: Replayer {
             }
             ofLastInput.removeAll(keepingCapacity: true)
             do throws(FoldError) {
-                guard let step = try fold.apply(entry) else { return }
+                let skipped = fold.quarantine.found.count
+                guard let step = try fold.apply(entry) else {
+                    recordSkipped(fold.quarantine, after: skipped, process: process, into: &log)
+                    return
+                }
                 for report in step.outcome.reports {
                     guard producedIDs.insert(report.id).inserted else {
                         log.record(Divergence(process: process, seq: entry.seq, type: r.type,
@@ -579,6 +609,7 @@ struct PaperReplayer: Replayer {
                 log.record(Divergence(process: process, seq: error.seq, type: error.type, what: error.reason))
             }
         case (.sent, MessageType.executionReport.rawValue):
+            _ = try? fold.apply(entry)
             guard case .executionReport(let sent)? = try? EnvelopeCodec.decode(r.body).message else {
                 log.record(Divergence(process: process, seq: entry.seq, type: r.type, what: "the sent execution report does not decode"))
                 return
@@ -598,7 +629,7 @@ struct PaperReplayer: Replayer {
             }
             compared += 1
         default:
-            break
+            _ = try? fold.apply(entry)
         }
     }
 

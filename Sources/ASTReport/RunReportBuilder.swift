@@ -23,12 +23,6 @@ public struct RunReportError: Error, Sendable, CustomStringConvertible {
 /// decisions, order states per day, fills, reconciliations) plus the reconciler's core (its book
 /// and portfolio), never by the number of journal entries (bus traffic, progress, retries).
 public enum RunReportBuilder {
-    /// `marketdata.replay`'s body as ast-marketdata writes it.
-    struct ReplayProgress: Decodable {
-        var time: Timestamp
-        var session: String
-    }
-
     /// Reads every journal under `<stateDirectory>/journal` and builds the report. `mode` is the
     /// configured trading mode when the caller knows it (otherwise `DRY_RUN` is inferred from
     /// ast-risk's dry-run entries). Throws only when the state directory does not exist.
@@ -332,7 +326,7 @@ struct Accumulator {
     mutating func readMarketData(_ e: JournalEntry, problems: inout [String]) {
         switch e.record.type {
         case EntryTypes.MarketData.progress:
-            guard let p = decode(RunReportBuilder.ReplayProgress.self, e, "marketdata@main", &problems) else { return }
+            guard let p = decode(EntryTypes.MarketData.Progress.self, e, "marketdata@main", &problems) else { return }
             if replayFirst.map({ p.time < $0 }) ?? true { replayFirst = p.time }
             if replayLast.map({ p.time > $0 }) ?? true { replayLast = p.time }
             sessions.insert(p.session)

@@ -1,6 +1,7 @@
 import ASTCore
 import ASTExecution
 import ASTJournal
+import ASTReplay
 import ASTRisk
 import Foundation
 
@@ -68,9 +69,9 @@ public struct TradingContent: Sendable, Equatable {
         var intents = Set<String>(), decisions = Set<String>()
         try JournalReader(path: riskJournal).scan { entry in
             switch entry.record.type {
-            case "risk.input":
+            case EntryTypes.Risk.input:
                 if case .intent(let g) = try decoder.decode(RiskInput.self, from: Data(entry.record.body)) { intents.insert(line(g)) }
-            case "risk.decision":
+            case EntryTypes.Risk.decision:
                 decisions.insert(line(try decoder.decode(IntentDecision.self, from: Data(entry.record.body))))
             default:
                 break
@@ -78,14 +79,14 @@ public struct TradingContent: Sendable, Equatable {
             return true
         }
         var reports = Reports()
-        var core = ReconcilerCore()
-        try JournalReader(path: reconcilerJournal).scan { entry in
-            guard entry.record.kind == .received, entry.record.type == "reconciler.input" else { return true }
-            let input = try decoder.decode(ReconcilerInput.self, from: Data(entry.record.body))
-            _ = core.handle(input, now: entry.record.timestamp)
-            if case .report(let r) = input { reports.add(r) }
-            return true
-        }
+        // The reconciler's core through the fold its shell restores with; an input it cannot
+        // replay makes the content unreadable, not silently smaller.
+        let reconciler = try JournalReader(path: reconcilerJournal)
+        let fold = try ReconcilerJournalFold.fold(process: reconciler.process, journal: reconcilerJournal, observe: { _, step in
+            if case .report(let r) = step.input { reports.add(r) }
+        }) { try reconciler.scan($0) }
+        if let q = fold.quarantine.found.first { throw FoldError(seq: q.seq, type: q.type, reason: q.cause) }
+        let core = fold.core
         return TradingContent(intents: intents.sorted(), decisions: decisions.sorted(), orders: reports.orders.sorted(),
                               fills: reports.fills.sorted(), portfolio: lines(core.portfolio))
     }

@@ -44,12 +44,7 @@ actor BrokerShell: WorkerLogic {
         guard context.identity.instance == "paper" else {
             throw BrokerShellError("no adapter for \(context.identity): this build has the paper broker only (run ast-broker --instance paper)")
         }
-        let settings = BusSettings(config.bus)
-        func client(_ target: ProcessIdentity) throws -> BusClient {
-            try BusClient(identity: context.identity, target: target.description,
-                          path: WorkerRuntime.socketPath(identity: target, runtimeDir: config.runtimeDir),
-                          expectedRole: target.role, settings: settings, journal: context.journal, clock: context.systemClock, logger: context.logger)
-        }
+        let client = context.busClient(to:)
         let fault = FaultInjection.resubmitsAfterRestart
         if fault {
             guard (config.trading ?? .paper).mode != .live else {

@@ -3,6 +3,7 @@ import ASTCore
 import ASTExecution
 import ASTJournal
 import ASTPaperBroker
+import ASTReplay
 import ASTRuntime
 import ASTWire
 import Foundation
@@ -10,17 +11,7 @@ import Logging
 import Synchronization
 
 /// The journal entry types of the paper broker.
-enum PaperJournal {
-    /// Every input to the exchange with the `now` it was handled at, written durably before
-    /// the exchange sees it: the paper account is rebuilt from these at every start.
-    static let input = "paper.input"
-    static let restored = "paper.restored"
-    /// An input refused by validation after the bus had journaled its message (bounded).
-    static let refused = "paper.refused"
-    /// FAULT INJECTION (tests only): a bracket re-submitted past the duplicate check after a
-    /// restart (see ``FaultInjection``). Replayed as such at every start, since it happened.
-    static let faultResubmit = "paper.fault_resubmit"
-}
+typealias PaperJournal = EntryTypes.Paper
 
 /// Fault injection for the chaos drill's tests: a deliberately broken broker. Never on in
 /// production: the variable's name says FAULT, ast-broker logs it at CRIT and refuses to start
@@ -33,12 +24,6 @@ enum FaultInjection {
     static var resubmitsAfterRestart: Bool {
         ProcessInfo.processInfo.environment[resubmitsAfterRestartVariable] == "1"
     }
-}
-
-/// One journaled input: what the exchange was asked. The bus message that asked for it is the
-/// entry's message id (see ``UnhandledMessages``).
-struct PaperJournalInput: Codable {
-    var input: PaperInput
 }
 
 /// The paper broker: a ``PaperExchange`` made persistent. Every input is journaled durably
@@ -76,14 +61,10 @@ actor PaperAdapter: BrokerAdapter {
         self.logger = logger
         self.deliver = deliver
         self.connectionChanged = connectionChanged
-        let restored = try Self.restore(name: name, config: config, journal: journal)
+        let restored = try Self.restore(name: name, config: config, journal: journal, recordsBrackets: faultResubmitAfterRestart)
         exchange = restored.exchange
-        var quarantine = restored.quarantine
-        for entry in restored.quarantined where quarantine.entries[entry.seq] == nil {
-            // The first start that meets this entry records the quarantine, durably.
-            try journal.append(QuarantineJournal.entryRecord(entry, at: clock.now()), durability: .durable)
-            quarantine.entries[entry.seq] = entry
-        }
+        // The first start that meets a skipped entry records the quarantine, durably.
+        let quarantine = try QuarantineJournal.record(restored.quarantined, into: restored.quarantine, journal: journal, clock: clock)
         for entry in quarantine.pending {
             logger.critical("QUARANTINE: \(entry); the broker refuses new orders until an operator runs: astctl quarantine ack --process \(name) --seq \(entry.seq) --reason '...'")
         }
@@ -91,8 +72,8 @@ actor PaperAdapter: BrokerAdapter {
         connected = restored.exchange.disconnectedUntil == nil
         unhandled = restored.unhandled
         // Reports of the last run that never reached the bus's outbox (a crash in between).
-        let missing = restored.reports.filter { !restored.sentReportIDs.contains($0.id) }
-        reportsThrough = restored.reports.compactMap(\.sequence).max() ?? 0
+        let missing = restored.unsentReports
+        reportsThrough = restored.reportsThrough
         if !missing.isEmpty {
             logger.notice("delivering \(missing.count) execution report(s) the previous run produced but did not send")
             try deliver(missing)
@@ -117,62 +98,22 @@ actor PaperAdapter: BrokerAdapter {
         }
     }
 
-    /// Replays the journal: the exchange as it was, every report it produced, the ids of the
-    /// reports already in the bus's outbox, and the messages received but never handled.
+    /// Replays the journal with the fold replay uses (``PaperJournalFold``): the exchange as it
+    /// was, the reports it produced that never reached the bus's outbox, the highest report
+    /// sequence, and the messages received but never handled.
     ///
     /// An entry that cannot be replayed (its body does not decode, or ``PaperInput/validate()``
     /// refuses it: an input an older version journaled unchecked) is skipped and returned in
     /// `quarantined`, never thrown: a journaled input must not make the broker crash-loop.
-    static func restore(name: String, config: PaperBrokerConfig, journal: Journal) throws
-        -> (exchange: PaperExchange, reports: [ExecutionReport], sentReportIDs: Set<String>, unhandled: [Envelope], inputs: Int,
+    static func restore(name: String, config: PaperBrokerConfig, journal: Journal, recordsBrackets: Bool = false) throws
+        -> (exchange: PaperExchange, unsentReports: [ExecutionReport], reportsThrough: Int64, unhandled: [Envelope], inputs: Int,
             brackets: [BracketOrder], quarantined: [QuarantinedEntry], quarantine: QuarantineJournal.State)
     {
-        var quarantined: [QuarantinedEntry] = []
-        var quarantine = QuarantineJournal.State()
-        func skip(_ entry: JournalEntry, _ cause: String) {
-            quarantined.append(QuarantinedEntry(process: name, journal: journal.path, seq: entry.seq, type: entry.record.type, cause: cause))
-        }
-        var exchange = PaperExchange(name: name, config: config)
-        var reports: [ExecutionReport] = []
-        var sent = Set<String>()
-        var inputs = 0
-        var brackets: [BracketOrder] = []
-        let decoder = JSONDecoder()
-        try journal.scan(fromSeq: 1) { entry in
-            let r = entry.record
-            switch (r.kind, r.type) {
-            case (.received, PaperJournal.input):
-                guard let j = try? decoder.decode(PaperJournalInput.self, from: Data(r.body)) else {
-                    skip(entry, "the input does not decode")
-                    return true
-                }
-                if let refusal = j.input.validate() {
-                    skip(entry, "the input is refused: \(refusal)")
-                    return true
-                }
-                reports += exchange.handle(j.input, now: r.timestamp).reports
-                if case .submit(let b) = j.input { brackets.append(b) }
-                inputs += 1
-            case (.received, PaperJournal.faultResubmit):
-                guard let j = try? decoder.decode(PaperJournalInput.self, from: Data(r.body)), j.input.validate() == nil else {
-                    skip(entry, "the fault re-submit does not decode or is refused")
-                    return true
-                }
-                if case .submit(let b) = j.input {
-                    reports += exchange.faultResubmitIgnoringKnownIDs(b, now: r.timestamp).reports
-                }
-            case (.sent, MessageType.executionReport.rawValue):
-                if case .executionReport(let report)? = try? EnvelopeCodec.decode(r.body).message { sent.insert(report.id) }
-            case (_, QuarantineJournal.entryType), (_, QuarantineJournal.acknowledgedType):
-                QuarantineJournal.apply(entry, to: &quarantine)
-            default:
-                break
-            }
-            return true
-        }
+        let fold = try PaperJournalFold.restore(name: name, config: config, journal: journal, recordsBrackets: recordsBrackets)
         let unhandled = try UnhandledMessages.find(in: journal, types: [.orderSubmit, .orderCancel, .bar, .sessionClose],
                                                    handledType: PaperJournal.input)
-        return (exchange, reports, sent, unhandled, inputs, brackets, quarantined, quarantine)
+        return (fold.exchange, fold.unsentReports, fold.reportsThrough, unhandled, fold.inputs, fold.brackets, fold.quarantine.found,
+                fold.quarantine.state)
     }
 
     /// Handles what the bus journaled but the previous run never handled.

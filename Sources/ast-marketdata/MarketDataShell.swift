@@ -9,22 +9,9 @@ import ASTWire
 import Foundation
 import Logging
 
-/// The journal entry types of ast-marketdata.
-enum MarketDataJournal {
-    /// The replay reached this market time (body: ``ReplayProgress``); a restart resumes after it.
-    static let progress = "marketdata.replay"
-    static let finished = "marketdata.replay_finished"
-    static let installed = "marketdata.installed"
-}
-
-/// Where the replay stands, as journaled.
-struct ReplayProgress: Codable {
-    var time: Timestamp
-    var session: String
-    var index: Int
-    var of: Int
-    var what: String
-}
+/// The journal entry types of ast-marketdata, and where the replay stands, as journaled.
+typealias MarketDataJournal = EntryTypes.MarketData
+typealias ReplayProgress = EntryTypes.MarketData.Progress
 
 /// ast-marketdata's shell: keeps the bar store (installs the bundled data set, or ingests a CSV
 /// directory, on the first start) and, with the replay clock, plays the configured sessions.
@@ -75,12 +62,7 @@ actor MarketDataShell: WorkerLogic {
         let logger = context.logger
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         store = try BarStore(path: path, logger: logger)
-        let settings = BusSettings(config.bus)
-        func client(_ target: ProcessIdentity) throws -> BusClient {
-            try BusClient(identity: context.identity, target: target.description,
-                          path: WorkerRuntime.socketPath(identity: target, runtimeDir: config.runtimeDir),
-                          expectedRole: target.role, settings: settings, journal: context.journal, clock: context.systemClock, logger: context.logger)
-        }
+        let client = context.busClient(to:)
         broker = try client(ProcessIdentity(parsing: config.risk.broker)!)
         risk = try client(ProcessIdentity(role: .risk))
         reconciler = try client(ProcessIdentity(role: .reconciler))

@@ -11,18 +11,7 @@ import Logging
 
 /// The journal entry types of ast-notifier besides the alerts and lifecycle events the bus
 /// journals on arrival (durably, before acknowledging them: those are the outbox's inputs).
-enum NotifierJournal {
-    /// The seed of the back-off jitter, written once on the first start.
-    static let initial = "notifier.initial"
-    /// A message handed to Telegram (batched; for the record).
-    static let sent = "notifier.sent"
-    /// A failed attempt and why (batched; the reason holds no token).
-    static let failed = "notifier.failed"
-    /// A message that left the outbox for good (durable): what restore replays.
-    static let delivered = "notifier.delivered"
-    static let started = "notifier.started"
-    static let stopped = "notifier.stopped"
-}
+typealias NotifierJournal = EntryTypes.Notifier
 
 /// ast-notifier's shell around the pure ``Outbox``: feeds it the alerts the bus journaled
 /// (and the alerts derived from astd's lifecycle events), sends what it says through the

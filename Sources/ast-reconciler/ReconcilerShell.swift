@@ -3,6 +3,7 @@ import ASTCore
 import ASTExecution
 import ASTJournal
 import ASTMarketData
+import ASTReplay
 import ASTRisk
 import ASTRuntime
 import ASTWire
@@ -11,14 +12,7 @@ import Logging
 import Synchronization
 
 /// The journal entry types of ast-reconciler.
-enum ReconcilerJournal {
-    /// Every input with the time it was handled at, written before the core sees it; the
-    /// book and the portfolio are rebuilt from these at start.
-    static let input = "reconciler.input"
-    /// A reconciliation run's outcome (what `astctl status` shows).
-    static let summary = "reconciliation.summary"
-    static let anomaly = "reconciler.anomaly"
-}
+typealias ReconcilerJournal = EntryTypes.Reconciler
 
 /// ast-reconciler's shell around the pure ``ReconcilerCore``: journals every input before the
 /// core sees it; publishes the portfolio to the risk gate and the strategy; asks the broker for
@@ -69,26 +63,15 @@ actor ReconcilerShell: WorkerLogic {
         brokerName = config.risk.broker
         storePath = (config.marketdata ?? .standard).storePath(stateDir: config.stateDir)
         causal = (config.clock ?? .wall).mode == .replay
-        let settings = BusSettings(config.bus)
-        func client(_ target: ProcessIdentity) throws -> BusClient {
-            try BusClient(identity: context.identity, target: target.description,
-                          path: WorkerRuntime.socketPath(identity: target, runtimeDir: config.runtimeDir),
-                          expectedRole: target.role, settings: settings, journal: context.journal, clock: context.systemClock, logger: context.logger)
-        }
-        func optional(_ target: ProcessIdentity) throws -> BusClient? {
-            config.supervisor.children.contains { $0.name == target.description } ? try client(target) : nil
-        }
+        let client = context.busClient(to:)
+        let optional = context.busClientIfConfigured(to:)
         broker = try client(ProcessIdentity(parsing: config.risk.broker)!)
         risk = try client(ProcessIdentity(role: .risk))
         strategy = try optional(ProcessIdentity(role: .strategy))
         notifier = try optional(ProcessIdentity(role: .notifier))
         let (restored, quarantined, known) = try Self.restore(journal: journal)
         core = restored
-        var state = known
-        for entry in quarantined where state.entries[entry.seq] == nil {
-            try journal.append(QuarantineJournal.entryRecord(entry, at: clock.now()), durability: .durable)
-            state.entries[entry.seq] = entry
-        }
+        let state = try QuarantineJournal.record(quarantined, into: known, journal: journal, clock: clock)
         quarantine = Mutex(state)
         for entry in state.pending {
             logger.critical("QUARANTINE: \(entry); acknowledge with: astctl quarantine ack --process \(context.identity) --seq \(entry.seq) --reason '...'")
@@ -98,36 +81,17 @@ actor ReconcilerShell: WorkerLogic {
         ])
     }
 
-    /// Rebuilds the core by replaying every journaled input with the time it was handled at.
+    /// Rebuilds the core with the fold replay and the reports use (``ReconcilerJournalFold``):
+    /// every journaled input with the time it was handled at.
     ///
-    /// An input that does not decode is skipped and returned in `quarantined` (never thrown: a
-    /// journaled input must not make the reconciler crash-loop); `quarantine` is what the
-    /// journal already says about quarantines.
+    /// An input that does not decode or that its validation now refuses is skipped and returned
+    /// in `quarantined` (never thrown: a journaled input must not make the reconciler crash-loop);
+    /// `quarantine` is what the journal already says about quarantines.
     static func restore(journal: Journal) throws
         -> (core: ReconcilerCore, quarantined: [QuarantinedEntry], quarantine: QuarantineJournal.State)
     {
-        var core = ReconcilerCore()
-        var quarantined: [QuarantinedEntry] = []
-        var quarantine = QuarantineJournal.State()
-        let decoder = JSONDecoder()
-        try journal.scan(fromSeq: 1) { entry in
-            let r = entry.record
-            if r.type == QuarantineJournal.entryType || r.type == QuarantineJournal.acknowledgedType {
-                QuarantineJournal.apply(entry, to: &quarantine)
-                return true
-            }
-            guard r.kind == .received, r.type == ReconcilerJournal.input else { return true }
-            let input = try? decoder.decode(ReconcilerInput.self, from: Data(r.body))
-            if let problem = input == nil ? "the input does not decode" : input?.validate().map({ "the input is refused: \($0)" }) {
-                quarantined.append(QuarantinedEntry(process: journal.process, journal: journal.path, seq: entry.seq, type: r.type,
-                                                    cause: problem))
-                return true
-            }
-            guard let input else { return true }
-            _ = core.handle(input, now: r.timestamp)
-            return true
-        }
-        return (core, quarantined, quarantine)
+        let fold = try ReconcilerJournalFold.restore(journal: journal)
+        return (fold.core, fold.quarantine.found, fold.quarantine.state)
     }
 
     /// While a quarantined entry waits for the operator the book may be wrong: the risk gate

@@ -1,6 +1,7 @@
 import ASTBus
 import ASTCore
 import ASTJournal
+import ASTReplay
 import ASTRisk
 import ASTRuntime
 import ASTStrategy
@@ -11,16 +12,7 @@ import Logging
 import Synchronization
 
 /// The journal entry types of ast-risk, shared by the shell, its restore and replay.
-enum RiskJournal {
-    /// Every input, with the `now` the gate handled it at (written before it is handled).
-    static let input = "risk.input"
-    static let decision = "risk.decision"
-    static let transition = "safe_mode.transition"
-    /// The Safe Mode record the gate started from on the installation's first start.
-    static let initial = "safe_mode.initial"
-    static let started = "risk.started"
-    static let stopped = "risk.stopped"
-}
+typealias RiskJournal = EntryTypes.Risk
 
 /// ast-risk's shell around the pure ``RiskGate``: journals every input before the gate sees it,
 /// journals decisions and Safe Mode transitions durably, sends approved brackets to the broker
@@ -73,26 +65,12 @@ actor RiskShell: WorkerLogic {
             }
             context.logger.critical("FAULT INJECTION ON (\(Self.badSignatureVariable)=1): approvals leave with a bad signature; for tests only")
         }
-        let settings = BusSettings(config.bus)
-        let brokerID = ProcessIdentity(parsing: config.risk.broker)!
-        broker = try BusClient(identity: context.identity, target: brokerID.description,
-                               path: WorkerRuntime.socketPath(identity: brokerID, runtimeDir: config.runtimeDir),
-                               expectedRole: .broker, settings: settings, journal: journal, clock: context.systemClock, logger: logger,
-                               keepsRepliesToSent: true)
-        let notifierID = ProcessIdentity(role: .notifier)
-        notifier = config.supervisor.children.contains { $0.name == notifierID.description }
-            ? try BusClient(identity: context.identity, target: notifierID.description,
-                            path: WorkerRuntime.socketPath(identity: notifierID, runtimeDir: config.runtimeDir),
-                            expectedRole: .notifier, settings: settings, journal: journal, clock: context.systemClock, logger: logger)
-            : nil
+        broker = try context.busClient(to: ProcessIdentity(parsing: config.risk.broker)!, keepsRepliesToSent: true)
+        notifier = try context.busClientIfConfigured(to: ProcessIdentity(role: .notifier))
         identity = context.identity
         let (restored, unclean, quarantined, known) = try Self.restore(limits: config.risk.limits, journal: journal, now: clock.now())
         gate = restored
-        var state = known
-        for entry in quarantined where state.entries[entry.seq] == nil {
-            try journal.append(QuarantineJournal.entryRecord(entry, at: clock.now()), durability: .durable)
-            state.entries[entry.seq] = entry
-        }
+        let state = try QuarantineJournal.record(quarantined, into: known, journal: journal, clock: clock)
         quarantine = Mutex(state)
         for entry in state.pending {
             logger.critical("QUARANTINE: \(entry); acknowledge with: astctl quarantine ack --process \(context.identity) --seq \(entry.seq) --reason '...'")
@@ -105,8 +83,9 @@ actor RiskShell: WorkerLogic {
 
     var pendingUncleanStart = false
 
-    /// Rebuilds the gate from the journal: the initial record, then every journaled input in
-    /// order, with the time it was handled at. Also tells whether the last run ended cleanly.
+    /// Rebuilds the gate from the journal with the fold replay and the reports use
+    /// (``RiskJournalFold``): the initial record, then every journaled input in order, with the
+    /// time it was handled at. Also tells whether the last run ended cleanly.
     ///
     /// An input that does not decode or that ``RiskInput/validate()`` now refuses is skipped
     /// and returned in `quarantined` (never thrown: a journaled input must not make ast-risk
@@ -114,35 +93,9 @@ actor RiskShell: WorkerLogic {
     static func restore(limits: RiskLimits, journal: Journal, now: Timestamp) throws
         -> (RiskGate, unclean: Bool, quarantined: [QuarantinedEntry], quarantine: QuarantineJournal.State)
     {
-        var gate: RiskGate?
-        var lastMarker: String?
-        var quarantined: [QuarantinedEntry] = []
-        var quarantine = QuarantineJournal.State()
-        let decoder = JSONDecoder()
-        try journal.scan(fromSeq: 1) { entry in
-            let r = entry.record
-            switch r.type {
-            case RiskJournal.initial:
-                gate = try RiskGate(limits: limits, restoring: decoder.decode(SafeModeRecord.self, from: Data(r.body)))
-            case RiskJournal.input:
-                guard gate != nil else { throw RiskJournalError("journal has risk inputs before its initial record") }
-                let input = try? decoder.decode(RiskInput.self, from: Data(r.body))
-                if let problem = input == nil ? "the input does not decode" : input?.validate().map({ "the input is refused: \($0)" }) {
-                    quarantined.append(QuarantinedEntry(process: journal.process, journal: journal.path, seq: entry.seq,
-                                                        type: r.type, cause: problem))
-                } else if let input {
-                    _ = gate!.handle(input, now: r.timestamp)
-                }
-            case QuarantineJournal.entryType, QuarantineJournal.acknowledgedType:
-                QuarantineJournal.apply(entry, to: &quarantine)
-            case RiskJournal.started, RiskJournal.stopped:
-                lastMarker = r.type
-            default:
-                break
-            }
-            return true
-        }
-        if let gate { return (gate, lastMarker == RiskJournal.started, quarantined, quarantine) }
+        let fold = try RiskJournalFold.restore(limits: limits, journal: journal)
+        let quarantined = fold.quarantine.found, quarantine = fold.quarantine.state
+        if let gate = fold.gate { return (gate, fold.uncleanPreviousExit, quarantined, quarantine) }
         let record = SafeModeRecord.firstStart(at: now)
         try journal.append(JournalRecord(kind: .state, type: RiskJournal.initial, timestamp: now,
                                          body: Array(try JSONEncoder().encode(record))), durability: .durable)
@@ -208,7 +161,7 @@ actor RiskShell: WorkerLogic {
                 try journal.append(JournalRecord(kind: .decision, type: RiskJournal.decision, timestamp: now,
                                                  correlationID: d.intent.rawValue, body: Array(encoder.encode(d))), durability: .durable)
                 if let approval = d.decision.approval, !mode.ordersLeaveRiskGate {
-                    try journal.append(JournalRecord(kind: .decision, type: "risk.dry_run", timestamp: now,
+                    try journal.append(JournalRecord(kind: .decision, type: RiskJournal.dryRun, timestamp: now,
                                                      correlationID: d.intent.rawValue, body: Array(encoder.encode(approval))), durability: .batched)
                     logger.info("DRY_RUN: approved \(approval.id.rawValue) not sent: \(approval.side) \(approval.quantity) \(approval.symbol)")
                 } else if let approval = d.decision.approval {
@@ -226,14 +179,14 @@ actor RiskShell: WorkerLogic {
             case .alert(let alert):
                 try notifier?.send(.alert(alert), correlationID: alert.key)
             case .cancel(let c):
-                try journal.append(JournalRecord(kind: .decision, type: "risk.cancel", timestamp: now,
+                try journal.append(JournalRecord(kind: .decision, type: RiskJournal.cancel, timestamp: now,
                                                  correlationID: c.orderID, body: Array(encoder.encode(c))), durability: .durable)
                 if mode.ordersLeaveRiskGate, let id = ClientOrderID(validating: c.orderID) {
                     try broker.send(.orderCancel(OrderCancel(clientOrderID: id, reason: "\(c.kind.rawValue) cancel approved by the risk gate")),
                                     correlationID: c.orderID)
                 }
             case .commandResult(let r):
-                try journal.append(JournalRecord(kind: .decision, type: "risk.command", timestamp: now,
+                try journal.append(JournalRecord(kind: .decision, type: RiskJournal.command, timestamp: now,
                                                  body: Array(encoder.encode(r))), durability: .durable)
                 logger.notice("operator \(r.command): \(r.accepted ? "accepted" : "refused"): \(r.message)")
             }
@@ -325,12 +278,6 @@ extension RiskShell {
     static func hasBrokerCredentials(_ config: ASTConfig) -> Bool {
         (try? SecretStore.fromEnvironment(secretsFile: config.secretsFile).secret("broker_api_key")) != nil
     }
-}
-
-/// An invariant of ast-risk's own journal that does not hold.
-struct RiskJournalError: Error, CustomStringConvertible {
-    var description: String
-    init(_ d: String) { description = d }
 }
 
 /// ast-risk cannot start as configured.

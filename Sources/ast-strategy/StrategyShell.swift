@@ -12,16 +12,7 @@ import Foundation
 import Logging
 
 /// The journal entry types of ast-strategy.
-enum StrategyJournal {
-    /// A scheduled event fired or skipped (body: the event and the decision).
-    static let schedule = "strategy.schedule"
-    /// The 09:00 scan's full result (``ScanResult``): what the daily report lists.
-    static let scan = "strategy.scan"
-    /// The risk gate's decision for one intent, or why there is none.
-    static let decision = "strategy.decision"
-    /// A pre-close cancel request for an entry still resting.
-    static let cancel = "strategy.cancel"
-}
+typealias StrategyJournal = EntryTypes.Strategy
 
 /// What one scheduled event did, as journaled.
 struct ScheduleRecord: Codable {
@@ -59,15 +50,10 @@ actor StrategyShell: WorkerLogic {
         clock = context.clock
         logger = context.logger
         let config = context.config
-        let settings = BusSettings(config.bus)
-        func client(_ target: ProcessIdentity) throws -> BusClient {
-            try BusClient(identity: context.identity, target: target.description,
-                          path: WorkerRuntime.socketPath(identity: target, runtimeDir: config.runtimeDir),
-                          expectedRole: target.role, settings: settings, journal: context.journal, clock: context.systemClock, logger: context.logger)
-        }
+        let client = context.busClient(to:)
         risk = try client(ProcessIdentity(role: .risk))
         reconciler = try client(ProcessIdentity(role: .reconciler))
-        notifier = config.supervisor.children.contains { $0.name == "notifier@main" } ? try client(ProcessIdentity(role: .notifier)) : nil
+        notifier = try context.busClientIfConfigured(to: ProcessIdentity(role: .notifier))
         stateDir = config.stateDir
         pipeline = PipelineRun(config: config.strategy ?? PipelineConfig())
         mode = (config.trading ?? .paper).mode

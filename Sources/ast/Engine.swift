@@ -137,11 +137,11 @@ struct TreeTrading {
         let risk = try JournalReader(path: "\(stateDir)/journal/risk@main.sqlite")
         try risk.scan { e in
             switch e.record.type {
-            case "risk.input":
+            case EntryTypes.Risk.input:
                 if case .intent(let g) = try decoder.decode(RiskInput.self, from: Data(e.record.body)) { t.intents.append(g) }
-            case "risk.decision":
+            case EntryTypes.Risk.decision:
                 t.decisions.append(try decoder.decode(IntentDecision.self, from: Data(e.record.body)))
-            case "safe_mode.transition":
+            case EntryTypes.Risk.transition:
                 t.transitions.append(try decoder.decode(SafeModeTransition.self, from: Data(e.record.body)))
             default: break
             }
@@ -150,7 +150,7 @@ struct TreeTrading {
         var seen = Set<String>()
         let reconciler = try JournalReader(path: "\(stateDir)/journal/reconciler@main.sqlite")
         try reconciler.scan { e in
-            guard e.record.kind == .received, e.record.type == "reconciler.input" else { return true }
+            guard e.record.kind == .received, e.record.type == EntryTypes.Reconciler.input else { return true }
             if case .report(let r) = try decoder.decode(ReconcilerInput.self, from: Data(e.record.body)), seen.insert(r.id).inserted {
                 t.events.append(r.event)
                 t.eventTimes.append(r.at)

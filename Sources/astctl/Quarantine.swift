@@ -1,5 +1,6 @@
 import ASTBus
 import ASTCore
+import ASTJournal
 import ASTRuntime
 import ASTWire
 import ArgumentParser

@@ -2,18 +2,8 @@ import ASTCore
 import Foundation
 @testable import ASTIndicators
 
-/// SplitMix64: a seeded generator, so every "random" series is the same on every run.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// The seeded generator (ASTCore's SplitMix64), so every "random" series is the same on every run.
+typealias SeededGenerator = SplitMix64
 
 /// A daily bar at day `index` with prices in dollars (rounded to 1/10,000).
 func bar(_ index: Int, open: Double, high: Double, low: Double, close: Double, volume: Int64 = 1_000,

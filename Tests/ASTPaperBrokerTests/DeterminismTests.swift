@@ -3,18 +3,12 @@ import Foundation
 import Testing
 @testable import ASTPaperBroker
 
-/// A tiny seeded generator (SplitMix64), so the random sequences are the same on every run.
-struct SplitMix64 {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// Draws over ASTCore's seeded generator, so the random sequences are the same on every run.
+struct Draws {
+    var rng: SplitMix64
+    init(seed: UInt64) { rng = SplitMix64(seed: seed) }
     mutating func int(_ range: ClosedRange<Int64>) -> Int64 {
-        range.lowerBound + Int64(next() % UInt64(range.upperBound - range.lowerBound + 1))
+        range.lowerBound + Int64(rng.next() % UInt64(range.upperBound - range.lowerBound + 1))
     }
     mutating func chance(_ percent: Int64) -> Bool { int(1...100) <= percent }
     mutating func pick<T>(_ items: [T]) -> T { items[Int(int(0...Int64(items.count - 1)))] }
@@ -24,7 +18,7 @@ struct SplitMix64 {
 @Suite struct DeterminismTests {
     /// A random but reproducible day-by-day sequence of every kind of input, in time order.
     static func inputs(seed: UInt64, days: Int64 = 40) -> [(PaperInput, Timestamp)] {
-        var rng = SplitMix64(state: seed)
+        var rng = Draws(seed: seed)
         var result: [(PaperInput, Timestamp)] = []
         var level: [Symbol: Int64] = ["AAPL": 100 * 10_000, "MSFT": 300 * 10_000]
         var ids: [ClientOrderID] = []

@@ -277,7 +277,7 @@ import Testing
         #expect(fold.uncleanPreviousExit, "risk.started with no risk.stopped after it")
     }
 
-    @Test func anUndecodableInputStopsTheFoldNamingTheEntry() throws {
+    @Test func anUndecodableInputIsSkippedAndNamedAndTheFoldGoesOn() throws {
         let dir = try TemporaryDirectory(prefix: "fold")
         defer { dir.remove() }
         let path = dir("reconciler@main.sqlite")
@@ -287,11 +287,15 @@ import Testing
                                          body: Array(sorted.encode(ReconcilerInput.initial(cash: Money("100.00")!)))), durability: .durable)
         try journal.append(JournalRecord(kind: .received, type: EntryTypes.Reconciler.input, timestamp: at(2), body: Array("{}".utf8)),
                            durability: .durable)
-        #expect(throws: FoldError.self) { try ReconcilerJournalFold.fold { try journal.scan(fromSeq: 1, $0) } }
-        do {
-            _ = try ReconcilerJournalFold.fold { try journal.scan(fromSeq: 1, $0) }
-        } catch let error as FoldError {
-            #expect(error.seq == 2 && error.type == EntryTypes.Reconciler.input)
-        }
+        try journal.append(JournalRecord(kind: .received, type: EntryTypes.Reconciler.input, timestamp: at(3),
+                                         body: Array(sorted.encode(ReconcilerInput.mark(MarketMark(symbol: "AAPL", price: Price("10.00")!, at: at(3)))))),
+                           durability: .durable)
+        let fold = try ReconcilerJournalFold.restore(journal: journal)
+        #expect(fold.inputs == 2 && fold.core.initialized, "the inputs around the undecodable one are applied")
+        #expect(fold.quarantine.found.map(\.seq) == [2] && fold.quarantine.found.first?.type == EntryTypes.Reconciler.input)
+        #expect(fold.quarantine.found.first?.journal == path && fold.quarantine.newEntries.count == 1)
+        // Once the journal records the quarantine, a later restore does not record it again.
+        try journal.append(QuarantineJournal.entryRecord(fold.quarantine.found[0], at: at(4)), durability: .durable)
+        #expect(try ReconcilerJournalFold.restore(journal: journal).quarantine.newEntries.isEmpty)
     }
 }

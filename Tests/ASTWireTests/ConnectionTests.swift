@@ -128,18 +128,6 @@ import Testing
 }
 
 @Suite struct BackoffTests {
-    /// A seeded generator (SplitMix64) so the test is reproducible.
-    struct Seeded: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test func growsExponentiallyToTheCapWithJitterInTheUpperHalf() {
         var b = Backoff(initial: .milliseconds(50), maximum: .seconds(1))
         var rng = SystemRandomNumberGenerator()
@@ -155,7 +143,7 @@ import Testing
 
     @Test func neverOverflowsAfterManyAttempts() {
         var b = Backoff(initial: .seconds(1), maximum: .seconds(30))
-        var rng = Seeded(state: 42)
+        var rng = SplitMix64(seed: 42)
         for _ in 0..<200 { _ = b.next(using: &rng) }
         #expect(b.ceiling == .seconds(30))
     }

@@ -1,5 +1,4 @@
 import ASTCore
-import ASTJournal
 import Foundation
 import Synchronization
 
@@ -60,6 +59,17 @@ public enum QuarantineJournal {
         var state = State()
         let reader = try JournalReader(path: path)
         try reader.scan { apply($0, to: &state); return true }
+        return state
+    }
+
+    /// Journals durably, once, each entry a restore skipped that `state` does not record yet (the
+    /// first start that meets an entry records it); returns `state` with them.
+    public static func record(_ skipped: [QuarantinedEntry], into state: State, journal: Journal, clock: any WallClock) throws -> State {
+        var state = state
+        for entry in skipped where state.entries[entry.seq] == nil {
+            try journal.append(entryRecord(entry, at: clock.now()), durability: .durable)
+            state.entries[entry.seq] = entry
+        }
         return state
     }
 
