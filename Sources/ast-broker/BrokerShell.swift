@@ -44,7 +44,7 @@ actor BrokerShell: WorkerLogic {
         guard context.identity.instance == "paper" else {
             throw BrokerShellError("no adapter for \(context.identity): this build has the paper broker only (run ast-broker --instance paper)")
         }
-        let client = context.busClient(to:)
+        let client: (ProcessIdentity) throws -> BusClient = { try context.busClient(to: $0) }
         let fault = FaultInjection.resubmitsAfterRestart
         if fault {
             guard (config.trading ?? .paper).mode != .live else {

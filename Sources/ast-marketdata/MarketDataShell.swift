@@ -62,7 +62,7 @@ actor MarketDataShell: WorkerLogic {
         let logger = context.logger
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         store = try BarStore(path: path, logger: logger)
-        let client = context.busClient(to:)
+        let client: (ProcessIdentity) throws -> BusClient = { try context.busClient(to: $0) }
         broker = try client(ProcessIdentity(parsing: config.risk.broker)!)
         risk = try client(ProcessIdentity(role: .risk))
         reconciler = try client(ProcessIdentity(role: .reconciler))

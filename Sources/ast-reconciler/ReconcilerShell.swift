@@ -63,7 +63,7 @@ actor ReconcilerShell: WorkerLogic {
         brokerName = config.risk.broker
         storePath = (config.marketdata ?? .standard).storePath(stateDir: config.stateDir)
         causal = (config.clock ?? .wall).mode == .replay
-        let client = context.busClient(to:)
+        let client: (ProcessIdentity) throws -> BusClient = { try context.busClient(to: $0) }
         let optional = context.busClientIfConfigured(to:)
         broker = try client(ProcessIdentity(parsing: config.risk.broker)!)
         risk = try client(ProcessIdentity(role: .risk))

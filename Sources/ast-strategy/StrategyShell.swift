@@ -50,7 +50,7 @@ actor StrategyShell: WorkerLogic {
         clock = context.clock
         logger = context.logger
         let config = context.config
-        let client = context.busClient(to:)
+        let client: (ProcessIdentity) throws -> BusClient = { try context.busClient(to: $0) }
         risk = try client(ProcessIdentity(role: .risk))
         reconciler = try client(ProcessIdentity(role: .reconciler))
         notifier = try context.busClientIfConfigured(to: ProcessIdentity(role: .notifier))
