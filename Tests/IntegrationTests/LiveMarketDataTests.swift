@@ -75,6 +75,23 @@ import Testing
         return "marketdata journal tail:\n\(md.joined(separator: "\n"))\nastd stderr tail:\n\(tree.astd.stderr.suffix(3000))"
     }
 
+    @Test(.timeLimit(.minutes(1)))
+    func astdRefusesBundledDataInProductionWithExitCode78() async throws {
+        let dir = try TemporaryDirectory(prefix: "ast-live-78")
+        defer { dir.remove() }
+        try FileManager.default.createDirectory(atPath: dir("etc"), withIntermediateDirectories: true)
+        for name in ["ast.yaml", "ast.production.yaml"] {
+            try FileManager.default.copyItem(atPath: BuildProducts.packageRoot + "/etc/" + name, toPath: dir("etc/" + name))
+        }
+        try "marketdata:\n  source: bundled\n".write(toFile: dir("etc/ast.local.yaml"), atomically: true, encoding: .utf8)
+        let astd = try ChildProcess(try BuildProducts.executable("astd"), ["--foreground"],
+                                    environment: ["PATH": "/usr/bin:/bin", "AST_CONFIG_DIR": dir("etc"), "AST_ENV": "production"],
+                                    name: "astd", outputDirectory: dir.path)
+        try await eventually(timeout: .seconds(30), "astd to exit") { !astd.isRunning }
+        #expect(astd.exitStatus.flatMap(ChildProcess.exitCode) == 78, "\(astd.stderrTail)")
+        #expect(astd.stderr.contains("marketdata.source must not be bundled in production"), "\(astd.stderrTail)")
+    }
+
     @Test(.timeLimit(.minutes(4)))
     func afterTheCloseTheDayIsFetchedStoredAndPublishedAsMarksAndBars() async throws {
         let polygon = try await FakePolygonServer(apiKey: Self.key, data: Self.aggregates(Self.history + [Self.day]), pageSize: 1)
