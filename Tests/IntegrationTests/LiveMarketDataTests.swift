@@ -33,7 +33,7 @@ import Testing
     }
 
     /// A tree whose clock reads `target` (New York) when it starts, fed by `polygon`.
-    static func tree(polygon: FakePolygonServer, target: Timestamp, extra: String = "") async throws -> SupervisedTree {
+    static func tree(polygon: FakePolygonServer, target: Timestamp, initialSessions: Int = 3, minBars: Int = 2) async throws -> SupervisedTree {
         let offset = (target.nanoseconds - SystemClock().now().nanoseconds) / 1_000_000_000
         let secrets = FileManager.default.temporaryDirectory.appendingPathComponent("ast-live-\(UUID().uuidString).yaml").path
         FileManager.default.createFile(atPath: secrets, contents: Data("polygon_api_key: \(key)\n".utf8), attributes: [.posixPermissions: 0o600])
@@ -47,10 +47,10 @@ import Testing
               polygon:
                 base_url: \(polygon.baseURL)
               live:
-                initial_sessions: 3
-                min_bars_per_day: 2
+                initial_sessions: \(initialSessions)
+                min_bars_per_day: \(minBars)
                 retry_seconds: 10
-            """ + extra)
+            """)
     }
 
     static func journal(_ tree: SupervisedTree, _ process: String) -> [JournalEntry] {
