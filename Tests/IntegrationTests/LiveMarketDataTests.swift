@@ -140,8 +140,12 @@ import Testing
     }
 
     @Test(.timeLimit(.minutes(5)))
-    func whenPolygonFailsNothingIsStoredAP1IsRaisedAndTheScanIsDegraded() async throws {
-        let polygon = try await FakePolygonServer(apiKey: Self.key, data: Self.aggregates(Self.history + [Self.day]))
+    func whenPolygonFailsOrADayIsInvalidNothingOfItIsStoredAP1IsRaisedAndTheScanIsDegraded() async throws {
+        // XYZ's bar of the day is impossible (high below low) until the data is corrected.
+        var data = Self.aggregates(Self.history + [Self.day])
+        let good = data["XYZ"]!.last!
+        data["XYZ"]![data["XYZ"]!.count - 1].h = "50"
+        let polygon = try await FakePolygonServer(apiKey: Self.key, data: data)
         polygon.setReference(tickers: [.init(ticker: "ABC", name: "ABC Corp"), .init(ticker: "XYZ", name: "XYZ Inc")])
         polygon.setFallback(.serverError(status: 500))
         defer { Task { await polygon.stop() } }
@@ -175,9 +179,22 @@ import Testing
         #expect(alerts.contains { $0.contains("marketdata:not-stored:") && $0.contains("P1") }, "\(alerts)")
         #expect(alerts.contains { $0.contains("scan-degraded:2026-12-03") }, "\(alerts)")
         #expect(!polygon.requests.isEmpty && polygon.requests.allSatisfy { $0.contains("apiKey=\(Self.key)") })
-        // Polygon back: the next attempt stores the missed sessions.
+        // Polygon back: the next attempt stores the sessions before the day; the day itself has
+        // an invalid bar, so nothing of it is stored and a P1 names the bar.
         polygon.setFallback(.normal)
-        try await eventually(timeout: .seconds(60), every: .milliseconds(500), "the backfill once Polygon answers") {
+        try await eventually(timeout: .seconds(60), every: .milliseconds(500), "the backfill up to the invalid day") {
+            Self.bodies(Self.journal(tree, "marketdata@main"), type: "marketdata.live_refused").contains { $0.contains("invalid bar") }
+        }
+        #expect(Self.storedBars(tree, on: "2026-12-01") == 2 && Self.storedBars(tree, on: Self.day) == 0, "the invalid day stores nothing, ABC's bar neither")
+        let refusal = Self.bodies(Self.journal(tree, "marketdata@main"), type: "marketdata.live_refused").first { $0.contains("invalid bar") } ?? ""
+        #expect(refusal.contains("XYZ") && refusal.contains("is below low"), "\(refusal)")
+        try await eventually(timeout: .seconds(20), every: .milliseconds(500), "the P1 for the invalid day") {
+            Self.journal(tree, "notifier@main").contains { $0.record.type == "alert"
+                && String(decoding: $0.record.body, as: UTF8.self).contains("marketdata:not-stored:\(Self.day)") }
+        }
+        // Corrected at the source: the next attempt stores it.
+        polygon.addAggregates(["XYZ": [good]])
+        try await eventually(timeout: .seconds(60), every: .milliseconds(500), "the corrected day to be stored") {
             Self.storedBars(tree, on: Self.day) == 2
         }
     }
