@@ -184,7 +184,9 @@ public enum LiveMarks {
         let from = NewYorkTime.local(after).date
         var to = NewYorkTime.local(through).date
         // A long gap needs only the latest point: look back at most two weeks.
-        if to.adding(days: -14) > from { return point(after: NewYorkTime.timestamp(to.adding(days: -14), LocalTime(hour: 0, minute: 0)), through: through) }
+        if to.adding(days: -14) > from {
+            return point(after: NewYorkTime.timestamp(to.adding(days: -14), LocalTime(hour: 0, minute: 0)), through: through, calendar: calendar)
+        }
         var latest: ScheduledEvent?
         while to >= from {
             if let s = calendar.session(on: to) {

@@ -46,6 +46,8 @@ struct LiveState {
     var marksAt: Timestamp?
     /// Why the feed cannot fetch at all (no API key, bad settings), if so.
     var degraded: String?
+    /// The status line last sent to the supervisor.
+    var status = ""
 }
 
 /// The wall-clock (production) feed, as an extension of ast-marketdata's shell: after each
@@ -73,7 +75,8 @@ extension MarketDataShell {
             let now = clock.now()
             if !live.loaded {
                 do {
-                    live.lastStored = try store.lastDailyDate()
+                    let store = self.store
+                    live.lastStored = try await Self.offPool { try store.lastDailyDate() }
                     live.loaded = true
                 } catch {
                     await degrade("the bar store cannot be read: \(error)", key: "marketdata:store-unreadable", at: now)
@@ -142,7 +145,8 @@ extension MarketDataShell {
             case .store(let bars, _):
                 var batch = reference ?? StoreBatch()
                 batch.bars = bars
-                do { try store.write(batch) } catch {
+                let store = self.store
+                do { try await Self.offPool { [batch] in try store.write(batch) } } catch {
                     await refuse(date, reason: "the bar store refused the write: \(error)", skipped: day.skippedTickers.count)
                     return
                 }
@@ -193,11 +197,17 @@ extension MarketDataShell {
     /// them), then the session's close (DAY orders expire).
     func publishDay(_ date: LocalDate, bars: [Bar]) async {
         let selected = LiveMarks.current(bars, minDollarVolume: config.marketdataInEffect.liveSettings.markMinDollarVolume)
+        let broker = self.broker
         do {
-            var ids: [String] = []
-            for bar in selected where bar.volume > 0 { ids.append(try broker.send(.bar(bar), correlationID: bar.symbol.rawValue)) }
-            if let session = TradingCalendar.nyse.session(on: date) {
-                ids.append(try broker.send(.sessionClose(SessionClose(at: session.close))))
+            // Each send is a durable journal append: off the cooperative pool, so the watchdog
+            // and the bus keep answering meanwhile.
+            let ids: [String] = try await Self.offPool {
+                var ids: [String] = []
+                for bar in selected where bar.volume > 0 { ids.append(try broker.send(.bar(bar), correlationID: bar.symbol.rawValue)) }
+                if let session = TradingCalendar.nyse.session(on: date) {
+                    ids.append(try broker.send(.sessionClose(SessionClose(at: session.close))))
+                }
+                return ids
             }
             for id in ids { try await broker.waitForAck(id: id, timeout: .seconds(60)) }
         } catch {
@@ -209,27 +219,41 @@ extension MarketDataShell {
     /// dated at their session's close.
     func publishMarks(point: String, session: Session?, at now: Timestamp) async {
         live.marksAt = now
-        let bars: [Bar]
-        do { bars = try store.lastBars() } catch {
-            logger.error("live feed: no marks at \(point): the bar store cannot be read: \(error)")
+        let (store, risk, reconciler) = (self.store, self.risk, self.reconciler)
+        let minimum = config.marketdataInEffect.liveSettings.markMinDollarVolume
+        // The store read and the durable sends run off the cooperative pool (see publishDay).
+        let pending: [(BusClient, String)]
+        do {
+            pending = try await Self.offPool {
+                var pending: [(BusClient, String)] = []
+                for bar in LiveMarks.current(try store.lastBars(), minDollarVolume: minimum) {
+                    guard let s = TradingCalendar.nyse.session(on: bar.date) else { continue }
+                    let m = MarketMark(symbol: bar.symbol, price: bar.close, at: s.close)
+                    pending.append((risk, try risk.send(.mark(m), correlationID: bar.symbol.rawValue)))
+                    pending.append((reconciler, try reconciler.send(.mark(m), correlationID: bar.symbol.rawValue)))
+                }
+                return pending
+            }
+        } catch {
+            logger.error("live feed: no marks at \(point): \(error)")
             return
         }
-        let current = LiveMarks.current(bars, minDollarVolume: config.marketdataInEffect.liveSettings.markMinDollarVolume)
-        guard !current.isEmpty else { return }
-        var pending: [(BusClient, String)] = []
+        guard !pending.isEmpty else { return }
         do {
-            for bar in current {
-                guard let s = TradingCalendar.nyse.session(on: bar.date) else { continue }
-                let m = MarketMark(symbol: bar.symbol, price: bar.close, at: s.close)
-                pending.append((risk, try risk.send(.mark(m), correlationID: bar.symbol.rawValue)))
-                pending.append((reconciler, try reconciler.send(.mark(m), correlationID: bar.symbol.rawValue)))
-            }
             for (c, id) in pending { try await c.waitForAck(id: id, timeout: .seconds(60)) }
         } catch {
             logger.warning("live feed: marks at \(point) not all acknowledged yet: \(error)")
         }
         journalLive(LiveJournal.marks, LiveMarksRecord(point: point, marks: pending.count / 2, session: session?.date.description), at: now)
         logger.info("live feed: \(pending.count / 2) marks published (\(point))")
+    }
+
+    /// Runs blocking work (SQLite, durable journal appends) on a thread of its own, so that the
+    /// process's event loop and watchdog are never starved by it.
+    static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { c in
+            Thread.detachNewThread { c.resume(with: Result { try body() }) }
+        }
     }
 
     func reportStatus(plan: LiveFeedPlan, now: Timestamp) {
@@ -241,7 +265,12 @@ extension MarketDataShell {
             if let retryAt = live.retryAt { text += "; fetch failed, retry at \(NewYorkTime.format(retryAt))" }
             else if let next = plan.nextFetch(after: now) { text += "; next fetch \(NewYorkTime.format(next))" }
         }
-        _ = notifier.status(String(text.prefix(200)))
+        // Only on change: a status line a second kept astd from noticing another child's missed
+        // watchdog (SupervisorTests.aStoppedWorkerMissesItsWatchdogAndIsReplaced).
+        text = String(text.prefix(200))
+        guard text != live.status else { return }
+        live.status = text
+        _ = notifier.status(text)
     }
 
     func journalLive(_ type: String, _ value: some Encodable, at: Timestamp) {
