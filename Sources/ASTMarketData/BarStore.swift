@@ -197,6 +197,15 @@ public final class BarStore: Sendable {
         }
     }
 
+    /// The New York date of the newest daily bar of any symbol (nil: no daily bar at all): what
+    /// the live feed backfills from and the freshness gate checks.
+    public func lastDailyDate() throws(BarStoreError) -> LocalDate? {
+        try read("reading the newest daily bar") { db in
+            try Int64.fetchOne(db, sql: "SELECT max(start) FROM bars WHERE resolution = ?", arguments: [BarResolution.day.rawValue])
+                .map { NewYorkTime.local(Timestamp(nanoseconds: $0)).date }
+        }
+    }
+
     /// Every bar of every symbol, by symbol then start (for exports and checks).
     public func allBars(resolution: BarResolution = .day) throws(BarStoreError) -> [Bar] {
         try read("reading all bars") { db in

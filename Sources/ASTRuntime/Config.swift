@@ -98,6 +98,7 @@ public struct ASTConfig: ConfigSection, Equatable {
         v.section(supervisor, key: CodingKeys.supervisor)
         v.section(risk, key: CodingKeys.risk)
         if let paperBroker { v.section(paperBroker, key: CodingKeys.paperBroker) }
+        if let clock { v.section(clock, key: CodingKeys.clock) }
         if let trading { v.section(trading, key: CodingKeys.trading) }
         if let strategy { v.section(strategy, key: CodingKeys.strategy) }
         if let marketdata { v.section(marketdata, key: CodingKeys.marketdata) }
@@ -113,6 +114,15 @@ public struct ASTConfig: ConfigSection, Equatable {
         if children.contains(where: { $0.hasPrefix("risk@") }) {
             v.check(children.contains(risk.broker), keyPath: ["risk", "broker"], related: [["supervisor", "children"]],
                     must: "name one of supervisor.children (\(children.joined(separator: ", ")))", got: risk.broker)
+        }
+        if environment == .production {
+            // Fictional tickers in a production store, or a clock that is not the system's, would
+            // trade on something that is not the market.
+            let source = marketdataInEffect.source
+            v.check(source != .bundled, keyPath: ["marketdata", "source"], related: [["environment"]],
+                    must: "not be bundled in production (the generated data set is fictional; use polygon)", got: source.rawValue)
+            v.check((clock?.offsetSeconds ?? 0) == 0, keyPath: ["clock", "offset_seconds"], related: [["environment"]],
+                    must: "be 0 in production", got: clock?.offsetSeconds ?? 0)
         }
         let trading = self.trading ?? .paper
         if trading.mode == .live {

@@ -39,8 +39,10 @@ extension PipelineConfig: ConfigSection {
 /// The `marketdata:` section: where bars come from and, with the replay clock, which sessions
 /// the replay feed plays.
 public struct MarketDataConfig: ConfigSection, Equatable {
-    /// `bundled` (the generated data set, installed on first start), `csv` (a directory of
-    /// CSV files ingested on first start), or `store` (use the bar store as it is).
+    /// `polygon` (production: with the wall clock, each session's bars fetched after the close,
+    /// missed sessions backfilled at start), `bundled` (the generated data set, installed on
+    /// first start; refused in production), `csv` (a directory of CSV files ingested on first
+    /// start), or `store` (use the bar store as it is).
     public var source: MarketDataSource
     /// The bar store; empty means `<state_dir>/marketdata/bars.sqlite`.
     public var store: String
@@ -49,24 +51,32 @@ public struct MarketDataConfig: ConfigSection, Equatable {
     public var replay: ReplayConfig
     /// Polygon's aggregates API for `ast ingest --polygon`; absent: ``PolygonConfig/standard``.
     public var polygon: PolygonConfig?
+    /// The wall-clock feed (``ClockMode/wall``); absent: ``LiveMarketDataConfig/standard``.
+    public var live: LiveMarketDataConfig?
 
-    public init(source: MarketDataSource, store: String, csvDirectory: String, replay: ReplayConfig, polygon: PolygonConfig? = nil) {
+    public init(source: MarketDataSource, store: String, csvDirectory: String, replay: ReplayConfig, polygon: PolygonConfig? = nil,
+                live: LiveMarketDataConfig? = nil) {
         self.source = source
         self.store = store
         self.csvDirectory = csvDirectory
         self.replay = replay
         self.polygon = polygon
+        self.live = live
     }
 
     public static let standard = MarketDataConfig(source: .bundled, store: "", csvDirectory: "", replay: .standard)
+    /// What a production configuration without the section means: live data from Polygon.
+    public static let standardProduction = MarketDataConfig(source: .polygon, store: "", csvDirectory: "", replay: .standard)
 
     enum CodingKeys: String, CodingKey {
-        case source, store, replay, polygon
+        case source, store, replay, polygon, live
         case csvDirectory = "csv_directory"
     }
 
     /// The Polygon settings in effect (the section's, or the shipped ones).
     public var polygonSettings: PolygonConfig { polygon ?? .standard }
+    /// The wall-clock feed's settings in effect.
+    public var liveSettings: LiveMarketDataConfig { live ?? .standard }
 
     /// The bar store's path for a state directory.
     public func storePath(stateDir: String) -> String { store.isEmpty ? "\(stateDir)/marketdata/bars.sqlite" : store }
@@ -75,6 +85,66 @@ public struct MarketDataConfig: ConfigSection, Equatable {
         v.check(source != .csv || !csvDirectory.isEmpty, key: CodingKeys.csvDirectory, must: "name a directory when source is csv", got: csvDirectory)
         v.section(replay, key: CodingKeys.replay)
         if let polygon { v.section(polygon, key: CodingKeys.polygon) }
+        if let live { v.section(live, key: CodingKeys.live) }
+    }
+}
+
+/// `marketdata.live`: how ast-marketdata keeps the store current with the wall clock
+/// (``MarketDataSource/polygon``) and publishes marks at every schedule point.
+public struct LiveMarketDataConfig: ConfigSection, Equatable {
+    /// New York time (HH:MM) after each session's close at which its daily bars are fetched.
+    public var fetchAt: String
+    /// Sessions fetched into an empty store (the strategy needs 250 for its history).
+    public var initialSessions: Int
+    /// Seconds between attempts after a failed fetch.
+    public var retrySeconds: Int
+    /// A day with fewer bars than this is refused as incomplete.
+    public var minBarsPerDay: Int
+    /// `strict` (any bad bar refuses the day, as `ast ingest`) or `lenient` (bad bars dropped).
+    public var validation: String
+    /// Only symbols whose last close × volume reaches this many dollars get marks.
+    public var markMinDollarVolume: Int64
+
+    public init(fetchAt: String, initialSessions: Int, retrySeconds: Int, minBarsPerDay: Int, validation: String, markMinDollarVolume: Int64) {
+        self.fetchAt = fetchAt
+        self.initialSessions = initialSessions
+        self.retrySeconds = retrySeconds
+        self.minBarsPerDay = minBarsPerDay
+        self.validation = validation
+        self.markMinDollarVolume = markMinDollarVolume
+    }
+
+    /// What etc/ast.yaml ships.
+    public static let standard = LiveMarketDataConfig(fetchAt: "16:10", initialSessions: 300, retrySeconds: 900, minBarsPerDay: 1000,
+                                                      validation: "strict", markMinDollarVolume: 1_000_000)
+
+    enum CodingKeys: String, CodingKey {
+        case fetchAt = "fetch_at"
+        case initialSessions = "initial_sessions"
+        case retrySeconds = "retry_seconds"
+        case minBarsPerDay = "min_bars_per_day"
+        case validation
+        case markMinDollarVolume = "mark_min_dollar_volume"
+    }
+
+    /// ``fetchAt`` as a time of day, or nil when it is not `HH:MM`.
+    public var fetchTime: LocalTime? {
+        let parts = fetchAt.split(separator: ":")
+        guard parts.count == 2, parts.allSatisfy({ $0.count == 2 }), let h = Int(parts[0]), let m = Int(parts[1]),
+              (0...23).contains(h), (0...59).contains(m) else { return nil }
+        return LocalTime(hour: h, minute: m)
+    }
+
+    public func validate(_ v: inout ConfigValidator) {
+        v.check(fetchTime != nil, key: CodingKeys.fetchAt, must: "be a New York time as HH:MM", got: fetchAt)
+        if let t = fetchTime {
+            v.check(t >= TradingCalendar.regularClose, key: CodingKeys.fetchAt, must: "be at or after the 16:00 close", got: fetchAt)
+        }
+        v.range(initialSessions, 1...5_000, key: CodingKeys.initialSessions)
+        v.range(retrySeconds, 10...86_400, key: CodingKeys.retrySeconds)
+        v.range(minBarsPerDay, 1...100_000, key: CodingKeys.minBarsPerDay)
+        v.check(["strict", "lenient"].contains(validation), key: CodingKeys.validation, must: "be strict or lenient", got: validation)
+        v.range(markMinDollarVolume, 0...1_000_000_000_000, key: CodingKeys.markMinDollarVolume)
     }
 }
 
@@ -106,6 +176,7 @@ public struct PolygonConfig: ConfigSection, Equatable {
 
 /// See ``MarketDataConfig/source``.
 public enum MarketDataSource: String, ConfigEnum, Equatable {
+    case polygon
     case bundled
     case csv
     case store
@@ -131,5 +202,13 @@ public struct ReplayConfig: ConfigSection, Equatable {
     public func validate(_ v: inout ConfigValidator) {
         v.check(LocalDate(from) != nil, key: ConfigKey("from"), must: "be a date as YYYY-MM-DD", got: from)
         v.check((1...2_000).contains(sessions), key: ConfigKey("sessions"), must: "be between 1 and 2000", got: sessions)
+    }
+}
+
+extension ASTConfig {
+    /// The `marketdata:` section in effect: the configured one, else the shipped defaults
+    /// (``MarketDataConfig/standardProduction`` in production, ``MarketDataConfig/standard`` elsewhere).
+    public var marketdataInEffect: MarketDataConfig {
+        marketdata ?? (environment == .production ? .standardProduction : .standard)
     }
 }

@@ -225,7 +225,9 @@ public enum WorkerRuntime {
         let marketClock: MarketClock? = (config.clock ?? .wall).mode == .replay && definition.role != .marketdata
             ? MarketClock(start: max(replayStart, try lastMarketTime(in: journal) ?? replayStart))
             : nil
-        let clock: any WallClock = marketClock ?? systemClock
+        let offset = (config.clock ?? .wall).offsetSeconds ?? 0
+        let wall: any WallClock = offset == 0 ? systemClock : OffsetClock(base: systemClock, offsetSeconds: offset)
+        let clock: any WallClock = marketClock ?? wall
         let (fd, origin) = try listeningSocket(identity: identity, runtimeDir: config.runtimeDir, logger: logger)
         defer {
             // A socket we bound ourselves is ours to remove; a passed one belongs to the manager.

@@ -6,7 +6,7 @@ import NIOPosix
 import NIOSSL
 import Synchronization
 
-/// A fake of an outside service: Polygon.io's aggregates REST endpoint, for tests only.
+/// A fake of an outside service: Polygon.io's REST API (the endpoints AST uses), for tests only.
 ///
 /// It is written from Polygon's public documentation, not from Polygon's code:
 /// `GET /v2/aggs/ticker/{ticker}/range/{multiplier}/{timespan}/{from}/{to}` with `adjusted`,
@@ -14,7 +14,14 @@ import Synchronization
 /// "adjusted","results":[{"v","vw","o","c","h","l","t","n"}],"status":"OK","request_id","count"}`
 /// with a `next_url` (which carries a `cursor` and no key, so the client must append its key)
 /// when more results remain than the page size; a missing or wrong key is a 401 with
-/// `{"status":"ERROR","request_id":"…","error":"…"}`. Tests script misbehaviour per request:
+/// `{"status":"ERROR","request_id":"…","error":"…"}`.
+/// `GET /v2/aggs/grouped/locale/us/market/stocks/{date}` (the whole market's daily bars of one
+/// date, each result with its ticker in `T`; no pagination) answers from the same data.
+/// `GET /v3/reference/tickers` (`market`, `active`, `limit`), `/v3/reference/splits`
+/// (`execution_date.gte`/`.lte`: `ticker`, `execution_date`, `split_from`, `split_to`) and
+/// `/v3/reference/dividends` (`ex_dividend_date.gte`/`.lte`: `ticker`, `ex_dividend_date`,
+/// `cash_amount`, `currency`, `dividend_type`) page by `next_url` (a `cursor`, no key), as
+/// documented. Tests script misbehaviour per request:
 /// 429 (with or without `Retry-After`), 5xx, malformed JSON, an `ERROR` status, a closed
 /// connection. Plain HTTP on loopback, or HTTPS with test certificates. It is no evidence of how
 /// the real service behaves beyond what those documents say.
@@ -50,14 +57,51 @@ public final class FakePolygonServer: Sendable {
         }
     }
 
+    /// A ticker's reference data (`/v3/reference/tickers`).
+    public struct Ticker: Sendable, Equatable {
+        public var ticker: String, name: String, primaryExchange: String, type: String
+        public init(ticker: String, name: String, primaryExchange: String = "XNYS", type: String = "CS") {
+            self.ticker = ticker
+            self.name = name
+            self.primaryExchange = primaryExchange
+            self.type = type
+        }
+    }
+
+    /// A split (`/v3/reference/splits`): `splitTo` new shares for every `splitFrom` old ones.
+    public struct Split: Sendable, Equatable {
+        public var ticker: String, executionDate: String, splitFrom: String, splitTo: String
+        public init(ticker: String, executionDate: String, splitFrom: String, splitTo: String) {
+            self.ticker = ticker
+            self.executionDate = executionDate
+            self.splitFrom = splitFrom
+            self.splitTo = splitTo
+        }
+    }
+
+    /// A cash dividend (`/v3/reference/dividends`).
+    public struct Dividend: Sendable, Equatable {
+        public var ticker: String, exDividendDate: String, cashAmount: String, currency: String
+        public init(ticker: String, exDividendDate: String, cashAmount: String, currency: String = "USD") {
+            self.ticker = ticker
+            self.exDividendDate = exDividendDate
+            self.cashAmount = cashAmount
+            self.currency = currency
+        }
+    }
+
     struct State {
         var script: [Behaviour] = []
         var fallback: Behaviour = .normal
         var requests: [String] = []
+        var data: [String: [Aggregate]] = [:]
+        var tickers: [Ticker] = []
+        var splits: [Split] = []
+        var dividends: [Dividend] = []
     }
 
     let apiKey: String
-    let data: [String: [Aggregate]]
+    var data: [String: [Aggregate]] { state.withLock { $0.data } }
     let pageSize: Int
     let state = Mutex(State())
     let channel: any Channel
@@ -72,7 +116,7 @@ public final class FakePolygonServer: Sendable {
     /// (PEM files) it speaks HTTPS.
     public init(apiKey: String, data: [String: [Aggregate]], pageSize: Int = 50_000, certificate: String? = nil, key: String? = nil) async throws {
         self.apiKey = apiKey
-        self.data = data
+        state.withLock { $0.data = data }
         self.pageSize = pageSize
         var context: NIOSSLContext?
         if let certificate, let key {
@@ -106,6 +150,18 @@ public final class FakePolygonServer: Sendable {
     public func script(_ behaviours: [Behaviour]) { state.withLock { $0.script += behaviours } }
     /// How requests are answered once the script is used up (``Behaviour/normal`` at first).
     public func setFallback(_ behaviour: Behaviour) { state.withLock { $0.fallback = behaviour } }
+    /// Adds (or replaces) aggregates: a new session's bars appear as they would after a close.
+    public func addAggregates(_ more: [String: [Aggregate]]) {
+        state.withLock { s in for (k, v) in more { s.data[k, default: []].removeAll { a in v.contains { $0.t == a.t } }; s.data[k, default: []] += v } }
+    }
+    /// The reference data the `/v3/reference/*` endpoints answer from.
+    public func setReference(tickers: [Ticker], splits: [Split] = [], dividends: [Dividend] = []) {
+        state.withLock { s in
+            s.tickers = tickers
+            s.splits = splits
+            s.dividends = dividends
+        }
+    }
     /// The request URIs received so far (path and query, key included), in order.
     public var requests: [String] { state.withLock { $0.requests } }
 
@@ -134,6 +190,12 @@ public final class FakePolygonServer: Sendable {
         guard let key = query["apiKey"] else { return Self.error(401, "API Key was not provided") }
         guard key == apiKey else { return Self.error(401, "Unknown API Key") }
         let p = path.split(separator: "/")
+        if p.count == 8, p[0] == "v2", p[1] == "aggs", p[2] == "grouped", p[3] == "locale", p[4] == "us", p[5] == "market", p[6] == "stocks" {
+            return grouped(date: String(p[7]), adjusted: query["adjusted"] != "false")
+        }
+        if p.count == 3, p[0] == "v3", p[1] == "reference" {
+            return reference(String(p[2]), query: query)
+        }
         guard p.count == 9, p[0] == "v2", p[1] == "aggs", p[2] == "ticker", p[4] == "range", p[5] == "1", p[6] == "day" else {
             return Self.error(404, "Not Found")
         }
@@ -152,6 +214,65 @@ public final class FakePolygonServer: Sendable {
             body += #","next_url":"\#(baseURL)/v2/aggs/ticker/\#(ticker)/range/1/day/\#(p[7])/\#(p[8])?cursor=\#(offset + page.count)""#
         }
         return (200, body + "}")
+    }
+
+    /// The grouped daily answer for `date` (YYYY-MM-DD): every ticker's aggregate of that date.
+    func grouped(date: String, adjusted: Bool) -> (Int, String) {
+        let all = data
+        var results: [String] = []
+        for ticker in all.keys.sorted() {
+            for a in all[ticker] ?? [] where Self.newYorkDate(ms: a.t) == date {
+                results.append(#"{"T":\#(Self.quote(ticker)),"v":\#(a.v),"vw":\#(a.c),"o":\#(a.o),"c":\#(a.c),"h":\#(a.h),"l":\#(a.l),"t":\#(a.t),"n":1}"#)
+            }
+        }
+        var body = #"{"adjusted":\#(adjusted),"queryCount":\#(results.count),"request_id":"fake-grouped","resultsCount":\#(results.count),"status":"OK""#
+        if !results.isEmpty { body += #","results":[\#(results.joined(separator: ","))]"# }
+        return (200, body + "}")
+    }
+
+    /// `/v3/reference/{tickers,splits,dividends}`: filtered as the query says, paged by cursor.
+    func reference(_ what: String, query: [String: String]) -> (Int, String) {
+        let s = state.withLock { $0 }
+        func within(_ date: String, _ field: String) -> Bool {
+            (query["\(field).gte"].map { date >= $0 } ?? true) && (query["\(field).lte"].map { date <= $0 } ?? true)
+        }
+        let items: [String]
+        switch what {
+        case "tickers":
+            items = s.tickers.map { t in
+                #"{"active":true,"currency_name":"usd","locale":"us","market":"stocks","name":\#(Self.quote(t.name)),"primary_exchange":\#(Self.quote(t.primaryExchange)),"ticker":\#(Self.quote(t.ticker)),"type":\#(Self.quote(t.type))}"#
+            }
+        case "splits":
+            items = s.splits.filter { within($0.executionDate, "execution_date") }.map { x in
+                #"{"execution_date":\#(Self.quote(x.executionDate)),"id":"fake","split_from":\#(x.splitFrom),"split_to":\#(x.splitTo),"ticker":\#(Self.quote(x.ticker))}"#
+            }
+        case "dividends":
+            items = s.dividends.filter { within($0.exDividendDate, "ex_dividend_date") }.map { d in
+                #"{"cash_amount":\#(d.cashAmount),"currency":\#(Self.quote(d.currency)),"dividend_type":"CD","ex_dividend_date":\#(Self.quote(d.exDividendDate)),"frequency":4,"ticker":\#(Self.quote(d.ticker))}"#
+            }
+        default:
+            return Self.error(404, "Not Found")
+        }
+        let offset = query["cursor"].flatMap(Int.init) ?? 0
+        let limit = max(1, min(pageSize, query["limit"].flatMap(Int.init) ?? 10))
+        let page = Array(items.dropFirst(offset).prefix(limit))
+        var body = #"{"request_id":"fake-ref","results":[\#(page.joined(separator: ","))],"status":"OK""#
+        if offset + page.count < items.count {
+            var next = query.filter { $0.key != "apiKey" && $0.key != "cursor" }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+            next.append("cursor=\(offset + page.count)")
+            body += #","next_url":"\#(baseURL)/v3/reference/\#(what)?\#(next.joined(separator: "&"))""#
+        }
+        return (200, body + "}")
+    }
+
+    /// The New York date of a millisecond timestamp (midnight New York, as Polygon's `t`).
+    static func newYorkDate(ms: Int64) -> String {
+        // Midnight New York is 04:00 or 05:00 UTC: noon UTC of the same day is safely inside it.
+        let date = Date(timeIntervalSince1970: TimeInterval(ms / 1000) + 12 * 3600)
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let c = calendar.dateComponents([.year, .month, .day], from: date)
+        return String(format: "%04d-%02d-%02d", c.year ?? 0, c.month ?? 0, c.day ?? 0)
     }
 
     static func quote(_ s: String) -> String {

@@ -49,7 +49,11 @@ actor MarketDataShell: WorkerLogic {
     let risk: BusClient
     let reconciler: BusClient
     let strategy: BusClient
+    /// Where P1 alerts of the live feed go (nil when the tree has no notifier).
+    let alerts: BusClient?
     let notifier = SystemdNotifier()
+    /// The wall-clock feed's state (``ClockMode/wall`` only).
+    var live = LiveState()
 
     init(context: WorkerContext) throws {
         let config = context.config
@@ -57,7 +61,7 @@ actor MarketDataShell: WorkerLogic {
         journal = context.journal
         logger = context.logger
         clock = context.clock
-        let md = config.marketdata ?? .standard
+        let md = config.marketdataInEffect
         let path = md.storePath(stateDir: config.stateDir)
         let logger = context.logger
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
@@ -67,6 +71,7 @@ actor MarketDataShell: WorkerLogic {
         risk = try client(ProcessIdentity(role: .risk))
         reconciler = try client(ProcessIdentity(role: .reconciler))
         strategy = try client(ProcessIdentity(role: .strategy))
+        alerts = config.supervisor.children.contains { $0.name == "notifier@main" } ? try client(ProcessIdentity(role: .notifier)) : nil
     }
 
     /// The first start fills the store from the configured source; later starts use it as it is.
@@ -81,6 +86,9 @@ actor MarketDataShell: WorkerLogic {
             logger.notice("ingested \(md.csvDirectory): \(report.storedBars) bars stored")
         case .store:
             logger.warning("the bar store \(store.path) is empty and marketdata.source is store: nothing to publish")
+        case .polygon:
+            // With the wall clock the live feed fills it (the initial sessions); nothing to install.
+            return
         }
         try journal.append(JournalRecord(kind: .state, type: MarketDataJournal.installed, timestamp: clock.now(),
                                          body: Array("\(md.source.rawValue)".utf8)), durability: .durable)
@@ -89,7 +97,7 @@ actor MarketDataShell: WorkerLogic {
     func run() async {
         // After READY, on a thread of its own: installing the bundled data takes a few seconds of
         // CPU, and the process (its event loop, its watchdog) must answer meanwhile.
-        let md = config.marketdata ?? .standard
+        let md = config.marketdataInEffect
         let failure: String? = await withCheckedContinuation { c in
             Thread.detachNewThread {
                 do { try self.installIfEmpty(md); c.resume(returning: nil) } catch { c.resume(returning: "\(error)") }
@@ -101,6 +109,10 @@ actor MarketDataShell: WorkerLogic {
         }
         await withDiscardingTaskGroup { group in
             for c in [broker, risk, reconciler, strategy] { group.addTask { await c.run() } }
+            if let alerts { group.addTask { await alerts.run() } }
+            if (config.clock ?? .wall).mode == .wall {
+                group.addTask { await self.liveLoop() }
+            }
             if (config.clock ?? .wall).mode == .replay {
                 group.addTask {
                     do { try await self.replay() } catch is CancellationError {} catch {
@@ -125,7 +137,7 @@ actor MarketDataShell: WorkerLogic {
 
     /// Plays the configured sessions.
     func replay() async throws {
-        let md = config.marketdata ?? .standard
+        let md = config.marketdataInEffect
         let feedBars = try store.allBars()
         var feed = ReplayFeed(bars: feedBars, from: md.replay.fromDate)
         let sessions = Array(feed.sessions.prefix(md.replay.sessions))
@@ -270,7 +282,10 @@ actor MarketDataShell: WorkerLogic {
         for (c, id) in pending { try await c.waitForAck(id: id) }
     }
 
-    func stopped() async { try? store.close() }
+    func stopped() async {
+        await live.polygon?.shutdown()
+        try? store.close()
+    }
 
     /// Market data takes only diagnostics on its endpoint; it publishes as a client.
     func receive(_ envelope: Envelope, from peer: PeerInfo) async -> Message? { nil }

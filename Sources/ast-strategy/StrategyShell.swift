@@ -2,6 +2,7 @@ import ASTBus
 import ASTCalendar
 import ASTCore
 import ASTJournal
+import ASTMarketData
 import ASTReport
 import ASTRisk
 import ASTRuntime
@@ -38,6 +39,9 @@ actor StrategyShell: WorkerLogic {
     let pipeline: PipelineRun
     let mode: TradingMode
     let storePath: String
+    /// The wall clock (production): the schedule runs on its own timer and the 09:00 scan passes
+    /// the freshness gate first. In replay, market time drives it and the replayed store is whole.
+    let wallClock: Bool
     /// Nil until the trading clock is first read on a first start.
     var scheduler: Scheduler?
     var portfolio: PortfolioSnapshot?
@@ -58,6 +62,7 @@ actor StrategyShell: WorkerLogic {
         pipeline = PipelineRun(config: config.strategy ?? PipelineConfig())
         mode = (config.trading ?? .paper).mode
         storePath = (config.marketdata ?? .standard).storePath(stateDir: config.stateDir)
+        wallClock = (config.clock ?? .wall).mode == .wall
         // The schedule resumes after the last event handled before a restart (none twice); a
         // first start begins at the first moment the trading clock shows.
         var handledThrough: Timestamp?
@@ -108,7 +113,7 @@ actor StrategyShell: WorkerLogic {
 
     /// With the wall clock, the schedule runs on its own timer; in replay, `market.time` drives it.
     func wallClockLoop() async {
-        guard clock is SystemClock else { return }
+        guard wallClock else { return }
         while !Task.isCancelled {
             await runDue()
             try? await Task.sleep(for: .seconds(5))
@@ -215,6 +220,14 @@ actor StrategyShell: WorkerLogic {
     func scan(_ event: ScheduledEvent) async -> String {
         let date = event.session.date
         todaysEntries.removeAll()
+        if wallClock, let why = freshnessProblem(scanDate: date) {
+            logger.error("09:00 scan of \(date) DEGRADED: \(why); no scan, no orders")
+            if let notifier {
+                _ = try? notifier.send(.alert(Alert(priority: .p1, key: "scan-degraded:\(date)", title: "AST scan of \(date) DEGRADED",
+                                                    text: "\(why)\nNo scan and no new orders today (when in doubt, do nothing).", at: event.time)))
+            }
+            return "DEGRADED: \(why): no scan"
+        }
         guard let portfolio else {
             logger.warning("09:00 scan of \(date) skipped: no portfolio from the reconciler yet")
             return "no portfolio yet: no scan (when in doubt, do nothing)"
@@ -253,6 +266,21 @@ actor StrategyShell: WorkerLogic {
             logger.info("\(line)")
         }
         return "scan \(date): \(candidates) candidates, \(result.intents.count) intents, \(approved) approved (mode \(mode))"
+    }
+
+    /// The freshness gate (``FreshnessGate``): why the store cannot be scanned for `scanDate`,
+    /// or nil when it holds the previous session.
+    func freshnessProblem(scanDate: LocalDate) -> String? {
+        let last: LocalDate?
+        do {
+            let store = try BarStore(path: storePath, logger: logger)
+            defer { try? store.close() }
+            last = try store.lastDailyDate()
+        } catch {
+            return "the bar store cannot be read: \(error)"
+        }
+        if case .degraded(let reason) = FreshnessGate.decide(scanDate: scanDate, lastStored: last) { return reason }
+        return nil
     }
 
     /// Asks the risk gate to cancel every entry of today that the reconciler's book shows still

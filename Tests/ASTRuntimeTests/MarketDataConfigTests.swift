@@ -1,0 +1,64 @@
+import ASTCalendar
+import ASTCore
+import Foundation
+import Testing
+
+@testable import ASTRuntime
+
+/// The market-data keys of M10: `polygon` is what production runs, `bundled` (fictional
+/// tickers) and a shifted clock are refused there at load (astd exits 78 on any such refusal).
+@Suite struct MarketDataConfigTests {
+    static let shipped = ConfigLoaderTests.shippedDirectory
+
+    /// The shipped files, copied, plus `overlays` (file name -> text).
+    static func withShipped<R>(_ overlays: [String: String], _ body: (ConfigTestDirectory) throws -> R) throws -> R {
+        try ConfigTestDirectory.with { dir in
+            for name in ["ast.yaml", "ast.production.yaml"] {
+                try dir.write(name, try String(contentsOfFile: shipped + "/" + name, encoding: .utf8))
+            }
+            for (name, text) in overlays { try dir.write(name, text) }
+            return try body(dir)
+        }
+    }
+
+    @Test func productionRunsOnPolygonByDefaultAndEveryOtherEnvironmentOnTheBundledSet() throws {
+        let production = try ConfigLoader(directory: Self.shipped, environment: "production", variables: [:]).load(ASTConfig.self)
+        #expect(production.marketdata?.source == .polygon)
+        #expect(production.marketdata?.liveSettings == .standard, "etc/ast.yaml ships the live feed's standard values")
+        #expect(production.marketdata?.liveSettings.fetchTime == LocalTime(hour: 16, minute: 10))
+        let test = try ConfigLoader(directory: Self.shipped, environment: "test", variables: [:]).load(ASTConfig.self)
+        #expect(test.marketdata?.source == .bundled)
+    }
+
+    @Test func bundledDataIsRefusedInProduction() throws {
+        let text = try Self.withShipped(["ast.local.yaml": "marketdata:\n  source: bundled\n"]) { $0.errorText(environment: "production") }
+        let error = try #require(text, "bundled data loaded in production")
+        #expect(error.contains("marketdata.source must not be bundled in production"), "\(error)")
+        // The same file outside production loads.
+        #expect(try Self.withShipped(["ast.local.yaml": "marketdata:\n  source: bundled\n"]) { $0.errorText(environment: "test") } == nil)
+    }
+
+    @Test func aClockOffsetIsAcceptedInTestsAndRefusedInProductionOrWithTheReplayClock() throws {
+        let offset = "clock:\n  mode: wall\n  offset_seconds: -3600\n"
+        let loaded = try Self.withShipped(["ast.local.yaml": offset]) { try $0.loader(environment: "test").load(ASTConfig.self) }
+        #expect(loaded.clock == ClockConfig(mode: .wall, offsetSeconds: -3600))
+        let production = try Self.withShipped(["ast.local.yaml": offset]) { $0.errorText(environment: "production") }
+        #expect(production?.contains("clock.offset_seconds must be 0 in production") == true, "\(production ?? "loaded")")
+        let replay = try Self.withShipped(["ast.local.yaml": "clock:\n  mode: replay\n  offset_seconds: 5\n"]) { $0.errorText(environment: "test") }
+        #expect(replay?.contains("clock.offset_seconds must be 0 unless mode is wall") == true, "\(replay ?? "loaded")")
+    }
+
+    @Test func liveKeysAreChecked() throws {
+        let bad = "marketdata:\n  live:\n    fetch_at: \"15:30\"\n    validation: loose\n"
+        let text = try #require(try Self.withShipped(["ast.local.yaml": bad]) { $0.errorText(environment: "test") })
+        #expect(text.contains("marketdata.live.fetch_at must be at or after the 16:00 close"), "\(text)")
+        #expect(text.contains("marketdata.live.validation must be strict or lenient"), "\(text)")
+    }
+
+    @Test func anOffsetClockIsTheSystemClockMoved() {
+        struct Fixed: WallClock { func now() -> Timestamp { Timestamp(nanoseconds: 1_000_000_000_000) } }
+        #expect(OffsetClock(base: Fixed(), offsetSeconds: 60).now() == Timestamp(nanoseconds: 1_060_000_000_000))
+        #expect(OffsetClock(base: Fixed(), offsetSeconds: .max).now().nanoseconds
+            == 1_000_000_000_000 + ClockConfig.maximumOffsetSeconds * 1_000_000_000, "bounded, never an overflow")
+    }
+}

@@ -1,0 +1,201 @@
+import ASTCalendar
+import ASTCore
+import ASTJournal
+import ASTRuntime
+import ASTTestKit
+import Foundation
+import GRDB
+import Testing
+
+/// The wall-clock (production) market data of M10, in a real tree under astd: the clock is the
+/// system clock moved by `clock.offset_seconds` to a few seconds before a session's 16:10 fetch,
+/// and Polygon is ``FakePolygonServer``, a fake of the outside service written from Polygon's
+/// public documentation (it is no evidence of how the real service behaves beyond that).
+@Suite(.serialized) struct LiveMarketDataTests {
+    static let key = "pk_live_\(UUID().uuidString.replacingOccurrences(of: "-", with: ""))"
+    static let history = ["2026-11-27", "2026-11-30", "2026-12-01"]
+    static let day = "2026-12-02"
+
+    static func ms(_ date: String) -> Int64 {
+        NewYorkTime.timestamp(LocalDate(date)!, LocalTime(hour: 0, minute: 0)).nanoseconds / 1_000_000
+    }
+
+    /// Two liquid stocks with a bar on each date; the close of `day` is distinct (12.34, 56.78).
+    static func aggregates(_ dates: [String]) -> [String: [FakePolygonServer.Aggregate]] {
+        var out: [String: [FakePolygonServer.Aggregate]] = [:]
+        for (ticker, base) in [("ABC", 12), ("XYZ", 56)] {
+            out[ticker] = dates.map { d in
+                let c = d == day ? (ticker == "ABC" ? "12.34" : "56.78") : "\(base).5"
+                return FakePolygonServer.Aggregate(t: ms(d), o: "\(base)", h: "\(base + 1)", l: "\(base - 1)", c: c, v: "2500000")
+            }
+        }
+        return out
+    }
+
+    /// A tree whose clock reads `target` (New York) when it starts, fed by `polygon`.
+    static func tree(polygon: FakePolygonServer, target: Timestamp, initialSessions: Int = 3, minBars: Int = 2) async throws -> SupervisedTree {
+        let offset = (target.nanoseconds - SystemClock().now().nanoseconds) / 1_000_000_000
+        let secrets = FileManager.default.temporaryDirectory.appendingPathComponent("ast-live-\(UUID().uuidString).yaml").path
+        FileManager.default.createFile(atPath: secrets, contents: Data("polygon_api_key: \(key)\n".utf8), attributes: [.posixPermissions: 0o600])
+        return try await SupervisedTree(overlay: """
+            secrets_file: \(secrets)
+            clock:
+              mode: wall
+              offset_seconds: \(offset)
+            marketdata:
+              source: polygon
+              polygon:
+                base_url: \(polygon.baseURL)
+              live:
+                initial_sessions: \(initialSessions)
+                min_bars_per_day: \(minBars)
+                retry_seconds: 10
+            """)
+    }
+
+    static func journal(_ tree: SupervisedTree, _ process: String) -> [JournalEntry] {
+        (try? WorkerTree.entries(path: tree.dir("state/journal/\(process).sqlite"), process: process)) ?? []
+    }
+
+    static func bodies(_ entries: [JournalEntry], type: String) -> [String] {
+        entries.filter { $0.record.type == type }.map { String(decoding: $0.record.body, as: UTF8.self) }
+    }
+
+    /// Bars in the tree's store whose session is `date` (0 when the store does not exist yet).
+    static func storedBars(_ tree: SupervisedTree, on date: String) -> Int {
+        let path = tree.dir("state/marketdata/bars.sqlite")
+        guard FileManager.default.fileExists(atPath: path), let db = try? DatabaseQueue(path: path) else { return 0 }
+        defer { try? db.close() }
+        let start = NewYorkTime.timestamp(LocalDate(date)!, TradingCalendar.regularOpen).nanoseconds
+        return (try? db.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM bars WHERE start = ?", arguments: [start]) ?? 0 }) ?? 0
+    }
+
+    static func seen(_ tree: SupervisedTree) -> String {
+        let md = journal(tree, "marketdata@main").suffix(20).map { "\($0.record.type) \(String(decoding: $0.record.body.prefix(300), as: UTF8.self))" }
+        return "marketdata journal tail:\n\(md.joined(separator: "\n"))\nastd stderr tail:\n\(tree.astd.stderr.suffix(3000))"
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func astdRefusesBundledDataInProductionWithExitCode78() async throws {
+        let dir = try TemporaryDirectory(prefix: "ast-live-78")
+        defer { dir.remove() }
+        try FileManager.default.createDirectory(atPath: dir("etc"), withIntermediateDirectories: true)
+        for name in ["ast.yaml", "ast.production.yaml"] {
+            try FileManager.default.copyItem(atPath: BuildProducts.packageRoot + "/etc/" + name, toPath: dir("etc/" + name))
+        }
+        try "marketdata:\n  source: bundled\n".write(toFile: dir("etc/ast.local.yaml"), atomically: true, encoding: .utf8)
+        let astd = try ChildProcess(try BuildProducts.executable("astd"), ["--foreground"],
+                                    environment: ["PATH": "/usr/bin:/bin", "AST_CONFIG_DIR": dir("etc"), "AST_ENV": "production"],
+                                    name: "astd", outputDirectory: dir.path)
+        try await eventually(timeout: .seconds(30), "astd to exit") { !astd.isRunning }
+        #expect(astd.exitStatus.flatMap(ChildProcess.exitCode) == 78, "\(astd.stderrTail)")
+        #expect(astd.stderr.contains("marketdata.source must not be bundled in production"), "\(astd.stderrTail)")
+    }
+
+    @Test(.timeLimit(.minutes(4)))
+    func afterTheCloseTheDayIsFetchedStoredAndPublishedAsMarksAndBars() async throws {
+        let polygon = try await FakePolygonServer(apiKey: Self.key, data: Self.aggregates(Self.history + [Self.day]), pageSize: 1)
+        polygon.setReference(tickers: [.init(ticker: "ABC", name: "ABC Corp", primaryExchange: "XNAS"), .init(ticker: "XYZ", name: "XYZ Inc")],
+                             splits: [.init(ticker: "XYZ", executionDate: "2026-12-10", splitFrom: "1", splitTo: "2")],
+                             dividends: [.init(ticker: "ABC", exDividendDate: "2026-12-04", cashAmount: "0.25")])
+        defer { Task { await polygon.stop() } }
+        // A minute before the 16:10 fetch of 2026-12-02 (a Wednesday): the store is empty, so the
+        // start fills the last 3 sessions (11-27 … 12-01, or 11-30 … 12-02 if the tree took more
+        // than a minute to start); the close of the day is fetched at 16:10.
+        let target = NewYorkTime.timestamp(LocalDate(Self.day)!, LocalTime(hour: 16, minute: 9)).nanoseconds
+        let tree = try await Self.tree(polygon: polygon, target: Timestamp(nanoseconds: target))
+        _ = try await tree.waitAllReady(timeout: .seconds(90))
+        do {
+            try await eventually(timeout: .seconds(150), every: .milliseconds(500), "the day to be stored and marked") {
+                Self.bodies(Self.journal(tree, "marketdata@main"), type: "marketdata.live_marks").contains { $0.contains("stored \(Self.day)") }
+            }
+        } catch {
+            Issue.record("\(error)\n\(Self.seen(tree))")
+            throw error
+        }
+        let md = Self.journal(tree, "marketdata@main")
+        let stored = Self.bodies(md, type: "marketdata.live_stored")
+        for d in ["2026-11-30", "2026-12-01", Self.day] {
+            #expect(stored.contains { $0.contains("\"date\":\"\(d)\"") && $0.contains("\"bars\":2") }, "\(d) stored: \(stored)")
+            #expect(Self.storedBars(tree, on: d) == 2, "the store holds \(d)")
+        }
+        #expect(Self.bodies(md, type: "marketdata.live_refused").isEmpty)
+        // Every request went to the documented endpoints, the reference ones page by next_url.
+        let paths = polygon.requests.map { String($0.split(separator: "?")[0]) }
+        #expect(paths.contains("/v2/aggs/grouped/locale/us/market/stocks/\(Self.day)"))
+        #expect(paths.filter { $0 == "/v3/reference/tickers" }.count >= 2, "two pages of one ticker each: \(paths)")
+        #expect(paths.contains("/v3/reference/splits") && paths.contains("/v3/reference/dividends"))
+        // The day's closes reached the risk gate and the reconciler as marks (dated at the close).
+        for process in ["risk@main", "reconciler@main"] {
+            let marks = Self.journal(tree, process).filter { $0.record.kind == .received && $0.record.type == "mark" }
+                .map { String(decoding: $0.record.body, as: UTF8.self) }
+            #expect(marks.contains { $0.contains("12.34") } && marks.contains { $0.contains("56.78") }, "\(process) marks: \(marks.suffix(4))")
+        }
+        // The reference data is in the store for the universe filter and the event guard.
+        let db = try DatabaseQueue(path: tree.dir("state/marketdata/bars.sqlite"))
+        let exchanges = try await db.read { try String.fetchAll($0, sql: "SELECT exchange FROM symbols ORDER BY symbol") }
+        let actions = try await db.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM corporate_actions") ?? 0 }
+        try db.close()
+        #expect(exchanges == ["NASDAQ", "NYSE"] && actions == 2)
+    }
+
+    @Test(.timeLimit(.minutes(5)))
+    func whenPolygonFailsOrADayIsInvalidNothingOfItIsStoredAP1IsRaisedAndTheScanIsDegraded() async throws {
+        // XYZ's bar of the day is impossible (high below low) until the data is corrected.
+        var data = Self.aggregates(Self.history + [Self.day])
+        let good = data["XYZ"]!.last!
+        data["XYZ"]![data["XYZ"]!.count - 1].h = "50"
+        let polygon = try await FakePolygonServer(apiKey: Self.key, data: data)
+        polygon.setReference(tickers: [.init(ticker: "ABC", name: "ABC Corp"), .init(ticker: "XYZ", name: "XYZ Inc")])
+        polygon.setFallback(.serverError(status: 500))
+        defer { Task { await polygon.stop() } }
+        // 2026-12-03 08:59:10: the store is empty and Polygon answers 500; the 09:00 scan follows.
+        let target = NewYorkTime.timestamp(LocalDate("2026-12-03")!, LocalTime(hour: 8, minute: 59)).nanoseconds + 10_000_000_000
+        let tree = try await Self.tree(polygon: polygon, target: Timestamp(nanoseconds: target))
+        _ = try await tree.waitAllReady(timeout: .seconds(90))
+        do {
+            try await eventually(timeout: .seconds(150), every: .milliseconds(500), "a refusal for HTTP 500 and a degraded scan") {
+                let refused = Self.bodies(Self.journal(tree, "marketdata@main"), type: "marketdata.live_refused")
+                let schedule = Self.bodies(Self.journal(tree, "strategy@main"), type: "strategy.schedule")
+                return refused.contains { $0.contains("HTTP 500") } && schedule.contains { $0.contains("full_scan") && $0.contains("DEGRADED") }
+            }
+            // Now a body that is not JSON: refused again at the next attempt, still nothing stored.
+            polygon.setFallback(.malformedJSON)
+            try await eventually(timeout: .seconds(90), every: .milliseconds(500), "a refusal for malformed JSON") {
+                Self.bodies(Self.journal(tree, "marketdata@main"), type: "marketdata.live_refused").contains { $0.contains("not JSON") }
+            }
+        } catch {
+            Issue.record("\(error)\n\(Self.seen(tree))")
+            throw error
+        }
+        for d in Self.history + [Self.day] { #expect(Self.storedBars(tree, on: d) == 0, "nothing stored for \(d)") }
+        #expect(Self.bodies(Self.journal(tree, "marketdata@main"), type: "marketdata.live_stored").isEmpty)
+        let scan = Self.bodies(Self.journal(tree, "strategy@main"), type: "strategy.schedule").first { $0.contains("full_scan") } ?? ""
+        #expect(scan.contains("no daily bars") && scan.contains("\"fired\":true"), "\(scan)")
+        #expect(Self.bodies(Self.journal(tree, "strategy@main"), type: "strategy.scan").isEmpty, "no scan ran")
+        // Both P1s reached the notifier: the data not stored, the scan degraded.
+        let alerts = Self.journal(tree, "notifier@main").filter { $0.record.kind == .received && $0.record.type == "alert" }
+            .map { String(decoding: $0.record.body, as: UTF8.self) }
+        #expect(alerts.contains { $0.contains("marketdata:not-stored:") && $0.contains("P1") }, "\(alerts)")
+        #expect(alerts.contains { $0.contains("scan-degraded:2026-12-03") }, "\(alerts)")
+        #expect(!polygon.requests.isEmpty && polygon.requests.allSatisfy { $0.contains("apiKey=\(Self.key)") })
+        // Polygon back: the next attempt stores the sessions before the day; the day itself has
+        // an invalid bar, so nothing of it is stored and a P1 names the bar.
+        polygon.setFallback(.normal)
+        try await eventually(timeout: .seconds(60), every: .milliseconds(500), "the backfill up to the invalid day") {
+            Self.bodies(Self.journal(tree, "marketdata@main"), type: "marketdata.live_refused").contains { $0.contains("invalid bar") }
+        }
+        #expect(Self.storedBars(tree, on: "2026-12-01") == 2 && Self.storedBars(tree, on: Self.day) == 0, "the invalid day stores nothing, ABC's bar neither")
+        let refusal = Self.bodies(Self.journal(tree, "marketdata@main"), type: "marketdata.live_refused").first { $0.contains("invalid bar") } ?? ""
+        #expect(refusal.contains("XYZ") && refusal.contains("is below low"), "\(refusal)")
+        try await eventually(timeout: .seconds(20), every: .milliseconds(500), "the P1 for the invalid day") {
+            Self.journal(tree, "notifier@main").contains { $0.record.type == "alert"
+                && String(decoding: $0.record.body, as: UTF8.self).contains("marketdata:not-stored:\(Self.day)") }
+        }
+        // Corrected at the source: the next attempt stores it.
+        polygon.addAggregates(["XYZ": [good]])
+        try await eventually(timeout: .seconds(60), every: .milliseconds(500), "the corrected day to be stored") {
+            Self.storedBars(tree, on: Self.day) == 2
+        }
+    }
+}
