@@ -153,8 +153,9 @@ public struct ChildConfig: ConfigSection, Equatable {
         }
         if let intensity { v.range(intensity, 0...1000, key: CodingKeys.intensity) }
         if let periodMs { v.range(periodMs, 1...86_400_000, key: CodingKeys.periodMs) }
-        v.check((intensity == nil) == (periodMs == nil), key: intensity == nil ? CodingKeys.intensity : CodingKeys.periodMs,
-                must: "be given together with \(intensity == nil ? "period_ms" : "intensity") (a child's own restart budget)",
+        // A child's own restart budget is both keys: report the one given, naming the one missing.
+        v.check((intensity == nil) == (periodMs == nil), key: intensity == nil ? CodingKeys.periodMs : CodingKeys.intensity,
+                must: "come with \(intensity == nil ? "intensity" : "period_ms") (a child's own restart budget is both)",
                 got: intensity.map(String.init) ?? periodMs.map(String.init) ?? "")
         if let startTimeoutMs { v.range(startTimeoutMs, 0...3_600_000, key: CodingKeys.startTimeoutMs) }
     }
