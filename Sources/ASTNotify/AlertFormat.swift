@@ -44,8 +44,8 @@ public enum AlertFormat {
     static func digestLine(_ alert: Alert) -> String { "• \(marker(alert.priority)) \(alert.title) (\(alert.at))\n\(alert.text)" }
 }
 
-/// The alerts the notifier derives from astd's lifecycle events: a crash, a missed watchdog
-/// and the supervisor giving up are P0; everything else is routine and not alerted.
+/// The alerts the notifier derives from astd's lifecycle events: a crash, a missed watchdog,
+/// a child given up on and the supervisor giving up are P0; everything else is routine and not alerted.
 public enum LifecycleAlerts {
     /// The alert for `event`, or nil when it needs none. The key is derived from the event, so a
     /// re-sent event is deduplicated like any alert.
@@ -67,6 +67,12 @@ public enum LifecycleAlerts {
             return Alert(priority: .p0, key: key, title: "AST supervisor gave up",
                          text: "astd gave up on its tree after \(event.restarts) restarts: \(event.reason ?? "restart intensity exceeded"); "
                              + "every process is stopping and systemd takes over (runbooks/supervisor-gave-up.md)",
+                         at: event.at)
+        case .givenUp:
+            return Alert(priority: .p0, key: key, title: "AST process given up: \(child)",
+                         text: "\(event.reason ?? "\(child) exceeded its restart budget")"
+                             + (event.onCrash.map { "; on_crash: \($0.rawValue)" } ?? "")
+                             + "; risk, brokers and the reconciler keep running (runbooks/child-given-up.md)",
                          at: event.at)
         case .spawned, .ready, .restarted, .stopped:
             return nil

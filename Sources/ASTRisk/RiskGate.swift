@@ -245,7 +245,7 @@ public struct RiskGate: Sendable {
                 brokersDown[child] = event.reason ?? event.kind.rawValue
             case .ready:
                 brokersDown[child] = nil
-            case .spawned, .restarted, .gaveUp:
+            case .spawned, .restarted, .gaveUp, .givenUp:
                 break
             }
         }
@@ -254,10 +254,16 @@ public struct RiskGate: Sendable {
                 SafeModeCause(kind: .supervisorGaveUp, text: "supervisor gave up: \(event.reason ?? "restart intensity exceeded")"),
                 now: now)
         }
-        guard event.kind == .exited || event.kind == .watchdogTimeout, let child = event.child, let impact = event.onCrash else {
+        // A child given up on alone (non-critical, over its restart budget) stays down: its on_crash applies again.
+        guard event.kind == .exited || event.kind == .watchdogTimeout || event.kind == .givenUp, let child = event.child,
+              let impact = event.onCrash else {
             return []
         }
-        let what = event.kind == .watchdogTimeout ? "missed its watchdog deadline" : (event.reason ?? "exited")
+        let what = switch event.kind {
+        case .watchdogTimeout: "missed its watchdog deadline"
+        case .givenUp: "was given up on (restart budget exceeded)"
+        default: event.reason ?? "exited"
+        }
         let text = "\(child) \(what) (on_crash: \(impact.rawValue))"
         switch impact {
         case .halt:

@@ -8,6 +8,9 @@ public enum ExitReason: Sendable, Equatable, CustomStringConvertible {
     case signaled(signal: Int32)
     /// The supervisor killed the process because it missed its watchdog deadline.
     case watchdogTimeout
+    /// The supervisor killed the process because it did not report READY within its
+    /// start-up timeout.
+    case startTimeout
     /// The supervisor stopped the process (a `rest_for_one` sibling, a shutdown, a give-up).
     case stoppedBySupervisor
     /// The process could not be started at all (the executable is missing, exec failed ...).
@@ -18,7 +21,7 @@ public enum ExitReason: Sendable, Equatable, CustomStringConvertible {
     public var isAbnormal: Bool {
         switch self {
         case .exited(let code): code != 0
-        case .signaled, .watchdogTimeout, .spawnFailed: true
+        case .signaled, .watchdogTimeout, .startTimeout, .spawnFailed: true
         case .stoppedBySupervisor: false
         }
     }
@@ -33,6 +36,7 @@ public enum ExitReason: Sendable, Equatable, CustomStringConvertible {
                 "killed by signal \(signal)"
             }
         case .watchdogTimeout: "missed its watchdog deadline"
+        case .startTimeout: "did not report READY within its start-up timeout"
         case .stoppedBySupervisor: "stopped by the supervisor"
         case .spawnFailed(let error): "could not be spawned: \(error)"
         }
@@ -76,14 +80,19 @@ public enum ChildState: Sendable, Equatable {
     /// Down for good after a normal exit, a stop by the supervisor, or never started (`nil`).
     case stopped(ExitReason?)
     /// Down for good after an abnormal exit: a temporary or transient child that is not
-    /// restarted, or any child the supervisor gave up on.
+    /// restarted, or any child when the supervisor gave up on the tree.
     case failed(ExitReason)
+    /// A non-critical child that exhausted its restart budget, given up on alone after
+    /// `reason`: down until `retryAt`, or for good when nil.
+    case givenUp(ExitReason, retryAt: Timestamp?)
 }
 
 /// One row of the supervisor's status: what `astctl status` prints for a child.
 public struct ChildStatus: Sendable, Equatable {
     public var id: ProcessIdentity
     public var restart: RestartType
+    /// See ``ChildSpec/critical``.
+    public var critical: Bool
     public var state: ChildState
     /// How many times the supervisor restarted this child (the first start is not counted).
     public var restarts: Int
@@ -101,11 +110,12 @@ public struct ChildStatus: Sendable, Equatable {
     }
 
     public init(
-        id: ProcessIdentity, restart: RestartType, state: ChildState, restarts: Int,
+        id: ProcessIdentity, restart: RestartType, critical: Bool = true, state: ChildState, restarts: Int,
         readySince: Timestamp?, lastExit: ExitReason?, lastExitAt: Timestamp?
     ) {
         self.id = id
         self.restart = restart
+        self.critical = critical
         self.state = state
         self.restarts = restarts
         self.readySince = readySince

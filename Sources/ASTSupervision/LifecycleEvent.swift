@@ -12,8 +12,12 @@ public enum LifecycleKind: String, Sendable, Codable, CaseIterable {
     case watchdogTimeout = "watchdog_timeout"
     /// The supervisor is starting the child again.
     case restarted
-    /// Intensity exceeded: the supervisor stops the tree and exits non-zero.
+    /// A critical child exceeded its restart budget: the supervisor stops the tree and exits
+    /// non-zero. The event concerns the tree (no `child`); its reason names the child.
     case gaveUp = "gave_up"
+    /// A non-critical child exceeded its restart budget: it alone is left down (until a retry,
+    /// if the policy has one) while the rest of the tree runs. Carries the child's `onCrash`.
+    case givenUp = "given_up"
     /// The child's process ended after the supervisor asked it to stop.
     case stopped
 }
@@ -32,8 +36,8 @@ public struct LifecycleEvent: Sendable, Equatable, Codable {
     public var exitCode: Int32?
     public var signal: Int32?
     public var onCrash: CrashImpact?
-    /// The child's restart count; for ``LifecycleKind/gaveUp`` the restarts within the period
-    /// including the refused one.
+    /// The child's restart count; for ``LifecycleKind/gaveUp`` and ``LifecycleKind/givenUp``
+    /// the child's restarts within its period including the refused one.
     public var restarts: Int
     public var at: Timestamp
 

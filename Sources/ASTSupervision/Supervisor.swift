@@ -22,18 +22,26 @@ public enum SupervisorAction: Sendable, Equatable {
     case restartScheduled(ProcessIdentity, at: Timestamp, attempt: Int)
     /// Journal the event and send it to the risk gate and the notifier.
     case report(LifecycleEvent)
-    /// Intensity exceeded. The supervisor stops every child in reverse start order (the
-    /// ``stop(_:pid:)`` actions follow); once ``Supervisor/isFinished`` the shell exits non-zero.
+    /// A critical child exceeded its restart budget. The supervisor stops every child in reverse
+    /// start order (the ``stop(_:pid:)`` actions follow); once ``Supervisor/isFinished`` the
+    /// shell exits non-zero.
     case giveUp(reason: String)
+    /// A non-critical child exceeded its restart budget and is left down alone (its
+    /// ``LifecycleKind/givenUp`` report comes first): raise a P0 through whatever path still
+    /// works. `retryAt` is when it is started again (``Supervisor/tick(now:)``), nil for never.
+    case givenUp(ProcessIdentity, reason: String, retryAt: Timestamp?)
 }
 
 /// The supervisor's restart policy as a pure state machine: like an OTP supervisor, with
 /// time as an input and processes as actions for a shell to carry out.
 ///
-/// - Restarts count toward the intensity when the supervisor decides them (at the crash),
-///   one per failure: a `rest_for_one` incident counts once however many siblings it restarts.
-///   A restart number `intensity + 1` within `period` (inclusive: a restart exactly `period`
-///   ago still counts) gives up instead.
+/// - Restarts count toward the crashed child's budget (``SupervisorPolicy/budget(of:)``) when
+///   the supervisor decides them (at the crash), one per failure: a `rest_for_one` incident
+///   counts once, against the child that crashed, however many siblings it restarts. A
+///   restart number `intensity + 1` within `period` (inclusive: a restart exactly `period` ago
+///   still counts) is not performed: for a critical child the supervisor gives up on the tree;
+///   a non-critical child is given up on alone (it stays down, siblings untouched, also under
+///   `rest_for_one`) and started again with a fresh budget after the policy's retry delay.
 /// - The exit of a process the supervisor was stopping is `.stoppedBySupervisor` and the exit
 ///   of a process it killed for its watchdog is `.watchdogTimeout`, whatever the kernel said.
 /// - Stops (for `rest_for_one`, shutdown and give-up) go one at a time in reverse start order,
@@ -47,8 +55,6 @@ public struct Supervisor: Sendable {
     public let policy: SupervisorPolicy
 
     private var slots: [Slot]
-    /// When counted restarts happened, oldest first, pruned to the period on each crash.
-    private var restartLog: [Timestamp] = []
     /// The `rest_for_one` restart in progress, if any (there is at most one).
     private var incident: Incident?
     /// Set once a shutdown or a give-up began: nothing starts any more.
@@ -62,6 +68,11 @@ public struct Supervisor: Sendable {
         var phase: Phase = .idle
         var restarts = 0
         var consecutiveCrashes = 0
+        /// When counted restarts of this child happened, oldest first, pruned to its budget's
+        /// period on each crash.
+        var restartLog: [Timestamp] = []
+        /// Consecutive give-ups (reset once the child stays up for its budget's period).
+        var givenUps = 0
         var lastExit: ExitReason?
         var lastExitAt: Timestamp?
     }
@@ -72,6 +83,8 @@ public struct Supervisor: Sendable {
         case running(pid: Int32, since: Timestamp, readySince: Timestamp?)
         case stopping(pid: Int32, since: Timestamp, cause: StopCause)
         case waiting(until: Timestamp)
+        /// Given up on alone; started again at `retryAt` (never when nil).
+        case givenUp(retryAt: Timestamp?)
         case down
 
         var pid: Int32? {
@@ -95,7 +108,7 @@ public struct Supervisor: Sendable {
         }
     }
 
-    private enum StopCause: Sendable, Equatable { case supervisor, watchdog }
+    private enum StopCause: Sendable, Equatable { case supervisor, watchdog, startTimeout }
 
     private struct Incident: Sendable {
         var first: Int
@@ -111,12 +124,22 @@ public struct Supervisor: Sendable {
             if children[..<i].contains(where: { $0.id == child.id }) { throw .duplicateChild(child.id) }
             if child.shutdownTimeout <= .zero { throw .nonPositiveShutdownTimeout(child.id, child.shutdownTimeout) }
             if let w = child.watchdog, w <= .zero { throw .nonPositiveWatchdog(child.id, w) }
+            if let t = child.startTimeout, t <= .zero { throw .nonPositiveStartTimeout(child.id, t) }
+            if let b = child.budget {
+                if b.intensity < 0 { throw .negativeChildIntensity(child.id, b.intensity) }
+                if b.period <= .zero { throw .nonPositiveChildPeriod(child.id, b.period) }
+            }
+            if !child.critical, ChildSpec.criticalRoles.contains(child.id.role) { throw .positionWatcherNotCritical(child.id) }
         }
         if policy.intensity < 0 { throw .negativeIntensity(policy.intensity) }
         if policy.period <= .zero { throw .nonPositivePeriod(policy.period) }
         if policy.restartBackoff < .zero { throw .negativeBackoff(policy.restartBackoff) }
         if policy.restartBackoffMax < policy.restartBackoff {
             throw .backoffMaxBelowBackoff(backoff: policy.restartBackoff, maximum: policy.restartBackoffMax)
+        }
+        if let r = policy.givenUpRetry {
+            if r <= .zero { throw .nonPositiveGivenUpRetry(r) }
+            if policy.givenUpRetryMax < r { throw .givenUpRetryMaxBelowRetry(retry: r, maximum: policy.givenUpRetryMax) }
         }
         self.childSpecs = children
         self.policy = policy
@@ -190,6 +213,9 @@ public struct Supervisor: Sendable {
         case .stopping(_, let since, .watchdog):
             (reason, planned) = (.watchdogTimeout, false)
             ranFor = now.duration(since: since)
+        case .stopping(_, let since, .startTimeout):
+            (reason, planned) = (.startTimeout, false)
+            ranFor = now.duration(since: since)
         case .running(_, let since, _):
             (reason, planned) = (reported, false)
             ranFor = now.duration(since: since)
@@ -223,6 +249,22 @@ public struct Supervisor: Sendable {
         return out
     }
 
+    /// The process `pid` did not report READY within its child's start-up timeout: the
+    /// supervisor aborts it like a hung one (reported as ``LifecycleKind/watchdogTimeout``), and
+    /// its exit counts as ``ExitReason/startTimeout``. Ignored unless `pid` is running, not yet
+    /// ready and not already being stopped.
+    public mutating func startTimedOut(pid: Int32, now: Timestamp) -> [SupervisorAction] {
+        guard let i = index(ofPid: pid), case .running(_, let since, nil) = slots[i].phase else { return [] }
+        slots[i].phase = .stopping(pid: pid, since: since, cause: .startTimeout)
+        var out: [SupervisorAction] = [
+            .report(event(.watchdogTimeout, i, pid: pid, reason: ExitReason.startTimeout.description,
+                          onCrash: slots[i].spec.onCrash, at: now)),
+            .abort(slots[i].spec.id, pid: pid),
+        ]
+        out += advance(now: now)
+        return out
+    }
+
     /// Performs the restarts that are due at `now`.
     public mutating func tick(now: Timestamp) -> [SupervisorAction] {
         advance(now: now)
@@ -233,14 +275,18 @@ public struct Supervisor: Sendable {
     public var nextDeadline: Timestamp? {
         // While stopping (a shutdown, a give-up, rest_for_one siblings) progress comes from exits.
         guard drain == nil, stopQueue.isEmpty else { return nil }
+        let retries = slots.compactMap { slot -> Timestamp? in
+            if case .givenUp(let retryAt?) = slot.phase { return retryAt }
+            return nil
+        }
         switch policy.strategy {
         case .oneForOne:
-            return slots.compactMap { slot -> Timestamp? in
+            return (retries + slots.compactMap { slot -> Timestamp? in
                 if case .waiting(let until) = slot.phase { return until }
                 return nil
-            }.min()
+            }).min()
         case .restForOne:
-            return incident?.due
+            return (retries + [incident?.due].compactMap { $0 }).min()
         }
     }
 
@@ -265,7 +311,7 @@ public struct Supervisor: Sendable {
     }
 
     /// True once started, while no restart is in progress and every permanent child runs and
-    /// has reported READY: when astd itself reports READY=1.
+    /// has reported READY: the tree is whole (`astctl status` says ok).
     public var allPermanentReady: Bool {
         guard started, drain == nil, incident == nil else { return false }
         return slots.allSatisfy { slot in
@@ -275,7 +321,30 @@ public struct Supervisor: Sendable {
         }
     }
 
-    /// True once the intensity was exceeded.
+    /// True once started, while no restart is in progress, every permanent critical child runs
+    /// and has reported READY, and every permanent non-critical one has too or was given up on:
+    /// the tree serves, perhaps degraded (when astd itself reports READY=1).
+    public var isServing: Bool {
+        guard started, drain == nil, incident == nil else { return false }
+        return slots.allSatisfy { slot in
+            guard slot.spec.restart == .permanent else { return true }
+            switch slot.phase {
+            case .running(_, _, .some): return true
+            case .givenUp: return !slot.spec.critical
+            default: return false
+            }
+        }
+    }
+
+    /// The children given up on alone, in start order.
+    public var givenUpChildren: [ProcessIdentity] {
+        slots.compactMap { slot in
+            if case .givenUp = slot.phase { return slot.spec.id }
+            return nil
+        }
+    }
+
+    /// True once a critical child exceeded its restart budget.
     public private(set) var hasGivenUp = false
 
     /// True once a shutdown or a give-up has stopped every child: the shell may exit
@@ -299,15 +368,23 @@ public struct Supervisor: Sendable {
             return []
         }
 
-        let windowStart = now.advanced(by: .zero - policy.period)
-        restartLog.removeAll { $0 < windowStart }
-        if restartLog.count >= policy.intensity {
-            slots[i].phase = .down
-            return giveUp(i, reason: reason, restartsInWindow: restartLog.count + 1, now: now)
+        let budget = policy.budget(of: slots[i].spec)
+        if let ranFor, ranFor >= budget.period {
+            slots[i].consecutiveCrashes = 0
+            slots[i].givenUps = 0
         }
-        restartLog.append(now)
+        let windowStart = now.advanced(by: .zero - budget.period)
+        slots[i].restartLog.removeAll { $0 < windowStart }
+        if slots[i].restartLog.count >= budget.intensity {
+            let restartsInWindow = slots[i].restartLog.count + 1
+            guard slots[i].spec.critical else {
+                return giveUpOn(i, reason: reason, restartsInWindow: restartsInWindow, budget: budget, now: now)
+            }
+            slots[i].phase = .down
+            return giveUp(i, reason: reason, restartsInWindow: restartsInWindow, budget: budget, now: now)
+        }
+        slots[i].restartLog.append(now)
 
-        if let ranFor, ranFor >= policy.period { slots[i].consecutiveCrashes = 0 }
         slots[i].consecutiveCrashes += 1
         let attempt = slots[i].consecutiveCrashes
         let due = now.advanced(by: backoff(attempt: attempt))
@@ -333,15 +410,47 @@ public struct Supervisor: Sendable {
         }
     }
 
-    private mutating func giveUp(_ i: Int, reason: ExitReason, restartsInWindow: Int, now: Timestamp) -> [SupervisorAction] {
+    private mutating func giveUp(
+        _ i: Int, reason: ExitReason, restartsInWindow: Int, budget: RestartBudget, now: Timestamp
+    ) -> [SupervisorAction] {
         hasGivenUp = true
-        let text = "\(slots[i].spec.id) \(reason): restart \(restartsInWindow) within \(Supervisor.format(policy.period)) "
-            + "would exceed the intensity of \(policy.intensity)"
+        let text = "\(slots[i].spec.id) \(reason): restart \(restartsInWindow) within \(Supervisor.format(budget.period)) "
+            + "would exceed the intensity of \(budget.intensity)"
         beginDrain(.gaveUp)
         return [
             .report(LifecycleEvent(kind: .gaveUp, child: nil, reason: text, restarts: restartsInWindow, at: now)),
             .giveUp(reason: text),
         ]
+    }
+
+    /// Leaves the non-critical child `i` down alone, with a fresh budget for its retry.
+    private mutating func giveUpOn(
+        _ i: Int, reason: ExitReason, restartsInWindow: Int, budget: RestartBudget, now: Timestamp
+    ) -> [SupervisorAction] {
+        slots[i].givenUps += 1
+        slots[i].restartLog = []
+        slots[i].consecutiveCrashes = 0
+        let retryAt = policy.givenUpRetry.map { now.advanced(by: givenUpRetryDelay(giveUps: slots[i].givenUps, first: $0)) }
+        slots[i].phase = .givenUp(retryAt: retryAt)
+        let id = slots[i].spec.id
+        let text = "\(id) \(reason): restart \(restartsInWindow) within \(Supervisor.format(budget.period)) "
+            + "would exceed its intensity of \(budget.intensity); non-critical, so it alone is left down "
+            + (retryAt.map { "and retried in \(Supervisor.format($0.duration(since: now)))" } ?? "until astd restarts")
+        var e = event(.givenUp, i, reason: text, onCrash: slots[i].spec.onCrash, at: now)
+        e.restarts = restartsInWindow
+        return [.report(e), .givenUp(id, reason: text, retryAt: retryAt)]
+    }
+
+    /// The delay before the retry after give-up number `giveUps` in a row.
+    private func givenUpRetryDelay(giveUps: Int, first: Duration) -> Duration {
+        let maximum = policy.givenUpRetryMax.totalNanoseconds
+        var delay = first.totalNanoseconds
+        var n = 1
+        while n < giveUps, delay < maximum {
+            delay = delay > maximum / 2 ? maximum : delay * 2
+            n += 1
+        }
+        return .nanoseconds(min(delay, maximum))
     }
 
     private mutating func beginDrain(_ kind: Drain) {
@@ -377,12 +486,17 @@ public struct Supervisor: Sendable {
                 return [.stop(slots[head].spec.id, pid: pid)]
             case .starting, .stopping:
                 return []
-            case .idle, .waiting, .down:
+            case .idle, .waiting, .givenUp, .down:
                 stopQueue.removeFirst()
             }
         }
         guard drain == nil else { return [] }
         var out: [SupervisorAction] = []
+        for i in slots.indices {
+            if case .givenUp(let retryAt?) = slots[i].phase, retryAt <= now {
+                out += restart(i, because: "\(slots[i].spec.id) retried after it was given up on", now: now)
+            }
+        }
         switch policy.strategy {
         case .oneForOne:
             for i in slots.indices {
@@ -443,6 +557,7 @@ public struct Supervisor: Sendable {
             readySince = ready
         case .stopping(let pid, _, _): state = .stopping(pid: pid)
         case .waiting(let until): state = .waitingToRestart(until: until)
+        case .givenUp(let retryAt): state = .givenUp(slot.lastExit ?? .stoppedBySupervisor, retryAt: retryAt)
         case .down:
             if let exit = slot.lastExit, exit.isAbnormal {
                 state = .failed(exit)
@@ -451,7 +566,7 @@ public struct Supervisor: Sendable {
             }
         }
         return ChildStatus(
-            id: slot.spec.id, restart: slot.spec.restart, state: state, restarts: slot.restarts,
+            id: slot.spec.id, restart: slot.spec.restart, critical: slot.spec.critical, state: state, restarts: slot.restarts,
             readySince: readySince, lastExit: slot.lastExit, lastExitAt: slot.lastExitAt)
     }
 

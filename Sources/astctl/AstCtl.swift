@@ -163,15 +163,19 @@ struct Status: AsyncParsableCommand {
             FileHandle.standardError.write(Data("astctl: astd answered \(reply.type) instead of a status\n".utf8))
             throw ExitCode(1)
         }
+        // Only processes astd reports ready are asked: the socket of one that is down (given up on,
+        // restarting) stays open in astd, and a question there would wait in its backlog.
+        let ready = Set(status.children.filter { $0.ready && $0.pid != nil }.map(\.name))
         let risk = ProcessIdentity(role: .risk)
-        if UnixSocket.isLive(path: WorkerRuntime.socketPath(identity: risk, runtimeDir: config.runtimeDir)) {
+        if ready.contains(risk.description), UnixSocket.isLive(path: WorkerRuntime.socketPath(identity: risk, runtimeDir: config.runtimeDir)) {
             status.safeMode = try? await riskCommand(.status, config: config)
         }
         let reconciler = ProcessIdentity(role: .reconciler)
-        if UnixSocket.isLive(path: WorkerRuntime.socketPath(identity: reconciler, runtimeDir: config.runtimeDir)) {
+        if ready.contains(reconciler.description),
+           UnixSocket.isLive(path: WorkerRuntime.socketPath(identity: reconciler, runtimeDir: config.runtimeDir)) {
             status.reconciliation = try? await reconcilerRequest(ReconcileRequest(run: false, reason: "astctl status"), config: config, quiet: true)
         }
-        status.notifier = await notifierStatus(config: config)
+        if ready.contains(ProcessIdentity(role: .notifier).description) { status.notifier = await notifierStatus(config: config) }
         if json {
             print(StatusFormat.json(status))
         } else {

@@ -38,7 +38,7 @@ struct Astd {
         }
         let executableDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
         let selfDirectory = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")).map { ($0 as NSString).deletingLastPathComponent }
-        let specs = config.supervisor.children.map { $0.spec(executableDirectory: selfDirectory ?? executableDirectory) }
+        let specs = config.supervisor.specs(executableDirectory: selfDirectory ?? executableDirectory)
         var sockets: [ProcessIdentity: Int32] = [:]
         for spec in specs { sockets[spec.id] = try socket(named: spec.id.description) }
         let controlFD = try socket(named: "control")

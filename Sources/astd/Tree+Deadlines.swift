@@ -2,19 +2,20 @@ import ASTCore
 import Synchronization
 
 extension Tree {
-    /// The earliest moment at which ``tick()`` has work: a scheduled restart, a SIGKILL
-    /// escalation, a child's watchdog deadline, or astd's own watchdog ping to systemd. Nil when
+    /// The earliest moment at which ``tick()`` has work: a scheduled restart or retry, a SIGKILL
+    /// escalation, a child's start-up or watchdog deadline, or astd's own watchdog ping to systemd. Nil when
     /// nothing is due until an event arrives (an exit, a notification, a signal).
     func nextDeadline() -> Timestamp? {
         var earliest = core.nextDeadline
         func consider(_ t: Timestamp) { earliest = min(earliest ?? t, t) }
         killDeadlines.values.forEach(consider)
         for child in core.children {
-            guard case .running(let pid, let since) = child.state, let limit = specs[child.id]?.watchdog else { continue }
+            guard case .running(let pid, let since) = child.state, let spec = specs[child.id] else { continue }
             let r = runtime[child.id, default: Runtime()]
-            guard r.watchdogMissedFor != pid else { continue }
-            // `tick` acts once the silence is strictly longer than the limit.
-            consider(max(r.lastPing ?? since, since).advanced(by: limit + .nanoseconds(1)))
+            guard r.watchdogMissedFor != pid,
+                  let hang = spec.hangDeadline(since: since, readySince: child.readySince, lastPing: r.lastPing) else { continue }
+            // `tick` acts once the time is strictly past the deadline.
+            consider(hang.at.advanced(by: .nanoseconds(1)))
         }
         if let w = ownWatchdog, gaveUpReason == nil {
             consider(lastOwnPing.map { $0.advanced(by: w.pingInterval) } ?? clock.now())

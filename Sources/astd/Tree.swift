@@ -2,6 +2,7 @@ import ASTBus
 import ASTCore
 import ASTJournal
 import ASTProcesses
+import ASTRisk
 import ASTRuntime
 import ASTSupervision
 import ASTWire
@@ -132,15 +133,23 @@ actor Tree {
             logger.warning("process did not exit in time: SIGKILL", metadata: ["pid": "\(pid)"])
             try? Signals.send(.kill, to: pid)
         }
+        // Before READY the start-up timeout runs, from READY the watchdog (a slow start under
+        // load is not a missed watchdog).
         for child in core.children {
-            guard case .running(let pid, let since) = child.state, let limit = specs[child.id]?.watchdog else { continue }
+            guard case .running(let pid, let since) = child.state, let spec = specs[child.id] else { continue }
             let r = runtime[child.id, default: Runtime()]
-            guard r.watchdogMissedFor != pid else { continue }
-            let last = max(r.lastPing ?? since, since)
-            if now.duration(since: last) > limit {
-                runtime[child.id, default: Runtime()].watchdogMissedFor = pid
-                logger.error("\(child.id) missed its watchdog", metadata: ["pid": "\(pid)", "limit": "\(limit)"])
+            guard r.watchdogMissedFor != pid,
+                  let hang = spec.hangDeadline(since: since, readySince: child.readySince, lastPing: r.lastPing),
+                  now > hang.at else { continue }
+            runtime[child.id, default: Runtime()].watchdogMissedFor = pid
+            switch hang {
+            case .watchdog:
+                logger.error("\(child.id) missed its watchdog", metadata: ["pid": "\(pid)", "limit": "\(spec.watchdog.map { "\($0)" } ?? "-")"])
                 await perform(core.watchdogMissed(pid: pid, now: now))
+            case .startTimeout:
+                logger.error("\(child.id) did not report READY within its start-up timeout",
+                             metadata: ["pid": "\(pid)", "limit": "\(spec.startTimeout.map { "\($0)" } ?? "-")"])
+                await perform(core.startTimedOut(pid: pid, now: now))
             }
         }
         reportOwnState(now: now)
@@ -152,7 +161,7 @@ actor Tree {
             lastSummary = summary
             notifier.status(summary)
         }
-        if !readySent, core.allPermanentReady {
+        if !readySent, core.isServing {
             readySent = true
             notifier.ready(status: summary)
             logger.notice("tree ready: \(summary)")
@@ -168,7 +177,8 @@ actor Tree {
         if let reason = gaveUpReason { return "gave up: \(reason)" }
         let permanent = core.children.filter { $0.restart == .permanent }
         let ready = permanent.filter { $0.readySince != nil && $0.pid != nil }.count
-        return "\(ready)/\(permanent.count) ready"
+        let givenUp = core.givenUpChildren
+        return "\(ready)/\(permanent.count) ready" + (givenUp.isEmpty ? "" : "; given up: " + givenUp.map(\.description).joined(separator: ", "))
     }
 
     func perform(_ actions: [SupervisorAction]) async {
@@ -193,6 +203,10 @@ actor Tree {
                 gaveUpReason = reason
                 logger.critical("giving up: \(reason); stopping every child")
                 notifier.status("gave up: \(reason)")
+            case .givenUp(let id, let reason, let retryAt):
+                // The P0 went with the `given_up` report just before (see `record`).
+                logger.error("given up on \(id) alone, the rest of the tree keeps running: \(reason)",
+                             metadata: ["retry_at": "\(retryAt.map { "\($0)" } ?? "never")"])
             }
         }
     }
@@ -220,12 +234,36 @@ actor Tree {
         }
     }
 
+    /// A non-critical child was given up on: its `given_up` lifecycle event (already journaled
+    /// and sent) becomes a P0 in the notifier. When the notifier is the child given up (or the
+    /// tree has none), the P0 is journaled here and logged at CRIT, for the system log
+    /// (journald) to keep; it also waits in the notifier's outbox for a retry.
+    func raiseGivenUp(_ event: LifecycleEvent) {
+        guard let id = event.child else { return }
+        let givenUp = Set(core.givenUpChildren.map(\.description))
+        let notifierUp = lifecycleClients.contains { $0.target.hasPrefix("notifier@") && !givenUp.contains($0.target) }
+        guard !notifierUp else { return }
+        let reason = event.reason ?? "\(id) exceeded its restart budget"
+        let at = event.at
+        // The key the notifier derives from the same event (LifecycleAlerts), so that the copy
+        // waiting in its outbox is deduplicated against this one.
+        let alert = Alert(priority: .p0, key: "lifecycle:\(LifecycleKind.givenUp.rawValue):\(id):\(at.nanoseconds)",
+                          title: "AST process given up: \(id)", text: reason, at: at)
+        logger.critical("P0 \(alert.title): \(reason) (no notifier to send it: journaled by astd)")
+        do {
+            try journal.append(JournalRecord(kind: .event, type: MessageType.alert.rawValue, timestamp: at, correlationID: alert.key,
+                                             body: Array(try JSONEncoder().encode(alert))), durability: .durable)
+        } catch {
+            logger.critical("could not journal the P0 for \(id): \(error)")
+        }
+    }
+
     /// Journals a lifecycle event and sends it (acknowledged) to the risk gate and the notifier.
     func record(_ event: LifecycleEvent) {
         let line = "\(event.kind.rawValue) \(event.child?.description ?? "tree")"
             + (event.pid.map { " pid \($0)" } ?? "") + (event.reason.map { ": \($0)" } ?? "")
         switch event.kind {
-        case .exited, .watchdogTimeout, .gaveUp: logger.warning("\(line)")
+        case .exited, .watchdogTimeout, .gaveUp, .givenUp: logger.warning("\(line)")
         default: logger.info("\(line)")
         }
         let body = (try? JSONEncoder().encode(event)).map(Array.init) ?? []
@@ -236,6 +274,7 @@ actor Tree {
         } catch {
             logger.critical("could not journal a lifecycle event: \(error)")
         }
+        if event.kind == .givenUp { raiseGivenUp(event) }
     }
 
     func status() -> TreeStatus {
@@ -249,6 +288,7 @@ actor Tree {
             case .waitingToRestart: ("restarting", nil)
             case .stopped: ("stopped", nil)
             case .failed: ("failed", nil)
+            case .givenUp: ("given_up", nil)
             }
             return ChildStatusReport(
                 name: c.id.description, pid: c.pid, state: state, ready: c.readySince != nil && c.pid != nil,

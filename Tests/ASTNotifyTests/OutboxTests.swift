@@ -277,6 +277,11 @@ struct LifecycleAlertTests {
         #expect(a?.priority == .p0 && a?.text.contains("broker@paper killed by signal 9") == true && a?.text.contains("halt") == true)
         #expect(LifecycleAlerts.alert(for: LifecycleEvent(kind: .watchdogTimeout, child: id, at: t(2)))?.priority == .p0)
         #expect(LifecycleAlerts.alert(for: LifecycleEvent(kind: .gaveUp, child: nil, restarts: 6, at: t(3)))?.priority == .p0)
+        let givenUp = LifecycleAlerts.alert(for: LifecycleEvent(
+            kind: .givenUp, child: ProcessIdentity(role: .strategy), reason: "strategy@main exited with code 1: restart 6 within 30 s",
+            onCrash: .noEffect, restarts: 6, at: t(4)))
+        #expect(givenUp?.priority == .p0 && givenUp?.title == "AST process given up: strategy@main")
+        #expect(givenUp?.key == "lifecycle:given_up:strategy@main:\(t(4).nanoseconds)", "astd journals the same key when the notifier is down")
         // The key is derived from the event: the same event twice is the same alert.
         #expect(LifecycleAlerts.alert(for: exited)?.key == a?.key)
     }

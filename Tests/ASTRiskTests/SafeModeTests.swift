@@ -52,6 +52,16 @@ let transitionCases: [TransitionCase] =
             name: "child exit with on_crash none", from: .active,
             input: .lifecycle(lifecycle(.exited, reduceChild, onCrash: .noEffect)), to: nil),
         TransitionCase(
+            name: "child given up on alone with on_crash reduce", from: .active,
+            input: .lifecycle(lifecycle(.givenUp, reduceChild, reason: "restart budget exceeded", onCrash: .reduce)),
+            to: .safeReducing, cause: .childDown),
+        TransitionCase(
+            name: "child given up on alone with on_crash halt", from: .active,
+            input: .lifecycle(lifecycle(.givenUp, ProcessIdentity(role: .strategy), onCrash: .halt)), to: .halted, cause: .childDown),
+        TransitionCase(
+            name: "notifier given up on alone with on_crash none", from: .active,
+            input: .lifecycle(lifecycle(.givenUp, ProcessIdentity(role: .notifier), onCrash: .noEffect)), to: nil),
+        TransitionCase(
             name: "broker stopped by the supervisor", from: .active, input: .lifecycle(lifecycle(.stopped)), to: nil),
         TransitionCase(name: "broker ready", from: .active, input: .lifecycle(lifecycle(.ready)), to: nil),
         TransitionCase(

@@ -10,6 +10,7 @@ enum Input: Equatable, Sendable {
     case ready(pid: Int32)
     case exited(pid: Int32, ExitReason)
     case watchdogMissed(pid: Int32)
+    case startTimedOut(pid: Int32)
     case tick
     case shutdown
 }
@@ -28,6 +29,7 @@ extension Supervisor {
         case .ready(let pid): ready(pid: pid, now: step.now)
         case .exited(let pid, let reason): exited(pid: pid, reason: reason, now: step.now)
         case .watchdogMissed(let pid): watchdogMissed(pid: pid, now: step.now)
+        case .startTimedOut(let pid): startTimedOut(pid: pid, now: step.now)
         case .tick: tick(now: step.now)
         case .shutdown: shutdown(now: step.now)
         }
@@ -47,7 +49,10 @@ struct SimulatedShell {
     /// Processes spawned without being asked, which the supervisor must stop and ignore.
     var strays: [Int32] = []
     var violations: [String] = []
-    var restartTimes: [Timestamp] = []
+    /// When restarts were scheduled, per child (each child's budget is its own).
+    var restartTimes: [ProcessIdentity: [Timestamp]] = [:]
+    /// Children given up on alone, and when their retry is due (nil: never).
+    var givenUp: [ProcessIdentity: Timestamp?] = [:]
     var finished = false
 
     init(seed: UInt64) { rng = SplitMix64(seed: seed) }
@@ -69,16 +74,19 @@ struct SimulatedShell {
         case 30..<42 where !live.isEmpty:
             let reason = Self.reasons.randomElement(using: &rng)!
             return Step(now: now, input: .exited(pid: live.randomElement(using: &rng)!.pid, reason))
-        case 42..<46 where !live.isEmpty:
+        case 42..<44 where !live.isEmpty:
             return Step(now: now, input: .watchdogMissed(pid: live.randomElement(using: &rng)!.pid))
+        case 44..<46 where !live.isEmpty:
+            return Step(now: now, input: .startTimedOut(pid: live.randomElement(using: &rng)!.pid))
         case 46..<48 where !strays.isEmpty:
             return Step(now: now, input: .exited(pid: strays.removeFirst(), .signaled(signal: 15)))
         case 48..<50:
             lastPid += 1
             return Step(now: now, input: .spawned(ids.randomElement(using: &rng)!, pid: lastPid))
         case 50..<52:
-            return Step(now: now, input: [.exited(pid: 99_999, .exited(code: 1)), .ready(pid: 99_999), .watchdogMissed(pid: 99_999)]
-                .randomElement(using: &rng)!)
+            return Step(now: now, input: [
+                .exited(pid: 99_999, .exited(code: 1)), .ready(pid: 99_999), .watchdogMissed(pid: 99_999), .startTimedOut(pid: 99_999),
+            ].randomElement(using: &rng)!)
         case 52:
             return Step(now: now, input: .start)
         case 53 where Int.random(in: 0..<4, using: &rng) == 0:
@@ -116,14 +124,27 @@ struct SimulatedShell {
                     violations.append("\(step): started \(id), which already runs or is being spawned")
                 }
                 if hadGivenUp || wasDraining || sup.hasGivenUp { violations.append("\(step): started \(id) after a shutdown or a give-up") }
+                if let retry = givenUp.removeValue(forKey: id), retry.map({ step.now < $0 }) ?? true {
+                    violations.append("\(step): started \(id), given up on until \(String(describing: retry))")
+                }
                 pending.append(id)
             case .stop(let id, let pid), .abort(let id, let pid):
                 if !live.contains(where: { $0.id == id && $0.pid == pid }) && !strays.contains(pid) {
                     violations.append("\(step): stop of \(id) pid \(pid), which is not running")
                 }
-            case .restartScheduled:
-                restartTimes.append(step.now)
-            case .giveUp, .report:
+            case .restartScheduled(let id, _, _):
+                restartTimes[id, default: []].append(step.now)
+            case .givenUp(let id, _, let retryAt):
+                if sup.childSpecs.first(where: { $0.id == id })?.critical != false {
+                    violations.append("\(step): gave up on the critical child \(id) alone")
+                }
+                givenUp[id] = retryAt
+                // A fresh budget for the retry.
+                restartTimes[id] = nil
+            case .giveUp(let reason):
+                let culprit = sup.childSpecs.first { reason.hasPrefix("\($0.id) ") }
+                if culprit?.critical != true { violations.append("\(step): gave up on the tree for \(reason)") }
+            case .report:
                 break
             }
         }
@@ -137,24 +158,32 @@ struct SimulatedShell {
         }
     }
 
-    /// The number of restarts in any window of `period` never exceeds the intensity.
-    func windowViolations(_ policy: SupervisorPolicy) -> [String] {
-        restartTimes.enumerated().compactMap { i, t in
-            let from = t.advanced(by: .zero - policy.period)
-            let count = restartTimes[...i].filter { $0 >= from }.count
-            return count > policy.intensity ? "\(count) restarts in the window ending \(t)" : nil
+    /// The number of restarts of a child in any window of its budget's period never exceeds
+    /// its budget's intensity.
+    func windowViolations(_ policy: SupervisorPolicy, _ children: [ChildSpec]) -> [String] {
+        children.flatMap { spec -> [String] in
+            let budget = policy.budget(of: spec)
+            let times = restartTimes[spec.id] ?? []
+            return times.enumerated().compactMap { i, t in
+                let from = t.advanced(by: .zero - budget.period)
+                let count = times[...i].filter { $0 >= from }.count
+                return count > budget.intensity ? "\(spec.id): \(count) restarts in the window ending \(t)" : nil
+            }
         }
     }
 }
 
 @Suite struct PropertyTests {
+    /// Critical and non-critical children, one with its own budget.
     static let children = [
-        child("marketdata"), child("risk"), child("broker@paper", .transient), child("report", .temporary), child("notifier"),
+        child("marketdata", critical: false, startTimeout: .seconds(30)), child("risk"), child("broker@paper", .transient),
+        child("report", .temporary), child("notifier", critical: false, budget: RestartBudget(intensity: 1, period: .seconds(5))),
     ]
 
     static func policy(_ strategy: RestartStrategy, seed: UInt64) -> SupervisorPolicy {
         SupervisorPolicy(strategy: strategy, intensity: Int(seed % 5), period: .seconds(10),
-                         restartBackoff: .milliseconds(100), restartBackoffMax: .seconds(2))
+                         restartBackoff: .milliseconds(100), restartBackoffMax: .seconds(2),
+                         givenUpRetry: seed % 3 == 0 ? nil : .seconds(3), givenUpRetryMax: .seconds(12))
     }
 
     /// Runs a random session, then a shutdown driven to its end; returns the inputs, the
@@ -197,7 +226,7 @@ struct SimulatedShell {
     func randomSessionsKeepTheInvariants(strategy: RestartStrategy, seed: UInt64) throws {
         let run = try Self.run(strategy, seed: seed)
         #expect(run.shell.violations == [])
-        #expect(run.shell.windowViolations(Self.policy(strategy, seed: seed)) == [])
+        #expect(run.shell.windowViolations(Self.policy(strategy, seed: seed), Self.children) == [])
         #expect(run.sup.isFinished, "shutdown did not finish: \(run.sup.children.map(\.state))")
         if let gaveUp = run.actions.firstIndex(where: \.gaveUp) {
             #expect(run.actions[(gaveUp + 1)...].allSatisfy { $0.starts.isEmpty })
@@ -214,16 +243,20 @@ struct SimulatedShell {
     }
 
     @Test func randomSessionsExerciseRestartsGiveUpsAndIncidents() throws {
-        var restarts = 0, giveUps = 0, stopsBeforeShutdown = 0
+        var restarts = 0, giveUps = 0, stopsBeforeShutdown = 0, givenUpAlone = 0, retried = 0
         for seed in UInt64(1)...40 {
             let run = try Self.run(.restForOne, seed: seed)
-            restarts += run.shell.restartTimes.count
+            restarts += run.shell.restartTimes.values.map(\.count).reduce(0, +)
             if run.sup.hasGivenUp { giveUps += 1 }
+            givenUpAlone += run.actions.flatMap(\.givenUp).count
+            retried += run.actions.flatMap(\.events).filter { $0.kind == .restarted && ($0.reason ?? "").contains("given up") }.count
             let shutdownAt = run.steps.firstIndex { $0.input == .shutdown } ?? run.steps.count
             stopsBeforeShutdown += run.actions[..<shutdownAt].filter { $0.contains { if case .stop = $0 { true } else { false } } }.count
         }
         #expect(restarts > 100)
         #expect(giveUps > 5)
+        #expect(givenUpAlone > 5)
+        #expect(retried > 0)
         #expect(stopsBeforeShutdown > 10)
     }
 }

@@ -7,9 +7,11 @@ let t0 = Timestamp(nanoseconds: 1_700_000_000_000_000_000)
 func id(_ name: String) -> ProcessIdentity { ProcessIdentity(parsing: name)! }
 
 func child(
-    _ name: String, _ restart: RestartType = .permanent, onCrash: CrashImpact = .halt, watchdog: Duration? = nil
+    _ name: String, _ restart: RestartType = .permanent, onCrash: CrashImpact = .halt, watchdog: Duration? = nil,
+    critical: Bool = true, budget: RestartBudget? = nil, startTimeout: Duration? = nil
 ) -> ChildSpec {
-    ChildSpec(id: id(name), executable: "/usr/libexec/ast/ast-\(name)", restart: restart, watchdog: watchdog, onCrash: onCrash)
+    ChildSpec(id: id(name), executable: "/usr/libexec/ast/ast-\(name)", restart: restart, watchdog: watchdog, onCrash: onCrash,
+              critical: critical, budget: budget, startTimeout: startTimeout)
 }
 
 /// A supervisor driven by a test clock: plain timestamps that tests advance, and pids handed
@@ -45,6 +47,7 @@ struct Rig {
     }
 
     mutating func watchdogMissed(_ name: String) -> [SupervisorAction] { sup.watchdogMissed(pid: pid(name)!, now: now) }
+    mutating func startTimedOut(_ name: String) -> [SupervisorAction] { sup.startTimedOut(pid: pid(name)!, now: now) }
 
     func pid(_ name: String) -> Int32? { sup.status(of: id(name))?.pid }
     func state(_ name: String) -> ChildState? { sup.status(of: id(name))?.state }
@@ -87,6 +90,10 @@ extension Array where Element == SupervisorAction {
     }
     var gaveUp: Bool {
         contains { if case .giveUp = $0 { true } else { false } }
+    }
+    /// The children given up on alone by these actions.
+    var givenUp: [ProcessIdentity] {
+        compactMap { if case .givenUp(let id, _, _) = $0 { id } else { nil } }
     }
 }
 
