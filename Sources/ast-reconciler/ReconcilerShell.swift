@@ -82,6 +82,7 @@ actor ReconcilerShell: WorkerLogic {
         risk = try client(ProcessIdentity(role: .risk))
         strategy = try optional(ProcessIdentity(role: .strategy))
         notifier = try optional(ProcessIdentity(role: .notifier))
+        try MissingState.quarantine(context)
         let (restored, quarantined, known) = try Self.restore(journal: journal)
         core = restored
         var state = known
