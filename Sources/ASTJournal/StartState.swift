@@ -1,3 +1,4 @@
+import ASTCore
 import Foundation
 
 /// What a process finds of its own journal file before it opens it.
@@ -19,6 +20,9 @@ public struct PeerJournalFinding: Sendable, Equatable {
         case earlierRun
         /// Created by a process that still runs: a peer started in this same run of the tree.
         case thisRun
+        /// Zero bytes or no tables yet: a journal being created this instant (or one that holds
+        /// nothing), no trace of any run.
+        case empty
         /// The file could not be read or is not a journal (the journal directory holds only
         /// journals: a `.sqlite` file there that is none is a damaged one): it may hold an
         /// earlier run, so it counts as one.
@@ -57,7 +61,7 @@ public enum JournalStart: Sendable, Equatable {
         let evidence = peers.filter {
             switch $0.kind {
             case .earlierRun, .unreadable: true
-            case .thisRun: false
+            case .thisRun, .empty: false
             }
         }.sorted { $0.path < $1.path }
         guard !evidence.isEmpty else { return .firstStart }
@@ -90,20 +94,40 @@ public enum JournalStart: Sendable, Equatable {
         let directory = (path as NSString).deletingLastPathComponent
         let own = (path as NSString).lastPathComponent
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
-        return names.filter { $0.hasSuffix(".sqlite") && $0 != own }.sorted().map { name in
+        // astctl's journals (role control) record operator commands, not the tree's state: an
+        // `astctl status` before the very first start must not make that start a missing state.
+        let counted = names.filter { name in
+            guard name.hasSuffix(".sqlite"), name != own else { return false }
+            return ProcessIdentity(parsing: String(name.dropLast(".sqlite".count)))?.role != .control
+        }
+        return counted.sorted().map { name in
             let peer = "\(directory)/\(name)"
             return PeerJournalFinding(path: peer, kind: peerKind(peer))
         }
     }
 
+    /// Reads a peer's creator. Peers start at the same time as this process: a journal being
+    /// created is briefly empty, schema-less or locked, so a failure is retried for up to two
+    /// seconds before it counts (as ``PeerJournalFinding/Kind/unreadable(_:)``, or as empty).
     static func peerKind(_ path: String) -> PeerJournalFinding.Kind {
-        do {
-            let reader = try JournalReader(path: path)
-            guard let creator = try reader.meta("created_by") else { return .earlierRun }
-            return JournalCreator.isRunning(creator) ? .thisRun : .earlierRun
-        } catch {
-            return .unreadable("\(error)")
+        var last = PeerJournalFinding.Kind.unreadable("not read")
+        for attempt in 0..<40 {
+            if attempt > 0 { usleep(50_000) }
+            if ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value == 0 {
+                last = .empty
+                continue
+            }
+            do {
+                let reader = try JournalReader(path: path)
+                guard let creator = try reader.meta("created_by") else { return .earlierRun }
+                return JournalCreator.isRunning(creator) ? .thisRun : .earlierRun
+            } catch JournalError.notAJournal(_, let detail) where detail.hasSuffix("tables found: none") {
+                last = .empty
+            } catch {
+                last = .unreadable("\(error)")
+            }
         }
+        return last
     }
 }
 

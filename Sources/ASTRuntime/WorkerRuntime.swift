@@ -93,6 +93,23 @@ public struct MissingState: Sendable, Equatable {
     /// The seq of the `journal.state_missing` entry the runtime wrote into the new journal.
     public var seq: Int64
 
+    /// The journal entry type of ``raiseMessageIDFloor(journal:identity:config:now:)``.
+    public static let idFloorType = "bus.id_floor"
+
+    /// A new journal would number this process's outgoing messages from 1 again, and its peers,
+    /// which remember the ids they have handled, would drop them as duplicates (the broker's
+    /// "disconnected", ast-risk's P0). Before any bus client restores its counter from the
+    /// journal, a `.sent` entry per peer whose id carries the wall clock in nanoseconds raises
+    /// the floor above any id of an earlier run. Its body is no envelope: nothing is re-sent.
+    static func raiseMessageIDFloor(journal: Journal, identity: ProcessIdentity, config: ASTConfig, now: Timestamp) throws {
+        let targets = Set(config.supervisor.children.map(\.name) + ["supervisor@main"]).subtracting([identity.description]).sorted()
+        let records = targets.map { target in
+            JournalRecord(kind: .sent, type: idFloorType, timestamp: now, messageID: "\(identity)>\(target)#\(now.nanoseconds)",
+                          peer: target, body: Array("message id floor after missing state".utf8))
+        }
+        _ = try journal.append(records, durability: .durable)
+    }
+
     /// For a process without a Safe Mode of its own (the broker, the reconciler): quarantines
     /// the `journal.state_missing` entry, before the restore reads the journal, so that the
     /// process refuses to act on its empty state (the broker takes no orders and reports itself
@@ -273,6 +290,7 @@ public enum WorkerRuntime {
             let seq = try journal.append(JournalRecord(kind: .event, type: JournalStart.stateMissingType, timestamp: clock.now(),
                                                        body: Array(detail.utf8)), durability: .durable)
             context.missingState = MissingState(detail: detail, seq: seq)
+            try MissingState.raiseMessageIDFloor(journal: journal, identity: identity, config: config, now: systemClock.now())
         }
         var permissions = definition.permissions
         if marketClock != nil { permissions[.marketdata, default: []].formUnion([.marketTime, .marketSettle]) }

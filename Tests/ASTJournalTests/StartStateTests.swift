@@ -24,7 +24,7 @@ import Testing
 
     @Test func peersStartedInThisSameRunAreAFirstStart() {
         // The tree's very first start: astd and the workers started before risk created theirs.
-        let peers = [Self.peer("astd@main", .thisRun), Self.peer("marketdata@main", .thisRun)]
+        let peers = [Self.peer("astd@main", .thisRun), Self.peer("marketdata@main", .thisRun), Self.peer("strategy@main", .empty)]
         #expect(JournalStart.decide(journal: Self.own, own: .absent, peers: peers) == .firstStart)
     }
 
@@ -78,6 +78,14 @@ import Testing
             #expect(JournalStart.inspect(journal: own) == .firstStart, "a peer created by a running process (this one)")
             _ = FileManager.default.createFile(atPath: "\(dir)/notes.txt", contents: Data("x".utf8))
             #expect(JournalStart.inspect(journal: own) == .firstStart, "files that are not .sqlite do not count")
+            // astctl's journal: its creator has always exited, but it says nothing about the tree's state.
+            _ = try makeJournal(in: dir, count: 1, name: "control@astctl")
+            let control = try DatabaseQueue(path: "\(dir)/control@astctl.sqlite")
+            try control.write { try $0.execute(sql: "UPDATE meta SET value = 'old-boot/1/1' WHERE key = 'created_by'") }
+            try control.close()
+            // A journal being created this instant: no tables yet.
+            try DatabaseQueue(path: "\(dir)/notifier@main.sqlite").close()
+            #expect(JournalStart.inspect(journal: own) == .firstStart, "astctl's journal and a journal being created")
 
             // The peer's creator has exited: the installation ran before, and risk's journal is gone.
             let db = try DatabaseQueue(path: "\(dir)/astd@main.sqlite")
