@@ -392,6 +392,7 @@ final class JournalFollower: Sendable {
         seen.withLock { s in
             let decoder = JSONDecoder()
             do {
+                try Self.retrying {
                 try Journal.readEntries(path: brokerPath, fromSeq: s.brokerSeq, types: [MessageType.executionReport.rawValue]) { e in
                     guard e.record.kind == .sent else { s.brokerSeq = e.seq + 1; return }
                     guard case .executionReport(let r) = try EnvelopeCodec.decode(e.record.body).message else {
@@ -400,11 +401,13 @@ final class JournalFollower: Sendable {
                     s.brokerSeq = e.seq + 1
                     s.reports.append(r)
                 }
+                }
                 s.errors[brokerPath] = nil
             } catch {
                 s.errors[brokerPath] = "cannot read the broker's journal: \(error)"
             }
             do {
+                try Self.retrying {
                 try Journal.readEntries(path: reconcilerPath, fromSeq: s.reconcilerSeq, types: [EntryTypes.Reconciler.input]) { e in
                     guard e.record.kind == .received else { s.reconcilerSeq = e.seq + 1; return }
                     let input = try decoder.decode(ReconcilerInput.self, from: Data(e.record.body))
@@ -412,11 +415,26 @@ final class JournalFollower: Sendable {
                     guard case .report(let r) = input, case .fill(let f) = r.event else { return }
                     s.fills.insert(f.executionID)
                 }
+                }
                 s.errors[reconcilerPath] = nil
             } catch {
                 s.errors[reconcilerPath] = "cannot read the reconciler's journal: \(error)"
             }
             return (s.reports, s.fills, s.errors.keys.sorted().compactMap { s.errors[$0] })
+        }
+    }
+}
+
+extension JournalFollower {
+    /// Runs `read` again for up to two seconds while it fails: a worker the drill just restarted
+    /// may hold its journal locked for an instant while it opens it. What still fails is an error.
+    static func retrying(_ read: () throws -> Void) throws {
+        for attempt in 1... {
+            do {
+                return try read()
+            } catch where attempt < 20 {
+                usleep(100_000)
+            }
         }
     }
 }
