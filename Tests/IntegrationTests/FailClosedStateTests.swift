@@ -112,6 +112,33 @@ import Testing
         #expect(seen?.cause.contains("missing state") == true, "\(String(describing: seen?.cause))")
         let list = try tree.astctl(["quarantine", "list"])
         #expect(list.code != 0 && list.stdout.contains(JournalStart.stateMissingType), "\(list.stdout)\(list.stderr)")
+
+        // The operator acknowledges knowingly: the broker takes orders again, the gate stays HALTED.
+        let entries = try WorkerTree.entries(path: tree.dir("state/journal/broker@paper.sqlite"), process: "broker@paper")
+        let seq = try #require(entries.first { $0.record.type == JournalStart.stateMissingType }?.seq)
+        let ack = try tree.astctl(["quarantine", "ack", "--process", "broker@paper", "--seq", "\(seq)", "--reason", "journal lost in a test"])
+        #expect(ack.code == 0, "\(ack.stdout)\(ack.stderr)")
+        try await eventually(timeout: .seconds(30), "the broker to report itself connected again") {
+            safeMode(tree)?.disconnectedBrokers.isEmpty == true
+        }
+        #expect(safeMode(tree)?.state == .halted, "an acknowledgement is no resume")
+    }
+
+    @Test(.timeLimit(.minutes(3)))
+    func reconcilerJournalMovedAsideQuarantinesItAndHaltsTrading() async throws {
+        let tree = try await SupervisedTree()
+        _ = try await tree.waitAllReady()
+        try await stop(tree.astd)
+        try moveAside("reconciler@main", in: tree)
+
+        let astd = try restart(tree, name: "astd-2")
+        defer { astd.signal(SIGKILL) }
+        try await eventually(timeout: .seconds(60), "ast-risk to be HALTED by the reconciler's missing state") {
+            guard astd.isRunning else { throw HarnessError("astd exited: \(astd.stderr.suffix(2000))") }
+            return safeMode(tree)?.state == .halted
+        }
+        let halted = try #require(safeMode(tree))
+        #expect(halted.cause.contains("reconciliation mismatch") && halted.cause.contains("missing state"), "\(halted.cause)")
     }
 
     @Test(.timeLimit(.minutes(3)))
