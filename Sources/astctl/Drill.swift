@@ -393,14 +393,14 @@ final class JournalFollower: Sendable {
             let decoder = JSONDecoder()
             do {
                 try Self.retrying {
-                try Journal.readEntries(path: brokerPath, fromSeq: s.brokerSeq, types: [MessageType.executionReport.rawValue]) { e in
-                    guard e.record.kind == .sent else { s.brokerSeq = e.seq + 1; return }
-                    guard case .executionReport(let r) = try EnvelopeCodec.decode(e.record.body).message else {
-                        throw DrillError("\(brokerPath) entry seq \(e.seq): an execution.report entry holds another message")
+                    try Journal.readEntries(path: brokerPath, fromSeq: s.brokerSeq, types: [MessageType.executionReport.rawValue]) { e in
+                        guard e.record.kind == .sent else { s.brokerSeq = e.seq + 1; return }
+                        guard case .executionReport(let r) = try EnvelopeCodec.decode(e.record.body).message else {
+                            throw DrillError("\(brokerPath) entry seq \(e.seq): an execution.report entry holds another message")
+                        }
+                        s.brokerSeq = e.seq + 1
+                        s.reports.append(r)
                     }
-                    s.brokerSeq = e.seq + 1
-                    s.reports.append(r)
-                }
                 }
                 s.errors[brokerPath] = nil
             } catch {
@@ -408,13 +408,13 @@ final class JournalFollower: Sendable {
             }
             do {
                 try Self.retrying {
-                try Journal.readEntries(path: reconcilerPath, fromSeq: s.reconcilerSeq, types: [EntryTypes.Reconciler.input]) { e in
-                    guard e.record.kind == .received else { s.reconcilerSeq = e.seq + 1; return }
-                    let input = try decoder.decode(ReconcilerInput.self, from: Data(e.record.body))
-                    s.reconcilerSeq = e.seq + 1
-                    guard case .report(let r) = input, case .fill(let f) = r.event else { return }
-                    s.fills.insert(f.executionID)
-                }
+                    try Journal.readEntries(path: reconcilerPath, fromSeq: s.reconcilerSeq, types: [EntryTypes.Reconciler.input]) { e in
+                        guard e.record.kind == .received else { s.reconcilerSeq = e.seq + 1; return }
+                        let input = try decoder.decode(ReconcilerInput.self, from: Data(e.record.body))
+                        s.reconcilerSeq = e.seq + 1
+                        guard case .report(let r) = input, case .fill(let f) = r.event else { return }
+                        s.fills.insert(f.executionID)
+                    }
                 }
                 s.errors[reconcilerPath] = nil
             } catch {
