@@ -12,6 +12,9 @@ public enum DrillInvariant: String, Sendable, Codable, CaseIterable {
     case everyFillReconciled = "every_fill_reconciled"
     /// Every journal's hash chain verifies.
     case journalsVerify = "journals_verify"
+    /// The journals the checks read (the broker's reports, the reconciler's fills) can be read
+    /// and every entry they need decodes: an unreadable journal is a failure, never "no duplicates".
+    case journalsReadable = "journals_readable"
     /// The book reconciles with the broker's own account.
     case positionsReconcile = "positions_reconcile"
 }
@@ -59,10 +62,13 @@ public struct RoundObservation: Sendable, Equatable {
     /// Each journal with its damage, nil when it verifies.
     public var journals: [String: String?]
     public var reconcile: ReconcileCheck
+    /// Why a journal the checks needed could not be read (or an entry of it decoded); empty when
+    /// all were read. Any entry fails the round: the other checks saw incomplete data.
+    public var journalReadErrors: [String]
 
     public init(round: PlannedRound, recovered: Bool, recoveryDetail: String = "", brokerDied: Bool, haltedLatencyMs: Int?,
                 haltBudgetMs: Int, brokerReports: [ExecutionReport], reconciledExecutionIDs: Set<ExecutionID>,
-                journals: [String: String?], reconcile: ReconcileCheck) {
+                journals: [String: String?], reconcile: ReconcileCheck, journalReadErrors: [String] = []) {
         self.round = round
         self.recovered = recovered
         self.recoveryDetail = recoveryDetail
@@ -73,6 +79,7 @@ public struct RoundObservation: Sendable, Equatable {
         self.reconciledExecutionIDs = reconciledExecutionIDs
         self.journals = journals
         self.reconcile = reconcile
+        self.journalReadErrors = journalReadErrors
     }
 }
 
@@ -132,6 +139,10 @@ public struct InvariantChecker: Sendable {
             reportedMissingFills.insert(f.executionID)
             out.append(DrillViolation(round: n, invariant: .everyFillReconciled,
                                       detail: "fill \(f.executionID) (\(f.clientOrderID) \(f.side) \(f.quantity) \(f.symbol)) never reached the reconciler"))
+        }
+        for problem in o.journalReadErrors {
+            out.append(DrillViolation(round: n, invariant: .journalsReadable,
+                                      detail: "\(problem): the duplicate-order and fill checks did not see the whole journal"))
         }
         for (name, damage) in o.journals.sorted(by: { $0.key < $1.key }) {
             if let damage { out.append(DrillViolation(round: n, invariant: .journalsVerify, detail: "\(name): \(damage)")) }

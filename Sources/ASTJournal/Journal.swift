@@ -308,7 +308,7 @@ public final class Journal: Sendable {
         if isEmpty {
             let now = Timestamp(nanoseconds: Int64(Date().timeIntervalSince1970 * 1e9))
             try db.inTransaction(.immediate) {
-                try Schema.create(in: db, process: process, createdAt: now.description)
+                try Schema.create(in: db, process: process, createdAt: now.description, createdBy: JournalCreator.current)
                 return .commit
             }
         }

@@ -35,6 +35,15 @@ public final class JournalReader {
 
     deinit { try? queue.close() }
 
+    /// A value of the journal's `meta` table (`created_at`, `created_by` ...), nil when absent.
+    public func meta(_ key: String) throws -> String? {
+        do {
+            return try queue.read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]) }
+        } catch {
+            throw Journal.journalError(error, path: path, operation: "reading its meta table")
+        }
+    }
+
     /// Streams every entry in seq order, in one read transaction (constant memory);
     /// `body` returns false to stop.
     public func scan(_ body: (JournalEntry) throws -> Bool) throws {

@@ -25,10 +25,11 @@ enum Schema {
     static let updateHead = "UPDATE head SET seq = ?, hash = ? WHERE id = 1"
 
     /// Creates the tables of an empty database, with head at seq 0.
-    static func create(in db: Database, process: String, createdAt: String) throws {
+    /// `createdBy` (``JournalCreator``) lets a later start tell a journal of an earlier run apart.
+    static func create(in db: Database, process: String, createdAt: String, createdBy: String) throws {
         try db.execute(sql: create)
         try db.execute(sql: "INSERT INTO head(id, seq, hash) VALUES (1, 0, ?)", arguments: [Data(ChainHasher.zeroHash)])
-        for (key, value) in [("format", formatVersion), ("process", process), ("created_at", createdAt)] {
+        for (key, value) in [("format", formatVersion), ("process", process), ("created_at", createdAt), ("created_by", createdBy)] {
             try db.execute(sql: "INSERT INTO meta(key, value) VALUES (?, ?)", arguments: [key, value])
         }
     }

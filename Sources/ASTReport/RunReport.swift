@@ -22,6 +22,10 @@ public struct RunReport: Sendable, Equatable, Codable {
     public var reconciliations: [ReconciliationLine]
     /// Damaged or missing journals, book anomalies, facts that do not agree across journals.
     public var problems: [String]
+    /// The journals that could not be read, listed or verified (also in ``problems``): figures
+    /// from them are missing or untrustworthy, so `astctl report` fails when this is not empty.
+    /// Not part of the JSON (``problems`` says it there).
+    public var journalFailures: [String] = []
 
     enum CodingKeys: String, CodingKey {
         case mode, period, days, totals, reconciliations, problems

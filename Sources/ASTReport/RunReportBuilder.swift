@@ -45,25 +45,36 @@ public enum RunReportBuilder {
             state.readMarketData($0, problems: &$1)
         }
         let brokers = reader.brokerNames()
-        if brokers.isEmpty { reader.problems.append("no broker journal (broker@*.sqlite) in \(reader.directory): orders cannot be cross-checked") }
+        if brokers.isEmpty { reader.fail("no broker journal (broker@*.sqlite) in \(reader.directory): orders cannot be cross-checked") }
         for broker in brokers {
             reader.stream(broker, types: [MessageType.executionReport.rawValue]) { entry, _ in state.crossCheck(entry) }
         }
         state.reportMissingFills(problems: &reader.problems)
 
-        return state.report(stateDirectory: stateDirectory, mode: mode ?? state.inferredMode, problems: reader.problems)
+        var report = state.report(stateDirectory: stateDirectory, mode: mode ?? state.inferredMode, problems: reader.problems)
+        report.journalFailures = reader.failures
+        return report
     }
 
     /// Lists, verifies and streams journal files, turning every failure into a problem line.
     struct Reader {
         let directory: String
         var problems: [String] = []
+        /// The problems that are journals not read (a subset of ``problems``).
+        var failures: [String] = []
+        /// The journal files, listed once (nil when the directory cannot be listed).
+        let listing: Result<[String], any Error>
 
-        init(directory: String) { self.directory = directory }
+        init(directory: String) {
+            self.directory = directory
+            listing = Result { try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".sqlite") }.sorted() }
+        }
 
-        func files() -> [String] {
-            let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-            return names.filter { $0.hasSuffix(".sqlite") }.sorted()
+        func files() -> [String] { (try? listing.get()) ?? [] }
+
+        mutating func fail(_ problem: String) {
+            problems.append(problem)
+            failures.append(problem)
         }
 
         func brokerNames() -> [String] {
@@ -72,13 +83,17 @@ public enum RunReportBuilder {
 
         mutating func verifyAll() {
             guard FileManager.default.fileExists(atPath: directory) else {
-                problems.append("journal directory \(directory) is missing: nothing to report")
+                fail("journal directory \(directory) is missing: nothing to report")
+                return
+            }
+            if case .failure(let error) = listing {
+                fail("journal directory \(directory) cannot be listed (\(error)): nothing can be reported")
                 return
             }
             for file in files() {
                 let v = Journal.verify(path: "\(directory)/\(file)")
                 if let damage = v.damage {
-                    problems.append("journal \(file) fails verification: \(damage) (\(v.entries) entries verified before it); figures from it cannot be trusted")
+                    fail("journal \(file) fails verification: \(damage) (\(v.entries) entries verified before it); figures from it cannot be trusted")
                 }
             }
         }
@@ -87,13 +102,14 @@ public enum RunReportBuilder {
         mutating func stream(_ process: String, types: [String], _ body: (JournalEntry, inout [String]) -> Void) {
             let path = "\(directory)/\(process).sqlite"
             guard FileManager.default.fileExists(atPath: path) else {
-                problems.append("journal \(process) is missing (\(path)): its part of the report is empty")
+                fail("journal \(process) is missing (\(path)): its part of the report is empty")
                 return
             }
             var found: [String] = []
             do {
                 try Journal.readEntries(path: path, types: types) { body($0, &found) }
             } catch {
+                failures.append("journal \(process) cannot be read: \(error)")
                 found.append("journal \(process) cannot be read: \(error)")
             }
             problems += found

@@ -45,6 +45,9 @@ public struct SafeModeCause: Sendable, Equatable, Codable, CustomStringConvertib
         case operatorResume = "operator_resume"
         /// ast-risk itself started after an unclean exit.
         case uncleanExit = "unclean_exit"
+        /// ast-risk found its journal missing while journals of an earlier run exist: its Safe
+        /// Mode state is lost, so it starts HALTED.
+        case missingState = "missing_state"
     }
 
     public var kind: Kind

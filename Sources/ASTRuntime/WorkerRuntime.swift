@@ -80,6 +80,47 @@ public struct WorkerContext: Sendable {
     /// Always the system clock: bus timers, rate limits towards outside services.
     public var systemClock: any WallClock
     public var logger: Logger
+    /// Set when this start found its journal missing while journals of an earlier run exist
+    /// (``JournalStart/missingState(detail:)``): the shell must start fail-closed.
+    public var missingState: MissingState? = nil
+}
+
+/// A start that found its own journal missing or empty while the journals of an earlier run
+/// exist: the state this process held is lost, so it starts fail-closed.
+public struct MissingState: Sendable, Equatable {
+    /// What is missing and what was found instead, for logs, alerts and `astctl status`.
+    public var detail: String
+    /// The seq of the `journal.state_missing` entry the runtime wrote into the new journal.
+    public var seq: Int64
+
+    /// The journal entry type of ``raiseMessageIDFloor(journal:identity:config:now:)``.
+    public static let idFloorType = "bus.id_floor"
+
+    /// A new journal would number this process's outgoing messages from 1 again, and its peers,
+    /// which remember the ids they have handled, would drop them as duplicates (the broker's
+    /// "disconnected", ast-risk's P0). Before any bus client restores its counter from the
+    /// journal, a `.sent` entry per peer whose id carries the wall clock in nanoseconds raises
+    /// the floor above any id of an earlier run. Its body is no envelope: nothing is re-sent.
+    static func raiseMessageIDFloor(journal: Journal, identity: ProcessIdentity, config: ASTConfig, now: Timestamp) throws {
+        let targets = Set(config.supervisor.children.map(\.name) + ["supervisor@main"]).subtracting([identity.description]).sorted()
+        let records = targets.map { target in
+            JournalRecord(kind: .sent, type: idFloorType, timestamp: now, messageID: "\(identity)>\(target)#\(now.nanoseconds)",
+                          peer: target, body: Array("message id floor after missing state".utf8))
+        }
+        _ = try journal.append(records, durability: .durable)
+    }
+
+    /// For a process without a Safe Mode of its own (the broker, the reconciler): quarantines
+    /// the `journal.state_missing` entry, before the restore reads the journal, so that the
+    /// process refuses to act on its empty state (the broker takes no orders and reports itself
+    /// disconnected; the reconciler reports a mismatch at every start) and the risk gate halts,
+    /// until the operator acknowledges it: `astctl quarantine ack --process ... --seq ...`.
+    public static func quarantine(_ context: WorkerContext) throws {
+        guard let missing = context.missingState else { return }
+        let entry = QuarantinedEntry(process: context.identity.description, journal: context.journal.path, seq: missing.seq,
+                                     type: JournalStart.stateMissingType, cause: missing.detail)
+        try context.journal.append(QuarantineJournal.entryRecord(entry, at: context.clock.now()), durability: .durable)
+    }
 }
 
 /// A worker's logic as the runtime drives it: the inbox of its endpoint, work that runs beside
@@ -206,6 +247,10 @@ public enum WorkerRuntime {
         "\(runtimeDir)/\(identity).sock"
     }
 
+    /// The roles whose journal holds state that trading depends on (the Safe Mode, the broker's
+    /// orders, the book): a start that finds it missing while other journals exist fails closed.
+    public static let failsClosedOnMissingJournal: Set<Role> = [.risk, .broker, .reconciler]
+
     /// Where a process's journal lives.
     public static func journalPath(identity: ProcessIdentity, stateDir: String) -> String {
         "\(stateDir)/journal/\(identity).sqlite"
@@ -214,7 +259,10 @@ public enum WorkerRuntime {
     static func run(_ definition: WorkerDefinition, identity: ProcessIdentity, config: ASTConfig,
                     notifier: SystemdNotifier, logger: Logger) async throws {
         let systemClock = SystemClock()
-        let journal = try Journal(path: journalPath(identity: identity, stateDir: config.stateDir), process: identity.description,
+        let path = journalPath(identity: identity, stateDir: config.stateDir)
+        // Decided before the journal is opened (opening creates it): missing state is never a first start.
+        let start = failsClosedOnMissingJournal.contains(definition.role) ? JournalStart.inspect(journal: path) : .restore
+        let journal = try Journal(path: path, process: identity.description,
                                   logger: logger, batchLimit: config.journal.batchLimit)
         defer { try? journal.close() }
         // In replay the trading clock is market time, restored from the last `market.time` this
@@ -238,7 +286,14 @@ public enum WorkerRuntime {
         // its outputs from a divergence by it (see ``EntryTypes/processStarted``).
         try journal.append(JournalRecord(kind: .state, type: EntryTypes.processStarted, timestamp: clock.now(),
                                          body: Array("{\"pid\":\(getpid())}".utf8)), durability: .durable)
-        let context = WorkerContext(identity: identity, config: config, journal: journal, clock: clock, systemClock: systemClock, logger: logger)
+        var context = WorkerContext(identity: identity, config: config, journal: journal, clock: clock, systemClock: systemClock, logger: logger)
+        if case .missingState(let detail) = start {
+            logger.critical("\(detail)")
+            let seq = try journal.append(JournalRecord(kind: .event, type: JournalStart.stateMissingType, timestamp: clock.now(),
+                                                       body: Array(detail.utf8)), durability: .durable)
+            context.missingState = MissingState(detail: detail, seq: seq)
+            try MissingState.raiseMessageIDFloor(journal: journal, identity: identity, config: config, now: systemClock.now())
+        }
         try CrashAfterInputFault.arm(config: config, process: identity.description, logger: logger)
         var permissions = definition.permissions
         if marketClock != nil { permissions[.marketdata, default: []].formUnion([.marketTime, .marketSettle]) }

@@ -58,6 +58,7 @@ actor BrokerShell: WorkerLogic {
         self.risk = risk
         let me = context.identity
         let logger = context.logger
+        try MissingState.quarantine(context)
         adapter = try PaperAdapter(
             name: context.identity.description, config: config.paperBroker ?? .standard, journal: context.journal, clock: context.clock,
             logger: context.logger, faultResubmitAfterRestart: fault,

@@ -69,6 +69,7 @@ actor ReconcilerShell: WorkerLogic {
         risk = try client(ProcessIdentity(role: .risk))
         strategy = try optional(ProcessIdentity(role: .strategy))
         notifier = try optional(ProcessIdentity(role: .notifier))
+        try MissingState.quarantine(context)
         let (restored, quarantined, known) = try Self.restore(journal: journal)
         core = restored
         let state = try QuarantineJournal.record(quarantined, into: known, journal: journal, clock: clock)

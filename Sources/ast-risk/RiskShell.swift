@@ -68,6 +68,17 @@ actor RiskShell: WorkerLogic {
         broker = try context.busClient(to: ProcessIdentity(parsing: config.risk.broker)!, keepsRepliesToSent: true)
         notifier = try context.busClientIfConfigured(to: ProcessIdentity(role: .notifier))
         identity = context.identity
+        if let missing = context.missingState {
+            // Missing state is never a first start: the initial record is HALTED (before any
+            // input can be handled), and a P0 says why.
+            let now = clock.now()
+            let record = SafeModeRecord(state: .halted, since: now, cause: SafeModeCause(kind: .missingState, text: missing.detail))
+            try journal.append(JournalRecord(kind: .state, type: RiskJournal.initial, timestamp: now,
+                                             body: Array(try JSONEncoder.sorted.encode(record))), durability: .durable)
+            let alert = Alert(priority: .p0, key: "risk:missing-state:\(now.nanoseconds)", title: "AST risk gate HALTED: missing state",
+                              text: "HALTED at start: \(missing.detail)", at: now)
+            try notifier?.send(.alert(alert), correlationID: alert.key)
+        }
         let (restored, unclean, quarantined, known) = try Self.restore(limits: config.risk.limits, journal: journal, now: clock.now())
         gate = restored
         let state = try QuarantineJournal.record(quarantined, into: known, journal: journal, clock: clock)

@@ -451,6 +451,14 @@ struct ReportCommand: ParsableCommand {
         }
         print("report written to \(directory)/report.md and report.json")
         for line in report.summaryLines { print("  \(line)") }
+        if !report.journalFailures.isEmpty {
+            // Fail closed: a report built without a journal is not a clean report.
+            for failure in report.journalFailures { FileHandle.standardError.write(Data("astctl: report: \(failure)\n".utf8)) }
+            let summary = "astctl: report: INCOMPLETE: \(report.journalFailures.count) journal(s) could not be read; "
+                + "see runbooks/journal-verification-failed.md\n"
+            FileHandle.standardError.write(Data(summary.utf8))
+            throw ExitCode(1)
+        }
     }
 }
 

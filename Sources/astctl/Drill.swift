@@ -303,7 +303,7 @@ final class DrillShell: Sendable {
         let observation = RoundObservation(
             round: round, recovered: recovered != nil, recoveryDetail: recoveryDetail, brokerDied: isBroker && victim != nil && !wasHalted,
             haltedLatencyMs: latencyMs, haltBudgetMs: haltBudgetMs, brokerReports: journals.reports, reconciledExecutionIDs: journals.fills,
-            journals: journalChecks, reconcile: reconcile)
+            journals: journalChecks, reconcile: reconcile, journalReadErrors: journals.errors)
         let fills = Set(journals.reports.compactMap { r -> ExecutionID? in if case .fill(let f) = r.event { f.executionID } else { nil } }).count
         notes.append("recovered: \(recovered != nil ? "yes" : "NO") in \(recoveredMs) ms; checks \(reconciledMs) ms, verify \(verifyMs) ms; \(fills) fill(s) so far")
         return RoundOutcome(observation: observation, resumeViolations: resumeViolations, status: recovered, summary: notes.joined(separator: "; "))
@@ -349,8 +349,14 @@ final class DrillShell: Sendable {
     /// `astctl journal verify`: every journal's damage, nil when it verifies.
     func verifyJournals() -> [String: String?] {
         let dir = "\(config.stateDir)/journal"
-        let files = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".sqlite") }.sorted()
         var out: [String: String?] = [:]
+        let files: [String]
+        do {
+            files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".sqlite") }.sorted()
+        } catch {
+            // An unlistable journal directory verifies nothing: a failure, not an empty success.
+            return ["journal directory \(dir)": "cannot be listed: \(error)"]
+        }
         for file in files {
             let result = Journal.verify(path: "\(dir)/\(file)")
             out.updateValue(result.damage.map(\.description), forKey: String(file.dropLast(".sqlite".count)))
@@ -367,6 +373,8 @@ final class JournalFollower: Sendable {
         var fills: Set<ExecutionID> = []
         var brokerSeq: Int64 = 1
         var reconcilerSeq: Int64 = 1
+        /// The last read of each journal that failed, by path (cleared by a read that succeeds).
+        var errors: [String: String] = [:]
     }
 
     let brokerPath: String
@@ -378,22 +386,61 @@ final class JournalFollower: Sendable {
         reconcilerPath = "\(directory)/reconciler@main.sqlite"
     }
 
-    /// Everything seen so far.
-    func follow() -> (reports: [ExecutionReport], fills: Set<ExecutionID>) {
+    /// Everything seen so far, and why a journal could not be read (a missing or unreadable
+    /// journal, an entry that does not decode): never silently an empty list.
+    func follow() -> (reports: [ExecutionReport], fills: Set<ExecutionID>, errors: [String]) {
         seen.withLock { s in
             let decoder = JSONDecoder()
-            try? Journal.readEntries(path: brokerPath, fromSeq: s.brokerSeq, types: [MessageType.executionReport.rawValue]) { e in
-                s.brokerSeq = e.seq + 1
-                guard e.record.kind == .sent, case .executionReport(let r)? = try? EnvelopeCodec.decode(e.record.body).message else { return }
-                s.reports.append(r)
+            do {
+                try Self.retrying {
+                    try Journal.readEntries(path: brokerPath, fromSeq: s.brokerSeq, types: [MessageType.executionReport.rawValue]) { e in
+                        guard e.record.kind == .sent else { s.brokerSeq = e.seq + 1; return }
+                        guard case .executionReport(let r) = try EnvelopeCodec.decode(e.record.body).message else {
+                            throw DrillError("\(brokerPath) entry seq \(e.seq): an execution.report entry holds another message")
+                        }
+                        s.brokerSeq = e.seq + 1
+                        s.reports.append(r)
+                    }
+                }
+                s.errors[brokerPath] = nil
+            } catch {
+                s.errors[brokerPath] = "cannot read the broker's journal: \(error)"
             }
-            try? Journal.readEntries(path: reconcilerPath, fromSeq: s.reconcilerSeq, types: [EntryTypes.Reconciler.input]) { e in
-                s.reconcilerSeq = e.seq + 1
-                guard e.record.kind == .received, case .report(let r)? = try? decoder.decode(ReconcilerInput.self, from: Data(e.record.body)),
-                      case .fill(let f) = r.event else { return }
-                s.fills.insert(f.executionID)
+            do {
+                try Self.retrying {
+                    try Journal.readEntries(path: reconcilerPath, fromSeq: s.reconcilerSeq, types: [EntryTypes.Reconciler.input]) { e in
+                        guard e.record.kind == .received else { s.reconcilerSeq = e.seq + 1; return }
+                        let input = try decoder.decode(ReconcilerInput.self, from: Data(e.record.body))
+                        s.reconcilerSeq = e.seq + 1
+                        guard case .report(let r) = input, case .fill(let f) = r.event else { return }
+                        s.fills.insert(f.executionID)
+                    }
+                }
+                s.errors[reconcilerPath] = nil
+            } catch {
+                s.errors[reconcilerPath] = "cannot read the reconciler's journal: \(error)"
             }
-            return (s.reports, s.fills)
+            return (s.reports, s.fills, s.errors.keys.sorted().compactMap { s.errors[$0] })
         }
     }
+}
+
+extension JournalFollower {
+    /// Runs `read` again for up to two seconds while it fails: a worker the drill just restarted
+    /// may hold its journal locked for an instant while it opens it. What still fails is an error.
+    static func retrying(_ read: () throws -> Void) throws {
+        for attempt in 1... {
+            do {
+                return try read()
+            } catch where attempt < 20 {
+                usleep(100_000)
+            }
+        }
+    }
+}
+
+/// A journal the drill reads holds something its checks cannot use.
+struct DrillError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
 }

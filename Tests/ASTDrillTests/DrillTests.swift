@@ -72,6 +72,17 @@ import Testing
         #expect(violations { $0.journals["broker@paper"] = "edited entry at entry 4" } == [.journalsVerify])
         #expect(violations { $0.reconcile = .mismatch("ABC: 10 held, broker 20") } == [.positionsReconcile])
         #expect(violations { $0.reconcile = .incomplete("timeout") } == [.positionsReconcile])
+        #expect(violations { $0.journalReadErrors = ["cannot read the broker's journal: no such file"] } == [.journalsReadable])
+    }
+
+    @Test func anUnreadableJournalFailsTheRoundEvenWithNoReportsToCheck() {
+        // Nothing read is not "no duplicates, every fill reconciled".
+        let found = violations {
+            $0.brokerReports = []
+            $0.reconciledExecutionIDs = []
+            $0.journalReadErrors = ["cannot read the broker's journal: not an AST journal", "cannot read the reconciler's journal: EIO"]
+        }
+        #expect(found == [.journalsReadable, .journalsReadable])
     }
 
     @Test func theSameAcceptanceSeenTwiceIsNoDuplicate() {

@@ -304,6 +304,24 @@ struct Scenario {
         #expect(r.problems.contains { $0.contains("risk@main.sqlite fails verification") && $0.contains("editedEntry at entry 3") })
     }
 
+    @Test func unreadableJournalIsAJournalFailureNotAnEmptyPart() throws {
+        let s = try Scenario()
+        defer { s.dir.remove() }
+        #expect(try RunReportBuilder.build(stateDirectory: s.state).journalFailures.isEmpty)
+        for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: s.journalPath("reconciler@main") + suffix) }
+        try Data(repeating: 0x5A, count: 8192).write(to: URL(fileURLWithPath: s.journalPath("reconciler@main")))
+        let r = try RunReportBuilder.build(stateDirectory: s.state)
+        #expect(r.journalFailures.contains { $0.contains("reconciler@main") }, "\(r.journalFailures)")
+        #expect(r.journalFailures.allSatisfy { r.problems.contains($0) })
+    }
+
+    @Test func missingJournalIsAJournalFailure() throws {
+        let s = try Scenario(skip: ["strategy@main"])
+        defer { s.dir.remove() }
+        let r = try RunReportBuilder.build(stateDirectory: s.state)
+        #expect(r.journalFailures.count == 1 && r.journalFailures.first?.contains("journal strategy@main is missing") == true)
+    }
+
     @Test func missingStateDirectoryThrows() {
         #expect(throws: RunReportError.self) { try RunReportBuilder.build(stateDirectory: "/nonexistent/ast-state") }
     }

@@ -11,7 +11,7 @@ import Glibc
 @Suite(.serialized) struct SystemdSandboxTests {
     /// The bus sockets ast.socket opens, one per worker of the default tree.
     static let defaultWorkers = ["marketdata@main", "strategy@main", "risk@main", "broker@paper", "reconciler@main", "notifier@main"]
-    static let unitFiles = ["ast.target", "ast.service", "ast.socket", "ast-bus@.socket"]
+    static let unitFiles = ["ast.target", "ast.service", "ast.socket", "ast-bus@.socket", "ast-failed.service"]
 
     // MARK: - systemd-analyze on the host
 
@@ -250,14 +250,80 @@ import Glibc
         #expect(service["Result"] == "success")
         #expect(service["StatusText"]?.contains("ready") == true)
 
-        // Stopping the target stops everything: no AST process is left.
+        // Stopping the target stops everything, and returns only once no AST process is left
+        // (ast.service is ordered after ast.target, so the target's stop job waits for it).
+        let running = try await sandbox.check(["pgrep", "-f", "/usr/local/bin/ast"]).stdout.split(separator: "\n").count
         try await sandbox.check(["systemctl", "stop", "ast.target"])
-        // ast.target is ordered after ast.service, so it stops first and `systemctl stop` may
-        // return while astd is still stopping its children in reverse order.
-        try await eventuallyAsync(timeout: .seconds(60), "ast.service to be inactive after stopping the target") {
-            try await sandbox.show("ast.service", "ActiveState") == "inactive"
+        let left = try await sandbox.exec(["pgrep", "-a", "-f", "/usr/local/bin/ast"])
+        print("systemctl stop ast.target returned with \(running) AST processes before, left: \(left.stdout)")
+        #expect(left.status == 1, "no AST process when systemctl stop ast.target returns: \(left.stdout)")
+        #expect(try await sandbox.show("ast.service", "ActiveState") == "inactive")
+        try await sandbox.shutdownAndCheckNothingIsLeft()
+    }
+}
+
+extension SystemdSandboxTests {
+    /// Exit 78 (astd refused its configuration) is not retried: the unit fails at once, and the
+    /// P0s (ExecStopPost= and the OnFailure= unit) reach the system log at CRIT without the tree.
+    @Test(.enabled(if: SystemdSandbox.isSupported, SystemdSandbox.requirement), .timeLimit(.minutes(5)))
+    func configurationErrorIsNotRestartedAndRaisesAP0InTheSystemLog() async throws {
+        let sandbox = try await SystemdSandbox.up()
+        defer { sandbox.down() }
+        try await sandbox.installAST()
+        try await sandbox.check(["sh", "-c", "printf 'supervisor:\\n  intensity: 5000\\n' > /etc/ast/ast.local.yaml"])
+        let start = try await sandbox.exec(["systemctl", "start", "ast.target"])
+        print("systemctl start ast.target with a bad configuration: exit \(start.status) \(start.stderr)")
+        try await eventuallyAsync(timeout: .seconds(60), "ast.service to fail") {
+            try await sandbox.show("ast.service", "ActiveState") == "failed"
         }
-        #expect(try await sandbox.exec(["pgrep", "-f", "/usr/local/bin/ast"]).status == 1, "no AST process after stop")
+        // Longer than RestartSec=: a retry would have started by now.
+        try await Task.sleep(for: .seconds(8))
+        let service = try await sandbox.show("ast.service", ["ActiveState", "NRestarts", "ExecMainStatus", "Result"])
+        print("ast.service after exit 78: \(service)")
+        #expect(service == ["ActiveState": "failed", "NRestarts": "0", "ExecMainStatus": "78", "Result": "exit-code"])
+        var crit = ""
+        try await eventuallyAsync(timeout: .seconds(30), "both P0 lines at CRIT in the system log") {
+            crit = try await sandbox.exec(["journalctl", "-p", "crit", "--no-pager", "-o", "cat"]).stdout
+            return crit.contains("AST P0: ast.service failed and is not restarted") && crit.contains("AST P0: astd stopped: result exit-code")
+        }
+        print("CRIT lines:\n\(crit)")
+        #expect(try await sandbox.show("ast.socket", "ActiveState") != "failed", "the control socket is not failed with the service")
+        try await sandbox.shutdownAndCheckNothingIsLeft()
+    }
+
+    /// astd killed again and again: systemd restarts it after RestartSec= every time (no start
+    /// limit that leaves ast.service and every socket failed), and each crash logs a P0 at CRIT.
+    @Test(.enabled(if: SystemdSandbox.isSupported, SystemdSandbox.requirement), .timeLimit(.minutes(5)))
+    func anAstdCrashLoopIsRestartedForeverAndNeverFailsTheSockets() async throws {
+        let sandbox = try await SystemdSandbox.up()
+        defer { sandbox.down() }
+        try await sandbox.installAST()
+        try await sandbox.check(["systemctl", "start", "ast.target"])
+        try await eventuallyAsync(timeout: .seconds(120), "astctl status to report every worker ready") {
+            try await sandbox.astctl(["status"]).status == 0
+        }
+        // The old unit gave up after 5 starts in 10 minutes: 7 starts here.
+        for round in 1...6 {
+            let pid = try await sandbox.show("ast.service", "MainPID")
+            try await sandbox.check(["kill", "-KILL", pid])
+            try await eventuallyAsync(timeout: .seconds(90), "astd to be restarted after kill \(round)") {
+                let now = try await sandbox.show("ast.service", ["MainPID", "ActiveState"])
+                return now["ActiveState"] == "active" && now["MainPID"] != pid && now["MainPID"] != "0"
+            }
+        }
+        let service = try await sandbox.show("ast.service", ["ActiveState", "NRestarts"])
+        print("ast.service after 6 kills of astd: \(service)")
+        #expect(service["ActiveState"] == "active" && Int(service["NRestarts"] ?? "") ?? 0 >= 6)
+        for socket in ["ast.socket"] + Self.defaultWorkers.map({ "ast-bus@\($0).socket" }) {
+            #expect(try await sandbox.show(socket, "ActiveState") == "active", "\(socket) stays active")
+        }
+        let crit = try await sandbox.exec(["journalctl", "-p", "crit", "--no-pager", "-o", "cat"]).stdout
+        let p0s = crit.split(separator: "\n").filter { $0.contains("AST P0: astd stopped: result signal") }
+        #expect(p0s.count >= 6, "a P0 per crash at CRIT:\n\(crit)")
+        try await eventuallyAsync(timeout: .seconds(120), "the tree to be ready again") {
+            try await sandbox.astctl(["status"]).status == 0
+        }
+        try await sandbox.check(["systemctl", "stop", "ast.target"])
         try await sandbox.shutdownAndCheckNothingIsLeft()
     }
 }

@@ -1,0 +1,158 @@
+import ASTCore
+import Foundation
+
+/// What a process finds of its own journal file before it opens it.
+public enum OwnJournalFinding: Sendable, Equatable {
+    /// The file exists and holds something: restore from it.
+    case present
+    /// No file at the journal's path.
+    case absent
+    /// A file of zero bytes: whatever it held is gone.
+    case empty
+}
+
+/// What a process finds of another journal in its journal directory, read-only.
+public struct PeerJournalFinding: Sendable, Equatable {
+    /// Whether the journal holds the trace of an earlier run.
+    public enum Kind: Sendable, Equatable {
+        /// Created by a process that is no longer running (or by a build that did not record
+        /// its creator): the installation has run before.
+        case earlierRun
+        /// Created by a process that still runs: a peer started in this same run of the tree.
+        case thisRun
+        /// Zero bytes or no tables yet: a journal being created this instant (or one that holds
+        /// nothing), no trace of any run.
+        case empty
+        /// The file could not be read or is not a journal (the journal directory holds only
+        /// journals: a `.sqlite` file there that is none is a damaged one): it may hold an
+        /// earlier run, so it counts as one.
+        case unreadable(String)
+    }
+
+    public var path: String
+    public var kind: Kind
+
+    public init(path: String, kind: Kind) {
+        self.path = path
+        self.kind = kind
+    }
+}
+
+/// How a process with durable state starts, decided from what it finds before opening its
+/// journal. Missing state is never a first start: a journal that is gone while the journals of
+/// earlier runs are still there means the state was lost (deleted, moved aside, a partial
+/// restore), and the process starts fail-closed (ast-risk HALTED; the broker and the reconciler
+/// with a quarantine the operator must acknowledge).
+public enum JournalStart: Sendable, Equatable {
+    /// The journal exists: restore from it.
+    case restore
+    /// No journal anywhere from an earlier run: a new installation.
+    case firstStart
+    /// The journal is missing or empty while other journals show the installation ran before.
+    case missingState(detail: String)
+
+    /// The journal entry type a process writes at a start with ``missingState(detail:)``.
+    public static let stateMissingType = "journal.state_missing"
+
+    /// Pure: the start mode for the journal at `path` given what was found. A peer counts as
+    /// evidence of an earlier run when it holds one or cannot be read (fail closed).
+    public static func decide(journal path: String, own: OwnJournalFinding, peers: [PeerJournalFinding]) -> JournalStart {
+        guard own != .present else { return .restore }
+        let evidence = peers.filter {
+            switch $0.kind {
+            case .earlierRun, .unreadable: true
+            case .thisRun, .empty: false
+            }
+        }.sorted { $0.path < $1.path }
+        guard !evidence.isEmpty else { return .firstStart }
+        let shown = evidence.prefix(3).map { finding -> String in
+            let name = (finding.path as NSString).lastPathComponent
+            if case .unreadable(let why) = finding.kind { return "\(name) (unreadable: \(why.prefix(120)))" }
+            return name
+        }
+        let more = evidence.count > shown.count ? " and \(evidence.count - shown.count) more" : ""
+        let what = own == .empty ? "is empty" : "does not exist"
+        return .missingState(detail: "missing state: journal \(path) \(what) while journals of an earlier run exist "
+                             + "(\(shown.joined(separator: ", "))\(more)); restore it from a backup, or follow "
+                             + "runbooks/journal-verification-failed.md to resume knowingly")
+    }
+
+    /// Looks at the journal directory (I/O, read-only) and decides with ``decide(journal:own:peers:)``.
+    public static func inspect(journal path: String) -> JournalStart {
+        decide(journal: path, own: ownFinding(path), peers: peerFindings(besides: path))
+    }
+
+    static func ownFinding(_ path: String) -> OwnJournalFinding {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else {
+            // A file that exists but cannot be stat'ed is "present": opening it reports the error.
+            return FileManager.default.fileExists(atPath: path) ? .present : .absent
+        }
+        return (attributes[.size] as? NSNumber)?.int64Value == 0 ? .empty : .present
+    }
+
+    static func peerFindings(besides path: String) -> [PeerJournalFinding] {
+        let directory = (path as NSString).deletingLastPathComponent
+        let own = (path as NSString).lastPathComponent
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
+        // astctl's journals (role control) record operator commands, not the tree's state: an
+        // `astctl status` before the very first start must not make that start a missing state.
+        let counted = names.filter { name in
+            guard name.hasSuffix(".sqlite"), name != own else { return false }
+            return ProcessIdentity(parsing: String(name.dropLast(".sqlite".count)))?.role != .control
+        }
+        return counted.sorted().map { name in
+            let peer = "\(directory)/\(name)"
+            return PeerJournalFinding(path: peer, kind: peerKind(peer))
+        }
+    }
+
+    /// Reads a peer's creator. Peers start at the same time as this process: a journal being
+    /// created is briefly empty, schema-less or locked, so a failure is retried for up to two
+    /// seconds before it counts (as ``PeerJournalFinding/Kind/unreadable(_:)``, or as empty).
+    static func peerKind(_ path: String) -> PeerJournalFinding.Kind {
+        var last = PeerJournalFinding.Kind.unreadable("not read")
+        for attempt in 0..<40 {
+            if attempt > 0 { usleep(50_000) }
+            if ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value == 0 {
+                last = .empty
+                continue
+            }
+            do {
+                let reader = try JournalReader(path: path)
+                guard let creator = try reader.meta("created_by") else { return .earlierRun }
+                return JournalCreator.isRunning(creator) ? .thisRun : .earlierRun
+            } catch JournalError.notAJournal(_, let detail) where detail.hasSuffix("tables found: none") {
+                last = .empty
+            } catch {
+                last = .unreadable("\(error)")
+            }
+        }
+        return last
+    }
+}
+
+/// Who created a journal, as `boot-id/pid/start-time` (start time in clock ticks since boot, from
+/// `/proc/<pid>/stat`): enough to tell, later, whether that very process still runs.
+public enum JournalCreator {
+    /// This process.
+    public static let current: String = "\(bootID ?? "?")/\(getpid())/\(startTime(of: getpid()) ?? "?")"
+
+    /// Whether the process that wrote `creator` still runs (same boot, same pid, same start time).
+    public static func isRunning(_ creator: String) -> Bool {
+        let parts = creator.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 3, let boot = bootID, parts[0] == boot, let pid = Int32(parts[1]), pid > 0,
+              let started = startTime(of: pid) else { return false }
+        return started == parts[2]
+    }
+
+    static let bootID: String? = (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8))?
+        .trimmingCharacters(in: .whitespacesAndNewlines)
+
+    /// Field 22 of `/proc/<pid>/stat`, after the command name (which may hold spaces and parentheses).
+    static func startTime(of pid: Int32) -> String? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 19 ? String(fields[19]) : nil
+    }
+}
