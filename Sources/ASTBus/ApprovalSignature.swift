@@ -3,8 +3,9 @@ import ASTRisk
 import CCrypto
 import CSpawn
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The tree's approval key: 32 random bytes astd draws at start (getrandom) and hands only to
@@ -109,9 +110,11 @@ public enum ApprovalSignature {
     static func sha256(_ data: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 32)
         var size: UInt32 = 0
-        let ok = data.withUnsafeBytes { d in out.withUnsafeMutableBytes { o in
-            EVP_Digest(d.baseAddress, d.count, o.baseAddress?.assumingMemoryBound(to: UInt8.self), &size, EVP_sha256(), nil)
-        } }
+        let ok = data.withUnsafeBytes { d in
+            out.withUnsafeMutableBytes { o in
+                EVP_Digest(d.baseAddress, d.count, o.baseAddress?.assumingMemoryBound(to: UInt8.self), &size, EVP_sha256(), nil)
+            }
+        }
         // A failure leaves zeros, which no valid signature matches.
         return ok == 1 && size == 32 ? out : [UInt8](repeating: 0, count: 32)
     }

@@ -5,8 +5,9 @@ import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Why a client call failed.
@@ -164,8 +165,9 @@ public final class BusClient: Sendable {
         /// Sends a pending message on the live connection if it is established.
         mutating func transmit(_ id: String, now: Timestamp) -> WriteWork {
             guard live?.machine.isEstablished == true, var p = pending[id] else { return WriteWork() }
-            let env = live!.machine.envelope(p.envelope.message, id: p.envelope.id, correlationID: p.envelope.correlationID,
-                                             now: p.envelope.timestamp)
+            let env = live!.machine.envelope(
+                p.envelope.message, id: p.envelope.id, correlationID: p.envelope.correlationID,
+                now: p.envelope.timestamp)
             p.lastSent = now
             pending[id] = p
             return emit(env)
@@ -205,8 +207,10 @@ public final class BusClient: Sendable {
     ///   - target: the endpoint's name (`broker@paper`); part of every outbox id.
     ///   - expectedRole: the role the endpoint must welcome us as, or nil for any.
     ///   - keepsRepliesToSent: hand replies to acknowledged messages out on ``repliesToSent``.
-    public init(identity: ProcessIdentity, target: String, path: String, expectedRole: Role?, settings: BusSettings,
-                journal: Journal, clock: any WallClock, logger: Logger, keepsRepliesToSent: Bool = false) throws {
+    public init(
+        identity: ProcessIdentity, target: String, path: String, expectedRole: Role?, settings: BusSettings,
+        journal: Journal, clock: any WallClock, logger: Logger, keepsRepliesToSent: Bool = false
+    ) throws {
         self.identity = identity
         self.target = target
         self.path = path
@@ -233,7 +237,9 @@ public final class BusClient: Sendable {
         }
         state = Mutex(s)
         if !restored.pending.isEmpty {
-            logger.notice("restored unacknowledged messages from the journal", metadata: ["target": "\(target)", "count": "\(restored.pending.count)"])
+            logger.notice(
+                "restored unacknowledged messages from the journal",
+                metadata: ["target": "\(target)", "count": "\(restored.pending.count)"])
         }
     }
 
@@ -499,7 +505,8 @@ public final class BusClient: Sendable {
     /// Carries out what a sender must do after releasing the lock.
     func perform(_ work: WriteWork) {
         for (envelope, error) in work.dropped {
-            logger.error("bus message not sent: \(error)", metadata: ["target": "\(target)", "id": "\(envelope.id)", "type": "\(envelope.type)"])
+            logger.error(
+                "bus message not sent: \(error)", metadata: ["target": "\(target)", "id": "\(envelope.id)", "type": "\(envelope.type)"])
         }
         if let queued = work.queued { queued.channel.eventLoop.execute { self.writeQueued(queued) } }
         if let direct = work.direct { writeDirectly(direct) }
@@ -695,7 +702,8 @@ public final class BusClient: Sendable {
             }
         }
         if let refusal = effects.close {
-            logger.warning("bus connection to \(target) closed", metadata: ["code": "\(refusal.code.rawValue)", "detail": "\(refusal.detail)"])
+            logger.warning(
+                "bus connection to \(target) closed", metadata: ["code": "\(refusal.code.rawValue)", "detail": "\(refusal.detail)"])
             // After the queued refusal is written: tasks on an event loop run in order.
             if let channel = state.withLock({ s in s.live?.number == number ? s.live?.channel : nil }) {
                 channel.eventLoop.execute { channel.close(promise: nil) }

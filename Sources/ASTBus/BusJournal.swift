@@ -26,14 +26,16 @@ enum BusJournal {
         var detail: String
     }
 
-    static func event(_ event: BusEvent, endpoint: String, peer: String?, code: String?, detail: String, at now: Timestamp) -> JournalRecord {
+    static func event(_ event: BusEvent, endpoint: String, peer: String?, code: String?, detail: String, at now: Timestamp) -> JournalRecord
+    {
         let body = try! JSONEncoder().encode(EventBody(endpoint: endpoint, peer: peer, code: code, detail: detail))
         return JournalRecord(kind: .event, type: event.rawValue, timestamp: now, peer: peer, body: Array(body))
     }
 
     static func message(_ kind: EntryKind, _ envelope: Envelope, peer: String, raw: [UInt8]? = nil) -> JournalRecord {
-        JournalRecord(kind: kind, type: envelope.type.rawValue, timestamp: envelope.timestamp, messageID: envelope.id,
-                      correlationID: envelope.correlationID, peer: peer, body: raw ?? HotEnvelopeCodec.encode(envelope))
+        JournalRecord(
+            kind: kind, type: envelope.type.rawValue, timestamp: envelope.timestamp, messageID: envelope.id,
+            correlationID: envelope.correlationID, peer: peer, body: raw ?? HotEnvelopeCodec.encode(envelope))
     }
 
     static func acked(_ id: String, peer: String, at now: Timestamp) -> JournalRecord {

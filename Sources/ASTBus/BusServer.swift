@@ -5,8 +5,9 @@ import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What a process does with the messages its endpoint receives.
@@ -65,9 +66,11 @@ public final class BusServer: Sendable {
     /// What refusals may cost in journal and log (``RefusalBudget``).
     let refusals: Mutex<RefusalBudget>
 
-    public init(identity: ProcessIdentity, policy: EndpointPolicy, settings: BusSettings, journal: Journal,
-                clock: any WallClock, logger: Logger, inbox: any BusInbox, identityCheck: PeerIdentityCheck = .uidOnly,
-                screen: (any BusMessageScreen)? = nil, alarm: SecurityAlarm? = nil) throws {
+    public init(
+        identity: ProcessIdentity, policy: EndpointPolicy, settings: BusSettings, journal: Journal,
+        clock: any WallClock, logger: Logger, inbox: any BusInbox, identityCheck: PeerIdentityCheck = .uidOnly,
+        screen: (any BusMessageScreen)? = nil, alarm: SecurityAlarm? = nil
+    ) throws {
         self.identity = identity
         self.identityCheck = identityCheck
         self.screen = screen
@@ -91,7 +94,8 @@ public final class BusServer: Sendable {
         var ids = Set<String>()
         try journal.scan(fromSeq: 1) { entry in
             if entry.record.kind == .received, let id = entry.record.messageID,
-               MessageCatalog.delivery(of: MessageType(rawValue: entry.record.type)) == .acknowledged {
+                MessageCatalog.delivery(of: MessageType(rawValue: entry.record.type)) == .acknowledged
+            {
                 ids.insert(id)
             }
             return true
@@ -113,12 +117,13 @@ public final class BusServer: Sendable {
             .serverChannelOption(.backlog, value: 128)
             .bind(fd) { channel in
                 // NIO has no typed SO_PEERCRED: read the kernel's credentials from the descriptor.
-                let credentials: EventLoopFuture<PeerCredentials?> = if let provider = channel as? any SocketOptionProvider {
-                    provider.unsafeGetSocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: SO_PEERCRED))
-                        .map { Optional($0) }.recover { _ in nil }
-                } else {
-                    channel.eventLoop.makeSucceededFuture(nil)
-                }
+                let credentials: EventLoopFuture<PeerCredentials?> =
+                    if let provider = channel as? any SocketOptionProvider {
+                        provider.unsafeGetSocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: SO_PEERCRED))
+                            .map { Optional($0) }.recover { _ in nil }
+                    } else {
+                        channel.eventLoop.makeSucceededFuture(nil)
+                    }
                 return credentials.flatMapThrowing { cred in try self.setUp(channel, peerUID: cred?.uid, peerPID: cred?.pid) }
             }
         logger.info("bus endpoint \(identity) listening", metadata: ["fd": "\(fd)"])
@@ -134,9 +139,10 @@ public final class BusServer: Sendable {
     /// Builds a new connection's pipeline; runs on its event loop.
     func setUp(_ channel: any Channel, peerUID: UInt32?, peerPID: Int32?) throws -> Connection {
         let number = connectionCounter.add(1, ordering: .relaxed).newValue
-        let machine = ServerConnectionMachine(local: identity, localPID: getpid(), policy: policy, ownUID: getuid(),
-                                              peerUID: peerUID, peerPID: peerPID, identityCheck: identityCheck,
-                                              maxFrameBytes: settings.maxFrameBytes, connection: number)
+        let machine = ServerConnectionMachine(
+            local: identity, localPID: getpid(), policy: policy, ownUID: getuid(),
+            peerUID: peerUID, peerPID: peerPID, identityCheck: identityCheck,
+            maxFrameBytes: settings.maxFrameBytes, connection: number)
         let work = ConnectionWorkQueue()
         let handler = ServerConnectionHandler(server: self, machine: machine, work: work)
         let pipeline = channel.pipeline.syncOperations
@@ -196,16 +202,21 @@ public final class BusServer: Sendable {
         let peerName = peer.identity.description
         if let refusal = inbox.validate(env, from: peer) {
             // Validate before you journal: nothing of a refused message is recorded as an input.
-            logger.warning("message refused before journaling", metadata: [
-                "peer": "\(peerName)", "type": "\(env.type)", "id": "\(InputRefusal.bounded(env.id, limit: 100))",
-                "code": "\(refusal.code.rawValue)", "detail": "\(refusal.detail)",
-            ])
-            try journal.append(BusJournal.event(.inputRefused, endpoint: identity.description, peer: peerName,
-                                                code: refusal.code.rawValue,
-                                                detail: InputRefusal.bounded("\(env.type) \(env.id) (\(raw.count) bytes): \(refusal.detail)"),
-                                                at: clock.now()), durability: .batched)
-            return Delivered(acknowledge: env.message.delivery == .acknowledged, duplicate: false,
-                             reply: .commandResult(OperatorReply(accepted: false, message: refusal.description)))
+            logger.warning(
+                "message refused before journaling",
+                metadata: [
+                    "peer": "\(peerName)", "type": "\(env.type)", "id": "\(InputRefusal.bounded(env.id, limit: 100))",
+                    "code": "\(refusal.code.rawValue)", "detail": "\(refusal.detail)",
+                ])
+            try journal.append(
+                BusJournal.event(
+                    .inputRefused, endpoint: identity.description, peer: peerName,
+                    code: refusal.code.rawValue,
+                    detail: InputRefusal.bounded("\(env.type) \(env.id) (\(raw.count) bytes): \(refusal.detail)"),
+                    at: clock.now()), durability: .batched)
+            return Delivered(
+                acknowledge: env.message.delivery == .acknowledged, duplicate: false,
+                reply: .commandResult(OperatorReply(accepted: false, message: refusal.description)))
         }
         guard env.message.delivery == .acknowledged else {
             try journal.append(BusJournal.message(.received, env, peer: peerName, raw: raw), durability: .batched)
@@ -235,8 +246,10 @@ public final class BusServer: Sendable {
     /// Logs a refusal (already truncated) and returns its journal entry, within the refusal
     /// budget of the peer's uid and the code; past the budget it is only counted, and the count
     /// is journaled and logged once when the window ends. Runs on `eventLoop`.
-    func refusalRecord(_ refusal: Refusal, peer: PeerInfo?, credentials: (uid: UInt32, pid: Int32)?,
-                       eventLoop: any EventLoop) -> JournalRecord? {
+    func refusalRecord(
+        _ refusal: Refusal, peer: PeerInfo?, credentials: (uid: UInt32, pid: Int32)?,
+        eventLoop: any EventLoop
+    ) -> JournalRecord? {
         let key = RefusalBudget.Key(uid: credentials?.uid, code: refusal.code.rawValue)
         switch refusals.withLock({ $0.admit(key, now: clock.now()) }) {
         case .record:
@@ -254,12 +267,16 @@ public final class BusServer: Sendable {
         switch refusals.withLock({ $0.admit(key, now: clock.now()) }) {
         case .record:
             let detail = "\(settings.maxConnections) connections open, the most this endpoint serves; closed at once"
-            logger.warning("bus connection over the cap closed", metadata: [
-                "uid": "\(credentials.map { String($0.uid) } ?? "unknown")", "pid": "\(credentials.map { String($0.pid) } ?? "unknown")",
-                "limit": "\(settings.maxConnections)",
-            ])
-            let record = BusJournal.event(.protocolError, endpoint: identity.description, peer: nil, code: Self.connectionLimitCode,
-                                          detail: detail, at: clock.now())
+            logger.warning(
+                "bus connection over the cap closed",
+                metadata: [
+                    "uid": "\(credentials.map { String($0.uid) } ?? "unknown")",
+                    "pid": "\(credentials.map { String($0.pid) } ?? "unknown")",
+                    "limit": "\(settings.maxConnections)",
+                ])
+            let record = BusJournal.event(
+                .protocolError, endpoint: identity.description, peer: nil, code: Self.connectionLimitCode,
+                detail: detail, at: clock.now())
             appendFromWorkThread(record)
         case .suppress(let first):
             if first { scheduleRefusalSummary(key, on: eventLoop) }
@@ -281,13 +298,17 @@ public final class BusServer: Sendable {
 
     /// Logs the summary of `count` refusals of `key` suppressed `window` and returns its journal entry.
     private func refusalSummary(_ key: RefusalBudget.Key, count: Int, window: String) -> JournalRecord {
-        let detail = "\(count) more refusals (\(key.code)) from uid \(key.uid.map(String.init) ?? "unknown") \(window), "
+        let detail =
+            "\(count) more refusals (\(key.code)) from uid \(key.uid.map(String.init) ?? "unknown") \(window), "
             + "beyond the \(settings.refusalBudget) recorded in full"
-        logger.warning("bus refusals summarised", metadata: [
-            "code": "\(key.code)", "uid": "\(key.uid.map(String.init) ?? "unknown")", "count": "\(count)",
-        ])
-        return BusJournal.event(.refusalSummary, endpoint: identity.description, peer: nil, code: key.code,
-                                detail: detail, at: clock.now())
+        logger.warning(
+            "bus refusals summarised",
+            metadata: [
+                "code": "\(key.code)", "uid": "\(key.uid.map(String.init) ?? "unknown")", "count": "\(count)",
+            ])
+        return BusJournal.event(
+            .refusalSummary, endpoint: identity.description, peer: nil, code: key.code,
+            detail: detail, at: clock.now())
     }
 
     /// At an orderly shutdown: journals the summary of every refusal window still open, which
@@ -322,22 +343,27 @@ public final class BusServer: Sendable {
     /// An identity or forgery refusal is also raised as a P0 alert (rate-limited).
     func logViolation(_ refusal: Refusal, peer: PeerInfo?, pid: Int32? = nil) {
         if refusal.code.isSecurityViolation {
-            logger.error("bus peer refused: security violation", metadata: [
-                "peer": "\(peer?.description ?? "unidentified")", "code": "\(refusal.code.rawValue)",
-                "detail": "\(RefusalBudget.truncated(refusal.detail))", "pid": "\(pid.map(String.init) ?? "unknown")",
-            ])
+            logger.error(
+                "bus peer refused: security violation",
+                metadata: [
+                    "peer": "\(peer?.description ?? "unidentified")", "code": "\(refusal.code.rawValue)",
+                    "detail": "\(RefusalBudget.truncated(refusal.detail))", "pid": "\(pid.map(String.init) ?? "unknown")",
+                ])
             alarm?.raise(refusal, endpoint: identity.description, peer: peer)
             return
         }
-        logger.warning("bus peer refused", metadata: [
-            "peer": "\(peer?.description ?? "unidentified")", "code": "\(refusal.code.rawValue)",
-            "detail": "\(RefusalBudget.truncated(refusal.detail))", "pid": "\(pid.map(String.init) ?? "unknown")",
-        ])
+        logger.warning(
+            "bus peer refused",
+            metadata: [
+                "peer": "\(peer?.description ?? "unidentified")", "code": "\(refusal.code.rawValue)",
+                "detail": "\(RefusalBudget.truncated(refusal.detail))", "pid": "\(pid.map(String.init) ?? "unknown")",
+            ])
     }
 
     func protocolErrorRecord(_ refusal: Refusal, peer: PeerInfo?) -> JournalRecord {
-        BusJournal.event(.protocolError, endpoint: identity.description, peer: peer?.identity.description,
-                         code: refusal.code.rawValue, detail: RefusalBudget.truncated(refusal.detail), at: clock.now())
+        BusJournal.event(
+            .protocolError, endpoint: identity.description, peer: peer?.identity.description,
+            code: refusal.code.rawValue, detail: RefusalBudget.truncated(refusal.detail), at: clock.now())
     }
 }
 
@@ -608,11 +634,18 @@ final class ServerConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             refused = true
             waiting.removeAll()
             let name = peer?.identity.description
-            server.logger.info("bus peer idle, closed", metadata: ["peer": "\(peer?.description ?? "-")",
-                                                                   "idle_timeout": "\(server.settings.idleTimeout)"])
-            work.yield(.journal(BusJournal.event(.idleClosed, endpoint: server.identity.description, peer: name, code: nil,
-                                                 detail: "nothing received for \(server.settings.idleTimeout); closed",
-                                                 at: server.clock.now())))
+            server.logger.info(
+                "bus peer idle, closed",
+                metadata: [
+                    "peer": "\(peer?.description ?? "-")",
+                    "idle_timeout": "\(server.settings.idleTimeout)",
+                ])
+            work.yield(
+                .journal(
+                    BusJournal.event(
+                        .idleClosed, endpoint: server.identity.description, peer: name, code: nil,
+                        detail: "nothing received for \(server.settings.idleTimeout); closed",
+                        at: server.clock.now())))
             context.close(promise: nil)
         }
     }
@@ -656,8 +689,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
                 lastInbound = .now()
                 if let context { armIdleTimer(context, in: server.settings.idleTimeout) }
                 server.established.add(1, ordering: .relaxed)
-                work.yield(.journal(BusJournal.event(.connected, endpoint: server.identity.description, peer: p.identity.description,
-                                                     code: nil, detail: "\(p) connected", at: server.clock.now())))
+                work.yield(
+                    .journal(
+                        BusJournal.event(
+                            .connected, endpoint: server.identity.description, peer: p.identity.description,
+                            code: nil, detail: "\(p) connected", at: server.clock.now())))
                 server.logger.info("bus peer connected", metadata: ["peer": "\(p)"])
             case .deliver(let envelope):
                 guard let peer, let frame else { continue }
@@ -668,8 +704,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             case .close(let refusal):
                 refused = true
                 waiting.removeAll()
-                if let context, let record = server.refusalRecord(refusal, peer: peer, credentials: credentials,
-                                                                  eventLoop: context.eventLoop) {
+                if let context,
+                    let record = server.refusalRecord(
+                        refusal, peer: peer, credentials: credentials,
+                        eventLoop: context.eventLoop)
+                {
                     work.yield(.journalProtocolError(record))
                 }
                 flushIfNeeded()
@@ -687,7 +726,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             context.write(wrapOutboundOut(frame), promise: nil)
             needsFlush = true
         } catch {
-            server.logger.error("bus message not sent: \(error)", metadata: ["peer": "\(peer?.description ?? "-")", "type": "\(envelope.type)"])
+            server.logger.error(
+                "bus message not sent: \(error)", metadata: ["peer": "\(peer?.description ?? "-")", "type": "\(envelope.type)"])
         }
     }
 
@@ -704,8 +744,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         finished = true
         if let peer {
             server.established.subtract(1, ordering: .relaxed)
-            work.yield(.journal(BusJournal.event(.disconnected, endpoint: server.identity.description, peer: peer.identity.description,
-                                                 code: nil, detail: "\(peer) disconnected", at: server.clock.now())))
+            work.yield(
+                .journal(
+                    BusJournal.event(
+                        .disconnected, endpoint: server.identity.description, peer: peer.identity.description,
+                        code: nil, detail: "\(peer) disconnected", at: server.clock.now())))
             server.logger.info("bus peer disconnected", metadata: ["peer": "\(peer)"])
         }
         work.finish()

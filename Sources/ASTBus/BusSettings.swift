@@ -21,10 +21,12 @@ public struct BusSettings: Sendable, Equatable {
     public var refusalBudget: Int
     public var refusalInterval: Duration
 
-    public init(maxFrameBytes: Int = Framing.defaultMaximum, helloTimeout: Duration = .seconds(2), ackTimeout: Duration = .seconds(2),
-                backoffInitial: Duration = .milliseconds(50), backoffMaximum: Duration = .seconds(5), allowedUIDs: Set<UInt32> = [],
-                maxConnections: Int = 256, idleTimeout: Duration = .seconds(300), refusalBudget: Int = 20,
-                refusalInterval: Duration = .seconds(60)) {
+    public init(
+        maxFrameBytes: Int = Framing.defaultMaximum, helloTimeout: Duration = .seconds(2), ackTimeout: Duration = .seconds(2),
+        backoffInitial: Duration = .milliseconds(50), backoffMaximum: Duration = .seconds(5), allowedUIDs: Set<UInt32> = [],
+        maxConnections: Int = 256, idleTimeout: Duration = .seconds(300), refusalBudget: Int = 20,
+        refusalInterval: Duration = .seconds(60)
+    ) {
         self.maxFrameBytes = maxFrameBytes
         self.helloTimeout = helloTimeout
         self.ackTimeout = ackTimeout

@@ -1,8 +1,9 @@
 import ASTCore
 import ASTWire
 import NIOCore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The bus shells' envelope codec: byte for byte the JSON of ``EnvelopeCodec`` (sorted keys,
@@ -122,9 +123,12 @@ enum HotEnvelopeCodec {
         }
 
         mutating func unsigned(_ value: UInt64) {
-            var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                         UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-                (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+            var digits:
+                (
+                    UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                    UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8
+                ) =
+                    (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
             withUnsafeMutableBytes(of: &digits) { digits in
                 var v = value
                 var i = digits.count
@@ -204,16 +208,17 @@ enum HotEnvelopeCodec {
                 correlationID = c
             }
             guard literal(#","from":"#), let from = string(), let sender = ProcessIdentity(parsing: from),
-                  literal(#","id":"#), let id = string(),
-                  literal(#","seq":"#), let seq = integer(), !seq.negative, seq.magnitude <= UInt64(Int64.max),
-                  literal(#","ts":"#), let ts = integer().flatMap({ Scalar.integer(negative: $0.negative, magnitude: $0.magnitude).int64 }),
-                  literal(#","type":"#), let type = string(),
-                  literal(#","v":"#), let version = integer(), !version.negative, version.magnitude == UInt64(Envelope.protocolVersion),
-                  literal("}"), at == bytes.count,
-                  let message = Self.message(type, body)
+                literal(#","id":"#), let id = string(),
+                literal(#","seq":"#), let seq = integer(), !seq.negative, seq.magnitude <= UInt64(Int64.max),
+                literal(#","ts":"#), let ts = integer().flatMap({ Scalar.integer(negative: $0.negative, magnitude: $0.magnitude).int64 }),
+                literal(#","type":"#), let type = string(),
+                literal(#","v":"#), let version = integer(), !version.negative, version.magnitude == UInt64(Envelope.protocolVersion),
+                literal("}"), at == bytes.count,
+                let message = Self.message(type, body)
             else { return nil }
-            return Envelope(sender: sender, seq: seq.magnitude, id: id, correlationID: correlationID,
-                            timestamp: Timestamp(nanoseconds: ts), message: message)
+            return Envelope(
+                sender: sender, seq: seq.magnitude, id: id, correlationID: correlationID,
+                timestamp: Timestamp(nanoseconds: ts), message: message)
         }
 
         static func message(_ type: String, _ body: [(key: String, value: Scalar)]) -> Message? {
@@ -226,11 +231,13 @@ enum HotEnvelopeCodec {
                 return .pong(Pong(nonce: nonce))
             case ("ack", 2):
                 guard body[0].key == "duplicate", case .bool(let duplicate) = body[0].value,
-                      body[1].key == "id", case .string(let id) = body[1].value else { return nil }
+                    body[1].key == "id", case .string(let id) = body[1].value
+                else { return nil }
                 return .ack(Ack(id: id, duplicate: duplicate))
             case ("probe", 2):
                 guard body[0].key == "counter", let counter = body[0].value.int64,
-                      body[1].key == "text", case .string(let text) = body[1].value else { return nil }
+                    body[1].key == "text", case .string(let text) = body[1].value
+                else { return nil }
                 return .probe(Probe(counter: counter, text: text))
             default:
                 return nil

@@ -1,8 +1,9 @@
 import ASTCore
 import ASTWire
 import CSpawn
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The table of the processes astd spawned (identity -> current pid), in a sealed memfd that
@@ -136,7 +137,8 @@ public final class PeerTable: SpawnedPeers, @unchecked Sendable {
         let bytes = UnsafeRawBufferPointer(start: map, count: size)
         func u32(_ offset: Int) -> UInt32 { UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self)) }
         guard size >= PeerTableLayout.headerSize, Array(bytes[0..<8]) == PeerTableLayout.magic, u32(8) == PeerTableLayout.version,
-              u32(20) == UInt32(PeerTableLayout.entrySize) else {
+            u32(20) == UInt32(PeerTableLayout.entrySize)
+        else {
             throw PeerTableError("peer table: bad header")
         }
         let count = Int(u32(16))
@@ -163,13 +165,16 @@ public final class PeerTable: SpawnedPeers, @unchecked Sendable {
     public static func inherited() throws -> PeerTable? {
         guard let value = getenv(PeerTableLayout.descriptorVariable).map({ String(cString: $0) }) else { return nil }
         unsetenv(PeerTableLayout.descriptorVariable)
-        guard let fd = Int32(value), fd > 2 else { throw PeerTableError("\(PeerTableLayout.descriptorVariable)=\(value) is not a descriptor") }
+        guard let fd = Int32(value), fd > 2 else {
+            throw PeerTableError("\(PeerTableLayout.descriptorVariable)=\(value) is not a descriptor")
+        }
         return try PeerTable(fd: fd)
     }
 
     public func spawnedPID(of identity: ProcessIdentity) -> SpawnedPID {
         guard let offset = index[identity] else { return .notListed }
-        let pid = ast_load_i32(UnsafeMutableRawPointer(mutating: base + offset + PeerTableLayout.nameSize).assumingMemoryBound(to: Int32.self))
+        let pid = ast_load_i32(
+            UnsafeMutableRawPointer(mutating: base + offset + PeerTableLayout.nameSize).assumingMemoryBound(to: Int32.self))
         return pid > 0 ? .pid(pid) : .notRunning
     }
 }

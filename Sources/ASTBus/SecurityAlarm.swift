@@ -65,9 +65,10 @@ public final class SecurityAlarm: Sendable {
         let key = AlertRateLimit.key(refusal, endpoint: endpoint, peer: peer)
         guard limit.withLock({ $0.admit(key: key, now: now) }) else { return }
         guard let client else { return }
-        let alert = Alert(priority: .p0, key: "security:\(refusal.code.rawValue):\(endpoint):\(now.nanoseconds)",
-                          title: "AST security: \(refusal.code.rawValue) at \(endpoint)",
-                          text: String((peer.map { "\($0): " } ?? "") + refusal.detail).prefix(500).description, at: now)
+        let alert = Alert(
+            priority: .p0, key: "security:\(refusal.code.rawValue):\(endpoint):\(now.nanoseconds)",
+            title: "AST security: \(refusal.code.rawValue) at \(endpoint)",
+            text: String((peer.map { "\($0): " } ?? "") + refusal.detail).prefix(500).description, at: now)
         // Off the caller's thread (an event loop): the send commits to the journal.
         let logger = self.logger
         Task.detached {

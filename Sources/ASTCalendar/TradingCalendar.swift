@@ -48,8 +48,9 @@ public struct TradingCalendar: Sendable {
         guard isTradingDay(date) else { return nil }
         var close = Self.regularClose
         if case .earlyClose(let t)? = exceptions[date]?.kind { close = t }
-        return Session(date: date, open: NewYorkTime.timestamp(date, Self.regularOpen),
-                       close: NewYorkTime.timestamp(date, close), isEarlyClose: close != Self.regularClose)
+        return Session(
+            date: date, open: NewYorkTime.timestamp(date, Self.regularOpen),
+            close: NewYorkTime.timestamp(date, close), isEarlyClose: close != Self.regularClose)
     }
 
     /// Every session from `from` through `to`, inclusive, in order.

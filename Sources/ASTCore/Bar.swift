@@ -17,8 +17,10 @@ public struct Bar: Sendable, Equatable, Codable {
     /// Shares traded in the period.
     public var volume: Int64
 
-    public init(symbol: Symbol, resolution: BarResolution = .day, start: Timestamp, open: Price, high: Price, low: Price,
-                close: Price, volume: Int64) {
+    public init(
+        symbol: Symbol, resolution: BarResolution = .day, start: Timestamp, open: Price, high: Price, low: Price,
+        close: Price, volume: Int64
+    ) {
         self.symbol = symbol
         self.resolution = resolution
         self.start = start

@@ -47,8 +47,9 @@ public struct ProcessIdentity: Hashable, Codable, Sendable, CustomStringConverti
 
     /// Names are short lowercase identifiers: letters, digits, `-` and `_`.
     public static func isName(_ s: String) -> Bool {
-        !s.isEmpty && s.count <= 64 && s.utf8.allSatisfy { c in
-            (c >= 0x61 && c <= 0x7A) || (c >= 0x30 && c <= 0x39) || c == 0x2D || c == 0x5F
-        }
+        !s.isEmpty && s.count <= 64
+            && s.utf8.allSatisfy { c in
+                (c >= 0x61 && c <= 0x7A) || (c >= 0x30 && c <= 0x39) || c == 0x2D || c == 0x5F
+            }
     }
 }

@@ -100,9 +100,11 @@ public struct OrderSpec: Sendable, Equatable, Codable {
     /// One-cancels-all group: when one member fills, the others are cancelled.
     public var ocaGroup: String?
 
-    public init(clientOrderID: ClientOrderID, intent: IntentID, leg: BracketLeg, symbol: Symbol, side: Side, quantity: Quantity,
-                type: OrderType, limitPrice: Price? = nil, stopPrice: Price? = nil, timeInForce: TimeInForce,
-                parent: ClientOrderID? = nil, ocaGroup: String? = nil) {
+    public init(
+        clientOrderID: ClientOrderID, intent: IntentID, leg: BracketLeg, symbol: Symbol, side: Side, quantity: Quantity,
+        type: OrderType, limitPrice: Price? = nil, stopPrice: Price? = nil, timeInForce: TimeInForce,
+        parent: ClientOrderID? = nil, ocaGroup: String? = nil
+    ) {
         self.clientOrderID = clientOrderID
         self.intent = intent
         self.leg = leg
@@ -177,8 +179,10 @@ public struct Fill: Sendable, Equatable, Codable {
     public var commission: Money
     public var at: Timestamp
 
-    public init(executionID: ExecutionID, clientOrderID: ClientOrderID, symbol: Symbol, side: Side, quantity: Quantity,
-                price: Price, commission: Money, at: Timestamp) {
+    public init(
+        executionID: ExecutionID, clientOrderID: ClientOrderID, symbol: Symbol, side: Side, quantity: Quantity,
+        price: Price, commission: Money, at: Timestamp
+    ) {
         self.executionID = executionID
         self.clientOrderID = clientOrderID
         self.symbol = symbol
@@ -222,8 +226,10 @@ public struct BrokerOrder: Sendable, Equatable, Codable {
     public var workingQuantity: Quantity
     public var averageFillPrice: Price?
 
-    public init(spec: OrderSpec, brokerOrderID: String, status: BrokerOrderStatus, filledQuantity: Quantity,
-                workingQuantity: Quantity, averageFillPrice: Price?) {
+    public init(
+        spec: OrderSpec, brokerOrderID: String, status: BrokerOrderStatus, filledQuantity: Quantity,
+        workingQuantity: Quantity, averageFillPrice: Price?
+    ) {
         self.spec = spec
         self.brokerOrderID = brokerOrderID
         self.status = status
@@ -291,8 +297,10 @@ public struct BrokerAccountState: Sendable, Equatable, Codable {
     /// For an answer in pages: which page of which snapshot this is.
     public var page: BrokerStatePage?
 
-    public init(broker: String, asOf: Timestamp, connected: Bool, account: AccountValues, positions: [BrokerPosition],
-                openOrders: [BrokerOrder], executions: [Fill], reportsThrough: Int64? = nil, page: BrokerStatePage? = nil) {
+    public init(
+        broker: String, asOf: Timestamp, connected: Bool, account: AccountValues, positions: [BrokerPosition],
+        openOrders: [BrokerOrder], executions: [Fill], reportsThrough: Int64? = nil, page: BrokerStatePage? = nil
+    ) {
         self.page = page
         self.broker = broker
         self.asOf = asOf
@@ -332,7 +340,8 @@ public struct BrokerAccountState: Sendable, Equatable, Codable {
             let lo = overflow ? a.count : min(a.count, start)
             return Array(a[lo..<min(a.count, lo + Self.pageSize)])
         }
-        let pages = max(1, [positions.count, openOrders.count, executions.count].map { ($0 + Self.pageSize - 1) / Self.pageSize }.max() ?? 1)
+        let pages = max(
+            1, [positions.count, openOrders.count, executions.count].map { ($0 + Self.pageSize - 1) / Self.pageSize }.max() ?? 1)
         var p = self
         p.positions = slice(positions)
         p.openOrders = slice(openOrders)
@@ -389,7 +398,8 @@ public enum ExecutionEvent: Sendable, Equatable, Codable {
         switch self {
         case .submitting(let s): s.clientOrderID
         case .acknowledged(let id, _), .accepted(let id), .unacknowledged(let id, _), .cancelled(let id, _),
-             .rejected(let id, _), .expired(let id): id
+            .rejected(let id, _), .expired(let id):
+            id
         case .fill(let f): f.clientOrderID
         }
     }

@@ -49,8 +49,10 @@ public struct ReconciliationSummary: Sendable, Equatable, Codable {
     public var positions: Int
     public var openOrders: Int
 
-    public init(trigger: String, at: Timestamp, broker: String, completed: Bool, clean: Bool, requiresHalt: Bool,
-                findings: [ReconciliationFindingLine], repairs: [String], summary: String, positions: Int, openOrders: Int) {
+    public init(
+        trigger: String, at: Timestamp, broker: String, completed: Bool, clean: Bool, requiresHalt: Bool,
+        findings: [ReconciliationFindingLine], repairs: [String], summary: String, positions: Int, openOrders: Int
+    ) {
         self.trigger = trigger
         self.at = at
         self.broker = broker

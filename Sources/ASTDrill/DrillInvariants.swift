@@ -66,9 +66,11 @@ public struct RoundObservation: Sendable, Equatable {
     /// all were read. Any entry fails the round: the other checks saw incomplete data.
     public var journalReadErrors: [String]
 
-    public init(round: PlannedRound, recovered: Bool, recoveryDetail: String = "", brokerDied: Bool, haltedLatencyMs: Int?,
-                haltBudgetMs: Int, brokerReports: [ExecutionReport], reconciledExecutionIDs: Set<ExecutionID>,
-                journals: [String: String?], reconcile: ReconcileCheck, journalReadErrors: [String] = []) {
+    public init(
+        round: PlannedRound, recovered: Bool, recoveryDetail: String = "", brokerDied: Bool, haltedLatencyMs: Int?,
+        haltBudgetMs: Int, brokerReports: [ExecutionReport], reconciledExecutionIDs: Set<ExecutionID>,
+        journals: [String: String?], reconcile: ReconcileCheck, journalReadErrors: [String] = []
+    ) {
         self.round = round
         self.recovered = recovered
         self.recoveryDetail = recoveryDetail
@@ -114,35 +116,47 @@ public struct InvariantChecker: Sendable {
         let n = o.round.index
         var out: [DrillViolation] = []
         if !o.recovered {
-            out.append(DrillViolation(round: n, invariant: .treeRecovers,
-                                      detail: "the tree did not recover after \(o.round.signal) of \(o.round.process): \(o.recoveryDetail)"))
+            out.append(
+                DrillViolation(
+                    round: n, invariant: .treeRecovers,
+                    detail: "the tree did not recover after \(o.round.signal) of \(o.round.process): \(o.recoveryDetail)"))
         }
         if o.brokerDied {
             if let latency = o.haltedLatencyMs {
                 if latency > o.haltBudgetMs {
-                    out.append(DrillViolation(round: n, invariant: .brokerDeathHalts,
-                                              detail: "HALTED \(latency) ms after \(o.round.process) died (budget \(o.haltBudgetMs) ms)"))
+                    out.append(
+                        DrillViolation(
+                            round: n, invariant: .brokerDeathHalts,
+                            detail: "HALTED \(latency) ms after \(o.round.process) died (budget \(o.haltBudgetMs) ms)"))
                 }
             } else {
-                out.append(DrillViolation(round: n, invariant: .brokerDeathHalts,
-                                          detail: "\(o.round.process) died (\(o.round.signal)) and Safe Mode never showed HALTED"))
+                out.append(
+                    DrillViolation(
+                        round: n, invariant: .brokerDeathHalts,
+                        detail: "\(o.round.process) died (\(o.round.signal)) and Safe Mode never showed HALTED"))
             }
         }
         for (id, count) in Self.duplicateAcceptances(in: o.brokerReports) where !reportedDuplicates.contains(id) {
             reportedDuplicates.insert(id)
-            out.append(DrillViolation(round: n, invariant: .noDuplicateOrder,
-                                      detail: "client order id \(id) was accepted by the paper broker \(count) times"))
+            out.append(
+                DrillViolation(
+                    round: n, invariant: .noDuplicateOrder,
+                    detail: "client order id \(id) was accepted by the paper broker \(count) times"))
         }
         let missing = Self.unreconciledFills(o.brokerReports, reconciled: o.reconciledExecutionIDs)
             .filter { !reportedMissingFills.contains($0.executionID) }
         for f in missing {
             reportedMissingFills.insert(f.executionID)
-            out.append(DrillViolation(round: n, invariant: .everyFillReconciled,
-                                      detail: "fill \(f.executionID) (\(f.clientOrderID) \(f.side) \(f.quantity) \(f.symbol)) never reached the reconciler"))
+            out.append(
+                DrillViolation(
+                    round: n, invariant: .everyFillReconciled,
+                    detail: "fill \(f.executionID) (\(f.clientOrderID) \(f.side) \(f.quantity) \(f.symbol)) never reached the reconciler"))
         }
         for problem in o.journalReadErrors {
-            out.append(DrillViolation(round: n, invariant: .journalsReadable,
-                                      detail: "\(problem): the duplicate-order and fill checks did not see the whole journal"))
+            out.append(
+                DrillViolation(
+                    round: n, invariant: .journalsReadable,
+                    detail: "\(problem): the duplicate-order and fill checks did not see the whole journal"))
         }
         for (name, damage) in o.journals.sorted(by: { $0.key < $1.key }) {
             if let damage { out.append(DrillViolation(round: n, invariant: .journalsVerify, detail: "\(name): \(damage)")) }
@@ -150,7 +164,8 @@ public struct InvariantChecker: Sendable {
         switch o.reconcile {
         case .clean: break
         case .mismatch(let d): out.append(DrillViolation(round: n, invariant: .positionsReconcile, detail: "mismatch: \(d)"))
-        case .incomplete(let d): out.append(DrillViolation(round: n, invariant: .positionsReconcile, detail: "reconciliation did not complete: \(d)"))
+        case .incomplete(let d):
+            out.append(DrillViolation(round: n, invariant: .positionsReconcile, detail: "reconciliation did not complete: \(d)"))
         }
         return out
     }

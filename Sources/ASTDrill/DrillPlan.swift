@@ -73,7 +73,9 @@ public struct DrillPlanner: Sendable {
     ///   - processes: the candidates (one name for a fixed target); must not be empty.
     ///   - signals: the candidates; must not be empty.
     ///   - maxDelayMs: each round waits a uniformly random 0...maxDelayMs before the signal.
-    public init(seed: UInt64, processes: [String] = DrillPlanner.workers, signals: [DrillSignal] = DrillSignal.allCases, maxDelayMs: Int = 500) {
+    public init(
+        seed: UInt64, processes: [String] = DrillPlanner.workers, signals: [DrillSignal] = DrillSignal.allCases, maxDelayMs: Int = 500
+    ) {
         precondition(!processes.isEmpty && !signals.isEmpty && maxDelayMs >= 0)
         self.processes = processes
         self.signals = signals
@@ -91,8 +93,10 @@ public struct DrillPlanner: Sendable {
     }
 
     /// The first `rounds` rounds of a seed.
-    public static func plan(rounds: Int, seed: UInt64, processes: [String] = workers, signals: [DrillSignal] = DrillSignal.allCases,
-                            maxDelayMs: Int = 500) -> [PlannedRound] {
+    public static func plan(
+        rounds: Int, seed: UInt64, processes: [String] = workers, signals: [DrillSignal] = DrillSignal.allCases,
+        maxDelayMs: Int = 500
+    ) -> [PlannedRound] {
         var planner = DrillPlanner(seed: seed, processes: processes, signals: signals, maxDelayMs: maxDelayMs)
         return (0..<max(0, rounds)).map { _ in planner.next() }
     }

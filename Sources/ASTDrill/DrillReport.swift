@@ -11,8 +11,10 @@ public struct DrillReport: Sendable, Equatable, Codable {
     public var violations: [DrillViolation]
     public var wallSeconds: Double
 
-    public init(seed: UInt64, rounds: Int = 0, kills: [String: [String: Int]] = [:], haltedLatenciesMs: [Int] = [],
-                restarts: [String: Int] = [:], violations: [DrillViolation] = [], wallSeconds: Double = 0) {
+    public init(
+        seed: UInt64, rounds: Int = 0, kills: [String: [String: Int]] = [:], haltedLatenciesMs: [Int] = [],
+        restarts: [String: Int] = [:], violations: [DrillViolation] = [], wallSeconds: Double = 0
+    ) {
         self.seed = seed
         self.rounds = rounds
         self.kills = kills

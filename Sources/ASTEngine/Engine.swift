@@ -269,9 +269,11 @@ struct EngineRun {
     /// The after-market run's numbers for the day.
     mutating func closeDay(_ session: Session, _ now: Timestamp) {
         let s = reconciler.snapshot(now)
-        out.sessions.append(EngineSessionSummary(
-            date: session.date, intents: dayIntents, approved: dayApproved, fills: dayFills, state: gate.state, cash: s.cash,
-            equity: s.equity, positions: s.positions.values.filter { !$0.quantity.isZero }.count, openOrders: reconciler.book.openOrders.count))
+        out.sessions.append(
+            EngineSessionSummary(
+                date: session.date, intents: dayIntents, approved: dayApproved, fills: dayFills, state: gate.state, cash: s.cash,
+                equity: s.equity, positions: s.positions.values.filter { !$0.quantity.isZero }.count,
+                openOrders: reconciler.book.openOrders.count))
         let peak = max(peak ?? s.equity, s.equity)
         self.peak = peak
         let drawdown = peak - s.equity
@@ -326,7 +328,8 @@ struct EngineRun {
 
     /// One reconciliation against the exchange's account.
     mutating func reconcileRun(trigger: String, _ now: Timestamp) {
-        var state = exchange.accountState(executionsSince: EngineSemantics.executionsSince(lastCompleted: reconciler.lastCompleted), now: now)
+        var state = exchange.accountState(
+            executionsSince: EngineSemantics.executionsSince(lastCompleted: reconciler.lastCompleted), now: now)
         state.reportsThrough = reportsThrough
         reconcile(.reconciliation(trigger: trigger, broker: state), now)
     }
@@ -365,8 +368,9 @@ struct EngineRun {
         }
         let lo = date.adding(days: -EngineScan.eventDays), hi = date.adding(days: EngineScan.eventDays)
         let events = m.events.filter { $0.date >= lo && $0.date <= hi }
-        return ScanInput(date: date, now: now, universe: universe, index: index, volatilityIndex: volatility, portfolio: portfolio,
-                         events: events)
+        return ScanInput(
+            date: date, now: now, universe: universe, index: index, volatilityIndex: volatility, portfolio: portfolio,
+            events: events)
     }
 }
 

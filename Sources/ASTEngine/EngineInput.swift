@@ -13,8 +13,10 @@ public struct EngineConfig: Sendable {
     /// The broker process's name (`risk.broker`): it prefixes report and execution ids.
     public var brokerName: String
 
-    public init(pipeline: PipelineConfig = PipelineConfig(), limits: RiskLimits = .cautiousDefaults,
-                paper: PaperBrokerConfig = .standard, brokerName: String = "broker@paper") {
+    public init(
+        pipeline: PipelineConfig = PipelineConfig(), limits: RiskLimits = .cautiousDefaults,
+        paper: PaperBrokerConfig = .standard, brokerName: String = "broker@paper"
+    ) {
         self.pipeline = pipeline
         self.limits = limits
         self.paper = paper
@@ -56,8 +58,10 @@ public struct EngineMarket: Sendable {
     public let sectors: [String: String]
 
     /// Bars of symbols not in `symbols` are dropped; bars are sorted by start per symbol.
-    public init(symbols: [SymbolInfo], bars: [Bar], splits: [EngineSplit] = [], events: [CorporateEvent] = [],
-                sectors: [String: String]? = nil) {
+    public init(
+        symbols: [SymbolInfo], bars: [Bar], splits: [EngineSplit] = [], events: [CorporateEvent] = [],
+        sectors: [String: String]? = nil
+    ) {
         self.symbols = symbols
         var position: [Symbol: Int] = [:]
         for (i, s) in symbols.enumerated() where position[s.symbol] == nil { position[s.symbol] = i }

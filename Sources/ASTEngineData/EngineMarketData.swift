@@ -28,7 +28,11 @@ public enum EngineMarketData {
             ASTStrategy.SymbolInfo(symbol: $0.symbol, exchange: $0.exchange, sector: $0.sector, isIndex: $0.isIndex)
         }
         let splits: [EngineSplit] = actions.compactMap {
-            if case .split(let new, let old) = $0.kind { EngineSplit(symbol: $0.symbol, exDate: $0.exDate, newShares: new, oldShares: old) } else { nil }
+            if case .split(let new, let old) = $0.kind {
+                EngineSplit(symbol: $0.symbol, exDate: $0.exDate, newShares: new, oldShares: old)
+            } else {
+                nil
+            }
         }
         let corporate = events.map {
             CorporateEvent(symbol: $0.symbol, date: $0.date, kind: CorporateEventKind(rawValue: $0.kind.rawValue) ?? .earnings)

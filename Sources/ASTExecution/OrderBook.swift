@@ -13,8 +13,10 @@ public struct TrackedOrder: Sendable, Equatable, Codable {
     /// When the state last changed (the grace period of a submit in flight counts from it).
     public var updatedAt: Timestamp
 
-    public init(spec: OrderSpec, state: OrderState, filledQuantity: Quantity = .zero, filledNotional: Money = .zero,
-                brokerOrderID: String? = nil, createdAt: Timestamp, updatedAt: Timestamp? = nil) {
+    public init(
+        spec: OrderSpec, state: OrderState, filledQuantity: Quantity = .zero, filledNotional: Money = .zero,
+        brokerOrderID: String? = nil, createdAt: Timestamp, updatedAt: Timestamp? = nil
+    ) {
         self.spec = spec
         self.state = state
         self.filledQuantity = filledQuantity
@@ -128,7 +130,8 @@ public struct OrderBook: Sendable, Equatable, Codable {
             }
             var out: [BookOutput] = []
             if orders[spec.clientOrderID]?.spec != spec {
-                out.append(.anomaly("\(spec.clientOrderID): submitted with a spec that differs from the approved one; keeping the approved one"))
+                out.append(
+                    .anomaly("\(spec.clientOrderID): submitted with a spec that differs from the approved one; keeping the approved one"))
             }
             return out + transition(spec.clientOrderID, .submitSent, at: at)
         case .acknowledged(let id, let brokerOrderID):
@@ -161,7 +164,8 @@ public struct OrderBook: Sendable, Equatable, Codable {
         var filled: (quantity: Quantity, notional: Money)?
         if let order = orders[fill.clientOrderID] {
             guard let quantity = try? order.filledQuantity.adding(fill.quantity),
-                  let notional = try? order.filledNotional.adding(Exact.value(fill.quantity, at: fill.price)) else {
+                let notional = try? order.filledNotional.adding(Exact.value(fill.quantity, at: fill.price))
+            else {
                 return Self.overflow(fill, PortfolioOverflow("\(order.id) filled quantity or notional"))
             }
             filled = (quantity, notional)
@@ -171,7 +175,10 @@ public struct OrderBook: Sendable, Equatable, Codable {
         var out: [BookOutput] = []
         if var order = orders[fill.clientOrderID], let filled {
             if order.spec.symbol != fill.symbol || order.spec.side != fill.side {
-                out.append(.anomaly("\(order.id): execution \(fill.executionID) is a \(fill.side) of \(fill.symbol), the order a \(order.spec.side) of \(order.spec.symbol); the portfolio follows the execution"))
+                out.append(
+                    .anomaly(
+                        "\(order.id): execution \(fill.executionID) is a \(fill.side) of \(fill.symbol), the order a \(order.spec.side) of \(order.spec.symbol); the portfolio follows the execution"
+                    ))
             }
             order.filledQuantity = filled.quantity
             order.filledNotional = filled.notional
@@ -186,7 +193,10 @@ public struct OrderBook: Sendable, Equatable, Codable {
             }
             out += transition(order.id, event, at: at)
         } else {
-            out.append(.anomaly("execution \(fill.executionID): a \(fill.side) of \(fill.quantity) \(fill.symbol) at \(fill.price) for \(fill.clientOrderID), an order the book does not know; counted in the portfolio"))
+            out.append(
+                .anomaly(
+                    "execution \(fill.executionID): a \(fill.side) of \(fill.quantity) \(fill.symbol) at \(fill.price) for \(fill.clientOrderID), an order the book does not know; counted in the portfolio"
+                ))
         }
         out.append(.fillApplied(fill))
         out.append(.portfolioChanged)
@@ -195,7 +205,8 @@ public struct OrderBook: Sendable, Equatable, Codable {
 
     /// The outputs of a fill that could not be booked (``BookOutput/bookOverflow(_:)``).
     static func overflow(_ fill: Fill, _ overflow: PortfolioOverflow) -> [BookOutput] {
-        let text = "execution \(fill.executionID) of \(fill.clientOrderID) (\(fill.side) \(fill.quantity) \(fill.symbol) at \(fill.price)) "
+        let text =
+            "execution \(fill.executionID) of \(fill.clientOrderID) (\(fill.side) \(fill.quantity) \(fill.symbol) at \(fill.price)) "
             + "not booked: \(overflow)"
         return [.anomaly(text), .bookOverflow(text)]
     }
@@ -245,9 +256,10 @@ public struct OrderBook: Sendable, Equatable, Codable {
         let previous = orders[id]
         let state = OrderState(brokerOrder.status)
         let notional = brokerOrder.averageFillPrice.map { Exact.value(brokerOrder.filledQuantity, at: $0) } ?? .zero
-        insert(TrackedOrder(
-            spec: brokerOrder.spec, state: state, filledQuantity: brokerOrder.filledQuantity, filledNotional: notional,
-            brokerOrderID: brokerOrder.brokerOrderID, createdAt: previous?.createdAt ?? at, updatedAt: at))
+        insert(
+            TrackedOrder(
+                spec: brokerOrder.spec, state: state, filledQuantity: brokerOrder.filledQuantity, filledNotional: notional,
+                brokerOrderID: brokerOrder.brokerOrderID, createdAt: previous?.createdAt ?? at, updatedAt: at))
         return previous?.state == state ? [] : [.orderChanged(id, from: previous?.state, to: state)]
     }
 

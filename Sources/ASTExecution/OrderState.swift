@@ -66,8 +66,10 @@ public enum OrderEvent: Sendable, Hashable, Codable, CustomStringConvertible {
 
     /// Every event, each broker answer to a resolution included (17 in all).
     public static let allCases: [OrderEvent] =
-        [.submitSent, .acknowledged, .accepted, .unacknowledged, .partialFill, .completeFill, .cancelled, .rejected, .expired,
-         .resolved(nil)] + BrokerOrderStatus.allCases.map { .resolved($0) }
+        [
+            .submitSent, .acknowledged, .accepted, .unacknowledged, .partialFill, .completeFill, .cancelled, .rejected, .expired,
+            .resolved(nil),
+        ] + BrokerOrderStatus.allCases.map { .resolved($0) }
 
     public var description: String {
         switch self {

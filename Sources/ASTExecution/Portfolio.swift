@@ -255,7 +255,8 @@ public struct Portfolio: Sendable, Equatable, Codable {
         positionsValue = .zero
         let total = positions.keys.reduce(Int128(0)) { $0 + Int128(contribution(of: $1).units) }
         guard let value = Int64(exactly: total), Int64(exactly: Int128(cash.units) + total) != nil else {
-            throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath, debugDescription: "the positions' value or equity does not fit 64 bits"))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: c.codingPath, debugDescription: "the positions' value or equity does not fit 64 bits"))
         }
         positionsValue = Money(units: value)
     }

@@ -83,9 +83,10 @@ public struct ReconcilerCore: Sendable, Equatable {
             sectors = next
             return initialized ? [.snapshot(snapshot(now))] : []
         case .reconciliationIncomplete(let trigger, let broker, let detail):
-            let s = ReconciliationSummary(trigger: trigger, at: now, broker: broker, completed: false, clean: false, requiresHalt: false,
-                                          findings: [], repairs: [], summary: "not reconciled: \(detail)",
-                                          positions: portfolio.positions.count, openOrders: book.openOrders.count)
+            let s = ReconciliationSummary(
+                trigger: trigger, at: now, broker: broker, completed: false, clean: false, requiresHalt: false,
+                findings: [], repairs: [], summary: "not reconciled: \(detail)",
+                positions: portfolio.positions.count, openOrders: book.openOrders.count)
             lastSummary = s
             return [.summary(s)]
         case .reconciliation(let trigger, let broker):
@@ -121,10 +122,14 @@ public struct ReconcilerCore: Sendable, Equatable {
     /// A fact the book could not take (``BookOutput/bookOverflow(_:)``): the book no longer
     /// matches the broker, so the risk gate goes HALTED with the reason named, and a P0.
     static func failClosed(_ text: String, now: Timestamp) -> [ReconcilerOutput] {
-        [.result(.mismatch("book overflow: \(text)")),
-         .alert(Alert(priority: .p0, key: "book-overflow:\(now.nanoseconds)", title: "AST book overflow: HALTED",
-                      text: "\(text). The reconciler's book no longer matches the broker; trading is HALTED."
-                          + " See runbooks/reconciliation-mismatch.md.", at: now))]
+        [
+            .result(.mismatch("book overflow: \(text)")),
+            .alert(
+                Alert(
+                    priority: .p0, key: "book-overflow:\(now.nanoseconds)", title: "AST book overflow: HALTED",
+                    text: "\(text). The reconciler's book no longer matches the broker; trading is HALTED."
+                        + " See runbooks/reconciliation-mismatch.md.", at: now)),
+        ]
     }
 
     mutating func reconcile(trigger: String, broker: BrokerAccountState, now: Timestamp) -> [ReconcilerOutput] {
@@ -154,7 +159,8 @@ public struct ReconcilerCore: Sendable, Equatable {
         }
         let summary = ReconciliationSummary(
             trigger: trigger, at: now, broker: broker.broker, completed: true, clean: report.isClean, requiresHalt: report.requiresHalt,
-            findings: lines, repairs: repairs, summary: report.summary, positions: broker.positions.count, openOrders: broker.openOrders.count)
+            findings: lines, repairs: repairs, summary: report.summary, positions: broker.positions.count,
+            openOrders: broker.openOrders.count)
         lastSummary = summary
         lastCompleted = now
         outputs.append(.summary(summary))
@@ -162,10 +168,13 @@ public struct ReconcilerCore: Sendable, Equatable {
         if report.requiresHalt {
             let critical = report.findings.filter { $0.severity == .critical }.map(\.description)
             outputs.append(.result(.mismatch(critical.joined(separator: "; "))))
-            outputs.append(.alert(Alert(priority: .p0, key: "reconciliation:\(now.nanoseconds)", title: "AST reconciliation mismatch: HALTED",
-                                        text: "Reconciliation (\(trigger)) against \(broker.broker) found: " + critical.joined(separator: "; ")
-                                            + ". Trading is HALTED; see runbooks/reconciliation-mismatch.md.",
-                                        at: now)))
+            outputs.append(
+                .alert(
+                    Alert(
+                        priority: .p0, key: "reconciliation:\(now.nanoseconds)", title: "AST reconciliation mismatch: HALTED",
+                        text: "Reconciliation (\(trigger)) against \(broker.broker) found: " + critical.joined(separator: "; ")
+                            + ". Trading is HALTED; see runbooks/reconciliation-mismatch.md.",
+                        at: now)))
         } else if overflows.isEmpty {
             outputs.append(.result(.clean))
         }

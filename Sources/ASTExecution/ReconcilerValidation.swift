@@ -17,7 +17,8 @@ extension ReconcilerInput {
         switch self {
         case .report(let r):
             if let x = InputCheck.time(r.at, "report time") ?? InputCheck.text(r.id, "report id", max: InputCheck.maxIdentifierBytes)
-                ?? InputCheck.text(r.broker, "broker", max: InputCheck.maxIdentifierBytes) {
+                ?? InputCheck.text(r.broker, "broker", max: InputCheck.maxIdentifierBytes)
+            {
                 return x
             }
             switch r.event {
@@ -33,7 +34,9 @@ extension ReconcilerInput {
             case .submitting(let spec):
                 if let oca = spec.ocaGroup, let x = InputCheck.text(oca, "OCA group", max: InputCheck.maxIdentifierBytes) { return x }
                 return InputCheck.integer(spec.quantity.shares, "order quantity", in: -Self.maxQuantity.shares...Self.maxQuantity.shares)
-                    ?? spec.limitPrice.flatMap { InputCheck.integer($0.units, "limit price", in: -Self.maxPrice.units...Self.maxPrice.units) }
+                    ?? spec.limitPrice.flatMap {
+                        InputCheck.integer($0.units, "limit price", in: -Self.maxPrice.units...Self.maxPrice.units)
+                    }
                     ?? spec.stopPrice.flatMap { InputCheck.integer($0.units, "stop price", in: -Self.maxPrice.units...Self.maxPrice.units) }
             case .acknowledged(_, let brokerOrderID):
                 return InputCheck.text(brokerOrderID, "broker order id", max: InputCheck.maxIdentifierBytes)

@@ -278,7 +278,8 @@ public enum Reconciliation {
             if oursQty != theirsQty {
                 findings.append(.positionQuantityMismatch(symbol, ours: oursQty, broker: theirsQty))
             } else if let ours, let theirs,
-                (Int128(ours.averagePrice.units) - Int128(theirs.averagePrice.units)).magnitude > UInt128(tolerance.averagePrice.units.magnitude)
+                (Int128(ours.averagePrice.units) - Int128(theirs.averagePrice.units)).magnitude
+                    > UInt128(tolerance.averagePrice.units.magnitude)
             {
                 findings.append(.averagePriceMismatch(symbol, ours: ours.averagePrice, broker: theirs.averagePrice))
             }
@@ -324,7 +325,8 @@ public enum Reconciliation {
     ) -> String {
         let head = "Reconciliation with \(broker) at \(at)"
         guard !findings.isEmpty else {
-            return "\(head): clean; \(positions) position\(positions == 1 ? "" : "s") and \(orders) open order\(orders == 1 ? "" : "s") agree."
+            return
+                "\(head): clean; \(positions) position\(positions == 1 ? "" : "s") and \(orders) open order\(orders == 1 ? "" : "s") agree."
         }
         let critical = findings.filter { $0.severity == .critical }.count
         let benign = findings.count - critical

@@ -105,7 +105,8 @@ enum FuzzEnvelope {
         let types = MessageCatalog.types.keys.sorted()
         let type = types[Int(first) % types.count]
         let body = String(decoding: bytes.dropFirst(), as: UTF8.self)
-        let json = #"{"v":\#(Envelope.protocolVersion),"from":"risk@main","type":"\#(type.rawValue)","seq":1,"id":"x","ts":1,"body":\#(body)}"#
+        let json =
+            #"{"v":\#(Envelope.protocolVersion),"from":"risk@main","type":"\#(type.rawValue)","seq":1,"id":"x","ts":1,"body":\#(body)}"#
         guard let envelope = try? EnvelopeCodec.decode(Array(json.utf8)) else { return }
         roundTrip(envelope)
     }
@@ -158,8 +159,9 @@ enum FuzzCores {
 /// bytes its child, pid and time step.
 enum FuzzSupervisor {
     static let children = ["risk", "broker", "notifier"].map {
-        ChildSpec(id: ProcessIdentity(role: Role(rawValue: $0), instance: "main"), executable: "/bin/true",
-                  watchdog: .seconds(1))
+        ChildSpec(
+            id: ProcessIdentity(role: Role(rawValue: $0), instance: "main"), executable: "/bin/true",
+            watchdog: .seconds(1))
     }
 
     static func run(_ bytes: [UInt8]) {
@@ -216,12 +218,13 @@ enum FuzzOutbox {
             case 2, 3:
                 guard !pending.isEmpty else { continue }
                 let id = pending.removeFirst()
-                let outcome: DeliveryOutcome = switch next() % 4 {
-                case 0: .delivered
-                case 1: .rateLimited(retryAfter: .seconds(Int(next() % 30)))
-                case 2: .transientFailure(reason: "network")
-                default: .refused(status: 400, description: "Bad Request: can't parse entities")
-                }
+                let outcome: DeliveryOutcome =
+                    switch next() % 4 {
+                    case 0: .delivered
+                    case 1: .rateLimited(retryAfter: .seconds(Int(next() % 30)))
+                    case 2: .transientFailure(reason: "network")
+                    default: .refused(status: 400, description: "Bad Request: can't parse entities")
+                    }
                 actions = outbox.handle(.delivery(messageID: id, outcome), now: now)
             default:
                 actions = outbox.handle(.tick, now: now)

@@ -77,8 +77,9 @@ public enum IndicatorSpec: Hashable, Sendable, CustomStringConvertible {
         case "bb": self = .bollinger(period: try period(0, "period"), multiplier: try multiplier(1))
         case "supertrend": self = .supertrend(period: try period(0, "ATR period"), multiplier: try multiplier(1))
         default:
-            self = .kdj(period: try period(0, "period"), kSmoothing: try period(1, "K smoothing"),
-                        dSmoothing: try period(2, "D smoothing"))
+            self = .kdj(
+                period: try period(0, "period"), kSmoothing: try period(1, "K smoothing"),
+                dSmoothing: try period(2, "D smoothing"))
         }
     }
 

@@ -49,8 +49,9 @@ public struct KDJ: Indicator {
         let hh = highest.push(bar.high.units), ll = lowest.push(bar.low.units)
         seen += 1
         guard seen >= period else { return nil }
-        let rsv = Self.rsv(close: bar.close.indicatorValue,
-                           highest: Price(units: hh).indicatorValue, lowest: Price(units: ll).indicatorValue)
+        let rsv = Self.rsv(
+            close: bar.close.indicatorValue,
+            highest: Price(units: hh).indicatorValue, lowest: Price(units: ll).indicatorValue)
         k = (Double(kSmoothing - 1) * k + rsv) / Double(kSmoothing)
         d = (Double(dSmoothing - 1) * d + k) / Double(dSmoothing)
         return KDJValue(k: k, d: d, j: 3 * k - 2 * d)

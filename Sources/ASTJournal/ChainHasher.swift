@@ -29,7 +29,8 @@ final class ChainHasher {
 
     init() {
         guard let digest = EVP_MD_fetch(nil, "SHA256", nil), let context = EVP_MD_CTX_new(),
-              EVP_DigestInit_ex(context, digest, nil) == 1 else {
+            EVP_DigestInit_ex(context, digest, nil) == 1
+        else {
             fatalError("libcrypto: SHA-256 is not available")
         }
         self.digest = digest

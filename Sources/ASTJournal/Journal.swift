@@ -86,7 +86,8 @@ public final class Journal: Sendable {
             let count = w.pending.count
             do {
                 try commit(&w, durable: false)
-                logger.warning("journal released without close(); committed its pending entries", metadata: ["path": "\(path)", "entries": "\(count)"])
+                logger.warning(
+                    "journal released without close(); committed its pending entries", metadata: ["path": "\(path)", "entries": "\(count)"])
             } catch {
                 // commit has logged the failure; there is no caller left to tell.
             }
@@ -166,8 +167,9 @@ public final class Journal: Sendable {
 
     /// The committed entries with seq in `seq`, in seq order.
     public func entries(seq: ClosedRange<Int64>) throws -> [JournalEntry] {
-        try read("reading entries \(seq.lowerBound)...\(seq.upperBound)",
-                 "WHERE seq BETWEEN ? AND ? ORDER BY seq", [seq.lowerBound, seq.upperBound])
+        try read(
+            "reading entries \(seq.lowerBound)...\(seq.upperBound)",
+            "WHERE seq BETWEEN ? AND ? ORDER BY seq", [seq.lowerBound, seq.upperBound])
     }
 
     /// The committed entries with a timestamp in `[from, to]`, in seq order.

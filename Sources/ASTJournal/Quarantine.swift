@@ -35,8 +35,10 @@ public enum QuarantineJournal {
         }
         let pending = state.pending.map(\.seq)
         guard pending.contains(ack.seq) else {
-            return InputRefusal(.invalid, "no quarantined entry seq \(ack.seq) waits for acknowledgement in \(process) "
-                                + "(pending: \(pending.isEmpty ? "none" : pending.map(String.init).joined(separator: ", ")))")
+            return InputRefusal(
+                .invalid,
+                "no quarantined entry seq \(ack.seq) waits for acknowledgement in \(process) "
+                    + "(pending: \(pending.isEmpty ? "none" : pending.map(String.init).joined(separator: ", ")))")
         }
         return nil
     }
@@ -58,7 +60,10 @@ public enum QuarantineJournal {
     public static func read(path: String) throws -> State {
         var state = State()
         let reader = try JournalReader(path: path)
-        try reader.scan { apply($0, to: &state); return true }
+        try reader.scan {
+            apply($0, to: &state)
+            return true
+        }
         return state
     }
 

@@ -21,7 +21,8 @@ enum Schema {
 
     static let columns = ["seq", "ts", "kind", "type", "msg_id", "corr_id", "peer", "body", "prev_hash", "hash"]
     static let select = "SELECT seq, ts, kind, type, msg_id, corr_id, peer, body, prev_hash, hash FROM entries "
-    static let insert = "INSERT INTO entries(seq, ts, kind, type, msg_id, corr_id, peer, body, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?)"
+    static let insert =
+        "INSERT INTO entries(seq, ts, kind, type, msg_id, corr_id, peer, body, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?)"
     static let updateHead = "UPDATE head SET seq = ?, hash = ? WHERE id = 1"
 
     /// Creates the tables of an empty database, with head at seq 0.
@@ -141,12 +142,14 @@ enum Schema {
         }
 
         private func bind(_ s: SQLiteStatement, _ index: CInt, _ bytes: [UInt8]) throws {
-            try check(s, bytes.withUnsafeBytes { raw in
-                // A nil pointer would bind NULL; an empty blob is a zero-length blob.
-                raw.isEmpty
-                    ? sqlite3_bind_zeroblob(s, index, 0)
-                    : sqlite3_bind_blob64(s, index, raw.baseAddress, UInt64(raw.count), Self.transient)
-            })
+            try check(
+                s,
+                bytes.withUnsafeBytes { raw in
+                    // A nil pointer would bind NULL; an empty blob is a zero-length blob.
+                    raw.isEmpty
+                        ? sqlite3_bind_zeroblob(s, index, 0)
+                        : sqlite3_bind_blob64(s, index, raw.baseAddress, UInt64(raw.count), Self.transient)
+                })
         }
 
         /// Runs the statement once and resets it for the next use.
@@ -215,7 +218,9 @@ struct StoredRow {
         func require(_ index: CInt, _ type: CInt) throws {
             let found = sqlite3_column_type(s, index)
             guard found == type else {
-                let names = [SQLITE_INTEGER: "an integer", SQLITE_FLOAT: "a real", SQLITE_TEXT: "text", SQLITE_BLOB: "a blob", SQLITE_NULL: "NULL"]
+                let names = [
+                    SQLITE_INTEGER: "an integer", SQLITE_FLOAT: "a real", SQLITE_TEXT: "text", SQLITE_BLOB: "a blob", SQLITE_NULL: "NULL",
+                ]
                 throw Malformed(
                     seq: seq,
                     detail: "column \(Schema.columns[Int(index)]) holds \(names[found] ?? "?"), expected \(names[type] ?? "?")")

@@ -72,9 +72,10 @@ public enum JournalStart: Sendable, Equatable {
         }
         let more = evidence.count > shown.count ? " and \(evidence.count - shown.count) more" : ""
         let what = own == .empty ? "is empty" : "does not exist"
-        return .missingState(detail: "missing state: journal \(path) \(what) while journals of an earlier run exist "
-                             + "(\(shown.joined(separator: ", "))\(more)); restore it from a backup, or follow "
-                             + "runbooks/journal-verification-failed.md to resume knowingly")
+        return .missingState(
+            detail: "missing state: journal \(path) \(what) while journals of an earlier run exist "
+                + "(\(shown.joined(separator: ", "))\(more)); restore it from a backup, or follow "
+                + "runbooks/journal-verification-failed.md to resume knowingly")
     }
 
     /// Looks at the journal directory (I/O, read-only) and decides with ``decide(journal:own:peers:)``.
@@ -141,7 +142,8 @@ public enum JournalCreator {
     public static func isRunning(_ creator: String) -> Bool {
         let parts = creator.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 3, let boot = bootID, parts[0] == boot, let pid = Int32(parts[1]), pid > 0,
-              let started = startTime(of: pid) else { return false }
+            let started = startTime(of: pid)
+        else { return false }
         return started == parts[2]
     }
 
@@ -151,7 +153,8 @@ public enum JournalCreator {
     /// Field 22 of `/proc/<pid>/stat`, after the command name (which may hold spaces and parentheses).
     static func startTime(of pid: Int32) -> String? {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return nil }
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         return fields.count > 19 ? String(fields[19]) : nil
     }

@@ -136,7 +136,8 @@ struct Verifier {
         let expected = lastSeq + 1
         if row.seq != expected {
             if expected == 1 { return .missingStart(first: row.seq) }
-            return JournalDamage(kind: .gap, firstBadSeq: expected, detail: "entry \(expected) is missing (\(lastSeq) is followed by \(row.seq))")
+            return JournalDamage(
+                kind: .gap, firstBadSeq: expected, detail: "entry \(expected) is missing (\(lastSeq) is followed by \(row.seq))")
         }
         if row.prevHash != lastHash {
             return JournalDamage(
@@ -147,7 +148,8 @@ struct Verifier {
             return .edited(row.seq)
         }
         if EntryKind(rawValue: row.kind) == nil {
-            return JournalDamage(kind: .editedEntry, firstBadSeq: row.seq, detail: "entry \(row.seq): kind \"\(row.kind)\" is not a known entry kind")
+            return JournalDamage(
+                kind: .editedEntry, firstBadSeq: row.seq, detail: "entry \(row.seq): kind \"\(row.kind)\" is not a known entry kind")
         }
         return nil
     }
@@ -162,7 +164,8 @@ struct Verifier {
         }
         if headSeq > lastSeq {
             let found = lastSeq == 0 ? "no entries" : "last entry \(lastSeq)"
-            return JournalDamage(kind: .truncatedTail, firstBadSeq: lastSeq + 1, detail: "\(found) does not match head \(headSeq) (truncated tail)")
+            return JournalDamage(
+                kind: .truncatedTail, firstBadSeq: lastSeq + 1, detail: "\(found) does not match head \(headSeq) (truncated tail)")
         }
         if headSeq < lastSeq {
             return JournalDamage(
@@ -170,7 +173,8 @@ struct Verifier {
                 detail: "entries \(headSeq + 1)...\(lastSeq) lie beyond head \(headSeq) (written outside the journal?)")
         }
         if [UInt8](headHash) != lastHash {
-            return JournalDamage(kind: .brokenChain, firstBadSeq: max(lastSeq, 1), detail: "head hash does not match the hash of entry \(lastSeq)")
+            return JournalDamage(
+                kind: .brokenChain, firstBadSeq: max(lastSeq, 1), detail: "head hash does not match the hash of entry \(lastSeq)")
         }
         return nil
     }
@@ -188,8 +192,10 @@ extension Journal {
     /// `types` when given. Opens the file read-only, like ``verify(path:)``, so it is safe on
     /// another (running) process's journal and never creates one: for reports, replay and
     /// `astctl drill`. Throws ``JournalError`` for a missing, unreadable or foreign file.
-    public static func readEntries(path: String, fromSeq: Int64 = 1, types: [String]? = nil,
-                                   _ body: (JournalEntry) throws -> Void) throws {
+    public static func readEntries(
+        path: String, fromSeq: Int64 = 1, types: [String]? = nil,
+        _ body: (JournalEntry) throws -> Void
+    ) throws {
         guard FileManager.default.fileExists(atPath: path) else {
             throw JournalError.storage(path: path, operation: "reading", cause: "no such file")
         }

@@ -36,7 +36,12 @@ public enum BackAdjustment {
         guard !relevant.isEmpty else { return bars }
         let dates = bars.map(\.date)
         // Each action's factor: a split as a ratio (num/den), a dividend as a Double.
-        struct Factor { var exDate: LocalDate; var num: Int64 = 1; var den: Int64 = 1; var dividend: Double = 1 }
+        struct Factor {
+            var exDate: LocalDate
+            var num: Int64 = 1
+            var den: Int64 = 1
+            var dividend: Double = 1
+        }
         var factors: [Factor] = []
         for a in relevant {
             switch a.kind {

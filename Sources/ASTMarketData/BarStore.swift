@@ -78,38 +78,40 @@ public final class BarStore: Sendable {
         let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
         if version == schemaVersion { return }
         guard version == 0 else {
-            throw BarStoreError(path: path, operation: "opening", cause: "schema version \(version) is not \(schemaVersion): a newer or foreign database")
+            throw BarStoreError(
+                path: path, operation: "opening", cause: "schema version \(version) is not \(schemaVersion): a newer or foreign database")
         }
         let tables = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE type = 'table'") ?? 0
         guard tables == 0 else {
             throw BarStoreError(path: path, operation: "opening", cause: "the file holds tables but is not a bar store")
         }
-        try db.execute(sql: """
-            CREATE TABLE bars (
-                symbol TEXT NOT NULL, resolution TEXT NOT NULL, start INTEGER NOT NULL,
-                open INTEGER NOT NULL CHECK (open > 0), high INTEGER NOT NULL CHECK (high > 0),
-                low INTEGER NOT NULL CHECK (low > 0), close INTEGER NOT NULL CHECK (close > 0),
-                volume INTEGER NOT NULL CHECK (volume >= 0),
-                CHECK (low <= high AND open BETWEEN low AND high AND close BETWEEN low AND high),
-                PRIMARY KEY (symbol, resolution, start)
-            ) WITHOUT ROWID;
-            CREATE TABLE corporate_actions (
-                symbol TEXT NOT NULL, ex_date TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('split', 'dividend')),
-                split_new INTEGER CHECK (split_new IS NULL OR split_new > 0),
-                split_old INTEGER CHECK (split_old IS NULL OR split_old > 0),
-                dividend INTEGER CHECK (dividend IS NULL OR dividend > 0),
-                PRIMARY KEY (symbol, ex_date, kind)
-            ) WITHOUT ROWID;
-            CREATE TABLE symbols (
-                symbol TEXT NOT NULL PRIMARY KEY, name TEXT NOT NULL, exchange TEXT NOT NULL,
-                sector TEXT NOT NULL, is_index INTEGER NOT NULL
-            ) WITHOUT ROWID;
-            CREATE TABLE events (
-                symbol TEXT NOT NULL, date TEXT NOT NULL, kind TEXT NOT NULL,
-                PRIMARY KEY (symbol, date, kind)
-            ) WITHOUT ROWID;
-            PRAGMA user_version = \(schemaVersion);
-            """)
+        try db.execute(
+            sql: """
+                CREATE TABLE bars (
+                    symbol TEXT NOT NULL, resolution TEXT NOT NULL, start INTEGER NOT NULL,
+                    open INTEGER NOT NULL CHECK (open > 0), high INTEGER NOT NULL CHECK (high > 0),
+                    low INTEGER NOT NULL CHECK (low > 0), close INTEGER NOT NULL CHECK (close > 0),
+                    volume INTEGER NOT NULL CHECK (volume >= 0),
+                    CHECK (low <= high AND open BETWEEN low AND high AND close BETWEEN low AND high),
+                    PRIMARY KEY (symbol, resolution, start)
+                ) WITHOUT ROWID;
+                CREATE TABLE corporate_actions (
+                    symbol TEXT NOT NULL, ex_date TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('split', 'dividend')),
+                    split_new INTEGER CHECK (split_new IS NULL OR split_new > 0),
+                    split_old INTEGER CHECK (split_old IS NULL OR split_old > 0),
+                    dividend INTEGER CHECK (dividend IS NULL OR dividend > 0),
+                    PRIMARY KEY (symbol, ex_date, kind)
+                ) WITHOUT ROWID;
+                CREATE TABLE symbols (
+                    symbol TEXT NOT NULL PRIMARY KEY, name TEXT NOT NULL, exchange TEXT NOT NULL,
+                    sector TEXT NOT NULL, is_index INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE TABLE events (
+                    symbol TEXT NOT NULL, date TEXT NOT NULL, kind TEXT NOT NULL,
+                    PRIMARY KEY (symbol, date, kind)
+                ) WITHOUT ROWID;
+                PRAGMA user_version = \(schemaVersion);
+                """)
     }
 
     // MARK: Writing
@@ -119,18 +121,22 @@ public final class BarStore: Sendable {
         guard !batch.isEmpty else { return }
         do {
             try pool.write { db in
-                let bar = try db.makeStatement(sql: """
-                    INSERT OR REPLACE INTO bars (symbol, resolution, start, open, high, low, close, volume)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """)
+                let bar = try db.makeStatement(
+                    sql: """
+                        INSERT OR REPLACE INTO bars (symbol, resolution, start, open, high, low, close, volume)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        """)
                 for b in batch.bars {
-                    try bar.execute(arguments: [b.symbol.rawValue, b.resolution.rawValue, b.start.nanoseconds, b.open.units,
-                                                b.high.units, b.low.units, b.close.units, b.volume])
+                    try bar.execute(arguments: [
+                        b.symbol.rawValue, b.resolution.rawValue, b.start.nanoseconds, b.open.units,
+                        b.high.units, b.low.units, b.close.units, b.volume,
+                    ])
                 }
-                let action = try db.makeStatement(sql: """
-                    INSERT OR REPLACE INTO corporate_actions (symbol, ex_date, kind, split_new, split_old, dividend)
-                    VALUES (?, ?, ?, ?, ?, ?)
-                    """)
+                let action = try db.makeStatement(
+                    sql: """
+                        INSERT OR REPLACE INTO corporate_actions (symbol, ex_date, kind, split_new, split_old, dividend)
+                        VALUES (?, ?, ?, ?, ?, ?)
+                        """)
                 for a in batch.actions {
                     switch a.kind {
                     case .split(let new, let old):
@@ -139,7 +145,8 @@ public final class BarStore: Sendable {
                         try action.execute(arguments: [a.symbol.rawValue, a.exDate.description, "dividend", nil, nil, amount.units])
                     }
                 }
-                let info = try db.makeStatement(sql: "INSERT OR REPLACE INTO symbols (symbol, name, exchange, sector, is_index) VALUES (?, ?, ?, ?, ?)")
+                let info = try db.makeStatement(
+                    sql: "INSERT OR REPLACE INTO symbols (symbol, name, exchange, sector, is_index) VALUES (?, ?, ?, ?, ?)")
                 for s in batch.symbols {
                     try info.execute(arguments: [s.symbol.rawValue, s.name, s.exchange, s.sector, s.isIndex ? 1 : 0])
                 }
@@ -151,10 +158,12 @@ public final class BarStore: Sendable {
         } catch {
             throw BarStoreError(path: path, operation: "writing \(batch.bars.count) bars (nothing was stored)", cause: Self.cause(error))
         }
-        logger.info("bar store write committed", metadata: [
-            "bars": "\(batch.bars.count)", "actions": "\(batch.actions.count)", "symbols": "\(batch.symbols.count)",
-            "events": "\(batch.events.count)",
-        ])
+        logger.info(
+            "bar store write committed",
+            metadata: [
+                "bars": "\(batch.bars.count)", "actions": "\(batch.actions.count)", "symbols": "\(batch.symbols.count)",
+                "events": "\(batch.events.count)",
+            ])
     }
 
     // MARK: Reading
@@ -168,29 +177,38 @@ public final class BarStore: Sendable {
         let hi = to.map { NewYorkTime.timestamp($0.adding(days: 1), LocalTime(hour: 0, minute: 0)).nanoseconds - 1 } ?? Int64.max
         guard adjustment != .none else {
             return try read("reading bars of \(symbol)") { db in
-                try Self.fetchBars(db, "WHERE symbol = ? AND resolution = ? AND start BETWEEN ? AND ? ORDER BY start",
-                                   [symbol.rawValue, resolution.rawValue, lo, hi])
+                try Self.fetchBars(
+                    db, "WHERE symbol = ? AND resolution = ? AND start BETWEEN ? AND ? ORDER BY start",
+                    [symbol.rawValue, resolution.rawValue, lo, hi])
             }
         }
         // Adjustment needs the whole history: a dividend's factor uses the close before its ex-date.
         let (raw, actions) = try read("reading bars of \(symbol)") { db in
-            (try Self.fetchBars(db, "WHERE symbol = ? AND resolution = ? ORDER BY start", [symbol.rawValue, resolution.rawValue]),
-             try Self.fetchActions(db, symbol))
+            (
+                try Self.fetchBars(db, "WHERE symbol = ? AND resolution = ? ORDER BY start", [symbol.rawValue, resolution.rawValue]),
+                try Self.fetchActions(db, symbol)
+            )
         }
-        return BackAdjustment.apply(raw, actions: actions, mode: adjustment).filter { $0.start.nanoseconds >= lo && $0.start.nanoseconds <= hi }
+        return BackAdjustment.apply(raw, actions: actions, mode: adjustment).filter {
+            $0.start.nanoseconds >= lo && $0.start.nanoseconds <= hi
+        }
     }
 
     /// The newest bar of `symbol`, if any.
     public func lastBar(_ symbol: Symbol, resolution: BarResolution = .day) throws(BarStoreError) -> Bar? {
         try read("reading the last bar of \(symbol)") { db in
-            try Self.fetchBars(db, "WHERE symbol = ? AND resolution = ? ORDER BY start DESC LIMIT 1", [symbol.rawValue, resolution.rawValue]).first
+            try Self.fetchBars(
+                db, "WHERE symbol = ? AND resolution = ? ORDER BY start DESC LIMIT 1", [symbol.rawValue, resolution.rawValue]
+            ).first
         }
     }
 
     /// The newest bar of every symbol, by symbol.
     public func lastBars(resolution: BarResolution = .day) throws(BarStoreError) -> [Bar] {
         try read("reading the last bars") { db in
-            try Self.fetchBars(db, """
+            try Self.fetchBars(
+                db,
+                """
                 WHERE resolution = ? AND start = (SELECT max(start) FROM bars b2 WHERE b2.symbol = bars.symbol AND b2.resolution = bars.resolution)
                 ORDER BY symbol
                 """, [resolution.rawValue])
@@ -216,7 +234,8 @@ public final class BarStore: Sendable {
     /// Every symbol that has bars or metadata, sorted.
     public func symbols() throws(BarStoreError) -> [Symbol] {
         try read("listing symbols") { db in
-            try String.fetchAll(db, sql: "SELECT symbol FROM bars UNION SELECT symbol FROM symbols ORDER BY 1").compactMap(Symbol.init(validating:))
+            try String.fetchAll(db, sql: "SELECT symbol FROM bars UNION SELECT symbol FROM symbols ORDER BY 1").compactMap(
+                Symbol.init(validating:))
         }
     }
 
@@ -224,7 +243,9 @@ public final class BarStore: Sendable {
     public func symbolInfo() throws(BarStoreError) -> [SymbolInfo] {
         try read("reading symbol metadata") { db in
             try Row.fetchAll(db, sql: "SELECT symbol, name, exchange, sector, is_index FROM symbols ORDER BY symbol").compactMap { r in
-                Symbol(validating: r[0]).map { SymbolInfo(symbol: $0, name: r[1], exchange: r[2], sector: r[3], isIndex: (r[4] as Int) != 0) }
+                Symbol(validating: r[0]).map {
+                    SymbolInfo(symbol: $0, name: r[1], exchange: r[2], sector: r[3], isIndex: (r[4] as Int) != 0)
+                }
             }
         }
     }
@@ -244,7 +265,9 @@ public final class BarStore: Sendable {
                 args += [symbol.rawValue]
             }
             return try Row.fetchAll(db, sql: sql + " ORDER BY date, symbol, kind", arguments: args).compactMap { r in
-                guard let s = Symbol(validating: r[0]), let d = LocalDate(r[1] as String), let k = MarketEvent.Kind(rawValue: r[2]) else { return nil }
+                guard let s = Symbol(validating: r[0]), let d = LocalDate(r[1] as String), let k = MarketEvent.Kind(rawValue: r[2]) else {
+                    return nil
+                }
                 return MarketEvent(symbol: s, date: d, kind: k)
             }
         }
@@ -264,16 +287,20 @@ public final class BarStore: Sendable {
     }
 
     static func fetchBars(_ db: Database, _ clause: String, _ arguments: StatementArguments) throws -> [Bar] {
-        let rows = try Row.fetchCursor(db, sql: "SELECT symbol, resolution, start, open, high, low, close, volume FROM bars " + clause,
-                                       arguments: arguments)
+        let rows = try Row.fetchCursor(
+            db, sql: "SELECT symbol, resolution, start, open, high, low, close, volume FROM bars " + clause,
+            arguments: arguments)
         var out: [Bar] = []
         while let r = try rows.next() {
             let symbolText: String = r[0], resolutionText: String = r[1]
             guard let symbol = Symbol(validating: symbolText), let resolution = BarResolution(rawValue: resolutionText) else {
-                throw BarStoreError(path: db.description, operation: "reading a bar", cause: "row \(symbolText)/\(resolutionText) is not a bar")
+                throw BarStoreError(
+                    path: db.description, operation: "reading a bar", cause: "row \(symbolText)/\(resolutionText) is not a bar")
             }
-            out.append(Bar(symbol: symbol, resolution: resolution, start: Timestamp(nanoseconds: r[2]), open: Price(units: r[3]),
-                           high: Price(units: r[4]), low: Price(units: r[5]), close: Price(units: r[6]), volume: r[7]))
+            out.append(
+                Bar(
+                    symbol: symbol, resolution: resolution, start: Timestamp(nanoseconds: r[2]), open: Price(units: r[3]),
+                    high: Price(units: r[4]), low: Price(units: r[5]), close: Price(units: r[6]), volume: r[7]))
         }
         return out
     }

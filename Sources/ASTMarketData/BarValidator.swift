@@ -174,7 +174,9 @@ public enum BarValidator {
 
     /// Missing NYSE sessions between consecutive (by date) bars, one issue per run of missing
     /// sessions, placed at the bar after the gap.
-    static func gaps(in bars: [SourcedBar], symbol: Symbol, file: String?, calendar: TradingCalendar, severity: Severity) -> [ValidationIssue] {
+    static func gaps(in bars: [SourcedBar], symbol: Symbol, file: String?, calendar: TradingCalendar, severity: Severity)
+        -> [ValidationIssue]
+    {
         var byDate: [LocalDate: SourcedBar] = [:]
         for b in bars where byDate[b.bar.date] == nil { byDate[b.bar.date] = b }
         let dates = byDate.keys.sorted()
@@ -184,8 +186,10 @@ public enum BarValidator {
         for s in calendar.sessions(from: first, to: last) {
             if let b = byDate[s.date] {
                 if let a = run.first, let z = run.last {
-                    issues.append(ValidationIssue(severity: severity, kind: .gap(from: a, to: z, count: run.count), symbol: symbol,
-                                                  file: file, line: b.line, date: b.bar.date))
+                    issues.append(
+                        ValidationIssue(
+                            severity: severity, kind: .gap(from: a, to: z, count: run.count), symbol: symbol,
+                            file: file, line: b.line, date: b.bar.date))
                 }
                 run = []
             } else {
@@ -206,7 +210,8 @@ public enum BarValidator {
         let last = lastBar.date
         let behind = last >= asOf ? 0 : calendar.sessions(from: last.adding(days: 1), to: asOf.adding(days: -1)).count
         guard behind <= maxSessionsBehind else {
-            return .stale(ValidationIssue(severity: .error, kind: .stale(last: last, asOf: asOf, sessionsBehind: behind), symbol: symbol, date: last))
+            return .stale(
+                ValidationIssue(severity: .error, kind: .stale(last: last, asOf: asOf, sessionsBehind: behind), symbol: symbol, date: last))
         }
         return .fresh(lastBar)
     }

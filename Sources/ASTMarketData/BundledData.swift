@@ -26,7 +26,8 @@ public enum BundledData {
             (source: "bundled:\(info.symbol)", symbol: info.symbol, bars: bars.map { SourcedBar($0) }, parseIssues: [ValidationIssue]())
         }
         let extra = StoreBatch(actions: u.actions, symbols: u.symbols, events: u.events)
-        return try MarketDataIngest.commit(inputs, into: store, mode: .strict, policy: .standard, calendar: .nyse, extra: extra, logger: logger)
+        return try MarketDataIngest.commit(
+            inputs, into: store, mode: .strict, policy: .standard, calendar: .nyse, extra: extra, logger: logger)
     }
 
     /// Writes the universe's files (see ``GeneratedUniverse/files()``) under `directory`.
@@ -47,8 +48,12 @@ public enum ReferenceCSV {
     /// `symbol,name,sector,exchange,is_index`.
     public static func symbols(_ text: String, file: String) throws(CSVError) -> [SymbolInfo] {
         try rows(text, file: file, header: ["symbol", "name", "sector", "exchange", "is_index"]).map { (line, f) throws(CSVError) in
-            guard let s = Symbol(validating: String(f[0])) else { throw CSVError(file: file, line: line, reason: "column symbol: \"\(f[0])\" is not a ticker") }
-            guard f[4] == "0" || f[4] == "1" else { throw CSVError(file: file, line: line, reason: "column is_index: \"\(f[4])\" is not 0 or 1") }
+            guard let s = Symbol(validating: String(f[0])) else {
+                throw CSVError(file: file, line: line, reason: "column symbol: \"\(f[0])\" is not a ticker")
+            }
+            guard f[4] == "0" || f[4] == "1" else {
+                throw CSVError(file: file, line: line, reason: "column is_index: \"\(f[4])\" is not 0 or 1")
+            }
             return SymbolInfo(symbol: s, name: String(f[1]), exchange: String(f[3]), sector: String(f[2]), isIndex: f[4] == "1")
         }
     }
@@ -56,8 +61,12 @@ public enum ReferenceCSV {
     /// `symbol,ex_date,kind,ratio,amount`: `NVX,2025-06-16,split,2:1,` or `PWRG,2024-02-20,dividend,,0.72`.
     public static func actions(_ text: String, file: String) throws(CSVError) -> [CorporateAction] {
         try rows(text, file: file, header: ["symbol", "ex_date", "kind", "ratio", "amount"]).map { (line, f) throws(CSVError) in
-            guard let s = Symbol(validating: String(f[0])) else { throw CSVError(file: file, line: line, reason: "column symbol: \"\(f[0])\" is not a ticker") }
-            guard let d = LocalDate(String(f[1])) else { throw CSVError(file: file, line: line, reason: "column ex_date: \"\(f[1])\" is not a date") }
+            guard let s = Symbol(validating: String(f[0])) else {
+                throw CSVError(file: file, line: line, reason: "column symbol: \"\(f[0])\" is not a ticker")
+            }
+            guard let d = LocalDate(String(f[1])) else {
+                throw CSVError(file: file, line: line, reason: "column ex_date: \"\(f[1])\" is not a date")
+            }
             switch f[2] {
             case "split":
                 let r = f[3].split(separator: ":")
@@ -66,7 +75,9 @@ public enum ReferenceCSV {
                 }
                 return CorporateAction(symbol: s, exDate: d, kind: .split(newShares: n, oldShares: o))
             case "dividend":
-                guard let u = DecimalText.units(f[4]), u > 0 else { throw CSVError(file: file, line: line, reason: "column amount: \"\(f[4])\" is not a positive price") }
+                guard let u = DecimalText.units(f[4]), u > 0 else {
+                    throw CSVError(file: file, line: line, reason: "column amount: \"\(f[4])\" is not a positive price")
+                }
                 return CorporateAction(symbol: s, exDate: d, kind: .dividend(Price(units: u)))
             default:
                 throw CSVError(file: file, line: line, reason: "column kind: \"\(f[2])\" is neither split nor dividend")
@@ -77,9 +88,15 @@ public enum ReferenceCSV {
     /// `date,symbol,kind` with kind `earnings`, `split` or `dividend`.
     public static func events(_ text: String, file: String) throws(CSVError) -> [MarketEvent] {
         try rows(text, file: file, header: ["date", "symbol", "kind"]).map { (line, f) throws(CSVError) in
-            guard let d = LocalDate(String(f[0])) else { throw CSVError(file: file, line: line, reason: "column date: \"\(f[0])\" is not a date") }
-            guard let s = Symbol(validating: String(f[1])) else { throw CSVError(file: file, line: line, reason: "column symbol: \"\(f[1])\" is not a ticker") }
-            guard let k = MarketEvent.Kind(rawValue: String(f[2])) else { throw CSVError(file: file, line: line, reason: "column kind: \"\(f[2])\" is not an event kind") }
+            guard let d = LocalDate(String(f[0])) else {
+                throw CSVError(file: file, line: line, reason: "column date: \"\(f[0])\" is not a date")
+            }
+            guard let s = Symbol(validating: String(f[1])) else {
+                throw CSVError(file: file, line: line, reason: "column symbol: \"\(f[1])\" is not a ticker")
+            }
+            guard let k = MarketEvent.Kind(rawValue: String(f[2])) else {
+                throw CSVError(file: file, line: line, reason: "column kind: \"\(f[2])\" is not an event kind")
+            }
             return MarketEvent(symbol: s, date: d, kind: k)
         }
     }
@@ -92,7 +109,9 @@ public enum ReferenceCSV {
         var out: [(Int, [Substring])] = []
         for (i, l) in lines.enumerated().dropFirst() where !l.trimmingSpaces().isEmpty {
             let f = CSVBarParser.fields(l)
-            guard f.count == header.count else { throw CSVError(file: file, line: i + 1, reason: "\(f.count) fields where the header has \(header.count)") }
+            guard f.count == header.count else {
+                throw CSVError(file: file, line: i + 1, reason: "\(f.count) fields where the header has \(header.count)")
+            }
             out.append((i + 1, f))
         }
         return out

@@ -29,8 +29,10 @@ public struct CSVLayout: Sendable, Equatable {
     public var ticker: String?
     public var dateFormat: DateFormat
 
-    public init(name: String = "custom", date: String, open: String, high: String, low: String, close: String,
-                volume: String?, adjClose: String? = nil, ticker: String? = nil, dateFormat: DateFormat = .iso) {
+    public init(
+        name: String = "custom", date: String, open: String, high: String, low: String, close: String,
+        volume: String?, adjClose: String? = nil, ticker: String? = nil, dateFormat: DateFormat = .iso
+    ) {
         self.name = name
         self.date = date
         self.open = open
@@ -45,16 +47,19 @@ public struct CSVLayout: Sendable, Equatable {
 
     /// Yahoo Finance's download: `Date,Open,High,Low,Close,Adj Close,Volume`. (Yahoo's Close is
     /// already split-adjusted; record its splits as corporate actions only for raw data.)
-    public static let yahoo = CSVLayout(name: "yahoo", date: "Date", open: "Open", high: "High", low: "Low", close: "Close",
-                                        volume: "Volume", adjClose: "Adj Close")
+    public static let yahoo = CSVLayout(
+        name: "yahoo", date: "Date", open: "Open", high: "High", low: "Low", close: "Close",
+        volume: "Volume", adjClose: "Adj Close")
     /// Stooq's per-symbol download: `Date,Open,High,Low,Close,Volume` (indexes without Volume).
-    public static let stooq = CSVLayout(name: "stooq", date: "Date", open: "Open", high: "High", low: "Low", close: "Close",
-                                        volume: "Volume")
+    public static let stooq = CSVLayout(
+        name: "stooq", date: "Date", open: "Open", high: "High", low: "Low", close: "Close",
+        volume: "Volume")
     /// Stooq's bulk files (`aapl.us.txt`):
     /// `<TICKER>,<PER>,<DATE>,<TIME>,<OPEN>,<HIGH>,<LOW>,<CLOSE>,<VOL>,<OPENINT>`, dates `20240102`,
     /// tickers `AAPL.US` (read as `AAPL`). Only `<PER>` `D` (daily) rows are accepted.
-    public static let stooqBulk = CSVLayout(name: "stooq-bulk", date: "<DATE>", open: "<OPEN>", high: "<HIGH>", low: "<LOW>",
-                                            close: "<CLOSE>", volume: "<VOL>", ticker: "<TICKER>", dateFormat: .compact)
+    public static let stooqBulk = CSVLayout(
+        name: "stooq-bulk", date: "<DATE>", open: "<OPEN>", high: "<HIGH>", low: "<LOW>",
+        close: "<CLOSE>", volume: "<VOL>", ticker: "<TICKER>", dateFormat: .compact)
 
     /// The preset whose columns the header has, most specific first; nil if none fits.
     public static func detect(header: [String]) -> CSVLayout? {
@@ -62,8 +67,11 @@ public struct CSVLayout: Sendable, Equatable {
         if names.contains("<ticker>") && names.contains("<date>") { return .stooqBulk }
         if names.contains("adj close") && yahoo.required.allSatisfy({ names.contains(normalize($0)) }) { return .yahoo }
         if stooq.required.allSatisfy({ names.contains(normalize($0)) }) {
-            return names.contains("volume") ? .stooq : CSVLayout(name: "stooq", date: "Date", open: "Open", high: "High", low: "Low",
-                                                                   close: "Close", volume: nil)
+            return names.contains("volume")
+                ? .stooq
+                : CSVLayout(
+                    name: "stooq", date: "Date", open: "Open", high: "High", low: "Low",
+                    close: "Close", volume: nil)
         }
         return nil
     }
@@ -115,7 +123,9 @@ public enum CSVBarParser {
         guard let headerLine = lines.first else { throw CSVError(file: file, line: 1, reason: "empty file: no header") }
         let header = fields(headerLine).map(String.init)
         guard let layout = layout ?? CSVLayout.detect(header: header) else {
-            throw CSVError(file: file, line: 1, reason: "unknown layout: header \(header.joined(separator: ",")) is neither Yahoo's, Stooq's nor a configured mapping")
+            throw CSVError(
+                file: file, line: 1,
+                reason: "unknown layout: header \(header.joined(separator: ",")) is neither Yahoo's, Stooq's nor a configured mapping")
         }
         var index: [String: Int] = [:]
         for (i, h) in header.enumerated() where index[CSVLayout.normalize(h)] == nil { index[CSVLayout.normalize(h)] = i }
@@ -137,8 +147,10 @@ public enum CSVBarParser {
         for (offset, raw) in lines.enumerated().dropFirst() {
             let lineNumber = offset + 1
             func bad(_ column: String?, _ reason: String, date: LocalDate? = nil) {
-                issues.append(ValidationIssue(severity: .error, kind: .unreadable(column: column, reason: reason), symbol: fileSymbol,
-                                              file: file, line: lineNumber, date: date))
+                issues.append(
+                    ValidationIssue(
+                        severity: .error, kind: .unreadable(column: column, reason: reason), symbol: fileSymbol,
+                        file: file, line: lineNumber, date: date))
             }
             if raw.trimmingSpaces().isEmpty {
                 bad(nil, "empty line")
@@ -203,8 +215,11 @@ public enum CSVBarParser {
                 bad(layout.date, "\(date) has no timestamp (nanoseconds since 1970 overflow)", date: date)
                 continue
             }
-            bars.append(SourcedBar(Bar(symbol: s, resolution: .day, start: start, open: prices[0], high: prices[1], low: prices[2],
-                                       close: prices[3], volume: volume), line: lineNumber))
+            bars.append(
+                SourcedBar(
+                    Bar(
+                        symbol: s, resolution: .day, start: start, open: prices[0], high: prices[1], low: prices[2],
+                        close: prices[3], volume: volume), line: lineNumber))
         }
         guard let s = fileSymbol else { throw CSVError(file: file, reason: "no ticker: the file name is not a ticker and none was given") }
         for i in issues.indices where issues[i].symbol == nil { issues[i].symbol = s }
@@ -264,7 +279,12 @@ public enum CSVBarParser {
             if quoted {
                 if c == "\"" {
                     let n = line.index(after: i)
-                    if n < line.endIndex, line[n] == "\"" { current.append("\""); i = n } else { quoted = false }
+                    if n < line.endIndex, line[n] == "\"" {
+                        current.append("\"")
+                        i = n
+                    } else {
+                        quoted = false
+                    }
                 } else {
                     current.append(c)
                 }

@@ -89,8 +89,10 @@ public enum IngestCore {
                 .sorted { ($0.element.line ?? Int.max, $0.offset) < ($1.element.line ?? Int.max, $1.offset) }.map(\.element)
             let kept = mode == .lenient ? BarValidator.keep(input.bars, report: report) : input.bars
             let droppedRows = input.bars.count - kept.count + input.parseIssues.count
-            sources.append(SourceReport(source: file, symbol: input.symbol, accepted: kept.count, report: report,
-                                        dropped: mode == .lenient ? droppedRows : 0))
+            sources.append(
+                SourceReport(
+                    source: file, symbol: input.symbol, accepted: kept.count, report: report,
+                    dropped: mode == .lenient ? droppedRows : 0))
             keep += kept.map(\.bar)
         }
         let refuse = mode == .strict && sources.contains { $0.report.hasErrors }
@@ -134,18 +136,24 @@ public enum MarketDataIngest {
         var isDir: ObjCBool = false
         let barsDir = fm.fileExists(atPath: "\(directory)/bars", isDirectory: &isDir) && isDir.boolValue ? "\(directory)/bars" : directory
         let names: [String]
-        do { names = try fm.contentsOfDirectory(atPath: barsDir).sorted() } catch { throw .io(path: barsDir, reason: "\(error.localizedDescription)") }
+        do { names = try fm.contentsOfDirectory(atPath: barsDir).sorted() } catch {
+            throw .io(path: barsDir, reason: "\(error.localizedDescription)")
+        }
         let reference = Set(BundledData.referenceFiles)
         let files = names.filter { ($0.hasSuffix(".csv") || $0.hasSuffix(".txt")) && !reference.contains($0) }.map { "\(barsDir)/\($0)" }
         var extra = StoreBatch()
         func readIfPresent(_ name: String) throws(IngestError) -> String? {
             let p = "\(directory)/\(name)"
             guard fm.fileExists(atPath: p) else { return nil }
-            do { return try String(contentsOfFile: p, encoding: .utf8) } catch { throw .io(path: p, reason: "\(error.localizedDescription)") }
+            do { return try String(contentsOfFile: p, encoding: .utf8) } catch {
+                throw .io(path: p, reason: "\(error.localizedDescription)")
+            }
         }
         do {
             if let t = try readIfPresent("metadata.csv") { extra.symbols = try ReferenceCSV.symbols(t, file: "\(directory)/metadata.csv") }
-            if let t = try readIfPresent("corporate_actions.csv") { extra.actions = try ReferenceCSV.actions(t, file: "\(directory)/corporate_actions.csv") }
+            if let t = try readIfPresent("corporate_actions.csv") {
+                extra.actions = try ReferenceCSV.actions(t, file: "\(directory)/corporate_actions.csv")
+            }
             if let t = try readIfPresent("events.csv") { extra.events = try ReferenceCSV.events(t, file: "\(directory)/events.csv") }
         } catch let e as CSVError {
             throw .unreadable(e)
@@ -167,7 +175,8 @@ public enum MarketDataIngest {
             logger.log(level: issue.severity == .error ? .error : .warning, "market data issue", metadata: ["issue": "\(issue)"])
         }
         if report.refused {
-            logger.error("ingest refused, nothing stored", metadata: ["errors": "\(report.sources.map { $0.report.errors.count }.reduce(0, +))"])
+            logger.error(
+                "ingest refused, nothing stored", metadata: ["errors": "\(report.sources.map { $0.report.errors.count }.reduce(0, +))"])
             throw .refused(report)
         }
         var batch = extra

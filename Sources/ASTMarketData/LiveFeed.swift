@@ -19,8 +19,10 @@ public struct LiveFeedSettings: Sendable, Equatable {
     /// (the event guard keeps away from announced ones).
     public var eventDays: Int
 
-    public init(fetchTime: LocalTime = LocalTime(hour: 16, minute: 10), initialSessions: Int = 300, retrySeconds: Int64 = 900,
-                minBarsPerDay: Int = 1_000, mode: IngestMode = .strict, eventDays: Int = 30) {
+    public init(
+        fetchTime: LocalTime = LocalTime(hour: 16, minute: 10), initialSessions: Int = 300, retrySeconds: Int64 = 900,
+        minBarsPerDay: Int = 1_000, mode: IngestMode = .strict, eventDays: Int = 30
+    ) {
         self.fetchTime = fetchTime
         self.initialSessions = initialSessions
         self.retrySeconds = retrySeconds
@@ -112,12 +114,15 @@ public enum LiveDayValidation {
     /// At most this many issues are named in a refusal (the rest are counted).
     public static let namedIssues = 5
 
-    public static func decide(_ day: GroupedDay, settings: LiveFeedSettings, policy: ValidationPolicy = .standard,
-                              calendar: TradingCalendar = .nyse) -> LiveDayDecision {
+    public static func decide(
+        _ day: GroupedDay, settings: LiveFeedSettings, policy: ValidationPolicy = .standard,
+        calendar: TradingCalendar = .nyse
+    ) -> LiveDayDecision {
         guard calendar.isTradingDay(day.date) else { return .refuse(reason: "\(day.date) is not an NYSE session") }
         guard day.bars.count >= settings.minBarsPerDay else {
-            return .refuse(reason: "Polygon returned \(day.bars.count) bars for \(day.date); at least \(settings.minBarsPerDay) expected "
-                + "(marketdata.live.min_bars_per_day): the day is not complete")
+            return .refuse(
+                reason: "Polygon returned \(day.bars.count) bars for \(day.date); at least \(settings.minBarsPerDay) expected "
+                    + "(marketdata.live.min_bars_per_day): the day is not complete")
         }
         // One input per symbol, in symbol order (a ticker twice is a duplicate of that symbol).
         var bySymbol: [Symbol: [SourcedBar]] = [:]
@@ -130,7 +135,8 @@ public enum LiveDayValidation {
             let errors = report.sources.flatMap(\.report.errors)
             let named = errors.prefix(namedIssues).map(\.description).joined(separator: "; ")
             let more = errors.count > namedIssues ? " and \(errors.count - namedIssues) more" : ""
-            return .refuse(reason: "\(day.date): \(errors.count) invalid bar\(errors.count == 1 ? "" : "s"), nothing stored: \(named)\(more)")
+            return .refuse(
+                reason: "\(day.date): \(errors.count) invalid bar\(errors.count == 1 ? "" : "s"), nothing stored: \(named)\(more)")
         }
         return .store(bars: bars, report: report)
     }
@@ -157,8 +163,9 @@ public enum FreshnessGate {
         }
         guard lastStored >= expected else {
             let behind = calendar.sessions(from: lastStored.adding(days: 1), to: expected).count
-            return .degraded(reason: "stale market data: the newest bars are of \(lastStored), \(behind) session\(behind == 1 ? "" : "s") "
-                + "behind \(expected), which the scan of \(scanDate) needs")
+            return .degraded(
+                reason: "stale market data: the newest bars are of \(lastStored), \(behind) session\(behind == 1 ? "" : "s") "
+                    + "behind \(expected), which the scan of \(scanDate) needs")
         }
         return .fresh(lastSession: expected)
     }
@@ -185,7 +192,8 @@ public enum LiveMarks {
         var to = NewYorkTime.local(through).date
         // A long gap needs only the latest point: look back at most two weeks.
         if to.adding(days: -14) > from {
-            return point(after: NewYorkTime.timestamp(to.adding(days: -14), LocalTime(hour: 0, minute: 0)), through: through, calendar: calendar)
+            return point(
+                after: NewYorkTime.timestamp(to.adding(days: -14), LocalTime(hour: 0, minute: 0)), through: through, calendar: calendar)
         }
         var latest: ScheduledEvent?
         while to >= from {

@@ -31,8 +31,10 @@ public struct PolygonSettings: Sendable, Equatable {
     /// Pages followed per symbol at most (a guard against a `next_url` loop).
     public var maxPages: Int
 
-    public init(baseURL: String = "https://api.polygon.io", caFile: String? = nil, requestTimeout: Duration = .seconds(30),
-                maxAttempts: Int = 5, initialBackoff: Duration = .seconds(1), maxBackoff: Duration = .seconds(60), maxPages: Int = 100) {
+    public init(
+        baseURL: String = "https://api.polygon.io", caFile: String? = nil, requestTimeout: Duration = .seconds(30),
+        maxAttempts: Int = 5, initialBackoff: Duration = .seconds(1), maxBackoff: Duration = .seconds(60), maxPages: Int = 100
+    ) {
         self.baseURL = baseURL
         self.caFile = caFile
         self.requestTimeout = requestTimeout
@@ -120,14 +122,21 @@ public enum PolygonAnswer: Sendable, Equatable {
                 guard let ms = Int64(try field("t")) else { throw PolygonError.malformed("results[\(i)].t is not whole milliseconds") }
                 var p: [Price] = []
                 for k in ["o", "h", "l", "c"] {
-                    guard let u = DecimalText.units(Substring(try field(k))) else { throw PolygonError.malformed("results[\(i)].\(k) is not a price") }
+                    guard let u = DecimalText.units(Substring(try field(k))) else {
+                        throw PolygonError.malformed("results[\(i)].\(k) is not a price")
+                    }
                     p.append(Price(units: u))
                 }
-                guard let vu = DecimalText.units(Substring(try field("v"))) else { throw PolygonError.malformed("results[\(i)].v is not a volume") }
+                guard let vu = DecimalText.units(Substring(try field("v"))) else {
+                    throw PolygonError.malformed("results[\(i)].v is not a volume")
+                }
                 let volume = (vu + (vu >= 0 ? 5_000 : -5_000)) / 10_000
                 let date = NewYorkTime.local(Timestamp(nanoseconds: ms * 1_000_000)).date
                 let start = NewYorkTime.timestamp(date, TradingCalendar.regularOpen)
-                bars.append(SourcedBar(Bar(symbol: symbol, resolution: .day, start: start, open: p[0], high: p[1], low: p[2], close: p[3], volume: volume)))
+                bars.append(
+                    SourcedBar(
+                        Bar(symbol: symbol, resolution: .day, start: start, open: p[0], high: p[1], low: p[2], close: p[3], volume: volume))
+                )
             } catch let e as PolygonError {
                 return .failure(e)
             } catch {
@@ -171,8 +180,10 @@ public final class PolygonClient: Sendable {
     static let maximumAnswerBytes = 64 << 20
 
     /// `sleep` waits between attempts (tests pass one that records the delays and returns).
-    public init(apiKey: PolygonAPIKey, settings: PolygonSettings, logger: Logger,
-                sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }) throws(PolygonError) {
+    public init(
+        apiKey: PolygonAPIKey, settings: PolygonSettings, logger: Logger,
+        sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
+    ) throws(PolygonError) {
         guard let url = URL(string: settings.baseURL), let scheme = url.scheme, let host = url.host else {
             throw .setup("market_data.polygon.base_url is not a URL (got \(settings.baseURL))")
         }
@@ -214,7 +225,8 @@ public final class PolygonClient: Sendable {
 
     /// The raw daily bars of `symbol` from `from` through `to`, every page, in Polygon's order.
     public func dailyBars(_ symbol: Symbol, from: LocalDate, to: LocalDate) async throws(PolygonError) -> [SourcedBar] {
-        var url: String? = "\(settings.baseURL)/v2/aggs/ticker/\(symbol.rawValue)/range/1/day/\(from)/\(to)?adjusted=false&sort=asc&limit=50000"
+        var url: String? =
+            "\(settings.baseURL)/v2/aggs/ticker/\(symbol.rawValue)/range/1/day/\(from)/\(to)?adjusted=false&sort=asc&limit=50000"
         var bars: [SourcedBar] = []
         var pages = 0
         while let next = url {
@@ -245,8 +257,9 @@ public final class PolygonClient: Sendable {
             do {
                 let response = try await http.execute(request, timeout: .init(settings.requestTimeout))
                 let body = try await response.body.collect(upTo: Self.maximumAnswerBytes)
-                answer = PolygonAnswer.interpret(httpStatus: Int(response.status.code), retryAfter: response.headers.first(name: "Retry-After"),
-                                                 body: Array(body.readableBytesView), symbol: symbol)
+                answer = PolygonAnswer.interpret(
+                    httpStatus: Int(response.status.code), retryAfter: response.headers.first(name: "Retry-After"),
+                    body: Array(body.readableBytesView), symbol: symbol)
             } catch {
                 answer = .retry(after: nil, reason: "cannot reach Polygon: \(error)")
             }
@@ -261,9 +274,11 @@ public final class PolygonClient: Sendable {
                 last = redact(reason)
                 guard attempt < settings.maxAttempts else { break }
                 let wait = min(after ?? backoff, settings.maxBackoff)
-                logger.warning("polygon request will be retried", metadata: [
-                    "symbol": "\(symbol)", "attempt": "\(attempt)", "reason": "\(last)", "wait": "\(wait)",
-                ])
+                logger.warning(
+                    "polygon request will be retried",
+                    metadata: [
+                        "symbol": "\(symbol)", "attempt": "\(attempt)", "reason": "\(last)", "wait": "\(wait)",
+                    ])
                 do { try await sleep(wait) } catch { throw .gaveUp(attempts: attempt, last: "cancelled while waiting: \(last)") }
                 backoff = min(backoff * 2, settings.maxBackoff)
             }

@@ -81,7 +81,9 @@ public enum PolygonMarketJSON {
             guard let ticker = r["T"]?.string else { return .failure(.malformed("results[\(i)] has no string \"T\"")) }
             var numbers: [String: Int64] = [:]
             for k in ["o", "h", "l", "c", "v"] {
-                guard let text = r[k]?.number else { return .failure(.malformed("results[\(i)] (\(ticker.prefix(16))) has no number \"\(k)\"")) }
+                guard let text = r[k]?.number else {
+                    return .failure(.malformed("results[\(i)] (\(ticker.prefix(16))) has no number \"\(k)\""))
+                }
                 guard let u = DecimalText.units(Substring(text)) else {
                     return .failure(.malformed("results[\(i)].\(k) (\(ticker.prefix(16))) is not a decimal that fits"))
                 }
@@ -100,9 +102,12 @@ public enum PolygonMarketJSON {
             }
             let vu = numbers["v"]!
             let volume = (vu + (vu >= 0 ? 5_000 : -5_000)) / 10_000
-            day.bars.append(SourcedBar(Bar(symbol: symbol, resolution: .day, start: start, open: Price(units: numbers["o"]!),
-                                           high: Price(units: numbers["h"]!), low: Price(units: numbers["l"]!),
-                                           close: Price(units: numbers["c"]!), volume: volume)))
+            day.bars.append(
+                SourcedBar(
+                    Bar(
+                        symbol: symbol, resolution: .day, start: start, open: Price(units: numbers["o"]!),
+                        high: Price(units: numbers["h"]!), low: Price(units: numbers["l"]!),
+                        close: Price(units: numbers["c"]!), volume: volume)))
         }
         return .success(day)
     }
@@ -122,9 +127,11 @@ public enum PolygonMarketJSON {
         var out: [CorporateAction] = []
         var skipped = 0
         for r in results {
-            guard let t = r["ticker"]?.string, let symbol = Symbol(validating: t), let d = r["execution_date"]?.string, let date = LocalDate(d),
-                  let from = r["split_from"]?.number.flatMap({ DecimalText.units(Substring($0)) }),
-                  let to = r["split_to"]?.number.flatMap({ DecimalText.units(Substring($0)) }), from > 0, to > 0 else {
+            guard let t = r["ticker"]?.string, let symbol = Symbol(validating: t), let d = r["execution_date"]?.string,
+                let date = LocalDate(d),
+                let from = r["split_from"]?.number.flatMap({ DecimalText.units(Substring($0)) }),
+                let to = r["split_to"]?.number.flatMap({ DecimalText.units(Substring($0)) }), from > 0, to > 0
+            else {
                 skipped += 1
                 continue
             }
@@ -143,9 +150,11 @@ public enum PolygonMarketJSON {
         var out: [CorporateAction] = []
         var skipped = 0
         for r in results {
-            guard let t = r["ticker"]?.string, let symbol = Symbol(validating: t), let d = r["ex_dividend_date"]?.string, let date = LocalDate(d),
-                  let cash = r["cash_amount"]?.number.flatMap({ DecimalText.units(Substring($0)) }), cash > 0,
-                  (r["currency"]?.string ?? "USD").uppercased() == "USD" else {
+            guard let t = r["ticker"]?.string, let symbol = Symbol(validating: t), let d = r["ex_dividend_date"]?.string,
+                let date = LocalDate(d),
+                let cash = r["cash_amount"]?.number.flatMap({ DecimalText.units(Substring($0)) }), cash > 0,
+                (r["currency"]?.string ?? "USD").uppercased() == "USD"
+            else {
                 skipped += 1
                 continue
             }
@@ -198,10 +207,13 @@ public enum PolygonMarketJSON {
 extension PolygonClient {
     /// The whole U.S. stock market's daily bars of `date` (raw, `adjusted=false`) in one request.
     public func groupedDaily(_ date: LocalDate) async throws(PolygonError) -> GroupedDay {
-        let json = try await fetchJSON("\(settings.baseURL)/v2/aggs/grouped/locale/us/market/stocks/\(date)?adjusted=false", what: "grouped \(date)")
+        let json = try await fetchJSON(
+            "\(settings.baseURL)/v2/aggs/grouped/locale/us/market/stocks/\(date)?adjusted=false", what: "grouped \(date)")
         switch PolygonMarketJSON.groupedDaily(json, date: date) {
         case .success(let d):
-            logger.info("polygon grouped daily fetched", metadata: ["date": "\(date)", "bars": "\(d.bars.count)", "skipped": "\(d.skippedTickers.count)"])
+            logger.info(
+                "polygon grouped daily fetched",
+                metadata: ["date": "\(date)", "bars": "\(d.bars.count)", "skipped": "\(d.skippedTickers.count)"])
             return d
         case .failure(let e): throw Self.redacted(e, key)
         }
@@ -210,7 +222,9 @@ extension PolygonClient {
     /// Splits executed in `[from, to]`, every page.
     public func splits(from: LocalDate, to: LocalDate) async throws(PolygonError) -> [CorporateAction] {
         var all: [CorporateAction] = []
-        try await pages("\(settings.baseURL)/v3/reference/splits?execution_date.gte=\(from)&execution_date.lte=\(to)&limit=1000", what: "splits") {
+        try await pages(
+            "\(settings.baseURL)/v3/reference/splits?execution_date.gte=\(from)&execution_date.lte=\(to)&limit=1000", what: "splits"
+        ) {
             (json) throws(PolygonError) in
             switch PolygonMarketJSON.splits(json) {
             case .success(let r): all += r.actions
@@ -223,8 +237,10 @@ extension PolygonClient {
     /// Cash dividends with an ex-date in `[from, to]`, every page.
     public func dividends(from: LocalDate, to: LocalDate) async throws(PolygonError) -> [CorporateAction] {
         var all: [CorporateAction] = []
-        try await pages("\(settings.baseURL)/v3/reference/dividends?ex_dividend_date.gte=\(from)&ex_dividend_date.lte=\(to)&limit=1000",
-                        what: "dividends") { (json) throws(PolygonError) in
+        try await pages(
+            "\(settings.baseURL)/v3/reference/dividends?ex_dividend_date.gte=\(from)&ex_dividend_date.lte=\(to)&limit=1000",
+            what: "dividends"
+        ) { (json) throws(PolygonError) in
             switch PolygonMarketJSON.dividends(json) {
             case .success(let r): all += r.actions
             case .failure(let e): throw e
@@ -276,8 +292,9 @@ extension PolygonClient {
             do {
                 let response = try await http.execute(request, timeout: .init(settings.requestTimeout))
                 let body = try await response.body.collect(upTo: Self.maximumAnswerBytes)
-                answer = PolygonJSONAnswer.interpret(httpStatus: Int(response.status.code), retryAfter: response.headers.first(name: "Retry-After"),
-                                                     body: Array(body.readableBytesView))
+                answer = PolygonJSONAnswer.interpret(
+                    httpStatus: Int(response.status.code), retryAfter: response.headers.first(name: "Retry-After"),
+                    body: Array(body.readableBytesView))
             } catch {
                 answer = .retry(after: nil, reason: "cannot reach Polygon: \(error)")
             }
@@ -292,9 +309,11 @@ extension PolygonClient {
                 last = redact(reason)
                 guard attempt < settings.maxAttempts else { break }
                 let wait = min(after ?? backoff, settings.maxBackoff)
-                logger.warning("polygon request will be retried", metadata: [
-                    "request": "\(what)", "attempt": "\(attempt)", "reason": "\(last)", "wait": "\(wait)",
-                ])
+                logger.warning(
+                    "polygon request will be retried",
+                    metadata: [
+                        "request": "\(what)", "attempt": "\(attempt)", "reason": "\(last)", "wait": "\(wait)",
+                    ])
                 do { try await sleep(wait) } catch { throw .gaveUp(attempts: attempt, last: "cancelled while waiting: \(last)") }
                 backoff = min(backoff * 2, settings.maxBackoff)
             }

@@ -63,7 +63,10 @@ indirect enum RawJSON: Sendable, Equatable {
                 i += 1
                 var o: [String: RawJSON] = [:]
                 skipSpace()
-                if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return .object(o) }
+                if i < bytes.count, bytes[i] == UInt8(ascii: "}") {
+                    i += 1
+                    return .object(o)
+                }
                 while true {
                     skipSpace()
                     let k = try string()
@@ -72,7 +75,10 @@ indirect enum RawJSON: Sendable, Equatable {
                     skipSpace()
                     o[k] = try value(depth: depth + 1)
                     skipSpace()
-                    if i < bytes.count, bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+                    if i < bytes.count, bytes[i] == UInt8(ascii: ",") {
+                        i += 1
+                        continue
+                    }
                     try expect(UInt8(ascii: "}"), "',' or '}'")
                     return .object(o)
                 }
@@ -80,12 +86,18 @@ indirect enum RawJSON: Sendable, Equatable {
                 i += 1
                 var a: [RawJSON] = []
                 skipSpace()
-                if i < bytes.count, bytes[i] == UInt8(ascii: "]") { i += 1; return .array(a) }
+                if i < bytes.count, bytes[i] == UInt8(ascii: "]") {
+                    i += 1
+                    return .array(a)
+                }
                 while true {
                     skipSpace()
                     a.append(try value(depth: depth + 1))
                     skipSpace()
-                    if i < bytes.count, bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+                    if i < bytes.count, bytes[i] == UInt8(ascii: ",") {
+                        i += 1
+                        continue
+                    }
                     try expect(UInt8(ascii: "]"), "',' or ']'")
                     return .array(a)
                 }

@@ -67,10 +67,12 @@ public enum UniverseGenerator {
         /// The stock that splits, its ratio and the first date on which it may happen.
         public var split: (symbol: Symbol, newShares: Int64, oldShares: Int64, onOrAfter: LocalDate)
 
-        public init(seed: UInt64 = 3, from: LocalDate = LocalDate(year: 2024, month: 1, day: 2)!,
-                    to: LocalDate = LocalDate(year: 2026, month: 12, day: 31)!,
-                    split: (symbol: Symbol, newShares: Int64, oldShares: Int64, onOrAfter: LocalDate) =
-                        ("NVX", 2, 1, LocalDate(year: 2025, month: 6, day: 16)!)) {
+        public init(
+            seed: UInt64 = 3, from: LocalDate = LocalDate(year: 2024, month: 1, day: 2)!,
+            to: LocalDate = LocalDate(year: 2026, month: 12, day: 31)!,
+            split: (symbol: Symbol, newShares: Int64, oldShares: Int64, onOrAfter: LocalDate) =
+                ("NVX", 2, 1, LocalDate(year: 2025, month: 6, day: 16)!)
+        ) {
             self.seed = seed
             self.from = from
             self.to = to
@@ -79,7 +81,8 @@ public enum UniverseGenerator {
 
         public static func == (a: Configuration, b: Configuration) -> Bool {
             a.seed == b.seed && a.from == b.from && a.to == b.to && a.split.symbol == b.split.symbol
-                && a.split.newShares == b.split.newShares && a.split.oldShares == b.split.oldShares && a.split.onOrAfter == b.split.onOrAfter
+                && a.split.newShares == b.split.newShares && a.split.oldShares == b.split.oldShares
+                && a.split.onOrAfter == b.split.onOrAfter
         }
 
         /// Three years, 2024-01-02 through 2026-12-31 (753 sessions), seed 3: of the first
@@ -102,67 +105,169 @@ public enum UniverseGenerator {
         var dividendCents: Int64
     }
 
-    static let sectors = ["Technology", "Healthcare", "Financials", "Energy", "Industrials", "Consumer Discretionary", "Consumer Staples", "Utilities"]
+    static let sectors = [
+        "Technology", "Healthcare", "Financials", "Energy", "Industrials", "Consumer Discretionary", "Consumer Staples", "Utilities",
+    ]
 
     static let stocks: [Spec] = [
         // Technology
-        Spec(ticker: "NVX", name: "Novix Semiconductor", sector: "Technology", exchange: "NASDAQ", price: 412, beta: 1.6, vol: 0.020, volume: 9_000_000, dividendCents: 0),
-        Spec(ticker: "QBTL", name: "Qubitline Systems", sector: "Technology", exchange: "NASDAQ", price: 58, beta: 1.4, vol: 0.024, volume: 6_500_000, dividendCents: 0),
-        Spec(ticker: "CLDG", name: "Cloudridge Software", sector: "Technology", exchange: "NYSE", price: 131, beta: 1.2, vol: 0.017, volume: 3_200_000, dividendCents: 0),
-        Spec(ticker: "DTWL", name: "Datawell Analytics", sector: "Technology", exchange: "NASDAQ", price: 77, beta: 1.3, vol: 0.019, volume: 2_800_000, dividendCents: 0),
-        Spec(ticker: "SYNQ", name: "Synchra Networks", sector: "Technology", exchange: "NASDAQ", price: 44, beta: 1.1, vol: 0.016, volume: 4_100_000, dividendCents: 22),
-        Spec(ticker: "PXFG", name: "Pixelforge Devices", sector: "Technology", exchange: "NYSE", price: 189, beta: 1.25, vol: 0.015, volume: 2_100_000, dividendCents: 0),
-        Spec(ticker: "LUMN", name: "Luminar Optics", sector: "Technology", exchange: "NASDAQ", price: 23, beta: 1.5, vol: 0.028, volume: 8_700_000, dividendCents: 0),
+        Spec(
+            ticker: "NVX", name: "Novix Semiconductor", sector: "Technology", exchange: "NASDAQ", price: 412, beta: 1.6, vol: 0.020,
+            volume: 9_000_000, dividendCents: 0),
+        Spec(
+            ticker: "QBTL", name: "Qubitline Systems", sector: "Technology", exchange: "NASDAQ", price: 58, beta: 1.4, vol: 0.024,
+            volume: 6_500_000, dividendCents: 0),
+        Spec(
+            ticker: "CLDG", name: "Cloudridge Software", sector: "Technology", exchange: "NYSE", price: 131, beta: 1.2, vol: 0.017,
+            volume: 3_200_000, dividendCents: 0),
+        Spec(
+            ticker: "DTWL", name: "Datawell Analytics", sector: "Technology", exchange: "NASDAQ", price: 77, beta: 1.3, vol: 0.019,
+            volume: 2_800_000, dividendCents: 0),
+        Spec(
+            ticker: "SYNQ", name: "Synchra Networks", sector: "Technology", exchange: "NASDAQ", price: 44, beta: 1.1, vol: 0.016,
+            volume: 4_100_000, dividendCents: 22),
+        Spec(
+            ticker: "PXFG", name: "Pixelforge Devices", sector: "Technology", exchange: "NYSE", price: 189, beta: 1.25, vol: 0.015,
+            volume: 2_100_000, dividendCents: 0),
+        Spec(
+            ticker: "LUMN", name: "Luminar Optics", sector: "Technology", exchange: "NASDAQ", price: 23, beta: 1.5, vol: 0.028,
+            volume: 8_700_000, dividendCents: 0),
         // Healthcare
-        Spec(ticker: "GENV", name: "Genevo Therapeutics", sector: "Healthcare", exchange: "NASDAQ", price: 36, beta: 0.9, vol: 0.026, volume: 3_900_000, dividendCents: 0),
-        Spec(ticker: "MDCR", name: "Medicore Health", sector: "Healthcare", exchange: "NYSE", price: 142, beta: 0.7, vol: 0.012, volume: 1_800_000, dividendCents: 95),
-        Spec(ticker: "BIOQ", name: "Bioquant Labs", sector: "Healthcare", exchange: "NASDAQ", price: 67, beta: 0.95, vol: 0.021, volume: 2_200_000, dividendCents: 0),
-        Spec(ticker: "CARX", name: "Caremax Devices", sector: "Healthcare", exchange: "NYSE", price: 98, beta: 0.8, vol: 0.013, volume: 1_500_000, dividendCents: 0),
-        Spec(ticker: "PHRM", name: "Pharmora Group", sector: "Healthcare", exchange: "NYSE", price: 54, beta: 0.6, vol: 0.011, volume: 5_100_000, dividendCents: 41),
-        Spec(ticker: "VTLS", name: "Vitalis Diagnostics", sector: "Healthcare", exchange: "NASDAQ", price: 29, beta: 1.0, vol: 0.022, volume: 1_200_000, dividendCents: 0),
+        Spec(
+            ticker: "GENV", name: "Genevo Therapeutics", sector: "Healthcare", exchange: "NASDAQ", price: 36, beta: 0.9, vol: 0.026,
+            volume: 3_900_000, dividendCents: 0),
+        Spec(
+            ticker: "MDCR", name: "Medicore Health", sector: "Healthcare", exchange: "NYSE", price: 142, beta: 0.7, vol: 0.012,
+            volume: 1_800_000, dividendCents: 95),
+        Spec(
+            ticker: "BIOQ", name: "Bioquant Labs", sector: "Healthcare", exchange: "NASDAQ", price: 67, beta: 0.95, vol: 0.021,
+            volume: 2_200_000, dividendCents: 0),
+        Spec(
+            ticker: "CARX", name: "Caremax Devices", sector: "Healthcare", exchange: "NYSE", price: 98, beta: 0.8, vol: 0.013,
+            volume: 1_500_000, dividendCents: 0),
+        Spec(
+            ticker: "PHRM", name: "Pharmora Group", sector: "Healthcare", exchange: "NYSE", price: 54, beta: 0.6, vol: 0.011,
+            volume: 5_100_000, dividendCents: 41),
+        Spec(
+            ticker: "VTLS", name: "Vitalis Diagnostics", sector: "Healthcare", exchange: "NASDAQ", price: 29, beta: 1.0, vol: 0.022,
+            volume: 1_200_000, dividendCents: 0),
         // Financials
-        Spec(ticker: "BKNR", name: "Banknorth Financial", sector: "Financials", exchange: "NYSE", price: 48, beta: 1.1, vol: 0.013, volume: 7_400_000, dividendCents: 30),
-        Spec(ticker: "CPTL", name: "Capitolo Holdings", sector: "Financials", exchange: "NYSE", price: 121, beta: 1.2, vol: 0.014, volume: 2_600_000, dividendCents: 0),
-        Spec(ticker: "INSR", name: "Insurewell Corp", sector: "Financials", exchange: "NYSE", price: 83, beta: 0.8, vol: 0.011, volume: 1_900_000, dividendCents: 52),
-        Spec(ticker: "PAYQ", name: "Payquick Inc", sector: "Financials", exchange: "NASDAQ", price: 64, beta: 1.3, vol: 0.019, volume: 4_300_000, dividendCents: 0),
-        Spec(ticker: "TRSX", name: "Trustex Asset Management", sector: "Financials", exchange: "NYSE", price: 37, beta: 1.15, vol: 0.015, volume: 2_000_000, dividendCents: 0),
-        Spec(ticker: "LNDR", name: "Lendria Credit", sector: "Financials", exchange: "NASDAQ", price: 19, beta: 1.4, vol: 0.023, volume: 3_300_000, dividendCents: 0),
+        Spec(
+            ticker: "BKNR", name: "Banknorth Financial", sector: "Financials", exchange: "NYSE", price: 48, beta: 1.1, vol: 0.013,
+            volume: 7_400_000, dividendCents: 30),
+        Spec(
+            ticker: "CPTL", name: "Capitolo Holdings", sector: "Financials", exchange: "NYSE", price: 121, beta: 1.2, vol: 0.014,
+            volume: 2_600_000, dividendCents: 0),
+        Spec(
+            ticker: "INSR", name: "Insurewell Corp", sector: "Financials", exchange: "NYSE", price: 83, beta: 0.8, vol: 0.011,
+            volume: 1_900_000, dividendCents: 52),
+        Spec(
+            ticker: "PAYQ", name: "Payquick Inc", sector: "Financials", exchange: "NASDAQ", price: 64, beta: 1.3, vol: 0.019,
+            volume: 4_300_000, dividendCents: 0),
+        Spec(
+            ticker: "TRSX", name: "Trustex Asset Management", sector: "Financials", exchange: "NYSE", price: 37, beta: 1.15, vol: 0.015,
+            volume: 2_000_000, dividendCents: 0),
+        Spec(
+            ticker: "LNDR", name: "Lendria Credit", sector: "Financials", exchange: "NASDAQ", price: 19, beta: 1.4, vol: 0.023,
+            volume: 3_300_000, dividendCents: 0),
         // Energy
-        Spec(ticker: "PTRX", name: "Petrix Energy", sector: "Energy", exchange: "NYSE", price: 72, beta: 0.9, vol: 0.018, volume: 6_000_000, dividendCents: 68),
-        Spec(ticker: "SOLR", name: "Solaris Power Systems", sector: "Energy", exchange: "NASDAQ", price: 41, beta: 1.4, vol: 0.027, volume: 5_200_000, dividendCents: 0),
-        Spec(ticker: "DRLX", name: "Drillex Services", sector: "Energy", exchange: "NYSE", price: 26, beta: 1.2, vol: 0.022, volume: 4_600_000, dividendCents: 0),
-        Spec(ticker: "GASN", name: "Gasnova Midstream", sector: "Energy", exchange: "NYSE", price: 33, beta: 0.7, vol: 0.012, volume: 3_100_000, dividendCents: 0),
-        Spec(ticker: "WNDQ", name: "Windquest Renewables", sector: "Energy", exchange: "NASDAQ", price: 17, beta: 1.3, vol: 0.025, volume: 2_900_000, dividendCents: 0),
-        Spec(ticker: "RFNX", name: "Refinex Partners", sector: "Energy", exchange: "NYSE", price: 88, beta: 0.85, vol: 0.016, volume: 1_700_000, dividendCents: 0),
+        Spec(
+            ticker: "PTRX", name: "Petrix Energy", sector: "Energy", exchange: "NYSE", price: 72, beta: 0.9, vol: 0.018, volume: 6_000_000,
+            dividendCents: 68),
+        Spec(
+            ticker: "SOLR", name: "Solaris Power Systems", sector: "Energy", exchange: "NASDAQ", price: 41, beta: 1.4, vol: 0.027,
+            volume: 5_200_000, dividendCents: 0),
+        Spec(
+            ticker: "DRLX", name: "Drillex Services", sector: "Energy", exchange: "NYSE", price: 26, beta: 1.2, vol: 0.022,
+            volume: 4_600_000, dividendCents: 0),
+        Spec(
+            ticker: "GASN", name: "Gasnova Midstream", sector: "Energy", exchange: "NYSE", price: 33, beta: 0.7, vol: 0.012,
+            volume: 3_100_000, dividendCents: 0),
+        Spec(
+            ticker: "WNDQ", name: "Windquest Renewables", sector: "Energy", exchange: "NASDAQ", price: 17, beta: 1.3, vol: 0.025,
+            volume: 2_900_000, dividendCents: 0),
+        Spec(
+            ticker: "RFNX", name: "Refinex Partners", sector: "Energy", exchange: "NYSE", price: 88, beta: 0.85, vol: 0.016,
+            volume: 1_700_000, dividendCents: 0),
         // Industrials
-        Spec(ticker: "AERX", name: "Aerox Aerospace", sector: "Industrials", exchange: "NYSE", price: 156, beta: 1.05, vol: 0.015, volume: 2_300_000, dividendCents: 0),
-        Spec(ticker: "MCHN", name: "Machinex Industries", sector: "Industrials", exchange: "NYSE", price: 94, beta: 1.0, vol: 0.014, volume: 1_600_000, dividendCents: 0),
-        Spec(ticker: "RAIL", name: "Railmark Logistics", sector: "Industrials", exchange: "NYSE", price: 203, beta: 0.9, vol: 0.012, volume: 1_100_000, dividendCents: 110),
-        Spec(ticker: "BLDX", name: "Buildex Materials", sector: "Industrials", exchange: "NYSE", price: 61, beta: 1.15, vol: 0.017, volume: 2_400_000, dividendCents: 0),
-        Spec(ticker: "ROBO", name: "Robotica Automation", sector: "Industrials", exchange: "NASDAQ", price: 47, beta: 1.35, vol: 0.021, volume: 3_000_000, dividendCents: 0),
-        Spec(ticker: "FRTX", name: "Freightex Carriers", sector: "Industrials", exchange: "NASDAQ", price: 38, beta: 1.1, vol: 0.018, volume: 1_400_000, dividendCents: 0),
+        Spec(
+            ticker: "AERX", name: "Aerox Aerospace", sector: "Industrials", exchange: "NYSE", price: 156, beta: 1.05, vol: 0.015,
+            volume: 2_300_000, dividendCents: 0),
+        Spec(
+            ticker: "MCHN", name: "Machinex Industries", sector: "Industrials", exchange: "NYSE", price: 94, beta: 1.0, vol: 0.014,
+            volume: 1_600_000, dividendCents: 0),
+        Spec(
+            ticker: "RAIL", name: "Railmark Logistics", sector: "Industrials", exchange: "NYSE", price: 203, beta: 0.9, vol: 0.012,
+            volume: 1_100_000, dividendCents: 110),
+        Spec(
+            ticker: "BLDX", name: "Buildex Materials", sector: "Industrials", exchange: "NYSE", price: 61, beta: 1.15, vol: 0.017,
+            volume: 2_400_000, dividendCents: 0),
+        Spec(
+            ticker: "ROBO", name: "Robotica Automation", sector: "Industrials", exchange: "NASDAQ", price: 47, beta: 1.35, vol: 0.021,
+            volume: 3_000_000, dividendCents: 0),
+        Spec(
+            ticker: "FRTX", name: "Freightex Carriers", sector: "Industrials", exchange: "NASDAQ", price: 38, beta: 1.1, vol: 0.018,
+            volume: 1_400_000, dividendCents: 0),
         // Consumer Discretionary
-        Spec(ticker: "SHPX", name: "Shoplex Retail", sector: "Consumer Discretionary", exchange: "NASDAQ", price: 112, beta: 1.25, vol: 0.019, volume: 4_800_000, dividendCents: 0),
-        Spec(ticker: "AUTX", name: "Autonex Motors", sector: "Consumer Discretionary", exchange: "NASDAQ", price: 236, beta: 1.7, vol: 0.029, volume: 11_000_000, dividendCents: 0),
-        Spec(ticker: "TRVL", name: "Travelia Holdings", sector: "Consumer Discretionary", exchange: "NASDAQ", price: 52, beta: 1.3, vol: 0.020, volume: 2_700_000, dividendCents: 0),
-        Spec(ticker: "HOMX", name: "Homex Furnishings", sector: "Consumer Discretionary", exchange: "NYSE", price: 34, beta: 1.1, vol: 0.018, volume: 1_300_000, dividendCents: 0),
-        Spec(ticker: "GAMR", name: "Gamerion Interactive", sector: "Consumer Discretionary", exchange: "NASDAQ", price: 71, beta: 1.2, vol: 0.023, volume: 3_500_000, dividendCents: 0),
-        Spec(ticker: "APRL", name: "Apparelo Brands", sector: "Consumer Discretionary", exchange: "NYSE", price: 28, beta: 1.05, vol: 0.017, volume: 2_100_000, dividendCents: 0),
-        Spec(ticker: "DINE", name: "Dinewell Restaurants", sector: "Consumer Discretionary", exchange: "NYSE", price: 145, beta: 0.9, vol: 0.013, volume: 900_000, dividendCents: 0),
+        Spec(
+            ticker: "SHPX", name: "Shoplex Retail", sector: "Consumer Discretionary", exchange: "NASDAQ", price: 112, beta: 1.25,
+            vol: 0.019, volume: 4_800_000, dividendCents: 0),
+        Spec(
+            ticker: "AUTX", name: "Autonex Motors", sector: "Consumer Discretionary", exchange: "NASDAQ", price: 236, beta: 1.7, vol: 0.029,
+            volume: 11_000_000, dividendCents: 0),
+        Spec(
+            ticker: "TRVL", name: "Travelia Holdings", sector: "Consumer Discretionary", exchange: "NASDAQ", price: 52, beta: 1.3,
+            vol: 0.020, volume: 2_700_000, dividendCents: 0),
+        Spec(
+            ticker: "HOMX", name: "Homex Furnishings", sector: "Consumer Discretionary", exchange: "NYSE", price: 34, beta: 1.1, vol: 0.018,
+            volume: 1_300_000, dividendCents: 0),
+        Spec(
+            ticker: "GAMR", name: "Gamerion Interactive", sector: "Consumer Discretionary", exchange: "NASDAQ", price: 71, beta: 1.2,
+            vol: 0.023, volume: 3_500_000, dividendCents: 0),
+        Spec(
+            ticker: "APRL", name: "Apparelo Brands", sector: "Consumer Discretionary", exchange: "NYSE", price: 28, beta: 1.05, vol: 0.017,
+            volume: 2_100_000, dividendCents: 0),
+        Spec(
+            ticker: "DINE", name: "Dinewell Restaurants", sector: "Consumer Discretionary", exchange: "NYSE", price: 145, beta: 0.9,
+            vol: 0.013, volume: 900_000, dividendCents: 0),
         // Consumer Staples
-        Spec(ticker: "FOODQ", name: "Foodquest Brands", sector: "Consumer Staples", exchange: "NYSE", price: 63, beta: 0.5, vol: 0.010, volume: 2_500_000, dividendCents: 47),
-        Spec(ticker: "BVRG", name: "Beverago Company", sector: "Consumer Staples", exchange: "NYSE", price: 59, beta: 0.55, vol: 0.009, volume: 3_800_000, dividendCents: 0),
-        Spec(ticker: "HSHD", name: "Househeld Products", sector: "Consumer Staples", exchange: "NYSE", price: 154, beta: 0.45, vol: 0.009, volume: 1_700_000, dividendCents: 0),
-        Spec(ticker: "GRCR", name: "Grocera Markets", sector: "Consumer Staples", exchange: "NYSE", price: 46, beta: 0.6, vol: 0.012, volume: 2_000_000, dividendCents: 0),
-        Spec(ticker: "PRSN", name: "Personna Care", sector: "Consumer Staples", exchange: "NYSE", price: 81, beta: 0.5, vol: 0.011, volume: 1_000_000, dividendCents: 0),
-        Spec(ticker: "TBCO", name: "Tobaccor International", sector: "Consumer Staples", exchange: "NYSE", price: 97, beta: 0.4, vol: 0.010, volume: 2_400_000, dividendCents: 0),
+        Spec(
+            ticker: "FOODQ", name: "Foodquest Brands", sector: "Consumer Staples", exchange: "NYSE", price: 63, beta: 0.5, vol: 0.010,
+            volume: 2_500_000, dividendCents: 47),
+        Spec(
+            ticker: "BVRG", name: "Beverago Company", sector: "Consumer Staples", exchange: "NYSE", price: 59, beta: 0.55, vol: 0.009,
+            volume: 3_800_000, dividendCents: 0),
+        Spec(
+            ticker: "HSHD", name: "Househeld Products", sector: "Consumer Staples", exchange: "NYSE", price: 154, beta: 0.45, vol: 0.009,
+            volume: 1_700_000, dividendCents: 0),
+        Spec(
+            ticker: "GRCR", name: "Grocera Markets", sector: "Consumer Staples", exchange: "NYSE", price: 46, beta: 0.6, vol: 0.012,
+            volume: 2_000_000, dividendCents: 0),
+        Spec(
+            ticker: "PRSN", name: "Personna Care", sector: "Consumer Staples", exchange: "NYSE", price: 81, beta: 0.5, vol: 0.011,
+            volume: 1_000_000, dividendCents: 0),
+        Spec(
+            ticker: "TBCO", name: "Tobaccor International", sector: "Consumer Staples", exchange: "NYSE", price: 97, beta: 0.4, vol: 0.010,
+            volume: 2_400_000, dividendCents: 0),
         // Utilities
-        Spec(ticker: "PWRG", name: "Powergrid Utilities", sector: "Utilities", exchange: "NYSE", price: 68, beta: 0.4, vol: 0.009, volume: 2_900_000, dividendCents: 72),
-        Spec(ticker: "WATR", name: "Waterline Services", sector: "Utilities", exchange: "NYSE", price: 125, beta: 0.35, vol: 0.008, volume: 800_000, dividendCents: 0),
-        Spec(ticker: "ELCX", name: "Electrix Energy Delivery", sector: "Utilities", exchange: "NYSE", price: 42, beta: 0.45, vol: 0.010, volume: 3_400_000, dividendCents: 0),
-        Spec(ticker: "NUCL", name: "Nuclearis Generation", sector: "Utilities", exchange: "NYSE", price: 57, beta: 0.7, vol: 0.016, volume: 2_200_000, dividendCents: 0),
-        Spec(ticker: "GRDX", name: "Gridex Transmission", sector: "Utilities", exchange: "NASDAQ", price: 31, beta: 0.5, vol: 0.011, volume: 1_100_000, dividendCents: 0),
-        Spec(ticker: "HYDR", name: "Hydrora Power", sector: "Utilities", exchange: "NYSE", price: 24, beta: 0.55, vol: 0.013, volume: 1_500_000, dividendCents: 0),
+        Spec(
+            ticker: "PWRG", name: "Powergrid Utilities", sector: "Utilities", exchange: "NYSE", price: 68, beta: 0.4, vol: 0.009,
+            volume: 2_900_000, dividendCents: 72),
+        Spec(
+            ticker: "WATR", name: "Waterline Services", sector: "Utilities", exchange: "NYSE", price: 125, beta: 0.35, vol: 0.008,
+            volume: 800_000, dividendCents: 0),
+        Spec(
+            ticker: "ELCX", name: "Electrix Energy Delivery", sector: "Utilities", exchange: "NYSE", price: 42, beta: 0.45, vol: 0.010,
+            volume: 3_400_000, dividendCents: 0),
+        Spec(
+            ticker: "NUCL", name: "Nuclearis Generation", sector: "Utilities", exchange: "NYSE", price: 57, beta: 0.7, vol: 0.016,
+            volume: 2_200_000, dividendCents: 0),
+        Spec(
+            ticker: "GRDX", name: "Gridex Transmission", sector: "Utilities", exchange: "NASDAQ", price: 31, beta: 0.5, vol: 0.011,
+            volume: 1_100_000, dividendCents: 0),
+        Spec(
+            ticker: "HYDR", name: "Hydrora Power", sector: "Utilities", exchange: "NYSE", price: 24, beta: 0.55, vol: 0.013,
+            volume: 1_500_000, dividendCents: 0),
     ]
 
     /// The index and the volatility index.
@@ -186,11 +291,12 @@ public enum UniverseGenerator {
             let length = rng.int(25...90)
             let u = rng.uniform()
             let regime: Regime = u < 0.42 ? .trendUp : (u < 0.67 ? .trendDown : .chop)
-            let (drift, vol): (Double, Double) = switch regime {
-            case .trendUp: (0.0011, 0.0075)
-            case .trendDown: (-0.0013, 0.0140)
-            case .chop: (0.0, 0.0100)
-            }
+            let (drift, vol): (Double, Double) =
+                switch regime {
+                case .trendUp: (0.0011, 0.0075)
+                case .trendDown: (-0.0013, 0.0140)
+                case .chop: (0.0, 0.0100)
+                }
             var chopLevel = 0.0
             for i in t..<min(n, t + length) {
                 // Plus half the variance: the drift of the price, not of the log price.
@@ -231,7 +337,8 @@ public enum UniverseGenerator {
                 while d < n {
                     if !earnings.contains(d) {
                         dividends[d] = spec.dividendCents
-                        let action = CorporateAction(symbol: spec.ticker, exDate: sessions[d].date, kind: .dividend(Price(units: spec.dividendCents * 100)))
+                        let action = CorporateAction(
+                            symbol: spec.ticker, exDate: sessions[d].date, kind: .dividend(Price(units: spec.dividendCents * 100)))
                         actions.append(action)
                         events.append(MarketEvent(symbol: spec.ticker, date: sessions[d].date, kind: .dividend))
                     }
@@ -241,8 +348,10 @@ public enum UniverseGenerator {
             var splitAt: Int?
             if spec.ticker == configuration.split.symbol, let i = sessions.firstIndex(where: { $0.date >= configuration.split.onOrAfter }) {
                 splitAt = i
-                actions.append(CorporateAction(symbol: spec.ticker, exDate: sessions[i].date,
-                                               kind: .split(newShares: configuration.split.newShares, oldShares: configuration.split.oldShares)))
+                actions.append(
+                    CorporateAction(
+                        symbol: spec.ticker, exDate: sessions[i].date,
+                        kind: .split(newShares: configuration.split.newShares, oldShares: configuration.split.oldShares)))
                 events.append(MarketEvent(symbol: spec.ticker, date: sessions[i].date, kind: .split))
             }
 
@@ -271,18 +380,25 @@ public enum UniverseGenerator {
                     gap += shock
                     ret += shock
                 }
-                if basis < 300 { ret = abs(ret); gap = abs(gap) }  // keep penny-stock territory out
+                if basis < 300 {
+                    ret = abs(ret)
+                    gap = abs(gap)
+                }  // keep penny-stock territory out
                 let open = (basis * (1 + gap)).rounded()
                 let close = (basis * (1 + ret)).rounded()
                 let spread = spec.vol * 0.6 + regimeVol[i] * 0.4
                 let high = max(open, close, (max(open, close) * (1 + spread * abs(r.normal()))).rounded())
                 let low = max(1, min(open, close, (min(open, close) * (1 - spread * abs(r.normal()))).rounded()))
                 let move = abs(ret) / (spec.vol + 0.005)
-                let volume = Int64((spec.volume * volumeScale * (0.6 + 0.8 * r.uniform()) * (1 + 0.35 * move) * (earnings.contains(i) ? 2.5 : 1)).rounded())
+                let volume = Int64(
+                    (spec.volume * volumeScale * (0.6 + 0.8 * r.uniform()) * (1 + 0.35 * move) * (earnings.contains(i) ? 2.5 : 1)).rounded()
+                )
                 indexVolume[i] += volume
-                bars.append(Bar(symbol: spec.ticker, resolution: .day, start: sessions[i].open, open: Price(units: Int64(open) * 100),
-                                high: Price(units: Int64(high) * 100), low: Price(units: Int64(low) * 100),
-                                close: Price(units: Int64(close) * 100), volume: volume))
+                bars.append(
+                    Bar(
+                        symbol: spec.ticker, resolution: .day, start: sessions[i].open, open: Price(units: Int64(open) * 100),
+                        high: Price(units: Int64(high) * 100), low: Price(units: Int64(low) * 100),
+                        close: Price(units: Int64(close) * 100), volume: volume))
                 prevClose = close
             }
             symbols.append(SymbolInfo(symbol: spec.ticker, name: spec.name, exchange: spec.exchange, sector: spec.sector))
@@ -302,9 +418,11 @@ public enum UniverseGenerator {
             let range = 0.35 * regimeVol[i] + 0.002
             let high = max(open, close, (max(open, close) * (1 + range * abs(ir.normal()))).rounded())
             let low = min(open, close, (min(open, close) * (1 - range * abs(ir.normal()))).rounded())
-            idx.append(Bar(symbol: index, resolution: .day, start: sessions[i].open, open: Price(units: Int64(open) * 100),
-                           high: Price(units: Int64(high) * 100), low: Price(units: Int64(low) * 100), close: Price(units: Int64(close) * 100),
-                           volume: indexVolume[i]))
+            idx.append(
+                Bar(
+                    symbol: index, resolution: .day, start: sessions[i].open, open: Price(units: Int64(open) * 100),
+                    high: Price(units: Int64(high) * 100), low: Price(units: Int64(low) * 100), close: Price(units: Int64(close) * 100),
+                    volume: indexVolume[i]))
             level = close
 
             let target = regimeVol[i] * 160_000  // 0.0075 -> 12.00, 0.014 -> 22.40 (cents)
@@ -312,9 +430,11 @@ public enum UniverseGenerator {
             let vClose = max(900, (v * (1 - 7 * m + 0.025 * ir.normal()) + 0.06 * (target - v)).rounded())
             let vHigh = max(vOpen, vClose, (max(vOpen, vClose) * (1 + 0.03 * abs(ir.normal()))).rounded())
             let vLow = min(vOpen, vClose, (min(vOpen, vClose) * (1 - 0.03 * abs(ir.normal()))).rounded())
-            volx.append(Bar(symbol: volatilityIndex, resolution: .day, start: sessions[i].open, open: Price(units: Int64(vOpen) * 100),
-                            high: Price(units: Int64(vHigh) * 100), low: Price(units: Int64(vLow) * 100),
-                            close: Price(units: Int64(vClose) * 100), volume: 0))
+            volx.append(
+                Bar(
+                    symbol: volatilityIndex, resolution: .day, start: sessions[i].open, open: Price(units: Int64(vOpen) * 100),
+                    high: Price(units: Int64(vHigh) * 100), low: Price(units: Int64(vLow) * 100),
+                    close: Price(units: Int64(vClose) * 100), volume: 0))
             v = vClose
         }
         var order = Array(symbols.indices).sorted { symbols[$0].symbol < symbols[$1].symbol }

@@ -16,7 +16,8 @@ public enum AlertFormat {
 
     /// The texts of one alert: its title in bold, its text, and when it happened.
     public static func texts(_ alert: Alert, mode: ParseMode, limit: Int = TelegramText.maximumLength) -> [String] {
-        MessageRenderer.render(title: "\(marker(alert.priority)) \(alert.title)", body: "\(alert.text)\n\(alert.at)", mode: mode, limit: limit)
+        MessageRenderer.render(
+            title: "\(marker(alert.priority)) \(alert.title)", body: "\(alert.text)\n\(alert.at)", mode: mode, limit: limit)
     }
 
     /// The texts of a digest of `alerts`, oldest first. The outbox only sends a digest that is one text.
@@ -60,20 +61,23 @@ public enum LifecycleAlerts {
             text += "; restarts so far: \(event.restarts)"
             return Alert(priority: .p0, key: key, title: "AST process down: \(child)", text: text, at: event.at)
         case .watchdogTimeout:
-            return Alert(priority: .p0, key: key, title: "AST process hung: \(child)",
-                         text: "\(child) missed its watchdog deadline\(event.pid.map { " (pid \($0))" } ?? ""); astd kills and restarts it",
-                         at: event.at)
+            return Alert(
+                priority: .p0, key: key, title: "AST process hung: \(child)",
+                text: "\(child) missed its watchdog deadline\(event.pid.map { " (pid \($0))" } ?? ""); astd kills and restarts it",
+                at: event.at)
         case .gaveUp:
-            return Alert(priority: .p0, key: key, title: "AST supervisor gave up",
-                         text: "astd gave up on its tree after \(event.restarts) restarts: \(event.reason ?? "restart intensity exceeded"); "
-                             + "every process is stopping and systemd takes over (runbooks/supervisor-gave-up.md)",
-                         at: event.at)
+            return Alert(
+                priority: .p0, key: key, title: "AST supervisor gave up",
+                text: "astd gave up on its tree after \(event.restarts) restarts: \(event.reason ?? "restart intensity exceeded"); "
+                    + "every process is stopping and systemd takes over (runbooks/supervisor-gave-up.md)",
+                at: event.at)
         case .givenUp:
-            return Alert(priority: .p0, key: key, title: "AST process given up: \(child)",
-                         text: "\(event.reason ?? "\(child) exceeded its restart budget")"
-                             + (event.onCrash.map { "; on_crash: \($0.rawValue)" } ?? "")
-                             + "; risk, brokers and the reconciler keep running (runbooks/child-given-up.md)",
-                         at: event.at)
+            return Alert(
+                priority: .p0, key: key, title: "AST process given up: \(child)",
+                text: "\(event.reason ?? "\(child) exceeded its restart budget")"
+                    + (event.onCrash.map { "; on_crash: \($0.rawValue)" } ?? "")
+                    + "; risk, brokers and the reconciler keep running (runbooks/child-given-up.md)",
+                at: event.at)
         case .spawned, .ready, .restarted, .stopped:
             return nil
         }

@@ -12,8 +12,10 @@ public struct OutboxSettings: Sendable, Equatable {
     /// Longest back-off; also the wait after Telegram refuses the token or the chat (401/403/404).
     public var backoffMaximum: Duration
 
-    public init(minimumInterval: Duration = .seconds(1), burst: Int = 3,
-                backoffInitial: Duration = .seconds(1), backoffMaximum: Duration = .seconds(60)) {
+    public init(
+        minimumInterval: Duration = .seconds(1), burst: Int = 3,
+        backoffInitial: Duration = .seconds(1), backoffMaximum: Duration = .seconds(60)
+    ) {
         precondition(burst >= 1, "burst must be at least 1")
         self.minimumInterval = minimumInterval
         self.burst = burst
@@ -232,9 +234,10 @@ public struct Outbox: Sendable {
             guard let s = states[chat], !s.isEmpty, s.inFlight == nil, s.notBefore > now else { return nil }
             return s.notBefore
         }
-        return OutboxStatus(pending: entries.count, pendingP0: p0.count, oldestPendingP0: p0.map(\.receivedAt).min(),
-                            delivered: delivered, abandoned: abandoned, lastDeliveryAt: lastDeliveryAt, lastError: lastError,
-                            nextAttemptAt: waits.min())
+        return OutboxStatus(
+            pending: entries.count, pendingP0: p0.count, oldestPendingP0: p0.map(\.receivedAt).min(),
+            delivered: delivered, abandoned: abandoned, lastDeliveryAt: lastDeliveryAt, lastError: lastError,
+            nextAttemptAt: waits.min())
     }
 
     /// Records a failure that happened outside the outbox (for example the client could not be
@@ -258,7 +261,12 @@ public struct Outbox: Sendable {
         if record.alertKeys.count == 1 && record.parts > 1 {
             let key = record.alertKeys[0]
             let done = max(s.partsDone[key] ?? 0, record.part + 1)
-            if done >= record.parts { finished = [key]; s.partsDone[key] = nil } else { s.partsDone[key] = done }
+            if done >= record.parts {
+                finished = [key]
+                s.partsDone[key] = nil
+            } else {
+                s.partsDone[key] = done
+            }
         } else {
             finished = record.alertKeys
         }
@@ -299,7 +307,8 @@ public struct Outbox: Sendable {
         case .delivered:
             states[chat]!.failures = 0
             lastDeliveryAt = now
-            let record = DeliveryRecord(chat: chat, alertKeys: message.alertKeys, part: message.part, parts: message.parts, abandoned: false)
+            let record = DeliveryRecord(
+                chat: chat, alertKeys: message.alertKeys, part: message.part, parts: message.parts, abandoned: false)
             apply(record)
             return [.record(record)]
         case .rateLimited(let retryAfter):
@@ -326,10 +335,16 @@ public struct Outbox: Sendable {
                 return []
             }
             let record = DeliveryRecord(chat: chat, alertKeys: message.alertKeys, part: message.part, parts: message.parts, abandoned: true)
-            let titles = message.alertKeys.compactMap { entries[$0].map { "\($0.alert.priority.rawValue) \($0.alert.title) [\($0.alert.key)]" } }
+            let titles = message.alertKeys.compactMap {
+                entries[$0].map { "\($0.alert.priority.rawValue) \($0.alert.title) [\($0.alert.key)]" }
+            }
             apply(record)
-            return [.record(record), .logCritical("Telegram refused, even as plain text, a message for chat \(chat) (\(status)): \(description); "
-                                                  + "given up for that chat, still in the notifier's journal: \(titles.joined(separator: "; "))")]
+            return [
+                .record(record),
+                .logCritical(
+                    "Telegram refused, even as plain text, a message for chat \(chat) (\(status)): \(description); "
+                        + "given up for that chat, still in the notifier's journal: \(titles.joined(separator: "; "))"),
+            ]
         }
     }
 
@@ -338,7 +353,9 @@ public struct Outbox: Sendable {
         let initial = settings.backoffInitial.totalNanoseconds
         let maximum = settings.backoffMaximum.totalNanoseconds
         var delay = max(1, initial)
-        for _ in 1..<max(1, failures) where delay < maximum { delay = delay.multipliedReportingOverflow(by: 2).overflow ? maximum : delay * 2 }
+        for _ in 1..<max(1, failures) where delay < maximum {
+            delay = delay.multipliedReportingOverflow(by: 2).overflow ? maximum : delay * 2
+        }
         delay = min(delay, maximum)
         let half = delay / 2
         return .nanoseconds(half + Int64(random.next() % UInt64(max(1, delay - half + 1))))

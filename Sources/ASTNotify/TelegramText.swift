@@ -45,7 +45,8 @@ public enum TelegramText {
             precondition(c <= budget, "a single character costs more than the budget")
             if currentCost + c > budget {
                 // Cut at the best break point that keeps at least half the budget, else hard.
-                let cut = [lastNewline, lastSpace].compactMap { $0 }.first { $0.cost * 2 >= budget }
+                let cut =
+                    [lastNewline, lastSpace].compactMap { $0 }.first { $0.cost * 2 >= budget }
                     ?? (index: current.count, cost: currentCost)
                 pieces.append(String(current[..<cut.index]))
                 current = Array(current[cut.index...])

@@ -89,7 +89,8 @@ enum FillRules {
     static func commission(quantity: Quantity, notional: Money, config: PaperBrokerConfig) -> Money {
         let perShare = Int128(config.commissionPerShare.units) * Int128(quantity.shares)
         let floored = max(perShare, Int128(config.commissionMinimum.units))
-        let cap = Int128(notional.units).magnitude * UInt128(max(0, config.commissionMaximumPercent.units))
+        let cap =
+            Int128(notional.units).magnitude * UInt128(max(0, config.commissionMaximumPercent.units))
             / UInt128(Percent.unitsPerWhole * 100)
         let charged = min(floored, Int128(cap))
         return Money(units: Int64(clamping: max(0, charged)))

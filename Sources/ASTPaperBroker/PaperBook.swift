@@ -24,11 +24,13 @@ struct PaperOrder: Sendable, Equatable, Codable {
     var id: ClientOrderID { spec.clientOrderID }
 
     var brokerOrder: BrokerOrder {
-        let average: Price? = filledQuantity.isZero
+        let average: Price? =
+            filledQuantity.isZero
             ? nil
             : Price(units: Int64(clamping: FillRules.roundedDivision(Int128(filledNotional.units), Int128(filledQuantity.shares))))
-        return BrokerOrder(spec: spec, brokerOrderID: brokerOrderID, status: status, filledQuantity: filledQuantity,
-                           workingQuantity: workingQuantity, averageFillPrice: average)
+        return BrokerOrder(
+            spec: spec, brokerOrderID: brokerOrderID, status: status, filledQuantity: filledQuantity,
+            workingQuantity: workingQuantity, averageFillPrice: average)
     }
 }
 
@@ -44,8 +46,11 @@ struct PaperPosition: Sendable, Equatable, Codable {
     /// The average price of the shares held, rounded to the nearest 1/10,000 (halves up).
     var averagePrice: Price {
         guard !quantity.isZero else { return .zero }
-        return Price(units: Int64(clamping: FillRules.roundedDivision(Int128(costBasis.units).magnitude.asInt128,
-                                                                      Int128(quantity.shares).magnitude.asInt128)))
+        return Price(
+            units: Int64(
+                clamping: FillRules.roundedDivision(
+                    Int128(costBasis.units).magnitude.asInt128,
+                    Int128(quantity.shares).magnitude.asInt128)))
     }
 
     /// The position after a fill of `delta` shares (signed) at `price`, and the P&L it realised;
@@ -73,7 +78,8 @@ struct PaperPosition: Sendable, Equatable, Codable {
             quantity += remaining
         }
         guard let basis = Int64(exactly: costBasis), let shares = Int64(exactly: quantity), shares != .min,
-              let realized = Int64(exactly: realizedNow), let total = Int64(exactly: Int128(self.realized.units) + realizedNow) else {
+            let realized = Int64(exactly: realizedNow), let total = Int64(exactly: Int128(self.realized.units) + realizedNow)
+        else {
             return nil
         }
         next.costBasis = Money(units: basis)

@@ -34,10 +34,12 @@ public struct PaperBrokerConfig: Sendable, Equatable, Codable {
     /// over ``commissionMinimum``: a fill never costs more than this share of its value.
     public var commissionMaximumPercent: Percent
 
-    public init(startingCash: Money = Money(units: 100_000 * 10_000), bothTouched: BothTouchedRule = .worstCase,
-                maxVolumeSharePercent: Percent = 10, slippageBps: Int = 5,
-                commissionPerShare: Money = Money(units: 50), commissionMinimum: Money = Money(units: 10_000),
-                commissionMaximumPercent: Percent = 1) {
+    public init(
+        startingCash: Money = Money(units: 100_000 * 10_000), bothTouched: BothTouchedRule = .worstCase,
+        maxVolumeSharePercent: Percent = 10, slippageBps: Int = 5,
+        commissionPerShare: Money = Money(units: 50), commissionMinimum: Money = Money(units: 10_000),
+        commissionMaximumPercent: Percent = 1
+    ) {
         self.startingCash = startingCash
         self.bothTouched = bothTouched
         self.maxVolumeSharePercent = maxVolumeSharePercent
@@ -70,7 +72,8 @@ public struct PaperBrokerConfig: Sendable, Equatable, Codable {
         slippageBps = try c.decodeIfPresent(Int.self, forKey: .slippageBps) ?? d.slippageBps
         commissionPerShare = try c.decodeIfPresent(Money.self, forKey: .commissionPerShare) ?? d.commissionPerShare
         commissionMinimum = try c.decodeIfPresent(Money.self, forKey: .commissionMinimum) ?? d.commissionMinimum
-        commissionMaximumPercent = try c.decodeIfPresent(Percent.self, forKey: .commissionMaximumPercent)
+        commissionMaximumPercent =
+            try c.decodeIfPresent(Percent.self, forKey: .commissionMaximumPercent)
             ?? d.commissionMaximumPercent
     }
 }

@@ -108,9 +108,10 @@ public struct PaperExchange: Sendable, Equatable, Codable {
     /// client order id, and the executions at or after `executionsSince` in the order they
     /// happened (also those whose reports were lost while disconnected).
     public func accountState(executionsSince: Timestamp, now: Timestamp) -> BrokerAccountState {
-        BrokerAccountState(broker: name, asOf: now, connected: isConnected(at: now),
-                           account: AccountValues(cash: cash, equity: equity), positions: positions,
-                           openOrders: openOrders, executions: executions.filter { $0.at >= executionsSince })
+        BrokerAccountState(
+            broker: name, asOf: now, connected: isConnected(at: now),
+            account: AccountValues(cash: cash, equity: equity), positions: positions,
+            openOrders: openOrders, executions: executions.filter { $0.at >= executionsSince })
     }
 
     // MARK: Inputs
@@ -199,7 +200,11 @@ public struct PaperExchange: Sendable, Equatable, Codable {
             ctx.outcome.notices.append(.duplicateSubmitIgnored(known))
             let names = known.map(\.rawValue).joined(separator: ", ")
             for leg in legs where index[leg.clientOrderID] == nil {
-                localReport(.rejected(leg.clientOrderID, reason: "the bracket reuses client order id \(names) of an order the broker already has; nothing was submitted"), &ctx)
+                localReport(
+                    .rejected(
+                        leg.clientOrderID,
+                        reason: "the bracket reuses client order id \(names) of an order the broker already has; nothing was submitted"),
+                    &ctx)
             }
             return
         }
@@ -208,7 +213,10 @@ public struct PaperExchange: Sendable, Equatable, Codable {
         let ids = legs.map(\.clientOrderID)
         if let repeated = ids.first(where: { id in ids.filter { $0 == id }.count > 1 }) {
             for leg in legs {
-                localReport(.rejected(leg.clientOrderID, reason: "the bracket uses client order id \(repeated) for more than one leg; nothing was submitted"), &ctx)
+                localReport(
+                    .rejected(
+                        leg.clientOrderID,
+                        reason: "the bracket uses client order id \(repeated) for more than one leg; nothing was submitted"), &ctx)
             }
             return
         }
@@ -231,14 +239,18 @@ public struct PaperExchange: Sendable, Equatable, Codable {
             let brokerOrderID = "\(name)-o\(orderCounter)"
             let isChild = leg.clientOrderID != bracket.entry.clientOrderID
             let status: BrokerOrderStatus = reason != nil ? .rejected : (isChild ? .held : .working)
-            let order = PaperOrder(spec: leg, brokerOrderID: brokerOrderID, status: status, filledQuantity: .zero,
-                                   workingQuantity: status == .working ? leg.quantity : .zero, filledNotional: .zero,
-                                   acceptedAt: ctx.now, eligibleAfter: ctx.now, triggered: false, lastFillSequence: 0,
-                                   reason: reason)
+            let order = PaperOrder(
+                spec: leg, brokerOrderID: brokerOrderID, status: status, filledQuantity: .zero,
+                workingQuantity: status == .working ? leg.quantity : .zero, filledNotional: .zero,
+                acceptedAt: ctx.now, eligibleAfter: ctx.now, triggered: false, lastFillSequence: 0,
+                reason: reason)
             index[leg.clientOrderID] = orders.count
             orders.append(order)
             if answerLost {
-                localReport(.unacknowledged(leg.clientOrderID, detail: "no answer from the broker: the acknowledgement was lost; the order may exist at the broker"), &ctx)
+                localReport(
+                    .unacknowledged(
+                        leg.clientOrderID,
+                        detail: "no answer from the broker: the acknowledgement was lost; the order may exist at the broker"), &ctx)
             } else if let reason {
                 exchangeReport(.rejected(leg.clientOrderID, reason: reason), &ctx)
             } else {
@@ -369,26 +381,32 @@ public struct PaperExchange: Sendable, Equatable, Codable {
     mutating func fill(_ i: Int, quantity: Quantity, price: Price, bar: Bar, _ ctx: inout Context) {
         let spec = orders[i].spec
         guard let notional = try? price.notional(quantity),
-              let newFilledNotional = try? orders[i].filledNotional.adding(notional) else { return }
+            let newFilledNotional = try? orders[i].filledNotional.adding(notional)
+        else { return }
         let commission = FillRules.commission(quantity: quantity, notional: notional, config: config)
         let cost = try? (spec.side == .buy ? notional.adding(commission) : notional.subtracting(commission))
         guard let cost, let newCash = try? (spec.side == .buy ? cash.subtracting(cost) : cash.adding(cost)),
-              let newCommissions = try? commissionsPaid.adding(commission),
-              let newFilledQuantity = try? orders[i].filledQuantity.adding(quantity) else {
+            let newCommissions = try? commissionsPaid.adding(commission),
+            let newFilledQuantity = try? orders[i].filledQuantity.adding(quantity)
+        else {
             ctx.outcome.notices.append(.fillSkipped(spec.clientOrderID, detail: "cash or commissions would overflow"))
             return
         }
         let delta = spec.side.signed(quantity)
-        let current = book.first { $0.symbol == spec.symbol } ?? PaperPosition(symbol: spec.symbol, quantity: .zero, costBasis: .zero, realized: .zero)
+        let current =
+            book.first { $0.symbol == spec.symbol }
+            ?? PaperPosition(symbol: spec.symbol, quantity: .zero, costBasis: .zero, realized: .zero)
         guard let booked = current.applying(delta: delta, price: price),
-              let newRealized = try? realizedPnL.adding(booked.realized) else {
+            let newRealized = try? realizedPnL.adding(booked.realized)
+        else {
             ctx.outcome.notices.append(.fillSkipped(spec.clientOrderID, detail: "the position or the realised P&L would overflow"))
             return
         }
         executionCounter += 1
-        let fill = Fill(executionID: ExecutionID("\(name)-x\(executionCounter)"), clientOrderID: spec.clientOrderID,
-                        symbol: spec.symbol, side: spec.side, quantity: quantity, price: price, commission: commission,
-                        at: ctx.now)
+        let fill = Fill(
+            executionID: ExecutionID("\(name)-x\(executionCounter)"), clientOrderID: spec.clientOrderID,
+            symbol: spec.symbol, side: spec.side, quantity: quantity, price: price, commission: commission,
+            at: ctx.now)
         cash = newCash
         commissionsPaid = newCommissions
         store(booked.position)
@@ -408,8 +426,10 @@ public struct PaperExchange: Sendable, Equatable, Codable {
         orders[i].workingQuantity = done ? .zero : spec.quantity - orders[i].filledQuantity
         settleChildren(of: spec.clientOrderID, activation: bar.start, &ctx)
         if done, let oca = spec.ocaGroup {
-            for j in orders.indices where j != i && orders[j].status.isOpen && orders[j].spec.parent == nil
-                && orders[j].spec.ocaGroup == oca {
+            for j in orders.indices
+            where j != i && orders[j].status.isOpen && orders[j].spec.parent == nil
+                && orders[j].spec.ocaGroup == oca
+            {
                 cancel(j, reason: "OCA: \(spec.clientOrderID) filled", &ctx)
             }
         }
@@ -499,8 +519,10 @@ public struct PaperExchange: Sendable, Equatable, Codable {
     /// DAY orders accepted at or before `close` expire; an entry that expires unfilled takes
     /// its children with it, a partially filled one leaves them working its filled quantity.
     mutating func closeSession(at close: Timestamp, _ ctx: inout Context) {
-        for i in orders.indices where orders[i].status.isOpen && orders[i].spec.timeInForce == .day
-            && orders[i].acceptedAt <= close {
+        for i in orders.indices
+        where orders[i].status.isOpen && orders[i].spec.timeInForce == .day
+            && orders[i].acceptedAt <= close
+        {
             orders[i].status = .expired
             orders[i].workingQuantity = .zero
             exchangeReport(.expired(orders[i].id), &ctx)
@@ -569,8 +591,9 @@ public struct PaperExchange: Sendable, Equatable, Codable {
         index = [:]
         for (i, o) in orders.enumerated() {
             guard index[o.id] == nil else {
-                throw DecodingError.dataCorruptedError(forKey: .orders, in: c,
-                                                       debugDescription: "client order id \(o.id) appears twice in the snapshot")
+                throw DecodingError.dataCorruptedError(
+                    forKey: .orders, in: c,
+                    debugDescription: "client order id \(o.id) appears twice in the snapshot")
             }
             index[o.id] = i
         }

@@ -21,8 +21,11 @@ extension PaperInput {
         switch self {
         case .submit(let bracket):
             for leg in bracket.legs {
-                if let oca = leg.ocaGroup, let r = InputCheck.text(oca, "OCA group of \(leg.clientOrderID)",
-                                                                   max: PaperExchange.maxOCAGroupBytes) {
+                if let oca = leg.ocaGroup,
+                    let r = InputCheck.text(
+                        oca, "OCA group of \(leg.clientOrderID)",
+                        max: PaperExchange.maxOCAGroupBytes)
+                {
                     return r
                 }
             }

@@ -90,7 +90,8 @@ public final class NotifySocket: Sendable {
         }
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard fd >= 0 else {
-            throw SystemCallError(call: "socket(AF_UNIX, SOCK_DGRAM)", code: errno, hint: "check the descriptor limit (ulimit -n, LimitNOFILE=)")
+            throw SystemCallError(
+                call: "socket(AF_UNIX, SOCK_DGRAM)", code: errno, hint: "check the descriptor limit (ulimit -n, LimitNOFILE=)")
         }
         var on: Int32 = 1
         guard setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, socklen_t(MemoryLayout<Int32>.size)) == 0 else {
@@ -124,9 +125,11 @@ public final class NotifySocket: Sendable {
             }
             if returned == 0 { return }
             if returned < 0 {
-                logger.error("recvmsg on the notify socket failed", metadata: [
-                    "path": "\(path)", "error": "\(errnoDescription(-returned))",
-                ])
+                logger.error(
+                    "recvmsg on the notify socket failed",
+                    metadata: [
+                        "path": "\(path)", "error": "\(errnoDescription(-returned))",
+                    ])
                 return
             }
             handle(datagram, payload: buffer.prefix(min(datagram.length, buffer.count)))
@@ -157,9 +160,11 @@ public final class NotifySocket: Sendable {
             // Throttled: the 1st, 2nd, 4th, 8th ... rejection is logged, so a looping child
             // cannot flood the journal; the counters hold the full story.
             if rejected & (rejected - 1) == 0 {
-                logger.warning("ignored a notification", metadata: [
-                    "pid": "\(datagram.pid)", "reason": "\(error)", "rejected_total": "\(rejected)",
-                ])
+                logger.warning(
+                    "ignored a notification",
+                    metadata: [
+                        "pid": "\(datagram.pid)", "reason": "\(error)", "rejected_total": "\(rejected)",
+                    ])
             }
         }
     }

@@ -28,10 +28,12 @@ final class SpawnThread: Sendable {
         // The thread keeps its own reference for ever: it never exits.
         let context = Unmanaged.passRetained(spawnThread).toOpaque()
         var thread = pthread_t()
-        let created = pthread_create(&thread, nil, { raw in
-            let spawnThread = Unmanaged<SpawnThread>.fromOpaque(raw!).takeUnretainedValue()
-            spawnThread.run()
-        }, context)
+        let created = pthread_create(
+            &thread, nil,
+            { raw in
+                let spawnThread = Unmanaged<SpawnThread>.fromOpaque(raw!).takeUnretainedValue()
+                spawnThread.run()
+            }, context)
         guard created == 0 else {
             Unmanaged<SpawnThread>.fromOpaque(context).release()
             return .failure(.spawnThreadUnavailable(errno: created))

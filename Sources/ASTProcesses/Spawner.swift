@@ -40,11 +40,12 @@ public struct Spawner: Sendable {
         watchdog: Duration? = nil, newProcessGroup: Bool = false,
         inheritedFDs: [InheritedDescriptor] = [], identitySlot: IdentitySlot? = nil
     ) async throws(SpawnError) -> Int32 {
-        try await spawn(SpawnRequest(
-            executable: executable, arguments: arguments, environment: environment,
-            listenFDs: listenFDs.map { PassedDescriptor(fd: $0.fd, name: $0.name) },
-            notifySocket: notifySocket, watchdog: watchdog, newProcessGroup: newProcessGroup,
-            inheritedFDs: inheritedFDs, identitySlot: identitySlot))
+        try await spawn(
+            SpawnRequest(
+                executable: executable, arguments: arguments, environment: environment,
+                listenFDs: listenFDs.map { PassedDescriptor(fd: $0.fd, name: $0.name) },
+                notifySocket: notifySocket, watchdog: watchdog, newProcessGroup: newProcessGroup,
+                inheritedFDs: inheritedFDs, identitySlot: identitySlot))
     }
 
     /// Forks on the *calling* thread, bypassing the spawn thread. Only for tests that show why

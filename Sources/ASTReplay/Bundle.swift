@@ -31,8 +31,10 @@ public enum ReplayBundle {
     /// `journalDirectory` with SQLite's online backup (consistent even while the tree runs),
     /// the configuration texts (`name -> contents`, redacted here), `replayConfig`, `versions`.
     @discardableResult
-    public static func export(journalDirectory: String, to out: String, configFiles: [String: String],
-                              replayConfig: ReplaySettings, versions: [String: String]) throws -> Manifest {
+    public static func export(
+        journalDirectory: String, to out: String, configFiles: [String: String],
+        replayConfig: ReplaySettings, versions: [String: String]
+    ) throws -> Manifest {
         let fm = FileManager.default
         if let existing = try? fm.contentsOfDirectory(atPath: out), !existing.isEmpty {
             throw ReplayError("\(out) is not empty; give a new directory for the bundle")
@@ -84,7 +86,7 @@ public enum ReplayBundle {
     /// Checks every file of a bundle against its manifest; returns what does not match.
     public static func checkManifest(_ dir: String) -> [String] {
         guard let data = try? Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(manifestName)")),
-              let manifest = try? JSONDecoder().decode(Manifest.self, from: data)
+            let manifest = try? JSONDecoder().decode(Manifest.self, from: data)
         else { return ["\(manifestName) is missing or unreadable"] }
         var problems: [String] = []
         for file in manifest.files {
@@ -129,11 +131,11 @@ extension ReplayBundle {
     /// built astctl, the OS, and the git commit when `AST_GIT_COMMIT` names it.
     public static func versions(environment: [String: String] = ProcessInfo.processInfo.environment) -> [String: String] {
         #if compiler(>=6.3)
-        let swift = ">=6.3"
+            let swift = ">=6.3"
         #elseif compiler(>=6.1)
-        let swift = ">=6.1"
+            let swift = ">=6.1"
         #else
-        let swift = "<6.1"
+            let swift = "<6.1"
         #endif
         return [
             "bundle_format": format, "swift_compiler": swift,

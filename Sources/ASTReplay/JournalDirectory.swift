@@ -15,7 +15,9 @@ public struct JournalDirectory: Sendable {
         var dir = path
         if FileManager.default.fileExists(atPath: "\(path)/\(ReplayBundle.manifestName)") { dir = "\(path)/journal" }
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else {
-            throw ReplayError("\(dir) is not a readable directory; give the journal directory (<state_dir>/journal) or a bundle from `astctl journal export`")
+            throw ReplayError(
+                "\(dir) is not a readable directory; give the journal directory (<state_dir>/journal) or a bundle from `astctl journal export`"
+            )
         }
         let files = names.filter { $0.hasSuffix(".sqlite") }.sorted().map { "\(dir)/\($0)" }
         guard !files.isEmpty else { throw ReplayError("no journal (*.sqlite) in \(dir)") }

@@ -35,7 +35,8 @@ public enum ReplayCommandRunner {
                 } else {
                     text = (problems.map { "BUNDLE: \($0)" } + [report.text()]).joined(separator: "\n")
                 }
-                return Outcome(stdout: text + "\n", stderr: problems.isEmpty ? "" : problems.joined(separator: "\n") + "\n", exitCode: ok ? 0 : 1)
+                return Outcome(
+                    stdout: text + "\n", stderr: problems.isEmpty ? "" : problems.joined(separator: "\n") + "\n", exitCode: ok ? 0 : 1)
             }
             let timeline = try Timeline.build(journals, filter: filter)
             if json { return Outcome(stdout: String(decoding: try timeline.json(), as: UTF8.self) + "\n", stderr: "", exitCode: 0) }

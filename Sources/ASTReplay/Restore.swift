@@ -31,8 +31,10 @@ public struct FoldError: Error, Sendable, Equatable, CustomStringConvertible {
 /// Drives `fold` over a journal: `scan` streams the entries (`Journal.scan(fromSeq: 1, _:)` in a
 /// shell, `JournalReader.scan` in a tool), `observe` sees every applied input with its outputs.
 @inline(__always)
-func runFold<Outputs>(scan: ((JournalEntry) throws -> Bool) throws -> Void, apply: (JournalEntry) throws -> Outputs?,
-                      observe: (JournalEntry, Outputs) -> Void) throws {
+func runFold<Outputs>(
+    scan: ((JournalEntry) throws -> Bool) throws -> Void, apply: (JournalEntry) throws -> Outputs?,
+    observe: (JournalEntry, Outputs) -> Void
+) throws {
     // Both closures are only called during `scan`; the checker cannot see that `scan` does not
     // call back into `observe` re-entrantly, so say it.
     try withoutActuallyEscaping(observe) { observe in
@@ -136,7 +138,9 @@ public struct RiskJournalFold {
             }
             return nil
         case EntryTypes.Risk.input:
-            guard gate != nil else { throw FoldError(seq: entry.seq, type: r.type, reason: "a risk input before the initial Safe Mode record") }
+            guard gate != nil else {
+                throw FoldError(seq: entry.seq, type: r.type, reason: "a risk input before the initial Safe Mode record")
+            }
             guard let input = quarantine.admit(RiskInput.self, entry, decoder: decoder, validate: { $0.validate() }) else { return nil }
             inputs += 1
             return gate!.handle(input, now: r.timestamp)
@@ -150,9 +154,11 @@ public struct RiskJournalFold {
     }
 
     /// Folds a whole journal (see the type's documentation).
-    public static func fold(limits: RiskLimits, process: String = "risk@main", journal: String = "",
-                            observe: (JournalEntry, [RiskOutput]) -> Void = { _, _ in },
-                            scan: ((JournalEntry) throws -> Bool) throws -> Void) throws -> RiskJournalFold {
+    public static func fold(
+        limits: RiskLimits, process: String = "risk@main", journal: String = "",
+        observe: (JournalEntry, [RiskOutput]) -> Void = { _, _ in },
+        scan: ((JournalEntry) throws -> Bool) throws -> Void
+    ) throws -> RiskJournalFold {
         var fold = RiskJournalFold(limits: limits, process: process, journal: journal)
         try runFold(scan: scan, apply: { try fold.apply($0) }, observe: observe)
         return fold
@@ -192,9 +198,11 @@ public struct ReconcilerJournalFold {
     }
 
     /// Folds a whole journal (see the type's documentation).
-    public static func fold(process: String = "reconciler@main", journal: String = "",
-                            observe: (JournalEntry, (input: ReconcilerInput, outputs: [ReconcilerOutput])) -> Void = { _, _ in },
-                            scan: ((JournalEntry) throws -> Bool) throws -> Void) throws -> ReconcilerJournalFold {
+    public static func fold(
+        process: String = "reconciler@main", journal: String = "",
+        observe: (JournalEntry, (input: ReconcilerInput, outputs: [ReconcilerOutput])) -> Void = { _, _ in },
+        scan: ((JournalEntry) throws -> Bool) throws -> Void
+    ) throws -> ReconcilerJournalFold {
         var fold = ReconcilerJournalFold(process: process, journal: journal)
         try runFold(scan: scan, apply: { try fold.apply($0) }, observe: observe)
         return fold
@@ -294,9 +302,11 @@ public struct PaperJournalFold {
     }
 
     /// Folds a whole journal (see the type's documentation).
-    public static func fold(name: String, config: PaperBrokerConfig, journal: String = "", recordsBrackets: Bool = false,
-                            observe: (JournalEntry, (input: PaperInput, outcome: PaperOutcome)) -> Void = { _, _ in },
-                            scan: ((JournalEntry) throws -> Bool) throws -> Void) throws -> PaperJournalFold {
+    public static func fold(
+        name: String, config: PaperBrokerConfig, journal: String = "", recordsBrackets: Bool = false,
+        observe: (JournalEntry, (input: PaperInput, outcome: PaperOutcome)) -> Void = { _, _ in },
+        scan: ((JournalEntry) throws -> Bool) throws -> Void
+    ) throws -> PaperJournalFold {
         var fold = PaperJournalFold(name: name, config: config, journal: journal, recordsBrackets: recordsBrackets)
         try runFold(scan: scan, apply: { try fold.apply($0) }, observe: observe)
         return fold

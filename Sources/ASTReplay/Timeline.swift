@@ -53,8 +53,10 @@ public struct TimelineFilter: Sendable {
     /// Bus plumbing (acks, handshakes, connections) is left out unless asked for.
     public var includeBus = false
 
-    public init(from: Timestamp? = nil, to: Timestamp? = nil, processes: Set<String> = [], symbol: String? = nil,
-                correlation: String? = nil, kinds: Set<EventKind> = [], includeBus: Bool = false) {
+    public init(
+        from: Timestamp? = nil, to: Timestamp? = nil, processes: Set<String> = [], symbol: String? = nil,
+        correlation: String? = nil, kinds: Set<EventKind> = [], includeBus: Bool = false
+    ) {
         self.from = from
         self.to = to
         self.processes = processes
@@ -122,7 +124,10 @@ public struct Timeline: Sendable {
         while true {
             var best = -1
             for i in lists.indices where heads[i] < lists[i].count {
-                guard best >= 0 else { best = i; continue }
+                guard best >= 0 else {
+                    best = i
+                    continue
+                }
                 let a = lists[i][heads[i]], b = lists[best][heads[best]]
                 if (a.sortTime, a.process) < (b.sortTime, b.process) { best = i }
             }
@@ -138,7 +143,8 @@ public struct Timeline: Sendable {
         var s = Substring(id)
         if s.hasPrefix(ApprovalID.prefix) { s = s.dropFirst(ApprovalID.prefix.count) }
         if s.count > 2, let last = s.last, "EST".contains(last), s.dropLast().hasSuffix("."),
-           s.split(separator: ".").count >= 4 {
+            s.split(separator: ".").count >= 4
+        {
             s = s.dropLast(2)
         }
         let parts = s.split(separator: ".", omittingEmptySubsequences: false)
@@ -166,7 +172,8 @@ public struct Timeline: Sendable {
         var lines = ["TIME (UTC)               PROCESS            KIND            CORRELATION                         SUMMARY"]
         for e in events {
             let corr = e.chain ?? e.correlationID ?? e.symbol ?? "-"
-            lines.append("\(pad(e.timestamp.description, 24)) \(pad(e.process, 18)) \(pad(e.kind.rawValue, 15)) \(pad(corr, 35)) \(e.summary)")
+            lines.append(
+                "\(pad(e.timestamp.description, 24)) \(pad(e.process, 18)) \(pad(e.kind.rawValue, 15)) \(pad(corr, 35)) \(e.summary)")
         }
         return lines.joined(separator: "\n")
     }
@@ -201,7 +208,9 @@ struct ChainMatcher {
             symbol = Timeline.symbol(ofChain: chain)
             let d = String(chain.prefix(10))
             date = d
-            barWindow = Self.day(d).map { Timestamp(nanoseconds: $0 - 4 * 86_400_000_000_000)...Timestamp(nanoseconds: $0 + 86_400_000_000_000 - 1) }
+            barWindow = Self.day(d).map {
+                Timestamp(nanoseconds: $0 - 4 * 86_400_000_000_000)...Timestamp(nanoseconds: $0 + 86_400_000_000_000 - 1)
+            }
         } else {
             symbol = nil
             date = nil
@@ -261,8 +270,8 @@ struct Classifier {
             event.kind = .scan
             event.summary = scanSummary(r.body)
         case EntryTypes.processStarted, EntryTypes.Strategy.schedule, EntryTypes.Risk.started, EntryTypes.Risk.stopped,
-             EntryTypes.Notifier.started, EntryTypes.Notifier.stopped, EntryTypes.Paper.restored,
-             EntryTypes.MarketData.progress, EntryTypes.MarketData.finished, EntryTypes.MarketData.installed:
+            EntryTypes.Notifier.started, EntryTypes.Notifier.stopped, EntryTypes.Paper.restored,
+            EntryTypes.MarketData.progress, EntryTypes.MarketData.finished, EntryTypes.MarketData.installed:
             event.kind = .lifecycle
             event.summary = "\(r.type) \(String(decoding: r.body.prefix(120), as: UTF8.self))"
         case EntryTypes.Risk.decision, EntryTypes.Strategy.decision:
@@ -278,13 +287,17 @@ struct Classifier {
             event.summary = "DRY_RUN: approval not sent"
         case EntryTypes.Risk.transition:
             event.kind = .safeMode
-            if let t = try? decoder.decode(SafeModeTransition.self, from: Data(r.body)) { event.summary = "Safe Mode \(t.from) -> \(t.to): \(t.cause)" }
+            if let t = try? decoder.decode(SafeModeTransition.self, from: Data(r.body)) {
+                event.summary = "Safe Mode \(t.from) -> \(t.to): \(t.cause)"
+            }
         case EntryTypes.Risk.initial:
             event.kind = .safeMode
             event.summary = "Safe Mode initial record"
         case EntryTypes.Reconciler.summary:
             event.kind = .reconciliation
-            if let s = try? decoder.decode(ReconciliationSummary.self, from: Data(r.body)) { event.summary = "reconciliation (\(s.trigger)): \(s.summary)" }
+            if let s = try? decoder.decode(ReconciliationSummary.self, from: Data(r.body)) {
+                event.summary = "reconciliation (\(s.trigger)): \(s.summary)"
+            }
         case EntryTypes.Reconciler.anomaly:
             event.kind = .reconciliation
             event.summary = "anomaly: \(String(decoding: r.body.prefix(160), as: UTF8.self))"
@@ -301,7 +314,9 @@ struct Classifier {
             event.kind = .lifecycle
             event.chain = nil
             event.symbol = nil
-            if let e = try? decoder.decode(LifecycleEventBody.self, from: Data(r.body)) { event.summary = "lifecycle \(e.kind) \(e.child ?? "")" }
+            if let e = try? decoder.decode(LifecycleEventBody.self, from: Data(r.body)) {
+                event.summary = "lifecycle \(e.kind) \(e.child ?? "")"
+            }
         default:
             if r.kind == .received || r.kind == .sent { classifyMessage(&event, body: r.body, peer: peer) }
         }
@@ -313,16 +328,26 @@ struct Classifier {
         let type = event.type
         event.summary = "\(type)\(peer)"
         switch type {
-        case "bar": event.kind = .bar; event.symbol = event.correlationID ?? event.symbol
-        case "mark": event.kind = .mark; event.symbol = event.correlationID ?? event.symbol
+        case "bar":
+            event.kind = .bar
+            event.symbol = event.correlationID ?? event.symbol
+        case "mark":
+            event.kind = .mark
+            event.symbol = event.correlationID ?? event.symbol
         case "portfolio.snapshot": event.kind = .position
         case "reconciliation.result", "reconcile.request", "reconciliation.report": event.kind = .reconciliation
         case "risk.command", "risk.status", "command.result", "broker.query", "broker.state", "broker.inject", "broker.connection":
             event.kind = .command
         case "session.close": event.kind = .bar
-        case "lifecycle": event.kind = .lifecycle; event.chain = nil; event.symbol = nil
+        case "lifecycle":
+            event.kind = .lifecycle
+            event.chain = nil
+            event.symbol = nil
         case "intent.submit", "intent.decision", "order.submit", "order.cancel", "execution.report", "alert":
-            guard let env = try? EnvelopeCodec.decode(body) else { event.kind = .other; return }
+            guard let env = try? EnvelopeCodec.decode(body) else {
+                event.kind = .other
+                return
+            }
             switch env.message {
             case .intentSubmit(let g):
                 event.kind = .intent
@@ -361,8 +386,12 @@ struct Classifier {
                 event.chain = g.id.rawValue
                 event.symbol = g.symbol.rawValue
             }
-        case "bar": event.kind = .bar; event.symbol = event.correlationID ?? event.symbol
-        case "mark": event.kind = .mark; event.symbol = event.correlationID ?? event.symbol
+        case "bar":
+            event.kind = .bar
+            event.symbol = event.correlationID ?? event.symbol
+        case "mark":
+            event.kind = .mark
+            event.symbol = event.correlationID ?? event.symbol
         case "portfolio": event.kind = .position
         case "submit", "cancel": event.kind = .order
         case "orderRefused":
@@ -423,7 +452,8 @@ struct Classifier {
             }
         }
         let intents = (object["intents"] as? [Any])?.count ?? 0
-        return "scan \(object["date"] as? String ?? ""): \(symbols.count) candidates\(symbols.isEmpty ? "" : " " + symbols.joined(separator: " ")), \(intents) intents"
+        return
+            "scan \(object["date"] as? String ?? ""): \(symbols.count) candidates\(symbols.isEmpty ? "" : " " + symbols.joined(separator: " ")), \(intents) intents"
     }
 
     /// The first key of a JSON object (the case of an encoded enum), optionally of the object

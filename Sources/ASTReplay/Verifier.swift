@@ -39,7 +39,8 @@ public struct Divergence: Sendable, Equatable, Codable, CustomStringConvertible 
     /// What replay produced (empty when it produced nothing).
     public var got: String
 
-    public init(process: String, seq: Int64, type: String, recordedSeq: Int64? = nil, what: String, expected: String = "", got: String = "") {
+    public init(process: String, seq: Int64, type: String, recordedSeq: Int64? = nil, what: String, expected: String = "", got: String = "")
+    {
         self.process = process
         self.seq = seq
         self.type = type
@@ -156,8 +157,11 @@ public struct VerificationReport: Sendable, Codable {
             if let damage = p.chainDamage { lines.append("HASH CHAIN BROKEN: \(p.process): \(damage)") }
         }
         for p in processes {
-            let what = p.reexecuted ? "\(p.inputs) inputs re-executed, \(p.outputsCompared) outputs identical" : "not re-executed (chain only)"
-            let verdict = p.divergenceCount > 0 ? "DIVERGED (\(p.divergenceCount) divergence\(p.divergenceCount == 1 ? "" : "s"))"
+            let what =
+                p.reexecuted ? "\(p.inputs) inputs re-executed, \(p.outputsCompared) outputs identical" : "not re-executed (chain only)"
+            let verdict =
+                p.divergenceCount > 0
+                ? "DIVERGED (\(p.divergenceCount) divergence\(p.divergenceCount == 1 ? "" : "s"))"
                 : (p.chainDamage != nil ? "DAMAGED" : "ok")
             lines.append("\(p.process): \(p.entries) entries, \(what): \(verdict)")
             for (i, d) in p.divergences.prefix(Self.printedPerProcess).enumerated() {
@@ -169,7 +173,8 @@ public struct VerificationReport: Sendable, Codable {
         }
         lines.append(String(format: "%d entries in %.3f s (%.0f entries/s)", entries, seconds, entriesPerSecond))
         let total = divergenceCount
-        lines.append(identical ? "replay: IDENTICAL" : "replay: NOT IDENTICAL" + (total > 0 ? " (\(total) divergence\(total == 1 ? "" : "s"))" : ""))
+        lines.append(
+            identical ? "replay: IDENTICAL" : "replay: NOT IDENTICAL" + (total > 0 ? " (\(total) divergence\(total == 1 ? "" : "s"))" : ""))
         return lines.joined(separator: "\n")
     }
 }
@@ -217,8 +222,9 @@ public enum ReplayVerifier {
     static func replayKeepingState(path: String, config: ReplaySettings, checkChain: Bool = true)
         -> (result: ProcessReplay, replayer: (any Replayer)?)
     {
-        var result = ProcessReplay(process: "?", path: path, entries: 0, inputs: 0, outputsCompared: 0, reexecuted: false,
-                                   chainDamage: nil, chainDamageSeq: nil, divergences: [], divergenceCount: 0, notes: [])
+        var result = ProcessReplay(
+            process: "?", path: path, entries: 0, inputs: 0, outputsCompared: 0, reexecuted: false,
+            chainDamage: nil, chainDamageSeq: nil, divergences: [], divergenceCount: 0, notes: [])
         if checkChain {
             let chain = Journal.verify(path: path)
             if let damage = chain.damage {
@@ -335,7 +341,9 @@ struct RiskReplayer: Replayer {
     var notes: [String] = []
     var log = DivergenceLog()
     let decoder = JSONDecoder()
-    static let outputTypes: Set<String> = [EntryTypes.Risk.decision, EntryTypes.Risk.transition, EntryTypes.Risk.cancel, EntryTypes.Risk.command]
+    static let outputTypes: Set<String> = [
+        EntryTypes.Risk.decision, EntryTypes.Risk.transition, EntryTypes.Risk.cancel, EntryTypes.Risk.command,
+    ]
 
     var inputs: Int { fold.inputs }
 
@@ -373,9 +381,11 @@ struct RiskReplayer: Replayer {
     /// Outputs of the previous input that the journal does not record before the next input.
     mutating func flushUnrecorded(before entry: JournalEntry) {
         while let (output, input) = pending.take() {
-            log.record(Divergence(process: process, seq: input, type: EntryTypes.Risk.input,
-                                  what: "replay produced an output the journal does not record before the next input (entry \(entry.seq))",
-                                  got: "\(output)"))
+            log.record(
+                Divergence(
+                    process: process, seq: input, type: EntryTypes.Risk.input,
+                    what: "replay produced an output the journal does not record before the next input (entry \(entry.seq))",
+                    got: "\(output)"))
         }
         pending.reset()
     }
@@ -383,18 +393,23 @@ struct RiskReplayer: Replayer {
     mutating func compare(_ entry: JournalEntry) {
         let r = entry.record
         guard let (output, input) = pending.take() else {
-            log.record(Divergence(process: process, seq: entry.seq, type: r.type, recordedSeq: entry.seq,
-                                  what: "the journal records an output replay did not produce",
-                                  expected: String(decoding: r.body.prefix(600), as: UTF8.self)))
+            log.record(
+                Divergence(
+                    process: process, seq: entry.seq, type: r.type, recordedSeq: entry.seq,
+                    what: "the journal records an output replay did not produce",
+                    expected: String(decoding: r.body.prefix(600), as: UTF8.self)))
             return
         }
         let (type, equal, recorded) = compare(output, type: r.type, body: r.body)
         guard equal else {
-            log.record(Divergence(process: process, seq: input, type: EntryTypes.Risk.input, recordedSeq: entry.seq,
-                                  what: type == r.type ? "replay's \(type) differs from the recorded one"
-                                      : "replay produced \(type) where the journal records \(r.type)",
-                                  expected: recorded.isEmpty ? String(decoding: r.body.prefix(600), as: UTF8.self) : recorded,
-                                  got: "\(output)"))
+            log.record(
+                Divergence(
+                    process: process, seq: input, type: EntryTypes.Risk.input, recordedSeq: entry.seq,
+                    what: type == r.type
+                        ? "replay's \(type) differs from the recorded one"
+                        : "replay produced \(type) where the journal records \(r.type)",
+                    expected: recorded.isEmpty ? String(decoding: r.body.prefix(600), as: UTF8.self) : recorded,
+                    got: "\(output)"))
             return
         }
         compared += 1
@@ -464,9 +479,11 @@ struct ReconcilerReplayer: Replayer {
         switch (r.kind, r.type) {
         case (.received, EntryTypes.Reconciler.input):
             while let (output, input) = pending.take() {
-                log.record(Divergence(process: process, seq: input, type: EntryTypes.Reconciler.input,
-                                      what: "replay produced an output the journal does not record before the next input (entry \(entry.seq))",
-                                      got: "\(output)"))
+                log.record(
+                    Divergence(
+                        process: process, seq: input, type: EntryTypes.Reconciler.input,
+                        what: "replay produced an output the journal does not record before the next input (entry \(entry.seq))",
+                        got: "\(output)"))
             }
             pending.reset()
             lastInput = entry.seq
@@ -499,9 +516,11 @@ struct ReconcilerReplayer: Replayer {
             if snapshot == lastPublished || produced.contains(snapshot) || snapshot == core.snapshot(snapshot.asOf) {
                 compared += 1
             } else {
-                log.record(Divergence(process: process, seq: lastInput, type: EntryTypes.Reconciler.input, recordedSeq: entry.seq,
-                                      what: "the published portfolio is none replay produced since the last publication",
-                                      expected: "\(snapshot)", got: "\(produced.last.map { "\($0)" } ?? "\(core.snapshot(snapshot.asOf))")"))
+                log.record(
+                    Divergence(
+                        process: process, seq: lastInput, type: EntryTypes.Reconciler.input, recordedSeq: entry.seq,
+                        what: "the published portfolio is none replay produced since the last publication",
+                        expected: "\(snapshot)", got: "\(produced.last.map { "\($0)" } ?? "\(core.snapshot(snapshot.asOf))")"))
             }
             lastPublished = snapshot
             produced.removeAll(keepingCapacity: true)
@@ -513,9 +532,11 @@ struct ReconcilerReplayer: Replayer {
     mutating func match(_ entry: JournalEntry) {
         let r = entry.record
         guard let (output, input) = pending.take() else {
-            log.record(Divergence(process: process, seq: entry.seq, type: r.type, recordedSeq: entry.seq,
-                                  what: "the journal records an output replay did not produce",
-                                  expected: String(decoding: r.body.prefix(600), as: UTF8.self)))
+            log.record(
+                Divergence(
+                    process: process, seq: entry.seq, type: r.type, recordedSeq: entry.seq,
+                    what: "the journal records an output replay did not produce",
+                    expected: String(decoding: r.body.prefix(600), as: UTF8.self)))
             return
         }
         var equal = false
@@ -528,16 +549,24 @@ struct ReconcilerReplayer: Replayer {
             recorded = String(decoding: r.body, as: UTF8.self)
         case (.result(let x), MessageType.reconciliationResult.rawValue):
             let m = try? EnvelopeCodec.decode(r.body).message
-            if case .reconciliationResult(let y)? = m { equal = x == y; recorded = "\(y)" }
+            if case .reconciliationResult(let y)? = m {
+                equal = x == y
+                recorded = "\(y)"
+            }
         case (.cancelAtBroker(let x), MessageType.orderCancel.rawValue):
             let m = try? EnvelopeCodec.decode(r.body).message
-            if case .orderCancel(let y)? = m { equal = x == y; recorded = "\(y)" }
+            if case .orderCancel(let y)? = m {
+                equal = x == y
+                recorded = "\(y)"
+            }
         default:
             recorded = "\(r.type): \(String(decoding: r.body.prefix(600), as: UTF8.self))"
         }
         guard equal else {
-            log.record(Divergence(process: process, seq: input, type: EntryTypes.Reconciler.input, recordedSeq: entry.seq,
-                                  what: "replay's output differs from the recorded \(r.type)", expected: recorded, got: "\(output)"))
+            log.record(
+                Divergence(
+                    process: process, seq: input, type: EntryTypes.Reconciler.input, recordedSeq: entry.seq,
+                    what: "replay's output differs from the recorded \(r.type)", expected: recorded, got: "\(output)"))
             return
         }
         compared += 1
@@ -585,9 +614,11 @@ struct PaperReplayer: Replayer {
         case (.received, EntryTypes.Paper.input), (.received, EntryTypes.Paper.faultResubmit):
             for id in ofLastInput {
                 guard let p = unsent.removeValue(forKey: id) else { continue }
-                log.record(Divergence(process: process, seq: p.input, type: EntryTypes.Paper.input,
-                                      what: "replay produced execution report \(id), which was not sent before the next input (entry \(entry.seq))",
-                                      got: "\(p.report)"))
+                log.record(
+                    Divergence(
+                        process: process, seq: p.input, type: EntryTypes.Paper.input,
+                        what: "replay produced execution report \(id), which was not sent before the next input (entry \(entry.seq))",
+                        got: "\(p.report)"))
             }
             ofLastInput.removeAll(keepingCapacity: true)
             do throws(FoldError) {
@@ -598,8 +629,10 @@ struct PaperReplayer: Replayer {
                 }
                 for report in step.outcome.reports {
                     guard producedIDs.insert(report.id).inserted else {
-                        log.record(Divergence(process: process, seq: entry.seq, type: r.type,
-                                              what: "replay produced report id \(report.id) twice", got: "\(report)"))
+                        log.record(
+                            Divergence(
+                                process: process, seq: entry.seq, type: r.type,
+                                what: "replay produced report id \(report.id) twice", got: "\(report)"))
                         continue
                     }
                     unsent[report.id] = (report, entry.seq)
@@ -616,15 +649,19 @@ struct PaperReplayer: Replayer {
             }
             if sentIDs.contains(sent.id) { return }
             guard let p = unsent[sent.id] else {
-                log.record(Divergence(process: process, seq: entry.seq, type: r.type, recordedSeq: entry.seq,
-                                      what: "execution report \(sent.id) was sent but replay never produced it", expected: "\(sent)"))
+                log.record(
+                    Divergence(
+                        process: process, seq: entry.seq, type: r.type, recordedSeq: entry.seq,
+                        what: "execution report \(sent.id) was sent but replay never produced it", expected: "\(sent)"))
                 return
             }
             unsent[sent.id] = nil
             sentIDs.insert(sent.id)
             guard p.report == sent else {
-                log.record(Divergence(process: process, seq: p.input, type: EntryTypes.Paper.input, recordedSeq: entry.seq,
-                                      what: "replay's execution report \(sent.id) differs from the one sent", expected: "\(sent)", got: "\(p.report)"))
+                log.record(
+                    Divergence(
+                        process: process, seq: p.input, type: EntryTypes.Paper.input, recordedSeq: entry.seq,
+                        what: "replay's execution report \(sent.id) differs from the one sent", expected: "\(sent)", got: "\(p.report)"))
                 return
             }
             compared += 1
@@ -635,7 +672,9 @@ struct PaperReplayer: Replayer {
 
     mutating func finish() {
         if !unsent.isEmpty {
-            notes.append("\(unsent.count) report(s) produced but never sent: the journal ends there (live copy or crash; delivered at the next start)")
+            notes.append(
+                "\(unsent.count) report(s) produced but never sent: the journal ends there (live copy or crash; delivered at the next start)"
+            )
         }
     }
 }

@@ -15,12 +15,14 @@ extension RunReport {
         let t = totals
         out.append("# AST run report")
         out.append("")
-        out.append("State directory `\(stateDirectory)`; mode \(mode ?? "unknown"); \(time(period.firstMarketTime)) to \(time(period.lastMarketTime))"
-            + (period.replayFinished ? " (replay finished)." : "."))
+        out.append(
+            "State directory `\(stateDirectory)`; mode \(mode ?? "unknown"); \(time(period.firstMarketTime)) to \(time(period.lastMarketTime))"
+                + (period.replayFinished ? " (replay finished)." : "."))
         out.append("")
         out.append("| Summary | |")
         out.append("|---|---|")
-        out.append("| Sessions | \(t.sessions)\(period.sessions.isEmpty ? "" : " (\(period.sessions.first!) to \(period.sessions.last!))") |")
+        out.append(
+            "| Sessions | \(t.sessions)\(period.sessions.isEmpty ? "" : " (\(period.sessions.first!) to \(period.sessions.last!))") |")
         out.append("| Candidates | \(t.candidates) |")
         out.append("| Intents | \(t.intents) |")
         out.append("| Approved / downgraded / blocked | \(t.approved) / \(t.downgraded) / \(t.blocked) |")
@@ -37,7 +39,8 @@ extension RunReport {
         out.append("| Max drawdown | \(money(t.maxDrawdown))\(t.maxDrawdownPct.map { " (\($0)%)" } ?? "") |")
         out.append("| Open positions | \(finalPositions.count) |")
         out.append("| Safe Mode now | \(safeModeNow ?? "unknown") |")
-        out.append("| Last reconciliation | \(reconciliations.last.map { "\($0.outcome) at \(time($0.at)) (\(cell($0.trigger)))" } ?? "none") |")
+        out.append(
+            "| Last reconciliation | \(reconciliations.last.map { "\($0.outcome) at \(time($0.at)) (\(cell($0.trigger)))" } ?? "none") |")
         out.append("| Problems | \(problems.count) |")
 
         out.append("")
@@ -50,7 +53,9 @@ extension RunReport {
             out.append("|---|---:|---:|---:|---:|---|")
             for p in finalPositions {
                 let stop = p.protectedByStop.map { $0 ? "working" : "**NONE**" } ?? "?"
-                out.append("| \(p.symbol) | \(p.quantity) | \(p.averagePrice) | \(p.mark?.description ?? "—") | \(money(p.unrealizedPnL)) | \(stop) |")
+                out.append(
+                    "| \(p.symbol) | \(p.quantity) | \(p.averagePrice) | \(p.mark?.description ?? "—") | \(money(p.unrealizedPnL)) | \(stop) |"
+                )
             }
         }
 
@@ -89,8 +94,10 @@ extension RunReport {
             for r in all { n[key(r), default: 0] += 1 }
             return n.keys.sorted().map { "\($0) \(n[$0]!)" }.joined(separator: ", ")
         }
-        var out = ["\(all.count) reconciliation\(all.count == 1 ? "" : "s"): \(counts(\.outcome)).", "",
-                   "By trigger: \(counts(\.trigger))."]
+        var out = [
+            "\(all.count) reconciliation\(all.count == 1 ? "" : "s"): \(counts(\.outcome)).", "",
+            "By trigger: \(counts(\.trigger)).",
+        ]
         let notable = all.filter { $0.outcome != "clean" || !$0.findings.isEmpty || !$0.repairs.isEmpty }
         out.append("")
         if notable.isEmpty {
@@ -109,14 +116,19 @@ extension RunReport {
     static func markdown(_ d: DayReport, time: (Timestamp?) -> String, cell: (String) -> String, money: (Money?) -> String) -> [String] {
         var out = ["", "## \(d.date)", ""]
         let c = d.candidates.count, i = d.intents.count, f = d.fills.count
-        out.append("\(c) candidate\(c == 1 ? "" : "s"), \(i) intent\(i == 1 ? "" : "s"), \(d.orders.count) order legs, \(f) fill\(f == 1 ? "" : "s").")
+        out.append(
+            "\(c) candidate\(c == 1 ? "" : "s"), \(i) intent\(i == 1 ? "" : "s"), \(d.orders.count) order legs, \(f) fill\(f == 1 ? "" : "s")."
+        )
         if !d.candidates.isEmpty {
             out.append("")
             out.append("Candidates: " + d.candidates.map { "\($0.symbol) (\($0.detector))" }.joined(separator: ", ") + ".")
         }
         if !d.intents.isEmpty {
             let decisions = Dictionary(d.decisions.map { ($0.intent, $0) }, uniquingKeysWith: { _, last in last })
-            out += ["", "### Intents and decisions", "", "| Intent | Symbol | Side | Qty | Entry | Stop | Target | Decision |", "|---|---|---|---:|---|---:|---:|---|"]
+            out += [
+                "", "### Intents and decisions", "", "| Intent | Symbol | Side | Qty | Entry | Stop | Target | Decision |",
+                "|---|---|---|---:|---|---:|---:|---|",
+            ]
             for x in d.intents {
                 var decision = "—"
                 if let dec = decisions[x.id] {
@@ -124,24 +136,42 @@ extension RunReport {
                     if let q = dec.quantity, dec.outcome == "downgraded" { decision += " to \(q)" }
                     if let r = dec.reason { decision += " \(r)" }
                 }
-                out.append("| \(x.id) | \(x.symbol) | \(x.side) | \(x.quantity) | \(x.entry) | \(x.stop?.description ?? "—") | \(x.target?.description ?? "—") | \(decision) |")
+                out.append(
+                    "| \(x.id) | \(x.symbol) | \(x.side) | \(x.quantity) | \(x.entry) | \(x.stop?.description ?? "—") | \(x.target?.description ?? "—") | \(decision) |"
+                )
             }
         }
         if !d.orders.isEmpty {
-            out += ["", "### Orders (state at the end of the day)", "", "| Order | Symbol | Leg | Side | Type | Qty | Filled | Avg fill | Status |", "|---|---|---|---|---|---:|---:|---:|---|"]
+            out += [
+                "", "### Orders (state at the end of the day)", "",
+                "| Order | Symbol | Leg | Side | Type | Qty | Filled | Avg fill | Status |", "|---|---|---|---|---|---:|---:|---:|---|",
+            ]
             for o in d.orders {
-                out.append("| \(o.id) | \(o.symbol) | \(o.leg) | \(o.side) | \(o.type) | \(o.quantity) | \(o.filledQuantity) | \(o.averageFillPrice?.description ?? "—") | \(o.status) |")
+                out.append(
+                    "| \(o.id) | \(o.symbol) | \(o.leg) | \(o.side) | \(o.type) | \(o.quantity) | \(o.filledQuantity) | \(o.averageFillPrice?.description ?? "—") | \(o.status) |"
+                )
             }
         }
         if !d.fills.isEmpty {
-            out += ["", "### Fills", "", "| At | Execution | Order | Side | Qty | Symbol | Price | Commission |", "|---|---|---|---|---:|---|---:|---:|"]
+            out += [
+                "", "### Fills", "", "| At | Execution | Order | Side | Qty | Symbol | Price | Commission |",
+                "|---|---|---|---|---:|---|---:|---:|",
+            ]
             for x in d.fills {
-                out.append("| \(time(x.at)) | \(x.executionID) | \(x.order) | \(x.side) | \(x.quantity) | \(x.symbol) | \(x.price) | \(money(x.commission)) |")
+                out.append(
+                    "| \(time(x.at)) | \(x.executionID) | \(x.order) | \(x.side) | \(x.quantity) | \(x.symbol) | \(x.price) | \(money(x.commission)) |"
+                )
             }
         }
         if let e = d.endOfDay {
-            out += ["", "End of day (\(time(e.at))): equity \(money(e.equity)), cash \(money(e.cash))"
-                + (e.positions.isEmpty ? ", flat." : ", positions: " + e.positions.map { "\($0.symbol) \($0.quantity) @ \($0.averagePrice)" }.joined(separator: ", ") + ".")]
+            out += [
+                "",
+                "End of day (\(time(e.at))): equity \(money(e.equity)), cash \(money(e.cash))"
+                    + (e.positions.isEmpty
+                        ? ", flat."
+                        : ", positions: " + e.positions.map { "\($0.symbol) \($0.quantity) @ \($0.averagePrice)" }.joined(separator: ", ")
+                            + "."),
+            ]
         }
         return out
     }

@@ -29,17 +29,28 @@ public enum RunReportBuilder {
     public static func build(stateDirectory: String, mode: String? = nil) throws -> RunReport {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: stateDirectory, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw RunReportError("report: state directory \(stateDirectory) does not exist (pass --state-dir or set state_dir in the configuration)")
+            throw RunReportError(
+                "report: state directory \(stateDirectory) does not exist (pass --state-dir or set state_dir in the configuration)")
         }
         var reader = Reader(directory: "\(stateDirectory)/journal")
         reader.verifyAll()
         var state = Accumulator()
 
         reader.stream("strategy@main", types: [EntryTypes.Strategy.scan]) { state.readStrategy($0, problems: &$1) }
-        reader.stream("risk@main", types: [EntryTypes.Risk.input, EntryTypes.Risk.decision, EntryTypes.Risk.transition,
-                                           EntryTypes.Risk.initial, EntryTypes.Risk.dryRun]) { state.readRisk($0, problems: &$1) }
-        reader.stream("reconciler@main", types: [EntryTypes.Reconciler.input, EntryTypes.Reconciler.summary,
-                                                 EntryTypes.Reconciler.anomaly]) { state.readReconciler($0, problems: &$1) }
+        reader.stream(
+            "risk@main",
+            types: [
+                EntryTypes.Risk.input, EntryTypes.Risk.decision, EntryTypes.Risk.transition,
+                EntryTypes.Risk.initial, EntryTypes.Risk.dryRun,
+            ]
+        ) { state.readRisk($0, problems: &$1) }
+        reader.stream(
+            "reconciler@main",
+            types: [
+                EntryTypes.Reconciler.input, EntryTypes.Reconciler.summary,
+                EntryTypes.Reconciler.anomaly,
+            ]
+        ) { state.readReconciler($0, problems: &$1) }
         state.finishReconciler()
         reader.stream("marketdata@main", types: [EntryTypes.MarketData.progress, EntryTypes.MarketData.finished]) {
             state.readMarketData($0, problems: &$1)
@@ -93,7 +104,9 @@ public enum RunReportBuilder {
             for file in files() {
                 let v = Journal.verify(path: "\(directory)/\(file)")
                 if let damage = v.damage {
-                    fail("journal \(file) fails verification: \(damage) (\(v.entries) entries verified before it); figures from it cannot be trusted")
+                    fail(
+                        "journal \(file) fails verification: \(damage) (\(v.entries) entries verified before it); figures from it cannot be trusted"
+                    )
                 }
             }
         }
@@ -220,8 +233,9 @@ struct Accumulator {
         case EntryTypes.Risk.input:
             guard let input = decode(RiskInput.self, e, "risk@main", &problems) else { return }
             if case .intent(let g) = input {
-                let line = IntentLine(id: g.id.rawValue, symbol: g.symbol.rawValue, side: g.side.rawValue, quantity: g.quantity,
-                                      entry: g.entry.description, stop: g.stopLoss, target: g.takeProfit, at: r.timestamp)
+                let line = IntentLine(
+                    id: g.id.rawValue, symbol: g.symbol.rawValue, side: g.side.rawValue, quantity: g.quantity,
+                    entry: g.entry.description, stop: g.stopLoss, target: g.takeProfit, at: r.timestamp)
                 update(Self.date(r.timestamp)) { $0.intents.append(line) }
             }
         case EntryTypes.Risk.decision:
@@ -229,11 +243,14 @@ struct Accumulator {
             let line: DecisionLine
             switch d.decision {
             case .approve(let a):
-                line = DecisionLine(intent: d.intent.rawValue, outcome: "approved", reason: nil, detail: nil, quantity: a.quantity, at: d.at)
+                line = DecisionLine(
+                    intent: d.intent.rawValue, outcome: "approved", reason: nil, detail: nil, quantity: a.quantity, at: d.at)
             case .downgrade(let a, let rule, let detail):
-                line = DecisionLine(intent: d.intent.rawValue, outcome: "downgraded", reason: rule.rawValue, detail: detail, quantity: a.quantity, at: d.at)
+                line = DecisionLine(
+                    intent: d.intent.rawValue, outcome: "downgraded", reason: rule.rawValue, detail: detail, quantity: a.quantity, at: d.at)
             case .block(let code, let detail):
-                line = DecisionLine(intent: d.intent.rawValue, outcome: "blocked", reason: code.rawValue, detail: detail, quantity: nil, at: d.at)
+                line = DecisionLine(
+                    intent: d.intent.rawValue, outcome: "blocked", reason: code.rawValue, detail: detail, quantity: nil, at: d.at)
             }
             update(Self.date(d.at)) { $0.decisions.append(line) }
         case EntryTypes.Risk.transition:
@@ -275,8 +292,9 @@ struct Accumulator {
             default: break
             }
             for f in offered where core.book.hasApplied(f.executionID) && listedFills.insert(f.executionID.rawValue).inserted {
-                let line = FillLine(executionID: f.executionID.rawValue, order: f.clientOrderID.rawValue, symbol: f.symbol.rawValue,
-                                    side: f.side.rawValue, quantity: f.quantity, price: f.price, commission: f.commission, at: f.at)
+                let line = FillLine(
+                    executionID: f.executionID.rawValue, order: f.clientOrderID.rawValue, symbol: f.symbol.rawValue,
+                    side: f.side.rawValue, quantity: f.quantity, price: f.price, commission: f.commission, at: f.at)
                 update(Self.date(f.at)) { $0.fills.append(line) }
             }
             lastInputAt = r.timestamp
@@ -284,9 +302,10 @@ struct Accumulator {
         case EntryTypes.Reconciler.summary:
             guard let s = decode(ReconciliationSummary.self, e, "reconciler@main", &problems) else { return }
             let outcome = !s.completed ? "not reconciled" : s.requiresHalt ? "mismatch (HALTED)" : s.clean ? "clean" : "repaired"
-            reconciliations.append(ReconciliationLine(
-                trigger: s.trigger, at: s.at, broker: s.broker, outcome: outcome, summary: s.summary,
-                findings: s.findings.map { "\($0.severity) \($0.kind): \($0.detail)" }, repairs: s.repairs))
+            reconciliations.append(
+                ReconciliationLine(
+                    trigger: s.trigger, at: s.at, broker: s.broker, outcome: outcome, summary: s.summary,
+                    findings: s.findings.map { "\($0.severity) \($0.kind): \($0.detail)" }, repairs: s.repairs))
         case EntryTypes.Reconciler.anomaly:
             problems.append("reconciler anomaly at \(NewYorkTime.format(r.timestamp)): \(String(decoding: r.body, as: UTF8.self))")
         default:
@@ -318,12 +337,13 @@ struct Accumulator {
     }
 
     static func orderLine(_ order: TrackedOrder) -> OrderLine {
-        OrderLine(id: order.id.rawValue, symbol: order.spec.symbol.rawValue, leg: order.spec.leg.rawValue, side: order.spec.side.rawValue,
-                  type: order.spec.type.rawValue, quantity: order.spec.quantity, filledQuantity: order.filledQuantity,
-                  averageFillPrice: order.averageFillPrice, status: order.state.rawValue, submittedAt: order.createdAt)
+        OrderLine(
+            id: order.id.rawValue, symbol: order.spec.symbol.rawValue, leg: order.spec.leg.rawValue, side: order.spec.side.rawValue,
+            type: order.spec.type.rawValue, quantity: order.spec.quantity, filledQuantity: order.filledQuantity,
+            averageFillPrice: order.averageFillPrice, status: order.state.rawValue, submittedAt: order.createdAt)
     }
 
-/// The open positions of `portfolio`, by symbol; with `book`, whether a working stop covers each.
+    /// The open positions of `portfolio`, by symbol; with `book`, whether a working stop covers each.
     static func positions(_ portfolio: Portfolio, book: OrderBook?) -> [PositionLine] {
         portfolio.positions.values.sorted { $0.symbol < $1.symbol }.map { p in
             var protected: Bool?
@@ -333,9 +353,10 @@ struct Accumulator {
                     $0.spec.leg == .stopLoss && $0.spec.symbol == p.symbol && $0.spec.side == closingSide
                 }
             }
-            return PositionLine(symbol: p.symbol.rawValue, quantity: p.quantity, averagePrice: p.averagePrice,
-                                mark: portfolio.marks[p.symbol]?.price, unrealizedPnL: portfolio.unrealizedPnL(for: p.symbol),
-                                protectedByStop: protected)
+            return PositionLine(
+                symbol: p.symbol.rawValue, quantity: p.quantity, averagePrice: p.averagePrice,
+                mark: portfolio.marks[p.symbol]?.price, unrealizedPnL: portfolio.unrealizedPnL(for: p.symbol),
+                protectedByStop: protected)
         }
     }
 
@@ -356,7 +377,8 @@ struct Accumulator {
     /// Every fill a broker reported must be in the reconciler's book.
     mutating func crossCheck(_ e: JournalEntry) {
         guard e.record.kind == .sent, case .executionReport(let report)? = try? EnvelopeCodec.decode(e.record.body).message,
-              case .fill(let f) = report.event, !core.book.hasApplied(f.executionID) else { return }
+            case .fill(let f) = report.event, !core.book.hasApplied(f.executionID)
+        else { return }
         missingFillCount += 1
         if missingFills.count < 100 { missingFills.append(f.executionID.rawValue) }
     }
@@ -364,8 +386,9 @@ struct Accumulator {
     func reportMissingFills(problems: inout [String]) {
         guard missingFillCount > 0 else { return }
         let more = missingFillCount > missingFills.count ? " and \(missingFillCount - missingFills.count) more" : ""
-        problems.append("the broker reported \(missingFillCount) fill(s) the reconciler's book does not hold: "
-            + missingFills.sorted().joined(separator: ", ") + more)
+        problems.append(
+            "the broker reported \(missingFillCount) fill(s) the reconciler's book does not hold: "
+                + missingFills.sorted().joined(separator: ", ") + more)
     }
 
     func report(stateDirectory: String, mode: String?, problems: [String]) -> RunReport {
@@ -379,11 +402,13 @@ struct Accumulator {
             return d
         }
         let sessionList = sessions.isEmpty ? scanDates.sorted() : sessions.sorted()
-        let period = ReportPeriod(firstMarketTime: replayFirst ?? firstTime, lastMarketTime: replayLast ?? lastTime,
-                                  sessions: sessionList, replayFinished: replayFinished)
+        let period = ReportPeriod(
+            firstMarketTime: replayFirst ?? firstTime, lastMarketTime: replayLast ?? lastTime,
+            sessions: sessionList, replayFinished: replayFinished)
         let portfolio = core.portfolio
-        let money = MoneyTotals(realizedPnL: portfolio.realizedPnL, unrealizedPnL: portfolio.unrealizedPnL,
-                                commissions: portfolio.commissions, equity: equity)
+        let money = MoneyTotals(
+            realizedPnL: portfolio.realizedPnL, unrealizedPnL: portfolio.unrealizedPnL,
+            commissions: portfolio.commissions, equity: equity)
         let finalOrders = core.book.orders.values.map(Self.orderLine)
         return RunReport(
             stateDirectory: stateDirectory, mode: mode, period: period, days: sortedDays,
@@ -408,13 +433,16 @@ struct MoneyTotals {
     var maxDrawdownPct: String?
 
     init(realizedPnL: Money, unrealizedPnL: Money, commissions: Money, equity: EquitySeries) {
-        self.init(realizedPnL: realizedPnL, unrealizedPnL: unrealizedPnL, commissions: commissions, equityStart: equity.start,
-                  equityEnd: equity.end, equityPeak: equity.peak, equityTrough: equity.trough, maxDrawdown: equity.maxDrawdown,
-                  maxDrawdownPct: equity.maxDrawdownPercent)
+        self.init(
+            realizedPnL: realizedPnL, unrealizedPnL: unrealizedPnL, commissions: commissions, equityStart: equity.start,
+            equityEnd: equity.end, equityPeak: equity.peak, equityTrough: equity.trough, maxDrawdown: equity.maxDrawdown,
+            maxDrawdownPct: equity.maxDrawdownPercent)
     }
 
-    init(realizedPnL: Money, unrealizedPnL: Money, commissions: Money, equityStart: Money?, equityEnd: Money?, equityPeak: Money?,
-         equityTrough: Money?, maxDrawdown: Money, maxDrawdownPct: String?) {
+    init(
+        realizedPnL: Money, unrealizedPnL: Money, commissions: Money, equityStart: Money?, equityEnd: Money?, equityPeak: Money?,
+        equityTrough: Money?, maxDrawdown: Money, maxDrawdownPct: String?
+    ) {
         self.realizedPnL = realizedPnL
         self.unrealizedPnL = unrealizedPnL
         self.commissions = commissions
@@ -435,7 +463,8 @@ extension ReportTotals {
         for d in decisions where d.outcome == "blocked" { byReason[d.reason ?? "?", default: 0] += 1 }
         self.init(
             sessions: sessions, candidates: days.map(\.candidates.count).reduce(0, +), intents: days.map(\.intents.count).reduce(0, +),
-            approved: decisions.filter { $0.outcome == "approved" }.count, downgraded: decisions.filter { $0.outcome == "downgraded" }.count,
+            approved: decisions.filter { $0.outcome == "approved" }.count,
+            downgraded: decisions.filter { $0.outcome == "downgraded" }.count,
             blocked: decisions.filter { $0.outcome == "blocked" }.count,
             blockedByReason: byReason.keys.sorted().map { ReasonCount(reason: $0, count: byReason[$0]!) },
             orders: orders.count, fills: days.map(\.fills.count).reduce(0, +),
@@ -449,9 +478,10 @@ extension ReportTotals {
 
     /// The money figures again, to rebuild the totals for a subset of days.
     var money: MoneyTotals {
-        MoneyTotals(realizedPnL: realizedPnL, unrealizedPnL: unrealizedPnL, commissions: commissions, equityStart: equityStart,
-                    equityEnd: equityEnd, equityPeak: equityPeak, equityTrough: equityTrough, maxDrawdown: maxDrawdown,
-                    maxDrawdownPct: maxDrawdownPct)
+        MoneyTotals(
+            realizedPnL: realizedPnL, unrealizedPnL: unrealizedPnL, commissions: commissions, equityStart: equityStart,
+            equityEnd: equityEnd, equityPeak: equityPeak, equityTrough: equityTrough, maxDrawdown: maxDrawdown,
+            maxDrawdownPct: maxDrawdownPct)
     }
 }
 

@@ -82,13 +82,17 @@ public struct TradingContent: Sendable, Equatable {
         // The reconciler's core through the fold its shell restores with; an input it cannot
         // replay makes the content unreadable, not silently smaller.
         let reconciler = try JournalReader(path: reconcilerJournal)
-        let fold = try ReconcilerJournalFold.fold(process: reconciler.process, journal: reconcilerJournal, observe: { _, step in
-            if case .report(let r) = step.input { reports.add(r) }
-        }) { try reconciler.scan($0) }
+        let fold = try ReconcilerJournalFold.fold(
+            process: reconciler.process, journal: reconcilerJournal,
+            observe: { _, step in
+                if case .report(let r) = step.input { reports.add(r) }
+            }
+        ) { try reconciler.scan($0) }
         if let q = fold.quarantine.found.first { throw FoldError(seq: q.seq, type: q.type, reason: q.cause) }
         let core = fold.core
-        return TradingContent(intents: intents.sorted(), decisions: decisions.sorted(), orders: reports.orders.sorted(),
-                              fills: reports.fills.sorted(), portfolio: lines(core.portfolio))
+        return TradingContent(
+            intents: intents.sorted(), decisions: decisions.sorted(), orders: reports.orders.sorted(),
+            fills: reports.fills.sorted(), portfolio: lines(core.portfolio))
     }
 
     /// The same content from the values themselves, as an in-process run (the engine) holds
@@ -99,8 +103,9 @@ public struct TradingContent: Sendable, Equatable {
     {
         var r = Reports()
         for report in reports { r.add(report) }
-        return TradingContent(intents: Set(intents.map(line)).sorted(), decisions: Set(decisions.map(line)).sorted(),
-                              orders: r.orders.sorted(), fills: r.fills.sorted(), portfolio: lines(portfolio))
+        return TradingContent(
+            intents: Set(intents.map(line)).sorted(), decisions: Set(decisions.map(line)).sorted(),
+            orders: r.orders.sorted(), fills: r.fills.sorted(), portfolio: lines(portfolio))
     }
 
     /// Order and fill lines, each report once (by id).
@@ -112,11 +117,13 @@ public struct TradingContent: Sendable, Equatable {
             guard seen.insert(r.id).inserted else { return }
             switch r.event {
             case .submitting(let s):
-                orders.insert("order \(s.clientOrderID) \(s.side) \(s.quantity) \(s.symbol) \(s.type.rawValue) "
-                    + "limit \(s.limitPrice.map { "\($0)" } ?? "-") stop \(s.stopPrice.map { "\($0)" } ?? "-")")
+                orders.insert(
+                    "order \(s.clientOrderID) \(s.side) \(s.quantity) \(s.symbol) \(s.type.rawValue) "
+                        + "limit \(s.limitPrice.map { "\($0)" } ?? "-") stop \(s.stopPrice.map { "\($0)" } ?? "-")")
             case .fill(let f):
-                fills.insert("fill \(f.executionID) \(f.clientOrderID) \(f.side) \(f.quantity) \(f.symbol) @ \(f.price) "
-                    + "commission \(f.commission) at \(f.at.nanoseconds)")
+                fills.insert(
+                    "fill \(f.executionID) \(f.clientOrderID) \(f.side) \(f.quantity) \(f.symbol) @ \(f.price) "
+                        + "commission \(f.commission) at \(f.at.nanoseconds)")
             case .cancelled(let id, _): orders.insert("order-end \(id) cancelled")
             case .expired(let id): orders.insert("order-end \(id) expired")
             case .rejected(let id, _): orders.insert("order-end \(id) rejected")
@@ -136,11 +143,13 @@ public struct TradingContent: Sendable, Equatable {
     }
 
     static func line(_ g: IntentGroup) -> String {
-        let entry: String = switch g.entry {
-        case .market: "market"
-        case .limit(let p): "limit \(p)"
-        }
-        return "intent \(g.id) \(g.side) \(g.quantity) \(g.symbol) entry \(entry) stop \(g.stopLoss.map { "\($0)" } ?? "-") target \(g.takeProfit.map { "\($0)" } ?? "-")"
+        let entry: String =
+            switch g.entry {
+            case .market: "market"
+            case .limit(let p): "limit \(p)"
+            }
+        return
+            "intent \(g.id) \(g.side) \(g.quantity) \(g.symbol) entry \(entry) stop \(g.stopLoss.map { "\($0)" } ?? "-") target \(g.takeProfit.map { "\($0)" } ?? "-")"
     }
 
     static func line(_ d: IntentDecision) -> String {

@@ -85,7 +85,9 @@ struct Book: Sendable, Equatable {
         if drawdown > 0, Exact.over(drawdown, limits.maxDrawdownPct, of: peak) {
             return PortfolioViolation(
                 code: .maxDrawdown,
-                detail: "equity \(Exact.money(equity)) is \(Exact.percent(drawdown, of: peak)) below peak \(Exact.money(peak)) (max \(limits.maxDrawdownPct)%)")
+                detail:
+                    "equity \(Exact.money(equity)) is \(Exact.percent(drawdown, of: peak)) below peak \(Exact.money(peak)) (max \(limits.maxDrawdownPct)%)"
+            )
         }
         if startOfDay <= 0 {
             return PortfolioViolation(
@@ -95,30 +97,39 @@ struct Book: Sendable, Equatable {
         if loss > 0, Exact.over(loss, limits.dailyLossLimitPct, of: startOfDay) {
             return PortfolioViolation(
                 code: .dailyLossLimit,
-                detail: "equity \(Exact.money(equity)) is \(Exact.percent(loss, of: startOfDay)) below start-of-day \(Exact.money(startOfDay)) (max \(limits.dailyLossLimitPct)%)")
+                detail:
+                    "equity \(Exact.money(equity)) is \(Exact.percent(loss, of: startOfDay)) below start-of-day \(Exact.money(startOfDay)) (max \(limits.dailyLossLimitPct)%)"
+            )
         }
         let symbols = holdings.keys.sorted()
         let gross = symbols.reduce(Int128(0)) { $0 + exposure(of: $1) }
         if Exact.over(gross, limits.maxGrossLeveragePct, of: equity) {
             return PortfolioViolation(
                 code: .maxLeverage,
-                detail: "gross exposure \(Exact.money(gross)) is \(Exact.percent(gross, of: equity)) of equity \(Exact.money(equity)) (max \(limits.maxGrossLeveragePct)%)")
+                detail:
+                    "gross exposure \(Exact.money(gross)) is \(Exact.percent(gross, of: equity)) of equity \(Exact.money(equity)) (max \(limits.maxGrossLeveragePct)%)"
+            )
         }
         for s in symbols where Exact.over(exposure(of: s), limits.maxSymbolConcentrationPct, of: equity) {
             let e = exposure(of: s)
             return PortfolioViolation(
                 code: .maxConcentration,
-                detail: "\(s) exposure \(Exact.money(e)) is \(Exact.percent(e, of: equity)) of equity \(Exact.money(equity)) (max \(limits.maxSymbolConcentrationPct)%)")
+                detail:
+                    "\(s) exposure \(Exact.money(e)) is \(Exact.percent(e, of: equity)) of equity \(Exact.money(equity)) (max \(limits.maxSymbolConcentrationPct)%)"
+            )
         }
         var sectors: [String: Int128] = [:]
         for s in symbols { sectors[holdings[s]!.sector ?? "", default: 0] += exposure(of: s) }
         // Symbols without a sector are not lumped into one "(unknown)" sector: entries are blocked
         // as REFERENCE_DATA_MISSING until the sectors are known (see RiskGate's rules).
-        for sector in sectors.keys.sorted() where !sector.isEmpty && Exact.over(sectors[sector]!, limits.maxSectorConcentrationPct, of: equity) {
+        for sector in sectors.keys.sorted()
+        where !sector.isEmpty && Exact.over(sectors[sector]!, limits.maxSectorConcentrationPct, of: equity) {
             let e = sectors[sector]!
             return PortfolioViolation(
                 code: .maxSectorConcentration,
-                detail: "sector \(RiskGate.sectorName(sector)) exposure \(Exact.money(e)) is \(Exact.percent(e, of: equity)) of equity \(Exact.money(equity)) (max \(limits.maxSectorConcentrationPct)%)")
+                detail:
+                    "sector \(RiskGate.sectorName(sector)) exposure \(Exact.money(e)) is \(Exact.percent(e, of: equity)) of equity \(Exact.money(equity)) (max \(limits.maxSectorConcentrationPct)%)"
+            )
         }
         return nil
     }

@@ -21,13 +21,19 @@ extension RiskGate {
             if refusedApprovals.count > RiskGate.rememberedDecisions { refusedApprovals.removeFirst() }
         }
         let identity = r.isIdentityRefusal
-        var text = "\(r.broker) refused approval \(r.approval) (intent \(r.intent)): \(r.code): \(r.detail). "
+        var text =
+            "\(r.broker) refused approval \(r.approval) (intent \(r.intent)): \(r.code): \(r.detail). "
             + "No order was placed; the intent is blocked as \(ReasonCode.orderRefusedByBroker.rawValue) if sent again."
         if identity {
-            text += " An identity or signature refusal of the risk gate's own order means the tree's approval key or peer table is wrong:"
+            text +=
+                " An identity or signature refusal of the risk gate's own order means the tree's approval key or peer table is wrong:"
                 + " no order can pass until it is fixed (see the broker's bus.protocol_error entries)."
         }
-        return [.alert(Alert(priority: identity ? .p0 : .p1, key: "order-refused:\(r.approval):\(r.code)",
-                             title: "AST order refused by \(r.broker): \(r.code)", text: text, at: now))]
+        return [
+            .alert(
+                Alert(
+                    priority: identity ? .p0 : .p1, key: "order-refused:\(r.approval):\(r.code)",
+                    title: "AST order refused by \(r.broker): \(r.code)", text: text, at: now))
+        ]
     }
 }

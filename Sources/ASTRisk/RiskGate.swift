@@ -256,14 +256,16 @@ public struct RiskGate: Sendable {
         }
         // A child given up on alone (non-critical, over its restart budget) stays down: its on_crash applies again.
         guard event.kind == .exited || event.kind == .watchdogTimeout || event.kind == .givenUp, let child = event.child,
-              let impact = event.onCrash else {
+            let impact = event.onCrash
+        else {
             return []
         }
-        let what = switch event.kind {
-        case .watchdogTimeout: "missed its watchdog deadline"
-        case .givenUp: "was given up on (restart budget exceeded)"
-        default: event.reason ?? "exited"
-        }
+        let what =
+            switch event.kind {
+            case .watchdogTimeout: "missed its watchdog deadline"
+            case .givenUp: "was given up on (restart budget exceeded)"
+            default: event.reason ?? "exited"
+            }
         let text = "\(child) \(what) (on_crash: \(impact.rawValue))"
         switch impact {
         case .halt:
@@ -283,17 +285,23 @@ public struct RiskGate: Sendable {
             if state == .halted {
                 hasCleanReconciliationSinceHalt = false
                 lastCriticalFailureAt = now
-                return [.commandResult(CommandResult(
-                    command: command, accepted: true, message: "already HALTED since \(since): \(cause.text)"))]
+                return [
+                    .commandResult(
+                        CommandResult(
+                            command: command, accepted: true, message: "already HALTED since \(since): \(cause.text)"))
+                ]
             }
             let out = criticalFailure(SafeModeCause(kind: .operatorHalt, text: "operator halt: \(why)"), now: now)
             return out + [.commandResult(CommandResult(command: command, accepted: true, message: "HALTED: operator halt: \(why)"))]
         case .resume(let target):
             let refusals = resumeRefusals(to: target)
             guard refusals.isEmpty else {
-                return [.commandResult(CommandResult(
-                    command: command, accepted: false,
-                    message: "resume refused: " + refusals.map(\.description).joined(separator: "; "), refusals: refusals))]
+                return [
+                    .commandResult(
+                        CommandResult(
+                            command: command, accepted: false,
+                            message: "resume refused: " + refusals.map(\.description).joined(separator: "; "), refusals: refusals))
+                ]
             }
             let from = state
             var to = target.state

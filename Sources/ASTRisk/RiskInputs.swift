@@ -272,7 +272,9 @@ public struct OrderRefusal: Sendable, Equatable, Codable {
     /// Refusal codes that say the tree itself is wrong (the kernel-checked identity or the
     /// approval signature failed for the gate's own order): a P0, not a P1. The raw values of
     /// the wire's security refusal codes (`RefusalCode.isSecurityViolation`), which a test keeps equal.
-    public static let identityCodes: Set<String> = ["IDENTITY_NOT_SPAWNED", "PID_MISMATCH", "APPROVAL_SIGNATURE_INVALID", "APPROVAL_REUSED"]
+    public static let identityCodes: Set<String> = [
+        "IDENTITY_NOT_SPAWNED", "PID_MISMATCH", "APPROVAL_SIGNATURE_INVALID", "APPROVAL_REUSED",
+    ]
 
     /// Whether the refusal is one of ``identityCodes``.
     public var isIdentityRefusal: Bool { Self.identityCodes.contains(code) }

@@ -20,8 +20,9 @@ extension RiskGate {
     mutating func decide(_ group: IntentGroup, now: Timestamp) -> IntentDecision {
         // Before anything else, also before a remembered approval: an expired intent is never approved.
         if let expiry = group.expiresAt, now >= expiry {
-            return IntentDecision(intent: group.id, decision: .block(.intentExpired, detail: "intent \(group.id) expired at \(expiry) (its session's end)"),
-                                  at: now)
+            return IntentDecision(
+                intent: group.id, decision: .block(.intentExpired, detail: "intent \(group.id) expired at \(expiry) (its session's end)"),
+                at: now)
         }
         if let earlier = decided[group.id] {
             if earlier.intent == group {
@@ -31,7 +32,8 @@ extension RiskGate {
                     let code: ReasonCode = state == .halted ? .tradingHalted : .tradingStateReducing
                     return IntentDecision(
                         intent: group.id,
-                        decision: .block(code, detail: "\(a.id) was given while \(a.state); a re-sent intent is not approved again while \(state)"),
+                        decision: .block(
+                            code, detail: "\(a.id) was given while \(a.state); a re-sent intent is not approved again while \(state)"),
                         at: now)
                 }
                 return earlier.decision
@@ -44,9 +46,11 @@ extension RiskGate {
         let decision = IntentDecision(intent: group.id, decision: evaluate(group, now: now), at: now)
         if let a = decision.decision.approval {
             let reference = group.entry.limitPrice ?? quotes[group.symbol]!.price
-            pending.append(PendingApproval(
-                approval: a.id, symbol: group.symbol, delta: Int128(group.side.signed(a.quantity).shares), reference: Int128(reference.units),
-                sector: group.sector, at: now))
+            pending.append(
+                PendingApproval(
+                    approval: a.id, symbol: group.symbol, delta: Int128(group.side.signed(a.quantity).shares),
+                    reference: Int128(reference.units),
+                    sector: group.sector, at: now))
             approvalTimes.append(now)
             // Forget approvals older than two rate windows, so the list (and the rate rule's
             // count) stays bounded; the spare window still counts them if the clock steps back.
@@ -80,7 +84,9 @@ extension RiskGate {
         if now.duration(since: quote.at) > maxAge {
             return .block(
                 .staleMarketData,
-                detail: "last mark for \(g.symbol) is from \(quote.at), \(RiskGate.seconds(now.duration(since: quote.at))) old (max \(limits.maxMarkAgeSeconds) s)")
+                detail:
+                    "last mark for \(g.symbol) is from \(quote.at), \(RiskGate.seconds(now.duration(since: quote.at))) old (max \(limits.maxMarkAgeSeconds) s)"
+            )
         }
         let mark = Int128(quote.price.units)
         if let limit = g.entry.limitPrice {
@@ -88,7 +94,9 @@ extension RiskGate {
             if Exact.over(distance, limits.priceBandPct, of: mark) {
                 return .block(
                     .priceOutOfBand,
-                    detail: "limit \(limit) is \(Exact.percent(distance, of: mark)) from the last mark \(quote.price) of \(g.symbol) (max \(limits.priceBandPct)%)")
+                    detail:
+                        "limit \(limit) is \(Exact.percent(distance, of: mark)) from the last mark \(quote.price) of \(g.symbol) (max \(limits.priceBandPct)%)"
+                )
             }
         }
         let reference = g.entry.limitPrice ?? quote.price
@@ -109,9 +117,11 @@ extension RiskGate {
             if position == 0 {
                 return .block(
                     .tradingStateReducing,
-                    detail: "SAFE_REDUCING since \(since) (\(cause.text)): only orders that reduce an existing position; \(g.symbol) has none")
+                    detail:
+                        "SAFE_REDUCING since \(since) (\(cause.text)): only orders that reduce an existing position; \(g.symbol) has none")
             }
-            let what = (result > 0) != (position > 0) && result != 0
+            let what =
+                (result > 0) != (position > 0) && result != 0
                 ? "flip \(RiskGate.describe(position)) to \(RiskGate.describe(result))"
                 : "increase \(RiskGate.describe(position)) to \(RiskGate.describe(result))"
             return .block(
@@ -149,7 +159,9 @@ extension RiskGate {
                 let which = sector == nil ? [g.symbol] + unknown.filter { $0 != g.symbol } : unknown
                 return .block(
                     .referenceDataMissing,
-                    detail: "no sector for \(which.prefix(5).map(\.rawValue).joined(separator: ", "))\(which.count > 5 ? " ..." : ""): the sector concentration rule cannot be checked")
+                    detail:
+                        "no sector for \(which.prefix(5).map(\.rawValue).joined(separator: ", "))\(which.count > 5 ? " ..." : ""): the sector concentration rule cannot be checked"
+                )
             }
         }
         let caps = entryCaps(g, book: book, exposures: exposures, position: position, price: price)

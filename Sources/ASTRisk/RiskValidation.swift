@@ -53,14 +53,16 @@ extension RiskInput {
             if let r = InputCheck.time(p.asOf, "as_of") ?? money(p.cash, "cash") ?? money(p.equity, "equity")
                 ?? money(p.peakEquity, "peak equity") ?? money(p.startOfDayEquity, "start-of-day equity")
                 ?? InputCheck.integer(p.positions.count, "positions", in: 0...B.maxPositions)
-                ?? InputCheck.integer(p.openOrders, "open orders", in: 0...B.maxOpenOrders) {
+                ?? InputCheck.integer(p.openOrders, "open orders", in: 0...B.maxOpenOrders)
+            {
                 return r
             }
             for symbol in p.positions.keys.sorted() {
                 guard let pos = p.positions[symbol] else { continue }
                 if let r = quantity(pos.quantity, "\(symbol) quantity") ?? price(pos.averagePrice, "\(symbol) average price")
                     ?? price(pos.lastMark, "\(symbol) mark")
-                    ?? pos.sector.flatMap({ InputCheck.text($0, "\(symbol) sector", max: InputCheck.maxIdentifierBytes) }) {
+                    ?? pos.sector.flatMap({ InputCheck.text($0, "\(symbol) sector", max: InputCheck.maxIdentifierBytes) })
+                {
                     return r
                 }
             }

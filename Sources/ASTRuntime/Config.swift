@@ -40,9 +40,11 @@ public struct ASTConfig: ConfigSection, Equatable {
     public var notifier: NotifierConfig?
 
     /// Creates a configuration from values; processes load theirs with `ConfigLoader`.
-    public init(environment: DeploymentEnvironment, runtimeDir: String, stateDir: String, logging: LoggingConfig,
-                bus: BusConfig, journal: JournalConfig, secretsFile: String, supervisor: SupervisorConfig, risk: RiskConfig,
-                clock: ClockConfig? = nil, paperBroker: PaperBrokerConfig? = nil, notifier: NotifierConfig? = nil) {
+    public init(
+        environment: DeploymentEnvironment, runtimeDir: String, stateDir: String, logging: LoggingConfig,
+        bus: BusConfig, journal: JournalConfig, secretsFile: String, supervisor: SupervisorConfig, risk: RiskConfig,
+        clock: ClockConfig? = nil, paperBroker: PaperBrokerConfig? = nil, notifier: NotifierConfig? = nil
+    ) {
         self.clock = clock
         self.environment = environment
         self.runtimeDir = runtimeDir
@@ -78,19 +80,23 @@ public struct ASTConfig: ConfigSection, Equatable {
 
     public func validate(_ v: inout ConfigValidator) {
         v.check(!runtimeDir.isEmpty, key: CodingKeys.runtimeDir, must: "not be empty", got: runtimeDir)
-        v.check(runtimeDir.utf8.count <= Self.maximumRuntimeDirBytes, key: CodingKeys.runtimeDir,
-                must: "be at most \(Self.maximumRuntimeDirBytes) bytes long so socket paths fit in a Unix socket address",
-                got: runtimeDir)
+        v.check(
+            runtimeDir.utf8.count <= Self.maximumRuntimeDirBytes, key: CodingKeys.runtimeDir,
+            must: "be at most \(Self.maximumRuntimeDirBytes) bytes long so socket paths fit in a Unix socket address",
+            got: runtimeDir)
         v.check(!stateDir.isEmpty, key: CodingKeys.stateDir, must: "not be empty", got: stateDir)
         v.check(!secretsFile.isEmpty, key: CodingKeys.secretsFile, must: "not be empty", got: secretsFile)
         if environment == .production {
             // Under systemd the working directory is /; a relative path there is a mistake.
-            v.check(runtimeDir.isEmpty || runtimeDir.hasPrefix("/"), key: CodingKeys.runtimeDir,
-                    must: "be an absolute path in production", got: runtimeDir)
-            v.check(stateDir.isEmpty || stateDir.hasPrefix("/"), key: CodingKeys.stateDir,
-                    must: "be an absolute path in production", got: stateDir)
-            v.check(secretsFile.isEmpty || secretsFile.hasPrefix("/"), key: CodingKeys.secretsFile,
-                    must: "be an absolute path in production", got: secretsFile)
+            v.check(
+                runtimeDir.isEmpty || runtimeDir.hasPrefix("/"), key: CodingKeys.runtimeDir,
+                must: "be an absolute path in production", got: runtimeDir)
+            v.check(
+                stateDir.isEmpty || stateDir.hasPrefix("/"), key: CodingKeys.stateDir,
+                must: "be an absolute path in production", got: stateDir)
+            v.check(
+                secretsFile.isEmpty || secretsFile.hasPrefix("/"), key: CodingKeys.secretsFile,
+                must: "be an absolute path in production", got: secretsFile)
         }
         v.section(logging, key: CodingKeys.logging)
         v.section(bus, key: CodingKeys.bus)
@@ -112,22 +118,26 @@ public struct ASTConfig: ConfigSection, Equatable {
         let children = supervisor.children.map(\.name)
         // A risk gate whose broker is not in the tree would approve orders nobody executes.
         if children.contains(where: { $0.hasPrefix("risk@") }) {
-            v.check(children.contains(risk.broker), keyPath: ["risk", "broker"], related: [["supervisor", "children"]],
-                    must: "name one of supervisor.children (\(children.joined(separator: ", ")))", got: risk.broker)
+            v.check(
+                children.contains(risk.broker), keyPath: ["risk", "broker"], related: [["supervisor", "children"]],
+                must: "name one of supervisor.children (\(children.joined(separator: ", ")))", got: risk.broker)
         }
         if environment == .production {
             // Fictional tickers in a production store, or a clock that is not the system's, would
             // trade on something that is not the market.
             let source = marketdataInEffect.source
-            v.check(source != .bundled, keyPath: ["marketdata", "source"], related: [["environment"]],
-                    must: "not be bundled in production (the generated data set is fictional; use polygon)", got: source.rawValue)
-            v.check((clock?.offsetSeconds ?? 0) == 0, keyPath: ["clock", "offset_seconds"], related: [["environment"]],
-                    must: "be 0 in production", got: clock?.offsetSeconds ?? 0)
+            v.check(
+                source != .bundled, keyPath: ["marketdata", "source"], related: [["environment"]],
+                must: "not be bundled in production (the generated data set is fictional; use polygon)", got: source.rawValue)
+            v.check(
+                (clock?.offsetSeconds ?? 0) == 0, keyPath: ["clock", "offset_seconds"], related: [["environment"]],
+                must: "be 0 in production", got: clock?.offsetSeconds ?? 0)
         }
         let trading = self.trading ?? .paper
         if trading.mode == .live {
-            v.check(trading.liveEnabled, keyPath: ["trading", "live_enabled"], related: [["trading", "mode"]],
-                    must: "be true when trading.mode is LIVE (real money)", got: trading.liveEnabled)
+            v.check(
+                trading.liveEnabled, keyPath: ["trading", "live_enabled"], related: [["trading", "mode"]],
+                must: "be true when trading.mode is LIVE (real money)", got: trading.liveEnabled)
         }
     }
 }
@@ -184,9 +194,11 @@ public struct BusConfig: ConfigSection, Equatable {
     public var refusalIntervalMs: Int?
 
     /// Creates a bus section from values.
-    public init(maxFrameBytes: Int, allowedUids: [UInt32], connectBackoffInitialMs: Int, connectBackoffMaxMs: Int,
-                ackTimeoutMs: Int, helloTimeoutMs: Int, maxConnections: Int? = nil, idleTimeoutMs: Int? = nil,
-                refusalBudget: Int? = nil, refusalIntervalMs: Int? = nil) {
+    public init(
+        maxFrameBytes: Int, allowedUids: [UInt32], connectBackoffInitialMs: Int, connectBackoffMaxMs: Int,
+        ackTimeoutMs: Int, helloTimeoutMs: Int, maxConnections: Int? = nil, idleTimeoutMs: Int? = nil,
+        refusalBudget: Int? = nil, refusalIntervalMs: Int? = nil
+    ) {
         self.maxFrameBytes = maxFrameBytes
         self.allowedUids = allowedUids
         self.connectBackoffInitialMs = connectBackoffInitialMs
@@ -250,8 +262,9 @@ public struct BusConfig: ConfigSection, Equatable {
         }
         v.range(connectBackoffInitialMs, Self.connectBackoffRangeMs, key: CodingKeys.connectBackoffInitialMs)
         v.range(connectBackoffMaxMs, Self.connectBackoffRangeMs, key: CodingKeys.connectBackoffMaxMs)
-        v.atLeast(connectBackoffMaxMs, key: CodingKeys.connectBackoffMaxMs,
-                  connectBackoffInitialMs, minimumKey: CodingKeys.connectBackoffInitialMs)
+        v.atLeast(
+            connectBackoffMaxMs, key: CodingKeys.connectBackoffMaxMs,
+            connectBackoffInitialMs, minimumKey: CodingKeys.connectBackoffInitialMs)
         v.range(ackTimeoutMs, Self.timeoutRangeMs, key: CodingKeys.ackTimeoutMs)
         v.range(helloTimeoutMs, Self.timeoutRangeMs, key: CodingKeys.helloTimeoutMs)
         if let maxConnections { v.range(maxConnections, Self.maxConnectionsRange, key: CodingKeys.maxConnections) }
@@ -276,8 +289,10 @@ public struct JournalConfig: ConfigSection, Equatable {
     public var diskCheckIntervalMs: Int?
 
     /// Creates a journal section from values.
-    public init(batchLimit: Int, flushIntervalMs: Int, diskMinFreeMb: Int? = nil, diskMaxJournalMb: Int? = nil,
-                diskCheckIntervalMs: Int? = nil) {
+    public init(
+        batchLimit: Int, flushIntervalMs: Int, diskMinFreeMb: Int? = nil, diskMaxJournalMb: Int? = nil,
+        diskCheckIntervalMs: Int? = nil
+    ) {
         self.batchLimit = batchLimit
         self.flushIntervalMs = flushIntervalMs
         self.diskMinFreeMb = diskMinFreeMb

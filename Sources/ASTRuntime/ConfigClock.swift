@@ -28,7 +28,8 @@ public struct ClockConfig: ConfigSection, Equatable {
     public func validate(_ v: inout ConfigValidator) {
         if let offsetSeconds {
             v.range(offsetSeconds, -Self.maximumOffsetSeconds...Self.maximumOffsetSeconds, key: CodingKeys.offsetSeconds)
-            v.check(offsetSeconds == 0 || mode == .wall, key: CodingKeys.offsetSeconds, must: "be 0 unless mode is wall", got: offsetSeconds)
+            v.check(
+                offsetSeconds == 0 || mode == .wall, key: CodingKeys.offsetSeconds, must: "be 0 unless mode is wall", got: offsetSeconds)
         }
     }
 }

@@ -110,7 +110,7 @@ final class ConfigDecodingSession {
     private static func reason(_ error: any Error) -> String {
         switch error {
         case DecodingError.dataCorrupted(let context), DecodingError.typeMismatch(_, let context),
-             DecodingError.valueNotFound(_, let context), DecodingError.keyNotFound(_, let context):
+            DecodingError.valueNotFound(_, let context), DecodingError.keyNotFound(_, let context):
             context.debugDescription
         default:
             String(describing: error)
@@ -321,9 +321,11 @@ struct ConfigUnkeyedContainer: UnkeyedDecodingContainer {
 
     private func ensureNotAtEnd<T>(_ type: T.Type) throws {
         if isAtEnd {
-            throw DecodingError.valueNotFound(type, DecodingError.Context(
-                codingPath: path.appending(index: currentIndex).codingKeys,
-                debugDescription: "the list has only \(elements.count) elements"))
+            throw DecodingError.valueNotFound(
+                type,
+                DecodingError.Context(
+                    codingPath: path.appending(index: currentIndex).codingKeys,
+                    debugDescription: "the list has only \(elements.count) elements"))
         }
     }
 

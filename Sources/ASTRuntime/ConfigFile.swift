@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Reads configuration and secrets files through one open file descriptor, so that what is
@@ -23,8 +23,10 @@ enum ConfigFileSystem {
 
     /// Reads the whole file at `path`; `check` sees its status before any byte is read and may
     /// refuse it by returning a reason.
-    static func readFile(_ path: String, followSymbolicLinks: Bool = true,
-                     check: (stat) -> String? = { _ in nil }) -> ReadOutcome {
+    static func readFile(
+        _ path: String, followSymbolicLinks: Bool = true,
+        check: (stat) -> String? = { _ in nil }
+    ) -> ReadOutcome {
         var flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK
         if !followSymbolicLinks { flags |= O_NOFOLLOW }
         let fd = open(path, flags)

@@ -30,13 +30,16 @@ public struct ConfigLoader: Sendable {
     public static let faultVariablePrefix = "AST_FAULT_"
 
     /// Creates a loader for `directory`. `environment` wins over `AST_ENV` in `variables`.
-    public init(directory: String, environment: String? = nil,
-                variables: [String: String] = ProcessInfo.processInfo.environment) {
+    public init(
+        directory: String, environment: String? = nil,
+        variables: [String: String] = ProcessInfo.processInfo.environment
+    ) {
         self.directory = directory
         self.variables = variables
         let fromVariables = variables["AST_ENV"].flatMap { $0.isEmpty ? nil : $0 }
         self.environment = environment ?? fromVariables
-        self.environmentSource = environment != nil
+        self.environmentSource =
+            environment != nil
             ? ConfigSource(origin: .other("the environment argument"), line: nil)
             : .variable("AST_ENV")
     }
@@ -76,8 +79,10 @@ public struct ConfigLoader: Sendable {
             for finding in validator.findings
             where !session.alreadyReported(finding.path) && !finding.related.contains(where: session.alreadyReported) {
                 let source = merged.deepestNode(at: finding.path).source
-                issues.append(ConfigIssue(keyPath: finding.path.description,
-                                          message: "\(finding.path) \(finding.problem) in \(source)"))
+                issues.append(
+                    ConfigIssue(
+                        keyPath: finding.path.description,
+                        message: "\(finding.path) \(finding.problem) in \(source)"))
             }
         } else if issues.isEmpty {
             issues.append(ConfigIssue(keyPath: nil, message: "the configuration could not be decoded as \(C.self)"))
@@ -108,9 +113,13 @@ public struct ConfigLoader: Sendable {
         let basePath = path(of: "ast.yaml")
         switch readLayer(basePath) {
         case .missing:
-            throw ConfigError(issues: [ConfigIssue(keyPath: nil, message:
-                "\(basePath) does not exist; it is the base configuration and gives every key its value "
-                + "(AST_CONFIG_DIR names the directory that holds it)")])
+            throw ConfigError(issues: [
+                ConfigIssue(
+                    keyPath: nil,
+                    message:
+                        "\(basePath) does not exist; it is the base configuration and gives every key its value "
+                        + "(AST_CONFIG_DIR names the directory that holds it)")
+            ])
         case .failed(let issue):
             issues.append(issue)
         case .loaded(let node):
@@ -123,12 +132,16 @@ public struct ConfigLoader: Sendable {
             if Self.isEnvironmentName(environment) {
                 selection = Selection(name: environment, selector: environmentSource.description)
             } else {
-                issues.append(ConfigIssue(keyPath: nil, message:
-                    "\(environmentSource) must be a plain name such as production (lowercase letters, digits, - and _) "
-                    + "(got \(ConfigNode.show(text: environment)))"))
+                issues.append(
+                    ConfigIssue(
+                        keyPath: nil,
+                        message:
+                            "\(environmentSource) must be a plain name such as production (lowercase letters, digits, - and _) "
+                            + "(got \(ConfigNode.show(text: environment)))"))
             }
         } else if let node = layers.nodes.first?.child(at: ["environment"]),
-                  case .scalar(let name, _) = node.value, Self.isEnvironmentName(name) {
+            case .scalar(let name, _) = node.value, Self.isEnvironmentName(name)
+        {
             selection = Selection(name: name, selector: node.source.description)
         }
 
@@ -151,9 +164,13 @@ public struct ConfigLoader: Sendable {
         if let selection {
             for node in upper {
                 if let set = node.child(at: ["environment"]), case .scalar(let name, _) = set.value, name != selection.name {
-                    issues.append(ConfigIssue(keyPath: "environment", message:
-                        "environment is \(ConfigNode.show(text: name)) in \(set.source) but \(selection.selector) selects "
-                        + "\(ConfigNode.show(text: selection.name)) (the environment is chosen by AST_ENV, else by environment in \(basePath))"))
+                    issues.append(
+                        ConfigIssue(
+                            keyPath: "environment",
+                            message:
+                                "environment is \(ConfigNode.show(text: name)) in \(set.source) but \(selection.selector) selects "
+                                + "\(ConfigNode.show(text: selection.name)) (the environment is chosen by AST_ENV, else by environment in \(basePath))"
+                        ))
                 }
             }
         }
@@ -163,10 +180,13 @@ public struct ConfigLoader: Sendable {
         // An explicitly chosen environment is also the value of the `environment` key.
         if let selection, environment != nil, layers.nodes.contains(where: { $0.child(at: ["environment"]) != nil }) {
             let source = environmentSource
-            layers.nodes.append(ConfigNode(value: .mapping([
-                ConfigNode.Entry(key: "environment", keySource: source,
-                                 value: ConfigNode(value: .scalar(selection.name, plain: false), source: source)),
-            ]), source: source))
+            layers.nodes.append(
+                ConfigNode(
+                    value: .mapping([
+                        ConfigNode.Entry(
+                            key: "environment", keySource: source,
+                            value: ConfigNode(value: .scalar(selection.name, plain: false), source: source))
+                    ]), source: source))
         }
         return layers
     }
@@ -181,7 +201,7 @@ public struct ConfigLoader: Sendable {
         let bytes: [UInt8]
         switch ConfigFileSystem.readFile(file) {
         case .missing: return .missing
-        case .symbolicLink: return .missing // only asked for with followSymbolicLinks: false
+        case .symbolicLink: return .missing  // only asked for with followSymbolicLinks: false
         case .failed(let reason): return .failed(ConfigIssue(keyPath: nil, message: "\(file) \(reason)"))
         case .bytes(let read, _): bytes = read
         }
@@ -196,8 +216,11 @@ public struct ConfigLoader: Sendable {
             case .mapping: return .loaded(node)
             case .null: return .loaded(.emptyMapping(node.source))
             case .scalar, .sequence:
-                return .failed(ConfigIssue(keyPath: nil, message:
-                    "\(file) line \(node.source.line ?? 1): the top level must be a mapping of keys (got \(node.shownValue))"))
+                return .failed(
+                    ConfigIssue(
+                        keyPath: nil,
+                        message:
+                            "\(file) line \(node.source.line ?? 1): the top level must be a mapping of keys (got \(node.shownValue))"))
             }
         }
     }
@@ -211,15 +234,21 @@ public struct ConfigLoader: Sendable {
         where name.hasPrefix("AST_") && !Self.loaderVariables.contains(name) && !name.hasPrefix(Self.faultVariablePrefix) {
             let keys = name.dropFirst(4).components(separatedBy: "__").map { $0.lowercased() }
             guard keys.allSatisfy(Self.isKeyName) else {
-                issues.append(ConfigIssue(keyPath: nil, message:
-                    "\(name) does not name a config key: after AST_, use letters, digits and _ with __ between levels "
-                    + "(AST_BUS__MAX_FRAME_BYTES sets bus.max_frame_bytes)"))
+                issues.append(
+                    ConfigIssue(
+                        keyPath: nil,
+                        message:
+                            "\(name) does not name a config key: after AST_, use letters, digits and _ with __ between levels "
+                            + "(AST_BUS__MAX_FRAME_BYTES sets bus.max_frame_bytes)"))
                 continue
             }
             let source = ConfigSource.variable(name)
             if let conflict = Self.insert(ConfigNode(value: .scalar(value, plain: false), source: source), at: keys[...], into: &root) {
-                issues.append(ConfigIssue(keyPath: keys.joined(separator: "."), message:
-                    "\(name) and \(conflict) both set \(keys.joined(separator: ".")) or a key around it; keep one of them"))
+                issues.append(
+                    ConfigIssue(
+                        keyPath: keys.joined(separator: "."),
+                        message:
+                            "\(name) and \(conflict) both set \(keys.joined(separator: ".")) or a key around it; keep one of them"))
             }
         }
         return (root, issues)

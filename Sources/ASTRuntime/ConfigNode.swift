@@ -93,7 +93,10 @@ struct ConfigNode: Sendable {
         var shown = ""
         var count = 0
         for scalar in text.unicodeScalars {
-            if count == 60 { shown += "..."; break }
+            if count == 60 {
+                shown += "..."
+                break
+            }
             count += 1
             switch scalar {
             case "\"": shown += "\\\""
@@ -119,8 +122,9 @@ struct ConfigNode: Sendable {
         case (.mapping(var merged), .mapping(let overEntries)):
             for entry in overEntries {
                 if let index = merged.firstIndex(where: { $0.key == entry.key }) {
-                    merged[index] = Entry(key: entry.key, keySource: entry.keySource,
-                                          value: merge(merged[index].value, entry.value))
+                    merged[index] = Entry(
+                        key: entry.key, keySource: entry.keySource,
+                        value: merge(merged[index].value, entry.value))
                 } else {
                     merged.append(entry)
                 }
@@ -177,8 +181,14 @@ struct ConfigPath: Sendable, Hashable, CustomStringConvertible {
 struct ConfigCodingKey: CodingKey {
     let stringValue: String
     let intValue: Int?
-    init(stringValue: String) { self.stringValue = stringValue; self.intValue = nil }
-    init(intValue: Int) { self.stringValue = "\(intValue)"; self.intValue = intValue }
+    init(stringValue: String) {
+        self.stringValue = stringValue
+        self.intValue = nil
+    }
+    init(intValue: Int) {
+        self.stringValue = "\(intValue)"
+        self.intValue = intValue
+    }
 }
 
 /// Reads YAML text into a `ConfigNode`, turning Yams' errors into one-line issues.
@@ -200,9 +210,12 @@ enum ConfigYAML {
             return .failure(SyntaxProblem(line: line, problem: "not UTF-8 text (is it a binary file?)"))
         }
         if let line = ConfigAliasBound.lineOverLimit(bytes, limit: maximumNodes) {
-            return .failure(SyntaxProblem(line: line, problem:
-                "more than \(maximumNodes) values once aliases are expanded (an alias bomb?); "
-                + "AST configuration needs a few hundred, write them out or use fewer aliases"))
+            return .failure(
+                SyntaxProblem(
+                    line: line,
+                    problem:
+                        "more than \(maximumNodes) values once aliases are expanded (an alias bomb?); "
+                        + "AST configuration needs a few hundred, write them out or use fewer aliases"))
         }
         let root: Yams.Node?
         do {
@@ -227,9 +240,11 @@ enum ConfigYAML {
     private static func convert(_ node: Yams.Node, file: String, budget: inout Int) throws(SyntaxProblem) -> ConfigNode {
         budget -= 1
         guard budget >= 0 else {
-            throw SyntaxProblem(line: node.mark?.line, problem:
-                "more than \(maximumNodes) values once aliases are expanded (an alias bomb?); "
-                + "AST configuration needs a few hundred, write them out or use fewer aliases")
+            throw SyntaxProblem(
+                line: node.mark?.line,
+                problem:
+                    "more than \(maximumNodes) values once aliases are expanded (an alias bomb?); "
+                    + "AST configuration needs a few hundred, write them out or use fewer aliases")
         }
         let source = ConfigSource.file(file, line: node.mark?.line)
         switch node {
@@ -247,9 +262,11 @@ enum ConfigYAML {
                 guard case .scalar(let keyScalar) = key else {
                     throw SyntaxProblem(line: key.mark?.line, problem: "a key must be a plain name, not a list or a mapping")
                 }
-                entries.append(ConfigNode.Entry(key: keyScalar.string,
-                                                keySource: .file(file, line: key.mark?.line),
-                                                value: try convert(value, file: file, budget: &budget)))
+                entries.append(
+                    ConfigNode.Entry(
+                        key: keyScalar.string,
+                        keySource: .file(file, line: key.mark?.line),
+                        value: try convert(value, file: file, budget: &budget)))
             }
             return ConfigNode(value: .mapping(entries), source: source)
         case .alias:
@@ -264,7 +281,7 @@ enum ConfigYAML {
         }
         switch yamlError {
         case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
-             .composer(let context, let problem, let mark, _):
+            .composer(let context, let problem, let mark, _):
             // libyaml splits some messages: "expected a single document in the stream" + "but found another document".
             let words = if problem.hasPrefix("but "), let context { context.text + " " + problem } else { problem }
             return SyntaxProblem(line: mark.line, problem: "not valid YAML (\(words)\(tabHint(text, line: mark.line)))")
@@ -275,8 +292,9 @@ enum ConfigYAML {
             return SyntaxProblem(line: line, problem: "not valid YAML (\(problem))")
         case .duplicatedKeysInMapping(let duplicates, let context):
             let keys = duplicates.joined(separator: ", ")
-            return SyntaxProblem(line: context.mark.line,
-                                 problem: "not valid YAML (duplicate key \(keys); a key may appear only once in a mapping)")
+            return SyntaxProblem(
+                line: context.mark.line,
+                problem: "not valid YAML (duplicate key \(keys); a key may appear only once in a mapping)")
         default:
             return SyntaxProblem(line: nil, problem: "not valid YAML")
         }

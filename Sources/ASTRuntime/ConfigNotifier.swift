@@ -12,9 +12,10 @@ public struct NotifierConfig: ConfigSection, Equatable {
     }
 
     /// The values etc/ast.yaml ships, for a configuration that has no `notifier:` section.
-    public static let shipped = NotifierConfig(telegram: TelegramConfig(
-        baseURL: "https://api.telegram.org", caFile: "", requestTimeoutMs: 10_000, minIntervalMs: 1000, burst: 3,
-        backoffInitialMs: 1000, backoffMaxMs: 60_000))
+    public static let shipped = NotifierConfig(
+        telegram: TelegramConfig(
+            baseURL: "https://api.telegram.org", caFile: "", requestTimeoutMs: 10_000, minIntervalMs: 1000, burst: 3,
+            backoffInitialMs: 1000, backoffMaxMs: 60_000))
 
     public func validate(_ v: inout ConfigValidator) {
         v.section(telegram, key: CodingKeys.telegram)
@@ -37,8 +38,10 @@ public struct TelegramConfig: ConfigSection, Equatable {
     public var backoffInitialMs: Int
     public var backoffMaxMs: Int
 
-    public init(baseURL: String, caFile: String, requestTimeoutMs: Int, minIntervalMs: Int, burst: Int,
-                backoffInitialMs: Int, backoffMaxMs: Int) {
+    public init(
+        baseURL: String, caFile: String, requestTimeoutMs: Int, minIntervalMs: Int, burst: Int,
+        backoffInitialMs: Int, backoffMaxMs: Int
+    ) {
         self.baseURL = baseURL
         self.caFile = caFile
         self.requestTimeoutMs = requestTimeoutMs
@@ -60,8 +63,9 @@ public struct TelegramConfig: ConfigSection, Equatable {
 
     public func validate(_ v: inout ConfigValidator) {
         let scheme = baseURL.lowercased()
-        v.check(scheme.hasPrefix("https://") && scheme.count > "https://".count, key: CodingKeys.baseURL,
-                must: "be an https:// URL (the bot token travels in it)", got: baseURL)
+        v.check(
+            scheme.hasPrefix("https://") && scheme.count > "https://".count, key: CodingKeys.baseURL,
+            must: "be an https:// URL (the bot token travels in it)", got: baseURL)
         v.check(!baseURL.hasSuffix("/"), key: CodingKeys.baseURL, must: "not end with /", got: baseURL)
         v.range(requestTimeoutMs, 100...300_000, key: CodingKeys.requestTimeoutMs)
         v.range(minIntervalMs, 1...60_000, key: CodingKeys.minIntervalMs)

@@ -17,8 +17,9 @@ public struct RiskConfig: ConfigSection, Equatable {
     }
 
     public func validate(_ v: inout ConfigValidator) {
-        v.check(ProcessIdentity(parsing: broker)?.role == .broker, key: CodingKeys.broker,
-                must: "name a broker process as broker@instance", got: broker)
+        v.check(
+            ProcessIdentity(parsing: broker)?.role == .broker, key: CodingKeys.broker,
+            must: "name a broker process as broker@instance", got: broker)
         v.section(limits, key: CodingKeys.limits)
     }
 }

@@ -37,8 +37,10 @@ public struct ConfigValidator: Sendable {
         guard !allowed.contains(value) else { return }
         var at = path.appending(key.stringValue)
         if let index { at = at.appending(index: index) }
-        findings.append(Finding(path: at, related: [],
-                                problem: "must be between \(Self.show(allowed.lowerBound)) and \(Self.show(allowed.upperBound)) (got \(Self.show(value)))"))
+        findings.append(
+            Finding(
+                path: at, related: [],
+                problem: "must be between \(Self.show(allowed.lowerBound)) and \(Self.show(allowed.upperBound)) (got \(Self.show(value)))"))
     }
 
     /// Requires `value` (at `key`) to be at least `minimum`, the value at `minimumKey` in the same
@@ -46,16 +48,20 @@ public struct ConfigValidator: Sendable {
     public mutating func atLeast<V: Comparable>(_ value: V, key: some CodingKey, _ minimum: V, minimumKey: some CodingKey) {
         guard value < minimum else { return }
         let other = path.appending(minimumKey.stringValue)
-        findings.append(Finding(path: path.appending(key.stringValue), related: [other],
-                                problem: "must be at least \(Self.show(minimum)), the value of \(other) (got \(Self.show(value)))"))
+        findings.append(
+            Finding(
+                path: path.appending(key.stringValue), related: [other],
+                problem: "must be at least \(Self.show(minimum)), the value of \(other) (got \(Self.show(value)))"))
     }
 
     /// Reports `must <rule> (got <value>)` for `key` unless `condition` holds:
     /// `v.check(!runtimeDir.isEmpty, key: CodingKeys.runtimeDir, must: "not be empty", got: runtimeDir)`.
     public mutating func check(_ condition: Bool, key: some CodingKey, must rule: String, got value: Any) {
         guard !condition else { return }
-        findings.append(Finding(path: path.appending(key.stringValue), related: [],
-                                problem: "must \(rule) (got \(Self.show(value)))"))
+        findings.append(
+            Finding(
+                path: path.appending(key.stringValue), related: [],
+                problem: "must \(rule) (got \(Self.show(value)))"))
     }
 
     /// Like ``check(_:key:must:got:)`` for a key below the current section (`["risk", "broker"]`),
@@ -107,8 +113,9 @@ enum ConfigScalarParsing {
     /// `-12`, `3.5`, `1e6`; not `0x10`, `nan`, `inf`, `1_000` or ` 5`.
     static func isDecimalNumber(_ text: String) -> Bool {
         guard !text.isEmpty, text.utf8.allSatisfy({ (0x30...0x39).contains($0) || "+-.eE".utf8.contains($0) }),
-              text.utf8.contains(where: { (0x30...0x39).contains($0) }),
-              let value = Double(text) else { return false }
+            text.utf8.contains(where: { (0x30...0x39).contains($0) }),
+            let value = Double(text)
+        else { return false }
         return value.isFinite
     }
 

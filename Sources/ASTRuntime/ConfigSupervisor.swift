@@ -24,9 +24,11 @@ public struct SupervisorConfig: ConfigSection, Equatable {
     /// The children, in start order.
     public var children: [ChildConfig]
 
-    public init(strategy: RestartStrategy, intensity: Int, periodMs: Int, restartBackoffMs: Int, restartBackoffMaxMs: Int,
-                watchdogGraceMs: Int, children: [ChildConfig], startTimeoutMs: Int? = nil, givenUpRetryMs: Int? = nil,
-                givenUpRetryMaxMs: Int? = nil) {
+    public init(
+        strategy: RestartStrategy, intensity: Int, periodMs: Int, restartBackoffMs: Int, restartBackoffMaxMs: Int,
+        watchdogGraceMs: Int, children: [ChildConfig], startTimeoutMs: Int? = nil, givenUpRetryMs: Int? = nil,
+        givenUpRetryMaxMs: Int? = nil
+    ) {
         self.strategy = strategy
         self.intensity = intensity
         self.periodMs = periodMs
@@ -66,24 +68,27 @@ public struct SupervisorConfig: ConfigSection, Equatable {
         if let m = givenUpRetryMaxMs { v.range(m, 1...86_400_000, key: CodingKeys.givenUpRetryMaxMs) }
         let retry = givenUpRetryMs ?? Self.defaultGivenUpRetryMs
         if retry > 0 {
-            v.atLeast(givenUpRetryMaxMs ?? Self.defaultGivenUpRetryMaxMs, key: CodingKeys.givenUpRetryMaxMs, retry,
-                      minimumKey: CodingKeys.givenUpRetryMs)
+            v.atLeast(
+                givenUpRetryMaxMs ?? Self.defaultGivenUpRetryMaxMs, key: CodingKeys.givenUpRetryMaxMs, retry,
+                minimumKey: CodingKeys.givenUpRetryMs)
         }
         v.check(!children.isEmpty, key: CodingKeys.children, must: "name at least one child", got: "[]")
         let names = children.map(\.name)
         let duplicates = Set(names.filter { n in names.filter { $0 == n }.count > 1 })
-        v.check(duplicates.isEmpty, key: CodingKeys.children, must: "name each child once",
-                got: duplicates.sorted().joined(separator: ", "))
+        v.check(
+            duplicates.isEmpty, key: CodingKeys.children, must: "name each child once",
+            got: duplicates.sorted().joined(separator: ", "))
         v.sections(children, key: CodingKeys.children)
     }
 
     /// The policy the restart core runs with.
     public var policy: SupervisorPolicy {
         let retry = givenUpRetryMs ?? Self.defaultGivenUpRetryMs
-        return SupervisorPolicy(strategy: strategy, intensity: intensity, period: .milliseconds(periodMs),
-                                restartBackoff: .milliseconds(restartBackoffMs), restartBackoffMax: .milliseconds(restartBackoffMaxMs),
-                                givenUpRetry: retry > 0 ? .milliseconds(retry) : nil,
-                                givenUpRetryMax: .milliseconds(givenUpRetryMaxMs ?? Self.defaultGivenUpRetryMaxMs))
+        return SupervisorPolicy(
+            strategy: strategy, intensity: intensity, period: .milliseconds(periodMs),
+            restartBackoff: .milliseconds(restartBackoffMs), restartBackoffMax: .milliseconds(restartBackoffMaxMs),
+            givenUpRetry: retry > 0 ? .milliseconds(retry) : nil,
+            givenUpRetryMax: .milliseconds(givenUpRetryMaxMs ?? Self.defaultGivenUpRetryMaxMs))
     }
 
     /// The children's specs, with the section's defaults; `directory` is where named executables live.
@@ -115,9 +120,11 @@ public struct ChildConfig: ConfigSection, Equatable {
     /// This child's time to report READY (0: no limit); default the section's `start_timeout_ms`.
     public var startTimeoutMs: Int?
 
-    public init(name: String, executable: String, arguments: [String], restart: RestartType, shutdownTimeoutMs: Int,
-                watchdogMs: Int, onCrash: CrashImpact, critical: Bool? = nil, intensity: Int? = nil, periodMs: Int? = nil,
-                startTimeoutMs: Int? = nil) {
+    public init(
+        name: String, executable: String, arguments: [String], restart: RestartType, shutdownTimeoutMs: Int,
+        watchdogMs: Int, onCrash: CrashImpact, critical: Bool? = nil, intensity: Int? = nil, periodMs: Int? = nil,
+        startTimeoutMs: Int? = nil
+    ) {
         self.name = name
         self.executable = executable
         self.arguments = arguments
@@ -141,22 +148,27 @@ public struct ChildConfig: ConfigSection, Equatable {
     }
 
     public func validate(_ v: inout ConfigValidator) {
-        v.check(ProcessIdentity(parsing: name) != nil, key: CodingKeys.name, must: "be role@instance in lowercase letters, digits, - and _", got: name)
-        v.check(!executable.isEmpty && (executable.hasPrefix("/") || !executable.contains("/")), key: CodingKeys.executable,
-                must: "be an executable name or an absolute path", got: executable)
+        v.check(
+            ProcessIdentity(parsing: name) != nil, key: CodingKeys.name, must: "be role@instance in lowercase letters, digits, - and _",
+            got: name)
+        v.check(
+            !executable.isEmpty && (executable.hasPrefix("/") || !executable.contains("/")), key: CodingKeys.executable,
+            must: "be an executable name or an absolute path", got: executable)
         v.range(shutdownTimeoutMs, 1...600_000, key: CodingKeys.shutdownTimeoutMs)
         v.range(watchdogMs, 0...600_000, key: CodingKeys.watchdogMs)
         if watchdogMs > 0 { v.range(watchdogMs, 100...600_000, key: CodingKeys.watchdogMs) }
         if let id = ProcessIdentity(parsing: name), ChildSpec.criticalRoles.contains(id.role) {
-            v.check(critical != false, key: CodingKeys.critical,
-                    must: "be true for \(id.role) (risk, brokers and the reconciler watch positions)", got: false)
+            v.check(
+                critical != false, key: CodingKeys.critical,
+                must: "be true for \(id.role) (risk, brokers and the reconciler watch positions)", got: false)
         }
         if let intensity { v.range(intensity, 0...1000, key: CodingKeys.intensity) }
         if let periodMs { v.range(periodMs, 1...86_400_000, key: CodingKeys.periodMs) }
         // A child's own restart budget is both keys: report the one given, naming the one missing.
-        v.check((intensity == nil) == (periodMs == nil), key: intensity == nil ? CodingKeys.periodMs : CodingKeys.intensity,
-                must: "come with \(intensity == nil ? "intensity" : "period_ms") (a child's own restart budget is both)",
-                got: intensity.map(String.init) ?? periodMs.map(String.init) ?? "")
+        v.check(
+            (intensity == nil) == (periodMs == nil), key: intensity == nil ? CodingKeys.periodMs : CodingKeys.intensity,
+            must: "come with \(intensity == nil ? "intensity" : "period_ms") (a child's own restart budget is both)",
+            got: intensity.map(String.init) ?? periodMs.map(String.init) ?? "")
         if let startTimeoutMs { v.range(startTimeoutMs, 0...3_600_000, key: CodingKeys.startTimeoutMs) }
     }
 
@@ -167,13 +179,16 @@ public struct ChildConfig: ConfigSection, Equatable {
     }
 
     /// The spec the restart core runs with; `directory` is where named executables live.
-    public func spec(executableDirectory directory: String, defaultStartTimeoutMs: Int = SupervisorConfig.defaultStartTimeoutMs) -> ChildSpec {
+    public func spec(executableDirectory directory: String, defaultStartTimeoutMs: Int = SupervisorConfig.defaultStartTimeoutMs)
+        -> ChildSpec
+    {
         let start = startTimeoutMs ?? defaultStartTimeoutMs
         let budget = intensity.flatMap { n in periodMs.map { RestartBudget(intensity: n, period: .milliseconds($0)) } }
-        return ChildSpec(id: ProcessIdentity(parsing: name)!, executable: executable.hasPrefix("/") ? executable : "\(directory)/\(executable)",
-                         arguments: arguments, restart: restart, shutdownTimeout: .milliseconds(shutdownTimeoutMs),
-                         watchdog: watchdogMs > 0 ? .milliseconds(watchdogMs) : nil, onCrash: onCrash, critical: isCritical,
-                         budget: budget, startTimeout: start > 0 ? .milliseconds(start) : nil)
+        return ChildSpec(
+            id: ProcessIdentity(parsing: name)!, executable: executable.hasPrefix("/") ? executable : "\(directory)/\(executable)",
+            arguments: arguments, restart: restart, shutdownTimeout: .milliseconds(shutdownTimeoutMs),
+            watchdog: watchdogMs > 0 ? .milliseconds(watchdogMs) : nil, onCrash: onCrash, critical: isCritical,
+            budget: budget, startTimeout: start > 0 ? .milliseconds(start) : nil)
     }
 }
 

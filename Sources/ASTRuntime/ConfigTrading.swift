@@ -54,8 +54,10 @@ public struct MarketDataConfig: ConfigSection, Equatable {
     /// The wall-clock feed (``ClockMode/wall``); absent: ``LiveMarketDataConfig/standard``.
     public var live: LiveMarketDataConfig?
 
-    public init(source: MarketDataSource, store: String, csvDirectory: String, replay: ReplayConfig, polygon: PolygonConfig? = nil,
-                live: LiveMarketDataConfig? = nil) {
+    public init(
+        source: MarketDataSource, store: String, csvDirectory: String, replay: ReplayConfig, polygon: PolygonConfig? = nil,
+        live: LiveMarketDataConfig? = nil
+    ) {
         self.source = source
         self.store = store
         self.csvDirectory = csvDirectory
@@ -82,7 +84,9 @@ public struct MarketDataConfig: ConfigSection, Equatable {
     public func storePath(stateDir: String) -> String { store.isEmpty ? "\(stateDir)/marketdata/bars.sqlite" : store }
 
     public func validate(_ v: inout ConfigValidator) {
-        v.check(source != .csv || !csvDirectory.isEmpty, key: CodingKeys.csvDirectory, must: "name a directory when source is csv", got: csvDirectory)
+        v.check(
+            source != .csv || !csvDirectory.isEmpty, key: CodingKeys.csvDirectory, must: "name a directory when source is csv",
+            got: csvDirectory)
         v.section(replay, key: CodingKeys.replay)
         if let polygon { v.section(polygon, key: CodingKeys.polygon) }
         if let live { v.section(live, key: CodingKeys.live) }
@@ -105,7 +109,9 @@ public struct LiveMarketDataConfig: ConfigSection, Equatable {
     /// Only symbols whose last close × volume reaches this many dollars get marks.
     public var markMinDollarVolume: Int64
 
-    public init(fetchAt: String, initialSessions: Int, retrySeconds: Int, minBarsPerDay: Int, validation: String, markMinDollarVolume: Int64) {
+    public init(
+        fetchAt: String, initialSessions: Int, retrySeconds: Int, minBarsPerDay: Int, validation: String, markMinDollarVolume: Int64
+    ) {
         self.fetchAt = fetchAt
         self.initialSessions = initialSessions
         self.retrySeconds = retrySeconds
@@ -115,8 +121,9 @@ public struct LiveMarketDataConfig: ConfigSection, Equatable {
     }
 
     /// What etc/ast.yaml ships.
-    public static let standard = LiveMarketDataConfig(fetchAt: "16:10", initialSessions: 300, retrySeconds: 900, minBarsPerDay: 1000,
-                                                      validation: "strict", markMinDollarVolume: 1_000_000)
+    public static let standard = LiveMarketDataConfig(
+        fetchAt: "16:10", initialSessions: 300, retrySeconds: 900, minBarsPerDay: 1000,
+        validation: "strict", markMinDollarVolume: 1_000_000)
 
     enum CodingKeys: String, CodingKey {
         case fetchAt = "fetch_at"
@@ -131,7 +138,8 @@ public struct LiveMarketDataConfig: ConfigSection, Equatable {
     public var fetchTime: LocalTime? {
         let parts = fetchAt.split(separator: ":")
         guard parts.count == 2, parts.allSatisfy({ $0.count == 2 }), let h = Int(parts[0]), let m = Int(parts[1]),
-              (0...23).contains(h), (0...59).contains(m) else { return nil }
+            (0...23).contains(h), (0...59).contains(m)
+        else { return nil }
         return LocalTime(hour: h, minute: m)
     }
 
@@ -167,9 +175,12 @@ public struct PolygonConfig: ConfigSection, Equatable {
 
     public func validate(_ v: inout ConfigValidator) {
         let lower = baseURL.lowercased()
-        let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"].contains { lower == $0 || lower.hasPrefix($0 + ":") || lower.hasPrefix($0 + "/") }
-        v.check((lower.hasPrefix("https://") && lower.count > "https://".count) || loopback, key: CodingKeys.baseURL,
-                must: "be an https:// URL (http:// only on loopback; the API key travels in it)", got: baseURL)
+        let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"].contains {
+            lower == $0 || lower.hasPrefix($0 + ":") || lower.hasPrefix($0 + "/")
+        }
+        v.check(
+            (lower.hasPrefix("https://") && lower.count > "https://".count) || loopback, key: CodingKeys.baseURL,
+            must: "be an https:// URL (http:// only on loopback; the API key travels in it)", got: baseURL)
         v.check(!baseURL.hasSuffix("/"), key: CodingKeys.baseURL, must: "not end with /", got: baseURL)
     }
 }

@@ -68,7 +68,8 @@ public struct DiskBudgetMonitor: Sendable {
     public func problems(_ usage: DiskUsage) -> [String] {
         var found: [String] = []
         if usage.freeBytes < minFreeBytes {
-            found.append("only \(Self.mb(usage.freeBytes)) MB free under \(stateDir) (journal.disk_min_free_mb is \(Self.mb(minFreeBytes)))")
+            found.append(
+                "only \(Self.mb(usage.freeBytes)) MB free under \(stateDir) (journal.disk_min_free_mb is \(Self.mb(minFreeBytes)))")
         }
         if maxJournalBytes > 0, usage.journalBytes > maxJournalBytes {
             found.append("the journals take \(Self.mb(usage.journalBytes)) MB (journal.disk_max_journal_mb is \(Self.mb(maxJournalBytes)))")
@@ -81,17 +82,20 @@ public struct DiskBudgetMonitor: Sendable {
         guard !found.isEmpty else {
             guard lastAlert != nil else { return .none }
             lastAlert = nil
-            return .recovered("disk back within budget under \(stateDir): \(Self.mb(usage.freeBytes)) MB free, "
-                              + "journals \(Self.mb(usage.journalBytes)) MB")
+            return .recovered(
+                "disk back within budget under \(stateDir): \(Self.mb(usage.freeBytes)) MB free, "
+                    + "journals \(Self.mb(usage.journalBytes)) MB")
         }
         if let last = lastAlert, now.duration(since: last) < .seconds(86_400) { return .none }
         lastAlert = now
         // One key per state directory and UTC day: every process of the tree sees the same disk,
         // and the notifier sends an alert key once.
         let day = now.nanoseconds / 86_400_000_000_000
-        return .alert(Alert(priority: .p1, key: "disk-budget:\(stateDir):\(day)", title: "AST disk budget exceeded",
-                            text: found.joined(separator: "; ") + ". Free space or move old journals before the disk fills: "
-                                + "a full disk stops every journal, and with it trading.", at: now))
+        return .alert(
+            Alert(
+                priority: .p1, key: "disk-budget:\(stateDir):\(day)", title: "AST disk budget exceeded",
+                text: found.joined(separator: "; ") + ". Free space or move old journals before the disk fills: "
+                    + "a full disk stops every journal, and with it trading.", at: now))
     }
 
     static func mb(_ bytes: Int64) -> Int64 { bytes / 1_048_576 }
@@ -119,8 +123,9 @@ public struct DiskBudgetWatch: Sendable {
     /// Runs until the task is cancelled.
     public func run(send: @escaping @Sendable (Alert) async -> Void = { _ in }) async {
         let settings = config.journal
-        var monitor = DiskBudgetMonitor(minFreeBytes: Int64(settings.diskMinFreeMb ?? JournalConfig.defaultDiskMinFreeMb) * 1_048_576,
-                                        maxJournalBytes: Int64(settings.diskMaxJournalMb ?? 0) * 1_048_576, stateDir: config.stateDir)
+        var monitor = DiskBudgetMonitor(
+            minFreeBytes: Int64(settings.diskMinFreeMb ?? JournalConfig.defaultDiskMinFreeMb) * 1_048_576,
+            maxJournalBytes: Int64(settings.diskMaxJournalMb ?? 0) * 1_048_576, stateDir: config.stateDir)
         let interval = Duration.milliseconds(settings.diskCheckIntervalMs ?? JournalConfig.defaultDiskCheckIntervalMs)
         while !Task.isCancelled {
             if let usage = DiskUsage.measure(stateDir: config.stateDir) {
@@ -142,8 +147,9 @@ public struct DiskBudgetWatch: Sendable {
 
     private func record(_ text: String) {
         do {
-            try journal.append(JournalRecord(kind: .event, type: Self.entryType, timestamp: clock.now(), body: Array(text.utf8)),
-                               durability: .batched)
+            try journal.append(
+                JournalRecord(kind: .event, type: Self.entryType, timestamp: clock.now(), body: Array(text.utf8)),
+                durability: .batched)
         } catch {
             logger.error("could not journal the disk budget: \(error)")
         }

@@ -2,8 +2,9 @@ import ASTCore
 import Foundation
 import Logging
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Fault injection for tests (refused with `trading.mode: LIVE`): a real crash between an input
@@ -29,8 +30,10 @@ public enum CrashAfterInputFault {
 
     /// Arms the switch from the environment, once per process, at the worker's start. Throws
     /// with `trading.mode: LIVE`; logs at CRIT otherwise.
-    public static func arm(config: ASTConfig, process: String, logger: Logger,
-                           environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+    public static func arm(
+        config: ASTConfig, process: String, logger: Logger,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws {
         guard let value = environment[variable], !value.isEmpty else { return }
         guard (config.trading ?? .paper).mode != .live else {
             throw CrashAfterInputFaultError("\(variable) is a fault injection for tests and is refused with trading.mode LIVE; unset it")
@@ -44,7 +47,8 @@ public enum CrashAfterInputFault {
             targets[type] = kinds
         }
         guard !targets.isEmpty else { return }
-        logger.critical("FAULT INJECTION ON (\(variable)=\(value)): this process SIGKILLs itself after journaling such an input; for tests only")
+        logger.critical(
+            "FAULT INJECTION ON (\(variable)=\(value)): this process SIGKILLs itself after journaling such an input; for tests only")
         armed.withLock { $0 = Armed(process: process, runtimeDir: config.runtimeDir, targets: targets, logger: logger) }
     }
 

@@ -49,7 +49,8 @@ enum LogMetadataRendering {
         case .dictionary(let dictionary):
             dictionary.isEmpty
                 ? "[:]"
-                : "[" + dictionary.sorted { $0.key < $1.key }
+                : "["
+                    + dictionary.sorted { $0.key < $1.key }
                     .map { "\($0.key.debugDescription): \(nested($0.value))" }
                     .joined(separator: ", ") + "]"
         }

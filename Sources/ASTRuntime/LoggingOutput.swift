@@ -1,6 +1,5 @@
-import Synchronization
-
 import Glibc
+import Synchronization
 
 /// Writes finished log lines to a descriptor. A log line never crashes the process: write errors are
 /// ignored, and a closed pipe does not raise SIGPIPE.

@@ -131,10 +131,12 @@ public enum StderrLogFormat {
     }
 
     private static func quotedIfNeeded(_ text: String) -> String {
-        let needsQuotes = text.isEmpty || text.unicodeScalars.contains { scalar in
-            scalar == " " || scalar == "\"" || scalar == "=" || scalar == "\\"
-                || scalar.value < 0x20 || scalar.value == 0x7F
-        }
+        let needsQuotes =
+            text.isEmpty
+            || text.unicodeScalars.contains { scalar in
+                scalar == " " || scalar == "\"" || scalar == "=" || scalar == "\\"
+                    || scalar.value < 0x20 || scalar.value == 0x7F
+            }
         return needsQuotes ? "\"\(escaped(text, quote: true))\"" : text
     }
 }

@@ -1,5 +1,5 @@
-import Foundation
 import ASTStrategy
+import Foundation
 
 /// A secret value (a bot token, a broker password) that does not show itself.
 ///
@@ -59,8 +59,10 @@ public struct SecretStore: Sendable {
 
     /// The store a process uses: `$CREDENTIALS_DIRECTORY` from `variables`, else `secretsFile`
     /// (the configuration's `secrets_file`).
-    public static func fromEnvironment(secretsFile: String,
-                                       variables: [String: String] = ProcessInfo.processInfo.environment) -> SecretStore {
+    public static func fromEnvironment(
+        secretsFile: String,
+        variables: [String: String] = ProcessInfo.processInfo.environment
+    ) -> SecretStore {
         SecretStore(credentialsDirectory: variables["CREDENTIALS_DIRECTORY"], secretsFile: secretsFile)
     }
 
@@ -79,8 +81,9 @@ public struct SecretStore: Sendable {
         let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
         switch ConfigFileSystem.readFile(path) {
         case .missing, .symbolicLink:
-            throw SecretError("\(name) is not in $CREDENTIALS_DIRECTORY (\(path) does not exist); "
-                              + "add LoadCredential=\(name):<file> to the unit")
+            throw SecretError(
+                "\(name) is not in $CREDENTIALS_DIRECTORY (\(path) does not exist); "
+                    + "add LoadCredential=\(name):<file> to the unit")
         case .failed(let reason):
             throw SecretError("\(path) \(reason)")
         case .bytes(let bytes, _):
@@ -139,8 +142,9 @@ public struct SecretStore: Sendable {
         let bytes: [UInt8]
         switch outcome {
         case .missing:
-            throw SecretError("\(name) is needed but the secrets file \(path) does not exist and $CREDENTIALS_DIRECTORY is not set; "
-                              + "create it with mode 0600 holding \(name): <value>, or pass the secret with LoadCredential=")
+            throw SecretError(
+                "\(name) is needed but the secrets file \(path) does not exist and $CREDENTIALS_DIRECTORY is not set; "
+                    + "create it with mode 0600 holding \(name): <value>, or pass the secret with LoadCredential=")
         case .symbolicLink:
             throw SecretError("\(path) is a symbolic link; secrets_file must name the file itself")
         case .failed(let reason):
@@ -179,9 +183,10 @@ public struct SecretStore: Sendable {
     }
 
     private static func isSecretName(_ name: String) -> Bool {
-        name != "." && name != ".." && !name.isEmpty && name.utf8.allSatisfy {
-            (0x61...0x7A).contains($0) || (0x41...0x5A).contains($0) || (0x30...0x39).contains($0) || "_-.".utf8.contains($0)
-        }
+        name != "." && name != ".." && !name.isEmpty
+            && name.utf8.allSatisfy {
+                (0x61...0x7A).contains($0) || (0x41...0x5A).contains($0) || (0x30...0x39).contains($0) || "_-.".utf8.contains($0)
+            }
     }
 }
 
@@ -189,8 +194,10 @@ public struct SecretStore: Sendable {
 /// the secrets file is as documented, and LIVE trading has its broker credentials.
 public enum StartupChecks {
     /// Why the process must not start (exit 78), or nil.
-    public static func refusal(_ config: ASTConfig,
-                               variables: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+    public static func refusal(
+        _ config: ASTConfig,
+        variables: [String: String] = ProcessInfo.processInfo.environment
+    ) -> String? {
         let store = SecretStore.fromEnvironment(secretsFile: config.secretsFile, variables: variables)
         do {
             try store.checkSecretsFile()

@@ -27,7 +27,8 @@ public enum StatusFormat {
             row.enumerated().map { i, cell in i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
                 .joined(separator: "  ")
         }
-        let head = "astd pid \(status.supervisorPID), up \(duration(Double(status.now.duration(since: status.startedAt).totalNanoseconds) / 1e9)): \(status.summary) (\(status.state))"
+        let head =
+            "astd pid \(status.supervisorPID), up \(duration(Double(status.now.duration(since: status.startedAt).totalNanoseconds) / 1e9)): \(status.summary) (\(status.state))"
         return ([head, ""] + lines).joined(separator: "\n")
     }
 

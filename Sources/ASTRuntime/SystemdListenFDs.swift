@@ -1,5 +1,4 @@
 import CSystemd
-
 import Glibc
 
 /// One listening socket handed over by the manager: its descriptor and its `LISTEN_FDNAMES` name.
@@ -77,9 +76,10 @@ public struct ListenFDs: Sendable, Equatable {
                 function: "sd_listen_fds_with_names", returned: -EINVAL,
                 hint: "LISTEN_FDNAMES holds \(resolved.count) names for \(count) descriptors")
         }
-        return ListenFDs(descriptors: resolved.enumerated().map { index, name in
-            ListenFD(fd: firstDescriptor + Int32(index), name: name)
-        })
+        return ListenFDs(
+            descriptors: resolved.enumerated().map { index, name in
+                ListenFD(fd: firstDescriptor + Int32(index), name: name)
+            })
     }
 
     /// The first descriptor with this name, for instance `bus` or `control`.

@@ -1,7 +1,6 @@
 import CSystemd
-import Synchronization
-
 import Glibc
+import Synchronization
 
 /// Reports this process's state to its service manager (systemd, or astd for a worker) through
 /// `NOTIFY_SOCKET`, as `sd_notify(3)`. Without `NOTIFY_SOCKET` every call is a no-op, so the same

@@ -8,10 +8,11 @@ extension WorkerContext {
     /// hands replies to acknowledged messages out on ``BusClient/repliesToSent`` (risk's client to the
     /// broker, which must hear of a refused order).
     public func busClient(to target: ProcessIdentity, keepsRepliesToSent: Bool = false) throws -> BusClient {
-        try BusClient(identity: identity, target: target.description,
-                      path: WorkerRuntime.socketPath(identity: target, runtimeDir: config.runtimeDir),
-                      expectedRole: target.role, settings: BusSettings(config.bus), journal: journal, clock: systemClock, logger: logger,
-                      keepsRepliesToSent: keepsRepliesToSent)
+        try BusClient(
+            identity: identity, target: target.description,
+            path: WorkerRuntime.socketPath(identity: target, runtimeDir: config.runtimeDir),
+            expectedRole: target.role, settings: BusSettings(config.bus), journal: journal, clock: systemClock, logger: logger,
+            keepsRepliesToSent: keepsRepliesToSent)
     }
 
     /// ``busClient(to:)`` when `target` is one of the supervisor's configured children, else nil

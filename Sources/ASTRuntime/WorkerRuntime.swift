@@ -54,7 +54,9 @@ public struct WorkerDefinition: Sendable {
     /// Builds the worker's logic once the runtime is up (configuration, journal, clock).
     public var makeLogic: @Sendable (WorkerContext) async throws -> any WorkerLogic
 
-    public init(role: Role, permissions: [Role: Set<MessageType>], makeLogic: @escaping @Sendable (WorkerContext) async throws -> any WorkerLogic) {
+    public init(
+        role: Role, permissions: [Role: Set<MessageType>], makeLogic: @escaping @Sendable (WorkerContext) async throws -> any WorkerLogic
+    ) {
         self.role = role
         self.permissions = permissions
         self.makeLogic = makeLogic
@@ -104,8 +106,9 @@ public struct MissingState: Sendable, Equatable {
     static func raiseMessageIDFloor(journal: Journal, identity: ProcessIdentity, config: ASTConfig, now: Timestamp) throws {
         let targets = Set(config.supervisor.children.map(\.name) + ["supervisor@main"]).subtracting([identity.description]).sorted()
         let records = targets.map { target in
-            JournalRecord(kind: .sent, type: idFloorType, timestamp: now, messageID: "\(identity)>\(target)#\(now.nanoseconds)",
-                          peer: target, body: Array("message id floor after missing state".utf8))
+            JournalRecord(
+                kind: .sent, type: idFloorType, timestamp: now, messageID: "\(identity)>\(target)#\(now.nanoseconds)",
+                peer: target, body: Array("message id floor after missing state".utf8))
         }
         _ = try journal.append(records, durability: .durable)
     }
@@ -117,8 +120,9 @@ public struct MissingState: Sendable, Equatable {
     /// until the operator acknowledges it: `astctl quarantine ack --process ... --seq ...`.
     public static func quarantine(_ context: WorkerContext) throws {
         guard let missing = context.missingState else { return }
-        let entry = QuarantinedEntry(process: context.identity.description, journal: context.journal.path, seq: missing.seq,
-                                     type: JournalStart.stateMissingType, cause: missing.detail)
+        let entry = QuarantinedEntry(
+            process: context.identity.description, journal: context.journal.path, seq: missing.seq,
+            type: JournalStart.stateMissingType, cause: missing.detail)
         try context.journal.append(QuarantineJournal.entryRecord(entry, at: context.clock.now()), durability: .durable)
     }
 }
@@ -190,7 +194,8 @@ public enum WorkerRuntime {
             switch arg {
             case "--instance":
                 guard let v = args.popFirst(), ProcessIdentity.isName(v) else {
-                    FileHandle.standardError.write(Data("\(processName): --instance needs a name of lowercase letters, digits, - and _\n".utf8))
+                    FileHandle.standardError.write(
+                        Data("\(processName): --instance needs a name of lowercase letters, digits, - and _\n".utf8))
                     return ProcessExitCode.usage.rawValue
                 }
                 instance = v
@@ -198,7 +203,8 @@ public enum WorkerRuntime {
                 print("usage: \(processName) [--instance NAME]\n  configuration from $AST_CONFIG_DIR (default ./etc), see etc/ast.yaml")
                 return ProcessExitCode.success.rawValue
             default:
-                FileHandle.standardError.write(Data("\(processName): unknown argument '\(arg)' (usage: \(processName) [--instance NAME])\n".utf8))
+                FileHandle.standardError.write(
+                    Data("\(processName): unknown argument '\(arg)' (usage: \(processName) [--instance NAME])\n".utf8))
                 return ProcessExitCode.usage.rawValue
             }
         }
@@ -232,7 +238,8 @@ public enum WorkerRuntime {
 
     /// The socket a worker serves on: the one systemd or astd passed (named `role@instance`,
     /// or the only one passed), else one bound at `<runtime_dir>/<role>@<instance>.sock`.
-    public static func listeningSocket(identity: ProcessIdentity, runtimeDir: String, logger: Logger) throws -> (fd: Int32, origin: String) {
+    public static func listeningSocket(identity: ProcessIdentity, runtimeDir: String, logger: Logger) throws -> (fd: Int32, origin: String)
+    {
         let passed = try ListenFDs.take(unsetEnvironment: true)
         if let fd = passed.first(named: identity.description) ?? (passed.descriptors.count == 1 ? passed.descriptors.first : nil) {
             return (fd.fd, "passed by the service manager as '\(fd.name)'")
@@ -256,21 +263,25 @@ public enum WorkerRuntime {
         "\(stateDir)/journal/\(identity).sqlite"
     }
 
-    static func run(_ definition: WorkerDefinition, identity: ProcessIdentity, config: ASTConfig,
-                    notifier: SystemdNotifier, logger: Logger) async throws {
+    static func run(
+        _ definition: WorkerDefinition, identity: ProcessIdentity, config: ASTConfig,
+        notifier: SystemdNotifier, logger: Logger
+    ) async throws {
         let systemClock = SystemClock()
         let path = journalPath(identity: identity, stateDir: config.stateDir)
         // Decided before the journal is opened (opening creates it): missing state is never a first start.
         let start = failsClosedOnMissingJournal.contains(definition.role) ? JournalStart.inspect(journal: path) : .restore
-        let journal = try Journal(path: path, process: identity.description,
-                                  logger: logger, batchLimit: config.journal.batchLimit)
+        let journal = try Journal(
+            path: path, process: identity.description,
+            logger: logger, batchLimit: config.journal.batchLimit)
         defer { try? journal.close() }
         // In replay the trading clock is market time, restored from the last `market.time` this
         // process received (on a first start: midnight New York time before the first replayed
         // session). Not from the journal's last entry: bus entries carry wall-clock timestamps,
         // and a restart at wall time would skip every replayed session still to come.
         let replayStart = NewYorkTime.timestamp((config.marketdata ?? .standard).replay.fromDate, LocalTime(hour: 0, minute: 0))
-        let marketClock: MarketClock? = (config.clock ?? .wall).mode == .replay && definition.role != .marketdata
+        let marketClock: MarketClock? =
+            (config.clock ?? .wall).mode == .replay && definition.role != .marketdata
             ? MarketClock(start: max(replayStart, try lastMarketTime(in: journal) ?? replayStart))
             : nil
         let offset = (config.clock ?? .wall).offsetSeconds ?? 0
@@ -284,13 +295,18 @@ public enum WorkerRuntime {
         logger.info("\(identity) starting", metadata: ["socket": "\(origin)", "pid": "\(getpid())"])
         // Everything after this marker is a new run: replay tells a crash between an input and
         // its outputs from a divergence by it (see ``EntryTypes/processStarted``).
-        try journal.append(JournalRecord(kind: .state, type: EntryTypes.processStarted, timestamp: clock.now(),
-                                         body: Array("{\"pid\":\(getpid())}".utf8)), durability: .durable)
-        var context = WorkerContext(identity: identity, config: config, journal: journal, clock: clock, systemClock: systemClock, logger: logger)
+        try journal.append(
+            JournalRecord(
+                kind: .state, type: EntryTypes.processStarted, timestamp: clock.now(),
+                body: Array("{\"pid\":\(getpid())}".utf8)), durability: .durable)
+        var context = WorkerContext(
+            identity: identity, config: config, journal: journal, clock: clock, systemClock: systemClock, logger: logger)
         if case .missingState(let detail) = start {
             logger.critical("\(detail)")
-            let seq = try journal.append(JournalRecord(kind: .event, type: JournalStart.stateMissingType, timestamp: clock.now(),
-                                                       body: Array(detail.utf8)), durability: .durable)
+            let seq = try journal.append(
+                JournalRecord(
+                    kind: .event, type: JournalStart.stateMissingType, timestamp: clock.now(),
+                    body: Array(detail.utf8)), durability: .durable)
             context.missingState = MissingState(detail: detail, seq: seq)
             try MissingState.raiseMessageIDFloor(journal: journal, identity: identity, config: config, now: systemClock.now())
         }
@@ -301,12 +317,14 @@ public enum WorkerRuntime {
         let identityCheck = try BusIdentity.check(identity: identity, live: config.trading?.mode == .live, logger: logger)
         let logic = try await definition.makeLogic(context)
         let inbox: any BusInbox = marketClock.map { MarketClockInbox(clock: $0, logic: logic) } ?? logic
-        let alarm = try BusIdentity.alarm(identity: identity, notifierConfigured: config.supervisor.children.contains { $0.name == "notifier@main" },
-                                          socketPath: socketPath(identity: ProcessIdentity(role: .notifier), runtimeDir: config.runtimeDir),
-                                          settings: BusSettings(config.bus), journal: journal, clock: systemClock, logger: logger)
-        let server = try BusServer(identity: identity, policy: policy, settings: BusSettings(config.bus), journal: journal,
-                                   clock: systemClock, logger: logger, inbox: inbox, identityCheck: identityCheck,
-                                   screen: logic.messageScreen, alarm: alarm)
+        let alarm = try BusIdentity.alarm(
+            identity: identity, notifierConfigured: config.supervisor.children.contains { $0.name == "notifier@main" },
+            socketPath: socketPath(identity: ProcessIdentity(role: .notifier), runtimeDir: config.runtimeDir),
+            settings: BusSettings(config.bus), journal: journal, clock: systemClock, logger: logger)
+        let server = try BusServer(
+            identity: identity, policy: policy, settings: BusSettings(config.bus), journal: journal,
+            clock: systemClock, logger: logger, inbox: inbox, identityCheck: identityCheck,
+            screen: logic.messageScreen, alarm: alarm)
         let health = Health()
         let services: [any Service] = [
             SecurityAlarmService(alarm: alarm),
@@ -316,10 +334,15 @@ public enum WorkerRuntime {
             WatchdogService(notifier: notifier, health: health, logger: logger),
             DiskBudgetService(watch: DiskBudgetWatch(config: config, journal: journal, clock: systemClock, logger: logger)),
         ]
-        let group = ServiceGroup(configuration: .init(
-            services: services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup) },
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services.map {
+                    .init(
+                        service: $0, successTerminationBehavior: .gracefullyShutdownGroup,
+                        failureTerminationBehavior: .gracefullyShutdownGroup)
+                },
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
         try await group.run()
         notifier.stopping(status: "stopping")
         server.flushRefusalSummaries()
@@ -332,18 +355,20 @@ public enum WorkerRuntime {
 extension BusSettings {
     /// The bus settings a configuration asks for.
     public init(_ c: BusConfig) {
-        self.init(maxFrameBytes: c.maxFrameBytes, helloTimeout: c.helloTimeout, ackTimeout: c.ackTimeout,
-                  backoffInitial: c.connectBackoffInitial, backoffMaximum: c.connectBackoffMax, allowedUIDs: Set(c.allowedUids),
-                  maxConnections: c.maxConnections ?? BusConfig.defaultMaxConnections,
-                  idleTimeout: .milliseconds(c.idleTimeoutMs ?? BusConfig.defaultIdleTimeoutMs),
-                  refusalBudget: c.refusalBudget ?? 20, refusalInterval: .milliseconds(c.refusalIntervalMs ?? 60_000))
+        self.init(
+            maxFrameBytes: c.maxFrameBytes, helloTimeout: c.helloTimeout, ackTimeout: c.ackTimeout,
+            backoffInitial: c.connectBackoffInitial, backoffMaximum: c.connectBackoffMax, allowedUIDs: Set(c.allowedUids),
+            maxConnections: c.maxConnections ?? BusConfig.defaultMaxConnections,
+            idleTimeout: .milliseconds(c.idleTimeoutMs ?? BusConfig.defaultIdleTimeoutMs),
+            refusalBudget: c.refusalBudget ?? 20, refusalInterval: .milliseconds(c.refusalIntervalMs ?? 60_000))
     }
 }
 
 /// The market time of the last `market.time` message `journal` holds as received, if any.
 func lastMarketTime(in journal: Journal) throws -> Timestamp? {
     guard let entry = try journal.lastEntry(type: MessageType.marketTime.rawValue),
-          case .marketTime(let t) = try EnvelopeCodec.decode(entry.record.body).message else { return nil }
+        case .marketTime(let t) = try EnvelopeCodec.decode(entry.record.body).message
+    else { return nil }
     return t.now
 }
 
@@ -378,7 +403,10 @@ final class Health: Sendable {
         if let failure = flushFailure.withLock({ $0 }) { return "journal: \(failure)" }
         let answered = await withTaskGroup(of: Bool.self) { group in
             group.addTask { (try? await MultiThreadedEventLoopGroup.singleton.next().submit {}.get()) != nil }
-            group.addTask { try? await Task.sleep(for: limit); return false }
+            group.addTask {
+                try? await Task.sleep(for: limit)
+                return false
+            }
             let first = await group.next() ?? false
             group.cancelAll()
             return first

@@ -21,7 +21,9 @@ public enum ScanInputLoader {
     public static let volatilitySymbol: Symbol = "VOLX"
 
     /// Opens the store at `storePath`, reads the input of the scan of `date`, closes the store.
-    public static func load(storePath: String, date: LocalDate, now: Timestamp, portfolio: PortfolioSnapshot, logger: Logger) throws -> ScanInput {
+    public static func load(storePath: String, date: LocalDate, now: Timestamp, portfolio: PortfolioSnapshot, logger: Logger) throws
+        -> ScanInput
+    {
         let store = try BarStore(path: storePath, logger: logger)
         defer { try? store.close() }
         return try load(from: store, date: date, now: now, portfolio: portfolio)
@@ -40,7 +42,8 @@ public enum ScanInputLoader {
             let raw = try store.bars(info.symbol, from: from, to: to)
             let actions = try store.corporateActions(info.symbol).filter { $0.exDate <= date }
             let bars = BackAdjustment.apply(raw, actions: actions, mode: .splits)
-            let strategyInfo = ASTStrategy.SymbolInfo(symbol: info.symbol, exchange: info.exchange, sector: info.sector, isIndex: info.isIndex)
+            let strategyInfo = ASTStrategy.SymbolInfo(
+                symbol: info.symbol, exchange: info.exchange, sector: info.sector, isIndex: info.isIndex)
             if info.isIndex {
                 if info.symbol == volatilitySymbol { volatility = bars } else { index = bars }
             } else {
@@ -50,6 +53,7 @@ public enum ScanInputLoader {
         let events = try store.events(from: date.adding(days: -eventDays), to: date.adding(days: eventDays)).map {
             CorporateEvent(symbol: $0.symbol, date: $0.date, kind: CorporateEventKind(rawValue: $0.kind.rawValue) ?? .earnings)
         }
-        return ScanInput(date: date, now: now, universe: universe, index: index, volatilityIndex: volatility, portfolio: portfolio, events: events)
+        return ScanInput(
+            date: date, now: now, universe: universe, index: index, volatilityIndex: volatility, portfolio: portfolio, events: events)
     }
 }

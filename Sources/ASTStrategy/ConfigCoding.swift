@@ -16,9 +16,10 @@ func rejectUnknownKeys<K: CodingKey & CaseIterable>(_ decoder: any Decoder, _: K
     let known = Set(K.allCases.map(\.stringValue))
     let unknown = c.allKeys.map(\.stringValue).filter { !known.contains($0) }.sorted()
     if let first = unknown.first {
-        throw DecodingError.dataCorrupted(.init(
-            codingPath: decoder.codingPath,
-            debugDescription: "\(section): unknown key '\(first)' (known: \(known.sorted().joined(separator: ", ")))"))
+        throw DecodingError.dataCorrupted(
+            .init(
+                codingPath: decoder.codingPath,
+                debugDescription: "\(section): unknown key '\(first)' (known: \(known.sorted().joined(separator: ", ")))"))
     }
 }
 
@@ -44,7 +45,8 @@ extension KeyedDecodingContainer {
     private func amount<T: FixedPointAmount>(_ key: Key) throws -> T {
         if let text = try? decode(String.self, forKey: key) {
             guard let v = T(text) else {
-                throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "'\(text)' is not an amount with at most 4 decimals")
+                throw DecodingError.dataCorruptedError(
+                    forKey: key, in: self, debugDescription: "'\(text)' is not an amount with at most 4 decimals")
             }
             return v
         }

@@ -106,15 +106,19 @@ public struct EventGuard: Sendable {
     public func check(_ candidate: Candidate, on date: LocalDate) -> [EventBlock] {
         blockingEvents(symbol: candidate.symbol, on: date).map { e, d in
             let w = config.window(for: e.kind)
-            let when = d > 0 ? "\(d) session\(d == 1 ? "" : "s") before" : d < 0 ? "\(-d) session\(d == -1 ? "" : "s") after" : "on the day of"
-            return EventBlock(symbol: candidate.symbol, detector: candidate.detector, event: e, sessionsToEvent: d, window: w,
-                              reason: "\(when) \(e.kind) on \(e.date) (window \(w))")
+            let when =
+                d > 0 ? "\(d) session\(d == 1 ? "" : "s") before" : d < 0 ? "\(-d) session\(d == -1 ? "" : "s") after" : "on the day of"
+            return EventBlock(
+                symbol: candidate.symbol, detector: candidate.detector, event: e, sessionsToEvent: d, window: w,
+                reason: "\(when) \(e.kind) on \(e.date) (window \(w))")
         }
     }
 
     /// The signed session distance from `d` to `e` (see the type's documentation) if it lies in
     /// `−limitAfter ... limitBefore`, else `nil`. Walks at most the days in between.
-    static func sessionDistance(from d: LocalDate, to eventDate: LocalDate, calendar: TradingCalendar, limitBefore: Int, limitAfter: Int) -> Int? {
+    static func sessionDistance(from d: LocalDate, to eventDate: LocalDate, calendar: TradingCalendar, limitBefore: Int, limitAfter: Int)
+        -> Int?
+    {
         // An event on a closed day is the next session's (a Saturday report moves Monday's open).
         var e = eventDate
         for _ in 0..<10 where !calendar.isTradingDay(e) { e = e.adding(days: 1) }

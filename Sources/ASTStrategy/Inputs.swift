@@ -53,8 +53,10 @@ public struct ScanInput: Sendable {
     public var events: [CorporateEvent]
 
     /// `now` defaults to 09:00 New York time on `date`, the scheduled pre-market scan.
-    public init(date: LocalDate, now: Timestamp? = nil, universe: [SymbolHistory], index: [Bar], volatilityIndex: [Bar],
-                portfolio: PortfolioSnapshot, events: [CorporateEvent] = []) {
+    public init(
+        date: LocalDate, now: Timestamp? = nil, universe: [SymbolHistory], index: [Bar], volatilityIndex: [Bar],
+        portfolio: PortfolioSnapshot, events: [CorporateEvent] = []
+    ) {
         self.date = date
         self.now = now ?? NewYorkTime.timestamp(date, LocalTime(hour: 9, minute: 0))
         self.universe = universe

@@ -177,8 +177,10 @@ public struct PipelineRun: Sendable {
     /// Filters run after the configured chain (a user's own).
     public let extraFilters: [any CandidateFilter]
 
-    public init(config: PipelineConfig = PipelineConfig(), registry: PluginRegistry = .builtIn, calendar: TradingCalendar = .nyse,
-                extraFilters: [any CandidateFilter] = []) {
+    public init(
+        config: PipelineConfig = PipelineConfig(), registry: PluginRegistry = .builtIn, calendar: TradingCalendar = .nyse,
+        extraFilters: [any CandidateFilter] = []
+    ) {
         self.config = config
         self.registry = registry
         self.calendar = calendar
@@ -226,8 +228,10 @@ public struct PipelineRun: Sendable {
         for (i, history) in histories.enumerated() {
             let info = history.info
             if i > 0, histories[i - 1].info.symbol == info.symbol {
-                result.universe.excluded.append(UniverseExclusion(
-                    symbol: info.symbol, reasons: [.init(code: "DUPLICATE_SYMBOL", detail: "\(info.symbol) appears more than once in the universe")]))
+                result.universe.excluded.append(
+                    UniverseExclusion(
+                        symbol: info.symbol,
+                        reasons: [.init(code: "DUPLICATE_SYMBOL", detail: "\(info.symbol) appears more than once in the universe")]))
                 continue
             }
             let usable = barsBefore(date, history.bars)
@@ -238,13 +242,15 @@ public struct PipelineRun: Sendable {
             }
             result.universe.included.append(info.symbol)
 
-            let context = SymbolContext.build(date: date, info: info, usable: usable, plan: plan, lookback: lookback,
-                                              regime: result.regime.regime, position: input.portfolio.positions[info.symbol])
+            let context = SymbolContext.build(
+                date: date, info: info, usable: usable, plan: plan, lookback: lookback,
+                regime: result.regime.regime, position: input.portfolio.positions[info.symbol])
             guard let close = usable.last?.close else { continue }
             for (rank, detector) in plugins.detectors.enumerated() {
                 guard let found = detector.detect(context) else { continue }
-                let candidate = Candidate(symbol: info.symbol, detector: detector.name, close: close, summary: found.summary,
-                                          metrics: found.metrics)
+                let candidate = Candidate(
+                    symbol: info.symbol, detector: detector.name, close: close, summary: found.summary,
+                    metrics: found.metrics)
                 perDetector[rank].append(candidate)
                 if let rejection = chain.apply(candidate, context) {
                     result.filteredOut.append(rejection)
@@ -261,8 +267,9 @@ public struct PipelineRun: Sendable {
         result.candidates = zip(plugins.detectors, perDetector).map { DetectorCandidates(detector: $0.name, candidates: $1) }
 
         // Strategy engine -> intents for the risk gate.
-        let output = StrategyEngine.run(strategy: strategy, inputs: survivors, sizer: PositionSizer(config: config.sizing),
-                                        portfolio: input.portfolio, date: date, now: input.now)
+        let output = StrategyEngine.run(
+            strategy: strategy, inputs: survivors, sizer: PositionSizer(config: config.sizing),
+            portfolio: input.portfolio, date: date, now: input.now)
         result.intents = output.intents
         result.rationales = output.rationales
         result.sizing = output.sizing

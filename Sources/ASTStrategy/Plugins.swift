@@ -135,7 +135,9 @@ public struct ParameterReader: Sendable {
         let unknown = parameters.values.keys.filter { !read.contains($0) }.sorted()
         var all = problems
         if !unknown.isEmpty {
-            all.append("unknown parameter\(unknown.count > 1 ? "s" : "") \(unknown.map { "'\($0)'" }.joined(separator: ", ")) (known: \(read.sorted().joined(separator: ", ")))")
+            all.append(
+                "unknown parameter\(unknown.count > 1 ? "s" : "") \(unknown.map { "'\($0)'" }.joined(separator: ", ")) (known: \(read.sorted().joined(separator: ", ")))"
+            )
         }
         if !all.isEmpty { throw PluginConfigError(plugin: plugin, problems: all) }
     }

@@ -82,7 +82,9 @@ public struct RegimeMeasures: Sendable, Equatable, Codable {
     public var adx: Double?
     public var volatility: Double?
 
-    public init(close: Double? = nil, longSMA: Double? = nil, shortSMASlopePct: Double? = nil, adx: Double? = nil, volatility: Double? = nil) {
+    public init(
+        close: Double? = nil, longSMA: Double? = nil, shortSMASlopePct: Double? = nil, adx: Double? = nil, volatility: Double? = nil
+    ) {
         self.close = close
         self.longSMA = longSMA
         self.shortSMASlopePct = shortSMASlopePct
@@ -125,8 +127,10 @@ public struct RegimeAssessment: Sendable, Equatable, Codable {
 ///    elevated volatility.
 public enum RegimeClassifier {
     /// `index` and `volatility` are daily bars before the scan date, oldest first. O(bars).
-    public static func classify(index: ArraySlice<Bar>, volatility: ArraySlice<Bar>, previousSession: LocalDate? = nil,
-                                config: RegimeConfig = RegimeConfig()) -> RegimeAssessment {
+    public static func classify(
+        index: ArraySlice<Bar>, volatility: ArraySlice<Bar>, previousSession: LocalDate? = nil,
+        config: RegimeConfig = RegimeConfig()
+    ) -> RegimeAssessment {
         let long = IndicatorSpec.sma(period: config.longSMA)
         let short = IndicatorSpec.sma(period: config.shortSMA)
         let adxSpec = IndicatorSpec.adx(period: config.adxPeriod)
@@ -165,7 +169,8 @@ public enum RegimeClassifier {
         if m.close != nil {
             if m.longSMA == nil { missing.append("\(index.count) index bars are too few for SMA\(config.longSMA)") }
             if m.shortSMASlopePct == nil {
-                missing.append("\(index.count) index bars are too few for the SMA\(config.shortSMA) slope over \(config.slopeSessions) sessions")
+                missing.append(
+                    "\(index.count) index bars are too few for the SMA\(config.shortSMA) slope over \(config.slopeSessions) sessions")
             }
             if m.adx == nil { missing.append("\(index.count) index bars are too few for ADX\(config.adxPeriod)") }
         }

@@ -52,8 +52,10 @@ public struct SymbolContext: Sendable {
     /// The position held in the symbol, if any.
     public let position: PositionSnapshot?
 
-    public init(date: LocalDate, info: SymbolInfo, bars: ArraySlice<Bar>, indicators: IndicatorWindow, regime: MarketRegime,
-                position: PositionSnapshot? = nil) {
+    public init(
+        date: LocalDate, info: SymbolInfo, bars: ArraySlice<Bar>, indicators: IndicatorWindow, regime: MarketRegime,
+        position: PositionSnapshot? = nil
+    ) {
         self.date = date
         self.info = info
         self.bars = bars
@@ -65,13 +67,17 @@ public struct SymbolContext: Sendable {
     /// The context of `info` on `date`: runs `plan`'s indicators over every bar before `date`
     /// once (O(bars)) and keeps the last `lookback` bars of values. Bars must be in order (the
     /// universe filter checks it); if they are not, the window is empty.
-    public static func build(date: LocalDate, info: SymbolInfo, bars all: [Bar], plan: IndicatorPlan, lookback: Int,
-                             regime: MarketRegime, position: PositionSnapshot? = nil) -> SymbolContext {
+    public static func build(
+        date: LocalDate, info: SymbolInfo, bars all: [Bar], plan: IndicatorPlan, lookback: Int,
+        regime: MarketRegime, position: PositionSnapshot? = nil
+    ) -> SymbolContext {
         build(date: date, info: info, usable: barsBefore(date, all), plan: plan, lookback: lookback, regime: regime, position: position)
     }
 
-    static func build(date: LocalDate, info: SymbolInfo, usable: ArraySlice<Bar>, plan: IndicatorPlan, lookback: Int,
-                      regime: MarketRegime, position: PositionSnapshot?) -> SymbolContext {
+    static func build(
+        date: LocalDate, info: SymbolInfo, usable: ArraySlice<Bar>, plan: IndicatorPlan, lookback: Int,
+        regime: MarketRegime, position: PositionSnapshot?
+    ) -> SymbolContext {
         var engine = IndicatorEngine(plan: plan)
         var rows: [IndicatorValues] = []
         rows.reserveCapacity(max(lookback, 0))
@@ -83,8 +89,9 @@ public struct SymbolContext: Sendable {
             }
             if j >= keepFrom { rows.append(v) }
         }
-        return SymbolContext(date: date, info: info, bars: usable, indicators: IndicatorWindow(rows: rows), regime: regime,
-                             position: position)
+        return SymbolContext(
+            date: date, info: info, bars: usable, indicators: IndicatorWindow(rows: rows), regime: regime,
+            position: position)
     }
 
     public var symbol: Symbol { info.symbol }

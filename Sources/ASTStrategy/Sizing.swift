@@ -126,9 +126,10 @@ public struct PositionSizer: Sendable {
     /// ``SizingDetail/shares`` means no intent, and its explanation says why.
     public func size(symbol: Symbol, entry: Price, stopLoss: Price, atr: Double?, equity: Money, availableCash: Money) -> SizingDetail {
         let perShare = entry - stopLoss
-        var d = SizingDetail(symbol: symbol, method: config.method, equity: equity, availableCash: availableCash, entry: entry,
-                             stopLoss: stopLoss, perShareRisk: perShare, atr: nil, budget: .zero, rawShares: .zero, shares: .zero,
-                             notional: .zero, cappedBy: [], explanation: "")
+        var d = SizingDetail(
+            symbol: symbol, method: config.method, equity: equity, availableCash: availableCash, entry: entry,
+            stopLoss: stopLoss, perShareRisk: perShare, atr: nil, budget: .zero, rawShares: .zero, shares: .zero,
+            notional: .zero, cappedBy: [], explanation: "")
         func zero(_ why: String) -> SizingDetail {
             d.shares = .zero
             d.notional = .zero
@@ -175,7 +176,8 @@ public struct PositionSizer: Sendable {
             d.shares = max(shares, .zero)
             d.notional = try entry.notional(d.shares)
             let caps = d.cappedBy.isEmpty ? "" : ", capped by \(d.cappedBy.joined(separator: " and ")) (cash available \(availableCash))"
-            d.explanation = d.shares.isZero
+            d.explanation =
+                d.shares.isZero
                 ? "\(what) gives \(d.rawShares) shares\(caps): less than one whole share"
                 : "\(what) = \(d.rawShares) shares\(caps) -> \(d.shares) shares, notional \(d.notional)"
         } catch {

@@ -85,10 +85,13 @@ public struct BracketStrategy: Strategy {
         let stop = PriceGrid.centBelow(Price(units: entry.units - distance))
         let risk = entry.units - stop.units
         let target = PriceGrid.nearestCent(Price(units: entry.units + Int64((rewardMultiple * Double(risk)).rounded())))
-        return .trade(TradePlan(
-            side: .buy, entry: entry, stopLoss: stop, takeProfit: target, atr: atr,
-            rationale: "entry \(entry) (close \(close)\(entryOffsetPct == 0 ? "" : " \(entryOffsetPct > 0 ? "+" : "")\(f(entryOffsetPct))%")), "
-                + "stop entry − \(f(stopATRMultiple)) × ATR\(atrPeriod) \(f(atr)) = \(stop), target entry + \(f(rewardMultiple))R = \(target)"))
+        return .trade(
+            TradePlan(
+                side: .buy, entry: entry, stopLoss: stop, takeProfit: target, atr: atr,
+                rationale:
+                    "entry \(entry) (close \(close)\(entryOffsetPct == 0 ? "" : " \(entryOffsetPct > 0 ? "+" : "")\(f(entryOffsetPct))%")), "
+                    + "stop entry − \(f(stopATRMultiple)) × ATR\(atrPeriod) \(f(atr)) = \(stop), target entry + \(f(rewardMultiple))R = \(target)"
+            ))
     }
 }
 
@@ -121,10 +124,11 @@ public enum PriceGrid {
 public enum IntentNaming {
     /// Whether `id` can name a strategy in an intent id: 1 to 32 of `a-z 0-9 _ -`.
     public static func isStrategyID(_ id: String) -> Bool {
-        (1...32).contains(id.utf8.count) && id.utf8.allSatisfy { c in
-            (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")) || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9"))
-                || c == UInt8(ascii: "_") || c == UInt8(ascii: "-")
-        }
+        (1...32).contains(id.utf8.count)
+            && id.utf8.allSatisfy { c in
+                (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")) || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9"))
+                    || c == UInt8(ascii: "_") || c == UInt8(ascii: "-")
+            }
     }
 
     /// The id, or `nil` if the strategy id is not valid.
@@ -186,8 +190,10 @@ public enum StrategyEngine {
         }
     }
 
-    public static func run(strategy: any Strategy, inputs: [Input], sizer: PositionSizer, portfolio: PortfolioSnapshot,
-                           date: LocalDate, now: Timestamp) -> StrategyOutput {
+    public static func run(
+        strategy: any Strategy, inputs: [Input], sizer: PositionSizer, portfolio: PortfolioSnapshot,
+        date: LocalDate, now: Timestamp
+    ) -> StrategyOutput {
         var out = StrategyOutput()
         var cash = portfolio.cash
         var done: Set<Symbol> = []
@@ -216,16 +222,19 @@ public enum StrategyEngine {
             let stop = PriceGrid.centBelow(plan.stopLoss)
             let target = plan.takeProfit.map(PriceGrid.nearestCent)
             guard entry.isPositive, stop.isPositive, stop < entry, target.map({ $0 > entry }) ?? true else {
-                skip("INVALID_PLAN", "buy plan with entry \(entry), stop \(stop), target \(target.map(String.init(describing:)) ?? "none") "
-                    + "is not a valid bracket (a buy needs 0 < stop < entry < target)")
+                skip(
+                    "INVALID_PLAN",
+                    "buy plan with entry \(entry), stop \(stop), target \(target.map(String.init(describing:)) ?? "none") "
+                        + "is not a valid bracket (a buy needs 0 < stop < entry < target)")
                 continue
             }
             guard let id = IntentNaming.intentID(date: date, strategy: strategy.id, symbol: c.symbol) else {
                 skip("INVALID_INTENT_ID", "strategy id '\(strategy.id)' cannot form an intent id")
                 continue
             }
-            let sizing = sizer.size(symbol: c.symbol, entry: entry, stopLoss: stop, atr: plan.atr, equity: portfolio.equity,
-                                    availableCash: cash)
+            let sizing = sizer.size(
+                symbol: c.symbol, entry: entry, stopLoss: stop, atr: plan.atr, equity: portfolio.equity,
+                availableCash: cash)
             out.sizing.append(sizing)
             guard !sizing.shares.isZero else {
                 skip("ZERO_SHARES", sizing.explanation)
@@ -233,9 +242,10 @@ public enum StrategyEngine {
             }
             cash = cash - sizing.notional
             done.insert(c.symbol)
-            out.intents.append(IntentGroup(
-                id: id, symbol: c.symbol, sector: input.context.info.sector, side: plan.side, quantity: sizing.shares,
-                entry: .limit(entry), stopLoss: stop, takeProfit: target, createdAt: now))
+            out.intents.append(
+                IntentGroup(
+                    id: id, symbol: c.symbol, sector: input.context.info.sector, side: plan.side, quantity: sizing.shares,
+                    entry: .limit(entry), stopLoss: stop, takeProfit: target, createdAt: now))
             out.rationales.append(IntentRationale(intent: id, detector: c.detector, rationale: plan.rationale))
         }
         out.intents.sort { $0.id < $1.id }

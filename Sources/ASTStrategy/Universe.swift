@@ -119,8 +119,10 @@ public struct UniverseFilter: Sendable {
         var r: [ExclusionReason] = []
         if info.isIndex { r.append(.init(code: "INDEX_NOT_TRADABLE", detail: "\(info.symbol) is an index")) }
         if !exchanges.contains(info.exchange.uppercased()) {
-            r.append(.init(code: "EXCHANGE_NOT_ALLOWED",
-                           detail: "exchange '\(info.exchange)' is not among \(config.exchanges.joined(separator: ", "))"))
+            r.append(
+                .init(
+                    code: "EXCHANGE_NOT_ALLOWED",
+                    detail: "exchange '\(info.exchange)' is not among \(config.exchanges.joined(separator: ", "))"))
         }
         guard let last = bars.last else {
             r.append(.init(code: "NO_BARS", detail: "no daily bars before the scan date"))
@@ -137,8 +139,12 @@ public struct UniverseFilter: Sendable {
         if config.requireCurrentData {
             let lastDate = sessionDate(of: last)
             if lastDate != previousSession {
-                r.append(.init(code: "STALE_DATA",
-                               detail: "last bar is from \(lastDate), expected the previous session \(previousSession.map(String.init(describing:)) ?? "(unknown)")"))
+                r.append(
+                    .init(
+                        code: "STALE_DATA",
+                        detail:
+                            "last bar is from \(lastDate), expected the previous session \(previousSession.map(String.init(describing:)) ?? "(unknown)")"
+                    ))
             }
         }
         if last.close < config.minPrice {
@@ -150,8 +156,12 @@ public struct UniverseFilter: Sendable {
         let adv = Self.averageDollarVolume(bars, sessions: config.dollarVolumeSessions)
         if bars.count < config.dollarVolumeSessions || adv < config.minAverageDollarVolume {
             let over = min(bars.count, config.dollarVolumeSessions)
-            r.append(.init(code: "DOLLAR_VOLUME_BELOW_MIN",
-                           detail: "average dollar volume \(adv) over \(over) of \(config.dollarVolumeSessions) sessions is below \(config.minAverageDollarVolume)"))
+            r.append(
+                .init(
+                    code: "DOLLAR_VOLUME_BELOW_MIN",
+                    detail:
+                        "average dollar volume \(adv) over \(over) of \(config.dollarVolumeSessions) sessions is below \(config.minAverageDollarVolume)"
+                ))
         }
         if bars.count < config.minHistorySessions {
             r.append(.init(code: "HISTORY_TOO_SHORT", detail: "\(bars.count) sessions of history, need \(config.minHistorySessions)"))

@@ -192,7 +192,8 @@ public struct Supervisor: Sendable {
     /// The process `pid` reported READY=1. Stale or unknown pids and repeats are ignored.
     public mutating func ready(pid: Int32, now: Timestamp) -> [SupervisorAction] {
         guard drain == nil, let i = index(ofPid: pid),
-              case .running(_, let since, nil) = slots[i].phase else { return [] }
+            case .running(_, let since, nil) = slots[i].phase
+        else { return [] }
         slots[i].phase = .running(pid: pid, since: since, readySince: now)
         var out: [SupervisorAction] = [.report(event(.ready, i, pid: pid, at: now))]
         out += advance(now: now)
@@ -241,8 +242,10 @@ public struct Supervisor: Sendable {
         guard let i = index(ofPid: pid), case .running(_, let since, _) = slots[i].phase else { return [] }
         slots[i].phase = .stopping(pid: pid, since: since, cause: .watchdog)
         var out: [SupervisorAction] = [
-            .report(event(.watchdogTimeout, i, pid: pid, reason: ExitReason.watchdogTimeout.description,
-                          onCrash: slots[i].spec.onCrash, at: now)),
+            .report(
+                event(
+                    .watchdogTimeout, i, pid: pid, reason: ExitReason.watchdogTimeout.description,
+                    onCrash: slots[i].spec.onCrash, at: now)),
             .abort(slots[i].spec.id, pid: pid),
         ]
         out += advance(now: now)
@@ -257,8 +260,10 @@ public struct Supervisor: Sendable {
         guard let i = index(ofPid: pid), case .running(_, let since, nil) = slots[i].phase else { return [] }
         slots[i].phase = .stopping(pid: pid, since: since, cause: .startTimeout)
         var out: [SupervisorAction] = [
-            .report(event(.watchdogTimeout, i, pid: pid, reason: ExitReason.startTimeout.description,
-                          onCrash: slots[i].spec.onCrash, at: now)),
+            .report(
+                event(
+                    .watchdogTimeout, i, pid: pid, reason: ExitReason.startTimeout.description,
+                    onCrash: slots[i].spec.onCrash, at: now)),
             .abort(slots[i].spec.id, pid: pid),
         ]
         out += advance(now: now)
@@ -281,10 +286,12 @@ public struct Supervisor: Sendable {
         }
         switch policy.strategy {
         case .oneForOne:
-            return (retries + slots.compactMap { slot -> Timestamp? in
-                if case .waiting(let until) = slot.phase { return until }
-                return nil
-            }).min()
+            return
+                (retries
+                + slots.compactMap { slot -> Timestamp? in
+                    if case .waiting(let until) = slot.phase { return until }
+                    return nil
+                }).min()
         case .restForOne:
             return (retries + [incident?.due].compactMap { $0 }).min()
         }
@@ -358,11 +365,12 @@ public struct Supervisor: Sendable {
     /// A child that is not being stopped exited (or failed to spawn), and no shutdown or
     /// give-up is under way: restart it, leave it down, or give up.
     private mutating func handleExit(_ i: Int, reason: ExitReason, ranFor: Duration?, now: Timestamp) -> [SupervisorAction] {
-        let shouldRestart = switch slots[i].spec.restart {
-        case .permanent: true
-        case .transient: reason.isAbnormal
-        case .temporary: false
-        }
+        let shouldRestart =
+            switch slots[i].spec.restart {
+            case .permanent: true
+            case .transient: reason.isAbnormal
+            case .temporary: false
+            }
         guard shouldRestart else {
             slots[i].phase = .down
             return []
@@ -414,7 +422,8 @@ public struct Supervisor: Sendable {
         _ i: Int, reason: ExitReason, restartsInWindow: Int, budget: RestartBudget, now: Timestamp
     ) -> [SupervisorAction] {
         hasGivenUp = true
-        let text = "\(slots[i].spec.id) \(reason): restart \(restartsInWindow) within \(Supervisor.format(budget.period)) "
+        let text =
+            "\(slots[i].spec.id) \(reason): restart \(restartsInWindow) within \(Supervisor.format(budget.period)) "
             + "would exceed the intensity of \(budget.intensity)"
         beginDrain(.gaveUp)
         return [
@@ -433,7 +442,8 @@ public struct Supervisor: Sendable {
         let retryAt = policy.givenUpRetry.map { now.advanced(by: givenUpRetryDelay(giveUps: slots[i].givenUps, first: $0)) }
         slots[i].phase = .givenUp(retryAt: retryAt)
         let id = slots[i].spec.id
-        let text = "\(id) \(reason): restart \(restartsInWindow) within \(Supervisor.format(budget.period)) "
+        let text =
+            "\(id) \(reason): restart \(restartsInWindow) within \(Supervisor.format(budget.period)) "
             + "would exceed its intensity of \(budget.intensity); non-critical, so it alone is left down "
             + (retryAt.map { "and retried in \(Supervisor.format($0.duration(since: now)))" } ?? "until astd restarts")
         var e = event(.givenUp, i, reason: text, onCrash: slots[i].spec.onCrash, at: now)
@@ -574,8 +584,9 @@ public struct Supervisor: Sendable {
         _ kind: LifecycleKind, _ i: Int, pid: Int32? = nil, reason: String? = nil,
         onCrash: CrashImpact? = nil, at: Timestamp
     ) -> LifecycleEvent {
-        LifecycleEvent(kind: kind, child: slots[i].spec.id, pid: pid, reason: reason, onCrash: onCrash,
-                       restarts: slots[i].restarts, at: at)
+        LifecycleEvent(
+            kind: kind, child: slots[i].spec.id, pid: pid, reason: reason, onCrash: onCrash,
+            restarts: slots[i].restarts, at: at)
     }
 
     /// `exited` for an exit the supervisor did not ask for, `stopped` for one it did. A child

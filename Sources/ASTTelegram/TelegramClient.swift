@@ -164,7 +164,9 @@ public enum TelegramAnswer {
         let description = TelegramText.truncate(envelope?.description ?? "", to: 300)
         switch status {
         case 200..<300:
-            guard let envelope else { return .transientFailure(reason: "Telegram answered HTTP \(status) with a body that is not Bot API JSON") }
+            guard let envelope else {
+                return .transientFailure(reason: "Telegram answered HTTP \(status) with a body that is not Bot API JSON")
+            }
             if envelope.ok { return .delivered }
             return .refused(status: envelope.error_code ?? 400, description: description)
         case 429:
@@ -173,7 +175,9 @@ public enum TelegramAnswer {
         case 500...:
             return .transientFailure(reason: "Telegram answered HTTP \(status)\(description.isEmpty ? "" : ": \(description)")")
         case 400..<500:
-            guard envelope != nil else { return .transientFailure(reason: "Telegram answered HTTP \(status) with a body that is not Bot API JSON") }
+            guard envelope != nil else {
+                return .transientFailure(reason: "Telegram answered HTTP \(status) with a body that is not Bot API JSON")
+            }
             return .refused(status: status, description: description)
         default:
             return .transientFailure(reason: "Telegram answered HTTP \(status)")

@@ -1,7 +1,8 @@
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A real child process for integration tests: spawned with `posix_spawn` (only the three
@@ -18,8 +19,10 @@ public final class ChildProcess: Sendable {
     ///   - environment: the complete environment of the child.
     ///   - outputDirectory: where `<name>.out` and `<name>.err` are written (appended to).
     ///   - passing: one descriptor of the caller's to hand over, and the number the child sees it as.
-    public init(_ executable: String, _ arguments: [String] = [], environment: [String: String], name: String? = nil, outputDirectory: String,
-                passing: (fd: Int32, as: Int32)? = nil) throws {
+    public init(
+        _ executable: String, _ arguments: [String] = [], environment: [String: String], name: String? = nil, outputDirectory: String,
+        passing: (fd: Int32, as: Int32)? = nil
+    ) throws {
         let base = name ?? (executable as NSString).lastPathComponent
         self.name = base
         stdoutPath = "\(outputDirectory)/\(base).out"

@@ -114,15 +114,19 @@ public final class FakePolygonServer: Sendable {
     /// Starts listening on 127.0.0.1 serving `data` (ticker → aggregates in date order), at most
     /// `pageSize` results per page, to requests with `apiKey`. With `certificate` and `key`
     /// (PEM files) it speaks HTTPS.
-    public init(apiKey: String, data: [String: [Aggregate]], pageSize: Int = 50_000, certificate: String? = nil, key: String? = nil) async throws {
+    public init(apiKey: String, data: [String: [Aggregate]], pageSize: Int = 50_000, certificate: String? = nil, key: String? = nil)
+        async throws
+    {
         self.apiKey = apiKey
         state.withLock { $0.data = data }
         self.pageSize = pageSize
         var context: NIOSSLContext?
         if let certificate, let key {
             let chain = try NIOSSLCertificate.fromPEMFile(certificate)
-            context = try NIOSSLContext(configuration: .makeServerConfiguration(
-                certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))))
+            context = try NIOSSLContext(
+                configuration: .makeServerConfiguration(
+                    certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+                ))
         }
         tls = context != nil
         let box = Mutex<FakePolygonServer?>(nil)
@@ -152,7 +156,12 @@ public final class FakePolygonServer: Sendable {
     public func setFallback(_ behaviour: Behaviour) { state.withLock { $0.fallback = behaviour } }
     /// Adds (or replaces) aggregates: a new session's bars appear as they would after a close.
     public func addAggregates(_ more: [String: [Aggregate]]) {
-        state.withLock { s in for (k, v) in more { s.data[k, default: []].removeAll { a in v.contains { $0.t == a.t } }; s.data[k, default: []] += v } }
+        state.withLock { s in
+            for (k, v) in more {
+                s.data[k, default: []].removeAll { a in v.contains { $0.t == a.t } }
+                s.data[k, default: []] += v
+            }
+        }
     }
     /// The reference data the `/v3/reference/*` endpoints answer from.
     public func setReference(tickers: [Ticker], splits: [Split] = [], dividends: [Dividend] = []) {
@@ -190,7 +199,8 @@ public final class FakePolygonServer: Sendable {
         guard let key = query["apiKey"] else { return Self.error(401, "API Key was not provided") }
         guard key == apiKey else { return Self.error(401, "Unknown API Key") }
         let p = path.split(separator: "/")
-        if p.count == 8, p[0] == "v2", p[1] == "aggs", p[2] == "grouped", p[3] == "locale", p[4] == "us", p[5] == "market", p[6] == "stocks" {
+        if p.count == 8, p[0] == "v2", p[1] == "aggs", p[2] == "grouped", p[3] == "locale", p[4] == "us", p[5] == "market", p[6] == "stocks"
+        {
             return grouped(date: String(p[7]), adjusted: query["adjusted"] != "false")
         }
         if p.count == 3, p[0] == "v3", p[1] == "reference" {
@@ -207,7 +217,8 @@ public final class FakePolygonServer: Sendable {
         let results = page.map { a in
             #"{"v":\#(a.v),"vw":\#(a.c),"o":\#(a.o),"c":\#(a.c),"h":\#(a.h),"l":\#(a.l),"t":\#(a.t),"n":1}"#
         }.joined(separator: ",")
-        var body = #"{"ticker":\#(Self.quote(ticker)),"queryCount":\#(page.count),"resultsCount":\#(page.count),"adjusted":\#(query["adjusted"] != "false"),"#
+        var body =
+            #"{"ticker":\#(Self.quote(ticker)),"queryCount":\#(page.count),"resultsCount":\#(page.count),"adjusted":\#(query["adjusted"] != "false"),"#
         if !page.isEmpty { body += #""results":[\#(results)],"# }
         body += #""status":"OK","request_id":"fake-ok","count":\#(page.count)"#
         if offset + page.count < all.count {
@@ -222,10 +233,13 @@ public final class FakePolygonServer: Sendable {
         var results: [String] = []
         for ticker in all.keys.sorted() {
             for a in all[ticker] ?? [] where Self.newYorkDate(ms: a.t) == date {
-                results.append(#"{"T":\#(Self.quote(ticker)),"v":\#(a.v),"vw":\#(a.c),"o":\#(a.o),"c":\#(a.c),"h":\#(a.h),"l":\#(a.l),"t":\#(a.t),"n":1}"#)
+                results.append(
+                    #"{"T":\#(Self.quote(ticker)),"v":\#(a.v),"vw":\#(a.c),"o":\#(a.o),"c":\#(a.c),"h":\#(a.h),"l":\#(a.l),"t":\#(a.t),"n":1}"#
+                )
             }
         }
-        var body = #"{"adjusted":\#(adjusted),"queryCount":\#(results.count),"request_id":"fake-grouped","resultsCount":\#(results.count),"status":"OK""#
+        var body =
+            #"{"adjusted":\#(adjusted),"queryCount":\#(results.count),"request_id":"fake-grouped","resultsCount":\#(results.count),"status":"OK""#
         if !results.isEmpty { body += #","results":[\#(results.joined(separator: ","))]"# }
         return (200, body + "}")
     }
@@ -300,8 +314,10 @@ final class FakePolygonHandler: ChannelInboundHandler {
                 let (status, json) = server.answer(uri: head.uri)
                 write(status, json, context: context)
             case .rateLimited(let retryAfter):
-                write(429, #"{"status":"ERROR","request_id":"fake-429","error":"You've exceeded the maximum requests per minute, please wait or upgrade your subscription to continue."}"#,
-                      retryAfter: retryAfter, context: context)
+                write(
+                    429,
+                    #"{"status":"ERROR","request_id":"fake-429","error":"You've exceeded the maximum requests per minute, please wait or upgrade your subscription to continue."}"#,
+                    retryAfter: retryAfter, context: context)
             case .serverError(let status):
                 write(status, #"{"status":"ERROR","request_id":"fake-5xx","error":"Internal Server Error"}"#, context: context)
             case .malformedJSON:
@@ -321,7 +337,9 @@ final class FakePolygonHandler: ChannelInboundHandler {
         headers.add(name: "Content-Type", value: "application/json")
         headers.add(name: "Content-Length", value: String(json.utf8.count))
         if let retryAfter { headers.add(name: "Retry-After", value: String(retryAfter)) }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: status), headers: headers))), promise: nil)
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: status), headers: headers))),
+            promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: json)))), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
     }

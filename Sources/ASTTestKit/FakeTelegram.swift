@@ -71,8 +71,9 @@ public final class FakeTelegramServer: Sendable {
         self.token = token
         self.chats = chats
         let chain = try NIOSSLCertificate.fromPEMFile(certificate)
-        let context = try NIOSSLContext(configuration: .makeServerConfiguration(
-            certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))))
+        let context = try NIOSSLContext(
+            configuration: .makeServerConfiguration(
+                certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))))
         let box = Mutex<FakeTelegramServer?>(nil)
         channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -130,7 +131,11 @@ public final class FakeTelegramServer: Sendable {
             return error(400, "Bad Request: message text is empty")
         }
         let chat: String
-        if let s = json["chat_id"] as? String { chat = s } else if let n = json["chat_id"] as? Int { chat = String(n) } else {
+        if let s = json["chat_id"] as? String {
+            chat = s
+        } else if let n = json["chat_id"] as? Int {
+            chat = String(n)
+        } else {
             return error(400, "Bad Request: chat_id is empty")
         }
         guard let text = json["text"] as? String, !text.isEmpty else { return error(400, "Bad Request: message text is empty") }
@@ -155,12 +160,15 @@ public final class FakeTelegramServer: Sendable {
             defer { s.nextMessageID += 1 }
             return s.nextMessageID
         }
-        let result = #"{"message_id":\#(id),"date":\#(Int(Date().timeIntervalSince1970)),"chat":{"id":\#(Self.quote(chat)),"type":"private"},"text":\#(Self.quote(shown))}"#
+        let result =
+            #"{"message_id":\#(id),"date":\#(Int(Date().timeIntervalSince1970)),"chat":{"id":\#(Self.quote(chat)),"type":"private"},"text":\#(Self.quote(shown))}"#
         return (.ok, #"{"ok":true,"result":\#(result)}"#)
     }
 
     /// Tags the HTML parse mode supports.
-    static let tags: Set<String> = ["b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "code", "pre", "tg-spoiler", "blockquote", "a", "span"]
+    static let tags: Set<String> = [
+        "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "code", "pre", "tg-spoiler", "blockquote", "a", "span",
+    ]
 
     /// The text a reader sees for `html`, or what is wrong with it.
     static func parseHTML(_ html: String) -> Result<String, HarnessError> {
@@ -170,7 +178,9 @@ public final class FakeTelegramServer: Sendable {
         while i < html.endIndex {
             let c = html[i]
             if c == "<" {
-                guard let close = html[i...].firstIndex(of: ">") else { return .failure(HarnessError("unclosed start tag at \(html.distance(from: html.startIndex, to: i))")) }
+                guard let close = html[i...].firstIndex(of: ">") else {
+                    return .failure(HarnessError("unclosed start tag at \(html.distance(from: html.startIndex, to: i))"))
+                }
                 var inner = html[html.index(after: i)..<close]
                 let closing = inner.hasPrefix("/")
                 if closing { inner = inner.dropFirst() }
@@ -196,9 +206,13 @@ public final class FakeTelegramServer: Sendable {
                 case "amp": out += "&"
                 case "quot": out += "\""
                 default:
-                    if entity.hasPrefix("#x"), let v = UInt32(entity.dropFirst(2), radix: 16), let s = Unicode.Scalar(v) { out.unicodeScalars.append(s) }
-                    else if entity.hasPrefix("#"), let v = UInt32(entity.dropFirst()), let s = Unicode.Scalar(v) { out.unicodeScalars.append(s) }
-                    else { return .failure(HarnessError("unsupported entity &\(entity);")) }
+                    if entity.hasPrefix("#x"), let v = UInt32(entity.dropFirst(2), radix: 16), let s = Unicode.Scalar(v) {
+                        out.unicodeScalars.append(s)
+                    } else if entity.hasPrefix("#"), let v = UInt32(entity.dropFirst()), let s = Unicode.Scalar(v) {
+                        out.unicodeScalars.append(s)
+                    } else {
+                        return .failure(HarnessError("unsupported entity &\(entity);"))
+                    }
                 }
                 i = html.index(after: semi)
             } else {
@@ -244,9 +258,14 @@ final class FakeTelegramHandler: ChannelInboundHandler {
             let (status, json) = server.answer(method: head.method, uri: head.uri, body: body)
             write(status, json, context: context)
         case .rateLimited(let seconds):
-            write(.tooManyRequests, #"{"ok":false,"error_code":429,"description":"Too Many Requests: retry after \#(seconds)","parameters":{"retry_after":\#(seconds)}}"#, context: context)
+            write(
+                .tooManyRequests,
+                #"{"ok":false,"error_code":429,"description":"Too Many Requests: retry after \#(seconds)","parameters":{"retry_after":\#(seconds)}}"#,
+                context: context)
         case .serverError(let status):
-            write(HTTPResponseStatus(statusCode: status), #"{"ok":false,"error_code":\#(status),"description":"Internal Server Error"}"#, context: context)
+            write(
+                HTTPResponseStatus(statusCode: status), #"{"ok":false,"error_code":\#(status),"description":"Internal Server Error"}"#,
+                context: context)
         case .malformedJSON:
             write(.ok, #"{"ok":tru"#, context: context)
         case .closeConnection:
@@ -291,11 +310,17 @@ public struct TestCertificates: Sendable {
             .write(toFile: "\(directory)/server.ext", atomically: true, encoding: .utf8)
         let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
         let ca = ["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]
-        try Self.openssl(["req", "-x509"] + ec + ["-keyout", "\(directory)/ca.key", "-out", caFile, "-days", "2", "-subj", "/CN=AST test CA"] + ca)
-        try Self.openssl(["req", "-x509"] + ec + ["-keyout", "\(directory)/other-ca.key", "-out", otherCAFile, "-days", "2", "-subj", "/CN=AST other CA"] + ca)
+        try Self.openssl(
+            ["req", "-x509"] + ec + ["-keyout", "\(directory)/ca.key", "-out", caFile, "-days", "2", "-subj", "/CN=AST test CA"] + ca)
+        try Self.openssl(
+            ["req", "-x509"] + ec + [
+                "-keyout", "\(directory)/other-ca.key", "-out", otherCAFile, "-days", "2", "-subj", "/CN=AST other CA",
+            ] + ca)
         try Self.openssl(["req"] + ec + ["-keyout", keyFile, "-out", "\(directory)/server.csr", "-subj", "/CN=localhost"])
-        try Self.openssl(["x509", "-req", "-in", "\(directory)/server.csr", "-CA", caFile, "-CAkey", "\(directory)/ca.key", "-CAcreateserial",
-                          "-out", certificateFile, "-days", "2", "-extfile", "\(directory)/server.ext"])
+        try Self.openssl([
+            "x509", "-req", "-in", "\(directory)/server.csr", "-CA", caFile, "-CAkey", "\(directory)/ca.key", "-CAcreateserial",
+            "-out", certificateFile, "-days", "2", "-extfile", "\(directory)/server.ext",
+        ])
     }
 
     static func openssl(_ arguments: [String]) throws {

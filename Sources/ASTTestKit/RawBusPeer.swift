@@ -1,8 +1,9 @@
 import ASTBus
 import ASTCore
 import ASTWire
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A blocking bus peer that writes whatever bytes a test wants (good envelopes, garbage,
@@ -32,13 +33,17 @@ public final class RawBusPeer {
     @discardableResult
     public func send(_ message: Message, id: String? = nil, version: Int = Envelope.protocolVersion) throws -> Envelope {
         seq += 1
-        let env = Envelope(sender: identity, seq: seq, id: id ?? "\(identity)/raw\(seq)", timestamp: Timestamp(nanoseconds: 1), message: message, version: version)
+        let env = Envelope(
+            sender: identity, seq: seq, id: id ?? "\(identity)/raw\(seq)", timestamp: Timestamp(nanoseconds: 1), message: message,
+            version: version)
         try write(Framing.frame(EnvelopeCodec.encode(env)))
         return env
     }
 
     public func hello(role: Role? = nil, version: Int = Envelope.protocolVersion) throws {
-        try send(.hello(Hello(role: role ?? identity.role, instance: identity.instance, protocolVersion: version, pid: getpid())), version: version)
+        try send(
+            .hello(Hello(role: role ?? identity.role, instance: identity.instance, protocolVersion: version, pid: getpid())),
+            version: version)
     }
 
     /// Reads one frame and decodes it; nil at end of stream. Throws after `timeoutMs`.

@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A fresh directory (under /tmp unless told otherwise) for one test or benchmark run, removed
@@ -59,8 +60,10 @@ public struct HarnessError: Error, CustomStringConvertible, Sendable {
 }
 
 /// Polls `condition` until it holds or `timeout` passes.
-public func eventually(timeout: Duration = .seconds(10), every interval: Duration = .milliseconds(20),
-                       _ what: String, _ condition: () throws -> Bool) async throws {
+public func eventually(
+    timeout: Duration = .seconds(10), every interval: Duration = .milliseconds(20),
+    _ what: String, _ condition: () throws -> Bool
+) async throws {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if try condition() { return }

@@ -39,8 +39,9 @@ struct OutboundSequencer: Sendable {
 
     mutating func envelope(_ message: Message, id: String? = nil, correlationID: String?, now: Timestamp) -> Envelope {
         seq += 1
-        return Envelope(sender: local, seq: seq, id: id ?? "\(local)/c\(connection).\(seq)",
-                        correlationID: correlationID, timestamp: now, message: message)
+        return Envelope(
+            sender: local, seq: seq, id: id ?? "\(local)/c\(connection).\(seq)",
+            correlationID: correlationID, timestamp: now, message: message)
     }
 }
 
@@ -69,8 +70,10 @@ public struct ServerConnectionMachine: Sendable {
     ///   - peerUID: the uid from `SO_PEERCRED`, nil when the kernel did not say.
     ///   - peerPID: the pid from `SO_PEERCRED`, nil when the kernel did not say.
     ///   - identityCheck: astd's peer table, or `.uidOnly` without one.
-    public init(local: ProcessIdentity, localPID: Int32, policy: EndpointPolicy, ownUID: UInt32, peerUID: UInt32?, peerPID: Int32? = nil,
-                identityCheck: PeerIdentityCheck = .uidOnly, maxFrameBytes: Int, connection: UInt64) {
+    public init(
+        local: ProcessIdentity, localPID: Int32, policy: EndpointPolicy, ownUID: UInt32, peerUID: UInt32?, peerPID: Int32? = nil,
+        identityCheck: PeerIdentityCheck = .uidOnly, maxFrameBytes: Int, connection: UInt64
+    ) {
         self.policy = policy
         self.ownUID = ownUID
         self.peerUID = peerUID
@@ -110,8 +113,10 @@ public struct ServerConnectionMachine: Sendable {
             guard case .hello(let hello) = envelope.message else {
                 return refuse(Refusal(code: .helloExpected, detail: "first message must be hello, got \(envelope.type)"), now: now)
             }
-            if let refusal = policy.admit(hello, sender: envelope.sender, peerUID: peerUID, peerPID: peerPID, ownUID: ownUID,
-                                          identity: identityCheck) {
+            if let refusal = policy.admit(
+                hello, sender: envelope.sender, peerUID: peerUID, peerPID: peerPID, ownUID: ownUID,
+                identity: identityCheck)
+            {
                 return refuse(refusal, now: now)
             }
             // The kernel's pid; the hello's is only what the peer says about itself.
@@ -124,13 +129,18 @@ public struct ServerConnectionMachine: Sendable {
                 return refuse(Refusal(code: .helloExpected, detail: "second hello from \(peer.identity)"), now: now)
             }
             guard envelope.sender == peer.identity else {
-                return refuse(Refusal(code: .helloMismatch, detail: "message from \(envelope.sender) on the connection of \(peer.identity)"), now: now)
+                return refuse(
+                    Refusal(code: .helloMismatch, detail: "message from \(envelope.sender) on the connection of \(peer.identity)"), now: now
+                )
             }
             if case .ping(let ping) = envelope.message {
                 return [.send(out.envelope(.pong(Pong(nonce: ping.nonce)), correlationID: envelope.id, now: now))]
             }
             guard policy.allows(envelope.type, from: peer.identity.role) else {
-                return refuse(Refusal(code: .messageTypeNotAllowed, detail: "role \(peer.identity.role) may not send \(envelope.type) to \(policy.name)"), now: now)
+                return refuse(
+                    Refusal(
+                        code: .messageTypeNotAllowed, detail: "role \(peer.identity.role) may not send \(envelope.type) to \(policy.name)"),
+                    now: now)
             }
             return [.deliver(envelope)]
         case .closed:
@@ -211,7 +221,8 @@ public struct ClientConnectionMachine: Sendable {
         case .success(let env): envelope = env
         }
         guard envelope.seq == expectedSeq else {
-            return close(Refusal(code: .sequenceError, detail: "expected seq \(expectedSeq), got \(envelope.seq)"), tellPeer: true, now: now)
+            return close(
+                Refusal(code: .sequenceError, detail: "expected seq \(expectedSeq), got \(envelope.seq)"), tellPeer: true, now: now)
         }
         expectedSeq += 1
         if case .refused(let refusal) = envelope.message {
@@ -226,7 +237,9 @@ public struct ClientConnectionMachine: Sendable {
                 return close(Refusal(code: .helloExpected, detail: "expected welcome, got \(envelope.type)"), tellPeer: true, now: now)
             }
             if let want = expectedPeer, w.role != want {
-                return close(Refusal(code: .roleNotAllowed, detail: "connected to \(w.role)@\(w.instance), expected a \(want)"), tellPeer: true, now: now)
+                return close(
+                    Refusal(code: .roleNotAllowed, detail: "connected to \(w.role)@\(w.instance), expected a \(want)"), tellPeer: true,
+                    now: now)
             }
             let peer = PeerInfo(identity: ProcessIdentity(role: w.role, instance: w.instance), pid: w.pid, uid: nil)
             state = .established(peer)
@@ -234,7 +247,8 @@ public struct ClientConnectionMachine: Sendable {
         case .established:
             if case .ack(let ack) = envelope.message { return [.acknowledged(ack)] }
             if MessageCatalog.control.contains(envelope.type) {
-                return close(Refusal(code: .messageTypeNotAllowed, detail: "unexpected \(envelope.type) after welcome"), tellPeer: true, now: now)
+                return close(
+                    Refusal(code: .messageTypeNotAllowed, detail: "unexpected \(envelope.type) after welcome"), tellPeer: true, now: now)
             }
             return [.deliver(envelope)]
         case .closed:

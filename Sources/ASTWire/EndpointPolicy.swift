@@ -22,8 +22,10 @@ public struct EndpointPolicy: Sendable, Equatable {
     /// claimed identity must be one astd runs under exactly that pid. Only the operator's
     /// `control` role (astctl, never spawned) is admitted by uid alone. The hello's own pid is
     /// never trusted.
-    public func admit(_ hello: Hello, sender: ProcessIdentity, peerUID: UInt32?, peerPID: Int32?, ownUID: UInt32,
-                      identity: PeerIdentityCheck) -> Refusal? {
+    public func admit(
+        _ hello: Hello, sender: ProcessIdentity, peerUID: UInt32?, peerPID: Int32?, ownUID: UInt32,
+        identity: PeerIdentityCheck
+    ) -> Refusal? {
         if let refusal = admitUID(hello, sender: sender, peerUID: peerUID, ownUID: ownUID) { return refusal }
         // Identity before role: a process passing for another is refused as such (and alerted)
         // whatever endpoint it tried.
@@ -56,10 +58,13 @@ public struct EndpointPolicy: Sendable, Equatable {
 
     func admitUID(_ hello: Hello, sender: ProcessIdentity, peerUID: UInt32?, ownUID: UInt32) -> Refusal? {
         guard hello.protocolVersion == Envelope.protocolVersion else {
-            return Refusal(code: .unsupportedVersion, detail: "hello speaks protocol version \(hello.protocolVersion); \(name) speaks \(Envelope.protocolVersion)")
+            return Refusal(
+                code: .unsupportedVersion,
+                detail: "hello speaks protocol version \(hello.protocolVersion); \(name) speaks \(Envelope.protocolVersion)")
         }
         guard hello.role == sender.role, hello.instance == sender.instance else {
-            return Refusal(code: .helloMismatch, detail: "hello names \(hello.role)@\(hello.instance) but the envelope comes from \(sender)")
+            return Refusal(
+                code: .helloMismatch, detail: "hello names \(hello.role)@\(hello.instance) but the envelope comes from \(sender)")
         }
         guard let uid = peerUID else {
             return Refusal(code: .uidNotAllowed, detail: "peer credentials unavailable")

@@ -49,7 +49,10 @@ public struct Envelope: Sendable, Equatable, Codable {
 
     public var type: MessageType { message.type }
 
-    public init(sender: ProcessIdentity, seq: UInt64, id: String, correlationID: String? = nil, timestamp: Timestamp, message: Message, version: Int = Envelope.protocolVersion) {
+    public init(
+        sender: ProcessIdentity, seq: UInt64, id: String, correlationID: String? = nil, timestamp: Timestamp, message: Message,
+        version: Int = Envelope.protocolVersion
+    ) {
         self.version = version
         self.sender = sender
         self.seq = seq

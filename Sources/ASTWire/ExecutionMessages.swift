@@ -59,7 +59,6 @@ public struct ReconcileRequest: Sendable, Equatable, Codable {
     }
 }
 
-
 /// marketdata -> the trading processes, in replay: the market time is now `now`. Acknowledged
 /// once the receiver has done what is due at that time (the strategy's scheduled work), so the
 /// replay feed never runs ahead of the pipeline.

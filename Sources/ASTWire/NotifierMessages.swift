@@ -25,8 +25,10 @@ public struct NotifierStatusReport: Codable, Sendable, Equatable {
     /// When the next attempt is due while Telegram is backed off from.
     public var nextAttemptAt: Timestamp?
 
-    public init(deliveryEnabled: Bool, pending: Int, pendingP0: Int, oldestPendingP0: Timestamp?, delivered: Int, abandoned: Int,
-                lastDeliveryAt: Timestamp?, lastError: String?, nextAttemptAt: Timestamp?) {
+    public init(
+        deliveryEnabled: Bool, pending: Int, pendingP0: Int, oldestPendingP0: Timestamp?, delivered: Int, abandoned: Int,
+        lastDeliveryAt: Timestamp?, lastError: String?, nextAttemptAt: Timestamp?
+    ) {
         self.deliveryEnabled = deliveryEnabled
         self.pending = pending
         self.pendingP0 = pendingP0

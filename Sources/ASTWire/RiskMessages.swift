@@ -25,8 +25,10 @@ public struct RiskStatusReport: Sendable, Equatable, Codable {
     public var accepted: Bool?
     public var message: String?
 
-    public init(state: TradingState, since: Timestamp, cause: String, downBrokers: [String], disconnectedBrokers: [String],
-                cleanReconciliationSinceHalt: Bool, accepted: Bool? = nil, message: String? = nil) {
+    public init(
+        state: TradingState, since: Timestamp, cause: String, downBrokers: [String], disconnectedBrokers: [String],
+        cleanReconciliationSinceHalt: Bool, accepted: Bool? = nil, message: String? = nil
+    ) {
         self.state = state
         self.since = since
         self.cause = cause

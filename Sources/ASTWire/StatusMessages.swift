@@ -63,8 +63,10 @@ public struct ChildStatusReport: Codable, Sendable, Equatable {
     /// What a crash of this child means for trading: `halt`, `reduce` or `none`.
     public var onCrash: String
 
-    public init(name: String, pid: Int32?, state: String, ready: Bool, uptimeSeconds: Double?, restarts: Int,
-                lastWatchdogPing: Timestamp?, statusText: String?, lastExit: String?, onCrash: String) {
+    public init(
+        name: String, pid: Int32?, state: String, ready: Bool, uptimeSeconds: Double?, restarts: Int,
+        lastWatchdogPing: Timestamp?, statusText: String?, lastExit: String?, onCrash: String
+    ) {
         self.name = name
         self.pid = pid
         self.state = state

@@ -1,21 +1,26 @@
+import ASTRuntime
 // ast-bench: the M1 benchmarks (frame codec, bus round trips, journal commits) and the M2 ones
 // (supervision: crash to READY, cold start, astd's memory), each against a baseline measured in
 // the same run; `risk` (M3), `execution` (M4) and `pipeline` (M5) are subcommands of their own. `scripts/bench` builds it in release mode and runs it;
 // BENCHMARKS.md explains the numbers.
 import ArgumentParser
-import ASTRuntime
 import Foundation
 import Logging
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @main
 struct AstBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ast-bench",
-        abstract: "Measure the frame codec, bus round trips, journal commits, supervision, the risk gate, the execution path, the strategy pipeline and replay against same-run baselines.",
-        subcommands: [RunBenchmarks.self, RiskBenchmarks.self, ExecutionBenchmarks.self, PipelineBenchmarks.self, ReplayBenchmarks.self, EngineBenchmarks.self, RawEchoChild.self],
+        abstract:
+            "Measure the frame codec, bus round trips, journal commits, supervision, the risk gate, the execution path, the strategy pipeline and replay against same-run baselines.",
+        subcommands: [
+            RunBenchmarks.self, RiskBenchmarks.self, ExecutionBenchmarks.self, PipelineBenchmarks.self, ReplayBenchmarks.self,
+            EngineBenchmarks.self, RawEchoChild.self,
+        ],
         defaultSubcommand: RunBenchmarks.self)
 }
 
@@ -61,7 +66,7 @@ struct RunBenchmarks: AsyncParsableCommand {
 
     func validate() throws {
         guard repetitions >= 1, roundTrips >= 1, warmUpRoundTrips >= 0, probeRoundTrips >= 1, durableCommits >= 1, batchedRows >= 1,
-              codecSeconds > 0, crashes >= 1, coldStarts >= 1, restartBackoffMs >= 1
+            codecSeconds > 0, crashes >= 1, coldStarts >= 1, restartBackoffMs >= 1
         else { throw ValidationError("counts must be positive") }
     }
 
@@ -77,16 +82,19 @@ struct RunBenchmarks: AsyncParsableCommand {
         var settings = ["\(repetitions) repetitions of each measurement after an untimed warm-up; the table gives medians"]
         if suites.contains(.codec) { settings.append("codec: each measurement runs for at least \(codecSeconds) s") }
         if suites.contains(.bus) {
-            settings.append("bus: \(roundTrips) ping round trips of each kind per repetition after \(warmUpRoundTrips) untimed ones; "
-                            + "\(probeRoundTrips) acknowledged probes per repetition; worker journal in \(tmp)")
+            settings.append(
+                "bus: \(roundTrips) ping round trips of each kind per repetition after \(warmUpRoundTrips) untimed ones; "
+                    + "\(probeRoundTrips) acknowledged probes per repetition; worker journal in \(tmp)")
         }
         if suites.contains(.journal) {
-            settings.append("journal: \(durableCommits) durable commits and \(batchedRows) batched entries per repetition, fresh files in \(tmp)")
+            settings.append(
+                "journal: \(durableCommits) durable commits and \(batchedRows) batched entries per repetition, fresh files in \(tmp)")
         }
         if suites.contains(.supervision) {
-            settings.append("supervision: \(crashes) kills (round-robin over the tree's children) and \(coldStarts) cold starts after an untimed one, "
-                            + "each against its baseline, interleaved; restart back-off \(restartBackoffMs) ms; trees in \(tmp). "
-                            + "Its rows give percentiles (nearest rank) over every kill, and medians over every start, not over repetitions")
+            settings.append(
+                "supervision: \(crashes) kills (round-robin over the tree's children) and \(coldStarts) cold starts after an untimed one, "
+                    + "each against its baseline, interleaved; restart back-off \(restartBackoffMs) ms; trees in \(tmp). "
+                    + "Its rows give percentiles (nearest rank) over every kill, and medians over every start, not over repetitions")
         }
         var report = Report(settings: settings)
         if suites.contains(.codec) {
@@ -102,8 +110,9 @@ struct RunBenchmarks: AsyncParsableCommand {
             report.add(roundTrips: try await benchmarks.run(progress: progress))
         }
         if suites.contains(.journal) {
-            let benchmarks = JournalBenchmarks(repetitions: repetitions, durableCommits: durableCommits, batchedRows: batchedRows,
-                                               scratch: scratch, logger: logger)
+            let benchmarks = JournalBenchmarks(
+                repetitions: repetitions, durableCommits: durableCommits, batchedRows: batchedRows,
+                scratch: scratch, logger: logger)
             let (c, r) = (durableCommits, batchedRows)
             let summary = try await onDedicatedThread { try benchmarks.run(progress: progress) }
             report.add(journal: summary, commits: c, rows: r)
@@ -139,7 +148,8 @@ struct RunBenchmarks: AsyncParsableCommand {
     static func configDirectory(near executable: String) throws -> String {
         var dir = (executable as NSString).deletingLastPathComponent
         while dir != "/" && !dir.isEmpty {
-            if FileManager.default.fileExists(atPath: dir + "/Package.swift"), FileManager.default.fileExists(atPath: dir + "/etc/ast.yaml") {
+            if FileManager.default.fileExists(atPath: dir + "/Package.swift"), FileManager.default.fileExists(atPath: dir + "/etc/ast.yaml")
+            {
                 return dir + "/etc"
             }
             dir = (dir as NSString).deletingLastPathComponent

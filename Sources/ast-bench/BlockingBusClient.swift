@@ -2,8 +2,9 @@ import ASTBus
 import ASTCore
 import ASTRuntime
 import ASTWire
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A bus client with no NIO and no Swift concurrency: one blocking socket, the real hello,
@@ -33,8 +34,9 @@ final class BlockingBusClient: @unchecked Sendable {
     /// Sends `message` in the next envelope of this connection.
     func send(_ message: Message, id: String? = nil) throws {
         seq += 1
-        let envelope = Envelope(sender: identity, seq: seq, id: id ?? "\(identity)/b\(seq)", correlationID: nil,
-                                timestamp: clock.now(), message: message)
+        let envelope = Envelope(
+            sender: identity, seq: seq, id: id ?? "\(identity)/b\(seq)", correlationID: nil,
+            timestamp: clock.now(), message: message)
         let frame = Framing.frame(EnvelopeCodec.encode(envelope))
         let ok = frame.withUnsafeBytes { BlockingIO.writeAll(fd, $0.baseAddress!, $0.count) }
         guard ok else { throw BenchError("the bus connection of \(identity) failed while writing") }

@@ -1,8 +1,9 @@
 import ASTWire
 import NIOCore
 import NIOEmbedded
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Benchmark 1: the frame codec and the envelope's JSON, in one thread, no I/O.
@@ -42,12 +43,15 @@ struct CodecBenchmarks {
             encode.append(jsonEncodeRate(seconds: minimumSeconds))
             decode.append(try jsonDecodeRate(seconds: minimumSeconds))
             both.append(try jsonRoundTripRate(seconds: minimumSeconds))
-            progress("codec \(rep)/\(repetitions): framing \(Format.rate(framing.last!))/s, json \(Format.rate(both.last!))/s, memcpy \(Format.rate(memcpy.last!))/s")
+            progress(
+                "codec \(rep)/\(repetitions): framing \(Format.rate(framing.last!))/s, json \(Format.rate(both.last!))/s, memcpy \(Format.rate(memcpy.last!))/s"
+            )
         }
-        return Summary(payloadBytes: payload.count, framing: Stats.median(framing), jsonEncode: Stats.median(encode),
-                       jsonDecode: Stats.median(decode), jsonRoundTrip: Stats.median(both), memcpy: Stats.median(memcpy),
-                       framingSlowdown: Stats.median(zip(memcpy, framing).map { $0 / $1 }),
-                       jsonSlowdown: Stats.median(zip(memcpy, both).map { $0 / $1 }))
+        return Summary(
+            payloadBytes: payload.count, framing: Stats.median(framing), jsonEncode: Stats.median(encode),
+            jsonDecode: Stats.median(decode), jsonRoundTrip: Stats.median(both), memcpy: Stats.median(memcpy),
+            framingSlowdown: Stats.median(zip(memcpy, framing).map { $0 / $1 }),
+            jsonSlowdown: Stats.median(zip(memcpy, both).map { $0 / $1 }))
     }
 
     /// Frames per second through the encoder and the decoder of an embedded pipeline.

@@ -3,8 +3,8 @@ import ASTCore
 import ASTEngine
 import ASTEngineData
 import ASTMarketData
-import ASTStrategy
 import ASTRuntime
+import ASTStrategy
 import ArgumentParser
 import Foundation
 import Logging
@@ -14,7 +14,8 @@ import Logging
 /// session: scan input, pipeline, risk, exchange, reconciler). The baseline M13 must improve on.
 struct EngineBenchmarks: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "engine", abstract: "Measure the in-process trading engine (M8): bar-symbols/s over the bundled and a synthetic universe.")
+        commandName: "engine",
+        abstract: "Measure the in-process trading engine (M8): bar-symbols/s over the bundled and a synthetic universe.")
 
     @Option(help: "Bundled: sessions played from --bundled-from (the bundled data ends 2026-12-31).")
     var bundledSessions = 500
@@ -30,10 +31,15 @@ struct EngineBenchmarks: AsyncParsableCommand {
     var repetitions = 3
     @Option(help: "Seed of the synthetic universe.")
     var seed: UInt64 = 8
-    @Option(name: .customLong("config-dir"), help: "The repository's etc/ (strategy, risk limits, paper broker; default: found above this executable).")
+    @Option(
+        name: .customLong("config-dir"),
+        help: "The repository's etc/ (strategy, risk limits, paper broker; default: found above this executable).")
     var configDir: String?
-    @Option(name: .customLong("write-store"),
-            help: "Write the synthetic universe (--symbols, --history, --sessions, --seed) into a new bar store at this path, for `ast engine --store`, and exit.")
+    @Option(
+        name: .customLong("write-store"),
+        help:
+            "Write the synthetic universe (--symbols, --history, --sessions, --seed) into a new bar store at this path, for `ast engine --store`, and exit."
+    )
     var writeStore: String?
 
     func validate() throws {
@@ -52,12 +58,13 @@ struct EngineBenchmarks: AsyncParsableCommand {
         // The shipped configuration, as the demo and the tree run it.
         let etc = try configDir ?? RunBenchmarks.configDirectory(near: RunBenchmarks.ownExecutable())
         let c = try ConfigLoader(directory: etc, variables: [:]).load(ASTConfig.self)
-        let engineConfig = EngineConfig(pipeline: c.strategy ?? PipelineConfig(), limits: c.risk.limits, paper: c.paperBroker ?? .standard,
-                                        brokerName: c.risk.broker)
+        let engineConfig = EngineConfig(
+            pipeline: c.strategy ?? PipelineConfig(), limits: c.risk.limits, paper: c.paperBroker ?? .standard,
+            brokerName: c.risk.broker)
         #if DEBUG
-        let build = "DEBUG build (not a baseline)"
+            let build = "DEBUG build (not a baseline)"
         #else
-        let build = "release build"
+            let build = "release build"
         #endif
         print("### M8 The in-process engine (\(build), one thread, configuration \(etc)/ast.yaml; medians of \(repetitions))")
         print()
@@ -73,11 +80,14 @@ struct EngineBenchmarks: AsyncParsableCommand {
         let (market, days) = synthetic()
         row("synthetic \(symbols) symbols, \(history) sessions of history", try measure(engineConfig, market, days, progress))
         let calendar = TradingCalendar.nyse
-        let covered = calendar.sessions(from: LocalDate(year: calendar.coveredYears.lowerBound, month: 1, day: 1)!,
-                                         to: LocalDate(year: calendar.coveredYears.upperBound, month: 12, day: 31)!).count
+        let covered = calendar.sessions(
+            from: LocalDate(year: calendar.coveredYears.lowerBound, month: 1, day: 1)!,
+            to: LocalDate(year: calendar.coveredYears.upperBound, month: 12, day: 31)!
+        ).count
         print()
-        print("The NYSE calendar covers \(calendar.coveredYears.lowerBound)–\(calendar.coveredYears.upperBound) (\(covered) sessions): "
-            + "2,520 sessions do not fit; the synthetic rows time \(sessions) sessions and extrapolate per session.")
+        print(
+            "The NYSE calendar covers \(calendar.coveredYears.lowerBound)–\(calendar.coveredYears.upperBound) (\(covered) sessions): "
+                + "2,520 sessions do not fit; the synthetic rows time \(sessions) sessions and extrapolate per session.")
     }
 
     struct Measured {
@@ -98,15 +108,17 @@ struct EngineBenchmarks: AsyncParsableCommand {
             progress("repetition \(r + 1): \(String(format: "%.2f", times.last!)) s")
         }
         let median = times.sorted()[times.count / 2]
-        let outcome = "\(last.intents.count) intents, \(last.decisions.filter { $0.decision.approval != nil }.count) approved, "
+        let outcome =
+            "\(last.intents.count) intents, \(last.decisions.filter { $0.decision.approval != nil }.count) approved, "
             + "\(last.fills.count) fills, final equity \(last.equity.last.map(\.equity.description) ?? "-")"
         return Measured(sessions: days.count, barSymbols: last.barsMatched, seconds: median, outcome: outcome)
     }
 
     func row(_ name: String, _ m: Measured) {
         let rate = Double(m.barSymbols) / m.seconds
-        print("| \(name) | \(m.sessions) | \(m.barSymbols) | \(String(format: "%.2f", m.seconds)) s | **\(String(format: "%.0f", rate))** | "
-            + "\(String(format: "%.2f", Double(m.sessions) / m.seconds)) | \(m.outcome) |")
+        print(
+            "| \(name) | \(m.sessions) | \(m.barSymbols) | \(String(format: "%.2f", m.seconds)) s | **\(String(format: "%.0f", rate))** | "
+                + "\(String(format: "%.2f", Double(m.sessions) / m.seconds)) | \(m.outcome) |")
     }
 
     /// `symbols` seeded random walks driven by the bundled index's daily returns, over the first
@@ -131,20 +143,24 @@ struct EngineBenchmarks: AsyncParsableCommand {
             try store.write(StoreBatch(bars: Array(d.bars[start..<min(start + chunk, d.bars.count)])))
         }
         let first = d.played.first.map(\.date.description) ?? "-"
-        print("synthetic store \(path): \(d.infos.count) symbols, \(d.bars.count) bars; play it with: "
-            + "ast engine --store \(path) --from \(first) --sessions \(d.played.count)")
+        print(
+            "synthetic store \(path): \(d.infos.count) symbols, \(d.bars.count) bars; play it with: "
+                + "ast engine --store \(path) --from \(first) --sessions \(d.played.count)")
     }
 
     func syntheticData() -> (infos: [ASTMarketData.SymbolInfo], bars: [Bar], events: [MarketEvent], played: [Session]) {
         let standard = BundledData.universe()
-        let all = TradingCalendar.nyse.sessions(from: LocalDate(year: 2024, month: 1, day: 2)!, to: LocalDate(year: 2026, month: 12, day: 31)!)
+        let all = TradingCalendar.nyse.sessions(
+            from: LocalDate(year: 2024, month: 1, day: 2)!, to: LocalDate(year: 2026, month: 12, day: 31)!)
         let total = min(all.count, history + sessions)
         let days = Array(all.prefix(total))
         let index = standard.bars(of: "IDX")
         var market = [0.0]
         for i in 1..<min(total, index.count) { market.append(index[i].close.indicatorValue / index[i - 1].close.indicatorValue - 1) }
         while market.count < total { market.append(0) }
-        let sectors = ["Technology", "Healthcare", "Financials", "Energy", "Industrials", "Consumer Discretionary", "Consumer Staples", "Utilities"]
+        let sectors = [
+            "Technology", "Healthcare", "Financials", "Energy", "Industrials", "Consumer Discretionary", "Consumer Staples", "Utilities",
+        ]
         var rng = SplitMix64(seed: seed)
         var infos: [ASTMarketData.SymbolInfo] = []
         var bars: [Bar] = []
@@ -152,8 +168,10 @@ struct EngineBenchmarks: AsyncParsableCommand {
         var events: [MarketEvent] = []
         for n in 0..<symbols {
             let symbol = Symbol(validating: "S" + String(format: "%05d", n))!
-            infos.append(ASTMarketData.SymbolInfo(symbol: symbol, name: "Stock \(n)", exchange: n % 3 == 0 ? "NASDAQ" : "NYSE",
-                                                  sector: sectors[n % sectors.count]))
+            infos.append(
+                ASTMarketData.SymbolInfo(
+                    symbol: symbol, name: "Stock \(n)", exchange: n % 3 == 0 ? "NASDAQ" : "NYSE",
+                    sector: sectors[n % sectors.count]))
             let beta = 0.5 + rng.uniform(), vol = 0.01 + 0.02 * rng.uniform()
             var close = 3 * pow(100, rng.uniform())
             let volume = 200_000 * pow(50, rng.uniform())
@@ -165,8 +183,10 @@ struct EngineBenchmarks: AsyncParsableCommand {
                 let high = max(open, next) * (1 + vol * 0.6 * abs(rng.normal()))
                 let low = min(open, next) * (1 - vol * 0.6 * abs(rng.normal()))
                 let shares = volume * (0.6 + 0.8 * rng.uniform())
-                bars.append(Bar(symbol: symbol, start: days[i].open, open: Self.cents(open), high: Self.cents(high),
-                                low: Self.cents(max(low, 0.01)), close: Self.cents(next), volume: Int64(shares.rounded())))
+                bars.append(
+                    Bar(
+                        symbol: symbol, start: days[i].open, open: Self.cents(open), high: Self.cents(high),
+                        low: Self.cents(max(low, 0.01)), close: Self.cents(next), volume: Int64(shares.rounded())))
                 close = next
             }
             var e = rng.int(0...62)

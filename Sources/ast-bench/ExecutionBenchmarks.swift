@@ -1,17 +1,18 @@
-// ast-bench execution: the M4 benchmarks of the execution path (fills through ast-broker to
-// ast-reconciler with journals on; reconciliation of a large book). `scripts/bench execution`
-// runs only this; BENCHMARKS.md ("M4 — execution") explains the numbers.
-import ArgumentParser
 import ASTBus
 import ASTCore
 import ASTJournal
 import ASTRuntime
 import ASTWire
+// ast-bench execution: the M4 benchmarks of the execution path (fills through ast-broker to
+// ast-reconciler with journals on; reconciliation of a large book). `scripts/bench execution`
+// runs only this; BENCHMARKS.md ("M4 — execution") explains the numbers.
+import ArgumentParser
 import Foundation
 import Logging
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Which execution benchmark to run.
@@ -26,7 +27,8 @@ enum ExecutionSuite: String, CaseIterable, ExpressibleByArgument {
 /// (progress on stderr). Needs the release build of ast-broker and ast-reconciler beside this executable.
 struct ExecutionBenchmarks: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "execution", abstract: "Measure the execution path (M4): fills/s broker -> reconciler, reconciliation of a large book.")
+        commandName: "execution", abstract: "Measure the execution path (M4): fills/s broker -> reconciler, reconciliation of a large book."
+    )
 
     @Option(name: .customLong("only"), help: "Run only this benchmark (repeatable): fills, reconcile.")
     var only: [ExecutionSuite] = []
@@ -63,12 +65,15 @@ struct ExecutionBenchmarks: AsyncParsableCommand {
 
         var settings = ["\(repetitions) repetitions of each measurement after an untimed warm-up; the table gives medians"]
         if suites.contains(.fills) {
-            settings.append("fills: \(brackets) brackets on \(brackets) symbols per repetition, each repetition in a fresh scratch directory in \(tmp) "
-                            + "(release build, shipped etc/ast.yaml, log level info); risk@main and strategy@main are in-bench stand-ins that acknowledge "
-                            + "without journaling")
+            settings.append(
+                "fills: \(brackets) brackets on \(brackets) symbols per repetition, each repetition in a fresh scratch directory in \(tmp) "
+                    + "(release build, shipped etc/ast.yaml, log level info); risk@main and strategy@main are in-bench stand-ins that acknowledge "
+                    + "without journaling")
         }
         if suites.contains(.reconcile) {
-            settings.append("reconcile: \(positions) positions and \(orders) open orders made by the paper exchange; the bus's max frame \(maxFrame) bytes")
+            settings.append(
+                "reconcile: \(positions) positions and \(orders) open orders made by the paper exchange; the bus's max frame \(maxFrame) bytes"
+            )
         }
         var report = Report(settings: settings)
         if suites.contains(.reconcile) {
@@ -79,7 +84,8 @@ struct ExecutionBenchmarks: AsyncParsableCommand {
         if suites.contains(.fills) {
             let scratch = try ScratchDirectory(prefix: "ast-bench", base: tmp)
             defer { scratch.remove() }
-            let bench = FillsBenchmark(repetitions: repetitions, brackets: brackets, binDirectory: bin, configDirectory: etc, scratch: scratch)
+            let bench = FillsBenchmark(
+                repetitions: repetitions, brackets: brackets, binDirectory: bin, configDirectory: etc, scratch: scratch)
             report.add(fills: try await bench.run(progress: progress), maxFrameBytes: maxFrame)
         }
         print(report.markdown(), terminator: "")
@@ -166,8 +172,13 @@ struct FillsBenchmark {
             let tree = try ExecutionTree(configDirectory: configDirectory, directory: scratch("r\(r)"))
             let bin = binDirectory
             do {
-                progress("fills \(r == 0 ? "warm-up" : "repetition \(r) of \(repetitions)"): starting ast-broker and ast-reconciler, submitting \(n) brackets")
-                try await onDedicatedThread { try tree.start(binDirectory: bin); try Self.submitBrackets(tree, count: n, run: r) }
+                progress(
+                    "fills \(r == 0 ? "warm-up" : "repetition \(r) of \(repetitions)"): starting ast-broker and ast-reconciler, submitting \(n) brackets"
+                )
+                try await onDedicatedThread {
+                    try tree.start(binDirectory: bin)
+                    try Self.submitBrackets(tree, count: n, run: r)
+                }
                 var probes = 0.0
                 if r % 2 == 0 { probes = try await Self.probes(tree, count: n) }
                 let (sample, perFill) = try await onDedicatedThread { try Self.fills(tree, count: n, run: r) }
@@ -177,8 +188,11 @@ struct FillsBenchmark {
                     s.probesPerSecond = probes
                     samples.append(s)
                     breakdown = perFill
-                    progress(String(format: "fills repetition %d: %.0f fills/s (first 10 %%: %.0f/s, last 10 %%: %.0f/s); baseline %.0f acknowledged probes/s",
-                                    r, Double(n) / s.seconds, s.firstDecileRate, s.lastDecileRate, probes))
+                    progress(
+                        String(
+                            format:
+                                "fills repetition %d: %.0f fills/s (first 10 %%: %.0f/s, last 10 %%: %.0f/s); baseline %.0f acknowledged probes/s",
+                            r, Double(n) / s.seconds, s.firstDecileRate, s.lastDecileRate, probes))
                 }
                 if r == repetitions { live = try await onDedicatedThread { try Self.liveChecks(tree, run: r) } }
             } catch {
@@ -219,8 +233,10 @@ struct FillsBenchmark {
     }
 
     /// Waits until `condition` holds (polled every `everyMicroseconds`), checking that both processes live.
-    static func waitFor(_ what: String, _ tree: ExecutionTree, seconds: Double, everyMicroseconds: UInt32 = 5_000,
-                        _ condition: () throws -> Bool) throws {
+    static func waitFor(
+        _ what: String, _ tree: ExecutionTree, seconds: Double, everyMicroseconds: UInt32 = 5_000,
+        _ condition: () throws -> Bool
+    ) throws {
         let deadline = Monotonic.now() + UInt64(seconds * 1e9)
         while try !condition() {
             try tree.checkAlive()
@@ -244,7 +260,9 @@ struct FillsBenchmark {
         for k in 0..<count {
             try risk.send(.orderSubmit(ExecutionFixtures.approval(k, prefix: "F\(run)", at: now)), id: "risk@main>broker@paper#\(run)-\(k)")
         }
-        guard drain.wait(seconds: 300) else { throw BenchError("the broker did not acknowledge every order (\(drain.received.load(ordering: .relaxed)) of \(count))") }
+        guard drain.wait(seconds: 300) else {
+            throw BenchError("the broker did not acknowledge every order (\(drain.received.load(ordering: .relaxed)) of \(count))")
+        }
         try waitFor("the broker's reports of \(count) brackets", tree, seconds: 300) {
             try broker.count("kind = 'sent' AND type = 'execution.report'") >= 9 * count
         }
@@ -281,7 +299,9 @@ struct FillsBenchmark {
                 after = last.seq
                 fills += new
             } else {
-                guard Monotonic.now() < deadline else { throw BenchError("only \(fills.count) of \(count) fills reached the reconciler's journal in 300 s") }
+                guard Monotonic.now() < deadline else {
+                    throw BenchError("only \(fills.count) of \(count) fills reached the reconciler's journal in 300 s")
+                }
                 try tree.checkAlive()
                 usleep(1_000)
             }
@@ -294,16 +314,19 @@ struct FillsBenchmark {
         let stamped = Double(fills[count - 1].ts - startedAt) / 1e9
         let first = Double(tenth) / (Double(fills[tenth - 1].ts - startedAt) / 1e9)
         let lastRate = Double(tenth) / (Double(fills[count - 1].ts - fills[count - 1 - tenth].ts) / 1e9)
-        let sample = Sample(seconds: Double(t1 - t0) / 1e9, stampedSeconds: stamped, firstDecileRate: first, lastDecileRate: lastRate,
-                            probesPerSecond: 0)
+        let sample = Sample(
+            seconds: Double(t1 - t0) / 1e9, stampedSeconds: stamped, firstDecileRate: first, lastDecileRate: lastRate,
+            probesPerSecond: 0)
 
         // The last snapshots and the batched acks written.
         try waitQuiet(reconciler, broker)
         var breakdown: [Breakdown] = []
         for (process, journal, start) in [("broker@paper", broker, brokerStart), ("reconciler@main", reconciler, reconcilerStart)] {
             for e in try journal.breakdown(after: start) {
-                breakdown.append(Breakdown(process: process, kind: e.kind, type: e.type, count: e.count, bytes: e.bytes,
-                                           durable: isDurable(kind: e.kind, type: e.type)))
+                breakdown.append(
+                    Breakdown(
+                        process: process, kind: e.kind, type: e.type, count: e.count, bytes: e.bytes,
+                        durable: isDurable(kind: e.kind, type: e.type)))
             }
         }
         return (sample, breakdown)
@@ -330,9 +353,10 @@ struct FillsBenchmark {
         let logger = Logger(label: "ast.bench")
         let journal = try Journal(path: tree.directory + "/bench-client.sqlite", process: "control@bench", logger: logger)
         defer { try? journal.close() }
-        let client = try BusClient(identity: ProcessIdentity(role: .control, instance: "bench"), target: ExecutionTree.reconcilerIdentity.description,
-                                   path: tree.reconcilerSocket, expectedRole: .reconciler, settings: BusSettings(), journal: journal,
-                                   clock: SystemClock(), logger: logger)
+        let client = try BusClient(
+            identity: ProcessIdentity(role: .control, instance: "bench"), target: ExecutionTree.reconcilerIdentity.description,
+            path: tree.reconcilerSocket, expectedRole: .reconciler, settings: BusSettings(), journal: journal,
+            clock: SystemClock(), logger: logger)
         let connection = Task { await client.run() }
         defer { connection.cancel() }
         let result: Result<Double, any Error>
@@ -369,26 +393,35 @@ struct FillsBenchmark {
         for round in 0..<20 {
             try control.send(.brokerQuery(BrokerQuery(executionsSince: Timestamp(nanoseconds: 0))))
             guard let reply = try control.receive(timeoutMs: 5_000) else {
-                let notSent = tree.broker?.stderr.split(separator: "\n").last { $0.contains("not sent") }.map(String.init) ?? "nothing in its log"
-                query = "answered " + answers.joined(separator: ", ") + "; after \(added) more resting brackets: **no answer within 5 s**; the broker logged `\(notSent.suffix(260))`"
+                let notSent =
+                    tree.broker?.stderr.split(separator: "\n").last { $0.contains("not sent") }.map(String.init) ?? "nothing in its log"
+                query =
+                    "answered " + answers.joined(separator: ", ")
+                    + "; after \(added) more resting brackets: **no answer within 5 s**; the broker logged `\(notSent.suffix(260))`"
                 break
             }
             guard case .brokerState(let s) = reply.message else { throw BenchError("the broker answered a query with \(reply.type)") }
-            answers.append("\(s.openOrders.count) open orders and \(s.positions.count) positions in \(Format.bytes(EnvelopeCodec.encode(reply).count))")
+            answers.append(
+                "\(s.openOrders.count) open orders and \(s.positions.count) positions in \(Format.bytes(EnvelopeCodec.encode(reply).count))"
+            )
             query = "answered " + answers.joined(separator: ", ") + " (no larger account tried)"
             guard round < 19 else { break }
             // 200 more resting brackets, on symbols of their own.
             let now = Timestamp(nanoseconds: Realtime.now())
             for k in 0..<200 {
-                try risk.send(.orderSubmit(ExecutionFixtures.approval(50_000 + added + k, prefix: "L\(run)", at: now)),
-                              id: "risk@main>broker@paper#L\(run)-\(added + k)")
+                try risk.send(
+                    .orderSubmit(ExecutionFixtures.approval(50_000 + added + k, prefix: "L\(run)", at: now)),
+                    id: "risk@main>broker@paper#L\(run)-\(added + k)")
             }
             for _ in 0..<200 {
-                guard let env = try risk.receive(timeoutMs: 60_000), case .ack = env.message else { throw BenchError("the broker did not acknowledge a resting bracket") }
+                guard let env = try risk.receive(timeoutMs: 60_000), case .ack = env.message else {
+                    throw BenchError("the broker did not acknowledge a resting bracket")
+                }
             }
             added += 200
         }
-        let operatorClient = try BlockingBusClient(path: tree.reconcilerSocket, identity: ProcessIdentity(role: .control, instance: "bench"))
+        let operatorClient = try BlockingBusClient(
+            path: tree.reconcilerSocket, identity: ProcessIdentity(role: .control, instance: "bench"))
         try operatorClient.send(.reconcileRequest(ReconcileRequest(run: true, reason: "bench: reconcile after the fills")))
         let reconcile: String
         if let reply = try operatorClient.receive(timeoutMs: 30_000) {
@@ -405,26 +438,43 @@ struct FillsBenchmark {
 
 extension Report {
     mutating func add(fills s: FillsBenchmark.Summary, maxFrameBytes: Int) {
-        add(ReportRow(benchmark: "M4.1 Fills/s: bar → ast-broker@paper (fills the entry) → execution report → ast-reconciler journals the fill; journals on, \(s.brackets) symbols per repetition",
-                      result: "\(Format.rate(s.fillsPerSecond)) fills/s (a repetition: \(Format.duration(s.secondsRange.lowerBound * 1e9))–\(Format.duration(s.secondsRange.upperBound * 1e9)))",
-                      baseline: "acknowledged probes → ast-reconciler, pipelined (sender's and receiver's durable commits): \(Format.rate(s.probesPerSecond)) msgs/s",
-                      ratio: "\(Format.ratio(s.ratio)) slower", target: "reported", verdict: "-"))
-        add(ReportRow(benchmark: "M4.1 diagnostic: the same, ended at the reconciler's own timestamp of its last fill input; first vs last 10 % of the fills",
-                      result: "\(Format.rate(s.stampedFillsPerSecond)) fills/s; \(Format.rate(s.firstDecileRate)) → \(Format.rate(s.lastDecileRate)) fills/s",
-                      baseline: "-", ratio: "\(Format.ratio(s.firstDecileRate / s.lastDecileRate)) slower at the end", target: "-", verdict: "-"))
+        add(
+            ReportRow(
+                benchmark:
+                    "M4.1 Fills/s: bar → ast-broker@paper (fills the entry) → execution report → ast-reconciler journals the fill; journals on, \(s.brackets) symbols per repetition",
+                result:
+                    "\(Format.rate(s.fillsPerSecond)) fills/s (a repetition: \(Format.duration(s.secondsRange.lowerBound * 1e9))–\(Format.duration(s.secondsRange.upperBound * 1e9)))",
+                baseline:
+                    "acknowledged probes → ast-reconciler, pipelined (sender's and receiver's durable commits): \(Format.rate(s.probesPerSecond)) msgs/s",
+                ratio: "\(Format.ratio(s.ratio)) slower", target: "reported", verdict: "-"))
+        add(
+            ReportRow(
+                benchmark:
+                    "M4.1 diagnostic: the same, ended at the reconciler's own timestamp of its last fill input; first vs last 10 % of the fills",
+                result:
+                    "\(Format.rate(s.stampedFillsPerSecond)) fills/s; \(Format.rate(s.firstDecileRate)) → \(Format.rate(s.lastDecileRate)) fills/s",
+                baseline: "-", ratio: "\(Format.ratio(s.firstDecileRate / s.lastDecileRate)) slower at the end", target: "-", verdict: "-"))
         let n = Double(s.brackets)
         let durable = s.breakdown.filter(\.durable).reduce(0) { $0 + $1.count }
         let bytes = s.breakdown.reduce(0) { $0 + $1.bytes }
         let lines = s.breakdown.map { b in
             "\(b.process) \(b.kind) `\(b.type)` \(String(format: "%.2f", Double(b.count) / n))\(b.durable ? "" : " (batched)") · \(Format.bytes(Int(Double(b.bytes) / n)))"
         }
-        add(ReportRow(benchmark: "M4.1 journal entries per fill (last repetition): count · body bytes",
-                      result: lines.joined(separator: "; "), baseline: "-", ratio: "-", target: "-", verdict: "-"))
-        add(ReportRow(benchmark: "M4.1 durable commits (one WAL fsync each) and journaled bytes per fill",
-                      result: "\(String(format: "%.2f", Double(durable) / n)) durable commits, \(Format.bytes(Int(Double(bytes) / n))) per fill",
-                      baseline: "the probe baseline: 2 durable commits per message", ratio: "-", target: "-", verdict: "-"))
-        add(ReportRow(benchmark: "M4.1 live check after the last repetition: the broker's answer to an account query (`astctl broker state`, the reconciler's query) as resting brackets are added; then a reconciliation (`astctl reconcile`)",
-                      result: "\(s.liveQuery); reconciliation: \(s.liveReconcile)", baseline: "max frame \(Format.bytes(maxFrameBytes))", ratio: "-",
-                      target: "-", verdict: "-"))
+        add(
+            ReportRow(
+                benchmark: "M4.1 journal entries per fill (last repetition): count · body bytes",
+                result: lines.joined(separator: "; "), baseline: "-", ratio: "-", target: "-", verdict: "-"))
+        add(
+            ReportRow(
+                benchmark: "M4.1 durable commits (one WAL fsync each) and journaled bytes per fill",
+                result: "\(String(format: "%.2f", Double(durable) / n)) durable commits, \(Format.bytes(Int(Double(bytes) / n))) per fill",
+                baseline: "the probe baseline: 2 durable commits per message", ratio: "-", target: "-", verdict: "-"))
+        add(
+            ReportRow(
+                benchmark:
+                    "M4.1 live check after the last repetition: the broker's answer to an account query (`astctl broker state`, the reconciler's query) as resting brackets are added; then a reconciliation (`astctl reconcile`)",
+                result: "\(s.liveQuery); reconciliation: \(s.liveReconcile)", baseline: "max frame \(Format.bytes(maxFrameBytes))",
+                ratio: "-",
+                target: "-", verdict: "-"))
     }
 }

@@ -5,8 +5,9 @@ import ASTWire
 import Foundation
 import GRDBSQLite
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The execution path as real processes, started by hand in a scratch directory: `ast-broker
@@ -64,8 +65,9 @@ final class ExecutionTree: @unchecked Sendable {
         guard FileManager.default.isExecutableFile(atPath: executable) else {
             throw BenchError("\(executable) does not exist: run `swift build -c release` first (scripts/bench does) or pass --bin-dir")
         }
-        let p = try SpawnedProcess(executable, ["--instance", identity.instance], environment: environment, name: identity.description,
-                                   outputDirectory: directory)
+        let p = try SpawnedProcess(
+            executable, ["--instance", identity.instance], environment: environment, name: identity.description,
+            outputDirectory: directory)
         let deadline = Monotonic.now() + 20_000_000_000
         while !UnixSocket.isLive(path: socket) {
             guard p.isRunning else { throw BenchError("\(identity) exited at start: \(p.stderrTail)") }
@@ -142,8 +144,9 @@ final class AckingEndpoint: @unchecked Sendable {
         let clock = SystemClock()
         func send(_ message: Message, correlationID: String?) -> Bool {
             seq += 1
-            let env = Envelope(sender: identity, seq: seq, id: "\(identity)/s\(seq)", correlationID: correlationID, timestamp: clock.now(),
-                               message: message)
+            let env = Envelope(
+                sender: identity, seq: seq, id: "\(identity)/s\(seq)", correlationID: correlationID, timestamp: clock.now(),
+                message: message)
             let frame = Framing.frame(EnvelopeCodec.encode(env))
             return frame.withUnsafeBytes { BlockingIO.writeAll(fd, $0.baseAddress!, $0.count) }
         }
@@ -236,17 +239,25 @@ final class JournalQueries {
     /// timestamps (the reconciler's clock when it handled them).
     func fillInputs(after seq: Int64) throws -> [(seq: Int64, ts: Int64)] {
         var out: [(Int64, Int64)] = []
-        try query("SELECT seq, ts FROM entries WHERE seq > ? AND type = 'reconciler.input' AND instr(body, CAST('{\"fill\":' AS BLOB)) > 0 ORDER BY seq",
-                  [seq]) { out.append((sqlite3_column_int64($0, 0), sqlite3_column_int64($0, 1))) }
+        try query(
+            "SELECT seq, ts FROM entries WHERE seq > ? AND type = 'reconciler.input' AND instr(body, CAST('{\"fill\":' AS BLOB)) > 0 ORDER BY seq",
+            [seq]
+        ) { out.append((sqlite3_column_int64($0, 0), sqlite3_column_int64($0, 1))) }
         return out
     }
 
     /// Entries after `seq` by kind and type: count and body bytes.
     func breakdown(after seq: Int64) throws -> [(kind: String, type: String, count: Int, bytes: Int)] {
         var out: [(String, String, Int, Int)] = []
-        try query("SELECT kind, type, COUNT(*), COALESCE(SUM(length(body)), 0) FROM entries WHERE seq > ? GROUP BY kind, type ORDER BY kind, type", [seq]) {
-            out.append((String(cString: sqlite3_column_text($0, 0)), String(cString: sqlite3_column_text($0, 1)),
-                        Int(sqlite3_column_int64($0, 2)), Int(sqlite3_column_int64($0, 3))))
+        try query(
+            "SELECT kind, type, COUNT(*), COALESCE(SUM(length(body)), 0) FROM entries WHERE seq > ? GROUP BY kind, type ORDER BY kind, type",
+            [seq]
+        ) {
+            out.append(
+                (
+                    String(cString: sqlite3_column_text($0, 0)), String(cString: sqlite3_column_text($0, 1)),
+                    Int(sqlite3_column_int64($0, 2)), Int(sqlite3_column_int64($0, 3))
+                ))
         }
         return out
     }

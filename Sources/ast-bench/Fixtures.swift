@@ -22,8 +22,9 @@ enum Fixtures {
     }()
 
     static func probe(counter: Int64, text: String) -> Envelope {
-        Envelope(sender: sender, seq: 42, id: "control@bench>risk@main#\(counter)", correlationID: correlationID,
-                 timestamp: timestamp, message: .probe(Probe(counter: counter, text: text)))
+        Envelope(
+            sender: sender, seq: 42, id: "control@bench>risk@main#\(counter)", correlationID: correlationID,
+            timestamp: timestamp, message: .probe(Probe(counter: counter, text: text)))
     }
 
     /// The probe's JSON payload.
@@ -42,8 +43,9 @@ enum Fixtures {
 
     /// The journal record of a received probe: what a worker appends for every acknowledged message.
     static func record(id: String, at offset: Int) -> JournalRecord {
-        JournalRecord(kind: .received, type: MessageType.probe.rawValue,
-                      timestamp: Timestamp(nanoseconds: timestamp.nanoseconds + Int64(offset)),
-                      messageID: id, correlationID: correlationID, peer: peer, body: probeBytes)
+        JournalRecord(
+            kind: .received, type: MessageType.probe.rawValue,
+            timestamp: Timestamp(nanoseconds: timestamp.nanoseconds + Int64(offset)),
+            messageID: id, correlationID: correlationID, peer: peer, body: probeBytes)
     }
 }

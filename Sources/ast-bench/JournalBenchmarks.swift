@@ -52,8 +52,9 @@ struct JournalBenchmarks: Sendable {
             durable.append(j)
             rawDurable.append(r)
             withHead.append(h)
-            progress("journal durable \(rep)/\(repetitions): journal \(Format.rate(j.perSecond))/s, raw \(Format.rate(r.perSecond))/s, "
-                     + "raw with head row \(Format.rate(h.perSecond))/s")
+            progress(
+                "journal durable \(rep)/\(repetitions): journal \(Format.rate(j.perSecond))/s, raw \(Format.rate(r.perSecond))/s, "
+                    + "raw with head row \(Format.rate(h.perSecond))/s")
         }
         var batched: [Double] = [], rawBatched: [Double] = []
         for rep in 1...repetitions {
@@ -62,17 +63,20 @@ struct JournalBenchmarks: Sendable {
             rawBatched.append(r)
             progress("journal batched \(rep)/\(repetitions): journal \(Format.rate(j))/s, raw \(Format.rate(r))/s")
         }
-        return Summary(durable: LatencySummary(durable), rawDurable: LatencySummary(rawDurable),
-                       rawDurableWithHead: LatencySummary(withHead),
-                       headRatio: Stats.median(zip(withHead, rawDurable).map { $0.perSecond / $1.perSecond }),
-                       durableRatio: Stats.median(zip(durable, rawDurable).map { $0.perSecond / $1.perSecond }),
-                       batched: Stats.median(batched), rawBatched: Stats.median(rawBatched),
-                       batchedRatio: Stats.median(zip(batched, rawBatched).map { $0 / $1 }))
+        return Summary(
+            durable: LatencySummary(durable), rawDurable: LatencySummary(rawDurable),
+            rawDurableWithHead: LatencySummary(withHead),
+            headRatio: Stats.median(zip(withHead, rawDurable).map { $0.perSecond / $1.perSecond }),
+            durableRatio: Stats.median(zip(durable, rawDurable).map { $0.perSecond / $1.perSecond }),
+            batched: Stats.median(batched), rawBatched: Stats.median(rawBatched),
+            batchedRatio: Stats.median(zip(batched, rawBatched).map { $0 / $1 }))
     }
 
     /// `count` durable commits on each side, every one timed. The third side is raw SQLite that
     /// also moves the journal's head row in every transaction.
-    func durablePair(ids: [String], count: Int, repetition: Int) throws -> (journal: LatencySample, raw: LatencySample, rawWithHead: LatencySample) {
+    func durablePair(ids: [String], count: Int, repetition: Int) throws -> (
+        journal: LatencySample, raw: LatencySample, rawWithHead: LatencySample
+    ) {
         let journalPath = scratch("journal-durable-\(repetition).sqlite")
         let (rawPath, headPath) = (scratch("raw-durable-\(repetition).sqlite"), scratch("raw-head-durable-\(repetition).sqlite"))
         defer { remove(journalPath, rawPath, headPath) }
@@ -150,15 +154,21 @@ struct JournalBenchmarks: Sendable {
 
     /// A raw database and a function making row `i` with the journal's values (two fixed
     /// 32-byte hashes stand in for the chain).
-    func rawSetUp(_ path: String, synchronous: RawSQLite.Synchronous, withHead: Bool = false) throws -> (RawSQLite, (Int, String) -> RawSQLite.Row) {
+    func rawSetUp(_ path: String, synchronous: RawSQLite.Synchronous, withHead: Bool = false) throws -> (
+        RawSQLite, (Int, String) -> RawSQLite.Row
+    ) {
         let db = try RawSQLite(path: path, synchronous: synchronous, withHead: withHead)
         let prev = [UInt8](repeating: 0xA5, count: 32), hash = [UInt8](repeating: 0x5A, count: 32)
         let body = Fixtures.probeBytes
         let base = Fixtures.timestamp.nanoseconds
-        return (db, { i, id in
-            RawSQLite.Row(seq: Int64(i + 1), ts: base + Int64(i), messageID: id, correlationID: Fixtures.correlationID,
-                          peer: Fixtures.peer, body: body, prevHash: prev, hash: hash)
-        })
+        return (
+            db,
+            { i, id in
+                RawSQLite.Row(
+                    seq: Int64(i + 1), ts: base + Int64(i), messageID: id, correlationID: Fixtures.correlationID,
+                    peer: Fixtures.peer, body: body, prevHash: prev, hash: hash)
+            }
+        )
     }
 
     func remove(_ paths: String...) {

@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A monotonic clock read as integer nanoseconds (`CLOCK_MONOTONIC`, a vDSO call): cheap enough

@@ -1,8 +1,3 @@
-// ast-bench pipeline: the M5 benchmarks of the strategy pipeline (indicator updates/s per
-// indicator; the 09:00 scan over a large universe; loading its input from a bar store).
-// `scripts/bench pipeline` runs this and then times the demo; BENCHMARKS.md ("M5 — pipeline")
-// explains the numbers.
-import ArgumentParser
 import ASTCalendar
 import ASTCore
 import ASTIndicators
@@ -11,6 +6,11 @@ import ASTRisk
 import ASTRuntime
 import ASTScanInput
 import ASTStrategy
+// ast-bench pipeline: the M5 benchmarks of the strategy pipeline (indicator updates/s per
+// indicator; the 09:00 scan over a large universe; loading its input from a bar store).
+// `scripts/bench pipeline` runs this and then times the demo; BENCHMARKS.md ("M5 — pipeline")
+// explains the numbers.
+import ArgumentParser
 import Foundation
 import Logging
 
@@ -28,7 +28,8 @@ enum PipelineSuite: String, CaseIterable, ExpressibleByArgument {
 /// stdout (progress on stderr). Pure computation and one SQLite file in a scratch directory.
 struct PipelineBenchmarks: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "pipeline", abstract: "Measure the strategy pipeline (M5): indicator updates/s, the 09:00 scan over a large universe, loading its input.")
+        commandName: "pipeline",
+        abstract: "Measure the strategy pipeline (M5): indicator updates/s, the 09:00 scan over a large universe, loading its input.")
 
     @Option(name: .customLong("only"), help: "Run only this benchmark (repeatable): indicators, scan, load.")
     var only: [PipelineSuite] = []
@@ -59,17 +60,21 @@ struct PipelineBenchmarks: AsyncParsableCommand {
         let progress: @Sendable (String) -> Void = { FileHandle.standardError.write(Data("ast-bench pipeline: \($0)\n".utf8)) }
         var settings = ["release build, one thread; the table gives medians (a ratio is the median of the per-repetition ratios)"]
         if suites.contains(.indicators) {
-            settings.append("indicators: \(repetitions) repetitions after an untimed warm-up pass, each feeding the same seeded series of \(bars) bars one minute apart "
-                            + "(seed \(seed)) to every indicator in turn through `update`")
+            settings.append(
+                "indicators: \(repetitions) repetitions after an untimed warm-up pass, each feeding the same seeded series of \(bars) bars one minute apart "
+                    + "(seed \(seed)) to every indicator in turn through `update`")
         }
         if suites.contains(.scan) || suites.contains(.load) {
-            settings.append("scan: \(symbols) generated symbols × \(sessions) sessions before the scan date (seed \(seed)) plus IDX and VOLX from "
-                            + "`UniverseGenerator.standard`; `PipelineConfig()` with both detectors (ma_crossover, platform_breakout, as etc/ast.yaml); "
-                            + "\(scanRepetitions) repetitions after an untimed warm-up scan")
+            settings.append(
+                "scan: \(symbols) generated symbols × \(sessions) sessions before the scan date (seed \(seed)) plus IDX and VOLX from "
+                    + "`UniverseGenerator.standard`; `PipelineConfig()` with both detectors (ma_crossover, platform_breakout, as etc/ast.yaml); "
+                    + "\(scanRepetitions) repetitions after an untimed warm-up scan")
         }
         var report = Report(settings: settings)
         let (indicatorsOn, scanOn, loadOn) = (suites.contains(.indicators), suites.contains(.scan), suites.contains(.load))
-        let (repetitions, bars, seed, scanRepetitions, symbols, sessions, tmp) = (repetitions, bars, seed, scanRepetitions, symbols, sessions, tmp)
+        let (repetitions, bars, seed, scanRepetitions, symbols, sessions, tmp) = (
+            repetitions, bars, seed, scanRepetitions, symbols, sessions, tmp
+        )
         let rows = try await onDedicatedThread { () throws -> [ReportRow] in
             var rows: [ReportRow] = []
             if indicatorsOn {
@@ -134,15 +139,19 @@ struct IndicatorBenchmark {
         func rows() -> [ReportRow] {
             let base = "running sum of closes, same loop: \(Format.rate(1e9 / baseline)) bars/s (\(Format.duration(baseline))/bar)"
             var rows = perIndicator.map { r in
-                ReportRow(benchmark: "M5.1 `\(r.spec)` incremental `update`, \(bars) bars",
-                          result: "\(Format.rate(1e9 / r.ns)) updates/s (\(Format.duration(r.ns))/bar)", baseline: base,
-                          ratio: "\(Format.ratio(r.ratio)) slower", target: "reported", verdict: "-")
+                ReportRow(
+                    benchmark: "M5.1 `\(r.spec)` incremental `update`, \(bars) bars",
+                    result: "\(Format.rate(1e9 / r.ns)) updates/s (\(Format.duration(r.ns))/bar)", baseline: base,
+                    ratio: "\(Format.ratio(r.ratio)) slower", target: "reported", verdict: "-")
             }
-            rows.append(ReportRow(
-                benchmark: "M5.1 `IndicatorEngine` with all nine requested (\(engineNodes.count) nodes: \(engineNodes.joined(separator: ", ")))",
-                result: "\(Format.rate(1e9 / engine)) bars/s (\(Format.duration(engine))/bar)",
-                baseline: "the nine alone, one after the other: \(Format.rate(1e9 / sumOfIndividual)) bars/s (\(Format.duration(sumOfIndividual))/bar)",
-                ratio: "\(Format.ratio(engineRatio)) slower", target: "reported", verdict: "-"))
+            rows.append(
+                ReportRow(
+                    benchmark:
+                        "M5.1 `IndicatorEngine` with all nine requested (\(engineNodes.count) nodes: \(engineNodes.joined(separator: ", ")))",
+                    result: "\(Format.rate(1e9 / engine)) bars/s (\(Format.duration(engine))/bar)",
+                    baseline:
+                        "the nine alone, one after the other: \(Format.rate(1e9 / sumOfIndividual)) bars/s (\(Format.duration(sumOfIndividual))/bar)",
+                    ratio: "\(Format.ratio(engineRatio)) slower", target: "reported", verdict: "-"))
             return rows
         }
     }
@@ -164,9 +173,11 @@ struct IndicatorBenchmark {
             let next = close * (1 + ret)
             let high = max(open, next) * (1 + 0.01 * rng.uniform())
             let low = min(open, next) * (1 - 0.01 * rng.uniform())
-            out.append(Bar(symbol: "BENCH", start: Timestamp(nanoseconds: 946_800_000_000_000_000 + Int64(i) * step),
-                           open: cents(open), high: cents(high), low: cents(low), close: cents(next),
-                           volume: Int64(1_000_000 + 2_000_000 * rng.uniform())))
+            out.append(
+                Bar(
+                    symbol: "BENCH", start: Timestamp(nanoseconds: 946_800_000_000_000_000 + Int64(i) * step),
+                    open: cents(open), high: cents(high), low: cents(low), close: cents(next),
+                    volume: Int64(1_000_000 + 2_000_000 * rng.uniform())))
             close = next
         }
         return out
@@ -281,7 +292,9 @@ struct ScanBenchmark {
         var events: [MarketEvent]
     }
 
-    static let sectors = ["Technology", "Healthcare", "Financials", "Energy", "Industrials", "Consumer Discretionary", "Consumer Staples", "Utilities"]
+    static let sectors = [
+        "Technology", "Healthcare", "Financials", "Energy", "Industrials", "Consumer Discretionary", "Consumer Staples", "Utilities",
+    ]
 
     /// `symbols` stocks on the market of `UniverseGenerator.standard` (its IDX's daily returns
     /// times a beta of 0.5–1.5 plus 1–3 % of their own noise a day), first prices $3–$300,
@@ -292,7 +305,9 @@ struct ScanBenchmark {
         let calendar = TradingCalendar.nyse
         let standard = UniverseGenerator.generate(.standard, calendar: calendar)
         let all = calendar.sessions(from: UniverseGenerator.Configuration.standard.from, to: UniverseGenerator.Configuration.standard.to)
-        guard all.count > sessions + 30 else { throw BenchError("--sessions \(sessions): the generated market has only \(all.count) sessions") }
+        guard all.count > sessions + 30 else {
+            throw BenchError("--sessions \(sessions): the generated market has only \(all.count) sessions")
+        }
         let days = Array(all.prefix(sessions))
         let date = all[sessions].date
         let index = standard.bars(of: "IDX").filter { $0.start < all[sessions].open }
@@ -309,8 +324,10 @@ struct ScanBenchmark {
         series.reserveCapacity(symbols)
         for n in 0..<symbols {
             let symbol = Symbol(validating: "S" + String(format: "%05d", n))!
-            infos.append(ASTMarketData.SymbolInfo(symbol: symbol, name: "Stock \(n)", exchange: n % 3 == 0 ? "NASDAQ" : "NYSE",
-                                                  sector: Self.sectors[n % Self.sectors.count]))
+            infos.append(
+                ASTMarketData.SymbolInfo(
+                    symbol: symbol, name: "Stock \(n)", exchange: n % 3 == 0 ? "NASDAQ" : "NYSE",
+                    sector: Self.sectors[n % Self.sectors.count]))
             let beta = 0.5 + rng.uniform()
             let vol = 0.01 + 0.02 * rng.uniform()
             var close = 3 * pow(100, rng.uniform())
@@ -326,8 +343,11 @@ struct ScanBenchmark {
                 let high = max(open, next) * (1 + vol * 0.6 * abs(rng.normal()))
                 let low = min(open, next) * (1 - vol * 0.6 * abs(rng.normal()))
                 let shares = volume * (0.6 + 0.8 * rng.uniform()) * (1 + 0.35 * abs(ret) / vol)
-                bars.append(Bar(symbol: symbol, start: days[i].open, open: IndicatorBenchmark.cents(open), high: IndicatorBenchmark.cents(high),
-                                low: IndicatorBenchmark.cents(max(low, 0.01)), close: IndicatorBenchmark.cents(next), volume: Int64(shares.rounded())))
+                bars.append(
+                    Bar(
+                        symbol: symbol, start: days[i].open, open: IndicatorBenchmark.cents(open), high: IndicatorBenchmark.cents(high),
+                        low: IndicatorBenchmark.cents(max(low, 0.01)), close: IndicatorBenchmark.cents(next),
+                        volume: Int64(shares.rounded())))
                 close = next
             }
             series.append(bars)
@@ -351,7 +371,8 @@ struct ScanBenchmark {
         let events = u.events.filter { $0.date >= from && $0.date <= to }.map {
             CorporateEvent(symbol: $0.symbol, date: $0.date, kind: .earnings)
         }
-        return ScanInput(date: u.date, universe: histories, index: u.index, volatilityIndex: u.volatility, portfolio: portfolio, events: events)
+        return ScanInput(
+            date: u.date, universe: histories, index: u.index, volatilityIndex: u.volatility, portfolio: portfolio, events: events)
     }
 
     /// The baseline: a 20-session SMA over every symbol's bars, one pass.
@@ -424,16 +445,19 @@ struct ScanBenchmark {
             }
             let scanSeconds = Stats.median(scans), passSeconds = Stats.median(passes)
             let size = "\(symbols) symbols × \(sessions) sessions (\(barCount) bars)"
-            rows.append(ReportRow(
-                benchmark: "M5.2 the 09:00 scan: `PipelineRun.scan` of \(u.date), \(size) in memory; \(Self.outcome(first))",
-                result: "\(Format.significant(scanSeconds)) s per scan, \(Format.rate(Double(symbols) / scanSeconds)) symbols/s, "
-                    + "\(Format.rate(Double(barCount) / scanSeconds)) bars/s",
-                baseline: "one pass computing a 20-session SMA per symbol: \(Format.duration(passSeconds * 1e9)) "
-                    + "(\(Format.rate(Double(barCount) / passSeconds)) bars/s)",
-                ratio: "\(Format.ratio(Stats.median(ratios))) slower", target: "reported", verdict: "-"))
-            rows.append(ReportRow(
-                benchmark: "M5.2 diagnostic: generating that universe (seeded random walks) / wrapping it in a `ScanInput` (no store)",
-                result: "\(Format.significant(generation)) s / \(Format.duration(build * 1e9))", baseline: "-", ratio: "-", target: "-", verdict: "-"))
+            rows.append(
+                ReportRow(
+                    benchmark: "M5.2 the 09:00 scan: `PipelineRun.scan` of \(u.date), \(size) in memory; \(Self.outcome(first))",
+                    result: "\(Format.significant(scanSeconds)) s per scan, \(Format.rate(Double(symbols) / scanSeconds)) symbols/s, "
+                        + "\(Format.rate(Double(barCount) / scanSeconds)) bars/s",
+                    baseline: "one pass computing a 20-session SMA per symbol: \(Format.duration(passSeconds * 1e9)) "
+                        + "(\(Format.rate(Double(barCount) / passSeconds)) bars/s)",
+                    ratio: "\(Format.ratio(Stats.median(ratios))) slower", target: "reported", verdict: "-"))
+            rows.append(
+                ReportRow(
+                    benchmark: "M5.2 diagnostic: generating that universe (seeded random walks) / wrapping it in a `ScanInput` (no store)",
+                    result: "\(Format.significant(generation)) s / \(Format.duration(build * 1e9))", baseline: "-", ratio: "-", target: "-",
+                    verdict: "-"))
         }
 
         if load {
@@ -453,9 +477,10 @@ struct ScanBenchmark {
             var loads: [Double] = []
             for r in 1...repetitions {
                 progress("load: repetition \(r)/\(repetitions)")
-                loads.append(try Self.seconds {
-                    loaded = try ScanInputLoader.load(storePath: path, date: u.date, now: now, portfolio: portfolio, logger: logger)
-                })
+                loads.append(
+                    try Self.seconds {
+                        loaded = try ScanInputLoader.load(storePath: path, date: u.date, now: now, portfolio: portfolio, logger: logger)
+                    })
             }
             let input = loaded!
             let loadedBars = input.universe.reduce(0) { $0 + $1.bars.count }
@@ -474,22 +499,26 @@ struct ScanBenchmark {
                 passes.append(b)
                 ratios.append(s / b)
             }
-            rows.append(ReportRow(
-                benchmark: "M5.2 `ScanInputLoader.load` from a `BarStore` (SQLite) holding that universe (\(Format.bytes(fileBytes))): "
-                    + "\(input.universe.count) symbols × ~\(perSymbol) bars (400 calendar days) + IDX, VOLX, \(input.events.count) events",
-                result: "\(Format.significant(loadSeconds)) s per load, \(Format.rate(Double(loadedBars) / loadSeconds)) bars/s",
-                baseline: "`BarStore.write` of all \(barCount + u.index.count + u.volatility.count) bars in one transaction (once): "
-                    + "\(Format.significant(write)) s (\(Format.rate(Double(barCount) / write)) bars/s)",
-                ratio: "-", target: "reported", verdict: "-"))
+            rows.append(
+                ReportRow(
+                    benchmark: "M5.2 `ScanInputLoader.load` from a `BarStore` (SQLite) holding that universe (\(Format.bytes(fileBytes))): "
+                        + "\(input.universe.count) symbols × ~\(perSymbol) bars (400 calendar days) + IDX, VOLX, \(input.events.count) events",
+                    result: "\(Format.significant(loadSeconds)) s per load, \(Format.rate(Double(loadedBars) / loadSeconds)) bars/s",
+                    baseline: "`BarStore.write` of all \(barCount + u.index.count + u.volatility.count) bars in one transaction (once): "
+                        + "\(Format.significant(write)) s (\(Format.rate(Double(barCount) / write)) bars/s)",
+                    ratio: "-", target: "reported", verdict: "-"))
             let scanSeconds = Stats.median(scans)
-            rows.append(ReportRow(
-                benchmark: "M5.2 the scan of what the loader read (\(loadedBars) bars); \(Self.outcome(result!))",
-                result: "\(Format.significant(scanSeconds)) s per scan, \(Format.rate(Double(input.universe.count) / scanSeconds)) symbols/s",
-                baseline: "20-session SMA pass over the same bars: \(Format.duration(Stats.median(passes) * 1e9))",
-                ratio: "\(Format.ratio(Stats.median(ratios))) slower", target: "reported", verdict: "-"))
-            rows.append(ReportRow(
-                benchmark: "M5.2 what ast-strategy's 09:00 scan costs from the store: load + scan",
-                result: "\(Format.significant(loadSeconds + scanSeconds)) s", baseline: "-", ratio: "-", target: "-", verdict: "-"))
+            rows.append(
+                ReportRow(
+                    benchmark: "M5.2 the scan of what the loader read (\(loadedBars) bars); \(Self.outcome(result!))",
+                    result:
+                        "\(Format.significant(scanSeconds)) s per scan, \(Format.rate(Double(input.universe.count) / scanSeconds)) symbols/s",
+                    baseline: "20-session SMA pass over the same bars: \(Format.duration(Stats.median(passes) * 1e9))",
+                    ratio: "\(Format.ratio(Stats.median(ratios))) slower", target: "reported", verdict: "-"))
+            rows.append(
+                ReportRow(
+                    benchmark: "M5.2 what ast-strategy's 09:00 scan costs from the store: load + scan",
+                    result: "\(Format.significant(loadSeconds + scanSeconds)) s", baseline: "-", ratio: "-", target: "-", verdict: "-"))
         }
         return rows
     }

@@ -62,7 +62,8 @@ final class RawSQLite {
         try exec("PRAGMA synchronous = \(synchronous.rawValue)")
         try exec(Self.schema)
         begin = try prepare("BEGIN IMMEDIATE")
-        insert = try prepare("INSERT INTO entries(seq, ts, kind, type, msg_id, corr_id, peer, body, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?)")
+        insert = try prepare(
+            "INSERT INTO entries(seq, ts, kind, type, msg_id, corr_id, peer, body, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?)")
         commit = try prepare("COMMIT")
         updateHead = withHead ? try prepare("UPDATE head SET seq = ?, hash = ? WHERE id = 1") : nil
     }
@@ -94,7 +95,8 @@ final class RawSQLite {
         if let updateHead, let last {
             let rc = last.hash.withUnsafeBytes { hash in
                 sqlite3_bind_int64(updateHead, 1, last.seq)
-                    | sqlite3_bind_blob64(updateHead, 2, hash.baseAddress, UInt64(hash.count), unsafeBitCast(-1, to: sqlite3_destructor_type.self))
+                    | sqlite3_bind_blob64(
+                        updateHead, 2, hash.baseAddress, UInt64(hash.count), unsafeBitCast(-1, to: sqlite3_destructor_type.self))
             }
             guard rc == SQLITE_OK else { throw BenchError("sqlite3 \(path): binding: \(String(cString: sqlite3_errmsg(db)))") }
             try step(updateHead)

@@ -20,15 +20,17 @@ enum ExecutionFixtures {
     /// The risk gate's approval of bracket `n` of a run named `prefix`, given at `at`.
     static func approval(_ n: Int, prefix: String, at: Timestamp) -> Approval {
         let intent = IntentID(stringLiteral: "\(prefix)-\(n)")
-        return Approval(id: ApprovalID(for: intent), intent: intent, symbol: symbol(n), side: .buy, quantity: quantity,
-                        requestedQuantity: quantity, entry: .limit(Price("100.00")!), stopLoss: Price("95.00"),
-                        takeProfit: Price("110.00"), state: .active, at: at)
+        return Approval(
+            id: ApprovalID(for: intent), intent: intent, symbol: symbol(n), side: .buy, quantity: quantity,
+            requestedQuantity: quantity, entry: .limit(Price("100.00")!), stopLoss: Price("95.00"),
+            takeProfit: Price("110.00"), state: .active, at: at)
     }
 
     /// A daily bar of `symbol` starting at `start` that fills the entry in full (volume 1,000,000:
     /// the 10 % cap is 100,000 shares) and touches neither the stop nor the target.
     static func entryBar(_ symbol: Symbol, start: Timestamp) -> Bar {
-        Bar(symbol: symbol, start: start, open: Price("100.50")!, high: Price("101.00")!, low: Price("99.50")!,
+        Bar(
+            symbol: symbol, start: start, open: Price("100.50")!, high: Price("101.00")!, low: Price("99.50")!,
             close: Price("100.80")!, volume: 1_000_000)
     }
 }
@@ -114,10 +116,13 @@ struct ReconciliationBenchmark: Sendable {
             fillReportIDs += out.filter { if case .fill = $0.event { true } else { false } }.map(\.id)
             reports += out
         }
-        guard fillReportIDs.count == positions else { throw BenchError("expected \(positions) fills from the paper exchange, got \(fillReportIDs.count)") }
+        guard fillReportIDs.count == positions else {
+            throw BenchError("expected \(positions) fills from the paper exchange, got \(fillReportIDs.count)")
+        }
         let reconcileAt = now.advanced(by: .seconds(86_400))
-        let clean = Case(reports: reports, startingCash: PaperBrokerConfig.standard.startingCash,
-                         state: exchange.accountState(executionsSince: Timestamp(nanoseconds: 0), now: reconcileAt), now: reconcileAt)
+        let clean = Case(
+            reports: reports, startingCash: PaperBrokerConfig.standard.startingCash,
+            state: exchange.accountState(executionsSince: Timestamp(nanoseconds: 0), now: reconcileAt), now: reconcileAt)
 
         // Benign differences: every 20th fill report lost, every 20th resting bracket cancelled silently at the broker.
         let lost = Set(fillReportIDs.enumerated().filter { $0.offset % 20 == 0 }.map(\.element))
@@ -126,8 +131,9 @@ struct ReconciliationBenchmark: Sendable {
             let entry = ClientOrderID(intent: IntentID(stringLiteral: "R-\(n)"), leg: .entry)
             _ = benignExchange.handle(.inject(.brokerCancelSilently(entry)), now: reconcileAt)
         }
-        let benign = Case(reports: reports.filter { !lost.contains($0.id) }, startingCash: clean.startingCash,
-                          state: benignExchange.accountState(executionsSince: Timestamp(nanoseconds: 0), now: reconcileAt), now: reconcileAt)
+        let benign = Case(
+            reports: reports.filter { !lost.contains($0.id) }, startingCash: clean.startingCash,
+            state: benignExchange.accountState(executionsSince: Timestamp(nanoseconds: 0), now: reconcileAt), now: reconcileAt)
         return (clean, benign)
     }
 
@@ -157,17 +163,20 @@ struct ReconciliationBenchmark: Sendable {
 
         // Sanity: the clean case is clean, the benign one only benign.
         let cleanCore = clean.core(), benignCore = benign.core()
-        let cleanReport = Reconciliation.reconcile(book: cleanCore.book, portfolio: cleanCore.portfolio, broker: clean.state, now: clean.now)
+        let cleanReport = Reconciliation.reconcile(
+            book: cleanCore.book, portfolio: cleanCore.portfolio, broker: clean.state, now: clean.now)
         guard cleanReport.isClean else { throw BenchError("the clean case is not clean: \(cleanReport.summary.prefix(600))") }
-        let benignReport = Reconciliation.reconcile(book: benignCore.book, portfolio: benignCore.portfolio, broker: benign.state, now: benign.now)
+        let benignReport = Reconciliation.reconcile(
+            book: benignCore.book, portfolio: benignCore.portfolio, broker: benign.state, now: benign.now)
         guard !benignReport.isClean, !benignReport.requiresHalt else {
             throw BenchError("the benign case should have benign findings only: \(benignReport.summary.prefix(600))")
         }
 
         var compareClean: [Double] = [], compareBenign: [Double] = [], handleClean: [Double] = [], handleBenign: [Double] = []
         var baseline: [Double] = [], encode: [Double] = [], decode: [Double] = []
-        let envelope = Envelope(sender: ProcessIdentity(role: .broker, instance: "paper"), seq: 7, id: "broker@paper/b7",
-                                correlationID: "reconciler@main/q1", timestamp: clean.now, message: .brokerState(clean.state))
+        let envelope = Envelope(
+            sender: ProcessIdentity(role: .broker, instance: "paper"), seq: 7, id: "broker@paper/b7",
+            correlationID: "reconciler@main/q1", timestamp: clean.now, message: .brokerState(clean.state))
         var frameBytes = 0
         for r in 0...repetitions {  // repetition 0 is the untimed warm-up
             if r > 0 { progress("reconciliation: repetition \(r) of \(repetitions)") }
@@ -177,9 +186,19 @@ struct ReconciliationBenchmark: Sendable {
             for kind in order {
                 switch kind {
                 case 0:
-                    sample[0] = Self.time { blackHole(Reconciliation.reconcile(book: cleanCore.book, portfolio: cleanCore.portfolio, broker: clean.state, now: clean.now)) }.0
+                    sample[0] =
+                        Self.time {
+                            blackHole(
+                                Reconciliation.reconcile(
+                                    book: cleanCore.book, portfolio: cleanCore.portfolio, broker: clean.state, now: clean.now))
+                        }.0
                 case 1:
-                    sample[1] = Self.time { blackHole(Reconciliation.reconcile(book: benignCore.book, portfolio: benignCore.portfolio, broker: benign.state, now: benign.now)) }.0
+                    sample[1] =
+                        Self.time {
+                            blackHole(
+                                Reconciliation.reconcile(
+                                    book: benignCore.book, portfolio: benignCore.portfolio, broker: benign.state, now: benign.now))
+                        }.0
                 case 2:
                     var core = clean.core()
                     let (ns, out) = Self.time { core.handle(.reconciliation(trigger: "bench", broker: clean.state), now: clean.now) }
@@ -204,20 +223,28 @@ struct ReconciliationBenchmark: Sendable {
                 }
             }
             guard r > 0 else { continue }
-            compareClean.append(Double(sample[0])); compareBenign.append(Double(sample[1]))
-            handleClean.append(Double(sample[2])); handleBenign.append(Double(sample[3]))
-            baseline.append(Double(sample[4])); encode.append(Double(sample[5])); decode.append(Double(sample[6]))
+            compareClean.append(Double(sample[0]))
+            compareBenign.append(Double(sample[1]))
+            handleClean.append(Double(sample[2]))
+            handleBenign.append(Double(sample[3]))
+            baseline.append(Double(sample[4]))
+            encode.append(Double(sample[5]))
+            decode.append(Double(sample[6]))
         }
         // What the reconciler does after every fill, twice (risk and strategy): the snapshot, encoded
         // once for the journal and once more for the frame (`BusClient.send`).
         var snapshotBuild: [Double] = [], snapshotEncode: [Double] = []
-        var snapshot = Envelope(sender: ProcessIdentity(role: .reconciler, instance: "main"), seq: 9, id: "reconciler@main>risk@main#9",
-                                correlationID: nil, timestamp: clean.now, message: .portfolioSnapshot(cleanCore.snapshot(clean.now)))
+        var snapshot = Envelope(
+            sender: ProcessIdentity(role: .reconciler, instance: "main"), seq: 9, id: "reconciler@main>risk@main#9",
+            correlationID: nil, timestamp: clean.now, message: .portfolioSnapshot(cleanCore.snapshot(clean.now)))
         for r in 0...repetitions {
             let (b, s) = Self.time { cleanCore.snapshot(clean.now) }
             snapshot.message = .portfolioSnapshot(s)
             let (e, _) = Self.time { EnvelopeCodec.encode(snapshot) }
-            if r > 0 { snapshotBuild.append(Double(b)); snapshotEncode.append(Double(e)) }
+            if r > 0 {
+                snapshotBuild.append(Double(b))
+                snapshotEncode.append(Double(e))
+            }
         }
         let input = try JSONEncoder.sortedKeys.encode(ReconcilerInput.reconciliation(trigger: "bench", broker: clean.state))
         return Summary(
@@ -243,29 +270,49 @@ extension JSONEncoder {
 extension Report {
     mutating func add(reconciliation s: ReconciliationBenchmark.Summary, maxFrameBytes: Int) {
         let size = "\(s.positions) positions, \(s.openOrders) open orders (\(s.bookOrders) in the book), \(s.executions) executions"
-        let base = "dictionary pass (index the broker's open orders and positions, look each up in the book): \(Format.duration(s.dictionaryPass))"
-        add(ReportRow(benchmark: "M4.2 `Reconciliation.reconcile` (compare only), clean, \(size)",
-                      result: Format.duration(s.compareClean), baseline: base, ratio: Format.ratio(s.compareClean / s.dictionaryPass),
-                      target: "reported", verdict: "-"))
-        add(ReportRow(benchmark: "M4.2 `Reconciliation.reconcile`, \(s.benignFindings) benign findings (5 % of fills missed, 5 % of resting brackets cancelled silently)",
-                      result: Format.duration(s.compareBenign), baseline: base, ratio: Format.ratio(s.compareBenign / s.dictionaryPass),
-                      target: "reported", verdict: "-"))
-        add(ReportRow(benchmark: "M4.2 `ReconcilerCore.handle(.reconciliation)` (compare, apply repairs, summary, snapshot), clean",
-                      result: Format.duration(s.handleClean), baseline: base, ratio: Format.ratio(s.handleClean / s.dictionaryPass),
-                      target: "reported", verdict: "-"))
-        add(ReportRow(benchmark: "M4.2 `ReconcilerCore.handle(.reconciliation)`, benign findings repaired",
-                      result: Format.duration(s.handleBenign), baseline: base, ratio: Format.ratio(s.handleBenign / s.dictionaryPass),
-                      target: "reported", verdict: "-"))
+        let base =
+            "dictionary pass (index the broker's open orders and positions, look each up in the book): \(Format.duration(s.dictionaryPass))"
+        add(
+            ReportRow(
+                benchmark: "M4.2 `Reconciliation.reconcile` (compare only), clean, \(size)",
+                result: Format.duration(s.compareClean), baseline: base, ratio: Format.ratio(s.compareClean / s.dictionaryPass),
+                target: "reported", verdict: "-"))
+        add(
+            ReportRow(
+                benchmark:
+                    "M4.2 `Reconciliation.reconcile`, \(s.benignFindings) benign findings (5 % of fills missed, 5 % of resting brackets cancelled silently)",
+                result: Format.duration(s.compareBenign), baseline: base, ratio: Format.ratio(s.compareBenign / s.dictionaryPass),
+                target: "reported", verdict: "-"))
+        add(
+            ReportRow(
+                benchmark: "M4.2 `ReconcilerCore.handle(.reconciliation)` (compare, apply repairs, summary, snapshot), clean",
+                result: Format.duration(s.handleClean), baseline: base, ratio: Format.ratio(s.handleClean / s.dictionaryPass),
+                target: "reported", verdict: "-"))
+        add(
+            ReportRow(
+                benchmark: "M4.2 `ReconcilerCore.handle(.reconciliation)`, benign findings repaired",
+                result: Format.duration(s.handleBenign), baseline: base, ratio: Format.ratio(s.handleBenign / s.dictionaryPass),
+                target: "reported", verdict: "-"))
         let fits = s.stateFrameBytes <= maxFrameBytes
-        add(ReportRow(benchmark: "M4.2 the broker's answer (`brokerState` envelope) as one bus frame: JSON encode / decode",
-                      result: "\(Format.bytes(s.stateFrameBytes)); encode \(Format.duration(s.stateEncode)), decode \(Format.duration(s.stateDecode))",
-                      baseline: "max frame \(Format.bytes(maxFrameBytes))", ratio: String(format: "%.2f× the maximum", Double(s.stateFrameBytes) / Double(maxFrameBytes)),
-                      target: "fits in one frame", verdict: Self.verdict(fits)))
-        add(ReportRow(benchmark: "M4.2 diagnostic: the reconciler's journal entry of the reconciliation input (the whole answer, durably)",
-                      result: Format.bytes(s.inputJournalBytes), baseline: "-", ratio: "-", target: "-", verdict: "-"))
-        add(ReportRow(benchmark: "M4.2 diagnostic: the portfolio snapshot the reconciler sends after every fill, at \(s.positions) positions: frame size; `ReconcilerCore.snapshot`; `EnvelopeCodec.encode` (done 4× per fill: journal and frame, to risk and to strategy)",
-                      result: "\(Format.bytes(s.snapshotFrameBytes)); build \(Format.duration(s.snapshotBuild)); encode \(Format.duration(s.snapshotEncode))",
-                      baseline: "-", ratio: "-", target: "-", verdict: "-"))
+        add(
+            ReportRow(
+                benchmark: "M4.2 the broker's answer (`brokerState` envelope) as one bus frame: JSON encode / decode",
+                result:
+                    "\(Format.bytes(s.stateFrameBytes)); encode \(Format.duration(s.stateEncode)), decode \(Format.duration(s.stateDecode))",
+                baseline: "max frame \(Format.bytes(maxFrameBytes))",
+                ratio: String(format: "%.2f× the maximum", Double(s.stateFrameBytes) / Double(maxFrameBytes)),
+                target: "fits in one frame", verdict: Self.verdict(fits)))
+        add(
+            ReportRow(
+                benchmark: "M4.2 diagnostic: the reconciler's journal entry of the reconciliation input (the whole answer, durably)",
+                result: Format.bytes(s.inputJournalBytes), baseline: "-", ratio: "-", target: "-", verdict: "-"))
+        add(
+            ReportRow(
+                benchmark:
+                    "M4.2 diagnostic: the portfolio snapshot the reconciler sends after every fill, at \(s.positions) positions: frame size; `ReconcilerCore.snapshot`; `EnvelopeCodec.encode` (done 4× per fill: journal and frame, to risk and to strategy)",
+                result:
+                    "\(Format.bytes(s.snapshotFrameBytes)); build \(Format.duration(s.snapshotBuild)); encode \(Format.duration(s.snapshotEncode))",
+                baseline: "-", ratio: "-", target: "-", verdict: "-"))
     }
 }
 

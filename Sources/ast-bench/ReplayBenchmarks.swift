@@ -1,9 +1,9 @@
-import ArgumentParser
 import ASTCore
 import ASTJournal
 import ASTReplay
-import ASTRuntime
 import ASTRisk
+import ASTRuntime
+import ArgumentParser
 import Foundation
 import Logging
 
@@ -36,14 +36,18 @@ struct ReplayBenchmarks: ParsableCommand {
                 let n = try body()
                 let seconds = Double(Monotonic.now() - start) / 1e9
                 rates.append(Double(n) / seconds)
-                progress("\(name) \(rep)/\(repetitions): \(Format.rate(Double(n) / seconds)) entries/s (\(String(format: "%.2f", seconds)) s)")
+                progress(
+                    "\(name) \(rep)/\(repetitions): \(Format.rate(Double(n) / seconds)) entries/s (\(String(format: "%.2f", seconds)) s)")
             }
             return Stats.median(rates)
         }
         let raw = try measure("raw scan (baseline)") { try JournalReader(path: path).rawCount() }
         let scan = try measure("entry scan") {
             var n = 0
-            try JournalReader(path: path).scan { _ in n += 1; return true }
+            try JournalReader(path: path).scan { _ in
+                n += 1
+                return true
+            }
             return n
         }
         var verifyResult: ProcessReplay?
@@ -64,7 +68,8 @@ struct ReplayBenchmarks: ParsableCommand {
         guard let v = verifyResult, v.divergence == nil else {
             throw BenchError("the synthetic journal did not replay identically: \(verifyResult?.divergence.map { "\($0)" } ?? "?")")
         }
-        print("""
+        print(
+            """
             ## M7 — replay (\(written) entries, \(repetitions) repetitions, medians)
 
             | measurement | entries/s | vs raw scan |
@@ -89,26 +94,37 @@ struct ReplayBenchmarks: ParsableCommand {
         encoder.outputFormatting = .sortedKeys
         let t0 = Timestamp(nanoseconds: 1_751_356_800_000_000_000)
         let record = SafeModeRecord.firstStart(at: t0)
-        try journal.append(JournalRecord(kind: .state, type: "safe_mode.initial", timestamp: t0, body: Array(encoder.encode(record))), durability: .batched)
+        try journal.append(
+            JournalRecord(kind: .state, type: "safe_mode.initial", timestamp: t0, body: Array(encoder.encode(record))), durability: .batched
+        )
         var gate = try RiskGate(limits: .cautiousDefaults, restoring: record)
         let symbols: [Symbol] = ["AAPL", "MSFT", "NVDA", "AMZN", "META", "GOOG", "TSLA", "JPM"]
         var n = 1
         var i = 0
         func input(_ x: RiskInput, _ now: Timestamp) throws {
-            try journal.append(JournalRecord(kind: .received, type: "risk.input", timestamp: now, body: Array(encoder.encode(x))), durability: .batched)
+            try journal.append(
+                JournalRecord(kind: .received, type: "risk.input", timestamp: now, body: Array(encoder.encode(x))), durability: .batched)
             n += 1
             for output in gate.handle(x, now: now) {
                 switch output {
                 case .decision(let d):
-                    try journal.append(JournalRecord(kind: .decision, type: "risk.decision", timestamp: now, correlationID: d.intent.rawValue,
-                                                     body: Array(encoder.encode(d))), durability: .batched)
+                    try journal.append(
+                        JournalRecord(
+                            kind: .decision, type: "risk.decision", timestamp: now, correlationID: d.intent.rawValue,
+                            body: Array(encoder.encode(d))), durability: .batched)
                 case .transition(let t):
-                    try journal.append(JournalRecord(kind: .state, type: "safe_mode.transition", timestamp: now, body: Array(encoder.encode(t))), durability: .batched)
+                    try journal.append(
+                        JournalRecord(kind: .state, type: "safe_mode.transition", timestamp: now, body: Array(encoder.encode(t))),
+                        durability: .batched)
                 case .cancel(let c):
-                    try journal.append(JournalRecord(kind: .decision, type: "risk.cancel", timestamp: now, correlationID: c.orderID,
-                                                     body: Array(encoder.encode(c))), durability: .batched)
+                    try journal.append(
+                        JournalRecord(
+                            kind: .decision, type: "risk.cancel", timestamp: now, correlationID: c.orderID,
+                            body: Array(encoder.encode(c))), durability: .batched)
                 case .commandResult(let r):
-                    try journal.append(JournalRecord(kind: .decision, type: "risk.command", timestamp: now, body: Array(encoder.encode(r))), durability: .batched)
+                    try journal.append(
+                        JournalRecord(kind: .decision, type: "risk.command", timestamp: now, body: Array(encoder.encode(r))),
+                        durability: .batched)
                 case .alert:
                     continue
                 }
@@ -124,11 +140,16 @@ struct ReplayBenchmarks: ParsableCommand {
             switch i % 10 {
             case 9:
                 let id = IntentID(validating: "2025-07-01.bench\(i).\(symbol.rawValue)")!
-                try input(.intent(IntentGroup(id: id, symbol: symbol, sector: "tech", side: .buy, quantity: 10, entry: .market,
-                                              stopLoss: Price("95.00")!, takeProfit: Price("120.00")!, createdAt: now)), now)
+                try input(
+                    .intent(
+                        IntentGroup(
+                            id: id, symbol: symbol, sector: "tech", side: .buy, quantity: 10, entry: .market,
+                            stopLoss: Price("95.00")!, takeProfit: Price("120.00")!, createdAt: now)), now)
             case 8:
-                try journal.append(JournalRecord(kind: .acked, type: "ack", timestamp: now, messageID: "strategy@main-\(i)", peer: "strategy@main", body: []),
-                                   durability: .batched)
+                try journal.append(
+                    JournalRecord(
+                        kind: .acked, type: "ack", timestamp: now, messageID: "strategy@main-\(i)", peer: "strategy@main", body: []),
+                    durability: .batched)
                 n += 1
             default:
                 try input(.mark(MarketMark(symbol: symbol, price: Price("100.00")!, at: now)), now)

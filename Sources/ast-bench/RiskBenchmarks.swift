@@ -1,9 +1,9 @@
-// ast-bench risk: the M3 benchmarks of the risk gate (issue M3). `scripts/bench` runs it after
-// the M1 benchmarks; BENCHMARKS.md ("M3 — risk gate") explains the numbers.
-import ArgumentParser
 import ASTCore
 import ASTRisk
 import ASTRuntime
+// ast-bench risk: the M3 benchmarks of the risk gate (issue M3). `scripts/bench` runs it after
+// the M1 benchmarks; BENCHMARKS.md ("M3 — risk gate") explains the numbers.
+import ArgumentParser
 import Foundation
 import Logging
 
@@ -20,7 +20,8 @@ enum RiskSuite: String, CaseIterable, ExpressibleByArgument {
 /// `ast-bench risk`: measures the risk gate and prints a Markdown report on stdout (progress on
 /// stderr). Needs the release build of astd, astctl and every worker beside this executable.
 struct RiskBenchmarks: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "risk", abstract: "Measure the risk gate (M3): pure decisions, intent round trips, broker kill -> HALTED.")
+    static let configuration = CommandConfiguration(
+        commandName: "risk", abstract: "Measure the risk gate (M3): pure decisions, intent round trips, broker kill -> HALTED.")
 
     @Option(name: .customLong("only"), help: "Run only this benchmark (repeatable): core, roundtrip, halt.")
     var only: [RiskSuite] = []
@@ -53,17 +54,23 @@ struct RiskBenchmarks: AsyncParsableCommand {
         let bin = binDir ?? (own as NSString).deletingLastPathComponent
         let etc = try configDir ?? RunBenchmarks.configDirectory(near: own)
 
-        var settings = ["\(repetitions) repetitions of the core and round-trip measurements after an untimed warm-up; the table gives medians"]
+        var settings = [
+            "\(repetitions) repetitions of the core and round-trip measurements after an untimed warm-up; the table gives medians"
+        ]
         if suites.contains(.core) {
-            settings.append("core: \(decisions) intent groups per repetition and state through `RiskGate.handle`, cautious default limits, "
-                            + "\(RiskCoreBenchmark.symbolCount) symbols, a fresh snapshot and marks (untimed) every \(RiskCoreBenchmark.segment) intents")
+            settings.append(
+                "core: \(decisions) intent groups per repetition and state through `RiskGate.handle`, cautious default limits, "
+                    + "\(RiskCoreBenchmark.symbolCount) symbols, a fresh snapshot and marks (untimed) every \(RiskCoreBenchmark.segment) intents"
+            )
         }
         if suites.contains(.roundtrip) {
-            settings.append("round trip: \(roundTrips) intents per repetition from one blocking `strategy` connection to ast-risk in a real tree "
-                            + "(astd --foreground, release build, log level info, journals in \(tmp)); max_orders_per_window raised to 1000000")
+            settings.append(
+                "round trip: \(roundTrips) intents per repetition from one blocking `strategy` connection to ast-risk in a real tree "
+                    + "(astd --foreground, release build, log level info, journals in \(tmp)); max_orders_per_window raised to 1000000")
         }
         if suites.contains(.halt) {
-            settings.append("halt: \(kills) SIGKILLs of broker@paper with Safe Mode ACTIVE, restart_backoff_ms 10, resumed over astctl between kills")
+            settings.append(
+                "halt: \(kills) SIGKILLs of broker@paper with Safe Mode ACTIVE, restart_backoff_ms 10, resumed over astctl between kills")
         }
         var report = Report(settings: settings)
         if suites.contains(.core) {
@@ -78,7 +85,9 @@ struct RiskBenchmarks: AsyncParsableCommand {
             defer { tree.stop() }
             let (rt, k, reps) = (roundTrips, kills, repetitions)
             if suites.contains(.roundtrip) {
-                let summary = try await onDedicatedThread { try RiskRoundTripBenchmark(tree: tree, repetitions: reps, roundTrips: rt).run(progress: progress) }
+                let summary = try await onDedicatedThread {
+                    try RiskRoundTripBenchmark(tree: tree, repetitions: reps, roundTrips: rt).run(progress: progress)
+                }
                 report.add(riskRoundTrip: summary)
             }
             if suites.contains(.halt) {
@@ -134,8 +143,9 @@ struct RiskCoreBenchmark: Sendable {
         for i in 0..<5 {
             positions[symbols[i]] = PositionSnapshot(quantity: 200, averagePrice: mark, sector: sector(i), lastMark: mark)
         }
-        return PortfolioSnapshot(asOf: now, cash: Money("900000.00")!, equity: equity, peakEquity: equity,
-                                 startOfDayEquity: equity, positions: positions)
+        return PortfolioSnapshot(
+            asOf: now, cash: Money("900000.00")!, equity: equity, peakEquity: equity,
+            startOfDayEquity: equity, positions: positions)
     }
 
     /// The `n`-th intent group of the stream (see the type's description), created at `now`.
@@ -144,20 +154,24 @@ struct RiskCoreBenchmark: Sendable {
         switch n % 4 {
         case 0:
             let s = (n / 4) % 5
-            return IntentGroup(id: id, symbol: symbols[s], sector: sector(s), side: .buy, quantity: 50, entry: .limit(mark),
-                               stopLoss: Price("98.00"), takeProfit: Price("104.00"), createdAt: now)
+            return IntentGroup(
+                id: id, symbol: symbols[s], sector: sector(s), side: .buy, quantity: 50, entry: .limit(mark),
+                stopLoss: Price("98.00"), takeProfit: Price("104.00"), createdAt: now)
         case 1:
             let s = 5 + (n / 4) % (symbolCount - 5)
-            return IntentGroup(id: id, symbol: symbols[s], sector: sector(s), side: .buy, quantity: 1000, entry: .market,
-                               stopLoss: Price("97.00"), takeProfit: Price("106.00"), createdAt: now)
+            return IntentGroup(
+                id: id, symbol: symbols[s], sector: sector(s), side: .buy, quantity: 1000, entry: .market,
+                stopLoss: Price("97.00"), takeProfit: Price("106.00"), createdAt: now)
         case 2:
             let s = n % symbolCount
-            return IntentGroup(id: id, symbol: symbols[s], sector: sector(s), side: .buy, quantity: 10, entry: .limit(Price("110.00")!),
-                               stopLoss: Price("105.00"), takeProfit: Price("120.00"), createdAt: now)
+            return IntentGroup(
+                id: id, symbol: symbols[s], sector: sector(s), side: .buy, quantity: 10, entry: .limit(Price("110.00")!),
+                stopLoss: Price("105.00"), takeProfit: Price("120.00"), createdAt: now)
         default:
             let s = n % symbolCount
-            return IntentGroup(id: id, symbol: symbols[s], sector: sector(s), side: .buy, quantity: 10, entry: .market,
-                               stopLoss: nil, takeProfit: nil, createdAt: now)
+            return IntentGroup(
+                id: id, symbol: symbols[s], sector: sector(s), side: .buy, quantity: 10, entry: .market,
+                stopLoss: nil, takeProfit: nil, createdAt: now)
         }
     }
 
@@ -178,7 +192,8 @@ struct RiskCoreBenchmark: Sendable {
 
     /// One pass of `decisions` intents through a new gate in `state`; each `handle` timed alone.
     func pass(halted: Bool, count: Int, prefix: String, mix: inout [String: Int]) throws -> [UInt64] {
-        let record = halted
+        let record =
+            halted
             ? SafeModeRecord(state: .halted, since: Self.start, cause: SafeModeCause(kind: .operatorHalt, text: "operator halt: bench"))
             : SafeModeRecord.firstStart(at: Self.start)
         var gate = try RiskGate(limits: .cautiousDefaults, restoring: record)
@@ -223,8 +238,9 @@ struct RiskCoreBenchmark: Sendable {
                 }
             }
         }
-        return Summary(active: LatencySummary(active), halted: LatencySummary(halted), mix: mix,
-                       activeEarlyP50: Stats.median(early), activeLateP50: Stats.median(late))
+        return Summary(
+            active: LatencySummary(active), halted: LatencySummary(halted), mix: mix,
+            activeEarlyP50: Stats.median(early), activeLateP50: Stats.median(late))
     }
 }
 
@@ -238,36 +254,59 @@ extension Report {
         let total = max(c.mix.values.reduce(0, +), 1)
         let mix = c.mix.sorted { $0.value > $1.value }
             .map { "\($0.key) \(Format.percent(Double($0.value) / Double(total)))" }.joined(separator: ", ")
-        add(ReportRow(benchmark: "M3.1 Pure `RiskGate.handle(.intent)`, ACTIVE, cautious defaults, \(RiskCoreBenchmark.symbolCount) symbols (\(decisions) per repetition)",
-                      result: "\(Format.rate(c.active.perSecond)) decisions/s (p50 \(Format.duration(c.active.p50)), p99 \(Format.duration(c.active.p99)))",
-                      baseline: "HALTED, same stream: \(Format.rate(c.halted.perSecond)) decisions/s (p50 \(Format.duration(c.halted.p50)), p99 \(Format.duration(c.halted.p99)))",
-                      ratio: "\(Format.ratio(c.active.p50 / c.halted.p50)) HALTED's p50", target: "reported", verdict: "-"))
-        add(ReportRow(benchmark: "M3.1 outcome mix of the ACTIVE stream", result: mix, baseline: "-", ratio: "-", target: "-", verdict: "-"))
-        add(ReportRow(benchmark: "M3.1 diagnostic: ACTIVE p50 of the first vs the last 10 % of a repetition's decisions",
-                      result: "\(Format.duration(c.activeEarlyP50)) → \(Format.duration(c.activeLateP50))", baseline: "-",
-                      ratio: "\(Format.ratio(c.activeLateP50 / c.activeEarlyP50))", target: "-", verdict: "-"))
+        add(
+            ReportRow(
+                benchmark:
+                    "M3.1 Pure `RiskGate.handle(.intent)`, ACTIVE, cautious defaults, \(RiskCoreBenchmark.symbolCount) symbols (\(decisions) per repetition)",
+                result:
+                    "\(Format.rate(c.active.perSecond)) decisions/s (p50 \(Format.duration(c.active.p50)), p99 \(Format.duration(c.active.p99)))",
+                baseline:
+                    "HALTED, same stream: \(Format.rate(c.halted.perSecond)) decisions/s (p50 \(Format.duration(c.halted.p50)), p99 \(Format.duration(c.halted.p99)))",
+                ratio: "\(Format.ratio(c.active.p50 / c.halted.p50)) HALTED's p50", target: "reported", verdict: "-"))
+        add(
+            ReportRow(benchmark: "M3.1 outcome mix of the ACTIVE stream", result: mix, baseline: "-", ratio: "-", target: "-", verdict: "-")
+        )
+        add(
+            ReportRow(
+                benchmark: "M3.1 diagnostic: ACTIVE p50 of the first vs the last 10 % of a repetition's decisions",
+                result: "\(Format.duration(c.activeEarlyP50)) → \(Format.duration(c.activeLateP50))", baseline: "-",
+                ratio: "\(Format.ratio(c.activeLateP50 / c.activeEarlyP50))", target: "-", verdict: "-"))
     }
 
     mutating func add(riskRoundTrip r: RiskRoundTripBenchmark.Summary) {
         let total = max(r.mix.values.reduce(0, +), 1)
         let mix = r.mix.sorted { $0.value > $1.value }
             .map { "\($0.key) \(Format.percent(Double($0.value) / Double(total)))" }.joined(separator: ", ")
-        add(ReportRow(benchmark: "M3.2 `intent.submit` → `intent.decision` through ast-risk in a real tree (\(r.all.roundTripsPerRepetition) per repetition)",
-                      result: Self.riskLatency(r.all), baseline: "-", ratio: "-", target: "reported", verdict: "-"))
-        add(ReportRow(benchmark: "M3.2 of which approved or downgraded (order journaled and sent to the broker)",
-                      result: r.approved.map(Self.riskLatency) ?? "none", baseline: "-", ratio: "-", target: "-", verdict: "-"))
-        add(ReportRow(benchmark: "M3.2 of which blocked", result: r.blocked.map(Self.riskLatency) ?? "none",
-                      baseline: "-", ratio: "-", target: "-", verdict: "-"))
+        add(
+            ReportRow(
+                benchmark:
+                    "M3.2 `intent.submit` → `intent.decision` through ast-risk in a real tree (\(r.all.roundTripsPerRepetition) per repetition)",
+                result: Self.riskLatency(r.all), baseline: "-", ratio: "-", target: "reported", verdict: "-"))
+        add(
+            ReportRow(
+                benchmark: "M3.2 of which approved or downgraded (order journaled and sent to the broker)",
+                result: r.approved.map(Self.riskLatency) ?? "none", baseline: "-", ratio: "-", target: "-", verdict: "-"))
+        add(
+            ReportRow(
+                benchmark: "M3.2 of which blocked", result: r.blocked.map(Self.riskLatency) ?? "none",
+                baseline: "-", ratio: "-", target: "-", verdict: "-"))
         add(ReportRow(benchmark: "M3.2 outcome mix", result: mix, baseline: "-", ratio: "-", target: "-", verdict: "-"))
     }
 
     mutating func add(brokerKill k: BrokerKillBenchmark.Summary) {
         let p99 = Stats.percentile(k.toHalted, 0.99)
-        add(ReportRow(benchmark: "M3.3 SIGKILL broker@paper → `safe_mode.transition` to HALTED in ast-risk's journal (its `at`), \(k.toHalted.count) kills",
-                      result: "median \(Format.duration(Stats.percentile(k.toHalted, 0.5))), p99 \(Format.duration(p99)), max \(Format.duration(Double(k.toHalted.last ?? 0)))",
-                      baseline: "-", ratio: "-", target: "p99 ≤ 50 ms", verdict: Self.verdict(p99 <= 50e6)))
-        add(ReportRow(benchmark: "M3.3 diagnostic: SIGKILL → the bench first sees that entry committed (polled every 0.5 ms)",
-                      result: "median \(Format.duration(Stats.percentile(k.toSeen, 0.5))), p99 \(Format.duration(Stats.percentile(k.toSeen, 0.99)))",
-                      baseline: "-", ratio: "-", target: "-", verdict: "-"))
+        add(
+            ReportRow(
+                benchmark:
+                    "M3.3 SIGKILL broker@paper → `safe_mode.transition` to HALTED in ast-risk's journal (its `at`), \(k.toHalted.count) kills",
+                result:
+                    "median \(Format.duration(Stats.percentile(k.toHalted, 0.5))), p99 \(Format.duration(p99)), max \(Format.duration(Double(k.toHalted.last ?? 0)))",
+                baseline: "-", ratio: "-", target: "p99 ≤ 50 ms", verdict: Self.verdict(p99 <= 50e6)))
+        add(
+            ReportRow(
+                benchmark: "M3.3 diagnostic: SIGKILL → the bench first sees that entry committed (polled every 0.5 ms)",
+                result:
+                    "median \(Format.duration(Stats.percentile(k.toSeen, 0.5))), p99 \(Format.duration(Stats.percentile(k.toSeen, 0.99)))",
+                baseline: "-", ratio: "-", target: "-", verdict: "-"))
     }
 }

@@ -3,8 +3,9 @@ import ASTRisk
 import ASTWire
 import Foundation
 import GRDBSQLite
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Wall-clock time as integer nanoseconds (`CLOCK_REALTIME`): the clock journal timestamps are
@@ -53,7 +54,8 @@ final class RiskTree: @unchecked Sendable {
         self.binDirectory = binDirectory
         for name in ["astd", "astctl", "ast-risk", "ast-broker", "ast-marketdata", "ast-strategy", "ast-reconciler", "ast-notifier"] {
             guard FileManager.default.isExecutableFile(atPath: "\(binDirectory)/\(name)") else {
-                throw BenchError("\(binDirectory)/\(name) does not exist: run `swift build -c release` first (scripts/bench does) or pass --bin-dir")
+                throw BenchError(
+                    "\(binDirectory)/\(name) does not exist: run `swift build -c release` first (scripts/bench does) or pass --bin-dir")
             }
         }
         try FileManager.default.createDirectory(atPath: scratch("etc"), withIntermediateDirectories: true)
@@ -63,8 +65,9 @@ final class RiskTree: @unchecked Sendable {
             "PATH": "/usr/local/bin:/usr/bin:/bin", "AST_CONFIG_DIR": scratch("etc"), "AST_ENV": "test",
             "AST_RUNTIME_DIR": scratch("run"), "AST_STATE_DIR": scratch("state"),
         ]
-        astd = try SpawnedProcess("\(binDirectory)/astd", ["--foreground"], environment: environment, name: "astd",
-                                  outputDirectory: scratch.path)
+        astd = try SpawnedProcess(
+            "\(binDirectory)/astd", ["--foreground"], environment: environment, name: "astd",
+            outputDirectory: scratch.path)
     }
 
     /// SIGTERM to astd, which stops the tree in reverse order (its children die with it anyway).
@@ -128,7 +131,9 @@ struct RiskRoundTripBenchmark {
     /// Reads frames until the ack of `id` (acknowledged messages), ignoring nothing else.
     static func awaitAck(_ client: BlockingBusClient, id: String) throws {
         let reply = try client.receive()
-        guard case .ack(let ack) = reply.message, ack.id == id else { throw BenchError("expected the ack of \(id), got \(reply.type): \(reply.message)") }
+        guard case .ack(let ack) = reply.message, ack.id == id else {
+            throw BenchError("expected the ack of \(id), got \(reply.type): \(reply.message)")
+        }
     }
 
     func run(progress: @Sendable (String) -> Void) throws -> Summary {
@@ -194,8 +199,9 @@ struct RiskRoundTripBenchmark {
             if !ok.isEmpty { approved.append(LatencySample(nanoseconds: ok, elapsed: ok.reduce(0, +))) }
             if !no.isEmpty { blocked.append(LatencySample(nanoseconds: no, elapsed: no.reduce(0, +))) }
         }
-        return Summary(all: LatencySummary(all), approved: approved.isEmpty ? nil : LatencySummary(approved),
-                       blocked: blocked.isEmpty ? nil : LatencySummary(blocked), mix: mix)
+        return Summary(
+            all: LatencySummary(all), approved: approved.isEmpty ? nil : LatencySummary(approved),
+            blocked: blocked.isEmpty ? nil : LatencySummary(blocked), mix: mix)
     }
 }
 
@@ -274,8 +280,10 @@ final class TransitionReader {
         }
         sqlite3_busy_timeout(db, 1_000)
         var q: OpaquePointer?, m: OpaquePointer?
-        guard sqlite3_prepare_v2(db, "SELECT body FROM entries WHERE seq > ? AND type = 'safe_mode.transition' ORDER BY seq", -1, &q, nil) == SQLITE_OK,
-              sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(seq), 0) FROM entries", -1, &m, nil) == SQLITE_OK, let q, let m
+        guard
+            sqlite3_prepare_v2(db, "SELECT body FROM entries WHERE seq > ? AND type = 'safe_mode.transition' ORDER BY seq", -1, &q, nil)
+                == SQLITE_OK,
+            sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(seq), 0) FROM entries", -1, &m, nil) == SQLITE_OK, let q, let m
         else { throw BenchError("cannot query \(path): \(String(cString: sqlite3_errmsg(db)))") }
         query = q
         maxSeq = m
@@ -290,7 +298,9 @@ final class TransitionReader {
     /// The journal's last sequence number now.
     func lastSeq() throws -> Int64 {
         defer { sqlite3_reset(maxSeq) }
-        guard sqlite3_step(maxSeq) == SQLITE_ROW else { throw BenchError("cannot read the journal: \(String(cString: sqlite3_errmsg(db)))") }
+        guard sqlite3_step(maxSeq) == SQLITE_ROW else {
+            throw BenchError("cannot read the journal: \(String(cString: sqlite3_errmsg(db)))")
+        }
         return sqlite3_column_int64(maxSeq, 0)
     }
 

@@ -5,8 +5,9 @@ import ASTRuntime
 import ASTWire
 import Logging
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Benchmark 2: round trips between two processes.
@@ -58,8 +59,9 @@ struct RoundTripBenchmarks {
 
         let journal = try Journal(path: scratch("client-journal.sqlite"), process: Fixtures.sender.description, logger: logger)
         defer { try? journal.close() }
-        let client = try BusClient(identity: Fixtures.sender, target: Self.worker.description, path: socketPath,
-                                   expectedRole: .risk, settings: BusSettings(), journal: journal, clock: SystemClock(), logger: logger)
+        let client = try BusClient(
+            identity: Fixtures.sender, target: Self.worker.description, path: socketPath,
+            expectedRole: .risk, settings: BusSettings(), journal: journal, clock: SystemClock(), logger: logger)
         let connection = Task { await client.run() }
         let result: Result<Summary, any Error>
         do {
@@ -76,8 +78,10 @@ struct RoundTripBenchmarks {
         return try result.get()
     }
 
-    func measure(client: BusClient, blocking: BlockingBusClient, echo: RawEcho,
-                 progress: @escaping @Sendable (String) -> Void) async throws -> Summary {
+    func measure(
+        client: BusClient, blocking: BlockingBusClient, echo: RawEcho,
+        progress: @escaping @Sendable (String) -> Void
+    ) async throws -> Summary {
         // Warm-up: connections established, code paged in, caches and allocator warm.
         let warm = warmUpRoundTrips
         progress("round trips: warm-up (\(warm) of each)")
@@ -99,8 +103,9 @@ struct RoundTripBenchmarks {
                 default: direct.append(try await onDedicatedThread { try Self.blockingPings(blocking, count: n) })
                 }
             }
-            progress("round trips \(rep)/\(repetitions): raw p50 \(Format.duration(raw.last!.p50)), "
-                     + "bus p50 \(Format.duration(bus.last!.p50)), blocking client p50 \(Format.duration(direct.last!.p50))")
+            progress(
+                "round trips \(rep)/\(repetitions): raw p50 \(Format.duration(raw.last!.p50)), "
+                    + "bus p50 \(Format.duration(bus.last!.p50)), blocking client p50 \(Format.duration(direct.last!.p50))")
         }
         var probes: [LatencySample] = [], directProbes: [LatencySample] = []
         for rep in 1...repetitions {
@@ -108,12 +113,14 @@ struct RoundTripBenchmarks {
             if rep % 2 == 0 { probes.append(try await busProbes(client, count: n)) }
             directProbes.append(try await onDedicatedThread { try Self.blockingProbes(blocking, count: n) })
             if rep % 2 == 1 { probes.append(try await busProbes(client, count: n)) }
-            progress("probes \(rep)/\(repetitions): BusClient p50 \(Format.duration(probes.last!.p50)), "
-                     + "blocking client p50 \(Format.duration(directProbes.last!.p50))")
+            progress(
+                "probes \(rep)/\(repetitions): BusClient p50 \(Format.duration(probes.last!.p50)), "
+                    + "blocking client p50 \(Format.duration(directProbes.last!.p50))")
         }
-        return Summary(raw: LatencySummary(raw), bus: LatencySummary(bus), blocking: LatencySummary(direct),
-                       probe: LatencySummary(probes), blockingProbe: LatencySummary(directProbes),
-                       busRatio: Self.ratios(bus, raw), blockingRatio: Self.ratios(direct, raw))
+        return Summary(
+            raw: LatencySummary(raw), bus: LatencySummary(bus), blocking: LatencySummary(direct),
+            probe: LatencySummary(probes), blockingProbe: LatencySummary(directProbes),
+            busRatio: Self.ratios(bus, raw), blockingRatio: Self.ratios(direct, raw))
     }
 
     var socketPath: String { WorkerRuntime.socketPath(identity: Self.worker, runtimeDir: scratch("run")) }
@@ -129,8 +136,9 @@ struct RoundTripBenchmarks {
             // Production's level: the development default (debug) logs every probe.
             "AST_LOGGING__LEVEL": "info",
         ]
-        let worker = try SpawnedProcess(workerExecutable, ["--instance", Self.worker.instance], environment: environment,
-                                        name: Self.worker.description, outputDirectory: scratch.path)
+        let worker = try SpawnedProcess(
+            workerExecutable, ["--instance", Self.worker.instance], environment: environment,
+            name: Self.worker.description, outputDirectory: scratch.path)
         let path = socketPath
         try await waitUntil("\(Self.worker) to listen at \(path)", seconds: 20) {
             guard worker.isRunning else { throw BenchError("\(Self.worker) exited early: \(worker.stderrTail)") }
@@ -233,8 +241,9 @@ final class RawEcho: Sendable {
         let childNumber: Int32 = fds[1] == 3 ? 4 : 3
         defer { close(fds[1]) }
         do {
-            let process = try SpawnedProcess(executable, ["raw-echo-child", "--fd", "\(childNumber)"], environment: [:],
-                                             name: "raw-echo-child", outputDirectory: scratch.path, passing: (fds[1], childNumber))
+            let process = try SpawnedProcess(
+                executable, ["raw-echo-child", "--fd", "\(childNumber)"], environment: [:],
+                name: "raw-echo-child", outputDirectory: scratch.path, passing: (fds[1], childNumber))
             child = ChildHandle(process)
         } catch {
             close(fds[0])

@@ -1,7 +1,8 @@
 import ASTTestKit
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A child process of the benchmark (a worker, astd, or the raw echo child): the test kit's

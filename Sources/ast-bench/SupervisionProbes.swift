@@ -2,8 +2,9 @@ import ASTCore
 import ASTRuntime
 import Foundation
 import GRDBSQLite
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The manager's side of `sd_notify(3)` for the bench, exactly what systemd gives a `Type=notify`
@@ -94,8 +95,10 @@ final class NotifyListener: @unchecked Sendable {
     /// Waits until `n` datagrams with `READY=1` have arrived after the first `mark` ones; returns
     /// when the `n`-th arrived. Throws when `alive` turns false or after `timeout` seconds, with
     /// what `log` returns (the end of the process's stderr) and the datagrams received.
-    func waitForReady(_ n: Int, after mark: Int, timeout: Double, what: String, log: () -> String,
-                      alive: () -> Bool) throws -> UInt64 {
+    func waitForReady(
+        _ n: Int, after mark: Int, timeout: Double, what: String, log: () -> String,
+        alive: () -> Bool
+    ) throws -> UInt64 {
         guard let at = try readyTime(n, after: mark, timeout: timeout, what: what, log: log, alive: alive) else {
             throw BenchError("\(what) sent no READY=1 within \(Int(timeout)) s; \(describe(after: mark, log: log))")
         }
@@ -104,8 +107,10 @@ final class NotifyListener: @unchecked Sendable {
 
     /// Like ``waitForReady(_:after:timeout:what:log:alive:)``, but nil after `timeout` seconds
     /// while `alive` still holds: the caller decides what a missing READY=1 means.
-    func readyTime(_ n: Int, after mark: Int, timeout: Double, what: String, log: () -> String,
-                   alive: () -> Bool) throws -> UInt64? {
+    func readyTime(
+        _ n: Int, after mark: Int, timeout: Double, what: String, log: () -> String,
+        alive: () -> Bool
+    ) throws -> UInt64? {
         let deadline = Date(timeIntervalSinceNow: timeout)
         condition.lock()
         defer { condition.unlock() }

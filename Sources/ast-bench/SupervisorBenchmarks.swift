@@ -1,8 +1,9 @@
 import ASTCore
 import ASTRuntime
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Benchmarks 4 to 6 (M2, supervision), on a real `astd --foreground` and the six real workers,
@@ -140,8 +141,9 @@ struct SupervisorBenchmarks: Sendable {
         }
         let cold = try coldStarts(workers, progress: progress)
         let (crash, memory) = try crashLoop(workers, progress: progress)
-        return Summary(crash: crash, cold: cold, memory: memory, crashes: crashes, coldStarts: coldStarts, backoffMs: backoffMs,
-                       workers: workers.count)
+        return Summary(
+            crash: crash, cold: cold, memory: memory, crashes: crashes, coldStarts: coldStarts, backoffMs: backoffMs,
+            workers: workers.count)
     }
 
     /// The children the trees' configuration (`supervisor.children`, with the overlay) lists, in start order.
@@ -150,16 +152,18 @@ struct SupervisorBenchmarks: Sendable {
         let config = try ConfigLoader.fromEnvironment(tree.environment(notifySocket: "")).load(ASTConfig.self)
         let directory = (astdExecutable as NSString).deletingLastPathComponent
         return config.supervisor.children.map { child in
-            Worker(name: child.name,
-                   path: child.executable.hasPrefix("/") ? child.executable : directory + "/" + child.executable,
-                   arguments: child.arguments + ["--instance", String(child.name.split(separator: "@")[1])])
+            Worker(
+                name: child.name,
+                path: child.executable.hasPrefix("/") ? child.executable : directory + "/" + child.executable,
+                arguments: child.arguments + ["--instance", String(child.name.split(separator: "@")[1])])
         }
     }
 
     /// Starts `worker` directly (not under astd), with `notify` as its service manager.
     func startDirectly(_ worker: Worker, in tree: TreeDirectory, notify: NotifyListener) throws -> SpawnedProcess {
-        try SpawnedProcess(worker.path, worker.arguments, environment: tree.environment(notifySocket: notify.path),
-                           name: worker.name, outputDirectory: tree.path)
+        try SpawnedProcess(
+            worker.path, worker.arguments, environment: tree.environment(notifySocket: notify.path),
+            name: worker.name, outputDirectory: tree.path)
     }
 
     /// `CLOCK_REALTIME` in nanoseconds: the clock astd stamps its lifecycle events with.
@@ -210,8 +214,9 @@ struct SupervisorBenchmarks: Sendable {
                 }
             }
             if timed {
-                progress("cold start \(start)/\(coldStarts): astd → READY \(astdTime.map { Format.duration(Double($0)) } ?? "never"), "
-                         + "the workers directly \(Format.duration(Double(directTime)))")
+                progress(
+                    "cold start \(start)/\(coldStarts): astd → READY \(astdTime.map { Format.duration(Double($0)) } ?? "never"), "
+                        + "the workers directly \(Format.duration(Double(directTime)))")
             } else {
                 progress("cold start: warm-up done")
             }
@@ -240,10 +245,13 @@ struct SupervisorBenchmarks: Sendable {
         let mark = notify.count
         let wall0 = Self.wallClock()
         let t0 = Monotonic.now()
-        let astd = try SpawnedProcess(astdExecutable, ["--foreground"], environment: tree.environment(notifySocket: notify.path),
-                                      name: "astd", outputDirectory: tree.path)
-        let readyAt = try notify.readyTime(1, after: mark, timeout: 30 + Self.neverReadySeconds, what: "astd",
-                                           log: { astd.stderrTail }) { astd.isRunning }
+        let astd = try SpawnedProcess(
+            astdExecutable, ["--foreground"], environment: tree.environment(notifySocket: notify.path),
+            name: "astd", outputDirectory: tree.path)
+        let readyAt = try notify.readyTime(
+            1, after: mark, timeout: 30 + Self.neverReadySeconds, what: "astd",
+            log: { astd.stderrTail }
+        ) { astd.isRunning }
         let events = try LifecycleJournalReader(path: tree.supervisorJournal, since: wall0).poll()
         let s0 = Monotonic.now()
         astd.stop(graceSeconds: 30)
@@ -252,20 +260,23 @@ struct SupervisorBenchmarks: Sendable {
             let ready = Set(events.filter { $0.kind == "ready" }.compactMap(\.child))
             let stuck = events.filter { $0.kind == "spawned" }.compactMap(\.child).filter { !ready.contains($0) }
             guard !stuck.isEmpty else {
-                throw BenchError("astd sent no READY=1 within \(30 + Int(Self.neverReadySeconds)) s, and every child it spawned was READY; "
-                                 + notify.describe(after: mark, log: { astd.stderrTail }))
+                throw BenchError(
+                    "astd sent no READY=1 within \(30 + Int(Self.neverReadySeconds)) s, and every child it spawned was READY; "
+                        + notify.describe(after: mark, log: { astd.stderrTail }))
             }
             return .neverReady(stuck)
         }
         let ready = readyAt - t0
         guard let firstSpawn = events.first(where: { $0.kind == "spawned" })?.at,
-              let lastReady = events.filter({ $0.kind == "ready" }).map(\.at).max()
+            let lastReady = events.filter({ $0.kind == "ready" }).map(\.at).max()
         else { throw BenchError("astd reported READY=1 without spawned and ready events in its journal (\(tree.supervisorJournal))") }
         // Both are durations since the spawn: `ready` on the monotonic clock, `lastReady` on the wall clock.
         let lastReadyAfterSpawn = Self.elapsed(lastReady, since: wall0)
-        return .ready(ColdStart(ready: ready, astdStartup: Self.elapsed(firstSpawn, since: wall0),
-                                childrenStartup: Self.elapsed(lastReady, since: firstSpawn),
-                                readyReport: ready > lastReadyAfterSpawn ? ready - lastReadyAfterSpawn : 0, stop: stop))
+        return .ready(
+            ColdStart(
+                ready: ready, astdStartup: Self.elapsed(firstSpawn, since: wall0),
+                childrenStartup: Self.elapsed(lastReady, since: firstSpawn),
+                readyReport: ready > lastReadyAfterSpawn ? ready - lastReadyAfterSpawn : 0, stop: stop))
     }
 
     /// The workers started directly, each binding its own socket, until every one sent
@@ -275,8 +286,10 @@ struct SupervisorBenchmarks: Sendable {
         var processes: [SpawnedProcess] = []
         let t0 = Monotonic.now()
         for worker in workers { processes.append(try startDirectly(worker, in: tree, notify: notify)) }
-        let ready = try notify.waitForReady(workers.count, after: mark, timeout: 60, what: "the workers started directly",
-                                            log: { processes.map(\.stderrTail).joined(separator: "\n") }) {
+        let ready = try notify.waitForReady(
+            workers.count, after: mark, timeout: 60, what: "the workers started directly",
+            log: { processes.map(\.stderrTail).joined(separator: "\n") }
+        ) {
             processes.allSatisfy(\.isRunning)
         }
         for p in processes { kill(p.pid, SIGTERM) }
@@ -295,8 +308,9 @@ struct SupervisorBenchmarks: Sendable {
         defer { directNotify.stop() }
 
         let wall0 = Self.wallClock()
-        let astd = try SpawnedProcess(astdExecutable, ["--foreground"], environment: tree.environment(notifySocket: notify.path),
-                                      name: "astd", outputDirectory: tree.path)
+        let astd = try SpawnedProcess(
+            astdExecutable, ["--foreground"], environment: tree.environment(notifySocket: notify.path),
+            name: "astd", outputDirectory: tree.path)
         defer { astd.stop(graceSeconds: 30) }
         _ = try notify.waitForReady(1, after: 0, timeout: 60, what: "astd", log: { astd.stderrTail }) { astd.isRunning }
         let journal = LifecycleJournalReader(path: tree.supervisorJournal, since: wall0)
@@ -322,7 +336,9 @@ struct SupervisorBenchmarks: Sendable {
             let old = pids[child]!
             let wallKill = Self.wallClock()
             let monoKill = Monotonic.now()
-            guard kill(old, SIGKILL) == 0 else { throw BenchError("kill(\(old), SIGKILL) for \(child): \(String(cString: strerror(errno)))") }
+            guard kill(old, SIGKILL) == 0 else {
+                throw BenchError("kill(\(old), SIGKILL) for \(child): \(String(cString: strerror(errno)))")
+            }
 
             let restart = try awaitRestart(of: child, killed: old, at: wallKill, monotonic: monoKill, journal: journal, astd: astd)
             if let d = restart.ready {
@@ -339,8 +355,9 @@ struct SupervisorBenchmarks: Sendable {
                 try directBaseline(worker, in: directTree, notify: directNotify, into: &samples)
             } else {
                 samples.neverReady.append("\(child) pid \(restart.pid) (kill \(k + 1))")
-                progress("crash \(k + 1): astd never saw \(child) pid \(restart.pid) READY within \(Int(Self.neverReadySeconds)) s of its spawn; "
-                         + "killing it to go on (not timed)")
+                progress(
+                    "crash \(k + 1): astd never saw \(child) pid \(restart.pid) READY within \(Int(Self.neverReadySeconds)) s of its spawn; "
+                        + "killing it to go on (not timed)")
                 pids[child] = try recover(child, stuck: restart.pid, journal: journal, astd: astd, neverReady: &samples.neverReady)
             }
 
@@ -349,18 +366,23 @@ struct SupervisorBenchmarks: Sendable {
                 midway = try ProcessMemory(pid: astd.pid)
             }
             if (k + 1) % workers.count == 0, let ready = samples.killToReady.last, let direct = samples.direct.last {
-                progress("crash \(k + 1)/\(crashes): kill → READY \(Format.duration(Double(ready))) "
-                         + "(exited → restarted \(Format.duration(Double(samples.exitedToRestarted.last!))), "
-                         + "spawned → ready \(Format.duration(Double(samples.spawnedToReady.last!)))); "
-                         + "last worker started directly \(Format.duration(Double(direct)))")
+                progress(
+                    "crash \(k + 1)/\(crashes): kill → READY \(Format.duration(Double(ready))) "
+                        + "(exited → restarted \(Format.duration(Double(samples.exitedToRestarted.last!))), "
+                        + "spawned → ready \(Format.duration(Double(samples.spawnedToReady.last!)))); "
+                        + "last worker started directly \(Format.duration(Double(direct)))")
             }
         }
         Self.sleep(seconds: 1)
         guard astd.isRunning else { throw BenchError("astd exited after the crash loop: \(astd.stderrTail)") }
         let afterCrashes = try ProcessMemory(pid: astd.pid)
         progress("crash loop done: astd VmRSS \(ProcessMemory.format(afterCrashes.rss)), VmHWM \(ProcessMemory.format(afterCrashes.hwm))")
-        return (samples, Memory(afterStart: afterStart, midway: midway, midwayCrashes: midwayCrashes, afterCrashes: afterCrashes,
-                                workers: workerRSS))
+        return (
+            samples,
+            Memory(
+                afterStart: afterStart, midway: midway, midwayCrashes: midwayCrashes, afterCrashes: afterCrashes,
+                workers: workerRSS)
+        )
     }
 
     /// The baselines of one kill: `worker` started directly until its READY=1, then killed with
@@ -396,8 +418,10 @@ struct SupervisorBenchmarks: Sendable {
 
     /// Polls astd's journal (every ``pollMicroseconds``) until the restart of `child` after its
     /// process `old` was killed is over.
-    func awaitRestart(of child: String, killed old: Int32, at wallKill: Int64, monotonic monoKill: UInt64,
-                      journal: LifecycleJournalReader, astd: SpawnedProcess) throws -> Restart {
+    func awaitRestart(
+        of child: String, killed old: Int32, at wallKill: Int64, monotonic monoKill: UInt64,
+        journal: LifecycleJournalReader, astd: SpawnedProcess
+    ) throws -> Restart {
         var exited: Int64?, restarted: Int64?, spawned: Int64?, newPid: Int32?, spawnSeen: UInt64?
         while true {
             for e in try journal.poll() {
@@ -408,22 +432,25 @@ struct SupervisorBenchmarks: Sendable {
                 case "restarted" where exited != nil: restarted = e.at
                 case "spawned" where restarted != nil && e.pid != old: (spawned, newPid, spawnSeen) = (e.at, e.pid, Monotonic.now())
                 case "ready" where spawned != nil && e.pid == newPid:
-                    return Restart(exited: exited!, restarted: restarted!, spawned: spawned!, ready: e.at, pid: newPid!,
-                                   observed: Monotonic.now() - monoKill)
+                    return Restart(
+                        exited: exited!, restarted: restarted!, spawned: spawned!, ready: e.at, pid: newPid!,
+                        observed: Monotonic.now() - monoKill)
                 default: break
                 }
             }
             guard astd.isRunning else { throw BenchError("astd exited during the crash loop: \(astd.stderrTail)") }
             if let spawnSeen, let newPid, let exited, let restarted, let spawned, kill(newPid, 0) == 0,
-               Double(Monotonic.now() - spawnSeen) > Self.neverReadySeconds * 1e9 {
+                Double(Monotonic.now() - spawnSeen) > Self.neverReadySeconds * 1e9
+            {
                 return Restart(exited: exited, restarted: restarted, spawned: spawned, ready: nil, pid: newPid, observed: 0)
             }
             guard Monotonic.now() - monoKill < UInt64((Self.neverReadySeconds + 20) * 1e9) else {
                 let seen = [("exited", exited), ("restarted", restarted), ("spawned", spawned)]
                     .map { "\($0.0) \($0.1.map { "+\(Format.duration(Double(Self.elapsed($0, since: wallKill))))" } ?? "not seen")" }
                 let alive = newPid.map { kill($0, 0) == 0 ? "pid \($0) is alive" : "pid \($0) is gone" } ?? "no new pid"
-                throw BenchError("\(child) (pid \(old)) was not READY again within \(Int(Self.neverReadySeconds + 20)) s of SIGKILL: "
-                                 + "\(seen.joined(separator: ", ")); \(alive); astd's stderr:\n\(astd.stderrTail)")
+                throw BenchError(
+                    "\(child) (pid \(old)) was not READY again within \(Int(Self.neverReadySeconds + 20)) s of SIGKILL: "
+                        + "\(seen.joined(separator: ", ")); \(alive); astd's stderr:\n\(astd.stderrTail)")
             }
             usleep(Self.pollMicroseconds)
         }
@@ -432,8 +459,10 @@ struct SupervisorBenchmarks: Sendable {
     /// Brings `child` back after astd never saw its process `stuck` READY: kills that process
     /// until a restart ends READY (untimed; each further miss is added to `neverReady`).
     /// Returns the pid that astd has READY.
-    func recover(_ child: String, stuck: Int32, journal: LifecycleJournalReader, astd: SpawnedProcess,
-                 neverReady: inout [String]) throws -> Int32 {
+    func recover(
+        _ child: String, stuck: Int32, journal: LifecycleJournalReader, astd: SpawnedProcess,
+        neverReady: inout [String]
+    ) throws -> Int32 {
         var pid = stuck
         for _ in 1...5 {
             let wallKill = Self.wallClock(), monoKill = Monotonic.now()
@@ -464,68 +493,88 @@ extension Report {
         let net = c.killToReady.map { $0 > backoff ? $0 - backoff : 0 }
         let netP50 = p(net, 0.5)
 
-        add(ReportRow(
-            benchmark: "4. Crash → READY: SIGKILL a worker (round-robin over the \(s.workers)) → astd has it READY with a new pid; "
-                + "bench's stamp before `kill` → astd's `ready` stamp, minus the configured back-off of \(s.backoffMs) ms "
-                + "(\(c.killToReady.count) timed restarts of \(s.crashes) kills)",
-            result: pair(net),
-            baseline: "the same worker `posix_spawn`ed directly → its READY=1: \(pair(c.direct))",
-            ratio: "p50 \(Format.ratio(netP50 / p(c.direct, 0.5)))",
-            target: "p50 ≤ 150 ms excluding back-off", verdict: Self.verdict(netP50 <= 150e6)))
-        add(ReportRow(
-            benchmark: "4. of which (p50 / p99): kill → `exited` (reaped, handled) · `exited` → `restarted` (back-off \(s.backoffMs) ms, astd's tick) · "
-                + "`restarted` → `spawned` (fork/exec) · `spawned` → `ready` (the worker's start-up)",
-            result: [c.killToExited, c.exitedToRestarted, c.restartedToSpawned, c.spawnedToReady].map(slash).joined(separator: " · "),
-            baseline: "kill → exit of a directly started worker (blocking `waitid`): \(slash(c.directKillToExit))",
-            ratio: "-", target: "-", verdict: "-"))
-        add(ReportRow(
-            benchmark: "4. Restarts that never became READY in astd's view (spawned, alive, no `ready` event \(Int(SupervisorBenchmarks.neverReadySeconds)) s "
-                + "after the spawn; the bench then kills that process to go on)",
-            result: c.neverReady.isEmpty ? "none of \(s.crashes)" : "\(c.neverReady.count): \(c.neverReady.joined(separator: "; "))",
-            baseline: "-", ratio: "-", target: "none", verdict: Self.verdict(c.neverReady.isEmpty)))
-        add(ReportRow(
-            benchmark: "4. diagnostic: astd's own `exited` → `ready` (back-off included); kill → the bench found `ready` in the journal (polled every 1 ms)",
-            result: "\(pair(c.exitedToReady)); \(pair(c.killToObserved))",
-            baseline: "-", ratio: "-", target: "-", verdict: "-"))
+        add(
+            ReportRow(
+                benchmark: "4. Crash → READY: SIGKILL a worker (round-robin over the \(s.workers)) → astd has it READY with a new pid; "
+                    + "bench's stamp before `kill` → astd's `ready` stamp, minus the configured back-off of \(s.backoffMs) ms "
+                    + "(\(c.killToReady.count) timed restarts of \(s.crashes) kills)",
+                result: pair(net),
+                baseline: "the same worker `posix_spawn`ed directly → its READY=1: \(pair(c.direct))",
+                ratio: "p50 \(Format.ratio(netP50 / p(c.direct, 0.5)))",
+                target: "p50 ≤ 150 ms excluding back-off", verdict: Self.verdict(netP50 <= 150e6)))
+        add(
+            ReportRow(
+                benchmark:
+                    "4. of which (p50 / p99): kill → `exited` (reaped, handled) · `exited` → `restarted` (back-off \(s.backoffMs) ms, astd's tick) · "
+                    + "`restarted` → `spawned` (fork/exec) · `spawned` → `ready` (the worker's start-up)",
+                result: [c.killToExited, c.exitedToRestarted, c.restartedToSpawned, c.spawnedToReady].map(slash).joined(separator: " · "),
+                baseline: "kill → exit of a directly started worker (blocking `waitid`): \(slash(c.directKillToExit))",
+                ratio: "-", target: "-", verdict: "-"))
+        add(
+            ReportRow(
+                benchmark:
+                    "4. Restarts that never became READY in astd's view (spawned, alive, no `ready` event \(Int(SupervisorBenchmarks.neverReadySeconds)) s "
+                    + "after the spawn; the bench then kills that process to go on)",
+                result: c.neverReady.isEmpty ? "none of \(s.crashes)" : "\(c.neverReady.count): \(c.neverReady.joined(separator: "; "))",
+                baseline: "-", ratio: "-", target: "none", verdict: Self.verdict(c.neverReady.isEmpty)))
+        add(
+            ReportRow(
+                benchmark:
+                    "4. diagnostic: astd's own `exited` → `ready` (back-off included); kill → the bench found `ready` in the journal (polled every 1 ms)",
+                result: "\(pair(c.exitedToReady)); \(pair(c.killToObserved))",
+                baseline: "-", ratio: "-", target: "-", verdict: "-"))
 
         let cold = s.cold
         let astdMedian = median(cold.astd), directMedian = median(cold.direct)
-        add(ReportRow(
-            benchmark: "5. Cold start: `posix_spawn(astd)` → astd's READY=1 on our NOTIFY_SOCKET (all \(s.workers) children READY) "
-                + "(\(cold.astd.count) timed of \(s.coldStarts) starts)",
-            result: "median \(Format.duration(astdMedian)), p99 \(Format.duration(p(cold.astd, 0.99)))",
-            baseline: "the \(s.workers) workers `posix_spawn`ed directly → \(s.workers) READY=1: median \(Format.duration(directMedian)), "
-                + "p99 \(Format.duration(p(cold.direct, 0.99)))",
-            ratio: "+\(Format.duration(astdMedian - directMedian)) (\(Format.ratio(astdMedian / directMedian)))",
-            target: "reported", verdict: "-"))
-        add(ReportRow(
-            benchmark: "5. of which (medians): spawn → astd's first `spawned` (astd's start-up) · first `spawned` → last `ready` · "
-                + "last `ready` → READY=1 received (astd's tick); and stop: SIGTERM → astd exited",
-            result: [cold.astdStartup, cold.childrenStartup, cold.readyReport].map { Format.duration(median($0)) }.joined(separator: " · ")
-                + "; stop \(Format.duration(median(cold.stop)))",
-            baseline: "-", ratio: "-", target: "-", verdict: "-"))
+        add(
+            ReportRow(
+                benchmark: "5. Cold start: `posix_spawn(astd)` → astd's READY=1 on our NOTIFY_SOCKET (all \(s.workers) children READY) "
+                    + "(\(cold.astd.count) timed of \(s.coldStarts) starts)",
+                result: "median \(Format.duration(astdMedian)), p99 \(Format.duration(p(cold.astd, 0.99)))",
+                baseline:
+                    "the \(s.workers) workers `posix_spawn`ed directly → \(s.workers) READY=1: median \(Format.duration(directMedian)), "
+                    + "p99 \(Format.duration(p(cold.direct, 0.99)))",
+                ratio: "+\(Format.duration(astdMedian - directMedian)) (\(Format.ratio(astdMedian / directMedian)))",
+                target: "reported", verdict: "-"))
+        add(
+            ReportRow(
+                benchmark: "5. of which (medians): spawn → astd's first `spawned` (astd's start-up) · first `spawned` → last `ready` · "
+                    + "last `ready` → READY=1 received (astd's tick); and stop: SIGTERM → astd exited",
+                result: [cold.astdStartup, cold.childrenStartup, cold.readyReport].map { Format.duration(median($0)) }.joined(
+                    separator: " · ")
+                    + "; stop \(Format.duration(median(cold.stop)))",
+                baseline: "-", ratio: "-", target: "-", verdict: "-"))
 
-        add(ReportRow(
-            benchmark: "5. Starts after which astd never sent READY=1 (a child it spawned never READY in its view)",
-            result: cold.neverReady.isEmpty ? "none of \(s.coldStarts)" : "\(cold.neverReady.count): \(cold.neverReady.joined(separator: "; "))",
-            baseline: "-", ratio: "-", target: "none", verdict: Self.verdict(cold.neverReady.isEmpty)))
+        add(
+            ReportRow(
+                benchmark: "5. Starts after which astd never sent READY=1 (a child it spawned never READY in its view)",
+                result: cold.neverReady.isEmpty
+                    ? "none of \(s.coldStarts)" : "\(cold.neverReady.count): \(cold.neverReady.joined(separator: "; "))",
+                baseline: "-", ratio: "-", target: "none", verdict: Self.verdict(cold.neverReady.isEmpty)))
 
         let m = s.memory, (a, h, b) = (s.memory.afterStart, s.memory.midway, s.memory.afterCrashes)
         let workerMedian = Int(Stats.median(m.workers.map { Double($0) }))
         func mb(_ bytes: Int) -> String { ProcessMemory.format(bytes) }
-        add(ReportRow(
-            benchmark: "6. astd memory: VmRSS after start / after \(m.midwayCrashes) crashes / after \(s.crashes) crashes; VmHWM at the end",
-            result: "\(mb(a.rss)) / \(mb(h.rss)) / \(mb(b.rss)); HWM \(mb(b.hwm))",
-            baseline: "a worker (median of the \(s.workers)): VmRSS \(mb(workerMedian))",
-            ratio: Format.ratio(Double(a.rss) / Double(workerMedian)),
-            target: "≤ 20 MB", verdict: Self.verdict(max(a.rss, b.rss, b.hwm) <= 20_000_000)))
-        add(ReportRow(
-            benchmark: "6. of which anonymous / file-backed (executable, shared libraries) / shmem, after start → midway → after the crashes",
-            result: [a, h, b].map { "\(mb($0.anonymous)) / \(mb($0.file)) / \(mb($0.shmem))" }.joined(separator: " → "),
-            baseline: "-", ratio: "-", target: "-", verdict: "-"))
-        add(ReportRow(
-            benchmark: "6. diagnostic: PSS (shared pages divided among the processes mapping them) and private memory, after start → midway → after the crashes",
-            result: "PSS \([a, h, b].map { mb($0.pss) }.joined(separator: " → ")); private \([a, h, b].map { mb($0.privateBytes) }.joined(separator: " → "))",
-            baseline: "-", ratio: "-", target: "-", verdict: "-"))
+        add(
+            ReportRow(
+                benchmark:
+                    "6. astd memory: VmRSS after start / after \(m.midwayCrashes) crashes / after \(s.crashes) crashes; VmHWM at the end",
+                result: "\(mb(a.rss)) / \(mb(h.rss)) / \(mb(b.rss)); HWM \(mb(b.hwm))",
+                baseline: "a worker (median of the \(s.workers)): VmRSS \(mb(workerMedian))",
+                ratio: Format.ratio(Double(a.rss) / Double(workerMedian)),
+                target: "≤ 20 MB", verdict: Self.verdict(max(a.rss, b.rss, b.hwm) <= 20_000_000)))
+        add(
+            ReportRow(
+                benchmark:
+                    "6. of which anonymous / file-backed (executable, shared libraries) / shmem, after start → midway → after the crashes",
+                result: [a, h, b].map { "\(mb($0.anonymous)) / \(mb($0.file)) / \(mb($0.shmem))" }.joined(separator: " → "),
+                baseline: "-", ratio: "-", target: "-", verdict: "-"))
+        add(
+            ReportRow(
+                benchmark:
+                    "6. diagnostic: PSS (shared pages divided among the processes mapping them) and private memory, after start → midway → after the crashes",
+                result:
+                    "PSS \([a, h, b].map { mb($0.pss) }.joined(separator: " → ")); private \([a, h, b].map { mb($0.privateBytes) }.joined(separator: " → "))",
+                baseline: "-", ratio: "-", target: "-", verdict: "-"))
     }
 }

@@ -33,7 +33,8 @@ actor BrokerShell: WorkerLogic {
         let key = try ApprovalKey.inherited()
         if key == nil {
             guard (context.config.trading ?? .paper).mode != .live else {
-                throw BrokerShellError("no approval key from astd (\(ApprovalKey.descriptorVariable)): with trading.mode LIVE a broker runs only under astd")
+                throw BrokerShellError(
+                    "no approval key from astd (\(ApprovalKey.descriptorVariable)): with trading.mode LIVE a broker runs only under astd")
             }
             context.logger.warning("no approval key from astd: approvals are taken unsigned (development; refused in LIVE)")
         }
@@ -42,15 +43,20 @@ actor BrokerShell: WorkerLogic {
         clock = context.clock
         let config = context.config
         guard context.identity.instance == "paper" else {
-            throw BrokerShellError("no adapter for \(context.identity): this build has the paper broker only (run ast-broker --instance paper)")
+            throw BrokerShellError(
+                "no adapter for \(context.identity): this build has the paper broker only (run ast-broker --instance paper)")
         }
         let client: (ProcessIdentity) throws -> BusClient = { try context.busClient(to: $0) }
         let fault = FaultInjection.resubmitsAfterRestart
         if fault {
             guard (config.trading ?? .paper).mode != .live else {
-                throw BrokerShellError("\(FaultInjection.resubmitsAfterRestartVariable)=1 is a fault injection for tests and is refused with trading.mode LIVE; unset it")
+                throw BrokerShellError(
+                    "\(FaultInjection.resubmitsAfterRestartVariable)=1 is a fault injection for tests and is refused with trading.mode LIVE; unset it"
+                )
             }
-            context.logger.critical("FAULT INJECTION ON (\(FaultInjection.resubmitsAfterRestartVariable)=1): this broker re-submits open orders after a restart; for drill tests only, never in production")
+            context.logger.critical(
+                "FAULT INJECTION ON (\(FaultInjection.resubmitsAfterRestartVariable)=1): this broker re-submits open orders after a restart; for drill tests only, never in production"
+            )
         }
         let reconciler = try client(ProcessIdentity(role: .reconciler))
         let risk = try client(ProcessIdentity(role: .risk))
@@ -80,12 +86,13 @@ actor BrokerShell: WorkerLogic {
         do {
             let connected = await adapter.isConnected()
             let pending = adapter.quarantine.withLock { $0.pending }
-            let detail = if let first = pending.first {
-                "broker process started with \(pending.count) quarantined journal entr\(pending.count == 1 ? "y" : "ies"): \(first); "
-                    + "it refuses new orders until astctl quarantine ack"
-            } else {
-                connected ? "broker process started" : "broker process started while its broker is unreachable"
-            }
+            let detail =
+                if let first = pending.first {
+                    "broker process started with \(pending.count) quarantined journal entr\(pending.count == 1 ? "y" : "ies"): \(first); "
+                        + "it refuses new orders until astctl quarantine ack"
+                } else {
+                    connected ? "broker process started" : "broker process started while its broker is unreachable"
+                }
             let report = BrokerConnectionReport(broker: identity, connected: connected && pending.isEmpty, detail: detail)
             try risk.send(.brokerConnection(report))
             try reconciler.send(.brokerConnection(report))
@@ -186,7 +193,8 @@ actor BrokerShell: WorkerLogic {
                     return .brokerState(snapshot!.state.page(0, snapshot: id))
                 }
                 guard let snapshot, snapshot.id == q.snapshot else {
-                    return .commandResult(OperatorReply(accepted: false, message: "snapshot \(q.snapshot ?? "-") is gone: ask for page 0 again"))
+                    return .commandResult(
+                        OperatorReply(accepted: false, message: "snapshot \(q.snapshot ?? "-") is gone: ask for page 0 again"))
                 }
                 return .brokerState(snapshot.state.page(q.page, snapshot: snapshot.id))
             case .marketTime:
@@ -194,11 +202,16 @@ actor BrokerShell: WorkerLogic {
                 if let until = await adapter.reconnectAt(), until <= clock.now() { try await adapter.tick() }
             case .quarantineAck(let ack):
                 let pending = try await adapter.acknowledge(ack)
-                logger.notice("operator acknowledged quarantined entry seq \(ack.seq): \(ack.reason)",
-                              metadata: ["peer": "\(peer?.identity.description ?? "-")"])
-                return .commandResult(OperatorReply(accepted: true, message: "\(identity): entry seq \(ack.seq) acknowledged; "
-                                                    + (pending.isEmpty ? "no quarantine pending, the broker takes orders again"
-                                                                       : "\(pending.count) quarantined entr\(pending.count == 1 ? "y" : "ies") still pending")))
+                logger.notice(
+                    "operator acknowledged quarantined entry seq \(ack.seq): \(ack.reason)",
+                    metadata: ["peer": "\(peer?.identity.description ?? "-")"])
+                return .commandResult(
+                    OperatorReply(
+                        accepted: true,
+                        message: "\(identity): entry seq \(ack.seq) acknowledged; "
+                            + (pending.isEmpty
+                                ? "no quarantine pending, the broker takes orders again"
+                                : "\(pending.count) quarantined entr\(pending.count == 1 ? "y" : "ies") still pending")))
             case .brokerInject(let injection):
                 logger.warning("operator injection: \(injection)", metadata: ["peer": "\(peer?.identity.description ?? "-")"])
                 let reports = try await adapter.inject(injection, messageID: envelope.id)
@@ -230,7 +243,8 @@ final class ApprovalScreen: BusMessageScreen {
         try journal.scan(fromSeq: 1) { entry in
             let r = entry.record
             if r.kind == .received, r.type == MessageType.orderSubmit.rawValue,
-               case .orderSubmit(let approval)? = try? EnvelopeCodec.decode(r.body).message {
+                case .orderSubmit(let approval)? = try? EnvelopeCodec.decode(r.body).message
+            {
                 handled[approval.id] = Self.digest(approval)
             }
             return true
@@ -247,14 +261,16 @@ final class ApprovalScreen: BusMessageScreen {
     func refusal(for envelope: Envelope, from peer: PeerInfo) -> Refusal? {
         guard case .orderSubmit(let approval) = envelope.message else { return nil }
         if let key, !ApprovalSignature.verify(approval, key: key) {
-            return Refusal(code: .approvalSignatureInvalid,
-                           detail: "pid \(peer.pid): approval \(approval.id.rawValue) from \(peer.identity) does not carry a valid signature")
+            return Refusal(
+                code: .approvalSignatureInvalid,
+                detail: "pid \(peer.pid): approval \(approval.id.rawValue) from \(peer.identity) does not carry a valid signature")
         }
         let digest = Self.digest(approval)
         return handled.withLock { handled in
             if let first = handled[approval.id], !ApprovalSignature.constantTimeEqual(first, digest) {
-                return Refusal(code: .approvalReused,
-                               detail: "pid \(peer.pid): approval \(approval.id.rawValue) was already handled with other content")
+                return Refusal(
+                    code: .approvalReused,
+                    detail: "pid \(peer.pid): approval \(approval.id.rawValue) was already handled with other content")
             }
             handled[approval.id] = digest
             return nil

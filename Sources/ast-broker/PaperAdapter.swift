@@ -51,10 +51,12 @@ actor PaperAdapter: BrokerAdapter {
     /// while one is pending the broker reports itself disconnected and refuses new orders.
     nonisolated let quarantine: Mutex<QuarantineJournal.State>
 
-    init(name: String, config: PaperBrokerConfig, journal: Journal, clock: any WallClock, logger: Logger,
-         faultResubmitAfterRestart: Bool = false,
-         deliver: @escaping @Sendable ([ExecutionReport]) throws -> Void,
-         connectionChanged: @escaping @Sendable (Bool, String) throws -> Void) throws {
+    init(
+        name: String, config: PaperBrokerConfig, journal: Journal, clock: any WallClock, logger: Logger,
+        faultResubmitAfterRestart: Bool = false,
+        deliver: @escaping @Sendable ([ExecutionReport]) throws -> Void,
+        connectionChanged: @escaping @Sendable (Bool, String) throws -> Void
+    ) throws {
         self.name = name
         self.journal = journal
         self.clock = clock
@@ -66,7 +68,9 @@ actor PaperAdapter: BrokerAdapter {
         // The first start that meets a skipped entry records the quarantine, durably.
         let quarantine = try QuarantineJournal.record(restored.quarantined, into: restored.quarantine, journal: journal, clock: clock)
         for entry in quarantine.pending {
-            logger.critical("QUARANTINE: \(entry); the broker refuses new orders until an operator runs: astctl quarantine ack --process \(name) --seq \(entry.seq) --reason '...'")
+            logger.critical(
+                "QUARANTINE: \(entry); the broker refuses new orders until an operator runs: astctl quarantine ack --process \(name) --seq \(entry.seq) --reason '...'"
+            )
         }
         self.quarantine = Mutex(quarantine)
         connected = restored.exchange.disconnectedUntil == nil
@@ -78,17 +82,21 @@ actor PaperAdapter: BrokerAdapter {
             logger.notice("delivering \(missing.count) execution report(s) the previous run produced but did not send")
             try deliver(missing)
         }
-        logger.notice("paper account restored", metadata: [
-            "inputs": "\(restored.inputs)", "cash": "\(restored.exchange.cash)", "open_orders": "\(restored.exchange.openOrders.count)",
-        ])
+        logger.notice(
+            "paper account restored",
+            metadata: [
+                "inputs": "\(restored.inputs)", "cash": "\(restored.exchange.cash)", "open_orders": "\(restored.exchange.openOrders.count)",
+            ])
         if faultResubmitAfterRestart && restored.inputs > 0 {
             let open = Set(restored.exchange.openOrders.map(\.spec.clientOrderID))
             for bracket in restored.brackets where bracket.legs.contains(where: { open.contains($0.clientOrderID) }) {
                 logger.critical("FAULT INJECTION: re-submitting bracket \(bracket.intent) after a restart, past the duplicate check")
                 let now = clock.now()
                 let body = try JSONEncoder.sorted.encode(PaperJournalInput(input: .submit(bracket)))
-                try journal.append(JournalRecord(kind: .received, type: PaperJournal.faultResubmit, timestamp: now,
-                                                 correlationID: bracket.intent.rawValue, body: Array(body)), durability: .durable)
+                try journal.append(
+                    JournalRecord(
+                        kind: .received, type: PaperJournal.faultResubmit, timestamp: now,
+                        correlationID: bracket.intent.rawValue, body: Array(body)), durability: .durable)
                 let outcome = exchange.faultResubmitIgnoringKnownIDs(bracket, now: now)
                 if !outcome.reports.isEmpty {
                     try deliver(outcome.reports)
@@ -106,14 +114,19 @@ actor PaperAdapter: BrokerAdapter {
     /// refuses it: an input an older version journaled unchecked) is skipped and returned in
     /// `quarantined`, never thrown: a journaled input must not make the broker crash-loop.
     static func restore(name: String, config: PaperBrokerConfig, journal: Journal, recordsBrackets: Bool = false) throws
-        -> (exchange: PaperExchange, unsentReports: [ExecutionReport], reportsThrough: Int64, unhandled: [Envelope], inputs: Int,
-            brackets: [BracketOrder], quarantined: [QuarantinedEntry], quarantine: QuarantineJournal.State)
+        -> (
+            exchange: PaperExchange, unsentReports: [ExecutionReport], reportsThrough: Int64, unhandled: [Envelope], inputs: Int,
+            brackets: [BracketOrder], quarantined: [QuarantinedEntry], quarantine: QuarantineJournal.State
+        )
     {
         let fold = try PaperJournalFold.restore(name: name, config: config, journal: journal, recordsBrackets: recordsBrackets)
-        let unhandled = try UnhandledMessages.find(in: journal, types: [.orderSubmit, .orderCancel, .bar, .sessionClose],
-                                                   handledType: PaperJournal.input)
-        return (fold.exchange, fold.unsentReports, fold.reportsThrough, unhandled, fold.inputs, fold.brackets, fold.quarantine.found,
-                fold.quarantine.state)
+        let unhandled = try UnhandledMessages.find(
+            in: journal, types: [.orderSubmit, .orderCancel, .bar, .sessionClose],
+            handledType: PaperJournal.input)
+        return (
+            fold.exchange, fold.unsentReports, fold.reportsThrough, unhandled, fold.inputs, fold.brackets, fold.quarantine.found,
+            fold.quarantine.state
+        )
     }
 
     /// Handles what the bus journaled but the previous run never handled.
@@ -131,13 +144,17 @@ actor PaperAdapter: BrokerAdapter {
             // Normally refused by the bus before journaling; this catches a message an older
             // version journaled on the bus unchecked (found by ``catchUp()``): never an input.
             logger.error("paper broker: input refused, not journaled: \(refusal)")
-            try journal.append(JournalRecord(kind: .event, type: PaperJournal.refused, timestamp: now, messageID: message,
-                                             body: Array(try JSONEncoder.sorted.encode(refusal))), durability: .batched)
+            try journal.append(
+                JournalRecord(
+                    kind: .event, type: PaperJournal.refused, timestamp: now, messageID: message,
+                    body: Array(try JSONEncoder.sorted.encode(refusal))), durability: .batched)
             return PaperOutcome(notices: [.inputRefused(refusal)])
         }
         let body = try JSONEncoder.sorted.encode(PaperJournalInput(input: input))
-        try journal.append(JournalRecord(kind: .received, type: PaperJournal.input, timestamp: now, messageID: message,
-                                         correlationID: input.correlationID, body: Array(body)), durability: .durable)
+        try journal.append(
+            JournalRecord(
+                kind: .received, type: PaperJournal.input, timestamp: now, messageID: message,
+                correlationID: input.correlationID, body: Array(body)), durability: .durable)
         let outcome = exchange.handle(input, now: now)
         CrashAfterInputFault.point(PaperJournal.input, input, outputs: outcome.reports.count)
         if !outcome.reports.isEmpty {
@@ -197,7 +214,8 @@ actor PaperAdapter: BrokerAdapter {
         logger.notice("quarantine of \(name) journal entry seq \(ack.seq) acknowledged: \(ack.reason)")
         if pending.isEmpty && isConnected() {
             connected = true
-            try connectionChanged(true, "quarantine acknowledged by the operator (seq \(ack.seq): \(ack.reason)); the broker takes orders again")
+            try connectionChanged(
+                true, "quarantine acknowledged by the operator (seq \(ack.seq): \(ack.reason)); the broker takes orders again")
         }
         return pending
     }
@@ -210,7 +228,6 @@ actor PaperAdapter: BrokerAdapter {
         try handle(.tick, message: nil)
     }
 }
-
 
 extension PaperInput {
     /// The order or symbol an input concerns, for the journal's correlation index.

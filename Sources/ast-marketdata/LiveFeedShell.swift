@@ -62,9 +62,10 @@ struct LiveState {
 extension MarketDataShell {
     var liveSettings: LiveFeedSettings {
         let c = config.marketdataInEffect.liveSettings
-        return LiveFeedSettings(fetchTime: c.fetchTime ?? LocalTime(hour: 16, minute: 10), initialSessions: c.initialSessions,
-                                retrySeconds: Int64(c.retrySeconds), minBarsPerDay: c.minBarsPerDay,
-                                mode: c.validation == "lenient" ? .lenient : .strict)
+        return LiveFeedSettings(
+            fetchTime: c.fetchTime ?? LocalTime(hour: 16, minute: 10), initialSessions: c.initialSessions,
+            retrySeconds: Int64(c.retrySeconds), minBarsPerDay: c.minBarsPerDay,
+            mode: c.validation == "lenient" ? .lenient : .strict)
     }
 
     func liveLoop() async {
@@ -83,7 +84,8 @@ extension MarketDataShell {
                 }
             }
             if md.source == .polygon, live.polygon != nil, live.loaded,
-               case .fetch(let dates) = plan.decide(now: now, lastStored: live.lastStored, retryAt: live.retryAt) {
+                case .fetch(let dates) = plan.decide(now: now, lastStored: live.lastStored, retryAt: live.retryAt)
+            {
                 await fetchRound(dates, plan: plan)
             }
             if live.marksAt == nil {
@@ -108,8 +110,9 @@ extension MarketDataShell {
                 try PolygonClient(apiKey: PolygonAPIKey(value), settings: settings, logger: logger)
             }
         } catch {
-            await degrade("no Polygon client: \(error) (marketdata.source is polygon; the secret polygon_api_key is needed)",
-                          key: "marketdata:no-polygon-client", at: now)
+            await degrade(
+                "no Polygon client: \(error) (marketdata.source is polygon; the secret polygon_api_key is needed)",
+                key: "marketdata:no-polygon-client", at: now)
         }
     }
 
@@ -153,8 +156,11 @@ extension MarketDataShell {
                 reference = nil
                 live.lastStored = date
                 live.retryAt = nil
-                journalLive(LiveJournal.stored, LiveDayRecord(date: date.description, bars: bars.count, skippedTickers: day.skippedTickers.count,
-                                                              outcome: "stored"), at: clock.now())
+                journalLive(
+                    LiveJournal.stored,
+                    LiveDayRecord(
+                        date: date.description, bars: bars.count, skippedTickers: day.skippedTickers.count,
+                        outcome: "stored"), at: clock.now())
                 logger.notice("live feed: stored \(bars.count) bars of \(date) (\(day.skippedTickers.count) tickers not AST symbols)")
                 // Sessions before AST ran had no orders resting: the initial fill goes to nobody.
                 if !initialFill { await publishDay(date, bars: bars) }
@@ -170,9 +176,10 @@ extension MarketDataShell {
         live.retryAt = Timestamp(nanoseconds: now.nanoseconds + liveSettings.retrySeconds * 1_000_000_000)
         logger.error("live feed: nothing stored for \(date): \(bounded)")
         journalLive(LiveJournal.refused, LiveDayRecord(date: date.description, bars: 0, skippedTickers: skipped, outcome: bounded), at: now)
-        await alert(key: "marketdata:not-stored:\(date)", title: "AST market data: \(date) not stored",
-                    text: "\(bounded)\nNothing was stored; the next attempt is in \(liveSettings.retrySeconds) s. Until the store holds "
-                        + "the previous session, the 09:00 scan does nothing (DEGRADED).", at: now)
+        await alert(
+            key: "marketdata:not-stored:\(date)", title: "AST market data: \(date) not stored",
+            text: "\(bounded)\nNothing was stored; the next attempt is in \(liveSettings.retrySeconds) s. Until the store holds "
+                + "the previous session, the 09:00 scan does nothing (DEGRADED).", at: now)
     }
 
     /// The feed cannot work at all: logged, in the status line, and a P1 (once per cause).
@@ -186,7 +193,8 @@ extension MarketDataShell {
     func alert(key: String, title: String, text: String, at: Timestamp) async {
         guard let alerts else { return }
         do {
-            _ = try await alerts.sendAndWaitForAck(.alert(Alert(priority: .p1, key: key, title: title, text: text, at: at)), timeout: .seconds(30))
+            _ = try await alerts.sendAndWaitForAck(
+                .alert(Alert(priority: .p1, key: key, title: title, text: text, at: at)), timeout: .seconds(30))
         } catch {
             // Journaled and pending in the client: delivered once the notifier answers.
             logger.warning("P1 \(key) not yet acknowledged by the notifier: \(error)")
@@ -262,8 +270,11 @@ extension MarketDataShell {
             text = "DEGRADED: \(degraded)"
         } else {
             text = "live: store through \(live.lastStored.map(\.description) ?? "nothing")"
-            if let retryAt = live.retryAt { text += "; fetch failed, retry at \(NewYorkTime.format(retryAt))" }
-            else if let next = plan.nextFetch(after: now) { text += "; next fetch \(NewYorkTime.format(next))" }
+            if let retryAt = live.retryAt {
+                text += "; fetch failed, retry at \(NewYorkTime.format(retryAt))"
+            } else if let next = plan.nextFetch(after: now) {
+                text += "; next fetch \(NewYorkTime.format(next))"
+            }
         }
         // Only on change: a status line a second kept astd from noticing another child's missed
         // watchdog (SupervisorTests.aStoppedWorkerMissesItsWatchdogAndIsReplaced).
@@ -275,7 +286,8 @@ extension MarketDataShell {
 
     func journalLive(_ type: String, _ value: some Encodable, at: Timestamp) {
         do {
-            try journal.append(JournalRecord(kind: .event, type: type, timestamp: at, body: Array(JSONEncoder().encode(value))), durability: .durable)
+            try journal.append(
+                JournalRecord(kind: .event, type: type, timestamp: at, body: Array(JSONEncoder().encode(value))), durability: .durable)
         } catch {
             logger.error("live feed: cannot journal \(type): \(error)")
         }

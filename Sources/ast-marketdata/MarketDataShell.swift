@@ -90,8 +90,10 @@ actor MarketDataShell: WorkerLogic {
             // With the wall clock the live feed fills it (the initial sessions); nothing to install.
             return
         }
-        try journal.append(JournalRecord(kind: .state, type: MarketDataJournal.installed, timestamp: clock.now(),
-                                         body: Array("\(md.source.rawValue)".utf8)), durability: .durable)
+        try journal.append(
+            JournalRecord(
+                kind: .state, type: MarketDataJournal.installed, timestamp: clock.now(),
+                body: Array("\(md.source.rawValue)".utf8)), durability: .durable)
     }
 
     func run() async {
@@ -100,7 +102,10 @@ actor MarketDataShell: WorkerLogic {
         let md = config.marketdataInEffect
         let failure: String? = await withCheckedContinuation { c in
             Thread.detachNewThread {
-                do { try self.installIfEmpty(md); c.resume(returning: nil) } catch { c.resume(returning: "\(error)") }
+                do {
+                    try self.installIfEmpty(md)
+                    c.resume(returning: nil)
+                } catch { c.resume(returning: "\(error)") }
             }
         }
         if let failure {
@@ -149,7 +154,9 @@ actor MarketDataShell: WorkerLogic {
         var done = Timestamp(nanoseconds: 0)
         var finished = false
         try journal.scan(fromSeq: 1) { entry in
-            if entry.record.type == MarketDataJournal.progress, let p = try? JSONDecoder().decode(ReplayProgress.self, from: Data(entry.record.body)) {
+            if entry.record.type == MarketDataJournal.progress,
+                let p = try? JSONDecoder().decode(ReplayProgress.self, from: Data(entry.record.body))
+            {
                 done = p.time
             }
             if entry.record.type == MarketDataJournal.finished { finished = true }
@@ -171,7 +178,10 @@ actor MarketDataShell: WorkerLogic {
             beats.sort { $0.0 < $1.0 }
             for (time, beat) in beats {
                 // Steps of sessions already played are consumed from the feed without publishing.
-                if case .bars = beat, time <= done { _ = feed.advance(to: session.close); continue }
+                if case .bars = beat, time <= done {
+                    _ = feed.advance(to: session.close)
+                    continue
+                }
                 guard time > done else { continue }
                 try Task.checkCancellation()
                 try await announce(time)
@@ -190,8 +200,10 @@ actor MarketDataShell: WorkerLogic {
                 }
                 if case .time = beat {} else { try await settle(time) }
                 let progress = ReplayProgress(time: time, session: session.date.description, index: i + 1, of: sessions.count, what: what)
-                try journal.append(JournalRecord(kind: .state, type: MarketDataJournal.progress, timestamp: time,
-                                                 body: Array(JSONEncoder().encode(progress))), durability: .batched)
+                try journal.append(
+                    JournalRecord(
+                        kind: .state, type: MarketDataJournal.progress, timestamp: time,
+                        body: Array(JSONEncoder().encode(progress))), durability: .batched)
                 _ = notifier.status("replay \(session.date) (\(i + 1)/\(sessions.count)) \(what)")
                 done = time
             }

@@ -44,8 +44,9 @@ actor NotifierShell: WorkerLogic {
         (sends, sendQueue) = AsyncStream.makeStream(of: OutgoingMessage.self)
         let config = context.config.notifier ?? .shipped
         let telegram = config.telegram
-        let settings = OutboxSettings(minimumInterval: .milliseconds(telegram.minIntervalMs), burst: telegram.burst,
-                                      backoffInitial: .milliseconds(telegram.backoffInitialMs), backoffMaximum: .milliseconds(telegram.backoffMaxMs))
+        let settings = OutboxSettings(
+            minimumInterval: .milliseconds(telegram.minIntervalMs), burst: telegram.burst,
+            backoffInitial: .milliseconds(telegram.backoffInitialMs), backoffMaximum: .milliseconds(telegram.backoffMaxMs))
         var chats: [String] = []
         var client: TelegramClient?
         var offReason: String?
@@ -53,9 +54,11 @@ actor NotifierShell: WorkerLogic {
             let store = SecretStore.fromEnvironment(secretsFile: context.config.secretsFile)
             let token = try store.secret("telegram_bot_token")
             chats = try Self.chatIDs(try store.secret("telegram_chat_ids"))
-            client = try TelegramClient(token: token, settings: TelegramSettings(
-                baseURL: telegram.baseURL, caFile: telegram.caFile.isEmpty ? nil : telegram.caFile,
-                requestTimeout: .milliseconds(telegram.requestTimeoutMs)))
+            client = try TelegramClient(
+                token: token,
+                settings: TelegramSettings(
+                    baseURL: telegram.baseURL, caFile: telegram.caFile.isEmpty ? nil : telegram.caFile,
+                    requestTimeout: .milliseconds(telegram.requestTimeoutMs)))
         } catch let error as SecretError {
             offReason = "\(error)"
         } catch let error as TelegramSetupError {
@@ -68,14 +71,19 @@ actor NotifierShell: WorkerLogic {
         if let offReason {
             logger.warning("Telegram delivery is off: \(offReason); alerts wait in the journal and show in astctl status")
         } else {
-            logger.notice("Telegram delivery on", metadata: ["base_url": "\(telegram.baseURL)", "chats": "\(chats.count)",
-                                                             "trust": "\(telegram.caFile.isEmpty ? "system roots" : telegram.caFile)"])
+            logger.notice(
+                "Telegram delivery on",
+                metadata: [
+                    "base_url": "\(telegram.baseURL)", "chats": "\(chats.count)",
+                    "trust": "\(telegram.caFile.isEmpty ? "system roots" : telegram.caFile)",
+                ])
         }
         let status = outbox.status(now: clock.now())
         if status.pending > 0 {
             logger.notice("\(status.pending) alerts pending from before this start (\(status.pendingP0) P0)")
         }
-        try journal.append(JournalRecord(kind: .state, type: NotifierJournal.started, timestamp: clock.now(), body: []), durability: .durable)
+        try journal.append(
+            JournalRecord(kind: .state, type: NotifierJournal.started, timestamp: clock.now(), body: []), durability: .durable)
     }
 
     /// The chats of the `telegram_chat_ids` secret: ids (digits, a leading `-` for groups) or
@@ -86,9 +94,12 @@ actor NotifierShell: WorkerLogic {
         for (i, entry) in entries.enumerated() {
             let digits = entry.hasPrefix("-") ? entry.dropFirst() : Substring(entry)
             let isID = !digits.isEmpty && digits.allSatisfy(\.isASCII) && digits.allSatisfy(\.isNumber)
-            let isName = entry.hasPrefix("@") && entry.count > 1 && entry.dropFirst().allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }
+            let isName =
+                entry.hasPrefix("@") && entry.count > 1
+                && entry.dropFirst().allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }
             guard isID || isName else {
-                throw SecretError("telegram_chat_ids entry \(i + 1) is not a chat id (digits, with a leading - for a group) or an @channel name")
+                throw SecretError(
+                    "telegram_chat_ids entry \(i + 1) is not a chat id (digits, with a leading - for a group) or an @channel name")
             }
         }
         var seen = Set<String>()
@@ -97,7 +108,8 @@ actor NotifierShell: WorkerLogic {
 
     /// Rebuilds the outbox: the jitter seed, every alert the bus journaled (and every alert a
     /// journaled lifecycle event means), minus every message recorded as delivered.
-    static func restore(chats: [String], settings: OutboxSettings, journal: Journal, now: Timestamp, encoder: JSONEncoder) throws -> Outbox {
+    static func restore(chats: [String], settings: OutboxSettings, journal: Journal, now: Timestamp, encoder: JSONEncoder) throws -> Outbox
+    {
         var seed: UInt64?
         var alerts: [(Alert, Timestamp)] = []
         var records: [DeliveryRecord] = []
@@ -130,13 +142,19 @@ actor NotifierShell: WorkerLogic {
         }
         if seed == nil {
             let fresh = UInt64.random(in: .min ... .max)
-            try journal.append(JournalRecord(kind: .state, type: NotifierJournal.initial, timestamp: now,
-                                             body: Array(try encoder.encode(fresh))), durability: .durable)
+            try journal.append(
+                JournalRecord(
+                    kind: .state, type: NotifierJournal.initial, timestamp: now,
+                    body: Array(try encoder.encode(fresh))), durability: .durable)
             seed = fresh
         }
         var outbox = Outbox(chats: chats, settings: settings, seed: seed!)
         for step in order {
-            if step.isAlert { outbox.restore(alert: alerts[step.index].0, receivedAt: alerts[step.index].1) } else { outbox.restore(records[step.index]) }
+            if step.isAlert {
+                outbox.restore(alert: alerts[step.index].0, receivedAt: alerts[step.index].1)
+            } else {
+                outbox.restore(records[step.index])
+            }
         }
         return outbox
     }
@@ -163,7 +181,8 @@ actor NotifierShell: WorkerLogic {
         timerTask?.cancel()
         sendQueue.finish()
         await client?.shutdown()
-        _ = try? journal.append(JournalRecord(kind: .state, type: NotifierJournal.stopped, timestamp: clock.now(), body: []), durability: .durable)
+        _ = try? journal.append(
+            JournalRecord(kind: .state, type: NotifierJournal.stopped, timestamp: clock.now(), body: []), durability: .durable)
     }
 
     /// Arms the one wake-up timer for `at`, unless one is already armed for that time or earlier:
@@ -211,8 +230,11 @@ actor NotifierShell: WorkerLogic {
 
     func completed(_ message: OutgoingMessage, _ outcome: DeliveryOutcome) {
         if outcome != .delivered {
-            append(NotifierJournal.failed, kind: .event, message.id, FailedBody(id: message.id, chat: message.chat, outcome: outcome), durability: .batched)
-            logger.warning("Telegram delivery failed: \(Self.describe(outcome))", metadata: ["message": "\(message.id)", "chat": "\(message.chat)"])
+            append(
+                NotifierJournal.failed, kind: .event, message.id, FailedBody(id: message.id, chat: message.chat, outcome: outcome),
+                durability: .batched)
+            logger.warning(
+                "Telegram delivery failed: \(Self.describe(outcome))", metadata: ["message": "\(message.id)", "chat": "\(message.chat)"])
         }
         handle(.delivery(messageID: message.id, outcome))
     }
@@ -228,8 +250,10 @@ actor NotifierShell: WorkerLogic {
 
     func append(_ type: String, kind: EntryKind, _ correlation: String?, _ body: some Encodable, durability: Durability) {
         do {
-            try journal.append(JournalRecord(kind: kind, type: type, timestamp: clock.now(), correlationID: correlation,
-                                             body: Array(try encoder.encode(body))), durability: durability)
+            try journal.append(
+                JournalRecord(
+                    kind: kind, type: type, timestamp: clock.now(), correlationID: correlation,
+                    body: Array(try encoder.encode(body))), durability: durability)
         } catch {
             // Without the journal the outbox cannot promise anything: crash-only, astd restarts us.
             logger.critical("cannot journal \(type): \(error)")
@@ -239,9 +263,10 @@ actor NotifierShell: WorkerLogic {
 
     func report() -> NotifierStatusReport {
         let s = outbox.status(now: clock.now())
-        return NotifierStatusReport(deliveryEnabled: client != nil, pending: s.pending, pendingP0: s.pendingP0, oldestPendingP0: s.oldestPendingP0,
-                                    delivered: s.delivered, abandoned: s.abandoned, lastDeliveryAt: s.lastDeliveryAt,
-                                    lastError: offReason.map { "Telegram delivery is off: \($0)" } ?? s.lastError, nextAttemptAt: s.nextAttemptAt)
+        return NotifierStatusReport(
+            deliveryEnabled: client != nil, pending: s.pending, pendingP0: s.pendingP0, oldestPendingP0: s.oldestPendingP0,
+            delivered: s.delivered, abandoned: s.abandoned, lastDeliveryAt: s.lastDeliveryAt,
+            lastError: offReason.map { "Telegram delivery is off: \($0)" } ?? s.lastError, nextAttemptAt: s.nextAttemptAt)
     }
 
     /// Validate before you journal: an alert beyond its sizes is refused (``Alert/validate()``).

@@ -75,11 +75,16 @@ actor ReconcilerShell: WorkerLogic {
         let state = try QuarantineJournal.record(quarantined, into: known, journal: journal, clock: clock)
         quarantine = Mutex(state)
         for entry in state.pending {
-            logger.critical("QUARANTINE: \(entry); acknowledge with: astctl quarantine ack --process \(context.identity) --seq \(entry.seq) --reason '...'")
+            logger.critical(
+                "QUARANTINE: \(entry); acknowledge with: astctl quarantine ack --process \(context.identity) --seq \(entry.seq) --reason '...'"
+            )
         }
-        logger.notice("book restored", metadata: [
-            "orders": "\(restored.book.orders.count)", "positions": "\(restored.portfolio.positions.count)", "cash": "\(restored.portfolio.cash)",
-        ])
+        logger.notice(
+            "book restored",
+            metadata: [
+                "orders": "\(restored.book.orders.count)", "positions": "\(restored.portfolio.positions.count)",
+                "cash": "\(restored.portfolio.cash)",
+            ])
     }
 
     /// Rebuilds the core with the fold replay and the reports use (``ReconcilerJournalFold``):
@@ -101,8 +106,11 @@ actor ReconcilerShell: WorkerLogic {
         let pending = quarantine.withLock { $0.pending }
         guard let first = pending.first else { return }
         do {
-            try risk.send(.reconciliationResult(.mismatch(
-                "\(pending.count) quarantined journal entr\(pending.count == 1 ? "y" : "ies"): \(first); the book may be incomplete")))
+            try risk.send(
+                .reconciliationResult(
+                    .mismatch(
+                        "\(pending.count) quarantined journal entr\(pending.count == 1 ? "y" : "ies"): \(first); the book may be incomplete"
+                    )))
         } catch {
             logger.critical("cannot tell the risk gate about a quarantine: \(error)")
             fatalError("ast-reconciler: \(error)")
@@ -176,13 +184,16 @@ actor ReconcilerShell: WorkerLogic {
         let toRisk = await risk.drain()
         let toStrategy = await strategy?.drain() ?? false
         let toBroker = await broker.drain()
-        return SettleReport(hadPending: busy || toRisk || toStrategy || toBroker,
-                            detail: busy ? "portfolio published" : (toBroker ? "repairs to the broker" : ""))
+        return SettleReport(
+            hadPending: busy || toRisk || toStrategy || toBroker,
+            detail: busy ? "portfolio published" : (toBroker ? "repairs to the broker" : ""))
     }
 
     /// Symbol -> sector from the bar store's reference data (read-only), or nil without one.
     func sectorsFromMarketData() -> [String: String]? {
-        guard FileManager.default.fileExists(atPath: storePath), let store = try? BarStore(path: storePath, logger: logger) else { return nil }
+        guard FileManager.default.fileExists(atPath: storePath), let store = try? BarStore(path: storePath, logger: logger) else {
+            return nil
+        }
         defer { try? store.close() }
         guard let infos = try? store.symbolInfo(), !infos.isEmpty else { return nil }
         return Dictionary(infos.map { ($0.symbol.rawValue, $0.sector) }, uniquingKeysWith: { a, _ in a })
@@ -192,7 +203,9 @@ actor ReconcilerShell: WorkerLogic {
         // Executions since a day before the last completed reconciliation: older ones were compared then.
         let since = core.lastCompleted.map { Timestamp(nanoseconds: $0.nanoseconds - 86_400_000_000_000) } ?? Timestamp(nanoseconds: 0)
         do {
-            if let state = try await BrokerPages.fetch(executionsSince: since, timeout: queryTimeout, { try await self.broker.request($0, timeout: $1) }) {
+            if let state = try await BrokerPages.fetch(
+                executionsSince: since, timeout: queryTimeout, { try await self.broker.request($0, timeout: $1) })
+            {
                 return state
             }
             logger.error("the broker's answer to an account query did not make sense")
@@ -236,9 +249,11 @@ actor ReconcilerShell: WorkerLogic {
     func handle(_ input: ReconcilerInput, messageID: String? = nil, durability: Durability = .durable) {
         let now = clock.now()
         do {
-            try journal.append(JournalRecord(kind: .received, type: ReconcilerJournal.input, timestamp: now, messageID: messageID,
-                                             correlationID: input.correlationID, body: Array(JSONEncoder.sorted.encode(input))),
-                               durability: durability)
+            try journal.append(
+                JournalRecord(
+                    kind: .received, type: ReconcilerJournal.input, timestamp: now, messageID: messageID,
+                    correlationID: input.correlationID, body: Array(JSONEncoder.sorted.encode(input))),
+                durability: durability)
         } catch {
             logger.critical("cannot journal a reconciler input: \(error)")
             fatalError("ast-reconciler: the journal refused an input: \(error)")
@@ -271,13 +286,23 @@ actor ReconcilerShell: WorkerLogic {
                     logger.critical("\(a.title): \(a.text)")
                     try notifier?.send(.alert(a), correlationID: a.key)
                 case .summary(let s):
-                    try journal.append(JournalRecord(kind: .decision, type: ReconcilerJournal.summary, timestamp: s.at,
-                                                     body: Array(JSONEncoder.sorted.encode(s))), durability: .durable)
+                    try journal.append(
+                        JournalRecord(
+                            kind: .decision, type: ReconcilerJournal.summary, timestamp: s.at,
+                            body: Array(JSONEncoder.sorted.encode(s))), durability: .durable)
                     let line = "reconciliation (\(s.trigger)): \(s.summary)"
-                    if s.requiresHalt { logger.critical("\(line)") } else if !s.clean { logger.warning("\(line)") } else { logger.info("\(line)") }
+                    if s.requiresHalt {
+                        logger.critical("\(line)")
+                    } else if !s.clean {
+                        logger.warning("\(line)")
+                    } else {
+                        logger.info("\(line)")
+                    }
                 case .anomaly(let text):
-                    try journal.append(JournalRecord(kind: .decision, type: ReconcilerJournal.anomaly, timestamp: clock.now(),
-                                                     body: Array(text.utf8)), durability: .batched)
+                    try journal.append(
+                        JournalRecord(
+                            kind: .decision, type: ReconcilerJournal.anomaly, timestamp: clock.now(),
+                            body: Array(text.utf8)), durability: .batched)
                     logger.warning("book anomaly: \(text)")
                 }
             }
@@ -340,13 +365,15 @@ actor ReconcilerShell: WorkerLogic {
                 fatalError("ast-reconciler: \(error)")
             }
             logger.notice("operator acknowledged quarantined entry seq \(ack.seq): \(ack.reason)")
-            return .commandResult(OperatorReply(accepted: true, message: "\(identity): entry seq \(ack.seq) acknowledged; \(pending) still pending"))
+            return .commandResult(
+                OperatorReply(accepted: true, message: "\(identity): entry seq \(ack.seq) acknowledged; \(pending) still pending"))
         case .openEntriesQuery(let q):
             // Unknown to the book counts as unfilled: a cancel of it can only reduce risk.
             let unfilled = q.orders.filter { id in core.book.order(id).map { $0.state.isOpen && $0.filledQuantity == .zero } ?? true }
             return .openEntries(OpenEntriesReport(unfilled: unfilled))
         case .reconcileRequest(let request):
-            let summary = request.run ? await reconcile(trigger: request.reason.isEmpty ? "astctl reconcile" : request.reason) : core.lastSummary
+            let summary =
+                request.run ? await reconcile(trigger: request.reason.isEmpty ? "astctl reconcile" : request.reason) : core.lastSummary
             if let summary { return .reconciliationReport(summary) }
             return .commandResult(OperatorReply(accepted: false, message: "no reconciliation has run yet"))
         default:
@@ -366,4 +393,3 @@ extension ReconcilerInput {
         }
     }
 }
-

@@ -10,10 +10,12 @@ extension RiskShell {
     /// approval, blocks the intent if re-sent and raises the alert (P0 for identity codes).
     func brokerReplied(_ answer: BusClient.SentReply) {
         guard case .orderSubmit(let approval) = answer.original.message,
-              let (code, detail) = Self.refusal(in: answer.reply.message) else { return }
-        let refusal = OrderRefusal(approval: approval.id, intent: approval.intent, broker: broker.target,
-                                   code: InputRefusal.bounded(code, limit: OrderRefusal.maxCodeBytes),
-                                   detail: InputRefusal.bounded(detail))
+            let (code, detail) = Self.refusal(in: answer.reply.message)
+        else { return }
+        let refusal = OrderRefusal(
+            approval: approval.id, intent: approval.intent, broker: broker.target,
+            code: InputRefusal.bounded(code, limit: OrderRefusal.maxCodeBytes),
+            detail: InputRefusal.bounded(detail))
         if let problem = RiskInput.orderRefused(refusal).validate() {
             logger.error("a broker refusal not journaled: \(problem)", metadata: ["approval": "\(approval.id)"])
             return
@@ -32,7 +34,8 @@ extension RiskShell {
         case .commandResult(let result) where !result.accepted:
             let parts = result.message.split(separator: ":", maxSplits: 1)
             if parts.count == 2, !parts[0].isEmpty, parts[0].utf8.count <= OrderRefusal.maxCodeBytes,
-               parts[0].allSatisfy({ $0.isASCII && ($0.isUppercase || $0.isNumber || $0 == "_") }) {
+                parts[0].allSatisfy({ $0.isASCII && ($0.isUppercase || $0.isNumber || $0 == "_") })
+            {
                 return (String(parts[0]), String(parts[1].drop { $0 == " " }))
             }
             return ("REFUSED", result.message)

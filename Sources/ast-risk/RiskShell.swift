@@ -46,24 +46,29 @@ actor RiskShell: WorkerLogic {
         logger = context.logger
         let config = context.config
         let trading = config.trading ?? .paper
-        if case .failure(let refusal) = ModeCheck.validate(mode: trading.mode, liveEnabled: trading.liveEnabled,
-                                                            hasBrokerCredentials: Self.hasBrokerCredentials(config)) {
+        if case .failure(let refusal) = ModeCheck.validate(
+            mode: trading.mode, liveEnabled: trading.liveEnabled,
+            hasBrokerCredentials: Self.hasBrokerCredentials(config))
+        {
             throw refusal
         }
         mode = trading.mode
         approvalKey = try ApprovalKey.inherited()
         if approvalKey == nil {
             guard trading.mode != .live else {
-                throw RiskShellError("no approval key from astd (\(ApprovalKey.descriptorVariable)): with trading.mode LIVE risk runs only under astd")
+                throw RiskShellError(
+                    "no approval key from astd (\(ApprovalKey.descriptorVariable)): with trading.mode LIVE risk runs only under astd")
             }
             context.logger.warning("no approval key from astd: approvals leave unsigned (development; a broker under astd refuses them)")
         }
         corruptSignatures = ProcessInfo.processInfo.environment[Self.badSignatureVariable] == "1"
         if corruptSignatures {
             guard trading.mode != .live else {
-                throw RiskShellError("\(Self.badSignatureVariable)=1 is a fault injection for tests and is refused with trading.mode LIVE; unset it")
+                throw RiskShellError(
+                    "\(Self.badSignatureVariable)=1 is a fault injection for tests and is refused with trading.mode LIVE; unset it")
             }
-            context.logger.critical("FAULT INJECTION ON (\(Self.badSignatureVariable)=1): approvals leave with a bad signature; for tests only")
+            context.logger.critical(
+                "FAULT INJECTION ON (\(Self.badSignatureVariable)=1): approvals leave with a bad signature; for tests only")
         }
         broker = try context.busClient(to: ProcessIdentity(parsing: config.risk.broker)!, keepsRepliesToSent: true)
         notifier = try context.busClientIfConfigured(to: ProcessIdentity(role: .notifier))
@@ -73,10 +78,13 @@ actor RiskShell: WorkerLogic {
             // input can be handled), and a P0 says why.
             let now = clock.now()
             let record = SafeModeRecord(state: .halted, since: now, cause: SafeModeCause(kind: .missingState, text: missing.detail))
-            try journal.append(JournalRecord(kind: .state, type: RiskJournal.initial, timestamp: now,
-                                             body: Array(try JSONEncoder.sorted.encode(record))), durability: .durable)
-            let alert = Alert(priority: .p0, key: "risk:missing-state:\(now.nanoseconds)", title: "AST risk gate HALTED: missing state",
-                              text: "HALTED at start: \(missing.detail)", at: now)
+            try journal.append(
+                JournalRecord(
+                    kind: .state, type: RiskJournal.initial, timestamp: now,
+                    body: Array(try JSONEncoder.sorted.encode(record))), durability: .durable)
+            let alert = Alert(
+                priority: .p0, key: "risk:missing-state:\(now.nanoseconds)", title: "AST risk gate HALTED: missing state",
+                text: "HALTED at start: \(missing.detail)", at: now)
             try notifier?.send(.alert(alert), correlationID: alert.key)
         }
         let (restored, unclean, quarantined, known) = try Self.restore(limits: config.risk.limits, journal: journal, now: clock.now())
@@ -84,10 +92,13 @@ actor RiskShell: WorkerLogic {
         let state = try QuarantineJournal.record(quarantined, into: known, journal: journal, clock: clock)
         quarantine = Mutex(state)
         for entry in state.pending {
-            logger.critical("QUARANTINE: \(entry); acknowledge with: astctl quarantine ack --process \(context.identity) --seq \(entry.seq) --reason '...'")
+            logger.critical(
+                "QUARANTINE: \(entry); acknowledge with: astctl quarantine ack --process \(context.identity) --seq \(entry.seq) --reason '...'"
+            )
         }
-        logger.notice("risk gate \(restored.state.rawValue) since \(restored.since): \(restored.cause.text)",
-                      metadata: ["unclean_previous_exit": "\(unclean)"])
+        logger.notice(
+            "risk gate \(restored.state.rawValue) since \(restored.since): \(restored.cause.text)",
+            metadata: ["unclean_previous_exit": "\(unclean)"])
         try journal.append(JournalRecord(kind: .state, type: RiskJournal.started, timestamp: clock.now(), body: []), durability: .durable)
         if unclean { pendingUncleanStart = true }
     }
@@ -108,8 +119,10 @@ actor RiskShell: WorkerLogic {
         let quarantined = fold.quarantine.found, quarantine = fold.quarantine.state
         if let gate = fold.gate { return (gate, fold.uncleanPreviousExit, quarantined, quarantine) }
         let record = SafeModeRecord.firstStart(at: now)
-        try journal.append(JournalRecord(kind: .state, type: RiskJournal.initial, timestamp: now,
-                                         body: Array(try JSONEncoder().encode(record))), durability: .durable)
+        try journal.append(
+            JournalRecord(
+                kind: .state, type: RiskJournal.initial, timestamp: now,
+                body: Array(try JSONEncoder().encode(record))), durability: .durable)
         return (try RiskGate(limits: limits, restoring: record), false, quarantined, quarantine)
     }
 
@@ -122,7 +135,9 @@ actor RiskShell: WorkerLogic {
         let pending = quarantine.withLock { $0.pending }
         if let first = pending.first {
             // Data that cannot be replayed is data corruption: HALTED, with the entry named.
-            handle(.journalVerificationFailed(detail: "\(pending.count) quarantined journal entr\(pending.count == 1 ? "y" : "ies"): \(first)"))
+            handle(
+                .journalVerificationFailed(detail: "\(pending.count) quarantined journal entr\(pending.count == 1 ? "y" : "ies"): \(first)")
+            )
         }
         let replies = broker.repliesToSent
         await withDiscardingTaskGroup { group in
@@ -133,7 +148,8 @@ actor RiskShell: WorkerLogic {
     }
 
     func stopped() async {
-        _ = try? journal.append(JournalRecord(kind: .state, type: RiskJournal.stopped, timestamp: clock.now(), body: []), durability: .durable)
+        _ = try? journal.append(
+            JournalRecord(kind: .state, type: RiskJournal.stopped, timestamp: clock.now(), body: []), durability: .durable)
     }
 
     /// Journals `input` (write-ahead), hands it to the gate and carries out the outputs.
@@ -142,8 +158,10 @@ actor RiskShell: WorkerLogic {
         let now = clock.now()
         let encoder = JSONEncoder.sorted
         do {
-            try journal.append(JournalRecord(kind: .received, type: RiskJournal.input, timestamp: now,
-                                             body: Array(try encoder.encode(input))), durability: durability)
+            try journal.append(
+                JournalRecord(
+                    kind: .received, type: RiskJournal.input, timestamp: now,
+                    body: Array(try encoder.encode(input))), durability: durability)
         } catch {
             // Without the journal nothing may be decided: crash-only, astd restarts us.
             logger.critical("cannot journal a risk input: \(error)")
@@ -169,12 +187,17 @@ actor RiskShell: WorkerLogic {
         do {
             switch output {
             case .decision(let d):
-                try journal.append(JournalRecord(kind: .decision, type: RiskJournal.decision, timestamp: now,
-                                                 correlationID: d.intent.rawValue, body: Array(encoder.encode(d))), durability: .durable)
+                try journal.append(
+                    JournalRecord(
+                        kind: .decision, type: RiskJournal.decision, timestamp: now,
+                        correlationID: d.intent.rawValue, body: Array(encoder.encode(d))), durability: .durable)
                 if let approval = d.decision.approval, !mode.ordersLeaveRiskGate {
-                    try journal.append(JournalRecord(kind: .decision, type: RiskJournal.dryRun, timestamp: now,
-                                                     correlationID: d.intent.rawValue, body: Array(encoder.encode(approval))), durability: .batched)
-                    logger.info("DRY_RUN: approved \(approval.id.rawValue) not sent: \(approval.side) \(approval.quantity) \(approval.symbol)")
+                    try journal.append(
+                        JournalRecord(
+                            kind: .decision, type: RiskJournal.dryRun, timestamp: now,
+                            correlationID: d.intent.rawValue, body: Array(encoder.encode(approval))), durability: .batched)
+                    logger.info(
+                        "DRY_RUN: approved \(approval.id.rawValue) not sent: \(approval.side) \(approval.quantity) \(approval.symbol)")
                 } else if let approval = d.decision.approval {
                     // BusClient journals the order durably before it first leaves this process.
                     try broker.send(.orderSubmit(signed(approval)), correlationID: d.intent.rawValue)
@@ -183,22 +206,29 @@ actor RiskShell: WorkerLogic {
                     logger.info("blocked \(d.intent.rawValue): \(reason.rawValue)")
                 }
             case .transition(let t):
-                try journal.append(JournalRecord(kind: .state, type: RiskJournal.transition, timestamp: now,
-                                                 body: Array(encoder.encode(t))), durability: .durable)
+                try journal.append(
+                    JournalRecord(
+                        kind: .state, type: RiskJournal.transition, timestamp: now,
+                        body: Array(encoder.encode(t))), durability: .durable)
                 let line = "Safe Mode \(t.from.rawValue) -> \(t.to.rawValue): \(t.cause.text)"
                 if t.to == .halted { logger.critical("\(line)") } else { logger.warning("\(line)") }
             case .alert(let alert):
                 try notifier?.send(.alert(alert), correlationID: alert.key)
             case .cancel(let c):
-                try journal.append(JournalRecord(kind: .decision, type: RiskJournal.cancel, timestamp: now,
-                                                 correlationID: c.orderID, body: Array(encoder.encode(c))), durability: .durable)
+                try journal.append(
+                    JournalRecord(
+                        kind: .decision, type: RiskJournal.cancel, timestamp: now,
+                        correlationID: c.orderID, body: Array(encoder.encode(c))), durability: .durable)
                 if mode.ordersLeaveRiskGate, let id = ClientOrderID(validating: c.orderID) {
-                    try broker.send(.orderCancel(OrderCancel(clientOrderID: id, reason: "\(c.kind.rawValue) cancel approved by the risk gate")),
-                                    correlationID: c.orderID)
+                    try broker.send(
+                        .orderCancel(OrderCancel(clientOrderID: id, reason: "\(c.kind.rawValue) cancel approved by the risk gate")),
+                        correlationID: c.orderID)
                 }
             case .commandResult(let r):
-                try journal.append(JournalRecord(kind: .decision, type: RiskJournal.command, timestamp: now,
-                                                 body: Array(encoder.encode(r))), durability: .durable)
+                try journal.append(
+                    JournalRecord(
+                        kind: .decision, type: RiskJournal.command, timestamp: now,
+                        body: Array(encoder.encode(r))), durability: .durable)
                 logger.notice("operator \(r.command): \(r.accepted ? "accepted" : "refused"): \(r.message)")
             }
         } catch {
@@ -208,9 +238,10 @@ actor RiskShell: WorkerLogic {
     }
 
     func report(accepted: Bool? = nil, message: String? = nil) -> RiskStatusReport {
-        RiskStatusReport(state: gate.state, since: gate.since, cause: gate.cause.text,
-                         downBrokers: gate.downBrokers.map(\.description), disconnectedBrokers: gate.disconnectedBrokers.map(\.description),
-                         cleanReconciliationSinceHalt: gate.hasCleanReconciliationSinceHalt, accepted: accepted, message: message)
+        RiskStatusReport(
+            state: gate.state, since: gate.since, cause: gate.cause.text,
+            downBrokers: gate.downBrokers.map(\.description), disconnectedBrokers: gate.disconnectedBrokers.map(\.description),
+            cleanReconciliationSinceHalt: gate.hasCleanReconciliationSinceHalt, accepted: accepted, message: message)
     }
 
     func receive(_ envelope: Envelope, from peer: PeerInfo) async -> Message? {
@@ -252,8 +283,11 @@ actor RiskShell: WorkerLogic {
                 fatalError("ast-risk: \(error)")
             }
             logger.notice("operator acknowledged quarantined entry seq \(ack.seq): \(ack.reason)")
-            return .commandResult(OperatorReply(accepted: true, message: "\(identity): entry seq \(ack.seq) acknowledged; "
-                                                + "\(pending.count) still pending; the gate stays \(gate.state.rawValue) until astctl resume"))
+            return .commandResult(
+                OperatorReply(
+                    accepted: true,
+                    message: "\(identity): entry seq \(ack.seq) acknowledged; "
+                        + "\(pending.count) still pending; the gate stays \(gate.state.rawValue) until astctl resume"))
         default:
             break
         }

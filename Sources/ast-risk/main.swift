@@ -7,14 +7,17 @@ import ASTRuntime
 import ASTWire
 import Foundation
 
-let definition = WorkerDefinition(role: .risk, permissions: [
-    .strategy: [.intentSubmit, .orderCancel],
-    .supervisor: [.probe, .lifecycle],
-    .control: [.probe, .riskCommand, .quarantineAck],
-    .reconciler: [.portfolioSnapshot, .reconciliationResult],
-    .marketdata: [.mark],
-    .broker: [.brokerConnection],
-]) { context in
+let definition = WorkerDefinition(
+    role: .risk,
+    permissions: [
+        .strategy: [.intentSubmit, .orderCancel],
+        .supervisor: [.probe, .lifecycle],
+        .control: [.probe, .riskCommand, .quarantineAck],
+        .reconciler: [.portfolioSnapshot, .reconciliationResult],
+        .marketdata: [.mark],
+        .broker: [.brokerConnection],
+    ]
+) { context in
     try RiskShell(context: context)
 }
 exit(await WorkerRuntime.main(definition))

@@ -68,15 +68,21 @@ actor StrategyShell: WorkerLogic {
         var handledThrough: Timestamp?
         let decoder = JSONDecoder()
         try journal.scan(fromSeq: 1) { entry in
-            if entry.record.type == StrategyJournal.schedule, let r = try? decoder.decode(ScheduleRecord.self, from: Data(entry.record.body)) {
+            if entry.record.type == StrategyJournal.schedule,
+                let r = try? decoder.decode(ScheduleRecord.self, from: Data(entry.record.body))
+            {
                 handledThrough = r.time
             }
             return true
         }
         scheduler = handledThrough.map { Scheduler(start: $0) }
         todaysEntries = try Self.approvedEntries(in: journal)
-        logger.notice("strategy ready", metadata: ["mode": "\(mode)", "store": "\(storePath)",
-                                                   "schedule_from": "\(handledThrough.map(\.description) ?? "the first market time")"])
+        logger.notice(
+            "strategy ready",
+            metadata: [
+                "mode": "\(mode)", "store": "\(storePath)",
+                "schedule_from": "\(handledThrough.map(\.description) ?? "the first market time")",
+            ])
     }
 
     /// The approved entries of the latest session with decisions, from `strategy.decision`
@@ -86,7 +92,8 @@ actor StrategyShell: WorkerLogic {
         let decoder = JSONDecoder()
         try journal.scan(fromSeq: 1) { entry in
             guard entry.record.type == StrategyJournal.decision,
-                  let d = try? decoder.decode(IntentDecision.self, from: Data(entry.record.body)), d.decision.approval != nil else { return true }
+                let d = try? decoder.decode(IntentDecision.self, from: Data(entry.record.body)), d.decision.approval != nil
+            else { return true }
             let date = NewYorkTime.local(entry.record.timestamp).date
             if let last = entries.last, last.1 != date { entries.removeAll() }
             entries.append((d.intent, date))
@@ -155,8 +162,10 @@ actor StrategyShell: WorkerLogic {
 
     func append(type: String, _ value: some Encodable, at: Timestamp, correlation: String? = nil, durability: Durability = .batched) {
         do {
-            try journal.append(JournalRecord(kind: .decision, type: type, timestamp: at, correlationID: correlation,
-                                             body: Array(JSONEncoder.sorted.encode(value))), durability: durability)
+            try journal.append(
+                JournalRecord(
+                    kind: .decision, type: type, timestamp: at, correlationID: correlation,
+                    body: Array(JSONEncoder.sorted.encode(value))), durability: durability)
         } catch {
             logger.critical("cannot journal: \(error)")
             fatalError("ast-strategy: the journal refused an entry: \(error)")
@@ -193,8 +202,11 @@ actor StrategyShell: WorkerLogic {
             try Data(report.markdown.utf8).write(to: URL(fileURLWithPath: "\(dir)/report.md"))
             let summary = report.summaryLines.joined(separator: "\n")
             if let notifier {
-                try notifier.send(.alert(Alert(priority: .p1, key: "daily-report:\(date)", title: "AST daily report \(date)",
-                                               text: summary + "\n\(dir)/report.md", at: event.time)))
+                try notifier.send(
+                    .alert(
+                        Alert(
+                            priority: .p1, key: "daily-report:\(date)", title: "AST daily report \(date)",
+                            text: summary + "\n\(dir)/report.md", at: event.time)))
             }
             logger.info("daily report \(date): \(dir)/report.md")
             return "daily report \(dir)/report.md"
@@ -223,8 +235,11 @@ actor StrategyShell: WorkerLogic {
         if wallClock, let why = freshnessProblem(scanDate: date) {
             logger.error("09:00 scan of \(date) DEGRADED: \(why); no scan, no orders")
             if let notifier {
-                _ = try? notifier.send(.alert(Alert(priority: .p1, key: "scan-degraded:\(date)", title: "AST scan of \(date) DEGRADED",
-                                                    text: "\(why)\nNo scan and no new orders today (when in doubt, do nothing).", at: event.time)))
+                _ = try? notifier.send(
+                    .alert(
+                        Alert(
+                            priority: .p1, key: "scan-degraded:\(date)", title: "AST scan of \(date) DEGRADED",
+                            text: "\(why)\nNo scan and no new orders today (when in doubt, do nothing).", at: event.time)))
             }
             return "DEGRADED: \(why): no scan"
         }
@@ -242,7 +257,9 @@ actor StrategyShell: WorkerLogic {
         let result = pipeline.scan(input)
         append(type: StrategyJournal.scan, result, at: event.time, correlation: date.description, durability: .durable)
         let candidates = result.candidates.map(\.candidates.count).reduce(0, +)
-        logger.info("scan \(date): \(result.universe.included.count) symbols, regime \(result.regime.regime), \(candidates) candidates, \(result.intents.count) intents")
+        logger.info(
+            "scan \(date): \(result.universe.included.count) symbols, regime \(result.regime.regime), \(candidates) candidates, \(result.intents.count) intents"
+        )
         var approved = 0
         for var intent in result.intents {
             // Decided by the end of its session or never (INTENT_EXPIRED at the gate).

@@ -37,8 +37,9 @@ struct Send: AsyncParsableCommand {
         let identity = ProcessIdentity(role: Role(role), instance: instance)
         let j = try Journal(path: journal, process: identity.description, logger: logger)
         let settings = BusSettings(ackTimeout: .milliseconds(500), backoffInitial: .milliseconds(20), backoffMaximum: .milliseconds(200))
-        let client = try BusClient(identity: identity, target: target, path: socket, expectedRole: nil, settings: settings,
-                                   journal: j, clock: SystemClock(), logger: logger)
+        let client = try BusClient(
+            identity: identity, target: target, path: socket, expectedRole: nil, settings: settings,
+            journal: j, clock: SystemClock(), logger: logger)
         let runner = Task { await client.run() }
         var start = ContinuousClock.now
         for i in 1...max(count, 1) where count > 0 {

@@ -60,8 +60,9 @@ struct EngineCommand: AsyncParsableCommand {
         let replay = (config.marketdata ?? .standard).replay
         let start = from.flatMap { LocalDate($0) } ?? replay.fromDate
         let played = market.sessions(from: start, count: sessions ?? replay.sessions)
-        let engineConfig = EngineConfig(pipeline: config.strategy ?? PipelineConfig(), limits: config.risk.limits,
-                                        paper: config.paperBroker ?? .standard, brokerName: config.risk.broker)
+        let engineConfig = EngineConfig(
+            pipeline: config.strategy ?? PipelineConfig(), limits: config.risk.limits,
+            paper: config.paperBroker ?? .standard, brokerName: config.risk.broker)
         let output: EngineOutput
         let began = ContinuousClock.now
         do {
@@ -85,8 +86,9 @@ struct EngineCommand: AsyncParsableCommand {
         } catch {
             throw failure("cannot read the tree's journals under \(dir)/journal: \(error)", ExitStatus.other)
         }
-        let comparison = TradingComparison.compare(engine: TreeTrading(output), tree: tree, engineContent: output.tradingContent,
-                                                   treeContent: treeContent)
+        let comparison = TradingComparison.compare(
+            engine: TreeTrading(output), tree: tree, engineContent: output.tradingContent,
+            treeContent: treeContent)
         print(comparison.text)
         if !comparison.matched { throw ExitCode(3) }
     }
@@ -97,15 +99,17 @@ enum EngineText {
     static func summary(_ o: EngineOutput, sessions: [Session], elapsed: Duration) -> String {
         var lines: [String] = []
         for s in o.sessions {
-            lines.append("\(s.date)  intents \(s.intents)  approved \(s.approved)  fills \(s.fills)  \(s.state.rawValue)  "
-                + "equity \(s.equity)  positions \(s.positions)  open orders \(s.openOrders)")
+            lines.append(
+                "\(s.date)  intents \(s.intents)  approved \(s.approved)  fills \(s.fills)  \(s.state.rawValue)  "
+                    + "equity \(s.equity)  positions \(s.positions)  open orders \(s.openOrders)")
         }
         let maxDD = o.equity.map(\.drawdownBps).max() ?? 0
         let first = sessions.first.map(\.date.description) ?? "-", last = sessions.last.map(\.date.description) ?? "-"
-        lines.append("engine: \(sessions.count) sessions \(first)..\(last): \(o.intents.count) intents, "
-            + "\(o.decisions.filter { $0.decision.approval != nil }.count) approved, \(o.fills.count) fills, "
-            + "\(o.transitions.count) Safe Mode transitions, final equity \(o.equity.last.map(\.equity.description) ?? "-"), "
-            + "max drawdown \(Double(maxDD) / 100)% (\(o.barsMatched) bar-symbols in \(elapsed))")
+        lines.append(
+            "engine: \(sessions.count) sessions \(first)..\(last): \(o.intents.count) intents, "
+                + "\(o.decisions.filter { $0.decision.approval != nil }.count) approved, \(o.fills.count) fills, "
+                + "\(o.transitions.count) Safe Mode transitions, final equity \(o.equity.last.map(\.equity.description) ?? "-"), "
+                + "max drawdown \(Double(maxDD) / 100)% (\(o.barsMatched) bar-symbols in \(elapsed))")
         return lines.joined(separator: "\n")
     }
 }
@@ -198,14 +202,16 @@ struct TradingComparison {
             for i in 0..<max(a.count, b.count) {
                 let x = i < a.count ? a[i] : nil, y = i < b.count ? b[i] : nil
                 if x != y {
-                    let text = "first difference in \(name) #\(i + 1) (engine \(a.count), tree \(b.count)):\n  engine: \(show(x))\n  tree:   \(show(y))"
+                    let text =
+                        "first difference in \(name) #\(i + 1) (engine \(a.count), tree \(b.count)):\n  engine: \(show(x))\n  tree:   \(show(y))"
                     return (time(i) ?? Timestamp(nanoseconds: .max), text)
                 }
             }
             return nil
         }
         let fills = { (t: TreeTrading) in t.events.compactMap { if case .fill(let f) = $0 { f } else { nil } } }
-        let counts = "\(e.intents.count) intents, \(e.decisions.count) decisions, \(e.events.count) execution reports "
+        let counts =
+            "\(e.intents.count) intents, \(e.decisions.count) decisions, \(e.events.count) execution reports "
             + "(\(fills(e).count) fills), \(e.transitions.count) Safe Mode transitions"
         func at<T>(_ a: [T], _ b: [T], _ i: Int, _ f: (T) -> Timestamp) -> Timestamp? {
             [i < a.count ? f(a[i]) : nil, i < b.count ? f(b[i]) : nil].compactMap { $0 }.min()
@@ -221,7 +227,8 @@ struct TradingComparison {
         ].compactMap { $0 }.sorted { $0.0 < $1.0 }.map(\.1)
         let a = engineContent.lines, b = treeContent.lines
         if let i = (0..<max(a.count, b.count)).first(where: { i in (i < a.count ? a[i] : nil) != (i < b.count ? b[i] : nil) }) {
-            let line = "first difference in the trading content, line \(i + 1) (engine \(a.count) lines, tree \(b.count)):\n"
+            let line =
+                "first difference in the trading content, line \(i + 1) (engine \(a.count) lines, tree \(b.count)):\n"
                 + "  engine: \(i < a.count ? a[i] : "(nothing)")\n  tree:   \(i < b.count ? b[i] : "(nothing)")"
             let earliest = diffs.first.map { "\nearliest in market time: \($0)" } ?? ""
             return TradingComparison(matched: false, text: "parity: the tree did NOT match the engine; \(line)\(earliest)")
@@ -233,9 +240,11 @@ struct TradingComparison {
             let n = Int128(f.quantity.shares) * Int128(f.price.units)
             return acc + (f.side == .sell ? n : -n) - Int128(f.commission.units)
         }
-        return TradingComparison(matched: true, text: "parity: the tree matched the engine trade for trade: \(counts); "
-            + "\(a.count) lines of trading content equal; "
-            + "net cash flow of the fills \(Money(units: Int64(clamping: pnl)))")
+        return TradingComparison(
+            matched: true,
+            text: "parity: the tree matched the engine trade for trade: \(counts); "
+                + "\(a.count) lines of trading content equal; "
+                + "net cash flow of the fills \(Money(units: Int64(clamping: pnl)))")
     }
 }
 

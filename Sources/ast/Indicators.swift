@@ -34,7 +34,9 @@ struct IndicatorsCommand: ParsableCommand {
         }
         var ticker: Symbol?
         if let symbol {
-            guard let s = Symbol(validating: symbol.uppercased()) else { throw failure("--symbol '\(symbol)' is not a ticker", ExitStatus.usage) }
+            guard let s = Symbol(validating: symbol.uppercased()) else {
+                throw failure("--symbol '\(symbol)' is not a ticker", ExitStatus.usage)
+            }
             ticker = s
         }
         let text: String
@@ -49,7 +51,8 @@ struct IndicatorsCommand: ParsableCommand {
             throw failure("\(error)", ExitStatus.badData)
         }
         if !parsed.issues.isEmpty {
-            throw failure("\(csv) has unreadable rows, no output:\n" + parsed.issues.map(\.description).joined(separator: "\n"), ExitStatus.badData)
+            throw failure(
+                "\(csv) has unreadable rows, no output:\n" + parsed.issues.map(\.description).joined(separator: "\n"), ExitStatus.badData)
         }
         let rows = try IndicatorTable.rows(parsed.bars.map(\.bar), specs: specs, file: csv, lines: parsed.bars.map(\.line))
         print(rows.joined(separator: "\n"))
@@ -67,7 +70,9 @@ enum IndicatorTable {
         for (i, bar) in bars.enumerated() {
             guard let values = engine.update(bar) else {
                 let at = lines[i].map { "\(file):\($0)" } ?? file
-                throw failure("\(at): \(NewYorkTime.local(bar.start).date) does not come after the previous row; sort the file by date", ExitStatus.badData)
+                throw failure(
+                    "\(at): \(NewYorkTime.local(bar.start).date) does not come after the previous row; sort the file by date",
+                    ExitStatus.badData)
             }
             out.append(([NewYorkTime.local(bar.start).date.description] + values.row.map { $0.map(format) ?? "" }).joined(separator: ","))
         }

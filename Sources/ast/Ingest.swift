@@ -41,7 +41,9 @@ struct IngestCommand: AsyncParsableCommand {
 
     func validate() throws {
         let chosen = [!csvFiles.isEmpty, directory != nil, bundled, !polygonSymbols.isEmpty].filter { $0 }.count
-        guard chosen == 1 else { throw ValidationError("give exactly one source: --csv FILE..., --dir DIR, --bundled or --polygon SYMBOL...") }
+        guard chosen == 1 else {
+            throw ValidationError("give exactly one source: --csv FILE..., --dir DIR, --bundled or --polygon SYMBOL...")
+        }
         if polygonSymbols.isEmpty {
             guard from == nil, to == nil else { throw ValidationError("--from and --to go with --polygon only") }
         } else {
@@ -89,8 +91,9 @@ struct IngestCommand: AsyncParsableCommand {
             case .polygon(let symbols, let from, let to):
                 let client = try polygonClient(config, logger: logger)
                 do {
-                    report = try await MarketDataIngest.ingestPolygon(client: client, symbols: symbols, from: from, to: to, into: store,
-                                                                      mode: mode, logger: logger)
+                    report = try await MarketDataIngest.ingestPolygon(
+                        client: client, symbols: symbols, from: from, to: to, into: store,
+                        mode: mode, logger: logger)
                     await client.shutdown()
                 } catch {
                     await client.shutdown()
@@ -101,7 +104,9 @@ struct IngestCommand: AsyncParsableCommand {
             switch error {
             case .refused(let r):
                 print(r)
-                throw failure("ingest refused: \(r.issues.filter { $0.severity == .error }.count) errors, nothing stored in \(path)", ExitStatus.badData)
+                throw failure(
+                    "ingest refused: \(r.issues.filter { $0.severity == .error }.count) errors, nothing stored in \(path)",
+                    ExitStatus.badData)
             case .unreadable:
                 throw failure("\(error); nothing stored", ExitStatus.badData)
             default:
@@ -123,7 +128,9 @@ struct IngestCommand: AsyncParsableCommand {
         }
         let settings = PolygonSettings(baseURL: (config.marketdata ?? .standard).polygonSettings.baseURL)
         do {
-            return try secret.withValue { value throws(PolygonError) in try PolygonClient(apiKey: PolygonAPIKey(value), settings: settings, logger: logger) }
+            return try secret.withValue { value throws(PolygonError) in
+                try PolygonClient(apiKey: PolygonAPIKey(value), settings: settings, logger: logger)
+            }
         } catch {
             throw failure("\(error)", ExitStatus.other)
         }

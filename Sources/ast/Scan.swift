@@ -30,7 +30,9 @@ struct ScanCommand: AsyncParsableCommand {
     func validate() throws {
         guard LocalDate(date) != nil else { throw ValidationError("--date must be a date that exists, as YYYY-MM-DD (got '\(date)')") }
         if let cash {
-            guard let m = Money(cash), m.isPositive else { throw ValidationError("--cash must be a positive amount in dollars (got '\(cash)')") }
+            guard let m = Money(cash), m.isPositive else {
+                throw ValidationError("--cash must be a positive amount in dollars (got '\(cash)')")
+            }
         }
     }
 
@@ -39,7 +41,8 @@ struct ScanCommand: AsyncParsableCommand {
         let path = options.storePath(config)
         let day = LocalDate(date)!
         guard FileManager.default.fileExists(atPath: path) else {
-            throw failure("no bar store at \(path); fill one with `ast ingest` (e.g. ast ingest --bundled) or give --store", ExitStatus.other)
+            throw failure(
+                "no bar store at \(path); fill one with `ast ingest` (e.g. ast ingest --bundled) or give --store", ExitStatus.other)
         }
         let money = cash.flatMap { Money($0) } ?? (config.paperBroker ?? PaperBrokerConfig()).startingCash
         let now = NewYorkTime.timestamp(day, LocalTime(hour: 9, minute: 0))
@@ -110,7 +113,9 @@ enum ScanSummary {
         line("")
         line("intents: \(r.intents.count)")
         for i in r.intents {
-            line("  \(i.id) \(i.side) \(i.quantity) \(i.symbol) entry \(i.entry) stop \(i.stopLoss.map(\.description) ?? "-") target \(i.takeProfit.map(\.description) ?? "-")")
+            line(
+                "  \(i.id) \(i.side) \(i.quantity) \(i.symbol) entry \(i.entry) stop \(i.stopLoss.map(\.description) ?? "-") target \(i.takeProfit.map(\.description) ?? "-")"
+            )
             if let s = r.sizing.first(where: { $0.symbol == i.symbol }) {
                 line("    sizing \(s.method): \(s.explanation)")
             }

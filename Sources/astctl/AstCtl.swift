@@ -9,8 +9,8 @@ import ASTCore
 import ASTJournal
 import ASTReplay
 import ASTReport
-import ASTRuntime
 import ASTRisk
+import ASTRuntime
 import ASTWire
 import ArgumentParser
 import Foundation
@@ -20,8 +20,11 @@ import Logging
 struct AstCtl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "astctl", abstract: "Operate a running AST tree.",
-        subcommands: [Status.self, Halt.self, Resume.self, Reconcile.self, BrokerCommand.self, DrillCommand.self, PingCommand.self, JournalCommand.self, ReportCommand.self, ReplayCommand.self,
-                      QuarantineCommand.self])
+        subcommands: [
+            Status.self, Halt.self, Resume.self, Reconcile.self, BrokerCommand.self, DrillCommand.self, PingCommand.self,
+            JournalCommand.self, ReportCommand.self, ReplayCommand.self,
+            QuarantineCommand.self,
+        ])
 }
 
 /// Loads the same layered configuration the processes use, or exits with its error.
@@ -35,7 +38,8 @@ func loadConfig() throws -> ASTConfig {
 }
 
 struct PingCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "ping", abstract: "Round trip through the bus to one process (role@instance).")
+    static let configuration = CommandConfiguration(
+        commandName: "ping", abstract: "Round trip through the bus to one process (role@instance).")
     @Argument(help: "The process, e.g. risk or broker@paper.") var process: String
     @Option(parsing: .unconditional, help: "Round trips (1 ... 10000).") var count: Int = 3
 
@@ -59,7 +63,9 @@ struct PingCommand: AsyncParsableCommand {
                 let start = ContinuousClock.now
                 let reply = try await client.request(.ping(Ping(nonce: UInt64(n))), timeout: .seconds(5))
                 let elapsed = ContinuousClock.now - start
-                print("\(target): pong \(n) from \(reply.sender) in \(elapsed.formatted(.units(allowed: [.milliseconds, .microseconds], width: .narrow)))")
+                print(
+                    "\(target): pong \(n) from \(reply.sender) in \(elapsed.formatted(.units(allowed: [.milliseconds, .microseconds], width: .narrow)))"
+                )
             }
         }
     }
@@ -69,7 +75,7 @@ struct PingCommand: AsyncParsableCommand {
 /// halts trading. Waits for the answer; a tree that is not running has nothing to halt.
 func haltForDamage(_ detail: String) {
     guard let config = try? ConfigLoader.fromEnvironment().load(ASTConfig.self),
-          UnixSocket.isLive(path: WorkerRuntime.socketPath(identity: ProcessIdentity(role: .risk), runtimeDir: config.runtimeDir))
+        UnixSocket.isLive(path: WorkerRuntime.socketPath(identity: ProcessIdentity(role: .risk), runtimeDir: config.runtimeDir))
     else { return }
     let done = DispatchSemaphore(value: 0)
     Task {
@@ -84,7 +90,8 @@ func haltForDamage(_ detail: String) {
 }
 
 struct JournalCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "journal", abstract: "Inspect the journals.", subcommands: [Verify.self, Export.self])
+    static let configuration = CommandConfiguration(
+        commandName: "journal", abstract: "Inspect the journals.", subcommands: [Verify.self, Export.self])
 
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Verify the hash chain of every journal (exit 1 on any damage).")
@@ -124,15 +131,18 @@ struct JournalCommand: ParsableCommand {
 let loggingBootstrapped: Void = LoggingSystem.bootstrap { StderrLogHandler(label: $0, level: .warning) }
 
 /// A short-lived bus client of astctl towards one endpoint.
-func withClient<T: Sendable>(to target: ProcessIdentity, path: String, config: ASTConfig,
-                             _ body: @Sendable (BusClient) async throws -> T) async throws -> T {
+func withClient<T: Sendable>(
+    to target: ProcessIdentity, path: String, config: ASTConfig,
+    _ body: @Sendable (BusClient) async throws -> T
+) async throws -> T {
     _ = loggingBootstrapped
     let logger = Logger(label: "astctl")
     let journal = try Journal(path: "\(config.stateDir)/journal/control@astctl.sqlite", process: "control@astctl", logger: logger)
     defer { try? journal.close() }
-    let client = try BusClient(identity: ProcessIdentity(role: .control, instance: "astctl"), target: target.description, path: path,
-                               expectedRole: target.role, settings: BusSettings(config.bus), journal: journal,
-                               clock: SystemClock(), logger: logger)
+    let client = try BusClient(
+        identity: ProcessIdentity(role: .control, instance: "astctl"), target: target.description, path: path,
+        expectedRole: target.role, settings: BusSettings(config.bus), journal: journal,
+        clock: SystemClock(), logger: logger)
     let runner = Task { await client.run() }
     defer { runner.cancel() }
     await client.waitUntilConnected()
@@ -149,11 +159,13 @@ struct Status: AsyncParsableCommand {
         let config = try loadConfig()
         let path = "\(config.runtimeDir)/control.sock"
         guard UnixSocket.isLive(path: path) else {
-            FileHandle.standardError.write(Data("""
-                astctl: astd is not reachable at \(path).
-                Start it with `systemctl start ast.target` (installed) or `astd --foreground` (from a checkout).
+            FileHandle.standardError.write(
+                Data(
+                    """
+                    astctl: astd is not reachable at \(path).
+                    Start it with `systemctl start ast.target` (installed) or `astd --foreground` (from a checkout).
 
-                """.utf8))
+                    """.utf8))
             throw ExitCode(1)
         }
         let reply = try await withClient(to: ProcessIdentity(role: .supervisor), path: path, config: config) { client in
@@ -167,13 +179,17 @@ struct Status: AsyncParsableCommand {
         // restarting) stays open in astd, and a question there would wait in its backlog.
         let ready = Set(status.children.filter { $0.ready && $0.pid != nil }.map(\.name))
         let risk = ProcessIdentity(role: .risk)
-        if ready.contains(risk.description), UnixSocket.isLive(path: WorkerRuntime.socketPath(identity: risk, runtimeDir: config.runtimeDir)) {
+        if ready.contains(risk.description),
+            UnixSocket.isLive(path: WorkerRuntime.socketPath(identity: risk, runtimeDir: config.runtimeDir))
+        {
             status.safeMode = try? await riskCommand(.status, config: config)
         }
         let reconciler = ProcessIdentity(role: .reconciler)
         if ready.contains(reconciler.description),
-           UnixSocket.isLive(path: WorkerRuntime.socketPath(identity: reconciler, runtimeDir: config.runtimeDir)) {
-            status.reconciliation = try? await reconcilerRequest(ReconcileRequest(run: false, reason: "astctl status"), config: config, quiet: true)
+            UnixSocket.isLive(path: WorkerRuntime.socketPath(identity: reconciler, runtimeDir: config.runtimeDir))
+        {
+            status.reconciliation = try? await reconcilerRequest(
+                ReconcileRequest(run: false, reason: "astctl status"), config: config, quiet: true)
         }
         if ready.contains(ProcessIdentity(role: .notifier).description) { status.notifier = await notifierStatus(config: config) }
         if json {
@@ -181,7 +197,9 @@ struct Status: AsyncParsableCommand {
         } else {
             print(StatusFormat.table(status))
             print(status.safeMode.map(safeModeLine) ?? "Safe Mode: unknown (the risk gate did not answer)")
-            print(status.reconciliation.map(reconciliationLine) ?? "Reconciliation: none reported (the reconciler did not answer or has not run one)")
+            print(
+                status.reconciliation.map(reconciliationLine)
+                    ?? "Reconciliation: none reported (the reconciler did not answer or has not run one)")
             print(status.notifier.map { notifierLine($0, now: status.now) } ?? "Notifier: unknown (ast-notifier did not answer)")
         }
         if status.state != "ok" { throw ExitCode(3) }
@@ -193,7 +211,8 @@ func riskCommand(_ command: RiskCommand, config: ASTConfig) async throws -> Risk
     let risk = ProcessIdentity(role: .risk)
     let path = WorkerRuntime.socketPath(identity: risk, runtimeDir: config.runtimeDir)
     guard UnixSocket.isLive(path: path) else {
-        FileHandle.standardError.write(Data("astctl: the risk gate is not reachable at \(path); is the tree running (astctl status)?\n".utf8))
+        FileHandle.standardError.write(
+            Data("astctl: the risk gate is not reachable at \(path); is the tree running (astctl status)?\n".utf8))
         throw ExitCode(1)
     }
     let reply = try await withClient(to: risk, path: path, config: config) { client in
@@ -223,7 +242,9 @@ func notifierLine(_ r: NotifierStatusReport, now: Timestamp) -> String {
     var line = "Notifier: \(r.pending) alert\(r.pending == 1 ? "" : "s") pending"
     if r.pendingP0 > 0 {
         line += " (\(r.pendingP0) P0"
-        if let oldest = r.oldestPendingP0 { line += ", oldest \(StatusFormat.duration(Double(now.duration(since: oldest).totalNanoseconds) / 1e9)) ago" }
+        if let oldest = r.oldestPendingP0 {
+            line += ", oldest \(StatusFormat.duration(Double(now.duration(since: oldest).totalNanoseconds) / 1e9)) ago"
+        }
         line += ")"
     }
     line += r.deliveryEnabled ? "; Telegram delivery on, \(r.delivered) delivered" : "; Telegram delivery OFF"
@@ -256,7 +277,9 @@ struct Halt: AsyncParsableCommand {
 struct Resume: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Resume trading after a halt.",
-        discussion: "Refused, with the reasons, while a broker is down or disconnected or (when required) no clean reconciliation has completed since the halt.")
+        discussion:
+            "Refused, with the reasons, while a broker is down or disconnected or (when required) no clean reconciliation has completed since the halt."
+    )
     @Option(help: "active or reducing.") var to: String = "active"
 
     func run() async throws {
@@ -279,7 +302,10 @@ func reconcilerRequest(_ request: ReconcileRequest, config: ASTConfig, quiet: Bo
     let reconciler = ProcessIdentity(role: .reconciler)
     let path = WorkerRuntime.socketPath(identity: reconciler, runtimeDir: config.runtimeDir)
     guard UnixSocket.isLive(path: path) else {
-        if !quiet { FileHandle.standardError.write(Data("astctl: the reconciler is not reachable at \(path); is the tree running (astctl status)?\n".utf8)) }
+        if !quiet {
+            FileHandle.standardError.write(
+                Data("astctl: the reconciler is not reachable at \(path); is the tree running (astctl status)?\n".utf8))
+        }
         throw ExitCode(1)
     }
     let reply = try await withClient(to: reconciler, path: path, config: config) { client in
@@ -339,7 +365,8 @@ struct BrokerCommand: AsyncParsableCommand {
         let config = try loadConfig()
         let path = WorkerRuntime.socketPath(identity: target, runtimeDir: config.runtimeDir)
         guard UnixSocket.isLive(path: path) else {
-            FileHandle.standardError.write(Data("astctl: \(target) is not reachable at \(path); is the tree running (astctl status)?\n".utf8))
+            FileHandle.standardError.write(
+                Data("astctl: \(target) is not reachable at \(path); is the tree running (astctl status)?\n".utf8))
             throw ExitCode(1)
         }
         return try await withClient(to: target, path: path, config: config) { client in
@@ -357,11 +384,14 @@ struct BrokerCommand: AsyncParsableCommand {
             let id = try target.identity()
             let path = WorkerRuntime.socketPath(identity: id, runtimeDir: config.runtimeDir)
             guard UnixSocket.isLive(path: path) else {
-                FileHandle.standardError.write(Data("astctl: \(id) is not reachable at \(path); is the tree running (astctl status)?\n".utf8))
+                FileHandle.standardError.write(
+                    Data("astctl: \(id) is not reachable at \(path); is the tree running (astctl status)?\n".utf8))
                 throw ExitCode(1)
             }
             let answer = try await withClient(to: id, path: path, config: config) { client in
-                try await BrokerPages.fetch(executionsSince: Timestamp(nanoseconds: 0), timeout: .seconds(10)) { try await client.request($0, timeout: $1) }
+                try await BrokerPages.fetch(executionsSince: Timestamp(nanoseconds: 0), timeout: .seconds(10)) {
+                    try await client.request($0, timeout: $1)
+                }
             }
             guard var state = answer else {
                 FileHandle.standardError.write(Data("astctl: \(id) did not answer with its account\n".utf8))
@@ -393,11 +423,15 @@ struct BrokerCommand: AsyncParsableCommand {
             switch event {
             case "reject-next": return .rejectNext(reason: argument ?? "rejected by operator injection")
             case "disconnect":
-                guard let s = argument.flatMap(Int.init), s > 0 else { throw ValidationError("disconnect needs a positive number of seconds") }
+                guard let s = argument.flatMap(Int.init), s > 0 else {
+                    throw ValidationError("disconnect needs a positive number of seconds")
+                }
                 return .disconnect(seconds: s)
             case "drop-next-ack": return .dropNextAcknowledgement
             case "cancel", "cancel-silently":
-                guard let id = argument.flatMap(ClientOrderID.init(validating:)) else { throw ValidationError("\(event) needs a client order id") }
+                guard let id = argument.flatMap(ClientOrderID.init(validating:)) else {
+                    throw ValidationError("\(event) needs a client order id")
+                }
                 return event == "cancel" ? .brokerCancel(id) : .brokerCancelSilently(id)
             default:
                 throw ValidationError("unknown event '\(event)' (reject-next, disconnect, drop-next-ack, cancel, cancel-silently)")
@@ -446,7 +480,8 @@ struct ReportCommand: ParsableCommand {
             try report.json().write(to: URL(fileURLWithPath: "\(directory)/report.json"))
             try Data(report.markdown.utf8).write(to: URL(fileURLWithPath: "\(directory)/report.md"))
         } catch {
-            FileHandle.standardError.write(Data("astctl: cannot write the report to \(directory): \(CommandLineValues.fileProblem(error))\n".utf8))
+            FileHandle.standardError.write(
+                Data("astctl: cannot write the report to \(directory): \(CommandLineValues.fileProblem(error))\n".utf8))
             throw ExitCode(CommandLineValues.cannotCreate)
         }
         print("report written to \(directory)/report.md and report.json")
@@ -454,7 +489,8 @@ struct ReportCommand: ParsableCommand {
         if !report.journalFailures.isEmpty {
             // Fail closed: a report built without a journal is not a clean report.
             for failure in report.journalFailures { FileHandle.standardError.write(Data("astctl: report: \(failure)\n".utf8)) }
-            let summary = "astctl: report: INCOMPLETE: \(report.journalFailures.count) journal(s) could not be read; "
+            let summary =
+                "astctl: report: INCOMPLETE: \(report.journalFailures.count) journal(s) could not be read; "
                 + "see runbooks/journal-verification-failed.md\n"
             FileHandle.standardError.write(Data(summary.utf8))
             throw ExitCode(1)
@@ -479,7 +515,10 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "Only this process (role@instance); repeatable.") var process: [String] = []
     @Option(help: "Only events of this symbol.") var symbol: String?
     @Option(help: "Only the chain of this intent, approval, client order id, or any correlation id.") var correlation: String?
-    @Option(help: "Only these kinds (bar, scan, intent, decision, order, fill, position, mark, reconciliation, safe_mode, alert, command, lifecycle, bus, other); repeatable.")
+    @Option(
+        help:
+            "Only these kinds (bar, scan, intent, decision, order, fill, position, mark, reconciliation, safe_mode, alert, command, lifecycle, bus, other); repeatable."
+    )
     var kind: [String] = []
     @Flag(help: "Include bus plumbing (acks, handshakes).") var all = false
     @Flag(help: "JSON instead of a table.") var json = false
@@ -496,7 +535,9 @@ struct ReplayCommand: ParsableCommand {
         for (text, keyPath) in [(from, \TimelineFilter.from), (to, \TimelineFilter.to)] {
             guard let text else { continue }
             try CommandLineValues.requireRealDate(in: text, option: keyPath == \TimelineFilter.from ? "--from" : "--to")
-            guard let t = ReplayCommandRunner.parseTime(text) else { throw ValidationError("'\(text)' is not a time (ns, YYYY-MM-DD or ISO 8601)") }
+            guard let t = ReplayCommandRunner.parseTime(text) else {
+                throw ValidationError("'\(text)' is not a time (ns, YYYY-MM-DD or ISO 8601)")
+            }
             filter[keyPath: keyPath] = t
         }
         for k in kind {
@@ -504,9 +545,13 @@ struct ReplayCommand: ParsableCommand {
             filter.kinds.insert(e)
         }
         if config == nil, verify, !ReplayBundle.isBundle(dir) {
-            FileHandle.standardError.write(Data("astctl replay: no configuration could be loaded: replaying with the default risk limits and paper broker rules\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "astctl replay: no configuration could be loaded: replaying with the default risk limits and paper broker rules\n".utf8)
+            )
         }
-        let outcome = ReplayCommandRunner.run(directory: dir, filter: filter, json: json, verify: verify, config: config.map { replaySettings($0) })
+        let outcome = ReplayCommandRunner.run(
+            directory: dir, filter: filter, json: json, verify: verify, config: config.map { replaySettings($0) })
         FileHandle.standardOutput.write(Data(outcome.stdout.utf8))
         FileHandle.standardError.write(Data(outcome.stderr.utf8))
         if outcome.exitCode != 0 { throw ExitCode(outcome.exitCode) }
@@ -531,9 +576,12 @@ extension JournalCommand {
             let variables = ProcessInfo.processInfo.environment.filter { $0.key.hasPrefix("AST_") }.sorted { $0.key < $1.key }
             files["environment.txt"] = variables.map { "\($0.key)=\($0.value)" }.joined(separator: "\n") + "\n"
             do {
-                let manifest = try ReplayBundle.export(journalDirectory: directory ?? "\(config.stateDir)/journal", to: out, configFiles: files,
-                                                       replayConfig: replaySettings(config), versions: ReplayBundle.versions())
-                print("bundle \(out): \(manifest.files.count) files (\(manifest.files.filter { $0.path.hasPrefix("journal/") }.count) journals); replay it with: astctl replay \(out) --verify")
+                let manifest = try ReplayBundle.export(
+                    journalDirectory: directory ?? "\(config.stateDir)/journal", to: out, configFiles: files,
+                    replayConfig: replaySettings(config), versions: ReplayBundle.versions())
+                print(
+                    "bundle \(out): \(manifest.files.count) files (\(manifest.files.filter { $0.path.hasPrefix("journal/") }.count) journals); replay it with: astctl replay \(out) --verify"
+                )
             } catch {
                 FileHandle.standardError.write(Data("astctl journal export: \(CommandLineValues.fileProblem(error))\n".utf8))
                 throw ExitCode(1)

@@ -12,8 +12,9 @@ import ASTWire
 import ArgumentParser
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 struct DrillCommand: AsyncParsableCommand {
@@ -32,21 +33,31 @@ struct DrillCommand: AsyncParsableCommand {
     @Option(help: "The worker to hurt (role@instance), or random (every worker, never astd).") var process: String = "random"
     @Option(help: "Comma-separated signals among kill, stop (a hang), term.") var signals: String = "kill,stop,term"
     @Option(help: "The seed of the plan (printed; re-run a failing drill with it).") var seed: UInt64?
-    @Option(name: .customLong("halt-budget-ms"), parsing: .unconditional, help: "Most milliseconds from a broker's death to HALTED.") var haltBudgetMs: Int = 3000
-    @Option(name: .customLong("max-delay-ms"), parsing: .unconditional, help: "Each round waits a random 0...this many ms before the signal.") var maxDelayMs: Int = 500
-    @Option(name: .customLong("recovery-timeout-s"), parsing: .unconditional, help: "Seconds the tree has to be all ready again.") var recoveryTimeoutS: Int = 30
+    @Option(name: .customLong("halt-budget-ms"), parsing: .unconditional, help: "Most milliseconds from a broker's death to HALTED.")
+    var haltBudgetMs: Int = 3000
+    @Option(
+        name: .customLong("max-delay-ms"), parsing: .unconditional, help: "Each round waits a random 0...this many ms before the signal.")
+    var maxDelayMs: Int = 500
+    @Option(name: .customLong("recovery-timeout-s"), parsing: .unconditional, help: "Seconds the tree has to be all ready again.")
+    var recoveryTimeoutS: Int = 30
     @Flag(help: "Print the report as JSON.") var json = false
 
     func validate() throws {
         guard (1...100_000).contains(rounds) else { throw ValidationError("--rounds must be between 1 and 100000 (got \(rounds))") }
-        guard (1...600_000).contains(haltBudgetMs) else { throw ValidationError("--halt-budget-ms must be between 1 and 600000 (got \(haltBudgetMs))") }
-        guard (0...600_000).contains(maxDelayMs) else { throw ValidationError("--max-delay-ms must be between 0 and 600000 (got \(maxDelayMs))") }
+        guard (1...600_000).contains(haltBudgetMs) else {
+            throw ValidationError("--halt-budget-ms must be between 1 and 600000 (got \(haltBudgetMs))")
+        }
+        guard (0...600_000).contains(maxDelayMs) else {
+            throw ValidationError("--max-delay-ms must be between 0 and 600000 (got \(maxDelayMs))")
+        }
         guard (1...3_600).contains(recoveryTimeoutS) else {
             throw ValidationError("--recovery-timeout-s must be between 1 and 3600 (got \(recoveryTimeoutS))")
         }
         _ = try parsedSignals()
         if process != "random" && !DrillPlanner.workers.contains(process) {
-            throw ValidationError("--process must be random or one of \(DrillPlanner.workers.joined(separator: ", ")) (got \(process)); astd is never a target")
+            throw ValidationError(
+                "--process must be random or one of \(DrillPlanner.workers.joined(separator: ", ")) (got \(process)); astd is never a target"
+            )
         }
     }
 
@@ -64,23 +75,33 @@ struct DrillCommand: AsyncParsableCommand {
         // Paper only: a drill kills processes while trading goes on.
         let mode = (config.trading ?? .paper).mode
         guard mode == .paper, config.risk.broker == "broker@paper",
-              config.supervisor.children.contains(where: { $0.name == "broker@paper" }) else {
-            FileHandle.standardError.write(Data("astctl: refusing to drill: trading.mode is \(mode) and the broker is \(config.risk.broker); a drill runs only against a paper tree (trading.mode PAPER, broker@paper)\n".utf8))
+            config.supervisor.children.contains(where: { $0.name == "broker@paper" })
+        else {
+            FileHandle.standardError.write(
+                Data(
+                    "astctl: refusing to drill: trading.mode is \(mode) and the broker is \(config.risk.broker); a drill runs only against a paper tree (trading.mode PAPER, broker@paper)\n"
+                        .utf8))
             throw ExitCode(2)
         }
         let seed = self.seed ?? UInt64.random(in: 1...UInt64(UInt32.max))
         let workers = DrillPlanner.workers.filter { w in config.supervisor.children.contains { $0.name == w } }
-        var planner = DrillPlanner(seed: seed, processes: process == "random" ? workers : [process], signals: try parsedSignals(),
-                                   maxDelayMs: maxDelayMs)
+        var planner = DrillPlanner(
+            seed: seed, processes: process == "random" ? workers : [process], signals: try parsedSignals(),
+            maxDelayMs: maxDelayMs)
         let toStderr = json
-        let shell = DrillShell(config: config, recoveryTimeout: .seconds(recoveryTimeoutS), log: { line in
-            // With --json, stdout holds only the report; progress goes to stderr.
-            if toStderr { FileHandle.standardError.write(Data((line + "\n").utf8)) } else { print(line) }
-        })
-        shell.log("astctl drill: \(rounds) round(s), seed \(seed) (re-run with --seed \(seed)), targets \(planner.processes.joined(separator: ", ")), signals \(planner.signals.map(\.description).joined(separator: ", "))")
+        let shell = DrillShell(
+            config: config, recoveryTimeout: .seconds(recoveryTimeoutS),
+            log: { line in
+                // With --json, stdout holds only the report; progress goes to stderr.
+                if toStderr { FileHandle.standardError.write(Data((line + "\n").utf8)) } else { print(line) }
+            })
+        shell.log(
+            "astctl drill: \(rounds) round(s), seed \(seed) (re-run with --seed \(seed)), targets \(planner.processes.joined(separator: ", ")), signals \(planner.signals.map(\.description).joined(separator: ", "))"
+        )
 
         guard let initial = await shell.waitAllReady(notPID: nil, of: nil) else {
-            FileHandle.standardError.write(Data("astctl: the tree is not all ready (or astd is unreachable); start it and check `astctl status`\n".utf8))
+            FileHandle.standardError.write(
+                Data("astctl: the tree is not all ready (or astd is unreachable); start it and check `astctl status`\n".utf8))
             throw ExitCode(1)
         }
         if let s = await shell.safeMode(), s.state != .active {
@@ -99,7 +120,9 @@ struct DrillCommand: AsyncParsableCommand {
             shell.log("round \(round.index)/\(rounds): \(round.signal) to \(round.process) after \(round.delayMs) ms")
             try? await Task.sleep(for: .milliseconds(round.delayMs))
             let outcome = await shell.play(round, haltBudgetMs: haltBudgetMs)
-            if let latency = outcome.observation.haltedLatencyMs, outcome.observation.brokerDied { report.haltedLatenciesMs.append(latency) }
+            if let latency = outcome.observation.haltedLatencyMs, outcome.observation.brokerDied {
+                report.haltedLatenciesMs.append(latency)
+            }
             let violations = checker.check(outcome.observation) + outcome.resumeViolations
             for v in violations { shell.log("  VIOLATION \(v)") }
             report.violations += violations
@@ -146,7 +169,10 @@ struct DrillJSON: Encodable {
 func withTimeout<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async -> T? {
     await withTaskGroup(of: T?.self) { group in
         group.addTask { try? await body() }
-        group.addTask { try? await Task.sleep(for: timeout); return nil }
+        group.addTask {
+            try? await Task.sleep(for: timeout)
+            return nil
+        }
         let first = await group.next() ?? nil
         group.cancelAll()
         return first
@@ -209,7 +235,8 @@ final class DrillShell: Sendable {
         let deadline = ContinuousClock.now + recoveryTimeout
         while ContinuousClock.now < deadline {
             if let s = await treeStatus(), s.state == "ok", s.children.allSatisfy(\.ready),
-               name == nil || s.children.first(where: { $0.name == name })?.pid != notPID {
+                name == nil || s.children.first(where: { $0.name == name })?.pid != notPID
+            {
                 return s
             }
             try? await Task.sleep(for: .milliseconds(50))
@@ -244,7 +271,11 @@ final class DrillShell: Sendable {
     func play(_ round: PlannedRound, haltBudgetMs: Int) async -> RoundOutcome {
         let isBroker = round.process.hasPrefix("broker@")
         let roundStart = ContinuousClock.now
-        func ms(since t: ContinuousClock.Instant) -> Int { Int((ContinuousClock.now - t).components.seconds * 1000 + (ContinuousClock.now - t).components.attoseconds / 1_000_000_000_000_000) }
+        func ms(since t: ContinuousClock.Instant) -> Int {
+            Int(
+                (ContinuousClock.now - t).components.seconds * 1000 + (ContinuousClock.now - t).components.attoseconds
+                    / 1_000_000_000_000_000)
+        }
         let before = await treeStatus()
         let victim = before?.children.first { $0.name == round.process }?.pid
         let wasHalted = isBroker ? (await safeMode())?.state == .halted : false
@@ -254,7 +285,8 @@ final class DrillShell: Sendable {
             kill(victim, round.signal.number)
             if isBroker && !wasHalted {
                 // A hang is a death once the watchdog declares it: its allowance is not Safe Mode's latency.
-                let allowanceMs = round.signal == .stop
+                let allowanceMs =
+                    round.signal == .stop
                     ? (config.supervisor.children.first { $0.name == round.process }?.watchdogMs ?? 0) : 0
                 if let d = await waitForHalted(within: .milliseconds(haltBudgetMs + allowanceMs + 5000)) {
                     let ms = Int(d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000)
@@ -304,9 +336,13 @@ final class DrillShell: Sendable {
             round: round, recovered: recovered != nil, recoveryDetail: recoveryDetail, brokerDied: isBroker && victim != nil && !wasHalted,
             haltedLatencyMs: latencyMs, haltBudgetMs: haltBudgetMs, brokerReports: journals.reports, reconciledExecutionIDs: journals.fills,
             journals: journalChecks, reconcile: reconcile, journalReadErrors: journals.errors)
-        let fills = Set(journals.reports.compactMap { r -> ExecutionID? in if case .fill(let f) = r.event { f.executionID } else { nil } }).count
-        notes.append("recovered: \(recovered != nil ? "yes" : "NO") in \(recoveredMs) ms; checks \(reconciledMs) ms, verify \(verifyMs) ms; \(fills) fill(s) so far")
-        return RoundOutcome(observation: observation, resumeViolations: resumeViolations, status: recovered, summary: notes.joined(separator: "; "))
+        let fills = Set(journals.reports.compactMap { r -> ExecutionID? in if case .fill(let f) = r.event { f.executionID } else { nil } })
+            .count
+        notes.append(
+            "recovered: \(recovered != nil ? "yes" : "NO") in \(recoveredMs) ms; checks \(reconciledMs) ms, verify \(verifyMs) ms; \(fills) fill(s) so far"
+        )
+        return RoundOutcome(
+            observation: observation, resumeViolations: resumeViolations, status: recovered, summary: notes.joined(separator: "; "))
     }
 
     /// `astctl reconcile`, as the drill judges it.
@@ -394,7 +430,10 @@ final class JournalFollower: Sendable {
             do {
                 try Self.retrying {
                     try Journal.readEntries(path: brokerPath, fromSeq: s.brokerSeq, types: [MessageType.executionReport.rawValue]) { e in
-                        guard e.record.kind == .sent else { s.brokerSeq = e.seq + 1; return }
+                        guard e.record.kind == .sent else {
+                            s.brokerSeq = e.seq + 1
+                            return
+                        }
                         guard case .executionReport(let r) = try EnvelopeCodec.decode(e.record.body).message else {
                             throw DrillError("\(brokerPath) entry seq \(e.seq): an execution.report entry holds another message")
                         }
@@ -409,7 +448,10 @@ final class JournalFollower: Sendable {
             do {
                 try Self.retrying {
                     try Journal.readEntries(path: reconcilerPath, fromSeq: s.reconcilerSeq, types: [EntryTypes.Reconciler.input]) { e in
-                        guard e.record.kind == .received else { s.reconcilerSeq = e.seq + 1; return }
+                        guard e.record.kind == .received else {
+                            s.reconcilerSeq = e.seq + 1
+                            return
+                        }
                         let input = try decoder.decode(ReconcilerInput.self, from: Data(e.record.body))
                         s.reconcilerSeq = e.seq + 1
                         guard case .report(let r) = input, case .fill(let f) = r.event else { return }
@@ -432,7 +474,7 @@ extension JournalFollower {
         for attempt in 1... {
             do {
                 return try read()
-            } catch where attempt < 20 {
+            } catch  where attempt < 20 {
                 usleep(100_000)
             }
         }

@@ -25,8 +25,9 @@ struct Astd {
         // Every descendant that loses its parent is re-parented to us, and we reap it.
         let reaper = try Reaper.start(subreaper: true, logger: logger)
         try FileManager.default.createDirectory(atPath: config.runtimeDir, withIntermediateDirectories: true)
-        let journal = try Journal(path: WorkerRuntime.journalPath(identity: identity, stateDir: config.stateDir),
-                                  process: identity.description, logger: logger, batchLimit: config.journal.batchLimit)
+        let journal = try Journal(
+            path: WorkerRuntime.journalPath(identity: identity, stateDir: config.stateDir),
+            process: identity.description, logger: logger, batchLimit: config.journal.batchLimit)
         defer { try? journal.close() }
 
         // Sockets: each child's by its `role@instance` name from systemd, else bound here. They
@@ -37,15 +38,20 @@ struct Astd {
             return try UnixSocket.listen(path: "\(config.runtimeDir)/\(name).sock")
         }
         let executableDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
-        let selfDirectory = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")).map { ($0 as NSString).deletingLastPathComponent }
+        let selfDirectory = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")).map {
+            ($0 as NSString).deletingLastPathComponent
+        }
         let specs = config.supervisor.specs(executableDirectory: selfDirectory ?? executableDirectory)
         var sockets: [ProcessIdentity: Int32] = [:]
         for spec in specs { sockets[spec.id] = try socket(named: spec.id.description) }
         let controlFD = try socket(named: "control")
-        logger.info("astd starting", metadata: [
-            "pid": "\(getpid())", "children": "\(specs.count)",
-            "sockets": "\(passed.descriptors.isEmpty ? "bound under \(config.runtimeDir)" : "\(passed.descriptors.count) from the service manager")",
-        ])
+        logger.info(
+            "astd starting",
+            metadata: [
+                "pid": "\(getpid())", "children": "\(specs.count)",
+                "sockets":
+                    "\(passed.descriptors.isEmpty ? "bound under \(config.runtimeDir)" : "\(passed.descriptors.count) from the service manager")",
+            ])
 
         let notify = try NotifySocket(path: "\(config.runtimeDir)/notify.sock", logger: logger)
         defer { notify.close() }
@@ -54,13 +60,16 @@ struct Astd {
         let settings = BusSettings(config.bus)
         let lifecycleTargets = specs.map(\.id).filter { $0.role == .risk || $0.role == .notifier }
         let lifecycleClients = try lifecycleTargets.map { target in
-            try BusClient(identity: identity, target: target.description, path: "\(config.runtimeDir)/\(target).sock",
-                          expectedRole: target.role, settings: settings, journal: journal, clock: clock, logger: logger)
+            try BusClient(
+                identity: identity, target: target.description, path: "\(config.runtimeDir)/\(target).sock",
+                expectedRole: target.role, settings: settings, journal: journal, clock: clock, logger: logger)
         }
 
         var environment = ProcessInfo.processInfo.environment
-        for key in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES",
-                    PeerTableLayout.descriptorVariable, ApprovalKey.descriptorVariable] { environment[key] = nil }
+        for key in [
+            "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES",
+            PeerTableLayout.descriptorVariable, ApprovalKey.descriptorVariable,
+        ] { environment[key] = nil }
 
         // Who is who on the bus: the pid of every identity astd runs, in a sealed memfd only astd
         // can write, and the approval key for risk and the brokers (see README, "Identity").
@@ -74,11 +83,12 @@ struct Astd {
         let peerTable = try PeerTableWriter(identities: specs.map(\.id) + [identity], allowUnlisted: allowUnspawned)
         peerTable.set(identity, pid: getpid())
         let approvalKeyFD = try ApprovalKey.random().sealedDescriptor()
-        let tree = try Tree(specs: specs, policy: config.supervisor.policy, sockets: sockets, notifyPath: notify.path,
-                            watchdogGrace: .milliseconds(config.supervisor.watchdogGraceMs), environment: environment,
-                            journal: journal, clock: clock, logger: logger, notifier: notifier,
-                            ownWatchdog: try WatchdogSettings.current(), lifecycleClients: lifecycleClients,
-                            peerTable: peerTable, approvalKeyFD: approvalKeyFD)
+        let tree = try Tree(
+            specs: specs, policy: config.supervisor.policy, sockets: sockets, notifyPath: notify.path,
+            watchdogGrace: .milliseconds(config.supervisor.watchdogGraceMs), environment: environment,
+            journal: journal, clock: clock, logger: logger, notifier: notifier,
+            ownWatchdog: try WatchdogSettings.current(), lifecycleClients: lifecycleClients,
+            peerTable: peerTable, approvalKeyFD: approvalKeyFD)
 
         let control = try BusServer(
             identity: identity,
@@ -86,8 +96,9 @@ struct Astd {
             settings: settings, journal: journal, clock: clock, logger: logger, inbox: ControlInbox(tree: tree),
             identityCheck: .spawned(peerTable),
             // Impersonations at the control socket go to the notifier on astd's lifecycle client.
-            alarm: SecurityAlarm(client: lifecycleClients.first { $0.target.hasPrefix("notifier@") }, runsClient: false,
-                                 clock: clock, logger: logger))
+            alarm: SecurityAlarm(
+                client: lifecycleClients.first { $0.target.hasPrefix("notifier@") }, runsClient: false,
+                clock: clock, logger: logger))
 
         // SIGTERM / SIGINT: stop the tree in reverse start order, then exit.
         let (signals, signalContinuation) = AsyncStream<Int32>.makeStream()

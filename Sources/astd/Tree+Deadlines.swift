@@ -13,7 +13,8 @@ extension Tree {
             guard case .running(let pid, let since) = child.state, let spec = specs[child.id] else { continue }
             let r = runtime[child.id, default: Runtime()]
             guard r.watchdogMissedFor != pid,
-                  let hang = spec.hangDeadline(since: since, readySince: child.readySince, lastPing: r.lastPing) else { continue }
+                let hang = spec.hangDeadline(since: since, readySince: child.readySince, lastPing: r.lastPing)
+            else { continue }
             // `tick` acts once the time is strictly past the deadline.
             consider(hang.at.advanced(by: .nanoseconds(1)))
         }

@@ -51,9 +51,11 @@ actor Tree {
     var lastOwnPing: Timestamp?
     var gaveUpReason: String?
 
-    init(specs: [ChildSpec], policy: SupervisorPolicy, sockets: [ProcessIdentity: Int32], notifyPath: String, watchdogGrace: Duration,
-         environment: [String: String], journal: Journal, clock: any WallClock, logger: Logger, notifier: SystemdNotifier,
-         ownWatchdog: WatchdogSettings?, lifecycleClients: [BusClient], peerTable: PeerTableWriter, approvalKeyFD: Int32) throws {
+    init(
+        specs: [ChildSpec], policy: SupervisorPolicy, sockets: [ProcessIdentity: Int32], notifyPath: String, watchdogGrace: Duration,
+        environment: [String: String], journal: Journal, clock: any WallClock, logger: Logger, notifier: SystemdNotifier,
+        ownWatchdog: WatchdogSettings?, lifecycleClients: [BusClient], peerTable: PeerTableWriter, approvalKeyFD: Int32
+    ) throws {
         self.peerTable = peerTable
         self.approvalKeyFD = approvalKeyFD
         core = try Supervisor(children: specs, policy: policy)
@@ -139,16 +141,19 @@ actor Tree {
             guard case .running(let pid, let since) = child.state, let spec = specs[child.id] else { continue }
             let r = runtime[child.id, default: Runtime()]
             guard r.watchdogMissedFor != pid,
-                  let hang = spec.hangDeadline(since: since, readySince: child.readySince, lastPing: r.lastPing),
-                  now > hang.at else { continue }
+                let hang = spec.hangDeadline(since: since, readySince: child.readySince, lastPing: r.lastPing),
+                now > hang.at
+            else { continue }
             runtime[child.id, default: Runtime()].watchdogMissedFor = pid
             switch hang {
             case .watchdog:
-                logger.error("\(child.id) missed its watchdog", metadata: ["pid": "\(pid)", "limit": "\(spec.watchdog.map { "\($0)" } ?? "-")"])
+                logger.error(
+                    "\(child.id) missed its watchdog", metadata: ["pid": "\(pid)", "limit": "\(spec.watchdog.map { "\($0)" } ?? "-")"])
                 await perform(core.watchdogMissed(pid: pid, now: now))
             case .startTimeout:
-                logger.error("\(child.id) did not report READY within its start-up timeout",
-                             metadata: ["pid": "\(pid)", "limit": "\(spec.startTimeout.map { "\($0)" } ?? "-")"])
+                logger.error(
+                    "\(child.id) did not report READY within its start-up timeout",
+                    metadata: ["pid": "\(pid)", "limit": "\(spec.startTimeout.map { "\($0)" } ?? "-")"])
                 await perform(core.startTimedOut(pid: pid, now: now))
             }
         }
@@ -178,7 +183,8 @@ actor Tree {
         let permanent = core.children.filter { $0.restart == .permanent }
         let ready = permanent.filter { $0.readySince != nil && $0.pid != nil }.count
         let givenUp = core.givenUpChildren
-        return "\(ready)/\(permanent.count) ready" + (givenUp.isEmpty ? "" : "; given up: " + givenUp.map(\.description).joined(separator: ", "))
+        return "\(ready)/\(permanent.count) ready"
+            + (givenUp.isEmpty ? "" : "; given up: " + givenUp.map(\.description).joined(separator: ", "))
     }
 
     func perform(_ actions: [SupervisorAction]) async {
@@ -205,8 +211,9 @@ actor Tree {
                 notifier.status("gave up: \(reason)")
             case .givenUp(let id, let reason, let retryAt):
                 // The P0 went with the `given_up` report just before (see `record`).
-                logger.error("given up on \(id) alone, the rest of the tree keeps running: \(reason)",
-                             metadata: ["retry_at": "\(retryAt.map { "\($0)" } ?? "never")"])
+                logger.error(
+                    "given up on \(id) alone, the rest of the tree keeps running: \(reason)",
+                    metadata: ["retry_at": "\(retryAt.map { "\($0)" } ?? "never")"])
             }
         }
     }
@@ -247,12 +254,15 @@ actor Tree {
         let at = event.at
         // The key the notifier derives from the same event (LifecycleAlerts), so that the copy
         // waiting in its outbox is deduplicated against this one.
-        let alert = Alert(priority: .p0, key: "lifecycle:\(LifecycleKind.givenUp.rawValue):\(id):\(at.nanoseconds)",
-                          title: "AST process given up: \(id)", text: reason, at: at)
+        let alert = Alert(
+            priority: .p0, key: "lifecycle:\(LifecycleKind.givenUp.rawValue):\(id):\(at.nanoseconds)",
+            title: "AST process given up: \(id)", text: reason, at: at)
         logger.critical("P0 \(alert.title): \(reason) (no notifier to send it: journaled by astd)")
         do {
-            try journal.append(JournalRecord(kind: .event, type: MessageType.alert.rawValue, timestamp: at, correlationID: alert.key,
-                                             body: Array(try JSONEncoder().encode(alert))), durability: .durable)
+            try journal.append(
+                JournalRecord(
+                    kind: .event, type: MessageType.alert.rawValue, timestamp: at, correlationID: alert.key,
+                    body: Array(try JSONEncoder().encode(alert))), durability: .durable)
         } catch {
             logger.critical("could not journal the P0 for \(id): \(error)")
         }
@@ -260,7 +270,8 @@ actor Tree {
 
     /// Journals a lifecycle event and sends it (acknowledged) to the risk gate and the notifier.
     func record(_ event: LifecycleEvent) {
-        let line = "\(event.kind.rawValue) \(event.child?.description ?? "tree")"
+        let line =
+            "\(event.kind.rawValue) \(event.child?.description ?? "tree")"
             + (event.pid.map { " pid \($0)" } ?? "") + (event.reason.map { ": \($0)" } ?? "")
         switch event.kind {
         case .exited, .watchdogTimeout, .gaveUp, .givenUp: logger.warning("\(line)")
@@ -268,8 +279,10 @@ actor Tree {
         }
         let body = (try? JSONEncoder().encode(event)).map(Array.init) ?? []
         do {
-            try journal.append(JournalRecord(kind: .event, type: MessageType.lifecycle.rawValue, timestamp: event.at,
-                                             correlationID: event.child?.description, body: body), durability: .durable)
+            try journal.append(
+                JournalRecord(
+                    kind: .event, type: MessageType.lifecycle.rawValue, timestamp: event.at,
+                    correlationID: event.child?.description, body: body), durability: .durable)
             for client in lifecycleClients { try client.send(.lifecycle(event), correlationID: event.child?.description) }
         } catch {
             logger.critical("could not journal a lifecycle event: \(error)")
@@ -281,23 +294,25 @@ actor Tree {
         let now = clock.now()
         let children = core.children.map { c -> ChildStatusReport in
             let r = runtime[c.id] ?? Runtime()
-            let (state, uptime): (String, Double?) = switch c.state {
-            case .starting: ("starting", nil)
-            case .running(_, let since): ("running", Double(now.duration(since: since).totalNanoseconds) / 1e9)
-            case .stopping: ("stopping", nil)
-            case .waitingToRestart: ("restarting", nil)
-            case .stopped: ("stopped", nil)
-            case .failed: ("failed", nil)
-            case .givenUp: ("given_up", nil)
-            }
+            let (state, uptime): (String, Double?) =
+                switch c.state {
+                case .starting: ("starting", nil)
+                case .running(_, let since): ("running", Double(now.duration(since: since).totalNanoseconds) / 1e9)
+                case .stopping: ("stopping", nil)
+                case .waitingToRestart: ("restarting", nil)
+                case .stopped: ("stopped", nil)
+                case .failed: ("failed", nil)
+                case .givenUp: ("given_up", nil)
+                }
             return ChildStatusReport(
                 name: c.id.description, pid: c.pid, state: state, ready: c.readySince != nil && c.pid != nil,
                 uptimeSeconds: uptime, restarts: c.restarts, lastWatchdogPing: c.pid == nil ? nil : r.lastPing,
                 statusText: r.statusText, lastExit: c.lastExit?.description, onCrash: specs[c.id]?.onCrash.rawValue ?? "halt")
         }
         let allReady = core.allPermanentReady && gaveUpReason == nil
-        return TreeStatus(state: allReady ? "ok" : "degraded", supervisorPID: getpid(), startedAt: startedAt, now: now,
-                          summary: summary, children: children)
+        return TreeStatus(
+            state: allReady ? "ok" : "degraded", supervisorPID: getpid(), startedAt: startedAt, now: now,
+            summary: summary, children: children)
     }
 }
 

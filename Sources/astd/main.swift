@@ -25,9 +25,10 @@ var arguments = CommandLine.arguments.dropFirst()
 while let arg = arguments.popFirst() {
     switch arg {
     case "--foreground":
-        break   // astd never daemonizes; the flag documents the intent of running without systemd
+        break  // astd never daemonizes; the flag documents the intent of running without systemd
     case "--help", "-h":
-        print("""
+        print(
+            """
             usage: astd [--foreground]
               Supervises the AST worker processes listed under `supervisor.children` in etc/ast.yaml.
               Under systemd (ast.service) it takes its sockets from ast.socket; with --foreground it

@@ -71,8 +71,11 @@ struct BoundedCostEndpointTests {
     @Test func refusalsOfHugeFieldsCostAFewHundredBytesAndStopAtTheBudget() async throws {
         let dir = try TemporaryDirectory(prefix: "bus-bounded")
         defer { dir.remove() }
-        let server = try TestEndpoint(directory: dir, settings: BusSettings(helloTimeout: .seconds(15), refusalBudget: 5,
-                                                                            refusalInterval: .seconds(3600)))
+        let server = try TestEndpoint(
+            directory: dir,
+            settings: BusSettings(
+                helloTimeout: .seconds(15), refusalBudget: 5,
+                refusalInterval: .seconds(3600)))
         let frame = try Self.hugeTypeFrame(size: 512 * 1024)
         let path = server.socketPath
         let refusedReplies = try await onOwnThread { () -> [String] in
@@ -98,8 +101,11 @@ struct BoundedCostEndpointTests {
     @Test func suppressedRefusalsAreSummarisedWhenTheWindowEnds() async throws {
         let dir = try TemporaryDirectory(prefix: "bus-bounded")
         defer { dir.remove() }
-        let server = try TestEndpoint(directory: dir, settings: BusSettings(helloTimeout: .seconds(15), refusalBudget: 2,
-                                                                            refusalInterval: .milliseconds(300)))
+        let server = try TestEndpoint(
+            directory: dir,
+            settings: BusSettings(
+                helloTimeout: .seconds(15), refusalBudget: 2,
+                refusalInterval: .milliseconds(300)))
         let frame = try Self.hugeTypeFrame(size: 1000)
         let path = server.socketPath
         try await onOwnThread {
@@ -152,7 +158,8 @@ struct BoundedCostEndpointTests {
         #expect(closedAtOnce == 20)
         #expect(served)
         let capEntries = entries.filter {
-            $0.record.type == BusEvent.protocolError.rawValue && String(decoding: $0.record.body, as: UTF8.self).contains("connection_limit")
+            $0.record.type == BusEvent.protocolError.rawValue
+                && String(decoding: $0.record.body, as: UTF8.self).contains("connection_limit")
         }
         #expect(capEntries.count >= 1 && capEntries.count <= BusSettings().refusalBudget)
     }
@@ -160,8 +167,9 @@ struct BoundedCostEndpointTests {
     @Test func anIdlePeerIsClosedAfterTheIdleTimeoutButAPingingClientStays() async throws {
         let dir = try TemporaryDirectory(prefix: "bus-bounded")
         defer { dir.remove() }
-        let settings = BusSettings(helloTimeout: .seconds(30), backoffInitial: .milliseconds(10), backoffMaximum: .milliseconds(50),
-                                   idleTimeout: .seconds(1))
+        let settings = BusSettings(
+            helloTimeout: .seconds(30), backoffInitial: .milliseconds(10), backoffMaximum: .milliseconds(50),
+            idleTimeout: .seconds(1))
         let server = try TestEndpoint(directory: dir, settings: settings)
         let client = try TestClient(path: server.socketPath, journalPath: dir("client.sqlite"), settings: settings)
         await client.client.waitUntilConnected()

@@ -4,6 +4,7 @@ import ASTTestKit
 import ASTWire
 import Foundation
 import Testing
+
 @testable import ASTBus
 
 /// `BusServer` and `BusClient` in one process, over a real Unix socket.
@@ -70,8 +71,9 @@ import Testing
         // The slow inbox takes longer than the default ack timeout for all 120 probes: re-sends
         // would still be on their way when the client stops (and be cut mid-frame, which the
         // endpoint rightly reports). This test is about order, so no re-sends here.
-        let peer = try TestClient(path: server.socketPath, journalPath: dir("client.sqlite"),
-                                  settings: BusSettings(ackTimeout: .seconds(120), backoffInitial: .milliseconds(10), backoffMaximum: .milliseconds(50)))
+        let peer = try TestClient(
+            path: server.socketPath, journalPath: dir("client.sqlite"),
+            settings: BusSettings(ackTimeout: .seconds(120), backoffInitial: .milliseconds(10), backoffMaximum: .milliseconds(50)))
         await peer.client.waitUntilConnected()
         // Far more than the waiting frames and the socket buffers hold: the sending thread's
         // direct writes run into EAGAIN and the event loop takes over.
@@ -86,7 +88,9 @@ import Testing
         #expect(server.inbox.envelopes.map(\.id) == ids)
         try await peer.stop()
         let entries = try await server.stop()
-        let errors = entries.filter { $0.record.type == BusEvent.protocolError.rawValue }.map { String(decoding: $0.record.body, as: UTF8.self) }
+        let errors = entries.filter { $0.record.type == BusEvent.protocolError.rawValue }.map {
+            String(decoding: $0.record.body, as: UTF8.self)
+        }
         #expect(errors.isEmpty, "\(errors)")
         #expect(entries.filter { $0.record.type == BusEvent.connected.rawValue }.count == 1)
     }
@@ -209,7 +213,8 @@ import Testing
 
         let entries = try await server.stop()
         let kinds = entries.map { "\($0.record.kind.rawValue) \($0.record.type)" }
-        #expect(kinds == ["event bus.connected", "received probe", "received status.request", "sent status.reply", "event bus.disconnected"])
+        #expect(
+            kinds == ["event bus.connected", "received probe", "received status.request", "sent status.reply", "event bus.disconnected"])
     }
 
     @Test func aResentMessageIsAcknowledgedAgainButDeliveredOnce() async throws {
@@ -260,8 +265,9 @@ import Testing
             // A sequence gap, then a probe in one write: the probe must never reach the inbox.
             var frames: [UInt8] = []
             for (seq, counter) in [(5, 1), (6, 2)] {
-                let env = Envelope(sender: sender, seq: UInt64(seq), id: "gap-\(counter)", timestamp: Timestamp(nanoseconds: 1),
-                                   message: .probe(Probe(counter: Int64(counter), text: "after a gap")))
+                let env = Envelope(
+                    sender: sender, seq: UInt64(seq), id: "gap-\(counter)", timestamp: Timestamp(nanoseconds: 1),
+                    message: .probe(Probe(counter: Int64(counter), text: "after a gap")))
                 frames += Framing.frame(EnvelopeCodec.encode(env))
             }
             try raw.write(frames)

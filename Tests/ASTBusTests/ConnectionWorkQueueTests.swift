@@ -1,6 +1,7 @@
 import ASTCore
 import ASTJournal
 import Testing
+
 @testable import ASTBus
 
 @Suite struct ConnectionWorkQueueTests {
@@ -17,7 +18,7 @@ import Testing
         let queue = ConnectionWorkQueue()
         for n in 0..<200 { queue.yield(Self.work(n)) }
         queue.finish()
-        queue.yield(Self.work(999))   // after finish: ignored
+        queue.yield(Self.work(999))  // after finish: ignored
         var seen: [Int] = []
         while let work = await queue.next() { seen.append(Self.number(work) ?? -1) }
         #expect(seen == Array(0..<200))

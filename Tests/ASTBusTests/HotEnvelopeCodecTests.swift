@@ -3,6 +3,7 @@ import ASTSupervision
 import ASTWire
 import NIOCore
 import Testing
+
 @testable import ASTBus
 
 /// The hand-written codec must be indistinguishable from `EnvelopeCodec`: the same bytes out,
@@ -22,17 +23,21 @@ import Testing
         // Not on the fast path: the general codec's bytes, through the same entry points.
         .hello(Hello(role: .risk, instance: "main", pid: 42)),
         .statusRequest(StatusRequest()),
-        .lifecycle(LifecycleEvent(kind: .exited, child: ProcessIdentity(role: .broker, instance: "paper"), pid: 42, reason: "killed",
-                                  exitCode: nil, signal: 9, onCrash: .halt, restarts: 1, at: Timestamp(nanoseconds: 7))),
+        .lifecycle(
+            LifecycleEvent(
+                kind: .exited, child: ProcessIdentity(role: .broker, instance: "paper"), pid: 42, reason: "killed",
+                exitCode: nil, signal: 9, onCrash: .halt, restarts: 1, at: Timestamp(nanoseconds: 7))),
     ]
 
     static let envelopes: [Envelope] = messages.enumerated().flatMap { i, message in
         [
-            Envelope(sender: risk, seq: UInt64(i), id: "risk@main/c1.\(i)", correlationID: nil,
-                     timestamp: Timestamp(nanoseconds: 1_763_700_000_123_456_789), message: message),
-            Envelope(sender: ProcessIdentity(role: .control, instance: "bench-blocking"), seq: UInt64(Int64.max),
-                     id: "control@bench>risk@main?\(i)", correlationID: "intent-2024/01-\(i)",
-                     timestamp: Timestamp(nanoseconds: i % 2 == 0 ? -4_000_000_000_000_000_000 : -1), message: message),
+            Envelope(
+                sender: risk, seq: UInt64(i), id: "risk@main/c1.\(i)", correlationID: nil,
+                timestamp: Timestamp(nanoseconds: 1_763_700_000_123_456_789), message: message),
+            Envelope(
+                sender: ProcessIdentity(role: .control, instance: "bench-blocking"), seq: UInt64(Int64.max),
+                id: "control@bench>risk@main?\(i)", correlationID: "intent-2024/01-\(i)",
+                timestamp: Timestamp(nanoseconds: i % 2 == 0 ? -4_000_000_000_000_000_000 : -1), message: message),
         ]
     }
 

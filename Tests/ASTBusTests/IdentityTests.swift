@@ -4,13 +4,15 @@ import ASTWire
 import Foundation
 import Logging
 import Testing
+
 @testable import ASTBus
 
 @Suite struct ApprovalSignatureTests {
     static let key = try! ApprovalKey(bytes: Array(0..<32))
-    static let approval = Approval(id: ApprovalID(for: "i-1"), intent: "i-1", symbol: "AAPL", side: .buy, quantity: 10, requestedQuantity: 12,
-                                   entry: .limit(Price("100.00")!), stopLoss: Price("95.00"), takeProfit: Price("110.00"), state: .active,
-                                   at: Timestamp(nanoseconds: 1_700_000_000_000_000_000))
+    static let approval = Approval(
+        id: ApprovalID(for: "i-1"), intent: "i-1", symbol: "AAPL", side: .buy, quantity: 10, requestedQuantity: 12,
+        entry: .limit(Price("100.00")!), stopLoss: Price("95.00"), takeProfit: Price("110.00"), state: .active,
+        at: Timestamp(nanoseconds: 1_700_000_000_000_000_000))
 
     @Test func hmacMatchesRFC4231TestCase2() {
         let mac = ApprovalSignature.hmacSHA256(key: Array("Jefe".utf8), message: Array("what do ya want for nothing?".utf8))
@@ -19,9 +21,15 @@ import Testing
 
     @Test func aSignedApprovalVerifiesAfterTheWire() throws {
         let signed = ApprovalSignature.signed(Self.approval, key: Self.key)
-        let decoded = try EnvelopeCodec.decode(EnvelopeCodec.encode(Envelope(sender: ProcessIdentity(role: .risk), seq: 1, id: "x",
-                                                                             timestamp: Timestamp(nanoseconds: 1), message: .orderSubmit(signed))))
-        guard case .orderSubmit(let received) = decoded.message else { Issue.record("not an order.submit"); return }
+        let decoded = try EnvelopeCodec.decode(
+            EnvelopeCodec.encode(
+                Envelope(
+                    sender: ProcessIdentity(role: .risk), seq: 1, id: "x",
+                    timestamp: Timestamp(nanoseconds: 1), message: .orderSubmit(signed))))
+        guard case .orderSubmit(let received) = decoded.message else {
+            Issue.record("not an order.submit")
+            return
+        }
         #expect(ApprovalSignature.verify(received, key: Self.key))
     }
 
@@ -100,7 +108,10 @@ import Testing
             return
         }
         let writer = try PeerTableWriter(identities: [Self.risk], allowUnlisted: false)
-        guard case .spawned = try BusIdentity.check(identity: Self.risk, table: try PeerTable(fd: dup(writer.readOnlyFD)), live: true, logger: logger) else {
+        guard
+            case .spawned = try BusIdentity.check(
+                identity: Self.risk, table: try PeerTable(fd: dup(writer.readOnlyFD)), live: true, logger: logger)
+        else {
             Issue.record("expected the table's check")
             return
         }

@@ -6,6 +6,7 @@ import Foundation
 import Logging
 import NIOPosix
 import Synchronization
+
 @testable import ASTBus
 
 /// The real-time clock, for shells under test.
@@ -76,14 +77,18 @@ final class TestEndpoint: Sendable {
     private let task: Task<Void, any Error>
 
     /// A generous hello timeout by default: a loaded CI machine may take seconds to schedule a client.
-    init(directory: TemporaryDirectory, inbox: RecordingInbox = RecordingInbox(), settings: BusSettings = BusSettings(helloTimeout: .seconds(15))) throws {
+    init(
+        directory: TemporaryDirectory, inbox: RecordingInbox = RecordingInbox(),
+        settings: BusSettings = BusSettings(helloTimeout: .seconds(15))
+    ) throws {
         self.directory = directory
         self.inbox = inbox
         socketPath = directory("endpoint.sock")
         journalPath = directory("endpoint.sqlite")
         journal = try Journal(path: journalPath, process: endpoint.description, logger: quietLogger)
-        server = try BusServer(identity: endpoint, policy: testPolicy, settings: settings, journal: journal,
-                               clock: TestClock(), logger: quietLogger, inbox: inbox)
+        server = try BusServer(
+            identity: endpoint, policy: testPolicy, settings: settings, journal: journal,
+            clock: TestClock(), logger: quietLogger, inbox: inbox)
         let fd = try UnixSocket.listen(path: socketPath)
         task = Task { [server] in try await server.run(listeningFD: fd) }
     }
@@ -106,10 +111,14 @@ final class TestClient: Sendable {
     let client: BusClient
     private let task: Task<Void, Never>
 
-    init(path: String, journalPath: String, settings: BusSettings = BusSettings(backoffInitial: .milliseconds(10), backoffMaximum: .milliseconds(50))) throws {
+    init(
+        path: String, journalPath: String,
+        settings: BusSettings = BusSettings(backoffInitial: .milliseconds(10), backoffMaximum: .milliseconds(50))
+    ) throws {
         journal = try Journal(path: journalPath, process: sender.description, logger: quietLogger)
-        client = try BusClient(identity: sender, target: endpoint.description, path: path, expectedRole: .risk,
-                               settings: settings, journal: journal, clock: TestClock(), logger: quietLogger)
+        client = try BusClient(
+            identity: sender, target: endpoint.description, path: path, expectedRole: .risk,
+            settings: settings, journal: journal, clock: TestClock(), logger: quietLogger)
         task = Task { [client] in await client.run() }
     }
 
@@ -132,4 +141,3 @@ func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async 
         Thread { c.resume(with: Result { try body() }) }.start()
     }
 }
-

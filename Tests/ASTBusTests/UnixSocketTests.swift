@@ -1,8 +1,11 @@
 import ASTTestKit
+import Foundation
 import Testing
+
 @testable import ASTBus
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite struct UnixSocketTests {
@@ -13,7 +16,7 @@ import Glibc
         let first = try UnixSocket.listen(path: path)
         #expect(UnixSocket.isLive(path: path))
         #expect(throws: SocketError(operation: "bind", path: path, errno: EADDRINUSE)) { try UnixSocket.listen(path: path) }
-        close(first)   // the file stays behind, as after a crash
+        close(first)  // the file stays behind, as after a crash
         #expect(!UnixSocket.isLive(path: path))
         let second = try UnixSocket.listen(path: path)
         defer { close(second) }
@@ -70,4 +73,3 @@ import Glibc
         #expect(creds.uid == getuid() && creds.pid == getpid())
     }
 }
-import Foundation

@@ -27,7 +27,10 @@ final class CLITree {
 
     /// Runs `ast arguments...` to completion (killed after `timeout`).
     func ast(_ arguments: [String], environment extra: [String: String] = [:], timeout: Duration = .seconds(120)) async throws -> ASTRun {
-        let n = runs.withLock { $0 += 1; return $0 }
+        let n = runs.withLock {
+            $0 += 1
+            return $0
+        }
         var env = [
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "AST_CONFIG_DIR": BuildProducts.packageRoot + "/etc",
@@ -36,7 +39,8 @@ final class CLITree {
             "AST_RUNTIME_DIR": dir("run"),
         ]
         env.merge(extra) { $1 }
-        let child = try ChildProcess(try BuildProducts.executable("ast"), arguments, environment: env, name: "ast-\(n)", outputDirectory: dir.path)
+        let child = try ChildProcess(
+            try BuildProducts.executable("ast"), arguments, environment: env, name: "ast-\(n)", outputDirectory: dir.path)
         defer { child.stop(graceSeconds: 1) }
         let status = try await child.waitForExit(timeout: timeout)
         return ASTRun(exitCode: ChildProcess.exitCode(status), stdout: child.stdout, stderr: child.stderr)
@@ -112,10 +116,12 @@ struct ASTCommandTests {
         #expect(run.exitCode == 0, "\(run.stderr)")
         let lines = run.stdout.split(separator: "\n").map(String.init)
         #expect(lines.map { String($0.prefix(10)) } == ["2026-11-23", "2026-11-24", "2026-11-25", "2026-11-27", "2026-11-30"])
-        #expect(lines[0] == "2026-11-23 Mon 09:30-16:00 EST | 09:00 full_scan, 10:30 reconcile, 12:30 reconcile, "
-            + "14:30 reconcile_and_reduce, 15:55 pre_close_cleanup, 16:40 after_market")
-        #expect(lines[3] == "2026-11-27 Fri 09:30-13:00 EST early close | 09:00 full_scan, 10:30 reconcile, "
-            + "12:30 reconcile_and_reduce, 12:55 pre_close_cleanup, 13:40 after_market")
+        #expect(
+            lines[0] == "2026-11-23 Mon 09:30-16:00 EST | 09:00 full_scan, 10:30 reconcile, 12:30 reconcile, "
+                + "14:30 reconcile_and_reduce, 15:55 pre_close_cleanup, 16:40 after_market")
+        #expect(
+            lines[3] == "2026-11-27 Fri 09:30-13:00 EST early close | 09:00 full_scan, 10:30 reconcile, "
+                + "12:30 reconcile_and_reduce, 12:55 pre_close_cleanup, 13:40 after_market")
     }
 
     @Test func calendarKeepsNewYorkHoursAcrossTheSpringDaylightSavingChange() async throws {
@@ -144,7 +150,9 @@ struct ASTCommandTests {
         #expect(before.count == 70)
 
         // Line 3 has high below low; line 4 is fine.
-        let bad = try tree.write("ABC.csv", """
+        let bad = try tree.write(
+            "ABC.csv",
+            """
             Date,Open,High,Low,Close,Adj Close,Volume
             2025-01-02,10.00,10.50,9.80,10.20,10.20,1000
             2025-01-03,10.20,9.00,10.10,10.30,10.30,1000
@@ -163,7 +171,9 @@ struct ASTCommandTests {
 
     @Test func ingestLenientDropsTheBadRowAndStoresTheRest() async throws {
         let tree = try CLITree()
-        let bad = try tree.write("ABC.csv", """
+        let bad = try tree.write(
+            "ABC.csv",
+            """
             Date,Open,High,Low,Close,Adj Close,Volume
             2025-01-02,10.00,10.50,9.80,10.20,10.20,1000
             2025-01-03,10.20,9.00,10.10,10.30,10.30,1000
@@ -188,8 +198,9 @@ struct ASTCommandTests {
         let key = "pk_cli_\(UUID().uuidString.replacingOccurrences(of: "-", with: ""))"
         let days = ["2025-01-02", "2025-01-03", "2025-01-06"]
         let aggregates = days.map { d in
-            FakePolygonServer.Aggregate(t: NewYorkTime.timestamp(LocalDate(d)!, LocalTime(hour: 0, minute: 0)).nanoseconds / 1_000_000,
-                                        o: "10.1", h: "10.5", l: "9.9", c: "10.2", v: "1500")
+            FakePolygonServer.Aggregate(
+                t: NewYorkTime.timestamp(LocalDate(d)!, LocalTime(hour: 0, minute: 0)).nanoseconds / 1_000_000,
+                o: "10.1", h: "10.5", l: "9.9", c: "10.2", v: "1500")
         }
         let server = try await FakePolygonServer(apiKey: key, data: ["ABC": aggregates])
         let credentials = tree.dir("credentials")
@@ -197,15 +208,17 @@ struct ASTCommandTests {
         try key.write(toFile: "\(credentials)/polygon_api_key", atomically: true, encoding: .utf8)
         let env = ["CREDENTIALS_DIRECTORY": credentials, "AST_MARKETDATA__POLYGON__BASE_URL": server.baseURL]
 
-        let run = try await tree.ast(["ingest", "--polygon", "ABC", "--from", "2025-01-02", "--to", "2025-01-06", "--store", tree.store],
-                                     environment: env)
+        let run = try await tree.ast(
+            ["ingest", "--polygon", "ABC", "--from", "2025-01-02", "--to", "2025-01-06", "--store", tree.store],
+            environment: env)
         #expect(run.exitCode == 0, "\(run.stderr)")
         #expect(run.stdout.contains("polygon:ABC: 3 bars accepted"))
         #expect(try tree.storedBars("ABC").count == 3)
 
         server.setFallback(.errorStatus(http: 403, message: "not entitled"))
-        let refused = try await tree.ast(["ingest", "--polygon", "ABC", "--from", "2025-01-07", "--to", "2025-01-08", "--store", tree.store],
-                                         environment: env)
+        let refused = try await tree.ast(
+            ["ingest", "--polygon", "ABC", "--from", "2025-01-07", "--to", "2025-01-08", "--store", tree.store],
+            environment: env)
         await server.stop()
         #expect(refused.exitCode == 1)
         #expect(refused.stderr.contains("nothing stored"))
@@ -217,8 +230,9 @@ struct ASTCommandTests {
 
     @Test func ingestFromPolygonRefusesAPlainHTTPEndpointInTheConfiguration() async throws {
         let tree = try CLITree()
-        let run = try await tree.ast(["ingest", "--polygon", "ABC", "--from", "2025-01-02", "--to", "2025-01-06", "--store", tree.store],
-                                     environment: ["AST_MARKETDATA__POLYGON__BASE_URL": "http://api.polygon.io"])
+        let run = try await tree.ast(
+            ["ingest", "--polygon", "ABC", "--from", "2025-01-02", "--to", "2025-01-06", "--store", tree.store],
+            environment: ["AST_MARKETDATA__POLYGON__BASE_URL": "http://api.polygon.io"])
         #expect(run.exitCode == 1)
         #expect(run.stderr.contains("marketdata.polygon.base_url"), "\(run.stderr)")
         #expect(run.stderr.contains("https://"))

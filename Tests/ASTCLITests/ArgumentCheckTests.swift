@@ -4,8 +4,10 @@ import Testing
 
 extension CLITree {
     /// Runs one of the built executables (`astctl`, `astd`, `ast`) to completion in the tree.
-    func run(_ executable: String, _ arguments: [String], environment extra: [String: String] = [:],
-             timeout: Duration = .seconds(60)) async throws -> ASTRun {
+    func run(
+        _ executable: String, _ arguments: [String], environment extra: [String: String] = [:],
+        timeout: Duration = .seconds(60)
+    ) async throws -> ASTRun {
         var env = [
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "AST_CONFIG_DIR": BuildProducts.packageRoot + "/etc",
@@ -15,8 +17,9 @@ extension CLITree {
             "AST_SECRETS_FILE": dir("secrets.yaml"),
         ]
         env.merge(extra) { $1 }
-        let child = try ChildProcess(try BuildProducts.executable(executable), arguments, environment: env,
-                                     name: "\(executable)-\(UInt32.random(in: 0...UInt32.max))", outputDirectory: dir.path)
+        let child = try ChildProcess(
+            try BuildProducts.executable(executable), arguments, environment: env,
+            name: "\(executable)-\(UInt32.random(in: 0...UInt32.max))", outputDirectory: dir.path)
         defer { child.stop(graceSeconds: 1) }
         let status = try await child.waitForExit(timeout: timeout)
         return ASTRun(exitCode: ChildProcess.exitCode(status), stdout: child.stdout, stderr: child.stderr)
@@ -65,7 +68,8 @@ struct ArgumentCheckTests {
 
     @Test func indicatorsOnACSVFromBefore1970IsABadDataErrorWithItsLine() async throws {
         let tree = try CLITree()
-        let csv = try tree.write("OLD.csv", "Date,Open,High,Low,Close,Volume\n1969-12-30,10,11,9.5,10.5,300\n0001-01-01,10,11,9.5,10.5,300\n")
+        let csv = try tree.write(
+            "OLD.csv", "Date,Open,High,Low,Close,Volume\n1969-12-30,10,11,9.5,10.5,300\n0001-01-01,10,11,9.5,10.5,300\n")
         let run = try await tree.ast(["indicators", "--csv", csv, "--indicator", "rsi:14"])
         #expect(run.exitCode == 65, "\(run.stderr)")
         #expect(run.stderr.contains("\(csv):2"), "\(run.stderr)")

@@ -1,5 +1,6 @@
 import ASTCore
 import Testing
+
 @testable import ASTCalendar
 
 func date(_ text: String) -> LocalDate { LocalDate(text)! }

@@ -1,5 +1,6 @@
 import ASTCore
 import Testing
+
 @testable import ASTCalendar
 
 /// `["09:00 full_scan", ...]` for a session's events, in New York time.
@@ -26,18 +27,20 @@ func run(_ scheduler: inout Scheduler, from: Timestamp, to: Timestamp, step: Dur
 
     @Test func aRegularSessionHasTheSixEvents() throws {
         let s = try #require(cal.session(on: date("2026-11-25")))
-        #expect(table(DailySchedule.events(for: s)) == [
-            "09:00 full_scan", "10:30 reconcile", "12:30 reconcile", "14:30 reconcile_and_reduce",
-            "15:55 pre_close_cleanup", "16:40 after_market",
-        ])
+        #expect(
+            table(DailySchedule.events(for: s)) == [
+                "09:00 full_scan", "10:30 reconcile", "12:30 reconcile", "14:30 reconcile_and_reduce",
+                "15:55 pre_close_cleanup", "16:40 after_market",
+            ])
     }
 
     @Test func anEarlyCloseMovesCleanupAndReportAndReducesAtTheLastReconciliation() throws {
         let s = try #require(cal.session(on: date("2026-11-27")))
-        #expect(table(DailySchedule.events(for: s)) == [
-            "09:00 full_scan", "10:30 reconcile", "12:30 reconcile_and_reduce", "12:55 pre_close_cleanup",
-            "13:40 after_market",
-        ])
+        #expect(
+            table(DailySchedule.events(for: s)) == [
+                "09:00 full_scan", "10:30 reconcile", "12:30 reconcile_and_reduce", "12:55 pre_close_cleanup",
+                "13:40 after_market",
+            ])
         // Every intraday task of the shortened day is before its close.
         for e in DailySchedule.events(for: s) where e.task != .afterMarket { #expect(e.time < s.close) }
     }
@@ -87,16 +90,17 @@ func run(_ scheduler: inout Scheduler, from: Timestamp, to: Timestamp, step: Dur
         // Asleep from Wednesday 08:00 to Friday 11:00 across Thanksgiving.
         var scheduler = Scheduler(start: ny("2026-11-25", 8, 0))
         let decisions = scheduler.due(at: ny("2026-11-27", 11, 0)).map(\.description)
-        #expect(decisions == [
-            "skip 2026-11-25 09:00 EST full_scan (SCAN_MISSED_OPEN)",
-            "skip 2026-11-25 10:30 EST reconcile (SESSION_CLOSED)",
-            "skip 2026-11-25 12:30 EST reconcile (SESSION_CLOSED)",
-            "skip 2026-11-25 14:30 EST reconcile_and_reduce (SESSION_CLOSED)",
-            "skip 2026-11-25 15:55 EST pre_close_cleanup (SESSION_CLOSED)",
-            "fire 2026-11-25 16:40 EST after_market",
-            "skip 2026-11-27 09:00 EST full_scan (SCAN_MISSED_OPEN)",
-            "fire 2026-11-27 10:30 EST reconcile",
-        ])
+        #expect(
+            decisions == [
+                "skip 2026-11-25 09:00 EST full_scan (SCAN_MISSED_OPEN)",
+                "skip 2026-11-25 10:30 EST reconcile (SESSION_CLOSED)",
+                "skip 2026-11-25 12:30 EST reconcile (SESSION_CLOSED)",
+                "skip 2026-11-25 14:30 EST reconcile_and_reduce (SESSION_CLOSED)",
+                "skip 2026-11-25 15:55 EST pre_close_cleanup (SESSION_CLOSED)",
+                "fire 2026-11-25 16:40 EST after_market",
+                "skip 2026-11-27 09:00 EST full_scan (SCAN_MISSED_OPEN)",
+                "fire 2026-11-27 10:30 EST reconcile",
+            ])
         // Nothing fires twice.
         #expect(scheduler.due(at: ny("2026-11-27", 11, 0)).isEmpty)
         #expect(scheduler.due(at: ny("2026-11-27", 12, 29)).isEmpty)
@@ -105,11 +109,12 @@ func run(_ scheduler: inout Scheduler, from: Timestamp, to: Timestamp, step: Dur
 
     @Test func severalMissedReconciliationsInASessionFireOnlyTheLatest() {
         var scheduler = Scheduler(start: ny("2026-11-24", 10, 0))
-        #expect(scheduler.due(at: ny("2026-11-24", 15, 0)).map(\.description) == [
-            "skip 2026-11-24 10:30 EST reconcile (SUPERSEDED_BY_LATER_RUN)",
-            "skip 2026-11-24 12:30 EST reconcile (SUPERSEDED_BY_LATER_RUN)",
-            "fire 2026-11-24 14:30 EST reconcile_and_reduce",
-        ])
+        #expect(
+            scheduler.due(at: ny("2026-11-24", 15, 0)).map(\.description) == [
+                "skip 2026-11-24 10:30 EST reconcile (SUPERSEDED_BY_LATER_RUN)",
+                "skip 2026-11-24 12:30 EST reconcile (SUPERSEDED_BY_LATER_RUN)",
+                "fire 2026-11-24 14:30 EST reconcile_and_reduce",
+            ])
     }
 
     @Test func aLateScanStillFiresBeforeTheOpenButNeverAfter() {
@@ -121,9 +126,10 @@ func run(_ scheduler: inout Scheduler, from: Timestamp, to: Timestamp, step: Dur
 
     @Test func aMissedCleanupAfterTheCloseIsSkippedButTheReportStillRuns() {
         var scheduler = Scheduler(start: ny("2026-11-24", 15, 50))
-        #expect(scheduler.due(at: ny("2026-11-24", 17, 0)).map(\.description) == [
-            "skip 2026-11-24 15:55 EST pre_close_cleanup (SESSION_CLOSED)", "fire 2026-11-24 16:40 EST after_market",
-        ])
+        #expect(
+            scheduler.due(at: ny("2026-11-24", 17, 0)).map(\.description) == [
+                "skip 2026-11-24 15:55 EST pre_close_cleanup (SESSION_CLOSED)", "fire 2026-11-24 16:40 EST after_market",
+            ])
     }
 
     @Test func aClockThatGoesBackwardsFiresNothingTwice() {

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import ASTCore
 
 /// Values from outside a process never trap: each overflow found is pinned here (before the fix
@@ -39,8 +40,9 @@ import Testing
 
     @Test(arguments: [-1, Int.min, Int.max, Int.max / 1_000, 1 << 62])
     func pagingWithAnAbsurdPageNumberDoesNotTrap(page: Int) {
-        let state = BrokerAccountState(broker: "broker@paper", asOf: Timestamp(nanoseconds: 0), connected: true,
-                                       account: AccountValues(cash: .zero, equity: .zero), positions: [], openOrders: [], executions: [])
+        let state = BrokerAccountState(
+            broker: "broker@paper", asOf: Timestamp(nanoseconds: 0), connected: true,
+            account: AccountValues(cash: .zero, equity: .zero), positions: [], openOrders: [], executions: [])
         let p = state.page(page, snapshot: "s1")
         #expect(p.positions.isEmpty && p.openOrders.isEmpty && p.executions.isEmpty)
         #expect(BrokerAccountState.validatePage(page)?.code == .outOfRange)
@@ -77,8 +79,9 @@ import Testing
 
     @Test func barsWithImpossibleNumbersAreRefused() {
         let max = Price(units: 1_000_000 * 10_000)
-        let good = Bar(symbol: "AAPL", start: Timestamp(nanoseconds: 1_765_000_000_000_000_000), open: Price(units: 1_000_000),
-                       high: Price(units: 1_100_000), low: Price(units: 900_000), close: Price(units: 1_000_000), volume: 10)
+        let good = Bar(
+            symbol: "AAPL", start: Timestamp(nanoseconds: 1_765_000_000_000_000_000), open: Price(units: 1_000_000),
+            high: Price(units: 1_100_000), low: Price(units: 900_000), close: Price(units: 1_000_000), volume: 10)
         #expect(InputCheck.bar(good, maxPrice: max) == nil)
         var b = good
         b.volume = -1

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import ASTCore
 
 @Suite struct TimeTests {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ASTCore
 
 @Suite struct FixedPointTextTests {

@@ -40,15 +40,18 @@ import Testing
     }
 
     static func fill(_ x: String) -> ExecutionEvent {
-        .fill(Fill(executionID: ExecutionID(x), clientOrderID: "i1.E", symbol: "ABC", side: .buy, quantity: Quantity(10),
-                   price: Price(units: 100_000), commission: .zero, at: Timestamp(nanoseconds: 1)))
+        .fill(
+            Fill(
+                executionID: ExecutionID(x), clientOrderID: "i1.E", symbol: "ABC", side: .buy, quantity: Quantity(10),
+                price: Price(units: 100_000), commission: .zero, at: Timestamp(nanoseconds: 1)))
     }
 
     /// A round in which everything held.
     static func clean() -> RoundObservation {
-        RoundObservation(round: round, recovered: true, brokerDied: true, haltedLatencyMs: 120, haltBudgetMs: 3000,
-                         brokerReports: [report(1, .accepted("i1.E")), report(2, fill("x1")), report(2, fill("x1"))],
-                         reconciledExecutionIDs: [ExecutionID("x1")], journals: ["risk@main": nil], reconcile: .clean)
+        RoundObservation(
+            round: round, recovered: true, brokerDied: true, haltedLatencyMs: 120, haltBudgetMs: 3000,
+            brokerReports: [report(1, .accepted("i1.E")), report(2, fill("x1")), report(2, fill("x1"))],
+            reconciledExecutionIDs: [ExecutionID("x1")], journals: ["risk@main": nil], reconcile: .clean)
     }
 
     func violations(_ change: (inout RoundObservation) -> Void) -> [DrillInvariant] {
@@ -66,7 +69,11 @@ import Testing
         #expect(violations { $0.recovered = false } == [.treeRecovers])
         #expect(violations { $0.haltedLatencyMs = 3001 } == [.brokerDeathHalts])
         #expect(violations { $0.haltedLatencyMs = nil } == [.brokerDeathHalts])
-        #expect(violations { $0.brokerDied = false; $0.haltedLatencyMs = nil }.isEmpty, "only a broker's death must halt")
+        #expect(
+            violations {
+                $0.brokerDied = false
+                $0.haltedLatencyMs = nil
+            }.isEmpty, "only a broker's death must halt")
         #expect(violations { $0.brokerReports.append(Self.report(9, .accepted("i1.E"))) } == [.noDuplicateOrder])
         #expect(violations { $0.brokerReports.append(Self.report(9, Self.fill("x2"))) } == [.everyFillReconciled])
         #expect(violations { $0.journals["broker@paper"] = "edited entry at entry 4" } == [.journalsVerify])

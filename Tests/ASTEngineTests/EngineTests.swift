@@ -19,8 +19,9 @@ enum Fixture {
         let etc = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("etc").path
         let c = try! ConfigLoader(directory: etc, variables: [:]).load(ASTConfig.self)
-        return EngineConfig(pipeline: c.strategy ?? PipelineConfig(), limits: c.risk.limits, paper: c.paperBroker ?? .standard,
-                            brokerName: c.risk.broker)
+        return EngineConfig(
+            pipeline: c.strategy ?? PipelineConfig(), limits: c.risk.limits, paper: c.paperBroker ?? .standard,
+            brokerName: c.risk.broker)
     }()
 
     static func sessions(_ n: Int, from: String = "2025-07-01") -> [Session] {
@@ -83,7 +84,10 @@ enum Fixture {
     }
 
     @Test func theCleanupNeverCancelsAFilledEntry() throws {
-        for o in [Fixture.run30, try Engine(config: Fixture.config, market: Fixture.market).run(sessions: Fixture.sessions(60, from: "2025-03-03"))] {
+        for o in [
+            Fixture.run30,
+            try Engine(config: Fixture.config, market: Fixture.market).run(sessions: Fixture.sessions(60, from: "2025-03-03")),
+        ] {
             let entries = Set(o.intents.map { ClientOrderID(intent: $0.id, leg: .entry) })
             var filled = Set<ClientOrderID>()
             var cancelledEntries = 0
@@ -148,7 +152,8 @@ enum Fixture {
         let m = Fixture.market
         let j = try #require(m.symbols.firstIndex { $0.symbol == split.symbol })
         for through in [split.exDate.adding(days: -1), split.exDate, split.exDate.adding(days: 200)] {
-            let expected = BackAdjustment.apply(bars, actions: splits.filter { $0.symbol == split.symbol && $0.exDate <= through }, mode: .splits)
+            let expected = BackAdjustment.apply(
+                bars, actions: splits.filter { $0.symbol == split.symbol && $0.exDate <= through }, mode: .splits)
             var got = bars
             EngineScan.adjustForSplits(&got, dates: m.dates[j][...], splits: m.splits[j], through: through)
             #expect(got == expected, "through \(through)")

@@ -1,20 +1,27 @@
 import ASTCore
 import ASTRisk
 import Testing
+
 @testable import ASTExecution
 
 @Test func marketBuyBecomesEntryStopAndTargetLinkedInOneOCAGroup() {
     let b = BracketBuilder.bracket(for: approval("i-7", "AAPL", .buy, 100))
     #expect(b.intent == "i-7")
-    #expect(b.entry == OrderSpec(
-        clientOrderID: "i-7.E", intent: "i-7", leg: .entry, symbol: "AAPL", side: .buy, quantity: 100, type: .market,
-        timeInForce: .day))
-    #expect(b.stopLoss == OrderSpec(
-        clientOrderID: "i-7.S", intent: "i-7", leg: .stopLoss, symbol: "AAPL", side: .sell, quantity: 100, type: .stop,
-        stopPrice: price("95.00"), timeInForce: .gtc, parent: "i-7.E", ocaGroup: "i-7.oca"))
-    #expect(b.takeProfit == OrderSpec(
-        clientOrderID: "i-7.T", intent: "i-7", leg: .takeProfit, symbol: "AAPL", side: .sell, quantity: 100, type: .limit,
-        limitPrice: price("110.00"), timeInForce: .gtc, parent: "i-7.E", ocaGroup: "i-7.oca"))
+    #expect(
+        b.entry
+            == OrderSpec(
+                clientOrderID: "i-7.E", intent: "i-7", leg: .entry, symbol: "AAPL", side: .buy, quantity: 100, type: .market,
+                timeInForce: .day))
+    #expect(
+        b.stopLoss
+            == OrderSpec(
+                clientOrderID: "i-7.S", intent: "i-7", leg: .stopLoss, symbol: "AAPL", side: .sell, quantity: 100, type: .stop,
+                stopPrice: price("95.00"), timeInForce: .gtc, parent: "i-7.E", ocaGroup: "i-7.oca"))
+    #expect(
+        b.takeProfit
+            == OrderSpec(
+                clientOrderID: "i-7.T", intent: "i-7", leg: .takeProfit, symbol: "AAPL", side: .sell, quantity: 100, type: .limit,
+                limitPrice: price("110.00"), timeInForce: .gtc, parent: "i-7.E", ocaGroup: "i-7.oca"))
     #expect(b.legs.map(\.clientOrderID) == ["i-7.E", "i-7.S", "i-7.T"])
 }
 

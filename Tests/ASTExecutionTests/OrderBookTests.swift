@@ -1,15 +1,17 @@
 import ASTCore
 import Foundation
 import Testing
+
 @testable import ASTExecution
 
 @Test func registeredBracketLegsWaitInPendingSubmitLinkedToTheirEntry() {
     var book = OrderBook()
     let out = book.register(bracket(), at: t0)
-    #expect(out == [
-        .orderChanged("i-1.E", from: nil, to: .pendingSubmit), .orderChanged("i-1.S", from: nil, to: .pendingSubmit),
-        .orderChanged("i-1.T", from: nil, to: .pendingSubmit),
-    ])
+    #expect(
+        out == [
+            .orderChanged("i-1.E", from: nil, to: .pendingSubmit), .orderChanged("i-1.S", from: nil, to: .pendingSubmit),
+            .orderChanged("i-1.T", from: nil, to: .pendingSubmit),
+        ])
     #expect(book.children(of: "i-1.E") == ["i-1.S", "i-1.T"])
     #expect(book.children(of: "i-1.S") == [])
     #expect(book.openEntryOrderCount == 1)
@@ -78,10 +80,11 @@ import Testing
 @Test func partialThenCompleteFillsAverageThePrice() {
     var l = Ledger()
     l.submitAndAccept(bracket())
-    #expect(l.send(.fill(fill("x-1", "i-1.E", .buy, 40, "50.00"))) == [
-        .orderChanged("i-1.E", from: .accepted, to: .partiallyFilled), .fillApplied(fill("x-1", "i-1.E", .buy, 40, "50.00")),
-        .portfolioChanged,
-    ])
+    #expect(
+        l.send(.fill(fill("x-1", "i-1.E", .buy, 40, "50.00"))) == [
+            .orderChanged("i-1.E", from: .accepted, to: .partiallyFilled), .fillApplied(fill("x-1", "i-1.E", .buy, 40, "50.00")),
+            .portfolioChanged,
+        ])
     let out = l.send(.fill(fill("x-2", "i-1.E", .buy, 60, "51.00")))
     #expect(out.first == .orderChanged("i-1.E", from: .partiallyFilled, to: .filled))
     let e = l.book.order("i-1.E")
@@ -109,9 +112,10 @@ import Testing
     l.send(.fill(fill("x-2", "i-1.S", .sell, 60, "95.00")))
     #expect(l.book.order("i-1.S")?.state == .partiallyFilled)
     let out = l.send(.cancelled("i-1.E", reason: "end of day"))
-    #expect(out == [
-        .orderChanged("i-1.E", from: .partiallyFilled, to: .cancelled), .orderChanged("i-1.S", from: .partiallyFilled, to: .filled),
-    ])
+    #expect(
+        out == [
+            .orderChanged("i-1.E", from: .partiallyFilled, to: .cancelled), .orderChanged("i-1.S", from: .partiallyFilled, to: .filled),
+        ])
 }
 
 @Test func bracketLinksFollowTheParentNotTheArrivalOrder() {
@@ -189,9 +193,10 @@ import Testing
     #expect(l.book.resolve("i-1.E", brokerStatus: .working, at: at(5)) == [.orderChanged("i-1.E", from: .unknown, to: .accepted)])
     #expect(l.book.resolve("i-1.S", brokerStatus: nil, at: at(5)) == [.orderChanged("i-1.S", from: .unknown, to: .rejected)])
     // Resolution is for Unknown orders only.
-    #expect(l.book.resolve("i-1.E", brokerStatus: .filled, at: at(6)) == [
-        .anomaly("i-1.E: resolved(filled) is not legal in state Accepted; ignored")
-    ])
+    #expect(
+        l.book.resolve("i-1.E", brokerStatus: .filled, at: at(6)) == [
+            .anomaly("i-1.E: resolved(filled) is not legal in state Accepted; ignored")
+        ])
 }
 
 @Test func aFillResolvesAnUnknownOrderToo() {

@@ -1,5 +1,6 @@
 import ASTCore
 import Testing
+
 @testable import ASTExecution
 
 // Short names so that the table below reads as a table.
@@ -18,15 +19,15 @@ private let columns: [OrderEvent] = [
 /// Every (state, event) pair: the next state, or `no` for illegal.
 private let expectedTransitions: [OrderState: [OrderState?]] = [
     //                 submitSent ack accepted unack partial complete cancel reject expire | resolved: nil held work pf  filled canc rej exp
-    .pendingSubmit:   [SU,        SU, AC,      UN,   PF,     FI,      CA,    RE,    EX,      no,  no,  no,  no,  no,  no,  no,  no],
-    .submitted:       [no,        SU, AC,      UN,   PF,     FI,      CA,    RE,    EX,      no,  no,  no,  no,  no,  no,  no,  no],
-    .accepted:        [no,        AC, AC,      no,   PF,     FI,      CA,    no,    EX,      no,  no,  no,  no,  no,  no,  no,  no],
-    .partiallyFilled: [no,        PF, PF,      no,   PF,     FI,      CA,    no,    EX,      no,  no,  no,  no,  no,  no,  no,  no],
-    .filled:          [no,        no, no,      no,   no,     no,      no,    no,    no,      no,  no,  no,  no,  no,  no,  no,  no],
-    .cancelled:       [no,        no, no,      no,   CA,     FI,      no,    no,    no,      no,  no,  no,  no,  no,  no,  no,  no],
-    .rejected:        [no,        no, no,      no,   no,     no,      no,    no,    no,      no,  no,  no,  no,  no,  no,  no,  no],
-    .expired:         [no,        no, no,      no,   EX,     FI,      no,    no,    no,      no,  no,  no,  no,  no,  no,  no,  no],
-    .unknown:         [no,        SU, AC,      UN,   PF,     FI,      CA,    RE,    EX,      RE,  AC,  AC,  PF,  FI,  CA,  RE,  EX],
+    .pendingSubmit: [SU, SU, AC, UN, PF, FI, CA, RE, EX, no, no, no, no, no, no, no, no],
+    .submitted: [no, SU, AC, UN, PF, FI, CA, RE, EX, no, no, no, no, no, no, no, no],
+    .accepted: [no, AC, AC, no, PF, FI, CA, no, EX, no, no, no, no, no, no, no, no],
+    .partiallyFilled: [no, PF, PF, no, PF, FI, CA, no, EX, no, no, no, no, no, no, no, no],
+    .filled: [no, no, no, no, no, no, no, no, no, no, no, no, no, no, no, no, no],
+    .cancelled: [no, no, no, no, CA, FI, no, no, no, no, no, no, no, no, no, no, no],
+    .rejected: [no, no, no, no, no, no, no, no, no, no, no, no, no, no, no, no, no],
+    .expired: [no, no, no, no, EX, FI, no, no, no, no, no, no, no, no, no, no, no],
+    .unknown: [no, SU, AC, UN, PF, FI, CA, RE, EX, RE, AC, AC, PF, FI, CA, RE, EX],
 ]
 
 @Test func transitionTableCoversEveryStateAndEvent() {

@@ -2,6 +2,7 @@ import ASTCore
 import ASTRisk
 import Foundation
 import Testing
+
 @testable import ASTExecution
 
 /// Many large fills near the ends of 64 bits (M9): every accumulation of the portfolio is
@@ -63,7 +64,9 @@ struct PortfolioOverflowTests {
         _ = book.apply(Self.big(1), portfolio: &p, at: t0)
         _ = book.apply(Self.big(2), portfolio: &p, at: t0)
         let out = book.apply(Self.big(3), portfolio: &p, at: t0)
-        #expect(out.contains { if case .bookOverflow(let text) = $0 { text.contains("x-big-3") && text.contains("cash") } else { false } }, "\(out)")
+        #expect(
+            out.contains { if case .bookOverflow(let text) = $0 { text.contains("x-big-3") && text.contains("cash") } else { false } },
+            "\(out)")
         #expect(!out.contains(.portfolioChanged))
         #expect(!book.hasApplied(ExecutionID("x-big-3")), "not counted as applied")
     }
@@ -90,8 +93,9 @@ struct PortfolioOverflowTests {
     let stop = l.book.order("i-1.S")!.spec
     var other = stop
     other.clientOrderID = "i-9.S"
-    let broker = account(positions: [BrokerPosition(symbol: "AAPL", quantity: 100, averagePrice: Price(units: .min))],
-                         open: [stop.atBroker(working: .max - 1), other.atBroker(working: .max - 1)])
+    let broker = account(
+        positions: [BrokerPosition(symbol: "AAPL", quantity: 100, averagePrice: Price(units: .min))],
+        open: [stop.atBroker(working: .max - 1), other.atBroker(working: .max - 1)])
     let report = Reconciliation.reconcile(book: l.book, portfolio: l.portfolio, broker: broker, now: at(600))
     #expect(!report.isClean)
     #expect(report.findings.contains { if case .averagePriceMismatch = $0 { true } else { false } }, "\(report.findings)")

@@ -2,6 +2,7 @@ import ASTCore
 import ASTRisk
 import Foundation
 import Testing
+
 @testable import ASTExecution
 
 private func buy(_ q: Int64, _ p: String, _ symbol: Symbol = "AAPL", commission: String = "0", id: String = #function) -> Fill {
@@ -137,10 +138,11 @@ private func portfolio(_ fills: Fill...) -> Portfolio {
     #expect(s.peakEquity == money("100099"))
     #expect(s.startOfDayEquity == money("100000"))
     #expect(s.openOrders == 3)
-    #expect(s.positions == [
-        "AAPL": PositionSnapshot(quantity: 100, averagePrice: price("50.00"), sector: "tech", lastMark: price("51.00")),
-        "MSFT": PositionSnapshot(quantity: -10, averagePrice: price("300.00"), sector: nil, lastMark: price("300.00")),
-    ])
+    #expect(
+        s.positions == [
+            "AAPL": PositionSnapshot(quantity: 100, averagePrice: price("50.00"), sector: "tech", lastMark: price("51.00")),
+            "MSFT": PositionSnapshot(quantity: -10, averagePrice: price("300.00"), sector: nil, lastMark: price("300.00")),
+        ])
 }
 
 @Test func portfolioRoundTripsThroughJSONWithSortedCollections() throws {

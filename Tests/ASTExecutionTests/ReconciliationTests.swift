@@ -2,6 +2,7 @@ import ASTCore
 import ASTRisk
 import Foundation
 import Testing
+
 @testable import ASTExecution
 
 /// AAPL: 100 long at 50.00 through i-1, its stop (sell 100 at 45.00) working. The broker agrees.
@@ -274,15 +275,19 @@ private func combinedScenario() -> (Ledger, BrokerAccountState, [Fill], [BrokerO
 @Test func everyDifferenceAtOnceIsReportedInADeterministicOrder() {
     let (l, broker, fills, strays) = combinedScenario()
     let r = reconcile(l, broker)
-    #expect(r.findings == [
-        .positionQuantityMismatch("AAPL", ours: 100, broker: 60),
-        .unprotectedPosition("NVDA", quantity: 10, covered: 4),
-        .missedFill(fills[0]),
-        .orderAtBrokerOnly(strays[0]),
-    ])
+    #expect(
+        r.findings == [
+            .positionQuantityMismatch("AAPL", ours: 100, broker: 60),
+            .unprotectedPosition("NVDA", quantity: 10, covered: 4),
+            .missedFill(fills[0]),
+            .orderAtBrokerOnly(strays[0]),
+        ])
     #expect(r.repairs == [.applyFill(fills[0]), .cancelAtBroker("stray.E", reason: "open at the broker but not in the book")])
     #expect(r.requiresHalt)
-    #expect(r.summary.hasPrefix("Reconciliation with broker@paper at \(at(600)): 2 critical and 2 benign findings; HALT required. AAPL: we are long 100 shares, the broker long 60; NVDA:"))
+    #expect(
+        r.summary.hasPrefix(
+            "Reconciliation with broker@paper at \(at(600)): 2 critical and 2 benign findings; HALT required. AAPL: we are long 100 shares, the broker long 60; NVDA:"
+        ))
     #expect(r.summary.hasSuffix("Repairs: apply missed fills: 1, cancel at the broker: 1."))
 }
 

@@ -2,6 +2,7 @@ import ASTCore
 import ASTRisk
 import Foundation
 import Testing
+
 @testable import ASTExecution
 
 /// The test clock's origin.

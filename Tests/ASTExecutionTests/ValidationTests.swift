@@ -1,6 +1,7 @@
 import ASTCore
 import ASTRisk
 import Testing
+
 @testable import ASTExecution
 
 /// ``ReconcilerInput/validate()`` and the exact helpers that no longer trap on peer values.

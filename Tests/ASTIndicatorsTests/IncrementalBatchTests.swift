@@ -1,5 +1,6 @@
 import ASTCore
 import Testing
+
 @testable import ASTIndicators
 
 /// Every indicator's O(1) incremental form must equal its independently written batch form,

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import ASTIndicators
 
 @Suite struct IndicatorSpecParsing {
@@ -23,8 +24,9 @@ import Testing
 
     @Test func columnNamesFollowTheCommandLineConvention() throws {
         #expect(try IndicatorSpec(parsing: "rsi:14").columns == ["rsi_14"])
-        #expect(try IndicatorSpec(parsing: "macd:12,26,9").columns
-            == ["macd_12_26_9", "macd_signal_12_26_9", "macd_hist_12_26_9"])
+        #expect(
+            try IndicatorSpec(parsing: "macd:12,26,9").columns
+                == ["macd_12_26_9", "macd_signal_12_26_9", "macd_hist_12_26_9"])
         #expect(try IndicatorSpec(parsing: "bb:20,2").columns == ["bb_middle_20_2", "bb_upper_20_2", "bb_lower_20_2"])
         #expect(try IndicatorSpec(parsing: "bb:20,2.5").columns[0] == "bb_middle_20_2.5")
         #expect(try IndicatorSpec(parsing: "adx:14").columns == ["adx_14", "plus_di_14", "minus_di_14"])

@@ -1,6 +1,7 @@
 import ASTCore
 import Foundation
 import Testing
+
 @testable import ASTIndicators
 
 /// ASTIndicators against values computed by independent, widely used implementations.
@@ -39,9 +40,11 @@ import Testing
         var f = Fixture()
         for (i, row) in lines.dropFirst().enumerated() {
             func price(_ s: String) -> Price { Price(s)! }
-            f.bars.append(Bar(symbol: "REF", start: Timestamp(nanoseconds: Int64(i) * 86_400_000_000_000),
-                              open: price(row[0]), high: price(row[1]), low: price(row[2]), close: price(row[3]),
-                              volume: Int64(row[4])!))
+            f.bars.append(
+                Bar(
+                    symbol: "REF", start: Timestamp(nanoseconds: Int64(i) * 86_400_000_000_000),
+                    open: price(row[0]), high: price(row[1]), low: price(row[2]), close: price(row[3]),
+                    volume: Int64(row[4])!))
             for (name, cell) in zip(header, row).dropFirst(5) {
                 f.columns[name, default: []].append(cell.isEmpty ? nil : Double(cell)!)
             }
@@ -102,8 +105,10 @@ import Testing
     /// ATR(2): no true range on bar 0; TR = 2, 3 (|14 − 11|), 2 on bars 1...3. First ATR on
     /// bar 2 = (2 + 3)/2, then (2.5·1 + 2)/2.
     @Test func atrStartsTheTrueRangeOnTheSecondBar() {
-        let bars = [bar(0, open: 10, high: 11, low: 9, close: 10), bar(1, open: 10, high: 11, low: 9, close: 11),
-                    bar(2, open: 12, high: 14, low: 12, close: 13), bar(3, open: 13, high: 14, low: 12, close: 13)]
+        let bars = [
+            bar(0, open: 10, high: 11, low: 9, close: 10), bar(1, open: 10, high: 11, low: 9, close: 11),
+            bar(2, open: 12, high: 14, low: 12, close: 13), bar(3, open: 13, high: 14, low: 12, close: 13),
+        ]
         let values = incremental(ATR(period: 2), bars)
         #expect(values[0] == nil && values[1] == nil)
         #expect(values[2] == 2.5)
@@ -114,8 +119,10 @@ import Testing
     /// K = (2·50 + RSV)/3 = 1000/21, D = (2·50 + K)/3 = 3100/63, J = 3K − 2D = 2800/63.
     /// Bar 3: window bars 1...3, HH 15, LL 9, close 12.5, RSV = 175/3, K = 3225/63, D = 9425/189.
     @Test func kdjSeedsKAndDWithFifty() throws {
-        let bars = [bar(0, open: 10, high: 12, low: 8, close: 10), bar(1, open: 10, high: 14, low: 9, close: 13),
-                    bar(2, open: 13, high: 15, low: 10, close: 11), bar(3, open: 11, high: 13, low: 11, close: 12.5)]
+        let bars = [
+            bar(0, open: 10, high: 12, low: 8, close: 10), bar(1, open: 10, high: 14, low: 9, close: 13),
+            bar(2, open: 13, high: 15, low: 10, close: 11), bar(3, open: 11, high: 13, low: 11, close: 12.5),
+        ]
         let v = incremental(KDJ(period: 3, kSmoothing: 3, dSmoothing: 3), bars)
         #expect(v[1] == nil)
         let b2 = try #require(v[2]), b3 = try #require(v[3])
@@ -130,9 +137,9 @@ import Testing
         // ATR(1) is the true range; bands are (H+L)/2 ± TR.
         let bars = [
             bar(0, open: 10, high: 10, low: 10, close: 10),
-            bar(1, open: 10, high: 11, low: 9, close: 9.5),   // TR 2, bands 12 / 8: first value, down, 12
+            bar(1, open: 10, high: 11, low: 9, close: 9.5),  // TR 2, bands 12 / 8: first value, down, 12
             bar(2, open: 9.5, high: 12, low: 10, close: 11),  // TR 2.5, basic upper 13.5 > 12 and close[1] 9.5 < 12: keeps 12
-            bar(3, open: 11, high: 13, low: 12, close: 12.8), // TR 2, basic upper 14.5; keeps 12; close 12.8 > 12: up
+            bar(3, open: 11, high: 13, low: 12, close: 12.8),  // TR 2, basic upper 14.5; keeps 12; close 12.8 > 12: up
         ]
         let v = incremental(SuperTrend(period: 1, multiplier: 1), bars)
         #expect(v[0] == nil)

@@ -1,5 +1,6 @@
 import ASTCore
 import Testing
+
 @testable import ASTIndicators
 
 @Suite struct IndicatorRegistry {
@@ -11,10 +12,11 @@ import Testing
             .sma(period: 20), .supertrend(period: 10, multiplier: 3), .atr(period: 10), .adx(period: 14),
             .atr(period: 14), .ema(period: 12),
         ])
-        #expect(plan.computedNodes == [
-            "ema:12", "ema:26", "macd:12,26,9", "sma:20", "stddev:20", "bb:20,2", "true_range", "atr:10",
-            "supertrend:10,3", "adx:14", "atr:14",
-        ])
+        #expect(
+            plan.computedNodes == [
+                "ema:12", "ema:26", "macd:12,26,9", "sma:20", "stddev:20", "bb:20,2", "true_range", "atr:10",
+                "supertrend:10,3", "adx:14", "atr:14",
+            ])
         var engine = IndicatorEngine(plan: plan)
         let bars = randomBars(count: 300, seed: 3)
         for b in bars { _ = engine.update(b) }
@@ -38,7 +40,9 @@ import Testing
     }
 
     @Test func dependenciesAreEvaluatedBeforeTheirDependents() {
-        let plan = IndicatorPlan([.supertrend(period: 7, multiplier: 2), .bollinger(period: 5, multiplier: 1), .macd(fast: 3, slow: 5, signal: 2)])
+        let plan = IndicatorPlan([
+            .supertrend(period: 7, multiplier: 2), .bollinger(period: 5, multiplier: 1), .macd(fast: 3, slow: 5, signal: 2),
+        ])
         for (i, deps) in plan.inputs.enumerated() { #expect(deps.allSatisfy { $0 < i }) }
     }
 

@@ -1,16 +1,20 @@
 import ASTCore
 import Foundation
+
 @testable import ASTIndicators
 
 /// The seeded generator (ASTCore's SplitMix64), so every "random" series is the same on every run.
 typealias SeededGenerator = SplitMix64
 
 /// A daily bar at day `index` with prices in dollars (rounded to 1/10,000).
-func bar(_ index: Int, open: Double, high: Double, low: Double, close: Double, volume: Int64 = 1_000,
-         symbol: Symbol = "TEST") -> Bar {
+func bar(
+    _ index: Int, open: Double, high: Double, low: Double, close: Double, volume: Int64 = 1_000,
+    symbol: Symbol = "TEST"
+) -> Bar {
     func p(_ x: Double) -> Price { Price(units: Int64((x * 10_000).rounded())) }
-    return Bar(symbol: symbol, start: Timestamp(nanoseconds: Int64(index) * 86_400_000_000_000),
-               open: p(open), high: p(high), low: p(low), close: p(close), volume: volume)
+    return Bar(
+        symbol: symbol, start: Timestamp(nanoseconds: Int64(index) * 86_400_000_000_000),
+        open: p(open), high: p(high), low: p(low), close: p(close), volume: volume)
 }
 
 /// Bars whose close is each of `closes` (open = high = low = close).

@@ -157,7 +157,9 @@ import Testing
                 #expect(mine.map(\.record.messageID) == (0..<perTask).map { "m-\($0)" })
             }
             try journal.close()
-            #expect(Journal.verify(path: path) == JournalVerification(path: path, entries: tasks * perTask, lastSeq: Int64(tasks * perTask), damage: nil))
+            #expect(
+                Journal.verify(path: path)
+                    == JournalVerification(path: path, entries: tasks * perTask, lastSeq: Int64(tasks * perTask), damage: nil))
         }
     }
 }

@@ -35,9 +35,11 @@ import Testing
             let stored = try journal.entries(seq: 1...2)
             try journal.close()
 
-            let canonical1 = [UInt8](repeating: 0, count: 32) + Self.bigEndian(1) + Self.bigEndian(42)
+            let canonical1 =
+                [UInt8](repeating: 0, count: 32) + Self.bigEndian(1) + Self.bigEndian(42)
                 + Self.field("decision") + Self.field("risk.approve") + [0, 0, 0] + Self.field([UInt8]())
-            let canonical2 = stored[0].hash + Self.bigEndian(2) + Self.bigEndian(-1)
+            let canonical2 =
+                stored[0].hash + Self.bigEndian(2) + Self.bigEndian(-1)
                 + Self.field("received") + Self.field("order.fill") + Self.field("m-1") + Self.field("intent-7")
                 + Self.field("broker@paper") + Self.field(Array("{\"qty\":100}".utf8))
 
@@ -74,8 +76,12 @@ import Testing
         try withTemporaryDirectory { dir in
             let path = "\(dir)/j.sqlite"
             let journal = try Journal(path: path, process: "test", logger: quietLogger)
-            try journal.append((1...40).map { record($0, kind: EntryKind.allCases[$0 % 6], correlationID: $0 % 3 == 0 ? nil : "c-\($0)") }, durability: .batched)
-            try journal.append(JournalRecord(kind: .event, type: "ünïcode", timestamp: Timestamp(nanoseconds: 0), peer: "", body: []), durability: .durable)
+            try journal.append(
+                (1...40).map { record($0, kind: EntryKind.allCases[$0 % 6], correlationID: $0 % 3 == 0 ? nil : "c-\($0)") },
+                durability: .batched)
+            try journal.append(
+                JournalRecord(kind: .event, type: "ünïcode", timestamp: Timestamp(nanoseconds: 0), peer: "", body: []), durability: .durable
+            )
             try journal.close()
             let script = "\(dir)/check.py"
             try Self.pythonChainCheck.write(toFile: script, atomically: true, encoding: .utf8)

@@ -42,12 +42,15 @@ import Testing
 
     @Test func verifyNamesTruncatedTailWhenLastEntriesAreDeleted() throws {
         let result = try verifyAfter("DELETE FROM entries WHERE seq > 7")
-        #expect(result.damage == JournalDamage(kind: .truncatedTail, firstBadSeq: 8, detail: "last entry 7 does not match head 10 (truncated tail)"))
+        #expect(
+            result.damage
+                == JournalDamage(kind: .truncatedTail, firstBadSeq: 8, detail: "last entry 7 does not match head 10 (truncated tail)"))
         #expect(result.entries == 7)
     }
 
     @Test func verifyNamesFirstOfTwoSwappedEntries() throws {
-        let result = try verifyAfter("""
+        let result = try verifyAfter(
+            """
             UPDATE entries SET seq = -1 WHERE seq = 3;
             UPDATE entries SET seq = 3 WHERE seq = 7;
             UPDATE entries SET seq = 7 WHERE seq = -1;
@@ -58,7 +61,8 @@ import Testing
 
     @Test func verifyNamesFirstOfTwoEntriesWithSwappedPayloads() throws {
         let payload = "ts, kind, type, msg_id, corr_id, peer, body"
-        let result = try verifyAfter("""
+        let result = try verifyAfter(
+            """
             CREATE TEMP TABLE saved AS SELECT \(payload) FROM entries WHERE seq = 3;
             UPDATE entries SET (\(payload)) = (SELECT \(payload) FROM entries WHERE seq = 7) WHERE seq = 3;
             UPDATE entries SET (\(payload)) = (SELECT \(payload) FROM saved) WHERE seq = 7;
@@ -134,8 +138,12 @@ import Testing
     @Test func descriptionsNameThePathAndTheDamage() throws {
         let clean = JournalVerification(path: "/j", entries: 3, lastSeq: 3, damage: nil)
         #expect(clean.description == "journal /j: clean, 3 entries, last seq 3")
-        let damaged = JournalVerification(path: "/j", entries: 4, lastSeq: 4, damage: JournalDamage(kind: .gap, firstBadSeq: 5, detail: "entry 5 is missing (4 is followed by 6)"))
-        #expect(damaged.description == "journal /j: DAMAGED, gap at entry 5: entry 5 is missing (4 is followed by 6); 4 entries verified before it")
+        let damaged = JournalVerification(
+            path: "/j", entries: 4, lastSeq: 4,
+            damage: JournalDamage(kind: .gap, firstBadSeq: 5, detail: "entry 5 is missing (4 is followed by 6)"))
+        #expect(
+            damaged.description
+                == "journal /j: DAMAGED, gap at entry 5: entry 5 is missing (4 is followed by 6); 4 entries verified before it")
     }
 }
 
@@ -145,8 +153,16 @@ import Testing
             let path = try makeJournal(in: dir, count: 20)
             try tamper(path, "DELETE FROM entries WHERE seq > 17")
             let error = #expect(throws: JournalError.self) { try Journal(path: path, process: "test", logger: quietLogger) }
-            #expect(error == .damaged(path: path, damage: JournalDamage(kind: .truncatedTail, firstBadSeq: 18, detail: "last entry 17 does not match head 20 (truncated tail)")))
-            #expect(error?.description == "journal \(path): last entry 17 does not match head 20 (truncated tail); run `astctl journal verify \(path)` and see runbooks/journal-verification-failed.md")
+            #expect(
+                error
+                    == .damaged(
+                        path: path,
+                        damage: JournalDamage(
+                            kind: .truncatedTail, firstBadSeq: 18, detail: "last entry 17 does not match head 20 (truncated tail)")))
+            #expect(
+                error?.description
+                    == "journal \(path): last entry 17 does not match head 20 (truncated tail); run `astctl journal verify \(path)` and see runbooks/journal-verification-failed.md"
+            )
         }
     }
 

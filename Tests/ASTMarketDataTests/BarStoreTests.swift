@@ -1,7 +1,8 @@
 import ASTCalendar
 import ASTCore
-@testable import ASTMarketData
 import Testing
+
+@testable import ASTMarketData
 
 @Suite struct BarStoreTests {
     @Test func barsRoundTripExactlyAndQueriesByDateRange() throws {
@@ -12,7 +13,8 @@ import Testing
             bar("ABC", "2024-01-04", "10.7", "10.8", "10.1", "10.3"),
             bar("XYZ", "2024-01-03", "50", "51", "49", "50.5"),
         ]
-        try f.store.write(StoreBatch(bars: bars, symbols: [SymbolInfo(symbol: "ABC", name: "Abc Corp", exchange: "NYSE", sector: "Industrials")]))
+        try f.store.write(
+            StoreBatch(bars: bars, symbols: [SymbolInfo(symbol: "ABC", name: "Abc Corp", exchange: "NYSE", sector: "Industrials")]))
         #expect(try f.store.bars("ABC") == Array(bars[0..<3]))
         #expect(try f.store.bars("ABC", from: date("2024-01-03"), to: date("2024-01-03")) == [bars[1]])
         #expect(try f.store.bars("ABC", from: date("2024-01-04")) == [bars[2]])
@@ -35,8 +37,10 @@ import Testing
         // and the metadata of the same batch are rolled back with it.
         let impossible = bar("ABC", "2024-01-04", "10", "9", "11", "10")
         #expect(throws: BarStoreError.self) {
-            try f.store.write(StoreBatch(bars: [bar("ABC", "2024-01-03", "10", "11", "9", "10.5"), impossible],
-                                         symbols: [SymbolInfo(symbol: "ABC", name: "x", exchange: "NYSE", sector: "y")]))
+            try f.store.write(
+                StoreBatch(
+                    bars: [bar("ABC", "2024-01-03", "10", "11", "9", "10.5"), impossible],
+                    symbols: [SymbolInfo(symbol: "ABC", name: "x", exchange: "NYSE", sector: "y")]))
         }
         #expect(try f.store.allBars() == [good])
         #expect(try f.store.symbolInfo().isEmpty)
@@ -49,7 +53,9 @@ import Testing
             bar("ABC", "2024-01-03", "100", "103", "99.99", "102", 1000),
             bar("ABC", "2024-01-04", "51", "52.5", "50.5", "52", 2000),
         ]
-        try f.store.write(StoreBatch(bars: raw, actions: [CorporateAction(symbol: "ABC", exDate: date("2024-01-04"), kind: .split(newShares: 2, oldShares: 1))]))
+        try f.store.write(
+            StoreBatch(
+                bars: raw, actions: [CorporateAction(symbol: "ABC", exDate: date("2024-01-04"), kind: .split(newShares: 2, oldShares: 1))]))
         let adjusted = try f.store.bars("ABC", adjustment: .splits)
         #expect(adjusted[0] == bar("ABC", "2024-01-02", "49", "50.5", "48.5", "50", 2000))
         // 99.99 / 2 = 49.995 exactly: four decimals hold it.
@@ -67,10 +73,13 @@ import Testing
             bar("ABC", "2024-01-03", "99", "100", "98", "99.5", 1000),
             bar("ABC", "2024-01-04", "50", "51", "49", "50", 2000),
         ]
-        try f.store.write(StoreBatch(bars: raw, actions: [
-            CorporateAction(symbol: "ABC", exDate: date("2024-01-03"), kind: .dividend(price("1.00"))),
-            CorporateAction(symbol: "ABC", exDate: date("2024-01-04"), kind: .split(newShares: 2, oldShares: 1)),
-        ]))
+        try f.store.write(
+            StoreBatch(
+                bars: raw,
+                actions: [
+                    CorporateAction(symbol: "ABC", exDate: date("2024-01-03"), kind: .dividend(price("1.00"))),
+                    CorporateAction(symbol: "ABC", exDate: date("2024-01-04"), kind: .split(newShares: 2, oldShares: 1)),
+                ]))
         // Before the dividend: × (1 − 1.00 / 100.00) = 0.99, and × 1/2 for the split.
         let both = try f.store.bars("ABC", adjustment: .splitsAndDividends)
         #expect(both[0] == bar("ABC", "2024-01-02", "49.005", "49.995", "48.51", "49.5", 2000))
@@ -83,9 +92,13 @@ import Testing
 
     @Test func reverseSplitAndThreeForOneRoundOnce() {
         let raw = [bar("ABC", "2024-01-02", "1.00", "1.00", "1.00", "1.00", 3001), bar("ABC", "2024-01-03", "3", "3", "3", "3")]
-        let three = BackAdjustment.apply(raw, actions: [CorporateAction(symbol: "ABC", exDate: date("2024-01-03"), kind: .split(newShares: 3, oldShares: 1))], mode: .splits)
+        let three = BackAdjustment.apply(
+            raw, actions: [CorporateAction(symbol: "ABC", exDate: date("2024-01-03"), kind: .split(newShares: 3, oldShares: 1))],
+            mode: .splits)
         #expect(three[0].close == price("0.3333") && three[0].volume == 9003)
-        let reverse = BackAdjustment.apply(raw, actions: [CorporateAction(symbol: "ABC", exDate: date("2024-01-03"), kind: .split(newShares: 1, oldShares: 10))], mode: .splits)
+        let reverse = BackAdjustment.apply(
+            raw, actions: [CorporateAction(symbol: "ABC", exDate: date("2024-01-03"), kind: .split(newShares: 1, oldShares: 10))],
+            mode: .splits)
         #expect(reverse[0].close == price("10") && reverse[0].volume == 300)
     }
 

@@ -1,7 +1,8 @@
 import ASTCalendar
 import ASTCore
-@testable import ASTMarketData
 import Testing
+
+@testable import ASTMarketData
 
 /// Dates a bar cannot have are ingest errors with file and line, never a trap.
 @Suite struct CSVDateRangeTests {
@@ -32,6 +33,7 @@ import Testing
         #expect(NewYorkTime.timestamp(LocalDate(year: 1, month: 1, day: 1)!, open) == Timestamp(nanoseconds: .min))
         #expect(NewYorkTime.timestamp(LocalDate(year: 9999, month: 12, day: 31)!, open) == Timestamp(nanoseconds: .max))
         // 1969-12-31 09:30 EST is 14:30 UTC, 34,200 s before the epoch.
-        #expect(NewYorkTime.checkedTimestamp(LocalDate(year: 1969, month: 12, day: 31)!, open) == Timestamp(nanoseconds: -34_200_000_000_000))
+        #expect(
+            NewYorkTime.checkedTimestamp(LocalDate(year: 1969, month: 12, day: 31)!, open) == Timestamp(nanoseconds: -34_200_000_000_000))
     }
 }

@@ -1,7 +1,8 @@
 import ASTCalendar
 import ASTCore
-@testable import ASTMarketData
 import Testing
+
+@testable import ASTMarketData
 
 @Suite struct CSVTests {
     @Test func yahooLayoutIsDetectedAndPricesAreExact() throws {
@@ -79,18 +80,20 @@ import Testing
         let parsed = try CSVBarParser.parse(text, file: "XYZ.csv")
         #expect(parsed.bars.map(\.line) == [2])
         let described = parsed.issues.map(\.description)
-        #expect(described == [
-            "error XYZ.csv:3 XYZ 2024-01-03: column Open: \"null\" is not a price",
-            "error XYZ.csv:4 XYZ: column Date: \"2024-13-04\" is not a date (iso)",
-            "error XYZ.csv:5 XYZ: 6 fields where the header has 7",
-            "error XYZ.csv:6 XYZ 2024-01-08: column Close: \"1O.5\" is not a price",
-        ])
+        #expect(
+            described == [
+                "error XYZ.csv:3 XYZ 2024-01-03: column Open: \"null\" is not a price",
+                "error XYZ.csv:4 XYZ: column Date: \"2024-13-04\" is not a date (iso)",
+                "error XYZ.csv:5 XYZ: 6 fields where the header has 7",
+                "error XYZ.csv:6 XYZ 2024-01-08: column Close: \"1O.5\" is not a price",
+            ])
     }
 
-    @Test(arguments: [
-        ("12", 120_000), ("12.3456", 123_456), ("12.34565", 123_457), ("-0.00005", -1), ("1.5e2", 1_500_000), ("2E-4", 2),
-        ("0.12344999", 1_234),
-    ] as [(String, Int64)])
+    @Test(
+        arguments: [
+            ("12", 120_000), ("12.3456", 123_456), ("12.34565", 123_457), ("-0.00005", -1), ("1.5e2", 1_500_000), ("2E-4", 2),
+            ("0.12344999", 1_234),
+        ] as [(String, Int64)])
     func decimalTextIsExact(text: String, units: Int64) {
         #expect(DecimalText.units(Substring(text)) == units)
     }

@@ -1,9 +1,10 @@
 import ASTCalendar
 import ASTCore
-@testable import ASTMarketData
 import CCrypto
 import Foundation
 import Testing
+
+@testable import ASTMarketData
 
 /// SHA-256 (libcrypto) of every file of the universe in order: name, NUL, contents, NUL.
 func fingerprint(_ u: GeneratedUniverse) -> String {

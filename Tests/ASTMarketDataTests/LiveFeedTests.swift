@@ -1,8 +1,9 @@
 import ASTCalendar
 import ASTCore
-@testable import ASTMarketData
 import Foundation
 import Testing
+
+@testable import ASTMarketData
 
 /// The wall-clock feed's pure core: what to fetch when (time is an input), how a grouped day is
 /// validated, the freshness gate before the scan, and when marks go out.
@@ -25,8 +26,9 @@ import Testing
 
     @Test func theBackfillAfterDowntimeListsEveryMissedSessionAcrossHolidaysAndWeekends() {
         // Thanksgiving 2026-11-26 is closed, 11-27 closes early; then a weekend.
-        #expect(Self.plan.due(lastStored: Self.d("2026-11-24"), now: Self.at("2026-11-30", 18, 0))
-            == ["2026-11-25", "2026-11-27", "2026-11-30"].map(Self.d))
+        #expect(
+            Self.plan.due(lastStored: Self.d("2026-11-24"), now: Self.at("2026-11-30", 18, 0))
+                == ["2026-11-25", "2026-11-27", "2026-11-30"].map(Self.d))
         // Christmas 2026-12-25 is closed; 12-24 closes early at 13:00, fetched at 16:10 all the same.
         #expect(Self.plan.due(lastStored: Self.d("2026-12-23"), now: Self.at("2026-12-28", 9, 0)) == [Self.d("2026-12-24")])
         #expect(Self.plan.fetchTime(of: TradingCalendar.nyse.session(on: Self.d("2026-12-24"))!) == Self.at("2026-12-24", 16, 10))
@@ -55,9 +57,13 @@ import Testing
 
     // MARK: Validation of a grouped day
 
-    static func bar(_ symbol: String, _ date: String, o: Int64 = 100_000, h: Int64 = 110_000, l: Int64 = 90_000, c: Int64 = 105_000) -> SourcedBar {
-        SourcedBar(Bar(symbol: Symbol(validating: symbol)!, resolution: .day, start: at(date, 9, 30), open: Price(units: o),
-                       high: Price(units: h), low: Price(units: l), close: Price(units: c), volume: 1_000))
+    static func bar(_ symbol: String, _ date: String, o: Int64 = 100_000, h: Int64 = 110_000, l: Int64 = 90_000, c: Int64 = 105_000)
+        -> SourcedBar
+    {
+        SourcedBar(
+            Bar(
+                symbol: Symbol(validating: symbol)!, resolution: .day, start: at(date, 9, 30), open: Price(units: o),
+                high: Price(units: h), low: Price(units: l), close: Price(units: c), volume: 1_000))
     }
 
     @Test func aGoodDayIsStoredWhole() {
@@ -81,9 +87,23 @@ import Testing
 
     @Test func aDuplicateTickerAnIncompleteDayOrAClosedDayIsRefused() {
         let dup = GroupedDay(date: Self.d("2026-12-02"), bars: [Self.bar("ABC", "2026-12-02"), Self.bar("ABC", "2026-12-02", c: 100_000)])
-        #expect({ if case .refuse(let r) = LiveDayValidation.decide(dup, settings: Self.plan.settings) { r.contains("duplicate") } else { false } }())
+        #expect(
+            {
+                if case .refuse(let r) = LiveDayValidation.decide(dup, settings: Self.plan.settings) {
+                    r.contains("duplicate")
+                } else {
+                    false
+                }
+            }())
         let small = GroupedDay(date: Self.d("2026-12-02"), bars: [Self.bar("ABC", "2026-12-02")])
-        #expect({ if case .refuse(let r) = LiveDayValidation.decide(small, settings: Self.plan.settings) { r.contains("1 bars") } else { false } }())
+        #expect(
+            {
+                if case .refuse(let r) = LiveDayValidation.decide(small, settings: Self.plan.settings) {
+                    r.contains("1 bars")
+                } else {
+                    false
+                }
+            }())
         let holiday = GroupedDay(date: Self.d("2026-12-25"), bars: [Self.bar("ABC", "2026-12-25"), Self.bar("XYZ", "2026-12-25")])
         #expect(LiveDayValidation.decide(holiday, settings: Self.plan.settings) == .refuse(reason: "2026-12-25 is not an NYSE session"))
     }
@@ -103,7 +123,8 @@ import Testing
 
     @Test func theGroupedAnswerBecomesOneBarPerTickerAndSkipsTickersThatAreNotSymbols() throws {
         let t = Self.at("2026-12-02", 0, 0).nanoseconds / 1_000_000
-        let json = #"{"adjusted":false,"queryCount":3,"resultsCount":3,"status":"OK","results":["#
+        let json =
+            #"{"adjusted":false,"queryCount":3,"resultsCount":3,"status":"OK","results":["#
             + #"{"T":"ABC","v":1.5e3,"vw":10.1,"o":10,"c":10.25,"h":10.5,"l":9.75,"t":\#(t),"n":7},"#
             + #"{"T":"abcw","v":10,"o":1,"c":1,"h":1,"l":1,"t":\#(t)},"#
             + #"{"T":"BRK.B","v":2000,"o":400.1,"c":401,"h":402,"l":399,"t":\#(t)}]}"#
@@ -120,38 +141,54 @@ import Testing
         #expect(throws: PolygonError.self) { try PolygonMarketJSON.groupedDaily(Array(other.utf8), date: Self.d("2026-12-02")).get() }
         let missing = #"{"status":"OK","results":[{"T":"ABC","v":1,"o":1,"h":1,"l":1,"t":\#(t)}]}"#
         #expect(throws: PolygonError.self) { try PolygonMarketJSON.groupedDaily(Array(missing.utf8), date: Self.d("2026-12-01")).get() }
-        #expect(throws: PolygonError.self) { try PolygonMarketJSON.groupedDaily(Array(#"{"results":[{"o":1.0,"#.utf8), date: Self.d("2026-12-01")).get() }
+        #expect(throws: PolygonError.self) {
+            try PolygonMarketJSON.groupedDaily(Array(#"{"results":[{"o":1.0,"#.utf8), date: Self.d("2026-12-01")).get()
+        }
         let huge = #"{"status":"OK","results":[{"T":"ABC","v":1,"o":1,"c":1,"h":1,"l":1,"t":9223372036854775807}]}"#
         #expect(throws: PolygonError.self) { try PolygonMarketJSON.groupedDaily(Array(huge.utf8), date: Self.d("2026-12-01")).get() }
     }
 
     @Test func splitsDividendsAndTickersReadAsCorporateActionsAndSymbolInfo() throws {
-        let splits = try RawJSON.parse(Array(#"""
-            {"status":"OK","results":[{"ticker":"ABC","execution_date":"2026-12-03","split_from":2,"split_to":3},
-            {"ticker":"XYZ","execution_date":"2026-12-04","split_from":10,"split_to":1},{"ticker":"BAD","execution_date":"x","split_from":1,"split_to":2}]}
-            """#.utf8))
+        let splits = try RawJSON.parse(
+            Array(
+                #"""
+                {"status":"OK","results":[{"ticker":"ABC","execution_date":"2026-12-03","split_from":2,"split_to":3},
+                {"ticker":"XYZ","execution_date":"2026-12-04","split_from":10,"split_to":1},{"ticker":"BAD","execution_date":"x","split_from":1,"split_to":2}]}
+                """#.utf8))
         let s = try PolygonMarketJSON.splits(splits).get()
-        #expect(s.actions == [CorporateAction(symbol: "ABC", exDate: Self.d("2026-12-03"), kind: .split(newShares: 3, oldShares: 2)),
-                              CorporateAction(symbol: "XYZ", exDate: Self.d("2026-12-04"), kind: .split(newShares: 1, oldShares: 10))])
+        #expect(
+            s.actions == [
+                CorporateAction(symbol: "ABC", exDate: Self.d("2026-12-03"), kind: .split(newShares: 3, oldShares: 2)),
+                CorporateAction(symbol: "XYZ", exDate: Self.d("2026-12-04"), kind: .split(newShares: 1, oldShares: 10)),
+            ])
         #expect(s.skipped == 1)
-        let dividends = try RawJSON.parse(Array(#"""
-            {"status":"OK","results":[{"ticker":"ABC","ex_dividend_date":"2026-12-03","cash_amount":0.24,"currency":"USD"},
-            {"ticker":"ENB","ex_dividend_date":"2026-12-03","cash_amount":0.88,"currency":"CAD"}]}
-            """#.utf8))
+        let dividends = try RawJSON.parse(
+            Array(
+                #"""
+                {"status":"OK","results":[{"ticker":"ABC","ex_dividend_date":"2026-12-03","cash_amount":0.24,"currency":"USD"},
+                {"ticker":"ENB","ex_dividend_date":"2026-12-03","cash_amount":0.88,"currency":"CAD"}]}
+                """#.utf8))
         let v = try PolygonMarketJSON.dividends(dividends).get()
-        #expect(v.actions == [CorporateAction(symbol: "ABC", exDate: Self.d("2026-12-03"), kind: .dividend(Price(units: 2_400)))] && v.skipped == 1)
-        let tickers = try RawJSON.parse(Array(#"""
-            {"status":"OK","results":[{"ticker":"ABC","name":"ABC Corp","primary_exchange":"XNAS","type":"CS"}]}
-            """#.utf8))
-        #expect(try PolygonMarketJSON.tickers(tickers).get().symbols == [SymbolInfo(symbol: "ABC", name: "ABC Corp", exchange: "NASDAQ", sector: "")])
+        #expect(
+            v.actions == [CorporateAction(symbol: "ABC", exDate: Self.d("2026-12-03"), kind: .dividend(Price(units: 2_400)))]
+                && v.skipped == 1)
+        let tickers = try RawJSON.parse(
+            Array(
+                #"""
+                {"status":"OK","results":[{"ticker":"ABC","name":"ABC Corp","primary_exchange":"XNAS","type":"CS"}]}
+                """#.utf8))
+        #expect(
+            try PolygonMarketJSON.tickers(tickers).get().symbols == [
+                SymbolInfo(symbol: "ABC", name: "ABC Corp", exchange: "NASDAQ", sector: "")
+            ])
     }
 
     // MARK: Freshness gate
 
     @Test(arguments: [
-        ("2026-12-02", "2026-12-01", true),   // Wednesday's scan, Tuesday stored
-        ("2026-12-07", "2026-12-04", true),   // Monday's scan, Friday stored
-        ("2026-11-27", "2026-11-25", true),   // the day after Thanksgiving needs Wednesday
+        ("2026-12-02", "2026-12-01", true),  // Wednesday's scan, Tuesday stored
+        ("2026-12-07", "2026-12-04", true),  // Monday's scan, Friday stored
+        ("2026-11-27", "2026-11-25", true),  // the day after Thanksgiving needs Wednesday
         ("2026-12-02", "2026-11-30", false),  // one session behind
         ("2026-12-07", "2026-12-03", false),
     ])
@@ -179,9 +216,13 @@ import Testing
     @Test func marksGoOutOncePerSchedulePointPassed() {
         #expect(LiveMarks.point(after: Self.at("2026-12-02", 8, 59), through: Self.at("2026-12-02", 9, 0))?.task == .fullScan)
         #expect(LiveMarks.point(after: Self.at("2026-12-02", 9, 0), through: Self.at("2026-12-02", 10, 29)) == nil)
-        #expect(LiveMarks.point(after: Self.at("2026-12-02", 9, 0), through: Self.at("2026-12-02", 12, 31))?.time == Self.at("2026-12-02", 12, 30))
-        #expect(LiveMarks.point(after: Self.at("2026-12-05", 9, 0), through: Self.at("2026-12-06", 23, 0)) == nil, "a weekend has no points")
-        #expect(LiveMarks.point(after: Self.at("2026-01-02", 9, 0), through: Self.at("2026-12-02", 9, 1))?.time == Self.at("2026-12-02", 9, 0))
+        #expect(
+            LiveMarks.point(after: Self.at("2026-12-02", 9, 0), through: Self.at("2026-12-02", 12, 31))?.time
+                == Self.at("2026-12-02", 12, 30))
+        #expect(
+            LiveMarks.point(after: Self.at("2026-12-05", 9, 0), through: Self.at("2026-12-06", 23, 0)) == nil, "a weekend has no points")
+        #expect(
+            LiveMarks.point(after: Self.at("2026-01-02", 9, 0), through: Self.at("2026-12-02", 9, 1))?.time == Self.at("2026-12-02", 9, 0))
     }
 
     @Test func marksAreTheNewestSessionsLiquidSymbolsOnly() {

@@ -1,11 +1,12 @@
 import ASTCalendar
 import ASTCore
-@testable import ASTMarketData
 import ASTTestKit
 import Foundation
 import Logging
 import Synchronization
 import Testing
+
+@testable import ASTMarketData
 
 /// Records log lines (message and metadata) so a test can look for a secret in them.
 final class CapturedLog: Sendable {
@@ -50,7 +51,9 @@ final class Sleeps: Sendable {
         }
     }
 
-    static let data = ["ABC": aggregates(["10.1", "10.2", "10.3", "10.4", "10.5"]), "XYZ": aggregates(["20.1", "20.2", "20.3", "20.4", "20.5"])]
+    static let data = [
+        "ABC": aggregates(["10.1", "10.2", "10.3", "10.4", "10.5"]), "XYZ": aggregates(["20.1", "20.2", "20.3", "20.4", "20.5"]),
+    ]
 
     final class Fixture: Sendable {
         let dir: TemporaryDirectory
@@ -59,19 +62,26 @@ final class Sleeps: Sendable {
         let sleeps = Sleeps()
         let log = CapturedLog()
 
-        init(pageSize: Int = 50_000, tls: Bool = false, key: String = PolygonTests.key, data: [String: [FakePolygonServer.Aggregate]] = PolygonTests.data) async throws {
+        init(
+            pageSize: Int = 50_000, tls: Bool = false, key: String = PolygonTests.key,
+            data: [String: [FakePolygonServer.Aggregate]] = PolygonTests.data
+        ) async throws {
             dir = try TemporaryDirectory(prefix: "ast-polygon")
             var ca: String?
             if tls {
                 let certificates = try TestCertificates(directory: dir("tls"))
-                server = try await FakePolygonServer(apiKey: PolygonTests.key, data: data, pageSize: pageSize,
-                                                     certificate: certificates.certificateFile, key: certificates.keyFile)
+                server = try await FakePolygonServer(
+                    apiKey: PolygonTests.key, data: data, pageSize: pageSize,
+                    certificate: certificates.certificateFile, key: certificates.keyFile)
                 ca = certificates.caFile
             } else {
                 server = try await FakePolygonServer(apiKey: PolygonTests.key, data: data, pageSize: pageSize)
             }
-            client = try PolygonClient(apiKey: PolygonAPIKey(key), settings: PolygonSettings(
-                baseURL: server.baseURL, caFile: ca, requestTimeout: .seconds(5), maxAttempts: 3, initialBackoff: .seconds(1), maxBackoff: .seconds(30)),
+            client = try PolygonClient(
+                apiKey: PolygonAPIKey(key),
+                settings: PolygonSettings(
+                    baseURL: server.baseURL, caFile: ca, requestTimeout: .seconds(5), maxAttempts: 3, initialBackoff: .seconds(1),
+                    maxBackoff: .seconds(30)),
                 logger: log.logger, sleep: sleeps.sleep)
         }
 
@@ -107,7 +117,8 @@ final class Sleeps: Sendable {
             #expect(bars[0].bar == bar("ABC", "2024-01-02", "10.1", "10.15", "1.0", "10.1", 1500))
             let requests = f.server.requests
             #expect(requests.count == 3)
-            #expect(requests[0].hasPrefix("/v2/aggs/ticker/ABC/range/1/day/2024-01-01/2024-01-31?adjusted=false&sort=asc&limit=50000&apiKey="))
+            #expect(
+                requests[0].hasPrefix("/v2/aggs/ticker/ABC/range/1/day/2024-01-01/2024-01-31?adjusted=false&sort=asc&limit=50000&apiKey="))
             #expect(requests[1].contains("cursor=2") && requests[2].contains("cursor=4"))
             #expect(requests.allSatisfy { $0.hasSuffix("apiKey=\(Self.key)") })
             f.expectNoKeyLeaked()
@@ -128,7 +139,9 @@ final class Sleeps: Sendable {
     @Test func serverErrorsAreRetriedThenGivenUpClearly() async throws {
         try await Fixture().run { f in
             f.server.setFallback(.serverError(status: 500))
-            let error = await #expect(throws: PolygonError.self) { try await f.client.dailyBars("XYZ", from: date("2024-01-01"), to: date("2024-01-31")) }
+            let error = await #expect(throws: PolygonError.self) {
+                try await f.client.dailyBars("XYZ", from: date("2024-01-01"), to: date("2024-01-31"))
+            }
             #expect(error == .gaveUp(attempts: 3, last: "HTTP 500: Internal Server Error"))
             #expect(f.sleeps.recorded == [.seconds(1), .seconds(2)])
             #expect(f.server.requests.count == 3)
@@ -139,8 +152,13 @@ final class Sleeps: Sendable {
     @Test func malformedJSONIsRefusedNotGuessedAt() async throws {
         try await Fixture().run { f in
             f.server.script([.malformedJSON])
-            let error = await #expect(throws: PolygonError.self) { try await f.client.dailyBars("XYZ", from: date("2024-01-01"), to: date("2024-01-31")) }
-            guard case .malformed(let why)? = error else { Issue.record("\(String(describing: error))"); return }
+            let error = await #expect(throws: PolygonError.self) {
+                try await f.client.dailyBars("XYZ", from: date("2024-01-01"), to: date("2024-01-31"))
+            }
+            guard case .malformed(let why)? = error else {
+                Issue.record("\(String(describing: error))")
+                return
+            }
             #expect(why.contains("not JSON"))
             #expect(f.server.requests.count == 1)
         }
@@ -149,7 +167,9 @@ final class Sleeps: Sendable {
     @Test func anErrorStatusIsRefusedWithPolygonsMessage() async throws {
         try await Fixture().run { f in
             f.server.script([.errorStatus(http: 403, message: "You are not entitled to this data.")])
-            let error = await #expect(throws: PolygonError.self) { try await f.client.dailyBars("XYZ", from: date("2024-01-01"), to: date("2024-01-31")) }
+            let error = await #expect(throws: PolygonError.self) {
+                try await f.client.dailyBars("XYZ", from: date("2024-01-01"), to: date("2024-01-31"))
+            }
             #expect(error == .refused(status: 403, message: "You are not entitled to this data."))
         }
     }
@@ -157,12 +177,15 @@ final class Sleeps: Sendable {
     @Test func aWrongKeyIsRefusedAndTheKeyNeverAppearsInErrorsOrLogs() async throws {
         let wrong = "pk_wrong_\(UUID().uuidString)"
         try await Fixture(key: wrong).run { f in
-            let error = await #expect(throws: PolygonError.self) { try await f.client.dailyBars("XYZ", from: date("2024-01-01"), to: date("2024-01-31")) }
+            let error = await #expect(throws: PolygonError.self) {
+                try await f.client.dailyBars("XYZ", from: date("2024-01-01"), to: date("2024-01-31"))
+            }
             #expect(error == .refused(status: 401, message: "Unknown API Key"))
             for line in f.log.lines.withLock({ $0 }) + [error?.description ?? ""] { #expect(!line.contains(wrong)) }
             // Redaction covers the key's text and any apiKey= query value.
             let key = PolygonAPIKey("SECRET123")
-            #expect(PolygonRedaction.redact("GET https://h/v2/aggs?x=1&apiKey=SECRET123&y=2 failed; key SECRET123", key: key)
+            #expect(
+                PolygonRedaction.redact("GET https://h/v2/aggs?x=1&apiKey=SECRET123&y=2 failed; key SECRET123", key: key)
                     == "GET https://h/v2/aggs?x=1&apiKey=<redacted>&y=2 failed; key <redacted>")
             #expect("\(key)" == "<redacted>")
         }
@@ -179,13 +202,18 @@ final class Sleeps: Sendable {
             f.server.script([.normal])
             f.server.setFallback(.serverError(status: 503))
             let error = await #expect(throws: IngestError.self) {
-                try await MarketDataIngest.ingestPolygon(client: f.client, symbols: ["ABC", "XYZ"], from: date("2024-01-01"), to: date("2024-01-31"),
-                                                         into: store, logger: quiet)
+                try await MarketDataIngest.ingestPolygon(
+                    client: f.client, symbols: ["ABC", "XYZ"], from: date("2024-01-01"), to: date("2024-01-31"),
+                    into: store, logger: quiet)
             }
-            guard case .source(.gaveUp(3, _))? = error else { Issue.record("\(String(describing: error))"); return }
+            guard case .source(.gaveUp(3, _))? = error else {
+                Issue.record("\(String(describing: error))")
+                return
+            }
             #expect(try store.allBars() == good)
             // On 2024-01-09 the last good bar is five sessions old: the pipeline must not act on it.
-            let freshness = BarValidator.freshness(lastBar: try store.lastBar("ABC"), symbol: "ABC", asOf: date("2024-01-09"), maxSessionsBehind: 1)
+            let freshness = BarValidator.freshness(
+                lastBar: try store.lastBar("ABC"), symbol: "ABC", asOf: date("2024-01-09"), maxSessionsBehind: 1)
             #expect(!freshness.isUsable)
             f.expectNoKeyLeaked([error.map { "\($0)" } ?? ""])
         }
@@ -201,22 +229,29 @@ final class Sleeps: Sendable {
         try await Fixture(data: data).run { f in
             let store = try BarStore(path: f.dir("bars.sqlite"), logger: quiet)
             defer { try? store.close() }
-            let report = try await MarketDataIngest.ingestPolygon(client: f.client, symbols: ["ABC", "XYZ"], from: date("2024-01-01"),
-                                                                  to: date("2024-01-31"), into: store, logger: quiet)
+            let report = try await MarketDataIngest.ingestPolygon(
+                client: f.client, symbols: ["ABC", "XYZ"], from: date("2024-01-01"),
+                to: date("2024-01-31"), into: store, logger: quiet)
             #expect(report.storedBars == 10)
             #expect(try store.symbols() == ["ABC", "XYZ"])
             let error = await #expect(throws: IngestError.self) {
-                try await MarketDataIngest.ingestPolygon(client: f.client, symbols: ["BAD"], from: date("2024-01-01"), to: date("2024-01-31"),
-                                                         into: store, logger: quiet)
+                try await MarketDataIngest.ingestPolygon(
+                    client: f.client, symbols: ["BAD"], from: date("2024-01-01"), to: date("2024-01-31"),
+                    into: store, logger: quiet)
             }
-            guard case .refused(let r)? = error else { Issue.record("\(String(describing: error))"); return }
+            guard case .refused(let r)? = error else {
+                Issue.record("\(String(describing: error))")
+                return
+            }
             #expect(r.issues.map(\.description) == ["error polygon:BAD BAD 2024-01-03: high 0.50 is below low 1.00"])
             #expect(try store.barCount() == 10)
         }
     }
 
     @Test func polygonAnswersAreReadExactly() {
-        let body = Array(#"{"ticker":"ABC","status":"DELAYED","resultsCount":1,"results":[{"v":7.0539e+07,"vw":1.5,"o":187.149994,"c":185.64,"h":188.44,"l":183.89,"t":1704171600000,"n":1}]}"#.utf8)
+        let body = Array(
+            #"{"ticker":"ABC","status":"DELAYED","resultsCount":1,"results":[{"v":7.0539e+07,"vw":1.5,"o":187.149994,"c":185.64,"h":188.44,"l":183.89,"t":1704171600000,"n":1}]}"#
+                .utf8)
         guard case .page(let p) = PolygonAnswer.interpret(httpStatus: 200, retryAfter: nil, body: body, symbol: "ABC") else {
             Issue.record("not a page")
             return
@@ -224,6 +259,8 @@ final class Sleeps: Sendable {
         #expect(p.bars.map(\.bar) == [bar("ABC", "2024-01-02", "187.15", "188.44", "183.89", "185.64", 70_539_000)])
         #expect(p.nextURL == nil)
         let empty = Array(#"{"ticker":"ABC","queryCount":0,"resultsCount":0,"adjusted":false,"status":"OK","request_id":"x"}"#.utf8)
-        #expect(PolygonAnswer.interpret(httpStatus: 200, retryAfter: nil, body: empty, symbol: "ABC") == .page(PolygonPage(bars: [], nextURL: nil)))
+        #expect(
+            PolygonAnswer.interpret(httpStatus: 200, retryAfter: nil, body: empty, symbol: "ABC")
+                == .page(PolygonPage(bars: [], nextURL: nil)))
     }
 }

@@ -1,7 +1,8 @@
 import ASTCalendar
 import ASTCore
-@testable import ASTMarketData
 import Testing
+
+@testable import ASTMarketData
 
 @Suite struct ReplayFeedTests {
     /// ZZZ trades every day, AAA misses 2024-01-04; 2024-01-06/07 is a weekend.
@@ -34,10 +35,11 @@ import Testing
         // 2024-01-04: AAA has no bar; its mark stays at the 01-03 close, stamped then.
         let thursday = steps[2]
         #expect(thursday.bars.map(\.symbol) == ["ZZZ"])
-        #expect(thursday.marks == [
-            Mark(symbol: "AAA", price: price("5.5"), asOf: steps[1].session.close),
-            Mark(symbol: "ZZZ", price: price("1.7"), asOf: thursday.session.close),
-        ])
+        #expect(
+            thursday.marks == [
+                Mark(symbol: "AAA", price: price("5.5"), asOf: steps[1].session.close),
+                Mark(symbol: "ZZZ", price: price("1.7"), asOf: thursday.session.close),
+            ])
         #expect(steps[3].marks.map(\.price) == [price("5.9"), price("1.8")])
     }
 

@@ -1,8 +1,10 @@
 import ASTCalendar
 import ASTCore
-@testable import ASTMarketData
 import ASTTestKit
+import Foundation
 import Logging
+
+@testable import ASTMarketData
 
 /// A logger that drops everything (tests check reports, not log lines).
 let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -13,7 +15,8 @@ func price(_ s: String) -> Price { Price(s)! }
 
 /// A daily bar on `day` (at its NYSE open).
 func bar(_ symbol: Symbol, _ day: String, _ o: String, _ h: String, _ l: String, _ c: String, _ v: Int64 = 1000) -> Bar {
-    Bar(symbol: symbol, resolution: .day, start: NewYorkTime.timestamp(date(day), TradingCalendar.regularOpen), open: price(o),
+    Bar(
+        symbol: symbol, resolution: .day, start: NewYorkTime.timestamp(date(day), TradingCalendar.regularOpen), open: price(o),
         high: price(h), low: price(l), close: price(c), volume: v)
 }
 
@@ -38,5 +41,3 @@ final class StoreFixture {
         dir.remove()
     }
 }
-
-import Foundation

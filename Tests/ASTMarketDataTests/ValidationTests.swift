@@ -1,7 +1,8 @@
 import ASTCalendar
 import ASTCore
-@testable import ASTMarketData
 import Testing
+
+@testable import ASTMarketData
 
 @Suite struct ValidationTests {
     /// Two good sessions, then every kind of bad row; 2024-01-08 and -09 missing (a gap).
@@ -23,19 +24,23 @@ import Testing
         let before = try f.store.allBars()
         let path = try f.write("XYZ.csv", Self.badCSV)
         let error = #expect(throws: IngestError.self) { try MarketDataIngest.ingestCSV(files: [path], into: f.store, logger: quiet) }
-        guard case .refused(let report)? = error else { Issue.record("not refused: \(String(describing: error))"); return }
+        guard case .refused(let report)? = error else {
+            Issue.record("not refused: \(String(describing: error))")
+            return
+        }
         #expect(report.refused && report.storedBars == 0)
         let lines = report.issues.map { "\($0.line ?? 0) \($0.severity.rawValue) \($0.what)" }
-        #expect(lines == [
-            "4 error high 10.30 is below low 10.50",
-            "5 error open 0.00 is not positive",
-            "5 error open 0.00 is outside the bar's range [10.20, 10.80]",
-            "6 error duplicate bar for the same session as line 3 (identical)",
-            "7 error close 11.20 is outside the bar's range [10.50, 11.00]",
-            "7 warning gap: no bars for 2 sessions 2024-01-08 … 2024-01-09",
-            "8 error volume -5 is negative",
-            "9 error not an NYSE session (weekend or holiday)",
-        ])
+        #expect(
+            lines == [
+                "4 error high 10.30 is below low 10.50",
+                "5 error open 0.00 is not positive",
+                "5 error open 0.00 is outside the bar's range [10.20, 10.80]",
+                "6 error duplicate bar for the same session as line 3 (identical)",
+                "7 error close 11.20 is outside the bar's range [10.50, 11.00]",
+                "7 warning gap: no bars for 2 sessions 2024-01-08 … 2024-01-09",
+                "8 error volume -5 is negative",
+                "9 error not an NYSE session (weekend or holiday)",
+            ])
         #expect(report.issues.allSatisfy { $0.file == path && $0.symbol == "XYZ" })
         #expect(try f.store.allBars() == before)
     }
@@ -67,10 +72,15 @@ import Testing
 
     @Test func gapsAreWarningsUnlessThePolicySaysErrors() {
         let bars = [bar("XYZ", "2024-01-02", "1", "2", "1", "1.5"), bar("XYZ", "2024-01-05", "1", "2", "1", "1.5")].map { SourcedBar($0) }
-        #expect(BarValidator.validate(bars, symbol: "XYZ").warnings.map(\.kind) == [.gap(from: date("2024-01-03"), to: date("2024-01-04"), count: 2)])
+        #expect(
+            BarValidator.validate(bars, symbol: "XYZ").warnings.map(\.kind) == [
+                .gap(from: date("2024-01-03"), to: date("2024-01-04"), count: 2)
+            ])
         #expect(BarValidator.validate(bars, symbol: "XYZ", policy: ValidationPolicy(gapsAreErrors: true)).hasErrors)
         // A holiday is no gap: 2024-01-12 (Fri) then 2024-01-16 (Tue after MLK day).
-        let holiday = [bar("XYZ", "2024-01-12", "1", "2", "1", "1.5"), bar("XYZ", "2024-01-16", "1", "2", "1", "1.5")].map { SourcedBar($0) }
+        let holiday = [bar("XYZ", "2024-01-12", "1", "2", "1", "1.5"), bar("XYZ", "2024-01-16", "1", "2", "1", "1.5")].map {
+            SourcedBar($0)
+        }
         #expect(BarValidator.validate(holiday, symbol: "XYZ").issues.isEmpty)
     }
 
@@ -79,7 +89,9 @@ import Testing
         // Monday morning: Friday's bar is the latest there can be.
         #expect(BarValidator.freshness(lastBar: friday, symbol: "XYZ", asOf: date("2024-01-08"), maxSessionsBehind: 0) == .fresh(friday))
         // Wednesday: Monday's and Tuesday's bars are missing.
-        guard case .stale(let issue) = BarValidator.freshness(lastBar: friday, symbol: "XYZ", asOf: date("2024-01-10"), maxSessionsBehind: 1) else {
+        guard
+            case .stale(let issue) = BarValidator.freshness(lastBar: friday, symbol: "XYZ", asOf: date("2024-01-10"), maxSessionsBehind: 1)
+        else {
             Issue.record("not stale")
             return
         }

@@ -1,6 +1,7 @@
 import ASTCore
 import ASTRisk
 import Testing
+
 @testable import ASTNotify
 
 /// The outbox renders each alert once and measures digests without rendering them (M9: the
@@ -25,7 +26,13 @@ struct OutboxRenderingTests {
         while low <= high {
             let mid = (low + high) / 2
             let texts = AlertFormat.digest(keys[..<mid].compactMap { outbox.entries[$0]?.alert }, mode: mode)
-            if texts.count == 1 { best = Array(keys[..<mid]); text = texts[0]; low = mid + 1 } else { high = mid - 1 }
+            if texts.count == 1 {
+                best = Array(keys[..<mid])
+                text = texts[0]
+                low = mid + 1
+            } else {
+                high = mid - 1
+            }
         }
         if best.count <= 1 { return single(keys[0]) }
         return OutgoingMessage(id: "", chat: chat, text: text, mode: mode, alertKeys: best, part: 0, parts: 1)
@@ -51,12 +58,13 @@ struct OutboxRenderingTests {
             case 2, 3:
                 guard !pending.isEmpty else { continue }
                 let id = pending.removeFirst()
-                let outcome: DeliveryOutcome = switch random.next() % 5 {
-                case 0, 1: .delivered
-                case 2: .rateLimited(retryAfter: .seconds(Int(random.next() % 5)))
-                case 3: .transientFailure(reason: "network")
-                default: .refused(status: 400, description: "Bad Request: can't parse entities")
-                }
+                let outcome: DeliveryOutcome =
+                    switch random.next() % 5 {
+                    case 0, 1: .delivered
+                    case 2: .rateLimited(retryAfter: .seconds(Int(random.next() % 5)))
+                    case 3: .transientFailure(reason: "network")
+                    default: .refused(status: 400, description: "Bad Request: can't parse entities")
+                    }
                 actions = outbox.handle(.delivery(messageID: id, outcome), now: now)
             default:
                 actions = outbox.handle(.tick, now: now)
@@ -76,13 +84,16 @@ struct OutboxRenderingTests {
         var random = SplitMix64(seed: 42)
         for _ in 0..<200 {
             let alerts = (0..<Int(random.next() % 6 + 1)).map { i in
-                Alert(priority: .p1, key: "k\(i)", title: "title & <\(i)>",
-                      text: String(repeating: ["a", "&", "<b>", " ", "\n", "é", "🟠"][Int(random.next() % 7)], count: Int(random.next() % 1500)),
-                      at: Timestamp(nanoseconds: Int64(random.next() % 1_000_000)))
+                Alert(
+                    priority: .p1, key: "k\(i)", title: "title & <\(i)>",
+                    text: String(
+                        repeating: ["a", "&", "<b>", " ", "\n", "é", "🟠"][Int(random.next() % 7)], count: Int(random.next() % 1500)),
+                    at: Timestamp(nanoseconds: Int64(random.next() % 1_000_000)))
             }
             for mode in [ParseMode.html, .plain] {
-                let measured = AlertFormat.digestFits(count: alerts.count, linesLength: alerts.reduce(0) { $0 + AlertFormat.digestLineLength($1, mode: mode) },
-                                                      mode: mode)
+                let measured = AlertFormat.digestFits(
+                    count: alerts.count, linesLength: alerts.reduce(0) { $0 + AlertFormat.digestLineLength($1, mode: mode) },
+                    mode: mode)
                 #expect(measured == (AlertFormat.digest(alerts, mode: mode).count == 1))
             }
         }

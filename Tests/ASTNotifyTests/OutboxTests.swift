@@ -25,8 +25,11 @@ struct OutboxTests {
 
     /// Delivers whatever is in flight as soon as it is sent, ticking at every wake; returns the
     /// messages in the order they left and when.
-    func drain(_ box: inout Outbox, from start: Timestamp, first: [Outbox.Action], outcome: (OutgoingMessage) -> DeliveryOutcome = { _ in .delivered },
-               limit: Int = 1_000) -> [(Timestamp, OutgoingMessage)] {
+    func drain(
+        _ box: inout Outbox, from start: Timestamp, first: [Outbox.Action],
+        outcome: (OutgoingMessage) -> DeliveryOutcome = { _ in .delivered },
+        limit: Int = 1_000
+    ) -> [(Timestamp, OutgoingMessage)] {
         var now = start
         var out: [(Timestamp, OutgoingMessage)] = []
         var actions = first
@@ -222,7 +225,9 @@ struct OutboxTests {
     @Test func aRefusedHTMLMessageIsSentAgainAsPlainTextAndAbandonedOnlyIfThatIsRefusedToo() {
         var box = outbox()
         let html = box.handle(.alert(alert("a", text: "x < y")), now: t(0)).sends[0]
-        let plain = box.handle(.delivery(messageID: html.id, .refused(status: 400, description: "Bad Request: can't parse entities")), now: t(0)).sends
+        let plain = box.handle(
+            .delivery(messageID: html.id, .refused(status: 400, description: "Bad Request: can't parse entities")), now: t(0)
+        ).sends
         #expect(plain.count == 1 && plain[0].mode == .plain && plain[0].text.contains("x < y"))
         let gaveUp = box.handle(.delivery(messageID: plain[0].id, .refused(status: 400, description: "Bad Request: nope")), now: t(1))
         #expect(gaveUp.records == [DeliveryRecord(chat: "42", alertKeys: ["a"], part: 0, parts: 1, abandoned: true)])
@@ -272,16 +277,19 @@ struct OutboxTests {
 struct LifecycleAlertTests {
     @Test func aCrashAWatchdogKillAndGivingUpAreP0() {
         let id = ProcessIdentity(role: .broker, instance: "paper")
-        let exited = LifecycleEvent(kind: .exited, child: id, pid: 12, reason: "killed by signal 9 (SIGKILL)", signal: 9, onCrash: .halt, restarts: 0, at: t(1))
+        let exited = LifecycleEvent(
+            kind: .exited, child: id, pid: 12, reason: "killed by signal 9 (SIGKILL)", signal: 9, onCrash: .halt, restarts: 0, at: t(1))
         let a = LifecycleAlerts.alert(for: exited)
         #expect(a?.priority == .p0 && a?.text.contains("broker@paper killed by signal 9") == true && a?.text.contains("halt") == true)
         #expect(LifecycleAlerts.alert(for: LifecycleEvent(kind: .watchdogTimeout, child: id, at: t(2)))?.priority == .p0)
         #expect(LifecycleAlerts.alert(for: LifecycleEvent(kind: .gaveUp, child: nil, restarts: 6, at: t(3)))?.priority == .p0)
-        let givenUp = LifecycleAlerts.alert(for: LifecycleEvent(
-            kind: .givenUp, child: ProcessIdentity(role: .strategy), reason: "strategy@main exited with code 1: restart 6 within 30 s",
-            onCrash: .noEffect, restarts: 6, at: t(4)))
+        let givenUp = LifecycleAlerts.alert(
+            for: LifecycleEvent(
+                kind: .givenUp, child: ProcessIdentity(role: .strategy), reason: "strategy@main exited with code 1: restart 6 within 30 s",
+                onCrash: .noEffect, restarts: 6, at: t(4)))
         #expect(givenUp?.priority == .p0 && givenUp?.title == "AST process given up: strategy@main")
-        #expect(givenUp?.key == "lifecycle:given_up:strategy@main:\(t(4).nanoseconds)", "astd journals the same key when the notifier is down")
+        #expect(
+            givenUp?.key == "lifecycle:given_up:strategy@main:\(t(4).nanoseconds)", "astd journals the same key when the notifier is down")
         // The key is derived from the event: the same event twice is the same alert.
         #expect(LifecycleAlerts.alert(for: exited)?.key == a?.key)
     }

@@ -1,5 +1,6 @@
 import ASTCore
 import Testing
+
 @testable import ASTPaperBroker
 
 /// Cash, positions, average prices and realised P&L.

@@ -1,5 +1,6 @@
 import ASTCore
 import Testing
+
 @testable import ASTPaperBroker
 
 /// Brackets: held children, OCA, the both-touched rule, partial fills and session expiry.
@@ -19,11 +20,12 @@ import Testing
         let out = h.submit(b)
         // First what the broker process sends, then the broker's answers.
         #expect(Array(out.events.prefix(3)) == b.legs.map { .submitting($0) })
-        #expect(out.answers == [
-            .acknowledged(E1, brokerOrderID: "broker@paper-o1"), .accepted(E1),
-            .acknowledged(S1, brokerOrderID: "broker@paper-o2"), .accepted(S1),
-            .acknowledged(T1, brokerOrderID: "broker@paper-o3"), .accepted(T1),
-        ])
+        #expect(
+            out.answers == [
+                .acknowledged(E1, brokerOrderID: "broker@paper-o1"), .accepted(E1),
+                .acknowledged(S1, brokerOrderID: "broker@paper-o2"), .accepted(S1),
+                .acknowledged(T1, brokerOrderID: "broker@paper-o3"), .accepted(T1),
+            ])
         #expect(out.reports.map(\.id) == (1...9).map { "broker@paper-r\($0)" })
         #expect(h.status(S1) == .held && h.status(T1) == .held)
         #expect(h.working(S1) == 0)
@@ -66,7 +68,7 @@ import Testing
     @Test(arguments: [
         (BothTouchedRule.worstCase, "100.00", S1, "95.00"),
         (BothTouchedRule.bestCase, "100.00", T1, "110.00"),
-        (BothTouchedRule.openProximity, "100.00", S1, "95.00"),   // stop 5 away, target 10
+        (BothTouchedRule.openProximity, "100.00", S1, "95.00"),  // stop 5 away, target 10
         (BothTouchedRule.openProximity, "108.00", T1, "110.00"),  // target 2 away, stop 13
     ])
     func barTouchingStopAndTargetFillsOneByTheRule(rule: BothTouchedRule, open: String, leg: ClientOrderID, price: String) {
@@ -136,11 +138,12 @@ import Testing
         var h = Harness()
         h.submit(bracket(entry(type: .limit, limit: "90.00", tif: .day), stop: "85.00", target: "99.00"))
         let out = h.send(.sessionClose(t(0, 20 * 60)), at: t(0, 20 * 60))
-        #expect(out.events == [
-            .expired(E1),
-            .cancelled(S1, reason: "entry i1.E ended expired without a fill"),
-            .cancelled(T1, reason: "entry i1.E ended expired without a fill"),
-        ])
+        #expect(
+            out.events == [
+                .expired(E1),
+                .cancelled(S1, reason: "entry i1.E ended expired without a fill"),
+                .cancelled(T1, reason: "entry i1.E ended expired without a fill"),
+            ])
         #expect(h.exchange.openOrders.isEmpty)
     }
 

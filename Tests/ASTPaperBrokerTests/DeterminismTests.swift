@@ -1,6 +1,7 @@
 import ASTCore
 import Foundation
 import Testing
+
 @testable import ASTPaperBroker
 
 /// Draws over ASTCore's seeded generator, so the random sequences are the same on every run.
@@ -42,16 +43,19 @@ struct Draws {
                 let side: Side = rng.chance(70) ? .buy : .sell
                 let type = rng.pick(OrderType.allCases)
                 let offset = rng.int(-300_000...300_000)
-                let e = entry(intent, side: side, quantity: rng.chance(3) ? 0 : rng.int(1...400), type: type,
-                              limit: type == .limit || type == .stopLimit ? price(mid + offset) : nil,
-                              stop: type == .stop || type == .stopLimit ? price(mid - offset) : nil,
-                              tif: rng.chance(50) ? .day : .gtc, symbol: symbol)
+                let e = entry(
+                    intent, side: side, quantity: rng.chance(3) ? 0 : rng.int(1...400), type: type,
+                    limit: type == .limit || type == .stopLimit ? price(mid + offset) : nil,
+                    stop: type == .stop || type == .stopLimit ? price(mid - offset) : nil,
+                    tif: rng.chance(50) ? .day : .gtc, symbol: symbol)
                 let risk = rng.int(10_000...80_000)
                 let dir: Int64 = side == .buy ? 1 : -1
                 let b = BracketOrder(
                     intent: intent, entry: e,
-                    stopLoss: rng.chance(70) ? child(of: e, .stopLoss, type: rng.chance(80) ? .stop : .stopLimit,
-                                                     limit: price(mid - dir * (risk + 5_000)), stop: price(mid - dir * risk)) : nil,
+                    stopLoss: rng.chance(70)
+                        ? child(
+                            of: e, .stopLoss, type: rng.chance(80) ? .stop : .stopLimit,
+                            limit: price(mid - dir * (risk + 5_000)), stop: price(mid - dir * risk)) : nil,
                     takeProfit: rng.chance(60) ? child(of: e, .takeProfit, type: .limit, limit: price(mid + dir * 2 * risk)) : nil)
                 // stop children of type .stop must carry no limit price
                 var fixed = b
@@ -80,8 +84,9 @@ struct Draws {
                 let high = max(open, close) + rng.int(0...50_000)
                 let low = max(1, min(open, close) - rng.int(0...50_000))
                 level[symbol] = close
-                let b = Bar(symbol: symbol, start: t(day, sessionOpen), open: Price(units: open), high: Price(units: high),
-                            low: Price(units: low), close: Price(units: close), volume: rng.int(0...6_000))
+                let b = Bar(
+                    symbol: symbol, start: t(day, sessionOpen), open: Price(units: open), high: Price(units: high),
+                    low: Price(units: low), close: Price(units: close), volume: rng.int(0...6_000))
                 result.append((.bar(b), t(day, afterClose + 1)))
                 if rng.chance(5) { result.append((.bar(b), t(day, afterClose + 2))) }  // a stale duplicate
             }
@@ -157,7 +162,9 @@ struct Draws {
             _ = exchange.handle(input, now: now)
             let basis = exchange.book.reduce(Money.zero) { $0 + $1.costBasis }
             #expect(exchange.cash == Self.config.startingCash - basis + exchange.realizedPnL - exchange.commissionsPaid)
-            let fromExecutions = exchange.executions.reduce(into: [Symbol: Int64]()) { $0[$1.symbol, default: 0] += $1.side.signed($1.quantity).shares }
+            let fromExecutions = exchange.executions.reduce(into: [Symbol: Int64]()) {
+                $0[$1.symbol, default: 0] += $1.side.signed($1.quantity).shares
+            }
             for position in exchange.book {
                 #expect(position.quantity.shares == fromExecutions[position.symbol, default: 0])
             }
@@ -184,8 +191,10 @@ struct Draws {
         expected.maxVolumeSharePercent = Percent("2.5")!
         #expect(config == expected)
         let encoded = String(decoding: try JSONEncoder().encode(PaperBrokerConfig.standard), as: UTF8.self)
-        for key in ["starting_cash", "both_touched", "max_volume_share_percent", "slippage_bps", "commission_per_share",
-                    "commission_minimum", "commission_maximum_percent"] {
+        for key in [
+            "starting_cash", "both_touched", "max_volume_share_percent", "slippage_bps", "commission_per_share",
+            "commission_minimum", "commission_maximum_percent",
+        ] {
             #expect(encoded.contains("\"\(key)\""))
         }
         #expect(try JSONDecoder().decode(PaperBrokerConfig.self, from: JSONEncoder().encode(PaperBrokerConfig.standard)) == .standard)

@@ -1,5 +1,6 @@
 import ASTCore
 import Testing
+
 @testable import ASTPaperBroker
 
 /// One test per price rule of the simulated exchange, without slippage or commission unless
@@ -98,16 +99,20 @@ import Testing
     }
 
     @Test func stopLimitSlippageNeverGoesPastTheLimit() {
-        var h = Harness(PaperBrokerConfig(maxVolumeSharePercent: 100, slippageBps: 5, commissionPerShare: .zero,
-                                          commissionMinimum: .zero, commissionMaximumPercent: 0))
+        var h = Harness(
+            PaperBrokerConfig(
+                maxVolumeSharePercent: 100, slippageBps: 5, commissionPerShare: .zero,
+                commissionMinimum: .zero, commissionMaximumPercent: 0))
         h.submit(standalone(entry(side: .sell, type: .stopLimit, limit: "94.99", stop: "95.00")))
         // 95.00 slipped by 5 bps is 94.9525, worse than the limit: the limit holds.
         #expect(h.deliver(bar(0, "100.00", "101.00", "93.00", "94.00")).fills.map(\.price) == [p("94.99")])
     }
 
     @Test func triggeredStopWithSharesLeftBecomesAMarketOrder() {
-        var h = Harness(PaperBrokerConfig(maxVolumeSharePercent: 10, slippageBps: 0, commissionPerShare: .zero,
-                                          commissionMinimum: .zero, commissionMaximumPercent: 0))
+        var h = Harness(
+            PaperBrokerConfig(
+                maxVolumeSharePercent: 10, slippageBps: 0, commissionPerShare: .zero,
+                commissionMinimum: .zero, commissionMaximumPercent: 0))
         h.submit(standalone(entry(side: .sell, quantity: 100, type: .stop, stop: "95.00", tif: .gtc)))
         #expect(h.deliver(bar(0, "100.00", "101.00", "94.00", "96.00", volume: 600)).fills.map(\.quantity) == [60])
         // The next bar stays above the stop, but the triggered stop fills its rest at the open.
@@ -123,8 +128,10 @@ import Testing
         #expect(FillRules.slip(p("95.00"), side: .sell, bps: 0) == p("95.00"))
         #expect(FillRules.slip(p("0.0001"), side: .sell, bps: 10_000) == p("0.0001"))  // never below one unit
 
-        var h = Harness(PaperBrokerConfig(maxVolumeSharePercent: 100, slippageBps: 5, commissionPerShare: .zero,
-                                          commissionMinimum: .zero, commissionMaximumPercent: 0))
+        var h = Harness(
+            PaperBrokerConfig(
+                maxVolumeSharePercent: 100, slippageBps: 5, commissionPerShare: .zero,
+                commissionMinimum: .zero, commissionMaximumPercent: 0))
         h.submit(standalone(entry()))
         h.submit(standalone(entry("i2", side: .sell, type: .stop, stop: "95.00", symbol: "MSFT")))
         #expect(h.deliver(bar(0, "100.01", "101.00", "99.00", "100.00")).fills.map(\.price) == [p("100.0601")])
@@ -132,15 +139,19 @@ import Testing
     }
 
     @Test func limitFillsDoNotSlip() {
-        var h = Harness(PaperBrokerConfig(maxVolumeSharePercent: 100, slippageBps: 50, commissionPerShare: .zero,
-                                          commissionMinimum: .zero, commissionMaximumPercent: 0))
+        var h = Harness(
+            PaperBrokerConfig(
+                maxVolumeSharePercent: 100, slippageBps: 50, commissionPerShare: .zero,
+                commissionMinimum: .zero, commissionMaximumPercent: 0))
         h.submit(standalone(entry(type: .limit, limit: "99.00")))
         #expect(h.deliver(bar(0, "100.00", "101.00", "98.00", "100.00")).fills.map(\.price) == [p("99.00")])
     }
 
     @Test func volumeCapSpreadsAFillOverSeveralBars() {
-        var h = Harness(PaperBrokerConfig(maxVolumeSharePercent: 10, slippageBps: 0, commissionPerShare: .zero,
-                                          commissionMinimum: .zero, commissionMaximumPercent: 0))
+        var h = Harness(
+            PaperBrokerConfig(
+                maxVolumeSharePercent: 10, slippageBps: 0, commissionPerShare: .zero,
+                commissionMinimum: .zero, commissionMaximumPercent: 0))
         h.submit(standalone(entry(quantity: 250, type: .limit, limit: "100.00", tif: .gtc)))
         // 10 % of 1,009 shares is 100.9: rounded down to 100.
         #expect(h.deliver(bar(0, "99.00", "100.00", "98.00", "99.00", volume: 1009)).fills.map(\.quantity) == [100])
@@ -154,8 +165,10 @@ import Testing
     }
 
     @Test func barWithTooLittleVolumeFillsNothing() {
-        var h = Harness(PaperBrokerConfig(maxVolumeSharePercent: 10, slippageBps: 0, commissionPerShare: .zero,
-                                          commissionMinimum: .zero, commissionMaximumPercent: 0))
+        var h = Harness(
+            PaperBrokerConfig(
+                maxVolumeSharePercent: 10, slippageBps: 0, commissionPerShare: .zero,
+                commissionMinimum: .zero, commissionMaximumPercent: 0))
         h.submit(standalone(entry(tif: .gtc)))
         #expect(h.deliver(bar(0, "99.00", "100.00", "98.00", "99.00", volume: 9)).fills.isEmpty)
         #expect(h.status(E1) == .working)
@@ -175,10 +188,10 @@ import Testing
 
     @Test(arguments: [
         // shares, price, expected commission (0.005/share, min 1.00, max 1 %)
-        (100, "50.00", "1.00"),     // 0.50 per share total, raised to the minimum
-        (1000, "50.00", "5.00"),    // per share
-        (1000, "0.20", "2.00"),     // 5.00 per share, capped at 1 % of 200.00
-        (100, "0.50", "0.50"),      // the 1 % cap (0.50) wins over the minimum (1.00)
+        (100, "50.00", "1.00"),  // 0.50 per share total, raised to the minimum
+        (1000, "50.00", "5.00"),  // per share
+        (1000, "0.20", "2.00"),  // 5.00 per share, capped at 1 % of 200.00
+        (100, "0.50", "0.50"),  // the 1 % cap (0.50) wins over the minimum (1.00)
     ])
     func commissionIsPerShareWithinMinimumAndMaximum(shares: Int64, price: String, expected: String) {
         let notional = p(price) * Quantity(shares)

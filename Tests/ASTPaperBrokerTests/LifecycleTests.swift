@@ -1,5 +1,6 @@
 import ASTCore
 import Testing
+
 @testable import ASTPaperBroker
 
 /// Submits, cancels and injected faults.
@@ -46,10 +47,14 @@ import Testing
             ("market with a limit", standalone(entry(type: .market, limit: "95.00")), "a market order takes no limit price (got 95.00)"),
             ("negative price", standalone(entry(type: .limit, limit: "-1.00")), "the limit price must be positive (got -1.00)"),
             ("zero stop", standalone(entry(type: .stop, stop: "0")), "the stop price must be positive (got 0.00)"),
-            ("child on the wrong side", BracketOrder(intent: "i1", entry: e, stopLoss: wrongSide, takeProfit: nil),
-             "the stop loss must sell to close the entry's buy, not buy"),
-            ("child without parent", BracketOrder(intent: "i1", entry: e, stopLoss: orphan, takeProfit: nil),
-             "the stop loss must name the entry i1.E as its parent (got none)"),
+            (
+                "child on the wrong side", BracketOrder(intent: "i1", entry: e, stopLoss: wrongSide, takeProfit: nil),
+                "the stop loss must sell to close the entry's buy, not buy"
+            ),
+            (
+                "child without parent", BracketOrder(intent: "i1", entry: e, stopLoss: orphan, takeProfit: nil),
+                "the stop loss must name the entry i1.E as its parent (got none)"
+            ),
         ]
     }()
 
@@ -69,10 +74,11 @@ import Testing
         var h = Harness()
         let e = entry()
         let b = BracketOrder(intent: "i1", entry: e, stopLoss: child(of: e, .stopLoss, type: .stop), takeProfit: nil)
-        #expect(h.submit(b).answers == [
-            .rejected(E1, reason: "the bracket was rejected because of i1.S: a stop order needs a stop price"),
-            .rejected(S1, reason: "a stop order needs a stop price"),
-        ])
+        #expect(
+            h.submit(b).answers == [
+                .rejected(E1, reason: "the bracket was rejected because of i1.S: a stop order needs a stop price"),
+                .rejected(S1, reason: "a stop order needs a stop price"),
+            ])
     }
 
     @Test func stopOnTheWrongSideOfThePriceIsAccepted() {
@@ -86,11 +92,12 @@ import Testing
         var h = Harness()
         #expect(h.send(.inject(.rejectNext(reason: "drill: insufficient margin")), at: t(0, preMarket)).reports.isEmpty)
         let out = h.submit(bracket(entry(), stop: "95.00", target: "110.00"))
-        #expect(out.answers == [
-            .rejected(E1, reason: "drill: insufficient margin"),
-            .rejected(S1, reason: "drill: insufficient margin"),
-            .rejected(T1, reason: "drill: insufficient margin"),
-        ])
+        #expect(
+            out.answers == [
+                .rejected(E1, reason: "drill: insufficient margin"),
+                .rejected(S1, reason: "drill: insufficient margin"),
+                .rejected(T1, reason: "drill: insufficient margin"),
+            ])
         let next = h.submit(standalone(entry("i2")))
         #expect(next.answers == [.acknowledged("i2.E", brokerOrderID: "broker@paper-o4"), .accepted("i2.E")])
     }
@@ -147,19 +154,21 @@ import Testing
         // The order works: its fill is reported normally.
         #expect(h.deliver(bar(0, "100.00", "101.00", "99.00", "100.00")).fills.map(\.clientOrderID) == [E1])
         // Only the next submit lost its answer.
-        #expect(h.submit(standalone(entry("i2")), at: t(1, preMarket)).answers.first
-            == .acknowledged("i2.E", brokerOrderID: "broker@paper-o4"))
+        #expect(
+            h.submit(standalone(entry("i2")), at: t(1, preMarket)).answers.first
+                == .acknowledged("i2.E", brokerOrderID: "broker@paper-o4"))
     }
 
     @Test func brokerCancelIsReportedAndTakesTheHeldChildren() {
         var h = Harness()
         h.submit(bracket(entry(), stop: "95.00", target: "110.00"))
         let out = h.send(.inject(.brokerCancel(E1)), at: t(0, preMarket + 5))
-        #expect(out.events == [
-            .cancelled(E1, reason: "cancelled by the broker"),
-            .cancelled(S1, reason: "entry i1.E ended cancelled without a fill"),
-            .cancelled(T1, reason: "entry i1.E ended cancelled without a fill"),
-        ])
+        #expect(
+            out.events == [
+                .cancelled(E1, reason: "cancelled by the broker"),
+                .cancelled(S1, reason: "entry i1.E ended cancelled without a fill"),
+                .cancelled(T1, reason: "entry i1.E ended cancelled without a fill"),
+            ])
         #expect(h.exchange.openOrders.isEmpty)
     }
 
@@ -180,11 +189,12 @@ import Testing
         var h = Harness()
         h.submit(bracket(entry(), stop: "95.00", target: "110.00"))
         let out = h.send(.cancel(E1, reason: "pre-close cleanup"), at: t(0, preMarket + 5))
-        #expect(out.events == [
-            .cancelled(E1, reason: "pre-close cleanup"),
-            .cancelled(S1, reason: "entry i1.E ended cancelled without a fill"),
-            .cancelled(T1, reason: "entry i1.E ended cancelled without a fill"),
-        ])
+        #expect(
+            out.events == [
+                .cancelled(E1, reason: "pre-close cleanup"),
+                .cancelled(S1, reason: "entry i1.E ended cancelled without a fill"),
+                .cancelled(T1, reason: "entry i1.E ended cancelled without a fill"),
+            ])
     }
 
     @Test func cancellingAPartiallyFilledEntryKeepsTheChildrenProtectingTheFill() {

@@ -1,5 +1,6 @@
 import ASTCore
 import Testing
+
 @testable import ASTPaperBroker
 
 /// The simulated exchange's positions near the ends of 64 bits (M9): a fill whose quantity,

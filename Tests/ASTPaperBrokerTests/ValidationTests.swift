@@ -1,5 +1,6 @@
 import ASTCore
 import Testing
+
 @testable import ASTPaperBroker
 
 /// ``PaperInput/validate()``: what the broker refuses before journaling, and the exchange's own

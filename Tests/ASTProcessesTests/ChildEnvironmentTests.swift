@@ -15,26 +15,29 @@ import Testing
 
         let environment = try ChildEnvironment(for: request)
 
-        #expect(environment.entries == [
-            "HOME=/root", "PATH=/usr/bin",
-            "LISTEN_FDS=2", "LISTEN_FDNAMES=bus:control", "LISTEN_PID=0000000000",
-            "NOTIFY_SOCKET=/run/ast/notify.sock",
-            "WATCHDOG_USEC=3000000", "WATCHDOG_PID=0000000000",
-        ])
+        #expect(
+            environment.entries == [
+                "HOME=/root", "PATH=/usr/bin",
+                "LISTEN_FDS=2", "LISTEN_FDNAMES=bus:control", "LISTEN_PID=0000000000",
+                "NOTIFY_SOCKET=/run/ast/notify.sock",
+                "WATCHDOG_USEC=3000000", "WATCHDOG_PID=0000000000",
+            ])
         #expect(environment.pidEntries == [4, 7])
     }
 
     @Test func noSocketsAndNoWatchdogMeanNoListenOrWatchdogVariables() throws {
-        let environment = try ChildEnvironment(for: SpawnRequest(
-            executable: "/bin/true", environment: ["LISTEN_FDS": "1", "A": "b"]))
+        let environment = try ChildEnvironment(
+            for: SpawnRequest(
+                executable: "/bin/true", environment: ["LISTEN_FDS": "1", "A": "b"]))
         #expect(environment.entries == ["A=b"])
         #expect(environment.pidEntries.isEmpty)
     }
 
     @Test(arguments: [Int32(1), 9, 10, 4_194_304, Int32.max])
     func pidEntriesReadAsTheChildsPid(pid: Int32) throws {
-        let environment = try ChildEnvironment(for: SpawnRequest(
-            executable: "/bin/true", listenFDs: [PassedDescriptor(fd: 0, name: "bus")], watchdog: .seconds(1)))
+        let environment = try ChildEnvironment(
+            for: SpawnRequest(
+                executable: "/bin/true", listenFDs: [PassedDescriptor(fd: 0, name: "bus")], watchdog: .seconds(1)))
         let resolved = environment.resolved(pid: pid)
         #expect(resolved.contains("LISTEN_PID=\(pid)"))
         #expect(resolved.contains("WATCHDOG_PID=\(pid)"))

@@ -1,8 +1,9 @@
-@testable import ASTProcesses
 import ASTTestKit
 import Foundation
 import Glibc
 import Testing
+
+@testable import ASTProcesses
 
 /// What astd's peer table relies on from the spawner: the child's pid in its slot by the time
 /// the child runs, and the inherited descriptors at the numbers their variables name.

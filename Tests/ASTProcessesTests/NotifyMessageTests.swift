@@ -36,9 +36,11 @@ import Testing
     }
 
     @Test func accessorsReadTheFirstAssignment() {
-        let message = NotifyMessage(pid: 42, fields: [
-            ("READY", "1"), ("STATUS", "first"), ("STATUS", "second"), ("WATCHDOG", "trigger"), ("ERRNO", "11"),
-        ])
+        let message = NotifyMessage(
+            pid: 42,
+            fields: [
+                ("READY", "1"), ("STATUS", "first"), ("STATUS", "second"), ("WATCHDOG", "trigger"), ("ERRNO", "11"),
+            ])
         #expect(message.isReady)
         #expect(message.status == "first")
         #expect(message.isWatchdogTrigger)

@@ -1,9 +1,10 @@
-@testable import ASTProcesses
 import ASTTestKit
 import Foundation
 import Glibc
 import Synchronization
 import Testing
+
+@testable import ASTProcesses
 
 /// Real children through the real spawn path. No `Reaper` runs in this process (it would take
 /// other suites' children): every child is reaped by pid, and killed when a test ends.
@@ -201,7 +202,8 @@ import Testing
         var path = executable
         if !executable.hasPrefix("/") {
             path = directory(executable)
-            #expect(FileManager.default.createFile(atPath: path, contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o644]))
+            #expect(
+                FileManager.default.createFile(atPath: path, contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o644]))
         }
 
         await #expect(throws: SpawnError.execFailed(executable: path, errno: expected)) {
@@ -227,14 +229,22 @@ import Testing
         let cases: [(SpawnRequest, SpawnError)] = [
             (SpawnRequest(executable: "sh"), .invalidExecutable("sh")),
             (SpawnRequest(executable: shell, arguments: ["a\0b"]), .invalidArgument("a\0b")),
-            (SpawnRequest(executable: shell, environment: ["A=B": "1"]),
-             .invalidEnvironment(key: "A=B", reason: "a variable name must be non-empty, without '=' or NUL")),
-            (SpawnRequest(executable: shell, listenFDs: [PassedDescriptor(fd: 0, name: "a:b")]),
-             .invalidDescriptorName("a:b", reason: "':' separates names in LISTEN_FDNAMES")),
-            (SpawnRequest(executable: shell, listenFDs: [PassedDescriptor(fd: 0, name: "")]),
-             .invalidDescriptorName("", reason: "a descriptor name must not be empty")),
-            (SpawnRequest(executable: shell, listenFDs: [PassedDescriptor(fd: closedFD, name: "bus")]),
-             .descriptorNotOpen(fd: closedFD, name: "bus")),
+            (
+                SpawnRequest(executable: shell, environment: ["A=B": "1"]),
+                .invalidEnvironment(key: "A=B", reason: "a variable name must be non-empty, without '=' or NUL")
+            ),
+            (
+                SpawnRequest(executable: shell, listenFDs: [PassedDescriptor(fd: 0, name: "a:b")]),
+                .invalidDescriptorName("a:b", reason: "':' separates names in LISTEN_FDNAMES")
+            ),
+            (
+                SpawnRequest(executable: shell, listenFDs: [PassedDescriptor(fd: 0, name: "")]),
+                .invalidDescriptorName("", reason: "a descriptor name must not be empty")
+            ),
+            (
+                SpawnRequest(executable: shell, listenFDs: [PassedDescriptor(fd: closedFD, name: "bus")]),
+                .descriptorNotOpen(fd: closedFD, name: "bus")
+            ),
             (SpawnRequest(executable: shell, watchdog: .zero), .invalidWatchdog(.zero)),
         ]
         for (request, expected) in cases {

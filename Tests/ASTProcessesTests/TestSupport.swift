@@ -141,4 +141,3 @@ func first<Element: Sendable>(
         return found
     }
 }
-

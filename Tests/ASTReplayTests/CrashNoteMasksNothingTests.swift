@@ -79,7 +79,8 @@ extension IncidentReplayTests {
         #expect(!report.identical)
         #expect(broker.notes.contains { $0.contains("a crash between input and output") }, "\(broker.notes)")
         #expect(broker.divergenceCount == 1, "\(report.text())")
-        #expect(broker.divergence?.recordedSeq == delivered && broker.divergence?.what.contains("differs from the one sent") == true,
-                "\(report.text())")
+        #expect(
+            broker.divergence?.recordedSeq == delivered && broker.divergence?.what.contains("differs from the one sent") == true,
+            "\(report.text())")
     }
 }

@@ -20,8 +20,9 @@ import Testing
 
     /// Appends `process.started` (and, for ast-risk, its own `risk.started`, as the shell does).
     func restart(_ journal: Journal, at time: Timestamp, role: String) throws {
-        try journal.append(JournalRecord(kind: .state, type: EntryTypes.processStarted, timestamp: time, body: Array(#"{"pid":1}"#.utf8)),
-                           durability: .batched)
+        try journal.append(
+            JournalRecord(kind: .state, type: EntryTypes.processStarted, timestamp: time, body: Array(#"{"pid":1}"#.utf8)),
+            durability: .batched)
         if role == "risk" {
             try journal.append(JournalRecord(kind: .state, type: EntryTypes.Risk.started, timestamp: time, body: []), durability: .batched)
         }
@@ -30,10 +31,13 @@ import Testing
     // MARK: risk
 
     func riskInputs() -> [(RiskInput, Timestamp)] {
-        let snapshot = PortfolioSnapshot(asOf: at(1), cash: Money("100000.00")!, equity: Money("100000.00")!,
-                                         peakEquity: Money("100000.00")!, startOfDayEquity: Money("100000.00")!)
+        let snapshot = PortfolioSnapshot(
+            asOf: at(1), cash: Money("100000.00")!, equity: Money("100000.00")!,
+            peakEquity: Money("100000.00")!, startOfDayEquity: Money("100000.00")!)
         return [(.portfolio(snapshot), at(1)), (.mark(MarketMark(symbol: "AAPL", price: Price("100.00")!, at: at(2))), at(2))]
-            + (0..<6).map { i in (.intent(intentGroup("2025-07-01.breakout.S\(i)", Symbol(validating: "S\(i)")!, quantity: 10)), at(3 + Int64(i))) }
+            + (0..<6).map { i in
+                (.intent(intentGroup("2025-07-01.breakout.S\(i)", Symbol(validating: "S\(i)")!, quantity: 10)), at(3 + Int64(i)))
+            }
     }
 
     /// ast-risk's journal: initial record, then every input and its outputs; after input
@@ -42,12 +46,14 @@ import Testing
         let journal = try Journal(path: path, process: "risk@main", logger: logger)
         defer { try? journal.close() }
         let record = SafeModeRecord.firstStart(at: t0)
-        try journal.append(JournalRecord(kind: .state, type: EntryTypes.Risk.initial, timestamp: t0, body: Array(sorted.encode(record))),
-                           durability: .batched)
+        try journal.append(
+            JournalRecord(kind: .state, type: EntryTypes.Risk.initial, timestamp: t0, body: Array(sorted.encode(record))),
+            durability: .batched)
         var gate = try RiskGate(limits: .cautiousDefaults, restoring: record)
         for (i, (input, now)) in riskInputs().enumerated() {
-            try journal.append(JournalRecord(kind: .received, type: EntryTypes.Risk.input, timestamp: now, body: Array(sorted.encode(input))),
-                               durability: .batched)
+            try journal.append(
+                JournalRecord(kind: .received, type: EntryTypes.Risk.input, timestamp: now, body: Array(sorted.encode(input))),
+                durability: .batched)
             let outputs = gate.handle(input, now: now)
             if i == crashAfter {
                 #expect(outputs.contains { if case .decision = $0 { true } else { false } }, "the crash must lose a real output")
@@ -55,8 +61,10 @@ import Testing
                 continue
             }
             for case .decision(let d) in outputs {
-                try journal.append(JournalRecord(kind: .decision, type: EntryTypes.Risk.decision, timestamp: now, correlationID: d.intent.rawValue,
-                                                 body: Array(try sorted.encode(d))), durability: .batched)
+                try journal.append(
+                    JournalRecord(
+                        kind: .decision, type: EntryTypes.Risk.decision, timestamp: now, correlationID: d.intent.rawValue,
+                        body: Array(try sorted.encode(d))), durability: .batched)
             }
         }
     }
@@ -70,7 +78,9 @@ import Testing
         #expect(report.identical, "\(report.text())")
         #expect(risk.inputs == riskInputs().count, "every input re-executed, after the crash too")
         #expect(risk.outputsCompared == riskInputs().count - 3, "each intent's decision but the lost one")
-        #expect(risk.notes.contains { $0.contains("a crash between input and output") && $0.contains(EntryTypes.processStarted) }, "\(risk.notes)")
+        #expect(
+            risk.notes.contains { $0.contains("a crash between input and output") && $0.contains(EntryTypes.processStarted) },
+            "\(risk.notes)")
     }
 
     @Test func riskLostOutputWithoutAStartMarkerIsADivergence() throws {
@@ -99,8 +109,9 @@ import Testing
         var n = 0
         for (i, input) in inputs.enumerated() {
             let now = at(Int64(10 * i))
-            try journal.append(JournalRecord(kind: .received, type: EntryTypes.Reconciler.input, timestamp: now, body: Array(sorted.encode(input))),
-                               durability: .batched)
+            try journal.append(
+                JournalRecord(kind: .received, type: EntryTypes.Reconciler.input, timestamp: now, body: Array(sorted.encode(input))),
+                durability: .batched)
             let outputs = core.handle(input, now: now)
             if i == crashAfter {
                 if marker { try restart(journal, at: now, role: "reconciler") }
@@ -110,11 +121,14 @@ import Testing
                 n += 1
                 switch output {
                 case .summary(let s):
-                    try journal.append(JournalRecord(kind: .decision, type: EntryTypes.Reconciler.summary, timestamp: now,
-                                                     body: Array(try sorted.encode(s))), durability: .batched)
+                    try journal.append(
+                        JournalRecord(
+                            kind: .decision, type: EntryTypes.Reconciler.summary, timestamp: now,
+                            body: Array(try sorted.encode(s))), durability: .batched)
                 case .snapshot(let s):
-                    try journal.append(message(.sent, .portfolioSnapshot(s), from: me, id: "snap-\(n)", correlation: nil, at: now, peer: "risk@main"),
-                                       durability: .batched)
+                    try journal.append(
+                        message(.sent, .portfolioSnapshot(s), from: me, id: "snap-\(n)", correlation: nil, at: now, peer: "risk@main"),
+                        durability: .batched)
                 default:
                     Issue.record("the scenario makes only summaries and snapshots, got \(output)")
                 }
@@ -144,9 +158,10 @@ import Testing
 
     func bracket(_ i: Int) -> BracketOrder {
         let intent = IntentID(validating: "2025-07-01.breakout.S\(i)")!
-        let entry = OrderSpec(clientOrderID: ClientOrderID(intent: intent, leg: .entry), intent: intent, leg: .entry,
-                              symbol: Symbol(validating: "S\(i)")!, side: .buy, quantity: 10, type: .limit, limitPrice: Price("100.00")!,
-                              timeInForce: .day)
+        let entry = OrderSpec(
+            clientOrderID: ClientOrderID(intent: intent, leg: .entry), intent: intent, leg: .entry,
+            symbol: Symbol(validating: "S\(i)")!, side: .buy, quantity: 10, type: .limit, limitPrice: Price("100.00")!,
+            timeInForce: .day)
         return BracketOrder(intent: intent, entry: entry, stopLoss: nil, takeProfit: nil)
     }
 
@@ -163,15 +178,17 @@ import Testing
         func send(_ reports: [ExecutionReport], at now: Timestamp) throws {
             for r in reports {
                 n += 1
-                try journal.append(message(.sent, .executionReport(r), from: me, id: "m\(n)", correlation: nil, at: now, peer: "reconciler@main"),
-                                   durability: .batched)
+                try journal.append(
+                    message(.sent, .executionReport(r), from: me, id: "m\(n)", correlation: nil, at: now, peer: "reconciler@main"),
+                    durability: .batched)
             }
         }
         for i in 0..<6 {
             let now = at(Int64(i))
             let input = PaperJournalInput(input: .submit(bracket(i)))
-            try journal.append(JournalRecord(kind: .received, type: EntryTypes.Paper.input, timestamp: now, body: Array(sorted.encode(input))),
-                               durability: .batched)
+            try journal.append(
+                JournalRecord(kind: .received, type: EntryTypes.Paper.input, timestamp: now, body: Array(sorted.encode(input))),
+                durability: .batched)
             let reports = exchange.handle(input.input, now: now).reports
             #expect(!reports.isEmpty)
             if i == crashAfter {
@@ -198,7 +215,8 @@ import Testing
         let p = report.processes[0]
         #expect(report.identical, "\(report.text())")
         #expect(p.inputs == 6 && p.reexecuted)
-        #expect(p.notes.contains { $0.contains("a crash between input and output") && $0.contains("delivered by the next run") }, "\(p.notes)")
+        #expect(
+            p.notes.contains { $0.contains("a crash between input and output") && $0.contains("delivered by the next run") }, "\(p.notes)")
 
         let without = try TemporaryDirectory(prefix: "replay-crash")
         defer { without.remove() }
@@ -225,8 +243,9 @@ import Testing
         let dir = try TemporaryDirectory(prefix: "replay-many")
         defer { dir.remove() }
         let path = dir("risk@main.sqlite")
-        let snapshot = PortfolioSnapshot(asOf: at(1), cash: Money("1000000.00")!, equity: Money("1000000.00")!,
-                                         peakEquity: Money("1000000.00")!, startOfDayEquity: Money("1000000.00")!)
+        let snapshot = PortfolioSnapshot(
+            asOf: at(1), cash: Money("1000000.00")!, equity: Money("1000000.00")!,
+            peakEquity: Money("1000000.00")!, startOfDayEquity: Money("1000000.00")!)
         var inputs: [(RiskInput, Timestamp)] = [(.portfolio(snapshot), at(1))]
         for i in 0..<2_000 {
             inputs.append((.mark(MarketMark(symbol: "AAPL", price: Price("100.00")!, at: at(Int64(2 + i)))), at(Int64(2 + i))))
@@ -252,7 +271,9 @@ import Testing
         #expect(p.divergenceCount == 2, "\(report.text())")
         #expect(p.divergences.compactMap(\.recordedSeq) == [middle, late])
         let text = report.text()
-        #expect(text.contains("DIVERGED (2 divergences)") && text.contains("[1/2] DIVERGED at") && text.contains("[2/2] DIVERGED at"), "\(text)")
+        #expect(
+            text.contains("DIVERGED (2 divergences)") && text.contains("[1/2] DIVERGED at") && text.contains("[2/2] DIVERGED at"), "\(text)"
+        )
         #expect(text.contains("NOT IDENTICAL (2 divergences)"))
     }
 }
@@ -283,13 +304,18 @@ import Testing
         let path = dir("reconciler@main.sqlite")
         let journal = try Journal(path: path, process: "reconciler@main", logger: Logger(label: "test"))
         defer { try? journal.close() }
-        try journal.append(JournalRecord(kind: .received, type: EntryTypes.Reconciler.input, timestamp: at(1),
-                                         body: Array(sorted.encode(ReconcilerInput.initial(cash: Money("100.00")!)))), durability: .durable)
-        try journal.append(JournalRecord(kind: .received, type: EntryTypes.Reconciler.input, timestamp: at(2), body: Array("{}".utf8)),
-                           durability: .durable)
-        try journal.append(JournalRecord(kind: .received, type: EntryTypes.Reconciler.input, timestamp: at(3),
-                                         body: Array(sorted.encode(ReconcilerInput.mark(MarketMark(symbol: "AAPL", price: Price("10.00")!, at: at(3)))))),
-                           durability: .durable)
+        try journal.append(
+            JournalRecord(
+                kind: .received, type: EntryTypes.Reconciler.input, timestamp: at(1),
+                body: Array(sorted.encode(ReconcilerInput.initial(cash: Money("100.00")!)))), durability: .durable)
+        try journal.append(
+            JournalRecord(kind: .received, type: EntryTypes.Reconciler.input, timestamp: at(2), body: Array("{}".utf8)),
+            durability: .durable)
+        try journal.append(
+            JournalRecord(
+                kind: .received, type: EntryTypes.Reconciler.input, timestamp: at(3),
+                body: Array(sorted.encode(ReconcilerInput.mark(MarketMark(symbol: "AAPL", price: Price("10.00")!, at: at(3)))))),
+            durability: .durable)
         let fold = try ReconcilerJournalFold.restore(journal: journal)
         #expect(fold.inputs == 2 && fold.core.initialized, "the inputs around the undecodable one are applied")
         #expect(fold.quarantine.found.map(\.seq) == [2] && fold.quarantine.found.first?.type == EntryTypes.Reconciler.input)

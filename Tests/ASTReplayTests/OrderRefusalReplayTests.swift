@@ -11,13 +11,17 @@ import Testing
 /// by the restore exactly as the gate handled it live.
 @Suite struct OrderRefusalReplayTests {
     func inputs() -> [(RiskInput, Timestamp)] {
-        let snapshot = PortfolioSnapshot(asOf: at(1), cash: Money("100000.00")!, equity: Money("100000.00")!,
-                                         peakEquity: Money("100000.00")!, startOfDayEquity: Money("100000.00")!)
+        let snapshot = PortfolioSnapshot(
+            asOf: at(1), cash: Money("100000.00")!, equity: Money("100000.00")!,
+            peakEquity: Money("100000.00")!, startOfDayEquity: Money("100000.00")!)
         let group = intentGroup("2025-07-01.breakout.S1", Symbol(validating: "AAPL")!, quantity: 10)
-        let refusal = OrderRefusal(approval: ApprovalID(for: group.id), intent: group.id, broker: "broker@paper",
-                                   code: "APPROVAL_SIGNATURE_INVALID", detail: "pid 42: approval does not carry a valid signature")
-        return [(.portfolio(snapshot), at(1)), (.mark(MarketMark(symbol: "AAPL", price: Price("100.00")!, at: at(2))), at(2)),
-                (.intent(group), at(3)), (.orderRefused(refusal), at(4)), (.intent(group), at(5))]
+        let refusal = OrderRefusal(
+            approval: ApprovalID(for: group.id), intent: group.id, broker: "broker@paper",
+            code: "APPROVAL_SIGNATURE_INVALID", detail: "pid 42: approval does not carry a valid signature")
+        return [
+            (.portfolio(snapshot), at(1)), (.mark(MarketMark(symbol: "AAPL", price: Price("100.00")!, at: at(2))), at(2)),
+            (.intent(group), at(3)), (.orderRefused(refusal), at(4)), (.intent(group), at(5)),
+        ]
     }
 
     @Test func aJournaledRefusalReplaysIdenticallyAndTheFoldRestoresIt() throws {

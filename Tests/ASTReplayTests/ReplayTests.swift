@@ -13,8 +13,9 @@ import Testing
     let intentID = "2025-07-01.breakout.AAPL"
 
     func inputs() -> [(RiskInput, Timestamp)] {
-        let snapshot = PortfolioSnapshot(asOf: at(1), cash: Money("100000.00")!, equity: Money("100000.00")!,
-                                         peakEquity: Money("100000.00")!, startOfDayEquity: Money("100000.00")!)
+        let snapshot = PortfolioSnapshot(
+            asOf: at(1), cash: Money("100000.00")!, equity: Money("100000.00")!,
+            peakEquity: Money("100000.00")!, startOfDayEquity: Money("100000.00")!)
         return [
             (.portfolio(snapshot), at(1)),
             (.mark(MarketMark(symbol: "AAPL", price: Price("100.00")!, at: at(2))), at(2)),
@@ -71,18 +72,26 @@ import Testing
         let logger = Logger(label: "test")
         let strategy = try Journal(path: dir("strategy@main.sqlite"), process: "strategy@main", logger: logger)
         let scan = #"{"candidates":[{"candidates":[{"symbol":"AAPL"}]}],"date":"2025-07-01","intents":[{}]}"#
-        try strategy.append(JournalRecord(kind: .received, type: "bar", timestamp: at(1), correlationID: "AAPL", body: []), durability: .batched)
-        try strategy.append(JournalRecord(kind: .received, type: "bar", timestamp: at(1), correlationID: "MSFT", body: []), durability: .batched)
-        try strategy.append(JournalRecord(kind: .decision, type: "strategy.scan", timestamp: at(10), correlationID: "2025-07-01", body: Array(scan.utf8)), durability: .batched)
+        try strategy.append(
+            JournalRecord(kind: .received, type: "bar", timestamp: at(1), correlationID: "AAPL", body: []), durability: .batched)
+        try strategy.append(
+            JournalRecord(kind: .received, type: "bar", timestamp: at(1), correlationID: "MSFT", body: []), durability: .batched)
+        try strategy.append(
+            JournalRecord(kind: .decision, type: "strategy.scan", timestamp: at(10), correlationID: "2025-07-01", body: Array(scan.utf8)),
+            durability: .batched)
         try strategy.close()
 
         try recordRisk(dir("risk@main.sqlite"), [(.intent(intentGroup(intent, "AAPL", quantity: 10)), at(11))])
 
         let b = try Journal(path: dir("broker@paper.sqlite"), process: "broker@paper", logger: logger)
-        let fill = Fill(executionID: ExecutionID("x-1"), clientOrderID: ClientOrderID(validating: intent + ".E")!, symbol: "AAPL", side: .buy,
-                        quantity: 10, price: Price("100.00")!, commission: Money("1.00")!, at: at(20))
+        let fill = Fill(
+            executionID: ExecutionID("x-1"), clientOrderID: ClientOrderID(validating: intent + ".E")!, symbol: "AAPL", side: .buy,
+            quantity: 10, price: Price("100.00")!, commission: Money("1.00")!, at: at(20))
         let report = ExecutionReport(id: "broker@paper-r1", broker: "broker@paper", event: .fill(fill), at: at(20))
-        try b.append(message(.sent, .executionReport(report), from: broker, id: "m1", correlation: intent + ".E", at: at(20), peer: "reconciler@main"), durability: .batched)
+        try b.append(
+            message(
+                .sent, .executionReport(report), from: broker, id: "m1", correlation: intent + ".E", at: at(20), peer: "reconciler@main"),
+            durability: .batched)
         try b.append(JournalRecord(kind: .acked, type: "ack", timestamp: at(12), messageID: "m1", body: []), durability: .batched)
         try b.close()
     }
@@ -125,7 +134,8 @@ import Testing
         #expect(Set(chain.map(\.kind)) == [.bar, .scan, .intent, .decision, .fill], "\(chain.map(\.type))")
         #expect(!chain.contains { $0.symbol == "MSFT" })
         #expect(try Timeline.build(journals, filter: TimelineFilter(symbol: "MSFT")).events.count == 1)
-        #expect(try Timeline.build(journals, filter: TimelineFilter(processes: ["risk@main"])).events.allSatisfy { $0.process == "risk@main" })
+        #expect(
+            try Timeline.build(journals, filter: TimelineFilter(processes: ["risk@main"])).events.allSatisfy { $0.process == "risk@main" })
         let window = try Timeline.build(journals, filter: TimelineFilter(from: at(10), to: at(11))).events
         #expect(window.allSatisfy { $0.timestamp >= at(10) && $0.timestamp <= at(11) } && !window.isEmpty)
         #expect(Timeline.chainKey("appr-" + intent) == intent)
@@ -140,9 +150,10 @@ import Testing
         defer { dir.remove() }
         try FileManager.default.createDirectory(atPath: dir("journal"), withIntermediateDirectories: true)
         try recordRisk(dir("journal/risk@main.sqlite"), [(.intent(intentGroup(intent, "AAPL", quantity: 10)), at(11))])
-        let manifest = try ReplayBundle.export(journalDirectory: dir("journal"), to: dir("bundle"),
-                                               configFiles: ["ast.yaml": "risk:\n  broker: broker@paper\ntelegram:\n  bot_token: abc123\n"],
-                                               replayConfig: ReplaySettings(), versions: ReplayBundle.versions())
+        let manifest = try ReplayBundle.export(
+            journalDirectory: dir("journal"), to: dir("bundle"),
+            configFiles: ["ast.yaml": "risk:\n  broker: broker@paper\ntelegram:\n  bot_token: abc123\n"],
+            replayConfig: ReplaySettings(), versions: ReplayBundle.versions())
         #expect(manifest.files.map(\.path).contains("journal/risk@main.sqlite"))
         let yaml = try String(contentsOfFile: dir("bundle/config/ast.yaml"), encoding: .utf8)
         #expect(!yaml.contains("abc123") && yaml.contains("bot_token: <redacted>"))

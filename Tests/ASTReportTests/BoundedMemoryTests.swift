@@ -48,14 +48,16 @@ enum PeakRSS {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         let start = Timestamp(nanoseconds: 1_751_356_800_000_000_000)
-        let initial = JournalRecord(kind: .received, type: EntryTypes.Reconciler.input, timestamp: start,
-                                    body: Array(try encoder.encode(ReconcilerInput.initial(cash: Money("100000.00")!))))
+        let initial = JournalRecord(
+            kind: .received, type: EntryTypes.Reconciler.input, timestamp: start,
+            body: Array(try encoder.encode(ReconcilerInput.initial(cash: Money("100000.00")!))))
         try journal.append(initial, durability: .batched)
         var batch: [JournalRecord] = []
         for i in 1..<Self.entries {
             let t = start.advanced(by: .seconds(Int64(i)))
             let mark = ReconcilerInput.mark(MarketMark(symbol: "AAPL", price: Price(units: 1_000_000 + Int64(i % 1_000)), at: t))
-            batch.append(JournalRecord(kind: .received, type: EntryTypes.Reconciler.input, timestamp: t, body: Array(try encoder.encode(mark))))
+            batch.append(
+                JournalRecord(kind: .received, type: EntryTypes.Reconciler.input, timestamp: t, body: Array(try encoder.encode(mark))))
             if batch.count == 5_000 {
                 try journal.append(batch, durability: .batched)
                 batch.removeAll(keepingCapacity: true)
@@ -74,15 +76,20 @@ enum PeakRSS {
         var report: RunReport?
         let clock = ContinuousClock()
         var reportTime = Duration.zero, replayTime = Duration.zero
-        let reportMB = try PeakRSS.growth { reportTime = try clock.measure { report = try RunReportBuilder.build(stateDirectory: dir.path) } }
+        let reportMB = try PeakRSS.growth {
+            reportTime = try clock.measure { report = try RunReportBuilder.build(stateDirectory: dir.path) }
+        }
         var replay: ProcessReplay?
-        let replayMB = PeakRSS.growth { replayTime = clock.measure { replay = ReplayVerifier.replay(path: path, config: ReplaySettings()) } }
+        let replayMB = PeakRSS.growth {
+            replayTime = clock.measure { replay = ReplayVerifier.replay(path: path, config: ReplaySettings()) }
+        }
         // For comparison only: what loading every entry into an array (the former reading) costs.
         var count = 0
         let arrayMB = try PeakRSS.growth { count = try Journal.readEntries(path: path).count }
-        print("bounded-memory: \(Self.entries) entries; report peak +\(reportMB.map { String(format: "%.1f", $0) } ?? "?") MB in \(reportTime),"
-            + " replay verify peak +\(replayMB.map { String(format: "%.1f", $0) } ?? "?") MB in \(replayTime),"
-            + " all entries in an array +\(arrayMB.map { String(format: "%.1f", $0) } ?? "?") MB")
+        print(
+            "bounded-memory: \(Self.entries) entries; report peak +\(reportMB.map { String(format: "%.1f", $0) } ?? "?") MB in \(reportTime),"
+                + " replay verify peak +\(replayMB.map { String(format: "%.1f", $0) } ?? "?") MB in \(replayTime),"
+                + " all entries in an array +\(arrayMB.map { String(format: "%.1f", $0) } ?? "?") MB")
 
         #expect(count == Self.entries)
         #expect(replay?.inputs == Self.entries && replay?.divergenceCount == 0, "\(replay.map { "\($0.notes)" } ?? "")")

@@ -26,7 +26,7 @@ struct SeededGenerator: RandomNumberGenerator {
         var rng = SeededGenerator(state: seed)
         for _ in 0..<200 {
             let n = Int.random(in: 1...60, using: &rng)
-            var value: Int64 = 1_000_000_000 // $100,000.0000
+            var value: Int64 = 1_000_000_000  // $100,000.0000
             var values: [Int64] = []
             for _ in 0..<n {
                 value += Int64.random(in: -20_000_000...20_000_000, using: &rng)

@@ -52,9 +52,12 @@ struct Scenario {
         return Array(try e.encode(value))
     }
 
-    static func intent(_ id: String, _ symbol: Symbol, _ qty: Int64, limit: String, stop: String, target: String, at: Timestamp) -> IntentGroup {
-        IntentGroup(id: IntentID(stringLiteral: id), symbol: symbol, side: .buy, quantity: Quantity(qty), entry: .limit(Price(limit)!),
-                    stopLoss: Price(stop)!, takeProfit: Price(target)!, createdAt: at)
+    static func intent(_ id: String, _ symbol: Symbol, _ qty: Int64, limit: String, stop: String, target: String, at: Timestamp)
+        -> IntentGroup
+    {
+        IntentGroup(
+            id: IntentID(stringLiteral: id), symbol: symbol, side: .buy, quantity: Quantity(qty), entry: .limit(Price(limit)!),
+            stopLoss: Price(stop)!, takeProfit: Price(target)!, createdAt: at)
     }
 
     static let aaa = intent("AAA-1", "AAA", 100, limit: "50.00", stop: "48.00", target: "52.00", at: t(d1, 9))
@@ -63,16 +66,22 @@ struct Scenario {
 
     func writeStrategy() throws {
         var records: [JournalRecord] = []
-        for (date, candidates) in [(Self.d1, [("AAA", "breakout"), ("ZZZ", "pullback")]), (Self.d2, [("BBB", "breakout"), ("CCC", "breakout")])] {
+        for (date, candidates) in [
+            (Self.d1, [("AAA", "breakout"), ("ZZZ", "pullback")]), (Self.d2, [("BBB", "breakout"), ("CCC", "breakout")]),
+        ] {
             let scan = ScanResult(date: LocalDate(date)!, createdAt: Self.t(date, 9), tradingDay: true, previousSession: nil)
             var object = try JSONSerialization.jsonObject(with: Data(Self.sorted(scan))) as! [String: Any]
             object["candidates"] = Dictionary(grouping: candidates, by: \.1).keys.sorted().map { detector in
-                ["detector": detector, "candidates": candidates.filter { $0.1 == detector }.map {
-                    ["symbol": $0.0, "detector": $0.1, "close": "10.00", "summary": "test", "metrics": [] as [Any]] as [String: Any]
-                }] as [String: Any]
+                [
+                    "detector": detector,
+                    "candidates": candidates.filter { $0.1 == detector }.map {
+                        ["symbol": $0.0, "detector": $0.1, "close": "10.00", "summary": "test", "metrics": [] as [Any]] as [String: Any]
+                    },
+                ] as [String: Any]
             }
             let body = try JSONSerialization.data(withJSONObject: object, options: .sortedKeys)
-            records.append(JournalRecord(kind: .decision, type: "strategy.scan", timestamp: Self.t(date, 9), correlationID: date, body: Array(body)))
+            records.append(
+                JournalRecord(kind: .decision, type: "strategy.scan", timestamp: Self.t(date, 9), correlationID: date, body: Array(body)))
         }
         try write("strategy@main", records)
     }
@@ -82,41 +91,50 @@ struct Scenario {
             JournalRecord(kind: .received, type: "risk.input", timestamp: at, body: try Self.sorted(i))
         }
         func decision(_ g: IntentGroup, _ d: RiskDecision) throws -> JournalRecord {
-            JournalRecord(kind: .decision, type: "risk.decision", timestamp: g.createdAt, correlationID: g.id.rawValue,
-                          body: try Self.sorted(IntentDecision(intent: g.id, decision: d, at: g.createdAt)))
+            JournalRecord(
+                kind: .decision, type: "risk.decision", timestamp: g.createdAt, correlationID: g.id.rawValue,
+                body: try Self.sorted(IntentDecision(intent: g.id, decision: d, at: g.createdAt)))
         }
         func approval(_ g: IntentGroup, _ q: Int64) -> Approval {
-            Approval(id: ApprovalID(for: g.id), intent: g.id, symbol: g.symbol, side: g.side, quantity: Quantity(q),
-                     requestedQuantity: g.quantity, entry: g.entry, stopLoss: g.stopLoss, takeProfit: g.takeProfit, state: .active, at: g.createdAt)
+            Approval(
+                id: ApprovalID(for: g.id), intent: g.id, symbol: g.symbol, side: g.side, quantity: Quantity(q),
+                requestedQuantity: g.quantity, entry: g.entry, stopLoss: g.stopLoss, takeProfit: g.takeProfit, state: .active,
+                at: g.createdAt)
         }
         let initial = SafeModeRecord.firstStart(at: Self.t(Self.d1, 8))
-        let transition = SafeModeTransition(from: .active, to: .safeReducing,
-                                            cause: SafeModeCause(kind: .portfolioViolation, code: .dailyLossLimit, text: "daily loss above its limit"),
-                                            at: Self.t(Self.d2, 14))
-        try write("risk@main", [
-            JournalRecord(kind: .state, type: "safe_mode.initial", timestamp: Self.t(Self.d1, 8), body: try Self.sorted(initial)),
-            try input(.intent(Self.aaa), Self.aaa.createdAt),
-            try decision(Self.aaa, .approve(approval(Self.aaa, 100))),
-            try input(.intent(Self.bbb), Self.bbb.createdAt),
-            try decision(Self.bbb, .block(.notionalExceedsMaxPerOrder, detail: "300000.00 > 20000.00")),
-            try input(.intent(Self.ccc), Self.ccc.createdAt),
-            try decision(Self.ccc, .downgrade(approval(Self.ccc, 10), rule: .maxConcentration, detail: "20 -> 10")),
-            JournalRecord(kind: .state, type: "safe_mode.transition", timestamp: transition.at, body: try Self.sorted(transition)),
-        ])
+        let transition = SafeModeTransition(
+            from: .active, to: .safeReducing,
+            cause: SafeModeCause(kind: .portfolioViolation, code: .dailyLossLimit, text: "daily loss above its limit"),
+            at: Self.t(Self.d2, 14))
+        try write(
+            "risk@main",
+            [
+                JournalRecord(kind: .state, type: "safe_mode.initial", timestamp: Self.t(Self.d1, 8), body: try Self.sorted(initial)),
+                try input(.intent(Self.aaa), Self.aaa.createdAt),
+                try decision(Self.aaa, .approve(approval(Self.aaa, 100))),
+                try input(.intent(Self.bbb), Self.bbb.createdAt),
+                try decision(Self.bbb, .block(.notionalExceedsMaxPerOrder, detail: "300000.00 > 20000.00")),
+                try input(.intent(Self.ccc), Self.ccc.createdAt),
+                try decision(Self.ccc, .downgrade(approval(Self.ccc, 10), rule: .maxConcentration, detail: "20 -> 10")),
+                JournalRecord(kind: .state, type: "safe_mode.transition", timestamp: transition.at, body: try Self.sorted(transition)),
+            ])
     }
 
     static func spec(_ g: IntentGroup, _ leg: BracketLeg, _ qty: Int64) -> OrderSpec {
         let id = ClientOrderID(intent: g.id, leg: leg)
         switch leg {
         case .entry:
-            return OrderSpec(clientOrderID: id, intent: g.id, leg: leg, symbol: g.symbol, side: .buy, quantity: Quantity(qty), type: .limit,
-                             limitPrice: g.entry.limitPrice, timeInForce: .day)
+            return OrderSpec(
+                clientOrderID: id, intent: g.id, leg: leg, symbol: g.symbol, side: .buy, quantity: Quantity(qty), type: .limit,
+                limitPrice: g.entry.limitPrice, timeInForce: .day)
         case .stopLoss:
-            return OrderSpec(clientOrderID: id, intent: g.id, leg: leg, symbol: g.symbol, side: .sell, quantity: Quantity(qty), type: .stop,
-                             stopPrice: g.stopLoss, timeInForce: .gtc, parent: ClientOrderID(intent: g.id, leg: .entry), ocaGroup: g.id.rawValue)
+            return OrderSpec(
+                clientOrderID: id, intent: g.id, leg: leg, symbol: g.symbol, side: .sell, quantity: Quantity(qty), type: .stop,
+                stopPrice: g.stopLoss, timeInForce: .gtc, parent: ClientOrderID(intent: g.id, leg: .entry), ocaGroup: g.id.rawValue)
         case .takeProfit:
-            return OrderSpec(clientOrderID: id, intent: g.id, leg: leg, symbol: g.symbol, side: .sell, quantity: Quantity(qty), type: .limit,
-                             limitPrice: g.takeProfit, timeInForce: .gtc, parent: ClientOrderID(intent: g.id, leg: .entry), ocaGroup: g.id.rawValue)
+            return OrderSpec(
+                clientOrderID: id, intent: g.id, leg: leg, symbol: g.symbol, side: .sell, quantity: Quantity(qty), type: .limit,
+                limitPrice: g.takeProfit, timeInForce: .gtc, parent: ClientOrderID(intent: g.id, leg: .entry), ocaGroup: g.id.rawValue)
         }
     }
 
@@ -131,34 +149,46 @@ struct Scenario {
             add(.submitting(spec(aaa, leg, 100)), a1)
             add(.accepted(ClientOrderID(intent: aaa.id, leg: leg)), a1)
         }
-        add(.fill(Fill(executionID: ExecutionID("X1"), clientOrderID: ClientOrderID(intent: aaa.id, leg: .entry), symbol: "AAA", side: .buy,
-                       quantity: 100, price: Price("50.00")!, commission: Money("1.00")!, at: t(d1, 15, 59))), t(d1, 15, 59))
+        add(
+            .fill(
+                Fill(
+                    executionID: ExecutionID("X1"), clientOrderID: ClientOrderID(intent: aaa.id, leg: .entry), symbol: "AAA", side: .buy,
+                    quantity: 100, price: Price("50.00")!, commission: Money("1.00")!, at: t(d1, 15, 59))), t(d1, 15, 59))
         let c1 = t(d2, 9, 1)
         for leg in [BracketLeg.entry, .stopLoss, .takeProfit] {
             add(.submitting(spec(ccc, leg, 10)), c1)
             add(.accepted(ClientOrderID(intent: ccc.id, leg: leg)), c1)
         }
-        add(.fill(Fill(executionID: ExecutionID("X2"), clientOrderID: ClientOrderID(intent: aaa.id, leg: .takeProfit), symbol: "AAA", side: .sell,
-                       quantity: 100, price: Price("52.00")!, commission: Money("1.00")!, at: t(d2, 10))), t(d2, 10))
+        add(
+            .fill(
+                Fill(
+                    executionID: ExecutionID("X2"), clientOrderID: ClientOrderID(intent: aaa.id, leg: .takeProfit), symbol: "AAA",
+                    side: .sell,
+                    quantity: 100, price: Price("52.00")!, commission: Money("1.00")!, at: t(d2, 10))), t(d2, 10))
         add(.cancelled(ClientOrderID(intent: aaa.id, leg: .stopLoss), reason: "OCA"), t(d2, 10))
-        add(.fill(Fill(executionID: ExecutionID("X3"), clientOrderID: ClientOrderID(intent: ccc.id, leg: .entry), symbol: "CCC", side: .buy,
-                       quantity: 10, price: Price("20.00")!, commission: Money("0.50")!, at: t(d2, 11))), t(d2, 11))
+        add(
+            .fill(
+                Fill(
+                    executionID: ExecutionID("X3"), clientOrderID: ClientOrderID(intent: ccc.id, leg: .entry), symbol: "CCC", side: .buy,
+                    quantity: 10, price: Price("20.00")!, commission: Money("0.50")!, at: t(d2, 11))), t(d2, 11))
         return out
     }
 
     func writeReconciler() throws {
         var inputs: [(ReconcilerInput, Timestamp)] = [(.initial(cash: Money("100000.00")!), Self.t(Self.d1, 8))]
         for r in Self.reports { inputs.append((.report(r), r.at)) }
-        inputs.insert((.mark(MarketMark(symbol: "AAA", price: Price("51.00")!, at: Self.t(Self.d1, 16))), Self.t(Self.d1, 16)),
-                      at: inputs.firstIndex { $0.1 >= Self.t(Self.d1, 16) } ?? inputs.count)
+        inputs.insert(
+            (.mark(MarketMark(symbol: "AAA", price: Price("51.00")!, at: Self.t(Self.d1, 16))), Self.t(Self.d1, 16)),
+            at: inputs.firstIndex { $0.1 >= Self.t(Self.d1, 16) } ?? inputs.count)
         inputs.append((.mark(MarketMark(symbol: "CCC", price: Price("19.00")!, at: Self.t(Self.d2, 16))), Self.t(Self.d2, 16)))
         let broker = BrokerAccountState(
             broker: "broker@paper", asOf: Self.t(Self.d2, 16, 1), connected: true,
             account: AccountValues(cash: Money("99997.50")!, equity: Money("100187.50")!),
             positions: [BrokerPosition(symbol: "CCC", quantity: 10, averagePrice: Price("20.00")!)],
             openOrders: [.stopLoss, .takeProfit].map { leg in
-                BrokerOrder(spec: Self.spec(Self.ccc, leg, 10), brokerOrderID: "P-\(leg.rawValue)", status: .working, filledQuantity: .zero,
-                            workingQuantity: 10, averageFillPrice: nil)
+                BrokerOrder(
+                    spec: Self.spec(Self.ccc, leg, 10), brokerOrderID: "P-\(leg.rawValue)", status: .working, filledQuantity: .zero,
+                    workingQuantity: 10, averageFillPrice: nil)
             },
             executions: [], reportsThrough: Int64(Self.reports.count))
         inputs.append((.reconciliation(trigger: "schedule 16:01", broker: broker), Self.t(Self.d2, 16, 1)))
@@ -188,7 +218,8 @@ struct Scenario {
         for (i, d) in [Self.d1, Self.d2].enumerated() {
             for (h, m) in [(9, 0), (16, 0)] {
                 let p = Progress(time: Self.t(d, h, m), session: d, index: i + 1, of: 2, what: "step")
-                records.append(JournalRecord(kind: .state, type: "marketdata.replay", timestamp: p.time, body: Array(try JSONEncoder().encode(p))))
+                records.append(
+                    JournalRecord(kind: .state, type: "marketdata.replay", timestamp: p.time, body: Array(try JSONEncoder().encode(p))))
             }
         }
         records.append(JournalRecord(kind: .state, type: "marketdata.replay_finished", timestamp: Self.t(Self.d2, 16), body: []))
@@ -199,8 +230,9 @@ struct Scenario {
         let sender = ProcessIdentity(parsing: "broker@paper")!
         let records = Self.reports.enumerated().map { i, r in
             let envelope = Envelope(sender: sender, seq: UInt64(i + 1), id: "m\(i + 1)", timestamp: r.at, message: .executionReport(r))
-            return JournalRecord(kind: .sent, type: "execution.report", timestamp: r.at, messageID: "m\(i + 1)", peer: "reconciler@main",
-                                 body: EnvelopeCodec.encode(envelope))
+            return JournalRecord(
+                kind: .sent, type: "execution.report", timestamp: r.at, messageID: "m\(i + 1)", peer: "reconciler@main",
+                body: EnvelopeCodec.encode(envelope))
         }
         try write("broker@paper", records)
     }
@@ -233,13 +265,18 @@ struct Scenario {
         #expect(t.equityPeak == Money("100198.00")!)
         // Snapshots 100000, 99999, 100198, 100197.50, 100187.50: the largest fall is 10.50.
         #expect(t.maxDrawdown == Money("10.50")!)
-        #expect(r.finalPositions == [PositionLine(symbol: "CCC", quantity: 10, averagePrice: Price("20.00")!, mark: Price("19.00")!,
-                                                  unrealizedPnL: Money("-10.00")!, protectedByStop: true)])
+        #expect(
+            r.finalPositions == [
+                PositionLine(
+                    symbol: "CCC", quantity: 10, averagePrice: Price("20.00")!, mark: Price("19.00")!,
+                    unrealizedPnL: Money("-10.00")!, protectedByStop: true)
+            ])
         #expect(r.safeModeNow == "SAFE_REDUCING")
         #expect(r.safeModeTransitions.map { "\($0.from)->\($0.to)" } == ["ACTIVE->SAFE_REDUCING"])
         #expect(r.reconciliations.map(\.outcome) == ["clean"])
         let day1 = r.days[0]
-        #expect(day1.candidates == [CandidateLine(symbol: "AAA", detector: "breakout"), CandidateLine(symbol: "ZZZ", detector: "pullback")])
+        #expect(
+            day1.candidates == [CandidateLine(symbol: "AAA", detector: "breakout"), CandidateLine(symbol: "ZZZ", detector: "pullback")])
         #expect(day1.fills.map(\.executionID) == ["X1"])
         #expect(day1.endOfDay?.equity == Money("100099.00")!)
         #expect(day1.endOfDay?.positions.map(\.symbol) == ["AAA"])
@@ -253,11 +290,13 @@ struct Scenario {
         let s = try Scenario()
         defer { s.dir.remove() }
         let md = try RunReportBuilder.build(stateDirectory: s.state, mode: "PAPER").markdown
-        for line in ["| Realised P&L (gross) | $200.00 |", "| Unrealised P&L | -$10.00 |", "| Approved / downgraded / blocked | 1 / 1 / 1 |",
-                     "| Max drawdown | $10.50", "| Equity start / end | $100,000.00 / $100,187.50 |",
-                     "| Equity peak / trough | $100,198.00 / $99,999.00 |", "| Safe Mode now | SAFE_REDUCING |", "## 2026-03-09", "## 2026-03-10",
-                     "| CCC | 10 | 20.00 | 19.00 | -$10.00 | working |", "NOTIONAL_EXCEEDS_MAX_PER_ORDER",
-                     "1 reconciliation: clean 1.", "Every one clean, without findings."] {
+        for line in [
+            "| Realised P&L (gross) | $200.00 |", "| Unrealised P&L | -$10.00 |", "| Approved / downgraded / blocked | 1 / 1 / 1 |",
+            "| Max drawdown | $10.50", "| Equity start / end | $100,000.00 / $100,187.50 |",
+            "| Equity peak / trough | $100,198.00 / $99,999.00 |", "| Safe Mode now | SAFE_REDUCING |", "## 2026-03-09", "## 2026-03-10",
+            "| CCC | 10 | 20.00 | 19.00 | -$10.00 | working |", "NOTIONAL_EXCEEDS_MAX_PER_ORDER",
+            "1 reconciliation: clean 1.", "Every one clean, without findings.",
+        ] {
             #expect(md.contains(line), "missing: \(line)")
         }
     }

@@ -17,7 +17,9 @@ import Testing
 
         var decisions: [IntentDecision] = []
         try JournalReader(path: s.journalPath("risk@main")).scan { e in
-            if e.record.type == "risk.decision" { decisions.append(try JSONDecoder().decode(IntentDecision.self, from: Data(e.record.body))) }
+            if e.record.type == "risk.decision" {
+                decisions.append(try JSONDecoder().decode(IntentDecision.self, from: Data(e.record.body)))
+            }
             return true
         }
         var core = ReconcilerCore()
@@ -26,8 +28,9 @@ import Testing
         // A report delivered twice (a restart) counts once, in the lines and in the portfolio.
         let reports = Scenario.reports + Scenario.reports.suffix(2)
         _ = core.handle(.report(Scenario.reports.last!), now: Scenario.reports.last!.at)
-        let fromValues = TradingContent.make(intents: [Scenario.ccc, Scenario.aaa, Scenario.bbb], decisions: decisions.reversed(),
-                                             reports: reports, portfolio: core.portfolio)
+        let fromValues = TradingContent.make(
+            intents: [Scenario.ccc, Scenario.aaa, Scenario.bbb], decisions: decisions.reversed(),
+            reports: reports, portfolio: core.portfolio)
 
         #expect(fromValues.lines == fromJournals.lines, "\(fromValues.firstDifference(from: fromJournals) ?? "")")
         #expect(fromJournals.fills.count == 3 && fromJournals.intents.count == 3 && fromJournals.decisions.count == 3)

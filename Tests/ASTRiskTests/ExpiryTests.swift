@@ -1,5 +1,6 @@
 import ASTCore
 import Testing
+
 @testable import ASTRisk
 
 /// An intent not approved by the end of its session expires (INTENT_EXPIRED): a pre-market
@@ -9,7 +10,10 @@ import Testing
         var desk = try Desk.ready(loose)
         var late = intent("i-late", quantity: 10)
         late.expiresAt = desk.now
-        guard case .block(let code, _) = desk.decide(late) else { Issue.record("an expired intent was approved"); return }
+        guard case .block(let code, _) = desk.decide(late) else {
+            Issue.record("an expired intent was approved")
+            return
+        }
         #expect(code == .intentExpired)
         var onTime = intent("i-on-time", quantity: 10)
         onTime.expiresAt = desk.now.advanced(by: .seconds(1))

@@ -1,6 +1,7 @@
 import ASTCore
 import Foundation
 import Testing
+
 @testable import ASTRisk
 
 /// A broker's refusal of an approval the gate sent (M9): no longer counted as in flight, the
@@ -44,8 +45,10 @@ struct OrderRefusalTests {
         #expect(detail.contains("INPUT_OUT_OF_RANGE"))
     }
 
-    @Test(arguments: [("APPROVAL_SIGNATURE_INVALID", AlertPriority.p0), ("APPROVAL_REUSED", .p0), ("PID_MISMATCH", .p0),
-                      ("IDENTITY_NOT_SPAWNED", .p0), ("INPUT_OUT_OF_RANGE", .p1), ("PROCESS_NOT_READY", .p1)])
+    @Test(arguments: [
+        ("APPROVAL_SIGNATURE_INVALID", AlertPriority.p0), ("APPROVAL_REUSED", .p0), ("PID_MISMATCH", .p0),
+        ("IDENTITY_NOT_SPAWNED", .p0), ("INPUT_OUT_OF_RANGE", .p1), ("PROCESS_NOT_READY", .p1),
+    ])
     func theRefusalRaisesAnAlertP0ForIdentityCodes(code: String, priority: AlertPriority) throws {
         var desk = try deskWithBook()
         _ = desk.decide(intent("i-1", quantity: 10))
@@ -74,11 +77,13 @@ struct OrderRefusalTests {
     }
 
     @Test func anOversizedRefusalIsRefusedBeforeItIsJournaled() {
-        let huge = OrderRefusal(approval: "appr-i-1", intent: "i-1", broker: "broker@paper", code: "X",
-                                detail: String(repeating: "d", count: 10_000))
+        let huge = OrderRefusal(
+            approval: "appr-i-1", intent: "i-1", broker: "broker@paper", code: "X",
+            detail: String(repeating: "d", count: 10_000))
         #expect(RiskInput.orderRefused(huge).validate() != nil)
-        let code = OrderRefusal(approval: "appr-i-1", intent: "i-1", broker: "broker@paper",
-                                code: String(repeating: "C", count: 1_000), detail: "")
+        let code = OrderRefusal(
+            approval: "appr-i-1", intent: "i-1", broker: "broker@paper",
+            code: String(repeating: "C", count: 1_000), detail: "")
         #expect(RiskInput.orderRefused(code).validate() != nil)
         #expect(RiskInput.orderRefused(Self.refusal("i-1", code: "APPROVAL_REUSED")).validate() == nil)
     }

@@ -2,6 +2,7 @@ import ASTCore
 import ASTSupervision
 import Foundation
 import Testing
+
 @testable import ASTRisk
 
 struct Step: Sendable, Equatable, Codable {
@@ -131,8 +132,9 @@ struct PositionModel {
                 let p = model.position(a.symbol)
                 let r = p + a.side.signed(a.quantity).shares
                 if before == .safeReducing {
-                    #expect(p != 0 && abs(r) < abs(p) && (r == 0 || (r > 0) == (p > 0)),
-                            "SAFE_REDUCING approved \(a.side) \(a.quantity) \(a.symbol) on a position of \(p)")
+                    #expect(
+                        p != 0 && abs(r) < abs(p) && (r == 0 || (r > 0) == (p > 0)),
+                        "SAFE_REDUCING approved \(a.side) \(a.quantity) \(a.symbol) on a position of \(p)")
                 }
                 model.seen.insert(a.id)
                 model.approvals.append((a.symbol, a.side.signed(a.quantity).shares, step.now))
@@ -226,7 +228,8 @@ extension PropertyTests {
                 }
             }
         }
-        #expect(approvals > 300 && downgrades > 100 && reducingApprovals > 30 && reducingBlocks > 300 && haltedBlocks > 1000 && resumes > 200)
+        #expect(
+            approvals > 300 && downgrades > 100 && reducingApprovals > 30 && reducingBlocks > 300 && haltedBlocks > 1000 && resumes > 200)
         #expect(causes.count >= 8)
     }
 }

@@ -1,5 +1,6 @@
 import ASTCore
 import Testing
+
 @testable import ASTRisk
 
 /// One row: a book, marks, one intent group, and what the gate must decide.

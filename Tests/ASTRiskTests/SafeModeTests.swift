@@ -2,6 +2,7 @@ import ASTCore
 import ASTSupervision
 import Foundation
 import Testing
+
 @testable import ASTRisk
 
 /// One row: a gate in `from`, one input, and where it must end up (`nil`: no transition).
@@ -16,12 +17,16 @@ struct TransitionCase: Sendable, CustomTestStringConvertible {
 }
 
 let criticalInputs: [(String, RiskInput, SafeModeCause.Kind)] = [
-    ("broker exit with on_crash halt",
-     .lifecycle(lifecycle(.exited, reason: "killed by signal 9 (SIGKILL)", onCrash: .halt)), .childDown),
+    (
+        "broker exit with on_crash halt",
+        .lifecycle(lifecycle(.exited, reason: "killed by signal 9 (SIGKILL)", onCrash: .halt)), .childDown
+    ),
     ("broker watchdog timeout with on_crash halt", .lifecycle(lifecycle(.watchdogTimeout, onCrash: .halt)), .childDown),
     ("supervisor gave up", .lifecycle(lifecycle(.gaveUp, nil, reason: "6 restarts in 30 s")), .supervisorGaveUp),
-    ("broker disconnect", .brokerConnection(BrokerConnectionReport(broker: paper, connected: false, detail: "socket closed")),
-     .brokerDisconnected),
+    (
+        "broker disconnect", .brokerConnection(BrokerConnectionReport(broker: paper, connected: false, detail: "socket closed")),
+        .brokerDisconnected
+    ),
     ("reconciliation mismatch", .reconciliation(.mismatch("AAPL: book 100, broker 90")), .reconciliationMismatch),
     ("journal verification failure", .journalVerificationFailed(detail: "entry 812: hash mismatch"), .journalVerificationFailed),
     ("operator halt", .command(.halt(reason: "maintenance")), .operatorHalt),
@@ -192,8 +197,12 @@ let violationCases: [ViolationCase] = [
         desk.advance(.seconds(1))
         var r = desk.command(.resume(to: .active))
         #expect(!r.accepted)
-        #expect(r.refusals == [.brokerDown(paper, reason: "killed by signal 9 (SIGKILL)"), .noCleanReconciliationSinceHalt(haltedAt: haltedAt)])
-        #expect(r.message == "resume refused: broker broker@paper is down (killed by signal 9 (SIGKILL)); no clean reconciliation has completed since the halt at \(haltedAt)")
+        #expect(
+            r.refusals == [.brokerDown(paper, reason: "killed by signal 9 (SIGKILL)"), .noCleanReconciliationSinceHalt(haltedAt: haltedAt)])
+        #expect(
+            r.message
+                == "resume refused: broker broker@paper is down (killed by signal 9 (SIGKILL)); no clean reconciliation has completed since the halt at \(haltedAt)"
+        )
 
         // Restarted and spawned is not serving yet; ready is.
         desk.send(.lifecycle(lifecycle(.restarted)))
@@ -382,15 +391,20 @@ let violationCases: [ViolationCase] = [
     @Test func limitsDecodeFromSnakeCaseWithCautiousDefaults() throws {
         let yamlLike = #"{"max_drawdown_pct": 15, "price_band_pct": 2.5, "resume_requires_clean_reconciliation": false}"#
         let limits = try JSONDecoder().decode(RiskLimits.self, from: Data(yamlLike.utf8))
-        #expect(limits == RiskLimits.cautiousDefaults.with {
-            $0.maxDrawdownPct = 15
-            $0.priceBandPct = Percent("2.5")!
-            $0.resumeRequiresCleanReconciliation = false
-        })
+        #expect(
+            limits
+                == RiskLimits.cautiousDefaults.with {
+                    $0.maxDrawdownPct = 15
+                    $0.priceBandPct = Percent("2.5")!
+                    $0.resumeRequiresCleanReconciliation = false
+                })
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         let text = String(decoding: try encoder.encode(RiskLimits.cautiousDefaults), as: UTF8.self)
-        #expect(text == #"{"daily_loss_limit_pct":2,"max_drawdown_pct":10,"max_gross_leverage_pct":100,"max_mark_age_seconds":300,"max_open_positions":10,"max_order_notional_pct":5,"max_orders_per_window":10,"max_sector_concentration_pct":30,"max_symbol_concentration_pct":10,"order_rate_window_seconds":60,"price_band_pct":5,"require_protective_stop":true,"resume_requires_clean_reconciliation":true}"#)
+        #expect(
+            text
+                == #"{"daily_loss_limit_pct":2,"max_drawdown_pct":10,"max_gross_leverage_pct":100,"max_mark_age_seconds":300,"max_open_positions":10,"max_order_notional_pct":5,"max_orders_per_window":10,"max_sector_concentration_pct":30,"max_symbol_concentration_pct":10,"order_rate_window_seconds":60,"price_band_pct":5,"require_protective_stop":true,"resume_requires_clean_reconciliation":true}"#
+        )
         #expect(try JSONDecoder().decode(RiskLimits.self, from: Data(text.utf8)) == .cautiousDefaults)
     }
 
@@ -399,10 +413,11 @@ let violationCases: [ViolationCase] = [
             $0.maxDrawdownPct = 250
             $0.orderRateWindowSeconds = 0
         }
-        #expect(bad.problems.map(\.description) == [
-            "config: risk.max_drawdown_pct must be between 0 and 100 (got 250) in etc/ast.yaml",
-            "config: risk.order_rate_window_seconds must be between 1 and 86400 (got 0) in etc/ast.yaml",
-        ])
+        #expect(
+            bad.problems.map(\.description) == [
+                "config: risk.max_drawdown_pct must be between 0 and 100 (got 250) in etc/ast.yaml",
+                "config: risk.order_rate_window_seconds must be between 1 and 86400 (got 0) in etc/ast.yaml",
+            ])
         #expect(throws: RiskLimitsError.self) { try RiskGate(limits: bad, restoring: .firstStart(at: t0)) }
         #expect(RiskLimits.cautiousDefaults.problems.isEmpty)
     }

@@ -1,6 +1,7 @@
 import ASTCore
 import ASTSupervision
 import Testing
+
 @testable import ASTRisk
 
 /// The test clock's origin.

@@ -1,5 +1,6 @@
 import ASTCore
 import Testing
+
 @testable import ASTRisk
 
 /// ``RiskInput/validate()``: absurd numbers are refused before the risk gate journals them;
@@ -31,9 +32,10 @@ import Testing
     }
 
     @Test func portfolioSnapshotsBeyondTheirBoundsAreRefused() {
-        let fine = PortfolioSnapshot(asOf: t0, cash: Money(units: 1_000_000_000), equity: Money(units: 1_000_000_000),
-                                     peakEquity: Money(units: 1_000_000_000), startOfDayEquity: Money(units: 1_000_000_000),
-                                     positions: ["AAPL": PositionSnapshot(quantity: 10, averagePrice: price("100"), lastMark: price("101"))])
+        let fine = PortfolioSnapshot(
+            asOf: t0, cash: Money(units: 1_000_000_000), equity: Money(units: 1_000_000_000),
+            peakEquity: Money(units: 1_000_000_000), startOfDayEquity: Money(units: 1_000_000_000),
+            positions: ["AAPL": PositionSnapshot(quantity: 10, averagePrice: price("100"), lastMark: price("101"))])
         #expect(RiskInput.portfolio(fine).validate() == nil)
         var p = fine
         p.cash = Money(units: .max)

@@ -25,8 +25,9 @@ struct ConfigTestDirectory {
     }
 
     func write(_ name: String, bytes: [UInt8], mode: Int = 0o644) throws {
-        let created = FileManager.default.createFile(atPath: file(name), contents: Data(bytes),
-                                                     attributes: [.posixPermissions: mode])
+        let created = FileManager.default.createFile(
+            atPath: file(name), contents: Data(bytes),
+            attributes: [.posixPermissions: mode])
         guard created else { throw CocoaError(.fileWriteUnknown) }
         // createFile's permissions pass through the umask; set them exactly.
         try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: file(name))
@@ -37,8 +38,10 @@ struct ConfigTestDirectory {
     }
 
     /// Loads `type` and returns the operator's text of the error, or nil when it loaded.
-    func errorText<C: ConfigSection>(_ type: C.Type = ASTConfig.self, environment: String? = nil,
-                                     variables: [String: String] = [:]) -> String? {
+    func errorText<C: ConfigSection>(
+        _ type: C.Type = ASTConfig.self, environment: String? = nil,
+        variables: [String: String] = [:]
+    ) -> String? {
         do throws(ConfigError) {
             _ = try loader(environment: environment, variables: variables).load(type)
             return nil
@@ -105,10 +108,10 @@ struct ConfigLoaderTests {
     @Test func shippedBaseFileLoadsAndValidatesInDevelopment() throws {
         let config = try ConfigLoader(directory: Self.shippedDirectory, variables: [:]).load(ASTConfig.self)
         #expect(config.environment == .development)
-        #expect(config.runtimeDir == "run") // from ast.development.yaml
+        #expect(config.runtimeDir == "run")  // from ast.development.yaml
         #expect(config.stateDir == "run/state")
         #expect(config.logging.level == .debug)
-        #expect(config.bus.maxFrameBytes == 1_048_576) // from ast.yaml
+        #expect(config.bus.maxFrameBytes == 1_048_576)  // from ast.yaml
     }
 
     @Test func faultInjectionVariablesAreNotConfigKeys() throws {
@@ -124,13 +127,16 @@ struct ConfigLoaderTests {
         var expected = ASTConfig(
             environment: environment, runtimeDir: "/run/ast", stateDir: "/var/lib/ast",
             logging: LoggingConfig(level: .info),
-            bus: BusConfig(maxFrameBytes: 1_048_576, allowedUids: [], connectBackoffInitialMs: 50,
-                           connectBackoffMaxMs: 5000, ackTimeoutMs: 2000, helloTimeoutMs: 2000, maxConnections: 256,
-                           idleTimeoutMs: 300_000, refusalBudget: 20, refusalIntervalMs: 60_000),
-            journal: JournalConfig(batchLimit: 1024, flushIntervalMs: 100, diskMinFreeMb: 1024, diskMaxJournalMb: 0,
-                                   diskCheckIntervalMs: 60_000),
+            bus: BusConfig(
+                maxFrameBytes: 1_048_576, allowedUids: [], connectBackoffInitialMs: 50,
+                connectBackoffMaxMs: 5000, ackTimeoutMs: 2000, helloTimeoutMs: 2000, maxConnections: 256,
+                idleTimeoutMs: 300_000, refusalBudget: 20, refusalIntervalMs: 60_000),
+            journal: JournalConfig(
+                batchLimit: 1024, flushIntervalMs: 100, diskMinFreeMb: 1024, diskMaxJournalMb: 0,
+                diskCheckIntervalMs: 60_000),
             secretsFile: "/etc/ast/secrets.yaml",
-            supervisor: config.supervisor, risk: config.risk, clock: config.clock, paperBroker: config.paperBroker, notifier: config.notifier)
+            supervisor: config.supervisor, risk: config.risk, clock: config.clock, paperBroker: config.paperBroker,
+            notifier: config.notifier)
         // The M5 sections have no initializer parameters; they are checked one by one below.
         expected.trading = config.trading
         expected.strategy = config.strategy
@@ -143,8 +149,9 @@ struct ConfigLoaderTests {
         #expect(config.paperBroker == .standard, "etc/ast.yaml ships the paper broker's standard values")
         #expect(config.risk.broker == "broker@paper")
         #expect(config.risk.limits.maxDrawdownPct == config.risk.limits.maxDrawdownPct && config.risk.limits.requireProtectiveStop)
-        #expect(config.supervisor.children.map(\.name)
-            == ["marketdata@main", "strategy@main", "risk@main", "broker@paper", "reconciler@main", "notifier@main"])
+        #expect(
+            config.supervisor.children.map(\.name)
+                == ["marketdata@main", "strategy@main", "risk@main", "broker@paper", "reconciler@main", "notifier@main"])
         #expect(config.supervisor.children.first { $0.name == "broker@paper" }?.onCrash == .halt)
     }
 
@@ -167,7 +174,7 @@ struct ConfigLoaderTests {
             let config = try dir.loader(environment: "test").load(ASTConfig.self)
             #expect(config.environment == .test)
             #expect(config.bus.maxFrameBytes == 2048)
-            #expect(config.bus.ackTimeoutMs == 2000) // the rest of bus still comes from the base
+            #expect(config.bus.ackTimeoutMs == 2000)  // the rest of bus still comes from the base
         }
     }
 

@@ -23,17 +23,19 @@ struct ConfigSupervisionTests {
     @Test func withoutTheNewKeysCriticalityFollowsTheRoleAndTheSectionDefaultsApply() throws {
         try ConfigTestDirectory.with { dir in
             // A notifier after the broker, without `critical`, `intensity` or `start_timeout_ms`.
-            let text = validBase.replacingOccurrences(of: "      on_crash: halt\n", with: """
-                      on_crash: halt
-                    - name: notifier@main
-                      executable: ast-notifier
-                      arguments: []
-                      restart: permanent
-                      shutdown_timeout_ms: 5000
-                      watchdog_ms: 0
-                      on_crash: none
+            let text = validBase.replacingOccurrences(
+                of: "      on_crash: halt\n",
+                with: """
+                          on_crash: halt
+                        - name: notifier@main
+                          executable: ast-notifier
+                          arguments: []
+                          restart: permanent
+                          shutdown_timeout_ms: 5000
+                          watchdog_ms: 0
+                          on_crash: none
 
-                """)
+                    """)
             try dir.write("ast.yaml", text)
             let config = try dir.loader().load(ASTConfig.self)
             let specs = config.supervisor.specs(executableDirectory: "/x")
@@ -45,9 +47,14 @@ struct ConfigSupervisionTests {
 
     @Test func aChildsOwnBudgetAndStartTimeoutAndARetryOfZeroAreRead() throws {
         try ConfigTestDirectory.with { dir in
-            let text = validBase
-                .replacingOccurrences(of: "  watchdog_grace_ms: 2000\n", with: "  watchdog_grace_ms: 2000\n  given_up_retry_ms: 0\n  start_timeout_ms: 0\n")
-                .replacingOccurrences(of: "      on_crash: halt\n", with: "      on_crash: halt\n      intensity: 9\n      period_ms: 60000\n      start_timeout_ms: 5000\n")
+            let text =
+                validBase
+                .replacingOccurrences(
+                    of: "  watchdog_grace_ms: 2000\n", with: "  watchdog_grace_ms: 2000\n  given_up_retry_ms: 0\n  start_timeout_ms: 0\n"
+                )
+                .replacingOccurrences(
+                    of: "      on_crash: halt\n",
+                    with: "      on_crash: halt\n      intensity: 9\n      period_ms: 60000\n      start_timeout_ms: 5000\n")
             try dir.write("ast.yaml", text)
             let config = try dir.loader().load(ASTConfig.self)
             let spec = try #require(config.supervisor.specs(executableDirectory: "/x").first)
@@ -59,29 +66,39 @@ struct ConfigSupervisionTests {
 
     @Test func aPositionWatcherCannotBeMadeNonCritical() throws {
         try ConfigTestDirectory.with { dir in
-            try dir.write("ast.yaml", validBase.replacingOccurrences(of: "      on_crash: halt\n", with: "      on_crash: halt\n      critical: false\n"))
-            #expect(dir.errorText() == """
-                config: supervisor.children[0].critical must be true for broker (risk, brokers and the reconciler watch positions) \
-                (got false) in \(dir.path)/ast.yaml:32
-                """)
+            try dir.write(
+                "ast.yaml",
+                validBase.replacingOccurrences(of: "      on_crash: halt\n", with: "      on_crash: halt\n      critical: false\n"))
+            #expect(
+                dir.errorText() == """
+                    config: supervisor.children[0].critical must be true for broker (risk, brokers and the reconciler watch positions) \
+                    (got false) in \(dir.path)/ast.yaml:32
+                    """)
         }
     }
 
     @Test func aChildsBudgetNeedsBothKeys() throws {
         try ConfigTestDirectory.with { dir in
-            try dir.write("ast.yaml", validBase.replacingOccurrences(of: "      on_crash: halt\n", with: "      on_crash: halt\n      intensity: 3\n"))
-            #expect(dir.errorText() == """
-                config: supervisor.children[0].intensity must come with period_ms (a child's own restart budget is both) (got 3) \
-                in \(dir.path)/ast.yaml:32
-                """)
+            try dir.write(
+                "ast.yaml", validBase.replacingOccurrences(of: "      on_crash: halt\n", with: "      on_crash: halt\n      intensity: 3\n")
+            )
+            #expect(
+                dir.errorText() == """
+                    config: supervisor.children[0].intensity must come with period_ms (a child's own restart budget is both) (got 3) \
+                    in \(dir.path)/ast.yaml:32
+                    """)
         }
     }
 
     @Test func aRetryMaximumBelowTheFirstRetryIsRefused() throws {
         try ConfigTestDirectory.with { dir in
-            try dir.write("ast.yaml", validBase.replacingOccurrences(
-                of: "  watchdog_grace_ms: 2000\n", with: "  watchdog_grace_ms: 2000\n  given_up_retry_ms: 60000\n  given_up_retry_max_ms: 1000\n"))
-            #expect(dir.errorText()?.contains("supervisor.given_up_retry_max_ms must be at least") == true, "\(dir.errorText() ?? "loaded")")
+            try dir.write(
+                "ast.yaml",
+                validBase.replacingOccurrences(
+                    of: "  watchdog_grace_ms: 2000\n",
+                    with: "  watchdog_grace_ms: 2000\n  given_up_retry_ms: 60000\n  given_up_retry_max_ms: 1000\n"))
+            #expect(
+                dir.errorText()?.contains("supervisor.given_up_retry_max_ms must be at least") == true, "\(dir.errorText() ?? "loaded")")
         }
     }
 }

@@ -18,8 +18,9 @@ import Testing
         var config = try ConfigLoader(directory: ConfigLoaderTests.shippedDirectory, variables: [:]).load(ASTConfig.self)
         config.trading = TradingConfig(mode: .live, liveEnabled: true)
         #expect(throws: CrashAfterInputFaultError.self) {
-            try CrashAfterInputFault.arm(config: config, process: "risk@main", logger: Logger(label: "test"),
-                                         environment: [CrashAfterInputFault.variable: "risk.input:intent"])
+            try CrashAfterInputFault.arm(
+                config: config, process: "risk@main", logger: Logger(label: "test"),
+                environment: [CrashAfterInputFault.variable: "risk.input:intent"])
         }
         // Unset: nothing is armed, in any mode.
         try CrashAfterInputFault.arm(config: config, process: "risk@main", logger: Logger(label: "test"), environment: [:])

@@ -50,7 +50,10 @@ struct HostSafetyConfigTests {
             let start = ContinuousClock.now
             let text = dir.errorText()
             print("100 MB configuration file refused in \(ContinuousClock.now - start)")
-            #expect(text == "config: \(dir.path)/ast.local.yaml is 104857600 bytes, larger than the 1048576 bytes a configuration or secrets file may have")
+            #expect(
+                text
+                    == "config: \(dir.path)/ast.local.yaml is 104857600 bytes, larger than the 1048576 bytes a configuration or secrets file may have"
+            )
         }
     }
 
@@ -81,8 +84,10 @@ struct HostSafetyConfigTests {
         try ConfigTestDirectory.with { dir in
             try dir.write("ast.yaml", Self.withRisk(broker: "broker@nowhere"))
             let text = dir.errorText()
-            #expect(text?.contains("risk.broker must name one of supervisor.children (risk@main, broker@paper) (got \"broker@nowhere\")") == true,
-                    "\(text ?? "loaded")")
+            #expect(
+                text?.contains("risk.broker must name one of supervisor.children (risk@main, broker@paper) (got \"broker@nowhere\")")
+                    == true,
+                "\(text ?? "loaded")")
             #expect(text?.contains("\(dir.path)/ast.yaml") == true)
             try dir.write("ast.yaml", Self.withRisk(broker: "broker@paper"))
             #expect(dir.errorText() == nil)
@@ -93,14 +98,16 @@ struct HostSafetyConfigTests {
         try ConfigTestDirectory.with { dir in
             try dir.write("ast.yaml", validBase + "trading:\n  mode: LIVE\n  live_enabled: false\n")
             let text = dir.errorText()
-            #expect(text?.contains("trading.live_enabled must be true when trading.mode is LIVE (real money) (got false)") == true,
-                    "\(text ?? "loaded")")
+            #expect(
+                text?.contains("trading.live_enabled must be true when trading.mode is LIVE (real money) (got false)") == true,
+                "\(text ?? "loaded")")
         }
     }
 
     @Test func aSecretsFileReadableByOthersStopsTheProcessAtStart() throws {
         try ConfigTestDirectory.with { dir in
-            try dir.write("ast.yaml", validBase.replacingOccurrences(of: "secrets_file: ", with: "secrets_file: \(dir.path)/secrets.yaml #"))
+            try dir.write(
+                "ast.yaml", validBase.replacingOccurrences(of: "secrets_file: ", with: "secrets_file: \(dir.path)/secrets.yaml #"))
             let config = try dir.loader().load(ASTConfig.self)
             #expect(StartupChecks.refusal(config, variables: [:]) == nil, "no secrets file: nothing to refuse yet")
             try dir.write("secrets.yaml", "telegram_bot_token: x\n", mode: 0o644)
@@ -114,7 +121,8 @@ struct HostSafetyConfigTests {
 
     @Test func liveWithoutBrokerCredentialsStopsTheProcessAtStart() throws {
         try ConfigTestDirectory.with { dir in
-            let yaml = validBase.replacingOccurrences(of: "secrets_file: ", with: "secrets_file: \(dir.path)/secrets.yaml #")
+            let yaml =
+                validBase.replacingOccurrences(of: "secrets_file: ", with: "secrets_file: \(dir.path)/secrets.yaml #")
                 + "trading:\n  mode: LIVE\n  live_enabled: true\n"
             try dir.write("ast.yaml", yaml)
             let config = try dir.loader().load(ASTConfig.self)
@@ -146,7 +154,8 @@ struct DiskBudgetTests {
         } else {
             Issue.record("no alert the next day")
         }
-        if case .recovered = monitor.observe(DiskUsage(freeBytes: 5000 * mb, journalBytes: 10 * mb), now: t0.advanced(by: .seconds(90_000))) {
+        if case .recovered = monitor.observe(DiskUsage(freeBytes: 5000 * mb, journalBytes: 10 * mb), now: t0.advanced(by: .seconds(90_000)))
+        {
         } else {
             Issue.record("no recovery")
         }
@@ -175,41 +184,43 @@ struct DiskBudgetTests {
 
 /// One notify socket per process.
 extension SystemdEnvironmentTests {
-@Suite("sd_notify: one socket for the whole process")
-struct NotifySenderTests {
-    @Test func everyNotificationGoesThroughTheSameOpenSocket() throws {
-        let directory = NSTemporaryDirectory() + "ast-notify-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let path = directory + "/n.sock"
-        let receiver = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
-        defer { close(receiver) }
-        guard let resolved = NotifySender.address(path) else {
-            Issue.record("no address")
-            return
+    @Suite("sd_notify: one socket for the whole process")
+    struct NotifySenderTests {
+        @Test func everyNotificationGoesThroughTheSameOpenSocket() throws {
+            let directory = NSTemporaryDirectory() + "ast-notify-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let path = directory + "/n.sock"
+            let receiver = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+            defer { close(receiver) }
+            guard let resolved = NotifySender.address(path) else {
+                Issue.record("no address")
+                return
+            }
+            var address = resolved.0
+            let length = resolved.1
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(receiver, $0, length) }
+            }
+            #expect(bound == 0)
+            withEnvironment(["NOTIFY_SOCKET": path]) {
+                let notifier = SystemdNotifier()
+                let before = NotifySender.shared.openDescriptor
+                #expect(before != nil, "the socket is opened when the notifier is made")
+                // Few: a datagram receiver queues only net.unix.max_dgram_qlen (10 by default) before senders block.
+                for n in 0..<5 { #expect(notifier.status("n \(n)") == .sent) }
+                #expect(NotifySender.shared.openDescriptor == before, "no socket per call")
+            }
+            var buffer = [UInt8](repeating: 0, count: 256)
+            let received = recv(receiver, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+            #expect(received > 0)
+            #expect(String(decoding: buffer.prefix(max(0, received)), as: UTF8.self) == "STATUS=n 0")
         }
-        var address = resolved.0
-        let length = resolved.1
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(receiver, $0, length) } }
-        #expect(bound == 0)
-        withEnvironment(["NOTIFY_SOCKET": path]) {
-            let notifier = SystemdNotifier()
-            let before = NotifySender.shared.openDescriptor
-            #expect(before != nil, "the socket is opened when the notifier is made")
-            // Few: a datagram receiver queues only net.unix.max_dgram_qlen (10 by default) before senders block.
-            for n in 0..<5 { #expect(notifier.status("n \(n)") == .sent) }
-            #expect(NotifySender.shared.openDescriptor == before, "no socket per call")
-        }
-        var buffer = [UInt8](repeating: 0, count: 256)
-        let received = recv(receiver, &buffer, buffer.count, Int32(MSG_DONTWAIT))
-        #expect(received > 0)
-        #expect(String(decoding: buffer.prefix(max(0, received)), as: UTF8.self) == "STATUS=n 0")
-    }
 
-    @Test func abstractAndOverlongAddressesAreHandled() {
-        #expect(NotifySender.address("@ast/notify")?.1 == socklen_t(2 + 11))
-        #expect(NotifySender.address("relative") == nil)
-        #expect(NotifySender.address("/" + String(repeating: "x", count: 200)) == nil)
+        @Test func abstractAndOverlongAddressesAreHandled() {
+            #expect(NotifySender.address("@ast/notify")?.1 == socklen_t(2 + 11))
+            #expect(NotifySender.address("relative") == nil)
+            #expect(NotifySender.address("/" + String(repeating: "x", count: 200)) == nil)
+        }
     }
-}
 }

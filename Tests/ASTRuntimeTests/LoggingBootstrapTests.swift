@@ -43,9 +43,10 @@ struct LogDestinationTests {
     func journaldIsChosenOnlyForTheJournalStreamWithItsSocketPresent(
         journalStream: String?, socketExists: Bool, destination: ASTLogging.Destination
     ) {
-        #expect(ASTLogging.destination(
-            journalStream: journalStream, stderrDevice: 64768, stderrInode: 99, journalSocketExists: socketExists)
-            == destination)
+        #expect(
+            ASTLogging.destination(
+                journalStream: journalStream, stderrDevice: 64768, stderrInode: 99, journalSocketExists: socketExists)
+                == destination)
     }
 
     @Test

@@ -42,17 +42,18 @@ struct JournaldEntryTests {
     @Test
     func entryHasStandardFieldsThenMetadataSortedByKey() {
         let entry = fields(level: .warning, message: "Order blocked", metadata: ["symbol": "AAPL", "reason": "TRADING_HALTED"])
-        #expect(text(entry) == [
-            "MESSAGE=Order blocked",
-            "PRIORITY=4",
-            "SYSLOG_IDENTIFIER=ast-risk",
-            "CODE_FILE=ASTRisk/Gate.swift",
-            "CODE_LINE=88",
-            "CODE_FUNC=evaluate(_:)",
-            "AST_LABEL=ast.risk.gate",
-            "AST_REASON=TRADING_HALTED",
-            "AST_SYMBOL=AAPL",
-        ])
+        #expect(
+            text(entry) == [
+                "MESSAGE=Order blocked",
+                "PRIORITY=4",
+                "SYSLOG_IDENTIFIER=ast-risk",
+                "CODE_FILE=ASTRisk/Gate.swift",
+                "CODE_LINE=88",
+                "CODE_FUNC=evaluate(_:)",
+                "AST_LABEL=ast.risk.gate",
+                "AST_REASON=TRADING_HALTED",
+                "AST_SYMBOL=AAPL",
+            ])
     }
 
     @Test(arguments: [
@@ -147,9 +148,10 @@ struct JournaldLogHandlerTests {
         let handler = JournaldLogHandler(
             label: "ast.notifier", processName: "ast-notifier", level: .info, metadataProvider: nil,
             fallbackFileDescriptor: pipe.writeEnd, send: transport.send)
-        handler.log(event: LogEvent(
-            level: .critical, message: "outbox stuck", metadata: ["alerts": "3"], source: "ASTNotify",
-            file: "f.swift", function: "g()", line: 9))
+        handler.log(
+            event: LogEvent(
+                level: .critical, message: "outbox stuck", metadata: ["alerts": "3"], source: "ASTNotify",
+                file: "f.swift", function: "g()", line: 9))
         let written = pipe.finish()
         #expect(written.hasSuffix("Z critical ast.notifier: outbox stuck alerts=3\n"), "\(written)")
         #expect(written.split(separator: "\n").count == 1)

@@ -74,7 +74,8 @@ struct StderrLogFormatTests {
         let line = StderrLogFormat.line(
             timestamp: 0, level: .info, label: "l", message: "m",
             metadata: ["text": "two words", "quote": "say \"hi\"", "assign": "a=b", "empty": "", "multi": "x\ny"])
-        #expect(line == #"1970-01-01T00:00:00.000Z info l: m assign="a=b" empty="" multi="x\ny" quote="say \"hi\"" text="two words""# + "\n")
+        #expect(
+            line == #"1970-01-01T00:00:00.000Z info l: m assign="a=b" empty="" multi="x\ny" quote="say \"hi\"" text="two words""# + "\n")
     }
 
     @Test
@@ -82,7 +83,9 @@ struct StderrLogFormatTests {
         let line = StderrLogFormat.line(
             timestamp: 0, level: .debug, label: "l", message: "m",
             metadata: ["order": ["side": "buy", "legs": ["entry", "stop"], "id": .stringConvertible(7)]])
-        #expect(line == #"1970-01-01T00:00:00.000Z debug l: m order="[\"id\": \"7\", \"legs\": [\"entry\", \"stop\"], \"side\": \"buy\"]""# + "\n")
+        #expect(
+            line == #"1970-01-01T00:00:00.000Z debug l: m order="[\"id\": \"7\", \"legs\": [\"entry\", \"stop\"], \"side\": \"buy\"]""#
+                + "\n")
     }
 }
 
@@ -112,9 +115,10 @@ struct StderrLogHandlerTests {
     func attachedErrorAppearsAsErrorMetadata() throws {
         let pipe = try CapturePipe()
         let handler = StderrLogHandler(label: "ast.broker", fileDescriptor: pipe.writeEnd, now: { 0 })
-        handler.log(event: LogEvent(
-            level: .error, message: "submit failed", error: Rejected(), metadata: nil, source: "ASTExecution",
-            file: "f.swift", function: "submit()", line: 1))
+        handler.log(
+            event: LogEvent(
+                level: .error, message: "submit failed", error: Rejected(), metadata: nil, source: "ASTExecution",
+                file: "f.swift", function: "submit()", line: 1))
         #expect(pipe.finish() == "1970-01-01T00:00:00.000Z error ast.broker: submit failed error=\"broker said no\"\n")
     }
 
@@ -135,7 +139,8 @@ struct StderrLogHandlerTests {
     @Test
     func writingToAClosedDescriptorIsIgnored() {
         let handler = StderrLogHandler(label: "l", fileDescriptor: -1, now: { 0 })
-        handler.log(event: LogEvent(
-            level: .info, message: "lost", metadata: nil, source: "s", file: "f", function: "g", line: 1))
+        handler.log(
+            event: LogEvent(
+                level: .info, message: "lost", metadata: nil, source: "s", file: "f", function: "g", line: 1))
     }
 }

@@ -44,7 +44,9 @@ import Testing
         #expect(loaded.clock == ClockConfig(mode: .wall, offsetSeconds: -3600))
         let production = try Self.withShipped(["ast.local.yaml": offset]) { $0.errorText(environment: "production") }
         #expect(production?.contains("clock.offset_seconds must be 0 in production") == true, "\(production ?? "loaded")")
-        let replay = try Self.withShipped(["ast.local.yaml": "clock:\n  mode: replay\n  offset_seconds: 5\n"]) { $0.errorText(environment: "test") }
+        let replay = try Self.withShipped(["ast.local.yaml": "clock:\n  mode: replay\n  offset_seconds: 5\n"]) {
+            $0.errorText(environment: "test")
+        }
         #expect(replay?.contains("clock.offset_seconds must be 0 unless mode is wall") == true, "\(replay ?? "loaded")")
     }
 
@@ -58,7 +60,8 @@ import Testing
     @Test func anOffsetClockIsTheSystemClockMoved() {
         struct Fixed: WallClock { func now() -> Timestamp { Timestamp(nanoseconds: 1_000_000_000_000) } }
         #expect(OffsetClock(base: Fixed(), offsetSeconds: 60).now() == Timestamp(nanoseconds: 1_060_000_000_000))
-        #expect(OffsetClock(base: Fixed(), offsetSeconds: .max).now().nanoseconds
-            == 1_000_000_000_000 + ClockConfig.maximumOffsetSeconds * 1_000_000_000, "bounded, never an overflow")
+        #expect(
+            OffsetClock(base: Fixed(), offsetSeconds: .max).now().nanoseconds
+                == 1_000_000_000_000 + ClockConfig.maximumOffsetSeconds * 1_000_000_000, "bounded, never an overflow")
     }
 }

@@ -31,12 +31,14 @@ struct SecretsTests {
         try ConfigTestDirectory.with { dir in
             try dir.write("secrets.yaml", "telegram_bot_token: \(Self.value)\n", mode: 0o600)
             try FileManager.default.createDirectory(atPath: dir.file("credentials"), withIntermediateDirectories: false)
-            let store = SecretStore.fromEnvironment(secretsFile: dir.file("secrets.yaml"),
-                                                    variables: ["CREDENTIALS_DIRECTORY": dir.file("credentials")])
-            #expect(errorText(store, "telegram_bot_token") == """
-                secrets: telegram_bot_token is not in $CREDENTIALS_DIRECTORY (\(dir.path)/credentials/telegram_bot_token does not exist); \
-                add LoadCredential=telegram_bot_token:<file> to the unit
-                """)
+            let store = SecretStore.fromEnvironment(
+                secretsFile: dir.file("secrets.yaml"),
+                variables: ["CREDENTIALS_DIRECTORY": dir.file("credentials")])
+            #expect(
+                errorText(store, "telegram_bot_token") == """
+                    secrets: telegram_bot_token is not in $CREDENTIALS_DIRECTORY (\(dir.path)/credentials/telegram_bot_token does not exist); \
+                    add LoadCredential=telegram_bot_token:<file> to the unit
+                    """)
         }
     }
 
@@ -57,9 +59,10 @@ struct SecretsTests {
             let path = dir.file("secrets.yaml")
             let shown = String(repeating: "0", count: 4 - String(mode, radix: 8).count) + String(mode, radix: 8)
             let text = errorText(SecretStore(credentialsDirectory: nil, secretsFile: path), "telegram_bot_token")
-            #expect(text == """
-                secrets: \(path) has mode \(shown) but must have mode 0600 (only its owner may read or write it); run: chmod 600 \(path)
-                """)
+            #expect(
+                text == """
+                    secrets: \(path) has mode \(shown) but must have mode 0600 (only its owner may read or write it); run: chmod 600 \(path)
+                    """)
         }
     }
 
@@ -69,9 +72,10 @@ struct SecretsTests {
             try dir.write("secrets.yaml", "telegram_bot_token: \(Self.value)\n", mode: 0o600)
             let path = dir.file("secrets.yaml")
             #expect(chown(path, 65534, 65534) == 0)
-            #expect(errorText(SecretStore(credentialsDirectory: nil, secretsFile: path), "telegram_bot_token") == """
-                secrets: \(path) is owned by uid 65534 but this process runs as uid 0; run: chown 0 \(path)
-                """)
+            #expect(
+                errorText(SecretStore(credentialsDirectory: nil, secretsFile: path), "telegram_bot_token") == """
+                    secrets: \(path) is owned by uid 65534 but this process runs as uid 0; run: chown 0 \(path)
+                    """)
         }
     }
 
@@ -79,19 +83,21 @@ struct SecretsTests {
         try ConfigTestDirectory.with { dir in
             try dir.write("real.yaml", "telegram_bot_token: \(Self.value)\n", mode: 0o600)
             try FileManager.default.createSymbolicLink(atPath: dir.file("secrets.yaml"), withDestinationPath: dir.file("real.yaml"))
-            #expect(errorText(SecretStore(credentialsDirectory: nil, secretsFile: dir.file("secrets.yaml")), "telegram_bot_token") == """
-                secrets: \(dir.path)/secrets.yaml is a symbolic link; secrets_file must name the file itself
-                """)
+            #expect(
+                errorText(SecretStore(credentialsDirectory: nil, secretsFile: dir.file("secrets.yaml")), "telegram_bot_token") == """
+                    secrets: \(dir.path)/secrets.yaml is a symbolic link; secrets_file must name the file itself
+                    """)
         }
     }
 
     @Test func missingSecretsFileSaysWhatToDo() throws {
         try ConfigTestDirectory.with { dir in
             let path = dir.file("secrets.yaml")
-            #expect(errorText(SecretStore(credentialsDirectory: nil, secretsFile: path), "telegram_bot_token") == """
-                secrets: telegram_bot_token is needed but the secrets file \(path) does not exist and $CREDENTIALS_DIRECTORY is not set; \
-                create it with mode 0600 holding telegram_bot_token: <value>, or pass the secret with LoadCredential=
-                """)
+            #expect(
+                errorText(SecretStore(credentialsDirectory: nil, secretsFile: path), "telegram_bot_token") == """
+                    secrets: telegram_bot_token is needed but the secrets file \(path) does not exist and $CREDENTIALS_DIRECTORY is not set; \
+                    create it with mode 0600 holding telegram_bot_token: <value>, or pass the secret with LoadCredential=
+                    """)
         }
     }
 
@@ -99,9 +105,10 @@ struct SecretsTests {
         try ConfigTestDirectory.with { dir in
             try dir.write("secrets.yaml", "broker_password: \(Self.value)\n", mode: 0o600)
             let path = dir.file("secrets.yaml")
-            #expect(errorText(SecretStore(credentialsDirectory: nil, secretsFile: path), "telegram_bot_token") == """
-                secrets: telegram_bot_token is not in \(path); add a line telegram_bot_token: <value> to it
-                """)
+            #expect(
+                errorText(SecretStore(credentialsDirectory: nil, secretsFile: path), "telegram_bot_token") == """
+                    secrets: telegram_bot_token is not in \(path); add a line telegram_bot_token: <value> to it
+                    """)
         }
     }
 
@@ -150,7 +157,8 @@ struct SecretsTests {
     @Test func emptyCredentialIsRefused() throws {
         try ConfigTestDirectory.with { dir in
             try dir.write("telegram_bot_token", "\n")
-            #expect(errorText(SecretStore(credentialsDirectory: dir.path, secretsFile: "/nonexistent"), "telegram_bot_token")
+            #expect(
+                errorText(SecretStore(credentialsDirectory: dir.path, secretsFile: "/nonexistent"), "telegram_bot_token")
                     == "secrets: \(dir.path)/telegram_bot_token is empty")
         }
     }

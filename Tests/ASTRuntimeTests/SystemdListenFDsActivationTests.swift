@@ -22,7 +22,8 @@ private func runUnderSocketActivation(
 
     let process = Process()
     process.executableURL = URL(fileURLWithPath: socketActivate)
-    process.arguments = ["-l", socketPath, "--fdname=\(fdName)"]
+    process.arguments =
+        ["-l", socketPath, "--fdname=\(fdName)"]
         + variables.sorted { $0.key < $1.key }.flatMap { ["-E", "\($0.key)=\($0.value)"] }
         + ["--"] + command
     process.standardInput = FileHandle.nullDevice
@@ -89,14 +90,15 @@ extension SystemdEnvironmentTests {
                 command: [testBinary, "--testing-library", "swift-testing", "--filter", "ListenFDsActivationProbe"],
                 output: directory.path + "/output")
             let written = try #require(try? String(contentsOfFile: report, encoding: .utf8), "no report; child said:\n\(output)")
-            #expect(written == """
-                taken 3 bus
-                3 listening-unix-stream close-on-exec
-                LISTEN_FDS unset
-                LISTEN_PID unset
-                LISTEN_FDNAMES unset
+            #expect(
+                written == """
+                    taken 3 bus
+                    3 listening-unix-stream close-on-exec
+                    LISTEN_FDS unset
+                    LISTEN_PID unset
+                    LISTEN_FDNAMES unset
 
-                """)
+                    """)
         }
     }
 }

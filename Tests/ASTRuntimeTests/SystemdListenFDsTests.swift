@@ -7,9 +7,10 @@ struct ListenFDsPairingTests {
     @Test
     func descriptorsAreNumberedFromThreeInNameOrder() throws {
         let fds = try ListenFDs.pair(count: 3, names: ["bus", "control", "metrics"])
-        #expect(fds.descriptors == [
-            ListenFD(fd: 3, name: "bus"), ListenFD(fd: 4, name: "control"), ListenFD(fd: 5, name: "metrics"),
-        ])
+        #expect(
+            fds.descriptors == [
+                ListenFD(fd: 3, name: "bus"), ListenFD(fd: 4, name: "control"), ListenFD(fd: 5, name: "metrics"),
+            ])
     }
 
     @Test

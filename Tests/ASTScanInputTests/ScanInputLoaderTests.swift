@@ -27,8 +27,9 @@ final class BundledStore: Sendable {
     func input(_ date: LocalDate) throws -> ScanInput {
         let now = NewYorkTime.timestamp(date, LocalTime(hour: 9, minute: 0))
         let cash = Money(dollars: 100_000)!
-        return try ScanInputLoader.load(from: store, date: date, now: now,
-                                        portfolio: PortfolioSnapshot(asOf: now, cash: cash, equity: cash, peakEquity: cash, startOfDayEquity: cash))
+        return try ScanInputLoader.load(
+            from: store, date: date, now: now,
+            portfolio: PortfolioSnapshot(asOf: now, cash: cash, equity: cash, peakEquity: cash, startOfDayEquity: cash))
     }
 }
 
@@ -54,7 +55,8 @@ struct ScanInputLoaderTests {
 
     @Test func adjustsForASplitOnlyFromItsExDate() throws {
         let split = try #require(try data.store.corporateActions("NVX").first { if case .split = $0.kind { true } else { false } })
-        let lastBefore = try #require(TradingCalendar.nyse.sessions(from: split.exDate.adding(days: -7), to: split.exDate.adding(days: -1)).last)
+        let lastBefore = try #require(
+            TradingCalendar.nyse.sessions(from: split.exDate.adding(days: -7), to: split.exDate.adding(days: -1)).last)
         let raw = try #require(try data.store.bars("NVX", from: lastBefore.date, to: lastBefore.date).first)
 
         // The scan before the ex-date knows nothing of the split: raw prices.

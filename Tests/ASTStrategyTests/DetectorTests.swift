@@ -1,8 +1,9 @@
 import ASTCalendar
 import ASTCore
-import Foundation
 import ASTIndicators
+import Foundation
 import Testing
+
 @testable import ASTStrategy
 
 @Suite struct MACrossover {
@@ -17,8 +18,9 @@ import Testing
         let plan = IndicatorPlan(det.indicators)
         return bars.indices.filter { i in
             let next = i + 1 < bars.count ? sessionDate(of: bars[i + 1]) : scanDate
-            let ctx = SymbolContext.build(date: next, info: info("AAPL"), bars: Array(bars[...i]), plan: plan, lookback: det.lookback,
-                                          regime: .bull)
+            let ctx = SymbolContext.build(
+                date: next, info: info("AAPL"), bars: Array(bars[...i]), plan: plan, lookback: det.lookback,
+                regime: .bull)
             return det.detect(ctx) != nil
         }
     }
@@ -58,10 +60,14 @@ import Testing
 
     @Test func refusesFastNotBelowSlowAndUnknownParameters() {
         var det = MACrossoverDetector()
-        #expect(throws: PluginConfigError(plugin: "detector ma_crossover", problems: [
-            "average must be one of sma, ema (got 'wma')", "fast must be below slow (got fast 30, slow 10)",
-            "unknown parameter 'sloww' (known: average, fast, slow)",
-        ])) {
+        #expect(
+            throws: PluginConfigError(
+                plugin: "detector ma_crossover",
+                problems: [
+                    "average must be one of sma, ema (got 'wma')", "fast must be below slow (got fast 30, slow 10)",
+                    "unknown parameter 'sloww' (known: average, fast, slow)",
+                ])
+        ) {
             try det.validate(["fast": 30, "slow": 10, "average": "wma", "sloww": 5])
         }
     }
@@ -74,8 +80,10 @@ extension PluginValue: ExpressibleByIntegerLiteral, ExpressibleByStringLiteral {
 
 @Suite struct PlatformBreakout {
     /// 40 wide bars rising into a 15-session platform of 99.5–101, then the last bar.
-    func bars(platformLow: Double = 99.5, platformHigh: Double = 101, lastClose: Double = 103, lastVolume: Int64 = 3_000_000,
-              wideRunUp: Bool = true) -> [Bar] {
+    func bars(
+        platformLow: Double = 99.5, platformHigh: Double = 101, lastClose: Double = 103, lastVolume: Int64 = 3_000_000,
+        wideRunUp: Bool = true
+    ) -> [Bar] {
         let days = sessions(before: scanDate, count: 56)
         var out: [Bar] = []
         let runUp = trend(from: 100 / pow(1.005, 40.0), count: 40, stepPct: 0.5)
@@ -84,7 +92,8 @@ extension PluginValue: ExpressibleByIntegerLiteral, ExpressibleByStringLiteral {
             out.append(bar("PLAT", days[i], high: c + half, low: c - half, close: c, volume: 1_000_000))
         }
         for i in 0..<15 {
-            out.append(bar("PLAT", days[40 + i], high: platformHigh, low: platformLow, close: i % 2 == 0 ? 100.2 : 100.6, volume: 1_000_000))
+            out.append(
+                bar("PLAT", days[40 + i], high: platformHigh, low: platformLow, close: i % 2 == 0 ? 100.2 : 100.6, volume: 1_000_000))
         }
         out.append(bar("PLAT", days[55], high: lastClose + 0.5, low: 100.5, close: lastClose, volume: lastVolume))
         return out
@@ -93,8 +102,9 @@ extension PluginValue: ExpressibleByIntegerLiteral, ExpressibleByStringLiteral {
     func detect(_ bars: [Bar]) throws -> Detection? {
         var det = PlatformBreakoutDetector()
         try det.validate([:])
-        let ctx = SymbolContext.build(date: scanDate, info: info("PLAT"), bars: bars, plan: IndicatorPlan(det.indicators),
-                                      lookback: det.lookback, regime: .bull)
+        let ctx = SymbolContext.build(
+            date: scanDate, info: info("PLAT"), bars: bars, plan: IndicatorPlan(det.indicators),
+            lookback: det.lookback, regime: .bull)
         return det.detect(ctx)
     }
 

@@ -1,6 +1,7 @@
 import ASTCalendar
 import ASTCore
 import Testing
+
 @testable import ASTStrategy
 
 @Suite struct EventGuardWindows {
@@ -66,12 +67,14 @@ import Testing
 
 @Suite struct EventCalendarFile {
     @Test func parsesHeaderCommentsBlanksAndKindsSortedAndDeduplicated() throws {
-        let text = "symbol,date,kind\n# next quarter\nMSFT, 2026-04-28 ,Earnings\r\n\nAAPL,2026-03-05,dividend\nAAPL,2026-03-05,dividend\nBRK.B,2026-03-05,split\n"
-        #expect(try EventCalendar.parse(text) == [
-            CorporateEvent(symbol: "AAPL", date: d("2026-03-05"), kind: .dividend),
-            CorporateEvent(symbol: "BRK.B", date: d("2026-03-05"), kind: .split),
-            CorporateEvent(symbol: "MSFT", date: d("2026-04-28"), kind: .earnings),
-        ])
+        let text =
+            "symbol,date,kind\n# next quarter\nMSFT, 2026-04-28 ,Earnings\r\n\nAAPL,2026-03-05,dividend\nAAPL,2026-03-05,dividend\nBRK.B,2026-03-05,split\n"
+        #expect(
+            try EventCalendar.parse(text) == [
+                CorporateEvent(symbol: "AAPL", date: d("2026-03-05"), kind: .dividend),
+                CorporateEvent(symbol: "BRK.B", date: d("2026-03-05"), kind: .split),
+                CorporateEvent(symbol: "MSFT", date: d("2026-04-28"), kind: .earnings),
+            ])
     }
 
     @Test func reportsEveryBadLineWithItsNumber() {

@@ -1,8 +1,9 @@
 import ASTCore
-import Foundation
 import ASTIndicators
 import ASTRisk
+import Foundation
 import Testing
+
 @testable import ASTStrategy
 
 @Suite struct FilterChainReasons {
@@ -49,8 +50,11 @@ import Testing
 
     @Test func everyFailingFilterGivesItsReasonInChainOrder() {
         let held = PositionSnapshot(quantity: 5, averagePrice: px(90), lastMark: px(100))
-        let r = chain.apply(candidate(), ctx(series("AAPL", closes: (0..<60).map { 100 + Double($0) * 0.2 }, halfRange: 0.2),
-                                             regime: .bear, position: held))
+        let r = chain.apply(
+            candidate(),
+            ctx(
+                series("AAPL", closes: (0..<60).map { 100 + Double($0) * 0.2 }, halfRange: 0.2),
+                regime: .bear, position: held))
         #expect(r?.rejections.map(\.filter) == ["regime", "not_held", "max_rsi", "min_atr_pct"])
     }
 

@@ -3,6 +3,7 @@ import ASTCore
 import ASTIndicators
 import ASTRisk
 import Synchronization
+
 @testable import ASTStrategy
 
 /// Monday 2026-03-02: the scan date of most tests; its previous session is Friday 2026-02-27.
@@ -22,15 +23,18 @@ func sessions(before date: LocalDate, count: Int) -> [LocalDate] {
     return out.reversed()
 }
 
-func bar(_ symbol: Symbol, _ date: LocalDate, open: Double? = nil, high: Double, low: Double, close: Double, volume: Int64 = 200_000) -> Bar {
-    Bar(symbol: symbol, start: NewYorkTime.timestamp(date, LocalTime(hour: 9, minute: 30)), open: px(open ?? close), high: px(high),
+func bar(_ symbol: Symbol, _ date: LocalDate, open: Double? = nil, high: Double, low: Double, close: Double, volume: Int64 = 200_000) -> Bar
+{
+    Bar(
+        symbol: symbol, start: NewYorkTime.timestamp(date, LocalTime(hour: 9, minute: 30)), open: px(open ?? close), high: px(high),
         low: px(low), close: px(close), volume: volume)
 }
 
 /// Bars ending on the session before `date`, one per close, each `halfRange` dollars either side of
 /// its close (so that with close-to-close moves of at most `2·halfRange`... the true range is
 /// exactly `2·halfRange` when moves are at most `halfRange`).
-func series(_ symbol: Symbol, closes: [Double], halfRange: Double = 1, volume: Int64 = 200_000, before date: LocalDate = scanDate) -> [Bar] {
+func series(_ symbol: Symbol, closes: [Double], halfRange: Double = 1, volume: Int64 = 200_000, before date: LocalDate = scanDate) -> [Bar]
+{
     let days = sessions(before: date, count: closes.count)
     return zip(days, closes).map { day, c in bar(symbol, day, high: c + halfRange, low: c - halfRange, close: c, volume: volume) }
 }
@@ -56,17 +60,23 @@ func info(_ symbol: Symbol, exchange: String = "NASDAQ", sector: String? = "Tech
     SymbolInfo(symbol: symbol, exchange: exchange, sector: sector, isIndex: isIndex)
 }
 
-func portfolio(cash: Money = Money(dollars: 100_000)!, equity: Money = Money(dollars: 100_000)!,
-               positions: [Symbol: PositionSnapshot] = [:]) -> PortfolioSnapshot {
-    PortfolioSnapshot(asOf: Timestamp(nanoseconds: 0), cash: cash, equity: equity, peakEquity: equity, startOfDayEquity: equity,
-                      positions: positions)
+func portfolio(
+    cash: Money = Money(dollars: 100_000)!, equity: Money = Money(dollars: 100_000)!,
+    positions: [Symbol: PositionSnapshot] = [:]
+) -> PortfolioSnapshot {
+    PortfolioSnapshot(
+        asOf: Timestamp(nanoseconds: 0), cash: cash, equity: equity, peakEquity: equity, startOfDayEquity: equity,
+        positions: positions)
 }
 
 /// A context as the pipeline builds it.
-func context(_ symbol: Symbol, _ bars: [Bar], specs: [IndicatorSpec], lookback: Int = 40, regime: MarketRegime = .bull,
-             position: PositionSnapshot? = nil, date: LocalDate = scanDate) -> SymbolContext {
-    SymbolContext.build(date: date, info: info(symbol), bars: bars, plan: IndicatorPlan(specs), lookback: lookback, regime: regime,
-                        position: position)
+func context(
+    _ symbol: Symbol, _ bars: [Bar], specs: [IndicatorSpec], lookback: Int = 40, regime: MarketRegime = .bull,
+    position: PositionSnapshot? = nil, date: LocalDate = scanDate
+) -> SymbolContext {
+    SymbolContext.build(
+        date: date, info: info(symbol), bars: bars, plan: IndicatorPlan(specs), lookback: lookback, regime: regime,
+        position: position)
 }
 
 /// The V-shaped path of the crossover tests: flat at 100 (the averages are equal, exactly), a

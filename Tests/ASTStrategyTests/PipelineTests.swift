@@ -4,6 +4,7 @@ import ASTIndicators
 import ASTRisk
 import Foundation
 import Testing
+
 @testable import ASTStrategy
 
 /// A small synthetic market on Monday 2026-03-02: SPY in a steady up-trend with VIX at 15 (bull).
@@ -28,7 +29,8 @@ enum Market {
             SymbolHistory(info: info("NVDA"), bars: series("NVDA", closes: closes)),
             SymbolHistory(info: info("MSFT"), bars: series("MSFT", closes: trend(from: 80, count: 300, stepPct: 0.1), halfRange: 1.5)),
             SymbolHistory(info: info("OTCX", exchange: "OTC"), bars: series("OTCX", closes: closes)),
-            SymbolHistory(info: info("PNY"), bars: series("PNY", closes: Array(repeating: 2, count: 300), halfRange: 0.05, volume: 50_000_000)),
+            SymbolHistory(
+                info: info("PNY"), bars: series("PNY", closes: Array(repeating: 2, count: 300), halfRange: 0.05, volume: 50_000_000)),
         ]
         let held = PositionSnapshot(quantity: 10, averagePrice: px(90), sector: "Technology", lastMark: px(100))
         return ScanInput(
@@ -62,9 +64,12 @@ enum Market {
         // ATR14 is 2.00: entry at the last close, stop 2 ATR below, target 2 R above; 1 % of
         // 100,000 at risk over 4.00 a share = 250 shares.
         let last = px(Market.closes.last!)
-        #expect(result.intents == [IntentGroup(
-            id: "2026-03-02.macross.AAPL", symbol: "AAPL", sector: "Technology", side: .buy, quantity: 250, entry: .limit(last),
-            stopLoss: last - px(4), takeProfit: last + px(8), createdAt: result.createdAt)])
+        #expect(
+            result.intents == [
+                IntentGroup(
+                    id: "2026-03-02.macross.AAPL", symbol: "AAPL", sector: "Technology", side: .buy, quantity: 250, entry: .limit(last),
+                    stopLoss: last - px(4), takeProfit: last + px(8), createdAt: result.createdAt)
+            ])
         #expect(result.sizing.map(\.shares) == [250])
         // The union of what the detectors, filters and strategy declared, each node once.
         #expect(result.indicatorPlan == ["sma:5", "sma:20", "true_range", "atr:14", "rsi:14"])
@@ -84,10 +89,11 @@ enum Market {
     @Test func theReportUsesSnakeCaseKeys() throws {
         let result = PipelineRun(config: Market.config).scan(Market.input)
         let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(result)) as! [String: Any]
-        #expect(json.keys.sorted() == [
-            "candidates", "config_problems", "created_at", "date", "event_blocks", "filtered_out", "indicator_plan", "intents", "notes",
-            "previous_session", "rationales", "regime", "sizing", "skipped", "trading_day", "universe",
-        ])
+        #expect(
+            json.keys.sorted() == [
+                "candidates", "config_problems", "created_at", "date", "event_blocks", "filtered_out", "indicator_plan", "intents", "notes",
+                "previous_session", "rationales", "regime", "sizing", "skipped", "trading_day", "universe",
+            ])
         let intent = (json["intents"] as! [[String: Any]])[0]
         #expect(intent["id"] as? String == "2026-03-02.macross.AAPL")
         #expect((json["sizing"] as! [[String: Any]])[0]["per_share_risk"] as? String == "4.00")
@@ -113,11 +119,11 @@ enum Market {
 
     @Test func theConfigurationDecodesFromSnakeCaseWithDefaults() throws {
         let json = #"""
-        {"universe": {"min_price": 10, "exchanges": ["NYSE"]},
-         "detectors": [{"name": "platform_breakout", "params": {"platform_sessions": 10}}],
-         "event_guard": {"earnings": {"before": 5, "after": 2}},
-         "strategy": {"name": "bracket", "params": {"id": "demo", "stop_atr_multiple": 1.5}}}
-        """#
+            {"universe": {"min_price": 10, "exchanges": ["NYSE"]},
+             "detectors": [{"name": "platform_breakout", "params": {"platform_sessions": 10}}],
+             "event_guard": {"earnings": {"before": 5, "after": 2}},
+             "strategy": {"name": "bracket", "params": {"id": "demo", "stop_atr_multiple": 1.5}}}
+            """#
         let c = try JSONDecoder().decode(PipelineConfig.self, from: Data(json.utf8))
         #expect(c.universe.minPrice == Price(dollars: 10)!)
         #expect(c.universe.minHistorySessions == 250)
@@ -133,12 +139,13 @@ enum Market {
         c.universe.minHistorySessions = 0
         c.detectors = [PluginConfig(name: "ma_crossover", params: ["fast": 50, "slow": 20]), PluginConfig(name: "cup_and_handle")]
         c.strategy = PluginConfig(name: "bracket", params: ["id": "Demo Strategy"])
-        #expect(c.problems() == [
-            "strategy.universe.min_history_sessions must be between 1 and 100000 (got 0)",
-            "detector ma_crossover: fast must be below slow (got fast 50, slow 20)",
-            "unknown detector 'cup_and_handle' (known: ma_crossover, platform_breakout)",
-            "strategy bracket: id must be 1 to 32 lowercase letters, digits, _ or - (got 'Demo Strategy')",
-        ])
+        #expect(
+            c.problems() == [
+                "strategy.universe.min_history_sessions must be between 1 and 100000 (got 0)",
+                "detector ma_crossover: fast must be below slow (got fast 50, slow 20)",
+                "unknown detector 'cup_and_handle' (known: ma_crossover, platform_breakout)",
+                "strategy bracket: id must be 1 to 32 lowercase letters, digits, _ or - (got 'Demo Strategy')",
+            ])
         let result = PipelineRun(config: c).scan(Market.input)
         #expect(result.configProblems.count == 4)
         #expect(result.intents.isEmpty && result.universe.considered == 0)

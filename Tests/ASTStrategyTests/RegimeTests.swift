@@ -1,6 +1,7 @@
 import ASTCalendar
 import ASTCore
 import Testing
+
 @testable import ASTStrategy
 
 @Suite struct RegimeClassification {
@@ -62,8 +63,9 @@ import Testing
     }
 
     @Test func missingVolatilityIsUndetermined() {
-        let r = RegimeClassifier.classify(index: pctSeries("SPY", closes: trend(from: 400, count: 300, stepPct: 0.2), rangePct: 1)[...],
-                                          volatility: [][...], previousSession: previous)
+        let r = RegimeClassifier.classify(
+            index: pctSeries("SPY", closes: trend(from: 400, count: 300, stepPct: 0.2), rangePct: 1)[...],
+            volatility: [][...], previousSession: previous)
         #expect(r.regime == .undetermined)
         #expect(r.reasons == ["no volatility index bars"])
     }

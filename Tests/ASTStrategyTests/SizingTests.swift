@@ -1,10 +1,13 @@
 import ASTCore
 import Foundation
 import Testing
+
 @testable import ASTStrategy
 
 @Suite struct PositionSizing {
-    func sizer(_ method: SizingMethod, maxPct: Percent? = nil, capToCash: Bool = true, configure: (inout SizingConfig) -> Void = { _ in }) -> PositionSizer {
+    func sizer(_ method: SizingMethod, maxPct: Percent? = nil, capToCash: Bool = true, configure: (inout SizingConfig) -> Void = { _ in })
+        -> PositionSizer
+    {
         var c = SizingConfig()
         c.method = method
         c.maxPositionPct = maxPct
@@ -16,7 +19,8 @@ import Testing
 
     @Test func fixedFractionalRiskDividesTheRiskBudgetByThePerShareRisk() {
         // 1 % of 100,000 = 1,000; 50.00 − 47.50 = 2.50 a share -> 400 shares.
-        let s = sizer(.fixedFractionalRisk).size(symbol: "AAPL", entry: px(50), stopLoss: px(47.5), atr: nil, equity: k100, availableCash: k100)
+        let s = sizer(.fixedFractionalRisk).size(
+            symbol: "AAPL", entry: px(50), stopLoss: px(47.5), atr: nil, equity: k100, availableCash: k100)
         #expect(s.budget == Money(dollars: 1000)!)
         #expect(s.shares == 400)
         #expect(s.notional == Money(dollars: 20_000)!)
@@ -26,7 +30,8 @@ import Testing
 
     @Test func fixedFractionalRiskRoundsDownToWholeShares() {
         // 1,000 / 2.70 = 370.37 -> 370.
-        let s = sizer(.fixedFractionalRisk).size(symbol: "AAPL", entry: px(50), stopLoss: px(47.3), atr: nil, equity: k100, availableCash: k100)
+        let s = sizer(.fixedFractionalRisk).size(
+            symbol: "AAPL", entry: px(50), stopLoss: px(47.3), atr: nil, equity: k100, availableCash: k100)
         #expect(s.shares == 370)
     }
 
@@ -43,7 +48,8 @@ import Testing
         #expect(s.shares == 200)
         #expect(s.notional == Money(dollars: 10_000)!)
         // ATR rounds up to 1/10,000 (2.34567 -> 2.3457): 500 / 2.3457 = 213.15 -> 213.
-        let r = sizer(.volatilityScaled).size(symbol: "AAPL", entry: px(50), stopLoss: px(45), atr: 2.34567, equity: k100, availableCash: k100)
+        let r = sizer(.volatilityScaled).size(
+            symbol: "AAPL", entry: px(50), stopLoss: px(45), atr: 2.34567, equity: k100, availableCash: k100)
         #expect(r.atr == Price("2.3457")!)
         #expect(r.shares == 213)
     }
@@ -57,22 +63,25 @@ import Testing
     @Test func lessThanOneShareIsZeroSharesWithTheReason() {
         // 1 % of 1,000 = 10 / 20.00 a share.
         let small = Money(dollars: 1_000)!
-        let s = sizer(.fixedFractionalRisk).size(symbol: "AAPL", entry: px(200), stopLoss: px(180), atr: nil, equity: small, availableCash: small)
+        let s = sizer(.fixedFractionalRisk).size(
+            symbol: "AAPL", entry: px(200), stopLoss: px(180), atr: nil, equity: small, availableCash: small)
         #expect(s.shares == 0)
         #expect(s.explanation == "risk 1% of 1000.00 = 10.00 / per-share risk 20.00 gives 0 shares: less than one whole share")
     }
 
     @Test func theCashStillAvailableCapsThePosition() {
         // 400 shares would cost 20,000; 5,000 of cash buys 100.
-        let s = sizer(.fixedFractionalRisk).size(symbol: "AAPL", entry: px(50), stopLoss: px(47.5), atr: nil, equity: k100,
-                                                   availableCash: Money(dollars: 5_000)!)
+        let s = sizer(.fixedFractionalRisk).size(
+            symbol: "AAPL", entry: px(50), stopLoss: px(47.5), atr: nil, equity: k100,
+            availableCash: Money(dollars: 5_000)!)
         #expect(s.rawShares == 400)
         #expect(s.shares == 100)
         #expect(s.cappedBy == ["cash"])
     }
 
     @Test func noCashMeansZeroShares() {
-        let s = sizer(.fixedPercent).size(symbol: "AAPL", entry: px(50), stopLoss: px(47.5), atr: nil, equity: k100, availableCash: Money(dollars: -10)!)
+        let s = sizer(.fixedPercent).size(
+            symbol: "AAPL", entry: px(50), stopLoss: px(47.5), atr: nil, equity: k100, availableCash: Money(dollars: -10)!)
         #expect(s.shares == 0)
         #expect(s.cappedBy == ["cash"])
     }
@@ -90,11 +99,13 @@ import Testing
         var c = SizingConfig()
         c.riskPct = 0
         c.positionPct = 150
-        #expect(c.problems() == [
-            "strategy.sizing.risk_pct must be above 0 and at most 10 (got 0)",
-            "strategy.sizing.position_pct must be above 0 and at most 100 (got 150)",
-        ])
-        let decoded = try JSONDecoder().decode(SizingConfig.self, from: Data(#"{"method":"volatility_scaled","target_volatility_pct":0.75}"#.utf8))
+        #expect(
+            c.problems() == [
+                "strategy.sizing.risk_pct must be above 0 and at most 10 (got 0)",
+                "strategy.sizing.position_pct must be above 0 and at most 100 (got 150)",
+            ])
+        let decoded = try JSONDecoder().decode(
+            SizingConfig.self, from: Data(#"{"method":"volatility_scaled","target_volatility_pct":0.75}"#.utf8))
         #expect(decoded.method == .volatilityScaled)
         #expect(decoded.targetVolatilityPct == Percent("0.75")!)
         #expect(decoded.riskPct == 1)

@@ -3,10 +3,13 @@ import ASTCore
 import ASTIndicators
 import ASTRisk
 import Testing
+
 @testable import ASTStrategy
 
 @Suite struct BracketMath {
-    func plan(_ params: PluginParameters = [:], closes: [Double] = Array(repeating: 100, count: 30), high: Double = 1, low: Double = 1) throws -> TradePlan {
+    func plan(_ params: PluginParameters = [:], closes: [Double] = Array(repeating: 100, count: 30), high: Double = 1, low: Double = 1)
+        throws -> TradePlan
+    {
         var s = BracketStrategy()
         try s.validate(params)
         let days = sessions(before: scanDate, count: closes.count)
@@ -82,19 +85,22 @@ import Testing
     }
 
     func input(_ s: Symbol, detector: String = "a", rank: Int = 0) -> StrategyEngine.Input {
-        StrategyEngine.Input(candidate: Candidate(symbol: s, detector: detector, close: px(50), summary: ""),
-                             context: context(s, series(s, closes: [50, 50]), specs: []), detectorRank: rank)
+        StrategyEngine.Input(
+            candidate: Candidate(symbol: s, detector: detector, close: px(50), summary: ""),
+            context: context(s, series(s, closes: [50, 50]), specs: []), detectorRank: rank)
     }
 
     func run(_ strategy: FixedStrategy, _ inputs: [StrategyEngine.Input], cash: Money = Money(dollars: 100_000)!) -> StrategyOutput {
-        StrategyEngine.run(strategy: strategy, inputs: inputs, sizer: PositionSizer(config: SizingConfig()), portfolio: portfolio(cash: cash),
-                           date: scanDate, now: Timestamp(nanoseconds: 42))
+        StrategyEngine.run(
+            strategy: strategy, inputs: inputs, sizer: PositionSizer(config: SizingConfig()), portfolio: portfolio(cash: cash),
+            date: scanDate, now: Timestamp(nanoseconds: 42))
     }
 
     let plan = TradePlan(entry: px(50), stopLoss: px(47.5), takeProfit: px(55), atr: 1.25, rationale: "r")
 
     @Test func oneIntentPerSymbolFromTheFirstDetectorInOrder() {
-        let out = run(FixedStrategy(fixed: plan), [input("MSFT"), input("AAPL", detector: "b", rank: 1), input("AAPL", detector: "a", rank: 0)])
+        let out = run(
+            FixedStrategy(fixed: plan), [input("MSFT"), input("AAPL", detector: "b", rank: 1), input("AAPL", detector: "a", rank: 0)])
         #expect(out.intents.map(\.id) == ["2026-03-02.fixed.AAPL", "2026-03-02.fixed.MSFT"])
         #expect(out.rationales.map(\.detector) == ["a", "a"])
         #expect(out.skipped.map(\.code) == ["DUPLICATE_SYMBOL"])
@@ -120,7 +126,10 @@ import Testing
         let inverted = TradePlan(entry: px(50), stopLoss: px(51), takeProfit: px(55), atr: nil, rationale: "")
         let short = TradePlan(side: .sell, entry: px(50), stopLoss: px(52), takeProfit: px(45), atr: nil, rationale: "")
         #expect(run(FixedStrategy(fixed: inverted), [input("AAPL")]).skipped.map(\.code) == ["INVALID_PLAN"])
-        #expect(run(FixedStrategy(fixed: short), [input("AAPL")]).skipped.map(\.reason) == ["the pipeline is long-only: a sell plan is not accepted"])
+        #expect(
+            run(FixedStrategy(fixed: short), [input("AAPL")]).skipped.map(\.reason) == [
+                "the pipeline is long-only: a sell plan is not accepted"
+            ])
         #expect(run(FixedStrategy(fixed: nil), [input("AAPL")]).skipped.map(\.reason) == ["nothing to do"])
     }
 }

@@ -1,6 +1,7 @@
 import ASTCalendar
 import ASTCore
 import Testing
+
 @testable import ASTStrategy
 
 @Suite struct UniverseFilterCriteria {
@@ -22,8 +23,9 @@ import Testing
     }
 
     @Test func anExchangeNotAllowedIsExcluded() {
-        let r = filter.exclusions(info: info("XYZ", exchange: "OTC"), bars: barsBefore(scanDate, series("XYZ", closes: Array(repeating: 100, count: 60))),
-                                  previousSession: previous)
+        let r = filter.exclusions(
+            info: info("XYZ", exchange: "OTC"), bars: barsBefore(scanDate, series("XYZ", closes: Array(repeating: 100, count: 60))),
+            previousSession: previous)
         #expect(r.map(\.code) == ["EXCHANGE_NOT_ALLOWED"])
         #expect(r[0].detail == "exchange 'OTC' is not among AMEX, NASDAQ, NYSE")
     }
@@ -33,13 +35,18 @@ import Testing
     }
 
     @Test func anIndexIsNeverTradable() {
-        #expect(codes(info("SPY", exchange: "NYSE", isIndex: true), series("SPY", closes: Array(repeating: 100, count: 60))) == ["INDEX_NOT_TRADABLE"])
+        #expect(
+            codes(info("SPY", exchange: "NYSE", isIndex: true), series("SPY", closes: Array(repeating: 100, count: 60))) == [
+                "INDEX_NOT_TRADABLE"
+            ])
     }
 
     @Test func aPriceBelowTheMinimumIsExcluded() {
         // 4.99 x 5,000,000 shares is plenty of dollar volume; only the price fails.
-        let r = filter.exclusions(info: info("PNY"), bars: barsBefore(scanDate, series("PNY", closes: Array(repeating: 4.99, count: 60), halfRange: 0.01, volume: 5_000_000)),
-                                  previousSession: previous)
+        let r = filter.exclusions(
+            info: info("PNY"),
+            bars: barsBefore(scanDate, series("PNY", closes: Array(repeating: 4.99, count: 60), halfRange: 0.01, volume: 5_000_000)),
+            previousSession: previous)
         #expect(r.map(\.code) == ["PRICE_BELOW_MIN"])
         #expect(r[0].detail == "last close 4.99 is below 5.00")
     }
@@ -50,8 +57,9 @@ import Testing
 
     @Test func lowAverageDollarVolumeIsExcluded() {
         // 100 x 90,000 = 9,000,000 a day, below 10,000,000.
-        let r = filter.exclusions(info: info("THIN"), bars: barsBefore(scanDate, series("THIN", closes: Array(repeating: 100, count: 60), volume: 90_000)),
-                                  previousSession: previous)
+        let r = filter.exclusions(
+            info: info("THIN"), bars: barsBefore(scanDate, series("THIN", closes: Array(repeating: 100, count: 60), volume: 90_000)),
+            previousSession: previous)
         #expect(r.map(\.code) == ["DOLLAR_VOLUME_BELOW_MIN"])
         #expect(r[0].detail == "average dollar volume 9000000.00 over 20 of 20 sessions is below 10000000.00")
     }
@@ -65,8 +73,9 @@ import Testing
     }
 
     @Test func tooShortAHistoryIsExcluded() {
-        let r = filter.exclusions(info: info("NEW"), bars: barsBefore(scanDate, series("NEW", closes: Array(repeating: 100, count: 49))),
-                                  previousSession: previous)
+        let r = filter.exclusions(
+            info: info("NEW"), bars: barsBefore(scanDate, series("NEW", closes: Array(repeating: 100, count: 49))),
+            previousSession: previous)
         #expect(r.map(\.code) == ["HISTORY_TOO_SHORT"])
         #expect(r[0].detail == "49 sessions of history, need 50")
     }
@@ -84,8 +93,9 @@ import Testing
 
     @Test func everyFailedCriterionIsReported() {
         let bars = series("BAD", closes: Array(repeating: 3, count: 10), halfRange: 0.1, volume: 10, before: d("2026-02-20"))
-        #expect(codes(info("BAD", exchange: "OTC"), bars)
-            == ["EXCHANGE_NOT_ALLOWED", "STALE_DATA", "PRICE_BELOW_MIN", "DOLLAR_VOLUME_BELOW_MIN", "HISTORY_TOO_SHORT"])
+        #expect(
+            codes(info("BAD", exchange: "OTC"), bars)
+                == ["EXCHANGE_NOT_ALLOWED", "STALE_DATA", "PRICE_BELOW_MIN", "DOLLAR_VOLUME_BELOW_MIN", "HISTORY_TOO_SHORT"])
     }
 
     @Test func noBarsAtAllIsItsOwnReason() {
@@ -102,10 +112,11 @@ import Testing
         var c = UniverseConfig()
         c.minPrice = .zero
         c.dollarVolumeSessions = 0
-        #expect(c.problems() == [
-            "strategy.universe.min_price must be above 0 (got 0.00)",
-            "strategy.universe.dollar_volume_sessions must be between 1 and 1000 (got 0)",
-        ])
+        #expect(
+            c.problems() == [
+                "strategy.universe.min_price must be above 0 (got 0.00)",
+                "strategy.universe.dollar_volume_sessions must be between 1 and 1000 (got 0)",
+            ])
         #expect(UniverseConfig().problems() == [])
     }
 }

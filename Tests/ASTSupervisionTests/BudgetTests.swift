@@ -7,8 +7,9 @@ import Testing
 /// critical children (risk, brokers, reconciler) keep running; a critical one still takes the
 /// tree down.
 @Suite struct BudgetTests {
-    static let instant = SupervisorPolicy(intensity: 2, period: .seconds(30), restartBackoff: .zero, restartBackoffMax: .zero,
-                                          givenUpRetry: .seconds(300), givenUpRetryMax: .seconds(3600))
+    static let instant = SupervisorPolicy(
+        intensity: 2, period: .seconds(30), restartBackoff: .zero, restartBackoffMax: .zero,
+        givenUpRetry: .seconds(300), givenUpRetryMax: .seconds(3600))
 
     static func tree(_ policy: SupervisorPolicy = instant) throws -> Rig {
         var rig = try Rig([child("risk"), child("broker@paper"), child("notifier", onCrash: .noEffect, critical: false)], policy)
@@ -32,13 +33,15 @@ import Testing
         rig.advance(.seconds(1))
         let pid = rig.pid("notifier")!
         let retryAt = rig.now.advanced(by: .seconds(300))
-        let reason = "notifier@main exited with code 1: restart 3 within 30 s would exceed its intensity of 2; "
+        let reason =
+            "notifier@main exited with code 1: restart 3 within 30 s would exceed its intensity of 2; "
             + "non-critical, so it alone is left down and retried in 300 s"
-        #expect(rig.exit("notifier") == [
-            rig.event(.exited, "notifier", pid: pid, reason: "exited with code 1", exitCode: 1, onCrash: .noEffect, restarts: 2),
-            rig.event(.givenUp, "notifier", reason: reason, onCrash: .noEffect, restarts: 3),
-            .givenUp(id("notifier"), reason: reason, retryAt: retryAt),
-        ])
+        #expect(
+            rig.exit("notifier") == [
+                rig.event(.exited, "notifier", pid: pid, reason: "exited with code 1", exitCode: 1, onCrash: .noEffect, restarts: 2),
+                rig.event(.givenUp, "notifier", reason: reason, onCrash: .noEffect, restarts: 3),
+                .givenUp(id("notifier"), reason: reason, retryAt: retryAt),
+            ])
         #expect(!rig.sup.hasGivenUp)
         #expect(!rig.sup.isFinished)
         #expect(rig.pid("risk") == risk && rig.pid("broker@paper") == broker)
@@ -74,8 +77,9 @@ import Testing
     }
 
     @Test func aChildsOwnBudgetReplacesThePolicys() throws {
-        var rig = try Rig([child("risk"), child("strategy", critical: false, budget: RestartBudget(intensity: 0, period: .seconds(60)))],
-                          Self.instant)
+        var rig = try Rig(
+            [child("risk"), child("strategy", critical: false, budget: RestartBudget(intensity: 0, period: .seconds(60)))],
+            Self.instant)
         rig.boot()
         rig.advance(.seconds(1))
         #expect(rig.exit("strategy").givenUp == [id("strategy")], "intensity 0: the first restart is refused")
@@ -137,7 +141,8 @@ import Testing
         var rig = try Self.tree(policy)
         Self.crashLoop(&rig, "notifier", times: 2)
         rig.advance(.seconds(1))
-        let reason = "notifier@main exited with code 1: restart 3 within 30 s would exceed its intensity of 2; "
+        let reason =
+            "notifier@main exited with code 1: restart 3 within 30 s would exceed its intensity of 2; "
             + "non-critical, so it alone is left down until astd restarts"
         #expect(rig.exit("notifier").last == .givenUp(id("notifier"), reason: reason, retryAt: nil))
         #expect(rig.sup.nextDeadline == nil)
@@ -163,8 +168,11 @@ import Testing
     @Test func underRestForOneAChildGivenUpOnDoesNotTakeItsLaterSiblingsDown() throws {
         var policy = Self.instant
         policy.strategy = .restForOne
-        var rig = try Rig([child("marketdata", critical: false, budget: RestartBudget(intensity: 0, period: .seconds(30))),
-                           child("risk"), child("broker@paper")], policy)
+        var rig = try Rig(
+            [
+                child("marketdata", critical: false, budget: RestartBudget(intensity: 0, period: .seconds(30))),
+                child("risk"), child("broker@paper"),
+            ], policy)
         rig.boot()
         let actions = rig.exit("marketdata")
         #expect(actions.givenUp == [id("marketdata")])
@@ -181,8 +189,9 @@ import Testing
         _ = rig.exit("notifier")
         #expect(rig.sup.exited(pid: old, reason: .exited(code: 1), now: rig.now) == [])
         #expect(rig.sup.ready(pid: old, now: rig.now) == [])
-        #expect(rig.sup.spawned(id("notifier"), pid: 4242, now: rig.now) == [.stop(id("notifier"), pid: 4242)],
-                "a spawn nobody asked for is stopped")
+        #expect(
+            rig.sup.spawned(id("notifier"), pid: 4242, now: rig.now) == [.stop(id("notifier"), pid: 4242)],
+            "a spawn nobody asked for is stopped")
     }
 
     @Test func statusSaysWhichChildrenAreCritical() throws {
@@ -198,7 +207,8 @@ import Testing
 
     @Test func beforeReadyOnlyTheStartTimeoutRunsFromTheStart() {
         #expect(Self.spec.hangDeadline(since: t0, readySince: nil, lastPing: nil) == .startTimeout(at: t0.advanced(by: .seconds(30))))
-        #expect(Self.spec.hangDeadline(since: t0, readySince: nil, lastPing: t0.advanced(by: .seconds(5)))
+        #expect(
+            Self.spec.hangDeadline(since: t0, readySince: nil, lastPing: t0.advanced(by: .seconds(5)))
                 == .startTimeout(at: t0.advanced(by: .seconds(30))), "pings before READY change nothing")
     }
 
@@ -210,7 +220,8 @@ import Testing
 
     @Test func fromReadyTheLastPingMovesTheWatchdogAndEarlierPingsDoNot() {
         let ready = t0.advanced(by: .seconds(2))
-        #expect(Self.spec.hangDeadline(since: t0, readySince: ready, lastPing: t0.advanced(by: .seconds(1)))
+        #expect(
+            Self.spec.hangDeadline(since: t0, readySince: ready, lastPing: t0.advanced(by: .seconds(1)))
                 == .watchdog(at: ready.advanced(by: .seconds(1))))
         let ping = ready.advanced(by: .milliseconds(700))
         #expect(Self.spec.hangDeadline(since: t0, readySince: ready, lastPing: ping) == .watchdog(at: ping.advanced(by: .seconds(1))))
@@ -220,10 +231,12 @@ import Testing
         let none = child("strategy")
         #expect(none.hangDeadline(since: t0, readySince: nil, lastPing: nil) == nil)
         #expect(none.hangDeadline(since: t0, readySince: t0, lastPing: nil) == nil)
-        #expect(child("strategy", startTimeout: .seconds(5)).hangDeadline(since: t0, readySince: t0, lastPing: nil) == nil,
-                "a ready child without a watchdog is never hung")
-        #expect(child("strategy", watchdog: .seconds(1)).hangDeadline(since: t0, readySince: nil, lastPing: nil) == nil,
-                "without a start-up timeout a child may take its time")
+        #expect(
+            child("strategy", startTimeout: .seconds(5)).hangDeadline(since: t0, readySince: t0, lastPing: nil) == nil,
+            "a ready child without a watchdog is never hung")
+        #expect(
+            child("strategy", watchdog: .seconds(1)).hangDeadline(since: t0, readySince: nil, lastPing: nil) == nil,
+            "without a start-up timeout a child may take its time")
     }
 
     @Test func aChildThatNeverBecomesReadyIsAbortedAndItsExitIsAStartTimeout() throws {
@@ -232,16 +245,21 @@ import Testing
         _ = rig.spawn("strategy")
         let pid = rig.pid("strategy")!
         rig.advance(.seconds(31))
-        #expect(rig.startTimedOut("strategy") == [
-            rig.event(.watchdogTimeout, "strategy", pid: pid, reason: "did not report READY within its start-up timeout", onCrash: .halt),
-            .abort(id("strategy"), pid: pid),
-        ])
+        #expect(
+            rig.startTimedOut("strategy") == [
+                rig.event(
+                    .watchdogTimeout, "strategy", pid: pid, reason: "did not report READY within its start-up timeout", onCrash: .halt),
+                .abort(id("strategy"), pid: pid),
+            ])
         #expect(rig.startTimedOut("strategy") == [], "once")
         #expect(rig.watchdogMissed("strategy") == [], "already being aborted")
         let exit = rig.exit("strategy", .signaled(signal: 6))
-        #expect(exit.events.first == LifecycleEvent(kind: .exited, child: id("strategy"), pid: pid,
-                                                    reason: "did not report READY within its start-up timeout", signal: 6,
-                                                    onCrash: .halt, at: rig.now))
+        #expect(
+            exit.events.first
+                == LifecycleEvent(
+                    kind: .exited, child: id("strategy"), pid: pid,
+                    reason: "did not report READY within its start-up timeout", signal: 6,
+                    onCrash: .halt, at: rig.now))
         #expect(exit.scheduled.count == 1)
         #expect(rig.status("strategy").lastExit == .startTimeout)
         #expect(ExitReason.startTimeout.isAbnormal)
@@ -271,16 +289,20 @@ import Testing
     }
 
     @Test func badBudgetsTimeoutsAndRetriesAreRefused() {
-        #expect(Self.refusal([child("strategy", critical: false, budget: RestartBudget(intensity: -1, period: .seconds(1)))])
+        #expect(
+            Self.refusal([child("strategy", critical: false, budget: RestartBudget(intensity: -1, period: .seconds(1)))])
                 == .negativeChildIntensity(id("strategy"), -1))
-        #expect(Self.refusal([child("strategy", budget: RestartBudget(intensity: 1, period: .zero))])
+        #expect(
+            Self.refusal([child("strategy", budget: RestartBudget(intensity: 1, period: .zero))])
                 == .nonPositiveChildPeriod(id("strategy"), .zero))
         #expect(Self.refusal([child("strategy", startTimeout: .zero)]) == .nonPositiveStartTimeout(id("strategy"), .zero))
         #expect(Self.refusal([child("strategy")], SupervisorPolicy(givenUpRetry: .zero)) == .nonPositiveGivenUpRetry(.zero))
-        #expect(Self.refusal([child("strategy")], SupervisorPolicy(givenUpRetry: .seconds(10), givenUpRetryMax: .seconds(5)))
+        #expect(
+            Self.refusal([child("strategy")], SupervisorPolicy(givenUpRetry: .seconds(10), givenUpRetryMax: .seconds(5)))
                 == .givenUpRetryMaxBelowRetry(retry: .seconds(10), maximum: .seconds(5)))
-        #expect(Self.refusal([child("strategy", critical: false)], SupervisorPolicy(givenUpRetry: nil, givenUpRetryMax: .zero)) == nil,
-                "without a retry its maximum is not used")
+        #expect(
+            Self.refusal([child("strategy", critical: false)], SupervisorPolicy(givenUpRetry: nil, givenUpRetryMax: .zero)) == nil,
+            "without a retry its maximum is not used")
     }
 
     @Test func theGivenUpEventHasAStableSpelling() throws {

@@ -98,9 +98,10 @@ import Testing
             #expect(actions.scheduled == [.restartScheduled(id("job"), at: due, attempt: 1)])
             #expect(rig.state("job") == .waitingToRestart(until: due))
             rig.advance(.milliseconds(100))
-            #expect(rig.tick() == [
-                rig.event(.restarted, "job", reason: "job@main \(c.exit)", restarts: 1), .start(id("job")),
-            ])
+            #expect(
+                rig.tick() == [
+                    rig.event(.restarted, "job", reason: "job@main \(c.exit)", restarts: 1), .start(id("job")),
+                ])
             #expect(rig.state("job") == .starting)
         }
         #expect(rig.status("job").lastExit == c.exit)
@@ -122,18 +123,21 @@ import Testing
         var code: Int32?, signal: Int32?
         if case .exited(let c) = exit { code = c }
         if case .signaled(let s) = exit { signal = s }
-        #expect(rig.exit("broker@paper", exit).first == rig.event(
-            .exited, "broker@paper", pid: pid, reason: exit.description, exitCode: code, signal: signal,
-            onCrash: impact ? .reduce : nil))
+        #expect(
+            rig.exit("broker@paper", exit).first
+                == rig.event(
+                    .exited, "broker@paper", pid: pid, reason: exit.description, exitCode: code, signal: signal,
+                    onCrash: impact ? .reduce : nil))
     }
 
     @Test func aFailedSpawnIsAnAbnormalExit() throws {
         var rig = try Rig([child("broker@paper", .transient), child("report", .temporary)])
         _ = rig.start()
-        #expect(rig.sup.spawnFailed(id("broker@paper"), error: "No such file or directory", now: rig.now) == [
-            rig.event(.exited, "broker@paper", reason: "could not be spawned: No such file or directory", onCrash: .halt),
-            .restartScheduled(id("broker@paper"), at: rig.now.advanced(by: .milliseconds(100)), attempt: 1),
-        ])
+        #expect(
+            rig.sup.spawnFailed(id("broker@paper"), error: "No such file or directory", now: rig.now) == [
+                rig.event(.exited, "broker@paper", reason: "could not be spawned: No such file or directory", onCrash: .halt),
+                .restartScheduled(id("broker@paper"), at: rig.now.advanced(by: .milliseconds(100)), attempt: 1),
+            ])
         _ = rig.sup.spawnFailed(id("report"), error: "EACCES", now: rig.now)
         #expect(rig.state("report") == .failed(.spawnFailed(error: "EACCES")))
     }
@@ -194,22 +198,24 @@ import Testing
         _ = rig.ready("risk")
         _ = rig.exit("risk")
         rig.advance(.milliseconds(150))
-        #expect(rig.ready("broker@paper") == [
-            rig.event(.ready, "broker@paper", pid: 1002),
-            rig.event(.restarted, "risk", reason: "risk@main exited with code 1", restarts: 1),
-            .start(id("risk")),
-        ])
+        #expect(
+            rig.ready("broker@paper") == [
+                rig.event(.ready, "broker@paper", pid: 1002),
+                rig.event(.restarted, "risk", reason: "risk@main exited with code 1", restarts: 1),
+                .start(id("risk")),
+            ])
     }
 
     @Test func zeroBackoffRestartsInTheSameStep() throws {
         var rig = try Rig(["risk"], SupervisorPolicy(restartBackoff: .zero, restartBackoffMax: .zero))
         rig.boot()
-        #expect(rig.exit("risk", .signaled(signal: 9)) == [
-            rig.event(.exited, "risk", pid: 1001, reason: "killed by signal 9 (SIGKILL)", signal: 9, onCrash: .halt),
-            .restartScheduled(id("risk"), at: rig.now, attempt: 1),
-            rig.event(.restarted, "risk", reason: "risk@main killed by signal 9 (SIGKILL)", restarts: 1),
-            .start(id("risk")),
-        ])
+        #expect(
+            rig.exit("risk", .signaled(signal: 9)) == [
+                rig.event(.exited, "risk", pid: 1001, reason: "killed by signal 9 (SIGKILL)", signal: 9, onCrash: .halt),
+                .restartScheduled(id("risk"), at: rig.now, attempt: 1),
+                rig.event(.restarted, "risk", reason: "risk@main killed by signal 9 (SIGKILL)", restarts: 1),
+                .start(id("risk")),
+            ])
         rig.spawnStarted([.start(id("risk"))])
         #expect(rig.status("risk").restarts == 1)
         #expect(rig.exit("risk").events.last?.restarts == 2)
@@ -234,11 +240,13 @@ import Testing
         }
         rig.advance(.seconds(1))
         let reason = "risk@main exited with code 1: restart \(intensity + 1) within 30 s would exceed the intensity of \(intensity)"
-        #expect(rig.exit("risk") == [
-            rig.event(.exited, "risk", pid: rig.lastPid, reason: "exited with code 1", exitCode: 1, onCrash: .halt, restarts: intensity),
-            rig.event(.gaveUp, nil, reason: reason, restarts: intensity + 1),
-            .giveUp(reason: reason),
-        ])
+        #expect(
+            rig.exit("risk") == [
+                rig.event(
+                    .exited, "risk", pid: rig.lastPid, reason: "exited with code 1", exitCode: 1, onCrash: .halt, restarts: intensity),
+                rig.event(.gaveUp, nil, reason: reason, restarts: intensity + 1),
+                .giveUp(reason: reason),
+            ])
         #expect(rig.sup.hasGivenUp)
         #expect(rig.sup.isFinished)
         #expect(rig.state("risk") == .failed(.exited(code: 1)))
@@ -261,8 +269,9 @@ import Testing
     }
 
     @Test func exitsThatAreNotRestartedDoNotCount() throws {
-        var rig = try Rig([child("risk"), child("job", .transient), child("report", .temporary)],
-                          SupervisorPolicy(intensity: 1))
+        var rig = try Rig(
+            [child("risk"), child("job", .transient), child("report", .temporary)],
+            SupervisorPolicy(intensity: 1))
         rig.boot()
         _ = rig.exit("job", .exited(code: 0))
         _ = rig.exit("report", .signaled(signal: 9))
@@ -274,28 +283,33 @@ import Testing
         rig.boot()
         let pids = ["a", "b", "c", "d"].map { rig.pid($0)! }
         let reason = "b@main exited with code 1: restart 1 within 30 s would exceed the intensity of 0"
-        #expect(rig.exit("b") == [
-            rig.event(.exited, "b", pid: pids[1], reason: "exited with code 1", exitCode: 1, onCrash: .halt),
-            rig.event(.gaveUp, nil, reason: reason, restarts: 1),
-            .giveUp(reason: reason),
-            .stop(id("d"), pid: pids[3]),
-        ])
-        #expect(rig.exit("d", .signaled(signal: 15)) == [
-            rig.event(.stopped, "d", pid: pids[3], reason: "stopped by the supervisor", signal: 15),
-            .stop(id("c"), pid: pids[2]),
-        ])
-        #expect(rig.exit("c", .stoppedBySupervisor) == [
-            rig.event(.stopped, "c", pid: pids[2], reason: "stopped by the supervisor"),
-            .stop(id("a"), pid: pids[0]),
-        ])
+        #expect(
+            rig.exit("b") == [
+                rig.event(.exited, "b", pid: pids[1], reason: "exited with code 1", exitCode: 1, onCrash: .halt),
+                rig.event(.gaveUp, nil, reason: reason, restarts: 1),
+                .giveUp(reason: reason),
+                .stop(id("d"), pid: pids[3]),
+            ])
+        #expect(
+            rig.exit("d", .signaled(signal: 15)) == [
+                rig.event(.stopped, "d", pid: pids[3], reason: "stopped by the supervisor", signal: 15),
+                .stop(id("c"), pid: pids[2]),
+            ])
+        #expect(
+            rig.exit("c", .stoppedBySupervisor) == [
+                rig.event(.stopped, "c", pid: pids[2], reason: "stopped by the supervisor"),
+                .stop(id("a"), pid: pids[0]),
+            ])
         #expect(!rig.sup.isFinished)
-        #expect(rig.exit("a", .exited(code: 0)) == [
-            rig.event(.stopped, "a", pid: pids[0], reason: "stopped by the supervisor", exitCode: 0),
-        ])
+        #expect(
+            rig.exit("a", .exited(code: 0)) == [
+                rig.event(.stopped, "a", pid: pids[0], reason: "stopped by the supervisor", exitCode: 0)
+            ])
         #expect(rig.sup.isFinished)
-        #expect(rig.sup.children.map(\.state) == [
-            .stopped(.stoppedBySupervisor), .failed(.exited(code: 1)), .stopped(.stoppedBySupervisor), .stopped(.stoppedBySupervisor),
-        ])
+        #expect(
+            rig.sup.children.map(\.state) == [
+                .stopped(.stoppedBySupervisor), .failed(.exited(code: 1)), .stopped(.stoppedBySupervisor), .stopped(.stoppedBySupervisor),
+            ])
     }
 
     @Test func afterGivingUpOnlyExitsMatterAndNothingStarts() throws {
@@ -304,9 +318,10 @@ import Testing
         let pidA = rig.pid("a")!
         #expect(rig.exit("b").stops == [id("c")])
         // a crashes on its own while c is being stopped: reported, never restarted.
-        #expect(rig.exit("a") == [
-            rig.event(.exited, "a", pid: pidA, reason: "exited with code 1", exitCode: 1, onCrash: .halt),
-        ])
+        #expect(
+            rig.exit("a") == [
+                rig.event(.exited, "a", pid: pidA, reason: "exited with code 1", exitCode: 1, onCrash: .halt)
+            ])
         rig.advance(.seconds(60))
         #expect(rig.tick() == [])
         #expect(rig.start() == [])

@@ -84,15 +84,18 @@ struct SimulatedShell {
             lastPid += 1
             return Step(now: now, input: .spawned(ids.randomElement(using: &rng)!, pid: lastPid))
         case 50..<52:
-            return Step(now: now, input: [
-                .exited(pid: 99_999, .exited(code: 1)), .ready(pid: 99_999), .watchdogMissed(pid: 99_999), .startTimedOut(pid: 99_999),
-            ].randomElement(using: &rng)!)
+            return Step(
+                now: now,
+                input: [
+                    .exited(pid: 99_999, .exited(code: 1)), .ready(pid: 99_999), .watchdogMissed(pid: 99_999), .startTimedOut(pid: 99_999),
+                ].randomElement(using: &rng)!)
         case 52:
             return Step(now: now, input: .start)
         case 53 where Int.random(in: 0..<4, using: &rng) == 0:
             return Step(now: now, input: .shutdown)
         default:
-            let jump = Int.random(in: 0..<20, using: &rng) == 0
+            let jump =
+                Int.random(in: 0..<20, using: &rng) == 0
                 ? Duration.milliseconds(Int.random(in: 2_000...15_000, using: &rng))
                 : Duration.milliseconds(Int.random(in: 0...400, using: &rng))
             now = now.advanced(by: jump)
@@ -181,9 +184,10 @@ struct SimulatedShell {
     ]
 
     static func policy(_ strategy: RestartStrategy, seed: UInt64) -> SupervisorPolicy {
-        SupervisorPolicy(strategy: strategy, intensity: Int(seed % 5), period: .seconds(10),
-                         restartBackoff: .milliseconds(100), restartBackoffMax: .seconds(2),
-                         givenUpRetry: seed % 3 == 0 ? nil : .seconds(3), givenUpRetryMax: .seconds(12))
+        SupervisorPolicy(
+            strategy: strategy, intensity: Int(seed % 5), period: .seconds(10),
+            restartBackoff: .milliseconds(100), restartBackoffMax: .seconds(2),
+            givenUpRetry: seed % 3 == 0 ? nil : .seconds(3), givenUpRetryMax: .seconds(12))
     }
 
     /// Runs a random session, then a shutdown driven to its end; returns the inputs, the

@@ -7,10 +7,11 @@ import Testing
         var rig = try Rig(["a", "b", "c"])
         rig.boot()
         let pids = ["a", "b", "c"].map { rig.pid($0)! }
-        #expect(rig.exit("b") == [
-            rig.event(.exited, "b", pid: pids[1], reason: "exited with code 1", exitCode: 1, onCrash: .halt),
-            .restartScheduled(id("b"), at: rig.now.advanced(by: .milliseconds(100)), attempt: 1),
-        ])
+        #expect(
+            rig.exit("b") == [
+                rig.event(.exited, "b", pid: pids[1], reason: "exited with code 1", exitCode: 1, onCrash: .halt),
+                .restartScheduled(id("b"), at: rig.now.advanced(by: .milliseconds(100)), attempt: 1),
+            ])
         rig.advance(.milliseconds(100))
         #expect(rig.tick() == [rig.event(.restarted, "b", reason: "b@main exited with code 1", restarts: 1), .start(id("b"))])
         _ = rig.spawn("b")
@@ -42,36 +43,43 @@ import Testing
         rig.boot()
         let pid = Dictionary(uniqueKeysWithValues: ["a", "b", "c", "d", "e"].map { ($0, rig.pid($0)!) })
         let due = rig.now.advanced(by: .milliseconds(100))
-        #expect(rig.exit("b") == [
-            rig.event(.exited, "b", pid: pid["b"], reason: "exited with code 1", exitCode: 1, onCrash: .halt),
-            .restartScheduled(id("b"), at: due, attempt: 1),
-            .stop(id("e"), pid: pid["e"]!),
-        ])
-        #expect(rig.exit("e", .signaled(signal: 15)) == [
-            rig.event(.stopped, "e", pid: pid["e"], reason: "stopped by the supervisor", signal: 15),
-            .stop(id("d"), pid: pid["d"]!),
-        ])
-        #expect(rig.exit("d", .exited(code: 0)) == [
-            rig.event(.stopped, "d", pid: pid["d"], reason: "stopped by the supervisor", exitCode: 0),
-            .stop(id("c"), pid: pid["c"]!),
-        ])
-        #expect(rig.exit("c", .signaled(signal: 9)) == [
-            rig.event(.stopped, "c", pid: pid["c"], reason: "stopped by the supervisor", signal: 9),
-        ])
-        #expect(rig.sup.children.map(\.state) == [
-            .running(pid: pid["a"]!, since: t0),
-            .waitingToRestart(until: due), .waitingToRestart(until: due), .waitingToRestart(until: due), .waitingToRestart(until: due),
-        ])
+        #expect(
+            rig.exit("b") == [
+                rig.event(.exited, "b", pid: pid["b"], reason: "exited with code 1", exitCode: 1, onCrash: .halt),
+                .restartScheduled(id("b"), at: due, attempt: 1),
+                .stop(id("e"), pid: pid["e"]!),
+            ])
+        #expect(
+            rig.exit("e", .signaled(signal: 15)) == [
+                rig.event(.stopped, "e", pid: pid["e"], reason: "stopped by the supervisor", signal: 15),
+                .stop(id("d"), pid: pid["d"]!),
+            ])
+        #expect(
+            rig.exit("d", .exited(code: 0)) == [
+                rig.event(.stopped, "d", pid: pid["d"], reason: "stopped by the supervisor", exitCode: 0),
+                .stop(id("c"), pid: pid["c"]!),
+            ])
+        #expect(
+            rig.exit("c", .signaled(signal: 9)) == [
+                rig.event(.stopped, "c", pid: pid["c"], reason: "stopped by the supervisor", signal: 9)
+            ])
+        #expect(
+            rig.sup.children.map(\.state) == [
+                .running(pid: pid["a"]!, since: t0),
+                .waitingToRestart(until: due), .waitingToRestart(until: due), .waitingToRestart(until: due), .waitingToRestart(until: due),
+            ])
         rig.advance(.milliseconds(100))
         let because = "rest_for_one after b@main exited with code 1"
-        #expect(rig.tick() == [
-            rig.event(.restarted, "b", reason: because, restarts: 1), .start(id("b")),
-            rig.event(.restarted, "c", reason: because, restarts: 1), .start(id("c")),
-            rig.event(.restarted, "d", reason: because, restarts: 1), .start(id("d")),
-            rig.event(.restarted, "e", reason: because, restarts: 1), .start(id("e")),
-        ])
+        #expect(
+            rig.tick() == [
+                rig.event(.restarted, "b", reason: because, restarts: 1), .start(id("b")),
+                rig.event(.restarted, "c", reason: because, restarts: 1), .start(id("c")),
+                rig.event(.restarted, "d", reason: because, restarts: 1), .start(id("d")),
+                rig.event(.restarted, "e", reason: because, restarts: 1), .start(id("e")),
+            ])
         #expect(rig.pid("a") == pid["a"])
-        #expect(rig.sup.children.map(\.lastExit) == [nil, .exited(code: 1), .stoppedBySupervisor, .stoppedBySupervisor, .stoppedBySupervisor])
+        #expect(
+            rig.sup.children.map(\.lastExit) == [nil, .exited(code: 1), .stoppedBySupervisor, .stoppedBySupervisor, .stoppedBySupervisor])
     }
 
     @Test func anIncidentCountsAsOneRestartAgainstTheChildThatCrashed() throws {
@@ -121,9 +129,10 @@ import Testing
         #expect(rig.exit("c").stops == [id("d")])
         rig.advance(.milliseconds(10))
         let due = crashAt.advanced(by: .milliseconds(110))
-        #expect(rig.exit("a").filter { if case .report = $0 { false } else { true } } == [
-            .restartScheduled(id("a"), at: due, attempt: 1),
-        ], "d is still stopping: b waits its turn")
+        #expect(
+            rig.exit("a").filter { if case .report = $0 { false } else { true } } == [
+                .restartScheduled(id("a"), at: due, attempt: 1)
+            ], "d is still stopping: b waits its turn")
         #expect(rig.state("c") == .waitingToRestart(until: due))
         #expect(rig.exit("d").stops == [id("b")])
         #expect(rig.exit("b").stops == [])
@@ -140,9 +149,10 @@ import Testing
         rig.boot()
         let pidC = rig.pid("c")
         #expect(rig.exit("b").stops == [id("d")])
-        #expect(rig.exit("c", .exited(code: 2)) == [
-            rig.event(.exited, "c", pid: pidC, reason: "exited with code 2", exitCode: 2, onCrash: .halt),
-        ])
+        #expect(
+            rig.exit("c", .exited(code: 2)) == [
+                rig.event(.exited, "c", pid: pidC, reason: "exited with code 2", exitCode: 2, onCrash: .halt)
+            ])
         #expect(rig.exit("d").stops == [], "c is already down")
         rig.advance(.milliseconds(100))
         #expect(rig.tick().starts == ids("b", "c", "d"))
@@ -209,18 +219,20 @@ import Testing
         rig.boot()
         let pid = rig.pid("broker@paper")!
         rig.advance(.seconds(3))
-        #expect(rig.watchdogMissed("broker@paper") == [
-            rig.event(.watchdogTimeout, "broker@paper", pid: pid, reason: "missed its watchdog deadline", onCrash: .reduce),
-            .abort(id("broker@paper"), pid: pid),
-        ])
+        #expect(
+            rig.watchdogMissed("broker@paper") == [
+                rig.event(.watchdogTimeout, "broker@paper", pid: pid, reason: "missed its watchdog deadline", onCrash: .reduce),
+                .abort(id("broker@paper"), pid: pid),
+            ])
         #expect(rig.state("broker@paper") == .stopping(pid: pid))
         #expect(rig.watchdogMissed("broker@paper") == [], "already being killed")
         #expect(rig.ready("broker@paper") == [])
         rig.advance(.seconds(1))
-        #expect(rig.exit("broker@paper", .signaled(signal: 9)) == [
-            rig.event(.exited, "broker@paper", pid: pid, reason: "missed its watchdog deadline", signal: 9, onCrash: .reduce),
-            .restartScheduled(id("broker@paper"), at: rig.now.advanced(by: .milliseconds(100)), attempt: 1),
-        ])
+        #expect(
+            rig.exit("broker@paper", .signaled(signal: 9)) == [
+                rig.event(.exited, "broker@paper", pid: pid, reason: "missed its watchdog deadline", signal: 9, onCrash: .reduce),
+                .restartScheduled(id("broker@paper"), at: rig.now.advanced(by: .milliseconds(100)), attempt: 1),
+            ])
         #expect(rig.status("broker@paper").lastExit == .watchdogTimeout)
     }
 
@@ -239,9 +251,10 @@ import Testing
         #expect(rig.shutdown().stops == [id("b")])
         #expect(rig.watchdogMissed("a").last == .abort(id("a"), pid: pidA))
         #expect(rig.exit("b", .signaled(signal: 15)).stops == [], "a is already being killed")
-        #expect(rig.exit("a", .signaled(signal: 9)) == [
-            rig.event(.exited, "a", pid: pidA, reason: "missed its watchdog deadline", signal: 9, onCrash: .halt),
-        ])
+        #expect(
+            rig.exit("a", .signaled(signal: 9)) == [
+                rig.event(.exited, "a", pid: pidA, reason: "missed its watchdog deadline", signal: 9, onCrash: .halt)
+            ])
         #expect(rig.sup.isFinished)
     }
 }
@@ -252,9 +265,10 @@ import Testing
         rig.boot()
         let pids = ["a", "b", "c"].map { rig.pid($0)! }
         #expect(rig.shutdown() == [.stop(id("c"), pid: pids[2])])
-        #expect(rig.exit("c", .signaled(signal: 15)) == [
-            rig.event(.stopped, "c", pid: pids[2], reason: "stopped by the supervisor", signal: 15), .stop(id("b"), pid: pids[1]),
-        ])
+        #expect(
+            rig.exit("c", .signaled(signal: 15)) == [
+                rig.event(.stopped, "c", pid: pids[2], reason: "stopped by the supervisor", signal: 15), .stop(id("b"), pid: pids[1]),
+            ])
         #expect(rig.exit("b", .exited(code: 0)).stops == [id("a")])
         #expect(!rig.sup.isFinished)
         #expect(rig.exit("a", .signaled(signal: 9)).stops == [])
@@ -271,9 +285,10 @@ import Testing
         #expect(rig.shutdown().stops == [id("c")])
         #expect(rig.state("a") == .failed(.exited(code: 1)), "its pending restart is cancelled")
         let pidB = rig.pid("b")
-        #expect(rig.exit("b", .exited(code: 0)) == [
-            rig.event(.exited, "b", pid: pidB, reason: "exited with code 0", exitCode: 0, onCrash: .halt),
-        ])
+        #expect(
+            rig.exit("b", .exited(code: 0)) == [
+                rig.event(.exited, "b", pid: pidB, reason: "exited with code 0", exitCode: 0, onCrash: .halt)
+            ])
         rig.advance(.seconds(10))
         #expect(rig.tick() == [])
         #expect(rig.exit("c", .signaled(signal: 15)).starts == [])

@@ -10,8 +10,9 @@ func child(
     _ name: String, _ restart: RestartType = .permanent, onCrash: CrashImpact = .halt, watchdog: Duration? = nil,
     critical: Bool = true, budget: RestartBudget? = nil, startTimeout: Duration? = nil
 ) -> ChildSpec {
-    ChildSpec(id: id(name), executable: "/usr/libexec/ast/ast-\(name)", restart: restart, watchdog: watchdog, onCrash: onCrash,
-              critical: critical, budget: budget, startTimeout: startTimeout)
+    ChildSpec(
+        id: id(name), executable: "/usr/libexec/ast/ast-\(name)", restart: restart, watchdog: watchdog, onCrash: onCrash,
+        critical: critical, budget: budget, startTimeout: startTimeout)
 }
 
 /// A supervisor driven by a test clock: plain timestamps that tests advance, and pids handed
@@ -67,10 +68,14 @@ struct Rig {
     }
 
     /// What the supervisor reports, as the shell would see it.
-    func event(_ kind: LifecycleKind, _ name: String?, pid: Int32? = nil, reason: String? = nil,
-               exitCode: Int32? = nil, signal: Int32? = nil, onCrash: CrashImpact? = nil, restarts: Int = 0) -> SupervisorAction {
-        .report(LifecycleEvent(kind: kind, child: name.map(id), pid: pid, reason: reason, exitCode: exitCode,
-                               signal: signal, onCrash: onCrash, restarts: restarts, at: now))
+    func event(
+        _ kind: LifecycleKind, _ name: String?, pid: Int32? = nil, reason: String? = nil,
+        exitCode: Int32? = nil, signal: Int32? = nil, onCrash: CrashImpact? = nil, restarts: Int = 0
+    ) -> SupervisorAction {
+        .report(
+            LifecycleEvent(
+                kind: kind, child: name.map(id), pid: pid, reason: reason, exitCode: exitCode,
+                signal: signal, onCrash: onCrash, restarts: restarts, at: now))
     }
 }
 

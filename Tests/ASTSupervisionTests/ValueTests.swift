@@ -13,23 +13,30 @@ import Testing
     }
 
     static let cases: [Case] = [
-        Case(name: "duplicate child", children: [child("broker@paper"), child("risk"), child("broker@paper")],
-             policy: SupervisorPolicy(), error: .duplicateChild(id("broker@paper"))),
-        Case(name: "negative intensity", children: [child("risk")],
-             policy: SupervisorPolicy(intensity: -1), error: .negativeIntensity(-1)),
-        Case(name: "zero period", children: [child("risk")],
-             policy: SupervisorPolicy(period: .zero), error: .nonPositivePeriod(.zero)),
-        Case(name: "negative back-off", children: [child("risk")],
-             policy: SupervisorPolicy(restartBackoff: .milliseconds(-1)), error: .negativeBackoff(.milliseconds(-1))),
-        Case(name: "maximum below first back-off", children: [child("risk")],
-             policy: SupervisorPolicy(restartBackoff: .seconds(2), restartBackoffMax: .seconds(1)),
-             error: .backoffMaxBelowBackoff(backoff: .seconds(2), maximum: .seconds(1))),
-        Case(name: "zero shutdown timeout",
-             children: [ChildSpec(id: id("risk"), executable: "/x", shutdownTimeout: .zero)],
-             policy: SupervisorPolicy(), error: .nonPositiveShutdownTimeout(id("risk"), .zero)),
-        Case(name: "zero watchdog",
-             children: [ChildSpec(id: id("risk"), executable: "/x", watchdog: .zero)],
-             policy: SupervisorPolicy(), error: .nonPositiveWatchdog(id("risk"), .zero)),
+        Case(
+            name: "duplicate child", children: [child("broker@paper"), child("risk"), child("broker@paper")],
+            policy: SupervisorPolicy(), error: .duplicateChild(id("broker@paper"))),
+        Case(
+            name: "negative intensity", children: [child("risk")],
+            policy: SupervisorPolicy(intensity: -1), error: .negativeIntensity(-1)),
+        Case(
+            name: "zero period", children: [child("risk")],
+            policy: SupervisorPolicy(period: .zero), error: .nonPositivePeriod(.zero)),
+        Case(
+            name: "negative back-off", children: [child("risk")],
+            policy: SupervisorPolicy(restartBackoff: .milliseconds(-1)), error: .negativeBackoff(.milliseconds(-1))),
+        Case(
+            name: "maximum below first back-off", children: [child("risk")],
+            policy: SupervisorPolicy(restartBackoff: .seconds(2), restartBackoffMax: .seconds(1)),
+            error: .backoffMaxBelowBackoff(backoff: .seconds(2), maximum: .seconds(1))),
+        Case(
+            name: "zero shutdown timeout",
+            children: [ChildSpec(id: id("risk"), executable: "/x", shutdownTimeout: .zero)],
+            policy: SupervisorPolicy(), error: .nonPositiveShutdownTimeout(id("risk"), .zero)),
+        Case(
+            name: "zero watchdog",
+            children: [ChildSpec(id: id("risk"), executable: "/x", watchdog: .zero)],
+            policy: SupervisorPolicy(), error: .nonPositiveWatchdog(id("risk"), .zero)),
     ]
 
     @Test(arguments: cases)
@@ -101,7 +108,10 @@ import Testing
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         let json = String(decoding: try encoder.encode(event), as: UTF8.self)
-        #expect(json == #"{"at":7,"child":"broker@paper","kind":"watchdog_timeout","on_crash":"none","pid":42,"reason":"missed its watchdog deadline","restarts":2,"signal":6}"#)
+        #expect(
+            json
+                == #"{"at":7,"child":"broker@paper","kind":"watchdog_timeout","on_crash":"none","pid":42,"reason":"missed its watchdog deadline","restarts":2,"signal":6}"#
+        )
         #expect(try JSONDecoder().decode(LifecycleEvent.self, from: Data(json.utf8)) == event)
     }
 

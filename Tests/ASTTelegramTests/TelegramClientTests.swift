@@ -23,14 +23,21 @@ import Testing
         let server: FakeTelegramServer
         let client: TelegramClient
 
-        init(trust: Trust = .testCA, token: String = TelegramClientTests.token,
-             timeout: Duration = .seconds(5)) async throws {
+        init(
+            trust: Trust = .testCA, token: String = TelegramClientTests.token,
+            timeout: Duration = .seconds(5)
+        ) async throws {
             dir = try TemporaryDirectory(prefix: "ast-tg")
             certificates = try TestCertificates(directory: dir("tls"))
-            server = try await FakeTelegramServer(token: TelegramClientTests.token, chats: [TelegramClientTests.chat],
-                                                  certificate: certificates.certificateFile, key: certificates.keyFile)
-            client = try TelegramClient(token: Secret(name: "telegram_bot_token", value: token), settings: TelegramSettings(
-                baseURL: server.baseURL, caFile: trust == .testCA ? certificates.caFile : trust == .otherCA ? certificates.otherCAFile : nil, requestTimeout: timeout))
+            server = try await FakeTelegramServer(
+                token: TelegramClientTests.token, chats: [TelegramClientTests.chat],
+                certificate: certificates.certificateFile, key: certificates.keyFile)
+            client = try TelegramClient(
+                token: Secret(name: "telegram_bot_token", value: token),
+                settings: TelegramSettings(
+                    baseURL: server.baseURL,
+                    caFile: trust == .testCA ? certificates.caFile : trust == .otherCA ? certificates.otherCAFile : nil,
+                    requestTimeout: timeout))
         }
 
         func close() async {
@@ -44,17 +51,25 @@ import Testing
         OutgoingMessage(id: "m1", chat: chat, text: text, mode: mode, alertKeys: ["k"], part: 0, parts: 1)
     }
 
-    func withFixture(trust: Trust = .testCA, token: String = token, timeout: Duration = .seconds(5),
-                     _ body: (Fixture) async throws -> Void) async throws {
+    func withFixture(
+        trust: Trust = .testCA, token: String = token, timeout: Duration = .seconds(5),
+        _ body: (Fixture) async throws -> Void
+    ) async throws {
         let f = try await Fixture(trust: trust, token: token, timeout: timeout)
-        do { try await body(f) } catch { await f.close(); throw error }
+        do { try await body(f) } catch {
+            await f.close()
+            throw error
+        }
         await f.close()
     }
 
     @Test func aMessageIsDeliveredOverVerifiedHTTPS() async throws {
         try await withFixture { f in
             #expect(await f.client.send(Self.message("<b>HALTED</b>\nbroker@paper &amp; more")) == .delivered)
-            #expect(f.server.accepted == [FakeTelegramServer.Message(chatID: Self.chat, text: "<b>HALTED</b>\nbroker@paper &amp; more", parseMode: "HTML")])
+            #expect(
+                f.server.accepted == [
+                    FakeTelegramServer.Message(chatID: Self.chat, text: "<b>HALTED</b>\nbroker@paper &amp; more", parseMode: "HTML")
+                ])
         }
     }
 
@@ -62,7 +77,10 @@ import Testing
     func aCertificateFromAnUnknownCAIsRefused(trust: Trust) async throws {
         try await withFixture(trust: trust) { f in
             let outcome = await f.client.send(Self.message("hello"))
-            guard case .transientFailure(let reason) = outcome else { Issue.record("not refused: \(outcome)"); return }
+            guard case .transientFailure(let reason) = outcome else {
+                Issue.record("not refused: \(outcome)")
+                return
+            }
             #expect(reason.localizedCaseInsensitiveContains("certificate"), "\(reason)")
             #expect(!reason.contains(Self.token))
             #expect(f.server.accepted.isEmpty)
@@ -82,7 +100,10 @@ import Testing
         try await withFixture { f in
             f.server.script([behaviour])
             let outcome = await f.client.send(Self.message("x"))
-            guard case .transientFailure(let reason) = outcome else { Issue.record("\(behaviour) gave \(outcome)"); return }
+            guard case .transientFailure(let reason) = outcome else {
+                Issue.record("\(behaviour) gave \(outcome)")
+                return
+            }
             #expect(!reason.contains(Self.token) && !reason.contains("AAF-client"))
             // The next attempt goes through.
             #expect(await f.client.send(Self.message("x")) == .delivered)
@@ -100,7 +121,10 @@ import Testing
     @Test func anAnswerSlowerThanTheTimeoutIsATransientFailure() async throws {
         try await withFixture(timeout: .milliseconds(300)) { f in
             f.server.script([.slow(.seconds(3), then: .normal)])
-            guard case .transientFailure = await f.client.send(Self.message("slow")) else { Issue.record("no timeout"); return }
+            guard case .transientFailure = await f.client.send(Self.message("slow")) else {
+                Issue.record("no timeout")
+                return
+            }
         }
     }
 
@@ -118,8 +142,10 @@ import Testing
     }
 
     @Test func everyRenderedAlertIsAcceptedByTheBotAPIsHTMLRules() async throws {
-        let nasty = ["a < b > c & d", "<b>fake bold</b>", "&amp; &lt; &#65;", "tags <i>unclosed", "emoji 🔴👨‍👩‍👧‍👦 ü",
-                     String(repeating: "<&>", count: 3_000), String(repeating: "line\n", count: 2_000)]
+        let nasty = [
+            "a < b > c & d", "<b>fake bold</b>", "&amp; &lt; &#65;", "tags <i>unclosed", "emoji 🔴👨‍👩‍👧‍👦 ü",
+            String(repeating: "<&>", count: 3_000), String(repeating: "line\n", count: 2_000),
+        ]
         try await withFixture { f in
             var sent = 0
             for (i, text) in nasty.enumerated() {
@@ -135,7 +161,10 @@ import Testing
 
     @Test func unescapedHTMLIsRefusedByTheFakeAsByTelegram() async throws {
         try await withFixture { f in
-            guard case .refused(400, let d) = await f.client.send(Self.message("a < b")) else { Issue.record("accepted"); return }
+            guard case .refused(400, let d) = await f.client.send(Self.message("a < b")) else {
+                Issue.record("accepted")
+                return
+            }
             #expect(d.contains("can't parse entities"))
             #expect(await f.client.send(Self.message("a < b", mode: .plain)) == .delivered)
         }
@@ -146,13 +175,24 @@ import Testing
 struct TelegramAnswerTests {
     @Test(arguments: [
         (200, #"{"ok":true,"result":{"message_id":1}}"#, DeliveryOutcome.delivered),
-        (429, #"{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 12","parameters":{"retry_after":12}}"#,
-         .rateLimited(retryAfter: .seconds(12))),
-        (429, #"{"ok":false,"error_code":429,"description":"Too Many Requests"}"#, .transientFailure(reason: "Telegram answered 429 without retry_after")),
-        (502, #"{"ok":false,"error_code":502,"description":"Bad Gateway"}"#, .transientFailure(reason: "Telegram answered HTTP 502: Bad Gateway")),
+        (
+            429, #"{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 12","parameters":{"retry_after":12}}"#,
+            .rateLimited(retryAfter: .seconds(12))
+        ),
+        (
+            429, #"{"ok":false,"error_code":429,"description":"Too Many Requests"}"#,
+            .transientFailure(reason: "Telegram answered 429 without retry_after")
+        ),
+        (
+            502, #"{"ok":false,"error_code":502,"description":"Bad Gateway"}"#,
+            .transientFailure(reason: "Telegram answered HTTP 502: Bad Gateway")
+        ),
         (503, "<html>down</html>", .transientFailure(reason: "Telegram answered HTTP 503")),
         (200, "{not json", .transientFailure(reason: "Telegram answered HTTP 200 with a body that is not Bot API JSON")),
-        (400, #"{"ok":false,"error_code":400,"description":"Bad Request: chat not found"}"#, .refused(status: 400, description: "Bad Request: chat not found")),
+        (
+            400, #"{"ok":false,"error_code":400,"description":"Bad Request: chat not found"}"#,
+            .refused(status: 400, description: "Bad Request: chat not found")
+        ),
         (401, #"{"ok":false,"error_code":401,"description":"Unauthorized"}"#, .refused(status: 401, description: "Unauthorized")),
         (403, "gateway page", .transientFailure(reason: "Telegram answered HTTP 403 with a body that is not Bot API JSON")),
     ])

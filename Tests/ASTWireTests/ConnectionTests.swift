@@ -1,5 +1,6 @@
 import ASTCore
 import Testing
+
 @testable import ASTWire
 
 @Suite struct ConnectionMachineTests {
@@ -9,7 +10,8 @@ import Testing
     let now = Timestamp(nanoseconds: 1)
 
     func server(peerUID: UInt32? = 0) -> ServerConnectionMachine {
-        ServerConnectionMachine(local: Self.broker, localPID: 10, policy: Self.policy, ownUID: 0, peerUID: peerUID, maxFrameBytes: 1024, connection: 1)
+        ServerConnectionMachine(
+            local: Self.broker, localPID: 10, policy: Self.policy, ownUID: 0, peerUID: peerUID, maxFrameBytes: 1024, connection: 1)
     }
 
     func env(_ m: Message, seq: UInt64, from: ProcessIdentity = risk, id: String? = nil) -> Result<Envelope, EnvelopeError> {
@@ -29,10 +31,16 @@ import Testing
         var s = server()
         let a = s.received(env(hello(), seq: 1), now: now)
         #expect(a.first == .established(PeerInfo(identity: Self.risk, pid: 99, uid: 0)))
-        guard case .send(let w) = a.last, case .welcome(let welcome) = w.message else { Issue.record("no welcome"); return }
+        guard case .send(let w) = a.last, case .welcome(let welcome) = w.message else {
+            Issue.record("no welcome")
+            return
+        }
         #expect(welcome.role == .broker && w.seq == 1 && w.correlationID == "m1")
         let d = s.received(env(.probe(Probe(counter: 1, text: "x")), seq: 2), now: now)
-        guard case .deliver(let e) = d.first else { Issue.record("not delivered"); return }
+        guard case .deliver(let e) = d.first else {
+            Issue.record("not delivered")
+            return
+        }
         #expect(e.id == "m2")
         let ack = s.acknowledge(e, duplicate: false, now: now)
         #expect(ack?.message == .ack(Ack(id: "m2", duplicate: false)))
@@ -43,7 +51,10 @@ import Testing
         var s = server()
         _ = s.received(env(hello(), seq: 1), now: now)
         let a = s.received(env(.ping(Ping(nonce: 7)), seq: 2), now: now)
-        guard case .send(let p) = a.first else { Issue.record("no pong"); return }
+        guard case .send(let p) = a.first else {
+            Issue.record("no pong")
+            return
+        }
         #expect(p.message == .pong(Pong(nonce: 7)))
     }
 
@@ -78,7 +89,8 @@ import Testing
             let who = name == "type not allowed for role" ? control : Self.risk
             _ = s.received(env(hello(who), seq: 1, from: who), now: now)
             switch name {
-            case "type not allowed for role": actions = s.received(env(.probe(Probe(counter: 1, text: "")), seq: 2, from: control), now: now)
+            case "type not allowed for role":
+                actions = s.received(env(.probe(Probe(counter: 1, text: "")), seq: 2, from: control), now: now)
             case "control message after hello": actions = s.received(env(.ack(Ack(id: "z", duplicate: false)), seq: 2), now: now)
             case "second hello": actions = s.received(env(hello(), seq: 2), now: now)
             case "sequence gap": actions = s.received(env(.probe(Probe(counter: 1, text: "")), seq: 5), now: now)
@@ -89,7 +101,8 @@ import Testing
         }
         #expect(refusal(actions) == code)
         guard case .send(let r) = actions.first, case .refused(let refusal) = r.message else {
-            Issue.record("peer not told"); return
+            Issue.record("peer not told")
+            return
         }
         #expect(refusal.code == code)
         #expect(s.received(env(.probe(Probe(counter: 1, text: "")), seq: 9), now: now).isEmpty, "a closed connection ignores input")
@@ -110,11 +123,13 @@ import Testing
         let h = c.hello(pid: 5, now: now)
         #expect(h.seq == 1 && h.message == .hello(Hello(role: .risk, instance: "main", pid: 5)))
         let w = Message.welcome(Welcome(role: .broker, instance: "paper", pid: 10, maxFrameBytes: 1024))
-        #expect(c.received(env(w, seq: 1, from: Self.broker), now: now) == [.established(PeerInfo(identity: Self.broker, pid: 10, uid: nil))])
+        #expect(
+            c.received(env(w, seq: 1, from: Self.broker), now: now) == [.established(PeerInfo(identity: Self.broker, pid: 10, uid: nil))])
         let p = c.envelope(.probe(Probe(counter: 1, text: "a")), id: "risk@main/o1", correlationID: nil, now: now)
         #expect(p.seq == 2 && p.id == "risk@main/o1")
-        #expect(c.received(env(.ack(Ack(id: "risk@main/o1", duplicate: false)), seq: 2, from: Self.broker), now: now)
-            == [.acknowledged(Ack(id: "risk@main/o1", duplicate: false))])
+        #expect(
+            c.received(env(.ack(Ack(id: "risk@main/o1", duplicate: false)), seq: 2, from: Self.broker), now: now)
+                == [.acknowledged(Ack(id: "risk@main/o1", duplicate: false))])
         let r = Refusal(code: .sequenceError, detail: "x")
         #expect(c.received(env(.refused(r), seq: 3, from: Self.broker), now: now) == [.close(r)])
     }
@@ -131,7 +146,9 @@ import Testing
     @Test func growsExponentiallyToTheCapWithJitterInTheUpperHalf() {
         var b = Backoff(initial: .milliseconds(50), maximum: .seconds(1))
         var rng = SystemRandomNumberGenerator()
-        let ceilings: [Duration] = [.milliseconds(50), .milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(800), .seconds(1), .seconds(1)]
+        let ceilings: [Duration] = [
+            .milliseconds(50), .milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(800), .seconds(1), .seconds(1),
+        ]
         for c in ceilings {
             #expect(b.ceiling == c)
             let d = b.next(using: &rng)

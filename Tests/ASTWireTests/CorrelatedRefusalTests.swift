@@ -1,5 +1,6 @@
 import ASTCore
 import Testing
+
 @testable import ASTWire
 
 /// A refusal that names the message it answers is a reply the client hands on (the broker's
@@ -11,8 +12,9 @@ import Testing
     func established() -> ClientConnectionMachine {
         var c = ClientConnectionMachine(local: ProcessIdentity(role: .risk, instance: "main"), connection: 1, expectedPeer: .broker)
         _ = c.hello(pid: 5, now: now)
-        let w = Envelope(sender: Self.broker, seq: 1, id: "w", timestamp: now,
-                         message: .welcome(Welcome(role: .broker, instance: "paper", pid: 10, maxFrameBytes: 1024)))
+        let w = Envelope(
+            sender: Self.broker, seq: 1, id: "w", timestamp: now,
+            message: .welcome(Welcome(role: .broker, instance: "paper", pid: 10, maxFrameBytes: 1024)))
         _ = c.received(.success(w), now: now)
         return c
     }
@@ -20,8 +22,9 @@ import Testing
     @Test func aRefusalOfOneMessageIsDeliveredAndTheConnectionStays() {
         var c = established()
         let refusal = Refusal(code: .approvalSignatureInvalid, detail: "approval appr-i-1 does not carry a valid signature")
-        let reply = Envelope(sender: Self.broker, seq: 2, id: "r", correlationID: "risk@main>broker@paper#7", timestamp: now,
-                             message: .refused(refusal))
+        let reply = Envelope(
+            sender: Self.broker, seq: 2, id: "r", correlationID: "risk@main>broker@paper#7", timestamp: now,
+            message: .refused(refusal))
         #expect(c.received(.success(reply), now: now) == [.deliver(reply)])
         #expect(c.isEstablished)
     }

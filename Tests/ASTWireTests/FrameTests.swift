@@ -2,6 +2,7 @@ import NIOCore
 import NIOEmbedded
 import NIOTestUtils
 import Testing
+
 @testable import ASTWire
 
 @Suite struct FrameDecoderTests {

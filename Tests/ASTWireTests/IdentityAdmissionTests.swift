@@ -1,5 +1,6 @@
 import ASTCore
 import Testing
+
 @testable import ASTWire
 
 /// A peer table as a dictionary, for the admission core.
@@ -15,21 +16,29 @@ struct TablePeers: SpawnedPeers {
 @Suite struct IdentityAdmissionTests {
     static let broker = ProcessIdentity(role: .broker, instance: "paper")
     static let risk = ProcessIdentity(role: .risk, instance: "main")
-    static let policy = EndpointPolicy(name: "broker@paper", allowedUIDs: [], permissions: [.risk: [.orderSubmit], .control: [.brokerQuery],
-                                                                                          .strategy: [.probe]])
+    static let policy = EndpointPolicy(
+        name: "broker@paper", allowedUIDs: [],
+        permissions: [
+            .risk: [.orderSubmit], .control: [.brokerQuery],
+            .strategy: [.probe],
+        ])
     static let table = TablePeers(pids: [risk: 4242, broker: 4343, ProcessIdentity(role: .strategy): 0])
     let now = Timestamp(nanoseconds: 1)
 
     func server(peerPID: Int32?, check: PeerIdentityCheck = .spawned(table)) -> ServerConnectionMachine {
-        ServerConnectionMachine(local: Self.broker, localPID: 4343, policy: Self.policy, ownUID: 1000, peerUID: 1000, peerPID: peerPID,
-                                identityCheck: check, maxFrameBytes: 4096, connection: 1)
+        ServerConnectionMachine(
+            local: Self.broker, localPID: 4343, policy: Self.policy, ownUID: 1000, peerUID: 1000, peerPID: peerPID,
+            identityCheck: check, maxFrameBytes: 4096, connection: 1)
     }
 
     /// Feeds a hello claiming `who` (with a pid the peer chose) and returns the refusal code, if any.
-    func admit(_ who: ProcessIdentity, kernelPID: Int32?, claimedPID: Int32 = 1, check: PeerIdentityCheck = .spawned(table)) -> RefusalCode?? {
+    func admit(_ who: ProcessIdentity, kernelPID: Int32?, claimedPID: Int32 = 1, check: PeerIdentityCheck = .spawned(table))
+        -> RefusalCode??
+    {
         var s = server(peerPID: kernelPID, check: check)
-        let hello = Envelope(sender: who, seq: 1, id: "h", timestamp: now,
-                             message: .hello(Hello(role: who.role, instance: who.instance, pid: claimedPID)))
+        let hello = Envelope(
+            sender: who, seq: 1, id: "h", timestamp: now,
+            message: .hello(Hello(role: who.role, instance: who.instance, pid: claimedPID)))
         let actions = s.received(.success(hello), now: now)
         for case .close(let r) in actions { return .some(r.code) }
         return actions.contains { if case .established = $0 { true } else { false } } ? .some(nil) : .none
@@ -37,7 +46,8 @@ struct TablePeers: SpawnedPeers {
 
     @Test func theSpawnedPidIsAdmittedAndThePeerInfoCarriesTheKernelsPid() {
         var s = server(peerPID: 4242)
-        let hello = Envelope(sender: Self.risk, seq: 1, id: "h", timestamp: now, message: .hello(Hello(role: .risk, instance: "main", pid: 1)))
+        let hello = Envelope(
+            sender: Self.risk, seq: 1, id: "h", timestamp: now, message: .hello(Hello(role: .risk, instance: "main", pid: 1)))
         let actions = s.received(.success(hello), now: now)
         #expect(actions.first == .established(PeerInfo(identity: Self.risk, pid: 4242, uid: 1000)))
     }

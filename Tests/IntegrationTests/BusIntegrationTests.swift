@@ -5,8 +5,9 @@ import ASTTestKit
 import ASTWire
 import Foundation
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Real worker processes on real Unix sockets in a temporary directory.
@@ -21,11 +22,13 @@ import Glibc
         // The sender holds the second half of the stream until told: on a loaded machine the
         // whole stream once went by before the test could kill the receiver.
         let resume = tree.dir("resume-sender")
-        let sender = try ChildProcess(try BuildProducts.executable("ast-testpeer"), [
-            "send", "--socket", tree.socketPath(Self.risk), "--journal", tree.dir("testpeer.sqlite"),
-            "--target", Self.risk.description, "--count", "\(count)", "--interval-ms", "10",
-            "--pause-after", "\(count / 2)", "--resume-file", resume,
-        ], environment: tree.environment(), name: "testpeer", outputDirectory: tree.dir.path)
+        let sender = try ChildProcess(
+            try BuildProducts.executable("ast-testpeer"),
+            [
+                "send", "--socket", tree.socketPath(Self.risk), "--journal", tree.dir("testpeer.sqlite"),
+                "--target", Self.risk.description, "--count", "\(count)", "--interval-ms", "10",
+                "--pause-after", "\(count / 2)", "--resume-file", resume,
+            ], environment: tree.environment(), name: "testpeer", outputDirectory: tree.dir.path)
         // Kill the receiver mid-stream, once some probes (but not all) have been journaled.
         try await eventually("some probes to be journaled") { Journal.verify(path: tree.journalPath(Self.risk)).entries > 30 }
         receiver.signal(SIGKILL)
@@ -86,7 +89,7 @@ import Glibc
         try goodPeerStillServed(2)
 
         let oversized = try RawBusPeer(path: path)
-        try oversized.write([0x00, 0x10, 0x00, 0x01])   // 1 MiB + 1, header only
+        try oversized.write([0x00, 0x10, 0x00, 0x01])  // 1 MiB + 1, header only
         #expect(try refusal(oversized) == .oversizedFrame)
         try goodPeerStillServed(3)
 
@@ -132,7 +135,10 @@ import Glibc
         let peer = try RawBusPeer(path: socket)
         try peer.hello()
         let welcome = try #require(try peer.receive(timeoutMs: 10_000))
-        guard case .welcome(let w) = welcome.message else { Issue.record("expected welcome, got \(welcome.type)"); return }
+        guard case .welcome(let w) = welcome.message else {
+            Issue.record("expected welcome, got \(welcome.type)")
+            return
+        }
         #expect(w.role == .risk && w.pid == child.pid)
         let sent = try peer.send(.probe(Probe(counter: 1, text: "activated")))
         #expect(try peer.receive()?.message == .ack(Ack(id: sent.id, duplicate: false)))

@@ -7,8 +7,9 @@ import ASTTestKit
 import ASTWire
 import Foundation
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// M8.6 with real processes: a worker SIGKILLed between a durably journaled input and its
@@ -36,9 +37,11 @@ import Glibc
 
     @Test(.timeLimit(.minutes(12)))
     func reconcilerAndBrokerCrashesReplayIdenticalAndTradeAsTheEngine() async throws {
-        let tree = try await SupervisedTree(overlay: Self.overlay, extraEnvironment: [
-            "AST_FAULT_CRASH_AFTER_INPUT": "reconciler.input:reconciliation,paper.input:bar",
-        ])
+        let tree = try await SupervisedTree(
+            overlay: Self.overlay,
+            extraEnvironment: [
+                "AST_FAULT_CRASH_AFTER_INPUT": "reconciler.input:reconciliation,paper.input:bar"
+            ])
         let crashed = try await play(tree, crashing: ["reconciler@main": "reconciler.input", "broker@paper": "paper.input"])
         print("CrashBetweenInputAndOutputTests: \(crashed)")
 
@@ -78,7 +81,11 @@ import Glibc
                 starts += 1
                 if starts == 2 { interrupted = lastIntent }
             case EntryTypes.Risk.input:
-                if case .intent(let g) = try JSONDecoder().decode(RiskInput.self, from: Data(e.record.body)) { lastIntent = g } else { lastIntent = nil }
+                if case .intent(let g) = try JSONDecoder().decode(RiskInput.self, from: Data(e.record.body)) {
+                    lastIntent = g
+                } else {
+                    lastIntent = nil
+                }
             case EntryTypes.Risk.decision:
                 let d = try JSONDecoder().decode(IntentDecision.self, from: Data(e.record.body))
                 if d.decision.approval != nil { approved.insert(d.intent.rawValue) }
@@ -95,8 +102,9 @@ import Glibc
         var reportIDs = Set<String>()
         try JournalReader(path: tree.dir("state/journal/reconciler@main.sqlite")).scan { e in
             guard e.record.kind == .received, e.record.type == EntryTypes.Reconciler.input,
-                  case .report(let r) = try JSONDecoder().decode(ReconcilerInput.self, from: Data(e.record.body)),
-                  reportIDs.insert(r.id).inserted, case .submitting(let spec) = r.event else { return true }
+                case .report(let r) = try JSONDecoder().decode(ReconcilerInput.self, from: Data(e.record.body)),
+                reportIDs.insert(r.id).inserted, case .submitting(let spec) = r.event
+            else { return true }
             submissions[spec.clientOrderID.rawValue, default: 0] += 1
             #expect(approved.contains(spec.intent.rawValue), "\(spec.clientOrderID) was submitted without a journaled approval")
             #expect(spec.intent != lost.id, "the interrupted intent \(lost.id) reached the broker")
@@ -147,8 +155,10 @@ import Glibc
             let what = (try? String(contentsOfFile: marker, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
             #expect(what != nil, "\(process) crashed after \(type) (no marker \(marker))")
             let child = tree.child(process, in: s)
-            #expect(child?.restarts == 1 && child?.lastExit == "killed by signal 9 (SIGKILL)",
-                    "\(process) was SIGKILLed once and restarted: \(child.map { "\($0.restarts) restarts, last exit \($0.lastExit ?? "-")" } ?? "-")")
+            #expect(
+                child?.restarts == 1 && child?.lastExit == "killed by signal 9 (SIGKILL)",
+                "\(process) was SIGKILLed once and restarted: \(child.map { "\($0.restarts) restarts, last exit \($0.lastExit ?? "-")" } ?? "-")"
+            )
             seen.append(what ?? "\(process): no crash")
         }
         tree.astd.signal(SIGTERM)
@@ -161,7 +171,8 @@ import Glibc
         var from: TradingState?
         try JournalReader(path: tree.dir("state/journal/risk@main.sqlite")).scan { e in
             if e.record.type == EntryTypes.Risk.transition,
-               let t = try? JSONDecoder().decode(SafeModeTransition.self, from: Data(e.record.body)), t.to == .halted {
+                let t = try? JSONDecoder().decode(SafeModeTransition.self, from: Data(e.record.body)), t.to == .halted
+            {
                 from = t.from
             }
             return true
@@ -178,12 +189,14 @@ import Glibc
     }
 
     static func engineContent(_ tree: SupervisedTree) async throws -> TradingContent {
-        let ast = try ChildProcess(try BuildProducts.executable("ast"), ["engine", "--sessions", "\(sessions)", "--json"],
-                                   environment: tree.environment, name: "ast-engine", outputDirectory: tree.dir.path)
+        let ast = try ChildProcess(
+            try BuildProducts.executable("ast"), ["engine", "--sessions", "\(sessions)", "--json"],
+            environment: tree.environment, name: "ast-engine", outputDirectory: tree.dir.path)
         let status = try await ast.waitForExit(timeout: .seconds(300))
         guard ChildProcess.exitCode(status) == 0 else { throw HarnessError("ast engine failed: \(ast.stderr.suffix(2000))") }
         let o = try JSONDecoder().decode(EngineTrades.self, from: Data(ast.stdout.utf8))
-        return TradingContent.make(intents: o.intents, decisions: o.decisions, reports: o.reports,
-                                   portfolio: o.portfolio ?? ReconcilerCore().portfolio)
+        return TradingContent.make(
+            intents: o.intents, decisions: o.decisions, reports: o.reports,
+            portfolio: o.portfolio ?? ReconcilerCore().portfolio)
     }
 }

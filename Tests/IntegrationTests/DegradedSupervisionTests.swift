@@ -5,8 +5,9 @@ import ASTTestKit
 import ASTWire
 import Foundation
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// M10: supervision degrades instead of dying. A crash-looping non-critical child (here the
@@ -22,7 +23,8 @@ import Glibc
           restart_backoff_max_ms: 50
           children:
 
-        """ + SupervisorTests.workers.map { name in
+        """
+        + SupervisorTests.workers.map { name in
             let role = name.split(separator: "@")[0]
             let onCrash = role == "broker" || role == "risk" || role == "reconciler" ? "halt" : role == "marketdata" ? "reduce" : "none"
             return """
@@ -56,8 +58,9 @@ import Glibc
             try await Task.sleep(for: .milliseconds(50))
         }
         guard let seen = last.flatMap({ tree.child("notifier@main", in: $0) }), seen.state == "given_up" else {
-            throw HarnessError("the notifier was not given up on after killing \(killed); last status \(String(describing: last)); "
-                               + "astd: \(tree.astd.stderr.suffix(3000))")
+            throw HarnessError(
+                "the notifier was not given up on after killing \(killed); last status \(String(describing: last)); "
+                    + "astd: \(tree.astd.stderr.suffix(3000))")
         }
         #expect(killed.count == 3, "2 restarts allowed, the third refused")
 
@@ -69,7 +72,9 @@ import Glibc
         #expect(notifier.pid == nil && notifier.state == "given_up" && notifier.lastExit == "killed by signal 9 (SIGKILL)")
         for name in ["marketdata@main", "strategy@main", "risk@main", "broker@paper", "reconciler@main"] {
             let c = tree.child(name, in: after)
-            #expect(c?.pid != nil && c?.pid == tree.child(name, in: before)?.pid && c?.ready == true, "\(name) kept running: \(String(describing: c))")
+            #expect(
+                c?.pid != nil && c?.pid == tree.child(name, in: before)?.pid && c?.ready == true,
+                "\(name) kept running: \(String(describing: c))")
             #expect(c.map { tree.isAlive($0.pid ?? 0) } == true)
         }
         #expect(tree.astd.isRunning)
@@ -84,7 +89,8 @@ import Glibc
             }
             let event = entries.contains { e in
                 guard e.record.type == MessageType.lifecycle.rawValue,
-                      let l = try? JSONDecoder().decode(LifecycleEvent.self, from: Data(e.record.body)) else { return false }
+                    let l = try? JSONDecoder().decode(LifecycleEvent.self, from: Data(e.record.body))
+                else { return false }
                 return l.kind == .givenUp && l.child?.description == "notifier@main" && l.onCrash == .noEffect
             }
             return alert && event
@@ -96,7 +102,8 @@ import Glibc
         try await eventually(timeout: .seconds(20), "the given_up event in ast-risk's journal") {
             try WorkerTree.entries(path: riskJournal, process: "risk@main").contains { entry in
                 guard entry.record.type == MessageType.lifecycle.rawValue,
-                      case .lifecycle(let e) = try EnvelopeCodec.decode(entry.record.body).message else { return false }
+                    case .lifecycle(let e) = try EnvelopeCodec.decode(entry.record.body).message
+                else { return false }
                 return e.kind == .givenUp && e.child?.description == "notifier@main"
             }
         }
@@ -108,42 +115,44 @@ import Glibc
     @Test(.timeLimit(.minutes(2)))
     func aChildThatNeverReportsReadyIsAbortedByItsStartTimeoutNotItsWatchdog() async throws {
         // `exec sleep`: the process astd spawned is the one that never sends READY=1.
-        let tree = try await SupervisedTree(overlay: """
-            supervisor:
-              restart_backoff_ms: 10
-              restart_backoff_max_ms: 50
-              watchdog_grace_ms: 300
-              children:
-                - name: risk@main
-                  executable: ast-risk
-                  arguments: []
-                  restart: permanent
-                  shutdown_timeout_ms: 5000
-                  watchdog_ms: 10000
-                  on_crash: halt
-                - name: broker@paper
-                  executable: ast-broker
-                  arguments: []
-                  restart: permanent
-                  shutdown_timeout_ms: 5000
-                  watchdog_ms: 10000
-                  on_crash: halt
-                - name: strategy@main
-                  executable: /bin/sh
-                  arguments: ["-c", "exec sleep 1000"]
-                  restart: permanent
-                  shutdown_timeout_ms: 1000
-                  watchdog_ms: 200
-                  on_crash: none
-                  start_timeout_ms: 1500
-            """)
+        let tree = try await SupervisedTree(
+            overlay: """
+                supervisor:
+                  restart_backoff_ms: 10
+                  restart_backoff_max_ms: 50
+                  watchdog_grace_ms: 300
+                  children:
+                    - name: risk@main
+                      executable: ast-risk
+                      arguments: []
+                      restart: permanent
+                      shutdown_timeout_ms: 5000
+                      watchdog_ms: 10000
+                      on_crash: halt
+                    - name: broker@paper
+                      executable: ast-broker
+                      arguments: []
+                      restart: permanent
+                      shutdown_timeout_ms: 5000
+                      watchdog_ms: 10000
+                      on_crash: halt
+                    - name: strategy@main
+                      executable: /bin/sh
+                      arguments: ["-c", "exec sleep 1000"]
+                      restart: permanent
+                      shutdown_timeout_ms: 1000
+                      watchdog_ms: 200
+                      on_crash: none
+                      start_timeout_ms: 1500
+                """)
         try await eventually(timeout: .seconds(60), "the silent strategy to be aborted for its start-up timeout") {
             guard tree.astd.isRunning else { throw HarnessError("astd exited: \(tree.astd.stderr.suffix(2000))") }
             guard let (s, _) = try tree.status(), let c = tree.child("strategy@main", in: s) else { return false }
             return c.lastExit == "did not report READY within its start-up timeout"
         }
         #expect(tree.astd.stderr.contains("strategy@main did not report READY within its start-up timeout"))
-        #expect(!tree.astd.stderr.contains("strategy@main missed its watchdog"),
-                "a 200 ms watchdog never ran: it starts at READY, which never came")
+        #expect(
+            !tree.astd.stderr.contains("strategy@main missed its watchdog"),
+            "a 200 ms watchdog never ran: it starts at READY, which never came")
     }
 }

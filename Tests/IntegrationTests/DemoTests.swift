@@ -67,10 +67,11 @@ import Testing
         #expect(runs.allSatisfy { !$0.requiresHalt }, "\(runs.filter(\.requiresHalt).map(\.summary))")
 
         // Every open position has a working stop for its whole quantity.
-        let state = try #require(try {
-            let r = try tree.astctl(["broker", "state"])
-            return r.code == 0 ? try decoder.decode(BrokerAccountState.self, from: Data(r.stdout.utf8)) : nil
-        }())
+        let state = try #require(
+            try {
+                let r = try tree.astctl(["broker", "state"])
+                return r.code == 0 ? try decoder.decode(BrokerAccountState.self, from: Data(r.stdout.utf8)) : nil
+            }())
         #expect(!state.positions.isEmpty, "the demo ends holding positions")
         for p in state.positions {
             let covered = state.openOrders

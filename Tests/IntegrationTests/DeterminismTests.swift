@@ -5,8 +5,9 @@ import ASTTestKit
 import ASTWire
 import Foundation
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The causal replay clock (M8): the same sessions played three times, undisturbed, with both
@@ -24,7 +25,8 @@ import Glibc
 
     @Test(.timeLimit(.minutes(30)))
     func theSameSessionsTradeTheSameUnderLoadStopsAndABrokerKill() async throws {
-        let seed = ProcessInfo.processInfo.environment["AST_DETERMINISM_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1...UInt64(UInt32.max))
+        let seed =
+            ProcessInfo.processInfo.environment["AST_DETERMINISM_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1...UInt64(UInt32.max))
         print("DeterminismTests: seed \(seed) (re-run with AST_DETERMINISM_SEED=\(seed)), \(Self.sessions) sessions")
         let reference = try await run(.none, seed: seed)
         #expect(!reference.fills.isEmpty, "the reference run traded")
@@ -39,13 +41,14 @@ import Glibc
 
     /// One replay of the sessions under `disturbance`; the trading content of its journals.
     func run(_ disturbance: Disturbance, seed: UInt64) async throws -> TradingContent {
-        let tree = try await SupervisedTree(overlay: """
-            clock:
-              mode: replay
-            marketdata:
-              replay:
-                sessions: \(Self.sessions)
-            """)
+        let tree = try await SupervisedTree(
+            overlay: """
+                clock:
+                  mode: replay
+                marketdata:
+                  replay:
+                    sessions: \(Self.sessions)
+                """)
         _ = try await tree.waitAllReady(timeout: .seconds(120))
         let started = ContinuousClock.now
         var hogs: [ChildProcess] = []
@@ -57,7 +60,9 @@ import Glibc
         case .cpuHog:
             let cores = max(2, ProcessInfo.processInfo.activeProcessorCount)
             for i in 0..<cores {
-                hogs.append(try ChildProcess("/bin/sh", ["-c", "while :; do :; done"], environment: [:], name: "hog\(i)", outputDirectory: tree.dir.path))
+                hogs.append(
+                    try ChildProcess(
+                        "/bin/sh", ["-c", "while :; do :; done"], environment: [:], name: "hog\(i)", outputDirectory: tree.dir.path))
             }
             try await waitForTheEnd(tree)
         case .chaos:
@@ -65,8 +70,9 @@ import Glibc
         }
         let content = try TradingContent.read(stateDirectory: tree.dir("state"))
         try checkThePreCloseCleanup(tree, content)
-        print("DeterminismTests: \(disturbance.rawValue): \(content.fills.count) fills, \(content.decisions.count) decisions in "
-              + "\(ContinuousClock.now - started)\(notes.isEmpty ? "" : "; " + notes.joined(separator: "; "))")
+        print(
+            "DeterminismTests: \(disturbance.rawValue): \(content.fills.count) fills, \(content.decisions.count) decisions in "
+                + "\(ContinuousClock.now - started)\(notes.isEmpty ? "" : "; " + notes.joined(separator: "; "))")
         return content
     }
 
@@ -78,7 +84,8 @@ import Glibc
             .filter { $0.record.type == "strategy.cancel" }
             .map { try JSONDecoder().decode(OrderCancel.self, from: Data($0.record.body)) }
         for c in cancels {
-            #expect(!filled.contains(Substring(c.clientOrderID.rawValue)), "the cleanup asked to cancel \(c.clientOrderID), which had filled")
+            #expect(
+                !filled.contains(Substring(c.clientOrderID.rawValue)), "the cleanup asked to cancel \(c.clientOrderID), which had filled")
             if c.clientOrderID.rawValue.hasPrefix("2025-07-03") { #expect(!c.reason.contains("15:55"), "\(c.reason)") }
         }
     }

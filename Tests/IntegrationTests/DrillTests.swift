@@ -25,8 +25,11 @@ import Testing
           watchdog_grace_ms: 300
           children:
 
-        """ + ["marketdata@main": "reduce", "strategy@main": "none", "risk@main": "halt", "broker@paper": "halt",
-               "reconciler@main": "halt", "notifier@main": "none"].sorted { order($0.key) < order($1.key) }.map { name, onCrash in
+        """
+        + [
+            "marketdata@main": "reduce", "strategy@main": "none", "risk@main": "halt", "broker@paper": "halt",
+            "reconciler@main": "halt", "notifier@main": "none",
+        ].sorted { order($0.key) < order($1.key) }.map { name, onCrash in
             """
                 - name: \(name)
                   executable: ast-\(name.split(separator: "@")[0])
@@ -44,7 +47,8 @@ import Testing
 
     static func order(_ name: String) -> Int { DrillPlanner.workers.firstIndex(of: name) ?? 99 }
 
-    func drill(_ tree: SupervisedTree, _ arguments: [String]) throws -> (code: Int32, report: DrillReport?, stdout: String, stderr: String) {
+    func drill(_ tree: SupervisedTree, _ arguments: [String]) throws -> (code: Int32, report: DrillReport?, stdout: String, stderr: String)
+    {
         let r = try tree.astctl(["drill", "--json"] + arguments, timeout: .seconds(330))
         let json = r.stdout.firstIndex(of: "{").map { String(r.stdout[$0...]) } ?? ""
         struct Printed: Decodable { var report: DrillReport }
@@ -83,7 +87,9 @@ import Testing
 
     @Test(.timeLimit(.minutes(4)))
     func aBrokerThatResubmitsAfterACrashIsCaughtByTheDrill() async throws {
-        let tree = try await SupervisedTree(overlay: Self.overlay, extraEnvironment: Self.environment.merging(["AST_FAULT_BROKER_RESUBMITS_AFTER_RESTART": "1"]) { a, _ in a })
+        let tree = try await SupervisedTree(
+            overlay: Self.overlay,
+            extraEnvironment: Self.environment.merging(["AST_FAULT_BROKER_RESUBMITS_AFTER_RESTART": "1"]) { a, _ in a })
         _ = try await tree.waitAllReady(timeout: .seconds(60))
         // Trading as an operator would have it (a start can leave Safe Mode reduce-only).
         _ = try tree.astctl(["resume", "--to", "active"])
@@ -93,14 +99,19 @@ import Testing
             try await eventually(timeout: .seconds(120), every: .milliseconds(500), "open orders at the paper broker") {
                 let r = try tree.astctl(["broker", "state"])
                 last = "exit \(r.code): \(r.stdout.prefix(1500)) \(r.stderr.suffix(1500))"
-                guard r.code == 0, let state = try? JSONDecoder().decode(BrokerAccountState.self, from: Data(r.stdout.utf8)) else { return false }
+                guard r.code == 0, let state = try? JSONDecoder().decode(BrokerAccountState.self, from: Data(r.stdout.utf8)) else {
+                    return false
+                }
                 return !state.openOrders.isEmpty
             }
         } catch {
-            Issue.record("\(error); last broker state: \(last); astd running: \(tree.astd.isRunning); astd: \(tree.astd.stderr.split(separator: "\n").filter { !$0.contains(" debug ") }.suffix(40).joined(separator: "\n"))")
+            Issue.record(
+                "\(error); last broker state: \(last); astd running: \(tree.astd.isRunning); astd: \(tree.astd.stderr.split(separator: "\n").filter { !$0.contains(" debug ") }.suffix(40).joined(separator: "\n"))"
+            )
             return
         }
-        let (code, report, stdout, stderr) = try drill(tree, ["--rounds", "3", "--process", "broker@paper", "--signals", "kill", "--seed", "7"])
+        let (code, report, stdout, stderr) = try drill(
+            tree, ["--rounds", "3", "--process", "broker@paper", "--signals", "kill", "--seed", "7"])
         let r = try #require(report, "no report: exit \(code)\n\(stdout.suffix(3000))\n\(stderr.suffix(3000))")
         #expect(code == 1, "the drill fails")
         #expect(r.violations.contains { $0.invariant == .noDuplicateOrder }, "\(r.text)")

@@ -8,8 +8,9 @@ import ASTWire
 import Foundation
 import Logging
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The execution path in the running tree (M4): approved brackets reach the paper broker, fill
@@ -56,14 +57,17 @@ import Glibc
     }
 
     static func intent(_ id: String, _ symbol: Symbol, quantity: Int64 = 10) -> IntentGroup {
-        IntentGroup(id: IntentID(stringLiteral: id), symbol: symbol, sector: "Test", side: .buy, quantity: Quantity(quantity),
-                    entry: .limit(Price("100.00")!), stopLoss: Price("95.00"), takeProfit: Price("110.00"), createdAt: SystemClock().now())
+        IntentGroup(
+            id: IntentID(stringLiteral: id), symbol: symbol, sector: "Test", side: .buy, quantity: Quantity(quantity),
+            entry: .limit(Price("100.00")!), stopLoss: Price("95.00"), takeProfit: Price("110.00"), createdAt: SystemClock().now())
     }
 
     /// A daily bar a minute in the future (so every resting order is eligible) that trades
     /// through the limit of 100 without touching the stop (95) or the target (110).
     static func entryBar(_ symbol: Symbol, minutesAhead: Int64 = 1) -> Bar {
-        Bar(symbol: symbol, start: SystemClock().now().advanced(by: .seconds(60 * minutesAhead)), open: Price("100.50")!, high: Price("101.00")!,
+        Bar(
+            symbol: symbol, start: SystemClock().now().advanced(by: .seconds(60 * minutesAhead)), open: Price("100.50")!,
+            high: Price("101.00")!,
             low: Price("99.50")!, close: Price("100.80")!, volume: 1_000_000)
     }
 
@@ -89,7 +93,9 @@ import Glibc
         let strategy = try peer(tree, "risk@main", role: .strategy)
         var approved: [IntentID] = []
         for i in intents {
-            guard case .intentDecision(let d)? = try sendAcked(strategy, .intentSubmit(i)) else { throw HarnessError("no decision for \(i.id)") }
+            guard case .intentDecision(let d)? = try sendAcked(strategy, .intentSubmit(i)) else {
+                throw HarnessError("no decision for \(i.id)")
+            }
             if d.decision.approval != nil { approved.append(i.id) } else { Issue.record("\(i.id) not approved: \(d.decision)") }
         }
         return approved
@@ -190,7 +196,9 @@ import Glibc
         let acceptedCount = try WorkerTree.entries(path: tree.dir("state/journal/broker@paper.sqlite"), process: "broker@paper")
             .filter { $0.record.kind == .sent && $0.record.type == "execution.report" }
             .compactMap { e -> ClientOrderID? in
-                if case .executionReport(let r) = try EnvelopeCodec.decode(e.record.body).message, case .accepted(let id) = r.event { return id }
+                if case .executionReport(let r) = try EnvelopeCodec.decode(e.record.body).message, case .accepted(let id) = r.event {
+                    return id
+                }
                 return nil
             }
         #expect(acceptedCount.count == 3 * approved.count && Set(acceptedCount).count == acceptedCount.count)
@@ -205,7 +213,9 @@ import Glibc
         try await Self.markAll(tree)
         let intents = Self.symbols.enumerated().map { Self.intent("fills-\($0.offset)", $0.element, quantity: Int64(10 + $0.offset)) }
         #expect(try Self.submit(intents, to: tree).count == intents.count)
-        try await eventually(timeout: .seconds(10), "every bracket at the broker") { try Self.brokerState(tree)?.openOrders.count == 3 * intents.count }
+        try await eventually(timeout: .seconds(10), "every bracket at the broker") {
+            try Self.brokerState(tree)?.openOrders.count == 3 * intents.count
+        }
 
         let reconcilerPID = try #require(tree.child("reconciler@main", in: before)?.pid)
         let md = try Self.peer(tree, "broker@paper", role: .marketdata)
@@ -222,7 +232,8 @@ import Glibc
         #expect(broker.positions.count == Self.symbols.count)
         try await eventually(timeout: .seconds(20), "the risk gate's portfolio to match the broker's") {
             guard let p = try Self.riskPortfolios(tree).last else { return false }
-            return broker.positions.allSatisfy { p.positions[$0.symbol]?.quantity == $0.quantity } && p.positions.count == broker.positions.count
+            return broker.positions.allSatisfy { p.positions[$0.symbol]?.quantity == $0.quantity }
+                && p.positions.count == broker.positions.count
         }
         #expect(try Self.riskPortfolios(tree).last?.cash == broker.account.cash)
         let reconcile = try tree.astctl(["reconcile"])
@@ -231,7 +242,8 @@ import Glibc
         var seen: [ExecutionID: Int] = [:]
         for e in try WorkerTree.entries(path: tree.dir("state/journal/reconciler@main.sqlite"), process: "reconciler@main")
         where e.record.type == "reconciler.input" {
-            if case .report(let r) = try JSONDecoder().decode(ReconcilerInput.self, from: Data(e.record.body)), case .fill(let f) = r.event {
+            if case .report(let r) = try JSONDecoder().decode(ReconcilerInput.self, from: Data(e.record.body)), case .fill(let f) = r.event
+            {
                 seen[f.executionID, default: 0] += 1
             }
         }
@@ -261,7 +273,9 @@ import Glibc
         try await eventually(timeout: .seconds(10), "the P0 alert in the notifier's journal") {
             try WorkerTree.entries(path: tree.dir("state/journal/notifier@main.sqlite"), process: "notifier@main")
                 .contains { e in
-                    guard e.record.type == "alert", case .alert(let a) = try EnvelopeCodec.decode(e.record.body).message else { return false }
+                    guard e.record.type == "alert", case .alert(let a) = try EnvelopeCodec.decode(e.record.body).message else {
+                        return false
+                    }
                     return a.priority == .p0 && a.text.contains("MSFT") && a.text.contains("10")
                 }
         }
@@ -270,8 +284,6 @@ import Glibc
         #expect(resume.code == 1, "\(resume.stdout)")
     }
 }
-
-
 
 extension ExecutionTests {
     @Test(.timeLimit(.minutes(3)))
@@ -342,17 +354,21 @@ extension ExecutionTests {
         let tree = try WorkerTree()
         let broker = ProcessIdentity(role: .broker, instance: "paper")
         try FileManager.default.createDirectory(atPath: tree.stateDir + "/journal", withIntermediateDirectories: true)
-        let approval = Approval(id: ApprovalID(for: "gap-1"), intent: "gap-1", symbol: "AAPL", side: .buy, quantity: 10, requestedQuantity: 10,
-                                entry: .limit(Price("100")!), stopLoss: Price("95"), takeProfit: Price("110"), state: .active,
-                                at: SystemClock().now())
+        let approval = Approval(
+            id: ApprovalID(for: "gap-1"), intent: "gap-1", symbol: "AAPL", side: .buy, quantity: 10, requestedQuantity: 10,
+            entry: .limit(Price("100")!), stopLoss: Price("95"), takeProfit: Price("110"), state: .active,
+            at: SystemClock().now())
         let id = "risk@main>broker@paper#1"
-        let env = Envelope(sender: ProcessIdentity(role: .risk), seq: 1, id: id, correlationID: "gap-1", timestamp: SystemClock().now(),
-                           message: .orderSubmit(approval))
+        let env = Envelope(
+            sender: ProcessIdentity(role: .risk), seq: 1, id: id, correlationID: "gap-1", timestamp: SystemClock().now(),
+            message: .orderSubmit(approval))
         do {
             // What the bus writes when it receives the order, and nothing after it: the crash.
             let j = try Journal(path: tree.journalPath(broker), process: broker.description, logger: Logger(label: "test"))
-            try j.append(JournalRecord(kind: .received, type: "order.submit", timestamp: env.timestamp, messageID: id,
-                                       correlationID: "gap-1", peer: "risk@main", body: EnvelopeCodec.encode(env)), durability: .durable)
+            try j.append(
+                JournalRecord(
+                    kind: .received, type: "order.submit", timestamp: env.timestamp, messageID: id,
+                    correlationID: "gap-1", peer: "risk@main", body: EnvelopeCodec.encode(env)), durability: .durable)
             try j.close()
         }
         let process = try await tree.start(broker)

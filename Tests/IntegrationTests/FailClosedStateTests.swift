@@ -19,8 +19,9 @@ import Testing
 
     /// A second astd on the same state directory (the tree after a restart).
     func restart(_ tree: SupervisedTree, name: String) throws -> ChildProcess {
-        try ChildProcess(try BuildProducts.executable("astd"), ["--foreground"], environment: tree.environment,
-                         name: name, outputDirectory: tree.dir.path)
+        try ChildProcess(
+            try BuildProducts.executable("astd"), ["--foreground"], environment: tree.environment,
+            name: name, outputDirectory: tree.dir.path)
     }
 
     /// Moves `process`'s journal (and its WAL files) out of the journal directory, as the old
@@ -28,9 +29,11 @@ import Testing
     func moveAside(_ process: String, in tree: SupervisedTree) throws {
         let aside = tree.dir("aside")
         try FileManager.default.createDirectory(atPath: aside, withIntermediateDirectories: true)
-        for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: tree.dir("state/journal/\(process).sqlite\(suffix)")) {
-            try FileManager.default.moveItem(atPath: tree.dir("state/journal/\(process).sqlite\(suffix)"),
-                                             toPath: "\(aside)/\(process).sqlite\(suffix)")
+        for suffix in ["", "-wal", "-shm"]
+        where FileManager.default.fileExists(atPath: tree.dir("state/journal/\(process).sqlite\(suffix)")) {
+            try FileManager.default.moveItem(
+                atPath: tree.dir("state/journal/\(process).sqlite\(suffix)"),
+                toPath: "\(aside)/\(process).sqlite\(suffix)")
         }
     }
 
@@ -55,7 +58,9 @@ import Testing
         }
         let halted = try #require(seen)
         #expect(halted.state == .halted, "missing state is never a first start: \(halted)")
-        #expect(halted.cause.hasPrefix("missing state: journal ") && halted.cause.contains("risk@main.sqlite does not exist"), "\(halted.cause)")
+        #expect(
+            halted.cause.hasPrefix("missing state: journal ") && halted.cause.contains("risk@main.sqlite does not exist"), "\(halted.cause)"
+        )
 
         // Journaled: the initial Safe Mode record is HALTED with cause missing_state, and a P0 left for the notifier.
         let entries = try WorkerTree.entries(path: tree.dir("state/journal/risk@main.sqlite"), process: "risk@main")
@@ -116,7 +121,9 @@ import Testing
         // The operator acknowledges knowingly: the broker takes orders again, the gate stays HALTED.
         let entries = try WorkerTree.entries(path: tree.dir("state/journal/broker@paper.sqlite"), process: "broker@paper")
         let seq = try #require(entries.first { $0.record.type == JournalStart.stateMissingType }?.seq)
-        let ack = try tree.astctl(["quarantine", "ack", "--process", "broker@paper", "--seq", "\(seq)", "--reason", "journal lost in a test"])
+        let ack = try tree.astctl([
+            "quarantine", "ack", "--process", "broker@paper", "--seq", "\(seq)", "--reason", "journal lost in a test",
+        ])
         #expect(ack.code == 0, "\(ack.stdout)\(ack.stderr)")
         try await eventually(timeout: .seconds(30), "the broker to report itself connected again") {
             safeMode(tree)?.disconnectedBrokers.isEmpty == true
@@ -173,10 +180,14 @@ import Testing
         let tree = try await SupervisedTree()
         _ = try await tree.waitAllReady()
         // The reconciler keeps writing to its (renamed) file; the drill finds no journal at the path.
-        try FileManager.default.moveItem(atPath: tree.dir("state/journal/reconciler@main.sqlite"),
-                                         toPath: tree.dir("state/journal/reconciler@main.sqlite.moved"))
-        let drill = try tree.astctl(["drill", "--rounds", "1", "--process", "strategy@main", "--signals", "term", "--seed", "1",
-                                     "--max-delay-ms", "0"], timeout: .seconds(120))
+        try FileManager.default.moveItem(
+            atPath: tree.dir("state/journal/reconciler@main.sqlite"),
+            toPath: tree.dir("state/journal/reconciler@main.sqlite.moved"))
+        let drill = try tree.astctl(
+            [
+                "drill", "--rounds", "1", "--process", "strategy@main", "--signals", "term", "--seed", "1",
+                "--max-delay-ms", "0",
+            ], timeout: .seconds(120))
         #expect(drill.code == 1, "the drill fails: \(drill.stdout.suffix(2000))\(drill.stderr.suffix(1000))")
         let output = drill.stdout + drill.stderr
         #expect(output.contains("journals_readable") && output.contains("reconciler@main.sqlite"), "\(output.suffix(3000))")

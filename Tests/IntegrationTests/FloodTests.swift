@@ -6,8 +6,9 @@ import ASTTestKit
 import ASTWire
 import Foundation
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A hostile peer of AST's uid floods a running tree (astd and its six workers, started with the
@@ -31,7 +32,8 @@ import Glibc
 
     /// An envelope whose `type` is a 1 MB string: refused (unknown type) before any hello.
     static let hugeFrame: [UInt8] = {
-        let json = #"{"v":1,"from":"control@flood","type":""# + String(repeating: "t", count: fieldBytes)
+        let json =
+            #"{"v":1,"from":"control@flood","type":""# + String(repeating: "t", count: fieldBytes)
             + #"","seq":1,"id":"x","ts":1,"body":{}}"#
         return Framing.frame(Array(json.utf8))
     }()
@@ -87,7 +89,9 @@ import Glibc
         let held = try await onThread { () -> [RawBusPeer] in
             var peers: [RawBusPeer] = []
             for n in 0..<Self.idleConnections {
-                guard let peer = try? RawBusPeer(path: brokerSocket, identity: ProcessIdentity(role: .control, instance: "idle\(n)")) else { continue }
+                guard let peer = try? RawBusPeer(path: brokerSocket, identity: ProcessIdentity(role: .control, instance: "idle\(n)")) else {
+                    continue
+                }
                 try? peer.hello()
                 peers.append(peer)
             }
@@ -101,7 +105,8 @@ import Glibc
 
         let journalGrowth = zip(Self.targets.map(journalBytes), journalsBefore).map { $0 - $1 }
         let logGrowth = tree.logBytes - logBefore
-        print("""
+        print(
+            """
             flood: \(refused) refused connections with \(Self.fieldBytes)-byte fields in \(floodTime); journals grew \
             \(journalGrowth) bytes (broker, notifier), the log \(logGrowth) bytes; \(welcomed) of \(held.count) idle connections \
             welcomed (the rest closed by the connection cap)
@@ -139,8 +144,9 @@ final class LimitedTree {
             "PATH": "/usr/local/bin:/usr/bin:/bin", "AST_CONFIG_DIR": BuildProducts.packageRoot + "/etc", "AST_ENV": "development",
             "AST_RUNTIME_DIR": dir("run"), "AST_STATE_DIR": dir("state"), "AST_SECRETS_FILE": dir("secrets.yaml"),
         ]
-        astd = try ChildProcess("/usr/bin/prlimit", ["--nofile=\(descriptors):\(descriptors)", try BuildProducts.executable("astd"), "--foreground"],
-                                environment: environment, name: "astd", outputDirectory: dir.path)
+        astd = try ChildProcess(
+            "/usr/bin/prlimit", ["--nofile=\(descriptors):\(descriptors)", try BuildProducts.executable("astd"), "--foreground"],
+            environment: environment, name: "astd", outputDirectory: dir.path)
     }
 
     func stop() {
@@ -151,8 +157,9 @@ final class LimitedTree {
     var logBytes: Int { (try? FileManager.default.attributesOfItem(atPath: astd.stderrPath)[.size] as? Int) ?? 0 }
 
     func status() throws -> TreeStatus? {
-        let ctl = try ChildProcess(try BuildProducts.executable("astctl"), ["status", "--json"], environment: environment,
-                                   name: "astctl-\(UUID().uuidString.prefix(8))", outputDirectory: dir.path)
+        let ctl = try ChildProcess(
+            try BuildProducts.executable("astctl"), ["status", "--json"], environment: environment,
+            name: "astctl-\(UUID().uuidString.prefix(8))", outputDirectory: dir.path)
         let deadline = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < deadline, ctl.exitStatus == nil { usleep(10_000) }
         guard let s = ctl.exitStatus, [0, 3].contains(ChildProcess.exitCode(s)) else { return nil }

@@ -6,8 +6,9 @@ import ASTTestKit
 import ASTWire
 import Foundation
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Kernel-checked identity in a running tree (M9.1): a same-uid process can pass for no process
@@ -23,14 +24,17 @@ import Glibc
     static func securityAlerts(_ tree: SupervisedTree) throws -> [Alert] {
         try entries(tree, "notifier@main").compactMap { e in
             guard e.record.kind == .received, e.record.type == "alert",
-                  case .alert(let a) = try EnvelopeCodec.decode(e.record.body).message, a.key.hasPrefix("security:") else { return nil }
+                case .alert(let a) = try EnvelopeCodec.decode(e.record.body).message, a.key.hasPrefix("security:")
+            else { return nil }
             return a
         }
     }
 
     /// The refusal codes `identity`'s bus journaled.
     static func refusals(_ tree: SupervisedTree, _ identity: String) throws -> [String] {
-        try entries(tree, identity).filter { $0.record.type == "bus.protocol_error" }.map { String(decoding: $0.record.body, as: UTF8.self) }
+        try entries(tree, identity).filter { $0.record.type == "bus.protocol_error" }.map {
+            String(decoding: $0.record.body, as: UTF8.self)
+        }
     }
 
     @Test(.timeLimit(.minutes(3)))
@@ -39,7 +43,10 @@ import Glibc
         let tree = try await SupervisedTree(extraEnvironment: ["AST_FAULT_ADMIT_UNSPAWNED_PEERS": "0"])
         let status = try await tree.waitAllReady()
         let children = status.children.map(\.name)
-        let claims = children.compactMap(ProcessIdentity.init(parsing:)) + [ProcessIdentity(role: .supervisor), ProcessIdentity(role: .strategy, instance: "evil")]
+        let claims =
+            children.compactMap(ProcessIdentity.init(parsing:)) + [
+                ProcessIdentity(role: .supervisor), ProcessIdentity(role: .strategy, instance: "evil"),
+            ]
         var seen: [String] = []
         for socket in children + ["control"] {
             for claim in claims {
@@ -74,13 +81,16 @@ import Glibc
         // The tree's own connections were admitted under their real pids all along.
         let (after, code) = try #require(try tree.status())
         #expect(code == 0 && after.children.allSatisfy(\.ready), "\(after.children)")
-        let riskAtBroker = try Self.entries(tree, "broker@paper").contains { $0.record.type == "bus.connected" && $0.record.peer == "risk@main" }
+        let riskAtBroker = try Self.entries(tree, "broker@paper").contains {
+            $0.record.type == "bus.connected" && $0.record.peer == "risk@main"
+        }
         #expect(riskAtBroker)
     }
 
     @Test(.timeLimit(.minutes(3)))
     func anApprovalWithABadSignatureFromTheRealRiskGateIsRefusedAndNeverJournaledAsInput() async throws {
-        let tree = try await SupervisedTree(overlay: ExecutionTests.looseLimits, extraEnvironment: ["AST_FAULT_BAD_APPROVAL_SIGNATURE": "1"])
+        let tree = try await SupervisedTree(
+            overlay: ExecutionTests.looseLimits, extraEnvironment: ["AST_FAULT_BAD_APPROVAL_SIGNATURE": "1"])
         _ = try await tree.waitAllReady()
         try await ExecutionTests.markAll(tree)
         #expect(try ExecutionTests.submit([ExecutionTests.intent("forged-1", "AAPL")], to: tree) == ["forged-1"])
@@ -88,7 +98,8 @@ import Glibc
             try Self.refusals(tree, "broker@paper").contains { $0.contains("APPROVAL_SIGNATURE_INVALID") }
         }
         let brokerJournal = try Self.entries(tree, "broker@paper")
-        #expect(!brokerJournal.contains { $0.record.kind == .received && $0.record.type == "order.submit" }, "a forged approval is not input")
+        #expect(
+            !brokerJournal.contains { $0.record.kind == .received && $0.record.type == "order.submit" }, "a forged approval is not input")
         #expect(try ExecutionTests.brokerState(tree)?.openOrders.isEmpty == true)
         try await eventually(timeout: .seconds(20), "the P0 about the forged approval") {
             try Self.securityAlerts(tree).contains { $0.title.contains("APPROVAL_SIGNATURE_INVALID") }
@@ -102,7 +113,9 @@ import Glibc
             let before = try await tree.waitAllReady()
             try await ExecutionTests.markAll(tree)
             #expect(try ExecutionTests.submit([ExecutionTests.intent("before-1", "AAPL")], to: tree) == ["before-1"])
-            try await eventually(timeout: .seconds(10), "the first bracket at the broker") { try ExecutionTests.brokerState(tree)?.openOrders.count == 3 }
+            try await eventually(timeout: .seconds(10), "the first bracket at the broker") {
+                try ExecutionTests.brokerState(tree)?.openOrders.count == 3
+            }
 
             let oldPID = try #require(tree.child("risk@main", in: before)?.pid)
             #expect(kill(oldPID, SIGKILL) == 0)
@@ -147,22 +160,28 @@ import Glibc
         let risk = try RawBusPeer(path: tree.socketPath(broker), identity: ProcessIdentity(role: .risk, instance: "test"))
         try risk.hello()
         #expect(try risk.receive()?.type == .welcome)
-        let approval = Approval(id: ApprovalID(for: "reuse-1"), intent: "reuse-1", symbol: "AAPL", side: .buy, quantity: 10, requestedQuantity: 10,
-                                entry: .limit(Price("100")!), stopLoss: Price("95"), takeProfit: Price("110"), state: .active,
-                                at: SystemClock().now())
+        let approval = Approval(
+            id: ApprovalID(for: "reuse-1"), intent: "reuse-1", symbol: "AAPL", side: .buy, quantity: 10, requestedQuantity: 10,
+            entry: .limit(Price("100")!), stopLoss: Price("95"), takeProfit: Price("110"), state: .active,
+            at: SystemClock().now())
         let first = try risk.send(.orderSubmit(approval))
         #expect(try risk.receive()?.message == .ack(Ack(id: first.id, duplicate: false)))
         var bigger = approval
         bigger.quantity = 1000
         let forged = try risk.send(.orderSubmit(bigger))
         #expect(try risk.receive()?.message == .ack(Ack(id: forged.id, duplicate: false)))
-        guard case .refused(let refusal)? = try risk.receive()?.message else { Issue.record("no refusal"); return }
+        guard case .refused(let refusal)? = try risk.receive()?.message else {
+            Issue.record("no refusal")
+            return
+        }
         #expect(refusal.code == .approvalReused, "\(refusal)")
         let again = try risk.send(.orderSubmit(approval))
         #expect(try risk.receive()?.message == .ack(Ack(id: again.id, duplicate: false)))
 
         try await eventually(timeout: .seconds(10), "the refusal in the broker's journal") {
-            try tree.entries(broker).contains { $0.record.type == "bus.protocol_error" && String(decoding: $0.record.body, as: UTF8.self).contains("APPROVAL_REUSED") }
+            try tree.entries(broker).contains {
+                $0.record.type == "bus.protocol_error" && String(decoding: $0.record.body, as: UTF8.self).contains("APPROVAL_REUSED")
+            }
         }
         let received = try tree.entries(broker).filter { $0.record.kind == .received && $0.record.type == "order.submit" }
         #expect(received.map(\.record.messageID) == [first.id, again.id], "the reused approval is not journaled as input")

@@ -33,24 +33,28 @@ import Testing
     }
 
     /// A tree whose clock reads `target` (New York) when it starts, fed by `polygon`.
-    static func tree(polygon: FakePolygonServer, target: Timestamp, initialSessions: Int = 3, minBars: Int = 2) async throws -> SupervisedTree {
+    static func tree(polygon: FakePolygonServer, target: Timestamp, initialSessions: Int = 3, minBars: Int = 2) async throws
+        -> SupervisedTree
+    {
         let offset = (target.nanoseconds - SystemClock().now().nanoseconds) / 1_000_000_000
         let secrets = FileManager.default.temporaryDirectory.appendingPathComponent("ast-live-\(UUID().uuidString).yaml").path
-        FileManager.default.createFile(atPath: secrets, contents: Data("polygon_api_key: \(key)\n".utf8), attributes: [.posixPermissions: 0o600])
-        return try await SupervisedTree(overlay: """
-            secrets_file: \(secrets)
-            clock:
-              mode: wall
-              offset_seconds: \(offset)
-            marketdata:
-              source: polygon
-              polygon:
-                base_url: \(polygon.baseURL)
-              live:
-                initial_sessions: \(initialSessions)
-                min_bars_per_day: \(minBars)
-                retry_seconds: 10
-            """)
+        FileManager.default.createFile(
+            atPath: secrets, contents: Data("polygon_api_key: \(key)\n".utf8), attributes: [.posixPermissions: 0o600])
+        return try await SupervisedTree(
+            overlay: """
+                secrets_file: \(secrets)
+                clock:
+                  mode: wall
+                  offset_seconds: \(offset)
+                marketdata:
+                  source: polygon
+                  polygon:
+                    base_url: \(polygon.baseURL)
+                  live:
+                    initial_sessions: \(initialSessions)
+                    min_bars_per_day: \(minBars)
+                    retry_seconds: 10
+                """)
     }
 
     static func journal(_ tree: SupervisedTree, _ process: String) -> [JournalEntry] {
@@ -71,7 +75,9 @@ import Testing
     }
 
     static func seen(_ tree: SupervisedTree) -> String {
-        let md = journal(tree, "marketdata@main").suffix(20).map { "\($0.record.type) \(String(decoding: $0.record.body.prefix(300), as: UTF8.self))" }
+        let md = journal(tree, "marketdata@main").suffix(20).map {
+            "\($0.record.type) \(String(decoding: $0.record.body.prefix(300), as: UTF8.self))"
+        }
         return "marketdata journal tail:\n\(md.joined(separator: "\n"))\nastd stderr tail:\n\(tree.astd.stderr.suffix(3000))"
     }
 
@@ -84,9 +90,10 @@ import Testing
             try FileManager.default.copyItem(atPath: BuildProducts.packageRoot + "/etc/" + name, toPath: dir("etc/" + name))
         }
         try "marketdata:\n  source: bundled\n".write(toFile: dir("etc/ast.local.yaml"), atomically: true, encoding: .utf8)
-        let astd = try ChildProcess(try BuildProducts.executable("astd"), ["--foreground"],
-                                    environment: ["PATH": "/usr/bin:/bin", "AST_CONFIG_DIR": dir("etc"), "AST_ENV": "production"],
-                                    name: "astd", outputDirectory: dir.path)
+        let astd = try ChildProcess(
+            try BuildProducts.executable("astd"), ["--foreground"],
+            environment: ["PATH": "/usr/bin:/bin", "AST_CONFIG_DIR": dir("etc"), "AST_ENV": "production"],
+            name: "astd", outputDirectory: dir.path)
         try await eventually(timeout: .seconds(30), "astd to exit") { !astd.isRunning }
         #expect(astd.exitStatus.flatMap(ChildProcess.exitCode) == 78, "\(astd.stderrTail)")
         #expect(astd.stderr.contains("marketdata.source must not be bundled in production"), "\(astd.stderrTail)")
@@ -95,9 +102,10 @@ import Testing
     @Test(.timeLimit(.minutes(4)))
     func afterTheCloseTheDayIsFetchedStoredAndPublishedAsMarksAndBars() async throws {
         let polygon = try await FakePolygonServer(apiKey: Self.key, data: Self.aggregates(Self.history + [Self.day]), pageSize: 1)
-        polygon.setReference(tickers: [.init(ticker: "ABC", name: "ABC Corp", primaryExchange: "XNAS"), .init(ticker: "XYZ", name: "XYZ Inc")],
-                             splits: [.init(ticker: "XYZ", executionDate: "2026-12-10", splitFrom: "1", splitTo: "2")],
-                             dividends: [.init(ticker: "ABC", exDividendDate: "2026-12-04", cashAmount: "0.25")])
+        polygon.setReference(
+            tickers: [.init(ticker: "ABC", name: "ABC Corp", primaryExchange: "XNAS"), .init(ticker: "XYZ", name: "XYZ Inc")],
+            splits: [.init(ticker: "XYZ", executionDate: "2026-12-10", splitFrom: "1", splitTo: "2")],
+            dividends: [.init(ticker: "ABC", exDividendDate: "2026-12-04", cashAmount: "0.25")])
         defer { Task { await polygon.stop() } }
         // A minute before the 16:10 fetch of 2026-12-02 (a Wednesday): the store is empty, so the
         // start fills the last 3 sessions (11-27 … 12-01, or 11-30 … 12-02 if the tree took more
@@ -107,7 +115,9 @@ import Testing
         _ = try await tree.waitAllReady(timeout: .seconds(90))
         do {
             try await eventually(timeout: .seconds(150), every: .milliseconds(500), "the day to be stored and marked") {
-                Self.bodies(Self.journal(tree, "marketdata@main"), type: "marketdata.live_marks").contains { $0.contains("stored \(Self.day)") }
+                Self.bodies(Self.journal(tree, "marketdata@main"), type: "marketdata.live_marks").contains {
+                    $0.contains("stored \(Self.day)")
+                }
             }
         } catch {
             Issue.record("\(error)\n\(Self.seen(tree))")
@@ -129,7 +139,8 @@ import Testing
         for process in ["risk@main", "reconciler@main"] {
             let marks = Self.journal(tree, process).filter { $0.record.kind == .received && $0.record.type == "mark" }
                 .map { String(decoding: $0.record.body, as: UTF8.self) }
-            #expect(marks.contains { $0.contains("12.34") } && marks.contains { $0.contains("56.78") }, "\(process) marks: \(marks.suffix(4))")
+            #expect(
+                marks.contains { $0.contains("12.34") } && marks.contains { $0.contains("56.78") }, "\(process) marks: \(marks.suffix(4))")
         }
         // The reference data is in the store for the universe filter and the event guard.
         let db = try DatabaseQueue(path: tree.dir("state/marketdata/bars.sqlite"))
@@ -157,7 +168,8 @@ import Testing
             try await eventually(timeout: .seconds(150), every: .milliseconds(500), "a refusal for HTTP 500 and a degraded scan") {
                 let refused = Self.bodies(Self.journal(tree, "marketdata@main"), type: "marketdata.live_refused")
                 let schedule = Self.bodies(Self.journal(tree, "strategy@main"), type: "strategy.schedule")
-                return refused.contains { $0.contains("HTTP 500") } && schedule.contains { $0.contains("full_scan") && $0.contains("DEGRADED") }
+                return refused.contains { $0.contains("HTTP 500") }
+                    && schedule.contains { $0.contains("full_scan") && $0.contains("DEGRADED") }
             }
             // Now a body that is not JSON: refused again at the next attempt, still nothing stored.
             polygon.setFallback(.malformedJSON)
@@ -185,12 +197,17 @@ import Testing
         try await eventually(timeout: .seconds(60), every: .milliseconds(500), "the backfill up to the invalid day") {
             Self.bodies(Self.journal(tree, "marketdata@main"), type: "marketdata.live_refused").contains { $0.contains("invalid bar") }
         }
-        #expect(Self.storedBars(tree, on: "2026-12-01") == 2 && Self.storedBars(tree, on: Self.day) == 0, "the invalid day stores nothing, ABC's bar neither")
-        let refusal = Self.bodies(Self.journal(tree, "marketdata@main"), type: "marketdata.live_refused").first { $0.contains("invalid bar") } ?? ""
+        #expect(
+            Self.storedBars(tree, on: "2026-12-01") == 2 && Self.storedBars(tree, on: Self.day) == 0,
+            "the invalid day stores nothing, ABC's bar neither")
+        let refusal =
+            Self.bodies(Self.journal(tree, "marketdata@main"), type: "marketdata.live_refused").first { $0.contains("invalid bar") } ?? ""
         #expect(refusal.contains("XYZ") && refusal.contains("is below low"), "\(refusal)")
         try await eventually(timeout: .seconds(20), every: .milliseconds(500), "the P1 for the invalid day") {
-            Self.journal(tree, "notifier@main").contains { $0.record.type == "alert"
-                && String(decoding: $0.record.body, as: UTF8.self).contains("marketdata:not-stored:\(Self.day)") }
+            Self.journal(tree, "notifier@main").contains {
+                $0.record.type == "alert"
+                    && String(decoding: $0.record.body, as: UTF8.self).contains("marketdata:not-stored:\(Self.day)")
+            }
         }
         // Corrected at the source: the next attempt stores it.
         polygon.addAggregates(["XYZ": [good]])

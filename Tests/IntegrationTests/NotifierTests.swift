@@ -6,8 +6,9 @@ import ASTTestKit
 import ASTWire
 import Foundation
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A local fake Telegram (HTTPS, test CA made with openssl) and the files ast-notifier needs to
@@ -23,8 +24,10 @@ final class TelegramFixture {
     init() async throws {
         secretsDir = try TemporaryDirectory(prefix: "ast-tgs")
         certificates = try TestCertificates(directory: secretsDir("tls"))
-        server = try await FakeTelegramServer(token: token, chats: [chat], certificate: certificates.certificateFile, key: certificates.keyFile)
-        try "telegram_bot_token: \"\(token)\"\ntelegram_chat_ids: \"\(chat)\"\n".write(toFile: secretsFile, atomically: true, encoding: .utf8)
+        server = try await FakeTelegramServer(
+            token: token, chats: [chat], certificate: certificates.certificateFile, key: certificates.keyFile)
+        try "telegram_bot_token: \"\(token)\"\ntelegram_chat_ids: \"\(chat)\"\n".write(
+            toFile: secretsFile, atomically: true, encoding: .utf8)
         chmod(secretsFile, 0o600)
     }
 
@@ -73,9 +76,11 @@ final class TelegramFixture {
             guard let data = FileManager.default.contents(atPath: "\(directory)/\(file)") else { continue }
             checked += 1
             let bytes = [UInt8](data)
-            let found = bytes.count >= needle.count && (0...(bytes.count - needle.count)).contains { i in
-                bytes[i] == needle[0] && Array(bytes[i..<(i + needle.count)]) == needle
-            }
+            let found =
+                bytes.count >= needle.count
+                && (0...(bytes.count - needle.count)).contains { i in
+                    bytes[i] == needle[0] && Array(bytes[i..<(i + needle.count)]) == needle
+                }
             #expect(!found, "the bot token appears in \(file)")
         }
         #expect(checked > 0)
@@ -88,8 +93,9 @@ final class TelegramFixture {
     static let notifier = ProcessIdentity(role: .notifier)
 
     func alert(_ n: Int, _ priority: AlertPriority = .p0) -> Alert {
-        Alert(priority: priority, key: "test:\(n)", title: String(format: "alert-%03d", n), text: "drill alert number \(n) <&>",
-              at: Timestamp(nanoseconds: Int64(n)))
+        Alert(
+            priority: priority, key: "test:\(n)", title: String(format: "alert-%03d", n), text: "drill alert number \(n) <&>",
+            at: Timestamp(nanoseconds: Int64(n)))
     }
 
     /// Sends alerts as ast-risk would and waits for each acknowledgement (it is then journaled).
@@ -107,7 +113,9 @@ final class TelegramFixture {
 
     /// The notifier's status as astctl asks for it.
     func status(_ tree: WorkerTree) throws -> NotifierStatusReport? {
-        let peer = try RawBusPeer(path: tree.socketPath(Self.notifier), identity: ProcessIdentity(role: .control, instance: "st\(UInt32.random(in: 0...999_999))"))
+        let peer = try RawBusPeer(
+            path: tree.socketPath(Self.notifier), identity: ProcessIdentity(role: .control, instance: "st\(UInt32.random(in: 0...999_999))")
+        )
         try peer.hello()
         _ = try peer.receive()
         try peer.send(.notifierStatusRequest(NotifierStatusRequest()))
@@ -122,7 +130,9 @@ final class TelegramFixture {
         var notifier = try await tree.start(Self.notifier, extra: telegram.environment())
         // Ten go through while Telegram answers.
         try send((1...10).map { alert($0) }, tree: tree, instance: "a")
-        try await eventually(timeout: .seconds(30), "the first ten alerts at Telegram") { (1...10).allSatisfy { telegram.count(alert($0).title) == 1 } }
+        try await eventually(timeout: .seconds(30), "the first ten alerts at Telegram") {
+            (1...10).allSatisfy { telegram.count(alert($0).title) == 1 }
+        }
         // Then Telegram fails (503) while forty more arrive, thirty P0 and ten P1.
         telegram.server.setFallback(.serverError(status: 503))
         try send((11...50).map { alert($0, $0 > 40 ? .p1 : .p0) }, tree: tree, instance: "b")
@@ -136,7 +146,9 @@ final class TelegramFixture {
         try await notifier.waitForExit()
         telegram.server.setFallback(.normal)
         notifier = try await tree.start(Self.notifier, extra: telegram.environment())
-        try await eventually(timeout: .seconds(60), "all 50 alerts at Telegram") { (1...50).allSatisfy { telegram.count(alert($0).title) >= 1 } }
+        try await eventually(timeout: .seconds(60), "all 50 alerts at Telegram") {
+            (1...50).allSatisfy { telegram.count(alert($0).title) >= 1 }
+        }
         try await eventually(timeout: .seconds(10), "an empty outbox") { try status(tree)?.pending == 0 }
         for n in 1...50 { #expect(telegram.count(alert(n).title) == 1, "alert \(n) delivered \(telegram.count(alert(n).title)) times") }
         // The ten P1s waited together, so they travelled as one digest.

@@ -11,7 +11,8 @@ import Testing
 @Suite(.serialized) struct OrderRefusalIntegrationTests {
     @Test(.timeLimit(.minutes(3)))
     func aRefusedApprovalIsJournaledByRiskAndRaisedAsAP0() async throws {
-        let tree = try await SupervisedTree(overlay: ExecutionTests.looseLimits, extraEnvironment: ["AST_FAULT_BAD_APPROVAL_SIGNATURE": "1"])
+        let tree = try await SupervisedTree(
+            overlay: ExecutionTests.looseLimits, extraEnvironment: ["AST_FAULT_BAD_APPROVAL_SIGNATURE": "1"])
         _ = try await tree.waitAllReady()
         try await ExecutionTests.markAll(tree)
         #expect(try ExecutionTests.submit([ExecutionTests.intent("refused-1", "AAPL")], to: tree) == ["refused-1"])
@@ -19,14 +20,16 @@ import Testing
         func refusals() throws -> [OrderRefusal] {
             try IdentityTests.entries(tree, "risk@main").compactMap { e in
                 guard e.record.type == "risk.input",
-                      case .orderRefused(let r) = try JSONDecoder().decode(RiskInput.self, from: Data(e.record.body)) else { return nil }
+                    case .orderRefused(let r) = try JSONDecoder().decode(RiskInput.self, from: Data(e.record.body))
+                else { return nil }
                 return r
             }
         }
         func riskAlerts() throws -> [Alert] {
             try IdentityTests.entries(tree, "notifier@main").compactMap { e in
                 guard e.record.kind == .received, e.record.type == "alert",
-                      case .alert(let a) = try EnvelopeCodec.decode(e.record.body).message, a.key.hasPrefix("order-refused:") else { return nil }
+                    case .alert(let a) = try EnvelopeCodec.decode(e.record.body).message, a.key.hasPrefix("order-refused:")
+                else { return nil }
                 return a
             }
         }

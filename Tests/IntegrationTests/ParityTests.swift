@@ -2,8 +2,9 @@ import ASTCore
 import ASTTestKit
 import Foundation
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// M8.3: the tree (every process, real sockets, the replay clock) and the in-process engine,
@@ -18,13 +19,14 @@ import Glibc
     /// schedule point), so each 09:00 approval reaches the broker before the session's bar.
     @Test(.timeLimit(.minutes(8)))
     func theTreeAndTheEngineTradeTheSameOverThirtySessions() async throws {
-        let tree = try await SupervisedTree(overlay: """
-            clock:
-              mode: replay
-            marketdata:
-              replay:
-                sessions: \(Self.sessions)
-            """)
+        let tree = try await SupervisedTree(
+            overlay: """
+                clock:
+                  mode: replay
+                marketdata:
+                  replay:
+                    sessions: \(Self.sessions)
+                """)
         _ = try await tree.waitAllReady(timeout: .seconds(60))
         var seen = ""
         do {
@@ -41,15 +43,18 @@ import Glibc
         tree.astd.signal(SIGTERM)
         try await eventually(timeout: .seconds(30), every: .milliseconds(100), "astd to exit") { tree.astd.exitStatus != nil }
 
-        let ast = try ChildProcess(try BuildProducts.executable("ast"),
-                                   ["engine", "--sessions", "\(Self.sessions)", "--compare-state-dir", tree.dir("state")],
-                                   environment: tree.environment, name: "ast-engine", outputDirectory: tree.dir.path)
+        let ast = try ChildProcess(
+            try BuildProducts.executable("ast"),
+            ["engine", "--sessions", "\(Self.sessions)", "--compare-state-dir", tree.dir("state")],
+            environment: tree.environment, name: "ast-engine", outputDirectory: tree.dir.path)
         try await eventually(timeout: .seconds(300), every: .milliseconds(200), "ast engine to finish") { ast.exitStatus != nil }
         let code = ChildProcess.exitCode(ast.exitStatus!)
         let out = ast.stdout
         // What was compared (kept in the test log: the counts show the match is not vacuous).
         for line in out.split(separator: "\n") where line.hasPrefix("engine:") || line.hasPrefix("parity:") { print(line) }
-        #expect(code == 0, "ast engine --compare-state-dir exited \(code.map(String.init) ?? "?"):\n\(out.suffix(4000))\n\(ast.stderr.suffix(2000))")
+        #expect(
+            code == 0,
+            "ast engine --compare-state-dir exited \(code.map(String.init) ?? "?"):\n\(out.suffix(4000))\n\(ast.stderr.suffix(2000))")
         #expect(out.contains("parity: the tree matched the engine trade for trade"), "\(out.suffix(4000))")
         // Not a vacuous match: the sessions traded.
         #expect(out.contains("engine: \(Self.sessions) sessions"), "\(out.suffix(2000))")
@@ -69,8 +74,9 @@ import Glibc
         var n = 0
         func ast(_ arguments: [String]) async throws -> (code: Int32?, stdout: String, stderr: String) {
             n += 1
-            let child = try ChildProcess(try BuildProducts.executable("ast"), arguments, environment: env, name: "ast-\(n)",
-                                         outputDirectory: dir.path)
+            let child = try ChildProcess(
+                try BuildProducts.executable("ast"), arguments, environment: env, name: "ast-\(n)",
+                outputDirectory: dir.path)
             let status = try await child.waitForExit(timeout: .seconds(120))
             return (ChildProcess.exitCode(status), child.stdout, child.stderr)
         }
@@ -84,6 +90,8 @@ import Glibc
         let text = try await ast(["engine", "--from", "2025-07-01", "--sessions", "12", "--store", store])
         #expect(text.stdout.contains("engine: 12 sessions 2025-07-01.."), "\(text.stdout)")
         let missing = try await ast(["engine", "--sessions", "2", "--store", store, "--compare-state-dir", dir("nowhere")])
-        #expect(missing.code == 1 && missing.stderr.contains("cannot read the tree's journals"), "\(missing.code.map(String.init) ?? "?") \(missing.stderr)")
+        #expect(
+            missing.code == 1 && missing.stderr.contains("cannot read the tree's journals"),
+            "\(missing.code.map(String.init) ?? "?") \(missing.stderr)")
     }
 }

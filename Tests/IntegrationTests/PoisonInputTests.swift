@@ -40,8 +40,9 @@ import Testing
 
     /// Runs astctl against `tree`; returns the exit code and the output.
     static func astctl(_ tree: WorkerTree, _ arguments: [String]) async throws -> (code: Int32, out: String) {
-        let ctl = try ChildProcess(try BuildProducts.executable("astctl"), arguments, environment: tree.environment(),
-                                   name: "astctl-\(UUID().uuidString.prefix(8))", outputDirectory: tree.dir.path)
+        let ctl = try ChildProcess(
+            try BuildProducts.executable("astctl"), arguments, environment: tree.environment(),
+            name: "astctl-\(UUID().uuidString.prefix(8))", outputDirectory: tree.dir.path)
         let status = try await ctl.waitForExit(timeout: .seconds(30))
         return (ChildProcess.exitCode(status) ?? -1, ctl.stdout + ctl.stderr)
     }
@@ -70,8 +71,9 @@ import Testing
         let md = try RawBusPeer(path: tree.socketPath(Self.broker), identity: ProcessIdentity(role: .marketdata))
         try md.hello()
         #expect(try md.receive()?.type == .welcome)
-        let badBar = Bar(symbol: "AAPL", start: Timestamp(nanoseconds: .max), open: Price("1")!, high: Price(units: .max),
-                         low: Price("1")!, close: Price("1")!, volume: -5)
+        let badBar = Bar(
+            symbol: "AAPL", start: Timestamp(nanoseconds: .max), open: Price("1")!, high: Price(units: .max),
+            low: Price("1")!, close: Price("1")!, volume: -5)
         for message in [Message.bar(badBar), .sessionClose(SessionClose(at: Timestamp(nanoseconds: .max)))] {
             let sent = try md.send(message)
             var acked = false
@@ -85,7 +87,10 @@ import Testing
 
         // The broker still answers, under the same pid.
         guard case .brokerState(let state)? = try Self.ask(control, .brokerQuery(BrokerQuery(executionsSince: Timestamp(nanoseconds: 0))))
-        else { Issue.record("no broker state after the poison"); return }
+        else {
+            Issue.record("no broker state after the poison")
+            return
+        }
         #expect(state.connected)
         #expect(process.isRunning && process.pid == pid)
 
@@ -97,8 +102,9 @@ import Testing
         let entries = try tree.entries(Self.broker)
         let inputTypes: Set<String> = ["broker.inject", "broker.query", "bar", "session.close", "paper.input"]
         let received = entries.filter { $0.record.kind == .received && inputTypes.contains($0.record.type) }
-        #expect(received.allSatisfy { $0.record.type == "broker.query" } && received.count <= 1,
-                "at most the last, valid query: \(received.map(\.record.type))")
+        #expect(
+            received.allSatisfy { $0.record.type == "broker.query" } && received.count <= 1,
+            "at most the last, valid query: \(received.map(\.record.type))")
         let refusals = entries.filter { $0.record.type == "bus.input_refused" }
         #expect(refusals.count == poison.count + 2)
         #expect(refusals.allSatisfy { $0.record.body.count < 1_024 })
@@ -109,7 +115,10 @@ import Testing
         defer { again.stop(graceSeconds: 5) }
         let control2 = try Self.control(tree)
         guard case .brokerState(let s2)? = try Self.ask(control2, .brokerQuery(BrokerQuery(executionsSince: Timestamp(nanoseconds: 0))))
-        else { Issue.record("no broker state after the restart"); return }
+        else {
+            Issue.record("no broker state after the restart")
+            return
+        }
         #expect(s2.connected)
         #expect(try tree.entries(Self.broker).filter { $0.record.type == QuarantineJournal.entryType }.isEmpty)
     }
@@ -129,8 +138,9 @@ import Testing
         do {
             let j = try Journal(path: tree.journalPath(Self.broker), process: Self.broker.description, logger: Logger(label: "test"))
             let body = try JSONEncoder().encode(OldInput(input: .inject(.disconnect(seconds: 10_000_000_000))))
-            poisonSeq = try j.append(JournalRecord(kind: .received, type: "paper.input", timestamp: SystemClock().now(), body: Array(body)),
-                                     durability: .durable)
+            poisonSeq = try j.append(
+                JournalRecord(kind: .received, type: "paper.input", timestamp: SystemClock().now(), body: Array(body)),
+                durability: .durable)
             try j.close()
         }
 
@@ -139,7 +149,10 @@ import Testing
         defer { process.stop(graceSeconds: 5) }
         let control = try Self.control(tree)
         guard case .brokerState? = try Self.ask(control, .brokerQuery(BrokerQuery(executionsSince: Timestamp(nanoseconds: 0))))
-        else { Issue.record("the quarantined broker does not answer queries"); return }
+        else {
+            Issue.record("the quarantined broker does not answer queries")
+            return
+        }
         let quarantined = try tree.entries(Self.broker).filter { $0.record.type == QuarantineJournal.entryType }
         #expect(quarantined.count == 1)
         let entry = try JSONDecoder().decode(QuarantinedEntry.self, from: Data(try #require(quarantined.first).record.body))
@@ -151,9 +164,10 @@ import Testing
         let risk = try RawBusPeer(path: tree.socketPath(Self.broker), identity: ProcessIdentity(role: .risk))
         try risk.hello()
         #expect(try risk.receive()?.type == .welcome)
-        let approval = Approval(id: ApprovalID(for: "q-1"), intent: "q-1", symbol: "AAPL", side: .buy, quantity: 10, requestedQuantity: 10,
-                                entry: .limit(Price("100")!), stopLoss: Price("95"), takeProfit: Price("110"), state: .active,
-                                at: SystemClock().now())
+        let approval = Approval(
+            id: ApprovalID(for: "q-1"), intent: "q-1", symbol: "AAPL", side: .buy, quantity: 10, requestedQuantity: 10,
+            entry: .limit(Price("100")!), stopLoss: Price("95"), takeProfit: Price("110"), state: .active,
+            at: SystemClock().now())
         #expect(Self.refusalCode(try Self.ask(risk, .orderSubmit(approval))) == "PROCESS_NOT_READY")
         #expect(try tree.entries(Self.broker).filter { $0.record.type == "order.submit" }.isEmpty)
 
@@ -162,8 +176,12 @@ import Testing
         #expect(list.code == 3 && list.out.contains("PENDING") && list.out.contains("seq \(poisonSeq)"), "\(list.out)")
         let wrong = try Self.ask(control, .quarantineAck(QuarantineAck(process: "broker@paper", seq: poisonSeq + 100, reason: "typo")))
         #expect(Self.refusalCode(wrong) == "INPUT_INVALID")
-        let ack = try await Self.astctl(tree, ["quarantine", "ack", "--process", "broker@paper", "--seq", "\(poisonSeq)",
-                                               "--reason", "poison inject journaled before M9.2"])
+        let ack = try await Self.astctl(
+            tree,
+            [
+                "quarantine", "ack", "--process", "broker@paper", "--seq", "\(poisonSeq)",
+                "--reason", "poison inject journaled before M9.2",
+            ])
         #expect(ack.code == 0, "\(ack.out)")
         #expect(try tree.entries(Self.broker).contains { $0.record.type == QuarantineJournal.acknowledgedType })
 
@@ -180,7 +198,10 @@ import Testing
         defer { again.stop(graceSeconds: 5) }
         let control2 = try Self.control(tree)
         guard case .brokerState(let s)? = try Self.ask(control2, .brokerQuery(BrokerQuery(executionsSince: Timestamp(nanoseconds: 0))))
-        else { Issue.record("no broker state after the restart"); return }
+        else {
+            Issue.record("no broker state after the restart")
+            return
+        }
         #expect(s.openOrders.count == 3)
         #expect(try tree.entries(Self.broker).filter { $0.record.type == QuarantineJournal.entryType }.count == 1)
         let after = try await Self.astctl(tree, ["quarantine", "list"])
@@ -209,11 +230,15 @@ import Testing
         do {
             let j = try Journal(path: tree.journalPath(Self.risk), process: Self.risk.description, logger: Logger(label: "test"))
             let now = SystemClock().now()
-            _ = try j.append(JournalRecord(kind: .state, type: "safe_mode.initial", timestamp: now,
-                                           body: Array(try JSONEncoder().encode(SafeModeRecord.firstStart(at: now)))), durability: .durable)
+            _ = try j.append(
+                JournalRecord(
+                    kind: .state, type: "safe_mode.initial", timestamp: now,
+                    body: Array(try JSONEncoder().encode(SafeModeRecord.firstStart(at: now)))), durability: .durable)
             let mark = RiskInput.mark(MarketMark(symbol: "AAPL", price: Price(units: .max), at: now))
-            poisonSeq = try j.append(JournalRecord(kind: .received, type: "risk.input", timestamp: now,
-                                                   body: Array(try JSONEncoder().encode(mark))), durability: .durable)
+            poisonSeq = try j.append(
+                JournalRecord(
+                    kind: .received, type: "risk.input", timestamp: now,
+                    body: Array(try JSONEncoder().encode(mark))), durability: .durable)
             _ = try j.append(JournalRecord(kind: .state, type: "risk.stopped", timestamp: now, body: []), durability: .durable)
             try j.close()
         }
@@ -233,7 +258,10 @@ import Testing
         _ = try control.send(.quarantineAck(QuarantineAck(process: "risk@main", seq: poisonSeq, reason: "mark from a broken feed")))
         var answer: OperatorReply?
         while let env = try control.receive(timeoutMs: 10_000) {
-            if case .commandResult(let r) = env.message { answer = r; break }
+            if case .commandResult(let r) = env.message {
+                answer = r
+                break
+            }
         }
         #expect(answer?.accepted == true, "\(String(describing: answer))")
 

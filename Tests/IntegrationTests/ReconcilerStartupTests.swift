@@ -20,11 +20,14 @@ import Testing
         let peer = try RawBusPeer(path: tree.socketPath(reconcilerID), identity: ProcessIdentity(role: .broker, instance: "raw"))
         try peer.hello()
         guard case .welcome? = try peer.receive()?.message else { throw HarnessError("no welcome from the reconciler") }
-        let report = ExecutionReport(id: "broker@raw-r1", broker: "broker@raw", event: .accepted("i-startup.E"),
-                                     at: Timestamp(nanoseconds: 1_751_000_000_000_000_000))
+        let report = ExecutionReport(
+            id: "broker@raw-r1", broker: "broker@raw", event: .accepted("i-startup.E"),
+            at: Timestamp(nanoseconds: 1_751_000_000_000_000_000))
         let sent = try peer.send(.executionReport(report), id: "broker@raw>reconciler@main#1")
         try await eventually(timeout: .seconds(30), "the report journaled as received") {
-            try tree.entries(reconcilerID).contains { $0.record.kind == .received && $0.record.messageID == sent.id && $0.record.type == "execution.report" }
+            try tree.entries(reconcilerID).contains {
+                $0.record.kind == .received && $0.record.messageID == sent.id && $0.record.type == "execution.report"
+            }
         }
         // Now the broker: the reconciler gets its cash, scans, and the live path goes on.
         let broker = try await tree.start(ProcessIdentity(role: .broker, instance: "paper"))

@@ -5,8 +5,9 @@ import ASTTestKit
 import ASTWire
 import Foundation
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The refusals a process counted beyond its refusal budget are not lost when it stops: the
@@ -33,7 +34,9 @@ import Glibc
 
         let entries = try tree.entries(risk)
         let recorded = entries.filter { $0.record.type == BusEvent.protocolError.rawValue }
-        let summaries = entries.filter { $0.record.type == BusEvent.refusalSummary.rawValue }.map { String(decoding: $0.record.body, as: UTF8.self) }
+        let summaries = entries.filter { $0.record.type == BusEvent.refusalSummary.rawValue }.map {
+            String(decoding: $0.record.body, as: UTF8.self)
+        }
         #expect(recorded.count == 2, "the budget is recorded in full")
         #expect(summaries.count == 1, "\(summaries)")
         #expect(summaries.first?.contains("10 more refusals") == true, "\(summaries)")

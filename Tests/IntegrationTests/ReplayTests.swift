@@ -61,9 +61,12 @@ import Testing
     static func editFirstIntent(path: String) throws -> Int64 {
         let queue = try DatabaseQueue(path: path)
         let seq: Int64 = try queue.write { db in
-            let row = try #require(try Row.fetchOne(db, sql: """
-                SELECT seq, body FROM entries WHERE type = 'risk.input' AND CAST(body AS TEXT) LIKE '{"intent":%' ORDER BY seq LIMIT 1
-                """))
+            let row = try #require(
+                try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT seq, body FROM entries WHERE type = 'risk.input' AND CAST(body AS TEXT) LIKE '{"intent":%' ORDER BY seq LIMIT 1
+                        """))
             let seq: Int64 = row[0]
             let data: Data = row[1]
             let body = String(decoding: data, as: UTF8.self)

@@ -6,8 +6,9 @@ import ASTTestKit
 import ASTWire
 import Foundation
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The risk gate in the running tree (M3): a crashed broker halts trading, resume waits for the
@@ -33,9 +34,10 @@ import Glibc
     }
 
     static func intent(_ id: String) -> IntentGroup {
-        IntentGroup(id: IntentID(stringLiteral: id), symbol: "AAPL", sector: "Tech", side: .buy, quantity: 10,
-                    entry: .limit(Price("100.00")!), stopLoss: Price("95.00"), takeProfit: Price("110.00"),
-                    createdAt: Timestamp(nanoseconds: 1))
+        IntentGroup(
+            id: IntentID(stringLiteral: id), symbol: "AAPL", sector: "Tech", side: .buy, quantity: 10,
+            entry: .limit(Price("100.00")!), stopLoss: Price("95.00"), takeProfit: Price("110.00"),
+            createdAt: Timestamp(nanoseconds: 1))
     }
 
     @Test(.timeLimit(.minutes(2)))
@@ -108,25 +110,33 @@ import Glibc
 
     @Test(.timeLimit(.minutes(2)))
     func onlyTheRiskGateMayOrderFromTheBrokerAndEveryOrderCarriesItsApproval() async throws {
-        let tree = try await SupervisedTree(overlay: """
-            risk:
-              limits:
-                max_mark_age_seconds: 3600
-            """)
+        let tree = try await SupervisedTree(
+            overlay: """
+                risk:
+                  limits:
+                    max_mark_age_seconds: 3600
+                """)
         _ = try await tree.waitAllReady()
         let brokerSocket = tree.dir("run/broker@paper.sock")
         // A strategy may not even connect to the broker; astctl's role may connect but not order.
         let strategy = try RawBusPeer(path: brokerSocket, identity: ProcessIdentity(role: .strategy, instance: "rogue"))
         try strategy.hello()
-        guard case .refused(let r1)? = try strategy.receive()?.message else { Issue.record("strategy not refused"); return }
+        guard case .refused(let r1)? = try strategy.receive()?.message else {
+            Issue.record("strategy not refused")
+            return
+        }
         #expect(r1.code == .roleNotAllowed)
         let control = try RawBusPeer(path: brokerSocket, identity: ProcessIdentity(role: .control, instance: "rogue"))
         try control.hello()
         #expect(try control.receive()?.type == .welcome)
-        let forged = Approval(id: ApprovalID(for: "forged"), intent: "forged", symbol: "AAPL", side: .buy, quantity: 1, requestedQuantity: 1,
-                              entry: .market, stopLoss: Price("1.00"), takeProfit: nil, state: .active, at: Timestamp(nanoseconds: 1))
+        let forged = Approval(
+            id: ApprovalID(for: "forged"), intent: "forged", symbol: "AAPL", side: .buy, quantity: 1, requestedQuantity: 1,
+            entry: .market, stopLoss: Price("1.00"), takeProfit: nil, state: .active, at: Timestamp(nanoseconds: 1))
         try control.send(.orderSubmit(forged))
-        guard case .refused(let r2)? = try control.receive()?.message else { Issue.record("order from control not refused"); return }
+        guard case .refused(let r2)? = try control.receive()?.message else {
+            Issue.record("order from control not refused")
+            return
+        }
         #expect(r2.code == .messageTypeNotAllowed)
 
         // The risk gate approves a bracket once it has a portfolio and a fresh mark; the broker
@@ -137,7 +147,8 @@ import Glibc
         _ = try reconciler.receive()
         let now = Timestamp(nanoseconds: Int64(Date().timeIntervalSince1970 * 1e9))
         let equity = Money("100000.00")!
-        try reconciler.send(.portfolioSnapshot(PortfolioSnapshot(asOf: now, cash: equity, equity: equity, peakEquity: equity, startOfDayEquity: equity)))
+        try reconciler.send(
+            .portfolioSnapshot(PortfolioSnapshot(asOf: now, cash: equity, equity: equity, peakEquity: equity, startOfDayEquity: equity)))
         _ = try reconciler.receive()
         let marketdata = try RawBusPeer(path: riskSocket, identity: ProcessIdentity(role: .marketdata, instance: "test"))
         try marketdata.hello()
@@ -175,10 +186,15 @@ import Glibc
         _ = try await tree.waitAllReady()
         #expect(try tree.astctl(["journal", "verify"]).code == 0)
         // Edit one recorded entry of astd's journal behind its back (with Python's sqlite3).
-        let edit = try ChildProcess("/usr/bin/env", ["python3", "-c", """
-            import sqlite3, sys
-            c = sqlite3.connect(sys.argv[1]); c.execute("UPDATE entries SET body = X'7b7d' WHERE seq = 2"); c.commit()
-            """, tree.dir("state/journal/supervisor@main.sqlite")], environment: tree.environment, name: "edit", outputDirectory: tree.dir.path)
+        let edit = try ChildProcess(
+            "/usr/bin/env",
+            [
+                "python3", "-c",
+                """
+                import sqlite3, sys
+                c = sqlite3.connect(sys.argv[1]); c.execute("UPDATE entries SET body = X'7b7d' WHERE seq = 2"); c.commit()
+                """, tree.dir("state/journal/supervisor@main.sqlite"),
+            ], environment: tree.environment, name: "edit", outputDirectory: tree.dir.path)
         #expect(ChildProcess.exitCode(try await edit.waitForExit()) == 0, "\(edit.stderr)")
         let verify = try tree.astctl(["journal", "verify"])
         #expect(verify.code == 1)

@@ -1,3 +1,4 @@
+import ASTBus
 import ASTCore
 import ASTJournal
 import ASTRuntime
@@ -6,8 +7,9 @@ import ASTTestKit
 import ASTWire
 import Foundation
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A temporary tree run by a real astd: its own config directory (the repository's
@@ -31,8 +33,9 @@ final class SupervisedTree {
             // Tests speak to the tree as identities astd does not run (`strategy@test`).
             "AST_FAULT_ADMIT_UNSPAWNED_PEERS": "1",
         ].merging(extraEnvironment) { _, extra in extra }
-        astd = try ChildProcess(try BuildProducts.executable("astd"), ["--foreground"], environment: environment,
-                                name: "astd", outputDirectory: dir.path)
+        astd = try ChildProcess(
+            try BuildProducts.executable("astd"), ["--foreground"], environment: environment,
+            name: "astd", outputDirectory: dir.path)
     }
 
     deinit {
@@ -43,12 +46,16 @@ final class SupervisedTree {
 
     /// Runs `astctl ARGS` against this tree; its exit code and what it printed.
     func astctl(_ arguments: [String], timeout: Duration = .seconds(20)) throws -> (code: Int32, stdout: String, stderr: String) {
-        let ctl = try ChildProcess(try BuildProducts.executable("astctl"), arguments, environment: environment,
-                                   name: "astctl-\(UUID().uuidString.prefix(8))", outputDirectory: dir.path)
+        let ctl = try ChildProcess(
+            try BuildProducts.executable("astctl"), arguments, environment: environment,
+            name: "astctl-\(UUID().uuidString.prefix(8))", outputDirectory: dir.path)
         var code: Int32 = -1
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            if let s = ctl.exitStatus { code = ChildProcess.exitCode(s) ?? -1; break }
+            if let s = ctl.exitStatus {
+                code = ChildProcess.exitCode(s) ?? -1
+                break
+            }
             usleep(10_000)
         }
         return (code, ctl.stdout, ctl.stderr)
@@ -115,10 +122,11 @@ final class SupervisedTree {
 
     @Test(.timeLimit(.minutes(2)))
     func aStoppedWorkerMissesItsWatchdogAndIsReplaced() async throws {
-        let tree = try await SupervisedTree(overlay: """
-            supervisor:
-              watchdog_grace_ms: 500
-            """ + "\n" + Self.children(watchdogMs: 1000))
+        let tree = try await SupervisedTree(
+            overlay: """
+                supervisor:
+                  watchdog_grace_ms: 500
+                """ + "\n" + Self.children(watchdogMs: 1000))
         let before = try await tree.waitAllReady()
         let hung = try #require(tree.child("strategy@main", in: before)?.pid)
         kill(hung, SIGSTOP)
@@ -143,7 +151,8 @@ final class SupervisedTree {
         try await eventually(timeout: .seconds(20), "the broker's exit in ast-risk's journal") {
             for entry in try WorkerTree.entries(path: riskJournal, process: "risk@main") where entry.record.type == "lifecycle" {
                 if case .lifecycle(let e) = try EnvelopeCodec.decode(entry.record.body).message,
-                   e.kind == .exited, e.child?.description == "broker@paper", e.pid == broker {
+                    e.kind == .exited, e.child?.description == "broker@paper", e.pid == broker
+                {
                     event = e
                 }
             }
@@ -180,49 +189,52 @@ final class SupervisedTree {
 
     @Test(.timeLimit(.minutes(2)))
     func aCrashLoopHitsTheIntensityLimitAndAstdExitsNonZero() async throws {
-        let tree = try await SupervisedTree(overlay: """
-            supervisor:
-              intensity: 3
-              period_ms: 30000
-              restart_backoff_ms: 10
-              restart_backoff_max_ms: 20
-              children:
-                - name: risk@main
-                  executable: ast-risk
-                  arguments: []
-                  restart: permanent
-                  shutdown_timeout_ms: 5000
-                  watchdog_ms: 10000
-                  on_crash: halt
-                - name: broker@paper
-                  executable: /bin/false
-                  arguments: []
-                  restart: permanent
-                  shutdown_timeout_ms: 1000
-                  watchdog_ms: 0
-                  on_crash: halt
-            """)
+        let tree = try await SupervisedTree(
+            overlay: """
+                supervisor:
+                  intensity: 3
+                  period_ms: 30000
+                  restart_backoff_ms: 10
+                  restart_backoff_max_ms: 20
+                  children:
+                    - name: risk@main
+                      executable: ast-risk
+                      arguments: []
+                      restart: permanent
+                      shutdown_timeout_ms: 5000
+                      watchdog_ms: 10000
+                      on_crash: halt
+                    - name: broker@paper
+                      executable: /bin/false
+                      arguments: []
+                      restart: permanent
+                      shutdown_timeout_ms: 1000
+                      watchdog_ms: 0
+                      on_crash: halt
+                """)
         let code = try await tree.astd.waitForExit(timeout: .seconds(60))
         #expect(ChildProcess.exitCode(code) == 1)
         #expect(tree.astd.stderr.contains("giving up"))
-        #expect(!FileManager.default.fileExists(atPath: tree.dir("run/risk@main.sock")) || !UnixSocket.isLive(path: tree.dir("run/risk@main.sock")))
+        #expect(
+            !FileManager.default.fileExists(atPath: tree.dir("run/risk@main.sock"))
+                || !UnixSocket.isLive(path: tree.dir("run/risk@main.sock")))
     }
 
     /// The shipped children with another watchdog interval.
     static func children(watchdogMs: Int) -> String {
-        "  children:\n" + workers.map { name in
-            let role = name.split(separator: "@")[0]
-            return """
-                    - name: \(name)
-                      executable: ast-\(role)
-                      arguments: []
-                      restart: permanent
-                      shutdown_timeout_ms: 5000
-                      watchdog_ms: \(watchdogMs)
-                      on_crash: \(role == "broker" || role == "risk" || role == "reconciler" ? "halt" : "none")
+        "  children:\n"
+            + workers.map { name in
+                let role = name.split(separator: "@")[0]
+                return """
+                        - name: \(name)
+                          executable: ast-\(role)
+                          arguments: []
+                          restart: permanent
+                          shutdown_timeout_ms: 5000
+                          watchdog_ms: \(watchdogMs)
+                          on_crash: \(role == "broker" || role == "risk" || role == "reconciler" ? "halt" : "none")
 
-                """
-        }.joined()
+                    """
+            }.joined()
     }
 }
-import ASTBus

@@ -2,8 +2,9 @@ import ASTTestKit
 import Foundation
 import Synchronization
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The units in units/ checked by systemd's own tools, and run under a real systemd booted as
@@ -22,7 +23,9 @@ import Glibc
         // Every unit, and every default instance of the bus socket template (loaded through it).
         let paths = Self.unitFiles.map { units.dir($0) } + Self.defaultWorkers.map { units.dir("ast-bus@\($0).socket") }
         let result = try await shell.run(try CommandRunner.which("systemd-analyze"), ["verify"] + paths)
-        print("systemd-analyze verify \(Self.unitFiles.joined(separator: " ")) + \(Self.defaultWorkers.count) bus sockets: exit \(result.status)\n\(result.stderr)")
+        print(
+            "systemd-analyze verify \(Self.unitFiles.joined(separator: " ")) + \(Self.defaultWorkers.count) bus sockets: exit \(result.status)\n\(result.stderr)"
+        )
         #expect(result.status == 0, "systemd-analyze verify failed:\n\(result.stderr)")
         // Warnings (unknown keys, bad values ...) do not change the exit code: none is allowed.
         let warnings = result.stderr.split(separator: "\n").filter {
@@ -35,7 +38,8 @@ import Glibc
     func astServiceSecurityExposureIsAtMostTwo() async throws {
         let shell = try CommandRunner()
         let units = try UnitCopies(executablesIn: BuildProducts.directory)
-        let result = try await shell.run(try CommandRunner.which("systemd-analyze"), ["security", "--offline=true", "--no-pager", units.dir("ast.service")])
+        let result = try await shell.run(
+            try CommandRunner.which("systemd-analyze"), ["security", "--offline=true", "--no-pager", units.dir("ast.service")])
         print("systemd-analyze security ast.service:\n\(result.stdout)\(result.stderr)")
         let score = try #require(SystemdAnalyze.exposure(result.stdout), "no overall exposure level in:\n\(result.stdout)")
         print("ast.service exposure: \(score)")
@@ -67,8 +71,10 @@ import Glibc
         }
 
         // Installed with real paths and the real user: verify and security as systemd sees them.
-        let verify = try await sandbox.exec(["systemd-analyze", "verify", "ast.target", "ast.service", "ast.socket",
-                                             "ast-bus@risk@main.socket"])
+        let verify = try await sandbox.exec([
+            "systemd-analyze", "verify", "ast.target", "ast.service", "ast.socket",
+            "ast-bus@risk@main.socket",
+        ])
         #expect(verify.status == 0 && verify.stderr.isEmpty, "verify in the sandbox:\n\(verify.stderr)")
         let security = try await sandbox.check(["systemd-analyze", "security", "--no-pager", "ast.service"])
         let score = try #require(SystemdAnalyze.exposure(security.stdout))
@@ -84,8 +90,10 @@ import Glibc
             #expect(try await sandbox.show(unit, "Listen") == "/run/ast/\(worker).sock (Stream)")
         }
         #expect(try await sandbox.show("ast.socket", "FileDescriptorName") == "control")
-        let modes = try await sandbox.check(["stat", "-c", "%n %U:%G %A", "/run/ast/control.sock"]
-                                            + Self.defaultWorkers.map { "/run/ast/\($0).sock" }).stdout
+        let modes = try await sandbox.check(
+            ["stat", "-c", "%n %U:%G %A", "/run/ast/control.sock"]
+                + Self.defaultWorkers.map { "/run/ast/\($0).sock" }
+        ).stdout
         for line in modes.split(separator: "\n") {
             #expect(line.hasSuffix(" ast:ast srw-rw----"), "socket owner and mode: \(line)")
         }
@@ -101,8 +109,10 @@ import Glibc
         // uninstall keeps state, local settings and the user; --purge removes them.
         try await sandbox.check(["install", "-d", "-o", "ast", "-g", "ast", "/var/lib/ast/journal"])
         try await sandbox.check([BuildProducts.packageRoot + "/scripts/uninstall"])
-        for gone in ["/usr/local/bin/astd", "/usr/local/bin/ast-risk", "/etc/systemd/system/ast.service",
-                     "/etc/systemd/system/ast-bus@.socket", "/etc/ast/ast.yaml"] {
+        for gone in [
+            "/usr/local/bin/astd", "/usr/local/bin/ast-risk", "/etc/systemd/system/ast.service",
+            "/etc/systemd/system/ast-bus@.socket", "/etc/ast/ast.yaml",
+        ] {
             #expect(try await sandbox.exec(["test", "-e", gone]).status != 0, "\(gone) removed")
         }
         for kept in ["/etc/ast/ast.local.yaml", "/var/lib/ast/journal"] {
@@ -130,8 +140,11 @@ import Glibc
 
         // READY=1 and STATUS= reached systemd; the socket passed by name is the one served.
         let state = try await sandbox.show(worker.service, ["ActiveState", "SubState", "StatusText", "NRestarts", "Result"])
-        #expect(state == ["ActiveState": "active", "SubState": "running", "StatusText": "risk@main serving",
-                          "NRestarts": "0", "Result": "success"])
+        #expect(
+            state == [
+                "ActiveState": "active", "SubState": "running", "StatusText": "risk@main serving",
+                "NRestarts": "0", "Result": "success",
+            ])
         let ping = try await sandbox.astctl(["ping", "risk@main", "--count", "2"])
         #expect(ping.status == 0, "astctl ping through /run/ast/risk@main.sock: \(ping.stdout)\(ping.stderr)")
         #expect(ping.stdout.contains("pong 2 from risk@main"))
@@ -147,8 +160,9 @@ import Glibc
 
         // The journald handler, for real: native-protocol entries with our structured fields.
         let entries = try await sandbox.journal(unit: worker.service)
-        let starting = try #require(entries.first { $0["MESSAGE"] == "risk@main starting" },
-                                    "no 'risk@main starting' entry in \(entries.compactMap { $0["MESSAGE"] })")
+        let starting = try #require(
+            entries.first { $0["MESSAGE"] == "risk@main starting" },
+            "no 'risk@main starting' entry in \(entries.compactMap { $0["MESSAGE"] })")
         #expect(starting["_TRANSPORT"] == "journal", "sent with sd_journal_send, not written to stderr")
         #expect(starting["SYSLOG_IDENTIFIER"] == "ast-risk")
         #expect(starting["PRIORITY"] == "6")
@@ -284,7 +298,8 @@ extension SystemdSandboxTests {
         var crit = ""
         try await eventuallyAsync(timeout: .seconds(30), "both P0 lines at CRIT in the system log") {
             crit = try await sandbox.exec(["journalctl", "-p", "crit", "--no-pager", "-o", "cat"]).stdout
-            return crit.contains("AST P0: ast.service failed and is not restarted") && crit.contains("AST P0: astd stopped: result exit-code")
+            return crit.contains("AST P0: ast.service failed and is not restarted")
+                && crit.contains("AST P0: astd stopped: result exit-code")
         }
         print("CRIT lines:\n\(crit)")
         #expect(try await sandbox.show("ast.socket", "ActiveState") != "failed", "the control socket is not failed with the service")
@@ -359,9 +374,13 @@ final class CommandRunner: Sendable {
 
     /// Runs `executable` and waits for it; the exit code (or 128 + signal) and its output.
     func run(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(180)) async throws -> Result {
-        let n = counter.withLock { $0 += 1; return $0 }
-        let child = try ChildProcess(executable, arguments, environment: Self.environment,
-                                     name: "cmd\(n)-\((executable as NSString).lastPathComponent)", outputDirectory: dir.path)
+        let n = counter.withLock {
+            $0 += 1
+            return $0
+        }
+        let child = try ChildProcess(
+            executable, arguments, environment: Self.environment,
+            name: "cmd\(n)-\((executable as NSString).lastPathComponent)", outputDirectory: dir.path)
         let status: Int32
         do {
             status = try await child.waitForExit(timeout: timeout)
@@ -375,9 +394,14 @@ final class CommandRunner: Sendable {
 
     /// Runs a command synchronously (for `defer`), with a time limit; true when it exited 0.
     func runBlocking(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(120)) -> Bool {
-        let n = counter.withLock { $0 += 1; return $0 }
-        guard let child = try? ChildProcess(executable, arguments, environment: Self.environment,
-                                            name: "cmd\(n)-\((executable as NSString).lastPathComponent)", outputDirectory: dir.path)
+        let n = counter.withLock {
+            $0 += 1
+            return $0
+        }
+        guard
+            let child = try? ChildProcess(
+                executable, arguments, environment: Self.environment,
+                name: "cmd\(n)-\((executable as NSString).lastPathComponent)", outputDirectory: dir.path)
         else { return false }
         let deadline = ContinuousClock.now + timeout
         while child.isRunning && ContinuousClock.now < deadline { usleep(20_000) }
@@ -391,8 +415,10 @@ final class CommandRunner: Sendable {
 
 /// Polls an asynchronous `condition` until it holds or `timeout` passes (`eventually` for
 /// conditions that run commands).
-func eventuallyAsync(timeout: Duration = .seconds(60), every interval: Duration = .milliseconds(100),
-                     _ what: String, _ condition: () async throws -> Bool) async throws {
+func eventuallyAsync(
+    timeout: Duration = .seconds(60), every interval: Duration = .milliseconds(100),
+    _ what: String, _ condition: () async throws -> Bool
+) async throws {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if try await condition() { return }
@@ -407,8 +433,8 @@ enum SystemdAnalyze {
     /// The number in "→ Overall exposure level for ast.service: 1.2 OK 🙂" (":-)" in a plain locale).
     static func exposure(_ output: String) -> Double? {
         guard let line = output.split(separator: "\n").last(where: { $0.contains("Overall exposure level for") }),
-              let colon = line.range(of: ": "),
-              let number = line[colon.upperBound...].split(separator: " ").first
+            let colon = line.range(of: ": "),
+            let number = line[colon.upperBound...].split(separator: " ").first
         else { return nil }
         return Double(number)
     }
@@ -447,7 +473,8 @@ final class SystemdSandbox: Sendable {
     static var isSupported: Bool {
         getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/lib/systemd/systemd")
             && ((try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8))?.contains(" cgroup2 ") ?? false)
-            && FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare") && FileManager.default.isExecutableFile(atPath: "/usr/bin/nsenter")
+            && FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare")
+            && FileManager.default.isExecutableFile(atPath: "/usr/bin/nsenter")
     }
 
     private init(id: Int32, name: String, shell: CommandRunner) {
@@ -469,7 +496,8 @@ final class SystemdSandbox: Sendable {
         }
         let cgroup = (try? String(contentsOfFile: "/proc/\(id)/cgroup", encoding: .utf8)) ?? ""
         guard let line = cgroup.split(separator: "\n").first(where: { $0.hasPrefix("0::/") }),
-              let name = line.dropFirst(4).split(separator: "/").first else {
+            let name = line.dropFirst(4).split(separator: "/").first
+        else {
             _ = shell.runBlocking(harness, ["down", "\(id)"])
             throw HarnessError("sandbox \(id) has no cgroup of its own: \(cgroup)")
         }
@@ -478,7 +506,13 @@ final class SystemdSandbox: Sendable {
 
     /// Powers the sandbox off and removes it; does nothing the second time.
     func down() {
-        guard isDown.withLock({ let was = $0; $0 = true; return !was }) else { return }
+        guard
+            isDown.withLock({
+                let was = $0
+                $0 = true
+                return !was
+            })
+        else { return }
         if !shell.runBlocking(Self.harness, ["down", "\(id)"]) {
             print("sd-harness down \(id) failed; the next sd-harness up collects what is left")
         }
@@ -493,8 +527,9 @@ final class SystemdSandbox: Sendable {
             let root = String(line.split(separator: " ")[1])
             #expect(!FileManager.default.fileExists(atPath: "\(root)/\(name)"), "cgroup \(root)/\(name) removed")
         }
-        #expect(kill(id, 0) != 0 || (try? String(contentsOfFile: "/proc/\(id)/stat", encoding: .utf8))?.contains(") Z ") == true,
-                "the sandbox's systemd exited")
+        #expect(
+            kill(id, 0) != 0 || (try? String(contentsOfFile: "/proc/\(id)/stat", encoding: .utf8))?.contains(") Z ") == true,
+            "the sandbox's systemd exited")
     }
 
     /// Runs a command inside the sandbox.
@@ -507,7 +542,8 @@ final class SystemdSandbox: Sendable {
     func check(_ command: [String], timeout: Duration = .seconds(180)) async throws -> CommandRunner.Result {
         let result = try await exec(command, timeout: timeout)
         guard result.status == 0 else {
-            throw HarnessError("in the sandbox, \(command.joined(separator: " ")) exited \(result.status):\n\(result.stdout)\(result.stderr)")
+            throw HarnessError(
+                "in the sandbox, \(command.joined(separator: " ")) exited \(result.status):\n\(result.stdout)\(result.stderr)")
         }
         return result
     }
@@ -515,9 +551,12 @@ final class SystemdSandbox: Sendable {
     /// `astctl` as an operator runs it: as the ast user (the bus admits its own uid), with the
     /// installed configuration.
     func astctl(_ arguments: [String]) async throws -> CommandRunner.Result {
-        try await exec(["setpriv", "--reuid=ast", "--regid=ast", "--init-groups",
-                        "env", "AST_CONFIG_DIR=/etc/ast", "AST_ENV=production", "/usr/local/bin/astctl"] + arguments,
-                       timeout: .seconds(60))
+        try await exec(
+            [
+                "setpriv", "--reuid=ast", "--regid=ast", "--init-groups",
+                "env", "AST_CONFIG_DIR=/etc/ast", "AST_ENV=production", "/usr/local/bin/astctl",
+            ] + arguments,
+            timeout: .seconds(60))
     }
 
     /// Copies unit files (read on the host) into the sandbox's /etc/systemd/system and reloads.
@@ -572,16 +611,20 @@ struct WorkerUnit {
         let unit = WorkerUnit(sandbox: sandbox)
         try await sandbox.installAST()
         let root = BuildProducts.packageRoot + "/units/"
-        let service = try serviceUnit(from: String(contentsOfFile: root + "ast.service", encoding: .utf8),
-                                      executable: "/usr/local/bin/ast-risk", socket: unit.socket)
-        let socket = try socketUnit(from: String(contentsOfFile: root + "ast-bus@.socket", encoding: .utf8),
-                                    identity: "risk@main", service: unit.service)
+        let service = try serviceUnit(
+            from: String(contentsOfFile: root + "ast.service", encoding: .utf8),
+            executable: "/usr/local/bin/ast-risk", socket: unit.socket)
+        let socket = try socketUnit(
+            from: String(contentsOfFile: root + "ast-bus@.socket", encoding: .utf8),
+            identity: "risk@main", service: unit.service)
         try service.write(toFile: sandbox.shell.dir(unit.service), atomically: true, encoding: .utf8)
         try socket.write(toFile: sandbox.shell.dir(unit.socket), atomically: true, encoding: .utf8)
         try await sandbox.installUnits([sandbox.shell.dir(unit.service), sandbox.shell.dir(unit.socket)])
         try await sandbox.check(["systemctl", "start", unit.socket, unit.service])
         try await eventuallyAsync("\(unit.service) to be ready") {
-            try await sandbox.show(unit.service, ["ActiveState", "StatusText"]) == ["ActiveState": "active", "StatusText": "risk@main serving"]
+            try await sandbox.show(unit.service, ["ActiveState", "StatusText"]) == [
+                "ActiveState": "active", "StatusText": "risk@main serving",
+            ]
         }
         return unit
     }
@@ -606,8 +649,12 @@ struct WorkerUnit {
             switch (section, key) {
             case ("[Install]", _): continue
             case ("[Unit]", "Description"), ("[Unit]", "Requires"), ("[Unit]", "After"), ("[Unit]", "Wants"), ("[Unit]", "PartOf"): continue
-            case ("[Service]", "ExecStart"): lines.append("ExecStart=\(executable)"); replaced.insert(key)
-            case ("[Service]", "WatchdogSec"): lines.append("WatchdogSec=2"); replaced.insert(key)
+            case ("[Service]", "ExecStart"):
+                lines.append("ExecStart=\(executable)")
+                replaced.insert(key)
+            case ("[Service]", "WatchdogSec"):
+                lines.append("WatchdogSec=2")
+                replaced.insert(key)
             default: lines.append(line)
             }
             if line == "[Unit]" {

@@ -1,3 +1,4 @@
+import ASTBus
 import ASTCore
 import ASTJournal
 import ASTRuntime
@@ -39,8 +40,9 @@ final class WorkerTree {
     /// Starts `ast-<role>` and waits until its socket accepts connections.
     func start(_ identity: ProcessIdentity, name: String? = nil, extra: [String: String] = [:]) async throws -> ChildProcess {
         let exe = try BuildProducts.executable("ast-\(identity.role.rawValue)")
-        let child = try ChildProcess(exe, ["--instance", identity.instance], environment: environment(extra),
-                                     name: name ?? identity.description, outputDirectory: dir.path)
+        let child = try ChildProcess(
+            exe, ["--instance", identity.instance], environment: environment(extra),
+            name: name ?? identity.description, outputDirectory: dir.path)
         let path = socketPath(identity)
         try await eventually("\(identity) to listen at \(path)") {
             guard child.isRunning else { throw HarnessError("\(identity) exited early: \(child.stderr)") }
@@ -58,9 +60,10 @@ final class WorkerTree {
         let j = try Journal(path: path, process: process, logger: Logger(label: "test"))
         defer { try? j.close() }
         var out: [JournalEntry] = []
-        try j.scan(fromSeq: 1) { out.append($0); return true }
+        try j.scan(fromSeq: 1) {
+            out.append($0)
+            return true
+        }
         return out
     }
 }
-
-import ASTBus

@@ -56,23 +56,27 @@ func bracket(_ symbol: String, limit: String, stop: String, target: String, quan
         let parent = leg == .entry ? nil : ClientOrderID(intent: intent, leg: .entry)
         switch leg {
         case .entry:
-            return OrderSpec(clientOrderID: ClientOrderID(intent: intent, leg: leg), intent: intent, leg: leg, symbol: Symbol(validating: symbol)!,
-                             side: .buy, quantity: Quantity(quantity), type: .limit, limitPrice: Price(limit)!, timeInForce: .day)
+            return OrderSpec(
+                clientOrderID: ClientOrderID(intent: intent, leg: leg), intent: intent, leg: leg, symbol: Symbol(validating: symbol)!,
+                side: .buy, quantity: Quantity(quantity), type: .limit, limitPrice: Price(limit)!, timeInForce: .day)
         case .stopLoss:
-            return OrderSpec(clientOrderID: ClientOrderID(intent: intent, leg: leg), intent: intent, leg: leg, symbol: Symbol(validating: symbol)!,
-                             side: .sell, quantity: Quantity(quantity), type: .stop, stopPrice: Price(stop)!, timeInForce: .gtc, parent: parent,
-                             ocaGroup: intent.rawValue)
+            return OrderSpec(
+                clientOrderID: ClientOrderID(intent: intent, leg: leg), intent: intent, leg: leg, symbol: Symbol(validating: symbol)!,
+                side: .sell, quantity: Quantity(quantity), type: .stop, stopPrice: Price(stop)!, timeInForce: .gtc, parent: parent,
+                ocaGroup: intent.rawValue)
         case .takeProfit:
-            return OrderSpec(clientOrderID: ClientOrderID(intent: intent, leg: leg), intent: intent, leg: leg, symbol: Symbol(validating: symbol)!,
-                             side: .sell, quantity: Quantity(quantity), type: .limit, limitPrice: Price(target)!, timeInForce: .gtc, parent: parent,
-                             ocaGroup: intent.rawValue)
+            return OrderSpec(
+                clientOrderID: ClientOrderID(intent: intent, leg: leg), intent: intent, leg: leg, symbol: Symbol(validating: symbol)!,
+                side: .sell, quantity: Quantity(quantity), type: .limit, limitPrice: Price(target)!, timeInForce: .gtc, parent: parent,
+                ocaGroup: intent.rawValue)
         }
     }
     return BracketOrder(intent: intent, entry: spec(.entry), stopLoss: spec(.stopLoss), takeProfit: spec(.takeProfit))
 }
 
 func bar(_ symbol: String, day: Int64, open: String, high: String, low: String, close: String) -> Bar {
-    Bar(symbol: Symbol(validating: symbol)!, start: at(day * 86_400), open: Price(open)!, high: Price(high)!, low: Price(low)!,
+    Bar(
+        symbol: Symbol(validating: symbol)!, start: at(day * 86_400), open: Price(open)!, high: Price(high)!, low: Price(low)!,
         close: Price(close)!, volume: 1_000_000)
 }
 
@@ -88,7 +92,8 @@ let paperInputs: [(PaperInput, Timestamp)] = [
 
 /// Writes one received entry whose body no core can decode (an older version's, or damage).
 func appendUndecodable(_ journal: Journal, type: String, at time: Timestamp) throws -> Int64 {
-    try journal.append(JournalRecord(kind: .received, type: type, timestamp: time, body: Array(#"{"unknown":1}"#.utf8)), durability: .durable)
+    try journal.append(
+        JournalRecord(kind: .received, type: type, timestamp: time, body: Array(#"{"unknown":1}"#.utf8)), durability: .durable)
 }
 
 @Suite(.serialized) struct ShellRestoreAgreementTests {
@@ -104,20 +109,26 @@ func appendUndecodable(_ journal: Journal, type: String, at time: Timestamp) thr
         let journal = try state.open("risk@main")
         defer { try? journal.close() }
         let initial = SafeModeRecord.firstStart(at: t0)
-        try journal.append(JournalRecord(kind: .state, type: RiskJournal.initial, timestamp: t0, body: Array(encoder.encode(initial))),
-                           durability: .durable)
+        try journal.append(
+            JournalRecord(kind: .state, type: RiskJournal.initial, timestamp: t0, body: Array(encoder.encode(initial))),
+            durability: .durable)
         try journal.append(JournalRecord(kind: .state, type: RiskJournal.started, timestamp: t0, body: []), durability: .durable)
         var gate = try RiskGate(limits: .cautiousDefaults, restoring: initial)
         let equity = Money("100000.00")!
-        let intent = IntentGroup(id: IntentID(validating: "2026-02-25.breakout.AAA")!, symbol: "AAA", sector: "tech", side: .buy, quantity: 10,
-                                 entry: .limit(Price("50.00")!), stopLoss: Price("48.00")!, takeProfit: Price("52.00")!, createdAt: at(3))
+        let intent = IntentGroup(
+            id: IntentID(validating: "2026-02-25.breakout.AAA")!, symbol: "AAA", sector: "tech", side: .buy, quantity: 10,
+            entry: .limit(Price("50.00")!), stopLoss: Price("48.00")!, takeProfit: Price("52.00")!, createdAt: at(3))
         let inputs: [(RiskInput, Timestamp)] = [
             (.portfolio(PortfolioSnapshot(asOf: at(1), cash: equity, equity: equity, peakEquity: equity, startOfDayEquity: equity)), at(1)),
             (.mark(MarketMark(symbol: "AAA", price: Price("50.00")!, at: at(2))), at(2)),
             (.intent(intent), at(3)),
             // A day's loss beyond the limit: ACTIVE -> SAFE_REDUCING.
-            (.portfolio(PortfolioSnapshot(asOf: at(4), cash: Money("90000.00")!, equity: Money("90000.00")!, peakEquity: equity,
-                                          startOfDayEquity: equity)), at(4)),
+            (
+                .portfolio(
+                    PortfolioSnapshot(
+                        asOf: at(4), cash: Money("90000.00")!, equity: Money("90000.00")!, peakEquity: equity,
+                        startOfDayEquity: equity)), at(4)
+            ),
             (.command(.halt(reason: "operator drill")), at(6)),
         ]
         var quarantined: [Int64] = []
@@ -125,26 +136,36 @@ func appendUndecodable(_ journal: Journal, type: String, at time: Timestamp) thr
             if i == 2 {
                 let refused = RiskInput.command(.halt(reason: String(repeating: "x", count: InputCheck.maxTextBytes + 1)))
                 #expect(refused.validate() != nil)
-                quarantined.append(try journal.append(JournalRecord(kind: .received, type: RiskJournal.input, timestamp: at(2),
-                                                                    body: Array(encoder.encode(refused))), durability: .durable))
+                quarantined.append(
+                    try journal.append(
+                        JournalRecord(
+                            kind: .received, type: RiskJournal.input, timestamp: at(2),
+                            body: Array(encoder.encode(refused))), durability: .durable))
             }
             if i == 4 { quarantined.append(try appendUndecodable(journal, type: RiskJournal.input, at: at(5))) }
-            try journal.append(JournalRecord(kind: .received, type: RiskJournal.input, timestamp: now, body: Array(encoder.encode(input))),
-                               durability: .durable)
+            try journal.append(
+                JournalRecord(kind: .received, type: RiskJournal.input, timestamp: now, body: Array(encoder.encode(input))),
+                durability: .durable)
             for output in gate.handle(input, now: now) {
                 switch output {
                 case .decision(let d):
-                    try journal.append(JournalRecord(kind: .decision, type: RiskJournal.decision, timestamp: now, correlationID: d.intent.rawValue,
-                                                     body: Array(encoder.encode(d))), durability: .durable)
+                    try journal.append(
+                        JournalRecord(
+                            kind: .decision, type: RiskJournal.decision, timestamp: now, correlationID: d.intent.rawValue,
+                            body: Array(encoder.encode(d))), durability: .durable)
                 case .transition(let t):
-                    try journal.append(JournalRecord(kind: .state, type: RiskJournal.transition, timestamp: now, body: Array(encoder.encode(t))),
-                                       durability: .durable)
+                    try journal.append(
+                        JournalRecord(kind: .state, type: RiskJournal.transition, timestamp: now, body: Array(encoder.encode(t))),
+                        durability: .durable)
                 case .cancel(let c):
-                    try journal.append(JournalRecord(kind: .decision, type: RiskJournal.cancel, timestamp: now, correlationID: c.orderID,
-                                                     body: Array(encoder.encode(c))), durability: .durable)
+                    try journal.append(
+                        JournalRecord(
+                            kind: .decision, type: RiskJournal.cancel, timestamp: now, correlationID: c.orderID,
+                            body: Array(encoder.encode(c))), durability: .durable)
                 case .commandResult(let r):
-                    try journal.append(JournalRecord(kind: .decision, type: RiskJournal.command, timestamp: now, body: Array(encoder.encode(r))),
-                                       durability: .durable)
+                    try journal.append(
+                        JournalRecord(kind: .decision, type: RiskJournal.command, timestamp: now, body: Array(encoder.encode(r))),
+                        durability: .durable)
                 case .alert:
                     continue
                 }
@@ -212,8 +233,11 @@ func appendUndecodable(_ journal: Journal, type: String, at time: Timestamp) thr
             for (input, now) in inputs.dropFirst(3) { try write(input, now, to: journal, core: &live) }
             let account = live.snapshot(at(2 * 86_400 + 200))
             let broker = BrokerAccountState(
-                broker: "broker@paper", asOf: at(2 * 86_400 + 200), connected: true, account: AccountValues(cash: account.cash, equity: account.equity),
-                positions: live.portfolio.positions.values.map { BrokerPosition(symbol: $0.symbol, quantity: $0.quantity, averagePrice: $0.averagePrice) },
+                broker: "broker@paper", asOf: at(2 * 86_400 + 200), connected: true,
+                account: AccountValues(cash: account.cash, equity: account.equity),
+                positions: live.portfolio.positions.values.map {
+                    BrokerPosition(symbol: $0.symbol, quantity: $0.quantity, averagePrice: $0.averagePrice)
+                },
                 openOrders: [], executions: [], reportsThrough: Int64(reports.count))
             try write(.reconciliation(trigger: "test", broker: broker), at(2 * 86_400 + 200), to: journal, core: &live)
         }
@@ -240,16 +264,19 @@ func appendUndecodable(_ journal: Journal, type: String, at time: Timestamp) thr
     }
 
     func write(_ input: ReconcilerInput, _ now: Timestamp, to journal: Journal, core: inout ReconcilerCore) throws {
-        try journal.append(JournalRecord(kind: .received, type: ReconcilerJournal.input, timestamp: now, body: Array(encoder.encode(input))),
-                           durability: .durable)
+        try journal.append(
+            JournalRecord(kind: .received, type: ReconcilerJournal.input, timestamp: now, body: Array(encoder.encode(input))),
+            durability: .durable)
         for output in core.handle(input, now: now) {
             switch output {
             case .summary(let s):
-                try journal.append(JournalRecord(kind: .decision, type: ReconcilerJournal.summary, timestamp: now, body: Array(encoder.encode(s))),
-                                   durability: .durable)
+                try journal.append(
+                    JournalRecord(kind: .decision, type: ReconcilerJournal.summary, timestamp: now, body: Array(encoder.encode(s))),
+                    durability: .durable)
             case .anomaly(let text):
-                try journal.append(JournalRecord(kind: .decision, type: ReconcilerJournal.anomaly, timestamp: now, body: Array(text.utf8)),
-                                   durability: .durable)
+                try journal.append(
+                    JournalRecord(kind: .decision, type: ReconcilerJournal.anomaly, timestamp: now, body: Array(text.utf8)),
+                    durability: .durable)
             default:
                 continue
             }
@@ -271,11 +298,17 @@ func appendUndecodable(_ journal: Journal, type: String, at time: Timestamp) thr
             { reports in
                 guard busUp.withLock({ $0 }) else { return }
                 for r in reports {
-                    let n = sentCount.withLock { $0 += 1; return $0 }
-                    let env = Envelope(sender: me, seq: UInt64(n), id: "broker@paper-m\(n)", correlationID: nil, timestamp: clock.now(),
-                                       message: .executionReport(r))
-                    try journal.append(JournalRecord(kind: .sent, type: env.type.rawValue, timestamp: env.timestamp, messageID: env.id,
-                                                     peer: "reconciler@main", body: EnvelopeCodec.encode(env)), durability: .durable)
+                    let n = sentCount.withLock {
+                        $0 += 1
+                        return $0
+                    }
+                    let env = Envelope(
+                        sender: me, seq: UInt64(n), id: "broker@paper-m\(n)", correlationID: nil, timestamp: clock.now(),
+                        message: .executionReport(r))
+                    try journal.append(
+                        JournalRecord(
+                            kind: .sent, type: env.type.rawValue, timestamp: env.timestamp, messageID: env.id,
+                            peer: "reconciler@main", body: EnvelopeCodec.encode(env)), durability: .durable)
                 }
             }
         }
@@ -284,8 +317,9 @@ func appendUndecodable(_ journal: Journal, type: String, at time: Timestamp) thr
             // The first run, through the shell's own adapter; the last bar's reports never reach the bus.
             let journal = try state.open("broker@paper")
             defer { try? journal.close() }
-            let adapter = try PaperAdapter(name: "broker@paper", config: .standard, journal: journal, clock: clock, logger: logger,
-                                           deliver: bus(journal), connectionChanged: { _, _ in })
+            let adapter = try PaperAdapter(
+                name: "broker@paper", config: .standard, journal: journal, clock: clock, logger: logger,
+                deliver: bus(journal), connectionChanged: { _, _ in })
             for (i, (input, now)) in paperInputs.enumerated() {
                 clock.set(now)
                 if i == 2 { quarantinedSeq = try appendUndecodable(journal, type: PaperJournal.input, at: now) }
@@ -299,8 +333,9 @@ func appendUndecodable(_ journal: Journal, type: String, at time: Timestamp) thr
         let journal = try state.open("broker@paper")
         let restored = try PaperAdapter.restore(name: "broker@paper", config: .standard, journal: journal)
         let delivered = Mutex<[ExecutionReport]>([])
-        let adapter = try PaperAdapter(name: "broker@paper", config: .standard, journal: journal, clock: clock, logger: logger,
-                                       deliver: { r in delivered.withLock { $0 += r } }, connectionChanged: { _, _ in })
+        let adapter = try PaperAdapter(
+            name: "broker@paper", config: .standard, journal: journal, clock: clock, logger: logger,
+            deliver: { r in delivered.withLock { $0 += r } }, connectionChanged: { _, _ in })
         let shellExchange = await adapter.exchange
         try journal.close()
         let (replay, replayer) = ReplayVerifier.replayKeepingState(path: state.journal("broker@paper"), config: ReplaySettings())
