@@ -247,28 +247,50 @@ public final class PolygonClient: Sendable {
 
     /// One page, with retries: 429 and 5xx and transport errors are retried up to `maxAttempts`.
     func fetchPage(_ url: String, symbol: Symbol) async throws(PolygonError) -> PolygonPage {
+        try await get(url, subject: ("symbol", "\(symbol)")) { status, retryAfter, body in
+            switch PolygonAnswer.interpret(httpStatus: status, retryAfter: retryAfter, body: body, symbol: symbol) {
+            case .page(let p): .done(p)
+            case .retry(let after, let reason): .retry(after: after, reason: reason)
+            case .failure(let e): .failure(e)
+            }
+        }
+    }
+
+    /// What one HTTP answer means to ``get(_:subject:interpret:)``: the value, a retry, or a failure.
+    enum Attempt<Value> {
+        case done(Value)
+        case retry(after: Duration?, reason: String)
+        case failure(PolygonError)
+    }
+
+    /// One GET with the API key, retried on what `interpret` calls retryable (429, 5xx, transport
+    /// errors) up to `maxAttempts` with doubling back-off (or the server's Retry-After); errors are
+    /// redacted of the key before they are logged or thrown. `subject` names the request in the log.
+    func get<Value>(
+        _ url: String, subject: (key: String, value: String),
+        interpret: (_ status: Int, _ retryAfter: String?, _ body: [UInt8]) -> Attempt<Value>
+    ) async throws(PolygonError) -> Value {
         var backoff = settings.initialBackoff
         var last = ""
         for attempt in 1...settings.maxAttempts {
-            let answer: PolygonAnswer
+            let answer: Attempt<Value>
             var request = HTTPClientRequest(url: key.withValue { "\(url)\(url.contains("?") ? "&" : "?")apiKey=\($0)" })
             request.method = .GET
             request.headers.add(name: "Accept", value: "application/json")
             do {
                 let response = try await http.execute(request, timeout: .init(settings.requestTimeout))
                 let body = try await response.body.collect(upTo: Self.maximumAnswerBytes)
-                answer = PolygonAnswer.interpret(
-                    httpStatus: Int(response.status.code), retryAfter: response.headers.first(name: "Retry-After"),
-                    body: Array(body.readableBytesView), symbol: symbol)
+                answer = interpret(
+                    Int(response.status.code), response.headers.first(name: "Retry-After"), Array(body.readableBytesView))
             } catch {
                 answer = .retry(after: nil, reason: "cannot reach Polygon: \(error)")
             }
             switch answer {
-            case .page(let p):
-                return p
+            case .done(let value):
+                return value
             case .failure(let e):
                 let redacted = Self.redacted(e, key)
-                logger.error("polygon request failed", metadata: ["symbol": "\(symbol)", "error": "\(redacted)"])
+                logger.error("polygon request failed", metadata: [subject.key: "\(subject.value)", "error": "\(redacted)"])
                 throw redacted
             case .retry(let after, let reason):
                 last = redact(reason)
@@ -277,14 +299,14 @@ public final class PolygonClient: Sendable {
                 logger.warning(
                     "polygon request will be retried",
                     metadata: [
-                        "symbol": "\(symbol)", "attempt": "\(attempt)", "reason": "\(last)", "wait": "\(wait)",
+                        subject.key: "\(subject.value)", "attempt": "\(attempt)", "reason": "\(last)", "wait": "\(wait)",
                     ])
                 do { try await sleep(wait) } catch { throw .gaveUp(attempts: attempt, last: "cancelled while waiting: \(last)") }
                 backoff = min(backoff * 2, settings.maxBackoff)
             }
         }
         let e = PolygonError.gaveUp(attempts: settings.maxAttempts, last: last)
-        logger.error("polygon request gave up", metadata: ["symbol": "\(symbol)", "error": "\(e)"])
+        logger.error("polygon request gave up", metadata: [subject.key: "\(subject.value)", "error": "\(e)"])
         throw e
     }
 

@@ -282,44 +282,12 @@ extension PolygonClient {
 
     /// One request, with retries: 429, 5xx and transport errors are retried up to `maxAttempts`.
     func fetchJSON(_ url: String, what: String) async throws(PolygonError) -> RawJSON {
-        var backoff = settings.initialBackoff
-        var last = ""
-        for attempt in 1...settings.maxAttempts {
-            let answer: PolygonJSONAnswer
-            var request = HTTPClientRequest(url: key.withValue { "\(url)\(url.contains("?") ? "&" : "?")apiKey=\($0)" })
-            request.method = .GET
-            request.headers.add(name: "Accept", value: "application/json")
-            do {
-                let response = try await http.execute(request, timeout: .init(settings.requestTimeout))
-                let body = try await response.body.collect(upTo: Self.maximumAnswerBytes)
-                answer = PolygonJSONAnswer.interpret(
-                    httpStatus: Int(response.status.code), retryAfter: response.headers.first(name: "Retry-After"),
-                    body: Array(body.readableBytesView))
-            } catch {
-                answer = .retry(after: nil, reason: "cannot reach Polygon: \(error)")
-            }
-            switch answer {
-            case .json(let j):
-                return j
-            case .failure(let e):
-                let redacted = Self.redacted(e, key)
-                logger.error("polygon request failed", metadata: ["request": "\(what)", "error": "\(redacted)"])
-                throw redacted
-            case .retry(let after, let reason):
-                last = redact(reason)
-                guard attempt < settings.maxAttempts else { break }
-                let wait = min(after ?? backoff, settings.maxBackoff)
-                logger.warning(
-                    "polygon request will be retried",
-                    metadata: [
-                        "request": "\(what)", "attempt": "\(attempt)", "reason": "\(last)", "wait": "\(wait)",
-                    ])
-                do { try await sleep(wait) } catch { throw .gaveUp(attempts: attempt, last: "cancelled while waiting: \(last)") }
-                backoff = min(backoff * 2, settings.maxBackoff)
+        try await get(url, subject: ("request", what)) { status, retryAfter, body in
+            switch PolygonJSONAnswer.interpret(httpStatus: status, retryAfter: retryAfter, body: body) {
+            case .json(let j): .done(j)
+            case .retry(let after, let reason): .retry(after: after, reason: reason)
+            case .failure(let e): .failure(e)
             }
         }
-        let e = PolygonError.gaveUp(attempts: settings.maxAttempts, last: last)
-        logger.error("polygon request gave up", metadata: ["request": "\(what)", "error": "\(e)"])
-        throw e
     }
 }
