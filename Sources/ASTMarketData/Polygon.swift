@@ -90,27 +90,11 @@ public enum PolygonAnswer: Sendable, Equatable {
     /// `DELAYED` with `results[]` of `t` (ms, the start of the day in New York), `o`, `h`, `l`,
     /// `c`, `v` (and `vw`, `n`, ignored), optionally `next_url`; or `{"status":"ERROR","error":"…"}`.
     public static func interpret(httpStatus: Int, retryAfter: String?, body: [UInt8], symbol: Symbol) -> PolygonAnswer {
-        let parsed = Result { () throws(RawJSON.SyntaxError) in try RawJSON.parse(body) }
-        let json = try? parsed.get()
-        let message = json?["error"]?.string ?? json?["message"]?.string ?? ""
-        switch httpStatus {
-        case 429:
-            let seconds = retryAfter.flatMap { Int($0.trimmingSpaces()) }.map { Duration.seconds(max(0, $0)) }
-            return .retry(after: seconds, reason: "HTTP 429 Too Many Requests\(message.isEmpty ? "" : ": \(message)")")
-        case 500...:
-            return .retry(after: nil, reason: "HTTP \(httpStatus)\(message.isEmpty ? "" : ": \(message)")")
-        case 200..<300:
-            break
-        default:
-            return .failure(.refused(status: httpStatus, message: message.isEmpty ? "no error text" : message))
-        }
-        guard let json else {
-            if case .failure(let e) = parsed { return .failure(.malformed("HTTP \(httpStatus) body is \(e)")) }
-            return .failure(.malformed("HTTP \(httpStatus) body is not JSON"))
-        }
-        guard let status = json["status"]?.string else { return .failure(.malformed("no \"status\" field")) }
-        guard status == "OK" || status == "DELAYED" else {
-            return .failure(.refused(status: httpStatus, message: "status \(status)\(message.isEmpty ? "" : ": \(message)")"))
+        let json: RawJSON
+        switch PolygonJSONAnswer.interpret(httpStatus: httpStatus, retryAfter: retryAfter, body: body) {
+        case .json(let j): json = j
+        case .retry(let after, let reason): return .retry(after: after, reason: reason)
+        case .failure(let e): return .failure(e)
         }
         var bars: [SourcedBar] = []
         for (i, r) in (json["results"]?.array ?? []).enumerated() {
@@ -119,7 +103,9 @@ public enum PolygonAnswer: Sendable, Equatable {
                 return n
             }
             do {
-                guard let ms = Int64(try field("t")) else { throw PolygonError.malformed("results[\(i)].t is not whole milliseconds") }
+                guard let ms = Int64(try field("t")), let ns = PolygonNumbers.nanoseconds(milliseconds: ms) else {
+                    throw PolygonError.malformed("results[\(i)].t is not whole milliseconds")
+                }
                 var p: [Price] = []
                 for k in ["o", "h", "l", "c"] {
                     guard let u = DecimalText.units(Substring(try field(k))) else {
@@ -130,8 +116,8 @@ public enum PolygonAnswer: Sendable, Equatable {
                 guard let vu = DecimalText.units(Substring(try field("v"))) else {
                     throw PolygonError.malformed("results[\(i)].v is not a volume")
                 }
-                let volume = (vu + (vu >= 0 ? 5_000 : -5_000)) / 10_000
-                let date = NewYorkTime.local(Timestamp(nanoseconds: ms * 1_000_000)).date
+                let volume = PolygonNumbers.wholeShares(units: vu)
+                let date = NewYorkTime.local(Timestamp(nanoseconds: ns)).date
                 let start = NewYorkTime.timestamp(date, TradingCalendar.regularOpen)
                 bars.append(
                     SourcedBar(
@@ -144,6 +130,23 @@ public enum PolygonAnswer: Sendable, Equatable {
             }
         }
         return .page(PolygonPage(bars: bars, nextURL: json["next_url"]?.string))
+    }
+}
+
+/// Checked conversions of Polygon's numbers (outside values: a hostile or broken answer must be
+/// refused, never trap).
+enum PolygonNumbers {
+    /// Polygon's `t` (milliseconds since the epoch) as nanoseconds; nil when it does not fit.
+    static func nanoseconds(milliseconds ms: Int64) -> Int64? {
+        let (ns, overflow) = ms.multipliedReportingOverflow(by: 1_000_000)
+        return overflow ? nil : ns
+    }
+
+    /// A volume in fixed-point units (10⁻⁴) rounded half away from zero to whole shares, without
+    /// the overflow that adding the half would risk near the type's bounds.
+    static func wholeShares(units: Int64) -> Int64 {
+        let (q, r) = units.quotientAndRemainder(dividingBy: 10_000)
+        return r >= 5_000 ? q + 1 : r <= -5_000 ? q - 1 : q
     }
 }
 

@@ -89,7 +89,7 @@ public enum PolygonMarketJSON {
                 }
                 numbers[k] = u
             }
-            guard let tText = r["t"]?.number, let ms = Int64(tText), let ns = Self.nanoseconds(ms) else {
+            guard let tText = r["t"]?.number, let ms = Int64(tText), let ns = PolygonNumbers.nanoseconds(milliseconds: ms) else {
                 return .failure(.malformed("results[\(i)] (\(ticker.prefix(16))) has no whole-millisecond \"t\""))
             }
             let barDate = NewYorkTime.local(Timestamp(nanoseconds: ns)).date
@@ -101,7 +101,7 @@ public enum PolygonMarketJSON {
                 continue
             }
             let vu = numbers["v"]!
-            let volume = (vu + (vu >= 0 ? 5_000 : -5_000)) / 10_000
+            let volume = PolygonNumbers.wholeShares(units: vu)
             day.bars.append(
                 SourcedBar(
                     Bar(
@@ -110,11 +110,6 @@ public enum PolygonMarketJSON {
                         close: Price(units: numbers["c"]!), volume: volume)))
         }
         return .success(day)
-    }
-
-    static func nanoseconds(_ ms: Int64) -> Int64? {
-        let (ns, overflow) = ms.multipliedReportingOverflow(by: 1_000_000)
-        return overflow ? nil : ns
     }
 
     /// `GET /v3/reference/splits`: `results[]` of `ticker`, `execution_date` (YYYY-MM-DD),

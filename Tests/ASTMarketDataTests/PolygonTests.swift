@@ -263,4 +263,30 @@ final class Sleeps: Sendable {
             PolygonAnswer.interpret(httpStatus: 200, retryAfter: nil, body: empty, symbol: "ABC")
                 == .page(PolygonPage(bars: [], nextURL: nil)))
     }
+
+    /// `t` and `v` are outside values: a timestamp whose nanoseconds do not fit Int64, or a volume
+    /// at the top of the fixed-point range, is a malformed answer or rounds exactly; it never traps
+    /// (`ms * 1_000_000` and `v + 0.5` used to overflow).
+    @Test func polygonNumbersAtTheEdgesAreRefusedOrRoundedWithoutTrapping() {
+        let hugeT = Array(
+            #"{"status":"OK","results":[{"v":100,"o":1,"c":1,"h":1,"l":1,"t":9223372036854775807}]}"#.utf8)
+        guard case .failure(.malformed(let why)) = PolygonAnswer.interpret(httpStatus: 200, retryAfter: nil, body: hugeT, symbol: "ABC")
+        else {
+            Issue.record("a t that does not fit in nanoseconds was not refused")
+            return
+        }
+        #expect(why.contains("results[0].t"))
+        let grouped = Array(
+            #"{"status":"OK","results":[{"T":"ABC","v":100,"o":1,"c":1,"h":1,"l":1,"t":-9223372036854775807}]}"#.utf8)
+        guard case .failure = PolygonMarketJSON.groupedDaily(grouped, date: LocalDate("2024-01-02")!) else {
+            Issue.record("a grouped-daily t that does not fit was not refused")
+            return
+        }
+        #expect(PolygonNumbers.wholeShares(units: Int64.max) == Int64.max / 10_000 + 1)
+        #expect(PolygonNumbers.wholeShares(units: Int64.min) == Int64.min / 10_000 - 1)
+        #expect(PolygonNumbers.wholeShares(units: 14_999) == 1)
+        #expect(PolygonNumbers.wholeShares(units: 15_000) == 2)
+        #expect(PolygonNumbers.wholeShares(units: -15_000) == -2)
+        #expect(PolygonNumbers.wholeShares(units: -14_999) == -1)
+    }
 }
