@@ -525,7 +525,10 @@ struct ReconcilerReplayer: Replayer {
             lastPublished = snapshot
             produced.removeAll(keepingCapacity: true)
         default:
-            _ = try? fold.apply(entry)
+            // A fold that cannot take an entry is a divergence, never skipped: a checker fails closed.
+            do { _ = try fold.apply(entry) } catch {
+                log.record(Divergence(process: process, seq: error.seq, type: error.type, what: error.reason))
+            }
         }
     }
 
@@ -642,7 +645,10 @@ struct PaperReplayer: Replayer {
                 log.record(Divergence(process: process, seq: error.seq, type: error.type, what: error.reason))
             }
         case (.sent, MessageType.executionReport.rawValue):
-            _ = try? fold.apply(entry)
+            // A fold that cannot take an entry is a divergence, never skipped: a checker fails closed.
+            do { _ = try fold.apply(entry) } catch {
+                log.record(Divergence(process: process, seq: error.seq, type: error.type, what: error.reason))
+            }
             guard case .executionReport(let sent)? = try? EnvelopeCodec.decode(r.body).message else {
                 log.record(Divergence(process: process, seq: entry.seq, type: r.type, what: "the sent execution report does not decode"))
                 return
@@ -666,7 +672,10 @@ struct PaperReplayer: Replayer {
             }
             compared += 1
         default:
-            _ = try? fold.apply(entry)
+            // A fold that cannot take an entry is a divergence, never skipped: a checker fails closed.
+            do { _ = try fold.apply(entry) } catch {
+                log.record(Divergence(process: process, seq: error.seq, type: error.type, what: error.reason))
+            }
         }
     }
 
