@@ -277,11 +277,18 @@ import Testing
         let served = Self.bundledAsPolygon(before: scanDate, sessions: 260)
         let polygon = try await FakePolygonServer(apiKey: Self.key, data: served.data, pageSize: 1_000)
         polygon.setReference(tickers: served.tickers, splits: served.splits, dividends: served.dividends)
+        // Marks from the snapshot at 09:00: one stock traded a cent above its last close at 08:55.
+        let traded = try #require(served.tickers.first { $0.sicCode != nil }?.ticker)
+        let lastClose = try #require(served.data[traded]?.last.flatMap { Price($0.c) })
+        let snapshotPrice = Price(units: lastClose.units + 100).description
+        let tradeAt = NewYorkTime.timestamp(scanDate, LocalTime(hour: 8, minute: 55)).nanoseconds
+        polygon.setSnapshot([.init(ticker: traded, lastTrade: (p: snapshotPrice, t: tradeAt), dayClose: snapshotPrice, updated: tradeAt)])
         defer { Task { await polygon.stop() } }
         // Before 09:00 of the scan date with an empty store: the start fills the 260 sessions
         // before it (the regime's SMA200 and the universe's 250 sessions of history need them).
         let target = NewYorkTime.timestamp(scanDate, LocalTime(hour: 8, minute: 58)).nanoseconds + 30_000_000_000
-        let tree = try await Self.tree(polygon: polygon, target: Timestamp(nanoseconds: target), initialSessions: 260)
+        let tree = try await Self.tree(
+            polygon: polygon, target: Timestamp(nanoseconds: target), initialSessions: 260, inputs: "    inputs:\n      marks: snapshot")
         _ = try await tree.waitAllReady(timeout: .seconds(90))
         var scan = ""
         do {
@@ -312,6 +319,17 @@ import Testing
         let paths = polygon.requests.map { String($0.split(separator: "?")[0]) }
         #expect(paths.contains { $0.hasPrefix("/v2/aggs/ticker/I:VIX/range/1/day/") })
         #expect(paths.filter { $0.hasPrefix("/v3/reference/tickers/") }.count >= 50, "one overview per liquid stock")
+        // At the 09:00 schedule point the marks came from the snapshot where it had a newer trade.
+        try await eventually(timeout: .seconds(60), every: .milliseconds(500), "snapshot marks at 09:00") {
+            Self.bodies(Self.journal(tree, "marketdata@main"), type: "marketdata.live_marks").contains {
+                $0.contains("\"snapshot\":1") && $0.contains("full_scan")
+            }
+        }
+        let riskMarks = Self.journal(tree, "risk@main").filter { $0.record.kind == .received && $0.record.type == "mark" }
+            .map { String(decoding: $0.record.body, as: UTF8.self) }
+        #expect(
+            riskMarks.contains { $0.contains(traded) && $0.contains(snapshotPrice) },
+            "\(traded) at \(snapshotPrice): \(riskMarks.suffix(3))")
     }
 
     @Test(.timeLimit(.minutes(5)))
