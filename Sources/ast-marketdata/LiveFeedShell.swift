@@ -65,6 +65,8 @@ struct LiveState {
     var status = ""
     /// No sector refresh before this instant (nil: at the next look).
     var sectorsDueAt: Timestamp?
+    /// The newest stored session lacks a regime input: fetched again (alone) at this instant.
+    var regimeRetryAt: Timestamp?
 }
 
 /// The wall-clock (production) feed, as an extension of ast-marketdata's shell: after each
@@ -113,6 +115,9 @@ extension MarketDataShell {
                 case .fetch(let dates) = plan.decide(now: now, lastStored: live.lastStored, retryAt: live.retryAt)
             {
                 await fetchRound(dates, plan: plan)
+            }
+            if md.source == .polygon, live.polygon != nil, let at = live.regimeRetryAt, at <= clock.now() {
+                await repairRegimeInputs(at: clock.now())
             }
             if md.source == .polygon, live.polygon != nil, live.loaded, live.sectorsDueAt.map({ $0 <= clock.now() }) ?? true {
                 await refreshSectors(at: clock.now())
@@ -234,6 +239,10 @@ extension MarketDataShell {
             }
         }
         if !regimeMissing.isEmpty { await regimeInputMissing(regimeMissing) }
+        // The newest session without its inputs: they are fetched again, alone, after retry_seconds.
+        live.regimeRetryAt =
+            regimeMissing.last?.0 == live.lastStored
+            ? Timestamp(nanoseconds: clock.now().nanoseconds + liveSettings.retrySeconds * 1_000_000_000) : nil
         await publishMarks(point: "stored \(last)", session: nil, at: clock.now())
         // New symbols may have come: their sectors are looked up next.
         live.sectorsDueAt = nil
@@ -241,6 +250,42 @@ extension MarketDataShell {
 
     /// A stored session without a regime input: journaled and a P1 (the 09:00 scan that needs it
     /// does nothing, see ``RegimeInputGate``).
+    /// Fetches the regime inputs of the newest stored session again (the index from Polygon's
+    /// per-ticker aggregates, the volatility index from the indices aggregates, ten days back),
+    /// validates and stores them; still missing: again after `retry_seconds`.
+    func repairRegimeInputs(at now: Timestamp) async {
+        guard let client = live.polygon, let last = live.lastStored else { return }
+        let regime = regimeInputs
+        let from = last.adding(days: -10)
+        var inputs: [(source: String, symbol: Symbol, bars: [SourcedBar], parseIssues: [ValidationIssue])] = []
+        do {
+            let index = try await client.dailyBars(regime.index, from: from, to: last)
+            let volatility = try await client.indexDailyBars(regime.volatilityTicker, as: regime.volatilitySymbol, from: from, to: last)
+            inputs = [
+                ("polygon:\(regime.index)", regime.index, index),
+                ("polygon:\(regime.volatilityTicker)", regime.volatilitySymbol, volatility),
+            ]
+            .filter { !$0.2.isEmpty }.map { ($0.0, $0.1, $0.2, [ValidationIssue]()) }
+        } catch {
+            logger.warning("live feed: regime inputs of \(last) not fetched again: \(error)")
+        }
+        let (report, bars) = IngestCore.decide(inputs, mode: .strict)
+        let complete = !report.refused && regime.symbols.allSatisfy { s in bars.contains { $0.symbol == s && $0.date == last } }
+        if !report.refused, !bars.isEmpty {
+            let store = self.store
+            do { try await Self.offPool { try store.write(StoreBatch(bars: bars)) } } catch {
+                logger.error("live feed: regime inputs of \(last) not stored: \(error)")
+            }
+        }
+        live.regimeRetryAt = complete ? nil : Timestamp(nanoseconds: now.nanoseconds + liveSettings.retrySeconds * 1_000_000_000)
+        if complete {
+            logger.notice("live feed: the regime inputs of \(last) are stored now")
+            journalLive(
+                LiveJournal.regimeMissing, LiveDayRecord(date: last.description, bars: bars.count, skippedTickers: 0, outcome: "repaired"),
+                at: now)
+        }
+    }
+
     /// One P1 per round (named for its last session), each session journaled.
     func regimeInputMissing(_ sessions: [(LocalDate, [String])]) async {
         guard let (last, lastMissing) = sessions.last else { return }

@@ -364,6 +364,16 @@ import Testing
             return alerts.contains { $0.contains("marketdata:regime-missing:2026-12-02") }
                 && alerts.contains { $0.contains("scan-degraded:2026-12-03") }
         }
+        // Once Polygon has them, the newest session's inputs are fetched again, alone, and stored.
+        var served = Self.aggregates(Self.history + [Self.day])["ABC"] ?? []
+        for i in served.indices { served[i].v = "0" }
+        polygon.addAggregates(["SPY": served, "I:VIX": served])
+        try await eventually(timeout: .seconds(60), every: .milliseconds(500), "the regime inputs of 2026-12-02 repaired") {
+            Self.bodies(Self.journal(tree, "marketdata@main"), type: "marketdata.live_regime_missing").contains {
+                $0.contains("2026-12-02") && $0.contains("repaired")
+            }
+        }
+        #expect(Self.storedBars(tree, on: "2026-12-02") == 4, "ABC, XYZ, SPY and VOLX")
         // ABC's sector came from its SIC code; XYZ has none (no SIC code): stored as such.
         let db = try DatabaseQueue(path: tree.dir("state/marketdata/bars.sqlite"))
         let rows = try await db.read { db in
