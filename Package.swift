@@ -149,7 +149,7 @@ let package = Package(
         .testTarget(name: "ASTDrillTests", dependencies: ["ASTDrill", "ASTCore"]),
         .testTarget(name: "ASTNotifyTests", dependencies: ["ASTNotify", "ASTRisk", "ASTSupervision", "ASTCore"]),
         .testTarget(name: "ASTTelegramTests", dependencies: ["ASTTelegram", "ASTNotify", "ASTTestKit", "ASTRuntime", "ASTRisk", "ASTCore"]),
-        .testTarget(name: "ASTMarketDataTests", dependencies: ["ASTMarketData", "ASTCalendar", "ASTCore", "ASTTestKit", "CCrypto", log]),
+        .testTarget(name: "ASTMarketDataTests", dependencies: ["ASTMarketData", "ASTCalendar", "ASTCore", "ASTTestKit", "CCrypto", log, .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ASTScanInputTests", dependencies: ["ASTScanInput", "ASTMarketData", "ASTStrategy", "ASTRisk", "ASTCalendar", "ASTCore", "ASTTestKit", log]),
         .testTarget(name: "ASTCLITests", dependencies: ["ASTTestKit", "ASTIndicators", "ASTMarketData", "ASTCalendar", "ASTCore", log], exclude: ["Fixtures"]),
         .testTarget(name: "ASTEngineTests", dependencies: ["ASTEngine", "ASTEngineData", "ASTRuntime", "ASTStrategy", "ASTRisk", "ASTPaperBroker", "ASTExecution", "ASTCalendar", "ASTCore", "ASTMarketData", log]),
@@ -160,7 +160,7 @@ let package = Package(
             "ast-risk", "ast-reconciler", "ast-broker", "ASTReplay", "ASTReport", "ASTJournal", "ASTRisk", "ASTExecution", "ASTPaperBroker",
             "ASTWire", "ASTCore", "ASTTestKit", log,
         ]),
-        .testTarget(name: "IntegrationTests", dependencies: ["ASTTestKit", "ASTBus", "ASTJournal", "ASTRuntime", "ASTNotify", "ASTExecution", "ASTReport", "ASTDrill", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "IntegrationTests", dependencies: ["ASTTestKit", "ASTBus", "ASTJournal", "ASTRuntime", "ASTNotify", "ASTExecution", "ASTReport", "ASTDrill", "ASTMarketData", .product(name: "GRDB", package: "GRDB.swift")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -46,7 +46,8 @@ public final class BarStore: Sendable {
     private let pool: DatabasePool
     private let logger: Logger
 
-    static let schemaVersion = 1
+    /// 1: bars, corporate actions, symbols, events. 2: + sectors (the live feed's SIC lookups).
+    static let schemaVersion = 2
 
     /// Opens the store at `path`, creating the file, its directory and the schema if needed.
     public init(path: String, logger: Logger) throws(BarStoreError) {
@@ -77,6 +78,11 @@ public final class BarStore: Sendable {
     static func migrate(_ db: Database, path: String) throws {
         let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
         if version == schemaVersion { return }
+        if version == 1 {
+            // A store of schema 1 gains the sectors table; nothing else changes.
+            try db.execute(sql: sectorsTable + "PRAGMA user_version = \(schemaVersion);")
+            return
+        }
         guard version == 0 else {
             throw BarStoreError(
                 path: path, operation: "opening", cause: "schema version \(version) is not \(schemaVersion): a newer or foreign database")
@@ -110,9 +116,18 @@ public final class BarStore: Sendable {
                     symbol TEXT NOT NULL, date TEXT NOT NULL, kind TEXT NOT NULL,
                     PRIMARY KEY (symbol, date, kind)
                 ) WITHOUT ROWID;
-                PRAGMA user_version = \(schemaVersion);
-                """)
+                """ + sectorsTable + "PRAGMA user_version = \(schemaVersion);")
     }
+
+    /// The sector of a symbol as the live feed looked it up (SIC code → ``SICSectors``), and when:
+    /// `sector` is empty when the lookup found none (the symbol stays without a sector; entries in
+    /// it are blocked by the risk gate until one is known).
+    static let sectorsTable = """
+        CREATE TABLE sectors (
+            symbol TEXT NOT NULL PRIMARY KEY, sic_code INTEGER CHECK (sic_code IS NULL OR sic_code BETWEEN 0 AND 9999),
+            sector TEXT NOT NULL, checked_at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        """
 
     // MARK: Writing
 
@@ -242,9 +257,44 @@ public final class BarStore: Sendable {
     /// The metadata of every symbol that has some, sorted by symbol.
     public func symbolInfo() throws(BarStoreError) -> [SymbolInfo] {
         try read("reading symbol metadata") { db in
-            try Row.fetchAll(db, sql: "SELECT symbol, name, exchange, sector, is_index FROM symbols ORDER BY symbol").compactMap { r in
+            // A sector in the symbols table (bundled, CSV) wins; else the live feed's lookup.
+            let sql = """
+                SELECT s.symbol, s.name, s.exchange, CASE WHEN s.sector <> '' THEN s.sector ELSE coalesce(x.sector, '') END, s.is_index
+                FROM symbols s LEFT JOIN sectors x ON x.symbol = s.symbol ORDER BY s.symbol
+                """
+            return try Row.fetchAll(db, sql: sql).compactMap { r in
                 Symbol(validating: r[0]).map {
                     SymbolInfo(symbol: $0, name: r[1], exchange: r[2], sector: r[3], isIndex: (r[4] as Int) != 0)
+                }
+            }
+        }
+    }
+
+    /// Writes the results of sector lookups in one transaction (all or nothing).
+    public func writeSectors(_ lookups: [SectorLookup]) throws(BarStoreError) {
+        guard !lookups.isEmpty else { return }
+        do {
+            try pool.write { db in
+                let st = try db.makeStatement(
+                    sql: "INSERT OR REPLACE INTO sectors (symbol, sic_code, sector, checked_at) VALUES (?, ?, ?, ?)")
+                for l in lookups {
+                    try st.execute(arguments: [l.symbol.rawValue, l.sicCode, l.sector ?? "", l.checkedAt.nanoseconds])
+                }
+            }
+        } catch {
+            throw BarStoreError(
+                path: path, operation: "writing \(lookups.count) sector lookups (nothing was stored)", cause: Self.cause(error))
+        }
+    }
+
+    /// Every sector lookup, by symbol.
+    public func sectorLookups() throws(BarStoreError) -> [SectorLookup] {
+        try read("reading sector lookups") { db in
+            try Row.fetchAll(db, sql: "SELECT symbol, sic_code, sector, checked_at FROM sectors ORDER BY symbol").compactMap { r in
+                Symbol(validating: r[0]).map { s in
+                    let sector: String = r[2]
+                    return SectorLookup(
+                        symbol: s, sicCode: r[1], sector: sector.isEmpty ? nil : sector, checkedAt: Timestamp(nanoseconds: r[3]))
                 }
             }
         }

@@ -108,9 +108,12 @@ public struct LiveMarketDataConfig: ConfigSection, Equatable {
     public var validation: String
     /// Only symbols whose last close × volume reaches this many dollars get marks.
     public var markMinDollarVolume: Int64
+    /// Regime inputs, sectors and marks (``LiveInputsConfig``); absent: ``LiveInputsConfig/standard``.
+    public var inputs: LiveInputsConfig?
 
     public init(
-        fetchAt: String, initialSessions: Int, retrySeconds: Int, minBarsPerDay: Int, validation: String, markMinDollarVolume: Int64
+        fetchAt: String, initialSessions: Int, retrySeconds: Int, minBarsPerDay: Int, validation: String, markMinDollarVolume: Int64,
+        inputs: LiveInputsConfig? = nil
     ) {
         self.fetchAt = fetchAt
         self.initialSessions = initialSessions
@@ -118,12 +121,16 @@ public struct LiveMarketDataConfig: ConfigSection, Equatable {
         self.minBarsPerDay = minBarsPerDay
         self.validation = validation
         self.markMinDollarVolume = markMinDollarVolume
+        self.inputs = inputs
     }
+
+    /// The regime inputs, sectors and marks settings in effect.
+    public var inputsInEffect: LiveInputsConfig { inputs ?? .standard }
 
     /// What etc/ast.yaml ships.
     public static let standard = LiveMarketDataConfig(
         fetchAt: "16:10", initialSessions: 300, retrySeconds: 900, minBarsPerDay: 1000,
-        validation: "strict", markMinDollarVolume: 1_000_000)
+        validation: "strict", markMinDollarVolume: 1_000_000, inputs: .standard)
 
     enum CodingKeys: String, CodingKey {
         case fetchAt = "fetch_at"
@@ -132,6 +139,7 @@ public struct LiveMarketDataConfig: ConfigSection, Equatable {
         case minBarsPerDay = "min_bars_per_day"
         case validation
         case markMinDollarVolume = "mark_min_dollar_volume"
+        case inputs
     }
 
     /// ``fetchAt`` as a time of day, or nil when it is not `HH:MM`.
@@ -153,6 +161,7 @@ public struct LiveMarketDataConfig: ConfigSection, Equatable {
         v.range(minBarsPerDay, 1...100_000, key: CodingKeys.minBarsPerDay)
         v.check(["strict", "lenient"].contains(validation), key: CodingKeys.validation, must: "be strict or lenient", got: validation)
         v.range(markMinDollarVolume, 0...1_000_000_000_000, key: CodingKeys.markMinDollarVolume)
+        if let inputs { v.section(inputs, key: CodingKeys.inputs) }
     }
 }
 

@@ -42,8 +42,10 @@ public enum ScanInputLoader {
             let raw = try store.bars(info.symbol, from: from, to: to)
             let actions = try store.corporateActions(info.symbol).filter { $0.exDate <= date }
             let bars = BackAdjustment.apply(raw, actions: actions, mode: .splits)
+            // No sector is nil, never an empty-named sector: the risk gate blocks entries in a
+            // symbol without one (REFERENCE_DATA_MISSING) rather than lumping them together.
             let strategyInfo = ASTStrategy.SymbolInfo(
-                symbol: info.symbol, exchange: info.exchange, sector: info.sector, isIndex: info.isIndex)
+                symbol: info.symbol, exchange: info.exchange, sector: info.sector.isEmpty ? nil : info.sector, isIndex: info.isIndex)
             if info.isIndex {
                 if info.symbol == volatilitySymbol { volatility = bars } else { index = bars }
             } else {

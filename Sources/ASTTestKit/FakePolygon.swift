@@ -21,9 +21,19 @@ import Synchronization
 /// (`execution_date.gte`/`.lte`: `ticker`, `execution_date`, `split_from`, `split_to`) and
 /// `/v3/reference/dividends` (`ex_dividend_date.gte`/`.lte`: `ticker`, `ex_dividend_date`,
 /// `cash_amount`, `currency`, `dividend_type`) page by `next_url` (a `cursor`, no key), as
-/// documented. Tests script misbehaviour per request:
-/// 429 (with or without `Retry-After`), 5xx, malformed JSON, an `ERROR` status, a closed
-/// connection. Plain HTTP on loopback, or HTTPS with test certificates. It is no evidence of how
+/// documented. Also from the documentation:
+/// indices aggregates, the same path with an indices ticker (`/v2/aggs/ticker/I:VIX/range/1/day/…`),
+/// whose results have `o`, `h`, `l`, `c`, `t` and no volume (`v`, `vw`, `n` absent);
+/// `GET /v3/reference/tickers/{ticker}` (ticker overview: `results` with `ticker`, `name`,
+/// `market`, `primary_exchange`, `type`, `active`, `sic_code` (a string of digits, absent for
+/// an ETF) and `sic_description`; an unknown ticker is a 404 with
+/// `{"status":"NOT_FOUND","request_id","message"}`);
+/// `GET /v2/snapshot/locale/us/markets/stocks/tickers` (full market snapshot, optional
+/// `tickers=A,B`: `{"status":"OK","count","tickers":[{"ticker","day":{o,h,l,c,v,vw},
+/// "lastTrade":{"p","s","t"(ns),"x"},"prevDay":{…},"todaysChange","todaysChangePerc","updated"(ns)}]}`).
+/// Tests script misbehaviour per request, for all paths or for the paths that begin with a prefix
+/// (``setFallback(_:forPathPrefix:)``): 429 (with or without `Retry-After`), 5xx, malformed
+/// JSON, an `ERROR` status, a closed connection, or any body (``Behaviour/body(status:json:)``). Plain HTTP on loopback, or HTTPS with test certificates. It is no evidence of how
 /// the real service behaves beyond what those documents say.
 public final class FakePolygonServer: Sendable {
     /// How the fake answers one request.
@@ -40,6 +50,8 @@ public final class FakePolygonServer: Sendable {
         case errorStatus(http: Int, message: String)
         /// Closes the connection without answering.
         case closeConnection
+        /// This status and JSON body, as given (a well-formed answer with a bad value in it).
+        case body(status: Int, json: String)
     }
 
     /// One daily aggregate; numbers are written into the JSON exactly as given.
@@ -57,14 +69,40 @@ public final class FakePolygonServer: Sendable {
         }
     }
 
-    /// A ticker's reference data (`/v3/reference/tickers`).
+    /// A ticker's reference data (`/v3/reference/tickers`, and its overview
+    /// `/v3/reference/tickers/{ticker}` with `sic_code`, absent when nil).
     public struct Ticker: Sendable, Equatable {
         public var ticker: String, name: String, primaryExchange: String, type: String
-        public init(ticker: String, name: String, primaryExchange: String = "XNYS", type: String = "CS") {
+        public var sicCode: String?, sicDescription: String?
+        public init(
+            ticker: String, name: String, primaryExchange: String = "XNYS", type: String = "CS", sicCode: String? = nil,
+            sicDescription: String? = nil
+        ) {
             self.ticker = ticker
             self.name = name
             self.primaryExchange = primaryExchange
             self.type = type
+            self.sicCode = sicCode
+            self.sicDescription = sicDescription
+        }
+    }
+
+    /// One ticker of the full market snapshot; numbers are written into the JSON as given.
+    public struct SnapshotTicker: Sendable, Equatable {
+        public var ticker: String
+        /// The last trade's price and SIP timestamp (ns); nil: no `lastTrade` object.
+        public var lastTrade: (p: String, t: Int64)?
+        /// The day's close so far and `updated` (ns).
+        public var dayClose: String, updated: Int64
+        public init(ticker: String, lastTrade: (p: String, t: Int64)?, dayClose: String, updated: Int64) {
+            self.ticker = ticker
+            self.lastTrade = lastTrade
+            self.dayClose = dayClose
+            self.updated = updated
+        }
+        public static func == (a: Self, b: Self) -> Bool {
+            a.ticker == b.ticker && a.lastTrade?.p == b.lastTrade?.p && a.lastTrade?.t == b.lastTrade?.t && a.dayClose == b.dayClose
+                && a.updated == b.updated
         }
     }
 
@@ -98,6 +136,11 @@ public final class FakePolygonServer: Sendable {
         var tickers: [Ticker] = []
         var splits: [Split] = []
         var dividends: [Dividend] = []
+        var snapshot: [SnapshotTicker] = []
+        /// Per path prefix, how requests are answered (before the script and the fallback).
+        var pathBehaviours: [(prefix: String, behaviour: Behaviour)] = []
+        /// Grouped-daily answers by date, built from `data` when first asked (nil: stale).
+        var byDate: [String: [String]]?
     }
 
     let apiKey: String
@@ -157,6 +200,7 @@ public final class FakePolygonServer: Sendable {
     /// Adds (or replaces) aggregates: a new session's bars appear as they would after a close.
     public func addAggregates(_ more: [String: [Aggregate]]) {
         state.withLock { s in
+            s.byDate = nil
             for (k, v) in more {
                 s.data[k, default: []].removeAll { a in v.contains { $0.t == a.t } }
                 s.data[k, default: []] += v
@@ -171,12 +215,24 @@ public final class FakePolygonServer: Sendable {
             s.dividends = dividends
         }
     }
+    /// The full market snapshot's tickers.
+    public func setSnapshot(_ tickers: [SnapshotTicker]) { state.withLock { $0.snapshot = tickers } }
+    /// Requests whose path begins with `prefix` are answered as `behaviour` says (nil: no longer),
+    /// whatever the script and the fallback say; e.g. `/v2/aggs/ticker/I:VIX` for the indices.
+    public func setFallback(_ behaviour: Behaviour?, forPathPrefix prefix: String) {
+        state.withLock { s in
+            s.pathBehaviours.removeAll { $0.prefix == prefix }
+            if let behaviour { s.pathBehaviours.append((prefix, behaviour)) }
+        }
+    }
     /// The request URIs received so far (path and query, key included), in order.
     public var requests: [String] { state.withLock { $0.requests } }
 
     func next(uri: String) -> Behaviour {
         state.withLock { s in
             s.requests.append(uri)
+            let path = String(uri.split(separator: "?", maxSplits: 1).first ?? "")
+            if let p = s.pathBehaviours.first(where: { path.hasPrefix($0.prefix) }) { return p.behaviour }
             return s.script.isEmpty ? s.fallback : s.script.removeFirst()
         }
     }
@@ -206,6 +262,14 @@ public final class FakePolygonServer: Sendable {
         if p.count == 3, p[0] == "v3", p[1] == "reference" {
             return reference(String(p[2]), query: query)
         }
+        if p.count == 4, p[0] == "v3", p[1] == "reference", p[2] == "tickers" {
+            return overview(String(p[3]))
+        }
+        if p.count == 7, p[0] == "v2", p[1] == "snapshot", p[2] == "locale", p[3] == "us", p[4] == "markets", p[5] == "stocks",
+            p[6] == "tickers"
+        {
+            return snapshot(tickers: query["tickers"].map { Set($0.split(separator: ",").map(String.init)) })
+        }
         guard p.count == 9, p[0] == "v2", p[1] == "aggs", p[2] == "ticker", p[4] == "range", p[5] == "1", p[6] == "day" else {
             return Self.error(404, "Not Found")
         }
@@ -214,8 +278,11 @@ public final class FakePolygonServer: Sendable {
         let offset = query["cursor"].flatMap(Int.init) ?? 0
         let limit = min(pageSize, query["limit"].flatMap(Int.init) ?? 5_000)
         let page = Array(all.dropFirst(offset).prefix(limit))
+        // An index (I:…) has no volume: no v, vw, n.
         let results = page.map { a in
-            #"{"v":\#(a.v),"vw":\#(a.c),"o":\#(a.o),"c":\#(a.c),"h":\#(a.h),"l":\#(a.l),"t":\#(a.t),"n":1}"#
+            ticker.hasPrefix("I:")
+                ? #"{"o":\#(a.o),"c":\#(a.c),"h":\#(a.h),"l":\#(a.l),"t":\#(a.t)}"#
+                : #"{"v":\#(a.v),"vw":\#(a.c),"o":\#(a.o),"c":\#(a.c),"h":\#(a.h),"l":\#(a.l),"t":\#(a.t),"n":1}"#
         }.joined(separator: ",")
         var body =
             #"{"ticker":\#(Self.quote(ticker)),"queryCount":\#(page.count),"resultsCount":\#(page.count),"adjusted":\#(query["adjusted"] != "false"),"#
@@ -229,14 +296,20 @@ public final class FakePolygonServer: Sendable {
 
     /// The grouped daily answer for `date` (YYYY-MM-DD): every ticker's aggregate of that date.
     func grouped(date: String, adjusted: Bool) -> (Int, String) {
-        let all = data
-        var results: [String] = []
-        for ticker in all.keys.sorted() {
-            for a in all[ticker] ?? [] where Self.newYorkDate(ms: a.t) == date {
-                results.append(
-                    #"{"T":\#(Self.quote(ticker)),"v":\#(a.v),"vw":\#(a.c),"o":\#(a.o),"c":\#(a.c),"h":\#(a.h),"l":\#(a.l),"t":\#(a.t),"n":1}"#
-                )
+        // Stocks only (indices are not in the grouped bars); indexed by date once per data change.
+        let results: [String] = state.withLock { s in
+            if s.byDate == nil {
+                var byDate: [String: [String]] = [:]
+                for ticker in s.data.keys.sorted() where !ticker.hasPrefix("I:") {
+                    for a in s.data[ticker] ?? [] {
+                        byDate[Self.newYorkDate(ms: a.t), default: []].append(
+                            #"{"T":\#(Self.quote(ticker)),"v":\#(a.v),"vw":\#(a.c),"o":\#(a.o),"c":\#(a.c),"h":\#(a.h),"l":\#(a.l),"t":\#(a.t),"n":1}"#
+                        )
+                    }
+                }
+                s.byDate = byDate
             }
+            return s.byDate?[date] ?? []
         }
         var body =
             #"{"adjusted":\#(adjusted),"queryCount":\#(results.count),"request_id":"fake-grouped","resultsCount":\#(results.count),"status":"OK""#
@@ -277,6 +350,33 @@ public final class FakePolygonServer: Sendable {
             body += #","next_url":"\#(baseURL)/v3/reference/\#(what)?\#(next.joined(separator: "&"))""#
         }
         return (200, body + "}")
+    }
+
+    /// The ticker overview of `ticker`, or Polygon's 404 for a ticker it does not know.
+    func overview(_ ticker: String) -> (Int, String) {
+        guard let t = state.withLock({ s in s.tickers.first { $0.ticker == ticker } }) else {
+            return (404, #"{"status":"NOT_FOUND","request_id":"fake-404","message":"Ticker not found."}"#)
+        }
+        var fields = [
+            #""active":true"#, #""currency_name":"usd""#, #""locale":"us""#, #""market":"stocks""#, #""name":\#(Self.quote(t.name))"#,
+            #""primary_exchange":\#(Self.quote(t.primaryExchange))"#, #""ticker":\#(Self.quote(t.ticker))"#,
+            #""type":\#(Self.quote(t.type))"#,
+        ]
+        if let code = t.sicCode { fields.append(#""sic_code":\#(Self.quote(code))"#) }
+        if let d = t.sicDescription { fields.append(#""sic_description":\#(Self.quote(d))"#) }
+        return (200, #"{"request_id":"fake-overview","results":{\#(fields.joined(separator: ","))},"status":"OK"}"#)
+    }
+
+    /// The full market snapshot (only `tickers` when given).
+    func snapshot(tickers: Set<String>?) -> (Int, String) {
+        let all = state.withLock { $0.snapshot }.filter { tickers?.contains($0.ticker) ?? true }
+        let items = all.map { t in
+            var o = #"{"day":{"c":\#(t.dayClose),"h":\#(t.dayClose),"l":\#(t.dayClose),"o":\#(t.dayClose),"v":1000,"vw":\#(t.dayClose)},"#
+            if let trade = t.lastTrade { o += #""lastTrade":{"p":\#(trade.p),"s":100,"t":\#(trade.t),"x":4},"# }
+            o += #""prevDay":{"c":\#(t.dayClose),"h":\#(t.dayClose),"l":\#(t.dayClose),"o":\#(t.dayClose),"v":1000,"vw":\#(t.dayClose)},"#
+            return o + #""ticker":\#(Self.quote(t.ticker)),"todaysChange":0,"todaysChangePerc":0,"updated":\#(t.updated)}"#
+        }
+        return (200, #"{"count":\#(items.count),"status":"OK","tickers":[\#(items.joined(separator: ","))]}"#)
     }
 
     /// The New York date of a millisecond timestamp (midnight New York, as Polygon's `t`).
@@ -327,6 +427,8 @@ final class FakePolygonHandler: ChannelInboundHandler {
                 write(s, j, context: context)
             case .closeConnection:
                 context.close(promise: nil)
+            case .body(let status, let json):
+                write(status, json, context: context)
             }
         }
     }

@@ -17,6 +17,19 @@ enum LiveJournal {
     static let refused = "marketdata.live_refused"
     /// Marks were published at a schedule point (body: ``LiveMarksRecord``).
     static let marks = "marketdata.live_marks"
+    /// A stored session lacks a regime input (body: ``LiveDayRecord``, outcome: what is missing).
+    static let regimeMissing = "marketdata.live_regime_missing"
+    /// A sector refresh stored its lookups, or stored nothing (body: ``LiveSectorsRecord``).
+    static let sectors = "marketdata.live_sectors"
+}
+
+/// One sector refresh, as journaled.
+struct LiveSectorsRecord: Codable {
+    var lookedUp: Int
+    var withSector: Int
+    /// Up to 20 symbols left without a sector.
+    var withoutSector: [String]
+    var outcome: String
 }
 
 /// One session's outcome, as journaled.
@@ -32,6 +45,8 @@ struct LiveMarksRecord: Codable {
     var point: String
     var marks: Int
     var session: String?
+    /// How many of the marks came from Polygon's snapshot (nil: marks from last closes only).
+    var snapshot: Int?
 }
 
 /// The wall-clock feed's state in the shell (``MarketDataShell``).
@@ -48,6 +63,10 @@ struct LiveState {
     var degraded: String?
     /// The status line last sent to the supervisor.
     var status = ""
+    /// No sector refresh before this instant (nil: at the next look).
+    var sectorsDueAt: Timestamp?
+    /// The newest stored session lacks a regime input: fetched again (alone) at this instant.
+    var regimeRetryAt: Timestamp?
 }
 
 /// The wall-clock (production) feed, as an extension of ast-marketdata's shell: after each
@@ -66,6 +85,15 @@ extension MarketDataShell {
             fetchTime: c.fetchTime ?? LocalTime(hour: 16, minute: 10), initialSessions: c.initialSessions,
             retrySeconds: Int64(c.retrySeconds), minBarsPerDay: c.minBarsPerDay,
             mode: c.validation == "lenient" ? .lenient : .strict)
+    }
+
+    /// The regime inputs, sectors and marks settings (``LiveInputsConfig``).
+    var liveInputs: LiveInputsConfig { config.marketdataInEffect.liveSettings.inputsInEffect }
+
+    /// The regime's inputs as the store holds them.
+    var regimeInputs: RegimeInputs {
+        let c = liveInputs
+        return RegimeInputs(index: c.indexSymbol ?? "SPY", volatilityTicker: c.volatilityIndex)
     }
 
     func liveLoop() async {
@@ -87,6 +115,12 @@ extension MarketDataShell {
                 case .fetch(let dates) = plan.decide(now: now, lastStored: live.lastStored, retryAt: live.retryAt)
             {
                 await fetchRound(dates, plan: plan)
+            }
+            if md.source == .polygon, live.polygon != nil, let at = live.regimeRetryAt, at <= clock.now() {
+                await repairRegimeInputs(at: clock.now())
+            }
+            if md.source == .polygon, live.polygon != nil, live.loaded, live.sectorsDueAt.map({ $0 <= clock.now() }) ?? true {
+                await refreshSectors(at: clock.now())
             }
             if live.marksAt == nil {
                 await publishMarks(point: "start", session: nil, at: now)
@@ -123,8 +157,14 @@ extension MarketDataShell {
         let initialFill = live.lastStored == nil
         logger.notice("live feed: fetching \(dates.count) session(s) \(first) … \(last)\(initialFill ? " (initial fill)" : "")")
         var reference: StoreBatch?
+        let regime = regimeInputs
+        var volatility: [Bar] = []
         do {
-            let symbols = try await client.tickers()
+            // The regime inputs are flagged as indexes (never traded); a listed ticker that takes
+            // the volatility index's store symbol is left out (its bars would mix with the index).
+            let listed = try await client.tickers()
+            let indexName = listed.first { $0.symbol == regime.index }?.name
+            let symbols = listed.filter { !regime.symbols.contains($0.symbol) } + regime.symbolInfo(indexName: indexName)
             let to = last.adding(days: plan.settings.eventDays)
             let actions = try await client.splits(from: first, to: to) + client.dividends(from: first, to: to)
             let events = actions.map { a in
@@ -135,19 +175,50 @@ extension MarketDataShell {
             await refuse(first, reason: "the reference data (tickers, splits, dividends) could not be fetched: \(error)", skipped: 0)
             return
         }
+        // The volatility index from Polygon's indices aggregates, validated as any series. A
+        // failure stores none of it (the scans that need it do nothing) but not the stocks: their
+        // closes are the marks of the positions held.
+        var volatilityProblem: String?
+        do {
+            let raw = try await client.indexDailyBars(
+                regime.volatilityTicker, as: regime.volatilitySymbol, from: first.adding(days: -10), to: last)
+            let input = (
+                source: "polygon:\(regime.volatilityTicker)", symbol: regime.volatilitySymbol, bars: raw, parseIssues: [ValidationIssue]()
+            )
+            let (report, bars) = IngestCore.decide(raw.isEmpty ? [] : [input], mode: .strict)
+            if report.refused {
+                let named = report.sources.flatMap(\.report.errors).prefix(LiveDayValidation.namedIssues).map(\.description)
+                volatilityProblem = "its bars are invalid, none stored: \(named.joined(separator: "; "))"
+            } else {
+                volatility = bars
+            }
+        } catch {
+            volatilityProblem = "not fetched, none stored: \(error)"
+        }
+        var regimeMissing: [(LocalDate, [String])] = []
         for date in dates {
             let day: GroupedDay
             do { day = try await client.groupedDaily(date) } catch {
                 await refuse(date, reason: "\(error)", skipped: 0)
                 return
             }
-            switch LiveDayValidation.decide(day, settings: plan.settings) {
+            var stocks = day
+            stocks.bars.removeAll { $0.bar.symbol == regime.volatilitySymbol }
+            stocks.skippedTickers += Array(repeating: regime.volatilitySymbol.rawValue, count: day.bars.count - stocks.bars.count)
+            switch LiveDayValidation.decide(stocks, settings: plan.settings) {
             case .refuse(let reason):
                 await refuse(date, reason: reason, skipped: day.skippedTickers.count)
                 return
             case .store(let bars, _):
                 var batch = reference ?? StoreBatch()
-                batch.bars = bars
+                // The volatility index's bars of this day (and, with the first day, the ones before).
+                let volatilityBars = volatility.filter { reference == nil ? $0.date == date : $0.date <= date }
+                batch.bars = bars + volatilityBars
+                var missing: [String] = []
+                if !bars.contains(where: { $0.symbol == regime.index }) { missing.append("no bar of the market index \(regime.index)") }
+                if !volatilityBars.contains(where: { $0.date == date }) {
+                    missing.append("no bar of the volatility index \(regime.volatilityTicker)\(volatilityProblem.map { " (\($0))" } ?? "")")
+                }
                 let store = self.store
                 do { try await Self.offPool { [batch] in try store.write(batch) } } catch {
                     await refuse(date, reason: "the bar store refused the write: \(error)", skipped: day.skippedTickers.count)
@@ -162,11 +233,143 @@ extension MarketDataShell {
                         date: date.description, bars: bars.count, skippedTickers: day.skippedTickers.count,
                         outcome: "stored"), at: clock.now())
                 logger.notice("live feed: stored \(bars.count) bars of \(date) (\(day.skippedTickers.count) tickers not AST symbols)")
+                if !missing.isEmpty { regimeMissing.append((date, missing)) }
                 // Sessions before AST ran had no orders resting: the initial fill goes to nobody.
                 if !initialFill { await publishDay(date, bars: bars) }
             }
         }
+        if !regimeMissing.isEmpty { await regimeInputMissing(regimeMissing) }
+        // The newest session without its inputs: they are fetched again, alone, after retry_seconds.
+        live.regimeRetryAt =
+            regimeMissing.last?.0 == live.lastStored
+            ? Timestamp(nanoseconds: clock.now().nanoseconds + liveSettings.retrySeconds * 1_000_000_000) : nil
         await publishMarks(point: "stored \(last)", session: nil, at: clock.now())
+        // New symbols may have come: their sectors are looked up next.
+        live.sectorsDueAt = nil
+    }
+
+    /// A stored session without a regime input: journaled and a P1 (the 09:00 scan that needs it
+    /// does nothing, see ``RegimeInputGate``).
+    /// Fetches the regime inputs of the newest stored session again (the index from Polygon's
+    /// per-ticker aggregates, the volatility index from the indices aggregates, ten days back),
+    /// validates and stores them; still missing: again after `retry_seconds`.
+    func repairRegimeInputs(at now: Timestamp) async {
+        guard let client = live.polygon, let last = live.lastStored else { return }
+        let regime = regimeInputs
+        let from = last.adding(days: -10)
+        var inputs: [(source: String, symbol: Symbol, bars: [SourcedBar], parseIssues: [ValidationIssue])] = []
+        do {
+            let index = try await client.dailyBars(regime.index, from: from, to: last)
+            let volatility = try await client.indexDailyBars(regime.volatilityTicker, as: regime.volatilitySymbol, from: from, to: last)
+            inputs = [
+                ("polygon:\(regime.index)", regime.index, index),
+                ("polygon:\(regime.volatilityTicker)", regime.volatilitySymbol, volatility),
+            ]
+            .filter { !$0.2.isEmpty }.map { ($0.0, $0.1, $0.2, [ValidationIssue]()) }
+        } catch {
+            logger.warning("live feed: regime inputs of \(last) not fetched again: \(error)")
+        }
+        let (report, bars) = IngestCore.decide(inputs, mode: .strict)
+        let complete = !report.refused && regime.symbols.allSatisfy { s in bars.contains { $0.symbol == s && $0.date == last } }
+        if !report.refused, !bars.isEmpty {
+            let store = self.store
+            do { try await Self.offPool { try store.write(StoreBatch(bars: bars)) } } catch {
+                logger.error("live feed: regime inputs of \(last) not stored: \(error)")
+            }
+        }
+        live.regimeRetryAt = complete ? nil : Timestamp(nanoseconds: now.nanoseconds + liveSettings.retrySeconds * 1_000_000_000)
+        if complete {
+            logger.notice("live feed: the regime inputs of \(last) are stored now")
+            journalLive(
+                LiveJournal.regimeMissing, LiveDayRecord(date: last.description, bars: bars.count, skippedTickers: 0, outcome: "repaired"),
+                at: now)
+        }
+    }
+
+    /// One P1 per round (named for its last session), each session journaled.
+    func regimeInputMissing(_ sessions: [(LocalDate, [String])]) async {
+        guard let (last, lastMissing) = sessions.last else { return }
+        let now = clock.now()
+        for (date, missing) in sessions {
+            let what = String(missing.joined(separator: "; ").prefix(2_000))
+            logger.error("live feed: \(date) stored without a regime input: \(what)")
+            journalLive(
+                LiveJournal.regimeMissing, LiveDayRecord(date: date.description, bars: 0, skippedTickers: 0, outcome: what), at: now)
+        }
+        let more = sessions.count > 1 ? " (and \(sessions.count - 1) earlier session\(sessions.count == 2 ? "" : "s"))" : ""
+        await alert(
+            key: "marketdata:regime-missing:\(last)", title: "AST market data: regime input missing for \(last)\(more)",
+            text: "\(String(lastMissing.joined(separator: "; ").prefix(2_000)))\nThe sessions' stocks were stored; a scan that needs "
+                + "them does nothing until the input is there (the regime cannot be decided).", at: now)
+    }
+
+    /// Looks up the sectors of the liquid symbols whose lookup is missing or older than
+    /// `sector_refresh_days` (at most `sector_max_per_round`, most liquid first) from Polygon's
+    /// ticker overview (SIC code → ``SICSectors``), and stores them in one transaction. An
+    /// unknown ticker (404) or one without a SIC code is stored as looked up, without a sector;
+    /// any other failure stores nothing of the refresh and raises a P1.
+    func refreshSectors(at now: Timestamp) async {
+        guard let client = live.polygon else { return }
+        let inputs = liveInputs
+        let retry = Timestamp(nanoseconds: now.nanoseconds + liveSettings.retrySeconds * 1_000_000_000)
+        let store = self.store
+        let minimum = config.marketdataInEffect.liveSettings.markMinDollarVolume
+        let exclude = Set(regimeInputs.symbols)
+        let due: [Symbol]
+        do {
+            due = try await Self.offPool {
+                let lookups = Dictionary(try store.sectorLookups().map { ($0.symbol, $0.checkedAt) }, uniquingKeysWith: { a, _ in a })
+                return SectorRefresh.due(
+                    lastBars: try store.lastBars(), lookups: lookups, exclude: exclude, minDollarVolume: minimum,
+                    refreshDays: inputs.sectorRefreshDays, max: inputs.sectorMaxPerRound, now: now)
+            }
+        } catch {
+            logger.error("live feed: sector refresh cannot read the store: \(error)")
+            live.sectorsDueAt = retry
+            return
+        }
+        // Again in six hours: symbols beyond this round's maximum, and the next ones to age.
+        live.sectorsDueAt = Timestamp(nanoseconds: now.nanoseconds + 6 * 3_600 * 1_000_000_000)
+        guard !due.isEmpty else { return }
+        var lookups: [SectorLookup] = []
+        for symbol in due {
+            let code: Int?
+            do {
+                code = try await client.sicCode(symbol)
+            } catch {
+                if case .refused(404, _) = error {
+                    code = nil
+                } else {
+                    let why = String("\(error)".prefix(1_000))
+                    live.sectorsDueAt = retry
+                    journalLive(
+                        LiveJournal.sectors,
+                        LiveSectorsRecord(lookedUp: 0, withSector: 0, withoutSector: [], outcome: "nothing stored: \(symbol): \(why)"),
+                        at: now)
+                    await alert(
+                        key: "marketdata:sectors-not-stored", title: "AST market data: sectors not refreshed",
+                        text: "The ticker overview of \(symbol) failed: \(why)\nNothing of this refresh was stored; the next attempt is in "
+                            + "\(liveSettings.retrySeconds) s. Symbols without a sector are blocked by the risk gate (REFERENCE_DATA_MISSING).",
+                        at: now)
+                    return
+                }
+            }
+            lookups.append(SectorLookup(symbol: symbol, sicCode: code, sector: code.flatMap(SICSectors.sector(sic:)), checkedAt: now))
+        }
+        do {
+            try await Self.offPool { [lookups] in try store.writeSectors(lookups) }
+        } catch {
+            logger.error("live feed: sector lookups not stored: \(error)")
+            live.sectorsDueAt = retry
+            return
+        }
+        let without = lookups.filter { $0.sector == nil }.map(\.symbol.rawValue)
+        journalLive(
+            LiveJournal.sectors,
+            LiveSectorsRecord(
+                lookedUp: lookups.count, withSector: lookups.count - without.count, withoutSector: Array(without.prefix(20)),
+                outcome: "stored"), at: now)
+        logger.notice("live feed: sectors of \(lookups.count) symbols looked up, \(without.count) without a sector")
     }
 
     /// A failed round: nothing stored from `date` on, a P1 (one per session), the next attempt later.
@@ -229,18 +432,38 @@ extension MarketDataShell {
         live.marksAt = now
         let (store, risk, reconciler) = (self.store, self.risk, self.reconciler)
         let minimum = config.marketdataInEffect.liveSettings.markMinDollarVolume
+        // At a schedule point with `marks: snapshot`: the last trades from Polygon's snapshot,
+        // where they are newer than the last close; a failed snapshot leaves the last closes (P1).
+        var snapshot: [Symbol: SnapshotMark]?
+        if let session, liveInputs.marks == "snapshot", let client = live.polygon {
+            do {
+                snapshot = try await client.snapshotMarks(now: now).marks
+            } catch {
+                let why = String("\(error)".prefix(1_000))
+                logger.error("live feed: no snapshot at \(point): \(why); marks are the last closes")
+                await alert(
+                    key: "marketdata:snapshot-failed:\(session.date)", title: "AST market data: snapshot failed",
+                    text: "\(why)\nThe marks at \(point) are the last closes.", at: now)
+            }
+        }
         // The store read and the durable sends run off the cooperative pool (see publishDay).
         let pending: [(BusClient, String)]
+        let fromSnapshot: Int
         do {
-            pending = try await Self.offPool {
+            (pending, fromSnapshot) = try await Self.offPool { [snapshot] in
                 var pending: [(BusClient, String)] = []
+                var fromSnapshot = 0
                 for bar in LiveMarks.current(try store.lastBars(), minDollarVolume: minimum) {
                     guard let s = TradingCalendar.nyse.session(on: bar.date) else { continue }
-                    let m = MarketMark(symbol: bar.symbol, price: bar.close, at: s.close)
+                    var m = MarketMark(symbol: bar.symbol, price: bar.close, at: s.close)
+                    if let snap = snapshot?[bar.symbol], snap.at > s.close {
+                        m = MarketMark(symbol: bar.symbol, price: snap.price, at: min(snap.at, now))
+                        fromSnapshot += 1
+                    }
                     pending.append((risk, try risk.send(.mark(m), correlationID: bar.symbol.rawValue)))
                     pending.append((reconciler, try reconciler.send(.mark(m), correlationID: bar.symbol.rawValue)))
                 }
-                return pending
+                return (pending, fromSnapshot)
             }
         } catch {
             logger.error("live feed: no marks at \(point): \(error)")
@@ -252,7 +475,11 @@ extension MarketDataShell {
         } catch {
             logger.warning("live feed: marks at \(point) not all acknowledged yet: \(error)")
         }
-        journalLive(LiveJournal.marks, LiveMarksRecord(point: point, marks: pending.count / 2, session: session?.date.description), at: now)
+        journalLive(
+            LiveJournal.marks,
+            LiveMarksRecord(
+                point: point, marks: pending.count / 2, session: session?.date.description, snapshot: snapshot.map { _ in fromSnapshot }),
+            at: now)
         logger.info("live feed: \(pending.count / 2) marks published (\(point))")
     }
 

@@ -42,6 +42,8 @@ actor StrategyShell: WorkerLogic {
     /// The wall clock (production): the schedule runs on its own timer and the 09:00 scan passes
     /// the freshness gate first. In replay, market time drives it and the replayed store is whole.
     let wallClock: Bool
+    /// With live data from Polygon: the regime inputs the 09:00 scan needs fresh (``RegimeInputGate``).
+    let regimeInputs: RegimeInputs?
     /// Nil until the trading clock is first read on a first start.
     var scheduler: Scheduler?
     var portfolio: PortfolioSnapshot?
@@ -63,6 +65,10 @@ actor StrategyShell: WorkerLogic {
         mode = (config.trading ?? .paper).mode
         storePath = (config.marketdata ?? .standard).storePath(stateDir: config.stateDir)
         wallClock = (config.clock ?? .wall).mode == .wall
+        let md = config.marketdataInEffect
+        let inputs = md.liveSettings.inputsInEffect
+        regimeInputs =
+            md.source == .polygon ? RegimeInputs(index: inputs.indexSymbol ?? "SPY", volatilityTicker: inputs.volatilityIndex) : nil
         // The schedule resumes after the last event handled before a restart (none twice); a
         // first start begins at the first moment the trading clock shows.
         var handledThrough: Timestamp?
@@ -285,19 +291,17 @@ actor StrategyShell: WorkerLogic {
         return "scan \(date): \(candidates) candidates, \(result.intents.count) intents, \(approved) approved (mode \(mode))"
     }
 
-    /// The freshness gate (``FreshnessGate``): why the store cannot be scanned for `scanDate`,
-    /// or nil when it holds the previous session.
+    /// The freshness gate (``FreshnessGate``) and, with live data, the regime-input gate
+    /// (``RegimeInputGate``): why the store cannot be scanned for `scanDate`, or nil when it
+    /// holds the previous session (and the regime's index and volatility index of it).
     func freshnessProblem(scanDate: LocalDate) -> String? {
-        let last: LocalDate?
         do {
             let store = try BarStore(path: storePath, logger: logger)
             defer { try? store.close() }
-            last = try store.lastDailyDate()
+            return try RegimeInputGate.problem(store: store, scanDate: scanDate, inputs: regimeInputs)
         } catch {
             return "the bar store cannot be read: \(error)"
         }
-        if case .degraded(let reason) = FreshnessGate.decide(scanDate: scanDate, lastStored: last) { return reason }
-        return nil
     }
 
     /// Asks the risk gate to cancel every entry of today that the reconciler's book shows still

@@ -149,6 +149,49 @@ final class Sleeps: Sendable {
         }
     }
 
+    @Test func theRegimeSectorAndSnapshotEndpointsAnswerAsDocumentedAndFailClearly() async throws {
+        let day = NewYorkTime.timestamp(date("2024-01-03"), LocalTime(hour: 0, minute: 0)).nanoseconds / 1_000_000
+        var data = PolygonTests.data
+        data["I:VIX"] = [FakePolygonServer.Aggregate(t: day, o: "13.1", h: "14", l: "12.9", c: "13.5", v: "0")]
+        try await Fixture(data: data).run { f in
+            // Indices aggregates: no volume, stored under the symbol the scan reads.
+            let vix = try await f.client.indexDailyBars("I:VIX", as: "VOLX", from: date("2024-01-01"), to: date("2024-01-31"))
+            #expect(vix.map(\.bar.symbol) == ["VOLX"] && vix.first?.bar.close == price("13.5") && vix.first?.bar.volume == 0)
+            // Ticker overview: the SIC code; an ETF has none; an unknown ticker is Polygon's 404.
+            f.server.setReference(tickers: [
+                .init(ticker: "ABC", name: "ABC Corp", sicCode: "3674", sicDescription: "SEMICONDUCTORS"),
+                .init(ticker: "SPY", name: "SPDR S&P 500 ETF Trust", primaryExchange: "ARCX", type: "ETF"),
+            ])
+            #expect(try await f.client.sicCode("ABC") == 3674)
+            #expect(try await f.client.sicCode("SPY") == nil)
+            let unknown = await #expect(throws: PolygonError.self) { try await f.client.sicCode("NOPE") }
+            #expect(unknown == .refused(status: 404, message: "Ticker not found."), "\(String(describing: unknown))")
+            // A well-formed overview with a value that is not a SIC code is refused, not stored.
+            f.server.setFallback(
+                .body(status: 200, json: #"{"status":"OK","results":{"ticker":"ABC","sic_code":"36X4"}}"#),
+                forPathPrefix: "/v3/reference/tickers/ABC")
+            await #expect(throws: PolygonError.self) { try await f.client.sicCode("ABC") }
+            f.server.setFallback(nil, forPathPrefix: "/v3/reference/tickers/ABC")
+            #expect(try await f.client.sicCode("ABC") == 3674)
+            // Snapshot: the last trade, else the day's close at `updated`.
+            let now = NewYorkTime.timestamp(date("2024-01-04"), LocalTime(hour: 10, minute: 30))
+            let t = now.nanoseconds - 60_000_000_000
+            f.server.setSnapshot([
+                .init(ticker: "ABC", lastTrade: (p: "10.61", t: t), dayClose: "10.6", updated: t),
+                .init(ticker: "XYZ", lastTrade: nil, dayClose: "20.7", updated: t),
+            ])
+            let marks = try await f.client.snapshotMarks(now: now).marks
+            #expect(marks["ABC"]?.price == price("10.61") && marks["XYZ"]?.price == price("20.7"))
+            // A failing indices endpoint fails alone (the stocks' paths still answer).
+            f.server.setFallback(.errorStatus(http: 403, message: "NOT_AUTHORIZED"), forPathPrefix: "/v2/aggs/ticker/I:")
+            await #expect(throws: PolygonError.self) {
+                try await f.client.indexDailyBars("I:VIX", as: "VOLX", from: date("2024-01-01"), to: date("2024-01-31"))
+            }
+            #expect(try await f.client.dailyBars("ABC", from: date("2024-01-01"), to: date("2024-01-31")).count == 5)
+            f.expectNoKeyLeaked([unknown?.description ?? ""])
+        }
+    }
+
     @Test func malformedJSONIsRefusedNotGuessedAt() async throws {
         try await Fixture().run { f in
             f.server.script([.malformedJSON])

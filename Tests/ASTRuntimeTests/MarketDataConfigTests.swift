@@ -57,6 +57,32 @@ import Testing
         #expect(text.contains("marketdata.live.validation must be strict or lenient"), "\(text)")
     }
 
+    @Test func liveInputKeysShipTheirDefaultsAndAreChecked() throws {
+        let shipped = try ConfigLoader(directory: Self.shipped, environment: "production", variables: [:]).load(ASTConfig.self)
+        #expect(shipped.marketdataInEffect.liveSettings.inputsInEffect == .standard, "etc/ast.yaml ships the standard inputs")
+        #expect(LiveInputsConfig.standard.indexSymbol == "SPY" && LiveInputsConfig.standard.volatilityIndex == "I:VIX")
+        let bad = """
+            marketdata:
+              live:
+                inputs:
+                  index: "spy!"
+                  volatility_index: VIX
+                  sector_refresh_days: 0
+                  sector_max_per_round: 0
+                  marks: quotes
+
+            """
+        let text = try #require(try Self.withShipped(["ast.local.yaml": bad]) { $0.errorText(environment: "test") })
+        for key in ["index", "volatility_index", "sector_refresh_days", "sector_max_per_round", "marks"] {
+            #expect(text.contains("marketdata.live.inputs.\(key) must"), "\(key): \(text)")
+        }
+        #expect(text.contains("must be a Polygon indices ticker such as I:VIX"), "\(text)")
+        let snapshot = "marketdata:\n  live:\n    inputs:\n      marks: snapshot\n      volatility_index: \"I:VIX1D\"\n"
+        let loaded = try Self.withShipped(["ast.local.yaml": snapshot]) { try $0.loader(environment: "test").load(ASTConfig.self) }
+        #expect(loaded.marketdataInEffect.liveSettings.inputsInEffect.marks == "snapshot")
+        #expect(loaded.marketdataInEffect.liveSettings.inputsInEffect.volatilityIndex == "I:VIX1D")
+    }
+
     @Test func anOffsetClockIsTheSystemClockMoved() {
         struct Fixed: WallClock { func now() -> Timestamp { Timestamp(nanoseconds: 1_000_000_000_000) } }
         #expect(OffsetClock(base: Fixed(), offsetSeconds: 60).now() == Timestamp(nanoseconds: 1_060_000_000_000))

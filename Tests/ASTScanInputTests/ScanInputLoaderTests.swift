@@ -72,3 +72,37 @@ struct ScanInputLoaderTests {
         #expect(adjusted.volume == raw.volume * 2)
     }
 }
+
+/// A symbol whose sector is unknown reaches the strategy (and the risk gate) as no sector, never
+/// as a sector named "": the gate blocks entries in it (REFERENCE_DATA_MISSING) instead of
+/// lumping every such symbol into one "(unknown)" sector.
+@Test func aSymbolWithoutASectorHasNoSectorInTheScanInput() throws {
+    let dir = try TemporaryDirectory(prefix: "ast-scaninput-sector")
+    defer { dir.remove() }
+    let store = try BarStore(path: dir("bars.sqlite"), logger: Logger(label: "test"))
+    defer { try? store.close() }
+    let bar = Bar(
+        symbol: "ABC", resolution: .day, start: NewYorkTime.timestamp(LocalDate("2026-12-03")!, TradingCalendar.regularOpen),
+        open: Price(units: 100_000), high: Price(units: 110_000), low: Price(units: 90_000), close: Price(units: 105_000), volume: 1_000)
+    try store.write(
+        StoreBatch(
+            bars: [
+                bar,
+                Bar(
+                    symbol: "DEF", resolution: .day, start: bar.start, open: bar.open, high: bar.high, low: bar.low, close: bar.close,
+                    volume: 1),
+            ],
+            symbols: [
+                SymbolInfo(symbol: "ABC", name: "ABC", exchange: "NYSE", sector: ""),
+                SymbolInfo(symbol: "DEF", name: "DEF", exchange: "NYSE", sector: "Energy"),
+            ]))
+    let date = LocalDate("2026-12-04")!
+    let now = NewYorkTime.timestamp(date, LocalTime(hour: 9, minute: 0))
+    let cash = Money(dollars: 100_000)!
+    let input = try ScanInputLoader.load(
+        from: store, date: date, now: now,
+        portfolio: PortfolioSnapshot(asOf: now, cash: cash, equity: cash, peakEquity: cash, startOfDayEquity: cash))
+    let sectors = Dictionary(uniqueKeysWithValues: input.universe.map { ($0.info.symbol, $0.info.sector) })
+    #expect(sectors["ABC"] == .some(nil), "no sector: \(sectors)")
+    #expect(sectors["DEF"] == "Energy")
+}

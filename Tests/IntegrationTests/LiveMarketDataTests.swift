@@ -1,6 +1,7 @@
 import ASTCalendar
 import ASTCore
 import ASTJournal
+import ASTMarketData
 import ASTRuntime
 import ASTTestKit
 import Foundation
@@ -33,9 +34,9 @@ import Testing
     }
 
     /// A tree whose clock reads `target` (New York) when it starts, fed by `polygon`.
-    static func tree(polygon: FakePolygonServer, target: Timestamp, initialSessions: Int = 3, minBars: Int = 2) async throws
-        -> SupervisedTree
-    {
+    static func tree(
+        polygon: FakePolygonServer, target: Timestamp, initialSessions: Int = 3, minBars: Int = 2, inputs: String = ""
+    ) async throws -> SupervisedTree {
         let offset = (target.nanoseconds - SystemClock().now().nanoseconds) / 1_000_000_000
         let secrets = FileManager.default.temporaryDirectory.appendingPathComponent("ast-live-\(UUID().uuidString).yaml").path
         FileManager.default.createFile(
@@ -54,6 +55,7 @@ import Testing
                     initial_sessions: \(initialSessions)
                     min_bars_per_day: \(minBars)
                     retry_seconds: 10
+                \(inputs)
                 """)
     }
 
@@ -144,7 +146,9 @@ import Testing
         }
         // The reference data is in the store for the universe filter and the event guard.
         let db = try DatabaseQueue(path: tree.dir("state/marketdata/bars.sqlite"))
-        let exchanges = try await db.read { try String.fetchAll($0, sql: "SELECT exchange FROM symbols ORDER BY symbol") }
+        let exchanges = try await db.read {
+            try String.fetchAll($0, sql: "SELECT exchange FROM symbols WHERE is_index = 0 ORDER BY symbol")
+        }
         let actions = try await db.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM corporate_actions") ?? 0 }
         try db.close()
         #expect(exchanges == ["NASDAQ", "NYSE"] && actions == 2)
@@ -214,5 +218,168 @@ import Testing
         try await eventually(timeout: .seconds(60), every: .milliseconds(500), "the corrected day to be stored") {
             Self.storedBars(tree, on: Self.day) == 2
         }
+    }
+
+    // MARK: Regime inputs and sectors (the scan proposes, or says why it does not)
+
+    /// The bundled data set as Polygon would serve it: the stocks in the grouped-daily bars with
+    /// a SIC code of their sector in their overview, the index IDX as the ETF SPY, the
+    /// volatility index VOLX as the indices ticker I:VIX; only the `sessions` before `scanDate`.
+    static func bundledAsPolygon(before scanDate: LocalDate, sessions: Int) -> (
+        data: [String: [FakePolygonServer.Aggregate]], tickers: [FakePolygonServer.Ticker], splits: [FakePolygonServer.Split],
+        dividends: [FakePolygonServer.Dividend]
+    ) {
+        let u = BundledData.universe()
+        let dates = TradingCalendar.nyse.sessions(from: scanDate.adding(days: -sessions * 2), to: scanDate.adding(days: -1)).suffix(
+            sessions)
+        let window = Set(dates.map(\.date))
+        let sic = [
+            "Technology": "3674", "Healthcare": "2834", "Financials": "6022", "Energy": "1311", "Industrials": "3721",
+            "Consumer Discretionary": "5812", "Consumer Staples": "2080", "Utilities": "4911",
+        ]
+        let mic = ["NYSE": "XNYS", "NASDAQ": "XNAS", "AMEX": "XASE", "ARCA": "ARCX"]
+        var data: [String: [FakePolygonServer.Aggregate]] = [:]
+        var tickers: [FakePolygonServer.Ticker] = []
+        for (info, series) in zip(u.symbols, u.series) {
+            let ticker = info.symbol == "IDX" ? "SPY" : info.symbol == "VOLX" ? "I:VIX" : info.symbol.rawValue
+            data[ticker] = series.filter { window.contains($0.date) }.map { b in
+                FakePolygonServer.Aggregate(
+                    t: ms(b.date.description), o: "\(b.open)", h: "\(b.high)", l: "\(b.low)", c: "\(b.close)",
+                    v: "\(b.volume == 0 && ticker == "SPY" ? 80_000_000 : b.volume)")
+            }
+            if ticker == "SPY" {
+                tickers.append(.init(ticker: "SPY", name: "SPDR S&P 500 ETF Trust", primaryExchange: "ARCX", type: "ETF"))
+            } else if !info.isIndex {
+                tickers.append(
+                    .init(ticker: ticker, name: info.name, primaryExchange: mic[info.exchange] ?? "XNYS", sicCode: sic[info.sector]))
+            }
+        }
+        let last = dates.last?.date ?? scanDate
+        var splits: [FakePolygonServer.Split] = []
+        var dividends: [FakePolygonServer.Dividend] = []
+        for a in u.actions where a.exDate <= last.adding(days: 60) {
+            switch a.kind {
+            case .split(let new, let old):
+                splits.append(.init(ticker: a.symbol.rawValue, executionDate: a.exDate.description, splitFrom: "\(old)", splitTo: "\(new)"))
+            case .dividend(let cash):
+                dividends.append(.init(ticker: a.symbol.rawValue, exDividendDate: a.exDate.description, cashAmount: "\(cash)"))
+            }
+        }
+        return (data, tickers, splits, dividends)
+    }
+
+    /// A session of the bundled data on which the demo strategy proposes entries at 09:00.
+    static let proposingScan = "2025-03-03"
+
+    @Test(.timeLimit(.minutes(6)))
+    func withRegimeAndSectorsFromPolygonThe0900ScanProposesEntries() async throws {
+        let scanDate = LocalDate(Self.proposingScan)!
+        let served = Self.bundledAsPolygon(before: scanDate, sessions: 260)
+        let polygon = try await FakePolygonServer(apiKey: Self.key, data: served.data, pageSize: 1_000)
+        polygon.setReference(tickers: served.tickers, splits: served.splits, dividends: served.dividends)
+        // Marks from the snapshot at 09:00: one stock traded a cent above its last close at 08:55.
+        let traded = try #require(served.tickers.first { $0.sicCode != nil }?.ticker)
+        let lastClose = try #require(served.data[traded]?.last.flatMap { Price($0.c) })
+        let snapshotPrice = Price(units: lastClose.units + 100).description
+        let tradeAt = NewYorkTime.timestamp(scanDate, LocalTime(hour: 8, minute: 55)).nanoseconds
+        polygon.setSnapshot([.init(ticker: traded, lastTrade: (p: snapshotPrice, t: tradeAt), dayClose: snapshotPrice, updated: tradeAt)])
+        defer { Task { await polygon.stop() } }
+        // Before 09:00 of the scan date with an empty store: the start fills the 260 sessions
+        // before it (the regime's SMA200 and the universe's 250 sessions of history need them).
+        let target = NewYorkTime.timestamp(scanDate, LocalTime(hour: 8, minute: 58)).nanoseconds + 30_000_000_000
+        let tree = try await Self.tree(
+            polygon: polygon, target: Timestamp(nanoseconds: target), initialSessions: 260, inputs: "    inputs:\n      marks: snapshot")
+        _ = try await tree.waitAllReady(timeout: .seconds(90))
+        var scan = ""
+        do {
+            try await eventually(timeout: .seconds(240), every: .milliseconds(500), "the 09:00 scan") {
+                scan = Self.bodies(Self.journal(tree, "strategy@main"), type: "strategy.schedule").first { $0.contains("full_scan") } ?? ""
+                return !scan.isEmpty
+            }
+        } catch {
+            Issue.record("\(error)\n\(Self.seen(tree))")
+            throw error
+        }
+        let md = Self.journal(tree, "marketdata@main")
+        #expect(Self.bodies(md, type: "marketdata.live_refused").isEmpty, "\(Self.seen(tree))")
+        #expect(Self.bodies(md, type: "marketdata.live_regime_missing").isEmpty)
+        let sectors = Self.bodies(md, type: "marketdata.live_sectors")
+        #expect(sectors.contains { $0.contains("\"withSector\":50") && $0.contains("stored") }, "\(sectors)")
+        // The scan ran (not DEGRADED), decided the regime from SPY and I:VIX, and proposed.
+        #expect(!scan.contains("DEGRADED"), "\(scan)")
+        let result = Self.bodies(Self.journal(tree, "strategy@main"), type: "strategy.scan").first ?? ""
+        #expect(!result.contains("\"regime\":\"undetermined\""), "\(result.prefix(2_000))")
+        let intents = scan.split(separator: ",").first { $0.contains(" intents") }.flatMap {
+            $0.split(separator: " ").first.flatMap { Int($0) }
+        }
+        #expect((intents ?? 0) > 0, "the scan proposes: \(scan)")
+        // Every intent carries its sector: none is blocked for missing reference data.
+        let decisions = Self.bodies(Self.journal(tree, "strategy@main"), type: "strategy.decision")
+        #expect(!decisions.isEmpty && !decisions.contains { $0.contains("REFERENCE_DATA_MISSING") }, "\(decisions.prefix(3))")
+        let paths = polygon.requests.map { String($0.split(separator: "?")[0]) }
+        #expect(paths.contains { $0.hasPrefix("/v2/aggs/ticker/I:VIX/range/1/day/") })
+        #expect(paths.filter { $0.hasPrefix("/v3/reference/tickers/") }.count >= 50, "one overview per liquid stock")
+        // At the 09:00 schedule point the marks came from the snapshot where it had a newer trade.
+        try await eventually(timeout: .seconds(60), every: .milliseconds(500), "snapshot marks at 09:00") {
+            Self.bodies(Self.journal(tree, "marketdata@main"), type: "marketdata.live_marks").contains {
+                $0.contains("\"snapshot\":1") && $0.contains("full_scan")
+            }
+        }
+        let riskMarks = Self.journal(tree, "risk@main").filter { $0.record.kind == .received && $0.record.type == "mark" }
+            .map { String(decoding: $0.record.body, as: UTF8.self) }
+        #expect(
+            riskMarks.contains { $0.contains(traded) && $0.contains(snapshotPrice) },
+            "\(traded) at \(snapshotPrice): \(riskMarks.suffix(3))")
+    }
+
+    @Test(.timeLimit(.minutes(5)))
+    func withoutTheIndexOrTheVolatilityIndexThe0900ScanDoesNothingAndSaysWhy() async throws {
+        // Stocks only: no SPY in the grouped bars, no I:VIX from the indices endpoint.
+        let polygon = try await FakePolygonServer(apiKey: Self.key, data: Self.aggregates(Self.history + [Self.day]))
+        polygon.setReference(tickers: [.init(ticker: "ABC", name: "ABC Corp", sicCode: "3674"), .init(ticker: "XYZ", name: "XYZ Inc")])
+        defer { Task { await polygon.stop() } }
+        let target = NewYorkTime.timestamp(LocalDate("2026-12-03")!, LocalTime(hour: 8, minute: 59)).nanoseconds + 10_000_000_000
+        let tree = try await Self.tree(polygon: polygon, target: Timestamp(nanoseconds: target))
+        _ = try await tree.waitAllReady(timeout: .seconds(90))
+        var scan = ""
+        do {
+            try await eventually(timeout: .seconds(150), every: .milliseconds(500), "a scan DEGRADED for its regime inputs") {
+                scan = Self.bodies(Self.journal(tree, "strategy@main"), type: "strategy.schedule").first { $0.contains("full_scan") } ?? ""
+                return !scan.isEmpty
+            }
+        } catch {
+            Issue.record("\(error)\n\(Self.seen(tree))")
+            throw error
+        }
+        #expect(scan.contains("DEGRADED") && scan.contains("regime input missing"), "\(scan)")
+        #expect(scan.contains("no bars of the market index SPY") && scan.contains("volatility index I:VIX"), "\(scan)")
+        #expect(Self.bodies(Self.journal(tree, "strategy@main"), type: "strategy.scan").isEmpty, "no scan ran")
+        // The stocks were stored; each session without its inputs was named, with a P1.
+        #expect(Self.storedBars(tree, on: "2026-12-02") == 2)
+        let missing = Self.bodies(Self.journal(tree, "marketdata@main"), type: "marketdata.live_regime_missing")
+        #expect(missing.contains { $0.contains("2026-12-02") && $0.contains("SPY") && $0.contains("I:VIX") }, "\(missing)")
+        try await eventually(timeout: .seconds(30), every: .milliseconds(500), "the P1s") {
+            let alerts = Self.journal(tree, "notifier@main").filter { $0.record.type == "alert" }
+                .map { String(decoding: $0.record.body, as: UTF8.self) }
+            return alerts.contains { $0.contains("marketdata:regime-missing:2026-12-02") }
+                && alerts.contains { $0.contains("scan-degraded:2026-12-03") }
+        }
+        // Once Polygon has them, the newest session's inputs are fetched again, alone, and stored.
+        var served = Self.aggregates(Self.history + [Self.day])["ABC"] ?? []
+        for i in served.indices { served[i].v = "0" }
+        polygon.addAggregates(["SPY": served, "I:VIX": served])
+        try await eventually(timeout: .seconds(60), every: .milliseconds(500), "the regime inputs of 2026-12-02 repaired") {
+            Self.bodies(Self.journal(tree, "marketdata@main"), type: "marketdata.live_regime_missing").contains {
+                $0.contains("2026-12-02") && $0.contains("repaired")
+            }
+        }
+        #expect(Self.storedBars(tree, on: "2026-12-02") == 4, "ABC, XYZ, SPY and VOLX")
+        // ABC's sector came from its SIC code; XYZ has none (no SIC code): stored as such.
+        let db = try DatabaseQueue(path: tree.dir("state/marketdata/bars.sqlite"))
+        let rows = try await db.read { db in
+            try Row.fetchAll(db, sql: "SELECT symbol, sector FROM sectors ORDER BY symbol").map { "\($0[0] as String)=\($0[1] as String)" }
+        }
+        try db.close()
+        #expect(rows == ["ABC=Technology", "XYZ="], "\(rows)")
     }
 }
