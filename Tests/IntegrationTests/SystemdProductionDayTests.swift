@@ -151,7 +151,11 @@ import Testing
         }
     }
 
-    /// What must hold once production proposes trades (see ``productionProposesTrades``).
+    /// What must hold once production proposes trades (see ``productionProposesTrades``). Fills
+    /// from D+1's bars are not asserted yet: with daily bars in wall-clock mode the broker sees
+    /// D+1's bars only after the 16:10 fetch, and the 15:55 cleanup cancels every entry still
+    /// unfilled before that, so no entry can fill on its own day (to be decided with the
+    /// coordinator: intraday bars or quotes for the broker, or a cleanup that knows this).
     static func tradingAssertions(_ day: ProductionDay, scan: String) async throws {
         #expect(!scan.contains(" 0 intents"), "intents > 0: \(scan)")
         try await day.waitFor("the approved entries at the paper broker", timeout: .seconds(60)) {
