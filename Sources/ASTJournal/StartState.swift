@@ -54,10 +54,24 @@ public enum JournalStart: Sendable, Equatable {
     /// The journal entry type a process writes at a start with ``missingState(detail:)``.
     public static let stateMissingType = "journal.state_missing"
 
+    /// Set by astd for each child: how often it has spawned that child in this run of the tree
+    /// (1 at its first start). A child started again finds its own journal, unless it was lost.
+    /// `ASTD_`, like astd's other variables: the configuration's `AST_*` layer would refuse it.
+    public static let spawnCountVariable = "ASTD_SPAWN_COUNT"
+
     /// Pure: the start mode for the journal at `path` given what was found. A peer counts as
     /// evidence of an earlier run when it holds one or cannot be read (fail closed).
-    public static func decide(journal path: String, own: OwnJournalFinding, peers: [PeerJournalFinding]) -> JournalStart {
+    public static func decide(
+        journal path: String, own: OwnJournalFinding, peers: [PeerJournalFinding], restartedInThisRun: Bool = false
+    ) -> JournalStart {
         guard own != .present else { return .restore }
+        if restartedInThisRun {
+            // astd started this child before in this run: it wrote its journal then.
+            let what = own == .empty ? "is empty" : "does not exist"
+            return .missingState(
+                detail: "missing state: journal \(path) \(what) although this process ran earlier in this run of the tree; "
+                    + "restore it from a backup, or follow runbooks/journal-verification-failed.md to resume knowingly")
+        }
         let evidence = peers.filter {
             switch $0.kind {
             case .earlierRun, .unreadable: true
@@ -79,8 +93,9 @@ public enum JournalStart: Sendable, Equatable {
     }
 
     /// Looks at the journal directory (I/O, read-only) and decides with ``decide(journal:own:peers:)``.
-    public static func inspect(journal path: String) -> JournalStart {
-        decide(journal: path, own: ownFinding(path), peers: peerFindings(besides: path))
+    public static func inspect(journal path: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> JournalStart {
+        let spawns = environment[spawnCountVariable].flatMap { Int($0) } ?? 1
+        return decide(journal: path, own: ownFinding(path), peers: peerFindings(besides: path), restartedInThisRun: spawns > 1)
     }
 
     static func ownFinding(_ path: String) -> OwnJournalFinding {
@@ -140,15 +155,42 @@ public enum JournalCreator {
 
     /// Whether the process that wrote `creator` still runs (same boot, same pid, same start time).
     public static func isRunning(_ creator: String) -> Bool {
+        isRunning(creator, epoch: bootID)
+    }
+
+    /// ``isRunning(_:)`` against `epoch` (this process's ``epoch(bootID:environment:)``). A
+    /// creator of this very invocation of the service is of this run: under units/ast.service
+    /// (PrivateUsers=, ProtectProc=invisible) a process sees no other process in /proc, so the
+    /// pid cannot be checked; a child astd started again in the same run is told so
+    /// (``JournalStart/spawnCountVariable``) and needs no peer to tell it its state is gone.
+    static func isRunning(_ creator: String, epoch: String?) -> Bool {
         let parts = creator.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-        guard parts.count == 3, let boot = bootID, parts[0] == boot, let pid = Int32(parts[1]), pid > 0,
+        guard parts.count == 3, let boot = epoch, parts[0] == boot else { return false }
+        if boot.hasPrefix("invocation-") { return true }
+        guard let pid = Int32(parts[1]), pid > 0,
             let started = startTime(of: pid)
         else { return false }
         return started == parts[2]
     }
 
-    static let bootID: String? = (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8))?
-        .trimmingCharacters(in: .whitespacesAndNewlines)
+    static let bootID: String? = epoch(
+        bootID: try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8),
+        environment: ProcessInfo.processInfo.environment)
+
+    /// What a creator's first field names: the kernel's boot id, or, where /proc/sys cannot be
+    /// read (units/ast.service has ProcSubset=pid, which hides it), the service manager's
+    /// invocation id of the unit, which every process of the tree inherits from astd and which
+    /// changes at every start of the unit. Without either, nil: no creator is ever "running", so
+    /// every peer journal is a trace of an earlier run (fail closed). (Before, the missing boot id
+    /// made every peer journal of the same run count as an earlier run under systemd, and a fresh
+    /// install started HALTED for missing state.)
+    static func epoch(bootID: String?, environment: [String: String]) -> String? {
+        if let boot = bootID?.trimmingCharacters(in: .whitespacesAndNewlines), !boot.isEmpty { return boot }
+        if let invocation = environment["INVOCATION_ID"], !invocation.isEmpty, !invocation.contains("/") {
+            return "invocation-\(invocation)"
+        }
+        return nil
+    }
 
     /// Field 22 of `/proc/<pid>/stat`, after the command name (which may hold spaces and parentheses).
     static func startTime(of pid: Int32) -> String? {

@@ -153,12 +153,24 @@ actor StrategyShell: WorkerLogic {
         for decision in scheduler!.due(at: now) {
             switch decision {
             case .fire(let event):
+                await waitForPeers()
                 let detail = await perform(event)
                 record(ScheduleRecord(task: event.task.rawValue, time: event.time, fired: true, detail: detail))
             case .skip(let event, let reason):
                 logger.warning("skipped \(event): \(reason.rawValue)")
                 record(ScheduleRecord(task: event.task.rawValue, time: event.time, fired: false, detail: reason.rawValue))
             }
+        }
+    }
+
+    /// An event caught up at start (the wall clock is past it when the process comes up) fires
+    /// before the bus has connected: its reconciliation and its intents then failed with "not
+    /// connected" and the event was recorded as done. Waits (bounded: a peer that stays away
+    /// is reported by the event itself) until the risk gate and the reconciler are connected.
+    func waitForPeers(timeout: Duration = .seconds(30)) async {
+        let deadline = ContinuousClock.now + timeout
+        while !(risk.isConnected && reconciler.isConnected) && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(100))
         }
     }
 

@@ -40,6 +40,9 @@ actor Tree {
     }
 
     var runtime: [ProcessIdentity: Runtime] = [:]
+    /// How often each child was spawned by this astd (one run of the tree): a child started again
+    /// whose journal is gone has lost its state (``JournalStart/spawnCountVariable``).
+    var spawnCounts: [ProcessIdentity: Int] = [:]
     /// pid -> when SIGKILL follows if it has not exited (after SIGTERM or SIGABRT).
     var killDeadlines: [Int32: Timestamp] = [:]
     /// Exits reaped before `spawn` returned their pid (the child died at once).
@@ -224,6 +227,9 @@ actor Tree {
         if id.role == .risk || id.role == .broker {
             inherited.append(InheritedDescriptor(fd: approvalKeyFD, variable: ApprovalKey.descriptorVariable))
         }
+        spawnCounts[id, default: 0] += 1
+        var environment = self.environment
+        environment[JournalStart.spawnCountVariable] = "\(spawnCounts[id, default: 1])"
         do {
             // The spawner writes the child's pid into its table slot between fork and exec.
             let pid = try await spawner.spawn(

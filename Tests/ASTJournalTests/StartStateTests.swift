@@ -70,6 +70,46 @@ import Testing
         #expect(!JournalCreator.isRunning("garbage"))
     }
 
+    /// Under units/ast.service (ProcSubset=pid) /proc/sys/kernel/random/boot_id cannot be read:
+    /// the creator then names the unit's invocation, which the whole tree shares, instead of
+    /// nothing (which made every journal of the same run an "earlier run": a fresh install
+    /// started HALTED for missing state).
+    @Test func withoutABootIdTheCreatorNamesTheServiceInvocation() {
+        #expect(JournalCreator.epoch(bootID: "6a3e\n", environment: ["INVOCATION_ID": "abc"]) == "6a3e")
+        #expect(JournalCreator.epoch(bootID: nil, environment: ["INVOCATION_ID": "0f2c9a"]) == "invocation-0f2c9a")
+        #expect(JournalCreator.epoch(bootID: "", environment: ["INVOCATION_ID": "0f2c9a"]) == "invocation-0f2c9a")
+        // Neither: no creator is ever running, every peer journal counts as an earlier run.
+        #expect(JournalCreator.epoch(bootID: nil, environment: [:]) == nil)
+        #expect(JournalCreator.epoch(bootID: nil, environment: ["INVOCATION_ID": "a/b"]) == nil)
+    }
+
+    /// Under the service no process sees another in /proc: a journal created in this very
+    /// invocation is of this run (a fresh install is a first start, not missing state), one of
+    /// another invocation is of an earlier run, and without an epoch nothing runs (fail closed).
+    @Test func aCreatorOfThisInvocationIsThisRunWithoutLookingAtItsPid() {
+        let epoch = "invocation-0f2c9a"
+        #expect(JournalCreator.isRunning("invocation-0f2c9a/999999/1", epoch: epoch))
+        #expect(!JournalCreator.isRunning("invocation-77aa01/999999/1", epoch: epoch))
+        #expect(!JournalCreator.isRunning("invocation-0f2c9a/999999/1", epoch: nil))
+        #expect(!JournalCreator.isRunning("6a3e/\(getpid())/1", epoch: epoch))
+    }
+
+    /// A child astd starts again in the same run had written its journal: if it is gone, the
+    /// state is lost, whatever the peers say (they are all of this run).
+    @Test func aRestartedChildWhoseJournalIsGoneIsMissingStateEvenWithoutPeers() throws {
+        try withTemporaryDirectory { dir in
+            let own = "\(dir)/risk@main.sqlite"
+            #expect(JournalStart.inspect(journal: own, environment: [JournalStart.spawnCountVariable: "1"]) == .firstStart)
+            #expect(JournalStart.inspect(journal: own, environment: [:]) == .firstStart)
+            guard case .missingState(let detail) = JournalStart.inspect(journal: own, environment: [JournalStart.spawnCountVariable: "2"])
+            else {
+                Issue.record("a restart without its journal must be missing state")
+                return
+            }
+            #expect(detail.contains("ran earlier in this run of the tree"), "\(detail)")
+        }
+    }
+
     @Test func journalsOfThisRunAreAFirstStartAndOfAnEarlierOneAreMissingState() throws {
         try withTemporaryDirectory { dir in
             let own = "\(dir)/risk@main.sqlite"
