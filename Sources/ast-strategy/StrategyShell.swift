@@ -219,6 +219,15 @@ actor StrategyShell: WorkerLogic {
         let plan = SafeReducing.plan(state: state, portfolio: portfolio, limits: limits)
         append(type: StrategyJournal.reduction, plan, at: event.time, correlation: date, durability: .durable)
         logger.notice("14:30 safe reducing \(date): \(plan.summary)")
+        if !plan.unreducible.isEmpty, let notifier {
+            // What no order can bring back is the operator's to decide: say so (P1).
+            let text = plan.unreducible.map { "\($0.code) \($0.subject): \($0.reason)" }.joined(separator: "\n")
+            _ = try? notifier.send(
+                .alert(
+                    Alert(
+                        priority: .p1, key: "safe-reduce:\(date)", title: "AST safe reducing \(date): limits no reduction restores",
+                        text: String(text.prefix(2000)), at: event.time)))
+        }
         var approved = 0
         let intents = plan.intents(day: date, createdAt: event.time, expiresAt: event.session.close)
         for intent in intents {

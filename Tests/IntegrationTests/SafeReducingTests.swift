@@ -2,6 +2,7 @@ import ASTCore
 import ASTJournal
 import ASTRisk
 import ASTTestKit
+import ASTWire
 import Foundation
 import Testing
 
@@ -99,6 +100,45 @@ import Testing
         #expect(
             ChildProcess.exitCode(ast.exitStatus!) == 0 && out.contains("parity: the tree matched the engine trade for trade"),
             "\(out.suffix(4000))\n\(ast.stderr.suffix(2000))")
+    }
+
+    /// The 14:30 task asks ast-risk for its Safe Mode state; that is all the strategy may ask:
+    /// a halt or resume from the strategy is refused before it is journaled.
+    @Test(.timeLimit(.minutes(2)))
+    func theStrategyMayAskTheGateForItsStateButNeverCommandIt() async throws {
+        let tree = try await SupervisedTree()
+        _ = try await tree.waitAllReady()
+        let peer = try RawBusPeer(path: tree.dir("run/risk@main.sock"), identity: ProcessIdentity(role: .strategy, instance: "test"))
+        try peer.hello()
+        #expect(try peer.receive()?.type == .welcome)
+        func ask(_ message: Message) throws -> Message? {
+            _ = try peer.send(message)
+            while let env = try peer.receive(timeoutMs: 10_000) {
+                if case .ack = env.message { continue }
+                return env.message
+            }
+            return nil
+        }
+        guard case .riskStatus(let status)? = try ask(.riskCommand(.status)) else {
+            Issue.record("no status for the strategy")
+            return
+        }
+        #expect(status.state == .active)
+        for command in [RiskCommand.halt(reason: "from the strategy"), .resume(to: .active), .journalVerificationFailed(detail: "x")] {
+            let answer = try ask(.riskCommand(command))
+            guard case .commandResult(let r)? = answer else {
+                Issue.record("\(command): expected a refusal, got \(String(describing: answer))")
+                continue
+            }
+            #expect(!r.accepted && r.message.hasPrefix("INPUT_INVALID"), "\(command): \(r.message)")
+        }
+        #expect(try tree.status()?.0.safeMode?.state == .active)
+        let risk = try WorkerTree.entries(path: tree.dir("state/journal/risk@main.sqlite"), process: "risk@main")
+        #expect(
+            !risk.contains {
+                $0.record.kind == .received && $0.record.type == MessageType.riskCommand.rawValue
+                    && String(decoding: $0.record.body, as: UTF8.self).contains("from the strategy")
+            }, "the refused halt was journaled as an input")
     }
 
     static func schedule(_ entries: [JournalEntry]) -> String {
