@@ -140,7 +140,7 @@ public enum SafeReducing {
                 }
             }
             // A value that does not fit 64 bits is no snapshot a reconciler could have made: unvalued.
-            if let m = mark, Int64(exactly: quantity * m) == nil { mark = nil }
+            if let m = mark, Int64(exactly: Exact.abs(quantity) * m) == nil { mark = nil }
             let sector = p.sector.flatMap { $0.isEmpty ? nil : $0 }
             lines.append(Line(symbol: symbol, quantity: quantity, mark: mark, sector: sector))
         }
@@ -149,7 +149,9 @@ public enum SafeReducing {
             plan.unreducible.append(
                 UnreducibleViolation(
                     code: .noMarketData, subject: s.rawValue,
-                    reason: "no usable mark for \(s): its exposure cannot be valued; no reduction is proposed for it"))
+                    reason:
+                        "no usable mark for \(s) (none, not positive, or a value over 64 bits): its exposure cannot be valued; no reduction is proposed for it"
+                ))
         }
 
         // Equity-based limits: a reduction at the mark does not change equity.

@@ -104,6 +104,17 @@ struct SafeReducingTests {
         #expect(p.unreducible.first?.subject == "AAPL")
     }
 
+    @Test func anAbsurdPositionIsRefusedNotTrapped() {
+        // |Int64.min| shares do not fit 64 bits: unvalued, nothing proposed, no trap.
+        var book = snapshot([Holding("XOM", 10, "1.00", "energy")])
+        book.positions["AAPL"] = PositionSnapshot(
+            quantity: Quantity(Int64.min), averagePrice: Price(units: 1), lastMark: Price(units: 1))
+        book.positions["MSFT"] = PositionSnapshot(quantity: Quantity(Int64.max), averagePrice: price("2.00"), lastMark: price("2.00"))
+        let p = plan(book)
+        #expect(p.proposals.isEmpty)
+        #expect(p.unreducible.map(\.subject).prefix(2) == ["AAPL", "MSFT"], "\(p.unreducible)")
+    }
+
     @Test func freshMarksRevalueTheBookBeforePlanning() {
         // At 100.00 AAPL is within 10 %; at 150.00 it is 15,000 of 105,000 equity.
         let book = snapshot([Holding("AAPL", 100, "100.00")])
