@@ -174,6 +174,9 @@ struct EngineRun {
                 reconcileRun(trigger: EngineSemantics.reconcileTrigger(.afterMarket), time)
                 publish(time)
                 closeDay(session, time)
+            case .task(.reconcileAndReduce):
+                reconcileRun(trigger: EngineSemantics.reconcileTrigger(.reconcileAndReduce), time)
+                safeReduce(session, time)
             case .task(let task): reconcileRun(trigger: EngineSemantics.reconcileTrigger(task), time)
             case .bars: bars(session, time)
             case .close: broker(.sessionClose(session.close), time)

@@ -51,6 +51,8 @@ public enum EntryTypes {
         public static let scan = "strategy.scan"
         public static let decision = "strategy.decision"
         public static let cancel = "strategy.cancel"
+        /// The 14:30 safe-reducing plan (body: ASTRisk's `ReductionPlan`).
+        public static let reduction = "strategy.reduction"
     }
 
     /// ast-marketdata.

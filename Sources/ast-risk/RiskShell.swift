@@ -297,7 +297,11 @@ actor RiskShell: WorkerLogic {
     /// Validate before you journal: the bus calls this before it journals a message
     /// (``RiskInput/validate()``; a quarantine acknowledgement must name a pending entry).
     nonisolated func validate(_ envelope: Envelope, from peer: PeerInfo) -> InputRefusal? {
-        switch envelope.message {
+        // The strategy may ask for the Safe Mode state (the 14:30 safe reducing), never command.
+        if case .riskCommand(let command) = envelope.message, peer.identity.role == .strategy, command != .status {
+            return InputRefusal(.invalid, "the strategy may only ask for the risk gate's status")
+        }
+        return switch envelope.message {
         case .intentSubmit(let intent): RiskInput.intent(intent).validate()
         case .portfolioSnapshot(let p): RiskInput.portfolio(p).validate()
         case .mark(let m): RiskInput.mark(m).validate()

@@ -10,7 +10,7 @@ import Foundation
 let definition = WorkerDefinition(
     role: .risk,
     permissions: [
-        .strategy: [.intentSubmit, .orderCancel],
+        .strategy: [.intentSubmit, .orderCancel, .riskCommand],
         .supervisor: [.probe, .lifecycle],
         .control: [.probe, .riskCommand, .quarantineAck],
         .reconciler: [.portfolioSnapshot, .reconciliationResult],

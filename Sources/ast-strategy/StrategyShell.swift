@@ -26,7 +26,8 @@ struct ScheduleRecord: Codable {
 /// ast-strategy's shell: on the daily schedule (driven by the trading clock: market time in
 /// replay) it runs the pure pipeline (``PipelineRun``) over the bar store at 09:00 and sends the
 /// intent groups to the risk gate; asks the reconciler to reconcile at 10:30, 12:30, 14:30 and
-/// 16:40; at 15:55 asks the risk gate to cancel the day's entries still resting and has every
+/// 16:40; at 14:30, in SAFE_REDUCING, proposes the reduce-only orders that bring the book back
+/// within the violated limits; at 15:55 asks the risk gate to cancel the day's entries still resting and has every
 /// position's stop verified. Every scan and decision is journaled.
 actor StrategyShell: WorkerLogic {
     let journal: Journal
@@ -38,6 +39,8 @@ actor StrategyShell: WorkerLogic {
     let stateDir: String
     let pipeline: PipelineRun
     let mode: TradingMode
+    /// The risk gate's limits, for the 14:30 safe-reducing plan.
+    let limits: RiskLimits
     let storePath: String
     /// The wall clock (production): the schedule runs on its own timer and the 09:00 scan passes
     /// the freshness gate first. In replay, market time drives it and the replayed store is whole.
@@ -63,6 +66,7 @@ actor StrategyShell: WorkerLogic {
         stateDir = config.stateDir
         pipeline = PipelineRun(config: config.strategy ?? PipelineConfig())
         mode = (config.trading ?? .paper).mode
+        limits = config.risk.limits
         storePath = (config.marketdata ?? .standard).storePath(stateDir: config.stateDir)
         wallClock = (config.clock ?? .wall).mode == .wall
         let md = config.marketdataInEffect
@@ -98,7 +102,8 @@ actor StrategyShell: WorkerLogic {
         let decoder = JSONDecoder()
         try journal.scan(fromSeq: 1) { entry in
             guard entry.record.type == StrategyJournal.decision,
-                let d = try? decoder.decode(IntentDecision.self, from: Data(entry.record.body)), d.decision.approval != nil
+                let d = try? decoder.decode(IntentDecision.self, from: Data(entry.record.body)), d.decision.approval != nil,
+                !d.intent.rawValue.contains(".\(SafeReducing.strategyName).")
             else { return true }
             let date = NewYorkTime.local(entry.record.timestamp).date
             if let last = entries.last, last.1 != date { entries.removeAll() }
@@ -202,9 +207,64 @@ actor StrategyShell: WorkerLogic {
             let cancelled = await cancelRestingEntries(event)
             let check = await reconcile("schedule \(event.task.rawValue): verify every position has its stop")
             return "asked to cancel \(cancelled) resting entr\(cancelled == 1 ? "y" : "ies"); \(check)"
+        case .reconcileAndReduce:
+            let check = await reconcile("schedule \(event.task.rawValue)")
+            return check + "; " + (await safeReduce(event))
         default:
             return await reconcile("schedule \(event.task.rawValue)")
         }
+    }
+
+    /// The 14:30 safe reducing (after its reconciliation): asks the risk gate for its Safe Mode
+    /// state; in SAFE_REDUCING plans the reduce-only orders that bring the portfolio back within
+    /// the violated limits (``SafeReducing``), journals the plan and sends each intent to the
+    /// gate, journaling its decision. Without the gate's state or a portfolio nothing is proposed.
+    func safeReduce(_ event: ScheduledEvent) async -> String {
+        let state: TradingState
+        do {
+            let reply = try await risk.request(.riskCommand(.status), timeout: .seconds(10))
+            guard case .riskStatus(let r) = reply.message else {
+                return "safe reducing: the risk gate answered \(reply.type); nothing proposed"
+            }
+            state = r.state
+        } catch {
+            logger.error("safe reducing: no Safe Mode state from the risk gate: \(error)")
+            return "safe reducing: no state from the risk gate (\(error)); nothing proposed"
+        }
+        guard state == .safeReducing else { return "safe reducing: \(state), nothing to reduce" }
+        guard let portfolio else { return "safe reducing: no portfolio yet; nothing proposed (when in doubt, do nothing)" }
+        let date = event.session.date.description
+        let plan = SafeReducing.plan(state: state, portfolio: portfolio, limits: limits)
+        append(type: StrategyJournal.reduction, plan, at: event.time, correlation: date, durability: .durable)
+        logger.notice("14:30 safe reducing \(date): \(plan.summary)")
+        if !plan.unreducible.isEmpty, let notifier {
+            // What no order can bring back is the operator's to decide: say so (P1).
+            let text = plan.unreducible.map { "\($0.code) \($0.subject): \($0.reason)" }.joined(separator: "\n")
+            _ = try? notifier.send(
+                .alert(
+                    Alert(
+                        priority: .p1, key: "safe-reduce:\(date)", title: "AST safe reducing \(date): limits no reduction restores",
+                        text: String(text.prefix(2000)), at: event.time)))
+        }
+        var approved = 0
+        let intents = plan.intents(day: date, createdAt: event.time, expiresAt: event.session.close)
+        for intent in intents {
+            let line: String
+            do {
+                let reply = try await risk.request(.intentSubmit(intent), timeout: .seconds(10))
+                if case .intentDecision(let d) = reply.message {
+                    if d.decision.approval != nil { approved += 1 }
+                    append(type: StrategyJournal.decision, d, at: clock.now(), correlation: intent.id.rawValue)
+                    line = "\(intent.id): \(d.decision.reason?.rawValue ?? "approved")"
+                } else {
+                    line = "\(intent.id): the risk gate answered \(reply.type)"
+                }
+            } catch {
+                line = "\(intent.id): no decision (\(error)); nothing was ordered"
+            }
+            logger.info("\(line)")
+        }
+        return "safe reducing: \(plan.summary); \(intents.count) intents, \(approved) approved"
     }
 
     /// The 16:40 daily report: the day's section of the run report, from every process's
