@@ -51,6 +51,10 @@ actor StrategyShell: WorkerLogic {
     /// In replay, a restart handles at once what was due at the last `market.time` received
     /// (a crash between that input and its scheduled work): while it does, settle says busy.
     var catchingUp: Bool
+    /// The scan's indicators, carried from scan to scan (O(1) per symbol per new bar). Not
+    /// journaled: after a restart the first scan rebuilds them from the bar store, which gives
+    /// the same values (``ScanIndicators``).
+    var indicators: ScanIndicators?
 
     init(context: WorkerContext) throws {
         journal = context.journal
@@ -276,7 +280,9 @@ actor StrategyShell: WorkerLogic {
         }
         let input: ScanInput
         do {
-            input = try ScanInputLoader.load(storePath: storePath, date: date, now: event.time, portfolio: portfolio, logger: logger)
+            input = try ScanInputLoader.load(
+                storePath: storePath, date: date, now: event.time, portfolio: portfolio, pipeline: pipeline, indicators: &indicators,
+                logger: logger)
         } catch {
             logger.error("09:00 scan of \(date): the bar store cannot be read: \(error)")
             return "bar store unreadable: no scan (\(error))"
