@@ -87,7 +87,7 @@ struct EngineBenchmarks: AsyncParsableCommand {
         print()
         print(
             "The NYSE calendar covers \(calendar.coveredYears.lowerBound)–\(calendar.coveredYears.upperBound) (\(covered) sessions): "
-                + "2,520 sessions do not fit; the synthetic rows time \(sessions) sessions and extrapolate per session.")
+                + "2,520 sessions do not fit; the synthetic row times the sessions played (at most what the calendar holds).")
     }
 
     struct Measured {
