@@ -135,6 +135,8 @@ struct EngineRun {
     var reportsThrough: Int64 = 0
     var peak: Money?
     var dayIntents = 0, dayApproved = 0, dayFills = 0
+    /// The scan's indicators, carried from session to session (as the tree's strategy carries them).
+    var indicators: ScanIndicators?
 
     init(engine: Engine, gate: RiskGate, exchange: PaperExchange) {
         self.engine = engine
@@ -192,7 +194,9 @@ struct EngineRun {
     mutating func scan(_ session: Session, _ now: Timestamp) {
         todaysEntries.removeAll()
         guard let portfolio = strategyPortfolio else { return }  // when in doubt, do nothing
-        let result = engine.pipeline.scan(scanInput(session.date, now: now, portfolio: portfolio))
+        var input = scanInput(session.date, now: now, portfolio: portfolio)
+        advanceIndicators(&input)
+        let result = engine.pipeline.scan(input)
         var approvals: [Approval] = []
         for var intent in result.intents {
             // Decided by the end of its session or never (the tree's strategy sets the same).
@@ -349,6 +353,25 @@ struct EngineRun {
 
     // MARK: The scan's input
 
+    /// Advances the carried indicators to `input` (the one ``ScanIndicators`` the tree's strategy
+    /// uses); a symbol's track is rebuilt from its whole history, split-adjusted as of the scan,
+    /// only on its first scan or after a new split.
+    mutating func advanceIndicators(_ input: inout ScanInput) {
+        guard var carried = indicators ?? engine.pipeline.scanIndicators() else { return }
+        let m = engine.market
+        let date = input.date
+        let tradable = m.symbols.indices.filter { !m.symbols[$0].isIndex }
+        carried.advance(input) { k in
+            let i = tradable[k]
+            let hi = m.lowerBound(i, date)
+            var bars = Array(m.bars[i][..<hi])
+            EngineScan.adjustForSplits(&bars, dates: m.dates[i][..<hi], splits: m.splits[i], through: date)
+            return bars
+        }
+        input.indicators = carried
+        indicators = carried
+    }
+
     /// What the 09:00 scan of `date` may know (as ``ASTScanInput/ScanInputLoader`` reads it from
     /// the bar store): bars of the 400 calendar days before the date, back-adjusted for splits
     /// with an ex-date on or before it; events 30 days either side; `VOLX` the volatility index,
@@ -366,7 +389,8 @@ struct EngineRun {
             if info.isIndex {
                 if info.symbol == EngineScan.volatilitySymbol { volatility = bars } else { index = bars }
             } else {
-                universe.append(SymbolHistory(info: info, bars: bars))
+                let splits = m.splits[i].filter { $0.exDate <= date }.count
+                universe.append(SymbolHistory(info: info, bars: bars, splits: splits))
             }
         }
         let lo = date.adding(days: -EngineScan.eventDays), hi = date.adding(days: EngineScan.eventDays)

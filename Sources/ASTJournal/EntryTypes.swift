@@ -59,6 +59,10 @@ public enum EntryTypes {
     public enum MarketData {
         /// The replay reached this market time (body: ``Progress``); a restart resumes after it.
         public static let progress = "marketdata.replay"
+        /// The replay is about to play this schedule point (body: ``Progress``), written before
+        /// anything of it is published: the input whose outputs are the point's messages and its
+        /// `marketdata.replay` entry. A start marker between the two is a crash between them.
+        public static let beat = "marketdata.beat"
         public static let finished = "marketdata.replay_finished"
         public static let installed = "marketdata.installed"
 

@@ -201,8 +201,10 @@ public struct VerificationReport: Sendable, Codable {
 /// the input being compared, the ids of messages already sent (re-sends are skipped) and at most
 /// ``DivergenceLog/limit`` divergences; never the journal's entries.
 ///
-/// Alerts are not compared (they depend on whether a notifier is configured); other processes
-/// get their hash chain checked only.
+/// Alerts are not compared (they depend on whether a notifier is configured). Strategy, market
+/// data and notifier are not re-executed (their chain is checked), but a crash between an input
+/// and its output is recognised in them too and noted (``RestartNoteReplayer``); other
+/// processes get their hash chain checked only.
 public enum ReplayVerifier {
     public static func verify(_ directory: JournalDirectory, config: ReplaySettings) -> VerificationReport {
         let start = ContinuousClock.now
@@ -244,6 +246,9 @@ public enum ReplayVerifier {
         case "risk": replayer = RiskReplayer(process: reader.process, journal: path, limits: config.riskLimits)
         case "reconciler": replayer = ReconcilerReplayer(process: reader.process, journal: path)
         case "broker": replayer = PaperReplayer(process: reader.process, journal: path, config: config.paperBroker)
+        case "strategy": replayer = RestartNoteReplayer(process: reader.process, rule: .strategy)
+        case "marketdata": replayer = RestartNoteReplayer(process: reader.process, rule: .marketData)
+        case "notifier": replayer = RestartNoteReplayer(process: reader.process, rule: .notifier)
         default: replayer = nil
         }
         var entries = 0
@@ -259,7 +264,7 @@ public enum ReplayVerifier {
         replayer?.finish()
         result.entries = entries
         if let replayer {
-            result.reexecuted = replayer.inputs > 0 || role != "broker"
+            result.reexecuted = !(replayer is RestartNoteReplayer) && (replayer.inputs > 0 || role != "broker")
             result.inputs = replayer.inputs
             result.outputsCompared = replayer.compared
             result.notes += replayer.notes
@@ -686,4 +691,128 @@ struct PaperReplayer: Replayer {
             )
         }
     }
+}
+
+/// For the processes replay does not re-execute (strategy, market data, notifier): recognises a
+/// crash between an input and its output from the journal's shape and notes it. At a start
+/// marker, the last input of the ended run that no output followed is a suspect; it is a crash
+/// between input and output when the next run produces that input's output (the restarted
+/// process catches up on it):
+/// - strategy: a received `market.time` at T, then a `strategy.schedule` entry for an event at
+///   or before T only after the restart (the scheduled work due at T, done late);
+/// - market data: a `marketdata.beat` at T whose `marketdata.replay` entry at T comes only after
+///   the restart (the schedule point played again);
+/// - notifier: a received alert (or lifecycle event) that a `notifier.sent` entry carries only
+///   after the restart (the restored outbox sends it).
+/// It never records a divergence: what these processes decide is not re-executed.
+struct RestartNoteReplayer: Replayer {
+    enum Rule { case strategy, marketData, notifier }
+
+    /// An input of the current run not yet followed by an output.
+    struct Input {
+        var seq: Int64
+        var type: String
+        /// Strategy and market data: the input's market time; notifier: nil.
+        var time: Timestamp?
+        /// Notifier: the alert's key (nil for a lifecycle event: any message sent matches).
+        var key: String?
+    }
+
+    let process: String
+    let rule: Rule
+    var open: Input?
+    var suspect: (input: Input, marker: JournalEntry)?
+    var inputs = 0
+    var compared = 0
+    var notes: [String] = []
+    var log = DivergenceLog()
+    let decoder = JSONDecoder()
+
+    init(process: String, rule: Rule) {
+        self.process = process
+        self.rule = rule
+    }
+
+    mutating func feed(_ entry: JournalEntry) {
+        let r = entry.record
+        if EntryTypes.startMarkers.contains(r.type) {
+            // A process may write more than one marker at a start (`process.started`, then its own).
+            if let o = open { suspect = (o, entry) }
+            open = nil
+            return
+        }
+        if let input = self.input(entry) {
+            inputs += 1
+            open = input
+        } else if let output = self.output(entry) {
+            if let s = suspect, matches(s.input, output) {
+                notes.append(
+                    "the output of entry \(s.input.seq) (\(s.input.type)) came only after the restart at entry \(s.marker.seq)"
+                        + " (\(s.marker.record.type)): a crash between input and output")
+                suspect = nil
+            }
+            if let o = open, matches(o, output) { open = nil }
+        }
+    }
+
+    /// What an output entry says about the input it belongs to.
+    struct Output {
+        var time: Timestamp?
+        var keys: [String]
+    }
+
+    func input(_ entry: JournalEntry) -> Input? {
+        let r = entry.record
+        switch rule {
+        case .strategy:
+            guard r.kind == .received, r.type == MessageType.marketTime.rawValue,
+                case .marketTime(let t)? = try? EnvelopeCodec.decode(r.body).message
+            else { return nil }
+            return Input(seq: entry.seq, type: r.type, time: t.now)
+        case .marketData:
+            guard r.type == EntryTypes.MarketData.beat,
+                let p = try? decoder.decode(EntryTypes.MarketData.Progress.self, from: Data(r.body))
+            else { return nil }
+            return Input(seq: entry.seq, type: r.type, time: p.time)
+        case .notifier:
+            guard r.kind == .received, r.type == MessageType.alert.rawValue || r.type == MessageType.lifecycle.rawValue else {
+                return nil
+            }
+            var key: String?
+            if case .alert(let a)? = try? EnvelopeCodec.decode(r.body).message { key = a.key }
+            return Input(seq: entry.seq, type: r.type, key: key)
+        }
+    }
+
+    /// The fields of the outputs this replayer reads.
+    struct Timed: Decodable { var time: Timestamp }
+    struct Sent: Decodable {
+        var alertKeys: [String]
+        enum CodingKeys: String, CodingKey { case alertKeys = "alert_keys" }
+    }
+
+    func output(_ entry: JournalEntry) -> Output? {
+        let r = entry.record
+        switch rule {
+        case .strategy:
+            guard r.type == EntryTypes.Strategy.schedule, let t = try? decoder.decode(Timed.self, from: Data(r.body)) else { return nil }
+            return Output(time: t.time, keys: [])
+        case .marketData:
+            guard r.type == EntryTypes.MarketData.progress, let t = try? decoder.decode(Timed.self, from: Data(r.body)) else { return nil }
+            return Output(time: t.time, keys: [])
+        case .notifier:
+            guard r.type == EntryTypes.Notifier.sent, let s = try? decoder.decode(Sent.self, from: Data(r.body)) else { return nil }
+            return Output(time: nil, keys: s.alertKeys)
+        }
+    }
+
+    func matches(_ input: Input, _ output: Output) -> Bool {
+        switch rule {
+        case .strategy: output.time.map { t in input.time.map { t <= $0 } ?? false } ?? false
+        case .marketData: output.time != nil && output.time == input.time
+        case .notifier: input.key.map { output.keys.contains($0) } ?? true
+        }
+    }
+
+    mutating func finish() {}
 }

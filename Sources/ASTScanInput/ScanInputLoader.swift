@@ -8,8 +8,9 @@ import Logging
 /// Reads what the 09:00 scan of a date may know from the bar store: the one place where
 /// ast-strategy's scheduled scan and `ast scan --date` build their ``ScanInput``.
 ///
-/// No look-ahead: bars strictly before the date (about 400 calendar days of them), split
-/// adjustments only for splits with an ex-date on or before the date, and the events calendar
+/// No look-ahead: bars strictly before the date (about 400 calendar days of them for the
+/// universe filter and the detectors; the indicators, carried in ``ScanIndicators``, cover every
+/// bar since the symbol's first), split adjustments only for splits with an ex-date on or before the date, and the events calendar
 /// 30 days either side. Symbols flagged as indexes are the regime's inputs (`VOLX` the
 /// volatility index, any other the market index), never part of the tradable universe.
 public enum ScanInputLoader {
@@ -44,12 +45,13 @@ public enum ScanInputLoader {
             let bars = BackAdjustment.apply(raw, actions: actions, mode: .splits)
             // No sector is nil, never an empty-named sector: the risk gate blocks entries in a
             // symbol without one (REFERENCE_DATA_MISSING) rather than lumping them together.
+            let splits = actions.filter { if case .split = $0.kind { true } else { false } }.count
             let strategyInfo = ASTStrategy.SymbolInfo(
                 symbol: info.symbol, exchange: info.exchange, sector: info.sector.isEmpty ? nil : info.sector, isIndex: info.isIndex)
             if info.isIndex {
                 if info.symbol == volatilitySymbol { volatility = bars } else { index = bars }
             } else {
-                universe.append(SymbolHistory(info: strategyInfo, bars: bars))
+                universe.append(SymbolHistory(info: strategyInfo, bars: bars, splits: splits))
             }
         }
         let events = try store.events(from: date.adding(days: -eventDays), to: date.adding(days: eventDays)).map {
@@ -57,5 +59,36 @@ public enum ScanInputLoader {
         }
         return ScanInput(
             date: date, now: now, universe: universe, index: index, volatilityIndex: volatility, portfolio: portfolio, events: events)
+    }
+
+    /// Advances `indicators` (carried from earlier scans, or new: `pipeline`'s) to `input`, reading
+    /// from the store the whole history of a symbol whose track must be rebuilt (its first scan,
+    /// a new split): every bar before the date since the symbol's first, split-adjusted as the
+    /// input's bars. Sets `input.indicators`. Nil when the pipeline's configuration is refused.
+    public static func advance(
+        _ indicators: ScanIndicators?, for input: inout ScanInput, pipeline: PipelineRun, store: BarStore
+    ) throws -> ScanIndicators? {
+        guard var carried = indicators ?? pipeline.scanIndicators() else { return nil }
+        let date = input.date
+        try carried.advance(input) { i in
+            let symbol = input.universe[i].info.symbol
+            let raw = try store.bars(symbol, to: date.adding(days: -1))
+            let actions = try store.corporateActions(symbol).filter { $0.exDate <= date }
+            return BackAdjustment.apply(raw, actions: actions, mode: .splits)
+        }
+        input.indicators = carried
+        return carried
+    }
+
+    /// ``load(from:date:now:portfolio:)`` and ``advance(_:for:pipeline:store:)`` on one store.
+    public static func load(
+        storePath: String, date: LocalDate, now: Timestamp, portfolio: PortfolioSnapshot, pipeline: PipelineRun,
+        indicators: inout ScanIndicators?, logger: Logger
+    ) throws -> ScanInput {
+        let store = try BarStore(path: storePath, logger: logger)
+        defer { try? store.close() }
+        var input = try load(from: store, date: date, now: now, portfolio: portfolio)
+        indicators = try advance(indicators, for: &input, pipeline: pipeline, store: store)
+        return input
     }
 }

@@ -30,10 +30,14 @@ public struct SymbolInfo: Sendable, Equatable, Codable {
 public struct SymbolHistory: Sendable {
     public var info: SymbolInfo
     public var bars: [Bar]
+    /// How many splits `bars` are back-adjusted for: when it changes, carried indicators are
+    /// rebuilt (``ScanIndicators``).
+    public var splits: Int
 
-    public init(info: SymbolInfo, bars: [Bar]) {
+    public init(info: SymbolInfo, bars: [Bar], splits: Int = 0) {
         self.info = info
         self.bars = bars
+        self.splits = splits
     }
 }
 
@@ -51,6 +55,9 @@ public struct ScanInput: Sendable {
     public var portfolio: PortfolioSnapshot
     /// Earnings, splits and dividends (see ``EventCalendar``).
     public var events: [CorporateEvent]
+    /// The scan's indicators carried from the previous scans and advanced to this one (see
+    /// ``ScanIndicators``); nil: computed over `universe`'s bars as given.
+    public var indicators: ScanIndicators?
 
     /// `now` defaults to 09:00 New York time on `date`, the scheduled pre-market scan.
     public init(

@@ -166,9 +166,10 @@ public struct ScanResult: Sendable, Equatable, Codable {
 /// scanner (detectors, filter chain) -> event guard -> strategy engine -> intent groups for the
 /// risk gate.
 ///
-/// Per symbol the work is O(bars): one pass of the incremental indicators of one shared
-/// ``IndicatorPlan`` (the union of what the active detectors, filters and strategy declare), then
-/// constant work per detector over its declared lookback. Nothing is kept of a symbol without a
+/// Per symbol the indicators of one shared ``IndicatorPlan`` (the union of what the active
+/// detectors, filters and strategy declare) come carried from the previous scan
+/// (``ScanInput/indicators``: O(1) per new bar) or, without them, from one pass over the bars
+/// given (O(bars)); then constant work per detector over its declared lookback. Nothing is kept of a symbol without a
 /// candidate. Deterministic: the same inputs give the same ``ScanResult``.
 public struct PipelineRun: Sendable {
     public let config: PipelineConfig
@@ -185,6 +186,24 @@ public struct PipelineRun: Sendable {
         self.registry = registry
         self.calendar = calendar
         self.extraFilters = extraFilters
+    }
+
+    /// The indicators the active plugins need and their lookback (nil when the configuration
+    /// is refused): what a caller carries from scan to scan (``ScanInput/indicators``).
+    public func scanIndicators() -> ScanIndicators? {
+        let plugins = PluginSet.make(config, registry: registry)
+        defer { plugins.cleanup() }
+        guard plugins.problems.isEmpty, let strategy = plugins.strategy else { return nil }
+        let setup = indicatorSetup(plugins, strategy: strategy)
+        return ScanIndicators(plan: setup.plan, lookback: setup.lookback)
+    }
+
+    func indicatorSetup(_ plugins: PluginSet, strategy: any Strategy) -> (
+        plan: IndicatorPlan, lookback: Int, filters: [any CandidateFilter]
+    ) {
+        let filters = config.filters.makeFilters() + extraFilters
+        let specs = plugins.detectors.flatMap(\.indicators) + filters.flatMap(\.indicators) + strategy.indicators
+        return (IndicatorPlan(specs), max(2, plugins.detectors.map(\.lookback).max() ?? 1), filters)
     }
 
     /// Runs the scan for `input.date`. Plugins go through init -> validate -> execute -> cleanup;
@@ -211,12 +230,11 @@ public struct PipelineRun: Sendable {
             previousSession: previous, config: config.regime)
 
         // Indicator plan: what the active plugins need, each once.
-        let filters = config.filters.makeFilters() + extraFilters
+        let (plan, lookback, filters) = indicatorSetup(plugins, strategy: strategy)
         let chain = FilterChain(filters)
-        let specs = plugins.detectors.flatMap(\.indicators) + filters.flatMap(\.indicators) + strategy.indicators
-        let plan = IndicatorPlan(specs)
         result.indicatorPlan = plan.computedNodes
-        let lookback = max(2, plugins.detectors.map(\.lookback).max() ?? 1)
+        // Carried indicators when the caller advanced them for this plan; else over the bars given.
+        let carried = input.indicators.flatMap { $0.plan == plan && $0.lookback == lookback ? $0 : nil }
 
         // Universe, detectors, filters, event guard, symbol by symbol in symbol order.
         let universeFilter = UniverseFilter(config: config.universe)
@@ -242,9 +260,17 @@ public struct PipelineRun: Sendable {
             }
             result.universe.included.append(info.symbol)
 
-            let context = SymbolContext.build(
-                date: date, info: info, usable: usable, plan: plan, lookback: lookback,
-                regime: result.regime.regime, position: input.portfolio.positions[info.symbol])
+            let position = input.portfolio.positions[info.symbol]
+            let context =
+                if let track = carried?.track(info.symbol), track.last?.start == usable.last?.start {
+                    SymbolContext(
+                        date: date, info: info, bars: usable, indicators: track.window, regime: result.regime.regime,
+                        position: position)
+                } else {
+                    SymbolContext.build(
+                        date: date, info: info, usable: usable, plan: plan, lookback: lookback, regime: result.regime.regime,
+                        position: position)
+                }
             guard let close = usable.last?.close else { continue }
             for (rank, detector) in plugins.detectors.enumerated() {
                 guard let found = detector.detect(context) else { continue }

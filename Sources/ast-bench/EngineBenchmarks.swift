@@ -87,7 +87,7 @@ struct EngineBenchmarks: AsyncParsableCommand {
         print()
         print(
             "The NYSE calendar covers \(calendar.coveredYears.lowerBound)–\(calendar.coveredYears.upperBound) (\(covered) sessions): "
-                + "2,520 sessions do not fit; the synthetic rows time \(sessions) sessions and extrapolate per session.")
+                + "2,520 sessions do not fit; the synthetic row times the sessions played (at most what the calendar holds).")
     }
 
     struct Measured {
@@ -150,8 +150,11 @@ struct EngineBenchmarks: AsyncParsableCommand {
 
     func syntheticData() -> (infos: [ASTMarketData.SymbolInfo], bars: [Bar], events: [MarketEvent], played: [Session]) {
         let standard = BundledData.universe()
-        let all = TradingCalendar.nyse.sessions(
-            from: LocalDate(year: 2024, month: 1, day: 2)!, to: LocalDate(year: 2026, month: 12, day: 31)!)
+        // Every session the calendar covers from 2024 on (the bundled index, which drives the
+        // walks and the regime, ends on 2026-12-31: after it the regime is undetermined).
+        let calendar = TradingCalendar.nyse
+        let all = calendar.sessions(
+            from: LocalDate(year: 2024, month: 1, day: 2)!, to: LocalDate(year: calendar.coveredYears.upperBound, month: 12, day: 31)!)
         let total = min(all.count, history + sessions)
         let days = Array(all.prefix(total))
         let index = standard.bars(of: "IDX")

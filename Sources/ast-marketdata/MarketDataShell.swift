@@ -138,6 +138,15 @@ actor MarketDataShell: WorkerLogic {
         case bars
         /// The session's end: DAY orders expire.
         case close
+
+        /// As `marketdata.beat` names it (`full_scan`, `bars`, `close` ...).
+        var name: String {
+            switch self {
+            case .time(let task): task?.rawValue ?? "time"
+            case .bars: "bars"
+            case .close: "close"
+            }
+        }
     }
 
     /// Plays the configured sessions.
@@ -184,6 +193,12 @@ actor MarketDataShell: WorkerLogic {
                 }
                 guard time > done else { continue }
                 try Task.checkCancellation()
+                let point = ReplayProgress(time: time, session: session.date.description, index: i + 1, of: sessions.count, what: beat.name)
+                try journal.append(
+                    JournalRecord(
+                        kind: .decision, type: MarketDataJournal.beat, timestamp: time,
+                        body: Array(JSONEncoder().encode(point))), durability: .durable)
+                CrashAfterInputFault.point(MarketDataJournal.beat, beat, outputs: 1)
                 try await announce(time)
                 try await settle(time)
                 var what = "\(NewYorkTime.format(time))"

@@ -207,9 +207,15 @@ actor NotifierShell: WorkerLogic {
     }
 
     /// Hands `input` to the outbox and carries out what it says.
-    func handle(_ input: Outbox.Input) {
+    func handle(_ input: Outbox.Input, journaledAs entryType: String? = nil) {
         let now = clock.now()
-        for action in outbox.handle(input, now: now) {
+        let actions = outbox.handle(input, now: now)
+        if let entryType {
+            // Fault injection for tests: a crash after the journaled alert, before what it sends.
+            let outputs = actions.filter { if case .send = $0 { true } else if case .record = $0 { true } else { false } }.count
+            CrashAfterInputFault.point(entryType, input, outputs: outputs)
+        }
+        for action in actions {
             switch action {
             case .send(let message):
                 append(NotifierJournal.sent, kind: .sent, message.id, SentBody(message), durability: .batched)
@@ -278,9 +284,9 @@ actor NotifierShell: WorkerLogic {
     func receive(_ envelope: Envelope, from peer: PeerInfo) async -> Message? {
         switch envelope.message {
         case .alert(let alert):
-            handle(.alert(alert))
+            handle(.alert(alert), journaledAs: MessageType.alert.rawValue)
         case .lifecycle(let event):
-            if let alert = LifecycleAlerts.alert(for: event) { handle(.alert(alert)) }
+            if let alert = LifecycleAlerts.alert(for: event) { handle(.alert(alert), journaledAs: MessageType.lifecycle.rawValue) }
         case .notifierStatusRequest:
             return .notifierStatus(report())
         default:

@@ -53,6 +53,13 @@ actor StrategyShell: WorkerLogic {
     /// Entries approved on the latest scanned session, for the pre-close cleanup; rebuilt from
     /// the journal's decisions at start, so a restart between the scan and the cleanup loses none.
     var todaysEntries: [(IntentID, LocalDate)] = []
+    /// In replay, a restart handles at once what was due at the last `market.time` received
+    /// (a crash between that input and its scheduled work): while it does, settle says busy.
+    var catchingUp: Bool
+    /// The scan's indicators, carried from scan to scan (O(1) per symbol per new bar). Not
+    /// journaled: after a restart the first scan rebuilds them from the bar store, which gives
+    /// the same values (``ScanIndicators``).
+    var indicators: ScanIndicators?
 
     init(context: WorkerContext) throws {
         journal = context.journal
@@ -76,16 +83,28 @@ actor StrategyShell: WorkerLogic {
         // The schedule resumes after the last event handled before a restart (none twice); a
         // first start begins at the first moment the trading clock shows.
         var handledThrough: Timestamp?
+        var heardMarketTime = false
+        var restoredPortfolio: PortfolioSnapshot?
         let decoder = JSONDecoder()
         try journal.scan(fromSeq: 1) { entry in
-            if entry.record.type == StrategyJournal.schedule,
-                let r = try? decoder.decode(ScheduleRecord.self, from: Data(entry.record.body))
+            let r = entry.record
+            if r.type == StrategyJournal.schedule, let s = try? decoder.decode(ScheduleRecord.self, from: Data(r.body)) {
+                handledThrough = s.time
+            } else if r.kind == .received, r.type == MessageType.marketTime.rawValue {
+                heardMarketTime = true
+            } else if r.kind == .received, r.type == MessageType.portfolioSnapshot.rawValue,
+                case .portfolioSnapshot(let s)? = try? EnvelopeCodec.decode(r.body).message,
+                restoredPortfolio.map({ s.asOf >= $0.asOf }) ?? true
             {
-                handledThrough = r.time
+                // The latest portfolio the reconciler published before a restart: the scan a
+                // restart catches up on reads it, as the interrupted one would have.
+                restoredPortfolio = s
             }
             return true
         }
         scheduler = handledThrough.map { Scheduler(start: $0) }
+        portfolio = restoredPortfolio
+        catchingUp = heardMarketTime && (config.clock ?? .wall).mode == .replay
         todaysEntries = try Self.approvedEntries(in: journal)
         logger.notice(
             "strategy ready",
@@ -116,11 +135,18 @@ actor StrategyShell: WorkerLogic {
     /// The causal clock's settle barrier: the cancels sent to the risk gate are acknowledged
     /// (handled there, and their orders handed to the broker's outbox).
     func settle() async -> SettleReport {
+        if catchingUp { return SettleReport(hadPending: true, detail: "catching up on the schedule after a restart") }
         let pending = await risk.drain()
         return SettleReport(hadPending: pending, detail: pending ? "cancels to the risk gate" : "")
     }
 
     func run() async {
+        if catchingUp {
+            // The market clock is restored to the last `market.time` received: what was due by
+            // then and is not journaled as handled runs now, before the replay goes on.
+            await runDue()
+            catchingUp = false
+        }
         await withDiscardingTaskGroup { group in
             group.addTask { await self.risk.run() }
             group.addTask { await self.reconciler.run() }
@@ -155,7 +181,12 @@ actor StrategyShell: WorkerLogic {
         let now = clock.now()
         // First start: events from now on (the event exactly at `now` included).
         if scheduler == nil { scheduler = Scheduler(start: Timestamp(nanoseconds: now.nanoseconds - 1)) }
-        for decision in scheduler!.due(at: now) {
+        let decisions = scheduler!.due(at: now)
+        // Fault injection for tests: a crash after the `market.time` input, before its work.
+        if let first = decisions.first {
+            CrashAfterInputFault.point(MessageType.marketTime.rawValue, first.event.task, outputs: decisions.count)
+        }
+        for decision in decisions {
             switch decision {
             case .fire(let event):
                 await waitForPeers()
@@ -327,7 +358,9 @@ actor StrategyShell: WorkerLogic {
         }
         let input: ScanInput
         do {
-            input = try ScanInputLoader.load(storePath: storePath, date: date, now: event.time, portfolio: portfolio, logger: logger)
+            input = try ScanInputLoader.load(
+                storePath: storePath, date: date, now: event.time, portfolio: portfolio, pipeline: pipeline, indicators: &indicators,
+                logger: logger)
         } catch {
             logger.error("09:00 scan of \(date): the bar store cannot be read: \(error)")
             return "bar store unreadable: no scan (\(error))"

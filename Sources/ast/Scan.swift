@@ -47,13 +47,18 @@ struct ScanCommand: AsyncParsableCommand {
         let money = cash.flatMap { Money($0) } ?? (config.paperBroker ?? PaperBrokerConfig()).startingCash
         let now = NewYorkTime.timestamp(day, LocalTime(hour: 9, minute: 0))
         let portfolio = PortfolioSnapshot(asOf: now, cash: money, equity: money, peakEquity: money, startOfDayEquity: money)
+        let pipeline = PipelineRun(config: config.strategy ?? PipelineConfig())
         let input: ScanInput
         do {
-            input = try ScanInputLoader.load(storePath: path, date: day, now: now, portfolio: portfolio, logger: options.logger())
+            // The indicators over every bar since each symbol's first, as the tree's scan has them.
+            var indicators: ScanIndicators?
+            input = try ScanInputLoader.load(
+                storePath: path, date: day, now: now, portfolio: portfolio, pipeline: pipeline, indicators: &indicators,
+                logger: options.logger())
         } catch {
             throw failure("cannot read the bar store \(path): \(error)", ExitStatus.other)
         }
-        let result = PipelineRun(config: config.strategy ?? PipelineConfig()).scan(input)
+        let result = pipeline.scan(input)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]

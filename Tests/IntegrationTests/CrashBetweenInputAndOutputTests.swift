@@ -15,10 +15,12 @@ import Testing
 /// M8.6 with real processes: a worker SIGKILLed between a durably journaled input and its
 /// output (`AST_FAULT_CRASH_AFTER_INPUT`) is restarted by astd, the run goes on, and
 /// `astctl replay --verify` over the journals says IDENTICAL with a crash note for it.
-/// - reconciler (a reconciliation: its summary and result lost) and broker (a bar whose fills
-///   were not yet sent) in one run: the trading content (``TradingContent``: intents,
-///   decisions, orders, fills, final portfolio) equals the in-process engine's over the same
-///   sessions, which never crashes: no order lost, none duplicated.
+/// - reconciler (a reconciliation: its summary and result lost), broker (a bar whose fills
+///   were not yet sent), strategy (a 09:00 `market.time` whose scan had not run), market data
+///   (a bars beat not yet published) and notifier (an alert not yet sent) in one run: the
+///   trading content (``TradingContent``: intents, decisions, orders, fills, final portfolio)
+///   equals the in-process engine's over the same sessions, which never crashes: no order
+///   lost, none duplicated.
 /// - risk (an intent whose decision is lost): fail closed. The restarted gate is HALTED, the
 ///   interrupted intent is never ordered, and no order is ever submitted twice.
 ///
@@ -35,20 +37,50 @@ import Testing
             sessions: \(sessions)
         """
 
+    /// Every kind of worker but risk crashes once in one run, each between an input and its
+    /// output: the reconciler, the broker, the strategy (after the first 09:00 `market.time`,
+    /// before its scan), market data (after journaling the first bars beat, before publishing
+    /// it) and the notifier (after journaling an alert, before sending it to Telegram).
+    /// The shipped children, but a crash of market data changes nothing at the risk gate (the
+    /// shipped `on_crash: reduce` would put it in SAFE_REDUCING while the replay goes on, which
+    /// the in-process engine, never crashing, does not do).
+    static let childrenOverlay =
+        "supervisor:\n  children:\n"
+        + SupervisorTests.workers.map { name in
+            let role = name.split(separator: "@")[0]
+            let onCrash = role == "broker" || role == "risk" || role == "reconciler" ? "halt" : "none"
+            return """
+                    - name: \(name)
+                      executable: ast-\(role)
+                      arguments: []
+                      restart: permanent
+                      shutdown_timeout_ms: 5000
+                      watchdog_ms: 10000
+                      on_crash: \(onCrash)
+
+                """
+        }.joined()
+
     @Test(.timeLimit(.minutes(12)))
-    func reconcilerAndBrokerCrashesReplayIdenticalAndTradeAsTheEngine() async throws {
+    func workerCrashesReplayIdenticalAndTradeAsTheEngine() async throws {
+        let telegram = try await TelegramFixture()
+        let crashing = [
+            "reconciler@main": "reconciler.input", "broker@paper": "paper.input", "strategy@main": "market.time",
+            "marketdata@main": "marketdata.beat", "notifier@main": "alert",
+        ]
         let tree = try await SupervisedTree(
-            overlay: Self.overlay,
+            overlay: Self.overlay + "\n" + telegram.overlay + Self.childrenOverlay,
             extraEnvironment: [
-                "AST_FAULT_CRASH_AFTER_INPUT": "reconciler.input:reconciliation,paper.input:bar"
+                "AST_FAULT_CRASH_AFTER_INPUT":
+                    "reconciler.input:reconciliation,paper.input:bar,market.time:full_scan,marketdata.beat:bars,alert"
             ])
-        let crashed = try await play(tree, crashing: ["reconciler@main": "reconciler.input", "broker@paper": "paper.input"])
+        let crashed = try await play(tree, crashing: crashing)
         print("CrashBetweenInputAndOutputTests: \(crashed)")
 
         let verify = try tree.astctl(["replay", tree.dir("state/journal"), "--verify"], timeout: .seconds(120))
         print(verify.stdout.split(separator: "\n").filter { $0.contains("note:") || $0.hasPrefix("replay:") }.joined(separator: "\n"))
         #expect(verify.code == 0 && verify.stdout.contains("replay: IDENTICAL"), "\(verify.stdout)\(verify.stderr)")
-        for process in ["reconciler@main", "broker@paper"] {
+        for process in crashing.keys.sorted() {
             #expect(Self.crashNotes(verify.stdout, process: process) == 1, "one crash note for \(process): \(verify.stdout)")
         }
 
@@ -58,6 +90,7 @@ import Testing
         let difference = content.firstDifference(from: engine)
         #expect(difference == nil, "the tree with crashes differs from the engine at \(difference ?? "")")
         #expect(content == engine)
+        await telegram.server.stop()
     }
 
     @Test(.timeLimit(.minutes(12)))

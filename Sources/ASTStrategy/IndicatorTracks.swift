@@ -1,0 +1,134 @@
+import ASTCalendar
+import ASTCore
+import ASTIndicators
+
+/// One symbol's scan indicators carried from scan to scan: the plan's ``IndicatorEngine`` fed
+/// every bar of the symbol once, oldest first, and the values of the last `lookback` bars.
+///
+/// The scan's indicators are defined over **every bar of the symbol before the scan date, since
+/// its first stored bar**, back-adjusted for the splits known at the scan (see README,
+/// "Indicators"). Feeding the bars one scan at a time gives exactly (bit for bit) what
+/// ``SymbolContext/build(date:info:bars:plan:lookback:regime:position:)`` computes over that
+/// whole history at once: the same engine takes the same bars in the same order. A new split
+/// changes every earlier adjusted bar, so it rebuilds the track from the history.
+public struct IndicatorTrack: Sendable {
+    public let plan: IndicatorPlan
+    public let lookback: Int
+    var engine: IndicatorEngine
+    /// The values after the last `lookback` bars fed: a ring whose oldest element is at `head`
+    /// once full.
+    var ring: [IndicatorValues] = []
+    var head = 0
+    /// The last bar fed, as adjusted when it was fed.
+    public private(set) var last: Bar?
+    /// How many splits the fed bars were adjusted for.
+    public let splits: Int
+    /// A bar that did not start after the previous one was met: no values from then on, as a
+    /// recomputation over the same bars gives none.
+    public private(set) var outOfOrder = false
+
+    public init(plan: IndicatorPlan, lookback: Int, splits: Int) {
+        self.plan = plan
+        self.lookback = max(1, lookback)
+        self.splits = splits
+        engine = IndicatorEngine(plan: plan)
+        ring.reserveCapacity(self.lookback)
+    }
+
+    /// Bars fed so far.
+    public var barCount: Int { engine.barCount }
+
+    /// Feeds the symbol's next bar: O(1) (one update of each indicator of the plan).
+    public mutating func feed(_ bar: Bar) {
+        guard !outOfOrder else { return }
+        guard let values = engine.update(bar) else {
+            outOfOrder = true
+            ring.removeAll()
+            head = 0
+            return
+        }
+        last = bar
+        if ring.count < lookback {
+            ring.append(values)
+        } else {
+            ring[head] = values
+            head = (head + 1) % lookback
+        }
+    }
+
+    /// The values of the last `lookback` bars fed, oldest first (empty after a bar out of order).
+    public var window: IndicatorWindow {
+        guard head > 0 else { return IndicatorWindow(rows: ring) }
+        return IndicatorWindow(rows: Array(ring[head...] + ring[..<head]))
+    }
+
+    /// Where `bars` (ascending) continue this track: the index after the last bar fed, or nil
+    /// when they do not hold that bar as it was fed (adjusted otherwise, or not there), or were
+    /// adjusted for another number of splits. Looks back from the end: O(bars after it).
+    public func continuation(in bars: ArraySlice<Bar>, splits: Int) -> Int? {
+        guard splits == self.splits, !outOfOrder, let last else { return nil }
+        var i = bars.endIndex
+        while i > bars.startIndex {
+            let bar = bars[i - 1]
+            if bar.start == last.start { return bar == last ? i : nil }
+            if bar.start < last.start { return nil }
+            i -= 1
+        }
+        return nil
+    }
+}
+
+/// The scan indicators of a whole universe, carried from one scan to the next by whoever runs
+/// the scans (the tree's strategy shell, the engine): one ``IndicatorTrack`` per symbol. One scan
+/// costs O(1) per symbol per new bar; a track is rebuilt from the symbol's history only on its
+/// first scan, after a new split, or when the bars do not continue it (a gap longer than the
+/// recent bars handed in, a corrected last bar). After a restart the first scan rebuilds every
+/// track from the bar store, which gives the same state the carried tracks had.
+public struct ScanIndicators: Sendable {
+    public let plan: IndicatorPlan
+    public let lookback: Int
+    var tracks: [Symbol: IndicatorTrack] = [:]
+    /// Bars fed to a track incrementally, and tracks rebuilt from the history (for statistics).
+    public private(set) var barsFed = 0
+    public private(set) var rebuilds = 0
+
+    public init(plan: IndicatorPlan, lookback: Int) {
+        self.plan = plan
+        self.lookback = lookback
+    }
+
+    /// The track of `symbol`, if it has been advanced.
+    public func track(_ symbol: Symbol) -> IndicatorTrack? { tracks[symbol] }
+
+    /// Brings `symbol`'s track to the scan whose usable bars end with `recent` (ascending,
+    /// adjusted for `splits` splits, at least the bars since the previous scan): feeds the bars
+    /// after the last one fed; when `recent` does not continue the track, rebuilds it from
+    /// `history()` (every usable bar since the symbol's first, adjusted alike). Without recent
+    /// bars the track stays as it is (the universe filter excludes such a symbol).
+    public mutating func advance(
+        _ symbol: Symbol, recent: ArraySlice<Bar>, splits: Int, history: () throws -> ArraySlice<Bar>
+    ) rethrows {
+        guard !recent.isEmpty else { return }
+        if var track = tracks.removeValue(forKey: symbol), let next = track.continuation(in: recent, splits: splits) {
+            for bar in recent[next...] { track.feed(bar) }
+            barsFed += recent.endIndex - next
+            tracks[symbol] = track
+            return
+        }
+        var track = IndicatorTrack(plan: plan, lookback: lookback, splits: splits)
+        for bar in try history() { track.feed(bar) }
+        rebuilds += 1
+        tracks[symbol] = track
+    }
+
+    /// Advances every symbol of `input.universe` to the scan of `input.date` (its bars are the
+    /// recent ones); `history(i)` gives every bar of `input.universe[i]` before the date, since
+    /// the symbol's first, adjusted as its recent bars are.
+    public mutating func advance(_ input: ScanInput, history: (Int) throws -> [Bar]) rethrows {
+        for (i, h) in input.universe.enumerated() {
+            try advance(h.info.symbol, recent: barsBefore(input.date, h.bars), splits: h.splits) {
+                barsBefore(input.date, try history(i))
+            }
+        }
+    }
+}
