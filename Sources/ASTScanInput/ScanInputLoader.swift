@@ -43,9 +43,9 @@ public enum ScanInputLoader {
             let raw = try store.bars(info.symbol, from: from, to: to)
             let actions = try store.corporateActions(info.symbol).filter { $0.exDate <= date }
             let bars = BackAdjustment.apply(raw, actions: actions, mode: .splits)
+            let splits = actions.filter { if case .split = $0.kind { true } else { false } }.count
             // No sector is nil, never an empty-named sector: the risk gate blocks entries in a
             // symbol without one (REFERENCE_DATA_MISSING) rather than lumping them together.
-            let splits = actions.filter { if case .split = $0.kind { true } else { false } }.count
             let strategyInfo = ASTStrategy.SymbolInfo(
                 symbol: info.symbol, exchange: info.exchange, sector: info.sector.isEmpty ? nil : info.sector, isIndex: info.isIndex)
             if info.isIndex {
