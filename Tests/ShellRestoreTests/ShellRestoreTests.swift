@@ -286,6 +286,17 @@ func appendUndecodable(_ journal: Journal, type: String, at time: Timestamp) thr
     // MARK: ast-broker (paper)
 
     @Test func paperAdapterRestoreReplayAndReportLeaveTheSameAccount() async throws {
+        try await paperRestore(checkpointEvery: Int.max)
+    }
+
+    /// With a checkpoint every 2 inputs the restart starts from the latest one plus the tail: the
+    /// same account as a fold from entry 1, replay (which re-executes up to each checkpoint and
+    /// compares) and the report.
+    @Test func paperRestoreFromACheckpointPlusTheTailEqualsAFullReplay() async throws {
+        try await paperRestore(checkpointEvery: 2)
+    }
+
+    func paperRestore(checkpointEvery: Int) async throws {
         let state = try StateDirectory()
         defer { state.dir.remove() }
         let me = ProcessIdentity(role: .broker, instance: "paper")
@@ -318,7 +329,7 @@ func appendUndecodable(_ journal: Journal, type: String, at time: Timestamp) thr
             let journal = try state.open("broker@paper")
             defer { try? journal.close() }
             let adapter = try PaperAdapter(
-                name: "broker@paper", config: .standard, journal: journal, clock: clock, logger: logger,
+                name: "broker@paper", config: .standard, journal: journal, clock: clock, logger: logger, checkpointEvery: checkpointEvery,
                 deliver: bus(journal), connectionChanged: { _, _ in })
             for (i, (input, now)) in paperInputs.enumerated() {
                 clock.set(now)
@@ -341,6 +352,19 @@ func appendUndecodable(_ journal: Journal, type: String, at time: Timestamp) thr
         let (replay, replayer) = ReplayVerifier.replayKeepingState(path: state.journal("broker@paper"), config: ReplaySettings())
         let verify = try #require((replayer as? PaperReplayer)?.fold)
         let report = try RunReportBuilder.build(stateDirectory: state.dir.path)
+        // A fold from entry 1 over what the restart's restore read (the restart has journaled
+        // the quarantine record since).
+        let full = try PaperJournalFold.fold(name: "broker@paper", config: .standard, journal: state.journal("broker@paper")) { body in
+            try JournalReader(path: state.journal("broker@paper")).scan { $0.seq <= restored.fold.foldedThrough ? try body($0) : false }
+        }
+        if checkpointEvery == Int.max {
+            #expect(restored.fold.startedFromCheckpoint == nil)
+        } else {
+            let from = try #require(restored.fold.startedFromCheckpoint, "the restart did not start from a checkpoint")
+            #expect(from > 1 && restored.fold.rejectedCheckpoints.isEmpty)
+            #expect(replay.outputsCompared > 0)
+        }
+        #expect(restored.fold.checkpointState == full.checkpointState, "checkpoint + tail == a fold from entry 1")
 
         var live = PaperExchange(name: "broker@paper", config: .standard)
         let liveReports = paperInputs.flatMap { live.handle($0.0, now: $0.1).reports }
