@@ -296,7 +296,43 @@ func appendUndecodable(_ journal: Journal, type: String, at time: Timestamp) thr
         try await paperRestore(checkpointEvery: 2)
     }
 
-    func paperRestore(checkpointEvery: Int) async throws {
+    /// The same account after the journal was rotated three times: verify, the shell's restore
+    /// (from a checkpoint in an archived segment), replay and the report read across segments.
+    @Test func aPaperJournalRotatedThreeTimesVerifiesReplaysIdenticalAndReports() async throws {
+        try await paperRestore(checkpointEvery: 2, rotations: [6, 14, 22])
+    }
+
+    /// A checkpoint that re-executing the entries before it does not reproduce is a divergence.
+    @Test func replayFlagsACheckpointItsReexecutionDoesNotReproduce() throws {
+        let state = try StateDirectory()
+        defer { state.dir.remove() }
+        let journal = try state.open("broker@paper")
+        var exchange = PaperExchange(name: "broker@paper", config: .standard)
+        for (input, now) in paperInputs.prefix(3) {
+            _ = exchange.handle(input, now: now)
+            try journal.append(
+                JournalRecord(
+                    kind: .received, type: PaperJournal.input, timestamp: now,
+                    body: Array(try encoder.encode(PaperJournalInput(input: input)))),
+                durability: .durable)
+        }
+        // A well-chained checkpoint whose state is that of an empty account.
+        let stale = PaperJournalFold(name: "broker@paper", config: .standard)
+        let forged = try #require(
+            try journal.appendCovering { last in
+                JournalRecord(
+                    kind: .state, type: EntryTypes.checkpoint, timestamp: at(0),
+                    body: try JournalCheckpoint(process: "broker@paper", covers: last, state: stale.checkpointState).encoded())
+            })
+        try journal.close()
+        let replay = ReplayVerifier.replay(path: state.journal("broker@paper"), config: ReplaySettings())
+        // (The reports of the three inputs were never sent here: those are divergences too.)
+        let atCheckpoints = replay.divergences.filter { $0.type == EntryTypes.checkpoint }
+        #expect(atCheckpoints.map(\.seq) == [forged], "\(replay.divergences)")
+        #expect(atCheckpoints.first?.what.contains("checkpoint differs") == true)
+    }
+
+    func paperRestore(checkpointEvery: Int, rotations: [Int64] = []) async throws {
         let state = try StateDirectory()
         defer { state.dir.remove() }
         let me = ProcessIdentity(role: .broker, instance: "paper")
@@ -337,6 +373,16 @@ func appendUndecodable(_ journal: Journal, type: String, at time: Timestamp) thr
                 if i == paperInputs.count - 1 { busUp.withLock { $0 = false } }
                 try await adapter.handle(input, message: "m-in-\(i)")
             }
+        }
+
+        for upTo in rotations {
+            let segment = try #require(try Journal.rotate(path: state.journal("broker@paper"), upTo: upTo))
+            #expect(segment.last == upTo)
+        }
+        if !rotations.isEmpty {
+            #expect(JournalSegments.all(forLive: state.journal("broker@paper")).count == rotations.count)
+            let chain = Journal.verify(path: state.journal("broker@paper"))
+            #expect(chain.isClean && chain.entries == Int(chain.lastSeq), "\(chain)")
         }
 
         // The restart: the shell's restore, then the adapter delivers what the bus never took.
