@@ -172,15 +172,3 @@ extension Journal {
         return found
     }
 }
-
-/// How often a process checkpoints: every `AST_CHECKPOINT_EVERY` inputs (default 10,000; 0 or
-/// less turns checkpoints off). Read once at start.
-public enum JournalCheckpointPolicy {
-    public static let variable = "AST_CHECKPOINT_EVERY"
-    public static let defaultEvery = 10_000
-
-    public static func every(environment: [String: String] = ProcessInfo.processInfo.environment) -> Int {
-        guard let text = environment[variable], let n = Int(text) else { return defaultEvery }
-        return n > 0 ? n : Int.max
-    }
-}

@@ -344,8 +344,15 @@ public struct PaperJournalFold {
         guard !recordsBrackets else {
             return try fold(name: name, config: config, journal: journal.path, recordsBrackets: true) { try journal.scan(fromSeq: 1, $0) }
         }
-        let choice = CheckpointChoice.choose(try journal.checkpointCandidates()) { entry in
+        // The newest checkpoint first (one backward search of about one interval); older ones
+        // only when it is rejected.
+        var choice = CheckpointChoice.choose(try journal.checkpointCandidates(limit: 1)) { entry in
             checkpoint(entry, name: name, config: config, process: journal.process)
+        }
+        if choice.chosen == nil && !choice.rejected.isEmpty {
+            choice = CheckpointChoice.choose(try journal.checkpointCandidates(limit: 4)) { entry in
+                checkpoint(entry, name: name, config: config, process: journal.process)
+            }
         }
         var fold = PaperJournalFold(name: name, config: config, journal: journal.path)
         var from: Int64 = 1
@@ -420,6 +427,12 @@ public struct QuarantineCheckpoint: Codable, Sendable, Equatable {
     public var found: [QuarantinedEntry]
     public var entries: [QuarantinedEntry]
     public var acknowledged: [QuarantineAck]
+
+    public init(found: [QuarantinedEntry] = [], entries: [QuarantinedEntry] = [], acknowledged: [QuarantineAck] = []) {
+        self.found = found
+        self.entries = entries
+        self.acknowledged = acknowledged
+    }
 }
 
 /// What a paper broker checkpoint holds: the exchange (with the configuration it runs under),
@@ -431,4 +444,16 @@ public struct PaperFoldState: Codable, Sendable, Equatable {
     public var unsent: [ExecutionReport]
     public var sentNotProduced: [String]
     public var quarantine: QuarantineCheckpoint
+
+    public init(
+        exchange: PaperExchange, inputs: Int, reportsThrough: Int64, unsent: [ExecutionReport] = [], sentNotProduced: [String] = [],
+        quarantine: QuarantineCheckpoint = QuarantineCheckpoint()
+    ) {
+        self.exchange = exchange
+        self.inputs = inputs
+        self.reportsThrough = reportsThrough
+        self.unsent = unsent
+        self.sentNotProduced = sentNotProduced
+        self.quarantine = quarantine
+    }
 }

@@ -10,6 +10,17 @@ import Foundation
 import Logging
 import Synchronization
 
+/// The body of `paper.restored`: the checkpoint a start restored from (nil: entry 1).
+struct PaperRestoredNote: Codable, Sendable, Equatable {
+    var fromCheckpoint: Int64?
+    var inputs: Int
+    var rejectedCheckpoints: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case fromCheckpoint = "from_checkpoint", inputs, rejectedCheckpoints = "rejected_checkpoints"
+    }
+}
+
 /// The journal entry types of the paper broker.
 typealias PaperJournal = EntryTypes.Paper
 
@@ -59,7 +70,7 @@ actor PaperAdapter: BrokerAdapter {
 
     init(
         name: String, config: PaperBrokerConfig, journal: Journal, clock: any WallClock, logger: Logger,
-        faultResubmitAfterRestart: Bool = false, checkpointEvery: Int = JournalCheckpointPolicy.every(),
+        faultResubmitAfterRestart: Bool = false, checkpointEvery: Int = 10_000,
         deliver: @escaping @Sendable ([ExecutionReport]) throws -> Void,
         connectionChanged: @escaping @Sendable (Bool, String) throws -> Void
     ) throws {
@@ -74,6 +85,15 @@ actor PaperAdapter: BrokerAdapter {
         self.checkpointEvery = max(1, checkpointEvery)
         checkpointFold = faultResubmitAfterRestart ? nil : restored.fold
         for rejected in restored.fold.rejectedCheckpoints { logger.warning("paper restore: \(rejected)") }
+        // Where this start's restore began, for the operator's timeline (replay passes over it).
+        try journal.append(
+            JournalRecord(
+                kind: .event, type: PaperJournal.restored, timestamp: clock.now(),
+                body: Array(
+                    try JSONEncoder.sorted.encode(
+                        PaperRestoredNote(
+                            fromCheckpoint: restored.fold.startedFromCheckpoint, inputs: restored.inputs,
+                            rejectedCheckpoints: restored.fold.rejectedCheckpoints)))), durability: .batched)
         // The first start that meets a skipped entry records the quarantine, durably.
         let quarantine = try QuarantineJournal.record(restored.quarantined, into: restored.quarantine, journal: journal, clock: clock)
         for entry in quarantine.pending {
