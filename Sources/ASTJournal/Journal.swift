@@ -135,6 +135,23 @@ public final class Journal: Sendable {
         }
     }
 
+    /// Appends the record `make` builds from the seq of the last entry before it, with no other
+    /// entry in between: pending entries are committed first, `make(lastSeq)` runs under the
+    /// journal's lock (it may read this journal, never append), and its record is committed
+    /// durably right after. For checkpoints, whose body covers exactly the entries before them.
+    /// Returns the record's seq, nil when `make` returns nil.
+    @discardableResult
+    public func appendCovering(_ make: (_ lastSeq: Int64) throws -> JournalRecord?) throws -> Int64? {
+        try writer.withLock { w in
+            try w.checkUsable(path: path)
+            try commit(&w, durable: false)
+            guard let record = try make(w.lastSeq) else { return nil }
+            let seq = w.stage(record)
+            try commit(&w, durable: true)
+            return seq
+        }
+    }
+
     /// Commits the pending batched entries in one transaction (`synchronous=NORMAL`).
     public func flush() throws {
         try writer.withLock { w in
@@ -184,7 +201,18 @@ public final class Journal: Sendable {
 
     /// The last committed entry of this type, if any.
     public func lastEntry(type: String) throws -> JournalEntry? {
-        try read("reading the last \(type) entry", "WHERE type = ? ORDER BY seq DESC LIMIT 1", [type]).first
+        if let live = try read("reading the last \(type) entry", "WHERE type = ? ORDER BY seq DESC LIMIT 1", [type]).first {
+            return live
+        }
+        let anchor = try currentAnchor()
+        guard anchor.seq > 0 else { return nil }
+        return try JournalReader.lastEntryInSegments(livePath: path, anchor: anchor.seq, type: type)
+    }
+
+    /// The last committed entry of `type` in the live file with a seq below `below`.
+    func entriesBelow(type: String, below: Int64) throws -> JournalEntry? {
+        try read("reading the last \(type) entry before \(below)", "WHERE type = ? AND seq < ? ORDER BY seq DESC LIMIT 1", [type, below])
+            .first
     }
 
     /// Streams committed entries from `fromSeq` on, in seq order, reading `batchSize` at a time so
@@ -196,12 +224,43 @@ public final class Journal: Sendable {
         precondition(batchSize > 0, "batchSize must be positive")
         var next = fromSeq
         while true {
+            // Archived entries come from the segments (a rotation may run while this scans: the
+            // anchor is read again before every batch).
+            let anchor = try currentAnchor()
+            if next <= anchor.seq {
+                var stopped = false
+                try JournalReader.scanSegments(livePath: path, anchor: anchor.seq, fromSeq: next, types: nil) { entry in
+                    next = entry.seq + 1
+                    if try body(entry) { return true }
+                    stopped = true
+                    return false
+                }
+                if stopped { return }
+                next = max(next, anchor.seq + 1)
+            }
             let batch = try read("scanning from entry \(next)", "WHERE seq >= ? ORDER BY seq LIMIT ?", [next, batchSize])
+            if let first = batch.first, first.seq != next, next > 1 {
+                // Rotated away between reading the anchor and this batch: read the segments again.
+                if try currentAnchor().seq >= next { continue }
+                throw JournalError.damaged(
+                    path: path,
+                    damage: JournalDamage(kind: .gap, firstBadSeq: next, detail: "entry \(next) is missing (the next is \(first.seq))"))
+            }
             for entry in batch {
                 guard try body(entry) else { return }
             }
             guard batch.count == batchSize, let last = batch.last else { return }
             next = last.seq + 1
+        }
+    }
+
+    /// The seq and hash the live file continues from (the origin before any rotation).
+    func currentAnchor() throws -> ChainAnchor {
+        guard !isClosed.load(ordering: .acquiring) else { throw JournalError.closed(path: path) }
+        do {
+            return try queue.read { db in try ChainAnchor.read(in: db, path: path) }
+        } catch {
+            throw Self.journalError(error, path: path, operation: "reading its archive anchor")
         }
     }
 
@@ -325,16 +384,20 @@ public final class Journal: Sendable {
             last = row
             return false
         }
-        let lastSeq = last?.seq ?? 0
-        let lastHash = last?.hash ?? ChainHasher.zeroHash
+        // After a rotation the live file continues from its anchor (the last archived entry).
+        let anchor = try ChainAnchor.read(in: db, path: "")
+        let lastSeq = last?.seq ?? anchor.seq
+        let lastHash = last?.hash ?? anchor.hash
         if let damage = try Verifier.headDamage(in: db, lastSeq: lastSeq, lastHash: lastHash) {
             return (lastSeq, lastHash, damage)
         }
         if let last, last.computedHash(with: hasher) != last.hash {
             return (lastSeq, lastHash, .edited(last.seq))
         }
-        if let first = try Int64.fetchOne(db, sql: "SELECT min(seq) FROM entries"), first != 1 {
-            return (lastSeq, lastHash, .missingStart(first: first))
+        if let first = try Int64.fetchOne(db, sql: "SELECT min(seq) FROM entries"), first != anchor.seq + 1 {
+            if anchor.seq == 0 { return (lastSeq, lastHash, .missingStart(first: first)) }
+            let detail = "the first entry is \(first), not \(anchor.seq + 1) (the entry after archived entry \(anchor.seq))"
+            return (lastSeq, lastHash, JournalDamage(kind: .gap, firstBadSeq: anchor.seq + 1, detail: detail))
         }
         return (lastSeq, lastHash, nil)
     }

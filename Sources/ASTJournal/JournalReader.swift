@@ -51,19 +51,24 @@ public final class JournalReader {
     }
 
     /// Streams the entries from `fromSeq` on, only those of `types` when given, in seq order, in
-    /// one read transaction; `body` returns false to stop.
+    /// one read transaction; `body` returns false to stop. Entries archived by a rotation are read
+    /// from their segments first (``JournalSegment``), as if they were still in the file.
     public func scan(fromSeq: Int64, types: [String]?, _ body: (JournalEntry) throws -> Bool) throws {
-        var clause = fromSeq > 1 ? "WHERE seq >= ?" : ""
-        var values: [any DatabaseValueConvertible] = fromSeq > 1 ? [fromSeq] : []
-        if let types, !types.isEmpty {
-            clause += (clause.isEmpty ? "WHERE " : " AND ") + "type IN (\(types.map { _ in "?" }.joined(separator: ",")))"
-            values += types.map { $0 as any DatabaseValueConvertible }
-        }
         do {
             try queue.read { db in
-                try Schema.forEachRow(in: db, sql: Schema.select + clause + " ORDER BY seq", arguments: StatementArguments(values)) { row in
-                    try body(try row.entry())
+                // The live file's snapshot fixes the anchor: a rotation during the scan cannot
+                // hide entries from it.
+                let anchor = try ChainAnchor.read(in: db, path: path)
+                var stopped = false
+                if anchor.seq > 0, fromSeq <= anchor.seq {
+                    try Self.scanSegments(livePath: path, anchor: anchor.seq, fromSeq: fromSeq, types: types) { entry in
+                        if try body(entry) { return true }
+                        stopped = true
+                        return false
+                    }
                 }
+                guard !stopped else { return }
+                try scanOwn(db, fromSeq: fromSeq, types: types, body)
             }
         } catch let error as JournalError {
             throw error
@@ -72,6 +77,62 @@ public final class JournalReader {
         } catch let malformed as StoredRow.Malformed {
             throw Journal.journalError(malformed, path: path, operation: "scanning")
         }
+    }
+
+    /// The entries of this file only (no segments).
+    private func scanOwn(_ db: Database, fromSeq: Int64, types: [String]?, _ body: (JournalEntry) throws -> Bool) throws {
+        var clause = fromSeq > 1 ? "WHERE seq >= ?" : ""
+        var values: [any DatabaseValueConvertible] = fromSeq > 1 ? [fromSeq] : []
+        if let types, !types.isEmpty {
+            clause += (clause.isEmpty ? "WHERE " : " AND ") + "type IN (\(types.map { _ in "?" }.joined(separator: ",")))"
+            values += types.map { $0 as any DatabaseValueConvertible }
+        }
+        try Schema.forEachRow(in: db, sql: Schema.select + clause + " ORDER BY seq", arguments: StatementArguments(values)) { row in
+            try body(try row.entry())
+        }
+    }
+
+    /// Streams the archived entries `fromSeq...anchor` of the journal at `livePath` from its
+    /// segments; throws when a segment is missing (fail closed: never a silent gap).
+    static func scanSegments(
+        livePath: String, anchor: Int64, fromSeq: Int64, types: [String]?, _ body: (JournalEntry) throws -> Bool
+    ) throws {
+        let (segments, reached) = JournalSegments.chain(forLive: livePath, anchor: anchor)
+        guard reached == anchor else {
+            throw JournalError.damaged(path: livePath, damage: JournalSegments.missing(livePath, reached: reached, anchor: anchor))
+        }
+        for segment in segments where segment.last >= fromSeq {
+            let reader = try JournalReader(path: segment.path, label: "journal-segment")
+            var stopped = false
+            try reader.queue.read { db in
+                try reader.scanOwn(db, fromSeq: max(fromSeq, segment.first), types: types) { entry in
+                    if try body(entry) { return true }
+                    stopped = true
+                    return false
+                }
+            }
+            if stopped { return }
+        }
+    }
+
+    /// The last entry of `type` in the segments of `livePath`, newest segment first.
+    static func lastEntryInSegments(livePath: String, anchor: Int64, type: String) throws -> JournalEntry? {
+        let (segments, reached) = JournalSegments.chain(forLive: livePath, anchor: anchor)
+        guard reached == anchor else {
+            throw JournalError.damaged(path: livePath, damage: JournalSegments.missing(livePath, reached: reached, anchor: anchor))
+        }
+        for segment in segments.reversed() {
+            let reader = try JournalReader(path: segment.path, label: "journal-segment")
+            var found: JournalEntry?
+            try reader.queue.read { db in
+                try Schema.forEachRow(in: db, sql: Schema.select + "WHERE type = ? ORDER BY seq DESC LIMIT 1", arguments: [type]) { row in
+                    found = try row.entry()
+                    return false
+                }
+            }
+            if let found { return found }
+        }
+        return nil
     }
 
     /// Runs `body` in one read transaction on the file (for ``Journal/verify(path:)``).

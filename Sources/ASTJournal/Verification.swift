@@ -90,11 +90,71 @@ extension Journal {
         do {
             let reader = try JournalReader(path: path, label: "journal-verify")
             return try reader.read { db in
-                var verifier = Verifier(path: path)
-                return try verifier.run(db)
+                let anchor = try ChainAnchor.read(in: db, path: path)
+                var start = ChainAnchor.origin
+                var archived = 0
+                if anchor.seq > 0 {
+                    // The archived segments first, each continuing the previous, up to the anchor.
+                    let (segments, reached) = JournalSegments.chain(forLive: path, anchor: anchor.seq)
+                    for segment in segments {
+                        let result = try verifySegment(segment, from: start, process: reader.process)
+                        archived += result.verification.entries
+                        if let damage = result.verification.damage {
+                            var shown = damage
+                            shown.detail = "archived \(segment): \(damage.detail)"
+                            return JournalVerification(path: path, entries: archived, lastSeq: result.verification.lastSeq, damage: shown)
+                        }
+                        start = result.end
+                    }
+                    guard reached == anchor.seq else {
+                        let damage = JournalSegments.missing(path, reached: reached, anchor: anchor.seq)
+                        return JournalVerification(path: path, entries: archived, lastSeq: start.seq, damage: damage)
+                    }
+                    guard start.hash == anchor.hash else {
+                        let damage = JournalDamage(
+                            kind: .brokenChain, firstBadSeq: anchor.seq,
+                            detail: "the live file's anchor hash does not match archived entry \(anchor.seq)")
+                        return JournalVerification(path: path, entries: archived, lastSeq: start.seq, damage: damage)
+                    }
+                }
+                var verifier = Verifier(path: path, start: start)
+                var result = try verifier.run(db)
+                result.entries += archived
+                if result.lastSeq == 0 { result.lastSeq = start.seq }
+                return result
             }
         } catch {
             return fileDamage(error)
+        }
+    }
+
+    /// Verifies one archived segment: its own anchor must be `start`, its chain intact.
+    static func verifySegment(_ segment: JournalSegment, from start: ChainAnchor, process: String) throws
+        -> (verification: JournalVerification, end: ChainAnchor)
+    {
+        let reader = try JournalReader(path: segment.path, label: "journal-verify-segment")
+        return try reader.read { db in
+            let own = try ChainAnchor.read(in: db, path: segment.path)
+            guard own == start, reader.process == process else {
+                let detail =
+                    reader.process != process
+                    ? "belongs to \(reader.process), not \(process)"
+                    : "continues from entry \(own.seq), not from entry \(start.seq) where the previous segment ends"
+                return (
+                    JournalVerification(
+                        path: segment.path, entries: 0, lastSeq: start.seq,
+                        damage: JournalDamage(kind: .brokenChain, firstBadSeq: start.seq + 1, detail: detail)), start
+                )
+            }
+            var verifier = Verifier(path: segment.path, start: start)
+            let result = try verifier.run(db)
+            if result.isClean, result.lastSeq != segment.last {
+                let damage = JournalDamage(
+                    kind: .truncatedTail, firstBadSeq: result.lastSeq + 1,
+                    detail: "the segment ends at entry \(result.lastSeq), its name says \(segment.last)")
+                return (JournalVerification(path: segment.path, entries: result.entries, lastSeq: result.lastSeq, damage: damage), start)
+            }
+            return (result, verifier.end)
         }
     }
 }
@@ -103,11 +163,21 @@ extension Journal {
 struct Verifier {
     let path: String
     private let hasher = ChainHasher()
+    private let start: ChainAnchor
     private var entries = 0
-    private var lastSeq: Int64 = 0
-    private var lastHash = ChainHasher.zeroHash
+    private var lastSeq: Int64
+    private var lastHash: [UInt8]
 
-    init(path: String) { self.path = path }
+    /// Verifies a file whose first entry continues from `start` (the origin: entry 1).
+    init(path: String, start: ChainAnchor = .origin) {
+        self.path = path
+        self.start = start
+        lastSeq = start.seq
+        lastHash = start.hash
+    }
+
+    /// Where the chain verified so far ends.
+    var end: ChainAnchor { ChainAnchor(seq: lastSeq, hash: lastHash) }
 
     mutating func run(_ db: Database) throws -> JournalVerification {
         var damage: JournalDamage?
@@ -129,13 +199,18 @@ struct Verifier {
             damage = JournalDamage(
                 kind: .unreadable, firstBadSeq: lastSeq + 1, detail: "reading after entry \(lastSeq): \(Journal.cause(error))")
         }
-        return JournalVerification(path: path, entries: entries, lastSeq: lastSeq, damage: damage)
+        return JournalVerification(path: path, entries: entries, lastSeq: entries == 0 ? 0 : lastSeq, damage: damage)
     }
 
     private func check(_ row: StoredRow) -> JournalDamage? {
         let expected = lastSeq + 1
         if row.seq != expected {
             if expected == 1 { return .missingStart(first: row.seq) }
+            if expected == start.seq + 1 {
+                return JournalDamage(
+                    kind: .gap, firstBadSeq: expected,
+                    detail: "the first entry is \(row.seq), not \(expected) (the entry after archived entry \(start.seq))")
+            }
             return JournalDamage(
                 kind: .gap, firstBadSeq: expected, detail: "entry \(expected) is missing (\(lastSeq) is followed by \(row.seq))")
         }

@@ -47,6 +47,17 @@ public enum ReplayBundle {
             let name = "journal/" + URL(fileURLWithPath: file).lastPathComponent
             try JournalReader(path: file).backup(to: "\(out)/\(name)")
             paths.append(name)
+            // Archived segments travel with their journal, under the same relative name.
+            let segments = JournalSegments.all(forLive: file)
+            if !segments.isEmpty {
+                let segmentDir = "journal/" + URL(fileURLWithPath: JournalSegments.directory(forLive: file)).lastPathComponent
+                try fm.createDirectory(atPath: "\(out)/\(segmentDir)", withIntermediateDirectories: true)
+                for segment in segments {
+                    let segmentName = "\(segmentDir)/" + URL(fileURLWithPath: segment.path).lastPathComponent
+                    try JournalReader(path: segment.path).backup(to: "\(out)/\(segmentName)")
+                    paths.append(segmentName)
+                }
+            }
         }
         for (name, text) in configFiles.sorted(by: { $0.key < $1.key }) {
             try Data(redact(text).utf8).write(to: URL(fileURLWithPath: "\(out)/config/\(name)"))

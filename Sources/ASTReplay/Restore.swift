@@ -68,6 +68,21 @@ public struct FoldQuarantine: Sendable, Equatable {
         self.journal = journal
     }
 
+    /// A quarantine as a checkpoint carries it (``QuarantineCheckpoint``).
+    init(process: String, journal: String, restoring saved: QuarantineCheckpoint) {
+        self.init(process: process, journal: journal)
+        found = saved.found
+        for entry in saved.entries { state.entries[entry.seq] = entry }
+        for ack in saved.acknowledged { state.acknowledged[ack.seq] = ack }
+    }
+
+    /// What a checkpoint keeps of it, in a fixed order (dictionaries by seq become sorted arrays).
+    var checkpoint: QuarantineCheckpoint {
+        QuarantineCheckpoint(
+            found: found, entries: state.entries.keys.sorted().compactMap { state.entries[$0] },
+            acknowledged: state.acknowledged.keys.sorted().compactMap { state.acknowledged[$0] })
+    }
+
     /// Skipped entries the journal does not record as quarantined yet (to be journaled once).
     public var newEntries: [QuarantinedEntry] { found.filter { state.entries[$0.seq] == nil } }
 
@@ -240,6 +255,12 @@ public struct PaperJournalFold {
     /// Submitted brackets, in order, kept only with `recordsBrackets` (the fault injection needs them).
     public private(set) var brackets: [BracketOrder] = []
     let recordsBrackets: Bool
+    /// The last entry folded (applied or passed over).
+    public private(set) var foldedThrough: Int64 = 0
+    /// The checkpoint the restore started from, nil for a fold from entry 1.
+    public private(set) var startedFromCheckpoint: Int64?
+    /// Newer checkpoints the restore passed over, and why.
+    public private(set) var rejectedCheckpoints: [String] = []
     /// Reports produced and not (yet) seen sent, by id, and their ids in production order.
     var unsent: [String: ExecutionReport] = [:]
     var unsentOrder: [String] = []
@@ -260,6 +281,7 @@ public struct PaperJournalFold {
     /// for a skipped input). A sent `execution.report` marks its report delivered.
     public mutating func apply(_ entry: JournalEntry) throws(FoldError) -> (input: PaperInput, outcome: PaperOutcome)? {
         let r = entry.record
+        foldedThrough = entry.seq
         if quarantine.read(entry) { return nil }
         if r.kind == .sent, r.type == MessageType.executionReport.rawValue {
             if case .executionReport(let report)? = try? EnvelopeCodec.decode(r.body).message { markSent(report.id) }
@@ -312,10 +334,126 @@ public struct PaperJournalFold {
         return fold
     }
 
-    /// The paper broker's restore: its own journal, from entry 1, through the writer.
+    /// The paper broker's restore, through the writer: from the newest checkpoint that verifies,
+    /// decodes and was made under `config` (``CheckpointChoice``), folding only the entries after
+    /// it; from entry 1 when none does (and always with `recordsBrackets`, a fault injection that
+    /// needs every bracket).
     public static func restore(name: String, config: PaperBrokerConfig, journal: Journal, recordsBrackets: Bool = false) throws
         -> PaperJournalFold
     {
-        try fold(name: name, config: config, journal: journal.path, recordsBrackets: recordsBrackets) { try journal.scan(fromSeq: 1, $0) }
+        guard !recordsBrackets else {
+            return try fold(name: name, config: config, journal: journal.path, recordsBrackets: true) { try journal.scan(fromSeq: 1, $0) }
+        }
+        // The newest checkpoint first (one backward search of about one interval); older ones
+        // only when it is rejected.
+        var choice = CheckpointChoice.choose(try journal.checkpointCandidates(limit: 1)) { entry in
+            checkpoint(entry, name: name, config: config, process: journal.process)
+        }
+        if choice.chosen == nil && !choice.rejected.isEmpty {
+            choice = CheckpointChoice.choose(try journal.checkpointCandidates(limit: 4)) { entry in
+                checkpoint(entry, name: name, config: config, process: journal.process)
+            }
+        }
+        var fold = PaperJournalFold(name: name, config: config, journal: journal.path)
+        var from: Int64 = 1
+        if let (seq, saved) = choice.chosen {
+            fold = PaperJournalFold(name: name, journal: journal.path, restoring: saved.state)
+            fold.startedFromCheckpoint = seq
+            from = saved.covers + 1
+        }
+        fold.rejectedCheckpoints = choice.rejected.map { "checkpoint at entry \($0.seq) skipped: \($0.why)" }
+        try runFold(scan: { try journal.scan(fromSeq: from, $0) }, apply: { try fold.apply($0) }, observe: { _, _ in })
+        return fold
+    }
+
+    /// The paper checkpoint in `entry`, if this fold can start from it.
+    static func checkpoint(_ entry: JournalEntry, name: String, config: PaperBrokerConfig, process: String)
+        -> Result<JournalCheckpoint<PaperFoldState>, CheckpointRejection>
+    {
+        JournalCheckpoint<PaperFoldState>.decode(entry.record.body, process: process).flatMap { saved in
+            guard saved.covers < entry.seq, saved.covers >= 0 else {
+                return .failure(.badCoverage("entry \(entry.seq) claims to cover entry \(saved.covers)"))
+            }
+            guard saved.state.exchange.config == config, saved.state.exchange.name == name else {
+                return .failure(.otherConfiguration("the paper broker's configuration changed since (starting cash, fill rules ...)"))
+            }
+            return .success(saved)
+        }
+    }
+
+    /// A fold continuing from a checkpoint's state.
+    init(name: String, journal: String, restoring saved: PaperFoldState) {
+        exchange = saved.exchange
+        quarantine = FoldQuarantine(process: name, journal: journal, restoring: saved.quarantine)
+        recordsBrackets = false
+        inputs = saved.inputs
+        reportsThrough = saved.reportsThrough
+        for report in saved.unsent {
+            unsent[report.id] = report
+            unsentOrder.append(report.id)
+        }
+        sentIDs = Set(saved.sentNotProduced)
+    }
+
+    /// The state a checkpoint keeps: everything the fold needs to go on, in a fixed order.
+    public var checkpointState: PaperFoldState {
+        // A sent id matters only until its report is produced: ids are `<name>-r<n>` and the
+        // counter only grows, so ids up to `reportsThrough` are never looked up again.
+        let prefix = "\(exchange.name)-r"
+        let pending = sentIDs.filter { id in
+            guard id.hasPrefix(prefix), let n = Int64(id.dropFirst(prefix.count)) else { return true }
+            return n > reportsThrough
+        }
+        return PaperFoldState(
+            exchange: exchange, inputs: inputs, reportsThrough: reportsThrough, unsent: unsentReports,
+            sentNotProduced: pending.sorted(), quarantine: quarantine.checkpoint)
+    }
+
+    /// The checkpoint record of this fold, covering every entry up to `lastSeq` (which it must
+    /// have folded: it reads the journal from ``foldedThrough`` on first).
+    public mutating func checkpointRecord(journal: Journal, lastSeq: Int64, now: Timestamp) throws -> JournalRecord {
+        if foldedThrough < lastSeq {
+            var fold = self
+            try runFold(scan: { try journal.scan(fromSeq: foldedThrough + 1, $0) }, apply: { try fold.apply($0) }, observe: { _, _ in })
+            self = fold
+        }
+        let body = try JournalCheckpoint(process: journal.process, covers: foldedThrough, state: checkpointState).encoded()
+        return JournalRecord(kind: .state, type: EntryTypes.checkpoint, timestamp: now, body: body)
+    }
+}
+
+/// A fold's quarantine as a checkpoint keeps it.
+public struct QuarantineCheckpoint: Codable, Sendable, Equatable {
+    public var found: [QuarantinedEntry]
+    public var entries: [QuarantinedEntry]
+    public var acknowledged: [QuarantineAck]
+
+    public init(found: [QuarantinedEntry] = [], entries: [QuarantinedEntry] = [], acknowledged: [QuarantineAck] = []) {
+        self.found = found
+        self.entries = entries
+        self.acknowledged = acknowledged
+    }
+}
+
+/// What a paper broker checkpoint holds: the exchange (with the configuration it runs under),
+/// the fold's counters and the reports produced but not yet seen sent.
+public struct PaperFoldState: Codable, Sendable, Equatable {
+    public var exchange: PaperExchange
+    public var inputs: Int
+    public var reportsThrough: Int64
+    public var unsent: [ExecutionReport]
+    public var sentNotProduced: [String]
+    public var quarantine: QuarantineCheckpoint
+
+    public init(
+        exchange: PaperExchange, inputs: Int, reportsThrough: Int64, unsent: [ExecutionReport] = [], sentNotProduced: [String] = [],
+        quarantine: QuarantineCheckpoint = QuarantineCheckpoint()
+    ) {
+        self.exchange = exchange
+        self.inputs = inputs
+        self.reportsThrough = reportsThrough
+        self.unsent = unsent
+        self.sentNotProduced = sentNotProduced
+        self.quarantine = quarantine
     }
 }

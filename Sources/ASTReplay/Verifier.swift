@@ -676,12 +676,53 @@ struct PaperReplayer: Replayer {
                 return
             }
             compared += 1
+        case (_, EntryTypes.checkpoint):
+            compareCheckpoint(entry)
+            do { _ = try fold.apply(entry) } catch {
+                log.record(Divergence(process: process, seq: error.seq, type: error.type, what: error.reason))
+            }
         default:
             // A fold that cannot take an entry is a divergence, never skipped: a checker fails closed.
             do { _ = try fold.apply(entry) } catch {
                 log.record(Divergence(process: process, seq: error.seq, type: error.type, what: error.reason))
             }
         }
+    }
+
+    /// A checkpoint must be what re-executing every entry before it gives, byte for byte (the
+    /// journal path in quarantined entries aside: a bundle's copy lives elsewhere).
+    mutating func compareCheckpoint(_ entry: JournalEntry) {
+        func canonical(_ state: PaperFoldState) -> [UInt8]? {
+            var state = state
+            for i in state.quarantine.found.indices { state.quarantine.found[i].journal = "" }
+            return try? JournalCheckpoint(process: "", covers: 0, state: state).encoded()
+        }
+        guard
+            let recorded = try? JournalCheckpointCoding.decoder.decode(
+                JournalCheckpoint<PaperFoldState>.self, from: Data(entry.record.body))
+        else {
+            log.record(Divergence(process: process, seq: entry.seq, type: entry.record.type, what: "the checkpoint does not decode"))
+            return
+        }
+        guard recorded.covers == fold.foldedThrough else {
+            log.record(
+                Divergence(
+                    process: process, seq: entry.seq, type: entry.record.type,
+                    what: "the checkpoint covers entry \(recorded.covers), replay has folded through entry \(fold.foldedThrough)"))
+            return
+        }
+        let replayed = fold.checkpointState
+        guard let a = canonical(recorded.state), let b = canonical(replayed), a == b else {
+            log.record(
+                Divergence(
+                    process: process, seq: entry.seq, type: entry.record.type,
+                    what: "the checkpoint differs from the state re-executing the entries before it gives",
+                    expected:
+                        "cash \(recorded.state.exchange.cash), \(recorded.state.inputs) inputs, reports through \(recorded.state.reportsThrough)",
+                    got: "cash \(replayed.exchange.cash), \(replayed.inputs) inputs, reports through \(replayed.reportsThrough)"))
+            return
+        }
+        compared += 1
     }
 
     mutating func finish() {

@@ -287,12 +287,15 @@ public struct JournalConfig: ConfigSection, Equatable {
     public var diskMaxJournalMb: Int?
     /// How often the disk budget is checked, in milliseconds; absent: 60000.
     public var diskCheckIntervalMs: Int?
+    /// A process with checkpoints journals one every this many inputs; absent: 10000.
+    public var checkpointEvery: Int?
 
     /// Creates a journal section from values.
     public init(
         batchLimit: Int, flushIntervalMs: Int, diskMinFreeMb: Int? = nil, diskMaxJournalMb: Int? = nil,
-        diskCheckIntervalMs: Int? = nil
+        diskCheckIntervalMs: Int? = nil, checkpointEvery: Int? = nil
     ) {
+        self.checkpointEvery = checkpointEvery
         self.batchLimit = batchLimit
         self.flushIntervalMs = flushIntervalMs
         self.diskMinFreeMb = diskMinFreeMb
@@ -306,7 +309,13 @@ public struct JournalConfig: ConfigSection, Equatable {
         case diskMinFreeMb = "disk_min_free_mb"
         case diskMaxJournalMb = "disk_max_journal_mb"
         case diskCheckIntervalMs = "disk_check_interval_ms"
+        case checkpointEvery = "checkpoint_every"
     }
+
+    /// `checkpoint_every` when absent.
+    public static let defaultCheckpointEvery = 10_000
+    /// Accepted `checkpoint_every`.
+    public static let checkpointEveryRange = 1...10_000_000
 
     /// `disk_min_free_mb` when absent.
     public static let defaultDiskMinFreeMb = 1024
@@ -328,6 +337,7 @@ public struct JournalConfig: ConfigSection, Equatable {
     public func validate(_ v: inout ConfigValidator) {
         v.range(batchLimit, Self.batchLimitRange, key: CodingKeys.batchLimit)
         v.range(flushIntervalMs, Self.flushIntervalRangeMs, key: CodingKeys.flushIntervalMs)
+        if let checkpointEvery { v.range(checkpointEvery, Self.checkpointEveryRange, key: CodingKeys.checkpointEvery) }
         if let diskMinFreeMb { v.range(diskMinFreeMb, Self.diskMbRange, key: CodingKeys.diskMinFreeMb) }
         if let diskMaxJournalMb { v.range(diskMaxJournalMb, Self.diskMbRange, key: CodingKeys.diskMaxJournalMb) }
         if let diskCheckIntervalMs { v.range(diskCheckIntervalMs, Self.diskCheckIntervalRangeMs, key: CodingKeys.diskCheckIntervalMs) }

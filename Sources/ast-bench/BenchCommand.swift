@@ -19,7 +19,7 @@ struct AstBench: AsyncParsableCommand {
             "Measure the frame codec, bus round trips, journal commits, supervision, the risk gate, the execution path, the strategy pipeline and replay against same-run baselines.",
         subcommands: [
             RunBenchmarks.self, RiskBenchmarks.self, ExecutionBenchmarks.self, PipelineBenchmarks.self, ReplayBenchmarks.self,
-            EngineBenchmarks.self, RawEchoChild.self,
+            EngineBenchmarks.self, RestoreBenchmarks.self, RestoreChild.self, RawEchoChild.self,
         ],
         defaultSubcommand: RunBenchmarks.self)
 }

@@ -68,6 +68,7 @@ actor BrokerShell: WorkerLogic {
         adapter = try PaperAdapter(
             name: context.identity.description, config: config.paperBroker ?? .standard, journal: context.journal, clock: context.clock,
             logger: context.logger, faultResubmitAfterRestart: fault,
+            checkpointEvery: config.journal.checkpointEvery ?? JournalConfig.defaultCheckpointEvery,
             deliver: { reports in
                 for report in reports {
                     try reconciler.send(.executionReport(report), correlationID: report.event.clientOrderID.rawValue)

@@ -10,6 +10,17 @@ import Foundation
 import Logging
 import Synchronization
 
+/// The body of `paper.restored`: the checkpoint a start restored from (nil: entry 1).
+struct PaperRestoredNote: Codable, Sendable, Equatable {
+    var fromCheckpoint: Int64?
+    var inputs: Int
+    var rejectedCheckpoints: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case fromCheckpoint = "from_checkpoint", inputs, rejectedCheckpoints = "rejected_checkpoints"
+    }
+}
+
 /// The journal entry types of the paper broker.
 typealias PaperJournal = EntryTypes.Paper
 
@@ -50,10 +61,16 @@ actor PaperAdapter: BrokerAdapter {
     /// Journaled inputs the restore could not replay, and the operator's acknowledgements:
     /// while one is pending the broker reports itself disconnected and refuses new orders.
     nonisolated let quarantine: Mutex<QuarantineJournal.State>
+    /// The restore's fold, carried forward to write checkpoints (nil with the fault injection,
+    /// whose restore needs every bracket from entry 1).
+    var checkpointFold: PaperJournalFold?
+    /// Inputs handled since the last checkpoint, and how many make the next one.
+    var inputsSinceCheckpoint = 0
+    let checkpointEvery: Int
 
     init(
         name: String, config: PaperBrokerConfig, journal: Journal, clock: any WallClock, logger: Logger,
-        faultResubmitAfterRestart: Bool = false,
+        faultResubmitAfterRestart: Bool = false, checkpointEvery: Int = 10_000,
         deliver: @escaping @Sendable ([ExecutionReport]) throws -> Void,
         connectionChanged: @escaping @Sendable (Bool, String) throws -> Void
     ) throws {
@@ -65,6 +82,18 @@ actor PaperAdapter: BrokerAdapter {
         self.connectionChanged = connectionChanged
         let restored = try Self.restore(name: name, config: config, journal: journal, recordsBrackets: faultResubmitAfterRestart)
         exchange = restored.exchange
+        self.checkpointEvery = max(1, checkpointEvery)
+        checkpointFold = faultResubmitAfterRestart ? nil : restored.fold
+        for rejected in restored.fold.rejectedCheckpoints { logger.warning("paper restore: \(rejected)") }
+        // Where this start's restore began, for the operator's timeline (replay passes over it).
+        try journal.append(
+            JournalRecord(
+                kind: .event, type: PaperJournal.restored, timestamp: clock.now(),
+                body: Array(
+                    try JSONEncoder.sorted.encode(
+                        PaperRestoredNote(
+                            fromCheckpoint: restored.fold.startedFromCheckpoint, inputs: restored.inputs,
+                            rejectedCheckpoints: restored.fold.rejectedCheckpoints)))), durability: .batched)
         // The first start that meets a skipped entry records the quarantine, durably.
         let quarantine = try QuarantineJournal.record(restored.quarantined, into: restored.quarantine, journal: journal, clock: clock)
         for entry in quarantine.pending {
@@ -86,6 +115,7 @@ actor PaperAdapter: BrokerAdapter {
             "paper account restored",
             metadata: [
                 "inputs": "\(restored.inputs)", "cash": "\(restored.exchange.cash)", "open_orders": "\(restored.exchange.openOrders.count)",
+                "from_checkpoint": "\(restored.fold.startedFromCheckpoint.map(String.init) ?? "none")",
             ])
         if faultResubmitAfterRestart && restored.inputs > 0 {
             let open = Set(restored.exchange.openOrders.map(\.spec.clientOrderID))
@@ -116,7 +146,7 @@ actor PaperAdapter: BrokerAdapter {
     static func restore(name: String, config: PaperBrokerConfig, journal: Journal, recordsBrackets: Bool = false) throws
         -> (
             exchange: PaperExchange, unsentReports: [ExecutionReport], reportsThrough: Int64, unhandled: [Envelope], inputs: Int,
-            brackets: [BracketOrder], quarantined: [QuarantinedEntry], quarantine: QuarantineJournal.State
+            brackets: [BracketOrder], quarantined: [QuarantinedEntry], quarantine: QuarantineJournal.State, fold: PaperJournalFold
         )
     {
         let fold = try PaperJournalFold.restore(name: name, config: config, journal: journal, recordsBrackets: recordsBrackets)
@@ -125,8 +155,19 @@ actor PaperAdapter: BrokerAdapter {
             handledType: PaperJournal.input)
         return (
             fold.exchange, fold.unsentReports, fold.reportsThrough, unhandled, fold.inputs, fold.brackets, fold.quarantine.found,
-            fold.quarantine.state
+            fold.quarantine.state, fold
         )
+    }
+
+    /// Every ``checkpointEvery`` inputs, journals a checkpoint: the restore's fold, carried
+    /// forward over the entries since (the same fold a restart and replay run, so a checkpoint
+    /// can only say what a restore from entry 1 would), covering every entry before it.
+    func checkpointIfDue(now: Timestamp) throws {
+        inputsSinceCheckpoint += 1
+        guard inputsSinceCheckpoint >= checkpointEvery, var fold = checkpointFold else { return }
+        inputsSinceCheckpoint = 0
+        try journal.appendCovering { lastSeq in try fold.checkpointRecord(journal: journal, lastSeq: lastSeq, now: now) }
+        checkpointFold = fold
     }
 
     /// Handles what the bus journaled but the previous run never handled.
@@ -161,6 +202,7 @@ actor PaperAdapter: BrokerAdapter {
             try deliver(outcome.reports)
             reportsThrough = max(reportsThrough, outcome.reports.compactMap(\.sequence).max() ?? 0)
         }
+        try checkpointIfDue(now: now)
         for notice in outcome.notices { logger.notice("paper broker: \(notice)") }
         switch outcome.connection {
         case .lost(let until)?:

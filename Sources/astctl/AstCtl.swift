@@ -91,7 +91,7 @@ func haltForDamage(_ detail: String) {
 
 struct JournalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "journal", abstract: "Inspect the journals.", subcommands: [Verify.self, Export.self])
+        commandName: "journal", abstract: "Inspect the journals.", subcommands: [Verify.self, Export.self, Rotate.self])
 
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Verify the hash chain of every journal (exit 1 on any damage).")
@@ -123,6 +123,45 @@ struct JournalCommand: ParsableCommand {
                 haltForDamage(failures.joined(separator: "; "))
                 throw ExitCode(1)
             }
+        }
+    }
+}
+
+extension JournalCommand {
+    /// `astctl journal rotate --process P`: archives a journal's entries into a segment file
+    /// (`<process>.segments/<first>-<last>.sqlite`) whose chain the live file continues.
+    struct Rotate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Archive a journal's entries into a segment file; verify, replay and report read across segments.")
+        @Option(help: "The process (role@instance) whose journal to rotate.") var process: String
+        @Option(help: "Archive up to this entry (default: the last committed one).") var upTo: Int64?
+        @Option(help: "Journal directory (default: <state_dir>/journal from the configuration).") var directory: String?
+
+        func run() throws {
+            let dir = try directory ?? "\(loadConfig().stateDir)/journal"
+            guard ProcessIdentity(parsing: process) != nil else {
+                FileHandle.standardError.write(Data("astctl: --process must be role@instance (got \(process.prefix(100)))\n".utf8))
+                throw ExitCode(2)
+            }
+            let path = "\(dir)/\(process).sqlite"
+            let before = ASTJournal.Journal.verify(path: path)
+            guard before.isClean else {
+                // Never archive a damaged chain: the segment would carry the damage out of sight.
+                print(before)
+                FileHandle.standardError.write(Data("astctl: not rotating a damaged journal\n".utf8))
+                throw ExitCode(1)
+            }
+            do {
+                if let segment = try ASTJournal.Journal.rotate(path: path, upTo: upTo) {
+                    print("rotated \(process): entries \(segment.first)...\(segment.last) archived to \(segment.path)")
+                } else {
+                    print("rotated \(process): nothing to archive")
+                }
+            } catch {
+                FileHandle.standardError.write(Data("astctl: journal rotate: \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+            print(ASTJournal.Journal.verify(path: path))
         }
     }
 }

@@ -40,7 +40,7 @@ struct ConfigErrorTests {
             try dir.write("ast.yaml", validBase)
             #expect(
                 dir.errorText(variables: ["AST_JOURNAL__BATCH": "5"]) == """
-                    config: unknown key journal.batch in AST_JOURNAL__BATCH (allowed here: batch_limit, disk_check_interval_ms, disk_max_journal_mb, disk_min_free_mb, flush_interval_ms)
+                    config: unknown key journal.batch in AST_JOURNAL__BATCH (allowed here: batch_limit, checkpoint_every, disk_check_interval_ms, disk_max_journal_mb, disk_min_free_mb, flush_interval_ms)
                     """)
         }
     }

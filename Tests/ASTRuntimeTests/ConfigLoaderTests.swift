@@ -133,7 +133,7 @@ struct ConfigLoaderTests {
                 idleTimeoutMs: 300_000, refusalBudget: 20, refusalIntervalMs: 60_000),
             journal: JournalConfig(
                 batchLimit: 1024, flushIntervalMs: 100, diskMinFreeMb: 1024, diskMaxJournalMb: 0,
-                diskCheckIntervalMs: 60_000),
+                diskCheckIntervalMs: 60_000, checkpointEvery: 10_000),
             secretsFile: "/etc/ast/secrets.yaml",
             supervisor: config.supervisor, risk: config.risk, clock: config.clock, paperBroker: config.paperBroker,
             notifier: config.notifier)

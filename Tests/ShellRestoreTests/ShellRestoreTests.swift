@@ -286,6 +286,53 @@ func appendUndecodable(_ journal: Journal, type: String, at time: Timestamp) thr
     // MARK: ast-broker (paper)
 
     @Test func paperAdapterRestoreReplayAndReportLeaveTheSameAccount() async throws {
+        try await paperRestore(checkpointEvery: Int.max)
+    }
+
+    /// With a checkpoint every 2 inputs the restart starts from the latest one plus the tail: the
+    /// same account as a fold from entry 1, replay (which re-executes up to each checkpoint and
+    /// compares) and the report.
+    @Test func paperRestoreFromACheckpointPlusTheTailEqualsAFullReplay() async throws {
+        try await paperRestore(checkpointEvery: 2)
+    }
+
+    /// The same account after the journal was rotated three times: verify, the shell's restore
+    /// (from a checkpoint in an archived segment), replay and the report read across segments.
+    @Test func aPaperJournalRotatedThreeTimesVerifiesReplaysIdenticalAndReports() async throws {
+        try await paperRestore(checkpointEvery: 2, rotations: [6, 14, 22])
+    }
+
+    /// A checkpoint that re-executing the entries before it does not reproduce is a divergence.
+    @Test func replayFlagsACheckpointItsReexecutionDoesNotReproduce() throws {
+        let state = try StateDirectory()
+        defer { state.dir.remove() }
+        let journal = try state.open("broker@paper")
+        var exchange = PaperExchange(name: "broker@paper", config: .standard)
+        for (input, now) in paperInputs.prefix(3) {
+            _ = exchange.handle(input, now: now)
+            try journal.append(
+                JournalRecord(
+                    kind: .received, type: PaperJournal.input, timestamp: now,
+                    body: Array(try encoder.encode(PaperJournalInput(input: input)))),
+                durability: .durable)
+        }
+        // A well-chained checkpoint whose state is that of an empty account.
+        let stale = PaperJournalFold(name: "broker@paper", config: .standard)
+        let forged = try #require(
+            try journal.appendCovering { last in
+                JournalRecord(
+                    kind: .state, type: EntryTypes.checkpoint, timestamp: at(0),
+                    body: try JournalCheckpoint(process: "broker@paper", covers: last, state: stale.checkpointState).encoded())
+            })
+        try journal.close()
+        let replay = ReplayVerifier.replay(path: state.journal("broker@paper"), config: ReplaySettings())
+        // (The reports of the three inputs were never sent here: those are divergences too.)
+        let atCheckpoints = replay.divergences.filter { $0.type == EntryTypes.checkpoint }
+        #expect(atCheckpoints.map(\.seq) == [forged], "\(replay.divergences)")
+        #expect(atCheckpoints.first?.what.contains("checkpoint differs") == true)
+    }
+
+    func paperRestore(checkpointEvery: Int, rotations: [Int64] = []) async throws {
         let state = try StateDirectory()
         defer { state.dir.remove() }
         let me = ProcessIdentity(role: .broker, instance: "paper")
@@ -318,7 +365,7 @@ func appendUndecodable(_ journal: Journal, type: String, at time: Timestamp) thr
             let journal = try state.open("broker@paper")
             defer { try? journal.close() }
             let adapter = try PaperAdapter(
-                name: "broker@paper", config: .standard, journal: journal, clock: clock, logger: logger,
+                name: "broker@paper", config: .standard, journal: journal, clock: clock, logger: logger, checkpointEvery: checkpointEvery,
                 deliver: bus(journal), connectionChanged: { _, _ in })
             for (i, (input, now)) in paperInputs.enumerated() {
                 clock.set(now)
@@ -326,6 +373,16 @@ func appendUndecodable(_ journal: Journal, type: String, at time: Timestamp) thr
                 if i == paperInputs.count - 1 { busUp.withLock { $0 = false } }
                 try await adapter.handle(input, message: "m-in-\(i)")
             }
+        }
+
+        for upTo in rotations {
+            let segment = try #require(try Journal.rotate(path: state.journal("broker@paper"), upTo: upTo))
+            #expect(segment.last == upTo)
+        }
+        if !rotations.isEmpty {
+            #expect(JournalSegments.all(forLive: state.journal("broker@paper")).count == rotations.count)
+            let chain = Journal.verify(path: state.journal("broker@paper"))
+            #expect(chain.isClean && chain.entries == Int(chain.lastSeq), "\(chain)")
         }
 
         // The restart: the shell's restore, then the adapter delivers what the bus never took.
@@ -341,6 +398,19 @@ func appendUndecodable(_ journal: Journal, type: String, at time: Timestamp) thr
         let (replay, replayer) = ReplayVerifier.replayKeepingState(path: state.journal("broker@paper"), config: ReplaySettings())
         let verify = try #require((replayer as? PaperReplayer)?.fold)
         let report = try RunReportBuilder.build(stateDirectory: state.dir.path)
+        // A fold from entry 1 over what the restart's restore read (the restart has journaled
+        // the quarantine record since).
+        let full = try PaperJournalFold.fold(name: "broker@paper", config: .standard, journal: state.journal("broker@paper")) { body in
+            try JournalReader(path: state.journal("broker@paper")).scan { $0.seq <= restored.fold.foldedThrough ? try body($0) : false }
+        }
+        if checkpointEvery == Int.max {
+            #expect(restored.fold.startedFromCheckpoint == nil)
+        } else {
+            let from = try #require(restored.fold.startedFromCheckpoint, "the restart did not start from a checkpoint")
+            #expect(from > 1 && restored.fold.rejectedCheckpoints.isEmpty)
+            #expect(replay.outputsCompared > 0)
+        }
+        #expect(restored.fold.checkpointState == full.checkpointState, "checkpoint + tail == a fold from entry 1")
 
         var live = PaperExchange(name: "broker@paper", config: .standard)
         let liveReports = paperInputs.flatMap { live.handle($0.0, now: $0.1).reports }
