@@ -21,7 +21,8 @@ struct AstCtl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "astctl", abstract: "Operate a running AST tree.",
         subcommands: [
-            Status.self, Halt.self, Resume.self, Reconcile.self, BrokerCommand.self, DrillCommand.self, PingCommand.self,
+            Status.self, Halt.self, Resume.self, Protect.self, Flatten.self, Reconcile.self, BrokerCommand.self, DrillCommand.self,
+            PingCommand.self,
             JournalCommand.self, ReportCommand.self, ReplayCommand.self,
             QuarantineCommand.self,
         ])
@@ -30,7 +31,7 @@ struct AstCtl: AsyncParsableCommand {
 /// Loads the same layered configuration the processes use, or exits with its error.
 func loadConfig() throws -> ASTConfig {
     do {
-        return try ConfigLoader.fromEnvironment().load(ASTConfig.self)
+        return try ConfigLoader.discover().load(ASTConfig.self)
     } catch {
         FileHandle.standardError.write(Data("astctl: \(error)\n".utf8))
         throw ExitCode(78)
@@ -74,7 +75,7 @@ struct PingCommand: AsyncParsableCommand {
 /// Data corruption is a critical failure: tell the risk gate (when the tree runs) so that it
 /// halts trading. Waits for the answer; a tree that is not running has nothing to halt.
 func haltForDamage(_ detail: String) {
-    guard let config = try? ConfigLoader.fromEnvironment().load(ASTConfig.self),
+    guard let config = try? ConfigLoader.discover().load(ASTConfig.self),
         UnixSocket.isLive(path: WorkerRuntime.socketPath(identity: ProcessIdentity(role: .risk), runtimeDir: config.runtimeDir))
     else { return }
     let done = DispatchSemaphore(value: 0)
@@ -158,6 +159,17 @@ struct Status: AsyncParsableCommand {
     func run() async throws {
         let config = try loadConfig()
         let path = "\(config.runtimeDir)/control.sock"
+        // Never connect to a stopped astd: under systemd the connection would start ast.service.
+        if SupervisorLock.isHeld(runtimeDir: config.runtimeDir) == false {
+            FileHandle.standardError.write(
+                Data(
+                    """
+                    astctl: astd is not running (no astd holds \(SupervisorLock.path(runtimeDir: config.runtimeDir))); nothing was started.
+                    Start it with `systemctl start ast.target` (installed) or `astd --foreground` (from a checkout).
+
+                    """.utf8))
+            throw ExitCode(1)
+        }
         guard UnixSocket.isLive(path: path) else {
             FileHandle.standardError.write(
                 Data(
@@ -464,7 +476,7 @@ struct ReportCommand: ParsableCommand {
     }
 
     func run() throws {
-        let config = stateDir == nil ? try loadConfig() : try? ConfigLoader.fromEnvironment().load(ASTConfig.self)
+        let config = stateDir == nil ? try loadConfig() : try? ConfigLoader.discover().load(ASTConfig.self)
         let state = stateDir ?? config!.stateDir
         var report: RunReport
         do {
@@ -526,7 +538,7 @@ struct ReplayCommand: ParsableCommand {
     var verify = false
 
     func run() throws {
-        let config = try? ConfigLoader.fromEnvironment().load(ASTConfig.self)
+        let config = try? ConfigLoader.discover().load(ASTConfig.self)
         guard let dir = directory ?? config.map({ "\($0.stateDir)/journal" }) else {
             _ = try loadConfig()
             return
@@ -567,7 +579,7 @@ extension JournalCommand {
 
         func run() throws {
             let config = try loadConfig()
-            let loader = ConfigLoader.fromEnvironment()
+            let loader = ConfigLoader.discover()
             var files: [String: String] = [:]
             for name in (try? FileManager.default.contentsOfDirectory(atPath: loader.directory)) ?? []
             where name.hasPrefix("ast") && name.hasSuffix(".yaml") {
