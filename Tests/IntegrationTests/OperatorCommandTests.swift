@@ -125,6 +125,39 @@ import Testing
         #expect(verify.code == 0 && verify.stdout.contains("replay: IDENTICAL"), "\(verify.stdout)\(verify.stderr)")
     }
 
+    @Test(.timeLimit(.minutes(2)))
+    func statusShowsEachProcesssBusLinksAndTheMessagesWaitingForAnAcknowledgement() async throws {
+        let tree = try await SupervisedTree()
+        let ready = try await tree.waitAllReady()
+        let table = try tree.astctl(["status"])
+        #expect(table.stdout.contains("risk@main -> broker@paper: connected"), "\(table.stdout)")
+        #expect(table.stdout.contains("Queues: 0 order message(s) waiting for the broker"), "\(table.stdout)")
+        let (json, _) = try #require(try tree.status())
+        let risk = try #require(json.children.first { $0.name == "risk@main" }?.bus)
+        #expect(risk.links.map(\.target) == ["broker@paper", "notifier@main"])
+        #expect(risk.links.allSatisfy { $0.connected && $0.unacknowledged == 0 })
+
+        // A notifier that does not answer: the halt's alert waits at the risk gate, and status says so.
+        let notifier = try #require(tree.child("notifier@main", in: ready)?.pid)
+        kill(notifier, SIGSTOP)
+        defer { kill(notifier, SIGCONT) }
+        #expect(try tree.astctl(["halt", "--reason", "queue depth test"]).code == 0)
+        var seen = ""
+        do {
+            try await eventually(timeout: .seconds(8), "an unacknowledged alert from risk@main to the notifier in astctl status") {
+                seen = try tree.astctl(["status"], timeout: .seconds(30)).stdout
+                return seen.split(separator: "\n").contains {
+                    $0.contains("risk@main -> notifier@main") && !$0.contains(" 0 unacknowledged")
+                }
+            }
+        } catch {
+            print("astctl status said:\n\(seen)")
+            throw error
+        }
+        #expect(seen.contains("message(s) waiting for the notifier on the bus"), "\(seen)")
+        #expect(!seen.contains(" 0 message(s) waiting for the notifier"), "\(seen)")
+    }
+
     /// Under systemd control.sock belongs to ast.socket: a connection to it while astd is stopped
     /// starts ast.service. Here the test holds the socket as systemd would, with no astd.
     @Test(.timeLimit(.minutes(1)))
