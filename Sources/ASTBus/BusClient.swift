@@ -121,6 +121,8 @@ public final class BusClient: Sendable {
         var live: Live?
         var requests: [String: Request] = [:]
         var connectedWaiters: [CheckedContinuation<Void, Never>] = []
+        /// When the peer last sent a frame (any: an ack, a reply, a pong), for `astctl status`.
+        var lastHeard: Timestamp?
         var ackWaiters: [String: [AckWaiter]] = [:]
         /// Acknowledged messages whose reply may still come (only with `keepsRepliesToSent`),
         /// oldest first in `answerableOrder`; at most ``BusClient/repliesRemembered``.
@@ -274,6 +276,16 @@ public final class BusClient: Sendable {
     public var pendingCount: Int { state.withLock { $0.pending.count } }
 
     public var isConnected: Bool { state.withLock { $0.live?.machine.isEstablished == true } }
+
+    /// This client's link for `astctl status`: connected or not, when the peer was last heard
+    /// from, and how many must-not-lose messages wait for its acknowledgement.
+    public var link: BusLinkReport {
+        state.withLock { s in
+            BusLinkReport(
+                target: target, connected: s.live?.machine.isEstablished == true, lastHeard: s.lastHeard,
+                unacknowledged: s.pending.count, oldestUnacknowledged: s.pendingOrder.first.flatMap { s.pending[$0]?.envelope.timestamp })
+        }
+    }
 
     /// Sends a must-not-lose message: journaled durably before this returns, delivered at
     /// least once (the receiver drops duplicates). Returns the message id.
@@ -617,6 +629,7 @@ public final class BusClient: Sendable {
         let now = clock.now()
         let effects = state.withLock { s -> Effects? in
             guard s.live?.number == number else { return nil }
+            s.lastHeard = now
             let actions = s.live!.machine.received(decoded, now: now)
             return apply(actions, to: &s, now: now)
         }

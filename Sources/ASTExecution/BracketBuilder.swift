@@ -14,10 +14,14 @@ public enum BracketBuilder {
     /// no price for is absent.
     public static func bracket(for approval: Approval, timeInForce entryTIF: TimeInForce = .day) -> BracketOrder {
         let entryID = ClientOrderID(intent: approval.intent, leg: .entry)
+        // A stop "entry" is an operator's protective stop for a held position (astctl protect):
+        // a standalone stop on the closing side, good till cancelled like every protective stop.
+        let type: OrderType = approval.entry.stopPrice != nil ? .stop : approval.entry.limitPrice == nil ? .market : .limit
         let entry = OrderSpec(
             clientOrderID: entryID, intent: approval.intent, leg: .entry, symbol: approval.symbol, side: approval.side,
-            quantity: approval.quantity, type: approval.entry.limitPrice == nil ? .market : .limit,
-            limitPrice: approval.entry.limitPrice, timeInForce: entryTIF)
+            quantity: approval.quantity, type: type, limitPrice: approval.entry.limitPrice, stopPrice: approval.entry.stopPrice,
+            timeInForce: type == .stop ? .gtc : entryTIF,
+            ocaGroup: OperatorOrder.isOperatorIntent(approval.intent) ? OperatorOrder.ocaGroup(symbol: approval.symbol) : nil)
         let oca = ocaGroup(for: approval.intent)
         let exitSide = approval.side.opposite
         let stopLoss = approval.stopLoss.map { stop in

@@ -147,6 +147,7 @@ public struct TradingContent: Sendable, Equatable {
             switch g.entry {
             case .market: "market"
             case .limit(let p): "limit \(p)"
+            case .stop(let p): "stop \(p)"
             }
         return
             "intent \(g.id) \(g.side) \(g.quantity) \(g.symbol) entry \(entry) stop \(g.stopLoss.map { "\($0)" } ?? "-") target \(g.takeProfit.map { "\($0)" } ?? "-")"

@@ -50,6 +50,15 @@ public enum ReasonCode: String, Sendable, Codable, CaseIterable, CustomStringCon
     /// The broker refused the approval the gate gave this intent (``RiskInput/orderRefused(_:)``):
     /// a re-sent intent is not approved again.
     case orderRefusedByBroker = "ORDER_REFUSED_BY_BROKER"
+    /// An operator order (`astctl protect`/`flatten`) for a symbol the book holds no position in.
+    case operatorNoPosition = "OPERATOR_NO_POSITION"
+    /// An operator order for more shares than the position holds (or, for a protective stop,
+    /// than the position holds beyond the operator stops already placed): never an increase.
+    case operatorQuantityExceedsPosition = "OPERATOR_QUANTITY_EXCEEDS_POSITION"
+    /// `astctl protect` without `--stop` for a position whose bracket's stop the gate does not know.
+    case operatorStopPriceUnknown = "OPERATOR_STOP_PRICE_UNKNOWN"
+    /// An operator order without a reason, or with a stop on the wrong side of the last mark.
+    case operatorOrderInvalid = "OPERATOR_ORDER_INVALID"
 
     public var description: String { rawValue }
 }

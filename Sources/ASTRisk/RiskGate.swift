@@ -56,6 +56,9 @@ public struct RiskGate: Sendable {
     var brokersDisconnected: [ProcessIdentity: String] = [:]
     /// The latest critical failure, from which a clean reconciliation is required.
     var lastCriticalFailureAt: Timestamp?
+    /// Protective stops the operator placed (``OperatorOrder``), per symbol: the shares they
+    /// cover and the side of the position they protect, until a snapshot shows that position gone.
+    var operatorStops: [Symbol: OperatorStops] = [:]
     /// Approvals a broker refused, most recent last (at most ``rememberedDecisions``).
     public internal(set) var refusedApprovals: [ApprovalID] = []
 
@@ -156,6 +159,8 @@ public struct RiskGate: Sendable {
             return criticalFailure(.uncleanExit, now: now)
         case .orderRefused(let refusal):
             return orderRefused(refusal, now: now)
+        case .operatorOrder(let order):
+            return operatorOrder(order, now: now)
         }
     }
 
@@ -168,6 +173,9 @@ public struct RiskGate: Sendable {
         }
         let allowed = CancelDecision(orderID: request.orderID, kind: request.kind, allowed: true, reason: nil, detail: "")
         switch request.kind {
+        case .restingUnfilledEntry where OperatorOrder.isOperatorProtectiveStop(request.orderID):
+            // An operator's protective stop rides in an entry's slot: it is still a protective stop.
+            return refuse(.protectiveStopUntouchable, "\(request.orderID) is an operator's protective stop")
         case .restingUnfilledEntry:
             return allowed
         case .protectiveStop:
@@ -226,6 +234,7 @@ public struct RiskGate: Sendable {
         if let current = book, snapshot.asOf < current.asOf { return [] }
         guard let next = Book(snapshot) else { return [] }
         book = next
+        forgetOperatorStops()
         pending.removeAll { $0.at <= snapshot.asOf }
         return checkPortfolio(now: now)
     }

@@ -7,6 +7,9 @@ public enum EntryOrder: Sendable, Equatable, Codable, CustomStringConvertible {
     case market
     /// At `price` or better.
     case limit(Price)
+    /// A stop order at `price`, good till cancelled: only an operator's protective stop
+    /// (``OperatorOrder``) is approved with it; a strategy intent with a stop entry is blocked.
+    case stop(Price)
 
     /// The limit price, if any.
     public var limitPrice: Price? {
@@ -14,14 +17,21 @@ public enum EntryOrder: Sendable, Equatable, Codable, CustomStringConvertible {
         return nil
     }
 
+    /// The stop price, if any.
+    public var stopPrice: Price? {
+        if case .stop(let p) = self { return p }
+        return nil
+    }
+
     public var description: String {
         switch self {
         case .market: "market"
         case .limit(let p): "limit \(p)"
+        case .stop(let p): "stop \(p)"
         }
     }
 
-    enum CodingKeys: String, CodingKey { case type, limitPrice = "limit_price" }
+    enum CodingKeys: String, CodingKey { case type, limitPrice = "limit_price", stopPrice = "stop_price" }
 
     /// `{"type":"market"}` or `{"type":"limit","limit_price":"123.45"}`.
     public init(from decoder: any Decoder) throws {
@@ -29,6 +39,7 @@ public enum EntryOrder: Sendable, Equatable, Codable, CustomStringConvertible {
         switch try c.decode(String.self, forKey: .type) {
         case "market": self = .market
         case "limit": self = .limit(try c.decode(Price.self, forKey: .limitPrice))
+        case "stop": self = .stop(try c.decode(Price.self, forKey: .stopPrice))
         case let other:
             throw DecodingError.dataCorruptedError(forKey: .type, in: c, debugDescription: "unknown entry type '\(other)'")
         }
@@ -41,6 +52,9 @@ public enum EntryOrder: Sendable, Equatable, Codable, CustomStringConvertible {
         case .limit(let p):
             try c.encode("limit", forKey: .type)
             try c.encode(p, forKey: .limitPrice)
+        case .stop(let p):
+            try c.encode("stop", forKey: .type)
+            try c.encode(p, forKey: .stopPrice)
         }
     }
 }
@@ -246,6 +260,9 @@ public enum RiskInput: Sendable, Equatable, Codable {
     case startedAfterUncleanExit
     /// A broker refused an approval the gate sent (its reply to `order.submit`): no order exists.
     case orderRefused(OrderRefusal)
+    /// `astctl protect` or `astctl flatten`: an operator order for a held position
+    /// (``RiskGate/decideOperatorOrder(_:now:)``), allowed in every state, HALTED included.
+    case operatorOrder(OperatorOrder)
 }
 
 /// A broker's refusal of an approval the risk gate sent: the bus's reply to an `order.submit`

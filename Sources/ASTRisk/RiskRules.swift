@@ -239,6 +239,12 @@ extension RiskGate {
     /// winning side. `nil` when it is well formed.
     func bracketProblem(_ g: IntentGroup, reference: Price?) -> String? {
         guard g.quantity.shares > 0 else { return "quantity must be positive (got \(g.quantity))" }
+        if let stop = g.entry.stopPrice {
+            return "an entry cannot be a stop order (stop \(stop)): only an operator's protective stop is one"
+        }
+        if OperatorOrder.isOperatorIntent(g.id) {
+            return "intent ids starting with \(OperatorOrder.intentPrefix) are reserved for operator orders (got \(g.id))"
+        }
         if let limit = g.entry.limitPrice, !limit.isPositive { return "limit price must be positive (got \(limit))" }
         if let stop = g.stopLoss, !stop.isPositive { return "stop loss must be positive (got \(stop))" }
         if let target = g.takeProfit, !target.isPositive { return "take profit must be positive (got \(target))" }

@@ -47,7 +47,8 @@ extension RiskInput {
         switch self {
         case .intent(let g):
             return InputCheck.time(g.createdAt, "created_at") ?? quantity(g.quantity, "quantity")
-                ?? price(g.entry.limitPrice, "limit price") ?? price(g.stopLoss, "stop loss") ?? price(g.takeProfit, "take profit")
+                ?? price(g.entry.limitPrice, "limit price") ?? price(g.entry.stopPrice, "stop price") ?? price(g.stopLoss, "stop loss")
+                ?? price(g.takeProfit, "take profit")
                 ?? g.sector.flatMap { InputCheck.text($0, "sector", max: InputCheck.maxIdentifierBytes) }
         case .portfolio(let p):
             if let r = InputCheck.time(p.asOf, "as_of") ?? money(p.cash, "cash") ?? money(p.equity, "equity")
@@ -83,6 +84,9 @@ extension RiskInput {
             return InputCheck.text(r.broker, "broker", max: InputCheck.maxIdentifierBytes)
                 ?? InputCheck.text(r.code, "refusal code", max: OrderRefusal.maxCodeBytes)
                 ?? InputCheck.text(r.detail, "refusal detail", max: InputRefusal.maxDetailBytes)
+        case .operatorOrder(let o):
+            return o.quantity.flatMap { quantity($0, "quantity") } ?? price(o.stopPrice, "stop price")
+                ?? InputCheck.text(o.reason, "reason")
         case .reconciliation(.clean), .command(.resume), .lifecycle, .startedAfterUncleanExit:
             return nil
         }

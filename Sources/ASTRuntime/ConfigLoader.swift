@@ -51,6 +51,33 @@ public struct ConfigLoader: Sendable {
         return ConfigLoader(directory: directory, variables: variables)
     }
 
+    /// Where an installed machine keeps its configuration (scripts/install, units/ast.service).
+    public static let systemDirectory = "/etc/ast"
+
+    /// The loader of the operator's commands (`astctl`, `ast`), which find the configuration by
+    /// themselves, first match wins:
+    /// 1. `AST_CONFIG_DIR` when set (the environment from `AST_ENV`, else the base file's key);
+    /// 2. `./etc` when the working directory is a checkout (it holds `etc/ast.yaml`), as before;
+    /// 3. `systemDirectory` (`/etc/ast`) on an installed machine, with the `production`
+    ///    environment unless `AST_ENV` names another (as units/ast.service sets it for the tree).
+    /// `workingDirectory` and `systemDirectory` are parameters so that tests need no root.
+    public static func discover(
+        _ variables: [String: String] = ProcessInfo.processInfo.environment,
+        workingDirectory: String = FileManager.default.currentDirectoryPath,
+        systemDirectory: String = ConfigLoader.systemDirectory
+    ) -> ConfigLoader {
+        if let explicit = variables["AST_CONFIG_DIR"], !explicit.isEmpty {
+            return ConfigLoader(directory: explicit, variables: variables)
+        }
+        if FileManager.default.fileExists(atPath: workingDirectory + "/etc/ast.yaml") {
+            return ConfigLoader(
+                directory: workingDirectory == FileManager.default.currentDirectoryPath ? "etc" : workingDirectory + "/etc",
+                variables: variables)
+        }
+        let chosen = variables["AST_ENV"].flatMap { $0.isEmpty ? nil : $0 }
+        return ConfigLoader(directory: systemDirectory, environment: chosen ?? "production", variables: variables)
+    }
+
     /// Who chose `environment`: `AST_ENV` or `the environment argument`.
     private let environmentSource: ConfigSource
 

@@ -30,15 +30,29 @@ public struct Secret: Sendable, CustomStringConvertible, CustomDebugStringConver
 /// Why a secret could not be had. The message names the secret, the file and what to do; it never
 /// contains a secret value.
 public struct SecretError: Error, Sendable, CustomStringConvertible {
-    /// What went wrong, without the `secrets: ` prefix.
-    public let message: String
-
-    /// Creates an error; `message` must not contain a secret value.
-    public init(_ message: String) {
-        self.message = message
+    /// What kind of problem: nobody configured the secret, it is there but cannot be read, or
+    /// what was read is not a valid secret. An operator acts differently on each.
+    public enum Kind: String, Sendable {
+        /// No such secret was given (no credential, no secrets file, no entry in it).
+        case notConfigured = "not configured"
+        /// The secret should be there but cannot be read (permissions, I/O).
+        case unreadable
+        /// It was read and is not a valid secret (empty, not text, not a mapping ...).
+        case invalid
     }
 
-    public var description: String { "secrets: " + message }
+    /// What went wrong, without the `secrets: ` prefix.
+    public let message: String
+    public let kind: Kind
+
+    /// Creates an error; `message` must not contain a secret value.
+    public init(_ message: String, kind: Kind = .invalid) {
+        self.message = message
+        self.kind = kind
+    }
+
+    /// `secrets: not configured: ...`, `secrets: unreadable: ...`, or `secrets: ...` for an invalid one.
+    public var description: String { kind == .invalid ? "secrets: " + message : "secrets: \(kind.rawValue): " + message }
 }
 
 /// Where secrets come from: `$CREDENTIALS_DIRECTORY/<name>` when systemd passes credentials
@@ -83,9 +97,19 @@ public struct SecretStore: Sendable {
         case .missing, .symbolicLink:
             throw SecretError(
                 "\(name) is not in $CREDENTIALS_DIRECTORY (\(path) does not exist); "
-                    + "add LoadCredential=\(name):<file> to the unit")
+                    + "put it in /etc/credstore/\(name) (root, mode 0600) for LoadCredential=\(name) of the unit",
+                kind: .notConfigured)
         case .failed(let reason):
-            throw SecretError("\(path) \(reason)")
+            // systemd makes the credentials directory readable by the service when it passes a
+            // credential: a directory the process cannot search means none was passed.
+            if access(directory, R_OK | X_OK) != 0 {
+                throw SecretError(
+                    "\(name): systemd passed no credential ($CREDENTIALS_DIRECTORY \(directory) cannot be searched: "
+                        + "\(String(cString: strerror(errno)))); put it in /etc/credstore/\(name) (root, mode 0600)",
+                    kind: .notConfigured)
+            }
+            // systemd passes credentials as regular files: anything else there is a fault to fix.
+            throw SecretError("\(path) \(reason)", kind: .unreadable)
         case .bytes(let bytes, _):
             guard var value = String(validating: bytes, as: UTF8.self) else {
                 throw SecretError("\(path) is not UTF-8 text")
@@ -144,11 +168,12 @@ public struct SecretStore: Sendable {
         case .missing:
             throw SecretError(
                 "\(name) is needed but the secrets file \(path) does not exist and $CREDENTIALS_DIRECTORY is not set; "
-                    + "create it with mode 0600 holding \(name): <value>, or pass the secret with LoadCredential=")
+                    + "create it with mode 0600 holding \(name): <value>, or pass the secret with LoadCredential=",
+                kind: .notConfigured)
         case .symbolicLink:
             throw SecretError("\(path) is a symbolic link; secrets_file must name the file itself")
         case .failed(let reason):
-            throw SecretError("\(path) \(reason)")
+            throw SecretError("\(path) \(reason)", kind: reason.hasPrefix("cannot be read") ? .unreadable : .invalid)
         case .bytes(let read, _):
             bytes = read
         }
@@ -165,7 +190,7 @@ public struct SecretStore: Sendable {
             throw SecretError("\(path) must hold a mapping of secret names to values (name: value)")
         }
         guard let entry = entries.first(where: { $0.key == name }) else {
-            throw SecretError("\(name) is not in \(path); add a line \(name): <value> to it")
+            throw SecretError("\(name) is not in \(path); add a line \(name): <value> to it", kind: .notConfigured)
         }
         switch entry.value.value {
         case .scalar(let value, _) where !value.isEmpty:

@@ -313,10 +313,12 @@ public enum WorkerRuntime {
         try CrashAfterInputFault.arm(config: config, process: identity.description, logger: logger)
         var permissions = definition.permissions
         if marketClock != nil { permissions[.marketdata, default: []].formUnion([.marketTime, .marketSettle]) }
+        // Every worker answers astctl status about its bus links (BusStatusInbox).
+        permissions[.control, default: []].insert(.busStatusRequest)
         let policy = EndpointPolicy(name: identity.description, allowedUIDs: Set(config.bus.allowedUids), permissions: permissions)
         let identityCheck = try BusIdentity.check(identity: identity, live: config.trading?.mode == .live, logger: logger)
         let logic = try await definition.makeLogic(context)
-        let inbox: any BusInbox = marketClock.map { MarketClockInbox(clock: $0, logic: logic) } ?? logic
+        let inbox: any BusInbox = BusStatusInbox(inner: marketClock.map { MarketClockInbox(clock: $0, logic: logic) } ?? logic)
         let alarm = try BusIdentity.alarm(
             identity: identity, notifierConfigured: config.supervisor.children.contains { $0.name == "notifier@main" },
             socketPath: socketPath(identity: ProcessIdentity(role: .notifier), runtimeDir: config.runtimeDir),

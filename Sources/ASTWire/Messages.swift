@@ -42,6 +42,8 @@ public struct MessageType: RawRepresentable, Hashable, Comparable, Sendable, Cod
     public static let marketTime = MessageType(rawValue: "market.time")
     public static let notifierStatusRequest = MessageType(rawValue: "notifier.status.request")
     public static let notifierStatus = MessageType(rawValue: "notifier.status")
+    public static let busStatusRequest = MessageType(rawValue: "bus.status.request")
+    public static let busStatus = MessageType(rawValue: "bus.status")
     public static let quarantineAck = MessageType(rawValue: "quarantine.ack")
     public static let marketSettle = MessageType(rawValue: "market.settle")
     public static let settled = MessageType(rawValue: "market.settled")
@@ -236,6 +238,9 @@ public enum Message: Sendable, Equatable {
     /// astctl -> notifier: the outbox's backlog; answered by ``notifierStatus``.
     case notifierStatusRequest(NotifierStatusRequest)
     case notifierStatus(NotifierStatusReport)
+    /// astctl -> any worker: its outgoing bus links; answered by ``busStatus``.
+    case busStatusRequest(BusStatusRequest)
+    case busStatus(BusStatusReport)
     /// astctl -> a worker: the operator acknowledges a quarantined journal entry (answered by
     /// ``commandResult``).
     case quarantineAck(QuarantineAck)
@@ -282,6 +287,8 @@ public enum Message: Sendable, Equatable {
         case .marketTime: .marketTime
         case .notifierStatusRequest: .notifierStatusRequest
         case .notifierStatus: .notifierStatus
+        case .busStatusRequest: .busStatusRequest
+        case .busStatus: .busStatus
         case .quarantineAck: .quarantineAck
         case .marketSettle: .marketSettle
         case .settled: .settled
@@ -306,7 +313,8 @@ public enum MessageCatalog {
         .executionReport: .acknowledged, .orderCancel: .acknowledged, .bar: .acknowledged, .sessionClose: .acknowledged,
         .brokerQuery: .bestEffort, .brokerState: .bestEffort, .brokerInject: .bestEffort, .commandResult: .bestEffort,
         .reconcileRequest: .bestEffort, .reconciliationReport: .bestEffort, .marketTime: .acknowledged,
-        .notifierStatusRequest: .bestEffort, .notifierStatus: .bestEffort, .quarantineAck: .bestEffort,
+        .notifierStatusRequest: .bestEffort, .notifierStatus: .bestEffort, .busStatusRequest: .bestEffort, .busStatus: .bestEffort,
+        .quarantineAck: .bestEffort,
         .marketSettle: .bestEffort, .settled: .bestEffort, .openEntriesQuery: .bestEffort, .openEntries: .bestEffort,
     ]
 
@@ -351,6 +359,8 @@ public enum MessageCatalog {
         case .marketTime: return .marketTime(try container.decode(MarketTime.self, forKey: key))
         case .notifierStatusRequest: return .notifierStatusRequest(try container.decode(NotifierStatusRequest.self, forKey: key))
         case .notifierStatus: return .notifierStatus(try container.decode(NotifierStatusReport.self, forKey: key))
+        case .busStatusRequest: return .busStatusRequest(try container.decode(BusStatusRequest.self, forKey: key))
+        case .busStatus: return .busStatus(try container.decode(BusStatusReport.self, forKey: key))
         case .quarantineAck: return .quarantineAck(try container.decode(QuarantineAck.self, forKey: key))
         case .marketSettle: return .marketSettle(try container.decode(MarketSettle.self, forKey: key))
         case .settled: return .settled(try container.decode(SettleReport.self, forKey: key))
@@ -396,6 +406,8 @@ public enum MessageCatalog {
         case .marketTime(let b): try container.encode(b, forKey: key)
         case .notifierStatusRequest(let b): try container.encode(b, forKey: key)
         case .notifierStatus(let b): try container.encode(b, forKey: key)
+        case .busStatusRequest(let b): try container.encode(b, forKey: key)
+        case .busStatus(let b): try container.encode(b, forKey: key)
         case .quarantineAck(let b): try container.encode(b, forKey: key)
         case .marketSettle(let b): try container.encode(b, forKey: key)
         case .settled(let b): try container.encode(b, forKey: key)

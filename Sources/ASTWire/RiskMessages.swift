@@ -8,6 +8,9 @@ public enum RiskCommand: Sendable, Equatable, Codable {
     case status
     /// `astctl journal verify` found a damaged journal: data corruption halts trading.
     case journalVerificationFailed(detail: String)
+    /// `astctl protect|flatten`: an operator order for a held position, allowed while HALTED.
+    /// ast-risk replaces ``OperatorOrder/operatorUID`` with the uid `SO_PEERCRED` reported.
+    case operatorOrder(OperatorOrder)
 }
 
 /// ast-risk's answer to a ``RiskCommand``: whether a command was accepted, why not, and the

@@ -62,6 +62,9 @@ public struct ChildStatusReport: Codable, Sendable, Equatable {
     public var lastExit: String?
     /// What a crash of this child means for trading: `halt`, `reduce` or `none`.
     public var onCrash: String
+    /// The child's outgoing bus links as the child reports them, filled in by `astctl` (absent
+    /// when it did not answer).
+    public var bus: BusStatusReport?
 
     public init(
         name: String, pid: Int32?, state: String, ready: Bool, uptimeSeconds: Double?, restarts: Int,
@@ -86,5 +89,50 @@ public struct ChildStatusReport: Codable, Sendable, Equatable {
         case statusText = "status_text"
         case lastExit = "last_exit"
         case onCrash = "on_crash"
+        case bus
     }
+}
+
+/// `astctl status` -> a worker: its outgoing bus links; answered by ``BusStatusReport``.
+public struct BusStatusRequest: Codable, Sendable, Equatable {
+    public init() {}
+}
+
+/// One outgoing bus link of a worker, as that worker sees it.
+public struct BusLinkReport: Codable, Sendable, Equatable {
+    /// The peer (`role@instance`).
+    public var target: String
+    public var connected: Bool
+    /// When the peer last sent anything on this link; nil when never since the worker started.
+    public var lastHeard: Timestamp?
+    /// Must-not-lose messages (orders, fills, alerts, lifecycle events) sent and not yet
+    /// acknowledged: journaled, and sent again until they are.
+    public var unacknowledged: Int
+    /// When the oldest of them was first sent.
+    public var oldestUnacknowledged: Timestamp?
+
+    public init(target: String, connected: Bool, lastHeard: Timestamp?, unacknowledged: Int, oldestUnacknowledged: Timestamp? = nil) {
+        self.target = target
+        self.connected = connected
+        self.lastHeard = lastHeard
+        self.unacknowledged = unacknowledged
+        self.oldestUnacknowledged = oldestUnacknowledged
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case target, connected, unacknowledged
+        case lastHeard = "last_heard"
+        case oldestUnacknowledged = "oldest_unacknowledged"
+    }
+}
+
+/// A worker's answer to ``BusStatusRequest``: every outgoing link it has, sorted by target.
+public struct BusStatusReport: Codable, Sendable, Equatable {
+    public var links: [BusLinkReport]
+
+    public init(links: [BusLinkReport]) { self.links = links }
+
+    /// The most links a report may carry; `astctl` ignores a report with more (a peer's numbers
+    /// are shown, never trusted to be small).
+    public static let maxLinks = 64
 }

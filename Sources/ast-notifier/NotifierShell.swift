@@ -50,6 +50,7 @@ actor NotifierShell: WorkerLogic {
         var chats: [String] = []
         var client: TelegramClient?
         var offReason: String?
+        var offKind: SecretError.Kind?
         do {
             let store = SecretStore.fromEnvironment(secretsFile: context.config.secretsFile)
             let token = try store.secret("telegram_bot_token")
@@ -61,6 +62,7 @@ actor NotifierShell: WorkerLogic {
                     requestTimeout: .milliseconds(telegram.requestTimeoutMs)))
         } catch let error as SecretError {
             offReason = "\(error)"
+            offKind = error.kind
         } catch let error as TelegramSetupError {
             offReason = "\(error)"
         }
@@ -69,7 +71,12 @@ actor NotifierShell: WorkerLogic {
         self.offReason = offReason
         outbox = try Self.restore(chats: chats, settings: settings, journal: journal, now: clock.now(), encoder: encoder)
         if let offReason {
-            logger.warning("Telegram delivery is off: \(offReason); alerts wait in the journal and show in astctl status")
+            // Not configured is a choice (a fresh install, a test); unreadable is a fault to fix.
+            if offKind == .unreadable {
+                logger.error("Telegram delivery is off: \(offReason); alerts wait in the journal and show in astctl status")
+            } else {
+                logger.warning("Telegram delivery is off: \(offReason); alerts wait in the journal and show in astctl status")
+            }
         } else {
             logger.notice(
                 "Telegram delivery on",

@@ -274,6 +274,10 @@ actor RiskShell: WorkerLogic {
         case .riskCommand(.resume(let to)):
             let outputs = handle(.command(.resume(to: to)))
             return .riskStatus(commandReport(outputs))
+        case .riskCommand(.operatorOrder(var order)):
+            // The operator is who the kernel says connected, never what the message claims.
+            order.operatorUID = peer.uid ?? UInt32.max
+            return .riskStatus(operatorOrderReport(handle(.operatorOrder(order))))
         case .quarantineAck(let ack):
             let pending: [QuarantinedEntry]
             do {
@@ -310,10 +314,28 @@ actor RiskShell: WorkerLogic {
         case .orderCancel(let c): InputCheck.text(c.reason, "cancel reason")
         case .riskCommand(.halt(let reason)): InputCheck.text(reason, "reason")
         case .riskCommand(.journalVerificationFailed(let detail)): InputCheck.text(detail, "detail")
+        case .riskCommand(.operatorOrder(let order)): RiskInput.operatorOrder(order).validate()
         case .quarantineAck(let ack):
             QuarantineJournal.validate(ack, process: identity.description, state: quarantine.withLock { $0 })
         default: nil
         }
+    }
+
+    /// The answer to `astctl protect|flatten`: accepted with the approval, or the refusal.
+    func operatorOrderReport(_ outputs: [RiskOutput]) -> RiskStatusReport {
+        for case .decision(let d) in outputs {
+            switch d.decision {
+            case .approve(let a), .downgrade(let a, _, _):
+                let sent = mode.ordersLeaveRiskGate ? "sent to \(broker.target)" : "DRY_RUN: not sent"
+                return report(
+                    accepted: true,
+                    message: "approved \(a.id): \(a.side) \(a.quantity) \(a.symbol) \(a.entry); client order id "
+                        + "\(ClientOrderID(intent: a.intent, leg: .entry)); \(sent)")
+            case .block(let code, let detail):
+                return report(accepted: false, message: "refused \(code): \(detail)")
+            }
+        }
+        return report(accepted: false, message: "no decision")
     }
 
     func commandReport(_ outputs: [RiskOutput]) -> RiskStatusReport {

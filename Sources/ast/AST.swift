@@ -39,10 +39,10 @@ struct StoreOptions: ParsableArguments {
     @Flag(help: "Log the libraries' progress and warnings to stderr.")
     var verbose = false
 
-    /// The layered configuration ($AST_CONFIG_DIR, default ./etc), or exit 1 with its error.
+    /// The layered configuration (`ConfigLoader.discover`: $AST_CONFIG_DIR, ./etc in a checkout, else /etc/ast), or exit 1 with its error.
     func loadConfig() throws -> ASTConfig {
         do {
-            return try ConfigLoader.fromEnvironment().load(ASTConfig.self)
+            return try ConfigLoader.discover().load(ASTConfig.self)
         } catch {
             throw failure("\(error)", ExitStatus.other)
         }

@@ -21,7 +21,8 @@ struct AstCtl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "astctl", abstract: "Operate a running AST tree.",
         subcommands: [
-            Status.self, Halt.self, Resume.self, Reconcile.self, BrokerCommand.self, DrillCommand.self, PingCommand.self,
+            Status.self, Halt.self, Resume.self, Protect.self, Flatten.self, Reconcile.self, BrokerCommand.self, DrillCommand.self,
+            PingCommand.self,
             JournalCommand.self, ReportCommand.self, ReplayCommand.self,
             QuarantineCommand.self,
         ])
@@ -30,7 +31,7 @@ struct AstCtl: AsyncParsableCommand {
 /// Loads the same layered configuration the processes use, or exits with its error.
 func loadConfig() throws -> ASTConfig {
     do {
-        return try ConfigLoader.fromEnvironment().load(ASTConfig.self)
+        return try ConfigLoader.discover().load(ASTConfig.self)
     } catch {
         FileHandle.standardError.write(Data("astctl: \(error)\n".utf8))
         throw ExitCode(78)
@@ -74,7 +75,7 @@ struct PingCommand: AsyncParsableCommand {
 /// Data corruption is a critical failure: tell the risk gate (when the tree runs) so that it
 /// halts trading. Waits for the answer; a tree that is not running has nothing to halt.
 func haltForDamage(_ detail: String) {
-    guard let config = try? ConfigLoader.fromEnvironment().load(ASTConfig.self),
+    guard let config = try? ConfigLoader.discover().load(ASTConfig.self),
         UnixSocket.isLive(path: WorkerRuntime.socketPath(identity: ProcessIdentity(role: .risk), runtimeDir: config.runtimeDir))
     else { return }
     let done = DispatchSemaphore(value: 0)
@@ -197,6 +198,17 @@ struct Status: AsyncParsableCommand {
     func run() async throws {
         let config = try loadConfig()
         let path = "\(config.runtimeDir)/control.sock"
+        // Never connect to a stopped astd: under systemd the connection would start ast.service.
+        if SupervisorLock.isHeld(runtimeDir: config.runtimeDir) == false {
+            FileHandle.standardError.write(
+                Data(
+                    """
+                    astctl: astd is not running (no astd holds \(SupervisorLock.path(runtimeDir: config.runtimeDir))); nothing was started.
+                    Start it with `systemctl start ast.target` (installed) or `astd --foreground` (from a checkout).
+
+                    """.utf8))
+            throw ExitCode(1)
+        }
         guard UnixSocket.isLive(path: path) else {
             FileHandle.standardError.write(
                 Data(
@@ -230,6 +242,11 @@ struct Status: AsyncParsableCommand {
             status.reconciliation = try? await reconcilerRequest(
                 ReconcileRequest(run: false, reason: "astctl status"), config: config, quiet: true)
         }
+        // Bus links first: a notifier that hangs makes its own question wait for the timeout.
+        for i in status.children.indices where ready.contains(status.children[i].name) {
+            guard let id = ProcessIdentity(parsing: status.children[i].name) else { continue }
+            status.children[i].bus = await busStatus(of: id, config: config)
+        }
         if ready.contains(ProcessIdentity(role: .notifier).description) { status.notifier = await notifierStatus(config: config) }
         if json {
             print(StatusFormat.json(status))
@@ -240,6 +257,7 @@ struct Status: AsyncParsableCommand {
                 status.reconciliation.map(reconciliationLine)
                     ?? "Reconciliation: none reported (the reconciler did not answer or has not run one)")
             print(status.notifier.map { notifierLine($0, now: status.now) } ?? "Notifier: unknown (ast-notifier did not answer)")
+            for line in busLines(status) { print(line) }
         }
         if status.state != "ok" { throw ExitCode(3) }
     }
@@ -274,6 +292,55 @@ func notifierStatus(config: ASTConfig) async -> NotifierStatusReport? {
     }
     guard case .notifierStatus(let report)? = reply?.message else { return nil }
     return report
+}
+
+/// A worker's outgoing bus links, or nil when it does not answer or answers beyond bounds (a
+/// peer's report is shown, never trusted: too many links, a target that is no process name).
+func busStatus(of target: ProcessIdentity, config: ASTConfig) async -> BusStatusReport? {
+    let path = WorkerRuntime.socketPath(identity: target, runtimeDir: config.runtimeDir)
+    guard UnixSocket.isLive(path: path) else { return nil }
+    let reply = try? await withClient(to: target, path: path, config: config) { client in
+        try await client.request(.busStatusRequest(BusStatusRequest()), timeout: .seconds(3))
+    }
+    guard case .busStatus(let report)? = reply?.message, report.links.count <= BusStatusReport.maxLinks,
+        report.links.allSatisfy({ ProcessIdentity(parsing: $0.target) != nil && $0.unacknowledged >= 0 })
+    else { return nil }
+    return report
+}
+
+/// The bus lines of `astctl status`: each process's links (connected, last heard, messages
+/// waiting for an acknowledgement), then the two queues an operator cares about.
+func busLines(_ status: TreeStatus) -> [String] {
+    var lines = ["Bus links (as each process reports them):"]
+    var ordersWaiting = 0, alertsWaiting = 0
+    var known = true
+    for child in status.children {
+        guard let bus = child.bus else {
+            lines.append("  \(child.name): unknown (did not answer)")
+            if child.name.hasPrefix("risk@") { known = false }
+            continue
+        }
+        for link in bus.links {
+            let heard =
+                link.lastHeard.map {
+                    "last heard \(StatusFormat.duration(Double(status.now.duration(since: $0).totalNanoseconds) / 1e9)) ago"
+                }
+                ?? "never heard"
+            var line = "  \(child.name) -> \(link.target): \(link.connected ? "connected" : "NOT CONNECTED"), \(heard), "
+            line += "\(link.unacknowledged) unacknowledged"
+            if let oldest = link.oldestUnacknowledged {
+                line += " (oldest \(StatusFormat.duration(Double(status.now.duration(since: oldest).totalNanoseconds) / 1e9)) ago)"
+            }
+            lines.append(line)
+            if child.name.hasPrefix("risk@") && link.target.hasPrefix("broker@") { ordersWaiting += link.unacknowledged }
+            if link.target.hasPrefix("notifier@") { alertsWaiting += link.unacknowledged }
+        }
+    }
+    let outbox = status.notifier.map { ", \($0.pending) in the notifier's outbox" } ?? ""
+    lines.append(
+        "Queues: \(known ? "\(ordersWaiting)" : "unknown") order message(s) waiting for the broker; "
+            + "\(alertsWaiting) message(s) waiting for the notifier on the bus\(outbox)")
+    return lines
 }
 
 /// One line about the notifier's backlog, as `astctl status` prints it.
@@ -503,7 +570,7 @@ struct ReportCommand: ParsableCommand {
     }
 
     func run() throws {
-        let config = stateDir == nil ? try loadConfig() : try? ConfigLoader.fromEnvironment().load(ASTConfig.self)
+        let config = stateDir == nil ? try loadConfig() : try? ConfigLoader.discover().load(ASTConfig.self)
         let state = stateDir ?? config!.stateDir
         var report: RunReport
         do {
@@ -565,7 +632,7 @@ struct ReplayCommand: ParsableCommand {
     var verify = false
 
     func run() throws {
-        let config = try? ConfigLoader.fromEnvironment().load(ASTConfig.self)
+        let config = try? ConfigLoader.discover().load(ASTConfig.self)
         guard let dir = directory ?? config.map({ "\($0.stateDir)/journal" }) else {
             _ = try loadConfig()
             return
@@ -606,7 +673,7 @@ extension JournalCommand {
 
         func run() throws {
             let config = try loadConfig()
-            let loader = ConfigLoader.fromEnvironment()
+            let loader = ConfigLoader.discover()
             var files: [String: String] = [:]
             for name in (try? FileManager.default.contentsOfDirectory(atPath: loader.directory)) ?? []
             where name.hasPrefix("ast") && name.hasSuffix(".yaml") {

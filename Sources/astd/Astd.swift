@@ -25,6 +25,11 @@ struct Astd {
         // Every descendant that loses its parent is re-parented to us, and we reap it.
         let reaper = try Reaper.start(subreaper: true, logger: logger)
         try FileManager.default.createDirectory(atPath: config.runtimeDir, withIntermediateDirectories: true)
+        // Held until this process ends: astctl status reads it instead of connecting (which would
+        // start a stopped ast.service through socket activation).
+        let lock = SupervisorLock.acquire(runtimeDir: config.runtimeDir)
+        if let problem = lock.problem { logger.error("astd.lock: \(problem); astctl status may report astd as not running") }
+        defer { if let fd = lock.fd { close(fd) } }
         let journal = try Journal(
             path: WorkerRuntime.journalPath(identity: identity, stateDir: config.stateDir),
             process: identity.description, logger: logger, batchLimit: config.journal.batchLimit)

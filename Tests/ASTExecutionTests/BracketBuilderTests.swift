@@ -55,3 +55,17 @@ import Testing
 @Test func rebuildingTheSameApprovalGivesTheSameIds() {
     #expect(BracketBuilder.bracket(for: approval()) == BracketBuilder.bracket(for: approval()))
 }
+
+@Test func anOperatorProtectiveStopIsAStandaloneGTCStopInTheSymbolsOperatorOCAGroup() {
+    var a = approval("op-protect-AAPL-5", "AAPL", .sell, 100, stop: nil, target: nil)
+    a.entry = .stop(price("95.00"))
+    let b = BracketBuilder.bracket(for: a)
+    #expect(
+        b.entry
+            == OrderSpec(
+                clientOrderID: "op-protect-AAPL-5.E", intent: "op-protect-AAPL-5", leg: .entry, symbol: "AAPL", side: .sell,
+                quantity: 100, type: .stop, stopPrice: price("95.00"), timeInForce: .gtc, ocaGroup: "op-AAPL.oca"))
+    #expect(b.stopLoss == nil && b.takeProfit == nil)
+    let flatten = BracketBuilder.bracket(for: approval("op-flatten-AAPL-6", "AAPL", .sell, 100, stop: nil, target: nil))
+    #expect(flatten.entry.type == .market && flatten.entry.ocaGroup == "op-AAPL.oca", "one OCA group with the stop")
+}

@@ -36,9 +36,34 @@ struct SecretsTests {
                 variables: ["CREDENTIALS_DIRECTORY": dir.file("credentials")])
             #expect(
                 errorText(store, "telegram_bot_token") == """
-                    secrets: telegram_bot_token is not in $CREDENTIALS_DIRECTORY (\(dir.path)/credentials/telegram_bot_token does not exist); \
-                    add LoadCredential=telegram_bot_token:<file> to the unit
+                    secrets: not configured: telegram_bot_token is not in $CREDENTIALS_DIRECTORY (\(dir.path)/credentials/telegram_bot_token does not exist); \
+                    put it in /etc/credstore/telegram_bot_token (root, mode 0600) for LoadCredential=telegram_bot_token of the unit
                     """)
+        }
+    }
+
+    @Test func noCredentialIsNotConfiguredAndAnUnreadableOneIsUnreadable() throws {
+        try ConfigTestDirectory.with { dir in
+            // systemd passed no credential at all: the directory it names does not exist.
+            let none = SecretStore(credentialsDirectory: dir.file("no-such-credentials"), secretsFile: dir.file("secrets.yaml"))
+            do {
+                _ = try none.secret("telegram_bot_token")
+                Issue.record("a missing credential was found")
+            } catch let error as SecretError {
+                #expect(error.kind == .notConfigured, "\(error)")
+                #expect("\(error)".hasPrefix("secrets: not configured: "), "\(error)")
+                #expect(!"\(error)".contains("Permission denied"))
+            }
+            // A credential that is there but cannot be read (here a directory: EISDIR, also as root).
+            try FileManager.default.createDirectory(atPath: dir.file("credentials/telegram_bot_token"), withIntermediateDirectories: true)
+            let broken = SecretStore(credentialsDirectory: dir.file("credentials"), secretsFile: dir.file("secrets.yaml"))
+            do {
+                _ = try broken.secret("telegram_bot_token")
+                Issue.record("a directory was read as a credential")
+            } catch let error as SecretError {
+                #expect(error.kind == .unreadable, "\(error)")
+                #expect("\(error)".hasPrefix("secrets: unreadable: "), "\(error)")
+            }
         }
     }
 
@@ -95,7 +120,7 @@ struct SecretsTests {
             let path = dir.file("secrets.yaml")
             #expect(
                 errorText(SecretStore(credentialsDirectory: nil, secretsFile: path), "telegram_bot_token") == """
-                    secrets: telegram_bot_token is needed but the secrets file \(path) does not exist and $CREDENTIALS_DIRECTORY is not set; \
+                    secrets: not configured: telegram_bot_token is needed but the secrets file \(path) does not exist and $CREDENTIALS_DIRECTORY is not set; \
                     create it with mode 0600 holding telegram_bot_token: <value>, or pass the secret with LoadCredential=
                     """)
         }
@@ -107,7 +132,7 @@ struct SecretsTests {
             let path = dir.file("secrets.yaml")
             #expect(
                 errorText(SecretStore(credentialsDirectory: nil, secretsFile: path), "telegram_bot_token") == """
-                    secrets: telegram_bot_token is not in \(path); add a line telegram_bot_token: <value> to it
+                    secrets: not configured: telegram_bot_token is not in \(path); add a line telegram_bot_token: <value> to it
                     """)
         }
     }

@@ -107,6 +107,17 @@ import Testing
                 delivered: 40, abandoned: 0, lastDeliveryAt: nil, lastError: "Telegram answered HTTP 502",
                 nextAttemptAt: Timestamp(nanoseconds: 16))),
         .quarantineAck(QuarantineAck(process: "broker@paper", seq: 4, reason: "poison inject from before M9.2")),
+        .busStatusRequest(BusStatusRequest()),
+        .busStatus(
+            BusStatusReport(links: [
+                BusLinkReport(
+                    target: "broker@paper", connected: true, lastHeard: Timestamp(nanoseconds: 17), unacknowledged: 2,
+                    oldestUnacknowledged: Timestamp(nanoseconds: 18))
+            ])),
+        .riskCommand(
+            .operatorOrder(
+                OperatorOrder(
+                    kind: .protect, symbol: "AAPL", quantity: 10, stopPrice: Price("95.00"), reason: "stop lost", operatorUID: 1000))),
     ]
 
     static let spec = OrderSpec(

@@ -186,6 +186,7 @@ final class TelegramFixture {
         let s = try #require(try status(tree))
         #expect(!s.deliveryEnabled && s.pending == 2 && s.pendingP0 == 1)
         #expect(s.lastError?.contains("telegram_bot_token") == true, "\(s)")
+        #expect(s.lastError?.contains("not configured") == true, "no token is 'not configured', not a permission problem: \(s)")
         #expect(notifier.stderr.components(separatedBy: "Telegram delivery is off").count == 2, "one clear line")
         #expect(telegram.server.requests == 0)
         await notifier.stop()
