@@ -34,6 +34,11 @@ actor NotifierShell: WorkerLogic {
     let sends: AsyncStream<OutgoingMessage>
     let sendQueue: AsyncStream<OutgoingMessage>.Continuation
     let encoder: JSONEncoder
+    /// Telegram commands (nil: off: no token, no numeric chat, or `notifier.telegram.commands: false`).
+    var desk: CommandDesk?
+    let commandSetup: CommandSetup
+    /// Bus clients of the commands, per chat and target, made on first use.
+    var commandClients: [String: (client: BusClient, task: Task<Void, Never>)] = [:]
 
     init(context: WorkerContext) throws {
         journal = context.journal
@@ -68,6 +73,17 @@ actor NotifierShell: WorkerLogic {
         self.client = client
         self.offReason = offReason
         outbox = try Self.restore(chats: chats, settings: settings, journal: journal, now: clock.now(), encoder: encoder)
+        commandSetup = CommandSetup(
+            runtimeDir: context.config.runtimeDir, bus: BusSettings(context.config.bus),
+            pollTimeout: .seconds(telegram.pollTimeoutS ?? 25), backoffInitial: settings.backoffInitial,
+            backoffMaximum: settings.backoffMaximum)
+        let commandChats = Self.commandChats(chats)
+        if client != nil, telegram.commands ?? true, !commandChats.isEmpty {
+            desk = try Self.restoreDesk(
+                settings: CommandSettings(
+                    allowedChats: commandChats, botUsername: "", confirmationTTL: .seconds(telegram.confirmTtlS ?? 120), seed: 0),
+                journal: journal)
+        }
         if let offReason {
             logger.warning("Telegram delivery is off: \(offReason); alerts wait in the journal and show in astctl status")
         } else {
@@ -168,18 +184,24 @@ actor NotifierShell: WorkerLogic {
                 for await _ in self.sends {}
                 return
             }
+            if self.desk != nil {
+                group.addTask { await self.pollCommands(client, setup: self.commandSetup) }
+            }
             for await message in self.sends {
                 group.addTask {
                     let outcome = await client.send(message)
                     await self.completed(message, outcome)
                 }
             }
+            group.cancelAll()  // the command poll, once the process stops
         }
     }
 
     func stopped() async {
         timerTask?.cancel()
         sendQueue.finish()
+        for (_, c) in commandClients { c.task.cancel() }
+        for (_, c) in commandClients { await c.task.value }
         await client?.shutdown()
         _ = try? journal.append(
             JournalRecord(kind: .state, type: NotifierJournal.stopped, timestamp: clock.now(), body: []), durability: .durable)
@@ -204,6 +226,7 @@ actor NotifierShell: WorkerLogic {
         wakeAt = nil
         timerTask = nil
         handle(.tick)
+        tickCommands()
     }
 
     /// Hands `input` to the outbox and carries out what it says.
