@@ -222,6 +222,22 @@ public struct CommandDesk: Sendable {
         return out
     }
 
+    /// Ends every refusal window (an orderly stop): one summary per kind with refusals counted,
+    /// so that no count is lost to a window that never ended.
+    public mutating func closeAll(now: Timestamp) -> [CommandAction] {
+        var out: [CommandAction] = []
+        for kind in windows.keys.sorted() {
+            guard let w = windows[kind], w.suppressed > 0 else { continue }
+            out.append(
+                .record(
+                    CommandRecord(
+                        updateID: lastUpdateID ?? 0, chat: nil, at: now, outcome: .summary(kind, suppressed: w.suppressed, since: w.start)))
+            )
+        }
+        windows = [:]
+        return out
+    }
+
     /// Handles one batch of `getUpdates`, in order.
     public mutating func handle(_ updates: [TelegramUpdate], now: Timestamp) -> [CommandAction] {
         var out = tick(now: now)

@@ -202,6 +202,10 @@ actor NotifierShell: WorkerLogic {
         sendQueue.finish()
         for (_, c) in commandClients { c.task.cancel() }
         for (_, c) in commandClients { await c.task.value }
+        if var desk {
+            for case .record(let r) in desk.closeAll(now: clock.now()) { journalCommand(r) }
+            self.desk = desk
+        }
         await client?.shutdown()
         _ = try? journal.append(
             JournalRecord(kind: .state, type: NotifierJournal.stopped, timestamp: clock.now(), body: []), durability: .durable)

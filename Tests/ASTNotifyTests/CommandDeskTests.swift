@@ -78,6 +78,15 @@ struct CommandDeskTests {
         #expect(d.handle([Self.message(10_001, "/status")], now: t(62)).executed == [.status])
     }
 
+    @Test func anOrderlyStopSummarisesTheWindowsStillOpen() {
+        var d = Self.desk(perWindow: 1)
+        for i in 1...4 { _ = d.handle([Self.message(Int64(i), "chatter")], now: t(Double(i))) }
+        _ = d.handle([Self.message(5, "/nope", chat: Self.stranger), Self.message(6, "/nope", chat: Self.stranger)], now: t(5))
+        let summaries = d.closeAll(now: t(6)).commandRecords.map(\.outcome)
+        #expect(summaries == [.summary(.notACommand, suppressed: 3, since: t(1)), .summary(.unknownChat, suppressed: 1, since: t(5))])
+        #expect(d.nextDeadline == nil && d.closeAll(now: t(7)).isEmpty)
+    }
+
     @Test(arguments: [
         (TelegramUpdate.Kind.editedMessage, CommandRefusal.edited), (.editedChannelPost, .edited), (.other, .unsupported),
     ])
