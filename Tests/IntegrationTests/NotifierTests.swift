@@ -287,6 +287,14 @@ final class TelegramFixture {
             try await wait(for: "Done", count: 2, "the confirmed /resume answer")
             #expect(try tree.status()?.0.safeMode?.state == .active)
 
+            // A stranger's flood costs the journal its budget (5 a minute), not an entry each.
+            for n in 1...30 { telegram.server.post(chat: 666, text: "/halt flood \(n)") }
+            telegram.server.post(chat: chat, text: "/help")
+            try await wait(for: "Commands:", "the /help answer after the flood")
+            let strangers = try commandEntries(tree).filter { $0.contains("unknown_chat") }.count
+            #expect((5...10).contains(strangers), "32 updates from chat 666 took \(strangers) journal entries")
+            #expect(try tree.status()?.0.safeMode?.state == .active)
+
             // SIGKILL the notifier; astd restarts it; it must not act on any update again.
             let notifier = try #require(tree.child("notifier@main", in: ready)?.pid)
             kill(notifier, SIGKILL)
