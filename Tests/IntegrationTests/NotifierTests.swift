@@ -320,4 +320,31 @@ final class TelegramFixture {
         try telegram.expectNoToken(in: tree.dir.path)
         await telegram.server.stop()
     }
+
+    @Test(.timeLimit(.minutes(3)))
+    func failingPollsBackOffWhileAlertsKeepFlowingAndCommandsResumeWhenTelegramRecovers() async throws {
+        let telegram = try await TelegramFixture()
+        let tree = try WorkerTree()
+        telegram.server.setPollBehaviour(.serverError(status: 502))
+        var environment = telegram.environment()
+        environment["AST_NOTIFIER__TELEGRAM__POLL_TIMEOUT_S"] = "30"
+        let notifier = try await tree.start(Self.notifier, extra: environment)
+        try await eventually(timeout: .seconds(30), "a few failed polls") { telegram.server.polls >= 3 }
+        // Alerts go out while getUpdates fails.
+        try send([alert(1)], tree: tree, instance: "a")
+        try await eventually(timeout: .seconds(30), "the alert at Telegram") { telegram.count(alert(1).title) == 1 }
+        #expect(notifier.stderr.contains("Telegram getUpdates failed") && notifier.stderr.contains("502"))
+        telegram.server.setPollBehaviour(.normal)
+        let chat = try #require(Int64(telegram.chat))
+        telegram.server.post(chat: chat, text: "/status")
+        try await eventually(timeout: .seconds(30), "the /status answer once polls succeed") {
+            telegram.server.accepted(in: telegram.chat).contains { $0.text.contains("AST status") }
+        }
+        // Without astd or a risk gate the answer says so rather than inventing a state.
+        let answer = try #require(telegram.server.accepted(in: telegram.chat).first { $0.text.contains("AST status") }?.text)
+        #expect(answer.contains("Safe Mode: unknown") && answer.contains("Tree: unknown"), "\(answer)")
+        await notifier.stop()
+        try telegram.expectNoToken(in: tree.dir.path)
+        await telegram.server.stop()
+    }
 }
