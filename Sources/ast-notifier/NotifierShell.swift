@@ -39,6 +39,8 @@ actor NotifierShell: WorkerLogic {
     let commandSetup: CommandSetup
     /// Bus clients of the commands, per chat and target, made on first use.
     var commandClients: [String: (client: BusClient, task: Task<Void, Never>)] = [:]
+    /// The `getUpdates` loop, cancelled when the process stops.
+    var pollTask: Task<Void, Never>?
 
     init(context: WorkerContext) throws {
         journal = context.journal
@@ -177,6 +179,10 @@ actor NotifierShell: WorkerLogic {
 
     func run() async {
         handle(.tick)
+        if let client, desk != nil {
+            // Beside the sends: a held poll delays no alert.
+            pollTask = Task { await self.pollCommands(client, setup: self.commandSetup) }
+        }
         await withDiscardingTaskGroup { group in
             guard let client = self.client else {
                 // Delivery is off: alerts wait in the journal; stay up until the process stops
@@ -184,22 +190,22 @@ actor NotifierShell: WorkerLogic {
                 for await _ in self.sends {}
                 return
             }
-            if self.desk != nil {
-                group.addTask { await self.pollCommands(client, setup: self.commandSetup) }
-            }
             for await message in self.sends {
                 group.addTask {
                     let outcome = await client.send(message)
                     await self.completed(message, outcome)
                 }
             }
-            group.cancelAll()  // the command poll, once the process stops
         }
     }
 
     func stopped() async {
         timerTask?.cancel()
         sendQueue.finish()
+        // Sends in flight finish; the command poll is cancelled (a command being carried out
+        // finishes, bounded by its bus timeout, before the journal closes).
+        pollTask?.cancel()
+        await pollTask?.value
         for (_, c) in commandClients { c.task.cancel() }
         for (_, c) in commandClients { await c.task.value }
         if var desk {
