@@ -19,7 +19,7 @@ import NIOEmbedded
 /// with a clock that moves forward by a byte-derived step: the seed corpus holds real journaled
 /// inputs, which libFuzzer then mutates.
 public enum FuzzTarget: String, CaseIterable, Sendable {
-    case frame, envelope, catalog, risk, paper, reconciler, supervisor, outbox, config, csv
+    case frame, envelope, catalog, risk, paper, reconciler, supervisor, outbox, config, csv, commands
 
     /// Runs the target once over `bytes`.
     public func run(_ bytes: [UInt8]) {
@@ -34,6 +34,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .outbox: FuzzOutbox.run(bytes)
         case .config: FuzzConfig.run(bytes)
         case .csv: FuzzCSV.run(bytes)
+        case .commands: FuzzCommands.run(bytes)
         }
     }
 }
@@ -231,6 +232,70 @@ enum FuzzOutbox {
             }
             for case .send(let message) in actions { pending.append(message.id) }
         }
+    }
+}
+
+/// The Telegram command desk: updates with byte-derived ids (repeated, going back), kinds,
+/// chats (allow-listed or not) and texts (raw bytes, or commands with byte-derived arguments),
+/// and ticks. Every record must survive a JSON round trip, and a desk restored from the records
+/// must ask `getUpdates` from the same offset: that is what keeps a restart from acting twice.
+enum FuzzCommands {
+    static let settings = CommandSettings(
+        allowedChats: [1001, -100_200], botUsername: "ast_bot", confirmationTTL: .seconds(120), refusalsPerWindow: 3,
+        refusalWindow: .seconds(60), seed: 9)
+    static let commands = ["/status", "/positions", "/halt ", "/resume", "/resume reducing", "/resume confirm ", "/help", "/x@ast_bot"]
+
+    static func run(_ bytes: [UInt8]) {
+        var desk = CommandDesk(settings: settings)
+        var records: [CommandRecord] = []
+        var now = Timestamp(nanoseconds: 1_000_000_000)
+        var id: Int64 = 100
+        var lastCode = "000000"
+        var i = 0
+        func next() -> UInt8 {
+            defer { i += 1 }
+            return i < bytes.count ? bytes[i] : 0
+        }
+        while i < bytes.count {
+            let op = next()
+            now = Timestamp(nanoseconds: now.nanoseconds + Int64(next()) * 1_000_000_000)
+            var actions: [CommandAction]
+            if op % 8 == 7 {
+                actions = desk.tick(now: now)
+            } else {
+                let step = Int64(next() % 4) - 1  // -1 ... 2: going back, repeating, moving on
+                id = max(0, id + step)
+                let kinds: [TelegramUpdate.Kind] = [.message, .editedMessage, .channelPost, .editedChannelPost, .other]
+                let chat: Int64 = [1001, -100_200, 666][Int(next() % 3)]
+                let text: String
+                let length = Int(next())
+                if op % 2 == 0 {
+                    let raw = Array(bytes[min(i, bytes.count)..<min(i + length, bytes.count)])
+                    i += length
+                    text = String(decoding: raw, as: UTF8.self)
+                } else {
+                    let command = commands[Int(next()) % commands.count]
+                    let argument = command.hasSuffix("confirm ") ? lastCode : String(repeating: "\u{e9}", count: length)
+                    text = command + (command.hasSuffix(" ") ? argument : "")
+                }
+                let update = TelegramUpdate(updateID: id, kind: kinds[Int(op >> 3) % kinds.count], chatID: chat, text: text)
+                actions = desk.handle([update], now: now)
+            }
+            for case .record(let r) in actions {
+                if case .confirmationAsked(let code, _, _) = r.outcome { lastCode = code }
+                guard let data = try? JSONEncoder().encode(r), (try? JSONDecoder().decode(CommandRecord.self, from: data)) == r else {
+                    fatalError("a command record does not survive its journal round trip: \(r)")
+                }
+                records.append(r)
+            }
+        }
+        var restored = CommandDesk(settings: settings)
+        for r in records { restored.restore(r) }
+        // Updates only counted (beyond the budget) may be read again after a restart; never a recorded one.
+        if let last = records.last?.updateID, let offset = restored.nextOffset, offset <= last {
+            fatalError("a restored desk would ask from \(offset), at or below journaled update \(last)")
+        }
+        _ = desk.closeAll(now: now)
     }
 }
 

@@ -37,6 +37,12 @@ public struct TelegramConfig: ConfigSection, Equatable {
     /// First back-off after a 5xx or a network error, in milliseconds; doubles up to the maximum.
     public var backoffInitialMs: Int
     public var backoffMaxMs: Int
+    /// Whether allow-listed chats may give commands (/status, /positions, /halt, /resume); absent: true.
+    public var commands: Bool?
+    /// The long-poll `timeout` of `getUpdates`, in seconds (1 ... 50); absent: 25.
+    public var pollTimeoutS: Int?
+    /// How long a `/resume` waits for its confirmation code, in seconds (10 ... 3600); absent: 120.
+    public var confirmTtlS: Int?
 
     public init(
         baseURL: String, caFile: String, requestTimeoutMs: Int, minIntervalMs: Int, burst: Int,
@@ -59,6 +65,9 @@ public struct TelegramConfig: ConfigSection, Equatable {
         case minIntervalMs = "min_interval_ms"
         case backoffInitialMs = "backoff_initial_ms"
         case backoffMaxMs = "backoff_max_ms"
+        case commands
+        case pollTimeoutS = "poll_timeout_s"
+        case confirmTtlS = "confirm_ttl_s"
     }
 
     public func validate(_ v: inout ConfigValidator) {
@@ -73,5 +82,7 @@ public struct TelegramConfig: ConfigSection, Equatable {
         v.range(backoffInitialMs, 1...600_000, key: CodingKeys.backoffInitialMs)
         v.range(backoffMaxMs, 1...3_600_000, key: CodingKeys.backoffMaxMs)
         v.atLeast(backoffMaxMs, key: CodingKeys.backoffMaxMs, backoffInitialMs, minimumKey: CodingKeys.backoffInitialMs)
+        if let pollTimeoutS { v.range(pollTimeoutS, 1...50, key: CodingKeys.pollTimeoutS) }
+        if let confirmTtlS { v.range(confirmTtlS, 10...3600, key: CodingKeys.confirmTtlS) }
     }
 }

@@ -28,7 +28,7 @@ public struct TelegramSetupError: Error, Sendable, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// The Telegram Bot API's `sendMessage` over HTTPS (async-http-client, full certificate
+/// The Telegram Bot API's `sendMessage`, `getMe` and `getUpdates` over HTTPS (async-http-client, full certificate
 /// verification against the system trust roots or a configured CA file).
 ///
 /// The bot token is part of every request path (`/bot<TOKEN>/sendMessage`), so every text this
@@ -38,6 +38,11 @@ public final class TelegramClient: Sendable {
     let token: Secret
     let settings: TelegramSettings
     let http: HTTPClient
+    /// A pool of its own for `getUpdates`: a long poll holds its connection for up to
+    /// ``maximumPollTimeout`` and must never make an alert wait for a connection or time out.
+    let pollHTTP: HTTPClient
+    /// The longest long-poll `timeout` asked of Telegram.
+    public static let maximumPollTimeout: Duration = .seconds(50)
     /// The most bytes of an answer read; a Bot API answer to sendMessage is a few KiB.
     static let maximumAnswerBytes = 1 << 20
 
@@ -63,11 +68,15 @@ public final class TelegramClient: Sendable {
         self.token = token
         self.settings = settings
         self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        var polling = configuration
+        polling.timeout = .init(connect: .init(settings.requestTimeout), read: .init(settings.requestTimeout + Self.maximumPollTimeout))
+        self.pollHTTP = HTTPClient(eventLoopGroupProvider: .singleton, configuration: polling)
     }
 
     /// Closes the connection pool; call once before the client goes away.
     public func shutdown() async {
         try? await http.shutdown()
+        try? await pollHTTP.shutdown()
     }
 
     /// Sends one message and reads Telegram's answer. Never throws: every failure is an outcome

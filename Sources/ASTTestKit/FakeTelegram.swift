@@ -6,7 +6,8 @@ import NIOPosix
 import NIOSSL
 import Synchronization
 
-/// A fake of an outside service: the Telegram Bot API's `sendMessage`, for tests only.
+/// A fake of an outside service: the Telegram Bot API's `sendMessage`, `getMe` and
+/// `getUpdates`, for tests only.
 ///
 /// It is written from the Bot API documentation, not from Telegram's code: HTTPS on loopback with
 /// a certificate made at test time, requests to `/bot<token>/sendMessage` with a JSON body
@@ -16,7 +17,18 @@ import Synchronization
 /// supported tags, balanced; every `<`, `>` and `&` outside a tag or an entity refused; at most
 /// 4,096 characters after entities are parsed. A wrong token is a 401, an unknown chat a 400.
 /// Tests script misbehaviour per request: 429, 5xx, a slow answer, malformed JSON, a closed
-/// connection. It is no evidence of how the real service behaves beyond what those documents say.
+/// connection (scripts apply to `sendMessage` only).
+///
+/// `getUpdates` follows the Bot API documentation of long polling: updates a test ``post(chat:text:kind:)``s
+/// get increasing `update_id`s; a call returns those with an id at or above `offset` (all
+/// unconfirmed ones without it), at most `limit` (1 ... 100, default 100); an update is
+/// confirmed, and forgotten, once `getUpdates` is called with an offset above its id; with
+/// nothing to return the call is held up to `timeout` seconds (default 0) and answered as soon
+/// as an update arrives, else with an empty array; a second `getUpdates` while one is held ends
+/// the first with `409 Conflict: terminated by other getUpdates request`. `getMe` answers the
+/// bot's User with its username. ``setForgetsConfirmed(_:)`` can stop the forgetting, to model a
+/// poller that died after acting and before its next call confirmed what it had read.
+/// It is no evidence of how the real service behaves beyond what those documents say.
 public final class FakeTelegramServer: Sendable {
     /// How the fake answers one request.
     public indirect enum Behaviour: Sendable, Equatable {
@@ -54,6 +66,16 @@ public final class FakeTelegramServer: Sendable {
         var requests = 0
         var nextMessageID = 1
         var refusals: [String] = []
+        /// Posted updates not yet forgotten: id and the Update object's JSON.
+        var updates: [(id: Int64, json: String)] = []
+        var nextUpdateID: Int64 = 500_000_001
+        var nextPostedMessageID = 1
+        var forgetsConfirmed = true
+        var pollFallback: Behaviour = .normal
+        /// The one held getUpdates call: woken when an update is posted.
+        var heldPoll: (number: Int, wake: @Sendable (_ conflict: Bool) -> Void)?
+        var pollCount = 0
+        var offsets: [Int64?] = []
     }
 
     let token: String
@@ -67,9 +89,15 @@ public final class FakeTelegramServer: Sendable {
 
     /// Starts listening on 127.0.0.1 (`port` 0: any free port) with `certificate` (PEM chain)
     /// and `key` (PEM), accepting `token` and messages to `chats`.
-    public init(token: String, chats: Set<String>, certificate: String, key: String, port: Int = 0) async throws {
+    /// The bot's username, as `getMe` tells it (commands may be addressed as `/status@<it>`).
+    public let botUsername: String
+
+    public init(
+        token: String, chats: Set<String>, certificate: String, key: String, port: Int = 0, botUsername: String = "ast_test_bot"
+    ) async throws {
         self.token = token
         self.chats = chats
+        self.botUsername = botUsername
         let chain = try NIOSSLCertificate.fromPEMFile(certificate)
         let context = try NIOSSLContext(
             configuration: .makeServerConfiguration(
@@ -108,6 +136,113 @@ public final class FakeTelegramServer: Sendable {
     /// The descriptions of the refusals sent so far (400s, 401s ...).
     public var refusals: [String] { state.withLock { $0.refusals } }
 
+    /// Posts an update as if a user wrote `text` in `chat` (`kind`: `message`, `edited_message`,
+    /// `channel_post` ...); returns its update id. A held `getUpdates` is answered at once.
+    @discardableResult
+    public func post(chat: Int64, text: String, kind: String = "message") -> Int64 {
+        let (id, wake) = state.withLock { s in
+            let id = s.nextUpdateID
+            s.nextUpdateID += 1
+            let message =
+                #"{"message_id":\#(s.nextPostedMessageID),"date":\#(Int(Date().timeIntervalSince1970)),"#
+                + #""chat":{"id":\#(chat),"type":"\#(chat < 0 ? "group" : "private")"},"text":\#(Self.quote(text))}"#
+            s.nextPostedMessageID += 1
+            s.updates.append((id, #"{"update_id":\#(id),"\#(kind)":\#(message)}"#))
+            defer { s.heldPoll = nil }
+            return (id, s.heldPoll?.wake)
+        }
+        wake?(false)
+        return id
+    }
+
+    /// Posts an update whose JSON is `json` with `"update_id":<id>` put first (for malformed bodies).
+    @discardableResult
+    public func postRaw(_ body: String) -> Int64 {
+        let (id, wake) = state.withLock { s in
+            let id = s.nextUpdateID
+            s.nextUpdateID += 1
+            s.updates.append((id, #"{"update_id":\#(id)\#(body.isEmpty ? "" : ",")\#(body)}"#))
+            defer { s.heldPoll = nil }
+            return (id, s.heldPoll?.wake)
+        }
+        wake?(false)
+        return id
+    }
+
+    /// Whether a `getUpdates` with an offset forgets the updates below it (true, as documented).
+    public func setForgetsConfirmed(_ forgets: Bool) { state.withLock { $0.forgetsConfirmed = forgets } }
+
+    /// How `getUpdates` calls are answered: ``Behaviour/normal`` or a failure (for back-off tests).
+    public func setPollBehaviour(_ behaviour: Behaviour) { state.withLock { $0.pollFallback = behaviour } }
+
+    /// `getUpdates` calls so far, and the offset each asked from (nil: none given).
+    public var pollOffsets: [Int64?] { state.withLock { $0.offsets } }
+    public var polls: Int { state.withLock { $0.pollCount } }
+
+    /// Messages accepted for `chat`, in order.
+    public func accepted(in chat: String) -> [Message] { accepted.filter { $0.chatID == chat } }
+
+    /// A `getUpdates` call: the answer now, or nil to hold it (``hold(_:)`` registers the waiter).
+    func poll(body: [UInt8], uri: String) -> (HTTPResponseStatus, String)? {
+        var parameters: [String: Any] = [:]
+        if let json = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] { parameters = json }
+        if let query = uri.split(separator: "?", maxSplits: 1).dropFirst().first {
+            for pair in query.split(separator: "&") {
+                let kv = pair.split(separator: "=", maxSplits: 1)
+                if kv.count == 2 { parameters[String(kv[0])] = Int64(kv[1]) ?? 0 }
+            }
+        }
+        func integer(_ key: String) -> Int64? { (parameters[key] as? NSNumber)?.int64Value }
+        let offset = integer("offset")
+        let limit = Int(integer("limit") ?? 100)
+        guard (1...100).contains(limit) else {
+            return (.badRequest, #"{"ok":false,"error_code":400,"description":"Bad Request: invalid limit"}"#)
+        }
+        let timeout = integer("timeout") ?? 0
+        return state.withLock { s -> (HTTPResponseStatus, String)? in
+            if let offset, s.forgetsConfirmed { s.updates.removeAll { $0.id < offset } }
+            let due = s.updates.filter { offset == nil || $0.id >= (offset ?? .min) }.prefix(limit)
+            if due.isEmpty && timeout > 0 { return nil }
+            return (.ok, #"{"ok":true,"result":[\#(due.map(\.json).joined(separator: ","))]}"#)
+        }
+    }
+
+    /// Holds a poll: `wake(conflict)` answers it; a poll held before is ended with a 409.
+    func hold(_ wake: @escaping @Sendable (_ conflict: Bool) -> Void) -> Int {
+        let (number, previous) = state.withLock { s in
+            let previous = s.heldPoll?.wake
+            let number = (s.heldPoll?.number ?? 0) + 1
+            s.heldPoll = (number, wake)
+            return (number, previous)
+        }
+        previous?(true)
+        return number
+    }
+
+    /// Ends the held poll `number` (its timeout came) unless something else answered it.
+    func release(_ number: Int) -> Bool {
+        state.withLock { s in
+            guard s.heldPoll?.number == number else { return false }
+            s.heldPoll = nil
+            return true
+        }
+    }
+
+    /// Counts a `getUpdates` call and its offset; the behaviour it gets.
+    func countPoll(body: [UInt8]) -> Behaviour {
+        let offset = ((try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any])?["offset"] as? NSNumber
+        return state.withLock { s in
+            s.pollCount += 1
+            s.offsets.append(offset?.int64Value)
+            return s.pollFallback
+        }
+    }
+
+    static func method(of uri: String) -> String {
+        let path = uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? uri
+        return path.split(separator: "/", omittingEmptySubsequences: true).last.map { $0.lowercased() } ?? ""
+    }
+
     func nextBehaviour() -> Behaviour {
         state.withLock { s in
             s.requests += 1
@@ -125,6 +260,9 @@ public final class FakeTelegramServer: Sendable {
         let parts = path.split(separator: "/", omittingEmptySubsequences: true)
         guard parts.count == 2, parts[0].hasPrefix("bot") else { return error(404, "Not Found") }
         guard parts[0].dropFirst(3) == token else { return error(401, "Unauthorized") }
+        if parts[1].lowercased() == "getme" {
+            return (.ok, #"{"ok":true,"result":{"id":7000000001,"is_bot":true,"first_name":"AST","username":\#(Self.quote(botUsername))}}"#)
+        }
         guard parts[1].lowercased() == "sendmessage" else { return error(404, "Not Found: method not found") }
         guard method == .POST || method == .GET else { return error(405, "Method Not Allowed") }
         guard let json = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
@@ -248,7 +386,43 @@ final class FakeTelegramHandler: ChannelInboundHandler {
             body += b.readableBytesView
         case .end:
             guard let head else { return }
-            respond(server.nextBehaviour(), head: head, body: body, context: context)
+            switch FakeTelegramServer.method(of: head.uri) {
+            case "getupdates": respondToPoll(server.countPoll(body: body), head: head, body: body, context: context)
+            case "sendmessage": respond(server.nextBehaviour(), head: head, body: body, context: context)
+            default: respond(.normal, head: head, body: body, context: context)
+            }
+        }
+    }
+
+    /// `getUpdates`: answered now, or held until an update is posted, its timeout, or a newer poll.
+    func respondToPoll(_ behaviour: FakeTelegramServer.Behaviour, head: HTTPRequestHead, body: [UInt8], context: ChannelHandlerContext) {
+        guard behaviour == .normal else { return respond(behaviour, head: head, body: body, context: context) }
+        let path = head.uri.split(separator: "/", omittingEmptySubsequences: true)
+        guard path.first?.dropFirst(3) == Substring(server.token) else {
+            return respond(.normal, head: head, body: body, context: context)  // the 401
+        }
+        if let (status, json) = server.poll(body: body, uri: head.uri) { return write(status, json, context: context) }
+        let timeout = ((try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any])?["timeout"] as? NSNumber
+        let loop = context.eventLoop
+        let bound = NIOLoopBound((self, context), eventLoop: loop)
+        let number = server.hold { conflict in
+            loop.execute {
+                let (handler, context) = bound.value
+                if conflict {
+                    handler.write(
+                        .conflict,
+                        #"{"ok":false,"error_code":409,"description":"Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"}"#,
+                        context: context)
+                } else if let (status, json) = handler.server.poll(body: body, uri: head.uri) {
+                    handler.write(status, json, context: context)
+                } else {
+                    handler.write(.ok, #"{"ok":true,"result":[]}"#, context: context)
+                }
+            }
+        }
+        loop.scheduleTask(in: .seconds(min(max(timeout?.int64Value ?? 0, 0), 120))) {
+            let (handler, context) = bound.value
+            if handler.server.release(number) { handler.write(.ok, #"{"ok":true,"result":[]}"#, context: context) }
         }
     }
 

@@ -34,6 +34,13 @@ actor NotifierShell: WorkerLogic {
     let sends: AsyncStream<OutgoingMessage>
     let sendQueue: AsyncStream<OutgoingMessage>.Continuation
     let encoder: JSONEncoder
+    /// Telegram commands (nil: off: no token, no numeric chat, or `notifier.telegram.commands: false`).
+    var desk: CommandDesk?
+    let commandSetup: CommandSetup
+    /// Bus clients of the commands, per chat and target, made on first use.
+    var commandClients: [String: (client: BusClient, task: Task<Void, Never>)] = [:]
+    /// The `getUpdates` loop, cancelled when the process stops.
+    var pollTask: Task<Void, Never>?
 
     init(context: WorkerContext) throws {
         journal = context.journal
@@ -70,6 +77,17 @@ actor NotifierShell: WorkerLogic {
         self.client = client
         self.offReason = offReason
         outbox = try Self.restore(chats: chats, settings: settings, journal: journal, now: clock.now(), encoder: encoder)
+        commandSetup = CommandSetup(
+            runtimeDir: context.config.runtimeDir, bus: BusSettings(context.config.bus),
+            pollTimeout: .seconds(telegram.pollTimeoutS ?? 25), backoffInitial: settings.backoffInitial,
+            backoffMaximum: settings.backoffMaximum)
+        let commandChats = Self.commandChats(chats)
+        if client != nil, telegram.commands ?? true, !commandChats.isEmpty {
+            desk = try Self.restoreDesk(
+                settings: CommandSettings(
+                    allowedChats: commandChats, botUsername: "", confirmationTTL: .seconds(telegram.confirmTtlS ?? 120), seed: 0),
+                journal: journal)
+        }
         if let offReason {
             // Not configured is a choice (a fresh install, a test); unreadable is a fault to fix.
             if offKind == .unreadable {
@@ -168,6 +186,10 @@ actor NotifierShell: WorkerLogic {
 
     func run() async {
         handle(.tick)
+        if let client, desk != nil {
+            // Beside the sends: a held poll delays no alert.
+            pollTask = Task { await self.pollCommands(client, setup: self.commandSetup) }
+        }
         await withDiscardingTaskGroup { group in
             guard let client = self.client else {
                 // Delivery is off: alerts wait in the journal; stay up until the process stops
@@ -187,6 +209,16 @@ actor NotifierShell: WorkerLogic {
     func stopped() async {
         timerTask?.cancel()
         sendQueue.finish()
+        // Sends in flight finish; the command poll is cancelled (a command being carried out
+        // finishes, bounded by its bus timeout, before the journal closes).
+        pollTask?.cancel()
+        await pollTask?.value
+        for (_, c) in commandClients { c.task.cancel() }
+        for (_, c) in commandClients { await c.task.value }
+        if var desk {
+            for case .record(let r) in desk.closeAll(now: clock.now()) { journalCommand(r) }
+            self.desk = desk
+        }
         await client?.shutdown()
         _ = try? journal.append(
             JournalRecord(kind: .state, type: NotifierJournal.stopped, timestamp: clock.now(), body: []), durability: .durable)
@@ -211,6 +243,7 @@ actor NotifierShell: WorkerLogic {
         wakeAt = nil
         timerTask = nil
         handle(.tick)
+        tickCommands()
     }
 
     /// Hands `input` to the outbox and carries out what it says.

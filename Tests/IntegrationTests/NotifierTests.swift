@@ -2,6 +2,7 @@ import ASTBus
 import ASTCore
 import ASTJournal
 import ASTRisk
+import ASTRuntime
 import ASTTestKit
 import ASTWire
 import Foundation
@@ -213,6 +214,137 @@ final class TelegramFixture {
         #expect(table.stdout.contains("Notifier: 0 alerts pending") && table.stdout.contains("Telegram delivery on"), "\(table.stdout)")
         let (json, _) = try #require(try tree.status())
         #expect(json.notifier?.deliveryEnabled == true && (json.notifier?.delivered ?? 0) >= 2)
+        try telegram.expectNoToken(in: tree.dir.path)
+        await telegram.server.stop()
+    }
+
+    /// The Telegram answers the fake accepted for the fixture's chat, oldest first.
+    func answers(_ telegram: TelegramFixture, containing marker: String) -> [String] {
+        telegram.server.accepted(in: telegram.chat).map(\.text).filter { $0.contains(marker) }
+    }
+
+    /// The notifier's `notifier.command` entries so far (its live journal, read beside it).
+    func commandEntries(_ tree: SupervisedTree) throws -> [String] {
+        let path = WorkerRuntime.journalPath(identity: Self.notifier, stateDir: tree.dir("state"))
+        return try WorkerTree.entries(path: path, process: Self.notifier.description).filter { $0.record.type == "notifier.command" }
+            .map { String(decoding: $0.record.body, as: UTF8.self) }
+    }
+
+    @Test(.timeLimit(.minutes(5)))
+    func telegramCommandsReachTheTreeFromAllowListedChatsOnlyAndARestartDoesNotRepeatThem() async throws {
+        let telegram = try await TelegramFixture()
+        // A long poll far longer than any wait below: alerts and answers must not wait for it.
+        let overlay = telegram.overlay.replacingOccurrences(
+            of: "backoff_max_ms: 300\n", with: "backoff_max_ms: 300\n    poll_timeout_s: 50\n    confirm_ttl_s: 300\n")
+        let tree = try await SupervisedTree(overlay: overlay)
+        // As if the notifier died after acting and before its next poll confirmed: the fake keeps
+        // every update, so only the journaled offset keeps a restarted notifier from acting twice.
+        telegram.server.setForgetsConfirmed(false)
+        let ready = try await tree.waitAllReady()
+        let chat = try #require(Int64(telegram.chat))
+        func wait(for marker: String, count: Int = 1, _ what: String) async throws {
+            try await eventually(timeout: .seconds(30), what) {
+                let seen = answers(telegram, containing: marker).count
+                if seen < count, !tree.astd.isRunning { throw HarnessError("astd exited: \(tree.astd.stderr.suffix(2000))") }
+                return seen >= count
+            }
+        }
+        do {
+            try await eventually(timeout: .seconds(30), "the notifier to poll getUpdates") { telegram.server.polls > 0 }
+
+            telegram.server.post(chat: chat, text: "/status")
+            try await wait(for: "AST status", "the /status answer")
+            let status = try #require(answers(telegram, containing: "AST status").first)
+            #expect(status.contains("Safe Mode: ACTIVE") && status.contains("Tree: ok"), "\(status)")
+
+            telegram.server.post(chat: chat, text: "/positions@\(telegram.server.botUsername)")
+            try await wait(for: "broker@paper at", "the /positions answer")
+
+            // A stranger's /halt: ignored, unanswered, journaled.
+            telegram.server.post(chat: 666, text: "/halt intruder")
+            try await eventually(timeout: .seconds(30), "the stranger's update in the journal") {
+                try commandEntries(tree).contains { $0.contains("unknown_chat") && $0.contains("666") }
+            }
+            #expect(try tree.status()?.0.safeMode?.state == .active)
+            #expect(!telegram.server.refusals.contains { $0.contains("chat not found") }, "no answer went to chat 666")
+
+            telegram.server.post(chat: chat, text: "/halt from the test")
+            try await wait(for: "Done", "the /halt answer")
+            let halted = try #require(try tree.status()?.0.safeMode)
+            #expect(halted.state == .halted && halted.cause.contains("telegram:\(chat): from the test"), "\(halted)")
+            // The HALTED P0 came while a 50 s getUpdates was held.
+            try await eventually(timeout: .seconds(30), "the HALTED alert") { !answers(telegram, containing: "HALTED").isEmpty }
+
+            // /resume alone does nothing but ask for the code.
+            _ = try tree.astctl(["reconcile"])
+            telegram.server.post(chat: chat, text: "/resume")
+            try await wait(for: "/resume confirm", "the confirmation question")
+            let question = try #require(answers(telegram, containing: "/resume confirm").first)
+            #expect(try tree.status()?.0.safeMode?.state == .halted)
+            let code = try #require(question.components(separatedBy: " ").first { $0.count == 6 && $0.allSatisfy(\.isNumber) })
+            // The code from a stranger's chat does nothing.
+            telegram.server.post(chat: 666, text: "/resume confirm \(code)")
+            telegram.server.post(chat: chat, text: "/resume confirm \(code)")
+            try await wait(for: "Done", count: 2, "the confirmed /resume answer")
+            #expect(try tree.status()?.0.safeMode?.state == .active)
+
+            // A stranger's flood costs the journal its budget (5 a minute), not an entry each.
+            for n in 1...30 { telegram.server.post(chat: 666, text: "/halt flood \(n)") }
+            telegram.server.post(chat: chat, text: "/help")
+            try await wait(for: "Commands:", "the /help answer after the flood")
+            let strangers = try commandEntries(tree).filter { $0.contains("unknown_chat") }.count
+            #expect((5...10).contains(strangers), "32 updates from chat 666 took \(strangers) journal entries")
+            #expect(try tree.status()?.0.safeMode?.state == .active)
+
+            // SIGKILL the notifier; astd restarts it; it must not act on any update again.
+            let notifier = try #require(tree.child("notifier@main", in: ready)?.pid)
+            kill(notifier, SIGKILL)
+            try await eventually(timeout: .seconds(30), "a new notifier") {
+                guard let s = try tree.status()?.0, let c = tree.child("notifier@main", in: s) else { return false }
+                return c.ready && c.pid != nil && c.pid != notifier
+            }
+            telegram.server.post(chat: chat, text: "/status")
+            try await wait(for: "AST status", count: 2, "the /status answer after the restart")
+            #expect(try tree.status()?.0.safeMode?.state == .active, "the /halt was not carried out again")
+            #expect(answers(telegram, containing: "Done").count == 2)
+            #expect(answers(telegram, containing: "/resume confirm").count == 1)
+            #expect(telegram.server.pollOffsets.last != nil)
+        } catch {
+            print("notifier journal commands: \((try? commandEntries(tree)) ?? [])")
+            print("answers: \(telegram.server.accepted(in: telegram.chat).map(\.text))")
+            print("astctl status: \((try? tree.astctl(["status"]))?.stdout ?? "")")
+            print(
+                "astd log (telegram): \(tree.astd.stderr.split(separator: "\n").filter { $0.contains("telegram") }.suffix(40).joined(separator: "\n"))"
+            )
+            throw error
+        }
+        try telegram.expectNoToken(in: tree.dir.path)
+        await telegram.server.stop()
+    }
+
+    @Test(.timeLimit(.minutes(3)))
+    func failingPollsBackOffWhileAlertsKeepFlowingAndCommandsResumeWhenTelegramRecovers() async throws {
+        let telegram = try await TelegramFixture()
+        let tree = try WorkerTree()
+        telegram.server.setPollBehaviour(.serverError(status: 502))
+        var environment = telegram.environment()
+        environment["AST_NOTIFIER__TELEGRAM__POLL_TIMEOUT_S"] = "30"
+        let notifier = try await tree.start(Self.notifier, extra: environment)
+        try await eventually(timeout: .seconds(30), "a few failed polls") { telegram.server.polls >= 3 }
+        // Alerts go out while getUpdates fails.
+        try send([alert(1)], tree: tree, instance: "a")
+        try await eventually(timeout: .seconds(30), "the alert at Telegram") { telegram.count(alert(1).title) == 1 }
+        #expect(notifier.stderr.contains("Telegram getUpdates failed") && notifier.stderr.contains("502"))
+        telegram.server.setPollBehaviour(.normal)
+        let chat = try #require(Int64(telegram.chat))
+        telegram.server.post(chat: chat, text: "/status")
+        try await eventually(timeout: .seconds(30), "the /status answer once polls succeed") {
+            telegram.server.accepted(in: telegram.chat).contains { $0.text.contains("AST status") }
+        }
+        // Without astd or a risk gate the answer says so rather than inventing a state.
+        let answer = try #require(telegram.server.accepted(in: telegram.chat).first { $0.text.contains("AST status") }?.text)
+        #expect(answer.contains("Safe Mode: unknown") && answer.contains("Tree: unknown"), "\(answer)")
+        await notifier.stop()
         try telegram.expectNoToken(in: tree.dir.path)
         await telegram.server.stop()
     }
