@@ -305,7 +305,9 @@ import Testing
     @Test func childSpawnedThroughTheSpawnThreadOutlivesTheCallingThread() async throws {
         let children = Children()
         defer { children.killAll() }
-        let request = SpawnRequest(executable: "/bin/sleep", arguments: ["30"])
+        // Longer than any wait of this test for a thread of the shared pool (it once waited 35 s):
+        // the child must still be there because nothing killed it, not because it had time left.
+        let request = SpawnRequest(executable: "/bin/sleep", arguments: ["3600"])
 
         let spawned = Shared<Result<Int32, SpawnError>?>(nil)
         let thread = Thread {
