@@ -41,12 +41,16 @@ let package = Package(
 
         // Pure cores: no sockets, files or clocks.
         .target(name: "ASTCore"),
-        .target(name: "ASTWire", dependencies: ["ASTCore", "ASTSupervision", "ASTRisk", .product(name: "NIOCore", package: "swift-nio")]),
+        // The message catalog and the values it carries between processes (intent groups, approvals,
+        // alerts, lifecycle events, portfolio snapshots ...): the contracts the cores share.
+        .target(name: "ASTMessages", dependencies: ["ASTCore"]),
+        // The transport: frames, envelopes, endpoint policy, connection state machines. No domain.
+        .target(name: "ASTWire", dependencies: ["ASTCore", "ASTMessages", .product(name: "NIOCore", package: "swift-nio")]),
 
-        .target(name: "ASTSupervision", dependencies: ["ASTCore"]),
-        .target(name: "ASTRisk", dependencies: ["ASTCore", "ASTSupervision"]),
+        .target(name: "ASTSupervision", dependencies: ["ASTCore", "ASTMessages"]),
+        .target(name: "ASTRisk", dependencies: ["ASTCore", "ASTMessages"]),
         // The order state machine, the portfolio and reconciliation (M4).
-        .target(name: "ASTExecution", dependencies: ["ASTCore", "ASTRisk"]),
+        .target(name: "ASTExecution", dependencies: ["ASTCore", "ASTMessages"]),
         // The paper broker's simulated exchange (M4).
         .target(name: "ASTPaperBroker", dependencies: ["ASTCore"]),
         // Incremental technical indicators and their registry (M5).
@@ -55,11 +59,11 @@ let package = Package(
         .target(name: "ASTCalendar", dependencies: ["ASTCore"]),
         // The strategy pipeline: universe, regime, scanner and detectors, event guard, sizing,
         // strategy engine -> intent groups for the risk gate; trading modes (M5).
-        .target(name: "ASTStrategy", dependencies: ["ASTCore", "ASTIndicators", "ASTCalendar", "ASTRisk"]),
+        .target(name: "ASTStrategy", dependencies: ["ASTCore", "ASTIndicators", "ASTCalendar", "ASTMessages"]),
         // Per-run reports from the journals, JSON and Markdown (M5).
         .target(name: "ASTReport", dependencies: ["ASTJournal", "ASTReplay", "ASTWire", "ASTExecution", "ASTRisk", "ASTStrategy", "ASTCore", "ASTCalendar"]),
         // The notifier's outbox: delivery state machine, pacing, coalescing, Telegram text (M6).
-        .target(name: "ASTNotify", dependencies: ["ASTCore", "ASTRisk", "ASTSupervision"]),
+        .target(name: "ASTNotify", dependencies: ["ASTCore", "ASTMessages"]),
         // The chaos drill's core: the seeded round planner, the invariant checker, the report (M7).
         .target(name: "ASTDrill", dependencies: ["ASTCore"]),
         // The in-process trading engine (M8): the pure cores composed session by session on the
