@@ -35,98 +35,141 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", exact: "2.37.6"),
     ],
     targets: [
-        // C libraries, one small system-library target each.
+        // C library: libsystemd (sd_notify, LISTEN_FDS, journald), one small system-library target.
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        // C library: libcrypto (SHA-256 for the journal's hash chain, HMAC for approvals).
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
-        // Pure cores: no sockets, files or clocks.
+        // Pure core: shared values: timestamps (integer ns, UTC), roles and process identities, the clock protocol;
+        // exact `Price`, `Money`, `Percent`, `Quantity`, `Symbol`, intent and approval ids; bars, order specs,
+        // brackets, fills, execution reports, a broker's account state, reconciliation summaries.
         .target(name: "ASTCore"),
-        .target(name: "ASTWire", dependencies: ["ASTCore", "ASTSupervision", "ASTRisk", .product(name: "NIOCore", package: "swift-nio")]),
+        // Pure core: the message catalog (`Message`, `MessageType`, delivery classes) and the values it carries
+        // between processes and cores: intent groups, approvals, decisions, alerts, lifecycle events, portfolio
+        // snapshots, marks, Safe Mode states and reason codes, status and replay messages. Depends only on ASTCore.
+        .target(name: "ASTMessages", dependencies: ["ASTCore"]),
+        // Pure core: the transport: frame codec, envelope, endpoint policy, connection state machines, back-off.
+        // Knows no domain (it carries ASTMessages' catalog).
+        .target(name: "ASTWire", dependencies: ["ASTCore", "ASTMessages", .product(name: "NIOCore", package: "swift-nio")]),
 
-        .target(name: "ASTSupervision", dependencies: ["ASTCore"]),
-        .target(name: "ASTRisk", dependencies: ["ASTCore", "ASTSupervision"]),
-        // The order state machine, the portfolio and reconciliation (M4).
-        .target(name: "ASTExecution", dependencies: ["ASTCore", "ASTRisk"]),
-        // The paper broker's simulated exchange (M4).
+        // Pure core: child specs, the restart policy state machine (OTP-style intensity, per-child budgets).
+        .target(name: "ASTSupervision", dependencies: ["ASTCore", "ASTMessages"]),
+        // Pure core: the risk gate and Safe Mode: rules with their reason codes, decisions, transitions, resume
+        // conditions.
+        .target(name: "ASTRisk", dependencies: ["ASTCore", "ASTMessages"]),
+        // Pure core: brackets from approvals, the order state machine (a transition table), the order book, the
+        // portfolio derived from fills, reconciliation and its findings, the reconciler core; the `BrokerAdapter`
+        // interface.
+        .target(name: "ASTExecution", dependencies: ["ASTCore", "ASTMessages"]),
+        // Pure core: the simulated exchange behind `broker@paper`: fill rules, brackets and OCA groups, partial
+        // fills, slippage, commissions, injected broker events.
         .target(name: "ASTPaperBroker", dependencies: ["ASTCore"]),
-        // Incremental technical indicators and their registry (M5).
+        // Pure core: incremental indicators (SMA, EMA, RSI, MACD, ATR, Bollinger, ADX, SuperTrend, KDJ), their spec
+        // parser and the registry that computes each once per bar per symbol.
         .target(name: "ASTIndicators", dependencies: ["ASTCore"]),
-        // The NYSE trading calendar and the daily schedule in America/New_York (M5).
+        // Pure core: the NYSE calendar (holidays and early closes 2024-2030), America/New_York time in code, the
+        // daily schedule and its scheduler core.
         .target(name: "ASTCalendar", dependencies: ["ASTCore"]),
-        // The strategy pipeline: universe, regime, scanner and detectors, event guard, sizing,
-        // strategy engine -> intent groups for the risk gate; trading modes (M5).
-        .target(name: "ASTStrategy", dependencies: ["ASTCore", "ASTIndicators", "ASTCalendar", "ASTRisk"]),
-        // Per-run reports from the journals, JSON and Markdown (M5).
-        .target(name: "ASTReport", dependencies: ["ASTJournal", "ASTReplay", "ASTWire", "ASTExecution", "ASTRisk", "ASTStrategy", "ASTCore", "ASTCalendar"]),
-        // The notifier's outbox: delivery state machine, pacing, coalescing, Telegram text (M6).
-        .target(name: "ASTNotify", dependencies: ["ASTCore", "ASTRisk", "ASTSupervision"]),
-        // The chaos drill's core: the seeded round planner, the invariant checker, the report (M7).
+        // Pure core: the strategy pipeline: universe filter, market regime, scanner with pluggable pattern detectors
+        // and a filter chain, event guard, strategy engine (bracket intent groups, position sizing), the plugin
+        // registry, `ScanResult`, trading modes (`DRY_RUN`/`PAPER`/`LIVE`).
+        .target(name: "ASTStrategy", dependencies: ["ASTCore", "ASTIndicators", "ASTCalendar", "ASTMessages"]),
+        // Pure core: the notifier's outbox state machine (pacing, retries, coalescing, dedupe), Telegram HTML
+        // escaping and splitting, lifecycle alerts.
+        .target(name: "ASTNotify", dependencies: ["ASTCore", "ASTMessages"]),
+        // Pure core: the chaos drill: the seeded round planner, the invariant checker over a round's observations,
+        // the drill report.
         .target(name: "ASTDrill", dependencies: ["ASTCore"]),
-        // The in-process trading engine (M8): the pure cores composed session by session on the
-        // NYSE calendar, single-threaded and deterministic; the heart of the backtester.
+        // Pure core: the in-process trading engine: the strategy pipeline, risk gate, paper exchange and reconciler
+        // composed session by session on the NYSE calendar, single-threaded and deterministic (the backtester's
+        // heart).
         .target(name: "ASTEngine", dependencies: ["ASTCore", "ASTCalendar", "ASTStrategy", "ASTIndicators", "ASTRisk", "ASTPaperBroker", "ASTExecution"]),
 
-        // Shells: I/O around the cores.
-        // fork/exec with LISTEN_PID set to the child's own pid and PR_SET_PDEATHSIG, in C because
-        // only async-signal-safe calls are allowed between fork and exec.
+        // Shell (C): fork/exec with only async-signal-safe calls between them (LISTEN_PID set to the child's own pid,
+        // PR_SET_PDEATHSIG), SIGCHLD wake-up, SCM_CREDENTIALS, sealed memfds, getrandom.
         .target(name: "CSpawn"),
+        // Shell: the process side of astd: spawn thread, reaper (child subreaper), notify socket (manager side of
+        // sd_notify), signals.
         .target(name: "ASTProcesses", dependencies: ["ASTCore", "CSpawn", log]),
+        // Shell: the SQLite WAL journal: hash chain, durability classes, readers (also read-only, for tools), verify;
+        // `EntryTypes`, every process's journal entry type names in one place.
         .target(name: "ASTJournal", dependencies: ["ASTCore", "CCrypto", log, .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")]),
-        .target(name: "ASTBus", dependencies: ["ASTCore", "ASTWire", "ASTJournal", "ASTRisk", "CSpawn", "CCrypto", log] + nio),
+        // Shell: the bus on SwiftNIO: `BusServer` (admission by kernel pid and uid, journaling, acks, dedup),
+        // `BusClient` (reconnect, outbox), Unix sockets; astd's peer table, approval signatures, the security alarm.
+        .target(name: "ASTBus", dependencies: ["ASTCore", "ASTWire", "ASTJournal", "ASTMessages", "CSpawn", "CCrypto", log] + nio),
+        // Shell: what every process shares: configuration (file format, layers, validation) and secrets, systemd
+        // notify/listen/watchdog, journald and stderr logging, the worker runtime.
         .target(name: "ASTRuntime", dependencies: [
             "ASTCore", "ASTWire", "ASTBus", "ASTJournal", "ASTSupervision", "ASTRisk", "ASTPaperBroker", "ASTStrategy", "ASTCalendar", "CSystemd", log, lifecycle,
             .product(name: "Yams", package: "Yams"),
         ]),
 
-        // The Telegram Bot API client over HTTPS (async-http-client, certificate verification).
+        // Shell: the Telegram Bot API client over HTTPS (async-http-client, NIOSSL with certificate verification):
+        // `sendMessage`, answers read into outcomes, token redaction.
         .target(name: "ASTTelegram", dependencies: [
             "ASTNotify", "ASTRuntime", log, .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "NIOCore", package: "swift-nio"),
         ]),
 
-        // Market data (M5): bar store (SQLite), CSV and Polygon ingest, validation, replay feed,
-        // and the bundled, seeded data set.
+        // Shell: market data: the bar store (SQLite WAL, raw and back-adjusted reads), CSV and Polygon ingest,
+        // validation reports, the stale-data check, the wall-clock feed's core, the replay feed, the seeded bundled
+        // universe.
         .target(name: "ASTMarketData", dependencies: [
             "ASTCore", "ASTCalendar", log, .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
 
-        // Glue between market data and the strategy: reads the bar store into the pipeline's
-        // input as of a date (used by ast-strategy's 09:00 scan and by `ast scan`).
+        // Shell: glue between market data and the strategy: reads the bar store into a `ScanInput` as of a date (no
+        // look-ahead), for ast-strategy's 09:00 scan and `ast scan`.
         .target(name: "ASTScanInput", dependencies: ["ASTCore", "ASTCalendar", "ASTMarketData", "ASTStrategy", "ASTRisk", log]),
-        // Replay (M7): the merged timeline of every journal and the re-execution of recorded
-        // inputs through the cores (`astctl replay`), and replay bundles (`astctl journal export`).
+        // Shell: the one restore fold per core (`RiskJournalFold`, `ReconcilerJournalFold`, `PaperJournalFold`) that
+        // shells, replay and reports share; the merged timeline of every journal, verify-by-re-execution, replay
+        // bundles (reads journals and files).
         .target(name: "ASTReplay", dependencies: ["ASTCore", "ASTJournal", "ASTWire", "ASTRisk", "ASTExecution", "ASTPaperBroker", "CCrypto"]),
+        // Shell (not a pure core: it reads SQLite journals and writes files): per-run and daily reports from the
+        // journals, streamed: candidates, intents, risk decisions, orders, fills, positions, P&L and equity, Safe
+        // Mode transitions, reconciliations, problems; JSON and Markdown.
+        .target(name: "ASTReport", dependencies: ["ASTJournal", "ASTReplay", "ASTWire", "ASTExecution", "ASTRisk", "ASTStrategy", "ASTCore", "ASTCalendar"]),
 
-        // The engine's market from a bar store or a generated universe (for `ast engine`, tests, benchmarks).
+        // Shell: the engine's market (`EngineMarket`) from a bar store or a generated universe (for `ast engine`,
+        // tests, benchmarks).
         .target(name: "ASTEngineData", dependencies: ["ASTEngine", "ASTMarketData", "ASTStrategy", "ASTCalendar", "ASTCore"]),
 
-        // Test support shared by test targets (temporary trees, process harness, fake Telegram).
+        // Test support shared by test targets: temporary trees, child processes, a raw bus peer, a fake Telegram Bot
+        // API over HTTPS (sendMessage, getMe, long-polled getUpdates), a fake Polygon API (aggregates, indices
+        // aggregates, grouped daily, tickers, ticker overview, splits, dividends, full-market snapshot; scripted
+        // failures per path), written from the providers' documentation.
         .target(name: "ASTTestKit", dependencies: [
             "ASTCore", "ASTWire", "ASTBus", "ASTJournal", "ASTRuntime", log,
             .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "NIOHTTP1", package: "swift-nio"),
         ] + nio),
 
-        // Executables: one per process.
+        // Executable: the supervisor: runs the tree over ASTSupervision and ASTProcesses.
         .executableTarget(name: "astd", dependencies: ["ASTRuntime", "ASTSupervision", "ASTProcesses", "ASTBus", "ASTJournal", "ASTWire", lifecycle] + nio),
+        // Executable: the operator command line: `status`, `halt`, `resume`, `reconcile`, `broker state|inject`,
+        // `drill`, `ping`, `journal verify|export`, `replay`, `report`.
         .executableTarget(name: "astctl", dependencies: ["ASTRuntime", "ASTBus", "ASTJournal", "ASTWire", "ASTCore", "ASTReport", "ASTReplay", "ASTDrill", "ASTExecution", argumentParser]),
-        // The research command line: ingest, scan a date, compute indicators, print the calendar.
+        // Executable: the research command line: `ingest`, `scan`, `indicators`, `calendar`, `engine`, `backtest`,
+        // `sweep`.
         .executableTarget(name: "ast", dependencies: [
             "ASTRuntime", "ASTMarketData", "ASTScanInput", "ASTStrategy", "ASTIndicators", "ASTCalendar", "ASTCore", "ASTRisk",
             "ASTPaperBroker", "ASTEngine", "ASTEngineData", "ASTExecution", "ASTJournal", "ASTReport", argumentParser, log,
         ]),
         // libFuzzer targets (M9): the parsers and every core's input handler, fed arbitrary bytes.
-        // `ast-fuzz` is libFuzzer's harness when built by scripts/fuzz (-sanitize=fuzzer), and a
-        // corpus replayer otherwise.
         .target(name: "ASTFuzzTargets", dependencies: [
             "ASTCore", "ASTWire", "ASTRisk", "ASTPaperBroker", "ASTExecution", "ASTSupervision", "ASTNotify", "ASTRuntime",
             "ASTMarketData", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
+        // Executable: libFuzzer's harness when built by scripts/fuzz (-sanitize=fuzzer), a corpus replayer otherwise.
         .executableTarget(name: "ast-fuzz", dependencies: ["ASTFuzzTargets"]),
-        // A bus peer used only by integration tests and benchmarks (sends/receives acknowledged messages).
+        // Executable: a bus peer used only by integration tests, the demo and benchmarks (sends and receives
+        // acknowledged messages).
         .executableTarget(name: "ast-testpeer", dependencies: ["ASTRuntime", "ASTBus", "ASTJournal", argumentParser]),
+        // Executable: the benchmarks (`scripts/bench`).
         .executableTarget(name: "ast-bench", dependencies: ["ASTWire", "ASTBus", "ASTJournal", "ASTRuntime", "ASTCore", "ASTRisk", "ASTSupervision", "ASTExecution", "ASTPaperBroker", "ASTReplay", "ASTTestKit", "ASTIndicators", "ASTStrategy", "ASTMarketData", "ASTScanInput", "ASTCalendar", "ASTEngine", "ASTEngineData", argumentParser, log, .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "GRDBSQLite", package: "GRDB.swift")]),
+        // Executables: one per worker process; each is a thin `main` and a shell that wires its core to the bus and
+        // the journal.
     ] + workers.map { .executableTarget(name: $0, dependencies: ["ASTRuntime", "ASTBus", "ASTWire", "ASTJournal", "ASTRisk", "ASTSupervision", "ASTExecution", "ASTPaperBroker", "ASTStrategy", "ASTMarketData", "ASTScanInput", "ASTCalendar", "ASTReport", log] + (workerExtras[$0] ?? [])) } + [
         .testTarget(name: "ASTCoreTests", dependencies: ["ASTCore"]),
         .testTarget(name: "ASTWireTests", dependencies: [

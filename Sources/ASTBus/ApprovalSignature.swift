@@ -1,5 +1,5 @@
 import ASTCore
-import ASTRisk
+import ASTMessages
 import CCrypto
 import CSpawn
 import Foundation

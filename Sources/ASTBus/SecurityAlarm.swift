@@ -1,5 +1,5 @@
 import ASTCore
-import ASTRisk
+import ASTMessages
 import ASTWire
 import Logging
 import Synchronization

@@ -1,5 +1,5 @@
 import ASTCore
-import ASTRisk
+import ASTMessages
 
 /// Turns a risk approval into the bracket group the broker process submits: the entry, its
 /// protective stop and its take profit, with ids derived from the intent so that a

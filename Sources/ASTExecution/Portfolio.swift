@@ -1,5 +1,5 @@
 import ASTCore
-import ASTRisk
+import ASTMessages
 
 /// One held position, derived from fills.
 public struct Position: Sendable, Equatable, Codable {

@@ -1,5 +1,5 @@
 import ASTCore
-import ASTRisk
+import ASTMessages
 
 /// Everything ast-reconciler reacts to. The shell journals each input with the time it was
 /// handled at; replaying them through a new core reproduces the book, the portfolio and

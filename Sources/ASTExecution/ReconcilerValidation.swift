@@ -1,5 +1,5 @@
 import ASTCore
-import ASTRisk
+import ASTMessages
 
 extension ReconcilerInput {
     /// The largest share quantity or price a report or a mark may carry (as the paper broker's).

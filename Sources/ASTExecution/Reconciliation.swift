@@ -1,5 +1,5 @@
 import ASTCore
-import ASTRisk
+import ASTMessages
 
 /// How strictly reconciliation compares.
 public struct ReconciliationTolerance: Sendable, Equatable, Codable {

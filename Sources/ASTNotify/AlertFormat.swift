@@ -1,6 +1,5 @@
 import ASTCore
-import ASTRisk
-import ASTSupervision
+import ASTMessages
 
 /// How alerts read in Telegram: one alert per message (split when long), or a digest of
 /// several P1 and info alerts.

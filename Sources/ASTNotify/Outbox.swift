@@ -1,5 +1,5 @@
 import ASTCore
-import ASTRisk
+import ASTMessages
 
 /// How the outbox paces and retries deliveries.
 public struct OutboxSettings: Sendable, Equatable {

@@ -1,5 +1,5 @@
 import ASTCore
-import ASTSupervision
+@_exported import ASTMessages
 
 /// The risk gate and Safe Mode as a pure state machine: every input with the time it is
 /// handled at, every effect an output (``RiskOutput``) for the shell to carry out. No clock,

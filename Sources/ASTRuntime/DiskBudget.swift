@@ -1,6 +1,6 @@
 import ASTCore
 import ASTJournal
-import ASTRisk
+import ASTMessages
 import Foundation
 import Logging
 import ServiceLifecycle

@@ -1,6 +1,6 @@
 import ASTCalendar
 import ASTCore
-import ASTRisk
+import ASTMessages
 
 /// What the pipeline knows about a symbol besides its bars: where it trades, its sector (for the
 /// risk gate's concentration rule) and whether it is an index rather than a tradable share.

@@ -1,7 +1,7 @@
 import ASTCalendar
 import ASTCore
 import ASTIndicators
-import ASTRisk
+import ASTMessages
 
 /// A plugin as the configuration selects it: its registered name and its parameters.
 public struct PluginConfig: Sendable, Equatable, Codable {

@@ -1,7 +1,7 @@
 import ASTCalendar
 import ASTCore
 import ASTIndicators
-import ASTRisk
+import ASTMessages
 
 /// A named number behind a detection or a decision, for reports (`fast_sma` = 101.25).
 public struct Metric: Sendable, Equatable, Codable {

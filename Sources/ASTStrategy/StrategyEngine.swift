@@ -1,7 +1,7 @@
 import ASTCalendar
 import ASTCore
 import ASTIndicators
-import ASTRisk
+import ASTMessages
 
 /// A strategy's bracket for one candidate, before sizing: the engine sizes it, puts its prices
 /// on the cent grid and turns it into an ``IntentGroup``.

@@ -19,18 +19,6 @@ public enum RestartStrategy: String, Sendable, Codable, CaseIterable {
     case restForOne = "rest_for_one"
 }
 
-/// What a child's crash means for trading. The supervisor only reports it in lifecycle
-/// events; the risk gate acts on it.
-public enum CrashImpact: String, Sendable, Codable, CaseIterable {
-    /// Stop trading: the system moves to HALTED.
-    case halt
-    /// Only position-reducing orders: the system moves to SAFE_REDUCING.
-    case reduce
-    /// Trading is unaffected. Spelled `none` in configuration and JSON; the case has another
-    /// name so that it never reads as `Optional.none`.
-    case noEffect = "none"
-}
-
 /// How many restarts a child may have within a period (OTP's `MaxR`/`MaxT`, per child):
 /// restart number `intensity + 1` within `period` is not performed.
 public struct RestartBudget: Sendable, Equatable {

@@ -1,4 +1,5 @@
 import ASTCore
+@_exported import ASTMessages
 
 /// What the shell must do for the supervisor. The shell carries the actions out in order
 /// and feeds what happens back as inputs (``Supervisor/spawned(_:pid:now:)``,

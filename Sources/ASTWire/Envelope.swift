@@ -1,4 +1,5 @@
 import ASTCore
+@_exported import ASTMessages
 import Foundation
 
 /// Why a frame payload is not a valid envelope.
@@ -33,7 +34,7 @@ public enum EnvelopeError: Error, Sendable, Equatable, CustomStringConvertible {
 /// "corr":"...","ts":1700000000000000000,"body":{...}}`.
 public struct Envelope: Sendable, Equatable, Codable {
     /// The protocol version this build speaks.
-    public static let protocolVersion = 1
+    public static let protocolVersion = MessageCatalog.protocolVersion
 
     public var version: Int
     public var sender: ProcessIdentity
@@ -84,7 +85,10 @@ public struct Envelope: Sendable, Equatable, Codable {
         correlationID = try c.decodeIfPresent(String.self, forKey: .correlationID)
         timestamp = try c.decode(Timestamp.self, forKey: .timestamp)
         do {
-            message = try MessageCatalog.decodeBody(type, from: c)
+            guard let body = try MessageCatalog.decodeBody(type, from: c, key: .body) else {
+                throw EnvelopeError.unknownType(type.rawValue)
+            }
+            message = body
         } catch let e as EnvelopeError {
             throw e
         } catch {
@@ -101,7 +105,7 @@ public struct Envelope: Sendable, Equatable, Codable {
         try c.encode(id, forKey: .id)
         try c.encodeIfPresent(correlationID, forKey: .correlationID)
         try c.encode(timestamp, forKey: .timestamp)
-        try MessageCatalog.encodeBody(message, into: &c)
+        try MessageCatalog.encodeBody(message, into: &c, key: .body)
     }
 }
 

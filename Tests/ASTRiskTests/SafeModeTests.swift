@@ -1,5 +1,5 @@
 import ASTCore
-import ASTSupervision
+import ASTMessages
 import Foundation
 import Testing
 

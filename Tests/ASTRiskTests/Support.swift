@@ -1,5 +1,5 @@
 import ASTCore
-import ASTSupervision
+import ASTMessages
 import Testing
 
 @testable import ASTRisk

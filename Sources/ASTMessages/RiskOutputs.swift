@@ -1,5 +1,4 @@
 import ASTCore
-import ASTSupervision
 
 /// The risk gate's permission for one intent group, which every order of the bracket carries
 /// to the broker. Its ``id`` is derived from the intent id, so replay reproduces it.

@@ -1,5 +1,4 @@
 import ASTCore
-import ASTRisk
 
 /// `astctl status` asks astd for the tree; answered by ``TreeStatus``.
 public struct StatusRequest: Codable, Sendable, Equatable {

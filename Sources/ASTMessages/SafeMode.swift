@@ -1,5 +1,4 @@
 import ASTCore
-import ASTSupervision
 
 /// The Safe Mode state: what the risk gate lets through. Raw values are the spelling in
 /// journals and `astctl status`.
@@ -93,8 +92,8 @@ public struct SafeModeCause: Sendable, Equatable, Codable, CustomStringConvertib
         try c.encode(text, forKey: .text)
     }
 
-    static let firstStart = SafeModeCause(kind: .firstStart, text: "first start: no earlier Safe Mode record")
-    static let uncleanExit = SafeModeCause(
+    public static let firstStart = SafeModeCause(kind: .firstStart, text: "first start: no earlier Safe Mode record")
+    public static let uncleanExit = SafeModeCause(
         kind: .uncleanExit, text: "ast-risk started after an unclean exit of its own: back to HALTED until an operator resumes")
 }
 

@@ -1,5 +1,4 @@
 import ASTCore
-import ASTSupervision
 
 /// How an intent group's entry is to be executed.
 public enum EntryOrder: Sendable, Equatable, Codable, CustomStringConvertible {

@@ -1,6 +1,4 @@
 import ASTCore
-import ASTRisk
-import ASTSupervision
 
 /// The name of a message kind on the wire (`hello`, `ack`, `intent.submit` ...).
 public struct MessageType: RawRepresentable, Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
@@ -65,7 +63,7 @@ public struct Hello: Codable, Sendable, Equatable {
     public var protocolVersion: Int
     public var pid: Int32
 
-    public init(role: Role, instance: String, protocolVersion: Int = Envelope.protocolVersion, pid: Int32) {
+    public init(role: Role, instance: String, protocolVersion: Int = MessageCatalog.protocolVersion, pid: Int32) {
         self.role = role
         self.instance = instance
         self.protocolVersion = protocolVersion
@@ -302,6 +300,9 @@ public enum Message: Sendable, Equatable {
 
 /// Lookup of message types: which exist, how each is delivered, and how its body decodes.
 public enum MessageCatalog {
+    /// The protocol version this build speaks (``Hello/protocolVersion``, the envelope's `v`).
+    public static let protocolVersion = 1
+
     /// Every type this protocol version knows, with its delivery class.
     public static let types: [MessageType: Delivery] = [
         .hello: .bestEffort, .welcome: .bestEffort, .refused: .bestEffort, .ack: .bestEffort,
@@ -323,8 +324,10 @@ public enum MessageCatalog {
 
     public static func delivery(of type: MessageType) -> Delivery? { types[type] }
 
-    static func decodeBody(_ type: MessageType, from container: KeyedDecodingContainer<Envelope.CodingKeys>) throws -> Message {
-        let key = Envelope.CodingKeys.body
+    /// Decodes the body of a message of `type` stored under `key`; nil for a type this catalog does not know.
+    public static func decodeBody<Key: CodingKey>(_ type: MessageType, from container: KeyedDecodingContainer<Key>, key: Key) throws
+        -> Message?
+    {
         switch type {
         case .hello: return .hello(try container.decode(Hello.self, forKey: key))
         case .welcome: return .welcome(try container.decode(Welcome.self, forKey: key))
@@ -366,12 +369,12 @@ public enum MessageCatalog {
         case .settled: return .settled(try container.decode(SettleReport.self, forKey: key))
         case .openEntriesQuery: return .openEntriesQuery(try container.decode(OpenEntriesQuery.self, forKey: key))
         case .openEntries: return .openEntries(try container.decode(OpenEntriesReport.self, forKey: key))
-        default: throw EnvelopeError.unknownType(type.rawValue)
+        default: return nil
         }
     }
 
-    static func encodeBody(_ message: Message, into container: inout KeyedEncodingContainer<Envelope.CodingKeys>) throws {
-        let key = Envelope.CodingKeys.body
+    /// Encodes the body of `message` under `key`.
+    public static func encodeBody<Key: CodingKey>(_ message: Message, into container: inout KeyedEncodingContainer<Key>, key: Key) throws {
         switch message {
         case .hello(let b): try container.encode(b, forKey: key)
         case .welcome(let b): try container.encode(b, forKey: key)

@@ -1,5 +1,17 @@
 import ASTCore
 
+/// What a child's crash means for trading. The supervisor only reports it in lifecycle
+/// events; the risk gate acts on it.
+public enum CrashImpact: String, Sendable, Codable, CaseIterable {
+    /// Stop trading: the system moves to HALTED.
+    case halt
+    /// Only position-reducing orders: the system moves to SAFE_REDUCING.
+    case reduce
+    /// Trading is unaffected. Spelled `none` in configuration and JSON; the case has another
+    /// name so that it never reads as `Optional.none`.
+    case noEffect = "none"
+}
+
 /// The kinds of lifecycle event the supervisor reports to the risk gate, the notifier and
 /// its journal. Raw values are the stable JSON spelling.
 public enum LifecycleKind: String, Sendable, Codable, CaseIterable {

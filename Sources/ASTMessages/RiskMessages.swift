@@ -1,5 +1,4 @@
 import ASTCore
-import ASTRisk
 
 /// `astctl halt|resume|status` to ast-risk: an operator command or a question about Safe Mode.
 public enum RiskCommand: Sendable, Equatable, Codable {
