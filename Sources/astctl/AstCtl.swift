@@ -15,6 +15,7 @@ import ASTWire
 import ArgumentParser
 import Foundation
 import Logging
+import Synchronization
 
 @main
 struct AstCtl: AsyncParsableCommand {
@@ -299,8 +300,12 @@ func notifierStatus(config: ASTConfig) async -> NotifierStatusReport? {
 func busStatus(of target: ProcessIdentity, config: ASTConfig) async -> BusStatusReport? {
     let path = WorkerRuntime.socketPath(identity: target, runtimeDir: config.runtimeDir)
     guard UnixSocket.isLive(path: path) else { return nil }
-    let reply = try? await withClient(to: target, path: path, config: config) { client in
-        try await client.request(.busStatusRequest(BusStatusRequest()), timeout: .seconds(3))
+    // Bounded as a whole, connecting included: a socket at its connection cap (a flood) or a
+    // hung process costs status three seconds, never a wait for a connection that never comes.
+    let reply = await within(.seconds(3)) {
+        try? await withClient(to: target, path: path, config: config) { client in
+            try await client.request(.busStatusRequest(BusStatusRequest()), timeout: .seconds(3))
+        }
     }
     guard case .busStatus(let report)? = reply?.message, report.links.count <= BusStatusReport.maxLinks,
         report.links.allSatisfy({ ProcessIdentity(parsing: $0.target) != nil && $0.unacknowledged >= 0 })
@@ -739,4 +744,27 @@ enum CommandLineValues {
         default: return "cannot be written" + path
         }
     }
+}
+
+/// `work`'s result, or nil when it has none within `limit`; `work` is then left to end with the
+/// process (astctl is short-lived), since a connection being established cannot be cancelled.
+func within<T: Sendable>(_ limit: Duration, _ work: @escaping @Sendable () async -> T?) async -> T? {
+    let first = FirstAnswer<T?>()
+    return await withCheckedContinuation { continuation in
+        first.set(continuation)
+        Task { first.resume(returning: await work()) }
+        Task {
+            try? await Task.sleep(for: limit)
+            first.resume(returning: nil)
+        }
+    }
+}
+
+/// A continuation resumed once, by whichever answer comes first.
+final class FirstAnswer<T: Sendable>: Sendable {
+    private let continuation = Mutex<CheckedContinuation<T, Never>?>(nil)
+
+    func set(_ c: CheckedContinuation<T, Never>) { continuation.withLock { $0 = c } }
+
+    func resume(returning value: T) { continuation.withLock { $0.take() }?.resume(returning: value) }
 }
