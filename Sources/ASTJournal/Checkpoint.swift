@@ -160,7 +160,7 @@ extension Journal {
     /// The last committed entry of `type` with a seq below `below`.
     func lastEntry(type: String, below: Int64) throws -> JournalEntry? {
         if below == .max { return try lastEntry(type: type) }
-        let live = try entriesBelow(type: type, below: below)
+        let live = try lastLiveEntry(type: type, below: below)
         if let live { return live }
         let anchor = try currentAnchor()
         guard anchor.seq > 0 else { return nil }

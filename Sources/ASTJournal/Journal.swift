@@ -210,7 +210,7 @@ public final class Journal: Sendable {
     }
 
     /// The last committed entry of `type` in the live file with a seq below `below`.
-    func entriesBelow(type: String, below: Int64) throws -> JournalEntry? {
+    func lastLiveEntry(type: String, below: Int64) throws -> JournalEntry? {
         try read("reading the last \(type) entry before \(below)", "WHERE type = ? AND seq < ? ORDER BY seq DESC LIMIT 1", [type, below])
             .first
     }
