@@ -63,7 +63,7 @@ let package = Package(
         .target(name: "ASTExecution", dependencies: ["ASTCore", "ASTMessages"]),
         // Pure core: the simulated exchange behind `broker@paper`: fill rules, brackets and OCA groups, partial
         // fills, slippage, commissions, injected broker events.
-        .target(name: "ASTPaperBroker", dependencies: ["ASTCore"]),
+        .target(name: "ASTPaperBroker", dependencies: ["ASTCore", "ASTCalendar"]),
         // Pure core: incremental indicators (SMA, EMA, RSI, MACD, ATR, Bollinger, ADX, SuperTrend, KDJ), their spec
         // parser and the registry that computes each once per bar per symbol.
         .target(name: "ASTIndicators", dependencies: ["ASTCore"]),
@@ -183,7 +183,7 @@ let package = Package(
         .testTarget(name: "ASTSupervisionTests", dependencies: ["ASTSupervision"]),
         .testTarget(name: "ASTRiskTests", dependencies: ["ASTRisk"]),
         .testTarget(name: "ASTExecutionTests", dependencies: ["ASTExecution", "ASTCore", "ASTRisk"]),
-        .testTarget(name: "ASTPaperBrokerTests", dependencies: ["ASTPaperBroker", "ASTCore"]),
+        .testTarget(name: "ASTPaperBrokerTests", dependencies: ["ASTPaperBroker", "ASTCore", "ASTCalendar"]),
         .testTarget(name: "ASTIndicatorsTests", dependencies: ["ASTIndicators", "ASTCore"], exclude: ["Fixtures"]),
         .testTarget(name: "ASTCalendarTests", dependencies: ["ASTCalendar", "ASTCore"]),
         .testTarget(name: "ASTStrategyTests", dependencies: ["ASTStrategy", "ASTCore", "ASTIndicators", "ASTCalendar", "ASTRisk"]),

@@ -14,6 +14,9 @@ import ASTCore
 ///   start), then entries and standalone orders. One fill per order, and per OCA group, per bar.
 /// - Bars that do not start after the last bar of their symbol are ignored (no double fills).
 /// - The shell delivers a session's bar before its ``PaperInput/sessionClose(_:)``.
+/// - Market-time order when a session's bar arrives after requests made during the session
+///   (cancels held for the bar; an order accepted during a session fills at most at its close):
+///   see `SessionOrdering.swift`.
 /// - No buying-power check: that is the risk gate's job. Cash may go negative.
 public struct PaperExchange: Sendable, Equatable, Codable {
     /// The broker process name (`broker@paper`): the prefix of every id and the reports' broker.
@@ -38,6 +41,8 @@ public struct PaperExchange: Sendable, Equatable, Codable {
     var marks: [SymbolMark]
     var pendingRejections: [String]
     var pendingDroppedAcknowledgements: Int
+    /// Cancels held until their session's bar is matched, in the order requested.
+    var pendingCancels: [PendingCancel]
     var reportCounter: Int
     var executionCounter: Int
     var orderCounter: Int
@@ -62,6 +67,7 @@ public struct PaperExchange: Sendable, Equatable, Codable {
         marks = []
         pendingRejections = []
         pendingDroppedAcknowledgements = 0
+        pendingCancels = []
         reportCounter = 0
         executionCounter = 0
         orderCounter = 0
@@ -87,6 +93,13 @@ public struct PaperExchange: Sendable, Equatable, Codable {
             BrokerPosition(symbol: $0.symbol, quantity: $0.quantity, averagePrice: $0.averagePrice)
         }
     }
+
+    /// The earliest moment a held cancel applies without its bar (see `SessionOrdering.swift`):
+    /// the shell sends a ``PaperInput/tick`` then.
+    public var nextCancelDeadline: Timestamp? { pendingCancels.map(\.deadline).min() }
+
+    /// The client order ids whose cancel waits for their session's bar, in the order requested.
+    public var heldCancels: [ClientOrderID] { pendingCancels.map(\.id) }
 
     /// Open orders (held, working, partially filled), sorted by client order id.
     public var openOrders: [BrokerOrder] {
@@ -139,18 +152,25 @@ public struct PaperExchange: Sendable, Equatable, Codable {
             ctx.outcome.connection = .restored
         }
         ctx.delivering = disconnectedUntil == nil
+        // Held cancels whose bar never came take effect at the next session's open (fail closed).
+        applyPendingCancels(where: { $0.deadline <= now }, &ctx)
         switch input {
         case .submit(let bracket):
             submit(bracket, &ctx)
         case .bar(let bar):
+            // A held cancel of an earlier session whose bar was skipped applies before this bar,
+            // one of this bar's session right after it.
+            applyPendingCancels(where: { $0.symbol == bar.symbol && $0.sessionOpen < bar.start }, &ctx)
             match(bar, &ctx)
+            applyPendingCancels(where: { $0.symbol == bar.symbol && $0.sessionOpen <= bar.start }, &ctx)
         case .sessionClose(let close):
+            applyPendingCancels(where: { $0.sessionClose <= close }, &ctx)
             closeSession(at: close, &ctx)
         case .cancel(let id, let reason):
             if let until = disconnectedUntil {
                 ctx.outcome.notices.append(.cancelRefused(id, .brokerUnreachable(until: until)))
             } else {
-                requestCancel(id, reason: reason, &ctx)
+                requestCancel(id, reason: reason, deferrable: true, &ctx)
             }
         case .inject(let injection):
             inject(injection, &ctx)
@@ -286,10 +306,11 @@ public struct PaperExchange: Sendable, Equatable, Codable {
             marks.insert(SymbolMark(symbol: bar.symbol, lastBarStart: bar.start, close: bar.close), at: at)
         }
         let cap = FillRules.volumeCap(volume: bar.volume, share: config.maxVolumeSharePercent)
+        let end = bar.resolution == .day ? Self.session(ofBarStarting: bar.start)?.close : nil
         for childrenPass in [true, false] {
             var groups: [[Int]] = []
             var groupOfKey: [String: Int] = [:]  // lookup only; groups keep arrival order
-            for i in orders.indices where isMatchable(orders[i], bar: bar) && (orders[i].spec.parent != nil) == childrenPass {
+            for i in orders.indices where isMatchable(orders[i], bar: bar, end: end) && (orders[i].spec.parent != nil) == childrenPass {
                 let key = ocaKey(orders[i].spec)
                 if let g = groupOfKey[key] {
                     groups[g].append(i)
@@ -299,14 +320,16 @@ public struct PaperExchange: Sendable, Equatable, Codable {
                 }
             }
             for group in groups {
-                matchGroup(group, bar: bar, cap: cap, &ctx)
+                matchGroup(group, bar: bar, end: end, cap: cap, &ctx)
             }
         }
     }
 
-    func isMatchable(_ o: PaperOrder, bar: Bar) -> Bool {
+    /// `end`: the close of the bar's session (nil: not a session's bar), for orders accepted
+    /// during it (see `SessionOrdering.swift`).
+    func isMatchable(_ o: PaperOrder, bar: Bar, end: Timestamp?) -> Bool {
         o.spec.symbol == bar.symbol && (o.status == .working || o.status == .partiallyFilled)
-            && o.workingQuantity > .zero && o.eligibleAfter < bar.start
+            && o.workingQuantity > .zero && (o.eligibleAfter < bar.start || Self.acceptedDuring(o, start: bar.start, end: end))
     }
 
     /// Children of one entry share a group; standalone orders share one by ``OrderSpec/ocaGroup``;
@@ -318,10 +341,12 @@ public struct PaperExchange: Sendable, Equatable, Codable {
     }
 
     /// At most one member of a group fills on a bar; when several could, ``BothTouchedRule`` picks.
-    mutating func matchGroup(_ group: [Int], bar: Bar, cap: Quantity, _ ctx: inout Context) {
+    mutating func matchGroup(_ group: [Int], bar: Bar, end: Timestamp?, cap: Quantity, _ ctx: inout Context) {
         var candidates: [(index: Int, price: Price)] = []
-        for i in group where isMatchable(orders[i], bar: bar) {
-            let e = FillRules.evaluate(orders[i].spec, triggered: orders[i].triggered, bar: bar, slippageBps: config.slippageBps)
+        for i in group where isMatchable(orders[i], bar: bar, end: end) {
+            // Accepted during the bar's session: only its close is known to have traded since.
+            let seen = Self.acceptedDuring(orders[i], start: bar.start, end: end) ? Self.closeBar(bar) : bar
+            let e = FillRules.evaluate(orders[i].spec, triggered: orders[i].triggered, bar: seen, slippageBps: config.slippageBps)
             if let price = e.price {
                 candidates.append((i, price))
             } else if e.triggers {
@@ -504,13 +529,24 @@ public struct PaperExchange: Sendable, Equatable, Codable {
     }
 
     /// A cancel of `id` at the exchange, or a notice saying why it changed nothing.
-    mutating func requestCancel(_ id: ClientOrderID, reason: String, _ ctx: inout Context) {
+    /// `deferrable`: a system cancel, held for its session's bar when `SessionOrdering.swift` says
+    /// so (a broker's own cancel is never held: it happens now).
+    mutating func requestCancel(_ id: ClientOrderID, reason: String, deferrable: Bool = false, _ ctx: inout Context) {
         guard let i = index[id] else {
             ctx.outcome.notices.append(.cancelRefused(id, .unknownOrder))
             return
         }
         guard orders[i].status.isOpen else {
             ctx.outcome.notices.append(.cancelRefused(id, .alreadyFinal(orders[i].status)))
+            return
+        }
+        if let held = pendingCancels.first(where: { $0.id == id }) {
+            ctx.outcome.notices.append(.cancelDeferred(id, session: held.sessionOpen, deadline: held.deadline))
+            return
+        }
+        if deferrable, let held = deferral(of: i, reason: reason, now: ctx.now) {
+            pendingCancels.append(held)
+            ctx.outcome.notices.append(.cancelDeferred(id, session: held.sessionOpen, deadline: held.deadline))
             return
         }
         cancel(i, reason: reason, &ctx)
@@ -566,6 +602,7 @@ public struct PaperExchange: Sendable, Equatable, Codable {
         case disconnectedUntil = "disconnected_until"
         case pendingRejections = "pending_rejections"
         case pendingDroppedAcknowledgements = "pending_dropped_acknowledgements"
+        case pendingCancels = "pending_cancels"
         case reportCounter = "report_counter"
         case executionCounter = "execution_counter"
         case orderCounter = "order_counter"
@@ -585,6 +622,8 @@ public struct PaperExchange: Sendable, Equatable, Codable {
         marks = try c.decode([SymbolMark].self, forKey: .marks)
         pendingRejections = try c.decode([String].self, forKey: .pendingRejections)
         pendingDroppedAcknowledgements = try c.decode(Int.self, forKey: .pendingDroppedAcknowledgements)
+        // Absent in a checkpoint written before held cancels existed: none were held.
+        pendingCancels = try c.decodeIfPresent([PendingCancel].self, forKey: .pendingCancels) ?? []
         reportCounter = try c.decode(Int.self, forKey: .reportCounter)
         executionCounter = try c.decode(Int.self, forKey: .executionCounter)
         orderCounter = try c.decode(Int.self, forKey: .orderCounter)
@@ -613,6 +652,7 @@ public struct PaperExchange: Sendable, Equatable, Codable {
         try c.encode(marks, forKey: .marks)
         try c.encode(pendingRejections, forKey: .pendingRejections)
         try c.encode(pendingDroppedAcknowledgements, forKey: .pendingDroppedAcknowledgements)
+        if !pendingCancels.isEmpty { try c.encode(pendingCancels, forKey: .pendingCancels) }
         try c.encode(reportCounter, forKey: .reportCounter)
         try c.encode(executionCounter, forKey: .executionCounter)
         try c.encode(orderCounter, forKey: .orderCounter)

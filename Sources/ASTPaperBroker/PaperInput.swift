@@ -64,6 +64,11 @@ public enum PaperNotice: Sendable, Equatable, Codable, CustomStringConvertible {
     case inputRefused(InputRefusal)
     /// A fill was not made because the account's numbers would not fit 64 bits.
     case fillSkipped(ClientOrderID, detail: String)
+    /// A cancel requested during the session that opened at `session`, whose bar of the order's
+    /// symbol has not been matched yet: it takes effect right after that bar is matched (the
+    /// order may fill on it first), at that session's close without a bar, or at `deadline`
+    /// (the next session's open) when neither came.
+    case cancelDeferred(ClientOrderID, session: Timestamp, deadline: Timestamp)
 
     public var description: String {
         switch self {
@@ -73,6 +78,8 @@ public enum PaperNotice: Sendable, Equatable, Codable, CustomStringConvertible {
         case .staleBarIgnored(let symbol, let start): "bar \(symbol) \(start) ignored: not newer than the last bar"
         case .inputRefused(let refusal): "input refused: \(refusal)"
         case .fillSkipped(let id, let detail): "fill of \(id) skipped: \(detail)"
+        case .cancelDeferred(let id, let session, let deadline):
+            "cancel of \(id) held until the bar of the session opened at \(session) is matched (at the latest \(deadline))"
         }
     }
 }

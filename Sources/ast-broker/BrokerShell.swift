@@ -121,12 +121,15 @@ actor BrokerShell: WorkerLogic {
     }
 
     /// While an (injected) disconnect lasts, wakes up when it ends so the reconnection is
-    /// noticed and reported without waiting for the next message.
+    /// noticed and reported without waiting for the next message; likewise at the deadline of a
+    /// cancel held for a session's bar that never came (it then takes effect).
     func connectionTimer() async {
         while !Task.isCancelled {
             if let until = await adapter.reconnectAt(), until > clock.now() {
                 let wait = until.duration(since: clock.now())
                 try? await Task.sleep(for: wait + .milliseconds(5))
+                do { try await adapter.tick() } catch { fatalError("ast-broker: \(error)") }
+            } else if let deadline = await adapter.cancelDeadline(), deadline <= clock.now() {
                 do { try await adapter.tick() } catch { fatalError("ast-broker: \(error)") }
             } else {
                 try? await Task.sleep(for: .milliseconds(200))

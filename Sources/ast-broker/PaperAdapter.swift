@@ -230,6 +230,11 @@ actor PaperAdapter: BrokerAdapter {
         for case .cancelRefused(id, let why) in outcome.notices {
             return CancelAnswer(accepted: false, message: "cancel of \(id) refused: \(why)", reports: outcome.reports)
         }
+        for case .cancelDeferred(id, _, _) as PaperNotice in outcome.notices {
+            return CancelAnswer(
+                accepted: true, message: "cancel of \(id) accepted, held for the session's bar (market-time order)",
+                reports: outcome.reports)
+        }
         return CancelAnswer(accepted: true, message: "cancelled \(id)", reports: outcome.reports)
     }
 
@@ -264,6 +269,10 @@ actor PaperAdapter: BrokerAdapter {
 
     /// When the broker is disconnected: the moment it is reachable again (for the timer).
     func reconnectAt() -> Timestamp? { exchange.disconnectedUntil }
+
+    /// The deadline of a cancel held for a session's bar that has not come (a data failure): the
+    /// timer sends a tick then, and the cancel takes effect.
+    func cancelDeadline() -> Timestamp? { exchange.nextCancelDeadline }
 
     /// Lets time pass: a disconnect whose time is up ends.
     func tick() throws {

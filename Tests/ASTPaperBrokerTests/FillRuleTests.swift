@@ -17,7 +17,10 @@ import Testing
 
     @Test func orderDoesNotMatchABarThatStartedBeforeItWasAccepted() {
         var h = Harness()
-        h.submit(standalone(entry()), at: t(0, sessionOpen + 60))  // during the session of day 0
+        // Day 0 (2024-01-01) is no NYSE session, so its bar is no session's bar: an order accepted
+        // after it started waits for the next. (Accepted during a session, an order sees only
+        // that session's close: SessionOrderingTests.)
+        h.submit(standalone(entry()), at: t(0, sessionOpen + 60))
         #expect(h.deliver(bar(0, "100.00", "105.00", "95.00", "101.00")).fills.isEmpty)
         #expect(h.deliver(bar(1, "102.00", "103.00", "101.00", "102.00")).fills.map(\.price) == [p("102.00")])
     }
