@@ -10,7 +10,8 @@ import Synchronization
 ///
 /// It is written from Polygon's public documentation, not from Polygon's code:
 /// `GET /v2/aggs/ticker/{ticker}/range/{multiplier}/{timespan}/{from}/{to}` with `adjusted`,
-/// `sort`, `limit` and `apiKey` query parameters; answers `{"ticker","queryCount","resultsCount",
+/// `sort`, `limit` and `apiKey` query parameters (only the bars from `from` through `to`, dates or
+/// millisecond timestamps); answers `{"ticker","queryCount","resultsCount",
 /// "adjusted","results":[{"v","vw","o","c","h","l","t","n"}],"status":"OK","request_id","count"}`
 /// with a `next_url` (which carries a `cursor` and no key, so the client must append its key)
 /// when more results remain than the page size; a missing or wrong key is a 401 with
@@ -274,7 +275,11 @@ public final class FakePolygonServer: Sendable {
             return Self.error(404, "Not Found")
         }
         let ticker = String(p[3])
-        let all = data[ticker] ?? []
+        // Only the bars from `from` through `to` (dates YYYY-MM-DD, or millisecond timestamps),
+        // as documented.
+        let all = (data[ticker] ?? []).filter { a in
+            Self.within(a.t, from: String(p[7]), through: String(p[8]))
+        }
         let offset = query["cursor"].flatMap(Int.init) ?? 0
         let limit = min(pageSize, query["limit"].flatMap(Int.init) ?? 5_000)
         let page = Array(all.dropFirst(offset).prefix(limit))
@@ -377,6 +382,14 @@ public final class FakePolygonServer: Sendable {
             return o + #""ticker":\#(Self.quote(t.ticker)),"todaysChange":0,"todaysChangePerc":0,"updated":\#(t.updated)}"#
         }
         return (200, #"{"count":\#(items.count),"status":"OK","tickers":[\#(items.joined(separator: ","))]}"#)
+    }
+
+    /// Whether the aggregate starting at `t` (ms) lies in the requested window: `from` and `to`
+    /// are dates (compared with `t`'s New York date) or millisecond timestamps.
+    static func within(_ t: Int64, from: String, through to: String) -> Bool {
+        if let lo = Int64(from), let hi = Int64(to) { return lo <= t && t <= hi }
+        let date = newYorkDate(ms: t)
+        return from <= date && date <= to
     }
 
     /// The New York date of a millisecond timestamp (midnight New York, as Polygon's `t`).

@@ -1,8 +1,10 @@
 import ASTCalendar
 import ASTCore
 import ASTJournal
+import ASTMarketData
 import ASTRuntime
 import ASTTestKit
+import ASTWire
 import Foundation
 import GRDB
 import Testing
@@ -18,60 +20,50 @@ import Testing
 /// schedule point to the next (each hop restarts ast.service), and ``FakePolygonServer`` on the
 /// host's loopback, reached from the sandbox's own network namespace through scripts/sock-bridge.
 ///
+/// The market is a full production data set generated from a seed (``ProductionData``): the
+/// ``UniverseGenerator``'s standard universe (seed 3: about 50 stocks that pass the universe
+/// filter, the market index as the ETF SPY, the volatility index as the indices ticker I:VIX),
+/// 260 sessions of grouped-daily bars before the traded day, ticker reference data with SIC codes
+/// (the sectors), splits and dividends. It is served as Polygon documents these endpoints (the
+/// grouped-daily aggregates, "the daily open, high, low, and close for the entire stocks market",
+/// each result with its ticker in `T`; the indices aggregates without volume; `/v3/reference/
+/// tickers[/{ticker}]` with `sic_code`; `/v3/reference/splits` and `/dividends` paged by
+/// `next_url`): see ``FakePolygonServer``, written from that documentation.
+///
 /// What is not production: `environment` is `test` (production refuses a clock offset, rightly;
 /// the test environment's file is a copy of ast.production.yaml, so every production setting is in
-/// effect) and the market is small (a few tickers, `initial_sessions` and `min_bars_per_day` in
-/// ast.local.yaml), so that the day takes about two minutes (120-140 s on a loaded 2-core
-/// machine): cheap enough for CI, so it is not gated (it runs where the other sandbox tests run).
+/// effect), and the symbol concentration limit is tightened to 1 % before D+2 so that the
+/// positions of D+1 violate it (SAFE_REDUCING, the 14:30 reduction).
 @Suite(.serialized) struct SystemdProductionDayTests {
     static let key = "pk_day_\(UUID().uuidString.replacingOccurrences(of: "-", with: ""))"
-    /// The sessions: D (16:10 fetch), D+1 (the traded day), D+2 (Polygon fails), D+3 (its scan).
-    static let d = LocalDate("2026-11-16")!
-    static let d1 = LocalDate("2026-11-17")!
-    static let d2 = LocalDate("2026-11-18")!
-    static let d3 = LocalDate("2026-11-19")!
-    static let history = 30
-    static let tickers = ["ABC", "KLM", "XYZ"]
-
-    /// Whether production proposes trades from this data. Not yet: this fake serves no market
-    /// index (SPY), no volatility index (I:VIX) and no sectors, so the scan refuses to run
-    /// (fail closed, asserted below), and the universe wants 250 sessions of history. Growing the
-    /// data here (SPY and I:VIX series, SIC codes, `history` >= 250, a trend) and turning this on
-    /// makes the test require intents, orders at the paper broker and fills (`tradingAssertions`).
-    static let productionProposesTrades = false
-
-    /// `history` sessions before and including D+2, each ticker a gentle uptrend.
-    static func aggregates() -> [String: [FakePolygonServer.Aggregate]] {
-        let start = LocalDate("2026-09-01")!
-        let sessions = TradingCalendar.nyse.sessions(from: start, to: d2).map(\.date).suffix(history + 3)
-        var out: [String: [FakePolygonServer.Aggregate]] = [:]
-        for (n, ticker) in tickers.enumerated() {
-            out[ticker] = sessions.enumerated().map { i, date in
-                let base = 20 + 10 * n
-                let c = Double(base) + Double(i) * 0.1
-                let ms = NewYorkTime.timestamp(date, LocalTime(hour: 0, minute: 0)).nanoseconds / 1_000_000
-                return FakePolygonServer.Aggregate(
-                    t: ms, o: String(format: "%.2f", c - 0.05), h: String(format: "%.2f", c + 0.4), l: String(format: "%.2f", c - 0.4),
-                    c: String(format: "%.2f", c), v: "3000000")
-            }
-        }
-        return out
-    }
+    /// D (16:10 fetch), D+1 (the traded day: scan, orders, cleanup, fills from its bars),
+    /// D+2 (a violated limit: 14:30 safe reducing, the reduction filled, 16:40 report),
+    /// D+3 (Polygon fails), D+4 (its scan does nothing).
+    static let d = LocalDate("2025-03-03")!
+    static let d1 = LocalDate(ProductionData.tradedDay)!
+    static let d2 = LocalDate("2025-03-05")!
+    static let d3 = LocalDate("2025-03-06")!
+    static let d4 = LocalDate("2025-03-07")!
+    /// Sessions backfilled at the first start (the regime's SMA200 and the universe's 250).
+    static let history = 260
 
     @Test(
         .enabled(
             if: SystemdSandbox.isSupported && FileManager.default.isExecutableFile(atPath: "/usr/bin/python3"), SystemdSandbox.requirement),
-        .timeLimit(.minutes(10)))
-    func aProductionDayUnderSystemdFetchesScansReconcilesAndReportsAndAFailingPolygonStoresNothing() async throws {
-        let polygon = try await FakePolygonServer(apiKey: Self.key, data: Self.aggregates())
-        polygon.setReference(tickers: Self.tickers.map { .init(ticker: $0, name: "\($0) Corp") })
-        let day = try await ProductionDay.start(polygon: polygon)
+        .timeLimit(.minutes(12)))
+    func aProductionDayUnderSystemdTradesFromPolygonsBarsReducesAtTwoThirtyReportsAndAFailingPolygonStoresNothing() async throws {
+        let started = ContinuousClock.now
+        let served = ProductionData.served(through: Self.d2, sessions: Self.history + 3)
+        let polygon = try await FakePolygonServer(apiKey: Self.key, data: served.data, pageSize: 1_000)
+        polygon.setReference(tickers: served.tickers, splits: served.splits, dividends: served.dividends)
+        let day = try await ProductionDay.start(polygon: polygon, minBarsPerDay: served.stocks / 2)
         defer {
             day.stop()
             Task { await polygon.stop() }
         }
         do {
-            try await Self.normalDay(day, polygon)
+            try await Self.tradedDay(day, polygon, stocks: served.stocks)
+            try await Self.reducingDay(day)
             try await Self.failingDay(day, polygon)
             try await day.verifyJournals()
         } catch {
@@ -81,113 +73,223 @@ import Testing
         }
         try await day.sandbox.check(["systemctl", "stop", "ast.target"])
         try await day.sandbox.shutdownAndCheckNothingIsLeft()
+        print("SystemdProductionDayTests: the production day took \(ContinuousClock.now - started)")
     }
 
-    /// 16:10 fetch of D, 09:00 scan of D+1, 14:30, 15:55, 16:10 fetch of D+1 (bars to the paper
-    /// broker), 16:40 reconciliation and report.
-    static func normalDay(_ day: ProductionDay, _ polygon: FakePolygonServer) async throws {
+    /// 16:10 fetch of D; D+1: the 09:00 scan, the orders at the paper broker, the 15:55 cleanup,
+    /// the 16:10 fetch whose bars fill the entries they touched (before the cleanup's cancels,
+    /// held for them, take effect on the others).
+    static func tradedDay(_ day: ProductionDay, _ polygon: FakePolygonServer, stocks: Int) async throws {
         // D 16:09:40: the empty store is backfilled up to D-1 at start, D itself at 16:10.
         try await day.hop(to: d, 16, 10, lead: 20)
-        try await day.waitFor("D's bars fetched at 16:10 and stored", timeout: .seconds(120)) {
+        try await day.waitFor("D's bars fetched at 16:10 and stored", timeout: .seconds(240)) {
             try day.bodies("marketdata@main", "marketdata.live_stored").contains { $0.contains("\"date\":\"\(d)\"") }
         }
-        #expect(try day.storedBars(on: d) == tickers.count)
+        #expect(try day.storedBars(on: d) >= stocks, "every stock, SPY and VOLX of D")
         // A fresh install is a first start, not missing state: under the shipped unit
         // (ProcSubset=pid hides the boot id) every journal of the same run used to count as one
         // of an earlier run, and the risk gate, broker and reconciler came up HALTED/quarantined.
         #expect(try day.bodies("risk@main", "journal.state_missing").isEmpty, "the risk gate's first start is not missing state")
         #expect(try day.bodies("broker@paper", "journal.state_missing").isEmpty)
-        #expect(polygon.requests.contains { $0.hasPrefix("/v2/aggs/grouped/locale/us/market/stocks/\(d)?") }, "\(polygon.requests)")
+        #expect(
+            polygon.requests.contains { $0.hasPrefix("/v2/aggs/grouped/locale/us/market/stocks/\(d)?") }, "\(polygon.requests.suffix(5))")
+        #expect(polygon.requests.contains { $0.hasPrefix("/v2/aggs/ticker/I:VIX/range/1/day/") })
+        try await day.waitFor("the sectors looked up", timeout: .seconds(120)) {
+            try day.bodies("marketdata@main", "marketdata.live_sectors").contains { $0.contains("stored") }
+        }
         for process in ["risk@main", "reconciler@main"] {
-            let marks = try day.received(process, "mark")
-            #expect(!marks.isEmpty, "\(process) got the closes as marks")
+            #expect(try !day.received(process, "mark").isEmpty, "\(process) got the closes as marks")
         }
 
-        // D+1 09:00: the scan (the strategy's first schedule point: it starts 20 s before).
+        // D+1 09:00: the scan on fresh data proposes; the approved entries reach the paper broker.
         try await day.hop(to: d1, 9, 0, lead: 20)
         let scan = try await day.schedule("full_scan", on: d1)
         print("09:00 scan of \(d1): \(scan)")
-        let scans = try day.bodies("strategy@main", "strategy.scan")
-        if productionProposesTrades {
-            #expect(scan.contains("\"fired\":true") && !scan.contains("DEGRADED"), "the scan ran on fresh data: \(scan)")
-            #expect(scans.count == 1, "one scan journaled, with what it saw")
-            try await tradingAssertions(day, scan: scan)
-        } else {
-            // What main does with this test's data: the fake serves no market index (SPY) and no
-            // volatility index (I:VIX), so production refuses to scan without the regime's inputs
-            // (fail closed) and says why. LiveMarketDataTests shows a production scan proposing
-            // entries when Polygon serves them; this test's data has yet to grow them.
-            #expect(scan.contains("\"fired\":true") && scan.contains("DEGRADED: regime input missing"), "\(scan)")
-            #expect(scans.isEmpty, "no scan without the regime's inputs")
-            print("the scan refused to run: \(scan)")
+        #expect(scan.contains("\"fired\":true") && !scan.contains("DEGRADED"), "the scan ran on fresh data: \(scan)")
+        #expect(try day.bodies("strategy@main", "strategy.scan").count == 1, "one scan journaled, with what it saw")
+        try await day.waitFor("the approved entries at the paper broker", timeout: .seconds(90)) {
+            try !day.received("broker@paper", "order.submit").isEmpty
         }
+        let entries = try day.received("broker@paper", "order.submit").count
+        print("\(entries) bracket(s) at the paper broker")
 
-        // D+1 15:55: the strategy resumes after the scan; 10:30 and 12:30 are superseded by the
-        // 14:30 reconciliation (with safe reducing), then the pre-close cleanup.
+        // D+1 15:55: 14:30 reconciles (ACTIVE: nothing to reduce), the cleanup asks to cancel every
+        // entry still unfilled; the broker has not seen D+1's bars: the cancels wait for them.
         try await day.hop(to: d1, 15, 55, lead: -2)
         let reduce = try await day.schedule("reconcile_and_reduce", on: d1)
         #expect(reduce.contains("\"fired\":true") && reduce.contains("reconciliation:"), "\(reduce)")
-        // AFTER m10-reducing: with a violated limit in SAFE_REDUCING, 14:30 proposes reduce-only
-        // orders; this data violates none, so 14:30 only reconciles here.
         let cleanup = try await day.schedule("pre_close_cleanup", on: d1)
         #expect(cleanup.contains("\"fired\":true") && cleanup.contains("reconciliation:"), "\(cleanup)")
+        try await day.waitFor("the cleanup's cancels at the broker", timeout: .seconds(60)) {
+            try day.received("broker@paper", "order.cancel").count >= entries
+        }
+        #expect(try day.reports().filter { $0.isFill }.isEmpty, "no fill before the day's bars")
 
+        // D+1 16:10: D+1's bars reach the broker: the entries they touched fill, then the held
+        // cancels cancel the others (and their children), none of the filled ones.
         let open1 = "\(NewYorkTime.timestamp(d1, TradingCalendar.regularOpen).nanoseconds)"
-        // D+1 16:10: the day's bars are fetched and go to the paper broker (fills), then its close.
         try await day.hop(to: d1, 16, 10, lead: 20)
-        try await day.waitFor("D+1's bars stored and handed to the broker", timeout: .seconds(120)) {
+        try await day.waitFor("D+1's bars stored, at the broker, and its close", timeout: .seconds(120)) {
             try day.bodies("marketdata@main", "marketdata.live_stored").contains { $0.contains("\"date\":\"\(d1)\"") }
-                && day.received("broker@paper", "bar").filter { $0.contains(open1) }.count >= tickers.count
+                && day.received("broker@paper", "bar").contains { $0.contains(open1) }
+                && !day.received("broker@paper", "session.close").isEmpty
         }
+        var reports: [SentReport] = []
+        var (filled, cancelled) = (Set<String>(), Set<String>())
+        try? await day.waitFor("every entry of D+1 filled or cancelled at the reconciler", timeout: .seconds(60)) {
+            reports = try day.reports()
+            filled = Set(reports.filter { $0.isFill && $0.leg == "E" }.map(\.order))
+            cancelled = Set(reports.filter { $0.kind == "cancelled" && $0.leg == "E" }.map(\.order))
+            return filled.union(cancelled).count >= entries
+        }
+        print("D+1: \(filled.count) entr\(filled.count == 1 ? "y" : "ies") filled by its bars, \(cancelled.count) cancelled after them")
+        #expect(!filled.isEmpty, "an entry filled from D+1's bar: \(reports.map(\.line).suffix(20))")
+        #expect(filled.isDisjoint(with: cancelled), "the cleanup cancels only unfilled entries")
+        #expect(filled.count + cancelled.count == entries, "every entry filled or cancelled: \(reports.map(\.line).suffix(20))")
+        // The held cancels are journaled inputs like any other: every journal replays to the same
+        // outputs (before D+2's configuration change, which a replay would rightly call different).
+        let replay = try await day.sandbox.astctl(["replay", "--verify"])
+        #expect(replay.status == 0 && replay.stdout.contains("replay: IDENTICAL"), "\(replay.stdout.suffix(2_000))\(replay.stderr)")
+    }
 
-        // D+1 16:40: reconciliation and the daily report.
-        try await day.hop(to: d1, 16, 40, lead: -2)
-        let after = try await day.schedule("after_market", on: d1)
+    /// D+2 with the symbol concentration limit at 1 %: the gate goes SAFE_REDUCING on D+1's
+    /// positions, 14:30 proposes reduce-only market orders, D+2's bars fill them at the close,
+    /// and 16:40 reconciles and reports.
+    static func reducingDay(_ day: ProductionDay) async throws {
+        try await day.setLocal(extra: "risk:\n  limits:\n    max_symbol_concentration_pct: 1\n")
+        try await day.hop(to: d2, 9, 0, lead: 20)
+        try await eventuallyAsync(timeout: .seconds(120), every: .seconds(1), "the gate SAFE_REDUCING on the tight limit") {
+            try await day.sandbox.astctl(["status"]).stdout.contains("Safe Mode: SAFE_REDUCING")
+        }
+        _ = try await day.schedule("full_scan", on: d2)
+        try await day.hop(to: d2, 15, 55, lead: -2)
+        let reduce = try await day.schedule("reconcile_and_reduce", on: d2)
+        print("14:30 of \(d2): \(reduce)")
+        #expect(reduce.contains("\"fired\":true"), "\(reduce)")
+        try await day.waitFor("the reduce-only orders at the broker", timeout: .seconds(90)) {
+            try day.received("broker@paper", "order.submit").contains { $0.contains(".safe-reduce.") }
+        }
+        _ = try await day.schedule("pre_close_cleanup", on: d2)
+        #expect(try day.reports().filter { $0.isFill && $0.order.contains(".safe-reduce.") }.isEmpty, "not before D+2's bars")
+
+        try await day.hop(to: d2, 16, 10, lead: 20)
+        try await day.waitFor("the reductions filled by D+2's bars", timeout: .seconds(120)) {
+            try day.reports().contains { $0.isFill && $0.order.contains(".safe-reduce.") }
+        }
+        let reductions = try day.reports().filter { $0.order.contains(".safe-reduce.") && $0.leg == "E" }
+        #expect(!reductions.contains { $0.kind == "expired" || $0.kind == "cancelled" }, "\(reductions.map(\.line))")
+
+        // 16:40: reconciliation (broker and book agree) and the daily report.
+        try await day.hop(to: d2, 16, 40, lead: -2)
+        let after = try await day.schedule("after_market", on: d2)
         #expect(after.contains("reconciliation:") && after.contains("daily report"), "\(after)")
-        try await day.sandbox.check(["test", "-s", "/var/lib/ast/reports/daily-\(d1)/report.md"])
+        #expect(after.contains(": clean;"), "the broker and the book agree after the reduction: \(after)")
+        try await day.sandbox.check(["test", "-s", "/var/lib/ast/reports/daily-\(d2)/report.md"])
         try await day.waitFor("the daily report's alert at the notifier", timeout: .seconds(30)) {
-            try day.received("notifier@main", "alert").contains { $0.contains("daily-report:\(d1)") }
+            try day.received("notifier@main", "alert").contains { $0.contains("daily-report:\(d2)") }
         }
+        print("16:40 of \(d2): \(after)")
+        let summaries = try day.bodies("reconciler@main", "reconciliation.summary")
+        print("reconciliations: \(summaries.count), last: \(summaries.last?.prefix(400) ?? "-")")
+        print("fills at the broker: \(try day.reports().filter(\.isFill).count)")
     }
 
-    /// What must hold once production proposes trades (see ``productionProposesTrades``). Fills
-    /// from D+1's bars are not asserted yet: with daily bars in wall-clock mode the broker sees
-    /// D+1's bars only after the 16:10 fetch, and the 15:55 cleanup cancels every entry still
-    /// unfilled before that, so no entry can fill on its own day (to be decided with the
-    /// coordinator: intraday bars or quotes for the broker, or a cleanup that knows this).
-    static func tradingAssertions(_ day: ProductionDay, scan: String) async throws {
-        #expect(!scan.contains(" 0 intents"), "intents > 0: \(scan)")
-        try await day.waitFor("the approved entries at the paper broker", timeout: .seconds(60)) {
-            try !day.received("broker@paper", "order.submit").isEmpty
-        }
-    }
-
-    /// D+2 with Polygon answering 500: nothing stored, a P1; D+3's scan does nothing and says why.
+    /// D+3 with Polygon answering 500: nothing stored, a P1; D+4's scan does nothing and says why.
     static func failingDay(_ day: ProductionDay, _ polygon: FakePolygonServer) async throws {
         polygon.setFallback(.serverError(status: 500))
         let ordersBefore = try day.received("broker@paper", "order.submit").count
-        try await day.hop(to: d2, 16, 10, lead: 20)
-        try await day.waitFor("D+2's fetch refused for HTTP 500", timeout: .seconds(120)) {
+        let intentsBefore = try day.received("risk@main", "intent.submit").count
+        try await day.hop(to: d3, 16, 10, lead: 20)
+        try await day.waitFor("D+3's fetch refused for HTTP 500", timeout: .seconds(120)) {
             try day.bodies("marketdata@main", "marketdata.live_refused").contains { $0.contains("HTTP 500") }
         }
         try await day.waitFor("the P1 for the day not stored", timeout: .seconds(30)) {
-            try day.received("notifier@main", "alert").contains { $0.contains("marketdata:not-stored:\(d2)") && $0.contains("P1") }
+            try day.received("notifier@main", "alert").contains { $0.contains("marketdata:not-stored:\(d3)") && $0.contains("P1") }
         }
-        #expect(try day.storedBars(on: d2) == 0, "nothing of D+2 stored")
-        #expect(try !day.bodies("marketdata@main", "marketdata.live_stored").contains { $0.contains("\"date\":\"\(d2)\"") })
+        #expect(try day.storedBars(on: d3) == 0, "nothing of D+3 stored")
+        #expect(try !day.bodies("marketdata@main", "marketdata.live_stored").contains { $0.contains("\"date\":\"\(d3)\"") })
 
         let scansBefore = try day.bodies("strategy@main", "strategy.scan").count
-        try await day.hop(to: d3, 9, 0, lead: -2)
-        let scan = try await day.schedule("full_scan", on: d3)
-        print("09:00 scan of \(d3) after a failed fetch: \(scan)")
+        try await day.hop(to: d4, 9, 0, lead: -2)
+        let scan = try await day.schedule("full_scan", on: d4)
+        print("09:00 scan of \(d4) after a failed fetch: \(scan)")
         #expect(scan.contains("\"fired\":true") && scan.contains("DEGRADED"), "\(scan)")
-        #expect(try day.bodies("strategy@main", "strategy.scan").count == scansBefore, "no scan ran on D+3")
+        #expect(try day.bodies("strategy@main", "strategy.scan").count == scansBefore, "no scan ran on D+4")
         try await day.waitFor("the P1 for the degraded scan", timeout: .seconds(30)) {
-            try day.received("notifier@main", "alert").contains { $0.contains("scan-degraded:\(d3)") }
+            try day.received("notifier@main", "alert").contains { $0.contains("scan-degraded:\(d4)") }
         }
-        #expect(try day.received("risk@main", "intent.submit").isEmpty || productionProposesTrades)
+        #expect(try day.received("risk@main", "intent.submit").count == intentsBefore, "no intent on a day without data")
         #expect(try day.received("broker@paper", "order.submit").count == ordersBefore, "no entry on a day without data")
     }
+}
+
+/// The production data set of ``SystemdProductionDayTests``, generated from a seed.
+enum ProductionData {
+    /// A session of the standard universe whose 09:00 scan proposes an entry that the gate
+    /// approves and that session's bar fills (`ast engine --from 2025-03-03 --sessions 2` over
+    /// `ast ingest --bundled`: the 2025-03-04 entry fills that day).
+    static let tradedDay = "2025-03-04"
+
+    static func ms(_ date: LocalDate) -> Int64 {
+        NewYorkTime.timestamp(date, LocalTime(hour: 0, minute: 0)).nanoseconds / 1_000_000
+    }
+
+    /// The ``UniverseGenerator``'s standard universe (seed 3) as Polygon would serve it, the
+    /// `sessions` sessions through `last`: the stocks in the grouped-daily bars with a SIC code of
+    /// their sector in their overview, the index IDX as the ETF SPY, the volatility index VOLX as
+    /// the indices ticker I:VIX (no volume), its splits and dividends.
+    static func served(through last: LocalDate, sessions: Int) -> (
+        data: [String: [FakePolygonServer.Aggregate]], tickers: [FakePolygonServer.Ticker], splits: [FakePolygonServer.Split],
+        dividends: [FakePolygonServer.Dividend], stocks: Int
+    ) {
+        let u = BundledData.universe(UniverseGenerator.Configuration.standard)
+        let dates = TradingCalendar.nyse.sessions(from: last.adding(days: -sessions * 2), to: last).suffix(sessions)
+        let window = Set(dates.map(\.date))
+        let sic = [
+            "Technology": "3674", "Healthcare": "2834", "Financials": "6022", "Energy": "1311", "Industrials": "3721",
+            "Consumer Discretionary": "5812", "Consumer Staples": "2080", "Utilities": "4911",
+        ]
+        let mic = ["NYSE": "XNYS", "NASDAQ": "XNAS", "AMEX": "XASE", "ARCA": "ARCX"]
+        var data: [String: [FakePolygonServer.Aggregate]] = [:]
+        var tickers: [FakePolygonServer.Ticker] = []
+        var stocks = 0
+        for (info, series) in zip(u.symbols, u.series) {
+            let ticker = info.symbol == "IDX" ? "SPY" : info.symbol == "VOLX" ? "I:VIX" : info.symbol.rawValue
+            data[ticker] = series.filter { window.contains($0.date) }.map { b in
+                FakePolygonServer.Aggregate(
+                    t: ms(b.date), o: "\(b.open)", h: "\(b.high)", l: "\(b.low)", c: "\(b.close)",
+                    v: "\(b.volume == 0 && ticker == "SPY" ? 80_000_000 : b.volume)")
+            }
+            if ticker == "SPY" {
+                tickers.append(.init(ticker: "SPY", name: "SPDR S&P 500 ETF Trust", primaryExchange: "ARCX", type: "ETF"))
+            } else if !info.isIndex {
+                stocks += 1
+                tickers.append(
+                    .init(ticker: ticker, name: info.name, primaryExchange: mic[info.exchange] ?? "XNYS", sicCode: sic[info.sector]))
+            }
+        }
+        var splits: [FakePolygonServer.Split] = []
+        var dividends: [FakePolygonServer.Dividend] = []
+        for a in u.actions where a.exDate <= last.adding(days: 60) {
+            switch a.kind {
+            case .split(let new, let old):
+                splits.append(.init(ticker: a.symbol.rawValue, executionDate: a.exDate.description, splitFrom: "\(old)", splitTo: "\(new)"))
+            case .dividend(let cash):
+                dividends.append(.init(ticker: a.symbol.rawValue, exDividendDate: a.exDate.description, cashAmount: "\(cash)"))
+            }
+        }
+        return (data, tickers, splits, dividends, stocks)
+    }
+}
+
+/// One execution report as the broker journaled it on its way to the reconciler.
+struct SentReport {
+    var kind: String
+    var order: String
+    var line: String
+    var isFill: Bool { kind == "fill" }
+    /// The leg letter of the client order id (`<intent>.E`, `.S`, `.T`).
+    var leg: String { String(order.split(separator: ".").last ?? "") }
 }
 
 /// An installed AST under the sandbox's systemd, with the fake Polygon bridged in, whose clock the
@@ -197,15 +299,18 @@ final class ProductionDay: Sendable {
     let bridgeDir: String
     let hostBridge: ChildProcess
     let copies: TemporaryDirectory
+    /// ast.local.yaml as the start wrote it (``setLocal(extra:)`` appends to it).
+    let local: String
 
-    private init(sandbox: SystemdSandbox, bridgeDir: String, hostBridge: ChildProcess, copies: TemporaryDirectory) {
+    private init(sandbox: SystemdSandbox, bridgeDir: String, hostBridge: ChildProcess, copies: TemporaryDirectory, local: String) {
         self.sandbox = sandbox
         self.bridgeDir = bridgeDir
         self.hostBridge = hostBridge
         self.copies = copies
+        self.local = local
     }
 
-    static func start(polygon: FakePolygonServer) async throws -> ProductionDay {
+    static func start(polygon: FakePolygonServer, minBarsPerDay: Int) async throws -> ProductionDay {
         // The Unix socket between the two bridges lies in the checkout, which the sandbox keeps.
         let bridgeDir = try TemporaryDirectory(prefix: "sdp", base: BuildProducts.packageRoot + "/.build").path
         let socket = bridgeDir + "/polygon.sock"
@@ -216,7 +321,17 @@ final class ProductionDay: Sendable {
             name: "host-bridge", outputDirectory: copies.path)
         try await eventually(timeout: .seconds(20), "the host bridge to listen") { hostBridge.stdout.contains("listening") }
         let sandbox = try await SystemdSandbox.up()
-        let day = ProductionDay(sandbox: sandbox, bridgeDir: bridgeDir, hostBridge: hostBridge, copies: copies)
+        let local = """
+            marketdata:
+              polygon:
+                base_url: \(polygon.baseURL)
+              live:
+                initial_sessions: \(SystemdProductionDayTests.history)
+                min_bars_per_day: \(minBarsPerDay)
+                retry_seconds: 10
+                mark_min_dollar_volume: 1000
+            """
+        let day = ProductionDay(sandbox: sandbox, bridgeDir: bridgeDir, hostBridge: hostBridge, copies: copies, local: local)
         do {
             try await sandbox.installAST()
             // The key where production keeps it, /etc/credstore (LoadCredential=polygon_api_key) ...
@@ -235,19 +350,9 @@ final class ProductionDay: Sendable {
                 "umask 077 && printf 'polygon_api_key: %s\\n' \"$1\" > /etc/ast/secrets.yaml && chown ast:ast /etc/ast/secrets.yaml",
                 "sh", SystemdProductionDayTests.key,
             ])
-            // Every production setting (ast.production.yaml as the environment's file), a small market.
+            // Every production setting (ast.production.yaml as the environment's file).
             try await sandbox.check(["cp", "/etc/ast/ast.production.yaml", "/etc/ast/ast.test.yaml"])
-            let local = """
-                marketdata:
-                  polygon:
-                    base_url: \(polygon.baseURL)
-                  live:
-                    initial_sessions: \(SystemdProductionDayTests.history)
-                    min_bars_per_day: \(SystemdProductionDayTests.tickers.count)
-                    retry_seconds: 10
-                    mark_min_dollar_volume: 1000
-                """
-            try await sandbox.check(["sh", "-c", "printf '%s\\n' \"$1\" > /etc/ast/ast.local.yaml", "sh", local])
+            try await day.setLocal(extra: "")
             // The same port inside, so that Polygon's next_url links work unchanged.
             try await sandbox.check([
                 "systemd-run", "--unit=ast-test-polygon-bridge", "--collect", "/usr/bin/python3", script,
@@ -261,6 +366,30 @@ final class ProductionDay: Sendable {
             throw error
         }
         return day
+    }
+
+    /// Writes ast.local.yaml: the start's settings and `extra` (read at the next ``hop(to:_:_:lead:)``).
+    func setLocal(extra: String) async throws {
+        try await sandbox.check(["sh", "-c", "printf '%s\\n' \"$1\" > /etc/ast/ast.local.yaml", "sh", local + "\n" + extra])
+    }
+
+    /// Every execution report the reconciler received from the broker, in order.
+    func reports() throws -> [SentReport] {
+        try entries("reconciler@main").filter { $0.record.kind == .received && $0.record.type == "execution.report" }.compactMap { e in
+            guard case .executionReport(let r)? = try? EnvelopeCodec.decode(e.record.body).message else { return nil }
+            let kind: String
+            switch r.event {
+            case .submitting: kind = "submitting"
+            case .acknowledged: kind = "acknowledged"
+            case .accepted: kind = "accepted"
+            case .unacknowledged: kind = "unacknowledged"
+            case .fill: kind = "fill"
+            case .cancelled: kind = "cancelled"
+            case .rejected: kind = "rejected"
+            case .expired: kind = "expired"
+            }
+            return SentReport(kind: kind, order: r.event.clientOrderID.rawValue, line: "\(kind) \(r.event.clientOrderID)")
+        }
     }
 
     func stop() {
