@@ -53,7 +53,11 @@ do {
     fail("\(error)", code: .config)
 }
 if let refusal = StartupChecks.refusal(config) { fail(refusal, code: .config) }
-if let refusal = await WorkerConfigCheck.refusal(specs: Astd.childSpecs(config)) { fail(refusal, code: .config) }
+if let refusal = await WorkerConfigCheck.refusal(
+    specs: Astd.childSpecs(config), note: { FileHandle.standardError.write(Data("astd: \($0)\n".utf8)) })
+{
+    fail(refusal, code: .config)
+}
 ASTLogging.bootstrap(processName: "astd", level: config.logging.level)
 let logger = Logger(label: "ast.supervisor")
 let identity = ProcessIdentity(role: .supervisor, instance: "main")
