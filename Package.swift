@@ -97,10 +97,19 @@ let package = Package(
         // Shell: the bus on SwiftNIO: `BusServer` (admission by kernel pid and uid, journaling, acks, dedup),
         // `BusClient` (reconnect, outbox), Unix sockets; astd's peer table, approval signatures, the security alarm.
         .target(name: "ASTBus", dependencies: ["ASTCore", "ASTWire", "ASTJournal", "ASTMessages", "CSpawn", "CCrypto", log] + nio),
-        // Shell: what every process shares: configuration (file format, layers, validation) and secrets, systemd
-        // notify/listen/watchdog, journald and stderr logging, the worker runtime.
+        // Shell (reads files, sockets to systemd): what every process shares, astd included, knowing no trading domain:
+        // the configuration file (YAML layers, `AST_*` overrides, decoding that reports every problem with its source,
+        // validation) and the tree-wide sections (`TreeConfig`: environment, directories, logging, bus, journal,
+        // supervisor, trading mode), secrets and start-up checks, systemd notify/listen/watchdog, journald and stderr
+        // logging, the system clock, the disk budget, exit codes.
+        .target(name: "ASTProcessKit", dependencies: [
+            "ASTCore", "ASTMessages", "ASTJournal", "ASTBus", "ASTSupervision", "CSystemd", log, .product(name: "Yams", package: "Yams"),
+        ]),
+        // Shell: the worker runtime (bus socket, journal, READY/watchdog, graceful stop; `--check-config`) and the
+        // whole configuration file as the workers read it (`ASTConfig`: the tree's sections and every domain's:
+        // risk, clock, strategy, market data, paper broker, notifier); re-exports ASTProcessKit.
         .target(name: "ASTRuntime", dependencies: [
-            "ASTCore", "ASTWire", "ASTBus", "ASTJournal", "ASTSupervision", "ASTRisk", "ASTPaperBroker", "ASTStrategy", "ASTCalendar", "CSystemd", log, lifecycle,
+            "ASTProcessKit", "ASTCore", "ASTWire", "ASTBus", "ASTJournal", "ASTSupervision", "ASTRisk", "ASTPaperBroker", "ASTStrategy", "ASTCalendar", "CSystemd", log, lifecycle,
             .product(name: "Yams", package: "Yams"),
         ]),
 
@@ -145,8 +154,16 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "NIOHTTP1", package: "swift-nio"),
         ] + nio),
 
-        // Executable: the supervisor: runs the tree over ASTSupervision and ASTProcesses.
-        .executableTarget(name: "astd", dependencies: ["ASTRuntime", "ASTSupervision", "ASTProcesses", "ASTBus", "ASTJournal", "ASTWire", lifecycle] + nio),
+        // Executable: the supervisor: runs the tree over ASTSupervision and ASTProcesses. Links no trading domain: it
+        // reads the tree's sections (ASTProcessKit) and has the workers check the rest (`--check-config`).
+        .executableTarget(name: "astd", dependencies: ["ASTProcessKit", "ASTSupervision", "ASTProcesses", "ASTBus", "ASTJournal", "ASTWire", "ASTMessages", "ASTCore", log],
+            // Release: lld with packed relative relocations (RELR) and no exported dynamic symbols: 4.4 MB less resident
+            // at start-up (BENCHMARKS.md, "M11 — astd's memory"); ASLR (PIE) is kept.
+            linkerSettings: [
+                .unsafeFlags(
+                    ["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs", "-Xlinker", "--no-export-dynamic"],
+                    .when(configuration: .release))
+            ]),
         // Executable: the operator command line: `status`, `halt`, `resume`, `reconcile`, `broker state|inject`,
         // `drill`, `ping`, `journal verify|export`, `replay`, `report`.
         .executableTarget(name: "astctl", dependencies: ["ASTRuntime", "ASTBus", "ASTJournal", "ASTWire", "ASTCore", "ASTReport", "ASTReplay", "ASTDrill", "ASTExecution", argumentParser]),
@@ -178,7 +195,7 @@ let package = Package(
             .product(name: "NIOTestUtils", package: "swift-nio"),
         ]),
         .testTarget(name: "ASTJournalTests", dependencies: ["ASTJournal", "ASTTestKit"]),
-        .testTarget(name: "ASTRuntimeTests", dependencies: ["ASTRuntime", "ASTTestKit"]),
+        .testTarget(name: "ASTRuntimeTests", dependencies: ["ASTRuntime", "ASTProcessKit", "ASTTestKit"]),
         .testTarget(name: "ASTBusTests", dependencies: ["ASTBus", "ASTTestKit"]),
         .testTarget(name: "ASTSupervisionTests", dependencies: ["ASTSupervision"]),
         .testTarget(name: "ASTRiskTests", dependencies: ["ASTRisk"]),

@@ -32,12 +32,3 @@ extension RiskLimits: ConfigSection {
         }
     }
 }
-
-/// A configuration key named at run time.
-struct ConfigKey: CodingKey {
-    var stringValue: String
-    var intValue: Int? { nil }
-    init(_ name: String) { stringValue = name }
-    init?(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { nil }
-}

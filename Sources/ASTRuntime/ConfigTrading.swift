@@ -1,31 +1,6 @@
 import ASTCalendar
 import ASTStrategy
 
-/// The `trading:` section: how far orders go (DRY_RUN, PAPER, LIVE) and the switch that must
-/// be on, with broker credentials present, before LIVE is accepted.
-public struct TradingConfig: ConfigSection, Equatable {
-    public var mode: TradingMode
-    /// LIVE trades real money: refused unless this is true (and credentials are present).
-    public var liveEnabled: Bool
-
-    public init(mode: TradingMode, liveEnabled: Bool) {
-        self.mode = mode
-        self.liveEnabled = liveEnabled
-    }
-
-    /// PAPER, live trading off: what a configuration without the section means.
-    public static let paper = TradingConfig(mode: .paper, liveEnabled: false)
-
-    enum CodingKeys: String, CodingKey {
-        case mode
-        case liveEnabled = "live_enabled"
-    }
-
-    public func validate(_ v: inout ConfigValidator) {}
-}
-
-extension TradingMode: ConfigEnum {}
-
 /// The `strategy:` section: the daily pipeline (universe, regime, detectors, filters, event
 /// guard, strategy, sizing). Every key has a default; see etc/ast.yaml.
 extension PipelineConfig: ConfigSection {

@@ -10,16 +10,6 @@ import NIOPosix
 import ServiceLifecycle
 import Synchronization
 
-/// The real-time clock; the only place a shell reads the time of day.
-public struct SystemClock: WallClock {
-    public init() {}
-    public func now() -> Timestamp {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Timestamp(nanoseconds: Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec))
-    }
-}
-
 /// Market time as the replay feed publishes it (``ClockMode/replay``): it moves only forward and
 /// only when a `market.time` message says so, so that simulated days pass in seconds and every
 /// journal entry carries the market time it happened at.
@@ -34,15 +24,6 @@ public final class MarketClock: WallClock, Sendable {
     public func advance(to t: Timestamp) {
         current.withLock { if t > $0 { $0 = t } }
     }
-}
-
-/// Exit codes every AST process uses, so that a supervisor and an operator can tell why it stopped.
-public enum ProcessExitCode: Int32, Sendable {
-    case success = 0
-    case failure = 1
-    case usage = 64
-    /// `EX_CONFIG`: the configuration was refused.
-    case config = 78
 }
 
 /// What a worker is, as its `main` declares it: its role, who may talk to it, and what it
@@ -189,6 +170,7 @@ public enum WorkerRuntime {
     public static func main(_ definition: WorkerDefinition, arguments: [String] = CommandLine.arguments) async -> Int32 {
         let processName = "ast-\(definition.role.rawValue)"
         var instance = "main"
+        var checkOnly = false
         var args = arguments.dropFirst()
         while let arg = args.popFirst() {
             switch arg {
@@ -199,12 +181,18 @@ public enum WorkerRuntime {
                     return ProcessExitCode.usage.rawValue
                 }
                 instance = v
+            case "--check-config":
+                // astd asks this before it starts anything: load and validate the whole file as
+                // this executable would, then exit (0, or 78 with the reasons on stderr).
+                checkOnly = true
             case "--help", "-h":
-                print("usage: \(processName) [--instance NAME]\n  configuration from $AST_CONFIG_DIR (default ./etc), see etc/ast.yaml")
+                print(
+                    "usage: \(processName) [--instance NAME] [--check-config]\n  configuration from $AST_CONFIG_DIR (default ./etc), "
+                        + "see etc/ast.yaml; --check-config validates it and exits (0, or 78)")
                 return ProcessExitCode.success.rawValue
             default:
                 FileHandle.standardError.write(
-                    Data("\(processName): unknown argument '\(arg)' (usage: \(processName) [--instance NAME])\n".utf8))
+                    Data("\(processName): unknown argument '\(arg)' (usage: \(processName) [--instance NAME] [--check-config])\n".utf8))
                 return ProcessExitCode.usage.rawValue
             }
         }
@@ -215,14 +203,15 @@ public enum WorkerRuntime {
             config = try ConfigLoader.fromEnvironment().load(ASTConfig.self)
         } catch {
             FileHandle.standardError.write(Data("\(processName): \(error)\n".utf8))
-            notifier.status("configuration refused")
+            if !checkOnly { notifier.status("configuration refused") }
             return ProcessExitCode.config.rawValue
         }
         if let refusal = StartupChecks.refusal(config) {
             FileHandle.standardError.write(Data("\(processName): \(refusal)\n".utf8))
-            notifier.status("configuration refused")
+            if !checkOnly { notifier.status("configuration refused") }
             return ProcessExitCode.config.rawValue
         }
+        if checkOnly { return ProcessExitCode.success.rawValue }
         ASTLogging.bootstrap(processName: processName, level: config.logging.level)
         var logger = Logger(label: "ast.\(definition.role.rawValue)")
         logger[metadataKey: "process"] = "\(identity)"
@@ -260,7 +249,7 @@ public enum WorkerRuntime {
 
     /// Where a process's journal lives.
     public static func journalPath(identity: ProcessIdentity, stateDir: String) -> String {
-        "\(stateDir)/journal/\(identity).sqlite"
+        StatePaths.journal(identity: identity, stateDir: stateDir)
     }
 
     static func run(
@@ -351,18 +340,6 @@ public enum WorkerRuntime {
         await logic.stopped()
         try journal.flush()
         logger.info("\(identity) stopped")
-    }
-}
-
-extension BusSettings {
-    /// The bus settings a configuration asks for.
-    public init(_ c: BusConfig) {
-        self.init(
-            maxFrameBytes: c.maxFrameBytes, helloTimeout: c.helloTimeout, ackTimeout: c.ackTimeout,
-            backoffInitial: c.connectBackoffInitial, backoffMaximum: c.connectBackoffMax, allowedUIDs: Set(c.allowedUids),
-            maxConnections: c.maxConnections ?? BusConfig.defaultMaxConnections,
-            idleTimeout: .milliseconds(c.idleTimeoutMs ?? BusConfig.defaultIdleTimeoutMs),
-            refusalBudget: c.refusalBudget ?? 20, refusalInterval: .milliseconds(c.refusalIntervalMs ?? 60_000))
     }
 }
 

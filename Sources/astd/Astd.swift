@@ -1,8 +1,8 @@
 import ASTBus
 import ASTCore
 import ASTJournal
+import ASTProcessKit
 import ASTProcesses
-import ASTRuntime
 import ASTSupervision
 import ASTWire
 import Dispatch
@@ -15,11 +15,20 @@ struct Astd {
     /// Development trees only (refused in LIVE): identities astd does not run are admitted by
     /// uid, so that tests can speak as `strategy@test` to a supervised tree.
     static let allowUnspawnedVariable = "AST_FAULT_ADMIT_UNSPAWNED_PEERS"
-    let config: ASTConfig
+    let config: TreeConfig
     let identity: ProcessIdentity
     let clock: SystemClock
     let notifier: SystemdNotifier
     let logger: Logger
+
+    /// The children as configured, their executables looked up beside astd's own.
+    static func childSpecs(_ config: TreeConfig) -> [ChildSpec] {
+        let executableDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
+        let selfDirectory = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")).map {
+            ($0 as NSString).deletingLastPathComponent
+        }
+        return config.supervisor.specs(executableDirectory: selfDirectory ?? executableDirectory)
+    }
 
     func run() async throws -> Int32 {
         // Every descendant that loses its parent is re-parented to us, and we reap it.
@@ -31,7 +40,7 @@ struct Astd {
         if let problem = lock.problem { logger.error("astd.lock: \(problem); astctl status may report astd as not running") }
         defer { if let fd = lock.fd { close(fd) } }
         let journal = try Journal(
-            path: WorkerRuntime.journalPath(identity: identity, stateDir: config.stateDir),
+            path: StatePaths.journal(identity: identity, stateDir: config.stateDir),
             process: identity.description, logger: logger, batchLimit: config.journal.batchLimit)
         defer { try? journal.close() }
 
@@ -42,11 +51,7 @@ struct Astd {
             if let fd = passed.first(named: name) { return fd.fd }
             return try UnixSocket.listen(path: "\(config.runtimeDir)/\(name).sock")
         }
-        let executableDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
-        let selfDirectory = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")).map {
-            ($0 as NSString).deletingLastPathComponent
-        }
-        let specs = config.supervisor.specs(executableDirectory: selfDirectory ?? executableDirectory)
+        let specs = Self.childSpecs(config)
         var sockets: [ProcessIdentity: Int32] = [:]
         for spec in specs { sockets[spec.id] = try socket(named: spec.id.description) }
         let controlFD = try socket(named: "control")

@@ -1,9 +1,9 @@
 import ASTBus
 import ASTCore
 import ASTJournal
+import ASTMessages
+import ASTProcessKit
 import ASTProcesses
-import ASTRisk
-import ASTRuntime
 import ASTSupervision
 import ASTWire
 import Foundation

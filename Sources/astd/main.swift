@@ -7,8 +7,8 @@
 import ASTBus
 import ASTCore
 import ASTJournal
+import ASTProcessKit
 import ASTProcesses
-import ASTRuntime
 import ASTSupervision
 import ASTWire
 import Dispatch
@@ -44,13 +44,20 @@ while let arg = arguments.popFirst() {
 // descriptor, the approval key) or ptrace astd.
 if let problem = ProcessHardening.disableDumping() { fail(problem, code: .failure) }
 
-let config: ASTConfig
+// astd reads the tree's part of the file itself; the workers check the whole file (their own
+// domains' sections included) before anything is started (WorkerConfigCheck).
+let config: TreeConfig
 do {
-    config = try ConfigLoader.fromEnvironment().load(ASTConfig.self)
+    config = try ConfigLoader.fromEnvironment().load(TreeConfig.self)
 } catch {
     fail("\(error)", code: .config)
 }
 if let refusal = StartupChecks.refusal(config) { fail(refusal, code: .config) }
+if let refusal = await WorkerConfigCheck.refusal(
+    specs: Astd.childSpecs(config), note: { FileHandle.standardError.write(Data("astd: \($0)\n".utf8)) })
+{
+    fail(refusal, code: .config)
+}
 ASTLogging.bootstrap(processName: "astd", level: config.logging.level)
 let logger = Logger(label: "ast.supervisor")
 let identity = ProcessIdentity(role: .supervisor, instance: "main")

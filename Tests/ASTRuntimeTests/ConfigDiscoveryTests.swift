@@ -2,6 +2,7 @@ import ASTTestKit
 import Foundation
 import Testing
 
+@testable import ASTProcessKit
 @testable import ASTRuntime
 
 /// How the operator's commands (astctl, ast) find their configuration without being told:

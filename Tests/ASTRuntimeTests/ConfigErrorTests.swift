@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+@testable import ASTProcessKit
 @testable import ASTRuntime
 
 /// Every kind of configuration problem, with the exact text an operator sees.

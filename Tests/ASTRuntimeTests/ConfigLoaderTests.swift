@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Testing
 
+@testable import ASTProcessKit
 @testable import ASTRuntime
 
 /// A temporary directory for one test, removed when the test's closure returns or throws.

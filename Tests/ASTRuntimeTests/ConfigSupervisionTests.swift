@@ -3,6 +3,7 @@ import ASTSupervision
 import Foundation
 import Testing
 
+@testable import ASTProcessKit
 @testable import ASTRuntime
 
 /// The `supervisor:` keys of M10: critical children, per-child budgets, the start-up timeout and

@@ -2,6 +2,7 @@ import ASTCore
 import Logging
 import Testing
 
+@testable import ASTProcessKit
 @testable import ASTRuntime
 
 /// `AST_FAULT_CRASH_AFTER_INPUT`: refused in LIVE; names inputs by their enum case.

@@ -3,6 +3,7 @@ import ASTRisk
 import Foundation
 import Testing
 
+@testable import ASTProcessKit
 @testable import ASTRuntime
 
 /// Configuration that cannot hurt the host: size, aliases, the secrets file, cross-field rules.

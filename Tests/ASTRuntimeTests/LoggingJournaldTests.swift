@@ -3,6 +3,7 @@ import Logging
 import Synchronization
 import Testing
 
+@testable import ASTProcessKit
 @testable import ASTRuntime
 
 /// journald's rule for a field name a client may send: 1 to 64 characters from `A-Z`, `0-9` and

@@ -3,6 +3,7 @@ import ASTCore
 import Foundation
 import Testing
 
+@testable import ASTProcessKit
 @testable import ASTRuntime
 
 /// The market-data keys of M10: `polygon` is what production runs, `bundled` (fictional

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+@testable import ASTProcessKit
 @testable import ASTRuntime
 
 @Suite("Secrets: credentials directory, secrets file, redaction")

@@ -3,7 +3,6 @@ import ASTJournal
 import ASTMessages
 import Foundation
 import Logging
-import ServiceLifecycle
 
 /// How full the disk under the state directory is, as one measurement.
 public struct DiskUsage: Sendable, Equatable {
@@ -105,7 +104,7 @@ public struct DiskBudgetMonitor: Sendable {
 /// journals each crossing, and hands the P1 to `send` (astd sends it to the notifier; a worker
 /// only logs and journals it, so that the tree raises one alert per crossing and day).
 public struct DiskBudgetWatch: Sendable {
-    let config: ASTConfig
+    let config: TreeConfig
     let journal: Journal
     let clock: any WallClock
     let logger: Logger
@@ -113,7 +112,7 @@ public struct DiskBudgetWatch: Sendable {
     /// The journal entry type of a disk budget crossing.
     public static let entryType = "disk.budget"
 
-    public init(config: ASTConfig, journal: Journal, clock: any WallClock, logger: Logger) {
+    public init(config: TreeConfig, journal: Journal, clock: any WallClock, logger: Logger) {
         self.config = config
         self.journal = journal
         self.clock = clock
@@ -153,14 +152,5 @@ public struct DiskBudgetWatch: Sendable {
         } catch {
             logger.error("could not journal the disk budget: \(error)")
         }
-    }
-}
-
-/// The worker runtime's disk budget check, as a service of its group.
-struct DiskBudgetService: Service {
-    let watch: DiskBudgetWatch
-
-    func run() async throws {
-        await cancelWhenGracefulShutdown { await watch.run() }
     }
 }

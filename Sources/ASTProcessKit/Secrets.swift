@@ -1,4 +1,3 @@
-import ASTStrategy
 import Foundation
 
 /// A secret value (a bot token, a broker password) that does not show itself.
@@ -220,7 +219,7 @@ public struct SecretStore: Sendable {
 public enum StartupChecks {
     /// Why the process must not start (exit 78), or nil.
     public static func refusal(
-        _ config: ASTConfig,
+        _ config: TreeConfig,
         variables: [String: String] = ProcessInfo.processInfo.environment
     ) -> String? {
         let store = SecretStore.fromEnvironment(secretsFile: config.secretsFile, variables: variables)
@@ -229,7 +228,7 @@ public enum StartupChecks {
         } catch {
             return "\(error)"
         }
-        if (config.trading ?? .paper).mode == .live {
+        if config.tradingInEffect.mode == .live {
             do {
                 _ = try store.secret("broker_api_key")
             } catch {
