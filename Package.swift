@@ -143,7 +143,8 @@ let package = Package(
         // Test support shared by test targets: temporary trees, child processes, a raw bus peer, a fake Telegram Bot
         // API over HTTPS (sendMessage, getMe, long-polled getUpdates), a fake Polygon API (aggregates, indices
         // aggregates, grouped daily, tickers, ticker overview, splits, dividends, full-market snapshot; scripted
-        // failures per path), written from the providers' documentation.
+        // failures per path), a fake TWS API socket (handshake, brackets, fills in parts, rejections, 1100/1102, client id
+        // in use, pacing violations counted), written from the providers' documentation.
         .target(name: "ASTTestKit", dependencies: [
             "ASTCore", "ASTWire", "ASTBus", "ASTJournal", "ASTRuntime", log,
             .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -194,7 +195,7 @@ let package = Package(
         .testTarget(name: "ASTProcessesTests", dependencies: ["ASTProcesses", "ASTTestKit"]),
         .testTarget(name: "ASTReportTests", dependencies: ["ASTReport", "ASTReplay", "ASTJournal", "ASTExecution", "ASTRisk", "ASTStrategy", "ASTWire", "ASTCore", "ASTCalendar", "ASTTestKit", log, .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ASTDrillTests", dependencies: ["ASTDrill", "ASTCore"]),
-        .testTarget(name: "ASTTWSTests", dependencies: ["ASTTWS", "ASTCore"]),
+        .testTarget(name: "ASTTWSTests", dependencies: ["ASTTWS", "ASTCore", "ASTTestKit"] + nio),
         .testTarget(name: "ASTNotifyTests", dependencies: ["ASTNotify", "ASTRisk", "ASTSupervision", "ASTCore"]),
         .testTarget(name: "ASTTelegramTests", dependencies: ["ASTTelegram", "ASTNotify", "ASTTestKit", "ASTRuntime", "ASTRisk", "ASTCore"]),
         .testTarget(name: "ASTMarketDataTests", dependencies: ["ASTMarketData", "ASTCalendar", "ASTCore", "ASTTestKit", "CCrypto", log, .product(name: "GRDB", package: "GRDB.swift")]),
