@@ -57,6 +57,32 @@ public struct TWSBackoff: Hashable, Sendable {
     public mutating func reset() { failures = 0 }
 }
 
+/// A daily window in which TWS or IB Gateway restarts on purpose (IB Gateway's nightly restart):
+/// a disconnect inside it is planned. Seconds of the day in UTC; the shell converts the configured
+/// New York time for the day (the window moves with daylight saving).
+public struct TWSMaintenanceWindow: Hashable, Sendable {
+    public var startSecondOfDay: Int64
+    public var duration: Duration
+
+    public init(startSecondOfDay: Int64, duration: Duration) {
+        self.startSecondOfDay = min(max(startSecondOfDay, 0), 86_399)
+        self.duration = min(max(duration, .zero), .seconds(86_400))
+    }
+
+    /// The end of the window `t` falls in, or `nil` when `t` is outside every window.
+    public func end(containing t: Timestamp) -> Timestamp? {
+        let day: Int64 = 86_400_000_000_000
+        let ns = t.nanoseconds
+        let midnight = ns >= 0 ? ns / day * day : (ns - day + 1) / day * day
+        for start in [midnight - day, midnight].map({ $0 + startSecondOfDay * 1_000_000_000 }) {
+            let s = Timestamp(nanoseconds: start)
+            let e = s.advanced(by: duration)
+            if t >= s, t < e { return e }
+        }
+        return nil
+    }
+}
+
 /// Settings of one API connection (host and port belong to the shell).
 public struct TWSConnectionSettings: Hashable, Sendable {
     public var clientId: Int32
@@ -70,12 +96,14 @@ public struct TWSConnectionSettings: Hashable, Sendable {
     public var backoff: TWSBackoff
     public var maxQueuedMessages: Int
     public var maxFrameLength: Int
+    /// The nightly restart, if any: a disconnect inside it waits for its end, without back-off.
+    public var maintenanceWindow: TWSMaintenanceWindow?
 
     public init(
         clientId: Int32, optionalCapabilities: String = "", connectTimeout: Duration = .seconds(10),
         handshakeTimeout: Duration = .seconds(10),
         startTimeout: Duration = .seconds(10), stableAfter: Duration = .seconds(60), backoff: TWSBackoff = TWSBackoff(),
-        maxQueuedMessages: Int = 1024, maxFrameLength: Int = TWSWire.maxPayloadLength
+        maxQueuedMessages: Int = 1024, maxFrameLength: Int = TWSWire.maxPayloadLength, maintenanceWindow: TWSMaintenanceWindow? = nil
     ) {
         self.clientId = clientId
         self.optionalCapabilities = optionalCapabilities
@@ -86,6 +114,7 @@ public struct TWSConnectionSettings: Hashable, Sendable {
         self.backoff = backoff
         self.maxQueuedMessages = maxQueuedMessages
         self.maxFrameLength = maxFrameLength
+        self.maintenanceWindow = maintenanceWindow
     }
 }
 
@@ -110,6 +139,15 @@ public enum TWSDisconnectReason: Hashable, Sendable, CustomStringConvertible {
     case clientIdInUse
     case stopped
 
+    /// A restarting gateway closes the socket, refuses connections or stays silent: those are
+    /// planned inside the maintenance window. A protocol error or a refusal never is.
+    var mayBePlanned: Bool {
+        switch self {
+        case .connectFailed, .closedByPeer, .timedOut: true
+        default: false
+        }
+    }
+
     public var description: String {
         switch self {
         case .connectFailed(let why): "could not connect to TWS: \(why)"
@@ -130,6 +168,9 @@ public enum TWSDisconnectReason: Hashable, Sendable, CustomStringConvertible {
 public enum TWSConnectionEvent: Hashable, Sendable {
     case started(TWSSession)
     case disconnected(TWSDisconnectReason, reconnectAt: Timestamp?)
+    /// The disconnect before it fell inside the maintenance window: planned (the nightly restart),
+    /// not a failure. Orders are still unwatched until the API is back: the owner stays halted.
+    case plannedDisconnect(until: Timestamp)
     /// An error message from TWS and what it means.
     case error(TWSErrorMessage, TWSErrorOutcome)
     /// A request that was not sent, and why.
@@ -354,12 +395,18 @@ public struct TWSConnection: Sendable {
         if let t = startedAt, now.duration(since: t) >= settings.stableAfter { backoff.reset() }
         startedAt = nil
         reset()
-        var delay = backoff.nextDelay()
-        if let floor = retryAfter, floor > delay { delay = floor }
-        let at = now.advanced(by: delay)
+        var actions: [Action] = close ? [.closeSocket] : []
+        let at: Timestamp
+        if let end = settings.maintenanceWindow?.end(containing: now), reason.mayBePlanned {
+            at = end
+            actions.append(.event(.plannedDisconnect(until: end)))
+        } else {
+            var delay = backoff.nextDelay()
+            if let floor = retryAfter, floor > delay { delay = floor }
+            at = now.advanced(by: delay)
+        }
         phase = .waitingToReconnect
         deadline = at
-        var actions: [Action] = close ? [.closeSocket] : []
         actions += [.event(.disconnected(reason, reconnectAt: at)), .wake(at: at)]
         return actions
     }

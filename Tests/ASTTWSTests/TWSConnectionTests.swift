@@ -241,3 +241,54 @@ import Testing
         #expect(outcome(1100, id: -1).isAlarm && outcome(201).isAlarm)
     }
 }
+
+@Suite struct TWSMaintenanceWindowTests {
+    /// 04:45 UTC for 30 minutes (IB Gateway's restart at 23:45 New York in winter).
+    static let window = TWSMaintenanceWindow(startSecondOfDay: 4 * 3600 + 45 * 60, duration: .seconds(30 * 60))
+    /// 2026-12-07T00:00:00Z.
+    static let midnight = 1_796_601_600.0
+
+    @Test func windowContainsItsOwnMinutesOnly() {
+        let w = Self.window
+        #expect(w.end(containing: ts(Self.midnight + 4 * 3600 + 44 * 60)) == nil)
+        #expect(w.end(containing: ts(Self.midnight + 4 * 3600 + 45 * 60)) == ts(Self.midnight + 5 * 3600 + 15 * 60))
+        #expect(w.end(containing: ts(Self.midnight + 5 * 3600 + 14 * 60)) == ts(Self.midnight + 5 * 3600 + 15 * 60))
+        #expect(w.end(containing: ts(Self.midnight + 5 * 3600 + 15 * 60)) == nil)
+        // A window across midnight: 23:50 for 20 minutes.
+        let late = TWSMaintenanceWindow(startSecondOfDay: 23 * 3600 + 50 * 60, duration: .seconds(20 * 60))
+        #expect(late.end(containing: ts(Self.midnight + 5 * 60)) == ts(Self.midnight + 10 * 60))
+        #expect(late.end(containing: ts(Self.midnight - 5 * 60)) == ts(Self.midnight + 10 * 60))
+    }
+
+    @Test func aDisconnectInTheNightlyRestartIsPlannedAndWaitsForItsEnd() {
+        var settings = TWSConnectionSettings(clientId: 7)
+        settings.maintenanceWindow = Self.window
+        var c = TWSConnection(settings: settings)
+        let t = Self.midnight + 4 * 3600 + 46 * 60
+        _ = c.start(now: ts(t))
+        _ = c.socketOpened(now: ts(t))
+        _ = c.received(
+            TWSWire.frame(payload(["200", "x"])) + TWSWire.frame(payload(["15", "1", "DU1"])) + TWSWire.frame(payload(["9", "1", "1"])),
+            now: ts(t))
+        let end = ts(Self.midnight + 5 * 3600 + 15 * 60)
+        let a = c.socketClosed(now: ts(t + 1))
+        #expect(a == [.event(.plannedDisconnect(until: end)), .event(.disconnected(.closedByPeer, reconnectAt: end)), .wake(at: end)])
+        // Refused connections during the restart wait for the window's end too, without back-off.
+        _ = c.tick(now: end.advanced(by: .seconds(-1)))
+        #expect(c.phase == .waitingToReconnect)
+        _ = c.tick(now: end)
+        let refused = c.socketFailed(now: end, reason: "ECONNREFUSED")
+        #expect(refused.contains(.event(.disconnected(.connectFailed("ECONNREFUSED"), reconnectAt: end.advanced(by: .seconds(1))))))
+    }
+
+    @Test func aProtocolErrorInsideTheWindowIsNotPlanned() {
+        var settings = TWSConnectionSettings(clientId: 7)
+        settings.maintenanceWindow = Self.window
+        var c = TWSConnection(settings: settings)
+        let t = Self.midnight + 4 * 3600 + 50 * 60
+        _ = c.start(now: ts(t))
+        _ = c.socketOpened(now: ts(t))
+        let a = c.received(TWSWire.frame(payload(["150", "x"])), now: ts(t))
+        #expect(!a.contains { if case .event(.plannedDisconnect) = $0 { true } else { false } })
+    }
+}
