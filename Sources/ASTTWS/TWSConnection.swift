@@ -155,7 +155,8 @@ public enum TWSDisconnectReason: Hashable, Sendable, CustomStringConvertible {
         case .timedOut(let phase): "TWS did not answer in time while \(phase)"
         case .protocolError(let e): "protocol error: \(e)"
         case .serverTooOld(let v):
-            "TWS/IB Gateway server version \(v) is older than \(TWSServerVersion.minimum), the minimum AST supports: upgrade TWS or IB Gateway"
+            "TWS/IB Gateway server version \(v) is older than \(TWSServerVersion.minimum), the minimum AST supports: "
+                + "upgrade TWS or IB Gateway"
         case .serverVersionUnexpected(let v):
             "TWS answered server version \(v), outside the range \(TWSServerVersion.supported) AST asked for"
         case .clientIdInUse: "the API client id is in use by another connection (326): set a different ibkr client id"

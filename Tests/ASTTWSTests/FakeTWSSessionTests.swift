@@ -73,8 +73,8 @@ final class TWSTestDriver: @unchecked Sendable {
         while !done() {
             guard Date() < deadline else {
                 throw HarnessError(
-                    "gave up waiting for \(what) after \(seconds) s; phase \(connection.phase); events \(events); last messages \(delivered.suffix(8))"
-                )
+                    "gave up waiting for \(what) after \(seconds) s; phase \(connection.phase); events \(events); "
+                        + "last messages \(delivered.suffix(8))")
             }
             try await perform(connection.tick(now: Self.now()))
             let (bytes, closed) = inbox.take()
