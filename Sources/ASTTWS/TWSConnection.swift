@@ -1,15 +1,18 @@
 import ASTCore
 
-/// IB's request pacing: never more than `limit` messages in any `window` (50 per second). A token
-/// bucket whose tokens are the send times of the last `limit` messages: each token comes back
-/// exactly one window after it was spent, so no window ever holds more than `limit` sends.
-public struct TWSPacer: Sendable {
+/// IB's request pacing: never more than `limit` messages in any `window`. A token bucket whose
+/// tokens are the send times of the last `limit` messages: each token comes back exactly one window
+/// after it was spent, so no window ever holds more than `limit` sends. IB counts 50 messages per
+/// second where they arrive, and arrival squeezes the gaps between sends (a message delayed more
+/// than the next one): the default window is 1.1 s, so that 100 ms of such jitter still leaves
+/// every second at IB with at most 50.
+public struct TWSPacer: Hashable, Sendable {
     public let limit: Int
     public let window: Duration
     private var sent: [Timestamp] = []
     private var oldest = 0
 
-    public init(limit: Int = 50, window: Duration = .seconds(1)) {
+    public init(limit: Int = 50, window: Duration = .milliseconds(1100)) {
         self.limit = max(limit, 1)
         self.window = window
     }
@@ -98,12 +101,15 @@ public struct TWSConnectionSettings: Hashable, Sendable {
     public var maxFrameLength: Int
     /// The nightly restart, if any: a disconnect inside it waits for its end, without back-off.
     public var maintenanceWindow: TWSMaintenanceWindow?
+    /// The pacer every message after the handshake goes through (50 in any 1.1 s by default).
+    public var pacer: TWSPacer
 
     public init(
         clientId: Int32, optionalCapabilities: String = "", connectTimeout: Duration = .seconds(10),
         handshakeTimeout: Duration = .seconds(10),
         startTimeout: Duration = .seconds(10), stableAfter: Duration = .seconds(60), backoff: TWSBackoff = TWSBackoff(),
-        maxQueuedMessages: Int = 1024, maxFrameLength: Int = TWSWire.maxPayloadLength, maintenanceWindow: TWSMaintenanceWindow? = nil
+        maxQueuedMessages: Int = 1024, maxFrameLength: Int = TWSWire.maxPayloadLength, maintenanceWindow: TWSMaintenanceWindow? = nil,
+        pacer: TWSPacer = TWSPacer()
     ) {
         self.clientId = clientId
         self.optionalCapabilities = optionalCapabilities
@@ -115,6 +121,7 @@ public struct TWSConnectionSettings: Hashable, Sendable {
         self.maxQueuedMessages = maxQueuedMessages
         self.maxFrameLength = maxFrameLength
         self.maintenanceWindow = maintenanceWindow
+        self.pacer = pacer
     }
 }
 
@@ -223,12 +230,13 @@ public struct TWSConnection: Sendable {
     private var accounts: [String]?
     private var startedAt: Timestamp?
     private var backoff: TWSBackoff
-    private var pacer = TWSPacer()
+    private var pacer: TWSPacer
     private var queue: [[UInt8]] = []
 
     public init(settings: TWSConnectionSettings) {
         self.settings = settings
         self.backoff = settings.backoff
+        self.pacer = settings.pacer
         self.decoder = TWSFrameDecoder(maxPayloadLength: settings.maxFrameLength)
     }
 

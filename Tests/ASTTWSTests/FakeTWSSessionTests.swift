@@ -29,9 +29,9 @@ final class TWSTestDriver: @unchecked Sendable {
         }
     }
 
-    init(port: Int, clientId: Int32 = 7) {
+    init(port: Int, clientId: Int32 = 7, pacer: TWSPacer = TWSPacer()) {
         self.port = port
-        self.connection = TWSConnection(settings: TWSConnectionSettings(clientId: clientId))
+        self.connection = TWSConnection(settings: TWSConnectionSettings(clientId: clientId, pacer: pacer))
     }
 
     static func now() -> Timestamp { Timestamp(nanoseconds: Int64(Date().timeIntervalSince1970 * 1_000_000_000)) }
@@ -207,5 +207,34 @@ final class TWSTestDriver: @unchecked Sendable {
         #expect(old.received.isEmpty)  // no startApi was sent
         try? await o.perform([.closeSocket])
         await old.stop()
+    }
+
+    /// The fake counts what IB would call a pacing violation (more than 50 arrivals in a second);
+    /// paced requests commit none, while the same 60 requests written straight to the socket do.
+    /// The pacer here allows 50 per 1.5 s, not the default 1.1 s: on a loaded test machine the fake's
+    /// own event loop may stall and squeeze arrivals by more than the default's 100 ms margin.
+    @Test func pacedRequestsStayUnderIBsLimitAndUnpacedOnesAreCaught() async throws {
+        let fake = try await FakeTWSServer()
+        let d = TWSTestDriver(port: fake.port, pacer: TWSPacer(limit: 50, window: .milliseconds(1500)))
+        do {
+            try await d.perform(d.connection.start(now: TWSTestDriver.now()))
+            try await d.until("the API to start") { d.connection.phase == .started }
+            for _ in 0..<60 { try await d.send(.reqCurrentTime) }
+            try await d.until("60 current times") {
+                d.delivered.filter { if case .currentTime = $0 { true } else { false } }.count == 60
+            }
+            #expect(fake.pacingViolations == 0)
+            // The same requests, bypassing the pacer.
+            let frame = TWSWire.frame(try TWSRequest.reqCurrentTime.encode(at: v200))
+            try await d.perform(Array(repeating: .write(frame), count: 60))
+            try await d.until("IB's error 100") { outcomes(d).contains(.pacingViolation) }
+            #expect(fake.pacingViolations > 0)
+            try? await d.perform([.closeSocket])
+            await fake.stop()
+        } catch {
+            try? await d.perform([.closeSocket])
+            await fake.stop()
+            throw error
+        }
     }
 }

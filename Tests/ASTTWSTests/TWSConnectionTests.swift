@@ -163,24 +163,25 @@ import Testing
         }
     }
 
-    @Test func pacingNeverLetsMoreThanFiftyMessagesIntoAnySecond() {
+    @Test func pacingSendsAtMostFiftyMessagesInAnyWindowOfOnePointOneSeconds() {
         var (c, _) = started()  // startApi spent one token at t=0
-        var sentAt: [Double] = [0]
+        var sentAt: [Int64] = [0]  // nanoseconds
         var a: [TWSConnection.Action] = []
         for _ in 0..<150 { a += c.send(.reqCurrentTime, now: ts(0.5)) }
-        sentAt += Array(repeating: 0.5, count: writes(a).count)
+        sentAt += Array(repeating: ts(0.5).nanoseconds, count: writes(a).count)
         #expect(writes(a).count == 49)
-        var now = 0.5
         for _ in 0..<200 {
             guard case .wake(let at) = a.last else { break }
-            now = Double(at.nanoseconds) / 1e9
             a = c.tick(now: at)
-            sentAt += Array(repeating: now, count: writes(a).count)
+            sentAt += Array(repeating: at.nanoseconds, count: writes(a).count)
         }
         #expect(sentAt.count == 151)  // all sent in the end
         for t in sentAt {
-            #expect(sentAt.filter { $0 >= t && $0 < t + 1 }.count <= 50)
+            #expect(sentAt.filter { $0 >= t && $0 < t + 1_100_000_000 }.count <= 50)
         }
+        // 1 + 49 at 0 and 0.5 s, then each token returns 1.1 s after it was spent: 1 + 49 at 1.1 and
+        // 1.6, 1 + 49 at 2.2 and 2.7, and the last request at 3.3.
+        #expect(Set(sentAt) == Set([0, 0.5, 1.1, 1.6, 2.2, 2.7, 3.3].map { ts($0).nanoseconds }))
     }
 
     @Test func pacingQueueIsBounded() {
