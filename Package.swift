@@ -77,6 +77,10 @@ let package = Package(
         // Pure core: the notifier's outbox state machine (pacing, retries, coalescing, dedupe), Telegram HTML
         // escaping and splitting, lifecycle alerts.
         .target(name: "ASTNotify", dependencies: ["ASTCore", "ASTMessages"]),
+        // Pure core: the TWS API client's protocol (Interactive Brokers): framing, handshake and version negotiation,
+        // encoders and decoders for orders, executions, positions and account state, error-code outcomes, the
+        // connection state machine with pacing and reconnect back-off. No sockets: the shell carries out its actions.
+        .target(name: "ASTTWS", dependencies: ["ASTCore"]),
         // Pure core: the chaos drill: the seeded round planner, the invariant checker over a round's observations,
         // the drill report.
         .target(name: "ASTDrill", dependencies: ["ASTCore"]),
@@ -148,7 +152,8 @@ let package = Package(
         // Test support shared by test targets: temporary trees, child processes, a raw bus peer, a fake Telegram Bot
         // API over HTTPS (sendMessage, getMe, long-polled getUpdates), a fake Polygon API (aggregates, indices
         // aggregates, grouped daily, tickers, ticker overview, splits, dividends, full-market snapshot; scripted
-        // failures per path), written from the providers' documentation.
+        // failures per path), a fake TWS API socket (handshake, brackets, fills in parts, rejections, 1100/1102, client id
+        // in use, pacing violations counted), written from the providers' documentation.
         .target(name: "ASTTestKit", dependencies: [
             "ASTCore", "ASTWire", "ASTBus", "ASTJournal", "ASTRuntime", log,
             .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -176,7 +181,7 @@ let package = Package(
         // libFuzzer targets (M9): the parsers and every core's input handler, fed arbitrary bytes.
         .target(name: "ASTFuzzTargets", dependencies: [
             "ASTCore", "ASTWire", "ASTRisk", "ASTPaperBroker", "ASTExecution", "ASTSupervision", "ASTNotify", "ASTRuntime",
-            "ASTMarketData", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
+            "ASTMarketData", "ASTTWS", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         // Executable: libFuzzer's harness when built by scripts/fuzz (-sanitize=fuzzer), a corpus replayer otherwise.
         .executableTarget(name: "ast-fuzz", dependencies: ["ASTFuzzTargets"]),
@@ -207,6 +212,7 @@ let package = Package(
         .testTarget(name: "ASTProcessesTests", dependencies: ["ASTProcesses", "ASTTestKit"]),
         .testTarget(name: "ASTReportTests", dependencies: ["ASTReport", "ASTReplay", "ASTJournal", "ASTExecution", "ASTRisk", "ASTStrategy", "ASTWire", "ASTCore", "ASTCalendar", "ASTTestKit", log, .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ASTDrillTests", dependencies: ["ASTDrill", "ASTCore"]),
+        .testTarget(name: "ASTTWSTests", dependencies: ["ASTTWS", "ASTCore", "ASTTestKit"] + nio),
         .testTarget(name: "ASTNotifyTests", dependencies: ["ASTNotify", "ASTRisk", "ASTSupervision", "ASTCore"]),
         .testTarget(name: "ASTTelegramTests", dependencies: ["ASTTelegram", "ASTNotify", "ASTTestKit", "ASTRuntime", "ASTRisk", "ASTCore"]),
         .testTarget(name: "ASTMarketDataTests", dependencies: ["ASTMarketData", "ASTCalendar", "ASTCore", "ASTTestKit", "CCrypto", log, .product(name: "GRDB", package: "GRDB.swift")]),

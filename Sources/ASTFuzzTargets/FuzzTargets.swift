@@ -6,6 +6,7 @@ import ASTPaperBroker
 import ASTRisk
 import ASTRuntime
 import ASTSupervision
+import ASTTWS
 import ASTWire
 import Foundation
 import NIOCore
@@ -19,7 +20,7 @@ import NIOEmbedded
 /// with a clock that moves forward by a byte-derived step: the seed corpus holds real journaled
 /// inputs, which libFuzzer then mutates.
 public enum FuzzTarget: String, CaseIterable, Sendable {
-    case frame, envelope, catalog, risk, paper, reconciler, supervisor, outbox, config, csv, commands
+    case frame, envelope, catalog, risk, paper, reconciler, supervisor, outbox, config, csv, commands, tws
 
     /// Runs the target once over `bytes`.
     public func run(_ bytes: [UInt8]) {
@@ -35,6 +36,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .config: FuzzConfig.run(bytes)
         case .csv: FuzzCSV.run(bytes)
         case .commands: FuzzCommands.run(bytes)
+        case .tws: FuzzTWS.run(bytes)
         }
     }
 }
@@ -318,5 +320,33 @@ enum FuzzConfig {
 enum FuzzCSV {
     static func run(_ bytes: [UInt8]) {
         _ = try? CSVBarParser.parse(String(decoding: bytes, as: UTF8.self), file: "fuzz.csv", symbol: "FUZZ")
+    }
+}
+
+/// The TWS API client: bytes from a hostile TWS fed to the connection state machine (handshake,
+/// framing, every decoder at the negotiated version) in chunks whose sizes come from the input,
+/// then each frame's payload straight to the decoders at both ends of the supported range.
+enum FuzzTWS {
+    static func run(_ bytes: [UInt8]) {
+        var connection = TWSConnection(settings: TWSConnectionSettings(clientId: 1, maxFrameLength: 1 << 16))
+        var now = Timestamp(nanoseconds: 1_796_626_800_000_000_000)
+        _ = connection.start(now: now)
+        _ = connection.socketOpened(now: now)
+        var rest = bytes[...]
+        while let first = rest.first {
+            let chunk = rest.prefix(max(1, Int(first) % 97))
+            rest = rest.dropFirst(chunk.count)
+            now = now.advanced(by: .milliseconds(Int64(first)))
+            _ = connection.received(Array(chunk), now: now)
+            _ = connection.send(.reqOpenOrders, now: now)
+            _ = connection.tick(now: now)
+        }
+        var decoder = TWSFrameDecoder(maxPayloadLength: 1 << 16)
+        decoder.append(bytes)
+        while let payload = try? decoder.next() {
+            _ = try? TWSHandshake.decodeReply(payload)
+            _ = try? TWSMessage.decode(payload, at: .lowest)
+            _ = try? TWSMessage.decode(payload, at: .highest)
+        }
     }
 }
