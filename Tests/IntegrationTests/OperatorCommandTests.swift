@@ -136,6 +136,11 @@ import Testing
         let risk = try #require(json.children.first { $0.name == "risk@main" }?.bus)
         #expect(risk.links.map(\.target) == ["broker@paper", "notifier@main"])
         #expect(risk.links.allSatisfy { $0.connected && $0.unacknowledged == 0 })
+        // astd's own links too: its lifecycle events go, acknowledged, to the risk gate and the notifier.
+        let astd = try #require(json.supervisorBus, "astd reported no bus links")
+        #expect(astd.links.map(\.target) == ["notifier@main", "risk@main"])
+        #expect(table.stdout.contains("astd -> risk@main: connected"), "\(table.stdout)")
+        #expect(table.stdout.contains("astd -> notifier@main: connected"), "\(table.stdout)")
 
         // A notifier that does not answer: the halt's alert waits at the risk gate, and status says so.
         let notifier = try #require(tree.child("notifier@main", in: ready)?.pid)
