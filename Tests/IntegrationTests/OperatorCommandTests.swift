@@ -91,6 +91,9 @@ import Testing
         }
         let flat = try #require(try ExecutionTests.brokerState(tree))
         #expect(!flat.openOrders.contains { $0.spec.intent.rawValue.hasPrefix("op-") }, "\(flat.openOrders)")
+        // The bracket's take profit still worked the 10 shares: the broker process cancelled it with
+        // the position (ProtectiveResize), so no leg is left to sell shares that are not held.
+        #expect(!flat.openOrders.contains { $0.spec.symbol == "MSFT" }, "\(flat.openOrders)")
         // A flat book refuses another flatten: never more than the held quantity.
         try await eventually(timeout: .seconds(10), "the flat portfolio at the risk gate") {
             try ExecutionTests.riskPortfolios(tree).last?.positions["MSFT"] == nil
