@@ -392,13 +392,17 @@ public enum ExecutionEvent: Sendable, Equatable, Codable {
     case cancelled(ClientOrderID, reason: String)
     case rejected(ClientOrderID, reason: String)
     case expired(ClientOrderID)
+    /// The broker reduced an open order's total quantity to `quantity` (its fills included): a
+    /// bracket's protective legs resized to a position a reduce-only order or a flatten made
+    /// smaller, so that they never sell more shares than are held.
+    case modified(ClientOrderID, quantity: Quantity, reason: String)
 
     /// The order the event concerns.
     public var clientOrderID: ClientOrderID {
         switch self {
         case .submitting(let s): s.clientOrderID
         case .acknowledged(let id, _), .accepted(let id), .unacknowledged(let id, _), .cancelled(let id, _),
-            .rejected(let id, _), .expired(let id):
+            .rejected(let id, _), .expired(let id), .modified(let id, _, _):
             id
         case .fill(let f): f.clientOrderID
         }

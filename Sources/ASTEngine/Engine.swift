@@ -308,7 +308,9 @@ struct EngineRun {
         return outputs
     }
 
-    /// An input to the paper exchange; its reports go to the reconciler, in order.
+    /// An input to the paper exchange; its reports go to the reconciler, in order. After a
+    /// fill, protective legs above their position are resized (``ProtectiveResize``), as the
+    /// tree's broker process does.
     mutating func broker(_ input: PaperInput, _ now: Timestamp) {
         let outcome = exchange.handle(input, now: now)
         for report in outcome.reports {
@@ -316,6 +318,20 @@ struct EngineRun {
             if case .fill = report.event { dayFills += 1 }
             if let seq = report.sequence { reportsThrough = max(reportsThrough, seq) }
             reconcile(.report(report), now)
+        }
+        if outcome.reports.contains(where: { if case .fill = $0.event { true } else { false } }) || outcome.connection == .restored {
+            resizeProtection(now)
+        }
+    }
+
+    /// Sends the exchange every adjustment that keeps protective legs within their positions.
+    mutating func resizeProtection(_ now: Timestamp) {
+        guard exchange.isConnected(at: now) else { return }
+        for adjustment in ProtectiveResize.plan(positions: exchange.positions, openOrders: exchange.openOrders) {
+            switch adjustment {
+            case .modify(let id, let quantity, let reason): broker(.modify(id, quantity: quantity, reason: reason), now)
+            case .cancel(let id, let reason): broker(.cancel(id, reason: reason), now)
+            }
         }
     }
 

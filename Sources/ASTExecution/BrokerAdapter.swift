@@ -21,6 +21,11 @@ public protocol BrokerAdapter: Sendable {
     /// Cancels one open order; an order already final is left as it is and the answer says so.
     func cancel(_ id: ClientOrderID, reason: String, messageID: String?) async throws -> CancelAnswer
 
+    /// Reduces one open order to `quantity` shares in all (fills included): a protective leg
+    /// resized to a smaller position (``ProtectiveResize``). Anything but a reduction above the
+    /// filled quantity is refused and the answer says why.
+    func modify(_ id: ClientOrderID, quantity: Quantity, reason: String, messageID: String?) async throws -> CancelAnswer
+
     /// Open orders, positions, account values and executions at or after `executionsSince`.
     func accountState(executionsSince: Timestamp) async throws -> BrokerAccountState
 
@@ -28,7 +33,7 @@ public protocol BrokerAdapter: Sendable {
     func isConnected() async -> Bool
 }
 
-/// A broker's answer to a cancel request.
+/// A broker's answer to a cancel or a modify request.
 public struct CancelAnswer: Sendable, Equatable {
     public var accepted: Bool
     public var message: String

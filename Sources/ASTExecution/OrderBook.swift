@@ -143,7 +143,25 @@ public struct OrderBook: Sendable, Equatable, Codable {
         case .rejected(let id, _): return transition(id, .rejected, at: at)
         case .expired(let id): return transition(id, .expired, at: at)
         case .fill(let fill): return apply(fill, portfolio: &portfolio, at: at)
+        case .modified(let id, let quantity, _): return resize(id, to: quantity, at: at)
         }
+    }
+
+    /// The broker reduced order `id` to `quantity` shares in all (fills included). Only a
+    /// reduction of an open order the book knows is taken; anything else is an anomaly and the
+    /// order stays as it was. An order whose fills reach the new quantity is complete.
+    mutating func resize(_ id: ClientOrderID, to quantity: Quantity, at: Timestamp) -> [BookOutput] {
+        guard var order = orders[id] else {
+            return [.anomaly("\(id): resized to \(quantity) by the broker, an order the book does not know")]
+        }
+        guard order.state.isOpen, quantity > .zero, quantity < order.spec.quantity else {
+            return [.anomaly("\(id): resized by the broker from \(order.spec.quantity) to \(quantity) while \(order.state); ignored")]
+        }
+        order.spec.quantity = quantity
+        order.updatedAt = at
+        orders[id] = order
+        guard order.filledQuantity >= quantityToComplete(order), !order.filledQuantity.isZero else { return [] }
+        return transition(id, .completeFill, at: at)
     }
 
     /// Applies the broker's answer about an order: its status, or nil when it does not know

@@ -42,6 +42,9 @@ extension ReconcilerInput {
                 return InputCheck.text(brokerOrderID, "broker order id", max: InputCheck.maxIdentifierBytes)
             case .unacknowledged(_, let text), .cancelled(_, let text), .rejected(_, let text):
                 return InputCheck.text(text, "detail")
+            case .modified(_, let quantity, let text):
+                return InputCheck.integer(quantity.shares, "modified quantity", in: 1...Self.maxQuantity.shares)
+                    ?? InputCheck.text(text, "detail")
             case .accepted, .expired:
                 return nil
             }

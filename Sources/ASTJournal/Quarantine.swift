@@ -79,6 +79,14 @@ public enum QuarantineJournal {
     }
 
     /// The record that quarantines `entry`.
+    /// What a process whose book may be incomplete (the reconciler) tells the risk gate at a
+    /// start while quarantined entries wait for the operator; nil when none does. The shell
+    /// sends it and replay expects it at that start, from the same journal records.
+    public static func startupMismatch(pending: [QuarantinedEntry]) -> String? {
+        guard let first = pending.first else { return nil }
+        return "\(pending.count) quarantined journal entr\(pending.count == 1 ? "y" : "ies"): \(first); the book may be incomplete"
+    }
+
     public static func entryRecord(_ entry: QuarantinedEntry, at now: Timestamp) throws -> JournalRecord {
         JournalRecord(kind: .event, type: entryType, timestamp: now, body: Array(try JSONEncoder.quarantine.encode(entry)))
     }

@@ -22,6 +22,9 @@ public struct TreeStatus: Codable, Sendable, Equatable {
     public var reconciliation: ReconciliationSummary?
     /// The notifier's outbox, filled in by `astctl` from ast-notifier (absent when it did not answer).
     public var notifier: NotifierStatusReport?
+    /// astd's own outgoing bus links (lifecycle events to the risk gate and the notifier), as
+    /// astd reports them (absent from an astd that predates it).
+    public var supervisorBus: BusStatusReport?
 
     public init(state: String, supervisorPID: Int32, startedAt: Timestamp, now: Timestamp, summary: String, children: [ChildStatusReport]) {
         self.state = state
@@ -39,6 +42,7 @@ public struct TreeStatus: Codable, Sendable, Equatable {
         case safeMode = "safe_mode"
         case reconciliation
         case notifier
+        case supervisorBus = "supervisor_bus"
     }
 }
 

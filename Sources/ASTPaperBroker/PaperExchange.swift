@@ -172,6 +172,8 @@ public struct PaperExchange: Sendable, Equatable, Codable {
             } else {
                 requestCancel(id, reason: reason, deferrable: true, &ctx)
             }
+        case .modify(let id, let quantity, let reason):
+            requestModify(id, quantity: quantity, reason: reason, &ctx)
         case .inject(let injection):
             inject(injection, &ctx)
         case .tick:

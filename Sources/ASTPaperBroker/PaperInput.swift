@@ -12,6 +12,10 @@ public enum PaperInput: Sendable, Equatable, Codable {
     case sessionClose(Timestamp)
     /// A cancel request from the system.
     case cancel(ClientOrderID, reason: String)
+    /// A request to reduce an open order's total quantity (fills included) to `quantity`: a
+    /// protective leg resized to a smaller position (see `ProtectiveResize` in ASTExecution).
+    /// Only a reduction above the filled quantity is taken; to drop an order, cancel it.
+    case modify(ClientOrderID, quantity: Quantity, reason: String)
     /// A fault or broker action injected by an operator drill or a test.
     case inject(PaperInjection)
     /// Nothing but the passage of time: lets the exchange notice that a disconnection ended.
@@ -57,6 +61,8 @@ public enum PaperNotice: Sendable, Equatable, Codable, CustomStringConvertible {
     case duplicateSubmitIgnored([ClientOrderID])
     /// A cancel had no effect.
     case cancelRefused(ClientOrderID, CancelRefusal)
+    /// A modify had no effect; the text says why.
+    case modifyRefused(ClientOrderID, String)
     /// A bar that does not start after the last bar of its symbol was ignored.
     case staleBarIgnored(Symbol, start: Timestamp)
     /// The input was refused by ``PaperInput/validate()`` and changed nothing (the shell
@@ -75,6 +81,7 @@ public enum PaperNotice: Sendable, Equatable, Codable, CustomStringConvertible {
         case .duplicateSubmitIgnored(let ids):
             "submit ignored: \(ids.map(\.rawValue).joined(separator: ", ")) already known to the broker"
         case .cancelRefused(let id, let why): "cancel of \(id) refused: \(why)"
+        case .modifyRefused(let id, let why): "modify of \(id) refused: \(why)"
         case .staleBarIgnored(let symbol, let start): "bar \(symbol) \(start) ignored: not newer than the last bar"
         case .inputRefused(let refusal): "input refused: \(refusal)"
         case .fillSkipped(let id, let detail): "fill of \(id) skipped: \(detail)"

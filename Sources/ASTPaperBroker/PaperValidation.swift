@@ -36,6 +36,9 @@ extension PaperInput {
             return InputCheck.time(at, "session close")
         case .cancel(_, let reason):
             return InputCheck.text(reason, "cancel reason")
+        case .modify(_, let quantity, let reason):
+            return InputCheck.integer(quantity.shares, "modified quantity", in: 1...PaperExchange.maxOrderQuantity.shares)
+                ?? InputCheck.text(reason, "modify reason")
         case .inject(let injection):
             switch injection {
             case .disconnect(let seconds):

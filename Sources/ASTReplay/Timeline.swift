@@ -432,6 +432,7 @@ struct Classifier {
         case .cancelled(_, let reason): event.summary = "\(id) cancelled: \(reason)"
         case .rejected(_, let reason): event.summary = "\(id) REJECTED: \(reason)"
         case .expired: event.summary = "\(id) expired"
+        case .modified(_, let quantity, let reason): event.summary = "\(id) resized to \(quantity): \(reason)"
         }
     }
 

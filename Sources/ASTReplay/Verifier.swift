@@ -466,6 +466,10 @@ struct ReconcilerReplayer: Replayer {
     var log = DivergenceLog()
     let decoder = JSONDecoder()
 
+    /// Set at a start marker, cleared at the next input: the start-up mismatch a start with
+    /// quarantined entries sends (``QuarantineJournal/startupMismatch(pending:)``) is expected.
+    var atStart = false
+
     var inputs: Int { fold.inputs }
     var core: ReconcilerCore { fold.core }
 
@@ -479,8 +483,10 @@ struct ReconcilerReplayer: Replayer {
         if EntryTypes.startMarkers.contains(r.type) {
             if let first = pending.first { notes.append(Self.crashNote(pending.remaining, input: first.input, marker: entry)) }
             pending.reset()
+            atStart = true
             return
         }
+        if r.kind == .received && r.type == EntryTypes.Reconciler.input { atStart = false }
         switch (r.kind, r.type) {
         case (.received, EntryTypes.Reconciler.input):
             while let (output, input) = pending.take() {
@@ -512,6 +518,15 @@ struct ReconcilerReplayer: Replayer {
             match(entry)
         case (.sent, MessageType.reconciliationResult.rawValue), (.sent, MessageType.orderCancel.rawValue):
             if let id = r.messageID, !seenMessages.insert(id).inserted { return }
+            // The start-up mismatch of a start with quarantined entries: the shell's, from the
+            // quarantine records this start read or wrote, before any input.
+            if atStart, pending.isEmpty, let text = QuarantineJournal.startupMismatch(pending: fold.quarantine.state.pending),
+                case .reconciliationResult(.mismatch(text))? = try? EnvelopeCodec.decode(r.body).message
+            {
+                atStart = false
+                compared += 1
+                return
+            }
             match(entry)
         case (.sent, MessageType.portfolioSnapshot.rawValue):
             guard case .portfolioSnapshot(let snapshot)? = try? EnvelopeCodec.decode(r.body).message else {

@@ -127,6 +127,7 @@ public struct TradingContent: Sendable, Equatable {
             case .cancelled(let id, _): orders.insert("order-end \(id) cancelled")
             case .expired(let id): orders.insert("order-end \(id) expired")
             case .rejected(let id, _): orders.insert("order-end \(id) rejected")
+            case .modified(let id, let quantity, _): orders.insert("order-resize \(id) \(quantity)")
             default: break
             }
         }

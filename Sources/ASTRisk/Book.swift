@@ -52,7 +52,7 @@ struct Book: Sendable, Equatable {
         for (symbol, p) in s.positions where !p.quantity.isZero {
             guard p.lastMark.units > 0, (try? p.lastMark.notional(p.quantity)) != nil else { return nil }
             holdings[symbol] = Holding(
-                quantity: Int128(p.quantity.shares), mark: Int128(p.lastMark.units), markAt: s.asOf, sector: p.sector)
+                quantity: Int128(p.quantity.shares), mark: Int128(p.lastMark.units), markAt: s.asOf, sector: RiskGate.knownSector(p.sector))
         }
         asOf = s.asOf
         equity = Int128(s.equity.units)

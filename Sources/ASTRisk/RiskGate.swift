@@ -327,4 +327,11 @@ public struct RiskGate: Sendable {
     }
 
     static func sectorName(_ key: String) -> String { key.isEmpty ? "(unknown)" : key }
+
+    /// A sector as a peer sent it, `nil` when it names none: empty or only whitespace is a
+    /// missing sector (REFERENCE_DATA_MISSING where the rule needs it), never a sector named "".
+    static func knownSector(_ sector: String?) -> String? {
+        guard let sector, sector.contains(where: { !$0.isWhitespace }) else { return nil }
+        return sector
+    }
 }

@@ -50,7 +50,7 @@ extension RiskGate {
                 PendingApproval(
                     approval: a.id, symbol: group.symbol, delta: Int128(group.side.signed(a.quantity).shares),
                     reference: Int128(reference.units),
-                    sector: group.sector, at: now))
+                    sector: RiskGate.knownSector(group.sector), at: now))
             approvalTimes.append(now)
             // Forget approvals older than two rate windows, so the list (and the rate rule's
             // count) stays bounded; the spare window still counts them if the clock steps back.
@@ -153,7 +153,7 @@ extension RiskGate {
         // (never computed with "(unknown)"). Only where it can bind: at or above the leverage
         // limit it never binds before leverage does.
         if limits.maxSectorConcentrationPct < limits.maxGrossLeveragePct {
-            let sector = book.holdings[g.symbol]?.sector ?? exposures[g.symbol]?.sector ?? g.sector
+            let sector = book.holdings[g.symbol]?.sector ?? exposures[g.symbol]?.sector ?? RiskGate.knownSector(g.sector)
             let unknown = exposures.filter { $0.value.quantity != 0 && $0.value.sector == nil }.map(\.key).sorted()
             if sector == nil || !unknown.isEmpty {
                 let which = sector == nil ? [g.symbol] + unknown.filter { $0 != g.symbol } : unknown
@@ -201,7 +201,7 @@ extension RiskGate {
             "\(g.symbol) would be \(Exact.money(after)), over \(self.limits.maxSymbolConcentrationPct)% of equity \(Exact.money(equity)) = \(Exact.money(symbolAllowance))"
         }
 
-        let sector = book.holdings[g.symbol]?.sector ?? exposures[g.symbol]?.sector ?? g.sector ?? ""
+        let sector = book.holdings[g.symbol]?.sector ?? exposures[g.symbol]?.sector ?? RiskGate.knownSector(g.sector) ?? ""
         let sectorOthers = exposures.reduce(Int128(0)) { sum, entry in
             entry.key != g.symbol && (entry.value.sector ?? "") == sector ? sum + entry.value.value : sum
         }

@@ -141,7 +141,7 @@ public enum SafeReducing {
             }
             // A value that does not fit 64 bits is no snapshot a reconciler could have made: unvalued.
             if let m = mark, Int64(exactly: Exact.abs(quantity) * m) == nil { mark = nil }
-            let sector = p.sector.flatMap { $0.isEmpty ? nil : $0 }
+            let sector = RiskGate.knownSector(p.sector)
             lines.append(Line(symbol: symbol, quantity: quantity, mark: mark, sector: sector))
         }
         let unmarked = lines.filter { $0.mark == nil }.map(\.symbol)

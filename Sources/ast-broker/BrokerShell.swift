@@ -97,6 +97,8 @@ actor BrokerShell: WorkerLogic {
             let report = BrokerConnectionReport(broker: identity, connected: connected && pending.isEmpty, detail: detail)
             try risk.send(.brokerConnection(report))
             try reconciler.send(.brokerConnection(report))
+            // A fill whose protective resize a crash cut short: the same plan, now.
+            if pending.isEmpty { try await adapter.resizeProtection() }
         } catch {
             fatalError("ast-broker: \(error)")
         }
@@ -300,6 +302,7 @@ extension ExecutionEvent {
         case .cancelled(let id, let r): "cancelled \(id): \(r)"
         case .rejected(let id, let r): "rejected \(id): \(r)"
         case .expired(let id): "expired \(id)"
+        case .modified(let id, let q, let r): "resized \(id) to \(q): \(r)"
         }
     }
 }

@@ -216,6 +216,9 @@ actor PaperAdapter: BrokerAdapter {
         case nil:
             break
         }
+        if outcome.reports.contains(where: { if case .fill = $0.event { true } else { false } }) || outcome.connection == .restored {
+            try resizeProtection()
+        }
         return outcome
     }
 
@@ -236,6 +239,31 @@ actor PaperAdapter: BrokerAdapter {
                 reports: outcome.reports)
         }
         return CancelAnswer(accepted: true, message: "cancelled \(id)", reports: outcome.reports)
+    }
+
+    func modify(_ id: ClientOrderID, quantity: Quantity, reason: String, messageID: String?) throws -> CancelAnswer {
+        let outcome = try handle(.modify(id, quantity: quantity, reason: reason), message: messageID)
+        for case .modifyRefused(id, let why) in outcome.notices {
+            return CancelAnswer(accepted: false, message: "modify of \(id) refused: \(why)", reports: outcome.reports)
+        }
+        return CancelAnswer(accepted: true, message: "resized \(id) to \(quantity)", reports: outcome.reports)
+    }
+
+    /// After a fill (and at start, for a fill whose resize a crash cut short): every protective
+    /// leg above its position is resized or cancelled (``ProtectiveResize``), each as a journaled
+    /// input of its own, so a restart and replay reproduce them. The M8 engine does the same.
+    func resizeProtection() throws {
+        guard exchange.isConnected(at: clock.now()) else { return }
+        for adjustment in ProtectiveResize.plan(positions: exchange.positions, openOrders: exchange.openOrders) {
+            switch adjustment {
+            case .modify(let id, let quantity, let reason):
+                let answer = try modify(id, quantity: quantity, reason: reason, messageID: nil)
+                logger.notice("protective leg: \(answer.message) (\(reason))")
+            case .cancel(let id, let reason):
+                let answer = try cancel(id, reason: reason, messageID: nil)
+                logger.notice("protective leg: \(answer.message) (\(reason))")
+            }
+        }
     }
 
     func accountState(executionsSince: Timestamp) throws -> BrokerAccountState {
@@ -285,7 +313,7 @@ extension PaperInput {
     var correlationID: String? {
         switch self {
         case .submit(let b): b.intent.rawValue
-        case .cancel(let id, _): id.rawValue
+        case .cancel(let id, _), .modify(let id, _, _): id.rawValue
         case .bar(let b): b.symbol.rawValue
         default: nil
         }

@@ -103,14 +103,9 @@ actor ReconcilerShell: WorkerLogic {
     /// While a quarantined entry waits for the operator the book may be wrong: the risk gate
     /// hears a mismatch (and halts) at every start until it is acknowledged.
     func reportQuarantine() {
-        let pending = quarantine.withLock { $0.pending }
-        guard let first = pending.first else { return }
+        guard let text = QuarantineJournal.startupMismatch(pending: quarantine.withLock { $0.pending }) else { return }
         do {
-            try risk.send(
-                .reconciliationResult(
-                    .mismatch(
-                        "\(pending.count) quarantined journal entr\(pending.count == 1 ? "y" : "ies"): \(first); the book may be incomplete"
-                    )))
+            try risk.send(.reconciliationResult(.mismatch(text)))
         } catch {
             logger.critical("cannot tell the risk gate about a quarantine: \(error)")
             fatalError("ast-reconciler: \(error)")

@@ -319,26 +319,33 @@ func busLines(_ status: TreeStatus) -> [String] {
     var lines = ["Bus links (as each process reports them):"]
     var ordersWaiting = 0, alertsWaiting = 0
     var known = true
-    for child in status.children {
-        guard let bus = child.bus else {
-            lines.append("  \(child.name): unknown (did not answer)")
-            if child.name.hasPrefix("risk@") { known = false }
+    // astd's own links first (lifecycle events to the risk gate and the notifier), then each child's.
+    let processes = [("astd", status.supervisorBus)] + status.children.map { ($0.name, $0.bus) }
+    for (name, bus) in processes {
+        guard let bus else {
+            lines.append("  \(name): unknown (did not answer)")
+            if name.hasPrefix("risk@") { known = false }
             continue
         }
-        for link in bus.links {
+        for link in bus.links.prefix(BusStatusReport.maxLinks) {
             let heard =
                 link.lastHeard.map {
                     "last heard \(StatusFormat.duration(Double(status.now.duration(since: $0).totalNanoseconds) / 1e9)) ago"
                 }
                 ?? "never heard"
-            var line = "  \(child.name) -> \(link.target): \(link.connected ? "connected" : "NOT CONNECTED"), \(heard), "
+            var line = "  \(name) -> \(link.target): \(link.connected ? "connected" : "NOT CONNECTED"), \(heard), "
             line += "\(link.unacknowledged) unacknowledged"
             if let oldest = link.oldestUnacknowledged {
                 line += " (oldest \(StatusFormat.duration(Double(status.now.duration(since: oldest).totalNanoseconds) / 1e9)) ago)"
             }
             lines.append(line)
-            if child.name.hasPrefix("risk@") && link.target.hasPrefix("broker@") { ordersWaiting += link.unacknowledged }
-            if link.target.hasPrefix("notifier@") { alertsWaiting += link.unacknowledged }
+            // A peer's numbers: summed without a trap.
+            func add(_ total: inout Int) {
+                let (sum, overflow) = total.addingReportingOverflow(max(0, link.unacknowledged))
+                total = overflow ? .max : sum
+            }
+            if name.hasPrefix("risk@") && link.target.hasPrefix("broker@") { add(&ordersWaiting) }
+            if link.target.hasPrefix("notifier@") { add(&alertsWaiting) }
         }
     }
     let outbox = status.notifier.map { ", \($0.pending) in the notifier's outbox" } ?? ""

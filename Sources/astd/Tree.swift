@@ -316,9 +316,11 @@ actor Tree {
                 statusText: r.statusText, lastExit: c.lastExit?.description, onCrash: specs[c.id]?.onCrash.rawValue ?? "halt")
         }
         let allReady = core.allPermanentReady && gaveUpReason == nil
-        return TreeStatus(
+        var status = TreeStatus(
             state: allReady ? "ok" : "degraded", supervisorPID: getpid(), startedAt: startedAt, now: now,
             summary: summary, children: children)
+        status.supervisorBus = BusStatusReport(links: lifecycleClients.map(\.link).sorted { $0.target < $1.target })
+        return status
     }
 }
 

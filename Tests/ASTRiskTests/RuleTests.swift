@@ -62,6 +62,16 @@ let ruleCases: [RuleCase] = [
     RuleCase(
         name: "an intent without a sector is blocked as missing reference data",
         portfolio: snapshot(techBook), intent: intent(quantity: 1, sector: nil), expected: .block(.referenceDataMissing)),
+    RuleCase(
+        name: "an intent with an empty sector is missing reference data, not a sector named \"\"",
+        portfolio: snapshot(techBook), intent: intent(quantity: 1, sector: ""), expected: .block(.referenceDataMissing)),
+    RuleCase(
+        name: "an intent whose sector is only whitespace is missing reference data",
+        portfolio: snapshot(techBook), intent: intent(quantity: 1, sector: " \t"), expected: .block(.referenceDataMissing)),
+    RuleCase(
+        name: "held symbols with an empty sector block entries as missing reference data",
+        portfolio: snapshot([Holding("MSFT", 95, "100.00", ""), Holding("NVDA", 95, "100.00", "")]),
+        intent: intent(quantity: 1, sector: "energy"), expected: .block(.referenceDataMissing)),
     // MAX_LEVERAGE at 12 %: 10,000 held elsewhere.
     RuleCase(
         name: "leverage up to the limit", limits: RiskLimits.cautiousDefaults.with { $0.maxGrossLeveragePct = 12 },

@@ -146,6 +146,10 @@ import Testing
         }
         let halted = try #require(safeMode(tree))
         #expect(halted.cause.contains("reconciliation mismatch") && halted.cause.contains("missing state"), "\(halted.cause)")
+        // Replay reproduces the reconciler's start-up quarantine message instead of calling it an
+        // output it did not produce.
+        let replay = try tree.astctl(["replay", "--verify"], timeout: .seconds(120))
+        #expect(replay.code == 0 && replay.stdout.contains("replay: IDENTICAL"), "\(replay.stdout.suffix(3000))\(replay.stderr)")
     }
 
     @Test(.timeLimit(.minutes(3)))

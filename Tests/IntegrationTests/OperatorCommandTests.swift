@@ -91,6 +91,9 @@ import Testing
         }
         let flat = try #require(try ExecutionTests.brokerState(tree))
         #expect(!flat.openOrders.contains { $0.spec.intent.rawValue.hasPrefix("op-") }, "\(flat.openOrders)")
+        // The bracket's take profit still worked the 10 shares: the broker process cancelled it with
+        // the position (ProtectiveResize), so no leg is left to sell shares that are not held.
+        #expect(!flat.openOrders.contains { $0.spec.symbol == "MSFT" }, "\(flat.openOrders)")
         // A flat book refuses another flatten: never more than the held quantity.
         try await eventually(timeout: .seconds(10), "the flat portfolio at the risk gate") {
             try ExecutionTests.riskPortfolios(tree).last?.positions["MSFT"] == nil
@@ -136,6 +139,11 @@ import Testing
         let risk = try #require(json.children.first { $0.name == "risk@main" }?.bus)
         #expect(risk.links.map(\.target) == ["broker@paper", "notifier@main"])
         #expect(risk.links.allSatisfy { $0.connected && $0.unacknowledged == 0 })
+        // astd's own links too: its lifecycle events go, acknowledged, to the risk gate and the notifier.
+        let astd = try #require(json.supervisorBus, "astd reported no bus links")
+        #expect(astd.links.map(\.target) == ["notifier@main", "risk@main"])
+        #expect(table.stdout.contains("astd -> risk@main: connected"), "\(table.stdout)")
+        #expect(table.stdout.contains("astd -> notifier@main: connected"), "\(table.stdout)")
 
         // A notifier that does not answer: the halt's alert waits at the risk gate, and status says so.
         let notifier = try #require(tree.child("notifier@main", in: ready)?.pid)

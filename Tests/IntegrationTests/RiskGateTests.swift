@@ -91,6 +91,27 @@ import Testing
         #expect(try safeMode(tree)?.state == .active)
     }
 
+    /// M8 item 4 on the wire: a sector a peer sends empty is missing reference data, blocked with
+    /// its own reason code, never a sector named "" whose concentration the gate computes.
+    @Test(.timeLimit(.minutes(2)))
+    func anIntentWithAnEmptySectorFromAPeerIsBlockedAsMissingReferenceData() async throws {
+        let tree = try await SupervisedTree()
+        _ = try await tree.waitAllReady()
+        try await ExecutionTests.markAll(tree)
+        let strategy = try ExecutionTests.peer(tree, "risk@main", role: .strategy)
+        var empty = Self.intent("empty-sector")
+        empty.sector = ""
+        guard case .intentDecision(let d)? = try ExecutionTests.sendAcked(strategy, .intentSubmit(empty)) else {
+            throw HarnessError("no decision for \(empty.id)")
+        }
+        #expect(d.decision.reason == .referenceDataMissing, "\(d.decision)")
+        // The same intent with its sector passes that rule (whatever the other rules then say).
+        guard case .intentDecision(let known)? = try ExecutionTests.sendAcked(strategy, .intentSubmit(Self.intent("known-sector"))) else {
+            throw HarnessError("no decision for known-sector")
+        }
+        #expect(known.decision.reason != .referenceDataMissing, "\(known.decision)")
+    }
+
     @Test(.timeLimit(.minutes(2)))
     func aKilledRiskGateComesBackHalted() async throws {
         let tree = try await SupervisedTree()
