@@ -196,7 +196,7 @@ actor ReconcilerShell: WorkerLogic {
         }
         defer { try? store.close() }
         guard let infos = try? store.symbolInfo(), !infos.isEmpty else { return nil }
-        return Dictionary(infos.map { ($0.symbol.rawValue, $0.sector) }, uniquingKeysWith: { a, _ in a })
+        return Dictionary(infos.map { ($0.symbol.rawValue, $0.sector ?? "") }, uniquingKeysWith: { a, _ in a })
     }
 
     func queryBroker() async -> BrokerAccountState? {
