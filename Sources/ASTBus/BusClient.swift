@@ -120,7 +120,9 @@ public final class BusClient: Sendable {
         var pending: [String: Pending] = [:]
         var live: Live?
         var requests: [String: Request] = [:]
-        var connectedWaiters: [CheckedContinuation<Void, Never>] = []
+        /// Tasks in ``BusClient/waitUntilConnected()``, by a number that lets a cancelled one leave.
+        var connectedWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        var nextWaiter: UInt64 = 0
         /// When the peer last sent a frame (any: an ack, a reply, a pong), for `astctl status`.
         var lastHeard: Timestamp?
         var ackWaiters: [String: [AckWaiter]] = [:]
@@ -371,13 +373,24 @@ public final class BusClient: Sendable {
         }
     }
 
-    /// Sends a best-effort message and waits for the reply that names it as correlation.
+    /// Sends a best-effort message and waits for the reply that names it as correlation, until
+    /// `timeout` or until the calling task is cancelled (then it throws `CancellationError`).
     public func request(_ message: Message, timeout: Duration) async throws -> Envelope {
         let id = requestPrefix + UniqueID.next()
         let deadline = NIODeadline.now() + .nanoseconds(timeout.totalNanoseconds)
-        return try await withCheckedThrowingContinuation { (c: CheckedContinuation<Envelope, any Error>) in
-            let (connected, write, sweep) = state.withLock { s -> (Bool, WriteWork, ScheduledWrite?) in
-                guard s.live?.machine.isEstablished == true else { return (false, WriteWork(), nil) }
+        return try await withTaskCancellationHandler {
+            try await send(request: message, id: id, deadline: deadline)
+        } onCancel: {
+            state.withLock { $0.requests.removeValue(forKey: id) }?.continuation.resume(throwing: CancellationError())
+        }
+    }
+
+    private func send(request message: Message, id: String, deadline: NIODeadline) async throws -> Envelope {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Envelope, any Error>) in
+            let (refusal, write, sweep) = state.withLock { s -> ((any Error)?, WriteWork, ScheduledWrite?) in
+                // Checked under the lock: a cancellation after this finds the request and fails it.
+                if Task.isCancelled { return (CancellationError(), WriteWork(), nil) }
+                guard s.live?.machine.isEstablished == true else { return (BusClientError.notConnected(target), WriteWork(), nil) }
                 let env = s.live!.machine.envelope(message, id: id, correlationID: nil, now: clock.now())
                 s.requests[id] = Request(continuation: c, deadline: deadline)
                 var sweep: ScheduledWrite?
@@ -385,23 +398,33 @@ public final class BusClient: Sendable {
                     s.live!.sweepAt = deadline
                     sweep = ScheduledWrite(channel: s.live!.channel, connection: s.live!.number)
                 }
-                return (true, s.emit(env), sweep)
+                return (nil, s.emit(env), sweep)
             }
-            guard connected else { return c.resume(throwing: BusClientError.notConnected(target)) }
+            if let refusal { return c.resume(throwing: refusal) }
             perform(write)
             if let sweep { sweep.channel.eventLoop.scheduleTask(deadline: deadline) { self.sweepRequests(sweep) } }
         }
     }
 
-    /// Waits until the handshake with the endpoint has completed.
+    /// Waits until the handshake with the endpoint has completed, or until the calling task is
+    /// cancelled (then it returns at once, not connected: check `Task.isCancelled` or ``isConnected``).
     public func waitUntilConnected() async {
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let now = state.withLock { s in
-                if s.live?.machine.isEstablished == true { return true }
-                s.connectedWaiters.append(c)
-                return false
+        let number = state.withLock { s in
+            s.nextWaiter += 1
+            return s.nextWaiter
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { s in
+                    // Checked under the lock: a cancellation after this finds the waiter and resumes it.
+                    if s.live?.machine.isEstablished == true || Task.isCancelled { return true }
+                    s.connectedWaiters[number] = c
+                    return false
+                }
+                if now { c.resume() }
             }
-            if now { c.resume() }
+        } onCancel: {
+            state.withLock { $0.connectedWaiters.removeValue(forKey: number) }?.resume()
         }
     }
 
@@ -658,8 +681,8 @@ public final class BusClient: Sendable {
                 s.live!.established = true
                 effects.established = peer
                 for id in s.pendingOrder { effects.write.merge(s.transmit(id, now: now)) }
-                effects.connectedWaiters = s.connectedWaiters
-                s.connectedWaiters = []
+                effects.connectedWaiters = s.connectedWaiters.keys.sorted().compactMap { s.connectedWaiters[$0] }
+                s.connectedWaiters = [:]
             case .acknowledged(let ack):
                 guard let answered = s.pending.removeValue(forKey: ack.id) else { continue }
                 if s.keepsReplies {
