@@ -41,14 +41,7 @@ import Testing
 
     /// One replay of the sessions under `disturbance`; the trading content of its journals.
     func run(_ disturbance: Disturbance, seed: UInt64) async throws -> TradingContent {
-        let tree = try await SupervisedTree(
-            overlay: """
-                clock:
-                  mode: replay
-                marketdata:
-                  replay:
-                    sessions: \(Self.sessions)
-                """)
+        let tree = try await SupervisedTree(overlay: SupervisedTree.replay(sessions: Self.sessions))
         _ = try await tree.waitAllReady(timeout: .seconds(120))
         let started = ContinuousClock.now
         var hogs: [ChildProcess] = []
