@@ -123,6 +123,8 @@ public final class BusClient: Sendable {
         /// Tasks in ``BusClient/waitUntilConnected()``, by a number that lets a cancelled one leave.
         var connectedWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
         var nextWaiter: UInt64 = 0
+        /// Keepalive pings sent (their nonces).
+        var keepalives: UInt64 = 0
         /// When the peer last sent a frame (any: an ack, a reply, a pong), for `astctl status`.
         var lastHeard: Timestamp?
         var ackWaiters: [String: [AckWaiter]] = [:]
@@ -434,7 +436,6 @@ public final class BusClient: Sendable {
         var rng = SystemRandomNumberGenerator()
         await withDiscardingTaskGroup { tasks in
             tasks.addTask { await self.resendLoop() }
-            tasks.addTask { await self.keepaliveLoop() }
             while !Task.isCancelled {
                 do {
                     if try await connectOnce(group: group) { backoff.reset() }
@@ -472,16 +473,20 @@ public final class BusClient: Sendable {
         }
     }
 
-    /// Pings the endpoint every keepalive interval while connected, so that the endpoint's idle
-    /// timeout never closes a live client that has nothing to say (overnight, for instance).
-    func keepaliveLoop() async {
-        var nonce: UInt64 = 0
-        while !Task.isCancelled {
-            do { try await Task.sleep(for: settings.keepaliveInterval) } catch { return }
-            nonce &+= 1
-            // Not connected, or no pong in time: the connection's own loop deals with that.
-            _ = try? await request(.ping(Ping(nonce: nonce)), timeout: settings.keepaliveInterval)
+    /// Pings the endpoint on connection `number`, so that the endpoint's idle timeout never closes
+    /// a live client that has nothing to say (overnight, for instance). Runs on the connection's
+    /// event loop every keepalive interval, not in a task: a cooperative pool kept busy by the
+    /// process's own work (or a loaded machine) must not silence it. The pong is not waited for: a
+    /// lost connection is the connection's own loop's to notice.
+    func keepalive(connection number: UInt64) {
+        let write = state.withLock { s -> WriteWork in
+            guard s.live?.number == number, s.live?.machine.isEstablished == true else { return WriteWork() }
+            s.keepalives &+= 1
+            let ping = Message.ping(Ping(nonce: s.keepalives))
+            let env = s.live!.machine.envelope(ping, id: requestPrefix + UniqueID.next(), correlationID: nil, now: clock.now())
+            return s.emit(env)
         }
+        perform(write)
     }
 
     /// One connection's lifetime; returns whether the handshake completed.
@@ -518,11 +523,16 @@ public final class BusClient: Sendable {
             return s.emit(hello)
         }
         perform(write)
+        let interval = TimeAmount.nanoseconds(settings.keepaliveInterval.totalNanoseconds)
+        let keepalive = channel.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [self] _ in
+            self.keepalive(connection: number)
+        }
         await withTaskCancellationHandler {
             try? await channel.closeFuture.get()
         } onCancel: {
             channel.close(promise: nil)
         }
+        keepalive.cancel()
         // From here no sender starts writing to `socket`; one that is still writing closes it.
         let (established, writerOwnsSocket) = state.withLock { s in
             guard let live = s.live, live.number == number else { return (false, false) }
@@ -698,7 +708,7 @@ public final class BusClient: Sendable {
                     effects.replies.append((request, env))
                 } else if let correlation = env.correlationID, let original = s.answerable.removeValue(forKey: correlation) {
                     effects.repliesToSent.append(SentReply(original: original, reply: env))
-                } else {
+                } else if env.type != .pong {  // a keepalive's answer
                     effects.unsolicited.append(env.type)
                 }
             case .close(let refusal):
