@@ -72,13 +72,9 @@ actor ReconcilerShell: WorkerLogic {
         try MissingState.quarantine(context)
         let (restored, quarantined, known) = try Self.restore(journal: journal)
         core = restored
-        let state = try QuarantineJournal.record(quarantined, into: known, journal: journal, clock: clock)
+        let state = try QuarantineJournal.recordAndTell(
+            quarantined, into: known, journal: journal, clock: clock, process: context.identity.description, logger: logger)
         quarantine = Mutex(state)
-        for entry in state.pending {
-            logger.critical(
-                "QUARANTINE: \(entry); acknowledge with: astctl quarantine ack --process \(context.identity) --seq \(entry.seq) --reason '...'"
-            )
-        }
         logger.notice(
             "book restored",
             metadata: [
