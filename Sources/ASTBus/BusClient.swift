@@ -120,7 +120,11 @@ public final class BusClient: Sendable {
         var pending: [String: Pending] = [:]
         var live: Live?
         var requests: [String: Request] = [:]
-        var connectedWaiters: [CheckedContinuation<Void, Never>] = []
+        /// Tasks in ``BusClient/waitUntilConnected()``, by a number that lets a cancelled one leave.
+        var connectedWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        var nextWaiter: UInt64 = 0
+        /// Keepalive pings sent (their nonces).
+        var keepalives: UInt64 = 0
         /// When the peer last sent a frame (any: an ack, a reply, a pong), for `astctl status`.
         var lastHeard: Timestamp?
         var ackWaiters: [String: [AckWaiter]] = [:]
@@ -371,13 +375,24 @@ public final class BusClient: Sendable {
         }
     }
 
-    /// Sends a best-effort message and waits for the reply that names it as correlation.
+    /// Sends a best-effort message and waits for the reply that names it as correlation, until
+    /// `timeout` or until the calling task is cancelled (then it throws `CancellationError`).
     public func request(_ message: Message, timeout: Duration) async throws -> Envelope {
         let id = requestPrefix + UniqueID.next()
         let deadline = NIODeadline.now() + .nanoseconds(timeout.totalNanoseconds)
-        return try await withCheckedThrowingContinuation { (c: CheckedContinuation<Envelope, any Error>) in
-            let (connected, write, sweep) = state.withLock { s -> (Bool, WriteWork, ScheduledWrite?) in
-                guard s.live?.machine.isEstablished == true else { return (false, WriteWork(), nil) }
+        return try await withTaskCancellationHandler {
+            try await send(request: message, id: id, deadline: deadline)
+        } onCancel: {
+            state.withLock { $0.requests.removeValue(forKey: id) }?.continuation.resume(throwing: CancellationError())
+        }
+    }
+
+    private func send(request message: Message, id: String, deadline: NIODeadline) async throws -> Envelope {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Envelope, any Error>) in
+            let (refusal, write, sweep) = state.withLock { s -> ((any Error)?, WriteWork, ScheduledWrite?) in
+                // Checked under the lock: a cancellation after this finds the request and fails it.
+                if Task.isCancelled { return (CancellationError(), WriteWork(), nil) }
+                guard s.live?.machine.isEstablished == true else { return (BusClientError.notConnected(target), WriteWork(), nil) }
                 let env = s.live!.machine.envelope(message, id: id, correlationID: nil, now: clock.now())
                 s.requests[id] = Request(continuation: c, deadline: deadline)
                 var sweep: ScheduledWrite?
@@ -385,23 +400,33 @@ public final class BusClient: Sendable {
                     s.live!.sweepAt = deadline
                     sweep = ScheduledWrite(channel: s.live!.channel, connection: s.live!.number)
                 }
-                return (true, s.emit(env), sweep)
+                return (nil, s.emit(env), sweep)
             }
-            guard connected else { return c.resume(throwing: BusClientError.notConnected(target)) }
+            if let refusal { return c.resume(throwing: refusal) }
             perform(write)
             if let sweep { sweep.channel.eventLoop.scheduleTask(deadline: deadline) { self.sweepRequests(sweep) } }
         }
     }
 
-    /// Waits until the handshake with the endpoint has completed.
+    /// Waits until the handshake with the endpoint has completed, or until the calling task is
+    /// cancelled (then it returns at once, not connected: check `Task.isCancelled` or ``isConnected``).
     public func waitUntilConnected() async {
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let now = state.withLock { s in
-                if s.live?.machine.isEstablished == true { return true }
-                s.connectedWaiters.append(c)
-                return false
+        let number = state.withLock { s in
+            s.nextWaiter += 1
+            return s.nextWaiter
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { s in
+                    // Checked under the lock: a cancellation after this finds the waiter and resumes it.
+                    if s.live?.machine.isEstablished == true || Task.isCancelled { return true }
+                    s.connectedWaiters[number] = c
+                    return false
+                }
+                if now { c.resume() }
             }
-            if now { c.resume() }
+        } onCancel: {
+            state.withLock { $0.connectedWaiters.removeValue(forKey: number) }?.resume()
         }
     }
 
@@ -411,7 +436,6 @@ public final class BusClient: Sendable {
         var rng = SystemRandomNumberGenerator()
         await withDiscardingTaskGroup { tasks in
             tasks.addTask { await self.resendLoop() }
-            tasks.addTask { await self.keepaliveLoop() }
             while !Task.isCancelled {
                 do {
                     if try await connectOnce(group: group) { backoff.reset() }
@@ -449,16 +473,20 @@ public final class BusClient: Sendable {
         }
     }
 
-    /// Pings the endpoint every keepalive interval while connected, so that the endpoint's idle
-    /// timeout never closes a live client that has nothing to say (overnight, for instance).
-    func keepaliveLoop() async {
-        var nonce: UInt64 = 0
-        while !Task.isCancelled {
-            do { try await Task.sleep(for: settings.keepaliveInterval) } catch { return }
-            nonce &+= 1
-            // Not connected, or no pong in time: the connection's own loop deals with that.
-            _ = try? await request(.ping(Ping(nonce: nonce)), timeout: settings.keepaliveInterval)
+    /// Pings the endpoint on connection `number`, so that the endpoint's idle timeout never closes
+    /// a live client that has nothing to say (overnight, for instance). Runs on the connection's
+    /// event loop every keepalive interval, not in a task: a cooperative pool kept busy by the
+    /// process's own work (or a loaded machine) must not silence it. The pong is not waited for: a
+    /// lost connection is the connection's own loop's to notice.
+    func keepalive(connection number: UInt64) {
+        let write = state.withLock { s -> WriteWork in
+            guard s.live?.number == number, s.live?.machine.isEstablished == true else { return WriteWork() }
+            s.keepalives &+= 1
+            let ping = Message.ping(Ping(nonce: s.keepalives))
+            let env = s.live!.machine.envelope(ping, id: requestPrefix + UniqueID.next(), correlationID: nil, now: clock.now())
+            return s.emit(env)
         }
+        perform(write)
     }
 
     /// One connection's lifetime; returns whether the handshake completed.
@@ -495,11 +523,16 @@ public final class BusClient: Sendable {
             return s.emit(hello)
         }
         perform(write)
+        let interval = TimeAmount.nanoseconds(settings.keepaliveInterval.totalNanoseconds)
+        let keepalive = channel.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [self] _ in
+            self.keepalive(connection: number)
+        }
         await withTaskCancellationHandler {
             try? await channel.closeFuture.get()
         } onCancel: {
             channel.close(promise: nil)
         }
+        keepalive.cancel()
         // From here no sender starts writing to `socket`; one that is still writing closes it.
         let (established, writerOwnsSocket) = state.withLock { s in
             guard let live = s.live, live.number == number else { return (false, false) }
@@ -658,8 +691,8 @@ public final class BusClient: Sendable {
                 s.live!.established = true
                 effects.established = peer
                 for id in s.pendingOrder { effects.write.merge(s.transmit(id, now: now)) }
-                effects.connectedWaiters = s.connectedWaiters
-                s.connectedWaiters = []
+                effects.connectedWaiters = s.connectedWaiters.keys.sorted().compactMap { s.connectedWaiters[$0] }
+                s.connectedWaiters = [:]
             case .acknowledged(let ack):
                 guard let answered = s.pending.removeValue(forKey: ack.id) else { continue }
                 if s.keepsReplies {
@@ -675,7 +708,7 @@ public final class BusClient: Sendable {
                     effects.replies.append((request, env))
                 } else if let correlation = env.correlationID, let original = s.answerable.removeValue(forKey: correlation) {
                     effects.repliesToSent.append(SentReply(original: original, reply: env))
-                } else {
+                } else if env.type != .pong {  // a keepalive's answer
                     effects.unsolicited.append(env.type)
                 }
             case .close(let refusal):

@@ -51,24 +51,19 @@ public enum UnixSocket {
 
     /// Connects a blocking stream socket to `path` (for tests, benchmarks and simple tools).
     public static func connect(path: String) throws(SocketError) -> Int32 {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw SocketError(operation: "socket", path: path, errno: errno) }
-        var addr = address(path)
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard rc == 0 else {
-            let e = errno
-            close(fd)
-            throw SocketError(operation: "connect", path: path, errno: e)
-        }
-        return fd
+        try connect(path: path, flags: Int32(SOCK_CLOEXEC.rawValue))
     }
 
     /// Connects a non-blocking stream socket to `path`, as an event loop needs it: never waits,
     /// also when the listener's backlog is full (`EAGAIN`, to be retried later).
     public static func connectNonBlocking(path: String) throws(SocketError) -> Int32 {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        try connect(path: path, flags: Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue))
+    }
+
+    /// A stream socket with `flags` connected to `path`; a path longer than a socket address holds
+    /// is refused (`ENAMETOOLONG`), never cut short to another path.
+    static func connect(path: String, flags: Int32) throws(SocketError) -> Int32 {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | flags, 0)
         guard fd >= 0 else { throw SocketError(operation: "socket", path: path, errno: errno) }
         guard path.utf8.count <= maximumPathLength else {
             close(fd)

@@ -21,12 +21,9 @@ public enum EngineMarketData {
         make(symbols: universe.symbols, bars: universe.allBars, actions: universe.actions, events: universe.events)
     }
 
-    public static func make(symbols infos: [ASTMarketData.SymbolInfo], bars: [Bar], actions: [CorporateAction], events: [MarketEvent])
+    public static func make(symbols infos: [SymbolInfo], bars: [Bar], actions: [CorporateAction], events: [MarketEvent])
         -> EngineMarket
     {
-        let symbols = infos.map {
-            ASTStrategy.SymbolInfo(symbol: $0.symbol, exchange: $0.exchange, sector: $0.sector, isIndex: $0.isIndex)
-        }
         let splits: [EngineSplit] = actions.compactMap {
             if case .split(let new, let old) = $0.kind {
                 EngineSplit(symbol: $0.symbol, exDate: $0.exDate, newShares: new, oldShares: old)
@@ -37,7 +34,7 @@ public enum EngineMarketData {
         let corporate = events.map {
             CorporateEvent(symbol: $0.symbol, date: $0.date, kind: CorporateEventKind(rawValue: $0.kind.rawValue) ?? .earnings)
         }
-        let sectors = Dictionary(infos.map { ($0.symbol.rawValue, $0.sector) }, uniquingKeysWith: { a, _ in a })
-        return EngineMarket(symbols: symbols, bars: bars, splits: splits, events: corporate, sectors: sectors)
+        let sectors = Dictionary(infos.map { ($0.symbol.rawValue, $0.sector ?? "") }, uniquingKeysWith: { a, _ in a })
+        return EngineMarket(symbols: infos, bars: bars, splits: splits, events: corporate, sectors: sectors)
     }
 }

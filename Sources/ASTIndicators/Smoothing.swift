@@ -49,9 +49,9 @@ struct ExactWindow: Sendable {
     }
 }
 
-/// An exponential moving average with smoothing 2/(n+1), seeded with the simple average of its
-/// first `n` inputs (the convention of TA-Lib and StockCharts).
-struct ExponentialAverage: Sendable {
+/// An average seeded with the simple average of its first `period` inputs, then smoothed by
+/// `Rule` (one seeding for the exponential and Wilder's averages).
+struct SeededAverage<Rule: SmoothingRule>: Sendable {
     let period: Int
     let alpha: Double
     private var seedCount = 0
@@ -61,12 +61,12 @@ struct ExponentialAverage: Sendable {
     init(period: Int) {
         precondition(period >= 1, "period must be at least 1")
         self.period = period
-        alpha = 2.0 / Double(period + 1)
+        alpha = Rule.alpha(period: period)
     }
 
     mutating func update(_ x: Double) -> Double? {
         if let v = value {
-            value = v + alpha * (x - v)
+            value = Rule.next(v, x, period: period, alpha: alpha)
         } else {
             seedSum += x
             seedCount += 1
@@ -75,31 +75,32 @@ struct ExponentialAverage: Sendable {
         return value
     }
 }
+
+/// How a ``SeededAverage`` moves with each input once seeded.
+protocol SmoothingRule: Sendable {
+    static func alpha(period: Int) -> Double
+    static func next(_ value: Double, _ x: Double, period: Int, alpha: Double) -> Double
+}
+
+/// Smoothing 2/(n+1), the convention of TA-Lib and StockCharts.
+enum ExponentialSmoothing: SmoothingRule {
+    static func alpha(period: Int) -> Double { 2.0 / Double(period + 1) }
+    static func next(_ v: Double, _ x: Double, period: Int, alpha: Double) -> Double { v + alpha * (x - v) }
+}
+
+/// Wilder's smoothing 1/n, as in "New Concepts in Technical Trading Systems" (1978).
+enum WilderSmoothing: SmoothingRule {
+    static func alpha(period: Int) -> Double { 1.0 / Double(period) }
+    static func next(_ v: Double, _ x: Double, period: Int, alpha: Double) -> Double { (v * Double(period - 1) + x) / Double(period) }
+}
+
+/// An exponential moving average with smoothing 2/(n+1), seeded with the simple average of its
+/// first `n` inputs.
+typealias ExponentialAverage = SeededAverage<ExponentialSmoothing>
 
 /// Wilder's smoothing (an exponential average with smoothing 1/n), seeded with the simple
-/// average of its first `n` inputs, as in "New Concepts in Technical Trading Systems" (1978).
-struct WilderAverage: Sendable {
-    let period: Int
-    private var seedCount = 0
-    private var seedSum = 0.0
-    private(set) var value: Double?
-
-    init(period: Int) {
-        precondition(period >= 1, "period must be at least 1")
-        self.period = period
-    }
-
-    mutating func update(_ x: Double) -> Double? {
-        if let v = value {
-            value = (v * Double(period - 1) + x) / Double(period)
-        } else {
-            seedSum += x
-            seedCount += 1
-            if seedCount == period { value = seedSum / Double(period) }
-        }
-        return value
-    }
-}
+/// average of its first `n` inputs.
+typealias WilderAverage = SeededAverage<WilderSmoothing>
 
 /// The true range: the greatest of high − low, |high − previous close| and |low − previous
 /// close|. Undefined (`nil`) on the first bar, which has no previous close (as in TA-Lib).

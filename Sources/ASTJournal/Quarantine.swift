@@ -1,5 +1,6 @@
 import ASTCore
 import Foundation
+import Logging
 import Synchronization
 
 /// How quarantines live in a process journal, in one place for the processes that write them
@@ -54,6 +55,19 @@ public enum QuarantineJournal {
         default:
             break
         }
+    }
+
+    /// ``record(_:into:journal:clock:)``, then a critical log line per entry still pending that
+    /// tells the operator the command that acknowledges it.
+    public static func recordAndTell(
+        _ quarantined: [QuarantinedEntry], into known: State, journal: Journal, clock: any WallClock, process: String, logger: Logger
+    ) throws -> State {
+        let state = try record(quarantined, into: known, journal: journal, clock: clock)
+        for entry in state.pending {
+            logger.critical(
+                "QUARANTINE: \(entry); acknowledge with: astctl quarantine ack --process \(process) --seq \(entry.seq) --reason '...'")
+        }
+        return state
     }
 
     /// Reads the quarantine state of a journal (read-only; works on a running process's journal).

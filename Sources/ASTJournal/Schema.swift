@@ -272,3 +272,9 @@ struct StoredRow {
         return JournalEntry(seq: seq, record: record, prevHash: prevHash, hash: hash)
     }
 }
+
+extension Journal {
+    /// The SQL that creates an empty journal's tables, for a baseline that must do the same B-tree
+    /// work per row as the journal (ast-bench's raw SQLite floor).
+    public static var tablesSQL: String { Schema.create }
+}

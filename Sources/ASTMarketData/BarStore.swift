@@ -163,7 +163,7 @@ public final class BarStore: Sendable {
                 let info = try db.makeStatement(
                     sql: "INSERT OR REPLACE INTO symbols (symbol, name, exchange, sector, is_index) VALUES (?, ?, ?, ?, ?)")
                 for s in batch.symbols {
-                    try info.execute(arguments: [s.symbol.rawValue, s.name, s.exchange, s.sector, s.isIndex ? 1 : 0])
+                    try info.execute(arguments: [s.symbol.rawValue, s.name, s.exchange, s.sector ?? "", s.isIndex ? 1 : 0])
                 }
                 let event = try db.makeStatement(sql: "INSERT OR REPLACE INTO events (symbol, date, kind) VALUES (?, ?, ?)")
                 for e in batch.events {

@@ -1,25 +1,6 @@
 import ASTCalendar
 import ASTCore
 
-/// What is known about a symbol besides its bars: for the universe, reports and the sector caps.
-public struct SymbolInfo: Sendable, Equatable, Codable {
-    public var symbol: Symbol
-    public var name: String
-    /// `NYSE`, `NASDAQ` ... (`INDEX` for an index).
-    public var exchange: String
-    public var sector: String
-    /// An index or a volatility index: not tradable, no volume of its own.
-    public var isIndex: Bool
-
-    public init(symbol: Symbol, name: String, exchange: String, sector: String, isIndex: Bool = false) {
-        self.symbol = symbol
-        self.name = name
-        self.exchange = exchange
-        self.sector = sector
-        self.isIndex = isIndex
-    }
-}
-
 /// A split or a cash dividend, effective at the open of its ex-date.
 public struct CorporateAction: Sendable, Equatable, Hashable, Codable {
     /// What happened.

@@ -26,7 +26,7 @@ public struct GeneratedUniverse: Sendable, Equatable {
     public func files() -> [(name: String, contents: String)] {
         var out: [(String, String)] = []
         var meta = "symbol,name,sector,exchange,is_index\n"
-        for s in symbols { meta += "\(s.symbol),\(s.name),\(s.sector),\(s.exchange),\(s.isIndex ? 1 : 0)\n" }
+        for s in symbols { meta += "\(s.symbol),\(s.name),\(s.sector ?? ""),\(s.exchange),\(s.isIndex ? 1 : 0)\n" }
         out.append(("metadata.csv", meta))
         var actionsText = "symbol,ex_date,kind,ratio,amount\n"
         for a in actions {

@@ -44,14 +44,10 @@ public enum ScanInputLoader {
             let actions = try store.corporateActions(info.symbol).filter { $0.exDate <= date }
             let bars = BackAdjustment.apply(raw, actions: actions, mode: .splits)
             let splits = actions.filter { if case .split = $0.kind { true } else { false } }.count
-            // No sector is nil, never an empty-named sector: the risk gate blocks entries in a
-            // symbol without one (REFERENCE_DATA_MISSING) rather than lumping them together.
-            let strategyInfo = ASTStrategy.SymbolInfo(
-                symbol: info.symbol, exchange: info.exchange, sector: info.sector.isEmpty ? nil : info.sector, isIndex: info.isIndex)
             if info.isIndex {
                 if info.symbol == volatilitySymbol { volatility = bars } else { index = bars }
             } else {
-                universe.append(SymbolHistory(info: strategyInfo, bars: bars, splits: splits))
+                universe.append(SymbolHistory(info: info, bars: bars, splits: splits))
             }
         }
         let events = try store.events(from: date.adding(days: -eventDays), to: date.adding(days: eventDays)).map {

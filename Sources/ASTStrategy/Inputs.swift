@@ -2,29 +2,6 @@ import ASTCalendar
 import ASTCore
 import ASTMessages
 
-/// What the pipeline knows about a symbol besides its bars: where it trades, its sector (for the
-/// risk gate's concentration rule) and whether it is an index rather than a tradable share.
-public struct SymbolInfo: Sendable, Equatable, Codable {
-    public var symbol: Symbol
-    /// The listing exchange's code as market data spells it (`NASDAQ`, `NYSE`, `AMEX`, ...).
-    public var exchange: String
-    public var sector: String?
-    /// An index (or a volatility index) is an input of the regime, never a trade.
-    public var isIndex: Bool
-
-    public init(symbol: Symbol, exchange: String, sector: String? = nil, isIndex: Bool = false) {
-        self.symbol = symbol
-        self.exchange = exchange
-        self.sector = sector
-        self.isIndex = isIndex
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case symbol, exchange, sector
-        case isIndex = "is_index"
-    }
-}
-
 /// One symbol's daily bars, oldest first, split- and dividend-adjusted, as market data hands
 /// them to the strategy.
 public struct SymbolHistory: Sendable {

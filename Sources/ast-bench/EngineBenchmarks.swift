@@ -148,7 +148,7 @@ struct EngineBenchmarks: AsyncParsableCommand {
                 + "ast engine --store \(path) --from \(first) --sessions \(d.played.count)")
     }
 
-    func syntheticData() -> (infos: [ASTMarketData.SymbolInfo], bars: [Bar], events: [MarketEvent], played: [Session]) {
+    func syntheticData() -> (infos: [SymbolInfo], bars: [Bar], events: [MarketEvent], played: [Session]) {
         let standard = BundledData.universe()
         // Every session the calendar covers from 2024 on (the bundled index, which drives the
         // walks and the regime, ends on 2026-12-31: after it the regime is undetermined).
@@ -165,14 +165,14 @@ struct EngineBenchmarks: AsyncParsableCommand {
             "Technology", "Healthcare", "Financials", "Energy", "Industrials", "Consumer Discretionary", "Consumer Staples", "Utilities",
         ]
         var rng = SplitMix64(seed: seed)
-        var infos: [ASTMarketData.SymbolInfo] = []
+        var infos: [SymbolInfo] = []
         var bars: [Bar] = []
         bars.reserveCapacity(symbols * total)
         var events: [MarketEvent] = []
         for n in 0..<symbols {
             let symbol = Symbol(validating: "S" + String(format: "%05d", n))!
             infos.append(
-                ASTMarketData.SymbolInfo(
+                SymbolInfo(
                     symbol: symbol, name: "Stock \(n)", exchange: n % 3 == 0 ? "NASDAQ" : "NYSE",
                     sector: sectors[n % sectors.count]))
             let beta = 0.5 + rng.uniform(), vol = 0.01 + 0.02 * rng.uniform()

@@ -285,7 +285,7 @@ struct ScanBenchmark {
     /// A generated universe: the scan date and everything before it.
     struct Universe {
         var date: LocalDate
-        var infos: [ASTMarketData.SymbolInfo]
+        var infos: [SymbolInfo]
         var series: [[Bar]]
         var index: [Bar]
         var volatility: [Bar]
@@ -318,14 +318,14 @@ struct ScanBenchmark {
             market.append(index[i].close.indicatorValue / index[i - 1].close.indicatorValue - 1)
         }
         var rng = SplitMix64(seed: seed ^ 0x5CA7_0000_0000_0001)
-        var infos: [ASTMarketData.SymbolInfo] = []
+        var infos: [SymbolInfo] = []
         var series: [[Bar]] = []
         var events: [MarketEvent] = []
         series.reserveCapacity(symbols)
         for n in 0..<symbols {
             let symbol = Symbol(validating: "S" + String(format: "%05d", n))!
             infos.append(
-                ASTMarketData.SymbolInfo(
+                SymbolInfo(
                     symbol: symbol, name: "Stock \(n)", exchange: n % 3 == 0 ? "NASDAQ" : "NYSE",
                     sector: Self.sectors[n % Self.sectors.count]))
             let beta = 0.5 + rng.uniform()
@@ -365,7 +365,7 @@ struct ScanBenchmark {
     /// every bar, events 30 days either side of the date.
     static func input(_ u: Universe, portfolio: PortfolioSnapshot) -> ScanInput {
         let histories = zip(u.infos, u.series).map { info, bars in
-            SymbolHistory(info: ASTStrategy.SymbolInfo(symbol: info.symbol, exchange: info.exchange, sector: info.sector), bars: bars)
+            SymbolHistory(info: info, bars: bars)
         }
         let (from, to) = (u.date.adding(days: -ScanInputLoader.eventDays), u.date.adding(days: ScanInputLoader.eventDays))
         let events = u.events.filter { $0.date >= from && $0.date <= to }.map {

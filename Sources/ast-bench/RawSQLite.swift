@@ -1,10 +1,11 @@
+import ASTJournal
 import GRDBSQLite
 
 /// The baseline of benchmark 3: the same rows written through the sqlite3 C API with prepared
 /// statements and nothing else: no GRDB, no hash chain, no head row, no lock of our own.
 ///
-/// The tables are the journal's `entries` (with its indexes) and `head` (format 1, copied from
-/// ASTJournal's schema), so both sides do the same B-tree work per row.
+/// The tables are the journal's own (``Journal/tablesSQL``), so both sides do the same B-tree work
+/// per row.
 final class RawSQLite {
     enum Synchronous: String { case normal = "NORMAL", full = "FULL" }
 
@@ -15,16 +16,7 @@ final class RawSQLite {
     private let updateHead: OpaquePointer?
     private let path: String
 
-    static let schema = """
-        CREATE TABLE entries(
-            seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, kind TEXT NOT NULL, type TEXT NOT NULL,
-            msg_id TEXT, corr_id TEXT, peer TEXT, body BLOB NOT NULL,
-            prev_hash BLOB NOT NULL, hash BLOB NOT NULL);
-        CREATE INDEX entries_corr_id ON entries(corr_id);
-        CREATE INDEX entries_ts ON entries(ts);
-        CREATE TABLE head(id INTEGER PRIMARY KEY CHECK(id = 1), seq INTEGER NOT NULL, hash BLOB NOT NULL);
-        INSERT INTO head(id, seq, hash) VALUES (1, 0, zeroblob(32));
-        """
+    static let schema = Journal.tablesSQL + "\nINSERT INTO head(id, seq, hash) VALUES (1, 0, zeroblob(32));\n"
 
     /// The SQLite library both sides link.
     static var version: String { String(cString: sqlite3_libversion()) }

@@ -72,13 +72,9 @@ actor ReconcilerShell: WorkerLogic {
         try MissingState.quarantine(context)
         let (restored, quarantined, known) = try Self.restore(journal: journal)
         core = restored
-        let state = try QuarantineJournal.record(quarantined, into: known, journal: journal, clock: clock)
+        let state = try QuarantineJournal.recordAndTell(
+            quarantined, into: known, journal: journal, clock: clock, process: context.identity.description, logger: logger)
         quarantine = Mutex(state)
-        for entry in state.pending {
-            logger.critical(
-                "QUARANTINE: \(entry); acknowledge with: astctl quarantine ack --process \(context.identity) --seq \(entry.seq) --reason '...'"
-            )
-        }
         logger.notice(
             "book restored",
             metadata: [
@@ -191,7 +187,7 @@ actor ReconcilerShell: WorkerLogic {
         }
         defer { try? store.close() }
         guard let infos = try? store.symbolInfo(), !infos.isEmpty else { return nil }
-        return Dictionary(infos.map { ($0.symbol.rawValue, $0.sector) }, uniquingKeysWith: { a, _ in a })
+        return Dictionary(infos.map { ($0.symbol.rawValue, $0.sector ?? "") }, uniquingKeysWith: { a, _ in a })
     }
 
     func queryBroker() async -> BrokerAccountState? {

@@ -89,13 +89,9 @@ actor RiskShell: WorkerLogic {
         }
         let (restored, unclean, quarantined, known) = try Self.restore(limits: config.risk.limits, journal: journal, now: clock.now())
         gate = restored
-        let state = try QuarantineJournal.record(quarantined, into: known, journal: journal, clock: clock)
+        let state = try QuarantineJournal.recordAndTell(
+            quarantined, into: known, journal: journal, clock: clock, process: context.identity.description, logger: logger)
         quarantine = Mutex(state)
-        for entry in state.pending {
-            logger.critical(
-                "QUARANTINE: \(entry); acknowledge with: astctl quarantine ack --process \(context.identity) --seq \(entry.seq) --reason '...'"
-            )
-        }
         logger.notice(
             "risk gate \(restored.state.rawValue) since \(restored.since): \(restored.cause.text)",
             metadata: ["unclean_previous_exit": "\(unclean)"])

@@ -277,30 +277,35 @@ actor StrategyShell: WorkerLogic {
                         priority: .p1, key: "safe-reduce:\(date)", title: "AST safe reducing \(date): limits no reduction restores",
                         text: String(text.prefix(2000)), at: event.time)))
         }
-        var approved = 0
         let intents = plan.intents(day: date, createdAt: event.time, expiresAt: event.session.close)
-        for intent in intents {
-            let line: String
-            do {
-                let reply = try await risk.request(.intentSubmit(intent), timeout: .seconds(10))
-                if case .intentDecision(let d) = reply.message {
-                    if d.decision.approval != nil { approved += 1 }
-                    append(type: StrategyJournal.decision, d, at: clock.now(), correlation: intent.id.rawValue)
-                    line = "\(intent.id): \(d.decision.reason?.rawValue ?? "approved")"
-                } else {
-                    line = "\(intent.id): the risk gate answered \(reply.type)"
-                }
-            } catch {
-                line = "\(intent.id): no decision (\(error)); nothing was ordered"
-            }
-            logger.info("\(line)")
-        }
+        var approved = 0
+        for intent in intents where await submit(intent) { approved += 1 }
         return "safe reducing: \(plan.summary); \(intents.count) intents, \(approved) approved"
     }
 
     /// The 16:40 daily report: the day's section of the run report, from every process's
     /// journal (read-only), as JSON and Markdown under `<state_dir>/reports/daily-<date>/`, and a
     /// P1 alert that it is there.
+    /// Submits `intent` to the risk gate and journals its decision; whether it was approved.
+    func submit(_ intent: IntentGroup) async -> Bool {
+        let line: String
+        var approved = false
+        do {
+            let reply = try await risk.request(.intentSubmit(intent), timeout: .seconds(10))
+            if case .intentDecision(let d) = reply.message {
+                approved = d.decision.approval != nil
+                append(type: StrategyJournal.decision, d, at: clock.now(), correlation: intent.id.rawValue)
+                line = "\(intent.id): \(d.decision.reason?.rawValue ?? "approved")"
+            } else {
+                line = "\(intent.id): the risk gate answered \(reply.type)"
+            }
+        } catch {
+            line = "\(intent.id): no decision (\(error)); nothing was ordered"
+        }
+        logger.info("\(line)")
+        return approved
+    }
+
     func dailyReport(_ event: ScheduledEvent) -> String {
         let date = event.session.date.description
         do {
@@ -375,23 +380,10 @@ actor StrategyShell: WorkerLogic {
         for var intent in result.intents {
             // Decided by the end of its session or never (INTENT_EXPIRED at the gate).
             intent.expiresAt = event.session.close
-            let line: String
-            do {
-                let reply = try await risk.request(.intentSubmit(intent), timeout: .seconds(10))
-                if case .intentDecision(let d) = reply.message {
-                    if d.decision.approval != nil {
-                        approved += 1
-                        todaysEntries.append((intent.id, date))
-                    }
-                    append(type: StrategyJournal.decision, d, at: clock.now(), correlation: intent.id.rawValue)
-                    line = "\(intent.id): \(d.decision.reason?.rawValue ?? "approved")"
-                } else {
-                    line = "\(intent.id): the risk gate answered \(reply.type)"
-                }
-            } catch {
-                line = "\(intent.id): no decision (\(error)); nothing was ordered"
+            if await submit(intent) {
+                approved += 1
+                todaysEntries.append((intent.id, date))
             }
-            logger.info("\(line)")
         }
         return "scan \(date): \(candidates) candidates, \(result.intents.count) intents, \(approved) approved (mode \(mode))"
     }

@@ -184,10 +184,8 @@ func withClient<T: Sendable>(
         identity: ProcessIdentity(role: .control, instance: "astctl"), target: target.description, path: path,
         expectedRole: target.role, settings: BusSettings(config.bus), journal: journal,
         clock: SystemClock(), logger: logger)
-    let runner = Task { await client.run() }
-    defer { runner.cancel() }
-    await client.waitUntilConnected()
-    return try await body(client)
+    // Cancellable (a `within` that gives up): the connection is closed before the journal.
+    return try await client.whileConnected(body)
 }
 
 struct Status: AsyncParsableCommand {
@@ -303,7 +301,7 @@ func busStatus(of target: ProcessIdentity, config: ASTConfig) async -> BusStatus
     // Bounded as a whole, connecting included: a socket at its connection cap (a flood) or a
     // hung process costs status three seconds, never a wait for a connection that never comes.
     let reply = await within(.seconds(3)) {
-        try? await withClient(to: target, path: path, config: config) { client in
+        try await withClient(to: target, path: path, config: config) { client in
             try await client.request(.busStatusRequest(BusStatusRequest()), timeout: .seconds(3))
         }
     }
@@ -751,27 +749,4 @@ enum CommandLineValues {
         default: return "cannot be written" + path
         }
     }
-}
-
-/// `work`'s result, or nil when it has none within `limit`; `work` is then left to end with the
-/// process (astctl is short-lived), since a connection being established cannot be cancelled.
-func within<T: Sendable>(_ limit: Duration, _ work: @escaping @Sendable () async -> T?) async -> T? {
-    let first = FirstAnswer<T?>()
-    return await withCheckedContinuation { continuation in
-        first.set(continuation)
-        Task { first.resume(returning: await work()) }
-        Task {
-            try? await Task.sleep(for: limit)
-            first.resume(returning: nil)
-        }
-    }
-}
-
-/// A continuation resumed once, by whichever answer comes first.
-final class FirstAnswer<T: Sendable>: Sendable {
-    private let continuation = Mutex<CheckedContinuation<T, Never>?>(nil)
-
-    func set(_ c: CheckedContinuation<T, Never>) { continuation.withLock { $0 = c } }
-
-    func resume(returning value: T) { continuation.withLock { $0.take() }?.resume(returning: value) }
 }

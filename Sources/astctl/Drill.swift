@@ -165,20 +165,6 @@ struct DrillJSON: Encodable {
     }
 }
 
-/// Runs `body`, or gives up with nil after `timeout`.
-func withTimeout<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async -> T? {
-    await withTaskGroup(of: T?.self) { group in
-        group.addTask { try? await body() }
-        group.addTask {
-            try? await Task.sleep(for: timeout)
-            return nil
-        }
-        let first = await group.next() ?? nil
-        group.cancelAll()
-        return first
-    }
-}
-
 /// What one round did and saw.
 struct RoundOutcome {
     var observation: RoundObservation
@@ -206,7 +192,7 @@ final class DrillShell: Sendable {
         let path = "\(config.runtimeDir)/control.sock"
         guard UnixSocket.isLive(path: path) else { return nil }
         let config = self.config
-        let reply = await withTimeout(.seconds(5)) {
+        let reply = await within(.seconds(5)) {
             try await withClient(to: ProcessIdentity(role: .supervisor), path: path, config: config) { client in
                 try await client.request(.statusRequest(StatusRequest()), timeout: .seconds(4))
             }
@@ -220,7 +206,7 @@ final class DrillShell: Sendable {
         let config = self.config
         let risk = ProcessIdentity(role: .risk)
         let path = WorkerRuntime.socketPath(identity: risk, runtimeDir: config.runtimeDir)
-        let reply = await withTimeout(.seconds(12)) {
+        let reply = await within(.seconds(12)) {
             try await withClient(to: risk, path: path, config: config) { client in
                 try await client.request(.riskCommand(command), timeout: .seconds(10))
             }
@@ -251,7 +237,7 @@ final class DrillShell: Sendable {
         let risk = ProcessIdentity(role: .risk)
         let path = WorkerRuntime.socketPath(identity: risk, runtimeDir: config.runtimeDir)
         while ContinuousClock.now - start < within {
-            let seen = await withTimeout(within) {
+            let seen = await ASTBus.within(within) {
                 try await withClient(to: risk, path: path, config: config) { client -> Duration? in
                     while ContinuousClock.now - start < within {
                         let reply = try await client.request(.riskCommand(.status), timeout: .seconds(2))
@@ -348,7 +334,7 @@ final class DrillShell: Sendable {
     /// `astctl reconcile`, as the drill judges it.
     func reconcileOnce() async -> ReconcileCheck {
         let config = self.config
-        let outcome = await withTimeout(.seconds(25)) {
+        let outcome = await within(.seconds(25)) {
             try await reconcilerRequest(ReconcileRequest(run: true, reason: "astctl drill"), config: config, quiet: true)
         }
         guard let run = outcome ?? nil else { return .incomplete("the reconciler did not answer") }

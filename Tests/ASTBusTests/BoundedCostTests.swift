@@ -164,15 +164,21 @@ struct BoundedCostEndpointTests {
         #expect(capEntries.count >= 1 && capEntries.count <= BusSettings().refusalBudget)
     }
 
-    @Test func anIdlePeerIsClosedAfterTheIdleTimeoutButAPingingClientStays() async throws {
-        let dir = try TemporaryDirectory(prefix: "bus-bounded")
-        defer { dir.remove() }
+    /// An endpoint that closes a peer idle for one second, and a client connected to it.
+    static func connectedWithAOneSecondIdleTimeout(in dir: TemporaryDirectory) async throws -> (TestEndpoint, TestClient) {
         let settings = BusSettings(
             helloTimeout: .seconds(30), backoffInitial: .milliseconds(10), backoffMaximum: .milliseconds(50),
             idleTimeout: .seconds(1))
         let server = try TestEndpoint(directory: dir, settings: settings)
         let client = try TestClient(path: server.socketPath, journalPath: dir("client.sqlite"), settings: settings)
         await client.client.waitUntilConnected()
+        return (server, client)
+    }
+
+    @Test func anIdlePeerIsClosedAfterTheIdleTimeoutButAPingingClientStays() async throws {
+        let dir = try TemporaryDirectory(prefix: "bus-bounded")
+        defer { dir.remove() }
+        let (server, client) = try await Self.connectedWithAOneSecondIdleTimeout(in: dir)
         let path = server.socketPath
         let idleClosed = try await onOwnThread { () -> Bool in
             let peer = try RawBusPeer(path: path)
@@ -190,5 +196,25 @@ struct BoundedCostEndpointTests {
         #expect(reply.type == .pong)
         #expect(entries.filter { $0.record.type == BusEvent.idleClosed.rawValue }.count == 1, "only the silent peer was closed")
         #expect(entries.filter { $0.record.type == BusEvent.connected.rawValue }.count == 2, "the client never had to reconnect")
+    }
+
+    /// A loaded machine or a process busy with its own work delays the tasks of Swift's pool by
+    /// seconds: the keepalive must not depend on them. Every thread of the pool is held for two
+    /// idle timeouts; the client still pings (from its connection's event loop) and is kept.
+    @Test func aClientWhoseTaskPoolIsBlockedStillPingsAndIsKept() async throws {
+        let dir = try TemporaryDirectory(prefix: "bus-bounded")
+        defer { dir.remove() }
+        let (server, client) = try await Self.connectedWithAOneSecondIdleTimeout(in: dir)
+        await withTaskGroup { group in
+            for _ in 0..<ProcessInfo.processInfo.activeProcessorCount {
+                group.addTask { usleep(2_000_000) }
+            }
+        }
+        let reply = try await client.client.request(.ping(Ping(nonce: 1)), timeout: .seconds(20))
+        let entries = try await server.stop()
+        try await client.stop()
+        #expect(reply.type == .pong)
+        #expect(entries.filter { $0.record.type == BusEvent.idleClosed.rawValue }.isEmpty, "the client was closed as idle")
+        #expect(entries.filter { $0.record.type == BusEvent.connected.rawValue }.count == 1, "the client never had to reconnect")
     }
 }

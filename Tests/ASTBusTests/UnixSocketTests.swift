@@ -35,6 +35,11 @@ import Testing
     @Test func tooLongAPathIsRefused() {
         let path = "/tmp/" + String(repeating: "a", count: 120)
         #expect(throws: SocketError(operation: "bind", path: path, errno: ENAMETOOLONG)) { try UnixSocket.listen(path: path) }
+        // Both connects refuse it too, rather than connect to the path cut short.
+        #expect(throws: SocketError(operation: "connect", path: path, errno: ENAMETOOLONG)) { try UnixSocket.connect(path: path) }
+        #expect(throws: SocketError(operation: "connect", path: path, errno: ENAMETOOLONG)) {
+            try UnixSocket.connectNonBlocking(path: path)
+        }
     }
 
     @Test func aNonBlockingConnectNeverWaitsForAFullBacklog() throws {

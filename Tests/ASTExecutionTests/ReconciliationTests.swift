@@ -295,7 +295,7 @@ private func combinedScenario() -> (Ledger, BrokerAccountState, [Fill], [BrokerO
 func theReportDoesNotDependOnTheOrderTheBrokerListsThings(seed: Int) throws {
     let (l, broker0, _, _) = combinedScenario()
     var broker = broker0
-    var rng = SplitMix(seed: UInt64(seed))
+    var rng = SplitMix64(seed: UInt64(seed))
     broker.openOrders.shuffle(using: &rng)
     broker.positions.shuffle(using: &rng)
     #expect(try json(reconcile(l, broker)) == json(reconcile(l, broker0)))
@@ -333,19 +333,6 @@ func theReportDoesNotDependOnTheOrderTheBrokerListsThings(seed: Int) throws {
     #expect(report?.isClean == true)
     #expect(report?.summary.contains("1000 positions and 4000 open orders agree") == true)
     #expect(elapsed < .seconds(10), "reconciling took \(elapsed)")
-}
-
-/// A seeded generator so that shuffles repeat.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 @Test func anEntryWeConsiderCancelledButTheBrokerStillWorksIsCancelledAgain() {

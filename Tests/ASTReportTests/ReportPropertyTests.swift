@@ -7,23 +7,11 @@ import Foundation
 import Logging
 import Testing
 
-/// A small seeded generator (SplitMix64), so that a failing case can be replayed from its seed.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 @Suite struct EquitySeriesPropertyTests {
     /// Random walks of equity; every figure is checked against a brute-force reading of the same series.
     @Test(arguments: [UInt64(1), 7, 42, 2026, 99_991])
     func peakTroughEndAndDrawdownAllComeFromOneSeries(seed: UInt64) {
-        var rng = SeededGenerator(state: seed)
+        var rng = SplitMix64(seed: seed)
         for _ in 0..<200 {
             let n = Int.random(in: 1...60, using: &rng)
             var value: Int64 = 1_000_000_000  // $100,000.0000

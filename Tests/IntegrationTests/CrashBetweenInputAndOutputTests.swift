@@ -29,13 +29,7 @@ import Testing
 @Suite(.serialized) struct CrashBetweenInputAndOutputTests {
     static let sessions = 6
 
-    static let overlay = """
-        clock:
-          mode: replay
-        marketdata:
-          replay:
-            sessions: \(sessions)
-        """
+    static let overlay = SupervisedTree.replay(sessions: sessions)
 
     /// Every kind of worker but risk crashes once in one run, each between an input and its
     /// output: the reconciler, the broker, the strategy (after the first 09:00 `market.time`,

@@ -11,13 +11,7 @@ import Testing
 /// The whole system trading simulated weeks (M5): the replay clock, the bundled data, the
 /// 09:00 scan, the risk gate, the paper broker, the reconciler, all real processes under astd.
 @Suite(.serialized) struct DemoTests {
-    static let replay = """
-        clock:
-          mode: replay
-        marketdata:
-          replay:
-            sessions: 15
-        """
+    static let replay = SupervisedTree.replay(sessions: 15)
 
     func journal(_ tree: SupervisedTree, _ process: String) throws -> [JournalEntry] {
         try WorkerTree.entries(path: tree.dir("state/journal/\(process).sqlite"), process: process)

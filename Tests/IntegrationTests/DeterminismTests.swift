@@ -41,14 +41,7 @@ import Testing
 
     /// One replay of the sessions under `disturbance`; the trading content of its journals.
     func run(_ disturbance: Disturbance, seed: UInt64) async throws -> TradingContent {
-        let tree = try await SupervisedTree(
-            overlay: """
-                clock:
-                  mode: replay
-                marketdata:
-                  replay:
-                    sessions: \(Self.sessions)
-                """)
+        let tree = try await SupervisedTree(overlay: SupervisedTree.replay(sessions: Self.sessions))
         _ = try await tree.waitAllReady(timeout: .seconds(120))
         let started = ContinuousClock.now
         var hogs: [ChildProcess] = []
@@ -113,7 +106,8 @@ import Testing
     /// settled point: the replay is held there (`replay.hold`), the broker dies and is
     /// restarted by astd, the risk gate goes HALTED, and the operator reconciles and resumes.
     func chaos(_ tree: SupervisedTree, seed: UInt64) async throws -> [String] {
-        var rng = DisturbanceRandom(seed: seed)
+        // SplitMix64, so that a failing run's disturbances can be replayed from its seed.
+        var rng = SplitMix64(seed: seed)
         // Early enough that sessions are left after it: a session now takes about a second, and
         // one round of this loop (a stop, a pause, a status) up to three.
         let killSession = 2 + Int(rng.next() % UInt64(max(1, Self.sessions - 5)))
@@ -182,18 +176,5 @@ import Testing
             _ = try tree.astctl(["reconcile"])
             return try tree.astctl(["resume", "--to", target]).code == 0
         }
-    }
-}
-
-/// A small seeded generator (SplitMix64), so a failing run's disturbances can be replayed.
-struct DisturbanceRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -11,12 +11,9 @@ import Testing
     /// Fast rounds: a short watchdog and grace, a small restart back-off, an intensity no drill
     /// reaches, and enough replay sessions that the demo trades for the whole drill. Market data
     /// keeps a longer watchdog: its first start installs the bundled data set before it can ping.
-    static let overlay = """
-        clock:
-          mode: replay
-        marketdata:
-          replay:
-            sessions: 200
+    static let overlay = SupervisedTree.replay(
+        sessions: 200,
+        """
         supervisor:
           intensity: 1000
           period_ms: 30000
@@ -26,21 +23,21 @@ import Testing
           children:
 
         """
-        + [
-            "marketdata@main": "reduce", "strategy@main": "none", "risk@main": "halt", "broker@paper": "halt",
-            "reconciler@main": "halt", "notifier@main": "none",
-        ].sorted { order($0.key) < order($1.key) }.map { name, onCrash in
-            """
-                - name: \(name)
-                  executable: ast-\(name.split(separator: "@")[0])
-                  arguments: []
-                  restart: permanent
-                  shutdown_timeout_ms: 2000
-                  watchdog_ms: \(name == "marketdata@main" ? 4000 : 1500)
-                  on_crash: \(onCrash)
+            + [
+                "marketdata@main": "reduce", "strategy@main": "none", "risk@main": "halt", "broker@paper": "halt",
+                "reconciler@main": "halt", "notifier@main": "none",
+            ].sorted { order($0.key) < order($1.key) }.map { name, onCrash in
+                """
+                    - name: \(name)
+                      executable: ast-\(name.split(separator: "@")[0])
+                      arguments: []
+                      restart: permanent
+                      shutdown_timeout_ms: 2000
+                      watchdog_ms: \(name == "marketdata@main" ? 4000 : 1500)
+                      on_crash: \(onCrash)
 
-            """
-        }.joined()
+                """
+            }.joined())
 
     /// Info logging: the harness's debug level logs every bus message, which slows every round.
     static let environment = ["AST_LOGGING__LEVEL": "info"]

@@ -251,7 +251,9 @@ import Testing
                 tickers.append(.init(ticker: "SPY", name: "SPDR S&P 500 ETF Trust", primaryExchange: "ARCX", type: "ETF"))
             } else if !info.isIndex {
                 tickers.append(
-                    .init(ticker: ticker, name: info.name, primaryExchange: mic[info.exchange] ?? "XNYS", sicCode: sic[info.sector]))
+                    .init(
+                        ticker: ticker, name: info.name, primaryExchange: mic[info.exchange] ?? "XNYS",
+                        sicCode: info.sector.flatMap { sic[$0] }))
             }
         }
         let last = dates.last?.date ?? scanDate

@@ -19,42 +19,13 @@ import Testing
     /// schedule point), so each 09:00 approval reaches the broker before the session's bar.
     @Test(.timeLimit(.minutes(8)))
     func theTreeAndTheEngineTradeTheSameOverThirtySessions() async throws {
-        let tree = try await SupervisedTree(
-            overlay: """
-                clock:
-                  mode: replay
-                marketdata:
-                  replay:
-                    sessions: \(Self.sessions)
-                """)
+        let tree = try await SupervisedTree(overlay: SupervisedTree.replay(sessions: Self.sessions))
         _ = try await tree.waitAllReady(timeout: .seconds(60))
-        var seen = ""
-        do {
-            try await eventually(timeout: .seconds(360), every: .milliseconds(500), "the replay to finish") {
-                guard let (s, _) = try tree.status() else { return false }
-                seen = s.children.first { $0.name == "marketdata@main" }?.statusText ?? "-"
-                return seen.hasPrefix("replay finished")
-            }
-        } catch {
-            Issue.record("the replay did not finish; marketdata last said: \(seen)")
-            throw error
-        }
-        // Stop the tree so that every journal is complete on disk.
-        tree.astd.signal(SIGTERM)
-        try await eventually(timeout: .seconds(30), every: .milliseconds(100), "astd to exit") { tree.astd.exitStatus != nil }
-
-        let ast = try ChildProcess(
-            try BuildProducts.executable("ast"),
-            ["engine", "--sessions", "\(Self.sessions)", "--compare-state-dir", tree.dir("state")],
-            environment: tree.environment, name: "ast-engine", outputDirectory: tree.dir.path)
-        try await eventually(timeout: .seconds(300), every: .milliseconds(200), "ast engine to finish") { ast.exitStatus != nil }
-        let code = ChildProcess.exitCode(ast.exitStatus!)
-        let out = ast.stdout
-        // What was compared (kept in the test log: the counts show the match is not vacuous).
-        for line in out.split(separator: "\n") where line.hasPrefix("engine:") || line.hasPrefix("parity:") { print(line) }
+        try await tree.waitForTheReplayToFinish(timeout: .seconds(360))
+        let (code, out, err) = try await tree.stopAndCompareWithTheEngine(sessions: Self.sessions, timeout: .seconds(300))
         #expect(
             code == 0,
-            "ast engine --compare-state-dir exited \(code.map(String.init) ?? "?"):\n\(out.suffix(4000))\n\(ast.stderr.suffix(2000))")
+            "ast engine --compare-state-dir exited \(code.map(String.init) ?? "?"):\n\(out.suffix(4000))\n\(err.suffix(2000))")
         #expect(out.contains("parity: the tree matched the engine trade for trade"), "\(out.suffix(4000))")
         // Not a vacuous match: the sessions traded.
         #expect(out.contains("engine: \(Self.sessions) sessions"), "\(out.suffix(2000))")

@@ -9,13 +9,7 @@ import Testing
 /// `astctl replay` (M7) over the journals of a real demo run: the re-execution finds them
 /// identical, a bundle exported from them replays the same, and an edited input is named.
 @Suite(.serialized) struct ReplayTests {
-    static let replay = """
-        clock:
-          mode: replay
-        marketdata:
-          replay:
-            sessions: 5
-        """
+    static let replay = SupervisedTree.replay(sessions: 5)
 
     @Test(.timeLimit(.minutes(4)))
     func aDemoRunReplaysIdenticallyAndAnEditedInputIsNamed() async throws {

@@ -20,32 +20,19 @@ import Testing
     /// when a position rises 6 % (LUMN on 2025-07-03, a revaluation by marks, which reach the gate at
     /// the same point in the tree and the engine; a violation on a fill's own day would come with
     /// the fill's snapshot, whose timing against the marks the tree does not fix).
-    static let overlay = """
-        clock:
-          mode: replay
-        marketdata:
-          replay:
-            sessions: \(sessions)
+    static let overlay = SupervisedTree.replay(
+        sessions: sessions,
+        """
         risk:
           limits:
             max_symbol_concentration_pct: 5.3
-        """
+        """)
 
     @Test(.timeLimit(.minutes(6)))
     func aViolatedLimitIsReducedAtTwoThirtyThroughTheGateAndReplaysIdentically() async throws {
         let tree = try await SupervisedTree(overlay: Self.overlay)
         _ = try await tree.waitAllReady(timeout: .seconds(60))
-        var seen = ""
-        do {
-            try await eventually(timeout: .seconds(240), every: .milliseconds(500), "the replay to finish") {
-                guard let (s, _) = try tree.status() else { return false }
-                seen = s.children.first { $0.name == "marketdata@main" }?.statusText ?? "-"
-                return seen.hasPrefix("replay finished")
-            }
-        } catch {
-            Issue.record("the replay did not finish; marketdata last said: \(seen)")
-            throw error
-        }
+        try await tree.waitForTheReplayToFinish(timeout: .seconds(240))
         #expect(try tree.status()?.0.safeMode?.state == .safeReducing)
 
         // The strategy journaled a plan in SAFE_REDUCING with proposals, and each decision.
@@ -88,18 +75,9 @@ import Testing
         #expect(replay.code == 0 && replay.stdout.contains("replay: IDENTICAL"), "\(replay.stdout.suffix(3000))\(replay.stderr)")
 
         // The in-process engine, same configuration and bars, trades the same (reductions included).
-        tree.astd.signal(SIGTERM)
-        try await eventually(timeout: .seconds(30), every: .milliseconds(100), "astd to exit") { tree.astd.exitStatus != nil }
-        let ast = try ChildProcess(
-            try BuildProducts.executable("ast"),
-            ["engine", "--sessions", "\(Self.sessions)", "--compare-state-dir", tree.dir("state")],
-            environment: tree.environment, name: "ast-engine", outputDirectory: tree.dir.path)
-        try await eventually(timeout: .seconds(120), every: .milliseconds(200), "ast engine to finish") { ast.exitStatus != nil }
-        let out = ast.stdout
-        for line in out.split(separator: "\n") where line.hasPrefix("engine:") || line.hasPrefix("parity:") { print(line) }
+        let (code, out, err) = try await tree.stopAndCompareWithTheEngine(sessions: Self.sessions, timeout: .seconds(120))
         #expect(
-            ChildProcess.exitCode(ast.exitStatus!) == 0 && out.contains("parity: the tree matched the engine trade for trade"),
-            "\(out.suffix(4000))\n\(ast.stderr.suffix(2000))")
+            code == 0 && out.contains("parity: the tree matched the engine trade for trade"), "\(out.suffix(4000))\n\(err.suffix(2000))")
     }
 
     /// The 14:30 task asks ast-risk for its Safe Mode state; that is all the strategy may ask:

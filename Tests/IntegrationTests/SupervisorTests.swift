@@ -81,6 +81,48 @@ final class SupervisedTree {
 
     func child(_ name: String, in status: TreeStatus) -> ChildStatusReport? { status.children.first { $0.name == name } }
 
+    /// The overlay that plays `sessions` on the causal replay clock, followed by `extra` YAML.
+    static func replay(sessions: Int, _ extra: String = "") -> String {
+        """
+        clock:
+          mode: replay
+        marketdata:
+          replay:
+            sessions: \(sessions)
+
+        """ + extra
+    }
+
+    /// Waits until market data says the replay finished; on giving up, says what it last said.
+    func waitForTheReplayToFinish(timeout: Duration) async throws {
+        var seen = "-"
+        do {
+            try await eventually(timeout: timeout, every: .milliseconds(500), "the replay to finish") {
+                guard astd.isRunning else { throw HarnessError("astd exited: \(astd.stderr.suffix(2000))") }
+                guard let (s, _) = try status() else { return false }
+                seen = child("marketdata@main", in: s)?.statusText ?? "-"
+                return seen.hasPrefix("replay finished")
+            }
+        } catch {
+            Issue.record("the replay did not finish; marketdata last said: \(seen)")
+            throw error
+        }
+    }
+
+    /// Stops the tree (so that every journal is complete on disk) and runs `ast engine
+    /// --compare-state-dir` over it; the engine's exit code and what it printed. Prints the
+    /// `engine:` and `parity:` lines, which show that the match is not vacuous.
+    func stopAndCompareWithTheEngine(sessions: Int, timeout: Duration) async throws -> (code: Int32?, stdout: String, stderr: String) {
+        astd.signal(SIGTERM)
+        try await eventually(timeout: .seconds(30), every: .milliseconds(100), "astd to exit") { astd.exitStatus != nil }
+        let ast = try ChildProcess(
+            try BuildProducts.executable("ast"), ["engine", "--sessions", "\(sessions)", "--compare-state-dir", dir("state")],
+            environment: environment, name: "ast-engine", outputDirectory: dir.path)
+        try await eventually(timeout: timeout, every: .milliseconds(200), "ast engine to finish") { ast.exitStatus != nil }
+        for line in ast.stdout.split(separator: "\n") where line.hasPrefix("engine:") || line.hasPrefix("parity:") { print(line) }
+        return (ChildProcess.exitCode(ast.exitStatus!), ast.stdout, ast.stderr)
+    }
+
     func isAlive(_ pid: Int32) -> Bool {
         // A zombie is dead for our purposes; /proc tells the difference.
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return false }
