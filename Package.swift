@@ -126,7 +126,7 @@ let package = Package(
         // Shell: the one restore fold per core (`RiskJournalFold`, `ReconcilerJournalFold`, `PaperJournalFold`) that
         // shells, replay and reports share; the merged timeline of every journal, verify-by-re-execution, replay
         // bundles (reads journals and files).
-        .target(name: "ASTReplay", dependencies: ["ASTCore", "ASTJournal", "ASTWire", "ASTRisk", "ASTExecution", "ASTPaperBroker", "CCrypto"]),
+        .target(name: "ASTReplay", dependencies: ["ASTCore", "ASTJournal", "ASTWire", "ASTRisk", "ASTExecution", "ASTPaperBroker", "ASTNotify", "CCrypto"]),
         // Shell (not a pure core: it reads SQLite journals and writes files): per-run and daily reports from the
         // journals, streamed: candidates, intents, risk decisions, orders, fills, positions, P&L and equity, Safe
         // Mode transitions, reconciliations, problems; JSON and Markdown.
