@@ -67,8 +67,8 @@ let package = Package(
         // Pure core: incremental indicators (SMA, EMA, RSI, MACD, ATR, Bollinger, ADX, SuperTrend, KDJ), their spec
         // parser and the registry that computes each once per bar per symbol.
         .target(name: "ASTIndicators", dependencies: ["ASTCore"]),
-        // Pure core: the NYSE calendar (holidays and early closes 2024-2030), America/New_York time in code, the
-        // daily schedule and its scheduler core.
+        // Pure core: the NYSE calendar (sessions, holidays, early closes and one-off closures 2000-2035),
+        // America/New_York time in code, the daily schedule and its scheduler core.
         .target(name: "ASTCalendar", dependencies: ["ASTCore"]),
         // Pure core: the strategy pipeline: universe filter, market regime, scanner with pluggable pattern detectors
         // and a filter chain, event guard, strategy engine (bracket intent groups, position sizing), the plugin
