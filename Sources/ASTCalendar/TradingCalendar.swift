@@ -83,6 +83,17 @@ public struct TradingCalendar: Sendable {
         return Int(firstOnOrAfter[i])
     }
 
+    /// Why NYSE holds no session on `date` — `a Saturday`, `NYSE was closed: Good Friday`,
+    /// `outside the calendar's years 2000–2035` — or nil when it holds one.
+    public func whyNoSession(on date: LocalDate) -> String? {
+        guard session(on: date) == nil else { return nil }
+        if !coveredYears.contains(date.year) {
+            return "outside the calendar's years \(coveredYears.lowerBound)–\(coveredYears.upperBound)"
+        }
+        if date.weekday.isWeekend { return date.weekday == .saturday ? "a Saturday" : "a Sunday" }
+        return "NYSE was closed: \(exceptions[date]?.reason ?? "a holiday")"
+    }
+
     /// Whether NYSE holds a session (full or shortened) on `date`.
     public func isTradingDay(_ date: LocalDate) -> Bool { session(on: date) != nil }
 
