@@ -67,8 +67,8 @@ let package = Package(
         // Pure core: incremental indicators (SMA, EMA, RSI, MACD, ATR, Bollinger, ADX, SuperTrend, KDJ), their spec
         // parser and the registry that computes each once per bar per symbol.
         .target(name: "ASTIndicators", dependencies: ["ASTCore"]),
-        // Pure core: the NYSE calendar (holidays and early closes 2024-2030), America/New_York time in code, the
-        // daily schedule and its scheduler core.
+        // Pure core: the NYSE calendar (sessions, holidays, early closes and one-off closures 2000-2035),
+        // America/New_York time in code, the daily schedule and its scheduler core.
         .target(name: "ASTCalendar", dependencies: ["ASTCore"]),
         // Pure core: the strategy pipeline: universe filter, market regime, scanner with pluggable pattern detectors
         // and a filter chain, event guard, strategy engine (bracket intent groups, position sizing), the plugin
@@ -139,7 +139,7 @@ let package = Package(
         // Shell: the one restore fold per core (`RiskJournalFold`, `ReconcilerJournalFold`, `PaperJournalFold`) that
         // shells, replay and reports share; the merged timeline of every journal, verify-by-re-execution, replay
         // bundles (reads journals and files).
-        .target(name: "ASTReplay", dependencies: ["ASTCore", "ASTJournal", "ASTWire", "ASTRisk", "ASTExecution", "ASTPaperBroker", "CCrypto"]),
+        .target(name: "ASTReplay", dependencies: ["ASTCore", "ASTJournal", "ASTWire", "ASTRisk", "ASTExecution", "ASTPaperBroker", "ASTNotify", "CCrypto"]),
         // Shell (not a pure core: it reads SQLite journals and writes files): per-run and daily reports from the
         // journals, streamed: candidates, intents, risk decisions, orders, fills, positions, P&L and equity, Safe
         // Mode transitions, reconciliations, problems; JSON and Markdown.

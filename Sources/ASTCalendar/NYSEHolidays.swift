@@ -3,7 +3,7 @@ public struct MarketException: Sendable, Equatable {
     public enum Kind: Sendable, Equatable {
         /// Closed all day.
         case closed
-        /// Trades from 09:30 to the given early close (13:00 on every early close so far).
+        /// Trades from 09:30 to the given early close (13:00 on every early close since 1993).
         case earlyClose(LocalTime)
     }
 
@@ -19,81 +19,91 @@ public struct MarketException: Sendable, Equatable {
     }
 }
 
-/// NYSE holidays and early closes, 2024 through 2030, for the NYSE equities market.
+/// NYSE holidays and early closes, 2000 through 2035, for the NYSE equities market: the rules
+/// NYSE has applied in every one of those years, plus its one-off closures.
 ///
-/// Sources:
-/// - 2024–2027: NYSE's published holiday and early-closing calendars ("NYSE Group announces
-///   2025, 2026 and 2027 holiday and early closings calendar", Nov 2024, and the 2024 one),
-///   including the special closure of 2025-01-09 (national day of mourning for President Carter).
-/// - 2028–2030: not yet published by NYSE when this table was written; derived by the rules
-///   NYSE has applied every year (NYSE Rule 7.2): a holiday on a Sunday is observed the Monday,
-///   on a Saturday the Friday — except New Year's Day, which is then not observed at all; early
-///   close (13:00) on the day after Thanksgiving, on July 3 when July 4 is a Tuesday to Friday,
-///   and on December 24 when it is a Monday to Thursday. Check them against NYSE's calendar when
-///   it is published; `ASTCalendarTests` re-derives every rule-based row.
+/// Rules (NYSE Rule 7.2 and the exchange's yearly holiday calendars):
+/// - Closed: New Year's Day, Martin Luther King, Jr. Day (third Monday of January), Washington's
+///   Birthday (third Monday of February), Good Friday, Memorial Day (last Monday of May),
+///   Juneteenth (June 19, from 2022), Independence Day, Labor Day (first Monday of September),
+///   Thanksgiving Day (fourth Thursday of November), Christmas Day. A holiday on a Sunday is
+///   observed the Monday, on a Saturday the Friday — except New Year's Day, which is then not
+///   observed at all (2005, 2011, 2022, 2028, 2033: December 31 trades).
+/// - Early close at 13:00: the day after Thanksgiving; December 24 on a Monday to Thursday;
+///   July 3 on a Monday, Tuesday or Thursday, and on a Wednesday from 2013 on; before 2013, July 5
+///   when it is a Friday (2002).
+/// - One-off early close (13:00): 2003-12-26, the Friday after Christmas.
+/// - One-off closures: 2001-09-11 to 09-14 (the attacks on the World Trade Center), 2004-06-11
+///   (President Reagan's funeral), 2007-01-02 (President Ford), 2012-10-29 and 10-30 (Hurricane
+///   Sandy), 2018-12-05 (President George H. W. Bush), 2025-01-09 (President Carter).
 ///
-/// Juneteenth (June 19) is an NYSE holiday since 2022.
+/// Checked day by day against an independent calendar (`exchange_calendars`' XNYS) by
+/// `ASTCalendarTests` and the fixture `scripts/calendar-oracle` generates. Years NYSE has not
+/// published yet (after 2028 when this was written) follow the rules: a one-off closure there
+/// is unknowable in advance, and the operator's halt is the answer to one.
 enum NYSEHolidays {
-    static let years = 2024...2030
+    static let years = 2000...2035
 
-    static let table: [MarketException] = rows.map { date, close, reason in
-        MarketException(date: LocalDate(date)!, kind: close.map { .earlyClose($0) } ?? .closed, reason: reason)
-    }
+    static let table: [MarketException] = years.flatMap(exceptions(in:)).sorted { $0.date < $1.date }
 
     private static let one = LocalTime(hour: 13, minute: 0)
 
-    private static let rows: [(String, LocalTime?, String)] = [
-        // 2024 (published)
-        ("2024-01-01", nil, "New Year's Day"), ("2024-01-15", nil, "Martin Luther King, Jr. Day"),
-        ("2024-02-19", nil, "Washington's Birthday"), ("2024-03-29", nil, "Good Friday"),
-        ("2024-05-27", nil, "Memorial Day"), ("2024-06-19", nil, "Juneteenth"),
-        ("2024-07-03", one, "Day before Independence Day"), ("2024-07-04", nil, "Independence Day"),
-        ("2024-09-02", nil, "Labor Day"), ("2024-11-28", nil, "Thanksgiving Day"),
-        ("2024-11-29", one, "Day after Thanksgiving"), ("2024-12-24", one, "Christmas Eve"),
-        ("2024-12-25", nil, "Christmas Day"),
-        // 2025 (published)
-        ("2025-01-01", nil, "New Year's Day"), ("2025-01-09", nil, "National Day of Mourning for President Carter"),
-        ("2025-01-20", nil, "Martin Luther King, Jr. Day"), ("2025-02-17", nil, "Washington's Birthday"),
-        ("2025-04-18", nil, "Good Friday"), ("2025-05-26", nil, "Memorial Day"), ("2025-06-19", nil, "Juneteenth"),
-        ("2025-07-03", one, "Day before Independence Day"), ("2025-07-04", nil, "Independence Day"),
-        ("2025-09-01", nil, "Labor Day"), ("2025-11-27", nil, "Thanksgiving Day"),
-        ("2025-11-28", one, "Day after Thanksgiving"), ("2025-12-24", one, "Christmas Eve"),
-        ("2025-12-25", nil, "Christmas Day"),
-        // 2026 (published; July 4 is a Saturday: observed Friday July 3, no early close)
-        ("2026-01-01", nil, "New Year's Day"), ("2026-01-19", nil, "Martin Luther King, Jr. Day"),
-        ("2026-02-16", nil, "Washington's Birthday"), ("2026-04-03", nil, "Good Friday"),
-        ("2026-05-25", nil, "Memorial Day"), ("2026-06-19", nil, "Juneteenth"),
-        ("2026-07-03", nil, "Independence Day (observed)"), ("2026-09-07", nil, "Labor Day"),
-        ("2026-11-26", nil, "Thanksgiving Day"), ("2026-11-27", one, "Day after Thanksgiving"),
-        ("2026-12-24", one, "Christmas Eve"), ("2026-12-25", nil, "Christmas Day"),
-        // 2027 (published; Juneteenth, July 4 and Christmas fall on weekends)
-        ("2027-01-01", nil, "New Year's Day"), ("2027-01-18", nil, "Martin Luther King, Jr. Day"),
-        ("2027-02-15", nil, "Washington's Birthday"), ("2027-03-26", nil, "Good Friday"),
-        ("2027-05-31", nil, "Memorial Day"), ("2027-06-18", nil, "Juneteenth (observed)"),
-        ("2027-07-05", nil, "Independence Day (observed)"), ("2027-09-06", nil, "Labor Day"),
-        ("2027-11-25", nil, "Thanksgiving Day"), ("2027-11-26", one, "Day after Thanksgiving"),
-        ("2027-12-24", nil, "Christmas Day (observed)"),
-        // 2028 (derived; New Year's Day is a Saturday and is not observed)
-        ("2028-01-17", nil, "Martin Luther King, Jr. Day"), ("2028-02-21", nil, "Washington's Birthday"),
-        ("2028-04-14", nil, "Good Friday"), ("2028-05-29", nil, "Memorial Day"), ("2028-06-19", nil, "Juneteenth"),
-        ("2028-07-03", one, "Day before Independence Day"), ("2028-07-04", nil, "Independence Day"),
-        ("2028-09-04", nil, "Labor Day"), ("2028-11-23", nil, "Thanksgiving Day"),
-        ("2028-11-24", one, "Day after Thanksgiving"), ("2028-12-25", nil, "Christmas Day"),
-        // 2029 (derived)
-        ("2029-01-01", nil, "New Year's Day"), ("2029-01-15", nil, "Martin Luther King, Jr. Day"),
-        ("2029-02-19", nil, "Washington's Birthday"), ("2029-03-30", nil, "Good Friday"),
-        ("2029-05-28", nil, "Memorial Day"), ("2029-06-19", nil, "Juneteenth"),
-        ("2029-07-03", one, "Day before Independence Day"), ("2029-07-04", nil, "Independence Day"),
-        ("2029-09-03", nil, "Labor Day"), ("2029-11-22", nil, "Thanksgiving Day"),
-        ("2029-11-23", one, "Day after Thanksgiving"), ("2029-12-24", one, "Christmas Eve"),
-        ("2029-12-25", nil, "Christmas Day"),
-        // 2030 (derived)
-        ("2030-01-01", nil, "New Year's Day"), ("2030-01-21", nil, "Martin Luther King, Jr. Day"),
-        ("2030-02-18", nil, "Washington's Birthday"), ("2030-04-19", nil, "Good Friday"),
-        ("2030-05-27", nil, "Memorial Day"), ("2030-06-19", nil, "Juneteenth"),
-        ("2030-07-03", one, "Day before Independence Day"), ("2030-07-04", nil, "Independence Day"),
-        ("2030-09-02", nil, "Labor Day"), ("2030-11-28", nil, "Thanksgiving Day"),
-        ("2030-11-29", one, "Day after Thanksgiving"), ("2030-12-24", one, "Christmas Eve"),
-        ("2030-12-25", nil, "Christmas Day"),
+    /// The one-off closures (not rule-based).
+    static let closures: [(String, String)] = [
+        ("2001-09-11", "Attacks on the World Trade Center"), ("2001-09-12", "Attacks on the World Trade Center"),
+        ("2001-09-13", "Attacks on the World Trade Center"), ("2001-09-14", "Attacks on the World Trade Center"),
+        ("2004-06-11", "National Day of Mourning for President Reagan"),
+        ("2007-01-02", "National Day of Mourning for President Ford"),
+        ("2012-10-29", "Hurricane Sandy"), ("2012-10-30", "Hurricane Sandy"),
+        ("2018-12-05", "National Day of Mourning for President George H. W. Bush"),
+        ("2025-01-09", "National Day of Mourning for President Carter"),
     ]
+
+    /// The one-off early closes (13:00, not rule-based).
+    static let earlyCloses: [(String, String)] = [("2003-12-26", "Day after Christmas")]
+
+    /// Every holiday and early close of `year` (in no particular order).
+    static func exceptions(in year: Int) -> [MarketException] {
+        var out: [MarketException] = []
+        func closed(_ d: LocalDate, _ reason: String) { out.append(MarketException(date: d, kind: .closed, reason: reason)) }
+        func early(_ d: LocalDate, _ reason: String) { out.append(MarketException(date: d, kind: .earlyClose(one), reason: reason)) }
+        func observed(_ d: LocalDate, _ reason: String, saturdayToFriday: Bool = true) {
+            switch d.weekday {
+            case .saturday: if saturdayToFriday { closed(d.adding(days: -1), "\(reason) (observed)") }
+            case .sunday: closed(d.adding(days: 1), "\(reason) (observed)")
+            default: closed(d, reason)
+            }
+        }
+        func day(_ m: Int, _ d: Int) -> LocalDate { LocalDate(year: year, month: m, day: d)! }
+
+        observed(day(1, 1), "New Year's Day", saturdayToFriday: false)
+        closed(LocalDate.nth(3, .monday, month: 1, year: year), "Martin Luther King, Jr. Day")
+        closed(LocalDate.nth(3, .monday, month: 2, year: year), "Washington's Birthday")
+        closed(easter(year).adding(days: -2), "Good Friday")
+        closed(LocalDate.nth(-1, .monday, month: 5, year: year), "Memorial Day")
+        if year >= 2022 { observed(day(6, 19), "Juneteenth") }
+        observed(day(7, 4), "Independence Day")
+        let july3 = day(7, 3)
+        if [.monday, .tuesday, .thursday].contains(july3.weekday) || (july3.weekday == .wednesday && year >= 2013) {
+            early(july3, "Day before Independence Day")
+        }
+        if year < 2013, day(7, 5).weekday == .friday { early(day(7, 5), "Day after Independence Day") }
+        closed(LocalDate.nth(1, .monday, month: 9, year: year), "Labor Day")
+        let thanksgiving = LocalDate.nth(4, .thursday, month: 11, year: year)
+        closed(thanksgiving, "Thanksgiving Day")
+        early(thanksgiving.adding(days: 1), "Day after Thanksgiving")
+        if [.monday, .tuesday, .wednesday, .thursday].contains(day(12, 24).weekday) { early(day(12, 24), "Christmas Eve") }
+        observed(day(12, 25), "Christmas Day")
+        for (d, reason) in closures where d.hasPrefix("\(year)-") { closed(LocalDate(d)!, reason) }
+        for (d, reason) in earlyCloses where d.hasPrefix("\(year)-") { early(LocalDate(d)!, reason) }
+        return out
+    }
+
+    /// Easter Sunday (anonymous Gregorian algorithm, Meeus/Jones/Butcher).
+    static func easter(_ y: Int) -> LocalDate {
+        let a = y % 19, b = y / 100, c = y % 100, d = b / 4, e = b % 4, f = (b + 8) / 25, g = (b - f + 1) / 3
+        let h = (19 * a + b - d - g + 15) % 30, i = c / 4, k = c % 4, l = (32 + 2 * e + 2 * i - h - k) % 7
+        let m = (a + 11 * h + 22 * l) / 451
+        return LocalDate(year: y, month: (h + l - 7 * m + 114) / 31, day: (h + l - 7 * m + 114) % 31 + 1)!
+    }
 }

@@ -4,8 +4,9 @@ import ASTCore
 ///
 /// Eastern Standard Time is UTC−5; Eastern Daylight Time (UTC−4) runs from the second Sunday of
 /// March at 02:00 local to the first Sunday of November at 02:00 local: the U.S. rule since 2007
-/// (Energy Policy Act of 2005). Dates before 2007 would need the older rule and are not
-/// supported by the trading calendar anyway.
+/// (Energy Policy Act of 2005). Before 2007, from the first Sunday of April to the last Sunday of
+/// October (the rule of 1987–2006, also applied to earlier years, which the trading calendar
+/// does not cover).
 public enum NewYorkTime {
     static let nanosPerSecond: Int64 = 1_000_000_000
 
@@ -14,8 +15,12 @@ public enum NewYorkTime {
         let seconds = floorDiv(t.nanoseconds, nanosPerSecond)
         let year = LocalDate(daysSinceEpoch: Int(floorDiv(seconds, 86_400))).year
         // 02:00 EST = 07:00 UTC at the start; 02:00 EDT = 06:00 UTC at the end.
-        let start = Int64(LocalDate.nth(2, .sunday, month: 3, year: year).daysSinceEpoch) * 86_400 + 7 * 3600
-        let end = Int64(LocalDate.nth(1, .sunday, month: 11, year: year).daysSinceEpoch) * 86_400 + 6 * 3600
+        let (first, last) =
+            year >= 2007
+            ? (LocalDate.nth(2, .sunday, month: 3, year: year), LocalDate.nth(1, .sunday, month: 11, year: year))
+            : (LocalDate.nth(1, .sunday, month: 4, year: year), LocalDate.nth(-1, .sunday, month: 10, year: year))
+        let start = Int64(first.daysSinceEpoch) * 86_400 + 7 * 3600
+        let end = Int64(last.daysSinceEpoch) * 86_400 + 6 * 3600
         return seconds >= start && seconds < end
     }
 

@@ -40,8 +40,11 @@ public enum EngineSemantics {
 
     /// At the bars beat the marks (the session's closes) reach the risk gate and the reconciler
     /// before the bars reach the exchange, so that the portfolio published after the fills is
-    /// valued at the session's closes. (The tree sends both at once; its marks go straight to the
-    /// reconciler while the fills take a hop through the broker, so they usually arrive first.)
+    /// valued at the session's closes. The tree's replay does the same: it sends the bars only
+    /// once the risk gate and the reconciler have acknowledged (handled) every mark, so that a
+    /// limit broken by the day's own fills is seen at this beat in both (before, the two went out
+    /// at once and a fill handled before its mark published a portfolio at the day before's
+    /// close: the tree then entered SAFE_REDUCING a minute later, at the cleanup).
     public static let marksBeforeBars = true
 
     /// The 09:00 scan's intents are all decided first, in id order (the strategy sends them one

@@ -39,8 +39,9 @@ public struct ValidationIssue: Sendable, Equatable, CustomStringConvertible {
         case duplicate(firstLine: Int?, identical: Bool)
         /// A bar that starts before the bar on the previous row.
         case outOfOrder(previous: LocalDate)
-        /// A daily bar on a day NYSE did not trade (weekend, holiday).
-        case notASession
+        /// A daily bar on a day NYSE did not trade; `why` says why (``ASTCalendar/TradingCalendar/whyNoSession(on:)``:
+        /// a weekend day, a holiday or closure by name, a date outside the calendar's years).
+        case notASession(why: String)
         /// The last bar is older than the freshness limit allows.
         case stale(last: LocalDate, asOf: LocalDate, sessionsBehind: Int)
         /// The row could not be read (`column` names the column, when one is at fault).
@@ -88,7 +89,7 @@ public struct ValidationIssue: Sendable, Equatable, CustomStringConvertible {
         case .duplicate(let first, let identical):
             "duplicate bar for the same session\(first.map { " as line \($0)" } ?? "")\(identical ? " (identical)" : " with different values")"
         case .outOfOrder(let previous): "out of order: comes after a bar of \(previous)"
-        case .notASession: "not an NYSE session (weekend or holiday)"
+        case .notASession(let why): "not an NYSE session (\(why))"
         case .stale(let last, let asOf, let behind): "stale: last bar \(last) is \(behind) sessions behind \(asOf)"
         case .unreadable(let column, let reason): "\(column.map { "column \($0): " } ?? "")\(reason)"
         case .empty: "no bars"
@@ -157,7 +158,7 @@ public enum BarValidator {
                 }
             }
             if b.volume < 0 { add(.error, .negativeVolume(b.volume), sb) }
-            if b.resolution == .day, !calendar.isTradingDay(b.date) { add(.error, .notASession, sb) }
+            if b.resolution == .day, let why = calendar.whyNoSession(on: b.date) { add(.error, .notASession(why: why), sb) }
             if let first = seen[b.start.nanoseconds] {
                 add(.error, .duplicate(firstLine: first.line, identical: first.bar == b), sb)
             } else {

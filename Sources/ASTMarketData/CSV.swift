@@ -61,6 +61,11 @@ public struct CSVLayout: Sendable, Equatable {
         name: "stooq-bulk", date: "<DATE>", open: "<OPEN>", high: "<HIGH>", low: "<LOW>",
         close: "<CLOSE>", volume: "<VOL>", ticker: "<TICKER>", dateFormat: .compact)
 
+    /// The headers the presets accept, for a message that refuses another.
+    public static let acceptedHeaders =
+        "Yahoo Date,Open,High,Low,Close,Adj Close,Volume; Stooq Date,Open,High,Low,Close,Volume (Volume optional, for indexes); "
+        + "Stooq bulk <TICKER>,<PER>,<DATE>,<TIME>,<OPEN>,<HIGH>,<LOW>,<CLOSE>,<VOL>,<OPENINT>"
+
     /// The preset whose columns the header has, most specific first; nil if none fits.
     public static func detect(header: [String]) -> CSVLayout? {
         let names = Set(header.map(normalize))
@@ -125,7 +130,8 @@ public enum CSVBarParser {
         guard let layout = layout ?? CSVLayout.detect(header: header) else {
             throw CSVError(
                 file: file, line: 1,
-                reason: "unknown layout: header \(header.joined(separator: ",")) is neither Yahoo's, Stooq's nor a configured mapping")
+                reason: "unknown layout: header \(header.joined(separator: ",")) is none of the accepted ones: "
+                    + CSVLayout.acceptedHeaders + " (names match case-insensitively), nor a configured mapping")
         }
         var index: [String: Int] = [:]
         for (i, h) in header.enumerated() where index[CSVLayout.normalize(h)] == nil { index[CSVLayout.normalize(h)] = i }

@@ -113,9 +113,13 @@ public enum MarketDataIngest {
     ) throws(IngestError) -> IngestReport {
         var inputs: [(source: String, symbol: Symbol, bars: [SourcedBar], parseIssues: [ValidationIssue])] = []
         for file in files {
-            let text: String
-            do { text = try String(contentsOfFile: file, encoding: .utf8) } catch {
+            let data: Data
+            do { data = try Data(contentsOf: URL(fileURLWithPath: file)) } catch {
                 throw .io(path: file, reason: "\(error.localizedDescription)")
+            }
+            // A NUL byte or bytes that are not UTF-8: not a text file at all.
+            guard !data.contains(0), let text = String(data: data, encoding: .utf8) else {
+                throw .unreadable(CSVError(file: file, line: nil, reason: "not a text file (binary, or not UTF-8)"))
             }
             let parsed: ParsedCSV
             do { parsed = try CSVBarParser.parse(text, file: file, symbol: symbol, layout: layout) } catch { throw .unreadable(error) }

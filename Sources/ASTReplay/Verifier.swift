@@ -1,6 +1,7 @@
 import ASTCore
 import ASTExecution
 import ASTJournal
+import ASTNotify
 import ASTPaperBroker
 import ASTRisk
 import ASTWire
@@ -770,7 +771,8 @@ struct RestartNoteReplayer: Replayer {
         var type: String
         /// Strategy and market data: the input's market time; notifier: nil.
         var time: Timestamp?
-        /// Notifier: the alert's key (nil for a lifecycle event: any message sent matches).
+        /// Notifier: the key of the alert the input asks to send (a lifecycle event's is derived by
+        /// ``ASTNotify/LifecycleAlerts``, as the notifier derives it): only a message carrying it matches.
         var key: String?
     }
 
@@ -834,9 +836,15 @@ struct RestartNoteReplayer: Replayer {
             guard r.kind == .received, r.type == MessageType.alert.rawValue || r.type == MessageType.lifecycle.rawValue else {
                 return nil
             }
-            var key: String?
-            if case .alert(let a)? = try? EnvelopeCodec.decode(r.body).message { key = a.key }
-            return Input(seq: entry.seq, type: r.type, key: key)
+            // A lifecycle event that needs no alert (spawned, ready ...) asks for no output.
+            let alert: Alert? =
+                switch try? EnvelopeCodec.decode(r.body).message {
+                case .alert(let a)?: a
+                case .lifecycle(let e)?: LifecycleAlerts.alert(for: e)
+                default: nil
+                }
+            guard let alert else { return nil }
+            return Input(seq: entry.seq, type: r.type, key: alert.key)
         }
     }
 
@@ -866,7 +874,7 @@ struct RestartNoteReplayer: Replayer {
         switch rule {
         case .strategy: output.time.map { t in input.time.map { t <= $0 } ?? false } ?? false
         case .marketData: output.time != nil && output.time == input.time
-        case .notifier: input.key.map { output.keys.contains($0) } ?? true
+        case .notifier: input.key.map { output.keys.contains($0) } ?? false
         }
     }
 

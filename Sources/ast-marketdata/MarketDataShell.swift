@@ -295,18 +295,26 @@ actor MarketDataShell: WorkerLogic {
         }
     }
 
-    /// A session's bars to the broker (fills), its marks to the risk gate and the reconciler.
+    /// A session's marks to the risk gate and the reconciler, then (once both have handled every
+    /// one: an ack comes after the handling) its bars to the broker, whose fills reach the
+    /// reconciler after the marks — the engine's order (``ASTEngine/EngineSemantics/marksBeforeBars``).
+    /// Sent at once, the reconciler could take a fill before its symbol's mark: its portfolio,
+    /// snapshotted at the fill, was then published valued at the day before's close (a mark
+    /// changes the book but publishes nothing), and a limit broken by the day's own fills was
+    /// seen only at the cleanup's reconciliation a minute later (15:55, where the engine says 15:54).
     func publish(_ step: ReplayStep) async throws {
-        var pending: [(BusClient, String)] = []
-        for bar in step.bars where !(bar.volume == 0) {
-            pending.append((broker, try broker.send(.bar(bar), correlationID: bar.symbol.rawValue)))
-        }
+        var marks: [(BusClient, String)] = []
         for mark in step.marks {
             let m = MarketMark(symbol: mark.symbol, price: mark.price, at: mark.asOf)
-            pending.append((risk, try risk.send(.mark(m), correlationID: mark.symbol.rawValue)))
-            pending.append((reconciler, try reconciler.send(.mark(m), correlationID: mark.symbol.rawValue)))
+            marks.append((risk, try risk.send(.mark(m), correlationID: mark.symbol.rawValue)))
+            marks.append((reconciler, try reconciler.send(.mark(m), correlationID: mark.symbol.rawValue)))
         }
-        for (c, id) in pending { try await c.waitForAck(id: id) }
+        for (c, id) in marks { try await c.waitForAck(id: id) }
+        var bars: [String] = []
+        for bar in step.bars where !(bar.volume == 0) {
+            bars.append(try broker.send(.bar(bar), correlationID: bar.symbol.rawValue))
+        }
+        for id in bars { try await broker.waitForAck(id: id) }
     }
 
     func stopped() async {

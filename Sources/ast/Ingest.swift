@@ -31,6 +31,8 @@ struct IngestCommand: AsyncParsableCommand {
     var from: String?
     @Option(help: "Last date to fetch from Polygon (YYYY-MM-DD).")
     var to: String?
+    @Option(help: "The symbol of the one --csv file (instead of the ticker its file name or rows give).")
+    var symbol: String?
     @Flag(help: "Drop rows with errors (each reported) and store the rest, instead of refusing the whole ingest.")
     var lenient = false
     @OptionGroup var options: StoreOptions
@@ -55,6 +57,10 @@ struct IngestCommand: AsyncParsableCommand {
             }
         }
         if bundled, lenient { throw ValidationError("--lenient has no meaning with --bundled") }
+        if let symbol {
+            guard csvFiles.count == 1 else { throw ValidationError("--symbol names the symbol of one --csv file") }
+            guard Symbol(validating: symbol.uppercased()) != nil else { throw ValidationError("--symbol '\(symbol)' is not a ticker") }
+        }
     }
 
     var source: Source {
@@ -74,16 +80,26 @@ struct IngestCommand: AsyncParsableCommand {
         } catch {
             throw failure("cannot create the directory of the bar store \(path): \(error.localizedDescription)", ExitStatus.other)
         }
+        // An ingest that stores nothing leaves no new store behind (nor its WAL files).
+        let isNew = !FileManager.default.fileExists(atPath: path)
         let store: BarStore
         do { store = try BarStore(path: path, logger: logger) } catch {
             throw failure("cannot open the bar store \(path): \(error)", ExitStatus.other)
         }
-        defer { try? store.close() }
+        var closed = false
+        defer { if !closed { try? store.close() } }
+        func discard() {
+            try? store.close()
+            closed = true
+            guard isNew else { return }
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        }
         let report: IngestReport
         do {
             switch source {
             case .csv(let files):
-                report = try MarketDataIngest.ingestCSV(files: files, into: store, mode: mode, logger: logger)
+                report = try MarketDataIngest.ingestCSV(
+                    files: files, into: store, symbol: symbol.flatMap { Symbol(validating: $0.uppercased()) }, mode: mode, logger: logger)
             case .directory(let dir):
                 report = try MarketDataIngest.ingestDirectory(dir, into: store, mode: mode, logger: logger)
             case .bundled:
@@ -101,17 +117,26 @@ struct IngestCommand: AsyncParsableCommand {
                 }
             }
         } catch let error as IngestError {
+            discard()
             switch error {
             case .refused(let r):
                 print(r)
                 throw failure(
                     "ingest refused: \(r.issues.filter { $0.severity == .error }.count) errors, nothing stored in \(path)",
                     ExitStatus.badData)
-            case .unreadable:
+            case .unreadable, .io:
                 throw failure("\(error); nothing stored", ExitStatus.badData)
             default:
                 throw failure("\(error)", ExitStatus.other)
             }
+        } catch {
+            discard()
+            throw error
+        }
+        if lenient, report.storedBars == 0 {
+            print(report)
+            discard()
+            throw failure("nothing stored: every row had an error (--lenient dropped them all)", ExitStatus.badData)
         }
         print(report)
         print("store: \(path)")

@@ -1,4 +1,5 @@
 import ASTCore
+import Foundation
 import Testing
 
 @testable import ASTCalendar
@@ -75,8 +76,11 @@ func utc(_ seconds: Int64) -> Timestamp { Timestamp(nanoseconds: seconds * 1_000
         #expect(!cal.isTradingDay(date("2026-07-03")))  // Independence Day observed (Saturday)
         #expect(!cal.isTradingDay(date("2025-01-09")))  // national day of mourning
         #expect(cal.isTradingDay(date("2027-12-31")))  // New Year's Day 2028 is a Saturday: not observed
-        #expect(!cal.isTradingDay(date("2031-01-02")))  // beyond the table: no sessions
-        #expect(!cal.isTradingDay(date("2023-06-01")))
+        #expect(!cal.isTradingDay(date("2036-01-02")))  // beyond the table: no sessions
+        #expect(!cal.isTradingDay(date("1999-12-30")))
+        #expect(cal.isTradingDay(date("2023-06-01")))
+        #expect(cal.isTradingDay(date("2004-06-10")))  // a Thursday of 2004 (the table used to start in 2024)
+        #expect(!cal.isTradingDay(date("2004-06-11")))  // President Reagan's funeral
     }
 
     @Test func sessionsOpenAtNineThirtyAndCloseAtFourOrOneOnEarlyCloses() throws {
@@ -104,49 +108,55 @@ func utc(_ seconds: Int64) -> Timestamp { Timestamp(nanoseconds: seconds * 1_000
         #expect(cal.nextSession(after: ny("2026-11-25", 9, 29))?.date == date("2026-11-25"))
         #expect(cal.nextSession(after: ny("2026-11-25", 9, 30))?.date == date("2026-11-27"))
         #expect(cal.nextSession(after: ny("2026-04-02", 20, 0))?.date == date("2026-04-06"))
-        #expect(cal.nextSession(after: ny("2030-12-31", 17, 0)) == nil)
+        #expect(cal.nextSession(after: ny("2035-12-31", 17, 0)) == nil)
+        #expect(cal.nextSession(after: ny("1990-01-01", 0, 0))?.date == date("2000-01-03"))
     }
 
-    /// Re-derives every holiday and early close of the table from NYSE's rules, so that a typo
-    /// in the table fails here. (The one-off closure of 2025-01-09 is not rule-based.)
-    @Test func tableMatchesTheNYSERulesForEveryYear() {
-        for year in NYSEHolidays.years {
-            var expected: [(LocalDate, MarketException.Kind)] = []
-            func observed(_ d: LocalDate, newYear: Bool = false) {
-                switch d.weekday {
-                case .saturday: if !newYear { expected.append((d.adding(days: -1), .closed)) }
-                case .sunday: expected.append((d.adding(days: 1), .closed))
-                default: expected.append((d, .closed))
-                }
-            }
-            let one = MarketException.Kind.earlyClose(LocalTime(hour: 13, minute: 0))
-            observed(LocalDate(year: year, month: 1, day: 1)!, newYear: true)
-            expected.append((LocalDate.nth(3, .monday, month: 1, year: year), .closed))
-            expected.append((LocalDate.nth(3, .monday, month: 2, year: year), .closed))
-            expected.append((easter(year).adding(days: -2), .closed))
-            expected.append((LocalDate.nth(-1, .monday, month: 5, year: year), .closed))
-            observed(LocalDate(year: year, month: 6, day: 19)!)
-            let july4 = LocalDate(year: year, month: 7, day: 4)!
-            observed(july4)
-            if [.tuesday, .wednesday, .thursday, .friday].contains(july4.weekday) { expected.append((july4.adding(days: -1), one)) }
-            expected.append((LocalDate.nth(1, .monday, month: 9, year: year), .closed))
-            let thanksgiving = LocalDate.nth(4, .thursday, month: 11, year: year)
-            expected.append((thanksgiving, .closed))
-            expected.append((thanksgiving.adding(days: 1), one))
-            let eve = LocalDate(year: year, month: 12, day: 24)!
-            if [.monday, .tuesday, .wednesday, .thursday].contains(eve.weekday) { expected.append((eve, one)) }
-            observed(LocalDate(year: year, month: 12, day: 25)!)
-            let table = NYSEHolidays.table.filter { $0.date.year == year && $0.date != date("2025-01-09") }
-            #expect(table.map(\.date) == expected.map(\.0).sorted(), "\(year)")
-            for (d, kind) in expected { #expect(cal.exception(on: d)?.kind == kind, "\(d)") }
+    /// Every session of 2000–2035, its open and its close (in UTC, so that New York's older
+    /// daylight-saving rule before 2007 is checked too), equal to an independent calendar's:
+    /// `exchange_calendars`' XNYS, written to the fixture by `scripts/calendar-oracle`. Every
+    /// holiday, early close and one-off closure of those years is thereby checked; there is no
+    /// deliberate difference (the oracle projects the same rules into the unpublished years).
+    @Test func everySessionOfTwoThousandToTwentyThirtyFiveMatchesTheOracle() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/nyse-sessions.txt").path
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        func hhmm(_ t: Timestamp) -> String {
+            let m = Int((t.nanoseconds / 60_000_000_000) % 1440)
+            return (m / 60 < 10 ? "0" : "") + "\(m / 60):" + (m % 60 < 10 ? "0" : "") + "\(m % 60)"
+        }
+        let expected = text.split(separator: "\n").filter { !$0.hasPrefix("#") }.map(String.init)
+        let ours = cal.sessions(from: date("2000-01-01"), to: date("2035-12-31")).map { "\($0.date) \(hhmm($0.open)) \(hhmm($0.close))" }
+        #expect(expected.count > 9_000)
+        let first = (0..<max(expected.count, ours.count)).first { i in
+            (i < expected.count ? expected[i] : nil) != (i < ours.count ? ours[i] : nil)
+        }
+        let oracleLine = first.flatMap { $0 < expected.count ? expected[$0] : nil } ?? "-"
+        let ourLine = first.flatMap { $0 < ours.count ? ours[$0] : nil } ?? "-"
+        #expect(first == nil, "first difference at session \((first ?? 0) + 1): oracle \(oracleLine), ours \(ourLine)")
+        // Each session's own lookups agree with the list.
+        for s in cal.sessions(from: date("2000-01-01"), to: date("2035-12-31")) where s.date.day == 1 || s.isEarlyClose {
+            #expect(cal.session(on: s.date) == s && cal.nextSession(after: s.open.advanced(by: .seconds(-1))) == s)
         }
     }
 
-    /// Easter Sunday (anonymous Gregorian algorithm, Meeus/Jones/Butcher).
-    func easter(_ y: Int) -> LocalDate {
-        let a = y % 19, b = y / 100, c = y % 100, d = b / 4, e = b % 4, f = (b + 8) / 25, g = (b - f + 1) / 3
-        let h = (19 * a + b - d - g + 15) % 30, i = c / 4, k = c % 4, l = (32 + 2 * e + 2 * i - h - k) % 7
-        let m = (a + 11 * h + 22 * l) / 451
-        return LocalDate(year: y, month: (h + l - 7 * m + 114) / 31, day: (h + l - 7 * m + 114) % 31 + 1)!
+    /// The one-off closures and the early-close rules that changed within the range.
+    @Test func specialClosuresAndEarlyClosesOfEarlierYears() {
+        for d in [
+            "2001-09-11", "2001-09-12", "2001-09-13", "2001-09-14", "2004-06-11", "2007-01-02", "2012-10-29", "2012-10-30",
+            "2018-12-05", "2025-01-09",
+        ] {
+            #expect(cal.exception(on: date(d))?.kind == .closed && !cal.isTradingDay(date(d)), "\(d)")
+        }
+        #expect(cal.isTradingDay(date("2001-09-17")))
+        #expect(cal.isTradingDay(date("2021-06-18")))  // Juneteenth only from 2022
+        #expect(!cal.isTradingDay(date("2022-06-20")))  // Juneteenth 2022 (a Sunday), observed
+        #expect(cal.session(on: date("2003-12-26"))?.isEarlyClose == true)  // a one-off early close
+        #expect(cal.session(on: date("2002-07-05"))?.isEarlyClose == true)  // Friday after July 4, before 2013
+        #expect(cal.session(on: date("2002-07-03"))?.isEarlyClose == false)  // a Wednesday before 2013
+        #expect(cal.session(on: date("2013-07-03"))?.isEarlyClose == true)  // a Wednesday from 2013
+        #expect(cal.session(on: date("2010-12-23"))?.isEarlyClose == false)  // Dec 24 2010 a Friday: Christmas observed
+        #expect(cal.isTradingDay(date("2010-12-31")))  // New Year's Day 2011 is a Saturday: not observed
+        #expect(cal.sessions(from: date("2000-01-01"), to: date("2000-12-31")).count == 252)
+        #expect(cal.sessions(from: date("2001-01-01"), to: date("2001-12-31")).count == 248)
     }
 }

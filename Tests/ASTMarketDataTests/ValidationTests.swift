@@ -39,10 +39,25 @@ import Testing
                 "7 error close 11.20 is outside the bar's range [10.50, 11.00]",
                 "7 warning gap: no bars for 2 sessions 2024-01-08 … 2024-01-09",
                 "8 error volume -5 is negative",
-                "9 error not an NYSE session (weekend or holiday)",
+                "9 error not an NYSE session (a Saturday)",
             ])
         #expect(report.issues.allSatisfy { $0.file == path && $0.symbol == "XYZ" })
         #expect(try f.store.allBars() == before)
+    }
+
+    /// A bar on a day without a session says which kind of day it was; a Thursday of 2004 is a
+    /// session (the calendar covers 2000–2035).
+    @Test func aBarOnADayWithoutASessionSaysWhy() {
+        let days = ["1999-12-30", "2004-06-10", "2004-06-11", "2004-06-13", "2036-01-02"]
+        let bars = days.enumerated().map { SourcedBar(bar("XYZ", $1, "1", "2", "1", "1.5"), line: $0 + 2) }
+        let report = BarValidator.validate(bars, symbol: "XYZ", file: "x.csv")
+        #expect(
+            report.errors.map { "\($0.line ?? 0) \($0.what)" } == [
+                "2 not an NYSE session (outside the calendar's years 2000–2035)",
+                "4 not an NYSE session (NYSE was closed: National Day of Mourning for President Reagan)",
+                "5 not an NYSE session (a Sunday)",
+                "6 not an NYSE session (outside the calendar's years 2000–2035)",
+            ])
     }
 
     @Test func outOfOrderRowsAreErrors() {

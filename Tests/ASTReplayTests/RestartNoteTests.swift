@@ -1,5 +1,6 @@
 import ASTCore
 import ASTJournal
+import ASTNotify
 import ASTTestKit
 import ASTWire
 import Foundation
@@ -66,5 +67,49 @@ import Testing
         let r = ReplayVerifier.replay(path: dir("strategy@main.sqlite"), config: ReplaySettings())
         #expect(r.notes.count == 1 && r.notes[0].contains("entry 4 (market.time)"), "\(r.notes)")
         #expect(r.divergenceCount == 0)
+    }
+
+    /// The notifier's note is about the message the interrupted input should have produced: a
+    /// process-down event journaled before a crash is matched only by a message that carries the
+    /// alert derived from that very event, never by an unrelated later message.
+    @Test func aNotifierNoteNeedsTheMessageOfTheInterruptedEventNotAnyLaterOne() throws {
+        let astd = ProcessIdentity(role: .supervisor)
+        let down = LifecycleEvent(
+            kind: .exited, child: ProcessIdentity(role: .strategy), pid: 42, reason: "killed by SIGKILL", onCrash: .noEffect, at: at(1))
+        let key = try #require(LifecycleAlerts.alert(for: down)?.key)
+        let ready = LifecycleEvent(kind: .ready, child: ProcessIdentity(role: .strategy), pid: 43, at: at(2))
+        func sent(_ keys: [String], _ t: Timestamp) throws -> JournalRecord {
+            struct Sent: Encodable {
+                var id: String, chat = "1", part = 1, parts = 1, mode = "plain"
+                var alertKeys: [String]
+                enum CodingKeys: String, CodingKey {
+                    case id, chat, part, parts, mode
+                    case alertKeys = "alert_keys"
+                }
+            }
+            return JournalRecord(
+                kind: .decision, type: EntryTypes.Notifier.sent, timestamp: t,
+                body: Array(try sorted.encode(Sent(id: "m\(t.nanoseconds)", alertKeys: keys))))
+        }
+        func journal(_ after: [JournalRecord]) throws -> ProcessReplay {
+            let dir = try TemporaryDirectory(prefix: "replay-restart-note")
+            defer { dir.remove() }
+            try write(
+                dir("notifier@main.sqlite"), process: "notifier@main",
+                [
+                    started(t0), message(.received, .lifecycle(down), from: astd, id: "l1", correlation: nil, at: at(1), peer: "astd"),
+                    started(at(3)),
+                    // A routine event (no alert, so no output is owed for it).
+                    message(.received, .lifecycle(ready), from: astd, id: "l2", correlation: nil, at: at(4), peer: "astd"),
+                ] + after)
+            return ReplayVerifier.replay(path: dir("notifier@main.sqlite"), config: ReplaySettings())
+        }
+        // An unrelated alert sent after the restart is not the interrupted event's output.
+        let unrelated = try journal([try sent(["risk:halted:1"], at(5))])
+        #expect(unrelated.notes.isEmpty, "\(unrelated.notes)")
+        // The event's own alert, sent (in a digest with another) after the restart, is.
+        let own = try journal([try sent(["risk:halted:1"], at(5)), try sent(["other", key], at(6))])
+        #expect(own.notes.count == 1 && own.notes[0].contains("entry 2 (lifecycle)"), "\(own.notes)")
+        #expect(own.divergenceCount == 0 && own.inputs == 1)
     }
 }

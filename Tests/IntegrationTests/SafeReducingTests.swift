@@ -18,8 +18,8 @@ import Testing
     static let sessions = 4
     /// Entries are sized to 5 % of equity (max_order_notional_pct); a 5.3 % symbol limit is broken
     /// when a position rises 6 % (LUMN on 2025-07-03, a revaluation by marks, which reach the gate at
-    /// the same point in the tree and the engine; a violation on a fill's own day would come with
-    /// the fill's snapshot, whose timing against the marks the tree does not fix).
+    /// the same point in the tree and the engine; a violation by a day's own fills is seen at that
+    /// day's bars beat in both: the replay sends the bars only after the marks were handled).
     static let overlay = SupervisedTree.replay(
         sessions: sessions,
         """
