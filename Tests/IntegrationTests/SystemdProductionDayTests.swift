@@ -265,7 +265,7 @@ enum ProductionData {
             } else if !info.isIndex {
                 stocks += 1
                 tickers.append(
-                    .init(ticker: ticker, name: info.name, primaryExchange: mic[info.exchange] ?? "XNYS", sicCode: sic[info.sector]))
+                    .init(ticker: ticker, name: info.name, primaryExchange: mic[info.exchange] ?? "XNYS", sicCode: info.sector.flatMap { sic[$0] }))
             }
         }
         var splits: [FakePolygonServer.Split] = []
@@ -387,6 +387,7 @@ final class ProductionDay: Sendable {
             case .cancelled: kind = "cancelled"
             case .rejected: kind = "rejected"
             case .expired: kind = "expired"
+            case .modified: kind = "modified"
             }
             return SentReport(kind: kind, order: r.event.clientOrderID.rawValue, line: "\(kind) \(r.event.clientOrderID)")
         }
