@@ -265,7 +265,9 @@ enum ProductionData {
             } else if !info.isIndex {
                 stocks += 1
                 tickers.append(
-                    .init(ticker: ticker, name: info.name, primaryExchange: mic[info.exchange] ?? "XNYS", sicCode: info.sector.flatMap { sic[$0] }))
+                    .init(
+                        ticker: ticker, name: info.name, primaryExchange: mic[info.exchange] ?? "XNYS",
+                        sicCode: info.sector.flatMap { sic[$0] }))
             }
         }
         var splits: [FakePolygonServer.Split] = []
