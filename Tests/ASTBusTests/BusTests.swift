@@ -66,8 +66,11 @@ import Testing
     @Test func whenTheSocketIsFullWritesQueueBehindItInSequenceOrder() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        // A slow inbox: the endpoint stops reading once 64 frames wait behind it.
-        let server = try TestEndpoint(directory: dir, inbox: RecordingInbox(delay: .milliseconds(20)))
+        // An inbox held shut until every probe was sent: the endpoint stops reading once 64 frames
+        // wait behind it, so the socket fills whatever the machine's load (a 20 ms delay per
+        // message let a slow sender on a loaded machine never fill it).
+        let gate = Gate()
+        let server = try TestEndpoint(directory: dir, inbox: RecordingInbox(gate: gate))
         // The slow inbox takes longer than the default ack timeout for all 120 probes: re-sends
         // would still be on their way when the client stops (and be cut mid-frame, which the
         // endpoint rightly reports). This test is about order, so no re-sends here.
@@ -80,6 +83,7 @@ import Testing
         let text = String(repeating: "x", count: 64 << 10)
         var ids: [String] = []
         for i in 0..<120 { ids.append(try peer.client.send(.probe(Probe(counter: Int64(i), text: text)))) }
+        gate.open()
         // Pings in between must queue behind the probes too.
         let reply = try await peer.client.request(.ping(Ping(nonce: 1)), timeout: .seconds(30))
         #expect(reply.message == .pong(Pong(nonce: 1)))

@@ -47,10 +47,14 @@ final class RecordingInbox: BusInbox {
     let received = Mutex<[Delivery]>([])
     let delay: Duration
     let answersStatus: Bool
+    /// When set, every delivery waits until the gate opens (a reader that is stuck, whatever the
+    /// machine's load).
+    let gate: Gate?
 
-    init(delay: Duration = .zero, answersStatus: Bool = true) {
+    init(delay: Duration = .zero, answersStatus: Bool = true, gate: Gate? = nil) {
         self.delay = delay
         self.answersStatus = answersStatus
+        self.gate = gate
     }
 
     var envelopes: [Envelope] { received.withLock { $0.map(\.envelope) } }
@@ -58,10 +62,36 @@ final class RecordingInbox: BusInbox {
     func receive(_ envelope: Envelope, from peer: PeerInfo) async -> Message? {
         let onLoop = MultiThreadedEventLoopGroup.currentEventLoop != nil
         received.withLock { $0.append(Delivery(envelope: envelope, onEventLoop: onLoop)) }
+        if let gate { await gate.wait() }
         if delay > .zero { try? await Task.sleep(for: delay) }
         guard answersStatus, case .statusRequest = envelope.message else { return nil }
         let now = TestClock().now()
         return .statusReply(TreeStatus(state: "ok", supervisorPID: getpid(), startedAt: now, now: now, summary: "test", children: []))
+    }
+}
+
+/// A gate that holds every waiter until it is opened once.
+final class Gate: Sendable {
+    private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func wait() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let resumeNow = state.withLock { s -> Bool in
+                if s.open { return true }
+                s.waiters.append(c)
+                return false
+            }
+            if resumeNow { c.resume() }
+        }
+    }
+
+    func open() {
+        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            s.open = true
+            defer { s.waiters = [] }
+            return s.waiters
+        }
+        for w in waiters { w.resume() }
     }
 }
 
