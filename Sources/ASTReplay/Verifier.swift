@@ -374,6 +374,46 @@ struct PendingOutputs<Output> {
         items.removeAll(keepingCapacity: true)
         next = 0
     }
+
+    /// A start marker: outputs of the last input still unrecorded are a crash between input and
+    /// output (a note, not a divergence); the next run starts with none.
+    mutating func restart(at marker: JournalEntry, notes: inout [String]) {
+        if let first { notes.append(crashNote(remaining, input: first.input, marker: marker)) }
+        reset()
+    }
+
+    /// The next input (`entry`, of `inputType`): outputs of the previous one the journal did not
+    /// record before it are divergences.
+    mutating func flush(before entry: JournalEntry, inputType: String, process: String, into log: inout DivergenceLog) {
+        while let (output, input) = take() {
+            log.record(
+                Divergence(
+                    process: process, seq: input, type: inputType,
+                    what: "replay produced an output the journal does not record before the next input (entry \(entry.seq))",
+                    got: "\(output)"))
+        }
+        reset()
+    }
+
+    /// The output to compare with the recorded `entry`; nil, with a divergence, when replay has none.
+    mutating func take(for entry: JournalEntry, process: String, into log: inout DivergenceLog) -> (output: Output, input: Int64)? {
+        guard let next = take() else {
+            log.record(
+                Divergence(
+                    process: process, seq: entry.seq, type: entry.record.type, recordedSeq: entry.seq,
+                    what: "the journal records an output replay did not produce",
+                    expected: String(decoding: entry.record.body.prefix(600), as: UTF8.self)))
+            return nil
+        }
+        return next
+    }
+
+    /// The end of the journal: outputs of the last input left unrecorded (a note).
+    func finish(notes: inout [String]) {
+        if !isEmpty {
+            notes.append("\(remaining) output(s) of the last input not recorded: the journal ends there (live copy or crash)")
+        }
+    }
 }
 
 /// An input the fold skipped (``FoldQuarantine``) is a divergence: the process did not replay it either.
@@ -383,12 +423,10 @@ func recordSkipped(_ quarantine: FoldQuarantine, after count: Int, process: Stri
     }
 }
 
-extension Replayer {
-    /// The note for outputs of `input` left unrecorded when the process restarted at `marker`.
-    static func crashNote(_ count: Int, input: Int64, marker: JournalEntry) -> String {
-        "\(count) output(s) of entry \(input) not recorded before the restart at entry \(marker.seq) (\(marker.record.type)):"
-            + " a crash between input and output"
-    }
+/// The note for `count` outputs of `input` left unrecorded when the process restarted at `marker`.
+func crashNote(_ count: Int, input: Int64, marker: JournalEntry) -> String {
+    "\(count) output(s) of entry \(input) not recorded before the restart at entry \(marker.seq) (\(marker.record.type)):"
+        + " a crash between input and output"
 }
 
 struct RiskReplayer: Replayer {
@@ -414,11 +452,10 @@ struct RiskReplayer: Replayer {
 
     mutating func feed(_ entry: JournalEntry) {
         let r = entry.record
-        if EntryTypes.startMarkers.contains(r.type) {
-            if let first = pending.first { notes.append(Self.crashNote(pending.remaining, input: first.input, marker: entry)) }
-            pending.reset()
+        if EntryTypes.startMarkers.contains(r.type) { pending.restart(at: entry, notes: &notes) }
+        if r.type == EntryTypes.Risk.input {
+            pending.flush(before: entry, inputType: EntryTypes.Risk.input, process: process, into: &log)
         }
-        if r.type == EntryTypes.Risk.input { flushUnrecorded(before: entry) }
         if Self.outputTypes.contains(r.type) && (r.kind == .decision || r.kind == .state) {
             compare(entry)
             return
@@ -438,28 +475,9 @@ struct RiskReplayer: Replayer {
         }
     }
 
-    /// Outputs of the previous input that the journal does not record before the next input.
-    mutating func flushUnrecorded(before entry: JournalEntry) {
-        while let (output, input) = pending.take() {
-            log.record(
-                Divergence(
-                    process: process, seq: input, type: EntryTypes.Risk.input,
-                    what: "replay produced an output the journal does not record before the next input (entry \(entry.seq))",
-                    got: "\(output)"))
-        }
-        pending.reset()
-    }
-
     mutating func compare(_ entry: JournalEntry) {
         let r = entry.record
-        guard let (output, input) = pending.take() else {
-            log.record(
-                Divergence(
-                    process: process, seq: entry.seq, type: r.type, recordedSeq: entry.seq,
-                    what: "the journal records an output replay did not produce",
-                    expected: String(decoding: r.body.prefix(600), as: UTF8.self)))
-            return
-        }
+        guard let (output, input) = pending.take(for: entry, process: process, into: &log) else { return }
         let (type, equal, recorded) = compare(output, type: r.type, body: r.body)
         guard equal else {
             log.record(
@@ -493,9 +511,7 @@ struct RiskReplayer: Replayer {
     }
 
     mutating func finish() {
-        if !pending.isEmpty {
-            notes.append("\(pending.remaining) output(s) of the last input not recorded: the journal ends there (live copy or crash)")
-        }
+        pending.finish(notes: &notes)
     }
 }
 
@@ -530,20 +546,12 @@ struct ReconcilerReplayer: Replayer {
     mutating func feed(_ entry: JournalEntry) {
         let r = entry.record
         if EntryTypes.startMarkers.contains(r.type) {
-            if let first = pending.first { notes.append(Self.crashNote(pending.remaining, input: first.input, marker: entry)) }
-            pending.reset()
+            pending.restart(at: entry, notes: &notes)
             return
         }
         switch (r.kind, r.type) {
         case (.received, EntryTypes.Reconciler.input):
-            while let (output, input) = pending.take() {
-                log.record(
-                    Divergence(
-                        process: process, seq: input, type: EntryTypes.Reconciler.input,
-                        what: "replay produced an output the journal does not record before the next input (entry \(entry.seq))",
-                        got: "\(output)"))
-            }
-            pending.reset()
+            pending.flush(before: entry, inputType: EntryTypes.Reconciler.input, process: process, into: &log)
             lastInput = entry.seq
             do throws(FoldError) {
                 let skipped = fold.quarantine.found.count
@@ -592,14 +600,7 @@ struct ReconcilerReplayer: Replayer {
 
     mutating func match(_ entry: JournalEntry) {
         let r = entry.record
-        guard let (output, input) = pending.take() else {
-            log.record(
-                Divergence(
-                    process: process, seq: entry.seq, type: r.type, recordedSeq: entry.seq,
-                    what: "the journal records an output replay did not produce",
-                    expected: String(decoding: r.body.prefix(600), as: UTF8.self)))
-            return
-        }
+        guard let (output, input) = pending.take(for: entry, process: process, into: &log) else { return }
         var equal = false
         var recorded = ""
         switch (output, r.type) {
@@ -634,9 +635,7 @@ struct ReconcilerReplayer: Replayer {
     }
 
     mutating func finish() {
-        if !pending.isEmpty {
-            notes.append("\(pending.remaining) output(s) of the last input not recorded: the journal ends there (live copy or crash)")
-        }
+        pending.finish(notes: &notes)
     }
 }
 
@@ -672,7 +671,7 @@ struct PaperReplayer: Replayer {
         if EntryTypes.startMarkers.contains(r.type) {
             let left = ofLastInput.filter { unsent[$0] != nil }
             if let first = left.first.flatMap({ unsent[$0] }) {
-                notes.append(Self.crashNote(left.count, input: first.input, marker: entry) + " (delivered by the next run)")
+                notes.append(crashNote(left.count, input: first.input, marker: entry) + " (delivered by the next run)")
             }
             ofLastInput.removeAll(keepingCapacity: true)
             return
