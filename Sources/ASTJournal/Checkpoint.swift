@@ -157,18 +157,14 @@ extension Journal {
         return hash
     }
 
-    /// The last committed entry of `type` with a seq below `below`.
+    /// The last committed entry of `type` with a seq below `below`: the live file first, then the
+    /// archived segments newest first, stopping at the first that holds one (a journal rotated
+    /// many times is not read from entry 1 to find a recent checkpoint).
     func lastEntry(type: String, below: Int64) throws -> JournalEntry? {
         if below == .max { return try lastEntry(type: type) }
-        let live = try lastLiveEntry(type: type, below: below)
-        if let live { return live }
+        if let live = try lastLiveEntry(type: type, below: below) { return live }
         let anchor = try currentAnchor()
         guard anchor.seq > 0 else { return nil }
-        var found: JournalEntry?
-        try JournalReader.scanSegments(livePath: path, anchor: anchor.seq, fromSeq: 1, types: [type]) { entry in
-            if entry.seq < below { found = entry }
-            return true
-        }
-        return found
+        return try JournalReader.lastEntryInSegments(livePath: path, anchor: anchor.seq, type: type, below: below)
     }
 }

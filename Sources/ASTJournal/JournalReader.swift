@@ -54,6 +54,23 @@ public final class JournalReader {
     /// one read transaction; `body` returns false to stop. Entries archived by a rotation are read
     /// from their segments first (``JournalSegment``), as if they were still in the file.
     public func scan(fromSeq: Int64, types: [String]?, _ body: (JournalEntry) throws -> Bool) throws {
+        try scan(fromSeq: fromSeq, types: types, filter: nil, passed: { _ in }, body)
+    }
+
+    /// Streams every entry from `fromSeq` on, in seq order, in one read transaction, building a
+    /// ``JournalEntry`` only for the types in `only`: every other entry is handed to `passed` by
+    /// its seq, with none of its columns copied (a malformed one is built, and stops the scan as
+    /// in ``scan(_:)``). For readers that act on a few types of a journal and count the rest.
+    public func scan(
+        fromSeq: Int64 = 1, only: EntryTypeFilter, passed: (Int64) throws -> Void, _ body: (JournalEntry) throws -> Bool
+    ) throws {
+        try scan(fromSeq: fromSeq, types: nil, filter: only, passed: passed, body)
+    }
+
+    private func scan(
+        fromSeq: Int64, types: [String]?, filter: EntryTypeFilter?, passed: (Int64) throws -> Void,
+        _ body: (JournalEntry) throws -> Bool
+    ) throws {
         do {
             try queue.read { db in
                 // The live file's snapshot fixes the anchor: a rotation during the scan cannot
@@ -61,14 +78,16 @@ public final class JournalReader {
                 let anchor = try ChainAnchor.read(in: db, path: path)
                 var stopped = false
                 if anchor.seq > 0, fromSeq <= anchor.seq {
-                    try Self.scanSegments(livePath: path, anchor: anchor.seq, fromSeq: fromSeq, types: types) { entry in
+                    try Self.scanSegments(
+                        livePath: path, anchor: anchor.seq, fromSeq: fromSeq, types: types, filter: filter, passed: passed
+                    ) { entry in
                         if try body(entry) { return true }
                         stopped = true
                         return false
                     }
                 }
                 guard !stopped else { return }
-                try scanOwn(db, fromSeq: fromSeq, types: types, body)
+                try scanOwn(db, fromSeq: fromSeq, types: types, filter: filter, passed: passed, body)
             }
         } catch let error as JournalError {
             throw error
@@ -80,14 +99,19 @@ public final class JournalReader {
     }
 
     /// The entries of this file only (no segments).
-    private func scanOwn(_ db: Database, fromSeq: Int64, types: [String]?, _ body: (JournalEntry) throws -> Bool) throws {
+    private func scanOwn(
+        _ db: Database, fromSeq: Int64, types: [String]?, filter: EntryTypeFilter? = nil, passed: (Int64) throws -> Void = { _ in },
+        _ body: (JournalEntry) throws -> Bool
+    ) throws {
         var clause = fromSeq > 1 ? "WHERE seq >= ?" : ""
         var values: [any DatabaseValueConvertible] = fromSeq > 1 ? [fromSeq] : []
         if let types, !types.isEmpty {
             clause += (clause.isEmpty ? "WHERE " : " AND ") + "type IN (\(types.map { _ in "?" }.joined(separator: ",")))"
             values += types.map { $0 as any DatabaseValueConvertible }
         }
-        try Schema.forEachRow(in: db, sql: Schema.select + clause + " ORDER BY seq", arguments: StatementArguments(values)) { row in
+        try Schema.forEachRow(
+            in: db, sql: Schema.select + clause + " ORDER BY seq", arguments: StatementArguments(values), filter: filter, passed: passed
+        ) { row in
             try body(try row.entry())
         }
     }
@@ -95,7 +119,8 @@ public final class JournalReader {
     /// Streams the archived entries `fromSeq...anchor` of the journal at `livePath` from its
     /// segments; throws when a segment is missing (fail closed: never a silent gap).
     static func scanSegments(
-        livePath: String, anchor: Int64, fromSeq: Int64, types: [String]?, _ body: (JournalEntry) throws -> Bool
+        livePath: String, anchor: Int64, fromSeq: Int64, types: [String]?, filter: EntryTypeFilter? = nil,
+        passed: (Int64) throws -> Void = { _ in }, _ body: (JournalEntry) throws -> Bool
     ) throws {
         let (segments, reached) = JournalSegments.chain(forLive: livePath, anchor: anchor)
         guard reached == anchor else {
@@ -105,7 +130,7 @@ public final class JournalReader {
             let reader = try JournalReader(path: segment.path, label: "journal-segment")
             var stopped = false
             try reader.queue.read { db in
-                try reader.scanOwn(db, fromSeq: max(fromSeq, segment.first), types: types) { entry in
+                try reader.scanOwn(db, fromSeq: max(fromSeq, segment.first), types: types, filter: filter, passed: passed) { entry in
                     if try body(entry) { return true }
                     stopped = true
                     return false
@@ -115,17 +140,21 @@ public final class JournalReader {
         }
     }
 
-    /// The last entry of `type` in the segments of `livePath`, newest segment first.
-    static func lastEntryInSegments(livePath: String, anchor: Int64, type: String) throws -> JournalEntry? {
+    /// The last entry of `type` with a seq below `below` in the segments of `livePath`: newest
+    /// segment first, stopping at the first that holds one; segments starting at or after
+    /// `below` are not opened.
+    static func lastEntryInSegments(livePath: String, anchor: Int64, type: String, below: Int64 = .max) throws -> JournalEntry? {
         let (segments, reached) = JournalSegments.chain(forLive: livePath, anchor: anchor)
         guard reached == anchor else {
             throw JournalError.damaged(path: livePath, damage: JournalSegments.missing(livePath, reached: reached, anchor: anchor))
         }
-        for segment in segments.reversed() {
+        for segment in segments.reversed() where segment.first < below {
             let reader = try JournalReader(path: segment.path, label: "journal-segment")
             var found: JournalEntry?
             try reader.queue.read { db in
-                try Schema.forEachRow(in: db, sql: Schema.select + "WHERE type = ? ORDER BY seq DESC LIMIT 1", arguments: [type]) { row in
+                try Schema.forEachRow(
+                    in: db, sql: Schema.select + "WHERE type = ? AND seq < ? ORDER BY seq DESC LIMIT 1", arguments: [type, below]
+                ) { row in
                     found = try row.entry()
                     return false
                 }

@@ -187,6 +187,65 @@ enum Schema {
             guard try body(StoredRow(statement.sqliteStatement)) else { return }
         }
     }
+
+    /// ``forEachRow(in:sql:arguments:_:)`` building a row only when `filter` wants it: any other
+    /// row goes to `passed` by its seq alone, no column copied (see ``EntryTypeFilter``).
+    static func forEachRow(
+        in db: Database, sql: String, arguments: StatementArguments, filter: EntryTypeFilter?, passed: (Int64) throws -> Void,
+        _ body: (StoredRow) throws -> Bool
+    ) throws {
+        guard let filter else { return try forEachRow(in: db, sql: sql, arguments: arguments, body) }
+        let statement = try db.cachedStatement(sql: sql)
+        let rows = try Row.fetchCursor(statement, arguments: arguments)
+        let s = statement.sqliteStatement
+        while try rows.next() != nil {
+            if filter.passes(s) {
+                try passed(sqlite3_column_int64(s, 0))
+                continue
+            }
+            guard try body(StoredRow(s)) else { return }
+        }
+    }
+}
+
+/// The entry types a scan builds entries for (``JournalReader/scan(fromSeq:only:passed:_:)``): a
+/// reader that acts on a few types of a journal does not pay for copying the columns of the
+/// others. A row is passed over only when it is well formed (every column of its type, a known
+/// kind) and its type is not wanted; a malformed row is always built, so it stops the scan
+/// exactly as an unfiltered one would.
+public struct EntryTypeFilter: Sendable {
+    /// The wanted types' UTF-8 bytes (a handful: compared in turn).
+    let wanted: [[UInt8]]
+    static let kinds: [[UInt8]] = EntryKind.allCases.map { Array($0.rawValue.utf8) }
+    /// The storage class of each column of ``Schema/select`` (msg_id, corr_id and peer may be NULL).
+    static let columnTypes: [CInt] = [
+        SQLITE_INTEGER, SQLITE_INTEGER, SQLITE_TEXT, SQLITE_TEXT, SQLITE_TEXT, SQLITE_TEXT, SQLITE_TEXT, SQLITE_BLOB, SQLITE_BLOB,
+        SQLITE_BLOB,
+    ]
+
+    public init(_ types: Set<String>) {
+        wanted = types.sorted().map { Array($0.utf8) }
+    }
+
+    /// Whether the row `s` is stepped on may be passed over: well formed, of an unwanted type.
+    func passes(_ s: SQLiteStatement) -> Bool {
+        for (index, type) in Self.columnTypes.enumerated() {
+            let found = sqlite3_column_type(s, CInt(index))
+            guard found == type || (found == SQLITE_NULL && (4...6).contains(index)) else { return false }
+        }
+        guard Self.contains(Self.kinds, s, column: 2) else { return false }
+        return !Self.contains(wanted, s, column: 3)
+    }
+
+    /// Whether the text of `column` equals one of `list`.
+    static func contains(_ list: [[UInt8]], _ s: SQLiteStatement, column: CInt) -> Bool {
+        let count = Int(sqlite3_column_bytes(s, column))
+        guard let text = sqlite3_column_text(s, column) else { return list.contains { $0.isEmpty } }
+        for candidate in list where candidate.count == count {
+            if candidate.withUnsafeBytes({ raw in raw.baseAddress.map { memcmp($0, text, count) == 0 } ?? true }) { return true }
+        }
+        return false
+    }
 }
 
 /// One row of `entries` as stored, columns checked for type but not for meaning, so that a

@@ -68,6 +68,9 @@ public struct FoldQuarantine: Sendable, Equatable {
         self.journal = journal
     }
 
+    /// The entry types ``read(_:)`` takes.
+    public static let types: Set<String> = [QuarantineJournal.entryType, QuarantineJournal.acknowledgedType]
+
     /// A quarantine as a checkpoint carries it (``QuarantineCheckpoint``).
     init(process: String, journal: String, restoring saved: QuarantineCheckpoint) {
         self.init(process: process, journal: journal)
@@ -137,6 +140,12 @@ public struct RiskJournalFold {
         quarantine = FoldQuarantine(process: process, journal: journal)
     }
 
+    /// The entry types ``apply(_:)`` acts on: it does nothing with any other, so a reader may pass
+    /// over them unread.
+    public static let types: Set<String> = FoldQuarantine.types.union([
+        EntryTypes.Risk.initial, EntryTypes.Risk.input, EntryTypes.Risk.started, EntryTypes.Risk.stopped,
+    ])
+
     /// A `risk.started` with no `risk.stopped` after it: the previous run did not end cleanly.
     public var uncleanPreviousExit: Bool { lastMarker == EntryTypes.Risk.started }
 
@@ -200,6 +209,10 @@ public struct ReconcilerJournalFold {
     public init(process: String = "reconciler@main", journal: String = "") {
         quarantine = FoldQuarantine(process: process, journal: journal)
     }
+
+    /// The entry types ``apply(_:)`` acts on: it does nothing with any other, so a reader may pass
+    /// over them unread.
+    public static let types: Set<String> = FoldQuarantine.types.union([EntryTypes.Reconciler.input])
 
     /// Applies one entry: the decoded input and the core's outputs for a `reconciler.input`, nil
     /// otherwise (and for a skipped input).
@@ -277,6 +290,17 @@ public struct PaperJournalFold {
     /// Reports produced that no `execution.report` sent so far carries, in production order.
     public var unsentReports: [ExecutionReport] { unsentOrder.compactMap { unsent[$0] } }
 
+    /// The entry types ``apply(_:)`` acts on beyond counting them in ``foldedThrough``: a reader
+    /// may pass over any other with ``passOver(_:)``.
+    public static let types: Set<String> = FoldQuarantine.types.union([
+        EntryTypes.Paper.input, EntryTypes.Paper.faultResubmit, MessageType.executionReport.rawValue,
+    ])
+
+    /// An entry of none of ``types``, not read: all ``apply(_:)`` would do with it.
+    public mutating func passOver(_ seq: Int64) {
+        foldedThrough = seq
+    }
+
     /// Applies one entry: the input and the exchange's outcome for an input, nil otherwise (and
     /// for a skipped input). A sent `execution.report` marks its report delivered.
     public mutating func apply(_ entry: JournalEntry) throws(FoldError) -> (input: PaperInput, outcome: PaperOutcome)? {
@@ -284,7 +308,7 @@ public struct PaperJournalFold {
         foldedThrough = entry.seq
         if quarantine.read(entry) { return nil }
         if r.kind == .sent, r.type == MessageType.executionReport.rawValue {
-            if case .executionReport(let report)? = try? EnvelopeCodec.decode(r.body).message { markSent(report.id) }
+            _ = applySent(entry)
             return nil
         }
         guard r.kind == .received, r.type == EntryTypes.Paper.input || r.type == EntryTypes.Paper.faultResubmit else { return nil }
@@ -302,6 +326,15 @@ public struct PaperJournalFold {
         inputs += 1
         if recordsBrackets, case .submit(let b) = input { brackets.append(b) }
         return (input, produced(exchange.handle(input, now: r.timestamp)))
+    }
+
+    /// Applies a sent `execution.report` entry (``apply(_:)`` does the same for one): marks its
+    /// report delivered and returns it, nil when the message does not decode.
+    public mutating func applySent(_ entry: JournalEntry) -> ExecutionReport? {
+        foldedThrough = entry.seq
+        guard case .executionReport(let report)? = try? EnvelopeCodec.decode(entry.record.body).message else { return nil }
+        markSent(report.id)
+        return report
     }
 
     mutating func produced(_ outcome: PaperOutcome) -> PaperOutcome {

@@ -5,7 +5,9 @@ import ASTNotify
 import ASTPaperBroker
 import ASTRisk
 import ASTWire
+import Dispatch
 import Foundation
+import Synchronization
 
 /// What replay needs from the configuration the processes ran with (the journals do not
 /// record it): the risk limits and the paper broker's fill rules.
@@ -209,10 +211,38 @@ public struct VerificationReport: Sendable, Codable {
 public enum ReplayVerifier {
     public static func verify(_ directory: JournalDirectory, config: ReplaySettings) -> VerificationReport {
         let start = ContinuousClock.now
-        let results = directory.files.map { replay(path: $0, config: config) }
+        let results = verifyAll(directory.files, config: config)
         let elapsed = ContinuousClock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         return VerificationReport(processes: results, seconds: seconds)
+    }
+
+    /// ``replay(path:config:checkChain:)`` of every journal, in their order. A journal's chain check
+    /// and its re-execution read the file independently (each read-only, in its own transaction),
+    /// so every one of them is a job of its own, and the jobs run on all cores: verification
+    /// takes about as long as its longest journal's re-execution, not as the sum of them all.
+    static func verifyAll(_ files: [String], config: ReplaySettings) -> [ProcessReplay] {
+        let chains = Mutex([JournalVerification?](repeating: nil, count: files.count))
+        let replays = Mutex([ProcessReplay?](repeating: nil, count: files.count))
+        DispatchQueue.concurrentPerform(iterations: 2 * files.count) { job in
+            let i = job / 2
+            if job % 2 == 0 {
+                let r = replay(path: files[i], config: config, checkChain: false)
+                replays.withLock { $0[i] = r }
+            } else {
+                let chain = Journal.verify(path: files[i])
+                chains.withLock { $0[i] = chain }
+            }
+        }
+        let chain = chains.withLock { $0 }
+        return replays.withLock { $0 }.enumerated().map { i, replayed in
+            var result = replayed ?? replay(path: files[i], config: config, checkChain: false)
+            if let damage = (chain[i] ?? Journal.verify(path: files[i])).damage {
+                result.chainDamage = damage.description
+                result.chainDamageSeq = damage.firstBadSeq
+            }
+            return result
+        }
     }
 
     /// Checks one journal's chain and re-executes it when replay knows its process.
@@ -253,11 +283,24 @@ public enum ReplayVerifier {
         default: replayer = nil
         }
         var entries = 0
+        // Only the entries the replayer acts on are built; the others are counted (and passed to
+        // it by seq). No replayer: the chain check is all, nothing is built.
+        let wanted = replayer == nil ? EntryTypeFilter([]) : replayer?.types.map(EntryTypeFilter.init)
         do {
-            try reader.scan { entry in
+            let feed = { (entry: JournalEntry) -> Bool in
                 entries += 1
                 replayer?.feed(entry)
                 return true
+            }
+            if let wanted {
+                try reader.scan(
+                    only: wanted,
+                    passed: { seq in
+                        entries += 1
+                        replayer?.passOver(seq)
+                    }, feed)
+            } else {
+                try reader.scan(feed)
             }
         } catch {
             result.notes.append("reading stopped after \(entries) entries: \(error)")
@@ -284,8 +327,18 @@ protocol Replayer {
     var compared: Int { get }
     var notes: [String] { get }
     var log: DivergenceLog { get }
+    /// The entry types ``feed(_:)`` acts on, nil for every type: the others are not read, only
+    /// handed to ``passOver(_:)``.
+    var types: Set<String>? { get }
     mutating func feed(_ entry: JournalEntry)
+    /// An entry of a type not in ``types``, by seq.
+    mutating func passOver(_ seq: Int64)
     mutating func finish()
+}
+
+extension Replayer {
+    var types: Set<String>? { nil }
+    mutating func passOver(_ seq: Int64) {}
 }
 
 private let sortedEncoder: JSONEncoder = {
@@ -322,6 +375,46 @@ struct PendingOutputs<Output> {
         items.removeAll(keepingCapacity: true)
         next = 0
     }
+
+    /// A start marker: outputs of the last input still unrecorded are a crash between input and
+    /// output (a note, not a divergence); the next run starts with none.
+    mutating func restart(at marker: JournalEntry, notes: inout [String]) {
+        if let first { notes.append(crashNote(remaining, input: first.input, marker: marker)) }
+        reset()
+    }
+
+    /// The next input (`entry`, of `inputType`): outputs of the previous one the journal did not
+    /// record before it are divergences.
+    mutating func flush(before entry: JournalEntry, inputType: String, process: String, into log: inout DivergenceLog) {
+        while let (output, input) = take() {
+            log.record(
+                Divergence(
+                    process: process, seq: input, type: inputType,
+                    what: "replay produced an output the journal does not record before the next input (entry \(entry.seq))",
+                    got: "\(output)"))
+        }
+        reset()
+    }
+
+    /// The output to compare with the recorded `entry`; nil, with a divergence, when replay has none.
+    mutating func take(for entry: JournalEntry, process: String, into log: inout DivergenceLog) -> (output: Output, input: Int64)? {
+        guard let next = take() else {
+            log.record(
+                Divergence(
+                    process: process, seq: entry.seq, type: entry.record.type, recordedSeq: entry.seq,
+                    what: "the journal records an output replay did not produce",
+                    expected: String(decoding: entry.record.body.prefix(600), as: UTF8.self)))
+            return nil
+        }
+        return next
+    }
+
+    /// The end of the journal: outputs of the last input left unrecorded (a note).
+    func finish(notes: inout [String]) {
+        if !isEmpty {
+            notes.append("\(remaining) output(s) of the last input not recorded: the journal ends there (live copy or crash)")
+        }
+    }
 }
 
 /// An input the fold skipped (``FoldQuarantine``) is a divergence: the process did not replay it either.
@@ -331,12 +424,10 @@ func recordSkipped(_ quarantine: FoldQuarantine, after count: Int, process: Stri
     }
 }
 
-extension Replayer {
-    /// The note for outputs of `input` left unrecorded when the process restarted at `marker`.
-    static func crashNote(_ count: Int, input: Int64, marker: JournalEntry) -> String {
-        "\(count) output(s) of entry \(input) not recorded before the restart at entry \(marker.seq) (\(marker.record.type)):"
-            + " a crash between input and output"
-    }
+/// The note for `count` outputs of `input` left unrecorded when the process restarted at `marker`.
+func crashNote(_ count: Int, input: Int64, marker: JournalEntry) -> String {
+    "\(count) output(s) of entry \(input) not recorded before the restart at entry \(marker.seq) (\(marker.record.type)):"
+        + " a crash between input and output"
 }
 
 struct RiskReplayer: Replayer {
@@ -352,6 +443,8 @@ struct RiskReplayer: Replayer {
     ]
 
     var inputs: Int { fold.inputs }
+    var types: Set<String>? { Self.wanted }
+    static let wanted = RiskJournalFold.types.union(outputTypes).union(EntryTypes.startMarkers)
 
     init(process: String, journal: String = "", limits: RiskLimits) {
         self.process = process
@@ -360,11 +453,10 @@ struct RiskReplayer: Replayer {
 
     mutating func feed(_ entry: JournalEntry) {
         let r = entry.record
-        if EntryTypes.startMarkers.contains(r.type) {
-            if let first = pending.first { notes.append(Self.crashNote(pending.remaining, input: first.input, marker: entry)) }
-            pending.reset()
+        if EntryTypes.startMarkers.contains(r.type) { pending.restart(at: entry, notes: &notes) }
+        if r.type == EntryTypes.Risk.input {
+            pending.flush(before: entry, inputType: EntryTypes.Risk.input, process: process, into: &log)
         }
-        if r.type == EntryTypes.Risk.input { flushUnrecorded(before: entry) }
         if Self.outputTypes.contains(r.type) && (r.kind == .decision || r.kind == .state) {
             compare(entry)
             return
@@ -384,28 +476,9 @@ struct RiskReplayer: Replayer {
         }
     }
 
-    /// Outputs of the previous input that the journal does not record before the next input.
-    mutating func flushUnrecorded(before entry: JournalEntry) {
-        while let (output, input) = pending.take() {
-            log.record(
-                Divergence(
-                    process: process, seq: input, type: EntryTypes.Risk.input,
-                    what: "replay produced an output the journal does not record before the next input (entry \(entry.seq))",
-                    got: "\(output)"))
-        }
-        pending.reset()
-    }
-
     mutating func compare(_ entry: JournalEntry) {
         let r = entry.record
-        guard let (output, input) = pending.take() else {
-            log.record(
-                Divergence(
-                    process: process, seq: entry.seq, type: r.type, recordedSeq: entry.seq,
-                    what: "the journal records an output replay did not produce",
-                    expected: String(decoding: r.body.prefix(600), as: UTF8.self)))
-            return
-        }
+        guard let (output, input) = pending.take(for: entry, process: process, into: &log) else { return }
         let (type, equal, recorded) = compare(output, type: r.type, body: r.body)
         guard equal else {
             log.record(
@@ -423,32 +496,23 @@ struct RiskReplayer: Replayer {
     }
 
     func compare(_ output: RiskOutput, type: String, body: [UInt8]) -> (String, Bool, String) {
+        /// `value` against the body when the journal records it as `expected`.
+        func same<T: Codable & Equatable>(_ value: T, as expected: String) -> (String, Bool, String) {
+            guard type == expected else { return (expected, false, "") }
+            let c = sameValue(value, recorded: body, decoder: decoder)
+            return (expected, c.equal, c.recorded)
+        }
         switch output {
-        case .decision(let d):
-            guard type == EntryTypes.Risk.decision else { return (EntryTypes.Risk.decision, false, "") }
-            let c = sameValue(d, recorded: body, decoder: decoder)
-            return (EntryTypes.Risk.decision, c.equal, c.recorded)
-        case .transition(let t):
-            guard type == EntryTypes.Risk.transition else { return (EntryTypes.Risk.transition, false, "") }
-            let c = sameValue(t, recorded: body, decoder: decoder)
-            return (EntryTypes.Risk.transition, c.equal, c.recorded)
-        case .cancel(let x):
-            guard type == EntryTypes.Risk.cancel else { return (EntryTypes.Risk.cancel, false, "") }
-            let c = sameValue(x, recorded: body, decoder: decoder)
-            return (EntryTypes.Risk.cancel, c.equal, c.recorded)
-        case .commandResult(let x):
-            guard type == EntryTypes.Risk.command else { return (EntryTypes.Risk.command, false, "") }
-            let c = sameValue(x, recorded: body, decoder: decoder)
-            return (EntryTypes.Risk.command, c.equal, c.recorded)
-        case .alert:
-            return ("alert", false, "")
+        case .decision(let d): return same(d, as: EntryTypes.Risk.decision)
+        case .transition(let t): return same(t, as: EntryTypes.Risk.transition)
+        case .cancel(let x): return same(x, as: EntryTypes.Risk.cancel)
+        case .commandResult(let x): return same(x, as: EntryTypes.Risk.command)
+        case .alert: return ("alert", false, "")
         }
     }
 
     mutating func finish() {
-        if !pending.isEmpty {
-            notes.append("\(pending.remaining) output(s) of the last input not recorded: the journal ends there (live copy or crash)")
-        }
+        pending.finish(notes: &notes)
     }
 }
 
@@ -473,6 +537,11 @@ struct ReconcilerReplayer: Replayer {
 
     var inputs: Int { fold.inputs }
     var core: ReconcilerCore { fold.core }
+    var types: Set<String>? { Self.wanted }
+    static let wanted = ReconcilerJournalFold.types.union(EntryTypes.startMarkers).union([
+        EntryTypes.Reconciler.summary, EntryTypes.Reconciler.anomaly, MessageType.reconciliationResult.rawValue,
+        MessageType.orderCancel.rawValue, MessageType.portfolioSnapshot.rawValue,
+    ])
 
     init(process: String, journal: String = "") {
         self.process = process
@@ -482,22 +551,14 @@ struct ReconcilerReplayer: Replayer {
     mutating func feed(_ entry: JournalEntry) {
         let r = entry.record
         if EntryTypes.startMarkers.contains(r.type) {
-            if let first = pending.first { notes.append(Self.crashNote(pending.remaining, input: first.input, marker: entry)) }
-            pending.reset()
+            pending.restart(at: entry, notes: &notes)
             atStart = true
             return
         }
         if r.kind == .received && r.type == EntryTypes.Reconciler.input { atStart = false }
         switch (r.kind, r.type) {
         case (.received, EntryTypes.Reconciler.input):
-            while let (output, input) = pending.take() {
-                log.record(
-                    Divergence(
-                        process: process, seq: input, type: EntryTypes.Reconciler.input,
-                        what: "replay produced an output the journal does not record before the next input (entry \(entry.seq))",
-                        got: "\(output)"))
-            }
-            pending.reset()
+            pending.flush(before: entry, inputType: EntryTypes.Reconciler.input, process: process, into: &log)
             lastInput = entry.seq
             do throws(FoldError) {
                 let skipped = fold.quarantine.found.count
@@ -555,14 +616,7 @@ struct ReconcilerReplayer: Replayer {
 
     mutating func match(_ entry: JournalEntry) {
         let r = entry.record
-        guard let (output, input) = pending.take() else {
-            log.record(
-                Divergence(
-                    process: process, seq: entry.seq, type: r.type, recordedSeq: entry.seq,
-                    what: "the journal records an output replay did not produce",
-                    expected: String(decoding: r.body.prefix(600), as: UTF8.self)))
-            return
-        }
+        guard let (output, input) = pending.take(for: entry, process: process, into: &log) else { return }
         var equal = false
         var recorded = ""
         switch (output, r.type) {
@@ -597,9 +651,7 @@ struct ReconcilerReplayer: Replayer {
     }
 
     mutating func finish() {
-        if !pending.isEmpty {
-            notes.append("\(pending.remaining) output(s) of the last input not recorded: the journal ends there (live copy or crash)")
-        }
+        pending.finish(notes: &notes)
     }
 }
 
@@ -618,10 +670,16 @@ struct PaperReplayer: Replayer {
     var log = DivergenceLog()
 
     var inputs: Int { fold.inputs }
+    var types: Set<String>? { Self.wanted }
+    static let wanted = PaperJournalFold.types.union(EntryTypes.startMarkers).union([EntryTypes.checkpoint])
 
     init(process: String, journal: String = "", config: PaperBrokerConfig) {
         self.process = process
         fold = PaperJournalFold(name: process, config: config, journal: journal)
+    }
+
+    mutating func passOver(_ seq: Int64) {
+        fold.passOver(seq)
     }
 
     mutating func feed(_ entry: JournalEntry) {
@@ -629,7 +687,7 @@ struct PaperReplayer: Replayer {
         if EntryTypes.startMarkers.contains(r.type) {
             let left = ofLastInput.filter { unsent[$0] != nil }
             if let first = left.first.flatMap({ unsent[$0] }) {
-                notes.append(Self.crashNote(left.count, input: first.input, marker: entry) + " (delivered by the next run)")
+                notes.append(crashNote(left.count, input: first.input, marker: entry) + " (delivered by the next run)")
             }
             ofLastInput.removeAll(keepingCapacity: true)
             return
@@ -666,11 +724,8 @@ struct PaperReplayer: Replayer {
                 log.record(Divergence(process: process, seq: error.seq, type: error.type, what: error.reason))
             }
         case (.sent, MessageType.executionReport.rawValue):
-            // A fold that cannot take an entry is a divergence, never skipped: a checker fails closed.
-            do { _ = try fold.apply(entry) } catch {
-                log.record(Divergence(process: process, seq: error.seq, type: error.type, what: error.reason))
-            }
-            guard case .executionReport(let sent)? = try? EnvelopeCodec.decode(r.body).message else {
+            // The fold's own step for a sent report (it marks the report delivered), decoded once.
+            guard let sent = fold.applySent(entry) else {
                 log.record(Divergence(process: process, seq: entry.seq, type: r.type, what: "the sent execution report does not decode"))
                 return
             }

@@ -184,6 +184,37 @@ import Testing
         }
     }
 
+    @Test func aCheckpointLookupStopsAtTheNewestSegmentThatHoldsOne() throws {
+        try withTemporaryDirectory { dir in
+            let path = "\(dir)/test@main.sqlite"
+            let journal = try Journal(path: path, process: "test", logger: quietLogger)
+            // Rotated three times, each segment holding one checkpoint; the live file holds none.
+            var segments: [JournalSegment] = []
+            var checkpoints: [Int64] = []
+            var n = 0
+            for round in 0..<3 {
+                try journal.append((n + 1...n + 4).map { record($0) }, durability: .batched)
+                if let seq = try journal.appendCovering({ try checkpoint(round, covers: $0) }) { checkpoints.append(seq) }
+                try journal.append((n + 6...n + 8).map { record($0) }, durability: .durable)
+                n += 8
+                if let segment = try Journal.rotate(path: path) { segments.append(segment) }
+            }
+            try journal.append((n + 1...n + 3).map { record($0) }, durability: .durable)
+            #expect(segments.count == 3 && checkpoints == [5, 13, 21])
+            #expect(try journal.checkpointCandidates(limit: 4).map(\.entry.seq) == [21, 13, 5])
+
+            // The oldest segment made unreadable: lookups that newer segments answer never open it.
+            try Data("not a journal".utf8).write(to: URL(fileURLWithPath: segments[0].path))
+            #expect(try journal.checkpointCandidates(limit: 1).map(\.entry.seq) == [21])
+            let two = try journal.checkpointCandidates(limit: 2)
+            #expect(two.map(\.entry.seq) == [21, 13] && two.allSatisfy { $0.chainProblem == nil })
+            #expect(try journal.lastEntry(type: EntryTypes.checkpoint, below: 21)?.seq == 13)
+            // Only a lookup that needs it reads it, and finds it damaged.
+            #expect(throws: JournalError.self) { try journal.checkpointCandidates(limit: 3) }
+            try journal.close()
+        }
+    }
+
     @Test func checkpointsAreFoundAcrossRotatedSegments() throws {
         try withTemporaryDirectory { dir in
             let path = "\(dir)/test@main.sqlite"
