@@ -48,8 +48,21 @@ func checkpointDivergence<S: Codable & Sendable>(
 }
 
 extension RiskReplayer {
-    /// A checkpoint must be what re-executing every entry before it gives, byte for byte.
+    /// A checkpoint must be what re-executing every entry before it gives, byte for byte. One
+    /// made under other risk limits than replay runs with is named as such (the journal was
+    /// written under another configuration: replay it with that one).
     mutating func compareCheckpoint(_ entry: JournalEntry) {
+        if let recorded = try? JournalCheckpointCoding.decoder.decode(JournalCheckpoint<RiskFoldState>.self, from: Data(entry.record.body)),
+            recorded.state.limits != fold.limits
+        {
+            log.record(
+                Divergence(
+                    process: process, seq: entry.seq, type: entry.record.type,
+                    what:
+                        "the checkpoint was made under other risk limits than replay runs with (replay with the configuration in force then)",
+                    expected: "\(recorded.state.limits)", got: "\(fold.limits)"))
+            return
+        }
         let d = checkpointDivergence(
             entry, process: process, foldedThrough: fold.foldedThrough, replayed: fold.checkpointState,
             canonical: { s in

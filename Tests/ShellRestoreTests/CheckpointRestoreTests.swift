@@ -418,3 +418,18 @@ enum JournalTampering {
         #expect(process.terminationStatus == 0)
     }
 }
+
+extension CheckpointRestoreTests {
+    /// Replay under other risk limits than the journal was written with names the limits at each
+    /// checkpoint, rather than a state difference that looks like none.
+    @Test func replayUnderOtherLimitsNamesTheLimitsAtACheckpoint() throws {
+        let state = try StateDirectory()
+        defer { state.dir.remove() }
+        try writeRiskJournal(state, inputs: generatedRiskInputs(seed: 13, count: 10), every: 5)
+        var other = RiskLimits.cautiousDefaults
+        other.maxOpenPositions += 1
+        let replay = ReplayVerifier.replay(path: state.journal("risk@main"), config: ReplaySettings(riskLimits: other))
+        let atCheckpoints = replay.divergences.filter { $0.type == EntryTypes.checkpoint }
+        #expect(atCheckpoints.count == 2 && atCheckpoints.allSatisfy { $0.what.contains("other risk limits") }, "\(replay.divergences)")
+    }
+}
