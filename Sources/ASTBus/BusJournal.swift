@@ -49,12 +49,13 @@ public enum UnhandledMessages {
     /// as duplicates when re-sent) but whose handling never reached the worker's own journal:
     /// no entry of type `handledType` carries the same message id. A crash between the bus's
     /// journal write and the worker's leaves exactly these; the worker handles them at start.
-    /// Oldest first.
+    /// Oldest first. Read from the checkpoint horizon on (``ASTJournal/Journal/checkpointHorizon(keeping:)``):
+    /// a message received before it was handled by an earlier start, whose checkpoints followed.
     public static func find(in journal: Journal, types: Set<MessageType>, handledType: String) throws -> [Envelope] {
         let typeNames = Set(types.map(\.rawValue))
         var handled = Set<String>()
         var received: [(id: String, body: [UInt8])] = []
-        try journal.scan(fromSeq: 1) { entry in
+        try journal.scan(fromSeq: try journal.checkpointHorizon()) { entry in
             let r = entry.record
             guard r.kind == .received, let id = r.messageID else { return true }
             if r.type == handledType {

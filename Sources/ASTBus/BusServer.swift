@@ -89,10 +89,14 @@ public final class BusServer: Sendable {
     public var openConnections: Int { established.load(ordering: .relaxed) }
 
     /// Ids of acknowledged messages already journaled: a re-send of one is acknowledged again
-    /// but not delivered twice, also across restarts.
+    /// but not delivered twice, also across restarts. Read from the checkpoint horizon
+    /// (``ASTJournal/Journal/checkpointHorizon(keeping:)``) on, so the set and the start-up do not
+    /// grow with history: a message before it was handled into the state the checkpoints carry,
+    /// and a re-send that old reaches a core that is idempotent on it (a re-sent intent gets its
+    /// decision again, a report or a bracket already applied is recognised by the book).
     static func restoreSeen(_ journal: Journal) throws -> Set<String> {
         var ids = Set<String>()
-        try journal.scan(fromSeq: 1) { entry in
+        try journal.scan(fromSeq: try journal.checkpointHorizon()) { entry in
             if entry.record.kind == .received, let id = entry.record.messageID,
                 MessageCatalog.delivery(of: MessageType(rawValue: entry.record.type)) == .acknowledged
             {

@@ -198,3 +198,44 @@ extension Finding {
         }
     }
 }
+
+// Codable for checkpoints (M11): the book and the portfolio encode their collections as sorted
+// arrays, the per-broker report counters are keyed by string (sorted by the encoder) and the
+// sectors become a string-keyed map, so the same core always gives the same bytes.
+extension ReconcilerCore: Codable {
+    enum CodingKeys: String, CodingKey {
+        case book, portfolio, initialized, sectors
+        case lastSummary = "last_summary"
+        case lastCompleted = "last_completed"
+        case reportsApplied = "reports_applied"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        book = try c.decode(OrderBook.self, forKey: .book)
+        portfolio = try c.decode(Portfolio.self, forKey: .portfolio)
+        initialized = try c.decode(Bool.self, forKey: .initialized)
+        lastSummary = try c.decodeIfPresent(ReconciliationSummary.self, forKey: .lastSummary)
+        lastCompleted = try c.decodeIfPresent(Timestamp.self, forKey: .lastCompleted)
+        reportsApplied = try c.decode([String: Int64].self, forKey: .reportsApplied)
+        var sectors: [Symbol: String] = [:]
+        for (k, v) in try c.decode([String: String].self, forKey: .sectors) {
+            guard let s = Symbol(validating: k) else {
+                throw DecodingError.dataCorruptedError(forKey: .sectors, in: c, debugDescription: "\(k.prefix(40)) is not a symbol")
+            }
+            sectors[s] = v
+        }
+        self.sectors = sectors
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(book, forKey: .book)
+        try c.encode(portfolio, forKey: .portfolio)
+        try c.encode(initialized, forKey: .initialized)
+        try c.encodeIfPresent(lastSummary, forKey: .lastSummary)
+        try c.encodeIfPresent(lastCompleted, forKey: .lastCompleted)
+        try c.encode(reportsApplied, forKey: .reportsApplied)
+        try c.encode(Dictionary(uniqueKeysWithValues: sectors.map { ($0.key.rawValue, $0.value) }), forKey: .sectors)
+    }
+}

@@ -91,6 +91,24 @@ public struct CheckpointCandidate: Sendable {
     public var entry: JournalEntry
     /// Nil when the entry's hash matches its contents and links to the entry before it.
     public var chainProblem: String?
+
+    /// Why `entry` does not hold its place in the chain (its hash against its contents, its
+    /// previous hash against `previousHash`, the stored hash of the entry before it), nil when
+    /// it does. For readers that found the entry themselves (replay from a checkpoint).
+    public static func chainProblem(_ entry: JournalEntry, previousHash: [UInt8]?) -> String? {
+        chainProblem(entry, previousHash: previousHash, hasher: ChainHasher())
+    }
+
+    static func chainProblem(_ entry: JournalEntry, previousHash: [UInt8]?, hasher: ChainHasher) -> String? {
+        if hasher.hash(prev: entry.prevHash, seq: entry.seq, record: entry.record) != entry.hash {
+            return "entry \(entry.seq): stored hash does not match its contents"
+        } else if previousHash == nil {
+            return "entry \(entry.seq - 1) before it is missing"
+        } else if previousHash != entry.prevHash {
+            return "entry \(entry.seq): previous hash does not match entry \(entry.seq - 1)"
+        }
+        return nil
+    }
 }
 
 /// Which checkpoint a restore starts from (pure).
@@ -128,15 +146,7 @@ extension Journal {
         while found.count < limit {
             guard let entry = try lastEntry(type: EntryTypes.checkpoint, below: below) else { break }
             below = entry.seq
-            var problem: String?
-            let previous = try hashOfEntry(entry.seq - 1)
-            if hasher.hash(prev: entry.prevHash, seq: entry.seq, record: entry.record) != entry.hash {
-                problem = "entry \(entry.seq): stored hash does not match its contents"
-            } else if previous == nil {
-                problem = "entry \(entry.seq - 1) before it is missing"
-            } else if previous != entry.prevHash {
-                problem = "entry \(entry.seq): previous hash does not match entry \(entry.seq - 1)"
-            }
+            let problem = CheckpointCandidate.chainProblem(entry, previousHash: try hashOfEntry(entry.seq - 1), hasher: hasher)
             found.append(CheckpointCandidate(entry: entry, chainProblem: problem))
         }
         return found
@@ -166,5 +176,21 @@ extension Journal {
         let anchor = try currentAnchor()
         guard anchor.seq > 0 else { return nil }
         return try JournalReader.lastEntryInSegments(livePath: path, anchor: anchor.seq, type: type, below: below)
+    }
+}
+
+extension Journal {
+    /// Where a start-up scan that only needs what the cores' checkpoints do not hold begins:
+    /// the seq of the `keeping`-th newest checkpoint whose chain verifies (every entry before it
+    /// is in the state that checkpoint and the newer ones carry), 1 without that many. Keeping
+    /// more than the newest one leaves a whole checkpoint interval of history to the scan (a
+    /// message re-sent soon after a checkpoint was written is still recognised). One backward
+    /// search of about `keeping` intervals, whatever the journal's length.
+    public func checkpointHorizon(keeping: Int = 2) throws -> Int64 {
+        let candidates = try checkpointCandidates(limit: max(1, keeping))
+        guard candidates.count == max(1, keeping), candidates.allSatisfy({ $0.chainProblem == nil }), let oldest = candidates.last else {
+            return 1
+        }
+        return oldest.entry.seq
     }
 }

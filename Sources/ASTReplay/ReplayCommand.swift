@@ -47,6 +47,50 @@ public enum ReplayCommandRunner {
         }
     }
 
+    /// `astctl replay --verify --from-checkpoint`: each journal of `processes` (all when empty)
+    /// that has checkpoints, re-executed from the checkpoint at entry `checkpoint` (nil: its
+    /// newest one that has a later one) up to the next (``ReplayVerifier/verifyFromCheckpoint(path:config:checkpoint:)``).
+    /// A seq is a position in one journal: with a seq, name one process.
+    public static func runFromCheckpoint(
+        directory: String, processes: Set<String>, checkpoint: Int64?, json: Bool, config: ReplaySettings?
+    ) -> Outcome {
+        do {
+            let journals = try JournalDirectory(path: directory)
+            var replayConfig = config ?? ReplaySettings()
+            if ReplayBundle.isBundle(directory) { replayConfig = try ReplayBundle.replayConfig(in: directory) }
+            let paths = journals.files.filter { path in
+                processes.isEmpty || processes.contains(((path as NSString).lastPathComponent as NSString).deletingPathExtension)
+            }
+            guard !paths.isEmpty else {
+                return Outcome(stdout: "", stderr: "astctl replay: no journal of \(processes.sorted())\n", exitCode: 2)
+            }
+            guard checkpoint == nil || paths.count == 1 else {
+                return Outcome(stdout: "", stderr: "astctl replay: --from-checkpoint <seq> needs one --process\n", exitCode: 2)
+            }
+            var reports = paths.map { ReplayVerifier.verifyFromCheckpoint(path: $0, config: replayConfig, checkpoint: checkpoint) }
+            if checkpoint == nil && processes.isEmpty {
+                // Over a whole directory, the journals without checkpoints are not the question.
+                reports = reports.filter { !$0.checkpoints.isEmpty }
+                guard !reports.isEmpty else {
+                    return Outcome(stdout: "", stderr: "astctl replay: no journal has a checkpoint\n", exitCode: 2)
+                }
+            }
+            let ok = reports.allSatisfy(\.identical)
+            let text: String
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+                text = String(decoding: try encoder.encode(reports), as: UTF8.self)
+            } else {
+                text = (reports.map { $0.text() } + [ok ? "replay from checkpoint: IDENTICAL" : "replay from checkpoint: NOT IDENTICAL"])
+                    .joined(separator: "\n")
+            }
+            return Outcome(stdout: text + "\n", stderr: "", exitCode: ok ? 0 : 1)
+        } catch {
+            return Outcome(stdout: "", stderr: "astctl replay: \(error)\n", exitCode: 2)
+        }
+    }
+
     /// A time for `--from`/`--to`: nanoseconds since the epoch, `YYYY-MM-DD` (midnight UTC) or
     /// ISO 8601 (`2025-07-01T13:30:00Z`, UTC when no zone is given).
     public static func parseTime(_ text: String) -> Timestamp? {

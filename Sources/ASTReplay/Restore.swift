@@ -133,6 +133,12 @@ public struct RiskJournalFold {
     public private(set) var inputs = 0
     /// Inputs skipped, and the journal's quarantine records.
     public private(set) var quarantine: FoldQuarantine
+    /// The last entry folded (applied or passed over).
+    public private(set) var foldedThrough: Int64 = 0
+    /// The checkpoint the restore started from, nil for a fold from entry 1.
+    public internal(set) var startedFromCheckpoint: Int64?
+    /// Newer checkpoints the restore passed over, and why.
+    public internal(set) var rejectedCheckpoints: [String] = []
     let decoder = JSONDecoder()
 
     public init(limits: RiskLimits, process: String = "risk@main", journal: String = "") {
@@ -146,6 +152,23 @@ public struct RiskJournalFold {
         EntryTypes.Risk.initial, EntryTypes.Risk.input, EntryTypes.Risk.started, EntryTypes.Risk.stopped,
     ])
 
+    /// A fold continuing from a checkpoint's state (made under `saved.limits`: the restore checks
+    /// they are the ones in force). Throws for a gate state no gate could have been in.
+    public init(process: String, journal: String, restoring saved: RiskFoldState, covers: Int64) throws {
+        limits = saved.limits
+        gate = try saved.gate.map { try RiskGate(limits: saved.limits, restoring: $0) }
+        lastMarker = saved.lastMarker
+        inputs = saved.inputs
+        quarantine = FoldQuarantine(process: process, journal: journal, restoring: saved.quarantine)
+        foldedThrough = covers
+    }
+
+    /// The state a checkpoint keeps: everything the fold needs to go on, in a fixed order.
+    public var checkpointState: RiskFoldState {
+        RiskFoldState(
+            limits: limits, gate: gate?.checkpointState, lastMarker: lastMarker, inputs: inputs, quarantine: quarantine.checkpoint)
+    }
+
     /// A `risk.started` with no `risk.stopped` after it: the previous run did not end cleanly.
     public var uncleanPreviousExit: Bool { lastMarker == EntryTypes.Risk.started }
 
@@ -153,6 +176,7 @@ public struct RiskJournalFold {
     /// entry and for a skipped input.
     public mutating func apply(_ entry: JournalEntry) throws(FoldError) -> [RiskOutput]? {
         let r = entry.record
+        foldedThrough = entry.seq
         switch r.type {
         case EntryTypes.Risk.initial:
             do {
@@ -188,9 +212,32 @@ public struct RiskJournalFold {
         return fold
     }
 
-    /// ast-risk's restore: its own journal, from entry 1, through the writer.
+    /// ast-risk's restore, through the writer: from the newest checkpoint that verifies, decodes
+    /// and was made under `limits` (``CheckpointStart``), folding only the entries after it;
+    /// from entry 1 when none does.
     public static func restore(limits: RiskLimits, journal: Journal) throws -> RiskJournalFold {
-        try fold(limits: limits, process: journal.process, journal: journal.path) { try journal.scan(fromSeq: 1, $0) }
+        let start = try CheckpointStart.find(journal: journal) { entry -> Result<RiskJournalFold, CheckpointRejection> in
+            let saved: JournalCheckpoint<RiskFoldState>
+            switch JournalCheckpoint<RiskFoldState>.decode(entry.record.body, process: journal.process)
+                .flatMap({ CheckpointStart.checkCoverage($0, of: entry) })
+            {
+            case .success(let s): saved = s
+            case .failure(let why): return .failure(why)
+            }
+            guard saved.state.limits == limits else { return .failure(.otherConfiguration("the risk limits changed since it was made")) }
+            do {
+                return .success(
+                    try RiskJournalFold(process: journal.process, journal: journal.path, restoring: saved.state, covers: saved.covers))
+            } catch {
+                return .failure(.undecodable("\(error)"))
+            }
+        }
+        var fold = start.chosen?.value ?? RiskJournalFold(limits: limits, process: journal.process, journal: journal.path)
+        fold.startedFromCheckpoint = start.chosen?.seq
+        fold.rejectedCheckpoints = start.rejected
+        let from = fold.foldedThrough + 1
+        try runFold(scan: { try journal.scan(fromSeq: from, $0) }, apply: { try fold.apply($0) }, observe: { _, _ in })
+        return fold
     }
 }
 
@@ -204,6 +251,12 @@ public struct ReconcilerJournalFold {
     public private(set) var inputs = 0
     /// Inputs skipped, and the journal's quarantine records.
     public private(set) var quarantine: FoldQuarantine
+    /// The last entry folded (applied or passed over).
+    public private(set) var foldedThrough: Int64 = 0
+    /// The checkpoint the restore started from, nil for a fold from entry 1.
+    public internal(set) var startedFromCheckpoint: Int64?
+    /// Newer checkpoints the restore passed over, and why.
+    public internal(set) var rejectedCheckpoints: [String] = []
     let decoder = JSONDecoder()
 
     public init(process: String = "reconciler@main", journal: String = "") {
@@ -214,10 +267,24 @@ public struct ReconcilerJournalFold {
     /// over them unread.
     public static let types: Set<String> = FoldQuarantine.types.union([EntryTypes.Reconciler.input])
 
+    /// A fold continuing from a checkpoint's state.
+    public init(process: String, journal: String, restoring saved: ReconcilerFoldState, covers: Int64) {
+        core = saved.core
+        inputs = saved.inputs
+        quarantine = FoldQuarantine(process: process, journal: journal, restoring: saved.quarantine)
+        foldedThrough = covers
+    }
+
+    /// The state a checkpoint keeps: everything the fold needs to go on, in a fixed order.
+    public var checkpointState: ReconcilerFoldState {
+        ReconcilerFoldState(core: core, inputs: inputs, quarantine: quarantine.checkpoint)
+    }
+
     /// Applies one entry: the decoded input and the core's outputs for a `reconciler.input`, nil
     /// otherwise (and for a skipped input).
     public mutating func apply(_ entry: JournalEntry) throws(FoldError) -> (input: ReconcilerInput, outputs: [ReconcilerOutput])? {
         let r = entry.record
+        foldedThrough = entry.seq
         if quarantine.read(entry) { return nil }
         guard r.kind == .received, r.type == EntryTypes.Reconciler.input else { return nil }
         guard let input = quarantine.admit(ReconcilerInput.self, entry, decoder: decoder, validate: { $0.validate() }) else { return nil }
@@ -236,9 +303,20 @@ public struct ReconcilerJournalFold {
         return fold
     }
 
-    /// ast-reconciler's restore: its own journal, from entry 1, through the writer.
+    /// ast-reconciler's restore, through the writer: from the newest checkpoint that verifies and
+    /// decodes (``CheckpointStart``), folding only the entries after it; from entry 1 when none does.
     public static func restore(journal: Journal) throws -> ReconcilerJournalFold {
-        try fold(process: journal.process, journal: journal.path) { try journal.scan(fromSeq: 1, $0) }
+        let start = try CheckpointStart.find(journal: journal) { entry in
+            JournalCheckpoint<ReconcilerFoldState>.decode(entry.record.body, process: journal.process).flatMap {
+                CheckpointStart.checkCoverage($0, of: entry)
+            }.map { ReconcilerJournalFold(process: journal.process, journal: journal.path, restoring: $0.state, covers: $0.covers) }
+        }
+        var fold = start.chosen?.value ?? ReconcilerJournalFold(process: journal.process, journal: journal.path)
+        fold.startedFromCheckpoint = start.chosen?.seq
+        fold.rejectedCheckpoints = start.rejected
+        let from = fold.foldedThrough + 1
+        try runFold(scan: { try journal.scan(fromSeq: from, $0) }, apply: { try fold.apply($0) }, observe: { _, _ in })
+        return fold
     }
 }
 
@@ -377,15 +455,8 @@ public struct PaperJournalFold {
         guard !recordsBrackets else {
             return try fold(name: name, config: config, journal: journal.path, recordsBrackets: true) { try journal.scan(fromSeq: 1, $0) }
         }
-        // The newest checkpoint first (one backward search of about one interval); older ones
-        // only when it is rejected.
-        var choice = CheckpointChoice.choose(try journal.checkpointCandidates(limit: 1)) { entry in
+        let choice = try CheckpointStart.find(journal: journal) { entry in
             checkpoint(entry, name: name, config: config, process: journal.process)
-        }
-        if choice.chosen == nil && !choice.rejected.isEmpty {
-            choice = CheckpointChoice.choose(try journal.checkpointCandidates(limit: 4)) { entry in
-                checkpoint(entry, name: name, config: config, process: journal.process)
-            }
         }
         var fold = PaperJournalFold(name: name, config: config, journal: journal.path)
         var from: Int64 = 1
@@ -394,7 +465,7 @@ public struct PaperJournalFold {
             fold.startedFromCheckpoint = seq
             from = saved.covers + 1
         }
-        fold.rejectedCheckpoints = choice.rejected.map { "checkpoint at entry \($0.seq) skipped: \($0.why)" }
+        fold.rejectedCheckpoints = choice.rejected
         try runFold(scan: { try journal.scan(fromSeq: from, $0) }, apply: { try fold.apply($0) }, observe: { _, _ in })
         return fold
     }
@@ -403,10 +474,9 @@ public struct PaperJournalFold {
     static func checkpoint(_ entry: JournalEntry, name: String, config: PaperBrokerConfig, process: String)
         -> Result<JournalCheckpoint<PaperFoldState>, CheckpointRejection>
     {
-        JournalCheckpoint<PaperFoldState>.decode(entry.record.body, process: process).flatMap { saved in
-            guard saved.covers < entry.seq, saved.covers >= 0 else {
-                return .failure(.badCoverage("entry \(entry.seq) claims to cover entry \(saved.covers)"))
-            }
+        JournalCheckpoint<PaperFoldState>.decode(entry.record.body, process: process).flatMap {
+            CheckpointStart.checkCoverage($0, of: entry)
+        }.flatMap { saved in
             guard saved.state.exchange.config == config, saved.state.exchange.name == name else {
                 return .failure(.otherConfiguration("the paper broker's configuration changed since (starting cash, fill rules ...)"))
             }

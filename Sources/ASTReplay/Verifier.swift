@@ -461,6 +461,7 @@ struct RiskReplayer: Replayer {
             compare(entry)
             return
         }
+        if r.type == EntryTypes.checkpoint { compareCheckpoint(entry) }
         do throws(FoldError) {
             let skipped = fold.quarantine.found.count
             guard let outputs = try fold.apply(entry) else {
@@ -606,6 +607,11 @@ struct ReconcilerReplayer: Replayer {
             }
             lastPublished = snapshot
             produced.removeAll(keepingCapacity: true)
+        case (_, EntryTypes.checkpoint):
+            compareCheckpoint(entry)
+            do { _ = try fold.apply(entry) } catch {
+                log.record(Divergence(process: process, seq: error.seq, type: error.type, what: error.reason))
+            }
         default:
             // A fold that cannot take an entry is a divergence, never skipped: a checker fails closed.
             do { _ = try fold.apply(entry) } catch {

@@ -38,7 +38,7 @@ public struct RiskGate: Sendable {
     /// Why the gate is in ``state``.
     public private(set) var cause: SafeModeCause
     /// Whether a clean reconciliation was recorded after the latest critical failure.
-    public private(set) var hasCleanReconciliationSinceHalt = false
+    public internal(set) var hasCleanReconciliationSinceHalt = false
 
     var book: Book?
     /// The last mark per symbol from market data (the snapshot's marks are valuations, not

@@ -53,6 +53,9 @@ actor ReconcilerShell: WorkerLogic {
     var sectorsLoaded = false
     /// The market time of the last attempt to read them, so that marks do not reopen the store each time.
     var sectorsTriedAt: Timestamp?
+    /// The restore's fold, carried forward over the journal to write checkpoints.
+    var checkpointFold: ReconcilerJournalFold
+    var checkpoints: CheckpointSchedule
 
     init(context: WorkerContext) throws {
         identity = context.identity
@@ -70,8 +73,11 @@ actor ReconcilerShell: WorkerLogic {
         strategy = try optional(ProcessIdentity(role: .strategy))
         notifier = try optional(ProcessIdentity(role: .notifier))
         try MissingState.quarantine(context)
-        let (restored, quarantined, known) = try Self.restore(journal: journal)
+        let (restored, quarantined, known, fold) = try Self.restore(journal: journal)
         core = restored
+        checkpointFold = fold
+        checkpoints = CheckpointSchedule(every: config.journal.checkpointEvery ?? JournalConfig.defaultCheckpointEvery)
+        for rejected in fold.rejectedCheckpoints { context.logger.warning("reconciler restore: \(rejected)") }
         let state = try QuarantineJournal.recordAndTell(
             quarantined, into: known, journal: journal, clock: clock, process: context.identity.description, logger: logger)
         quarantine = Mutex(state)
@@ -80,6 +86,7 @@ actor ReconcilerShell: WorkerLogic {
             metadata: [
                 "orders": "\(restored.book.orders.count)", "positions": "\(restored.portfolio.positions.count)",
                 "cash": "\(restored.portfolio.cash)",
+                "from_checkpoint": "\(fold.startedFromCheckpoint.map(String.init) ?? "none")",
             ])
     }
 
@@ -89,11 +96,25 @@ actor ReconcilerShell: WorkerLogic {
     /// An input that does not decode or that its validation now refuses is skipped and returned
     /// in `quarantined` (never thrown: a journaled input must not make the reconciler crash-loop);
     /// `quarantine` is what the journal already says about quarantines.
+    /// The restore starts from the newest checkpoint that verifies, then folds the tail.
     static func restore(journal: Journal) throws
-        -> (core: ReconcilerCore, quarantined: [QuarantinedEntry], quarantine: QuarantineJournal.State)
+        -> (core: ReconcilerCore, quarantined: [QuarantinedEntry], quarantine: QuarantineJournal.State, fold: ReconcilerJournalFold)
     {
         let fold = try ReconcilerJournalFold.restore(journal: journal)
-        return (fold.core, fold.quarantine.found, fold.quarantine.state)
+        return (fold.core, fold.quarantine.found, fold.quarantine.state, fold)
+    }
+
+    /// Every `journal.checkpoint_every` inputs, journals a checkpoint of the restore's fold carried
+    /// forward (as ast-risk does); one that cannot be written is logged and skipped.
+    func checkpointIfDue(now: Timestamp) {
+        guard checkpoints.inputHandled() else { return }
+        var fold = checkpointFold
+        do {
+            try journal.appendCovering { lastSeq in try fold.checkpointRecord(journal: journal, lastSeq: lastSeq, now: now) }
+            checkpointFold = fold
+        } catch {
+            logger.error("reconciler checkpoint not written: \(error)")
+        }
     }
 
     /// While a quarantined entry waits for the operator the book may be wrong: the risk gate
@@ -252,6 +273,7 @@ actor ReconcilerShell: WorkerLogic {
         let outputs = core.handle(input, now: now)
         CrashAfterInputFault.point(ReconcilerJournal.input, input, outputs: outputs.count)
         carryOut(outputs)
+        checkpointIfDue(now: now)
     }
 
     func carryOut(_ outputs: [ReconcilerOutput]) {

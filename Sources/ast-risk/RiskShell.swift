@@ -87,19 +87,28 @@ actor RiskShell: WorkerLogic {
                 text: "HALTED at start: \(missing.detail)", at: now)
             try notifier?.send(.alert(alert), correlationID: alert.key)
         }
-        let (restored, unclean, quarantined, known) = try Self.restore(limits: config.risk.limits, journal: journal, now: clock.now())
+        let (restored, unclean, quarantined, known, fold) = try Self.restore(limits: config.risk.limits, journal: journal, now: clock.now())
         gate = restored
+        checkpointFold = fold
+        checkpoints = CheckpointSchedule(every: config.journal.checkpointEvery ?? JournalConfig.defaultCheckpointEvery)
+        for rejected in fold.rejectedCheckpoints { logger.warning("risk restore: \(rejected)") }
         let state = try QuarantineJournal.recordAndTell(
             quarantined, into: known, journal: journal, clock: clock, process: context.identity.description, logger: logger)
         quarantine = Mutex(state)
         logger.notice(
             "risk gate \(restored.state.rawValue) since \(restored.since): \(restored.cause.text)",
-            metadata: ["unclean_previous_exit": "\(unclean)"])
+            metadata: [
+                "unclean_previous_exit": "\(unclean)",
+                "from_checkpoint": "\(fold.startedFromCheckpoint.map(String.init) ?? "none")",
+            ])
         try journal.append(JournalRecord(kind: .state, type: RiskJournal.started, timestamp: clock.now(), body: []), durability: .durable)
         if unclean { pendingUncleanStart = true }
     }
 
     var pendingUncleanStart = false
+    /// The restore's fold, carried forward over the journal to write checkpoints.
+    var checkpointFold: RiskJournalFold
+    var checkpoints: CheckpointSchedule
 
     /// Rebuilds the gate from the journal with the fold replay and the reports use
     /// (``RiskJournalFold``): the initial record, then every journaled input in order, with the
@@ -108,18 +117,29 @@ actor RiskShell: WorkerLogic {
     /// An input that does not decode or that ``RiskInput/validate()`` now refuses is skipped
     /// and returned in `quarantined` (never thrown: a journaled input must not make ast-risk
     /// crash-loop); `quarantine` is what the journal already says about quarantines.
+    ///
+    /// The restore starts from the newest checkpoint that verifies and was made under `limits`,
+    /// then folds the tail. A journal that has checkpoints but gives no gate (none of them could
+    /// be used and no initial record is left) is not a first start: the gate starts HALTED.
     static func restore(limits: RiskLimits, journal: Journal, now: Timestamp) throws
-        -> (RiskGate, unclean: Bool, quarantined: [QuarantinedEntry], quarantine: QuarantineJournal.State)
+        -> (RiskGate, unclean: Bool, quarantined: [QuarantinedEntry], quarantine: QuarantineJournal.State, fold: RiskJournalFold)
     {
         let fold = try RiskJournalFold.restore(limits: limits, journal: journal)
         let quarantined = fold.quarantine.found, quarantine = fold.quarantine.state
-        if let gate = fold.gate { return (gate, fold.uncleanPreviousExit, quarantined, quarantine) }
-        let record = SafeModeRecord.firstStart(at: now)
+        if let gate = fold.gate { return (gate, fold.uncleanPreviousExit, quarantined, quarantine, fold) }
+        let record =
+            fold.rejectedCheckpoints.isEmpty
+            ? SafeModeRecord.firstStart(at: now)
+            : SafeModeRecord(
+                state: .halted, since: now,
+                cause: SafeModeCause(
+                    kind: .journalVerificationFailed,
+                    text: "no usable checkpoint and no initial Safe Mode record: \(fold.rejectedCheckpoints.joined(separator: "; "))"))
         try journal.append(
             JournalRecord(
                 kind: .state, type: RiskJournal.initial, timestamp: now,
                 body: Array(try JSONEncoder().encode(record))), durability: .durable)
-        return (try RiskGate(limits: limits, restoring: record), false, quarantined, quarantine)
+        return (try RiskGate(limits: limits, restoring: record), false, quarantined, quarantine, fold)
     }
 
     func run() async {
@@ -166,7 +186,23 @@ actor RiskShell: WorkerLogic {
         let outputs = gate.handle(input, now: now)
         CrashAfterInputFault.point(RiskJournal.input, input, outputs: outputs.count)
         for output in outputs { carryOut(output, encoder: encoder, now: now) }
+        checkpointIfDue(now: now)
         return outputs
+    }
+
+    /// Every `journal.checkpoint_every` inputs, journals a checkpoint: the restore's fold,
+    /// carried forward over the entries since (the fold a restart and replay run, so a checkpoint
+    /// can only say what a restore from entry 1 would). A checkpoint that cannot be written is
+    /// logged and skipped: the next start folds more of the journal, nothing else changes.
+    func checkpointIfDue(now: Timestamp) {
+        guard checkpoints.inputHandled() else { return }
+        var fold = checkpointFold
+        do {
+            try journal.appendCovering { lastSeq in try fold.checkpointRecord(journal: journal, lastSeq: lastSeq, now: now) }
+            checkpointFold = fold
+        } catch {
+            logger.error("risk checkpoint not written: \(error)")
+        }
     }
 
     /// `approval` signed with the tree's key, as a broker will verify it.

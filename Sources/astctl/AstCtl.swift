@@ -640,6 +640,12 @@ struct ReplayCommand: ParsableCommand {
     @Flag(help: "JSON instead of a table.") var json = false
     @Flag(help: "Re-execute every process's inputs and compare with its recorded outputs (exit 1 on any divergence or damage).")
     var verify = false
+    @Option(
+        name: .customLong("from-checkpoint"),
+        help: ArgumentHelp(
+            "With --verify: re-execute from a checkpoint up to the next and compare it byte for byte: 'latest' (each journal's newest "
+                + "checkpoint that has a later one) or an entry seq (with one --process).", valueName: "latest|seq"))
+    var fromCheckpoint: String?
 
     func run() throws {
         let config = try? ConfigLoader.discover().load(ASTConfig.self)
@@ -666,8 +672,19 @@ struct ReplayCommand: ParsableCommand {
                     "astctl replay: no configuration could be loaded: replaying with the default risk limits and paper broker rules\n".utf8)
             )
         }
-        let outcome = ReplayCommandRunner.run(
-            directory: dir, filter: filter, json: json, verify: verify, config: config.map { replaySettings($0) })
+        let outcome: ReplayCommandRunner.Outcome
+        if let fromCheckpoint {
+            guard verify else { throw ValidationError("--from-checkpoint goes with --verify") }
+            let seq = fromCheckpoint == "latest" ? nil : Int64(fromCheckpoint)
+            guard fromCheckpoint == "latest" || (seq ?? 0) > 0 else {
+                throw ValidationError("--from-checkpoint takes 'latest' or an entry seq, not '\(fromCheckpoint)'")
+            }
+            outcome = ReplayCommandRunner.runFromCheckpoint(
+                directory: dir, processes: Set(process), checkpoint: seq, json: json, config: config.map { replaySettings($0) })
+        } else {
+            outcome = ReplayCommandRunner.run(
+                directory: dir, filter: filter, json: json, verify: verify, config: config.map { replaySettings($0) })
+        }
         FileHandle.standardOutput.write(Data(outcome.stdout.utf8))
         FileHandle.standardError.write(Data(outcome.stderr.utf8))
         if outcome.exitCode != 0 { throw ExitCode(outcome.exitCode) }

@@ -183,7 +183,7 @@ func appendUndecodable(_ journal: Journal, type: String, at time: Timestamp) thr
 
         // The shell's restore, as ast-risk runs it at start.
         let journal = try state.open("risk@main")
-        let (shell, unclean, quarantined, _) = try RiskShell.restore(limits: .cautiousDefaults, journal: journal, now: at(100))
+        let (shell, unclean, quarantined, _, _) = try RiskShell.restore(limits: .cautiousDefaults, journal: journal, now: at(100))
         try journal.close()
         // Replay verify's re-execution.
         let (replay, replayer) = ReplayVerifier.replayKeepingState(path: state.journal("risk@main"), config: ReplaySettings())
@@ -243,7 +243,7 @@ func appendUndecodable(_ journal: Journal, type: String, at time: Timestamp) thr
         }
 
         let journal = try state.open("reconciler@main")
-        let (shell, quarantined, _) = try ReconcilerShell.restore(journal: journal)
+        let (shell, quarantined, _, _) = try ReconcilerShell.restore(journal: journal)
         try journal.close()
         let (replay, replayer) = ReplayVerifier.replayKeepingState(path: state.journal("reconciler@main"), config: ReplaySettings())
         let verify = try #require((replayer as? ReconcilerReplayer)?.fold)
