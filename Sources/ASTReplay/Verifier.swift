@@ -444,7 +444,7 @@ struct RiskReplayer: Replayer {
 
     var inputs: Int { fold.inputs }
     var types: Set<String>? { Self.wanted }
-    static let wanted = RiskJournalFold.types.union(outputTypes).union(EntryTypes.startMarkers)
+    static let wanted = RiskJournalFold.types.union(outputTypes).union(EntryTypes.startMarkers).union([EntryTypes.checkpoint])
 
     init(process: String, journal: String = "", limits: RiskLimits) {
         self.process = process
@@ -541,7 +541,7 @@ struct ReconcilerReplayer: Replayer {
     var types: Set<String>? { Self.wanted }
     static let wanted = ReconcilerJournalFold.types.union(EntryTypes.startMarkers).union([
         EntryTypes.Reconciler.summary, EntryTypes.Reconciler.anomaly, MessageType.reconciliationResult.rawValue,
-        MessageType.orderCancel.rawValue, MessageType.portfolioSnapshot.rawValue,
+        MessageType.orderCancel.rawValue, MessageType.portfolioSnapshot.rawValue, EntryTypes.checkpoint,
     ])
 
     init(process: String, journal: String = "") {
