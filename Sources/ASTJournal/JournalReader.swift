@@ -22,6 +22,10 @@ public final class JournalReader {
         var configuration = Configuration()
         configuration.readonly = true
         configuration.label = label
+        // Other readers (replay verify reads one journal in parallel jobs) and the owning writer
+        // may hold the file for a moment (SQLITE_BUSY, or BUSY_RECOVERY while one of them rebuilds
+        // the WAL index): wait for them as the writer does, never report the file unreadable.
+        configuration.busyMode = .timeout(10)
         do {
             queue = try DatabaseQueue(path: path, configuration: configuration)
             process = try queue.read { db in
