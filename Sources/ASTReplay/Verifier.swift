@@ -347,10 +347,12 @@ private let sortedEncoder: JSONEncoder = {
     return e
 }()
 
-/// Compares a recorded body with a produced value: equal bytes, else equal decoded values.
+/// Compares a recorded body with a produced value: equal decoded values, else equal bytes.
 func sameValue<T: Codable & Equatable>(_ produced: T, recorded body: [UInt8], decoder: JSONDecoder) -> (equal: Bool, recorded: String) {
+    // Decoding (strict reader first) is cheaper than encoding: the bytes only when it differs.
+    if let value = StrictJSON.fastDecode(T.self, from: body), value == produced { return (true, "") }
     if let bytes = try? sortedEncoder.encode(produced), bytes.elementsEqual(body) { return (true, "") }
-    guard let value = try? decoder.decode(T.self, from: Data(body)) else {
+    guard let value = try? StrictJSON.decode(T.self, from: body, fallback: decoder) else {
         return (false, "undecodable \(T.self): \(String(decoding: body.prefix(300), as: UTF8.self))")
     }
     return (value == produced, "\(value)")
@@ -890,7 +892,7 @@ struct RestartNoteReplayer: Replayer {
             return Input(seq: entry.seq, type: r.type, time: t.now)
         case .marketData:
             guard r.type == EntryTypes.MarketData.beat,
-                let p = try? decoder.decode(EntryTypes.MarketData.Progress.self, from: Data(r.body))
+                let p = try? StrictJSON.decode(EntryTypes.MarketData.Progress.self, from: r.body, fallback: decoder)
             else { return nil }
             return Input(seq: entry.seq, type: r.type, time: p.time)
         case .notifier:
@@ -920,13 +922,18 @@ struct RestartNoteReplayer: Replayer {
         let r = entry.record
         switch rule {
         case .strategy:
-            guard r.type == EntryTypes.Strategy.schedule, let t = try? decoder.decode(Timed.self, from: Data(r.body)) else { return nil }
+            guard r.type == EntryTypes.Strategy.schedule, let t = try? StrictJSON.decode(Timed.self, from: r.body, fallback: decoder) else {
+                return nil
+            }
             return Output(time: t.time, keys: [])
         case .marketData:
-            guard r.type == EntryTypes.MarketData.progress, let t = try? decoder.decode(Timed.self, from: Data(r.body)) else { return nil }
+            guard r.type == EntryTypes.MarketData.progress, let t = try? StrictJSON.decode(Timed.self, from: r.body, fallback: decoder)
+            else { return nil }
             return Output(time: t.time, keys: [])
         case .notifier:
-            guard r.type == EntryTypes.Notifier.sent, let s = try? decoder.decode(Sent.self, from: Data(r.body)) else { return nil }
+            guard r.type == EntryTypes.Notifier.sent, let s = try? StrictJSON.decode(Sent.self, from: r.body, fallback: decoder) else {
+                return nil
+            }
             return Output(time: nil, keys: s.alertKeys)
         }
     }

@@ -120,6 +120,10 @@ public enum EnvelopeCodec {
     }
 
     public static func decode(_ bytes: some Collection<UInt8>) throws(EnvelopeError) -> Envelope {
+        let bytes = Array(bytes)
+        // The same envelope, or the same refusal: anything the strict reader is not sure of,
+        // every refusal included, is decoded again by `JSONDecoder`.
+        if let fast = StrictJSON.fastDecode(Envelope.self, from: bytes) { return fast }
         do {
             return try JSONDecoder().decode(Envelope.self, from: Data(bytes))
         } catch let e as EnvelopeError {
