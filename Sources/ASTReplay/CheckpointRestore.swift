@@ -83,9 +83,33 @@ public struct CheckpointSchedule: Sendable {
         sinceLast = 0
         return true
     }
+
+    /// Counts one input and, when a checkpoint is due, journals one of `fold` carried forward over
+    /// the entries since (the fold a restart and replay run, so a checkpoint can only say what a
+    /// restore from entry 1 would), covering every entry before it. `fold` moves on only when the
+    /// checkpoint is written; a failure leaves the next start to fold more of the journal.
+    public mutating func checkpointIfDue<Fold: CheckpointingFold>(_ fold: inout Fold, journal: Journal, now: Timestamp) throws {
+        guard inputHandled() else { return }
+        var next = fold
+        try journal.appendCovering { lastSeq in try next.checkpointRecord(journal: journal, lastSeq: lastSeq, now: now) }
+        fold = next
+    }
 }
 
-extension RiskJournalFold {
+/// A journal fold that a shell carries forward to write checkpoints: the one restore of ast-risk,
+/// ast-reconciler and broker@paper.
+public protocol CheckpointingFold {
+    associatedtype State: Codable & Sendable
+    associatedtype Outputs
+    /// The sequence number of the last entry folded.
+    var foldedThrough: Int64 { get }
+    /// What a checkpoint of this fold keeps.
+    var checkpointState: State { get }
+    /// Folds one entry; the outputs of an input, nil for anything else.
+    mutating func apply(_ entry: JournalEntry) throws(FoldError) -> Outputs?
+}
+
+extension CheckpointingFold {
     /// The checkpoint record of this fold, covering every entry up to `lastSeq`: the fold first
     /// reads the journal from ``foldedThrough`` on (so a checkpoint can only say what a restore
     /// from entry 1 would).
@@ -100,15 +124,6 @@ extension RiskJournalFold {
     }
 }
 
-extension ReconcilerJournalFold {
-    /// As ``RiskJournalFold/checkpointRecord(journal:lastSeq:now:)``.
-    public mutating func checkpointRecord(journal: Journal, lastSeq: Int64, now: Timestamp) throws -> JournalRecord {
-        if foldedThrough < lastSeq {
-            var fold = self
-            try runFold(scan: { try journal.scan(fromSeq: foldedThrough + 1, $0) }, apply: { try fold.apply($0) }, observe: { _, _ in })
-            self = fold
-        }
-        let body = try JournalCheckpoint(process: journal.process, covers: foldedThrough, state: checkpointState).encoded()
-        return JournalRecord(kind: .state, type: EntryTypes.checkpoint, timestamp: now, body: body)
-    }
-}
+extension RiskJournalFold: CheckpointingFold {}
+extension ReconcilerJournalFold: CheckpointingFold {}
+extension PaperJournalFold: CheckpointingFold {}

@@ -92,7 +92,7 @@ public struct FoldQuarantine: Sendable, Equatable {
     /// `entry`'s body as `T` when it decodes and `validate` accepts it; otherwise the entry is
     /// skipped (nil).
     mutating func admit<T: Decodable>(_ type: T.Type, _ entry: JournalEntry, decoder: JSONDecoder, validate: (T) -> InputRefusal?) -> T? {
-        guard let value = try? decoder.decode(T.self, from: Data(entry.record.body)) else {
+        guard let value = try? StrictJSON.decode(T.self, from: entry.record.body, fallback: decoder) else {
             skip(entry, "the input does not decode")
             return nil
         }
@@ -113,6 +113,28 @@ public struct FoldQuarantine: Sendable, Equatable {
         guard type == QuarantineJournal.entryType || type == QuarantineJournal.acknowledgedType else { return false }
         QuarantineJournal.apply(entry, to: &state)
         return true
+    }
+}
+
+extension RiskOutput {
+    /// The journal record ast-risk writes for this output, which replay compares its own against
+    /// (nil for an alert: the notifier's outbox journals those).
+    public func journalRecord(at now: Timestamp, encoder: JSONEncoder) throws -> JournalRecord? {
+        switch self {
+        case .decision(let d):
+            JournalRecord(
+                kind: .decision, type: EntryTypes.Risk.decision, timestamp: now, correlationID: d.intent.rawValue,
+                body: Array(try encoder.encode(d)))
+        case .transition(let t):
+            JournalRecord(kind: .state, type: EntryTypes.Risk.transition, timestamp: now, body: Array(try encoder.encode(t)))
+        case .cancel(let c):
+            JournalRecord(
+                kind: .decision, type: EntryTypes.Risk.cancel, timestamp: now, correlationID: c.orderID, body: Array(try encoder.encode(c)))
+        case .commandResult(let r):
+            JournalRecord(kind: .decision, type: EntryTypes.Risk.command, timestamp: now, body: Array(try encoder.encode(r)))
+        case .alert:
+            nil
+        }
     }
 }
 
@@ -180,7 +202,7 @@ public struct RiskJournalFold {
         switch r.type {
         case EntryTypes.Risk.initial:
             do {
-                gate = try RiskGate(limits: limits, restoring: decoder.decode(SafeModeRecord.self, from: Data(r.body)))
+                gate = try RiskGate(limits: limits, restoring: StrictJSON.decode(SafeModeRecord.self, from: r.body, fallback: decoder))
             } catch {
                 throw FoldError(seq: entry.seq, type: r.type, reason: "cannot restore the gate from the initial record: \(error)")
             }
@@ -391,7 +413,8 @@ public struct PaperJournalFold {
         }
         guard r.kind == .received, r.type == EntryTypes.Paper.input || r.type == EntryTypes.Paper.faultResubmit else { return nil }
         if r.type == EntryTypes.Paper.faultResubmit {
-            guard let input = try? decoder.decode(PaperJournalInput.self, from: Data(r.body)).input, input.validate() == nil else {
+            guard let input = try? StrictJSON.decode(PaperJournalInput.self, from: r.body, fallback: decoder).input, input.validate() == nil
+            else {
                 quarantine.skip(entry, "the fault re-submit does not decode or is refused")
                 return nil
             }
@@ -512,17 +535,6 @@ public struct PaperJournalFold {
             sentNotProduced: pending.sorted(), quarantine: quarantine.checkpoint)
     }
 
-    /// The checkpoint record of this fold, covering every entry up to `lastSeq` (which it must
-    /// have folded: it reads the journal from ``foldedThrough`` on first).
-    public mutating func checkpointRecord(journal: Journal, lastSeq: Int64, now: Timestamp) throws -> JournalRecord {
-        if foldedThrough < lastSeq {
-            var fold = self
-            try runFold(scan: { try journal.scan(fromSeq: foldedThrough + 1, $0) }, apply: { try fold.apply($0) }, observe: { _, _ in })
-            self = fold
-        }
-        let body = try JournalCheckpoint(process: journal.process, covers: foldedThrough, state: checkpointState).encoded()
-        return JournalRecord(kind: .state, type: EntryTypes.checkpoint, timestamp: now, body: body)
-    }
 }
 
 /// A fold's quarantine as a checkpoint keeps it.

@@ -204,6 +204,6 @@ extension ASTConfig {
     /// The `marketdata:` section in effect: the configured one, else the shipped defaults
     /// (``MarketDataConfig/standardProduction`` in production, ``MarketDataConfig/standard`` elsewhere).
     public var marketdataInEffect: MarketDataConfig {
-        marketdata ?? (environment == .production ? .standardProduction : .standard)
+        marketdata ?? (tree.environment == .production ? .standardProduction : .standard)
     }
 }

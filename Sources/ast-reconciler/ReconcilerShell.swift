@@ -107,11 +107,8 @@ actor ReconcilerShell: WorkerLogic {
     /// Every `journal.checkpoint_every` inputs, journals a checkpoint of the restore's fold carried
     /// forward (as ast-risk does); one that cannot be written is logged and skipped.
     func checkpointIfDue(now: Timestamp) {
-        guard checkpoints.inputHandled() else { return }
-        var fold = checkpointFold
         do {
-            try journal.appendCovering { lastSeq in try fold.checkpointRecord(journal: journal, lastSeq: lastSeq, now: now) }
-            checkpointFold = fold
+            try checkpoints.checkpointIfDue(&checkpointFold, journal: journal, now: now)
         } catch {
             logger.error("reconciler checkpoint not written: \(error)")
         }

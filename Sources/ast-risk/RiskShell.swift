@@ -195,11 +195,8 @@ actor RiskShell: WorkerLogic {
     /// can only say what a restore from entry 1 would). A checkpoint that cannot be written is
     /// logged and skipped: the next start folds more of the journal, nothing else changes.
     func checkpointIfDue(now: Timestamp) {
-        guard checkpoints.inputHandled() else { return }
-        var fold = checkpointFold
         do {
-            try journal.appendCovering { lastSeq in try fold.checkpointRecord(journal: journal, lastSeq: lastSeq, now: now) }
-            checkpointFold = fold
+            try checkpoints.checkpointIfDue(&checkpointFold, journal: journal, now: now)
         } catch {
             logger.error("risk checkpoint not written: \(error)")
         }

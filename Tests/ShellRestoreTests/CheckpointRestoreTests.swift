@@ -95,28 +95,7 @@ func generatedRiskInputs(seed: UInt64, count: Int) -> [(RiskInput, Timestamp)] {
                 JournalRecord(kind: .received, type: RiskJournal.input, timestamp: now, body: Array(encoder.encode(input))),
                 durability: .durable)
             for output in gate.handle(input, now: now) {
-                switch output {
-                case .decision(let d):
-                    try journal.append(
-                        JournalRecord(
-                            kind: .decision, type: RiskJournal.decision, timestamp: now, correlationID: d.intent.rawValue,
-                            body: Array(encoder.encode(d))), durability: .batched)
-                case .transition(let t):
-                    try journal.append(
-                        JournalRecord(kind: .state, type: RiskJournal.transition, timestamp: now, body: Array(encoder.encode(t))),
-                        durability: .batched)
-                case .cancel(let c):
-                    try journal.append(
-                        JournalRecord(
-                            kind: .decision, type: RiskJournal.cancel, timestamp: now, correlationID: c.orderID,
-                            body: Array(encoder.encode(c))), durability: .batched)
-                case .commandResult(let r):
-                    try journal.append(
-                        JournalRecord(kind: .decision, type: RiskJournal.command, timestamp: now, body: Array(encoder.encode(r))),
-                        durability: .batched)
-                case .alert:
-                    continue
-                }
+                if let record = try output.journalRecord(at: now, encoder: encoder) { try journal.append(record, durability: .batched) }
             }
             if schedule.inputHandled() {
                 try journal.appendCovering { last in try fold.checkpointRecord(journal: journal, lastSeq: last, now: now) }

@@ -147,28 +147,7 @@ func appendUndecodable(_ journal: Journal, type: String, at time: Timestamp) thr
                 JournalRecord(kind: .received, type: RiskJournal.input, timestamp: now, body: Array(encoder.encode(input))),
                 durability: .durable)
             for output in gate.handle(input, now: now) {
-                switch output {
-                case .decision(let d):
-                    try journal.append(
-                        JournalRecord(
-                            kind: .decision, type: RiskJournal.decision, timestamp: now, correlationID: d.intent.rawValue,
-                            body: Array(encoder.encode(d))), durability: .durable)
-                case .transition(let t):
-                    try journal.append(
-                        JournalRecord(kind: .state, type: RiskJournal.transition, timestamp: now, body: Array(encoder.encode(t))),
-                        durability: .durable)
-                case .cancel(let c):
-                    try journal.append(
-                        JournalRecord(
-                            kind: .decision, type: RiskJournal.cancel, timestamp: now, correlationID: c.orderID,
-                            body: Array(encoder.encode(c))), durability: .durable)
-                case .commandResult(let r):
-                    try journal.append(
-                        JournalRecord(kind: .decision, type: RiskJournal.command, timestamp: now, body: Array(encoder.encode(r))),
-                        durability: .durable)
-                case .alert:
-                    continue
-                }
+                if let record = try output.journalRecord(at: now, encoder: encoder) { try journal.append(record, durability: .durable) }
             }
         }
         // No `risk.stopped`: the run ended uncleanly.
