@@ -88,6 +88,16 @@ struct RestoreBenchmarks: ParsableCommand {
             """)
     }
 
+    /// Journals `state` as a checkpoint of `process` covering every entry before it, as the shells do.
+    static func appendCheckpoint<State: Codable & Sendable>(_ state: State, process: String, to journal: Journal, at now: Timestamp) throws
+    {
+        try journal.appendCovering { last in
+            JournalRecord(
+                kind: .state, type: EntryTypes.checkpoint, timestamp: now,
+                body: try JournalCheckpoint(process: process, covers: last, state: state).encoded())
+        }
+    }
+
     /// A paper broker journal as ast-broker@paper writes it: bar inputs over eight symbols (what
     /// most of its traffic is), with a checkpoint every `checkpointEvery` inputs built from an
     /// exchange that handled the same inputs.
@@ -117,11 +127,7 @@ struct RestoreBenchmarks: ParsableCommand {
             written += 1
             if inputs % checkpointEvery == 0 && written < entries {
                 let state = PaperFoldState(exchange: exchange, inputs: inputs, reportsThrough: 0)
-                try journal.appendCovering { last in
-                    JournalRecord(
-                        kind: .state, type: EntryTypes.checkpoint, timestamp: now,
-                        body: try JournalCheckpoint(process: "broker@paper", covers: last, state: state).encoded())
-                }
+                try appendCheckpoint(state, process: "broker@paper", to: journal, at: now)
                 written += 1
             }
         }
@@ -242,28 +248,15 @@ extension RestoreBenchmarks {
             written += 1
             inputs += 1
             for output in gate.handle(input, now: now) {
-                switch output {
-                case .decision(let d):
-                    try journal.append(
-                        JournalRecord(kind: .decision, type: EntryTypes.Risk.decision, timestamp: now, body: Array(encoder.encode(d))),
-                        durability: .batched)
-                case .transition(let t):
-                    try journal.append(
-                        JournalRecord(kind: .state, type: EntryTypes.Risk.transition, timestamp: now, body: Array(encoder.encode(t))),
-                        durability: .batched)
-                default: continue
-                }
+                guard let record = try output.journalRecord(at: now, encoder: encoder) else { continue }
+                try journal.append(record, durability: .batched)
                 written += 1
             }
             if inputs % checkpointEvery == 0 && written < entries {
                 let state = RiskFoldState(
                     limits: .cautiousDefaults, gate: gate.checkpointState, lastMarker: EntryTypes.Risk.started, inputs: inputs,
                     quarantine: QuarantineCheckpoint())
-                try journal.appendCovering { last in
-                    JournalRecord(
-                        kind: .state, type: EntryTypes.checkpoint, timestamp: now,
-                        body: try JournalCheckpoint(process: "risk@main", covers: last, state: state).encoded())
-                }
+                try appendCheckpoint(state, process: "risk@main", to: journal, at: now)
                 written += 1
             }
         }
@@ -305,11 +298,7 @@ extension RestoreBenchmarks {
             inputs += 1
             if inputs % checkpointEvery == 0 && written < entries {
                 let state = ReconcilerFoldState(core: core, inputs: inputs, quarantine: QuarantineCheckpoint())
-                try journal.appendCovering { last in
-                    JournalRecord(
-                        kind: .state, type: EntryTypes.checkpoint, timestamp: now,
-                        body: try JournalCheckpoint(process: "reconciler@main", covers: last, state: state).encoded())
-                }
+                try appendCheckpoint(state, process: "reconciler@main", to: journal, at: now)
                 written += 1
             }
         }

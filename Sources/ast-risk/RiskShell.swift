@@ -214,12 +214,9 @@ actor RiskShell: WorkerLogic {
 
     func carryOut(_ output: RiskOutput, encoder: JSONEncoder, now: Timestamp) {
         do {
+            if let record = try output.journalRecord(at: now, encoder: encoder) { try journal.append(record, durability: .durable) }
             switch output {
             case .decision(let d):
-                try journal.append(
-                    JournalRecord(
-                        kind: .decision, type: RiskJournal.decision, timestamp: now,
-                        correlationID: d.intent.rawValue, body: Array(encoder.encode(d))), durability: .durable)
                 if let approval = d.decision.approval, !mode.ordersLeaveRiskGate {
                     try journal.append(
                         JournalRecord(
@@ -235,29 +232,17 @@ actor RiskShell: WorkerLogic {
                     logger.info("blocked \(d.intent.rawValue): \(reason.rawValue)")
                 }
             case .transition(let t):
-                try journal.append(
-                    JournalRecord(
-                        kind: .state, type: RiskJournal.transition, timestamp: now,
-                        body: Array(encoder.encode(t))), durability: .durable)
                 let line = "Safe Mode \(t.from.rawValue) -> \(t.to.rawValue): \(t.cause.text)"
                 if t.to == .halted { logger.critical("\(line)") } else { logger.warning("\(line)") }
             case .alert(let alert):
                 try notifier?.send(.alert(alert), correlationID: alert.key)
             case .cancel(let c):
-                try journal.append(
-                    JournalRecord(
-                        kind: .decision, type: RiskJournal.cancel, timestamp: now,
-                        correlationID: c.orderID, body: Array(encoder.encode(c))), durability: .durable)
                 if mode.ordersLeaveRiskGate, let id = ClientOrderID(validating: c.orderID) {
                     try broker.send(
                         .orderCancel(OrderCancel(clientOrderID: id, reason: "\(c.kind.rawValue) cancel approved by the risk gate")),
                         correlationID: c.orderID)
                 }
             case .commandResult(let r):
-                try journal.append(
-                    JournalRecord(
-                        kind: .decision, type: RiskJournal.command, timestamp: now,
-                        body: Array(encoder.encode(r))), durability: .durable)
                 logger.notice("operator \(r.command): \(r.accepted ? "accepted" : "refused"): \(r.message)")
             }
         } catch {
