@@ -59,12 +59,10 @@ public struct ASTConfig: ConfigSection, Equatable {
     public init(from decoder: any Decoder) throws {
         tree = try TreeConfig(from: decoder)
         let c = try decoder.container(keyedBy: CodingKeys.self)
+        func section<T: Decodable>(_ key: CodingKeys) throws -> T? { try c.decodeIfPresent(T.self, forKey: key) }
         risk = try c.decode(RiskConfig.self, forKey: .risk)
-        clock = try c.decodeIfPresent(ClockConfig.self, forKey: .clock)
-        strategy = try c.decodeIfPresent(PipelineConfig.self, forKey: .strategy)
-        marketdata = try c.decodeIfPresent(MarketDataConfig.self, forKey: .marketdata)
-        paperBroker = try c.decodeIfPresent(PaperBrokerConfig.self, forKey: .paperBroker)
-        notifier = try c.decodeIfPresent(NotifierConfig.self, forKey: .notifier)
+        (clock, strategy, marketdata) = (try section(.clock), try section(.strategy), try section(.marketdata))
+        (paperBroker, notifier) = (try section(.paperBroker), try section(.notifier))
     }
 
     /// Longest `runtime_dir` accepted, in bytes (``TreeConfig/maximumRuntimeDirBytes``).
