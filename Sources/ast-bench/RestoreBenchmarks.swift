@@ -88,6 +88,20 @@ struct RestoreBenchmarks: ParsableCommand {
             """)
     }
 
+    /// The synthetic journals' start, symbols and encoder (sorted keys, as the shells write).
+    static let t0 = Timestamp(nanoseconds: 1_751_356_800_000_000_000)
+    static let symbols: [Symbol] = ["AAPL", "MSFT", "NVDA", "AMZN", "META", "GOOG", "TSLA", "JPM"]
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = .sortedKeys
+        return e
+    }()
+
+    /// A new journal of `process` at `path`, committing in batches of 100,000 entries.
+    static func benchJournal(path: String, process: String) throws -> Journal {
+        try Journal(path: path, process: process, logger: Logger(label: "bench"), batchLimit: 100_000)
+    }
+
     /// Journals `state` as a checkpoint of `process` covering every entry before it, as the shells do.
     static func appendCheckpoint<State: Codable & Sendable>(_ state: State, process: String, to journal: Journal, at now: Timestamp) throws
     {
@@ -102,12 +116,9 @@ struct RestoreBenchmarks: ParsableCommand {
     /// most of its traffic is), with a checkpoint every `checkpointEvery` inputs built from an
     /// exchange that handled the same inputs.
     static func write(path: String, entries: Int, checkpointEvery: Int) throws -> Int {
-        let journal = try Journal(path: path, process: "broker@paper", logger: Logger(label: "bench"), batchLimit: 100_000)
+        let journal = try benchJournal(path: path, process: "broker@paper")
         defer { try? journal.close() }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        let t0 = Timestamp(nanoseconds: 1_751_356_800_000_000_000)
-        let symbols: [Symbol] = ["AAPL", "MSFT", "NVDA", "AMZN", "META", "GOOG", "TSLA", "JPM"]
+        let symbols = Self.symbols
         var exchange = PaperExchange(name: "broker@paper", config: .standard)
         var inputs = 0
         var written = 0
@@ -208,12 +219,9 @@ extension RestoreBenchmarks {
     /// portfolio snapshot every 100 inputs, an intent every 1,000 (with its decision), and a
     /// checkpoint every `checkpointEvery` inputs made from a gate that handled the same inputs.
     static func writeRisk(path: String, entries: Int, checkpointEvery: Int) throws -> Int {
-        let journal = try Journal(path: path, process: "risk@main", logger: Logger(label: "bench"), batchLimit: 100_000)
+        let journal = try benchJournal(path: path, process: "risk@main")
         defer { try? journal.close() }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        let t0 = Timestamp(nanoseconds: 1_751_356_800_000_000_000)
-        let symbols: [Symbol] = ["AAPL", "MSFT", "NVDA", "AMZN", "META", "GOOG", "TSLA", "JPM"]
+        let symbols = Self.symbols
         let initial = SafeModeRecord.firstStart(at: t0)
         try journal.append(
             JournalRecord(kind: .state, type: EntryTypes.Risk.initial, timestamp: t0, body: Array(encoder.encode(initial))),
@@ -268,12 +276,9 @@ extension RestoreBenchmarks {
     /// (what most of its traffic is) with a new trading day every 1,000 inputs, and a checkpoint
     /// every `checkpointEvery` inputs made from a core that handled the same inputs.
     static func writeReconciler(path: String, entries: Int, checkpointEvery: Int) throws -> Int {
-        let journal = try Journal(path: path, process: "reconciler@main", logger: Logger(label: "bench"), batchLimit: 100_000)
+        let journal = try benchJournal(path: path, process: "reconciler@main")
         defer { try? journal.close() }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        let t0 = Timestamp(nanoseconds: 1_751_356_800_000_000_000)
-        let symbols = ["AAPL", "MSFT", "NVDA", "AMZN", "META", "GOOG", "TSLA", "JPM"]
+        let symbols = Self.symbols.map(\.rawValue)
         var core = ReconcilerCore()
         var written = 0
         var inputs = 0

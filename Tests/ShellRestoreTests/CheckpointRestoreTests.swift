@@ -235,20 +235,7 @@ func generatedRiskInputs(seed: UInt64, count: Int) -> [(RiskInput, Timestamp)] {
             try journal.append(
                 JournalRecord(kind: .received, type: ReconcilerJournal.input, timestamp: now, body: Array(encoder.encode(input))),
                 durability: .batched)
-            for output in core.handle(input, now: now) {
-                switch output {
-                case .summary(let s):
-                    try journal.append(
-                        JournalRecord(kind: .decision, type: ReconcilerJournal.summary, timestamp: now, body: Array(encoder.encode(s))),
-                        durability: .batched)
-                case .anomaly(let text):
-                    try journal.append(
-                        JournalRecord(kind: .decision, type: ReconcilerJournal.anomaly, timestamp: now, body: Array(text.utf8)),
-                        durability: .batched)
-                default:
-                    continue
-                }
-            }
+            try journalReconcilerOutputs(core.handle(input, now: now), at: now, to: journal, durability: .batched)
             if schedule.inputHandled() {
                 try journal.appendCovering { last in try fold.checkpointRecord(journal: journal, lastSeq: last, now: now) }
             }

@@ -31,6 +31,25 @@ let encoder: JSONEncoder = {
     return e
 }()
 
+/// Journals what ast-reconciler records itself of `outputs` (summaries and anomalies; the
+/// rest are bus messages) as the shell does.
+func journalReconcilerOutputs(_ outputs: [ReconcilerOutput], at now: Timestamp, to journal: Journal, durability: Durability) throws {
+    for output in outputs {
+        switch output {
+        case .summary(let s):
+            try journal.append(
+                JournalRecord(kind: .decision, type: ReconcilerJournal.summary, timestamp: now, body: Array(encoder.encode(s))),
+                durability: durability)
+        case .anomaly(let text):
+            try journal.append(
+                JournalRecord(kind: .decision, type: ReconcilerJournal.anomaly, timestamp: now, body: Array(text.utf8)),
+                durability: durability)
+        default:
+            continue
+        }
+    }
+}
+
 /// A clock the test moves by hand.
 final class TestClock: WallClock {
     let current = Mutex(t0)
@@ -246,20 +265,7 @@ func appendUndecodable(_ journal: Journal, type: String, at time: Timestamp) thr
         try journal.append(
             JournalRecord(kind: .received, type: ReconcilerJournal.input, timestamp: now, body: Array(encoder.encode(input))),
             durability: .durable)
-        for output in core.handle(input, now: now) {
-            switch output {
-            case .summary(let s):
-                try journal.append(
-                    JournalRecord(kind: .decision, type: ReconcilerJournal.summary, timestamp: now, body: Array(encoder.encode(s))),
-                    durability: .durable)
-            case .anomaly(let text):
-                try journal.append(
-                    JournalRecord(kind: .decision, type: ReconcilerJournal.anomaly, timestamp: now, body: Array(text.utf8)),
-                    durability: .durable)
-            default:
-                continue
-            }
-        }
+        try journalReconcilerOutputs(core.handle(input, now: now), at: now, to: journal, durability: .durable)
     }
 
     // MARK: ast-broker (paper)
