@@ -147,6 +147,9 @@ let package = Package(
 
         // Shell: the engine's market (`EngineMarket`) from a bar store or a generated universe (for `ast engine`,
         // tests, benchmarks).
+        // Shell: the SwiftNIO side of the TWS API client (Interactive Brokers): the TCP socket, the clock and the
+        // wake-ups the `ASTTWS` connection state machine asks for; it makes no protocol decision of its own.
+        .target(name: "ASTTWSClient", dependencies: ["ASTTWS", "ASTCore", log] + nio),
         .target(name: "ASTEngineData", dependencies: ["ASTEngine", "ASTMarketData", "ASTStrategy", "ASTCalendar", "ASTCore"]),
 
         // Test support shared by test targets: temporary trees, child processes, a raw bus peer, a fake Telegram Bot
@@ -212,7 +215,7 @@ let package = Package(
         .testTarget(name: "ASTProcessesTests", dependencies: ["ASTProcesses", "ASTTestKit"]),
         .testTarget(name: "ASTReportTests", dependencies: ["ASTReport", "ASTReplay", "ASTJournal", "ASTExecution", "ASTRisk", "ASTStrategy", "ASTWire", "ASTCore", "ASTCalendar", "ASTTestKit", log, .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ASTDrillTests", dependencies: ["ASTDrill", "ASTCore"]),
-        .testTarget(name: "ASTTWSTests", dependencies: ["ASTTWS", "ASTCore", "ASTTestKit"] + nio),
+        .testTarget(name: "ASTTWSTests", dependencies: ["ASTTWS", "ASTTWSClient", "ASTCore", "ASTTestKit", log] + nio),
         .testTarget(name: "ASTNotifyTests", dependencies: ["ASTNotify", "ASTRisk", "ASTSupervision", "ASTCore"]),
         .testTarget(name: "ASTTelegramTests", dependencies: ["ASTTelegram", "ASTNotify", "ASTTestKit", "ASTRuntime", "ASTRisk", "ASTCore"]),
         .testTarget(name: "ASTMarketDataTests", dependencies: ["ASTMarketData", "ASTCalendar", "ASTCore", "ASTTestKit", "CCrypto", log, .product(name: "GRDB", package: "GRDB.swift")]),
