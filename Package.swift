@@ -16,7 +16,7 @@ let workers = ["ast-marketdata", "ast-strategy", "ast-risk", "ast-broker", "ast-
 /// Dependencies a worker needs beyond the shared ones.
 /// ast-risk, ast-reconciler and ast-broker restore their cores with ASTReplay's folds (the same ones replay and reports use).
 let workerExtras: [String: [Target.Dependency]] = [
-    "ast-notifier": ["ASTNotify", "ASTTelegram"], "ast-risk": ["ASTReplay"], "ast-reconciler": ["ASTReplay"], "ast-broker": ["ASTReplay"],
+    "ast-notifier": ["ASTNotify", "ASTTelegram"], "ast-risk": ["ASTReplay"], "ast-reconciler": ["ASTReplay"], "ast-broker": ["ASTReplay", "ASTTWS", "ASTTWSClient"],
 ]
 
 let package = Package(

@@ -39,6 +39,8 @@ public struct ASTConfig: ConfigSection, Equatable {
     public var paperBroker: PaperBrokerConfig?
     /// How ast-notifier delivers alerts (Telegram); ``NotifierConfig/shipped`` when absent.
     public var notifier: NotifierConfig?
+    /// Where `broker@ibkr` reaches TWS or IB Gateway; ``IBKRConfig/standard`` when absent.
+    public var ibkr: IBKRConfig?
 
     /// Creates a configuration from values; processes load theirs with `ConfigLoader`.
     public init(
@@ -73,6 +75,7 @@ public struct ASTConfig: ConfigSection, Equatable {
         case clock, trading, strategy, marketdata
         case paperBroker = "paper_broker"
         case notifier
+        case ibkr
     }
 
     /// Longest `runtime_dir` accepted, in bytes (``TreeConfig/maximumRuntimeDirBytes``).
@@ -94,6 +97,7 @@ public struct ASTConfig: ConfigSection, Equatable {
         if let strategy { v.section(strategy, key: CodingKeys.strategy) }
         if let marketdata { v.section(marketdata, key: CodingKeys.marketdata) }
         if let notifier { v.section(notifier, key: CodingKeys.notifier) }
+        if let ibkr { v.section(ibkr, key: CodingKeys.ibkr) }
         validateAcrossSections(&v)
     }
 
