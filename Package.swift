@@ -145,11 +145,11 @@ let package = Package(
         // Mode transitions, reconciliations, problems; JSON and Markdown.
         .target(name: "ASTReport", dependencies: ["ASTJournal", "ASTReplay", "ASTWire", "ASTExecution", "ASTRisk", "ASTStrategy", "ASTCore", "ASTCalendar"]),
 
-        // Shell: the engine's market (`EngineMarket`) from a bar store or a generated universe (for `ast engine`,
-        // tests, benchmarks).
         // Shell: the SwiftNIO side of the TWS API client (Interactive Brokers): the TCP socket, the clock and the
         // wake-ups the `ASTTWS` connection state machine asks for; it makes no protocol decision of its own.
         .target(name: "ASTTWSClient", dependencies: ["ASTTWS", "ASTCore", log] + nio),
+        // Shell: the engine's market (`EngineMarket`) from a bar store or a generated universe (for `ast engine`,
+        // tests, benchmarks).
         .target(name: "ASTEngineData", dependencies: ["ASTEngine", "ASTMarketData", "ASTStrategy", "ASTCalendar", "ASTCore"]),
 
         // Test support shared by test targets: temporary trees, child processes, a raw bus peer, a fake Telegram Bot
