@@ -142,4 +142,19 @@ import Testing
         #expect(places.count >= 4, "the parent, then the whole bracket again under the same ids")
         #expect(Set(places.compactMap { $0.count > 1 ? $0[1] : nil }).count == 3)
     }
+
+    /// With trading.mode PAPER, a TWS that manages a live account (not `DU...`) is refused: the broker
+    /// places nothing, reports itself disconnected with the reason, and the risk gate halts.
+    @Test(.timeLimit(.minutes(2)))
+    func paperModeOnALiveAccountIsRefusedAndHalts() async throws {
+        let fake = try await FakeTWSServer(accounts: ["U7654321"])
+        defer { Task { await fake.stop() } }
+        let tree = try await SupervisedTree(overlay: Self.overlay(port: fake.port), extraEnvironment: ["AST_FAULT_IBKR_BACKOFF_MS": "100"])
+        _ = try await tree.waitAllReady()
+        try await eventually(timeout: .seconds(15), "HALTED with the live account refused") {
+            guard let s = try tree.status()?.0, s.safeMode?.state == .halted else { return false }
+            return try tree.astctl(["status"]).stdout.contains("U7654321")
+        }
+        #expect(!fake.received.contains { $0.first == "3" }, "no order reached IB")
+    }
 }
