@@ -11,7 +11,7 @@ import Synchronization
 struct IBKRCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ibkr", abstract: "Interactive Brokers: check the TWS / IB Gateway API connection.",
-        subcommands: [IBKRCheckCommand.self])
+        subcommands: [IBKRCheckCommand.self, IBKRTestOrderCommand.self])
 }
 
 /// `ast ibkr check`: connects with the configured (or given) host, port and client id, prints the
@@ -119,4 +119,119 @@ struct IBKRCheckCommand: AsyncParsableCommand {
 /// The connection's outputs as they arrive, read in order by the command.
 final class OutputBox: Sendable {
     let seen = Mutex<[TWSClientOutput]>([])
+}
+
+/// `ast ibkr test-order --symbol S --reference P`: on a paper account only, places a one-share bracket
+/// far from the market (entry at half the reference price, stop 10% under it, target at 1.5 times
+/// the reference), waits for IB's acknowledgements, cancels it and waits for the cancellation,
+/// printing every message exchanged. Refused before anything is sent when an account is not `DU...`.
+struct IBKRTestOrderCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "test-order",
+        abstract: "Paper accounts only: place a 1-share bracket far from the market, wait for the acks, cancel it, print every message.")
+
+    @Option(help: "The stock to test with.") var symbol: String
+    @Option(help: "A recent price of the stock; the entry is placed at half of it.") var reference: String
+    @Option(help: "TWS / IB Gateway host (default: ibkr.host).") var host: String?
+    @Option(help: "API port (default: ibkr.port).") var port: Int?
+    @Option(name: .customLong("client-id"), help: "API client id (default: ibkr.client_id).") var clientId: Int?
+    @Option(help: "Seconds to wait for each step.") var timeout: Int = 20
+
+    func run() async throws {
+        let config: ASTConfig
+        do { config = try ConfigLoader.discover().load(ASTConfig.self) } catch { throw failure("\(error)", ExitStatus.other) }
+        let ibkr = config.ibkr ?? .standard
+        let host = host ?? ibkr.host
+        let port = port ?? ibkr.port
+        let id = clientId ?? ibkr.clientId
+        guard (1...65_535).contains(port), (0...Int(Int32.max)).contains(id), (1...600).contains(timeout) else {
+            throw failure("--port must be 1...65535, --client-id 0...\(Int32.max), --timeout 1...600", ExitStatus.usage)
+        }
+        guard Symbol(validating: symbol) != nil, symbol.utf8.count <= 12 else {
+            throw failure("--symbol \(symbol) is not a symbol", ExitStatus.usage)
+        }
+        let cent = Price("0.01")!.units
+        guard let ref = Price(reference), ref.units >= 100 * cent, ref.units <= Price("100000")!.units else {
+            throw failure("--reference must be a price between 1.00 and 100000", ExitStatus.usage)
+        }
+        let entry = Price(units: ref.units / 2 / cent * cent)
+        let stop = Price(units: entry.units * 9 / 10 / cent * cent)
+        let target = Price(units: ref.units * 3 / 2 / cent * cent)
+        let logger = Logger(label: "ast.ibkr") { label in StderrLogHandler(label: label, level: .critical) }
+        let client = TWSClient(
+            host: host, port: port, settings: TWSConnectionSettings(clientId: Int32(id)), clock: SystemClock(), logger: logger)
+        let box = OutputBox()
+        let reader = Task { for await o in client.outputs { box.seen.withLock { $0.append(o) } } }
+        defer { reader.cancel() }
+        var index = 0
+        var deadline = ContinuousClock.now + .seconds(timeout)
+        func next() async -> TWSClientOutput? {
+            while ContinuousClock.now < deadline {
+                if let o = box.seen.withLock({ index < $0.count ? $0[index] : nil }) {
+                    index += 1
+                    print("← \(o)")
+                    return o
+                }
+                try? await Task.sleep(for: .milliseconds(5))
+            }
+            return nil
+        }
+        await client.start()
+        var session: TWSSession?
+        while session == nil, let o = await next() {
+            if case .event(.started(let s)) = o { session = s }
+            if case .event(.disconnected(let reason, _)) = o {
+                await client.stop()
+                throw failure("could not start the API session: \(reason)", ExitStatus.other)
+            }
+        }
+        guard let session else {
+            await client.stop()
+            throw failure("no API session within \(timeout) s", ExitStatus.other)
+        }
+        guard !session.accounts.isEmpty, session.accounts.allSatisfy({ $0.hasPrefix("DU") }) else {
+            await client.stop()
+            throw failure(
+                "refused: TWS manages \(session.accounts.joined(separator: ",")), not only paper (DU...) accounts", ExitStatus.other)
+        }
+        let placements: [TWSPlacement]
+        do {
+            placements = try TWSBracket.placements(
+                parentId: session.nextValidId, side: .buy, quantity: Quantity(1), entry: entry, stop: stop, target: target,
+                clientOrderId: "ast-test-\(session.nextValidId)", account: session.accounts[0], timeInForce: .day)
+        } catch { throw failure("\(error)", ExitStatus.other) }
+        for p in placements {
+            print(
+                "→ placeOrder #\(p.orderId) \(p.order.action.rawValue) 1 \(symbol) \(p.order.type) ref \(p.order.orderRef) transmit \(p.order.transmit)"
+            )
+            await client.send(
+                .placeOrder(orderId: p.orderId, contract: TWSContract(symbol: symbol, exchange: ibkr.exchange), order: p.order))
+        }
+        var acked: Set<Int32> = []
+        var failed: String?
+        let ids = Set(placements.map(\.orderId))
+        while acked != ids, failed == nil, let o = await next() {
+            switch o {
+            case .message(.orderStatus(let st)) where ids.contains(st.orderId): acked.insert(st.orderId)
+            case .event(.error(let e, .orderRejected)): failed = "IB rejected the test order: \(e.code) \(e.message)"
+            case .event(.disconnected(let reason, _)): failed = "disconnected: \(reason)"
+            default: break
+            }
+        }
+        let parent = placements[0].orderId
+        print("→ cancelOrder #\(parent)")
+        await client.send(.cancelOrder(orderId: parent, manualOrderCancelTime: ""))
+        deadline = ContinuousClock.now + .seconds(timeout)
+        var cancelled = false
+        while !cancelled, let o = await next() {
+            if case .message(.orderStatus(let st)) = o, st.orderId == parent, st.status.hasSuffix("Cancelled") { cancelled = true }
+        }
+        await client.stop()
+        if let failed { throw failure(failed, ExitStatus.other) }
+        guard acked == ids else { throw failure("IB acknowledged \(acked.count) of 3 orders within \(timeout) s", ExitStatus.other) }
+        guard cancelled else {
+            throw failure("the test bracket was not confirmed cancelled within \(timeout) s: check TWS", ExitStatus.other)
+        }
+        print("test order: 3 orders acknowledged, bracket cancelled")
+    }
 }

@@ -25,4 +25,28 @@ import Testing
         #expect(run.exitCode == 1, "\(run.stdout)\(run.stderr)")
         #expect(run.stderr.contains("could not start the API session"), "\(run.stderr)")
     }
+
+    @Test func testOrderPlacesABracketFarFromTheMarketWaitsForTheAcksAndCancelsIt() async throws {
+        let fake = try await FakeTWSServer()
+        let tree = try CLITree()
+        let run = try await tree.ast(["ibkr", "test-order", "--symbol", "AAPL", "--reference", "200", "--port", "\(fake.port)"])
+        let orders = fake.orders
+        await fake.stop()
+        #expect(run.exitCode == 0, "\(run.stdout)\(run.stderr)")
+        #expect(orders.map(\.limitPrice) == ["100.0", "", "300.0"], "entry at half the reference, target at 1.5 times")
+        #expect(orders.map(\.auxPrice) == ["", "90.0", ""])
+        #expect(orders.allSatisfy { $0.status == "Cancelled" && $0.quantity == 1 }, "\(orders)")
+        #expect(run.stdout.contains("→ cancelOrder") && run.stdout.contains("← "), "\(run.stdout)")
+    }
+
+    @Test func testOrderIsRefusedOnALiveAccountBeforeAnythingIsSent() async throws {
+        let fake = try await FakeTWSServer(accounts: ["U1234567"])
+        let tree = try CLITree()
+        let run = try await tree.ast(["ibkr", "test-order", "--symbol", "AAPL", "--reference", "200", "--port", "\(fake.port)"])
+        let received = fake.received
+        await fake.stop()
+        #expect(run.exitCode == 1)
+        #expect(run.stderr.contains("not only paper"), "\(run.stderr)")
+        #expect(!received.contains { $0.first == "3" })
+    }
 }
