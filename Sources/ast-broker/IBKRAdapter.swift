@@ -468,10 +468,14 @@ actor IBKRAdapter: BrokerAdapter {
 
     // MARK: - BrokerAdapter
 
-    func rounded(_ p: Price?) -> Price? {
-        guard let p, tick.units > 0 else { return p }
+    func rounded(_ p: Price?) -> Price? { p.map { Self.round($0, tick: tick) } }
+
+    /// `p` to the nearest multiple of `tick` (half up), so IB never refuses it with 110.
+    static func round(_ p: Price, tick: Price) -> Price {
+        guard tick.units > 0, p.units >= 0 else { return p }
         let (q, r) = p.units.quotientAndRemainder(dividingBy: tick.units)
-        return Price(units: (r * 2 >= tick.units ? q + 1 : q) * tick.units)
+        let (units, overflow) = (r * 2 >= tick.units ? q + 1 : q).multipliedReportingOverflow(by: tick.units)
+        return overflow ? p : Price(units: units)
     }
 
     func submit(_ bracket: BracketOrder, messageID: String?) async throws -> [ExecutionReport] {
