@@ -16,7 +16,7 @@ let workers = ["ast-marketdata", "ast-strategy", "ast-risk", "ast-broker", "ast-
 /// Dependencies a worker needs beyond the shared ones.
 /// ast-risk, ast-reconciler and ast-broker restore their cores with ASTReplay's folds (the same ones replay and reports use).
 let workerExtras: [String: [Target.Dependency]] = [
-    "ast-notifier": ["ASTNotify", "ASTTelegram"], "ast-risk": ["ASTReplay"], "ast-reconciler": ["ASTReplay"], "ast-broker": ["ASTReplay"],
+    "ast-notifier": ["ASTNotify", "ASTTelegram"], "ast-risk": ["ASTReplay"], "ast-reconciler": ["ASTReplay"], "ast-broker": ["ASTReplay", "ASTTWS", "ASTTWSClient"],
 ]
 
 let package = Package(
@@ -145,6 +145,9 @@ let package = Package(
         // Mode transitions, reconciliations, problems; JSON and Markdown.
         .target(name: "ASTReport", dependencies: ["ASTJournal", "ASTReplay", "ASTWire", "ASTExecution", "ASTRisk", "ASTStrategy", "ASTCore", "ASTCalendar"]),
 
+        // Shell: the SwiftNIO side of the TWS API client (Interactive Brokers): the TCP socket, the clock and the
+        // wake-ups the `ASTTWS` connection state machine asks for; it makes no protocol decision of its own.
+        .target(name: "ASTTWSClient", dependencies: ["ASTTWS", "ASTCore", log] + nio),
         // Shell: the engine's market (`EngineMarket`) from a bar store or a generated universe (for `ast engine`,
         // tests, benchmarks).
         .target(name: "ASTEngineData", dependencies: ["ASTEngine", "ASTMarketData", "ASTStrategy", "ASTCalendar", "ASTCore"]),
@@ -176,7 +179,8 @@ let package = Package(
         // `sweep`.
         .executableTarget(name: "ast", dependencies: [
             "ASTRuntime", "ASTMarketData", "ASTScanInput", "ASTStrategy", "ASTIndicators", "ASTCalendar", "ASTCore", "ASTRisk",
-            "ASTPaperBroker", "ASTEngine", "ASTEngineData", "ASTExecution", "ASTJournal", "ASTReport", argumentParser, log,
+            "ASTPaperBroker", "ASTEngine", "ASTEngineData", "ASTExecution", "ASTJournal", "ASTReport", "ASTTWS", "ASTTWSClient", argumentParser,
+            log,
         ]),
         // libFuzzer targets (M9): the parsers and every core's input handler, fed arbitrary bytes.
         .target(name: "ASTFuzzTargets", dependencies: [
@@ -212,7 +216,7 @@ let package = Package(
         .testTarget(name: "ASTProcessesTests", dependencies: ["ASTProcesses", "ASTTestKit"]),
         .testTarget(name: "ASTReportTests", dependencies: ["ASTReport", "ASTReplay", "ASTJournal", "ASTExecution", "ASTRisk", "ASTStrategy", "ASTWire", "ASTCore", "ASTCalendar", "ASTTestKit", log, .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ASTDrillTests", dependencies: ["ASTDrill", "ASTCore"]),
-        .testTarget(name: "ASTTWSTests", dependencies: ["ASTTWS", "ASTCore", "ASTTestKit"] + nio),
+        .testTarget(name: "ASTTWSTests", dependencies: ["ASTTWS", "ASTTWSClient", "ASTCore", "ASTTestKit", log] + nio),
         .testTarget(name: "ASTNotifyTests", dependencies: ["ASTNotify", "ASTRisk", "ASTSupervision", "ASTCore"]),
         .testTarget(name: "ASTTelegramTests", dependencies: ["ASTTelegram", "ASTNotify", "ASTTestKit", "ASTRuntime", "ASTRisk", "ASTCore"]),
         .testTarget(name: "ASTMarketDataTests", dependencies: ["ASTMarketData", "ASTCalendar", "ASTCore", "ASTTestKit", "CCrypto", log, .product(name: "GRDB", package: "GRDB.swift")]),

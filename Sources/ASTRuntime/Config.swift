@@ -27,6 +27,8 @@ public struct ASTConfig: ConfigSection, Equatable {
     public var paperBroker: PaperBrokerConfig?
     /// How ast-notifier delivers alerts (Telegram); ``NotifierConfig/shipped`` when absent.
     public var notifier: NotifierConfig?
+    /// Where `broker@ibkr` reaches TWS or IB Gateway; ``IBKRConfig/standard`` when absent.
+    public var ibkr: IBKRConfig?
 
     /// A field of the tree's part, read and written through the whole configuration.
     public subscript<T>(dynamicMember field: WritableKeyPath<TreeConfig, T>) -> T {
@@ -53,6 +55,7 @@ public struct ASTConfig: ConfigSection, Equatable {
         case risk, clock, strategy, marketdata
         case paperBroker = "paper_broker"
         case notifier
+        case ibkr
     }
 
     /// The tree's keys as ``TreeConfig`` decodes them (the same file, one definition), then the domains'.
@@ -77,6 +80,7 @@ public struct ASTConfig: ConfigSection, Equatable {
         if let strategy { v.section(strategy, key: CodingKeys.strategy) }
         if let marketdata { v.section(marketdata, key: CodingKeys.marketdata) }
         if let notifier { v.section(notifier, key: CodingKeys.notifier) }
+        if let ibkr { v.section(ibkr, key: CodingKeys.ibkr) }
         validateAcrossSections(&v)
     }
 

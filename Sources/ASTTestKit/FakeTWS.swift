@@ -147,6 +147,7 @@ public final class FakeTWSServer: Sendable {
             o.status = "Cancelled"
             s.orders[orderId] = o
             return [Self.orderStatus(o), Self.error(id: orderId, code: 202, "Order Canceled - reason:", version: v)]
+                + Self.parentCancelled(o, &s, version: v)
         }
         if let messages { send(messages) }
     }
@@ -250,6 +251,7 @@ public final class FakeTWSServer: Sendable {
                     o.status = "Cancelled"
                     s.orders[id] = o
                     answer += [Self.orderStatus(o), Self.error(id: id, code: 202, "Order Canceled - reason:", version: v)]
+                    answer += Self.parentCancelled(o, &s, version: v)
                 } else {
                     answer.append(Self.error(id: id, code: 161, "Cancel attempted when order is not in a cancellable state.", version: v))
                 }
@@ -278,11 +280,31 @@ public final class FakeTWSServer: Sendable {
                 answer.append(["55", "1", String(reqId)])
             case "62":  // reqAccountSummary: VERSION, reqId, group, tags
                 let reqId = f.count > 2 ? f[2] : "0"
-                answer += [["63", "1", reqId, accounts.first ?? "", "NetLiquidation", "100000.00", "USD"], ["64", "1", reqId]]
+                answer += [
+                    ["63", "1", reqId, accounts.first ?? "", "NetLiquidation", "100000.00", "USD"],
+                    ["63", "1", reqId, accounts.first ?? "", "TotalCashValue", "100000.00", "USD"], ["64", "1", reqId],
+                ]
             default: break
             }
             return (answer, false)
         }
+    }
+
+    /// A parent cancelled: its held children are cancelled with it when nothing filled; after a
+    /// partial fill they start working for the shares that filled (their quantity left as it was:
+    /// the client is expected to resize them to the position).
+    static func parentCancelled(_ parent: Order, _ s: inout State, version v: Int) -> [[String]] {
+        var out: [[String]] = []
+        for id in s.orders.keys.sorted() {
+            guard var child = s.orders[id], child.parentId == parent.orderId, child.status == "PreSubmitted" else { continue }
+            child.status = parent.filled > 0 ? "Submitted" : "Cancelled"
+            s.orders[id] = child
+            out.append(Self.orderStatus(child))
+            if child.status == "Cancelled" {
+                out.append(Self.error(id: id, code: 202, "Order Canceled - reason:parent order cancelled", version: v))
+            }
+        }
+        return out
     }
 
     private func nextOrderId(_ s: State) -> Int { max(firstOrderId, (s.orders.keys.max() ?? 0) + 1) }
@@ -301,8 +323,18 @@ public final class FakeTWSServer: Sendable {
             timeInForce: f[21],
             account: f[23], orderRef: f[26], transmit: f[27] == "1", parentId: Int(f[28]) ?? 0, permId: permId, status: "PendingSubmit",
             filled: 0)
-        if s.orders[id] != nil, s.orders[id]?.status != "PendingSubmit" {
-            return [Self.error(id: id, code: 103, "Duplicate order id", version: v)]
+        if let held = s.orders[id], held.status != "PendingSubmit" {
+            // The same id again is a modification of a working order (IB's way to change one).
+            guard ["Submitted", "PreSubmitted"].contains(held.status), held.orderRef == o.orderRef, qty >= held.filled else {
+                return [Self.error(id: id, code: 103, "Duplicate order id", version: v)]
+            }
+            var changed = held
+            changed.quantity = qty
+            changed.limitPrice = o.limitPrice
+            changed.auxPrice = o.auxPrice
+            if changed.filled == changed.quantity { changed.status = "Filled" }
+            s.orders[id] = changed
+            return [Self.openOrder(changed, clientId: s.clientId ?? 0), Self.orderStatus(changed)]
         }
         s.orders[id] = o
         guard o.transmit else { return [] }

@@ -15,7 +15,9 @@ import Logging
 struct AST: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ast", abstract: "AST's research command line: ingest bars, scan a date, compute indicators, list NYSE sessions.",
-        subcommands: [IngestCommand.self, ScanCommand.self, IndicatorsCommand.self, CalendarCommand.self, EngineCommand.self])
+        subcommands: [
+            IngestCommand.self, ScanCommand.self, IndicatorsCommand.self, CalendarCommand.self, EngineCommand.self, IBKRCommand.self,
+        ])
 }
 
 /// The exit codes of `ast` (sysexits.h where one fits).

@@ -142,6 +142,7 @@ struct ConfigLoaderTests {
         expected.trading = config.trading
         expected.strategy = config.strategy
         expected.marketdata = config.marketdata
+        expected.ibkr = .standard
         #expect(config == expected)
         #expect(config.trading == .paper)
         #expect(config.marketdata?.polygon == .standard, "etc/ast.yaml ships Polygon's public endpoint")

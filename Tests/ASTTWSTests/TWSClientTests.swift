@@ -1,0 +1,115 @@
+import ASTCore
+import ASTTestKit
+import Foundation
+import Logging
+import Synchronization
+import Testing
+
+@testable import ASTTWS
+@testable import ASTTWSClient
+
+/// The SwiftNIO shell (`TWSClient`) against `FakeTWSServer` on a real loopback socket. The server
+/// is a FAKE written from IB's TWS API documentation, sharing no code with the client.
+@Suite struct TWSClientTests {
+    /// Collects the client's outputs and waits for one, printing what was seen when it gives up.
+    final class Collector: Sendable {
+        let box = Box()
+        let task: Task<Void, Never>
+
+        final class Box: Sendable { let seen = Mutex<[TWSClientOutput]>([]) }
+
+        init(_ client: TWSClient) {
+            let box = box
+            task = Task { for await o in client.outputs { box.seen.withLock { $0.append(o) } } }
+        }
+
+        func wait(_ what: String, seconds: Double = 20, _ done: @Sendable ([TWSClientOutput]) -> Bool) async throws {
+            let deadline = Date().addingTimeInterval(seconds)
+            while !box.seen.withLock({ done($0) }) {
+                guard Date() < deadline else {
+                    throw HarnessError("gave up waiting for \(what) after \(seconds) s; saw \(box.seen.withLock { $0.suffix(12) })")
+                }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+        }
+
+        func count(_ match: @Sendable (TWSClientOutput) -> Bool) -> Int { box.seen.withLock { $0.filter(match).count } }
+    }
+
+    static func started(_ o: TWSClientOutput) -> Bool {
+        if case .event(.started) = o { return true }
+        return false
+    }
+
+    static func settings(window: TWSMaintenanceWindow? = nil) -> TWSConnectionSettings {
+        TWSConnectionSettings(
+            clientId: 7, backoff: TWSBackoff(initial: .milliseconds(50), maximum: .milliseconds(200)), maintenanceWindow: window)
+    }
+
+    @Test func clientStartsPlacesABracketAndReconnectsAfterTheServerDropsIt() async throws {
+        let fake = try await FakeTWSServer()
+        let client = TWSClient(
+            host: "127.0.0.1", port: fake.port, settings: Self.settings(), clock: WallTime(), logger: Logger(label: "test"))
+        let seen = Collector(client)
+        await client.start()
+        try await seen.wait("the API to start") { $0.contains(where: Self.started) }
+        let session = try #require(await client.session)
+        #expect(session.serverVersion == TWSServerVersion.highest)
+        #expect(session.accounts == ["DU1234567"])
+        let legs = try TWSBracket.placements(
+            parentId: session.nextValidId, side: .buy, quantity: Quantity(10), entry: Price("100")!, stop: Price("95")!,
+            target: Price("110")!, clientOrderId: "i1")
+        for leg in legs {
+            await client.send(.placeOrder(orderId: leg.orderId, contract: TWSContract(symbol: "AAPL"), order: leg.order))
+        }
+        try await seen.wait("three open orders") { outputs in
+            outputs.filter { if case .message(.openOrder) = $0 { true } else { false } }.count == 3
+        }
+        #expect(fake.orders.map(\.orderRef) == ["i1.E", "i1.S", "i1.T"])
+        fake.dropConnection()
+        try await seen.wait("a disconnect and a second start") { outputs in
+            outputs.filter(Self.started).count == 2
+                && outputs.contains { if case .event(.disconnected(.closedByPeer, _)) = $0 { true } else { false } }
+        }
+        await client.stop()
+        await fake.stop()
+        seen.task.cancel()
+    }
+
+    @Test func aDropInsideTheMaintenanceWindowIsPlannedAndReconnectsAtItsEnd() async throws {
+        let fake = try await FakeTWSServer()
+        let now = WallTime().now()
+        let second = (now.nanoseconds / 1_000_000_000) % 86_400
+        // A window that began a second ago and ends in two: the drop falls inside it.
+        let window = TWSMaintenanceWindow(startSecondOfDay: (second + 86_399) % 86_400, duration: .seconds(3))
+        let client = TWSClient(
+            host: "127.0.0.1", port: fake.port, settings: Self.settings(window: window), clock: WallTime(),
+            logger: Logger(label: "test"))
+        let seen = Collector(client)
+        await client.start()
+        try await seen.wait("the API to start") { $0.contains(where: Self.started) }
+        fake.dropConnection()
+        try await seen.wait("a planned disconnect, then a start after the window") { outputs in
+            outputs.contains { if case .event(.plannedDisconnect) = $0 { true } else { false } }
+                && outputs.filter(Self.started).count == 2
+        }
+        await client.stop()
+        await fake.stop()
+        seen.task.cancel()
+    }
+
+    @Test func aRequestBeforeTheAPIStartedIsRefusedNotQueued() async throws {
+        let client = TWSClient(
+            host: "127.0.0.1", port: 1, settings: Self.settings(), clock: WallTime(), logger: Logger(label: "test"))
+        let seen = Collector(client)
+        await client.send(.reqPositions)
+        try await seen.wait("a refusal") { $0.contains { if case .event(.refused(.reqPositions, _)) = $0 { true } else { false } } }
+        await client.stop()
+        seen.task.cancel()
+    }
+}
+
+/// The wall clock, for the shell's tests on real sockets.
+struct WallTime: WallClock {
+    func now() -> Timestamp { Timestamp(nanoseconds: Int64(Date().timeIntervalSince1970 * 1_000_000_000)) }
+}
