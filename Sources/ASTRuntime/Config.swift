@@ -65,7 +65,7 @@ public struct ASTConfig: ConfigSection, Equatable {
         func section<T: Decodable>(_ key: CodingKeys) throws -> T? { try c.decodeIfPresent(T.self, forKey: key) }
         risk = try c.decode(RiskConfig.self, forKey: .risk)
         (clock, strategy, marketdata) = (try section(.clock), try section(.strategy), try section(.marketdata))
-        (paperBroker, notifier) = (try section(.paperBroker), try section(.notifier))
+        (paperBroker, notifier, ibkr) = (try section(.paperBroker), try section(.notifier), try section(.ibkr))
     }
 
     /// Longest `runtime_dir` accepted, in bytes (``TreeConfig/maximumRuntimeDirBytes``).
