@@ -197,24 +197,4 @@ struct BoundedCostEndpointTests {
         #expect(entries.filter { $0.record.type == BusEvent.idleClosed.rawValue }.count == 1, "only the silent peer was closed")
         #expect(entries.filter { $0.record.type == BusEvent.connected.rawValue }.count == 2, "the client never had to reconnect")
     }
-
-    /// A loaded machine or a process busy with its own work delays the tasks of Swift's pool by
-    /// seconds: the keepalive must not depend on them. Every thread of the pool is held for two
-    /// idle timeouts; the client still pings (from its connection's event loop) and is kept.
-    @Test func aClientWhoseTaskPoolIsBlockedStillPingsAndIsKept() async throws {
-        let dir = try TemporaryDirectory(prefix: "bus-bounded")
-        defer { dir.remove() }
-        let (server, client) = try await Self.connectedWithAOneSecondIdleTimeout(in: dir)
-        await withTaskGroup { group in
-            for _ in 0..<ProcessInfo.processInfo.activeProcessorCount {
-                group.addTask { usleep(2_000_000) }
-            }
-        }
-        let reply = try await client.client.request(.ping(Ping(nonce: 1)), timeout: .seconds(20))
-        let entries = try await server.stop()
-        try await client.stop()
-        #expect(reply.type == .pong)
-        #expect(entries.filter { $0.record.type == BusEvent.idleClosed.rawValue }.isEmpty, "the client was closed as idle")
-        #expect(entries.filter { $0.record.type == BusEvent.connected.rawValue }.count == 1, "the client never had to reconnect")
-    }
 }

@@ -114,7 +114,9 @@ import Testing
 
     @Test(.timeLimit(.minutes(2)))
     func aChildThatNeverReportsReadyIsAbortedByItsStartTimeoutNotItsWatchdog() async throws {
-        // `exec sleep`: the process astd spawned is the one that never sends READY=1.
+        // `exec sleep`: the process astd spawned is the one that never sends READY=1. Asked to
+        // `--check-config` (astd's start-up check of every executable) it answers at once, as a
+        // program that is no AST worker, instead of sleeping into the check's 30 s time limit.
         let tree = try await SupervisedTree(
             overlay: """
                 supervisor:
@@ -138,7 +140,7 @@ import Testing
                       on_crash: halt
                     - name: strategy@main
                       executable: /bin/sh
-                      arguments: ["-c", "exec sleep 1000"]
+                      arguments: ["-c", "for a; do test x$a != x--check-config || exit 64; done; exec sleep 1000"]
                       restart: permanent
                       shutdown_timeout_ms: 1000
                       watchdog_ms: 200
