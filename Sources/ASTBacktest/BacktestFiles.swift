@@ -1,0 +1,125 @@
+import ASTCalendar
+import ASTCore
+import Foundation
+
+/// The texts of the backtest's files (trades.csv, equity.csv, summary.json, report.md): pure
+/// functions of the result, so the same run gives the same bytes.
+public enum BacktestFiles {
+    /// A number with `digits` decimals (`%.*f`, the C library's rounding), `-0` as `0`; "" when
+    /// not finite.
+    public static func number(_ x: Double, _ digits: Int = 6) -> String {
+        guard x.isFinite else { return "" }
+        let s = String(format: "%.\(digits)f", x)
+        return s.hasPrefix("-") && s.dropFirst().allSatisfy { $0 == "0" || $0 == "." } ? String(s.dropFirst()) : s
+    }
+
+    /// trades.csv: one row per trade, by entry date.
+    public static func tradesCSV(_ r: BacktestResult) -> String {
+        var out = "symbol,side,entry_date,entry_price,exit_date,exit_price,quantity,pnl,return_pct,bars_held,exit_reason,commission\n"
+        for t in r.trades {
+            out += "\(t.symbol),\(t.side == .buy ? "long" : "short"),\(t.entryDate),\(t.entryPrice),\(t.exitDate),\(t.exitPrice),"
+            out += "\(t.quantity),\(t.pnl),\(number(t.returnFraction * 100, 4)),\(t.barsHeld),\(t.exitReason.rawValue),\(t.commission)\n"
+        }
+        return out
+    }
+
+    /// equity.csv: one row per session: equity, cash, exposure (the positions' market value),
+    /// drawdown from the running peak (the capital is the first peak) in dollars and percent.
+    public static func equityCSV(_ r: BacktestResult) -> String {
+        var out = "date,equity,cash,exposure,drawdown,drawdown_pct\n"
+        out.reserveCapacity(64 * (r.days.count + 1))
+        var peak = r.capital
+        for d in r.days {
+            peak = max(peak, d.equity)
+            let dd = peak - d.equity
+            let pct = peak.units > 0 ? Double(dd.units) / Double(peak.units) * 100 : 0
+            out += "\(d.date),\(d.equity),\(d.cash),\(d.exposure),\(dd),\(number(pct, 4))\n"
+        }
+        return out
+    }
+
+    /// The statistics as ordered (key, value, JSON value) rows: what summary.json and the reports show.
+    static func rows(_ s: BacktestStatistics) -> [(key: String, label: String, text: String, json: String)] {
+        func pct(_ x: Double?) -> (String, String) { x.map { (number($0 * 100, 2) + "%", number($0, 6)) } ?? ("n/a", "null") }
+        func num(_ x: Double?, _ d: Int = 2) -> (String, String) { x.map { (number($0, d), number($0, 6)) } ?? ("n/a", "null") }
+        func usd(_ x: Double?) -> (String, String) {
+            x.map { (($0 < 0 ? "-$" : "$") + number(abs($0), 2), number($0, 4)) } ?? ("n/a", "null")
+        }
+        let table: [(String, String, (String, String))] = [
+            ("sessions", "Sessions", ("\(s.sessions)", "\(s.sessions)")),
+            ("starting_capital", "Starting capital", usd(s.startingCapital)),
+            ("final_equity", "Final equity", usd(s.finalEquity)),
+            ("total_return", "Total return", pct(s.totalReturn)),
+            ("cagr", "CAGR", pct(s.cagr)),
+            ("volatility", "Volatility (annualised)", pct(s.volatility)),
+            ("sharpe", "Sharpe ratio", num(s.sharpe)),
+            ("sortino", "Sortino ratio", num(s.sortino)),
+            ("calmar", "Calmar ratio", num(s.calmar)),
+            ("max_drawdown", "Max drawdown", pct(s.maxDrawdown)),
+            ("max_drawdown_duration", "Max drawdown duration (sessions)", ("\(s.maxDrawdownDuration)", "\(s.maxDrawdownDuration)")),
+            ("trades", "Trades", ("\(s.trades)", "\(s.trades)")),
+            ("win_rate", "Win rate", pct(s.winRate)),
+            ("profit_factor", "Profit factor", num(s.profitFactor)),
+            ("expectancy", "Expectancy (per trade)", usd(s.expectancy)),
+            ("average_win", "Average win", usd(s.averageWin)),
+            ("average_loss", "Average loss", usd(s.averageLoss)),
+            ("exposure_time", "Exposure (sessions holding a position)", pct(s.exposureTime)),
+            ("average_exposure", "Average exposure (of equity)", pct(s.averageExposure)),
+            ("average_bars_held", "Average hold (sessions)", num(s.averageBarsHeld)),
+            ("commissions", "Commissions", usd(s.commissions)),
+            ("benchmark_return", "Benchmark return (buy and hold)", pct(s.benchmarkReturn)),
+        ]
+        return table.map { ($0.0, $0.1, $0.2.0, $0.2.1) }
+    }
+
+    static func jsonString(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            default:
+                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
+            }
+        }
+        return out + "\""
+    }
+
+    /// summary.json: the parameters, the period and the statistics (fractions, dollars), keys in
+    /// a fixed order.
+    public static func summaryJSON(_ r: BacktestResult, _ s: BacktestStatistics) -> String {
+        var out = "{\n  \"parameters\": {\n"
+        out += r.parameters.map { "    \(jsonString($0.0)): \(jsonString($0.1))" }.joined(separator: ",\n")
+        out += "\n  },\n"
+        out += "  \"from\": \(r.days.first.map { jsonString($0.date.description) } ?? "null"),\n"
+        out += "  \"to\": \(r.days.last.map { jsonString($0.date.description) } ?? "null"),\n"
+        out += "  \"benchmark\": \(r.benchmark.map { jsonString($0.symbol.rawValue) } ?? "null"),\n"
+        out += "  \"statistics\": {\n"
+        out += rows(s).map { "    \(jsonString($0.key)): \($0.json)" }.joined(separator: ",\n")
+        out += "\n  }\n}\n"
+        return out
+    }
+
+    /// report.md: the parameters, the statistics table and the trades.
+    public static func reportMarkdown(_ r: BacktestResult, _ s: BacktestStatistics, maxTrades: Int = 200) -> String {
+        var out = "# Backtest report\n\n"
+        let period = "\(r.days.first.map(\.date.description) ?? "-") to \(r.days.last.map(\.date.description) ?? "-")"
+        out += "Period: \(period), \(s.sessions) sessions.\n\n"
+        for (k, v) in r.parameters { out += "- \(k): `\(v)`\n" }
+        out += "\n## Statistics\n\n| Statistic | Value |\n|---|---:|\n"
+        for row in rows(s) { out += "| \(row.label) | \(row.text) |\n" }
+        if let b = r.benchmark { out += "\nBenchmark: \(b.symbol), bought at the first session's open and held.\n" }
+        out += "\n## Trades\n\n"
+        if r.trades.isEmpty { return out + "No trades.\n" }
+        out += "| Symbol | Side | Entry | Price | Exit | Price | Qty | P&L | Return | Bars | Exit reason |\n"
+        out += "|---|---|---|---:|---|---:|---:|---:|---:|---:|---|\n"
+        for t in r.trades.prefix(maxTrades) {
+            out += "| \(t.symbol) | \(t.side == .buy ? "long" : "short") | \(t.entryDate) | \(t.entryPrice) | \(t.exitDate) | "
+            out += "\(t.exitPrice) | \(t.quantity) | \(t.pnl) | \(number(t.returnFraction * 100, 2))% | \(t.barsHeld) | "
+            out += "\(t.exitReason.rawValue) |\n"
+        }
+        if r.trades.count > maxTrades { out += "\n\(r.trades.count - maxTrades) more trades in trades.csv.\n" }
+        return out
+    }
+}
