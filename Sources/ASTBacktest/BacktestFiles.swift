@@ -24,18 +24,90 @@ public enum BacktestFiles {
     }
 
     /// equity.csv: one row per session: equity, cash, exposure (the positions' market value),
-    /// drawdown from the running peak (the capital is the first peak) in dollars and percent.
+    /// drawdown from the running peak (the capital is the first peak) in dollars and in percent
+    /// (exact: four decimals, rounded half away from zero). Written byte by byte: it has a row
+    /// per bar.
     public static func equityCSV(_ r: BacktestResult) -> String {
-        var out = "date,equity,cash,exposure,drawdown,drawdown_pct\n"
-        out.reserveCapacity(64 * (r.days.count + 1))
-        var peak = r.capital
+        var out: [UInt8] = Array("date,equity,cash,exposure,drawdown,drawdown_pct\n".utf8)
+        out.reserveCapacity(80 * (r.days.count + 1))
+        var peak = r.capital.units
         for d in r.days {
-            peak = max(peak, d.equity)
-            let dd = peak - d.equity
-            let pct = peak.units > 0 ? Double(dd.units) / Double(peak.units) * 100 : 0
-            out += "\(d.date),\(d.equity),\(d.cash),\(d.exposure),\(dd),\(number(pct, 4))\n"
+            peak = max(peak, d.equity.units)
+            let dd = peak - d.equity.units
+            appendDate(d.date, &out)
+            out.append(44)
+            appendFixed(d.equity.units, &out)
+            out.append(44)
+            appendFixed(d.cash.units, &out)
+            out.append(44)
+            appendFixed(d.exposure.units, &out)
+            out.append(44)
+            appendFixed(dd, &out)
+            out.append(44)
+            // dd / peak × 100 with four decimals = dd × 10^6 / peak in units of 10^-4 percent.
+            let pct = peak > 0 ? TradeLedger.divide(Int128(dd) * 1_000_000, Int128(peak)) : 0
+            appendDecimal(pct, digits: 4, minDigits: 4, &out)
+            out.append(10)
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `YYYY-MM-DD`.
+    static func appendDate(_ d: LocalDate, _ out: inout [UInt8]) {
+        appendPadded(d.year, 4, &out)
+        out.append(45)
+        appendPadded(d.month, 2, &out)
+        out.append(45)
+        appendPadded(d.day, 2, &out)
+    }
+
+    static func appendPadded(_ v: Int, _ width: Int, _ out: inout [UInt8]) {
+        var digits: (UInt8, UInt8, UInt8, UInt8) = (48, 48, 48, 48)
+        var x = v.magnitude
+        withUnsafeMutableBytes(of: &digits) { b in
+            var i = 3
+            while i >= 0 {
+                b[i] = 48 + UInt8(x % 10)
+                x /= 10
+                i -= 1
+            }
+        }
+        withUnsafeBytes(of: &digits) { b in out.append(contentsOf: b[(4 - min(width, 4))...]) }
+    }
+
+    /// A money or price amount as ``ASTCore/Money``'s description prints it (at least two decimals,
+    /// trailing zeros beyond them dropped), without building a `String`.
+    static func appendFixed(_ units: Int64, _ out: inout [UInt8]) { appendDecimal(units, digits: 4, minDigits: 2, &out) }
+
+    /// `value / 10^digits` in decimal, with at least `minDigits` decimals.
+    static func appendDecimal(_ value: Int64, digits: Int, minDigits: Int, _ out: inout [UInt8]) {
+        if value < 0 { out.append(45) }
+        var scale: UInt64 = 1
+        for _ in 0..<digits { scale *= 10 }
+        let m = value.magnitude
+        appendUnsigned(m / scale, &out)
+        var t = m % scale, n = digits
+        while n > minDigits, t % 10 == 0 {
+            t /= 10
+            n -= 1
+        }
+        guard n > 0 else { return }
+        out.append(46)
+        var p: UInt64 = 1
+        for _ in 1..<n { p *= 10 }
+        while p > 0 {
+            out.append(48 + UInt8(t / p % 10))
+            p /= 10
+        }
+    }
+
+    static func appendUnsigned(_ v: UInt64, _ out: inout [UInt8]) {
+        if v < 10 {
+            out.append(48 + UInt8(v))
+            return
+        }
+        appendUnsigned(v / 10, &out)
+        out.append(48 + UInt8(v % 10))
     }
 
     /// The statistics as ordered (key, value, JSON value) rows: what summary.json and the reports show.

@@ -62,19 +62,23 @@ public struct ResearchSpec: Sendable, Equatable {
     public var fill: Fill
     public var commission: CommissionModel
     public var capital: Money
+    public var slippage: SlippageModel
 
-    public init(strategy: Strategy, size: Size, fill: Fill, commission: CommissionModel, capital: Money) {
+    public init(
+        strategy: Strategy, size: Size, fill: Fill, commission: CommissionModel, capital: Money, slippage: SlippageModel = .none
+    ) {
         self.strategy = strategy
         self.size = size
         self.fill = fill
         self.commission = commission
         self.capital = capital
+        self.slippage = slippage
     }
 
     /// Parses the command line's texts; the error names the option and what is accepted.
-    public static func parse(strategy: String, size: String, fill: String, commission: String, capital: Money) throws(ResearchError)
-        -> ResearchSpec
-    {
+    public static func parse(
+        strategy: String, size: String, fill: String, commission: String, capital: Money, slippage: String = "0"
+    ) throws(ResearchError) -> ResearchSpec {
         let st = strategy.split(separator: ":", maxSplits: 1).map(String.init)
         guard st.first == "sma_cross" else {
             throw ResearchError("--strategy: unknown strategy '\(strategy)'; built in: sma_cross:FAST,SLOW (e.g. sma_cross:10,20)")
@@ -93,7 +97,7 @@ public struct ResearchSpec: Sendable, Equatable {
         guard let f = Fill(rawValue: fill) else { throw ResearchError("--fill: next_open or close (got '\(fill)')") }
         return ResearchSpec(
             strategy: .smaCross(fast: fast, slow: slow), size: sizing, fill: f, commission: try CommissionModel.parse(commission),
-            capital: capital)
+            capital: capital, slippage: try SlippageModel.parse(slippage))
     }
 }
 
@@ -144,6 +148,42 @@ public enum CommissionModel: Sendable, Equatable {
     }
 }
 
+/// How far a fill moves against the trader from the price it is made at (the open or the close).
+public enum SlippageModel: Sendable, Equatable {
+    case none
+    /// Basis points of the price, rounded half away from zero to 1/10,000 of a dollar.
+    case bps(Int64)
+    /// Ticks of one cent.
+    case ticks(Int64)
+
+    /// `0`, `bps:N` or `ticks:N`.
+    public static func parse(_ text: String) throws(ResearchError) -> SlippageModel {
+        if text == "0" || text == "none" { return .none }
+        let p = text.split(separator: ":", maxSplits: 1).map(String.init)
+        guard p.count == 2, let n = Int64(p[1]), (0...10_000).contains(n) else {
+            throw ResearchError("--slippage: 0, bps:N or ticks:N with 0 <= N <= 10000 (got '\(text)')")
+        }
+        switch p[0] {
+        case "bps": return .bps(n)
+        case "ticks": return .ticks(n)
+        default: throw ResearchError("--slippage: 0, bps:N or ticks:N (got '\(text)')")
+        }
+    }
+
+    /// The price a `side` fill gets at `price` (units): higher for a buy, lower (never below one
+    /// unit) for a sell.
+    @inline(__always)
+    public func price(_ price: Int64, _ side: Side) -> Int64 {
+        let delta: Int64
+        switch self {
+        case .none: return price
+        case .bps(let b): delta = TradeLedger.divide(Int128(price) * Int128(b), 10_000)
+        case .ticks(let t): delta = t * 100
+        }
+        return side == .buy ? price + delta : max(price - delta, 1)
+    }
+}
+
 /// A research option that cannot be used.
 public struct ResearchError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String
@@ -174,8 +214,9 @@ public enum ResearchBacktest {
         let f = Int128(fast), s = Int128(slow)
 
         /// Carries out an order at `price` on bar `t`.
-        func execute(_ side: Side, at price: Int64, _ t: Int) {
-            guard price > 0 else { return }
+        func execute(_ side: Side, at quoted: Int64, _ t: Int) {
+            guard quoted > 0 else { return }
+            let price = spec.slippage.price(quoted, side)
             if side == .buy {
                 guard position == 0 else { return }
                 var qty: Int64

@@ -5,6 +5,7 @@ import ASTEngine
 import ASTEngineData
 import ASTMarketData
 import ASTPaperBroker
+import ASTReport
 import ASTRuntime
 import ASTStrategy
 import ArgumentParser
@@ -30,9 +31,9 @@ struct BacktestCommand: ParsableCommand {
             Writes trades.csv, equity.csv, summary.json, report.md and report.html into --out; the same inputs give the same bytes.
             """)
 
-    @Option(help: "The first session (YYYY-MM-DD); engine mode: required.")
+    @Option(help: "The first session (YYYY-MM-DD); engine mode: default marketdata.replay.from.")
     var from: String?
-    @Option(help: "The last session (YYYY-MM-DD); engine mode: required.")
+    @Option(help: "The last session (YYYY-MM-DD); engine mode: this or --sessions.")
     var to: String?
     @Option(help: "Starting cash in dollars (engine mode: default paper_broker.starting_cash).")
     var capital: String?
@@ -54,10 +55,17 @@ struct BacktestCommand: ParsableCommand {
     var fill: String = "next_open"
     @Option(help: "Research mode: DOLLARS_PER_SHARE, per_share:RATE[,MIN[,MAX_BPS]] or percent:P.")
     var commission: String = "0"
+    @Option(help: "Research mode: 0, bps:N or ticks:N (cents) against the trader at every fill.")
+    var slippage: String = "0"
     @Option(help: "The directory the files are written to (created).")
     var out: String
     @Flag(help: "No progress bar even on a terminal.")
     var quiet = false
+    @Option(help: "Engine mode: how many sessions from --from (instead of --to).")
+    var sessions: Int?
+    @Option(
+        help: "Engine mode: a tree's state directory whose journals to compare the trades with (as `ast engine`; exit 3 on a difference).")
+    var compareStateDir: String?
 
     func validate() throws {
         for (name, value) in [("--from", from), ("--to", to)] {
@@ -68,7 +76,13 @@ struct BacktestCommand: ParsableCommand {
         }
         if store != nil && csvDir != nil { throw ValidationError("give --store or --csv-dir, not both") }
         if csv != nil && (store != nil || csvDir != nil) { throw ValidationError("--csv (research mode) takes no --store or --csv-dir") }
-        if csv == nil && (from == nil || to == nil) { throw ValidationError("engine mode needs --from and --to (or give --csv)") }
+        if csv == nil && (to == nil) == (sessions == nil) {
+            throw ValidationError("engine mode needs either --to or --sessions (or give --csv)")
+        }
+        if let sessions, sessions < 1 { throw ValidationError("--sessions must be at least 1 (got \(sessions))") }
+        if csv != nil && (sessions != nil || compareStateDir != nil) {
+            throw ValidationError("--sessions and --compare-state-dir are for engine mode, not --csv")
+        }
         if let from, let to, let a = LocalDate(from), let b = LocalDate(to), a > b {
             throw ValidationError("--from \(from) is after --to \(to)")
         }
@@ -76,13 +90,17 @@ struct BacktestCommand: ParsableCommand {
 
     func run() throws {
         let began = ContinuousClock.now
-        let result = try csv != nil ? research() : engine()
+        let (result, comparison) = try csv != nil ? (research(), nil) : engine()
         let stats = BacktestStatistics.compute(result)
         try write(result, stats)
         let elapsed = ContinuousClock.now - began
         print(
             "backtest: \(stats.sessions) sessions, \(stats.trades) trades, total return \(BacktestFiles.number(stats.totalReturn * 100, 2))%, "
                 + "max drawdown \(BacktestFiles.number(stats.maxDrawdown * 100, 2))%, files in \(out) (\(elapsed))")
+        if let comparison {
+            print(comparison.text)
+            if !comparison.matched { throw ExitCode(3) }
+        }
     }
 
     // MARK: Research mode
@@ -92,7 +110,8 @@ struct BacktestCommand: ParsableCommand {
         let cash = Money(capital ?? "10000") ?? Money(units: 10_000 * 10_000)
         let spec: ResearchSpec
         do {
-            spec = try ResearchSpec.parse(strategy: strategy, size: size, fill: fill, commission: commission, capital: cash)
+            spec = try ResearchSpec.parse(
+                strategy: strategy, size: size, fill: fill, commission: commission, capital: cash, slippage: slippage)
         } catch {
             throw failure("\(error)", ExitStatus.usage)
         }
@@ -127,17 +146,14 @@ struct BacktestCommand: ParsableCommand {
         guard !bars.isEmpty else { throw failure("\(csv): no bars in the period", ExitStatus.badData) }
         let parameters: [(String, String)] = [
             ("mode", "research"), ("csv", csv), ("symbol", parsed.symbol.rawValue), ("strategy", strategy), ("size", size),
-            ("fill", fill), ("commission", commission), ("capital", cash.description),
+            ("fill", fill), ("commission", commission), ("slippage", slippage), ("capital", cash.description),
         ]
         return ResearchBacktest.run(ResearchBars(symbol: parsed.symbol, bars: bars), spec, parameters: parameters)
     }
 
     // MARK: Engine mode
 
-    func engine() throws -> BacktestResult {
-        guard let first = from.flatMap(LocalDate.init), let last = to.flatMap(LocalDate.init) else {
-            throw failure("engine mode needs --from and --to", ExitStatus.usage)
-        }
+    func engine() throws -> (BacktestResult, TradingComparison?) {
         let cfg: ASTConfig
         do {
             if let config {
@@ -172,8 +188,10 @@ struct BacktestCommand: ParsableCommand {
                 throw failure("cannot read the bar store \(path): \(error)", ExitStatus.other)
             }
         }
-        let sessions = market.sessions(from: first, count: Int.max).filter { $0.date <= last }
-        guard !sessions.isEmpty else { throw failure("no bars between \(first) and \(last)", ExitStatus.badData) }
+        let first = from.flatMap(LocalDate.init) ?? (cfg.marketdata ?? .standard).replay.fromDate
+        let last = to.flatMap(LocalDate.init)
+        let sessions = market.sessions(from: first, count: self.sessions ?? Int.max).filter { d in last.map { d.date <= $0 } ?? true }
+        guard !sessions.isEmpty else { throw failure("no bars from \(first) to \(to ?? "the end")", ExitStatus.badData) }
         var paper = cfg.paperBroker ?? .standard
         if let capital, let cash = Money(capital) { paper.startingCash = cash }
         let engineConfig = EngineConfig(
@@ -191,8 +209,20 @@ struct BacktestCommand: ParsableCommand {
             ("capital", paper.startingCash.description), ("source", csvDir.map { "csv-dir \($0)" } ?? "bar store"),
             ("config", config ?? "discovered (AST_CONFIG_DIR, ./etc or /etc/ast)"),
         ]
-        return EngineBacktest.result(
+        let result = EngineBacktest.result(
             output: output, market: market, sessions: sessions, capital: paper.startingCash, parameters: parameters)
+        guard let dir = compareStateDir else { return (result, nil) }
+        // The same comparison as `ast engine --compare-state-dir`, of the run these files were written from.
+        let tree: TreeTrading, treeContent: TradingContent
+        do {
+            tree = try TreeTrading.read(stateDir: dir)
+            treeContent = try TradingContent.read(stateDirectory: dir)
+        } catch {
+            throw failure("cannot read the tree's journals under \(dir)/journal: \(error)", ExitStatus.other)
+        }
+        let comparison = TradingComparison.compare(
+            engine: TreeTrading(output), tree: tree, engineContent: output.tradingContent, treeContent: treeContent)
+        return (result, comparison)
     }
 
     /// A data-set directory through the ingest's validation, into a temporary store.

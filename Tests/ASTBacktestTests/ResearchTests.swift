@@ -45,6 +45,20 @@ func researchBars(opens: [String], closes: [String], symbol: Symbol = "SMA") -> 
         #expect(r.days.last?.equity == usd("9798"))
     }
 
+    @Test func slippageMovesEveryFillAgainstTheTrader() throws {
+        let bars = researchBars(opens: Self.opens, closes: Self.closes)
+        var s = spec()
+        s.slippage = try SlippageModel.parse("ticks:5")
+        // Buy at 11.50 + 0.05, sell at 9.50 − 0.05: 100 × (9.45 − 11.55) = −210.
+        let ticks = ResearchBacktest.run(bars, s).trades
+        #expect(ticks.first?.entryPrice == px("11.55") && ticks.first?.exitPrice == px("9.45") && ticks.first?.pnl == usd("-210"))
+        s.slippage = try SlippageModel.parse("bps:100")
+        // 1%: 11.615 and 9.405: 100 × (9.405 − 11.615) = −221.
+        let bps = ResearchBacktest.run(bars, s).trades
+        #expect(bps.first?.entryPrice == px("11.615") && bps.first?.exitPrice == px("9.405") && bps.first?.pnl == usd("-221"))
+        #expect(throws: ResearchError.self) { try SlippageModel.parse("pct:1") }
+    }
+
     @Test func closeFillsTradeAtTheDecidingBarsClose() {
         let bars = researchBars(opens: Self.opens, closes: Self.closes)
         let r = ResearchBacktest.run(bars, spec(.close))
