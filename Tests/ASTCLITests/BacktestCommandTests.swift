@@ -1,5 +1,6 @@
 import ASTCalendar
 import ASTCore
+import ASTMarketData
 import ASTTestKit
 import Foundation
 import Testing
@@ -55,6 +56,15 @@ import Testing
         #expect(!trades.isEmpty)
         let pnl = trades.reduce(Money.zero) { $0 + Money(String($1.split(separator: ",")[7]))! }
         #expect(pnl == Money(finalEquity)! - Money("100000")!, "the trades' P&L is the equity's change")
+        // The same data set as CSV files (--csv-dir) gives the same trades and equity.
+        try BundledData.write(into: tree.dir("dataset"))
+        let fromCSV = try await tree.ast([
+            "backtest", "--from", "2025-07-01", "--to", "2025-07-22", "--csv-dir", tree.dir("dataset"), "--quiet", "--out", tree.dir("c"),
+        ])
+        #expect(fromCSV.exitCode == 0, "\(fromCSV.stderr)")
+        for name in ["trades.csv", "equity.csv"] {
+            #expect(try read(tree.dir("a/\(name)")) == read(tree.dir("c/\(name)")), "\(name): --csv-dir differs from the store")
+        }
     }
 
     @Test(.timeLimit(.minutes(3)))
