@@ -33,7 +33,8 @@ public enum BacktestFiles {
         var peak = r.capital.units
         for d in r.days {
             peak = max(peak, d.equity.units)
-            let dd = peak - d.equity.units
+            let wide = Int128(peak) - Int128(d.equity.units)  // an absurd equity must not trap
+            let dd = Int64(clamping: wide)
             appendDate(d.date, &out)
             out.append(44)
             appendFixed(d.equity.units, &out)
@@ -45,7 +46,7 @@ public enum BacktestFiles {
             appendFixed(dd, &out)
             out.append(44)
             // dd / peak × 100 with four decimals = dd × 10^6 / peak in units of 10^-4 percent.
-            let pct = peak > 0 ? TradeLedger.divide(Int128(dd) * 1_000_000, Int128(peak)) : 0
+            let pct = peak > 0 ? TradeLedger.divide(wide * 1_000_000, Int128(peak)) : 0
             appendDecimal(pct, digits: 4, minDigits: 4, &out)
             out.append(10)
         }

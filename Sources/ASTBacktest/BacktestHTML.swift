@@ -56,7 +56,7 @@ public enum BacktestHTML {
     /// `x` with one decimal, fast (no `String(format:)`: a chart has thousands of points).
     static func f1(_ x: Double) -> String {
         guard x.isFinite else { return "0" }
-        let t = Int((x * 10).rounded())
+        let t = Int((min(max(x, -1e15), 1e15) * 10).rounded())  // an absurd value must not trap
         let a = t.magnitude
         return (t < 0 ? "-" : "") + String(a / 10) + "." + String(a % 10)
     }

@@ -132,6 +132,24 @@ public enum CommissionModel: Sendable, Equatable {
         }
     }
 
+    /// The most shares `budget` buys at `price` with their commission (units), computed in
+    /// closed form (a loop of at most four steps corrects the rounding): never a loop per share.
+    public func maxQuantity(budget: Int128, price: Int64) -> Int64 {
+        guard price > 0, budget > 0 else { return 0 }
+        let p = Int128(price)
+        var q: Int128
+        switch self {
+        case .perShare(let rate, let minimum, _):
+            q = budget / (p + Int128(rate.units))
+            if Int128(rate.units) * q < Int128(minimum.units) { q = min(q, max(0, (budget - Int128(minimum.units)) / p)) }
+        case .proportional(let ppm):
+            q = budget * 1_000_000 / (p * (1_000_000 + Int128(ppm)))
+        }
+        var qty = Int64(clamping: q)
+        for _ in 0..<4 where qty > 0 && Int128(qty) * p + Int128(charge(quantity: qty, price: price)) > budget { qty -= 1 }
+        return qty > 0 && Int128(qty) * p + Int128(charge(quantity: qty, price: price)) <= budget ? qty : 0
+    }
+
     /// The commission of `quantity` shares at `price` (money units), rounded half away from zero.
     @inline(__always)
     public func charge(quantity: Int64, price: Int64) -> Int64 {
@@ -180,7 +198,8 @@ public enum SlippageModel: Sendable, Equatable {
         case .bps(let b): delta = TradeLedger.divide(Int128(price) * Int128(b), 10_000)
         case .ticks(let t): delta = t * 100
         }
-        return side == .buy ? price + delta : max(price - delta, 1)
+        let (up, overflow) = price.addingReportingOverflow(delta)
+        return side == .buy ? (overflow ? .max : up) : max(price - delta, 1)
     }
 }
 
@@ -225,11 +244,7 @@ public enum ResearchBacktest {
                 case .percent(let p): qty = Int64(clamping: cash * Int128(p) / 100 / Int128(price))
                 }
                 // Never more than the cash buys, commission included.
-                let budget = cash
-                while qty > 0, Int128(qty) * Int128(price) + Int128(spec.commission.charge(quantity: qty, price: price)) > budget {
-                    let affordable = Int64(clamping: budget / Int128(price))
-                    qty = affordable < qty ? affordable : qty - 1
-                }
+                qty = min(qty, spec.commission.maxQuantity(budget: cash, price: price))
                 guard qty > 0 else { return }
                 let c = spec.commission.charge(quantity: qty, price: price)
                 cash -= Int128(qty) * Int128(price) + Int128(c)

@@ -17,15 +17,16 @@ public struct TradeLedger: Sendable {
         var quantity: Int64 = 0
         var open: Int64 = 0
         var entryNotional: Int128 = 0
-        var entryCommission: Int64 = 0
+        var entryCommission: Int128 = 0
         var exitNotional: Int128 = 0
-        var exitCommission: Int64 = 0
+        var exitCommission: Int128 = 0
     }
 
     var lots: [Lot] = []
     public private(set) var trades: [BacktestTrade] = []
-    /// Every commission of every fill applied.
-    public private(set) var commissions: Money = .zero
+    var commissionSum: Int128 = 0
+    /// Every commission of every fill applied (summed in 128 bits: absurd inputs saturate, never trap).
+    public var commissions: Money { Money(units: Int64(clamping: commissionSum)) }
 
     public init() {}
 
@@ -37,16 +38,17 @@ public struct TradeLedger: Sendable {
         reason: ExitReason
     ) {
         guard quantity > 0 else { return }
-        commissions = commissions + commission
+        commissionSum += Int128(commission.units)
         let openSide = lots.first { $0.symbol == symbol }?.side
         if openSide == nil || openSide == side {
             enter(
-                symbol: symbol, side: side, quantity: quantity, price: price, commission: commission.units, date: date, session: session,
+                symbol: symbol, side: side, quantity: quantity, price: price, commission: Int128(commission.units), date: date,
+                session: session,
                 key: key)
             return
         }
         var remaining = quantity
-        var charged: Int64 = 0
+        var charged: Int128 = 0
         var i = 0
         while remaining > 0, i < lots.count {
             guard lots[i].symbol == symbol else {
@@ -55,7 +57,7 @@ public struct TradeLedger: Sendable {
             }
             let m = min(remaining, lots[i].open)
             remaining -= m
-            let share = remaining == 0 ? commission.units - charged : Int64(Int128(commission.units) * Int128(m) / Int128(quantity))
+            let share = remaining == 0 ? Int128(commission.units) - charged : Int128(commission.units) * Int128(m) / Int128(quantity)
             charged += share
             lots[i].open -= m
             lots[i].exitNotional += Int128(m) * Int128(price.units)
@@ -68,13 +70,13 @@ public struct TradeLedger: Sendable {
         }
         if remaining > 0 {  // a flip: the rest opens a lot on the other side
             enter(
-                symbol: symbol, side: side, quantity: remaining, price: price, commission: commission.units - charged, date: date,
+                symbol: symbol, side: side, quantity: remaining, price: price, commission: Int128(commission.units) - charged, date: date,
                 session: session, key: key)
         }
     }
 
     mutating func enter(
-        symbol: Symbol, side: Side, quantity: Int64, price: Price, commission: Int64, date: LocalDate, session: Int, key: String
+        symbol: Symbol, side: Side, quantity: Int64, price: Price, commission: Int128, date: LocalDate, session: Int, key: String
     ) {
         let i =
             lots.firstIndex { $0.symbol == symbol && $0.key == key }
@@ -90,13 +92,14 @@ public struct TradeLedger: Sendable {
 
     mutating func close(_ lot: Lot, date: LocalDate, session: Int, reason: ExitReason) {
         let sign: Int128 = lot.side == .buy ? 1 : -1
-        let pnl = sign * (lot.exitNotional - lot.entryNotional) - Int128(lot.entryCommission) - Int128(lot.exitCommission)
+        let pnl = sign * (lot.exitNotional - lot.entryNotional) - lot.entryCommission - lot.exitCommission
         let q = Int128(lot.quantity)
         trades.append(
             BacktestTrade(
                 symbol: lot.symbol, side: lot.side, entryDate: lot.entryDate, entryPrice: Price(units: Self.divide(lot.entryNotional, q)),
                 exitDate: date, exitPrice: Price(units: Self.divide(lot.exitNotional, q)), quantity: Quantity(lot.quantity),
-                pnl: Money(units: Int64(clamping: pnl)), commission: Money(units: lot.entryCommission + lot.exitCommission),
+                pnl: Money(units: Int64(clamping: pnl)),
+                commission: Money(units: Int64(clamping: lot.entryCommission + lot.exitCommission)),
                 returnFraction: lot.entryNotional > 0 ? Double(pnl) / Double(lot.entryNotional) : 0,
                 barsHeld: session - lot.entrySession, exitReason: reason))
     }

@@ -59,6 +59,37 @@ func researchBars(opens: [String], closes: [String], symbol: Symbol = "SMA") -> 
         #expect(throws: ResearchError.self) { try SlippageModel.parse("pct:1") }
     }
 
+    /// Prices at the edge of what a CSV can hold, a 100% commission and slippage: the run ends,
+    /// at once (sizing is not a loop per share), with numbers (saturated where they must be),
+    /// never a trap.
+    @Test func absurdPricesAndCommissionsNeverTrap() throws {
+        let huge = Int64.max / 2
+        var o = Array(repeating: Int64(10_000), count: 40)
+        var c = o
+        // Up from 1 to 2 at bar 5 (a buy at bar 6's open of 1), to the edge at bar 12, down to 1
+        // at bar 20: the sale at bar 21's open is worth ~10^33 units, its commission saturates.
+        for k in 0..<5 { c[k] = 14_000 - 1_000 * Int64(k) }
+        for k in 5..<12 { c[k] = 20_000 }
+        for k in 12..<40 { o[k] = huge }
+        for k in 12..<20 { c[k] = huge + Int64(k) }
+        let dates = Array(TradingCalendar.nyse.sessions(from: day("2025-01-02"), to: day("2025-12-31")).prefix(40).map(\.date))
+        let bars = ResearchBars(symbol: "BIG", dates: dates, opens: o, highs: c, lows: o, closes: c)
+        for commission in ["percent:100", "per_share:999999,999999,0"] {
+            let s = try ResearchSpec.parse(
+                strategy: "sma_cross:2,3", size: "percent:100", fill: "next_open", commission: commission, capital: usd("900000000000000"),
+                slippage: "bps:10000")
+            let r = ResearchBacktest.run(bars, s)
+            #expect(r.days.count == 40)
+            #expect(r.trades.first?.exitDate == dates[21], "\(r.trades)")
+            let stats = BacktestStatistics.compute(r)
+            _ = BacktestFiles.equityCSV(r)
+            _ = BacktestFiles.tradesCSV(r)
+            _ = BacktestFiles.summaryJSON(r, stats)
+            _ = BacktestFiles.reportMarkdown(r, stats)
+            _ = BacktestHTML.report(r, stats)
+        }
+    }
+
     @Test func closeFillsTradeAtTheDecidingBarsClose() {
         let bars = researchBars(opens: Self.opens, closes: Self.closes)
         let r = ResearchBacktest.run(bars, spec(.close))
