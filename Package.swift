@@ -88,6 +88,10 @@ let package = Package(
         // composed session by session on the NYSE calendar, single-threaded and deterministic (the backtester's
         // heart).
         .target(name: "ASTEngine", dependencies: ["ASTCore", "ASTCalendar", "ASTStrategy", "ASTIndicators", "ASTRisk", "ASTPaperBroker", "ASTExecution"]),
+        // Pure core: the backtester's results: trades from fills, the daily equity series, the statistics (formulas in
+        // README), the single-symbol research loop (`sma_cross`), and the texts of trades.csv, equity.csv,
+        // summary.json, report.md and the self-contained report.html (SVG drawn here). No file, clock or socket.
+        .target(name: "ASTBacktest", dependencies: ["ASTCore", "ASTCalendar", "ASTEngine"]),
 
         // Shell (C): fork/exec with only async-signal-safe calls between them (LISTEN_PID set to the child's own pid,
         // PR_SET_PDEATHSIG), SIGCHLD wake-up, SCM_CREDENTIALS, sealed memfds, getrandom.
@@ -179,8 +183,8 @@ let package = Package(
         // `sweep`.
         .executableTarget(name: "ast", dependencies: [
             "ASTRuntime", "ASTMarketData", "ASTScanInput", "ASTStrategy", "ASTIndicators", "ASTCalendar", "ASTCore", "ASTRisk",
-            "ASTPaperBroker", "ASTEngine", "ASTEngineData", "ASTExecution", "ASTJournal", "ASTReport", "ASTTWS", "ASTTWSClient", argumentParser,
-            log,
+            "ASTPaperBroker", "ASTEngine", "ASTEngineData", "ASTExecution", "ASTJournal", "ASTReport", "ASTBacktest", "ASTTWS", "ASTTWSClient",
+            argumentParser, log,
         ]),
         // libFuzzer targets (M9): the parsers and every core's input handler, fed arbitrary bytes.
         .target(name: "ASTFuzzTargets", dependencies: [
@@ -222,6 +226,7 @@ let package = Package(
         .testTarget(name: "ASTMarketDataTests", dependencies: ["ASTMarketData", "ASTCalendar", "ASTCore", "ASTTestKit", "CCrypto", log, .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ASTScanInputTests", dependencies: ["ASTScanInput", "ASTMarketData", "ASTStrategy", "ASTRisk", "ASTCalendar", "ASTCore", "ASTTestKit", log]),
         .testTarget(name: "ASTCLITests", dependencies: ["ASTTestKit", "ASTIndicators", "ASTMarketData", "ASTCalendar", "ASTCore", log], exclude: ["Fixtures"]),
+        .testTarget(name: "ASTBacktestTests", dependencies: ["ASTBacktest", "ASTEngine", "ASTEngineData", "ASTRuntime", "ASTStrategy", "ASTRisk", "ASTPaperBroker", "ASTExecution", "ASTMarketData", "ASTCalendar", "ASTCore", "ASTTestKit"]),
         .testTarget(name: "ASTEngineTests", dependencies: ["ASTEngine", "ASTEngineData", "ASTRuntime", "ASTStrategy", "ASTRisk", "ASTPaperBroker", "ASTExecution", "ASTCalendar", "ASTCore", "ASTMarketData", log]),
         .testTarget(name: "ASTReplayTests", dependencies: ["ASTReplay", "ASTJournal", "ASTRisk", "ASTExecution", "ASTPaperBroker", "ASTWire", "ASTCore", "ASTTestKit", log, .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ASTFuzzTests", dependencies: ["ASTFuzzTargets"]),

@@ -97,8 +97,9 @@ public struct Engine: Sendable {
         pipeline = PipelineRun(config: config.pipeline)
     }
 
-    /// Plays `sessions` (in order) from a new paper account.
-    public func run(sessions: [Session]) throws(EngineError) -> EngineOutput {
+    /// Plays `sessions` (in order) from a new paper account. `progress`, when given, is called
+    /// with the number of sessions played after each one (for a progress bar; it sees nothing else).
+    public func run(sessions: [Session], progress: ((Int) -> Void)? = nil) throws(EngineError) -> EngineOutput {
         guard let first = sessions.first else { return EngineOutput() }
         let start = EngineSemantics.start(of: first)
         let gate: RiskGate
@@ -109,7 +110,10 @@ public struct Engine: Sendable {
         }
         var run = EngineRun(engine: self, gate: gate, exchange: PaperExchange(name: config.brokerName, config: config.paper))
         run.begin(at: start)
-        for session in sessions { run.play(session) }
+        for (i, session) in sessions.enumerated() {
+            run.play(session)
+            progress?(i + 1)
+        }
         run.out.portfolio = run.reconciler.portfolio
         return run.out
     }

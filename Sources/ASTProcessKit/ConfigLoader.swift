@@ -29,12 +29,24 @@ public struct ConfigLoader: Sendable {
     /// Fault injections for tests (`AST_FAULT_BROKER_RESUBMITS_AFTER_RESTART`): not config keys.
     public static let faultVariablePrefix = "AST_FAULT_"
 
+    /// The base file's name in `directory` (`ast.yaml`; `ast backtest --config FILE` names another).
+    public let baseFile: String
+
     /// Creates a loader for `directory`. `environment` wins over `AST_ENV` in `variables`.
     public init(
         directory: String, environment: String? = nil,
         variables: [String: String] = ProcessInfo.processInfo.environment
     ) {
+        self.init(directory: directory, baseFile: "ast.yaml", environment: environment, variables: variables)
+    }
+
+    /// A loader whose base file in `directory` is `baseFile` instead of `ast.yaml`.
+    public init(
+        directory: String, baseFile: String, environment: String? = nil,
+        variables: [String: String] = ProcessInfo.processInfo.environment
+    ) {
         self.directory = directory
+        self.baseFile = baseFile
         self.variables = variables
         let fromVariables = variables["AST_ENV"].flatMap { $0.isEmpty ? nil : $0 }
         self.environment = environment ?? fromVariables
@@ -137,7 +149,7 @@ public struct ConfigLoader: Sendable {
         var layers = Layers(nodes: [], names: [])
         var upper: [ConfigNode] = []
 
-        let basePath = path(of: "ast.yaml")
+        let basePath = path(of: baseFile)
         switch readLayer(basePath) {
         case .missing:
             throw ConfigError(issues: [

@@ -1,7 +1,8 @@
 // ast: the research command line. Unlike astctl, which operates a running tree, it works on
 // files and the bar store directly: `ingest` loads bars, `scan` shows what the 09:00 scan would
 // do on a date (without trading), `indicators` prints AST's indicator values for a CSV, and
-// `calendar` lists NYSE sessions with the daily schedule.
+// `calendar` lists NYSE sessions with the daily schedule, `engine` runs the in-process engine and
+// `backtest` backtests it (or one symbol's CSV) into trades, equity, statistics and reports.
 //
 // Exit codes: 0 success, 64 bad usage (arguments, an indicator spec), 65 bad data (an ingest
 // refused, an unreadable CSV), 1 anything else (configuration, an unreadable store, a failing
@@ -14,9 +15,10 @@ import Logging
 @main
 struct AST: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "ast", abstract: "AST's research command line: ingest bars, scan a date, compute indicators, list NYSE sessions.",
+        commandName: "ast",
+        abstract: "AST's research command line: ingest bars, scan a date, compute indicators, list NYSE sessions, backtest.",
         subcommands: [
-            IngestCommand.self, ScanCommand.self, IndicatorsCommand.self, CalendarCommand.self, EngineCommand.self, IBKRCommand.self,
+            IngestCommand.self, ScanCommand.self, IndicatorsCommand.self, CalendarCommand.self, EngineCommand.self, BacktestCommand.self, IBKRCommand.self,
         ])
 }
 

@@ -30,6 +30,20 @@ import Testing
         // Not a vacuous match: the sessions traded.
         #expect(out.contains("engine: \(Self.sessions) sessions"), "\(out.suffix(2000))")
         #expect(!out.contains(" 0 fills"), "\(out.suffix(2000))")
+        // M13: `ast backtest` over the same sessions makes the same comparison of the run its files come from.
+        let backtest = try ChildProcess(
+            try BuildProducts.executable("ast"),
+            [
+                "backtest", "--sessions", "\(Self.sessions)", "--quiet", "--compare-state-dir", tree.dir("state"), "--out",
+                tree.dir("backtest"),
+            ],
+            environment: tree.environment, name: "ast-backtest", outputDirectory: tree.dir.path)
+        let status = try await backtest.waitForExit(timeout: .seconds(300))
+        #expect(
+            ChildProcess.exitCode(status) == 0 && backtest.stdout.contains("parity: the tree matched the engine trade for trade")
+                && backtest.stdout.contains("backtest: \(Self.sessions) sessions"),
+            "ast backtest --compare-state-dir: \(backtest.stdout.suffix(3000))\n\(backtest.stderr.suffix(2000))")
+        #expect(FileManager.default.fileExists(atPath: tree.dir("backtest/trades.csv")))
     }
 
     /// `ast engine` over a bar store: the same JSON twice (a pure function of configuration and
