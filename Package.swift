@@ -180,7 +180,7 @@ let package = Package(
         // `drill`, `ping`, `journal verify|export`, `replay`, `report`.
         .executableTarget(name: "astctl", dependencies: ["ASTRuntime", "ASTBus", "ASTJournal", "ASTWire", "ASTCore", "ASTReport", "ASTReplay", "ASTDrill", "ASTExecution", argumentParser]),
         // Executable: the research command line: `ingest`, `scan`, `indicators`, `calendar`, `engine`, `backtest`,
-        // `sweep`.
+        // `ibkr check|test-order`.
         .executableTarget(name: "ast", dependencies: [
             "ASTRuntime", "ASTMarketData", "ASTScanInput", "ASTStrategy", "ASTIndicators", "ASTCalendar", "ASTCore", "ASTRisk",
             "ASTPaperBroker", "ASTEngine", "ASTEngineData", "ASTExecution", "ASTJournal", "ASTReport", "ASTBacktest", "ASTTWS", "ASTTWSClient",
