@@ -18,7 +18,8 @@ struct AST: AsyncParsableCommand {
         commandName: "ast",
         abstract: "AST's research command line: ingest bars, scan a date, compute indicators, list NYSE sessions, backtest.",
         subcommands: [
-            IngestCommand.self, ScanCommand.self, IndicatorsCommand.self, CalendarCommand.self, EngineCommand.self, BacktestCommand.self, IBKRCommand.self,
+            IngestCommand.self, ScanCommand.self, IndicatorsCommand.self, CalendarCommand.self, EngineCommand.self, BacktestCommand.self,
+            IBKRCommand.self,
         ])
 }
 

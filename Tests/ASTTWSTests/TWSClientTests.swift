@@ -78,18 +78,20 @@ import Testing
 
     @Test func aDropInsideTheMaintenanceWindowIsPlannedAndReconnectsAtItsEnd() async throws {
         let fake = try await FakeTWSServer()
-        let now = WallTime().now()
-        let second = (now.nanoseconds / 1_000_000_000) % 86_400
-        // A window that began a second ago and ends in two: the drop falls inside it.
-        let window = TWSMaintenanceWindow(startSecondOfDay: (second + 86_399) % 86_400, duration: .seconds(3))
+        // The window is fixed (00:00:00 for 6 s); the clock is moved to half a second into it just before
+        // the drop, so how long the start-up took under load cannot put the drop outside the window.
+        let window = TWSMaintenanceWindow(startSecondOfDay: 0, duration: .seconds(6))
+        let clock = ShiftedWallTime()
         let client = TWSClient(
-            host: "127.0.0.1", port: fake.port, settings: Self.settings(window: window), clock: WallTime(),
+            host: "127.0.0.1", port: fake.port, settings: Self.settings(window: window), clock: clock,
             logger: Logger(label: "test"))
         let seen = Collector(client)
         await client.start()
         try await seen.wait("the API to start") { $0.contains(where: Self.started) }
+        let day: Int64 = 86_400 * 1_000_000_000
+        clock.moveTo(Timestamp(nanoseconds: (clock.now().nanoseconds / day + 1) * day + 500_000_000))
         fake.dropConnection()
-        try await seen.wait("a planned disconnect, then a start after the window") { outputs in
+        try await seen.wait("a planned disconnect, then a start after the window", seconds: 40) { outputs in
             outputs.contains { if case .event(.plannedDisconnect) = $0 { true } else { false } }
                 && outputs.filter(Self.started).count == 2
         }
@@ -112,4 +114,17 @@ import Testing
 /// The wall clock, for the shell's tests on real sockets.
 struct WallTime: WallClock {
     func now() -> Timestamp { Timestamp(nanoseconds: Int64(Date().timeIntervalSince1970 * 1_000_000_000)) }
+}
+
+/// The wall clock moved by an offset the test sets: time still passes at the real rate, from a chosen instant.
+final class ShiftedWallTime: WallClock, Sendable {
+    private let offset = Mutex<Int64>(0)
+
+    func now() -> Timestamp { Timestamp(nanoseconds: WallTime().now().nanoseconds + offset.withLock { $0 }) }
+
+    /// From now on the clock reads `instant` and runs on from there.
+    func moveTo(_ instant: Timestamp) {
+        let wall = WallTime().now().nanoseconds
+        offset.withLock { $0 = instant.nanoseconds - wall }
+    }
 }
