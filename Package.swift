@@ -162,7 +162,7 @@ let package = Package(
         // failures per path), a fake TWS API socket (handshake, brackets, fills in parts, rejections, 1100/1102, client id
         // in use, pacing violations counted), written from the providers' documentation.
         .target(name: "ASTTestKit", dependencies: [
-            "ASTCore", "ASTWire", "ASTBus", "ASTJournal", "ASTRuntime", log,
+            "ASTCore", "ASTWire", "ASTBus", "ASTJournal", "ASTRuntime", "ASTMarketData", "ASTCalendar", log,
             .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "NIOHTTP1", package: "swift-nio"),
         ] + nio),
 
@@ -195,7 +195,8 @@ let package = Package(
         .executableTarget(name: "ast-fuzz", dependencies: ["ASTFuzzTargets"]),
         // Executable: a bus peer used only by integration tests, the demo and benchmarks (sends and receives
         // acknowledged messages).
-        .executableTarget(name: "ast-testpeer", dependencies: ["ASTRuntime", "ASTBus", "ASTJournal", argumentParser]),
+        // `fake-polygon` serves the production data set for scripts/chaos-systemd.
+        .executableTarget(name: "ast-testpeer", dependencies: ["ASTRuntime", "ASTBus", "ASTJournal", "ASTTestKit", "ASTCalendar", argumentParser]),
         // Executable: the benchmarks (`scripts/bench`).
         .executableTarget(name: "ast-bench", dependencies: ["ASTWire", "ASTBus", "ASTJournal", "ASTRuntime", "ASTCore", "ASTRisk", "ASTSupervision", "ASTExecution", "ASTPaperBroker", "ASTReplay", "ASTTestKit", "ASTIndicators", "ASTStrategy", "ASTMarketData", "ASTScanInput", "ASTCalendar", "ASTEngine", "ASTEngineData", argumentParser, log, .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "GRDBSQLite", package: "GRDB.swift")]),
         // Executables: one per worker process; each is a thin `main` and a shell that wires its core to the bus and

@@ -99,11 +99,19 @@ public struct OrderSpec: Sendable, Equatable, Codable {
     public var parent: ClientOrderID?
     /// One-cancels-all group: when one member fills, the others are cancelled.
     public var ocaGroup: String?
+    /// Reduce-only: the order may only make a position smaller, never open, add to or flip one.
+    /// A broker fills it at most up to the shares held on the closing side at the moment it
+    /// fills (cut to what is held; cancelled with the reason when nothing is), so an exit that
+    /// races another on the same bar (a bracket stop and the 14:30 reduction) never leaves the
+    /// position short. Set for the 14:30 safe-reducing orders and the operator's flatten and
+    /// protective stop (``isReduceOnlyIntent`` decides from the signed intent id). Absent on
+    /// the wire and in older journals: false.
+    public var reduceOnly: Bool
 
     public init(
         clientOrderID: ClientOrderID, intent: IntentID, leg: BracketLeg, symbol: Symbol, side: Side, quantity: Quantity,
         type: OrderType, limitPrice: Price? = nil, stopPrice: Price? = nil, timeInForce: TimeInForce,
-        parent: ClientOrderID? = nil, ocaGroup: String? = nil
+        parent: ClientOrderID? = nil, ocaGroup: String? = nil, reduceOnly: Bool = false
     ) {
         self.clientOrderID = clientOrderID
         self.intent = intent
@@ -117,6 +125,7 @@ public struct OrderSpec: Sendable, Equatable, Codable {
         self.timeInForce = timeInForce
         self.parent = parent
         self.ocaGroup = ocaGroup
+        self.reduceOnly = reduceOnly
     }
 
     enum CodingKeys: String, CodingKey {
@@ -126,6 +135,52 @@ public struct OrderSpec: Sendable, Equatable, Codable {
         case stopPrice = "stop_price"
         case timeInForce = "time_in_force"
         case ocaGroup = "oca_group"
+        case reduceOnly = "reduce_only"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        clientOrderID = try c.decode(ClientOrderID.self, forKey: .clientOrderID)
+        intent = try c.decode(IntentID.self, forKey: .intent)
+        leg = try c.decode(BracketLeg.self, forKey: .leg)
+        symbol = try c.decode(Symbol.self, forKey: .symbol)
+        side = try c.decode(Side.self, forKey: .side)
+        quantity = try c.decode(Quantity.self, forKey: .quantity)
+        type = try c.decode(OrderType.self, forKey: .type)
+        limitPrice = try c.decodeIfPresent(Price.self, forKey: .limitPrice)
+        stopPrice = try c.decodeIfPresent(Price.self, forKey: .stopPrice)
+        timeInForce = try c.decode(TimeInForce.self, forKey: .timeInForce)
+        parent = try c.decodeIfPresent(ClientOrderID.self, forKey: .parent)
+        ocaGroup = try c.decodeIfPresent(String.self, forKey: .ocaGroup)
+        reduceOnly = try c.decodeIfPresent(Bool.self, forKey: .reduceOnly) ?? false
+    }
+
+    /// `reduce_only` is written only when true, so that every order journaled before it existed
+    /// re-encodes to the same bytes (replay compares outputs byte for byte).
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(clientOrderID, forKey: .clientOrderID)
+        try c.encode(intent, forKey: .intent)
+        try c.encode(leg, forKey: .leg)
+        try c.encode(symbol, forKey: .symbol)
+        try c.encode(side, forKey: .side)
+        try c.encode(quantity, forKey: .quantity)
+        try c.encode(type, forKey: .type)
+        try c.encodeIfPresent(limitPrice, forKey: .limitPrice)
+        try c.encodeIfPresent(stopPrice, forKey: .stopPrice)
+        try c.encode(timeInForce, forKey: .timeInForce)
+        try c.encodeIfPresent(parent, forKey: .parent)
+        try c.encodeIfPresent(ocaGroup, forKey: .ocaGroup)
+        if reduceOnly { try c.encode(true, forKey: .reduceOnly) }
+    }
+
+    /// Whether orders for `intent` are reduce-only: the 14:30 safe-reducing intents
+    /// (`<day>.safe-reduce.<symbol>`) and the operator's orders (`op-flatten-…`, `op-protect-…`).
+    /// Decided from the intent id, which the risk gate signs in its approval, so that a broker
+    /// never has to trust anything else; the gate blocks such an intent unless it reduces.
+    public static func isReduceOnlyIntent(_ intent: IntentID) -> Bool {
+        let id = intent.rawValue
+        return id.contains(".safe-reduce.") || id.hasPrefix("op-flatten-") || id.hasPrefix("op-protect-")
     }
 }
 

@@ -11,7 +11,8 @@ public enum BracketBuilder {
     /// The bracket for `approval`: every leg at the approved quantity; the entry at the market
     /// or at its limit for `entryTIF`; the stop loss (a stop) and the take profit (a limit) on
     /// the opposite side, GTC, children of the entry and one OCA group. A leg the approval has
-    /// no price for is absent.
+    /// no price for is absent. The entry of a reduction or an operator order is reduce-only
+    /// (``OrderSpec/isReduceOnlyIntent(_:)``).
     public static func bracket(for approval: Approval, timeInForce entryTIF: TimeInForce = .day) -> BracketOrder {
         let entryID = ClientOrderID(intent: approval.intent, leg: .entry)
         // A stop "entry" is an operator's protective stop for a held position (astctl protect):
@@ -21,7 +22,8 @@ public enum BracketBuilder {
             clientOrderID: entryID, intent: approval.intent, leg: .entry, symbol: approval.symbol, side: approval.side,
             quantity: approval.quantity, type: type, limitPrice: approval.entry.limitPrice, stopPrice: approval.entry.stopPrice,
             timeInForce: type == .stop ? .gtc : entryTIF,
-            ocaGroup: OperatorOrder.isOperatorIntent(approval.intent) ? OperatorOrder.ocaGroup(symbol: approval.symbol) : nil)
+            ocaGroup: OperatorOrder.isOperatorIntent(approval.intent) ? OperatorOrder.ocaGroup(symbol: approval.symbol) : nil,
+            reduceOnly: OrderSpec.isReduceOnlyIntent(approval.intent))
         let oca = ocaGroup(for: approval.intent)
         let exitSide = approval.side.opposite
         let stopLoss = approval.stopLoss.map { stop in

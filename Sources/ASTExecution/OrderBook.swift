@@ -147,14 +147,24 @@ public struct OrderBook: Sendable, Equatable, Codable {
         }
     }
 
-    /// The broker reduced order `id` to `quantity` shares in all (fills included). Only a
-    /// reduction of an open order the book knows is taken; anything else is an anomaly and the
-    /// order stays as it was. An order whose fills reach the new quantity is complete.
+    /// The broker resized order `id` to `quantity` shares in all (fills included). Taken for an
+    /// open order the book knows: a reduction, or the growth of a bracket child that a reduction
+    /// had cut, back towards what its entry has filled less what its siblings sold (never above:
+    /// the paper exchange grows a cut child with its entry's later fills). Anything else is an anomaly and the order stays
+    /// as it was. An order whose fills reach the new quantity is complete.
     mutating func resize(_ id: ClientOrderID, to quantity: Quantity, at: Timestamp) -> [BookOutput] {
         guard var order = orders[id] else {
             return [.anomaly("\(id): resized to \(quantity) by the broker, an order the book does not know")]
         }
-        guard order.state.isOpen, quantity > .zero, quantity < order.spec.quantity else {
+        // Growth: at most what the entry bought less what the leg's siblings sold.
+        let grows =
+            quantity > order.spec.quantity
+            && order.spec.parent.flatMap { orders[$0] }.map { parent in
+                let sold = children(of: parent.spec.clientOrderID).filter { $0 != id }
+                    .reduce(Int128(0)) { $0 + Int128(orders[$1]?.filledQuantity.shares ?? 0) }
+                return Int128(quantity.shares) <= Int128(parent.filledQuantity.shares) - sold
+            } == true
+        guard order.state.isOpen, quantity > .zero, quantity < order.spec.quantity || grows else {
             return [.anomaly("\(id): resized by the broker from \(order.spec.quantity) to \(quantity) while \(order.state); ignored")]
         }
         order.spec.quantity = quantity

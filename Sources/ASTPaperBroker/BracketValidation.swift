@@ -23,7 +23,11 @@ enum BracketValidation {
         }
         if slot == .entry {
             if let parent = leg.parent { return "an entry has no parent order (got \(parent))" }
+            if leg.reduceOnly && (bracket.stopLoss != nil || bracket.takeProfit != nil) {
+                return "a reduce-only order closes a position: it carries no stop loss or take profit of its own"
+            }
         } else {
+            if leg.reduceOnly { return "the \(name) is reduce-only: only a standalone order is (a bracket's legs follow their entry)" }
             let entry = bracket.entry
             guard leg.parent == entry.clientOrderID else {
                 return "the \(name) must name the entry \(entry.clientOrderID) as its parent (got \(leg.parent?.rawValue ?? "none"))"

@@ -20,6 +20,10 @@ struct PaperOrder: Sendable, Equatable, Codable {
     var lastFillSequence: Int
     /// Why it was rejected or cancelled.
     var reason: String?
+    /// For a bracket child cut by a modify (``ProtectiveResize``): its quantity before the first
+    /// cut. Later fills of its entry grow it back towards this, never above what the entry
+    /// filled (see `PaperModify.swift`). Absent in older journals and checkpoints: never cut.
+    var cutFrom: Quantity? = nil
 
     var id: ClientOrderID { spec.clientOrderID }
 

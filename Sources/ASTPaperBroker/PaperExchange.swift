@@ -17,6 +17,8 @@ import ASTCore
 /// - Market-time order when a session's bar arrives after requests made during the session
 ///   (cancels held for the bar; an order accepted during a session fills at most at its close):
 ///   see `SessionOrdering.swift`.
+/// - A reduce-only order (``OrderSpec/reduceOnly``) fills at most the position held on the side
+///   it closes at that moment, and is cancelled with the reason once nothing is left to reduce.
 /// - No buying-power check: that is the risk gate's job. Cash may go negative.
 public struct PaperExchange: Sendable, Equatable, Codable {
     /// The broker process name (`broker@paper`): the prefix of every id and the reports' broker.
@@ -355,13 +357,39 @@ public struct PaperExchange: Sendable, Equatable, Codable {
                 orders[i].triggered = true  // a stop-limit that gapped through its limit rests as a limit
             }
         }
+        // A reduce-only order with nothing left to reduce (an exit earlier on this bar took the
+        // position) is cancelled instead of opening the other side.
+        candidates.removeAll { c in
+            guard orders[c.index].spec.reduceOnly, reducible(orders[c.index].spec).isZero else { return false }
+            cancel(c.index, reason: reduceOnlyReason(orders[c.index].spec), &ctx)
+            return true
+        }
         guard let winner = choose(candidates, bar: bar) else { return }
         if orders[winner.index].spec.type == .stop || orders[winner.index].spec.type == .stopLimit {
             orders[winner.index].triggered = true
         }
-        let quantity = min(orders[winner.index].workingQuantity, cap)
+        var quantity = min(orders[winner.index].workingQuantity, cap)
+        if orders[winner.index].spec.reduceOnly { quantity = min(quantity, reducible(orders[winner.index].spec)) }
         guard quantity > .zero else { return }
         fill(winner.index, quantity: quantity, price: winner.price, bar: bar, &ctx)
+        // Cut to what was held: the rest of a reduce-only order has nothing left to reduce.
+        if orders[winner.index].spec.reduceOnly, orders[winner.index].status.isOpen, reducible(orders[winner.index].spec).isZero {
+            cancel(winner.index, reason: reduceOnlyReason(orders[winner.index].spec), &ctx)
+        }
+    }
+
+    /// The shares a reduce-only `spec` may still fill: the position held on the side it closes
+    /// (a sell reduces a long, a buy a short), zero when flat or on its own side.
+    func reducible(_ spec: OrderSpec) -> Quantity {
+        let held = book.first { $0.symbol == spec.symbol }?.quantity ?? .zero
+        switch spec.side {
+        case .sell: return held > .zero ? held : .zero
+        case .buy: return held < .zero ? Quantity(-held.shares) : .zero
+        }
+    }
+
+    func reduceOnlyReason(_ spec: OrderSpec) -> String {
+        "reduce-only: \(spec.symbol) holds nothing left for a \(spec.side) to reduce (an earlier exit took the position)"
     }
 
     /// The member of a group that fills when several could (see ``BothTouchedRule``); ties go to
@@ -451,6 +479,7 @@ public struct PaperExchange: Sendable, Equatable, Codable {
         let done = orders[i].filledQuantity >= spec.quantity
         orders[i].status = done ? .filled : .partiallyFilled
         orders[i].workingQuantity = done ? .zero : spec.quantity - orders[i].filledQuantity
+        growCutChildren(ofEntry: i, by: quantity, &ctx)
         settleChildren(of: spec.clientOrderID, activation: bar.start, &ctx)
         if done, let oca = spec.ocaGroup {
             for j in orders.indices

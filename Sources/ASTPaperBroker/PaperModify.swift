@@ -28,8 +28,34 @@ extension PaperExchange {
                         + "with \(orders[i].filledQuantity) filled"))
             return
         }
+        if orders[i].spec.parent != nil && orders[i].cutFrom == nil { orders[i].cutFrom = orders[i].spec.quantity }
         orders[i].spec.quantity = quantity
         orders[i].workingQuantity = min(orders[i].workingQuantity, quantity - orders[i].filledQuantity)
         exchangeReport(.modified(id, quantity: quantity, reason: reason), &ctx)
+    }
+
+    /// After entry `i` filled `quantity` more shares: each of its open children that a modify cut
+    /// (while the entry was only partly filled) grows back by those shares, up to its quantity
+    /// before the cut and never above what the entry has filled, and says so with a `modified`
+    /// report. The shares the cut removed stay removed (they were sold by another exit); the new
+    /// shares the entry bought are protected like the first ones. ``settleChildren`` then sets
+    /// what each works.
+    mutating func growCutChildren(ofEntry i: Int, by quantity: Quantity, _ ctx: inout Context) {
+        let entryID = orders[i].id
+        let bought = orders[i].filledQuantity
+        let children = orders.indices.filter { orders[$0].spec.parent == entryID }
+        for c in children where orders[c].status.isOpen {
+            guard let before = orders[c].cutFrom, orders[c].spec.quantity < before else { continue }
+            // Never above what the entry bought less what the siblings sold (as the reconciler checks).
+            let sold = children.filter { $0 != c }.reduce(Quantity.zero) { $0 + orders[$1].filledQuantity }
+            let grown = min(before, bought - sold, orders[c].spec.quantity + quantity)
+            guard grown > orders[c].spec.quantity else { continue }
+            orders[c].spec.quantity = grown
+            exchangeReport(
+                .modified(
+                    orders[c].id, quantity: grown,
+                    reason: "grown back with \(quantity) more shares of entry \(entryID) (\(bought) bought in all)"),
+                &ctx)
+        }
     }
 }

@@ -113,6 +113,19 @@ extension RiskGate {
         let position = exposures[g.symbol]?.quantity ?? 0
         let result = position + Int128(g.side.sign) * quantity
         let reduces = position != 0 && Exact.abs(result) < Exact.abs(position) && (result == 0 || (result > 0) == (position > 0))
+        // A reduce-only intent (its id says so, and the broker makes its order reduce-only from
+        // that id): in any state it must reduce, and it closes without children of its own.
+        if OrderSpec.isReduceOnlyIntent(g.id) {
+            if g.stopLoss != nil || g.takeProfit != nil {
+                return .block(.invalidBracket, detail: "a reduce-only intent (\(g.id)) carries no stop loss or take profit")
+            }
+            if !reduces {
+                return .block(
+                    .reduceOnlyWouldIncreasePosition,
+                    detail:
+                        "\(g.id) is reduce-only: a \(g.side) of \(g.quantity) \(g.symbol) would not reduce \(RiskGate.describe(position))")
+            }
+        }
         if state == .safeReducing && !reduces {
             if position == 0 {
                 return .block(

@@ -104,6 +104,9 @@ public struct ASTConfig: ConfigSection, Equatable {
             v.check(
                 (clock?.offsetSeconds ?? 0) == 0, keyPath: ["clock", "offset_seconds"], related: [["environment"]],
                 must: "be 0 in production", got: clock?.offsetSeconds ?? 0)
+            v.check(
+                (clock?.rate ?? 1) == 1, keyPath: ["clock", "rate"], related: [["environment"]],
+                must: "be 1 in production (a faster clock is for chaos runs)", got: clock?.rate ?? 1)
         }
     }
 }

@@ -273,8 +273,7 @@ public enum WorkerRuntime {
             (config.clock ?? .wall).mode == .replay && definition.role != .marketdata
             ? MarketClock(start: max(replayStart, try lastMarketTime(in: journal) ?? replayStart))
             : nil
-        let offset = (config.clock ?? .wall).offsetSeconds ?? 0
-        let wall: any WallClock = offset == 0 ? systemClock : OffsetClock(base: systemClock, offsetSeconds: offset)
+        let wall = (config.clock ?? .wall).wallClock(over: systemClock)
         let clock: any WallClock = marketClock ?? wall
         let (fd, origin) = try listeningSocket(identity: identity, runtimeDir: config.runtimeDir, logger: logger)
         defer {

@@ -128,7 +128,7 @@ extension MarketDataShell {
                 await publishMarks(point: point.task.rawValue, session: point.session, at: now)
             }
             reportStatus(plan: plan, now: clock.now())
-            try? await Task.sleep(for: .seconds(1))
+            try? await Task.sleep(for: (config.clock ?? .wall).systemInterval(.seconds(1)))
         }
     }
 

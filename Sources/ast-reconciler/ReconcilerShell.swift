@@ -245,8 +245,9 @@ actor ReconcilerShell: WorkerLogic {
         // Apply exactly the reports the broker had sent when it answered; hold newer ones.
         if let through = state.reportsThrough {
             horizon = through
-            let deadline = clock.now().advanced(by: .seconds(3))
-            while (core.reportsApplied[state.broker] ?? 0) < through, clock.now() < deadline {
+            // A real-time wait (not the trading clock, which a chaos run speeds up).
+            let deadline = ContinuousClock.now + .seconds(3)
+            while (core.reportsApplied[state.broker] ?? 0) < through, ContinuousClock.now < deadline {
                 try? await Task.sleep(for: .milliseconds(5))
             }
         }

@@ -45,6 +45,8 @@ actor StrategyShell: WorkerLogic {
     /// The wall clock (production): the schedule runs on its own timer and the 09:00 scan passes
     /// the freshness gate first. In replay, market time drives it and the replayed store is whole.
     let wallClock: Bool
+    /// How often the wall-clock loop looks at the schedule (5 s of trading time, as system time).
+    let schedulePoll: Duration
     /// With live data from Polygon: the regime inputs the 09:00 scan needs fresh (``RegimeInputGate``).
     let regimeInputs: RegimeInputs?
     /// Nil until the trading clock is first read on a first start.
@@ -76,6 +78,7 @@ actor StrategyShell: WorkerLogic {
         limits = config.risk.limits
         storePath = (config.marketdata ?? .standard).storePath(stateDir: config.stateDir)
         wallClock = (config.clock ?? .wall).mode == .wall
+        schedulePoll = (config.clock ?? .wall).systemInterval(.seconds(5))
         let md = config.marketdataInEffect
         let inputs = md.liveSettings.inputsInEffect
         regimeInputs =
@@ -160,7 +163,7 @@ actor StrategyShell: WorkerLogic {
         guard wallClock else { return }
         while !Task.isCancelled {
             await runDue()
-            try? await Task.sleep(for: .seconds(5))
+            try? await Task.sleep(for: schedulePoll)
         }
     }
 

@@ -1,10 +1,13 @@
 // ast-testpeer: a bus client for integration tests and benchmarks (never part of the tree).
 // `send` delivers N acknowledged probes to an endpoint through the real outbox (journaled,
-// re-sent until acknowledged) and exits 0 once every one is acknowledged.
+// re-sent until acknowledged) and exits 0 once every one is acknowledged. `fake-polygon` serves
+// the production data set (ASTTestKit's ProductionData) as Polygon's API for scripts/chaos-systemd.
 import ASTBus
+import ASTCalendar
 import ASTCore
 import ASTJournal
 import ASTRuntime
+import ASTTestKit
 import ASTWire
 import ArgumentParser
 import Foundation
@@ -12,7 +15,7 @@ import Logging
 
 @main
 struct TestPeer: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "ast-testpeer", subcommands: [Send.self])
+    static let configuration = CommandConfiguration(commandName: "ast-testpeer", subcommands: [Send.self, FakePolygon.self])
 }
 
 struct Send: AsyncParsableCommand {
@@ -63,5 +66,30 @@ struct Send: AsyncParsableCommand {
         await runner.value
         try j.close()
         print("acknowledged \(count)")
+    }
+}
+
+/// The production data set (the standard universe, seed 3) served as Polygon's API on
+/// 127.0.0.1 until killed; the port goes to `--port-file` (written atomically) and stdout.
+struct FakePolygon: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fake-polygon", abstract: "Serve the seeded production data set as Polygon's API (tests and chaos runs only).")
+    @Option(help: "The API key requests must carry.") var key: String
+    @Option(help: "The last session served (YYYY-MM-DD).") var through: String
+    @Option(help: "How many sessions up to --through are served.") var sessions: Int = 280
+    @Option(name: .customLong("page-size")) var pageSize: Int = 1_000
+    @Option(name: .customLong("port-file")) var portFile: String?
+
+    func run() async throws {
+        guard let last = LocalDate(through) else { throw ValidationError("--through must be a date as YYYY-MM-DD (got '\(through)')") }
+        guard (1...5_000).contains(sessions) else { throw ValidationError("--sessions must be 1...5000 (got \(sessions))") }
+        let served = ProductionData.served(through: last, sessions: sessions)
+        let server = try await FakePolygonServer(apiKey: key, data: served.data, pageSize: pageSize)
+        server.setReference(tickers: served.tickers, splits: served.splits, dividends: served.dividends)
+        if let portFile {
+            try Data("\(server.port)\n".utf8).write(to: URL(fileURLWithPath: portFile), options: .atomic)
+        }
+        print("fake Polygon listening on \(server.baseURL): \(served.stocks) stocks, \(sessions) sessions through \(last)")
+        while true { try await Task.sleep(for: .seconds(3_600)) }
     }
 }

@@ -59,4 +59,41 @@ import Testing
         #expect(run.exchange.positions.isEmpty, "\(run.exchange.positions)")
         #expect(run.exchange.openOrders.isEmpty)
     }
+
+    /// A bar of 1,000 shares: with a 5 % volume share an order fills at most 50 on it.
+    static func thinBar(_ days: Int64, low: String) -> Bar {
+        Bar(
+            symbol: "AAPL", resolution: .day, start: open(days), open: Price("101.00")!, high: Price("102.00")!, low: Price(low)!,
+            close: Price("101.00")!, volume: 1_000)
+    }
+
+    @Test func legsCutDuringAPartialEntryGrowBackWithItsLaterFillsInTheExchangeAndTheBook() throws {
+        let engine = try Engine(config: Fixture.config, market: Fixture.market)
+        let paper = PaperBrokerConfig(maxVolumeSharePercent: 5, slippageBps: 0, commissionPerShare: .zero, commissionMinimum: .zero)
+        var run = EngineRun(
+            engine: engine, gate: try RiskGate(limits: Fixture.config.limits, restoring: .firstStart(at: Self.open(-1))),
+            exchange: PaperExchange(name: "broker@paper", config: paper))
+        var e = Self.entry("b1", .buy, 100)
+        e.type = .limit
+        e.limitPrice = Price("100.00")!
+        let stop = OrderSpec(
+            clientOrderID: "b1.S", intent: "b1", leg: .stopLoss, symbol: "AAPL", side: .sell, quantity: 100, type: .stop,
+            stopPrice: Price("95.00")!, timeInForce: .gtc, parent: e.clientOrderID, ocaGroup: "b1.oca")
+        run.broker(.submit(BracketOrder(intent: "b1", entry: e, stopLoss: stop, takeProfit: nil)), Self.open(-1))
+        run.broker(.bar(Self.thinBar(0, low: "99.00")), Self.open(0).advanced(by: .seconds(25_000)))
+        #expect(run.exchange.order("b1.E")?.filledQuantity == 50)
+        // A sell of 20 (a reduction) fills while the entry does not trade: the stop is cut to 30.
+        let reduce = Self.entry("r1", .sell, 20)
+        run.broker(
+            .submit(BracketOrder(intent: "r1", entry: reduce, stopLoss: nil, takeProfit: nil)), Self.open(0).advanced(by: .seconds(30_000)))
+        run.broker(.bar(Self.thinBar(1, low: "100.50")), Self.open(1).advanced(by: .seconds(25_000)))
+        #expect(run.exchange.positions.map(\.quantity) == [30])
+        #expect(run.exchange.order("b1.S")?.spec.quantity == 30)
+        // The entry fills its last 50: the stop grows back to the 80 held, in the book too.
+        run.broker(.bar(Self.thinBar(2, low: "99.00")), Self.open(2).advanced(by: .seconds(25_000)))
+        #expect(run.exchange.positions.map(\.quantity) == [80])
+        #expect(run.exchange.order("b1.S")?.spec.quantity == 80 && run.exchange.order("b1.S")?.workingQuantity == 80)
+        #expect(run.reconciler.book.order("b1.S")?.spec.quantity == 80, "the reconciler's book follows the growth")
+        #expect(!run.out.reports.contains { if case .modified(_, let q, _) = $0.event { q > 80 } else { false } })
+    }
 }

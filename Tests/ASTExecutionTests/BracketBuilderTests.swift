@@ -64,8 +64,11 @@ import Testing
         b.entry
             == OrderSpec(
                 clientOrderID: "op-protect-AAPL-5.E", intent: "op-protect-AAPL-5", leg: .entry, symbol: "AAPL", side: .sell,
-                quantity: 100, type: .stop, stopPrice: price("95.00"), timeInForce: .gtc, ocaGroup: "op-AAPL.oca"))
+                quantity: 100, type: .stop, stopPrice: price("95.00"), timeInForce: .gtc, ocaGroup: "op-AAPL.oca",
+                reduceOnly: true))
     #expect(b.stopLoss == nil && b.takeProfit == nil)
     let flatten = BracketBuilder.bracket(for: approval("op-flatten-AAPL-6", "AAPL", .sell, 100, stop: nil, target: nil))
     #expect(flatten.entry.type == .market && flatten.entry.ocaGroup == "op-AAPL.oca", "one OCA group with the stop")
+    #expect(flatten.entry.reduceOnly, "a flatten never sells more than is held")
+    #expect(!BracketBuilder.bracket(for: approval()).entry.reduceOnly, "a strategy's entry is not reduce-only")
 }

@@ -116,7 +116,8 @@ import Testing
         #expect(out.contains(.orderChanged("i-1.T", from: .partiallyFilled, to: .filled)))
         ledger.send(.modified("i-1.S", quantity: 70, reason: "cut"))
         #expect(ledger.book.order("i-1.S")?.spec.quantity == 70 && ledger.book.order("i-1.S")?.state == .accepted)
-        // A resize upwards, of a final order or of an unknown one changes nothing.
+        // A resize upwards beyond what the entry bought less what the siblings sold (100 - 30),
+        // of a final order or of an unknown one changes nothing.
         #expect(ledger.send(.modified("i-1.S", quantity: 80, reason: "up")).contains { if case .anomaly = $0 { true } else { false } })
         #expect(ledger.book.order("i-1.S")?.spec.quantity == 70)
         #expect(ledger.send(.modified("i-1.T", quantity: 10, reason: "final")).contains { if case .anomaly = $0 { true } else { false } })

@@ -329,3 +329,22 @@ let ruleCases: [RuleCase] = [
         }
     }
 }
+
+/// The gate validates what the broker makes reduce-only from the intent id: a reduction that
+/// would not reduce, or that carries a stop or a target, is blocked in any state.
+@Suite struct ReduceOnlyIntentRuleTests {
+    @Test func aReduceOnlyIntentIsBlockedInActiveUnlessItReduces() throws {
+        var desk = try Desk.ready()
+        desk.send(.portfolio(snapshot([Holding("AAPL", 100)])))
+        desk.mark(["AAPL", "NVDA"])
+        desk.advance(.seconds(1))
+        #expect(Verdict(desk.decide(intent("2025-03-05.safe-reduce.NVDA", "NVDA", .buy, 10))) == .block(.invalidBracket))
+        #expect(
+            Verdict(desk.decide(intent("2025-03-06.safe-reduce.NVDA", "NVDA", .buy, 10, stop: nil)))
+                == .block(.reduceOnlyWouldIncreasePosition))
+        #expect(
+            Verdict(desk.decide(intent("2025-03-05.safe-reduce.AAPL", "AAPL", .sell, 101, stop: nil)))
+                == .block(.reduceOnlyWouldIncreasePosition))
+        #expect(Verdict(desk.decide(intent("2025-03-06.safe-reduce.AAPL", "AAPL", .sell, 40, stop: nil))) == .approve)
+    }
+}

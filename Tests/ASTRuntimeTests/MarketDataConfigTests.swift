@@ -91,4 +91,43 @@ import Testing
             OffsetClock(base: Fixed(), offsetSeconds: .max).now().nanoseconds
                 == 1_000_000_000_000 + ClockConfig.maximumOffsetSeconds * 1_000_000_000, "bounded, never an overflow")
     }
+
+    @Test func aFasterClockNeedsItsEpochIsWallOnlyAndIsRefusedInProduction() throws {
+        let fast = "clock:\n  mode: wall\n  rate: 864\n  rate_epoch: 1700000000\n"
+        let loaded = try Self.withShipped(["ast.local.yaml": fast]) { try $0.loader(environment: "test").load(ASTConfig.self) }
+        #expect(loaded.clock == ClockConfig(mode: .wall, rate: 864, rateEpoch: 1_700_000_000))
+        let production = try Self.withShipped(["ast.local.yaml": fast]) { $0.errorText(environment: "production") }
+        #expect(production?.contains("clock.rate must be 1 in production") == true, "\(production ?? "loaded")")
+        let noEpoch = try Self.withShipped(["ast.local.yaml": "clock:\n  mode: wall\n  rate: 10\n"]) { $0.errorText(environment: "test") }
+        #expect(noEpoch?.contains("clock.rate_epoch must be set") == true, "\(noEpoch ?? "loaded")")
+        let replay = try Self.withShipped(["ast.local.yaml": "clock:\n  mode: replay\n  rate: 10\n  rate_epoch: 1\n"]) {
+            $0.errorText(environment: "test")
+        }
+        #expect(replay?.contains("clock.rate must be 1 unless mode is wall") == true, "\(replay ?? "loaded")")
+        let absurd = try Self.withShipped(["ast.local.yaml": "clock:\n  mode: wall\n  rate: 1000000\n  rate_epoch: 1\n"]) {
+            $0.errorText(environment: "test")
+        }
+        #expect(absurd?.contains("clock.rate") == true, "\(absurd ?? "loaded")")
+    }
+
+    @Test func aScaledClockRunsRateTimesFasterFromItsEpochAndSaturates() {
+        struct Fixed: WallClock {
+            let seconds: Int64
+            func now() -> Timestamp { Timestamp(nanoseconds: seconds * 1_000_000_000) }
+        }
+        let epoch: Int64 = 1_700_000_000
+        // At the epoch: the system time plus the offset; 10 s later: 8,640 s of trading time later.
+        #expect(
+            ScaledClock(base: Fixed(seconds: epoch), offsetSeconds: 60, rate: 864, epochSeconds: epoch).now().nanoseconds == (epoch + 60)
+                * 1_000_000_000)
+        #expect(
+            ScaledClock(base: Fixed(seconds: epoch + 10), offsetSeconds: 60, rate: 864, epochSeconds: epoch).now().nanoseconds
+                == (epoch + 60 + 8_640) * 1_000_000_000)
+        let config = ClockConfig(mode: .wall, offsetSeconds: 0, rate: 1_000, rateEpoch: epoch)
+        #expect(config.systemInterval(.seconds(5)) == .milliseconds(20), "5 s of trading time: 5 ms, never under 20 ms")
+        #expect(ClockConfig.wall.systemInterval(.seconds(5)) == .seconds(5))
+        // Far from its epoch a huge product saturates instead of trapping.
+        let far = ScaledClock(base: Fixed(seconds: 9_000_000_000), offsetSeconds: 0, rate: ClockConfig.maximumRate, epochSeconds: 0)
+        #expect(far.now().nanoseconds == .max)
+    }
 }
