@@ -81,6 +81,10 @@ let package = Package(
         // encoders and decoders for orders, executions, positions and account state, error-code outcomes, the
         // connection state machine with pacing and reconnect back-off. No sockets: the shell carries out its actions.
         .target(name: "ASTTWS", dependencies: ["ASTCore"]),
+        // Pure core: the Alpaca Trading API client's protocol: request building (brackets, listings, lookups by client
+        // order id, cancels, fill activities), answers read into exact values and outcomes, the `trade_updates` stream's
+        // state machine, the 200/min token bucket and 429 handling; its own bounded JSON parser. No Foundation, no sockets.
+        .target(name: "ASTAlpaca", dependencies: ["ASTCore"]),
         // Pure core: the chaos drill: the seeded round planner, the invariant checker over a round's observations,
         // the drill report.
         .target(name: "ASTDrill", dependencies: ["ASTCore"]),
@@ -157,6 +161,7 @@ let package = Package(
         .target(name: "ASTTestKit", dependencies: [
             "ASTCore", "ASTWire", "ASTBus", "ASTJournal", "ASTRuntime", log,
             .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOWebSocket", package: "swift-nio"),
         ] + nio),
 
         // Executable: the supervisor: runs the tree over ASTSupervision and ASTProcesses. Links no trading domain: it
@@ -181,7 +186,7 @@ let package = Package(
         // libFuzzer targets (M9): the parsers and every core's input handler, fed arbitrary bytes.
         .target(name: "ASTFuzzTargets", dependencies: [
             "ASTCore", "ASTWire", "ASTRisk", "ASTPaperBroker", "ASTExecution", "ASTSupervision", "ASTNotify", "ASTRuntime",
-            "ASTMarketData", "ASTTWS", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
+            "ASTMarketData", "ASTTWS", "ASTAlpaca", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         // Executable: libFuzzer's harness when built by scripts/fuzz (-sanitize=fuzzer), a corpus replayer otherwise.
         .executableTarget(name: "ast-fuzz", dependencies: ["ASTFuzzTargets"]),
@@ -212,6 +217,7 @@ let package = Package(
         .testTarget(name: "ASTProcessesTests", dependencies: ["ASTProcesses", "ASTTestKit"]),
         .testTarget(name: "ASTReportTests", dependencies: ["ASTReport", "ASTReplay", "ASTJournal", "ASTExecution", "ASTRisk", "ASTStrategy", "ASTWire", "ASTCore", "ASTCalendar", "ASTTestKit", log, .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ASTDrillTests", dependencies: ["ASTDrill", "ASTCore"]),
+        .testTarget(name: "ASTAlpacaTests", dependencies: ["ASTAlpaca", "ASTCore"]),
         .testTarget(name: "ASTTWSTests", dependencies: ["ASTTWS", "ASTCore", "ASTTestKit"] + nio),
         .testTarget(name: "ASTNotifyTests", dependencies: ["ASTNotify", "ASTRisk", "ASTSupervision", "ASTCore"]),
         .testTarget(name: "ASTTelegramTests", dependencies: ["ASTTelegram", "ASTNotify", "ASTTestKit", "ASTRuntime", "ASTRisk", "ASTCore"]),
