@@ -128,6 +128,16 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "NIOCore", package: "swift-nio"),
         ]),
 
+        // Shell: the Alpaca Trading API over HTTPS (async-http-client, certificate verification, no redirects) and its
+        // `trade_updates` WebSocket (NIOWebSocket over NIOSSL), wrapped around the ASTAlpaca core: paper and live base
+        // URLs checked against the trading mode, credentials from `$CREDENTIALS_DIRECTORY` only, the token bucket in front
+        // of every call, brackets placed at most once (lookup by client order id, never a blind retry).
+        .target(name: "ASTAlpacaClient", dependencies: [
+            "ASTAlpaca", "ASTCore", "ASTProcessKit", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOWebSocket", package: "swift-nio"),
+        ] + nio),
+
         // Shell: market data: the bar store (SQLite WAL, raw and back-adjusted reads), CSV and Polygon ingest,
         // validation reports, the stale-data check, the wall-clock feed's core, the replay feed, the seeded bundled
         // universe.
@@ -157,7 +167,9 @@ let package = Package(
         // API over HTTPS (sendMessage, getMe, long-polled getUpdates), a fake Polygon API (aggregates, indices
         // aggregates, grouped daily, tickers, ticker overview, splits, dividends, full-market snapshot; scripted
         // failures per path), a fake TWS API socket (handshake, brackets, fills in parts, rejections, 1100/1102, client id
-        // in use, pacing violations counted), written from the providers' documentation.
+        // in use, pacing violations counted), a fake Alpaca Trading API over HTTPS with its trade_updates WebSocket (brackets
+        // accepted, filled in parts, rejected; duplicate client order ids refused; 429s; dropped streams; broker cancels),
+        // written from the providers' documentation.
         .target(name: "ASTTestKit", dependencies: [
             "ASTCore", "ASTWire", "ASTBus", "ASTJournal", "ASTRuntime", log,
             .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -218,6 +230,7 @@ let package = Package(
         .testTarget(name: "ASTReportTests", dependencies: ["ASTReport", "ASTReplay", "ASTJournal", "ASTExecution", "ASTRisk", "ASTStrategy", "ASTWire", "ASTCore", "ASTCalendar", "ASTTestKit", log, .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ASTDrillTests", dependencies: ["ASTDrill", "ASTCore"]),
         .testTarget(name: "ASTAlpacaTests", dependencies: ["ASTAlpaca", "ASTCore"]),
+        .testTarget(name: "ASTAlpacaClientTests", dependencies: ["ASTAlpacaClient", "ASTAlpaca", "ASTProcessKit", "ASTCore", "ASTTestKit"]),
         .testTarget(name: "ASTTWSTests", dependencies: ["ASTTWS", "ASTCore", "ASTTestKit"] + nio),
         .testTarget(name: "ASTNotifyTests", dependencies: ["ASTNotify", "ASTRisk", "ASTSupervision", "ASTCore"]),
         .testTarget(name: "ASTTelegramTests", dependencies: ["ASTTelegram", "ASTNotify", "ASTTestKit", "ASTRuntime", "ASTRisk", "ASTCore"]),

@@ -479,3 +479,42 @@ let t0 = Timestamp(nanoseconds: 1_796_655_600_000_000_000)  // 2026-12-07T15:00:
         #expect(s.received(Array(repeating: UInt8(ascii: " "), count: 65), now: t0).first == .closeSocket)
     }
 }
+
+@Suite struct AlpacaFillLedgerTests {
+    static func update(_ event: String, filled: String, price: String) throws -> AlpacaTradeUpdate {
+        var s = AlpacaStreamTests.listening()
+        let order = Fixtures.order(status: filled == "10" ? "filled" : "partially_filled", filled: filled)
+        let actions = s.received(Fixtures.update(event, order: order, extra: #","price":"\#(price)","qty":"4""#), now: t0)
+        guard case .deliver(let u) = actions.first else { throw AlpacaDecodeError("\(actions)") }
+        return u
+    }
+
+    static func activity(cum: String, qty: String, price: String) throws -> AlpacaFillActivity {
+        let text =
+            #"[{"activity_type":"FILL","id":"20261207150102123::8efc7b9a-8b2b-4000-9955-d36e7db0df74","transaction_time":"2026-12-07T15:01:02.123Z","type":"fill","price":"\#(price)","qty":"\#(qty)","side":"buy","symbol":"SPY","leaves_qty":"0","cum_qty":"\#(cum)","order_id":"\#(Fixtures.parentID)"}]"#
+        return try AlpacaFillActivity.decodeList(try AlpacaJSONParser.parse(text))[0]
+    }
+
+    @Test func aFillSeenOnTheStreamAndAgainInTheGapListingCountsOnce() throws {
+        var ledger = AlpacaFillLedger()
+        let first = ledger.apply(try Self.update("partial_fill", filled: "4", price: "101.25"))
+        #expect(first.execution?.quantity == 4 && first.execution?.executionID == ExecutionID("\(Fixtures.parentID):4"))
+        #expect(ledger.apply(try Self.update("partial_fill", filled: "4", price: "101.25")).execution == nil, "a repeated update")
+        #expect(ledger.apply(try Self.activity(cum: "4", qty: "4", price: "101.25")).execution == nil, "the same execution via REST")
+        // The rest filled while the stream was down: only the activity listing has it.
+        let gap = ledger.apply(try Self.activity(cum: "10", qty: "6", price: "101.20"))
+        #expect(gap.execution?.quantity == 6 && gap.execution?.price == Price("101.20") && gap.execution?.cumulative == 10)
+        #expect(ledger.apply(try Self.update("fill", filled: "10", price: "101.22")).execution == nil, "a late stream copy")
+        #expect(ledger.filled[Fixtures.parentID] == 10)
+    }
+
+    @Test func restoredTotalsHoldAndATotalAboveTheOrderIsAnInconsistency() throws {
+        var ledger = AlpacaFillLedger()
+        ledger.restore(orderID: Fixtures.parentID, filled: 4)
+        #expect(ledger.apply(try Self.activity(cum: "3", qty: "3", price: "101")).execution == nil)
+        var other = AlpacaFillLedger()
+        var u = try Self.update("fill", filled: "10", price: "101")
+        u.order.quantity = 8
+        #expect(other.apply(u).inconsistent)
+    }
+}
