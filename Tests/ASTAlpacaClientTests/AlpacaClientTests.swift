@@ -233,6 +233,14 @@ import Testing
             return
         }
         try await eventually("the canceled event") { updates().contains { $0.event == .canceled } }
+        // A bracket the venue rejects after accepting it: `rejected` for the entry, its legs cancelled.
+        guard case .placed(let second, _) = await h.client.place(Self.bracket("intent-9")) else {
+            Issue.record("not placed")
+            return
+        }
+        h.server.brokerReject(orderID: second.id)
+        try await eventually("the rejected event") { updates().contains { $0.event == .rejected && $0.order.id == second.id } }
+        #expect(updates().filter { $0.event == .canceled && $0.order.id == second.legs.first?.id }.count == 1)
     }
 
     @Test func textFramesWorkAndASecondSessionIsRefusedWith429() async throws {
