@@ -269,3 +269,54 @@ public enum AlpacaRequests {
         "\"" + String(text.unicodeScalars.prefix(40).map { $0.value < 0x20 || $0.value > 0x7E ? "?" : Character($0) }) + "\""
     }
 }
+
+/// Pages through `GET /v2/orders` to close a gap: Alpaca has no cursor, so it asks
+/// `status=all&direction=asc&nested=true&after=T`, first with T = the last event journaled minus a
+/// margin (the server's time precision is undocumented), then with T just under the newest
+/// `submitted_at` seen (`after` is exclusive, and orders may share a time), de-duplicating by id.
+/// A full page that brings nothing new, a page without times, or more than `maxPages` pages leaves
+/// the listing ``isComplete`` false: the caller must not trust it (stay HALTED).
+public struct AlpacaOrderPager: Sendable {
+    public let pageSize: Int
+    public let maxPages: Int
+    private var cursor: Timestamp?
+    private var pages = 0
+    private var seen: Set<String> = []
+    public private(set) var orders: [AlpacaOrder] = []
+    public private(set) var isDone = false
+    public private(set) var isComplete = false
+
+    public init(since: Timestamp?, margin: Duration = .seconds(1), pageSize: Int = AlpacaRequests.maxListLimit, maxPages: Int = 100) {
+        cursor = since.map { $0.advanced(by: .zero - margin) }
+        self.pageSize = min(max(pageSize, 1), AlpacaRequests.maxListLimit)
+        self.maxPages = max(maxPages, 1)
+    }
+
+    /// The next listing to send, or nil when done.
+    public func nextRequest() -> AlpacaRequest? {
+        guard !isDone else { return nil }
+        return try? AlpacaRequests.listOrders(AlpacaOrderQuery(status: .all, limit: pageSize, after: cursor, ascending: true, nested: true))
+    }
+
+    /// Takes in one page's orders.
+    public mutating func received(_ page: [AlpacaOrder]) {
+        guard !isDone else { return }
+        pages += 1
+        var fresh = 0
+        for o in page where seen.insert(o.id).inserted {
+            orders.append(o)
+            fresh += 1
+        }
+        if page.count < pageSize {
+            isDone = true
+            isComplete = true
+            return
+        }
+        guard fresh > 0, pages < maxPages, let newest = page.compactMap(\.submittedAt).max(), page.allSatisfy({ $0.submittedAt != nil })
+        else {
+            isDone = true
+            return
+        }
+        cursor = newest.advanced(by: .nanoseconds(-1))
+    }
+}

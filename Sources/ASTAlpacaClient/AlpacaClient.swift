@@ -217,6 +217,24 @@ public final class AlpacaClient: Sendable {
         }
     }
 
+    /// Every order submitted since `since` (minus a margin), with its legs, paged and
+    /// de-duplicated (``AlpacaOrderPager``); a listing that cannot be complete is a failure.
+    public func ordersSince(_ since: Timestamp?, pageSize: Int = AlpacaRequests.maxListLimit) async -> Result<
+        [AlpacaOrder], AlpacaSetupError
+    > {
+        var pager = AlpacaOrderPager(since: since, pageSize: pageSize)
+        while let request = pager.nextRequest() {
+            switch await read(request, AlpacaOrder.decodeList) {
+            case .failure(let e): return .failure(e)
+            case .success(let page): pager.received(page)
+            }
+        }
+        guard pager.isComplete else {
+            return .failure(AlpacaSetupError("the order listing since \(since.map(\.description) ?? "the start") cannot be completed"))
+        }
+        return .success(pager.orders)
+    }
+
     /// Every FILL activity after `after`, following `page_token` (at most `maxPages` pages).
     public func fillActivities(after: Timestamp?, maxPages: Int = 50) async -> Result<[AlpacaFillActivity], AlpacaSetupError> {
         var all: [AlpacaFillActivity] = []

@@ -263,4 +263,22 @@ import Testing
         #expect(reason.contains("429"))
         #expect(h.server.sessions == 1)
     }
+
+    @Test func theGapListingPagesThroughEveryOrderOnce() async throws {
+        let h = try await Self.harness()
+        defer { Task { await h.stop() } }
+        let since = SystemClock().now()
+        for n in 1...5 {
+            guard case .placed = await h.client.place(Self.bracket(IntentID(validating: "gap-\(n)")!)) else {
+                Issue.record("not placed")
+                return
+            }
+        }
+        guard case .success(let orders) = await h.client.ordersSince(since, pageSize: 2) else {
+            Issue.record("no listing")
+            return
+        }
+        #expect(orders.map(\.clientOrderID) == (1...5).map { "gap-\($0).E" })
+        #expect(orders.allSatisfy { $0.legs.count == 2 })
+    }
 }

@@ -518,3 +518,33 @@ let t0 = Timestamp(nanoseconds: 1_796_655_600_000_000_000)  // 2026-12-07T15:00:
         #expect(other.apply(u).inconsistent)
     }
 }
+
+@Suite struct AlpacaOrderPagerTests {
+    static func order(_ n: Int, at seconds: Int64) throws -> AlpacaOrder {
+        var o = try AlpacaOrder.decode(try AlpacaJSONParser.parse(Fixtures.order(id: "00000000-0000-4000-8000-00000000000\(n)")))
+        o.submittedAt = t0.advanced(by: .seconds(seconds))
+        return o
+    }
+
+    @Test func pagesOnFromTheNewestTimeAndDeduplicates() throws {
+        var pager = AlpacaOrderPager(since: t0, pageSize: 2)
+        #expect(pager.nextRequest()?.path.contains("after=2026-12-07T14%3A59%3A59.000000000Z") == true, "the first cursor has the margin")
+        pager.received([try Self.order(1, at: 1), try Self.order(2, at: 2)])
+        #expect(pager.nextRequest()?.path.contains("after=2026-12-07T15%3A00%3A01.999999999Z") == true)
+        pager.received([try Self.order(2, at: 2), try Self.order(3, at: 2)])  // a tie at 2 s, one seen before
+        pager.received([try Self.order(3, at: 2)])
+        #expect(pager.isDone && pager.isComplete && pager.nextRequest() == nil)
+        #expect(pager.orders.map(\.id).map { $0.suffix(1) } == ["1", "2", "3"])
+    }
+
+    @Test func aFullPageWithNothingNewIsIncomplete() throws {
+        var pager = AlpacaOrderPager(since: nil, pageSize: 2)
+        pager.received([try Self.order(1, at: 1), try Self.order(2, at: 1)])
+        pager.received([try Self.order(1, at: 1), try Self.order(2, at: 1)])
+        #expect(pager.isDone && !pager.isComplete)
+        var bounded = AlpacaOrderPager(since: nil, pageSize: 1, maxPages: 2)
+        bounded.received([try Self.order(1, at: 1)])
+        bounded.received([try Self.order(2, at: 2)])
+        #expect(bounded.isDone && !bounded.isComplete)
+    }
+}
