@@ -59,7 +59,7 @@ public struct AlpacaRateLimiter: Sendable, Equatable {
             let elapsed = Int128(now.nanoseconds) - Int128(last.nanoseconds)
             scaledTokens = min(scaledTokens + elapsed * Int128(capacity), Int128(capacity) * windowNanos)
         }
-        if last == nil || now > last! { last = now }
+        if last.map({ now > $0 }) ?? true { last = now }
     }
 
     /// Whole tokens free at `now`.

@@ -164,9 +164,12 @@ public struct AlpacaOrder: Sendable, Equatable {
         guard quantity.map({ $0.wholeShares != nil && $0.significand >= 0 }) ?? true else {
             throw AlpacaDecodeError("order.qty is not a whole, non-negative number of shares")
         }
-        let filled = try f.optionalDecimal("filled_qty") ?? AlpacaDecimal(significand: 0, scale: 0)!
-        guard let filledShares = filled.wholeShares, filledShares.shares >= 0 else {
-            throw AlpacaDecodeError("order.filled_qty is not a whole, non-negative number of shares")
+        var filledShares = Quantity.zero
+        if let filled = try f.optionalDecimal("filled_qty") {
+            guard let shares = filled.wholeShares, shares.shares >= 0 else {
+                throw AlpacaDecodeError("order.filled_qty is not a whole, non-negative number of shares")
+            }
+            filledShares = shares
         }
         if let q = quantity?.wholeShares, filledShares > q { throw AlpacaDecodeError("order.filled_qty is above order.qty") }
         func price(_ key: String) throws(AlpacaDecodeError) -> Price? {
