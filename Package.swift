@@ -81,6 +81,10 @@ let package = Package(
         // encoders and decoders for orders, executions, positions and account state, error-code outcomes, the
         // connection state machine with pacing and reconnect back-off. No sockets: the shell carries out its actions.
         .target(name: "ASTTWS", dependencies: ["ASTCore"]),
+        // Pure core: the Alpaca Trading API client's protocol: request building (brackets, listings, lookups by client
+        // order id, cancels, fill activities), answers read into exact values and outcomes, the `trade_updates` stream's
+        // state machine, the 200/min token bucket and 429 handling; its own bounded JSON parser. No Foundation, no sockets.
+        .target(name: "ASTAlpaca", dependencies: ["ASTCore"]),
         // Pure core: the chaos drill: the seeded round planner, the invariant checker over a round's observations,
         // the drill report.
         .target(name: "ASTDrill", dependencies: ["ASTCore"]),
@@ -128,6 +132,16 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "NIOCore", package: "swift-nio"),
         ]),
 
+        // Shell: the Alpaca Trading API over HTTPS (async-http-client, certificate verification, no redirects) and its
+        // `trade_updates` WebSocket (NIOWebSocket over NIOSSL), wrapped around the ASTAlpaca core: paper and live base
+        // URLs checked against the trading mode, credentials from `$CREDENTIALS_DIRECTORY` only, the token bucket in front
+        // of every call, brackets placed at most once (lookup by client order id, never a blind retry).
+        .target(name: "ASTAlpacaClient", dependencies: [
+            "ASTAlpaca", "ASTCore", "ASTProcessKit", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOWebSocket", package: "swift-nio"),
+        ] + nio),
+
         // Shell: market data: the bar store (SQLite WAL, raw and back-adjusted reads), CSV and Polygon ingest,
         // validation reports, the stale-data check, the wall-clock feed's core, the replay feed, the seeded bundled
         // universe.
@@ -160,10 +174,13 @@ let package = Package(
         // API over HTTPS (sendMessage, getMe, long-polled getUpdates), a fake Polygon API (aggregates, indices
         // aggregates, grouped daily, tickers, ticker overview, splits, dividends, full-market snapshot; scripted
         // failures per path), a fake TWS API socket (handshake, brackets, fills in parts, rejections, 1100/1102, client id
-        // in use, pacing violations counted), written from the providers' documentation.
+        // in use, pacing violations counted), a fake Alpaca Trading API over HTTPS with its trade_updates WebSocket (brackets
+        // accepted, filled in parts, rejected; duplicate client order ids refused; 429s; dropped streams; broker cancels),
+        // written from the providers' documentation.
         .target(name: "ASTTestKit", dependencies: [
             "ASTCore", "ASTWire", "ASTBus", "ASTJournal", "ASTRuntime", "ASTMarketData", "ASTCalendar", log,
             .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOWebSocket", package: "swift-nio"),
         ] + nio),
 
         // Executable: the supervisor: runs the tree over ASTSupervision and ASTProcesses. Links no trading domain: it
@@ -189,7 +206,7 @@ let package = Package(
         // libFuzzer targets (M9): the parsers and every core's input handler, fed arbitrary bytes.
         .target(name: "ASTFuzzTargets", dependencies: [
             "ASTCore", "ASTWire", "ASTRisk", "ASTPaperBroker", "ASTExecution", "ASTSupervision", "ASTNotify", "ASTRuntime",
-            "ASTMarketData", "ASTTWS", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
+            "ASTMarketData", "ASTTWS", "ASTAlpaca", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         // Executable: libFuzzer's harness when built by scripts/fuzz (-sanitize=fuzzer), a corpus replayer otherwise.
         .executableTarget(name: "ast-fuzz", dependencies: ["ASTFuzzTargets"]),
@@ -221,6 +238,8 @@ let package = Package(
         .testTarget(name: "ASTProcessesTests", dependencies: ["ASTProcesses", "ASTTestKit"]),
         .testTarget(name: "ASTReportTests", dependencies: ["ASTReport", "ASTReplay", "ASTJournal", "ASTExecution", "ASTRisk", "ASTStrategy", "ASTWire", "ASTCore", "ASTCalendar", "ASTTestKit", log, .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ASTDrillTests", dependencies: ["ASTDrill", "ASTCore"]),
+        .testTarget(name: "ASTAlpacaTests", dependencies: ["ASTAlpaca", "ASTCore"]),
+        .testTarget(name: "ASTAlpacaClientTests", dependencies: ["ASTAlpacaClient", "ASTAlpaca", "ASTProcessKit", "ASTCore", "ASTTestKit"]),
         .testTarget(name: "ASTTWSTests", dependencies: ["ASTTWS", "ASTTWSClient", "ASTCore", "ASTTestKit", log] + nio),
         .testTarget(name: "ASTNotifyTests", dependencies: ["ASTNotify", "ASTRisk", "ASTSupervision", "ASTCore"]),
         .testTarget(name: "ASTTelegramTests", dependencies: ["ASTTelegram", "ASTNotify", "ASTTestKit", "ASTRuntime", "ASTRisk", "ASTCore"]),

@@ -1,3 +1,4 @@
+import ASTAlpaca
 import ASTCore
 import ASTExecution
 import ASTMarketData
@@ -20,7 +21,7 @@ import NIOEmbedded
 /// with a clock that moves forward by a byte-derived step: the seed corpus holds real journaled
 /// inputs, which libFuzzer then mutates.
 public enum FuzzTarget: String, CaseIterable, Sendable {
-    case frame, envelope, catalog, risk, paper, reconciler, supervisor, outbox, config, csv, commands, tws
+    case frame, envelope, catalog, risk, paper, reconciler, supervisor, outbox, config, csv, commands, tws, alpaca
 
     /// Runs the target once over `bytes`.
     public func run(_ bytes: [UInt8]) {
@@ -37,6 +38,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .csv: FuzzCSV.run(bytes)
         case .commands: FuzzCommands.run(bytes)
         case .tws: FuzzTWS.run(bytes)
+        case .alpaca: FuzzAlpaca.run(bytes)
         }
     }
 }
@@ -347,6 +349,54 @@ enum FuzzTWS {
             _ = try? TWSHandshake.decodeReply(payload)
             _ = try? TWSMessage.decode(payload, at: .lowest)
             _ = try? TWSMessage.decode(payload, at: .highest)
+        }
+    }
+}
+
+/// The Alpaca client core: the input's lines are what a hostile Alpaca could send. Each line goes
+/// to the stream state machine (authenticated and listening first, reconnecting when it goes
+/// down) and to every REST answer reader (order, listing, positions, account, activities, the
+/// submit and lookup outcomes with a status taken from the line's first byte); the rate limiter
+/// reads the line as headers. Nothing may trap.
+enum FuzzAlpaca {
+    static func run(_ bytes: [UInt8]) {
+        var now = Timestamp(nanoseconds: 1_796_655_600_000_000_000)
+        var stream = AlpacaStream(settings: AlpacaStreamSettings(maxMessageBytes: 1 << 16))
+        var limiter = AlpacaRateLimiter()
+        func handshake() {
+            _ = stream.tick(now: now)
+            _ = stream.start(now: now)
+            _ = stream.socketOpened(now: now)
+            _ = stream.received(Array(#"{"stream":"authorization","data":{"status":"authorized","action":"authenticate"}}"#.utf8), now: now)
+            _ = stream.received(Array(#"{"stream":"listening","data":{"streams":["trade_updates"]}}"#.utf8), now: now)
+        }
+        handshake()
+        for line in FuzzLines.split(bytes) {
+            now = now.advanced(by: .milliseconds(Int64(line.first ?? 0) * 100))
+            if !stream.state.isUp {
+                now = now.advanced(by: .seconds(60))
+                handshake()
+            }
+            _ = stream.received(line, now: now)
+            let status = [200, 201, 204, 400, 401, 403, 404, 409, 422, 429, 500, 503][Int(line.first ?? 0) % 12]
+            let text = String(decoding: line, as: UTF8.self)
+            let headers = AlpacaRateLimitHeaders(headers: [("X-Ratelimit-Remaining", text), ("X-Ratelimit-Reset", text)])
+            let answer = AlpacaAnswer.read(status: status, headers: headers, body: line, now: now)
+            _ = AlpacaSubmitOutcome.read(answer)
+            _ = AlpacaLookupOutcome.read(answer)
+            limiter.observe(status: status, headers: headers, now: now)
+            _ = limiter.take(now)
+            _ = limiter.nextSlot(now)
+            if let json = try? AlpacaJSONParser.parse(line) {
+                _ = try? AlpacaOrder.decode(json)
+                _ = try? AlpacaOrder.decodeList(json)
+                _ = try? AlpacaPosition.decodeList(json)
+                _ = try? AlpacaAccount.decode(json)
+                _ = try? AlpacaFillActivity.decodeList(json)
+                _ = try? AlpacaTradeUpdate.decode(json)
+            }
+            _ = AlpacaDecimal(text).map { ($0.exactPrice, $0.roundedPrice, $0.wholeShares, $0.description) }
+            _ = AlpacaTime.parse(text).map(AlpacaTime.format)
         }
     }
 }
