@@ -69,6 +69,13 @@ public enum LifecycleAlerts {
         let child = event.child?.description ?? "the tree"
         let key = "lifecycle:\(event.kind.rawValue):\(child):\(event.at.nanoseconds)"
         switch event.kind {
+        case .exited where event.stoppedOnRequest == true:
+            // A planned restart (SIGTERM by an operator, `systemctl restart`): not a crash, no page.
+            return Alert(
+                priority: .info, key: key, title: "AST process restarted on request: \(child)",
+                text: "\(child) stopped cleanly on request (SIGTERM)\(event.pid.map { " (pid \($0))" } ?? ""); "
+                    + "restarts so far: \(event.restarts)",
+                at: event.at)
         case .exited:
             var text = "\(child) \(event.reason ?? "exited")"
             if let pid = event.pid { text += " (pid \(pid))" }

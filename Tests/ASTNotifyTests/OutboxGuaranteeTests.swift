@@ -183,3 +183,24 @@ struct OutboxGuaranteeTests {
         #expect(run(&box, from: t(0), first: first).map(\.0) == [t(0), t(0), t(0), t(1), t(2), t(3)])
     }
 }
+
+/// A planned restart is not paged as a crash.
+struct PlannedRestartAlertTests {
+    func exited(code: Int32, onRequest: Bool?) -> LifecycleEvent {
+        var e = LifecycleEvent(
+            kind: .exited, child: ProcessIdentity(role: .notifier), pid: 77, reason: "exited with code \(code)", exitCode: code,
+            restarts: 1, at: t(5))
+        e.stoppedOnRequest = onRequest
+        return e
+    }
+
+    @Test func aStopOnRequestIsInfoNotAP0() throws {
+        let alert = try #require(LifecycleAlerts.alert(for: exited(code: 0, onRequest: true)))
+        #expect(alert.priority == .info && alert.title.contains("restarted on request") && !alert.title.contains("down"))
+    }
+
+    @Test func anExitWithoutAStopRequestIsStillAP0() throws {
+        #expect(LifecycleAlerts.alert(for: exited(code: 0, onRequest: nil))?.priority == .p0)
+        #expect(LifecycleAlerts.alert(for: exited(code: 1, onRequest: nil))?.priority == .p0)
+    }
+}

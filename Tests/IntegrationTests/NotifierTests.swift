@@ -225,6 +225,18 @@ final class TelegramFixture {
         #expect(table.stdout.contains("Notifier: 0 alerts pending") && table.stdout.contains("Telegram delivery on"), "\(table.stdout)")
         let (json, _) = try #require(try tree.status())
         #expect(json.notifier?.deliveryEnabled == true && (json.notifier?.delivered ?? 0) >= 2)
+        // The restart the runbook recommends (SIGTERM to the notifier) is not paged as a crash.
+        let notifier = try #require(tree.child("notifier@main", in: try await tree.waitAllReady())?.pid)
+        kill(notifier, SIGTERM)
+        do {
+            try await eventually(timeout: .seconds(30), "the restart on request at Telegram") {
+                telegram.server.accepted.contains { $0.text.contains("restarted on request: notifier@main") }
+            }
+        } catch {
+            print("accepted: \(telegram.server.accepted.map(\.text))")
+            throw error
+        }
+        #expect(!telegram.server.accepted.contains { $0.text.contains("AST process down: notifier@main") })
         try telegram.expectNoToken(in: tree.dir.path)
         await telegram.server.stop()
     }
