@@ -256,10 +256,14 @@ public struct Outbox: Sendable {
     // MARK: Restore
 
     /// Puts a journaled alert back in the outbox without sending anything (restore at start).
-    /// Returns false for a key seen before.
+    /// Returns false for a key seen before (a duplicate, counted as when it arrived).
     @discardableResult
     public mutating func restore(alert: Alert, receivedAt: Timestamp) -> Bool {
-        enqueue(alert, now: receivedAt)
+        guard enqueue(alert, now: receivedAt) else {
+            duplicates += 1
+            return false
+        }
+        return true
     }
 
     /// Applies a journaled ``DeliveryRecord`` (restore at start).

@@ -70,6 +70,10 @@ struct OutboxGuaranteeTests {
         #expect(sent == [[first.key], [second.key]])
         let s = box.status(now: t(10))
         #expect(s.delivered == 2 && s.duplicates == 1 && s.pending == 0)
+        // Restored from the journal, the count is the same.
+        var restored = outbox()
+        for a in [first, second, try #require(halted(2, at: at))] { restored.restore(alert: a, receivedAt: t(0)) }
+        #expect(restored.status(now: t(0)).duplicates == 1 && restored.status(now: t(0)).pending == 2)
     }
 
     @Test(arguments: [
