@@ -52,6 +52,10 @@ public struct LifecycleEvent: Sendable, Equatable, Codable {
     /// the child's restarts within its period including the refused one.
     public var restarts: Int
     public var at: Timestamp
+    /// True on an `exited` event when the child announced `STOPPING=1` and then exited with
+    /// code 0: it was asked to stop (SIGTERM by an operator or a service manager), it did not
+    /// crash. The notifier does not page it as a crash.
+    public var stoppedOnRequest: Bool?
 
     public init(
         kind: LifecycleKind, child: ProcessIdentity?, pid: Int32? = nil, reason: String? = nil,
@@ -73,6 +77,7 @@ public struct LifecycleEvent: Sendable, Equatable, Codable {
         case kind, child, pid, reason, signal, restarts, at
         case exitCode = "exit_code"
         case onCrash = "on_crash"
+        case stoppedOnRequest = "stopped_on_request"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -94,6 +99,7 @@ public struct LifecycleEvent: Sendable, Equatable, Codable {
         onCrash = try c.decodeIfPresent(CrashImpact.self, forKey: .onCrash)
         restarts = try c.decode(Int.self, forKey: .restarts)
         at = try c.decode(Timestamp.self, forKey: .at)
+        stoppedOnRequest = try c.decodeIfPresent(Bool.self, forKey: .stoppedOnRequest)
     }
 
     /// The child is written as `role@instance`, like everywhere else in journals and logs.
@@ -108,5 +114,6 @@ public struct LifecycleEvent: Sendable, Equatable, Codable {
         try c.encodeIfPresent(onCrash, forKey: .onCrash)
         try c.encode(restarts, forKey: .restarts)
         try c.encode(at, forKey: .at)
+        try c.encodeIfPresent(stoppedOnRequest, forKey: .stoppedOnRequest)
     }
 }

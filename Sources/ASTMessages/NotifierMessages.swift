@@ -24,6 +24,13 @@ public struct NotifierStatusReport: Codable, Sendable, Equatable {
     public var lastError: String?
     /// When the next attempt is due while Telegram is backed off from.
     public var nextAttemptAt: Timestamp?
+    /// True re-sends of an alert already received, dropped (absent from older notifiers).
+    public var duplicates: Int?
+    /// Messages sent again, marked "(repeat: delivery unknown)", because an earlier attempt may
+    /// have arrived (absent from older notifiers).
+    public var repeats: Int?
+    /// Chats Telegram refuses (`<chat>: <Telegram's words>`): their alerts wait, the other chats go on.
+    public var chatProblems: [String]?
 
     public init(
         deliveryEnabled: Bool, pending: Int, pendingP0: Int, oldestPendingP0: Timestamp?, delivered: Int, abandoned: Int,
@@ -48,5 +55,7 @@ public struct NotifierStatusReport: Codable, Sendable, Equatable {
         case lastDeliveryAt = "last_delivery_at"
         case lastError = "last_error"
         case nextAttemptAt = "next_attempt_at"
+        case duplicates, repeats
+        case chatProblems = "chat_problems"
     }
 }

@@ -13,16 +13,27 @@ public enum AlertFormat {
         }
     }
 
-    /// The texts of one alert: its title in bold, its text, and when it happened.
-    public static func texts(_ alert: Alert, mode: ParseMode, limit: Int = TelegramText.maximumLength) -> [String] {
+    /// What a message sent again says when the earlier attempt may have reached the chat
+    /// (the notifier died while Telegram held the request, or the answer never came): at least
+    /// once means the reader may see it twice, and this tells them so.
+    public static let repeatMarker = "(repeat: delivery unknown)"
+
+    /// The texts of one alert: its title in bold, its text, and when it happened. `repeated`:
+    /// sent again after an attempt whose delivery is unknown (``repeatMarker`` in the title).
+    public static func texts(_ alert: Alert, mode: ParseMode, repeated: Bool = false, limit: Int = TelegramText.maximumLength)
+        -> [String]
+    {
         MessageRenderer.render(
-            title: "\(marker(alert.priority)) \(alert.title)", body: "\(alert.text)\n\(alert.at)", mode: mode, limit: limit)
+            title: "\(marker(alert.priority)) \(repeated ? repeatMarker + " " : "")\(alert.title)",
+            body: "\(alert.text)\n\(alert.at)", mode: mode, limit: limit)
     }
 
     /// The texts of a digest of `alerts`, oldest first. The outbox only sends a digest that is one text.
-    public static func digest(_ alerts: [Alert], mode: ParseMode, limit: Int = TelegramText.maximumLength) -> [String] {
+    public static func digest(_ alerts: [Alert], mode: ParseMode, repeated: Bool = false, limit: Int = TelegramText.maximumLength)
+        -> [String]
+    {
         let body = alerts.map(digestLine).joined(separator: digestSeparator)
-        return MessageRenderer.render(title: digestTitle(alerts.count), body: body, mode: mode, limit: limit)
+        return MessageRenderer.render(title: digestTitle(alerts.count, repeated: repeated), body: body, mode: mode, limit: limit)
     }
 
     /// What one alert costs in a digest's body, as Telegram counts it in `mode`: with
@@ -34,13 +45,18 @@ public enum AlertFormat {
 
     /// Whether the digest of `count` alerts whose ``digestLineLength(_:mode:)`` add up to
     /// `linesLength` is one text: exactly when ``digest(_:mode:limit:)`` returns one.
-    public static func digestFits(count: Int, linesLength: Int, mode: ParseMode, limit: Int = TelegramText.maximumLength) -> Bool {
+    public static func digestFits(
+        count: Int, linesLength: Int, mode: ParseMode, repeated: Bool = false, limit: Int = TelegramText.maximumLength
+    ) -> Bool {
         let separators = max(0, count - 1) * MessageRenderer.renderedLength(digestSeparator, mode: mode)
-        return MessageRenderer.fitsOneText(title: digestTitle(count), bodyLength: linesLength + separators, mode: mode, limit: limit)
+        return MessageRenderer.fitsOneText(
+            title: digestTitle(count, repeated: repeated), bodyLength: linesLength + separators, mode: mode, limit: limit)
     }
 
     static let digestSeparator = "\n\n"
-    static func digestTitle(_ count: Int) -> String { "AST: \(count) alerts" }
+    static func digestTitle(_ count: Int, repeated: Bool = false) -> String {
+        "AST: \(count) alerts\(repeated ? " " + repeatMarker : "")"
+    }
     static func digestLine(_ alert: Alert) -> String { "• \(marker(alert.priority)) \(alert.title) (\(alert.at))\n\(alert.text)" }
 }
 
@@ -53,6 +69,13 @@ public enum LifecycleAlerts {
         let child = event.child?.description ?? "the tree"
         let key = "lifecycle:\(event.kind.rawValue):\(child):\(event.at.nanoseconds)"
         switch event.kind {
+        case .exited where event.stoppedOnRequest == true:
+            // A planned restart (SIGTERM by an operator, `systemctl restart`): not a crash, no page.
+            return Alert(
+                priority: .info, key: key, title: "AST process restarted on request: \(child)",
+                text: "\(child) stopped cleanly on request (SIGTERM)\(event.pid.map { " (pid \($0))" } ?? ""); "
+                    + "restarts so far: \(event.restarts)",
+                at: event.at)
         case .exited:
             var text = "\(child) \(event.reason ?? "exited")"
             if let pid = event.pid { text += " (pid \(pid))" }
@@ -81,4 +104,35 @@ public enum LifecycleAlerts {
             return nil
         }
     }
+}
+
+/// The identity under which the notifier keeps an alert: the sender's key joined with the id of
+/// the envelope that carried it.
+///
+/// A sender's key alone can collide: many are built from a clock reading (`safe-mode:HALTED:<t>`),
+/// and on the replay clock that reading stands still between market events, so a second HALTED
+/// got the first one's key and was dropped as a duplicate. The envelope id comes from the
+/// sender's journaled outbox counter (`risk@main>notifier@main#17`): unique per event sent, and
+/// the same only when the bus sends the same event again. So only a true re-send is a duplicate.
+public enum AlertIdentity {
+    /// The longest envelope id the notifier accepts (longer ones are refused before journaling).
+    public static let maximumEnvelopeIDBytes = 200
+
+    /// The alert `message` asks for (an alert, or the P0 a lifecycle event means), keyed by
+    /// ``key(_:envelopeID:)``; nil for a message that asks for none.
+    public static func alert(in message: Message, envelopeID: String) -> Alert? {
+        var alert: Alert
+        switch message {
+        case .alert(let a): alert = a
+        case .lifecycle(let e):
+            guard let a = LifecycleAlerts.alert(for: e) else { return nil }
+            alert = a
+        default: return nil
+        }
+        alert.key = key(alert.key, envelopeID: envelopeID)
+        return alert
+    }
+
+    /// `<sender's key>|<envelope id>`.
+    public static func key(_ senderKey: String, envelopeID: String) -> String { "\(senderKey)|\(envelopeID)" }
 }

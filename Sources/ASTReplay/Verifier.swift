@@ -900,13 +900,10 @@ struct RestartNoteReplayer: Replayer {
                 return nil
             }
             // A lifecycle event that needs no alert (spawned, ready ...) asks for no output.
-            let alert: Alert? =
-                switch try? EnvelopeCodec.decode(r.body).message {
-                case .alert(let a)?: a
-                case .lifecycle(let e)?: LifecycleAlerts.alert(for: e)
-                default: nil
-                }
-            guard let alert else { return nil }
+            // Keyed as the notifier keys it (``ASTNotify/AlertIdentity``).
+            guard let envelope = try? EnvelopeCodec.decode(r.body),
+                let alert = AlertIdentity.alert(in: envelope.message, envelopeID: envelope.id)
+            else { return nil }
             return Input(seq: entry.seq, type: r.type, key: alert.key)
         }
     }

@@ -30,10 +30,14 @@ public struct TelegramConfig: ConfigSection, Equatable {
     public var caFile: String
     /// Longest wait for one answer from Telegram, in milliseconds.
     public var requestTimeoutMs: Int
-    /// Per chat, at most one message per this many milliseconds once the burst is spent.
+    /// Per private chat, at most one message per this many milliseconds once the burst is spent.
     public var minIntervalMs: Int
-    /// Per chat, messages that may leave back to back.
+    /// Per private chat, messages that may leave back to back.
     public var burst: Int
+    /// Per group or channel (a `-…` id or an `@name`), the same; absent: 3000 (Telegram's 20 a minute).
+    public var groupIntervalMs: Int?
+    /// Per group or channel, messages that may leave back to back; absent: 1.
+    public var groupBurst: Int?
     /// First back-off after a 5xx or a network error, in milliseconds; doubles up to the maximum.
     public var backoffInitialMs: Int
     public var backoffMaxMs: Int
@@ -63,6 +67,8 @@ public struct TelegramConfig: ConfigSection, Equatable {
         case caFile = "ca_file"
         case requestTimeoutMs = "request_timeout_ms"
         case minIntervalMs = "min_interval_ms"
+        case groupIntervalMs = "group_interval_ms"
+        case groupBurst = "group_burst"
         case backoffInitialMs = "backoff_initial_ms"
         case backoffMaxMs = "backoff_max_ms"
         case commands
@@ -79,6 +85,8 @@ public struct TelegramConfig: ConfigSection, Equatable {
         v.range(requestTimeoutMs, 100...300_000, key: CodingKeys.requestTimeoutMs)
         v.range(minIntervalMs, 1...60_000, key: CodingKeys.minIntervalMs)
         v.range(burst, 1...30, key: CodingKeys.burst)
+        if let groupIntervalMs { v.range(groupIntervalMs, 1...600_000, key: CodingKeys.groupIntervalMs) }
+        if let groupBurst { v.range(groupBurst, 1...20, key: CodingKeys.groupBurst) }
         v.range(backoffInitialMs, 1...600_000, key: CodingKeys.backoffInitialMs)
         v.range(backoffMaxMs, 1...3_600_000, key: CodingKeys.backoffMaxMs)
         v.atLeast(backoffMaxMs, key: CodingKeys.backoffMaxMs, backoffInitialMs, minimumKey: CodingKeys.backoffInitialMs)

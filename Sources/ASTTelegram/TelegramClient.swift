@@ -36,6 +36,8 @@ public struct TelegramSetupError: Error, Sendable, CustomStringConvertible {
 /// from its ``Secret`` only to build a request.
 public final class TelegramClient: Sendable {
     let token: Secret
+    /// Removes the token, in any encoding, from every text the client hands out.
+    public let redactor: SecretRedactor
     let settings: TelegramSettings
     let http: HTTPClient
     /// A pool of its own for `getUpdates`: a long poll holds its connection for up to
@@ -66,6 +68,7 @@ public final class TelegramClient: Sendable {
         configuration.timeout = .init(connect: .init(settings.requestTimeout), read: .init(settings.requestTimeout))
         configuration.redirectConfiguration = .disallow
         self.token = token
+        self.redactor = SecretRedactor([token])
         self.settings = settings
         self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         var polling = configuration
@@ -97,8 +100,16 @@ public final class TelegramClient: Sendable {
             let answer = try await response.body.collect(upTo: Self.maximumAnswerBytes)
             return redact(TelegramAnswer.outcome(status: Int(response.status.code), body: Array(answer.readableBytesView)))
         } catch {
-            return .transientFailure(reason: redact("cannot reach Telegram: \(Self.describe(error))"))
+            let reason = redact("cannot reach Telegram: \(Self.describe(error))")
+            return Self.mayHaveArrived(error) ? .deliveryUnknown(reason: reason) : .transientFailure(reason: reason)
         }
+    }
+
+    /// Whether a failure may have come after Telegram got the request (a timeout waiting for the
+    /// answer, a connection closed under it): then the message may have been delivered.
+    static func mayHaveArrived(_ error: any Error) -> Bool {
+        guard let e = error as? HTTPClientError else { return false }
+        return [HTTPClientError.readTimeout, .deadlineExceeded, .remoteConnectionClosed, .writeTimeout].contains(e)
     }
 
     /// The JSON body of `sendMessage`: `chat_id`, `text`, and `parse_mode` unless plain.
@@ -115,43 +126,42 @@ public final class TelegramClient: Sendable {
 
     /// A failure in words: the TLS or HTTP client's own error, whose text may name the request.
     static func describe(_ error: any Error) -> String {
-        if let e = error as? NIOSSLError { return "TLS: \(e)" }
-        if let e = error as? HTTPClientError { return "\(e)" }
-        return String(describing: error)
+        let text: String
+        if let e = error as? NIOSSLError {
+            text = "TLS: \(e)"
+        } else if let e = error as? HTTPClientError {
+            text = "\(e)"
+        } else {
+            text = String(describing: error)
+        }
+        return withoutSourcePaths(text)
     }
 
-    /// `text` with the token, and any `/bot…/` path segment, replaced by `<redacted>`.
+    /// `text` without the ` at /build/path/file.cc:123` locations BoringSSL puts in its errors.
+    public static func withoutSourcePaths(_ text: String) -> String {
+        text.replacing(#/ at \/[^\s\]\)]*:\d+/#, with: "")
+    }
+
+    /// `text` with the token (in any encoding), and any `/bot…/` path segment, replaced by `<redacted>`.
     public func redact(_ text: String) -> String {
-        TelegramRedaction.redact(text, token: token)
+        redactor.redact(text)
     }
 
     func redact(_ outcome: DeliveryOutcome) -> DeliveryOutcome {
         switch outcome {
         case .delivered, .rateLimited: outcome
         case .transientFailure(let reason): .transientFailure(reason: redact(reason))
+        case .deliveryUnknown(let reason): .deliveryUnknown(reason: redact(reason))
         case .refused(let status, let description): .refused(status: status, description: redact(description))
         }
     }
 }
 
-/// Keeps the bot token out of every text that leaves the client.
+/// Keeps the bot token out of every text that leaves the client (``SecretRedactor``).
 public enum TelegramRedaction {
-    /// `text` without `token`'s value and without whatever follows `/bot` up to the next `/`.
+    /// `text` without `token`'s value in any encoding and without whatever follows `/bot` up to the next `/`.
     public static func redact(_ text: String, token: Secret) -> String {
-        let out = token.withValue { value in value.isEmpty ? text : text.replacingOccurrences(of: value, with: "<redacted>") }
-        // A URL in an error message: /bot<anything>/method.
-        var result = ""
-        var rest = Substring(out)
-        while let r = rest.range(of: "/bot") {
-            result += rest[..<r.upperBound]
-            rest = rest[r.upperBound...]
-            let end = rest.firstIndex { $0 == "/" || $0.isWhitespace || $0 == "\"" || $0 == "'" } ?? rest.endIndex
-            if end < rest.endIndex, rest[end] == "/", !rest[..<end].isEmpty {
-                result += "<redacted>"
-                rest = rest[end...]
-            }
-        }
-        return result + rest
+        SecretRedactor([token]).redact(text)
     }
 }
 
@@ -174,7 +184,8 @@ public enum TelegramAnswer {
         switch status {
         case 200..<300:
             guard let envelope else {
-                return .transientFailure(reason: "Telegram answered HTTP \(status) with a body that is not Bot API JSON")
+                // It said 200: the message may well be in the chat.
+                return .deliveryUnknown(reason: "Telegram answered HTTP \(status) with a body that is not Bot API JSON")
             }
             if envelope.ok { return .delivered }
             return .refused(status: envelope.error_code ?? 400, description: description)

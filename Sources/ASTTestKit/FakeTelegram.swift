@@ -44,6 +44,12 @@ public final class FakeTelegramServer: Sendable {
         case malformedJSON
         /// Closes the connection without answering.
         case closeConnection
+        /// Handles the request as ``normal`` (a message is accepted: it is in the chat) but holds
+        /// the answer until ``releaseHeldAnswers()``: Telegram delivered, the notifier cannot know.
+        case acceptAndHoldAnswer
+        /// Answers `status` with a description that echoes the request path percent-encoded
+        /// (every byte but letters and digits), token included, as a careless server might.
+        case echoingPath(status: Int)
     }
 
     /// One message the fake accepted (answered `ok: true`).
@@ -76,6 +82,16 @@ public final class FakeTelegramServer: Sendable {
         var heldPoll: (number: Int, wake: @Sendable (_ conflict: Bool) -> Void)?
         var pollCount = 0
         var offsets: [Int64?] = []
+        /// Chats that exist besides the ones given at start (``addChat(_:)``).
+        var addedChats: Set<String> = []
+        /// Group and channel limit: at most `messages` accepted per chat in any `window`.
+        var groupLimit: (messages: Int, window: Duration)?
+        /// When each group or channel message was accepted, per chat.
+        var groupTimes: [String: [ContinuousClock.Instant]] = [:]
+        var tooManyRequests = 0
+        /// Answers held by ``Behaviour/acceptAndHoldAnswer``.
+        var heldAnswers: [@Sendable () -> Void] = []
+        var heldCount = 0
     }
 
     let token: String
@@ -179,6 +195,43 @@ public final class FakeTelegramServer: Sendable {
     public var pollOffsets: [Int64?] { state.withLock { $0.offsets } }
     public var polls: Int { state.withLock { $0.pollCount } }
 
+    /// Makes `chat` exist (a configuration fixed on Telegram's side: the bot added to the chat).
+    public func addChat(_ chat: String) { state.withLock { _ = $0.addedChats.insert(chat) } }
+
+    /// Enforces Telegram's documented group limit: a group or channel (`-…`, `@…`) gets a 429
+    /// with `retry_after` when it would get more than `messages` in any `window`.
+    public func setGroupLimit(messages: Int, per window: Duration) { state.withLock { $0.groupLimit = (messages, window) } }
+
+    /// The 429s the group limit made the fake answer.
+    public var tooManyRequests: Int { state.withLock { $0.tooManyRequests } }
+
+    /// Requests whose answer ``Behaviour/acceptAndHoldAnswer`` held so far.
+    public var heldAnswers: Int { state.withLock { $0.heldCount } }
+
+    /// Sends the answers held so far (to connections still open).
+    public func releaseHeldAnswers() {
+        let held = state.withLock { s in
+            defer { s.heldAnswers = [] }
+            return s.heldAnswers
+        }
+        for answer in held { answer() }
+    }
+
+    func hold(answer: @escaping @Sendable () -> Void) {
+        state.withLock {
+            $0.heldAnswers.append(answer)
+            $0.heldCount += 1
+        }
+    }
+
+    /// `text` with every byte but ASCII letters and digits percent-encoded.
+    public static func percentEncodeAll(_ text: String) -> String {
+        text.utf8.map { b in
+            (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A)
+                ? String(UnicodeScalar(b)) : String(format: "%%%02X", b)
+        }.joined()
+    }
+
     /// Messages accepted for `chat`, in order.
     public func accepted(in chat: String) -> [Message] { accepted.filter { $0.chatID == chat } }
 
@@ -277,7 +330,9 @@ public final class FakeTelegramServer: Sendable {
             return error(400, "Bad Request: chat_id is empty")
         }
         guard let text = json["text"] as? String, !text.isEmpty else { return error(400, "Bad Request: message text is empty") }
-        guard chats.contains(chat) else { return error(400, "Bad Request: chat not found") }
+        guard chats.contains(chat) || state.withLock({ $0.addedChats.contains(chat) }) else {
+            return error(400, "Bad Request: chat not found")
+        }
         let mode = json["parse_mode"] as? String
         let shown: String
         switch mode?.lowercased() {
@@ -293,6 +348,26 @@ public final class FakeTelegramServer: Sendable {
         }
         if shown.utf16.count > 4096 { return error(400, "Bad Request: message is too long") }
         if shown.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { return error(400, "Bad Request: message text is empty") }
+        if chat.hasPrefix("-") || chat.hasPrefix("@") {
+            let now = ContinuousClock.now
+            let limited = state.withLock { s -> Bool in
+                guard let limit = s.groupLimit else { return false }
+                let recent = (s.groupTimes[chat] ?? []).filter { now - $0 < limit.window }
+                s.groupTimes[chat] = recent
+                guard recent.count < limit.messages else {
+                    s.tooManyRequests += 1
+                    return true
+                }
+                s.groupTimes[chat, default: []].append(now)
+                return false
+            }
+            if limited {
+                return (
+                    .tooManyRequests,
+                    #"{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 1","parameters":{"retry_after":1}}"#
+                )
+            }
+        }
         let id = state.withLock { s in
             s.accepted.append(Message(chatID: chat, text: text, parseMode: mode))
             defer { s.nextMessageID += 1 }
@@ -444,6 +519,21 @@ final class FakeTelegramHandler: ChannelInboundHandler {
             write(.ok, #"{"ok":tru"#, context: context)
         case .closeConnection:
             context.close(promise: nil)
+        case .acceptAndHoldAnswer:
+            let (status, json) = server.answer(method: head.method, uri: head.uri, body: body)
+            let loop = context.eventLoop
+            let bound = NIOLoopBound((self, context), eventLoop: loop)
+            server.hold {
+                loop.execute {
+                    let (handler, context) = bound.value
+                    handler.write(status, json, context: context)
+                }
+            }
+        case .echoingPath(let status):
+            let description = "Bad Request: cannot route \(FakeTelegramServer.percentEncodeAll(head.uri))"
+            write(
+                HTTPResponseStatus(statusCode: status),
+                #"{"ok":false,"error_code":\#(status),"description":\#(FakeTelegramServer.quote(description))}"#, context: context)
         case .slow(let delay, let then):
             let loop = context.eventLoop.assumeIsolated()
             loop.scheduleTask(in: .nanoseconds(delay.totalNanoseconds)) { [self] in

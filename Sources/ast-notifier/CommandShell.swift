@@ -303,11 +303,13 @@ extension NotifierShell {
             }
             commandClients[key] = (client, Task { await client.run() })
         }
-        let deadline = ContinuousClock.now + .seconds(5)
-        while !client.isConnected {
-            guard ContinuousClock.now < deadline, await pause(.milliseconds(20)) else {
-                return .failure(CommandPathError("\(target) did not answer the connection"))
+        // Sleeps until the handshake completes or the 5 s deadline passes (no polling).
+        if !client.isConnected {
+            let connected = await within(.seconds(5)) {
+                await client.waitUntilConnected()
+                return client.isConnected
             }
+            guard connected == true else { return .failure(CommandPathError("\(target) did not answer the connection")) }
         }
         do {
             return .success(try await body(client))

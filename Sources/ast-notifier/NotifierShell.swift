@@ -13,13 +13,25 @@ import Logging
 /// journals on arrival (durably, before acknowledging them: those are the outbox's inputs).
 typealias NotifierJournal = EntryTypes.Notifier
 
+/// The notifier's entry types beyond ``EntryTypes/Notifier``.
+enum NotifierEntries {
+    /// A chat Telegram refuses began (``ChatProblemBody`` with the problem) or ended (without).
+    static let chatProblem = "notifier.chat_problem"
+}
+
 /// ast-notifier's shell around the pure ``Outbox``: feeds it the alerts the bus journaled
 /// (and the alerts derived from astd's lifecycle events), sends what it says through the
 /// Telegram client, journals every message that left for good durably, wakes it when it asked
 /// to, and answers `astctl status`.
 ///
 /// At start the outbox is rebuilt from the journal: every alert received minus every message
-/// recorded as delivered, so that nothing is lost and nothing delivered is sent again.
+/// recorded as delivered, so that nothing is lost and nothing delivered is sent again. A message
+/// journaled as sent whose answer never came (a SIGKILL while Telegram held the request) may
+/// have arrived: it is sent again marked "(repeat: delivery unknown)". Delivery is at least once.
+///
+/// Alerts are kept under ``AlertIdentity`` (the sender's key and the envelope id), so two
+/// events never share an identity. Every log line, journal body and status passes through one
+/// ``SecretRedactor``.
 actor NotifierShell: WorkerLogic {
     var outbox: Outbox
     let client: TelegramClient?
@@ -28,6 +40,8 @@ actor NotifierShell: WorkerLogic {
     let journal: Journal
     let clock: any WallClock
     let logger: Logger
+    /// Removes the bot token, in any encoding, from every text the notifier writes.
+    let redactor: SecretRedactor
     var wakeAt: Timestamp?
     /// The one armed wake-up, for ``wakeAt``.
     var timerTask: Task<Void, Never>?
@@ -45,7 +59,6 @@ actor NotifierShell: WorkerLogic {
     init(context: WorkerContext) throws {
         journal = context.journal
         clock = context.systemClock
-        logger = context.logger
         encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         (sends, sendQueue) = AsyncStream.makeStream(of: OutgoingMessage.self)
@@ -53,30 +66,48 @@ actor NotifierShell: WorkerLogic {
         let telegram = config.telegram
         let settings = OutboxSettings(
             minimumInterval: .milliseconds(telegram.minIntervalMs), burst: telegram.burst,
-            backoffInitial: .milliseconds(telegram.backoffInitialMs), backoffMaximum: .milliseconds(telegram.backoffMaxMs))
+            backoffInitial: .milliseconds(telegram.backoffInitialMs), backoffMaximum: .milliseconds(telegram.backoffMaxMs),
+            groupInterval: .milliseconds(telegram.groupIntervalMs ?? 3000), groupBurst: telegram.groupBurst ?? 1)
         var chats: [String] = []
         var client: TelegramClient?
         var offReason: String?
         var offKind: SecretError.Kind?
+        var token: Secret?
+        let store = SecretStore.fromEnvironment(secretsFile: context.config.secretsFile)
         do {
-            let store = SecretStore.fromEnvironment(secretsFile: context.config.secretsFile)
-            let token = try store.secret("telegram_bot_token")
-            chats = try Self.chatIDs(try store.secret("telegram_chat_ids"))
-            client = try TelegramClient(
-                token: token,
-                settings: TelegramSettings(
-                    baseURL: telegram.baseURL, caFile: telegram.caFile.isEmpty ? nil : telegram.caFile,
-                    requestTimeout: .milliseconds(telegram.requestTimeoutMs)))
-        } catch let error as SecretError {
+            token = try store.secret("telegram_bot_token")
+        } catch {
             offReason = "\(error)"
             offKind = error.kind
-        } catch let error as TelegramSetupError {
-            offReason = "\(error)"
         }
-        if client == nil { chats = [] }
+        // The chats are known whenever they can be read, delivery on or off: delivery records
+        // apply to them, so the counts in `astctl status` stay true while delivery is off.
+        do {
+            chats = try Self.chatIDs(try store.secret("telegram_chat_ids"))
+        } catch {
+            if offReason == nil {
+                offReason = "\(error)"
+                offKind = error.kind
+            }
+        }
+        if let token, !chats.isEmpty {
+            do {
+                client = try TelegramClient(
+                    token: token,
+                    settings: TelegramSettings(
+                        baseURL: telegram.baseURL, caFile: telegram.caFile.isEmpty ? nil : telegram.caFile,
+                        requestTimeout: .milliseconds(telegram.requestTimeoutMs)))
+            } catch {
+                offReason = "\(error)"
+            }
+        }
+        let redactor = SecretRedactor(token.map { [$0] } ?? [])
+        self.redactor = redactor
+        logger = RedactingLogHandler.logger(context.logger, redactor: redactor)
         self.client = client
-        self.offReason = offReason
-        outbox = try Self.restore(chats: chats, settings: settings, journal: journal, now: clock.now(), encoder: encoder)
+        self.offReason = offReason.map(redactor.redact)
+        outbox = try Self.restore(
+            chats: chats, sending: client != nil, settings: settings, journal: journal, now: clock.now(), encoder: encoder)
         commandSetup = CommandSetup(
             runtimeDir: context.config.runtimeDir, bus: BusSettings(context.config.bus),
             pollTimeout: .seconds(telegram.pollTimeoutS ?? 25), backoffInitial: settings.backoffInitial,
@@ -107,6 +138,9 @@ actor NotifierShell: WorkerLogic {
         if status.pending > 0 {
             logger.notice("\(status.pending) alerts pending from before this start (\(status.pendingP0) P0)")
         }
+        if outbox.chats.isEmpty == false, client == nil {
+            logger.notice("delivery is off; counting against the chats \(chats.isEmpty ? "the journal names" : "configured")")
+        }
         try journal.append(
             JournalRecord(kind: .state, type: NotifierJournal.started, timestamp: clock.now(), body: []), durability: .durable)
     }
@@ -132,34 +166,68 @@ actor NotifierShell: WorkerLogic {
     }
 
     /// Rebuilds the outbox: the jitter seed, every alert the bus journaled (and every alert a
-    /// journaled lifecycle event means), minus every message recorded as delivered.
-    static func restore(chats: [String], settings: OutboxSettings, journal: Journal, now: Timestamp, encoder: JSONEncoder) throws -> Outbox
-    {
+    /// journaled lifecycle event means), minus every message recorded as delivered; then marks
+    /// what was in flight, unanswered, when the notifier stopped (delivery unknown). Without
+    /// configured chats the chats the journal names are counted against (delivery off).
+    static func restore(
+        chats configured: [String], sending: Bool, settings: OutboxSettings, journal: Journal, now: Timestamp, encoder: JSONEncoder
+    ) throws -> Outbox {
         var seed: UInt64?
         var alerts: [(Alert, Timestamp)] = []
         var records: [DeliveryRecord] = []
         // Alerts and records are applied in journal order: a record never precedes its alert.
         var order: [(isAlert: Bool, index: Int)] = []
+        // Journals written before identities: records name the sender's key alone.
+        var identities = Set<String>()
+        var bySenderKey: [String: String] = [:]
+        // Sent and not answered, per run (message ids restart with each run).
+        var run = 0
+        var inFlight: [String: SentBody] = [:]
+        var inFlightOrder: [String] = []
+        var journalChats: [String] = []
         let decoder = JSONDecoder()
         try journal.scan(fromSeq: 1) { entry in
             let r = entry.record
             switch (r.kind, r.type) {
             case (.state, NotifierJournal.initial):
                 seed = try decoder.decode(UInt64.self, from: Data(r.body))
+            case (.state, NotifierJournal.started):
+                run += 1
             case (.received, MessageType.alert.rawValue), (.received, MessageType.lifecycle.rawValue):
-                let alert: Alert?
-                switch try? EnvelopeCodec.decode(r.body).message {
-                case .alert(let a): alert = a
-                case .lifecycle(let e): alert = LifecycleAlerts.alert(for: e)
-                default: alert = nil
-                }
-                if let alert {
+                if let envelope = try? EnvelopeCodec.decode(r.body),
+                    let alert = AlertIdentity.alert(in: envelope.message, envelopeID: envelope.id)
+                {
                     order.append((true, alerts.count))
                     alerts.append((alert, r.timestamp))
+                    identities.insert(alert.key)
+                    if case .alert(let original) = envelope.message, bySenderKey[original.key] == nil {
+                        bySenderKey[original.key] = alert.key
+                    } else if case .lifecycle(let e) = envelope.message, let original = LifecycleAlerts.alert(for: e),
+                        bySenderKey[original.key] == nil
+                    {
+                        bySenderKey[original.key] = alert.key
+                    }
+                }
+            case (.sent, NotifierJournal.sent):
+                if let body = try? decoder.decode(SentBody.self, from: Data(r.body)) {
+                    inFlight["\(run):\(body.id)"] = body
+                    inFlightOrder.append("\(run):\(body.id)")
+                    if !journalChats.contains(body.chat) { journalChats.append(body.chat) }
+                }
+            case (.event, NotifierJournal.failed):
+                if let body = try? decoder.decode(FailedBody.self, from: Data(r.body)) {
+                    if case .deliveryUnknown = body.outcome {} else { inFlight["\(run):\(body.id)"] = nil }
                 }
             case (.decision, NotifierJournal.delivered):
+                var record = try decoder.decode(DeliveryRecord.self, from: Data(r.body))
+                record.alertKeys = record.alertKeys.map { identities.contains($0) ? $0 : bySenderKey[$0] ?? $0 }
                 order.append((false, records.count))
-                records.append(try decoder.decode(DeliveryRecord.self, from: Data(r.body)))
+                records.append(record)
+                if !journalChats.contains(record.chat) { journalChats.append(record.chat) }
+                for (id, sent) in inFlight where sent.chat == record.chat && sent.part == record.part {
+                    let keys = sent.alertKeys.map { identities.contains($0) ? $0 : bySenderKey[$0] ?? $0 }
+                    if keys == record.alertKeys { inFlight[id] = nil }
+                }
             default:
                 break
             }
@@ -173,13 +241,18 @@ actor NotifierShell: WorkerLogic {
                     body: Array(try encoder.encode(fresh))), durability: .durable)
             seed = fresh
         }
-        var outbox = Outbox(chats: chats, settings: settings, seed: seed!)
+        let chats = configured.isEmpty && !sending ? journalChats : configured
+        var outbox = Outbox(chats: chats, settings: settings, seed: seed!, sending: sending)
         for step in order {
             if step.isAlert {
                 outbox.restore(alert: alerts[step.index].0, receivedAt: alerts[step.index].1)
             } else {
                 outbox.restore(records[step.index])
             }
+        }
+        for id in inFlightOrder {
+            guard let sent = inFlight[id] else { continue }
+            outbox.restore(deliveryUnknown: sent.alertKeys, chat: sent.chat)
         }
         return outbox
     }
@@ -258,7 +331,9 @@ actor NotifierShell: WorkerLogic {
         for action in actions {
             switch action {
             case .send(let message):
-                append(NotifierJournal.sent, kind: .sent, message.id, SentBody(message), durability: .batched)
+                // Durable before the request leaves: after a crash, what was in flight is known,
+                // and sent again marked as a possible repeat.
+                append(NotifierJournal.sent, kind: .sent, message.id, SentBody(message), durability: .durable)
                 sendQueue.yield(message)
             case .wake(let at):
                 arm(at: at)
@@ -270,6 +345,12 @@ actor NotifierShell: WorkerLogic {
                 logger.info("\(record.abandoned ? "gave up on" : "delivered") \(what)\(part)", metadata: ["chat": "\(record.chat)"])
             case .logCritical(let line):
                 logger.critical("\(line)")
+            case .logNotice(let line):
+                logger.notice("\(line)")
+            case .chatProblem(let chat, let problem):
+                append(
+                    NotifierEntries.chatProblem, kind: .event, chat, ChatProblemBody(chat: chat, problem: problem), durability: .durable)
+                if problem == nil { logger.notice("Telegram delivers to chat \(chat) again") }
             }
         }
     }
@@ -290,6 +371,7 @@ actor NotifierShell: WorkerLogic {
         case .delivered: "delivered"
         case .rateLimited(let after): "429 Too Many Requests: retry after \(after)"
         case .transientFailure(let reason): reason
+        case .deliveryUnknown(let reason): "\(reason) (delivery unknown)"
         case .refused(let status, let description): "refused (\(status)): \(description)"
         }
     }
@@ -298,8 +380,8 @@ actor NotifierShell: WorkerLogic {
         do {
             try journal.append(
                 JournalRecord(
-                    kind: kind, type: type, timestamp: clock.now(), correlationID: correlation,
-                    body: Array(try encoder.encode(body))), durability: durability)
+                    kind: kind, type: type, timestamp: clock.now(), correlationID: correlation.map(redactor.redact),
+                    body: redactor.redact(bytes: Array(try encoder.encode(body)))), durability: durability)
         } catch {
             // Without the journal the outbox cannot promise anything: crash-only, astd restarts us.
             logger.critical("cannot journal \(type): \(error)")
@@ -309,24 +391,36 @@ actor NotifierShell: WorkerLogic {
 
     func report() -> NotifierStatusReport {
         let s = outbox.status(now: clock.now())
-        return NotifierStatusReport(
+        var report = NotifierStatusReport(
             deliveryEnabled: client != nil, pending: s.pending, pendingP0: s.pendingP0, oldestPendingP0: s.oldestPendingP0,
             delivered: s.delivered, abandoned: s.abandoned, lastDeliveryAt: s.lastDeliveryAt,
-            lastError: offReason.map { "Telegram delivery is off: \($0)" } ?? s.lastError, nextAttemptAt: s.nextAttemptAt)
+            lastError: (offReason.map { "Telegram delivery is off: \($0)" } ?? s.lastError).map(redactor.redact),
+            nextAttemptAt: s.nextAttemptAt)
+        report.duplicates = s.duplicates
+        report.repeats = s.repeats
+        report.chatProblems = s.chatProblems.map { redactor.redact($0.description) }
+        return report
     }
 
     /// Validate before you journal: an alert beyond its sizes is refused (``Alert/validate()``).
     nonisolated func validate(_ envelope: Envelope, from peer: PeerInfo) -> InputRefusal? {
+        switch envelope.message {
+        case .alert, .lifecycle:
+            // The envelope id is part of the alert's identity: bounded like a key.
+            if let refusal = InputCheck.text(envelope.id, "envelope id", max: AlertIdentity.maximumEnvelopeIDBytes) { return refusal }
+        default:
+            break
+        }
         if case .alert(let alert) = envelope.message { return alert.validate() }
         return nil
     }
 
     func receive(_ envelope: Envelope, from peer: PeerInfo) async -> Message? {
         switch envelope.message {
-        case .alert(let alert):
-            handle(.alert(alert), journaledAs: MessageType.alert.rawValue)
-        case .lifecycle(let event):
-            if let alert = LifecycleAlerts.alert(for: event) { handle(.alert(alert), journaledAs: MessageType.lifecycle.rawValue) }
+        case .alert, .lifecycle:
+            if let alert = AlertIdentity.alert(in: envelope.message, envelopeID: envelope.id) {
+                handle(.alert(alert), journaledAs: envelope.type.rawValue)
+            }
         case .notifierStatusRequest:
             return .notifierStatus(report())
         default:
@@ -336,14 +430,30 @@ actor NotifierShell: WorkerLogic {
     }
 }
 
+/// What `notifier.chat_problem` records.
+struct ChatProblemBody: Encodable {
+    var chat: String
+    /// Nil: the chat works again.
+    var problem: String?
+}
+
 /// What `notifier.sent` records of a message.
-struct SentBody: Encodable {
+struct SentBody: Codable {
     var id: String
     var chat: String
     var alertKeys: [String]
     var part: Int
     var parts: Int
     var mode: String
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(String.self, forKey: .id)
+        chat = try c.decode(String.self, forKey: .chat)
+        alertKeys = try c.decode([String].self, forKey: .alertKeys)
+        part = try c.decode(Int.self, forKey: .part)
+        parts = try c.decode(Int.self, forKey: .parts)
+        mode = try c.decode(String.self, forKey: .mode)
+    }
     init(_ m: OutgoingMessage) {
         id = m.id
         chat = m.chat
@@ -359,7 +469,7 @@ struct SentBody: Encodable {
 }
 
 /// What `notifier.failed` records of an attempt.
-struct FailedBody: Encodable {
+struct FailedBody: Codable {
     var id: String
     var chat: String
     var outcome: DeliveryOutcome

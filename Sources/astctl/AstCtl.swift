@@ -363,8 +363,11 @@ func notifierLine(_ r: NotifierStatusReport, now: Timestamp) -> String {
         }
         line += ")"
     }
-    line += r.deliveryEnabled ? "; Telegram delivery on, \(r.delivered) delivered" : "; Telegram delivery OFF"
+    line += r.deliveryEnabled ? "; Telegram delivery on, \(r.delivered) delivered" : "; Telegram delivery OFF, \(r.delivered) delivered"
     if r.abandoned > 0 { line += ", \(r.abandoned) refused by Telegram" }
+    if let n = r.repeats, n > 0 { line += ", \(n) sent again (delivery unknown)" }
+    if let n = r.duplicates, n > 0 { line += ", \(n) duplicate\(n == 1 ? "" : "s") dropped" }
+    for problem in r.chatProblems ?? [] { line += "; CHAT PROBLEM: \(problem)" }
     if let next = r.nextAttemptAt { line += "; next attempt \(next)" }
     if let error = r.lastError, r.pending > 0 || !r.deliveryEnabled { line += "; last error: \(error)" }
     return line

@@ -49,6 +49,9 @@ actor Tree {
     var unclaimedExits: [Int32: ProcessExit] = [:]
     /// Notifications (READY=1 ...) that arrived before `spawn` returned their sender's pid.
     var unclaimedNotifications: [Int32: [NotifyMessage]] = [:]
+    /// Children that announced `STOPPING=1` (a graceful stop began): an exit with code 0 after it
+    /// is a stop on request (an operator's or a service manager's SIGTERM), not a crash.
+    var announcedStopping: Set<Int32> = []
     var readySent = false
     var lastSummary = ""
     var lastOwnPing: Timestamp?
@@ -124,6 +127,7 @@ actor Tree {
         let now = clock.now()
         if message.isWatchdogPing { runtime[child.id, default: Runtime()].lastPing = now }
         if let status = message.status { runtime[child.id, default: Runtime()].statusText = status }
+        if message.isStopping { announcedStopping.insert(message.pid) }
         if message.isReady { await perform(core.ready(pid: message.pid, now: now)) }
     }
 
@@ -276,6 +280,14 @@ actor Tree {
 
     /// Journals a lifecycle event and sends it (acknowledged) to the risk gate and the notifier.
     func record(_ event: LifecycleEvent) {
+        var event = event
+        if event.kind == .exited || event.kind == .stopped, let pid = event.pid {
+            let announced = announcedStopping.remove(pid) != nil
+            if announced, event.kind == .exited, event.exitCode == 0 {
+                event.stoppedOnRequest = true
+                event.reason = "\(event.reason ?? "exited with code 0") after STOPPING=1: stopped on request, not a crash"
+            }
+        }
         let line =
             "\(event.kind.rawValue) \(event.child?.description ?? "tree")"
             + (event.pid.map { " pid \($0)" } ?? "") + (event.reason.map { ": \($0)" } ?? "")

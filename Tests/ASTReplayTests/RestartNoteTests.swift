@@ -76,7 +76,8 @@ import Testing
         let astd = ProcessIdentity(role: .supervisor)
         let down = LifecycleEvent(
             kind: .exited, child: ProcessIdentity(role: .strategy), pid: 42, reason: "killed by SIGKILL", onCrash: .noEffect, at: at(1))
-        let key = try #require(LifecycleAlerts.alert(for: down)?.key)
+        // The identity the notifier keeps it under: the derived key and the envelope's id ("l1" below).
+        let key = AlertIdentity.key(try #require(LifecycleAlerts.alert(for: down)?.key), envelopeID: "l1")
         let ready = LifecycleEvent(kind: .ready, child: ProcessIdentity(role: .strategy), pid: 43, at: at(2))
         func sent(_ keys: [String], _ t: Timestamp) throws -> JournalRecord {
             struct Sent: Encodable {

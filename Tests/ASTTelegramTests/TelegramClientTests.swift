@@ -95,12 +95,21 @@ import Testing
         }
     }
 
-    @Test(arguments: [FakeTelegramServer.Behaviour.serverError(status: 502), .serverError(status: 500), .malformedJSON, .closeConnection])
-    func serverErrorsMalformedAnswersAndClosedConnectionsAreTransient(behaviour: FakeTelegramServer.Behaviour) async throws {
+    /// A 5xx says the message was not taken; a 200 that is not the Bot API's JSON, or a
+    /// connection closed under the request, leaves its delivery unknown (sent again marked).
+    @Test(arguments: [
+        (FakeTelegramServer.Behaviour.serverError(status: 502), false), (.serverError(status: 500), false), (.malformedJSON, true),
+        (.closeConnection, true),
+    ])
+    func serverErrorsMalformedAnswersAndClosedConnectionsAreRetried(behaviour: FakeTelegramServer.Behaviour, unknown: Bool) async throws {
         try await withFixture { f in
             f.server.script([behaviour])
             let outcome = await f.client.send(Self.message("x"))
-            guard case .transientFailure(let reason) = outcome else {
+            let reason: String
+            switch outcome {
+            case .transientFailure(let r) where !unknown: reason = r
+            case .deliveryUnknown(let r) where unknown: reason = r
+            default:
                 Issue.record("\(behaviour) gave \(outcome)")
                 return
             }
@@ -118,10 +127,10 @@ import Testing
         }
     }
 
-    @Test func anAnswerSlowerThanTheTimeoutIsATransientFailure() async throws {
+    @Test func anAnswerSlowerThanTheTimeoutLeavesTheDeliveryUnknown() async throws {
         try await withFixture(timeout: .milliseconds(300)) { f in
             f.server.script([.slow(.seconds(3), then: .normal)])
-            guard case .transientFailure = await f.client.send(Self.message("slow")) else {
+            guard case .deliveryUnknown = await f.client.send(Self.message("slow")) else {
                 Issue.record("no timeout")
                 return
             }
@@ -188,7 +197,7 @@ struct TelegramAnswerTests {
             .transientFailure(reason: "Telegram answered HTTP 502: Bad Gateway")
         ),
         (503, "<html>down</html>", .transientFailure(reason: "Telegram answered HTTP 503")),
-        (200, "{not json", .transientFailure(reason: "Telegram answered HTTP 200 with a body that is not Bot API JSON")),
+        (200, "{not json", .deliveryUnknown(reason: "Telegram answered HTTP 200 with a body that is not Bot API JSON")),
         (
             400, #"{"ok":false,"error_code":400,"description":"Bad Request: chat not found"}"#,
             .refused(status: 400, description: "Bad Request: chat not found")
@@ -211,6 +220,38 @@ struct TelegramAnswerTests {
         let text = template.replacingOccurrences(of: "{T}", with: "123:" + "SECRET")
         let out = TelegramRedaction.redact(text, token: Secret(name: "telegram_bot_token", value: "123:" + "SECRET"))
         #expect(!out.contains("SECRET") && out.contains("<redacted>"), "\(out)")
+    }
+
+    @Test(arguments: [
+        "Bad Request: cannot route %2Fbot{P}%2FsendMessage", "token={p} in a query", "{P}", "json \"{J}\" body",
+        "mixed {M} here",
+    ])
+    func redactionRemovesEveryEncodingOfTheToken(template: String) {
+        let value = "7312345678:" + "AAFsecretPart-x_y"
+        let percentAll = value.utf8.map { String(format: "%%%02X", $0) }.joined()
+        let percentColon = value.replacingOccurrences(of: ":", with: "%3a")
+        let json = value.replacingOccurrences(of: ":", with: "\\u003A")
+        let mixed = "7312345678%3A" + "AAF%73ecretPart-x_y"
+        let text = template.replacingOccurrences(of: "{P}", with: percentAll).replacingOccurrences(of: "{p}", with: percentColon)
+            .replacingOccurrences(of: "{J}", with: json).replacingOccurrences(of: "{M}", with: mixed)
+        let out = SecretRedactor([Secret(name: "telegram_bot_token", value: value)]).redact(text)
+        #expect(!out.contains("AAF") && !out.contains("%41%41%46") && out.contains("<redacted>"), "\(out)")
+        // The same on bytes (a journal body).
+        let bytes = SecretRedactor([Secret(name: "t", value: value)]).redact(bytes: Array(text.utf8))
+        #expect(String(decoding: bytes, as: UTF8.self) == out)
+    }
+
+    @Test func redactionLeavesOtherTextAlone() {
+        let text = "chat 42 refused (400): Bad Request: chat not found; 100% sure"
+        #expect(SecretRedactor([Secret(name: "t", value: "123:SECRET")]).redact(text) == text)
+    }
+
+    @Test func aTLSErrorLosesItsBuildPath() {
+        let text =
+            "TLS: handshakeFailed(sslError([Error: 268435581 error:1000007d:SSL routines:CERTIFICATE_VERIFY_FAILED at "
+            + "/build/swift-nio-ssl/Sources/CNIOBoringSSL/ssl/handshake.cc:393]))"
+        let out = TelegramClient.withoutSourcePaths(text)
+        #expect(!out.contains("/build/") && out.contains("CERTIFICATE_VERIFY_FAILED"), "\(out)")
     }
 
     @Test func redactionCatchesABotPathEvenWithAnotherToken() {

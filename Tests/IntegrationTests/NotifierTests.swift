@@ -22,12 +22,16 @@ final class TelegramFixture {
     let certificates: TestCertificates
     let server: FakeTelegramServer
 
-    init() async throws {
+    /// - Parameters:
+    ///   - configured: the chats in `telegram_chat_ids` (the fixture's chat by default).
+    ///   - existing: the chats the fake knows (the fixture's chat by default).
+    init(configured: [String]? = nil, existing: Set<String>? = nil) async throws {
         secretsDir = try TemporaryDirectory(prefix: "ast-tgs")
         certificates = try TestCertificates(directory: secretsDir("tls"))
         server = try await FakeTelegramServer(
-            token: token, chats: [chat], certificate: certificates.certificateFile, key: certificates.keyFile)
-        try "telegram_bot_token: \"\(token)\"\ntelegram_chat_ids: \"\(chat)\"\n".write(
+            token: token, chats: existing ?? [chat], certificate: certificates.certificateFile, key: certificates.keyFile)
+        let chats = (configured ?? [chat]).joined(separator: ",")
+        try "telegram_bot_token: \"\(token)\"\ntelegram_chat_ids: \"\(chats)\"\n".write(
             toFile: secretsFile, atomically: true, encoding: .utf8)
         chmod(secretsFile, 0o600)
     }
@@ -68,9 +72,16 @@ final class TelegramFixture {
     /// How many accepted messages contain `marker`.
     func count(_ marker: String) -> Int { server.accepted.filter { $0.text.contains(marker) }.count }
 
-    /// Fails when any file under `directory` (logs, journals, astctl output) holds the token.
+    /// Fails when any file under `directory` (logs, journals, astctl output) holds the token,
+    /// raw or percent-encoded (the colon, or every byte).
     func expectNoToken(in directory: String) throws {
-        let needle = Array(token.utf8)
+        try expectNone(of: token, in: directory)
+        try expectNone(of: token.replacingOccurrences(of: ":", with: "%3A"), in: directory)
+        try expectNone(of: FakeTelegramServer.percentEncodeAll(token), in: directory)
+    }
+
+    func expectNone(of secret: String, in directory: String) throws {
+        let needle = Array(secret.utf8)
         let files = FileManager.default.enumerator(atPath: directory)?.compactMap { $0 as? String } ?? []
         var checked = 0
         for file in files {
@@ -214,6 +225,18 @@ final class TelegramFixture {
         #expect(table.stdout.contains("Notifier: 0 alerts pending") && table.stdout.contains("Telegram delivery on"), "\(table.stdout)")
         let (json, _) = try #require(try tree.status())
         #expect(json.notifier?.deliveryEnabled == true && (json.notifier?.delivered ?? 0) >= 2)
+        // The restart the runbook recommends (SIGTERM to the notifier) is not paged as a crash.
+        let notifier = try #require(tree.child("notifier@main", in: try await tree.waitAllReady())?.pid)
+        kill(notifier, SIGTERM)
+        do {
+            try await eventually(timeout: .seconds(30), "the restart on request at Telegram") {
+                telegram.server.accepted.contains { $0.text.contains("restarted on request: notifier@main") }
+            }
+        } catch {
+            print("accepted: \(telegram.server.accepted.map(\.text))")
+            throw error
+        }
+        #expect(!telegram.server.accepted.contains { $0.text.contains("AST process down: notifier@main") })
         try telegram.expectNoToken(in: tree.dir.path)
         await telegram.server.stop()
     }
