@@ -38,30 +38,43 @@ public enum FixedDecimalText {
                 let half = UInt128(1) << UInt128(k - 1)
                 if rest > half || (rest == half && q & 1 == 1) { q += 1 }
             }
-            whole = UInt64(q / 1_000_000)
-            micros = UInt64(q % 1_000_000)
+            if q <= UInt128(UInt64.max) {
+                // The common case, in 64-bit arithmetic (a 128-bit division is a library call).
+                let q64 = UInt64(q)
+                whole = q64 / 1_000_000
+                micros = q64 % 1_000_000
+            } else {
+                whole = UInt64(q / 1_000_000)
+                micros = UInt64(q % 1_000_000)
+            }
         }
         if x < 0, whole != 0 || micros != 0 { out.append(UInt8(ascii: "-")) }
         appendDigits(whole, to: &out)
         out.append(UInt8(ascii: "."))
-        var divisor: UInt64 = 100_000
-        while divisor > 0 {
-            out.append(UInt8(ascii: "0") + UInt8(micros / divisor % 10))
-            divisor /= 10
+        var m = micros
+        var six: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &six) { raw in
+            for i in stride(from: 5, through: 0, by: -1) {
+                raw[i] = UInt8(ascii: "0") + UInt8(m % 10)
+                m /= 10
+            }
+            out.append(contentsOf: raw)
         }
     }
 
     /// Appends `v` in decimal, without leading zeros (`0` for zero).
     public static func appendDigits(_ v: UInt64, to out: inout [UInt8]) {
-        if v < 10 {
-            out.append(UInt8(ascii: "0") + UInt8(v))
-            return
-        }
-        var divisor: UInt64 = 1
-        while divisor <= v / 10 { divisor *= 10 }
-        while divisor > 0 {
-            out.append(UInt8(ascii: "0") + UInt8(v / divisor % 10))
-            divisor /= 10
+        // At most 20 digits, written backwards into a fixed buffer, then appended at once.
+        var buffer: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        withUnsafeMutableBytes(of: &buffer) { raw in
+            var i = raw.count
+            var rest = v
+            repeat {
+                i -= 1
+                raw[i] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            } while rest > 0
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[i...]))
         }
     }
 
