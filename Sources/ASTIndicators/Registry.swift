@@ -31,6 +31,30 @@ enum NodeKey: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+/// The values of one node for one bar (at most three: MACD, the bands, ADX, KDJ), held inline so
+/// that evaluating a node allocates nothing.
+struct NodeCells: Sendable {
+    var count: Int
+    var a: Double
+    var b: Double
+    var c: Double
+
+    init(_ a: Double) { (count, self.a, b, c) = (1, a, 0, 0) }
+    init(_ a: Double, _ b: Double) { (count, self.a, self.b, c) = (2, a, b, 0) }
+    init(_ a: Double, _ b: Double, _ c: Double) { (count, self.a, self.b, self.c) = (3, a, b, c) }
+
+    subscript(i: Int) -> Double { i == 0 ? a : i == 1 ? b : c }
+
+    /// The same values as the output's ``IndicatorOutput/columnValues``, in the same order.
+    var values: [Double] { count == 1 ? [a] : count == 2 ? [a, b] : [a, b, c] }
+}
+
+extension MACDValue { var cells: NodeCells { NodeCells(macd, signal, histogram) } }
+extension BollingerValue { var cells: NodeCells { NodeCells(middle, upper, lower) } }
+extension ADXValue { var cells: NodeCells { NodeCells(adx, plusDI, minusDI) } }
+extension SuperTrendValue { var cells: NodeCells { NodeCells(value, Double(direction.rawValue)) } }
+extension KDJValue { var cells: NodeCells { NodeCells(k, d, j) } }
+
 /// The incremental state of one node; `evaluate` is its O(1) step for one bar.
 enum NodeState: Sendable {
     case sma(SMA)
@@ -44,6 +68,10 @@ enum NodeState: Sendable {
     case bollinger(multiplier: Double)
     case adx(ADXCore)
     case supertrend(SuperTrendCore)
+    /// Only while `evaluate` holds the state it advances: the payload is moved out, so that its
+    /// buffers (a window's ring, a deque) are uniquely referenced and mutate in place instead of
+    /// being copied on every bar.
+    case moved
 
     init(_ key: NodeKey) {
         switch key {
@@ -64,44 +92,57 @@ enum NodeState: Sendable {
         }
     }
 
-    /// Advances by one bar; `inputs` are this bar's outputs of the dependencies.
-    mutating func evaluate(_ bar: Bar, _ inputs: [[Double]?]) -> [Double]? {
+    /// Advances by one bar; `first` and `second` are this bar's outputs of the dependencies, in
+    /// the order ``NodeKey/dependencies`` lists them.
+    mutating func evaluate(_ bar: Bar, _ first: NodeCells?, _ second: NodeCells?) -> NodeCells? {
         switch self {
         case .sma(var x):
+            self = .moved
             defer { self = .sma(x) }
-            return x.update(bar)?.columnValues
+            return x.update(bar).map { NodeCells($0) }
         case .ema(var x):
+            self = .moved
             defer { self = .ema(x) }
-            return x.update(bar)?.columnValues
+            return x.update(bar).map { NodeCells($0) }
         case .rsi(var x):
+            self = .moved
             defer { self = .rsi(x) }
-            return x.update(bar)?.columnValues
+            return x.update(bar).map { NodeCells($0) }
         case .kdj(var x):
+            self = .moved
             defer { self = .kdj(x) }
-            return x.update(bar)?.columnValues
+            return x.update(bar)?.cells
         case .trueRange(var x):
+            self = .moved
             defer { self = .trueRange(x) }
-            return x.update(bar).map { [$0] }
+            return x.update(bar).map { NodeCells($0) }
         case .standardDeviation(var w):
+            self = .moved
             defer { self = .standardDeviation(w) }
             w.push(bar.close.units)
-            return w.isFull ? [w.populationStandardDeviation] : nil
+            return w.isFull ? NodeCells(w.populationStandardDeviation) : nil
         case .atr(var x):
+            self = .moved
             defer { self = .atr(x) }
-            guard let tr = inputs[0]?[0] else { return nil }
-            return x.update(tr).map { [$0] }
+            guard let tr = first?.a else { return nil }
+            return x.update(tr).map { NodeCells($0) }
         case .macd(var x):
+            self = .moved
             defer { self = .macd(x) }
-            return x.update(fast: inputs[0]?[0], slow: inputs[1]?[0])?.columnValues
+            return x.update(fast: first?.a, slow: second?.a)?.cells
         case .bollinger(let k):
-            guard let mean = inputs[0]?[0], let sd = inputs[1]?[0] else { return nil }
-            return BollingerBands.bands(mean: mean, deviation: sd, multiplier: k).columnValues
+            guard let mean = first?.a, let sd = second?.a else { return nil }
+            return BollingerBands.bands(mean: mean, deviation: sd, multiplier: k).cells
         case .adx(var x):
+            self = .moved
             defer { self = .adx(x) }
-            return x.update(bar, trueRange: inputs[0]?[0])?.columnValues
+            return x.update(bar, trueRange: first?.a)?.cells
         case .supertrend(var x):
+            self = .moved
             defer { self = .supertrend(x) }
-            return x.update(bar, atr: inputs[0]?[0])?.columnValues
+            return x.update(bar, atr: first?.a)?.cells
+        case .moved:
+            return nil
         }
     }
 }
@@ -116,6 +157,12 @@ public struct IndicatorPlan: Sendable, Equatable {
     let nodes: [NodeKey]
     let inputs: [[Int]]
     let requestedNodes: [Int]
+    /// The number of columns of each requested indicator, and of all of them.
+    let requestedWidths: [Int]
+    let columnCount: Int
+    /// Each node's first and second dependency (`inputs`), -1 for none: read per bar without an array.
+    let firstInputs: [Int]
+    let secondInputs: [Int]
 
     /// Resolves `specs` and their dependencies.
     public init(_ specs: [IndicatorSpec]) {
@@ -141,6 +188,10 @@ public struct IndicatorPlan: Sendable, Equatable {
         self.nodes = nodes
         self.inputs = inputs
         requestedNodes = requested.map { index[.indicator($0)]! }
+        requestedWidths = requested.map(\.columns.count)
+        columnCount = requestedWidths.reduce(0, +)
+        firstInputs = inputs.map { $0.first ?? -1 }
+        secondInputs = inputs.map { $0.count > 1 ? $0[1] : -1 }
     }
 
     /// Every node computed per bar, in evaluation order (`ema:12`, `ema:26`, `macd:12,26,9`,
@@ -181,12 +232,15 @@ public struct IndicatorEngine: Sendable {
     public let plan: IndicatorPlan
     private var states: [NodeState]
     private var lastStart: Timestamp?
+    /// Every node's output for the last bar, reused from bar to bar.
+    private var outputs: [NodeCells?]
     /// How often each node was evaluated, in plan order (to show sharing in tests and stats).
     public private(set) var evaluations: [Int]
 
     public init(plan: IndicatorPlan) {
         self.plan = plan
         states = plan.nodes.map(NodeState.init)
+        outputs = Array(repeating: nil, count: plan.nodes.count)
         evaluations = Array(repeating: 0, count: plan.nodes.count)
     }
 
@@ -197,14 +251,41 @@ public struct IndicatorEngine: Sendable {
     /// does not start after the previous one is ignored (`nil`): it would corrupt every
     /// indicator, and a market-data layer that sends it has a bug to report, not to trade on.
     public mutating func update(_ bar: Bar) -> IndicatorValues? {
-        if let lastStart, bar.start <= lastStart { return nil }
+        guard advance(bar) else { return nil }
+        return IndicatorValues(specs: plan.requested, values: plan.requestedNodes.map { outputs[$0]?.values })
+    }
+
+    /// Feeds the next bar as ``update(_:)`` does and writes ``IndicatorValues/row`` (every column
+    /// of the plan, `nil` while its indicator warms up) into `columns`, which it resizes to
+    /// ``IndicatorPlan/columns``' count: no allocation per bar. Returns false, and leaves
+    /// `columns` alone, for a bar that does not start after the previous one.
+    public mutating func update(_ bar: Bar, columns: inout [Double?]) -> Bool {
+        guard advance(bar) else { return false }
+        if columns.count != plan.columnCount { columns = Array(repeating: nil, count: plan.columnCount) }
+        var c = 0
+        for (k, node) in plan.requestedNodes.enumerated() {
+            let width = plan.requestedWidths[k]
+            if let cells = outputs[node] {
+                for j in 0..<width { columns[c + j] = cells[j] }
+            } else {
+                for j in 0..<width { columns[c + j] = nil }
+            }
+            c += width
+        }
+        return true
+    }
+
+    private mutating func advance(_ bar: Bar) -> Bool {
+        if let lastStart, bar.start <= lastStart { return false }
         lastStart = bar.start
-        var outputs = [[Double]?](repeating: nil, count: states.count)
         for i in states.indices {
-            outputs[i] = states[i].evaluate(bar, plan.inputs[i].map { outputs[$0] })
+            let f = plan.firstInputs[i], g = plan.secondInputs[i]
+            let first = f < 0 ? nil : outputs[f]
+            let second = g < 0 ? nil : outputs[g]
+            outputs[i] = states[i].evaluate(bar, first, second)
             evaluations[i] += 1
         }
-        return IndicatorValues(specs: plan.requested, values: plan.requestedNodes.map { outputs[$0] })
+        return true
     }
 }
 

@@ -38,14 +38,22 @@ struct ExactWindow: Sendable {
     }
 
     /// The mean of the window in dollars.
-    var mean: Double { Double(sum) / Double(count) / Double(Price.unitsPerDollar) }
+    var mean: Double { Self.double(sum) / Double(count) / Double(Price.unitsPerDollar) }
 
     /// The population standard deviation of the window in dollars.
     var populationStandardDeviation: Double {
         // n²·variance = n·Σx² − (Σx)², exactly, in units².
         let n = Int128(count)
         let scaled = n * sumOfSquares - sum * sum
-        return Double(scaled).squareRoot() / Double(count) / Double(Price.unitsPerDollar)
+        return Self.double(scaled).squareRoot() / Double(count) / Double(Price.unitsPerDollar)
+    }
+
+    /// `Double(v)`, through the hardware's Int64 conversion when `v` fits one (both round to
+    /// nearest, so the result is the same; the generic `Int128` conversion costs far more).
+    @inline(__always)
+    static func double(_ v: Int128) -> Double {
+        if let small = Int64(exactly: v) { return Double(small) }
+        return Double(v)
     }
 }
 

@@ -147,14 +147,19 @@ public enum BarValidator {
         var previous: SourcedBar?
         for sb in bars {
             let b = sb.bar
-            for (field, value) in [("open", b.open), ("high", b.high), ("low", b.low), ("close", b.close)] where value.units <= 0 {
-                add(.error, .nonPositivePrice(field: field, value: value), sb)
-            }
+            // Field by field in a fixed order, without an array per bar (ingest checks every bar).
+            if b.open.units <= 0 { add(.error, .nonPositivePrice(field: "open", value: b.open), sb) }
+            if b.high.units <= 0 { add(.error, .nonPositivePrice(field: "high", value: b.high), sb) }
+            if b.low.units <= 0 { add(.error, .nonPositivePrice(field: "low", value: b.low), sb) }
+            if b.close.units <= 0 { add(.error, .nonPositivePrice(field: "close", value: b.close), sb) }
             if b.high < b.low {
                 add(.error, .highBelowLow(high: b.high, low: b.low), sb)
             } else {
-                for (field, value) in [("open", b.open), ("close", b.close)] where value < b.low || value > b.high {
-                    add(.error, .outsideRange(field: field, value: value, low: b.low, high: b.high), sb)
+                if b.open < b.low || b.open > b.high {
+                    add(.error, .outsideRange(field: "open", value: b.open, low: b.low, high: b.high), sb)
+                }
+                if b.close < b.low || b.close > b.high {
+                    add(.error, .outsideRange(field: "close", value: b.close, low: b.low, high: b.high), sb)
                 }
             }
             if b.volume < 0 { add(.error, .negativeVolume(b.volume), sb) }

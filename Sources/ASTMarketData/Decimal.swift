@@ -7,55 +7,76 @@
 enum DecimalText {
     /// Units of 1/10,000 for `text`, or nil when it is not a decimal number or does not fit.
     static func units(_ text: Substring) -> Int64? {
-        var bytes = Array(text.utf8)
+        var text = text
+        return text.withUTF8 { units($0) }
+    }
+
+    /// Units of 1/10,000 for the UTF-8 bytes `b`, read in place: an optional sign, digits with at
+    /// most one `.` (at least one digit after it), an optional exponent `e`/`E` with an optional
+    /// sign and digits (|exponent| < 40).
+    static func units(_ b: UnsafeBufferPointer<UInt8>) -> Int64? {
+        var i = 0
         var negative = false
-        if bytes.first == UInt8(ascii: "-") || bytes.first == UInt8(ascii: "+") {
-            negative = bytes.first == UInt8(ascii: "-")
-            bytes.removeFirst()
+        if let first = b.first, first == UInt8(ascii: "-") || first == UInt8(ascii: "+") {
+            negative = first == UInt8(ascii: "-")
+            i = 1
         }
-        var digits: [UInt8] = []
+        let digitsStart = i
+        var digitCount = 0
         var pointAt: Int?
         var exponent = 0
-        var i = 0
-        while i < bytes.count {
-            let c = bytes[i]
+        var end = b.count  // where the mantissa ends
+        while i < b.count {
+            let c = b[i]
             if c >= 48 && c <= 57 {
-                digits.append(c - 48)
+                digitCount += 1
             } else if c == UInt8(ascii: "."), pointAt == nil {
-                pointAt = digits.count
+                pointAt = digitCount
             } else if c == UInt8(ascii: "e") || c == UInt8(ascii: "E") {
-                guard let e = Int(String(decoding: bytes[(i + 1)...], as: UTF8.self)), abs(e) < 40 else { return nil }
+                guard let e = exponentValue(UnsafeBufferPointer(rebasing: b[(i + 1)...])) else { return nil }
                 exponent = e
-                i = bytes.count
+                end = i
                 break
             } else {
                 return nil
             }
             i += 1
         }
-        guard !digits.isEmpty else { return nil }
-        if let p = pointAt, p == digits.count { return nil }  // "1." has no fraction digit
+        guard digitCount > 0 else { return nil }
+        if let p = pointAt, p == digitCount { return nil }  // "1." has no fraction digit
         // value = digits × 10^(exponent − fractionDigits); units = value × 10^4.
-        let fractionDigits = digits.count - (pointAt ?? digits.count)
+        let fractionDigits = digitCount - (pointAt ?? digitCount)
         let shift = exponent - fractionDigits + 4
-        var whole: [UInt8]
-        var dropped: [UInt8] = []
-        if shift >= 0 {
-            whole = digits + [UInt8](repeating: 0, count: shift)
-        } else {
-            let keep = max(0, digits.count + shift)
-            whole = Array(digits[..<keep])
-            dropped = Array(digits[keep...])
-            if digits.count + shift < 0 { dropped = [UInt8](repeating: 0, count: -(digits.count + shift)) + dropped }
-        }
+        let keep = shift >= 0 ? digitCount : max(0, digitCount + shift)
         var value: Int64 = 0
-        for d in whole {
-            let (m, o1) = value.multipliedReportingOverflow(by: 10)
-            let (a, o2) = m.addingReportingOverflow(Int64(d))
-            guard !o1, !o2 else { return nil }
-            value = a
+        var taken = 0
+        var roundingDigit: UInt8 = 0
+        var j = digitsStart
+        while j < end {
+            let c = b[j]
+            j += 1
+            guard c != UInt8(ascii: ".") else { continue }
+            if taken < keep {
+                let (m, o1) = value.multipliedReportingOverflow(by: 10)
+                let (a, o2) = m.addingReportingOverflow(Int64(c - 48))
+                guard !o1, !o2 else { return nil }
+                value = a
+                taken += 1
+            } else {
+                // The first dropped digit decides the rounding (none when every digit is dropped
+                // below a zero: digits + shift < 0).
+                if digitCount + shift >= 0 { roundingDigit = c - 48 }
+                break
+            }
         }
-        if let first = dropped.first, first >= 5 {
+        if shift > 0 {
+            for _ in 0..<shift {
+                let (m, o) = value.multipliedReportingOverflow(by: 10)
+                guard !o else { return nil }
+                value = m
+            }
+        }
+        if roundingDigit >= 5 {
             let (a, o) = value.addingReportingOverflow(1)
             guard !o else { return nil }
             value = a
@@ -63,10 +84,57 @@ enum DecimalText {
         return negative ? -value : value
     }
 
+    /// An exponent: an optional sign and at least one digit, below 40 in magnitude.
+    private static func exponentValue(_ b: UnsafeBufferPointer<UInt8>) -> Int? {
+        var i = 0
+        var negative = false
+        if let first = b.first, first == UInt8(ascii: "-") || first == UInt8(ascii: "+") {
+            negative = first == UInt8(ascii: "-")
+            i = 1
+        }
+        guard i < b.count else { return nil }
+        var v = 0
+        while i < b.count {
+            let c = b[i]
+            guard c >= 48 && c <= 57 else { return nil }
+            v = min(v * 10 + Int(c - 48), 1_000)
+            i += 1
+        }
+        guard v < 40 else { return nil }
+        return negative ? -v : v
+    }
+
     /// A whole number of shares: digits, optionally followed by a fraction of zeros (`1200.0`).
     static func integer(_ text: Substring) -> Int64? {
-        if let v = Int64(text) { return v }
-        guard let units = units(text), units % 10_000 == 0 else { return nil }
+        var text = text
+        return text.withUTF8 { integer($0) }
+    }
+
+    /// ``integer(_:)-(Substring)`` over UTF-8 bytes.
+    static func integer(_ b: UnsafeBufferPointer<UInt8>) -> Int64? {
+        // Int64(text): an optional sign and digits.
+        var i = 0
+        var negative = false
+        if let first = b.first, first == UInt8(ascii: "-") || first == UInt8(ascii: "+") {
+            negative = first == UInt8(ascii: "-")
+            i = 1
+        }
+        var plain = i < b.count
+        var v: Int64 = 0
+        while plain, i < b.count {
+            let c = b[i]
+            guard c >= 48 && c <= 57 else {
+                plain = false
+                break
+            }
+            let (m, o1) = v.multipliedReportingOverflow(by: 10)
+            let (a, o2) = negative ? m.subtractingReportingOverflow(Int64(c - 48)) : m.addingReportingOverflow(Int64(c - 48))
+            if o1 || o2 { plain = false }
+            v = a
+            i += 1
+        }
+        if plain { return v }
+        guard let units = units(b), units % 10_000 == 0 else { return nil }
         return units / 10_000
     }
 }

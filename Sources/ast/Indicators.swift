@@ -4,6 +4,7 @@ import ASTIndicators
 import ASTMarketData
 import ArgumentParser
 import Foundation
+import Glibc
 
 /// `ast indicators --csv FILE --indicator SPEC...`: AST's indicator values for every bar of a CSV,
 /// as CSV, to check against a charting tool.
@@ -40,8 +41,13 @@ struct IndicatorsCommand: ParsableCommand {
             ticker = s
         }
         let text: String
-        do { text = try String(contentsOfFile: csv, encoding: .utf8) } catch {
-            throw failure("cannot read \(csv): \(error.localizedDescription)", ExitStatus.other)
+        if let fast = Self.readUTF8(csv) {
+            text = fast
+        } else {
+            // The slow path only to report the failure in Foundation's words, as before.
+            do { text = try String(contentsOfFile: csv, encoding: .utf8) } catch {
+                throw failure("cannot read \(csv): \(error.localizedDescription)", ExitStatus.other)
+            }
         }
         let parsed: ParsedCSV
         do {
@@ -54,35 +60,80 @@ struct IndicatorsCommand: ParsableCommand {
             throw failure(
                 "\(csv) has unreadable rows, no output:\n" + parsed.issues.map(\.description).joined(separator: "\n"), ExitStatus.badData)
         }
-        let rows = try IndicatorTable.rows(parsed.bars.map(\.bar), specs: specs, file: csv, lines: parsed.bars.map(\.line))
-        print(rows.joined(separator: "\n"))
+        let bytes = try IndicatorTable.csv(parsed.bars, specs: specs, file: csv)
+        guard StandardOutput.write(bytes) else { throw failure("cannot write to standard output", ExitStatus.other) }
+    }
+
+    /// The file's bytes as a `String` when they are readable UTF-8; nil otherwise (the caller
+    /// then reports why).
+    static func readUTF8(_ path: String) -> String? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        return data.withUnsafeBytes { String(validating: $0.bindMemory(to: UInt8.self), as: UTF8.self) }
     }
 }
 
 /// The CSV `ast indicators` prints. Pure.
 enum IndicatorTable {
-    /// The header and one row per bar; bars must go forward in time (the engine would ignore a
-    /// bar that does not, so such a file is refused instead of printed with holes).
-    static func rows(_ bars: [Bar], specs: [IndicatorSpec], file: String, lines: [Int?]) throws -> [String] {
+    /// The header and one row per bar, each line ending in a newline; bars must go forward in
+    /// time (the engine would ignore a bar that does not, so such a file is refused instead of
+    /// printed with holes). Built in one byte buffer: no `String` per row or cell.
+    static func csv(_ bars: [SourcedBar], specs: [IndicatorSpec], file: String) throws -> [UInt8] {
         let plan = IndicatorPlan(specs)
         var engine = IndicatorEngine(plan: plan)
-        var out = [(["date"] + plan.columns).joined(separator: ",")]
-        for (i, bar) in bars.enumerated() {
-            guard let values = engine.update(bar) else {
-                let at = lines[i].map { "\(file):\($0)" } ?? file
+        var out: [UInt8] = []
+        out.reserveCapacity(64 + bars.count * (11 + 12 * plan.columns.count))
+        out.append(contentsOf: Array((["date"] + plan.columns).joined(separator: ",").utf8))
+        out.append(UInt8(ascii: "\n"))
+        var row: [Double?] = []
+        for sourced in bars {
+            let bar = sourced.bar
+            guard engine.update(bar, columns: &row) else {
+                let at = sourced.line.map { "\(file):\($0)" } ?? file
                 throw failure(
                     "\(at): \(NewYorkTime.local(bar.start).date) does not come after the previous row; sort the file by date",
                     ExitStatus.badData)
             }
-            out.append(([NewYorkTime.local(bar.start).date.description] + values.row.map { $0.map(format) ?? "" }).joined(separator: ","))
+            appendDate(NewYorkTime.local(bar.start).date, to: &out)
+            for cell in row {
+                out.append(UInt8(ascii: ","))
+                if let cell { FixedDecimalText.appendSixDecimals(cell, to: &out) }
+            }
+            out.append(UInt8(ascii: "\n"))
         }
         return out
     }
 
-    /// Six decimals, rounded to nearest by the C library; `-0.000000` becomes `0.000000`.
-    static func format(_ x: Double) -> String {
-        guard x.isFinite else { return x.isNaN ? "nan" : (x > 0 ? "inf" : "-inf") }
-        let s = String(format: "%.6f", x)
-        return s == "-0.000000" ? "0.000000" : s
+    /// `YYYY-MM-DD`, as ``LocalDate/description`` writes it (years 1...9999).
+    static func appendDate(_ d: LocalDate, to out: inout [UInt8]) {
+        func two(_ v: Int) {
+            out.append(UInt8(ascii: "0") + UInt8(v / 10))
+            out.append(UInt8(ascii: "0") + UInt8(v % 10))
+        }
+        two(d.year / 100)
+        two(d.year % 100)
+        out.append(UInt8(ascii: "-"))
+        two(d.month)
+        out.append(UInt8(ascii: "-"))
+        two(d.day)
+    }
+}
+
+/// Standard output as one file descriptor, written without Foundation's buffering.
+enum StandardOutput {
+    /// Writes all of `bytes` to descriptor 1, retrying after a partial write or EINTR; false on
+    /// an error (a closed pipe, a full disk).
+    static func write(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let n = Glibc.write(1, buffer.baseAddress! + offset, buffer.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return false
+                }
+                offset += n
+            }
+            return true
+        }
     }
 }
