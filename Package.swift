@@ -125,10 +125,17 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ]),
 
+        // Shell: the one TLS and HTTPS client setup of every client of an outside service (full certificate verification,
+        // TLS 1.2 at least, an optional CA file, no redirects, timeouts).
+        .target(name: "ASTHTTPS", dependencies: [
+            .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
+
         // Shell: the Telegram Bot API client over HTTPS (async-http-client, NIOSSL with certificate verification):
         // `sendMessage`, answers read into outcomes, token redaction.
         .target(name: "ASTTelegram", dependencies: [
-            "ASTNotify", "ASTRuntime", log, .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            "ASTNotify", "ASTRuntime", "ASTHTTPS", log, .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "NIOCore", package: "swift-nio"),
         ]),
 
@@ -137,7 +144,7 @@ let package = Package(
         // URLs checked against the trading mode, credentials from `$CREDENTIALS_DIRECTORY` only, the token bucket in front
         // of every call, brackets placed at most once (lookup by client order id, never a blind retry).
         .target(name: "ASTAlpacaClient", dependencies: [
-            "ASTAlpaca", "ASTCore", "ASTProcessKit", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            "ASTAlpaca", "ASTCore", "ASTProcessKit", "ASTHTTPS", .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOWebSocket", package: "swift-nio"),
         ] + nio),
@@ -146,7 +153,7 @@ let package = Package(
         // validation reports, the stale-data check, the wall-clock feed's core, the replay feed, the seeded bundled
         // universe.
         .target(name: "ASTMarketData", dependencies: [
-            "ASTCore", "ASTCalendar", log, .product(name: "GRDB", package: "GRDB.swift"),
+            "ASTCore", "ASTCalendar", "ASTHTTPS", log, .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),

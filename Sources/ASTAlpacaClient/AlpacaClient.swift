@@ -1,5 +1,6 @@
 import ASTAlpaca
 import ASTCore
+import ASTHTTPS
 import ASTProcessKit
 import AsyncHTTPClient
 import Foundation
@@ -117,22 +118,12 @@ public final class AlpacaClient: Sendable {
         self.settings = settings
         self.credentials = credentials
         self.clock = clock
-        var tls = TLSConfiguration.makeClientConfiguration()
-        tls.certificateVerification = .fullVerification
-        tls.minimumTLSVersion = .tlsv12
-        if let caFile = settings.caFile {
-            do {
-                let certificates = try NIOSSLCertificate.fromPEMFile(caFile)
-                guard !certificates.isEmpty else { throw AlpacaSetupError("no certificate in it") }
-                tls.trustRoots = .certificates(certificates)
-            } catch {
-                throw AlpacaSetupError("broker.alpaca.ca_file \(caFile) cannot be read as PEM certificates: \(error)")
-            }
-        }
-        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
-        configuration.timeout = .init(connect: .init(settings.requestTimeout), read: .init(settings.requestTimeout))
-        // A redirect must never re-send a POST.
-        configuration.redirectConfiguration = .disallow
+        let configuration: HTTPClient.Configuration
+        do {
+            // A redirect must never re-send a POST: the setup follows none.
+            configuration = try HTTPSClientSetup.http(
+                caFile: settings.caFile, caFileKey: "broker.alpaca.ca_file", requestTimeout: settings.requestTimeout)
+        } catch { throw AlpacaSetupError(error.description) }
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         limiter = Mutex(AlpacaRateLimiter())
     }

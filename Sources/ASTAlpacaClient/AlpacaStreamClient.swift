@@ -1,5 +1,6 @@
 import ASTAlpaca
 import ASTCore
+import ASTHTTPS
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -46,12 +47,10 @@ public final class AlpacaStreamClient: Sendable {
         self.credentials = credentials
         self.clock = clock
         self.streamSettings = streamSettings
-        var configuration = TLSConfiguration.makeClientConfiguration()
-        configuration.certificateVerification = .fullVerification
-        configuration.minimumTLSVersion = .tlsv12
         do {
-            if let caFile = settings.caFile { configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile)) }
-            tls = try NIOSSLContext(configuration: configuration)
+            tls = try NIOSSLContext(configuration: try HTTPSClientSetup.tls(caFile: settings.caFile, caFileKey: "broker.alpaca.ca_file"))
+        } catch let error as HTTPSSetupError {
+            throw AlpacaSetupError("TLS for the Alpaca stream: \(error.description)")
         } catch {
             throw AlpacaSetupError("TLS for the Alpaca stream: \(error)")
         }

@@ -1,5 +1,6 @@
 import ASTCalendar
 import ASTCore
+import ASTHTTPS
 import AsyncHTTPClient
 import Foundation
 import Logging
@@ -195,21 +196,11 @@ public final class PolygonClient: Sendable {
             throw .setup("market_data.polygon.base_url must be https:// (http:// only on loopback) (got \(settings.baseURL))")
         }
         guard settings.maxAttempts >= 1 else { throw .setup("market_data.polygon.max_attempts must be at least 1") }
-        var tls = TLSConfiguration.makeClientConfiguration()
-        tls.certificateVerification = .fullVerification
-        tls.minimumTLSVersion = .tlsv12
-        if let caFile = settings.caFile {
-            do {
-                let certificates = try NIOSSLCertificate.fromPEMFile(caFile)
-                guard !certificates.isEmpty else { throw PolygonError.setup("no certificate in it") }
-                tls.trustRoots = .certificates(certificates)
-            } catch {
-                throw .setup("market_data.polygon.ca_file \(caFile) cannot be read as PEM certificates: \(error)")
-            }
-        }
-        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
-        configuration.timeout = .init(connect: .init(settings.requestTimeout), read: .init(settings.requestTimeout))
-        configuration.redirectConfiguration = .disallow
+        let configuration: HTTPClient.Configuration
+        do {
+            configuration = try HTTPSClientSetup.http(
+                caFile: settings.caFile, caFileKey: "market_data.polygon.ca_file", requestTimeout: settings.requestTimeout)
+        } catch { throw .setup(error.description) }
         self.key = apiKey
         self.settings = settings
         self.logger = logger

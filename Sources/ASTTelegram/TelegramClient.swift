@@ -1,3 +1,4 @@
+import ASTHTTPS
 import ASTNotify
 import ASTRuntime
 import AsyncHTTPClient
@@ -52,21 +53,11 @@ public final class TelegramClient: Sendable {
         guard let url = URL(string: settings.baseURL), url.scheme == "https", url.host != nil else {
             throw TelegramSetupError("notifier.telegram.base_url must be an https:// URL (got \(settings.baseURL))")
         }
-        var tls = TLSConfiguration.makeClientConfiguration()
-        tls.certificateVerification = .fullVerification
-        tls.minimumTLSVersion = .tlsv12
-        if let caFile = settings.caFile {
-            do {
-                let certificates = try NIOSSLCertificate.fromPEMFile(caFile)
-                guard !certificates.isEmpty else { throw TelegramSetupError("no certificate in it") }
-                tls.trustRoots = .certificates(certificates)
-            } catch {
-                throw TelegramSetupError("notifier.telegram.ca_file \(caFile) cannot be read as PEM certificates: \(error)")
-            }
-        }
-        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
-        configuration.timeout = .init(connect: .init(settings.requestTimeout), read: .init(settings.requestTimeout))
-        configuration.redirectConfiguration = .disallow
+        let configuration: HTTPClient.Configuration
+        do {
+            configuration = try HTTPSClientSetup.http(
+                caFile: settings.caFile, caFileKey: "notifier.telegram.ca_file", requestTimeout: settings.requestTimeout)
+        } catch { throw TelegramSetupError(error.description) }
         self.token = token
         self.redactor = SecretRedactor([token])
         self.settings = settings

@@ -213,16 +213,7 @@ struct BacktestCommand: ParsableCommand {
             output: output, market: market, sessions: sessions, capital: paper.startingCash, parameters: parameters)
         guard let dir = compareStateDir else { return (result, nil) }
         // The same comparison as `ast engine --compare-state-dir`, of the run these files were written from.
-        let tree: TreeTrading, treeContent: TradingContent
-        do {
-            tree = try TreeTrading.read(stateDir: dir)
-            treeContent = try TradingContent.read(stateDirectory: dir)
-        } catch {
-            throw failure("cannot read the tree's journals under \(dir)/journal: \(error)", ExitStatus.other)
-        }
-        let comparison = TradingComparison.compare(
-            engine: TreeTrading(output), tree: tree, engineContent: output.tradingContent, treeContent: treeContent)
-        return (result, comparison)
+        return (result, try TradingComparison.compare(output, withTreeIn: dir))
     }
 
     /// A data-set directory through the ingest's validation, into a temporary store.

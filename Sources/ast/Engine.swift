@@ -79,16 +79,7 @@ struct EngineCommand: AsyncParsableCommand {
             print(EngineText.summary(output, sessions: played, elapsed: elapsed))
         }
         guard let dir = compareStateDir else { return }
-        let tree: TreeTrading, treeContent: TradingContent
-        do {
-            tree = try TreeTrading.read(stateDir: dir)
-            treeContent = try TradingContent.read(stateDirectory: dir)
-        } catch {
-            throw failure("cannot read the tree's journals under \(dir)/journal: \(error)", ExitStatus.other)
-        }
-        let comparison = TradingComparison.compare(
-            engine: TreeTrading(output), tree: tree, engineContent: output.tradingContent,
-            treeContent: treeContent)
+        let comparison = try TradingComparison.compare(output, withTreeIn: dir)
         print(comparison.text)
         if !comparison.matched { throw ExitCode(3) }
     }
@@ -186,6 +177,18 @@ struct TradingComparison {
     /// two tree runs), then, item by item in the order things happened, the intents, decisions,
     /// execution reports with their market times and Safe Mode transitions; the text names the
     /// earliest difference in market time (the one that explains the others).
+    /// An engine run against the tree whose journals are under `stateDir` (for `--compare-state-dir`).
+    static func compare(_ output: EngineOutput, withTreeIn dir: String) throws -> TradingComparison {
+        let tree: TreeTrading, treeContent: TradingContent
+        do {
+            tree = try TreeTrading.read(stateDir: dir)
+            treeContent = try TradingContent.read(stateDirectory: dir)
+        } catch {
+            throw failure("cannot read the tree's journals under \(dir)/journal: \(error)", ExitStatus.other)
+        }
+        return compare(engine: TreeTrading(output), tree: tree, engineContent: output.tradingContent, treeContent: treeContent)
+    }
+
     static func compare(engine e: TreeTrading, tree t: TreeTrading, engineContent: TradingContent, treeContent: TradingContent)
         -> TradingComparison
     {

@@ -23,41 +23,15 @@ struct IBKRCheckCommand: AsyncParsableCommand {
         abstract: "Connect to TWS / IB Gateway and print the server version, accounts, positions, open orders and today's executions "
             + "(read-only).")
 
-    @Option(help: "TWS / IB Gateway host (default: ibkr.host).") var host: String?
-    @Option(help: "API port (default: ibkr.port).") var port: Int?
-    @Option(name: .customLong("client-id"), help: "API client id (default: ibkr.client_id).") var clientId: Int?
+    @OptionGroup var connection: IBKRConnectionOptions
     @Option(help: "Seconds to wait for each answer.") var timeout: Int = 15
 
     func run() async throws {
-        let config: ASTConfig
-        do { config = try ConfigLoader.discover().load(ASTConfig.self) } catch { throw failure("\(error)", ExitStatus.other) }
-        let ibkr = config.ibkr ?? .standard
-        let host = host ?? ibkr.host
-        let port = port ?? ibkr.port
-        let id = clientId ?? ibkr.clientId
-        guard (1...65_535).contains(port), (0...Int(Int32.max)).contains(id), (1...600).contains(timeout) else {
-            throw failure("--port must be 1...65535, --client-id 0...\(Int32.max), --timeout 1...600", ExitStatus.usage)
-        }
-        let logger = Logger(label: "ast.ibkr") { label in StderrLogHandler(label: label, level: .critical) }
-        let client = TWSClient(
-            host: host, port: port, settings: TWSConnectionSettings(clientId: Int32(id)), clock: SystemClock(), logger: logger)
+        let tws = try connection.open(timeout: timeout, echo: false)
+        defer { tws.close() }
+        let (client, host, port, id) = (tws.client, tws.host, tws.port, tws.id)
         await client.start()
-        let box = OutputBox()
-        let reader = Task { for await o in client.outputs { box.seen.withLock { $0.append(o) } } }
-        defer { reader.cancel() }
-        let deadline = ContinuousClock.now + .seconds(timeout)
-        var index = 0
-        // The next output, in order; nil when the time is up.
-        func next() async -> TWSClientOutput? {
-            while ContinuousClock.now < deadline {
-                if let o = box.seen.withLock({ index < $0.count ? $0[index] : nil }) {
-                    index += 1
-                    return o
-                }
-                try? await Task.sleep(for: .milliseconds(5))
-            }
-            return nil
-        }
+        func next() async -> TWSClientOutput? { await tws.next() }
         print("TWS API at \(host):\(port), client id \(id)")
         var session: TWSSession?
         while session == nil, let o = await next() {
@@ -116,9 +90,74 @@ struct IBKRCheckCommand: AsyncParsableCommand {
     }
 }
 
-/// The connection's outputs as they arrive, read in order by the command.
-final class OutputBox: Sendable {
-    let seen = Mutex<[TWSClientOutput]>([])
+/// The host, port and client id both `ast ibkr` commands take; each defaults to the `ibkr:` section.
+struct IBKRConnectionOptions: ParsableArguments {
+    @Option(help: "TWS / IB Gateway host (default: ibkr.host).") var host: String?
+    @Option(help: "API port (default: ibkr.port).") var port: Int?
+    @Option(name: .customLong("client-id"), help: "API client id (default: ibkr.client_id).") var clientId: Int?
+
+    /// The options over the discovered configuration, checked, and a client for them (not started yet).
+    func open(timeout: Int, echo: Bool) throws -> IBKRToolConnection {
+        let config: ASTConfig
+        do { config = try ConfigLoader.discover().load(ASTConfig.self) } catch { throw failure("\(error)", ExitStatus.other) }
+        let ibkr = config.ibkr ?? .standard
+        let host = host ?? ibkr.host
+        let port = port ?? ibkr.port
+        let id = clientId ?? ibkr.clientId
+        guard (1...65_535).contains(port), (0...Int(Int32.max)).contains(id), (1...600).contains(timeout) else {
+            throw failure("--port must be 1...65535, --client-id 0...\(Int32.max), --timeout 1...600", ExitStatus.usage)
+        }
+        let logger = Logger(label: "ast.ibkr") { label in StderrLogHandler(label: label, level: .critical) }
+        let client = TWSClient(
+            host: host, port: port, settings: TWSConnectionSettings(clientId: Int32(id)), clock: SystemClock(), logger: logger)
+        return IBKRToolConnection(client: client, ibkr: ibkr, host: host, port: port, id: id, timeout: timeout, echo: echo)
+    }
+}
+
+/// One `ast ibkr` connection: the client, and its outputs read in order until a per-step deadline.
+final class IBKRToolConnection {
+    let client: TWSClient
+    /// The configuration's `ibkr:` section (or its defaults).
+    let ibkr: IBKRConfig
+    let host: String
+    let port: Int
+    let id: Int
+    private let timeout: Int
+    private let echo: Bool
+    private let seen = Seen()
+    private let reader: Task<Void, Never>
+    private var index = 0
+    private var deadline: ContinuousClock.Instant
+
+    /// The outputs as they arrive.
+    final class Seen: Sendable { let outputs = Mutex<[TWSClientOutput]>([]) }
+
+    init(client: TWSClient, ibkr: IBKRConfig, host: String, port: Int, id: Int, timeout: Int, echo: Bool) {
+        (self.client, self.ibkr, self.host, self.port, self.id) = (client, ibkr, host, port, id)
+        (self.timeout, self.echo) = (timeout, echo)
+        let seen = seen
+        reader = Task { for await o in client.outputs { seen.outputs.withLock { $0.append(o) } } }
+        deadline = ContinuousClock.now + .seconds(timeout)
+    }
+
+    /// The next output, in order (printed first when echoing); nil when the step's time is up.
+    func next() async -> TWSClientOutput? {
+        while ContinuousClock.now < deadline {
+            if let o = seen.outputs.withLock({ index < $0.count ? $0[index] : nil }) {
+                index += 1
+                if echo { print("← \(o)") }
+                return o
+            }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        return nil
+    }
+
+    /// A new step: the full timeout again from now.
+    func restartDeadline() { deadline = ContinuousClock.now + .seconds(timeout) }
+
+    /// Stops reading the outputs.
+    func close() { reader.cancel() }
 }
 
 /// `ast ibkr test-order --symbol S --reference P`: on a paper account only, places a one-share bracket
@@ -132,21 +171,10 @@ struct IBKRTestOrderCommand: AsyncParsableCommand {
 
     @Option(help: "The stock to test with.") var symbol: String
     @Option(help: "A recent price of the stock; the entry is placed at half of it.") var reference: String
-    @Option(help: "TWS / IB Gateway host (default: ibkr.host).") var host: String?
-    @Option(help: "API port (default: ibkr.port).") var port: Int?
-    @Option(name: .customLong("client-id"), help: "API client id (default: ibkr.client_id).") var clientId: Int?
+    @OptionGroup var connection: IBKRConnectionOptions
     @Option(help: "Seconds to wait for each step.") var timeout: Int = 20
 
     func run() async throws {
-        let config: ASTConfig
-        do { config = try ConfigLoader.discover().load(ASTConfig.self) } catch { throw failure("\(error)", ExitStatus.other) }
-        let ibkr = config.ibkr ?? .standard
-        let host = host ?? ibkr.host
-        let port = port ?? ibkr.port
-        let id = clientId ?? ibkr.clientId
-        guard (1...65_535).contains(port), (0...Int(Int32.max)).contains(id), (1...600).contains(timeout) else {
-            throw failure("--port must be 1...65535, --client-id 0...\(Int32.max), --timeout 1...600", ExitStatus.usage)
-        }
         guard Symbol(validating: symbol) != nil, symbol.utf8.count <= 12 else {
             throw failure("--symbol \(symbol) is not a symbol", ExitStatus.usage)
         }
@@ -157,25 +185,10 @@ struct IBKRTestOrderCommand: AsyncParsableCommand {
         let entry = Price(units: ref.units / 2 / cent * cent)
         let stop = Price(units: entry.units * 9 / 10 / cent * cent)
         let target = Price(units: ref.units * 3 / 2 / cent * cent)
-        let logger = Logger(label: "ast.ibkr") { label in StderrLogHandler(label: label, level: .critical) }
-        let client = TWSClient(
-            host: host, port: port, settings: TWSConnectionSettings(clientId: Int32(id)), clock: SystemClock(), logger: logger)
-        let box = OutputBox()
-        let reader = Task { for await o in client.outputs { box.seen.withLock { $0.append(o) } } }
-        defer { reader.cancel() }
-        var index = 0
-        var deadline = ContinuousClock.now + .seconds(timeout)
-        func next() async -> TWSClientOutput? {
-            while ContinuousClock.now < deadline {
-                if let o = box.seen.withLock({ index < $0.count ? $0[index] : nil }) {
-                    index += 1
-                    print("← \(o)")
-                    return o
-                }
-                try? await Task.sleep(for: .milliseconds(5))
-            }
-            return nil
-        }
+        let tws = try connection.open(timeout: timeout, echo: true)
+        defer { tws.close() }
+        let client = tws.client
+        func next() async -> TWSClientOutput? { await tws.next() }
         await client.start()
         var session: TWSSession?
         while session == nil, let o = await next() {
@@ -205,7 +218,7 @@ struct IBKRTestOrderCommand: AsyncParsableCommand {
                 "→ placeOrder #\(p.orderId) \(p.order.action.rawValue) 1 \(symbol) \(p.order.type) ref \(p.order.orderRef) transmit \(p.order.transmit)"
             )
             await client.send(
-                .placeOrder(orderId: p.orderId, contract: TWSContract(symbol: symbol, exchange: ibkr.exchange), order: p.order))
+                .placeOrder(orderId: p.orderId, contract: TWSContract(symbol: symbol, exchange: tws.ibkr.exchange), order: p.order))
         }
         var acked: Set<Int32> = []
         var failed: String?
@@ -221,7 +234,7 @@ struct IBKRTestOrderCommand: AsyncParsableCommand {
         let parent = placements[0].orderId
         print("→ cancelOrder #\(parent)")
         await client.send(.cancelOrder(orderId: parent, manualOrderCancelTime: ""))
-        deadline = ContinuousClock.now + .seconds(timeout)
+        tws.restartDeadline()
         var cancelled = false
         while !cancelled, let o = await next() {
             if case .message(.orderStatus(let st)) = o, st.orderId == parent, st.status.hasSuffix("Cancelled") { cancelled = true }
