@@ -1,6 +1,7 @@
 import ASTBus
 import ASTCore
 import ASTJournal
+import ASTNotify
 import ASTRisk
 import ASTRuntime
 import ASTTestKit
@@ -136,7 +137,7 @@ final class TelegramFixture {
     }
 
     @Test(.timeLimit(.minutes(3)))
-    func fiftyPendingAlertsSurviveASIGKILLAndEachIsDeliveredExactlyOnce() async throws {
+    func fiftyPendingAlertsSurviveASIGKILLAndEachIsDeliveredOnceOrMarkedAsARepeat() async throws {
         let telegram = try await TelegramFixture()
         let tree = try WorkerTree()
         var notifier = try await tree.start(Self.notifier, extra: telegram.environment())
@@ -162,7 +163,14 @@ final class TelegramFixture {
             (1...50).allSatisfy { telegram.count(alert($0).title) >= 1 }
         }
         try await eventually(timeout: .seconds(10), "an empty outbox") { try status(tree)?.pending == 0 }
-        for n in 1...50 { #expect(telegram.count(alert(n).title) == 1, "alert \(n) delivered \(telegram.count(alert(n).title)) times") }
+        // Exactly once unmarked; a second copy only when the killed notifier's request was already on its
+        // way (the fake answers it after the switch back to normal), and then marked as a repeat: the
+        // at-least-once window README states. Not seen on a quiet machine; once at load 25.
+        for n in 1...50 {
+            let copies = telegram.server.accepted.map(\.text).filter { $0.contains(alert(n).title) }
+            let marked = copies.filter { $0.contains(AlertFormat.repeatMarker) }.count
+            #expect(copies.count - marked == 1 && marked <= 1, "alert \(n) delivered \(copies.count) times, \(marked) marked: \(copies)")
+        }
         // The ten P1s waited together, so they travelled as one digest.
         #expect(telegram.server.accepted.contains { $0.text.contains("AST: 10 alerts") })
         await notifier.stop()
