@@ -137,7 +137,7 @@ final class TelegramFixture {
     }
 
     @Test(.timeLimit(.minutes(3)))
-    func fiftyPendingAlertsSurviveASIGKILLAndEachIsDeliveredOnceOrMarkedAsARepeat() async throws {
+    func fiftyPendingAlertsSurviveASIGKILLAndEachIsDeliveredAtLeastOnceRepeatsMarked() async throws {
         let telegram = try await TelegramFixture()
         let tree = try WorkerTree()
         var notifier = try await tree.start(Self.notifier, extra: telegram.environment())
@@ -163,13 +163,17 @@ final class TelegramFixture {
             (1...50).allSatisfy { telegram.count(alert($0).title) >= 1 }
         }
         try await eventually(timeout: .seconds(10), "an empty outbox") { try status(tree)?.pending == 0 }
-        // Exactly once unmarked; a second copy only when the killed notifier's request was already on its
-        // way (the fake answers it after the switch back to normal), and then marked as a repeat: the
-        // at-least-once window README states. Not seen on a quiet machine; once at load 25.
+        // At least once; at most one copy unmarked and at most one marked as a repeat. A request the killed
+        // notifier had on its way at the SIGKILL has an unknown outcome, so the restarted notifier sends it
+        // again marked "(repeat: delivery unknown)": the at-least-once window README states. The first copy
+        // may have reached the chat (the fake answered it after switching back to normal: two copies, seen
+        // once at load 25) or not (one copy, marked: seen in a clean-clone CI run).
         for n in 1...50 {
             let copies = telegram.server.accepted.map(\.text).filter { $0.contains(alert(n).title) }
             let marked = copies.filter { $0.contains(AlertFormat.repeatMarker) }.count
-            #expect(copies.count - marked == 1 && marked <= 1, "alert \(n) delivered \(copies.count) times, \(marked) marked: \(copies)")
+            #expect(
+                !copies.isEmpty && copies.count - marked <= 1 && marked <= 1,
+                "alert \(n) delivered \(copies.count) times, \(marked) marked: \(copies)")
         }
         // The ten P1s waited together, so they travelled as one digest.
         #expect(telegram.server.accepted.contains { $0.text.contains("AST: 10 alerts") })
