@@ -333,16 +333,35 @@ actor StrategyShell: WorkerLogic {
         }
     }
 
+    /// Asks the reconciler for a reconciliation. One that could not compare anything (the broker
+    /// did not answer or is disconnected, as right after a restart) is asked again, up to
+    /// `reconcileAttempts` times 5 s apart (real time: a broker's reconnect is not market time),
+    /// so a scheduled check right after a restart reports the comparison, not the restart.
     func reconcile(_ reason: String) async -> String {
-        do {
-            let reply = try await reconciler.request(.reconcileRequest(ReconcileRequest(run: true, reason: reason)), timeout: .seconds(30))
-            if case .reconciliationReport(let s) = reply.message { return "reconciliation: \(s.summary)" }
-            return "reconciliation: the reconciler answered \(reply.type)"
-        } catch {
-            logger.error("reconciliation request failed: \(error)")
-            return "reconciliation not run: \(error)"
+        var attempt = 1
+        while true {
+            do {
+                let reply = try await reconciler.request(
+                    .reconcileRequest(ReconcileRequest(run: true, reason: reason)), timeout: .seconds(30))
+                guard case .reconciliationReport(let s) = reply.message else {
+                    return "reconciliation: the reconciler answered \(reply.type)"
+                }
+                if s.completed || attempt >= reconcileAttempts || Task.isCancelled {
+                    let tries = attempt == 1 ? "" : " (attempt \(attempt) of \(reconcileAttempts))"
+                    return "reconciliation: \(s.summary)\(tries)"
+                }
+                logger.warning("\(reason): \(s.summary); asking again in 5 s (attempt \(attempt) of \(reconcileAttempts))")
+            } catch {
+                logger.error("reconciliation request failed: \(error)")
+                return "reconciliation not run: \(error)"
+            }
+            attempt += 1
+            try? await Task.sleep(for: .seconds(5))
         }
     }
+
+    /// How often a scheduled reconciliation that could not compare anything is asked for.
+    let reconcileAttempts = 6
 
     /// The 09:00 scan: reads the bar store as of the session (no look-ahead, splits only as far as
     /// they happened), runs the pipeline, journals the result, sends each intent to the risk gate.
