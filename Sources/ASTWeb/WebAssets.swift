@@ -42,6 +42,11 @@ enum WebAssets {
         })();
         """#
 
+    static let icon = """
+        <svg xmlns="http://www.w3.org/2000/svg" width="16" height="16"><rect width="16" height="16" fill="#24292f"/>\
+        <polyline points="2,12 6,8 9,10 14,3" fill="none" stroke="#2da44e" stroke-width="2"/></svg>
+        """
+
     static let style = """
         body { font-family: sans-serif; margin: 0; color: #222; background: #f6f8fa; }
         header { background: #24292f; color: #fff; padding: 8px 16px; }

@@ -110,6 +110,8 @@ public struct WebServer: Sendable {
         }
         router.get("/static/app.js") { _, _ in Self.text(WebAssets.script, type: "text/javascript; charset=utf-8") }
         router.get("/static/app.css") { _, _ in Self.text(WebAssets.style, type: "text/css; charset=utf-8") }
+        // Browsers ask for it on every page; a 404 would be an error in every console.
+        router.get("/favicon.ico") { _, _ in Self.text(WebAssets.icon, type: "image/svg+xml") }
         router.get("/events") { _, _ in
             let stream = await hub.subscribe()
             return Response(

@@ -33,7 +33,7 @@ proc = subprocess.Popen(
      "--disable-background-networking", "--disable-component-update", "--disable-sync", "--metrics-recording-only",
      "--no-default-browser-check", "--remote-debugging-pipe", f"--user-data-dir={profile}",
      "--window-size=1200,900", "about:blank"],
-    preexec_fn=child_fds, pass_fds=(r_cmd, w_ev), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    preexec_fn=child_fds, pass_fds=(3, 4, r_cmd, w_ev), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     env={"HOME": profile, "PATH": "/usr/bin:/bin"})
 os.close(r_cmd)
 os.close(w_ev)
@@ -65,7 +65,8 @@ def handle_event(m):
     method = m.get("method")
     if method == "Network.requestWillBeSent":
         url = m["params"]["request"]["url"]
-        summary["requests"].append(url)
+        if not url.startswith("data:"):
+            summary["requests"].append(url)
         if not (url.startswith(base + "/") or url == base or url.startswith("data:") or url.startswith("about:")):
             summary["foreign"].append(url)
     elif method in ("Runtime.consoleAPICalled", "Log.entryAdded", "Runtime.exceptionThrown"):
