@@ -158,3 +158,44 @@ extension WebTests {
         print("web: the page showed HALTED \(halt["ms_after_command_returned"] ?? "-") ms after astctl halt returned")
     }
 }
+
+extension WebTests {
+    /// ast-web crash-looping never touches trading: killed again and again (SIGKILL) while the
+    /// replay trades and while its pages and event streams are being asked for, the tree still
+    /// matches the engine trade for trade (`ast engine --compare-state-dir`, the parity check).
+    @Test(.timeLimit(.minutes(4)))
+    func killingTheDashboardAgainAndAgainWhileTheDemoTradesChangesNoTrade() async throws {
+        let sessions = 8
+        let web = try WebFixture()
+        let tree = try await SupervisedTree(overlay: web.overlay(sessions: sessions))
+        _ = try await tree.waitAllReady(timeout: .seconds(60))
+        var kills = 0
+        var lastKilled: Int32?
+        var finished = false
+        let deadline = ContinuousClock.now + .seconds(180)
+        while !finished && ContinuousClock.now < deadline {
+            guard let (s, _) = try tree.status() else { continue }
+            finished = tree.child("marketdata@main", in: s)?.statusText?.hasPrefix("replay finished") == true
+            if let w = tree.child("web@main", in: s), let pid = w.pid, w.ready, pid != lastKilled {
+                // A client in the middle of a page and of an event stream when it dies.
+                let curl = try ChildProcess(
+                    "/usr/bin/env", ["curl", "-s", "-m", "2", "\(web.base)/events", "\(web.base)/positions"],
+                    environment: ["PATH": "/usr/bin:/bin"], name: "curl-\(kills)", outputDirectory: tree.dir.path)
+                try await Task.sleep(for: .milliseconds(150))
+                kill(pid, SIGKILL)
+                kills += 1
+                lastKilled = pid
+                _ = curl
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(finished, "the replay finished with ast-web killed \(kills) times")
+        #expect(kills >= 3, "ast-web was killed \(kills) times")
+        print("web: ast-web killed \(kills) times during \(sessions) replayed sessions")
+        #expect(try tree.status()?.0.safeMode?.state != .halted, "a dashboard crash never halts trading")
+        let (code, out, err) = try await tree.stopAndCompareWithTheEngine(sessions: sessions, timeout: .seconds(180))
+        #expect(
+            code == 0 && out.contains("parity: the tree matched the engine trade for trade"), "\(out.suffix(3000))\n\(err.suffix(1500))")
+        #expect(!out.contains(" 0 fills"), "the sessions traded: \(out.suffix(1500))")
+    }
+}
