@@ -22,6 +22,14 @@ public actor WebOperator {
     let clock: any WallClock
     let logger: Logger
     var clients: [String: (client: BusClient, task: Task<Void, Never>)] = [:]
+    /// The last status and broker account, reused for `reuseFor`: however many browsers and
+    /// scrapers ask, the tree answers ast-web at most about once a second (a flood of requests
+    /// to the dashboard never becomes a flood of questions to the risk gate or the broker).
+    var lastStatus: (at: ContinuousClock.Instant, status: TreeStatus)?
+    var lastBroker: (at: ContinuousClock.Instant, state: BrokerAccountState)?
+    let reuseFor: Duration = .seconds(1)
+    /// Counts operator actions: a status collected across one is not kept (it may predate it).
+    var actions = 0
 
     public init(runtimeDir: String, bus: BusSettings, journal: Journal, clock: any WallClock, logger: Logger) {
         self.runtimeDir = runtimeDir
@@ -65,6 +73,12 @@ public actor WebOperator {
         { [self] target, path, message, timeout in try await self.ask(target, path, message, timeout) }
     }
 
+    /// An action changes what the tree would say: the next status is asked anew.
+    func changed() {
+        actions += 1
+        lastStatus = nil
+    }
+
     /// Stops every client (at shutdown).
     public func close() {
         for (_, c) in clients { c.task.cancel() }
@@ -73,7 +87,11 @@ public actor WebOperator {
 
     /// The whole status, as `astctl status --json` shows it.
     public func status() async throws -> TreeStatus {
-        try await TreeStatusCollector.collect(runtimeDir: runtimeDir, ask: asker)
+        if let last = lastStatus, ContinuousClock.now - last.at < reuseFor { return last.status }
+        let before = actions
+        let status = try await TreeStatusCollector.collect(runtimeDir: runtimeDir, ask: asker)
+        if actions == before { lastStatus = (ContinuousClock.now, status) }
+        return status
     }
 
     /// The risk gate's Safe Mode, nil when it does not answer.
@@ -83,6 +101,8 @@ public actor WebOperator {
 
     /// The risk gate's answer to `halt`/`resume`, as `astctl halt`/`astctl resume` send them.
     public func risk(_ command: RiskCommand) async throws -> RiskStatusReport {
+        if command != .status { changed() }
+        defer { if command != .status { changed() } }
         let risk = ProcessIdentity(role: .risk)
         let reply = try await ask(
             risk, WorkerRuntime.socketPath(identity: risk, runtimeDir: runtimeDir), .riskCommand(command), .seconds(10))
@@ -92,6 +112,8 @@ public actor WebOperator {
 
     /// A reconciliation run now, as `astctl reconcile` asks for one; nil when none ran.
     public func reconcile(reason: String) async throws -> ReconciliationSummary? {
+        changed()
+        defer { changed() }
         let reconciler = ProcessIdentity(role: .reconciler)
         let path = WorkerRuntime.socketPath(identity: reconciler, runtimeDir: runtimeDir)
         let reply = try await ask(reconciler, path, .reconcileRequest(ReconcileRequest(run: true, reason: reason)), .seconds(20))
@@ -105,11 +127,14 @@ public actor WebOperator {
     /// The broker's own account (positions, open orders, executions at or after `since`), as
     /// `astctl broker state` reads it; nil when the broker does not answer.
     public func brokerState(broker: ProcessIdentity, executionsSince since: Timestamp) async -> BrokerAccountState? {
+        let everything = since == Timestamp(nanoseconds: 0)
+        if everything, let last = lastBroker, ContinuousClock.now - last.at < reuseFor { return last.state }
         let path = WorkerRuntime.socketPath(identity: broker, runtimeDir: runtimeDir)
         guard let client = try? await client(to: broker, path: path) else { return nil }
         let answer = try? await BrokerPages.fetch(executionsSince: since, timeout: .seconds(10)) {
             try await client.request($0, timeout: $1)
         }
+        if everything, let state = answer ?? nil { lastBroker = (ContinuousClock.now, state) }
         return answer ?? nil
     }
 }
