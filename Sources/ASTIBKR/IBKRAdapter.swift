@@ -519,13 +519,17 @@ public actor IBKRAdapter: BrokerAdapter {
     /// leaves no position, and the reconciliation is clean).
     func cancelledAtIB(_ id: ClientOrderID, reason: String) throws {
         let spec = specs[id.rawValue]?.spec
-        // Asked: this order's cancel, or its parent's before anything of the parent filled (IB then cancels the children).
-        let parentCancelled = spec?.parent.map { p in
-            cancelRequested.contains(p.rawValue) && !executions.values.contains { $0.clientOrderID == p }
-        }
-        let asked = cancelRequested.contains(id.rawValue) || parentCancelled == true
-        let why = asked ? reason : "\(reason); AST did not ask for this cancel"
-        guard try report(.cancelled(id, reason: why)) != nil, !asked, let spec, spec.leg == .stopLoss else { return }
+        let asked = cancelRequested.contains(id.rawValue)
+        // A child of an entry that ended (cancelled by AST or IB, a DAY entry at the close) with nothing
+        // filled: IB cancels the children with it, and there is no position to protect.
+        let orphaned =
+            spec?.parent.map { p in
+                !executions.values.contains { $0.clientOrderID == p }
+                    && (cancelRequested.contains(p.rawValue) || reported.contains("final:\(p.rawValue)"))
+            } == true
+        let why = asked ? reason : orphaned ? "\(reason) (its entry ended unfilled)" : "\(reason); AST did not ask for this cancel"
+        let expected = asked || orphaned
+        guard try report(.cancelled(id, reason: why)) != nil, !expected, let spec, spec.leg == .stopLoss else { return }
         logger.critical("IB cancelled the protective \(id) (\(spec.side) \(spec.quantity) \(spec.symbol)) without AST asking")
         // Not yet connected (a session's first sync): the connected report that ends it reconciles.
         guard connected else { return }
