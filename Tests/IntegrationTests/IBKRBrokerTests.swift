@@ -146,10 +146,22 @@ import Testing
         let tree = try await SupervisedTree(overlay: Self.overlay(port: fake.port), extraEnvironment: ["AST_FAULT_IBKR_BACKOFF_MS": "100"])
         _ = try await tree.waitAllReady()
         try await ExecutionTests.markAll(tree)
-        #expect(try ExecutionTests.submit([ExecutionTests.intent("ib-cx", "MSFT")], to: tree) == ["ib-cx"])
+        let intents = [ExecutionTests.intent("ib-cx", "MSFT"), ExecutionTests.intent("ib-ox", "NVDA")]
+        #expect(try ExecutionTests.submit(intents, to: tree) == ["ib-cx", "ib-ox"])
+        let journal = tree.dir("state/journal/broker@ibkr.sqlite")
+        func reports() throws -> [String] {
+            try WorkerTree.entries(path: journal, process: "broker@ibkr").filter { $0.record.type == "ibkr.report" }
+                .map { String(decoding: $0.record.body, as: UTF8.self) }
+        }
         do {
-            try await eventually(timeout: .seconds(15), "the bracket at IB") {
+            try await eventually(timeout: .seconds(15), "the brackets at IB") {
                 Self.orders(fake, "ib-cx").map(\.status) == ["Submitted", "PreSubmitted", "PreSubmitted"]
+                    && Self.orders(fake, "ib-ox").map(\.status) == ["Submitted", "PreSubmitted", "PreSubmitted"]
+            }
+            // An entry IB cancels unfilled takes its children with it: expected, nothing to protect.
+            fake.cancelByIB(orderId: Self.orders(fake, "ib-ox")[0].orderId)
+            try await eventually(timeout: .seconds(15), "the orphaned stop reported as expected") {
+                try reports().contains { $0.contains("ib-ox.S") && $0.contains("its entry ended unfilled") }
             }
             let placed = Self.orders(fake, "ib-cx")
             fake.fill(orderId: placed[0].orderId, quantity: placed[0].quantity, price: "100.00")
@@ -176,10 +188,10 @@ import Testing
                     return a.priority == .p0 && a.text.contains("MSFT")
                 }
         }
-        // The broker's report says it was IB's cancel, not AST's.
-        let reports = try WorkerTree.entries(path: tree.dir("state/journal/broker@ibkr.sqlite"), process: "broker@ibkr")
-            .filter { $0.record.type == "ibkr.report" }.map { String(decoding: $0.record.body, as: UTF8.self) }
-        #expect(reports.contains { $0.contains("ib-cx.S") && $0.contains("AST did not ask for this cancel") }, "\(reports)")
+        // The broker's report says it was IB's cancel, not AST's; the orphaned one did not say so.
+        let said = try reports()
+        #expect(said.contains { $0.contains("ib-cx.S") && $0.contains("AST did not ask for this cancel") }, "\(said)")
+        #expect(!said.contains { ($0.contains("ib-ox.S") || $0.contains("ib-ox.T")) && $0.contains("AST did not ask") }, "\(said)")
     }
 
     /// The broker SIGKILLed after the bracket's parent was written (before its children), then,
