@@ -16,7 +16,7 @@ let workers = ["ast-marketdata", "ast-strategy", "ast-risk", "ast-broker", "ast-
 /// Dependencies a worker needs beyond the shared ones.
 /// ast-risk, ast-reconciler and ast-broker restore their cores with ASTReplay's folds (the same ones replay and reports use).
 let workerExtras: [String: [Target.Dependency]] = [
-    "ast-notifier": ["ASTNotify", "ASTTelegram"], "ast-risk": ["ASTReplay"], "ast-reconciler": ["ASTReplay"], "ast-broker": ["ASTReplay", "ASTTWS", "ASTTWSClient"],
+    "ast-notifier": ["ASTNotify", "ASTTelegram"], "ast-risk": ["ASTReplay"], "ast-reconciler": ["ASTReplay"], "ast-broker": ["ASTReplay", "ASTTWS", "ASTTWSClient", "ASTIBKR"],
 ]
 
 let package = Package(
@@ -174,6 +174,11 @@ let package = Package(
         // Shell: the SwiftNIO side of the TWS API client (Interactive Brokers): the TCP socket, the clock and the
         // wake-ups the `ASTTWS` connection state machine asks for; it makes no protocol decision of its own.
         .target(name: "ASTTWSClient", dependencies: ["ASTTWS", "ASTCore", log] + nio),
+        // Shell: the Interactive Brokers adapter behind `BrokerAdapter` (journal-first, orderRef recovery), shared by
+        // `ast-broker --instance ibkr` and `ast ibkr test-order`.
+        .target(name: "ASTIBKR", dependencies: [
+            "ASTTWS", "ASTTWSClient", "ASTExecution", "ASTJournal", "ASTRuntime", "ASTProcessKit", "ASTBus", "ASTWire", "ASTCore", log,
+        ]),
         // Shell: the engine's market (`EngineMarket`) from a bar store or a generated universe (for `ast engine`,
         // tests, benchmarks).
         .target(name: "ASTEngineData", dependencies: ["ASTEngine", "ASTMarketData", "ASTStrategy", "ASTCalendar", "ASTCore"]),
@@ -220,7 +225,7 @@ let package = Package(
         .executableTarget(name: "ast", dependencies: [
             "ASTRuntime", "ASTMarketData", "ASTScanInput", "ASTStrategy", "ASTIndicators", "ASTCalendar", "ASTCore", "ASTRisk",
             "ASTPaperBroker", "ASTEngine", "ASTEngineData", "ASTExecution", "ASTJournal", "ASTReport", "ASTBacktest", "ASTTWS", "ASTTWSClient",
-            argumentParser, log,
+            "ASTIBKR", argumentParser, log,
         ]),
         // libFuzzer targets (M9): the parsers and every core's input handler, fed arbitrary bytes.
         .target(name: "ASTFuzzTargets", dependencies: [
@@ -273,7 +278,7 @@ let package = Package(
         // The shells' own restore (the worker executables' code) against replay's and the report's.
         .testTarget(name: "ShellRestoreTests", dependencies: [
             "ast-risk", "ast-reconciler", "ast-broker", "ASTReplay", "ASTReport", "ASTJournal", "ASTRisk", "ASTExecution", "ASTPaperBroker",
-            "ASTWire", "ASTCore", "ASTTestKit", log,
+            "ASTWire", "ASTCore", "ASTTestKit", "ASTIBKR", "ASTTWS", log,
         ]),
         .testTarget(name: "IntegrationTests", dependencies: ["ASTTestKit", "ASTBus", "ASTJournal", "ASTRuntime", "ASTNotify", "ASTExecution", "ASTReport", "ASTDrill", "ASTMarketData", .product(name: "GRDB", package: "GRDB.swift")], exclude: ["Web"]),
     ],

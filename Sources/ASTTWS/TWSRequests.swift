@@ -142,10 +142,13 @@ public struct TWSPlacement: Hashable, Sendable {
 /// target as children carrying the parent's id; only the last child transmits, so nothing works
 /// at IB until all three are there.
 public enum TWSBracket {
-    /// The three placements, ids `parentId`, `parentId+1`, `parentId+2`, in sending order.
+    /// The three placements, ids `parentId`, `parentId+1`, `parentId+2`, in sending order. The entry
+    /// works for `timeInForce`; the stop and the target for `protectiveTimeInForce`, GTC unless asked
+    /// otherwise, so that a DAY entry's protection is not cancelled by IB at the session's end.
     public static func placements(
         parentId: Int32, side: Side, quantity: Quantity, entry: Price, stop: Price, target: Price, clientOrderId: String,
-        account: String = "", timeInForce: TWSTimeInForce = .goodTillCancelled
+        account: String = "", timeInForce: TWSTimeInForce = .goodTillCancelled,
+        protectiveTimeInForce: TWSTimeInForce = .goodTillCancelled
     ) throws(TWSEncodeError) -> [TWSPlacement] {
         guard quantity.shares > 0 else { throw .invalid("bracket quantity must be positive (got \(quantity))") }
         guard parentId > 0, parentId <= Int32.max - 2 else { throw .invalid("bracket order ids from \(parentId) do not fit") }
@@ -156,10 +159,10 @@ public enum TWSBracket {
             action: action, quantity: quantity, type: .limit(entry), timeInForce: timeInForce, account: account,
             orderRef: clientOrderId + ".E", transmit: false)
         let stopLeg = TWSOrder(
-            action: action.opposite, quantity: quantity, type: .stop(stop), timeInForce: timeInForce, account: account,
+            action: action.opposite, quantity: quantity, type: .stop(stop), timeInForce: protectiveTimeInForce, account: account,
             orderRef: clientOrderId + ".S", transmit: false, parentId: parentId)
         let targetLeg = TWSOrder(
-            action: action.opposite, quantity: quantity, type: .limit(target), timeInForce: timeInForce, account: account,
+            action: action.opposite, quantity: quantity, type: .limit(target), timeInForce: protectiveTimeInForce, account: account,
             orderRef: clientOrderId + ".T", transmit: true, parentId: parentId)
         return [
             TWSPlacement(orderId: parentId, order: parent), TWSPlacement(orderId: parentId + 1, order: stopLeg),

@@ -44,6 +44,8 @@ public final class FakeTWSServer: Sendable {
         public var orderId: Int
         public var quantity: Int
         public var price: String
+        /// IB's fixed-rate commission as the fake charges it: $0.005 a share, at least $1.00.
+        public var commission: String { String(format: "%.2f", max(1.0, Double(quantity) * 0.005)) }
     }
 
     struct State {
@@ -122,7 +124,8 @@ public final class FakeTWSServer: Sendable {
             o.status = o.filled == o.quantity ? "Filled" : "Submitted"
             s.orders[orderId] = o
             let execId = String(format: "0000e0d5.%08x.01.01", s.fills.count + 1)
-            s.fills.append(Fill(execId: execId, orderId: orderId, quantity: quantity, price: price))
+            let fill = Fill(execId: execId, orderId: orderId, quantity: quantity, price: price)
+            s.fills.append(fill)
             let signed = o.action == "BUY" ? quantity : -quantity
             let held = s.positions[o.symbol]?.0 ?? 0
             s.positions[o.symbol] = (held + signed, price)
@@ -133,7 +136,7 @@ public final class FakeTWSServer: Sendable {
             }
             return [
                 Self.execution(reqId: -1, o, execId: execId, quantity: quantity, price: price, cumulative: o.filled, version: v),
-                ["59", "1", execId, "1.0", "USD", "1.7976931348623157E308", "1.7976931348623157E308", "0"],
+                Self.commissionReport(fill),
                 Self.orderStatus(o, averagePrice: price, lastPrice: price),
             ]
         }
@@ -148,6 +151,22 @@ public final class FakeTWSServer: Sendable {
             s.orders[orderId] = o
             return [Self.orderStatus(o), Self.error(id: orderId, code: 202, "Order Canceled - reason:", version: v)]
                 + Self.parentCancelled(o, &s, version: v)
+        }
+        if let messages { send(messages) }
+    }
+
+    /// The session ends: TWS cancels every working DAY order (as IB does at the close); GTC orders stay.
+    public func endSession() {
+        let messages: [[String]]? = state.withLock { s in
+            guard let v = s.negotiatedVersion else { return nil }
+            var out: [[String]] = []
+            for id in s.orders.keys.sorted() {
+                guard var o = s.orders[id], o.timeInForce == "DAY", ["Submitted", "PreSubmitted"].contains(o.status) else { continue }
+                o.status = "Cancelled"
+                s.orders[id] = o
+                out += [Self.orderStatus(o), Self.error(id: id, code: 202, "Order Canceled - reason:", version: v)]
+            }
+            return out
         }
         if let messages { send(messages) }
     }
@@ -183,6 +202,12 @@ public final class FakeTWSServer: Sendable {
         version >= 194
             ? ["4", String(id), String(code), text, "", String(Int64(Date().timeIntervalSince1970 * 1000))]
             : ["4", "2", String(id), String(code), text, ""]
+    }
+
+    /// commissionReport: VERSION, execId, commission, currency, realizedPNL, yield, yieldRedemptionDate
+    /// (unset doubles as Double.greatestFiniteMagnitude, as IB sends them).
+    static func commissionReport(_ fill: Fill) -> [String] {
+        ["59", "1", fill.execId, fill.commission, "USD", "1.7976931348623157E308", "1.7976931348623157E308", "0"]
     }
 
     static func orderStatus(_ o: Order, averagePrice: String = "0", lastPrice: String = "0") -> [String] {
@@ -276,6 +301,7 @@ public final class FakeTWSServer: Sendable {
                         Self.execution(
                             reqId: reqId, o, execId: fill.execId, quantity: fill.quantity, price: fill.price, cumulative: o.filled,
                             version: v))
+                    answer.append(Self.commissionReport(fill))  // each execution's commission follows it
                 }
                 answer.append(["55", "1", String(reqId)])
             case "62":  // reqAccountSummary: VERSION, reqId, group, tags

@@ -1,6 +1,7 @@
 import ASTBus
 import ASTCore
 import ASTExecution
+import ASTIBKR
 import ASTJournal
 import ASTPaperBroker
 import ASTRisk
@@ -10,17 +11,53 @@ import Foundation
 import Logging
 import Synchronization
 
-/// ast-broker's shell: takes approved brackets (only from the risk gate), cancels, bars and
-/// operator injections off the bus and hands them to the broker adapter; sends execution
-/// reports to the reconciler and connection changes to the risk gate and the reconciler, all
-/// acknowledged (journaled here before they leave).
+/// Where an adapter's outputs go: the one broker shell builds it from its bus clients, so every
+/// adapter's reports and connection changes leave the same way (journaled by the bus before they
+/// leave, re-sent until acknowledged).
+struct BrokerOutlet: Sendable {
+    /// Hands execution reports to the reconciler, in order.
+    var deliver: @Sendable ([ExecutionReport]) throws -> Void
+    /// Tells the risk gate and the reconciler that the broker connection changed.
+    var connectionChanged: @Sendable (Bool, String) throws -> Void
+    /// The account changed at the broker in a way AST did not ask for (an order cancelled behind
+    /// its back) while the broker stays connected: the reconciler reconciles now against the
+    /// broker's positions and orders, and an unprotected position it finds is a P0 and HALTED.
+    var accountChanged: @Sendable (String) throws -> Void
+}
+
+/// The part of ast-broker that differs per broker (the paper exchange, Interactive Brokers, ...),
+/// behind the one ``BrokerShell``: the shell owns the bus, the approval screen, the common checks,
+/// the outbox and the paged account queries; the adapter owns its broker.
+protocol ShellAdapter: BrokerAdapter {
+    /// A refusal, before the bus journals it, of a message this broker cannot take; nil lets the
+    /// shell's common checks (submit, cancel, account query) apply.
+    nonisolated func screen(_ envelope: Envelope) -> InputRefusal?
+    /// Handles a message other than a submit, a cancel or an account query (bars, drills,
+    /// operator acknowledgements); the reply, if any.
+    func receiveOther(_ envelope: Envelope, from peer: PeerInfo?) async throws -> Message?
+    /// Messages the bus journaled before a crash that the adapter never handled.
+    func catchUp() async throws -> [Envelope]
+    /// The connection report to send when the process starts; nil when the adapter reports its
+    /// own once its session with the broker starts.
+    func startReport() async -> (connected: Bool, detail: String)?
+    /// Runs once the start report left (a protective resize a crash cut short).
+    func afterStartReport() async throws
+    /// The adapter's own work (a connection loop, timers) until the task is cancelled.
+    func run() async
+    /// The process is stopping.
+    func stop() async
+}
+
+/// ast-broker's shell, one for every broker: takes approved brackets (only from the risk gate),
+/// cancels, bars and operator injections off the bus and hands them to the broker adapter; sends
+/// execution reports to the reconciler and connection changes to the risk gate and the
+/// reconciler, all acknowledged (journaled here before they leave).
 actor BrokerShell: WorkerLogic {
     let identity: ProcessIdentity
-    let adapter: PaperAdapter
+    let adapter: any ShellAdapter
     let reconciler: BusClient
     let risk: BusClient
     let logger: Logger
-    let clock: any WallClock
     /// The last account snapshot, served page by page (see ``BrokerQuery``).
     var snapshot: (id: String, state: BrokerAccountState)?
     var snapshotCounter = 0
@@ -28,7 +65,13 @@ actor BrokerShell: WorkerLogic {
     let approvals: ApprovalScreen
     nonisolated var messageScreen: (any BusMessageScreen)? { approvals }
 
+    /// The paper exchange's broker process (`--instance paper`).
     init(context: WorkerContext) throws {
+        try self.init(context: context, adapter: PaperAdapter.make)
+    }
+
+    /// A broker process around the adapter `make` builds from the context and the shell's outlet.
+    init(context: WorkerContext, adapter make: (WorkerContext, BrokerOutlet) throws -> any ShellAdapter) throws {
         identity = context.identity
         let key = try ApprovalKey.inherited()
         if key == nil {
@@ -40,35 +83,13 @@ actor BrokerShell: WorkerLogic {
         }
         approvals = try ApprovalScreen(key: key, journal: context.journal)
         logger = context.logger
-        clock = context.clock
-        let config = context.config
-        guard context.identity.instance == "paper" else {
-            throw BrokerShellError(
-                "no adapter for \(context.identity): this build has the paper broker only (run ast-broker --instance paper)")
-        }
-        let client: (ProcessIdentity) throws -> BusClient = { try context.busClient(to: $0) }
-        let fault = FaultInjection.resubmitsAfterRestart
-        if fault {
-            guard (config.trading ?? .paper).mode != .live else {
-                throw BrokerShellError(
-                    "\(FaultInjection.resubmitsAfterRestartVariable)=1 is a fault injection for tests and is refused with trading.mode LIVE; unset it"
-                )
-            }
-            context.logger.critical(
-                "FAULT INJECTION ON (\(FaultInjection.resubmitsAfterRestartVariable)=1): this broker re-submits open orders after a restart; for drill tests only, never in production"
-            )
-        }
-        let reconciler = try client(ProcessIdentity(role: .reconciler))
-        let risk = try client(ProcessIdentity(role: .risk))
+        let reconciler = try context.busClient(to: ProcessIdentity(role: .reconciler))
+        let risk = try context.busClient(to: ProcessIdentity(role: .risk))
         self.reconciler = reconciler
         self.risk = risk
         let me = context.identity
         let logger = context.logger
-        try MissingState.quarantine(context)
-        adapter = try PaperAdapter(
-            name: context.identity.description, config: config.paperBroker ?? .standard, journal: context.journal, clock: context.clock,
-            logger: context.logger, faultResubmitAfterRestart: fault,
-            checkpointEvery: config.journal.checkpointEvery ?? JournalConfig.defaultCheckpointEvery,
+        let outlet = BrokerOutlet(
             deliver: { reports in
                 for report in reports {
                     try reconciler.send(.executionReport(report), correlationID: report.event.clientOrderID.rawValue)
@@ -79,26 +100,25 @@ actor BrokerShell: WorkerLogic {
                 let report = BrokerConnectionReport(broker: me, connected: connected, detail: detail)
                 try risk.send(.brokerConnection(report))
                 try reconciler.send(.brokerConnection(report))
+            },
+            accountChanged: { why in
+                // A connection report (still connected) to the reconciler alone: it reconciles on it in a
+                // task of its own, so the reports that follow on this connection are not held up.
+                logger.critical("\(me): \(why): asking the reconciler to reconcile")
+                try reconciler.send(.brokerConnection(BrokerConnectionReport(broker: me, connected: true, detail: why)))
             })
+        adapter = try make(context, outlet)
     }
 
     func run() async {
         // Every start is a (re)connection for the risk gate and the reconciler, which reconciles.
         do {
-            let connected = await adapter.isConnected()
-            let pending = adapter.quarantine.withLock { $0.pending }
-            let detail =
-                if let first = pending.first {
-                    "broker process started with \(pending.count) quarantined journal entr\(pending.count == 1 ? "y" : "ies"): \(first); "
-                        + "it refuses new orders until astctl quarantine ack"
-                } else {
-                    connected ? "broker process started" : "broker process started while its broker is unreachable"
-                }
-            let report = BrokerConnectionReport(broker: identity, connected: connected && pending.isEmpty, detail: detail)
-            try risk.send(.brokerConnection(report))
-            try reconciler.send(.brokerConnection(report))
-            // A fill whose protective resize a crash cut short: the same plan, now.
-            if pending.isEmpty { try await adapter.resizeProtection() }
+            if let (connected, detail) = await adapter.startReport() {
+                let report = BrokerConnectionReport(broker: identity, connected: connected, detail: detail)
+                try risk.send(.brokerConnection(report))
+                try reconciler.send(.brokerConnection(report))
+            }
+            try await adapter.afterStartReport()
         } catch {
             fatalError("ast-broker: \(error)")
         }
@@ -106,9 +126,11 @@ actor BrokerShell: WorkerLogic {
             group.addTask { await self.reconciler.run() }
             group.addTask { await self.risk.run() }
             group.addTask { await self.catchUp() }
-            group.addTask { await self.connectionTimer() }
+            group.addTask { await self.adapter.run() }
         }
     }
+
+    func stopped() async { await adapter.stop() }
 
     /// Handles messages the bus journaled before a crash that the adapter never saw.
     func catchUp() async {
@@ -122,54 +144,23 @@ actor BrokerShell: WorkerLogic {
         }
     }
 
-    /// While an (injected) disconnect lasts, wakes up when it ends so the reconnection is
-    /// noticed and reported without waiting for the next message; likewise at the deadline of a
-    /// cancel held for a session's bar that never came (it then takes effect).
-    func connectionTimer() async {
-        while !Task.isCancelled {
-            if let until = await adapter.reconnectAt(), until > clock.now() {
-                let wait = until.duration(since: clock.now())
-                try? await Task.sleep(for: wait + .milliseconds(5))
-                do { try await adapter.tick() } catch { fatalError("ast-broker: \(error)") }
-            } else if let deadline = await adapter.cancelDeadline(), deadline <= clock.now() {
-                do { try await adapter.tick() } catch { fatalError("ast-broker: \(error)") }
-            } else {
-                try? await Task.sleep(for: .milliseconds(200))
-            }
-        }
-    }
-
     func receive(_ envelope: Envelope, from peer: PeerInfo) async -> Message? {
         await receive(envelope, from: Optional(peer))
     }
 
-    /// Validate before you journal: refuses, before the bus journals it, any message the
-    /// exchange could not take (``PaperInput/validate()``), a query for an impossible page, an
-    /// order while a quarantined journal entry waits for the operator, and an acknowledgement
-    /// of an entry that is not quarantined here.
+    /// Validate before you journal: the adapter's own refusal first (``ShellAdapter/screen(_:)``),
+    /// then, for every broker, any bracket or cancel the exchange rules refuse
+    /// (``PaperInput/validate()``) and a query for an impossible page.
     nonisolated func validate(_ envelope: Envelope, from peer: PeerInfo) -> InputRefusal? {
+        if let refusal = adapter.screen(envelope) { return refusal }
         switch envelope.message {
         case .orderSubmit(let approval):
-            if let first = adapter.quarantine.withLock({ $0.pending.first }) {
-                return InputRefusal(.notReady, "\(identity) takes no orders while a journal entry is quarantined (\(first))")
-            }
             return PaperInput.submit(BracketBuilder.bracket(for: approval)).validate()
         case .orderCancel(let c):
             return PaperInput.cancel(c.clientOrderID, reason: c.reason).validate()
-        case .bar(let bar):
-            return PaperInput.bar(bar).validate()
-        case .sessionClose(let close):
-            return PaperInput.sessionClose(close.at).validate()
-        case .brokerInject(let injection):
-            return PaperInput.inject(injection).validate()
         case .brokerQuery(let q):
             return BrokerAccountState.validatePage(q.page) ?? InputCheck.time(q.executionsSince, "executions_since")
                 ?? q.snapshot.flatMap { InputCheck.text($0, "snapshot", max: InputCheck.maxIdentifierBytes) }
-        case .marketTime(let t):
-            return InputCheck.time(t.now, "market time")
-        case .quarantineAck(let ack):
-            let state = adapter.quarantine.withLock { $0 }
-            return QuarantineJournal.validate(ack, process: identity.description, state: state)
         default:
             return nil
         }
@@ -185,49 +176,27 @@ actor BrokerShell: WorkerLogic {
             case .orderCancel(let c):
                 let answer = try await adapter.cancel(c.clientOrderID, reason: c.reason, messageID: envelope.id)
                 logger.notice("cancel \(c.clientOrderID) (\(c.reason)): \(answer.message)")
-            case .bar(let bar):
-                try await adapter.bar(bar, messageID: envelope.id)
-            case .sessionClose(let close):
-                try await adapter.sessionClose(close.at, messageID: envelope.id)
             case .brokerQuery(let q):
                 // Page 0 takes a snapshot; later pages come from that same snapshot, so the pages
                 // of one answer agree with each other.
                 if q.page == 0 {
                     snapshotCounter += 1
                     let id = "\(identity)-s\(snapshotCounter)"
-                    snapshot = (id, try await adapter.accountState(executionsSince: q.executionsSince))
-                    return .brokerState(snapshot!.state.page(0, snapshot: id))
+                    let state = try await adapter.accountState(executionsSince: q.executionsSince)
+                    snapshot = (id, state)
+                    return .brokerState(state.page(0, snapshot: id))
                 }
                 guard let snapshot, snapshot.id == q.snapshot else {
                     return .commandResult(
                         OperatorReply(accepted: false, message: "snapshot \(q.snapshot ?? "-") is gone: ask for page 0 again"))
                 }
                 return .brokerState(snapshot.state.page(q.page, snapshot: snapshot.id))
-            case .marketTime:
-                // Replay: market time moved; a disconnect whose time is up ends now.
-                if let until = await adapter.reconnectAt(), until <= clock.now() { try await adapter.tick() }
-            case .quarantineAck(let ack):
-                let pending = try await adapter.acknowledge(ack)
-                logger.notice(
-                    "operator acknowledged quarantined entry seq \(ack.seq): \(ack.reason)",
-                    metadata: ["peer": "\(peer?.identity.description ?? "-")"])
-                return .commandResult(
-                    OperatorReply(
-                        accepted: true,
-                        message: "\(identity): entry seq \(ack.seq) acknowledged; "
-                            + (pending.isEmpty
-                                ? "no quarantine pending, the broker takes orders again"
-                                : "\(pending.count) quarantined entr\(pending.count == 1 ? "y" : "ies") still pending")))
-            case .brokerInject(let injection):
-                logger.warning("operator injection: \(injection)", metadata: ["peer": "\(peer?.identity.description ?? "-")"])
-                let reports = try await adapter.inject(injection, messageID: envelope.id)
-                return .commandResult(OperatorReply(accepted: true, message: "\(identity): \(injection) (\(reports.count) report(s))"))
             default:
-                break
+                return try await adapter.receiveOther(envelope, from: peer)
             }
         } catch {
             // The journal refused a write: a broken invariant of our own. Crash-only: astd restarts us.
-            logger.critical("ast-broker cannot journal or send: \(error)")
+            logger.critical("\(identity) cannot journal or send: \(error)")
             fatalError("ast-broker: \(error)")
         }
         return nil
@@ -288,21 +257,4 @@ final class ApprovalScreen: BusMessageScreen {
 struct BrokerShellError: Error, CustomStringConvertible {
     var description: String
     init(_ d: String) { description = d }
-}
-
-extension ExecutionEvent {
-    /// One line for the log.
-    var summary: String {
-        switch self {
-        case .submitting(let s): "submitting \(s.clientOrderID) \(s.side) \(s.quantity) \(s.symbol) \(s.type.rawValue)"
-        case .acknowledged(let id, let b): "acknowledged \(id) as \(b)"
-        case .accepted(let id): "accepted \(id)"
-        case .unacknowledged(let id, let d): "UNACKNOWLEDGED \(id): \(d)"
-        case .fill(let f): "fill \(f.executionID) \(f.clientOrderID) \(f.side) \(f.quantity) \(f.symbol) @ \(f.price)"
-        case .cancelled(let id, let r): "cancelled \(id): \(r)"
-        case .rejected(let id, let r): "rejected \(id): \(r)"
-        case .expired(let id): "expired \(id)"
-        case .modified(let id, let q, let r): "resized \(id) to \(q): \(r)"
-        }
-    }
 }

@@ -5,6 +5,7 @@
 // drills. Every input is journaled durably before it is handled; the paper account is rebuilt
 // from the journal at every start.
 import ASTCore
+import ASTIBKR
 import ASTRuntime
 import ASTWire
 import Foundation
@@ -16,7 +17,7 @@ permissions[.marketdata] = [.bar, .sessionClose]
 permissions[.control, default: []].formUnion([.brokerQuery, .brokerInject, .quarantineAck])
 let definition = WorkerDefinition(role: .broker, permissions: permissions) { context in
     // `--instance ibkr`: Interactive Brokers through the TWS API; any other instance: the paper exchange.
-    if context.identity.instance == "ibkr" { return try IBKRShell(context: context) }
+    if context.identity.instance == "ibkr" { return try BrokerShell(context: context) { try IBKRAdapter.make(context: $0, outlet: $1) } }
     return try BrokerShell(context: context)
 }
 exit(await WorkerRuntime.main(definition))

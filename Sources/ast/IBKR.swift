@@ -1,4 +1,7 @@
 import ASTCore
+import ASTExecution
+import ASTIBKR
+import ASTJournal
 import ASTRuntime
 import ASTTWS
 import ASTTWSClient
@@ -96,6 +99,20 @@ struct IBKRConnectionOptions: ParsableArguments {
     @Option(help: "API port (default: ibkr.port).") var port: Int?
     @Option(name: .customLong("client-id"), help: "API client id (default: ibkr.client_id).") var clientId: Int?
 
+    /// The configuration's `ibkr:` section with the options over it, checked.
+    func settings(timeout: Int) throws -> IBKRConfig {
+        let config: ASTConfig
+        do { config = try ConfigLoader.discover().load(ASTConfig.self) } catch { throw failure("\(error)", ExitStatus.other) }
+        var ibkr = config.ibkr ?? .standard
+        ibkr.host = host ?? ibkr.host
+        ibkr.port = port ?? ibkr.port
+        ibkr.clientId = clientId ?? ibkr.clientId
+        guard (1...65_535).contains(ibkr.port), (0...Int(Int32.max)).contains(ibkr.clientId), (1...600).contains(timeout) else {
+            throw failure("--port must be 1...65535, --client-id 0...\(Int32.max), --timeout 1...600", ExitStatus.usage)
+        }
+        return ibkr
+    }
+
     /// The options over the discovered configuration, checked, and a client for them (not started yet).
     func open(timeout: Int, echo: Bool) throws -> IBKRToolConnection {
         let config: ASTConfig
@@ -162,8 +179,10 @@ final class IBKRToolConnection {
 
 /// `ast ibkr test-order --symbol S --reference P`: on a paper account only, places a one-share bracket
 /// far from the market (entry at half the reference price, stop 10% under it, target at 1.5 times
-/// the reference), waits for IB's acknowledgements, cancels it and waits for the cancellation,
-/// printing every message exchanged. Refused before anything is sent when an account is not `DU...`.
+/// the reference) through the same adapter code `broker@ibkr` runs (``IBKRAdapter``: tick rounding,
+/// orderRef, journal-first, account checks), waits for IB's acknowledgements, cancels it and waits
+/// for the cancellation, printing every message exchanged. The adapter refuses, before any order is
+/// sent, an account that is not `DU...` (the tool trades as trading.mode PAPER).
 struct IBKRTestOrderCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "test-order",
@@ -174,8 +193,14 @@ struct IBKRTestOrderCommand: AsyncParsableCommand {
     @OptionGroup var connection: IBKRConnectionOptions
     @Option(help: "Seconds to wait for each step.") var timeout: Int = 20
 
+    /// What the adapter told the tool, in order.
+    final class Seen: Sendable {
+        let reports = Mutex<[ExecutionReport]>([])
+        let connection = Mutex<(up: Bool, detail: String)?>(nil)
+    }
+
     func run() async throws {
-        guard Symbol(validating: symbol) != nil, symbol.utf8.count <= 12 else {
+        guard let sym = Symbol(validating: symbol), symbol.utf8.count <= 12 else {
             throw failure("--symbol \(symbol) is not a symbol", ExitStatus.usage)
         }
         let cent = Price("0.01")!.units
@@ -185,64 +210,97 @@ struct IBKRTestOrderCommand: AsyncParsableCommand {
         let entry = Price(units: ref.units / 2 / cent * cent)
         let stop = Price(units: entry.units * 9 / 10 / cent * cent)
         let target = Price(units: ref.units * 3 / 2 / cent * cent)
-        let tws = try connection.open(timeout: timeout, echo: true)
-        defer { tws.close() }
-        let client = tws.client
-        func next() async -> TWSClientOutput? { await tws.next() }
-        await client.start()
-        var session: TWSSession?
-        while session == nil, let o = await next() {
-            if case .event(.started(let s)) = o { session = s }
-            if case .event(.disconnected(let reason, _)) = o {
-                await client.stop()
-                throw failure("could not start the API session: \(reason)", ExitStatus.other)
-            }
+        var ibkr = try connection.settings(timeout: timeout)
+        ibkr.restartWindowMinutes = 0
+        let stamp = Int64(Date().timeIntervalSince1970)
+        guard let intent = IntentID(validating: "ast-test-\(stamp)"), let e = ClientOrderID(validating: "\(intent.rawValue).E"),
+            let sl = ClientOrderID(validating: "\(intent.rawValue).S"), let tp = ClientOrderID(validating: "\(intent.rawValue).T")
+        else { throw failure("no client order id for the test bracket", ExitStatus.other) }
+        let oca = BracketBuilder.ocaGroup(for: intent)
+        let bracket = BracketOrder(
+            intent: intent,
+            entry: OrderSpec(
+                clientOrderID: e, intent: intent, leg: .entry, symbol: sym, side: .buy, quantity: Quantity(1), type: .limit,
+                limitPrice: entry,
+                timeInForce: .day),
+            stopLoss: OrderSpec(
+                clientOrderID: sl, intent: intent, leg: .stopLoss, symbol: sym, side: .sell, quantity: Quantity(1), type: .stop,
+                stopPrice: stop, timeInForce: .day, parent: e, ocaGroup: oca),
+            takeProfit: OrderSpec(
+                clientOrderID: tp, intent: intent, leg: .takeProfit, symbol: sym, side: .sell, quantity: Quantity(1), type: .limit,
+                limitPrice: target, timeInForce: .day, parent: e, ocaGroup: oca))
+
+        // The adapter journals as broker@ibkr does, into a journal of its own that lives as long as the run.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ast-ibkr-test-order-\(getpid())-\(stamp)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let logger = Logger(label: "ast.ibkr") { label in StderrLogHandler(label: label, level: .critical) }
+        let journal = try Journal(path: dir + "/ibkr-test-order.sqlite", process: "ibkr-test-order", logger: logger)
+        defer { try? journal.close() }
+        let seen = Seen()
+        let adapter = try IBKRAdapter(
+            name: "ibkr-test-order", config: ibkr, trading: .paper, journal: journal, clock: SystemClock(), logger: logger,
+            deliver: { reports in
+                for r in reports { print("  report: \(r.event.summary)") }
+                seen.reports.withLock { $0 += reports }
+            },
+            connectionChanged: { up, detail in
+                print("  connection \(up ? "up" : "down"): \(detail)")
+                seen.connection.withLock { $0 = (up, detail) }
+            },
+            accountChanged: { why in print("  account changed: \(why)") }, echo: { print($0) })
+        let runner = Task { await adapter.run() }
+        func finish() async {
+            await adapter.stop()
+            runner.cancel()
         }
-        guard let session else {
-            await client.stop()
+        /// Waits up to the timeout for `done` to say something (nil: keep waiting).
+        func wait<T>(_ done: () -> T?) async -> T? {
+            let deadline = ContinuousClock.now + .seconds(timeout)
+            while ContinuousClock.now < deadline {
+                if let v = done() { return v }
+                try? await Task.sleep(for: .milliseconds(5))
+            }
+            return nil
+        }
+        guard let (up, detail) = await wait({ seen.connection.withLock { $0 } }) else {
+            await finish()
             throw failure("no API session within \(timeout) s", ExitStatus.other)
         }
-        guard !session.accounts.isEmpty, session.accounts.allSatisfy({ $0.hasPrefix("DU") }) else {
-            await client.stop()
-            throw failure(
-                "refused: TWS manages \(session.accounts.joined(separator: ",")), not only paper (DU...) accounts", ExitStatus.other)
+        guard up else {
+            await finish()
+            throw failure(detail.contains("refused") ? detail : "could not start the API session: \(detail)", ExitStatus.other)
         }
-        let placements: [TWSPlacement]
-        do {
-            placements = try TWSBracket.placements(
-                parentId: session.nextValidId, side: .buy, quantity: Quantity(1), entry: entry, stop: stop, target: target,
-                clientOrderId: "ast-test-\(session.nextValidId)", account: session.accounts[0], timeInForce: .day)
-        } catch { throw failure("\(error)", ExitStatus.other) }
-        for p in placements {
-            print(
-                "→ placeOrder #\(p.orderId) \(p.order.action.rawValue) 1 \(symbol) \(p.order.type) ref \(p.order.orderRef) transmit \(p.order.transmit)"
-            )
-            await client.send(
-                .placeOrder(orderId: p.orderId, contract: TWSContract(symbol: symbol, exchange: tws.ibkr.exchange), order: p.order))
-        }
-        var acked: Set<Int32> = []
-        var failed: String?
-        let ids = Set(placements.map(\.orderId))
-        while acked != ids, failed == nil, let o = await next() {
-            switch o {
-            case .message(.orderStatus(let st)) where ids.contains(st.orderId): acked.insert(st.orderId)
-            case .event(.error(let e, .orderRejected)): failed = "IB rejected the test order: \(e.code) \(e.message)"
-            case .event(.disconnected(let reason, _)): failed = "disconnected: \(reason)"
-            default: break
+        _ = try await adapter.submit(bracket, messageID: nil)
+        let legs = Set(bracket.legs.map(\.clientOrderID))
+        func finals() -> [ClientOrderID: String] {
+            var out: [ClientOrderID: String] = [:]
+            for r in seen.reports.withLock({ $0 }) {
+                switch r.event {
+                case .accepted(let id): out[id] = out[id] ?? "accepted"
+                case .rejected(let id, let why): out[id] = "rejected: \(why)"
+                case .cancelled(let id, let why): out[id] = "cancelled: \(why)"
+                case .unacknowledged(let id, let why): out[id] = "unacknowledged: \(why)"
+                default: break
+                }
             }
+            return out
         }
-        let parent = placements[0].orderId
-        print("→ cancelOrder #\(parent)")
-        await client.send(.cancelOrder(orderId: parent, manualOrderCancelTime: ""))
-        tws.restartDeadline()
-        var cancelled = false
-        while !cancelled, let o = await next() {
-            if case .message(.orderStatus(let st)) = o, st.orderId == parent, st.status.hasSuffix("Cancelled") { cancelled = true }
+        let acked = await wait { Set(finals().keys) == legs ? finals() : nil }
+        if let failed = acked?.values.first(where: { !$0.hasPrefix("accepted") }) {
+            await finish()
+            throw failure("IB did not take the test order: \(failed)", ExitStatus.other)
         }
-        await client.stop()
-        if let failed { throw failure(failed, ExitStatus.other) }
-        guard acked == ids else { throw failure("IB acknowledged \(acked.count) of 3 orders within \(timeout) s", ExitStatus.other) }
-        guard cancelled else {
+        let answer = try await adapter.cancel(e, reason: "ast ibkr test-order", messageID: nil)
+        print("  \(answer.message)")
+        let cancelled = await wait { () -> Bool? in
+            let r = seen.reports.withLock { $0 }
+            let gone = Set(r.compactMap { if case .cancelled(let id, _) = $0.event { id } else { nil } })
+            return gone == legs ? true : nil
+        }
+        await finish()
+        guard acked != nil else { throw failure("IB acknowledged \(finals().count) of 3 orders within \(timeout) s", ExitStatus.other) }
+        guard cancelled != nil else {
             throw failure("the test bracket was not confirmed cancelled within \(timeout) s: check TWS", ExitStatus.other)
         }
         print("test order: 3 orders acknowledged, bracket cancelled")

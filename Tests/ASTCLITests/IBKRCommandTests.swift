@@ -37,6 +37,9 @@ import Testing
         #expect(orders.map(\.auxPrice) == ["", "90.0", ""])
         #expect(orders.allSatisfy { $0.status == "Cancelled" && $0.quantity == 1 }, "\(orders)")
         #expect(run.stdout.contains("→ cancelOrder") && run.stdout.contains("← "), "\(run.stdout)")
+        // Through broker@ibkr's adapter: the client order ids in orderRef, its reports printed.
+        #expect(orders.map { $0.orderRef.suffix(2) } == [".E", ".S", ".T"], "\(orders)")
+        #expect(run.stdout.contains("report: accepted") && run.stdout.contains("report: cancelled"), "\(run.stdout)")
     }
 
     @Test func testOrderIsRefusedOnALiveAccountBeforeAnythingIsSent() async throws {
@@ -46,7 +49,7 @@ import Testing
         let received = fake.received
         await fake.stop()
         #expect(run.exitCode == 1)
-        #expect(run.stderr.contains("not only paper"), "\(run.stderr)")
+        #expect(run.stderr.contains("refused") && run.stderr.contains("U1234567"), "\(run.stderr)")
         #expect(!received.contains { $0.first == "3" })
     }
 }

@@ -74,3 +74,20 @@ import Testing
                 == payload(["7", "3", "4", "0", "", "", "", "", "", "", "3", "2", "20261204", "20261207"]))
     }
 }
+
+/// A bracket's legs at IB: the entry for its own time in force, the protection GTC unless asked.
+@Suite struct TWSBracketTimeInForceTests {
+    @Test func aDayEntrysStopAndTargetAreGoodTillCancelled() throws {
+        let legs = try TWSBracket.placements(
+            parentId: 7, side: .buy, quantity: Quantity(10), entry: Price("100")!, stop: Price("95")!, target: Price("110")!,
+            clientOrderId: "i1", timeInForce: .day)
+        #expect(legs.map(\.order.timeInForce) == [.day, .goodTillCancelled, .goodTillCancelled])
+    }
+
+    @Test func protectionIsDayOnlyWhenAskedFor() throws {
+        let legs = try TWSBracket.placements(
+            parentId: 7, side: .sell, quantity: Quantity(10), entry: Price("100")!, stop: Price("105")!, target: Price("90")!,
+            clientOrderId: "i1", timeInForce: .day, protectiveTimeInForce: .day)
+        #expect(legs.map(\.order.timeInForce) == [.day, .day, .day])
+    }
+}

@@ -75,6 +75,8 @@ import Testing
         #expect(placed.map(\.orderType) == ["LMT", "STP", "LMT"])
         #expect(placed[1].parentId == placed[0].orderId && placed[2].parentId == placed[0].orderId)
         #expect(placed.map(\.transmit) == [false, false, true])
+        // A DAY entry; its protection good till cancelled (IB cancels DAY orders at the session's end).
+        #expect(placed.map(\.timeInForce) == ["DAY", "GTC", "GTC"])
 
         // 4 of 10 fill; IB cancels the remainder: the children work, still for 10, until the broker resizes them.
         fake.fill(orderId: placed[0].orderId, quantity: 4, price: "100.00")
@@ -91,12 +93,105 @@ import Testing
             Issue.record("\(Self.said(tree, fake))")
             throw error
         }
+        // IB's commission report (the fake charges $0.005 a share, at least $1.00) travels with the fill:
+        // 100,000 cash less 4 x 100.00 less 1.00.
+        let cash = try #require(try ExecutionTests.riskPortfolios(tree).last?.cash)
+        #expect(cash == Money(units: 99_599 * Money.unitsPerDollar), "cash \(cash)")
+        let fills = try WorkerTree.entries(path: tree.dir("state/journal/broker@ibkr.sqlite"), process: "broker@ibkr")
+            .filter { $0.record.type == "ibkr.report" }
+            .compactMap { e -> Fill? in
+                guard case .fill(let f) = try JSONDecoder().decode(ExecutionReport.self, from: Data(e.record.body)).event else {
+                    return nil
+                }
+                return f
+            }
+        #expect(fills.map(\.commission) == [Money(units: Money.unitsPerDollar)], "\(fills)")
+        // The session ends: TWS cancels its DAY orders; the GTC stop and target keep working.
+        fake.endSession()
+        #expect(Self.orders(fake, "ib-1").dropFirst().map(\.status) == ["Submitted", "Submitted"], "\(Self.said(tree, fake))")
 
         // TWS loses IB: the broker reports the disconnect and the risk gate halts.
         fake.sendError(code: 1100, "Connectivity between IB and Trader Workstation has been lost.")
         try await eventually(timeout: .seconds(10), "HALTED after 1100") {
             try tree.status()?.0.safeMode?.state == .halted
         }
+        // Measured, not asserted (the machine may be loaded): from the 1100 journaled as received by
+        // the broker to the risk gate's journaled transition to HALTED.
+        let broker = try WorkerTree.entries(path: tree.dir("state/journal/broker@ibkr.sqlite"), process: "broker@ibkr")
+        let risk = try WorkerTree.entries(path: tree.dir("state/journal/risk@main.sqlite"), process: "risk@main")
+        func text(_ e: JournalEntry) -> String { String(decoding: e.record.body, as: UTF8.self) }
+        let arrived = broker.last { $0.record.type == "ibkr.received" && text($0).contains("1100") }?.record.timestamp
+        let sent = broker.last { $0.record.kind == .sent && $0.record.type == "broker.connection" && text($0).contains("1100") }?.record
+            .timestamp
+        let halted = risk.last { $0.record.type == "safe_mode.transition" && text($0).contains("\"to\":\"HALTED\"") }?.record.timestamp
+        let a = try #require(arrived, "the 1100 in the broker's journal")
+        let h = try #require(halted, "the transition to HALTED in the risk gate's journal")
+        #expect(h >= a)
+        func ms(_ from: Timestamp?, _ to: Timestamp?) -> String {
+            guard let from, let to else { return "-" }
+            return String(format: "%.1f", Double(to.nanoseconds - from.nanoseconds) / 1_000_000)
+        }
+        print(
+            "1100 -> HALTED: \(ms(a, h)) ms (broker received 1100 -> connection report sent \(ms(a, sent)) ms -> risk HALTED \(ms(sent, h)) ms)"
+        )
+    }
+
+    /// A bracket's entry fills; then IB cancels its stop on its own (as TWS does to a DAY stop at the
+    /// session's end, or an operator in TWS): the broker reports it as a cancel AST did not ask for,
+    /// the reconciler reconciles at once against IB and finds the position unprotected: HALTED, P0.
+    @Test(.timeLimit(.minutes(3)))
+    func aStopIBCancelsBehindOurBackLeavesTheSystemHaltedWithAP0() async throws {
+        let fake = try await FakeTWSServer()
+        defer { Task { await fake.stop() } }
+        let tree = try await SupervisedTree(overlay: Self.overlay(port: fake.port), extraEnvironment: ["AST_FAULT_IBKR_BACKOFF_MS": "100"])
+        _ = try await tree.waitAllReady()
+        try await ExecutionTests.markAll(tree)
+        let intents = [ExecutionTests.intent("ib-cx", "MSFT"), ExecutionTests.intent("ib-ox", "NVDA")]
+        #expect(try ExecutionTests.submit(intents, to: tree) == ["ib-cx", "ib-ox"])
+        let journal = tree.dir("state/journal/broker@ibkr.sqlite")
+        func reports() throws -> [String] {
+            try WorkerTree.entries(path: journal, process: "broker@ibkr").filter { $0.record.type == "ibkr.report" }
+                .map { String(decoding: $0.record.body, as: UTF8.self) }
+        }
+        do {
+            try await eventually(timeout: .seconds(15), "the brackets at IB") {
+                Self.orders(fake, "ib-cx").map(\.status) == ["Submitted", "PreSubmitted", "PreSubmitted"]
+                    && Self.orders(fake, "ib-ox").map(\.status) == ["Submitted", "PreSubmitted", "PreSubmitted"]
+            }
+            // An entry IB cancels unfilled takes its children with it: expected, nothing to protect.
+            fake.cancelByIB(orderId: Self.orders(fake, "ib-ox")[0].orderId)
+            try await eventually(timeout: .seconds(15), "the orphaned stop reported as expected") {
+                try reports().contains { $0.contains("ib-ox.S") && $0.contains("its entry ended unfilled") }
+            }
+            let placed = Self.orders(fake, "ib-cx")
+            fake.fill(orderId: placed[0].orderId, quantity: placed[0].quantity, price: "100.00")
+            try await eventually(timeout: .seconds(15), "the position in the risk gate's portfolio") {
+                try ExecutionTests.riskPortfolios(tree).last?.positions["MSFT"]?.quantity == Quantity(Int64(placed[0].quantity))
+            }
+            #expect(try tree.status()?.0.safeMode?.state != .halted)
+            fake.cancelByIB(orderId: placed[1].orderId)
+            try await eventually(timeout: .seconds(15), "HALTED by the unprotected position") {
+                try tree.status()?.0.safeMode?.state == .halted
+            }
+        } catch {
+            Issue.record("\(Self.said(tree, fake))")
+            throw error
+        }
+        let halted = try #require(try tree.status()?.0.safeMode)
+        #expect(halted.cause.contains("MSFT") && halted.cause.contains("working stops cover only 0"), "\(halted.cause)")
+        try await eventually(timeout: .seconds(10), "the P0 alert in the notifier's journal") {
+            try WorkerTree.entries(path: tree.dir("state/journal/notifier@main.sqlite"), process: "notifier@main")
+                .contains { e in
+                    guard e.record.type == "alert", case .alert(let a) = try EnvelopeCodec.decode(e.record.body).message else {
+                        return false
+                    }
+                    return a.priority == .p0 && a.text.contains("MSFT")
+                }
+        }
+        // The broker's report says it was IB's cancel, not AST's; the orphaned one did not say so.
+        let said = try reports()
+        #expect(said.contains { $0.contains("ib-cx.S") && $0.contains("AST did not ask for this cancel") }, "\(said)")
+        #expect(!said.contains { ($0.contains("ib-ox.S") || $0.contains("ib-ox.T")) && $0.contains("AST did not ask") }, "\(said)")
     }
 
     /// The broker SIGKILLed after the bracket's parent was written (before its children), then,

@@ -2,6 +2,7 @@ import ASTBus
 import ASTCore
 import ASTExecution
 import ASTJournal
+import ASTProcessKit
 import ASTRuntime
 import ASTTWS
 import ASTTWSClient
@@ -12,6 +13,20 @@ import Logging
 #if canImport(Glibc)
     import Glibc
 #endif
+
+/// Where an adapter's outputs go (see ``IBKRAdapter/init(name:config:trading:journal:clock:logger:deliver:connectionChanged:accountChanged:echo:)``).
+struct IBKROutlet: Sendable {
+    var deliver: @Sendable ([ExecutionReport]) throws -> Void
+    var connectionChanged: @Sendable (Bool, String) throws -> Void
+    var accountChanged: @Sendable (String) throws -> Void
+    var echo: (@Sendable (String) -> Void)?
+}
+
+/// The IBKR adapter cannot do what it was asked.
+public struct IBKRAdapterError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ d: String) { description = d }
+}
 
 /// The journal entry types of `broker@ibkr`.
 enum IBKRJournal {
@@ -58,15 +73,14 @@ enum IBKRCrashFault {
 /// again with the same ids only what IB cannot have transmitted, report the rest unacknowledged) before
 /// it tells the risk gate and the reconciler it is connected (the reconciler then reconciles). A 1100,
 /// a disconnect, a planned one, a refused account: connected false (the risk gate halts).
-actor IBKRAdapter: BrokerAdapter {
-    nonisolated let name: String
+public actor IBKRAdapter: BrokerAdapter {
+    public nonisolated let name: String
     let config: IBKRConfig
     let trading: TradingConfig
     let journal: Journal
     let clock: any WallClock
     let logger: Logger
-    let deliver: @Sendable ([ExecutionReport]) throws -> Void
-    let connectionChanged: @Sendable (Bool, String) throws -> Void
+    let outlet: IBKROutlet
     let client: TWSClient
     let tick: Price
 
@@ -74,6 +88,8 @@ actor IBKRAdapter: BrokerAdapter {
     var brackets: [IntentID: (bracket: BracketOrder, parentId: Int32)] = [:]
     var specs: [String: (spec: OrderSpec, orderId: Int32)] = [:]
     var sentRefs: Set<String> = []
+    /// Orders AST asked IB to cancel (journaled inputs): a cancel of any other is IB's own.
+    var cancelRequested: Set<String> = []
     var reported: Set<String> = []
     var reportsThrough: Int64 = 0
     var highestOrderId: Int32 = 0
@@ -89,6 +105,12 @@ actor IBKRAdapter: BrokerAdapter {
     var statusById: [Int32: TWSOrderStatus] = [:]
     var ibPositions: [String: (quantity: Int64, average: Price)] = [:]
     var executions: [String: Fill] = [:]
+    /// IB's commission of each execution, by execId: a commissionReport follows its execDetails,
+    /// other messages possibly in between.
+    var commissions: [String: Money] = [:]
+    /// Executions whose commission report has not come yet: their fill is reported when it comes,
+    /// or after ``commissionWait`` without it (commission 0, logged).
+    var awaitingCommission: Set<String> = []
     var netLiquidation = Money(units: 0)
     var cash = Money(units: 0)
     var pendingModify: [Int32: (ClientOrderID, Quantity, String)] = [:]
@@ -101,10 +123,16 @@ actor IBKRAdapter: BrokerAdapter {
     var syncWaiters: [CheckedContinuation<Bool, Never>] = []
     var execReqId: Int32 = 9000
 
-    init(
+    /// An adapter for the account `config` names, trading as `trading` says, journaling into
+    /// `journal`: reports go to `deliver`, connection changes to `connectionChanged`, an account
+    /// changed behind AST's back (an unrequested cancel of a stop) to `accountChanged`; `echo`, when
+    /// given, sees every request written and every message received, as one line each.
+    public init(
         name: String, config: IBKRConfig, trading: TradingConfig, journal: Journal, clock: any WallClock, logger: Logger,
         deliver: @escaping @Sendable ([ExecutionReport]) throws -> Void,
-        connectionChanged: @escaping @Sendable (Bool, String) throws -> Void
+        connectionChanged: @escaping @Sendable (Bool, String) throws -> Void,
+        accountChanged: @escaping @Sendable (String) throws -> Void,
+        echo: (@Sendable (String) -> Void)? = nil
     ) throws {
         self.name = name
         self.config = config
@@ -112,11 +140,10 @@ actor IBKRAdapter: BrokerAdapter {
         self.journal = journal
         self.clock = clock
         self.logger = logger
-        self.deliver = deliver
-        self.connectionChanged = connectionChanged
+        self.outlet = IBKROutlet(deliver: deliver, connectionChanged: connectionChanged, accountChanged: accountChanged, echo: echo)
         self.tick = Price(config.minimumTick) ?? Price("0.01")!
         if IBKRCrashFault.point != nil, trading.mode == .live {
-            throw BrokerShellError(
+            throw IBKRAdapterError(
                 "\(IBKRCrashFault.variable) is a fault injection for tests and is refused with trading.mode LIVE; unset it")
         }
         var settings = TWSConnectionSettings(clientId: Int32(clamping: config.clientId))
@@ -131,6 +158,7 @@ actor IBKRAdapter: BrokerAdapter {
         var brackets: [IntentID: (bracket: BracketOrder, parentId: Int32)] = [:]
         var specs: [String: (spec: OrderSpec, orderId: Int32)] = [:]
         var sentRefs: Set<String> = []
+        var cancelRequested: Set<String> = []
         var reported: Set<String> = []
         var through: Int64 = 0
         var highest: Int32 = 0
@@ -138,10 +166,13 @@ actor IBKRAdapter: BrokerAdapter {
             let r = entry.record
             switch r.type {
             case IBKRJournal.input:
-                if case .bracket(let b, let parentId, _)? = try? JSONDecoder().decode(IBKRInput.self, from: Data(r.body)) {
+                switch try? JSONDecoder().decode(IBKRInput.self, from: Data(r.body)) {
+                case .bracket(let b, let parentId, _)?:
                     brackets[b.intent] = (b, parentId)
                     for (i, leg) in b.legs.enumerated() { specs[leg.clientOrderID.rawValue] = (leg, parentId + Int32(i)) }
                     highest = max(highest, parentId + 2)
+                case .cancel(let id, _, _)?: cancelRequested.insert(id.rawValue)
+                default: break
                 }
             case IBKRJournal.sent:
                 if let s = try? JSONDecoder().decode(IBKRSent.self, from: Data(r.body)), s.what == "place" { sentRefs.insert(s.orderRef) }
@@ -157,6 +188,7 @@ actor IBKRAdapter: BrokerAdapter {
         self.brackets = brackets
         self.specs = specs
         self.sentRefs = sentRefs
+        self.cancelRequested = cancelRequested
         self.reported = reported
         self.reportsThrough = through
         self.highestOrderId = highest
@@ -180,7 +212,7 @@ actor IBKRAdapter: BrokerAdapter {
     // MARK: - Running
 
     /// Connects and handles what TWS sends until the task is cancelled.
-    func run() async {
+    public func run() async {
         await client.start()
         for await output in client.outputs {
             if crashing { continue }
@@ -191,9 +223,9 @@ actor IBKRAdapter: BrokerAdapter {
         }
     }
 
-    func stop() async { await client.stop() }
+    public func stop() async { await client.stop() }
 
-    func catchUp() -> [Envelope] {
+    public func catchUp() -> [Envelope] {
         defer { unhandled = [] }
         return unhandled
     }
@@ -280,7 +312,7 @@ actor IBKRAdapter: BrokerAdapter {
                 .reqAllOpenOrders, .reqPositions, .reqExecutions(reqId: execReqId, filter: TWSExecutionFilter()),
                 .reqAccountSummary(reqId: 1, group: "All", tags: "NetLiquidation,TotalCashValue"),
             ] {
-                await client.send(r)
+                await send(r)
             }
         }
         return await withCheckedContinuation { syncWaiters.append($0) }
@@ -288,8 +320,8 @@ actor IBKRAdapter: BrokerAdapter {
 
     func ended(_ what: String) async throws {
         guard awaitingEnds.remove(what) != nil, awaitingEnds.isEmpty else { return }
-        await client.send(.cancelPositions)
-        await client.send(.cancelAccountSummary(reqId: 1))
+        await send(.cancelPositions)
+        await send(.cancelAccountSummary(reqId: 1))
         finishSync(true)
     }
 
@@ -330,7 +362,10 @@ actor IBKRAdapter: BrokerAdapter {
                 try statusReports(ref: ref, st)
             }
         }
-        for fill in executions.values.sorted(by: { $0.executionID < $1.executionID }) { try report(.fill(fill)) }
+        for fill in executions.values.sorted(by: { $0.executionID < $1.executionID })
+        where !awaitingCommission.contains(fill.executionID.rawValue) {
+            try report(.fill(fill))
+        }
         try setConnected(
             true,
             "IB API session started (server version \(session.map { "\($0.serverVersion)" } ?? "-"), account \(account)); account state synced"
@@ -342,7 +377,7 @@ actor IBKRAdapter: BrokerAdapter {
         if up == connected && (up || detail == lastDownDetail) { return }
         connected = up
         lastDownDetail = up ? nil : detail
-        try connectionChanged(up, detail)
+        try outlet.connectionChanged(up, detail)
         if up { logger.notice("\(detail)") } else { logger.critical("broker@ibkr disconnected: \(detail)") }
     }
 
@@ -359,7 +394,7 @@ actor IBKRAdapter: BrokerAdapter {
             }
         case .orderCancelled(let id):
             if let ref = ref(for: id), let cid = ClientOrderID(validating: ref) {
-                try report(.cancelled(cid, reason: "IB 202: \(m.message.prefix(160))"))
+                try cancelledAtIB(cid, reason: "IB 202: \(m.message.prefix(160))")
             }
         case .clientIdInUse:
             try setConnected(false, "IB API client id \(config.clientId) is in use (326): set ibkr.client_id to a free one")
@@ -389,10 +424,31 @@ actor IBKRAdapter: BrokerAdapter {
                 Task { await self.resizeProtection() }
             }
         case .execution(let e):
-            guard executions[e.execId] == nil, let fill = fill(e) else { return }
-            executions[e.execId] = fill
-            try report(.fill(fill))
+            guard executions[e.execId] == nil, var fill = fill(e) else { return }
+            if let commission = commissions[e.execId] {
+                fill.commission = commission
+                executions[e.execId] = fill
+                try report(.fill(fill))
+            } else {
+                executions[e.execId] = fill
+                awaitingCommission.insert(e.execId)
+                let execId = e.execId
+                Task {
+                    try? await Task.sleep(for: Self.commissionWait)
+                    self.commissionOverdue(execId)
+                }
+            }
             Task { await self.resizeProtection() }
+        case .commissionReport(let c):
+            guard let commission = Self.commission(c) else {
+                logger.error(
+                    "commission report for \(c.execId.prefix(64)) not taken: \(c.commission.map { "\($0)" } ?? "-") \(c.currency.prefix(8))"
+                )
+                return
+            }
+            commissions[c.execId] = commission
+            executions[c.execId]?.commission = commission
+            if awaitingCommission.remove(c.execId) != nil, let fill = executions[c.execId] { try report(.fill(fill)) }
         case .position(let p):
             guard p.contract.secType == "STK", let q = p.position?.wholeNumber else { return }
             let avg = p.averageCost.flatMap { $0.fixedPointUnits }.map { Price(units: $0) } ?? Price(units: 0)
@@ -407,6 +463,27 @@ actor IBKRAdapter: BrokerAdapter {
         case .executionEnd: try await ended("executions")
         case .accountSummaryEnd: try await ended("account")
         default: break
+        }
+    }
+
+    /// How long a fill waits for its commission report before it is reported without one.
+    static let commissionWait: Duration = .seconds(5)
+
+    /// IB's commission in dollars, checked: USD, not IB's unset sentinel, not negative, under $1,000,000.
+    public static func commission(_ c: TWSCommissionReport) -> Money? {
+        guard c.currency == "USD" || c.currency.isEmpty, let n = c.commission, !n.isUnsetSentinel, let units = n.fixedPointUnits,
+            units >= 0, units < 1_000_000 * Price.unitsPerDollar
+        else { return nil }
+        return Money(units: units)
+    }
+
+    /// A fill whose commission report did not come in time: reported with commission 0.
+    func commissionOverdue(_ execId: String) {
+        guard awaitingCommission.remove(execId) != nil, let fill = executions[execId] else { return }
+        logger.error("no commission report for execution \(execId) within \(Self.commissionWait): its fill is reported with commission 0")
+        do { try report(.fill(fill)) } catch {
+            logger.critical("ast-broker@ibkr cannot journal or send: \(error)")
+            fatalError("ast-broker: \(error)")
         }
     }
 
@@ -428,11 +505,35 @@ actor IBKRAdapter: BrokerAdapter {
             try report(.accepted(id))
         case "Cancelled", "ApiCancelled":
             try report(.acknowledged(id, brokerOrderID: String(st.permId)))
-            try report(.cancelled(id, reason: "IB reports the order cancelled"))
+            try cancelledAtIB(id, reason: "IB reports the order cancelled")
         case "Inactive":
             try report(.rejected(id, reason: "IB reports the order inactive"))
         default: break
         }
+    }
+
+    /// Reports a cancel IB says happened. One AST did not ask for, of a protective leg (a stop TWS
+    /// cancelled at the session's end, an operator's cancel in TWS), may leave a position without
+    /// its stop: the reconciler reconciles at once against IB's positions and orders, and an
+    /// unprotected position it finds is a P0 and HALTED (a sibling's fill that cancelled it as OCA
+    /// leaves no position, and the reconciliation is clean).
+    func cancelledAtIB(_ id: ClientOrderID, reason: String) throws {
+        let spec = specs[id.rawValue]?.spec
+        let asked = cancelRequested.contains(id.rawValue)
+        // A child of an entry that ended (cancelled by AST or IB, a DAY entry at the close) with nothing
+        // filled: IB cancels the children with it, and there is no position to protect.
+        let orphaned =
+            spec?.parent.map { p in
+                !executions.values.contains { $0.clientOrderID == p }
+                    && (cancelRequested.contains(p.rawValue) || reported.contains("final:\(p.rawValue)"))
+            } == true
+        let why = asked ? reason : orphaned ? "\(reason) (its entry ended unfilled)" : "\(reason); AST did not ask for this cancel"
+        let expected = asked || orphaned
+        guard try report(.cancelled(id, reason: why)) != nil, !expected, let spec, spec.leg == .stopLoss else { return }
+        logger.critical("IB cancelled the protective \(id) (\(spec.side) \(spec.quantity) \(spec.symbol)) without AST asking")
+        // Not yet connected (a session's first sync): the connected report that ends it reconciles.
+        guard connected else { return }
+        try outlet.accountChanged("IB cancelled the protective stop \(id) (\(spec.symbol)) without AST asking")
     }
 
     /// Journals (durably) and delivers one report, once per key.
@@ -447,12 +548,19 @@ actor IBKRAdapter: BrokerAdapter {
             JournalRecord(
                 kind: .sent, type: IBKRJournal.report, timestamp: rep.at, correlationID: event.clientOrderID.rawValue,
                 body: Array(try JSONEncoder.sorted.encode(rep))), durability: .durable)
-        try deliver([rep])
+        try outlet.deliver([rep])
         logger.info("report \(rep.id): \(event.summary)")
         return rep
     }
 
+    /// Writes one request to TWS (echoed first when asked).
+    func send(_ request: TWSRequest) async {
+        outlet.echo?("→ \(request)")
+        await client.send(request)
+    }
+
     func journalReceived(_ m: TWSMessage) throws {
+        outlet.echo?("← \(m)")
         try journal.append(
             JournalRecord(
                 kind: .received, type: IBKRJournal.received, timestamp: clock.now(), body: Array(String(describing: m).prefix(4000).utf8)),
@@ -471,14 +579,14 @@ actor IBKRAdapter: BrokerAdapter {
     func rounded(_ p: Price?) -> Price? { p.map { Self.round($0, tick: tick) } }
 
     /// `p` to the nearest multiple of `tick` (half up), so IB never refuses it with 110.
-    static func round(_ p: Price, tick: Price) -> Price {
+    public static func round(_ p: Price, tick: Price) -> Price {
         guard tick.units > 0, p.units >= 0 else { return p }
         let (q, r) = p.units.quotientAndRemainder(dividingBy: tick.units)
         let (units, overflow) = (r * 2 >= tick.units ? q + 1 : q).multipliedReportingOverflow(by: tick.units)
         return overflow ? p : Price(units: units)
     }
 
-    func submit(_ bracket: BracketOrder, messageID: String?) async throws -> [ExecutionReport] {
+    public func submit(_ bracket: BracketOrder, messageID: String?) async throws -> [ExecutionReport] {
         if brackets[bracket.intent] != nil { return [] }  // known: nothing new
         var b = bracket
         b.entry.limitPrice = rounded(b.entry.limitPrice)
@@ -500,7 +608,7 @@ actor IBKRAdapter: BrokerAdapter {
             }
             return out
         }
-        guard nextId > 0, nextId <= Int32.max - 3 else { throw BrokerShellError("IB order ids exhausted") }
+        guard nextId > 0, nextId <= Int32.max - 3 else { throw IBKRAdapterError("IB order ids exhausted") }
         let parentId = nextId
         nextId += 3
         highestOrderId = parentId + 2
@@ -523,7 +631,8 @@ actor IBKRAdapter: BrokerAdapter {
         do {
             placements = try TWSBracket.placements(
                 parentId: parentId, side: b.entry.side, quantity: b.entry.quantity, entry: entry, stop: stop, target: target,
-                clientOrderId: b.intent.rawValue, account: account, timeInForce: b.entry.timeInForce == .day ? .day : .goodTillCancelled)
+                clientOrderId: b.intent.rawValue, account: account, timeInForce: b.entry.timeInForce == .day ? .day : .goodTillCancelled,
+                protectiveTimeInForce: b.stopLoss?.timeInForce == .day ? .day : .goodTillCancelled)
         } catch {
             for leg in b.legs { try report(.rejected(leg.clientOrderID, reason: "not sent to IB: \(error)")) }
             return
@@ -532,7 +641,7 @@ actor IBKRAdapter: BrokerAdapter {
         for (i, p) in placements.enumerated() {
             try journalSent(orderId: p.orderId, ref: p.order.orderRef, what: "place")
             sentRefs.insert(p.order.orderRef)
-            await client.send(.placeOrder(orderId: p.orderId, contract: contract, order: p.order))
+            await send(.placeOrder(orderId: p.orderId, contract: contract, order: p.order))
             if i == 0 { await crashPoint("after-parent") }
         }
         await crashPoint("after-transmit")
@@ -542,14 +651,14 @@ actor IBKRAdapter: BrokerAdapter {
         guard let points = IBKRCrashFault.point, points.split(separator: ",").contains(Substring(name)) else { return }
         let flag = journal.path + ".fault-\(name)"
         guard !FileManager.default.fileExists(atPath: flag) else { return }
-        FileManager.default.createFile(atPath: flag, contents: Data(name.utf8))
+        _ = FileManager.default.createFile(atPath: flag, contents: Data(name.utf8))
         crashing = true
         logger.critical("FAULT INJECTION: SIGKILL \(name)")
         try? await Task.sleep(for: .milliseconds(300))  // the bytes leave; what comes back is not handled
         kill(getpid(), SIGKILL)
     }
 
-    func cancel(_ id: ClientOrderID, reason: String, messageID: String?) async throws -> CancelAnswer {
+    public func cancel(_ id: ClientOrderID, reason: String, messageID: String?) async throws -> CancelAnswer {
         guard let (_, orderId) = specs[id.rawValue] else {
             return CancelAnswer(accepted: false, message: "cancel of \(id) refused: broker@ibkr placed no such order", reports: [])
         }
@@ -563,19 +672,21 @@ actor IBKRAdapter: BrokerAdapter {
             JournalRecord(
                 kind: .received, type: IBKRJournal.input, timestamp: clock.now(), messageID: messageID, correlationID: id.rawValue,
                 body: Array(try JSONEncoder.sorted.encode(IBKRInput.cancel(id, orderId: orderId, reason: reason)))), durability: .durable)
+        cancelRequested.insert(id.rawValue)
         try journalSent(orderId: orderId, ref: id.rawValue, what: "cancel")
-        await client.send(.cancelOrder(orderId: orderId, manualOrderCancelTime: ""))
+        await send(.cancelOrder(orderId: orderId, manualOrderCancelTime: ""))
         return CancelAnswer(accepted: true, message: "cancel of \(id) sent to IB (order \(orderId))", reports: [])
     }
 
-    func modify(_ id: ClientOrderID, quantity: Quantity, reason: String, messageID: String?) async throws -> CancelAnswer {
+    public func modify(_ id: ClientOrderID, quantity: Quantity, reason: String, messageID: String?) async throws -> CancelAnswer {
         guard let (spec, orderId) = specs[id.rawValue], let (b, parentId) = brackets[spec.intent], connected, quantity > .zero,
             quantity < spec.quantity || (ibOpen[id.rawValue]?.order.totalQuantity?.wholeNumber).map({ quantity.shares < $0 }) == true
         else { return CancelAnswer(accepted: false, message: "modify of \(id) refused", reports: []) }
         let placements = try TWSBracket.placements(
             parentId: parentId, side: b.entry.side, quantity: b.entry.quantity, entry: b.entry.limitPrice!, stop: b.stopLoss!.stopPrice!,
             target: b.takeProfit!.limitPrice!, clientOrderId: b.intent.rawValue, account: account,
-            timeInForce: b.entry.timeInForce == .day ? .day : .goodTillCancelled)
+            timeInForce: b.entry.timeInForce == .day ? .day : .goodTillCancelled,
+            protectiveTimeInForce: b.stopLoss?.timeInForce == .day ? .day : .goodTillCancelled)
         guard var p = placements.first(where: { $0.orderId == orderId })?.order else {
             return CancelAnswer(accepted: false, message: "modify of \(id) refused: no such leg", reports: [])
         }
@@ -588,7 +699,7 @@ actor IBKRAdapter: BrokerAdapter {
             durability: .durable)
         try journalSent(orderId: orderId, ref: id.rawValue, what: "modify")
         pendingModify[orderId] = (id, quantity, reason)
-        await client.send(
+        await send(
             .placeOrder(orderId: orderId, contract: TWSContract(symbol: spec.symbol.rawValue, exchange: config.exchange), order: p))
         return CancelAnswer(accepted: true, message: "resize of \(id) to \(quantity) sent to IB", reports: [])
     }
@@ -615,7 +726,7 @@ actor IBKRAdapter: BrokerAdapter {
         }
     }
 
-    func accountState(executionsSince: Timestamp) async throws -> BrokerAccountState {
+    public func accountState(executionsSince: Timestamp) async throws -> BrokerAccountState {
         if connected { _ = await sync() }
         return currentState(executionsSince: executionsSince)
     }
@@ -651,5 +762,22 @@ actor IBKRAdapter: BrokerAdapter {
         return state
     }
 
-    func isConnected() -> Bool { connected }
+    public func isConnected() -> Bool { connected }
+}
+
+extension ExecutionEvent {
+    /// One line for the log (every broker process and `ast ibkr test-order` print reports this way).
+    public var summary: String {
+        switch self {
+        case .submitting(let s): "submitting \(s.clientOrderID) \(s.side) \(s.quantity) \(s.symbol) \(s.type.rawValue)"
+        case .acknowledged(let id, let b): "acknowledged \(id) as \(b)"
+        case .accepted(let id): "accepted \(id)"
+        case .unacknowledged(let id, let d): "UNACKNOWLEDGED \(id): \(d)"
+        case .fill(let f): "fill \(f.executionID) \(f.clientOrderID) \(f.side) \(f.quantity) \(f.symbol) @ \(f.price)"
+        case .cancelled(let id, let r): "cancelled \(id): \(r)"
+        case .rejected(let id, let r): "rejected \(id): \(r)"
+        case .expired(let id): "expired \(id)"
+        case .modified(let id, let q, let r): "resized \(id) to \(q): \(r)"
+        }
+    }
 }

@@ -1,0 +1,121 @@
+import ASTCore
+import ASTJournal
+import ASTTestKit
+import ASTWire
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// M12's latency benchmark (run with `AST_BENCH_IBKR=1`; BENCHMARKS.md has the results): a bracket
+/// from the risk gate's approval to IB's acknowledgement of its transmitting leg through the tree
+/// and `FakeTWSServer` on loopback (a FAKE written from IB's documentation), against a bare TCP
+/// round trip on loopback measured in the same run.
+@Suite(.serialized) struct IBKRLatencyBenchmark {
+    /// Median and maximum of `values` in milliseconds.
+    static func summary(_ values: [Double]) -> String {
+        let sorted = values.sorted()
+        guard let max = sorted.last else { return "-" }
+        return String(format: "median %.2f ms, max %.2f ms (n=%d)", sorted[sorted.count / 2], max, sorted.count)
+    }
+
+    /// Round trips of 64 bytes through a loopback TCP echo served by a thread of this process.
+    static func tcpEchoRoundTrips(_ count: Int) throws -> [Double] {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, len) } }
+        _ = listen(listener, 1)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &len) } }
+        let server = Thread {
+            let c = accept(listener, nil, nil)
+            var buffer = [UInt8](repeating: 0, count: 64)
+            while true {
+                let n = read(c, &buffer, 64)
+                if n <= 0 { break }
+                _ = write(c, buffer, n)
+            }
+            close(c)
+        }
+        server.start()
+        defer { close(listener) }
+        let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(client) }
+        var one: Int32 = 1
+        _ = setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        let connected = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw HarnessError("loopback echo: connect failed") }
+        var out: [Double] = []
+        let message = [UInt8](repeating: 65, count: 64)
+        var back = [UInt8](repeating: 0, count: 64)
+        for _ in 0..<count {
+            let start = ContinuousClock.now
+            _ = write(client, message, 64)
+            var got = 0
+            while got < 64 {
+                let n = back.withUnsafeMutableBytes { read(client, $0.baseAddress! + got, 64 - got) }
+                if n <= 0 { throw HarnessError("loopback echo: read failed") }
+                got += n
+            }
+            let d = ContinuousClock.now - start
+            out.append(Double(d.components.attoseconds) / 1e15 + Double(d.components.seconds) * 1000)
+        }
+        return out
+    }
+
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["AST_BENCH_IBKR"] == "1"), .timeLimit(.minutes(5)))
+    func bracketApprovalToIBAcknowledgementAgainstABareTCPRoundTrip() async throws {
+        let fake = try await FakeTWSServer()
+        defer { Task { await fake.stop() } }
+        let tree = try await SupervisedTree(
+            overlay: IBKRBrokerTests.overlay(port: fake.port),
+            extraEnvironment: ["AST_FAULT_IBKR_BACKOFF_MS": "100", "AST_LOGGING__LEVEL": "info"])
+        _ = try await tree.waitAllReady()
+        try await ExecutionTests.markAll(tree)
+        let echoBefore = try Self.tcpEchoRoundTrips(1000)
+        let strategy = try ExecutionTests.peer(tree, "risk@main", role: .strategy)
+        for (i, symbol) in ExecutionTests.symbols.enumerated() {
+            let id = "lat-\(i)"
+            guard case .intentDecision(let d)? = try ExecutionTests.sendAcked(strategy, .intentSubmit(ExecutionTests.intent(id, symbol))),
+                d.decision.approval != nil
+            else { throw HarnessError("\(id) was not approved") }
+            try await eventually(timeout: .seconds(15), "\(id) working at IB") {
+                IBKRBrokerTests.orders(fake, id).map(\.status) == ["Submitted", "PreSubmitted", "PreSubmitted"]
+            }
+        }
+        let echoAfter = try Self.tcpEchoRoundTrips(1000)
+        let journal = tree.dir("state/journal/broker@ibkr.sqlite")
+        try await eventually(timeout: .seconds(15), "every transmitting leg accepted in the broker's journal") {
+            let text = try WorkerTree.entries(path: journal, process: "broker@ibkr").filter { $0.record.type == "ibkr.report" }
+                .map { String(decoding: $0.record.body, as: UTF8.self) }
+            return ExecutionTests.symbols.indices.allSatisfy { i in text.contains { $0.contains("accepted") && $0.contains("lat-\(i).T") } }
+        }
+        let broker = try WorkerTree.entries(path: journal, process: "broker@ibkr")
+        let risk = try WorkerTree.entries(path: tree.dir("state/journal/risk@main.sqlite"), process: "risk@main")
+        var treeMs: [Double] = []
+        var adapterMs: [Double] = []
+        for i in ExecutionTests.symbols.indices {
+            let id = "lat-\(i)"
+            let accepted = broker.first {
+                $0.record.type == "ibkr.report" && $0.record.correlationID == "\(id).T"
+                    && String(decoding: $0.record.body, as: UTF8.self).contains("accepted")
+            }?.record.timestamp
+            let input = broker.first { $0.record.type == "ibkr.input" && $0.record.correlationID == id }?.record.timestamp
+            let approved = risk.first { $0.record.type == "risk.decision" && $0.record.correlationID == id }?.record.timestamp
+            if let accepted, let input { adapterMs.append(Double(accepted.nanoseconds - input.nanoseconds) / 1e6) }
+            if let accepted, let approved { treeMs.append(Double(accepted.nanoseconds - approved.nanoseconds) / 1e6) }
+        }
+        print("IBKR latency, \(ExecutionTests.symbols.count) brackets one at a time, fake TWS on loopback:")
+        print("  risk approval -> IB acknowledged the transmitting leg (journaled): \(Self.summary(treeMs))")
+        print("  broker journaled the bracket -> IB acknowledged the transmitting leg: \(Self.summary(adapterMs))")
+        print("  bare TCP round trip on loopback, 64 bytes, before: \(Self.summary(echoBefore)); after: \(Self.summary(echoAfter))")
+        #expect(treeMs.count == ExecutionTests.symbols.count && adapterMs.count == ExecutionTests.symbols.count)
+    }
+}
