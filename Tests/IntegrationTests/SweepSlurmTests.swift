@@ -7,7 +7,8 @@ import Testing
 #endif
 
 /// `ast sweep --slurm` against a real single-node Slurm (Debian's slurm-wlm: munged, slurmctld and
-/// slurmd from a temporary configuration on free ports): the job array runs the shards, and
+/// slurmd from a temporary configuration on free ports of 127.0.0.1, so that the host name need not
+/// resolve): the job array runs the shards, and
 /// `ast sweep collect` gives the table a local run gives, byte for byte. Slurm missing is a
 /// failure, not a skip (scripts/test installs it).
 @Suite(.serialized) struct SweepSlurmTests {
@@ -71,7 +72,7 @@ import Testing
         for sub in ["state", "spool"] { try FileManager.default.createDirectory(atPath: dir(sub), withIntermediateDirectories: true) }
         let conf = """
             ClusterName=ast-test
-            SlurmctldHost=\(host)
+            SlurmctldHost=\(host)(127.0.0.1)
             AuthType=auth/munge
             AuthInfo=socket=\(dir("munge/munge.sock"))
             CredType=cred/munge
@@ -94,7 +95,7 @@ import Testing
             SelectTypeParameters=CR_CPU
             ReturnToService=2
             MpiDefault=none
-            NodeName=\(host) CPUs=\(ProcessInfo.processInfo.activeProcessorCount) RealMemory=100 State=UNKNOWN
+            NodeName=\(host) NodeAddr=127.0.0.1 CPUs=\(ProcessInfo.processInfo.activeProcessorCount) RealMemory=100 State=UNKNOWN
             PartitionName=ast Nodes=\(host) Default=YES MaxTime=INFINITE State=UP
 
             """
