@@ -220,12 +220,12 @@ let package = Package(
         // Executable: the operator command line: `status`, `halt`, `resume`, `reconcile`, `broker state|inject`,
         // `drill`, `ping`, `journal verify|export`, `replay`, `report`.
         .executableTarget(name: "astctl", dependencies: ["ASTOperator", "ASTRuntime", "ASTBus", "ASTJournal", "ASTWire", "ASTCore", "ASTReport", "ASTReplay", "ASTDrill", "ASTExecution", argumentParser]),
-        // Executable: the research command line: `ingest`, `scan`, `indicators`, `calendar`, `engine`, `backtest`,
+        // Executable: the research command line: `ingest`, `scan`, `indicators`, `calendar`, `engine`, `backtest`, `sweep`,
         // `ibkr check|test-order`.
         .executableTarget(name: "ast", dependencies: [
             "ASTRuntime", "ASTMarketData", "ASTScanInput", "ASTStrategy", "ASTIndicators", "ASTCalendar", "ASTCore", "ASTRisk",
             "ASTPaperBroker", "ASTEngine", "ASTEngineData", "ASTExecution", "ASTJournal", "ASTReport", "ASTBacktest", "ASTTWS", "ASTTWSClient",
-            "ASTIBKR", argumentParser, log,
+            "ASTIBKR", argumentParser, log, .product(name: "Yams", package: "Yams"),
         ]),
         // libFuzzer targets (M9): the parsers and every core's input handler, fed arbitrary bytes.
         .target(name: "ASTFuzzTargets", dependencies: [

@@ -19,7 +19,7 @@ struct AST: AsyncParsableCommand {
         abstract: "AST's research command line: ingest bars, scan a date, compute indicators, list NYSE sessions, backtest.",
         subcommands: [
             IngestCommand.self, ScanCommand.self, IndicatorsCommand.self, CalendarCommand.self, EngineCommand.self, BacktestCommand.self,
-            IBKRCommand.self,
+            SweepCommand.self, IBKRCommand.self,
         ])
 }
 

@@ -92,7 +92,7 @@ struct BacktestCommand: ParsableCommand {
         let began = ContinuousClock.now
         let (result, comparison) = try csv != nil ? (research(), nil) : engine()
         let stats = BacktestStatistics.compute(result)
-        try write(result, stats)
+        try write(BacktestCommand.files(result, stats))
         let elapsed = ContinuousClock.now - began
         print(
             "backtest: \(stats.sessions) sessions, \(stats.trades) trades, total return \(BacktestFiles.number(stats.totalReturn * 100, 2))%, "
@@ -105,7 +105,15 @@ struct BacktestCommand: ParsableCommand {
 
     // MARK: Research mode
 
-    func research() throws -> BacktestResult {
+    /// The research options' errors, before anything runs (`ast sweep` checks every cell).
+    func checkResearchOptions() throws {
+        guard csv != nil else { return }
+        _ = try ResearchSpec.parse(
+            strategy: strategy, size: size, fill: fill, commission: commission, capital: Money(units: 1), slippage: slippage)
+    }
+
+    /// `cache`: parsed files by path and symbol, so that a sweep's shard reads its CSV once.
+    func research(cache: ResearchCSVCache? = nil) throws -> BacktestResult {
         guard let csv else { throw failure("--csv is required", ExitStatus.usage) }
         let cash = Money(capital ?? "10000") ?? Money(units: 10_000 * 10_000)
         let spec: ResearchSpec
@@ -122,15 +130,21 @@ struct BacktestCommand: ParsableCommand {
             }
             ticker = s
         }
-        let text: String
-        do { text = try String(contentsOfFile: csv, encoding: .utf8) } catch {
-            throw failure("cannot read \(csv): \(error.localizedDescription)", ExitStatus.badData)
-        }
+        let key = csv + "\u{0}" + (ticker?.rawValue ?? "")
         let parsed: ParsedCSV
-        do {
-            parsed = try CSVBarParser.parse(text, file: csv, symbol: ticker ?? CSVBarParser.symbolFromFileName(csv) ?? "CSV")
-        } catch {
-            throw failure("\(error)", ExitStatus.badData)
+        if let hit = cache?.files[key] {
+            parsed = hit
+        } else {
+            let text: String
+            do { text = try String(contentsOfFile: csv, encoding: .utf8) } catch {
+                throw failure("cannot read \(csv): \(error.localizedDescription)", ExitStatus.badData)
+            }
+            do {
+                parsed = try CSVBarParser.parse(text, file: csv, symbol: ticker ?? CSVBarParser.symbolFromFileName(csv) ?? "CSV")
+            } catch {
+                throw failure("\(error)", ExitStatus.badData)
+            }
+            cache?.files[key] = parsed
         }
         if !parsed.issues.isEmpty {
             throw failure(
@@ -153,7 +167,9 @@ struct BacktestCommand: ParsableCommand {
 
     // MARK: Engine mode
 
-    func engine() throws -> (BacktestResult, TradingComparison?) {
+    /// `variables`: the process environment the configuration's `AST_*` layer is read from (a
+    /// sweep cell adds its `config.KEY` values to it).
+    func engine(variables: [String: String] = ProcessInfo.processInfo.environment) throws -> (BacktestResult, TradingComparison?) {
         let cfg: ASTConfig
         do {
             if let config {
@@ -161,10 +177,12 @@ struct BacktestCommand: ParsableCommand {
                 guard FileManager.default.fileExists(atPath: config) else {
                     throw failure("--config \(config) does not exist", ExitStatus.other)
                 }
-                cfg = try ConfigLoader(directory: url.deletingLastPathComponent().path, baseFile: url.lastPathComponent).load(
-                    ASTConfig.self)
+                cfg = try ConfigLoader(
+                    directory: url.deletingLastPathComponent().path, baseFile: url.lastPathComponent, variables: variables
+                )
+                .load(ASTConfig.self)
             } else {
-                cfg = try ConfigLoader.discover().load(ASTConfig.self)
+                cfg = try ConfigLoader.discover(variables).load(ASTConfig.self)
             }
         } catch let e as ExitCode {
             throw e
@@ -234,12 +252,17 @@ struct BacktestCommand: ParsableCommand {
 
     // MARK: Files
 
-    func write(_ r: BacktestResult, _ s: BacktestStatistics) throws {
-        let files: [(String, String)] = [
+    /// Every file of a backtest, by name.
+    static func files(_ r: BacktestResult, _ s: BacktestStatistics) -> [(String, String)] {
+        [
             ("trades.csv", BacktestFiles.tradesCSV(r)), ("equity.csv", BacktestFiles.equityCSV(r)),
             ("summary.json", BacktestFiles.summaryJSON(r, s)), ("report.md", BacktestFiles.reportMarkdown(r, s)),
             ("report.html", BacktestHTML.report(r, s)),
         ]
+    }
+
+    /// Writes `files` into --out (created), each atomically.
+    func write(_ files: [(String, String)]) throws {
         do {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
             for (name, text) in files {
@@ -249,6 +272,11 @@ struct BacktestCommand: ParsableCommand {
             throw failure("cannot write the results to \(out): \(error.localizedDescription)", ExitStatus.other)
         }
     }
+}
+
+/// Parsed research CSVs by path and symbol (one process's, single-threaded).
+final class ResearchCSVCache {
+    var files: [String: ParsedCSV] = [:]
 }
 
 /// A progress bar on stderr (a terminal only), redrawn at most once per percent.
