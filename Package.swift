@@ -220,7 +220,7 @@ let package = Package(
         // Executable: a bus peer used only by integration tests, the demo and benchmarks (sends and receives
         // acknowledged messages).
         // `fake-polygon` serves the production data set for scripts/chaos-systemd.
-        .executableTarget(name: "ast-testpeer", dependencies: ["ASTRuntime", "ASTBus", "ASTJournal", "ASTTestKit", "ASTCalendar", argumentParser]),
+        .executableTarget(name: "ast-testpeer", dependencies: ["ASTRuntime", "ASTBus", "ASTJournal", "ASTTestKit", "ASTCalendar", "ASTExecution", "ASTDrill", argumentParser]),
         // Executable: the benchmarks (`scripts/bench`).
         .executableTarget(name: "ast-bench", dependencies: ["ASTWire", "ASTBus", "ASTJournal", "ASTRuntime", "ASTCore", "ASTRisk", "ASTSupervision", "ASTExecution", "ASTPaperBroker", "ASTReplay", "ASTTestKit", "ASTIndicators", "ASTStrategy", "ASTMarketData", "ASTScanInput", "ASTCalendar", "ASTEngine", "ASTEngineData", argumentParser, log, .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "GRDBSQLite", package: "GRDB.swift")]),
         // Executables: one per worker process; each is a thin `main` and a shell that wires its core to the bus and
