@@ -236,8 +236,9 @@ let package = Package(
         .executableTarget(name: "ast-fuzz", dependencies: ["ASTFuzzTargets"]),
         // Executable: a bus peer used only by integration tests, the demo and benchmarks (sends and receives
         // acknowledged messages).
-        // `fake-polygon` serves the production data set for scripts/chaos-systemd.
-        .executableTarget(name: "ast-testpeer", dependencies: ["ASTRuntime", "ASTBus", "ASTJournal", "ASTTestKit", "ASTCalendar", argumentParser]),
+        // `fake-polygon` serves the production data set for scripts/chaos-systemd; `chaos-check DIR` checks a copy
+        // of a tree's journals for an order placed twice or a fill lost.
+        .executableTarget(name: "ast-testpeer", dependencies: ["ASTRuntime", "ASTBus", "ASTJournal", "ASTTestKit", "ASTCalendar", "ASTExecution", "ASTDrill", argumentParser]),
         // Executable: the benchmarks (`scripts/bench`).
         .executableTarget(name: "ast-bench", dependencies: ["ASTWire", "ASTBus", "ASTJournal", "ASTRuntime", "ASTCore", "ASTRisk", "ASTSupervision", "ASTExecution", "ASTPaperBroker", "ASTReplay", "ASTTestKit", "ASTIndicators", "ASTStrategy", "ASTMarketData", "ASTScanInput", "ASTCalendar", "ASTEngine", "ASTEngineData", argumentParser, log, .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "GRDBSQLite", package: "GRDB.swift")]),
         // Executables: one per worker process; each is a thin `main` and a shell that wires its core to the bus and

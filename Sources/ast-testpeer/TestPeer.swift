@@ -2,6 +2,7 @@
 // `send` delivers N acknowledged probes to an endpoint through the real outbox (journaled,
 // re-sent until acknowledged) and exits 0 once every one is acknowledged. `fake-polygon` serves
 // the production data set (ASTTestKit's ProductionData) as Polygon's API for scripts/chaos-systemd.
+// `chaos-check` (ChaosCheck.swift) checks a copy of a tree's journals for orders placed twice and lost fills.
 import ASTBus
 import ASTCalendar
 import ASTCore
@@ -15,7 +16,8 @@ import Logging
 
 @main
 struct TestPeer: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "ast-testpeer", subcommands: [Send.self, FakePolygon.self])
+    static let configuration = CommandConfiguration(
+        commandName: "ast-testpeer", subcommands: [Send.self, FakePolygon.self, ChaosCheck.self])
 }
 
 struct Send: AsyncParsableCommand {
