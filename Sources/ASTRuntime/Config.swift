@@ -29,6 +29,8 @@ public struct ASTConfig: ConfigSection, Equatable {
     public var notifier: NotifierConfig?
     /// Where `broker@ibkr` reaches TWS or IB Gateway; ``IBKRConfig/standard`` when absent.
     public var ibkr: IBKRConfig?
+    /// Where `broker@alpaca` reaches Alpaca; ``AlpacaConfig/standard`` (paper) when absent.
+    public var alpaca: AlpacaConfig?
 
     /// A field of the tree's part, read and written through the whole configuration.
     public subscript<T>(dynamicMember field: WritableKeyPath<TreeConfig, T>) -> T {
@@ -56,6 +58,7 @@ public struct ASTConfig: ConfigSection, Equatable {
         case paperBroker = "paper_broker"
         case notifier
         case ibkr
+        case alpaca
     }
 
     /// The tree's keys as ``TreeConfig`` decodes them (the same file, one definition), then the domains'.
@@ -66,6 +69,7 @@ public struct ASTConfig: ConfigSection, Equatable {
         risk = try c.decode(RiskConfig.self, forKey: .risk)
         (clock, strategy, marketdata) = (try section(.clock), try section(.strategy), try section(.marketdata))
         (paperBroker, notifier, ibkr) = (try section(.paperBroker), try section(.notifier), try section(.ibkr))
+        alpaca = try section(.alpaca)
     }
 
     /// Longest `runtime_dir` accepted, in bytes (``TreeConfig/maximumRuntimeDirBytes``).
@@ -81,6 +85,7 @@ public struct ASTConfig: ConfigSection, Equatable {
         if let marketdata { v.section(marketdata, key: CodingKeys.marketdata) }
         if let notifier { v.section(notifier, key: CodingKeys.notifier) }
         if let ibkr { v.section(ibkr, key: CodingKeys.ibkr) }
+        if let alpaca { v.section(alpaca, key: CodingKeys.alpaca) }
         validateAcrossSections(&v)
     }
 

@@ -17,6 +17,7 @@ permissions[.control, default: []].formUnion([.brokerQuery, .brokerInject, .quar
 let definition = WorkerDefinition(role: .broker, permissions: permissions) { context in
     // `--instance ibkr`: Interactive Brokers through the TWS API; any other instance: the paper exchange.
     if context.identity.instance == "ibkr" { return try IBKRShell(context: context) }
+    if context.identity.instance == "alpaca" { return try AlpacaShell(context: context) }
     return try BrokerShell(context: context)
 }
 exit(await WorkerRuntime.main(definition))

@@ -143,6 +143,7 @@ struct ConfigLoaderTests {
         expected.strategy = config.strategy
         expected.marketdata = config.marketdata
         expected.ibkr = .standard
+        expected.alpaca = .standard
         #expect(config == expected)
         #expect(config.trading == .paper)
         #expect(config.marketdata?.polygon == .standard, "etc/ast.yaml ships Polygon's public endpoint")
