@@ -200,13 +200,17 @@ import Testing
             overlay: overlay().replacingOccurrences(of: "max_orders_per_window: 1000", with: "max_orders_per_window: 100000"))
         _ = try await tree.waitAllReady()
         try await ExecutionTests.markAll(tree)
-        try await eventually(timeout: .seconds(20), "broker@alpaca connected") { try !halted(tree) }
+        let strategy = try ExecutionTests.peer(tree, "risk@main", role: .strategy)
         var throughTree: [Double] = []
         for i in 0..<n {
             let intent = "bench-\(i)"
             let symbol = ExecutionTests.symbols[i % ExecutionTests.symbols.count]
             let sent = SystemClock().now()
-            #expect(try ExecutionTests.submit([ExecutionTests.intent(intent, symbol, quantity: 1)], to: tree).count == 1)
+            guard
+                case .intentDecision(let d)? = try ExecutionTests.sendAcked(
+                    strategy, .intentSubmit(ExecutionTests.intent(intent, symbol, quantity: 1))),
+                d.decision.approval != nil
+            else { throw HarnessError("\(intent) not approved") }
             var acceptedAt: Timestamp?
             try await eventually(timeout: .seconds(20), every: .milliseconds(20), "\(intent) accepted") {
                 acceptedAt = try reports(tree, intent + ".E").first { if case .accepted = $0.event { true } else { false } }?.at
