@@ -174,6 +174,37 @@ import Testing
         }
     }
 
+    /// Alpaca cancels a filled bracket's stop leg and streams nothing (the held-leg cancel its
+    /// stream may omit): the reconciliation reads the bracket over REST, finds the position
+    /// unprotected, and the system halts with the symbol named.
+    @Test(.timeLimit(.minutes(3)))
+    func aStopCancelledSilentlyByAlpacaLeavesAnUnprotectedPositionThatHalts() async throws {
+        let tree = try await SupervisedTree(overlay: overlay())
+        _ = try await tree.waitAllReady()
+        do {
+            try await ExecutionTests.markAll(tree)
+            #expect(try ExecutionTests.submit([ExecutionTests.intent("naked-al", "MSFT")], to: tree) == ["naked-al"])
+            try await eventually(timeout: .seconds(15), "the bracket at Alpaca") { fake.order(clientOrderID: "naked-al.E") != nil }
+            let entry = try #require(fake.order(clientOrderID: "naked-al.E"))
+            fake.fill(orderID: entry.id, quantity: 10, price: Price("100.00")!)
+            try await eventually(timeout: .seconds(15), "the position in the risk gate's portfolio") {
+                try ExecutionTests.riskPortfolios(tree).last?.positions["MSFT"]?.quantity == 10
+            }
+            let stop = try #require(fake.orders.first { $0.parent == entry.id && $0.type == "stop" })
+            fake.brokerCancel(orderID: stop.id, streamed: false)
+            let reconcile = try tree.astctl(["reconcile"])
+            #expect(
+                reconcile.code == 2 && reconcile.stdout.contains("unprotected") && reconcile.stdout.contains("MSFT"), "\(reconcile.stdout)")
+            try await eventually(timeout: .seconds(10), "HALTED naming MSFT") {
+                guard let s = try tree.status()?.0.safeMode, s.state == .halted else { return false }
+                return s.cause.contains("MSFT")
+            }
+        } catch {
+            Issue.record("\(said(tree))")
+            throw error
+        }
+    }
+
     /// A one-share buy bracket on AAPL, entry 100, stop 95, target 110 (what the tree sends for ``ExecutionTests/intent(_:_:quantity:)``).
     static func bracket(_ intent: IntentID) -> BracketOrder {
         let entry = OrderSpec(
