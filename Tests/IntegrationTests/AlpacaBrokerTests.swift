@@ -136,6 +136,13 @@ import Testing
                 try tree.astctl(["resume", "--to", "active"]).code == 0
             }
             #expect(fake.posts == 1 && fake.orders.count == 3, "nothing was sent again")
+            // The secret reached Alpaca (the fake checked it) but no log line and no journal of the tree.
+            #expect(!tree.astd.stderr.contains(secret) && !tree.astd.stdout.contains(secret))
+            let files = FileManager.default.enumerator(atPath: tree.dir("state"))?.compactMap { $0 as? String } ?? []
+            for file in files {
+                let bytes = FileManager.default.contents(atPath: tree.dir("state/\(file)")) ?? Data()
+                #expect(bytes.range(of: Data(secret.utf8)) == nil, "the secret in \(file)")
+            }
         } catch {
             Issue.record("\(said(tree))")
             throw error
