@@ -22,7 +22,7 @@ let workerExtras: [String: [Target.Dependency]] = [
 let package = Package(
     name: "AST",
     platforms: [.macOS(.v15)],
-    products: (workers + ["astd", "astctl", "ast"]).map { .executable(name: $0, targets: [$0]) },
+    products: (workers + ["ast-web", "astd", "astctl", "ast"]).map { .executable(name: $0, targets: [$0]) },
     // Exact versions: two builds a month apart must be the same build.
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.3"),
@@ -33,6 +33,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", exact: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", exact: "2.37.6"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", exact: "2.28.1"),
     ],
     targets: [
         // C library: libsystemd (sd_notify, LISTEN_FDS, journald), one small system-library target.
@@ -190,6 +191,17 @@ let package = Package(
             .product(name: "NIOWebSocket", package: "swift-nio"),
         ] + nio),
 
+        // Shell: what an operator asks a running tree, shared by astctl and ast-web: the tree's status as
+        // `astctl status` shows it (astd's tree, Safe Mode, the last reconciliation, the notifier, each bus link),
+        // the broker's account, and the halt/resume/reconcile commands, over short-lived bus clients.
+        .target(name: "ASTOperator", dependencies: ["ASTRuntime", "ASTBus", "ASTWire", "ASTMessages", "ASTJournal", "ASTCore", log]),
+        // Shell: the dashboard (M15) on Hummingbird 2: server-rendered pages, the equity curve as SVG, the JSON API
+        // under /api/v1 (its OpenAPI document beside it), Server-Sent Events, operator actions behind a bearer token.
+        .target(name: "ASTWeb", dependencies: [
+            "ASTOperator", "ASTRuntime", "ASTReport", "ASTMessages", "ASTWire", "ASTBus", "ASTJournal", "ASTCore", log, .product(name: "Hummingbird", package: "hummingbird"),
+        ]),
+        // Executable: the dashboard worker under astd (read-only, `on_crash: none`).
+        .executableTarget(name: "ast-web", dependencies: ["ASTWeb", "ASTRuntime", "ASTWire", "ASTBus", "ASTMessages", "ASTCore"]),
         // Executable: the supervisor: runs the tree over ASTSupervision and ASTProcesses. Links no trading domain: it
         // reads the tree's sections (ASTProcessKit) and has the workers check the rest (`--check-config`).
         .executableTarget(name: "astd", dependencies: ["ASTProcessKit", "ASTSupervision", "ASTProcesses", "ASTBus", "ASTJournal", "ASTWire", "ASTMessages", "ASTCore", log],
@@ -202,7 +214,7 @@ let package = Package(
             ]),
         // Executable: the operator command line: `status`, `halt`, `resume`, `reconcile`, `broker state|inject`,
         // `drill`, `ping`, `journal verify|export`, `replay`, `report`.
-        .executableTarget(name: "astctl", dependencies: ["ASTRuntime", "ASTBus", "ASTJournal", "ASTWire", "ASTCore", "ASTReport", "ASTReplay", "ASTDrill", "ASTExecution", argumentParser]),
+        .executableTarget(name: "astctl", dependencies: ["ASTOperator", "ASTRuntime", "ASTBus", "ASTJournal", "ASTWire", "ASTCore", "ASTReport", "ASTReplay", "ASTDrill", "ASTExecution", argumentParser]),
         // Executable: the research command line: `ingest`, `scan`, `indicators`, `calendar`, `engine`, `backtest`,
         // `ibkr check|test-order`.
         .executableTarget(name: "ast", dependencies: [
@@ -257,12 +269,13 @@ let package = Package(
         .testTarget(name: "ASTEngineTests", dependencies: ["ASTEngine", "ASTEngineData", "ASTRuntime", "ASTStrategy", "ASTRisk", "ASTPaperBroker", "ASTExecution", "ASTCalendar", "ASTCore", "ASTMarketData", log]),
         .testTarget(name: "ASTReplayTests", dependencies: ["ASTReplay", "ASTJournal", "ASTRisk", "ASTExecution", "ASTPaperBroker", "ASTWire", "ASTCore", "ASTTestKit", log, .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ASTFuzzTests", dependencies: ["ASTFuzzTargets"]),
+        .testTarget(name: "ASTWebTests", dependencies: ["ASTWeb", "ASTCore"]),
         // The shells' own restore (the worker executables' code) against replay's and the report's.
         .testTarget(name: "ShellRestoreTests", dependencies: [
             "ast-risk", "ast-reconciler", "ast-broker", "ASTReplay", "ASTReport", "ASTJournal", "ASTRisk", "ASTExecution", "ASTPaperBroker",
             "ASTWire", "ASTCore", "ASTTestKit", log,
         ]),
-        .testTarget(name: "IntegrationTests", dependencies: ["ASTTestKit", "ASTAlpacaClient", "ASTBus", "ASTJournal", "ASTRuntime", "ASTNotify", "ASTExecution", "ASTReport", "ASTDrill", "ASTMarketData", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "IntegrationTests", dependencies: ["ASTTestKit", "ASTAlpacaClient", "ASTBus", "ASTJournal", "ASTRuntime", "ASTNotify", "ASTExecution", "ASTReport", "ASTDrill", "ASTMarketData", .product(name: "GRDB", package: "GRDB.swift")], exclude: ["Web"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -73,6 +73,8 @@ public final class BusClient: Sendable {
     struct Pending: Sendable {
         var envelope: Envelope
         var lastSent: Timestamp?
+        /// The seq of its `sent` entry: an outbox mark starts the next start-up's read at the oldest.
+        var seq: Int64
     }
 
     /// A request waiting for the reply that names it as correlation. Resumed exactly once, by
@@ -116,6 +118,13 @@ public final class BusClient: Sendable {
         let maxFrameBytes: Int
         let allocator = ByteBufferAllocator()
         var nextCounter: Int64
+        /// Sends between taking their id and being pending (their `sent` entry being journaled):
+        /// no outbox mark is written meanwhile, as it could not name their entries.
+        var sendsInProgress = 0
+        /// The seq of the newest outbox mark, or of the entry the start-up read began at, and
+        /// the `from` that mark states.
+        var lastMarkSeq: Int64 = 1
+        var lastMarkFrom: Int64 = 1
         var pendingOrder: [String] = []
         var pending: [String: Pending] = [:]
         var live: Live?
@@ -215,8 +224,10 @@ public final class BusClient: Sendable {
     ///   - keepsRepliesToSent: hand replies to acknowledged messages out on ``repliesToSent``.
     public init(
         identity: ProcessIdentity, target: String, path: String, expectedRole: Role?, settings: BusSettings,
-        journal: Journal, clock: any WallClock, logger: Logger, keepsRepliesToSent: Bool = false
+        journal: Journal, clock: any WallClock, logger: Logger, keepsRepliesToSent: Bool = false,
+        outboxMarkEvery: Int64 = BusClient.defaultOutboxMarkEvery
     ) throws {
+        self.outboxMarkEvery = max(1, outboxMarkEvery)
         self.identity = identity
         self.target = target
         self.path = path
@@ -227,7 +238,10 @@ public final class BusClient: Sendable {
         self.logger = logger
         requestPrefix = "\(identity)>\(target)?"
         let restored = try Self.restoreOutbox(journal, target: target, prefix: Self.idPrefix(identity, target))
+        outboxRestoreRows = restored.scanned
         var s = State(maxFrameBytes: settings.maxFrameBytes, nextCounter: restored.maxCounter + 1)
+        s.lastMarkSeq = restored.from
+        s.lastMarkFrom = restored.from
         s.keepsReplies = keepsRepliesToSent
         if keepsRepliesToSent {
             let (stream, sink) = AsyncStream.makeStream(of: SentReply.self)
@@ -237,11 +251,12 @@ public final class BusClient: Sendable {
             repliesToSent = nil
             repliesSink = nil
         }
-        for env in restored.pending {
+        for (env, seq) in restored.pending {
             s.pendingOrder.append(env.id)
-            s.pending[env.id] = Pending(envelope: env, lastSent: nil)
+            s.pending[env.id] = Pending(envelope: env, lastSent: nil, seq: seq)
         }
         state = Mutex(s)
+        markOutboxIfDue()
         if !restored.pending.isEmpty {
             logger.notice(
                 "restored unacknowledged messages from the journal",
@@ -251,12 +266,57 @@ public final class BusClient: Sendable {
 
     static func idPrefix(_ identity: ProcessIdentity, _ target: String) -> String { "\(identity)>\(target)#" }
 
-    /// Sent-but-unacknowledged messages to `target`, oldest first, and the highest outbox counter used.
-    static func restoreOutbox(_ journal: Journal, target: String, prefix: String) throws -> (pending: [Envelope], maxCounter: Int64) {
-        var order: [String] = []
-        var sent: [String: Envelope] = [:]
+    /// The outbox's name in its marks' `peer` column: `sender>target`.
+    static func outboxName(_ prefix: String) -> String { String(prefix.dropLast()) }
+
+    /// How many journal entries may pass between two outbox marks (``markOutboxIfDue()``).
+    public static let defaultOutboxMarkEvery: Int64 = 10_000
+    let outboxMarkEvery: Int64
+    /// How many entries the start-up read of the outbox went through (for tests and benchmarks).
+    let outboxRestoreRows: Int
+
+    /// What ``restoreOutbox(_:target:prefix:)`` found.
+    struct RestoredOutbox {
+        /// Sent-but-unacknowledged messages with the seqs of their `sent` entries, oldest first.
+        var pending: [(Envelope, Int64)]
+        /// The highest outbox counter used.
+        var maxCounter: Int64
+        /// Where the read began: the newest intact outbox mark's `from`, or entry 1.
+        var from: Int64
+        /// Entries read.
+        var scanned: Int
+    }
+
+    /// The body of an outbox mark (``ASTJournal/EntryTypes/Bus/outboxMark``).
+    struct OutboxMark: Decodable {
+        var counter: Int64
+        var from: Int64
+
+        var body: [UInt8] { Array("{\"counter\":\(counter),\"from\":\(from)}".utf8) }
+    }
+
+    /// Sent-but-unacknowledged messages to `target`, oldest first, and the highest outbox counter
+    /// used: read from the newest outbox mark for `target` whose chain verifies (every message sent
+    /// before its `from` was acknowledged), or from entry 1 without one, so that a start costs the
+    /// entries since the oldest message still unacknowledged at the last mark, not the whole history.
+    static func restoreOutbox(_ journal: Journal, target: String, prefix: String) throws -> RestoredOutbox {
+        var from: Int64 = 1
         var maxCounter: Int64 = 0
-        try journal.scan(fromSeq: 1) { entry in
+        // Marked by the outbox's full name (sender and target): two clients of one process towards
+        // one target (the command desk's, one per chat) have outboxes of their own.
+        if let mark = try journal.lastIntactEntry(type: EntryTypes.Bus.outboxMark, peer: outboxName(prefix)),
+            mark.record.kind == .state,
+            let body = try? StrictJSON.decode(OutboxMark.self, from: mark.record.body),
+            (1...mark.seq).contains(body.from), body.counter >= 0
+        {
+            from = body.from
+            maxCounter = body.counter
+        }
+        var order: [String] = []
+        var sent: [String: (Envelope, Int64)] = [:]
+        var scanned = 0
+        try journal.scan(fromSeq: from) { entry in
+            scanned += 1
             let r = entry.record
             guard r.peer == target, let id = r.messageID, id.hasPrefix(prefix) else { return true }
             switch r.kind {
@@ -264,7 +324,7 @@ public final class BusClient: Sendable {
                 if let n = Int64(id.dropFirst(prefix.count)) { maxCounter = max(maxCounter, n) }
                 if let env = try? EnvelopeCodec.decode(r.body), env.message.delivery == .acknowledged {
                     order.append(id)
-                    sent[id] = env
+                    sent[id] = (env, entry.seq)
                 }
             case .acked:
                 sent[id] = nil
@@ -273,7 +333,40 @@ public final class BusClient: Sendable {
             }
             return true
         }
-        return (order.compactMap { sent[$0] }, maxCounter)
+        return RestoredOutbox(pending: order.compactMap { sent[$0] }, maxCounter: maxCounter, from: from, scanned: scanned)
+    }
+
+    /// Journals an outbox mark once ``outboxMarkEvery`` entries were written since the last one
+    /// (or since where the start-up read began) and the oldest unacknowledged message moved: the
+    /// next start reads the outbox from that message's entry (from the mark, with none pending).
+    /// Runs on the thread that calls it (it may commit: never on an event loop).
+    func markOutboxIfDue() {
+        let every = outboxMarkEvery
+        guard journal.lastSeq - state.withLock({ $0.lastMarkSeq }) >= every else { return }
+        do {
+            let seq = try journal.appendCovering { lastSeq in
+                state.withLock { s -> JournalRecord? in
+                    guard s.sendsInProgress == 0, lastSeq - s.lastMarkSeq >= every else { return nil }
+                    let from = s.pending.values.lazy.map(\.seq).min() ?? lastSeq + 1
+                    guard from > s.lastMarkFrom else {
+                        // The oldest pending message is where the last mark said: a new mark would gain nothing.
+                        s.lastMarkSeq = lastSeq
+                        return nil
+                    }
+                    s.lastMarkSeq = lastSeq + 1
+                    s.lastMarkFrom = from
+                    let mark = OutboxMark(counter: s.nextCounter - 1, from: from)
+                    return JournalRecord(
+                        kind: .state, type: EntryTypes.Bus.outboxMark, timestamp: clock.now(),
+                        peer: Self.outboxName(Self.idPrefix(identity, target)), body: mark.body)
+                }
+            }
+            if let seq {
+                logger.debug("outbox mark", metadata: ["target": "\(target)", "seq": "\(seq)"])
+            }
+        } catch {
+            logger.warning("could not journal an outbox mark", metadata: ["target": "\(target)", "error": "\(error)"])
+        }
     }
 
     /// Messages journaled but not yet acknowledged.
@@ -304,12 +397,20 @@ public final class BusClient: Sendable {
         let (id, envelope) = state.withLock { s in
             let id = Self.idPrefix(identity, target) + String(s.nextCounter)
             s.nextCounter += 1
+            s.sendsInProgress += 1
             return (id, Envelope(sender: identity, seq: 0, id: id, correlationID: correlationID, timestamp: now, message: message))
         }
-        try journal.append(BusJournal.message(.sent, envelope, peer: target), durability: .durable)
+        let seq: Int64
+        do {
+            seq = try journal.append(BusJournal.message(.sent, envelope, peer: target), durability: .durable)
+        } catch {
+            state.withLock { $0.sendsInProgress -= 1 }
+            throw error
+        }
         let write = state.withLock { s in
+            s.sendsInProgress -= 1
             s.pendingOrder.append(id)
-            s.pending[id] = Pending(envelope: envelope, lastSent: nil)
+            s.pending[id] = Pending(envelope: envelope, lastSent: nil, seq: seq)
             return s.transmit(id, now: now)
         }
         perform(write)
@@ -460,6 +561,10 @@ public final class BusClient: Sendable {
         let timeout = settings.ackTimeout
         while !Task.isCancelled {
             do { try await Task.sleep(for: timeout / 2) } catch { return }
+            // A journal that grows while nothing is sent to this target still gets its marks.
+            if journal.lastSeq - state.withLock({ $0.lastMarkSeq }) >= outboxMarkEvery {
+                BusWorkThread.shared.execute { [self] in markOutboxIfDue() }
+            }
             let now = clock.now()
             let write = state.withLock { s in
                 var write = WriteWork()
@@ -745,6 +850,7 @@ public final class BusClient: Sendable {
                     }
                 }
                 waiters.forEach { $0.continuation.resume() }
+                markOutboxIfDue()
             }
         }
         if let refusal = effects.close {

@@ -12,6 +12,8 @@ public struct AlertRateLimit: Sendable, Equatable {
     public static let maximumPerWindow = 10
     var lastByKey: [String: Timestamp] = [:]
     var recent: [Timestamp] = []
+    /// How many alerts were admitted in this process: the per-event part of their keys.
+    public private(set) var admitted = 0
 
     public init() {}
 
@@ -22,6 +24,7 @@ public struct AlertRateLimit: Sendable, Equatable {
         guard lastByKey[key] == nil, recent.count < Self.maximumPerWindow else { return false }
         lastByKey[key] = now
         recent.append(now)
+        admitted += 1
         return true
     }
 
@@ -63,10 +66,12 @@ public final class SecurityAlarm: Sendable {
     public func raise(_ refusal: Refusal, endpoint: String, peer: PeerInfo?) {
         let now = clock.now()
         let key = AlertRateLimit.key(refusal, endpoint: endpoint, peer: peer)
-        guard limit.withLock({ $0.admit(key: key, now: now) }) else { return }
-        guard let client else { return }
+        let admitted: Int? = limit.withLock { $0.admit(key: key, now: now) ? $0.admitted : nil }
+        guard let admitted, let client else { return }
+        // Keyed by the alarm's count, never a clock reading (the envelope id, from the sender's
+        // journaled outbox counter, keeps it unique across restarts at the notifier).
         let alert = Alert(
-            priority: .p0, key: "security:\(refusal.code.rawValue):\(endpoint):\(now.nanoseconds)",
+            priority: .p0, key: "security:\(refusal.code.rawValue):\(endpoint)#\(admitted)",
             title: "AST security: \(refusal.code.rawValue) at \(endpoint)",
             text: String((peer.map { "\($0): " } ?? "") + refusal.detail).prefix(500).description, at: now)
         // Off the caller's thread (an event loop): the send commits to the journal.

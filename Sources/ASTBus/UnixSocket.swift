@@ -82,10 +82,18 @@ public enum UnixSocket {
     }
 
     /// Whether a process accepts connections at `path` right now.
+    ///
+    /// Never waits: a listener that does not accept (a stopped or restarting process whose backlog
+    /// is full of peers' connections) answers `EAGAIN` at once and is live. A blocking connect
+    /// waited there for as long as the listener did not accept: `astctl drill` hung in a round
+    /// (its reconcile step's check of the reconciler's socket) while the workers restarted.
     public static func isLive(path: String) -> Bool {
-        guard let fd = try? connect(path: path) else { return false }
-        close(fd)
-        return true
+        do throws(SocketError) {
+            close(try connectNonBlocking(path: path))
+            return true
+        } catch {
+            return error.errno == EAGAIN
+        }
     }
 
     /// The uid and pid of the process at the other end of a connected Unix socket.

@@ -137,11 +137,23 @@ public struct Scheduler: Sendable {
     /// Events at or before this instant have been handled.
     public private(set) var handledThrough: Timestamp
 
-    /// A scheduler that treats everything at or before `start` as already handled: a process
-    /// that starts at 11:00 does not run the morning's scan.
+    /// A scheduler that treats everything at or before `start` as already handled: a restart
+    /// resumes after the last event its journal records as handled (none twice). A first start
+    /// uses ``init(calendar:firstStartAt:)``.
     public init(calendar: TradingCalendar = .nyse, start: Timestamp) {
         self.calendar = calendar
         handledThrough = start
+    }
+
+    /// A first start (nothing journaled as handled yet) at `now`. The catch-up window is `now`'s
+    /// New York day: the events of that day before `now` are decided at the first ``due(at:)``
+    /// by the same rules as after a gap, so a tree started at 08:58 whose strategy first runs at
+    /// 09:03 still runs the 09:00 scan (late, before the open, once), and one started at 11:00
+    /// journals the morning's scan as skipped (`SCAN_MISSED_OPEN`) and catches up the 10:30
+    /// reconciliation. Nothing of an earlier day is run or recorded.
+    public init(calendar: TradingCalendar = .nyse, firstStartAt now: Timestamp) {
+        let midnight = NewYorkTime.timestamp(NewYorkTime.local(now).date, LocalTime(hour: 0, minute: 0))
+        self.init(calendar: calendar, start: min(midnight, now))
     }
 
     /// The decisions for every event in (``handledThrough``, `now`], in time order.

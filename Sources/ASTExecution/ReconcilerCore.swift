@@ -126,7 +126,7 @@ public struct ReconcilerCore: Sendable, Equatable {
             .result(.mismatch("book overflow: \(text)")),
             .alert(
                 Alert(
-                    priority: .p0, key: "book-overflow:\(now.nanoseconds)", title: "AST book overflow: HALTED",
+                    priority: .p0, key: "book-overflow", title: "AST book overflow: HALTED",
                     text: "\(text). The reconciler's book no longer matches the broker; trading is HALTED."
                         + " See runbooks/reconciliation-mismatch.md.", at: now)),
         ]
@@ -171,7 +171,7 @@ public struct ReconcilerCore: Sendable, Equatable {
             outputs.append(
                 .alert(
                     Alert(
-                        priority: .p0, key: "reconciliation:\(now.nanoseconds)", title: "AST reconciliation mismatch: HALTED",
+                        priority: .p0, key: "reconciliation-mismatch", title: "AST reconciliation mismatch: HALTED",
                         text: "Reconciliation (\(trigger)) against \(broker.broker) found: " + critical.joined(separator: "; ")
                             + ". Trading is HALTED; see runbooks/reconciliation-mismatch.md.",
                         at: now)))

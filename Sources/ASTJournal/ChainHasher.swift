@@ -84,6 +84,40 @@ final class ChainHasher {
         }
     }
 
+    // MARK: Hashing a row straight from SQLite's buffers (the chain check: nothing copied)
+
+    /// Starts an entry's bytes: its previous hash, seq and time.
+    func begin(prev: UnsafeRawBufferPointer, seq: Int64, ts: Int64) {
+        count = 0
+        put(prev)
+        putInteger(UInt64(bitPattern: seq))
+        putInteger(UInt64(bitPattern: ts))
+    }
+
+    /// Adds one text field (kind, type, msg_id, corr_id, peer, in that order): nil when NULL.
+    func add(field: UnsafeRawBufferPointer?) {
+        guard let field else {
+            reserve(1)
+            scratch.storeBytes(of: 0, toByteOffset: count, as: UInt8.self)
+            count += 1
+            return
+        }
+        putField(field)
+    }
+
+    /// Ends the entry with its body and writes its hash (32 bytes) to `out`.
+    func finish(body: UnsafeRawBufferPointer, into out: UnsafeMutablePointer<UInt8>) {
+        reserve(9)
+        putMarkerAndLength(body.count)
+        var length: UInt32 = 0
+        let ok =
+            EVP_DigestInit_ex2(context, nil, nil) == 1
+            && EVP_DigestUpdate(context, scratch, count) == 1
+            && (body.isEmpty || EVP_DigestUpdate(context, body.baseAddress, body.count) == 1)
+            && EVP_DigestFinal_ex(context, out, &length) == 1
+        precondition(ok && length == 32, "libcrypto: SHA-256 failed")
+    }
+
     /// Makes room for `more` bytes after the `count` already written.
     private func reserve(_ more: Int) {
         guard count + more > capacity else { return }

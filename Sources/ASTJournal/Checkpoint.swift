@@ -194,3 +194,20 @@ extension Journal {
         return oldest.entry.seq
     }
 }
+
+extension Journal {
+    /// The newest entry of `type` written for `peer` in the live file whose chain verifies (its
+    /// hash against its contents, its link to the entry before it), nil when there is none or the
+    /// newest does not verify. For start-up marks that let a scan begin late (the bus outbox's):
+    /// a caller that gets nil reads from entry 1, as before there were marks. Reading stops at
+    /// the newest such entry (SQLite walks back from the end).
+    public func lastIntactEntry(type: String, peer: String) throws -> JournalEntry? {
+        guard
+            let entry = try read(
+                "reading the last \(type) entry for \(peer)", "WHERE type = ? AND peer = ? ORDER BY seq DESC LIMIT 1", [type, peer]
+            ).first
+        else { return nil }
+        let problem = CheckpointCandidate.chainProblem(entry, previousHash: try hashOfEntry(entry.seq - 1), hasher: ChainHasher())
+        return problem == nil ? entry : nil
+    }
+}

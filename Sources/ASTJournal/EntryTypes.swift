@@ -10,6 +10,15 @@ public enum EntryTypes {
     /// outputs are missing before this marker as a crash between input and output, not a divergence.
     public static let processStarted = "process.started"
 
+    /// Written by ASTBus for every process.
+    public enum Bus {
+        /// A bus client's outbox mark (kind `state`, peer: the client's target; body
+        /// `{"counter":N,"from":S}`): every must-not-lose message to the target sent before entry
+        /// `S` was acknowledged, and `N` is the highest outbox counter used. A start reads the
+        /// outbox from the newest mark's `S` instead of from entry 1.
+        public static let outboxMark = "bus.outbox_mark"
+    }
+
     /// ast-risk.
     public enum Risk {
         /// Every input, with the `now` the gate handled it at (written before it is handled).

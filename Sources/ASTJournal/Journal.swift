@@ -272,7 +272,7 @@ public final class Journal: Sendable {
         try queue.read { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
     }
 
-    private func read(_ operation: String, _ clause: String, _ arguments: StatementArguments) throws -> [JournalEntry] {
+    func read(_ operation: String, _ clause: String, _ arguments: StatementArguments) throws -> [JournalEntry] {
         guard !isClosed.load(ordering: .acquiring) else { throw JournalError.closed(path: path) }
         do {
             return try queue.read { db in

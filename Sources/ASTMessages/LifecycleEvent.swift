@@ -52,9 +52,10 @@ public struct LifecycleEvent: Sendable, Equatable, Codable {
     /// the child's restarts within its period including the refused one.
     public var restarts: Int
     public var at: Timestamp
-    /// True on an `exited` event when the child announced `STOPPING=1` and then exited with
-    /// code 0: it was asked to stop (SIGTERM by an operator or a service manager), it did not
-    /// crash. The notifier does not page it as a crash.
+    /// Set on an `exited` event when the child announced `STOPPING=1` and then exited with code
+    /// 0. True while astd itself was stopping the tree (systemd's or an operator's SIGTERM to
+    /// astd): a stop on request, not paged as a crash. False when astd ran on: a signal nobody in
+    /// AST requested (a stray `kill -TERM`), paged as a crash.
     public var stoppedOnRequest: Bool?
 
     public init(

@@ -150,8 +150,11 @@ public enum AlertPriority: String, Sendable, Codable, CaseIterable {
     case info = "info"
 }
 
-/// A message for the notifier. `key` is derived from the transition, so a replay or a
-/// re-send produces the same key and the outbox can drop duplicates.
+/// A message for the notifier. `key` names the event: never a clock reading (on the replay clock
+/// the time stands still between market events, so two events would share it), but what the event
+/// is (`safe-mode:HALTED`) followed by a value unique per event, usually the sender's journal
+/// sequence of the entry that caused it (``event(_:)``), or a business identity that a re-send of
+/// the same event repeats on purpose (`daily-report:<date>`, `order-refused:<approval>:<code>`).
 public struct Alert: Sendable, Equatable, Codable {
     public var priority: AlertPriority
     public var key: String
@@ -167,13 +170,23 @@ public struct Alert: Sendable, Equatable, Codable {
         self.at = at
     }
 
-    /// The alert announcing `transition`: P0 when it enters HALTED, P1 otherwise.
+    /// The alert announcing `transition`: P0 when it enters HALTED, P1 otherwise. Its key says
+    /// what happened (`safe-mode:HALTED`), not when: the sender makes it unique per event with
+    /// ``event(_:)`` (the risk gate: the journal sequence of the input that caused it).
     public init(for transition: SafeModeTransition) {
         self.init(
             priority: transition.to == .halted ? .p0 : .p1,
-            key: "safe-mode:\(transition.to.rawValue):\(transition.at.nanoseconds)",
+            key: "safe-mode:\(transition.to.rawValue)",
             title: "AST risk gate \(transition.to.rawValue)",
             text: "\(transition.from.rawValue) -> \(transition.to.rawValue) at \(transition.at): \(transition.cause.text)",
             at: transition.at)
+    }
+
+    /// This alert with `event` joined to its key (`<key>#<event>`): `event` is unique per event
+    /// at the sender (the journal sequence of the entry that caused it), never a clock reading.
+    public func event(_ event: some CustomStringConvertible) -> Alert {
+        var alert = self
+        alert.key = "\(key)#\(event)"
+        return alert
     }
 }

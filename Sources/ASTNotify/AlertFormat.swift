@@ -63,17 +63,19 @@ public enum AlertFormat {
 /// The alerts the notifier derives from astd's lifecycle events: a crash, a missed watchdog,
 /// a child given up on and the supervisor giving up are P0; everything else is routine and not alerted.
 public enum LifecycleAlerts {
-    /// The alert for `event`, or nil when it needs none. The key is derived from the event, so a
-    /// re-sent event is deduplicated like any alert.
+    /// The alert for `event`, or nil when it needs none. The key says what happened
+    /// (`lifecycle:exited:broker@paper:pid4242`), never when: the envelope id that carried the
+    /// event (astd's journaled outbox counter) makes it unique per event (``AlertIdentity``).
     public static func alert(for event: LifecycleEvent) -> Alert? {
         let child = event.child?.description ?? "the tree"
-        let key = "lifecycle:\(event.kind.rawValue):\(child):\(event.at.nanoseconds)"
+        let key = "lifecycle:\(event.kind.rawValue):\(child)" + (event.pid.map { ":pid\($0)" } ?? "")
         switch event.kind {
         case .exited where event.stoppedOnRequest == true:
-            // A planned restart (SIGTERM by an operator, `systemctl restart`): not a crash, no page.
+            // A planned stop (the tree stopping: `systemctl stop|restart`, SIGTERM to astd): no page.
+            // A SIGTERM astd did not send while it runs on is not planned (astd says false): P0 below.
             return Alert(
-                priority: .info, key: key, title: "AST process restarted on request: \(child)",
-                text: "\(child) stopped cleanly on request (SIGTERM)\(event.pid.map { " (pid \($0))" } ?? ""); "
+                priority: .info, key: key, title: "AST process stopped on request: \(child)",
+                text: "\(child) stopped cleanly while the tree was stopping (SIGTERM)\(event.pid.map { " (pid \($0))" } ?? ""); "
                     + "restarts so far: \(event.restarts)",
                 at: event.at)
         case .exited:
@@ -109,9 +111,11 @@ public enum LifecycleAlerts {
 /// The identity under which the notifier keeps an alert: the sender's key joined with the id of
 /// the envelope that carried it.
 ///
-/// A sender's key alone can collide: many are built from a clock reading (`safe-mode:HALTED:<t>`),
-/// and on the replay clock that reading stands still between market events, so a second HALTED
-/// got the first one's key and was dropped as a duplicate. The envelope id comes from the
+/// A sender's key alone could collide: keys were once built from a clock reading
+/// (`safe-mode:HALTED:<t>`), and on the replay clock that reading stands still between market
+/// events, so a second HALTED got the first one's key and was dropped as a duplicate. Senders now
+/// key an event by their journal sequence (``Alert/event(_:)``), and the notifier does not rely
+/// on it either. The envelope id comes from the
 /// sender's journaled outbox counter (`risk@main>notifier@main#17`): unique per event sent, and
 /// the same only when the bus sends the same event again. So only a true re-send is a duplicate.
 public enum AlertIdentity {

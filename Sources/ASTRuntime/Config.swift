@@ -31,6 +31,8 @@ public struct ASTConfig: ConfigSection, Equatable {
     public var ibkr: IBKRConfig?
     /// Where `broker@alpaca` reaches Alpaca; ``AlpacaConfig/standard`` (paper) when absent.
     public var alpaca: AlpacaConfig?
+    /// Where ast-web, the dashboard, listens; ``WebConfig/standard`` when absent.
+    public var web: WebConfig?
 
     /// A field of the tree's part, read and written through the whole configuration.
     public subscript<T>(dynamicMember field: WritableKeyPath<TreeConfig, T>) -> T {
@@ -59,6 +61,7 @@ public struct ASTConfig: ConfigSection, Equatable {
         case notifier
         case ibkr
         case alpaca
+        case web
     }
 
     /// The tree's keys as ``TreeConfig`` decodes them (the same file, one definition), then the domains'.
@@ -70,6 +73,7 @@ public struct ASTConfig: ConfigSection, Equatable {
         (clock, strategy, marketdata) = (try section(.clock), try section(.strategy), try section(.marketdata))
         (paperBroker, notifier, ibkr) = (try section(.paperBroker), try section(.notifier), try section(.ibkr))
         alpaca = try section(.alpaca)
+        web = try section(.web)
     }
 
     /// Longest `runtime_dir` accepted, in bytes (``TreeConfig/maximumRuntimeDirBytes``).
@@ -86,6 +90,7 @@ public struct ASTConfig: ConfigSection, Equatable {
         if let notifier { v.section(notifier, key: CodingKeys.notifier) }
         if let ibkr { v.section(ibkr, key: CodingKeys.ibkr) }
         if let alpaca { v.section(alpaca, key: CodingKeys.alpaca) }
+        if let web { v.section(web, key: CodingKeys.web) }
         validateAcrossSections(&v)
     }
 

@@ -52,46 +52,19 @@ struct StrictJSONToken {
 /// Why the fast path gave up (never shown: `JSONDecoder` decodes the bytes again).
 struct StrictJSONGiveUp: Error {}
 
-/// A parsed document: the bytes and their tape. A class so that every decoder and container
-/// over it shares one `failed` flag.
-final class StrictJSONDocument {
-    let bytes: [UInt8]
-    private(set) var tape: [StrictJSONToken] = []
-    /// Set by every error the fast path raises, whether or not the type caught it.
-    private(set) var failed = false
-    static let maxDepth = 64
+/// Reads a document into its tape (``StrictJSONDocument`` keeps the result as a constant).
+struct StrictJSONTokenizer {
+    var tape: [StrictJSONToken] = []
 
-    init?(_ bytes: [UInt8]) {
-        self.bytes = bytes
-        guard bytes.count < Int(Int32.max) else { return nil }
-        tape.reserveCapacity(bytes.count / 8 + 4)
-        let ok = bytes.withUnsafeBufferPointer { b -> Bool in
-            var at = 0
-            Self.skipSpace(b, &at)
-            guard at < b.count, b[at] == 0x7B || b[at] == 0x5B else { return false }
-            guard parseValue(b, &at, depth: 0) else { return false }
-            Self.skipSpace(b, &at)
-            return at == b.count
-        }
-        guard ok else { return nil }
-    }
-
-    func giveUp() -> StrictJSONGiveUp {
-        failed = true
-        return StrictJSONGiveUp()
-    }
-
-    // MARK: Tokenizing
-
-    private static func skipSpace(_ b: UnsafeBufferPointer<UInt8>, _ at: inout Int) {
+    static func skipSpace(_ b: UnsafeBufferPointer<UInt8>, _ at: inout Int) {
         while at < b.count, b[at] == 0x20 || b[at] == 0x0A || b[at] == 0x0D || b[at] == 0x09 { at += 1 }
     }
 
-    private func append(_ kind: StrictJSONToken.Kind, _ start: Int, _ end: Int) {
+    private mutating func append(_ kind: StrictJSONToken.Kind, _ start: Int, _ end: Int) {
         tape.append(StrictJSONToken(kind: kind, start: Int32(start), end: Int32(end), next: Int32(tape.count + 1)))
     }
 
-    private func parseValue(_ b: UnsafeBufferPointer<UInt8>, _ at: inout Int, depth: Int) -> Bool {
+    mutating func parseValue(_ b: UnsafeBufferPointer<UInt8>, _ at: inout Int, depth: Int) -> Bool {
         guard at < b.count else { return false }
         switch b[at] {
         case 0x7B: return parseContainer(b, &at, depth: depth, object: true)
@@ -104,7 +77,9 @@ final class StrictJSONDocument {
         }
     }
 
-    private func literal(_ b: UnsafeBufferPointer<UInt8>, _ at: inout Int, _ word: StaticString, _ kind: StrictJSONToken.Kind) -> Bool {
+    private mutating func literal(_ b: UnsafeBufferPointer<UInt8>, _ at: inout Int, _ word: StaticString, _ kind: StrictJSONToken.Kind)
+        -> Bool
+    {
         let n = word.utf8CodeUnitCount
         guard b.count - at >= n, memcmp(b.baseAddress! + at, word.utf8Start, n) == 0 else { return false }
         append(kind, at, at + n)
@@ -113,7 +88,7 @@ final class StrictJSONDocument {
     }
 
     /// A string without escapes or control characters; non-ASCII text must be valid UTF-8.
-    private func parseString(_ b: UnsafeBufferPointer<UInt8>, _ at: inout Int) -> Bool {
+    private mutating func parseString(_ b: UnsafeBufferPointer<UInt8>, _ at: inout Int) -> Bool {
         let start = at + 1
         var i = start
         var ascii = true
@@ -132,7 +107,7 @@ final class StrictJSONDocument {
     }
 
     /// JSON's number grammar; `.integer` when it has neither fraction nor exponent.
-    private func parseNumber(_ b: UnsafeBufferPointer<UInt8>, _ at: inout Int) -> Bool {
+    private mutating func parseNumber(_ b: UnsafeBufferPointer<UInt8>, _ at: inout Int) -> Bool {
         func digit(_ i: Int) -> Bool { i < b.count && b[i] >= 0x30 && b[i] <= 0x39 }
         let start = at
         var i = at
@@ -162,8 +137,8 @@ final class StrictJSONDocument {
         return true
     }
 
-    private func parseContainer(_ b: UnsafeBufferPointer<UInt8>, _ at: inout Int, depth: Int, object: Bool) -> Bool {
-        guard depth < Self.maxDepth else { return false }
+    private mutating func parseContainer(_ b: UnsafeBufferPointer<UInt8>, _ at: inout Int, depth: Int, object: Bool) -> Bool {
+        guard depth < StrictJSONDocument.maxDepth else { return false }
         let index = tape.count
         append(object ? .object : .array, 0, 0)
         at += 1
@@ -221,6 +196,39 @@ final class StrictJSONDocument {
             j = Int(tape[j + 1].next)
         }
         return true
+    }
+}
+
+/// A parsed document: the bytes and their tape. A class so that every decoder and container
+/// over it shares one `failed` flag.
+final class StrictJSONDocument {
+    let bytes: [UInt8]
+    /// A constant once parsed: every read of a class's `var` would pay a dynamic exclusivity check.
+    let tape: [StrictJSONToken]
+    /// Set by every error the fast path raises, whether or not the type caught it.
+    private(set) var failed = false
+    static let maxDepth = 64
+
+    init?(_ bytes: [UInt8]) {
+        self.bytes = bytes
+        guard bytes.count < Int(Int32.max) else { return nil }
+        var tokenizer = StrictJSONTokenizer()
+        tokenizer.tape.reserveCapacity(bytes.count / 8 + 4)
+        let ok = bytes.withUnsafeBufferPointer { b -> Bool in
+            var at = 0
+            StrictJSONTokenizer.skipSpace(b, &at)
+            guard at < b.count, b[at] == 0x7B || b[at] == 0x5B else { return false }
+            guard tokenizer.parseValue(b, &at, depth: 0) else { return false }
+            StrictJSONTokenizer.skipSpace(b, &at)
+            return at == b.count
+        }
+        guard ok else { return nil }
+        tape = tokenizer.tape
+    }
+
+    func giveUp() -> StrictJSONGiveUp {
+        failed = true
+        return StrictJSONGiveUp()
     }
 
     // MARK: Reading values

@@ -202,10 +202,10 @@ actor NotifierShell: WorkerLogic {
                     identities.insert(alert.key)
                     if case .alert(let original) = envelope.message, bySenderKey[original.key] == nil {
                         bySenderKey[original.key] = alert.key
-                    } else if case .lifecycle(let e) = envelope.message, let original = LifecycleAlerts.alert(for: e),
-                        bySenderKey[original.key] == nil
-                    {
-                        bySenderKey[original.key] = alert.key
+                    } else if case .lifecycle(let e) = envelope.message {
+                        // Such journals keyed a lifecycle alert by astd's clock reading.
+                        let legacy = "lifecycle:\(e.kind.rawValue):\(e.child?.description ?? "the tree"):\(e.at.nanoseconds)"
+                        if bySenderKey[legacy] == nil { bySenderKey[legacy] = alert.key }
                     }
                 }
             case (.sent, NotifierJournal.sent):

@@ -258,8 +258,9 @@ actor ReconcilerShell: WorkerLogic {
     /// Journals `input` (write-ahead), hands it to the core and carries out the outputs.
     func handle(_ input: ReconcilerInput, messageID: String? = nil, durability: Durability = .durable) {
         let now = clock.now()
+        let seq: Int64
         do {
-            try journal.append(
+            seq = try journal.append(
                 JournalRecord(
                     kind: .received, type: ReconcilerJournal.input, timestamp: now, messageID: messageID,
                     correlationID: input.correlationID, body: Array(JSONEncoder.sorted.encode(input))),
@@ -268,7 +269,8 @@ actor ReconcilerShell: WorkerLogic {
             logger.critical("cannot journal a reconciler input: \(error)")
             fatalError("ast-reconciler: the journal refused an input: \(error)")
         }
-        let outputs = core.handle(input, now: now)
+        // Alert keys: the input's journal sequence, unique per event (never the trading clock).
+        let outputs = ReconcilerOutput.keyed(core.handle(input, now: now), input: seq)
         CrashAfterInputFault.point(ReconcilerJournal.input, input, outputs: outputs.count)
         carryOut(outputs)
         checkpointIfDue(now: now)

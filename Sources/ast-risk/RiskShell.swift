@@ -83,7 +83,7 @@ actor RiskShell: WorkerLogic {
                     kind: .state, type: RiskJournal.initial, timestamp: now,
                     body: Array(try JSONEncoder.sorted.encode(record))), durability: .durable)
             let alert = Alert(
-                priority: .p0, key: "risk:missing-state:\(now.nanoseconds)", title: "AST risk gate HALTED: missing state",
+                priority: .p0, key: "risk:missing-state#\(missing.seq)", title: "AST risk gate HALTED: missing state",
                 text: "HALTED at start: \(missing.detail)", at: now)
             try notifier?.send(.alert(alert), correlationID: alert.key)
         }
@@ -173,8 +173,9 @@ actor RiskShell: WorkerLogic {
     func handle(_ input: RiskInput, durability: Durability = .durable) -> [RiskOutput] {
         let now = clock.now()
         let encoder = JSONEncoder.sorted
+        let seq: Int64
         do {
-            try journal.append(
+            seq = try journal.append(
                 JournalRecord(
                     kind: .received, type: RiskJournal.input, timestamp: now,
                     body: Array(try encoder.encode(input))), durability: durability)
@@ -183,7 +184,9 @@ actor RiskShell: WorkerLogic {
             logger.critical("cannot journal a risk input: \(error)")
             fatalError("ast-risk: the journal refused an input: \(error)")
         }
-        let outputs = gate.handle(input, now: now)
+        // Alert keys: the input's journal sequence, unique per event (never the trading clock,
+        // which stands still on the replay clock between market events).
+        let outputs = RiskOutput.keyed(gate.handle(input, now: now), input: seq)
         CrashAfterInputFault.point(RiskJournal.input, input, outputs: outputs.count)
         for output in outputs { carryOut(output, encoder: encoder, now: now) }
         checkpointIfDue(now: now)

@@ -182,8 +182,14 @@ actor StrategyShell: WorkerLogic {
     /// Carries out every scheduled event due at the trading clock's now, in order.
     func runDue() async {
         let now = clock.now()
-        // First start: events from now on (the event exactly at `now` included).
-        if scheduler == nil { scheduler = Scheduler(start: Timestamp(nanoseconds: now.nanoseconds - 1)) }
+        // First start. With the wall clock, today's events before now are caught up or journaled
+        // as skipped (``Scheduler/init(calendar:firstStartAt:)``): the process may first run
+        // minutes after the tree was started (a 09:00 scan of a tree started at 08:58 was never
+        // run nor recorded). In replay, market time begins at the first `market.time`: from
+        // there on (the event exactly at `now` included).
+        if scheduler == nil {
+            scheduler = wallClock ? Scheduler(firstStartAt: now) : Scheduler(start: Timestamp(nanoseconds: now.nanoseconds - 1))
+        }
         let decisions = scheduler!.due(at: now)
         // Fault injection for tests: a crash after the `market.time` input, before its work.
         if let first = decisions.first {
@@ -194,12 +200,21 @@ actor StrategyShell: WorkerLogic {
             case .fire(let event):
                 await waitForPeers()
                 let detail = await perform(event)
-                record(ScheduleRecord(task: event.task.rawValue, time: event.time, fired: true, detail: detail))
+                record(
+                    ScheduleRecord(
+                        task: event.task.rawValue, time: event.time, fired: true,
+                        detail: (wallClock ? Self.lateNote(event, now) : "") + detail))
             case .skip(let event, let reason):
                 logger.warning("skipped \(event): \(reason.rawValue)")
                 record(ScheduleRecord(task: event.task.rawValue, time: event.time, fired: false, detail: reason.rawValue))
             }
         }
+    }
+
+    /// "late (ran at …): " for an event run more than a minute after its time (a catch-up at start
+    /// or after a gap), so the journal and the report say the scan ran at 09:03, not at 09:00.
+    static func lateNote(_ event: ScheduledEvent, _ now: Timestamp) -> String {
+        now.duration(since: event.time) > .seconds(60) ? "late (ran at \(NewYorkTime.format(now))): " : ""
     }
 
     /// An event caught up at start (the wall clock is past it when the process comes up) fires

@@ -7,6 +7,7 @@ import ASTBus
 import ASTCalendar
 import ASTCore
 import ASTJournal
+import ASTOperator
 import ASTReplay
 import ASTReport
 import ASTRisk
@@ -218,35 +219,16 @@ struct Status: AsyncParsableCommand {
                     """.utf8))
             throw ExitCode(1)
         }
-        let reply = try await withClient(to: ProcessIdentity(role: .supervisor), path: path, config: config) { client in
-            try await client.request(.statusRequest(StatusRequest()), timeout: .seconds(5))
-        }
-        guard case .statusReply(var status) = reply.message else {
-            FileHandle.standardError.write(Data("astctl: astd answered \(reply.type) instead of a status\n".utf8))
+        // The one status collector astctl and ast-web share (ASTOperator), asking over astctl's own clients.
+        let status: TreeStatus
+        do {
+            status = try await TreeStatusCollector.collect(runtimeDir: config.runtimeDir) { target, path, message, timeout in
+                try await withClient(to: target, path: path, config: config) { try await $0.request(message, timeout: timeout) }
+            }
+        } catch let error as OperatorError {
+            FileHandle.standardError.write(Data("astctl: \(error)\n".utf8))
             throw ExitCode(1)
         }
-        // Only processes astd reports ready are asked: the socket of one that is down (given up on,
-        // restarting) stays open in astd, and a question there would wait in its backlog.
-        let ready = Set(status.children.filter { $0.ready && $0.pid != nil }.map(\.name))
-        let risk = ProcessIdentity(role: .risk)
-        if ready.contains(risk.description),
-            UnixSocket.isLive(path: WorkerRuntime.socketPath(identity: risk, runtimeDir: config.runtimeDir))
-        {
-            status.safeMode = try? await riskCommand(.status, config: config)
-        }
-        let reconciler = ProcessIdentity(role: .reconciler)
-        if ready.contains(reconciler.description),
-            UnixSocket.isLive(path: WorkerRuntime.socketPath(identity: reconciler, runtimeDir: config.runtimeDir))
-        {
-            status.reconciliation = try? await reconcilerRequest(
-                ReconcileRequest(run: false, reason: "astctl status"), config: config, quiet: true)
-        }
-        // Bus links first: a notifier that hangs makes its own question wait for the timeout.
-        for i in status.children.indices where ready.contains(status.children[i].name) {
-            guard let id = ProcessIdentity(parsing: status.children[i].name) else { continue }
-            status.children[i].bus = await busStatus(of: id, config: config)
-        }
-        if ready.contains(ProcessIdentity(role: .notifier).description) { status.notifier = await notifierStatus(config: config) }
         if json {
             print(StatusFormat.json(status))
         } else {
@@ -278,36 +260,6 @@ func riskCommand(_ command: RiskCommand, config: ASTConfig) async throws -> Risk
         FileHandle.standardError.write(Data("astctl: ast-risk answered \(reply.type)\n".utf8))
         throw ExitCode(1)
     }
-    return report
-}
-
-/// ast-notifier's outbox, or nil when it does not answer.
-func notifierStatus(config: ASTConfig) async -> NotifierStatusReport? {
-    let notifier = ProcessIdentity(role: .notifier)
-    let path = WorkerRuntime.socketPath(identity: notifier, runtimeDir: config.runtimeDir)
-    guard UnixSocket.isLive(path: path) else { return nil }
-    let reply = try? await withClient(to: notifier, path: path, config: config) { client in
-        try await client.request(.notifierStatusRequest(NotifierStatusRequest()), timeout: .seconds(5))
-    }
-    guard case .notifierStatus(let report)? = reply?.message else { return nil }
-    return report
-}
-
-/// A worker's outgoing bus links, or nil when it does not answer or answers beyond bounds (a
-/// peer's report is shown, never trusted: too many links, a target that is no process name).
-func busStatus(of target: ProcessIdentity, config: ASTConfig) async -> BusStatusReport? {
-    let path = WorkerRuntime.socketPath(identity: target, runtimeDir: config.runtimeDir)
-    guard UnixSocket.isLive(path: path) else { return nil }
-    // Bounded as a whole, connecting included: a socket at its connection cap (a flood) or a
-    // hung process costs status three seconds, never a wait for a connection that never comes.
-    let reply = await within(.seconds(3)) {
-        try await withClient(to: target, path: path, config: config) { client in
-            try await client.request(.busStatusRequest(BusStatusRequest()), timeout: .seconds(3))
-        }
-    }
-    guard case .busStatus(let report)? = reply?.message, report.links.count <= BusStatusReport.maxLinks,
-        report.links.allSatisfy({ ProcessIdentity(parsing: $0.target) != nil && $0.unacknowledged >= 0 })
-    else { return nil }
     return report
 }
 

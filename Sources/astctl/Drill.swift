@@ -89,12 +89,20 @@ struct DrillCommand: AsyncParsableCommand {
             seed: seed, processes: process == "random" ? workers : [process], signals: try parsedSignals(),
             maxDelayMs: maxDelayMs)
         let toStderr = json
-        let shell = DrillShell(
-            config: config, recoveryTimeout: .seconds(recoveryTimeoutS),
-            log: { line in
-                // With --json, stdout holds only the report; progress goes to stderr.
-                if toStderr { FileHandle.standardError.write(Data((line + "\n").utf8)) } else { print(line) }
-            })
+        let log: @Sendable (String) -> Void = { line in
+            // With --json, stdout holds only the report; progress goes to stderr.
+            if toStderr { FileHandle.standardError.write(Data((line + "\n").utf8)) } else { print(line) }
+        }
+        // Every wait of a round is bounded: one that overruns ends the drill, naming the round,
+        // the wait and what it saw (exit status 1, as for a violation).
+        let watch = DrillWatch { message in
+            log(message)
+            if !toStderr { FileHandle.standardError.write(Data((message + "\n").utf8)) }
+            Glibc.exit(1)  // exit() flushes stdout
+        }
+        watch.start()
+        defer { watch.stop() }
+        let shell = DrillShell(config: config, recoveryTimeout: .seconds(recoveryTimeoutS), watch: watch, log: log)
         shell.log(
             "astctl drill: \(rounds) round(s), seed \(seed) (re-run with --seed \(seed)), targets \(planner.processes.joined(separator: ", ")), signals \(planner.signals.map(\.description).joined(separator: ", "))"
         )
@@ -116,6 +124,7 @@ struct DrillCommand: AsyncParsableCommand {
 
         for _ in 0..<rounds {
             let round = planner.next()
+            watch.setRound(round.index, of: rounds)
             report.record(round)
             shell.log("round \(round.index)/\(rounds): \(round.signal) to \(round.process) after \(round.delayMs) ms")
             try? await Task.sleep(for: .milliseconds(round.delayMs))
@@ -179,10 +188,12 @@ final class DrillShell: Sendable {
     let recoveryTimeout: Duration
     let log: @Sendable (String) -> Void
     let reader: JournalFollower
+    let watch: DrillWatch
 
-    init(config: ASTConfig, recoveryTimeout: Duration, log: @escaping @Sendable (String) -> Void) {
+    init(config: ASTConfig, recoveryTimeout: Duration, watch: DrillWatch, log: @escaping @Sendable (String) -> Void) {
         self.config = config
         self.recoveryTimeout = recoveryTimeout
+        self.watch = watch
         self.log = log
         reader = JournalFollower(directory: "\(config.stateDir)/journal", broker: config.risk.broker)
     }
@@ -190,11 +201,13 @@ final class DrillShell: Sendable {
     /// astd's view of the tree, or nil when it does not answer within a few seconds.
     func treeStatus() async -> TreeStatus? {
         let path = "\(config.runtimeDir)/control.sock"
-        guard UnixSocket.isLive(path: path) else { return nil }
         let config = self.config
-        let reply = await within(.seconds(5)) {
-            try await withClient(to: ProcessIdentity(role: .supervisor), path: path, config: config) { client in
-                try await client.request(.statusRequest(StatusRequest()), timeout: .seconds(4))
+        let reply = await watch.waiting("astd's status on \(path)", limit: .seconds(5)) { () -> Envelope? in
+            guard UnixSocket.isLive(path: path) else { return nil }
+            return await within(.seconds(5)) {
+                try await withClient(to: ProcessIdentity(role: .supervisor), path: path, config: config) { client in
+                    try await client.request(.statusRequest(StatusRequest()), timeout: .seconds(4))
+                }
             }
         }
         if case .statusReply(let s)? = reply?.message { return s }
@@ -206,9 +219,11 @@ final class DrillShell: Sendable {
         let config = self.config
         let risk = ProcessIdentity(role: .risk)
         let path = WorkerRuntime.socketPath(identity: risk, runtimeDir: config.runtimeDir)
-        let reply = await within(.seconds(12)) {
-            try await withClient(to: risk, path: path, config: config) { client in
-                try await client.request(.riskCommand(command), timeout: .seconds(10))
+        let reply = await watch.waiting("the risk gate's answer to \(command)", limit: .seconds(12)) {
+            await within(.seconds(12)) {
+                try await withClient(to: risk, path: path, config: config) { client in
+                    try await client.request(.riskCommand(command), timeout: .seconds(10))
+                }
             }
         }
         if case .riskStatus(let r)? = reply?.message { return r }
@@ -218,21 +233,37 @@ final class DrillShell: Sendable {
     /// Waits until every permanent process is ready (and `name`, when given, no longer runs as
     /// `notPID`); nil on timeout.
     func waitAllReady(notPID: Int32?, of name: String?) async -> TreeStatus? {
-        let deadline = ContinuousClock.now + recoveryTimeout
-        while ContinuousClock.now < deadline {
-            if let s = await treeStatus(), s.state == "ok", s.children.allSatisfy(\.ready),
-                name == nil || s.children.first(where: { $0.name == name })?.pid != notPID
-            {
-                return s
+        await watch.waiting(
+            "every worker ready again\(name.map { " (\($0) no longer pid \(notPID.map(String.init) ?? "-"))" } ?? "")",
+            limit: recoveryTimeout
+        ) {
+            let deadline = ContinuousClock.now + recoveryTimeout
+            while ContinuousClock.now < deadline {
+                let status = await treeStatus()
+                if let s = status, s.state == "ok", s.children.allSatisfy(\.ready),
+                    name == nil || s.children.first(where: { $0.name == name })?.pid != notPID
+                {
+                    return s
+                }
+                watch.saw(
+                    status.map { s in
+                        "tree \(s.state); "
+                            + s.children.map { "\($0.name) pid \($0.pid.map(String.init) ?? "-") \($0.state)" }.joined(separator: ", ")
+                    } ?? "astd did not answer")
+                try? await Task.sleep(for: .milliseconds(50))
             }
-            try? await Task.sleep(for: .milliseconds(50))
+            return nil
         }
-        return nil
     }
 
     /// Polls the risk gate over one connection until it reports HALTED; the time it took.
     func waitForHalted(within: Duration) async -> Duration? {
+        await watch.waiting("the risk gate to report HALTED", limit: within) { await pollForHalted(within: within) }
+    }
+
+    func pollForHalted(within: Duration) async -> Duration? {
         let start = ContinuousClock.now
+        let watch = self.watch
         let config = self.config
         let risk = ProcessIdentity(role: .risk)
         let path = WorkerRuntime.socketPath(identity: risk, runtimeDir: config.runtimeDir)
@@ -242,6 +273,7 @@ final class DrillShell: Sendable {
                     while ContinuousClock.now - start < within {
                         let reply = try await client.request(.riskCommand(.status), timeout: .seconds(2))
                         if case .riskStatus(let r) = reply.message, r.state == .halted { return ContinuousClock.now - start }
+                        if case .riskStatus(let r) = reply.message { watch.saw("Safe Mode \(r.state.rawValue)") }
                         try await Task.sleep(for: .milliseconds(20))
                     }
                     return nil
@@ -298,11 +330,17 @@ final class DrillShell: Sendable {
         let recoveredMs = ms(since: roundStart)
         let checkStart = ContinuousClock.now
         // Fills in flight: give the reconciler a few seconds to catch up with the broker.
-        var journals = reader.follow()
-        let catchUp = ContinuousClock.now + .seconds(5)
-        while !InvariantChecker.unreconciledFills(journals.reports, reconciled: journals.fills).isEmpty, ContinuousClock.now < catchUp {
-            try? await Task.sleep(for: .milliseconds(200))
-            journals = reader.follow()
+        let reader = self.reader
+        let journals = await watch.waiting("the reconciler to apply the broker's fills (journals)", limit: .seconds(15)) {
+            var journals = reader.follow()
+            let catchUp = ContinuousClock.now + .seconds(5)
+            while !InvariantChecker.unreconciledFills(journals.reports, reconciled: journals.fills).isEmpty, ContinuousClock.now < catchUp {
+                watch.saw(
+                    "\(InvariantChecker.unreconciledFills(journals.reports, reconciled: journals.fills).count) fill(s) not yet reconciled")
+                try? await Task.sleep(for: .milliseconds(200))
+                journals = reader.follow()
+            }
+            return journals
         }
         var reconcile = await reconcileOnce()
         if reconcile != .clean {
@@ -312,11 +350,11 @@ final class DrillShell: Sendable {
         }
         let reconciledMs = ms(since: checkStart)
         var resumeViolations: [DrillViolation] = []
-        if let problem = await resumeIfNotActive() {
+        if let problem = await watch.waiting("astctl resume (and reconcile)", limit: .seconds(280), { await resumeIfNotActive() }) {
             resumeViolations.append(DrillViolation(round: round.index, invariant: .treeRecovers, detail: problem))
         }
         let verifyStart = ContinuousClock.now
-        let journalChecks = verifyJournals()
+        let journalChecks = await watch.waiting("astctl journal verify of every journal", limit: .seconds(120)) { verifyJournals() }
         let verifyMs = ms(since: verifyStart)
         let observation = RoundObservation(
             round: round, recovered: recovered != nil, recoveryDetail: recoveryDetail, brokerDied: isBroker && victim != nil && !wasHalted,
@@ -334,8 +372,10 @@ final class DrillShell: Sendable {
     /// `astctl reconcile`, as the drill judges it.
     func reconcileOnce() async -> ReconcileCheck {
         let config = self.config
-        let outcome = await within(.seconds(25)) {
-            try await reconcilerRequest(ReconcileRequest(run: true, reason: "astctl drill"), config: config, quiet: true)
+        let outcome = await watch.waiting("the reconciler's answer to astctl reconcile", limit: .seconds(25)) {
+            await within(.seconds(25)) {
+                try await reconcilerRequest(ReconcileRequest(run: true, reason: "astctl drill"), config: config, quiet: true)
+            }
         }
         guard let run = outcome ?? nil else { return .incomplete("the reconciler did not answer") }
         if !run.completed { return .incomplete(run.summary) }

@@ -93,12 +93,13 @@ struct Astd {
         let peerTable = try PeerTableWriter(identities: specs.map(\.id) + [identity], allowUnlisted: allowUnspawned)
         peerTable.set(identity, pid: getpid())
         let approvalKeyFD = try ApprovalKey.random().sealedDescriptor()
+        let stopRequested = StopRequest()
         let tree = try Tree(
             specs: specs, policy: config.supervisor.policy, sockets: sockets, notifyPath: notify.path,
             watchdogGrace: .milliseconds(config.supervisor.watchdogGraceMs), environment: environment,
             journal: journal, clock: clock, logger: logger, notifier: notifier,
             ownWatchdog: try WatchdogSettings.current(), lifecycleClients: lifecycleClients,
-            peerTable: peerTable, approvalKeyFD: approvalKeyFD)
+            peerTable: peerTable, approvalKeyFD: approvalKeyFD, stopRequested: stopRequested)
 
         let control = try BusServer(
             identity: identity,
@@ -115,7 +116,11 @@ struct Astd {
         let signalSources = [SIGTERM, SIGINT].map { sig -> any DispatchSourceSignal in
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { signalContinuation.yield(sig) }
+            source.setEventHandler {
+                // At once: a child stopped with astd may be reaped before the shutdown begins.
+                stopRequested.set()
+                signalContinuation.yield(sig)
+            }
             source.activate()
             return source
         }

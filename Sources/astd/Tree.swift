@@ -8,6 +8,7 @@ import ASTSupervision
 import ASTWire
 import Foundation
 import Logging
+import Synchronization
 
 /// The supervisor shell: owns the restart core and carries out its actions with real
 /// processes, signals, the notify socket and the bus. Every input (an exit, a notification, a
@@ -49,9 +50,16 @@ actor Tree {
     var unclaimedExits: [Int32: ProcessExit] = [:]
     /// Notifications (READY=1 ...) that arrived before `spawn` returned their sender's pid.
     var unclaimedNotifications: [Int32: [NotifyMessage]] = [:]
-    /// Children that announced `STOPPING=1` (a graceful stop began): an exit with code 0 after it
-    /// is a stop on request (an operator's or a service manager's SIGTERM), not a crash.
+    /// Children that announced `STOPPING=1` (a graceful stop began). A child astd stops is
+    /// reported `stopped`; one that exits with code 0 after `STOPPING=1` while astd runs on was
+    /// stopped by a signal nobody in AST sent (a stray `kill -TERM`): a P0 like a crash. Only
+    /// while astd itself is stopping (``stopRequested``: systemd's SIGTERM, `systemctl
+    /// stop|restart`) is such an exit a stop on request.
     var announcedStopping: Set<Int32> = []
+    /// Set from astd's own SIGTERM/SIGINT handler, before the shutdown reaches this actor: a
+    /// child that the service manager stopped with astd (`systemctl kill`, a cgroup-wide
+    /// SIGTERM) may exit before ``shutdown()`` runs, and is still a stop on request.
+    let stopRequested: StopRequest
     var readySent = false
     var lastSummary = ""
     var lastOwnPing: Timestamp?
@@ -60,8 +68,10 @@ actor Tree {
     init(
         specs: [ChildSpec], policy: SupervisorPolicy, sockets: [ProcessIdentity: Int32], notifyPath: String, watchdogGrace: Duration,
         environment: [String: String], journal: Journal, clock: any WallClock, logger: Logger, notifier: SystemdNotifier,
-        ownWatchdog: WatchdogSettings?, lifecycleClients: [BusClient], peerTable: PeerTableWriter, approvalKeyFD: Int32
+        ownWatchdog: WatchdogSettings?, lifecycleClients: [BusClient], peerTable: PeerTableWriter, approvalKeyFD: Int32,
+        stopRequested: StopRequest = StopRequest()
     ) throws {
+        self.stopRequested = stopRequested
         self.peerTable = peerTable
         self.approvalKeyFD = approvalKeyFD
         core = try Supervisor(children: specs, policy: policy)
@@ -88,6 +98,7 @@ actor Tree {
     }
 
     func shutdown() async {
+        stopRequested.set()
         logger.notice("stopping the tree in reverse start order")
         notifier.stopping(status: "stopping the tree")
         await perform(core.shutdown(now: clock.now()))
@@ -255,17 +266,17 @@ actor Tree {
     /// and sent) becomes a P0 in the notifier. When the notifier is the child given up (or the
     /// tree has none), the P0 is journaled here and logged at CRIT, for the system log
     /// (journald) to keep; it also waits in the notifier's outbox for a retry.
-    func raiseGivenUp(_ event: LifecycleEvent) {
+    func raiseGivenUp(_ event: LifecycleEvent, seq: Int64) {
         guard let id = event.child else { return }
         let givenUp = Set(core.givenUpChildren.map(\.description))
         let notifierUp = lifecycleClients.contains { $0.target.hasPrefix("notifier@") && !givenUp.contains($0.target) }
         guard !notifierUp else { return }
         let reason = event.reason ?? "\(id) exceeded its restart budget"
         let at = event.at
-        // The key the notifier derives from the same event (LifecycleAlerts), so that the copy
-        // waiting in its outbox is deduplicated against this one.
+        // Keyed to the journal sequence of the lifecycle event it reports: unique per event,
+        // never a clock reading.
         let alert = Alert(
-            priority: .p0, key: "lifecycle:\(LifecycleKind.givenUp.rawValue):\(id):\(at.nanoseconds)",
+            priority: .p0, key: "lifecycle:\(LifecycleKind.givenUp.rawValue):\(id)#\(seq)",
             title: "AST process given up: \(id)", text: reason, at: at)
         logger.critical("P0 \(alert.title): \(reason) (no notifier to send it: journaled by astd)")
         do {
@@ -284,8 +295,14 @@ actor Tree {
         if event.kind == .exited || event.kind == .stopped, let pid = event.pid {
             let announced = announcedStopping.remove(pid) != nil
             if announced, event.kind == .exited, event.exitCode == 0 {
-                event.stoppedOnRequest = true
-                event.reason = "\(event.reason ?? "exited with code 0") after STOPPING=1: stopped on request, not a crash"
+                // Not stopped by astd (that is `stopped`): planned only while astd stops the tree.
+                let planned = stopRequested.isSet
+                event.stoppedOnRequest = planned
+                event.reason =
+                    planned
+                    ? "\(event.reason ?? "exited with code 0") after STOPPING=1 while the tree is stopping: stopped on request, not a crash"
+                    : "was terminated by a signal nobody in AST requested (STOPPING=1, then exit code 0, while astd was not "
+                        + "stopping it or the tree): treated as a crash"
             }
         }
         let line =
@@ -296,8 +313,9 @@ actor Tree {
         default: logger.info("\(line)")
         }
         let body = (try? JSONEncoder().encode(event)).map(Array.init) ?? []
+        var seq: Int64 = 0
         do {
-            try journal.append(
+            seq = try journal.append(
                 JournalRecord(
                     kind: .event, type: MessageType.lifecycle.rawValue, timestamp: event.at,
                     correlationID: event.child?.description, body: body), durability: .durable)
@@ -305,7 +323,7 @@ actor Tree {
         } catch {
             logger.critical("could not journal a lifecycle event: \(error)")
         }
-        if event.kind == .givenUp { raiseGivenUp(event) }
+        if event.kind == .givenUp { raiseGivenUp(event, seq: seq) }
     }
 
     func status() -> TreeStatus {
@@ -346,4 +364,13 @@ struct ControlInbox: BusInbox {
         default: nil
         }
     }
+}
+
+/// Whether astd was asked to stop (SIGTERM or SIGINT, from systemd or an operator): set from the
+/// signal handler itself, so that it holds before the shutdown reaches the ``Tree`` actor.
+final class StopRequest: Sendable {
+    let flag = Atomic<Bool>(false)
+    init() {}
+    func set() { flag.store(true, ordering: .sequentiallyConsistent) }
+    var isSet: Bool { flag.load(ordering: .sequentiallyConsistent) }
 }

@@ -1,5 +1,6 @@
 import ASTTestKit
 import Foundation
+import Synchronization
 import Testing
 
 @testable import ASTBus
@@ -76,5 +77,39 @@ import Testing
         defer { close(client) }
         let creds = try #require(UnixSocket.peerCredentials(fd: client))
         #expect(creds.uid == getuid() && creds.pid == getpid())
+    }
+}
+
+@Suite struct UnixSocketBacklogTests {
+    /// `astctl drill` hung in a round: its liveness check connected with a blocking socket to a
+    /// listener whose backlog was full (a worker restarting over and over, its peers' connections
+    /// queued), and waited for as long as nothing accepted. Run on a thread of its own with a
+    /// bound, so that the old behaviour fails this test instead of hanging it.
+    @Test func isLiveAnswersAtOnceForAListenerWhoseBacklogIsFull() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir("busy.sock")
+        let listener = try UnixSocket.listen(path: path, backlog: 1)
+        var queued: [Int32] = []
+        defer { for fd in queued { close(fd) } }
+        // Fill the backlog: non-blocking connects until the kernel answers EAGAIN.
+        while queued.count < 64 {
+            guard let fd = try? UnixSocket.connectNonBlocking(path: path) else { break }
+            queued.append(fd)
+        }
+        #expect(throws: SocketError(operation: "connect", path: path, errno: EAGAIN)) { try UnixSocket.connectNonBlocking(path: path) }
+        let answer = Mutex<Bool?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            let live = UnixSocket.isLive(path: path)
+            answer.withLock { $0 = live }
+            done.signal()
+        }
+        let answered = done.wait(timeout: .now() + 10) == .success
+        // Unblocks a connect still waiting (it then fails): the thread ends either way.
+        close(listener)
+        #expect(answered, "isLive still waiting after 10 s on a listener with a full backlog (\(queued.count) queued)")
+        #expect(answer.withLock { $0 } == true, "a listener that does not accept is still live")
+        if !answered { _ = done.wait(timeout: .now() + 10) }
     }
 }

@@ -126,3 +126,35 @@ import Testing
         #expect(!r.passed && r.text.contains("Violations: 1"))
     }
 }
+
+@Suite struct DrillWaitsTests {
+    let t0 = ContinuousClock.now
+
+    @Test func aWaitPastItsBoundNamesTheRoundTheWaitAndWhatItSaw() {
+        var w = DrillWaits()
+        w.setRound(31, of: 100)
+        w.begin("astctl resume (and reconcile)", at: t0, limit: .seconds(280))
+        w.begin("every worker ready again", at: t0 + .seconds(1), limit: .seconds(30))
+        w.saw("tree degraded; reconciler@main pid 812 starting")
+        #expect(w.overrun(at: t0 + .seconds(55), grace: .seconds(30)) == nil, "within bound + grace")
+        #expect(
+            w.overrun(at: t0 + .seconds(62), grace: .seconds(30))
+                == "astctl drill: round 31/100 gave up: waited 61 s for every worker ready again (bound 30 s + 30 s)"
+                + " [astctl resume (and reconcile) > every worker ready again]; last seen: tree degraded; reconciler@main pid 812 starting")
+    }
+
+    @Test func theOutermostOverrunIsReportedAndEndedWaitsAreForgotten() {
+        var w = DrillWaits()
+        w.setRound(2, of: 3)
+        w.begin("outer", at: t0, limit: .seconds(5))
+        w.begin("inner", at: t0, limit: .seconds(60))
+        w.end()
+        #expect(
+            w.overrun(at: t0 + .seconds(36), grace: .seconds(30))?.contains("for outer (bound 5 s + 30 s) [outer]; last seen: nothing")
+                == true)
+        w.end()
+        #expect(w.overrun(at: t0 + .seconds(3600), grace: .seconds(30)) == nil)
+        w.end()  // one end too many does nothing
+        #expect(w.waits.isEmpty)
+    }
+}

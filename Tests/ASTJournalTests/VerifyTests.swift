@@ -1,3 +1,4 @@
+import ASTCore
 import Foundation
 import Testing
 
@@ -26,6 +27,37 @@ import Testing
         #expect(result.damage?.kind == .editedEntry)
         #expect(result.damage?.firstBadSeq == 6)
         #expect(result.damage?.detail.contains("column ts holds text, expected an integer") == true)
+    }
+
+    /// The chain check passes plain rows from SQLite's buffers and builds the others (non-ASCII
+    /// text, which the built row reads with UTF-8 repair): both kinds verify, in any order, and an
+    /// edit of either is still named.
+    @Test func rowsWithNonASCIITextEmptyBodiesAndNullIdsVerifyAndTheirEditsAreNamed() throws {
+        try withTemporaryDirectory { dir in
+            let path = "\(dir)/j.sqlite"
+            let journal = try Journal(path: path, process: "test", logger: quietLogger)
+            let t = Timestamp(nanoseconds: t0)
+            try journal.append(
+                [
+                    record(1),
+                    JournalRecord(kind: .event, type: "test.café", timestamp: t, peer: "zürich@main", body: Array("{\"é\":1}".utf8)),
+                    JournalRecord(kind: .acked, type: "ack", timestamp: t, messageID: "m-1", peer: "risk@main", body: []),
+                    record(4),
+                    JournalRecord(kind: .state, type: "test.empty", timestamp: t, body: []),
+                    JournalRecord(kind: .event, type: "test.ñ", timestamp: t, body: []),
+                    record(7),
+                ], durability: .batched)
+            try journal.close()
+            let clean = Journal.verify(path: path)
+            #expect(clean.isClean, "\(clean)")
+            #expect(clean.entries == 7 && clean.lastSeq == 7)
+
+            try tamper(path, "UPDATE entries SET peer = 'zurich@main' WHERE seq = 2")
+            let edited = Journal.verify(path: path)
+            #expect(edited.damage?.kind == .editedEntry)
+            #expect(edited.damage?.firstBadSeq == 2)
+            #expect(edited.entries == 1)
+        }
     }
 
     @Test func verifyNamesMissingMiddleEntry() throws {

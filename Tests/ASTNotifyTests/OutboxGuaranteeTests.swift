@@ -200,11 +200,20 @@ struct PlannedRestartAlertTests {
 
     @Test func aStopOnRequestIsInfoNotAP0() throws {
         let alert = try #require(LifecycleAlerts.alert(for: exited(code: 0, onRequest: true)))
-        #expect(alert.priority == .info && alert.title.contains("restarted on request") && !alert.title.contains("down"))
+        #expect(alert.priority == .info && alert.title.contains("stopped on request") && !alert.title.contains("down"))
     }
 
     @Test func anExitWithoutAStopRequestIsStillAP0() throws {
         #expect(LifecycleAlerts.alert(for: exited(code: 0, onRequest: nil))?.priority == .p0)
         #expect(LifecycleAlerts.alert(for: exited(code: 1, onRequest: nil))?.priority == .p0)
+    }
+
+    /// A SIGTERM astd did not send while it runs on (`stoppedOnRequest` false): a P0 that says so.
+    @Test func aSIGTERMNobodyInASTRequestedIsAP0() throws {
+        var event = exited(code: 0, onRequest: false)
+        event.reason = "was terminated by a signal nobody in AST requested"
+        let alert = try #require(LifecycleAlerts.alert(for: event))
+        #expect(alert.priority == .p0 && alert.title == "AST process down: notifier@main")
+        #expect(alert.text.contains("nobody in AST requested"))
     }
 }

@@ -144,6 +144,7 @@ struct ConfigLoaderTests {
         expected.marketdata = config.marketdata
         expected.ibkr = .standard
         expected.alpaca = .standard
+        expected.web = .standard
         #expect(config == expected)
         #expect(config.trading == .paper)
         #expect(config.marketdata?.polygon == .standard, "etc/ast.yaml ships Polygon's public endpoint")

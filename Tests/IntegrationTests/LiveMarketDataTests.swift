@@ -195,8 +195,10 @@ import Testing
         polygon.setReference(tickers: [.init(ticker: "ABC", name: "ABC Corp"), .init(ticker: "XYZ", name: "XYZ Inc")])
         polygon.setFallback(.serverError(status: 500))
         defer { Task { await polygon.stop() } }
-        // Before 09:00 of 2026-12-03: the store is empty and Polygon answers 500; the 09:00 scan follows.
-        let tree = try await Self.tree(polygon: polygon, target: Self.before("2026-12-03", LocalTime(hour: 9, minute: 0)))
+        // 09:02 of 2026-12-03: the store is empty and Polygon answers 500. The tree starts after the
+        // 09:00 scan's time (ast-strategy's first start): it runs the scan late, once, and says so
+        // (a first start used to begin at its first run: the scan was neither run nor recorded).
+        let tree = try await Self.tree(polygon: polygon, target: Self.before("2026-12-03", LocalTime(hour: 9, minute: 2), lead: 0))
         try await Self.waitReady(tree)
         do {
             try await eventually(timeout: .seconds(150), every: .milliseconds(500), "a refusal for HTTP 500 and a degraded scan") {
@@ -218,6 +220,9 @@ import Testing
         #expect(Self.bodies(try Self.entries(tree, "marketdata@main"), type: "marketdata.live_stored").isEmpty)
         let scan = Self.bodies(try Self.entries(tree, "strategy@main"), type: "strategy.schedule").first { $0.contains("full_scan") } ?? ""
         #expect(scan.contains("no daily bars") && scan.contains("\"fired\":true"), "\(scan)")
+        #expect(scan.contains("late (ran at 2026-12-03 09:0"), "the catch-up is journaled as late: \(scan)")
+        let scans = Self.bodies(try Self.entries(tree, "strategy@main"), type: "strategy.schedule").filter { $0.contains("full_scan") }
+        #expect(scans.count == 1, "the 09:00 scan once: \(scans)")
         #expect(Self.bodies(try Self.entries(tree, "strategy@main"), type: "strategy.scan").isEmpty, "no scan ran")
         // Both P1s reached the notifier: the data not stored, the scan degraded.
         let alerts = try Self.entries(tree, "notifier@main").filter { $0.record.kind == .received && $0.record.type == "alert" }

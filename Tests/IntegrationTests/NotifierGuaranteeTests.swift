@@ -29,10 +29,86 @@ import Testing
         Alert(priority: .p0, key: "guarantee:\(n)", title: "guarantee-\(n)", text: "P0 number \(n)", at: Timestamp(nanoseconds: 1))
     }
 
-    /// On the replay clock the market time stands still between events: twenty HALTED and twenty
-    /// ACTIVE transitions at one market time, each with the key the risk gate derives from it.
-    @Test(.timeLimit(.minutes(2)))
+    /// A whole tree on the replay clock, its replay finished, so that the trading clock stands
+    /// still: twenty `astctl halt`s, each followed by `astctl reconcile` and `astctl resume`, all
+    /// at one market instant. Every HALTED (P0) and every resume (P1) reaches the fake Bot API
+    /// over HTTPS, in order, none dropped (their keys once collided on the frozen clock).
+    @Test(.timeLimit(.minutes(3)))
     func twentyHaltsAndResumesWithinOneMarketMinuteEachReachTelegramInOrder() async throws {
+        let began = ContinuousClock.now
+        let telegram = try await TelegramFixture()
+        let tree = try await SupervisedTree(overlay: telegram.overlay + SupervisedTree.replay(sessions: 1))
+        _ = try await tree.waitAllReady(timeout: .seconds(60))
+        let ready = ContinuousClock.now
+        try await tree.waitForTheReplayToFinish(timeout: .seconds(60))
+        let replayed = ContinuousClock.now
+        let before = try #require(try tree.status()?.0.safeMode)
+        var spent: [String: Duration] = [:]
+        func astctl(_ arguments: [String]) throws -> (code: Int32, stdout: String, stderr: String) {
+            let start = ContinuousClock.now
+            defer { spent[arguments[0], default: .zero] += ContinuousClock.now - start }
+            return try tree.astctl(arguments)
+        }
+        for n in 1...20 {
+            let halt = try astctl(["halt", "--reason", "halt-\(n)."])
+            #expect(halt.code == 0, "halt \(n): \(halt.stdout)\(halt.stderr)")
+            let reconcile = try astctl(["reconcile"])
+            #expect(reconcile.code == 0, "reconcile \(n): \(reconcile.stdout)\(reconcile.stderr)")
+            let resume = try astctl(["resume", "--to", "active"])
+            #expect(resume.code == 0, "resume \(n): \(resume.stdout)\(resume.stderr)")
+        }
+        let commanded = ContinuousClock.now
+        print("astctl time per command: \(spent.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value / 20)" })")
+        func texts() -> [String] {
+            telegram.server.accepted.map { $0.text.replacingOccurrences(of: "&gt;", with: ">") }
+        }
+        func count(_ marker: String) -> Int { texts().map { $0.components(separatedBy: marker).count - 1 }.reduce(0, +) }
+        do {
+            try await eventually(timeout: .seconds(60), "20 HALTED and 20 resumes at Telegram") {
+                count("-> HALTED at") == 20 && count("HALTED -> ") == 20
+            }
+        } catch {
+            print("accepted: \(texts())")
+            throw error
+        }
+        // Each HALTED is its own P0 message, in the order of the halts.
+        let halts = texts().filter { $0.contains("-> HALTED at") }
+        #expect(halts.count == 20 && halts.allSatisfy { $0.contains("P0") })
+        #expect(halts.map { t in (1...20).first { t.contains("halt-\($0).") } ?? 0 } == Array(1...20))
+        #expect(count("HALTED -> ACTIVE at") == 20, "every resume to ACTIVE")
+        // The resumes (P1, digested) in the order the risk gate journaled them: their keys carry
+        // its journal sequence, and the notifier's delivery records list them in delivery order.
+        let delivered = try WorkerTree.entries(path: tree.dir("state/journal/notifier@main.sqlite"), process: "notifier@main")
+            .filter { $0.record.type == "notifier.delivered" }
+            .compactMap { try? JSONDecoder().decode(DeliveryRecord.self, from: Data($0.record.body)) }
+            .flatMap(\.alertKeys)
+        func sequences(_ prefix: String) -> [Int] {
+            delivered.filter { $0.hasPrefix(prefix) }.compactMap { key in
+                key.dropFirst(prefix.count).split(separator: "|").first.flatMap { Int($0) }
+            }
+        }
+        let haltSeqs = sequences("safe-mode:HALTED#")
+        let resumeSeqs = sequences("safe-mode:ACTIVE#")
+        #expect(haltSeqs.count == 20 && haltSeqs == haltSeqs.sorted() && Set(haltSeqs).count == 20, "\(haltSeqs)")
+        #expect(resumeSeqs.count == 20 && resumeSeqs == resumeSeqs.sorted() && Set(resumeSeqs).count == 20, "\(resumeSeqs)")
+        // The trading clock stood still: every transition at the same market instant.
+        let pattern = try Regex("(HALTED|ACTIVE) at ([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z)")
+        let times = texts().flatMap { $0.matches(of: pattern).compactMap { $0.output[2].substring.map(String.init) } }
+        let distinct = Set(times).sorted()
+        print("trading-clock times of the \(times.count) transitions: \(distinct); risk gate ACTIVE since \(before.since)")
+        #expect(times.count == 40 && Set(times.map { $0.prefix(16) }).count == 1, "within one market minute: \(distinct)")
+        let status = try #require(try tree.status()?.0.notifier)
+        #expect(status.pending == 0 && status.duplicates == 0 && status.abandoned == 0, "\(status)")
+        print(
+            "tree ready \(ready - began), replay \(replayed - ready), 60 astctl commands \(commanded - replayed), "
+                + "all at Telegram \(ContinuousClock.now - commanded)")
+        await telegram.server.stop()
+    }
+
+    /// The same forty transitions at one market time handed straight to a lone notifier, each
+    /// with the key the risk gate derives from it.
+    @Test(.timeLimit(.minutes(2)))
+    func fortyTransitionsAtOneMarketTimeEachReachTelegram() async throws {
         let telegram = try await TelegramFixture()
         let tree = try WorkerTree()
         let notifier = try await tree.start(Self.notifier, extra: telegram.environment())
@@ -48,7 +124,7 @@ import Testing
                     for: SafeModeTransition(
                         from: .halted, to: .active, cause: SafeModeCause(kind: .operatorResume, text: "resume-\(n)."), at: at)))
         }
-        #expect(Set(alerts.map(\.key)).count == 2, "the senders' keys collide, as on the replay clock")
+        #expect(Set(alerts.map(\.key)).count == 2, "without the sender's journal sequence the keys collide")
         try send(alerts, tree: tree, instance: "replay")
         func texts() -> [String] { telegram.server.accepted.map(\.text) }
         do {
@@ -60,7 +136,6 @@ import Testing
             print("accepted: \(texts())")
             throw error
         }
-        // Each HALTED is its own P0 message, in order; the resumes are in order too.
         let halts = texts().filter { $0.contains("HALTED") && $0.contains("P0") }
         #expect(halts.count == 20)
         #expect(halts.map { t in (1...20).first { t.contains("halt-\($0).") } ?? 0 } == Array(1...20))

@@ -237,18 +237,43 @@ final class TelegramFixture {
         #expect(table.stdout.contains("Notifier: 0 alerts pending") && table.stdout.contains("Telegram delivery on"), "\(table.stdout)")
         let (json, _) = try #require(try tree.status())
         #expect(json.notifier?.deliveryEnabled == true && (json.notifier?.delivered ?? 0) >= 2)
-        // The restart the runbook recommends (SIGTERM to the notifier) is not paged as a crash.
-        let notifier = try #require(tree.child("notifier@main", in: try await tree.waitAllReady())?.pid)
-        kill(notifier, SIGTERM)
+        // A SIGTERM nobody in AST sent (not astd, not the service manager stopping the tree): the
+        // worker stops cleanly (STOPPING=1, code 0), and that is paged as a crash, saying so.
+        let strategy = try #require(tree.child("strategy@main", in: try await tree.waitAllReady())?.pid)
+        kill(strategy, SIGTERM)
         do {
-            try await eventually(timeout: .seconds(30), "the restart on request at Telegram") {
-                telegram.server.accepted.contains { $0.text.contains("restarted on request: notifier@main") }
+            try await eventually(timeout: .seconds(30), "the unrequested SIGTERM at Telegram as a P0") {
+                telegram.server.accepted.contains {
+                    $0.text.contains("P0") && $0.text.contains("AST process down: strategy@main")
+                        && $0.text.contains("nobody in AST requested") && $0.text.contains("pid \(strategy)")
+                }
             }
         } catch {
             print("accepted: \(telegram.server.accepted.map(\.text))")
             throw error
         }
-        #expect(!telegram.server.accepted.contains { $0.text.contains("AST process down: notifier@main") })
+        #expect(!telegram.server.accepted.contains { $0.text.contains("stopped on request") })
+        // The planned stop: astd's SIGTERM (systemd's, for `systemctl stop|restart ast`), a worker
+        // stopped with it at once (as a cgroup-wide SIGTERM does): a stop on request, no crash.
+        let ready = try await tree.waitAllReady()
+        let strategyAgain = try #require(tree.child("strategy@main", in: ready)?.pid)
+        tree.astd.signal(SIGTERM)
+        // Once astd has taken its signal (a cgroup-wide SIGTERM reaches both at once; the order
+        // of their handling is then the kernel's, this pins the case where astd's comes first).
+        try await eventually(timeout: .seconds(10), "astd to take its SIGTERM") { tree.astd.stderr.contains("received signal 15") }
+        kill(strategyAgain, SIGTERM)
+        try await eventually(timeout: .seconds(30), "astd to stop the tree and exit") { tree.astd.exitStatus != nil }
+        let events = try WorkerTree.entries(path: tree.dir("state/journal/supervisor@main.sqlite"), process: "supervisor@main")
+            .compactMap { e -> LifecycleEvent? in
+                guard e.record.type == MessageType.lifecycle.rawValue else { return nil }
+                return try? JSONDecoder().decode(LifecycleEvent.self, from: Data(e.record.body))
+            }
+        let unrequested = try #require(events.first { $0.pid == strategy && $0.kind == .exited })
+        #expect(unrequested.stoppedOnRequest == false, "\(unrequested)")
+        let planned = events.filter { $0.pid == strategyAgain && ($0.kind == .exited || $0.kind == .stopped) }
+        #expect(planned.count == 1, "\(planned)")
+        #expect(planned.allSatisfy { $0.kind == .stopped || $0.stoppedOnRequest == true }, "\(planned)")
+        print("planned stop of strategy@main as astd journaled it: \(planned.map { "\($0.kind) \($0.reason ?? "")" })")
         try telegram.expectNoToken(in: tree.dir.path)
         await telegram.server.stop()
     }

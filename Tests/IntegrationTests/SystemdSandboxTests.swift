@@ -307,7 +307,8 @@ extension SystemdSandboxTests {
     }
 
     /// astd killed again and again: systemd restarts it after RestartSec= every time (no start
-    /// limit that leaves ast.service and every socket failed), and each crash logs a P0 at CRIT.
+    /// limit that leaves ast.service and every socket failed), and each crash logs a P0 at CRIT;
+    /// a hung astd is killed by the watchdog and its P0 follows at once.
     @Test(.enabled(if: SystemdSandbox.isSupported, SystemdSandbox.requirement), .timeLimit(.minutes(5)))
     func anAstdCrashLoopIsRestartedForeverAndNeverFailsTheSockets() async throws {
         let sandbox = try await SystemdSandbox.up()
@@ -338,6 +339,33 @@ extension SystemdSandboxTests {
         try await eventuallyAsync(timeout: .seconds(120), "the tree to be ready again") {
             try await sandbox.astctl(["status"]).status == 0
         }
+
+        // A hung astd (SIGSTOP): systemd's watchdog (WatchdogSec=10s) kills it with SIGKILL
+        // (WatchdogSignal=), so ExecStopPost='s P0 follows the watchdog at once. With SIGABRT the
+        // stopped astd lived until TimeoutAbortSec= (10 s) and no P0 was logged meanwhile.
+        let hung = try await sandbox.show("ast.service", "MainPID")
+        try await sandbox.check(["kill", "-STOP", hung])
+        var watchdog: Int64?
+        var p0: Int64?
+        try await eventuallyAsync(timeout: .seconds(90), "systemd's watchdog to fire and ExecStopPost= to log the P0") {
+            let entries = try await sandbox.journal(unit: "ast.service")
+            func time(_ match: ([String: String]) -> Bool) -> Int64? {
+                entries.last(where: match).flatMap { $0["__REALTIME_TIMESTAMP"] }.flatMap { Int64($0) }
+            }
+            watchdog = time { $0["MESSAGE"]?.contains("Watchdog timeout") == true }
+            p0 = time { $0["MESSAGE"]?.contains("AST P0: astd stopped: result watchdog") == true && $0["PRIORITY"] == "2" }
+            return watchdog != nil && p0 != nil
+        }
+        if let watchdog, let p0 {
+            print("SystemdSandboxTests: astd SIGSTOPped -> watchdog fired -> P0 at CRIT after \((p0 - watchdog) / 1000) ms")
+            #expect(p0 >= watchdog, "the P0 follows the watchdog")
+        }
+        try await eventuallyAsync(timeout: .seconds(90), "astd replaced after the watchdog") {
+            let now = try await sandbox.show("ast.service", ["MainPID", "ActiveState"])
+            return now["ActiveState"] == "active" && now["MainPID"] != hung && now["MainPID"] != "0"
+        }
+        let result = try await sandbox.exec(["systemctl", "show", "ast.service", "-p", "NRestarts"]).stdout
+        print("ast.service after the watchdog: \(result.trimmingCharacters(in: .whitespacesAndNewlines))")
         try await sandbox.check(["systemctl", "stop", "ast.target"])
         try await sandbox.shutdownAndCheckNothingIsLeft()
     }
