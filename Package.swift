@@ -16,7 +16,7 @@ let workers = ["ast-marketdata", "ast-strategy", "ast-risk", "ast-broker", "ast-
 /// Dependencies a worker needs beyond the shared ones.
 /// ast-risk, ast-reconciler and ast-broker restore their cores with ASTReplay's folds (the same ones replay and reports use).
 let workerExtras: [String: [Target.Dependency]] = [
-    "ast-notifier": ["ASTNotify", "ASTTelegram"], "ast-risk": ["ASTReplay"], "ast-reconciler": ["ASTReplay"], "ast-broker": ["ASTReplay", "ASTTWS", "ASTTWSClient", "ASTIBKR"],
+    "ast-notifier": ["ASTNotify", "ASTTelegram"], "ast-risk": ["ASTReplay"], "ast-reconciler": ["ASTReplay"], "ast-broker": ["ASTReplay", "ASTTWS", "ASTTWSClient", "ASTIBKR", "ASTAlpaca", "ASTAlpacaClient", "ASTTelegram"],
 ]
 
 let package = Package(
@@ -281,7 +281,7 @@ let package = Package(
             "ast-risk", "ast-reconciler", "ast-broker", "ASTReplay", "ASTReport", "ASTJournal", "ASTRisk", "ASTExecution", "ASTPaperBroker",
             "ASTWire", "ASTCore", "ASTTestKit", "ASTIBKR", "ASTTWS", log,
         ]),
-        .testTarget(name: "IntegrationTests", dependencies: ["ASTTestKit", "ASTBus", "ASTJournal", "ASTRuntime", "ASTNotify", "ASTExecution", "ASTReport", "ASTDrill", "ASTMarketData", .product(name: "GRDB", package: "GRDB.swift")], exclude: ["Web"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["ASTTestKit", "ASTAlpacaClient", "ASTBus", "ASTJournal", "ASTRuntime", "ASTNotify", "ASTExecution", "ASTReport", "ASTDrill", "ASTMarketData", .product(name: "GRDB", package: "GRDB.swift")], exclude: ["Web"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -45,6 +45,16 @@ public struct AlpacaFillLedger: Sendable, Equatable {
             at: update.timestamp)
     }
 
+    /// The new execution an order's state shows (its `filled_qty` above what was journaled), priced
+    /// at its `filled_avg_price`: the last resort while closing a gap, after the FILL activities
+    /// (which carry each execution's own price) were applied.
+    public mutating func apply(order o: AlpacaOrder, at: Timestamp?) -> (execution: AlpacaExecution?, inconsistent: Bool) {
+        guard o.filledQuantity > .zero, let price = o.filledAveragePrice, price.isPositive else { return (nil, false) }
+        return record(
+            o.id, client: o.clientOrderID, symbol: o.symbol, side: o.side, total: o.filledQuantity, limit: o.quantity, price: price,
+            at: o.filledAt ?? o.updatedAt ?? at)
+    }
+
     /// The new execution a FILL activity carries, if any (its own `price` and `cum_qty`).
     public mutating func apply(_ activity: AlpacaFillActivity) -> (execution: AlpacaExecution?, inconsistent: Bool) {
         record(

@@ -81,15 +81,21 @@ public struct AlpacaStreamSettings: Sendable, Equatable {
     /// Reconnect back-off: first delay and cap (deterministic doubling, no jitter).
     public var initialBackoff: Duration
     public var maximumBackoff: Duration
+    /// Keep-alive: a listening stream silent this long is pinged ...
+    public var pingAfter: Duration
+    /// ... and is dead (a half-open connection) when no frame at all comes this long after the ping.
+    public var deadAfter: Duration
 
     public init(
         maxMessageBytes: Int = 1 << 20, handshakeTimeout: Duration = .seconds(10), initialBackoff: Duration = .seconds(1),
-        maximumBackoff: Duration = .seconds(30)
+        maximumBackoff: Duration = .seconds(30), pingAfter: Duration = .seconds(15), deadAfter: Duration = .seconds(10)
     ) {
         self.maxMessageBytes = maxMessageBytes
         self.handshakeTimeout = handshakeTimeout
         self.initialBackoff = initialBackoff
         self.maximumBackoff = max(maximumBackoff, initialBackoff)
+        self.pingAfter = pingAfter
+        self.deadAfter = deadAfter
     }
 }
 
@@ -121,6 +127,8 @@ public enum AlpacaStreamAction: Sendable, Equatable {
     case sendAuthenticate
     /// Send this text frame.
     case send(String)
+    /// Send a WebSocket ping (keep-alive: the answering pong, or any frame, proves the stream alive).
+    case sendPing
     /// Close the socket.
     case closeSocket
     /// The stream is listening: close the gap (list orders and activities since the last event
@@ -160,6 +168,9 @@ public struct AlpacaStream: Sendable {
     public private(set) var state: AlpacaStreamState = .idle
     private var deadline: Timestamp?
     private var failures = 0
+    /// When the last frame (message, ping or pong) came, and when the outstanding ping went.
+    private var lastHeard: Timestamp?
+    private var pingSent: Timestamp?
     /// Updates delivered since the last connect (for status lines).
     public private(set) var delivered: Int64 = 0
 
@@ -201,9 +212,27 @@ public struct AlpacaStream: Sendable {
             return []
         case .disconnected(_, let retryAt):
             return now >= retryAt ? connect(now) : []
-        case .idle, .listening:
+        case .listening:
+            if let sent = pingSent {
+                if now >= sent.advanced(by: settings.deadAfter) {
+                    return down("no frame for \(settings.deadAfter) after a keep-alive ping (a dead connection)", now: now, close: true)
+                }
+                return []
+            }
+            if now >= (lastHeard ?? now).advanced(by: settings.pingAfter) {
+                pingSent = now
+                return [.sendPing]
+            }
+            return []
+        case .idle:
             return []
         }
+    }
+
+    /// A control frame (a pong, or the server's own ping) arrived: the connection is alive.
+    public mutating func heard(now: Timestamp) {
+        lastHeard = now
+        pingSent = nil
     }
 
     /// One message (text or binary frame: both carry UTF-8 JSON).
@@ -212,6 +241,7 @@ public struct AlpacaStream: Sendable {
         case .idle, .connecting, .disconnected: return [.ignored("a message while not connected")]
         default: break
         }
+        heard(now: now)
         guard bytes.count <= settings.maxMessageBytes else {
             return down("a message over \(settings.maxMessageBytes) bytes", now: now, close: true)
         }
@@ -240,6 +270,7 @@ public struct AlpacaStream: Sendable {
             }
             state = .listening
             deadline = nil
+            heard(now: now)
             failures = 0
             delivered = 0
             return [.streamUp]

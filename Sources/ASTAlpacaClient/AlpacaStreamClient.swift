@@ -28,6 +28,8 @@ public final class AlpacaStreamClient: Sendable {
     enum Input: Sendable {
         case opened(any Channel)
         case message([UInt8])
+        /// A pong or a ping from the server (keep-alive).
+        case control
         case closed(String)
         case tick
     }
@@ -88,6 +90,9 @@ public final class AlpacaStreamClient: Sendable {
                     }
                     write(text, to: channel)
                 case .send(let text): write(text, to: channel)
+                case .sendPing:
+                    channel?.writeAndFlush(
+                        WebSocketFrame(fin: true, opcode: .ping, maskKey: .random(), data: ByteBuffer(string: "ast")), promise: nil)
                 case .closeSocket:
                     channel?.close(promise: nil)
                     channel = nil
@@ -110,6 +115,9 @@ public final class AlpacaStreamClient: Sendable {
                 channel = c
                 actions = core.socketOpened(now: now)
             case .message(let bytes): actions = tag == generation ? core.received(bytes, now: now) : []
+            case .control:
+                if tag == generation { core.heard(now: now) }
+                actions = []
             case .closed(let why):
                 guard tag == generation else {
                     actions = []
@@ -257,6 +265,9 @@ final class AlpacaFrameHandler: ChannelInboundHandler {
             let pong = WebSocketFrame(
                 fin: true, opcode: .pong, maskKey: .random(), data: data.readSlice(length: data.readableBytes) ?? ByteBuffer())
             context.writeAndFlush(wrapOutboundOut(pong), promise: nil)
+            sink.yield((generation, .control))
+        case .pong:
+            sink.yield((generation, .control))
         case .connectionClose:
             report("the server closed the stream")
             context.close(promise: nil)

@@ -515,3 +515,19 @@ public enum BrokerInjection: Sendable, Equatable, Codable, CustomStringConvertib
         }
     }
 }
+
+extension ExecutionEvent {
+    /// The key a broker adapter dedupes its reports by: one acknowledgement, one final state and
+    /// one fill per execution, whatever re-delivers them (a stream replay, a REST catch-up).
+    public var reportKey: String {
+        switch self {
+        case .submitting(let s): "submit:\(s.clientOrderID)"
+        case .acknowledged(let id, _): "ack:\(id)"
+        case .accepted(let id): "accepted:\(id)"
+        case .unacknowledged(let id, _): "unack:\(id)"
+        case .fill(let f): "fill:\(f.executionID)"
+        case .cancelled(let id, _), .rejected(let id, _), .expired(let id): "final:\(id)"
+        case .modified(let id, let q, _): "modified:\(id):\(q)"
+        }
+    }
+}

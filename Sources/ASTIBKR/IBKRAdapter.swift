@@ -178,7 +178,7 @@ public actor IBKRAdapter: BrokerAdapter {
                 if let s = try? JSONDecoder().decode(IBKRSent.self, from: Data(r.body)), s.what == "place" { sentRefs.insert(s.orderRef) }
             case IBKRJournal.report:
                 if let rep = try? JSONDecoder().decode(ExecutionReport.self, from: Data(r.body)) {
-                    reported.insert(Self.key(rep.event))
+                    reported.insert(rep.event.reportKey)
                     through = max(through, rep.sequence ?? 0)
                 }
             default: break
@@ -194,19 +194,6 @@ public actor IBKRAdapter: BrokerAdapter {
         self.highestOrderId = highest
         unhandled = try UnhandledMessages.find(in: journal, types: [.orderSubmit, .orderCancel], handledType: IBKRJournal.input)
         logger.notice("ibkr adapter restored", metadata: ["brackets": "\(brackets.count)", "reports": "\(through)"])
-    }
-
-    /// The dedupe key of a report: one acknowledgement, one final state, one fill per execution.
-    static func key(_ e: ExecutionEvent) -> String {
-        switch e {
-        case .submitting(let s): "submit:\(s.clientOrderID)"
-        case .acknowledged(let id, _): "ack:\(id)"
-        case .accepted(let id): "accepted:\(id)"
-        case .unacknowledged(let id, _): "unack:\(id)"
-        case .fill(let f): "fill:\(f.executionID)"
-        case .cancelled(let id, _), .rejected(let id, _), .expired(let id): "final:\(id)"
-        case .modified(let id, let q, _): "modified:\(id):\(q)"
-        }
     }
 
     // MARK: - Running
@@ -539,7 +526,7 @@ public actor IBKRAdapter: BrokerAdapter {
     /// Journals (durably) and delivers one report, once per key.
     @discardableResult
     func report(_ event: ExecutionEvent) throws -> ExecutionReport? {
-        let key = Self.key(event)
+        let key = event.reportKey
         guard !reported.contains(key) else { return nil }
         reported.insert(key)
         reportsThrough += 1

@@ -23,7 +23,7 @@ public struct TreeConfig: ConfigSection, Equatable {
     public var trading: TradingConfig?
 
     /// Top-level sections that belong to one domain's processes, not to the tree.
-    public static let domainSections = ["risk", "clock", "strategy", "marketdata", "paper_broker", "notifier", "ibkr", "web"]
+    public static let domainSections = ["risk", "clock", "strategy", "marketdata", "paper_broker", "notifier", "ibkr", "alpaca", "web"]
 
     /// Creates the tree's part from values.
     public init(

@@ -29,6 +29,8 @@ public struct ASTConfig: ConfigSection, Equatable {
     public var notifier: NotifierConfig?
     /// Where `broker@ibkr` reaches TWS or IB Gateway; ``IBKRConfig/standard`` when absent.
     public var ibkr: IBKRConfig?
+    /// Where `broker@alpaca` reaches Alpaca; ``AlpacaConfig/standard`` (paper) when absent.
+    public var alpaca: AlpacaConfig?
     /// Where ast-web, the dashboard, listens; ``WebConfig/standard`` when absent.
     public var web: WebConfig?
 
@@ -58,6 +60,7 @@ public struct ASTConfig: ConfigSection, Equatable {
         case paperBroker = "paper_broker"
         case notifier
         case ibkr
+        case alpaca
         case web
     }
 
@@ -69,6 +72,7 @@ public struct ASTConfig: ConfigSection, Equatable {
         risk = try c.decode(RiskConfig.self, forKey: .risk)
         (clock, strategy, marketdata) = (try section(.clock), try section(.strategy), try section(.marketdata))
         (paperBroker, notifier, ibkr) = (try section(.paperBroker), try section(.notifier), try section(.ibkr))
+        alpaca = try section(.alpaca)
         web = try section(.web)
     }
 
@@ -85,6 +89,7 @@ public struct ASTConfig: ConfigSection, Equatable {
         if let marketdata { v.section(marketdata, key: CodingKeys.marketdata) }
         if let notifier { v.section(notifier, key: CodingKeys.notifier) }
         if let ibkr { v.section(ibkr, key: CodingKeys.ibkr) }
+        if let alpaca { v.section(alpaca, key: CodingKeys.alpaca) }
         if let web { v.section(web, key: CodingKeys.web) }
         validateAcrossSections(&v)
     }

@@ -122,6 +122,8 @@ public final class FakeAlpacaServer: Sendable {
         var streamedEvents: [String] = []
         var cash = Price(units: 1_000_000 * 10_000)
         var pending: [String] = []
+        /// Sessions gone silent (``silenceStreams()``): they get nothing, answer nothing.
+        var silent: Set<ObjectIdentifier> = []
     }
 
     let keyID: String
@@ -290,6 +292,17 @@ public final class FakeAlpacaServer: Sendable {
         }
         broadcast(events)
     }
+
+    /// Makes every open stream session a half-open connection: from now on it gets no event and
+    /// no pong, and what its client sends is not answered, yet the socket stays open (only the
+    /// client's keep-alive can tell). Events meanwhile are lost for it, as for a dropped session;
+    /// sessions opened later work normally.
+    public func silenceStreams() {
+        state.withLock { s in s.silent.formUnion(s.sessions.keys) }
+    }
+
+    /// Whether stream session `channel` was silenced.
+    func isSilent(_ channel: any Channel) -> Bool { state.withLock { $0.silent.contains(ObjectIdentifier(channel)) } }
 
     /// Closes every stream session at once, without a close frame (a dropped connection).
     public func dropStreams() {
@@ -704,7 +717,7 @@ public final class FakeAlpacaServer: Sendable {
     func broadcast(_ events: [String]) {
         guard !events.isEmpty else { return }
         let targets: [any Channel] = state.withLock { s in
-            let listening = s.sessions.values.filter(\.listening).map(\.channel)
+            let listening = s.sessions.values.filter { $0.listening && !s.silent.contains(ObjectIdentifier($0.channel)) }.map(\.channel)
             if !listening.isEmpty {
                 for e in events {
                     if let json = try? JSONSerialization.jsonObject(with: Data(e.utf8)) as? [String: Any],
@@ -847,6 +860,7 @@ final class FakeAlpacaStreamHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
+        if server.isSilent(context.channel) && frame.opcode != .connectionClose { return }
         switch frame.opcode {
         case .text, .binary:
             var data = frame.unmaskedData

@@ -16,8 +16,10 @@ permissions[.reconciler] = [.orderCancel, .brokerQuery]
 permissions[.marketdata] = [.bar, .sessionClose]
 permissions[.control, default: []].formUnion([.brokerQuery, .brokerInject, .quarantineAck])
 let definition = WorkerDefinition(role: .broker, permissions: permissions) { context in
-    // `--instance ibkr`: Interactive Brokers through the TWS API; any other instance: the paper exchange.
+    // `--instance ibkr`: Interactive Brokers through the TWS API; `--instance alpaca`: Alpaca over REST and its
+    // trade-updates stream; any other instance: the paper exchange.
     if context.identity.instance == "ibkr" { return try BrokerShell(context: context) { try IBKRAdapter.make(context: $0, outlet: $1) } }
+    if context.identity.instance == "alpaca" { return try AlpacaShell(context: context) }
     return try BrokerShell(context: context)
 }
 exit(await WorkerRuntime.main(definition))

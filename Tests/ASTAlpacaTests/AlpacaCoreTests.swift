@@ -401,6 +401,33 @@ let t0 = Timestamp(nanoseconds: 1_796_655_600_000_000_000)  // 2026-12-07T15:00:
         #expect(retry == t0.advanced(by: .seconds(3)), "the second failure waits twice as long")
     }
 
+    @Test func aSilentStreamIsPingedAndADeadOneGoesDownAndReconnects() {
+        var s = Self.listening()
+        #expect(s.tick(now: t0.advanced(by: .seconds(14))) == [], "not silent long enough")
+        #expect(s.tick(now: t0.advanced(by: .seconds(15))) == [.sendPing])
+        #expect(s.tick(now: t0.advanced(by: .seconds(16))) == [], "one ping outstanding at a time")
+        s.heard(now: t0.advanced(by: .seconds(17)))
+        #expect(s.tick(now: t0.advanced(by: .seconds(31))) == [], "the pong restarted the silence")
+        #expect(s.tick(now: t0.advanced(by: .seconds(32))) == [.sendPing])
+        let dead = s.tick(now: t0.advanced(by: .seconds(42)))
+        #expect(dead.first == .closeSocket)
+        guard case .streamDown(let reason)? = dead.last else {
+            Issue.record("\(dead)")
+            return
+        }
+        #expect(reason.contains("dead connection"))
+        #expect(!s.state.isUp)
+        #expect(s.tick(now: t0.advanced(by: .seconds(43))) == [.openSocket], "reconnected after the back-off")
+    }
+
+    @Test func aTradeUpdateCountsAsALifeSign() {
+        var s = Self.listening()
+        _ = s.received(
+            Fixtures.update("new", order: Fixtures.order(status: "new", filled: "0"), extra: ""), now: t0.advanced(by: .seconds(10)))
+        #expect(s.tick(now: t0.advanced(by: .seconds(24))) == [])
+        #expect(s.tick(now: t0.advanced(by: .seconds(25))) == [.sendPing])
+    }
+
     @Test func handshakeTimeoutAndMissingTradeUpdatesGoDown() {
         var s = AlpacaStream()
         _ = s.start(now: t0)

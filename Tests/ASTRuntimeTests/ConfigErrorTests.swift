@@ -11,7 +11,7 @@ struct ConfigErrorTests {
         "ack_timeout_ms, allowed_uids, connect_backoff_initial_ms, connect_backoff_max_ms, hello_timeout_ms, "
         + "idle_timeout_ms, max_connections, max_frame_bytes, refusal_budget, refusal_interval_ms"
     static let rootKeys =
-        "bus, clock, environment, ibkr, journal, logging, marketdata, notifier, paper_broker, risk, runtime_dir, secrets_file, state_dir, strategy, supervisor, trading, web"
+        "alpaca, bus, clock, environment, ibkr, journal, logging, marketdata, notifier, paper_broker, risk, runtime_dir, secrets_file, state_dir, strategy, supervisor, trading, web"
     static let secretHint = "(secrets belong in $CREDENTIALS_DIRECTORY or the secrets file, never in the config)"
 
     @Test func outOfRangeValueNamesKeyRangeValueAndLine() throws {

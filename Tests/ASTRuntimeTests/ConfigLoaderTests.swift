@@ -143,6 +143,7 @@ struct ConfigLoaderTests {
         expected.strategy = config.strategy
         expected.marketdata = config.marketdata
         expected.ibkr = .standard
+        expected.alpaca = .standard
         expected.web = .standard
         #expect(config == expected)
         #expect(config.trading == .paper)

@@ -1,0 +1,555 @@
+import ASTAlpaca
+import ASTAlpacaClient
+import ASTBus
+import ASTCore
+import ASTExecution
+import ASTJournal
+import ASTProcessKit
+import ASTRuntime
+import ASTTelegram
+import ASTWire
+import Foundation
+import Logging
+
+/// The journal entry types of `broker@alpaca`.
+enum AlpacaJournal {
+    /// An input handled (a bracket, a cancel), durable, before anything is sent to Alpaca.
+    static let input = "alpaca.input"
+    /// A bracket found at Alpaca (created or adopted by its client order id) with its order ids, durable.
+    static let placed = "alpaca.placed"
+    /// One trade update from the stream, as decoded (batched; its detail bounded).
+    static let received = "alpaca.received"
+    /// One execution report, durable before it is handed to the bus (its id is its sequence).
+    static let report = "alpaca.report"
+}
+
+/// What `broker@alpaca` journals as handled, write-ahead.
+enum AlpacaInput: Codable, Sendable, Equatable {
+    /// A bracket about to be sent, under `client_order_id` = its entry's client order id.
+    case bracket(BracketOrder)
+    case cancel(ClientOrderID, orderID: String, reason: String)
+}
+
+/// A bracket at Alpaca: the entry's order id and its legs' (learnt from the nested order).
+struct AlpacaPlaced: Codable, Sendable, Equatable {
+    var intent: IntentID
+    var entry: String
+    var stopLoss: String?
+    var takeProfit: String?
+}
+
+/// The Alpaca adapter: brackets sent to Alpaca's Trading API with `client_order_id` = AST's entry
+/// client order id, each journaled before it is sent, so that after any crash the order is found
+/// by that id before anything is sent again (and a re-send Alpaca refuses as a duplicate is
+/// settled by the same lookup); the `trade_updates` stream turned into execution reports, each
+/// journaled before it leaves.
+///
+/// Connected (the risk gate trades) only while the stream listens *and* the gap since the last
+/// report was closed over REST: every start of the stream (the first, and each reconnect) lists
+/// the FILL activities since the last fill journaled and reads every bracket not yet final,
+/// reporting what happened while no one listened; every bracket whose placement outcome is unknown
+/// is settled by lookup first. A stream that goes down, a dead one (no answer to a keep-alive ping),
+/// or an unknown placement outcome: disconnected (the risk gate halts) until that is done.
+actor AlpacaAdapter: BrokerAdapter {
+    nonisolated let name: String
+    let trading: TradingConfig
+    let journal: Journal
+    let clock: any WallClock
+    let logger: Logger
+    let deliver: @Sendable ([ExecutionReport]) throws -> Void
+    let connectionChanged: @Sendable (Bool, String) throws -> Void
+    let client: AlpacaClient?
+    let stream: AlpacaStreamClient?
+    /// Why the adapter cannot trade at all (setup refused); nil when it can.
+    let refusal: String?
+
+    // Rebuilt from the journal.
+    var brackets: [IntentID: BracketOrder] = [:]
+    var placed: [IntentID: AlpacaPlaced] = [:]
+    var legByOrderID: [String: OrderSpec] = [:]
+    var reported: Set<String> = []
+    var reportsThrough: Int64 = 0
+    var fills: [Fill] = []
+    var ledger = AlpacaFillLedger()
+    var lastFillAt: Timestamp?
+    var unhandled: [Envelope] = []
+
+    // This process's view.
+    var streamUp = false
+    var connected = false
+    var lastDownDetail: String?
+    var syncing = false
+    var account: AlpacaAccount?
+    var positions: [AlpacaPosition] = []
+
+    init(
+        name: String, config: AlpacaConfig, trading: TradingConfig, secrets: SecretStore, journal: Journal, clock: any WallClock,
+        logger: Logger, deliver: @escaping @Sendable ([ExecutionReport]) throws -> Void,
+        connectionChanged: @escaping @Sendable (Bool, String) throws -> Void
+    ) throws {
+        self.name = name
+        self.trading = trading
+        self.journal = journal
+        self.clock = clock
+        self.deliver = deliver
+        self.connectionChanged = connectionChanged
+        let settings = AlpacaSettings(
+            baseURL: config.baseURL, environment: trading.mode == .live ? .live : .paper,
+            caFile: config.caFile.isEmpty ? nil : config.caFile,
+            requestTimeout: .milliseconds(config.requestTimeoutMS))
+        let streamSettings = AlpacaStreamSettings(
+            initialBackoff: .milliseconds(config.backoffInitialMS), maximumBackoff: .milliseconds(config.backoffMaxMS),
+            pingAfter: .milliseconds(config.streamPingMS), deadAfter: .milliseconds(config.streamDeadMS))
+        var client: AlpacaClient?
+        var stream: AlpacaStreamClient?
+        var refusal: String?
+        var redacted = logger
+        do {
+            let credentials = try AlpacaCredentials.from(secrets)
+            // Whatever an error or a log line carries, the key id and the secret never reach the log.
+            redacted = RedactingLogHandler.logger(logger, redactor: SecretRedactor([credentials.keyID, credentials.secretKey]))
+            let liveAllowed = trading.mode == .live && trading.liveEnabled
+            do {
+                client = try AlpacaClient(settings: settings, credentials: credentials, clock: clock, liveAllowed: liveAllowed)
+                stream = try AlpacaStreamClient(
+                    settings: settings, credentials: credentials, clock: clock, liveAllowed: liveAllowed, streamSettings: streamSettings)
+            } catch {
+                refusal = "broker@alpaca refuses to trade: \(error.description)"
+            }
+        } catch {
+            refusal = "broker@alpaca has no Alpaca credentials (alpaca_key_id, alpaca_secret_key): \(error)"
+        }
+        self.logger = redacted
+        self.client = client
+        self.stream = stream
+        self.refusal = refusal
+
+        var brackets: [IntentID: BracketOrder] = [:]
+        var placed: [IntentID: AlpacaPlaced] = [:]
+        var reported: Set<String> = []
+        var through: Int64 = 0
+        var fills: [Fill] = []
+        try journal.scan(fromSeq: 1) { entry in
+            let r = entry.record
+            switch r.type {
+            case AlpacaJournal.input:
+                if case .bracket(let b)? = try? JSONDecoder().decode(AlpacaInput.self, from: Data(r.body)) { brackets[b.intent] = b }
+            case AlpacaJournal.placed:
+                if let p = try? JSONDecoder().decode(AlpacaPlaced.self, from: Data(r.body)) { placed[p.intent] = p }
+            case AlpacaJournal.report:
+                if let rep = try? JSONDecoder().decode(ExecutionReport.self, from: Data(r.body)) {
+                    reported.insert(rep.event.reportKey)
+                    through = max(through, rep.sequence ?? 0)
+                    if case .fill(let f) = rep.event { fills.append(f) }
+                }
+            default: break
+            }
+            return true
+        }
+        self.brackets = brackets
+        self.placed = placed
+        self.reported = reported
+        self.reportsThrough = through
+        self.fills = fills
+        for f in fills {
+            // Execution ids are `<Alpaca order id>:<filled total>` (``AlpacaExecution/executionID``).
+            let parts = f.executionID.rawValue.split(separator: ":")
+            if parts.count == 2, let total = Int64(parts[1]) { ledger.restore(orderID: String(parts[0]), filled: Quantity(total)) }
+            lastFillAt = max(lastFillAt ?? f.at, f.at)
+        }
+        var legs: [String: OrderSpec] = [:]
+        for p in placed.values {
+            guard let b = brackets[p.intent] else { continue }
+            legs[p.entry] = b.entry
+            if let id = p.stopLoss, let leg = b.stopLoss { legs[id] = leg }
+            if let id = p.takeProfit, let leg = b.takeProfit { legs[id] = leg }
+        }
+        self.legByOrderID = legs
+        unhandled = try UnhandledMessages.find(in: journal, types: [.orderSubmit, .orderCancel], handledType: AlpacaJournal.input)
+        self.logger.notice(
+            "alpaca adapter restored",
+            metadata: [
+                "brackets": "\(brackets.count)", "placed": "\(placed.count)", "reports": "\(through)", "base_url": "\(config.baseURL)",
+            ])
+    }
+
+    /// The brackets journaled whose placement is not settled: no order ids journaled and not every leg final.
+    var unresolved: [IntentID] {
+        brackets.keys.filter { intent in
+            guard placed[intent] == nil, let b = brackets[intent] else { return false }
+            return !b.legs.allSatisfy { reported.contains("final:\($0.clientOrderID)") }
+        }.sorted()
+    }
+
+    func learn(_ p: AlpacaPlaced) {
+        guard let b = brackets[p.intent] else { return }
+        legByOrderID[p.entry] = b.entry
+        if let id = p.stopLoss, let leg = b.stopLoss { legByOrderID[id] = leg }
+        if let id = p.takeProfit, let leg = b.takeProfit { legByOrderID[id] = leg }
+    }
+
+    // MARK: - Running
+
+    /// Runs the stream (and the REST catch-up it triggers) until the task is cancelled.
+    func run() async {
+        if let refusal {
+            logger.critical("\(refusal)")
+            try? setConnected(false, refusal)
+            return
+        }
+        guard let stream else { return }
+        await withDiscardingTaskGroup { group in
+            group.addTask { await stream.run { event in await self.streamEvent(event) } }
+            group.addTask { await self.retryLoop() }
+        }
+    }
+
+    func stop() async { await client?.shutdown() }
+
+    func catchUp() -> [Envelope] {
+        defer { unhandled = [] }
+        return unhandled
+    }
+
+    /// While the stream is up but the gap is not closed (a REST call failed, a placement outcome
+    /// is unknown), tries again every 2 s.
+    func retryLoop() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(2))
+            if streamUp && !connected && !syncing { await sync() }
+        }
+    }
+
+    func streamEvent(_ event: AlpacaStreamEvent) async {
+        do {
+            switch event {
+            case .up:
+                streamUp = true
+                logger.notice("Alpaca trade_updates stream listening: closing the gap over REST")
+                await sync()
+            case .down(let reason):
+                streamUp = false
+                try setConnected(false, "Alpaca trade_updates stream down: \(reason)")
+            case .update(let u):
+                try journal.append(
+                    JournalRecord(
+                        kind: .received, type: AlpacaJournal.received, timestamp: clock.now(), correlationID: u.order.clientOrderID,
+                        body: Array(
+                            "\(u.event.name) \(u.order.id) \(u.order.clientOrderID) \(u.order.status.name) filled \(u.order.filledQuantity)"
+                                .utf8)),
+                    durability: .batched)
+                try await apply(u)
+            }
+        } catch {
+            logger.critical("ast-broker@alpaca cannot journal or send: \(error)")
+            fatalError("ast-broker: \(error)")
+        }
+    }
+
+    /// Closes the gap: settles unknown placements, applies the FILL activities since the last
+    /// fill journaled and every open bracket's state, reads the account; then says connected.
+    func sync() async {
+        guard let client, !syncing else { return }
+        syncing = true
+        defer { syncing = false }
+        do {
+            for intent in unresolved {
+                guard let b = brackets[intent] else { continue }
+                logger.notice("bracket \(intent) was journaled but its placement is not known: looking \(b.entry.clientOrderID) up first")
+                try await handle(await client.place(b, lookUpFirst: true), b)
+            }
+            if let pending = unresolved.first {
+                try setConnected(false, "the placement of bracket \(pending) at Alpaca is not known yet")
+                return
+            }
+            let since = lastFillAt.map { $0.advanced(by: .seconds(-5)) }
+            switch await client.fillActivities(after: since) {
+            case .failure(let e):
+                try setConnected(false, "cannot list Alpaca's fills since the last one journaled: \(e)")
+                return
+            case .success(let activities):
+                for a in activities.sorted(by: { ($0.transactionTime, $0.id) < ($1.transactionTime, $1.id) }) {
+                    guard let leg = legByOrderID[a.orderID] else { continue }
+                    let (execution, inconsistent) = ledger.apply(a)
+                    if inconsistent {
+                        logger.error("FILL activity \(a.id) is inconsistent with the fills journaled for \(leg.clientOrderID)")
+                    }
+                    if let execution { try reportFill(execution, leg) }
+                }
+            }
+            for intent in placed.keys.sorted() {
+                guard let p = placed[intent], let b = brackets[intent],
+                    !b.legs.allSatisfy({ reported.contains("final:\($0.clientOrderID)") })
+                else { continue }
+                switch await client.order(id: p.entry) {
+                case .failure(let e):
+                    try setConnected(false, "cannot read bracket \(intent) at Alpaca: \(e)")
+                    return
+                case .success(let o): try learnAndApply(o, b)
+                }
+            }
+            if case .failure(let e) = await refreshAccount() {
+                try setConnected(false, "cannot read the Alpaca account: \(e)")
+                return
+            }
+            guard streamUp else { return }
+            if let account, !account.permitsTrading {
+                try setConnected(false, "Alpaca account \(account.accountNumber) does not permit trading (status \(account.status))")
+                return
+            }
+            try setConnected(
+                true, "Alpaca trade_updates stream listening and the gap closed over REST (account \(account?.accountNumber ?? "-"))")
+        } catch {
+            logger.critical("ast-broker@alpaca cannot journal or send: \(error)")
+            fatalError("ast-broker: \(error)")
+        }
+    }
+
+    func refreshAccount() async -> Result<Void, AlpacaSetupError> {
+        guard let client else { return .failure(AlpacaSetupError(refusal ?? "no client")) }
+        switch (await client.account(), await client.positions()) {
+        case (.success(let a), .success(let p)):
+            account = a
+            positions = p
+            return .success(())
+        case (.failure(let e), _), (_, .failure(let e)):
+            return .failure(e)
+        }
+    }
+
+    func setConnected(_ value: Bool, _ detail: String) throws {
+        if value == connected && (value || detail == lastDownDetail) { return }
+        connected = value
+        lastDownDetail = value ? nil : detail
+        if value { logger.notice("connected: \(detail)") } else { logger.error("disconnected: \(detail)") }
+        try connectionChanged(value, detail)
+    }
+
+    // MARK: - Orders and updates
+
+    /// What a placement attempt came to.
+    func handle(_ placement: AlpacaPlacement, _ b: BracketOrder) async throws {
+        switch placement {
+        case .placed(let o, let adopted):
+            if adopted { logger.notice("bracket \(b.intent) found at Alpaca as order \(o.id): adopted, nothing sent again") }
+            try learnAndApply(o, b)
+        case .rejected(let why):
+            for leg in b.legs { try report(.rejected(leg.clientOrderID, reason: "Alpaca refused the bracket: \(why)")) }
+        case .unknown(let why):
+            logger.error("bracket \(b.intent): outcome at Alpaca unknown (\(why)); it is looked up before anything is sent again")
+            try setConnected(false, "the placement of bracket \(b.intent) at Alpaca is not known: \(why)")
+        }
+    }
+
+    /// Journals the order ids of a bracket the first time they are seen, then reports its legs' states.
+    func learnAndApply(_ o: AlpacaOrder, _ b: BracketOrder) throws {
+        var p = placed[b.intent] ?? AlpacaPlaced(intent: b.intent, entry: o.id)
+        let before = p
+        if let sl = o.stopLossLeg { p.stopLoss = sl.id }
+        if let tp = o.takeProfitLeg { p.takeProfit = tp.id }
+        if placed[b.intent] == nil || p != before {
+            try journal.append(
+                JournalRecord(
+                    kind: .received, type: AlpacaJournal.placed, timestamp: clock.now(), correlationID: b.intent.rawValue,
+                    body: Array(try JSONEncoder.sorted.encode(p))), durability: .durable)
+            placed[b.intent] = p
+            learn(p)
+        }
+        try applyState(o, b.entry)
+        for leg in o.legs {
+            if let spec = legByOrderID[leg.id] { try applyState(leg, spec) }
+        }
+    }
+
+    /// The reports an order's state says: acknowledged and accepted once live, its fills (from
+    /// its filled total), then its final state.
+    func applyState(_ o: AlpacaOrder, _ leg: OrderSpec) throws {
+        let id = leg.clientOrderID
+        switch o.status {
+        case .rejected:
+            try report(.rejected(id, reason: "Alpaca rejected the order"))
+            return
+        case .suspended, .unknown:
+            logger.warning("order \(o.id) (\(id)) is \(o.status.name) at Alpaca")
+            return
+        default:
+            try report(.acknowledged(id, brokerOrderID: o.id))
+            try report(.accepted(id))
+        }
+        let (execution, inconsistent) = ledger.apply(order: o, at: clock.now())
+        if inconsistent { logger.error("order \(o.id) (\(id)) reports fills inconsistent with those journaled") }
+        if let execution { try reportFill(execution, leg) }
+        switch o.status {
+        case .canceled: try report(.cancelled(id, reason: "Alpaca reports the order canceled"))
+        case .expired: try report(.expired(id))
+        case .replaced:
+            // AST replaces nothing; a replacement made elsewhere is followed under the same leg.
+            if let next = o.replacedBy { legByOrderID[next] = leg }
+        default: break
+        }
+    }
+
+    /// One trade update: learns its order if it is one of ours, reports what it says.
+    func apply(_ u: AlpacaTradeUpdate) async throws {
+        var leg = legByOrderID[u.order.id]
+        if leg == nil, let intent = brackets.values.first(where: { $0.entry.clientOrderID.rawValue == u.order.clientOrderID })?.intent,
+            let b = brackets[intent]
+        {
+            // An update for an entry whose POST answer has not been handled yet (or was lost).
+            try learnAndApply(u.order, b)
+            leg = legByOrderID[u.order.id]
+        }
+        if leg == nil, let client {
+            // A leg whose id is not known yet: read the open brackets with their legs.
+            for (intent, p) in placed where p.stopLoss == nil || p.takeProfit == nil {
+                if case .success(let o) = await client.order(id: p.entry), let b = brackets[intent] { try learnAndApply(o, b) }
+            }
+            leg = legByOrderID[u.order.id]
+        }
+        guard let leg else {
+            logger.warning("trade update \(u.event.name) for order \(u.order.id) that AST did not place: ignored")
+            return
+        }
+        let id = leg.clientOrderID
+        switch u.event {
+        case .fill, .partialFill:
+            try report(.acknowledged(id, brokerOrderID: u.order.id))
+            try report(.accepted(id))
+            let (execution, inconsistent) = ledger.apply(u)
+            if inconsistent { logger.error("trade update for \(u.order.id) (\(id)) is inconsistent with the fills journaled") }
+            if let execution { try reportFill(execution, leg) }
+        case .canceled, .expired, .rejected, .replaced, .new, .accepted, .pendingNew, .held, .restated, .doneForDay, .stopped,
+            .calculated, .pendingCancel, .pendingReplace:
+            try applyState(u.order, leg)
+        case .orderCancelRejected, .orderReplaceRejected, .suspended, .other:
+            logger.warning("trade update \(u.event.name) for \(id) (order \(u.order.id), status \(u.order.status.name))")
+        }
+    }
+
+    func reportFill(_ e: AlpacaExecution, _ leg: OrderSpec) throws {
+        let at = e.at ?? clock.now()
+        let fill = Fill(
+            executionID: e.executionID, clientOrderID: leg.clientOrderID, symbol: leg.symbol, side: leg.side, quantity: e.quantity,
+            price: e.price, commission: Money(units: 0), at: at)
+        if try report(.fill(fill)) != nil {
+            fills.append(fill)
+            lastFillAt = max(lastFillAt ?? at, at)
+        }
+    }
+
+    /// Journals (durably) and delivers one report, once per key.
+    @discardableResult
+    func report(_ event: ExecutionEvent) throws -> ExecutionReport? {
+        let key = event.reportKey
+        guard !reported.contains(key) else { return nil }
+        reported.insert(key)
+        reportsThrough += 1
+        let rep = ExecutionReport(id: "\(name)-r\(reportsThrough)", broker: name, event: event, at: clock.now())
+        try journal.append(
+            JournalRecord(
+                kind: .sent, type: AlpacaJournal.report, timestamp: rep.at, correlationID: event.clientOrderID.rawValue,
+                body: Array(try JSONEncoder.sorted.encode(rep))), durability: .durable)
+        try deliver([rep])
+        return rep
+    }
+
+    // MARK: - BrokerAdapter
+
+    func submit(_ bracket: BracketOrder, messageID: String?) async throws -> [ExecutionReport] {
+        if brackets[bracket.intent] != nil { return [] }  // known: nothing new
+        var out: [ExecutionReport] = []
+        var refusalReason: String? = nil
+        if let refusal {
+            refusalReason = refusal
+        } else if !connected || client == nil {
+            refusalReason = "broker@alpaca is not connected (\(lastDownDetail ?? "the stream is not up yet"))"
+        } else {
+            do { _ = try AlpacaRequests.submitBracket(bracket) } catch { refusalReason = "not sent to Alpaca: \(error.description)" }
+        }
+        if let refusalReason {
+            for leg in bracket.legs {
+                if let r = try report(.submitting(leg)) { out.append(r) }
+                if let r = try report(.rejected(leg.clientOrderID, reason: refusalReason)) { out.append(r) }
+            }
+            return out
+        }
+        // Write-ahead: the intent and its client order id are durable before the POST.
+        try journal.append(
+            JournalRecord(
+                kind: .received, type: AlpacaJournal.input, timestamp: clock.now(), messageID: messageID,
+                correlationID: bracket.intent.rawValue, body: Array(try JSONEncoder.sorted.encode(AlpacaInput.bracket(bracket)))),
+            durability: .durable)
+        brackets[bracket.intent] = bracket
+        for leg in bracket.legs { if let r = try report(.submitting(leg)) { out.append(r) } }
+        guard let client else { return out }
+        try await handle(await client.place(bracket), bracket)
+        return out
+    }
+
+    func cancel(_ id: ClientOrderID, reason: String, messageID: String?) async throws -> CancelAnswer {
+        guard let client, let orderID = legByOrderID.first(where: { $0.value.clientOrderID == id })?.key else {
+            return CancelAnswer(
+                accepted: false, message: "cancel of \(id) refused: broker@alpaca knows no Alpaca order for it", reports: [])
+        }
+        if reported.contains("final:\(id)") {
+            return CancelAnswer(accepted: false, message: "cancel of \(id) refused: the order is already final", reports: [])
+        }
+        try journal.append(
+            JournalRecord(
+                kind: .received, type: AlpacaJournal.input, timestamp: clock.now(), messageID: messageID, correlationID: id.rawValue,
+                body: Array(try JSONEncoder.sorted.encode(AlpacaInput.cancel(id, orderID: orderID, reason: reason)))), durability: .durable)
+        switch await client.cancel(id: orderID) {
+        case .success(true):
+            return CancelAnswer(accepted: true, message: "cancel of \(id) accepted by Alpaca (order \(orderID))", reports: [])
+        case .success(false):
+            return CancelAnswer(accepted: false, message: "cancel of \(id): Alpaca says order \(orderID) is not cancelable", reports: [])
+        case .failure(let e):
+            return CancelAnswer(accepted: false, message: "cancel of \(id) not confirmed by Alpaca: \(e)", reports: [])
+        }
+    }
+
+    /// Alpaca resizes a bracket's stop to a partially filled take profit itself; AST sends no
+    /// replace (PATCH) yet, so a resize is refused and an uncovered position is left to the
+    /// reconciler (which halts on it).
+    func modify(_ id: ClientOrderID, quantity: Quantity, reason: String, messageID: String?) async throws -> CancelAnswer {
+        CancelAnswer(accepted: false, message: "modify of \(id) refused: broker@alpaca does not replace orders (PATCH) yet", reports: [])
+    }
+
+    func accountState(executionsSince: Timestamp) async throws -> BrokerAccountState {
+        var orders: [BrokerOrder] = []
+        var ok = connected
+        if connected, let client {
+            ok = (try? await refreshAccount().get()) != nil
+            for intent in placed.keys.sorted() where ok {
+                guard let p = placed[intent], let b = brackets[intent],
+                    !b.legs.allSatisfy({ reported.contains("final:\($0.clientOrderID)") })
+                else { continue }
+                guard case .success(let o) = await client.order(id: p.entry) else {
+                    ok = false
+                    break
+                }
+                for order in [o] + o.legs {
+                    guard let spec = legByOrderID[order.id], !order.status.isTerminal, let status = order.status.brokerStatus else {
+                        continue
+                    }
+                    var s = spec
+                    s.quantity = order.quantity ?? spec.quantity
+                    orders.append(
+                        BrokerOrder(
+                            spec: s, brokerOrderID: order.id, status: status, filledQuantity: order.filledQuantity,
+                            workingQuantity: s.quantity, averageFillPrice: order.filledAveragePrice))
+                }
+            }
+        }
+        let cash = account?.cash ?? Money(units: 0)
+        var state = BrokerAccountState(
+            broker: name, asOf: clock.now(), connected: ok, account: AccountValues(cash: cash, equity: account?.equity ?? cash),
+            positions: positions.compactMap(\.brokerPosition).sorted { $0.symbol < $1.symbol },
+            openOrders: orders.sorted { $0.spec.clientOrderID < $1.spec.clientOrderID },
+            executions: fills.filter { $0.at >= executionsSince }.sorted { $0.executionID < $1.executionID })
+        state.reportsThrough = reportsThrough
+        return state
+    }
+
+    func isConnected() -> Bool { connected }
+}
