@@ -553,3 +553,18 @@ actor AlpacaAdapter: BrokerAdapter {
 
     func isConnected() -> Bool { connected }
 }
+
+/// Alpaca behind the one ``BrokerShell`` (`--instance alpaca`): the shell's bus side (approved
+/// brackets only from the risk gate, signatures checked before journaling, cancels, paged account
+/// queries, execution reports to the reconciler and connection changes to the risk gate and the
+/// reconciler) over this adapter; what it refuses and ignores: ``RealBrokerAdapter``.
+extension AlpacaAdapter: RealBrokerAdapter {
+    /// Builds the adapter for `broker@alpaca` from the `alpaca` and `trading` configuration and the
+    /// credentials (environment or `secrets_file`).
+    static func make(context: WorkerContext, outlet: BrokerOutlet) throws -> any ShellAdapter {
+        try AlpacaAdapter(
+            name: context.identity.description, config: context.config.alpaca ?? .standard, trading: context.config.trading ?? .paper,
+            secrets: SecretStore.fromEnvironment(secretsFile: context.config.secretsFile), journal: context.journal,
+            clock: context.clock, logger: context.logger, deliver: outlet.deliver, connectionChanged: outlet.connectionChanged)
+    }
+}

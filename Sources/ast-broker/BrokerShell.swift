@@ -48,6 +48,28 @@ protocol ShellAdapter: BrokerAdapter {
     func stop() async
 }
 
+/// A broker outside this process (Interactive Brokers, Alpaca) behind the one ``BrokerShell``: it
+/// takes only submits, cancels and account queries off the bus. Bars and session closes are the
+/// simulated exchange's and are ignored; drill injections are refused; nothing is reported at
+/// process start, as the adapter reports connected once its session with the broker is up and in
+/// sync, and disconnected on any failure before.
+protocol RealBrokerAdapter: ShellAdapter {}
+
+extension RealBrokerAdapter {
+    func screen(_ envelope: Envelope) -> InputRefusal? {
+        if case .brokerInject = envelope.message {
+            return InputRefusal(.invalid, "\(name) is a real broker: injections are for broker@paper drills")
+        }
+        return nil
+    }
+
+    func receiveOther(_ envelope: Envelope, from peer: PeerInfo?) async throws -> Message? { nil }
+
+    func startReport() async -> (connected: Bool, detail: String)? { nil }
+
+    func afterStartReport() async throws {}
+}
+
 /// ast-broker's shell, one for every broker: takes approved brackets (only from the risk gate),
 /// cancels, bars and operator injections off the bus and hands them to the broker adapter; sends
 /// execution reports to the reconciler and connection changes to the risk gate and the

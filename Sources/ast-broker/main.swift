@@ -1,4 +1,4 @@
-// ast-broker: one process per broker connection (`--instance paper`, `--instance ibkr`; further
+// ast-broker: one process per broker connection (`--instance paper`, `--instance ibkr`, `--instance alpaca`; further
 // brokers plug in as BrokerAdapters). It accepts orders only from the risk gate, cancels from the risk
 // gate and the reconciler, bars from market data (the paper exchange fills against them),
 // account queries from the reconciler and astctl, and broker-side injections from astctl for
@@ -19,7 +19,9 @@ let definition = WorkerDefinition(role: .broker, permissions: permissions) { con
     // `--instance ibkr`: Interactive Brokers through the TWS API; `--instance alpaca`: Alpaca over REST and its
     // trade-updates stream; any other instance: the paper exchange.
     if context.identity.instance == "ibkr" { return try BrokerShell(context: context) { try IBKRAdapter.make(context: $0, outlet: $1) } }
-    if context.identity.instance == "alpaca" { return try AlpacaShell(context: context) }
+    if context.identity.instance == "alpaca" {
+        return try BrokerShell(context: context) { try AlpacaAdapter.make(context: $0, outlet: $1) }
+    }
     return try BrokerShell(context: context)
 }
 exit(await WorkerRuntime.main(definition))
