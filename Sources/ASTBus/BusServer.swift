@@ -254,10 +254,14 @@ public final class BusServer: Sendable {
         _ refusal: Refusal, peer: PeerInfo?, credentials: (uid: UInt32, pid: Int32)?,
         eventLoop: any EventLoop
     ) -> JournalRecord? {
-        let key = RefusalBudget.Key(uid: credentials?.uid, code: refusal.code.rawValue)
+        // A stale claim (its process has exited) has a budget of its own, so that a burst of
+        // them after a restart never uses up the one that records a live impostor.
+        let stale = StaleIdentityClaim.isStale(refusal, pid: credentials?.pid)
+        let refusal = stale ? Refusal(code: refusal.code, detail: refusal.detail + " (stale: that process has exited)") : refusal
+        let key = RefusalBudget.Key(uid: credentials?.uid, code: refusal.code.rawValue + (stale ? " stale" : ""))
         switch refusals.withLock({ $0.admit(key, now: clock.now()) }) {
         case .record:
-            logViolation(refusal, peer: peer, pid: credentials?.pid)
+            logViolation(refusal, peer: peer, pid: credentials?.pid, stale: stale)
             return protocolErrorRecord(refusal, peer: peer)
         case .suppress(let first):
             if first { scheduleRefusalSummary(key, on: eventLoop) }
@@ -345,8 +349,8 @@ public final class BusServer: Sendable {
 
     /// Logs a refusal; the caller queues its journal entry (``protocolErrorRecord(_:peer:)``).
     /// An identity or forgery refusal is also raised as a P0 alert (rate-limited).
-    func logViolation(_ refusal: Refusal, peer: PeerInfo?, pid: Int32? = nil) {
-        if refusal.code.isSecurityViolation {
+    func logViolation(_ refusal: Refusal, peer: PeerInfo?, pid: Int32? = nil, stale: Bool = false) {
+        if refusal.code.isSecurityViolation, !stale {
             logger.error(
                 "bus peer refused: security violation",
                 metadata: [

@@ -4,6 +4,10 @@ import ASTWire
 import Logging
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Decides which security refusals become alerts: at most one per peer pid (or, without one,
 /// per code and endpoint) per ``window``, and at most ``maximumPerWindow`` in all per window,
 /// so that a hostile peer that reconnects in a loop costs a bounded number of alerts.
@@ -81,5 +85,35 @@ public final class SecurityAlarm: Sendable {
                 logger.error("security alert not sent: \(error)")
             }
         }
+    }
+}
+
+/// Tells a stale connection from an impostor. An endpoint's listening socket outlives the worker
+/// that serves it (astd, or systemd, holds it across restarts), so a connection a worker made
+/// while its peer was down waits in the backlog with its hello, and is accepted only after that
+/// worker was killed and astd runs the identity under a new pid. Its kernel pid (`SO_PEERCRED`,
+/// taken at `connect`) then no longer matches the table. Such a connection is still refused, but
+/// it is no attack: the process that made it has exited and can do nothing more. A refusal is
+/// stale only when the pid has exited (or is a zombie); a live process passing for another
+/// identity, or a pid reused by one, is alarmed.
+public enum StaleIdentityClaim {
+    /// Whether `refusal`, of a connection from kernel pid `pid`, came from a process that exited.
+    public static func isStale(_ refusal: Refusal, pid: Int32?) -> Bool {
+        guard refusal.code == .pidMismatch || refusal.code == .identityNotSpawned, let pid, pid > 0 else { return false }
+        return hasExited(pid)
+    }
+
+    /// Whether no process `pid` runs now: none exists, or it is a zombie waiting to be reaped.
+    public static func hasExited(_ pid: Int32) -> Bool {
+        if kill(pid, 0) != 0 { return errno == ESRCH }
+        guard let file = fopen("/proc/\(pid)/stat", "r") else { return false }
+        defer { fclose(file) }
+        var buffer = [CChar](repeating: 0, count: 512)
+        guard fgets(&buffer, Int32(buffer.count), file) != nil else { return false }
+        let line = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        // "pid (comm) S ...": the state follows the last ')' (comm may hold one itself).
+        guard let close = line.lastIndex(of: ")") else { return false }
+        let state = line[line.index(after: close)...].drop { $0 == " " }.first
+        return state == "Z" || state == "X"
     }
 }
