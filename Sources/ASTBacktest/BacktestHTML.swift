@@ -39,19 +39,7 @@ public enum BacktestHTML {
         return h
     }
 
-    static func escape(_ s: String) -> String {
-        var out = ""
-        for c in s {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            default: out.append(c)
-            }
-        }
-        return out
-    }
+    static func escape(_ s: String) -> String { HTMLText.escape(s) }
 
     /// `x` with one decimal, fast (no `String(format:)`: a chart has thousands of points).
     static func f1(_ x: Double) -> String {

@@ -166,21 +166,8 @@ public enum EquityChart {
 
 /// HTML text escaping: every value from a peer or a journal goes through it.
 public enum Html {
-    public static func escape(_ s: String) -> String {
-        var out = ""
-        out.reserveCapacity(s.utf8.count)
-        for c in s {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(c)
-            }
-        }
-        return out
-    }
+    /// `s` escaped for element text and quoted attributes (``HTMLText/escape(_:)``).
+    public static func escape(_ s: String) -> String { HTMLText.escape(s) }
 
     /// A table with a header row; cells are escaped.
     static func table(id: String, _ header: [String], _ rows: [[String]], bodyID: String? = nil, empty: String) -> String {
