@@ -301,29 +301,41 @@ actor StrategyShell: WorkerLogic {
         return "safe reducing: \(plan.summary); \(intents.count) intents, \(approved) approved"
     }
 
-    /// The 16:40 daily report: the day's section of the run report, from every process's
-    /// journal (read-only), as JSON and Markdown under `<state_dir>/reports/daily-<date>/`, and a
-    /// P1 alert that it is there.
     /// Submits `intent` to the risk gate and journals its decision; whether it was approved.
+    /// Without an answer (the gate busy or restarting, as right after a start under load) the
+    /// same intent is sent again, up to `submitAttempts` times 2 s apart: the gate answers a
+    /// re-sent intent with its first decision, so a retry never approves twice.
     func submit(_ intent: IntentGroup) async -> Bool {
-        let line: String
+        var line = ""
         var approved = false
-        do {
-            let reply = try await risk.request(.intentSubmit(intent), timeout: .seconds(10))
-            if case .intentDecision(let d) = reply.message {
-                approved = d.decision.approval != nil
-                append(type: StrategyJournal.decision, d, at: clock.now(), correlation: intent.id.rawValue)
-                line = "\(intent.id): \(d.decision.reason?.rawValue ?? "approved")"
-            } else {
-                line = "\(intent.id): the risk gate answered \(reply.type)"
+        for attempt in 1...submitAttempts {
+            do {
+                let reply = try await risk.request(.intentSubmit(intent), timeout: .seconds(10))
+                if case .intentDecision(let d) = reply.message {
+                    approved = d.decision.approval != nil
+                    append(type: StrategyJournal.decision, d, at: clock.now(), correlation: intent.id.rawValue)
+                    line = "\(intent.id): \(d.decision.reason?.rawValue ?? "approved")"
+                } else {
+                    line = "\(intent.id): the risk gate answered \(reply.type)"
+                }
+                break
+            } catch {
+                line = "\(intent.id): no decision (\(error)); nothing was ordered"
+                guard attempt < submitAttempts, !Task.isCancelled else { break }
+                logger.warning("\(intent.id): no decision (\(error)); sending it again (attempt \(attempt + 1) of \(submitAttempts))")
+                try? await Task.sleep(for: .seconds(2))
             }
-        } catch {
-            line = "\(intent.id): no decision (\(error)); nothing was ordered"
         }
         logger.info("\(line)")
         return approved
     }
 
+    /// How often an intent the risk gate did not answer is sent.
+    let submitAttempts = 3
+
+    /// The 16:40 daily report: the day's section of the run report, from every process's
+    /// journal (read-only), as JSON and Markdown under `<state_dir>/reports/daily-<date>/`, and a
+    /// P1 alert that it is there.
     func dailyReport(_ event: ScheduledEvent) -> String {
         let date = event.session.date.description
         do {
