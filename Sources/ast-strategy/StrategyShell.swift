@@ -330,8 +330,9 @@ actor StrategyShell: WorkerLogic {
         return approved
     }
 
-    /// How often an intent the risk gate did not answer is sent.
-    let submitAttempts = 3
+    /// How often an intent the risk gate did not answer is sent: on the wall clock only, like
+    /// ``reconcileAttempts``.
+    var submitAttempts: Int { wallClock ? 3 : 1 }
 
     /// The 16:40 daily report: the day's section of the run report, from every process's
     /// journal (read-only), as JSON and Markdown under `<state_dir>/reports/daily-<date>/`, and a
@@ -387,8 +388,10 @@ actor StrategyShell: WorkerLogic {
         }
     }
 
-    /// How often a scheduled reconciliation that could not compare anything is asked for.
-    let reconcileAttempts = 6
+    /// How often a scheduled reconciliation that could not compare anything is asked for: on the
+    /// wall clock only. On the replay clock market time waits for the tree, so a wait would hold
+    /// the replay (and a drill's killed broker would stall it); the first answer stands there.
+    var reconcileAttempts: Int { wallClock ? 6 : 1 }
 
     /// The 09:00 scan: reads the bar store as of the session (no look-ahead, splits only as far as
     /// they happened), runs the pipeline, journals the result, sends each intent to the risk gate.
