@@ -166,18 +166,19 @@ public actor IBKRAdapter: BrokerAdapter {
             let r = entry.record
             switch r.type {
             case IBKRJournal.input:
-                switch try? JSONDecoder().decode(IBKRInput.self, from: Data(r.body)) {
-                case .bracket(let b, let parentId, _)?:
+                switch try JSONDecoder().decode(IBKRInput.self, from: Data(r.body)) {
+                case .bracket(let b, let parentId, _):
                     brackets[b.intent] = (b, parentId)
                     for (i, leg) in b.legs.enumerated() { specs[leg.clientOrderID.rawValue] = (leg, parentId + Int32(i)) }
                     highest = max(highest, parentId + 2)
-                case .cancel(let id, _, _)?: cancelRequested.insert(id.rawValue)
-                default: break
+                case .cancel(let id, _, _): cancelRequested.insert(id.rawValue)
+                case .modify: break
                 }
             case IBKRJournal.sent:
                 if let s = try? JSONDecoder().decode(IBKRSent.self, from: Data(r.body)), s.what == "place" { sentRefs.insert(s.orderRef) }
             case IBKRJournal.report:
-                if let rep = try? JSONDecoder().decode(ExecutionReport.self, from: Data(r.body)) {
+                do {
+                    let rep = try JSONDecoder().decode(ExecutionReport.self, from: Data(r.body))
                     reported.insert(rep.event.reportKey)
                     through = max(through, rep.sequence ?? 0)
                 }

@@ -133,11 +133,13 @@ actor AlpacaAdapter: BrokerAdapter {
             let r = entry.record
             switch r.type {
             case AlpacaJournal.input:
-                if case .bracket(let b)? = try? JSONDecoder().decode(AlpacaInput.self, from: Data(r.body)) { brackets[b.intent] = b }
+                if case .bracket(let b) = try JSONDecoder().decode(AlpacaInput.self, from: Data(r.body)) { brackets[b.intent] = b }
             case AlpacaJournal.placed:
-                if let p = try? JSONDecoder().decode(AlpacaPlaced.self, from: Data(r.body)) { placed[p.intent] = p }
+                let p = try JSONDecoder().decode(AlpacaPlaced.self, from: Data(r.body))
+                placed[p.intent] = p
             case AlpacaJournal.report:
-                if let rep = try? JSONDecoder().decode(ExecutionReport.self, from: Data(r.body)) {
+                do {
+                    let rep = try JSONDecoder().decode(ExecutionReport.self, from: Data(r.body))
                     reported.insert(rep.event.reportKey)
                     through = max(through, rep.sequence ?? 0)
                     if case .fill(let f) = rep.event { fills.append(f) }
