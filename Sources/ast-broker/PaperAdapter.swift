@@ -233,7 +233,7 @@ actor PaperAdapter: BrokerAdapter {
         for case .cancelRefused(id, let why) in outcome.notices {
             return CancelAnswer(accepted: false, message: "cancel of \(id) refused: \(why)", reports: outcome.reports)
         }
-        for case .cancelDeferred(id, _, _) as PaperNotice in outcome.notices {
+        for case .cancelDeferred(id, _, _) in outcome.notices {
             return CancelAnswer(
                 accepted: true, message: "cancel of \(id) accepted, held for the session's bar (market-time order)",
                 reports: outcome.reports)
