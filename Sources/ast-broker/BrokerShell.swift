@@ -252,7 +252,7 @@ final class ApprovalScreen: BusMessageScreen {
     /// Journals the ids handled in a start-up mark every so many entries (``ApprovalScan``).
     let marker: StartMarker<ApprovalScan>
     /// What the start-up read went through (for tests and benchmarks).
-    let restored: MarkedRestore<[String: [UInt8]]>
+    let restored: MarkedRestore<[String: String]>
 
     init(key: ApprovalKey?, journal: Journal, markEvery: Int64 = StartMarker<ApprovalScan>.defaultEvery) throws {
         self.key = key
@@ -261,9 +261,11 @@ final class ApprovalScreen: BusMessageScreen {
         restored = try journal.restore(ApprovalScan.self)
         var handled: [ApprovalID: [UInt8]] = [:]
         for (id, digest) in restored.state {
-            // A mark holds only ids the journal's own order.submit entries carried.
-            guard let id = ApprovalID(validating: id) else { throw BrokerShellError("approval mark: invalid approval id \(id)") }
-            handled[id] = digest
+            // A mark holds only ids and digests the fold made from the journal's own entries.
+            guard let approval = ApprovalID(validating: id), let bytes = Hex.decode(digest), bytes.count == 32 else {
+                throw BrokerShellError("approval mark: invalid approval id or digest for \(id)")
+            }
+            handled[approval] = bytes
         }
         self.handled = Mutex(handled)
         marker = StartMarker(journal: journal, every: markEvery, from: restored.from)
@@ -298,19 +300,19 @@ final class ApprovalScreen: BusMessageScreen {
     }
 }
 
-/// The approval screen's start-up scan: approval id -> the digest (``ApprovalScreen/digest(_:)``)
+/// The approval screen's start-up scan: approval id -> the hex digest (``ApprovalScreen/digest(_:)``)
 /// of the content of every `order.submit` the bus journaled as received (an id re-used with other
 /// content was refused before it was journaled, so an id's entries all carry one digest).
 enum ApprovalScan: MarkedScan {
     static let markName = "broker.approvals"
-    static var initial: [String: [UInt8]] { [:] }
+    static var initial: [String: String] { [:] }
 
-    static func fold(_ handled: inout [String: [UInt8]], _ entry: JournalEntry) throws {
+    static func fold(_ handled: inout [String: String], _ entry: JournalEntry) throws {
         let r = entry.record
         guard r.kind == .received, r.type == MessageType.orderSubmit.rawValue,
             case .orderSubmit(let approval)? = try? EnvelopeCodec.decode(r.body).message
         else { return }
-        handled[approval.id.rawValue] = ApprovalScreen.digest(approval)
+        handled[approval.id.rawValue] = Hex.encode(ApprovalScreen.digest(approval))
     }
 }
 
