@@ -278,7 +278,7 @@ let package = Package(
         .testTarget(name: "ASTWebTests", dependencies: ["ASTWeb", "ASTCore"]),
         // The shells' own restore (the worker executables' code) against replay's and the report's.
         .testTarget(name: "ShellRestoreTests", dependencies: [
-            "ast-risk", "ast-reconciler", "ast-broker", "ASTReplay", "ASTReport", "ASTJournal", "ASTRisk", "ASTExecution", "ASTPaperBroker",
+            "ast-risk", "ast-reconciler", "ast-broker", "ast-strategy", "ast-marketdata", "ast-notifier", "ASTNotify", "ASTReplay", "ASTReport", "ASTJournal", "ASTRisk", "ASTExecution", "ASTPaperBroker",
             "ASTWire", "ASTCore", "ASTTestKit", "ASTIBKR", "ASTTWS", log,
         ]),
         .testTarget(name: "IntegrationTests", dependencies: ["ASTTestKit", "ASTAlpacaClient", "ASTBus", "ASTJournal", "ASTRuntime", "ASTNotify", "ASTExecution", "ASTReport", "ASTDrill", "ASTMarketData", .product(name: "GRDB", package: "GRDB.swift")], exclude: ["Web"]),

@@ -288,7 +288,7 @@ public final class BusClient: Sendable {
     }
 
     /// The body of an outbox mark (``ASTJournal/EntryTypes/Bus/outboxMark``).
-    struct OutboxMark: Decodable {
+    struct OutboxMark: StartMarkBody {
         var counter: Int64
         var from: Int64
 
@@ -304,10 +304,8 @@ public final class BusClient: Sendable {
         var maxCounter: Int64 = 0
         // Marked by the outbox's full name (sender and target): two clients of one process towards
         // one target (the command desk's, one per chat) have outboxes of their own.
-        if let mark = try journal.lastIntactEntry(type: EntryTypes.Bus.outboxMark, peer: outboxName(prefix)),
-            mark.record.kind == .state,
-            let body = try? StrictJSON.decode(OutboxMark.self, from: mark.record.body),
-            (1...mark.seq).contains(body.from), body.counter >= 0
+        if let (_, body) = try journal.newestStartMark(type: EntryTypes.Bus.outboxMark, peer: outboxName(prefix), as: OutboxMark.self),
+            body.counter >= 0
         {
             from = body.from
             maxCounter = body.counter

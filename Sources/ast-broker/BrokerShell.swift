@@ -85,6 +85,8 @@ actor BrokerShell: WorkerLogic {
     var snapshotCounter = 0
     /// Checks every `order.submit` before the endpoint journals it: signature and approval id.
     let approvals: ApprovalScreen
+    /// The trading clock, for the approval marks' timestamps.
+    let clock: any WallClock
     nonisolated var messageScreen: (any BusMessageScreen)? { approvals }
 
     /// The paper exchange's broker process (`--instance paper`).
@@ -104,7 +106,18 @@ actor BrokerShell: WorkerLogic {
             context.logger.warning("no approval key from astd: approvals are taken unsigned (development; refused in LIVE)")
         }
         approvals = try ApprovalScreen(key: key, journal: context.journal)
+        clock = context.clock
         logger = context.logger
+        if approvals.restored.scanned > 0 {
+            logger.info(
+                "approval screen restored",
+                metadata: [
+                    "from": "\(approvals.restored.from)", "entries": "\(approvals.restored.scanned)",
+                    "ids": "\(approvals.restored.state.count)",
+                ])
+        }
+        // A start that read a whole interval marks at once: the next start reads from here.
+        try approvals.markIfDue(at: context.clock.now())
         let reconciler = try context.busClient(to: ProcessIdentity(role: .reconciler))
         let risk = try context.busClient(to: ProcessIdentity(role: .risk))
         self.reconciler = reconciler
@@ -195,6 +208,9 @@ actor BrokerShell: WorkerLogic {
                 let bracket = BracketBuilder.bracket(for: approval)
                 let reports = try await adapter.submit(bracket, messageID: envelope.id)
                 logger.info("bracket \(bracket.intent): \(reports.count) report(s)", metadata: ["approval": "\(approval.id)"])
+                do { try approvals.markIfDue(at: clock.now()) } catch {
+                    logger.warning("could not journal an approval mark (the next start reads further back): \(error)")
+                }
             case .orderCancel(let c):
                 let answer = try await adapter.cancel(c.clientOrderID, reason: c.reason, messageID: envelope.id)
                 logger.notice("cancel \(c.clientOrderID) (\(c.reason)): \(answer.message)")
@@ -233,21 +249,30 @@ final class ApprovalScreen: BusMessageScreen {
     let key: ApprovalKey?
     /// approval id -> the digest of the content it was first taken with.
     let handled: Mutex<[ApprovalID: [UInt8]]>
+    /// Journals the ids handled in a start-up mark every so many entries (``ApprovalScan``).
+    let marker: StartMarker<ApprovalScan>
+    /// What the start-up read went through (for tests and benchmarks).
+    let restored: MarkedRestore<[String: String]>
 
-    init(key: ApprovalKey?, journal: Journal) throws {
+    init(key: ApprovalKey?, journal: Journal, markEvery: Int64 = StartMarker<ApprovalScan>.defaultEvery) throws {
         self.key = key
+        // From the newest approval mark that verifies (every id handled before it) plus the
+        // entries after it; without one, from entry 1.
+        restored = try journal.restore(ApprovalScan.self)
         var handled: [ApprovalID: [UInt8]] = [:]
-        try journal.scan(fromSeq: 1) { entry in
-            let r = entry.record
-            if r.kind == .received, r.type == MessageType.orderSubmit.rawValue,
-                case .orderSubmit(let approval)? = try? EnvelopeCodec.decode(r.body).message
-            {
-                handled[approval.id] = Self.digest(approval)
+        for (id, digest) in restored.state {
+            // A mark holds only ids and digests the fold made from the journal's own entries.
+            guard let approval = ApprovalID(validating: id), let bytes = Hex.decode(digest), bytes.count == 32 else {
+                throw BrokerShellError("approval mark: invalid approval id or digest for \(id)")
             }
-            return true
+            handled[approval] = bytes
         }
         self.handled = Mutex(handled)
+        marker = StartMarker(journal: journal, every: markEvery, from: restored.from)
     }
+
+    /// Journals an approval mark when one is due (a read of the entries since the last mark).
+    func markIfDue(at now: Timestamp) throws { try marker.markIfDue(at: now) }
 
     /// The content fingerprint of an approval, to recognise an id re-used with other content. Only
     /// approvals whose signature verified get here, and those encoded.
@@ -272,6 +297,22 @@ final class ApprovalScreen: BusMessageScreen {
             handled[approval.id] = digest
             return nil
         }
+    }
+}
+
+/// The approval screen's start-up scan: approval id -> the hex digest (``ApprovalScreen/digest(_:)``)
+/// of the content of every `order.submit` the bus journaled as received (an id re-used with other
+/// content was refused before it was journaled, so an id's entries all carry one digest).
+enum ApprovalScan: MarkedScan {
+    static let markName = "broker.approvals"
+    static var initial: [String: String] { [:] }
+
+    static func fold(_ handled: inout [String: String], _ entry: JournalEntry) throws {
+        let r = entry.record
+        guard r.kind == .received, r.type == MessageType.orderSubmit.rawValue,
+            case .orderSubmit(let approval)? = try? EnvelopeCodec.decode(r.body).message
+        else { return }
+        handled[approval.id.rawValue] = Hex.encode(ApprovalScreen.digest(approval))
     }
 }
 

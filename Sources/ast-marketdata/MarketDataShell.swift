@@ -160,18 +160,13 @@ actor MarketDataShell: WorkerLogic {
             _ = notifier.status("replay: no sessions from \(md.replay.from)")
             return
         }
-        var done = Timestamp(nanoseconds: 0)
-        var finished = false
-        try journal.scan(fromSeq: 1) { entry in
-            if entry.record.type == MarketDataJournal.progress,
-                let p = try? JSONDecoder().decode(ReplayProgress.self, from: Data(entry.record.body))
-            {
-                done = p.time
-            }
-            if entry.record.type == MarketDataJournal.finished { finished = true }
-            return true
-        }
-        if finished {
+        // From the newest start-up mark that verifies (or entry 1): how far the replay went.
+        let restored = try journal.restore(ReplayProgressScan.self)
+        var done = restored.state.done
+        let marker = StartMarker<ReplayProgressScan>(
+            journal: journal, every: StartMarker<ReplayProgressScan>.defaultEvery, from: restored.from)
+        try marker.markIfDue(at: done)
+        if restored.state.finished {
             _ = notifier.status("replay finished: \(sessions.count) sessions from \(md.replay.from)")
             return
         }
@@ -219,6 +214,9 @@ actor MarketDataShell: WorkerLogic {
                     JournalRecord(
                         kind: .state, type: MarketDataJournal.progress, timestamp: time,
                         body: Array(JSONEncoder().encode(progress))), durability: .batched)
+                do { try marker.markIfDue(at: time) } catch {
+                    logger.warning("could not journal a start-up mark (the next start reads further back): \(error)")
+                }
                 _ = notifier.status("replay \(session.date) (\(i + 1)/\(sessions.count)) \(what)")
                 done = time
             }
@@ -324,4 +322,25 @@ actor MarketDataShell: WorkerLogic {
 
     /// Market data takes only diagnostics on its endpoint; it publishes as a client.
     func receive(_ envelope: Envelope, from peer: PeerInfo) async -> Message? { nil }
+}
+
+/// What market data's replay reads from its journal at start (from the newest start-up mark that
+/// verifies, or from entry 1): the time of the last progress point and whether it finished.
+enum ReplayProgressScan: MarkedScan {
+    struct State: Codable, Sendable, Equatable {
+        var done = Timestamp(nanoseconds: 0)
+        var finished = false
+    }
+
+    static let markName = "marketdata.replay"
+    static var initial: State { State() }
+
+    static func fold(_ state: inout State, _ entry: JournalEntry) throws {
+        if entry.record.type == MarketDataJournal.progress,
+            let p = try? JSONDecoder().decode(ReplayProgress.self, from: Data(entry.record.body))
+        {
+            state.done = p.time
+        }
+        if entry.record.type == MarketDataJournal.finished { state.finished = true }
+    }
 }

@@ -51,22 +51,12 @@ extension NotifierShell {
     /// Restores the desk from the journal: every command record, in order.
     /// The confirmation codes are seeded from the notifier's journaled seed, so replay derives them.
     static func restoreDesk(settings: CommandSettings, journal: Journal) throws -> CommandDesk {
-        var records: [CommandRecord] = []
+        // From the newest desk start-up mark that verifies (or entry 1).
+        let restored = try journal.restore(CommandDeskScan.self).state
         var settings = settings
-        let decoder = JSONDecoder()
-        try journal.scan(fromSeq: 1) { entry in
-            switch entry.record.type {
-            case CommandJournal.command:
-                records.append(try decoder.decode(CommandRecord.self, from: Data(entry.record.body)))
-            case NotifierJournal.initial:
-                settings.seed = try decoder.decode(UInt64.self, from: Data(entry.record.body)) ^ 0x7E1E_6A4D_C0DE_5EED
-            default:
-                break
-            }
-            return true
-        }
+        if let seed = restored.seed { settings.seed = seed ^ 0x7E1E_6A4D_C0DE_5EED }
         var desk = CommandDesk(settings: settings)
-        for record in records { desk.restore(record) }
+        for record in restored.records { desk.restore(record) }
         return desk
     }
 
@@ -135,6 +125,7 @@ extension NotifierShell {
 
     func journalCommand(_ record: CommandRecord) {
         append(CommandJournal.command, kind: .decision, "update:\(record.updateID)", record, durability: .durable)
+        markIfDue()
         if case .refused(let kind, let detail) = record.outcome {
             logger.notice("Telegram update \(record.updateID) not acted on: \(kind.rawValue): \(detail)")
         } else if case .summary(let kind, let n, let since) = record.outcome {
@@ -330,4 +321,28 @@ extension NotifierShell {
 struct CommandPathError: Error, Sendable, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
+}
+
+/// What the command desk's restore reads from the notifier's journal (from the newest start-up
+/// mark that verifies, or from entry 1): every command record, in order, and the journaled seed
+/// the confirmation codes derive from.
+enum CommandDeskScan: MarkedScan {
+    struct State: Codable, Sendable, Equatable {
+        var records: [CommandRecord] = []
+        var seed: UInt64?
+    }
+
+    static let markName = "notifier.desk"
+    static var initial: State { State() }
+
+    static func fold(_ s: inout State, _ entry: JournalEntry) throws {
+        switch entry.record.type {
+        case CommandJournal.command:
+            s.records.append(try JSONDecoder().decode(CommandRecord.self, from: Data(entry.record.body)))
+        case NotifierJournal.initial:
+            s.seed = try JSONDecoder().decode(UInt64.self, from: Data(entry.record.body))
+        default:
+            break
+        }
+    }
 }

@@ -55,6 +55,10 @@ actor NotifierShell: WorkerLogic {
     var commandClients: [String: (client: BusClient, task: Task<Void, Never>)] = [:]
     /// The `getUpdates` loop, cancelled when the process stops.
     var pollTask: Task<Void, Never>?
+    /// Journal the outbox's and the desk's start-up state in marks every so many entries, so a
+    /// start reads from the newest mark, not from entry 1 (``NotifierOutboxScan``, ``CommandDeskScan``).
+    let outboxMarker: StartMarker<NotifierOutboxScan>
+    let deskMarker: StartMarker<CommandDeskScan>
 
     init(context: WorkerContext) throws {
         journal = context.journal
@@ -143,6 +147,21 @@ actor NotifierShell: WorkerLogic {
         }
         try journal.append(
             JournalRecord(kind: .state, type: NotifierJournal.started, timestamp: clock.now(), body: []), durability: .durable)
+        outboxMarker = StartMarker(journal: journal, every: StartMarker<NotifierOutboxScan>.defaultEvery, from: 1)
+        deskMarker = StartMarker(journal: journal, every: StartMarker<CommandDeskScan>.defaultEvery, from: 1)
+        // A start that read a whole interval marks at once: the next start reads from here.
+        try outboxMarker.markIfDue(at: clock.now())
+        if desk != nil { try deskMarker.markIfDue(at: clock.now()) }
+    }
+
+    /// Journals the start-up marks that are due (a read of the entries since the last mark each).
+    func markIfDue() {
+        do {
+            try outboxMarker.markIfDue(at: clock.now())
+            if desk != nil { try deskMarker.markIfDue(at: clock.now()) }
+        } catch {
+            logger.warning("could not journal a start-up mark (the next start reads further back): \(error)")
+        }
     }
 
     /// The chats of the `telegram_chat_ids` secret: ids (digits, a leading `-` for groups) or
@@ -172,67 +191,10 @@ actor NotifierShell: WorkerLogic {
     static func restore(
         chats configured: [String], sending: Bool, settings: OutboxSettings, journal: Journal, now: Timestamp, encoder: JSONEncoder
     ) throws -> Outbox {
-        var seed: UInt64?
-        var alerts: [(Alert, Timestamp)] = []
-        var records: [DeliveryRecord] = []
-        // Alerts and records are applied in journal order: a record never precedes its alert.
-        var order: [(isAlert: Bool, index: Int)] = []
-        // Journals written before identities: records name the sender's key alone.
-        var identities = Set<String>()
-        var bySenderKey: [String: String] = [:]
-        // Sent and not answered, per run (message ids restart with each run).
-        var run = 0
-        var inFlight: [String: SentBody] = [:]
-        var inFlightOrder: [String] = []
-        var journalChats: [String] = []
-        let decoder = JSONDecoder()
-        try journal.scan(fromSeq: 1) { entry in
-            let r = entry.record
-            switch (r.kind, r.type) {
-            case (.state, NotifierJournal.initial):
-                seed = try decoder.decode(UInt64.self, from: Data(r.body))
-            case (.state, NotifierJournal.started):
-                run += 1
-            case (.received, MessageType.alert.rawValue), (.received, MessageType.lifecycle.rawValue):
-                if let envelope = try? EnvelopeCodec.decode(r.body),
-                    let alert = AlertIdentity.alert(in: envelope.message, envelopeID: envelope.id)
-                {
-                    order.append((true, alerts.count))
-                    alerts.append((alert, r.timestamp))
-                    identities.insert(alert.key)
-                    if case .alert(let original) = envelope.message, bySenderKey[original.key] == nil {
-                        bySenderKey[original.key] = alert.key
-                    } else if case .lifecycle(let e) = envelope.message {
-                        // Such journals keyed a lifecycle alert by astd's clock reading.
-                        let legacy = "lifecycle:\(e.kind.rawValue):\(e.child?.description ?? "the tree"):\(e.at.nanoseconds)"
-                        if bySenderKey[legacy] == nil { bySenderKey[legacy] = alert.key }
-                    }
-                }
-            case (.sent, NotifierJournal.sent):
-                if let body = try? decoder.decode(SentBody.self, from: Data(r.body)) {
-                    inFlight["\(run):\(body.id)"] = body
-                    inFlightOrder.append("\(run):\(body.id)")
-                    if !journalChats.contains(body.chat) { journalChats.append(body.chat) }
-                }
-            case (.event, NotifierJournal.failed):
-                if let body = try? decoder.decode(FailedBody.self, from: Data(r.body)) {
-                    if case .deliveryUnknown = body.outcome {} else { inFlight["\(run):\(body.id)"] = nil }
-                }
-            case (.decision, NotifierJournal.delivered):
-                var record = try decoder.decode(DeliveryRecord.self, from: Data(r.body))
-                record.alertKeys = record.alertKeys.map { identities.contains($0) ? $0 : bySenderKey[$0] ?? $0 }
-                order.append((false, records.count))
-                records.append(record)
-                if !journalChats.contains(record.chat) { journalChats.append(record.chat) }
-                for (id, sent) in inFlight where sent.chat == record.chat && sent.part == record.part {
-                    let keys = sent.alertKeys.map { identities.contains($0) ? $0 : bySenderKey[$0] ?? $0 }
-                    if keys == record.alertKeys { inFlight[id] = nil }
-                }
-            default:
-                break
-            }
-            return true
-        }
+        // From the newest outbox start-up mark that verifies (or entry 1), in one pass.
+        let restored = try journal.restore(NotifierOutboxScan.self).state
+        var seed = restored.seed
+        let journalChats = restored.journalChats
         if seed == nil {
             let fresh = UInt64.random(in: .min ... .max)
             try journal.append(
@@ -243,15 +205,17 @@ actor NotifierShell: WorkerLogic {
         }
         let chats = configured.isEmpty && !sending ? journalChats : configured
         var outbox = Outbox(chats: chats, settings: settings, seed: seed!, sending: sending)
-        for step in order {
+        for step in restored.order {
             if step.isAlert {
-                outbox.restore(alert: alerts[step.index].0, receivedAt: alerts[step.index].1)
+                guard restored.alerts.indices.contains(step.index) else { throw NotifierRestoreError(step) }
+                outbox.restore(alert: restored.alerts[step.index].alert, receivedAt: restored.alerts[step.index].receivedAt)
             } else {
-                outbox.restore(records[step.index])
+                guard restored.records.indices.contains(step.index) else { throw NotifierRestoreError(step) }
+                outbox.restore(restored.records[step.index])
             }
         }
-        for id in inFlightOrder {
-            guard let sent = inFlight[id] else { continue }
+        for id in restored.inFlightOrder {
+            guard let sent = restored.inFlight[id] else { continue }
             outbox.restore(deliveryUnknown: sent.alertKeys, chat: sent.chat)
         }
         return outbox
@@ -340,6 +304,7 @@ actor NotifierShell: WorkerLogic {
             case .record(let record):
                 // Durable before anything else happens: a restart must not send it again.
                 append(NotifierJournal.delivered, kind: .decision, record.alertKeys.first, record, durability: .durable)
+                markIfDue()
                 let what = record.alertKeys.count == 1 ? record.alertKeys[0] : "a digest of \(record.alertKeys.count) alerts"
                 let part = record.parts > 1 ? " (part \(record.part + 1)/\(record.parts))" : ""
                 logger.info("\(record.abandoned ? "gave up on" : "delivered") \(what)\(part)", metadata: ["chat": "\(record.chat)"])
@@ -438,7 +403,7 @@ struct ChatProblemBody: Encodable {
 }
 
 /// What `notifier.sent` records of a message.
-struct SentBody: Codable {
+struct SentBody: Codable, Sendable, Equatable {
     var id: String
     var chat: String
     var alertKeys: [String]
@@ -473,4 +438,95 @@ struct FailedBody: Codable {
     var id: String
     var chat: String
     var outcome: DeliveryOutcome
+}
+
+/// What the notifier's outbox restore reads from its journal (from the newest start-up mark that
+/// verifies, or from entry 1): the jitter seed, every alert the bus journaled (and every alert a
+/// journaled lifecycle event means), every delivery record, in journal order (a record never
+/// precedes its alert), and what was sent and not answered, per run (message ids restart with
+/// each run). ``NotifierShell/restore(chats:sending:settings:journal:now:encoder:)`` builds the
+/// outbox from it.
+enum NotifierOutboxScan: MarkedScan {
+    struct Step: Codable, Sendable, Equatable {
+        var isAlert: Bool
+        var index: Int
+    }
+
+    struct TimedAlert: Codable, Sendable, Equatable {
+        var alert: Alert
+        var receivedAt: Timestamp
+    }
+
+    struct State: Codable, Sendable, Equatable {
+        var seed: UInt64?
+        var alerts: [TimedAlert] = []
+        var records: [DeliveryRecord] = []
+        var order: [Step] = []
+        /// Journals written before identities: records name the sender's key alone.
+        var identities: Set<String> = []
+        var bySenderKey: [String: String] = [:]
+        var run = 0
+        var inFlight: [String: SentBody] = [:]
+        var inFlightOrder: [String] = []
+        var journalChats: [String] = []
+    }
+
+    static let markName = "notifier.outbox"
+    static var initial: State { State() }
+
+    static func fold(_ s: inout State, _ entry: JournalEntry) throws {
+        let r = entry.record
+        let decoder = JSONDecoder()
+        switch (r.kind, r.type) {
+        case (.state, NotifierJournal.initial):
+            s.seed = try decoder.decode(UInt64.self, from: Data(r.body))
+        case (.state, NotifierJournal.started):
+            s.run += 1
+        case (.received, MessageType.alert.rawValue), (.received, MessageType.lifecycle.rawValue):
+            if let envelope = try? EnvelopeCodec.decode(r.body),
+                let alert = AlertIdentity.alert(in: envelope.message, envelopeID: envelope.id)
+            {
+                s.order.append(Step(isAlert: true, index: s.alerts.count))
+                s.alerts.append(TimedAlert(alert: alert, receivedAt: r.timestamp))
+                s.identities.insert(alert.key)
+                if case .alert(let original) = envelope.message, s.bySenderKey[original.key] == nil {
+                    s.bySenderKey[original.key] = alert.key
+                } else if case .lifecycle(let e) = envelope.message {
+                    // Such journals keyed a lifecycle alert by astd's clock reading.
+                    let legacy = "lifecycle:\(e.kind.rawValue):\(e.child?.description ?? "the tree"):\(e.at.nanoseconds)"
+                    if s.bySenderKey[legacy] == nil { s.bySenderKey[legacy] = alert.key }
+                }
+            }
+        case (.sent, NotifierJournal.sent):
+            if let body = try? decoder.decode(SentBody.self, from: Data(r.body)) {
+                s.inFlight["\(s.run):\(body.id)"] = body
+                s.inFlightOrder.append("\(s.run):\(body.id)")
+                if !s.journalChats.contains(body.chat) { s.journalChats.append(body.chat) }
+            }
+        case (.event, NotifierJournal.failed):
+            if let body = try? decoder.decode(FailedBody.self, from: Data(r.body)) {
+                if case .deliveryUnknown = body.outcome {} else { s.inFlight["\(s.run):\(body.id)"] = nil }
+            }
+        case (.decision, NotifierJournal.delivered):
+            var record = try decoder.decode(DeliveryRecord.self, from: Data(r.body))
+            record.alertKeys = record.alertKeys.map { s.identities.contains($0) ? $0 : s.bySenderKey[$0] ?? $0 }
+            s.order.append(Step(isAlert: false, index: s.records.count))
+            s.records.append(record)
+            if !s.journalChats.contains(record.chat) { s.journalChats.append(record.chat) }
+            for (id, sent) in s.inFlight where sent.chat == record.chat && sent.part == record.part {
+                let keys = sent.alertKeys.map { s.identities.contains($0) ? $0 : s.bySenderKey[$0] ?? $0 }
+                if keys == record.alertKeys { s.inFlight[id] = nil }
+            }
+        default:
+            break
+        }
+    }
+}
+
+/// A start-up mark whose outbox steps point past its alerts or records: never written by this
+/// build (the mark is the fold's own state), so the notifier does not start on it.
+struct NotifierRestoreError: Error, CustomStringConvertible {
+    var step: NotifierOutboxScan.Step
+    init(_ step: NotifierOutboxScan.Step) { self.step = step }
+    var description: String { "notifier outbox mark: step \(step) points past its list" }
 }

@@ -23,6 +23,50 @@ struct ScheduleRecord: Codable {
     var detail: String
 }
 
+/// What ast-strategy's start reads from its journal, in one pass (from the newest start-up mark
+/// that verifies, or from entry 1): where the schedule resumes (after the last event handled, none
+/// twice), whether market time was heard (a replay restart catches up at once), the latest
+/// portfolio the reconciler published (the scan a restart catches up on reads it, as the
+/// interrupted one would have), and the approved entries of the latest session with decisions
+/// (`strategy.decision` entries, journaled at the scan's market time) for the pre-close cleanup.
+enum StrategyScan: MarkedScan {
+    struct Entry: Codable, Sendable, Equatable {
+        var intent: IntentID
+        var date: LocalDate
+    }
+
+    struct State: Codable, Sendable, Equatable {
+        var handledThrough: Timestamp?
+        var heardMarketTime = false
+        var portfolio: PortfolioSnapshot?
+        var entries: [Entry] = []
+    }
+
+    static let markName = "strategy.start"
+    static var initial: State { State() }
+
+    static func fold(_ state: inout State, _ entry: JournalEntry) throws {
+        let r = entry.record
+        if r.type == StrategyJournal.schedule, let s = try? JSONDecoder().decode(ScheduleRecord.self, from: Data(r.body)) {
+            state.handledThrough = s.time
+        } else if r.kind == .received, r.type == MessageType.marketTime.rawValue {
+            state.heardMarketTime = true
+        } else if r.kind == .received, r.type == MessageType.portfolioSnapshot.rawValue,
+            case .portfolioSnapshot(let s)? = try? EnvelopeCodec.decode(r.body).message,
+            state.portfolio.map({ s.asOf >= $0.asOf }) ?? true
+        {
+            state.portfolio = s
+        } else if r.type == StrategyJournal.decision,
+            let d = try? JSONDecoder().decode(IntentDecision.self, from: Data(r.body)), d.decision.approval != nil,
+            !d.intent.rawValue.contains(".\(SafeReducing.strategyName).")
+        {
+            let date = NewYorkTime.local(r.timestamp).date
+            if let last = state.entries.last, last.date != date { state.entries.removeAll() }
+            state.entries.append(Entry(intent: d.intent, date: date))
+        }
+    }
+}
+
 /// ast-strategy's shell: on the daily schedule (driven by the trading clock: market time in
 /// replay) it runs the pure pipeline (``PipelineRun``) over the bar store at 09:00 and sends the
 /// intent groups to the risk gate; asks the reconciler to reconcile at 10:30, 12:30, 14:30 and
@@ -58,6 +102,8 @@ actor StrategyShell: WorkerLogic {
     /// In replay, a restart handles at once what was due at the last `market.time` received
     /// (a crash between that input and its scheduled work): while it does, settle says busy.
     var catchingUp: Bool
+    /// Journals the start-up scan's state in a mark every so many entries (``StrategyScan``).
+    let marker: StartMarker<StrategyScan>
     /// The scan's indicators, carried from scan to scan (O(1) per symbol per new bar). Not
     /// journaled: after a restart the first scan rebuilds them from the bar store, which gives
     /// the same values (``ScanIndicators``).
@@ -85,54 +131,22 @@ actor StrategyShell: WorkerLogic {
             md.source == .polygon ? RegimeInputs(index: inputs.indexSymbol ?? "SPY", volatilityTicker: inputs.volatilityIndex) : nil
         // The schedule resumes after the last event handled before a restart (none twice); a
         // first start begins at the first moment the trading clock shows.
-        var handledThrough: Timestamp?
-        var heardMarketTime = false
-        var restoredPortfolio: PortfolioSnapshot?
-        let decoder = JSONDecoder()
-        try journal.scan(fromSeq: 1) { entry in
-            let r = entry.record
-            if r.type == StrategyJournal.schedule, let s = try? decoder.decode(ScheduleRecord.self, from: Data(r.body)) {
-                handledThrough = s.time
-            } else if r.kind == .received, r.type == MessageType.marketTime.rawValue {
-                heardMarketTime = true
-            } else if r.kind == .received, r.type == MessageType.portfolioSnapshot.rawValue,
-                case .portfolioSnapshot(let s)? = try? EnvelopeCodec.decode(r.body).message,
-                restoredPortfolio.map({ s.asOf >= $0.asOf }) ?? true
-            {
-                // The latest portfolio the reconciler published before a restart: the scan a
-                // restart catches up on reads it, as the interrupted one would have.
-                restoredPortfolio = s
-            }
-            return true
-        }
+        let restored = try journal.restore(StrategyScan.self)
+        let handledThrough = restored.state.handledThrough
         scheduler = handledThrough.map { Scheduler(start: $0) }
-        portfolio = restoredPortfolio
-        catchingUp = heardMarketTime && (config.clock ?? .wall).mode == .replay
-        todaysEntries = try Self.approvedEntries(in: journal)
+        portfolio = restored.state.portfolio
+        catchingUp = restored.state.heardMarketTime && (config.clock ?? .wall).mode == .replay
+        todaysEntries = restored.state.entries.map { ($0.intent, $0.date) }
+        marker = StartMarker(journal: journal, every: StartMarker<StrategyScan>.defaultEvery, from: restored.from)
+        // A start that read a whole interval marks at once: the next start reads from here.
+        try marker.markIfDue(at: clock.now())
         logger.notice(
             "strategy ready",
             metadata: [
                 "mode": "\(mode)", "store": "\(storePath)",
                 "schedule_from": "\(handledThrough.map(\.description) ?? "the first market time")",
+                "read_from": "\(restored.from)", "entries_read": "\(restored.scanned)",
             ])
-    }
-
-    /// The approved entries of the latest session with decisions, from `strategy.decision`
-    /// entries (journaled at the scan's market time).
-    static func approvedEntries(in journal: Journal) throws -> [(IntentID, LocalDate)] {
-        var entries: [(IntentID, LocalDate)] = []
-        let decoder = JSONDecoder()
-        try journal.scan(fromSeq: 1) { entry in
-            guard entry.record.type == StrategyJournal.decision,
-                let d = try? decoder.decode(IntentDecision.self, from: Data(entry.record.body)), d.decision.approval != nil,
-                !d.intent.rawValue.contains(".\(SafeReducing.strategyName).")
-            else { return true }
-            let date = NewYorkTime.local(entry.record.timestamp).date
-            if let last = entries.last, last.1 != date { entries.removeAll() }
-            entries.append((d.intent, date))
-            return true
-        }
-        return entries
     }
 
     /// The causal clock's settle barrier: the cancels sent to the risk gate are acknowledged
@@ -230,6 +244,9 @@ actor StrategyShell: WorkerLogic {
 
     func record(_ r: ScheduleRecord) {
         append(type: StrategyJournal.schedule, r, at: r.time, durability: .durable)
+        do { try marker.markIfDue(at: r.time) } catch {
+            logger.warning("could not journal a start-up mark (the next start reads further back): \(error)")
+        }
     }
 
     func append(type: String, _ value: some Encodable, at: Timestamp, correlation: String? = nil, durability: Durability = .batched) {
