@@ -16,6 +16,9 @@ public final class MetricsCollector: Sendable {
     let clock: any WallClock
     let logger: Logger
     let lastRefusals = Mutex<[String: String]>([:])
+    /// The last merge and the files it came from (name, modification time, size): the processes
+    /// rewrite their files once a second, so most scrapes reuse it and only the ages are new.
+    let cache = Mutex<(key: [String], text: String, valid: [String])?>(nil)
 
     /// At most this many snapshot files are read.
     public static let maximumFiles = 64
@@ -60,21 +63,44 @@ public final class MetricsCollector: Sendable {
     /// The exposition served at `/metrics`.
     public func exposition() -> String {
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted()
-        var sources: [(process: String, families: [MetricsExposition.Family])] = []
         var ages: [String] = []
-        var valid: [String] = []
+        var key: [String] = []
+        var files: [(process: String, path: String)] = []
         let now = clock.now()
-        var refusals: [String: String] = [:]
         for name in names.prefix(Self.maximumFiles) {
             guard let process = Self.process(fileName: name) else { continue }
             let path = "\(directory)/\(name)"
-            let label = "process=\"\(process)\""
             var st = stat()
             if lstat(path, &st) == 0 {
                 let modified = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
                 let age = max(0, Double(now.nanoseconds - modified) / 1e9)
-                ages.append("ast_metrics_snapshot_age_seconds{\(label)} \(age)")
+                ages.append("ast_metrics_snapshot_age_seconds{process=\"\(process)\"} \(age)")
+                key.append("\(name) \(modified) \(st.st_size) \(st.st_ino)")
             }
+            files.append((process, path))
+        }
+        let (text, valid): (String, [String])
+        if let c = cache.withLock({ $0 }), c.key == key {
+            (text, valid) = (c.text, c.valid)
+        } else {
+            (text, valid) = merged(files)
+            cache.withLock { $0 = (key, text, valid) }
+        }
+        var out = text
+        out += "# HELP ast_metrics_snapshot_age_seconds Seconds since the process last wrote its metrics snapshot.\n"
+        out += "# TYPE ast_metrics_snapshot_age_seconds gauge\n" + ages.map { $0 + "\n" }.joined()
+        out += "# HELP ast_metrics_snapshot_valid 1 when ast-web accepted the process's snapshot, 0 when it refused it.\n"
+        out += "# TYPE ast_metrics_snapshot_valid gauge\n" + valid.map { $0 + "\n" }.joined()
+        return out
+    }
+
+    /// The snapshot files read, checked and merged, and the `ast_metrics_snapshot_valid` lines.
+    func merged(_ files: [(process: String, path: String)]) -> (String, [String]) {
+        var sources: [(process: String, families: [MetricsExposition.Family])] = []
+        var valid: [String] = []
+        var refusals: [String: String] = [:]
+        for (process, path) in files {
+            let label = "process=\"\(process)\""
             let result: Result<[MetricsExposition.Family], MetricsExposition.Refusal> =
                 Self.readBounded(path, limit: MetricsExposition.maximumBytes).map { MetricsExposition.parse($0, process: process) }
                 ?? .failure(.init(line: 0, reason: "not a regular file of at most \(MetricsExposition.maximumBytes) bytes"))
@@ -87,14 +113,10 @@ public final class MetricsCollector: Sendable {
                 valid.append("ast_metrics_snapshot_valid{\(label)} 0")
             }
         }
-        var (text, conflicts) = MetricsExposition.merge(sources)
+        let (text, conflicts) = MetricsExposition.merge(sources)
         for c in conflicts { refusals["conflict \(c)"] = c }
         logRefusals(refusals)
-        text += "# HELP ast_metrics_snapshot_age_seconds Seconds since the process last wrote its metrics snapshot.\n"
-        text += "# TYPE ast_metrics_snapshot_age_seconds gauge\n" + ages.map { $0 + "\n" }.joined()
-        text += "# HELP ast_metrics_snapshot_valid 1 when ast-web accepted the process's snapshot, 0 when it refused it.\n"
-        text += "# TYPE ast_metrics_snapshot_valid gauge\n" + valid.map { $0 + "\n" }.joined()
-        return text
+        return (text, valid)
     }
 
     /// Logs each refusal when it is new or its reason changed (not at every scrape).

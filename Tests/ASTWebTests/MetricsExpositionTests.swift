@@ -112,6 +112,10 @@ import Testing
         #expect(text.contains("ast_metrics_snapshot_valid{process=\"broker@paper\"} 0"))
         #expect(text.contains("ast_metrics_snapshot_age_seconds{process=\"risk@main\"}"))
         #expect(!text.contains("junk") && text.contains("ast_bus_frames_in_total{process=\"risk@main\""))
+        #expect(collector.exposition() == text, "nothing changed: the same exposition (from the cache)")
+        // A file rewritten (a new file renamed into place, as the processes do) is read again.
+        try Self.snapshot(process: "broker@paper").write(toFile: dir + "/metrics/broker@paper.prom", atomically: true, encoding: .utf8)
+        #expect(collector.exposition().contains("ast_metrics_snapshot_valid{process=\"broker@paper\"} 1"))
     }
 }
 
