@@ -10,6 +10,8 @@ let nio: [Target.Dependency] = [
 let log: Target.Dependency = .product(name: "Logging", package: "swift-log")
 let lifecycle: Target.Dependency = .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
 let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
+/// swift-metrics' API (counters, gauges, timers); the backend (swift-prometheus) is bootstrapped once per process in ASTProcessKit.
+let metrics: Target.Dependency = .product(name: "CoreMetrics", package: "swift-metrics")
 
 /// Worker executables: one per process, each a thin `main` over ASTRuntime.
 let workers = ["ast-marketdata", "ast-strategy", "ast-risk", "ast-broker", "ast-reconciler", "ast-notifier"]
@@ -34,6 +36,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", exact: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", exact: "2.37.6"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", exact: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-metrics.git", exact: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", exact: "2.4.1"),
     ],
     targets: [
         // C library: libsystemd (sd_notify, LISTEN_FDS, journald), one small system-library target.
@@ -106,23 +110,25 @@ let package = Package(
         .target(name: "ASTProcesses", dependencies: ["ASTCore", "CSpawn", log]),
         // Shell: the SQLite WAL journal: hash chain, durability classes, readers (also read-only, for tools), verify;
         // `EntryTypes`, every process's journal entry type names in one place.
-        .target(name: "ASTJournal", dependencies: ["ASTCore", "CCrypto", log, .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")]),
+        .target(name: "ASTJournal", dependencies: ["ASTCore", "CCrypto", log, metrics, .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")]),
         // Shell: the bus on SwiftNIO: `BusServer` (admission by kernel pid and uid, journaling, acks, dedup),
         // `BusClient` (reconnect, outbox), Unix sockets; astd's peer table, approval signatures, the security alarm.
-        .target(name: "ASTBus", dependencies: ["ASTCore", "ASTWire", "ASTJournal", "ASTMessages", "CSpawn", "CCrypto", log] + nio),
+        .target(name: "ASTBus", dependencies: ["ASTCore", "ASTWire", "ASTJournal", "ASTMessages", "CSpawn", "CCrypto", log, metrics] + nio),
         // Shell (reads files, sockets to systemd): what every process shares, astd included, knowing no trading domain:
         // the configuration file (YAML layers, `AST_*` overrides, decoding that reports every problem with its source,
         // validation) and the tree-wide sections (`TreeConfig`: environment, directories, logging, bus, journal,
         // supervisor, trading mode), secrets and start-up checks, systemd notify/listen/watchdog, journald and stderr
-        // logging, the system clock, the disk budget, exit codes.
+        // logging, the system clock, the disk budget, exit codes; the metrics backend (swift-prometheus, bootstrapped once per
+        // process) and its snapshot file under `<runtime_dir>/metrics/` that ast-web serves.
         .target(name: "ASTProcessKit", dependencies: [
-            "ASTCore", "ASTMessages", "ASTJournal", "ASTBus", "ASTSupervision", "CSystemd", log, .product(name: "Yams", package: "Yams"),
+            "ASTCore", "ASTMessages", "ASTJournal", "ASTBus", "ASTSupervision", "CSystemd", log, .product(name: "Yams", package: "Yams"), metrics,
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         // Shell: the worker runtime (bus socket, journal, READY/watchdog, graceful stop; `--check-config`) and the
         // whole configuration file as the workers read it (`ASTConfig`: the tree's sections and every domain's:
         // risk, clock, strategy, market data, paper broker, notifier); re-exports ASTProcessKit.
         .target(name: "ASTRuntime", dependencies: [
-            "ASTProcessKit", "ASTCore", "ASTWire", "ASTBus", "ASTJournal", "ASTSupervision", "ASTRisk", "ASTPaperBroker", "ASTStrategy", "ASTCalendar", "CSystemd", log, lifecycle,
+            "ASTProcessKit", "ASTCore", "ASTWire", "ASTBus", "ASTJournal", "ASTSupervision", "ASTRisk", "ASTPaperBroker", "ASTStrategy", "ASTCalendar", "CSystemd", log, lifecycle, metrics,
             .product(name: "Yams", package: "Yams"),
         ]),
 
@@ -209,7 +215,7 @@ let package = Package(
         .executableTarget(name: "ast-web", dependencies: ["ASTWeb", "ASTRuntime", "ASTWire", "ASTBus", "ASTMessages", "ASTCore"]),
         // Executable: the supervisor: runs the tree over ASTSupervision and ASTProcesses. Links no trading domain: it
         // reads the tree's sections (ASTProcessKit) and has the workers check the rest (`--check-config`).
-        .executableTarget(name: "astd", dependencies: ["ASTProcessKit", "ASTSupervision", "ASTProcesses", "ASTBus", "ASTJournal", "ASTWire", "ASTMessages", "ASTCore", log],
+        .executableTarget(name: "astd", dependencies: ["ASTProcessKit", "ASTSupervision", "ASTProcesses", "ASTBus", "ASTJournal", "ASTWire", "ASTMessages", "ASTCore", log, metrics],
             // Release: lld with packed relative relocations (RELR) and no exported dynamic symbols: 4.4 MB less resident
             // at start-up (BENCHMARKS.md, "M11 — astd's memory"); ASLR (PIE) is kept.
             linkerSettings: [
@@ -243,7 +249,7 @@ let package = Package(
         .executableTarget(name: "ast-bench", dependencies: ["ASTWire", "ASTBus", "ASTJournal", "ASTRuntime", "ASTCore", "ASTRisk", "ASTSupervision", "ASTExecution", "ASTPaperBroker", "ASTReplay", "ASTTestKit", "ASTIndicators", "ASTStrategy", "ASTMarketData", "ASTScanInput", "ASTCalendar", "ASTEngine", "ASTEngineData", argumentParser, log, .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "GRDBSQLite", package: "GRDB.swift")]),
         // Executables: one per worker process; each is a thin `main` and a shell that wires its core to the bus and
         // the journal.
-    ] + workers.map { .executableTarget(name: $0, dependencies: ["ASTRuntime", "ASTBus", "ASTWire", "ASTJournal", "ASTRisk", "ASTSupervision", "ASTExecution", "ASTPaperBroker", "ASTStrategy", "ASTMarketData", "ASTScanInput", "ASTCalendar", "ASTReport", log] + (workerExtras[$0] ?? [])) } + [
+    ] + workers.map { .executableTarget(name: $0, dependencies: ["ASTRuntime", "ASTBus", "ASTWire", "ASTJournal", "ASTRisk", "ASTSupervision", "ASTExecution", "ASTPaperBroker", "ASTStrategy", "ASTMarketData", "ASTScanInput", "ASTCalendar", "ASTReport", log, metrics] + (workerExtras[$0] ?? [])) } + [
         .testTarget(name: "ASTCoreTests", dependencies: ["ASTCore"]),
         .testTarget(name: "ASTWireTests", dependencies: [
             "ASTWire", "ASTSupervision", "ASTRisk", .product(name: "NIOCore", package: "swift-nio"),
@@ -275,7 +281,9 @@ let package = Package(
         .testTarget(name: "ASTEngineTests", dependencies: ["ASTEngine", "ASTEngineData", "ASTRuntime", "ASTStrategy", "ASTRisk", "ASTPaperBroker", "ASTExecution", "ASTCalendar", "ASTCore", "ASTMarketData", log]),
         .testTarget(name: "ASTReplayTests", dependencies: ["ASTReplay", "ASTJournal", "ASTRisk", "ASTExecution", "ASTPaperBroker", "ASTWire", "ASTCore", "ASTTestKit", log, .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ASTFuzzTests", dependencies: ["ASTFuzzTargets"]),
-        .testTarget(name: "ASTWebTests", dependencies: ["ASTWeb", "ASTCore"]),
+        .testTarget(name: "ASTWebTests", dependencies: [
+            "ASTWeb", "ASTCore", "ASTProcessKit", metrics, .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
         // The shells' own restore (the worker executables' code) against replay's and the report's.
         .testTarget(name: "ShellRestoreTests", dependencies: [
             "ast-risk", "ast-reconciler", "ast-broker", "ast-strategy", "ast-marketdata", "ast-notifier", "ASTNotify", "ASTReplay", "ASTReport", "ASTJournal", "ASTRisk", "ASTExecution", "ASTPaperBroker",

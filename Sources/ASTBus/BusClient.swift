@@ -157,6 +157,7 @@ public final class BusClient: Sendable {
             } catch {
                 return WriteWork(dropped: [(envelope, error)])
             }
+            BusMetrics.clientFramesOut.increment()
             if live!.writerActive {
                 live!.directQueue.append(frame)
                 return WriteWork()
@@ -906,6 +907,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, RemovableChannelHand
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !failed else { return }
         let frame = unwrapInboundIn(data)
+        BusMetrics.clientFramesIn.increment()
         client.received(Result { () throws(EnvelopeError) in try HotEnvelopeCodec.decode(frame) }, connection: connection)
     }
 

@@ -1,6 +1,7 @@
 import ASTCore
 import ASTJournal
 import ASTWire
+import CoreMetrics
 import Logging
 import NIOCore
 import NIOPosix
@@ -669,6 +670,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         while !delivering, !refused, let inbound = waiting.popFirst() {
             switch inbound {
             case .frame(let frame):
+                BusMetrics.serverFramesIn.increment()
                 let decoded = Result { () throws(EnvelopeError) in try HotEnvelopeCodec.decode(frame) }
                 perform(machine.received(decoded, now: server.clock.now()), frame: frame)
             case .frameError(let error):
@@ -710,6 +712,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             case .acknowledged:
                 continue
             case .close(let refusal):
+                BusMetrics.closed(refusal.code.rawValue)
                 refused = true
                 waiting.removeAll()
                 if let context,
@@ -732,6 +735,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         do {
             let frame = try HotEnvelopeCodec.frame(envelope, maximum: server.settings.maxFrameBytes, allocator: context.channel.allocator)
             context.write(wrapOutboundOut(frame), promise: nil)
+            BusMetrics.serverFramesOut.increment()
+            if case .refused(let refusal) = envelope.message { BusMetrics.refused(refusal.code.rawValue) }
             needsFlush = true
         } catch {
             server.logger.error(
@@ -760,5 +765,21 @@ final class ServerConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             server.logger.info("bus peer disconnected", metadata: ["peer": "\(peer)"])
         }
         work.finish()
+    }
+}
+
+/// The bus's metrics: frames in and out of servers and clients, refusals sent to peers by code,
+/// connections closed on a protocol error by code. No-ops until the process bootstraps metrics.
+enum BusMetrics {
+    static let serverFramesIn = Counter(label: "ast_bus_frames_in_total", dimensions: [("side", "server")])
+    static let serverFramesOut = Counter(label: "ast_bus_frames_out_total", dimensions: [("side", "server")])
+    static let clientFramesIn = Counter(label: "ast_bus_frames_in_total", dimensions: [("side", "client")])
+    static let clientFramesOut = Counter(label: "ast_bus_frames_out_total", dimensions: [("side", "client")])
+
+    /// A refusal told to a peer (`RefusalCode` raw values: a closed set, never a peer's text).
+    static func refused(_ code: String) { Counter(label: "ast_bus_refusals_total", dimensions: [("code", code)]).increment() }
+    /// A connection closed on a protocol error.
+    static func closed(_ code: String) {
+        Counter(label: "ast_bus_connections_closed_total", dimensions: [("code", code)]).increment()
     }
 }

@@ -1,4 +1,5 @@
 import ASTCore
+import CoreMetrics
 import Foundation
 import GRDB
 import Logging
@@ -114,7 +115,9 @@ public final class Journal: Sendable {
     /// its seq and hash) and committed with the next group commit.
     @discardableResult
     public func append(_ record: JournalRecord, durability: Durability) throws -> Int64 {
-        try writer.withLock { w in
+        let started = ContinuousClock.now
+        defer { JournalMetrics.appended(durability, since: started) }
+        return try writer.withLock { w in
             try w.checkUsable(path: path)
             let seq = w.stage(record)
             try commitIfDue(&w, durability)
@@ -125,7 +128,9 @@ public final class Journal: Sendable {
     /// Appends records in order, as ``append(_:durability:)`` does for one; nil for no records.
     @discardableResult
     public func append(_ records: [JournalRecord], durability: Durability) throws -> ClosedRange<Int64>? {
-        try writer.withLock { w in
+        let started = ContinuousClock.now
+        defer { JournalMetrics.appended(durability, since: started) }
+        return try writer.withLock { w in
             try w.checkUsable(path: path)
             guard !records.isEmpty else { return nil }
             let first = w.lastSeq + 1
@@ -439,5 +444,18 @@ private struct Writer {
         lastSeq = seq
         lastHash = hash
         return seq
+    }
+}
+
+/// `ast_journal_append_duration_seconds{durability}`: how long an append took, its commit
+/// included when it was due (a durable append's fsync). No-ops until the process bootstraps metrics.
+enum JournalMetrics {
+    static let durable = Timer(label: "ast_journal_append_duration_seconds", dimensions: [("durability", "durable")])
+    static let batched = Timer(label: "ast_journal_append_duration_seconds", dimensions: [("durability", "batched")])
+
+    static func appended(_ durability: Durability, since started: ContinuousClock.Instant) {
+        let d = ContinuousClock.now - started
+        (durability == .durable ? durable : batched).recordNanoseconds(
+            d.components.seconds &* 1_000_000_000 &+ d.components.attoseconds / 1_000_000_000)
     }
 }

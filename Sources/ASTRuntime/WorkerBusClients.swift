@@ -1,6 +1,8 @@
 import ASTBus
 import ASTCore
+import ASTProcessKit
 import ASTWire
+import CoreMetrics
 import Synchronization
 
 extension WorkerContext {
@@ -34,6 +36,15 @@ public final class BusLinks: Sendable {
     let clients = Mutex<[BusClient]>([])
 
     func register(_ client: BusClient) { clients.withLock { $0.append(client) } }
+
+    /// Exports `ast_bus_unacknowledged_messages{target}` for every link at each metrics snapshot.
+    func exportUnacknowledged() {
+        ProcessMetrics.addCollector { [self] in
+            for link in report.links {
+                Gauge(label: "ast_bus_unacknowledged_messages", dimensions: [("target", link.target)]).record(link.unacknowledged)
+            }
+        }
+    }
 
     /// Every link, sorted by target.
     public var report: BusStatusReport {

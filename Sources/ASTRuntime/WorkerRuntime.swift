@@ -3,6 +3,7 @@ import ASTCalendar
 import ASTCore
 import ASTJournal
 import ASTWire
+import CoreMetrics
 import Foundation
 import Logging
 import NIOCore
@@ -213,6 +214,7 @@ public enum WorkerRuntime {
         }
         if checkOnly { return ProcessExitCode.success.rawValue }
         ASTLogging.bootstrap(processName: processName, level: config.logging.level)
+        ProcessMetrics.bootstrap(process: identity.description)
         var logger = Logger(label: "ast.\(definition.role.rawValue)")
         logger[metadataKey: "process"] = "\(identity)"
         do {
@@ -264,6 +266,8 @@ public enum WorkerRuntime {
             path: path, process: identity.description,
             logger: logger, batchLimit: config.journal.batchLimit)
         defer { try? journal.close() }
+        ProcessMetrics.watchJournalSize(path: path)
+        BusLinks.process.exportUnacknowledged()
         // In replay the trading clock is market time, restored from the last `market.time` this
         // process received (on a first start: midnight New York time before the first replayed
         // session). Not from the journal's last entry: bus entries carry wall-clock timestamps,
@@ -323,6 +327,7 @@ public enum WorkerRuntime {
             JournalFlushService(journal: journal, interval: config.journal.flushInterval, health: health, logger: logger),
             WatchdogService(notifier: notifier, health: health, logger: logger),
             DiskBudgetService(watch: DiskBudgetWatch(config: config, journal: journal, clock: systemClock, logger: logger)),
+            MetricsSnapshotService(runtimeDir: config.runtimeDir),
         ]
         let group = ServiceGroup(
             configuration: .init(
@@ -468,15 +473,27 @@ struct WatchdogService: Service {
             return
         }
         logger.info("watchdog enabled", metadata: ["interval": "\(settings.interval)", "ping": "\(settings.pingInterval)"])
+        let pings = Counter(label: "ast_watchdog_pings_total")
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 if let problem = await health.problem(within: settings.pingInterval / 2) {
                     logger.warning("watchdog ping withheld", metadata: ["reason": "\(problem)"])
                 } else {
                     notifier.watchdog()
+                    pings.increment()
                 }
                 do { try await Task.sleep(for: settings.pingInterval) } catch { return }
             }
         }
+    }
+}
+
+/// Writes this process's metrics snapshot for ast-web every second (``ProcessMetrics``), and a
+/// last one at a graceful stop.
+struct MetricsSnapshotService: Service {
+    let runtimeDir: String
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await ProcessMetrics.writeSnapshots(runtimeDir: runtimeDir) }
     }
 }

@@ -122,6 +122,7 @@ public struct WebServer: Sendable {
                 })
         }
         addAPI(router)
+        addMetrics(router)
     }
 
     func addAPI(_ router: Router<BasicRequestContext>) {

@@ -128,6 +128,7 @@ actor BrokerShell: WorkerLogic {
             deliver: { reports in
                 for report in reports {
                     try reconciler.send(.executionReport(report), correlationID: report.event.clientOrderID.rawValue)
+                    BrokerMetrics.reported(report.event)
                     logger.info("report \(report.id): \(report.event.summary)")
                 }
             },

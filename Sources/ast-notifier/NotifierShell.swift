@@ -287,6 +287,7 @@ actor NotifierShell: WorkerLogic {
     func handle(_ input: Outbox.Input, journaledAs entryType: String? = nil) {
         let now = clock.now()
         let actions = outbox.handle(input, now: now)
+        defer { NotifierMetrics.backlog(outbox.status(now: now)) }
         if let entryType {
             // Fault injection for tests: a crash after the journaled alert, before what it sends.
             let outputs = actions.filter { if case .send = $0 { true } else if case .record = $0 { true } else { false } }.count
@@ -298,6 +299,7 @@ actor NotifierShell: WorkerLogic {
                 // Durable before the request leaves: after a crash, what was in flight is known,
                 // and sent again marked as a possible repeat.
                 append(NotifierJournal.sent, kind: .sent, message.id, SentBody(message), durability: .durable)
+                NotifierMetrics.sending(message.id)
                 sendQueue.yield(message)
             case .wake(let at):
                 arm(at: at)
@@ -328,6 +330,7 @@ actor NotifierShell: WorkerLogic {
             logger.warning(
                 "Telegram delivery failed: \(Self.describe(outcome))", metadata: ["message": "\(message.id)", "chat": "\(message.chat)"])
         }
+        NotifierMetrics.completed(message.id, outcome)
         handle(.delivery(messageID: message.id, outcome))
     }
 

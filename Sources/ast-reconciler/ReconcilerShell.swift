@@ -331,6 +331,7 @@ actor ReconcilerShell: WorkerLogic {
     func publishSnapshot() {
         guard let s = pendingSnapshot else { return }
         pendingSnapshot = nil
+        ReconcilerMetrics.published(s)
         do {
             try risk.send(.portfolioSnapshot(s))
             try strategy?.send(.portfolioSnapshot(s))

@@ -89,6 +89,7 @@ actor RiskShell: WorkerLogic {
         }
         let (restored, unclean, quarantined, known, fold) = try Self.restore(limits: config.risk.limits, journal: journal, now: clock.now())
         gate = restored
+        RiskMetrics.safeMode(restored.state)
         checkpointFold = fold
         checkpoints = CheckpointSchedule(every: config.journal.checkpointEvery ?? JournalConfig.defaultCheckpointEvery)
         for rejected in fold.rejectedCheckpoints { logger.warning("risk restore: \(rejected)") }
@@ -220,6 +221,7 @@ actor RiskShell: WorkerLogic {
             if let record = try output.journalRecord(at: now, encoder: encoder) { try journal.append(record, durability: .durable) }
             switch output {
             case .decision(let d):
+                RiskMetrics.decided(approved: d.decision.approval != nil, reason: d.decision.reason?.rawValue)
                 if let approval = d.decision.approval, !mode.ordersLeaveRiskGate {
                     try journal.append(
                         JournalRecord(
@@ -235,6 +237,7 @@ actor RiskShell: WorkerLogic {
                     logger.info("blocked \(d.intent.rawValue): \(reason.rawValue)")
                 }
             case .transition(let t):
+                RiskMetrics.safeMode(t.to)
                 let line = "Safe Mode \(t.from.rawValue) -> \(t.to.rawValue): \(t.cause.text)"
                 if t.to == .halted { logger.critical("\(line)") } else { logger.warning("\(line)") }
             case .alert(let alert):

@@ -6,6 +6,7 @@ import ASTProcessKit
 import ASTProcesses
 import ASTSupervision
 import ASTWire
+import CoreMetrics
 import Foundation
 import Logging
 import Synchronization
@@ -222,6 +223,9 @@ actor Tree {
             case .restartScheduled(let id, let at, let attempt):
                 logger.info("restarting \(id) in \(at.duration(since: now))", metadata: ["attempt": "\(attempt)"])
             case .report(let event):
+                if event.kind == .restarted, let child = event.child {
+                    Counter(label: "ast_supervisor_restarts_total", dimensions: [("child", child.description)]).increment()
+                }
                 record(event)
             case .giveUp(let reason):
                 gaveUpReason = reason

@@ -61,6 +61,10 @@ if let refusal = await WorkerConfigCheck.refusal(
 ASTLogging.bootstrap(processName: "astd", level: config.logging.level)
 let logger = Logger(label: "ast.supervisor")
 let identity = ProcessIdentity(role: .supervisor, instance: "main")
+// Metrics (restarts per child, journal, bus) in <runtime_dir>/metrics/astd.prom for ast-web (README, "Metrics").
+ProcessMetrics.bootstrap(process: "astd")
+ProcessMetrics.watchJournalSize(path: StatePaths.journal(identity: identity, stateDir: config.stateDir))
+Task { await ProcessMetrics.writeSnapshots(runtimeDir: config.runtimeDir) }
 let clock = SystemClock()
 let notifier = SystemdNotifier()
 

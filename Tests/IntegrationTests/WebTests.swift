@@ -41,7 +41,9 @@ final class WebFixture {
     }
 
     /// The overlay: replay `sessions`, the secrets file, the port, and the children with web@main last.
-    func overlay(sessions: Int) -> String {
+    /// `givenUpRetryMs`: how soon a given-up web@main is started again (a test that kills it past its
+    /// restart budget and then reads its pages).
+    func overlay(sessions: Int, givenUpRetryMs: Int? = nil) -> String {
         SupervisedTree.replay(sessions: sessions)
             + """
             secrets_file: \(secretsDir("secrets.yaml"))
@@ -50,7 +52,7 @@ final class WebFixture {
               port: \(port)
               live_interval_ms: 100
             supervisor:
-
+            \(givenUpRetryMs.map { "  given_up_retry_ms: \($0)\n" } ?? "")
             """ + SupervisorTests.children(watchdogMs: 10000)
                 + """
                     - name: web@main
@@ -65,6 +67,21 @@ final class WebFixture {
                 """
     }
 
+    /// `/metrics` through metrics_check.py (prometheus_client's parser, the naming conventions and,
+    /// with `rules`, the alert rules' metrics): its JSON summary.
+    func metrics(in dir: TemporaryDirectory, rules: Bool = false) async throws -> MetricsSummary {
+        let rulesFile = BuildProducts.packageRoot + "/etc/prometheus/ast-alerts.yml"
+        let oracle = try ChildProcess(
+            try Self.python(),
+            [BuildProducts.packageRoot + "/Tests/IntegrationTests/Web/metrics_check.py", base] + (rules ? [rulesFile] : []),
+            environment: ProcessInfo.processInfo.environment, name: "metrics-check", outputDirectory: dir.path)
+        let exit = try await oracle.waitForExit(timeout: .seconds(60))
+        guard ChildProcess.exitCode(exit) == 0, let line = oracle.stdout.split(separator: "\n").last,
+            let json = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        else { throw HarnessError("metrics_check.py failed: \(oracle.stderr.suffix(3000))") }
+        return MetricsSummary(json: json)
+    }
+
     /// python3 from PATH (the test oracles' interpreter, with jsonschema; scripts/test installs it).
     static func python() throws -> String {
         for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
@@ -73,6 +90,23 @@ final class WebFixture {
         }
         throw HarnessError("no python3 on PATH")
     }
+}
+
+/// What metrics_check.py printed about `/metrics`.
+struct MetricsSummary {
+    let json: [String: Any]
+    var errors: [String] { json["errors"] as? [String] ?? ["no errors field"] }
+    var samples: [(name: String, labels: [String: String], value: Double)] {
+        (json["samples"] as? [[Any]] ?? []).compactMap { s in
+            guard s.count == 3, let n = s[0] as? String, let l = s[1] as? [String: String], let v = s[2] as? Double else { return nil }
+            return (n, l, v)
+        }
+    }
+    /// The sum of `name`'s samples whose labels include `labels` (0 when there is none).
+    func value(_ name: String, _ labels: [String: String] = [:]) -> Double {
+        samples.filter { s in s.name == name && labels.allSatisfy { s.labels[$0.key] == $0.value } }.reduce(0) { $0 + $1.value }
+    }
+    func has(_ name: String) -> Bool { samples.contains { $0.name == name } }
 }
 
 @Suite(.serialized) struct WebTests {
@@ -167,8 +201,12 @@ extension WebTests {
     func killingTheDashboardAgainAndAgainWhileTheDemoTradesChangesNoTrade() async throws {
         let sessions = 8
         let web = try WebFixture()
-        let tree = try await SupervisedTree(overlay: web.overlay(sessions: sessions))
+        // Killed past its restart budget, web@main is given up on and started again 1 s later, so that
+        // /metrics can be read once the replay is over.
+        let tree = try await SupervisedTree(overlay: web.overlay(sessions: sessions, givenUpRetryMs: 1000))
         _ = try await tree.waitAllReady(timeout: .seconds(60))
+        // /metrics before the sessions trade, to see its counters move (README, "Metrics").
+        let before = try await web.metrics(in: tree.dir)
         var kills = 0
         var lastKilled: Int32?
         var finished = false
@@ -191,11 +229,54 @@ extension WebTests {
         }
         #expect(finished, "the replay finished with ast-web killed \(kills) times")
         #expect(kills >= 3, "ast-web was killed \(kills) times")
+        try await checkMetricsAfterTheReplay(web: web, tree: tree, before: before, kills: kills)
         print("web: ast-web killed \(kills) times during \(sessions) replayed sessions")
         #expect(try tree.status()?.0.safeMode?.state != .halted, "a dashboard crash never halts trading")
         let (code, out, err) = try await tree.stopAndCompareWithTheEngine(sessions: sessions, timeout: .seconds(180))
         #expect(
             code == 0 && out.contains("parity: the tree matched the engine trade for trade"), "\(out.suffix(3000))\n\(err.suffix(1500))")
         #expect(!out.contains(" 0 fills"), "the sessions traded: \(out.suffix(1500))")
+    }
+}
+
+extension WebTests {
+    /// After the replay: /metrics parses (prometheus_client) and follows the conventions, every
+    /// alert rule names exported metrics, the broker's orders and fills moved as the sessions
+    /// traded, and astd counted each SIGKILL of ast-web as a restart of web@main.
+    func checkMetricsAfterTheReplay(web: WebFixture, tree: SupervisedTree, before: MetricsSummary, kills: Int) async throws {
+        // web@main was killed last: wait until it is back (the metrics files never went away).
+        let back = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < back {
+            if let (s, _) = try tree.status(), let w = tree.child("web@main", in: s), w.ready { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        // Every process writes its snapshot every second: wait for one taken after the replay.
+        try await Task.sleep(for: .milliseconds(1500))
+        let after = try await web.metrics(in: tree.dir, rules: true)
+        #expect(before.errors == [] && after.errors == [], "metrics_check.py: \(before.errors) \(after.errors)")
+        #expect((after.json["content_type"] as? String)?.hasPrefix("text/plain; version=0.0.4") == true)
+        let broker = ["process": "broker@paper"]
+        let (orders, fills) = (after.value("ast_broker_orders_total", broker), after.value("ast_broker_fills_total", broker))
+        #expect(
+            orders > before.value("ast_broker_orders_total", broker),
+            "orders \(before.value("ast_broker_orders_total", broker)) -> \(orders)")
+        #expect(
+            fills > before.value("ast_broker_fills_total", broker), "fills \(before.value("ast_broker_fills_total", broker)) -> \(fills)")
+        let restarts = after.value("ast_supervisor_restarts_total", ["process": "astd", "child": "web@main"])
+        #expect(restarts >= Double(kills), "astd counted \(restarts) restarts of web@main after \(kills) SIGKILLs")
+        #expect(after.value("ast_supervisor_restarts_total", ["child": "risk@main"]) == 0)
+        #expect(after.value("ast_safe_mode", ["process": "risk@main", "state": "HALTED"]) == 0)
+        #expect(after.value("ast_safe_mode", ["process": "risk@main"]) == 1, "one Safe Mode state at a time")
+        for process in [
+            "astd", "risk@main", "broker@paper", "reconciler@main", "notifier@main", "strategy@main", "marketdata@main", "web@main",
+        ] {
+            #expect(after.value("ast_metrics_snapshot_valid", ["process": process]) == 1, "\(process)'s snapshot accepted")
+            #expect(after.value("ast_journal_append_duration_seconds_count", ["process": process]) > 0, "\(process) journal appends")
+            #expect(after.value("ast_journal_size_bytes", ["process": process]) > 0, "\(process) journal size")
+        }
+        #expect(after.value("ast_bus_frames_in_total", ["process": "risk@main", "side": "server"]) > 0)
+        #expect(after.value("ast_bus_frames_out_total", ["process": "reconciler@main", "side": "client"]) > 0)
+        #expect(after.has("ast_equity_dollars") && after.has("ast_notifier_pending_p0_alerts") && after.has("ast_watchdog_pings_total"))
+        print("web: /metrics after the replay: \(Int(orders)) orders, \(Int(fills)) fills, web@main restarted \(Int(restarts)) times")
     }
 }
