@@ -11,16 +11,15 @@ import ASTWire
 import Foundation
 import Logging
 
-/// The journal entry types of `broker@alpaca`.
+/// The journal entry types of `broker@alpaca`: those of every real broker (the input is a bracket or
+/// a cancel, a message received is one trade update) and the brackets placed.
 enum AlpacaJournal {
-    /// An input handled (a bracket, a cancel), durable, before anything is sent to Alpaca.
-    static let input = "alpaca.input"
+    static let common = RealBrokerJournalTypes(prefix: "alpaca")
+    static let input = common.input
     /// A bracket found at Alpaca (created or adopted by its client order id) with its order ids, durable.
     static let placed = "alpaca.placed"
-    /// One trade update from the stream, as decoded (batched; its detail bounded).
-    static let received = "alpaca.received"
-    /// One execution report, durable before it is handed to the bus (its id is its sequence).
-    static let report = "alpaca.report"
+    static let received = common.received
+    static let report = common.report
 }
 
 /// What `broker@alpaca` journals as handled, write-ahead.
@@ -67,8 +66,7 @@ actor AlpacaAdapter: BrokerAdapter {
     var brackets: [IntentID: BracketOrder] = [:]
     var placed: [IntentID: AlpacaPlaced] = [:]
     var legByOrderID: [String: OrderSpec] = [:]
-    var reported: Set<String> = []
-    var reportsThrough: Int64 = 0
+    var reports: RealBrokerReports
     var fills: [Fill] = []
     var ledger = AlpacaFillLedger()
     var lastFillAt: Timestamp?
@@ -126,32 +124,25 @@ actor AlpacaAdapter: BrokerAdapter {
 
         var brackets: [IntentID: BracketOrder] = [:]
         var placed: [IntentID: AlpacaPlaced] = [:]
-        var reported: Set<String> = []
-        var through: Int64 = 0
         var fills: [Fill] = []
-        try journal.scan(fromSeq: 1) { entry in
-            let r = entry.record
+        let reports = try RealBrokerReports.restore(
+            broker: name, type: AlpacaJournal.report, from: journal,
+            restored: { rep in
+                if case .fill(let f) = rep.event { fills.append(f) }
+            }
+        ) { r in
             switch r.type {
             case AlpacaJournal.input:
                 if case .bracket(let b) = try JSONDecoder().decode(AlpacaInput.self, from: Data(r.body)) { brackets[b.intent] = b }
             case AlpacaJournal.placed:
                 let p = try JSONDecoder().decode(AlpacaPlaced.self, from: Data(r.body))
                 placed[p.intent] = p
-            case AlpacaJournal.report:
-                do {
-                    let rep = try JSONDecoder().decode(ExecutionReport.self, from: Data(r.body))
-                    reported.insert(rep.event.reportKey)
-                    through = max(through, rep.sequence ?? 0)
-                    if case .fill(let f) = rep.event { fills.append(f) }
-                }
             default: break
             }
-            return true
         }
         self.brackets = brackets
         self.placed = placed
-        self.reported = reported
-        self.reportsThrough = through
+        self.reports = reports
         self.fills = fills
         for f in fills {
             // Execution ids are `<Alpaca order id>:<filled total>` (``AlpacaExecution/executionID``).
@@ -171,7 +162,8 @@ actor AlpacaAdapter: BrokerAdapter {
         self.logger.notice(
             "alpaca adapter restored",
             metadata: [
-                "brackets": "\(brackets.count)", "placed": "\(placed.count)", "reports": "\(through)", "base_url": "\(config.baseURL)",
+                "brackets": "\(brackets.count)", "placed": "\(placed.count)", "reports": "\(reports.through)",
+                "base_url": "\(config.baseURL)",
             ])
     }
 
@@ -179,7 +171,7 @@ actor AlpacaAdapter: BrokerAdapter {
     var unresolved: [IntentID] {
         brackets.keys.filter { intent in
             guard placed[intent] == nil, let b = brackets[intent] else { return false }
-            return !b.legs.allSatisfy { reported.contains("final:\($0.clientOrderID)") }
+            return !b.legs.allSatisfy { reports.contains("final:\($0.clientOrderID)") }
         }.sorted()
     }
 
@@ -281,7 +273,7 @@ actor AlpacaAdapter: BrokerAdapter {
             }
             for intent in placed.keys.sorted() {
                 guard let p = placed[intent], let b = brackets[intent],
-                    !b.legs.allSatisfy({ reported.contains("final:\($0.clientOrderID)") })
+                    !b.legs.allSatisfy({ reports.contains("final:\($0.clientOrderID)") })
                 else { continue }
                 switch await client.order(id: p.entry) {
                 case .failure(let e):
@@ -442,17 +434,7 @@ actor AlpacaAdapter: BrokerAdapter {
     /// Journals (durably) and delivers one report, once per key.
     @discardableResult
     func report(_ event: ExecutionEvent) throws -> ExecutionReport? {
-        let key = event.reportKey
-        guard !reported.contains(key) else { return nil }
-        reported.insert(key)
-        reportsThrough += 1
-        let rep = ExecutionReport(id: "\(name)-r\(reportsThrough)", broker: name, event: event, at: clock.now())
-        try journal.append(
-            JournalRecord(
-                kind: .sent, type: AlpacaJournal.report, timestamp: rep.at, correlationID: event.clientOrderID.rawValue,
-                body: Array(try JSONEncoder.sorted.encode(rep))), durability: .durable)
-        try deliver([rep])
-        return rep
+        try reports.report(event, at: clock.now(), journal: journal, deliver: deliver)
     }
 
     // MARK: - BrokerAdapter
@@ -493,7 +475,7 @@ actor AlpacaAdapter: BrokerAdapter {
             return CancelAnswer(
                 accepted: false, message: "cancel of \(id) refused: broker@alpaca knows no Alpaca order for it", reports: [])
         }
-        if reported.contains("final:\(id)") {
+        if reports.contains("final:\(id)") {
             return CancelAnswer(accepted: false, message: "cancel of \(id) refused: the order is already final", reports: [])
         }
         try journal.append(
@@ -524,7 +506,7 @@ actor AlpacaAdapter: BrokerAdapter {
             ok = (try? await refreshAccount().get()) != nil
             for intent in placed.keys.sorted() where ok {
                 guard let p = placed[intent], let b = brackets[intent],
-                    !b.legs.allSatisfy({ reported.contains("final:\($0.clientOrderID)") })
+                    !b.legs.allSatisfy({ reports.contains("final:\($0.clientOrderID)") })
                 else { continue }
                 guard case .success(let o) = await client.order(id: p.entry) else {
                     ok = false
@@ -549,7 +531,7 @@ actor AlpacaAdapter: BrokerAdapter {
             positions: positions.compactMap(\.brokerPosition).sorted { $0.symbol < $1.symbol },
             openOrders: orders.sorted { $0.spec.clientOrderID < $1.spec.clientOrderID },
             executions: fills.filter { $0.at >= executionsSince }.sorted { $0.executionID < $1.executionID })
-        state.reportsThrough = reportsThrough
+        state.reportsThrough = reports.through
         return state
     }
 

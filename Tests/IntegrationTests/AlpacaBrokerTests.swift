@@ -43,25 +43,12 @@ import Testing
     /// The shipped tree with `broker@alpaca` in place of `broker@paper`, the risk gate sending to
     /// it, Alpaca at the fake, a fast keep-alive and back-off.
     func overlay(brokerOnCrash: String = "halt") -> String {
-        let children = SupervisorTests.workers.map { $0 == "broker@paper" ? "broker@alpaca" : $0 }
-        return ExecutionTests.looseLimits + "\n  broker: broker@alpaca\n" + "secrets_file: \(secretsDir("secrets.yaml"))\n"
-            + "alpaca:\n  base_url: \(fake.baseURL)\n  ca_file: \(certificates.caFile)\n  request_timeout_ms: 5000\n"
-            + "  stream_ping_ms: 1000\n  stream_dead_ms: 1000\n  backoff_initial_ms: 100\n  backoff_max_ms: 400\n"
-            + "supervisor:\n  children:\n"
-            + children.map { name in
-                let role = name.split(separator: "@")[0]
-                let onCrash = role == "broker" ? brokerOnCrash : (role == "risk" || role == "reconciler" ? "halt" : "none")
-                return """
-                        - name: \(name)
-                          executable: ast-\(role)
-                          arguments: []
-                          restart: permanent
-                          shutdown_timeout_ms: 5000
-                          watchdog_ms: 10000
-                          on_crash: \(onCrash)
-
-                    """
-            }.joined()
+        RealBrokerTree.overlay(
+            limits: ExecutionTests.looseLimits, workers: SupervisorTests.workers, broker: "broker@alpaca",
+            settings: "secrets_file: \(secretsDir("secrets.yaml"))\n"
+                + "alpaca:\n  base_url: \(fake.baseURL)\n  ca_file: \(certificates.caFile)\n  request_timeout_ms: 5000\n"
+                + "  stream_ping_ms: 1000\n  stream_dead_ms: 1000\n  backoff_initial_ms: 100\n  backoff_max_ms: 400\n",
+            brokerOnCrash: brokerOnCrash)
     }
 
     var journal: String { "state/journal/broker@alpaca.sqlite" }
