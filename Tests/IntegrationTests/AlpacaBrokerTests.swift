@@ -278,3 +278,57 @@ import Testing
         print("ALPACA-BENCH " + line("bare GET /v2/account", get))
     }
 }
+
+/// The runbook's credentials tried under a real systemd (scripts/sd-harness), as
+/// `SystemdCredentialsTests` tries the Telegram token: the key pair in /etc/credstore (root, 0600),
+/// named by units/ast.service's `LoadCredential=` lines, reaches the service's user in
+/// `$CREDENTIALS_DIRECTORY`, where broker@alpaca (a child of astd, which passes its environment on)
+/// reads `alpaca_key_id` and `alpaca_secret_key`. The runbook's former lines named an absolute path
+/// (`LoadCredential=alpaca_key_id:/etc/ast/credentials/alpaca_key_id`): with that file missing the
+/// whole tree does not start, which is checked here too.
+@Suite(.serialized) struct AlpacaSystemdCredentialsTests {
+    /// units/ast.service as a oneshot printing what it was given (as ``SystemdCredentialsTests/probeUnit()``),
+    /// with `extra` lines added to its [Service].
+    static func probeUnit(extra: [String] = []) throws -> String {
+        let unit = try SystemdCredentialsTests.probeUnit()
+        let probe = [
+            "ExecStart=/bin/sh -c 'echo alpaca_key_id=$(cat \"$CREDENTIALS_DIRECTORY/alpaca_key_id\");"
+                + " echo alpaca_secret_key_bytes=$(wc -c < \"$CREDENTIALS_DIRECTORY/alpaca_secret_key\"); id -un'"
+        ]
+        var lines = unit.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            .filter { !$0.hasPrefix("ExecStart=") }
+        guard let service = lines.firstIndex(of: "[Service]") else { throw HarnessError("the probe unit has no [Service]") }
+        lines.insert(contentsOf: probe + extra, at: service + 2)
+        return lines.joined(separator: "\n")
+    }
+
+    @Test(.enabled(if: SystemdSandbox.isSupported, SystemdSandbox.requirement), .timeLimit(.minutes(3)))
+    func theAlpacaKeyPairInTheCredstoreReachesTheServiceUserAndAMissingAbsolutePathFailsTheStart() async throws {
+        #expect(try Self.probeUnit().contains("LoadCredential=alpaca_key_id\n"), "units/ast.service names alpaca_key_id")
+        #expect(try Self.probeUnit().contains("LoadCredential=alpaca_secret_key\n"), "units/ast.service names alpaca_secret_key")
+        let sandbox = try await SystemdSandbox.up()
+        defer { sandbox.down() }
+        let dir = try TemporaryDirectory(prefix: "ast-alpaca-credentials")
+        defer { dir.remove() }
+        try Self.probeUnit().write(toFile: dir("ast-alpaca-probe.service"), atomically: true, encoding: .utf8)
+        try Self.probeUnit(extra: ["LoadCredential=alpaca_extra:/etc/ast/credentials/alpaca_extra"]).write(
+            toFile: dir("ast-alpaca-path-probe.service"), atomically: true, encoding: .utf8)
+        try await sandbox.check(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "ast"])
+        try await sandbox.check([
+            "sh", "-c",
+            "umask 077 && mkdir -p /etc/credstore && printf '%s' PKSYSTEMD0000001 > /etc/credstore/alpaca_key_id"
+                + " && printf '%s' 0123456789abcdef0123456789abcdef01234567 > /etc/credstore/alpaca_secret_key",
+        ])
+        try await sandbox.installUnits([dir("ast-alpaca-probe.service"), dir("ast-alpaca-path-probe.service")])
+        let start = try await sandbox.exec(["systemctl", "start", "ast-alpaca-probe.service"])
+        let lines = try await sandbox.journal(unit: "ast-alpaca-probe.service").compactMap { $0["MESSAGE"] }
+        let said = lines.joined(separator: "\n")
+        #expect(start.status == 0, "\(start.stdout)\(start.stderr)\n\(said)")
+        #expect(lines.contains("alpaca_key_id=PKSYSTEMD0000001"), "\(said)")
+        #expect(lines.contains("alpaca_secret_key_bytes=40"), "\(said)")
+        #expect(lines.contains("ast"), "runs as the ast user: \(said)")
+        let refused = try await sandbox.exec(["systemctl", "start", "ast-alpaca-path-probe.service"])
+        #expect(refused.status != 0, "a LoadCredential= with a missing absolute path fails the start: \(refused.stdout)\(refused.stderr)")
+        try await sandbox.shutdownAndCheckNothingIsLeft()
+    }
+}
