@@ -112,10 +112,14 @@ actor AlpacaAdapter: BrokerAdapter {
             // Whatever an error or a log line carries, the key id and the secret never reach the log.
             redacted = RedactingLogHandler.logger(logger, redactor: SecretRedactor([credentials.keyID, credentials.secretKey]))
             let liveAllowed = trading.mode == .live && trading.liveEnabled
+            // The client's rate limiter, request timeouts and the stream's keep-alive talk to Alpaca's
+            // own time (its rate-limit reset is in Unix seconds): always the wall clock, never the
+            // replay clock, whose market time may stand still while the broker is down.
+            let wall = SystemClock()
             do {
-                client = try AlpacaClient(settings: settings, credentials: credentials, clock: clock, liveAllowed: liveAllowed)
+                client = try AlpacaClient(settings: settings, credentials: credentials, clock: wall, liveAllowed: liveAllowed)
                 stream = try AlpacaStreamClient(
-                    settings: settings, credentials: credentials, clock: clock, liveAllowed: liveAllowed, streamSettings: streamSettings)
+                    settings: settings, credentials: credentials, clock: wall, liveAllowed: liveAllowed, streamSettings: streamSettings)
             } catch {
                 refusal = "broker@alpaca refuses to trade: \(error.description)"
             }
