@@ -245,14 +245,21 @@ import Testing
         let (code, report, stdout, stderr) = try DrillTests().drill(
             tree, ["--rounds", "\(rounds)", "--process", "broker@alpaca", "--seed", "20261207", "--max-delay-ms", "300"])
         let wall = ContinuousClock.now - started
-        let r = try #require(report, "no report: exit \(code)\n\(stdout.suffix(3000))\n\(stderr.suffix(3000))\n\(said(tree))")
+        let r = try #require(report, "no report: exit \(code)\n\(stdout.suffix(3000))\n\(stderr.suffix(3000))\n\(drillSaid(tree, fake))")
         print("alpaca drill of \(rounds) rounds: \(wall) wall time; fake: \(fake.posts) POSTs, \(fake.orders.count) orders\n\(r.text)")
-        #expect(code == 0 && r.violations.isEmpty, "\(r.text)\n\(said(tree))")
+        #expect(code == 0 && r.violations.isEmpty, "\(r.text)\n\(drillSaid(tree, fake))")
         #expect(r.rounds == rounds && r.kills.keys.sorted() == ["broker@alpaca"])
         #expect(r.haltedLatenciesMs.count == rounds, "every round's broker death was followed by HALTED: \(r.text)")
         #expect(fake.sessionsOpened > rounds, "the stream was opened again after every restart")
         let verify = try tree.astctl(["journal", "verify"])
         #expect(verify.code == 0, "\(verify.stdout)")
+    }
+
+    /// What the drill's tree and its own fake showed, for a failure message.
+    func drillSaid(_ tree: SupervisedTree, _ fake: FakeAlpacaServer) -> String {
+        let status = (try? tree.astctl(["status"]).stdout) ?? "-"
+        let log = tree.astd.stderr.split(separator: "\n").filter { $0.contains("alpaca") }.suffix(30).joined(separator: "\n")
+        return "fake: \(fake.posts) POSTs, \(fake.orders.count) orders, \(fake.sessionsOpened) stream sessions\nstatus:\n\(status)\n\(log)"
     }
 
     /// BENCHMARKS.md (`AST_BENCH_ALPACA=N`, off by default): N brackets, one at a time, from the
