@@ -287,7 +287,7 @@ let package = Package(
         // The shells' own restore (the worker executables' code) against replay's and the report's.
         .testTarget(name: "ShellRestoreTests", dependencies: [
             "ast-risk", "ast-reconciler", "ast-broker", "ast-strategy", "ast-marketdata", "ast-notifier", "ASTNotify", "ASTReplay", "ASTReport", "ASTJournal", "ASTRisk", "ASTExecution", "ASTPaperBroker",
-            "ASTWire", "ASTCore", "ASTTestKit", "ASTIBKR", "ASTTWS", log,
+            "ASTWire", "ASTCore", "ASTTestKit", "ASTIBKR", "ASTTWS", "ASTAlpaca", "ASTRuntime", log,
         ]),
         .testTarget(name: "IntegrationTests", dependencies: ["ASTTestKit", "ASTAlpacaClient", "ASTBus", "ASTJournal", "ASTRuntime", "ASTNotify", "ASTExecution", "ASTReport", "ASTDrill", "ASTMarketData", .product(name: "GRDB", package: "GRDB.swift")], exclude: ["Web"]),
     ],

@@ -28,16 +28,15 @@ public struct IBKRAdapterError: Error, CustomStringConvertible {
     init(_ d: String) { description = d }
 }
 
-/// The journal entry types of `broker@ibkr`.
+/// The journal entry types of `broker@ibkr`: those of every real broker (the input is a bracket with
+/// its IB order ids, a cancel or a resize) and the requests written to TWS.
 enum IBKRJournal {
-    /// An input handled (a bracket with its IB order ids, a cancel, a resize), durable, before anything is sent.
-    static let input = "ibkr.input"
+    static let common = RealBrokerJournalTypes(prefix: "ibkr")
+    static let input = common.input
     /// One request written to TWS (durable, before it is written).
     static let sent = "ibkr.sent"
-    /// One message from TWS, as decoded (batched; its detail bounded).
-    static let received = "ibkr.received"
-    /// One execution report, durable before it is handed to the bus (its id is its sequence).
-    static let report = "ibkr.report"
+    static let received = common.received
+    static let report = common.report
 }
 
 /// What `broker@ibkr` journals as handled, write-ahead.
@@ -90,8 +89,9 @@ public actor IBKRAdapter: BrokerAdapter {
     var sentRefs: Set<String> = []
     /// Orders AST asked IB to cancel (journaled inputs): a cancel of any other is IB's own.
     var cancelRequested: Set<String> = []
-    var reported: Set<String> = []
-    var reportsThrough: Int64 = 0
+    var reports: RealBrokerReports
+    var reported: Set<String> { reports.keys }
+    var reportsThrough: Int64 { reports.through }
     var highestOrderId: Int32 = 0
     var unhandled: [Envelope] = []
 
@@ -159,11 +159,8 @@ public actor IBKRAdapter: BrokerAdapter {
         var specs: [String: (spec: OrderSpec, orderId: Int32)] = [:]
         var sentRefs: Set<String> = []
         var cancelRequested: Set<String> = []
-        var reported: Set<String> = []
-        var through: Int64 = 0
         var highest: Int32 = 0
-        try journal.scan(fromSeq: 1) { entry in
-            let r = entry.record
+        let reports = try RealBrokerReports.restore(broker: name, type: IBKRJournal.report, from: journal) { r in
             switch r.type {
             case IBKRJournal.input:
                 switch try JSONDecoder().decode(IBKRInput.self, from: Data(r.body)) {
@@ -176,25 +173,17 @@ public actor IBKRAdapter: BrokerAdapter {
                 }
             case IBKRJournal.sent:
                 if let s = try? JSONDecoder().decode(IBKRSent.self, from: Data(r.body)), s.what == "place" { sentRefs.insert(s.orderRef) }
-            case IBKRJournal.report:
-                do {
-                    let rep = try JSONDecoder().decode(ExecutionReport.self, from: Data(r.body))
-                    reported.insert(rep.event.reportKey)
-                    through = max(through, rep.sequence ?? 0)
-                }
             default: break
             }
-            return true
         }
         self.brackets = brackets
         self.specs = specs
         self.sentRefs = sentRefs
         self.cancelRequested = cancelRequested
-        self.reported = reported
-        self.reportsThrough = through
+        self.reports = reports
         self.highestOrderId = highest
         unhandled = try UnhandledMessages.find(in: journal, types: [.orderSubmit, .orderCancel], handledType: IBKRJournal.input)
-        logger.notice("ibkr adapter restored", metadata: ["brackets": "\(brackets.count)", "reports": "\(through)"])
+        logger.notice("ibkr adapter restored", metadata: ["brackets": "\(brackets.count)", "reports": "\(reports.through)"])
     }
 
     // MARK: - Running
@@ -527,16 +516,7 @@ public actor IBKRAdapter: BrokerAdapter {
     /// Journals (durably) and delivers one report, once per key.
     @discardableResult
     func report(_ event: ExecutionEvent) throws -> ExecutionReport? {
-        let key = event.reportKey
-        guard !reported.contains(key) else { return nil }
-        reported.insert(key)
-        reportsThrough += 1
-        let rep = ExecutionReport(id: "\(name)-r\(reportsThrough)", broker: name, event: event, at: clock.now())
-        try journal.append(
-            JournalRecord(
-                kind: .sent, type: IBKRJournal.report, timestamp: rep.at, correlationID: event.clientOrderID.rawValue,
-                body: Array(try JSONEncoder.sorted.encode(rep))), durability: .durable)
-        try outlet.deliver([rep])
+        guard let rep = try reports.report(event, at: clock.now(), journal: journal, deliver: outlet.deliver) else { return nil }
         logger.info("report \(rep.id): \(event.summary)")
         return rep
     }

@@ -35,6 +35,15 @@ import Synchronization
 ///   `GET /v2/account` (`account_number` `PA…`, as paper accounts are seen), and
 ///   `GET /v2/account/activities?activity_types=FILL` (`after`, `direction`, `page_size` ≤ 100,
 ///   `page_token` = the last id of the previous page; ids `<17-digit time>::<uuid>`).
+/// - `PATCH /v2/orders/{id}` (replace: `qty`, `limit_price`, `stop_price`, `time_in_force`,
+///   `client_order_id`; each given overrides, the rest stays): the answer is the new order (a new
+///   id, `replaces` = the old one); the old order ends `replaced` with `replaced_by`, and a leg's
+///   replacement takes its place in the bracket. 404 for an unknown order, 422 for an order not open
+///   or in a status the reference lists as not replaceable (`accepted`, `pending_new`,
+///   `pending_cancel`, `pending_replace`), for a price the order type does not have, a quantity under
+///   what is filled, or a lone `client_order_id` (codes UNCONFIRMED). The stream then sends
+///   `replaced` with the old order (UNCONFIRMED: which order the event carries) and, for a working
+///   replacement, `new` with the new one. ``refuseReplaces(_:)`` makes the next ones refused (422).
 ///
 /// The stream at `/stream`: `authenticate` with `key_id`/`secret_key` answered by `authorization`
 /// (`authorized` or `unauthorized`), `listen` answered by `listening`, then `trade_updates`
@@ -82,6 +91,10 @@ public final class FakeAlpacaServer: Sendable {
         /// The entry's id for a leg.
         public var parent: String?
         public var legs: [String] = []
+        /// A replaced order's replacement.
+        public var replacedBy: String?
+        /// A replacement's replaced order.
+        public var replaces: String?
 
         public var isTerminal: Bool { ["filled", "canceled", "expired", "rejected", "replaced"].contains(status) }
     }
@@ -124,6 +137,9 @@ public final class FakeAlpacaServer: Sendable {
         var pending: [String] = []
         /// Sessions gone silent (``silenceStreams()``): they get nothing, answer nothing.
         var silent: Set<ObjectIdentifier> = []
+        /// Replaces still to refuse with a 422 (``refuseReplaces(_:)``).
+        var refuseReplaces = 0
+        var patches = 0
     }
 
     let keyID: String
@@ -206,6 +222,13 @@ public final class FakeAlpacaServer: Sendable {
     public var orders: [Order] { state.withLock { s in s.order.compactMap { s.orders[$0] } } }
     /// The order whose client order id is `id`, if any.
     public func order(clientOrderID id: String) -> Order? { orders.first { $0.clientOrderID == id } }
+    /// The next `count` `PATCH /v2/orders/{id}` are refused with a 422 and change nothing (the
+    /// server's own refusal, whatever the reason).
+    public func refuseReplaces(_ count: Int) { state.withLock { $0.refuseReplaces += count } }
+    /// `PATCH /v2/orders/{id}` requests received.
+    public var patches: Int { state.withLock { $0.patches } }
+    /// The order whose id is `id`, if any.
+    public func order(id: String) -> Order? { state.withLock { $0.orders[id] } }
     /// `POST /v2/orders` requests received.
     public var posts: Int { state.withLock { $0.posts } }
     /// `METHOD path` of every request received, in order.
@@ -384,6 +407,7 @@ public final class FakeAlpacaServer: Sendable {
                     }
                 }
                 if method == .DELETE { return cancel(id) }
+                if method == .PATCH { return replace(id, body) }
             }
             return Self.error(404, 40410000, "endpoint not found")
         }
@@ -607,6 +631,76 @@ public final class FakeAlpacaServer: Sendable {
         return result
     }
 
+    /// Replaces an open order: a new order with the fields given, the old one `replaced`.
+    func replace(_ id: String, _ body: [UInt8]) -> Answer {
+        guard let json = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] else {
+            return Self.error(400, 40010000, "request body format is invalid")
+        }
+        return state.withLock { s -> Answer in
+            s.patches += 1
+            guard let old = s.orders[id] else { return Self.error(404, 40410000, "order not found") }
+            if s.refuseReplaces > 0 {
+                s.refuseReplaces -= 1
+                return Self.error(422, 42210000, "order is not replaceable (refused by the test)")
+            }
+            guard !old.isTerminal, !["accepted", "pending_new", "pending_cancel", "pending_replace"].contains(old.status) else {
+                return Self.error(422, 42210000, "order is not replaceable in status \(old.status)")
+            }
+            let fields = ["qty", "limit_price", "stop_price", "time_in_force"]
+            guard fields.contains(where: { json[$0] != nil }) else {
+                return Self.error(422, 40010001, "client_order_id cannot be replaced alone")
+            }
+            var new = old
+            if let q = json["qty"] {
+                guard let text = q as? String, let qty = Int64(text), qty > 0, qty >= old.filledQuantity else {
+                    return Self.error(422, 40010001, "qty must be a whole number of shares, at least what is filled")
+                }
+                new.quantity = qty
+            }
+            for (field, hasIt) in [
+                ("limit_price", old.type == "limit" || old.type == "stop_limit"), ("stop_price", old.type.hasPrefix("stop")),
+            ] {
+                guard let v = json[field] else { continue }
+                guard hasIt else { return Self.error(422, 40010001, "\(field) is not allowed for a \(old.type) order") }
+                guard let text = v as? String, let p = Price(text), p.isPositive, p.units < 10_000 || p.units % 100 == 0 else {
+                    return Self.error(422, 42210000, "invalid \(field). sub-penny increment does not fulfill minimum pricing criteria")
+                }
+                if field == "limit_price" { new.limitPrice = p } else { new.stopPrice = p }
+            }
+            if let tif = json["time_in_force"] {
+                guard let t = tif as? String, ["day", "gtc"].contains(t) else { return Self.error(422, 40010001, "invalid time_in_force") }
+                new.timeInForce = t
+            }
+            let now = Self.tick(&s)
+            if let c = json["client_order_id"] {
+                guard let cid = c as? String, !cid.isEmpty, cid.utf8.count <= 128, !s.usedClientIDs.contains(cid) else {
+                    return Self.error(422, 40010001, "client_order_id must be unique")
+                }
+                new.clientOrderID = cid
+            } else {
+                new.clientOrderID = Self.uuid(&s)
+            }
+            s.usedClientIDs.insert(new.clientOrderID)
+            new.id = Self.uuid(&s)
+            new.status = old.status == "held" ? "held" : "new"
+            new.filledQuantity = 0
+            new.filledValue = 0
+            new.submittedAt = now
+            new.updatedAt = now
+            new.replaces = id
+            s.orders[id]?.status = "replaced"
+            s.orders[id]?.replacedBy = new.id
+            s.orders[id]?.updatedAt = now
+            s.orders[new.id] = new
+            s.order.append(new.id)
+            if let parent = old.parent, let at = s.orders[parent]?.legs.firstIndex(of: id) { s.orders[parent]?.legs[at] = new.id }
+            var events = [Self.update(s, event: "replaced", orderID: id, now: now, extra: "")]
+            if new.status == "new" { events.append(Self.update(s, event: "new", orderID: new.id, now: now, extra: "")) }
+            s.pendingBroadcast(events)
+            return Answer(status: .ok, body: Self.json(s, new.id, nested: false))
+        }
+    }
+
     func activities(_ q: [String: String]) -> Answer {
         guard q["activity_types"]?.split(separator: ",").contains("FILL") ?? false else {
             return Self.error(422, 40010001, "the fake knows only FILL activities")
@@ -638,7 +732,7 @@ public final class FakeAlpacaServer: Sendable {
         let legs = nested && !o.legs.isEmpty ? "[" + o.legs.map { json(s, $0, nested: false) }.joined(separator: ",") + "]" : "null"
         let canceled = o.status == "canceled" ? t(o.updatedAt) : "null"
         return
-            #"{"id":"\#(o.id)","client_order_id":\#(quote(o.clientOrderID)),"created_at":\#(t(o.submittedAt)),"updated_at":\#(t(o.updatedAt)),"submitted_at":\#(t(o.submittedAt)),"filled_at":\#(t(o.filledAt)),"expired_at":null,"canceled_at":\#(canceled),"failed_at":null,"replaced_at":null,"replaced_by":null,"replaces":null,"asset_id":"b0b6dd9d-8b9b-48a9-ba46-b9d54906e415","symbol":"\#(o.symbol)","asset_class":"us_equity","notional":null,"qty":"\#(o.quantity)","filled_qty":"\#(o.filledQuantity)","filled_avg_price":\#(avg),"order_class":"\#(o.orderClass == "simple" ? "" : o.orderClass)","order_type":"\#(o.type)","type":"\#(o.type)","side":"\#(o.side)","time_in_force":"\#(o.timeInForce)","limit_price":\#(p(o.limitPrice)),"stop_price":\#(p(o.stopPrice)),"status":"\#(o.status)","extended_hours":false,"legs":\#(legs),"trail_percent":null,"trail_price":null,"hwm":null}"#
+            #"{"id":"\#(o.id)","client_order_id":\#(quote(o.clientOrderID)),"created_at":\#(t(o.submittedAt)),"updated_at":\#(t(o.updatedAt)),"submitted_at":\#(t(o.submittedAt)),"filled_at":\#(t(o.filledAt)),"expired_at":null,"canceled_at":\#(canceled),"failed_at":null,"replaced_at":\#(o.replacedBy == nil ? "null" : t(o.updatedAt)),"replaced_by":\#(o.replacedBy.map(quote) ?? "null"),"replaces":\#(o.replaces.map(quote) ?? "null"),"asset_id":"b0b6dd9d-8b9b-48a9-ba46-b9d54906e415","symbol":"\#(o.symbol)","asset_class":"us_equity","notional":null,"qty":"\#(o.quantity)","filled_qty":"\#(o.filledQuantity)","filled_avg_price":\#(avg),"order_class":"\#(o.orderClass == "simple" ? "" : o.orderClass)","order_type":"\#(o.type)","type":"\#(o.type)","side":"\#(o.side)","time_in_force":"\#(o.timeInForce)","limit_price":\#(p(o.limitPrice)),"stop_price":\#(p(o.stopPrice)),"status":"\#(o.status)","extended_hours":false,"legs":\#(legs),"trail_percent":null,"trail_price":null,"hwm":null}"#
     }
 
     static func update(_ s: State, event: String, orderID: String, now: Int64, extra: String) -> String {

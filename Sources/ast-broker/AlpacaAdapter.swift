@@ -11,16 +11,15 @@ import ASTWire
 import Foundation
 import Logging
 
-/// The journal entry types of `broker@alpaca`.
+/// The journal entry types of `broker@alpaca`: those of every real broker (the input is a bracket or
+/// a cancel, a message received is one trade update) and the brackets placed.
 enum AlpacaJournal {
-    /// An input handled (a bracket, a cancel), durable, before anything is sent to Alpaca.
-    static let input = "alpaca.input"
+    static let common = RealBrokerJournalTypes(prefix: "alpaca")
+    static let input = common.input
     /// A bracket found at Alpaca (created or adopted by its client order id) with its order ids, durable.
     static let placed = "alpaca.placed"
-    /// One trade update from the stream, as decoded (batched; its detail bounded).
-    static let received = "alpaca.received"
-    /// One execution report, durable before it is handed to the bus (its id is its sequence).
-    static let report = "alpaca.report"
+    static let received = common.received
+    static let report = common.report
 }
 
 /// What `broker@alpaca` journals as handled, write-ahead.
@@ -28,6 +27,8 @@ enum AlpacaInput: Codable, Sendable, Equatable {
     /// A bracket about to be sent, under `client_order_id` = its entry's client order id.
     case bracket(BracketOrder)
     case cancel(ClientOrderID, orderID: String, reason: String)
+    /// A replace (`PATCH`) of the order `orderID`, AST's leg `ClientOrderID`.
+    case replace(ClientOrderID, orderID: String, AlpacaReplace, reason: String)
 }
 
 /// A bracket at Alpaca: the entry's order id and its legs' (learnt from the nested order).
@@ -67,8 +68,7 @@ actor AlpacaAdapter: BrokerAdapter {
     var brackets: [IntentID: BracketOrder] = [:]
     var placed: [IntentID: AlpacaPlaced] = [:]
     var legByOrderID: [String: OrderSpec] = [:]
-    var reported: Set<String> = []
-    var reportsThrough: Int64 = 0
+    var reports: RealBrokerReports
     var fills: [Fill] = []
     var ledger = AlpacaFillLedger()
     var lastFillAt: Timestamp?
@@ -81,6 +81,9 @@ actor AlpacaAdapter: BrokerAdapter {
     var syncing = false
     var account: AlpacaAccount?
     var positions: [AlpacaPosition] = []
+    /// Quantity replaces Alpaca took whose old order is not yet seen `replaced`, by the old order's
+    /// id: reported `modified` once it is (lost with the process: the next reconciliation sees the size).
+    var pendingResize: [String: (id: ClientOrderID, quantity: Quantity, reason: String)] = [:]
 
     init(
         name: String, config: AlpacaConfig, trading: TradingConfig, secrets: SecretStore, journal: Journal, clock: any WallClock,
@@ -109,10 +112,14 @@ actor AlpacaAdapter: BrokerAdapter {
             // Whatever an error or a log line carries, the key id and the secret never reach the log.
             redacted = RedactingLogHandler.logger(logger, redactor: SecretRedactor([credentials.keyID, credentials.secretKey]))
             let liveAllowed = trading.mode == .live && trading.liveEnabled
+            // The client's rate limiter, request timeouts and the stream's keep-alive talk to Alpaca's
+            // own time (its rate-limit reset is in Unix seconds): always the wall clock, never the
+            // replay clock, whose market time may stand still while the broker is down.
+            let wall = SystemClock()
             do {
-                client = try AlpacaClient(settings: settings, credentials: credentials, clock: clock, liveAllowed: liveAllowed)
+                client = try AlpacaClient(settings: settings, credentials: credentials, clock: wall, liveAllowed: liveAllowed)
                 stream = try AlpacaStreamClient(
-                    settings: settings, credentials: credentials, clock: clock, liveAllowed: liveAllowed, streamSettings: streamSettings)
+                    settings: settings, credentials: credentials, clock: wall, liveAllowed: liveAllowed, streamSettings: streamSettings)
             } catch {
                 refusal = "broker@alpaca refuses to trade: \(error.description)"
             }
@@ -126,32 +133,25 @@ actor AlpacaAdapter: BrokerAdapter {
 
         var brackets: [IntentID: BracketOrder] = [:]
         var placed: [IntentID: AlpacaPlaced] = [:]
-        var reported: Set<String> = []
-        var through: Int64 = 0
         var fills: [Fill] = []
-        try journal.scan(fromSeq: 1) { entry in
-            let r = entry.record
+        let reports = try RealBrokerReports.restore(
+            broker: name, type: AlpacaJournal.report, from: journal,
+            restored: { rep in
+                if case .fill(let f) = rep.event { fills.append(f) }
+            }
+        ) { r in
             switch r.type {
             case AlpacaJournal.input:
                 if case .bracket(let b) = try JSONDecoder().decode(AlpacaInput.self, from: Data(r.body)) { brackets[b.intent] = b }
             case AlpacaJournal.placed:
                 let p = try JSONDecoder().decode(AlpacaPlaced.self, from: Data(r.body))
                 placed[p.intent] = p
-            case AlpacaJournal.report:
-                do {
-                    let rep = try JSONDecoder().decode(ExecutionReport.self, from: Data(r.body))
-                    reported.insert(rep.event.reportKey)
-                    through = max(through, rep.sequence ?? 0)
-                    if case .fill(let f) = rep.event { fills.append(f) }
-                }
             default: break
             }
-            return true
         }
         self.brackets = brackets
         self.placed = placed
-        self.reported = reported
-        self.reportsThrough = through
+        self.reports = reports
         self.fills = fills
         for f in fills {
             // Execution ids are `<Alpaca order id>:<filled total>` (``AlpacaExecution/executionID``).
@@ -171,7 +171,8 @@ actor AlpacaAdapter: BrokerAdapter {
         self.logger.notice(
             "alpaca adapter restored",
             metadata: [
-                "brackets": "\(brackets.count)", "placed": "\(placed.count)", "reports": "\(through)", "base_url": "\(config.baseURL)",
+                "brackets": "\(brackets.count)", "placed": "\(placed.count)", "reports": "\(reports.through)",
+                "base_url": "\(config.baseURL)",
             ])
     }
 
@@ -179,7 +180,7 @@ actor AlpacaAdapter: BrokerAdapter {
     var unresolved: [IntentID] {
         brackets.keys.filter { intent in
             guard placed[intent] == nil, let b = brackets[intent] else { return false }
-            return !b.legs.allSatisfy { reported.contains("final:\($0.clientOrderID)") }
+            return !b.legs.allSatisfy { reports.contains("final:\($0.clientOrderID)") }
         }.sorted()
     }
 
@@ -281,7 +282,7 @@ actor AlpacaAdapter: BrokerAdapter {
             }
             for intent in placed.keys.sorted() {
                 guard let p = placed[intent], let b = brackets[intent],
-                    !b.legs.allSatisfy({ reported.contains("final:\($0.clientOrderID)") })
+                    !b.legs.allSatisfy({ reports.contains("final:\($0.clientOrderID)") })
                 else { continue }
                 switch await client.order(id: p.entry) {
                 case .failure(let e):
@@ -368,6 +369,11 @@ actor AlpacaAdapter: BrokerAdapter {
     func applyState(_ o: AlpacaOrder, _ leg: OrderSpec) throws {
         let id = leg.clientOrderID
         switch o.status {
+        case .rejected where o.replaces != nil:
+            // A replacement refused (its old order filled first, as Alpaca documents): the leg is
+            // whatever its old order is, and that order's own updates say so.
+            logger.warning("the replacement \(o.id) of order \(o.replaces ?? "-") (\(id)) was rejected by Alpaca")
+            return
         case .rejected:
             try report(.rejected(id, reason: "Alpaca rejected the order"))
             return
@@ -385,8 +391,9 @@ actor AlpacaAdapter: BrokerAdapter {
         case .canceled: try report(.cancelled(id, reason: "Alpaca reports the order canceled"))
         case .expired: try report(.expired(id))
         case .replaced:
-            // AST replaces nothing; a replacement made elsewhere is followed under the same leg.
-            if let next = o.replacedBy { legByOrderID[next] = leg }
+            // The replacement (AST's or one made elsewhere) is followed under the same leg.
+            if let next = o.replacedBy { try follow(leg, from: o.id, to: next) }
+            if let (cid, q, reason) = pendingResize.removeValue(forKey: o.id) { try report(.modified(cid, quantity: q, reason: reason)) }
         default: break
         }
     }
@@ -394,6 +401,11 @@ actor AlpacaAdapter: BrokerAdapter {
     /// One trade update: learns its order if it is one of ours, reports what it says.
     func apply(_ u: AlpacaTradeUpdate) async throws {
         var leg = legByOrderID[u.order.id]
+        if leg == nil, let old = u.order.replaces, let oldLeg = legByOrderID[old] {
+            // The replacement of one of ours (whichever order the `replaced` event carries).
+            try follow(oldLeg, from: old, to: u.order.id)
+            leg = oldLeg
+        }
         if leg == nil, let intent = brackets.values.first(where: { $0.entry.clientOrderID.rawValue == u.order.clientOrderID })?.intent,
             let b = brackets[intent]
         {
@@ -423,7 +435,10 @@ actor AlpacaAdapter: BrokerAdapter {
         case .canceled, .expired, .rejected, .replaced, .new, .accepted, .pendingNew, .held, .restated, .doneForDay, .stopped,
             .calculated, .pendingCancel, .pendingReplace:
             try applyState(u.order, leg)
-        case .orderCancelRejected, .orderReplaceRejected, .suspended, .other:
+        case .orderReplaceRejected:
+            pendingResize[u.order.id] = nil
+            logger.warning("Alpaca rejected the replace of \(id) (order \(u.order.id), status \(u.order.status.name)): it stays as it was")
+        case .orderCancelRejected, .suspended, .other:
             logger.warning("trade update \(u.event.name) for \(id) (order \(u.order.id), status \(u.order.status.name))")
         }
     }
@@ -442,17 +457,7 @@ actor AlpacaAdapter: BrokerAdapter {
     /// Journals (durably) and delivers one report, once per key.
     @discardableResult
     func report(_ event: ExecutionEvent) throws -> ExecutionReport? {
-        let key = event.reportKey
-        guard !reported.contains(key) else { return nil }
-        reported.insert(key)
-        reportsThrough += 1
-        let rep = ExecutionReport(id: "\(name)-r\(reportsThrough)", broker: name, event: event, at: clock.now())
-        try journal.append(
-            JournalRecord(
-                kind: .sent, type: AlpacaJournal.report, timestamp: rep.at, correlationID: event.clientOrderID.rawValue,
-                body: Array(try JSONEncoder.sorted.encode(rep))), durability: .durable)
-        try deliver([rep])
-        return rep
+        try reports.report(event, at: clock.now(), journal: journal, deliver: deliver)
     }
 
     // MARK: - BrokerAdapter
@@ -489,11 +494,11 @@ actor AlpacaAdapter: BrokerAdapter {
     }
 
     func cancel(_ id: ClientOrderID, reason: String, messageID: String?) async throws -> CancelAnswer {
-        guard let client, let orderID = legByOrderID.first(where: { $0.value.clientOrderID == id })?.key else {
+        guard let client, let orderID = currentOrderID(id) else {
             return CancelAnswer(
                 accepted: false, message: "cancel of \(id) refused: broker@alpaca knows no Alpaca order for it", reports: [])
         }
-        if reported.contains("final:\(id)") {
+        if reports.contains("final:\(id)") {
             return CancelAnswer(accepted: false, message: "cancel of \(id) refused: the order is already final", reports: [])
         }
         try journal.append(
@@ -510,11 +515,87 @@ actor AlpacaAdapter: BrokerAdapter {
         }
     }
 
-    /// Alpaca resizes a bracket's stop to a partially filled take profit itself; AST sends no
-    /// replace (PATCH) yet, so a resize is refused and an uncovered position is left to the
-    /// reconciler (which halts on it).
+    /// Resizes one open leg by a replace (`PATCH qty`): a reduction only, above nothing filled
+    /// (``BrokerAdapter/modify(_:quantity:reason:messageID:)``); reported `modified` once Alpaca
+    /// says the old order is replaced. (Alpaca itself resizes a bracket's stop to a partially
+    /// filled take profit.)
     func modify(_ id: ClientOrderID, quantity: Quantity, reason: String, messageID: String?) async throws -> CancelAnswer {
-        CancelAnswer(accepted: false, message: "modify of \(id) refused: broker@alpaca does not replace orders (PATCH) yet", reports: [])
+        guard let spec = legSpec(id), quantity > .zero, quantity < spec.quantity else {
+            return CancelAnswer(
+                accepted: false, message: "modify of \(id) to \(quantity) refused: not a reduction of an open leg", reports: [])
+        }
+        return try await replace(id, AlpacaReplace(quantity: quantity), reason: reason, messageID: messageID)
+    }
+
+    /// Replaces one open leg at Alpaca (`PATCH /v2/orders/{id}`): a stop moved, a size or a time in
+    /// force changed. Journaled (durably) before it is sent; on Alpaca's acceptance the new order id
+    /// is journaled as the leg's and followed, as the `replaced` update will say. A refusal changes
+    /// nothing (the old order stays the leg's, live); an unknown outcome is settled by reading the
+    /// bracket (the leg's current order is among its legs).
+    func replace(_ id: ClientOrderID, _ change: AlpacaReplace, reason: String, messageID: String?) async throws -> CancelAnswer {
+        func refused(_ why: String) -> CancelAnswer {
+            CancelAnswer(accepted: false, message: "replace of \(id) refused: \(why)", reports: [])
+        }
+        guard let client, let orderID = currentOrderID(id), let spec = legSpec(id) else {
+            return refused("broker@alpaca knows no Alpaca order for it")
+        }
+        guard connected else { return refused("broker@alpaca is not connected (\(lastDownDetail ?? "the stream is not up yet"))") }
+        if reports.contains("final:\(id)") { return refused("the order is already final") }
+        do { _ = try AlpacaRequests.replace(id: orderID, change) } catch { return refused(error.description) }
+        try journal.append(
+            JournalRecord(
+                kind: .received, type: AlpacaJournal.input, timestamp: clock.now(), messageID: messageID, correlationID: id.rawValue,
+                body: Array(try JSONEncoder.sorted.encode(AlpacaInput.replace(id, orderID: orderID, change, reason: reason)))),
+            durability: .durable)
+        switch await client.replace(id: orderID, change) {
+        case .accepted(let new):
+            if let q = change.quantity { pendingResize[orderID] = (id, q, reason) }
+            try follow(spec, from: orderID, to: new.id)
+            return CancelAnswer(accepted: true, message: "replace of \(id) accepted by Alpaca: order \(orderID) → \(new.id)", reports: [])
+        case .refused(let status, let e):
+            logger.warning("Alpaca refused the replace of \(id) (order \(orderID)): \(status) \(e); the order stays as it was")
+            return refused("Alpaca says \(status) \(e); order \(orderID) stays as it was")
+        case .unknown(let why):
+            logger.error("replace of \(id) (order \(orderID)): outcome unknown (\(why)); reading the bracket")
+            if let p = placed[spec.intent], let b = brackets[spec.intent], case .success(let o) = await client.order(id: p.entry) {
+                try learnAndApply(o, b)
+            }
+            return CancelAnswer(accepted: false, message: "replace of \(id) not confirmed by Alpaca: \(why)", reports: [])
+        }
+    }
+
+    /// AST's leg `id` as journaled.
+    func legSpec(_ id: ClientOrderID) -> OrderSpec? {
+        brackets.values.lazy.flatMap(\.legs).first { $0.clientOrderID == id }
+    }
+
+    /// The Alpaca order that is leg `id` now (after any replace): from the journaled placement.
+    func currentOrderID(_ id: ClientOrderID) -> String? {
+        guard let spec = legSpec(id), let p = placed[spec.intent] else { return nil }
+        switch spec.leg {
+        case .entry: return p.entry
+        case .stopLoss: return p.stopLoss
+        case .takeProfit: return p.takeProfit
+        }
+    }
+
+    /// Leg `leg` is order `new` from now on (a replacement of `old`): learnt, and journaled (durably)
+    /// as the leg's order when `old` was its current one, so that a restart follows it too.
+    func follow(_ leg: OrderSpec, from old: String, to new: String) throws {
+        legByOrderID[new] = leg
+        guard var p = placed[leg.intent] else { return }
+        let before = p
+        switch leg.leg {
+        case .entry: if p.entry == old { p.entry = new }
+        case .stopLoss: if p.stopLoss == old { p.stopLoss = new }
+        case .takeProfit: if p.takeProfit == old { p.takeProfit = new }
+        }
+        guard p != before else { return }
+        try journal.append(
+            JournalRecord(
+                kind: .received, type: AlpacaJournal.placed, timestamp: clock.now(), correlationID: leg.intent.rawValue,
+                body: Array(try JSONEncoder.sorted.encode(p))), durability: .durable)
+        placed[leg.intent] = p
     }
 
     func accountState(executionsSince: Timestamp) async throws -> BrokerAccountState {
@@ -524,7 +605,7 @@ actor AlpacaAdapter: BrokerAdapter {
             ok = (try? await refreshAccount().get()) != nil
             for intent in placed.keys.sorted() where ok {
                 guard let p = placed[intent], let b = brackets[intent],
-                    !b.legs.allSatisfy({ reported.contains("final:\($0.clientOrderID)") })
+                    !b.legs.allSatisfy({ reports.contains("final:\($0.clientOrderID)") })
                 else { continue }
                 guard case .success(let o) = await client.order(id: p.entry) else {
                     ok = false
@@ -549,7 +630,7 @@ actor AlpacaAdapter: BrokerAdapter {
             positions: positions.compactMap(\.brokerPosition).sorted { $0.symbol < $1.symbol },
             openOrders: orders.sorted { $0.spec.clientOrderID < $1.spec.clientOrderID },
             executions: fills.filter { $0.at >= executionsSince }.sorted { $0.executionID < $1.executionID })
-        state.reportsThrough = reportsThrough
+        state.reportsThrough = reports.through
         return state
     }
 

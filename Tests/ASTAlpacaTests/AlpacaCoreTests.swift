@@ -575,3 +575,56 @@ let t0 = Timestamp(nanoseconds: 1_796_655_600_000_000_000)  // 2026-12-07T15:00:
         #expect(bounded.isDone && !bounded.isComplete)
     }
 }
+
+/// `PATCH /v2/orders/{id}`: the fields given and only those, checked before anything is sent; the
+/// answer read as taken (the new order), refused (nothing changed) or unknown.
+@Suite struct AlpacaReplaceTests {
+    @Test func replaceSendsOnlyTheFieldsGivenAsText() throws {
+        let stop = try AlpacaRequests.replace(id: Fixtures.parentID, AlpacaReplace(stopPrice: Price("100.50")))
+        #expect(stop == AlpacaRequest(method: .patch, path: "/v2/orders/\(Fixtures.parentID)", body: #"{"stop_price":"100.50"}"#))
+        let all = try AlpacaRequests.replace(
+            id: Fixtures.parentID,
+            AlpacaReplace(quantity: 5, limitPrice: Price("0.1234"), timeInForce: .day, clientOrderID: "intent-1.T"))
+        #expect(all.body == #"{"qty":"5","time_in_force":"day","limit_price":"0.1234","client_order_id":"intent-1.T"}"#)
+    }
+
+    @Test func replaceRefusesWhatAlpacaWouldRefuse() {
+        let id = Fixtures.parentID
+        #expect(throws: AlpacaRequestError.self) { try AlpacaRequests.replace(id: "../account", AlpacaReplace(quantity: 1)) }
+        #expect(throws: AlpacaRequestError.self) { try AlpacaRequests.replace(id: id, AlpacaReplace()) }
+        #expect(throws: AlpacaRequestError.self) { try AlpacaRequests.replace(id: id, AlpacaReplace(clientOrderID: "intent-1.S")) }
+        #expect(throws: AlpacaRequestError.self) { try AlpacaRequests.replace(id: id, AlpacaReplace(quantity: 0)) }
+        #expect(throws: AlpacaRequestError.self) { try AlpacaRequests.replace(id: id, AlpacaReplace(quantity: 10_000_001)) }
+        #expect(throws: AlpacaRequestError.self) { try AlpacaRequests.replace(id: id, AlpacaReplace(stopPrice: Price("100.505"))) }
+        #expect(throws: AlpacaRequestError.self) { try AlpacaRequests.replace(id: id, AlpacaReplace(limitPrice: Price("0"))) }
+    }
+
+    @Test func classifiesReplaceAnswers() throws {
+        let h = AlpacaRateLimitHeaders()
+        let ok = AlpacaAnswer.read(status: 200, headers: h, body: Array(Fixtures.order().utf8), now: t0)
+        guard case .accepted(let o) = AlpacaReplaceOutcome.read(ok) else {
+            Issue.record("not accepted: \(ok)")
+            return
+        }
+        #expect(o.clientOrderID == "intent-1.E")
+        let notReplaceable = AlpacaAnswer.read(
+            status: 422, headers: h, body: Array(#"{"code":42210000,"message":"order is not replaceable"}"#.utf8), now: t0)
+        #expect(
+            AlpacaReplaceOutcome.read(notReplaceable)
+                == .refused(status: 422, AlpacaAPIError(code: 42210000, message: "order is not replaceable")))
+        #expect(AlpacaReplaceOutcome.read(AlpacaAnswer.read(status: 404, headers: h, body: [], now: t0)).isRefused)
+        for unknown in [
+            AlpacaAnswer.read(status: 503, headers: h, body: [], now: t0), AlpacaAnswer.read(status: 429, headers: h, body: [], now: t0),
+            AlpacaAnswer.read(status: 200, headers: h, body: Array("{".utf8), now: t0),
+        ] {
+            guard case .unknown = AlpacaReplaceOutcome.read(unknown) else {
+                Issue.record("not unknown: \(unknown)")
+                continue
+            }
+        }
+    }
+}
+
+extension AlpacaReplaceOutcome {
+    var isRefused: Bool { if case .refused = self { true } else { false } }
+}

@@ -20,25 +20,11 @@ import Testing
     /// The shipped tree with `broker@ibkr` in place of `broker@paper`, the risk gate sending to it,
     /// and the API socket at the fake's port.
     static func overlay(port: Int, brokerOnCrash: String = "halt") -> String {
-        let children = SupervisorTests.workers.map { $0 == "broker@paper" ? "broker@ibkr" : $0 }
-        return ExecutionTests.looseLimits + "\n  broker: broker@ibkr\n"
-            + "ibkr:\n  host: 127.0.0.1\n  port: \(port)\n  client_id: 7\n  account: \"\"\n  exchange: SMART\n"
-            + "  restart_window_start_utc: \"\"\n  restart_window_minutes: 0\n  minimum_tick: \"0.01\"\n"
-            + "supervisor:\n  children:\n"
-            + children.map { name in
-                let role = name.split(separator: "@")[0]
-                let onCrash = role == "broker" ? brokerOnCrash : (role == "risk" || role == "reconciler" ? "halt" : "none")
-                return """
-                        - name: \(name)
-                          executable: ast-\(role)
-                          arguments: []
-                          restart: permanent
-                          shutdown_timeout_ms: 5000
-                          watchdog_ms: 10000
-                          on_crash: \(onCrash)
-
-                    """
-            }.joined()
+        RealBrokerTree.overlay(
+            limits: ExecutionTests.looseLimits, workers: SupervisorTests.workers, broker: "broker@ibkr",
+            settings: "ibkr:\n  host: 127.0.0.1\n  port: \(port)\n  client_id: 7\n  account: \"\"\n  exchange: SMART\n"
+                + "  restart_window_start_utc: \"\"\n  restart_window_minutes: 0\n  minimum_tick: \"0.01\"\n",
+            brokerOnCrash: brokerOnCrash)
     }
 
     static func orders(_ fake: FakeTWSServer, _ intent: String) -> [FakeTWSServer.Order] {
