@@ -54,6 +54,9 @@ public struct ResearchSpec: Sendable, Equatable {
         case shares(Int64)
         /// This percent of the cash at the fill.
         case percent(Int64)
+        /// Fixed risk: this many basis points of the cash lost if the stop (`--stop`) fills:
+        /// shares = ⌊cash × bps / 10,000 / (fill price − stop)⌋.
+        case riskBps(Int64)
     }
 
     /// When a decision made at a bar's close fills.
@@ -101,7 +104,15 @@ public struct ResearchSpec: Sendable, Equatable {
         switch (sz.first, sz.count > 1 ? Int64(sz[1]) : nil) {
         case ("shares", let n?) where n >= 1 && n <= 1_000_000_000: sizing = .shares(n)
         case ("percent", let n?) where n >= 1 && n <= 200: sizing = .percent(n)
-        default: throw ResearchError("--size: shares:N (1 to 1e9) or percent:P (1 to 200; above 100 needs --margin regt) (got '\(size)')")
+        case ("risk", _):
+            guard sz.count > 1, let p = Percent(sz[1]), p.units > 0, p <= Percent(10), p.units % 100 == 0 else {
+                throw ResearchError(
+                    "--size risk:P: P percent of the cash at risk to the stop, above 0 and at most 10, in steps of 0.01 (got '\(size)')")
+            }
+            sizing = .riskBps(p.units / 100)
+        default:
+            throw ResearchError(
+                "--size: shares:N (1 to 1e9), percent:P (1 to 200; above 100 needs --margin regt) or risk:P (with --stop) (got '\(size)')")
         }
         guard let f = Fill(rawValue: fill) else { throw ResearchError("--fill: next_open or close (got '\(fill)')") }
         return ResearchSpec(
@@ -259,6 +270,10 @@ public enum ResearchBacktest {
                 switch spec.size {
                 case .shares(let k): qty = k
                 case .percent(let p): qty = Int64(clamping: cash * Int128(p) / 100 / Int128(price))
+                case .riskBps(let b):
+                    // Without a stop there is no risk to size by: no entry (the CLI requires --stop).
+                    let risk = rules.stop(entry: price).map { Int128(price - $0.units) } ?? 0
+                    qty = risk > 0 ? Int64(clamping: cash * Int128(b) / 10_000 / risk) : 0
                 }
                 // Never more than the cash buys (Reg T: the buying power), commission included,
                 // nor more than the volume cap.

@@ -50,9 +50,9 @@ public struct PipelineConfig: Sendable, Equatable, Codable {
         try c.encode(regime, forKey: .regime)
         try c.encode(detectors, forKey: .detectors)
         try c.encode(filters, forKey: .filters)
-        try c.encode(eventGuard, forKey: .eventGuard)
         try c.encode(strategy, forKey: .strategy)
         try c.encode(sizing, forKey: .sizing)
+        try c.encode(eventGuard, forKey: .eventGuard)  // the synthesized order, kept
         // Only when configured: a configuration without exits encodes as before.
         if !exits.isEmpty { try c.encode(exits, forKey: .exits) }
     }

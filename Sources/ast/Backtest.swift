@@ -89,6 +89,7 @@ struct BacktestCommand: ParsableCommand {
         if csv == nil && (to == nil) == (sessions == nil) {
             throw ValidationError("engine mode needs either --to or --sessions (or give --csv)")
         }
+        if size.hasPrefix("risk:") && stop == nil { throw ValidationError("--size risk:P sizes by the stop: give --stop PCT too") }
         if csv == nil && (stop != nil || target != nil || volumeCap != nil || margin != "cash" || bothTouched != "worst_case") {
             throw ValidationError(
                 "--stop, --target, --both-touched, --volume-cap and --margin are for research mode (--csv); "

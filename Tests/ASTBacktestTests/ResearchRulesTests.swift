@@ -135,3 +135,21 @@ import Testing
                     )))
     }
 }
+
+@Suite struct ResearchRiskSizingTests {
+    /// risk:1 with a 5 % stop: 1 % of 10,000 = 100 at risk; the entry at 11.50 risks 0.575 a
+    /// share (stop 10.925): ⌊100 / 0.575⌋ = 173 shares; the stop at bar 7 loses 173 × 0.575 =
+    /// 99.475, within the 100 risked.
+    @Test func fixedRiskSizesByTheDistanceToTheStop() throws {
+        var s = try ResearchSpec.parse(strategy: "sma_cross:2,3", size: "risk:1", fill: "next_open", commission: "0", capital: usd("10000"))
+        s.rules = ResearchRules(stopPct: 5)
+        let t = ResearchBacktest.run(researchBars(opens: ResearchTests.opens, closes: ResearchTests.closes), s).trades.first
+        #expect(t?.quantity == 173 && t?.exitReason == .stopLoss && t?.pnl == usd("-99.475"))
+        // Without a stop nothing is risked, so nothing is bought.
+        s.rules = ResearchRules()
+        #expect(ResearchBacktest.run(researchBars(opens: ResearchTests.opens, closes: ResearchTests.closes), s).trades.isEmpty)
+        #expect(throws: ResearchError.self) {
+            try ResearchSpec.parse(strategy: "sma_cross:2,3", size: "risk:11", fill: "next_open", commission: "0", capital: usd("1"))
+        }
+    }
+}
