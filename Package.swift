@@ -100,7 +100,7 @@ let package = Package(
         // Pure core: the backtester's results: trades from fills, the daily equity series, the statistics (formulas in
         // README), the single-symbol research loop (`sma_cross`), and the texts of trades.csv, equity.csv,
         // summary.json, report.md and the self-contained report.html (SVG drawn here). No file, clock or socket.
-        .target(name: "ASTBacktest", dependencies: ["ASTCore", "ASTCalendar", "ASTEngine"]),
+        .target(name: "ASTBacktest", dependencies: ["ASTCore", "ASTCalendar", "ASTEngine", "ASTPaperBroker"]),
 
         // Shell (C): fork/exec with only async-signal-safe calls between them (LISTEN_PID set to the child's own pid,
         // PR_SET_PDEATHSIG), SIGCHLD wake-up, SCM_CREDENTIALS, sealed memfds, getrandom.

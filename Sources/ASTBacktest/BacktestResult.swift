@@ -13,6 +13,25 @@ public enum ExitReason: String, Sendable, Equatable, Codable {
     case signal
     /// Still open when the data ended: valued at the last close, no exit commission (not sold).
     case endOfData = "end_of_data"
+    /// Reg T: the worst case of the bar breached the maintenance requirement; sold at the close.
+    case marginCall = "margin_call"
+    /// An exit plugin (`strategy.exits`) closed the position: held too long ...
+    case timeStop = "time_stop"
+    /// ... the trailing stop was crossed ...
+    case trailingStop = "trailing_stop"
+    /// ... or a stage of the staged take profit was reached (a partial exit).
+    case stagedTakeProfit = "staged_take_profit"
+}
+
+extension ExitReason {
+    /// The reason of an exit rule's reduce-only intent `<date>.exit-<rule>.<symbol>` (a rule
+    /// without a reason of its own, e.g. `stop_loss`, is named by its own name's reason); nil for
+    /// any other intent id.
+    static func ofExitIntent(_ intent: String) -> ExitReason? {
+        let parts = intent.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count >= 3, parts[1].hasPrefix("exit-") else { return nil }
+        return ExitReason(rawValue: String(parts[1].dropFirst(5))) ?? .reduce
+    }
 }
 
 /// One round trip: an entry (all fills of one entry order, volume-weighted) and the exits that

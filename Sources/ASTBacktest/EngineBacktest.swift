@@ -26,7 +26,7 @@ public enum EngineBacktest {
             let date = NewYorkTime.local(f.at).date
             let id = f.clientOrderID.rawValue
             let (key, leg) = id.count > 2 && id.dropLast().hasSuffix(".") ? (String(id.dropLast(2)), id.last) : (id, nil)
-            let reason: ExitReason = leg == "S" ? .stopLoss : leg == "T" ? .takeProfit : .reduce
+            let reason: ExitReason = leg == "S" ? .stopLoss : leg == "T" ? .takeProfit : ExitReason.ofExitIntent(key) ?? .reduce
             ledger.apply(
                 symbol: f.symbol, side: f.side, quantity: f.quantity.shares, price: f.price, commission: f.commission, date: date,
                 session: session(date), key: key, reason: reason)

@@ -1,5 +1,6 @@
 import ASTCalendar
 import ASTCore
+import ASTPaperBroker
 
 /// One symbol's daily bars as columns (struct of arrays, oldest first): what the single-symbol
 /// research loop reads, built once from the parsed CSV.
@@ -10,14 +11,19 @@ public struct ResearchBars: Sendable, Equatable {
     public var highs: [Int64]
     public var lows: [Int64]
     public var closes: [Int64]
+    /// Shares traded per bar (empty: unknown, no volume cap applies).
+    public var volumes: [Int64]
 
-    public init(symbol: Symbol, dates: [LocalDate], opens: [Int64], highs: [Int64], lows: [Int64], closes: [Int64]) {
+    public init(
+        symbol: Symbol, dates: [LocalDate], opens: [Int64], highs: [Int64], lows: [Int64], closes: [Int64], volumes: [Int64] = []
+    ) {
         self.symbol = symbol
         self.dates = dates
         self.opens = opens
         self.highs = highs
         self.lows = lows
         self.closes = closes
+        self.volumes = volumes
     }
 
     /// From bars in time order (their session dates in New York).
@@ -28,6 +34,7 @@ public struct ResearchBars: Sendable, Equatable {
         highs = bars.map(\.high.units)
         lows = bars.map(\.low.units)
         closes = bars.map(\.close.units)
+        volumes = bars.map(\.volume)
     }
 
     public var count: Int { closes.count }
@@ -47,6 +54,9 @@ public struct ResearchSpec: Sendable, Equatable {
         case shares(Int64)
         /// This percent of the cash at the fill.
         case percent(Int64)
+        /// Fixed risk: this many basis points of the cash lost if the stop (`--stop`) fills:
+        /// shares = ⌊cash × bps / 10,000 / (fill price − stop)⌋.
+        case riskBps(Int64)
     }
 
     /// When a decision made at a bar's close fills.
@@ -63,6 +73,8 @@ public struct ResearchSpec: Sendable, Equatable {
     public var commission: CommissionModel
     public var capital: Money
     public var slippage: SlippageModel
+    /// Stops, targets, the volume cap and margin (``ResearchRules``; the default changes nothing).
+    public var rules = ResearchRules()
 
     public init(
         strategy: Strategy, size: Size, fill: Fill, commission: CommissionModel, capital: Money, slippage: SlippageModel = .none
@@ -91,8 +103,16 @@ public struct ResearchSpec: Sendable, Equatable {
         let sizing: Size
         switch (sz.first, sz.count > 1 ? Int64(sz[1]) : nil) {
         case ("shares", let n?) where n >= 1 && n <= 1_000_000_000: sizing = .shares(n)
-        case ("percent", let n?) where n >= 1 && n <= 100: sizing = .percent(n)
-        default: throw ResearchError("--size: shares:N (1 to 1e9) or percent:P (1 to 100) (got '\(size)')")
+        case ("percent", let n?) where n >= 1 && n <= 200: sizing = .percent(n)
+        case ("risk", _):
+            guard sz.count > 1, let p = Percent(sz[1]), p.units > 0, p <= Percent(10), p.units % 100 == 0 else {
+                throw ResearchError(
+                    "--size risk:P: P percent of the cash at risk to the stop, above 0 and at most 10, in steps of 0.01 (got '\(size)')")
+            }
+            sizing = .riskBps(p.units / 100)
+        default:
+            throw ResearchError(
+                "--size: shares:N (1 to 1e9), percent:P (1 to 200; above 100 needs --margin regt) or risk:P (with --stop) (got '\(size)')")
         }
         guard let f = Fill(rawValue: fill) else { throw ResearchError("--fill: next_open or close (got '\(fill)')") }
         return ResearchSpec(
@@ -227,24 +247,38 @@ public enum ResearchBacktest {
         var cash = Int128(spec.capital.units)
         var position: Int64 = 0
         var pending: Side?  // decided at the last close, fills at this open
+        var pendingReason: ExitReason = .signal  // what a pending sell is called (the rest of a capped exit)
         var fastSum: Int128 = 0, slowSum: Int128 = 0
         var previous = 0  // sign of (fast − slow) at the previous bar; 0 while undefined or equal
         let closes = bars.closes, opens = bars.opens
         let f = Int128(fast), s = Int128(slow)
+        let rules = spec.rules
+        let volumes = bars.volumes
+        // The bracket of the open position (ResearchRules): its entry bar and its levels.
+        var entryBar = Int.max
+        var stopLevel: Price?, targetLevel: Price?
+        let bracketed = rules.stopPct != nil || rules.targetPct != nil
 
-        /// Carries out an order at `price` on bar `t`.
-        func execute(_ side: Side, at quoted: Int64, _ t: Int) {
+        /// Carries out an order at `price` on bar `t` (`slipped`: the price is already the fill's).
+        func execute(_ side: Side, at quoted: Int64, _ t: Int, reason: ExitReason = .signal, slipped: Bool = false) {
             guard quoted > 0 else { return }
-            let price = spec.slippage.price(quoted, side)
+            let price = slipped ? quoted : spec.slippage.price(quoted, side)
+            let cap = rules.cap(volume: t < volumes.count ? volumes[t] : nil)
             if side == .buy {
                 guard position == 0 else { return }
                 var qty: Int64
                 switch spec.size {
                 case .shares(let k): qty = k
                 case .percent(let p): qty = Int64(clamping: cash * Int128(p) / 100 / Int128(price))
+                case .riskBps(let b):
+                    // Without a stop there is no risk to size by: no entry (the CLI requires --stop).
+                    let risk = rules.stop(entry: price).map { Int128(price - $0.units) } ?? 0
+                    qty = risk > 0 ? Int64(clamping: cash * Int128(b) / 10_000 / risk) : 0
                 }
-                // Never more than the cash buys, commission included.
-                qty = min(qty, spec.commission.maxQuantity(budget: cash, price: price))
+                // Never more than the cash buys (Reg T: the buying power), commission included,
+                // nor more than the volume cap.
+                let budget = rules.margin == .regt ? RegT.buyingPower(equity: cash, positionsValue: 0) : cash
+                qty = min(qty, spec.commission.maxQuantity(budget: budget, price: price), cap)
                 guard qty > 0 else { return }
                 let c = spec.commission.charge(quantity: qty, price: price)
                 cash -= Int128(qty) * Int128(price) + Int128(c)
@@ -252,22 +286,54 @@ public enum ResearchBacktest {
                 ledger.apply(
                     symbol: bars.symbol, side: .buy, quantity: qty, price: Price(units: price), commission: Money(units: c),
                     date: bars.dates[t], session: t, key: "entry-\(t)", reason: .signal)
+                if bracketed {
+                    entryBar = t
+                    stopLevel = rules.stop(entry: price)
+                    targetLevel = rules.target(entry: price)
+                }
             } else {
                 guard position > 0 else { return }
-                let c = spec.commission.charge(quantity: position, price: price)
-                cash += Int128(position) * Int128(price) - Int128(c)
-                ledger.apply(
-                    symbol: bars.symbol, side: .sell, quantity: position, price: Price(units: price), commission: Money(units: c),
-                    date: bars.dates[t], session: t, key: "exit-\(t)", reason: .signal)
-                position = 0
+                let qty = min(position, cap)
+                if qty > 0 {
+                    let c = spec.commission.charge(quantity: qty, price: price)
+                    cash += Int128(qty) * Int128(price) - Int128(c)
+                    ledger.apply(
+                        symbol: bars.symbol, side: .sell, quantity: qty, price: Price(units: price), commission: Money(units: c),
+                        date: bars.dates[t], session: t, key: "exit-\(t)", reason: reason)
+                    position -= qty
+                }
+                // The volume cap's rest is sold at the next bar's open.
+                if position > 0 {
+                    pending = .sell
+                    pendingReason = reason
+                }
             }
         }
 
         for t in 0..<n {
-            // OPEN: the order decided at the previous close.
+            // OPEN: the order decided at the previous close (or the rest of a capped exit).
             if let side = pending {
-                execute(side, at: opens[t], t)
+                let reason = pendingReason
                 pending = nil
+                pendingReason = .signal
+                execute(side, at: opens[t], t, reason: reason)
+            }
+            // INTRABAR: the position's stop and target from the bar after its entry (gap-aware,
+            // the both_touched tie-break), by the exchange's rules.
+            if bracketed, position > 0, t > entryBar, pending == nil {
+                let bar = Bar(
+                    symbol: bars.symbol, start: Timestamp(nanoseconds: 0), open: Price(units: opens[t]),
+                    high: Price(units: bars.highs[t]), low: Price(units: bars.lows[t]), close: Price(units: closes[t]), volume: 0)
+                if let hit = FillModel.exit(position: .buy, stop: stopLevel, target: targetLevel, bar: bar, rule: rules.bothTouched) {
+                    let reason: ExitReason = hit.leg == .stopLoss ? .stopLoss : .takeProfit
+                    // The stop is a market order once triggered: it slips; the target is a limit.
+                    let price = hit.leg == .stopLoss ? spec.slippage.price(hit.price.units, .sell) : hit.price.units
+                    execute(.sell, at: price, t, reason: reason, slipped: true)
+                }
+            }
+            // Reg T: a position whose worst case in this bar breaches maintenance is sold at the close.
+            if rules.margin == .regt, position > 0, RegT.breachesMaintenance(cash: cash, shares: position, low: bars.lows[t]) {
+                execute(.sell, at: closes[t], t, reason: .marginCall)
             }
             // CLOSE: the indicators take this close; the strategy decides.
             let c = Int128(closes[t])
@@ -283,7 +349,11 @@ public enum ResearchBacktest {
                 if previous < 0 && now > 0 { signal = .buy } else if previous > 0 && now < 0 { signal = .sell }
                 previous = now
                 if let signal {
-                    if spec.fill == .close { execute(signal, at: closes[t], t) } else { pending = signal }
+                    if spec.fill == .close {
+                        execute(signal, at: closes[t], t)
+                    } else if pending == nil {  // (not over the rest of a capped exit)
+                        pending = signal
+                    }
                 }
             }
             let exposure = Int128(position) * c

@@ -180,7 +180,7 @@ public struct OrderSpec: Sendable, Equatable, Codable {
     /// never has to trust anything else; the gate blocks such an intent unless it reduces.
     public static func isReduceOnlyIntent(_ intent: IntentID) -> Bool {
         let id = intent.rawValue
-        return id.contains(".safe-reduce.") || id.hasPrefix("op-flatten-") || id.hasPrefix("op-protect-")
+        return id.contains(".safe-reduce.") || id.hasPrefix("op-flatten-") || id.hasPrefix("op-protect-") || id.contains(".exit-")
     }
 }
 

@@ -141,6 +141,8 @@ struct EngineRun {
     var dayIntents = 0, dayApproved = 0, dayFills = 0
     /// The scan's indicators, carried from session to session (as the tree's strategy carries them).
     var indicators: ScanIndicators?
+    /// The entries of held positions, for the exit rules (``HoldingsLedger``).
+    var holdings = HoldingsLedger()
 
     init(engine: Engine, gate: RiskGate, exchange: PaperExchange) {
         self.engine = engine
@@ -172,6 +174,7 @@ struct EngineRun {
         dayIntents = 0
         dayApproved = 0
         dayFills = 0
+        holdings.begin(session)
         for (time, beat) in EngineSemantics.beats(of: session) {
             switch beat {
             case .task(.fullScan): scan(session, time)
@@ -200,12 +203,14 @@ struct EngineRun {
         guard let portfolio = strategyPortfolio else { return }  // when in doubt, do nothing
         var input = scanInput(session.date, now: now, portfolio: portfolio)
         advanceIndicators(&input)
+        input.holdings = holdings.holdings
         let result = engine.pipeline.scan(input)
         var approvals: [Approval] = []
         for var intent in result.intents {
             // Decided by the end of its session or never (the tree's strategy sets the same).
             intent.expiresAt = EngineSemantics.intentExpiry(of: session)
             out.intents.append(intent)
+            holdings.note(intent)
             dayIntents += 1
             if EngineSemantics.isExpired(intentCreatedAt: intent.createdAt, session: session, now: now) {
                 out.expired.append(intent.id)
@@ -319,7 +324,10 @@ struct EngineRun {
         let outcome = exchange.handle(input, now: now)
         for report in outcome.reports {
             out.reports.append(report)
-            if case .fill = report.event { dayFills += 1 }
+            if case .fill(let f) = report.event {
+                dayFills += 1
+                holdings.apply(f, held: exchange.positions.first { $0.symbol == f.symbol }?.quantity.shares ?? 0)
+            }
             if let seq = report.sequence { reportsThrough = max(reportsThrough, seq) }
             reconcile(.report(report), now)
         }

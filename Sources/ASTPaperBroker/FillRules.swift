@@ -13,8 +13,9 @@ enum FillRules {
     /// Matches `spec` against `bar`. `triggered` says whether a stop or stop-limit was already
     /// triggered on an earlier bar (a triggered stop is a market order, a triggered stop-limit
     /// a limit order).
-    static func evaluate(_ spec: OrderSpec, triggered: Bool, bar: Bar, slippageBps: Int) -> Evaluation {
+    static func evaluate(_ spec: OrderSpec, triggered: Bool, bar: Bar, slippageBps: Int, slippageTicks: Int = 0) -> Evaluation {
         let buy = spec.side == .buy
+        func slip(_ price: Price, side: Side, bps: Int) -> Price { FillRules.slip(price, side: side, bps: bps, ticks: slippageTicks) }
         switch spec.type {
         case .market:
             return Evaluation(triggers: true, price: slip(bar.open, side: spec.side, bps: slippageBps))
@@ -68,11 +69,11 @@ enum FillRules {
     }
 
     /// `price` moved against the trader by `bps` basis points, the amount rounded up to the next
-    /// 1/10,000 (against the trader as well). A sell never slips below one unit.
-    static func slip(_ price: Price, side: Side, bps: Int) -> Price {
+    /// 1/10,000 (against the trader as well), plus `ticks` cents. A sell never slips below one unit.
+    static func slip(_ price: Price, side: Side, bps: Int, ticks: Int = 0) -> Price {
         let bps = Int128(max(0, bps))
         let raw = Int128(price.units) * bps
-        let amount = (raw + 9_999) / 10_000
+        let amount = (raw + 9_999) / 10_000 + Int128(max(0, ticks)) * Int128(FillModel.tickUnits)
         let result = side == .buy ? Int128(price.units) + amount : max(1, Int128(price.units) - amount)
         return Price(units: Int64(clamping: result))
     }

@@ -26,6 +26,9 @@ public struct PaperBrokerConfig: Sendable, Equatable, Codable {
     /// Slippage of market and stop fills against the trader, in basis points of the price.
     /// Negative values count as zero.
     public var slippageBps: Int
+    /// Slippage of market and stop fills against the trader, in ticks of one cent, added to
+    /// ``slippageBps``. Negative values count as zero. Encoded only when not zero.
+    public var slippageTicks: Int = 0
     /// Commission per share filled.
     public var commissionPerShare: Money
     /// The least commission charged on one fill.
@@ -58,6 +61,7 @@ public struct PaperBrokerConfig: Sendable, Equatable, Codable {
         case bothTouched = "both_touched"
         case maxVolumeSharePercent = "max_volume_share_percent"
         case slippageBps = "slippage_bps"
+        case slippageTicks = "slippage_ticks"
         case commissionPerShare = "commission_per_share"
         case commissionMinimum = "commission_minimum"
         case commissionMaximumPercent = "commission_maximum_percent"
@@ -70,10 +74,23 @@ public struct PaperBrokerConfig: Sendable, Equatable, Codable {
         bothTouched = try c.decodeIfPresent(BothTouchedRule.self, forKey: .bothTouched) ?? d.bothTouched
         maxVolumeSharePercent = try c.decodeIfPresent(Percent.self, forKey: .maxVolumeSharePercent) ?? d.maxVolumeSharePercent
         slippageBps = try c.decodeIfPresent(Int.self, forKey: .slippageBps) ?? d.slippageBps
+        slippageTicks = try c.decodeIfPresent(Int.self, forKey: .slippageTicks) ?? d.slippageTicks
         commissionPerShare = try c.decodeIfPresent(Money.self, forKey: .commissionPerShare) ?? d.commissionPerShare
         commissionMinimum = try c.decodeIfPresent(Money.self, forKey: .commissionMinimum) ?? d.commissionMinimum
         commissionMaximumPercent =
             try c.decodeIfPresent(Percent.self, forKey: .commissionMaximumPercent)
             ?? d.commissionMaximumPercent
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(startingCash, forKey: .startingCash)
+        try c.encode(bothTouched, forKey: .bothTouched)
+        try c.encode(maxVolumeSharePercent, forKey: .maxVolumeSharePercent)
+        try c.encode(slippageBps, forKey: .slippageBps)
+        if slippageTicks != 0 { try c.encode(slippageTicks, forKey: .slippageTicks) }
+        try c.encode(commissionPerShare, forKey: .commissionPerShare)
+        try c.encode(commissionMinimum, forKey: .commissionMinimum)
+        try c.encode(commissionMaximumPercent, forKey: .commissionMaximumPercent)
     }
 }

@@ -350,7 +350,9 @@ public struct PaperExchange: Sendable, Equatable, Codable {
         for i in group where isMatchable(orders[i], bar: bar, end: end) {
             // Accepted during the bar's session: only its close is known to have traded since.
             let seen = Self.acceptedDuring(orders[i], start: bar.start, end: end) ? Self.closeBar(bar) : bar
-            let e = FillRules.evaluate(orders[i].spec, triggered: orders[i].triggered, bar: seen, slippageBps: config.slippageBps)
+            let e = FillRules.evaluate(
+                orders[i].spec, triggered: orders[i].triggered, bar: seen, slippageBps: config.slippageBps,
+                slippageTicks: config.slippageTicks)
             if let price = e.price {
                 candidates.append((i, price))
             } else if e.triggers {

@@ -11,6 +11,9 @@ extension PaperBrokerConfig: ConfigSection {
             must: "be above 0 and at most 100", got: maxVolumeSharePercent)
         v.check(
             (0...1_000).contains(slippageBps), key: CodingKeys.slippageBps, must: "be between 0 and 1000 basis points", got: slippageBps)
+        v.check(
+            (0...1_000).contains(slippageTicks), key: CodingKeys.slippageTicks, must: "be between 0 and 1000 ticks (cents)",
+            got: slippageTicks)
         v.check(!commissionPerShare.isNegative, key: CodingKeys.commissionPerShare, must: "not be negative", got: commissionPerShare)
         v.check(!commissionMinimum.isNegative, key: CodingKeys.commissionMinimum, must: "not be negative", got: commissionMinimum)
         v.check(

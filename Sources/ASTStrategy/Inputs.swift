@@ -35,6 +35,9 @@ public struct ScanInput: Sendable {
     /// The scan's indicators carried from the previous scans and advanced to this one (see
     /// ``ScanIndicators``); nil: computed over `universe`'s bars as given.
     public var indicators: ScanIndicators?
+    /// What the caller knows of each held position's entry (for the exit rules: ``Holding``);
+    /// empty: the rules that need it hold.
+    public var holdings: [Symbol: Holding] = [:]
 
     /// `now` defaults to 09:00 New York time on `date`, the scheduled pre-market scan.
     public init(

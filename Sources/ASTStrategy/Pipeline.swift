@@ -34,12 +34,27 @@ public struct PipelineConfig: Sendable, Equatable, Codable {
     public var eventGuard = EventGuardConfig()
     public var strategy = PluginConfig(name: BracketStrategy.pluginName)
     public var sizing = SizingConfig()
+    /// The exit rules (``ExitRule``) reviewing every held position at the scan; none by default.
+    public var exits: [PluginConfig] = []
 
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case universe, regime, detectors, filters, strategy, sizing
+        case universe, regime, detectors, filters, strategy, sizing, exits
         case eventGuard = "event_guard"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(universe, forKey: .universe)
+        try c.encode(regime, forKey: .regime)
+        try c.encode(detectors, forKey: .detectors)
+        try c.encode(filters, forKey: .filters)
+        try c.encode(strategy, forKey: .strategy)
+        try c.encode(sizing, forKey: .sizing)
+        try c.encode(eventGuard, forKey: .eventGuard)  // the synthesized order, kept
+        // Only when configured: a configuration without exits encodes as before.
+        if !exits.isEmpty { try c.encode(exits, forKey: .exits) }
     }
 
     public init(from decoder: any Decoder) throws {
@@ -53,6 +68,7 @@ public struct PipelineConfig: Sendable, Equatable, Codable {
         eventGuard = try c.value(.eventGuard, default: d.eventGuard)
         strategy = try c.value(.strategy, default: d.strategy)
         sizing = try c.value(.sizing, default: d.sizing)
+        exits = try c.value(.exits, default: d.exits)
     }
 
     /// Every problem of the values and of the plugins' parameters (each named plugin is made,
@@ -70,6 +86,10 @@ public struct PipelineConfig: Sendable, Equatable, Codable {
         for (i, n) in names.enumerated() where names[..<i].contains(n) {
             p.append("strategy.detectors names '\(n)' twice")
         }
+        let exitNames = exits.map(\.name)
+        for (i, n) in exitNames.enumerated() where exitNames[..<i].contains(n) {
+            p.append("strategy.exits names '\(n)' twice")
+        }
         return p
     }
 }
@@ -78,6 +98,7 @@ public struct PipelineConfig: Sendable, Equatable, Codable {
 struct PluginSet {
     var detectors: [any PatternDetector] = []
     var strategy: (any Strategy)?
+    var exits: [any ExitRule] = []
     var problems: [String] = []
 
     static func make(_ config: PipelineConfig, registry: PluginRegistry) -> PluginSet {
@@ -105,6 +126,19 @@ struct PluginSet {
         } else {
             set.problems.append("unknown strategy '\(config.strategy.name)' (known: \(registry.strategyNames.joined(separator: ", ")))")
         }
+        let exitRegistry = ExitRegistry.builtIn
+        for ec in config.exits {
+            guard var e = exitRegistry.make(ec.name) else {
+                set.problems.append("unknown exit '\(ec.name)' (known: \(exitRegistry.names.joined(separator: ", ")))")
+                continue
+            }
+            do {
+                try e.validate(ec.params)
+            } catch {
+                set.problems.append(contentsOf: error.problems.map { "\(error.plugin): \($0)" })
+            }
+            set.exits.append(e)
+        }
         return set
     }
 
@@ -112,6 +146,7 @@ struct PluginSet {
     func cleanup() {
         for d in detectors { d.cleanup() }
         strategy?.cleanup()
+        for e in exits { e.cleanup() }
     }
 }
 
@@ -202,7 +237,9 @@ public struct PipelineRun: Sendable {
         plan: IndicatorPlan, lookback: Int, filters: [any CandidateFilter]
     ) {
         let filters = config.filters.makeFilters() + extraFilters
-        let specs = plugins.detectors.flatMap(\.indicators) + filters.flatMap(\.indicators) + strategy.indicators
+        let specs =
+            plugins.detectors.flatMap(\.indicators) + filters.flatMap(\.indicators) + strategy.indicators
+            + plugins.exits.flatMap(\.indicators)
         return (IndicatorPlan(specs), max(2, plugins.detectors.map(\.lookback).max() ?? 1), filters)
     }
 
@@ -242,6 +279,7 @@ public struct PipelineRun: Sendable {
         let histories = input.universe.sorted { $0.info.symbol < $1.info.symbol }
         var perDetector = [[Candidate]](repeating: [], count: plugins.detectors.count)
         var survivors: [StrategyEngine.Input] = []
+        var heldContexts: [Symbol: SymbolContext] = [:]  // for the exit rules
         result.universe.considered = histories.count
         for (i, history) in histories.enumerated() {
             let info = history.info
@@ -271,6 +309,7 @@ public struct PipelineRun: Sendable {
                         date: date, info: info, usable: usable, plan: plan, lookback: lookback, regime: result.regime.regime,
                         position: position)
                 }
+            if !plugins.exits.isEmpty, position.map({ $0.quantity > .zero }) ?? false { heldContexts[info.symbol] = context }
             guard let close = usable.last?.close else { continue }
             for (rank, detector) in plugins.detectors.enumerated() {
                 guard let found = detector.detect(context) else { continue }
@@ -298,6 +337,13 @@ public struct PipelineRun: Sendable {
             portfolio: input.portfolio, date: date, now: input.now)
         result.intents = output.intents
         result.rationales = output.rationales
+        // Exit rules -> reduce-only intents for the risk gate, beside the entries.
+        let exits = exitIntents(
+            input, rules: plugins.exits, contexts: heldContexts, plan: plan, lookback: lookback, regime: result.regime.regime)
+        if !exits.intents.isEmpty {
+            result.intents = (result.intents + exits.intents).sorted { $0.id < $1.id }
+            result.rationales = (result.rationales + exits.rationales).sorted { $0.intent < $1.intent }
+        }
         result.sizing = output.sizing
         result.skipped = output.skipped
         return result

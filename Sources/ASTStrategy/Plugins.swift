@@ -9,12 +9,26 @@ public enum PluginValue: Sendable, Equatable, Codable, CustomStringConvertible {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.singleValueContainer()
-        if let b = try? c.decode(Bool.self) {
+        // The configuration file's decoder reads every scalar as its text and reports each failed
+        // typed read as a problem, so probing Bool first refused every number there: read the
+        // text and classify it. (JSON numbers and booleans are no strings and fall through.)
+        if let text = try? c.decode(String.self) {
+            self = Self(text: text)
+        } else if let b = try? c.decode(Bool.self) {
             self = .bool(b)
-        } else if let d = try? c.decode(Double.self) {
+        } else {
+            self = .number(try c.decode(Double.self))
+        }
+    }
+
+    /// `true`/`false`, a finite decimal number, else the text itself.
+    init(text: String) {
+        if text == "true" || text == "false" {
+            self = .bool(text == "true")
+        } else if !text.isEmpty, text.allSatisfy({ "0123456789.+-eE".contains($0) }), let d = Double(text), d.isFinite {
             self = .number(d)
         } else {
-            self = .string(try c.decode(String.self))
+            self = .string(text)
         }
     }
 

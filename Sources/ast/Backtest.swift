@@ -57,6 +57,16 @@ struct BacktestCommand: ParsableCommand {
     var commission: String = "0"
     @Option(help: "Research mode: 0, bps:N or ticks:N (cents) against the trader at every fill.")
     var slippage: String = "0"
+    @Option(help: "Research mode: a protective stop PCT percent below the entry fill (gap-aware: a gap through it fills at the open).")
+    var stop: String?
+    @Option(help: "Research mode: a take profit PCT percent above the entry fill.")
+    var target: String?
+    @Option(help: "Research mode: worst_case, best_case or open_proximity, when one bar reaches the stop and the target.")
+    var bothTouched: String = "worst_case"
+    @Option(help: "Research mode: at most PCT percent of a bar's volume per fill.")
+    var volumeCap: String?
+    @Option(help: "Research mode: cash, or regt (50 % initial, 25 % maintenance, liquidation at the close).")
+    var margin: String = "cash"
     @Option(help: "The directory the files are written to (created).")
     var out: String
     @Flag(help: "No progress bar even on a terminal.")
@@ -78,6 +88,12 @@ struct BacktestCommand: ParsableCommand {
         if csv != nil && (store != nil || csvDir != nil) { throw ValidationError("--csv (research mode) takes no --store or --csv-dir") }
         if csv == nil && (to == nil) == (sessions == nil) {
             throw ValidationError("engine mode needs either --to or --sessions (or give --csv)")
+        }
+        if size.hasPrefix("risk:") && stop == nil { throw ValidationError("--size risk:P sizes by the stop: give --stop PCT too") }
+        if csv == nil && (stop != nil || target != nil || volumeCap != nil || margin != "cash" || bothTouched != "worst_case") {
+            throw ValidationError(
+                "--stop, --target, --both-touched, --volume-cap and --margin are for research mode (--csv); "
+                    + "engine mode takes them from paper_broker: in the configuration")
         }
         if let sessions, sessions < 1 { throw ValidationError("--sessions must be at least 1 (got \(sessions))") }
         if csv != nil && (sessions != nil || compareStateDir != nil) {
@@ -110,16 +126,18 @@ struct BacktestCommand: ParsableCommand {
         guard csv != nil else { return }
         _ = try ResearchSpec.parse(
             strategy: strategy, size: size, fill: fill, commission: commission, capital: Money(units: 1), slippage: slippage)
+        _ = try researchRules()
     }
 
     /// `cache`: parsed files by path and symbol, so that a sweep's shard reads its CSV once.
     func research(cache: ResearchCSVCache? = nil) throws -> BacktestResult {
         guard let csv else { throw failure("--csv is required", ExitStatus.usage) }
         let cash = Money(capital ?? "10000") ?? Money(units: 10_000 * 10_000)
-        let spec: ResearchSpec
+        var spec: ResearchSpec
         do {
             spec = try ResearchSpec.parse(
                 strategy: strategy, size: size, fill: fill, commission: commission, capital: cash, slippage: slippage)
+            spec.rules = try researchRules()
         } catch {
             throw failure("\(error)", ExitStatus.usage)
         }
@@ -158,11 +176,22 @@ struct BacktestCommand: ParsableCommand {
         if let from = from.flatMap(LocalDate.init) { bars.removeAll { NewYorkTime.local($0.start).date < from } }
         if let to = to.flatMap(LocalDate.init) { bars.removeAll { NewYorkTime.local($0.start).date > to } }
         guard !bars.isEmpty else { throw failure("\(csv): no bars in the period", ExitStatus.badData) }
-        let parameters: [(String, String)] = [
+        let base: [(String, String)] = [
             ("mode", "research"), ("csv", csv), ("symbol", parsed.symbol.rawValue), ("strategy", strategy), ("size", size),
             ("fill", fill), ("commission", commission), ("slippage", slippage), ("capital", cash.description),
         ]
+        // The fill-realism options only when given, so that earlier runs keep their bytes.
+        let extra: [(String, String?)] = [
+            ("stop", stop), ("target", target), ("both_touched", bothTouched == "worst_case" ? nil : bothTouched),
+            ("volume_cap", volumeCap), ("margin", margin == "cash" ? nil : margin),
+        ]
+        let parameters = base + extra.compactMap { k, v in v.map { (k, $0) } }
         return ResearchBacktest.run(ResearchBars(symbol: parsed.symbol, bars: bars), spec, parameters: parameters)
+    }
+
+    /// `--stop`, `--target`, `--both-touched`, `--volume-cap`, `--margin`.
+    func researchRules() throws(ResearchError) -> ResearchRules {
+        try ResearchRules.parse(stop: stop, target: target, bothTouched: bothTouched, volumeCap: volumeCap, margin: margin)
     }
 
     // MARK: Engine mode
