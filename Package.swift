@@ -43,7 +43,8 @@ let package = Package(
 
         // Pure core: shared values: timestamps (integer ns, UTC), roles and process identities, the clock protocol;
         // exact `Price`, `Money`, `Percent`, `Quantity`, `Symbol`, intent and approval ids; bars, order specs,
-        // brackets, fills, execution reports, a broker's account state, reconciliation summaries.
+        // brackets, fills, execution reports, a broker's account state, reconciliation summaries; the one JSON reader
+        // for outside answers (bounded, numbers kept as text, duplicate names refused) that Alpaca and Polygon share.
         .target(name: "ASTCore"),
         // Pure core: the message catalog (`Message`, `MessageType`, delivery classes) and the values it carries
         // between processes and cores: intent groups, approvals, decisions, alerts, lifecycle events, portfolio
@@ -85,7 +86,7 @@ let package = Package(
         // Pure core: the Alpaca Trading API client's protocol: request building (brackets, listings, lookups by client
         // order id, cancels, fill activities), answers read into exact values and outcomes, the `trade_updates` stream's
         // state machine, the 200/min token bucket and 429 handling; the market-data API's daily bars (paged requests,
-        // answers read into bars). Its own bounded JSON parser. No Foundation, no sockets.
+        // answers read into bars). JSON through ASTCore's parser. No Foundation, no sockets.
         .target(name: "ASTAlpaca", dependencies: ["ASTCore", "ASTCalendar"]),
         // Pure core: the chaos drill: the seeded round planner, the invariant checker over a round's observations,
         // the drill report.
