@@ -47,7 +47,8 @@ let package = Package(
 
         // Pure core: shared values: timestamps (integer ns, UTC), roles and process identities, the clock protocol;
         // exact `Price`, `Money`, `Percent`, `Quantity`, `Symbol`, intent and approval ids; bars, order specs,
-        // brackets, fills, execution reports, a broker's account state, reconciliation summaries.
+        // brackets, fills, execution reports, a broker's account state, reconciliation summaries; the one JSON reader
+        // for outside answers (bounded, numbers kept as text, duplicate names refused) that Alpaca and Polygon share.
         .target(name: "ASTCore"),
         // Pure core: the message catalog (`Message`, `MessageType`, delivery classes) and the values it carries
         // between processes and cores: intent groups, approvals, decisions, alerts, lifecycle events, portfolio
@@ -88,8 +89,9 @@ let package = Package(
         .target(name: "ASTTWS", dependencies: ["ASTCore"]),
         // Pure core: the Alpaca Trading API client's protocol: request building (brackets, listings, lookups by client
         // order id, cancels, fill activities), answers read into exact values and outcomes, the `trade_updates` stream's
-        // state machine, the 200/min token bucket and 429 handling; its own bounded JSON parser. No Foundation, no sockets.
-        .target(name: "ASTAlpaca", dependencies: ["ASTCore"]),
+        // state machine, the 200/min token bucket and 429 handling; the market-data API's daily bars (paged requests,
+        // answers read into bars). JSON through ASTCore's parser. No Foundation, no sockets.
+        .target(name: "ASTAlpaca", dependencies: ["ASTCore", "ASTCalendar"]),
         // Pure core: the chaos drill: the seeded round planner, the invariant checker over a round's observations,
         // the drill report.
         .target(name: "ASTDrill", dependencies: ["ASTCore"]),
@@ -149,9 +151,10 @@ let package = Package(
         // Shell: the Alpaca Trading API over HTTPS (async-http-client, certificate verification, no redirects) and its
         // `trade_updates` WebSocket (NIOWebSocket over NIOSSL), wrapped around the ASTAlpaca core: paper and live base
         // URLs checked against the trading mode, credentials from `$CREDENTIALS_DIRECTORY` only, the token bucket in front
-        // of every call, brackets placed at most once (lookup by client order id, never a blind retry).
+        // of every call, brackets placed at most once (lookup by client order id, never a blind retry); the market-data
+        // API's daily bars for `ast ingest --alpaca` (pages, the same credentials and rate limiting).
         .target(name: "ASTAlpacaClient", dependencies: [
-            "ASTAlpaca", "ASTCore", "ASTProcessKit", "ASTHTTPS", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            "ASTAlpaca", "ASTCore", "ASTCalendar", "ASTProcessKit", "ASTHTTPS", .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOWebSocket", package: "swift-nio"),
         ] + nio),
@@ -194,8 +197,8 @@ let package = Package(
         // aggregates, grouped daily, tickers, ticker overview, splits, dividends, full-market snapshot; scripted
         // failures per path), a fake TWS API socket (handshake, brackets, fills in parts, rejections, 1100/1102, client id
         // in use, pacing violations counted), a fake Alpaca Trading API over HTTPS with its trade_updates WebSocket (brackets
-        // accepted, filled in parts, rejected; duplicate client order ids refused; 429s; dropped streams; broker cancels),
-        // written from the providers' documentation.
+        // accepted, filled in parts, rejected; duplicate client order ids refused; 429s; dropped streams; broker cancels)
+        // and its market-data daily bars (pages, raw or split-adjusted), written from the providers' documentation.
         .target(name: "ASTTestKit", dependencies: [
             "ASTCore", "ASTWire", "ASTBus", "ASTJournal", "ASTRuntime", "ASTMarketData", "ASTCalendar", log,
             .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -226,12 +229,12 @@ let package = Package(
         // Executable: the operator command line: `status`, `halt`, `resume`, `reconcile`, `broker state|inject`,
         // `drill`, `ping`, `journal verify|export`, `replay`, `report`.
         .executableTarget(name: "astctl", dependencies: ["ASTOperator", "ASTRuntime", "ASTBus", "ASTJournal", "ASTWire", "ASTCore", "ASTReport", "ASTReplay", "ASTDrill", "ASTExecution", argumentParser]),
-        // Executable: the research command line: `ingest`, `scan`, `indicators`, `calendar`, `engine`, `backtest`, `sweep`,
+        // Executable: the research command line: `ingest` (CSV, a directory, bundled, Polygon, Alpaca), `scan`, `indicators`, `calendar`, `engine`, `backtest`, `sweep`,
         // `ibkr check|test-order`.
         .executableTarget(name: "ast", dependencies: [
             "ASTRuntime", "ASTMarketData", "ASTScanInput", "ASTStrategy", "ASTIndicators", "ASTCalendar", "ASTCore", "ASTRisk",
             "ASTPaperBroker", "ASTEngine", "ASTEngineData", "ASTExecution", "ASTJournal", "ASTReport", "ASTBacktest", "ASTTWS", "ASTTWSClient",
-            "ASTIBKR", argumentParser, log, .product(name: "Yams", package: "Yams"),
+            "ASTIBKR", "ASTAlpaca", "ASTAlpacaClient", argumentParser, log, .product(name: "Yams", package: "Yams"),
         ]),
         // libFuzzer targets (M9): the parsers and every core's input handler, fed arbitrary bytes.
         .target(name: "ASTFuzzTargets", dependencies: [
@@ -270,7 +273,9 @@ let package = Package(
         .testTarget(name: "ASTReportTests", dependencies: ["ASTReport", "ASTReplay", "ASTJournal", "ASTExecution", "ASTRisk", "ASTStrategy", "ASTWire", "ASTCore", "ASTCalendar", "ASTTestKit", log, .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ASTDrillTests", dependencies: ["ASTDrill", "ASTCore"]),
         .testTarget(name: "ASTAlpacaTests", dependencies: ["ASTAlpaca", "ASTCore"]),
-        .testTarget(name: "ASTAlpacaClientTests", dependencies: ["ASTAlpacaClient", "ASTAlpaca", "ASTProcessKit", "ASTCore", "ASTTestKit"]),
+        .testTarget(name: "ASTAlpacaClientTests", dependencies: [
+            "ASTAlpacaClient", "ASTAlpaca", "ASTProcessKit", "ASTCore", "ASTCalendar", "ASTMarketData", "ASTTestKit", log,
+        ]),
         .testTarget(name: "ASTTWSTests", dependencies: ["ASTTWS", "ASTTWSClient", "ASTCore", "ASTTestKit", log] + nio),
         .testTarget(name: "ASTNotifyTests", dependencies: ["ASTNotify", "ASTRisk", "ASTSupervision", "ASTCore"]),
         .testTarget(name: "ASTTelegramTests", dependencies: ["ASTTelegram", "ASTNotify", "ASTTestKit", "ASTRuntime", "ASTRisk", "ASTCore"]),

@@ -189,3 +189,19 @@ public enum MarketDataIngest {
         return report
     }
 }
+
+extension MarketDataIngest {
+    /// Validates and stores daily bars already fetched from an API (Alpaca's, IB's), each
+    /// symbol's named `source` (`alpaca:SPY`) in the report; one transaction, all or nothing in
+    /// strict mode, as every other ingest. A symbol asked for but absent gets an empty input
+    /// (which the validation reports).
+    @discardableResult
+    public static func ingestFetched(
+        _ fetched: [(source: String, symbol: Symbol, bars: [Bar])], into store: BarStore, mode: IngestMode = .strict,
+        policy: ValidationPolicy = .standard, calendar: TradingCalendar = .nyse, logger: Logger
+    ) throws(IngestError) -> IngestReport {
+        try commit(
+            fetched.map { ($0.source, $0.symbol, $0.bars.map { SourcedBar($0) }, []) }, into: store, mode: mode, policy: policy,
+            calendar: calendar, extra: StoreBatch(), logger: logger)
+    }
+}

@@ -91,16 +91,16 @@ public enum PolygonAnswer: Sendable, Equatable {
     /// `DELAYED` with `results[]` of `t` (ms, the start of the day in New York), `o`, `h`, `l`,
     /// `c`, `v` (and `vw`, `n`, ignored), optionally `next_url`; or `{"status":"ERROR","error":"…"}`.
     public static func interpret(httpStatus: Int, retryAfter: String?, body: [UInt8], symbol: Symbol) -> PolygonAnswer {
-        let json: RawJSON
+        let json: JSONValue
         switch PolygonJSONAnswer.interpret(httpStatus: httpStatus, retryAfter: retryAfter, body: body) {
         case .json(let j): json = j
         case .retry(let after, let reason): return .retry(after: after, reason: reason)
         case .failure(let e): return .failure(e)
         }
         var bars: [SourcedBar] = []
-        for (i, r) in (json["results"]?.array ?? []).enumerated() {
+        for (i, r) in (json["results"]?.arrayValue ?? []).enumerated() {
             func field(_ k: String) throws(PolygonError) -> String {
-                guard let n = r[k]?.number else { throw .malformed("results[\(i)] has no number \"\(k)\"") }
+                guard let n = r[k]?.numberText else { throw .malformed("results[\(i)] has no number \"\(k)\"") }
                 return n
             }
             do {
@@ -130,7 +130,7 @@ public enum PolygonAnswer: Sendable, Equatable {
                 return .failure(.malformed("\(error)"))
             }
         }
-        return .page(PolygonPage(bars: bars, nextURL: json["next_url"]?.string))
+        return .page(PolygonPage(bars: bars, nextURL: json["next_url"]?.stringValue))
     }
 }
 

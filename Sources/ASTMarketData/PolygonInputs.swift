@@ -184,25 +184,25 @@ extension PolygonMarketJSON {
     /// `o`, `h`, `l`, `c`, `t` (ms, the start of the day in New York); an index has no volume
     /// (`v` absent: 0). Every bar must lie in `[from, to]`; a missing or non-numeric field
     /// refuses the whole answer. The bars are stored as `symbol`.
-    static func indexAggregates(_ json: RawJSON, symbol: Symbol, from: LocalDate, to: LocalDate) -> Result<[SourcedBar], PolygonError> {
-        if let r = json["results"], r != .null, r.array == nil { return .failure(.malformed("\"results\" is not a list")) }
+    static func indexAggregates(_ json: JSONValue, symbol: Symbol, from: LocalDate, to: LocalDate) -> Result<[SourcedBar], PolygonError> {
+        if let r = json["results"], r != .null, r.arrayValue == nil { return .failure(.malformed("\"results\" is not a list")) }
         var bars: [SourcedBar] = []
-        for (i, r) in (json["results"]?.array ?? []).enumerated() {
+        for (i, r) in (json["results"]?.arrayValue ?? []).enumerated() {
             var p: [Int64] = []
             for k in ["o", "h", "l", "c"] {
-                guard let text = r[k]?.number, let u = DecimalText.units(Substring(text)) else {
+                guard let text = r[k]?.numberText, let u = DecimalText.units(Substring(text)) else {
                     return .failure(.malformed("results[\(i)] has no decimal \"\(k)\" that fits"))
                 }
                 p.append(u)
             }
             var volume: Int64 = 0
             if let v = r["v"], v != .null {
-                guard let text = v.number, let u = DecimalText.units(Substring(text)) else {
+                guard let text = v.numberText, let u = DecimalText.units(Substring(text)) else {
                     return .failure(.malformed("results[\(i)].v is not a decimal that fits"))
                 }
                 volume = PolygonNumbers.wholeShares(units: u)
             }
-            guard let tText = r["t"]?.number, let ms = Int64(tText), let ns = PolygonNumbers.nanoseconds(milliseconds: ms) else {
+            guard let tText = r["t"]?.numberText, let ms = Int64(tText), let ns = PolygonNumbers.nanoseconds(milliseconds: ms) else {
                 return .failure(.malformed("results[\(i)] has no whole-millisecond \"t\""))
             }
             let date = NewYorkTime.local(Timestamp(nanoseconds: ns)).date
@@ -222,12 +222,12 @@ extension PolygonMarketJSON {
     /// `GET /v3/reference/tickers/{ticker}` (ticker overview): `results` with `ticker` (must be
     /// the one asked for) and `sic_code` (documented as a string of digits; a number is read too;
     /// absent: no SIC code, e.g. an ETF). A SIC code that is not 0…9999 refuses the answer.
-    static func tickerOverview(_ json: RawJSON, ticker: Symbol) -> Result<Int?, PolygonError> {
+    static func tickerOverview(_ json: JSONValue, ticker: Symbol) -> Result<Int?, PolygonError> {
         guard let results = json["results"], case .object = results else { return .failure(.malformed("no \"results\" object")) }
-        guard let t = results["ticker"]?.string else { return .failure(.malformed("results has no string \"ticker\"")) }
+        guard let t = results["ticker"]?.stringValue else { return .failure(.malformed("results has no string \"ticker\"")) }
         guard t == ticker.rawValue else { return .failure(.malformed("results is for \(t.prefix(16)), the request was for \(ticker)")) }
         guard let sic = results["sic_code"], sic != .null else { return .success(nil) }
-        let text = sic.string ?? sic.number ?? ""
+        let text = sic.stringValue ?? sic.numberText ?? ""
         guard (1...4).contains(text.count), text.utf8.allSatisfy({ (48...57).contains($0) }), let code = Int(text) else {
             return .failure(.malformed("results.sic_code of \(ticker) is not a SIC code (got \(String(text.prefix(16))))"))
         }
@@ -239,8 +239,8 @@ extension PolygonMarketJSON {
     /// The mark is the last trade, else the day's close at `updated`; an entry with neither, with
     /// a price that is not positive, or dated after `now` plus a minute is skipped (counted). A
     /// `tickers` that is not a list, or a ticker entry that is not an object, refuses the answer.
-    static func snapshot(_ json: RawJSON, now: Timestamp) -> Result<(marks: [Symbol: SnapshotMark], skipped: Int), PolygonError> {
-        guard let list = json["tickers"]?.array ?? (json["tickers"] == nil || json["tickers"] == .null ? [] : nil) else {
+    static func snapshot(_ json: JSONValue, now: Timestamp) -> Result<(marks: [Symbol: SnapshotMark], skipped: Int), PolygonError> {
+        guard let list = json["tickers"]?.arrayValue ?? (json["tickers"] == nil || json["tickers"] == .null ? [] : nil) else {
             return .failure(.malformed("\"tickers\" is not a list"))
         }
         let latest = now.nanoseconds.addingReportingOverflow(60_000_000_000)
@@ -249,16 +249,16 @@ extension PolygonMarketJSON {
         var skipped = 0
         for (i, entry) in list.enumerated() {
             guard case .object = entry else { return .failure(.malformed("tickers[\(i)] is not an object")) }
-            guard let t = entry["ticker"]?.string, let symbol = Symbol(validating: t) else {
+            guard let t = entry["ticker"]?.stringValue, let symbol = Symbol(validating: t) else {
                 skipped += 1
                 continue
             }
-            func price(_ v: RawJSON?) -> Price? {
-                guard let text = v?.number, let u = DecimalText.units(Substring(text)), u > 0 else { return nil }
+            func price(_ v: JSONValue?) -> Price? {
+                guard let text = v?.numberText, let u = DecimalText.units(Substring(text)), u > 0 else { return nil }
                 return Price(units: u)
             }
-            func nanos(_ v: RawJSON?) -> Int64? {
-                guard let text = v?.number, let n = Int64(text), n > 0, n <= limit else { return nil }
+            func nanos(_ v: JSONValue?) -> Int64? {
+                guard let text = v?.numberText, let n = Int64(text), n > 0, n <= limit else { return nil }
                 return n
             }
             if let p = price(entry["lastTrade"]?["p"]), let at = nanos(entry["lastTrade"]?["t"]) {

@@ -10,14 +10,14 @@ import Logging
 /// or a status other than `OK`/`DELAYED` are failures (the documented error body is
 /// `{"status":"ERROR","request_id":…,"error":…}`).
 enum PolygonJSONAnswer: Sendable, Equatable {
-    case json(RawJSON)
+    case json(JSONValue)
     case retry(after: Duration?, reason: String)
     case failure(PolygonError)
 
     static func interpret(httpStatus: Int, retryAfter: String?, body: [UInt8]) -> PolygonJSONAnswer {
-        let parsed = Result { () throws(RawJSON.SyntaxError) in try RawJSON.parse(body) }
+        let parsed = Result { () throws(JSONError) in try JSONParser.parse(body, limits: .polygon) }
         let json = try? parsed.get()
-        let message = json?["error"]?.string ?? json?["message"]?.string ?? ""
+        let message = json?["error"]?.stringValue ?? json?["message"]?.stringValue ?? ""
         switch httpStatus {
         case 429:
             let seconds = retryAfter.flatMap { Int($0.trimmingSpaces()) }.map { Duration.seconds(max(0, $0)) }
@@ -30,10 +30,10 @@ enum PolygonJSONAnswer: Sendable, Equatable {
             return .failure(.refused(status: httpStatus, message: message.isEmpty ? "no error text" : message))
         }
         guard let json else {
-            if case .failure(let e) = parsed { return .failure(.malformed("HTTP \(httpStatus) body is \(e)")) }
+            if case .failure(let e) = parsed { return .failure(.malformed("HTTP \(httpStatus) body is not JSON: \(e)")) }
             return .failure(.malformed("HTTP \(httpStatus) body is not JSON"))
         }
-        guard let status = json["status"]?.string else { return .failure(.malformed("no \"status\" field")) }
+        guard let status = json["status"]?.stringValue else { return .failure(.malformed("no \"status\" field")) }
         guard status == "OK" || status == "DELAYED" else {
             return .failure(.refused(status: httpStatus, message: "status \(status)\(message.isEmpty ? "" : ": \(message)")"))
         }
@@ -64,7 +64,7 @@ public enum PolygonMarketJSON {
     /// `h`, `l`, `c`, `v`, `t` (ms, start of the day in New York; `vw`, `n` ignored). Every
     /// result must be for `date`; a missing or non-numeric field refuses the whole answer.
     public static func groupedDaily(_ bytes: [UInt8], date: LocalDate) -> Result<GroupedDay, PolygonError> {
-        let json: RawJSON
+        let json: JSONValue
         switch PolygonJSONAnswer.interpret(httpStatus: 200, retryAfter: nil, body: bytes) {
         case .json(let j): json = j
         case .failure(let e): return .failure(e)
@@ -73,15 +73,15 @@ public enum PolygonMarketJSON {
         return groupedDaily(json, date: date)
     }
 
-    static func groupedDaily(_ json: RawJSON, date: LocalDate) -> Result<GroupedDay, PolygonError> {
-        if let r = json["results"], r != .null, r.array == nil { return .failure(.malformed("\"results\" is not a list")) }
+    static func groupedDaily(_ json: JSONValue, date: LocalDate) -> Result<GroupedDay, PolygonError> {
+        if let r = json["results"], r != .null, r.arrayValue == nil { return .failure(.malformed("\"results\" is not a list")) }
         var day = GroupedDay(date: date, bars: [])
         let start = NewYorkTime.timestamp(date, TradingCalendar.regularOpen)
-        for (i, r) in (json["results"]?.array ?? []).enumerated() {
-            guard let ticker = r["T"]?.string else { return .failure(.malformed("results[\(i)] has no string \"T\"")) }
+        for (i, r) in (json["results"]?.arrayValue ?? []).enumerated() {
+            guard let ticker = r["T"]?.stringValue else { return .failure(.malformed("results[\(i)] has no string \"T\"")) }
             var numbers: [String: Int64] = [:]
             for k in ["o", "h", "l", "c", "v"] {
-                guard let text = r[k]?.number else {
+                guard let text = r[k]?.numberText else {
                     return .failure(.malformed("results[\(i)] (\(ticker.prefix(16))) has no number \"\(k)\""))
                 }
                 guard let u = DecimalText.units(Substring(text)) else {
@@ -89,7 +89,7 @@ public enum PolygonMarketJSON {
                 }
                 numbers[k] = u
             }
-            guard let tText = r["t"]?.number, let ms = Int64(tText), let ns = PolygonNumbers.nanoseconds(milliseconds: ms) else {
+            guard let tText = r["t"]?.numberText, let ms = Int64(tText), let ns = PolygonNumbers.nanoseconds(milliseconds: ms) else {
                 return .failure(.malformed("results[\(i)] (\(ticker.prefix(16))) has no whole-millisecond \"t\""))
             }
             let barDate = NewYorkTime.local(Timestamp(nanoseconds: ns)).date
@@ -115,17 +115,17 @@ public enum PolygonMarketJSON {
     /// `GET /v3/reference/splits`: `results[]` of `ticker`, `execution_date` (YYYY-MM-DD),
     /// `split_from`, `split_to` (numbers; 2-for-1 is from 1 to 2). Entries that cannot be an
     /// AST corporate action (unknown ticker form, a ratio that is not positive) are skipped.
-    static func splits(_ json: RawJSON) -> Result<(actions: [CorporateAction], skipped: Int), PolygonError> {
-        guard let results = json["results"]?.array ?? (json["results"] == nil || json["results"] == .null ? [] : nil) else {
+    static func splits(_ json: JSONValue) -> Result<(actions: [CorporateAction], skipped: Int), PolygonError> {
+        guard let results = json["results"]?.arrayValue ?? (json["results"] == nil || json["results"] == .null ? [] : nil) else {
             return .failure(.malformed("\"results\" is not a list"))
         }
         var out: [CorporateAction] = []
         var skipped = 0
         for r in results {
-            guard let t = r["ticker"]?.string, let symbol = Symbol(validating: t), let d = r["execution_date"]?.string,
+            guard let t = r["ticker"]?.stringValue, let symbol = Symbol(validating: t), let d = r["execution_date"]?.stringValue,
                 let date = LocalDate(d),
-                let from = r["split_from"]?.number.flatMap({ DecimalText.units(Substring($0)) }),
-                let to = r["split_to"]?.number.flatMap({ DecimalText.units(Substring($0)) }), from > 0, to > 0
+                let from = r["split_from"]?.numberText.flatMap({ DecimalText.units(Substring($0)) }),
+                let to = r["split_to"]?.numberText.flatMap({ DecimalText.units(Substring($0)) }), from > 0, to > 0
             else {
                 skipped += 1
                 continue
@@ -138,17 +138,17 @@ public enum PolygonMarketJSON {
 
     /// `GET /v3/reference/dividends`: `results[]` of `ticker`, `ex_dividend_date`, `cash_amount`,
     /// `currency`. Only positive U.S.-dollar cash amounts become actions; the rest are skipped.
-    static func dividends(_ json: RawJSON) -> Result<(actions: [CorporateAction], skipped: Int), PolygonError> {
-        guard let results = json["results"]?.array ?? (json["results"] == nil || json["results"] == .null ? [] : nil) else {
+    static func dividends(_ json: JSONValue) -> Result<(actions: [CorporateAction], skipped: Int), PolygonError> {
+        guard let results = json["results"]?.arrayValue ?? (json["results"] == nil || json["results"] == .null ? [] : nil) else {
             return .failure(.malformed("\"results\" is not a list"))
         }
         var out: [CorporateAction] = []
         var skipped = 0
         for r in results {
-            guard let t = r["ticker"]?.string, let symbol = Symbol(validating: t), let d = r["ex_dividend_date"]?.string,
+            guard let t = r["ticker"]?.stringValue, let symbol = Symbol(validating: t), let d = r["ex_dividend_date"]?.stringValue,
                 let date = LocalDate(d),
-                let cash = r["cash_amount"]?.number.flatMap({ DecimalText.units(Substring($0)) }), cash > 0,
-                (r["currency"]?.string ?? "USD").uppercased() == "USD"
+                let cash = r["cash_amount"]?.numberText.flatMap({ DecimalText.units(Substring($0)) }), cash > 0,
+                (r["currency"]?.stringValue ?? "USD").uppercased() == "USD"
             else {
                 skipped += 1
                 continue
@@ -174,19 +174,19 @@ public enum PolygonMarketJSON {
     /// `GET /v3/reference/tickers?market=stocks&active=true`: `results[]` of `ticker`, `name`,
     /// `primary_exchange`, `type` (`CS`, `ETF`, …). The sector is not in this endpoint: it is
     /// left empty (the universe filter does not need it; sector caps treat it as one sector).
-    static func tickers(_ json: RawJSON) -> Result<(symbols: [SymbolInfo], skipped: Int), PolygonError> {
-        guard let results = json["results"]?.array ?? (json["results"] == nil || json["results"] == .null ? [] : nil) else {
+    static func tickers(_ json: JSONValue) -> Result<(symbols: [SymbolInfo], skipped: Int), PolygonError> {
+        guard let results = json["results"]?.arrayValue ?? (json["results"] == nil || json["results"] == .null ? [] : nil) else {
             return .failure(.malformed("\"results\" is not a list"))
         }
         var out: [SymbolInfo] = []
         var skipped = 0
         for r in results {
-            guard let t = r["ticker"]?.string, let symbol = Symbol(validating: t) else {
+            guard let t = r["ticker"]?.stringValue, let symbol = Symbol(validating: t) else {
                 skipped += 1
                 continue
             }
-            let name = String((r["name"]?.string ?? "").prefix(200))
-            let exchange = exchangeName(mic: String((r["primary_exchange"]?.string ?? "").prefix(16)))
+            let name = String((r["name"]?.stringValue ?? "").prefix(200))
+            let exchange = exchangeName(mic: String((r["primary_exchange"]?.stringValue ?? "").prefix(16)))
             out.append(SymbolInfo(symbol: symbol, name: name, exchange: exchange, sector: ""))
         }
         return .success((out, skipped))
@@ -258,7 +258,7 @@ extension PolygonClient {
     }
 
     /// Follows `next_url` (same host only, at most `maxPages`), handing each page to `body`.
-    func pages(_ first: String, what: String, _ body: (RawJSON) throws(PolygonError) -> Void) async throws(PolygonError) {
+    func pages(_ first: String, what: String, _ body: (JSONValue) throws(PolygonError) -> Void) async throws(PolygonError) {
         var url: String? = first
         var count = 0
         while let next = url {
@@ -266,7 +266,7 @@ extension PolygonClient {
             guard count <= settings.maxPages else { throw .tooManyPages(settings.maxPages) }
             let json = try await fetchJSON(next, what: what)
             do { try body(json) } catch { throw Self.redacted(error, key) }
-            if let n = json["next_url"]?.string, !n.isEmpty {
+            if let n = json["next_url"]?.stringValue, !n.isEmpty {
                 guard n.hasPrefix(origin + "/") else { throw .foreignNextURL(redact(n)) }
                 url = n
             } else {
@@ -276,7 +276,7 @@ extension PolygonClient {
     }
 
     /// One request, with retries: 429, 5xx and transport errors are retried up to `maxAttempts`.
-    func fetchJSON(_ url: String, what: String) async throws(PolygonError) -> RawJSON {
+    func fetchJSON(_ url: String, what: String) async throws(PolygonError) -> JSONValue {
         try await get(url, subject: ("request", what)) { status, retryAfter, body in
             switch PolygonJSONAnswer.interpret(httpStatus: status, retryAfter: retryAfter, body: body) {
             case .json(let j): .done(j)
@@ -285,4 +285,10 @@ extension PolygonClient {
             }
         }
     }
+}
+
+extension JSONLimits {
+    /// Polygon's answers: up to 64 MiB (a full-market snapshot or grouped day of ~12,000 tickers
+    /// with their nested objects), 5,000,000 values, nesting 16 deep.
+    static let polygon = JSONLimits(maxBytes: 64 << 20, maxDepth: 16, maxStringBytes: 1 << 16, maxElements: 5_000_000)
 }

@@ -28,10 +28,12 @@ public struct MarketDataConfig: ConfigSection, Equatable {
     public var polygon: PolygonConfig?
     /// The wall-clock feed (``ClockMode/wall``); absent: ``LiveMarketDataConfig/standard``.
     public var live: LiveMarketDataConfig?
+    /// Alpaca's market-data API for `ast ingest --alpaca`; absent: ``AlpacaDataConfig/standard``.
+    public var alpaca: AlpacaDataConfig?
 
     public init(
         source: MarketDataSource, store: String, csvDirectory: String, replay: ReplayConfig, polygon: PolygonConfig? = nil,
-        live: LiveMarketDataConfig? = nil
+        live: LiveMarketDataConfig? = nil, alpaca: AlpacaDataConfig? = nil
     ) {
         self.source = source
         self.store = store
@@ -39,6 +41,7 @@ public struct MarketDataConfig: ConfigSection, Equatable {
         self.replay = replay
         self.polygon = polygon
         self.live = live
+        self.alpaca = alpaca
     }
 
     public static let standard = MarketDataConfig(source: .bundled, store: "", csvDirectory: "", replay: .standard)
@@ -46,7 +49,7 @@ public struct MarketDataConfig: ConfigSection, Equatable {
     public static let standardProduction = MarketDataConfig(source: .polygon, store: "", csvDirectory: "", replay: .standard)
 
     enum CodingKeys: String, CodingKey {
-        case source, store, replay, polygon, live
+        case source, store, replay, polygon, live, alpaca
         case csvDirectory = "csv_directory"
     }
 
@@ -54,6 +57,8 @@ public struct MarketDataConfig: ConfigSection, Equatable {
     public var polygonSettings: PolygonConfig { polygon ?? .standard }
     /// The wall-clock feed's settings in effect.
     public var liveSettings: LiveMarketDataConfig { live ?? .standard }
+    /// Alpaca's market-data settings in effect.
+    public var alpacaSettings: AlpacaDataConfig { alpaca ?? .standard }
 
     /// The bar store's path for a state directory.
     public func storePath(stateDir: String) -> String { store.isEmpty ? "\(stateDir)/marketdata/bars.sqlite" : store }
@@ -65,6 +70,44 @@ public struct MarketDataConfig: ConfigSection, Equatable {
         v.section(replay, key: CodingKeys.replay)
         if let polygon { v.section(polygon, key: CodingKeys.polygon) }
         if let live { v.section(live, key: CodingKeys.live) }
+        if let alpaca { v.section(alpaca, key: CodingKeys.alpaca) }
+    }
+}
+
+/// `marketdata.alpaca`: where Alpaca's market-data API is, for `ast ingest --alpaca`. The keys are
+/// the secrets `alpaca_key_id` and `alpaca_secret_key` (the ones broker@alpaca uses), never
+/// configuration. The host is the same for paper and live accounts.
+public struct AlpacaDataConfig: ConfigSection, Equatable {
+    /// https, no trailing slash.
+    public var baseURL: String
+    /// `iex` (what a free plan may query for recent dates) or `sip` (every exchange; a paid plan for recent data).
+    public var feed: String
+    /// A PEM file of certificate authorities to trust instead of the system's (tests); empty: system roots.
+    public var caFile: String
+
+    public init(baseURL: String, feed: String = "iex", caFile: String = "") {
+        self.baseURL = baseURL
+        self.feed = feed
+        self.caFile = caFile
+    }
+
+    /// What etc/ast.yaml ships.
+    public static let standard = AlpacaDataConfig(baseURL: "https://data.alpaca.markets")
+
+    enum CodingKeys: String, CodingKey {
+        case baseURL = "base_url"
+        case feed
+        case caFile = "ca_file"
+    }
+
+    public func validate(_ v: inout ConfigValidator) {
+        let lower = baseURL.lowercased()
+        v.check(
+            lower.hasPrefix("https://") && lower.count > "https://".count && !baseURL.hasSuffix("/") && baseURL.utf8.count <= 200
+                && !baseURL.contains(where: { $0.isWhitespace }),
+            key: CodingKeys.baseURL, must: "be an https:// URL without a trailing / (the keys travel with it)", got: baseURL)
+        v.check(["iex", "sip"].contains(feed), key: CodingKeys.feed, must: "be iex or sip", got: feed)
+        v.check(caFile.utf8.count <= 4096, key: CodingKeys.caFile, must: "be a path or empty", got: caFile)
     }
 }
 

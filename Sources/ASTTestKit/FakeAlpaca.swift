@@ -149,6 +149,8 @@ public final class FakeAlpacaServer: Sendable {
     /// Whether trade updates go in text frames instead of binary ones.
     public let textFrames: Bool
     let state = Mutex(State())
+    /// The market-data endpoint's bars and script (FakeAlpacaBars.swift).
+    let barsState = Mutex(FakeAlpacaBars())
     let channel: any Channel
     public let port: Int
     /// `https://127.0.0.1:<port>`.
@@ -343,6 +345,8 @@ public final class FakeAlpacaServer: Sendable {
         var body: String
         var close = false
         var delay: Duration? = nil
+        /// Headers besides the rate-limit ones (a 429's `Retry-After`).
+        var headers: [(String, String)] = []
     }
 
     static func error(_ status: Int, _ code: Int, _ message: String) -> Answer {
@@ -397,6 +401,7 @@ public final class FakeAlpacaServer: Sendable {
                 return Answer(status: .ok, body: Self.json(s, o.id, nested: query["nested"] == "true"))
             }
         case (.GET, "/v2/account/activities"): return activities(query)
+        case (.GET, "/v2/stocks/bars"): return barsAnswer(rawQuery: parts.count == 2 ? String(parts[1]) : "", query: query)
         default:
             if path.hasPrefix("/v2/orders/") {
                 let id = String(path.dropFirst("/v2/orders/".count))
@@ -931,7 +936,7 @@ final class FakeAlpacaHTTPHandler: ChannelInboundHandler, RemovableChannelHandle
         var headers = HTTPHeaders()
         if !answer.body.isEmpty { headers.add(name: "Content-Type", value: "application/json; charset=UTF-8") }
         headers.add(name: "Content-Length", value: String(answer.body.utf8.count))
-        for (n, v) in extra { headers.add(name: n, value: v) }
+        for (n, v) in extra + answer.headers { headers.add(name: n, value: v) }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: answer.status, headers: headers))), promise: nil)
         if !answer.body.isEmpty { context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: answer.body)))), promise: nil) }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)

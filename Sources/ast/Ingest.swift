@@ -1,3 +1,5 @@
+import ASTAlpaca
+import ASTAlpacaClient
 import ASTCalendar
 import ASTCore
 import ASTMarketData
@@ -10,12 +12,14 @@ import Logging
 /// store, validated; prints the ingest report. A refused ingest stores nothing and exits 65.
 struct IngestCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "ingest", abstract: "Load daily bars into the bar store (CSV, a directory, the bundled data set, or Polygon).",
+        commandName: "ingest", abstract: "Load daily bars into the bar store (CSV, a directory, the bundled data set, Polygon or Alpaca).",
         discussion: """
             Exactly one source: --csv FILE... (Yahoo, Stooq or Stooq bulk, detected from the header; \
             the ticker from the file name), --dir DIR (bars/*.csv plus metadata.csv, corporate_actions.csv, \
             events.csv), --bundled (the generated data set), or --polygon SYMBOL... with --from and --to \
-            (API key: the secret polygon_api_key). Strict by default: any error stores nothing (exit 65); \
+            (API key: the secret polygon_api_key), or --alpaca SYMBOL... with --from and --to (Alpaca's \
+            market data, daily bars, --adjustment raw or split; keys: the secrets alpaca_key_id and \
+            alpaca_secret_key). Strict by default: any error stores nothing (exit 65); \
             --lenient drops bad rows and stores the rest. Every issue is printed with its file and line.
             """)
 
@@ -27,10 +31,14 @@ struct IngestCommand: AsyncParsableCommand {
     var bundled = false
     @Option(name: .customLong("polygon"), parsing: .upToNextOption, help: "Symbols to fetch from Polygon.")
     var polygonSymbols: [String] = []
-    @Option(help: "First date to fetch from Polygon (YYYY-MM-DD).")
+    @Option(name: .customLong("alpaca"), parsing: .upToNextOption, help: "Symbols to fetch from Alpaca's market data.")
+    var alpacaSymbols: [String] = []
+    @Option(help: "First date to fetch from Polygon or Alpaca (YYYY-MM-DD).")
     var from: String?
-    @Option(help: "Last date to fetch from Polygon (YYYY-MM-DD).")
+    @Option(help: "Last date to fetch from Polygon or Alpaca (YYYY-MM-DD).")
     var to: String?
+    @Option(help: "Alpaca's price adjustment: raw (as traded, the default) or split (split-adjusted by Alpaca).")
+    var adjustment: String?
     @Option(help: "The symbol of the one --csv file (instead of the ticker its file name or rows give).")
     var symbol: String?
     @Flag(help: "Drop rows with errors (each reported) and store the rest, instead of refusing the whole ingest.")
@@ -39,21 +47,29 @@ struct IngestCommand: AsyncParsableCommand {
 
     enum Source {
         case csv([String]), directory(String), bundled, polygon([Symbol], from: LocalDate, to: LocalDate)
+        case alpaca([Symbol], from: LocalDate, to: LocalDate, adjustment: AlpacaBarAdjustment)
     }
 
     func validate() throws {
-        let chosen = [!csvFiles.isEmpty, directory != nil, bundled, !polygonSymbols.isEmpty].filter { $0 }.count
+        let chosen = [!csvFiles.isEmpty, directory != nil, bundled, !polygonSymbols.isEmpty, !alpacaSymbols.isEmpty].filter { $0 }.count
         guard chosen == 1 else {
-            throw ValidationError("give exactly one source: --csv FILE..., --dir DIR, --bundled or --polygon SYMBOL...")
+            throw ValidationError("give exactly one source: --csv FILE..., --dir DIR, --bundled, --polygon SYMBOL... or --alpaca SYMBOL...")
         }
-        if polygonSymbols.isEmpty {
-            guard from == nil, to == nil else { throw ValidationError("--from and --to go with --polygon only") }
-        } else {
-            guard let from, LocalDate(from) != nil else { throw ValidationError("--polygon needs --from YYYY-MM-DD") }
-            guard let to, LocalDate(to) != nil else { throw ValidationError("--polygon needs --to YYYY-MM-DD") }
-            guard LocalDate(from)! <= LocalDate(to)! else { throw ValidationError("--from \(from) is after --to \(to)") }
-            for s in polygonSymbols where Symbol(validating: s.uppercased()) == nil {
+        let api = !polygonSymbols.isEmpty ? "--polygon" : !alpacaSymbols.isEmpty ? "--alpaca" : nil
+        if let api {
+            guard let from, let f = LocalDate(from) else { throw ValidationError("\(api) needs --from YYYY-MM-DD") }
+            guard let to, let t = LocalDate(to) else { throw ValidationError("\(api) needs --to YYYY-MM-DD") }
+            guard f <= t else { throw ValidationError("--from \(from) is after --to \(to)") }
+            for s in polygonSymbols + alpacaSymbols where Symbol(validating: s.uppercased()) == nil {
                 throw ValidationError("'\(s)' is not a ticker")
+            }
+        } else {
+            guard from == nil, to == nil else { throw ValidationError("--from and --to go with --polygon or --alpaca only") }
+        }
+        if let adjustment {
+            guard !alpacaSymbols.isEmpty else { throw ValidationError("--adjustment goes with --alpaca only") }
+            guard AlpacaBarAdjustment(rawValue: adjustment) != nil else {
+                throw ValidationError("--adjustment must be raw or split (got '\(adjustment)')")
             }
         }
         if bundled, lenient { throw ValidationError("--lenient has no meaning with --bundled") }
@@ -67,6 +83,11 @@ struct IngestCommand: AsyncParsableCommand {
         if !csvFiles.isEmpty { return .csv(csvFiles) }
         if let directory { return .directory(directory) }
         if bundled { return .bundled }
+        if !alpacaSymbols.isEmpty {
+            return .alpaca(
+                alpacaSymbols.map { Symbol(validating: $0.uppercased())! }, from: LocalDate(from!)!, to: LocalDate(to!)!,
+                adjustment: adjustment.flatMap(AlpacaBarAdjustment.init(rawValue:)) ?? .raw)
+        }
         return .polygon(polygonSymbols.map { Symbol(validating: $0.uppercased())! }, from: LocalDate(from!)!, to: LocalDate(to!)!)
     }
 
@@ -115,6 +136,19 @@ struct IngestCommand: AsyncParsableCommand {
                     await client.shutdown()
                     throw error
                 }
+            case .alpaca(let symbols, let from, let to, let adjustment):
+                let client = try alpacaClient(config)
+                let bars: [Symbol: [Bar]]
+                do {
+                    bars = try await client.dailyBars(symbols, from: from, to: to, adjustment: adjustment)
+                    await client.shutdown()
+                } catch {
+                    await client.shutdown()
+                    logger.error("alpaca ingest abandoned, nothing stored", metadata: ["error": "\(error)"])
+                    throw failure("data source failed, nothing stored: \(error)", ExitStatus.other)
+                }
+                report = try MarketDataIngest.ingestFetched(
+                    symbols.map { ("alpaca:\($0)", $0, bars[$0] ?? []) }, into: store, mode: mode, logger: logger)
             }
         } catch let error as IngestError {
             discard()
@@ -140,6 +174,25 @@ struct IngestCommand: AsyncParsableCommand {
         }
         print(report)
         print("store: \(path)")
+    }
+
+    /// The Alpaca market-data client from `marketdata.alpaca` and the secrets `alpaca_key_id` and
+    /// `alpaca_secret_key` (broker@alpaca's); neither is ever printed.
+    func alpacaClient(_ config: ASTConfig) throws -> AlpacaMarketDataClient {
+        let credentials: AlpacaCredentials
+        do {
+            credentials = try AlpacaCredentials.from(SecretStore.fromEnvironment(secretsFile: config.secretsFile))
+        } catch {
+            throw failure("\(error) (Alpaca needs the secrets alpaca_key_id and alpaca_secret_key)", ExitStatus.other)
+        }
+        let c = (config.marketdata ?? .standard).alpacaSettings
+        let settings = AlpacaMarketDataSettings(
+            baseURL: c.baseURL, feed: AlpacaDataFeed(rawValue: c.feed) ?? .iex, caFile: c.caFile.isEmpty ? nil : c.caFile)
+        do {
+            return try AlpacaMarketDataClient(settings: settings, credentials: credentials, clock: SystemClock())
+        } catch {
+            throw failure("\(error)", ExitStatus.other)
+        }
     }
 
     /// The Polygon client from the configuration and the secret `polygon_api_key`; the key is

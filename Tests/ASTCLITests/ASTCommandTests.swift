@@ -228,6 +228,41 @@ struct ASTCommandTests {
         }
     }
 
+    @Test func ingestFromAlpacaStoresTheBarsAllOrNothingAndNeverPrintsTheKeys() async throws {
+        let tree = try CLITree()
+        let keyID = "PKCLI\(UUID().uuidString.prefix(8))"
+        let secret = "cli-secret-\(UUID().uuidString)"
+        let certificates = try TestCertificates(directory: tree.dir("tls"))
+        let server = try await FakeAlpacaServer(
+            keyID: keyID, secretKey: secret, certificate: certificates.certificateFile, key: certificates.keyFile)
+        server.generateBars("ABC", from: LocalDate("2025-01-02")!, sessions: 3)
+        server.generateBars("XYZ", from: LocalDate("2025-01-02")!, sessions: 3)
+        server.corruptBar(symbol: "XYZ", date: LocalDate("2025-01-03")!)
+        let credentials = tree.dir("credentials")
+        try FileManager.default.createDirectory(atPath: credentials, withIntermediateDirectories: true)
+        try keyID.write(toFile: "\(credentials)/alpaca_key_id", atomically: true, encoding: .utf8)
+        try secret.write(toFile: "\(credentials)/alpaca_secret_key", atomically: true, encoding: .utf8)
+        let env = [
+            "CREDENTIALS_DIRECTORY": credentials, "AST_MARKETDATA__ALPACA__BASE_URL": server.baseURL,
+            "AST_MARKETDATA__ALPACA__CA_FILE": certificates.caFile,
+        ]
+        let refused = try await tree.ast(
+            ["ingest", "--alpaca", "ABC", "XYZ", "--from", "2025-01-02", "--to", "2025-01-06", "--store", tree.store], environment: env)
+        #expect(refused.exitCode == 65, "\(refused.stderr)")
+        #expect(refused.stdout.contains("alpaca:XYZ"))
+        let run = try await tree.ast(
+            ["ingest", "--alpaca", "ABC", "--from", "2025-01-02", "--to", "2025-01-06", "--adjustment", "split", "--store", tree.store],
+            environment: env)
+        await server.stop()
+        #expect(run.exitCode == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("alpaca:ABC: 3 bars accepted"))
+        #expect(try tree.storedBars("ABC").count == 3)
+        #expect(server.barsQueries.last?.contains("adjustment=split") == true)
+        for output in [run.stdout, run.stderr, refused.stdout, refused.stderr] {
+            #expect(!output.contains(secret) && !output.contains(keyID))
+        }
+    }
+
     @Test func ingestFromPolygonRefusesAPlainHTTPEndpointInTheConfiguration() async throws {
         let tree = try CLITree()
         let run = try await tree.ast(

@@ -149,7 +149,7 @@ import Testing
     }
 
     @Test func splitsDividendsAndTickersReadAsCorporateActionsAndSymbolInfo() throws {
-        let splits = try RawJSON.parse(
+        let splits = try JSONParser.parse(
             Array(
                 #"""
                 {"status":"OK","results":[{"ticker":"ABC","execution_date":"2026-12-03","split_from":2,"split_to":3},
@@ -162,7 +162,7 @@ import Testing
                 CorporateAction(symbol: "XYZ", exDate: Self.d("2026-12-04"), kind: .split(newShares: 1, oldShares: 10)),
             ])
         #expect(s.skipped == 1)
-        let dividends = try RawJSON.parse(
+        let dividends = try JSONParser.parse(
             Array(
                 #"""
                 {"status":"OK","results":[{"ticker":"ABC","ex_dividend_date":"2026-12-03","cash_amount":0.24,"currency":"USD"},
@@ -172,7 +172,7 @@ import Testing
         #expect(
             v.actions == [CorporateAction(symbol: "ABC", exDate: Self.d("2026-12-03"), kind: .dividend(Price(units: 2_400)))]
                 && v.skipped == 1)
-        let tickers = try RawJSON.parse(
+        let tickers = try JSONParser.parse(
             Array(
                 #"""
                 {"status":"OK","results":[{"ticker":"ABC","name":"ABC Corp","primary_exchange":"XNAS","type":"CS"}]}

@@ -13,7 +13,7 @@ import Testing
 @Suite struct PolygonInputsTests {
     static func d(_ s: String) -> LocalDate { LocalDate(s)! }
     static func ms(_ date: String) -> Int64 { NewYorkTime.timestamp(d(date), LocalTime(hour: 0, minute: 0)).nanoseconds / 1_000_000 }
-    static func json(_ text: String) throws -> RawJSON { try RawJSON.parse(Array(text.utf8)) }
+    static func json(_ text: String) throws -> JSONValue { try JSONParser.parse(Array(text.utf8), limits: .polygon) }
 
     // MARK: SIC -> sector
 
