@@ -209,10 +209,14 @@ let package = Package(
         // `astctl status` shows it (astd's tree, Safe Mode, the last reconciliation, the notifier, each bus link),
         // the broker's account, and the halt/resume/reconcile commands, over short-lived bus clients.
         .target(name: "ASTOperator", dependencies: ["ASTRuntime", "ASTBus", "ASTWire", "ASTMessages", "ASTJournal", "ASTCore", log]),
-        // Shell: the dashboard (M15) on Hummingbird 2: server-rendered pages, the equity curve as SVG, the JSON API
+        // Shell: the dashboard (M15) on Hummingbird 2 (HTTPS when a certificate is configured): server-rendered pages,
+        // the equity curve as SVG, intents and decisions, replay timelines and reports read from disk, the JSON API
         // under /api/v1 (its OpenAPI document beside it), Server-Sent Events, operator actions behind a bearer token.
         .target(name: "ASTWeb", dependencies: [
-            "ASTOperator", "ASTRuntime", "ASTReport", "ASTMessages", "ASTWire", "ASTBus", "ASTJournal", "ASTCore", log, .product(name: "Hummingbird", package: "hummingbird"),
+            "ASTOperator", "ASTRuntime", "ASTReport", "ASTReplay", "ASTMessages", "ASTWire", "ASTBus", "ASTJournal", "ASTCore", log,
+            .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdCore", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         // Executable: the dashboard worker under astd (read-only, `on_crash: none`).
         .executableTarget(name: "ast-web", dependencies: ["ASTWeb", "ASTRuntime", "ASTWire", "ASTBus", "ASTMessages", "ASTCore"]),
@@ -287,7 +291,7 @@ let package = Package(
         .testTarget(name: "ASTReplayTests", dependencies: ["ASTReplay", "ASTJournal", "ASTRisk", "ASTExecution", "ASTPaperBroker", "ASTWire", "ASTCore", "ASTTestKit", log, .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ASTFuzzTests", dependencies: ["ASTFuzzTargets"]),
         .testTarget(name: "ASTWebTests", dependencies: [
-            "ASTWeb", "ASTCore", "ASTProcessKit", metrics, .product(name: "Prometheus", package: "swift-prometheus"),
+            "ASTWeb", "ASTRuntime", "ASTTestKit", "ASTCore", "ASTProcessKit", metrics, .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         // The shells' own restore (the worker executables' code) against replay's and the report's.
         .testTarget(name: "ShellRestoreTests", dependencies: [

@@ -38,16 +38,22 @@ public struct WebServer: Sendable {
         self.logger = logger
     }
 
-    /// Serves until the task is cancelled.
-    public func run() async throws {
+    /// Serves until the task is cancelled, over `listener` (HTTP or HTTPS); `onListening` gets the
+    /// base URL once the port is bound (with the port the kernel chose for `port: 0`).
+    public func run(listener: WebListener, onListening: @escaping @Sendable (String) -> Void = { _ in }) async throws {
         let router = Router()
         router.add(middleware: SecurityHeaders())
         addRoutes(router)
         var log = logger
         log.logLevel = .warning
+        let (address, scheme) = (config.address, listener.scheme)
         let app = Application(
-            router: router,
+            router: router, server: listener.server,
             configuration: .init(address: .hostname(config.address, port: config.port), serverName: nil),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? 0
+                onListening("\(scheme)://\(address.contains(":") ? "[\(address)]" : address):\(port)")
+            },
             logger: log)
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { await hub.poll() }
@@ -112,6 +118,8 @@ public struct WebServer: Sendable {
         router.get("/static/app.css") { _, _ in Self.text(WebAssets.style, type: "text/css; charset=utf-8") }
         // Browsers ask for it on every page; a 404 would be an error in every console.
         router.get("/favicon.ico") { _, _ in Self.text(WebAssets.icon, type: "image/svg+xml") }
+        addJournalPages(router)
+        addReportPages(router)
         router.get("/events") { _, _ in
             let stream = await hub.subscribe()
             return Response(
@@ -162,6 +170,8 @@ public struct WebServer: Sendable {
             }
             return Self.json(n)
         }
+        addJournalAPI(api)
+        addReportAPI(api)
         for action in ["halt", "resume", "reconcile"] {
             api.post(RouterPath(action)) { request, context in try await self.act(action, request: request) }
         }
@@ -402,10 +412,20 @@ public actor LiveHub {
         return "event: \(event)\ndata: \(data)\n\n"
     }
 
-    /// Polls until cancelled.
+    /// Polls until cancelled; asks nothing while no page listens (ast-web is on by default, and an
+    /// idle dashboard must cost the trading processes nothing). A page that connects gets the
+    /// current Safe Mode within one interval, and the fills from then on.
     func poll() async {
         var tick = 0
         while !Task.isCancelled {
+            if subscribers.isEmpty {
+                lastSafeMode = nil
+                fillsSince = nil
+                seenAtLast = []
+                tick = 0
+                try? await Task.sleep(for: interval)
+                continue
+            }
             if let s = await op.safeMode() {
                 let frame = Self.frame("safemode", SafeModeView(s))
                 if frame != lastSafeMode {

@@ -182,7 +182,8 @@ public enum Html {
 /// The dashboard's pages, rendered server-side from the same values the JSON API returns.
 public enum WebPages {
     static let nav: [(String, String)] = [
-        ("/", "Tree"), ("/positions", "Positions"), ("/fills", "Fills"), ("/equity", "Equity"), ("/alerts", "Alerts"),
+        ("/", "Tree"), ("/positions", "Positions"), ("/intents", "Intents"), ("/fills", "Fills"), ("/equity", "Equity"),
+        ("/alerts", "Alerts"), ("/timeline", "Timeline"), ("/reports", "Reports"),
     ]
 
     static func page(_ title: String, _ body: String) -> String {

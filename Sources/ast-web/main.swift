@@ -13,6 +13,7 @@ import Foundation
 /// The worker's logic: nothing arrives on its bus socket but probes; its work is the HTTP server.
 struct WebWorker: WorkerLogic {
     let server: WebServer
+    let listener: WebListener
     let op: WebOperator
     let context: WorkerContext
 
@@ -20,7 +21,12 @@ struct WebWorker: WorkerLogic {
 
     func run() async {
         do {
-            try await server.run()
+            let logger = context.logger
+            try await server.run(listener: listener) { url in
+                // `astctl status` and the dashboard's own tree show where it serves.
+                _ = SystemdNotifier().status("serving \(url)")
+                logger.notice("ast-web serving \(url)")
+            }
         } catch {
             // Cannot serve (the port is taken): exit so that astd shows it; trading is not affected.
             context.logger.critical("ast-web cannot serve on \(context.config.web?.address ?? "") port: \(error)")
@@ -33,6 +39,8 @@ struct WebWorker: WorkerLogic {
 
 let definition = WorkerDefinition(role: Role("web"), permissions: WorkerDefinition.diagnosticPermissions) { context in
     let web = context.config.web ?? .standard
+    // HTTPS as configured or not at all: an unreadable certificate stops ast-web here, named.
+    let listener = try WebListener(web)
     let store = SecretStore.fromEnvironment(secretsFile: context.config.secretsFile)
     var token: String?
     do {
@@ -52,6 +60,6 @@ let definition = WorkerDefinition(role: Role("web"), permissions: WorkerDefiniti
         config: web, stateDir: context.config.stateDir,
         broker: ProcessIdentity(parsing: context.config.risk.broker) ?? ProcessIdentity(role: .broker, instance: "paper"),
         op: op, access: WebAccess(token: token), journal: context.journal, clock: context.systemClock, logger: context.logger)
-    return WebWorker(server: server, op: op, context: context)
+    return WebWorker(server: server, listener: listener, op: op, context: context)
 }
 exit(await WorkerRuntime.main(definition))

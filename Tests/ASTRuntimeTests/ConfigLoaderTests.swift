@@ -155,8 +155,9 @@ struct ConfigLoaderTests {
         #expect(config.risk.limits.maxDrawdownPct == config.risk.limits.maxDrawdownPct && config.risk.limits.requireProtectiveStop)
         #expect(
             config.supervisor.children.map(\.name)
-                == ["marketdata@main", "strategy@main", "risk@main", "broker@paper", "reconciler@main", "notifier@main"])
+                == ["marketdata@main", "strategy@main", "risk@main", "broker@paper", "reconciler@main", "notifier@main", "web@main"])
         #expect(config.supervisor.children.first { $0.name == "broker@paper" }?.onCrash == .halt)
+        #expect(config.supervisor.children.first { $0.name == "web@main" }?.onCrash == .noEffect, "the dashboard never halts trading")
     }
 
     @Test func baseFileAloneGivesEveryValue() throws {

@@ -22,7 +22,7 @@ import Testing
     static func environment(_ dir: TemporaryDirectory) -> [String: String] {
         [
             "PATH": "/usr/bin:/bin", "AST_CONFIG_DIR": dir("etc"), "AST_ENV": "test", "AST_RUNTIME_DIR": dir("run"),
-            "AST_STATE_DIR": dir("state"),
+            "AST_STATE_DIR": dir("state"), "AST_WEB__PORT": "0",
         ]
     }
 

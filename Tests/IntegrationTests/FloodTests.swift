@@ -144,7 +144,7 @@ final class LimitedTree {
         dir = try TemporaryDirectory(prefix: "ast-flood")
         environment = [
             "PATH": "/usr/local/bin:/usr/bin:/bin", "AST_CONFIG_DIR": BuildProducts.packageRoot + "/etc", "AST_ENV": "development",
-            "AST_RUNTIME_DIR": dir("run"), "AST_STATE_DIR": dir("state"), "AST_SECRETS_FILE": dir("secrets.yaml"),
+            "AST_RUNTIME_DIR": dir("run"), "AST_STATE_DIR": dir("state"), "AST_SECRETS_FILE": dir("secrets.yaml"), "AST_WEB__PORT": "0",
         ]
         astd = try ChildProcess(
             "/usr/bin/prlimit", ["--nofile=\(descriptors):\(descriptors)", try BuildProducts.executable("astd"), "--foreground"],

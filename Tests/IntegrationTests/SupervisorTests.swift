@@ -32,6 +32,8 @@ final class SupervisedTree {
             "AST_RUNTIME_DIR": dir("run"), "AST_STATE_DIR": dir("state"),
             // Tests speak to the tree as identities astd does not run (`strategy@test`).
             "AST_FAULT_ADMIT_UNSPAWNED_PEERS": "1",
+            // The dashboard (a default child) on a port the kernel picks: trees of tests never share one.
+            "AST_WEB__PORT": "0",
         ].merging(extraEnvironment) { _, extra in extra }
         astd = try ChildProcess(
             try BuildProducts.executable("astd"), ["--foreground"], environment: environment,

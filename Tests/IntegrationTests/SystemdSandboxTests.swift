@@ -11,7 +11,9 @@ import Testing
 /// PID 1 of private namespaces by scripts/sd-harness, installed there by scripts/install.
 @Suite(.serialized) struct SystemdSandboxTests {
     /// The bus sockets ast.socket opens, one per worker of the default tree.
-    static let defaultWorkers = ["marketdata@main", "strategy@main", "risk@main", "broker@paper", "reconciler@main", "notifier@main"]
+    static let defaultWorkers = [
+        "marketdata@main", "strategy@main", "risk@main", "broker@paper", "reconciler@main", "notifier@main", "web@main",
+    ]
     static let unitFiles = ["ast.target", "ast.service", "ast.socket", "ast-bus@.socket", "ast-failed.service"]
 
     // MARK: - systemd-analyze on the host
@@ -81,7 +83,7 @@ import Testing
         print("systemd-analyze security ast.service (loaded by the sandbox's systemd): \(score)")
         #expect(score <= 2.0)
 
-        // The sockets: all seven open with the names astd expects, owned by ast, mode 0660.
+        // The sockets: all eight open with the names astd expects, owned by ast, mode 0660.
         try await sandbox.check(["systemctl", "start", "ast.socket"])
         for worker in Self.defaultWorkers {
             let unit = "ast-bus@\(worker).socket"
@@ -248,6 +250,19 @@ import Testing
         for worker in Self.defaultWorkers {
             #expect(try await sandbox.show("ast-bus@\(worker).socket", "SubState") == "running", "\(worker)'s socket was passed to astd")
         }
+        // The dashboard is on by default: on loopback, inside ast.service's sandbox, read-only without
+        // the ast_web_token credential.
+        var api = "-"
+        try await eventuallyAsync(timeout: .seconds(30), every: .milliseconds(250), "ast-web to answer /api/v1/status") {
+            let r = try await sandbox.exec(["curl", "-sS", "-m", "5", "http://127.0.0.1:8787/api/v1/status"])
+            api = String(r.stdout.prefix(300) + r.stderr.prefix(300))
+            return r.status == 0 && r.stdout.contains("\"supervisor_pid\"") && r.stdout.contains("\"web@main\"")
+        }
+        print("ast-web under systemd: \(api.prefix(120))...")
+        let halt = try await sandbox.exec([
+            "curl", "-sS", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "http://127.0.0.1:8787/api/v1/halt",
+        ])
+        #expect(halt.stdout == "403", "without the ast_web_token credential the dashboard is read-only: \(halt.stdout) \(halt.stderr)")
 
         // SIGKILL one worker: astd (not systemd) restarts it, on the same socket.
         let victim = try await sandbox.check(["pgrep", "-x", "ast-risk"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -26,6 +26,9 @@ final class WebFixture {
 
     var base: String { "http://127.0.0.1:\(port)" }
 
+    /// SupervisedTree gives every tree `AST_WEB__PORT=0`; this one listens where the test looks.
+    var environment: [String: String] { ["AST_WEB__PORT": String(port)] }
+
     /// A port the kernel had free a moment ago.
     static func freePort() -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -82,6 +85,21 @@ final class WebFixture {
         return MetricsSummary(json: json)
     }
 
+    /// A backtest's output in the tree's reports directory (`<state_dir>/reports`), beside the daily
+    /// reports, plus symlinks out of it: to a directory and to a file holding OUTSIDE-SECRET.
+    static func reports(in tree: SupervisedTree) throws {
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: tree.dir("state/reports/backtest-web"), withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: tree.dir("state/outside"), withIntermediateDirectories: true)
+        try "OUTSIDE-SECRET\n".write(toFile: tree.dir("state/outside/secret.md"), atomically: true, encoding: .utf8)
+        try "# Backtest\n".write(toFile: tree.dir("state/reports/backtest-web/report.md"), atomically: true, encoding: .utf8)
+        try "{\"total_return\": 0.01}\n".write(
+            toFile: tree.dir("state/reports/backtest-web/summary.json"), atomically: true, encoding: .utf8)
+        try fm.createSymbolicLink(atPath: tree.dir("state/reports/escape"), withDestinationPath: tree.dir("state/outside"))
+        try fm.createSymbolicLink(
+            atPath: tree.dir("state/reports/backtest-web/leak.md"), withDestinationPath: tree.dir("state/outside/secret.md"))
+    }
+
     /// python3 from PATH (the test oracles' interpreter, with jsonschema; scripts/test installs it).
     static func python() throws -> String {
         for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
@@ -113,9 +131,14 @@ struct MetricsSummary {
     @Test(.timeLimit(.minutes(3)))
     func everyEndpointMatchesItsOpenAPIDocumentAndActionsNeedTheTokenFromThisOrigin() async throws {
         let web = try WebFixture()
-        let tree = try await SupervisedTree(overlay: web.overlay(sessions: 3))
+        let tree = try await SupervisedTree(overlay: web.overlay(sessions: 3), extraEnvironment: web.environment)
         let status = try await tree.waitAllReady(timeout: .seconds(60))
         #expect(status.children.last?.name == "web@main" && status.children.last?.onCrash == "none")
+        // Intents, decisions and daily reports exist once the sessions are played.
+        try await tree.waitForTheReplayToFinish(timeout: .seconds(90))
+        try WebFixture.reports(in: tree)
+        let serving = try tree.status().flatMap { tree.child("web@main", in: $0.0)?.statusText }
+        #expect(serving == "serving \(web.base)", "astctl status names where the dashboard serves: \(serving ?? "-")")
         let reason = "dashboard test halt \(UUID().uuidString.prefix(8))"
         let oracle = try ChildProcess(
             try WebFixture.python(),
@@ -129,6 +152,26 @@ struct MetricsSummary {
         let validated = (summary["validated"] as? [String: Bool]) ?? [:]
         for path in ["status", "positions", "orders", "equity", "alerts"] {
             #expect(validated["GET /\(path) 200"] == true, "GET /api/v1/\(path) validated against the OpenAPI document")
+        }
+        for path in ["intents", "reports", "timeline", "reports/{name}"] {
+            #expect(validated["GET /\(path) 200"] == true, "GET /api/v1/\(path) validated against the OpenAPI document")
+        }
+        #expect(validated["GET /timeline 400"] == true && summary["timeline_bad_id"] as? Int == 400)
+        #expect((summary["intents"] as? Int ?? 0) > 0, "the risk gate decided intents in 3 sessions: \(summary["intents"] ?? "-")")
+        print(
+            "web: intents \(summary["intents"] ?? "-"), decisions \(summary["decisions"] ?? "-"), reasons \(summary["reason_codes"] ?? "-")"
+        )
+        let kinds = (summary["timeline_kinds"] as? [String]) ?? []
+        #expect(kinds.contains("intent") && kinds.contains("decision"), "the intent's timeline: \(kinds)")
+        let reports = (summary["reports"] as? [String: String]) ?? [:]
+        #expect(reports["backtest-web"] == "backtest" && reports.values.contains("daily") && reports["escape"] == nil, "\(reports)")
+        #expect(summary["report_escape"] as? Int == 404)
+        #expect((summary["inside"] as? [Any])?.first as? Int == 200 && (summary["inside"] as? [Any])?.last as? String == "# Backtest\n")
+        let outside = (summary["outside"] as? [String: [Any]]) ?? [:]
+        #expect(outside.count == 11)
+        for (path, answer) in outside {
+            let code = answer.first as? Int ?? 0
+            #expect((400..<500).contains(code) && answer.last as? Bool == false, "\(path) must not leave the reports directory: \(answer)")
         }
         let refusals = (summary["refusals"] as? [String: Int]) ?? [:]
         #expect(refusals == ["none": 401, "wrong": 401, "cross_origin": 403, "cross_site": 403], "\(refusals)")
@@ -159,7 +202,7 @@ extension WebTests {
             ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) },
             "no headless Chromium (Debian's chromium package; scripts/setup installs it)")
         let web = try WebFixture()
-        let tree = try await SupervisedTree(overlay: web.overlay(sessions: 3))
+        let tree = try await SupervisedTree(overlay: web.overlay(sessions: 3), extraEnvironment: web.environment)
         _ = try await tree.waitAllReady(timeout: .seconds(60))
         // The halt comes from outside the page: astctl, as an operator at a terminal would.
         let env = tree.environment.map { "\($0.key)=\($0.value)" }
@@ -177,7 +220,7 @@ extension WebTests {
             oracle.stdout.split(separator: "\n").last, "browser_check.py printed nothing: \(oracle.stderr.suffix(2000))")
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
         let pages = (summary["pages"] as? [String: [String: Any]]) ?? [:]
-        for path in ["/", "/positions", "/fills", "/equity", "/alerts"] {
+        for path in ["/", "/positions", "/intents", "/fills", "/equity", "/alerts", "/timeline", "/reports"] {
             let page = pages[path] ?? [:]
             #expect(page["loaded"] as? Bool == true && (page["title"] as? String)?.hasPrefix("AST") == true, "\(path) loaded: \(page)")
             // A blank page is one colour; the dashboard's tables, header and state badges are many.
@@ -203,7 +246,8 @@ extension WebTests {
         let web = try WebFixture()
         // Killed past its restart budget, web@main is given up on and started again 1 s later, so that
         // /metrics can be read once the replay is over.
-        let tree = try await SupervisedTree(overlay: web.overlay(sessions: sessions, givenUpRetryMs: 1000))
+        let tree = try await SupervisedTree(
+            overlay: web.overlay(sessions: sessions, givenUpRetryMs: 1000), extraEnvironment: web.environment)
         _ = try await tree.waitAllReady(timeout: .seconds(60))
         // /metrics before the sessions trade, to see its counters move (README, "Metrics").
         let before = try await web.metrics(in: tree.dir)

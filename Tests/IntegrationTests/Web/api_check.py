@@ -7,6 +7,7 @@ Usage: api_check.py BASE_URL TOKEN HALT_REASON"""
 import json
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import jsonschema
@@ -59,6 +60,43 @@ for path in ["/status", "/positions", "/orders", "/equity", "/alerts"]:
     if code != 200:
         summary["errors"].append(f"GET {path}: {code} {body[:300]!r}")
     validate(path, "get", code, body)
+
+# Today's intents and decisions, the replay timeline of one intent, the reports (M15 pages).
+code, _, body = call("GET", "/api/v1/intents")
+validate("/intents", "get", code, body)
+intents = json.loads(body).get("intents", []) if code == 200 else []
+summary["intents"] = len(intents)
+summary["decisions"] = sorted({i["decision"] for i in intents})
+summary["reason_codes"] = sorted({i["reason_code"] for i in intents if "reason_code" in i})
+if intents:
+    cid = intents[0]["intent_id"]
+    code, _, body = call("GET", "/api/v1/timeline?correlation=" + urllib.parse.quote(cid))
+    validate("/timeline", "get", code, body)
+    summary["timeline_kinds"] = sorted({e["kind"] for e in json.loads(body).get("events", [])}) if code == 200 else []
+code, _, body = call("GET", "/api/v1/timeline?correlation=" + urllib.parse.quote("<script>"))
+summary["timeline_bad_id"] = code
+validate("/timeline", "get", code, body)
+code, _, body = call("GET", "/api/v1/reports")
+validate("/reports", "get", code, body)
+summary["reports"] = {r["name"]: r["kind"] for r in json.loads(body).get("reports", [])} if code == 200 else {}
+for name in summary["reports"]:
+    code, _, body = call("GET", "/api/v1/reports/" + name)
+    validate("/reports/{name}", "get", code, body)
+code, _, body = call("GET", "/api/v1/reports/escape")
+summary["report_escape"] = code
+if str(code) in doc["paths"]["/reports/{name}"]["get"]["responses"]:
+    validate("/reports/{name}", "get", code, body)
+code, _, body = call("GET", "/reports/backtest-web/report.md")
+summary["inside"] = [code, body.decode(errors="replace")]
+# Never a byte outside the reports directory: `..` in every spelling, symlinks to a directory and
+# to a file outside it (the Swift test made them; their target holds OUTSIDE-SECRET).
+summary["outside"] = {}
+for path in ["/reports/../../etc/passwd", "/reports/..%2F..%2Fetc/passwd", "/reports/%2e%2e/secret.md",
+             "/reports/backtest-web/..%2F..%2Foutside%2Fsecret.md", "/reports/escape/secret.md",
+             "/reports/backtest-web/leak.md", "/reports/backtest-web/%2e%2e", "/reports/..", "/reports/escape",
+             "/reports/backtest-web/../../../outside/secret.md", "/reports/%2Fetc/passwd"]:
+    code, _, body = call("GET", path)
+    summary["outside"][path] = [code, b"OUTSIDE-SECRET" in body or b"root:" in body]
 
 # Refusals: no token, a wrong token, the right token from another origin.
 for name, hdrs in [("none", {}), ("wrong", {"Authorization": "Bearer wrong-" + token}),

@@ -158,7 +158,7 @@ try:
     session = send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
     for domain in ("Page", "Network", "Runtime", "Log"):
         send(f"{domain}.enable", {}, session)
-    for path in ["/", "/positions", "/fills", "/equity", "/alerts"]:
+    for path in ["/", "/positions", "/intents", "/fills", "/equity", "/alerts", "/timeline", "/reports"]:
         send("Page.navigate", {"url": base + path}, session)
         loaded = wait_event("Page.loadEventFired", 30)
         shot = base64.b64decode(send("Page.captureScreenshot", {"format": "png"}, session)["data"])
