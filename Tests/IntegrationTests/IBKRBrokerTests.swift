@@ -296,6 +296,25 @@ import Testing
                     return nil
                 }
             #expect(fills.map(\.quantity) == [Quantity(Int64(entry.quantity))], "the missed execution reported once: \(fills)")
+            // Connected again only after the re-sync: in the broker's journal the missed fill's report comes
+            // before the first connected report after the 1101 (a broker that said connected at once and
+            // let the reconciler's query find the fill would have it the other way round).
+            let entries = try WorkerTree.entries(path: tree.dir("state/journal/broker@ibkr.sqlite"), process: "broker@ibkr")
+            let restored = try #require(
+                entries.first { $0.record.type == "ibkr.received" && String(decoding: $0.record.body, as: UTF8.self).contains("1101") }?.seq
+            )
+            let fillSeq = entries.first { e in
+                e.seq > restored && e.record.type == "ibkr.report"
+                    && String(decoding: e.record.body, as: UTF8.self).contains("execution_id")
+            }?.seq
+            let connectedSeq = entries.first { e in
+                guard e.seq > restored, e.record.kind == .sent, e.record.type == "broker.connection",
+                    case .brokerConnection(let r)? = try? EnvelopeCodec.decode(e.record.body).message
+                else { return false }
+                return r.connected
+            }?.seq
+            #expect(
+                fillSeq != nil && connectedSeq != nil && fillSeq! < connectedSeq!, "fill \(fillSeq ?? -1), connected \(connectedSeq ?? -1)")
 
             // Another API connection takes client id 7; TWS drops ours. The reconnect gets 326.
             fake.takeClientId(7)
