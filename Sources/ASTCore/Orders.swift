@@ -451,13 +451,16 @@ public enum ExecutionEvent: Sendable, Equatable, Codable {
     /// bracket's protective legs resized to a position a reduce-only order or a flatten made
     /// smaller, so that they never sell more shares than are held.
     case modified(ClientOrderID, quantity: Quantity, reason: String)
+    /// The broker's commission for an execution already reported without it (its commission came
+    /// after the broker stopped waiting for it): `amount` is charged once, on top of the fill's.
+    case commission(ExecutionID, ClientOrderID, amount: Money)
 
     /// The order the event concerns.
     public var clientOrderID: ClientOrderID {
         switch self {
         case .submitting(let s): s.clientOrderID
         case .acknowledged(let id, _), .accepted(let id), .unacknowledged(let id, _), .cancelled(let id, _),
-            .rejected(let id, _), .expired(let id), .modified(let id, _, _):
+            .rejected(let id, _), .expired(let id), .modified(let id, _, _), .commission(_, let id, _):
             id
         case .fill(let f): f.clientOrderID
         }
@@ -528,6 +531,7 @@ extension ExecutionEvent {
         case .fill(let f): "fill:\(f.executionID)"
         case .cancelled(let id, _), .rejected(let id, _), .expired(let id): "final:\(id)"
         case .modified(let id, let q, _): "modified:\(id):\(q)"
+        case .commission(let execution, _, _): "commission:\(execution)"
         }
     }
 }

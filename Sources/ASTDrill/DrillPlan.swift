@@ -61,6 +61,13 @@ public struct DrillPlanner: Sendable {
     /// The processes a drill may hurt: every worker, never astd.
     public static let workers = ["marketdata@main", "strategy@main", "risk@main", "broker@paper", "reconciler@main", "notifier@main"]
 
+    /// The brokers a drill may run against: the paper broker, and `broker@ibkr` on a paper account
+    /// (trading.mode PAPER: the adapter refuses any account that is not IB's paper `DU...`).
+    public static let drillableBrokers = ["broker@paper", "broker@ibkr", "broker@alpaca"]
+
+    /// ``workers`` with `broker` in place of the paper broker.
+    public static func workers(broker: String) -> [String] { workers.map { $0 == "broker@paper" ? broker : $0 } }
+
     public let processes: [String]
     public let signals: [DrillSignal]
     public let maxDelayMs: Int

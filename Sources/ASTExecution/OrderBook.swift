@@ -144,7 +144,22 @@ public struct OrderBook: Sendable, Equatable, Codable {
         case .expired(let id): return transition(id, .expired, at: at)
         case .fill(let fill): return apply(fill, portfolio: &portfolio, at: at)
         case .modified(let id, let quantity, _): return resize(id, to: quantity, at: at)
+        case .commission(let execution, let id, let amount): return charge(amount, for: execution, of: id, portfolio: &portfolio)
         }
+    }
+
+    /// A commission the broker reported after the fill it belongs to: charged once (the report is
+    /// deduplicated above) when the book has applied that execution; an anomaly otherwise.
+    mutating func charge(_ amount: Money, for execution: ExecutionID, of id: ClientOrderID, portfolio: inout Portfolio) -> [BookOutput] {
+        guard appliedExecutions.contains(execution) else {
+            return [.anomaly("commission \(amount) of execution \(execution) (\(id)), an execution the book has not applied; not charged")]
+        }
+        guard amount.units > 0 else { return [] }
+        if let overflow = portfolio.charge(commission: amount) {
+            let text = "commission \(amount) of execution \(execution) (\(id)) not booked: \(overflow)"
+            return [.anomaly(text), .bookOverflow(text)]
+        }
+        return [.portfolioChanged]
     }
 
     /// The broker resized order `id` to `quantity` shares in all (fills included). Taken for an

@@ -175,6 +175,22 @@ public struct Portfolio: Sendable, Equatable, Codable {
         raisePeak()
     }
 
+    /// Charges a commission that came after its fill was booked (a broker that reported the fill
+    /// before its commission): cash down, commissions up, both checked; on overflow nothing changes.
+    @discardableResult
+    public mutating func charge(commission amount: Money) -> PortfolioOverflow? {
+        do throws(PortfolioOverflow) {
+            let newCash = try Checked.subtract(cash, amount, "cash")
+            let newCommissions = try Checked.add(commissions, amount, "commissions")
+            _ = try Checked.add(newCash, positionsValue, "equity")
+            cash = newCash
+            commissions = newCommissions
+            return nil
+        } catch {
+            return error
+        }
+    }
+
     /// Records the last price of `symbol`. A mark older than the one held is ignored; returns
     /// whether it was taken.
     @discardableResult

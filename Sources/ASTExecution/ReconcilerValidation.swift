@@ -45,6 +45,8 @@ extension ReconcilerInput {
             case .modified(_, let quantity, let text):
                 return InputCheck.integer(quantity.shares, "modified quantity", in: 1...Self.maxQuantity.shares)
                     ?? InputCheck.text(text, "detail")
+            case .commission(_, _, let amount):
+                return InputCheck.integer(amount.units, "commission (1/10,000 $)", in: 0...Self.maxPrice.units)
             case .accepted, .expired:
                 return nil
             }

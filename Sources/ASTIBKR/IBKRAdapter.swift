@@ -111,6 +111,9 @@ public actor IBKRAdapter: BrokerAdapter {
     /// Executions whose commission report has not come yet: their fill is reported when it comes,
     /// or after ``commissionWait`` without it (commission 0, logged).
     var awaitingCommission: Set<String> = []
+    /// Executions whose fill went out with commission 0 (the wait ran out, or IB charged nothing):
+    /// a commission report that comes later is reported on its own, once (`ExecutionEvent.commission`).
+    var lateCommission: Set<String> = []
     var netLiquidation = Money(units: 0)
     var cash = Money(units: 0)
     var pendingModify: [Int32: (ClientOrderID, Quantity, String)] = [:]
@@ -126,13 +129,14 @@ public actor IBKRAdapter: BrokerAdapter {
     /// An adapter for the account `config` names, trading as `trading` says, journaling into
     /// `journal`: reports go to `deliver`, connection changes to `connectionChanged`, an account
     /// changed behind AST's back (an unrequested cancel of a stop) to `accountChanged`; `echo`, when
-    /// given, sees every request written and every message received, as one line each.
+    /// given, sees every request written and every message received, as one line each; the API
+    /// connection runs on `connectionClock` (default: `clock`).
     public init(
         name: String, config: IBKRConfig, trading: TradingConfig, journal: Journal, clock: any WallClock, logger: Logger,
         deliver: @escaping @Sendable ([ExecutionReport]) throws -> Void,
         connectionChanged: @escaping @Sendable (Bool, String) throws -> Void,
         accountChanged: @escaping @Sendable (String) throws -> Void,
-        echo: (@Sendable (String) -> Void)? = nil
+        echo: (@Sendable (String) -> Void)? = nil, connectionClock: (any WallClock)? = nil
     ) throws {
         self.name = name
         self.config = config
@@ -154,20 +158,34 @@ public actor IBKRAdapter: BrokerAdapter {
         if let ms = ProcessInfo.processInfo.environment["AST_FAULT_IBKR_BACKOFF_MS"].flatMap(Int.init), (1...60_000).contains(ms) {
             settings.backoff = TWSBackoff(initial: .milliseconds(ms), maximum: .milliseconds(ms * 8))  // tests only
         }
-        client = TWSClient(host: config.host, port: config.port, settings: settings, clock: clock, logger: logger)
+        // The socket's timeouts, back-off, pacing and nightly window run on `connectionClock` when
+        // given (the system clock under a replay's market clock, which stands still between steps).
+        client = TWSClient(host: config.host, port: config.port, settings: settings, clock: connectionClock ?? clock, logger: logger)
         var brackets: [IntentID: (bracket: BracketOrder, parentId: Int32)] = [:]
         var specs: [String: (spec: OrderSpec, orderId: Int32)] = [:]
         var sentRefs: Set<String> = []
         var cancelRequested: Set<String> = []
+        var late: Set<String> = []
         var highest: Int32 = 0
-        let reports = try RealBrokerReports.restore(broker: name, type: IBKRJournal.report, from: journal) { r in
+        let reports = try RealBrokerReports.restore(
+            broker: name, type: IBKRJournal.report, from: journal,
+            restored: { rep in
+                if case .fill(let f) = rep.event, f.commission.units == 0 { late.insert(f.executionID.rawValue) }
+                if case .commission(let e, _, _) = rep.event { late.remove(e.rawValue) }
+            }
+        ) { r in
             switch r.type {
             case IBKRJournal.input:
                 switch try JSONDecoder().decode(IBKRInput.self, from: Data(r.body)) {
                 case .bracket(let b, let parentId, _):
+                    guard let ids = Self.legIds(parentId: parentId, count: max(3, b.legs.count)), let last = ids.last else {
+                        throw IBKRAdapterError(
+                            "journal entry \(entry.seq): bracket \(b.intent) under IB order id \(parentId): its legs' ids do not fit "
+                                + "a TWS order id; restore refused")
+                    }
                     brackets[b.intent] = (b, parentId)
-                    for (i, leg) in b.legs.enumerated() { specs[leg.clientOrderID.rawValue] = (leg, parentId + Int32(i)) }
-                    highest = max(highest, parentId + 2)
+                    for (leg, id) in zip(b.legs, ids) { specs[leg.clientOrderID.rawValue] = (leg, id) }
+                    highest = max(highest, last)
                 case .cancel(let id, _, _): cancelRequested.insert(id.rawValue)
                 case .modify: break
                 }
@@ -181,6 +199,7 @@ public actor IBKRAdapter: BrokerAdapter {
         self.sentRefs = sentRefs
         self.cancelRequested = cancelRequested
         self.reports = reports
+        self.lateCommission = late
         self.highestOrderId = highest
         unhandled = try UnhandledMessages.find(in: journal, types: [.orderSubmit, .orderCancel], handledType: IBKRJournal.input)
         logger.notice("ibkr adapter restored", metadata: ["brackets": "\(brackets.count)", "reports": "\(reports.through)"])
@@ -229,7 +248,9 @@ public actor IBKRAdapter: BrokerAdapter {
 
     func started(_ s: TWSSession) async throws {
         session = s
-        nextId = max(s.nextValidId, highestOrderId + 1)
+        // The journal's highest id may be Int32.max: no id is left, and submit refuses.
+        let (afterHighest, exhausted) = highestOrderId.addingReportingOverflow(1)
+        nextId = exhausted ? Int32.max : max(s.nextValidId, afterHighest)
         let chosen =
             config.account.isEmpty
             ? (s.accounts.count == 1 ? s.accounts[0] : nil) : (s.accounts.contains(config.account) ? config.account : nil)
@@ -424,8 +445,20 @@ public actor IBKRAdapter: BrokerAdapter {
                 return
             }
             commissions[c.execId] = commission
-            executions[c.execId]?.commission = commission
-            if awaitingCommission.remove(c.execId) != nil, let fill = executions[c.execId] { try report(.fill(fill)) }
+            let waited = awaitingCommission.remove(c.execId) != nil
+            guard var fill = executions[c.execId] else { return }
+            if lateCommission.remove(c.execId) != nil {
+                // Its fill went out without it: the commission follows on its own, once (its key).
+                // The execution keeps the commission it was reported with, so that a reconciliation
+                // that books it from the account state does not charge this twice.
+                if commission.units > 0 {
+                    try report(.commission(fill.executionID, fill.clientOrderID, amount: commission))
+                }
+                return
+            }
+            fill.commission = commission
+            executions[c.execId] = fill
+            if waited { try report(.fill(fill)) }
         case .position(let p):
             guard p.contract.secType == "STK", let q = p.position?.wholeNumber else { return }
             let avg = p.averageCost.flatMap { $0.fixedPointUnits }.map { Price(units: $0) } ?? Price(units: 0)
@@ -443,6 +476,19 @@ public actor IBKRAdapter: BrokerAdapter {
         }
     }
 
+    /// The TWS order ids of a bracket placed under `parentId` (`parentId`, `+1`, `+2`, ...), or nil when
+    /// `parentId` is not positive or an id does not fit an Int32: a journaled id is checked, never trusted.
+    static func legIds(parentId: Int32, count: Int) -> [Int32]? {
+        guard parentId > 0, count >= 0, count <= 16 else { return nil }
+        var ids: [Int32] = []
+        for i in 0..<count {
+            let (id, overflow) = parentId.addingReportingOverflow(Int32(i))
+            guard !overflow else { return nil }
+            ids.append(id)
+        }
+        return ids
+    }
+
     /// How long a fill waits for its commission report before it is reported without one.
     static let commissionWait: Duration = .seconds(5)
 
@@ -457,7 +503,10 @@ public actor IBKRAdapter: BrokerAdapter {
     /// A fill whose commission report did not come in time: reported with commission 0.
     func commissionOverdue(_ execId: String) {
         guard awaitingCommission.remove(execId) != nil, let fill = executions[execId] else { return }
-        logger.error("no commission report for execution \(execId) within \(Self.commissionWait): its fill is reported with commission 0")
+        logger.error(
+            "no commission report for execution \(execId) within \(Self.commissionWait): fill reported with commission 0, its commission follows"
+        )
+        lateCommission.insert(execId)
         do { try report(.fill(fill)) } catch {
             logger.critical("ast-broker@ibkr cannot journal or send: \(error)")
             fatalError("ast-broker: \(error)")
@@ -746,6 +795,7 @@ extension ExecutionEvent {
         case .rejected(let id, let r): "rejected \(id): \(r)"
         case .expired(let id): "expired \(id)"
         case .modified(let id, let q, let r): "resized \(id) to \(q): \(r)"
+        case .commission(let e, let id, let amount): "commission \(amount) of \(e) (\(id)), reported after its fill"
         }
     }
 }

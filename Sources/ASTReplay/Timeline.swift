@@ -433,6 +433,7 @@ struct Classifier {
         case .rejected(_, let reason): event.summary = "\(id) REJECTED: \(reason)"
         case .expired: event.summary = "\(id) expired"
         case .modified(_, let quantity, let reason): event.summary = "\(id) resized to \(quantity): \(reason)"
+        case .commission(let execution, _, let amount): event.summary = "\(id) commission \(amount) of \(execution) (reported late)"
         }
     }
 

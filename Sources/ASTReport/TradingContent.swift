@@ -128,6 +128,7 @@ public struct TradingContent: Sendable, Equatable {
             case .expired(let id): orders.insert("order-end \(id) expired")
             case .rejected(let id, _): orders.insert("order-end \(id) rejected")
             case .modified(let id, let quantity, _): orders.insert("order-resize \(id) \(quantity)")
+            case .commission(let execution, let id, let amount): fills.insert("commission \(execution) \(id) \(amount)")
             default: break
             }
         }

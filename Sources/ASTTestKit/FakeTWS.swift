@@ -59,6 +59,8 @@ public final class FakeTWSServer: Sendable {
         var clientId: Int?
         var nextPermId: Int64 = 900_000_001
         var connection: Channel?
+        /// Client ids another API connection took after the fake started (``takeClientId(_:)``).
+        var clientIdsTaken: Set<Int> = []
     }
 
     public let port: Int
@@ -67,6 +69,8 @@ public final class FakeTWSServer: Sendable {
     let firstOrderId: Int
     let rejectedSymbols: Set<String>
     let clientIdsInUse: Set<Int>
+    /// Every transmitted bracket's entry fills at its limit at once (a drill's demo keeps trading).
+    let fillsEntries: Bool
     let state = Mutex(State())
     private let channel: Channel
 
@@ -74,8 +78,9 @@ public final class FakeTWSServer: Sendable {
     /// min(that, the client's maximum), or its own version when the client asks for more than it has.
     public init(
         serverVersion: Int = 200, accounts: [String] = ["DU1234567"], nextValidId: Int = 1001, rejectedSymbols: Set<String> = [],
-        clientIdsInUse: Set<Int> = []
+        clientIdsInUse: Set<Int> = [], fillsEntries: Bool = false
     ) async throws {
+        self.fillsEntries = fillsEntries
         self.serverVersion = serverVersion
         self.accounts = accounts
         self.firstOrderId = nextValidId
@@ -115,32 +120,38 @@ public final class FakeTWSServer: Sendable {
     // MARK: - Scripted events
 
     /// Fills `quantity` of a working order at `price`: execDetails, commissionReport, orderStatus.
-    public func fill(orderId: Int, quantity: Int, price: String) {
-        let messages: [[String]]? = state.withLock { s in
-            guard var o = s.orders[orderId], o.status == "Submitted" || o.status == "PreSubmitted", let v = s.negotiatedVersion else {
-                return nil
-            }
-            o.filled = min(o.quantity, o.filled + quantity)
-            o.status = o.filled == o.quantity ? "Filled" : "Submitted"
-            s.orders[orderId] = o
-            let execId = String(format: "0000e0d5.%08x.01.01", s.fills.count + 1)
-            let fill = Fill(execId: execId, orderId: orderId, quantity: quantity, price: price)
-            s.fills.append(fill)
-            let signed = o.action == "BUY" ? quantity : -quantity
-            let held = s.positions[o.symbol]?.0 ?? 0
-            s.positions[o.symbol] = (held + signed, price)
-            if o.status == "Filled" {
-                for (id, child) in s.orders where child.parentId == orderId && child.status == "PreSubmitted" {
-                    s.orders[id]?.status = "Submitted"
-                }
-            }
-            return [
-                Self.execution(reqId: -1, o, execId: execId, quantity: quantity, price: price, cumulative: o.filled, version: v),
-                Self.commissionReport(fill),
-                Self.orderStatus(o, averagePrice: price, lastPrice: price),
-            ]
+    /// With `reported: false` the fill happens at IB but its messages never reach the client (TWS
+    /// cut off from IB after a 1100): only reqExecutions, reqPositions and reqOpenOrders show it.
+    public func fill(orderId: Int, quantity: Int, price: String, reported: Bool = true) {
+        let messages: [[String]]? = state.withLock { s in Self.book(fill: orderId, quantity: quantity, price: price, &s) }
+        if reported, let messages { send(messages) }
+    }
+
+    /// Books a fill of a working order: its state, the fill, the position, the children it releases;
+    /// the messages TWS sends about it, or nil when the order is not working.
+    static func book(fill orderId: Int, quantity: Int, price: String, _ s: inout State) -> [[String]]? {
+        guard var o = s.orders[orderId], o.status == "Submitted" || o.status == "PreSubmitted", let v = s.negotiatedVersion else {
+            return nil
         }
-        if let messages { send(messages) }
+        o.filled = min(o.quantity, o.filled + quantity)
+        o.status = o.filled == o.quantity ? "Filled" : "Submitted"
+        s.orders[orderId] = o
+        let execId = String(format: "0000e0d5.%08x.01.01", s.fills.count + 1)
+        let fill = Fill(execId: execId, orderId: orderId, quantity: quantity, price: price)
+        s.fills.append(fill)
+        let signed = o.action == "BUY" ? quantity : -quantity
+        let held = s.positions[o.symbol]?.0 ?? 0
+        s.positions[o.symbol] = (held + signed, price)
+        if o.status == "Filled" {
+            for (id, child) in s.orders where child.parentId == orderId && child.status == "PreSubmitted" {
+                s.orders[id]?.status = "Submitted"
+            }
+        }
+        return [
+            Self.execution(reqId: -1, o, execId: execId, quantity: quantity, price: price, cumulative: o.filled, version: v),
+            Self.commissionReport(fill),
+            Self.orderStatus(o, averagePrice: price, lastPrice: price),
+        ]
     }
 
     /// IB cancels a working order on its own (an order cancelled behind the client's back).
@@ -176,6 +187,14 @@ public final class FakeTWSServer: Sendable {
         guard let v = state.withLock({ $0.negotiatedVersion }) else { return }
         send([Self.error(id: id, code: code, text, version: v)])
     }
+
+    /// Another API connection takes `clientId` (nil: gives it back): the next startApi with it gets 326.
+    public func takeClientId(_ clientId: Int?) {
+        state.withLock { $0.clientIdsTaken = clientId.map { [$0] } ?? [] }
+    }
+
+    /// startApi messages received (each connection attempt that got past the handshake).
+    public var startApiCount: Int { state.withLock { $0.received.filter { $0.first == "71" }.count } }
 
     /// Closes the client's connection (a nightly restart, a crash).
     public func dropConnection() {
@@ -256,7 +275,7 @@ public final class FakeTWSServer: Sendable {
             switch f.first ?? "" {
             case "71":  // startApi: VERSION, clientId, optionalCapabilities
                 let clientId = Int(f.count > 2 ? f[2] : "") ?? -1
-                if clientIdsInUse.contains(clientId) {
+                if clientIdsInUse.contains(clientId) || s.clientIdsTaken.contains(clientId) {
                     return (
                         [
                             Self.error(
@@ -385,6 +404,9 @@ public final class FakeTWSServer: Sendable {
             s.orders[g.orderId] = g
             answer += [Self.openOrder(g, clientId: s.clientId ?? 0), Self.orderStatus(g)]
         }
+        if fillsEntries, let entry = s.orders[root], entry.parentId == 0, !entry.limitPrice.isEmpty {
+            answer += Self.book(fill: root, quantity: entry.quantity, price: entry.limitPrice, &s) ?? []
+        }
         return answer
     }
 
@@ -405,6 +427,9 @@ final class FakeTWSHandler: ChannelInboundHandler {
     let server: FakeTWSServer
     var buffer = ByteBuffer()
     var handshaken = false
+    /// This connection's version is agreed (per connection: a new client may connect while an old,
+    /// hung one is still open).
+    var negotiated = false
 
     init(server: FakeTWSServer) { self.server = server }
 
@@ -429,7 +454,8 @@ final class FakeTWSHandler: ChannelInboundHandler {
         {
             buffer.moveReaderIndex(forwardBy: 4)
             let body = buffer.readBytes(length: Int(length)) ?? []
-            if server.negotiatedVersion == nil {
+            if !negotiated {
+                negotiated = true
                 let v = server.negotiate(String(decoding: body, as: UTF8.self))
                 var out = context.channel.allocator.buffer(capacity: 64)
                 FakeTWSServer.writeFrame([String(v), "20261207 07:00:00 EST"], into: &out)
@@ -447,7 +473,10 @@ final class FakeTWSHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        let channel = context.channel
         server.state.withLock { s in
+            // Only the current connection: an old one closing late leaves the new one as it is.
+            guard s.connection === channel else { return }
             s.connection = nil
             s.negotiatedVersion = nil
         }

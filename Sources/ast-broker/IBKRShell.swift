@@ -15,6 +15,8 @@ extension IBKRAdapter: RealBrokerAdapter {
         try IBKRAdapter(
             name: context.identity.description, config: context.config.ibkr ?? .standard, trading: context.config.trading ?? .paper,
             journal: context.journal, clock: context.clock, logger: context.logger, deliver: outlet.deliver,
-            connectionChanged: outlet.connectionChanged, accountChanged: outlet.accountChanged)
+            connectionChanged: outlet.connectionChanged, accountChanged: outlet.accountChanged,
+            // TWS lives in real time: under the replay's market clock its timers would stand still.
+            connectionClock: (context.config.clock ?? .wall).mode == .replay ? context.systemClock : context.clock)
     }
 }

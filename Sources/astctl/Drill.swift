@@ -22,8 +22,8 @@ struct DrillCommand: AsyncParsableCommand {
         commandName: "drill",
         abstract: "Chaos drill against a running paper tree: kill, hang or stop workers and check the invariants after each round.",
         discussion: """
-            Refused unless trading.mode is PAPER and the broker is broker@paper or broker@alpaca (a paper \
-            account: broker@alpaca refuses PAPER on Alpaca's live host). Each round waits a random \
+            Refused unless trading.mode is PAPER and the broker is broker@paper, broker@ibkr (on IB's paper \
+            account) or broker@alpaca (a paper account: broker@alpaca refuses PAPER on Alpaca's live host). Each round waits a random \
             moment, sends the signal to the worker's pid, waits for the tree to recover, checks the invariants \
             (recovery, HALTED after a broker death within the budget, no client order id accepted twice, every \
             fill reconciled, every journal verifies, positions reconcile) and resumes through `astctl resume`. \
@@ -55,16 +55,16 @@ struct DrillCommand: AsyncParsableCommand {
             throw ValidationError("--recovery-timeout-s must be between 1 and 3600 (got \(recoveryTimeoutS))")
         }
         _ = try parsedSignals()
-        if process != "random" && !DrillPlanner.workers.contains(process) && !Self.drillableBrokers.contains(process) {
+        let targets = DrillPlanner.workers + DrillPlanner.drillableBrokers.filter { !DrillPlanner.workers.contains($0) }
+        if process != "random" && !targets.contains(process) {
             throw ValidationError(
-                "--process must be random or one of \(DrillPlanner.workers.joined(separator: ", ")) (got \(process)); astd is never a target"
+                "--process must be random or one of \(targets.joined(separator: ", ")) (got \(process)); astd is never a target"
             )
         }
     }
 
     /// The brokers a drill may run against: the simulated exchange, and Alpaca's paper account
     /// (M14; with a fake Alpaca server in tests).
-    static let drillableBrokers = ["broker@paper", "broker@alpaca"]
 
     func parsedSignals() throws -> [DrillSignal] {
         let names = signals.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
@@ -80,17 +80,21 @@ struct DrillCommand: AsyncParsableCommand {
         // Paper only: a drill kills processes while trading goes on.
         let mode = (config.trading ?? .paper).mode
         let broker = config.risk.broker
-        guard mode == .paper, Self.drillableBrokers.contains(broker), config.supervisor.children.contains(where: { $0.name == broker })
+        guard mode == .paper, DrillPlanner.drillableBrokers.contains(broker),
+            config.supervisor.children.contains(where: { $0.name == broker })
         else {
             FileHandle.standardError.write(
                 Data(
-                    "astctl: refusing to drill: trading.mode is \(mode) and the broker is \(config.risk.broker); a drill runs only against a paper tree (trading.mode PAPER, broker@paper or broker@alpaca)\n"
+                    "astctl: refusing to drill: trading.mode is \(mode) and the broker is \(broker); a drill runs only against a paper tree (trading.mode PAPER, broker@paper, broker@ibkr or broker@alpaca)\n"
                         .utf8))
             throw ExitCode(2)
         }
+        if process.hasPrefix("broker@") && process != broker {
+            FileHandle.standardError.write(Data("astctl: --process \(process) is not this tree's broker (\(broker))\n".utf8))
+            throw ExitCode(2)
+        }
         let seed = self.seed ?? UInt64.random(in: 1...UInt64(UInt32.max))
-        let workers = DrillPlanner.workers.map { $0 == "broker@paper" ? broker : $0 }
-            .filter { w in config.supervisor.children.contains { $0.name == w } }
+        let workers = DrillPlanner.workers(broker: broker).filter { w in config.supervisor.children.contains { $0.name == w } }
         var planner = DrillPlanner(
             seed: seed, processes: process == "random" ? workers : [process], signals: try parsedSignals(),
             maxDelayMs: maxDelayMs)

@@ -228,3 +228,19 @@ import Testing
     var copy = back
     #expect(copy.apply(l.log.last!, portfolio: &p).count == 1)
 }
+
+@Test func aCommissionReportedAfterItsFillIsChargedOnceAndOnlyForAnAppliedExecution() {
+    var l = Ledger()
+    l.submitAndAccept(bracket())
+    l.send(.fill(fill("x-1", "i-1.E", .buy, 100, "50.00")))
+    let cash = l.portfolio.cash
+    let late = ExecutionEvent.commission(ExecutionID("x-1"), "i-1.E", amount: money("1.25"))
+    #expect(l.send(late) == [.portfolioChanged])
+    #expect(l.portfolio.cash == cash - money("1.25") && l.portfolio.commissions == money("1.25"))
+    // The same report again changes nothing; a commission of an execution the book never applied is an anomaly.
+    let again = l.log.last!
+    #expect(l.book.apply(again, portfolio: &l.portfolio) == [.duplicateIgnored("report broker@paper/\(again.id)")])
+    let unknown = l.send(.commission(ExecutionID("x-9"), "i-1.E", amount: money("1.00")))
+    #expect(unknown.count == 1 && unknown.allSatisfy { if case .anomaly = $0 { true } else { false } })
+    #expect(l.portfolio.cash == cash - money("1.25"))
+}

@@ -118,4 +118,45 @@ import Testing
         print("  bare TCP round trip on loopback, 64 bytes, before: \(Self.summary(echoBefore)); after: \(Self.summary(echoAfter))")
         #expect(treeMs.count == ExecutionTests.symbols.count && adapterMs.count == ExecutionTests.symbols.count)
     }
+
+    /// 1100 → HALTED, repeated (run with `AST_BENCH_IBKR=1`; `AST_BENCH_IBKR_ROUNDS`, default 20): each
+    /// round TWS sends 1100, the risk gate halts, TWS sends 1102, the broker re-syncs, the reconciler
+    /// reconciles and the test resumes. The latency of each round is read from the journals: the broker
+    /// journaling the 1100 as received → the risk gate journaling its transition to HALTED.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["AST_BENCH_IBKR"] == "1"), .timeLimit(.minutes(10)))
+    func connectivityLostToHaltedRepeated() async throws {
+        let rounds = ProcessInfo.processInfo.environment["AST_BENCH_IBKR_ROUNDS"].flatMap(Int.init) ?? 20
+        let fake = try await FakeTWSServer()
+        defer { Task { await fake.stop() } }
+        let tree = try await SupervisedTree(
+            overlay: IBKRBrokerTests.overlay(port: fake.port),
+            extraEnvironment: ["AST_FAULT_IBKR_BACKOFF_MS": "100", "AST_LOGGING__LEVEL": "info"])
+        _ = try await tree.waitAllReady()
+        try await ExecutionTests.markAll(tree)
+        func halted() throws -> Bool { try tree.status()?.0.safeMode?.state == .halted }
+        for i in 0..<rounds {
+            try await eventually(timeout: .seconds(30), "round \(i): ACTIVE (a resume accepted)") {
+                try tree.status()?.0.safeMode?.state == .active || tree.astctl(["resume", "--to", "active"]).code == 0
+            }
+            fake.sendError(code: 1100, "Connectivity between IB and Trader Workstation has been lost.")
+            try await eventually(timeout: .seconds(10), "round \(i): HALTED after 1100") { try halted() }
+            fake.sendError(code: 1102, "Connectivity between IB and Trader Workstation has been restored - data maintained.")
+        }
+        let broker = try WorkerTree.entries(path: tree.dir("state/journal/broker@ibkr.sqlite"), process: "broker@ibkr")
+        let risk = try WorkerTree.entries(path: tree.dir("state/journal/risk@main.sqlite"), process: "risk@main")
+        func text(_ e: JournalEntry) -> String { String(decoding: e.record.body, as: UTF8.self) }
+        let arrivals = broker.filter { $0.record.type == "ibkr.received" && text($0).contains("1100") }.map(\.record.timestamp)
+        let halts = risk.filter { $0.record.type == "safe_mode.transition" && text($0).contains("\"to\":\"HALTED\"") }
+            .map(\.record.timestamp)
+        let ms = arrivals.compactMap { a in halts.first { $0 >= a }.map { Double($0.nanoseconds - a.nanoseconds) / 1e6 } }
+        let sorted = ms.sorted()
+        func p(_ q: Double) -> Double {
+            sorted.isEmpty ? .nan : sorted[min(sorted.count - 1, Int((Double(sorted.count) * q).rounded(.up)) - 1)]
+        }
+        print(
+            String(
+                format: "1100 -> HALTED over %d rounds: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms; all: ", sorted.count, p(0.5),
+                p(0.9), p(0.99), sorted.last ?? .nan) + ms.map { String(format: "%.1f", $0) }.joined(separator: " "))
+        #expect(ms.count == rounds)
+    }
 }

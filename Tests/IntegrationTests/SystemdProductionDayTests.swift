@@ -329,6 +329,7 @@ final class ProductionDay: Sendable {
             case .rejected: kind = "rejected"
             case .expired: kind = "expired"
             case .modified: kind = "modified"
+            case .commission: kind = "commission"
             }
             return SentReport(kind: kind, order: r.event.clientOrderID.rawValue, line: "\(kind) \(r.event.clientOrderID)")
         }
