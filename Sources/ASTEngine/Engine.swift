@@ -386,6 +386,8 @@ struct EngineRun {
     /// only on its first scan or after a new split.
     mutating func advanceIndicators(_ input: inout ScanInput) {
         guard var carried = indicators ?? engine.pipeline.scanIndicators() else { return }
+        // The only reference from here on: advancing must not copy every symbol's track (copy on write).
+        indicators = nil
         let m = engine.market
         let date = input.date
         let tradable = m.symbols.indices.filter { !m.symbols[$0].isIndex }
@@ -412,17 +414,23 @@ struct EngineRun {
         var index: [Bar] = [], volatility: [Bar] = []
         for (i, info) in m.symbols.enumerated() {
             let lo = m.lowerBound(i, from), hi = m.lowerBound(i, date)
-            var bars = Array(m.bars[i][lo..<hi])
-            EngineScan.adjustForSplits(&bars, dates: m.dates[i][lo..<hi], splits: m.splits[i], through: date)
+            // The market's own bars, not a copy, unless a split back-adjusts them.
+            var bars = m.bars[i][lo..<hi]
+            if EngineScan.needsAdjustment(bars.count, splits: m.splits[i], through: date) {
+                var adjusted = Array(bars)
+                EngineScan.adjustForSplits(&adjusted, dates: m.dates[i][lo..<hi], splits: m.splits[i], through: date)
+                bars = adjusted[...]
+            }
             if info.isIndex {
-                if info.symbol == EngineScan.volatilitySymbol { volatility = bars } else { index = bars }
+                if info.symbol == EngineScan.volatilitySymbol { volatility = Array(bars) } else { index = Array(bars) }
             } else {
-                let splits = m.splits[i].filter { $0.exDate <= date }.count
+                var splits = 0
+                for s in m.splits[i] where s.exDate <= date { splits += 1 }
                 universe.append(SymbolHistory(info: info, bars: bars, splits: splits))
             }
         }
         let lo = date.adding(days: -EngineScan.eventDays), hi = date.adding(days: EngineScan.eventDays)
-        let events = m.events.filter { $0.date >= lo && $0.date <= hi }
+        let events = m.events(from: lo, through: hi)
         return ScanInput(
             date: date, now: now, universe: universe, index: index, volatilityIndex: volatility, portfolio: portfolio,
             events: events)
@@ -440,6 +448,7 @@ public enum EngineScan {
     /// rounded half away from zero to 1/10,000) and its volume by `new / old` — the integer path
     /// of ASTMarketData's `BackAdjustment` in `.splits` mode.
     public static func adjustForSplits(_ bars: inout [Bar], dates: ArraySlice<LocalDate>, splits: [EngineSplit], through: LocalDate) {
+        guard needsAdjustment(bars.count, splits: splits, through: through) else { return }
         let relevant = splits.filter { $0.exDate <= through && $0.newShares > 0 && $0.oldShares > 0 }
         guard !relevant.isEmpty, !bars.isEmpty else { return }
         var num: Int64 = 1, den: Int64 = 1
@@ -459,6 +468,14 @@ public enum EngineScan {
             bars[i].close = Price(units: scale(bars[i].close.units, num, den))
             bars[i].volume = scale(bars[i].volume, den, num)
         }
+    }
+
+    /// Whether ``adjustForSplits(_:dates:splits:through:)`` could change `count` bars: some split
+    /// with an ex-date on or before `through` and positive share counts (no array is made to ask).
+    public static func needsAdjustment(_ count: Int, splits: [EngineSplit], through: LocalDate) -> Bool {
+        guard count > 0 else { return false }
+        for s in splits where s.exDate <= through && s.newShares > 0 && s.oldShares > 0 { return true }
+        return false
     }
 
     /// `value × num / den`, rounded half away from zero.

@@ -56,6 +56,9 @@ public struct EngineMarket: Sendable {
     public let events: [CorporateEvent]
     /// Symbol -> sector, as the reconciler hands it to the risk gate (from the reference data).
     public let sectors: [String: String]
+    /// Whether `events` ascend by date (as a bar store lists them): a scan then finds its window
+    /// by binary search instead of a pass over every event.
+    let eventsByDate: Bool
 
     /// Bars of symbols not in `symbols` are dropped; bars are sorted by start per symbol.
     public init(
@@ -77,6 +80,7 @@ public struct EngineMarket: Sendable {
         }
         self.splits = bySymbol.map { $0.sorted { $0.exDate < $1.exDate } }
         self.events = events
+        eventsByDate = zip(events, events.dropFirst()).allSatisfy { $0.date <= $1.date }
         self.sectors = sectors ?? Dictionary(symbols.map { ($0.symbol.rawValue, $0.sector ?? "") }, uniquingKeysWith: { a, _ in a })
     }
 
@@ -95,6 +99,22 @@ public struct EngineMarket: Sendable {
         let lo = max(first, from)
         guard lo <= last else { return [] }
         return Array(calendar.sessions(from: lo, to: last).prefix(max(0, count)))
+    }
+
+    /// The events dated in `lo ... hi`, in `events`' order.
+    func events(from lo: LocalDate, through hi: LocalDate) -> [CorporateEvent] {
+        guard eventsByDate else { return events.filter { $0.date >= lo && $0.date <= hi } }
+        // The index of the first event dated on or after `d` (after `d` when `inclusive`).
+        func bound(_ d: LocalDate, inclusive: Bool) -> Int {
+            var a = 0, b = events.count
+            while a < b {
+                let mid = (a + b) / 2
+                if events[mid].date < d || (inclusive && events[mid].date == d) { a = mid + 1 } else { b = mid }
+            }
+            return a
+        }
+        let start = bound(lo, inclusive: false), end = bound(hi, inclusive: true)
+        return start < end ? Array(events[start..<end]) : []
     }
 
     /// The first index of `symbol i`'s bars dated on or after `date` (binary search).

@@ -33,7 +33,7 @@ enum NodeKey: Hashable, Sendable, CustomStringConvertible {
 
 /// The values of one node for one bar (at most three: MACD, the bands, ADX, KDJ), held inline so
 /// that evaluating a node allocates nothing.
-struct NodeCells: Sendable {
+struct NodeCells: Sendable, Equatable {
     var count: Int
     var a: Double
     var b: Double
@@ -209,16 +209,24 @@ public struct IndicatorPlan: Sendable, Equatable {
 public struct IndicatorValues: Sendable, Equatable {
     /// The requested indicators, in plan order.
     public let specs: [IndicatorSpec]
+    /// One entry per spec, inline (no array per indicator per bar), `nil` during warm-up.
+    let cells: [NodeCells?]
+
+    init(specs: [IndicatorSpec], cells: [NodeCells?]) {
+        self.specs = specs
+        self.cells = cells
+    }
+
     /// One entry per spec: its ``IndicatorOutput/columnValues``, or `nil` during warm-up.
-    public let values: [[Double]?]
+    public var values: [[Double]?] { cells.map { $0?.values } }
 
     /// The values of `spec`, or `nil` if it is warming up or was not requested.
     public subscript(_ spec: IndicatorSpec) -> [Double]? {
-        specs.firstIndex(of: spec).flatMap { values[$0] }
+        specs.firstIndex(of: spec).flatMap { cells[$0]?.values }
     }
 
     /// The first (main) value of `spec`: the RSI, the MACD line, the middle band, the ADX ...
-    public func value(_ spec: IndicatorSpec) -> Double? { self[spec]?.first }
+    public func value(_ spec: IndicatorSpec) -> Double? { specs.firstIndex(of: spec).flatMap { cells[$0]?.a } }
 
     /// All columns of the plan, flattened in ``IndicatorPlan/columns`` order (`nil` for an
     /// indicator still warming up).
@@ -252,7 +260,7 @@ public struct IndicatorEngine: Sendable {
     /// indicator, and a market-data layer that sends it has a bug to report, not to trade on.
     public mutating func update(_ bar: Bar) -> IndicatorValues? {
         guard advance(bar) else { return nil }
-        return IndicatorValues(specs: plan.requested, values: plan.requestedNodes.map { outputs[$0]?.values })
+        return IndicatorValues(specs: plan.requested, cells: plan.requestedNodes.map { outputs[$0] })
     }
 
     /// Feeds the next bar as ``update(_:)`` does and writes ``IndicatorValues/row`` (every column

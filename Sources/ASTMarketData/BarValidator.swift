@@ -144,6 +144,7 @@ public enum BarValidator {
             return ValidationReport(issues: issues)
         }
         var seen: [Int64: SourcedBar] = [:]
+        seen.reserveCapacity(bars.count)
         var previous: SourcedBar?
         for sb in bars {
             let b = sb.bar
@@ -183,14 +184,21 @@ public enum BarValidator {
     static func gaps(in bars: [SourcedBar], symbol: Symbol, file: String?, calendar: TradingCalendar, severity: Severity)
         -> [ValidationIssue]
     {
-        var byDate: [LocalDate: SourcedBar] = [:]
-        for b in bars where byDate[b.bar.date] == nil { byDate[b.bar.date] = b }
-        let dates = byDate.keys.sorted()
-        guard let first = dates.first, let last = dates.last else { return [] }
+        // Each date's first bar in file order, in date order (one New York date per bar, no
+        // hashing), merged with the sessions: what a by-date dictionary gave, at ingest's rate.
+        let barDates = bars.map(\.bar.date)
+        let order = bars.indices.sorted { (barDates[$0], $0) < (barDates[$1], $1) }
+        var firsts: [Int] = []
+        firsts.reserveCapacity(order.count)
+        for i in order where firsts.last.map({ barDates[$0] != barDates[i] }) ?? true { firsts.append(i) }
+        guard let first = firsts.first.map({ barDates[$0] }), let last = firsts.last.map({ barDates[$0] }) else { return [] }
         var issues: [ValidationIssue] = []
         var run: [LocalDate] = []
+        var k = 0
         for s in calendar.sessions(from: first, to: last) {
-            if let b = byDate[s.date] {
+            while k < firsts.count, barDates[firsts[k]] < s.date { k += 1 }
+            if k < firsts.count, barDates[firsts[k]] == s.date {
+                let b = bars[firsts[k]]
                 if let a = run.first, let z = run.last {
                     issues.append(
                         ValidationIssue(

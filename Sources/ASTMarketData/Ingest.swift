@@ -118,7 +118,7 @@ public enum MarketDataIngest {
                 throw .io(path: file, reason: "\(error.localizedDescription)")
             }
             // A NUL byte or bytes that are not UTF-8: not a text file at all.
-            guard !data.contains(0), let text = String(data: data, encoding: .utf8) else {
+            guard !data.withUnsafeBytes({ $0.contains(0) }), let text = String(data: data, encoding: .utf8) else {
                 throw .unreadable(CSVError(file: file, line: nil, reason: "not a text file (binary, or not UTF-8)"))
             }
             let parsed: ParsedCSV

@@ -31,7 +31,16 @@ extension PaperInput {
             }
             return nil
         case .bar(let bar):
-            return InputCheck.bar(bar, maxPrice: PaperExchange.maxOrderPrice)
+            // A bar every check passes needs none of the refusal's texts (every bar of a
+            // backtest comes here); any other is refused as InputCheck words it.
+            let max = PaperExchange.maxOrderPrice
+            let inRange = { (p: Price) in p > .zero && p <= max }
+            if bar.start >= .earliestAccepted, bar.start <= .latestAccepted, inRange(bar.open), inRange(bar.high), inRange(bar.low),
+                inRange(bar.close), bar.volume >= 0
+            {
+                return nil
+            }
+            return InputCheck.bar(bar, maxPrice: max)
         case .sessionClose(let at):
             return InputCheck.time(at, "session close")
         case .cancel(_, let reason):

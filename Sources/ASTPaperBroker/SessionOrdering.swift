@@ -65,7 +65,7 @@ extension PaperExchange {
             let s = Self.session(openedBy: now),
             o.eligibleAfter < s.open || Self.acceptedDuring(o, start: s.open, end: s.close)
         else { return nil }
-        if let m = marks.first(where: { $0.symbol == o.spec.symbol }), m.lastBarStart >= s.open { return nil }
+        if let m = mark(of: o.spec.symbol), m.lastBarStart >= s.open { return nil }
         guard let next = TradingCalendar.nyse.nextSession(after: s.open) else { return nil }
         return PendingCancel(
             id: o.id, symbol: o.spec.symbol, reason: reason, at: now, sessionOpen: s.open, sessionClose: s.close, deadline: next.open)

@@ -58,8 +58,7 @@ public struct IndicatorTrack: Sendable {
 
     /// The values of the last `lookback` bars fed, oldest first (empty after a bar out of order).
     public var window: IndicatorWindow {
-        guard head > 0 else { return IndicatorWindow(rows: ring) }
-        return IndicatorWindow(rows: Array(ring[head...] + ring[..<head]))
+        IndicatorWindow(ring: ring, head: head)
     }
 
     /// Where `bars` (ascending) continue this track: the index after the last bar fed, or nil
@@ -109,10 +108,10 @@ public struct ScanIndicators: Sendable {
         _ symbol: Symbol, recent: ArraySlice<Bar>, splits: Int, history: () throws -> ArraySlice<Bar>
     ) rethrows {
         guard !recent.isEmpty else { return }
-        if var track = tracks.removeValue(forKey: symbol), let next = track.continuation(in: recent, splits: splits) {
-            for bar in recent[next...] { track.feed(bar) }
+        // In place (one hash, no copy of the track): this runs for every symbol at every scan.
+        if let at = tracks.index(forKey: symbol), let next = tracks.values[at].continuation(in: recent, splits: splits) {
+            for bar in recent[next...] { tracks.values[at].feed(bar) }
             barsFed += recent.endIndex - next
-            tracks[symbol] = track
             return
         }
         var track = IndicatorTrack(plan: plan, lookback: lookback, splits: splits)

@@ -6,12 +6,18 @@ import ASTMessages
 /// them to the strategy.
 public struct SymbolHistory: Sendable {
     public var info: SymbolInfo
-    public var bars: [Bar]
+    /// Daily bars, oldest first. A slice, so that a caller holding the whole history (the
+    /// engine) hands in its window without copying it every scan.
+    public var bars: ArraySlice<Bar>
     /// How many splits `bars` are back-adjusted for: when it changes, carried indicators are
     /// rebuilt (``ScanIndicators``).
     public var splits: Int
 
     public init(info: SymbolInfo, bars: [Bar], splits: Int = 0) {
+        self.init(info: info, bars: bars[...], splits: splits)
+    }
+
+    public init(info: SymbolInfo, bars: ArraySlice<Bar>, splits: Int = 0) {
         self.info = info
         self.bars = bars
         self.splits = splits
@@ -60,7 +66,9 @@ func sessionDate(of bar: Bar) -> LocalDate { NewYorkTime.local(bar.start).date }
 
 /// The bars strictly before `date`: the scan for a session never reads that session's own bar.
 /// Looks only at the tail, so it costs O(bars dropped).
-func barsBefore(_ date: LocalDate, _ bars: [Bar]) -> ArraySlice<Bar> {
+func barsBefore(_ date: LocalDate, _ bars: [Bar]) -> ArraySlice<Bar> { barsBefore(date, bars[...]) }
+
+func barsBefore(_ date: LocalDate, _ bars: ArraySlice<Bar>) -> ArraySlice<Bar> {
     var end = bars.endIndex
     while end > bars.startIndex, sessionDate(of: bars[end - 1]) >= date { end -= 1 }
     return bars[bars.startIndex..<end]

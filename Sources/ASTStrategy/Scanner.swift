@@ -17,25 +17,41 @@ public struct Metric: Sendable, Equatable, Codable {
 /// The indicator values of one symbol over its most recent bars, aligned with the bars: index 0
 /// of ``barsAgo`` is the last bar before the scan date.
 public struct IndicatorWindow: Sendable {
-    /// Oldest first; the last element belongs to the last bar.
-    let rows: [IndicatorValues]
+    /// The values as a ring whose oldest element is at `head` (a carried track's ring, handed
+    /// over without rotating it into a new array at every scan).
+    let ring: [IndicatorValues]
+    let head: Int
 
-    public init(rows: [IndicatorValues]) { self.rows = rows }
+    public init(rows: [IndicatorValues]) {
+        ring = rows
+        head = 0
+    }
+
+    init(ring: [IndicatorValues], head: Int) {
+        self.ring = ring
+        self.head = ring.isEmpty ? 0 : head % ring.count
+    }
+
+    /// Oldest first; the last element belongs to the last bar.
+    var rows: [IndicatorValues] { head == 0 ? ring : Array(ring[head...]) + ring[..<head] }
 
     /// How many bars of values the window holds.
-    public var count: Int { rows.count }
+    public var count: Int { ring.count }
+
+    /// The row `barsAgo` bars back (0 is the last bar); `barsAgo` in `0..<count`.
+    private func row(_ barsAgo: Int) -> IndicatorValues { ring[(head + ring.count - 1 - barsAgo) % ring.count] }
 
     /// The main value of `spec` `barsAgo` bars back (0 is the last bar), or `nil` if the indicator
     /// is still warming up there, was not requested, or the window is not that deep.
     public func value(_ spec: IndicatorSpec, barsAgo: Int = 0) -> Double? {
-        guard barsAgo >= 0, barsAgo < rows.count else { return nil }
-        return rows[rows.count - 1 - barsAgo].value(spec)
+        guard barsAgo >= 0, barsAgo < ring.count else { return nil }
+        return row(barsAgo).value(spec)
     }
 
     /// Every column of `spec` `barsAgo` bars back (MACD line, signal, histogram ...).
     public func columns(_ spec: IndicatorSpec, barsAgo: Int = 0) -> [Double]? {
-        guard barsAgo >= 0, barsAgo < rows.count else { return nil }
-        return rows[rows.count - 1 - barsAgo][spec]
+        guard barsAgo >= 0, barsAgo < ring.count else { return nil }
+        return row(barsAgo)[spec]
     }
 }
 

@@ -128,13 +128,15 @@ public struct UniverseFilter: Sendable {
             r.append(.init(code: "NO_BARS", detail: "no daily bars before the scan date"))
             return r
         }
-        var previous: Timestamp?
-        for bar in bars {
-            if let previous, bar.start <= previous {
-                r.append(.init(code: "BARS_OUT_OF_ORDER", detail: "bar at \(bar.start) does not follow the bar at \(previous)"))
+        // By index, reading only `start`: this runs over every bar of every symbol at every scan.
+        var i = bars.startIndex + 1
+        while i < bars.endIndex {
+            let start = bars[i].start, previous = bars[i - 1].start
+            if start <= previous {
+                r.append(.init(code: "BARS_OUT_OF_ORDER", detail: "bar at \(start) does not follow the bar at \(previous)"))
                 break
             }
-            previous = bar.start
+            i += 1
         }
         if config.requireCurrentData {
             let lastDate = sessionDate(of: last)
