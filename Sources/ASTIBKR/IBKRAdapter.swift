@@ -180,7 +180,7 @@ public actor IBKRAdapter: BrokerAdapter {
                 case .bracket(let b, let parentId, _):
                     guard let ids = Self.legIds(parentId: parentId, count: max(3, b.legs.count)), let last = ids.last else {
                         throw IBKRAdapterError(
-                            "journal entry \(entry.seq): bracket \(b.intent) under IB order id \(parentId): its legs' ids do not fit "
+                            "journaled bracket \(b.intent) under IB order id \(parentId): its legs' ids do not fit "
                                 + "a TWS order id; restore refused")
                     }
                     brackets[b.intent] = (b, parentId)
