@@ -52,7 +52,9 @@ final class RiskTree: @unchecked Sendable {
     init(binDirectory: String, configDirectory: String, scratch: ScratchDirectory) throws {
         self.scratch = scratch
         self.binDirectory = binDirectory
-        for name in ["astd", "astctl", "ast-risk", "ast-broker", "ast-marketdata", "ast-strategy", "ast-reconciler", "ast-notifier"] {
+        for name in [
+            "astd", "astctl", "ast-risk", "ast-broker", "ast-marketdata", "ast-strategy", "ast-reconciler", "ast-notifier", "ast-web",
+        ] {
             guard FileManager.default.isExecutableFile(atPath: "\(binDirectory)/\(name)") else {
                 throw BenchError(
                     "\(binDirectory)/\(name) does not exist: run `swift build -c release` first (scripts/bench does) or pass --bin-dir")

@@ -15,7 +15,9 @@ import Testing
     static func stagedInstall(_ dir: ConfigTestDirectory) throws -> String {
         let products = dir.file("products")
         try FileManager.default.createDirectory(atPath: products, withIntermediateDirectories: true)
-        for name in ["astd", "astctl", "ast-marketdata", "ast-strategy", "ast-risk", "ast-broker", "ast-reconciler", "ast-notifier"] {
+        for name in [
+            "astd", "astctl", "ast-marketdata", "ast-strategy", "ast-risk", "ast-broker", "ast-reconciler", "ast-notifier", "ast-web",
+        ] {
             FileManager.default.createFile(atPath: products + "/" + name, contents: Data(), attributes: [.posixPermissions: 0o755])
         }
         let process = Process()

@@ -60,7 +60,9 @@ import Testing
         // The user, the executables, the configuration, and units systemd has loaded.
         let passwd = try await sandbox.check(["getent", "passwd", "ast"]).stdout
         #expect(passwd.contains(":/var/lib/ast:/usr/sbin/nologin"), "ast user: \(passwd)")
-        for exe in ["astd", "astctl", "ast-marketdata", "ast-strategy", "ast-risk", "ast-broker", "ast-reconciler", "ast-notifier"] {
+        for exe in [
+            "astd", "astctl", "ast-marketdata", "ast-strategy", "ast-risk", "ast-broker", "ast-reconciler", "ast-notifier", "ast-web",
+        ] {
             try await sandbox.check(["test", "-x", "/usr/local/bin/\(exe)"])
         }
         try await sandbox.check(["test", "-f", "/etc/ast/ast.yaml"])
