@@ -229,12 +229,24 @@ public enum StartupChecks {
             return "\(error)"
         }
         if config.tradingInEffect.mode == .live {
+            let brokers = config.supervisor.children.map(\.name).filter { $0.hasPrefix("broker@") }
             do {
-                _ = try store.secret("broker_api_key")
+                for name in liveCredentialNames(brokers: brokers) { _ = try store.secret(name) }
             } catch {
                 return "trading.mode is LIVE but the broker credentials are missing: \(error)"
             }
         }
         return nil
+    }
+
+    /// The secrets LIVE trading needs for these broker processes: broker@alpaca its key pair (the
+    /// names its client reads), any other broker `broker_api_key`, as does a tree that names none.
+    public static func liveCredentialNames(brokers: [String]) -> [String] {
+        var names: [String] = []
+        for broker in brokers.isEmpty ? [""] : brokers {
+            let needed = broker == "broker@alpaca" ? ["alpaca_key_id", "alpaca_secret_key"] : ["broker_api_key"]
+            for name in needed where !names.contains(name) { names.append(name) }
+        }
+        return names
     }
 }

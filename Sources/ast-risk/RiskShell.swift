@@ -367,7 +367,8 @@ actor RiskShell: WorkerLogic {
 extension RiskShell {
     /// Whether the broker process has credentials (a real broker's; the paper broker needs none).
     static func hasBrokerCredentials(_ config: ASTConfig) -> Bool {
-        (try? SecretStore.fromEnvironment(secretsFile: config.secretsFile).secret("broker_api_key")) != nil
+        let store = SecretStore.fromEnvironment(secretsFile: config.secretsFile)
+        return StartupChecks.liveCredentialNames(brokers: [config.risk.broker]).allSatisfy { (try? store.secret($0)) != nil }
     }
 }
 

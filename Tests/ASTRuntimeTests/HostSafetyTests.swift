@@ -133,6 +133,15 @@ struct HostSafetyConfigTests {
             #expect(StartupChecks.refusal(config, variables: [:]) == nil)
         }
     }
+
+    @Test func liveWithBrokerAlpacaNeedsAlpacasKeyPairNotAGenericKey() {
+        #expect(StartupChecks.liveCredentialNames(brokers: ["broker@alpaca"]) == ["alpaca_key_id", "alpaca_secret_key"])
+        #expect(StartupChecks.liveCredentialNames(brokers: ["broker@ibkr"]) == ["broker_api_key"])
+        #expect(StartupChecks.liveCredentialNames(brokers: []) == ["broker_api_key"])
+        #expect(
+            StartupChecks.liveCredentialNames(brokers: ["broker@alpaca", "broker@ibkr"])
+                == ["alpaca_key_id", "alpaca_secret_key", "broker_api_key"])
+    }
 }
 
 /// The disk budget as a pure state machine.
