@@ -106,6 +106,7 @@ extension MarketDataShell {
                 do {
                     let store = self.store
                     live.lastStored = try await Self.offPool { try store.lastDailyDate() }
+                    if let last = live.lastStored { MarketDataMetrics.newestSession(last) }
                     live.loaded = true
                 } catch {
                     await degrade("the bar store cannot be read: \(error)", key: "marketdata:store-unreadable", at: now)
@@ -226,6 +227,7 @@ extension MarketDataShell {
                 }
                 reference = nil
                 live.lastStored = date
+                MarketDataMetrics.newestSession(date)
                 live.retryAt = nil
                 journalLive(
                     LiveJournal.stored,

@@ -313,6 +313,7 @@ actor MarketDataShell: WorkerLogic {
             bars.append(try broker.send(.bar(bar), correlationID: bar.symbol.rawValue))
         }
         for id in bars { try await broker.waitForAck(id: id) }
+        MarketDataMetrics.newestSession(closingAt: step.session.close)
     }
 
     func stopped() async {
