@@ -14,7 +14,7 @@ import Synchronization
 /// placeOrder (orders held until one transmits, then openOrder and orderStatus for the group, or
 /// error 201 and 202s for a symbol scripted to be rejected), cancelOrder, reqIds, reqOpenOrders,
 /// reqAllOpenOrders, reqPositions, reqExecutions, reqAccountSummary and reqCurrentTime, and counts
-/// pacing violations (more than 50 messages in a second: error 100). Tests script fills in parts,
+/// pacing violations (more than 50 messages in a second on one connection: error 100). Tests script fills in parts,
 /// cancellations by IB, errors such as 1100 then 1102, and disconnects. It is no evidence of how
 /// the real TWS behaves beyond what those documents say.
 public final class FakeTWSServer: Sendable {
@@ -53,7 +53,8 @@ public final class FakeTWSServer: Sendable {
         var fills: [Fill] = []
         var positions: [String: (Int, String)] = [:]
         var received: [[String]] = []
-        var sentAt: [Date] = []
+        /// Each connection's recent message times (IB paces each API client connection: 50 a second).
+        var sentAt: [ObjectIdentifier: [Date]] = [:]
         var pacingViolations = 0
         var negotiatedVersion: Int?
         var clientId: Int?
@@ -259,13 +260,15 @@ public final class FakeTWSServer: Sendable {
     }
 
     /// Handles one message from the client; returns the messages to answer with and whether to close.
-    func handle(_ f: [String], now: Date) -> (answer: [[String]], close: Bool) {
+    func handle(_ f: [String], now: Date, connection: ObjectIdentifier) -> (answer: [[String]], close: Bool) {
         state.withLock { s in
             s.received.append(f)
-            s.sentAt.append(now)
-            s.sentAt.removeAll { now.timeIntervalSince($0) >= 1 }
+            var recent = s.sentAt[connection, default: []]
+            recent.append(now)
+            recent.removeAll { now.timeIntervalSince($0) >= 1 }
+            s.sentAt[connection] = recent
             var answer: [[String]] = []
-            if s.sentAt.count > 50 {
+            if recent.count > 50 {
                 s.pacingViolations += 1
                 answer.append(
                     Self.error(
@@ -464,7 +467,7 @@ final class FakeTWSHandler: ChannelInboundHandler {
             }
             var fields = body.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
             if fields.last == "" { fields.removeLast() }
-            let (answer, close) = server.handle(fields, now: Date())
+            let (answer, close) = server.handle(fields, now: Date(), connection: ObjectIdentifier(self))
             var out = context.channel.allocator.buffer(capacity: 256)
             for m in answer { FakeTWSServer.writeFrame(m, into: &out) }
             if out.readableBytes > 0 { context.writeAndFlush(wrapOutboundOut(out), promise: nil) }
