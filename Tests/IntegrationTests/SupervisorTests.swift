@@ -136,13 +136,15 @@ final class SupervisedTree {
 /// lifecycle events, gives up on a crash loop, and never leaves a worker behind.
 @Suite(.serialized) struct SupervisorTests {
     static let workers = ["marketdata@main", "strategy@main", "risk@main", "broker@paper", "reconciler@main", "notifier@main"]
+    /// The shipped tree's children (etc/ast.yaml): the workers, then the dashboard.
+    static let shipped = workers + ["web@main"]
 
     @Test(.timeLimit(.minutes(2)))
     func astdStartsTheTreeAndStatusShowsEveryChildReady() async throws {
         let tree = try await SupervisedTree()
         let status = try await tree.waitAllReady()
-        #expect(status.children.map(\.name) == Self.workers)
-        #expect(status.state == "ok" && status.summary == "6/6 ready" && status.supervisorPID == tree.astd.pid)
+        #expect(status.children.map(\.name) == Self.shipped)
+        #expect(status.state == "ok" && status.summary == "7/7 ready" && status.supervisorPID == tree.astd.pid)
         #expect(status.children.allSatisfy { $0.pid != nil && $0.state == "running" && $0.restarts == 0 })
         #expect(tree.child("broker@paper", in: status)?.onCrash == "halt")
     }
@@ -211,7 +213,7 @@ final class SupervisedTree {
         let tree = try await SupervisedTree()
         let status = try await tree.waitAllReady()
         let pids = status.children.compactMap(\.pid)
-        #expect(pids.count == Self.workers.count)
+        #expect(pids.count == Self.shipped.count)
         tree.astd.signal(SIGKILL)
         try await tree.astd.waitForExit()
         try await eventually(timeout: .seconds(10), "every worker to die with astd") { pids.allSatisfy { !tree.isAlive($0) } }
@@ -227,8 +229,8 @@ final class SupervisedTree {
         #expect(ChildProcess.exitCode(code) == 0)
         #expect(pids.allSatisfy { !tree.isAlive($0) })
         let log = tree.astd.stderr
-        let order = Self.workers.reversed().compactMap { name in log.range(of: "stopped \(name) pid")?.lowerBound }
-        #expect(order.count == Self.workers.count && order == order.sorted(), "stopped in reverse start order")
+        let order = Self.shipped.reversed().compactMap { name in log.range(of: "stopped \(name) pid")?.lowerBound }
+        #expect(order.count == Self.shipped.count && order == order.sorted(), "stopped in reverse start order")
     }
 
     @Test(.timeLimit(.minutes(2)))
