@@ -1,3 +1,4 @@
+import ASTReplay
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -88,6 +89,31 @@ public struct ReportFiles: Sendable {
         return data
     }
 
+    /// The Content-Security-Policy of a report's HTML file: the dashboard's, with each inline
+    /// `<style>` block of the file allowed by its SHA-256 (a CSP hash source, never `unsafe-inline`),
+    /// so that a backtest's self-contained report.html renders styled. Scripts stay refused.
+    public static func policy(forHTML data: Data) -> String {
+        let text = String(decoding: data, as: UTF8.self)
+        var hashes: [String] = []
+        var rest = text[...]
+        while hashes.count < 16, let open = rest.range(of: "<style>"), let close = rest[open.upperBound...].range(of: "</style>") {
+            let css = Data(rest[open.upperBound..<close.lowerBound].utf8)
+            let hex = ReplayBundle.sha256Hex(css)
+            var digest: [UInt8] = []
+            var i = hex.startIndex
+            while i < hex.endIndex {
+                let j = hex.index(i, offsetBy: 2)
+                digest.append(UInt8(hex[i..<j], radix: 16) ?? 0)
+                i = j
+            }
+            hashes.append("'sha256-\(Data(digest).base64EncodedString())'")
+            rest = rest[close.upperBound...]
+        }
+        guard !hashes.isEmpty else { return SecurityHeaders<BasicRequestContext>.policy }
+        return SecurityHeaders<BasicRequestContext>.policy.replacingOccurrences(
+            of: "style-src 'self';", with: "style-src 'self' \(hashes.joined(separator: " "));")
+    }
+
     /// The content type a report file is served with (never one a browser would run as a page
     /// from another origin: HTML comes under the dashboard's own Content-Security-Policy).
     static func contentType(_ file: String) -> String {
@@ -120,8 +146,9 @@ extension WebServer {
             guard let data = reports.read(name, file: file) else {
                 return Self.notFound("no file \(file.prefix(100)) in report \(name.prefix(100))")
             }
-            return Response(
-                status: .ok, headers: [.contentType: ReportFiles.contentType(file)], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+            var headers: HTTPFields = [.contentType: ReportFiles.contentType(file)]
+            if file.hasSuffix(".html") { headers[.contentSecurityPolicy] = ReportFiles.policy(forHTML: data) }
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
         }
     }
 

@@ -54,6 +54,28 @@ import Testing
     }
 }
 
+/// A report's HTML gets the dashboard's policy with its inline styles allowed by hash only
+/// (hashes computed independently with Python's hashlib: base64 of SHA-256 of the block's text).
+@Suite struct ReportPolicyTests {
+    @Test func eachInlineStyleBlockIsAllowedByItsHashAndNothingElseIsLoosened() {
+        let html = "<html><head><style>body{color:red}</style><style>\n  h1 { margin: 0 }\n</style></head><body></body></html>"
+        let policy = ReportFiles.policy(forHTML: Data(html.utf8))
+        #expect(
+            policy.contains(
+                "style-src 'self' 'sha256-FcQqt3aNlV7AZnGV4zkQRVeCeJOxbMPnQSx258L803E=' 'sha256-9O0FWquLU5Rf/IFtTpMAgBpswACHZDO7sxlx0xbH0yc=';"
+            ),
+            "\(policy)")
+        #expect(!policy.contains("unsafe"), "\(policy)")
+        #expect(
+            policy.contains("script-src 'self';") && policy.contains("default-src 'none';") && policy.contains("frame-ancestors 'none'"))
+    }
+
+    @Test func htmlWithoutInlineStyleGetsTheDashboardsPolicy() {
+        let policy = ReportFiles.policy(forHTML: Data("<p>plain</p>".utf8))
+        #expect(policy.contains("style-src 'self';") && !policy.contains("sha256-"), "\(policy)")
+    }
+}
+
 @Suite struct WebQueryTests {
     @Test(arguments: ["2025-07-01.breakout.AAPL", "appr-2025-07-01.ma_crossover.BRK.B", "2025-07-01.breakout.AAPL.E", "AAPL"])
     func correlationIdsOfTheTreeAreAccepted(_ id: String) { #expect(JournalViews.validCorrelation(id)) }
