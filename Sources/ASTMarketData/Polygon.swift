@@ -97,6 +97,7 @@ public enum PolygonAnswer: Sendable, Equatable {
         case .retry(let after, let reason): return .retry(after: after, reason: reason)
         case .failure(let e): return .failure(e)
         }
+        if let r = json["results"], r != .null, r.arrayValue == nil { return .failure(.malformed("\"results\" is not a list")) }
         var bars: [SourcedBar] = []
         for (i, r) in (json["results"]?.arrayValue ?? []).enumerated() {
             func field(_ k: String) throws(PolygonError) -> String {

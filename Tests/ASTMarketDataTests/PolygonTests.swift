@@ -291,6 +291,16 @@ final class Sleeps: Sendable {
         }
     }
 
+    @Test func resultsThatAreNotAListRefuseTheAnswerInsteadOfReadingAsNoBars() {
+        let body = Array(#"{"ticker":"ABC","status":"OK","resultsCount":1,"results":{"t":1704171600000}}"#.utf8)
+        guard case .failure(.malformed(let why)) = PolygonAnswer.interpret(httpStatus: 200, retryAfter: nil, body: body, symbol: "ABC")
+        else {
+            Issue.record("an object for results was accepted")
+            return
+        }
+        #expect(why.contains("not a list"))
+    }
+
     @Test func polygonAnswersAreReadExactly() {
         let body = Array(
             #"{"ticker":"ABC","status":"DELAYED","resultsCount":1,"results":[{"v":7.0539e+07,"vw":1.5,"o":187.149994,"c":185.64,"h":188.44,"l":183.89,"t":1704171600000,"n":1}]}"#
