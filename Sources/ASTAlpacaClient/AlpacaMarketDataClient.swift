@@ -145,56 +145,49 @@ public final class AlpacaMarketDataClient: Sendable {
         return all
     }
 
-    /// One page, through the rate limiter, with retries.
+    /// One page, through the rate limiter, with retries (``HTTPSRetry``: a 429 is asked again
+    /// when the limiter allows, a 5xx or no answer after the back-off).
     func fetch(_ request: AlpacaRequest, requested: Set<Symbol>) async throws(AlpacaMarketDataError) -> AlpacaBarPage {
-        var backoff = settings.initialBackoff
-        var last = ""
-        for attempt in 1...settings.maxAttempts {
+        let policy = HTTPSRetryPolicy(
+            maxAttempts: settings.maxAttempts, initialBackoff: settings.initialBackoff, maxBackoff: settings.maxBackoff)
+        return try await HTTPSRetry.run(policy, sleep: sleep, gaveUp: { .gaveUp(attempts: $0, last: $1) }) {
+            _ throws(AlpacaMarketDataError) -> HTTPSAttempt<AlpacaBarPage> in
             try await waitForToken()
             var r = HTTPClientRequest(url: settings.baseURL + request.path)
             r.method = .GET
             r.headers.add(name: "Accept", value: "application/json")
             credentials.keyID.withValue { r.headers.add(name: "APCA-API-KEY-ID", value: $0) }
             credentials.secretKey.withValue { r.headers.add(name: "APCA-API-SECRET-KEY", value: $0) }
-            var wait: Duration? = nil
+            let response: HTTPClientResponse
+            let body: ByteBuffer
             do {
-                let response = try await http.execute(r, timeout: .init(settings.requestTimeout))
-                let body = try await response.body.collect(upTo: Self.maximumAnswerBytes)
-                let now = clock.now()
-                let status = Int(response.status.code)
-                let pairs = response.headers.map { ($0.name, $0.value) }
-                var headers = AlpacaRateLimitHeaders(headers: pairs)
-                // A 429's Retry-After is the most precise word on when to ask again.
-                if status == 429, let after = Self.retryAfter(pairs) {
-                    headers.reset = now.advanced(by: after)
-                }
-                limiter.withLock { $0.observe(status: status, headers: headers, now: now) }
-                switch AlpacaAnswer.read(status: status, headers: headers, body: Array(body.readableBytesView), now: now) {
-                case .ok(let json):
-                    do {
-                        return try AlpacaMarketDataRequests.decodePage(json, requested: requested)
-                    } catch { throw AlpacaMarketDataError.malformed(error.reason) }
-                case .malformed(let why): throw AlpacaMarketDataError.malformed(why)
-                case .rateLimited(let at): last = "429 rate limited until \(at)"  // the limiter waits
-                case .serverError(let status, let e): (last, wait) = ("HTTP \(status): \(e)", backoff)
-                case .unauthorized(let e): throw AlpacaMarketDataError.refused(status: status, message: e.description)
-                case .notFound(let e): throw AlpacaMarketDataError.refused(status: status, message: e.description)
-                case .refused(let status, let e): throw AlpacaMarketDataError.refused(status: status, message: e.description)
-                }
-            } catch let e as AlpacaMarketDataError {
-                throw e
+                response = try await http.execute(r, timeout: .init(settings.requestTimeout))
+                body = try await response.body.collect(upTo: Self.maximumAnswerBytes)
             } catch {
-                (last, wait) = ("no answer: \(AlpacaClient.describe(error))", backoff)
+                return .retry(after: nil, reason: "no answer: \(AlpacaClient.describe(error))")
             }
-            guard attempt < settings.maxAttempts else { break }
-            if let wait {
-                do { try await sleep(min(wait, settings.maxBackoff)) } catch {
-                    throw .gaveUp(attempts: attempt, last: "cancelled while waiting: \(last)")
-                }
-                backoff = min(backoff * 2, settings.maxBackoff)
+            let now = clock.now()
+            let status = Int(response.status.code)
+            let pairs = response.headers.map { ($0.name, $0.value) }
+            var headers = AlpacaRateLimitHeaders(headers: pairs)
+            // A 429's Retry-After is the most precise word on when to ask again.
+            if status == 429, let after = Self.retryAfter(pairs) {
+                headers.reset = now.advanced(by: after)
+            }
+            limiter.withLock { $0.observe(status: status, headers: headers, now: now) }
+            switch AlpacaAnswer.read(status: status, headers: headers, body: Array(body.readableBytesView), now: now) {
+            case .ok(let json):
+                do throws(AlpacaDecodeError) {
+                    return .done(try AlpacaMarketDataRequests.decodePage(json, requested: requested))
+                } catch { throw .malformed(error.reason) }
+            case .malformed(let why): throw .malformed(why)
+            case .rateLimited(let at): return .retryWhenAllowed(reason: "429 rate limited until \(at)")  // the limiter waits
+            case .serverError(let status, let e): return .retry(after: nil, reason: "HTTP \(status): \(e)")
+            case .unauthorized(let e): throw .refused(status: status, message: e.description)
+            case .notFound(let e): throw .refused(status: status, message: e.description)
+            case .refused(let status, let e): throw .refused(status: status, message: e.description)
             }
         }
-        throw .gaveUp(attempts: settings.maxAttempts, last: last)
     }
 
     /// Waits until the rate limiter grants a request (after a 429: until the reset it named).

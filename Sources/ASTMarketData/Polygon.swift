@@ -259,50 +259,54 @@ public final class PolygonClient: Sendable {
     }
 
     /// One GET with the API key, retried on what `interpret` calls retryable (429, 5xx, transport
-    /// errors) up to `maxAttempts` with doubling back-off (or the server's Retry-After); errors are
-    /// redacted of the key before they are logged or thrown. `subject` names the request in the log.
+    /// errors) as ``HTTPSRetry`` does (`maxAttempts`, doubling back-off or the server's
+    /// Retry-After); errors are redacted of the key before they are logged or thrown. `subject`
+    /// names the request in the log.
     func get<Value>(
         _ url: String, subject: (key: String, value: String),
         interpret: (_ status: Int, _ retryAfter: String?, _ body: [UInt8]) -> Attempt<Value>
     ) async throws(PolygonError) -> Value {
-        var backoff = settings.initialBackoff
-        var last = ""
-        for attempt in 1...settings.maxAttempts {
-            let answer: Attempt<Value>
-            var request = HTTPClientRequest(url: key.withValue { "\(url)\(url.contains("?") ? "&" : "?")apiKey=\($0)" })
-            request.method = .GET
-            request.headers.add(name: "Accept", value: "application/json")
-            do {
-                let response = try await http.execute(request, timeout: .init(settings.requestTimeout))
-                let body = try await response.body.collect(upTo: Self.maximumAnswerBytes)
-                answer = interpret(
-                    Int(response.status.code), response.headers.first(name: "Retry-After"), Array(body.readableBytesView))
-            } catch {
-                answer = .retry(after: nil, reason: "cannot reach Polygon: \(error)")
+        let policy = HTTPSRetryPolicy(
+            maxAttempts: settings.maxAttempts, initialBackoff: settings.initialBackoff, maxBackoff: settings.maxBackoff)
+        do {
+            return try await HTTPSRetry.run(
+                policy, sleep: sleep, gaveUp: { PolygonError.gaveUp(attempts: $0, last: $1) },
+                willRetry: { attempt, reason, wait in
+                    logger.warning(
+                        "polygon request will be retried",
+                        metadata: [
+                            subject.key: "\(subject.value)", "attempt": "\(attempt)", "reason": "\(reason)",
+                            "wait": "\(wait.map { "\($0)" } ?? "none")",
+                        ])
+                }
+            ) { _ throws(PolygonError) -> HTTPSAttempt<Value> in
+                let answer: Attempt<Value>
+                var request = HTTPClientRequest(url: key.withValue { "\(url)\(url.contains("?") ? "&" : "?")apiKey=\($0)" })
+                request.method = .GET
+                request.headers.add(name: "Accept", value: "application/json")
+                do {
+                    let response = try await http.execute(request, timeout: .init(settings.requestTimeout))
+                    let body = try await response.body.collect(upTo: Self.maximumAnswerBytes)
+                    answer = interpret(
+                        Int(response.status.code), response.headers.first(name: "Retry-After"), Array(body.readableBytesView))
+                } catch {
+                    answer = .retry(after: nil, reason: "cannot reach Polygon: \(error)")
+                }
+                switch answer {
+                case .done(let value): return .done(value)
+                case .retry(let after, let reason): return .retry(after: after, reason: redact(reason))
+                case .failure(let e):
+                    let redacted = Self.redacted(e, key)
+                    logger.error("polygon request failed", metadata: [subject.key: "\(subject.value)", "error": "\(redacted)"])
+                    throw redacted
+                }
             }
-            switch answer {
-            case .done(let value):
-                return value
-            case .failure(let e):
-                let redacted = Self.redacted(e, key)
-                logger.error("polygon request failed", metadata: [subject.key: "\(subject.value)", "error": "\(redacted)"])
-                throw redacted
-            case .retry(let after, let reason):
-                last = redact(reason)
-                guard attempt < settings.maxAttempts else { break }
-                let wait = min(after ?? backoff, settings.maxBackoff)
-                logger.warning(
-                    "polygon request will be retried",
-                    metadata: [
-                        subject.key: "\(subject.value)", "attempt": "\(attempt)", "reason": "\(last)", "wait": "\(wait)",
-                    ])
-                do { try await sleep(wait) } catch { throw .gaveUp(attempts: attempt, last: "cancelled while waiting: \(last)") }
-                backoff = min(backoff * 2, settings.maxBackoff)
+        } catch {
+            if case .gaveUp = error {
+                logger.error("polygon request gave up", metadata: [subject.key: "\(subject.value)", "error": "\(error)"])
             }
+            throw error
         }
-        let e = PolygonError.gaveUp(attempts: settings.maxAttempts, last: last)
-        logger.error("polygon request gave up", metadata: [subject.key: "\(subject.value)", "error": "\(e)"])
-        throw e
     }
 
     static func redacted(_ e: PolygonError, _ key: PolygonAPIKey) -> PolygonError {
