@@ -91,7 +91,7 @@ struct IngestCommand: AsyncParsableCommand {
                 throw ValidationError("--adjustment with --ibkr must be raw or all (got '\(adjustment)'; IB has no split-only adjustment)")
             }
         } else if let adjustment {
-            guard !alpacaSymbols.isEmpty else { throw ValidationError("--adjustment goes with --alpaca only") }
+            guard !alpacaSymbols.isEmpty else { throw ValidationError("--adjustment goes with --alpaca or --ibkr only") }
             guard AlpacaBarAdjustment(rawValue: adjustment) != nil else {
                 throw ValidationError("--adjustment must be raw or split (got '\(adjustment)')")
             }

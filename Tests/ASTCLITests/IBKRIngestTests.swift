@@ -39,6 +39,12 @@ import Testing
             "ingest", "--ibkr", "SPY", "NODATA", "--from", "2025-01-02", "--to", "2025-12-31", "--adjustment", "all", "--ibkr-port",
             "\(fake.port)", "--ibkr-client-id", "17", "--store", other,
         ])
+        // IB has no split-only series: Alpaca's `split` is refused before anything is asked.
+        let split = try await tree.ast([
+            "ingest", "--ibkr", "SPY", "--from", "2025-01-02", "--to", "2025-12-31", "--adjustment", "split", "--ibkr-port",
+            "\(fake.port)", "--store", other,
+        ])
+        #expect(split.exitCode == 64 && split.stderr.contains("no split-only"), "\(split.stderr)")
         let requests = fake.historyRequests
         let received = fake.received
         let violations = fake.historyPacingViolations
