@@ -57,4 +57,32 @@ import Testing
         #expect(violations == 0)
         #expect(received.allSatisfy { $0.first == "71" || $0.first == "20" }, "\(received.map { $0.first ?? "" })")
     }
+
+    /// BENCHMARKS.md: `AST_BENCH_IBKR_INGEST=1 swift test --filter IBKRIngestTests`: 20 symbols of a
+    /// year each (one request per symbol, no pacing wait) through a whole `ast ingest --ibkr` process
+    /// against the fake on loopback, start-up and store commit included. Skipped otherwise.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["AST_BENCH_IBKR_INGEST"] == "1"))
+    func benchmarkIngestBarsPerSecondAgainstTheFakeOnLoopback() async throws {
+        let fake = try await FakeTWSServer()
+        let tree = try CLITree()
+        let sessions = TradingCalendar.nyse.sessions(from: LocalDate("2025-01-02")!, to: LocalDate("2025-12-31")!)
+        let symbols = (0..<20).map { "S\(String(UnicodeScalar(UInt8(65 + $0))))" }
+        for s in symbols {
+            fake.scriptHistory(
+                s, bars: sessions.map { FakeTWSHistory.Bar(date: $0.date, open: "10", high: "11", low: "9", close: "10.5", volume: "100") })
+        }
+        let start = ContinuousClock.now
+        let run = try await tree.ast(
+            ["ingest", "--ibkr"] + symbols + [
+                "--from", "2025-01-02", "--to", "2025-12-31", "--ibkr-port", "\(fake.port)", "--ibkr-client-id", "3", "--store", tree.store,
+            ])
+        let elapsed = ContinuousClock.now - start
+        await fake.stop()
+        #expect(run.exitCode == 0, "\(run.stderr)")
+        let bars = sessions.count * symbols.count
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        print(
+            "ibkr ingest: \(bars) bars, \(symbols.count) requests in \(String(format: "%.2f", seconds)) s = \(Int(Double(bars) / seconds)) bars/s"
+        )
+    }
 }
