@@ -154,6 +154,10 @@ public enum TWSMessage: Hashable, Sendable {
     case accountSummaryEnd(reqId: Int32)
     case error(TWSErrorMessage)
     case currentTime(Int64)
+    /// Bars of a historical request; before server version 196 it also ends the answer.
+    case historicalData(TWSHistoricalData)
+    /// The end of a historical answer (from server version 196).
+    case historicalDataEnd(reqId: Int32, start: String, end: String)
 
     /// Decodes one frame's payload at `version`, reading fields in the official client's order
     /// (`EDecoder`). Fails with a typed error on anything malformed; never traps.
@@ -227,6 +231,11 @@ public enum TWSMessage: Hashable, Sendable {
         case .currentTime:
             try r.skip()
             message = .currentTime(try r.int64())
+        case .historicalData:
+            message = .historicalData(try decodeHistoricalData(&r, version: version))
+        case .historicalDataEnd:
+            guard version.supports(.historicalDataEnd) else { throw .unknownMessage(id: rawId) }
+            message = .historicalDataEnd(reqId: try r.int(), start: try r.string(), end: try r.string())
         }
         try r.finish()
         return message

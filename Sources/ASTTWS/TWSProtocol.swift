@@ -49,6 +49,8 @@ public enum TWSGate: Int, Sendable {
     case cmeTaggingFieldsInOpenOrder = 193
     /// The error message drops its version field and carries the error time (epoch milliseconds).
     case errorTime = 194
+    /// historicalData drops its period, which moves to a historicalDataEnd message of its own.
+    case historicalDataEnd = 196
     /// execDetails carries `submitter`.
     case submitter = 198
     /// placeOrder sends `imbalanceOnly`.
@@ -65,6 +67,8 @@ public enum TWSOutgoingId: Int, Sendable {
     case reqExecutions = 7
     case reqIds = 8
     case reqAllOpenOrders = 16
+    case reqHistoricalData = 20
+    case cancelHistoricalData = 25
     case reqCurrentTime = 49
     case reqPositions = 61
     case reqAccountSummary = 62
@@ -81,6 +85,7 @@ public enum TWSIncomingId: Int, Sendable {
     case nextValidId = 9
     case executionData = 11
     case managedAccounts = 15
+    case historicalData = 17
     case currentTime = 49
     case openOrderEnd = 53
     case executionDataEnd = 55
@@ -89,4 +94,6 @@ public enum TWSIncomingId: Int, Sendable {
     case positionEnd = 62
     case accountSummary = 63
     case accountSummaryEnd = 64
+    /// From server version 196 (before it, an id AST does not know).
+    case historicalDataEnd = 108
 }

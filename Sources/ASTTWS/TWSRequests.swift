@@ -185,6 +185,9 @@ public enum TWSRequest: Hashable, Sendable {
     case reqAccountSummary(reqId: Int32, group: String, tags: String)
     case cancelAccountSummary(reqId: Int32)
     case reqCurrentTime
+    /// Daily bars of one stock (TWSHistoricalData.swift).
+    case reqHistoricalData(reqId: Int32, query: TWSHistoricalQuery)
+    case cancelHistoricalData(reqId: Int32)
 
     /// The payload (without its length prefix) at `version`, field for field as the official
     /// Java client's `EClient` writes it at that version.
@@ -254,6 +257,12 @@ public enum TWSRequest: Hashable, Sendable {
         case .reqCurrentTime:
             w.add(TWSOutgoingId.reqCurrentTime.rawValue)
             w.add(1)
+        case .reqHistoricalData(let reqId, let query):
+            try Self.encodeHistorical(&w, reqId: reqId, query: query)
+        case .cancelHistoricalData(let reqId):
+            w.add(TWSOutgoingId.cancelHistoricalData.rawValue)
+            w.add(1)
+            w.add(reqId)
         }
         return w.bytes
     }

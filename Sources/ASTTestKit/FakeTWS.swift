@@ -13,7 +13,8 @@ import Synchronization
 /// It answers startApi (managedAccounts, nextValidId, or error 326 for a client id in use),
 /// placeOrder (orders held until one transmits, then openOrder and orderStatus for the group, or
 /// error 201 and 202s for a symbol scripted to be rejected), cancelOrder, reqIds, reqOpenOrders,
-/// reqAllOpenOrders, reqPositions, reqExecutions, reqAccountSummary and reqCurrentTime, and counts
+/// reqAllOpenOrders, reqPositions, reqExecutions, reqAccountSummary, reqCurrentTime and reqHistoricalData
+/// (scripted daily bars; IB's historical-data pacing rules checked, error 162 on a violation), and counts
 /// pacing violations (more than 50 messages in a second on one connection: error 100). Tests script fills in parts,
 /// cancellations by IB, errors such as 1100 then 1102, and disconnects. It is no evidence of how
 /// the real TWS behaves beyond what those documents say.
@@ -62,6 +63,8 @@ public final class FakeTWSServer: Sendable {
         var connection: Channel?
         /// Client ids another API connection took after the fake started (``takeClientId(_:)``).
         var clientIdsTaken: Set<Int> = []
+        /// Scripted daily bars, what was asked and IB's historical-data pacing (FakeTWSHistory.swift).
+        var history = FakeTWSHistory()
     }
 
     public let port: Int
@@ -326,6 +329,7 @@ public final class FakeTWSServer: Sendable {
                     answer.append(Self.commissionReport(fill))  // each execution's commission follows it
                 }
                 answer.append(["55", "1", String(reqId)])
+            case "20": answer += historical(f, now: now, &s)  // reqHistoricalData (FakeTWSHistory.swift)
             case "62":  // reqAccountSummary: VERSION, reqId, group, tags
                 let reqId = f.count > 2 ? f[2] : "0"
                 answer += [

@@ -12,14 +12,17 @@ import Logging
 /// store, validated; prints the ingest report. A refused ingest stores nothing and exits 65.
 struct IngestCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "ingest", abstract: "Load daily bars into the bar store (CSV, a directory, the bundled data set, Polygon or Alpaca).",
+        commandName: "ingest",
+        abstract: "Load daily bars into the bar store (CSV, a directory, the bundled data set, Polygon, Alpaca or IB).",
         discussion: """
             Exactly one source: --csv FILE... (Yahoo, Stooq or Stooq bulk, detected from the header; \
             the ticker from the file name), --dir DIR (bars/*.csv plus metadata.csv, corporate_actions.csv, \
             events.csv), --bundled (the generated data set), or --polygon SYMBOL... with --from and --to \
             (API key: the secret polygon_api_key), or --alpaca SYMBOL... with --from and --to (Alpaca's \
             market data, daily bars, --adjustment raw or split; keys: the secrets alpaca_key_id and \
-            alpaca_secret_key). Strict by default: any error stores nothing (exit 65); \
+            alpaca_secret_key), or --ibkr SYMBOL... with --from and --to (daily bars from TWS / IB Gateway, \
+            host, port and client id from the ibkr section or --ibkr-host, --ibkr-port, --ibkr-client-id; \
+            --adjustment raw or all, IB's TRADES or ADJUSTED_LAST; paced by IB's historical-data rules). Strict by default: any error stores nothing (exit 65); \
             --lenient drops bad rows and stores the rest. Every issue is printed with its file and line.
             """)
 
@@ -33,11 +36,22 @@ struct IngestCommand: AsyncParsableCommand {
     var polygonSymbols: [String] = []
     @Option(name: .customLong("alpaca"), parsing: .upToNextOption, help: "Symbols to fetch from Alpaca's market data.")
     var alpacaSymbols: [String] = []
-    @Option(help: "First date to fetch from Polygon or Alpaca (YYYY-MM-DD).")
+    @Option(name: .customLong("ibkr"), parsing: .upToNextOption, help: "Symbols to fetch from TWS / IB Gateway (read-only).")
+    var ibkrSymbols: [String] = []
+    @Option(name: .customLong("ibkr-host"), help: "TWS / IB Gateway host for --ibkr (default: ibkr.host).")
+    var ibkrHost: String?
+    @Option(name: .customLong("ibkr-port"), help: "API port for --ibkr (default: ibkr.port).")
+    var ibkrPort: Int?
+    @Option(name: .customLong("ibkr-client-id"), help: "API client id for --ibkr (default: ibkr.client_id, in use while broker@ibkr runs).")
+    var ibkrClientId: Int?
+    @Option(help: "First date to fetch from Polygon, Alpaca or IB (YYYY-MM-DD).")
     var from: String?
-    @Option(help: "Last date to fetch from Polygon or Alpaca (YYYY-MM-DD).")
+    @Option(help: "Last date to fetch from Polygon, Alpaca or IB (YYYY-MM-DD).")
     var to: String?
-    @Option(help: "Alpaca's price adjustment: raw (as traded, the default) or split (split-adjusted by Alpaca).")
+    @Option(
+        help:
+            "Price adjustment: raw (as traded, the default); split with --alpaca; all with --ibkr (IB's ADJUSTED_LAST: splits and dividends)."
+    )
     var adjustment: String?
     @Option(help: "The symbol of the one --csv file (instead of the ticker its file name or rows give).")
     var symbol: String?
@@ -48,26 +62,36 @@ struct IngestCommand: AsyncParsableCommand {
     enum Source {
         case csv([String]), directory(String), bundled, polygon([Symbol], from: LocalDate, to: LocalDate)
         case alpaca([Symbol], from: LocalDate, to: LocalDate, adjustment: AlpacaBarAdjustment)
+        case ibkr([Symbol], from: LocalDate, to: LocalDate, adjustment: IBKRIngestAdjustment)
     }
 
     func validate() throws {
-        let chosen = [!csvFiles.isEmpty, directory != nil, bundled, !polygonSymbols.isEmpty, !alpacaSymbols.isEmpty].filter { $0 }.count
+        let chosen = [!csvFiles.isEmpty, directory != nil, bundled, !polygonSymbols.isEmpty, !alpacaSymbols.isEmpty, !ibkrSymbols.isEmpty]
+            .filter { $0 }.count
         guard chosen == 1 else {
-            throw ValidationError("give exactly one source: --csv FILE..., --dir DIR, --bundled, --polygon SYMBOL... or --alpaca SYMBOL...")
+            throw ValidationError(
+                "give exactly one source: --csv FILE..., --dir DIR, --bundled, --polygon SYMBOL..., --alpaca SYMBOL... or --ibkr SYMBOL...")
         }
-        let api = !polygonSymbols.isEmpty ? "--polygon" : !alpacaSymbols.isEmpty ? "--alpaca" : nil
+        let api = !polygonSymbols.isEmpty ? "--polygon" : !alpacaSymbols.isEmpty ? "--alpaca" : !ibkrSymbols.isEmpty ? "--ibkr" : nil
         if let api {
             guard let from, let f = LocalDate(from) else { throw ValidationError("\(api) needs --from YYYY-MM-DD") }
             guard let to, let t = LocalDate(to) else { throw ValidationError("\(api) needs --to YYYY-MM-DD") }
             guard f <= t else { throw ValidationError("--from \(from) is after --to \(to)") }
-            for s in polygonSymbols + alpacaSymbols where Symbol(validating: s.uppercased()) == nil {
+            for s in polygonSymbols + alpacaSymbols + ibkrSymbols where Symbol(validating: s.uppercased()) == nil {
                 throw ValidationError("'\(s)' is not a ticker")
             }
         } else {
-            guard from == nil, to == nil else { throw ValidationError("--from and --to go with --polygon or --alpaca only") }
+            guard from == nil, to == nil else { throw ValidationError("--from and --to go with --polygon, --alpaca or --ibkr only") }
         }
-        if let adjustment {
-            guard !alpacaSymbols.isEmpty else { throw ValidationError("--adjustment goes with --alpaca only") }
+        if ibkrSymbols.isEmpty, ibkrHost != nil || ibkrPort != nil || ibkrClientId != nil {
+            throw ValidationError("--ibkr-host, --ibkr-port and --ibkr-client-id go with --ibkr only")
+        }
+        if let adjustment, !ibkrSymbols.isEmpty {
+            guard IBKRIngestAdjustment(rawValue: adjustment) != nil else {
+                throw ValidationError("--adjustment with --ibkr must be raw or all (got '\(adjustment)'; IB has no split-only adjustment)")
+            }
+        } else if let adjustment {
+            guard !alpacaSymbols.isEmpty else { throw ValidationError("--adjustment goes with --alpaca or --ibkr only") }
             guard AlpacaBarAdjustment(rawValue: adjustment) != nil else {
                 throw ValidationError("--adjustment must be raw or split (got '\(adjustment)')")
             }
@@ -83,6 +107,11 @@ struct IngestCommand: AsyncParsableCommand {
         if !csvFiles.isEmpty { return .csv(csvFiles) }
         if let directory { return .directory(directory) }
         if bundled { return .bundled }
+        if !ibkrSymbols.isEmpty {
+            return .ibkr(
+                ibkrSymbols.map { Symbol(validating: $0.uppercased())! }, from: LocalDate(from!)!, to: LocalDate(to!)!,
+                adjustment: adjustment.flatMap(IBKRIngestAdjustment.init(rawValue:)) ?? .raw)
+        }
         if !alpacaSymbols.isEmpty {
             return .alpaca(
                 alpacaSymbols.map { Symbol(validating: $0.uppercased())! }, from: LocalDate(from!)!, to: LocalDate(to!)!,
@@ -149,6 +178,13 @@ struct IngestCommand: AsyncParsableCommand {
                 }
                 report = try MarketDataIngest.ingestFetched(
                     symbols.map { ("alpaca:\($0)", $0, bars[$0] ?? []) }, into: store, mode: mode, logger: logger)
+            case .ibkr(let symbols, let from, let to, let adjustment):
+                let source = try IBKRIngestSource.from(config: config, host: ibkrHost, port: ibkrPort, clientId: ibkrClientId)
+                let bars = try await source.dailyBars(symbols, from: from, to: to, adjustment: adjustment, logger: logger)
+                var unique: [Symbol] = []
+                for s in symbols where !unique.contains(s) { unique.append(s) }
+                report = try MarketDataIngest.ingestFetched(
+                    unique.map { ("ibkr:\($0)", $0, bars[$0] ?? []) }, into: store, mode: mode, logger: logger)
             }
         } catch let error as IngestError {
             discard()
