@@ -5,7 +5,7 @@ import ASTWire
 import Foundation
 import Testing
 
-/// `astctl drill` (M7) against a real tree trading the replay on the paper broker: fifty rounds
+/// `astctl drill` (M7) against a real tree trading the replay on the paper broker: thirty rounds
 /// over every worker and signal hold every invariant, and a deliberately broken broker is caught.
 @Suite(.serialized) struct DrillTests {
     /// Fast rounds: a short watchdog and grace, a small restart back-off, an intensity no drill
@@ -61,21 +61,28 @@ import Testing
             }.count
     }
 
+    /// Thirty rounds (it was fifty, 75-89 s of the CI's integration time): the planner draws from
+    /// shuffled bags, so any 6 rounds hurt every worker and any 3 use every signal; 30 rounds are
+    /// five full passes over the workers (each hurt 5 times, the broker's HALTED latency sampled
+    /// 5 times) and ten over the signals, and every round is still checked against every invariant.
+    /// Longer drills are `astctl drill --rounds N` (runbooks/running-a-chaos-drill.md).
+    static let rounds = 30
+
     @Test(.timeLimit(.minutes(7)))
-    func aFiftyRoundDrillOverEveryWorkerKindEndsWithZeroViolations() async throws {
+    func aThirtyRoundDrillOverEveryWorkerKindEndsWithZeroViolations() async throws {
         let tree = try await SupervisedTree(overlay: Self.overlay, extraEnvironment: Self.environment)
         _ = try await tree.waitAllReady(timeout: .seconds(60))
         let fillsBefore = try fills(tree)
         let started = ContinuousClock.now
-        let (code, report, stdout, stderr) = try drill(tree, ["--rounds", "50", "--seed", "20261121", "--max-delay-ms", "300"])
+        let (code, report, stdout, stderr) = try drill(tree, ["--rounds", "\(Self.rounds)", "--seed", "20261121", "--max-delay-ms", "300"])
         let wall = ContinuousClock.now - started
         let r = try #require(report, "no report: exit \(code)\n\(stdout.suffix(3000))\n\(stderr.suffix(3000))")
-        print("drill of 50 rounds: \(wall) wall time\n\(r.text)")
+        print("drill of \(Self.rounds) rounds: \(wall) wall time\n\(r.text)")
         #expect(code == 0 && r.violations.isEmpty, "\(r.text)")
-        #expect(r.rounds == 50)
+        #expect(r.rounds == Self.rounds)
         #expect(Set(r.kills.keys) == Set(DrillPlanner.workers), "every worker kind was hurt")
         #expect(Set(r.kills.values.flatMap(\.keys)) == ["kill", "stop", "term"], "every signal was used")
-        #expect(r.restarts.values.reduce(0, +) >= 50, "every round restarted its process: \(r.restarts)")
+        #expect(r.restarts.values.reduce(0, +) >= Self.rounds, "every round restarted its process: \(r.restarts)")
         #expect(!r.haltedLatenciesMs.isEmpty && r.haltedLatenciesMs.allSatisfy { $0 <= 3000 })
         #expect(try fills(tree) > fillsBefore, "the demo kept trading during the drill")
         let verify = try tree.astctl(["journal", "verify"])

@@ -46,6 +46,12 @@ import Testing
     static let d4 = LocalDate("2025-03-07")!
     /// Sessions backfilled at the first start (the regime's SMA200 and the universe's 250).
     static let history = 260
+    /// Seconds before a schedule point under test (16:10 fetch, 09:00 scan) that a hop restarts
+    /// ast.service: every worker was ready 1-2 s after `systemctl start` in CI runs, so the rest
+    /// is margin; each second of it is a second spent waiting for the clock, at six such hops
+    /// (it was 20 s: a minute of the CI's time). A later start does the same work by catching up
+    /// (the start's backfill, ast-strategy's first-start catch-up), only through another path.
+    static let lead: Int64 = 10
 
     @Test(
         .enabled(
@@ -81,7 +87,7 @@ import Testing
     /// held for them, take effect on the others).
     static func tradedDay(_ day: ProductionDay, _ polygon: FakePolygonServer, stocks: Int) async throws {
         // D 16:09:40: the empty store is backfilled up to D-1 at start, D itself at 16:10.
-        try await day.hop(to: d, 16, 10, lead: 20)
+        try await day.hop(to: d, 16, 10, lead: lead)
         try await day.waitFor("D's bars fetched at 16:10 and stored", timeout: .seconds(240)) {
             try day.bodies("marketdata@main", "marketdata.live_stored").contains { $0.contains("\"date\":\"\(d)\"") }
         }
@@ -102,7 +108,7 @@ import Testing
         }
 
         // D+1 09:00: the scan on fresh data proposes; the approved entries reach the paper broker.
-        try await day.hop(to: d1, 9, 0, lead: 20)
+        try await day.hop(to: d1, 9, 0, lead: lead)
         let scan = try await day.schedule("full_scan", on: d1)
         print("09:00 scan of \(d1): \(scan)")
         #expect(scan.contains("\"fired\":true") && !scan.contains("DEGRADED"), "the scan ran on fresh data: \(scan)")
@@ -128,7 +134,7 @@ import Testing
         // D+1 16:10: D+1's bars reach the broker: the entries they touched fill, then the held
         // cancels cancel the others (and their children), none of the filled ones.
         let open1 = "\(NewYorkTime.timestamp(d1, TradingCalendar.regularOpen).nanoseconds)"
-        try await day.hop(to: d1, 16, 10, lead: 20)
+        try await day.hop(to: d1, 16, 10, lead: lead)
         try await day.waitFor("D+1's bars stored, at the broker, and its close", timeout: .seconds(120)) {
             try day.bodies("marketdata@main", "marketdata.live_stored").contains { $0.contains("\"date\":\"\(d1)\"") }
                 && day.received("broker@paper", "bar").contains { $0.contains(open1) }
@@ -157,7 +163,7 @@ import Testing
     /// and 16:40 reconciles and reports.
     static func reducingDay(_ day: ProductionDay) async throws {
         try await day.setLocal(extra: "risk:\n  limits:\n    max_symbol_concentration_pct: 1\n")
-        try await day.hop(to: d2, 9, 0, lead: 20)
+        try await day.hop(to: d2, 9, 0, lead: lead)
         try await eventuallyAsync(timeout: .seconds(120), every: .seconds(1), "the gate SAFE_REDUCING on the tight limit") {
             try await day.sandbox.astctl(["status"]).stdout.contains("Safe Mode: SAFE_REDUCING")
         }
@@ -172,7 +178,7 @@ import Testing
         _ = try await day.schedule("pre_close_cleanup", on: d2)
         #expect(try day.reports().filter { $0.isFill && $0.order.contains(".safe-reduce.") }.isEmpty, "not before D+2's bars")
 
-        try await day.hop(to: d2, 16, 10, lead: 20)
+        try await day.hop(to: d2, 16, 10, lead: lead)
         try await day.waitFor("the reductions filled by D+2's bars", timeout: .seconds(120)) {
             try day.reports().contains { $0.isFill && $0.order.contains(".safe-reduce.") }
         }
@@ -199,7 +205,7 @@ import Testing
         polygon.setFallback(.serverError(status: 500))
         let ordersBefore = try day.received("broker@paper", "order.submit").count
         let intentsBefore = try day.received("risk@main", "intent.submit").count
-        try await day.hop(to: d3, 16, 10, lead: 20)
+        try await day.hop(to: d3, 16, 10, lead: lead)
         try await day.waitFor("D+3's fetch refused for HTTP 500", timeout: .seconds(120)) {
             try day.bodies("marketdata@main", "marketdata.live_refused").contains { $0.contains("HTTP 500") }
         }
