@@ -253,9 +253,10 @@ public struct PipelineRun: Sendable {
         return ScanIndicators(plan: setup.plan, lookback: setup.lookback)
     }
 
-    /// The plan and lookback of `config`'s plugins; with regime overlays, of the base's and every
-    /// overlay's together, so that indicators carried from scan to scan serve whichever regime
-    /// the next scan finds. The filters are `config`'s own.
+    /// The plan and lookback of the base's plugins (`plugins`, `strategy`) and, with regime
+    /// overlays, of every overlay's after them, in that fixed order: so that the plan is the same
+    /// whichever regime a scan finds, and indicators carried from scan to scan serve it. The
+    /// filters returned are those of `config`, the configuration in effect.
     func indicatorSetup(_ plugins: PluginSet, strategy: any Strategy, config: PipelineConfig) -> (
         plan: IndicatorPlan, lookback: Int, filters: [any CandidateFilter]
     ) {
@@ -264,7 +265,7 @@ public struct PipelineRun: Sendable {
                 + plugins.exits.flatMap(\.indicators)
         }
         let filters = config.filters.makeFilters() + extraFilters
-        var all = specs(plugins, strategy, filters)
+        var all = specs(plugins, strategy, self.config.filters.makeFilters() + extraFilters)
         var lookback = max(2, plugins.detectors.map(\.lookback).max() ?? 1)
         for regime in self.config.overlaidRegimes {
             let overlaid = PluginSet.make(self.config.effective(for: regime), registry: registry)
@@ -283,7 +284,7 @@ public struct PipelineRun: Sendable {
         var result = ScanResult(date: date, createdAt: input.now, tradingDay: calendar.isTradingDay(date), previousSession: previous)
         let base = PluginSet.make(self.config, registry: registry)
         defer { base.cleanup() }
-        guard base.problems.isEmpty, base.strategy != nil else {
+        guard base.problems.isEmpty, let baseStrategy = base.strategy else {
             result.configProblems = base.problems
             result.notes.append("configuration refused: no scan, no intents")
             return result
@@ -312,7 +313,7 @@ public struct PipelineRun: Sendable {
         if overlaid { result.notes.append("regime \(result.regime.regime): strategy.regime_overrides.\(result.regime.regime) in effect") }
 
         // Indicator plan: what the active plugins need, each once.
-        let (plan, lookback, filters) = indicatorSetup(plugins, strategy: strategy, config: config)
+        let (plan, lookback, filters) = indicatorSetup(base, strategy: baseStrategy, config: config)
         let chain = FilterChain(filters)
         result.indicatorPlan = plan.computedNodes
         // Carried indicators when the caller advanced them for this plan; else over the bars given.

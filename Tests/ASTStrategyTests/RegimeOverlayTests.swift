@@ -96,6 +96,7 @@ import Testing
         #expect(r.intents.map(\.symbol) == ["AAPL"])
         #expect(r.intents.map(\.quantity) == [125])
         #expect(r.notes == ["regime bear: strategy.regime_overrides.bear in effect"])
+        #expect(r.indicatorPlan == base.indicatorPlan)
         // In a bull market the same configuration is the base's.
         let bull = run.scan(Market.input)
         #expect(bull == PipelineRun(config: Market.config).scan(Market.input))
@@ -115,5 +116,11 @@ import Testing
         #expect(plain.plan.computedNodes == ["sma:5", "sma:20", "true_range", "atr:14", "rsi:14"])
         #expect(overlaid.plan.computedNodes.contains("sma:40") && overlaid.plan.computedNodes.contains("sma:7"))
         #expect(Set(plain.plan.computedNodes).isSubset(of: Set(overlaid.plan.computedNodes)))
+        // Whichever regime the scan finds, it computes the same (carried) plan.
+        var choppy = Market.input
+        choppy.index = pctSeries("SPY", closes: Array(repeating: 400, count: 300), rangePct: 1)
+        let a = PipelineRun(config: c).scan(choppy), b = PipelineRun(config: c).scan(Market.input)
+        #expect(a.regime.regime == .choppy && b.regime.regime == .bull)
+        #expect(a.indicatorPlan == overlaid.plan.computedNodes && b.indicatorPlan == overlaid.plan.computedNodes)
     }
 }
