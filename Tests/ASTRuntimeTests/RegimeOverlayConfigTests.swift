@@ -35,4 +35,12 @@ import Testing
             #expect(text.contains("strategy.regime_overrides.choppy: strategy.sizing.quality_me"), "\(text)")  // the detail is shortened
         }
     }
+
+    @Test func theTreeRefusesABacktestOnlyExitRuleAnOverlayWouldSlipIn() throws {
+        let yaml = "strategy:\n  regime_overrides:\n    bear:\n      exits:\n        - name: stop_loss\n        - name: time_stop\n"
+        let config = try MarketDataConfigTests.withShipped(["ast.local.yaml": yaml]) {
+            try $0.loader(environment: "test").load(ASTConfig.self)
+        }
+        #expect(BacktestOnlyExitRules.refusal(config)?.rules == ["time_stop"])
+    }
 }
