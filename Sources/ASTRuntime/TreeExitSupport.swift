@@ -17,7 +17,10 @@ public struct BacktestOnlyExitRules: Error, Sendable, Equatable, CustomStringCon
 
     /// The refusal for `config`'s strategy section, nil when it configures none of ``names``.
     public static func refusal(_ config: ASTConfig) -> BacktestOnlyExitRules? {
-        let rules = (config.strategy?.exits ?? []).map(\.name).filter { names.contains($0) }
+        // The base's exits and every regime overlay's (an overlay must not slip one in).
+        let all = config.strategy.map { c in [c.exits] + MarketRegime.allCases.compactMap { c.regimeOverrides[$0]?.exits } } ?? []
+        var rules: [String] = []
+        for name in all.joined().map(\.name) where names.contains(name) && !rules.contains(name) { rules.append(name) }
         return rules.isEmpty ? nil : BacktestOnlyExitRules(rules: rules)
     }
 

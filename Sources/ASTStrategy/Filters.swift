@@ -104,9 +104,13 @@ public struct FilterChainConfig: Sendable, Equatable, Codable {
     }
 
     public init(from decoder: any Decoder) throws {
-        try rejectUnknownKeys(decoder, CodingKeys.self, section: "strategy.filters")
+        try self.init(from: decoder, over: FilterChainConfig(), section: "strategy.filters")
+    }
+
+    /// Decodes the keys present over `d` (a regime overlay's filters over the base's).
+    init(from decoder: any Decoder, over d: FilterChainConfig, section: String) throws {
+        try rejectUnknownKeys(decoder, CodingKeys.self, section: section)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = FilterChainConfig()
         allowedRegimes = try c.value(.allowedRegimes, default: d.allowedRegimes)
         maxRSI = c.contains(.maxRSI) ? try c.decodeIfPresent(Double.self, forKey: .maxRSI) : d.maxRSI
         rsiPeriod = try c.value(.rsiPeriod, default: d.rsiPeriod)

@@ -36,12 +36,16 @@ public struct PipelineConfig: Sendable, Equatable, Codable {
     public var sizing = SizingConfig()
     /// The exit rules (``ExitRule``) reviewing every held position at the scan; none by default.
     public var exits: [PluginConfig] = []
+    /// Per-regime overlays (``RegimeOverlay``): what changes while the classifier reports a
+    /// regime; none by default.
+    public var regimeOverrides: [MarketRegime: RegimeOverlay] = [:]
 
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case universe, regime, detectors, filters, strategy, sizing, exits
         case eventGuard = "event_guard"
+        case regimeOverrides = "regime_overrides"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -55,6 +59,10 @@ public struct PipelineConfig: Sendable, Equatable, Codable {
         try c.encode(eventGuard, forKey: .eventGuard)  // the synthesized order, kept
         // Only when configured: a configuration without exits encodes as before.
         if !exits.isEmpty { try c.encode(exits, forKey: .exits) }
+        if !regimeOverrides.isEmpty {
+            var o = c.nestedContainer(keyedBy: AnyConfigKey.self, forKey: .regimeOverrides)
+            for r in overlaidRegimes { try o.encode(regimeOverrides[r], forKey: AnyConfigKey(stringValue: r.rawValue)) }
+        }
     }
 
     public init(from decoder: any Decoder) throws {
@@ -69,6 +77,9 @@ public struct PipelineConfig: Sendable, Equatable, Codable {
         strategy = try c.value(.strategy, default: d.strategy)
         sizing = try c.value(.sizing, default: d.sizing)
         exits = try c.value(.exits, default: d.exits)
+        if c.contains(.regimeOverrides) {
+            regimeOverrides = try Self.decodeOverrides(c.superDecoder(forKey: .regimeOverrides), over: self)
+        }
     }
 
     /// Every problem of the values and of the plugins' parameters (each named plugin is made,
@@ -138,6 +149,15 @@ struct PluginSet {
                 set.problems.append(contentsOf: error.problems.map { "\(error.plugin): \($0)" })
             }
             set.exits.append(e)
+        }
+        // Each overlay's effective configuration is validated exactly as the base: a regime
+        // whose settings could not run refuses the whole configuration at start.
+        for regime in config.overlaidRegimes {
+            let overlaid = PluginSet.make(config.effective(for: regime), registry: registry)
+            overlaid.cleanup()
+            for problem in overlaid.problems where !set.problems.contains(problem) {
+                set.problems.append("strategy.regime_overrides.\(regime): \(problem)")
+            }
         }
         return set
     }
@@ -229,18 +249,31 @@ public struct PipelineRun: Sendable {
         let plugins = PluginSet.make(config, registry: registry)
         defer { plugins.cleanup() }
         guard plugins.problems.isEmpty, let strategy = plugins.strategy else { return nil }
-        let setup = indicatorSetup(plugins, strategy: strategy)
+        let setup = indicatorSetup(plugins, strategy: strategy, config: config)
         return ScanIndicators(plan: setup.plan, lookback: setup.lookback)
     }
 
-    func indicatorSetup(_ plugins: PluginSet, strategy: any Strategy) -> (
+    /// The plan and lookback of the base's plugins (`plugins`, `strategy`) and, with regime
+    /// overlays, of every overlay's after them, in that fixed order: so that the plan is the same
+    /// whichever regime a scan finds, and indicators carried from scan to scan serve it. The
+    /// filters returned are those of `config`, the configuration in effect.
+    func indicatorSetup(_ plugins: PluginSet, strategy: any Strategy, config: PipelineConfig) -> (
         plan: IndicatorPlan, lookback: Int, filters: [any CandidateFilter]
     ) {
+        func specs(_ plugins: PluginSet, _ strategy: (any Strategy)?, _ filters: [any CandidateFilter]) -> [IndicatorSpec] {
+            plugins.detectors.flatMap(\.indicators) + filters.flatMap(\.indicators) + (strategy?.indicators ?? [])
+                + plugins.exits.flatMap(\.indicators)
+        }
         let filters = config.filters.makeFilters() + extraFilters
-        let specs =
-            plugins.detectors.flatMap(\.indicators) + filters.flatMap(\.indicators) + strategy.indicators
-            + plugins.exits.flatMap(\.indicators)
-        return (IndicatorPlan(specs), max(2, plugins.detectors.map(\.lookback).max() ?? 1), filters)
+        var all = specs(plugins, strategy, self.config.filters.makeFilters() + extraFilters)
+        var lookback = max(2, plugins.detectors.map(\.lookback).max() ?? 1)
+        for regime in self.config.overlaidRegimes {
+            let overlaid = PluginSet.make(self.config.effective(for: regime), registry: registry)
+            defer { overlaid.cleanup() }
+            all += specs(overlaid, overlaid.strategy, self.config.effective(for: regime).filters.makeFilters() + extraFilters)
+            lookback = max(lookback, overlaid.detectors.map(\.lookback).max() ?? 1)
+        }
+        return (IndicatorPlan(all), lookback, filters)
     }
 
     /// Runs the scan for `input.date`. Plugins go through init -> validate -> execute -> cleanup;
@@ -249,10 +282,10 @@ public struct PipelineRun: Sendable {
         let date = input.date
         let previous = previousSession(before: date, calendar: calendar)
         var result = ScanResult(date: date, createdAt: input.now, tradingDay: calendar.isTradingDay(date), previousSession: previous)
-        let plugins = PluginSet.make(config, registry: registry)
-        defer { plugins.cleanup() }
-        guard plugins.problems.isEmpty, let strategy = plugins.strategy else {
-            result.configProblems = plugins.problems
+        let base = PluginSet.make(self.config, registry: registry)
+        defer { base.cleanup() }
+        guard base.problems.isEmpty, let baseStrategy = base.strategy else {
+            result.configProblems = base.problems
             result.notes.append("configuration refused: no scan, no intents")
             return result
         }
@@ -264,10 +297,23 @@ public struct PipelineRun: Sendable {
         // Regime.
         result.regime = RegimeClassifier.classify(
             index: barsBefore(date, input.index), volatility: barsBefore(date, input.volatilityIndex),
-            previousSession: previous, config: config.regime)
+            previousSession: previous, config: self.config.regime)
+
+        // The regime's overlay, if it has one: the effective configuration and its plugins
+        // (validated with the base, so they are valid here).
+        let overlaid = self.config.regimeOverrides[result.regime.regime] != nil
+        let config = self.config.effective(for: result.regime.regime)
+        let plugins = overlaid ? PluginSet.make(config, registry: registry) : base
+        defer { if overlaid { plugins.cleanup() } }
+        guard plugins.problems.isEmpty, let strategy = plugins.strategy else {
+            result.configProblems = plugins.problems
+            result.notes.append("configuration refused: no scan, no intents")
+            return result
+        }
+        if overlaid { result.notes.append("regime \(result.regime.regime): strategy.regime_overrides.\(result.regime.regime) in effect") }
 
         // Indicator plan: what the active plugins need, each once.
-        let (plan, lookback, filters) = indicatorSetup(plugins, strategy: strategy)
+        let (plan, lookback, filters) = indicatorSetup(base, strategy: baseStrategy, config: config)
         let chain = FilterChain(filters)
         result.indicatorPlan = plan.computedNodes
         // Carried indicators when the caller advanced them for this plan; else over the bars given.

@@ -196,6 +196,7 @@ public enum StrategyEngine {
     ) -> StrategyOutput {
         var out = StrategyOutput()
         var cash = portfolio.cash
+        var allocation = AllocationContext(portfolio: portfolio)
         var done: Set<Symbol> = []
         let ordered = inputs.sorted { ($0.candidate.symbol, $0.detectorRank) < ($1.candidate.symbol, $1.detectorRank) }
         for input in ordered {
@@ -234,13 +235,14 @@ public enum StrategyEngine {
             }
             let sizing = sizer.size(
                 symbol: c.symbol, entry: entry, stopLoss: stop, atr: plan.atr, equity: portfolio.equity,
-                availableCash: cash)
+                availableCash: cash, metrics: c.metrics, allocation: allocation)
             out.sizing.append(sizing)
             guard !sizing.shares.isZero else {
                 skip("ZERO_SHARES", sizing.explanation)
                 continue
             }
             cash = cash - sizing.notional
+            allocation.commit(sizing.notional)
             done.insert(c.symbol)
             out.intents.append(
                 IntentGroup(
