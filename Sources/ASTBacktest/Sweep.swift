@@ -92,6 +92,9 @@ public struct SweepPlan: Sendable, Equatable, Codable {
     /// Combinations left out as meaningless (`fast >= slow`), for the report.
     public var skipped: Int
     public var rankBy: String
+    /// Whether every cell also writes its summary.json, trades.csv and statistics.tsv into
+    /// `DIR/cells/NNNNNN/` (`ast sweep --cell-files`); nil (absent in plan.json): only the table.
+    public var cellFiles: Bool?
 
     /// The cartesian product of `axes` (the first axis varies slowest), without the cells whose
     /// `sma_cross` windows are not FAST < SLOW. Each cell's arguments are checked here, so that a
@@ -176,23 +179,33 @@ public struct SweepPlan: Sendable, Equatable, Codable {
 
     /// The `ast backtest` arguments and configuration variables of `cell`, writing into `out`.
     public func invocation(_ cell: SweepCell, out: String) throws(SweepError) -> SweepInvocation {
-        var args = base
+        let o = try overrides(cell)
+        return SweepInvocation(
+            arguments: base + o.options.flatMap { ["--\($0.key)", $0.value] } + ["--out", out, "--quiet"], variables: o.variables)
+    }
+
+    /// What `cell` sets on top of the base arguments: backtest options (option name without
+    /// `--`, value; `strategy` first when the cell sets windows), in the cell's axis order, and the
+    /// configuration variables of its `config.KEY` axes. Every cell of a plan sets the same option
+    /// names, so a sweep parses one cell's command line and sets these on it for the others.
+    public func overrides(_ cell: SweepCell) throws(SweepError) -> (options: [(key: String, value: String)], variables: [String: String]) {
+        var options: [(key: String, value: String)] = []
         var variables: [String: String] = [:]
-        if let w = try windows(cell) { args += ["--strategy", "sma_cross:\(w.0),\(w.1)"] }
+        if let w = try windows(cell) { options.append(("strategy", "sma_cross:\(w.0),\(w.1)")) }
         for (k, v) in zip(cell.keys, cell.values) {
             if ["fast", "slow", "sma_cross.fast", "sma_cross.slow"].contains(k) { continue }
             if k.hasPrefix("config.") {
                 let path = k.dropFirst("config.".count).split(separator: ".").map { $0.uppercased() }
                 variables["AST_" + path.joined(separator: "__")] = v
             } else if Self.optionKeys.contains(k) {
-                args += ["--\(k)", v]
+                options.append((k, v))
             } else {
                 throw SweepError(
                     "--grid \(k): not a sweepable key; use fast, slow, config.KEY or one of \(Self.optionKeys.sorted().joined(separator: ", "))"
                 )
             }
         }
-        return SweepInvocation(arguments: args + ["--out", out, "--quiet"], variables: variables)
+        return (options, variables)
     }
 
     /// The cells of shard `index` of `count`: every `count`-th cell from `index`, so that the shards'
@@ -323,7 +336,41 @@ public enum SweepTable {
     }
 }
 
+/// A shard's results, `DIR/shards/I-of-N.tsv`: one line `CELL<TAB>KEY<TAB>VALUE` per statistic of
+/// each of its cells (the values as summary.json has them), written at once when the shard has
+/// run all its cells, so that a file present is a shard complete. `ast sweep collect` merges them.
+public enum SweepShardFile {
+    /// The file's name for shard `index` of `count`.
+    public static func name(_ index: Int, of count: Int) -> String { "\(index)-of-\(count).tsv" }
+
+    /// The text of `rows` (cell index, statistics as ordered key and value).
+    public static func text(_ rows: [(cell: Int, statistics: [(key: String, value: String)])]) -> String {
+        var out = ""
+        for r in rows {
+            for (k, v) in r.statistics { out += "\(r.cell)\t\(k)\t\(v)\n" }
+        }
+        return out
+    }
+
+    /// The statistics by cell index of a shard file's text; a line that is not
+    /// `CELL<TAB>KEY<TAB>VALUE` with a cell number is skipped (a collect then names its cell missing).
+    public static func parse(_ text: String) -> [Int: [String: String]] {
+        var out: [Int: [String: String]] = [:]
+        for line in text.split(separator: "\n") {
+            let p = line.split(separator: "\t", maxSplits: 2, omittingEmptySubsequences: false)
+            guard p.count == 3, let cell = Int(p[0]), cell >= 0 else { continue }
+            out[cell, default: [:]][String(p[1])] = String(p[2])
+        }
+        return out
+    }
+}
+
 extension BacktestFiles {
+    /// The statistics as (key, JSON value) pairs in summary.json's order: a sweep's row.
+    public static func statisticsPairs(_ s: BacktestStatistics) -> [(key: String, value: String)] {
+        rows(s).map { ($0.key, $0.json) }
+    }
+
     /// statistics.tsv: `key<TAB>value` per statistic, the values as summary.json has them.
     public static func statisticsTSV(_ s: BacktestStatistics) -> String {
         rows(s).map { "\($0.key)\t\($0.json)\n" }.joined()

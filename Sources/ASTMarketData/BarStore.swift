@@ -2,6 +2,7 @@ import ASTCalendar
 import ASTCore
 import Foundation
 import GRDB
+import GRDBSQLite
 import Logging
 
 /// Why the bar store could not do what was asked. Never holds a secret.
@@ -141,12 +142,7 @@ public final class BarStore: Sendable {
                         INSERT OR REPLACE INTO bars (symbol, resolution, start, open, high, low, close, volume)
                         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                         """)
-                for b in batch.bars {
-                    try bar.execute(arguments: [
-                        b.symbol.rawValue, b.resolution.rawValue, b.start.nanoseconds, b.open.units,
-                        b.high.units, b.low.units, b.close.units, b.volume,
-                    ])
-                }
+                for b in batch.bars { try Self.insert(b, bar.sqliteStatement, db) }
                 let action = try db.makeStatement(
                     sql: """
                         INSERT OR REPLACE INTO corporate_actions (symbol, ex_date, kind, split_new, split_old, dividend)
@@ -179,6 +175,38 @@ public final class BarStore: Sendable {
                 "bars": "\(batch.bars.count)", "actions": "\(batch.actions.count)", "symbols": "\(batch.symbols.count)",
                 "events": "\(batch.events.count)",
             ])
+    }
+
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    /// Binds one bar's eight columns straight to the prepared INSERT (no array of values per bar:
+    /// an ingest writes tens of thousands) and runs it; SQLite's refusal (a CHECK) is thrown as
+    /// GRDB would throw it.
+    private static func insert(_ b: Bar, _ s: SQLiteStatement, _ db: Database) throws {
+        func bindText(_ i: CInt, _ t: String) -> CInt {
+            var t = t
+            return t.withUTF8 { u in
+                u.withMemoryRebound(to: CChar.self) {
+                    sqlite3_bind_text64(s, i, $0.baseAddress, UInt64($0.count), transient, UInt8(SQLITE_UTF8))
+                }
+            }
+        }
+        var rc = sqlite3_reset(s)
+        if rc == SQLITE_OK { rc = bindText(1, b.symbol.rawValue) }
+        if rc == SQLITE_OK { rc = bindText(2, b.resolution.rawValue) }
+        if rc == SQLITE_OK { rc = sqlite3_bind_int64(s, 3, b.start.nanoseconds) }
+        if rc == SQLITE_OK { rc = sqlite3_bind_int64(s, 4, b.open.units) }
+        if rc == SQLITE_OK { rc = sqlite3_bind_int64(s, 5, b.high.units) }
+        if rc == SQLITE_OK { rc = sqlite3_bind_int64(s, 6, b.low.units) }
+        if rc == SQLITE_OK { rc = sqlite3_bind_int64(s, 7, b.close.units) }
+        if rc == SQLITE_OK { rc = sqlite3_bind_int64(s, 8, b.volume) }
+        if rc == SQLITE_OK { rc = sqlite3_step(s) }
+        guard rc == SQLITE_DONE else {
+            let code = sqlite3_extended_errcode(db.sqliteConnection)
+            let message = sqlite3_errmsg(db.sqliteConnection).map { String(cString: $0) }
+            sqlite3_reset(s)
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: message)
+        }
     }
 
     // MARK: Reading

@@ -119,6 +119,31 @@ struct BacktestCommand: ParsableCommand {
         }
     }
 
+    /// Sets the option `--key` to `value` as parsing `--key value` after the others would (the
+    /// last one wins): how a sweep's cell sets its axes on the first cell's command line. A key
+    /// that is not one of ``SweepPlan/optionKeys`` is refused.
+    mutating func set(_ key: String, _ value: String) throws {
+        switch key {
+        case "capital": capital = value
+        case "size": size = value
+        case "commission": commission = value
+        case "slippage": slippage = value
+        case "fill": fill = value
+        case "from": from = value
+        case "to": to = value
+        case "config": config = value
+        case "strategy": strategy = value
+        case "store": store = value
+        case "csv-dir": csvDir = value
+        case "csv": csv = value
+        case "symbol": symbol = value
+        case "sessions":
+            guard let n = Int(value) else { throw ValidationError("The value '\(value)' is invalid for '--sessions <sessions>'") }
+            sessions = n
+        default: throw ValidationError("--\(key) is not an option a sweep sets")
+        }
+    }
+
     // MARK: Research mode
 
     /// The research options' errors, before anything runs (`ast sweep` checks every cell).
@@ -149,6 +174,23 @@ struct BacktestCommand: ParsableCommand {
             ticker = s
         }
         let key = csv + "\u{0}" + (ticker?.rawValue ?? "")
+        let parameters = { (symbol: Symbol) -> [(String, String)] in
+            let base: [(String, String)] = [
+                ("mode", "research"), ("csv", csv), ("symbol", symbol.rawValue), ("strategy", strategy), ("size", size),
+                ("fill", fill), ("commission", commission), ("slippage", slippage), ("capital", cash.description),
+            ]
+            // The fill-realism options only when given, so that earlier runs keep their bytes.
+            let extra: [(String, String?)] = [
+                ("stop", stop), ("target", target), ("both_touched", bothTouched == "worst_case" ? nil : bothTouched),
+                ("volume_cap", volumeCap), ("margin", margin == "cash" ? nil : margin),
+            ]
+            return base + extra.compactMap { k, v in v.map { (k, $0) } }
+        }
+        // A sweep's cells of one file and period share its columns (dates computed once).
+        let period = key + "\u{0}" + (from ?? "") + "\u{0}" + (to ?? "")
+        if let hit = cache?.bars[period] {
+            return ResearchBacktest.run(hit, spec, parameters: parameters(hit.symbol))
+        }
         let parsed: ParsedCSV
         if let hit = cache?.files[key] {
             parsed = hit
@@ -176,17 +218,9 @@ struct BacktestCommand: ParsableCommand {
         if let from = from.flatMap(LocalDate.init) { bars.removeAll { NewYorkTime.local($0.start).date < from } }
         if let to = to.flatMap(LocalDate.init) { bars.removeAll { NewYorkTime.local($0.start).date > to } }
         guard !bars.isEmpty else { throw failure("\(csv): no bars in the period", ExitStatus.badData) }
-        let base: [(String, String)] = [
-            ("mode", "research"), ("csv", csv), ("symbol", parsed.symbol.rawValue), ("strategy", strategy), ("size", size),
-            ("fill", fill), ("commission", commission), ("slippage", slippage), ("capital", cash.description),
-        ]
-        // The fill-realism options only when given, so that earlier runs keep their bytes.
-        let extra: [(String, String?)] = [
-            ("stop", stop), ("target", target), ("both_touched", bothTouched == "worst_case" ? nil : bothTouched),
-            ("volume_cap", volumeCap), ("margin", margin == "cash" ? nil : margin),
-        ]
-        let parameters = base + extra.compactMap { k, v in v.map { (k, $0) } }
-        return ResearchBacktest.run(ResearchBars(symbol: parsed.symbol, bars: bars), spec, parameters: parameters)
+        let columns = ResearchBars(symbol: parsed.symbol, bars: bars)
+        cache?.bars[period] = columns
+        return ResearchBacktest.run(columns, spec, parameters: parameters(parsed.symbol))
     }
 
     /// `--stop`, `--target`, `--both-touched`, `--volume-cap`, `--margin`.
@@ -306,6 +340,8 @@ struct BacktestCommand: ParsableCommand {
 /// Parsed research CSVs by path and symbol (one process's, single-threaded).
 final class ResearchCSVCache {
     var files: [String: ParsedCSV] = [:]
+    /// The research columns by file, symbol and period.
+    var bars: [String: ResearchBars] = [:]
 }
 
 /// A progress bar on stderr (a terminal only), redrawn at most once per percent.

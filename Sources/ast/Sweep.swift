@@ -7,8 +7,8 @@ import Yams
     import Glibc
 #endif
 
-/// `ast sweep`: a parameter grid run as many `ast backtest`s, in parallel processes on this
-/// machine or as a Slurm job array, then merged into one ranked table (`ast sweep collect`).
+/// `ast sweep`: a parameter grid run as many `ast backtest`s, in threads of this process or as a
+/// Slurm job array, then merged into one ranked table (`ast sweep collect`).
 struct SweepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sweep", abstract: "Run a parameter grid of backtests, here in parallel or as a Slurm job array, and rank them.",
@@ -26,9 +26,11 @@ struct SweepRunCommand: ParsableCommand {
             of an engine-mode backtest, any other key one of ast backtest's options (capital, size, commission, slippage, fill, \
             from, to, config, sessions ...). --spec FILE gives the same in YAML: `backtest: [ARGS]`, `grid: {KEY: VALUES}` \
             (a value a range text or a list), `rank_by: METRIC`.
-            The plan goes to DIR/plan.json; each cell's statistics.tsv, summary.json and trades.csv to DIR/cells/NNNNNN/. \
-            Locally, --jobs processes (default: the cores) each run `ast sweep --shard I/N --out DIR`, then the results are \
-            collected into DIR/results.csv and DIR/report.md, ranked by --rank-by: the same bytes whatever the number of jobs. \
+            The plan goes to DIR/plan.json; a shard's statistics of its cells to DIR/shards/I-of-N.tsv; with --cell-files \
+            each cell's statistics.tsv, summary.json and trades.csv to DIR/cells/NNNNNN/ as well. \
+            Locally, --jobs threads (default: the cores) each run a shard I/N of the cells in this process (the CSV parsed once \
+            per thread, each cell a backtest on the parsed bars), then DIR/results.csv and DIR/report.md are written, ranked \
+            by --rank-by: the same bytes whatever the number of jobs. \
             With --slurm, DIR/sweep.sbatch (a job array of --shards tasks, each one shard) is written and submitted with \
             sbatch (--sbatch-arg passes options to it; --wait waits for the array and collects); DIR must be shared with the \
             nodes. `ast sweep collect DIR` merges the shards into the same table a local run gives.
@@ -40,8 +42,10 @@ struct SweepRunCommand: ParsableCommand {
     var spec: String?
     @Option(help: "The sweep's directory (plan, cells, results).")
     var out: String
-    @Option(help: "Local processes at once (default: the cores).")
+    @Option(help: "Local threads at once (default: the cores).")
     var jobs: Int?
+    @Flag(name: .customLong("cell-files"), help: "Also write each cell's summary.json, trades.csv and statistics.tsv (DIR/cells/NNNNNN/).")
+    var cellFiles = false
     @Flag(help: "Submit the shards as a Slurm job array instead of running them here.")
     var slurm = false
     @Option(help: "Slurm: how many array tasks (default: the cells, at most 64).")
@@ -60,7 +64,7 @@ struct SweepRunCommand: ParsableCommand {
     func validate() throws {
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1 (got \(jobs))") }
         if let shards, shards < 1 { throw ValidationError("--shards must be at least 1 (got \(shards))") }
-        if shard != nil && (slurm || !grids.isEmpty || spec != nil) {
+        if shard != nil && (slurm || !grids.isEmpty || spec != nil || cellFiles) {
             throw ValidationError("--shard runs a planned sweep's part; it takes only --out")
         }
         if !slurm && (shards != nil || wait || !sbatchArgs.isEmpty) {
@@ -70,11 +74,12 @@ struct SweepRunCommand: ParsableCommand {
 
     func run() throws {
         if let shard { return try runShard(shard) }
-        let plan = try makePlan()
+        var (plan, first) = try makePlan()
+        if cellFiles { plan.cellFiles = true }
         let dir = URL(fileURLWithPath: out)
         do {
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-            for old in ["cells", "results.csv", "report.md", "slurm"] {
+            for old in ["cells", "shards", "results.csv", "report.md", "slurm"] {
                 try? FileManager.default.removeItem(at: dir.appendingPathComponent(old))
             }
             let encoder = JSONEncoder()
@@ -87,16 +92,20 @@ struct SweepRunCommand: ParsableCommand {
         if slurm { return try submit(plan, exe: exe) }
         let n = min(jobs ?? ProcessInfo.processInfo.activeProcessorCount, plan.cells.count)
         let began = ContinuousClock.now
-        try runLocally(exe: exe, processes: n)
-        let ranked = try SweepCollectCommand.collect(out)
+        let rows = try runLocally(plan, first: first, threads: n)
+        // One shard file of every cell, so that `ast sweep collect DIR --rank-by M` re-ranks a local run.
+        try Self.writeShard(SweepShardFile.text(rows), out, name: SweepShardFile.name(0, of: 1))
+        let ranked = try SweepCollectCommand.write(
+            out, plan, rows.map { r in SweepRow(cell: plan.cells[r.cell], statistics: Dictionary(r.statistics, uniquingKeysWith: { $1 })) })
         print(
-            "sweep: \(plan.cells.count) cells in \(n) processes (\(ContinuousClock.now - began)); best: \(ranked.first?.cell.label ?? "-")")
+            "sweep: \(plan.cells.count) cells in \(n) threads (\(ContinuousClock.now - began)); best: \(ranked.first?.cell.label ?? "-")")
         print("sweep: \(out)/results.csv, \(out)/report.md")
     }
 
-    /// The plan from --spec, --grid and the arguments after `--`, checked by parsing the first
-    /// cell's `ast backtest` command line.
-    func makePlan() throws -> SweepPlan {
+    /// The plan from --spec, --grid and the arguments after `--`, and the first cell's parsed
+    /// `ast backtest` command line; every cell is checked (its options set on that command line,
+    /// validated and its research options read) before anything runs.
+    func makePlan() throws -> (SweepPlan, BacktestCommand) {
         var axes: [SweepAxis] = []
         var base: [String] = []
         var rank = "sharpe"
@@ -119,15 +128,42 @@ struct SweepRunCommand: ParsableCommand {
             throw failure(
                 "the backtest arguments must not set --out or --compare-state-dir (the sweep writes each cell's)", ExitStatus.usage)
         }
+        var first: BacktestCommand?
         for cell in plan.cells {
-            let invocation = try? plan.invocation(cell, out: out)
-            do { try BacktestCommand.parse(invocation?.arguments ?? []).checkResearchOptions() } catch {
+            do {
+                let parsed = try first ?? Self.firstCommand(plan)
+                first = parsed
+                try Self.command(cell, of: plan, first: parsed, out: out).command.checkResearchOptions()
+            } catch {
+                let invocation = try? plan.invocation(cell, out: out)
                 throw failure(
                     "cell \(cell.index) (\(cell.label)): `ast backtest \(invocation?.arguments.joined(separator: " ") ?? "")`: "
                         + Self.describe(error), ExitStatus.usage)
             }
         }
-        return plan
+        guard let first else { throw failure("the sweep has no cells", ExitStatus.usage) }
+        return (plan, first)
+    }
+
+    /// The plan's first cell's `ast backtest` command line, parsed (and validated) once: the other
+    /// cells set only the options their axes name on it (``command(_:of:first:out:)``).
+    static func firstCommand(_ plan: SweepPlan) throws -> BacktestCommand {
+        guard let cell = plan.cells.first else { throw SweepError("the sweep has no cells") }
+        return try BacktestCommand.parse(plan.invocation(cell, out: "-").arguments)
+    }
+
+    /// `cell`'s backtest: the first cell's command line with this cell's options set (every cell
+    /// sets the same options, so this is the command line `plan.invocation` gives, parsed), validated
+    /// as parsing validates, writing into `out`; and its configuration variables.
+    static func command(
+        _ cell: SweepCell, of plan: SweepPlan, first: BacktestCommand, out: String
+    ) throws -> (command: BacktestCommand, variables: [String: String]) {
+        let o = try plan.overrides(cell)
+        var c = first
+        for (k, v) in o.options { try c.set(k, v) }
+        c.out = out
+        try c.validate()
+        return (c, o.variables)
     }
 
     /// An error of parsing or checking a cell's `ast backtest` command line, as text.
@@ -143,29 +179,62 @@ struct SweepRunCommand: ParsableCommand {
         return path
     }
 
-    /// Runs `processes` shards at once, each `ast sweep --shard I/N --out DIR`; fails naming a
-    /// shard that failed and what it wrote to stderr.
-    func runLocally(exe: String, processes n: Int) throws {
-        var running: [(Int, Process, Pipe)] = []
-        for i in 0..<n {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: exe)
-            p.arguments = ["sweep", "--shard", "\(i)/\(n)", "--out", out]
-            let err = Pipe()
-            p.standardError = err
-            p.standardOutput = FileHandle.nullDevice
-            do { try p.run() } catch { throw failure("cannot start \(exe): \(error.localizedDescription)", ExitStatus.other) }
-            running.append((i, p, err))
+    /// Runs the plan's cells in `n` threads, thread I the cells of shard I/N (as `--shard I/N`
+    /// would), and returns every cell's statistics in the plan's order; a failing shard's error is
+    /// thrown (the lowest shard's when several fail).
+    func runLocally(_ plan: SweepPlan, first: BacktestCommand, threads n: Int) throws -> [SweepShardRow] {
+        let results = SweepThreadResults(count: n)
+        nonisolated(unsafe) let first = first
+        let out = self.out
+        DispatchQueue.concurrentPerform(iterations: n) { i in
+            let outcome = Result { try Self.runCells(plan.cells(shard: i, of: n), of: plan, first: first, out: out) }
+            results.set(i, outcome)
         }
-        var failed: [String] = []
-        for (i, p, err) in running {
-            let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            p.waitUntilExit()
-            if p.terminationStatus != 0 || p.terminationReason != .exit {
-                failed.append("shard \(i)/\(n) exited \(p.terminationStatus): \(text.suffix(2000))")
+        var rows: [SweepShardRow] = []
+        for outcome in results.take() { rows += try outcome.get() }
+        return rows.sorted { $0.cell < $1.cell }
+    }
+
+    /// Runs `cells` one after the other in this thread: each its backtest (research mode on the
+    /// CSV parsed once, through `cache`), its statistics, and with the plan's `cellFiles` its three
+    /// files into DIR/cells/NNNNNN/ (statistics.tsv last).
+    static func runCells(_ cells: [SweepCell], of plan: SweepPlan, first: BacktestCommand, out: String) throws -> [SweepShardRow] {
+        let environment = ProcessInfo.processInfo.environment
+        let cache = ResearchCSVCache()
+        var rows: [SweepShardRow] = []
+        rows.reserveCapacity(cells.count)
+        for cell in cells {
+            let command: BacktestCommand, variables: [String: String]
+            do {
+                (command, variables) = try Self.command(
+                    cell, of: plan, first: first, out: SweepCollectCommand.cellDirectory(out, cell.index))
+            } catch {
+                throw failure("cell \(cell.index) (\(cell.label)): \(Self.describe(error))", ExitStatus.usage)
             }
+            let result =
+                try command.csv != nil
+                ? command.research(cache: cache) : command.engine(variables: environment.merging(variables) { $1 }).0
+            let stats = BacktestStatistics.compute(result)
+            if plan.cellFiles == true {
+                try command.write([
+                    ("summary.json", BacktestFiles.summaryJSON(result, stats)), ("trades.csv", BacktestFiles.tradesCSV(result)),
+                    ("statistics.tsv", BacktestFiles.statisticsTSV(stats)),
+                ])
+            }
+            rows.append((cell.index, BacktestFiles.statisticsPairs(stats)))
         }
-        if !failed.isEmpty { throw failure(failed.joined(separator: "\n"), ExitStatus.other) }
+        return rows
+    }
+
+    /// Writes a shard file into DIR/shards/ at once (a file present is a shard complete).
+    static func writeShard(_ text: String, _ out: String, name: String) throws {
+        let dir = out + "/shards"
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            try Data(text.utf8).write(to: URL(fileURLWithPath: dir + "/" + name), options: .atomic)
+        } catch {
+            throw failure("cannot write \(dir)/\(name): \(error.localizedDescription)", ExitStatus.other)
+        }
     }
 
     /// Writes DIR/sweep.sbatch and submits it; with --wait, collects when the array has ended.
@@ -204,33 +273,39 @@ struct SweepRunCommand: ParsableCommand {
         print("sweep: collected; best: \(ranked.first?.cell.label ?? "-"); \(out)/results.csv, \(out)/report.md")
     }
 
-    /// One shard: its cells of DIR/plan.json, each the backtest `ast backtest` runs, each cell's
-    /// files into DIR/cells/NNNNNN/ (statistics.tsv written last: a cell with it is complete).
+    /// One shard (a Slurm array task): its cells of DIR/plan.json, each the backtest `ast backtest`
+    /// runs, their statistics into DIR/shards/I-of-N.tsv when all have run.
     func runShard(_ text: String) throws {
         let shard: SweepShard
         do { shard = try SweepShard.parse(text) } catch { throw failure("\(error)", ExitStatus.usage) }
         let plan = try SweepCollectCommand.readPlan(out)
-        let environment = ProcessInfo.processInfo.environment
-        let cache = ResearchCSVCache()
-        for cell in plan.cells(shard: shard.index, of: shard.count) {
-            let dir = SweepCollectCommand.cellDirectory(out, cell.index)
-            let invocation: SweepInvocation
-            let command: BacktestCommand
-            do {
-                invocation = try plan.invocation(cell, out: dir)
-                command = try BacktestCommand.parse(invocation.arguments)
-            } catch {
-                throw failure("cell \(cell.index) (\(cell.label)): \(Self.describe(error))", ExitStatus.usage)
-            }
-            let result =
-                try command.csv != nil
-                ? command.research(cache: cache) : command.engine(variables: environment.merging(invocation.variables) { $1 }).0
-            let stats = BacktestStatistics.compute(result)
-            try command.write([
-                ("summary.json", BacktestFiles.summaryJSON(result, stats)), ("trades.csv", BacktestFiles.tradesCSV(result)),
-                ("statistics.tsv", BacktestFiles.statisticsTSV(stats)),
-            ])
-        }
+        let first: BacktestCommand
+        do { first = try Self.firstCommand(plan) } catch { throw failure("\(out)/plan.json: \(Self.describe(error))", ExitStatus.usage) }
+        let rows = try Self.runCells(plan.cells(shard: shard.index, of: shard.count), of: plan, first: first, out: out)
+        try Self.writeShard(SweepShardFile.text(rows), out, name: SweepShardFile.name(shard.index, of: shard.count))
+    }
+}
+
+/// A cell's index and its statistics (key, JSON value) in summary.json's order.
+typealias SweepShardRow = (cell: Int, statistics: [(key: String, value: String)])
+
+/// The shards' outcomes of a local sweep's threads, by shard.
+final class SweepThreadResults: @unchecked Sendable {
+    private let lock = NSLock()
+    private var outcomes: [Result<[SweepShardRow], any Error>]
+
+    init(count: Int) { outcomes = Array(repeating: .success([]), count: count) }
+
+    func set(_ i: Int, _ r: Result<[SweepShardRow], any Error>) {
+        lock.lock()
+        defer { lock.unlock() }
+        outcomes[i] = r
+    }
+
+    func take() -> [Result<[SweepShardRow], any Error>] {
+        lock.lock()
+        defer { lock.unlock() }
+        return outcomes
     }
 }
 
@@ -278,9 +353,20 @@ struct SweepCollectCommand: ParsableCommand {
             }
             plan.rankBy = rankBy
         }
+        var found: [Int: [String: String]] = [:]
+        let shards = dir + "/shards"
+        for name in ((try? FileManager.default.contentsOfDirectory(atPath: shards)) ?? []).sorted() where name.hasSuffix(".tsv") {
+            guard let data = FileManager.default.contents(atPath: shards + "/" + name) else { continue }
+            found.merge(SweepShardFile.parse(String(decoding: data, as: UTF8.self))) { a, _ in a }
+        }
         var rows: [SweepRow] = []
         var missing: [Int] = []
         for cell in plan.cells {
+            if let statistics = found[cell.index] {
+                rows.append(SweepRow(cell: cell, statistics: statistics))
+                continue
+            }
+            // A sweep written before the shard files: each cell's own statistics.tsv.
             guard let data = FileManager.default.contents(atPath: cellDirectory(dir, cell.index) + "/statistics.tsv") else {
                 missing.append(cell.index)
                 continue
@@ -293,6 +379,12 @@ struct SweepCollectCommand: ParsableCommand {
                     + "\(missing.count > 10 ? ", ..." : "")): a shard has not finished or failed (see \(dir)/slurm/ for a Slurm run)",
                 ExitStatus.other)
         }
+        return try write(dir, plan, rows)
+    }
+
+    /// Ranks `rows` by the plan's statistic and writes DIR/results.csv and DIR/report.md.
+    @discardableResult
+    static func write(_ dir: String, _ plan: SweepPlan, _ rows: [SweepRow]) throws -> [SweepRow] {
         let ranked = SweepTable.rank(rows, by: plan.rankBy)
         do {
             let axes = plan.axes.map(\.key)

@@ -42,6 +42,31 @@ import Testing
         #expect(run.variables == ["AST_STRATEGY__RISK_FRACTION": "0.01"])
     }
 
+    @Test func aShardFileGivesBackEachCellsStatisticsAndSkipsBrokenLines() {
+        let text = SweepShardFile.text([
+            (cell: 3, statistics: [(key: "sharpe", value: "1.5"), (key: "cagr", value: "null")]),
+            (cell: 7, statistics: [(key: "sharpe", value: "-0.25")]),
+        ])
+        #expect(text == "3\tsharpe\t1.5\n3\tcagr\tnull\n7\tsharpe\t-0.25\n")
+        let parsed = SweepShardFile.parse(text + "x\tsharpe\t1\n-1\tsharpe\t2\n9\tno value\n")
+        #expect(parsed == [3: ["sharpe": "1.5", "cagr": "null"], 7: ["sharpe": "-0.25"]])
+        #expect(SweepShardFile.name(1, of: 4) == "1-of-4.tsv")
+    }
+
+    @Test func aCellsOverridesAreItsCommandLineAfterTheBase() throws {
+        let plan = try SweepPlan.make(
+            base: ["--csv", "X.csv"],
+            axes: [
+                SweepAxis(key: "capital", values: ["5000"]), SweepAxis(key: "fast", values: ["3"]), SweepAxis(key: "slow", values: ["9"]),
+            ],
+            rankBy: "sharpe")
+        let o = try plan.overrides(plan.cells[0])
+        #expect(o.options.map { "\($0.key)=\($0.value)" } == ["strategy=sma_cross:3,9", "capital=5000"])
+        #expect(
+            try plan.invocation(plan.cells[0], out: "D").arguments
+                == ["--csv", "X.csv", "--strategy", "sma_cross:3,9", "--capital", "5000", "--out", "D", "--quiet"])
+    }
+
     @Test func anUnknownKeyOrRankIsRefusedAtThePlan() {
         #expect(throws: SweepError.self) { try SweepPlan.make(base: [], axes: [SweepAxis(key: "out", values: ["x"])], rankBy: "sharpe") }
         #expect(throws: SweepError.self) { try SweepPlan.make(base: [], axes: [SweepAxis(key: "fast", values: ["x"])], rankBy: "sharpe") }

@@ -2,20 +2,23 @@ import ASTTestKit
 import Foundation
 import Testing
 
-/// `ast sweep` as processes on this machine: the same table whatever the number of processes, each
-/// cell's statistics those of `ast backtest` with the cell's options, and a collect that refuses
-/// missing cells. (The Slurm job array: IntegrationTests/SweepSlurmTests.)
+/// `ast sweep` on this machine: the same table whatever the number of threads or shard processes,
+/// each cell's statistics those of `ast backtest` with the cell's options, and a collect that
+/// refuses missing cells. (The Slurm job array: IntegrationTests/SweepSlurmTests.)
 @Suite(.serialized) struct SweepCommandTests {
     @Test(.timeLimit(.minutes(3)))
-    func aSweepGivesTheSameTableOnOneAndTwoProcessesAndEachCellIsItsBacktest() async throws {
+    func aSweepGivesTheSameTableOnOneAndTwoThreadsAndAsShardsAndEachCellIsItsBacktest() async throws {
         let tree = try CLITree()
         let csv = try tree.write("WALK.csv", BacktestCommandTests.walkCSV(500))
         let base = ["--", "--csv", csv, "--size", "percent:100", "--capital", "10000"]
         let grid = ["--grid", "fast=5..10:5", "--grid", "slow=20,30"]
         let one = try await tree.ast(["sweep"] + grid + ["--jobs", "1", "--out", tree.dir("one")] + base)
-        let two = try await tree.ast(["sweep"] + grid + ["--jobs", "2", "--rank-by", "sharpe", "--out", tree.dir("two")] + base)
+        let two = try await tree.ast(
+            ["sweep"] + grid + ["--jobs", "2", "--rank-by", "sharpe", "--cell-files", "--out", tree.dir("two")] + base)
         #expect(one.exitCode == 0 && two.exitCode == 0, "\(one.stderr)\(two.stderr)")
-        #expect(two.stdout.contains("4 cells in 2 processes"), "\(two.stdout)")
+        #expect(two.stdout.contains("4 cells in 2 threads"), "\(two.stdout)")
+        // The cells' own files only when asked for.
+        #expect(!FileManager.default.fileExists(atPath: tree.dir("one/cells")))
         let table = try String(contentsOfFile: tree.dir("one/results.csv"), encoding: .utf8)
         #expect(table == (try String(contentsOfFile: tree.dir("two/results.csv"), encoding: .utf8)))
         #expect(table.split(separator: "\n").count == 5, "\(table)")
@@ -39,10 +42,21 @@ import Testing
         let row = try #require(table.split(separator: "\n").first { $0.split(separator: ",")[1] == "2" })
         #expect(row.split(separator: ",", omittingEmptySubsequences: false)[6] == Substring(value), "\(row) against sharpe \(value)")
 
-        // A cell without its result: collect names it and fails.
-        try FileManager.default.removeItem(atPath: tree.dir("two/cells/000001/statistics.tsv"))
-        let collect = try await tree.ast(["sweep", "collect", tree.dir("two")])
-        #expect(collect.exitCode == 1 && collect.stderr.contains("1 of 4 cells have no result (cells 1)"), "\(collect.stderr)")
+        // The plan run as two shard processes (what Slurm's array tasks run), then collected: the same table.
+        try FileManager.default.removeItem(atPath: tree.dir("one/shards"))
+        try FileManager.default.removeItem(atPath: tree.dir("one/results.csv"))
+        for i in 0..<2 {
+            let shard = try await tree.ast(["sweep", "--shard", "\(i)/2", "--out", tree.dir("one")])
+            #expect(shard.exitCode == 0, "\(shard.stderr)")
+        }
+        let merged = try await tree.ast(["sweep", "collect", tree.dir("one")])
+        #expect(merged.exitCode == 0, "\(merged.stderr)")
+        #expect(table == (try String(contentsOfFile: tree.dir("one/results.csv"), encoding: .utf8)))
+
+        // A shard without its results: collect names its cells and fails.
+        try FileManager.default.removeItem(atPath: tree.dir("one/shards/1-of-2.tsv"))
+        let collect = try await tree.ast(["sweep", "collect", tree.dir("one")])
+        #expect(collect.exitCode == 1 && collect.stderr.contains("2 of 4 cells have no result (cells 1, 3)"), "\(collect.stderr)")
     }
 
     @Test(.timeLimit(.minutes(2)))
