@@ -141,7 +141,9 @@ struct EngineRun {
     var dayIntents = 0, dayApproved = 0, dayFills = 0
     /// The scan's indicators, carried from session to session (as the tree's strategy carries them).
     var indicators: ScanIndicators?
-    /// The entries of held positions, for the exit rules (``HoldingsLedger``).
+    /// The entries of held positions, for the exit rules: the strategy's ``HoldingsLedger``, fed
+    /// as ast-strategy's is (the stops of the scan's intents, the fills the reconciler applies,
+    /// the portfolios the strategy takes).
     var holdings = HoldingsLedger()
 
     init(engine: Engine, gate: RiskGate, exchange: PaperExchange) {
@@ -174,7 +176,6 @@ struct EngineRun {
         dayIntents = 0
         dayApproved = 0
         dayFills = 0
-        holdings.begin(session)
         for (time, beat) in EngineSemantics.beats(of: session) {
             switch beat {
             case .task(.fullScan): scan(session, time)
@@ -203,14 +204,16 @@ struct EngineRun {
         guard let portfolio = strategyPortfolio else { return }  // when in doubt, do nothing
         var input = scanInput(session.date, now: now, portfolio: portfolio)
         advanceIndicators(&input)
-        input.holdings = holdings.holdings
+        let view = holdings.view(portfolio: portfolio, date: session.date, calendar: engine.pipeline.calendar)
+        input.holdings = view.holdings
+        input.unknownHoldings = view.unknown
         let result = engine.pipeline.scan(input)
+        holdings.note(HoldingsLedger.EntryStops(intents: result.intents, date: session.date))
         var approvals: [Approval] = []
         for var intent in result.intents {
             // Decided by the end of its session or never (the tree's strategy sets the same).
             intent.expiresAt = EngineSemantics.intentExpiry(of: session)
             out.intents.append(intent)
-            holdings.note(intent)
             dayIntents += 1
             if EngineSemantics.isExpired(intentCreatedAt: intent.createdAt, session: session, now: now) {
                 out.expired.append(intent.id)
@@ -324,12 +327,15 @@ struct EngineRun {
         let outcome = exchange.handle(input, now: now)
         for report in outcome.reports {
             out.reports.append(report)
+            var fresh: Fill?
             if case .fill(let f) = report.event {
                 dayFills += 1
-                holdings.apply(f, held: exchange.positions.first { $0.symbol == f.symbol }?.quantity.shares ?? 0)
+                if !reconciler.book.hasApplied(f.executionID) { fresh = f }
             }
             if let seq = report.sequence { reportsThrough = max(reportsThrough, seq) }
             reconcile(.report(report), now)
+            // The reconciler sends the strategy each fill its book applies (ast-reconciler does the same).
+            if let f = fresh, reconciler.book.hasApplied(f.executionID) { holdings.apply(f) }
         }
         if outcome.reports.contains(where: { if case .fill = $0.event { true } else { false } }) || outcome.connection == .restored {
             resizeProtection(now)
@@ -376,7 +382,10 @@ struct EngineRun {
         pendingSnapshot = nil
         out.snapshots.append(s)
         _ = risk(.portfolio(s), now)
-        if strategyPortfolio.map({ s.asOf >= $0.asOf }) ?? true { strategyPortfolio = s }
+        if strategyPortfolio.map({ s.asOf >= $0.asOf }) ?? true {
+            strategyPortfolio = s
+            holdings.reconcile(with: s)
+        }
     }
 
     // MARK: The scan's input

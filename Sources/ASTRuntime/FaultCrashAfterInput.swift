@@ -8,11 +8,11 @@ import Synchronization
 #endif
 
 /// Fault injection for tests (refused with `trading.mode: LIVE`): a real crash between an input
-/// and its output. `AST_FAULT_CRASH_AFTER_INPUT=<entry type>[:<input kind>][,...]` (for example
-/// `risk.input:intent,reconciler.input:reconciliation,paper.input:bar`) makes a process, the
-/// first time it has durably journaled an input of that entry type (and kind: the input's enum
-/// case) whose handling produced at least one output, kill itself with SIGKILL before that
-/// output is journaled or sent. One-shot: a marker file in the runtime directory
+/// and its output. `AST_FAULT_CRASH_AFTER_INPUT=<entry type>[:<input kind>][@N][,...]` (for
+/// example `risk.input:intent,reconciler.input:reconciliation,market.time:full_scan@3`) makes a
+/// process, the first (or, with `@N`, the Nth since it started) time it has durably journaled an
+/// input of that entry type (and kind: the input's enum case) whose handling produced at least
+/// one output, kill itself with SIGKILL before that output is journaled or sent. One-shot: a marker file in the runtime directory
 /// (`fault.crashed-after-input.<process>.<entry type>`, holding what was crashed on) keeps
 /// the restarted process from crashing again.
 public enum CrashAfterInputFault {
@@ -23,6 +23,10 @@ public enum CrashAfterInputFault {
         var runtimeDir: String
         /// Entry type -> the input kinds that crash (empty: any kind).
         var targets: [String: Set<String>]
+        /// Entry type -> which matching input crashes (1: the first).
+        var nth: [String: Int] = [:]
+        /// Entry type -> matching inputs seen so far.
+        var seen: [String: Int] = [:]
         var logger: Logger
     }
 
@@ -39,8 +43,17 @@ public enum CrashAfterInputFault {
             throw CrashAfterInputFaultError("\(variable) is a fault injection for tests and is refused with trading.mode LIVE; unset it")
         }
         var targets: [String: Set<String>] = [:]
+        var nth: [String: Int] = [:]
         for item in value.split(separator: ",") {
-            let parts = item.split(separator: ":", maxSplits: 1).map { String($0).trimmingCharacters(in: .whitespaces) }
+            var spec = Substring(item)
+            if let at = spec.lastIndex(of: "@") {
+                guard let n = Int(spec[spec.index(after: at)...].trimmingCharacters(in: .whitespaces)), n >= 1 else {
+                    throw CrashAfterInputFaultError("\(variable): '\(item)' must end in @N with N a whole number from 1")
+                }
+                spec = spec[..<at]
+                nth[String(spec.split(separator: ":", maxSplits: 1).first ?? "").trimmingCharacters(in: .whitespaces)] = n
+            }
+            let parts = spec.split(separator: ":", maxSplits: 1).map { String($0).trimmingCharacters(in: .whitespaces) }
             guard let type = parts.first, !type.isEmpty else { continue }
             var kinds = targets[type] ?? []
             if parts.count == 2 { kinds.insert(parts[1]) }
@@ -49,7 +62,7 @@ public enum CrashAfterInputFault {
         guard !targets.isEmpty else { return }
         logger.critical(
             "FAULT INJECTION ON (\(variable)=\(value)): this process SIGKILLs itself after journaling such an input; for tests only")
-        armed.withLock { $0 = Armed(process: process, runtimeDir: config.runtimeDir, targets: targets, logger: logger) }
+        armed.withLock { $0 = Armed(process: process, runtimeDir: config.runtimeDir, targets: targets, nth: nth, logger: logger) }
     }
 
     /// The fault point: call after `input` is durably journaled as `entryType` and handled by
@@ -59,6 +72,11 @@ public enum CrashAfterInputFault {
         guard outputs > 0, let a = armed.withLock({ $0 }), let kinds = a.targets[entryType] else { return }
         let kind = caseName(input)
         guard kinds.isEmpty || kinds.contains(kind) else { return }
+        let count = armed.withLock { armed -> Int in
+            armed?.seen[entryType, default: 0] += 1
+            return armed?.seen[entryType] ?? 0
+        }
+        guard count >= a.nth[entryType, default: 1] else { return }
         let marker = "\(a.runtimeDir)/fault.crashed-after-input.\(a.process).\(entryType)"
         let fd = open(marker, O_WRONLY | O_CREAT | O_EXCL, 0o644)
         guard fd >= 0 else { return }  // crashed here before (or the directory is not writable: no crash)

@@ -212,11 +212,6 @@ public enum WorkerRuntime {
             if !checkOnly { notifier.status("configuration refused") }
             return ProcessExitCode.config.rawValue
         }
-        if definition.role == .strategy, let refusal = BacktestOnlyExitRules.refusal(config) {
-            FileHandle.standardError.write(Data("\(processName): \(refusal)\n".utf8))
-            if !checkOnly { notifier.status("configuration refused") }
-            return ProcessExitCode.config.rawValue
-        }
         if checkOnly { return ProcessExitCode.success.rawValue }
         ASTLogging.bootstrap(processName: processName, level: config.logging.level)
         ProcessMetrics.bootstrap(process: identity.description)

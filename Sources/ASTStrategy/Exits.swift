@@ -4,9 +4,9 @@ import ASTIndicators
 import ASTMessages
 
 /// What the pipeline knows of a held position beyond the portfolio snapshot: when it was entered,
-/// how many shares the entry bought and with which protective stop. The caller carries it from
-/// its fills (the engine does: ``ScanInput/holdings``); without it the exit rules that need it
-/// hold (when in doubt, do nothing: the bracket's stop stays at the broker).
+/// how many shares the entry bought and with which protective stop. Both drivers derive it from
+/// the fills with one ``HoldingsLedger`` (``ScanInput/holdings``); without it the exit rules that
+/// need it hold (when in doubt, do nothing: the bracket's stop stays at the broker).
 public struct Holding: Sendable, Equatable {
     /// The session of the entry's first fill.
     public var entryDate: LocalDate
@@ -72,12 +72,16 @@ public enum ExitVerdict: Sendable, Equatable {
 public protocol ExitRule: PipelinePlugin {
     /// The indicators ``review(_:_:)`` reads (added to the scan's plan).
     var indicators: [IndicatorSpec] { get }
+    /// Whether the rule reads ``ExitPosition/holding`` (the entry's session, shares or stop): a
+    /// held long whose entry is unknown is then named in the scan's notes (the rule holds it).
+    var needsHolding: Bool { get }
     /// The lifecycle's execute for one position.
     func review(_ position: ExitPosition, _ context: SymbolContext) -> ExitVerdict
 }
 
 extension ExitRule {
     public var indicators: [IndicatorSpec] { [] }
+    public var needsHolding: Bool { false }
 }
 
 /// The exit rules a configuration may name (`strategy.exits`).
@@ -86,7 +90,7 @@ public struct ExitRegistry: Sendable {
 
     public init() {}
 
-    /// `stop_loss`, `take_profit`, `time_stop`, `trailing_stop`, `staged_take_profit`.
+    /// `stop_loss`, `take_profit`, `time_stop`, `trailing_stop`, `staged_take_profit`, `weak_exit`.
     public static var builtIn: ExitRegistry {
         var r = ExitRegistry()
         r.register(StopLossExit.pluginName) { StopLossExit() }
@@ -94,6 +98,7 @@ public struct ExitRegistry: Sendable {
         r.register(TimeStopExit.pluginName) { TimeStopExit() }
         r.register(TrailingStopExit.pluginName) { TrailingStopExit() }
         r.register(StagedTakeProfitExit.pluginName) { StagedTakeProfitExit() }
+        r.register(WeakExit.pluginName) { WeakExit() }
         return r
     }
 
@@ -152,6 +157,7 @@ public struct TakeProfitExit: ExitRule {
 public struct TimeStopExit: ExitRule {
     public static let pluginName = "time_stop"
     public var name: String { Self.pluginName }
+    public var needsHolding: Bool { true }
     public private(set) var maxSessions = 10
     public private(set) var extendSessions = 0
     public private(set) var extendIfR = 1.0
@@ -181,6 +187,7 @@ public struct TimeStopExit: ExitRule {
 public struct TrailingStopExit: ExitRule {
     public static let pluginName = "trailing_stop"
     public var name: String { Self.pluginName }
+    public var needsHolding: Bool { true }
     public private(set) var activationR = 1.0
     public private(set) var atrPeriod = 14
     public private(set) var atrMultiple = 3.0
@@ -222,6 +229,7 @@ public struct TrailingStopExit: ExitRule {
 public struct StagedTakeProfitExit: ExitRule {
     public static let pluginName = "staged_take_profit"
     public var name: String { Self.pluginName }
+    public var needsHolding: Bool { true }
     /// (R multiple, fraction of the initial shares), ascending by R.
     public private(set) var stages: [(r: Double, fraction: Double)] = [(1, 0.5), (2, 0.25)]
     public init() {}
@@ -267,20 +275,106 @@ public struct StagedTakeProfitExit: ExitRule {
     }
 }
 
+/// Position health: closes a position that has gone weak before it has worked. With C the last
+/// close, A the average price and R the entry's risk (A − the entry's stop), the whole position
+/// is closed when (C − A)/R < `max_r` (not yet at that R: a position that has worked is left to
+/// the trailing stop and the targets) and every enabled condition holds:
+/// - price: each of the last `below_sessions` closes, all on or after the entry's session, is
+///   below the simple moving average of the `ma_period` closes ending at its bar (compared
+///   exactly: close × ma_period < the sum); `below_sessions: 0` disables it;
+/// - momentum: `momentum: rsi`: RSI(`momentum_period`) of the last bar < `momentum_below`
+///   (default 40); `momentum: roc`: the rate of change (C / the close `momentum_period` bars
+///   before − 1) × 100 < `momentum_below` (default 0, in percent); `momentum: none` disables it.
+/// At least one condition must be enabled. Needs the holding (entry session, R): without it, or
+/// without enough bars for a condition, it holds. Defaults: SMA 20, 3 sessions, RSI 14 < 40, 1 R.
+public struct WeakExit: ExitRule {
+    public static let pluginName = "weak_exit"
+    public var name: String { Self.pluginName }
+    public var needsHolding: Bool { true }
+    /// The momentum gauge.
+    public enum Momentum: String, Sendable { case rsi, roc, none }
+    public private(set) var maPeriod = 20
+    public private(set) var belowSessions = 3
+    public private(set) var momentum = Momentum.rsi
+    public private(set) var momentumPeriod = 14
+    public private(set) var momentumBelow = 40.0
+    public private(set) var maxR = 1.0
+    public init() {}
+
+    public mutating func validate(_ parameters: PluginParameters) throws(PluginConfigError) {
+        var r = ParameterReader(plugin: "exit \(name)", parameters)
+        maPeriod = r.int("ma_period", default: 20, in: 2...IndicatorSpec.maximumPeriod)
+        belowSessions = r.int("below_sessions", default: 3, in: 0...250)
+        momentum = Momentum(rawValue: r.string("momentum", default: "rsi", oneOf: ["rsi", "roc", "none"])) ?? .rsi
+        momentumPeriod = r.int("momentum_period", default: 14, in: 1...IndicatorSpec.maximumPeriod)
+        momentumBelow =
+            momentum == .roc
+            ? r.double("momentum_below", default: 0, in: -100...1_000) : r.double("momentum_below", default: 40, in: 0...100)
+        maxR = r.double("max_r", default: 1, in: -100...100)
+        if belowSessions == 0 && momentum == .none {
+            r.problem("below_sessions is 0 and momentum is none: no condition left to find a position weak")
+        }
+        try r.finish()
+    }
+
+    public var indicators: [IndicatorSpec] { momentum == .rsi ? [.rsi(period: momentumPeriod)] : [] }
+
+    public func review(_ p: ExitPosition, _ context: SymbolContext) -> ExitVerdict {
+        guard let h = p.holding, let r = p.rMultiple, r < maxR else { return .hold }
+        var why: [String] = []
+        if belowSessions > 0 {
+            let bars = context.bars
+            guard bars.count >= belowSessions + maPeriod - 1 else { return .hold }
+            for k in 0..<belowSessions {
+                let i = bars.endIndex - 1 - k
+                guard sessionDate(of: bars[i]) >= h.entryDate else { return .hold }
+                var sum: Int128 = 0
+                for j in (i - maPeriod + 1)...i { sum += Int128(bars[j].close.units) }
+                guard Int128(bars[i].close.units) * Int128(maPeriod) < sum else { return .hold }
+            }
+            why.append("\(belowSessions) close\(belowSessions == 1 ? "" : "s") below SMA\(maPeriod)")
+        }
+        switch momentum {
+        case .rsi:
+            guard let rsi = context.indicators.value(.rsi(period: momentumPeriod)), rsi < momentumBelow else { return .hold }
+            why.append("RSI\(momentumPeriod) \(f(rsi)) < \(f(momentumBelow))")
+        case .roc:
+            let bars = context.bars
+            guard bars.count > momentumPeriod else { return .hold }
+            let base = bars[bars.endIndex - 1 - momentumPeriod].close.units
+            guard base > 0 else { return .hold }
+            let roc = (Double(p.lastClose.units) / Double(base) - 1) * 100
+            guard roc < momentumBelow else { return .hold }
+            why.append("ROC\(momentumPeriod) \(f(roc))% < \(f(momentumBelow))%")
+        case .none:
+            break
+        }
+        return .close(p.quantity, reason: "weak at \(f(r)) R (under \(f(maxR)) R): \(why.joined(separator: ", "))")
+    }
+}
+
 extension PipelineRun {
     /// The reduce-only exit intents of the scan of `input.date`, with their rationales: every
     /// held long (from the portfolio) is reviewed by every exit rule on its context (`contexts`:
     /// those the scan built; any other held symbol's from its bars), nothing for a symbol without
-    /// bars before the date.
+    /// bars before the date. `notes`: one per held long whose entry is unknown while a rule
+    /// needs it (those rules hold it: never reviewed as a fresh entry).
     func exitIntents(
         _ input: ScanInput, rules: [any ExitRule], contexts: [Symbol: SymbolContext], plan: IndicatorPlan, lookback: Int,
         regime: MarketRegime
-    ) -> (intents: [IntentGroup], rationales: [IntentRationale]) {
-        guard !rules.isEmpty else { return ([], []) }
+    ) -> (intents: [IntentGroup], rationales: [IntentRationale], notes: [String]) {
+        guard !rules.isEmpty else { return ([], [], []) }
         var intents: [IntentGroup] = []
         var rationales: [IntentRationale] = []
+        var notes: [String] = []
+        let needing = rules.filter(\.needsHolding).map(\.name)
         let held = input.portfolio.positions.filter { $0.value.quantity > .zero }.sorted { $0.key < $1.key }
         for (symbol, position) in held {
+            if !needing.isEmpty, input.holdings[symbol] == nil {
+                notes.append(
+                    "\(ExitIntents.unknownEntryNote)\(needing.joined(separator: ", ")) \(needing.count == 1 ? "does" : "do") not act on "
+                        + "\(symbol): \(input.unknownHoldings[symbol] ?? "no entry record")")
+            }
             var context = contexts[symbol]
             if context == nil, let history = input.universe.first(where: { $0.info.symbol == symbol }) {
                 let usable = barsBefore(input.date, history.bars)
@@ -309,7 +403,7 @@ extension PipelineRun {
                     entry: .market, stopLoss: nil, takeProfit: nil, createdAt: input.now))
             rationales.append(IntentRationale(intent: id, detector: "exit \(best.rule)", rationale: best.reason))
         }
-        return (intents, rationales)
+        return (intents, rationales, notes)
     }
 }
 
@@ -317,6 +411,8 @@ extension PipelineRun {
 public enum ExitIntents {
     /// The strategy component's prefix (reduce-only by ``OrderSpec/isReduceOnlyIntent(_:)``).
     public static let prefix = "exit-"
+    /// How the scan's note about a held long whose entry is unknown begins (``ScanResult/notes``).
+    public static let unknownEntryNote = "unknown entry: "
 
     /// The exit rule named in an intent id, or nil for an id that is not an exit's.
     public static func rule(of intent: String) -> String? {

@@ -41,9 +41,12 @@ public struct ScanInput: Sendable {
     /// The scan's indicators carried from the previous scans and advanced to this one (see
     /// ``ScanIndicators``); nil: computed over `universe`'s bars as given.
     public var indicators: ScanIndicators?
-    /// What the caller knows of each held position's entry (for the exit rules: ``Holding``);
-    /// empty: the rules that need it hold.
+    /// What the caller knows of each held position's entry (for the exit rules: ``Holding``,
+    /// from a ``HoldingsLedger``); a held long without one: the rules that need it hold.
     public var holdings: [Symbol: Holding] = [:]
+    /// Held longs whose entry is unknown, and why (``HoldingsView/unknown``): the scan's notes
+    /// name them when a configured exit rule needs the entry.
+    public var unknownHoldings: [Symbol: String] = [:]
 
     /// `now` defaults to 09:00 New York time on `date`, the scheduled pre-market scan.
     public init(

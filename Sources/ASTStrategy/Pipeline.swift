@@ -386,6 +386,7 @@ public struct PipelineRun: Sendable {
         // Exit rules -> reduce-only intents for the risk gate, beside the entries.
         let exits = exitIntents(
             input, rules: plugins.exits, contexts: heldContexts, plan: plan, lookback: lookback, regime: result.regime.regime)
+        result.notes += exits.notes
         if !exits.intents.isEmpty {
             result.intents = (result.intents + exits.intents).sorted { $0.id < $1.id }
             result.rationales = (result.rationales + exits.rationales).sorted { $0.intent < $1.intent }

@@ -18,7 +18,8 @@ typealias ReconcilerJournal = EntryTypes.Reconciler
 /// core sees it; publishes the portfolio to the risk gate and the strategy; asks the broker for
 /// its account and reconciles at start, after every (re)connection of the broker and on demand
 /// (`astctl reconcile`); carries out repairs (cancels at the broker), tells the risk gate the
-/// outcome and raises a P0 alert on a mismatch.
+/// outcome and raises a P0 alert on a mismatch. Every fill its book applies goes on to the
+/// strategy (for its record of each holding's entry).
 actor ReconcilerShell: WorkerLogic {
     var core = ReconcilerCore()
     let identity: ProcessIdentity
@@ -269,9 +270,21 @@ actor ReconcilerShell: WorkerLogic {
             logger.critical("cannot journal a reconciler input: \(error)")
             fatalError("ast-reconciler: the journal refused an input: \(error)")
         }
+        // A fill the book has not applied yet: once applied, the strategy hears of it (its
+        // record of each holding's entry, ``HoldingsLedger``), once per execution.
+        var fresh: ExecutionReport?
+        if case .report(let r) = input, case .fill(let f) = r.event, !core.book.hasApplied(f.executionID) { fresh = r }
         // Alert keys: the input's journal sequence, unique per event (never the trading clock).
         let outputs = ReconcilerOutput.keyed(core.handle(input, now: now), input: seq)
         CrashAfterInputFault.point(ReconcilerJournal.input, input, outputs: outputs.count)
+        if let r = fresh, case .fill(let f) = r.event, core.book.hasApplied(f.executionID) {
+            do {
+                try strategy?.send(.executionReport(r), correlationID: f.clientOrderID.rawValue)
+            } catch {
+                logger.critical("cannot journal or send a fill to the strategy: \(error)")
+                fatalError("ast-reconciler: \(error)")
+            }
+        }
         carryOut(outputs)
         checkpointIfDue(now: now)
     }

@@ -1,6 +1,7 @@
 import ASTBus
 import ASTCalendar
 import ASTCore
+import ASTExecution
 import ASTJournal
 import ASTMarketData
 import ASTReport
@@ -15,6 +16,12 @@ import Logging
 /// The journal entry types of ast-strategy.
 typealias StrategyJournal = EntryTypes.Strategy
 
+extension EntryTypes.Strategy {
+    /// The stops of a scan's buy intents, journaled before any is submitted (body:
+    /// ``HoldingsLedger/EntryStops``): a fill of one of them opens a holding with its stop.
+    static let entryStops = "strategy.entry_stops"
+}
+
 /// What one scheduled event did, as journaled.
 struct ScheduleRecord: Codable {
     var task: String
@@ -27,8 +34,11 @@ struct ScheduleRecord: Codable {
 /// that verifies, or from entry 1): where the schedule resumes (after the last event handled, none
 /// twice), whether market time was heard (a replay restart catches up at once), the latest
 /// portfolio the reconciler published (the scan a restart catches up on reads it, as the
-/// interrupted one would have), and the approved entries of the latest session with decisions
-/// (`strategy.decision` entries, journaled at the scan's market time) for the pre-close cleanup.
+/// interrupted one would have), the approved entries of the latest session with decisions
+/// (`strategy.decision` entries, journaled at the scan's market time) for the pre-close cleanup,
+/// and the record of each holding's entry (``HoldingsLedger``: from the received fills and
+/// portfolios and the journaled `strategy.entry_stops`, fed by ``take(_:portfolio:holdings:)`` as the live
+/// process feeds it).
 enum StrategyScan: MarkedScan {
     struct Entry: Codable, Sendable, Equatable {
         var intent: IntentID
@@ -40,6 +50,34 @@ enum StrategyScan: MarkedScan {
         var heardMarketTime = false
         var portfolio: PortfolioSnapshot?
         var entries: [Entry] = []
+        var holdings = HoldingsLedger()
+    }
+
+    /// What the strategy takes of a message from the reconciler, in the process and in the
+    /// restore alike: a newer portfolio (and the records it ends), a fill the book applied.
+    static func take(_ message: Message, portfolio: inout PortfolioSnapshot?, holdings: inout HoldingsLedger) {
+        switch message {
+        case .portfolioSnapshot(let s):
+            guard portfolio.map({ s.asOf >= $0.asOf }) ?? true else { return }
+            portfolio = s
+            holdings.reconcile(with: s)
+        case .executionReport(let report):
+            guard case .fill(let f) = report.event, validate(report) == nil else { return }
+            holdings.apply(f)
+        default:
+            break
+        }
+    }
+
+    /// Validate before journaling: the reconciler sends fills only, each within the reconciler's
+    /// own bounds (``ReconcilerInput/validate()``).
+    static func validate(_ report: ExecutionReport) -> InputRefusal? {
+        guard case .fill = report.event else {
+            return InputRefusal(
+                .invalid,
+                "the strategy takes fills only from the reconciler (report \(InputRefusal.bounded(report.id, limit: 100)) is none)")
+        }
+        return ReconcilerInput.report(report).validate()
     }
 
     static let markName = "strategy.start"
@@ -51,11 +89,15 @@ enum StrategyScan: MarkedScan {
             state.handledThrough = s.time
         } else if r.kind == .received, r.type == MessageType.marketTime.rawValue {
             state.heardMarketTime = true
-        } else if r.kind == .received, r.type == MessageType.portfolioSnapshot.rawValue,
-            case .portfolioSnapshot(let s)? = try? EnvelopeCodec.decode(r.body).message,
-            state.portfolio.map({ s.asOf >= $0.asOf }) ?? true
+        } else if r.kind == .received,
+            r.type == MessageType.portfolioSnapshot.rawValue || r.type == MessageType.executionReport.rawValue,
+            let message = try? EnvelopeCodec.decode(r.body).message
         {
-            state.portfolio = s
+            take(message, portfolio: &state.portfolio, holdings: &state.holdings)
+        } else if r.type == StrategyJournal.entryStops,
+            let stops = try? JSONDecoder().decode(HoldingsLedger.EntryStops.self, from: Data(r.body))
+        {
+            state.holdings.note(stops)
         } else if r.type == StrategyJournal.decision,
             let d = try? JSONDecoder().decode(IntentDecision.self, from: Data(r.body)), d.decision.approval != nil,
             !d.intent.rawValue.contains(".\(SafeReducing.strategyName).")
@@ -95,7 +137,10 @@ actor StrategyShell: WorkerLogic {
     let regimeInputs: RegimeInputs?
     /// Nil until the trading clock is first read on a first start.
     var scheduler: Scheduler?
+    /// The latest portfolio and the record of each holding's entry, kept as the restore folds
+    /// them (``StrategyScan/take(_:portfolio:holdings:)``); the 09:00 scan reads both.
     var portfolio: PortfolioSnapshot?
+    var holdings: HoldingsLedger
     /// Entries approved on the latest scanned session, for the pre-close cleanup; rebuilt from
     /// the journal's decisions at start, so a restart between the scan and the cleanup loses none.
     var todaysEntries: [(IntentID, LocalDate)] = []
@@ -135,6 +180,7 @@ actor StrategyShell: WorkerLogic {
         let handledThrough = restored.state.handledThrough
         scheduler = handledThrough.map { Scheduler(start: $0) }
         portfolio = restored.state.portfolio
+        holdings = restored.state.holdings
         catchingUp = restored.state.heardMarketTime && (config.clock ?? .wall).mode == .replay
         todaysEntries = restored.state.entries.map { ($0.intent, $0.date) }
         marker = StartMarker(journal: journal, every: StartMarker<StrategyScan>.defaultEvery, from: restored.from)
@@ -146,6 +192,7 @@ actor StrategyShell: WorkerLogic {
                 "mode": "\(mode)", "store": "\(storePath)",
                 "schedule_from": "\(handledThrough.map(\.description) ?? "the first market time")",
                 "read_from": "\(restored.from)", "entries_read": "\(restored.scanned)",
+                "holdings_recorded": "\(restored.state.holdings.records.count)",
             ])
     }
 
@@ -181,10 +228,16 @@ actor StrategyShell: WorkerLogic {
         }
     }
 
+    /// Validate before journaling: a fill from the reconciler, within its bounds (``StrategyScan/validate(_:)``).
+    nonisolated func validate(_ envelope: Envelope, from peer: PeerInfo) -> InputRefusal? {
+        if case .executionReport(let report) = envelope.message { return StrategyScan.validate(report) }
+        return nil
+    }
+
     func receive(_ envelope: Envelope, from peer: PeerInfo) async -> Message? {
         switch envelope.message {
-        case .portfolioSnapshot(let s):
-            if portfolio.map({ s.asOf >= $0.asOf }) ?? true { portfolio = s }
+        case .portfolioSnapshot, .executionReport:
+            StrategyScan.take(envelope.message, portfolio: &portfolio, holdings: &holdings)
         case .marketTime:
             await runDue()
         default:
@@ -430,7 +483,7 @@ actor StrategyShell: WorkerLogic {
             logger.warning("09:00 scan of \(date) skipped: no portfolio from the reconciler yet")
             return "no portfolio yet: no scan (when in doubt, do nothing)"
         }
-        let input: ScanInput
+        var input: ScanInput
         do {
             input = try ScanInputLoader.load(
                 storePath: storePath, date: date, now: event.time, portfolio: portfolio, pipeline: pipeline, indicators: &indicators,
@@ -439,8 +492,17 @@ actor StrategyShell: WorkerLogic {
             logger.error("09:00 scan of \(date): the bar store cannot be read: \(error)")
             return "bar store unreadable: no scan (\(error))"
         }
+        // The exit rules' holdings, from the record of each entry (as the engine computes them).
+        let view = holdings.view(portfolio: portfolio, date: date, calendar: pipeline.calendar)
+        input.holdings = view.holdings
+        input.unknownHoldings = view.unknown
         let result = pipeline.scan(input)
         append(type: StrategyJournal.scan, result, at: event.time, correlation: date.description, durability: .durable)
+        // The stops a fill of today's entries opens its holding with: journaled before any is submitted.
+        let stops = HoldingsLedger.EntryStops(intents: result.intents, date: date)
+        append(type: StrategyJournal.entryStops, stops, at: event.time, correlation: date.description, durability: .durable)
+        holdings.note(stops)
+        reportUnknownEntries(result, event)
         let candidates = result.candidates.map(\.candidates.count).reduce(0, +)
         logger.info(
             "scan \(date): \(result.universe.included.count) symbols, regime \(result.regime.regime), \(candidates) candidates, \(result.intents.count) intents"
@@ -455,6 +517,21 @@ actor StrategyShell: WorkerLogic {
             }
         }
         return "scan \(date): \(candidates) candidates, \(result.intents.count) intents, \(approved) approved (mode \(mode))"
+    }
+
+    /// A held long whose entry is unknown while a configured exit rule needs it: the rule does
+    /// not act on it (never treated as a fresh entry); the scan's notes say so, and the operator
+    /// hears it (P1, once per scan), since only the bracket's stop then protects the position.
+    func reportUnknownEntries(_ result: ScanResult, _ event: ScheduledEvent) {
+        let unknown = result.notes.filter { $0.hasPrefix(ExitIntents.unknownEntryNote) }
+        guard !unknown.isEmpty else { return }
+        let date = event.session.date
+        for note in unknown { logger.warning("09:00 scan of \(date): \(note)") }
+        _ = try? notifier?.send(
+            .alert(
+                Alert(
+                    priority: .p1, key: "unknown-entries:\(date)", title: "AST \(date): exit rules hold \(unknown.count) position(s)",
+                    text: String(unknown.joined(separator: "\n").prefix(2000)), at: event.time)))
     }
 
     /// The freshness gate (``FreshnessGate``) and, with live data, the regime-input gate

@@ -7,7 +7,7 @@ import ASTWire
 import Foundation
 
 var permissions = WorkerDefinition.diagnosticPermissions
-permissions[.reconciler] = [.portfolioSnapshot]
+permissions[.reconciler] = [.portfolioSnapshot, .executionReport]
 permissions[.marketdata] = [.bar]
 let definition = WorkerDefinition(role: .strategy, permissions: permissions) { context in
     try StrategyShell(context: context)

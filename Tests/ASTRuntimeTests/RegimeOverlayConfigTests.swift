@@ -36,11 +36,14 @@ import Testing
         }
     }
 
-    @Test func theTreeRefusesABacktestOnlyExitRuleAnOverlayWouldSlipIn() throws {
+    @Test func anOverlaysExitRulesLoadForTheTreeAsTheBasesDo() throws {
         let yaml = "strategy:\n  regime_overrides:\n    bear:\n      exits:\n        - name: stop_loss\n        - name: time_stop\n"
         let config = try MarketDataConfigTests.withShipped(["ast.local.yaml": yaml]) {
             try $0.loader(environment: "test").load(ASTConfig.self)
         }
-        #expect(BacktestOnlyExitRules.refusal(config)?.rules == ["time_stop"])
+        let strategy = try #require(config.strategy)
+        // The tree keeps the entry records every exit rule reads, so an overlay's time_stop acts there as in the engine.
+        #expect(strategy.effective(for: .bear).exits.map(\.name) == ["stop_loss", "time_stop"])
+        #expect(StartupChecks.refusal(config) == nil)
     }
 }

@@ -4,9 +4,9 @@ import Testing
 
 @testable import ASTRuntime
 
-/// `time_stop`, `trailing_stop` and `staged_take_profit` need entry records ast-strategy does not
-/// keep: the tree refuses them at start (they would silently hold), while the file still loads for
-/// `ast backtest`, whose engine records the entries.
+/// The tree runs every exit rule the backtest runs (ast-strategy keeps the entry records the
+/// rules read: ``HoldingsLedger``), so a file enabling them loads for both alike, with every
+/// parameter, and passes the start-up checks ast-strategy makes.
 @Suite struct TreeExitSupportTests {
     static func load(exits: String) throws -> ASTConfig {
         try MarketDataConfigTests.withShipped(["ast.local.yaml": "strategy:\n  exits:\n\(exits)"]) {
@@ -14,7 +14,7 @@ import Testing
         }
     }
 
-    @Test func theTreeRefusesEveryExitRuleThatNeedsEntryRecordsAndNamesThem() throws {
+    @Test func everyExitRuleLoadsWithItsParametersAndPassesTheStartUpChecks() throws {
         let config = try Self.load(
             exits: """
                     - name: stop_loss
@@ -22,28 +22,15 @@ import Testing
                       params: {max_sessions: 5, extend_sessions: 2, extend_if_r: 1.5}
                     - name: trailing_stop
                     - name: staged_take_profit
+                    - name: weak_exit
 
                 """)
-        // The file is valid (ast backtest loads it the same way and runs the rules).
-        #expect(config.strategy?.exits.map(\.name) == ["stop_loss", "time_stop", "trailing_stop", "staged_take_profit"])
+        #expect(config.strategy?.exits.map(\.name) == ["stop_loss", "time_stop", "trailing_stop", "staged_take_profit", "weak_exit"])
         #expect(
             config.strategy?.exits[1].params == ["max_sessions": .number(5), "extend_sessions": .number(2), "extend_if_r": .number(1.5)])
-        let refusal = try #require(BacktestOnlyExitRules.refusal(config), "a tree with a time_stop it never acts on was accepted")
-        #expect(refusal.rules == ["time_stop", "trailing_stop", "staged_take_profit"])
-        #expect(refusal.description.contains("time_stop, trailing_stop, staged_take_profit are backtest-only"), "\(refusal)")
-        for rule in BacktestOnlyExitRules.names {
-            let one = try Self.load(exits: "    - name: \(rule)\n")
-            #expect(BacktestOnlyExitRules.refusal(one)?.rules == [rule])
-        }
-    }
-
-    @Test func theTreeAcceptsTheExitRulesItRunsAndNoExits() throws {
-        let config = try Self.load(exits: "    - name: stop_loss\n    - name: take_profit\n      params:\n        pct: 15\n")
-        #expect(config.strategy?.exits.count == 2)
-        #expect(config.strategy?.exits.last?.params == ["pct": .number(15)])
-        #expect(BacktestOnlyExitRules.refusal(config) == nil)
-        let shipped = try ConfigLoader(directory: MarketDataConfigTests.shipped, environment: "test", variables: [:]).load(ASTConfig.self)
-        #expect(BacktestOnlyExitRules.refusal(shipped) == nil)
+        #expect(StartupChecks.refusal(config) == nil)
+        // The pipeline validates the rules (a refused one would stop every scan).
+        #expect(PipelineRun(config: try #require(config.strategy)).scanIndicators() != nil)
     }
 }
 

@@ -29,7 +29,19 @@ import Testing
 @Suite(.serialized) struct CrashBetweenInputAndOutputTests {
     static let sessions = 6
 
-    static let overlay = SupervisedTree.replay(sessions: sessions)
+    /// Exit rules that read each holding's entry record (``HoldingsLedger``, fed by the fills the
+    /// reconciler sends): with the crashes, the tree's time stops close what the engine's close.
+    static let overlay = SupervisedTree.replay(
+        sessions: sessions,
+        """
+        strategy:
+          exits:
+            - name: time_stop
+              params: {max_sessions: 2}
+            - name: trailing_stop
+              params: {activation_r: 0.2, atr_multiple: 0.3}
+
+        """)
 
     /// Every kind of worker but risk crashes once in one run, each between an input and its
     /// output: the reconciler, the broker, the strategy (after the first 09:00 `market.time`,

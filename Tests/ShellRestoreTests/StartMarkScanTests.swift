@@ -1,7 +1,9 @@
+import ASTCalendar
 import ASTCore
 import ASTJournal
 import ASTNotify
 import ASTRisk
+import ASTStrategy
 import ASTTestKit
 import ASTWire
 import Foundation
@@ -101,9 +103,16 @@ import Testing
             } else if i % 23 == 0 {
                 // Some snapshots arrive older than the latest: they are not taken.
                 let asOf = at(Int64(i % 46 == 0 ? i - 4_000 : i) * 600)
+                // It holds H0 ... H8 (a record of H9 ends at each snapshot: a close the strategy missed).
+                let held = (0..<9).map {
+                    (
+                        Symbol(validating: "H\($0)")!,
+                        PositionSnapshot(quantity: 1_000, averagePrice: Price("100.00")!, lastMark: Price("100.00")!)
+                    )
+                }
                 let s = PortfolioSnapshot(
                     asOf: asOf, cash: Money("1000.00")!, equity: Money("\(1000 + i).00")!, peakEquity: Money("5000.00")!,
-                    startOfDayEquity: Money("1000.00")!, openOrders: i % 5)
+                    startOfDayEquity: Money("1000.00")!, positions: Dictionary(uniqueKeysWithValues: held), openOrders: i % 5)
                 return [
                     JournalRecord(
                         kind: .received, type: MessageType.portfolioSnapshot.rawValue, timestamp: time, messageID: "p\(i)",
@@ -118,6 +127,27 @@ import Testing
                     JournalRecord(
                         kind: .decision, type: StrategyJournal.decision, timestamp: time, body: Array(try snapshotEncoder.encode(d)))
                 ]
+            } else if i % 13 == 0 {
+                // The record of each holding's entry: a scan's stops, then a fill from the reconciler
+                // (entries, and every third round a stop-out that ends the record).
+                let symbol = Symbol(validating: "H\(i / 13 % 10)")!
+                let intent = IntentID(validating: "2026-02-25.breakout.\(symbol)")!
+                let group = IntentGroup(
+                    id: intent, symbol: symbol, side: .buy, quantity: 10, entry: .market, stopLoss: Price("95.00"), createdAt: time)
+                let stops = HoldingsLedger.EntryStops(intents: [group], date: NewYorkTime.local(time).date)
+                let side: Side = i / 130 % 3 == 2 ? .sell : .buy
+                let f = Fill(
+                    executionID: ExecutionID("e\(i)"), clientOrderID: ClientOrderID(intent: intent, leg: side == .buy ? .entry : .stopLoss),
+                    symbol: symbol, side: side, quantity: 10, price: Price("100.00")!, commission: .zero, at: time)
+                let report = ExecutionReport(id: "broker@paper-r\(i)", broker: "broker@paper", event: .fill(f), at: time)
+                return [
+                    JournalRecord(
+                        kind: .decision, type: StrategyJournal.entryStops, timestamp: time, body: Array(try snapshotEncoder.encode(stops))),
+                    JournalRecord(
+                        kind: .received, type: MessageType.executionReport.rawValue, timestamp: time, messageID: "f\(i)",
+                        peer: "reconciler@main",
+                        body: try envelope(.executionReport(report), id: "f\(i)", sender: ProcessIdentity(role: .reconciler))),
+                ]
             }
             return []
         }
@@ -125,6 +155,9 @@ import Testing
         defer { try? journal.close() }
         #expect(full.state.handledThrough != nil && full.state.portfolio != nil && full.state.heardMarketTime)
         #expect(!full.state.entries.isEmpty)
+        // Records with the scan's stop survive the restore.
+        #expect(!full.state.holdings.records.isEmpty)
+        #expect(full.state.holdings.records.values.allSatisfy { $0.initialStop == Price("95.00") })
         #expect(fromMark.state == full.state)
         expectBounded(full, fromMark)
     }
