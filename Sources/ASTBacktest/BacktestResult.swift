@@ -19,8 +19,10 @@ public enum ExitReason: String, Sendable, Equatable, Codable {
     case timeStop = "time_stop"
     /// ... the trailing stop was crossed ...
     case trailingStop = "trailing_stop"
-    /// ... or a stage of the staged take profit was reached (a partial exit).
+    /// ... a stage of the staged take profit was reached (a partial exit) ...
     case stagedTakeProfit = "staged_take_profit"
+    /// ... or the position's health failed (`weak_exit`: closes under their average and weak momentum).
+    case weakExit = "weak_exit"
 }
 
 extension ExitReason {
