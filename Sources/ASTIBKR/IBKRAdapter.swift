@@ -391,7 +391,9 @@ public actor IBKRAdapter: BrokerAdapter {
             true,
             "IB API session started (server version \(session.map { "\($0.serverVersion)" } ?? "-"), account \(account)); account state synced"
         )
-        Task { await self.resizeProtection("brackets settled after a sync") }
+        // IB's state was just read: the resize plans on it without asking again (it asked again
+        // before, a second sync milliseconds after the first at every API start).
+        Task { await self.resizeProtection("brackets settled after a sync", synced: true) }
     }
 
     /// Reports a connection change once (a disconnect again only with another detail); a planned
@@ -790,8 +792,9 @@ public actor IBKRAdapter: BrokerAdapter {
 
     /// Brings the protective legs within the position IB reports (a partially filled entry whose
     /// remainder was cancelled leaves its children at the entry's full quantity until this runs).
-    func resizeProtection(_ why: String) async {
-        guard connected, await sync("protective resize after \(why)") else { return }
+    func resizeProtection(_ why: String, synced: Bool = false) async {
+        guard connected else { return }
+        if !synced { guard await sync("protective resize after \(why)") else { return } }
         let state = currentState(executionsSince: Timestamp(nanoseconds: 0))
         for adjustment in ProtectiveResize.plan(positions: state.positions, openOrders: state.openOrders) {
             do {

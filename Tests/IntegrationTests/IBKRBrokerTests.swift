@@ -503,6 +503,15 @@ import Testing
             "drill of \(rounds) rounds against broker@ibkr and the fake TWS: \(wall) wall time; risk decisions: \(decisions); at the fake: "
                 + "\(fake.orders.count) orders, \(fake.fills.count) fills, \(fake.startApiCount) API starts; market data: \(market)\n"
                 + report.text)
+        // Why the broker asked IB for its account each time (one line per sync in its log).
+        let syncs = tree.astd.stderr.split(separator: "\n").filter { $0.contains("account sync") }
+        print("account syncs: \(syncs.count), reqAllOpenOrders at the fake: \(fake.received.filter { $0.first == "16" }.count)")
+        for line in syncs { print("  \(line.suffix(160))") }
+        // Each sync has a cause of its own: a session's start, an account query (the reconciler), a
+        // restored connection, a fill or an entry cancelled with fills; never a second sync right after a
+        // session's first (the protective resize after settling asked IB again, 6 ms later, every time).
+        let causes = ["API session started", "account state asked for", "connection to IB restored", "after execution", "after entry"]
+        #expect(syncs.allSatisfy { line in causes.contains { line.contains($0) } }, "\(syncs.map { $0.suffix(120) })")
         #expect(r.code == 0 && report.violations.isEmpty, "\(report.text)")
         #expect(report.rounds == rounds)
         #expect(report.kills["broker@ibkr"] != nil, "the IBKR broker was hurt")
