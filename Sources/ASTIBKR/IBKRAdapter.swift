@@ -18,6 +18,8 @@ import Logging
 struct IBKROutlet: Sendable {
     var deliver: @Sendable ([ExecutionReport]) throws -> Void
     var connectionChanged: @Sendable (Bool, String) throws -> Void
+    /// A planned disconnect (the nightly restart window); nil: reported as any disconnect.
+    var plannedDisconnect: (@Sendable (String) throws -> Void)?
     var accountChanged: @Sendable (String) throws -> Void
     var echo: (@Sendable (String) -> Void)?
 }
@@ -120,6 +122,18 @@ public actor IBKRAdapter: BrokerAdapter {
     var crashing = false
     var lastDownDetail: String?
     var syncGeneration = 0
+    /// Account syncs asked of IB since the process started (each is six requests), for the log.
+    var syncCount = 0
+    /// The API connection's clock (the system clock under a replay's market clock).
+    let connectionClock: any WallClock
+    /// The nightly restart window, if configured.
+    let maintenanceWindow: TWSMaintenanceWindow?
+    /// The end of the planned disconnect in progress (the nightly window's end), until connected again.
+    var plannedUntil: Timestamp?
+    /// How long after the nightly window's end the broker may still be reconnecting and re-syncing
+    /// before the planned disconnect becomes a failure (HALTED, P0): a reconnect at the window's
+    /// end, then at most a connect, handshake, start and sync timeout of 10 s each.
+    static let plannedGrace: Duration = .seconds(60)
 
     // A sync in flight: the ends still awaited, and who waits.
     var awaitingEnds: Set<String> = []
@@ -136,7 +150,8 @@ public actor IBKRAdapter: BrokerAdapter {
         deliver: @escaping @Sendable ([ExecutionReport]) throws -> Void,
         connectionChanged: @escaping @Sendable (Bool, String) throws -> Void,
         accountChanged: @escaping @Sendable (String) throws -> Void,
-        echo: (@Sendable (String) -> Void)? = nil, connectionClock: (any WallClock)? = nil
+        echo: (@Sendable (String) -> Void)? = nil, connectionClock: (any WallClock)? = nil,
+        plannedDisconnect: (@Sendable (String) throws -> Void)? = nil
     ) throws {
         self.name = name
         self.config = config
@@ -144,17 +159,20 @@ public actor IBKRAdapter: BrokerAdapter {
         self.journal = journal
         self.clock = clock
         self.logger = logger
-        self.outlet = IBKROutlet(deliver: deliver, connectionChanged: connectionChanged, accountChanged: accountChanged, echo: echo)
+        self.outlet = IBKROutlet(
+            deliver: deliver, connectionChanged: connectionChanged, plannedDisconnect: plannedDisconnect, accountChanged: accountChanged,
+            echo: echo)
+        self.connectionClock = connectionClock ?? clock
         self.tick = Price(config.minimumTick) ?? Price("0.01")!
         if IBKRCrashFault.point != nil, trading.mode == .live {
             throw IBKRAdapterError(
                 "\(IBKRCrashFault.variable) is a fault injection for tests and is refused with trading.mode LIVE; unset it")
         }
         var settings = TWSConnectionSettings(clientId: Int32(clamping: config.clientId))
-        if let start = config.restartWindowStartSecond, config.restartWindowMinutes > 0 {
-            settings.maintenanceWindow = TWSMaintenanceWindow(
-                startSecondOfDay: Int64(start), duration: .seconds(config.restartWindowMinutes * 60))
+        if let start = config.restartWindowStartSecond, config.restartWindowDuration > .zero {
+            settings.maintenanceWindow = TWSMaintenanceWindow(startSecondOfDay: Int64(start), duration: config.restartWindowDuration)
         }
+        maintenanceWindow = settings.maintenanceWindow
         if let ms = ProcessInfo.processInfo.environment["AST_FAULT_IBKR_BACKOFF_MS"].flatMap(Int.init), (1...60_000).contains(ms) {
             settings.backoff = TWSBackoff(initial: .milliseconds(ms), maximum: .milliseconds(ms * 8))  // tests only
         }
@@ -234,11 +252,14 @@ public actor IBKRAdapter: BrokerAdapter {
         case .event(let e):
             switch e {
             case .started(let s): try await started(s)
-            case .disconnected(let reason, _):
-                try setConnected(false, "IB API disconnected: \(reason)")
+            case .disconnected(let reason, let reconnectAt):
                 finishSync(false)
+                // The event that follows a planned disconnect (the reconnect waits for the window's end).
+                if let until = plannedUntil, reconnectAt == until, !connected { return }
+                plannedUntil = nil
+                try setConnected(false, "IB API disconnected: \(reason)")
             case .plannedDisconnect(let until):
-                try setConnected(false, "IB API planned disconnect (nightly restart) until \(until)")
+                try planned(until: until, "IB API planned disconnect (nightly restart) until \(until)")
             case .error(let m, let outcome): try await handleError(m, outcome)
             case .refused(let request, let why):
                 logger.error("request not sent to TWS: \(why) (\(String(describing: request).prefix(120)))")
@@ -280,12 +301,12 @@ public actor IBKRAdapter: BrokerAdapter {
         }
         account = chosen
         // Not awaited here: the answers arrive through the loop that called this.
-        Task { await self.syncAndSettle() }
+        Task { await self.syncAndSettle("API session started") }
     }
 
     /// Syncs with IB, then settles the journaled brackets and says connected.
-    func syncAndSettle() async {
-        guard await sync() else { return }
+    func syncAndSettle(_ why: String) async {
+        guard await sync(why) else { return }
         do { try await settleBrackets() } catch {
             logger.critical("ast-broker@ibkr cannot journal or send: \(error)")
             fatalError("ast-broker: \(error)")
@@ -293,9 +314,11 @@ public actor IBKRAdapter: BrokerAdapter {
     }
 
     /// Asks IB for open orders, positions, executions and account values; true once every end arrived.
-    func sync() async -> Bool {
+    func sync(_ why: String) async -> Bool {
         guard session != nil, refusedAccount == nil else { return false }
         if awaitingEnds.isEmpty {
+            syncCount += 1
+            logger.info("account sync \(syncCount): \(why)")
             awaitingEnds = ["orders", "positions", "executions", "account"]
             ibOpen = [:]
             ibPositions = [:]
@@ -368,24 +391,67 @@ public actor IBKRAdapter: BrokerAdapter {
             true,
             "IB API session started (server version \(session.map { "\($0.serverVersion)" } ?? "-"), account \(account)); account state synced"
         )
-        Task { await self.resizeProtection() }
+        // IB's state was just read: the resize plans on it without asking again (it asked again
+        // before, a second sync milliseconds after the first at every API start).
+        Task { await self.resizeProtection("brackets settled after a sync", synced: true) }
     }
 
-    func setConnected(_ up: Bool, _ detail: String) throws {
+    /// Reports a connection change once (a disconnect again only with another detail); a planned
+    /// one goes to ``IBKROutlet/plannedDisconnect`` (no halt, no P0 at the risk gate).
+    func setConnected(_ up: Bool, _ detail: String, planned: Bool = false) throws {
         if up == connected && (up || detail == lastDownDetail) { return }
         connected = up
         lastDownDetail = up ? nil : detail
+        if up { plannedUntil = nil }
+        if !up, planned, let plannedDisconnect = outlet.plannedDisconnect {
+            try plannedDisconnect(detail)
+            logger.notice("broker@ibkr planned disconnect: \(detail)")
+            return
+        }
         try outlet.connectionChanged(up, detail)
         if up { logger.notice("\(detail)") } else { logger.critical("broker@ibkr disconnected: \(detail)") }
+    }
+
+    /// A disconnect inside the nightly window: planned until `until`. If the broker is not
+    /// connected again ``plannedGrace`` after it, the disconnect is reported as a failure.
+    func planned(until: Timestamp, _ detail: String) throws {
+        let first = plannedUntil != until
+        plannedUntil = until
+        try setConnected(false, detail, planned: true)
+        guard first else { return }
+        let wait = until.duration(since: connectionClock.now()) + Self.plannedGrace
+        Task {
+            try? await Task.sleep(for: max(wait, .zero))
+            await self.plannedOverdue(until)
+        }
+    }
+
+    /// The nightly window ended a grace period ago and the broker is still not connected: a failure.
+    func plannedOverdue(_ until: Timestamp) {
+        guard plannedUntil == until, !connected else { return }
+        plannedUntil = nil
+        do {
+            try setConnected(
+                false, "IB API still not connected \(Self.plannedGrace) after the nightly restart window ended at \(until)")
+        } catch {
+            logger.critical("ast-broker@ibkr cannot journal or send: \(error)")
+            fatalError("ast-broker: \(error)")
+        }
     }
 
     func handleError(_ m: TWSErrorMessage, _ outcome: TWSErrorOutcome) async throws {
         switch outcome {
         case .connectivityLost:
-            try setConnected(false, "TWS lost its connection to IB (\(m.code)): \(m.message.prefix(120))")
+            let detail = "TWS lost its connection to IB (\(m.code)): \(m.message.prefix(120))"
+            // IB's nightly server reset inside the configured window cuts TWS off (1100, then 1101/1102): planned.
+            if let end = maintenanceWindow?.end(containing: connectionClock.now()) {
+                try planned(until: end, detail + " inside the nightly restart window")
+            } else {
+                try setConnected(false, detail)
+            }
         case .connectivityRestored(let dataLost):
             logger.notice("TWS connection to IB restored (\(m.code)\(dataLost ? ", market data lost" : "")): reconciling before resuming")
-            Task { await self.syncAndSettle() }
+            Task { await self.syncAndSettle("TWS connection to IB restored (\(m.code))") }
         case .orderRejected(let id, let code):
             if let ref = ref(for: id), let cid = ClientOrderID(validating: ref) {
                 try report(.rejected(cid, reason: "IB \(code): \(m.message.prefix(160))"))
@@ -419,7 +485,7 @@ public actor IBKRAdapter: BrokerAdapter {
             if let o = ibOpen[ref] { ibOpen[ref] = (o.order, st) }
             try statusReports(ref: ref, st)
             if st.status == "Cancelled", specs[ref]?.spec.leg == .entry, (st.filled?.wholeNumber ?? 0) > 0 {
-                Task { await self.resizeProtection() }
+                Task { await self.resizeProtection("entry \(ref) cancelled with fills") }
             }
         case .execution(let e):
             guard executions[e.execId] == nil, var fill = fill(e) else { return }
@@ -436,7 +502,7 @@ public actor IBKRAdapter: BrokerAdapter {
                     self.commissionOverdue(execId)
                 }
             }
-            Task { await self.resizeProtection() }
+            Task { await self.resizeProtection("execution \(e.execId.prefix(40))") }
         case .commissionReport(let c):
             guard let commission = Self.commission(c) else {
                 logger.error(
@@ -468,6 +534,9 @@ public actor IBKRAdapter: BrokerAdapter {
                 if v.tag == "NetLiquidation" { netLiquidation = Money(units: units) }
                 if v.tag == "TotalCashValue" { cash = Money(units: units) }
             }
+        case .error(let e) where TWSErrorOutcome(e) == .connectivityLost:
+            // At once, from the decoded message: the error event that follows repeats it (reported once).
+            try await handleError(e, .connectivityLost)
         case .openOrderEnd: try await ended("orders")
         case .positionEnd: try await ended("positions")
         case .executionEnd: try await ended("executions")
@@ -723,8 +792,9 @@ public actor IBKRAdapter: BrokerAdapter {
 
     /// Brings the protective legs within the position IB reports (a partially filled entry whose
     /// remainder was cancelled leaves its children at the entry's full quantity until this runs).
-    func resizeProtection() async {
-        guard connected, await sync() else { return }
+    func resizeProtection(_ why: String, synced: Bool = false) async {
+        guard connected else { return }
+        if !synced { guard await sync("protective resize after \(why)") else { return } }
         let state = currentState(executionsSince: Timestamp(nanoseconds: 0))
         for adjustment in ProtectiveResize.plan(positions: state.positions, openOrders: state.openOrders) {
             do {
@@ -744,7 +814,7 @@ public actor IBKRAdapter: BrokerAdapter {
     }
 
     public func accountState(executionsSince: Timestamp) async throws -> BrokerAccountState {
-        if connected { _ = await sync() }
+        if connected { _ = await sync("account state asked for (executions since \(executionsSince))") }
         return currentState(executionsSince: executionsSince)
     }
 

@@ -50,6 +50,9 @@ public enum ReasonCode: String, Sendable, Codable, CaseIterable, CustomStringCon
     /// The broker refused the approval the gate gave this intent (``RiskInput/orderRefused(_:)``):
     /// a re-sent intent is not approved again.
     case orderRefusedByBroker = "ORDER_REFUSED_BY_BROKER"
+    /// A broker is in a planned disconnect (IB Gateway's nightly restart), or back from one and
+    /// not yet reconciled clean: nothing goes out until it is, and Safe Mode is not changed.
+    case brokerDisconnected = "BROKER_DISCONNECTED"
     /// An operator order (`astctl protect`/`flatten`) for a symbol the book holds no position in.
     case operatorNoPosition = "OPERATOR_NO_POSITION"
     /// An operator order for more shares than the position holds (or, for a protective stop,

@@ -181,11 +181,16 @@ public struct BrokerConnectionReport: Sendable, Equatable, Codable {
     public var broker: ProcessIdentity
     public var connected: Bool
     public var detail: String
+    /// A disconnect the broker expected (IB Gateway's nightly restart, inside the configured
+    /// window): the risk gate blocks orders until the broker is back and reconciled, without a
+    /// halt or a P0. Absent (nil) in every other report, so older encodings are unchanged.
+    public var planned: Bool?
 
-    public init(broker: ProcessIdentity, connected: Bool, detail: String = "") {
+    public init(broker: ProcessIdentity, connected: Bool, detail: String = "", planned: Bool = false) {
         self.broker = broker
         self.connected = connected
         self.detail = detail
+        self.planned = planned && !connected ? true : nil
     }
 }
 

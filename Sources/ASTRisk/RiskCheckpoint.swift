@@ -20,6 +20,8 @@ public struct RiskGateState: Sendable, Equatable, Codable {
     /// Broker -> reason, sorted by broker.
     public var brokersDown: [BrokerNote]
     public var brokersDisconnected: [BrokerNote]
+    /// Brokers in a planned outage (absent in checkpoints written before it existed: none).
+    public var plannedOutages: [BrokerNote]?
     public var lastCriticalFailureAt: Timestamp?
     public var operatorStops: [StopsState]
     public var refusedApprovals: [ApprovalID]
@@ -109,6 +111,7 @@ extension RiskGate {
                 decided[id].map { RiskGateState.DecidedState(intent: $0.intent, decision: $0.decision) }
             },
             brokersDown: note(brokersDown), brokersDisconnected: note(brokersDisconnected),
+            plannedOutages: plannedOutages.isEmpty ? nil : note(plannedOutages),
             lastCriticalFailureAt: lastCriticalFailureAt,
             operatorStops: operatorStops.keys.sorted().map { s in
                 let o = operatorStops[s]!
@@ -155,6 +158,7 @@ extension RiskGate {
         }
         for n in saved.brokersDown { brokersDown[n.broker] = n.detail }
         for n in saved.brokersDisconnected { brokersDisconnected[n.broker] = n.detail }
+        for n in saved.plannedOutages ?? [] { plannedOutages[n.broker] = n.detail }
         for s in saved.operatorStops {
             operatorStops[s.symbol] = OperatorStops(positionSign: s.positionSign, shares: try amount(s.shares, "an operator stop's shares"))
         }

@@ -54,6 +54,10 @@ public struct RiskGate: Sendable {
     var decidedOrder: [IntentID] = []
     var brokersDown: [ProcessIdentity: String] = [:]
     var brokersDisconnected: [ProcessIdentity: String] = [:]
+    /// Brokers in a planned disconnect (``BrokerConnectionReport/planned``: IB Gateway's nightly
+    /// restart) and why, from the report until the first clean reconciliation after they are
+    /// connected again: no intent is approved meanwhile (`BROKER_DISCONNECTED`), without a halt.
+    var plannedOutages: [ProcessIdentity: String] = [:]
     /// The latest critical failure, from which a clean reconciliation is required.
     var lastCriticalFailureAt: Timestamp?
     /// Protective stops the operator placed (``OperatorOrder``), per symbol: the shares they
@@ -101,6 +105,9 @@ public struct RiskGate: Sendable {
         brokersDisconnected.keys.sorted { $0.description < $1.description }
     }
 
+    /// Brokers in a planned disconnect, or back from one and not yet reconciled clean, sorted.
+    public var plannedOutageBrokers: [ProcessIdentity] { plannedOutages.keys.sorted { $0.description < $1.description } }
+
     /// The portfolio limit the book is over right now, if any (`nil` without a snapshot).
     public var portfolioViolation: PortfolioViolation? { book?.violation(limits) }
 
@@ -140,12 +147,16 @@ public struct RiskGate: Sendable {
             }
             brokersDisconnected[report.broker] = report.detail
             let why = report.detail.isEmpty ? "" : ": \(report.detail)"
+            if report.planned == true {
+                return plannedDisconnect(report, now: now)
+            }
+            plannedOutages[report.broker] = nil
             return criticalFailure(
                 SafeModeCause(kind: .brokerDisconnected, process: report.broker, text: "broker \(report.broker) lost its connection\(why)"),
                 now: now)
         case .reconciliation(.clean):
             if state == .halted { hasCleanReconciliationSinceHalt = true }
-            return []
+            return plannedOutagesReconciled(now: now)
         case .reconciliation(.mismatch(let what)):
             return criticalFailure(SafeModeCause(kind: .reconciliationMismatch, text: "reconciliation mismatch: \(what)"), now: now)
         case .journalVerificationFailed(let detail):
@@ -214,6 +225,38 @@ public struct RiskGate: Sendable {
             lastCriticalFailureAt = nil
         }
         return [.transition(t), .alert(Alert(for: t))]
+    }
+
+    /// A planned disconnect (the nightly restart of IB Gateway, inside its configured window): no
+    /// halt and no P0, as nothing failed; the broker counts as disconnected, and intents are
+    /// blocked (`BROKER_DISCONNECTED`) until it is connected again and a reconciliation after that
+    /// is clean. An `info` alert says so. A disconnect that is not planned (one outside the window,
+    /// or the broker still down when the window ends) halts as always.
+    mutating func plannedDisconnect(_ report: BrokerConnectionReport, now: Timestamp) -> [RiskOutput] {
+        let first = plannedOutages[report.broker] == nil
+        plannedOutages[report.broker] = report.detail
+        guard first else { return [] }
+        return [
+            .alert(
+                Alert(
+                    priority: .info, key: "broker-planned-disconnect:\(report.broker)", title: "\(report.broker) planned disconnect",
+                    text: "\(report.broker): \(report.detail); no order goes out until it is back and reconciled clean (Safe Mode "
+                        + "stays \(state.rawValue))", at: now))
+        ]
+    }
+
+    /// A clean reconciliation ends the planned outage of every broker connected again.
+    mutating func plannedOutagesReconciled(now: Timestamp) -> [RiskOutput] {
+        let back = plannedOutageBrokers.filter { brokersDisconnected[$0] == nil }
+        guard !back.isEmpty else { return [] }
+        for b in back { plannedOutages[b] = nil }
+        let names = back.map(\.description).joined(separator: ", ")
+        return [
+            .alert(
+                Alert(
+                    priority: .info, key: "broker-planned-disconnect-ended", title: "\(names) back after a planned disconnect",
+                    text: "\(names) connected again and reconciled clean: orders may go out (Safe Mode \(state.rawValue))", at: now))
+        ]
     }
 
     /// HALTED, and any reconciliation before this failure no longer counts.

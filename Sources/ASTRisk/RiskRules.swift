@@ -24,6 +24,14 @@ extension RiskGate {
                 intent: group.id, decision: .block(.intentExpired, detail: "intent \(group.id) expired at \(expiry) (its session's end)"),
                 at: now)
         }
+        // A broker in a planned disconnect, or back from one and not yet reconciled: nothing goes
+        // out, not even a remembered approval; the intent is not remembered as blocked.
+        if state != .halted, let broker = plannedOutageBrokers.first {
+            let detail =
+                brokersDisconnected[broker].map { "\(broker) is in a planned disconnect: \($0)" }
+                ?? "\(broker) is back from a planned disconnect and not yet reconciled clean"
+            return IntentDecision(intent: group.id, decision: .block(.brokerDisconnected, detail: detail), at: now)
+        }
         if let earlier = decided[group.id] {
             if earlier.intent == group {
                 // The same answer again, unless the state has become stricter since the

@@ -19,6 +19,9 @@ struct BrokerOutlet: Sendable {
     var deliver: @Sendable ([ExecutionReport]) throws -> Void
     /// Tells the risk gate and the reconciler that the broker connection changed.
     var connectionChanged: @Sendable (Bool, String) throws -> Void
+    /// Tells the risk gate and the reconciler of a planned disconnect (IB Gateway's nightly
+    /// restart): orders wait until the broker is back and reconciled, without a halt or a P0.
+    var plannedDisconnect: @Sendable (String) throws -> Void
     /// The account changed at the broker in a way AST did not ask for (an order cancelled behind
     /// its back) while the broker stays connected: the reconciler reconciles now against the
     /// broker's positions and orders, and an unprotected position it finds is a P0 and HALTED.
@@ -134,6 +137,11 @@ actor BrokerShell: WorkerLogic {
             },
             connectionChanged: { connected, detail in
                 let report = BrokerConnectionReport(broker: me, connected: connected, detail: detail)
+                try risk.send(.brokerConnection(report))
+                try reconciler.send(.brokerConnection(report))
+            },
+            plannedDisconnect: { detail in
+                let report = BrokerConnectionReport(broker: me, connected: false, detail: detail, planned: true)
                 try risk.send(.brokerConnection(report))
                 try reconciler.send(.brokerConnection(report))
             },

@@ -17,6 +17,7 @@ extension IBKRAdapter: RealBrokerAdapter {
             journal: context.journal, clock: context.clock, logger: context.logger, deliver: outlet.deliver,
             connectionChanged: outlet.connectionChanged, accountChanged: outlet.accountChanged,
             // TWS lives in real time: under the replay's market clock its timers would stand still.
-            connectionClock: (context.config.clock ?? .wall).mode == .replay ? context.systemClock : context.clock)
+            connectionClock: (context.config.clock ?? .wall).mode == .replay ? context.systemClock : context.clock,
+            plannedDisconnect: outlet.plannedDisconnect)
     }
 }

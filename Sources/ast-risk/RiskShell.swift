@@ -174,6 +174,9 @@ actor RiskShell: WorkerLogic {
     func handle(_ input: RiskInput, durability: Durability = .durable) -> [RiskOutput] {
         let now = clock.now()
         let encoder = JSONEncoder.sorted
+        if case .brokerConnection(let report) = input, !report.connected, durability == .durable {
+            return handleInOneCommit(input, now: now, encoder: encoder)
+        }
         let seq: Int64
         do {
             seq = try journal.append(
@@ -190,6 +193,32 @@ actor RiskShell: WorkerLogic {
         let outputs = RiskOutput.keyed(gate.handle(input, now: now), input: seq)
         CrashAfterInputFault.point(RiskJournal.input, input, outputs: outputs.count)
         for output in outputs { carryOut(output, encoder: encoder, now: now) }
+        checkpointIfDue(now: now)
+        return outputs
+    }
+
+    /// A lost broker connection halts the gate: its input and the records of what it caused (the
+    /// transition to HALTED) are journaled in one durable commit, one fsync instead of two before
+    /// the halt is in force. Still write-ahead: the gate's new state is taken, and anything leaves
+    /// (the P0 alert), only after that commit; a crash before it leaves neither entry (the bus
+    /// journaled the report as received, and an unclean restart comes back HALTED).
+    func handleInOneCommit(_ input: RiskInput, now: Timestamp, encoder: JSONEncoder) -> [RiskOutput] {
+        var next = gate
+        let decided = next.handle(input, now: now)
+        let seq: Int64
+        do {
+            let inputRecord = JournalRecord(
+                kind: .received, type: RiskJournal.input, timestamp: now, body: Array(try encoder.encode(input)))
+            let records = try [inputRecord] + decided.compactMap { try $0.journalRecord(at: now, encoder: encoder) }
+            seq = try journal.append(records, durability: .durable)?.lowerBound ?? journal.lastSeq
+        } catch {
+            logger.critical("cannot journal a risk input: \(error)")
+            fatalError("ast-risk: the journal refused an input: \(error)")
+        }
+        gate = next
+        let outputs = RiskOutput.keyed(decided, input: seq)
+        CrashAfterInputFault.point(RiskJournal.input, input, outputs: outputs.count)
+        for output in outputs { carryOut(output, encoder: encoder, now: now, journaled: true) }
         checkpointIfDue(now: now)
         return outputs
     }
@@ -216,9 +245,12 @@ actor RiskShell: WorkerLogic {
         return signed
     }
 
-    func carryOut(_ output: RiskOutput, encoder: JSONEncoder, now: Timestamp) {
+    /// Carries out one output, journaling its record first unless `journaled` says it already is.
+    func carryOut(_ output: RiskOutput, encoder: JSONEncoder, now: Timestamp, journaled: Bool = false) {
         do {
-            if let record = try output.journalRecord(at: now, encoder: encoder) { try journal.append(record, durability: .durable) }
+            if !journaled, let record = try output.journalRecord(at: now, encoder: encoder) {
+                try journal.append(record, durability: .durable)
+            }
             switch output {
             case .decision(let d):
                 RiskMetrics.decided(approved: d.decision.approval != nil, reason: d.decision.reason?.rawValue)

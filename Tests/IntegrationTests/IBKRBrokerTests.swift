@@ -20,11 +20,12 @@ import Testing
 @Suite(.serialized) struct IBKRBrokerTests {
     /// The shipped tree with `broker@ibkr` in place of `broker@paper`, the risk gate sending to it,
     /// and the API socket at the fake's port.
-    static func overlay(port: Int, brokerOnCrash: String = "halt") -> String {
+    static func overlay(port: Int, brokerOnCrash: String = "halt", window: (start: String, seconds: Int)? = nil) -> String {
         RealBrokerTree.overlay(
             limits: ExecutionTests.looseLimits, workers: SupervisorTests.workers, broker: "broker@ibkr",
             settings: "ibkr:\n  host: 127.0.0.1\n  port: \(port)\n  client_id: 7\n  account: \"\"\n  exchange: SMART\n"
-                + "  restart_window_start_utc: \"\"\n  restart_window_minutes: 0\n  minimum_tick: \"0.01\"\n",
+                + "  restart_window_start_utc: \"\(window?.start ?? "")\"\n  restart_window_minutes: 0\n"
+                + "  restart_window_seconds: \(window?.seconds ?? 0)\n  minimum_tick: \"0.01\"\n",
             brokerOnCrash: brokerOnCrash)
     }
 
@@ -325,6 +326,109 @@ import Testing
         }
     }
 
+    /// The alerts the risk gate sent to the notifier, in order (journaled as sent).
+    static func riskAlerts(_ tree: SupervisedTree) throws -> [Alert] {
+        try WorkerTree.entries(path: tree.dir("state/journal/risk@main.sqlite"), process: "risk@main")
+            .filter { $0.record.kind == .sent }
+            .compactMap { e in
+                if case .alert(let a)? = try? EnvelopeCodec.decode(e.record.body).message { return a }
+                return nil
+            }
+    }
+
+    /// IB Gateway's nightly restart inside the configured window (shrunk to seconds here): TWS drops
+    /// the socket; the broker reports a planned disconnect; the risk gate stays ACTIVE, raises no P0
+    /// (an `info` alert) and blocks every intent (`BROKER_DISCONNECTED`) while the broker is away; the
+    /// broker reconnects at the window's end, re-syncs and says connected, the reconciler reconciles
+    /// clean, and only then is an intent approved and placed at IB. After the window, a 1100 is no
+    /// longer planned: HALTED with a P0.
+    @Test(.timeLimit(.minutes(2)))
+    func aNightlyRestartInsideTheWindowBlocksOrdersWithoutAP0AndTradingResumesOnlyAfterACleanReconciliation() async throws {
+        // The window opens a second before the tree starts and lasts 12 s: the drop comes once the
+        // broker is up (a few seconds), and the reconnect waits for the window's end.
+        let windowSeconds = 12
+        // Whole seconds: the window starts at the second it names.
+        let opened = Timestamp(nanoseconds: (SystemClock().now().nanoseconds / 1_000_000_000 - 1) * 1_000_000_000)
+        let second = (opened.nanoseconds / 1_000_000_000) % 86_400
+        let start = String(format: "%02d:%02d:%02d", second / 3600, second / 60 % 60, second % 60)
+        let windowEnd = opened.advanced(by: .seconds(Int64(windowSeconds)))
+        let fake = try await FakeTWSServer()
+        defer { Task { await fake.stop() } }
+        let tree = try await SupervisedTree(
+            overlay: Self.overlay(port: fake.port, window: (start, windowSeconds)), extraEnvironment: ["AST_FAULT_IBKR_BACKOFF_MS": "100"])
+        _ = try await tree.waitAllReady()
+        func state() throws -> TradingState? { try tree.status()?.0.safeMode?.state }
+        // One strategy connection for both intents (a second one under the same identity is not served beside it).
+        var strategyPeer: RawBusPeer?
+        func decision(_ id: String) throws -> IntentDecision {
+            let strategy = try strategyPeer ?? ExecutionTests.peer(tree, "risk@main", role: .strategy)
+            strategyPeer = strategy
+            guard case .intentDecision(let d)? = try ExecutionTests.sendAcked(strategy, .intentSubmit(ExecutionTests.intent(id, "AAPL")))
+            else {
+                throw HarnessError("no decision for \(id)")
+            }
+            print("nightly restart: \(id): \(d.decision)")
+            return d
+        }
+        func riskInputs() throws -> [(seq: Int64, input: RiskInput)] {
+            try WorkerTree.entries(path: tree.dir("state/journal/risk@main.sqlite"), process: "risk@main")
+                .filter { $0.record.type == "risk.input" }
+                .compactMap { e in (try? JSONDecoder().decode(RiskInput.self, from: Data(e.record.body))).map { (e.seq, $0) } }
+        }
+        do {
+            try await eventually(timeout: .seconds(15), "broker@ibkr connected") {
+                try Self.connectionReports(tree).last?.connected == true
+            }
+            let dropAt = SystemClock().now()
+            #expect(
+                dropAt < windowEnd.advanced(by: .seconds(-2)), "the tree took until \(dropAt) to start; the window ends at \(windowEnd)")
+            let startsBefore = fake.startApiCount
+            fake.dropConnection()
+            try await eventually(timeout: .seconds(10), "the planned disconnect reported") {
+                try Self.connectionReports(tree).last.map { !$0.connected && $0.planned == true } == true
+            }
+            // Blocked before any other rule (no marks needed): the broker is away.
+            let blocked = try decision("night-1")
+            #expect(blocked.decision.reason == .brokerDisconnected, "\(blocked.decision)")
+            #expect(try state() == .active, "a planned disconnect does not halt")
+            #expect(fake.startApiCount == startsBefore, "no reconnect inside the window")
+
+            // The window ends: the broker reconnects, re-syncs, says connected; the reconciler reconciles.
+            try await eventually(timeout: .seconds(30), "connected again after the window") {
+                try Self.connectionReports(tree).last?.connected == true
+            }
+            #expect(SystemClock().now() >= windowEnd, "reconnected only at the window's end")
+            try await eventually(timeout: .seconds(20), "a clean reconciliation after the reconnect at the risk gate") {
+                let inputs = try riskInputs()
+                guard let back = inputs.lastIndex(where: { if case .brokerConnection(let r) = $0.input { r.connected } else { false } })
+                else { return false }
+                return inputs[back...].contains { if case .reconciliation(.clean) = $0.input { true } else { false } }
+            }
+            do { try await ExecutionTests.markAll(tree) } catch { throw HarnessError("marks after the restart: \(error)") }
+            let approved: IntentDecision
+            do { approved = try decision("night-2") } catch { throw HarnessError("night-2: \(error)") }
+            #expect(approved.decision.approval != nil, "\(approved.decision)")
+            try await eventually(timeout: .seconds(15), "the bracket at IB after the restart") {
+                Self.orders(fake, "night-2").count == 3
+            }
+            #expect(Self.orders(fake, "night-1").isEmpty, "nothing of the blocked intent reached IB")
+            #expect(try state() == .active)
+            let quiet = try Self.riskAlerts(tree)
+            #expect(!quiet.contains { $0.priority == .p0 }, "no P0 for a planned disconnect: \(quiet.map(\.key))")
+            #expect(quiet.contains { $0.priority == .info && $0.key.hasPrefix("broker-planned-disconnect:") })
+
+            // Outside the window a 1100 is a failure: HALTED and a P0.
+            fake.sendError(code: 1100, "Connectivity between IB and Trader Workstation has been lost.")
+            try await eventually(timeout: .seconds(10), "HALTED after an unplanned 1100") { try state() == .halted }
+            try await eventually(timeout: .seconds(10), "a P0 for the unplanned 1100") {
+                try Self.riskAlerts(tree).contains { $0.priority == .p0 }
+            }
+        } catch {
+            Issue.record("\(Self.said(tree, fake))\nconnection reports: \((try? Self.connectionReports(tree)) ?? [])")
+            throw error
+        }
+    }
+
     /// The drill's tree (DrillTests: the replay, fast restarts) with `broker@ibkr` against `fake` in place of the paper broker.
     static func drillOverlay(port: Int) -> String {
         SupervisedTree.replay(
@@ -399,6 +503,15 @@ import Testing
             "drill of \(rounds) rounds against broker@ibkr and the fake TWS: \(wall) wall time; risk decisions: \(decisions); at the fake: "
                 + "\(fake.orders.count) orders, \(fake.fills.count) fills, \(fake.startApiCount) API starts; market data: \(market)\n"
                 + report.text)
+        // Why the broker asked IB for its account each time (one line per sync in its log).
+        let syncs = tree.astd.stderr.split(separator: "\n").filter { $0.contains("account sync") }
+        print("account syncs: \(syncs.count), reqAllOpenOrders at the fake: \(fake.received.filter { $0.first == "16" }.count)")
+        for line in syncs { print("  \(line.suffix(160))") }
+        // Each sync has a cause of its own: a session's start, an account query (the reconciler), a
+        // restored connection, a fill or an entry cancelled with fills; never a second sync right after a
+        // session's first (the protective resize after settling asked IB again, 6 ms later, every time).
+        let causes = ["API session started", "account state asked for", "connection to IB restored", "after execution", "after entry"]
+        #expect(syncs.allSatisfy { line in causes.contains { line.contains($0) } }, "\(syncs.map { $0.suffix(120) })")
         #expect(r.code == 0 && report.violations.isEmpty, "\(report.text)")
         #expect(report.rounds == rounds)
         #expect(report.kills["broker@ibkr"] != nil, "the IBKR broker was hurt")
