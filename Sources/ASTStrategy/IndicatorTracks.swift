@@ -157,9 +157,12 @@ public struct ScanIndicators: Sendable {
     /// the symbol's first, adjusted as its recent bars are.
     public mutating func advance(_ input: ScanInput, history: (Int) throws -> [Bar]) rethrows {
         let cutoff = dayStart(input.date)
-        for (i, h) in input.universe.enumerated() {
+        for i in input.universe.indices {
             // A universe listed in the same order at every scan finds its tracks by position.
-            try advance(h.info.symbol, hint: i, recent: barsBefore(start: cutoff, h.bars), splits: h.splits) {
+            try advance(
+                input.universe[i].info.symbol, hint: i, recent: barsBefore(start: cutoff, input.universe[i].bars),
+                splits: input.universe[i].splits
+            ) {
                 barsBefore(start: cutoff, try history(i)[...])
             }
         }

@@ -278,17 +278,21 @@ public struct PipelineRun: Sendable {
         // Built at the first candidate that reaches it (most scans have few or none), not for
         // every scan: it groups and sorts every event of the window.
         var guardian: EventGuard?
-        let histories = input.universe.sorted { $0.info.symbol < $1.info.symbol }
+        // The histories in symbol order as indexes (the permutation sorting the histories
+        // themselves gives), not a copy of every history at every scan.
+        let universe = input.universe
+        let order = universe.indices.sorted { universe[$0].info.symbol < universe[$1].info.symbol }
         // Once per scan, not per symbol: where the scan date and the previous session begin.
         let cutoff = dayStart(date)
         let previousSpan = previous.map { dayStart($0)..<dayStart($0.adding(days: 1)) }
         var perDetector = [[Candidate]](repeating: [], count: plugins.detectors.count)
         var survivors: [StrategyEngine.Input] = []
         var heldContexts: [Symbol: SymbolContext] = [:]  // for the exit rules
-        result.universe.considered = histories.count
-        for (i, history) in histories.enumerated() {
+        result.universe.considered = universe.count
+        for (i, k) in order.enumerated() {
+            let history = universe[k]
             let info = history.info
-            if i > 0, histories[i - 1].info.symbol == info.symbol {
+            if i > 0, universe[order[i - 1]].info.symbol == info.symbol {
                 result.universe.excluded.append(
                     UniverseExclusion(
                         symbol: info.symbol,

@@ -234,10 +234,11 @@ public struct UniverseFilter: Sendable {
     /// The mean of close × volume over the last `sessions` bars (fewer if there are fewer),
     /// exact and rounded toward zero to 1/10,000 of a dollar.
     public static func averageDollarVolume(_ bars: ArraySlice<Bar>, sessions: Int) -> Money {
-        let window = bars.suffix(sessions)
-        guard !window.isEmpty else { return .zero }
+        let from = bars.endIndex - min(max(sessions, 0), bars.count)
+        guard from < bars.endIndex else { return .zero }
+        // By index, reading two fields: no copy of each bar (and of its symbol) per session.
         var sum: Int128 = 0
-        for b in window { sum += Int128(b.close.units) * Int128(max(b.volume, 0)) }
-        return Money(units: Int64(clamping: sum / Int128(window.count)))
+        for i in from..<bars.endIndex { sum += Int128(bars[i].close.units) * Int128(max(bars[i].volume, 0)) }
+        return Money(units: Int64(clamping: sum / Int128(bars.endIndex - from)))
     }
 }
