@@ -435,7 +435,7 @@ struct EngineRun {
             } else {
                 var splits = 0
                 for s in m.splits[i] where s.exDate <= date { splits += 1 }
-                universe.append(SymbolHistory(info: info, bars: bars, splits: splits))
+                universe.append(SymbolHistory(info: info, bars: bars, splits: splits, ascending: m.ascending(i, lo, hi)))
             }
         }
         let lo = date.adding(days: -EngineScan.eventDays), hi = date.adding(days: EngineScan.eventDays)

@@ -59,6 +59,10 @@ public struct EngineMarket: Sendable {
     /// Whether `events` ascend by date (as a bar store lists them): a scan then finds its window
     /// by binary search instead of a pass over every event.
     let eventsByDate: Bool
+    /// `unordered[i]`: the indexes `j` at which `bars[i][j]` does not start after `bars[i][j - 1]`
+    /// (two bars with one start; sorted, so nothing else), found once: a scan's window without
+    /// such a pair is handed to the universe filter as ascending (``SymbolHistory/ascending``).
+    let unordered: [[Int]]
 
     /// Bars of symbols not in `symbols` are dropped; bars are sorted by start per symbol.
     public init(
@@ -74,6 +78,7 @@ public struct EngineMarket: Sendable {
         }
         self.bars = grouped.map { $0.sorted { $0.start < $1.start } }
         dates = self.bars.map { $0.map { NewYorkTime.local($0.start).date } }
+        unordered = self.bars.map { b in b.indices.dropFirst().filter { b[$0].start <= b[$0 - 1].start } }
         var bySymbol = [[EngineSplit]](repeating: [], count: symbols.count)
         for s in splits {
             if let i = position[s.symbol] { bySymbol[i].append(s) }
@@ -115,6 +120,11 @@ public struct EngineMarket: Sendable {
         }
         let start = bound(lo, inclusive: false), end = bound(hi, inclusive: true)
         return start < end ? Array(events[start..<end]) : []
+    }
+
+    /// Whether `symbol i`'s bars `lo..<hi` ascend strictly by start.
+    func ascending(_ i: Int, _ lo: Int, _ hi: Int) -> Bool {
+        !unordered[i].contains { $0 > lo && $0 < hi }
     }
 
     /// The first index of `symbol i`'s bars dated on or after `date` (binary search).

@@ -86,7 +86,12 @@ public struct IndicatorTrack: Sendable {
 public struct ScanIndicators: Sendable {
     public let plan: IndicatorPlan
     public let lookback: Int
-    var tracks: [Symbol: IndicatorTrack] = [:]
+    /// The tracks in an array, mutated in place through its subscript, found by symbol through
+    /// `slots` (or, when the caller lists the universe in the same order at every scan, by
+    /// position: no hash at all).
+    var tracks: [IndicatorTrack] = []
+    var symbols: [Symbol] = []
+    var slots: [Symbol: Int] = [:]
     /// Bars fed to a track incrementally, and tracks rebuilt from the history (for statistics).
     public private(set) var barsFed = 0
     public private(set) var rebuilds = 0
@@ -96,8 +101,21 @@ public struct ScanIndicators: Sendable {
         self.lookback = lookback
     }
 
+    /// The slot of `symbol`'s track: `hint` when that slot holds it, else the dictionary's.
+    func slot(_ symbol: Symbol, hint: Int) -> Int? {
+        if hint >= 0, hint < symbols.count, symbols[hint] == symbol { return hint }
+        return slots[symbol]
+    }
+
     /// The track of `symbol`, if it has been advanced.
-    public func track(_ symbol: Symbol) -> IndicatorTrack? { tracks[symbol] }
+    public func track(_ symbol: Symbol) -> IndicatorTrack? { slots[symbol].map { tracks[$0] } }
+
+    /// The values window of `symbol`'s track when its last bar fed starts at `lastStart` (the
+    /// scan's last usable bar), without copying the track; `nil` otherwise.
+    public func window(_ symbol: Symbol, lastStart: Timestamp?) -> IndicatorWindow? {
+        guard let k = slots[symbol], tracks[k].last?.start == lastStart else { return nil }
+        return tracks[k].window
+    }
 
     /// Brings `symbol`'s track to the scan whose usable bars end with `recent` (ascending,
     /// adjusted for `splits` splits, at least the bars since the previous scan): feeds the bars
@@ -107,26 +125,45 @@ public struct ScanIndicators: Sendable {
     public mutating func advance(
         _ symbol: Symbol, recent: ArraySlice<Bar>, splits: Int, history: () throws -> ArraySlice<Bar>
     ) rethrows {
+        try advance(symbol, hint: -1, recent: recent, splits: splits, history: history)
+    }
+
+    mutating func advance(
+        _ symbol: Symbol, hint: Int, recent: ArraySlice<Bar>, splits: Int, history: () throws -> ArraySlice<Bar>
+    ) rethrows {
         guard !recent.isEmpty else { return }
-        // In place (one hash, no copy of the track): this runs for every symbol at every scan.
-        if let at = tracks.index(forKey: symbol), let next = tracks.values[at].continuation(in: recent, splits: splits) {
-            for bar in recent[next...] { tracks.values[at].feed(bar) }
+        // In place (an array element, no hash when the hint holds, no copy of the track): this
+        // runs for every symbol at every scan.
+        let at = slot(symbol, hint: hint)
+        if let at, let next = tracks[at].continuation(in: recent, splits: splits) {
+            for bar in recent[next...] { tracks[at].feed(bar) }
             barsFed += recent.endIndex - next
             return
         }
         var track = IndicatorTrack(plan: plan, lookback: lookback, splits: splits)
         for bar in try history() { track.feed(bar) }
         rebuilds += 1
-        tracks[symbol] = track
+        if let at {
+            tracks[at] = track
+        } else {
+            slots[symbol] = tracks.count
+            tracks.append(track)
+            symbols.append(symbol)
+        }
     }
 
     /// Advances every symbol of `input.universe` to the scan of `input.date` (its bars are the
     /// recent ones); `history(i)` gives every bar of `input.universe[i]` before the date, since
     /// the symbol's first, adjusted as its recent bars are.
     public mutating func advance(_ input: ScanInput, history: (Int) throws -> [Bar]) rethrows {
-        for (i, h) in input.universe.enumerated() {
-            try advance(h.info.symbol, recent: barsBefore(input.date, h.bars), splits: h.splits) {
-                barsBefore(input.date, try history(i))
+        let cutoff = dayStart(input.date)
+        for i in input.universe.indices {
+            // A universe listed in the same order at every scan finds its tracks by position.
+            try advance(
+                input.universe[i].info.symbol, hint: i, recent: barsBefore(start: cutoff, input.universe[i].bars),
+                splits: input.universe[i].splits
+            ) {
+                barsBefore(start: cutoff, try history(i)[...])
             }
         }
     }

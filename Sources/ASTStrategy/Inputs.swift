@@ -12,15 +12,20 @@ public struct SymbolHistory: Sendable {
     /// How many splits `bars` are back-adjusted for: when it changes, carried indicators are
     /// rebuilt (``ScanIndicators``).
     public var splits: Int
+    /// The caller has established that `bars` ascend strictly by start (the engine checks its
+    /// market once): the universe filter then skips its O(bars) order check. `false` (the
+    /// default) promises nothing and the filter checks.
+    public var ascending: Bool
 
-    public init(info: SymbolInfo, bars: [Bar], splits: Int = 0) {
-        self.init(info: info, bars: bars[...], splits: splits)
+    public init(info: SymbolInfo, bars: [Bar], splits: Int = 0, ascending: Bool = false) {
+        self.init(info: info, bars: bars[...], splits: splits, ascending: ascending)
     }
 
-    public init(info: SymbolInfo, bars: ArraySlice<Bar>, splits: Int = 0) {
+    public init(info: SymbolInfo, bars: ArraySlice<Bar>, splits: Int = 0, ascending: Bool = false) {
         self.info = info
         self.bars = bars
         self.splits = splits
+        self.ascending = ascending
     }
 }
 
@@ -74,6 +79,19 @@ func barsBefore(_ date: LocalDate, _ bars: [Bar]) -> ArraySlice<Bar> { barsBefor
 func barsBefore(_ date: LocalDate, _ bars: ArraySlice<Bar>) -> ArraySlice<Bar> {
     var end = bars.endIndex
     while end > bars.startIndex, sessionDate(of: bars[end - 1]) >= date { end -= 1 }
+    return bars[bars.startIndex..<end]
+}
+
+/// The first instant of `date` on New York's wall clock. A bar's session date
+/// (``sessionDate(of:)``) is before `date` exactly when the bar starts before this instant (the
+/// wall clock's date never goes back, and midnight always exists in New York): a scan computes
+/// it once instead of a calendar conversion per symbol.
+func dayStart(_ date: LocalDate) -> Timestamp { NewYorkTime.timestamp(date, LocalTime(hour: 0, minute: 0)) }
+
+/// ``barsBefore(_:_:)`` against `cutoff`, the scan date's ``dayStart(_:)``.
+func barsBefore(start cutoff: Timestamp, _ bars: ArraySlice<Bar>) -> ArraySlice<Bar> {
+    var end = bars.endIndex
+    while end > bars.startIndex, bars[end - 1].start >= cutoff { end -= 1 }
     return bars[bars.startIndex..<end]
 }
 

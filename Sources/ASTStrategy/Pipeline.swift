@@ -321,23 +321,33 @@ public struct PipelineRun: Sendable {
 
         // Universe, detectors, filters, event guard, symbol by symbol in symbol order.
         let universeFilter = UniverseFilter(config: config.universe)
-        let guardian = EventGuard(events: input.events, config: config.eventGuard, calendar: calendar)
-        let histories = input.universe.sorted { $0.info.symbol < $1.info.symbol }
+        // Built at the first candidate that reaches it (most scans have few or none), not for
+        // every scan: it groups and sorts every event of the window.
+        var guardian: EventGuard?
+        // The histories in symbol order as indexes (the permutation sorting the histories
+        // themselves gives), not a copy of every history at every scan.
+        let universe = input.universe
+        let order = universe.indices.sorted { universe[$0].info.symbol < universe[$1].info.symbol }
+        // Once per scan, not per symbol: where the scan date and the previous session begin.
+        let cutoff = dayStart(date)
+        let previousSpan = previous.map { dayStart($0)..<dayStart($0.adding(days: 1)) }
         var perDetector = [[Candidate]](repeating: [], count: plugins.detectors.count)
         var survivors: [StrategyEngine.Input] = []
         var heldContexts: [Symbol: SymbolContext] = [:]  // for the exit rules
-        result.universe.considered = histories.count
-        for (i, history) in histories.enumerated() {
+        result.universe.considered = universe.count
+        for (i, k) in order.enumerated() {
+            let history = universe[k]
             let info = history.info
-            if i > 0, histories[i - 1].info.symbol == info.symbol {
+            if i > 0, universe[order[i - 1]].info.symbol == info.symbol {
                 result.universe.excluded.append(
                     UniverseExclusion(
                         symbol: info.symbol,
                         reasons: [.init(code: "DUPLICATE_SYMBOL", detail: "\(info.symbol) appears more than once in the universe")]))
                 continue
             }
-            let usable = barsBefore(date, history.bars)
-            let reasons = universeFilter.exclusions(info: info, bars: usable, previousSession: previous)
+            let usable = barsBefore(start: cutoff, history.bars)
+            let reasons = universeFilter.exclusions(
+                info: info, bars: usable, previousSession: previous, span: previousSpan, ascending: history.ascending)
             guard reasons.isEmpty else {
                 result.universe.excluded.append(UniverseExclusion(symbol: info.symbol, reasons: reasons))
                 continue
@@ -346,9 +356,9 @@ public struct PipelineRun: Sendable {
 
             let position = input.portfolio.positions[info.symbol]
             let context =
-                if let track = carried?.track(info.symbol), track.last?.start == usable.last?.start {
+                if let window = carried?.window(info.symbol, lastStart: usable.last?.start) {
                     SymbolContext(
-                        date: date, info: info, bars: usable, indicators: track.window, regime: result.regime.regime,
+                        date: date, info: info, bars: usable, indicators: window, regime: result.regime.regime,
                         position: position)
                 } else {
                     SymbolContext.build(
@@ -367,7 +377,8 @@ public struct PipelineRun: Sendable {
                     result.filteredOut.append(rejection)
                     continue
                 }
-                let blocks = guardian.check(candidate, on: date)
+                if guardian == nil { guardian = EventGuard(events: input.events, config: config.eventGuard, calendar: calendar) }
+                let blocks = guardian?.check(candidate, on: date) ?? []
                 guard blocks.isEmpty else {
                     result.eventBlocks.append(contentsOf: blocks)
                     continue

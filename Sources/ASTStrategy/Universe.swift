@@ -64,19 +64,75 @@ public struct UniverseConfig: Sendable, Equatable, Codable {
 }
 
 /// Why a symbol is not in today's universe: a stable code and the numbers behind it.
+///
+/// The filter records the numbers and ``detail`` words them when read (encoded, printed,
+/// compared): a scan excludes thousands of symbols whose texts nobody reads in a backtest.
 public struct ExclusionReason: Sendable, Equatable, Codable, CustomStringConvertible {
     /// `EXCHANGE_NOT_ALLOWED`, `INDEX_NOT_TRADABLE`, `NO_BARS`, `BARS_OUT_OF_ORDER`, `STALE_DATA`,
     /// `PRICE_BELOW_MIN`, `PRICE_ABOVE_MAX`, `DOLLAR_VOLUME_BELOW_MIN`, `HISTORY_TOO_SHORT`,
     /// `DUPLICATE_SYMBOL`.
     public var code: String
-    public var detail: String
+    /// The numbers behind ``detail``, worded only when it is read.
+    enum Detail: Sendable {
+        case text(String)
+        case index(Symbol)
+        case exchange(String, allowed: [String])
+        case outOfOrder(Timestamp, previous: Timestamp)
+        case stale(LocalDate, expected: LocalDate?)
+        case priceBelow(Price, min: Price)
+        case priceAbove(Price, max: Price)
+        case dollarVolume(Money, over: Int, of: Int, min: Money)
+        case history(Int, need: Int)
+    }
+    var numbers: Detail
 
     public init(code: String, detail: String) {
         self.code = code
-        self.detail = detail
+        numbers = .text(detail)
+    }
+
+    init(code: String, _ numbers: Detail) {
+        self.code = code
+        self.numbers = numbers
+    }
+
+    /// The reason in words, with its numbers.
+    public var detail: String {
+        get {
+            switch numbers {
+            case .text(let t): t
+            case .index(let symbol): "\(symbol) is an index"
+            case .exchange(let exchange, let allowed): "exchange '\(exchange)' is not among \(allowed.joined(separator: ", "))"
+            case .outOfOrder(let start, let previous): "bar at \(start) does not follow the bar at \(previous)"
+            case .stale(let lastDate, let previousSession):
+                "last bar is from \(lastDate), expected the previous session \(previousSession.map(String.init(describing:)) ?? "(unknown)")"
+            case .priceBelow(let close, let min): "last close \(close) is below \(min)"
+            case .priceAbove(let close, let max): "last close \(close) is above \(max)"
+            case .dollarVolume(let adv, let over, let of, let min):
+                "average dollar volume \(adv) over \(over) of \(of) sessions is below \(min)"
+            case .history(let count, let need): "\(count) sessions of history, need \(need)"
+            }
+        }
+        set { numbers = .text(newValue) }
     }
 
     public var description: String { "\(code): \(detail)" }
+
+    public static func == (a: ExclusionReason, b: ExclusionReason) -> Bool { a.code == b.code && a.detail == b.detail }
+
+    enum CodingKeys: String, CodingKey { case code, detail }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        code = try c.decode(String.self, forKey: .code)
+        numbers = .text(try c.decode(String.self, forKey: .detail))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(code, forKey: .code)
+        try c.encode(detail, forKey: .detail)
+    }
 }
 
 /// One excluded symbol with every criterion it failed.
@@ -101,8 +157,8 @@ public struct UniverseResult: Sendable, Equatable, Codable {
 }
 
 /// The universe filter: exchange, price, average dollar volume, history length and fresh data.
-/// O(bars) per symbol (the order check) and O(``UniverseConfig/dollarVolumeSessions``) for
-/// the liquidity.
+/// O(bars) per symbol (the order check; O(1) when the caller vouches for the order) and
+/// O(``UniverseConfig/dollarVolumeSessions``) for the liquidity.
 public struct UniverseFilter: Sendable {
     public let config: UniverseConfig
     private let exchanges: Set<String>
@@ -114,46 +170,52 @@ public struct UniverseFilter: Sendable {
 
     /// Every criterion `bars` (the symbol's bars before the scan date) fails, in a fixed order;
     /// empty when the symbol is in. `previousSession` is the session the last bar must be from
-    /// when ``UniverseConfig/requireCurrentData`` is set.
-    public func exclusions(info: SymbolInfo, bars: ArraySlice<Bar>, previousSession: LocalDate?) -> [ExclusionReason] {
+    /// when ``UniverseConfig/requireCurrentData`` is set. `ascending`: the caller has established
+    /// that `bars` ascend strictly by start (``SymbolHistory/ascending``), so the O(bars) order
+    /// check, which could only pass, is skipped.
+    public func exclusions(info: SymbolInfo, bars: ArraySlice<Bar>, previousSession: LocalDate?, ascending: Bool = false)
+        -> [ExclusionReason]
+    {
+        exclusions(info: info, bars: bars, previousSession: previousSession, span: nil, ascending: ascending)
+    }
+
+    /// As above; `span`, when given, is the previous session's day in New York (its
+    /// ``dayStart(_:)`` up to the next day's), computed once per scan: the freshness check then
+    /// compares the last bar's start with it instead of converting it to a date.
+    func exclusions(
+        info: SymbolInfo, bars: ArraySlice<Bar>, previousSession: LocalDate?, span: Range<Timestamp>?, ascending: Bool
+    ) -> [ExclusionReason] {
         var r: [ExclusionReason] = []
-        if info.isIndex { r.append(.init(code: "INDEX_NOT_TRADABLE", detail: "\(info.symbol) is an index")) }
+        if info.isIndex { r.append(.init(code: "INDEX_NOT_TRADABLE", .index(info.symbol))) }
         if !exchanges.contains(info.exchange.uppercased()) {
-            r.append(
-                .init(
-                    code: "EXCHANGE_NOT_ALLOWED",
-                    detail: "exchange '\(info.exchange)' is not among \(config.exchanges.joined(separator: ", "))"))
+            r.append(.init(code: "EXCHANGE_NOT_ALLOWED", .exchange(info.exchange, allowed: config.exchanges)))
         }
         guard let last = bars.last else {
             r.append(.init(code: "NO_BARS", detail: "no daily bars before the scan date"))
             return r
         }
         // By index, reading only `start`: this runs over every bar of every symbol at every scan.
-        var i = bars.startIndex + 1
+        var i = ascending ? bars.endIndex : bars.startIndex + 1
         while i < bars.endIndex {
             let start = bars[i].start, previous = bars[i - 1].start
             if start <= previous {
-                r.append(.init(code: "BARS_OUT_OF_ORDER", detail: "bar at \(start) does not follow the bar at \(previous)"))
+                r.append(.init(code: "BARS_OUT_OF_ORDER", .outOfOrder(start, previous: previous)))
                 break
             }
             i += 1
         }
         if config.requireCurrentData {
-            let lastDate = sessionDate(of: last)
-            if lastDate != previousSession {
-                r.append(
-                    .init(
-                        code: "STALE_DATA",
-                        detail:
-                            "last bar is from \(lastDate), expected the previous session \(previousSession.map(String.init(describing:)) ?? "(unknown)")"
-                    ))
+            let current =
+                if let span, previousSession != nil { span.contains(last.start) } else { sessionDate(of: last) == previousSession }
+            if !current {
+                r.append(.init(code: "STALE_DATA", .stale(sessionDate(of: last), expected: previousSession)))
             }
         }
         if last.close < config.minPrice {
-            r.append(.init(code: "PRICE_BELOW_MIN", detail: "last close \(last.close) is below \(config.minPrice)"))
+            r.append(.init(code: "PRICE_BELOW_MIN", .priceBelow(last.close, min: config.minPrice)))
         }
         if let maxPrice = config.maxPrice, last.close > maxPrice {
-            r.append(.init(code: "PRICE_ABOVE_MAX", detail: "last close \(last.close) is above \(maxPrice)"))
+            r.append(.init(code: "PRICE_ABOVE_MAX", .priceAbove(last.close, max: maxPrice)))
         }
         let adv = Self.averageDollarVolume(bars, sessions: config.dollarVolumeSessions)
         if bars.count < config.dollarVolumeSessions || adv < config.minAverageDollarVolume {
@@ -161,12 +223,10 @@ public struct UniverseFilter: Sendable {
             r.append(
                 .init(
                     code: "DOLLAR_VOLUME_BELOW_MIN",
-                    detail:
-                        "average dollar volume \(adv) over \(over) of \(config.dollarVolumeSessions) sessions is below \(config.minAverageDollarVolume)"
-                ))
+                    .dollarVolume(adv, over: over, of: config.dollarVolumeSessions, min: config.minAverageDollarVolume)))
         }
         if bars.count < config.minHistorySessions {
-            r.append(.init(code: "HISTORY_TOO_SHORT", detail: "\(bars.count) sessions of history, need \(config.minHistorySessions)"))
+            r.append(.init(code: "HISTORY_TOO_SHORT", .history(bars.count, need: config.minHistorySessions)))
         }
         return r
     }
@@ -174,10 +234,11 @@ public struct UniverseFilter: Sendable {
     /// The mean of close × volume over the last `sessions` bars (fewer if there are fewer),
     /// exact and rounded toward zero to 1/10,000 of a dollar.
     public static func averageDollarVolume(_ bars: ArraySlice<Bar>, sessions: Int) -> Money {
-        let window = bars.suffix(sessions)
-        guard !window.isEmpty else { return .zero }
+        let from = bars.endIndex - min(max(sessions, 0), bars.count)
+        guard from < bars.endIndex else { return .zero }
+        // By index, reading two fields: no copy of each bar (and of its symbol) per session.
         var sum: Int128 = 0
-        for b in window { sum += Int128(b.close.units) * Int128(max(b.volume, 0)) }
-        return Money(units: Int64(clamping: sum / Int128(window.count)))
+        for i in from..<bars.endIndex { sum += Int128(bars[i].close.units) * Int128(max(bars[i].volume, 0)) }
+        return Money(units: Int64(clamping: sum / Int128(bars.endIndex - from)))
     }
 }

@@ -103,16 +103,27 @@ struct EngineBenchmarks: AsyncParsableCommand {
         var times: [Double] = []
         var last = EngineOutput()
         for r in 0..<repetitions {
-            let start = Monotonic.now()
+            let start = Monotonic.now(), cpuStart = Self.cpuSeconds()
             last = try engine.run(sessions: days)
             times.append(Double(Monotonic.now() - start) / 1e9)
-            progress("repetition \(r + 1): \(String(format: "%.2f", times.last!)) s")
+            // CPU time too: on a loaded machine the wall time says little.
+            let cpu = Self.cpuSeconds() - cpuStart
+            progress(
+                "repetition \(r + 1): \(String(format: "%.2f", times.last!)) s wall, \(String(format: "%.2f", cpu)) s CPU "
+                    + "(\(String(format: "%.0f", Double(last.barsMatched) / max(cpu, 1e-9))) bar-symbols per CPU second)")
         }
         let median = times.sorted()[times.count / 2]
         let outcome =
             "\(last.intents.count) intents, \(last.decisions.filter { $0.decision.approval != nil }.count) approved, "
             + "\(last.fills.count) fills, final equity \(last.equity.last.map(\.equity.description) ?? "-")"
         return Measured(sessions: days.count, barSymbols: last.barsMatched, seconds: median, outcome: outcome)
+    }
+
+    /// This process's CPU time (user + system), in seconds.
+    static func cpuSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
     func row(_ name: String, _ m: Measured) {

@@ -40,4 +40,28 @@ import Testing
             }
         }
     }
+
+    /// The scan hands a window to the universe filter as ascending (skipping its O(bars) order
+    /// check) only when no two of its bars share a start: the market's sort cannot separate those.
+    @Test func aWindowIsVouchedAscendingExactlyWhenNoTwoOfItsBarsShareAStart() {
+        let days = TradingCalendar.nyse.sessions(
+            from: LocalDate(year: 2025, month: 3, day: 3)!, to: LocalDate(year: 2025, month: 3, day: 31)!)
+        func bar(_ day: Session) -> Bar {
+            Bar(
+                symbol: "DUP", start: day.open, open: Price(dollars: 10)!, high: Price(dollars: 11)!, low: Price(dollars: 9)!,
+                close: Price(dollars: 10)!, volume: 1_000)
+        }
+        // A second bar with the start of the 8th session (a corrected bar stored twice).
+        var bars = days.map(bar)
+        bars.append(bar(days[7]))
+        let market = EngineMarket(symbols: [SymbolInfo(symbol: "DUP", exchange: "NYSE")], bars: bars)
+        let held = market.bars[0]
+        for lo in 0..<held.count {
+            for hi in lo...held.count {
+                let plain = zip(held[lo..<hi], held[lo..<hi].dropFirst()).allSatisfy { $0.start < $1.start }
+                #expect(market.ascending(0, lo, hi) == plain, "bars \(lo)..<\(hi)")
+            }
+        }
+        #expect(!market.ascending(0, 0, held.count))
+    }
 }

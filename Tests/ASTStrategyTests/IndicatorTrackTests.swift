@@ -131,4 +131,35 @@ import Testing
         ).indicators
         #expect(expected.count == 0 && carried.track("AAA")?.window.count == 0)
     }
+
+    /// Tracks are found by position while the universe keeps its order, and by symbol when it
+    /// does not (reordered, a symbol gone, a new one): each symbol always advances its own track.
+    @Test func aUniverseWhoseOrderChangesAdvancesEachSymbolsOwnTrack() {
+        let series: [Symbol: [Bar]] = [
+            "AAA": pctSeries("AAA", closes: trend(from: 20, count: 80, stepPct: 1), rangePct: 2),
+            "BBB": pctSeries("BBB", closes: trend(from: 90, count: 80, stepPct: -0.5), rangePct: 4),
+            "CCC": pctSeries("CCC", closes: trend(from: 40, count: 80, stepPct: 0.2), rangePct: 1),
+        ]
+        let days = sessions(before: scanDate, count: 6)
+        let orders: [[Symbol]] = [
+            ["AAA", "BBB"], ["AAA", "BBB"], ["BBB", "AAA"], ["CCC", "AAA"], ["AAA", "CCC", "BBB"], ["BBB", "CCC", "AAA"],
+        ]
+        var carried = ScanIndicators(plan: Self.plan, lookback: 4)
+        for (date, order) in zip(days, orders) {
+            let universe = order.map { SymbolHistory(info: info($0), bars: barsBefore(date, series[$0]!)) }
+            let input = ScanInput(date: date, universe: universe, index: [], volatilityIndex: [], portfolio: portfolio())
+            carried.advance(input) { i in series[universe[i].info.symbol]! }
+            for symbol in order {
+                let usable = barsBefore(date, series[symbol]!)
+                let expected = SymbolContext.build(
+                    date: date, info: info(symbol), bars: series[symbol]!, plan: Self.plan, lookback: 4, regime: .undetermined
+                ).indicators
+                #expect(carried.track(symbol)?.window.rows == expected.rows, "\(symbol) on \(date)")
+                #expect(carried.window(symbol, lastStart: usable.last?.start)?.rows == expected.rows)
+                #expect(carried.window(symbol, lastStart: usable.dropLast().last?.start) == nil, "another last bar: no window")
+            }
+        }
+        // BBB skipped a scan and came back: its track continued from the bars after its last one.
+        #expect(carried.rebuilds == 3, "one build per symbol, \(carried.rebuilds) in all")
+    }
 }

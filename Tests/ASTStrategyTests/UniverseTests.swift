@@ -1,5 +1,6 @@
 import ASTCalendar
 import ASTCore
+import Foundation
 import Testing
 
 @testable import ASTStrategy
@@ -118,5 +119,66 @@ import Testing
                 "strategy.universe.dollar_volume_sessions must be between 1 and 1000 (got 0)",
             ])
         #expect(UniverseConfig().problems() == [])
+    }
+
+    @Test func aHistoryVouchedAscendingSkipsTheOrderCheckAndOneNotVouchedIsChecked() {
+        var bars = series("AAPL", closes: Array(repeating: 100, count: 60))
+        bars.swapAt(10, 11)
+        let usable = barsBefore(scanDate, bars)
+        #expect(filter.exclusions(info: info("AAPL"), bars: usable, previousSession: previous).map(\.code) == ["BARS_OUT_OF_ORDER"])
+        // The caller's word is taken (the engine checks its market once): no O(bars) pass.
+        #expect(filter.exclusions(info: info("AAPL"), bars: usable, previousSession: previous, ascending: true).isEmpty)
+    }
+
+    @Test func exclusionDetailsAreWordedFromTheirNumbersAndEncodeAsText() throws {
+        let bars = series("BAD", closes: Array(repeating: 3, count: 10), halfRange: 0.1, volume: 10, before: d("2026-02-20"))
+        var swapped = bars
+        swapped.swapAt(2, 3)
+        let r =
+            filter.exclusions(
+                info: info("BAD", exchange: "OTC", isIndex: true), bars: barsBefore(scanDate, swapped), previousSession: previous)
+        #expect(
+            r.map(\.description) == [
+                "INDEX_NOT_TRADABLE: BAD is an index",
+                "EXCHANGE_NOT_ALLOWED: exchange 'OTC' is not among AMEX, NASDAQ, NYSE",
+                "BARS_OUT_OF_ORDER: bar at \(swapped[3].start) does not follow the bar at \(swapped[2].start)",
+                "STALE_DATA: last bar is from 2026-02-19, expected the previous session 2026-02-27",
+                "PRICE_BELOW_MIN: last close 3.00 is below 5.00",
+                "DOLLAR_VOLUME_BELOW_MIN: average dollar volume 30.00 over 10 of 20 sessions is below 10000000.00",
+                "HISTORY_TOO_SHORT: 10 sessions of history, need 50",
+            ])
+        let json = try JSONEncoder().encode(r[4])
+        #expect(String(decoding: json, as: UTF8.self).contains(#""detail":"last close 3.00 is below 5.00""#))
+        #expect(try JSONDecoder().decode(ExclusionReason.self, from: json) == r[4])
+        #expect(try JSONDecoder().decode([ExclusionReason].self, from: JSONEncoder().encode(r)) == r)
+    }
+
+    /// The scan compares starts with instants computed once (``dayStart(_:)``) instead of
+    /// converting every symbol's last bar to a New York date: the same answers at the edges of a
+    /// day, across both daylight-saving switches.
+    @Test func startsAgainstTheDaysFirstInstantAgreeWithTheirNewYorkDates() {
+        let times = [
+            LocalTime(hour: 0, minute: 0), LocalTime(hour: 0, minute: 1), LocalTime(hour: 9, minute: 30), LocalTime(hour: 23, minute: 59),
+        ]
+        for scan in [d("2026-03-09"), d("2026-03-10"), d("2026-11-02"), d("2026-11-03"), scanDate] {
+            guard let previous = previousSession(before: scan, calendar: .nyse) else { continue }
+            let span = dayStart(previous)..<dayStart(previous.adding(days: 1))
+            for offset in -4...1 {
+                for time in times {
+                    var bars = series("AAPL", closes: Array(repeating: 100, count: 60), before: previous)
+                    var last = bars[bars.count - 1]
+                    // On the scan date itself, also the last nanosecond of the day before.
+                    let at = NewYorkTime.timestamp(scan.adding(days: offset), time).nanoseconds
+                    last.start = Timestamp(nanoseconds: at - (offset == 0 && time.minuteOfDay == 0 ? 1 : 0))
+                    bars.append(last)
+                    #expect(barsBefore(start: dayStart(scan), bars[...]) == barsBefore(scan, bars), "\(scan) \(offset) \(time)")
+                    let usable = barsBefore(scan, bars)
+                    #expect(
+                        filter.exclusions(info: info("AAPL"), bars: usable, previousSession: previous, span: span, ascending: false)
+                            .map(\.code) == filter.exclusions(info: info("AAPL"), bars: usable, previousSession: previous).map(\.code),
+                        "\(scan) \(offset) \(time)")
+                }
+            }
+        }
     }
 }
