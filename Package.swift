@@ -42,7 +42,7 @@ let package = Package(
     targets: [
         // C library: libsystemd (sd_notify, LISTEN_FDS, journald), one small system-library target.
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
-        // C library: libcrypto (SHA-256 for the journal's hash chain, HMAC for approvals).
+        // C library: libcrypto, for tests only now: CSHA256's digests are checked against its SHA-256.
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
         // Pure core: shared values: timestamps (integer ns, UTC), roles and process identities, the clock protocol;
@@ -107,15 +107,19 @@ let package = Package(
         // Shell (C): fork/exec with only async-signal-safe calls between them (LISTEN_PID set to the child's own pid,
         // PR_SET_PDEATHSIG), SIGCHLD wake-up, SCM_CREDENTIALS, sealed memfds, getrandom.
         .target(name: "CSpawn"),
+        // Shell (C): SHA-256 (FIPS 180-4) with the x86 SHA extensions when the CPU has them, portable C otherwise: the
+        // journal's hash chain, approval signatures and bundle digests without libcrypto (3.4 MB resident in every
+        // process that maps it; BENCHMARKS.md, "M11 — astd's memory"). Optimised in debug builds too.
+        .target(name: "CSHA256", cSettings: [.unsafeFlags(["-O2"])]),
         // Shell: the process side of astd: spawn thread, reaper (child subreaper), notify socket (manager side of
         // sd_notify), signals.
         .target(name: "ASTProcesses", dependencies: ["ASTCore", "CSpawn", log]),
         // Shell: the SQLite WAL journal: hash chain, durability classes, readers (also read-only, for tools), verify;
         // `EntryTypes`, every process's journal entry type names in one place.
-        .target(name: "ASTJournal", dependencies: ["ASTCore", "CCrypto", log, metrics, .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")]),
+        .target(name: "ASTJournal", dependencies: ["ASTCore", "CSHA256", log, metrics, .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")]),
         // Shell: the bus on SwiftNIO: `BusServer` (admission by kernel pid and uid, journaling, acks, dedup),
         // `BusClient` (reconnect, outbox), Unix sockets; astd's peer table, approval signatures, the security alarm.
-        .target(name: "ASTBus", dependencies: ["ASTCore", "ASTWire", "ASTJournal", "ASTMessages", "CSpawn", "CCrypto", log, metrics] + nio),
+        .target(name: "ASTBus", dependencies: ["ASTCore", "ASTWire", "ASTJournal", "ASTMessages", "CSpawn", "CSHA256", log, metrics] + nio),
         // Shell (reads files, sockets to systemd): what every process shares, astd included, knowing no trading domain:
         // the configuration file (YAML layers, `AST_*` overrides, decoding that reports every problem with its source,
         // validation) and the tree-wide sections (`TreeConfig`: environment, directories, logging, bus, journal,
@@ -174,7 +178,7 @@ let package = Package(
         // Shell: the one restore fold per core (`RiskJournalFold`, `ReconcilerJournalFold`, `PaperJournalFold`) that
         // shells, replay and reports share; the merged timeline of every journal, verify-by-re-execution, replay
         // bundles (reads journals and files).
-        .target(name: "ASTReplay", dependencies: ["ASTCore", "ASTJournal", "ASTWire", "ASTRisk", "ASTExecution", "ASTPaperBroker", "ASTNotify", "CCrypto"]),
+        .target(name: "ASTReplay", dependencies: ["ASTCore", "ASTJournal", "ASTWire", "ASTRisk", "ASTExecution", "ASTPaperBroker", "ASTNotify", "CSHA256"]),
         // Shell (not a pure core: it reads SQLite journals and writes files): per-run and daily reports from the
         // journals, streamed: candidates, intents, risk decisions, orders, fills, positions, P&L and equity, Safe
         // Mode transitions, reconciliations, problems; JSON and Markdown.
@@ -263,7 +267,7 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOTestUtils", package: "swift-nio"),
         ]),
-        .testTarget(name: "ASTJournalTests", dependencies: ["ASTJournal", "ASTTestKit"]),
+        .testTarget(name: "ASTJournalTests", dependencies: ["ASTJournal", "ASTTestKit", "CSHA256", "CCrypto"]),
         .testTarget(name: "ASTRuntimeTests", dependencies: ["ASTRuntime", "ASTProcessKit", "ASTTestKit"]),
         .testTarget(name: "ASTBusTests", dependencies: ["ASTBus", "ASTTestKit"]),
         .testTarget(name: "ASTSupervisionTests", dependencies: ["ASTSupervision"]),

@@ -1,6 +1,6 @@
 import ASTCore
 import ASTMessages
-import CCrypto
+import CSHA256
 import CSpawn
 import Foundation
 
@@ -60,7 +60,7 @@ public struct ApprovalKey: Sendable {
     }
 }
 
-/// HMAC-SHA256 signatures over approvals (RFC 2104 over libcrypto's SHA-256).
+/// HMAC-SHA256 signatures over approvals (RFC 2104 over CSHA256's SHA-256).
 ///
 /// The signed bytes are `AST-APPROVAL-v1\n` followed by the approval's JSON with sorted keys and
 /// without its signature: every field the broker acts on (approval and intent ids, symbol,
@@ -108,15 +108,10 @@ public enum ApprovalSignature {
     }
 
     static func sha256(_ data: [UInt8]) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: 32)
-        var size: UInt32 = 0
-        let ok = data.withUnsafeBytes { d in
-            out.withUnsafeMutableBytes { o in
-                EVP_Digest(d.baseAddress, d.count, o.baseAddress?.assumingMemoryBound(to: UInt8.self), &size, EVP_sha256(), nil)
-            }
+        [UInt8](unsafeUninitializedCapacity: 32) { out, initialized in
+            data.withUnsafeBytes { ast_sha256($0.baseAddress, $0.count, out.baseAddress) }
+            initialized = 32
         }
-        // A failure leaves zeros, which no valid signature matches.
-        return ok == 1 && size == 32 ? out : [UInt8](repeating: 0, count: 32)
     }
 
     /// Compares without an early exit, so the time taken says nothing about where bytes differ.

@@ -1,4 +1,4 @@
-import CCrypto
+import CSHA256
 
 /// Computes the hash of a journal entry (format 1).
 ///
@@ -14,7 +14,7 @@ import CCrypto
 /// and `hash = SHA-256(those bytes)`. Every variable-length field carries its length and every
 /// optional field a presence marker, so no two different entries encode to the same bytes.
 ///
-/// One hasher reuses one scratch buffer and one digest context; it is not thread-safe (the
+/// One hasher reuses one scratch buffer and one SHA-256 context (CSHA256: no libcrypto); it is not thread-safe (the
 /// journal's writer owns one under its lock, each verification makes its own). Everything up
 /// to the body's length is copied into the scratch buffer with `memcpy`; the body, the only
 /// field that may be large, goes to the digest straight from its own storage.
@@ -24,25 +24,17 @@ final class ChainHasher {
     private var scratch: UnsafeMutableRawPointer
     private var capacity: Int
     private var count = 0
-    private let digest: OpaquePointer
-    private let context: OpaquePointer
+    private let context: UnsafeMutablePointer<ast_sha256_ctx>
 
     init() {
-        guard let digest = EVP_MD_fetch(nil, "SHA256", nil), let context = EVP_MD_CTX_new(),
-            EVP_DigestInit_ex(context, digest, nil) == 1
-        else {
-            fatalError("libcrypto: SHA-256 is not available")
-        }
-        self.digest = digest
-        self.context = context
+        context = .allocate(capacity: 1)
         capacity = 1024
         scratch = .allocate(byteCount: capacity, alignment: 8)
     }
 
     deinit {
         scratch.deallocate()
-        EVP_MD_CTX_free(context)
-        EVP_MD_free(digest)
+        context.deallocate()
     }
 
     func hash(prev: [UInt8], seq: Int64, record: JournalRecord) -> [UInt8] {
@@ -70,16 +62,7 @@ final class ChainHasher {
         reserve(9)
         putMarkerAndLength(body.count)
         return [UInt8](unsafeUninitializedCapacity: 32) { out, initialized in
-            var length: UInt32 = 0
-            let ok = body.withUnsafeBytes { body in
-                // The context keeps its SHA-256 between hashes: re-initialising it with nil
-                // skips looking the algorithm up and setting it up again.
-                EVP_DigestInit_ex2(context, nil, nil) == 1
-                    && EVP_DigestUpdate(context, scratch, count) == 1
-                    && (body.isEmpty || EVP_DigestUpdate(context, body.baseAddress, body.count) == 1)
-                    && EVP_DigestFinal_ex(context, out.baseAddress, &length) == 1
-            }
-            precondition(ok && length == 32, "libcrypto: SHA-256 failed")
+            body.withUnsafeBytes { body in digest(body: body, into: out.baseAddress!) }
             initialized = 32
         }
     }
@@ -109,13 +92,15 @@ final class ChainHasher {
     func finish(body: UnsafeRawBufferPointer, into out: UnsafeMutablePointer<UInt8>) {
         reserve(9)
         putMarkerAndLength(body.count)
-        var length: UInt32 = 0
-        let ok =
-            EVP_DigestInit_ex2(context, nil, nil) == 1
-            && EVP_DigestUpdate(context, scratch, count) == 1
-            && (body.isEmpty || EVP_DigestUpdate(context, body.baseAddress, body.count) == 1)
-            && EVP_DigestFinal_ex(context, out, &length) == 1
-        precondition(ok && length == 32, "libcrypto: SHA-256 failed")
+        digest(body: body, into: out)
+    }
+
+    /// SHA-256 of the scratch bytes followed by the body, written to `out` (32 bytes).
+    private func digest(body: UnsafeRawBufferPointer, into out: UnsafeMutablePointer<UInt8>) {
+        ast_sha256_init(context)
+        ast_sha256_update(context, scratch, count)
+        if let base = body.baseAddress, !body.isEmpty { ast_sha256_update(context, base, body.count) }
+        ast_sha256_final(context, out)
     }
 
     /// Makes room for `more` bytes after the `count` already written.

@@ -1,5 +1,5 @@
 import ASTJournal
-import CCrypto
+import CSHA256
 import Foundation
 
 /// A self-contained replay bundle, written by `astctl journal export`:
@@ -128,11 +128,7 @@ public enum ReplayBundle {
     /// SHA-256 of `data`, lowercase hex.
     public static func sha256Hex(_ data: Data) -> String {
         var digest = [UInt8](repeating: 0, count: 32)
-        var length: UInt32 = 0
-        let ok = data.withUnsafeBytes { raw in
-            EVP_Digest(raw.baseAddress, raw.count, &digest, &length, EVP_sha256(), nil) == 1
-        }
-        precondition(ok, "libcrypto: SHA-256 failed")
+        data.withUnsafeBytes { raw in ast_sha256(raw.baseAddress, raw.count, &digest) }
         return digest.map { String(format: "%02x", $0) }.joined()
     }
 }
