@@ -86,7 +86,7 @@ let package = Package(
         // Pure core: the TWS API client's protocol (Interactive Brokers): framing, handshake and version negotiation,
         // encoders and decoders for orders, executions, positions and account state, error-code outcomes, the
         // connection state machine with pacing and reconnect back-off. No sockets: the shell carries out its actions.
-        .target(name: "ASTTWS", dependencies: ["ASTCore"]),
+        .target(name: "ASTTWS", dependencies: ["ASTCore", "ASTCalendar"]),
         // Pure core: the Alpaca Trading API client's protocol: request building (brackets, listings, lookups by client
         // order id, cancels, fill activities), answers read into exact values and outcomes, the `trade_updates` stream's
         // state machine, the 200/min token bucket and 429 handling; the market-data API's daily bars (paged requests,
@@ -284,7 +284,7 @@ let package = Package(
         .testTarget(name: "ASTAlpacaClientTests", dependencies: [
             "ASTAlpacaClient", "ASTAlpaca", "ASTProcessKit", "ASTCore", "ASTCalendar", "ASTMarketData", "ASTTestKit", log,
         ]),
-        .testTarget(name: "ASTTWSTests", dependencies: ["ASTTWS", "ASTTWSClient", "ASTCore", "ASTTestKit", log] + nio),
+        .testTarget(name: "ASTTWSTests", dependencies: ["ASTTWS", "ASTTWSClient", "ASTCore", "ASTCalendar", "ASTTestKit", log] + nio),
         .testTarget(name: "ASTNotifyTests", dependencies: ["ASTNotify", "ASTRisk", "ASTSupervision", "ASTCore"]),
         .testTarget(name: "ASTTelegramTests", dependencies: ["ASTTelegram", "ASTNotify", "ASTTestKit", "ASTRuntime", "ASTRisk", "ASTCore"]),
         .testTarget(name: "ASTMarketDataTests", dependencies: ["ASTMarketData", "ASTHTTPS", "ASTCalendar", "ASTCore", "ASTTestKit", "CCrypto", log, .product(name: "GRDB", package: "GRDB.swift")]),

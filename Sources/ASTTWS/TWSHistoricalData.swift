@@ -1,3 +1,4 @@
+import ASTCalendar
 import ASTCore
 
 // Historical daily bars (reqHistoricalData, historicalData, historicalDataEnd) for server versions
@@ -13,59 +14,23 @@ public enum TWSWhatToShow: String, Hashable, Sendable, CaseIterable {
     case adjustedLast = "ADJUSTED_LAST"
 }
 
-/// A calendar day as IB writes a daily bar's date: `yyyyMMdd`, exactly eight digits.
-public struct TWSDay: Hashable, Comparable, Sendable, CustomStringConvertible {
-    public let year: Int
-    public let month: Int
-    public let day: Int
-
-    /// A real date of the years 1900...2999, or `nil`.
-    public init?(year: Int, month: Int, day: Int) {
-        guard (1900...2999).contains(year), (1...12).contains(month), day >= 1 else { return nil }
-        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-        let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
-        guard day <= days else { return nil }
-        (self.year, self.month, self.day) = (year, month, day)
-    }
-
-    /// Eight ASCII digits that name a real date, or `nil`.
-    public init?(yyyymmdd text: String) {
+/// A day as IB writes a daily bar's date and a request's end: `yyyyMMdd`, exactly eight digits.
+extension LocalDate {
+    /// The real date of the years 1900...2999 that eight ASCII digits name, or `nil` (a static
+    /// function, not an initialiser, so that `LocalDate.init` stays the ISO text's).
+    public static func twsDay(_ text: String) -> LocalDate? {
         let b = Array(text.utf8)
         guard b.count == 8, b.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
         func n(_ r: Range<Int>) -> Int { b[r].reduce(0) { $0 * 10 + Int($1 - 0x30) } }
-        self.init(year: n(0..<4), month: n(4..<6), day: n(6..<8))
-    }
-
-    /// Days since 1970-01-01 (Howard Hinnant's `days_from_civil`).
-    public var daysSinceEpoch: Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = y / 400
-        let yoe = y - era * 400
-        let doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
-    }
-
-    /// The day `days` after 1970-01-01 when it lies in 1900...2999.
-    public init?(daysSinceEpoch days: Int) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let m = mp < 10 ? mp + 3 : mp - 9
-        self.init(year: yoe + era * 400 + (m <= 2 ? 1 : 0), month: m, day: doy - (153 * mp + 2) / 5 + 1)
+        guard (1900...2999).contains(n(0..<4)) else { return nil }
+        return LocalDate(year: n(0..<4), month: n(4..<6), day: n(6..<8))
     }
 
     /// `yyyyMMdd`.
-    public var text: String {
+    public var twsDay: String {
         func pad(_ v: Int, _ w: Int) -> String { String(repeating: "0", count: max(0, w - String(v).count)) + String(v) }
         return pad(year, 4) + pad(month, 2) + pad(day, 2)
     }
-
-    public var description: String { text }
-    public static func < (a: Self, b: Self) -> Bool { (a.year, a.month, a.day) < (b.year, b.month, b.day) }
 }
 
 /// What reqHistoricalData asks for, as AST asks it: one stock, daily bars, regular trading hours.
@@ -191,7 +156,7 @@ extension TWSMessage {
 /// decimals rounded half away from zero, as every source is), a whole volume. Whether the prices
 /// make a bar (positive, high over low) and the date a session is the bar validator's job.
 public struct TWSDailyBar: Hashable, Sendable {
-    public var day: TWSDay
+    public var day: LocalDate
     public var open: Price
     public var high: Price
     public var low: Price
@@ -200,7 +165,7 @@ public struct TWSDailyBar: Hashable, Sendable {
 
     /// `bar` checked, or why not.
     public init(_ bar: TWSHistoricalBar) throws(TWSHistoryFailure) {
-        guard let day = TWSDay(yyyymmdd: bar.date) else { throw .malformedBar("date '\(bar.date.prefix(40))' is not yyyyMMdd") }
+        guard let day = LocalDate.twsDay(bar.date) else { throw .malformedBar("date '\(bar.date.prefix(40))' is not yyyyMMdd") }
         func price(_ n: TWSNumber?, _ name: String) throws(TWSHistoryFailure) -> Price {
             guard let n, let units = TWSDailyBar.roundedUnits(n.text) else {
                 throw .malformedBar("\(day) \(name) '\(n?.text.prefix(40) ?? "")' is not a plain decimal price")
@@ -327,7 +292,7 @@ public enum TWSHistoryFailure: Error, Hashable, Sendable, CustomStringConvertibl
     /// A bar that is not a daily bar AST can read.
     case malformedBar(String)
     /// A bar dated outside the days its request asked for.
-    case outsideRange(symbol: String, day: TWSDay, first: TWSDay, last: TWSDay)
+    case outsideRange(symbol: String, day: LocalDate, first: LocalDate, last: LocalDate)
     /// More bars than the request's days could hold.
     case tooManyBars(symbol: String, count: Int, days: Int)
     /// IB answered the request with an error (162: a pacing violation or no data; 200: no such
@@ -357,8 +322,8 @@ public enum TWSHistoryFailure: Error, Hashable, Sendable, CustomStringConvertibl
 
 /// One request of a download: a symbol's days `first ... last` (at most a year).
 public struct TWSHistoryChunk: Hashable, Sendable {
-    public var first: TWSDay
-    public var last: TWSDay
+    public var first: LocalDate
+    public var last: LocalDate
     public var query: TWSHistoricalQuery
 
     /// The days a chunk may span: IB takes durations in days up to a year ("365 D").
@@ -367,7 +332,7 @@ public struct TWSHistoryChunk: Hashable, Sendable {
     /// `from ... to` split into consecutive requests of at most `maxDays` days, oldest first, each
     /// ending at 23:59:59 New York time on its last day.
     public static func plan(
-        contract: TWSContract, from: TWSDay, to: TWSDay, whatToShow: TWSWhatToShow, maxDays: Int = TWSHistoryChunk.maxDays
+        contract: TWSContract, from: LocalDate, to: LocalDate, whatToShow: TWSWhatToShow, maxDays: Int = TWSHistoryChunk.maxDays
     ) -> [TWSHistoryChunk] {
         guard from <= to, maxDays >= 1 else { return [] }
         var out: [TWSHistoryChunk] = []
@@ -375,9 +340,10 @@ public struct TWSHistoryChunk: Hashable, Sendable {
         let end = to.daysSinceEpoch
         while start <= end {
             let last = min(start + maxDays - 1, end)
-            guard let f = TWSDay(daysSinceEpoch: start), let l = TWSDay(daysSinceEpoch: last) else { break }
+            let (f, l) = (LocalDate(daysSinceEpoch: start), LocalDate(daysSinceEpoch: last))
             let q = TWSHistoricalQuery(
-                contract: contract, endDateTime: "\(l.text) 23:59:59 US/Eastern", duration: "\(last - start + 1) D", whatToShow: whatToShow)
+                contract: contract, endDateTime: "\(l.twsDay) 23:59:59 US/Eastern", duration: "\(last - start + 1) D",
+                whatToShow: whatToShow)
             out.append(TWSHistoryChunk(first: f, last: l, query: q))
             start = last + 1
         }

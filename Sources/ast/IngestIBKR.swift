@@ -42,14 +42,14 @@ struct IBKRIngestSource {
     func dailyBars(_ symbols: [Symbol], from: LocalDate, to: LocalDate, adjustment: IBKRIngestAdjustment, logger: Logger) async throws
         -> [Symbol: [Bar]]
     {
-        guard let f = TWSDay(yyyymmdd: Self.text(from)), let t = TWSDay(yyyymmdd: Self.text(to)) else {
+        guard (1900...2999).contains(from.year), (1900...2999).contains(to.year) else {
             throw failure("--from and --to must lie in 1900...2999 for IB", ExitStatus.usage)
         }
         var unique: [Symbol] = []
         for s in symbols where !unique.contains(s) { unique.append(s) }
         let chunks = unique.flatMap {
             TWSHistoryChunk.plan(
-                contract: TWSContract(symbol: $0.rawValue, exchange: exchange), from: f, to: t, whatToShow: adjustment.whatToShow)
+                contract: TWSContract(symbol: $0.rawValue, exchange: exchange), from: from, to: to, whatToShow: adjustment.whatToShow)
         }
         logger.info(
             "ibkr ingest",
@@ -75,9 +75,5 @@ struct IBKRIngestSource {
             }
         }
         return out
-    }
-
-    static func text(_ d: LocalDate) -> String {
-        String(format: "%04d%02d%02d", d.year, d.month, d.day)
     }
 }

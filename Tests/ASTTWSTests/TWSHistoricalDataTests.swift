@@ -1,3 +1,4 @@
+import ASTCalendar
 import ASTCore
 import Testing
 
@@ -11,7 +12,7 @@ import Testing
     let spy = TWSHistoricalQuery(
         contract: TWSContract(symbol: "SPY"), endDateTime: "20241231 23:59:59 US/Eastern", duration: "365 D", whatToShow: .trades)
 
-    func day(_ text: String) -> TWSDay { TWSDay(yyyymmdd: text)! }
+    func day(_ text: String) -> LocalDate { LocalDate.twsDay(text)! }
 
     // MARK: - Encoding
 
@@ -114,7 +115,7 @@ import Testing
     @Test func pricesRoundHalfAwayFromZeroToFourDecimals() throws {
         let b = try TWSDailyBar(bar(o: "37.84315", h: "37.843149999", l: "0.00005", c: "-1.00005", v: "1200.0"))
         #expect(b.open.units == 378_432 && b.high.units == 378_431 && b.low.units == 1 && b.close.units == -10_001)
-        #expect(b.volume == 1200 && b.day == TWSDay(year: 2024, month: 1, day: 2))
+        #expect(b.volume == 1200 && b.day == LocalDate(year: 2024, month: 1, day: 2))
     }
 
     @Test(arguments: [
@@ -133,15 +134,18 @@ import Testing
     }
 
     @Test func daysRoundTripThroughTheirDayNumbers() {
-        #expect(TWSDay(year: 1970, month: 1, day: 1)?.daysSinceEpoch == 0)
-        #expect(TWSDay(year: 2024, month: 2, day: 29)?.daysSinceEpoch == 19_782)
-        var d = TWSDay(year: 1999, month: 12, day: 25)!
+        #expect(LocalDate(year: 1970, month: 1, day: 1)?.daysSinceEpoch == 0)
+        #expect(LocalDate(year: 2024, month: 2, day: 29)?.daysSinceEpoch == 19_782)
+        var d = LocalDate(year: 1999, month: 12, day: 25)!
         for _ in 0..<1000 {
-            let next = TWSDay(daysSinceEpoch: d.daysSinceEpoch + 1)!
-            #expect(next > d && TWSDay(yyyymmdd: next.text) == next)
+            let next = LocalDate(daysSinceEpoch: d.daysSinceEpoch + 1)
+            #expect(next > d && LocalDate.twsDay(next.twsDay) == next)
             d = next
         }
-        #expect(TWSDay(year: 2023, month: 2, day: 29) == nil && TWSDay(year: 1899, month: 12, day: 31) == nil)
+        #expect(LocalDate.twsDay("20230229") == nil && LocalDate.twsDay("18991231") == nil && LocalDate.twsDay("30000101") == nil)
+        #expect(
+            LocalDate.twsDay("2024012") == nil && LocalDate.twsDay("2024-1-02") == nil && LocalDate.twsDay("29991231")?.twsDay == "29991231"
+        )
     }
 
     // MARK: - Planning
@@ -149,8 +153,8 @@ import Testing
     @Test func aLongRangeIsSplitIntoYearsOldestFirst() {
         let chunks = TWSHistoryChunk.plan(
             contract: TWSContract(symbol: "SPY"), from: day("20200101"), to: day("20221231"), whatToShow: .trades)
-        #expect(chunks.map(\.first.text) == ["20200101", "20201231", "20211231", "20221231"])
-        #expect(chunks.map(\.last.text) == ["20201230", "20211230", "20221230", "20221231"])
+        #expect(chunks.map(\.first.twsDay) == ["20200101", "20201231", "20211231", "20221231"])
+        #expect(chunks.map(\.last.twsDay) == ["20201230", "20211230", "20221230", "20221231"])
         #expect(chunks.map(\.query.duration) == ["365 D", "365 D", "365 D", "1 D"])
         #expect(chunks[0].query.endDateTime == "20201230 23:59:59 US/Eastern")
         // Every day is asked once: the chunks tile the range.
@@ -274,7 +278,7 @@ import Testing
             case .wait(let until): now = until
             case .finished(let series):
                 #expect(series.map(\.symbol) == ["AAA", "BBB"])
-                #expect(series.allSatisfy { $0.bars.map(\.day.text) == ["20240102", "20240103", "20240104", "20240105"] })
+                #expect(series.allSatisfy { $0.bars.map(\.day.twsDay) == ["20240102", "20240103", "20240104", "20240105"] })
                 break loop
             default:
                 Issue.record("unexpected")
