@@ -52,7 +52,11 @@ public final class BusClient: Sendable {
     let logger: Logger
     let state: Mutex<State>
     let connections = Atomic<UInt64>(0)
-    /// `identity>target?`: request ids are this and a process-unique number.
+    /// `identity>target?<start>.`: request ids are this and a process-unique number. `<start>`
+    /// (the clock's nanoseconds when the client was made) sets each start of the process apart:
+    /// the number restarts at 1 with the process, and the endpoint drops an acknowledged message
+    /// whose id it handled before, also one from an earlier start, with no reply (a restarted
+    /// ast-strategy's intent then waited out its timeout and was never decided).
     let requestPrefix: String
     /// Replies the endpoint sent to this client's acknowledged messages (a refusal, a result),
     /// with the message they answer; nil unless asked for at init (`keepsRepliesToSent`).
@@ -237,7 +241,7 @@ public final class BusClient: Sendable {
         self.journal = journal
         self.clock = clock
         self.logger = logger
-        requestPrefix = "\(identity)>\(target)?"
+        requestPrefix = Self.requestPrefix(identity, target, start: clock.now())
         let restored = try Self.restoreOutbox(journal, target: target, prefix: Self.idPrefix(identity, target))
         outboxRestoreRows = restored.scanned
         var s = State(maxFrameBytes: settings.maxFrameBytes, nextCounter: restored.maxCounter + 1)
@@ -923,7 +927,15 @@ final class ClientConnectionHandler: ChannelInboundHandler, RemovableChannelHand
     }
 }
 
-/// Process-unique ids for best-effort requests (never journaled as must-not-lose ids).
+extension BusClient {
+    /// The prefix of the request ids of a client made at `start` (see ``requestPrefix``).
+    static func requestPrefix(_ identity: ProcessIdentity, _ target: String, start: Timestamp) -> String {
+        "\(identity)>\(target)?\(start.nanoseconds)."
+    }
+}
+
+/// Process-unique numbers for request ids (never journaled as must-not-lose ids); unique across
+/// starts only with the start in ``BusClient/requestPrefix``.
 enum UniqueID {
     static let counter = Atomic<UInt64>(0)
     static func nextNumber() -> UInt64 { counter.add(1, ordering: .relaxed).newValue }

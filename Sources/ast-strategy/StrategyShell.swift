@@ -205,18 +205,27 @@ actor StrategyShell: WorkerLogic {
     }
 
     func run() async {
-        if catchingUp {
-            // The market clock is restored to the last `market.time` received: what was due by
-            // then and is not journaled as handled runs now, before the replay goes on.
-            await runDue()
-            catchingUp = false
-        }
         await withDiscardingTaskGroup { group in
+            // The bus clients first: they connect only while they run, and the catch-up below
+            // sends the interrupted scan's intents through them.
             group.addTask { await self.risk.run() }
             group.addTask { await self.reconciler.run() }
             if let notifier = self.notifier { group.addTask { await notifier.run() } }
+            group.addTask { await self.catchUp() }
             group.addTask { await self.wallClockLoop() }
         }
+    }
+
+    /// In replay, after a restart: the market clock is restored to the last `market.time`
+    /// received, and what was due by then and is not journaled as handled runs now, before the
+    /// replay goes on (settle says busy until it is done). Its events wait for the risk gate and
+    /// the reconciler to be connected (``waitForPeers(timeout:)``), as a live event's find them:
+    /// run before the bus clients ran, a caught-up scan's intents failed "not connected" and
+    /// were lost, so a strategy crash at a 09:00 scan changed the trades.
+    func catchUp() async {
+        guard catchingUp else { return }
+        await runDue()
+        catchingUp = false
     }
 
     /// With the wall clock, the schedule runs on its own timer; in replay, `market.time` drives it.

@@ -44,8 +44,9 @@ import Testing
         """)
 
     /// Every kind of worker but risk crashes once in one run, each between an input and its
-    /// output: the reconciler, the broker, the strategy (after the first 09:00 `market.time`,
-    /// before its scan), market data (after journaling the first bars beat, before publishing
+    /// output: the reconciler, the broker, the strategy (after the third 09:00 `market.time`,
+    /// before its scan: positions are held, the scan has an intent, and the restarted process
+    /// sends it and later ones under request ids of its own), market data (after journaling the first bars beat, before publishing
     /// it) and the notifier (after journaling an alert, before sending it to Telegram).
     /// The shipped children, but a crash of market data changes nothing at the risk gate (the
     /// shipped `on_crash: reduce` would put it in SAFE_REDUCING while the replay goes on, which
@@ -78,7 +79,7 @@ import Testing
             overlay: Self.overlay + "\n" + telegram.overlay + Self.childrenOverlay,
             extraEnvironment: [
                 "AST_FAULT_CRASH_AFTER_INPUT":
-                    "reconciler.input:reconciliation,paper.input:bar,market.time:full_scan,marketdata.beat:bars,alert"
+                    "reconciler.input:reconciliation,paper.input:bar,market.time:full_scan@3,marketdata.beat:bars,alert"
             ])
         let crashed = try await play(tree, crashing: crashing)
         print("CrashBetweenInputAndOutputTests: \(crashed)")
