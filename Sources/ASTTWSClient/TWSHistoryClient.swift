@@ -24,26 +24,35 @@ public enum TWSHistoryClient {
             for await o in client.outputs { sink.yield(.output(o)) }
             sink.finish()
         }
-        let ticker = Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(50))
+        // One timer, armed for the next deadline: the API start's, then each one the download
+        // returns (`.wait(until:)`: pacing, a request's timeout). No fixed-interval polling.
+        var timer: Task<Void, Never>? = nil
+        func arm(_ at: Timestamp) {
+            timer?.cancel()
+            let wait = at.duration(since: clock.now())
+            timer = Task {
+                // A cancelled sleep was re-armed (or the run ended): no tick.
+                guard (try? await Task.sleep(for: max(wait, .zero))) != nil else { return }
                 sink.yield(.tick)
             }
         }
         defer {
-            ticker.cancel()
+            timer?.cancel()
             reader.cancel()
         }
         await client.start()
         var machine = download
         var started = false
         let startDeadline = clock.now().advanced(by: startTimeout)
+        arm(startDeadline)
 
         func step() async -> Result<[TWSHistorySeries], TWSHistoryFailure>? {
             while true {
                 switch machine.next(now: clock.now()) {
                 case .send(let request): await client.send(request)
-                case .wait: return nil
+                case .wait(let until):
+                    arm(until)
+                    return nil
                 case .finished(let series): return .success(series)
                 case .failed(let failure): return .failure(failure)
                 }
