@@ -116,7 +116,7 @@ let package = Package(
         .target(name: "ASTProcesses", dependencies: ["ASTCore", "CSpawn", log]),
         // Shell: the SQLite WAL journal: hash chain, durability classes, readers (also read-only, for tools), verify;
         // `EntryTypes`, every process's journal entry type names in one place.
-        .target(name: "ASTJournal", dependencies: ["ASTCore", "CSHA256", log, metrics, .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")]),
+        .target(name: "ASTJournal", dependencies: ["ASTCore", "CSHA256", log, metrics, .product(name: "GRDBSQLite", package: "GRDB.swift")]),
         // Shell: the bus on SwiftNIO: `BusServer` (admission by kernel pid and uid, journaling, acks, dedup),
         // `BusClient` (reconnect, outbox), Unix sockets; astd's peer table, approval signatures, the security alarm.
         .target(name: "ASTBus", dependencies: ["ASTCore", "ASTWire", "ASTJournal", "ASTMessages", "CSpawn", "CSHA256", log, metrics] + nio),
@@ -267,7 +267,9 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOTestUtils", package: "swift-nio"),
         ]),
-        .testTarget(name: "ASTJournalTests", dependencies: ["ASTJournal", "ASTTestKit", "CSHA256", "CCrypto"]),
+        .testTarget(
+            name: "ASTJournalTests", dependencies: ["ASTJournal", "ASTTestKit", "CSHA256", "CCrypto", .product(name: "GRDB", package: "GRDB.swift")],
+            exclude: ["Fixtures"]),
         .testTarget(name: "ASTRuntimeTests", dependencies: ["ASTRuntime", "ASTProcessKit", "ASTTestKit"]),
         .testTarget(name: "ASTBusTests", dependencies: ["ASTBus", "ASTTestKit"]),
         .testTarget(name: "ASTSupervisionTests", dependencies: ["ASTSupervision"]),

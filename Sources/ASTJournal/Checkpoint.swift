@@ -1,5 +1,5 @@
 import ASTCore
-import Foundation
+import FoundationEssentials
 
 extension EntryTypes {
     /// A checkpoint of a process's restored state (body: ``JournalCheckpoint``): a restore starts
@@ -204,7 +204,8 @@ extension Journal {
     public func lastIntactEntry(type: String, peer: String) throws -> JournalEntry? {
         guard
             let entry = try read(
-                "reading the last \(type) entry for \(peer)", "WHERE type = ? AND peer = ? ORDER BY seq DESC LIMIT 1", [type, peer]
+                "reading the last \(type) entry for \(peer)", "WHERE type = ? AND peer = ? ORDER BY seq DESC LIMIT 1",
+                [.text(type), .text(peer)]
             ).first
         else { return nil }
         let problem = CheckpointCandidate.chainProblem(entry, previousHash: try hashOfEntry(entry.seq - 1), hasher: ChainHasher())

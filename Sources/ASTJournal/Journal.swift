@@ -1,7 +1,7 @@
 import ASTCore
 import CoreMetrics
-import Foundation
-import GRDB
+import FoundationEssentials
+import GRDBSQLite
 import Logging
 import Synchronization
 
@@ -22,7 +22,7 @@ public final class Journal: Sendable {
 
     private let logger: Logger
     private let batchLimit: Int
-    private let queue: DatabaseQueue
+    private let queue: SQLiteQueue
     private let writer: Mutex<Writer>
     private let isClosed = Atomic<Bool>(false)
 
@@ -45,26 +45,18 @@ public final class Journal: Sendable {
             throw JournalError.storage(path: path, operation: "creating its directory", cause: "\(error)")
         }
 
-        var configuration = Configuration()
-        configuration.busyMode = .timeout(10)
-        configuration.label = "journal"
         let hasher = ChainHasher()
         let opened: (created: Bool, lastSeq: Int64, lastHash: [UInt8], sqliteVersion: String)
         do {
-            queue = try DatabaseQueue(path: path, configuration: configuration)
-            opened = try queue.writeWithoutTransaction { db in
+            queue = SQLiteQueue(try SQLiteDatabase(path: path, mode: .readWriteCreate, busyTimeoutMilliseconds: Self.busyTimeout))
+            opened = try queue.sync { db in
                 let created = try Self.prepare(db, path: path, process: process)
                 // One read transaction, one snapshot: another connection (the live writer, when a
                 // reader opens a live journal) may commit between reading the last entry and the
                 // head, which two separate reads would report as a truncated tail.
-                var tail: (Int64, [UInt8], JournalDamage?) = (0, [], nil)
-                try db.inTransaction(.deferred) {
-                    tail = try Self.tail(in: db, hasher: hasher)
-                    return .commit
-                }
-                let (lastSeq, lastHash, damage) = tail
+                let (lastSeq, lastHash, damage) = try db.transaction(.deferred) { try Self.tail(in: db, hasher: hasher) }
                 if let damage { throw JournalError.damaged(path: path, damage: damage) }
-                let version = try String.fetchOne(db, sql: "SELECT sqlite_version()") ?? "?"
+                let version = try db.text("SELECT sqlite_version()") ?? "?"
                 return (created, lastSeq, lastHash, version)
             }
         } catch {
@@ -100,7 +92,7 @@ public final class Journal: Sendable {
     private func releaseStatements(_ w: inout Writer) {
         guard let statements = w.statements else { return }
         w.statements = nil
-        queue.inDatabase { _ in statements.finalize() }
+        _ = try? queue.sync { _ in statements.finalize() }
     }
 
     /// The last sequence number handed out, including entries not committed yet.
@@ -191,22 +183,23 @@ public final class Journal: Sendable {
     public func entries(seq: ClosedRange<Int64>) throws -> [JournalEntry] {
         try read(
             "reading entries \(seq.lowerBound)...\(seq.upperBound)",
-            "WHERE seq BETWEEN ? AND ? ORDER BY seq", [seq.lowerBound, seq.upperBound])
+            "WHERE seq BETWEEN ? AND ? ORDER BY seq", [.integer(seq.lowerBound), .integer(seq.upperBound)])
     }
 
     /// The committed entries with a timestamp in `[from, to]`, in seq order.
     public func entries(from: Timestamp, to: Timestamp) throws -> [JournalEntry] {
-        try read("reading entries by time", "WHERE ts BETWEEN ? AND ? ORDER BY seq", [from.nanoseconds, to.nanoseconds])
+        try read(
+            "reading entries by time", "WHERE ts BETWEEN ? AND ? ORDER BY seq", [.integer(from.nanoseconds), .integer(to.nanoseconds)])
     }
 
     /// The committed entries with this correlation id, in seq order.
     public func entries(correlationID: String) throws -> [JournalEntry] {
-        try read("reading entries by correlation id", "WHERE corr_id = ? ORDER BY seq", [correlationID])
+        try read("reading entries by correlation id", "WHERE corr_id = ? ORDER BY seq", [.text(correlationID)])
     }
 
     /// The last committed entry of this type, if any.
     public func lastEntry(type: String) throws -> JournalEntry? {
-        if let live = try read("reading the last \(type) entry", "WHERE type = ? ORDER BY seq DESC LIMIT 1", [type]).first {
+        if let live = try read("reading the last \(type) entry", "WHERE type = ? ORDER BY seq DESC LIMIT 1", [.text(type)]).first {
             return live
         }
         let anchor = try currentAnchor()
@@ -216,8 +209,11 @@ public final class Journal: Sendable {
 
     /// The last committed entry of `type` in the live file with a seq below `below`.
     func lastLiveEntry(type: String, below: Int64) throws -> JournalEntry? {
-        try read("reading the last \(type) entry before \(below)", "WHERE type = ? AND seq < ? ORDER BY seq DESC LIMIT 1", [type, below])
-            .first
+        try read(
+            "reading the last \(type) entry before \(below)", "WHERE type = ? AND seq < ? ORDER BY seq DESC LIMIT 1",
+            [.text(type), .integer(below)]
+        )
+        .first
     }
 
     /// Streams committed entries from `fromSeq` on, in seq order, reading `batchSize` at a time so
@@ -243,7 +239,8 @@ public final class Journal: Sendable {
                 if stopped { return }
                 next = max(next, anchor.seq + 1)
             }
-            let batch = try read("scanning from entry \(next)", "WHERE seq >= ? ORDER BY seq LIMIT ?", [next, batchSize])
+            let batch = try read(
+                "scanning from entry \(next)", "WHERE seq >= ? ORDER BY seq LIMIT ?", [.integer(next), .integer(Int64(batchSize))])
             if let first = batch.first, first.seq != next, next > 1 {
                 // Rotated away between reading the anchor and this batch: read the segments again.
                 if try currentAnchor().seq >= next { continue }
@@ -274,10 +271,10 @@ public final class Journal: Sendable {
     /// The connection's `PRAGMA synchronous` (1 = NORMAL, 2 = FULL); it stays as the last commit
     /// left it.
     func synchronousSetting() throws -> Int {
-        try queue.read { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
+        try queue.read { db in try db.integer("PRAGMA synchronous").map { Int($0) } ?? -1 }
     }
 
-    func read(_ operation: String, _ clause: String, _ arguments: StatementArguments) throws -> [JournalEntry] {
+    func read(_ operation: String, _ clause: String, _ arguments: [SQLiteValue]) throws -> [JournalEntry] {
         guard !isClosed.load(ordering: .acquiring) else { throw JournalError.closed(path: path) }
         do {
             return try queue.read { db in
@@ -308,15 +305,15 @@ public final class Journal: Sendable {
         guard let first = w.pending.first?.seq, let last = w.pending.last?.seq else { return }
         let mode: Writer.Synchronous = durable ? .full : .normal
         do {
-            try queue.writeWithoutTransaction { db in
+            try queue.sync { db in
                 if w.synchronous != mode {
                     // Only between transactions: SQLite ignores the change inside one.
-                    try db.cachedStatement(sql: "PRAGMA synchronous = \(mode.rawValue)").execute()
+                    try db.execute("PRAGMA synchronous = \(mode.rawValue)")
                     w.synchronous = mode
                 }
                 // BEGIN, the inserts, the head and COMMIT through statements prepared once and
-                // stepped directly: GRDB's transaction wrapper and statement bookkeeping cost
-                // more CPU per durable commit than the inserts themselves.
+                // stepped directly: a transaction wrapper and statement bookkeeping (GRDB's, before
+                // M11) cost more CPU per durable commit than the inserts themselves.
                 if w.statements == nil { w.statements = try Schema.CommitStatements(db) }
                 try w.statements!.write(w.pending)
             }
@@ -330,15 +327,19 @@ public final class Journal: Sendable {
         }
     }
 
+    /// How long a journal connection waits for another one's lock (a reader rebuilding the WAL
+    /// index, a rotation) before failing with `SQLITE_BUSY`: 10 s, as since M1.
+    static let busyTimeout: CInt = 10_000
+
     static func journalError(_ error: any Error, path: String, operation: String) -> JournalError {
         switch error {
         case let error as JournalError:
             return error
         case let malformed as StoredRow.Malformed:
             return .damaged(path: path, damage: malformed.damage)
-        case let error as DatabaseError where error.resultCode == .SQLITE_NOTADB:
+        case let error as SQLiteError where error.code == SQLITE_NOTADB:
             return .notAJournal(path: path, detail: "not an SQLite database")
-        case let error as DatabaseError where error.resultCode == .SQLITE_CORRUPT:
+        case let error as SQLiteError where error.code == SQLITE_CORRUPT:
             let detail = "SQLite finds the file corrupt while \(operation) (\(cause(error)))"
             return .damaged(path: path, damage: JournalDamage(kind: .unreadable, firstBadSeq: 1, detail: detail))
         default:
@@ -348,34 +349,33 @@ public final class Journal: Sendable {
 
     /// An SQLite error in a few words: `SQLite error 13: database or disk is full`.
     static func cause(_ error: any Error) -> String {
-        guard let error = error as? DatabaseError else { return "\(error)" }
-        return "SQLite error \(error.extendedResultCode.rawValue): \(error.message ?? "no message")"
+        guard let error = error as? SQLiteError else { return "\(error)" }
+        return "SQLite error \(error.extendedCode): \(error.message)"
     }
 
     /// Makes `db` a journal: creates the schema in an empty database, or checks that an existing
     /// one is this process's journal. Returns whether it created it.
-    private static func prepare(_ db: Database, path: String, process: String) throws -> Bool {
-        let isEmpty = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") == 0
+    private static func prepare(_ db: SQLiteDatabase, path: String, process: String) throws -> Bool {
+        let isEmpty = try db.integer("SELECT count(*) FROM sqlite_master") == 0
         if !isEmpty {
             if let problem = try Schema.shapeProblem(in: db) {
                 throw JournalError.notAJournal(path: path, detail: problem)
             }
-            let owner = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'process'") ?? "(unknown)"
+            let owner = try db.text("SELECT value FROM meta WHERE key = 'process'") ?? "(unknown)"
             guard owner == process else {
                 throw JournalError.belongsToAnotherProcess(path: path, owner: owner, opener: process)
             }
         }
         // Persistent in the file; set again on every open so an existing journal is always WAL.
-        let mode = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
+        let mode = try db.text("PRAGMA journal_mode = WAL")
         guard mode == "wal" else {
             throw JournalError.storage(path: path, operation: "switching to WAL", cause: "journal_mode stayed \(mode ?? "?")")
         }
-        try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        try db.execute("PRAGMA synchronous = NORMAL")
         if isEmpty {
             let now = Timestamp(nanoseconds: Int64(Date().timeIntervalSince1970 * 1e9))
-            try db.inTransaction(.immediate) {
+            try db.transaction(.immediate) {
                 try Schema.create(in: db, process: process, createdAt: now.description, createdBy: JournalCreator.current)
-                return .commit
             }
         }
         return isEmpty
@@ -383,7 +383,7 @@ public final class Journal: Sendable {
 
     /// The last entry's seq and hash, checked against the head and against its own contents, and
     /// the first entry checked to be 1. The middle of the chain is `verify`'s business.
-    private static func tail(in db: Database, hasher: ChainHasher) throws -> (Int64, [UInt8], JournalDamage?) {
+    private static func tail(in db: SQLiteDatabase, hasher: ChainHasher) throws -> (Int64, [UInt8], JournalDamage?) {
         var last: StoredRow?
         try Schema.forEachRow(in: db, sql: Schema.select + "ORDER BY seq DESC LIMIT 1", arguments: []) { row in
             last = row
@@ -399,7 +399,7 @@ public final class Journal: Sendable {
         if let last, last.computedHash(with: hasher) != last.hash {
             return (lastSeq, lastHash, .edited(last.seq))
         }
-        if let first = try Int64.fetchOne(db, sql: "SELECT min(seq) FROM entries"), first != anchor.seq + 1 {
+        if let first = try db.integer("SELECT min(seq) FROM entries"), first != anchor.seq + 1 {
             if anchor.seq == 0 { return (lastSeq, lastHash, .missingStart(first: first)) }
             let detail = "the first entry is \(first), not \(anchor.seq + 1) (the entry after archived entry \(anchor.seq))"
             return (lastSeq, lastHash, JournalDamage(kind: .gap, firstBadSeq: anchor.seq + 1, detail: detail))

@@ -1,5 +1,4 @@
-import Foundation
-import GRDB
+import FoundationEssentials
 
 /// A read-only view of a journal file, the one way every reader opens a journal it must never
 /// append to: replay, export, reports, `astctl drill` (``Journal/readEntries(path:fromSeq:types:_:)``)
@@ -12,37 +11,33 @@ public final class JournalReader {
     public let path: String
     /// The process the journal belongs to, from its `meta` table.
     public let process: String
-    private let queue: DatabaseQueue
+    private let db: SQLiteDatabase
 
     public init(path: String, label: String = "journal-reader") throws {
         self.path = path
         guard FileManager.default.fileExists(atPath: path) else {
             throw JournalError.storage(path: path, operation: "opening read-only", cause: "no such file")
         }
-        var configuration = Configuration()
-        configuration.readonly = true
-        configuration.label = label
         // Other readers (replay verify reads one journal in parallel jobs) and the owning writer
         // may hold the file for a moment (SQLITE_BUSY, or BUSY_RECOVERY while one of them rebuilds
         // the WAL index): wait for them as the writer does, never report the file unreadable.
-        configuration.busyMode = .timeout(10)
         do {
-            queue = try DatabaseQueue(path: path, configuration: configuration)
-            process = try queue.read { db in
+            db = try SQLiteDatabase(path: path, mode: .readOnly, busyTimeoutMilliseconds: Journal.busyTimeout)
+            process = try db.read { db in
                 if let problem = try Schema.shapeProblem(in: db) { throw JournalError.notAJournal(path: path, detail: problem) }
-                return try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'process'") ?? "(unknown)"
+                return try db.text("SELECT value FROM meta WHERE key = 'process'") ?? "(unknown)"
             }
         } catch {
             throw Journal.journalError(error, path: path, operation: "opening read-only")
         }
     }
 
-    deinit { try? queue.close() }
+    deinit { try? db.close() }
 
     /// A value of the journal's `meta` table (`created_at`, `created_by` ...), nil when absent.
     public func meta(_ key: String) throws -> String? {
         do {
-            return try queue.read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]) }
+            return try db.read { db in try db.text("SELECT value FROM meta WHERE key = ?", [.text(key)]) }
         } catch {
             throw Journal.journalError(error, path: path, operation: "reading its meta table")
         }
@@ -76,7 +71,7 @@ public final class JournalReader {
         _ body: (JournalEntry) throws -> Bool
     ) throws {
         do {
-            try queue.read { db in
+            try db.read { db in
                 // The live file's snapshot fixes the anchor: a rotation during the scan cannot
                 // hide entries from it.
                 let anchor = try ChainAnchor.read(in: db, path: path)
@@ -95,7 +90,7 @@ public final class JournalReader {
             }
         } catch let error as JournalError {
             throw error
-        } catch let error as DatabaseError {
+        } catch let error as SQLiteError {
             throw Journal.journalError(error, path: path, operation: "scanning")
         } catch let malformed as StoredRow.Malformed {
             throw Journal.journalError(malformed, path: path, operation: "scanning")
@@ -104,17 +99,17 @@ public final class JournalReader {
 
     /// The entries of this file only (no segments).
     private func scanOwn(
-        _ db: Database, fromSeq: Int64, types: [String]?, filter: EntryTypeFilter? = nil, passed: (Int64) throws -> Void = { _ in },
+        _ db: SQLiteDatabase, fromSeq: Int64, types: [String]?, filter: EntryTypeFilter? = nil, passed: (Int64) throws -> Void = { _ in },
         _ body: (JournalEntry) throws -> Bool
     ) throws {
         var clause = fromSeq > 1 ? "WHERE seq >= ?" : ""
-        var values: [any DatabaseValueConvertible] = fromSeq > 1 ? [fromSeq] : []
+        var values: [SQLiteValue] = fromSeq > 1 ? [.integer(fromSeq)] : []
         if let types, !types.isEmpty {
             clause += (clause.isEmpty ? "WHERE " : " AND ") + "type IN (\(types.map { _ in "?" }.joined(separator: ",")))"
-            values += types.map { $0 as any DatabaseValueConvertible }
+            values += types.map { .text($0) }
         }
         try Schema.forEachRow(
-            in: db, sql: Schema.select + clause + " ORDER BY seq", arguments: StatementArguments(values), filter: filter, passed: passed
+            in: db, sql: Schema.select + clause + " ORDER BY seq", arguments: values, filter: filter, passed: passed
         ) { row in
             try body(try row.entry())
         }
@@ -133,7 +128,7 @@ public final class JournalReader {
         for segment in segments where segment.last >= fromSeq {
             let reader = try JournalReader(path: segment.path, label: "journal-segment")
             var stopped = false
-            try reader.queue.read { db in
+            try reader.db.read { db in
                 try reader.scanOwn(db, fromSeq: max(fromSeq, segment.first), types: types, filter: filter, passed: passed) { entry in
                     if try body(entry) { return true }
                     stopped = true
@@ -155,9 +150,10 @@ public final class JournalReader {
         for segment in segments.reversed() where segment.first < below {
             let reader = try JournalReader(path: segment.path, label: "journal-segment")
             var found: JournalEntry?
-            try reader.queue.read { db in
+            try reader.db.read { db in
                 try Schema.forEachRow(
-                    in: db, sql: Schema.select + "WHERE type = ? AND seq < ? ORDER BY seq DESC LIMIT 1", arguments: [type, below]
+                    in: db, sql: Schema.select + "WHERE type = ? AND seq < ? ORDER BY seq DESC LIMIT 1",
+                    arguments: [.text(type), .integer(below)]
                 ) { row in
                     found = try row.entry()
                     return false
@@ -169,14 +165,14 @@ public final class JournalReader {
     }
 
     /// Runs `body` in one read transaction on the file (for ``Journal/verify(path:)``).
-    func read<T>(_ body: (Database) throws -> T) throws -> T {
-        try queue.read(body)
+    func read<T>(_ body: (SQLiteDatabase) throws -> T) throws -> T {
+        try db.read(body)
     }
 
     /// Streams the raw columns of every entry, no entry values built: the baseline of replay
     /// benchmarks. Returns the number of rows.
     public func rawCount() throws -> Int {
-        try queue.read { db in
+        try db.read { db in
             var n = 0
             try Schema.forEachRow(in: db, sql: Schema.select + "ORDER BY seq", arguments: []) { _ in
                 n += 1
@@ -190,8 +186,8 @@ public final class JournalReader {
     /// which must not exist yet. The copy is a journal like the original and verifies alike.
     public func backup(to destination: String) throws {
         do {
-            let target = try DatabaseQueue(path: destination)
-            try queue.backup(to: target)
+            let target = try SQLiteDatabase(path: destination, mode: .readWriteCreate, busyTimeoutMilliseconds: nil)
+            try db.backup(to: target)
             try target.close()
         } catch {
             throw Journal.journalError(error, path: path, operation: "copying to \(destination)")

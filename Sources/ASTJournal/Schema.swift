@@ -1,7 +1,6 @@
 import ASTCore
-import Foundation
-import GRDB
 import GRDBSQLite
+import Glibc
 
 /// The journal's tables and the raw SQLite access on the hot paths (binding and reading columns
 /// directly, so that appending and scanning do not allocate per column).
@@ -27,28 +26,32 @@ enum Schema {
 
     /// Creates the tables of an empty database, with head at seq 0.
     /// `createdBy` (``JournalCreator``) lets a later start tell a journal of an earlier run apart.
-    static func create(in db: Database, process: String, createdAt: String, createdBy: String) throws {
-        try db.execute(sql: create)
-        try db.execute(sql: "INSERT INTO head(id, seq, hash) VALUES (1, 0, ?)", arguments: [Data(ChainHasher.zeroHash)])
+    static func create(in db: SQLiteDatabase, process: String, createdAt: String, createdBy: String) throws {
+        try db.executeScript(create)
+        try db.execute("INSERT INTO head(id, seq, hash) VALUES (1, 0, ?)", [.blob(ChainHasher.zeroHash)])
         for (key, value) in [("format", formatVersion), ("process", process), ("created_at", createdAt), ("created_by", createdBy)] {
-            try db.execute(sql: "INSERT INTO meta(key, value) VALUES (?, ?)", arguments: [key, value])
+            try db.execute("INSERT INTO meta(key, value) VALUES (?, ?)", [.text(key), .text(value)])
         }
     }
 
     /// Why the database is not a journal of this format, or nil if it is one.
-    static func shapeProblem(in db: Database) throws -> String? {
-        let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+    static func shapeProblem(in db: SQLiteDatabase) throws -> String? {
+        let tables = try db.texts("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
         let missing = ["entries", "head", "meta"].filter { !tables.contains($0) }
         if !missing.isEmpty {
             let found = tables.isEmpty ? "none" : tables.joined(separator: ", ")
             return "missing table(s) \(missing.joined(separator: ", ")); tables found: \(found)"
         }
-        let format = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'format'")
+        let format = try db.text("SELECT value FROM meta WHERE key = 'format'")
         guard format == formatVersion else {
             return "format \(format ?? "(none)") is not format \(formatVersion), the one this build reads"
         }
         for (table, expected) in [("entries", columns), ("head", ["id", "seq", "hash"])] {
-            let found = try Row.fetchAll(db, sql: "PRAGMA table_info(\(table))").map { $0["name"] as String }
+            var found: [String] = []
+            try db.query("PRAGMA table_info(\(table))") { row in
+                found.append(row.text(1) ?? "")
+                return true
+            }
             if found != expected {
                 return "table \(table) has columns (\(found.joined(separator: ", "))), expected (\(expected.joined(separator: ", ")))"
             }
@@ -57,153 +60,84 @@ enum Schema {
     }
 
     /// The statements of the commit path, prepared once per connection and stepped straight
-    /// through the SQLite API: no statement cache lookup, no per-row argument arrays or `Data`
-    /// copies (GRDB's `StatementArguments`), no GRDB bookkeeping around `BEGIN` and `COMMIT`.
+    /// through the SQLite API: no statement cache lookup, no per-row argument arrays or copies,
+    /// nothing around `BEGIN` and `COMMIT` but the statements themselves.
     ///
-    /// Used only on the journal's database queue, under the writer's lock. ``finalize()`` must
-    /// run before the connection closes.
+    /// Used only on the journal's connection, under the writer's lock. ``finalize()`` must run
+    /// before the connection closes.
     final class CommitStatements {
-        private let db: Database
-        private var begin: SQLiteStatement?
-        private var commit: SQLiteStatement?
-        private var insert: SQLiteStatement?
-        private var head: SQLiteStatement?
-        private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+        private let db: SQLiteDatabase
+        private let begin: PreparedStatement
+        private let commit: PreparedStatement
+        private let insert: PreparedStatement
+        private let head: PreparedStatement
 
-        init(_ db: Database) throws {
+        init(_ db: SQLiteDatabase) throws {
             self.db = db
-            do {
-                begin = try Self.prepare(db, "BEGIN IMMEDIATE")
-                commit = try Self.prepare(db, "COMMIT")
-                insert = try Self.prepare(db, Schema.insert)
-                head = try Self.prepare(db, Schema.updateHead)
-            } catch {
-                finalize()
-                throw error
-            }
+            // A statement prepared before a later one fails is finalized when released.
+            begin = try db.prepare("BEGIN IMMEDIATE", persistent: true)
+            commit = try db.prepare("COMMIT", persistent: true)
+            insert = try db.prepare(Schema.insert, persistent: true)
+            head = try db.prepare(Schema.updateHead, persistent: true)
         }
-
-        deinit { finalize() }
 
         /// Releases the statements; the object is unusable afterwards.
         func finalize() {
-            for statement in [begin, commit, insert, head] { sqlite3_finalize(statement) }
-            (begin, commit, insert, head) = (nil, nil, nil, nil)
-        }
-
-        private static func prepare(_ db: Database, _ sql: String) throws -> SQLiteStatement {
-            var statement: SQLiteStatement?
-            let rc = sqlite3_prepare_v3(db.sqliteConnection, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
-            guard rc == SQLITE_OK, let statement else {
-                let message = String(cString: sqlite3_errmsg(db.sqliteConnection))
-                sqlite3_finalize(statement)
-                throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: message, sql: sql)
-            }
-            return statement
+            for statement in [begin, commit, insert, head] { statement.finalize() }
         }
 
         /// Writes entries (in seq order) and moves the head to the last one, in one
         /// `BEGIN IMMEDIATE` ... `COMMIT` transaction; rolls back if any step fails.
         func write(_ entries: [JournalEntry]) throws {
-            guard let last = entries.last, let begin, let commit, let insert, let head else { return }
-            try step(begin, "BEGIN IMMEDIATE")
+            guard let last = entries.last else { return }
+            try begin.run()
             do {
                 for entry in entries {
                     let r = entry.record
-                    try bind(insert, 1, entry.seq)
-                    try bind(insert, 2, r.timestamp.nanoseconds)
-                    try bind(insert, 3, r.kind.rawValue)
-                    try bind(insert, 4, r.type)
-                    try bind(insert, 5, r.messageID)
-                    try bind(insert, 6, r.correlationID)
-                    try bind(insert, 7, r.peer)
-                    try bind(insert, 8, r.body)
-                    try bind(insert, 9, entry.prevHash)
-                    try bind(insert, 10, entry.hash)
-                    try step(insert, Schema.insert)
+                    try insert.bind(1, entry.seq)
+                    try insert.bind(2, r.timestamp.nanoseconds)
+                    try insert.bind(3, r.kind.rawValue)
+                    try insert.bind(4, r.type)
+                    try insert.bind(5, r.messageID)
+                    try insert.bind(6, r.correlationID)
+                    try insert.bind(7, r.peer)
+                    try insert.bind(8, r.body)
+                    try insert.bind(9, entry.prevHash)
+                    try insert.bind(10, entry.hash)
+                    try insert.run()
                 }
-                try bind(head, 1, last.seq)
-                try bind(head, 2, last.hash)
-                try step(head, Schema.updateHead)
-                try step(commit, "COMMIT")
+                try head.bind(1, last.seq)
+                try head.bind(2, last.hash)
+                try head.run()
+                try commit.run()
             } catch {
-                if sqlite3_get_autocommit(db.sqliteConnection) == 0 { try? db.rollback() }
+                if db.inTransaction { try? db.execute("ROLLBACK") }
                 throw error
             }
-        }
-
-        private func bind(_ s: SQLiteStatement, _ index: CInt, _ value: Int64) throws {
-            try check(s, sqlite3_bind_int64(s, index, value))
-        }
-
-        private func bind(_ s: SQLiteStatement, _ index: CInt, _ text: String?) throws {
-            guard let text else { return try check(s, sqlite3_bind_null(s, index)) }
-            try check(s, sqlite3_bind_text64(s, index, text, UInt64(text.utf8.count), Self.transient, UInt8(SQLITE_UTF8)))
-        }
-
-        private func bind(_ s: SQLiteStatement, _ index: CInt, _ bytes: [UInt8]) throws {
-            try check(
-                s,
-                bytes.withUnsafeBytes { raw in
-                    // A nil pointer would bind NULL; an empty blob is a zero-length blob.
-                    raw.isEmpty
-                        ? sqlite3_bind_zeroblob(s, index, 0)
-                        : sqlite3_bind_blob64(s, index, raw.baseAddress, UInt64(raw.count), Self.transient)
-                })
-        }
-
-        /// Runs the statement once and resets it for the next use.
-        private func step(_ s: SQLiteStatement, _ sql: String) throws {
-            let rc = sqlite3_step(s)
-            guard rc == SQLITE_DONE else {
-                let failure = error(rc, sql)
-                sqlite3_reset(s)
-                throw failure
-            }
-            sqlite3_reset(s)
-        }
-
-        private func check(_ s: SQLiteStatement, _ rc: CInt) throws {
-            guard rc == SQLITE_OK else {
-                let failure = error(rc, String(cString: sqlite3_sql(s)))
-                sqlite3_reset(s)
-                throw failure
-            }
-        }
-
-        private func error(_ rc: CInt, _ sql: String) -> DatabaseError {
-            let message = String(cString: sqlite3_errmsg(db.sqliteConnection))
-            return DatabaseError(resultCode: ResultCode(rawValue: rc), message: message, sql: sql)
         }
     }
 
     /// Runs a `select` query and hands each row, as stored, to `body` until it returns false.
     static func forEachRow(
-        in db: Database, sql: String, arguments: StatementArguments, _ body: (StoredRow) throws -> Bool
+        in db: SQLiteDatabase, sql: String, arguments: [SQLiteValue], _ body: (StoredRow) throws -> Bool
     ) throws {
-        let statement = try db.cachedStatement(sql: sql)
-        let rows = try Row.fetchCursor(statement, arguments: arguments)
-        while try rows.next() != nil {
-            guard try body(StoredRow(statement.sqliteStatement)) else { return }
-        }
+        try db.query(sql, arguments) { row in try body(StoredRow(row.handle!)) }
     }
 
     /// ``forEachRow(in:sql:arguments:_:)`` building a row only when `filter` wants it: any other
     /// row goes to `passed` by its seq alone, no column copied (see ``EntryTypeFilter``).
     static func forEachRow(
-        in db: Database, sql: String, arguments: StatementArguments, filter: EntryTypeFilter?, passed: (Int64) throws -> Void,
+        in db: SQLiteDatabase, sql: String, arguments: [SQLiteValue], filter: EntryTypeFilter?, passed: (Int64) throws -> Void,
         _ body: (StoredRow) throws -> Bool
     ) throws {
         guard let filter else { return try forEachRow(in: db, sql: sql, arguments: arguments, body) }
-        let statement = try db.cachedStatement(sql: sql)
-        let rows = try Row.fetchCursor(statement, arguments: arguments)
-        let s = statement.sqliteStatement
-        while try rows.next() != nil {
+        try db.query(sql, arguments) { row in
+            let s = row.handle!
             if filter.passes(s) {
                 try passed(sqlite3_column_int64(s, 0))
-                continue
+                return true
             }
-            guard try body(StoredRow(s)) else { return }
+            return try body(StoredRow(s))
         }
     }
 }
@@ -228,7 +162,7 @@ public struct EntryTypeFilter: Sendable {
     }
 
     /// Whether the row `s` is stepped on may be passed over: well formed, of an unwanted type.
-    func passes(_ s: SQLiteStatement) -> Bool {
+    func passes(_ s: StatementHandle) -> Bool {
         for (index, type) in Self.columnTypes.enumerated() {
             let found = sqlite3_column_type(s, CInt(index))
             guard found == type || (found == SQLITE_NULL && (4...6).contains(index)) else { return false }
@@ -238,7 +172,7 @@ public struct EntryTypeFilter: Sendable {
     }
 
     /// Whether the text of `column` equals one of `list`.
-    static func contains(_ list: [[UInt8]], _ s: SQLiteStatement, column: CInt) -> Bool {
+    static func contains(_ list: [[UInt8]], _ s: StatementHandle, column: CInt) -> Bool {
         let count = Int(sqlite3_column_bytes(s, column))
         guard let text = sqlite3_column_text(s, column) else { return list.contains { $0.isEmpty } }
         for candidate in list where candidate.count == count {
@@ -272,7 +206,7 @@ struct StoredRow {
         }
     }
 
-    init(_ s: SQLiteStatement) throws {
+    init(_ s: StatementHandle) throws {
         let seq = sqlite3_column_int64(s, 0)
         func require(_ index: CInt, _ type: CInt) throws {
             let found = sqlite3_column_type(s, index)

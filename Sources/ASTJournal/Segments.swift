@@ -1,6 +1,6 @@
 import ASTCore
-import Foundation
-import GRDB
+import FoundationEssentials
+import Glibc
 
 /// One archived segment of a journal: a journal file of its own holding the entries `first...last`
 /// that a rotation moved out of the live file (``Journal/rotate(path:upTo:)``).
@@ -30,9 +30,9 @@ struct ChainAnchor: Equatable {
 
     /// The anchor a journal file records in its `meta` table (the origin when it records none).
     /// A recorded anchor that does not parse is damage, never the origin.
-    static func read(in db: Database, path: String) throws -> ChainAnchor {
-        let seqText = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [seqKey])
-        let hashText = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [hashKey])
+    static func read(in db: SQLiteDatabase, path: String) throws -> ChainAnchor {
+        let seqText = try db.text("SELECT value FROM meta WHERE key = ?", [.text(seqKey)])
+        let hashText = try db.text("SELECT value FROM meta WHERE key = ?", [.text(hashKey)])
         guard seqText != nil || hashText != nil else { return .origin }
         guard let seqText, let seq = Int64(seqText), seq > 0, let hashText, let hash = Hex.decode(hashText), hash.count == 32 else {
             throw JournalError.damaged(
@@ -44,10 +44,10 @@ struct ChainAnchor: Equatable {
         return ChainAnchor(seq: seq, hash: hash)
     }
 
-    func write(in db: Database) throws {
+    func write(in db: SQLiteDatabase) throws {
         try db.execute(
-            sql: "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?), (?, ?)",
-            arguments: [Self.seqKey, String(seq), Self.hashKey, Hex.encode(hash)])
+            "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?), (?, ?)",
+            [.text(Self.seqKey), .text(String(seq)), .text(Self.hashKey), .text(Hex.encode(hash))])
     }
 }
 
@@ -118,17 +118,14 @@ extension Journal {
         guard FileManager.default.fileExists(atPath: path) else {
             throw JournalError.storage(path: path, operation: "rotating", cause: "no such file")
         }
-        var configuration = Configuration()
-        configuration.busyMode = .timeout(10)
-        configuration.label = "journal-rotate"
         do {
-            let queue = try DatabaseQueue(path: path, configuration: configuration)
-            defer { try? queue.close() }
-            let plan: (anchor: ChainAnchor, process: String, last: Int64)? = try queue.read { db in
+            let db = try SQLiteDatabase(path: path, mode: .readWriteCreate, busyTimeoutMilliseconds: busyTimeout)
+            defer { try? db.close() }
+            let plan: (anchor: ChainAnchor, process: String, last: Int64)? = try db.read { db in
                 if let problem = try Schema.shapeProblem(in: db) { throw JournalError.notAJournal(path: path, detail: problem) }
                 let anchor = try ChainAnchor.read(in: db, path: path)
-                let process = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'process'") ?? "(unknown)"
-                guard let maxSeq = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM entries") else { return nil }
+                let process = try db.text("SELECT value FROM meta WHERE key = 'process'") ?? "(unknown)"
+                guard let maxSeq = try db.integer("SELECT max(seq) FROM entries") else { return nil }
                 let last = min(upTo ?? maxSeq, maxSeq)
                 return last > anchor.seq ? (anchor, process, last) : nil
             }
@@ -145,31 +142,30 @@ extension Journal {
             let temporary = "\(dir)/.rotating-\(getpid()).sqlite"
             try? FileManager.default.removeItem(atPath: temporary)
             let now = Timestamp(nanoseconds: Int64(Date().timeIntervalSince1970 * 1e9))
-            try queue.writeWithoutTransaction { db in
-                try db.execute(sql: "ATTACH DATABASE ? AS seg", arguments: [temporary])
-                defer { try? db.execute(sql: "DETACH DATABASE seg") }
-                try db.execute(sql: "PRAGMA seg.synchronous = FULL")
-                try db.inTransaction(.immediate) {
+            do {
+                try db.execute("ATTACH DATABASE ? AS seg", [.text(temporary)])
+                // Statements that name seg must not outlive it: DETACH fails while one is prepared.
+                defer { try? db.execute("DETACH DATABASE seg") }
+                try db.execute("PRAGMA seg.synchronous = FULL")
+                try db.transaction(.immediate) {
                     // The schema of a journal, in the attached file.
-                    let create = Schema.create.replacingOccurrences(of: "CREATE TABLE ", with: "CREATE TABLE seg.")
-                        .replacingOccurrences(of: "CREATE INDEX ", with: "CREATE INDEX seg.")
-                    try db.execute(sql: create)
+                    let create = Schema.create.replacing("CREATE TABLE ", with: "CREATE TABLE seg.")
+                        .replacing("CREATE INDEX ", with: "CREATE INDEX seg.")
+                    try db.executeScript(create)
                     try db.execute(
-                        sql: "INSERT INTO seg.entries SELECT * FROM main.entries WHERE seq BETWEEN ? AND ? ORDER BY seq",
-                        arguments: [segment.first, segment.last])
-                    guard let hash = try Data.fetchOne(db, sql: "SELECT hash FROM main.entries WHERE seq = ?", arguments: [segment.last])
-                    else {
+                        "INSERT INTO seg.entries SELECT * FROM main.entries WHERE seq BETWEEN ? AND ? ORDER BY seq",
+                        [.integer(segment.first), .integer(segment.last)])
+                    guard let hash = try Self.storedHash(in: db, "SELECT hash FROM main.entries WHERE seq = ?", segment.last) else {
                         throw JournalError.storage(path: path, operation: "rotating", cause: "entry \(segment.last) vanished")
                     }
-                    try db.execute(sql: "INSERT INTO seg.head(id, seq, hash) VALUES (1, ?, ?)", arguments: [segment.last, hash])
+                    try db.execute("INSERT INTO seg.head(id, seq, hash) VALUES (1, ?, ?)", [.integer(segment.last), .blob(hash)])
                     for (key, value) in [
                         ("format", Schema.formatVersion), ("process", plan.process), ("created_at", now.description),
                         ("created_by", JournalCreator.current), (ChainAnchor.seqKey, String(plan.anchor.seq)),
                         (ChainAnchor.hashKey, Hex.encode(plan.anchor.hash)),
                     ] where plan.anchor.seq > 0 || !key.hasPrefix("anchor") {
-                        try db.execute(sql: "INSERT INTO seg.meta(key, value) VALUES (?, ?)", arguments: [key, value])
+                        try db.execute("INSERT INTO seg.meta(key, value) VALUES (?, ?)", [.text(key), .text(value)])
                     }
-                    return .commit
                 }
             }
             try syncFile(temporary)
@@ -177,21 +173,29 @@ extension Journal {
                 throw JournalError.storage(path: path, operation: "rotating", cause: "rename to \(segment.path): errno \(errno)")
             }
             try syncFile(dir)
-            try queue.writeWithoutTransaction { db in
-                try db.execute(sql: "PRAGMA synchronous = FULL")
-                try db.inTransaction(.immediate) {
-                    guard let hash = try Data.fetchOne(db, sql: "SELECT hash FROM entries WHERE seq = ?", arguments: [segment.last]) else {
-                        throw JournalError.storage(path: path, operation: "rotating", cause: "entry \(segment.last) vanished")
-                    }
-                    try db.execute(sql: "DELETE FROM entries WHERE seq <= ?", arguments: [segment.last])
-                    try ChainAnchor(seq: segment.last, hash: [UInt8](hash)).write(in: db)
-                    return .commit
+            try db.execute("PRAGMA synchronous = FULL")
+            try db.transaction(.immediate) {
+                guard let hash = try Self.storedHash(in: db, "SELECT hash FROM entries WHERE seq = ?", segment.last) else {
+                    throw JournalError.storage(path: path, operation: "rotating", cause: "entry \(segment.last) vanished")
                 }
+                try db.execute("DELETE FROM entries WHERE seq <= ?", [.integer(segment.last)])
+                try ChainAnchor(seq: segment.last, hash: hash).write(in: db)
             }
             return segment
         } catch {
             throw journalError(error, path: path, operation: "rotating")
         }
+    }
+
+    /// The bytes of the hash column `sql` selects for `seq` (a blob, or text as its UTF-8, as read
+    /// before M11), nil when there is no such row or the column is NULL.
+    private static func storedHash(in db: SQLiteDatabase, _ sql: String, _ seq: Int64) throws -> [UInt8]? {
+        var hash: [UInt8]?
+        try db.query(sql, [.integer(seq)]) { row in
+            hash = row.bytes(0)
+            return false
+        }
+        return hash
     }
 
     /// fsync of a file or directory.

@@ -1,5 +1,5 @@
 import ASTCore
-import Foundation
+import FoundationEssentials
 import Synchronization
 
 extension EntryTypes {

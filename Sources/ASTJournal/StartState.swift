@@ -1,5 +1,6 @@
 import ASTCore
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// What a process finds of its own journal file before it opens it.
 public enum OwnJournalFinding: Sendable, Equatable {
@@ -80,7 +81,7 @@ public enum JournalStart: Sendable, Equatable {
         }.sorted { $0.path < $1.path }
         guard !evidence.isEmpty else { return .firstStart }
         let shown = evidence.prefix(3).map { finding -> String in
-            let name = (finding.path as NSString).lastPathComponent
+            let name = splitPath(finding.path).name
             if case .unreadable(let why) = finding.kind { return "\(name) (unreadable: \(why.prefix(120)))" }
             return name
         }
@@ -99,16 +100,35 @@ public enum JournalStart: Sendable, Equatable {
     }
 
     static func ownFinding(_ path: String) -> OwnJournalFinding {
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else {
+        guard let empty = isEmptyFile(path) else {
             // A file that exists but cannot be stat'ed is "present": opening it reports the error.
             return FileManager.default.fileExists(atPath: path) ? .present : .absent
         }
-        return (attributes[.size] as? NSNumber)?.int64Value == 0 ? .empty : .present
+        return empty ? .empty : .present
+    }
+
+    /// Whether the file at `path` holds no bytes; nil when it cannot be stat'ed.
+    static func isEmptyFile(_ path: String) -> Bool? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return info.st_size == 0
+    }
+
+    /// `dir/sub/name` -> (`dir/sub`, `name`), as NSString's `deletingLastPathComponent` and
+    /// `lastPathComponent` split it (trailing slashes dropped; no slash: an empty directory).
+    static func splitPath(_ path: String) -> (directory: String, name: String) {
+        var trimmed = Substring(path)
+        while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+        guard let slash = trimmed.lastIndex(of: "/") else { return ("", String(trimmed)) }
+        if trimmed == "/" { return ("/", "/") }
+        let name = String(trimmed[trimmed.index(after: slash)...])
+        var directory = trimmed[..<slash]
+        while directory.count > 1, directory.hasSuffix("/") { directory = directory.dropLast() }
+        return (directory.isEmpty ? "/" : String(directory), name)
     }
 
     static func peerFindings(besides path: String) -> [PeerJournalFinding] {
-        let directory = (path as NSString).deletingLastPathComponent
-        let own = (path as NSString).lastPathComponent
+        let (directory, own) = splitPath(path)
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
         // astctl's journals (role control) record operator commands, not the tree's state: an
         // `astctl status` before the very first start must not make that start a missing state.
@@ -129,7 +149,7 @@ public enum JournalStart: Sendable, Equatable {
         var last = PeerJournalFinding.Kind.unreadable("not read")
         for attempt in 0..<40 {
             if attempt > 0 { usleep(50_000) }
-            if ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value == 0 {
+            if isEmptyFile(path) == true {
                 last = .empty
                 continue
             }
@@ -185,7 +205,8 @@ public enum JournalCreator {
     /// made every peer journal of the same run count as an earlier run under systemd, and a fresh
     /// install started HALTED for missing state.)
     static func epoch(bootID: String?, environment: [String: String]) -> String? {
-        if let boot = bootID?.trimmingCharacters(in: .whitespacesAndNewlines), !boot.isEmpty { return boot }
+        let boot = bootID.map { String($0.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed()) }
+        if let boot, !boot.isEmpty { return boot }
         if let invocation = environment["INVOCATION_ID"], !invocation.isEmpty, !invocation.contains("/") {
             return "invocation-\(invocation)"
         }

@@ -1,6 +1,6 @@
-import Foundation
-import GRDB
+import FoundationEssentials
 import GRDBSQLite
+import Glibc
 
 /// The outcome of ``Journal/verify(path:)``.
 public struct JournalVerification: Sendable, Equatable, CustomStringConvertible {
@@ -180,15 +180,16 @@ struct Verifier {
     /// Where the chain verified so far ends.
     var end: ChainAnchor { ChainAnchor(seq: lastSeq, hash: lastHash) }
 
-    mutating func run(_ db: Database) throws -> JournalVerification {
+    mutating func run(_ db: SQLiteDatabase) throws -> JournalVerification {
         var damage: JournalDamage?
         do {
-            let statement = try db.cachedStatement(sql: Schema.select + "ORDER BY seq")
-            let rows = try Row.fetchCursor(statement, arguments: [])
-            let s = statement.sqliteStatement
+            let statement = try db.cached(Schema.select + "ORDER BY seq")
+            defer { statement.reset() }
+            try statement.bind([])
+            let s = statement.handle!
             let computed = UnsafeMutablePointer<UInt8>.allocate(capacity: 32)
             defer { computed.deallocate() }
-            while try rows.next() != nil {
+            while try statement.step() {
                 if let seq = quickCheck(s, computed: computed) {
                     entries += 1
                     lastSeq = seq
@@ -207,7 +208,7 @@ struct Verifier {
             }
         } catch let malformed as StoredRow.Malformed {
             damage = malformed.damage
-        } catch let error as DatabaseError {
+        } catch let error as SQLiteError {
             damage = JournalDamage(
                 kind: .unreadable, firstBadSeq: lastSeq + 1, detail: "reading after entry \(lastSeq): \(Journal.cause(error))")
         }
@@ -220,7 +221,7 @@ struct Verifier {
     /// (which ``StoredRow`` reads with UTF-8 repair), an unknown kind, a gap, a broken link or
     /// a wrong hash. Such a row is built and checked by ``check(_:)``, which gives the same
     /// verdict for every row passed here and names what is wrong with the others.
-    private mutating func quickCheck(_ s: SQLiteStatement, computed: UnsafeMutablePointer<UInt8>) -> Int64? {
+    private mutating func quickCheck(_ s: StatementHandle, computed: UnsafeMutablePointer<UInt8>) -> Int64? {
         for (index, type) in EntryTypeFilter.columnTypes.enumerated() {
             let found = sqlite3_column_type(s, CInt(index))
             guard found == type || (found == SQLITE_NULL && (4...6).contains(index)) else { return nil }
@@ -284,9 +285,21 @@ struct Verifier {
     }
 
     /// Compares the head, written in the same transaction as every commit, with the last entry.
-    static func headDamage(in db: Database, lastSeq: Int64, lastHash: [UInt8]) throws -> JournalDamage? {
-        let head = try Row.fetchOne(db, sql: "SELECT seq, hash FROM head WHERE id = 1")
-        guard let head, let headSeq = Int64.fromDatabaseValue(head[0]), let headHash = Data.fromDatabaseValue(head[1]) else {
+    static func headDamage(in db: SQLiteDatabase, lastSeq: Int64, lastHash: [UInt8]) throws -> JournalDamage? {
+        // As read before M11 (GRDB's conversions): seq an integer (or a real holding one), hash a
+        // blob or text; anything else is an unreadable head.
+        var head: (seq: Int64?, hash: [UInt8]?)?
+        try db.query("SELECT seq, hash FROM head WHERE id = 1") { row in
+            let seq: Int64? =
+                switch sqlite3_column_type(row.handle, 0) {
+                case SQLITE_INTEGER: row.int64(0)
+                case SQLITE_FLOAT: Int64(exactly: sqlite3_column_double(row.handle, 0))
+                default: nil
+                }
+            head = (seq, row.bytes(1))
+            return false
+        }
+        guard let head, let headSeq = head.seq, let headHash = head.hash else {
             return JournalDamage(
                 kind: .brokenChain, firstBadSeq: lastSeq + 1,
                 detail: "the head record is missing or unreadable, so lost entries after \(lastSeq) cannot be ruled out")
@@ -301,7 +314,7 @@ struct Verifier {
                 kind: .brokenChain, firstBadSeq: headSeq + 1,
                 detail: "entries \(headSeq + 1)...\(lastSeq) lie beyond head \(headSeq) (written outside the journal?)")
         }
-        if [UInt8](headHash) != lastHash {
+        if headHash != lastHash {
             return JournalDamage(
                 kind: .brokenChain, firstBadSeq: max(lastSeq, 1), detail: "head hash does not match the hash of entry \(lastSeq)")
         }
