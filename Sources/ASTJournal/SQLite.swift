@@ -28,8 +28,9 @@ enum SQLiteValue {
 }
 
 /// One SQLite connection, opened the way the journal has always opened its files (GRDB 7's
-/// defaults until M11): extended result codes, a busy timeout, double-quoted string literals
-/// off, `foreign_keys` on, and the file checked to be a database before anything else runs.
+/// `DatabaseQueue` until M11): multi-thread mode (`SQLITE_OPEN_NOMUTEX`), extended result codes,
+/// a busy timeout, double-quoted string literals off, `foreign_keys` on, and the file checked to
+/// be a database before anything else runs.
 ///
 /// Not thread-safe: one thread at a time (``SQLiteQueue`` serialises a shared one). Statements
 /// prepared with ``cached(_:)`` are finalized by ``close()``; those the caller prepares with
@@ -59,8 +60,11 @@ final class SQLiteDatabase {
     init(path: String, mode: Mode, busyTimeoutMilliseconds: CInt?) throws {
         self.path = path
         self.mode = mode
-        // SQLITE_OPEN_EXRESCODE (3.37+): extended result codes from the open on.
-        let flags = (mode == .readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | 0x0200_0000
+        // SQLITE_OPEN_EXRESCODE (3.37+): extended result codes from the open on. NOMUTEX: no
+        // mutex around every SQLite call (one per column read), as GRDB opened it: the connection
+        // is used by one thread at a time (``SQLiteQueue``).
+        let access = mode == .readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+        let flags = access | SQLITE_OPEN_NOMUTEX | 0x0200_0000
         var handle: OpaquePointer?
         let rc = sqlite3_open_v2(path, &handle, flags, nil)
         guard rc == SQLITE_OK, let handle else {
