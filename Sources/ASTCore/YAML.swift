@@ -263,7 +263,6 @@ private struct YAMLParser {
         }
         var root: YAMLNode?
         if isDocumentMarker(index), bytes[index] == UInt8(ascii: "-") {
-            let start = index
             index += 3
             skipBlanks()
             if restOfLineIsEmpty() {
@@ -273,8 +272,8 @@ private struct YAMLParser {
                 root = try blockNode(parentIndent: -1)
             }
             if root == nil, index >= bytes.count || isDocumentMarker(index) {
-                // `---` alone: an empty (null) document.
-                root = node(.scalar("", .plain), at: start + 3)
+                // `---` alone: an empty (null) document, marked where the next token starts.
+                root = node(.scalar("", .plain), at: index)
             }
         } else if index < bytes.count && !isDocumentMarker(index) {
             root = try blockNode(parentIndent: -1)
