@@ -48,7 +48,8 @@ let package = Package(
         // Pure core: shared values: timestamps (integer ns, UTC), roles and process identities, the clock protocol;
         // exact `Price`, `Money`, `Percent`, `Quantity`, `Symbol`, intent and approval ids; bars, order specs,
         // brackets, fills, execution reports, a broker's account state, reconciliation summaries; the one JSON reader
-        // for outside answers (bounded, numbers kept as text, duplicate names refused) that Alpaca and Polygon share.
+        // for outside answers (bounded, numbers kept as text, duplicate names refused) that Alpaca and Polygon share;
+        // the one YAML reader (the configuration's subset, no Foundation; anchors, aliases, tags refused).
         .target(name: "ASTCore"),
         // Pure core: the message catalog (`Message`, `MessageType`, delivery classes) and the values it carries
         // between processes and cores: intent groups, approvals, decisions, alerts, lifecycle events, portfolio
@@ -127,7 +128,7 @@ let package = Package(
         // logging, the system clock, the disk budget, exit codes; the metrics backend (swift-prometheus, bootstrapped once per
         // process) and its snapshot file under `<runtime_dir>/metrics/` that ast-web serves.
         .target(name: "ASTProcessKit", dependencies: [
-            "ASTCore", "ASTMessages", "ASTJournal", "ASTBus", "ASTSupervision", "CSystemd", log, .product(name: "Yams", package: "Yams"), metrics,
+            "ASTCore", "ASTMessages", "ASTJournal", "ASTBus", "ASTSupervision", "CSystemd", log, metrics,
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         // Shell: the worker runtime (bus socket, journal, READY/watchdog, graceful stop; `--check-config`) and the
@@ -135,7 +136,6 @@ let package = Package(
         // risk, clock, strategy, market data, paper broker, notifier); re-exports ASTProcessKit.
         .target(name: "ASTRuntime", dependencies: [
             "ASTProcessKit", "ASTCore", "ASTWire", "ASTBus", "ASTJournal", "ASTSupervision", "ASTRisk", "ASTPaperBroker", "ASTStrategy", "ASTCalendar", "CSystemd", log, lifecycle, metrics,
-            .product(name: "Yams", package: "Yams"),
         ]),
 
         // Shell: the one TLS and HTTPS client setup of every client of an outside service (full certificate verification,
@@ -242,7 +242,7 @@ let package = Package(
         .executableTarget(name: "ast", dependencies: [
             "ASTRuntime", "ASTMarketData", "ASTScanInput", "ASTStrategy", "ASTIndicators", "ASTCalendar", "ASTCore", "ASTRisk",
             "ASTPaperBroker", "ASTEngine", "ASTEngineData", "ASTExecution", "ASTJournal", "ASTReport", "ASTBacktest", "ASTTWS", "ASTTWSClient",
-            "ASTIBKR", "ASTAlpaca", "ASTAlpacaClient", argumentParser, log, .product(name: "Yams", package: "Yams"),
+            "ASTIBKR", "ASTAlpaca", "ASTAlpacaClient", argumentParser, log,
         ]),
         // libFuzzer targets (M9): the parsers and every core's input handler, fed arbitrary bytes.
         .target(name: "ASTFuzzTargets", dependencies: [
@@ -270,7 +270,8 @@ let package = Package(
         .testTarget(
             name: "ASTJournalTests", dependencies: ["ASTJournal", "ASTTestKit", "CSHA256", "CCrypto", .product(name: "GRDB", package: "GRDB.swift")],
             exclude: ["Fixtures"]),
-        .testTarget(name: "ASTRuntimeTests", dependencies: ["ASTRuntime", "ASTProcessKit", "ASTTestKit"]),
+        // Yams (libyaml) is the oracle of YAMLDifferentialTests only: no product target reads YAML with it.
+        .testTarget(name: "ASTRuntimeTests", dependencies: ["ASTRuntime", "ASTProcessKit", "ASTTestKit", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "ASTBusTests", dependencies: ["ASTBus", "ASTTestKit"]),
         .testTarget(name: "ASTSupervisionTests", dependencies: ["ASTSupervision"]),
         .testTarget(name: "ASTRiskTests", dependencies: ["ASTRisk"]),

@@ -1,4 +1,4 @@
-import Yams
+import ASTCore
 
 /// Where a configuration value came from: a file (and line), or an environment variable.
 struct ConfigSource: Sendable, Hashable, CustomStringConvertible {
@@ -191,120 +191,82 @@ struct ConfigCodingKey: CodingKey {
     }
 }
 
-/// Reads YAML text into a `ConfigNode`, turning Yams' errors into one-line issues.
+/// Reads YAML text into a `ConfigNode` with ASTCore's ``YAMLReader`` (no Yams, no Foundation),
+/// turning its refusals into one-line issues.
 enum ConfigYAML {
     /// Plain scalars that YAML reads as null.
     static let nullTexts: Set<String> = ["", "~", "null", "Null", "NULL"]
 
-    /// What went wrong reading a YAML text, with the 1-based line when known. Never contains the
-    /// text itself (the secrets file is parsed with this too).
+    /// What went wrong reading a YAML text, with the 1-based line (and column) when known. Never
+    /// contains the text itself (the secrets file is parsed with this too).
     struct SyntaxProblem: Error, Sendable {
         let line: Int?
+        var column: Int? = nil
         let problem: String
     }
 
     /// Parses the bytes of one YAML document. An empty document (or only comments) gives `nil`.
     static func parse(_ bytes: [UInt8], file: String) -> Result<ConfigNode?, SyntaxProblem> {
-        guard let text = String(validating: bytes, as: UTF8.self) else {
+        guard String(validating: bytes, as: UTF8.self) != nil else {
             let line = firstReplacementCharacterLine(String(decoding: bytes, as: UTF8.self))
             return .failure(SyntaxProblem(line: line, problem: "not UTF-8 text (is it a binary file?)"))
         }
-        if let line = ConfigAliasBound.lineOverLimit(bytes, limit: maximumNodes) {
-            return .failure(
-                SyntaxProblem(
-                    line: line,
-                    problem:
-                        "more than \(maximumNodes) values once aliases are expanded (an alias bomb?); "
-                        + "AST configuration needs a few hundred, write them out or use fewer aliases"))
-        }
-        let root: Yams.Node?
+        let root: YAMLNode?
         do {
-            root = try Yams.compose(yaml: text)
+            root = try YAMLReader.read(bytes, limits: YAMLReader.Limits(maximumDepth: maximumDepth, maximumNodes: maximumNodes))
         } catch {
-            return .failure(describe(error, in: text))
+            return .failure(describe(error, in: bytes))
         }
         guard let root else { return .success(nil) }
-        var budget = maximumNodes
-        do {
-            return .success(try convert(root, file: file, budget: &budget))
-        } catch {
-            return .failure(error)
-        }
+        return .success(convert(root, file: file))
     }
 
-    /// Most values (scalars, lists, mappings, each alias counted as what it stands for) one
-    /// document may hold. AST's whole configuration has a few hundred; the bound stops an alias
-    /// bomb (aliases of aliases, each doubling the tree) long before it costs memory or time.
+    /// Most values (scalars, lists, mappings) one document may hold. AST's whole configuration
+    /// has a few hundred.
     static let maximumNodes = 100_000
 
-    private static func convert(_ node: Yams.Node, file: String, budget: inout Int) throws(SyntaxProblem) -> ConfigNode {
-        budget -= 1
-        guard budget >= 0 else {
-            throw SyntaxProblem(
-                line: node.mark?.line,
-                problem:
-                    "more than \(maximumNodes) values once aliases are expanded (an alias bomb?); "
-                    + "AST configuration needs a few hundred, write them out or use fewer aliases")
-        }
-        let source = ConfigSource.file(file, line: node.mark?.line)
-        switch node {
-        case .scalar(let scalar):
-            let plain = scalar.style == .plain || scalar.style == .any
-            if plain && nullTexts.contains(scalar.string) { return ConfigNode(value: .null, source: source) }
-            return ConfigNode(value: .scalar(scalar.string, plain: plain), source: source)
-        case .sequence(let sequence):
-            var elements: [ConfigNode] = []
-            for element in sequence { elements.append(try convert(element, file: file, budget: &budget)) }
-            return ConfigNode(value: .sequence(elements), source: source)
-        case .mapping(let mapping):
-            var entries: [ConfigNode.Entry] = []
-            for (key, value) in mapping {
-                guard case .scalar(let keyScalar) = key else {
-                    throw SyntaxProblem(line: key.mark?.line, problem: "a key must be a plain name, not a list or a mapping")
-                }
-                entries.append(
-                    ConfigNode.Entry(
-                        key: keyScalar.string,
-                        keySource: .file(file, line: key.mark?.line),
-                        value: try convert(value, file: file, budget: &budget)))
-            }
-            return ConfigNode(value: .mapping(entries), source: source)
-        case .alias:
-            // Yams resolves aliases while composing; an alias node never reaches us.
-            throw SyntaxProblem(line: node.mark?.line, problem: "unresolved alias")
+    /// Deepest nesting of lists and mappings. AST's configuration goes five deep.
+    static let maximumDepth = 64
+
+    /// The reader's tree as a `ConfigNode`: plain `~`, `null` and nothing at all are null;
+    /// every other scalar keeps its text (typed only when decoded).
+    static func convert(_ node: YAMLNode, file: String) -> ConfigNode {
+        let source = ConfigSource.file(file, line: node.line)
+        switch node.value {
+        case .scalar(let text, let style):
+            let plain = style == .plain
+            if plain && nullTexts.contains(text) { return ConfigNode(value: .null, source: source) }
+            return ConfigNode(value: .scalar(text, plain: plain), source: source)
+        case .sequence(let items):
+            return ConfigNode(value: .sequence(items.map { convert($0, file: file) }), source: source)
+        case .mapping(let entries):
+            return ConfigNode(
+                value: .mapping(
+                    entries.map {
+                        ConfigNode.Entry(key: $0.key, keySource: .file(file, line: $0.keyLine), value: convert($0.value, file: file))
+                    }), source: source)
         }
     }
 
-    private static func describe(_ error: any Error, in text: String) -> SyntaxProblem {
-        guard let yamlError = error as? YamlError else {
-            return SyntaxProblem(line: nil, problem: "not valid YAML")
-        }
-        switch yamlError {
-        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
-            .composer(let context, let problem, let mark, _):
-            // libyaml splits some messages: "expected a single document in the stream" + "but found another document".
-            let words = if problem.hasPrefix("but "), let context { context.text + " " + problem } else { problem }
-            return SyntaxProblem(line: mark.line, problem: "not valid YAML (\(words)\(tabHint(text, line: mark.line)))")
-        case .reader(let problem, let offset, _, let yaml):
-            let line = offset.map { characterOffset in
-                1 + yaml.prefix(characterOffset).reduce(0) { $1 == "\n" ? $0 + 1 : $0 }
-            }
-            return SyntaxProblem(line: line, problem: "not valid YAML (\(problem))")
-        case .duplicatedKeysInMapping(let duplicates, let context):
-            let keys = duplicates.joined(separator: ", ")
+    private static func describe(_ error: YAMLError, in bytes: [UInt8]) -> SyntaxProblem {
+        switch error.kind {
+        case .nonScalarKey:
+            return SyntaxProblem(line: error.line, column: error.column, problem: error.message)
+        case .limit:
             return SyntaxProblem(
-                line: context.mark.line,
-                problem: "not valid YAML (duplicate key \(keys); a key may appear only once in a mapping)")
-        default:
-            return SyntaxProblem(line: nil, problem: "not valid YAML")
+                line: error.line, column: error.column,
+                problem: "\(error.message); AST configuration needs a few hundred values, a few levels deep")
+        case .syntax, .unsupported, .duplicateKey:
+            return SyntaxProblem(
+                line: error.line, column: error.column, problem: "not valid YAML (\(error.message)\(tabHint(bytes, line: error.line)))")
         }
     }
 
-    /// libyaml reports a tab used for indentation as a character that "cannot start any token";
-    /// say what it means.
-    private static func tabHint(_ text: String, line: Int) -> String {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        guard line >= 1, line <= lines.count, lines[line - 1].contains("\t") else { return "" }
+    /// A tab used for indentation is reported as a character that "cannot start any token" (as
+    /// libyaml words it); say what it means.
+    private static func tabHint(_ bytes: [UInt8], line: Int) -> String {
+        let lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: false)
+        guard line >= 1, line <= lines.count, lines[line - 1].contains(0x09) else { return "" }
         return "; indent with spaces, YAML does not allow tabs"
     }
 

@@ -1,7 +1,7 @@
 import ASTBacktest
+import ASTCore
 import ArgumentParser
 import Foundation
-import Yams
 
 #if canImport(Glibc)
     import Glibc
@@ -429,30 +429,34 @@ struct SweepSpecFile {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw failure("cannot read the sweep specification \(path)", ExitStatus.other)
         }
-        let node: Node?
-        do { node = try Yams.compose(yaml: String(decoding: data, as: UTF8.self)) } catch {
+        let node: YAMLNode?
+        do { node = try YAMLReader.read([UInt8](data)) } catch {
             throw failure("\(path) is not YAML: \(error)", ExitStatus.badData)
         }
-        guard let mapping = node?.mapping else { throw failure("\(path): a mapping with backtest, grid and rank_by", ExitStatus.badData) }
+        guard case .mapping(let mapping)? = node?.value else {
+            throw failure("\(path): a mapping with backtest, grid and rank_by", ExitStatus.badData)
+        }
         var spec = SweepSpecFile()
-        for (k, v) in mapping {
-            switch k.string {
+        for entry in mapping {
+            let v = entry.value
+            switch entry.key {
             case "backtest":
                 if let s = v.string {
                     spec.backtest = s.split(separator: " ").map(String.init)
-                } else if let seq = v.sequence, seq.allSatisfy({ $0.string != nil }) {
+                } else if case .sequence(let seq) = v.value, seq.allSatisfy({ $0.string != nil }) {
                     spec.backtest = seq.compactMap(\.string)
                 } else {
                     throw failure("\(path): backtest is a list of `ast backtest` arguments", ExitStatus.badData)
                 }
             case "grid":
-                guard let grid = v.mapping else { throw failure("\(path): grid is a mapping KEY: VALUES", ExitStatus.badData) }
-                for (gk, gv) in grid {
+                guard case .mapping(let grid) = v.value else { throw failure("\(path): grid is a mapping KEY: VALUES", ExitStatus.badData) }
+                for axis in grid {
+                    let gv = axis.value
                     do {
-                        let key = try SweepAxis.checkedKey(gk.string ?? "", in: "\(gk.string ?? "?")")
+                        let key = try SweepAxis.checkedKey(axis.key, in: axis.key)
                         if let s = gv.string {
                             spec.axes.append(SweepAxis(key: key, values: try SweepAxis.values(s, in: "\(key): \(s)")))
-                        } else if let seq = gv.sequence, !seq.isEmpty, seq.allSatisfy({ $0.string != nil }) {
+                        } else if case .sequence(let seq) = gv.value, !seq.isEmpty, seq.allSatisfy({ $0.string != nil }) {
                             spec.axes.append(SweepAxis(key: key, values: seq.compactMap(\.string)))
                         } else {
                             throw SweepError("grid \(key): a range text A..B:STEP or a non-empty list of values")
@@ -464,9 +468,17 @@ struct SweepSpecFile {
             case "rank_by":
                 spec.rankBy = v.string
             default:
-                throw failure("\(path): unknown key '\(k.string ?? "?")' (backtest, grid, rank_by)", ExitStatus.badData)
+                throw failure("\(path): unknown key '\(entry.key)' (backtest, grid, rank_by)", ExitStatus.badData)
             }
         }
         return spec
+    }
+}
+
+extension YAMLNode {
+    /// A scalar's text (also a plain `~` or nothing, as written), nil for a list or a mapping.
+    fileprivate var string: String? {
+        if case .scalar(let text, _) = value { return text }
+        return nil
     }
 }

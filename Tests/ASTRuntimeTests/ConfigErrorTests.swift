@@ -196,7 +196,7 @@ struct ConfigErrorTests {
         ),
         (
             "a duplicate key", Array("bus: {}\nlogging: {}\nbus: {}\n".utf8),
-            "line 1: not valid YAML (duplicate key bus; a key may appear only once in a mapping)"
+            "line 3: not valid YAML (duplicate key bus; a key may appear only once in a mapping)"
         ),
         (
             "two documents", Array("bus: {}\n---\nbus: {}\n".utf8),

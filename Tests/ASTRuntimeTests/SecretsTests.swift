@@ -144,7 +144,7 @@ struct SecretsTests {
         ("telegram_bot_token: \(value)\n  : broken\n", "FILE line 2: not valid YAML"),
         ("\(value)\n", "FILE must hold a mapping of secret names to values (name: value)"),
         ("- telegram_bot_token: \(value)\n", "FILE must hold a mapping of secret names to values (name: value)"),
-        ("telegram_bot_token: \(value)\ntelegram_bot_token: \(value)\n", "FILE line 1: not valid YAML (duplicate key telegram_bot_token"),
+        ("telegram_bot_token: \(value)\ntelegram_bot_token: \(value)\n", "FILE line 2: not valid YAML (duplicate key telegram_bot_token"),
     ])
     func malformedSecretsFileErrorsNeverContainTheValue(_ text: String, _ expectedStart: String) throws {
         try ConfigTestDirectory.with { dir in
