@@ -854,6 +854,22 @@ struct RestartNoteReplayer: Replayer {
         self.rule = rule
     }
 
+    /// The start markers and the types ``input(_:)`` and ``output(_:)`` read: ``feed(_:)`` does
+    /// nothing with any other entry, so the scan steps over it unbuilt (``EntryTypeFilter``)
+    /// instead of copying every column of every message these journals record.
+    var types: Set<String>? {
+        switch rule {
+        case .strategy: Self.strategyTypes
+        case .marketData: Self.marketDataTypes
+        case .notifier: Self.notifierTypes
+        }
+    }
+    static let strategyTypes = EntryTypes.startMarkers.union([MessageType.marketTime.rawValue, EntryTypes.Strategy.schedule])
+    static let marketDataTypes = EntryTypes.startMarkers.union([EntryTypes.MarketData.beat, EntryTypes.MarketData.progress])
+    static let notifierTypes = EntryTypes.startMarkers.union([
+        MessageType.alert.rawValue, MessageType.lifecycle.rawValue, EntryTypes.Notifier.sent,
+    ])
+
     mutating func feed(_ entry: JournalEntry) {
         let r = entry.record
         if EntryTypes.startMarkers.contains(r.type) {

@@ -19,6 +19,23 @@ import Testing
         for r in records { try journal.append(r, durability: .batched) }
     }
 
+    /// The notes and inputs of a replayer fed every entry of the journal: replay's scan builds only
+    /// the entries of the replayer's types (``RestartNoteReplayer/types``) and must say the same.
+    func unfiltered(_ path: String, _ rule: RestartNoteReplayer.Rule) throws -> (notes: [String], inputs: Int) {
+        let reader = try JournalReader(path: path)
+        var replayer = RestartNoteReplayer(process: reader.process, rule: rule)
+        try reader.scan { entry in
+            replayer.feed(entry)
+            return true
+        }
+        return (replayer.notes, replayer.inputs)
+    }
+
+    /// An entry of a type the replayer does not read (its body is not even JSON).
+    func other(_ type: String, _ kind: EntryKind, _ t: Timestamp) -> JournalRecord {
+        JournalRecord(kind: kind, type: type, timestamp: t, messageID: "x\(t.nanoseconds)", peer: "astd", body: Array("not json".utf8))
+    }
+
     func started(_ t: Timestamp) -> JournalRecord {
         JournalRecord(kind: .state, type: EntryTypes.processStarted, timestamp: t, body: [])
     }
@@ -36,15 +53,19 @@ import Testing
         try write(
             dir("marketdata@main.sqlite"), process: "marketdata@main",
             [
-                started(t0), try marketData(beat, at(1)), try marketData(progress, at(1)), try marketData(beat, at(2)),
+                started(t0), try marketData(beat, at(1)), other("market.bar", .sent, at(1)), try marketData(progress, at(1)),
+                try marketData(beat, at(2)), other("market.time", .sent, at(2)),
                 started(at(3)), try marketData(beat, at(2)), try marketData(progress, at(2)), try marketData(beat, at(4)),
+                other(EntryTypes.MarketData.installed, .state, at(4)),
                 started(at(5)), try marketData(beat, at(6)), try marketData(progress, at(6)),
             ])
         let r = ReplayVerifier.replay(path: dir("marketdata@main.sqlite"), config: ReplaySettings())
+        let all = try unfiltered(dir("marketdata@main.sqlite"), .marketData)
+        #expect(r.notes == all.notes && r.inputs == all.inputs && r.entries == 14)
         // The beat at 2 was played again after the first restart; the one at 4 never was (the
         // next run went on at 6): no output of it came late, so no note.
         #expect(r.notes.count == 1 && r.notes[0].contains("a crash between input and output"), "\(r.notes)")
-        #expect(r.notes.first?.contains("entry 4 (marketdata.beat)") == true, "\(r.notes)")
+        #expect(r.notes.first?.contains("entry 5 (marketdata.beat)") == true, "\(r.notes)")
         #expect(r.divergenceCount == 0 && !r.reexecuted && r.inputs == 5)
     }
 
@@ -63,9 +84,14 @@ import Testing
         }
         try write(
             dir("strategy@main.sqlite"), process: "strategy@main",
-            [started(t0), time(at(1), "m1"), try schedule(at(1)), time(at(2), "m2"), started(at(3)), try schedule(at(2))])
+            [
+                started(t0), time(at(1), "m1"), try schedule(at(1)), other("market.bar", .received, at(1)), time(at(2), "m2"),
+                other(EntryTypes.Strategy.scan, .decision, at(2)), started(at(3)), try schedule(at(2)),
+            ])
         let r = ReplayVerifier.replay(path: dir("strategy@main.sqlite"), config: ReplaySettings())
-        #expect(r.notes.count == 1 && r.notes[0].contains("entry 4 (market.time)"), "\(r.notes)")
+        #expect(r.notes.count == 1 && r.notes[0].contains("entry 5 (market.time)"), "\(r.notes)")
+        let all = try unfiltered(dir("strategy@main.sqlite"), .strategy)
+        #expect(r.notes == all.notes && r.inputs == all.inputs && r.entries == 8)
         #expect(r.divergenceCount == 0)
     }
 
@@ -102,8 +128,12 @@ import Testing
                     started(at(3)),
                     // A routine event (no alert, so no output is owed for it).
                     message(.received, .lifecycle(ready), from: astd, id: "l2", correlation: nil, at: at(4), peer: "astd"),
+                    other(EntryTypes.Notifier.delivered, .state, at(4)),
                 ] + after)
-            return ReplayVerifier.replay(path: dir("notifier@main.sqlite"), config: ReplaySettings())
+            let r = ReplayVerifier.replay(path: dir("notifier@main.sqlite"), config: ReplaySettings())
+            let all = try unfiltered(dir("notifier@main.sqlite"), .notifier)
+            #expect(r.notes == all.notes && r.inputs == all.inputs)
+            return r
         }
         // An unrelated alert sent after the restart is not the interrupted event's output.
         let unrelated = try journal([try sent(["risk:halted:1"], at(5))])
