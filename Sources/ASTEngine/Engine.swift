@@ -136,6 +136,8 @@ struct EngineRun {
     var marks: [MarketMark?]
     /// Per symbol, the index of the next bar not yet played.
     var cursor: [Int]
+    /// Per symbol, the last scan's window of bars.
+    var scanWindows = ScanWindowCursor()
     var reportsThrough: Int64 = 0
     var peak: Money?
     var dayIntents = 0, dayApproved = 0, dayFills = 0
@@ -415,14 +417,15 @@ struct EngineRun {
     /// the bar store): bars of the 400 calendar days before the date, back-adjusted for splits
     /// with an ex-date on or before it; events 30 days either side; `VOLX` the volatility index,
     /// any other index the market index.
-    func scanInput(_ date: LocalDate, now: Timestamp, portfolio: PortfolioSnapshot) -> ScanInput {
+    mutating func scanInput(_ date: LocalDate, now: Timestamp, portfolio: PortfolioSnapshot) -> ScanInput {
         let m = engine.market
         let from = date.adding(days: -EngineScan.historyDays)
+        scanWindows.move(m, from: from, to: date)
         var universe: [SymbolHistory] = []
         universe.reserveCapacity(m.symbols.count)
         var index: [Bar] = [], volatility: [Bar] = []
         for (i, info) in m.symbols.enumerated() {
-            let lo = m.lowerBound(i, from), hi = m.lowerBound(i, date)
+            let lo = scanWindows.lo[i], hi = scanWindows.hi[i]
             // The market's own bars, not a copy, unless a split back-adjusts them.
             var bars = m.bars[i][lo..<hi]
             if EngineScan.needsAdjustment(bars.count, splits: m.splits[i], through: date) {

@@ -138,3 +138,38 @@ public struct EngineMarket: Sendable {
         return lo
     }
 }
+
+/// Per symbol, the bounds of the last scan's window in ``EngineMarket/bars``: the first bar dated
+/// on or after the window's first day, and the first on or after the scan's date. A later scan
+/// walks them forward (about one bar each per session) instead of two binary searches per symbol;
+/// a window that starts or ends earlier than the last one is found by binary search again. The
+/// dates of a symbol ascend, so the walk stops where the binary search would.
+struct ScanWindowCursor: Sendable {
+    private var from: LocalDate?
+    private var to: LocalDate?
+    /// `lo[i]`, `hi[i]`: symbol `i`'s window is `bars[i][lo[i]..<hi[i]]`.
+    private(set) var lo: [Int] = []
+    private(set) var hi: [Int] = []
+
+    /// Moves every symbol's bounds to the window of bars dated in `from ..< to`.
+    mutating func move(_ m: EngineMarket, from: LocalDate, to: LocalDate) {
+        let walk = lo.count == m.symbols.count && self.from.map { $0 <= from } == true && self.to.map { $0 <= to } == true
+        self.from = from
+        self.to = to
+        guard walk else {
+            lo = m.symbols.indices.map { m.lowerBound($0, from) }
+            hi = m.symbols.indices.map { m.lowerBound($0, to) }
+            return
+        }
+        for i in lo.indices {
+            m.dates[i].withUnsafeBufferPointer { d in
+                var a = lo[i]
+                while a < d.count, d[a] < from { a += 1 }
+                lo[i] = a
+                var b = hi[i]
+                while b < d.count, d[b] < to { b += 1 }
+                hi[i] = b
+            }
+        }
+    }
+}

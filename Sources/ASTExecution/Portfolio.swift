@@ -195,6 +195,16 @@ public struct Portfolio: Sendable, Equatable, Codable {
     /// whether it was taken.
     @discardableResult
     public mutating func mark(_ symbol: Symbol, price: Price, at: Timestamp) -> Bool {
+        if positions[symbol] == nil {
+            // Not held (most symbols, every session): one hash for the mark; a stale one puts the
+            // held mark back (its key stays, so nothing else moves).
+            if let current = marks.updateValue(Mark(price: price, at: at), forKey: symbol), current.at > at {
+                marks[symbol] = current
+                return false
+            }
+            raisePeak()
+            return true
+        }
         if let current = marks[symbol], current.at > at { return false }
         if let p = positions[symbol] {
             // A mark that would take the positions' value or equity out of 64 bits is not taken.

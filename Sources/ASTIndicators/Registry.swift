@@ -55,94 +55,90 @@ extension ADXValue { var cells: NodeCells { NodeCells(adx, plusDI, minusDI) } }
 extension SuperTrendValue { var cells: NodeCells { NodeCells(value, Double(direction.rawValue)) } }
 extension KDJValue { var cells: NodeCells { NodeCells(k, d, j) } }
 
-/// The incremental state of one node; `evaluate` is its O(1) step for one bar.
-enum NodeState: Sendable {
-    case sma(SMA)
-    case ema(EMA)
-    case rsi(RSI)
-    case kdj(KDJ)
-    case trueRange(TrueRangeState)
-    case standardDeviation(ExactWindow)
-    case atr(WilderAverage)
-    case macd(MACDCore)
-    case bollinger(multiplier: Double)
-    case adx(ADXCore)
-    case supertrend(SuperTrendCore)
-    /// Only while `evaluate` holds the state it advances: the payload is moved out, so that its
-    /// buffers (a window's ring, a deque) are uniquely referenced and mutate in place instead of
-    /// being copied on every bar.
-    case moved
+/// What a node computes: selects the typed array of ``NodeStates`` that holds its state.
+enum NodeKind: UInt8, Sendable, Equatable {
+    case sma, ema, rsi, kdj, trueRange, standardDeviation, atr, macd, bollinger, adx, supertrend
 
     init(_ key: NodeKey) {
         switch key {
-        case .trueRange: self = .trueRange(TrueRangeState())
-        case .standardDeviation(let n): self = .standardDeviation(ExactWindow(period: n))
+        case .trueRange: self = .trueRange
+        case .standardDeviation: self = .standardDeviation
         case .indicator(let spec):
             switch spec {
-            case .sma(let n): self = .sma(SMA(period: n))
-            case .ema(let n): self = .ema(EMA(period: n))
-            case .rsi(let n): self = .rsi(RSI(period: n))
-            case .kdj(let n, let a, let b): self = .kdj(KDJ(period: n, kSmoothing: a, dSmoothing: b))
-            case .atr(let n): self = .atr(WilderAverage(period: n))
-            case .macd(_, _, let g): self = .macd(MACDCore(signal: g))
-            case .bollinger(_, let k): self = .bollinger(multiplier: k)
-            case .adx(let n): self = .adx(ADXCore(period: n))
-            case .supertrend(_, let k): self = .supertrend(SuperTrendCore(multiplier: k))
+            case .sma: self = .sma
+            case .ema: self = .ema
+            case .rsi: self = .rsi
+            case .kdj: self = .kdj
+            case .atr: self = .atr
+            case .macd: self = .macd
+            case .bollinger: self = .bollinger
+            case .adx: self = .adx
+            case .supertrend: self = .supertrend
+            }
+        }
+    }
+}
+
+/// The incremental states of an engine's nodes: one array per kind of state, each state advanced
+/// in place through its array's subscript. (An enum of the states made every node's step copy the
+/// largest payload, ADX's or SuperTrend's, in and out: a `memcpy` of hundreds of bytes per node
+/// per bar.) Node `i` of the plan is element `plan.nodeSlots[i]` of the array of its kind.
+struct NodeStates: Sendable {
+    var sma: [SMA] = []
+    var ema: [EMA] = []
+    var rsi: [RSI] = []
+    var kdj: [KDJ] = []
+    var trueRange: [TrueRangeState] = []
+    var standardDeviation: [ExactWindow] = []
+    var atr: [WilderAverage] = []
+    var macd: [MACDCore] = []
+    var bollinger: [Double] = []
+    var adx: [ADXCore] = []
+    var supertrend: [SuperTrendCore] = []
+
+    /// The initial states of `nodes`, appended in node order (so the slots are ``IndicatorPlan/slots(_:)``'s).
+    init(_ nodes: [NodeKey]) {
+        for key in nodes {
+            switch key {
+            case .trueRange: trueRange.append(TrueRangeState())
+            case .standardDeviation(let n): standardDeviation.append(ExactWindow(period: n))
+            case .indicator(let spec):
+                switch spec {
+                case .sma(let n): sma.append(SMA(period: n))
+                case .ema(let n): ema.append(EMA(period: n))
+                case .rsi(let n): rsi.append(RSI(period: n))
+                case .kdj(let n, let a, let b): kdj.append(KDJ(period: n, kSmoothing: a, dSmoothing: b))
+                case .atr(let n): atr.append(WilderAverage(period: n))
+                case .macd(_, _, let g): macd.append(MACDCore(signal: g))
+                case .bollinger(_, let k): bollinger.append(k)
+                case .adx(let n): adx.append(ADXCore(period: n))
+                case .supertrend(_, let k): supertrend.append(SuperTrendCore(multiplier: k))
+                }
             }
         }
     }
 
-    /// Advances by one bar; `first` and `second` are this bar's outputs of the dependencies, in
-    /// the order ``NodeKey/dependencies`` lists them.
-    mutating func evaluate(_ bar: Bar, _ first: NodeCells?, _ second: NodeCells?) -> NodeCells? {
-        switch self {
-        case .sma(var x):
-            self = .moved
-            defer { self = .sma(x) }
-            return x.update(bar).map { NodeCells($0) }
-        case .ema(var x):
-            self = .moved
-            defer { self = .ema(x) }
-            return x.update(bar).map { NodeCells($0) }
-        case .rsi(var x):
-            self = .moved
-            defer { self = .rsi(x) }
-            return x.update(bar).map { NodeCells($0) }
-        case .kdj(var x):
-            self = .moved
-            defer { self = .kdj(x) }
-            return x.update(bar)?.cells
-        case .trueRange(var x):
-            self = .moved
-            defer { self = .trueRange(x) }
-            return x.update(bar).map { NodeCells($0) }
-        case .standardDeviation(var w):
-            self = .moved
-            defer { self = .standardDeviation(w) }
-            w.push(bar.close.units)
-            return w.isFull ? NodeCells(w.populationStandardDeviation) : nil
-        case .atr(var x):
-            self = .moved
-            defer { self = .atr(x) }
+    /// Advances the state at `slot` of `kind` by one bar; `first` and `second` are this bar's
+    /// outputs of the node's dependencies, in the order ``NodeKey/dependencies`` lists them.
+    mutating func evaluate(_ kind: NodeKind, _ slot: Int, _ bar: Bar, _ first: NodeCells?, _ second: NodeCells?) -> NodeCells? {
+        switch kind {
+        case .sma: return sma[slot].update(bar).map { NodeCells($0) }
+        case .ema: return ema[slot].update(bar).map { NodeCells($0) }
+        case .rsi: return rsi[slot].update(bar).map { NodeCells($0) }
+        case .kdj: return kdj[slot].update(bar)?.cells
+        case .trueRange: return trueRange[slot].update(bar).map { NodeCells($0) }
+        case .standardDeviation:
+            standardDeviation[slot].push(bar.close.units)
+            return standardDeviation[slot].isFull ? NodeCells(standardDeviation[slot].populationStandardDeviation) : nil
+        case .atr:
             guard let tr = first?.a else { return nil }
-            return x.update(tr).map { NodeCells($0) }
-        case .macd(var x):
-            self = .moved
-            defer { self = .macd(x) }
-            return x.update(fast: first?.a, slow: second?.a)?.cells
-        case .bollinger(let k):
+            return atr[slot].update(tr).map { NodeCells($0) }
+        case .macd: return macd[slot].update(fast: first?.a, slow: second?.a)?.cells
+        case .bollinger:
             guard let mean = first?.a, let sd = second?.a else { return nil }
-            return BollingerBands.bands(mean: mean, deviation: sd, multiplier: k).cells
-        case .adx(var x):
-            self = .moved
-            defer { self = .adx(x) }
-            return x.update(bar, trueRange: first?.a)?.cells
-        case .supertrend(var x):
-            self = .moved
-            defer { self = .supertrend(x) }
-            return x.update(bar, atr: first?.a)?.cells
-        case .moved:
-            return nil
+            return BollingerBands.bands(mean: mean, deviation: sd, multiplier: bollinger[slot]).cells
+        case .adx: return adx[slot].update(bar, trueRange: first?.a)?.cells
+        case .supertrend: return supertrend[slot].update(bar, atr: first?.a)?.cells
         }
     }
 }
@@ -163,6 +159,9 @@ public struct IndicatorPlan: Sendable, Equatable {
     /// Each node's first and second dependency (`inputs`), -1 for none: read per bar without an array.
     let firstInputs: [Int]
     let secondInputs: [Int]
+    /// Each node's kind and its index in ``NodeStates``' array of that kind.
+    let nodeKinds: [NodeKind]
+    let nodeSlots: [Int]
 
     /// Resolves `specs` and their dependencies.
     public init(_ specs: [IndicatorSpec]) {
@@ -192,6 +191,12 @@ public struct IndicatorPlan: Sendable, Equatable {
         columnCount = requestedWidths.reduce(0, +)
         firstInputs = inputs.map { $0.first ?? -1 }
         secondInputs = inputs.map { $0.count > 1 ? $0[1] : -1 }
+        nodeKinds = nodes.map(NodeKind.init)
+        var perKind: [NodeKind: Int] = [:]
+        nodeSlots = nodeKinds.map { kind in
+            defer { perKind[kind, default: 0] += 1 }
+            return perKind[kind, default: 0]
+        }
     }
 
     /// Every node computed per bar, in evaluation order (`ema:12`, `ema:26`, `macd:12,26,9`,
@@ -210,7 +215,7 @@ public struct IndicatorValues: Sendable, Equatable {
     /// The requested indicators, in plan order.
     public let specs: [IndicatorSpec]
     /// One entry per spec, inline (no array per indicator per bar), `nil` during warm-up.
-    let cells: [NodeCells?]
+    var cells: [NodeCells?]
 
     init(specs: [IndicatorSpec], cells: [NodeCells?]) {
         self.specs = specs
@@ -238,7 +243,7 @@ public struct IndicatorValues: Sendable, Equatable {
 /// The indicators of one symbol: a plan and the state of each of its nodes.
 public struct IndicatorEngine: Sendable {
     public let plan: IndicatorPlan
-    private var states: [NodeState]
+    private var states: NodeStates
     private var lastStart: Timestamp?
     /// Every node's output for the last bar, reused from bar to bar.
     private var outputs: [NodeCells?]
@@ -247,7 +252,7 @@ public struct IndicatorEngine: Sendable {
 
     public init(plan: IndicatorPlan) {
         self.plan = plan
-        states = plan.nodes.map(NodeState.init)
+        states = NodeStates(plan.nodes)
         outputs = Array(repeating: nil, count: plan.nodes.count)
         evaluations = Array(repeating: 0, count: plan.nodes.count)
     }
@@ -261,6 +266,21 @@ public struct IndicatorEngine: Sendable {
     public mutating func update(_ bar: Bar) -> IndicatorValues? {
         guard advance(bar) else { return nil }
         return IndicatorValues(specs: plan.requested, cells: plan.requestedNodes.map { outputs[$0] })
+    }
+
+    /// Feeds the next bar as ``update(_:)`` does and stores what it returns in `values`, reusing
+    /// `values`' storage when it holds values of this plan and nothing else shares it (a ring of
+    /// values then allocates nothing per bar). Returns false, and leaves `values` alone, for a
+    /// bar that does not start after the previous one.
+    public mutating func update(_ bar: Bar, into values: inout IndicatorValues) -> Bool {
+        guard advance(bar) else { return false }
+        let nodes = plan.requestedNodes
+        guard values.cells.count == nodes.count, values.specs == plan.requested else {
+            values = IndicatorValues(specs: plan.requested, cells: nodes.map { outputs[$0] })
+            return true
+        }
+        for (k, node) in nodes.enumerated() { values.cells[k] = outputs[node] }
+        return true
     }
 
     /// Feeds the next bar as ``update(_:)`` does and writes ``IndicatorValues/row`` (every column
@@ -286,11 +306,11 @@ public struct IndicatorEngine: Sendable {
     private mutating func advance(_ bar: Bar) -> Bool {
         if let lastStart, bar.start <= lastStart { return false }
         lastStart = bar.start
-        for i in states.indices {
+        for i in plan.nodes.indices {
             let f = plan.firstInputs[i], g = plan.secondInputs[i]
             let first = f < 0 ? nil : outputs[f]
             let second = g < 0 ? nil : outputs[g]
-            outputs[i] = states[i].evaluate(bar, first, second)
+            outputs[i] = states.evaluate(plan.nodeKinds[i], plan.nodeSlots[i], bar, first, second)
             evaluations[i] += 1
         }
         return true

@@ -284,8 +284,12 @@ public struct RiskGate: Sendable {
 
     mutating func receive(_ mark: MarketMark, now: Timestamp) -> [RiskOutput] {
         guard mark.price.units > 0 else { return [] }
-        if let last = quotes[mark.symbol], last.at > mark.at { return [] }
-        quotes[mark.symbol] = mark
+        // One hash per mark (every symbol's, every session): a stale mark puts the held one back
+        // (its key stays, so nothing else moves).
+        if let last = quotes.updateValue(mark, forKey: mark.symbol), last.at > mark.at {
+            quotes[mark.symbol] = last
+            return []
+        }
         guard book?.revalue(mark) == true else { return [] }
         return checkPortfolio(now: now)
     }

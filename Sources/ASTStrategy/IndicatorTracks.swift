@@ -41,19 +41,22 @@ public struct IndicatorTrack: Sendable {
     /// Feeds the symbol's next bar: O(1) (one update of each indicator of the plan).
     public mutating func feed(_ bar: Bar) {
         guard !outOfOrder else { return }
-        guard let values = engine.update(bar) else {
-            outOfOrder = true
-            ring.removeAll()
-            head = 0
-            return
+        if ring.count == lookback {
+            // The oldest values' storage takes the new ones, in place (no array per bar).
+            guard engine.update(bar, into: &ring[head]) else { return stop() }
+            head = (head + 1) % lookback
+        } else {
+            guard let values = engine.update(bar) else { return stop() }
+            ring.append(values)
         }
         last = bar
-        if ring.count < lookback {
-            ring.append(values)
-        } else {
-            ring[head] = values
-            head = (head + 1) % lookback
-        }
+    }
+
+    /// A bar out of order: no values from then on.
+    private mutating func stop() {
+        outOfOrder = true
+        ring.removeAll()
+        head = 0
     }
 
     /// The values of the last `lookback` bars fed, oldest first (empty after a bar out of order).
@@ -113,7 +116,13 @@ public struct ScanIndicators: Sendable {
     /// The values window of `symbol`'s track when its last bar fed starts at `lastStart` (the
     /// scan's last usable bar), without copying the track; `nil` otherwise.
     public func window(_ symbol: Symbol, lastStart: Timestamp?) -> IndicatorWindow? {
-        guard let k = slots[symbol], tracks[k].last?.start == lastStart else { return nil }
+        window(symbol, hint: -1, lastStart: lastStart)
+    }
+
+    /// As above; `hint` is the slot to try first (the symbol's index in the universe the tracks
+    /// were advanced with): no hash when it holds the symbol.
+    func window(_ symbol: Symbol, hint: Int, lastStart: Timestamp?) -> IndicatorWindow? {
+        guard let k = slot(symbol, hint: hint), tracks[k].last?.start == lastStart else { return nil }
         return tracks[k].window
     }
 

@@ -356,7 +356,7 @@ public struct PipelineRun: Sendable {
 
             let position = input.portfolio.positions[info.symbol]
             let context =
-                if let window = carried?.window(info.symbol, lastStart: usable.last?.start) {
+                if let window = carried?.window(info.symbol, hint: k, lastStart: usable.last?.start) {
                     SymbolContext(
                         date: date, info: info, bars: usable, indicators: window, regime: result.regime.regime,
                         position: position)

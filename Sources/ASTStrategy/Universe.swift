@@ -187,7 +187,7 @@ public struct UniverseFilter: Sendable {
     ) -> [ExclusionReason] {
         var r: [ExclusionReason] = []
         if info.isIndex { r.append(.init(code: "INDEX_NOT_TRADABLE", .index(info.symbol))) }
-        if !exchanges.contains(info.exchange.uppercased()) {
+        if !allowedExchange(info.exchange) {
             r.append(.init(code: "EXCHANGE_NOT_ALLOWED", .exchange(info.exchange, allowed: config.exchanges)))
         }
         guard let last = bars.last else {
@@ -229,6 +229,18 @@ public struct UniverseFilter: Sendable {
             r.append(.init(code: "HISTORY_TOO_SHORT", .history(bars.count, need: config.minHistorySessions)))
         }
         return r
+    }
+
+    /// Whether `exchange`, upper-cased, is one of the configured exchanges. A code of ASCII
+    /// without lower-case letters (the usual `NYSE`) is its own upper case: looked up as it is,
+    /// without building the upper-cased text (this runs for every symbol at every scan).
+    func allowedExchange(_ exchange: String) -> Bool {
+        var upper = true
+        for b in exchange.utf8 where b >= 0x80 || (b >= 0x61 && b <= 0x7A) {
+            upper = false
+            break
+        }
+        return exchanges.contains(upper ? exchange : exchange.uppercased())
     }
 
     /// The mean of close × volume over the last `sessions` bars (fewer if there are fewer),
