@@ -66,7 +66,11 @@ import Testing
         #expect(!calls.isEmpty)
         for c in calls {
             #expect(out.decisions.first { $0.intent == c.id }?.decision.approval != nil, "\(c.id)")
-            let held = out.fills.filter { $0.symbol == c.symbol && $0.at < c.createdAt }.reduce(Int64(0)) {
+            // Every fill of the symbol up to the call (the session's own, at the same instant), but the call's.
+            let before = out.fills.filter {
+                $0.symbol == c.symbol && $0.at <= c.createdAt && !$0.clientOrderID.rawValue.hasPrefix(c.id.rawValue)
+            }
+            let held = before.reduce(Int64(0)) {
                 $0 + ($1.side == .buy ? $1.quantity.shares : -$1.quantity.shares)
             }
             #expect(c.quantity.shares == held, "\(c.id)")
