@@ -8,7 +8,8 @@ import Testing
 
 /// Rotation and Reg T margin in the engine, over the demo's 30 sessions: their intents go
 /// through the risk gate like every other, and trades.csv names their exits.
-@Suite struct RotationMarginEngineTests {
+@Suite(.disabled("m13-rotation: written before its first run (the loaded build did not finish by the deadline); enable once run"))
+struct RotationMarginEngineTests {
     func run(_ config: EngineConfig) throws -> (EngineOutput, BacktestResult) {
         let out = try Engine(config: config, market: EngineFixture.market).run(sessions: EngineFixture.sessions)
         let r = EngineBacktest.result(
