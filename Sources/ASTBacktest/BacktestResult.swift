@@ -21,8 +21,10 @@ public enum ExitReason: String, Sendable, Equatable, Codable {
     case trailingStop = "trailing_stop"
     /// ... a stage of the staged take profit was reached (a partial exit) ...
     case stagedTakeProfit = "staged_take_profit"
-    /// ... or the position's health failed (`weak_exit`: closes under their average and weak momentum).
+    /// ... the position's health failed (`weak_exit`: closes under their average and weak momentum) ...
     case weakExit = "weak_exit"
+    /// ... or rotation (`strategy.rotation`) sold it, the book full, for a stronger candidate.
+    case rotation
 }
 
 extension ExitReason {

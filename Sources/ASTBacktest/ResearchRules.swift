@@ -73,38 +73,8 @@ public struct ResearchRules: Sendable, Equatable {
 public enum MarginModel: String, Sendable, Equatable {
     /// No borrowing: an entry never costs more than the cash (commission included).
     case cash
-    /// Reg T (see ``RegT``): an entry may use up to twice the equity (50 % initial margin), and a
+    /// Reg T (see ``RegT`` in ASTCore): an entry may use up to twice the equity (50 % initial margin), and a
     /// position whose worst-case equity in a bar falls below 25 % of its value is liquidated at
     /// that bar's close.
     case regt
-}
-
-/// Reg T margin for a long stock account, exact on the 1/10,000 grid.
-///
-/// - Initial requirement: 50 % of a purchase's value. Buying power = equity / 50 % − the
-///   positions' value, so a flat account buys up to 2 × equity.
-/// - Maintenance requirement: 25 % of the positions' market value.
-/// - Intrabar worst case: a long is valued at the bar's low (the lowest it traded): worst-case
-///   equity = cash + shares × low. When it is below 25 % × shares × low, the maintenance call
-///   cannot be met within the bar, and the position is sold at the bar's close (forced liquidation).
-public enum RegT {
-    /// 50 %, in basis points.
-    public static let initialBps: Int64 = 5_000
-    /// 25 %, in basis points.
-    public static let maintenanceBps: Int64 = 2_500
-
-    /// The purchase value an account with `equity` may add when it already holds positions worth
-    /// `positionsValue` (units): equity / 50 % − positions' value, never negative.
-    public static func buyingPower(equity: Int128, positionsValue: Int128) -> Int128 {
-        guard equity > 0 else { return 0 }
-        return max(0, equity * 10_000 / Int128(initialBps) - positionsValue)
-    }
-
-    /// Whether a long of `shares` with `cash` breaches maintenance at the worst price `low`:
-    /// cash + shares × low < 25 % × shares × low (exact: compared × 10,000).
-    public static func breachesMaintenance(cash: Int128, shares: Int64, low: Int64) -> Bool {
-        guard shares > 0 else { return false }
-        let value = Int128(shares) * Int128(low)
-        return (cash + value) * 10_000 < value * Int128(maintenanceBps)
-    }
 }

@@ -156,9 +156,15 @@ struct EngineRun {
         cursor = Array(repeating: 0, count: engine.market.symbols.count)
         // Symbols sorted by name: the replay feed publishes bars and marks in symbol order.
         order = engine.market.symbols.indices.sorted { engine.market.symbols[$0].symbol < engine.market.symbols[$1].symbol }
+        // Only a margin account needs to find a held symbol's bars.
+        symbolIndex =
+            engine.config.pipeline.sizing.marginRequirements == nil
+            ? [:] : Dictionary(engine.market.symbols.enumerated().map { ($1.symbol, $0) }, uniquingKeysWith: { a, _ in a })
     }
 
     let order: [Int]
+    /// Each symbol's index in the market (a margin account's only; empty otherwise).
+    let symbolIndex: [Symbol: Int]
 
     /// The tree's start: the reconciler takes the broker's cash and the sectors, publishes the
     /// portfolio, reconciles at start and again when the broker reports itself connected.
@@ -190,7 +196,9 @@ struct EngineRun {
                 reconcileRun(trigger: EngineSemantics.reconcileTrigger(.reconcileAndReduce), time)
                 safeReduce(session, time)
             case .task(let task): reconcileRun(trigger: EngineSemantics.reconcileTrigger(task), time)
-            case .bars: bars(session, time)
+            case .bars:
+                bars(session, time)
+                maintenance(session, time)
             case .close: broker(.sessionClose(session.close), time)
             }
             publish(time)
@@ -276,6 +284,59 @@ struct EngineRun {
             broker(.bar(bar), now)
         }
         if !EngineSemantics.marksBeforeBars { sendMarks(now) }
+    }
+
+    /// A margin account (`strategy.sizing.margin: regt`) after the session's bars were matched:
+    /// the exchange's cash and longs, each long at its worst price of the session (its bar's low;
+    /// without a bar today, its last mark), against the maintenance requirement
+    /// (``MarginRequirements/breachesMaintenance(cash:worstValue:)``, the research mode's
+    /// arithmetic). On a breach every long with a bar today is liquidated at the session's close:
+    /// a reduce-only market intent `<date>.exit-margin_call.<symbol>` for the whole position,
+    /// decided by the risk gate like every exit, then filled by the exchange on the session's
+    /// closing print (a one-minute bar ending at the close whose prices are all the close, with
+    /// the session's volume: slippage and the volume cap apply; a rest expires at the close). A
+    /// long that cannot be valued (no bar, no mark) leaves the check undone: no sale on a guess.
+    mutating func maintenance(_ session: Session, _ now: Timestamp) {
+        guard let margin = engine.config.pipeline.sizing.marginRequirements else { return }
+        let longs = exchange.positions.filter { $0.quantity > .zero }
+        guard !longs.isEmpty else { return }
+        let m = engine.market
+        var worst: Int128 = 0
+        var today: [Symbol: (index: Int, bar: Bar)] = [:]
+        for p in longs {
+            guard let i = symbolIndex[p.symbol] else { return }
+            let c = cursor[i]
+            let bar: Bar? = c > 0 && m.dates[i][c - 1] == session.date ? m.bars[i][c - 1] : nil
+            guard let price = bar?.low ?? marks[i]?.price else { return }
+            worst += Int128(p.quantity.shares) * Int128(price.units)
+            if let bar { today[p.symbol] = (i, bar) }
+        }
+        guard margin.breachesMaintenance(cash: Int128(exchange.cash.units), worstValue: worst) else { return }
+        // The risk gate decides on the positions after today's fills.
+        publish(now)
+        let printStart = Timestamp(nanoseconds: max(session.close.nanoseconds - 60_000_000_000, now.nanoseconds + 1))
+        for p in longs {
+            guard let held = today[p.symbol], held.bar.volume > 0,
+                let id = IntentID(validating: "\(session.date).\(ExitIntents.prefix)margin_call.\(p.symbol.rawValue)")
+            else { continue }
+            let intent = IntentGroup(
+                id: id, symbol: p.symbol, sector: m.symbols[held.index].sector, side: .sell, quantity: p.quantity, entry: .market,
+                stopLoss: nil,
+                takeProfit: nil, createdAt: now, expiresAt: EngineSemantics.intentExpiry(of: session))
+            out.intents.append(intent)
+            dayIntents += 1
+            for case .decision(let d) in risk(.intent(intent), now) where d.intent == intent.id {
+                guard let a = d.decision.approval else { continue }
+                dayApproved += 1
+                broker(.submit(BracketBuilder.bracket(for: a)), now)
+                let close = held.bar.close
+                broker(
+                    .bar(
+                        Bar(
+                            symbol: p.symbol, resolution: .minute, start: printStart, open: close, high: close, low: close, close: close,
+                            volume: held.bar.volume)), now)
+            }
+        }
     }
 
     /// Every symbol's last mark, in symbol order, to the risk gate and the reconciler.

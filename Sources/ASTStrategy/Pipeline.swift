@@ -39,11 +39,13 @@ public struct PipelineConfig: Sendable, Equatable, Codable {
     /// Per-regime overlays (``RegimeOverlay``): what changes while the classifier reports a
     /// regime; none by default.
     public var regimeOverrides: [MarketRegime: RegimeOverlay] = [:]
+    /// Position rotation's parameters (``RotationRule``); empty (the default): no rotation.
+    public var rotation: PluginParameters = [:]
 
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case universe, regime, detectors, filters, strategy, sizing, exits
+        case universe, regime, detectors, filters, strategy, sizing, exits, rotation
         case eventGuard = "event_guard"
         case regimeOverrides = "regime_overrides"
     }
@@ -59,6 +61,7 @@ public struct PipelineConfig: Sendable, Equatable, Codable {
         try c.encode(eventGuard, forKey: .eventGuard)  // the synthesized order, kept
         // Only when configured: a configuration without exits encodes as before.
         if !exits.isEmpty { try c.encode(exits, forKey: .exits) }
+        if !rotation.values.isEmpty { try c.encode(rotation, forKey: .rotation) }
         if !regimeOverrides.isEmpty {
             var o = c.nestedContainer(keyedBy: AnyConfigKey.self, forKey: .regimeOverrides)
             for r in overlaidRegimes { try o.encode(regimeOverrides[r], forKey: AnyConfigKey(stringValue: r.rawValue)) }
@@ -77,6 +80,7 @@ public struct PipelineConfig: Sendable, Equatable, Codable {
         strategy = try c.value(.strategy, default: d.strategy)
         sizing = try c.value(.sizing, default: d.sizing)
         exits = try c.value(.exits, default: d.exits)
+        rotation = try c.value(.rotation, default: d.rotation)
         if c.contains(.regimeOverrides) {
             regimeOverrides = try Self.decodeOverrides(c.superDecoder(forKey: .regimeOverrides), over: self)
         }
@@ -110,6 +114,8 @@ struct PluginSet {
     var detectors: [any PatternDetector] = []
     var strategy: (any Strategy)?
     var exits: [any ExitRule] = []
+    /// Validated; disabled unless `strategy.rotation` enables it.
+    var rotation = RotationRule()
     var problems: [String] = []
 
     static func make(_ config: PipelineConfig, registry: PluginRegistry) -> PluginSet {
@@ -150,6 +156,13 @@ struct PluginSet {
             }
             set.exits.append(e)
         }
+        if !config.rotation.values.isEmpty {
+            do {
+                try set.rotation.validate(config.rotation)
+            } catch {
+                set.problems.append(contentsOf: error.problems.map { "\(error.plugin): \($0)" })
+            }
+        }
         // Each overlay's effective configuration is validated exactly as the base: a regime
         // whose settings could not run refuses the whole configuration at start.
         for regime in config.overlaidRegimes {
@@ -167,6 +180,7 @@ struct PluginSet {
         for d in detectors { d.cleanup() }
         strategy?.cleanup()
         for e in exits { e.cleanup() }
+        rotation.cleanup()
     }
 }
 
@@ -365,7 +379,9 @@ public struct PipelineRun: Sendable {
                         date: date, info: info, usable: usable, plan: plan, lookback: lookback, regime: result.regime.regime,
                         position: position)
                 }
-            if !plugins.exits.isEmpty, position.map({ $0.quantity > .zero }) ?? false { heldContexts[info.symbol] = context }
+            if !plugins.exits.isEmpty || plugins.rotation.enabled, position.map({ $0.quantity > .zero }) ?? false {
+                heldContexts[info.symbol] = context
+            }
             guard let close = usable.last?.close else { continue }
             for (rank, detector) in plugins.detectors.enumerated() {
                 guard let found = detector.detect(context) else { continue }
@@ -404,6 +420,28 @@ public struct PipelineRun: Sendable {
         }
         result.sizing = output.sizing
         result.skipped = output.skipped
+        // Rotation: a full book swaps its weakest holding for a stronger candidate.
+        let rotated = rotation(
+            input, rule: plugins.rotation, strategy: strategy, sizer: PositionSizer(config: config.sizing), survivors: survivors,
+            output: output, exiting: Set(exits.intents.map(\.symbol)), contexts: heldContexts)
+        if !rotated.withdrawn.isEmpty {
+            // No free slot: the entry is withdrawn (it may come back below, as a swap).
+            let ids = Set(result.intents.filter { $0.side == .buy && rotated.withdrawn.contains($0.symbol) }.map(\.id))
+            result.intents.removeAll { ids.contains($0.id) }
+            result.rationales.removeAll { ids.contains($0.intent) }
+            let skips = output.intents.filter { ids.contains($0.id) }.map { i in
+                StrategySkip(
+                    symbol: i.symbol, detector: output.rationales.first { $0.intent == i.id }?.detector ?? "", code: "BOOK_FULL",
+                    reason: "no free slot: strategy.rotation.max_positions \(plugins.rotation.maxPositions) is reached")
+            }
+            result.skipped = (result.skipped + skips).sorted { ($0.symbol, $0.detector) < ($1.symbol, $1.detector) }
+        }
+        if !rotated.intents.isEmpty {
+            result.intents = (result.intents + rotated.intents).sorted { $0.id < $1.id }
+            result.rationales = (result.rationales + rotated.rationales).sorted { $0.intent < $1.intent }
+            result.sizing = (result.sizing.filter { !rotated.bought.contains($0.symbol) } + rotated.sizing).sorted { $0.symbol < $1.symbol }
+            result.skipped.removeAll { rotated.bought.contains($0.symbol) }
+        }
         return result
     }
 }

@@ -119,6 +119,17 @@ public struct ParameterReader: Sendable {
         return d
     }
 
+    /// `true` or `false`, or `fallback` when absent.
+    public mutating func bool(_ key: String, default fallback: Bool) -> Bool {
+        read.insert(key)
+        guard let v = parameters.values[key] else { return fallback }
+        guard case .bool(let b) = v else {
+            problems.append("\(key) must be true or false (got \(v))")
+            return fallback
+        }
+        return b
+    }
+
     /// One of `choices`, or `fallback` when absent.
     public mutating func string(_ key: String, default fallback: String, oneOf choices: [String]) -> String {
         read.insert(key)

@@ -25,6 +25,14 @@ public enum SizingMethod: String, Sendable, Codable, CaseIterable, CustomStringC
     public var description: String { rawValue }
 }
 
+/// The account a scan sizes for (`strategy.sizing.margin`).
+public enum AccountMargin: String, Sendable, Codable, CaseIterable {
+    /// No borrowing.
+    case cash
+    /// Reg T style margin (``MarginRequirements``).
+    case regt
+}
+
 /// The position sizer's settings. Codable with snake_case keys; percentages are numbers (`1`,
 /// `0.5`) with at most four decimals.
 public struct SizingConfig: Sendable, Equatable, Codable {
@@ -38,7 +46,7 @@ public struct SizingConfig: Sendable, Equatable, Codable {
     /// Cap on any position's notional as a percentage of equity; `nil` for none.
     public var maxPositionPct: Percent? = 20
     /// Cap the notional at the cash not yet committed by earlier intents of the same scan
-    /// (long-only, no margin).
+    /// (long-only; a `regt` account's buying power instead of its cash).
     public var capToCash: Bool = true
     /// For `quality_scaled`: the candidate metric (``Candidate/metrics``) that measures quality.
     public var qualityMetric: String = ""
@@ -55,8 +63,30 @@ public struct SizingConfig: Sendable, Equatable, Codable {
     public var maxExposurePct: Percent = 100
     /// For `adaptive`: the most positions and working entries at once.
     public var maxPositions: Int = 10
+    /// The account the scan sizes for: `cash` (no borrowing: the cash caps every entry) or
+    /// `regt` (margin: the buying power caps them, and the engine applies maintenance).
+    public var margin: AccountMargin = .cash
+    /// For `regt`: the initial requirement (percent of a purchase's value; 50 is Reg T) ...
+    public var initialMarginPct: Percent = 50
+    /// ... and the maintenance requirement (percent of the positions' value; 25 is FINRA's minimum).
+    public var maintenanceMarginPct: Percent = 25
 
     public init() {}
+
+    /// The margin requirements of a `regt` account; nil for a cash account.
+    public var marginRequirements: MarginRequirements? {
+        guard margin == .regt else { return nil }
+        return MarginRequirements(
+            initialBps: initialMarginPct.units * 100 / Percent.unitsPerWhole,
+            maintenanceBps: maintenanceMarginPct.units * 100 / Percent.unitsPerWhole)
+    }
+
+    /// What the scan may spend on entries: the cash, or a `regt` account's buying power
+    /// (equity / initial − the positions' value at their marks, `exposure`).
+    public func spendable(cash: Money, equity: Money, exposure: Money) -> Money {
+        guard let m = marginRequirements else { return cash }
+        return Money(units: Int64(clamping: m.buyingPower(equity: Int128(equity.units), positionsValue: Int128(exposure.units))))
+    }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case method
@@ -73,6 +103,9 @@ public struct SizingConfig: Sendable, Equatable, Codable {
         case drawdownLimitPct = "drawdown_limit_pct"
         case maxExposurePct = "max_exposure_pct"
         case maxPositions = "max_positions"
+        case margin
+        case initialMarginPct = "initial_margin_pct"
+        case maintenanceMarginPct = "maintenance_margin_pct"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -97,6 +130,9 @@ public struct SizingConfig: Sendable, Equatable, Codable {
         drawdownLimitPct = try c.value(.drawdownLimitPct, default: d.drawdownLimitPct)
         maxExposurePct = try c.value(.maxExposurePct, default: d.maxExposurePct)
         maxPositions = try c.value(.maxPositions, default: d.maxPositions)
+        margin = try c.value(.margin, default: d.margin)
+        initialMarginPct = try c.value(.initialMarginPct, default: d.initialMarginPct)
+        maintenanceMarginPct = try c.value(.maintenanceMarginPct, default: d.maintenanceMarginPct)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -117,6 +153,9 @@ public struct SizingConfig: Sendable, Equatable, Codable {
         if drawdownLimitPct != d.drawdownLimitPct { try c.encode(drawdownLimitPct, forKey: .drawdownLimitPct) }
         if maxExposurePct != d.maxExposurePct { try c.encode(maxExposurePct, forKey: .maxExposurePct) }
         if maxPositions != d.maxPositions { try c.encode(maxPositions, forKey: .maxPositions) }
+        if margin != d.margin { try c.encode(margin, forKey: .margin) }
+        if initialMarginPct != d.initialMarginPct { try c.encode(initialMarginPct, forKey: .initialMarginPct) }
+        if maintenanceMarginPct != d.maintenanceMarginPct { try c.encode(maintenanceMarginPct, forKey: .maintenanceMarginPct) }
     }
 
     /// What is wrong with the values; empty when valid.
@@ -131,6 +170,13 @@ public struct SizingConfig: Sendable, Equatable, Codable {
         if let maxPositionPct { check("max_position_pct", maxPositionPct, max: 100) }
         check("drawdown_limit_pct", drawdownLimitPct, max: 100)
         check("max_exposure_pct", maxExposurePct, max: 100)
+        check("initial_margin_pct", initialMarginPct, max: 100)
+        check("maintenance_margin_pct", maintenanceMarginPct, max: 100)
+        if margin == .regt, maintenanceMarginPct > initialMarginPct {
+            p.append(
+                "strategy.sizing.maintenance_margin_pct must not exceed initial_margin_pct (got \(maintenanceMarginPct) and \(initialMarginPct))"
+            )
+        }
         if !(1...10_000).contains(maxPositions) {
             p.append("strategy.sizing.max_positions must be between 1 and 10000 (got \(maxPositions))")
         }

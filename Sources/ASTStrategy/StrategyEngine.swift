@@ -195,63 +195,85 @@ public enum StrategyEngine {
         date: LocalDate, now: Timestamp
     ) -> StrategyOutput {
         var out = StrategyOutput()
-        var cash = portfolio.cash
         var allocation = AllocationContext(portfolio: portfolio)
+        // The cash, or a margin account's buying power.
+        var cash = sizer.config.spendable(cash: portfolio.cash, equity: portfolio.equity, exposure: allocation.exposure)
         var done: Set<Symbol> = []
         let ordered = inputs.sorted { ($0.candidate.symbol, $0.detectorRank) < ($1.candidate.symbol, $1.detectorRank) }
         for input in ordered {
             let c = input.candidate
-            func skip(_ code: String, _ reason: String) {
-                out.skipped.append(StrategySkip(symbol: c.symbol, detector: c.detector, code: code, reason: reason))
-            }
             if done.contains(c.symbol) {
-                skip("DUPLICATE_SYMBOL", "an intent for \(c.symbol) was already made from an earlier detector")
+                out.skipped.append(
+                    StrategySkip(
+                        symbol: c.symbol, detector: c.detector, code: "DUPLICATE_SYMBOL",
+                        reason: "an intent for \(c.symbol) was already made from an earlier detector"))
                 continue
             }
-            let plan: TradePlan
-            switch strategy.plan(c, input.context) {
-            case .pass(let why):
-                skip("STRATEGY_PASSED", why)
-                continue
-            case .trade(let p): plan = p
+            let made = entry(
+                input, strategy: strategy, sizer: sizer, equity: portfolio.equity, cash: cash, allocation: allocation, date: date, now: now)
+            if let sizing = made.sizing { out.sizing.append(sizing) }
+            switch made.outcome {
+            case .skip(let s): out.skipped.append(s)
+            case .intent(let intent, let rationale):
+                cash = cash - (made.sizing?.notional ?? .zero)
+                allocation.commit(made.sizing?.notional ?? .zero)
+                done.insert(c.symbol)
+                out.intents.append(intent)
+                out.rationales.append(rationale)
             }
-            guard plan.side == .buy else {
-                skip("INVALID_PLAN", "the pipeline is long-only: a \(plan.side) plan is not accepted")
-                continue
-            }
-            let entry = PriceGrid.nearestCent(plan.entry)
-            let stop = PriceGrid.centBelow(plan.stopLoss)
-            let target = plan.takeProfit.map(PriceGrid.nearestCent)
-            guard entry.isPositive, stop.isPositive, stop < entry, target.map({ $0 > entry }) ?? true else {
-                skip(
-                    "INVALID_PLAN",
-                    "buy plan with entry \(entry), stop \(stop), target \(target.map(String.init(describing:)) ?? "none") "
-                        + "is not a valid bracket (a buy needs 0 < stop < entry < target)")
-                continue
-            }
-            guard let id = IntentNaming.intentID(date: date, strategy: strategy.id, symbol: c.symbol) else {
-                skip("INVALID_INTENT_ID", "strategy id '\(strategy.id)' cannot form an intent id")
-                continue
-            }
-            let sizing = sizer.size(
-                symbol: c.symbol, entry: entry, stopLoss: stop, atr: plan.atr, equity: portfolio.equity,
-                availableCash: cash, metrics: c.metrics, allocation: allocation)
-            out.sizing.append(sizing)
-            guard !sizing.shares.isZero else {
-                skip("ZERO_SHARES", sizing.explanation)
-                continue
-            }
-            cash = cash - sizing.notional
-            allocation.commit(sizing.notional)
-            done.insert(c.symbol)
-            out.intents.append(
-                IntentGroup(
-                    id: id, symbol: c.symbol, sector: input.context.info.sector, side: plan.side, quantity: sizing.shares,
-                    entry: .limit(entry), stopLoss: stop, takeProfit: target, createdAt: now))
-            out.rationales.append(IntentRationale(intent: id, detector: c.detector, rationale: plan.rationale))
         }
         out.intents.sort { $0.id < $1.id }
         out.rationales.sort { $0.intent < $1.intent }
         return out
+    }
+
+    /// What ``entry(_:strategy:sizer:equity:cash:allocation:date:now:)`` made of one candidate.
+    public enum Outcome: Sendable, Equatable {
+        case intent(IntentGroup, IntentRationale)
+        case skip(StrategySkip)
+    }
+
+    /// One candidate through the strategy's plan, the cent grid and the sizer, with `cash` not
+    /// yet committed and the account's `allocation`: the intent, or why none (and the sizing,
+    /// when it was reached). The one path every entry takes (``run(strategy:inputs:sizer:portfolio:date:now:)``
+    /// and the rotation's entries).
+    public static func entry(
+        _ input: Input, strategy: any Strategy, sizer: PositionSizer, equity: Money, cash: Money, allocation: AllocationContext,
+        date: LocalDate, now: Timestamp
+    ) -> (outcome: Outcome, sizing: SizingDetail?) {
+        let c = input.candidate
+        func skip(_ code: String, _ reason: String) -> Outcome {
+            .skip(StrategySkip(symbol: c.symbol, detector: c.detector, code: code, reason: reason))
+        }
+        let plan: TradePlan
+        switch strategy.plan(c, input.context) {
+        case .pass(let why): return (skip("STRATEGY_PASSED", why), nil)
+        case .trade(let p): plan = p
+        }
+        guard plan.side == .buy else {
+            return (skip("INVALID_PLAN", "the pipeline is long-only: a \(plan.side) plan is not accepted"), nil)
+        }
+        let entry = PriceGrid.nearestCent(plan.entry)
+        let stop = PriceGrid.centBelow(plan.stopLoss)
+        let target = plan.takeProfit.map(PriceGrid.nearestCent)
+        guard entry.isPositive, stop.isPositive, stop < entry, target.map({ $0 > entry }) ?? true else {
+            return (
+                skip(
+                    "INVALID_PLAN",
+                    "buy plan with entry \(entry), stop \(stop), target \(target.map(String.init(describing:)) ?? "none") "
+                        + "is not a valid bracket (a buy needs 0 < stop < entry < target)"), nil
+            )
+        }
+        guard let id = IntentNaming.intentID(date: date, strategy: strategy.id, symbol: c.symbol) else {
+            return (skip("INVALID_INTENT_ID", "strategy id '\(strategy.id)' cannot form an intent id"), nil)
+        }
+        let sizing = sizer.size(
+            symbol: c.symbol, entry: entry, stopLoss: stop, atr: plan.atr, equity: equity, availableCash: cash, metrics: c.metrics,
+            allocation: allocation)
+        guard !sizing.shares.isZero else { return (skip("ZERO_SHARES", sizing.explanation), sizing) }
+        let intent = IntentGroup(
+            id: id, symbol: c.symbol, sector: input.context.info.sector, side: plan.side, quantity: sizing.shares,
+            entry: .limit(entry), stopLoss: stop, takeProfit: target, createdAt: now)
+        return (.intent(intent, IntentRationale(intent: id, detector: c.detector, rationale: plan.rationale)), sizing)
     }
 }
