@@ -14,14 +14,27 @@ public enum NewYorkTime {
     public static func isDaylightSaving(at t: Timestamp) -> Bool {
         let seconds = floorDiv(t.nanoseconds, nanosPerSecond)
         let year = LocalDate(daysSinceEpoch: Int(floorDiv(seconds, 86_400))).year
+        let (start, end) =
+            year >= tableYears.lowerBound && year <= tableYears.upperBound ? dstTable[year - tableYears.lowerBound] : dst(year)
+        return seconds >= start && seconds < end
+    }
+
+    /// The years whose daylight-saving bounds ``dstTable`` holds (any other year computes them).
+    static let tableYears = 1970...2100
+
+    /// Daylight saving's first and first-after-last second (since 1970, UTC) for each of
+    /// ``tableYears``, computed once from ``dst(_:)``: every bar, session and timestamp asks, and
+    /// the rule costs four date conversions per question.
+    static let dstTable: [(start: Int64, end: Int64)] = tableYears.map(dst)
+
+    /// The rule: daylight saving's first second and the second after its last, in `year`.
+    static func dst(_ year: Int) -> (start: Int64, end: Int64) {
         // 02:00 EST = 07:00 UTC at the start; 02:00 EDT = 06:00 UTC at the end.
         let (first, last) =
             year >= 2007
             ? (LocalDate.nth(2, .sunday, month: 3, year: year), LocalDate.nth(1, .sunday, month: 11, year: year))
             : (LocalDate.nth(1, .sunday, month: 4, year: year), LocalDate.nth(-1, .sunday, month: 10, year: year))
-        let start = Int64(first.daysSinceEpoch) * 86_400 + 7 * 3600
-        let end = Int64(last.daysSinceEpoch) * 86_400 + 6 * 3600
-        return seconds >= start && seconds < end
+        return (Int64(first.daysSinceEpoch) * 86_400 + 7 * 3600, Int64(last.daysSinceEpoch) * 86_400 + 6 * 3600)
     }
 
     /// The offset from UTC at `t` in seconds: −18,000 (EST) or −14,400 (EDT).

@@ -53,6 +53,28 @@ func utc(_ seconds: Int64) -> Timestamp { Timestamp(nanoseconds: seconds * 1_000
         #expect(ny("2026-11-01", 1, 30) == utc(1_793_511_000))  // 05:30Z
     }
 
+    /// The bounds come from a table for 1970–2100 and from the rule outside it: both give the
+    /// U.S. rule's changes (checked with Python's `datetime`) at their first second.
+    @Test func daylightSavingStartsAndEndsAtTheRulesSecondInAndOutsideTheTable() {
+        let changes: [(year: Int, start: Int64, end: Int64)] = [
+            (1970, 8_146_800, 25_682_400), (2006, 1_143_961_200, 1_162_101_600),
+            (2007, 1_173_596_400, 1_194_156_000), (2100, 4_108_690_800, 4_129_250_400), (2101, 4_140_140_400, 4_160_700_000),
+        ]
+        for c in changes {
+            #expect(!NewYorkTime.isDaylightSaving(at: utc(c.start - 1)), "\(c.year)")
+            #expect(NewYorkTime.isDaylightSaving(at: utc(c.start)), "\(c.year)")
+            #expect(NewYorkTime.isDaylightSaving(at: utc(c.end - 1)), "\(c.year)")
+            #expect(!NewYorkTime.isDaylightSaving(at: utc(c.end)), "\(c.year)")
+        }
+        // Every year the table holds, and its neighbours outside it, against the rule.
+        for year in (NewYorkTime.tableYears.lowerBound - 3)...(NewYorkTime.tableYears.upperBound + 3) {
+            let (start, end) = NewYorkTime.dst(year)
+            for (t, expected) in [(start - 1, false), (start, true), (end - 1, true), (end, false)] {
+                #expect(NewYorkTime.isDaylightSaving(at: utc(t)) == expected, "\(year) at \(t)")
+            }
+        }
+    }
+
     @Test func localTimeInvertsTimestampOnEveryMinuteOfADaylightSavingDay() {
         for d in ["2026-03-08", "2026-11-01", "2027-03-14", "2027-11-07"] {
             for m in stride(from: 0, to: 1440, by: 1) where !(d.hasSuffix("03-08") || d.hasSuffix("03-14")) || !(120..<180).contains(m) {
