@@ -5,9 +5,7 @@ import Testing
 
 /// `ast backtest` as a process with rotation and with Reg T margin configured (an `ast.test.yaml`
 /// over the shipped etc/ast.yaml): trades.csv names their exits `rotation` and `margin_call`.
-@Suite(
-    .serialized, .disabled("m13-rotation: written before its first run (the loaded build did not finish by the deadline); enable once run"))
-struct BacktestRotationMarginTests {
+@Suite(.serialized) struct BacktestRotationMarginTests {
     static let rotation = """
         strategy:
           rotation: {enabled: true, max_positions: 2, min_score_advantage: 0, min_sessions_held: 0}

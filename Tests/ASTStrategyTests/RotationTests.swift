@@ -83,13 +83,14 @@ import Testing
         #expect(out.rationales.last?.rationale.contains("beats BBB's") == true, "\(out.rationales)")
     }
 
-    /// max_per_session bounds the swaps: at 2, DDD (ROC 8) then replaces AAA (ROC 2), 6 ≥ 5.
+    /// max_per_session bounds the swaps: at 2, DDD (ROC 8) then replaces AAA (ROC 2), 6 ≥ 5. The
+    /// sells come in the order of the swaps: the weakest holding (BBB) first.
     @Test func theLimitPerSessionBoundsTheSwaps() throws {
         let one = try rotate(["enabled": .bool(true), "max_positions": .number(2)]).0
         let two = try rotate(["enabled": .bool(true), "max_positions": .number(2), "max_per_session": .number(2)]).0
         #expect(one.bought == ["CCC"])
         #expect(two.bought == ["CCC", "DDD"])
-        #expect(two.intents.filter { $0.side == .sell }.map(\.symbol) == ["AAA", "BBB"])
+        #expect(two.intents.filter { $0.side == .sell }.map(\.symbol) == ["BBB", "AAA"])
     }
 
     /// The advantage must reach min_score_advantage: CCC beats BBB by 25 points, not by 30.
