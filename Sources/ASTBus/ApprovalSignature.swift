@@ -2,7 +2,8 @@ import ASTCore
 import ASTMessages
 import CSHA256
 import CSpawn
-import Foundation
+import FoundationEssentials
+import Glibc
 
 #if canImport(Glibc)
     import Glibc

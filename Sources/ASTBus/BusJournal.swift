@@ -1,7 +1,7 @@
 import ASTCore
 import ASTJournal
 import ASTWire
-import Foundation
+import FoundationEssentials
 
 /// The journal entry types the bus writes besides the messages themselves.
 public enum BusEvent: String, Sendable, CaseIterable {

@@ -1,5 +1,6 @@
+import CSpawn
 import Dispatch
-import Foundation
+import Glibc
 import Synchronization
 
 /// The one thread on which the bus journals and hands messages to inboxes: a task executor
@@ -12,7 +13,7 @@ import Synchronization
 final class BusWorkThread: TaskExecutor, Sendable {
     /// The process's bus work thread, started on first use and kept for the process's lifetime
     /// (like NIO's singleton event loop group).
-    static let shared = BusWorkThread(name: "ast-bus-work")
+    static let shared = BusWorkThread()
 
     private enum Work: Sendable {
         case job(UnownedJob)
@@ -27,10 +28,19 @@ final class BusWorkThread: TaskExecutor, Sendable {
     private let queue = Mutex(Queue())
     private let wakeUp = DispatchSemaphore(value: 0)
 
-    private init(name: String) {
-        let thread = Thread { [unowned(unsafe) self] in self.run() }
-        thread.name = name
-        thread.start()
+    /// A plain pthread named `ast-bus-work` (Foundation's `Thread` is not linked); it holds its own
+    /// reference, as it runs for the life of the process.
+    private init() {
+        let context = Unmanaged.passRetained(self).toOpaque()
+        var thread = pthread_t()
+        let created = pthread_create(
+            &thread, nil,
+            { raw in
+                ast_thread_set_name("ast-bus-work")
+                Unmanaged<BusWorkThread>.fromOpaque(raw!).takeUnretainedValue().run()
+            }, context)
+        precondition(created == 0, "the bus work thread could not be started: \(String(cString: strerror(created)))")
+        pthread_detach(thread)
     }
 
     func enqueue(_ job: consuming ExecutorJob) {
@@ -52,7 +62,7 @@ final class BusWorkThread: TaskExecutor, Sendable {
         if wake { wakeUp.signal() }
     }
 
-    private func run() {
+    private func run() -> Never {
         var batch: [Work] = []
         while true {
             queue.withLock { q in

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Loads the layered configuration of an AST process and decodes it into a typed, validated
 /// value, or throws one `ConfigError` listing every problem.

@@ -1,7 +1,8 @@
 import ASTCore
 import ASTJournal
 import ASTMessages
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 
 /// How full the disk under the state directory is, as one measurement.

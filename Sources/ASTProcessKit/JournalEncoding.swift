@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 extension JSONEncoder {
     /// Sorted keys: the JSON bodies the shells journal are byte-stable, so replay and

@@ -53,3 +53,12 @@ enum LoggingOutput {
         pthread_sigmask(SIG_SETMASK, &previous, nil)
     }
 }
+
+/// A process's messages to stderr outside the logger (usage errors, a refused configuration), as whole
+/// lines that never interleave with log lines; without Foundation's `FileHandle`.
+public enum StandardError {
+    /// Writes `text` as it is (the caller ends it with a newline).
+    public static func write(_ text: String) {
+        LoggingOutput.write(Array(text.utf8), to: STDERR_FILENO)
+    }
+}

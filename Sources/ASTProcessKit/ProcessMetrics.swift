@@ -1,5 +1,6 @@
 import CoreMetrics
-import Foundation
+import FoundationEssentials
+import Glibc
 import Prometheus
 import Synchronization
 
@@ -109,9 +110,8 @@ public enum ProcessMetrics {
         addCollector {
             var total: Int64 = 0
             for file in [path, path + "-wal"] {
-                if let size = (try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? NSNumber {
-                    total &+= size.int64Value
-                }
+                var st = stat()
+                if lstat(file, &st) == 0 { total &+= Int64(st.st_size) }
             }
             gauge.record(total)
         }

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A secret value (a bot token, a broker password) that does not show itself.
 ///

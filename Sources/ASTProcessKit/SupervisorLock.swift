@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 
 /// Whether astd runs, told without connecting to it. astd holds an exclusive `flock` on
 /// `<runtime_dir>/astd.lock` for as long as it runs (the kernel drops it when astd dies, even by

@@ -26,19 +26,8 @@ final class SpawnThread: Sendable {
     private static func start() -> Result<SpawnThread, SpawnError> {
         let spawnThread = SpawnThread()
         // The thread keeps its own reference for ever: it never exits.
-        let context = Unmanaged.passRetained(spawnThread).toOpaque()
-        var thread = pthread_t()
-        let created = pthread_create(
-            &thread, nil,
-            { raw in
-                let spawnThread = Unmanaged<SpawnThread>.fromOpaque(raw!).takeUnretainedValue()
-                spawnThread.run()
-            }, context)
-        guard created == 0 else {
-            Unmanaged<SpawnThread>.fromOpaque(context).release()
-            return .failure(.spawnThreadUnavailable(errno: created))
-        }
-        pthread_detach(thread)
+        let created = DetachedThread.start { spawnThread.run() }
+        guard created == 0 else { return .failure(.spawnThreadUnavailable(errno: created)) }
         return .success(spawnThread)
     }
 

@@ -1,6 +1,6 @@
 import ASTCore
 @_exported import ASTMessages
-import Foundation
+import FoundationEssentials
 
 /// Why a frame payload is not a valid envelope.
 public enum EnvelopeError: Error, Sendable, Equatable, CustomStringConvertible {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A strict, allocation-light JSON decoder for the compact JSON the journals and the bus carry,
 /// with Foundation's `JSONDecoder` behind it: the same value, or the same refusal.

@@ -6,7 +6,8 @@ import ASTProcesses
 import ASTSupervision
 import ASTWire
 import Dispatch
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 
 /// One run of the supervisor: sets up sockets, the notify socket, the journal and the bus, then
@@ -25,7 +26,7 @@ struct Astd {
     static func childSpecs(_ config: TreeConfig) -> [ChildSpec] {
         let executableDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
         let selfDirectory = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")).map {
-            ($0 as NSString).deletingLastPathComponent
+            URL(fileURLWithPath: $0).deletingLastPathComponent().path
         }
         return config.supervisor.specs(executableDirectory: selfDirectory ?? executableDirectory)
     }

@@ -7,7 +7,8 @@ import ASTProcesses
 import ASTSupervision
 import ASTWire
 import CoreMetrics
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 import Synchronization
 

@@ -1,7 +1,10 @@
 import ASTProcessKit
 import ASTProcesses
 import ASTSupervision
-import Foundation
+import Dispatch
+import FoundationEssentials
+import Glibc
+import Synchronization
 
 /// The whole configuration file, checked before astd starts anything, by the code that uses it.
 ///
@@ -40,9 +43,16 @@ enum WorkerConfigCheck {
                 // a thread each, so that a check that hangs can be killed at the time limit.
                 let done = DispatchSemaphore(value: 0)
                 let status = StatusBox()
-                Thread.detachNewThread {
+                let created = DetachedThread.start {
                     status.set(wait(pid))
                     done.signal()
+                }
+                guard created == 0 else {
+                    // Nothing can wait for it within the time limit: the check is given up.
+                    kill(pid, SIGKILL)
+                    _ = wait(pid)
+                    note("\(name) could not check the configuration: no thread to wait for it (\(String(cString: strerror(created))))")
+                    continue
                 }
                 started.append((name, pid, done, status))
             } catch {
@@ -84,9 +94,8 @@ enum WorkerConfigCheck {
 }
 
 /// One check's outcome, handed from its waiting thread.
-final class StatusBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: ProcessExit.Termination?
-    func set(_ v: ProcessExit.Termination?) { lock.withLock { value = v } }
-    func get() -> ProcessExit.Termination? { lock.withLock { value } }
+final class StatusBox: Sendable {
+    private let value = Mutex<ProcessExit.Termination?>(nil)
+    func set(_ v: ProcessExit.Termination?) { value.withLock { $0 = v } }
+    func get() -> ProcessExit.Termination? { value.withLock { $0 } }
 }

@@ -12,13 +12,18 @@ import ASTProcesses
 import ASTSupervision
 import ASTWire
 import Dispatch
-import Foundation
+import Glibc
 import Logging
 
 func fail(_ message: String, code: ProcessExitCode) -> Never {
-    FileHandle.standardError.write(Data("astd: \(message)\n".utf8))
-    SystemdNotifier().status("failed: \(message.replacingOccurrences(of: "\n", with: " "))")
+    StandardError.write("astd: \(message)\n")
+    SystemdNotifier().status("failed: \(oneLine(message))")
     exit(code.rawValue)
+}
+
+/// `text` with every line feed made a space, for a one-line systemd STATUS=.
+func oneLine(_ text: String) -> String {
+    String(decoding: text.utf8.map { $0 == UInt8(ascii: "\n") ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
 }
 
 var arguments = CommandLine.arguments.dropFirst()
@@ -54,7 +59,7 @@ do {
 }
 if let refusal = StartupChecks.refusal(config) { fail(refusal, code: .config) }
 if let refusal = await WorkerConfigCheck.refusal(
-    specs: Astd.childSpecs(config), note: { FileHandle.standardError.write(Data("astd: \($0)\n".utf8)) })
+    specs: Astd.childSpecs(config), note: { StandardError.write("astd: \($0)\n") })
 {
     fail(refusal, code: .config)
 }
@@ -73,7 +78,7 @@ let exitCode: Int32 = await {
         return try await Astd(config: config, identity: identity, clock: clock, notifier: notifier, logger: logger).run()
     } catch {
         logger.critical("astd stopped: \(error)")
-        notifier.status("failed: \(String(describing: error).replacingOccurrences(of: "\n", with: " "))")
+        notifier.status("failed: \(oneLine(String(describing: error)))")
         return ProcessExitCode.failure.rawValue
     }
 }()

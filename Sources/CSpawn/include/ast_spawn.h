@@ -75,6 +75,10 @@ pid_t ast_spawn(const char *path, char *const argv[], char *const envp[],
  * `ps -L` and /proc/<pid>/task/<tid>/comm). */
 void ast_spawn_thread_setup(void);
 
+/* Names the calling thread (at most 15 bytes are kept), as `ps -L` and /proc/<pid>/task/<tid>/comm
+ * show it: for threads Swift starts with pthread_create, whose pthread_setname_np Swift cannot see. */
+void ast_thread_set_name(const char *name);
+
 /* Writes `pid` in decimal to `out` (at least AST_SPAWN_PID_DIGITS + 1 bytes), NUL-terminated,
  * without any library call, as the child does. Returns the number of digits, or 0 when pid < 0. */
 int ast_spawn_format_pid(char *out, pid_t pid);
