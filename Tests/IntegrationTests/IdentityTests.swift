@@ -140,8 +140,10 @@ import Testing
                 try await eventually(timeout: .seconds(20), "marketdata@main restarted (after \(seen)) and connecting") {
                     guard let pid = Self.child(of: tree.astd.pid, running: "ast-marketdata", except: seen) else { return false }
                     marketdata = pid
-                    // Its clients are connecting: another worker admitted it.
-                    return tree.astd.stderr.contains("bus peer connected peer=\"marketdata@main (pid \(pid),")
+                    // Its clients are connecting to the trading peers: the broker admitted it. (Not any
+                    // worker: its notifier-security client connects at once, the others only after the
+                    // bundled data set is installed, which a start killed early must redo.)
+                    return tree.astd.stderr.contains("ast.broker: bus peer connected peer=\"marketdata@main (pid \(pid),")
                 }
                 seen.insert(marketdata)
                 left.append(marketdata)
